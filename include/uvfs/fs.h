@@ -1,0 +1,110 @@
+/*
+ * fs.h - the interface a file-system driver implements.
+ *
+ * A driver registers a struct uvfs_fstype_ops.  The core calls every vnode
+ * operation inside the superblock's gate, with a reference on the vnode, so a
+ * driver never sees an operation on an object it has been told to reclaim.
+ * A driver names its objects by a 64-bit file id (ino); the core keeps one
+ * vnode per (superblock, ino) and asks the driver for its private object with
+ * vget, and gives it back with reclaim.
+ *
+ * Permission checks, O_* semantics, mount points and EXDEV are the core's;
+ * type checks that need the driver's own locking (ENOTEMPTY, EISDIR/ENOTDIR
+ * on rename, EEXIST, EINVAL for a directory moved below itself) are the
+ * driver's.  All operations return 0, a count, or a negative errno.
+ */
+#ifndef UVFS_FS_H
+#define UVFS_FS_H
+
+#include <uvfs/uvfs.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uvfs_sb;
+
+void *uvfs_sb_private(const struct uvfs_sb *sb);
+void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
+
+/* Returns non-zero to stop the listing.  next is the cookie that resumes
+ * after this entry. */
+typedef int (*uvfs_filldir_t)(void *arg, const char *name, uint64_t ino,
+			      unsigned char type, uint64_t next);
+
+#define UVFS_FS_SERVER_PERMS 0x1 /* the driver checks permissions itself */
+
+struct uvfs_fstype_ops {
+	const char *name;
+	unsigned flags; /* UVFS_FS_* */
+
+	/* => sets *root_ino; may set the sb's private data. */
+	int (*mount)(struct uvfs_sb *sb, const char *source,
+		     const char *options, uint64_t *root_ino);
+	/* => every vnode has been reclaimed; frees the sb's private data. */
+	void (*unmount)(struct uvfs_sb *sb);
+	/* Forced unmount: complete every request in flight with -EIO and make
+	 * new ones fail fast.  May be called from any thread; may be NULL. */
+	void (*cancel)(struct uvfs_sb *sb);
+	int (*sync)(struct uvfs_sb *sb);
+	int (*statfs)(struct uvfs_sb *sb, struct statvfs *st);
+
+	/* Loads the object with that id; *priv is handed to the other ops. */
+	int (*vget)(struct uvfs_sb *sb, uint64_t ino, void **priv);
+	/* The vnode is gone; drop what vget took (and free the object if it
+	 * has no links left). */
+	void (*reclaim)(struct uvfs_sb *sb, void *priv);
+
+	int (*getattr)(struct uvfs_sb *sb, void *priv, struct stat *st);
+	/* => the core has checked permissions; ctime is the driver's. */
+	int (*setattr)(struct uvfs_sb *sb, void *priv,
+		       const struct uvfs_setattr *sa);
+	/* Optional: fast access check (mask of R_OK|W_OK|X_OK).  When NULL
+	 * the core checks the getattr mode bits. */
+	int (*permission)(struct uvfs_sb *sb, void *priv, int mask,
+			  const struct uvfs_cred *cred);
+
+	/* name is never "."; ".." names the parent directory (the root's
+	 * ".." is the root itself): the core asks for it to walk up. */
+	int (*lookup)(struct uvfs_sb *sb, void *dir, const char *name,
+		      uint64_t *ino);
+	/* mode carries the type: S_IFREG, S_IFDIR, S_IFLNK (target given),
+	 * S_IFCHR/S_IFBLK (rdev), S_IFIFO, S_IFSOCK.  Owner from cred (the
+	 * driver applies setgid directories). -EEXIST if name exists. */
+	int (*create)(struct uvfs_sb *sb, void *dir, const char *name,
+		      mode_t mode, dev_t rdev, const char *target,
+		      const struct uvfs_cred *cred, uint64_t *ino);
+	int (*link)(struct uvfs_sb *sb, void *dir, const char *name,
+		    void *priv);
+	/* isdir: rmdir semantics (-ENOTDIR, -ENOTEMPTY); else -EISDIR for a
+	 * directory. */
+	int (*unlink)(struct uvfs_sb *sb, void *dir, const char *name,
+		      int isdir);
+	/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
+	int (*rename)(struct uvfs_sb *sb, void *odir, const char *oname,
+		      void *ndir, const char *nname, unsigned flags);
+	ssize_t (*readlink)(struct uvfs_sb *sb, void *priv, char *buf,
+			    size_t size);
+
+	/* flags are the open flags less O_CREAT/O_EXCL/O_TRUNC. *fh may be
+	 * left NULL.  open may be NULL (nothing to do). */
+	int (*open)(struct uvfs_sb *sb, void *priv, int flags, void **fh);
+	void (*release)(struct uvfs_sb *sb, void *priv, void *fh);
+	ssize_t (*read)(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
+			size_t n, off_t off);
+	/* *off < 0 appends; on return *off is the offset after the data. */
+	ssize_t (*write)(struct uvfs_sb *sb, void *priv, void *fh,
+			 const void *buf, size_t n, off_t *off);
+	int (*fsync)(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
+	/* Lists from cookie (0 = start), "." and ".." included. */
+	int (*readdir)(struct uvfs_sb *sb, void *priv, void *fh,
+		       uint64_t cookie, uvfs_filldir_t fill, void *arg);
+};
+
+/* The built-in in-memory file system (options: size=BYTES[k|m|g]). */
+extern const struct uvfs_fstype_ops uvfs_memfs_ops;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVFS_FS_H */

@@ -1,0 +1,275 @@
+/*
+ * uvfs.h - the embedding API of libuvfs.
+ *
+ * libuvfs is a virtual file system layer in user space: a mount namespace,
+ * vnodes, path lookup, open files and descriptor tables, with unmount that is
+ * always safe (normal with an O(1) busy check, forced with a deadline, lazy),
+ * revoke, suspend/resume and file-system-type unregistration.
+ *
+ * Conventions
+ *  - Every call returns 0 (or a count, or a descriptor) on success and a
+ *    negative errno on failure; errno itself is never touched.
+ *  - Flags and modes are the Linux ones: O_*, AT_*, RENAME_*, S_IF*, UTIME_*.
+ *  - Out-parameters are written only on success.
+ *  - All handles are opaque.  A context is used by one thread at a time
+ *    unless stated otherwise; an instance is shared by any number of threads.
+ */
+#ifndef UVFS_UVFS_H
+#define UVFS_UVFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uvfs;            /* one VFS instance: namespace, caches, workers */
+struct uvfs_ctx;        /* a client: credentials, root, cwd, descriptors */
+struct uvfs_node;       /* a held (mount, vnode) pair, for front ends */
+struct uvfs_fstype_ops; /* see <uvfs/fs.h> */
+
+/* ---- instance ---------------------------------------------------------- */
+
+struct uvfs_config {
+	const char *root_type;     /* file-system type of "/" (default "memfs") */
+	const char *root_source;   /* its source (default "none") */
+	const char *root_options;  /* its options (default "") */
+	unsigned workers;          /* deferred-release threads (default 2) */
+	unsigned vcache_max;       /* unreferenced vnodes kept (default 65536) */
+	unsigned force_deadline_ms;/* forced-unmount deadline (default 1000) */
+};
+
+/* => cfg may be NULL for all defaults.  memfs is registered built in. */
+int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out);
+/* => every context must be freed first; unmounts everything (forced). */
+void uvfs_free(struct uvfs *u);
+
+/* Waits until the deferred-release workers are idle and every detached or
+ * force-unmounted file system has finished shutting down, or timeout_ms
+ * passes (-ETIMEDOUT).  timeout_ms < 0 waits forever. */
+int uvfs_settle(struct uvfs *u, int timeout_ms);
+
+/* ---- contexts ---------------------------------------------------------- */
+
+#define UVFS_NGROUPS_MAX 32
+struct uvfs_cred {
+	uid_t uid;
+	gid_t gid;
+	unsigned ngroups;
+	gid_t groups[UVFS_NGROUPS_MAX];
+};
+
+/* A new context with root and cwd at the namespace root, umask 022 and an
+ * empty descriptor table.  cred NULL means root (uid 0, gid 0). */
+int uvfs_ctx_new(struct uvfs *u, const struct uvfs_cred *cred,
+		 struct uvfs_ctx **out);
+/* Closes every descriptor and drops root and cwd. */
+void uvfs_ctx_free(struct uvfs_ctx *ctx);
+uint64_t uvfs_ctx_id(const struct uvfs_ctx *ctx);
+/* A label shown by holder queries (e.g. "pid 1234"); copied. */
+int uvfs_ctx_set_label(struct uvfs_ctx *ctx, const char *label);
+int uvfs_ctx_set_cred(struct uvfs_ctx *ctx, const struct uvfs_cred *cred);
+mode_t uvfs_umask(struct uvfs_ctx *ctx, mode_t mask);
+
+/* ---- POSIX-shaped calls ------------------------------------------------ */
+
+#define UVFS_AT_FDCWD (-100) /* == AT_FDCWD */
+
+int uvfs_open(struct uvfs_ctx *ctx, const char *path, int flags, mode_t mode);
+int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
+		mode_t mode);
+int uvfs_close(struct uvfs_ctx *ctx, int fd);
+int uvfs_dup(struct uvfs_ctx *ctx, int fd);
+int uvfs_dup2(struct uvfs_ctx *ctx, int fd, int newfd);
+ssize_t uvfs_read(struct uvfs_ctx *ctx, int fd, void *buf, size_t n);
+ssize_t uvfs_write(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n);
+ssize_t uvfs_pread(struct uvfs_ctx *ctx, int fd, void *buf, size_t n,
+		   off_t off);
+ssize_t uvfs_pwrite(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n,
+		    off_t off);
+off_t uvfs_lseek(struct uvfs_ctx *ctx, int fd, off_t off, int whence);
+int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st);
+int uvfs_stat(struct uvfs_ctx *ctx, const char *path, struct stat *st);
+int uvfs_lstat(struct uvfs_ctx *ctx, const char *path, struct stat *st);
+/* flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH */
+int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		 struct stat *st, int flags);
+int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode);
+int uvfs_mkdir(struct uvfs_ctx *ctx, const char *path, mode_t mode);
+int uvfs_mkdirat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		 mode_t mode);
+int uvfs_mknod(struct uvfs_ctx *ctx, const char *path, mode_t mode, dev_t dev);
+int uvfs_rmdir(struct uvfs_ctx *ctx, const char *path);
+int uvfs_unlink(struct uvfs_ctx *ctx, const char *path);
+/* flags: AT_REMOVEDIR */
+int uvfs_unlinkat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		  int flags);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE */
+int uvfs_rename(struct uvfs_ctx *ctx, const char *from, const char *to,
+		unsigned flags);
+int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
+		   int todirfd, const char *to, unsigned flags);
+int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to);
+int uvfs_symlink(struct uvfs_ctx *ctx, const char *target,
+		 const char *linkpath);
+ssize_t uvfs_readlink(struct uvfs_ctx *ctx, const char *path, char *buf,
+		      size_t size);
+int uvfs_chdir(struct uvfs_ctx *ctx, const char *path);
+int uvfs_fchdir(struct uvfs_ctx *ctx, int fd);
+/* Changes the context's root; lookups never leave it afterwards. */
+int uvfs_chroot(struct uvfs_ctx *ctx, const char *path);
+/* => returns the length written (with the NUL) or -ERANGE, -ENOENT if the
+ *    cwd is no longer reachable from the root. */
+int uvfs_getcwd(struct uvfs_ctx *ctx, char *buf, size_t size);
+int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len);
+int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len);
+int uvfs_fsync(struct uvfs_ctx *ctx, int fd);
+int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st);
+int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode);
+int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode);
+/* (uid_t)-1 / (gid_t)-1 leave that field alone; follows symlinks. */
+int uvfs_chown(struct uvfs_ctx *ctx, const char *path, uid_t uid, gid_t gid);
+int uvfs_lchown(struct uvfs_ctx *ctx, const char *path, uid_t uid, gid_t gid);
+int uvfs_fchown(struct uvfs_ctx *ctx, int fd, uid_t uid, gid_t gid);
+/* times may be NULL (now); UTIME_NOW / UTIME_OMIT honoured;
+ * flags: AT_SYMLINK_NOFOLLOW */
+int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		   const struct timespec times[2], int flags);
+int uvfs_futimens(struct uvfs_ctx *ctx, int fd,
+		  const struct timespec times[2]);
+
+/* Directory reading.  Each entry carries the cookie of the entry after it;
+ * lseek(fd, cookie, SEEK_SET) resumes there, even after other entries were
+ * added or removed (an entry present throughout is returned exactly once). */
+struct uvfs_dirent {
+	uint64_t ino;
+	uint64_t next;       /* cookie of the following entry */
+	unsigned char type;  /* DT_* */
+	char name[256];
+};
+/* => returns the number of entries stored (0 at the end). */
+ssize_t uvfs_readdir(struct uvfs_ctx *ctx, int fd, struct uvfs_dirent *ents,
+		     size_t nents);
+
+/* ---- mounts ------------------------------------------------------------ */
+
+#define UVFS_UMOUNT_FORCE  0x1 /* bounded time; leftovers turn dead (EIO) */
+#define UVFS_UMOUNT_DETACH 0x2 /* lazy: detach now, finish at last release */
+
+int uvfs_fstype_register(struct uvfs *u, const struct uvfs_fstype_ops *ops);
+/* Unmounts every instance of the type (FORCE, or DETACH when flags say so)
+ * and waits up to deadline_ms (<0: default deadline) for their superblocks
+ * to be gone: -ETIMEDOUT if they are not (the type then stays registered
+ * but refuses new mounts). */
+int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
+			   int deadline_ms);
+
+/* options: comma-separated, "ro" understood by the core, the rest passed to
+ * the driver; the core also takes "deadline=MS" (forced-unmount deadline). */
+int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
+	       const char *target, const char *options);
+/* no flags: -EBUSY in O(1) when anything but the namespace holds the mount;
+ * when it returns 0 the file system has been shut down. */
+int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags);
+/* Every open file of the file at path becomes dead (EIO but for close);
+ * the next lookup gets a fresh vnode. */
+int uvfs_revoke(struct uvfs_ctx *ctx, const char *path);
+/* New operations on the mount wait; returns once in-flight ones drained. */
+int uvfs_suspend(struct uvfs_ctx *ctx, const char *target);
+int uvfs_resume(struct uvfs_ctx *ctx, const char *target);
+
+enum uvfs_holder_kind {
+	UVFS_HOLDER_FILE,       /* an open file: fd and path */
+	UVFS_HOLDER_CWD,        /* a context's working directory */
+	UVFS_HOLDER_ROOT,       /* a context's root */
+	UVFS_HOLDER_NODE,       /* a node held through the node API */
+	UVFS_HOLDER_CHILD,      /* a mount below this one */
+};
+struct uvfs_holder {
+	enum uvfs_holder_kind kind;
+	uint64_t ctx_id;        /* 0 for CHILD, and for nodes held by no ctx */
+	char ctx_label[64];
+	int fd;                 /* FILE: the descriptor; else -1 */
+	char path[1024];        /* FILE/CWD/ROOT/NODE: path in the namespace;
+	                           CHILD: the child's mount point */
+};
+/* => *out is malloc'ed (free it); a snapshot: holders may come and go. */
+int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
+		 struct uvfs_holder **out, size_t *n);
+const char *uvfs_holder_kind_name(enum uvfs_holder_kind kind);
+
+struct uvfs_mount_info {
+	uint64_t id, parent_id;
+	char target[1024];
+	char type[32];
+	char source[256];
+	char options[256];
+	char state[16];         /* "active", "suspended" */
+	uint64_t refs;          /* references beyond the namespace's */
+};
+int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n);
+
+struct uvfs_stats {
+	uint64_t superblocks, mounts, vnodes, files, nodes, contexts;
+	uint64_t vnodes_cached;     /* unreferenced, on the LRU */
+	uint64_t deferred_pending;  /* queued release work */
+};
+void uvfs_stats(struct uvfs *u, struct uvfs_stats *st);
+
+/* ---- node-level API for front ends ------------------------------------- */
+/*
+ * A node is a held (mount, vnode) pair.  Each call that returns a node adds
+ * one hold; uvfs_node_release(node, n) drops n (FUSE FORGET).  A node stays
+ * valid while held.  The same pair always yields the same node, so its
+ * address can serve as a stable node id.  Nodes of dead vnodes answer -EIO
+ * until released.
+ */
+int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out);
+/* Looks name up in dir (a directory node), crossing mount points both ways. */
+int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, struct uvfs_node **out,
+		     struct stat *st);
+void uvfs_node_hold(struct uvfs_node *node);
+void uvfs_node_release(struct uvfs_node *node, uint64_t n);
+int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		      struct stat *st);
+
+#define UVFS_SET_MODE  0x01
+#define UVFS_SET_UID   0x02
+#define UVFS_SET_GID   0x04
+#define UVFS_SET_SIZE  0x08
+#define UVFS_SET_ATIME 0x10
+#define UVFS_SET_MTIME 0x20
+struct uvfs_setattr {
+	unsigned valid;         /* UVFS_SET_* */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	off_t size;
+	struct timespec atime, mtime; /* tv_nsec may be UTIME_NOW */
+};
+int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		      const struct uvfs_setattr *sa, struct stat *st);
+ssize_t uvfs_node_read(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		       void *buf, size_t n, off_t off);
+ssize_t uvfs_node_write(struct uvfs_ctx *ctx, struct uvfs_node *node,
+			const void *buf, size_t n, off_t off);
+/* Calls fill for each entry from cookie on until it returns non-zero. */
+typedef int (*uvfs_node_filldir_t)(void *arg, const struct uvfs_dirent *de);
+int uvfs_node_readdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		      uint64_t cookie, uvfs_node_filldir_t fill, void *arg);
+/* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK needs target, ...). */
+int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, mode_t mode, dev_t rdev,
+		     const char *symlink_target, struct uvfs_node **out,
+		     struct stat *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVFS_UVFS_H */

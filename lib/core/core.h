@@ -1,0 +1,419 @@
+/*
+ * core.h - private definitions shared by the files of lib/core.
+ *
+ * The objects (see docs/lifecycle.md for the full story):
+ *
+ *   struct uvfs    one instance: namespace, vnode cache, workers, counters
+ *   struct fstype  a registered file-system type; lists its superblocks
+ *   struct uvfs_sb a mounted instance: driver data, gate, vnode counts
+ *   struct mount   an attachment of an sb in the namespace
+ *   struct vnode   one file of an sb, cached by (sb, ino)
+ *   struct file    an open file description: (mount, vnode), offset, flags
+ *   struct uvfs_ctx a client: credentials, root, cwd, descriptor table
+ *   struct uvfs_node a held (mount, vnode) pair for front ends
+ *
+ * Reference rules (DESIGN invariant 1): an open file, a cwd, a root and a
+ * node each hold a `struct path`, that is one mount reference and one vnode
+ * reference; a vnode holds its sb (sb->nvnodes); a mount holds its sb, its
+ * parent mount, its mount point vnode and its root vnode.  The namespace
+ * holds one reference on every attached mount, so a mount is busy iff its
+ * count is above 1 (invariant 2).
+ *
+ * The lock order, written once (also in docs/locking.md):
+ *
+ *   u->ns_lock (rwlock)  >  u->ctx_lock  >  ctx->fd_lock
+ *                        >  m->node_lock
+ *   u->types_lock > u->ns_lock
+ *   sb->gate (entered, not a lock: never wait for a gate drain while inside
+ *   the same gate)  >  u->vc_lock  >  vp->lock  >  gate->lock
+ *   u->work_lock is a leaf.
+ *
+ * Driver code is called inside the gate with none of these locks held.
+ */
+#ifndef UVFS_CORE_H
+#define UVFS_CORE_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/list.h>
+
+#include <uvfs/fs.h>
+#include <uvfs/uvfs.h>
+
+#include "diag.h"
+#include "gate.h"
+
+struct uvfs;
+struct mount;
+struct vnode;
+struct file;
+
+/* ---- deferred work (worker.c) ------------------------------------------ */
+
+struct work {
+	void (*fn)(struct work *w);
+	struct cds_list_head link;      /* u->work_lock */
+};
+
+/* Queues w to the bounded worker pool.  Never blocks, never does I/O. */
+void work_queue(struct uvfs *u, struct work *w);
+int workers_start(struct uvfs *u);
+void workers_stop(struct uvfs *u);
+
+/* ---- paths ------------------------------------------------------------- */
+
+/* A (mount, vnode) pair.  A held path owns one reference on each. */
+struct path {
+	struct mount *mnt;
+	struct vnode *vp;
+};
+
+void path_get(const struct path *p);
+void path_put(struct path *p);   /* drops both references, zeroes *p */
+
+/* ---- file-system types and superblocks (mount.c) ----------------------- */
+
+struct fstype {
+	const struct uvfs_fstype_ops *ops;  /* const */
+	struct cds_list_head link;          /* u->types_lock */
+	struct cds_list_head sbs;           /* u->types_lock: its sbs */
+	unsigned nsbs;                      /* u->types_lock */
+	bool dying;                         /* u->types_lock: no new mounts */
+};
+
+enum sb_state {
+	SB_ACTIVE,      /* mounted, operations run */
+	SB_UNMOUNTING,  /* gate closed for unmount; vnodes being flushed */
+	SB_DEAD,        /* driver shut down; dead vnode shells may remain */
+	SB_FREED,       /* never observed: the memory is gone */
+};
+
+struct uvfs_sb {
+	struct uvfs *u;                     /* const */
+	struct fstype *type;                /* const; counted in type->nsbs */
+	const struct uvfs_fstype_ops *ops;  /* const (type->ops) */
+	void *priv;                         /* driver's */
+	struct gate gate;                   /* see gate.h */
+	_Atomic int state;                  /* enum sb_state, sb_set_state() */
+	bool rdonly;                        /* const */
+	unsigned deadline_ms;               /* const: forced-unmount deadline */
+	/* u->vc_lock: */
+	struct cds_list_head vnodes;        /* every vnode shell of this sb */
+	unsigned long nvnodes;              /* shells (live and dead) */
+	unsigned long nlive;                /* vnodes whose driver object is
+					       still loaded (priv != NULL) */
+	bool mounted;                       /* the mount still holds it */
+	bool killed;                        /* forced: vcache_get fails */
+	pthread_cond_t vc_cv;               /* with u->vc_lock: nlive/nvnodes
+					       went down */
+	struct cds_list_head type_link;     /* u->types_lock */
+	struct work free_work;              /* the final free, on a worker */
+	struct work kill_work;              /* forced unmount's reclaim */
+	struct mount *kill_mount;           /* held by kill_work */
+};
+
+void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
+		  const char *file, int line);
+#define SB_SET_STATE(sb, from, to) \
+	sb_set_state((sb), (from), (to), __FILE__, __LINE__)
+
+/* ---- vnodes and the vnode cache (vnode.c) ------------------------------ */
+
+enum vn_state {
+	VN_ACTIVE,      /* operations go to the driver */
+	VN_DEAD,        /* deadfs: EIO but for release; priv may still be
+			   loaded until the gate drains */
+};
+
+/* vp->flags, under u->vc_lock */
+#define VN_HASHED    0x01  /* findable in the vcache */
+#define VN_ONLRU     0x02  /* on u->lru */
+#define VN_UNLINKED  0x04  /* lost a name: reclaim at last release */
+#define VN_RECLAIM   0x08  /* queued for reclaim / being reclaimed */
+#define VN_LOADED    0x10  /* priv is the driver's object (counted in nlive) */
+
+struct vnode {
+	struct uvfs_sb *sb;                 /* const; holds sb->nvnodes */
+	uint64_t ino;                       /* const */
+	mode_t type;                        /* const: S_IFMT bits */
+	void *priv;                         /* driver object; read inside the
+					       gate while VN_ACTIVE */
+	_Atomic unsigned long usecount;     /* atomic; 1 -> 0 under vc_lock */
+	_Atomic int state;                  /* enum vn_state, vn_set_dead() */
+	_Atomic unsigned mounted;           /* ns_lock (write) to change: mounts
+					       covering this vnode */
+	unsigned flags;                     /* u->vc_lock: VN_* */
+	struct cds_list_head hash_link;     /* u->vc_lock */
+	struct cds_list_head lru_link;      /* u->vc_lock */
+	struct cds_list_head sb_link;       /* u->vc_lock */
+	struct cds_list_head files;         /* vp->lock: open files */
+	struct uvfs_node *node;             /* mount's m->node_lock: the node
+					       of this vnode, if any */
+	pthread_mutex_t lock;               /* files */
+	struct work work;                   /* reclaim on a worker */
+};
+
+/* Takes another reference; the caller already has one. */
+void vn_ref(struct vnode *vp);
+/* Drops a reference.  The last one leaves the vnode cached (LRU) or queues
+ * its reclaim to a worker; never calls the driver. */
+void vn_rele(struct vnode *vp);
+/* Finds or loads the vnode of (sb, ino), referenced.
+ * => called inside sb's gate (the driver's vget runs). */
+int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
+static inline bool vn_dead(const struct vnode *vp)
+{
+	return atomic_load_explicit(&vp->state, memory_order_acquire) ==
+	       VN_DEAD;
+}
+static inline bool vn_isdir(const struct vnode *vp)
+{
+	return S_ISDIR(vp->type);
+}
+/* Unreferenced vnodes of sb are reclaimed and the call waits until the
+ * sb has no loaded vnode left (invariant 7: counts, not a scan).
+ * => the sb's gate is closed; only `keep` (NULL or the root) may be used. */
+int vcache_flush_sb(struct uvfs_sb *sb, int timeout_ms);
+/* Marks every vnode of sb dead and unhashed; makes vcache_get fail. */
+void vcache_kill_sb(struct uvfs_sb *sb);
+/* Reclaims (driver release of open handles, driver reclaim) every loaded
+ * vnode of sb that is dead.  => the gate is drained and closed or killed. */
+void vcache_reclaim_dead(struct uvfs_sb *sb);
+/* Revoke: vp turns dead, loses its cache slot, its open files' driver
+ * handles are released and its driver object reclaimed once the gate
+ * drained (on a worker if the deadline passes first). */
+int vn_revoke(struct vnode *vp, int deadline_ms);
+/* Prunes up to n unreferenced vnodes from the LRU (worker context). */
+void vcache_prune(struct uvfs *u, unsigned long n);
+
+/* vnode operations: each enters the gate, restarts on deadfs when the
+ * vnode is dead (-EIO), calls the driver, leaves. */
+int vop_getattr(struct vnode *vp, struct stat *st);
+int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
+/* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
+int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cred);
+int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out);
+int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
+	       const char *target, const struct uvfs_cred *cred,
+	       struct vnode **out);
+int vop_link(struct vnode *dvp, const char *name, struct vnode *vp);
+/* child: the vnode being removed (marked VN_UNLINKED on success) or NULL */
+int vop_unlink(struct vnode *dvp, const char *name, int isdir,
+	       struct vnode *child);
+/* victim: the vnode a plain rename replaces, or NULL */
+int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
+	       const char *nname, unsigned flags, struct vnode *victim);
+ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size);
+int vop_open(struct vnode *vp, int flags, void **fh);
+ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off);
+ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
+		  off_t *off);
+int vop_fsync(struct vnode *vp, void *fh, int datasync);
+int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
+		uvfs_filldir_t fill, void *arg);
+int vop_statfs(struct vnode *vp, struct statvfs *st);
+
+/* Open files on a vnode: attach after a successful vop_open; detach at the
+ * last close, which then releases the driver handle (if revoke has not
+ * already). */
+void vn_file_attach(struct vnode *vp, struct file *f);
+void vn_file_detach(struct vnode *vp, struct file *f);
+
+/* ---- mounts (mount.c) -------------------------------------------------- */
+
+/* m->flags, under u->ns_lock */
+#define MNT_ATTACHED   0x01  /* in the namespace (holds one reference) */
+#define MNT_UNMOUNTING 0x02  /* no new crossings into it */
+#define MNT_DETACHED   0x04  /* lazily unmounted */
+#define MNT_FORCED     0x08  /* force-unmounted: everything below is dead */
+#define MNT_SUSPENDED  0x10  /* uvfs_suspend holds its gate closed */
+#define MNT_RDONLY     0x20  /* const after mount */
+
+struct mount {
+	struct uvfs *u;                     /* const */
+	uint64_t id;                        /* const */
+	struct uvfs_sb *sb;                 /* const; holds the sb */
+	struct vnode *root;                 /* const; referenced */
+	struct mount *parent;               /* ns_lock; referenced; NULL for
+					       the root and once detached */
+	struct vnode *mountpoint;           /* ns_lock; referenced */
+	_Atomic long refs;                  /* atomic; see mount_ref() */
+	unsigned flags;                     /* ns_lock: MNT_* */
+	struct cds_list_head children;      /* ns_lock */
+	struct cds_list_head sibling;       /* ns_lock: parent's children */
+	struct cds_list_head ns_link;       /* ns_lock: u->mounts */
+	pthread_mutex_t node_lock;
+	struct cds_list_head nodes;         /* node_lock: held nodes */
+	char *type_name, *source, *options; /* const */
+	char *target;                       /* ns_lock: path at mount time */
+	struct work work;                   /* final release, on a worker */
+};
+
+/* => the caller already holds a reference (or holds ns_lock and checked
+ *    the mount is attached and not unmounting). */
+void mount_ref(struct mount *m);
+/* The last reference queues the mount's teardown to a worker. */
+void mount_rele(struct mount *m);
+/* If (m, vp) is covered by a mount, replaces *p by the root of the
+ * topmost mount there (references moved).  Returns -ENOENT only if the
+ * covering mount is being unmounted (the walk then stays below). */
+void mount_cross_down(struct path *p);
+/* For ".." at the root of p->mnt: replaces *p by the mount point in the
+ * parent mount (repeatedly).  Stops at root (the context's root). */
+void mount_cross_up(struct path *p, const struct path *root);
+
+/* ---- open files and contexts (file.c) ---------------------------------- */
+
+struct file {
+	struct path path;                   /* const; held */
+	_Atomic long refs;                  /* fd slots + calls in flight */
+	int flags;                          /* const: open flags */
+	pthread_mutex_t lock;               /* pos */
+	off_t pos;                          /* lock */
+	void *fh;                           /* vp->lock: driver handle,
+					       NULL once released */
+	bool attached;                      /* vp->lock: on vp->files */
+	struct cds_list_head vlink;         /* vp->lock */
+	char *name;                         /* const: path used to open it */
+};
+
+struct uvfs_ctx {
+	struct uvfs *u;                     /* const */
+	uint64_t id;                        /* const */
+	struct cds_list_head link;          /* u->ctx_lock */
+	struct uvfs_cred cred;              /* owner thread */
+	mode_t umask;                       /* owner thread */
+	pthread_mutex_t fd_lock;
+	/* fd_lock (readers elsewhere: the holders query): */
+	struct path root, cwd;
+	char *cwd_name;                     /* lexical cwd, for diagnostics */
+	char label[64];
+	struct file **fds;
+	int nfds;
+};
+
+/* ---- path lookup (namei.c) --------------------------------------------- */
+
+#define LK_FOLLOW    0x1   /* follow a final symlink */
+#define LK_DIRECTORY 0x2   /* the result must be a directory */
+#define LK_EMPTY     0x4   /* "" means dirfd itself (AT_EMPTY_PATH) */
+
+/* Resolves path relative to dirfd (UVFS_AT_FDCWD: the cwd) within the
+ * context's root.  => *out held on success. */
+int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
+	     unsigned flags, struct path *out);
+
+#define LAST_NORM   0
+#define LAST_DOT    1
+#define LAST_DOTDOT 2
+#define LAST_ROOT   3      /* the path was "/" (or only slashes) */
+struct nameparent {
+	struct path dir;                    /* held */
+	char name[NAME_MAX + 1];            /* last component */
+	int last;                           /* LAST_* */
+	bool trailing_slash;                /* "a/b/" */
+};
+/* Resolves all but the last component (which must fit NAME_MAX:
+ * -ENAMETOOLONG).  => np->dir held on success. */
+int namei_parent_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		    struct nameparent *np);
+/* Looks a single name up in dir (not ".", ".."), crossing into mounts,
+ * without following a final symlink. => *out held. */
+int namei_child(struct uvfs_ctx *ctx, const struct path *dir,
+		const char *name, struct path *out);
+/* One step of a walk: *cur (held) becomes the result of name in it, which
+ * may be "." or ".." (kept inside the context's root, crossing mounts);
+ * symlinks are not followed.  On error *cur is unchanged. */
+int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name);
+/* Returns a held reference to the file of fd (for *at calls). */
+struct file *fd_get(struct uvfs_ctx *ctx, int fd);
+void file_put(struct file *f);
+/* Builds the path of p as seen from root ("/a/b"), by walking "..".
+ * Returns the length, -ERANGE or -ENOENT (unreachable). */
+int path_name(struct uvfs_ctx *ctx, const struct path *root,
+	      const struct path *p, char *buf, size_t size);
+/* Permission helper on cred, using vop_access. */
+int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask);
+
+/* ---- nodes (node.c) ---------------------------------------------------- */
+
+struct uvfs_node {
+	struct path path;                   /* const; held */
+	_Atomic uint64_t holds;             /* m->node_lock for 0 transitions */
+	uint64_t ctx_id;                    /* const: the ctx that made it */
+	struct cds_list_head mlink;         /* m->node_lock */
+};
+
+/* ---- the instance ------------------------------------------------------ */
+
+struct uvfs {
+	struct uvfs_config cfg;             /* const */
+
+	pthread_mutex_t types_lock;
+	struct cds_list_head types;         /* types_lock */
+
+	pthread_rwlock_t ns_lock;
+	struct cds_list_head mounts;        /* ns_lock: attached mounts */
+	struct mount *root_mount;           /* ns_lock */
+	_Atomic uint64_t next_mount_id;
+
+	pthread_mutex_t ctx_lock;
+	struct cds_list_head ctxs;          /* ctx_lock */
+	_Atomic uint64_t next_ctx_id;
+
+	/* the vnode cache */
+	pthread_mutex_t vc_lock;
+	struct cds_list_head *vc_hash;      /* vc_lock */
+	unsigned long vc_mask;              /* const */
+	struct cds_list_head lru;           /* vc_lock */
+	unsigned long nlru;                 /* vc_lock */
+	bool prune_queued;                  /* vc_lock */
+	struct work prune_work;
+
+	/* the worker pool */
+	pthread_mutex_t work_lock;
+	pthread_cond_t work_cv;             /* work queued / stop */
+	pthread_cond_t idle_cv;             /* queue drained */
+	struct cds_list_head work_queue;    /* work_lock */
+	unsigned work_running;              /* work_lock */
+	unsigned long work_pending;         /* work_lock: queued + running */
+	bool work_stop;                     /* work_lock */
+	pthread_t *workers;
+	unsigned nworkers;
+
+	/* live-object counters (uvfs_stats) */
+	_Atomic long nsb, nmounts, nvnodes, nfiles, nnodes, nctx;
+	_Atomic long nzombie_sb;            /* sbs out of the namespace,
+					       not yet freed */
+};
+
+/* Counter helpers that catch a count going negative in diagnostic
+ * builds. */
+#define CNT_INC(c) atomic_fetch_add_explicit(&(c), 1, memory_order_relaxed)
+#define CNT_DEC(c) do { \
+	long _o = atomic_fetch_sub_explicit(&(c), 1, memory_order_relaxed); \
+	UVFS_VERIFY(_o > 0); \
+} while (0)
+
+/* Signals waiters of uvfs_settle (work_lock is taken). */
+void settle_kick(struct uvfs *u);
+
+/* mount.c internals used by uvfs.c */
+int fstype_register_locked(struct uvfs *u, const struct uvfs_fstype_ops *ops);
+int mount_root(struct uvfs *u);
+void mount_shutdown_all(struct uvfs *u);
+int vcache_init(struct uvfs *u);
+void vcache_fini(struct uvfs *u);
+
+#endif /* UVFS_CORE_H */

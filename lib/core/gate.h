@@ -1,0 +1,69 @@
+/*
+ * gate.h - the superblock gate (DESIGN invariant 3, after NetBSD fstrans).
+ *
+ * Every vnode operation runs between gate_enter() and gate_exit().  The fast
+ * path touches only the calling thread's own record and reads the gate state
+ * inside an RCU read-side section: no lock, no shared cache line written.
+ * Closing the gate flips the state, waits a grace period, and then waits for
+ * the per-thread counts to drain: after the grace period every thread either
+ * saw the gate closed or has its count visible.
+ *
+ * States:  OPEN -> CLOSED (one or more closers) -> OPEN
+ *          any  -> KILLED (forced unmount; final)
+ * A thread already inside the gate may enter again while it is closed
+ * (nested entry), so a closer never deadlocks against an operation that
+ * re-enters.  On a KILLED gate enter fails with GATE_DEAD and the caller
+ * runs the dead operations instead.
+ */
+#ifndef UVFS_GATE_H
+#define UVFS_GATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <urcu/list.h>
+
+enum { GATE_OPEN, GATE_CLOSED, GATE_KILLED };
+#define GATE_DEAD 1  /* gate_enter: not entered, use deadfs */
+
+struct gate_rec;
+
+struct gate {
+	_Atomic int state;              /* GATE_*; written under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;              /* state changes, drains */
+	unsigned closers;               /* lock */
+	struct cds_list_head recs;      /* gates_lock and lock */
+};
+
+/* One per (thread, gate), created on the thread's first entry. */
+struct gate_rec {
+	struct gate *_Atomic gate;      /* NULL once the gate is destroyed */
+	_Atomic long count;             /* owner writes; closers read */
+	struct cds_list_head glink;     /* the gate's list */
+	struct gate_rec *tnext;         /* the thread's list (owner only) */
+};
+
+void gate_init(struct gate *g);
+/* => nobody can enter any more (the sb has no vnode left). */
+void gate_destroy(struct gate *g);
+
+/* Returns 0 with *rec set (pass it to gate_exit), or GATE_DEAD.  Waits
+ * while the gate is closed, unless this thread is already inside. */
+int gate_enter(struct gate *g, struct gate_rec **rec);
+void gate_exit(struct gate_rec *rec);
+
+/* Closes the gate (counted) and waits up to timeout_ms (<0: forever) for the
+ * operations inside to leave.  -ETIMEDOUT leaves it closed all the same:
+ * the caller still owes a gate_open().  => not called inside the gate. */
+int gate_close(struct gate *g, int timeout_ms);
+/* Waits (again) for the gate to drain; for callers that closed it. */
+int gate_drain(struct gate *g, int timeout_ms);
+void gate_open(struct gate *g);
+/* Final: waiters and new entrants get GATE_DEAD; closers' counts are
+ * dropped.  Operations inside carry on until they leave. */
+void gate_kill(struct gate *g);
+bool gate_is_closed(struct gate *g);
+
+/* For the benchmark: an ungated build stubs these out. */
+#endif /* UVFS_GATE_H */

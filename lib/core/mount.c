@@ -1,0 +1,1008 @@
+/*
+ * mount.c - file-system types, superblocks, mounts and the namespace, and
+ * every way of unmounting.
+ *
+ * Lifecycle of a mount
+ *
+ *   uvfs_mount ──> ATTACHED (the namespace holds 1 reference)
+ *     normal umount:  busy iff refs > 1 + the caller's own (O(1), under the
+ *                     namespace write lock, so no crossing can race it);
+ *                     else detached and shut down in the caller.
+ *     FORCE:          detached; the sb's vnodes turn dead, the gate is
+ *                     killed, the driver's cancel hook fails what is in
+ *                     flight; returns after at most the deadline.  A worker
+ *                     waits for the gate to drain, reclaims and shuts the
+ *                     driver down.
+ *     DETACH:         detached; the last reference queues the shutdown.
+ *   last reference ──> teardown on a worker: shutdown if still needed,
+ *                     release root, mount point and parent, free.
+ *
+ * Lifecycle of a superblock:  ACTIVE -> UNMOUNTING -> DEAD -> freed, the
+ * last step on a worker once it is no longer mounted and has no vnode
+ * shell left (invariant 6).  Its type counts it until then, which is what
+ * unregistering a type waits for.
+ *
+ * Crossing into a mount takes a reference under the namespace read lock
+ * and only while the mount is attached and not unmounting; every other
+ * reference is copied from one already held.  That is why the busy check
+ * can trust the count.
+ */
+#include "core.h"
+
+#include <time.h>
+#include <unistd.h>
+
+static const char *const sb_state_names[] = {
+	"active", "unmounting", "dead", "freed",
+};
+
+void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
+		  const char *file, int line)
+{
+	int expect = from;
+	bool legal = (from == SB_ACTIVE && to == SB_UNMOUNTING) ||
+		     (from == SB_UNMOUNTING && to == SB_DEAD) ||
+		     (from == SB_DEAD && to == SB_FREED);
+
+	if (!legal || !atomic_compare_exchange_strong(&sb->state, &expect,
+						      to)) {
+		char what[128];
+		snprintf(what, sizeof(what), "sb state %s -> %s (is %s)",
+			 sb_state_names[from], sb_state_names[to],
+			 sb_state_names[atomic_load(&sb->state)]);
+		uvfs_panic(file, line, what);
+	}
+}
+
+/* ---- types ------------------------------------------------------------- */
+
+static struct fstype *type_find_locked(struct uvfs *u, const char *name)
+{
+	struct fstype *t;
+
+	cds_list_for_each_entry(t, &u->types, link)
+		if (strcmp(t->ops->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+int fstype_register_locked(struct uvfs *u, const struct uvfs_fstype_ops *ops)
+{
+	struct fstype *t;
+
+	if (!ops || !ops->name || !*ops->name || strlen(ops->name) >= 32 ||
+	    !ops->mount || !ops->vget || !ops->getattr || !ops->lookup)
+		return -EINVAL;
+	if (type_find_locked(u, ops->name))
+		return -EEXIST;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ops = ops;
+	CDS_INIT_LIST_HEAD(&t->sbs);
+	cds_list_add_tail(&t->link, &u->types);
+	return 0;
+}
+
+int uvfs_fstype_register(struct uvfs *u, const struct uvfs_fstype_ops *ops)
+{
+	pthread_mutex_lock(&u->types_lock);
+	int r = fstype_register_locked(u, ops);
+	pthread_mutex_unlock(&u->types_lock);
+	return r;
+}
+
+/* ---- superblocks ------------------------------------------------------- */
+
+static void sb_free_work(struct work *w)
+{
+	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, free_work);
+	struct uvfs *u = sb->u;
+
+	/* Invariant 6: no vnode may still point here. */
+	UVFS_VERIFY(sb->nvnodes == 0 && sb->nlive == 0);
+	UVFS_VERIFY(cds_list_empty(&sb->vnodes));
+	SB_SET_STATE(sb, SB_DEAD, SB_FREED);
+	pthread_mutex_lock(&u->types_lock);
+	cds_list_del(&sb->type_link);
+	sb->type->nsbs--;
+	pthread_mutex_unlock(&u->types_lock);
+	gate_destroy(&sb->gate);
+	pthread_cond_destroy(&sb->vc_cv);
+	free(sb);
+	CNT_DEC(u->nsb);
+	CNT_DEC(u->nzombie_sb);
+	settle_kick(u);
+}
+
+/* Splits the core's options out of opts: "ro", "rw", "deadline=MS".  The
+ * rest goes to the driver, in order. */
+static int parse_options(const char *opts, bool *rdonly, unsigned *deadline,
+			 char **rest)
+{
+	char *copy = strdup(opts ? opts : ""), *save = NULL, *tok;
+	char *out = calloc(1, strlen(copy) + 1);
+
+	if (!copy || !out) {
+		free(copy);
+		free(out);
+		return -ENOMEM;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "ro") == 0) {
+			*rdonly = true;
+		} else if (strcmp(tok, "rw") == 0) {
+			*rdonly = false;
+		} else if (strncmp(tok, "deadline=", 9) == 0) {
+			char *end;
+			unsigned long ms = strtoul(tok + 9, &end, 10);
+			if (*end || end == tok + 9 || ms == 0 || ms > 3600000) {
+				free(copy);
+				free(out);
+				return -EINVAL;
+			}
+			*deadline = (unsigned)ms;
+		} else {
+			if (*out)
+				strcat(out, ",");
+			strcat(out, tok);
+		}
+	}
+	free(copy);
+	*rest = out;
+	return 0;
+}
+
+/* Makes a mounted superblock and its root vnode. */
+static int sb_create(struct uvfs *u, const char *type, const char *source,
+		     const char *options, struct uvfs_sb **out_sb,
+		     struct vnode **out_root)
+{
+	struct uvfs_sb *sb;
+	struct fstype *t;
+	struct gate_rec *gr;
+	char *drvopts = NULL;
+	uint64_t root_ino;
+	int err;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	sb->u = u;
+	sb->deadline_ms = u->cfg.force_deadline_ms;
+	err = parse_options(options, &sb->rdonly, &sb->deadline_ms, &drvopts);
+	if (err) {
+		free(sb);
+		return err;
+	}
+	gate_init(&sb->gate);
+	atomic_init(&sb->state, SB_ACTIVE);
+	CDS_INIT_LIST_HEAD(&sb->vnodes);
+	pthread_cond_init(&sb->vc_cv, NULL);
+	sb->mounted = true;
+	sb->free_work.fn = sb_free_work;
+
+	pthread_mutex_lock(&u->types_lock);
+	t = type_find_locked(u, type);
+	if (!t || t->dying) {
+		pthread_mutex_unlock(&u->types_lock);
+		err = -ENODEV;
+		goto fail_sb;
+	}
+	sb->type = t;
+	sb->ops = t->ops;
+	t->nsbs++;
+	cds_list_add(&sb->type_link, &t->sbs);
+	pthread_mutex_unlock(&u->types_lock);
+
+	err = sb->ops->mount(sb, source ? source : "", drvopts, &root_ino);
+	if (err)
+		goto fail_type;
+	gate_enter(&sb->gate, &gr);
+	err = vcache_get(sb, root_ino, out_root);
+	gate_exit(gr);
+	if (err) {
+		vcache_flush_sb(sb, -1);
+		if (sb->ops->unmount)
+			sb->ops->unmount(sb);
+		goto fail_type;
+	}
+	if (!S_ISDIR((*out_root)->type)) {
+		vn_rele(*out_root);
+		vcache_flush_sb(sb, -1);
+		if (sb->ops->unmount)
+			sb->ops->unmount(sb);
+		err = -ENOTDIR;
+		goto fail_type;
+	}
+	free(drvopts);
+	CNT_INC(u->nsb);
+	*out_sb = sb;
+	return 0;
+
+fail_type:
+	/* no vnode shell is left: vcache_flush_sb waited for them */
+	pthread_mutex_lock(&u->vc_lock);
+	while (sb->nvnodes > 0)
+		pthread_cond_wait(&sb->vc_cv, &u->vc_lock);
+	pthread_mutex_unlock(&u->vc_lock);
+	pthread_mutex_lock(&u->types_lock);
+	cds_list_del(&sb->type_link);
+	t->nsbs--;
+	pthread_mutex_unlock(&u->types_lock);
+fail_sb:
+	free(drvopts);
+	gate_destroy(&sb->gate);
+	pthread_cond_destroy(&sb->vc_cv);
+	free(sb);
+	return err;
+}
+
+/* Normal shutdown of a superblock whose mount is gone or going: close the
+ * gate, sync, reclaim every vnode (waiting on the count), unmount the
+ * driver.  => the root vnode has been released. */
+static void sb_shutdown(struct uvfs_sb *sb)
+{
+	SB_SET_STATE(sb, SB_ACTIVE, SB_UNMOUNTING);
+	gate_close(&sb->gate, -1);
+	if (sb->ops->sync)
+		sb->ops->sync(sb);
+	if (vcache_flush_sb(sb, 10000) != 0) {
+		/* NEVER: a vnode referenced past the busy check.  Do not
+		 * hang: turn what is left dead, as a forced unmount would. */
+		UVFS_DIAG(!"vnode still referenced after the busy check");
+		vcache_kill_sb(sb);
+		vcache_reclaim_dead(sb);
+	}
+	if (sb->ops->unmount)
+		sb->ops->unmount(sb);
+	SB_SET_STATE(sb, SB_UNMOUNTING, SB_DEAD);
+	gate_open(&sb->gate);
+}
+
+/* ---- mounts ------------------------------------------------------------ */
+
+void mount_ref(struct mount *m)
+{
+	long o = atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	UVFS_VERIFY(o > 0);
+}
+
+/* Releases what the mount holds and frees it.  Runs on a worker (the last
+ * reference) or in the caller of a normal unmount. */
+static void mount_teardown(struct mount *m)
+{
+	struct uvfs *u = m->u;
+	struct uvfs_sb *sb = m->sb;
+	struct mount *parent;
+	struct vnode *mp;
+
+	UVFS_VERIFY(atomic_load(&m->refs) == 0);
+	UVFS_VERIFY(cds_list_empty(&m->nodes));
+	vn_rele(m->root);
+	if (atomic_load(&sb->state) == SB_ACTIVE)
+		sb_shutdown(sb);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->mounted = false;
+	if (sb->nvnodes == 0)
+		work_queue(u, &sb->free_work);
+	pthread_mutex_unlock(&u->vc_lock);
+
+	pthread_rwlock_wrlock(&u->ns_lock);
+	parent = m->parent;
+	mp = m->mountpoint;
+	m->parent = NULL;
+	m->mountpoint = NULL;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (mp)
+		vn_rele(mp);
+	if (parent)
+		mount_rele(parent);
+	pthread_mutex_destroy(&m->node_lock);
+	free(m->type_name);
+	free(m->source);
+	free(m->options);
+	free(m->target);
+	free(m);
+	CNT_DEC(u->nmounts);
+}
+
+static void mount_teardown_work(struct work *w)
+{
+	mount_teardown(caa_container_of(w, struct mount, work));
+}
+
+void mount_rele(struct mount *m)
+{
+	long o = atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel);
+	UVFS_VERIFY(o > 0);
+	if (o == 1)
+		work_queue(m->u, &m->work);
+}
+
+void mount_cross_down(struct path *p)
+{
+	struct uvfs *u = p->mnt->u;
+
+	while (atomic_load_explicit(&p->vp->mounted, memory_order_acquire)) {
+		struct mount *c, *found = NULL;
+
+		pthread_rwlock_rdlock(&u->ns_lock);
+		cds_list_for_each_entry(c, &p->mnt->children, sibling) {
+			if (c->mountpoint == p->vp &&
+			    (c->flags & MNT_ATTACHED) &&
+			    !(c->flags & MNT_UNMOUNTING)) {
+				found = c;      /* newest first: topmost */
+				break;
+			}
+		}
+		if (found) {
+			mount_ref(found);
+			vn_ref(found->root);
+		}
+		pthread_rwlock_unlock(&u->ns_lock);
+		if (!found)
+			return;
+		path_put(p);
+		p->mnt = found;
+		p->vp = found->root;
+	}
+}
+
+void mount_cross_up(struct path *p, const struct path *root)
+{
+	struct uvfs *u = p->mnt->u;
+
+	while (p->vp == p->mnt->root &&
+	       !(p->mnt == root->mnt && p->vp == root->vp)) {
+		struct path up = { NULL, NULL };
+
+		pthread_rwlock_rdlock(&u->ns_lock);
+		if (p->mnt->parent && p->mnt->mountpoint) {
+			up.mnt = p->mnt->parent;
+			up.vp = p->mnt->mountpoint;
+			mount_ref(up.mnt);
+			vn_ref(up.vp);
+		}
+		pthread_rwlock_unlock(&u->ns_lock);
+		if (!up.mnt)
+			return;     /* the namespace root, or detached */
+		path_put(p);
+		*p = up;
+	}
+}
+
+static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
+				 struct vnode *root, const char *type,
+				 const char *source, const char *options)
+{
+	struct mount *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->u = u;
+	m->id = atomic_fetch_add(&u->next_mount_id, 1);
+	m->sb = sb;
+	m->root = root;
+	atomic_init(&m->refs, 1);
+	CDS_INIT_LIST_HEAD(&m->children);
+	CDS_INIT_LIST_HEAD(&m->nodes);
+	pthread_mutex_init(&m->node_lock, NULL);
+	m->type_name = strdup(type);
+	m->source = strdup(source ? source : "none");
+	m->options = strdup(options ? options : "");
+	m->work.fn = mount_teardown_work;
+	if (sb->rdonly)
+		m->flags |= MNT_RDONLY;
+	if (!m->type_name || !m->source || !m->options) {
+		free(m->type_name);
+		free(m->source);
+		free(m->options);
+		free(m);
+		return NULL;
+	}
+	CNT_INC(u->nmounts);
+	return m;
+}
+
+int mount_root(struct uvfs *u)
+{
+	struct uvfs_sb *sb;
+	struct vnode *root;
+	struct mount *m;
+	int err;
+
+	err = sb_create(u, u->cfg.root_type, u->cfg.root_source,
+			u->cfg.root_options, &sb, &root);
+	if (err)
+		return err;
+	m = mount_alloc(u, sb, root, u->cfg.root_type, u->cfg.root_source,
+			u->cfg.root_options);
+	if (!m) {
+		/* hand the sb to the normal path: a mount that dies at once */
+		return -ENOMEM;
+	}
+	m->target = strdup("/");
+	m->flags |= MNT_ATTACHED;
+	pthread_rwlock_wrlock(&u->ns_lock);
+	u->root_mount = m;
+	cds_list_add_tail(&m->ns_link, &u->mounts);
+	pthread_rwlock_unlock(&u->ns_lock);
+	return 0;
+}
+
+int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
+	       const char *target, const char *options)
+{
+	struct uvfs *u = ctx->u;
+	struct path tp;
+	struct uvfs_sb *sb;
+	struct vnode *root;
+	struct mount *m;
+	char name[1024];
+	int err;
+
+	if (!type || !target)
+		return -EINVAL;
+	err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW, &tp);
+	if (err)
+		return err;
+	if (!vn_isdir(tp.vp)) {
+		path_put(&tp);
+		return -ENOTDIR;
+	}
+	if (ctx->cred.uid != 0) {
+		path_put(&tp);
+		return -EPERM;
+	}
+	err = path_name(ctx, &ctx->root, &tp, name, sizeof(name));
+	if (err < 0)
+		snprintf(name, sizeof(name), "%s", target);
+	err = sb_create(u, type, source, options, &sb, &root);
+	if (err) {
+		path_put(&tp);
+		return err;
+	}
+	m = mount_alloc(u, sb, root, type, source, options);
+	if (!m) {
+		err = -ENOMEM;
+		goto fail_sb;
+	}
+	m->target = strdup(name);
+
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!(tp.mnt->flags & MNT_ATTACHED) ||
+	    (tp.mnt->flags & MNT_UNMOUNTING) || vn_dead(tp.vp)) {
+		pthread_rwlock_unlock(&u->ns_lock);
+		err = -ENOENT;
+		goto fail_mount;
+	}
+	/* tp's references move to the new mount */
+	m->parent = tp.mnt;
+	m->mountpoint = tp.vp;
+	atomic_fetch_add(&tp.vp->mounted, 1);
+	m->flags |= MNT_ATTACHED;
+	cds_list_add(&m->sibling, &tp.mnt->children);
+	cds_list_add_tail(&m->ns_link, &u->mounts);
+	pthread_rwlock_unlock(&u->ns_lock);
+	return 0;
+
+fail_mount:
+	/* a mount nobody saw: tear it down like any other */
+	atomic_store(&m->refs, 0);
+	CNT_INC(u->nzombie_sb);
+	mount_teardown(m);
+	path_put(&tp);
+	return err;
+fail_sb:
+	vn_rele(root);
+	CNT_INC(u->nzombie_sb);
+	sb_shutdown(sb);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->mounted = false;
+	if (sb->nvnodes == 0)
+		work_queue(u, &sb->free_work);
+	pthread_mutex_unlock(&u->vc_lock);
+	path_put(&tp);
+	return err;
+}
+
+/* => ns_lock held for writing.  Takes m out of the namespace; the
+ * namespace's reference is now the caller's. */
+static void ns_detach_locked(struct mount *m, unsigned flag)
+{
+	m->flags &= ~MNT_ATTACHED;
+	m->flags |= MNT_UNMOUNTING | flag;
+	cds_list_del(&m->ns_link);
+	if (m->parent) {
+		cds_list_del(&m->sibling);
+		atomic_fetch_sub(&m->mountpoint->mounted, 1);
+	}
+	CNT_INC(m->u->nzombie_sb);
+}
+
+/* => ns_lock held for writing.  Detaches m and every mount below it,
+ * deepest first, into v (the caller then owns their namespace refs). */
+static int ns_detach_tree_locked(struct mount *m, unsigned flag,
+				 struct mount ***v, size_t *n, size_t *cap)
+{
+	struct mount *c, *tmp;
+
+	cds_list_for_each_entry_safe(c, tmp, &m->children, sibling) {
+		int err = ns_detach_tree_locked(c, flag, v, n, cap);
+		if (err)
+			return err;
+	}
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct mount **nv = realloc(*v, nc * sizeof(**v));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	ns_detach_locked(m, flag);
+	(*v)[(*n)++] = m;
+	return 0;
+}
+
+/* Worker: the second half of a forced unmount. */
+static void kill_work_fn(struct work *w)
+{
+	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
+	struct mount *m = sb->kill_mount;
+
+	gate_drain(&sb->gate, -1);
+	vcache_reclaim_dead(sb);
+	if (sb->ops->unmount)
+		sb->ops->unmount(sb);
+	SB_SET_STATE(sb, SB_UNMOUNTING, SB_DEAD);
+	mount_rele(m);
+}
+
+/* Forced unmount of one detached mount: bounded by the deadline. */
+static void force_kill(struct mount *m, const struct timespec *until)
+{
+	struct uvfs_sb *sb = m->sb;
+	struct timespec now;
+	long left_ms;
+
+	if (atomic_load(&sb->state) != SB_ACTIVE)
+		return;
+	SB_SET_STATE(sb, SB_ACTIVE, SB_UNMOUNTING);
+	vcache_kill_sb(sb);             /* every vnode dead, no new ones */
+	gate_kill(&sb->gate);           /* waiters wake to deadfs */
+	if (sb->ops->cancel)
+		sb->ops->cancel(sb);    /* in-flight requests fail */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (until->tv_sec - now.tv_sec) * 1000 +
+		  (until->tv_nsec - now.tv_nsec) / 1000000;
+	gate_drain(&sb->gate, left_ms > 0 ? (int)left_ms : 0);
+	/* the rest on a worker, holding the mount */
+	mount_ref(m);
+	sb->kill_mount = m;
+	sb->kill_work.fn = kill_work_fn;
+	work_queue(m->u, &sb->kill_work);
+}
+
+/* Unmounts m (the caller holds one reference, which this consumes). */
+static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
+{
+	struct mount **v = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	if (flags & ~(UVFS_UMOUNT_FORCE | UVFS_UMOUNT_DETACH)) {
+		mount_rele(m);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (m == u->root_mount) {
+		err = -EBUSY;
+	} else if (!(m->flags & MNT_ATTACHED) ||
+		   (m->flags & MNT_UNMOUNTING)) {
+		err = -EINVAL;
+	} else if (flags == 0) {
+		/* Invariant 2: O(1).  The namespace and the caller. */
+		if (!cds_list_empty(&m->children) ||
+		    atomic_load(&m->refs) != 2)
+			err = -EBUSY;
+		else
+			ns_detach_locked(m, 0);
+	} else {
+		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
+					    MNT_FORCED : MNT_DETACHED,
+					    &v, &n, &cap);
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (err) {
+		free(v);
+		mount_rele(m);
+		return err;
+	}
+
+	if (flags == 0) {
+		/* Only the namespace's reference and ours are left, and no
+		 * new one can be taken: shut down here, synchronously. */
+		long o = atomic_fetch_sub(&m->refs, 2);
+		UVFS_VERIFY(o == 2);
+		mount_teardown(m);
+		return 0;
+	}
+	if (flags & UVFS_UMOUNT_FORCE) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += m->sb->deadline_ms / 1000;
+		until.tv_nsec += (long)(m->sb->deadline_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		for (size_t i = 0; i < n; i++)
+			force_kill(v[i], &until);
+	}
+	for (size_t i = 0; i < n; i++)
+		mount_rele(v[i]);       /* the namespace's references */
+	free(v);
+	mount_rele(m);                  /* ours */
+	return 0;
+}
+
+/* Resolves target to the root of a mount.  => *out referenced. */
+static int mount_lookup(struct uvfs_ctx *ctx, const char *target,
+			struct mount **out)
+{
+	struct path tp;
+	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW, &tp);
+
+	if (err)
+		return err;
+	if (tp.vp != tp.mnt->root) {
+		path_put(&tp);
+		return -EINVAL;
+	}
+	mount_ref(tp.mnt);
+	*out = tp.mnt;
+	path_put(&tp);
+	return 0;
+}
+
+int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
+{
+	struct mount *m;
+	int err;
+
+	if (!target)
+		return -EINVAL;
+	if (ctx->cred.uid != 0)
+		return -EPERM;
+	err = mount_lookup(ctx, target, &m);
+	if (err)
+		return err;
+	return umount_mount(ctx->u, m, flags);
+}
+
+int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
+{
+	struct path p;
+	struct stat st;
+	int err;
+
+	if (!path)
+		return -EINVAL;
+	err = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (err)
+		return err;
+	if (p.vp == p.mnt->root) {
+		err = -EBUSY;   /* a mount's root: use a forced unmount */
+	} else if (ctx->cred.uid != 0 &&
+		   ((err = vop_getattr(p.vp, &st)) != 0 ||
+		    st.st_uid != ctx->cred.uid)) {
+		err = err ? err : -EPERM;
+	} else {
+		err = vn_revoke(p.vp, (int)p.mnt->sb->deadline_ms);
+	}
+	path_put(&p);
+	return err;
+}
+
+int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
+{
+	struct uvfs *u = ctx->u;
+	struct mount *m;
+	int err;
+
+	if (!target)
+		return -EINVAL;
+	if (ctx->cred.uid != 0)
+		return -EPERM;
+	err = mount_lookup(ctx, target, &m);
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING))
+		err = -EINVAL;
+	else if (m->flags & MNT_SUSPENDED)
+		err = -EALREADY;
+	else
+		m->flags |= MNT_SUSPENDED;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!err) {
+		/* 10x the forced deadline: a slow drain is not an error
+		 * worth undoing quickly, a hung one is */
+		err = gate_close(&m->sb->gate, (int)m->sb->deadline_ms * 10);
+		if (err) {
+			pthread_rwlock_wrlock(&u->ns_lock);
+			m->flags &= ~MNT_SUSPENDED;
+			pthread_rwlock_unlock(&u->ns_lock);
+			gate_open(&m->sb->gate);
+		}
+	}
+	mount_rele(m);
+	return err;
+}
+
+int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
+{
+	struct uvfs *u = ctx->u;
+	struct mount *m;
+	int err;
+
+	if (!target)
+		return -EINVAL;
+	if (ctx->cred.uid != 0)
+		return -EPERM;
+	err = mount_lookup(ctx, target, &m);
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!(m->flags & MNT_SUSPENDED) || (m->flags & MNT_UNMOUNTING))
+		err = -EINVAL;
+	else
+		m->flags &= ~MNT_SUSPENDED;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!err)
+		gate_open(&m->sb->gate);
+	mount_rele(m);
+	return err;
+}
+
+int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
+			   int deadline_ms)
+{
+	struct fstype *t;
+	struct mount **v = NULL, *m;
+	size_t n = 0, cap = 0;
+	struct timespec t0, now;
+	int err = 0;
+
+	if (!name || (flags & ~UVFS_UMOUNT_DETACH))
+		return -EINVAL;
+	if (deadline_ms < 0)
+		deadline_ms = (int)u->cfg.force_deadline_ms;
+	pthread_mutex_lock(&u->types_lock);
+	t = type_find_locked(u, name);
+	if (t)
+		t->dying = true;
+	pthread_mutex_unlock(&u->types_lock);
+	if (!t)
+		return -ENOENT;
+
+	/* every attached instance, each referenced */
+	pthread_rwlock_rdlock(&u->ns_lock);
+	cds_list_for_each_entry(m, &u->mounts, ns_link) {
+		if (m->sb->type != t || m == u->root_mount)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct mount **nv = realloc(v, nc * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		mount_ref(m);
+		v[n++] = m;
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	for (size_t i = 0; i < n; i++) {
+		int e = umount_mount(u, v[i], flags & UVFS_UMOUNT_DETACH ?
+				     UVFS_UMOUNT_DETACH : UVFS_UMOUNT_FORCE);
+		if (e && e != -EINVAL && !err)
+			err = e;        /* -EINVAL: gone meanwhile */
+	}
+	free(v);
+	if (err)
+		return err;
+
+	/* wait for the superblocks to be gone */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pthread_mutex_lock(&u->types_lock);
+		if (t->nsbs == 0) {
+			cds_list_del(&t->link);
+			pthread_mutex_unlock(&u->types_lock);
+			free(t);
+			return 0;
+		}
+		pthread_mutex_unlock(&u->types_lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 >= deadline_ms)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+}
+
+/* ---- queries ----------------------------------------------------------- */
+
+const char *uvfs_holder_kind_name(enum uvfs_holder_kind kind)
+{
+	switch (kind) {
+	case UVFS_HOLDER_FILE: return "file";
+	case UVFS_HOLDER_CWD: return "cwd";
+	case UVFS_HOLDER_ROOT: return "root";
+	case UVFS_HOLDER_NODE: return "node";
+	case UVFS_HOLDER_CHILD: return "mount";
+	}
+	return "?";
+}
+
+struct holders {
+	struct uvfs_holder *v;
+	size_t n, cap;
+	int err;
+};
+
+static struct uvfs_holder *holder_add(struct holders *h,
+				      enum uvfs_holder_kind kind,
+				      const struct uvfs_ctx *c, int fd,
+				      const char *path)
+{
+	if (h->n == h->cap) {
+		size_t nc = h->cap ? h->cap * 2 : 8;
+		struct uvfs_holder *nv = realloc(h->v, nc * sizeof(*nv));
+		if (!nv) {
+			h->err = -ENOMEM;
+			return NULL;
+		}
+		h->v = nv;
+		h->cap = nc;
+	}
+	struct uvfs_holder *x = &h->v[h->n++];
+	memset(x, 0, sizeof(*x));
+	x->kind = kind;
+	x->fd = fd;
+	if (c) {
+		x->ctx_id = c->id;
+		snprintf(x->ctx_label, sizeof(x->ctx_label), "%s", c->label);
+	}
+	snprintf(x->path, sizeof(x->path), "%s", path ? path : "");
+	return x;
+}
+
+int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
+		 struct uvfs_holder **out, size_t *nout)
+{
+	struct uvfs *u = ctx->u;
+	struct holders h = { NULL, 0, 0, 0 };
+	struct mount *m, *c;
+	struct uvfs_ctx *x;
+	struct uvfs_node *nd;
+	int err;
+
+	if (!target || !out || !nout)
+		return -EINVAL;
+	err = mount_lookup(ctx, target, &m);
+	if (err)
+		return err;
+	pthread_rwlock_rdlock(&u->ns_lock);
+	cds_list_for_each_entry(c, &m->children, sibling)
+		holder_add(&h, UVFS_HOLDER_CHILD, NULL, -1, c->target);
+	pthread_rwlock_unlock(&u->ns_lock);
+
+	pthread_mutex_lock(&u->ctx_lock);
+	cds_list_for_each_entry(x, &u->ctxs, link) {
+		pthread_mutex_lock(&x->fd_lock);
+		for (int fd = 0; fd < x->nfds; fd++)
+			if (x->fds[fd] && x->fds[fd]->path.mnt == m)
+				holder_add(&h, UVFS_HOLDER_FILE, x, fd,
+					   x->fds[fd]->name);
+		if (x->cwd.mnt == m)
+			holder_add(&h, UVFS_HOLDER_CWD, x, -1, x->cwd_name);
+		if (x->root.mnt == m && x->root.vp)
+			holder_add(&h, UVFS_HOLDER_ROOT, x, -1, m->target);
+		pthread_mutex_unlock(&x->fd_lock);
+	}
+	pthread_mutex_unlock(&u->ctx_lock);
+
+	pthread_mutex_lock(&m->node_lock);
+	cds_list_for_each_entry(nd, &m->nodes, mlink) {
+		char p[1100];
+		if (nd->path.vp == m->root)
+			snprintf(p, sizeof(p), "%s", m->target);
+		else
+			snprintf(p, sizeof(p), "%s (inode %llu)", m->target,
+				 (unsigned long long)nd->path.vp->ino);
+		struct uvfs_holder *hd = holder_add(&h, UVFS_HOLDER_NODE,
+						    NULL, -1, p);
+		if (hd)
+			hd->ctx_id = nd->ctx_id;
+	}
+	pthread_mutex_unlock(&m->node_lock);
+	mount_rele(m);
+	if (h.err) {
+		free(h.v);
+		return h.err;
+	}
+	*out = h.v;
+	*nout = h.n;
+	return 0;
+}
+
+int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
+{
+	struct uvfs_mount_info *v;
+	struct mount *m;
+	size_t i = 0, cnt = 0;
+
+	pthread_rwlock_rdlock(&u->ns_lock);
+	cds_list_for_each_entry(m, &u->mounts, ns_link)
+		cnt++;
+	v = calloc(cnt ? cnt : 1, sizeof(*v));
+	if (!v) {
+		pthread_rwlock_unlock(&u->ns_lock);
+		return -ENOMEM;
+	}
+	cds_list_for_each_entry(m, &u->mounts, ns_link) {
+		struct uvfs_mount_info *x = &v[i++];
+		x->id = m->id;
+		x->parent_id = m->parent ? m->parent->id : 0;
+		snprintf(x->target, sizeof(x->target), "%s", m->target);
+		snprintf(x->type, sizeof(x->type), "%s", m->type_name);
+		snprintf(x->source, sizeof(x->source), "%s", m->source);
+		snprintf(x->options, sizeof(x->options), "%s", m->options);
+		snprintf(x->state, sizeof(x->state), "%s",
+			 (m->flags & MNT_SUSPENDED) ? "suspended" : "active");
+		long r = atomic_load(&m->refs) - 1;
+		x->refs = r > 0 ? (uint64_t)r : 0;
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* uvfs_free: every context is gone.  Forced unmount of everything, the
+ * root last. */
+void mount_shutdown_all(struct uvfs *u)
+{
+	struct mount *m, *root;
+
+	for (;;) {
+		struct mount *c = NULL;
+		pthread_rwlock_rdlock(&u->ns_lock);
+		root = u->root_mount;
+		cds_list_for_each_entry(m, &root->children, sibling) {
+			c = m;
+			mount_ref(c);
+			break;
+		}
+		pthread_rwlock_unlock(&u->ns_lock);
+		if (!c)
+			break;
+		umount_mount(u, c, UVFS_UMOUNT_FORCE);
+	}
+	uvfs_settle(u, -1);
+	/* the root: no children left, nobody holds it */
+	pthread_rwlock_wrlock(&u->ns_lock);
+	root = u->root_mount;
+	ns_detach_locked(root, 0);
+	u->root_mount = NULL;
+	pthread_rwlock_unlock(&u->ns_lock);
+	mount_rele(root);
+	uvfs_settle(u, -1);
+}

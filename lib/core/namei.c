@@ -1,0 +1,399 @@
+/*
+ * namei.c - path lookup: from a starting (mount, vnode) pair, one component
+ * at a time, crossing mount points both ways, following symbolic links (at
+ * most 40 in one lookup, as Linux), and never leaving the context's root.
+ *
+ * Every step holds a `struct path` (a mount and a vnode reference) for the
+ * directory it is in, so a mount being walked through is busy for the length
+ * of the step: a normal unmount racing a lookup gets EBUSY, never a vnode
+ * pulled out from under the walk.  Crossing into a mount is done under the
+ * namespace read lock (mount.c), which the busy check excludes.
+ *
+ * Permission: search (X_OK) on every directory walked through, checked
+ * against the context's credentials (uid 0 passes without asking the
+ * driver).
+ */
+#include "core.h"
+
+#define MAXSYMLINKS 40
+
+void path_get(const struct path *p)
+{
+	mount_ref(p->mnt);
+	vn_ref(p->vp);
+}
+
+void path_put(struct path *p)
+{
+	if (p->vp)
+		vn_rele(p->vp);
+	if (p->mnt)
+		mount_rele(p->mnt);
+	p->vp = NULL;
+	p->mnt = NULL;
+}
+
+static bool path_equal(const struct path *a, const struct path *b)
+{
+	return a->mnt == b->mnt && a->vp == b->vp;
+}
+
+int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask)
+{
+	if (ctx->cred.uid == 0 && (!(mask & X_OK) || vn_isdir(vp)))
+		return vn_dead(vp) ? -EIO : 0;
+	return vop_access(vp, mask, &ctx->cred);
+}
+
+int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name)
+{
+	struct path next;
+	struct vnode *vp;
+	int err;
+
+	if (!vn_isdir(cur->vp))
+		return -ENOTDIR;
+	err = may_access(ctx, cur->vp, X_OK);
+	if (err)
+		return err;
+	if (name[0] == '.' && name[1] == '\0')
+		return 0;
+	next = *cur;
+	path_get(&next);
+	if (name[0] == '.' && name[1] == '.' && name[2] == '\0') {
+		if (path_equal(&next, &ctx->root))
+			goto done;
+		mount_cross_up(&next, &ctx->root);
+		if (path_equal(&next, &ctx->root) ||
+		    next.vp == next.mnt->root)  /* a detached mount's root */
+			goto done;
+	}
+	err = vop_lookup(next.vp, name, &vp);
+	if (err) {
+		path_put(&next);
+		return err;
+	}
+	vn_rele(next.vp);
+	next.vp = vp;
+	mount_cross_down(&next);
+done:
+	path_put(cur);
+	*cur = next;
+	return 0;
+}
+
+static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
+		unsigned flags, int *links);
+
+/* cur (held) is the directory containing the symlink *lnk (held); replaces
+ * *lnk by what it points to. */
+static int follow(struct uvfs_ctx *ctx, const struct path *cur,
+		  struct path *lnk, int *links)
+{
+	struct path start;
+	char *buf;
+	ssize_t n;
+	int err;
+
+	if (++*links > MAXSYMLINKS)
+		return -ELOOP;
+	buf = malloc(PATH_MAX);
+	if (!buf)
+		return -ENOMEM;
+	n = vop_readlink(lnk->vp, buf, PATH_MAX - 1);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	if (n == 0) {
+		free(buf);
+		return -ENOENT;
+	}
+	buf[n] = '\0';
+	start = buf[0] == '/' ? ctx->root : *cur;
+	path_get(&start);
+	err = walk(ctx, &start, buf, LK_FOLLOW, links);
+	free(buf);
+	if (err)
+		return err;
+	path_put(lnk);
+	*lnk = start;
+	return 0;
+}
+
+/* Walks path from *cur (held); on success *cur is the result. */
+static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
+		unsigned flags, int *links)
+{
+	const char *p = path;
+	char name[NAME_MAX + 1];
+	int err = 0;
+
+	if (*p == '/') {
+		path_put(cur);
+		*cur = ctx->root;
+		path_get(cur);
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len > NAME_MAX) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p = end;
+		bool trailing = *p == '/';
+		while (*p == '/')
+			p++;
+		bool last = !*p;
+
+		struct path dir = *cur;
+		path_get(&dir);
+		err = namei_step(ctx, cur, name);
+		if (err) {
+			path_put(&dir);
+			break;
+		}
+		if (S_ISLNK(cur->vp->type) &&
+		    (!last || trailing || (flags & LK_FOLLOW)))
+			err = follow(ctx, &dir, cur, links);
+		path_put(&dir);
+		if (err)
+			break;
+		if (last && trailing && !vn_isdir(cur->vp)) {
+			err = -ENOTDIR;
+			break;
+		}
+	}
+	if (!err && (flags & LK_DIRECTORY) && !vn_isdir(cur->vp))
+		err = -ENOTDIR;
+	if (!err && vn_dead(cur->vp))
+		err = -EIO;
+	return err;
+}
+
+/* The starting point of a lookup.  => *out held. */
+static int lookup_start(struct uvfs_ctx *ctx, int dirfd, const char *path,
+			struct path *out)
+{
+	if (path[0] == '/' || dirfd == UVFS_AT_FDCWD) {
+		*out = path[0] == '/' ? ctx->root : ctx->cwd;
+		path_get(out);
+		return 0;
+	}
+	struct file *f = fd_get(ctx, dirfd);
+	if (!f)
+		return -EBADF;
+	*out = f->path;
+	path_get(out);
+	file_put(f);
+	return 0;
+}
+
+int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
+	     unsigned flags, struct path *out)
+{
+	struct path cur;
+	int links = 0, err;
+
+	if (!path)
+		return -EFAULT;
+	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (!*path && !(flags & LK_EMPTY))
+		return -ENOENT;
+	err = lookup_start(ctx, dirfd, path, &cur);
+	if (err)
+		return err;
+	if (*path && dirfd != UVFS_AT_FDCWD && path[0] != '/' &&
+	    !vn_isdir(cur.vp)) {
+		path_put(&cur);
+		return -ENOTDIR;
+	}
+	err = walk(ctx, &cur, path, flags, &links);
+	if (err) {
+		path_put(&cur);
+		return err;
+	}
+	*out = cur;
+	return 0;
+}
+
+int namei_parent_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		    struct nameparent *np)
+{
+	size_t len;
+	char *dir;
+	int err;
+
+	if (!path)
+		return -EFAULT;
+	len = strnlen(path, PATH_MAX);
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0)
+		return -ENOENT;
+	memset(np, 0, sizeof(*np));
+	while (len > 0 && path[len - 1] == '/') {
+		np->trailing_slash = true;
+		len--;
+	}
+	if (len == 0) {         /* "/" */
+		np->last = LAST_ROOT;
+		np->dir = ctx->root;
+		path_get(&np->dir);
+		strcpy(np->name, "/");
+		return 0;
+	}
+	size_t start = len;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	if (len - start > NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(np->name, path + start, len - start);
+	np->name[len - start] = '\0';
+	if (strcmp(np->name, ".") == 0)
+		np->last = LAST_DOT;
+	else if (strcmp(np->name, "..") == 0)
+		np->last = LAST_DOTDOT;
+	else
+		np->last = LAST_NORM;
+
+	dir = strndup(path, start);
+	if (!dir)
+		return -ENOMEM;
+	if (start == 0) {
+		err = lookup_start(ctx, dirfd, ".", &np->dir);
+		if (!err && !vn_isdir(np->dir.vp)) {
+			path_put(&np->dir);
+			err = -ENOTDIR;
+		}
+	} else {
+		err = namei_at(ctx, dirfd, dir, LK_FOLLOW | LK_DIRECTORY,
+			       &np->dir);
+	}
+	free(dir);
+	return err;
+}
+
+int namei_child(struct uvfs_ctx *ctx, const struct path *dir,
+		const char *name, struct path *out)
+{
+	struct path cur = *dir;
+	int err;
+
+	path_get(&cur);
+	err = namei_step(ctx, &cur, name);
+	if (err) {
+		path_put(&cur);
+		return err;
+	}
+	*out = cur;
+	return 0;
+}
+
+/* ---- names back from vnodes -------------------------------------------- */
+
+struct find_name {
+	uint64_t ino;
+	char name[NAME_MAX + 1];
+	bool found;
+	uint64_t next;
+	bool more;
+};
+
+static int find_name_fill(void *arg, const char *name, uint64_t ino,
+			  unsigned char type, uint64_t next)
+{
+	struct find_name *fn = arg;
+
+	(void)type;
+	fn->next = next;
+	fn->more = true;
+	if (ino == fn->ino && strcmp(name, ".") && strcmp(name, "..")) {
+		snprintf(fn->name, sizeof(fn->name), "%s", name);
+		fn->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+int path_name(struct uvfs_ctx *ctx, const struct path *root,
+	      const struct path *p, char *buf, size_t size)
+{
+	struct path cur = *p;
+	char *tmp;
+	size_t pos;
+	int err = 0;
+
+	if (!vn_isdir(p->vp))
+		return -ENOTDIR;
+	tmp = malloc(PATH_MAX);
+	if (!tmp)
+		return -ENOMEM;
+	pos = PATH_MAX - 1;
+	tmp[pos] = '\0';
+	path_get(&cur);
+	for (;;) {
+		if (path_equal(&cur, root))
+			break;
+		mount_cross_up(&cur, root);
+		if (path_equal(&cur, root))
+			break;
+		if (cur.vp == cur.mnt->root) {  /* detached: unreachable */
+			err = -ENOENT;
+			break;
+		}
+		struct path parent = cur;
+		path_get(&parent);
+		err = namei_step(ctx, &parent, "..");
+		if (err) {
+			path_put(&parent);
+			break;
+		}
+		struct find_name fn = { .ino = cur.vp->ino };
+		uint64_t cookie = 0;
+		do {
+			fn.more = false;
+			err = vop_readdir(parent.vp, NULL, cookie,
+					  find_name_fill, &fn);
+			cookie = fn.next;
+		} while (!err && !fn.found && fn.more);
+		if (!err && !fn.found)
+			err = -ENOENT;
+		if (!err) {
+			size_t l = strlen(fn.name);
+			if (l + 1 > pos) {
+				err = -ERANGE;
+			} else {
+				pos -= l;
+				memcpy(tmp + pos, fn.name, l);
+				tmp[--pos] = '/';
+			}
+		}
+		path_put(&cur);
+		cur = parent;
+		if (err)
+			break;
+	}
+	path_put(&cur);
+	if (!err) {
+		if (pos == PATH_MAX - 1)
+			tmp[--pos] = '/';
+		size_t l = PATH_MAX - 1 - pos;
+		if (l + 1 > size)
+			err = -ERANGE;
+		else {
+			memcpy(buf, tmp + pos, l + 1);
+			err = (int)l;
+		}
+	}
+	free(tmp);
+	return err;
+}

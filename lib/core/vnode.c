@@ -1,0 +1,737 @@
+/*
+ * vnode.c - vnodes, the vnode cache, deadfs and the vnode operations.
+ *
+ * Lifecycle of a vnode
+ *
+ *   vcache_get ──> ACTIVE, hashed, loaded ──(usecount 0)──> cached on the LRU
+ *        ^                 │                                   │ pruner, flush
+ *        │                 │ revoke, forced unmount            v
+ *        │                 v                            unhashed, VN_RECLAIM
+ *        │         DEAD, unhashed ──(gate drained)──> driver reclaim (unloaded)
+ *        │                                                     │ usecount 0
+ *        └── a later lookup loads a fresh vnode                v
+ *                                                         shell freed
+ *
+ *  - The use count changes atomically; going from 1 to 0 and from 0 to 1
+ *    happens under u->vc_lock (the NetBSD rule), so the pruner, which takes
+ *    only unreferenced vnodes under that lock, never races with a lookup.
+ *  - The driver object (priv) is given back exactly once: whoever clears
+ *    VN_LOADED under vc_lock calls the driver's reclaim.
+ *  - A vnode holds its sb through sb->nvnodes; the sb is freed when it is
+ *    no longer mounted and its last shell is gone (invariant 6).
+ *  - The last release never calls the driver: it only moves the vnode to
+ *    the LRU, or queues its reclaim to a worker (invariant 8).
+ *  - Dead vnodes (deadfs) answer -EIO to every operation but release; an
+ *    operation that waited at a closed gate while its vnode died finds it
+ *    dead after entering and takes the dead path (ERESTARTVOP, in effect).
+ */
+#include "core.h"
+
+static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
+			       uint64_t ino)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)sb >> 4;
+	return (unsigned long)(h ^ h >> 29) & u->vc_mask;
+}
+
+static void prune_work_fn(struct work *w);
+
+int vcache_init(struct uvfs *u)
+{
+	unsigned long n = 4096;
+
+	while (n < u->cfg.vcache_max / 2 && n < (1UL << 20))
+		n <<= 1;
+	u->vc_hash = malloc(n * sizeof(*u->vc_hash));
+	if (!u->vc_hash)
+		return -ENOMEM;
+	for (unsigned long i = 0; i < n; i++)
+		CDS_INIT_LIST_HEAD(&u->vc_hash[i]);
+	u->vc_mask = n - 1;
+	pthread_mutex_init(&u->vc_lock, NULL);
+	CDS_INIT_LIST_HEAD(&u->lru);
+	u->prune_work.fn = prune_work_fn;
+	return 0;
+}
+
+void vcache_fini(struct uvfs *u)
+{
+	free(u->vc_hash);
+	pthread_mutex_destroy(&u->vc_lock);
+}
+
+/* => vc_lock held.  The sb's last shell is gone or the mount let go. */
+static void sb_maybe_free_locked(struct uvfs_sb *sb)
+{
+	if (!sb->mounted && sb->nvnodes == 0)
+		work_queue(sb->u, &sb->free_work);
+}
+
+static void vn_unhash_locked(struct vnode *vp)
+{
+	if (vp->flags & VN_HASHED) {
+		cds_list_del(&vp->hash_link);
+		vp->flags &= ~VN_HASHED;
+	}
+	if (vp->flags & VN_ONLRU) {
+		cds_list_del(&vp->lru_link);
+		vp->flags &= ~VN_ONLRU;
+		vp->sb->u->nlru--;
+	}
+}
+
+/* Frees the shell of an unreferenced, unloaded vnode. */
+static void vn_free(struct vnode *vp)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+
+	pthread_mutex_lock(&u->vc_lock);
+	UVFS_VERIFY(atomic_load(&vp->usecount) == 0);
+	UVFS_VERIFY(!(vp->flags & (VN_LOADED | VN_HASHED | VN_ONLRU)));
+	UVFS_VERIFY(sb->nvnodes > 0);
+	cds_list_del(&vp->sb_link);
+	sb->nvnodes--;
+	pthread_cond_broadcast(&sb->vc_cv);
+	sb_maybe_free_locked(sb);
+	pthread_mutex_unlock(&u->vc_lock);
+	UVFS_VERIFY(cds_list_empty(&vp->files));
+	pthread_mutex_destroy(&vp->lock);
+	CNT_DEC(u->nvnodes);
+	free(vp);
+}
+
+/* Gives the driver object back, if this caller is the one to do it.
+ * Open files still attached have their driver handles released first. */
+static void vn_unload(struct vnode *vp)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+	struct file *f, *tmp;
+	void *priv;
+
+	pthread_mutex_lock(&u->vc_lock);
+	if (!(vp->flags & VN_LOADED)) {
+		pthread_mutex_unlock(&u->vc_lock);
+		return;
+	}
+	vp->flags &= ~VN_LOADED;
+	priv = vp->priv;
+	pthread_mutex_unlock(&u->vc_lock);
+
+	pthread_mutex_lock(&vp->lock);
+	cds_list_for_each_entry_safe(f, tmp, &vp->files, vlink) {
+		void *fh = f->fh;
+		cds_list_del_init(&f->vlink);
+		f->attached = false;
+		f->fh = NULL;
+		if (fh && sb->ops->release)
+			sb->ops->release(sb, priv, fh);
+	}
+	pthread_mutex_unlock(&vp->lock);
+	if (sb->ops->reclaim)
+		sb->ops->reclaim(sb, priv);
+
+	pthread_mutex_lock(&u->vc_lock);
+	UVFS_VERIFY(sb->nlive > 0);
+	sb->nlive--;
+	pthread_cond_broadcast(&sb->vc_cv);
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+/* Worker: an unreferenced vnode left the cache. */
+static void vn_reclaim_work(struct work *w)
+{
+	struct vnode *vp = caa_container_of(w, struct vnode, work);
+
+	vn_unload(vp);
+	vn_free(vp);
+}
+
+void vn_ref(struct vnode *vp)
+{
+	unsigned long o = atomic_fetch_add_explicit(&vp->usecount, 1,
+						    memory_order_relaxed);
+	UVFS_VERIFY(o > 0);
+}
+
+/* => vc_lock held; vp's use count just went to zero. */
+static void vn_lastrele_locked(struct vnode *vp)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+
+	if (vn_dead(vp) || (vp->flags & VN_UNLINKED) || sb->killed ||
+	    !(vp->flags & VN_HASHED)) {
+		if (vp->flags & VN_RECLAIM)
+			return; /* NEVER: already queued */
+		vn_unhash_locked(vp);
+		vp->flags |= VN_RECLAIM;
+		work_queue(u, &vp->work);
+		return;
+	}
+	if (!(vp->flags & VN_ONLRU)) {
+		cds_list_add_tail(&vp->lru_link, &u->lru);
+		vp->flags |= VN_ONLRU;
+		u->nlru++;
+	}
+	if (u->nlru > u->cfg.vcache_max && !u->prune_queued) {
+		u->prune_queued = true;
+		work_queue(u, &u->prune_work);
+	}
+}
+
+void vn_rele(struct vnode *vp)
+{
+	struct uvfs *u = vp->sb->u;
+	unsigned long c = atomic_load_explicit(&vp->usecount,
+					       memory_order_relaxed);
+
+	while (c > 1) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &vp->usecount, &c, c - 1, memory_order_release,
+			    memory_order_relaxed))
+			return;
+	}
+	pthread_mutex_lock(&u->vc_lock);
+	c = atomic_fetch_sub_explicit(&vp->usecount, 1, memory_order_acq_rel);
+	UVFS_VERIFY(c >= 1);
+	if (c == 1)
+		vn_lastrele_locked(vp);
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+static struct vnode *vc_find_locked(struct uvfs_sb *sb, uint64_t ino)
+{
+	struct uvfs *u = sb->u;
+	struct cds_list_head *b = &u->vc_hash[vc_bucket(u, sb, ino)];
+	struct vnode *vp;
+
+	cds_list_for_each_entry(vp, b, hash_link)
+		if (vp->sb == sb && vp->ino == ino)
+			return vp;
+	return NULL;
+}
+
+int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
+{
+	struct uvfs *u = sb->u;
+	struct vnode *vp, *old;
+	struct stat st;
+	void *priv = NULL;
+	int err;
+
+	pthread_mutex_lock(&u->vc_lock);
+	if (sb->killed) {
+		pthread_mutex_unlock(&u->vc_lock);
+		return -EIO;
+	}
+	vp = vc_find_locked(sb, ino);
+	if (vp) {
+		atomic_fetch_add_explicit(&vp->usecount, 1,
+					  memory_order_relaxed);
+		pthread_mutex_unlock(&u->vc_lock);
+		*out = vp;
+		return 0;
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+
+	/* Load it outside the lock; a racing loader may win. */
+	err = sb->ops->vget(sb, ino, &priv);
+	if (err)
+		return err;
+	err = sb->ops->getattr(sb, priv, &st);
+	if (err) {
+		if (sb->ops->reclaim)
+			sb->ops->reclaim(sb, priv);
+		return err;
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp) {
+		if (sb->ops->reclaim)
+			sb->ops->reclaim(sb, priv);
+		return -ENOMEM;
+	}
+	vp->sb = sb;
+	vp->ino = ino;
+	vp->type = st.st_mode & S_IFMT;
+	vp->priv = priv;
+	atomic_init(&vp->usecount, 1);
+	atomic_init(&vp->state, VN_ACTIVE);
+	atomic_init(&vp->mounted, 0);
+	CDS_INIT_LIST_HEAD(&vp->files);
+	pthread_mutex_init(&vp->lock, NULL);
+	vp->work.fn = vn_reclaim_work;
+
+	pthread_mutex_lock(&u->vc_lock);
+	old = sb->killed ? NULL : vc_find_locked(sb, ino);
+	if (old || sb->killed) {
+		if (old)
+			atomic_fetch_add_explicit(&old->usecount, 1,
+						  memory_order_relaxed);
+		pthread_mutex_unlock(&u->vc_lock);
+		pthread_mutex_destroy(&vp->lock);
+		free(vp);
+		if (sb->ops->reclaim)
+			sb->ops->reclaim(sb, priv);
+		if (!old)
+			return -EIO;
+		*out = old;
+		return 0;
+	}
+	cds_list_add(&vp->hash_link, &u->vc_hash[vc_bucket(u, sb, ino)]);
+	cds_list_add(&vp->sb_link, &sb->vnodes);
+	vp->flags = VN_HASHED | VN_LOADED;
+	sb->nvnodes++;
+	sb->nlive++;
+	pthread_mutex_unlock(&u->vc_lock);
+	CNT_INC(u->nvnodes);
+	*out = vp;
+	return 0;
+}
+
+void vcache_prune(struct uvfs *u, unsigned long n)
+{
+	struct cds_list_head victims;
+	struct vnode *vp, *tmp;
+
+	CDS_INIT_LIST_HEAD(&victims);
+	pthread_mutex_lock(&u->vc_lock);
+	cds_list_for_each_entry_safe(vp, tmp, &u->lru, lru_link) {
+		if (n == 0)
+			break;
+		cds_list_del(&vp->lru_link);
+		vp->flags &= ~VN_ONLRU;
+		u->nlru--;
+		if (atomic_load(&vp->usecount) > 0)
+			continue;       /* in use again: off the LRU */
+		vn_unhash_locked(vp);
+		vp->flags |= VN_RECLAIM;
+		/* reuse lru_link for our private list */
+		cds_list_add_tail(&vp->lru_link, &victims);
+		n--;
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+	cds_list_for_each_entry_safe(vp, tmp, &victims, lru_link) {
+		vn_unload(vp);
+		vn_free(vp);
+	}
+}
+
+static void prune_work_fn(struct work *w)
+{
+	struct uvfs *u = caa_container_of(w, struct uvfs, prune_work);
+	unsigned long excess;
+
+	pthread_mutex_lock(&u->vc_lock);
+	excess = u->nlru > u->cfg.vcache_max ?
+		 u->nlru - u->cfg.vcache_max + u->cfg.vcache_max / 8 : 0;
+	pthread_mutex_unlock(&u->vc_lock);
+	if (excess)
+		vcache_prune(u, excess);
+	pthread_mutex_lock(&u->vc_lock);
+	u->prune_queued = false;
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+
+/* Waits, with vc_lock held, until pred holds or the time is up. */
+static int sb_wait_locked(struct uvfs_sb *sb, unsigned long *count,
+			  int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (*count > 0) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&sb->vc_cv, &sb->u->vc_lock);
+		else if (pthread_cond_timedwait(&sb->vc_cv, &sb->u->vc_lock,
+						&until) == ETIMEDOUT)
+			return *count > 0 ? -ETIMEDOUT : 0;
+	}
+	return 0;
+}
+
+int vcache_flush_sb(struct uvfs_sb *sb, int timeout_ms)
+{
+	struct uvfs *u = sb->u;
+	struct cds_list_head victims;
+	struct vnode *vp, *tmp;
+	int err;
+
+	CDS_INIT_LIST_HEAD(&victims);
+	pthread_mutex_lock(&u->vc_lock);
+	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
+		if (atomic_load(&vp->usecount) > 0 ||
+		    (vp->flags & VN_RECLAIM))
+			continue;
+		vn_unhash_locked(vp);
+		vp->flags |= VN_RECLAIM;
+		cds_list_add_tail(&vp->lru_link, &victims);
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+	cds_list_for_each_entry_safe(vp, tmp, &victims, lru_link) {
+		vn_unload(vp);
+		vn_free(vp);
+	}
+	/* Invariant 7: wait on the count, not on the scan above; a pruner
+	 * may still be reclaiming vnodes it took before we looked. */
+	pthread_mutex_lock(&u->vc_lock);
+	err = sb_wait_locked(sb, &sb->nlive, timeout_ms);
+	pthread_mutex_unlock(&u->vc_lock);
+	return err;
+}
+
+void vcache_kill_sb(struct uvfs_sb *sb)
+{
+	struct uvfs *u = sb->u;
+	struct vnode *vp;
+
+	pthread_mutex_lock(&u->vc_lock);
+	sb->killed = true;
+	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
+		atomic_store_explicit(&vp->state, VN_DEAD,
+				      memory_order_release);
+		vn_unhash_locked(vp);
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+void vcache_reclaim_dead(struct uvfs_sb *sb)
+{
+	struct uvfs *u = sb->u;
+	struct vnode **v = NULL, *vp;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&u->vc_lock);
+	cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
+		if ((vp->flags & VN_LOADED) && vn_dead(vp))
+			cap++;
+	v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
+		if (n == cap)
+			break;
+		if (!(vp->flags & VN_LOADED) || !vn_dead(vp))
+			continue;
+		/* hold it so the last release cannot free it under us;
+		 * 0 -> 1 is allowed under vc_lock */
+		atomic_fetch_add(&vp->usecount, 1);
+		v[n++] = vp;
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+	for (size_t i = 0; i < n; i++) {
+		vn_unload(v[i]);
+		vn_rele(v[i]);
+	}
+	free(v);
+	pthread_mutex_lock(&u->vc_lock);
+	sb_wait_locked(sb, &sb->nlive, -1);
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+/* Worker: finish a revoke whose gate did not drain in time. */
+static void revoke_work_fn(struct work *w)
+{
+	struct vnode *vp = caa_container_of(w, struct vnode, work);
+	struct gate *g = &vp->sb->gate;
+
+	gate_close(g, -1);
+	vn_unload(vp);
+	gate_open(g);
+	vp->work.fn = vn_reclaim_work;  /* the work item is ours until rele */
+	vn_rele(vp);
+}
+
+int vn_revoke(struct vnode *vp, int deadline_ms)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+
+	pthread_mutex_lock(&u->vc_lock);
+	if (vn_dead(vp)) {
+		pthread_mutex_unlock(&u->vc_lock);
+		return 0;
+	}
+	atomic_store_explicit(&vp->state, VN_DEAD, memory_order_release);
+	vn_unhash_locked(vp);
+	pthread_mutex_unlock(&u->vc_lock);
+
+	if (gate_close(&sb->gate, deadline_ms) == 0) {
+		vn_unload(vp);
+		gate_open(&sb->gate);
+		return 0;
+	}
+	gate_open(&sb->gate);
+	/* Something inside did not leave in time: finish on a worker,
+	 * holding the vnode (its work item is free while it is held). */
+	vn_ref(vp);
+	vp->work.fn = revoke_work_fn;
+	work_queue(u, &vp->work);
+	return 0;
+}
+
+void vn_file_attach(struct vnode *vp, struct file *f)
+{
+	pthread_mutex_lock(&vp->lock);
+	cds_list_add(&f->vlink, &vp->files);
+	f->attached = true;
+	pthread_mutex_unlock(&vp->lock);
+}
+
+void vn_file_detach(struct vnode *vp, struct file *f)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct gate_rec *gr;
+	void *fh;
+
+	pthread_mutex_lock(&vp->lock);
+	if (!f->attached) {
+		pthread_mutex_unlock(&vp->lock);
+		return;
+	}
+	cds_list_del_init(&f->vlink);
+	f->attached = false;
+	fh = f->fh;
+	f->fh = NULL;
+	pthread_mutex_unlock(&vp->lock);
+	if (!fh || !sb->ops->release)
+		return;
+	/* A killed gate means the driver's unmount frees the handle. */
+	if (gate_enter(&sb->gate, &gr) != 0)
+		return;
+	sb->ops->release(sb, vn_dead(vp) ? NULL : vp->priv, fh);
+	gate_exit(gr);
+}
+
+/* ---- the operations ---------------------------------------------------- */
+
+/* Enters vp's gate; on a killed gate or a dead vnode returns -EIO from
+ * the calling function (the dead operations). */
+#define VOP_ENTER(vp)                                                   \
+	struct uvfs_sb *sb = (vp)->sb;                                  \
+	struct gate_rec *gr_;                                           \
+	if (gate_enter(&sb->gate, &gr_) != 0)                           \
+		return -EIO;                                            \
+	if (vn_dead(vp)) {                                              \
+		gate_exit(gr_);                                         \
+		return -EIO;                                            \
+	}
+#define VOP_EXIT() gate_exit(gr_)
+
+int vop_getattr(struct vnode *vp, struct stat *st)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->getattr(sb, vp->priv, st);
+	VOP_EXIT();
+	return r;
+}
+
+int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->setattr ? sb->ops->setattr(sb, vp->priv, sa)
+				 : -ENOSYS;
+	VOP_EXIT();
+	return r;
+}
+
+static bool in_group(const struct uvfs_cred *cr, gid_t gid)
+{
+	if (cr->gid == gid)
+		return true;
+	for (unsigned i = 0; i < cr->ngroups && i < UVFS_NGROUPS_MAX; i++)
+		if (cr->groups[i] == gid)
+			return true;
+	return false;
+}
+
+int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
+{
+	struct stat st;
+	int r;
+
+	VOP_ENTER(vp);
+	if (sb->ops->flags & UVFS_FS_SERVER_PERMS) {
+		r = 0;
+	} else if (sb->ops->permission) {
+		r = sb->ops->permission(sb, vp->priv, mask, cr);
+	} else if ((r = sb->ops->getattr(sb, vp->priv, &st)) == 0) {
+		unsigned bits;
+		if (cr->uid == 0) {
+			bits = (mask & X_OK) && !S_ISDIR(st.st_mode) &&
+			       !(st.st_mode & 0111) ? 0 : 7;
+		} else if (cr->uid == st.st_uid) {
+			bits = (st.st_mode >> 6) & 7;
+		} else if (in_group(cr, st.st_gid)) {
+			bits = (st.st_mode >> 3) & 7;
+		} else {
+			bits = st.st_mode & 7;
+		}
+		r = ((unsigned)mask & ~bits) ? -EACCES : 0;
+	}
+	VOP_EXIT();
+	return r;
+}
+
+int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
+{
+	uint64_t ino;
+
+	VOP_ENTER(dvp);
+	int r = sb->ops->lookup(sb, dvp->priv, name, &ino);
+	if (r == 0)
+		r = vcache_get(sb, ino, out);
+	VOP_EXIT();
+	return r;
+}
+
+int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
+	       const char *target, const struct uvfs_cred *cred,
+	       struct vnode **out)
+{
+	uint64_t ino;
+
+	VOP_ENTER(dvp);
+	int r = sb->ops->create ? sb->ops->create(sb, dvp->priv, name, mode,
+						  rdev, target, cred, &ino)
+				: -ENOSYS;
+	if (r == 0 && out)
+		r = vcache_get(sb, ino, out);
+	VOP_EXIT();
+	return r;
+}
+
+int vop_link(struct vnode *dvp, const char *name, struct vnode *vp)
+{
+	if (vp->sb != dvp->sb)
+		return -EXDEV;
+	if (vn_dead(vp))
+		return -EIO;
+	VOP_ENTER(dvp);
+	int r = sb->ops->link ? sb->ops->link(sb, dvp->priv, name, vp->priv)
+			      : -ENOSYS;
+	VOP_EXIT();
+	return r;
+}
+
+static void vn_mark_unlinked(struct vnode *vp)
+{
+	struct uvfs *u = vp->sb->u;
+
+	pthread_mutex_lock(&u->vc_lock);
+	vp->flags |= VN_UNLINKED;
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
+int vop_unlink(struct vnode *dvp, const char *name, int isdir,
+	       struct vnode *child)
+{
+	VOP_ENTER(dvp);
+	int r = sb->ops->unlink ? sb->ops->unlink(sb, dvp->priv, name, isdir)
+				: -ENOSYS;
+	VOP_EXIT();
+	if (r == 0 && child)
+		vn_mark_unlinked(child);
+	return r;
+}
+
+int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
+	       const char *nname, unsigned flags, struct vnode *victim)
+{
+	if (odvp->sb != ndvp->sb)
+		return -EXDEV;
+	if (vn_dead(ndvp))
+		return -EIO;
+	VOP_ENTER(odvp);
+	int r = sb->ops->rename ? sb->ops->rename(sb, odvp->priv, oname,
+						  ndvp->priv, nname, flags)
+				: -ENOSYS;
+	VOP_EXIT();
+	if (r == 0 && victim)
+		vn_mark_unlinked(victim);
+	return r;
+}
+
+ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size)
+{
+	VOP_ENTER(vp);
+	ssize_t r = sb->ops->readlink ? sb->ops->readlink(sb, vp->priv, buf,
+							  size)
+				      : -EINVAL;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_open(struct vnode *vp, int flags, void **fh)
+{
+	VOP_ENTER(vp);
+	*fh = NULL;
+	int r = sb->ops->open ? sb->ops->open(sb, vp->priv, flags, fh) : 0;
+	VOP_EXIT();
+	return r;
+}
+
+ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off)
+{
+	VOP_ENTER(vp);
+	ssize_t r = sb->ops->read ? sb->ops->read(sb, vp->priv, fh, buf, n,
+						  off)
+				  : -ENOSYS;
+	VOP_EXIT();
+	return r;
+}
+
+ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
+		  off_t *off)
+{
+	VOP_ENTER(vp);
+	ssize_t r = sb->ops->write ? sb->ops->write(sb, vp->priv, fh, buf, n,
+						    off)
+				   : -ENOSYS;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_fsync(struct vnode *vp, void *fh, int datasync)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->fsync ? sb->ops->fsync(sb, vp->priv, fh, datasync)
+			       : 0;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
+		uvfs_filldir_t fill, void *arg)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->readdir ? sb->ops->readdir(sb, vp->priv, fh, cookie,
+						    fill, arg)
+				 : -ENOTDIR;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_statfs(struct vnode *vp, struct statvfs *st)
+{
+	VOP_ENTER(vp);
+	int r;
+	if (sb->ops->statfs) {
+		r = sb->ops->statfs(sb, st);
+	} else {
+		memset(st, 0, sizeof(*st));
+		st->f_bsize = st->f_frsize = 4096;
+		st->f_namemax = NAME_MAX;
+		r = 0;
+	}
+	if (r == 0 && sb->rdonly)
+		st->f_flag |= ST_RDONLY;
+	VOP_EXIT();
+	return r;
+}

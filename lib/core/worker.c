@@ -1,0 +1,117 @@
+/*
+ * worker.c - the bounded pool that runs deferred release work
+ * (DESIGN invariant 8: no I/O in the final put).
+ *
+ * The last release of a vnode, a mount or a superblock queues a `struct
+ * work` embedded in the object and returns; a worker runs it.  The queue is
+ * an intrusive list, so queueing never allocates and never fails.  A work
+ * item holds whatever it will touch: it is queued with the object's last
+ * reference, which the work function consumes.
+ *
+ * uvfs_settle() is the barrier: it waits until the queue is empty, no work
+ * is running and every superblock that left the namespace has been freed.
+ */
+#include "core.h"
+
+#include <time.h>
+
+void work_queue(struct uvfs *u, struct work *w)
+{
+	pthread_mutex_lock(&u->work_lock);
+	cds_list_add_tail(&w->link, &u->work_queue);
+	u->work_pending++;
+	pthread_cond_signal(&u->work_cv);
+	pthread_mutex_unlock(&u->work_lock);
+}
+
+static void *worker_main(void *arg)
+{
+	struct uvfs *u = arg;
+
+	pthread_mutex_lock(&u->work_lock);
+	for (;;) {
+		while (cds_list_empty(&u->work_queue) && !u->work_stop)
+			pthread_cond_wait(&u->work_cv, &u->work_lock);
+		if (cds_list_empty(&u->work_queue))
+			break;  /* stopping, and nothing left */
+		struct work *w = cds_list_first_entry(&u->work_queue,
+						      struct work, link);
+		cds_list_del(&w->link);
+		u->work_running++;
+		pthread_mutex_unlock(&u->work_lock);
+		w->fn(w);
+		pthread_mutex_lock(&u->work_lock);
+		u->work_running--;
+		u->work_pending--;
+		pthread_cond_broadcast(&u->idle_cv);
+	}
+	pthread_mutex_unlock(&u->work_lock);
+	return NULL;
+}
+
+int workers_start(struct uvfs *u)
+{
+	u->workers = calloc(u->nworkers, sizeof(*u->workers));
+	if (!u->workers)
+		return -ENOMEM;
+	for (unsigned i = 0; i < u->nworkers; i++) {
+		int e = pthread_create(&u->workers[i], NULL, worker_main, u);
+		if (e) {
+			u->nworkers = i;
+			workers_stop(u);
+			return -e;
+		}
+	}
+	return 0;
+}
+
+/* => runs what is queued, then stops the threads. */
+void workers_stop(struct uvfs *u)
+{
+	pthread_mutex_lock(&u->work_lock);
+	u->work_stop = true;
+	pthread_cond_broadcast(&u->work_cv);
+	pthread_mutex_unlock(&u->work_lock);
+	for (unsigned i = 0; i < u->nworkers; i++)
+		pthread_join(u->workers[i], NULL);
+	free(u->workers);
+	u->workers = NULL;
+	u->nworkers = 0;
+}
+
+void settle_kick(struct uvfs *u)
+{
+	pthread_mutex_lock(&u->work_lock);
+	pthread_cond_broadcast(&u->idle_cv);
+	pthread_mutex_unlock(&u->work_lock);
+}
+
+int uvfs_settle(struct uvfs *u, int timeout_ms)
+{
+	struct timespec until;
+	int ret = 0;
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&u->work_lock);
+	while (u->work_pending > 0 || atomic_load(&u->nzombie_sb) > 0) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&u->idle_cv, &u->work_lock);
+		} else if (pthread_cond_timedwait(&u->idle_cv, &u->work_lock,
+						  &until) == ETIMEDOUT) {
+			if (u->work_pending > 0 ||
+			    atomic_load(&u->nzombie_sb) > 0)
+				ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&u->work_lock);
+	return ret;
+}
