@@ -94,6 +94,16 @@ int uvfs_fstype_register(struct uvfs *u, const struct uvfs_fstype_ops *ops)
 
 /* ---- superblocks ------------------------------------------------------- */
 
+void *uvfs_sb_private(const struct uvfs_sb *sb)
+{
+	return sb->priv;
+}
+
+void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
+{
+	sb->priv = priv;
+}
+
 static void sb_free_work(struct work *w)
 {
 	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, free_work);

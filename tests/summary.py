@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Reads meson's testlog.json files and prints one line per test and the
+closing "N passed, N failed, N skipped" line; exits 1 if anything failed."""
+import json
+import sys
+
+passed = failed = skipped = 0
+for arg in sys.argv[1:]:
+    label, _, path = arg.partition("=")
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        print(f"{label}: no test log ({path})")
+        failed += 1
+        continue
+    for line in lines:
+        t = json.loads(line)
+        result = t.get("result", "?")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+        print(f"{label:5} {result:8} {t.get('name')}")
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)

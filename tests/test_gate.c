@@ -1,0 +1,211 @@
+/*
+ * test_gate.c - unit tests of the superblock gate: entry and exit, nested
+ * entry while a close is pending, a close that waits for the operations
+ * inside, a timed-out drain, kill, and many threads entering while another
+ * closes and opens.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gate.h"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void enter_exit(void **state)
+{
+	struct gate g;
+	struct gate_rec *r;
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(gate_enter(&g, &r), 0);
+	gate_exit(r);
+	assert_int_equal(gate_close(&g, 100), 0);
+	assert_true(gate_is_closed(&g));
+	gate_open(&g);
+	assert_false(gate_is_closed(&g));
+	gate_destroy(&g);
+}
+
+static void nested_while_closing(void **state)
+{
+	struct gate g;
+	struct gate_rec *r1, *r2;
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(gate_enter(&g, &r1), 0);
+	/* the drain cannot finish: we are inside */
+	assert_int_equal(gate_close(&g, 50), -ETIMEDOUT);
+	/* nested entry still works while it is closed */
+	assert_int_equal(gate_enter(&g, &r2), 0);
+	gate_exit(r2);
+	gate_exit(r1);
+	assert_int_equal(gate_drain(&g, 100), 0);
+	gate_open(&g);
+	gate_destroy(&g);
+}
+
+struct holder {
+	struct gate *g;
+	int hold_ms;
+	int entered;
+	long entered_at;
+};
+
+static void *hold_thread(void *arg)
+{
+	struct holder *h = arg;
+	struct gate_rec *r;
+
+	if (gate_enter(h->g, &r) == 0) {
+		h->entered = 1;
+		h->entered_at = now_ms();
+		usleep((useconds_t)h->hold_ms * 1000);
+		gate_exit(r);
+	} else {
+		h->entered = -1;
+		h->entered_at = now_ms();
+	}
+	return NULL;
+}
+
+static void close_waits_for_inside(void **state)
+{
+	struct gate g;
+	struct holder h = { &g, 200, 0, 0 };
+	pthread_t t;
+
+	(void)state;
+	gate_init(&g);
+	pthread_create(&t, NULL, hold_thread, &h);
+	while (!h.entered)
+		usleep(1000);
+	long t0 = now_ms();
+	assert_int_equal(gate_close(&g, 5000), 0);
+	long waited = now_ms() - t0;
+	assert_true(waited >= 100);     /* it did wait for the holder */
+	pthread_join(t, NULL);
+	gate_open(&g);
+	gate_destroy(&g);
+}
+
+static void closed_gate_blocks_until_open(void **state)
+{
+	struct gate g;
+	struct holder h = { &g, 0, 0, 0 };
+	pthread_t t;
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(gate_close(&g, 100), 0);
+	pthread_create(&t, NULL, hold_thread, &h);
+	usleep(100 * 1000);
+	assert_int_equal(h.entered, 0); /* still waiting */
+	long t0 = now_ms();
+	gate_open(&g);
+	pthread_join(t, NULL);
+	assert_int_equal(h.entered, 1);
+	assert_true(h.entered_at >= t0);
+	gate_destroy(&g);
+}
+
+static void kill_wakes_waiters_dead(void **state)
+{
+	struct gate g;
+	struct holder h = { &g, 0, 0, 0 };
+	struct gate_rec *r;
+	pthread_t t;
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(gate_close(&g, 100), 0);
+	pthread_create(&t, NULL, hold_thread, &h);
+	usleep(50 * 1000);
+	gate_kill(&g);
+	pthread_join(t, NULL);
+	assert_int_equal(h.entered, -1);
+	assert_int_equal(gate_enter(&g, &r), GATE_DEAD);
+	gate_destroy(&g);
+}
+
+struct storm {
+	struct gate *g;
+	volatile int stop;
+	long inside;            /* protected by the gate itself */
+	long ops;
+	int bad;
+};
+
+static void *storm_thread(void *arg)
+{
+	struct storm *s = arg;
+	struct gate_rec *r;
+
+	while (!s->stop) {
+		if (gate_enter(s->g, &r) != 0)
+			continue;
+		__atomic_add_fetch(&s->inside, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->ops, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&s->inside, 1, __ATOMIC_RELAXED);
+		gate_exit(r);
+	}
+	return NULL;
+}
+
+/* While closed and drained, nobody is inside: the property revoke and
+ * unmount rely on. */
+static void storm_close_open(void **state)
+{
+	struct gate g;
+	struct storm s = { &g, 0, 0, 0, 0 };
+	pthread_t t[4];
+
+	(void)state;
+	gate_init(&g);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, storm_thread, &s);
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(gate_close(&g, 5000), 0);
+		long before = __atomic_load_n(&s.ops, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s.inside, __ATOMIC_RELAXED) != 0)
+			s.bad++;
+		usleep(100);
+		if (__atomic_load_n(&s.ops, __ATOMIC_RELAXED) != before)
+			s.bad++;
+		gate_open(&g);
+		usleep(200);
+	}
+	s.stop = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(s.bad, 0);
+	assert_true(s.ops > 0);
+	gate_destroy(&g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(enter_exit),
+		cmocka_unit_test(nested_while_closing),
+		cmocka_unit_test(close_waits_for_inside),
+		cmocka_unit_test(closed_gate_blocks_until_open),
+		cmocka_unit_test(kill_wakes_waiters_dead),
+		cmocka_unit_test(storm_close_open),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
