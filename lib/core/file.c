@@ -1,0 +1,1810 @@
+/*
+ * file.c - open files, descriptor tables, contexts, and the POSIX-shaped
+ * calls of the embedding API.
+ *
+ * The open-file lifecycle (struct file, legend in core.h):
+ *
+ *   open      file_new: refs = 1, counted in u->nfiles, holds its path
+ *             (one mount and one vnode reference, moved in from the lookup)
+ *          -> vop_open; f->fh set; vn_file_attach puts f on vp->files, so
+ *             revoke and forced unmount can release the driver handle
+ *             (O_PATH files are never opened in the driver nor attached)
+ *          -> installed in the lowest free slot of ctx->fds; the slot owns
+ *             the reference
+ *   dup/dup2  one more slot, one more reference
+ *   fd_get    a call in flight holds one more reference for its duration
+ *   close     the slot is cleared under fd_lock, then file_put
+ *   file_put  the last reference: vn_file_detach (releases the driver handle
+ *             unless revoke already did), path_put, free.  Closing always
+ *             works, dead vnode or not.
+ *
+ * The descriptor table rules:
+ *  - ctx->fds[0, nfds) grows on demand and never shrinks; a new descriptor
+ *    is the lowest free one (POSIX); at most FD_MAX descriptors (-EMFILE).
+ *  - Slots change only under ctx->fd_lock, and fd_get takes its reference
+ *    under the same lock: a file found in a slot cannot be freed under the
+ *    finder.
+ *  - file_put is never called with fd_lock held (the last put enters the
+ *    driver).
+ *  - root, cwd, cwd_name and label are written by the owner thread under
+ *    fd_lock and read under it by the holders query; the owner thread may
+ *    read them without it.  cred and umask belong to the owner thread alone.
+ *
+ * Offsets: f->lock is held across read, write, lseek and readdir on one
+ * description, so threads sharing it never interleave offsets; pread and
+ * pwrite do not take it.  On a directory the offset is the readdir cookie.
+ *
+ * Files that are not regular are metadata to the core: devices and fifos
+ * open, reads return 0 (end of file), writes consume everything and return
+ * the count (/dev/null semantics); pread, pwrite and lseek on a fifo give
+ * -ESPIPE; a socket cannot be opened for I/O (-ENXIO, as Linux).
+ *
+ * Names: file->name and ctx->cwd_name are lexical (".", ".." and repeated
+ * slashes folded against the cwd name or the dirfd's name), as seen from
+ * the context's root.  They are for diagnostics only; nothing resolves them.
+ *
+ * Error precedence follows Linux (fs/namei.c, fs/open.c): the parent lookup,
+ * then the type of the last component, then -EROFS, then the existence of
+ * the name, then permissions, then busy mount points.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define FD_MAX  (1 << 20)               /* descriptors per context */
+#define RW_MAX  ((size_t)0x7ffff000)    /* Linux's MAX_RW_COUNT */
+#define OFF_MAX ((off_t)INT64_MAX)
+
+_Static_assert(sizeof(off_t) == sizeof(int64_t), "64-bit off_t expected");
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static bool mnt_rdonly(struct mount *m)
+{
+	struct uvfs *u = m->u;
+	bool ro;
+
+	pthread_rwlock_rdlock(&u->ns_lock);
+	ro = (m->flags & MNT_RDONLY) != 0;
+	pthread_rwlock_unlock(&u->ns_lock);
+	return ro;
+}
+
+/* The types whose writes count against a read-only mount (Linux
+ * sb_permission): data on devices, fifos and sockets is not the fs's. */
+static bool write_counts(const struct vnode *vp)
+{
+	return S_ISREG(vp->type) || S_ISDIR(vp->type) || S_ISLNK(vp->type);
+}
+
+static bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
+{
+	if (cr->gid == gid)
+		return true;
+	for (unsigned i = 0; i < cr->ngroups && i < UVFS_NGROUPS_MAX; i++)
+		if (cr->groups[i] == gid)
+			return true;
+	return false;
+}
+
+static bool cred_root(const struct uvfs_ctx *ctx)
+{
+	return ctx->cred.uid == 0;
+}
+
+/* Linux inode_owner_or_capable(): the owner, or root. */
+static int owner_or_root(const struct uvfs_ctx *ctx, const struct stat *st)
+{
+	return cred_root(ctx) || st->st_uid == ctx->cred.uid ? 0 : -EPERM;
+}
+
+/* The driver handle of f; NULL for O_PATH files and once revoked (the
+ * vnode is then dead and the vops answer -EIO without using it). */
+static void *file_fh(struct file *f)
+{
+	struct vnode *vp = f->path.vp;
+	void *fh;
+
+	pthread_mutex_lock(&vp->lock);
+	fh = f->fh;
+	pthread_mutex_unlock(&vp->lock);
+	return fh;
+}
+
+/* ---- lexical names (diagnostics) --------------------------------------- */
+
+/* Appends the components of s to the absolute name out[0, *len). */
+static void lex_push(char *out, size_t *len, const char *s)
+{
+	while (*s) {
+		const char *e = strchrnul(s, '/');
+		size_t n = (size_t)(e - s);
+
+		if (n == 0 || (n == 1 && s[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && s[0] == '.' && s[1] == '.') {
+			while (*len > 1 && out[*len - 1] != '/')
+				(*len)--;
+			if (*len > 1)
+				(*len)--;
+		} else {
+			if (*len > 1)
+				out[(*len)++] = '/';
+			memcpy(out + *len, s, n);
+			*len += n;
+		}
+		s = *e ? e + 1 : e;
+	}
+}
+
+/* => a malloc'ed absolute name: path taken from base (absolute) unless
+ *    path is absolute itself.  NULL when out of memory. */
+static char *lex_join(const char *base, const char *path)
+{
+	size_t len = 1;
+	char *out = malloc(strlen(base) + strlen(path) + 3);
+
+	if (!out)
+		return NULL;
+	out[0] = '/';
+	if (path[0] != '/')
+		lex_push(out, &len, base);
+	lex_push(out, &len, path);
+	out[len] = '\0';
+	return out;
+}
+
+/* The lexical name of path resolved from dirfd. */
+static char *name_at(struct uvfs_ctx *ctx, int dirfd, const char *path)
+{
+	struct file *f;
+	char *name;
+
+	if (path[0] == '/')
+		return lex_join("/", path);
+	if (dirfd == UVFS_AT_FDCWD)
+		return lex_join(ctx->cwd_name, path); /* owner thread */
+	f = fd_get(ctx, dirfd);
+	name = lex_join(f ? f->name : "/", path);
+	if (f)
+		file_put(f);
+	return name;
+}
+
+/* ---- the descriptor table ---------------------------------------------- */
+
+/* Makes room for slot fd.
+ * => fd_lock held.  -EMFILE at FD_MAX, -ENOMEM. */
+static int fdt_grow_locked(struct uvfs_ctx *ctx, int fd)
+{
+	struct file **fds;
+	int n;
+
+	if (fd >= FD_MAX)
+		return -EMFILE;
+	if (fd < ctx->nfds)
+		return 0;
+	n = ctx->nfds ? ctx->nfds : 16;
+	while (n <= fd)
+		n *= 2;
+	if (n > FD_MAX)
+		n = FD_MAX;
+	fds = realloc(ctx->fds, (size_t)n * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	memset(fds + ctx->nfds, 0, (size_t)(n - ctx->nfds) * sizeof(*fds));
+	ctx->fds = fds;
+	ctx->nfds = n;
+	return 0;
+}
+
+/* The lowest free descriptor, the table grown if needed.
+ * => fd_lock held. */
+static int fdt_alloc_locked(struct uvfs_ctx *ctx)
+{
+	int fd, r;
+
+	for (fd = 0; fd < ctx->nfds; fd++)
+		if (!ctx->fds[fd])
+			return fd;
+	r = fdt_grow_locked(ctx, fd);
+	return r ? r : fd;
+}
+
+static struct file *fdt_lookup_locked(struct uvfs_ctx *ctx, int fd)
+{
+	return fd >= 0 && fd < ctx->nfds ? ctx->fds[fd] : NULL;
+}
+
+/* Installs f in the lowest free slot; the slot takes over the caller's
+ * reference.  => the descriptor, or -EMFILE / -ENOMEM (f untouched). */
+static int fd_install(struct uvfs_ctx *ctx, struct file *f)
+{
+	int fd;
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	fd = fdt_alloc_locked(ctx);
+	if (fd >= 0)
+		ctx->fds[fd] = f;
+	pthread_mutex_unlock(&ctx->fd_lock);
+	return fd;
+}
+
+struct file *fd_get(struct uvfs_ctx *ctx, int fd)
+{
+	struct file *f;
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	f = fdt_lookup_locked(ctx, fd);
+	if (f)
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&ctx->fd_lock);
+	return f;
+}
+
+void file_put(struct file *f)
+{
+	struct uvfs *u;
+	long o;
+
+	o = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+	UVFS_VERIFY(o > 0);
+	if (o != 1)
+		return;
+	u = f->path.mnt->u;
+	vn_file_detach(f->path.vp, f); /* no-op unless attached */
+	path_put(&f->path);
+	pthread_mutex_destroy(&f->lock);
+	free(f->name);
+	free(f);
+	CNT_DEC(u->nfiles);
+}
+
+/* A new open file description on p (the reference is moved in, also on
+ * failure).  => NULL when out of memory. */
+static struct file *file_new(struct path *p, int flags, char *name)
+{
+	struct uvfs *u = p->mnt->u;
+	struct file *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		path_put(p);
+		free(name);
+		return NULL;
+	}
+	f->path = *p;
+	*p = (struct path){ 0 };
+	atomic_init(&f->refs, 1);
+	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	pthread_mutex_init(&f->lock, NULL);
+	CDS_INIT_LIST_HEAD(&f->vlink);
+	f->name = name;
+	CNT_INC(u->nfiles);
+	return f;
+}
+
+/* A held file of fd for I/O: not O_PATH and open for writing (wr) or for
+ * reading.  => -EBADF otherwise. */
+static int fd_get_io(struct uvfs_ctx *ctx, int fd, bool wr, struct file **out)
+{
+	struct file *f = fd_get(ctx, fd);
+	int acc;
+
+	if (!f)
+		return -EBADF;
+	acc = f->flags & O_ACCMODE;
+	if ((f->flags & O_PATH) || acc == (wr ? O_RDONLY : O_WRONLY)) {
+		file_put(f);
+		return -EBADF;
+	}
+	*out = f;
+	return 0;
+}
+
+/* A held file of fd that is not O_PATH (fchmod, fsync, ...). */
+static int fd_get_real(struct uvfs_ctx *ctx, int fd, struct file **out)
+{
+	struct file *f = fd_get(ctx, fd);
+
+	if (!f)
+		return -EBADF;
+	if (f->flags & O_PATH) {
+		file_put(f);
+		return -EBADF;
+	}
+	*out = f;
+	return 0;
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+int uvfs_ctx_new(struct uvfs *u, const struct uvfs_cred *cred,
+		 struct uvfs_ctx **out)
+{
+	struct uvfs_ctx *ctx;
+	struct path root = { 0 };
+
+	if (cred && cred->ngroups > UVFS_NGROUPS_MAX)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->cwd_name = strdup("/");
+	if (!ctx->cwd_name) {
+		free(ctx);
+		return -ENOMEM;
+	}
+	ctx->u = u;
+	if (cred)
+		ctx->cred = *cred;      /* else root: all zero */
+	ctx->umask = 022;
+	pthread_mutex_init(&ctx->fd_lock, NULL);
+
+	pthread_rwlock_rdlock(&u->ns_lock);
+	if (ALWAYS(u->root_mount)) {
+		root.mnt = u->root_mount;
+		root.vp = root.mnt->root;
+		path_get(&root);        /* the root */
+		path_get(&root);        /* the cwd */
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!root.mnt) {
+		pthread_mutex_destroy(&ctx->fd_lock);
+		free(ctx->cwd_name);
+		free(ctx);
+		return -ENOENT;
+	}
+	ctx->root = root;
+	ctx->cwd = root;
+
+	/* from 1 (uvfs_new); 0 means "no context" in holder reports */
+	ctx->id = atomic_fetch_add(&u->next_ctx_id, 1);
+	pthread_mutex_lock(&u->ctx_lock);
+	cds_list_add_tail(&ctx->link, &u->ctxs);
+	pthread_mutex_unlock(&u->ctx_lock);
+	CNT_INC(u->nctx);
+	*out = ctx;
+	return 0;
+}
+
+void uvfs_ctx_free(struct uvfs_ctx *ctx)
+{
+	struct uvfs *u;
+	struct file **fds;
+	struct path root, cwd;
+	int nfds;
+
+	if (!ctx)
+		return;
+	u = ctx->u;
+	/* Out of the holders query's sight first: then nobody else looks. */
+	pthread_mutex_lock(&u->ctx_lock);
+	cds_list_del(&ctx->link);
+	pthread_mutex_unlock(&u->ctx_lock);
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	fds = ctx->fds;
+	nfds = ctx->nfds;
+	ctx->fds = NULL;
+	ctx->nfds = 0;
+	root = ctx->root;
+	cwd = ctx->cwd;
+	ctx->root = ctx->cwd = (struct path){ 0 };
+	pthread_mutex_unlock(&ctx->fd_lock);
+
+	for (int fd = 0; fd < nfds; fd++)
+		if (fds[fd])
+			file_put(fds[fd]);
+	free(fds);
+	path_put(&cwd);
+	path_put(&root);
+	free(ctx->cwd_name);
+	pthread_mutex_destroy(&ctx->fd_lock);
+	free(ctx);
+	CNT_DEC(u->nctx);
+}
+
+uint64_t uvfs_ctx_id(const struct uvfs_ctx *ctx)
+{
+	return ctx->id;
+}
+
+int uvfs_ctx_set_label(struct uvfs_ctx *ctx, const char *label)
+{
+	pthread_mutex_lock(&ctx->fd_lock);
+	snprintf(ctx->label, sizeof(ctx->label), "%s", label ? label : "");
+	pthread_mutex_unlock(&ctx->fd_lock);
+	return 0;
+}
+
+int uvfs_ctx_set_cred(struct uvfs_ctx *ctx, const struct uvfs_cred *cred)
+{
+	if (!cred || cred->ngroups > UVFS_NGROUPS_MAX)
+		return -EINVAL;
+	ctx->cred = *cred;
+	return 0;
+}
+
+mode_t uvfs_umask(struct uvfs_ctx *ctx, mode_t mask)
+{
+	mode_t old = ctx->umask;
+
+	ctx->umask = mask & 0777;
+	return old;
+}
+
+/* ---- directory operations: parent + child ------------------------------ */
+
+/*
+ * The first half of every call that adds or removes a name: the parent
+ * directory and, when the last component is a normal name that exists, the
+ * child (not followed, crossed into a mount covering it).
+ */
+struct dirop {
+	struct nameparent np;   /* np.dir held */
+	struct path child;      /* held when child.vp != NULL */
+};
+
+static int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       struct dirop *d)
+{
+	int r;
+
+	d->child = (struct path){ 0 };
+	if (!path)
+		return -EFAULT;
+	r = namei_parent_at(ctx, dirfd, path, &d->np);
+	if (r)
+		return r;
+	if (d->np.last != LAST_NORM)
+		return 0;
+	r = namei_child(ctx, &d->np.dir, d->np.name, &d->child);
+	if (r == -ENOENT) {
+		d->child = (struct path){ 0 };
+		r = 0;
+	}
+	if (r)
+		path_put(&d->np.dir);
+	return r;
+}
+
+static void dirop_end(struct dirop *d)
+{
+	if (d->child.vp)
+		path_put(&d->child);
+	path_put(&d->np.dir);
+}
+
+/* For a call that creates the name: the parent is held and the name free.
+ * want_dir: a trailing slash is fine (mkdir); else it gives -ENOENT on a
+ * free name (Linux filename_create). */
+static int create_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
+			bool want_dir, struct dirop *d)
+{
+	int r = dirop_begin(ctx, dirfd, path, d);
+
+	if (r)
+		return r;
+	if (d->np.last != LAST_NORM || d->child.vp)
+		r = -EEXIST;
+	else if (d->np.trailing_slash && !want_dir)
+		r = -ENOENT;
+	else if (mnt_rdonly(d->np.dir.mnt))
+		r = -EROFS;
+	if (r)
+		dirop_end(d);
+	return r;
+}
+
+/* Creates the name of path: mode carries the type (and the final
+ * permission bits); rdev for devices, target for symlinks. */
+static int create_node(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       mode_t mode, dev_t rdev, const char *target)
+{
+	struct dirop d;
+	int r;
+
+	r = create_begin(ctx, dirfd, path, S_ISDIR(mode), &d);
+	if (r)
+		return r;
+	r = may_access(ctx, d.np.dir.vp, W_OK | X_OK);
+	if (!r && (S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx))
+		r = -EPERM;
+	if (!r)
+		r = vop_create(d.np.dir.vp, d.np.name, mode, rdev, target,
+			       &ctx->cred, NULL);
+	dirop_end(&d);
+	return r;
+}
+
+/* Linux check_sticky(): in a sticky directory only the owner of the file,
+ * the owner of the directory or root may remove or rename the file. */
+static int check_sticky(struct uvfs_ctx *ctx, struct vnode *dvp,
+			struct vnode *vp)
+{
+	struct stat ds, st;
+	int r;
+
+	if (cred_root(ctx))
+		return 0;
+	r = vop_getattr(dvp, &ds);
+	if (r)
+		return r;
+	if (!(ds.st_mode & S_ISVTX) || ds.st_uid == ctx->cred.uid)
+		return 0;
+	r = vop_getattr(vp, &st);
+	if (r)
+		return r;
+	return st.st_uid == ctx->cred.uid ? 0 : -EPERM;
+}
+
+/* Linux may_delete(): may ctx remove child (of type isdir expected) from
+ * dir?  -EACCES, -EPERM (sticky), -ENOTDIR, -EISDIR. */
+static int may_delete(struct uvfs_ctx *ctx, const struct path *dir,
+		      const struct path *child, bool isdir)
+{
+	int r = may_access(ctx, dir->vp, W_OK | X_OK);
+
+	if (!r)
+		r = check_sticky(ctx, dir->vp, child->vp);
+	if (r)
+		return r;
+	if (isdir && !vn_isdir(child->vp))
+		return -ENOTDIR;
+	if (!isdir && vn_isdir(child->vp))
+		return -EISDIR;
+	return 0;
+}
+
+/* Is the child a mount point, or the root of a mount namei_child crossed
+ * into?  Such a name cannot be removed or renamed (-EBUSY). */
+static bool child_busy(const struct dirop *d)
+{
+	const struct path *c = &d->child;
+
+	return c->mnt != d->np.dir.mnt || c->vp == c->mnt->root ||
+	       atomic_load(&c->vp->mounted) > 0;
+}
+
+/* unlink and rmdir */
+static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       bool isdir)
+{
+	struct dirop d;
+	int r;
+
+	r = dirop_begin(ctx, dirfd, path, &d);
+	if (r)
+		return r;
+	if (d.np.last != LAST_NORM) {
+		if (!isdir)
+			r = -EISDIR;
+		else if (d.np.last == LAST_DOT)
+			r = -EINVAL;
+		else if (d.np.last == LAST_DOTDOT)
+			r = -ENOTEMPTY;
+		else
+			r = -EBUSY;
+	} else if (mnt_rdonly(d.np.dir.mnt)) {
+		r = -EROFS;
+	} else if (!d.child.vp) {
+		r = -ENOENT;
+	} else if (!isdir && d.np.trailing_slash) {
+		r = vn_isdir(d.child.vp) ? -EISDIR : -ENOTDIR;
+	} else if ((r = may_delete(ctx, &d.np.dir, &d.child, isdir)) != 0) {
+		/* r set */
+	} else if (child_busy(&d)) {
+		r = -EBUSY;
+	} else {
+		r = vop_unlink(d.np.dir.vp, d.np.name, isdir, d.child.vp);
+	}
+	dirop_end(&d);
+	return r;
+}
+
+/* ---- open -------------------------------------------------------------- */
+
+/* O_CREAT: finds or creates the last component.  => *out held, *created
+ * set when this call made the file. */
+static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       int flags, mode_t mode, struct path *out,
+		       bool *created)
+{
+	struct dirop d;
+	struct vnode *vp;
+	int r;
+
+	for (int tries = 0;; tries++) {
+		r = dirop_begin(ctx, dirfd, path, &d);
+		if (r)
+			return r;
+		if (d.np.last != LAST_NORM || d.np.trailing_slash) {
+			r = -EISDIR;
+			break;
+		}
+		if (d.child.vp) {
+			if (flags & O_EXCL) {
+				r = -EEXIST;
+				break;
+			}
+			if (S_ISLNK(d.child.vp->type) &&
+			    !(flags & O_NOFOLLOW)) {
+				/* Follow it by resolving again: a dangling
+				 * link then gives -ENOENT (Linux would
+				 * create its target). */
+				dirop_end(&d);
+				return namei_at(ctx, dirfd, path, LK_FOLLOW,
+						out);
+			}
+			*out = d.child;
+			d.child = (struct path){ 0 };
+			break;
+		}
+		if (mnt_rdonly(d.np.dir.mnt))
+			r = -EROFS;
+		else
+			r = may_access(ctx, d.np.dir.vp, W_OK | X_OK);
+		if (!r)
+			r = vop_create(d.np.dir.vp, d.np.name,
+				       S_IFREG | (mode & ~ctx->umask & 07777),
+				       0, NULL, &ctx->cred, &vp);
+		if (!r) {
+			mount_ref(d.np.dir.mnt);
+			out->mnt = d.np.dir.mnt;
+			out->vp = vp;
+			*created = true;
+			break;
+		}
+		/* Lost a race with another creator: open theirs. */
+		if (r != -EEXIST || (flags & O_EXCL) || tries >= 8)
+			break;
+		dirop_end(&d);
+	}
+	dirop_end(&d);
+	return r;
+}
+
+/* The checks of Linux may_open() and do_open() on the file found, then
+ * the truncation.  => 0 when p may be opened with flags. */
+static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
+		      bool created)
+{
+	struct vnode *vp = p->vp;
+	int acc = flags & O_ACCMODE;
+	bool rd = acc != O_WRONLY, wr = acc != O_RDONLY;
+	bool trunc = (flags & O_TRUNC) != 0;
+	int mask, r;
+
+	if ((flags & O_DIRECTORY) && !vn_isdir(vp))
+		return -ENOTDIR;
+	if (flags & O_PATH)
+		return 0;
+	if ((flags & O_CREAT) && vn_isdir(vp))
+		return -EISDIR;
+	if (S_ISLNK(vp->type))
+		return -ELOOP;  /* O_NOFOLLOW on a symlink */
+	if (vn_isdir(vp) && (wr || trunc))
+		return -EISDIR;
+	if (!created) {
+		if ((wr || trunc) && write_counts(vp) && mnt_rdonly(p->mnt))
+			return -EROFS;
+		mask = (rd ? R_OK : 0) | (wr || trunc ? W_OK : 0);
+		r = may_access(ctx, vp, mask);
+		if (r)
+			return r;
+	}
+	if (S_ISSOCK(vp->type))
+		return -ENXIO;
+	if (trunc && !created && S_ISREG(vp->type)) {
+		struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+		struct stat st;
+
+		r = vop_getattr(vp, &st);
+		if (!r && st.st_size != 0)
+			r = vop_setattr(vp, &sa);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
+		mode_t mode)
+{
+	struct path p = { 0 };
+	bool created = false;
+	struct file *f;
+	char *name;
+	void *fh;
+	int r, fd;
+
+	if (!path)
+		return -EFAULT;
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		return -EOPNOTSUPP;
+	if (flags & O_PATH)     /* Linux: everything else is ignored */
+		flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	if ((flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+	if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
+		return -EINVAL; /* as Linux >= 6.4 */
+
+	if (flags & O_CREAT) {
+		r = open_create(ctx, dirfd, path, flags, mode, &p, &created);
+	} else {
+		unsigned lk = 0;
+
+		if (!(flags & O_NOFOLLOW))
+			lk |= LK_FOLLOW;
+		if (flags & O_DIRECTORY)
+			lk |= LK_DIRECTORY;
+		r = namei_at(ctx, dirfd, path, lk, &p);
+	}
+	if (r)
+		return r;
+	r = open_check(ctx, &p, flags, created);
+	if (r) {
+		path_put(&p);
+		return r;
+	}
+
+	name = name_at(ctx, dirfd, path);
+	if (!name) {
+		path_put(&p);
+		return -ENOMEM;
+	}
+	f = file_new(&p, flags, name);
+	if (!f)
+		return -ENOMEM;
+	if (!(flags & O_PATH)) {
+		r = vop_open(f->path.vp, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+			     &fh);
+		if (r) {
+			file_put(f);
+			return r;
+		}
+		f->fh = fh;     /* before anyone can see f */
+		vn_file_attach(f->path.vp, f);
+	}
+	fd = fd_install(ctx, f);
+	if (fd < 0)
+		file_put(f);
+	return fd;
+}
+
+int uvfs_open(struct uvfs_ctx *ctx, const char *path, int flags, mode_t mode)
+{
+	return uvfs_openat(ctx, UVFS_AT_FDCWD, path, flags, mode);
+}
+
+int uvfs_close(struct uvfs_ctx *ctx, int fd)
+{
+	struct file *f;
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	f = fdt_lookup_locked(ctx, fd);
+	if (f)
+		ctx->fds[fd] = NULL;
+	pthread_mutex_unlock(&ctx->fd_lock);
+	if (!f)
+		return -EBADF;
+	file_put(f);
+	return 0;
+}
+
+int uvfs_dup(struct uvfs_ctx *ctx, int fd)
+{
+	struct file *f;
+	int r;
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	f = fdt_lookup_locked(ctx, fd);
+	if (!f) {
+		r = -EBADF;
+	} else if ((r = fdt_alloc_locked(ctx)) >= 0) {
+		ctx->fds[r] = f;
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&ctx->fd_lock);
+	return r;
+}
+
+int uvfs_dup2(struct uvfs_ctx *ctx, int fd, int newfd)
+{
+	struct file *f, *old = NULL;
+	int r;
+
+	if (newfd < 0 || newfd >= FD_MAX)
+		return -EBADF;
+	pthread_mutex_lock(&ctx->fd_lock);
+	f = fdt_lookup_locked(ctx, fd);
+	if (!f) {
+		r = -EBADF;
+	} else if (fd == newfd) {
+		r = fd;
+	} else if ((r = fdt_grow_locked(ctx, newfd)) == 0) {
+		old = ctx->fds[newfd];
+		ctx->fds[newfd] = f;
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+		r = newfd;
+	}
+	pthread_mutex_unlock(&ctx->fd_lock);
+	if (old)
+		file_put(old);
+	return r;
+}
+
+/* ---- I/O ----------------------------------------------------------------- */
+
+/* off < 0: at the file position, which advances. */
+static ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
+{
+	struct vnode *vp = f->path.vp;
+	bool atpos = off < 0;
+	ssize_t r;
+
+	if (vn_isdir(vp))
+		return -EISDIR;
+	if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
+		return -ESPIPE;
+	if (n == 0 || !S_ISREG(vp->type))
+		return 0;
+	if (n > RW_MAX)
+		n = RW_MAX;
+	if (atpos) {
+		pthread_mutex_lock(&f->lock);
+		off = f->pos;
+	}
+	r = vop_read(vp, file_fh(f), buf, n, off);
+	if (atpos) {
+		if (r > 0)
+			f->pos += r;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return r;
+}
+
+/* off < 0: at the file position, which advances.  O_APPEND always
+ * appends, pwrite too (Linux). */
+static ssize_t file_write(struct file *f, const void *buf, size_t n,
+			  off_t off)
+{
+	struct vnode *vp = f->path.vp;
+	bool atpos = off < 0, append = (f->flags & O_APPEND) != 0;
+	off_t woff;
+	ssize_t r;
+
+	if (vn_isdir(vp))
+		return -EISDIR;
+	if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
+		return -ESPIPE;
+	if (n > RW_MAX)
+		n = RW_MAX;
+	if (n == 0 || !S_ISREG(vp->type))
+		return (ssize_t)n;      /* metadata only: swallowed */
+	if (atpos) {
+		pthread_mutex_lock(&f->lock);
+		off = f->pos;
+	}
+	if (append) {
+		woff = -1;
+	} else if (off > OFF_MAX - (off_t)n) {
+		r = -EFBIG;
+		goto out;
+	} else {
+		woff = off;
+	}
+	r = vop_write(vp, file_fh(f), buf, n, &woff);
+	if (atpos && r >= 0)
+		f->pos = append ? woff : off + r;
+out:
+	if (atpos)
+		pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+ssize_t uvfs_read(struct uvfs_ctx *ctx, int fd, void *buf, size_t n)
+{
+	struct file *f;
+	ssize_t r = fd_get_io(ctx, fd, false, &f);
+
+	if (r)
+		return r;
+	r = file_read(f, buf, n, -1);
+	file_put(f);
+	return r;
+}
+
+ssize_t uvfs_write(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n)
+{
+	struct file *f;
+	ssize_t r = fd_get_io(ctx, fd, true, &f);
+
+	if (r)
+		return r;
+	r = file_write(f, buf, n, -1);
+	file_put(f);
+	return r;
+}
+
+ssize_t uvfs_pread(struct uvfs_ctx *ctx, int fd, void *buf, size_t n,
+		   off_t off)
+{
+	struct file *f;
+	ssize_t r = fd_get_io(ctx, fd, false, &f);
+
+	if (r)
+		return r;
+	r = off < 0 ? -EINVAL : file_read(f, buf, n, off);
+	file_put(f);
+	return r;
+}
+
+ssize_t uvfs_pwrite(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n,
+		    off_t off)
+{
+	struct file *f;
+	ssize_t r = fd_get_io(ctx, fd, true, &f);
+
+	if (r)
+		return r;
+	r = off < 0 ? -EINVAL : file_write(f, buf, n, off);
+	file_put(f);
+	return r;
+}
+
+/* => f->lock held. */
+static off_t file_seek_locked(struct file *f, off_t off, int whence)
+{
+	struct vnode *vp = f->path.vp;
+	bool dir = vn_isdir(vp);
+	struct stat st;
+	off_t np;
+	int r;
+
+	switch (whence) {
+	case SEEK_SET:
+		np = off;
+		break;
+	case SEEK_CUR:
+		if (dir && off != 0)
+			return -EINVAL; /* cookies are not offsets */
+		if (__builtin_add_overflow(f->pos, off, &np))
+			return -EINVAL;
+		break;
+	case SEEK_END:
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (dir)
+			return -EINVAL;
+		r = vop_getattr(vp, &st);
+		if (r)
+			return r;
+		if (whence == SEEK_END) {
+			if (__builtin_add_overflow(st.st_size, off, &np))
+				return -EINVAL;
+			break;
+		}
+		/* no holes: one data extent up to the size (Linux generic) */
+		if (off < 0 || off >= st.st_size)
+			return -ENXIO;
+		np = whence == SEEK_DATA ? off : st.st_size;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (np < 0)
+		return -EINVAL;
+	f->pos = np;
+	return np;
+}
+
+off_t uvfs_lseek(struct uvfs_ctx *ctx, int fd, off_t off, int whence)
+{
+	struct file *f;
+	struct vnode *vp;
+	off_t r = fd_get_real(ctx, fd, &f);
+
+	if (r)
+		return r;
+	vp = f->path.vp;
+	if (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)) {
+		r = -ESPIPE;
+	} else {
+		pthread_mutex_lock(&f->lock);
+		r = file_seek_locked(f, off, whence);
+		pthread_mutex_unlock(&f->lock);
+	}
+	file_put(f);
+	return r;
+}
+
+/* ---- directory reading ------------------------------------------------- */
+
+struct readdir_state {
+	struct uvfs_dirent *ents;
+	size_t n, max;
+	uint64_t next;          /* cookie after the last entry stored */
+};
+
+static int readdir_fill(void *arg, const char *name, uint64_t ino,
+			unsigned char type, uint64_t next)
+{
+	struct readdir_state *s = arg;
+	struct uvfs_dirent *de;
+	size_t len;
+
+	if (s->n >= s->max)
+		return 1;
+	de = &s->ents[s->n++];
+	len = strnlen(name, sizeof(de->name) - 1);
+	de->ino = ino;
+	de->next = next;
+	de->type = type;
+	memcpy(de->name, name, len);
+	de->name[len] = '\0';
+	s->next = next;
+	return s->n == s->max;
+}
+
+ssize_t uvfs_readdir(struct uvfs_ctx *ctx, int fd, struct uvfs_dirent *ents,
+		     size_t nents)
+{
+	struct readdir_state s = { .ents = ents, .max = nents };
+	struct file *f;
+	ssize_t r = fd_get_real(ctx, fd, &f);
+
+	if (r)
+		return r;
+	if (!vn_isdir(f->path.vp)) {
+		r = -ENOTDIR;
+	} else if (nents == 0) {
+		r = -EINVAL;
+	} else {
+		pthread_mutex_lock(&f->lock);
+		r = vop_readdir(f->path.vp, file_fh(f), (uint64_t)f->pos,
+				readdir_fill, &s);
+		if (s.n > 0) {
+			/* entries delivered count even if the driver failed
+			 * after them; the error comes again next call */
+			f->pos = (off_t)s.next;
+			r = (ssize_t)s.n;
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	file_put(f);
+	return r;
+}
+
+/* ---- attributes -------------------------------------------------------- */
+
+int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st)
+{
+	struct file *f = fd_get(ctx, fd);
+	struct stat tmp;
+	int r;
+
+	if (!f)
+		return -EBADF;
+	r = vop_getattr(f->path.vp, &tmp);
+	if (!r)
+		*st = tmp;
+	file_put(f);
+	return r;
+}
+
+int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		 struct stat *st, int flags)
+{
+	unsigned lk = 0;
+	struct path p;
+	struct stat tmp;
+	int r;
+
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
+		return -EINVAL;
+	if (!(flags & AT_SYMLINK_NOFOLLOW))
+		lk |= LK_FOLLOW;
+	if (flags & AT_EMPTY_PATH) {
+		lk |= LK_EMPTY;
+		if (!path)
+			path = "";
+	}
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, dirfd, path, lk, &p);
+	if (r)
+		return r;
+	r = vop_getattr(p.vp, &tmp);
+	if (!r)
+		*st = tmp;
+	path_put(&p);
+	return r;
+}
+
+int uvfs_stat(struct uvfs_ctx *ctx, const char *path, struct stat *st)
+{
+	return uvfs_fstatat(ctx, UVFS_AT_FDCWD, path, st, 0);
+}
+
+int uvfs_lstat(struct uvfs_ctx *ctx, const char *path, struct stat *st)
+{
+	return uvfs_fstatat(ctx, UVFS_AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode)
+{
+	struct path p;
+	int r;
+
+	if (amode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (r)
+		return r;
+	if ((amode & W_OK) && write_counts(p.vp) && mnt_rdonly(p.mnt))
+		r = -EROFS;
+	else if (amode)
+		r = may_access(ctx, p.vp, amode);
+	path_put(&p);
+	return r;
+}
+
+static int set_size(struct vnode *vp, off_t len)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
+
+	return vop_setattr(vp, &sa);
+}
+
+int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
+{
+	struct path p;
+	int r;
+
+	if (len < 0)
+		return -EINVAL;
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (r)
+		return r;
+	if (vn_isdir(p.vp))
+		r = -EISDIR;
+	else if (!S_ISREG(p.vp->type))
+		r = -EINVAL;
+	else if (mnt_rdonly(p.mnt))
+		r = -EROFS;
+	else if ((r = may_access(ctx, p.vp, W_OK)) == 0)
+		r = set_size(p.vp, len);
+	path_put(&p);
+	return r;
+}
+
+int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len)
+{
+	struct file *f;
+	int r;
+
+	if (len < 0)
+		return -EINVAL;
+	r = fd_get_real(ctx, fd, &f);
+	if (r)
+		return r;
+	/* Linux: not regular or not open for writing -> EINVAL */
+	if (!S_ISREG(f->path.vp->type) || (f->flags & O_ACCMODE) == O_RDONLY)
+		r = -EINVAL;
+	else
+		r = set_size(f->path.vp, len);
+	file_put(f);
+	return r;
+}
+
+int uvfs_fsync(struct uvfs_ctx *ctx, int fd)
+{
+	struct file *f;
+	int r = fd_get_real(ctx, fd, &f);
+
+	if (r)
+		return r;
+	r = vop_fsync(f->path.vp, file_fh(f), 0);
+	file_put(f);
+	return r;
+}
+
+int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
+{
+	struct statvfs tmp;
+	struct path p;
+	int r;
+
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (r)
+		return r;
+	r = vop_statfs(p.vp, &tmp);
+	if (!r) {
+		if (mnt_rdonly(p.mnt))
+			tmp.f_flag |= ST_RDONLY;
+		*st = tmp;
+	}
+	path_put(&p);
+	return r;
+}
+
+static int do_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct stat st;
+	int r;
+
+	if (mnt_rdonly(p->mnt))
+		return -EROFS;
+	r = vop_getattr(p->vp, &st);
+	if (!r)
+		r = owner_or_root(ctx, &st);
+	if (r)
+		return r;
+	mode &= 07777;
+	if (!cred_root(ctx) && !cred_in_group(&ctx->cred, st.st_gid))
+		mode &= ~(mode_t)S_ISGID;
+	sa.mode = (st.st_mode & S_IFMT) | mode;
+	return vop_setattr(p->vp, &sa);
+}
+
+/* Linux chown_ok()/chgrp_ok(): root may do anything; the owner may keep
+ * its uid and give the file to a group it belongs to.  Changing the owner
+ * or group of a non-directory clears set-user-id, and set-group-id when
+ * it means something (group execute set), even for root. */
+static int do_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
+		    gid_t gid)
+{
+	struct uvfs_setattr sa = { 0 };
+	bool set_uid = uid != (uid_t)-1, set_gid = gid != (gid_t)-1;
+	struct stat st;
+	mode_t mode;
+	int r;
+
+	if (mnt_rdonly(p->mnt))
+		return -EROFS;
+	if (!set_uid && !set_gid)
+		return 0;
+	r = vop_getattr(p->vp, &st);
+	if (r)
+		return r;
+	if (!cred_root(ctx)) {
+		if (st.st_uid != ctx->cred.uid)
+			return -EPERM;
+		if (set_uid && uid != st.st_uid)
+			return -EPERM;
+		if (set_gid && gid != st.st_gid &&
+		    !cred_in_group(&ctx->cred, gid))
+			return -EPERM;
+	}
+	if (set_uid) {
+		sa.valid |= UVFS_SET_UID;
+		sa.uid = uid;
+	}
+	if (set_gid) {
+		sa.valid |= UVFS_SET_GID;
+		sa.gid = gid;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		mode = st.st_mode & ~(mode_t)S_ISUID;
+		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+			mode &= ~(mode_t)S_ISGID;
+		if (mode != st.st_mode) {
+			sa.valid |= UVFS_SET_MODE;
+			sa.mode = mode;
+		}
+	}
+	return vop_setattr(p->vp, &sa);
+}
+
+static bool utime_valid(const struct timespec *t)
+{
+	return t->tv_nsec == UTIME_NOW || t->tv_nsec == UTIME_OMIT ||
+	       (t->tv_nsec >= 0 && t->tv_nsec < 1000000000L);
+}
+
+static bool utime_explicit(const struct timespec *t)
+{
+	return t->tv_nsec != UTIME_NOW && t->tv_nsec != UTIME_OMIT;
+}
+
+/* Explicit times need the owner or root (-EPERM); "now" needs the owner,
+ * root or write permission (-EACCES).  => times validated. */
+static int do_utimens(struct uvfs_ctx *ctx, const struct path *p,
+		      const struct timespec times[2])
+{
+	static const struct timespec now[2] = { { 0, UTIME_NOW },
+						{ 0, UTIME_NOW } };
+	const struct timespec *t = times ? times : now;
+	struct uvfs_setattr sa = { 0 };
+	struct stat st;
+	int r;
+
+	if (mnt_rdonly(p->mnt))
+		return -EROFS;
+	if (t[0].tv_nsec == UTIME_OMIT && t[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	r = vop_getattr(p->vp, &st);
+	if (r)
+		return r;
+	if (owner_or_root(ctx, &st) != 0) {
+		if (utime_explicit(&t[0]) || utime_explicit(&t[1]))
+			return -EPERM;
+		r = may_access(ctx, p->vp, W_OK);
+		if (r)
+			return r;
+	}
+	if (t[0].tv_nsec != UTIME_OMIT) {
+		sa.valid |= UVFS_SET_ATIME;
+		sa.atime = t[0];
+	}
+	if (t[1].tv_nsec != UTIME_OMIT) {
+		sa.valid |= UVFS_SET_MTIME;
+		sa.mtime = t[1];
+	}
+	return vop_setattr(p->vp, &sa);
+}
+
+int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode)
+{
+	struct path p;
+	int r;
+
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (r)
+		return r;
+	r = do_chmod(ctx, &p, mode);
+	path_put(&p);
+	return r;
+}
+
+int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode)
+{
+	struct file *f;
+	int r = fd_get_real(ctx, fd, &f);
+
+	if (r)
+		return r;
+	r = do_chmod(ctx, &f->path, mode);
+	file_put(f);
+	return r;
+}
+
+static int chown_at(struct uvfs_ctx *ctx, const char *path, unsigned lk,
+		    uid_t uid, gid_t gid)
+{
+	struct path p;
+	int r;
+
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, lk, &p);
+	if (r)
+		return r;
+	r = do_chown(ctx, &p, uid, gid);
+	path_put(&p);
+	return r;
+}
+
+int uvfs_chown(struct uvfs_ctx *ctx, const char *path, uid_t uid, gid_t gid)
+{
+	return chown_at(ctx, path, LK_FOLLOW, uid, gid);
+}
+
+int uvfs_lchown(struct uvfs_ctx *ctx, const char *path, uid_t uid, gid_t gid)
+{
+	return chown_at(ctx, path, 0, uid, gid);
+}
+
+int uvfs_fchown(struct uvfs_ctx *ctx, int fd, uid_t uid, gid_t gid)
+{
+	struct file *f;
+	int r = fd_get_real(ctx, fd, &f);
+
+	if (r)
+		return r;
+	r = do_chown(ctx, &f->path, uid, gid);
+	file_put(f);
+	return r;
+}
+
+int uvfs_futimens(struct uvfs_ctx *ctx, int fd,
+		  const struct timespec times[2])
+{
+	struct file *f;
+	int r;
+
+	if (times && (!utime_valid(&times[0]) || !utime_valid(&times[1])))
+		return -EINVAL;
+	r = fd_get_real(ctx, fd, &f);
+	if (r)
+		return r;
+	r = do_utimens(ctx, &f->path, times);
+	file_put(f);
+	return r;
+}
+
+int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		   const struct timespec times[2], int flags)
+{
+	unsigned lk = 0;
+	struct path p;
+	int r;
+
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if (times && (!utime_valid(&times[0]) || !utime_valid(&times[1])))
+		return -EINVAL;
+	if (!path) {
+		/* Linux: utimensat(fd, NULL, ...) is futimens(fd, ...) */
+		if (dirfd == UVFS_AT_FDCWD)
+			return -EFAULT;
+		if (flags & AT_SYMLINK_NOFOLLOW)
+			return -EINVAL;
+		return uvfs_futimens(ctx, dirfd, times);
+	}
+	if (!(flags & AT_SYMLINK_NOFOLLOW))
+		lk |= LK_FOLLOW;
+	if (flags & AT_EMPTY_PATH)
+		lk |= LK_EMPTY;
+	r = namei_at(ctx, dirfd, path, lk, &p);
+	if (r)
+		return r;
+	r = do_utimens(ctx, &p, times);
+	path_put(&p);
+	return r;
+}
+
+/* ---- names: create, remove, rename, link ------------------------------- */
+
+int uvfs_mkdirat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		 mode_t mode)
+{
+	/* Linux keeps only the permission and sticky bits of mkdir's mode;
+	 * set-group-id is the driver's to inherit. */
+	return create_node(ctx, dirfd, path,
+			   S_IFDIR | (mode & ~ctx->umask & 01777), 0, NULL);
+}
+
+int uvfs_mkdir(struct uvfs_ctx *ctx, const char *path, mode_t mode)
+{
+	return uvfs_mkdirat(ctx, UVFS_AT_FDCWD, path, mode);
+}
+
+int uvfs_mknod(struct uvfs_ctx *ctx, const char *path, mode_t mode, dev_t dev)
+{
+	mode_t type = mode & S_IFMT;
+
+	switch (type) {
+	case 0:
+		type = S_IFREG;
+		/* fall through */
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		dev = 0;
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		break;
+	case S_IFDIR:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+	return create_node(ctx, UVFS_AT_FDCWD, path,
+			   type | (mode & ~ctx->umask & 07777), dev, NULL);
+}
+
+int uvfs_symlink(struct uvfs_ctx *ctx, const char *target,
+		 const char *linkpath)
+{
+	if (!target)
+		return -EFAULT;
+	if (!target[0])
+		return -ENOENT;
+	return create_node(ctx, UVFS_AT_FDCWD, linkpath, S_IFLNK | 0777, 0,
+			   target);
+}
+
+int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to)
+{
+	struct path op;
+	struct dirop d;
+	int r;
+
+	if (!from)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, from, 0, &op);
+	if (r)
+		return r;
+	r = create_begin(ctx, UVFS_AT_FDCWD, to, false, &d);
+	if (r) {
+		path_put(&op);
+		return r;
+	}
+	if (op.mnt != d.np.dir.mnt)
+		r = -EXDEV;
+	else if ((r = may_access(ctx, d.np.dir.vp, W_OK | X_OK)) != 0)
+		; /* r set */
+	else if (vn_isdir(op.vp))
+		r = -EPERM;
+	else
+		r = vop_link(d.np.dir.vp, d.np.name, op.vp);
+	dirop_end(&d);
+	path_put(&op);
+	return r;
+}
+
+int uvfs_rmdir(struct uvfs_ctx *ctx, const char *path)
+{
+	return remove_name(ctx, UVFS_AT_FDCWD, path, true);
+}
+
+int uvfs_unlink(struct uvfs_ctx *ctx, const char *path)
+{
+	return remove_name(ctx, UVFS_AT_FDCWD, path, false);
+}
+
+int uvfs_unlinkat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		  int flags)
+{
+	if (flags & ~AT_REMOVEDIR)
+		return -EINVAL;
+	return remove_name(ctx, dirfd, path, (flags & AT_REMOVEDIR) != 0);
+}
+
+/* Linux do_renameat2() and vfs_rename() checks.  => 0 to go ahead, 1 when
+ * both names are the same file (nothing to do), or an error. */
+static int rename_check(struct uvfs_ctx *ctx, const struct dirop *o,
+			const struct dirop *n, unsigned flags)
+{
+	bool exch = (flags & RENAME_EXCHANGE) != 0;
+	struct vnode *ovp = o->child.vp, *nvp = n->child.vp;
+	int r;
+
+	if (o->np.dir.mnt != n->np.dir.mnt)
+		return -EXDEV;
+	if (o->np.last != LAST_NORM)
+		return -EBUSY;
+	if (n->np.last != LAST_NORM)
+		return (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
+	if (mnt_rdonly(o->np.dir.mnt))
+		return -EROFS;
+	if (!ovp)
+		return -ENOENT;
+	if (exch) {
+		if (!nvp)
+			return -ENOENT;
+		if (!vn_isdir(nvp) && n->np.trailing_slash)
+			return -ENOTDIR;
+	}
+	if (!vn_isdir(ovp) &&
+	    (o->np.trailing_slash || (!exch && n->np.trailing_slash)))
+		return -ENOTDIR;
+	if (nvp && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (ovp == nvp)
+		return 1;
+
+	r = may_delete(ctx, &o->np.dir, &o->child, vn_isdir(ovp));
+	if (r)
+		return r;
+	if (nvp)
+		r = may_delete(ctx, &n->np.dir, &n->child,
+			       exch ? vn_isdir(nvp) : vn_isdir(ovp));
+	else
+		r = may_access(ctx, n->np.dir.vp, W_OK | X_OK);
+	if (r)
+		return r;
+	/* A directory that changes parent rewrites its "..". */
+	if (o->np.dir.vp != n->np.dir.vp) {
+		if (vn_isdir(ovp) && (r = may_access(ctx, ovp, W_OK)) != 0)
+			return r;
+		if (exch && vn_isdir(nvp) &&
+		    (r = may_access(ctx, nvp, W_OK)) != 0)
+			return r;
+	}
+	if (child_busy(o) || (nvp && child_busy(n)))
+		return -EBUSY;
+	return 0;
+}
+
+int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
+		   int todirfd, const char *to, unsigned flags)
+{
+	struct dirop o, n;
+	struct vnode *victim;
+	int r;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	r = dirop_begin(ctx, fromdirfd, from, &o);
+	if (r)
+		return r;
+	r = dirop_begin(ctx, todirfd, to, &n);
+	if (r) {
+		dirop_end(&o);
+		return r;
+	}
+	r = rename_check(ctx, &o, &n, flags);
+	if (r == 0) {
+		victim = (flags & RENAME_EXCHANGE) ? NULL : n.child.vp;
+		r = vop_rename(o.np.dir.vp, o.np.name, n.np.dir.vp, n.np.name,
+			       flags, victim);
+	} else if (r > 0) {
+		r = 0;
+	}
+	dirop_end(&n);
+	dirop_end(&o);
+	return r;
+}
+
+int uvfs_rename(struct uvfs_ctx *ctx, const char *from, const char *to,
+		unsigned flags)
+{
+	return uvfs_renameat2(ctx, UVFS_AT_FDCWD, from, UVFS_AT_FDCWD, to,
+			      flags);
+}
+
+ssize_t uvfs_readlink(struct uvfs_ctx *ctx, const char *path, char *buf,
+		      size_t size)
+{
+	struct path p;
+	ssize_t r;
+
+	if (size == 0)
+		return -EINVAL;
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, 0, &p);
+	if (r)
+		return r;
+	if (!S_ISLNK(p.vp->type))
+		r = -EINVAL;
+	else
+		r = vop_readlink(p.vp, buf, size);
+	path_put(&p);
+	return r;
+}
+
+/* ---- root and working directory ---------------------------------------- */
+
+/* Replaces the cwd by *p (moved in) named name (moved in). */
+static void set_cwd(struct uvfs_ctx *ctx, struct path *p, char *name)
+{
+	struct path old;
+	char *oname;
+
+	pthread_mutex_lock(&ctx->fd_lock);
+	old = ctx->cwd;
+	oname = ctx->cwd_name;
+	ctx->cwd = *p;
+	ctx->cwd_name = name;
+	pthread_mutex_unlock(&ctx->fd_lock);
+	*p = (struct path){ 0 };
+	path_put(&old);
+	free(oname);
+}
+
+/* A directory ctx may enter (search permission). */
+static int lookup_dir(struct uvfs_ctx *ctx, const char *path, struct path *out)
+{
+	int r;
+
+	if (!path)
+		return -EFAULT;
+	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW | LK_DIRECTORY, out);
+	if (r)
+		return r;
+	if (!vn_isdir(out->vp))
+		r = -ENOTDIR;
+	else
+		r = may_access(ctx, out->vp, X_OK);
+	if (r)
+		path_put(out);
+	return r;
+}
+
+int uvfs_chdir(struct uvfs_ctx *ctx, const char *path)
+{
+	struct path p;
+	char *name;
+	int r = lookup_dir(ctx, path, &p);
+
+	if (r)
+		return r;
+	name = name_at(ctx, UVFS_AT_FDCWD, path);
+	if (!name) {
+		path_put(&p);
+		return -ENOMEM;
+	}
+	set_cwd(ctx, &p, name);
+	return 0;
+}
+
+int uvfs_fchdir(struct uvfs_ctx *ctx, int fd)
+{
+	struct file *f = fd_get(ctx, fd);
+	struct path p;
+	char *name;
+	int r;
+
+	if (!f)
+		return -EBADF;
+	if (!vn_isdir(f->path.vp))
+		r = -ENOTDIR;
+	else
+		r = may_access(ctx, f->path.vp, X_OK);
+	if (!r && !(name = strdup(f->name)))
+		r = -ENOMEM;
+	if (!r) {
+		p = f->path;
+		path_get(&p);
+		set_cwd(ctx, &p, name);
+	}
+	file_put(f);
+	return r;
+}
+
+int uvfs_chroot(struct uvfs_ctx *ctx, const char *path)
+{
+	struct path p, old;
+	int r = lookup_dir(ctx, path, &p);
+
+	if (r)
+		return r;
+	if (!cred_root(ctx)) {
+		path_put(&p);
+		return -EPERM;
+	}
+	/* The cwd stays where it is, as in Linux; so does its name. */
+	pthread_mutex_lock(&ctx->fd_lock);
+	old = ctx->root;
+	ctx->root = p;
+	pthread_mutex_unlock(&ctx->fd_lock);
+	path_put(&old);
+	return 0;
+}
+
+int uvfs_getcwd(struct uvfs_ctx *ctx, char *buf, size_t size)
+{
+	struct path root, cwd;
+	char *tmp;
+	int r;
+
+	if (size == 0)
+		return -ERANGE;
+	if (!buf)
+		return -EFAULT;
+	tmp = malloc(size);
+	if (!tmp)
+		return -ENOMEM;
+	root = ctx->root;       /* owner thread: stable */
+	cwd = ctx->cwd;
+	r = path_name(ctx, &root, &cwd, tmp, size);
+	if (r >= 0) {
+		if ((size_t)r >= size) {
+			r = -ERANGE;
+		} else {
+			memcpy(buf, tmp, (size_t)r + 1);
+			r++;    /* with the NUL */
+		}
+	}
+	free(tmp);
+	return r;
+}
