@@ -12,7 +12,9 @@
  * Exit status: 0 all passed, 1 a test failed, 77 the type cannot be
  * mounted here (skip).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>

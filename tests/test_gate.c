@@ -72,13 +72,13 @@ static void *hold_thread(void *arg)
 	struct gate_rec *r;
 
 	if (gate_enter(h->g, &r) == 0) {
-		h->entered = 1;
-		h->entered_at = now_ms();
+		__atomic_store_n(&h->entered_at, now_ms(), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->entered, 1, __ATOMIC_RELEASE);
 		usleep((useconds_t)h->hold_ms * 1000);
 		gate_exit(r);
 	} else {
-		h->entered = -1;
-		h->entered_at = now_ms();
+		__atomic_store_n(&h->entered_at, now_ms(), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->entered, -1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -92,7 +92,7 @@ static void close_waits_for_inside(void **state)
 	(void)state;
 	gate_init(&g);
 	pthread_create(&t, NULL, hold_thread, &h);
-	while (!h.entered)
+	while (!__atomic_load_n(&h.entered, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	long t0 = now_ms();
 	assert_int_equal(gate_close(&g, 5000), 0);
@@ -114,7 +114,7 @@ static void closed_gate_blocks_until_open(void **state)
 	assert_int_equal(gate_close(&g, 100), 0);
 	pthread_create(&t, NULL, hold_thread, &h);
 	usleep(100 * 1000);
-	assert_int_equal(h.entered, 0); /* still waiting */
+	assert_int_equal(__atomic_load_n(&h.entered, __ATOMIC_ACQUIRE), 0);
 	long t0 = now_ms();
 	gate_open(&g);
 	pthread_join(t, NULL);
@@ -144,7 +144,7 @@ static void kill_wakes_waiters_dead(void **state)
 
 struct storm {
 	struct gate *g;
-	volatile int stop;
+	int stop;
 	long inside;            /* protected by the gate itself */
 	long ops;
 	int bad;
@@ -155,7 +155,7 @@ static void *storm_thread(void *arg)
 	struct storm *s = arg;
 	struct gate_rec *r;
 
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
 		if (gate_enter(s->g, &r) != 0)
 			continue;
 		__atomic_add_fetch(&s->inside, 1, __ATOMIC_RELAXED);
@@ -189,7 +189,7 @@ static void storm_close_open(void **state)
 		gate_open(&g);
 		usleep(200);
 	}
-	s.stop = 1;
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(s.bad, 0);
