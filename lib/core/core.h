@@ -68,6 +68,10 @@ struct work {
 
 /* Queues w to the bounded worker pool.  Never blocks, never does I/O. */
 void work_queue(struct uvfs *u, struct work *w);
+/* Runs, in the calling thread, the queued items that match: a waiter that
+ * needs them done helps instead of blocking a worker on its own queue. */
+void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
+		       void *arg);
 int workers_start(struct uvfs *u);
 void workers_stop(struct uvfs *u);
 

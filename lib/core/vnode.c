@@ -335,25 +335,41 @@ static void prune_work_fn(struct work *w)
 }
 
 
-/* Waits, with vc_lock held, until pred holds or the time is up. */
+static bool is_reclaim_of(struct work *w, void *sb)
+{
+	return w->fn == vn_reclaim_work &&
+	       caa_container_of(w, struct vnode, work)->sb == sb;
+}
+
+/* Waits, with vc_lock held, until *count is zero or the time is up
+ * (timeout_ms < 0: forever).  Queued reclaims of this sb are run here
+ * rather than waited for: the caller may itself be a worker. */
 static int sb_wait_locked(struct uvfs_sb *sb, unsigned long *count,
 			  int timeout_ms)
 {
-	struct timespec until;
+	struct uvfs *u = sb->u;
+	struct timespec t0, now, slice;
+	long waited_ms;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (*count > 0) {
-		if (timeout_ms < 0)
-			pthread_cond_wait(&sb->vc_cv, &sb->u->vc_lock);
-		else if (pthread_cond_timedwait(&sb->vc_cv, &sb->u->vc_lock,
-						&until) == ETIMEDOUT)
-			return *count > 0 ? -ETIMEDOUT : 0;
+		pthread_mutex_unlock(&u->vc_lock);
+		work_run_matching(u, is_reclaim_of, sb);
+		pthread_mutex_lock(&u->vc_lock);
+		if (*count == 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms = (now.tv_sec - t0.tv_sec) * 1000 +
+			    (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (timeout_ms >= 0 && waited_ms >= timeout_ms)
+			return -ETIMEDOUT;
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_nsec += 10 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sb->vc_cv, &u->vc_lock, &slice);
 	}
 	return 0;
 }
@@ -411,13 +427,16 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
-		if ((vp->flags & VN_LOADED) && vn_dead(vp))
+		if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
+		    !(vp->flags & VN_RECLAIM))
 			cap++;
 	v = cap ? malloc(cap * sizeof(*v)) : NULL;
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
 		if (n == cap)
 			break;
-		if (!(vp->flags & VN_LOADED) || !vn_dead(vp))
+		/* VN_RECLAIM: its own queued work unloads it */
+		if (!(vp->flags & VN_LOADED) || !vn_dead(vp) ||
+		    (vp->flags & VN_RECLAIM))
 			continue;
 		/* hold it so the last release cannot free it under us;
 		 * 0 -> 1 is allowed under vc_lock */

@@ -24,6 +24,37 @@ void work_queue(struct uvfs *u, struct work *w)
 	pthread_mutex_unlock(&u->work_lock);
 }
 
+void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
+		       void *arg)
+{
+	struct cds_list_head mine;
+	struct work *w, *tmp;
+	unsigned long k = 0;
+
+	CDS_INIT_LIST_HEAD(&mine);
+	pthread_mutex_lock(&u->work_lock);
+	cds_list_for_each_entry_safe(w, tmp, &u->work_queue, link) {
+		if (match(w, arg)) {
+			cds_list_del(&w->link);
+			cds_list_add_tail(&w->link, &mine);
+			k++;
+		}
+	}
+	u->work_running += k;
+	pthread_mutex_unlock(&u->work_lock);
+	if (!k)
+		return;
+	cds_list_for_each_entry_safe(w, tmp, &mine, link) {
+		cds_list_del(&w->link);
+		w->fn(w);
+	}
+	pthread_mutex_lock(&u->work_lock);
+	u->work_running -= k;
+	u->work_pending -= k;
+	pthread_cond_broadcast(&u->idle_cv);
+	pthread_mutex_unlock(&u->work_lock);
+}
+
 static void *worker_main(void *arg)
 {
 	struct uvfs *u = arg;
