@@ -27,8 +27,9 @@ struct uvfs_sb;
 void *uvfs_sb_private(const struct uvfs_sb *sb);
 void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
 
-/* Returns non-zero to stop the listing.  next is the cookie that resumes
- * after this entry. */
+/* Returns non-zero to stop the listing; the entry it returned non-zero for
+ * is not consumed (the caller resumes at the previous entry's next).  next
+ * is the cookie that resumes after this entry. */
 typedef int (*uvfs_filldir_t)(void *arg, const char *name, uint64_t ino,
 			      unsigned char type, uint64_t next);
 
@@ -92,7 +93,8 @@ struct uvfs_fstype_ops {
 	void (*release)(struct uvfs_sb *sb, void *priv, void *fh);
 	ssize_t (*read)(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 			size_t n, off_t off);
-	/* *off < 0 appends; on return *off is the offset after the data. */
+	/* *off < 0 appends; on return *off is the offset after the data
+	 * (unchanged on error). */
 	ssize_t (*write)(struct uvfs_sb *sb, void *priv, void *fh,
 			 const void *buf, size_t n, off_t *off);
 	int (*fsync)(struct uvfs_sb *sb, void *priv, void *fh, int datasync);

@@ -57,6 +57,7 @@
 #define FD_MAX  (1 << 20)               /* descriptors per context */
 #define RW_MAX  ((size_t)0x7ffff000)    /* Linux's MAX_RW_COUNT */
 #define OFF_MAX ((off_t)INT64_MAX)
+#define MAXSYMLINKS 40                  /* per open, as Linux (namei.c) */
 
 _Static_assert(sizeof(off_t) == sizeof(int64_t), "64-bit off_t expected");
 
@@ -607,20 +608,65 @@ static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
 
 /* ---- open -------------------------------------------------------------- */
 
-/* O_CREAT: finds or creates the last component.  => *out held, *created
- * set when this call made the file. */
+/* The path naming the target of the symlink d->child, which path named:
+ * path's directory part followed by the link's body, or the body alone
+ * when it is absolute.  => *out malloc'ed. */
+static int symlink_path(const struct dirop *d, const char *path, char **out)
+{
+	size_t dl = 0;
+	char *body, *next;
+	ssize_t n;
+
+	body = malloc(PATH_MAX);
+	if (!body)
+		return -ENOMEM;
+	n = vop_readlink(d->child.vp, body, PATH_MAX - 1);
+	if (n <= 0) {
+		free(body);
+		return n < 0 ? (int)n : -ENOENT;
+	}
+	body[n] = '\0';
+	if (body[0] != '/') {
+		dl = strlen(path);
+		while (dl > 0 && path[dl - 1] == '/')
+			dl--;
+		while (dl > 0 && path[dl - 1] != '/')
+			dl--;
+	}
+	if (dl + (size_t)n >= PATH_MAX) {
+		free(body);
+		return -ENAMETOOLONG;
+	}
+	next = malloc(dl + (size_t)n + 1);
+	if (next) {
+		memcpy(next, path, dl);
+		memcpy(next + dl, body, (size_t)n + 1);
+	}
+	free(body);
+	if (!next)
+		return -ENOMEM;
+	*out = next;
+	return 0;
+}
+
+/* O_CREAT: finds or creates the last component; a symlink there is
+ * followed (unless O_NOFOLLOW or O_EXCL), and when it dangles its target
+ * is created, as Linux does.  => *out held, *created set when this call
+ * made the file. */
 static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       int flags, mode_t mode, struct path *out,
 		       bool *created)
 {
+	const char *p = path;
+	char *followed = NULL, *next = NULL;
+	int links = 0, tries = 0, r;
 	struct dirop d;
 	struct vnode *vp;
-	int r;
 
-	for (int tries = 0;; tries++) {
-		r = dirop_begin(ctx, dirfd, path, &d);
+	for (;;) {
+		r = dirop_begin(ctx, dirfd, p, &d);
 		if (r)
-			return r;
+			goto out;
 		if (d.np.last != LAST_NORM || d.np.trailing_slash) {
 			r = -EISDIR;
 			break;
@@ -630,18 +676,22 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 				r = -EEXIST;
 				break;
 			}
-			if (S_ISLNK(d.child.vp->type) &&
-			    !(flags & O_NOFOLLOW)) {
-				/* Follow it by resolving again: a dangling
-				 * link then gives -ENOENT (Linux would
-				 * create its target). */
-				dirop_end(&d);
-				return namei_at(ctx, dirfd, path, LK_FOLLOW,
-						out);
+			if (!S_ISLNK(d.child.vp->type) || (flags & O_NOFOLLOW)) {
+				*out = d.child; /* O_NOFOLLOW: ELOOP later */
+				d.child = (struct path){ 0 };
+				break;
 			}
-			*out = d.child;
-			d.child = (struct path){ 0 };
-			break;
+			if (++links > MAXSYMLINKS) {
+				r = -ELOOP;
+				break;
+			}
+			r = symlink_path(&d, p, &next);
+			dirop_end(&d);
+			if (r)
+				goto out;
+			free(followed);
+			p = followed = next;
+			continue;
 		}
 		if (mnt_rdonly(d.np.dir.mnt))
 			r = -EROFS;
@@ -659,11 +709,13 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 			break;
 		}
 		/* Lost a race with another creator: open theirs. */
-		if (r != -EEXIST || (flags & O_EXCL) || tries >= 8)
+		if (r != -EEXIST || (flags & O_EXCL) || ++tries > 8)
 			break;
 		dirop_end(&d);
 	}
 	dirop_end(&d);
+out:
+	free(followed);
 	return r;
 }
 
@@ -1062,7 +1114,7 @@ ssize_t uvfs_readdir(struct uvfs_ctx *ctx, int fd, struct uvfs_dirent *ents,
 	if (!vn_isdir(f->path.vp)) {
 		r = -ENOTDIR;
 	} else if (nents == 0) {
-		r = -EINVAL;
+		r = 0;
 	} else {
 		pthread_mutex_lock(&f->lock);
 		r = vop_readdir(f->path.vp, file_fh(f), (uint64_t)f->pos,

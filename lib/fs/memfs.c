@@ -1122,6 +1122,15 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 
 	if (d->type != S_IFDIR)
 		return -ENOTDIR;
+	if (strcmp(name, "..") == 0) {
+		/* the parent; a removed directory has none left */
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		err = d->u.dir.parent ? 0 : -ENOENT;
+		if (d->u.dir.parent)
+			*ino = d->u.dir.parent->ino;
+		pthread_rwlock_unlock(&fs->ns_lock);
+		return err;
+	}
 	err = name_check(name, &len);
 	if (err != 0)
 		return err;
