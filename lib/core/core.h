@@ -111,6 +111,7 @@ struct uvfs_sb {
 	struct gate gate;                   /* see gate.h */
 	_Atomic int state;                  /* enum sb_state, sb_set_state() */
 	bool rdonly;                        /* const */
+	dev_t dev;                          /* const: st_dev of its files */
 	unsigned deadline_ms;               /* const: forced-unmount deadline */
 	/* u->vc_lock: */
 	struct cds_list_head vnodes;        /* every vnode shell of this sb */
@@ -371,6 +372,7 @@ struct uvfs {
 	struct cds_list_head mounts;        /* ns_lock: attached mounts */
 	struct mount *root_mount;           /* ns_lock */
 	_Atomic uint64_t next_mount_id;
+	_Atomic unsigned next_dev;          /* anonymous device numbers */
 
 	pthread_mutex_t ctx_lock;
 	struct cds_list_head ctxs;          /* ctx_lock */

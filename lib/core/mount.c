@@ -29,6 +29,7 @@
  */
 #include "core.h"
 
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,6 +181,8 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	if (!sb)
 		return -ENOMEM;
 	sb->u = u;
+	/* an anonymous device number per instance, as Linux's major 0 */
+	sb->dev = makedev(0, atomic_fetch_add(&u->next_dev, 1) + 1);
 	sb->deadline_ms = u->cfg.force_deadline_ms;
 	err = parse_options(options, &sb->rdonly, &sb->deadline_ms, &drvopts);
 	if (err) {

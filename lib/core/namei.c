@@ -114,14 +114,17 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 	path_get(&start);
 	err = walk(ctx, &start, buf, LK_FOLLOW, links);
 	free(buf);
-	if (err)
+	if (err) {
+		path_put(&start);
 		return err;
+	}
 	path_put(lnk);
 	*lnk = start;
 	return 0;
 }
 
-/* Walks path from *cur (held); on success *cur is the result. */
+/* Walks path from *cur (held); on success *cur is the result.  Either way
+ * *cur is held on return (the caller puts it). */
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		unsigned flags, int *links)
 {

@@ -548,6 +548,8 @@ int vop_getattr(struct vnode *vp, struct stat *st)
 	VOP_ENTER(vp);
 	int r = sb->ops->getattr(sb, vp->priv, st);
 	VOP_EXIT();
+	if (r == 0)
+		st->st_dev = sb->dev;
 	return r;
 }
 
@@ -749,8 +751,11 @@ int vop_statfs(struct vnode *vp, struct statvfs *st)
 		st->f_namemax = NAME_MAX;
 		r = 0;
 	}
-	if (r == 0 && sb->rdonly)
-		st->f_flag |= ST_RDONLY;
+	if (r == 0) {
+		st->f_fsid = (unsigned long)sb->dev;
+		if (sb->rdonly)
+			st->f_flag |= ST_RDONLY;
+	}
 	VOP_EXIT();
 	return r;
 }
