@@ -94,6 +94,8 @@ struct fstype {
 	struct cds_list_head sbs;           /* u->types_lock: its sbs */
 	unsigned nsbs;                      /* u->types_lock */
 	bool dying;                         /* u->types_lock: no new mounts */
+	bool gone;                          /* u->types_lock: unregistered;
+					       freed with its last sb */
 };
 
 enum sb_state {
@@ -357,6 +359,8 @@ struct uvfs_node {
 	struct path path;                   /* const; held */
 	_Atomic uint64_t holds;             /* m->node_lock for 0 transitions */
 	uint64_t ctx_id;                    /* const: the ctx that made it */
+	char *name;                         /* const: the path it was first
+					       looked up by (diagnostics) */
 	struct cds_list_head mlink;         /* m->node_lock */
 };
 

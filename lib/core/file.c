@@ -1090,7 +1090,7 @@ static int readdir_fill(void *arg, const char *name, uint64_t ino,
 	size_t len;
 
 	if (s->n >= s->max)
-		return 1;
+		return 1;       /* full: this entry is not consumed */
 	de = &s->ents[s->n++];
 	len = strnlen(name, sizeof(de->name) - 1);
 	de->ino = ino;
@@ -1099,7 +1099,7 @@ static int readdir_fill(void *arg, const char *name, uint64_t ino,
 	memcpy(de->name, name, len);
 	de->name[len] = '\0';
 	s->next = next;
-	return s->n == s->max;
+	return 0;
 }
 
 ssize_t uvfs_readdir(struct uvfs_ctx *ctx, int fd, struct uvfs_dirent *ents,

@@ -105,9 +105,8 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
 	sb->priv = priv;
 }
 
-static void sb_free_work(struct work *w)
+static void sb_free(struct uvfs_sb *sb)
 {
-	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, free_work);
 	struct uvfs *u = sb->u;
 
 	/* Invariant 6: no vnode may still point here. */
@@ -116,14 +115,22 @@ static void sb_free_work(struct work *w)
 	SB_SET_STATE(sb, SB_DEAD, SB_FREED);
 	pthread_mutex_lock(&u->types_lock);
 	cds_list_del(&sb->type_link);
-	sb->type->nsbs--;
+	struct fstype *t = sb->type;
+	bool free_type = --t->nsbs == 0 && t->gone;
 	pthread_mutex_unlock(&u->types_lock);
+	if (free_type)
+		free(t);
 	gate_destroy(&sb->gate);
 	pthread_cond_destroy(&sb->vc_cv);
 	free(sb);
 	CNT_DEC(u->nsb);
 	CNT_DEC(u->nzombie_sb);
 	settle_kick(u);
+}
+
+static void sb_free_work(struct work *w)
+{
+	sb_free(caa_container_of(w, struct uvfs_sb, free_work));
 }
 
 /* Splits the core's options out of opts: "ro", "rw", "deadline=MS".  The
@@ -283,8 +290,9 @@ void mount_ref(struct mount *m)
 }
 
 /* Releases what the mount holds and frees it.  Runs on a worker (the last
- * reference) or in the caller of a normal unmount. */
-static void mount_teardown(struct mount *m)
+ * reference) or in the caller of a normal unmount (sync: the sb is freed
+ * here too when nothing else points at it). */
+static void mount_teardown(struct mount *m, bool sync)
 {
 	struct uvfs *u = m->u;
 	struct uvfs_sb *sb = m->sb;
@@ -298,9 +306,12 @@ static void mount_teardown(struct mount *m)
 		sb_shutdown(sb);
 	pthread_mutex_lock(&u->vc_lock);
 	sb->mounted = false;
-	if (sb->nvnodes == 0)
+	bool free_now = sb->nvnodes == 0 && sync;
+	if (sb->nvnodes == 0 && !sync)
 		work_queue(u, &sb->free_work);
 	pthread_mutex_unlock(&u->vc_lock);
+	if (free_now)
+		sb_free(sb);
 
 	pthread_rwlock_wrlock(&u->ns_lock);
 	parent = m->parent;
@@ -323,7 +334,7 @@ static void mount_teardown(struct mount *m)
 
 static void mount_teardown_work(struct work *w)
 {
-	mount_teardown(caa_container_of(w, struct mount, work));
+	mount_teardown(caa_container_of(w, struct mount, work), false);
 }
 
 void mount_rele(struct mount *m)
@@ -505,7 +516,7 @@ fail_mount:
 	/* a mount nobody saw: tear it down like any other */
 	atomic_store(&m->refs, 0);
 	CNT_INC(u->nzombie_sb);
-	mount_teardown(m);
+	mount_teardown(m, true);
 	path_put(&tp);
 	return err;
 fail_sb:
@@ -640,7 +651,7 @@ static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		 * new one can be taken: shut down here, synchronously. */
 		long o = atomic_fetch_sub(&m->refs, 2);
 		UVFS_VERIFY(o == 2);
-		mount_teardown(m);
+		mount_teardown(m, true);
 		return 0;
 	}
 	if (flags & UVFS_UMOUNT_FORCE) {
@@ -831,14 +842,26 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 	if (err)
 		return err;
 
-	/* wait for the superblocks to be gone */
+	/* Wait until no instance can call the driver again: every sb dead
+	 * (dead vnode shells of open files may outlive it; they never call
+	 * the driver).  The type then leaves the list and is freed with its
+	 * last sb. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		struct uvfs_sb *sb;
+		bool live = false;
+
 		pthread_mutex_lock(&u->types_lock);
-		if (t->nsbs == 0) {
+		cds_list_for_each_entry(sb, &t->sbs, type_link)
+			if (atomic_load(&sb->state) != SB_DEAD)
+				live = true;
+		if (!live) {
 			cds_list_del(&t->link);
+			t->gone = true;
+			bool free_now = t->nsbs == 0;
 			pthread_mutex_unlock(&u->types_lock);
-			free(t);
+			if (free_now)
+				free(t);
 			return 0;
 		}
 		pthread_mutex_unlock(&u->types_lock);
@@ -905,6 +928,8 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	struct mount *m, *c;
 	struct uvfs_ctx *x;
 	struct uvfs_node *nd;
+	struct { size_t idx; struct path p; } roots[64];
+	size_t nroots = 0;
 	int err;
 
 	if (!target || !out || !nout)
@@ -926,22 +951,37 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 					   x->fds[fd]->name);
 		if (x->cwd.mnt == m)
 			holder_add(&h, UVFS_HOLDER_CWD, x, -1, x->cwd_name);
-		if (x->root.mnt == m && x->root.vp)
-			holder_add(&h, UVFS_HOLDER_ROOT, x, -1, m->target);
+		if (x->root.mnt == m && x->root.vp &&
+		    holder_add(&h, UVFS_HOLDER_ROOT, x, -1, m->target) &&
+		    nroots < sizeof(roots) / sizeof(roots[0])) {
+			roots[nroots].idx = h.n - 1;
+			roots[nroots].p = x->root;
+			path_get(&roots[nroots++].p);
+		}
 		pthread_mutex_unlock(&x->fd_lock);
 	}
 	pthread_mutex_unlock(&u->ctx_lock);
+	/* a chroot's name, from the namespace root, found by walking up:
+	 * outside the locks, it calls the drivers */
+	for (size_t i = 0; i < nroots; i++) {
+		struct path top;
+		char name[1024];
+		pthread_rwlock_rdlock(&u->ns_lock);
+		top.mnt = u->root_mount;
+		top.vp = top.mnt->root;
+		path_get(&top);
+		pthread_rwlock_unlock(&u->ns_lock);
+		if (path_name(ctx, &top, &roots[i].p, name, sizeof(name)) > 0)
+			snprintf(h.v[roots[i].idx].path,
+				 sizeof(h.v[roots[i].idx].path), "%s", name);
+		path_put(&top);
+		path_put(&roots[i].p);
+	}
 
 	pthread_mutex_lock(&m->node_lock);
 	cds_list_for_each_entry(nd, &m->nodes, mlink) {
-		char p[1100];
-		if (nd->path.vp == m->root)
-			snprintf(p, sizeof(p), "%s", m->target);
-		else
-			snprintf(p, sizeof(p), "%s (inode %llu)", m->target,
-				 (unsigned long long)nd->path.vp->ino);
 		struct uvfs_holder *hd = holder_add(&h, UVFS_HOLDER_NODE,
-						    NULL, -1, p);
+						    NULL, -1, nd->name);
 		if (hd)
 			hd->ctx_id = nd->ctx_id;
 	}

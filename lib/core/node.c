@@ -12,6 +12,7 @@
 
 /* Turns a held path into a held node (the path's references are consumed). */
 static int node_get(struct uvfs_ctx *ctx, struct path *p,
+		    const struct uvfs_node *dir, const char *name,
 		    struct uvfs_node **out)
 {
 	struct mount *m = p->mnt;
@@ -29,6 +30,17 @@ static int node_get(struct uvfs_ctx *ctx, struct path *p,
 	nd = calloc(1, sizeof(*nd));
 	if (!nd) {
 		pthread_mutex_unlock(&m->node_lock);
+		path_put(p);
+		return -ENOMEM;
+	}
+	if (!dir)
+		nd->name = strdup("/");
+	else if (asprintf(&nd->name, "%s%s%s", dir->name,
+			  strcmp(dir->name, "/") ? "/" : "", name) < 0)
+		nd->name = NULL;
+	if (!nd->name) {
+		pthread_mutex_unlock(&m->node_lock);
+		free(nd);
 		path_put(p);
 		return -ENOMEM;
 	}
@@ -67,6 +79,7 @@ void uvfs_node_release(struct uvfs_node *nd, uint64_t n)
 	nd->path.vp->node = NULL;
 	pthread_mutex_unlock(&m->node_lock);
 	path_put(&nd->path);
+	free(nd->name);
 	free(nd);
 	CNT_DEC(u->nnodes);
 }
@@ -76,7 +89,7 @@ int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out)
 	struct path p = ctx->root;
 
 	path_get(&p);
-	return node_get(ctx, &p, out);
+	return node_get(ctx, &p, NULL, NULL, out);
 }
 
 int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
@@ -99,7 +112,7 @@ int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		path_put(&p);
 		return err;
 	}
-	return node_get(ctx, &p, out);
+	return node_get(ctx, &p, dir, name, out);
 }
 
 int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
@@ -235,5 +248,5 @@ int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		path_put(&p);
 		return err;
 	}
-	return node_get(ctx, &p, out);
+	return node_get(ctx, &p, dir, name, out);
 }
