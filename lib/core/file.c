@@ -33,6 +33,8 @@
  * Offsets: f->lock is held across read, write, lseek and readdir on one
  * description, so threads sharing it never interleave offsets; pread and
  * pwrite do not take it.  On a directory the offset is the readdir cookie.
+ * Lock order: f->lock is taken before entering a gate (the vop runs under
+ * it) and before vp->lock (file_fh); nothing takes it while holding those.
  *
  * Files that are not regular are metadata to the core: devices and fifos
  * open, reads return 0 (end of file), writes consume everything and return
@@ -44,8 +46,10 @@
  * the context's root.  They are for diagnostics only; nothing resolves them.
  *
  * Error precedence follows Linux (fs/namei.c, fs/open.c): the parent lookup,
- * then the type of the last component, then -EROFS, then the existence of
- * the name, then permissions, then busy mount points.
+ * then the kind of the last component ("." "..", root), then -EEXIST for
+ * calls that create, -EROFS, -ENOENT for calls that remove, then the
+ * permissions (-EACCES, sticky -EPERM), the types (-EISDIR, -ENOTDIR), and
+ * last busy mount points (-EBUSY).
  */
 #include "core.h"
 
@@ -950,8 +954,12 @@ static ssize_t file_write(struct file *f, const void *buf, size_t n,
 		woff = off;
 	}
 	r = vop_write(vp, file_fh(f), buf, n, &woff);
-	if (atpos && r >= 0)
-		f->pos = append ? woff : off + r;
+	if (atpos && r >= 0) {
+		if (!append)
+			f->pos = off + r;
+		else if (ALWAYS(woff >= 0)) /* the driver says where it ended */
+			f->pos = woff;
+	}
 out:
 	if (atpos)
 		pthread_mutex_unlock(&f->lock);
