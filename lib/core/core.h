@@ -150,13 +150,20 @@ enum vn_state {
 #define VN_RECLAIM   0x08  /* queued for reclaim / being reclaimed */
 #define VN_LOADED    0x10  /* priv is the driver's object (counted in nlive) */
 
+/* In vp->usecount, beside the count: the last release must take vc_lock
+ * (the vnode is not simply going back to the LRU: it is new, off the LRU,
+ * unhashed, dead or unlinked).  Set and cleared under vc_lock; because it
+ * lives in the same word as the count, a lock-free 1 -> 0 release and a
+ * state change can never miss each other. */
+#define VN_SLOW (1UL << 63)
+
 struct vnode {
 	struct uvfs_sb *sb;                 /* const; holds sb->nvnodes */
 	uint64_t ino;                       /* const */
 	mode_t type;                        /* const: S_IFMT bits */
 	void *priv;                         /* driver object; read inside the
 					       gate while VN_ACTIVE */
-	_Atomic unsigned long usecount;     /* atomic; 1 -> 0 under vc_lock */
+	_Atomic unsigned long usecount;     /* atomic: uses | VN_SLOW */
 	_Atomic int state;                  /* enum vn_state, vn_set_dead() */
 	_Atomic unsigned mounted;           /* ns_lock (write) to change: mounts
 					       covering this vnode */

@@ -136,6 +136,7 @@ void gate_destroy(struct gate *g)
 int gate_enter(struct gate *g, struct gate_rec **rec)
 {
 	(void)g;
+	(void)rec_get;
 	*rec = NULL;
 	return 0;
 }
@@ -194,12 +195,11 @@ void gate_exit(struct gate_rec *r)
 {
 	struct gate *g = atomic_load_explicit(&r->gate, memory_order_relaxed);
 
-	urcu_memb_read_lock();
 	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
 	UVFS_VERIFY(c > 0);
 	atomic_store_explicit(&r->count, c - 1, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
 	int s = atomic_load_explicit(&g->state, memory_order_relaxed);
-	urcu_memb_read_unlock();
 	if (s != GATE_OPEN) {
 		pthread_mutex_lock(&g->lock);
 		pthread_cond_broadcast(&g->cv);
@@ -238,13 +238,25 @@ int gate_drain(struct gate *g, int timeout_ms)
 		deadline_after(&until, timeout_ms);
 	pthread_mutex_lock(&g->lock);
 	while (inside_locked(g) > 0) {
-		if (timeout_ms < 0) {
-			pthread_cond_wait(&g->cv, &g->lock);
-		} else if (pthread_cond_timedwait(&g->cv, &g->lock, &until)
-			   == ETIMEDOUT) {
-			ret = inside_locked(g) > 0 ? -ETIMEDOUT : 0;
-			break;
+		struct timespec slice, now;
+
+		/* Wait in 1 ms slices: an exiter that read the state before
+		 * our store became visible to it does not wake us. */
+		deadline_after(&slice, 1);
+		if (timeout_ms >= 0) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > until.tv_sec ||
+			    (now.tv_sec == until.tv_sec &&
+			     now.tv_nsec >= until.tv_nsec)) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			if (slice.tv_sec > until.tv_sec ||
+			    (slice.tv_sec == until.tv_sec &&
+			     slice.tv_nsec > until.tv_nsec))
+				slice = until;
 		}
+		pthread_cond_timedwait(&g->cv, &g->lock, &slice);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return ret;

@@ -45,40 +45,60 @@ int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask)
 	return vop_access(vp, mask, &ctx->cred);
 }
 
-int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name)
+/* Search permission on a directory about to be walked through. */
+static int may_search(struct uvfs_ctx *ctx, struct vnode *dvp)
 {
-	struct path next;
+	if (!vn_isdir(dvp))
+		return -ENOTDIR;
+	return may_access(ctx, dvp, X_OK);
+}
+
+/* "..": within the context's root, up across mount roots. */
+static int step_dotdot(struct uvfs_ctx *ctx, struct path *cur)
+{
+	struct path next = *cur;
 	struct vnode *vp;
 	int err;
 
-	if (!vn_isdir(cur->vp))
-		return -ENOTDIR;
-	err = may_access(ctx, cur->vp, X_OK);
+	if (path_equal(cur, &ctx->root))
+		return 0;
+	path_get(&next);
+	mount_cross_up(&next, &ctx->root);
+	if (!path_equal(&next, &ctx->root) &&
+	    next.vp != next.mnt->root) {        /* else a detached root */
+		err = vop_lookup(next.vp, "..", &vp);
+		if (err) {
+			path_put(&next);
+			return err;
+		}
+		vn_rele(next.vp);
+		next.vp = vp;
+		mount_cross_down(&next);
+	}
+	path_put(cur);
+	*cur = next;
+	return 0;
+}
+
+int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name)
+{
+	struct vnode *vp;
+	int err;
+
+	err = may_search(ctx, cur->vp);
 	if (err)
 		return err;
 	if (name[0] == '.' && name[1] == '\0')
 		return 0;
-	next = *cur;
-	path_get(&next);
-	if (name[0] == '.' && name[1] == '.' && name[2] == '\0') {
-		if (path_equal(&next, &ctx->root))
-			goto done;
-		mount_cross_up(&next, &ctx->root);
-		if (path_equal(&next, &ctx->root) ||
-		    next.vp == next.mnt->root)  /* a detached mount's root */
-			goto done;
-	}
-	err = vop_lookup(next.vp, name, &vp);
-	if (err) {
-		path_put(&next);
+	if (name[0] == '.' && name[1] == '.' && name[2] == '\0')
+		return step_dotdot(ctx, cur);
+	err = vop_lookup(cur->vp, name, &vp);
+	if (err)
 		return err;
-	}
-	vn_rele(next.vp);
-	next.vp = vp;
-	mount_cross_down(&next);
-done:
-	path_put(cur);
-	*cur = next;
+	/* same mount: the mount reference carries over */
+	vn_rele(cur->vp);
+	cur->vp = vp;
+	mount_cross_down(cur);
 	return 0;
 }
 
@@ -132,7 +152,7 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 	char name[NAME_MAX + 1];
 	int err = 0;
 
-	if (*p == '/') {
+	if (*p == '/' && !path_equal(cur, &ctx->root)) {
 		path_put(cur);
 		*cur = ctx->root;
 		path_get(cur);
@@ -156,17 +176,30 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 			p++;
 		bool last = !*p;
 
-		struct path dir = *cur;
-		path_get(&dir);
-		err = namei_step(ctx, cur, name);
-		if (err) {
-			path_put(&dir);
-			break;
+		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
+		if ((name[0] == '.' && name[1] == '\0') ||
+		    (name[0] == '.' && name[1] == '.' && name[2] == '\0')) {
+			err = namei_step(ctx, cur, name);
+		} else if ((err = may_search(ctx, cur->vp)) == 0) {
+			struct vnode *vp;
+			err = vop_lookup(cur->vp, name, &vp);
+			if (!err && S_ISLNK(vp->type) && follow_it) {
+				/* the link is resolved from its directory */
+				struct path lnk = { cur->mnt, vp };
+				mount_ref(lnk.mnt);
+				err = follow(ctx, cur, &lnk, links);
+				if (err) {
+					path_put(&lnk);
+				} else {
+					path_put(cur);
+					*cur = lnk;
+				}
+			} else if (!err) {
+				vn_rele(cur->vp);
+				cur->vp = vp;
+				mount_cross_down(cur);
+			}
 		}
-		if (S_ISLNK(cur->vp->type) &&
-		    (!last || trailing || (flags & LK_FOLLOW)))
-			err = follow(ctx, &dir, cur, links);
-		path_put(&dir);
 		if (err)
 			break;
 		if (last && trailing && !vn_isdir(cur->vp)) {

@@ -67,8 +67,22 @@ static void sb_maybe_free_locked(struct uvfs_sb *sb)
 		work_queue(sb->u, &sb->free_work);
 }
 
+static unsigned long vn_uses(struct vnode *vp)
+{
+	return atomic_load(&vp->usecount) & ~VN_SLOW;
+}
+
+static void vn_set_slow_locked(struct vnode *vp, bool slow)
+{
+	if (slow)
+		atomic_fetch_or(&vp->usecount, VN_SLOW);
+	else
+		atomic_fetch_and(&vp->usecount, ~VN_SLOW);
+}
+
 static void vn_unhash_locked(struct vnode *vp)
 {
+	vn_set_slow_locked(vp, true);
 	if (vp->flags & VN_HASHED) {
 		cds_list_del(&vp->hash_link);
 		vp->flags &= ~VN_HASHED;
@@ -87,7 +101,7 @@ static void vn_free(struct vnode *vp)
 	struct uvfs *u = sb->u;
 
 	pthread_mutex_lock(&u->vc_lock);
-	UVFS_VERIFY(atomic_load(&vp->usecount) == 0);
+	UVFS_VERIFY(vn_uses(vp) == 0);
 	UVFS_VERIFY(!(vp->flags & (VN_LOADED | VN_HASHED | VN_ONLRU)));
 	UVFS_VERIFY(sb->nvnodes > 0);
 	cds_list_del(&vp->sb_link);
@@ -152,7 +166,7 @@ void vn_ref(struct vnode *vp)
 {
 	unsigned long o = atomic_fetch_add_explicit(&vp->usecount, 1,
 						    memory_order_relaxed);
-	UVFS_VERIFY(o > 0);
+	UVFS_VERIFY((o & ~VN_SLOW) > 0);
 }
 
 /* => vc_lock held; vp's use count just went to zero. */
@@ -175,6 +189,7 @@ static void vn_lastrele_locked(struct vnode *vp)
 		vp->flags |= VN_ONLRU;
 		u->nlru++;
 	}
+	vn_set_slow_locked(vp, false);  /* next time: lock-free */
 	if (u->nlru > u->cfg.vcache_max && !u->prune_queued) {
 		u->prune_queued = true;
 		work_queue(u, &u->prune_work);
@@ -187,16 +202,17 @@ void vn_rele(struct vnode *vp)
 	unsigned long c = atomic_load_explicit(&vp->usecount,
 					       memory_order_relaxed);
 
-	while (c > 1) {
+	/* Lock-free unless this is a last release that has work to do. */
+	while ((c & ~VN_SLOW) > 1 || c == 1) {
 		if (atomic_compare_exchange_weak_explicit(
-			    &vp->usecount, &c, c - 1, memory_order_release,
+			    &vp->usecount, &c, c - 1, memory_order_acq_rel,
 			    memory_order_relaxed))
 			return;
 	}
 	pthread_mutex_lock(&u->vc_lock);
 	c = atomic_fetch_sub_explicit(&vp->usecount, 1, memory_order_acq_rel);
-	UVFS_VERIFY(c >= 1);
-	if (c == 1)
+	UVFS_VERIFY((c & ~VN_SLOW) >= 1);
+	if ((c & ~VN_SLOW) == 1)
 		vn_lastrele_locked(vp);
 	pthread_mutex_unlock(&u->vc_lock);
 }
@@ -256,7 +272,7 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 	vp->ino = ino;
 	vp->type = st.st_mode & S_IFMT;
 	vp->priv = priv;
-	atomic_init(&vp->usecount, 1);
+	atomic_init(&vp->usecount, 1 | VN_SLOW);
 	atomic_init(&vp->state, VN_ACTIVE);
 	atomic_init(&vp->mounted, 0);
 	CDS_INIT_LIST_HEAD(&vp->files);
@@ -303,8 +319,12 @@ void vcache_prune(struct uvfs *u, unsigned long n)
 		cds_list_del(&vp->lru_link);
 		vp->flags &= ~VN_ONLRU;
 		u->nlru--;
-		if (atomic_load(&vp->usecount) > 0)
-			continue;       /* in use again: off the LRU */
+		if (vn_uses(vp) > 0) {
+			/* in use again: off the LRU, and its last release
+			 * puts it back */
+			vn_set_slow_locked(vp, true);
+			continue;
+		}
 		vn_unhash_locked(vp);
 		vp->flags |= VN_RECLAIM;
 		/* reuse lru_link for our private list */
@@ -384,8 +404,7 @@ int vcache_flush_sb(struct uvfs_sb *sb, int timeout_ms)
 	CDS_INIT_LIST_HEAD(&victims);
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
-		if (atomic_load(&vp->usecount) > 0 ||
-		    (vp->flags & VN_RECLAIM))
+		if (vn_uses(vp) > 0 || (vp->flags & VN_RECLAIM))
 			continue;
 		vn_unhash_locked(vp);
 		vp->flags |= VN_RECLAIM;
@@ -647,6 +666,7 @@ static void vn_mark_unlinked(struct vnode *vp)
 
 	pthread_mutex_lock(&u->vc_lock);
 	vp->flags |= VN_UNLINKED;
+	vn_set_slow_locked(vp, true);
 	pthread_mutex_unlock(&u->vc_lock);
 }
 
