@@ -2349,6 +2349,9 @@ int main(int argc, char **argv)
 	printf("conformance: type %s, source %s, options \"%s\"\n", fs_type,
 	       fs_source, fs_options);
 
+	/* UVFS_TEST_FILTER=pattern runs only the matching tests */
+	if (getenv("UVFS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("UVFS_TEST_FILTER"));
 	failed = cmocka_run_group_tests_name(fs_type, tests, NULL, NULL);
 
 	/* nothing may be left open */
@@ -2363,8 +2366,18 @@ int main(int argc, char **argv)
 	}
 	r = uvfs_umount(root, MNT, 0);
 	if (r != 0) {
+		struct uvfs_holder *h = NULL;
+		size_t n = 0, i;
+
 		fprintf(stderr, "conformance: umount " MNT ": %s\n",
 			strerror(-r));
+		if (uvfs_holders(root, MNT, &h, &n) == 0)
+			for (i = 0; i < n; i++)
+				fprintf(stderr, "  holder %s ctx %llu fd %d "
+					"%s\n", uvfs_holder_kind_name(h[i].kind),
+					(unsigned long long)h[i].ctx_id,
+					h[i].fd, h[i].path);
+		free(h);
 		failed++;
 	}
 	uvfs_ctx_free(root);
