@@ -1,0 +1,705 @@
+/*
+ * torture.c - random operations on a tree under four memfs mounts while
+ * another thread mounts, unmounts (normal, forced, lazy), revokes and
+ * suspends under them.
+ *
+ * Every call must succeed or fail with an error the contract allows for it;
+ * anything else (EBADF above all: each thread owns its descriptors) is
+ * recorded with the call and fails the run.  At the end everything is
+ * released and the live-object counters must be back to the root alone.
+ *
+ *   UVFS_TORTURE_SECONDS   duration (default 5)
+ *   UVFS_TORTURE_SEED      random seed (default: time)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/uvfs.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+#define NWORKERS 8
+#define NMOUNTS 4
+#define NFDS 12
+
+static struct uvfs *U;
+static atomic_bool stop;
+static atomic_int running;
+static unsigned long long seed0;
+
+/* ---- operation table and counters ------------------------------------- */
+
+enum op {
+	OP_CREATE, OP_OPEN, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_LSEEK,
+	OP_FSTAT, OP_FTRUNCATE, OP_CLOSE, OP_MKDIR, OP_RMDIR, OP_UNLINK,
+	OP_RENAME, OP_LINK, OP_STAT, OP_LSTAT, OP_READDIR, OP_CHDIR,
+	OP_GETCWD, OP_RELSTAT,
+	/* the admin thread */
+	OP_MOUNT, OP_UMOUNT, OP_UMOUNT_FORCE, OP_UMOUNT_DETACH, OP_REVOKE,
+	OP_SUSPEND, OP_RESUME,
+	OP_COUNT
+};
+
+static const char *const op_name[OP_COUNT] = {
+	"create", "open", "read", "write", "pread", "pwrite", "lseek",
+	"fstat", "ftruncate", "close", "mkdir", "rmdir", "unlink", "rename",
+	"link", "stat", "lstat", "readdir", "chdir", "getcwd", "relstat",
+	"mount", "umount", "umount-force", "umount-detach", "revoke",
+	"suspend", "resume",
+};
+
+/* Errors each call may give besides success.  EIO and ENOENT come with a
+ * forced unmount or revoke underneath; the rest are the call's own. */
+#define PATH_ERRS ENOENT, ENOTDIR, EIO
+static const int ok_create[] = { PATH_ERRS, EEXIST, EISDIR, 0 };
+static const int ok_open[] = { PATH_ERRS, 0 };
+static const int ok_fdio[] = { EIO, 0 };
+static const int ok_read[] = { EIO, EISDIR, 0 };
+static const int ok_close[] = { 0 };
+static const int ok_mkdir[] = { PATH_ERRS, EEXIST, 0 };
+static const int ok_rmdir[] = { PATH_ERRS, ENOTEMPTY, EEXIST, EBUSY, 0 };
+static const int ok_unlink[] = { PATH_ERRS, EISDIR, EBUSY, 0 };
+static const int ok_rename[] = { PATH_ERRS, EEXIST, ENOTEMPTY, EISDIR,
+				 EXDEV, EINVAL, EBUSY, 0 };
+static const int ok_link[] = { PATH_ERRS, EEXIST, EXDEV, EPERM, 0 };
+static const int ok_stat[] = { PATH_ERRS, 0 };
+static const int ok_readdir[] = { PATH_ERRS, 0 };
+static const int ok_getcwd[] = { ENOENT, EIO, 0 };
+static const int ok_umount[] = { EBUSY, 0 };
+static const int ok_none[] = { 0 };
+static const int ok_revoke[] = { ENOENT, ENOTDIR, 0 };
+
+struct counts {
+	unsigned long long calls[OP_COUNT], ok[OP_COUNT];
+};
+
+#define MAX_REPORTS 32
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static char reports[MAX_REPORTS][256];
+static unsigned nreports, nunexpected;
+
+static void report(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&report_lock);
+	nunexpected++;
+	if (nreports < MAX_REPORTS) {
+		va_start(ap, fmt);
+		vsnprintf(reports[nreports++], sizeof(reports[0]), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&report_lock);
+}
+
+static const char *errname(long r)
+{
+	static _Thread_local char buf[64];
+
+	if (r >= 0)
+		snprintf(buf, sizeof(buf), "%ld", r);
+	else
+		snprintf(buf, sizeof(buf), "-%s",
+			 strerrorname_np((int)-r) ? strerrorname_np((int)-r) :
+			 "?");
+	return buf;
+}
+
+/* Counts the call and checks its result; returns r. */
+static long check(struct counts *c, int who, enum op op, long r,
+		  const int *allowed, const char *path)
+{
+	const int *e;
+
+	c->calls[op]++;
+	if (r >= 0) {
+		c->ok[op]++;
+		return r;
+	}
+	for (e = allowed; *e; e++)
+		if (r == -*e)
+			return r;
+	report("thread %d: %s(%s) = %s", who, op_name[op], path ? path : "",
+	       errname(r));
+	return r;
+}
+
+/* ---- randomness -------------------------------------------------------- */
+
+static uint64_t rnd_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static unsigned rnd(uint64_t *s, unsigned n)
+{
+	return (unsigned)(rnd_next(s) >> 33) % n;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A random path /mN[/dA[/dB]]/NAME; last is 'f' (file names), 'd'
+ * (directory names) or 0 (either). */
+static void rnd_path(uint64_t *s, char *buf, size_t size, char last)
+{
+	static const char *const names[] = { "d0", "d1", "d2", "f0", "f1",
+					     "f2", "f3" };
+	int len, depth = (int)rnd(s, 3), i;
+	unsigned k;
+
+	len = snprintf(buf, size, "/m%u", rnd(s, NMOUNTS));
+	for (i = 0; i < depth; i++)
+		len += snprintf(buf + len, size - (size_t)len, "/d%u",
+				rnd(s, 3));
+	if (last == 'f')
+		k = 3 + rnd(s, 4);
+	else if (last == 'd')
+		k = rnd(s, 3);
+	else
+		k = rnd(s, 7);
+	snprintf(buf + len, size - (size_t)len, "/%s", names[k]);
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+struct ofd {
+	int fd;         /* -1: free */
+	bool dir, wr;
+};
+
+struct worker {
+	pthread_t thread;
+	int id;
+	struct uvfs_ctx *ctx;
+	uint64_t rng;
+	struct ofd fds[NFDS];
+	struct counts c;
+	_Atomic(const char *) doing;    /* for the watchdog */
+};
+
+static struct worker workers[NWORKERS];
+
+static struct ofd *any_fd(struct worker *w)
+{
+	unsigned start = rnd(&w->rng, NFDS), i;
+
+	for (i = 0; i < NFDS; i++)
+		if (w->fds[(start + i) % NFDS].fd >= 0)
+			return &w->fds[(start + i) % NFDS];
+	return NULL;
+}
+
+static void close_fd(struct worker *w, struct ofd *o)
+{
+	atomic_store(&w->doing, "close");
+	check(&w->c, w->id, OP_CLOSE, uvfs_close(w->ctx, o->fd), ok_close,
+	      "fd");
+	o->fd = -1;
+}
+
+static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
+{
+	int i;
+
+	for (i = 0; i < NFDS; i++)
+		if (w->fds[i].fd < 0)
+			break;
+	if (i == NFDS) {
+		i = (int)rnd(&w->rng, NFDS);
+		close_fd(w, &w->fds[i]);
+	}
+	w->fds[i].fd = fd;
+	w->fds[i].dir = dir;
+	w->fds[i].wr = wr;
+}
+
+static void worker_step(struct worker *w)
+{
+	char p[128], q[128], buf[512];
+	struct uvfs_dirent de[8];
+	struct uvfs_ctx *x = w->ctx;
+	struct counts *c = &w->c;
+	struct stat st;
+	struct ofd *o;
+	long r;
+	int i;
+
+	switch (rnd(&w->rng, 20)) {
+	case 0: case 1: { /* create */
+		int flags = O_CREAT | O_RDWR;
+
+		rnd_path(&w->rng, p, sizeof(p), 'f');
+		if (rnd(&w->rng, 4) == 0)
+			flags |= O_EXCL;
+		if (rnd(&w->rng, 4) == 0)
+			flags |= O_TRUNC;
+		if (rnd(&w->rng, 4) == 0)
+			flags |= O_APPEND;
+		atomic_store(&w->doing, "create");
+		r = check(c, w->id, OP_CREATE, uvfs_open(x, p, flags, 0644),
+			  ok_create, p);
+		if (r >= 0)
+			keep_fd(w, (int)r, false, true);
+		break;
+	}
+	case 2: /* open, file or directory */
+		rnd_path(&w->rng, p, sizeof(p), 0);
+		atomic_store(&w->doing, "open");
+		r = check(c, w->id, OP_OPEN, uvfs_open(x, p, O_RDONLY, 0),
+			  ok_open, p);
+		if (r >= 0) {
+			bool dir = uvfs_fstat(x, (int)r, &st) == 0 &&
+				   S_ISDIR(st.st_mode);
+
+			keep_fd(w, (int)r, dir, false);
+		}
+		break;
+	case 3: /* I/O on a descriptor */
+	case 4:
+		o = any_fd(w);
+		if (!o)
+			break;
+		atomic_store(&w->doing, "fd io");
+		switch (rnd(&w->rng, 7)) {
+		case 0:
+			check(c, w->id, OP_READ,
+			      uvfs_read(x, o->fd, buf, sizeof(buf)), ok_read,
+			      "fd");
+			break;
+		case 1:
+			if (o->wr)
+				check(c, w->id, OP_WRITE,
+				      uvfs_write(x, o->fd, "torture!", 8),
+				      ok_fdio, "fd");
+			break;
+		case 2:
+			check(c, w->id, OP_PREAD,
+			      uvfs_pread(x, o->fd, buf, sizeof(buf),
+					 rnd(&w->rng, 4096)), ok_read, "fd");
+			break;
+		case 3:
+			if (o->wr)
+				check(c, w->id, OP_PWRITE,
+				      uvfs_pwrite(x, o->fd, buf, 100,
+						  rnd(&w->rng, 65536)),
+				      ok_fdio, "fd");
+			break;
+		case 4:
+			if (!o->dir)
+				check(c, w->id, OP_LSEEK,
+				      uvfs_lseek(x, o->fd,
+						 rnd(&w->rng, 1000), SEEK_SET),
+				      ok_fdio, "fd");
+			break;
+		case 5:
+			check(c, w->id, OP_FSTAT, uvfs_fstat(x, o->fd, &st),
+			      ok_fdio, "fd");
+			break;
+		case 6:
+			if (o->wr)
+				check(c, w->id, OP_FTRUNCATE,
+				      uvfs_ftruncate(x, o->fd,
+						     rnd(&w->rng, 8192)),
+				      ok_fdio, "fd");
+			break;
+		}
+		break;
+	case 5: /* close */
+		o = any_fd(w);
+		if (o)
+			close_fd(w, o);
+		break;
+	case 6: case 7:
+		rnd_path(&w->rng, p, sizeof(p), 'd');
+		atomic_store(&w->doing, "mkdir");
+		check(c, w->id, OP_MKDIR, uvfs_mkdir(x, p, 0755), ok_mkdir, p);
+		break;
+	case 8:
+		rnd_path(&w->rng, p, sizeof(p), 'd');
+		atomic_store(&w->doing, "rmdir");
+		check(c, w->id, OP_RMDIR, uvfs_rmdir(x, p), ok_rmdir, p);
+		break;
+	case 9:
+		rnd_path(&w->rng, p, sizeof(p), 'f');
+		atomic_store(&w->doing, "unlink");
+		check(c, w->id, OP_UNLINK, uvfs_unlink(x, p), ok_unlink, p);
+		break;
+	case 10: case 11: { /* rename, mostly within one mount */
+		static const unsigned fl[] = { 0, 0, 0, RENAME_NOREPLACE,
+					       RENAME_EXCHANGE };
+		unsigned flags = fl[rnd(&w->rng, 5)];
+
+		rnd_path(&w->rng, p, sizeof(p), 0);
+		rnd_path(&w->rng, q, sizeof(q), 0);
+		if (rnd(&w->rng, 4) != 0)
+			q[2] = p[2]; /* same mount */
+		atomic_store(&w->doing, "rename");
+		r = uvfs_rename(x, p, q, flags);
+		snprintf(buf, sizeof(buf), "%s, %s, %u", p, q, flags);
+		check(c, w->id, OP_RENAME, r, ok_rename, buf);
+		break;
+	}
+	case 12:
+		rnd_path(&w->rng, p, sizeof(p), 'f');
+		rnd_path(&w->rng, q, sizeof(q), 'f');
+		q[2] = p[2];
+		atomic_store(&w->doing, "link");
+		snprintf(buf, sizeof(buf), "%s, %s", p, q);
+		check(c, w->id, OP_LINK, uvfs_link(x, p, q), ok_link, buf);
+		break;
+	case 13: case 14:
+		rnd_path(&w->rng, p, sizeof(p), 0);
+		atomic_store(&w->doing, "stat");
+		if (rnd(&w->rng, 2))
+			check(c, w->id, OP_STAT, uvfs_stat(x, p, &st), ok_stat,
+			      p);
+		else
+			check(c, w->id, OP_LSTAT, uvfs_lstat(x, p, &st),
+			      ok_stat, p);
+		break;
+	case 15: case 16: { /* readdir */
+		int fd;
+
+		if (rnd(&w->rng, 3) == 0)
+			snprintf(p, sizeof(p), "/m%u", rnd(&w->rng, NMOUNTS));
+		else
+			rnd_path(&w->rng, p, sizeof(p), 'd');
+		atomic_store(&w->doing, "readdir");
+		fd = (int)check(c, w->id, OP_OPEN,
+				uvfs_open(x, p, O_RDONLY | O_DIRECTORY, 0),
+				ok_open, p);
+		if (fd < 0)
+			break;
+		for (i = 0; i < 64; i++) {
+			r = check(c, w->id, OP_READDIR,
+				  uvfs_readdir(x, fd, de, 8), ok_readdir, p);
+			if (r <= 0)
+				break;
+		}
+		check(c, w->id, OP_CLOSE, uvfs_close(x, fd), ok_close, p);
+		break;
+	}
+	case 17: /* chdir somewhere, do something relative */
+		if (rnd(&w->rng, 2))
+			rnd_path(&w->rng, p, sizeof(p), 'd');
+		else
+			snprintf(p, sizeof(p), "/m%u", rnd(&w->rng, NMOUNTS));
+		atomic_store(&w->doing, "chdir");
+		if (check(c, w->id, OP_CHDIR, uvfs_chdir(x, p), ok_stat, p) <
+		    0)
+			break;
+		check(c, w->id, OP_RELSTAT, uvfs_stat(x, "f0", &st), ok_stat,
+		      "f0 in cwd");
+		check(c, w->id, OP_GETCWD, uvfs_getcwd(x, buf, sizeof(buf)),
+		      ok_getcwd, p);
+		break;
+	case 18: /* back to "/": cwds should not pin mounts for long */
+		atomic_store(&w->doing, "chdir /");
+		check(c, w->id, OP_CHDIR, uvfs_chdir(x, "/"), ok_none, "/");
+		break;
+	case 19: /* drop every descriptor now and then */
+		if (rnd(&w->rng, 4) == 0)
+			for (i = 0; i < NFDS; i++)
+				if (w->fds[i].fd >= 0)
+					close_fd(w, &w->fds[i]);
+		break;
+	}
+	atomic_store(&w->doing, "idle");
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	while (!atomic_load(&stop))
+		worker_step(w);
+	for (i = 0; i < NFDS; i++)
+		if (w->fds[i].fd >= 0)
+			close_fd(w, &w->fds[i]);
+	check(&w->c, w->id, OP_CHDIR, uvfs_chdir(w->ctx, "/"), ok_none, "/");
+	atomic_store(&w->doing, "done");
+	atomic_fetch_sub(&running, 1);
+	return NULL;
+}
+
+/* ---- the admin thread -------------------------------------------------- */
+
+struct admin {
+	pthread_t thread;
+	struct uvfs_ctx *ctx;
+	uint64_t rng;
+	bool mounted[NMOUNTS];
+	struct counts c;
+	_Atomic(const char *) doing;
+};
+
+static struct admin admin;
+
+static void admin_step(struct admin *a)
+{
+	unsigned m = rnd(&a->rng, NMOUNTS);
+	char t[16], p[128];
+	long r;
+
+	snprintf(t, sizeof(t), "/m%u", m);
+	if (!a->mounted[m]) {
+		atomic_store(&a->doing, "mount");
+		r = check(&a->c, -1, OP_MOUNT,
+			  uvfs_mount(a->ctx, "memfs", "none", t,
+				     rnd(&a->rng, 2) ? "deadline=200" : ""),
+			  ok_none, t);
+		if (r == 0)
+			a->mounted[m] = true;
+		return;
+	}
+	switch (rnd(&a->rng, 8)) {
+	case 0: case 1:
+		atomic_store(&a->doing, "umount");
+		r = check(&a->c, -1, OP_UMOUNT, uvfs_umount(a->ctx, t, 0),
+			  ok_umount, t);
+		if (r == 0)
+			a->mounted[m] = false;
+		break;
+	case 2:
+		atomic_store(&a->doing, "umount force");
+		r = check(&a->c, -1, OP_UMOUNT_FORCE,
+			  uvfs_umount(a->ctx, t, UVFS_UMOUNT_FORCE), ok_none,
+			  t);
+		if (r == 0)
+			a->mounted[m] = false;
+		break;
+	case 3:
+		atomic_store(&a->doing, "umount detach");
+		r = check(&a->c, -1, OP_UMOUNT_DETACH,
+			  uvfs_umount(a->ctx, t, UVFS_UMOUNT_DETACH), ok_none,
+			  t);
+		if (r == 0)
+			a->mounted[m] = false;
+		break;
+	case 4: case 5: case 6:
+		rnd_path(&a->rng, p, sizeof(p), 'f');
+		p[2] = t[2];
+		atomic_store(&a->doing, "revoke");
+		check(&a->c, -1, OP_REVOKE, uvfs_revoke(a->ctx, p), ok_revoke,
+		      p);
+		break;
+	case 7:
+		atomic_store(&a->doing, "suspend");
+		r = check(&a->c, -1, OP_SUSPEND, uvfs_suspend(a->ctx, t),
+			  ok_none, t);
+		if (r == 0) {
+			sleep_us(rnd(&a->rng, 2000));
+			atomic_store(&a->doing, "resume");
+			check(&a->c, -1, OP_RESUME, uvfs_resume(a->ctx, t),
+			      ok_none, t);
+		}
+		break;
+	}
+}
+
+static void *admin_main(void *arg)
+{
+	struct admin *a = arg;
+
+	while (!atomic_load(&stop)) {
+		admin_step(a);
+		atomic_store(&a->doing, "sleeping");
+		sleep_us(200 + rnd(&a->rng, 3000));
+	}
+	atomic_store(&a->doing, "done");
+	atomic_fetch_sub(&running, 1);
+	return NULL;
+}
+
+/* ---- the test ---------------------------------------------------------- */
+
+static void print_counts(void)
+{
+	struct counts total;
+	int i, k;
+
+	memset(&total, 0, sizeof(total));
+	for (i = 0; i < NWORKERS; i++)
+		for (k = 0; k < OP_COUNT; k++) {
+			total.calls[k] += workers[i].c.calls[k];
+			total.ok[k] += workers[i].c.ok[k];
+		}
+	for (k = 0; k < OP_COUNT; k++) {
+		total.calls[k] += admin.c.calls[k];
+		total.ok[k] += admin.c.ok[k];
+	}
+	printf("    %-14s %10s %10s\n", "operation", "calls", "succeeded");
+	for (k = 0; k < OP_COUNT; k++)
+		printf("    %-14s %10llu %10llu\n", op_name[k], total.calls[k],
+		       total.ok[k]);
+}
+
+static void test_torture(void **state)
+{
+	const char *env = getenv("UVFS_TORTURE_SECONDS");
+	double seconds = env ? atof(env) : 5, end;
+	struct uvfs_ctx *root;
+	struct uvfs_stats st;
+	char t[16];
+	int i, r;
+
+	(void)state;
+	if (seconds <= 0)
+		seconds = 5;
+	assert_int_equal(uvfs_new(NULL, &U), 0);
+	assert_int_equal(uvfs_ctx_new(U, NULL, &root), 0);
+	admin.ctx = root;
+	admin.rng = seed0 * 31 + 7;
+	for (i = 0; i < NMOUNTS; i++) {
+		snprintf(t, sizeof(t), "/m%d", i);
+		assert_int_equal(uvfs_mkdir(root, t, 0755), 0);
+		assert_int_equal(uvfs_mount(root, "memfs", "none", t, ""), 0);
+		admin.mounted[i] = true;
+	}
+	printf("    %d workers, %g s, seed %llu\n", NWORKERS, seconds, seed0);
+
+	atomic_store(&running, NWORKERS + 1);
+	for (i = 0; i < NWORKERS; i++) {
+		struct worker *w = &workers[i];
+		char label[32];
+		int k;
+
+		w->id = i;
+		w->rng = seed0 + (uint64_t)i * 0x9E3779B97F4A7C15ULL + 1;
+		for (k = 0; k < NFDS; k++)
+			w->fds[k].fd = -1;
+		atomic_store(&w->doing, "starting");
+		assert_int_equal(uvfs_ctx_new(U, NULL, &w->ctx), 0);
+		snprintf(label, sizeof(label), "torture %d", i);
+		uvfs_ctx_set_label(w->ctx, label);
+		assert_int_equal(pthread_create(&w->thread, NULL, worker_main,
+						w), 0);
+	}
+	assert_int_equal(pthread_create(&admin.thread, NULL, admin_main,
+					&admin), 0);
+
+	end = now_ms() + seconds * 1000;
+	while (now_ms() < end)
+		sleep_us(50000);
+	atomic_store(&stop, true);
+
+	/* a watchdog: nothing may hang */
+	end = now_ms() + 30000;
+	while (atomic_load(&running) > 0 && now_ms() < end)
+		sleep_us(10000);
+	if (atomic_load(&running) > 0) {
+		fprintf(stderr, "torture: threads hang after the stop:\n");
+		for (i = 0; i < NWORKERS; i++)
+			fprintf(stderr, "  worker %d: %s\n", i,
+				atomic_load(&workers[i].doing));
+		fprintf(stderr, "  admin: %s\n", atomic_load(&admin.doing));
+		print_counts();
+		fflush(stdout);
+		_exit(1);
+	}
+	for (i = 0; i < NWORKERS; i++)
+		pthread_join(workers[i].thread, NULL);
+	pthread_join(admin.thread, NULL);
+	print_counts();
+
+	/* unmount what is still there */
+	for (i = 0; i < NMOUNTS; i++) {
+		if (!admin.mounted[i])
+			continue;
+		snprintf(t, sizeof(t), "/m%d", i);
+		r = uvfs_umount(root, t, UVFS_UMOUNT_FORCE);
+		if (r != 0)
+			report("final umount -f %s = %s", t, errname(r));
+	}
+	for (i = 0; i < NWORKERS; i++)
+		uvfs_ctx_free(workers[i].ctx);
+	uvfs_ctx_free(root);
+	r = uvfs_settle(U, 10000);
+	if (r != 0)
+		report("uvfs_settle = %s", errname(r));
+	uvfs_stats(U, &st);
+	printf("    at the end: sb %llu mounts %llu vnodes %llu (cached %llu)"
+	       " files %llu nodes %llu ctx %llu deferred %llu\n",
+	       (unsigned long long)st.superblocks,
+	       (unsigned long long)st.mounts,
+	       (unsigned long long)st.vnodes,
+	       (unsigned long long)st.vnodes_cached,
+	       (unsigned long long)st.files, (unsigned long long)st.nodes,
+	       (unsigned long long)st.contexts,
+	       (unsigned long long)st.deferred_pending);
+	if (st.files || st.nodes || st.contexts || st.mounts != 1 ||
+	    st.superblocks != 1)
+		report("objects left: files %llu nodes %llu contexts %llu "
+		       "mounts %llu superblocks %llu",
+		       (unsigned long long)st.files,
+		       (unsigned long long)st.nodes,
+		       (unsigned long long)st.contexts,
+		       (unsigned long long)st.mounts,
+		       (unsigned long long)st.superblocks);
+	uvfs_free(U);
+	U = NULL;
+
+	if (nunexpected) {
+		unsigned k;
+
+		for (k = 0; k < nreports; k++)
+			print_error("    unexpected: %s\n", reports[k]);
+		fail_msg("%u unexpected results (seed %llu)", nunexpected,
+			 seed0);
+	}
+}
+
+int main(void)
+{
+	const char *env = getenv("UVFS_TORTURE_SEED");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_torture),
+	};
+
+	seed0 = env ? strtoull(env, NULL, 0) : (unsigned long long)time(NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
