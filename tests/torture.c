@@ -56,7 +56,7 @@ enum op {
 	OP_CREATE, OP_OPEN, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_LSEEK,
 	OP_FSTAT, OP_FTRUNCATE, OP_CLOSE, OP_MKDIR, OP_RMDIR, OP_UNLINK,
 	OP_RENAME, OP_LINK, OP_STAT, OP_LSTAT, OP_READDIR, OP_CHDIR,
-	OP_GETCWD, OP_RELSTAT,
+	OP_GETCWD, OP_RELSTAT, OP_VERIFY,
 	/* the admin thread */
 	OP_MOUNT, OP_UMOUNT, OP_UMOUNT_FORCE, OP_UMOUNT_DETACH, OP_REVOKE,
 	OP_SUSPEND, OP_RESUME,
@@ -67,6 +67,7 @@ static const char *const op_name[OP_COUNT] = {
 	"create", "open", "read", "write", "pread", "pwrite", "lseek",
 	"fstat", "ftruncate", "close", "mkdir", "rmdir", "unlink", "rename",
 	"link", "stat", "lstat", "readdir", "chdir", "getcwd", "relstat",
+	"verify",
 	"mount", "umount", "umount-force", "umount-detach", "revoke",
 	"suspend", "resume",
 };
@@ -215,6 +216,7 @@ struct worker {
 	struct uvfs_ctx *ctx;
 	uint64_t rng;
 	struct ofd fds[NFDS];
+	int nfd_max;    /* holders keep descriptors and cwds; walkers not */
 	struct counts c;
 	_Atomic(const char *) doing;    /* for the watchdog */
 };
@@ -241,8 +243,30 @@ static void close_fd(struct worker *w, struct ofd *o)
 
 static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
 {
-	int i;
+	int i, n = 0;
 
+	for (i = 0; i < NFDS; i++)
+		n += w->fds[i].fd >= 0;
+	if (n >= w->nfd_max) {
+		struct ofd tmp = { fd, dir, wr };
+
+		/* a walker: one call on it, then close */
+		if (dir) {
+			struct uvfs_dirent de[4];
+
+			check(&w->c, w->id, OP_READDIR,
+			      uvfs_readdir(w->ctx, fd, de, 4), ok_readdir,
+			      "fd");
+		} else {
+			char b[64];
+
+			check(&w->c, w->id, OP_READ,
+			      uvfs_read(w->ctx, fd, b, sizeof(b)), ok_read,
+			      "fd");
+		}
+		close_fd(w, &tmp);
+		return;
+	}
 	for (i = 0; i < NFDS; i++)
 		if (w->fds[i].fd < 0)
 			break;
@@ -253,6 +277,75 @@ static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
 	w->fds[i].fd = fd;
 	w->fds[i].dir = dir;
 	w->fds[i].wr = wr;
+}
+
+/* Names readdir may return: the pool, the private files, "." and "..". */
+static void check_names(struct worker *w, const struct uvfs_dirent *de,
+			long n, const char *dir)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		const char *s = de[i].name;
+		bool ok = strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+			  (s[0] == 'd' && s[1] >= '0' && s[1] <= '2' &&
+			   !s[2]) ||
+			  (s[0] == 'f' && s[1] >= '0' && s[1] <= '3' &&
+			   !s[2]) ||
+			  (s[0] == 'p' && s[1] >= '0' &&
+			   s[1] < '0' + NWORKERS && !s[2]);
+
+		if (!ok)
+			report("thread %d: readdir(%s) returned \"%.40s\"",
+			       w->id, dir, s);
+	}
+}
+
+/* Writes a pattern to this thread's private file on a random mount and
+ * reads it back: nobody else touches that name, so the data must match
+ * unless the mount went away under it (EIO). */
+static void verify(struct worker *w)
+{
+	char p[32], pat[700], back[700];
+	uint64_t tag = rnd_next(&w->rng);
+	struct counts *c = &w->c;
+	size_t i;
+	long r;
+	int fd;
+
+	snprintf(p, sizeof(p), "/m%u/p%d", rnd(&w->rng, NMOUNTS), w->id);
+	for (i = 0; i < sizeof(pat); i++)
+		pat[i] = (char)((tag >> (i % 8 * 8)) + i);
+	atomic_store(&w->doing, "verify");
+	fd = (int)check(c, w->id, OP_OPEN,
+			uvfs_open(w->ctx, p, O_CREAT | O_RDWR | O_TRUNC,
+				  0600), ok_open, p);
+	if (fd < 0)
+		return;
+	r = check(c, w->id, OP_PWRITE,
+		  uvfs_pwrite(w->ctx, fd, pat, sizeof(pat), 100), ok_fdio, p);
+	if (r >= 0 && r != (long)sizeof(pat))
+		report("thread %d: pwrite(%s) wrote %ld of %zu", w->id, p, r,
+		       sizeof(pat));
+	if (r == (long)sizeof(pat)) {
+		memset(back, 0, sizeof(back));
+		r = check(c, w->id, OP_VERIFY,
+			  uvfs_pread(w->ctx, fd, back, sizeof(back), 100),
+			  ok_fdio, p);
+		if (r >= 0 && (r != (long)sizeof(pat) ||
+			       memcmp(back, pat, sizeof(pat)) != 0))
+			report("thread %d: %s read back %ld bytes that differ",
+			       w->id, p, r);
+		r = check(c, w->id, OP_PREAD,
+			  uvfs_pread(w->ctx, fd, back, 100, 0), ok_fdio, p);
+		for (i = 0; r == 100 && i < 100; i++)
+			if (back[i]) {
+				report("thread %d: %s: the hole is not zero",
+				       w->id, p);
+				break;
+			}
+	}
+	close_fd(w, &(struct ofd){ fd, false, true });
 }
 
 static void worker_step(struct worker *w)
@@ -266,7 +359,10 @@ static void worker_step(struct worker *w)
 	long r;
 	int i;
 
-	switch (rnd(&w->rng, 20)) {
+	switch (rnd(&w->rng, 22)) {
+	case 20: case 21:
+		verify(w);
+		break;
 	case 0: case 1: { /* create */
 		int flags = O_CREAT | O_RDWR;
 
@@ -417,11 +513,14 @@ static void worker_step(struct worker *w)
 				  uvfs_readdir(x, fd, de, 8), ok_readdir, p);
 			if (r <= 0)
 				break;
+			check_names(w, de, r, p);
 		}
 		check(c, w->id, OP_CLOSE, uvfs_close(x, fd), ok_close, p);
 		break;
 	}
 	case 17: /* chdir somewhere, do something relative */
+		if (w->nfd_max == 0)
+			break;
 		if (rnd(&w->rng, 2))
 			rnd_path(&w->rng, p, sizeof(p), 'd');
 		else
@@ -432,8 +531,11 @@ static void worker_step(struct worker *w)
 			break;
 		check(c, w->id, OP_RELSTAT, uvfs_stat(x, "f0", &st), ok_stat,
 		      "f0 in cwd");
-		check(c, w->id, OP_GETCWD, uvfs_getcwd(x, buf, sizeof(buf)),
-		      ok_getcwd, p);
+		r = check(c, w->id, OP_GETCWD,
+			  uvfs_getcwd(x, buf, sizeof(buf)), ok_getcwd, p);
+		if (r > 0 && (buf[0] != '/' || strlen(buf) + 1 != (size_t)r))
+			report("thread %d: getcwd gave \"%s\" (%ld)", w->id,
+			       buf, r);
 		break;
 	case 18: /* back to "/": cwds should not pin mounts for long */
 		atomic_store(&w->doing, "chdir /");
@@ -608,6 +710,7 @@ static void test_torture(void **state)
 		int k;
 
 		w->id = i;
+		w->nfd_max = i < NWORKERS / 2 ? 4 : 0;
 		w->rng = seed0 + (uint64_t)i * 0x9E3779B97F4A7C15ULL + 1;
 		for (k = 0; k < NFDS; k++)
 			w->fds[k].fd = -1;
