@@ -642,6 +642,14 @@ static void test_detach_fd(void **state)
 	ASSERT_CONTENT(c, "../f", "datamore");
 	uvfs_stats(U, &s);
 	assert_int_equal(s.superblocks, 2);
+	/* settle cannot finish a detached file system still in use */
+	ERR(uvfs_settle(U, 100), ETIMEDOUT);
+	/* the same mount point takes a new mount meanwhile */
+	mount_x("/mnt/x", NULL);
+	ERR(uvfs_stat(R, "/mnt/x/f", &st), ENOENT);
+	put(R, "/mnt/x/f", "new");
+	ASSERT_CONTENT(c, "../f", "datamore");
+	OK(uvfs_umount(R, "/mnt/x", 0));
 	/* the last release finishes it */
 	OK(uvfs_close(c, fd));
 	OK(uvfs_chdir(c, "/"));
@@ -690,6 +698,19 @@ static void test_revoke(void **state)
 	OK(uvfs_close(c, a3));
 	/* a revoked file does not keep the mount busy once closed */
 	OK(uvfs_close(c, b));
+	/* a directory: its open descriptors die */
+	OK(uvfs_mkdir(R, "/mnt/x/d", 0755));
+	put(R, "/mnt/x/d/in", "in");
+	a1 = (int)OK(uvfs_open(c, "/mnt/x/d", O_RDONLY | O_DIRECTORY, 0));
+	OK(uvfs_revoke(R, "/mnt/x/d"));
+	{
+		struct uvfs_dirent de[4];
+
+		ERR(uvfs_readdir(c, a1, de, 4), EIO);
+		ERR(uvfs_openat(c, a1, "in", O_RDONLY, 0), EIO);
+	}
+	OK(uvfs_close(c, a1));
+	ASSERT_CONTENT(c, "/mnt/x/d/in", "in");
 	/* errors */
 	ERR(uvfs_revoke(R, "/mnt/x/missing"), ENOENT);
 	/* revoke of a file nobody has open */
@@ -804,6 +825,8 @@ static void test_suspend_errors(void **state)
 		double t0 = now_ms();
 		int r = uvfs_umount(R, "/mnt/x", 0);
 
+		printf("    normal unmount of a suspended idle mount: %s\n",
+		       errname(r));
 		assert_true(now_ms() - t0 < 2000);
 		if (r == 0)
 			return;
@@ -859,6 +882,36 @@ static void test_fstype_unregister(void **state)
 	OK(uvfs_fstype_register(U, &memfs2_ops));
 	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
 	OK(uvfs_umount(R, "/mnt/x", 0));
+	assert_only_root(live);
+}
+
+static void test_fstype_unregister_timeout(void **state)
+{
+	struct uvfs_ctx *c;
+	char buf[8];
+	uint64_t live;
+	int fd;
+
+	(void)state;
+	live = live_vnodes();
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs2";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	put(R, "/mnt/x/f", "lazy");
+	c = new_ctx("keeps it");
+	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	/* lazily: the open file keeps its superblock, so the wait times out;
+	 * the type stays registered but refuses new mounts */
+	ERR(uvfs_fstype_unregister(U, "memfs2", UVFS_UMOUNT_DETACH, 200),
+	    ETIMEDOUT);
+	assert_false(mounted("/mnt/x", NULL));
+	ERR2(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV, EBUSY);
+	assert_int_equal(OK(uvfs_read(c, fd, buf, sizeof(buf))), 4);
+	OK(uvfs_close(c, fd));
+	OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+	ERR(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV);
+	free_ctx(c);
 	assert_only_root(live);
 }
 
@@ -1062,6 +1115,7 @@ int main(void)
 		T(test_suspend_resume),
 		T(test_suspend_errors),
 		T(test_fstype_unregister),
+		T(test_fstype_unregister_timeout),
 		T(test_fstype_register_twice),
 		T(test_bad_input),
 		T(test_force_deadline_cancel),
