@@ -803,6 +803,25 @@ static void test_rmdir(void **state)
 	assert_true(exists(C, "e"));
 	ERR(uvfs_rmdir(C, "missing/x"), ENOENT);
 	ERR(uvfs_rmdir(C, "f/x"), ENOTDIR);
+	/* a removed directory that is still open lists nothing and takes no
+	 * new names */
+	{
+		struct uvfs_dirent de[4];
+		long r;
+		int dfd;
+
+		OK(uvfs_mkdir(C, "gone", 0755));
+		dfd = (int)OK(uvfs_open(C, "gone", O_RDONLY | O_DIRECTORY, 0));
+		OK(uvfs_rmdir(C, "gone"));
+		r = uvfs_readdir(C, dfd, de, 4);
+		if (r != 0 && r != -ENOENT)
+			fail_msg("readdir of a removed directory: %s",
+				 errname(r));
+		ERR(uvfs_openat(C, dfd, "x", O_CREAT | O_WRONLY, 0644),
+		    ENOENT);
+		ERR(uvfs_mkdirat(C, dfd, "x", 0755), ENOENT);
+		OK(uvfs_close(C, dfd));
+	}
 	/* rmdir of the cwd is allowed; the cwd then is unreachable */
 	{
 		struct uvfs_ctx *c2 = new_ctx(0, 0);
@@ -1217,6 +1236,19 @@ static void test_name_max(void **state)
 	ERR(uvfs_link(C, n255, n256), ENAMETOOLONG);
 	snprintf(path, sizeof(path), "%s/x", n256);
 	ERR(uvfs_stat(C, path, &st), ENAMETOOLONG);
+	/* a whole path of PATH_MAX bytes or more */
+	{
+		char *lp = malloc(5001);
+		int i;
+
+		for (i = 0; i < 5000; i += 2)
+			memcpy(lp + i, "./", 2);
+		lp[5000] = '\0';
+		ERR(uvfs_stat(C, lp, &st), ENAMETOOLONG);
+		lp[4000] = '\0';
+		OK(uvfs_stat(C, lp, &st));
+		free(lp);
+	}
 	/* a long name in readdir */
 	{
 		struct uvfs_dirent de[8];
@@ -2055,6 +2087,8 @@ static void test_perm_basic(void **state)
 	OK(uvfs_stat(u, "secret", &st));
 	ASSERT_CONTENT(u, "public", "p");
 	ERR(uvfs_open(u, "public", O_RDWR, 0), EACCES);
+	ERR(uvfs_open(u, "public", O_RDONLY | O_TRUNC, 0), EACCES);
+	ASSERT_CONTENT(u, "public", "p");
 	ERR(uvfs_truncate(u, "public", 0), EACCES);
 	/* O_PATH needs no permission on the file */
 	fd = (int)OK(uvfs_open(u, "secret", O_PATH, 0));
@@ -2153,6 +2187,14 @@ static void test_perm_owner(void **state)
 	st = st_of(C, "pub/f");
 	assert_int_equal(st.st_uid, 1000);
 	assert_int_equal(st.st_gid, 2000);
+	/* set-group-ID: kept for a group of one's own, cleared otherwise */
+	OK(uvfs_chmod(u, "pub/f", 02755));
+	assert_int_equal(st_of(C, "pub/f").st_mode & 07777, 02755);
+	OK(uvfs_chown(C, "pub/f", (uid_t)-1, 3000));
+	OK(uvfs_chmod(u, "pub/f", 02755));
+	assert_int_equal(st_of(C, "pub/f").st_mode & 07777, 0755);
+	OK(uvfs_chown(C, "pub/f", (uid_t)-1, 2000));
+	OK(uvfs_chmod(u, "pub/f", 0660));
 	/* times: explicit only by the owner; "now" with write access */
 	ERR(uvfs_utimensat(u, UVFS_AT_FDCWD, "pub/rootfile", t, 0), EPERM);
 	OK(uvfs_utimensat(u, UVFS_AT_FDCWD, "pub/rootfile", NULL, 0));
