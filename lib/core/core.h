@@ -121,7 +121,9 @@ struct uvfs_sb {
 	unsigned long nlive;                /* vnodes whose driver object is
 					       still loaded (priv != NULL) */
 	bool mounted;                       /* the mount still holds it */
-	bool killed;                        /* forced: vcache_get fails */
+	_Atomic bool killed;                /* forced: every vnode is dead
+					       and vcache_get fails; set
+					       without vc_lock */
 	pthread_cond_t vc_cv;               /* with u->vc_lock: nlive/nvnodes
 					       went down */
 	struct cds_list_head type_link;     /* u->types_lock */
@@ -186,10 +188,13 @@ void vn_rele(struct vnode *vp);
 /* Finds or loads the vnode of (sb, ino), referenced.
  * => called inside sb's gate (the driver's vget runs). */
 int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
+/* Dead: revoked, or its file system force-unmounted (the whole sb dies at
+ * once, in O(1); the worker marks each vnode later). */
 static inline bool vn_dead(const struct vnode *vp)
 {
 	return atomic_load_explicit(&vp->state, memory_order_acquire) ==
-	       VN_DEAD;
+	       VN_DEAD ||
+	       atomic_load_explicit(&vp->sb->killed, memory_order_acquire);
 }
 static inline bool vn_isdir(const struct vnode *vp)
 {
@@ -259,13 +264,17 @@ struct mount {
 	uint64_t id;                        /* const */
 	struct uvfs_sb *sb;                 /* const; holds the sb */
 	struct vnode *root;                 /* const; referenced */
-	struct mount *parent;               /* ns_lock; referenced; NULL for
-					       the root and once detached */
-	struct vnode *mountpoint;           /* ns_lock; referenced */
+	struct mount *parent;               /* const once attached;
+					       referenced; NULL for the root */
+	struct vnode *mountpoint;           /* const once attached; held */
 	_Atomic long refs;                  /* atomic; see mount_ref() */
-	unsigned flags;                     /* ns_lock: MNT_* */
-	struct cds_list_head children;      /* ns_lock */
-	struct cds_list_head sibling;       /* ns_lock: parent's children */
+	_Atomic unsigned flags;             /* ns_lock (write) to change:
+					       MNT_*; read under RCU */
+	/* The mounts on vnodes of this one, newest first: changed under
+	 * ns_lock (write), published with release stores and walked with
+	 * acquire loads inside RCU sections (mount_cross_down). */
+	struct mount *_Atomic first_child;
+	struct mount *_Atomic next_sibling;
 	struct cds_list_head ns_link;       /* ns_lock: u->mounts */
 	pthread_mutex_t node_lock;
 	struct cds_list_head nodes;         /* node_lock: held nodes */
@@ -280,11 +289,12 @@ void mount_ref(struct mount *m);
 /* The last reference queues the mount's teardown to a worker. */
 void mount_rele(struct mount *m);
 /* If (m, vp) is covered by a mount, replaces *p by the root of the
- * topmost mount there (references moved).  Returns -ENOENT only if the
- * covering mount is being unmounted (the walk then stays below). */
+ * topmost mount there (references moved).  Lock-free (RCU); waits only
+ * while a normal unmount of that mount is deciding. */
 void mount_cross_down(struct path *p);
 /* For ".." at the root of p->mnt: replaces *p by the mount point in the
- * parent mount (repeatedly).  Stops at root (the context's root). */
+ * parent mount (repeatedly).  Stops at root (the context's root) and at
+ * the root of a detached mount.  Lock-free. */
 void mount_cross_up(struct path *p, const struct path *root);
 
 /* ---- open files and contexts (file.c) ---------------------------------- */

@@ -69,13 +69,7 @@ _Static_assert(sizeof(off_t) == sizeof(int64_t), "64-bit off_t expected");
 
 static bool mnt_rdonly(struct mount *m)
 {
-	struct uvfs *u = m->u;
-	bool ro;
-
-	pthread_rwlock_rdlock(&u->ns_lock);
-	ro = (m->flags & MNT_RDONLY) != 0;
-	pthread_rwlock_unlock(&u->ns_lock);
-	return ro;
+	return (atomic_load(&m->flags) & MNT_RDONLY) != 0; /* const */
 }
 
 /* The types whose writes count against a read-only mount (Linux

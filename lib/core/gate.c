@@ -27,10 +27,12 @@
 #include "core.h"
 
 #include <time.h>
-#ifdef UVFS_RCU_INLINE
-#define _LGPL_SOURCE
+
+#include "rcu.h"
+
+#if defined(__SANITIZE_THREAD__)
+char uvfs_rcu_tsan_sync;
 #endif
-#include <urcu/urcu-memb.h>
 
 static pthread_mutex_t gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
@@ -67,6 +69,16 @@ static void thread_key_init(void)
 	pthread_key_create(&thread_key, thread_exit);
 }
 
+void rcu_thread_online(void)
+{
+	if (!t_registered) {
+		pthread_once(&thread_once, thread_key_init);
+		pthread_setspecific(thread_key, (void *)1);
+		urcu_memb_register_thread();
+		t_registered = true;
+	}
+}
+
 /* Finds or makes this thread's record for g.  Slow path: once per thread
  * and gate, plus a short list walk when a thread alternates gates. */
 static struct gate_rec *rec_get(struct gate *g)
@@ -85,12 +97,7 @@ static struct gate_rec *rec_get(struct gate *g)
 		}
 		pp = &r->tnext;
 	}
-	if (!t_registered) {
-		pthread_once(&thread_once, thread_key_init);
-		pthread_setspecific(thread_key, (void *)1);
-		urcu_memb_register_thread();
-		t_registered = true;
-	}
+	rcu_thread_online();
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		abort();        /* 40 bytes; nothing sensible to do */
@@ -175,16 +182,16 @@ int gate_enter(struct gate *g, struct gate_rec **rec)
 
 	if (!r || atomic_load_explicit(&r->gate, memory_order_relaxed) != g)
 		r = rec_get(g);
-	urcu_memb_read_lock();
+	rcu_read_enter();
 	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
 	if (atomic_load_explicit(&g->state, memory_order_acquire) ==
 	    GATE_OPEN) {
 		atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
-		urcu_memb_read_unlock();
+		rcu_read_leave();
 		*rec = r;
 		return 0;
 	}
-	urcu_memb_read_unlock();
+	rcu_read_leave();
 	int ret = enter_slow(g, r);
 	if (ret == 0)
 		*rec = r;
@@ -269,7 +276,7 @@ int gate_close(struct gate *g, int timeout_ms)
 	if (atomic_load(&g->state) == GATE_OPEN)
 		atomic_store(&g->state, GATE_CLOSED);
 	pthread_mutex_unlock(&g->lock);
-	urcu_memb_synchronize_rcu();
+	rcu_grace();
 	return gate_drain(g, timeout_ms);
 }
 
@@ -292,8 +299,9 @@ void gate_kill(struct gate *g)
 	atomic_store(&g->state, GATE_KILLED);
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->lock);
-	/* Entrants that read OPEN just before are visible after this. */
-	urcu_memb_synchronize_rcu();
+	/* No grace period here (a forced unmount waits for nothing):
+	 * entrants that read OPEN just before are counted only after one,
+	 * so whoever drains a killed gate waits one first. */
 }
 
 bool gate_is_closed(struct gate *g)

@@ -61,9 +61,14 @@ int gate_close(struct gate *g, int timeout_ms);
 int gate_drain(struct gate *g, int timeout_ms);
 void gate_open(struct gate *g);
 /* Final: waiters and new entrants get GATE_DEAD; closers' counts are
- * dropped.  Operations inside carry on until they leave. */
+ * dropped.  Operations inside carry on until they leave.  Does not wait:
+ * to drain a killed gate, wait a grace period (synchronize_rcu) first,
+ * then gate_drain(). */
 void gate_kill(struct gate *g);
 bool gate_is_closed(struct gate *g);
+/* Registers the calling thread with liburcu (once); needed before an RCU
+ * read-side section outside the gate. */
+void rcu_thread_online(void);
 
 /* For the benchmark: an ungated build stubs these out. */
 #endif /* UVFS_GATE_H */

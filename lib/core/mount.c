@@ -29,6 +29,7 @@
  */
 #include "core.h"
 
+#include "rcu.h"
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -313,16 +314,15 @@ static void mount_teardown(struct mount *m, bool sync)
 	if (free_now)
 		sb_free(sb);
 
-	pthread_rwlock_wrlock(&u->ns_lock);
+	/* const since the mount was attached; out of every list by now */
 	parent = m->parent;
 	mp = m->mountpoint;
-	m->parent = NULL;
-	m->mountpoint = NULL;
-	pthread_rwlock_unlock(&u->ns_lock);
 	if (mp)
 		vn_rele(mp);
 	if (parent)
 		mount_rele(parent);
+	/* lock-free crossings may still be looking at it */
+	rcu_grace();
 	pthread_mutex_destroy(&m->node_lock);
 	free(m->type_name);
 	free(m->source);
@@ -349,23 +349,39 @@ void mount_cross_down(struct path *p)
 {
 	struct uvfs *u = p->mnt->u;
 
+	rcu_thread_online();
 	while (atomic_load_explicit(&p->vp->mounted, memory_order_acquire)) {
 		struct mount *c, *found = NULL;
+		bool undecided = false;
 
-		pthread_rwlock_rdlock(&u->ns_lock);
-		cds_list_for_each_entry(c, &p->mnt->children, sibling) {
-			if (c->mountpoint == p->vp &&
-			    (c->flags & MNT_ATTACHED) &&
-			    !(c->flags & MNT_UNMOUNTING)) {
-				found = c;      /* newest first: topmost */
+		/* Children are added and removed with RCU list operations
+		 * and freed after a grace period; the namespace reference of
+		 * an attached mount is dropped only after one, so a child
+		 * seen attached here can be referenced. */
+		rcu_read_enter();
+		for (c = atomic_load_explicit(&p->mnt->first_child,
+					      memory_order_acquire);
+		     c; c = atomic_load_explicit(&c->next_sibling,
+						 memory_order_acquire)) {
+			unsigned f = atomic_load(&c->flags);
+			if (c->mountpoint != p->vp || !(f & MNT_ATTACHED))
+				continue;
+			if (f & MNT_UNMOUNTING) {
+				undecided = true;   /* a busy check runs */
 				break;
 			}
-		}
-		if (found) {
+			found = c;                  /* newest first: topmost */
 			mount_ref(found);
 			vn_ref(found->root);
+			break;
 		}
-		pthread_rwlock_unlock(&u->ns_lock);
+		rcu_read_leave();
+		if (undecided) {
+			/* the deciding unmount holds ns_lock: wait it out */
+			pthread_rwlock_rdlock(&u->ns_lock);
+			pthread_rwlock_unlock(&u->ns_lock);
+			continue;
+		}
 		if (!found)
 			return;
 		path_put(p);
@@ -376,22 +392,19 @@ void mount_cross_down(struct path *p)
 
 void mount_cross_up(struct path *p, const struct path *root)
 {
-	struct uvfs *u = p->mnt->u;
-
 	while (p->vp == p->mnt->root &&
 	       !(p->mnt == root->mnt && p->vp == root->vp)) {
-		struct path up = { NULL, NULL };
+		struct mount *m = p->mnt;
+		struct path up;
 
-		pthread_rwlock_rdlock(&u->ns_lock);
-		if (p->mnt->parent && p->mnt->mountpoint) {
-			up.mnt = p->mnt->parent;
-			up.vp = p->mnt->mountpoint;
-			mount_ref(up.mnt);
-			vn_ref(up.vp);
-		}
-		pthread_rwlock_unlock(&u->ns_lock);
-		if (!up.mnt)
+		/* m is held, so its parent and mount point (which it holds)
+		 * stay put until its teardown */
+		if (!(atomic_load(&m->flags) & MNT_ATTACHED) || !m->parent)
 			return;     /* the namespace root, or detached */
+		up.mnt = m->parent;
+		up.vp = m->mountpoint;
+		mount_ref(up.mnt);
+		vn_ref(up.vp);
 		path_put(p);
 		*p = up;
 	}
@@ -410,7 +423,6 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 	m->sb = sb;
 	m->root = root;
 	atomic_init(&m->refs, 1);
-	CDS_INIT_LIST_HEAD(&m->children);
 	CDS_INIT_LIST_HEAD(&m->nodes);
 	pthread_mutex_init(&m->node_lock, NULL);
 	m->type_name = strdup(type);
@@ -507,7 +519,10 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	m->mountpoint = tp.vp;
 	atomic_fetch_add(&tp.vp->mounted, 1);
 	m->flags |= MNT_ATTACHED;
-	cds_list_add(&m->sibling, &tp.mnt->children);
+	atomic_store_explicit(&m->next_sibling,
+			      atomic_load(&tp.mnt->first_child),
+			      memory_order_relaxed);
+	atomic_store_explicit(&tp.mnt->first_child, m, memory_order_release);
 	cds_list_add_tail(&m->ns_link, &u->mounts);
 	pthread_rwlock_unlock(&u->ns_lock);
 	return 0;
@@ -536,11 +551,16 @@ fail_sb:
  * namespace's reference is now the caller's. */
 static void ns_detach_locked(struct mount *m, unsigned flag)
 {
-	m->flags &= ~MNT_ATTACHED;
-	m->flags |= MNT_UNMOUNTING | flag;
+	atomic_fetch_and(&m->flags, ~MNT_ATTACHED);
+	atomic_fetch_or(&m->flags, MNT_UNMOUNTING | flag);
 	cds_list_del(&m->ns_link);
 	if (m->parent) {
-		cds_list_del(&m->sibling);
+		struct mount *_Atomic *pp = &m->parent->first_child;
+		while (atomic_load(pp) != m)
+			pp = &atomic_load(pp)->next_sibling;
+		/* m keeps its next: a reader standing on it walks on */
+		atomic_store_explicit(pp, atomic_load(&m->next_sibling),
+				      memory_order_release);
 		atomic_fetch_sub(&m->mountpoint->mounted, 1);
 	}
 	CNT_INC(m->u->nzombie_sb);
@@ -553,7 +573,8 @@ static int ns_detach_tree_locked(struct mount *m, unsigned flag,
 {
 	struct mount *c, *tmp;
 
-	cds_list_for_each_entry_safe(c, tmp, &m->children, sibling) {
+	for (c = atomic_load(&m->first_child); c; c = tmp) {
+		tmp = atomic_load(&c->next_sibling);
 		int err = ns_detach_tree_locked(c, flag, v, n, cap);
 		if (err)
 			return err;
@@ -577,7 +598,11 @@ static void kill_work_fn(struct work *w)
 	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
 	struct mount *m = sb->kill_mount;
 
+	/* entrants that read the gate open before the kill are counted
+	 * after a grace period; then wait for them to leave */
+	rcu_grace();
 	gate_drain(&sb->gate, -1);
+	vcache_kill_sb(sb);     /* each vnode marked and out of the cache */
 	vcache_reclaim_dead(sb);
 	if (sb->ops->unmount)
 		sb->ops->unmount(sb);
@@ -585,29 +610,26 @@ static void kill_work_fn(struct work *w)
 	mount_rele(m);
 }
 
-/* Forced unmount of one detached mount: bounded by the deadline. */
-static void force_kill(struct mount *m, const struct timespec *until)
+/* Forced unmount of one detached mount.  Bounded: it waits for nothing.
+ * Every vnode turns dead, the gate refuses new entries, the driver's cancel
+ * fails what is in flight; the worker waits a grace period and the drain,
+ * reclaims, and drops the namespace's reference, which it takes over
+ * (returns true then). */
+static bool force_kill(struct mount *m)
 {
 	struct uvfs_sb *sb = m->sb;
-	struct timespec now;
-	long left_ms;
 
 	if (atomic_load(&sb->state) != SB_ACTIVE)
-		return;
+		return false;
 	SB_SET_STATE(sb, SB_ACTIVE, SB_UNMOUNTING);
-	vcache_kill_sb(sb);             /* every vnode dead, no new ones */
+	atomic_store(&sb->killed, true); /* every vnode dead, no new ones */
 	gate_kill(&sb->gate);           /* waiters wake to deadfs */
 	if (sb->ops->cancel)
 		sb->ops->cancel(sb);    /* in-flight requests fail */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left_ms = (until->tv_sec - now.tv_sec) * 1000 +
-		  (until->tv_nsec - now.tv_nsec) / 1000000;
-	gate_drain(&sb->gate, left_ms > 0 ? (int)left_ms : 0);
-	/* the rest on a worker, holding the mount */
-	mount_ref(m);
 	sb->kill_mount = m;
 	sb->kill_work.fn = kill_work_fn;
 	work_queue(m->u, &sb->kill_work);
+	return true;
 }
 
 /* Unmounts m (the caller holds one reference, which this consumes). */
@@ -622,18 +644,26 @@ static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&u->ns_lock);
+	unsigned mf = atomic_load(&m->flags);
 	if (m == u->root_mount) {
 		err = -EBUSY;
-	} else if (!(m->flags & MNT_ATTACHED) ||
-		   (m->flags & MNT_UNMOUNTING)) {
+	} else if (!(mf & MNT_ATTACHED) || (mf & MNT_UNMOUNTING)) {
 		err = -EINVAL;
 	} else if (flags == 0) {
-		/* Invariant 2: O(1).  The namespace and the caller. */
-		if (!cds_list_empty(&m->children) ||
-		    atomic_load(&m->refs) != 2)
+		/* Invariant 2: O(1).  Lock-free crossings take references
+		 * inside RCU sections: flag the mount, let those finish (a
+		 * crossing that sees the flag waits for this lock), then
+		 * count.  Busy iff anything beyond the namespace and the
+		 * caller holds it. */
+		atomic_fetch_or(&m->flags, MNT_UNMOUNTING);
+		rcu_grace();
+		if (atomic_load(&m->first_child) ||
+		    atomic_load(&m->refs) != 2) {
+			atomic_fetch_and(&m->flags, ~MNT_UNMOUNTING);
 			err = -EBUSY;
-		else
+		} else {
 			ns_detach_locked(m, 0);
+		}
 	} else {
 		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
 					    MNT_FORCED : MNT_DETACHED,
@@ -654,20 +684,20 @@ static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		mount_teardown(m, true);
 		return 0;
 	}
-	if (flags & UVFS_UMOUNT_FORCE) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += m->sb->deadline_ms / 1000;
-		until.tv_nsec += (long)(m->sb->deadline_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
+	/* The namespace's references may go once crossings that saw the
+	 * mounts attached have taken theirs: after a grace period.  A
+	 * forced unmount hands them to its worker, which waits for it, so
+	 * that the caller waits for nothing. */
+	bool waited = false;
+	for (size_t i = 0; i < n; i++) {
+		if ((flags & UVFS_UMOUNT_FORCE) && force_kill(v[i]))
+			continue;
+		if (!waited) {
+			rcu_grace();
+			waited = true;
 		}
-		for (size_t i = 0; i < n; i++)
-			force_kill(v[i], &until);
+		mount_rele(v[i]);
 	}
-	for (size_t i = 0; i < n; i++)
-		mount_rele(v[i]);       /* the namespace's references */
 	free(v);
 	mount_rele(m);                  /* ours */
 	return 0;
@@ -938,7 +968,8 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	if (err)
 		return err;
 	pthread_rwlock_rdlock(&u->ns_lock);
-	cds_list_for_each_entry(c, &m->children, sibling)
+	for (c = atomic_load(&m->first_child); c;
+	     c = atomic_load(&c->next_sibling))
 		holder_add(&h, UVFS_HOLDER_CHILD, NULL, -1, c->target);
 	pthread_rwlock_unlock(&u->ns_lock);
 
@@ -1033,17 +1064,15 @@ int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
  * root last. */
 void mount_shutdown_all(struct uvfs *u)
 {
-	struct mount *m, *root;
+	struct mount *root;
 
 	for (;;) {
 		struct mount *c = NULL;
 		pthread_rwlock_rdlock(&u->ns_lock);
 		root = u->root_mount;
-		cds_list_for_each_entry(m, &root->children, sibling) {
-			c = m;
+		c = atomic_load(&root->first_child);
+		if (c)
 			mount_ref(c);
-			break;
-		}
 		pthread_rwlock_unlock(&u->ns_lock);
 		if (!c)
 			break;

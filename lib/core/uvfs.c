@@ -39,7 +39,14 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 
 	pthread_mutex_init(&u->types_lock, NULL);
 	CDS_INIT_LIST_HEAD(&u->types);
-	pthread_rwlock_init(&u->ns_lock, NULL);
+	/* Writers (mount, unmount) must not starve behind a stream of
+	 * readers: an unmount has a deadline. */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&u->ns_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	CDS_INIT_LIST_HEAD(&u->mounts);
 	atomic_init(&u->next_mount_id, 1);
 	pthread_mutex_init(&u->ctx_lock, NULL);
