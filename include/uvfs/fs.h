@@ -34,6 +34,8 @@ typedef int (*uvfs_filldir_t)(void *arg, const char *name, uint64_t ino,
 			      unsigned char type, uint64_t next);
 
 #define UVFS_FS_SERVER_PERMS 0x1 /* the driver checks permissions itself */
+#define UVFS_FS_NO_NAMECACHE 0x2 /* names change behind the VFS: never cache
+				    lookups (file servers) */
 
 struct uvfs_fstype_ops {
 	const char *name;

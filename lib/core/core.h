@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <urcu/list.h>
+#include <urcu/urcu-memb.h>   /* struct rcu_head */
 
 #include <uvfs/fs.h>
 #include <uvfs/uvfs.h>
@@ -178,6 +179,12 @@ struct vnode {
 					       of this vnode, if any */
 	pthread_mutex_t lock;               /* files */
 	struct work work;                   /* reclaim on a worker */
+	/* the name cache (ncache.c), under u->nc_lock: */
+	struct cds_list_head nc_as_dir;     /* entries in this directory */
+	struct cds_list_head nc_as_child;   /* entries naming this vnode */
+	_Atomic unsigned long nc_seq;       /* bumped when a name goes */
+	bool nc_dead;                       /* purged: no new entries */
+	struct rcu_head rcu;                /* deferred free (RCU readers) */
 };
 
 /* Takes another reference; the caller already has one. */
@@ -248,6 +255,22 @@ int vop_statfs(struct vnode *vp, struct statvfs *st);
  * already). */
 void vn_file_attach(struct vnode *vp, struct file *f);
 void vn_file_detach(struct vnode *vp, struct file *f);
+
+/* ---- the name cache (ncache.c) ---------------------------------------- */
+
+struct nc_entry;
+int ncache_init(struct uvfs *u);
+void ncache_fini(struct uvfs *u);
+/* A referenced clean vnode for name in dvp, without locks, or false. */
+bool ncache_lookup(struct vnode *dvp, const char *name, struct vnode **out);
+/* Read before a driver lookup; pass to ncache_add. */
+unsigned long ncache_seq(struct vnode *dvp);
+void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
+		unsigned long seq);
+/* After a name left dvp (unlink, rename). */
+void ncache_remove(struct vnode *dvp, const char *name);
+/* Every entry in or naming vp goes; none is added after. */
+void ncache_purge(struct vnode *vp);
 
 /* ---- mounts (mount.c) -------------------------------------------------- */
 
@@ -407,6 +430,12 @@ struct uvfs {
 	unsigned long nlru;                 /* vc_lock */
 	bool prune_queued;                  /* vc_lock */
 	struct work prune_work;
+
+	/* the name cache */
+	pthread_mutex_t nc_lock;            /* a leaf */
+	struct nc_entry *_Atomic *nc_buckets; /* nc_lock; RCU readers */
+	unsigned long nc_mask;              /* const */
+	unsigned long nc_count;             /* nc_lock */
 
 	/* the worker pool */
 	pthread_mutex_t work_lock;

@@ -4,7 +4,9 @@
  * means: every read-side section that ended before synchronize() returned
  * happens before the code after it.  TSan cannot see that through liburcu
  * (uninstrumented, membarrier-based), so it would report every free after
- * a grace period as a race.
+ * a grace period as a race.  Frees handed to call_rcu are annotated the
+ * same way: RCU_TSAN_RELEASE() before call_rcu, RCU_TSAN_ACQUIRE() in the
+ * callback.  liburcu's own allocations are suppressed (tests/tsan.supp).
  */
 #ifndef UVFS_RCU_H
 #define UVFS_RCU_H

@@ -61,9 +61,12 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	err = vcache_init(u);
 	if (err)
 		goto fail;
-	err = workers_start(u);
+	err = ncache_init(u);
 	if (err)
 		goto fail_vcache;
+	err = workers_start(u);
+	if (err)
+		goto fail_ncache;
 	err = fstype_register_locked(u, &uvfs_memfs_ops);
 	if (err)
 		goto fail_workers;
@@ -75,6 +78,8 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 
 fail_workers:
 	workers_stop(u);
+fail_ncache:
+	ncache_fini(u);
 fail_vcache:
 	vcache_fini(u);
 fail:
@@ -95,6 +100,8 @@ void uvfs_free(struct uvfs *u)
 	UVFS_VERIFY(atomic_load(&u->nsb) == 0);
 	cds_list_for_each_entry_safe(t, tmp, &u->types, link)
 		free(t);
+	urcu_memb_barrier();    /* deferred frees of vnodes and entries */
+	ncache_fini(u);
 	vcache_fini(u);
 	pthread_rwlock_destroy(&u->ns_lock);
 	free(u);

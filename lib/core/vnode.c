@@ -26,6 +26,7 @@
  *    dead after entering and takes the dead path (ERESTARTVOP, in effect).
  */
 #include "core.h"
+#include "rcu.h"
 
 static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
 			       uint64_t ino)
@@ -80,6 +81,19 @@ static void vn_set_slow_locked(struct vnode *vp, bool slow)
 		atomic_fetch_and(&vp->usecount, ~VN_SLOW);
 }
 
+/* => vc_lock held.  Takes an unreferenced vnode for reclaim: no lock-free
+ * reference (ncache) can be taken after this succeeds. */
+static bool vn_claim_locked(struct vnode *vp)
+{
+	unsigned long c = atomic_load(&vp->usecount);
+
+	while ((c & ~VN_SLOW) == 0)
+		if (atomic_compare_exchange_weak(&vp->usecount, &c,
+						 c | VN_SLOW))
+			return true;
+	return false;
+}
+
 static void vn_unhash_locked(struct vnode *vp)
 {
 	vn_set_slow_locked(vp, true);
@@ -92,6 +106,12 @@ static void vn_unhash_locked(struct vnode *vp)
 		vp->flags &= ~VN_ONLRU;
 		vp->sb->u->nlru--;
 	}
+}
+
+static void vn_free_rcu(struct rcu_head *head)
+{
+	RCU_TSAN_ACQUIRE();
+	free(caa_container_of(head, struct vnode, rcu));
 }
 
 /* Frees the shell of an unreferenced, unloaded vnode. */
@@ -110,9 +130,13 @@ static void vn_free(struct vnode *vp)
 	sb_maybe_free_locked(sb);
 	pthread_mutex_unlock(&u->vc_lock);
 	UVFS_VERIFY(cds_list_empty(&vp->files));
+	UVFS_VERIFY(cds_list_empty(&vp->nc_as_dir) &&
+		    cds_list_empty(&vp->nc_as_child));
 	pthread_mutex_destroy(&vp->lock);
 	CNT_DEC(u->nvnodes);
-	free(vp);
+	/* name-cache readers may still be looking at it */
+	RCU_TSAN_RELEASE();
+	urcu_memb_call_rcu(&vp->rcu, vn_free_rcu);
 }
 
 /* Gives the driver object back, if this caller is the one to do it.
@@ -132,6 +156,7 @@ static void vn_unload(struct vnode *vp)
 	vp->flags &= ~VN_LOADED;
 	priv = vp->priv;
 	pthread_mutex_unlock(&u->vc_lock);
+	ncache_purge(vp);
 
 	pthread_mutex_lock(&vp->lock);
 	cds_list_for_each_entry_safe(f, tmp, &vp->files, vlink) {
@@ -276,6 +301,8 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 	atomic_init(&vp->state, VN_ACTIVE);
 	atomic_init(&vp->mounted, 0);
 	CDS_INIT_LIST_HEAD(&vp->files);
+	CDS_INIT_LIST_HEAD(&vp->nc_as_dir);
+	CDS_INIT_LIST_HEAD(&vp->nc_as_child);
 	pthread_mutex_init(&vp->lock, NULL);
 	vp->work.fn = vn_reclaim_work;
 
@@ -319,7 +346,7 @@ void vcache_prune(struct uvfs *u, unsigned long n)
 		cds_list_del(&vp->lru_link);
 		vp->flags &= ~VN_ONLRU;
 		u->nlru--;
-		if (vn_uses(vp) > 0) {
+		if (!vn_claim_locked(vp)) {
 			/* in use again: off the LRU, and its last release
 			 * puts it back */
 			vn_set_slow_locked(vp, true);
@@ -404,7 +431,7 @@ int vcache_flush_sb(struct uvfs_sb *sb, int timeout_ms)
 	CDS_INIT_LIST_HEAD(&victims);
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
-		if (vn_uses(vp) > 0 || (vp->flags & VN_RECLAIM))
+		if ((vp->flags & VN_RECLAIM) || !vn_claim_locked(vp))
 			continue;
 		vn_unhash_locked(vp);
 		vp->flags |= VN_RECLAIM;
@@ -434,6 +461,7 @@ void vcache_kill_sb(struct uvfs_sb *sb)
 		atomic_store_explicit(&vp->state, VN_DEAD,
 				      memory_order_release);
 		vn_unhash_locked(vp);
+		ncache_purge(vp);       /* nc_lock is a leaf */
 	}
 	pthread_mutex_unlock(&u->vc_lock);
 }
@@ -499,6 +527,7 @@ int vn_revoke(struct vnode *vp, int deadline_ms)
 	atomic_store_explicit(&vp->state, VN_DEAD, memory_order_release);
 	vn_unhash_locked(vp);
 	pthread_mutex_unlock(&u->vc_lock);
+	ncache_purge(vp);
 
 	if (gate_close(&sb->gate, deadline_ms) == 0) {
 		vn_unload(vp);
@@ -621,13 +650,23 @@ int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
 
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 {
+	bool dotdot = name[0] == '.' && name[1] == '.' && name[2] == '\0';
+	unsigned long seq = 0;
 	uint64_t ino;
 
+	/* ".." is never cached: a rename moves it */
+	if (!dotdot) {
+		if (ncache_lookup(dvp, name, out))
+			return 0;
+		seq = ncache_seq(dvp);
+	}
 	VOP_ENTER(dvp);
 	int r = sb->ops->lookup(sb, dvp->priv, name, &ino);
 	if (r == 0)
 		r = vcache_get(sb, ino, out);
 	VOP_EXIT();
+	if (r == 0 && !dotdot)
+		ncache_add(dvp, name, *out, seq);
 	return r;
 }
 
@@ -635,6 +674,7 @@ int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out)
 {
+	unsigned long seq = ncache_seq(dvp);
 	uint64_t ino;
 
 	VOP_ENTER(dvp);
@@ -644,6 +684,8 @@ int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	if (r == 0 && out)
 		r = vcache_get(sb, ino, out);
 	VOP_EXIT();
+	if (r == 0 && out)
+		ncache_add(dvp, name, *out, seq);
 	return r;
 }
 
@@ -677,6 +719,8 @@ int vop_unlink(struct vnode *dvp, const char *name, int isdir,
 	int r = sb->ops->unlink ? sb->ops->unlink(sb, dvp->priv, name, isdir)
 				: -ENOSYS;
 	VOP_EXIT();
+	if (r == 0)
+		ncache_remove(dvp, name);
 	if (r == 0 && child)
 		vn_mark_unlinked(child);
 	return r;
@@ -694,6 +738,10 @@ int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
 						  ndvp->priv, nname, flags)
 				: -ENOSYS;
 	VOP_EXIT();
+	if (r == 0) {
+		ncache_remove(odvp, oname);
+		ncache_remove(ndvp, nname);
+	}
 	if (r == 0 && victim)
 		vn_mark_unlinked(victim);
 	return r;

@@ -1,0 +1,222 @@
+/*
+ * test_ncache.c - the name cache may never answer with a name that is gone
+ * or a file that changed: every lookup below runs twice (the second one is
+ * a cache hit) after each change of the namespace, and two threads race
+ * renames against lookups.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include <uvfs/uvfs.h>
+
+static struct uvfs *U;
+static struct uvfs_ctx *C;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	uvfs_ctx_free(C);
+	uvfs_free(U);
+	return 0;
+}
+
+static ino_t ino_of(const char *path)
+{
+	struct stat a, b;
+	int r1 = uvfs_stat(C, path, &a), r2 = uvfs_stat(C, path, &b);
+
+	assert_int_equal(r1, r2);
+	if (r1)
+		return 0;
+	assert_int_equal(a.st_ino, b.st_ino);
+	return a.st_ino;
+}
+
+static void mkfile(const char *path)
+{
+	int fd = uvfs_open(C, path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+}
+
+static void rename_unlink_create(void **state)
+{
+	ino_t a, c, d;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t1", 0755), 0);
+	mkfile("/t1/a");
+	a = ino_of("/t1/a");
+	assert_true(a != 0);
+	assert_int_equal(uvfs_rename(C, "/t1/a", "/t1/b", 0), 0);
+	assert_int_equal(ino_of("/t1/a"), 0);
+	assert_int_equal(ino_of("/t1/b"), a);
+	assert_int_equal(uvfs_unlink(C, "/t1/b"), 0);
+	assert_int_equal(ino_of("/t1/b"), 0);
+	mkfile("/t1/b");
+	assert_true(ino_of("/t1/b") != a);
+	/* replace: the old target's entry must go */
+	mkfile("/t1/c");
+	c = ino_of("/t1/c");
+	d = ino_of("/t1/b");
+	assert_int_equal(uvfs_rename(C, "/t1/b", "/t1/c", 0), 0);
+	assert_int_equal(ino_of("/t1/c"), d);
+	assert_true(ino_of("/t1/c") != c);
+	/* exchange */
+	mkfile("/t1/e");
+	ino_t e = ino_of("/t1/e");
+	assert_int_equal(uvfs_rename(C, "/t1/c", "/t1/e", RENAME_EXCHANGE), 0);
+	assert_int_equal(ino_of("/t1/c"), e);
+	assert_int_equal(ino_of("/t1/e"), d);
+}
+
+static void directories_and_links(void **state)
+{
+	ino_t d1, f;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t2", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t2/d", 0755), 0);
+	mkfile("/t2/d/f");
+	d1 = ino_of("/t2/d");
+	f = ino_of("/t2/d/f");
+	/* a directory moved: names below follow it */
+	assert_int_equal(uvfs_rename(C, "/t2/d", "/t2/e", 0), 0);
+	assert_int_equal(ino_of("/t2/d/f"), 0);
+	assert_int_equal(ino_of("/t2/e/f"), f);
+	assert_int_equal(ino_of("/t2/e"), d1);
+	/* hard link, then the first name goes */
+	assert_int_equal(uvfs_link(C, "/t2/e/f", "/t2/g"), 0);
+	assert_int_equal(ino_of("/t2/g"), f);
+	assert_int_equal(uvfs_unlink(C, "/t2/e/f"), 0);
+	assert_int_equal(ino_of("/t2/e/f"), 0);
+	assert_int_equal(ino_of("/t2/g"), f);
+	/* rmdir and a new directory of the same name */
+	assert_int_equal(uvfs_unlink(C, "/t2/g"), 0);
+	assert_int_equal(uvfs_rmdir(C, "/t2/e"), 0);
+	assert_int_equal(ino_of("/t2/e"), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t2/e", 0755), 0);
+	assert_true(ino_of("/t2/e") != d1);
+	assert_int_equal(ino_of("/t2/e/f"), 0);
+}
+
+static void revoke_gives_fresh_vnode(void **state)
+{
+	char buf[4];
+	int fd;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t3", 0755), 0);
+	fd = uvfs_open(C, "/t3/f", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, "abc", 3), 3);
+	ino_t i = ino_of("/t3/f");
+	assert_int_equal(uvfs_revoke(C, "/t3/f"), 0);
+	assert_int_equal(uvfs_pread(C, fd, buf, 3, 0), -EIO);
+	/* the cached name must not hand out the dead vnode */
+	assert_int_equal(ino_of("/t3/f"), i);
+	int fd2 = uvfs_open(C, "/t3/f", O_RDONLY, 0);
+	assert_true(fd2 >= 0);
+	assert_int_equal(uvfs_pread(C, fd2, buf, 3, 0), 3);
+	assert_int_equal(uvfs_close(C, fd2), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+}
+
+struct race {
+	int stop;
+	long bad, seen;
+	ino_t ino;
+};
+
+static void *renamer(void *arg)
+{
+	struct race *r = arg;
+	struct uvfs_ctx *c;
+
+	uvfs_ctx_new(U, NULL, &c);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		if (uvfs_rename(c, "/t4/x", "/t4/y", 0) ||
+		    uvfs_rename(c, "/t4/y", "/t4/x", 0))
+			__atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+	}
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+static void *looker(void *arg)
+{
+	struct race *r = arg;
+	struct uvfs_ctx *c;
+	struct stat st;
+
+	uvfs_ctx_new(U, NULL, &c);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		for (int i = 0; i < 2; i++) {
+			int e = uvfs_stat(c, i ? "/t4/y" : "/t4/x", &st);
+			if (e == 0 && st.st_ino != r->ino)
+				__atomic_add_fetch(&r->bad, 1,
+						   __ATOMIC_RELAXED);
+			else if (e && e != -ENOENT)
+				__atomic_add_fetch(&r->bad, 1,
+						   __ATOMIC_RELAXED);
+			else if (e == 0)
+				__atomic_add_fetch(&r->seen, 1,
+						   __ATOMIC_RELAXED);
+		}
+	}
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+static void rename_race(void **state)
+{
+	struct race r = { 0, 0, 0, 0 };
+	pthread_t t[3];
+	struct timespec ts = { 0, 300 * 1000000L };
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t4", 0755), 0);
+	mkfile("/t4/x");
+	r.ino = ino_of("/t4/x");
+	pthread_create(&t[0], NULL, renamer, &r);
+	pthread_create(&t[1], NULL, looker, &r);
+	pthread_create(&t[2], NULL, looker, &r);
+	nanosleep(&ts, NULL);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(r.bad, 0);
+	assert_true(r.seen > 0);
+	/* exactly one of the two names, and it is the file */
+	ino_t x = ino_of("/t4/x"), y = ino_of("/t4/y");
+	assert_true((x == r.ino && y == 0) || (y == r.ino && x == 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rename_unlink_create),
+		cmocka_unit_test(directories_and_links),
+		cmocka_unit_test(revoke_gives_fresh_vnode),
+		cmocka_unit_test(rename_race),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
