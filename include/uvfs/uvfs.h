@@ -271,6 +271,52 @@ int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *symlink_target, struct uvfs_node **out,
 		     struct stat *st);
 
+/* Names in a directory node (no ".", "..", or '/'). */
+int uvfs_node_mkdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		    const char *name, mode_t mode, struct uvfs_node **out,
+		    struct stat *st);
+/* isdir: rmdir semantics.  -EBUSY for a mount point. */
+int uvfs_node_unlink(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, int isdir);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE.  -EXDEV across mounts. */
+int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
+		     const char *oname, struct uvfs_node *ndir,
+		     const char *nname, unsigned flags);
+int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		   struct uvfs_node *dir, const char *name,
+		   struct uvfs_node **out, struct stat *st);
+ssize_t uvfs_node_readlink(struct uvfs_ctx *ctx, struct uvfs_node *node,
+			   char *buf, size_t size);
+int uvfs_node_statfs(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		     struct statvfs *st);
+/* mask: F_OK or R_OK|W_OK|X_OK, checked with the context's credentials */
+int uvfs_node_access(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		     int mask);
+
+/*
+ * Open files of the node API (FUSE file handles).  A handle is an open file
+ * description without a descriptor: it holds its mount (so it makes it busy
+ * and shows in holders as a FILE with fd -1, its path, and the label given
+ * here, e.g. "pid 1234"), dies on revoke and forced unmount (-EIO but for
+ * release), and is released exactly once.  flags as for open(2), without
+ * O_CREAT/O_EXCL (use uvfs_node_create first); O_TRUNC truncates.
+ */
+struct uvfs_file;
+int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *node, int flags,
+		   const char *label, struct uvfs_file **out);
+ssize_t uvfs_file_pread(struct uvfs_file *f, void *buf, size_t n, off_t off);
+/* O_APPEND handles append whatever off says. */
+ssize_t uvfs_file_pwrite(struct uvfs_file *f, const void *buf, size_t n,
+			 off_t off);
+int uvfs_file_fsync(struct uvfs_file *f, int datasync);
+/* ftruncate: the handle must be open for writing (-EINVAL). */
+int uvfs_file_truncate(struct uvfs_file *f, off_t len);
+/* Directory handles: entries from cookie on, as uvfs_node_readdir. */
+int uvfs_file_readdir(struct uvfs_file *f, uint64_t cookie,
+		      uvfs_node_filldir_t fill, void *arg);
+int uvfs_file_fstat(struct uvfs_file *f, struct stat *st);
+void uvfs_file_release(struct uvfs_file *f);
+
 #ifdef __cplusplus
 }
 #endif

@@ -301,6 +301,7 @@ struct mount {
 	struct cds_list_head ns_link;       /* ns_lock: u->mounts */
 	pthread_mutex_t node_lock;
 	struct cds_list_head nodes;         /* node_lock: held nodes */
+	struct cds_list_head handles;       /* node_lock: uvfs_file handles */
 	char *type_name, *source, *options; /* const */
 	char *target;                       /* ns_lock: path at mount time */
 	struct work work;                   /* final release, on a worker */
@@ -393,6 +394,42 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 /* Permission helper on cred, using vop_access. */
 int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask);
 
+/* ---- path-level calls shared by file.c and node.c ---------------------- */
+
+/* The first half of every call that adds or removes a name: the parent
+ * (held) and, when the name exists, the child (held, not followed,
+ * crossed into a mount covering it). */
+struct dirop {
+	struct nameparent np;               /* np.dir held */
+	struct path child;                  /* held when child.vp != NULL */
+};
+int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
+	     struct dirop *d);
+void dirop_end(struct dirop *d);
+/* mode carries the type; *out (may be NULL) the new vnode, referenced */
+int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
+		 dev_t rdev, const char *target, struct vnode **out);
+int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir);
+int dirop_link(struct uvfs_ctx *ctx, const struct path *src,
+	       struct dirop *d);
+int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
+		 unsigned flags);
+int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode);
+int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
+	       gid_t gid);
+int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
+		 const struct timespec times[2]);
+int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len);
+/* Permission and type checks of open(2) on an existing file, O_TRUNC
+ * applied. */
+int open_check_path(struct uvfs_ctx *ctx, const struct path *p, int flags);
+/* Opens p (moved in, also on failure) as a new open file description named
+ * name (moved in). */
+int file_open_path(struct path *p, int flags, char *name, struct file **out);
+/* off < 0: at (and advancing) the file position */
+ssize_t file_read(struct file *f, void *buf, size_t n, off_t off);
+ssize_t file_write(struct file *f, const void *buf, size_t n, off_t off);
+
 /* ---- nodes (node.c) ---------------------------------------------------- */
 
 struct uvfs_node {
@@ -402,6 +439,13 @@ struct uvfs_node {
 	char *name;                         /* const: the path it was first
 					       looked up by (diagnostics) */
 	struct cds_list_head mlink;         /* m->node_lock */
+};
+
+/* An open file of the node API: a description without a descriptor. */
+struct uvfs_file {
+	struct file *f;                     /* const; one reference */
+	char label[64];                     /* const: who opened it */
+	struct cds_list_head mlink;         /* m->node_lock: m->handles */
 };
 
 /* ---- the instance ------------------------------------------------------ */

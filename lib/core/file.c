@@ -442,10 +442,6 @@ mode_t uvfs_umask(struct uvfs_ctx *ctx, mode_t mask)
  * directory and, when the last component is a normal name that exists, the
  * child (not followed, crossed into a mount covering it).
  */
-struct dirop {
-	struct nameparent np;   /* np.dir held */
-	struct path child;      /* held when child.vp != NULL */
-};
 
 static int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       struct dirop *d)
@@ -470,7 +466,43 @@ static int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	return r;
 }
 
-static void dirop_end(struct dirop *d)
+/* The same from a directory already held and one name (the node API).
+ * => dir stays the caller's; d holds its own reference. */
+int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
+	     struct dirop *d)
+{
+	size_t len;
+	int r;
+
+	d->child = (struct path){ 0 };
+	if (!name)
+		return -EFAULT;
+	len = strnlen(name, NAME_MAX + 1);
+	if (len == 0 || memchr(name, '/', len))
+		return -EINVAL;
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	memset(&d->np, 0, sizeof(d->np));
+	memcpy(d->np.name, name, len + 1);
+	d->np.last = strcmp(name, ".") == 0 ? LAST_DOT :
+		     strcmp(name, "..") == 0 ? LAST_DOTDOT : LAST_NORM;
+	if (!vn_isdir(dir->vp))
+		return -ENOTDIR;
+	d->np.dir = *dir;
+	path_get(&d->np.dir);
+	if (d->np.last != LAST_NORM)
+		return 0;
+	r = namei_child(ctx, &d->np.dir, d->np.name, &d->child);
+	if (r == -ENOENT) {
+		d->child = (struct path){ 0 };
+		r = 0;
+	}
+	if (r)
+		path_put(&d->np.dir);
+	return r;
+}
+
+void dirop_end(struct dirop *d)
 {
 	if (d->child.vp)
 		path_put(&d->child);
@@ -480,21 +512,29 @@ static void dirop_end(struct dirop *d)
 /* For a call that creates the name: the parent is held and the name free.
  * want_dir: a trailing slash is fine (mkdir); else it gives -ENOENT on a
  * free name (Linux filename_create). */
-static int create_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
-			bool want_dir, struct dirop *d)
+static int create_check(const struct dirop *d, bool want_dir)
 {
-	int r = dirop_begin(ctx, dirfd, path, d);
-
-	if (r)
-		return r;
 	if (d->np.last != LAST_NORM || d->child.vp)
-		r = -EEXIST;
-	else if (d->np.trailing_slash && !want_dir)
-		r = -ENOENT;
-	else if (mnt_rdonly(d->np.dir.mnt))
-		r = -EROFS;
-	if (r)
-		dirop_end(d);
+		return -EEXIST;
+	if (d->np.trailing_slash && !want_dir)
+		return -ENOENT;
+	if (mnt_rdonly(d->np.dir.mnt))
+		return -EROFS;
+	return 0;
+}
+
+int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
+		 dev_t rdev, const char *target, struct vnode **out)
+{
+	int r = create_check(d, S_ISDIR(mode));
+
+	if (!r)
+		r = may_access(ctx, d->np.dir.vp, W_OK | X_OK);
+	if (!r && (S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx))
+		r = -EPERM;
+	if (!r)
+		r = vop_create(d->np.dir.vp, d->np.name, mode, rdev, target,
+			       &ctx->cred, out);
 	return r;
 }
 
@@ -506,15 +546,10 @@ static int create_node(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	struct dirop d;
 	int r;
 
-	r = create_begin(ctx, dirfd, path, S_ISDIR(mode), &d);
+	r = dirop_begin(ctx, dirfd, path, &d);
 	if (r)
 		return r;
-	r = may_access(ctx, d.np.dir.vp, W_OK | X_OK);
-	if (!r && (S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx))
-		r = -EPERM;
-	if (!r)
-		r = vop_create(d.np.dir.vp, d.np.name, mode, rdev, target,
-			       &ctx->cred, NULL);
+	r = dirop_create(ctx, &d, mode, rdev, target, NULL);
 	dirop_end(&d);
 	return r;
 }
@@ -569,6 +604,33 @@ static bool child_busy(const struct dirop *d)
 }
 
 /* unlink and rmdir */
+int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir)
+{
+	int r;
+
+	if (d->np.last != LAST_NORM) {
+		if (!isdir)
+			return -EISDIR;
+		if (d->np.last == LAST_DOT)
+			return -EINVAL;
+		if (d->np.last == LAST_DOTDOT)
+			return -ENOTEMPTY;
+		return -EBUSY;
+	}
+	if (mnt_rdonly(d->np.dir.mnt))
+		return -EROFS;
+	if (!d->child.vp)
+		return -ENOENT;
+	if (!isdir && d->np.trailing_slash)
+		return vn_isdir(d->child.vp) ? -EISDIR : -ENOTDIR;
+	r = may_delete(ctx, &d->np.dir, &d->child, isdir);
+	if (r)
+		return r;
+	if (child_busy(d))
+		return -EBUSY;
+	return vop_unlink(d->np.dir.vp, d->np.name, isdir, d->child.vp);
+}
+
 static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       bool isdir)
 {
@@ -578,28 +640,7 @@ static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = dirop_begin(ctx, dirfd, path, &d);
 	if (r)
 		return r;
-	if (d.np.last != LAST_NORM) {
-		if (!isdir)
-			r = -EISDIR;
-		else if (d.np.last == LAST_DOT)
-			r = -EINVAL;
-		else if (d.np.last == LAST_DOTDOT)
-			r = -ENOTEMPTY;
-		else
-			r = -EBUSY;
-	} else if (mnt_rdonly(d.np.dir.mnt)) {
-		r = -EROFS;
-	} else if (!d.child.vp) {
-		r = -ENOENT;
-	} else if (!isdir && d.np.trailing_slash) {
-		r = vn_isdir(d.child.vp) ? -EISDIR : -ENOTDIR;
-	} else if ((r = may_delete(ctx, &d.np.dir, &d.child, isdir)) != 0) {
-		/* r set */
-	} else if (child_busy(&d)) {
-		r = -EBUSY;
-	} else {
-		r = vop_unlink(d.np.dir.vp, d.np.name, isdir, d.child.vp);
-	}
+	r = dirop_remove(ctx, &d, isdir);
 	dirop_end(&d);
 	return r;
 }
@@ -761,6 +802,33 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 	return 0;
 }
 
+int file_open_path(struct path *p, int flags, char *name, struct file **out)
+{
+	struct file *f = file_new(p, flags, name);
+	void *fh;
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	if (!(flags & O_PATH)) {
+		r = vop_open(f->path.vp, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+			     &fh);
+		if (r) {
+			file_put(f);
+			return r;
+		}
+		f->fh = fh;     /* before anyone can see f */
+		vn_file_attach(f->path.vp, f);
+	}
+	*out = f;
+	return 0;
+}
+
+int open_check_path(struct uvfs_ctx *ctx, const struct path *p, int flags)
+{
+	return open_check(ctx, p, flags, false);
+}
+
 int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 		mode_t mode)
 {
@@ -768,7 +836,6 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 	bool created = false;
 	struct file *f;
 	char *name;
-	void *fh;
 	int r, fd;
 
 	if (!path)
@@ -806,19 +873,9 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 		path_put(&p);
 		return -ENOMEM;
 	}
-	f = file_new(&p, flags, name);
-	if (!f)
-		return -ENOMEM;
-	if (!(flags & O_PATH)) {
-		r = vop_open(f->path.vp, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
-			     &fh);
-		if (r) {
-			file_put(f);
-			return r;
-		}
-		f->fh = fh;     /* before anyone can see f */
-		vn_file_attach(f->path.vp, f);
-	}
+	r = file_open_path(&p, flags, name, &f);
+	if (r)
+		return r;
 	fd = fd_install(ctx, f);
 	if (fd < 0)
 		file_put(f);
@@ -890,7 +947,7 @@ int uvfs_dup2(struct uvfs_ctx *ctx, int fd, int newfd)
 /* ---- I/O ----------------------------------------------------------------- */
 
 /* off < 0: at the file position, which advances. */
-static ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
+ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
 {
 	struct vnode *vp = f->path.vp;
 	bool atpos = off < 0;
@@ -919,7 +976,7 @@ static ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
 
 /* off < 0: at the file position, which advances.  O_APPEND always
  * appends, pwrite too (Linux). */
-static ssize_t file_write(struct file *f, const void *buf, size_t n,
+ssize_t file_write(struct file *f, const void *buf, size_t n,
 			  off_t off)
 {
 	struct vnode *vp = f->path.vp;
@@ -1216,6 +1273,22 @@ static int set_size(struct vnode *vp, off_t len)
 	return vop_setattr(vp, &sa);
 }
 
+int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
+{
+	int r;
+
+	if (len < 0)
+		return -EINVAL;
+	if (vn_isdir(p->vp))
+		return -EISDIR;
+	if (!S_ISREG(p->vp->type))
+		return -EINVAL;
+	if (mnt_rdonly(p->mnt))
+		return -EROFS;
+	r = may_access(ctx, p->vp, W_OK);
+	return r ? r : set_size(p->vp, len);
+}
+
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
 {
 	struct path p;
@@ -1228,14 +1301,7 @@ int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
 	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
 	if (r)
 		return r;
-	if (vn_isdir(p.vp))
-		r = -EISDIR;
-	else if (!S_ISREG(p.vp->type))
-		r = -EINVAL;
-	else if (mnt_rdonly(p.mnt))
-		r = -EROFS;
-	else if ((r = may_access(ctx, p.vp, W_OK)) == 0)
-		r = set_size(p.vp, len);
+	r = path_truncate(ctx, &p, len);
 	path_put(&p);
 	return r;
 }
@@ -1292,7 +1358,7 @@ int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
 	return r;
 }
 
-static int do_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
+int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
 {
 	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
 	struct stat st;
@@ -1316,7 +1382,7 @@ static int do_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
  * its uid and give the file to a group it belongs to.  Changing the owner
  * or group of a non-directory clears set-user-id, and set-group-id when
  * it means something (group execute set), even for root. */
-static int do_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
+int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 		    gid_t gid)
 {
 	struct uvfs_setattr sa = { 0 };
@@ -1374,7 +1440,7 @@ static bool utime_explicit(const struct timespec *t)
 
 /* Explicit times need the owner or root (-EPERM); "now" needs the owner,
  * root or write permission (-EACCES).  => times validated. */
-static int do_utimens(struct uvfs_ctx *ctx, const struct path *p,
+int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 		      const struct timespec times[2])
 {
 	static const struct timespec now[2] = { { 0, UTIME_NOW },
@@ -1419,7 +1485,7 @@ int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode)
 	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
 	if (r)
 		return r;
-	r = do_chmod(ctx, &p, mode);
+	r = path_chmod(ctx, &p, mode);
 	path_put(&p);
 	return r;
 }
@@ -1431,7 +1497,7 @@ int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode)
 
 	if (r)
 		return r;
-	r = do_chmod(ctx, &f->path, mode);
+	r = path_chmod(ctx, &f->path, mode);
 	file_put(f);
 	return r;
 }
@@ -1447,7 +1513,7 @@ static int chown_at(struct uvfs_ctx *ctx, const char *path, unsigned lk,
 	r = namei_at(ctx, UVFS_AT_FDCWD, path, lk, &p);
 	if (r)
 		return r;
-	r = do_chown(ctx, &p, uid, gid);
+	r = path_chown(ctx, &p, uid, gid);
 	path_put(&p);
 	return r;
 }
@@ -1469,7 +1535,7 @@ int uvfs_fchown(struct uvfs_ctx *ctx, int fd, uid_t uid, gid_t gid)
 
 	if (r)
 		return r;
-	r = do_chown(ctx, &f->path, uid, gid);
+	r = path_chown(ctx, &f->path, uid, gid);
 	file_put(f);
 	return r;
 }
@@ -1485,7 +1551,7 @@ int uvfs_futimens(struct uvfs_ctx *ctx, int fd,
 	r = fd_get_real(ctx, fd, &f);
 	if (r)
 		return r;
-	r = do_utimens(ctx, &f->path, times);
+	r = path_utimens(ctx, &f->path, times);
 	file_put(f);
 	return r;
 }
@@ -1516,7 +1582,7 @@ int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = namei_at(ctx, dirfd, path, lk, &p);
 	if (r)
 		return r;
-	r = do_utimens(ctx, &p, times);
+	r = path_utimens(ctx, &p, times);
 	path_put(&p);
 	return r;
 }
@@ -1584,22 +1650,31 @@ int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to)
 	r = namei_at(ctx, UVFS_AT_FDCWD, from, 0, &op);
 	if (r)
 		return r;
-	r = create_begin(ctx, UVFS_AT_FDCWD, to, false, &d);
+	r = dirop_begin(ctx, UVFS_AT_FDCWD, to, &d);
 	if (r) {
 		path_put(&op);
 		return r;
 	}
-	if (op.mnt != d.np.dir.mnt)
-		r = -EXDEV;
-	else if ((r = may_access(ctx, d.np.dir.vp, W_OK | X_OK)) != 0)
-		; /* r set */
-	else if (vn_isdir(op.vp))
-		r = -EPERM;
-	else
-		r = vop_link(d.np.dir.vp, d.np.name, op.vp);
+	r = dirop_link(ctx, &op, &d);
 	dirop_end(&d);
 	path_put(&op);
 	return r;
+}
+
+int dirop_link(struct uvfs_ctx *ctx, const struct path *src, struct dirop *d)
+{
+	int r = create_check(d, false);
+
+	if (r)
+		return r;
+	if (src->mnt != d->np.dir.mnt)
+		return -EXDEV;
+	r = may_access(ctx, d->np.dir.vp, W_OK | X_OK);
+	if (r)
+		return r;
+	if (vn_isdir(src->vp))
+		return -EPERM;
+	return vop_link(d->np.dir.vp, d->np.name, src->vp);
 }
 
 int uvfs_rmdir(struct uvfs_ctx *ctx, const char *path)
@@ -1680,7 +1755,6 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		   int todirfd, const char *to, unsigned flags)
 {
 	struct dirop o, n;
-	struct vnode *victim;
 	int r;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -1695,17 +1769,29 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		dirop_end(&o);
 		return r;
 	}
-	r = rename_check(ctx, &o, &n, flags);
-	if (r == 0) {
-		victim = (flags & RENAME_EXCHANGE) ? NULL : n.child.vp;
-		r = vop_rename(o.np.dir.vp, o.np.name, n.np.dir.vp, n.np.name,
-			       flags, victim);
-	} else if (r > 0) {
-		r = 0;
-	}
+	r = dirop_rename(ctx, &o, &n, flags);
 	dirop_end(&n);
 	dirop_end(&o);
 	return r;
+}
+
+int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
+		 unsigned flags)
+{
+	int r;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	r = rename_check(ctx, o, n, flags);
+	if (r > 0)
+		return 0;       /* the same file under both names */
+	if (r)
+		return r;
+	return vop_rename(o->np.dir.vp, o->np.name, n->np.dir.vp, n->np.name,
+			  flags, (flags & RENAME_EXCHANGE) ? NULL :
+							     n->child.vp);
 }
 
 int uvfs_rename(struct uvfs_ctx *ctx, const char *from, const char *to,

@@ -302,6 +302,7 @@ static void mount_teardown(struct mount *m, bool sync)
 
 	UVFS_VERIFY(atomic_load(&m->refs) == 0);
 	UVFS_VERIFY(cds_list_empty(&m->nodes));
+	UVFS_VERIFY(cds_list_empty(&m->handles));
 	vn_rele(m->root);
 	if (atomic_load(&sb->state) == SB_ACTIVE)
 		sb_shutdown(sb);
@@ -424,6 +425,7 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 	m->root = root;
 	atomic_init(&m->refs, 1);
 	CDS_INIT_LIST_HEAD(&m->nodes);
+	CDS_INIT_LIST_HEAD(&m->handles);
 	pthread_mutex_init(&m->node_lock, NULL);
 	m->type_name = strdup(type);
 	m->source = strdup(source ? source : "none");
@@ -958,6 +960,7 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	struct mount *m, *c;
 	struct uvfs_ctx *x;
 	struct uvfs_node *nd;
+	struct uvfs_file *fh;
 	struct { size_t idx; struct path p; } roots[64];
 	size_t nroots = 0;
 	int err;
@@ -1010,6 +1013,13 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	}
 
 	pthread_mutex_lock(&m->node_lock);
+	cds_list_for_each_entry(fh, &m->handles, mlink) {
+		struct uvfs_holder *hd = holder_add(&h, UVFS_HOLDER_FILE,
+						    NULL, -1, fh->f->name);
+		if (hd)
+			snprintf(hd->ctx_label, sizeof(hd->ctx_label), "%s",
+				 fh->label);
+	}
 	cds_list_for_each_entry(nd, &m->nodes, mlink) {
 		struct uvfs_holder *hd = holder_add(&h, UVFS_HOLDER_NODE,
 						    NULL, -1, nd->name);

@@ -122,39 +122,35 @@ int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 	return vop_getattr(nd->path.vp, st);
 }
 
+/* Each field through the same checks as the path calls (chmod, chown,
+ * truncate, utimensat), in that order. */
 int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		      const struct uvfs_setattr *sa, struct stat *st)
 {
-	struct vnode *vp = nd->path.vp;
-	struct stat cur;
-	int err;
+	const struct path *p = &nd->path;
+	int err = 0;
 
-	if (nd->path.mnt->flags & MNT_RDONLY)
-		return -EROFS;
-	err = vop_getattr(vp, &cur);
-	if (err)
-		return err;
-	if (ctx->cred.uid != 0) {
-		bool owner = cur.st_uid == ctx->cred.uid;
-		if ((sa->valid & UVFS_SET_MODE) && !owner)
-			return -EPERM;
-		if ((sa->valid & UVFS_SET_UID) && sa->uid != cur.st_uid)
-			return -EPERM;
-		if ((sa->valid & UVFS_SET_GID) && (!owner ||
-		    (sa->gid != ctx->cred.gid && sa->gid != cur.st_gid)))
-			return -EPERM;
-		if ((sa->valid & (UVFS_SET_ATIME | UVFS_SET_MTIME)) && !owner &&
-		    (err = may_access(ctx, vp, W_OK)) != 0)
-			return -EPERM;
-		if ((sa->valid & UVFS_SET_SIZE) &&
-		    (err = may_access(ctx, vp, W_OK)) != 0)
-			return err;
+	if (sa->valid & UVFS_SET_MODE)
+		err = path_chmod(ctx, p, sa->mode);
+	if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))
+		err = path_chown(ctx, p,
+				 (sa->valid & UVFS_SET_UID) ? sa->uid
+							    : (uid_t)-1,
+				 (sa->valid & UVFS_SET_GID) ? sa->gid
+							    : (gid_t)-1);
+	if (!err && (sa->valid & UVFS_SET_SIZE))
+		err = path_truncate(ctx, p, sa->size);
+	if (!err && (sa->valid & (UVFS_SET_ATIME | UVFS_SET_MTIME))) {
+		struct timespec t[2] = { { 0, UTIME_OMIT },
+					 { 0, UTIME_OMIT } };
+		if (sa->valid & UVFS_SET_ATIME)
+			t[0] = sa->atime;
+		if (sa->valid & UVFS_SET_MTIME)
+			t[1] = sa->mtime;
+		err = path_utimens(ctx, p, t);
 	}
-	if ((sa->valid & UVFS_SET_SIZE) && S_ISDIR(cur.st_mode))
-		return -EISDIR;
-	err = vop_setattr(vp, sa);
 	if (!err && st)
-		err = vop_getattr(vp, st);
+		err = vop_getattr(p->vp, st);
 	return err;
 }
 
@@ -214,39 +210,269 @@ int uvfs_node_readdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	return vop_readdir(dir->path.vp, NULL, cookie, node_fill, &nf);
 }
 
-int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+/* A new name in dir, as the path calls make it. */
+static int node_make(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *name, mode_t mode, dev_t rdev,
-		     const char *symlink_target, struct uvfs_node **out,
+		     const char *target, struct uvfs_node **out,
 		     struct stat *st)
 {
+	struct dirop d;
 	struct path p;
 	struct vnode *vp;
 	int err;
 
-	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") ||
-	    !strcmp(name, ".."))
-		return -EINVAL;
-	if (strlen(name) > NAME_MAX)
-		return -ENAMETOOLONG;
-	if (S_ISLNK(mode) && (!symlink_target || !*symlink_target))
-		return -ENOENT;
-	if (!vn_isdir(dir->path.vp))
-		return -ENOTDIR;
-	if (dir->path.mnt->flags & MNT_RDONLY)
-		return -EROFS;
-	err = may_access(ctx, dir->path.vp, W_OK | X_OK);
+	err = dirop_at(ctx, &dir->path, name, &d);
 	if (err)
 		return err;
-	err = vop_create(dir->path.vp, name, mode, rdev, symlink_target,
-			 &ctx->cred, &vp);
+	err = dirop_create(ctx, &d, mode, rdev, target, &vp);
+	if (!err) {
+		p.mnt = d.np.dir.mnt;
+		mount_ref(p.mnt);
+		p.vp = vp;
+	}
+	dirop_end(&d);
 	if (err)
 		return err;
-	p.mnt = dir->path.mnt;
-	mount_ref(p.mnt);
-	p.vp = vp;
 	if (st && (err = vop_getattr(vp, st)) != 0) {
 		path_put(&p);
 		return err;
 	}
 	return node_get(ctx, &p, dir, name, out);
+}
+
+int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, mode_t mode, dev_t rdev,
+		     const char *symlink_target, struct uvfs_node **out,
+		     struct stat *st)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+		mode |= S_IFREG;
+		break;
+	case S_IFLNK:
+		if (!symlink_target)
+			return -EFAULT;
+		if (!*symlink_target)
+			return -ENOENT;
+		mode = S_IFLNK | 0777;
+		break;
+	case S_IFREG: case S_IFDIR: case S_IFCHR: case S_IFBLK:
+	case S_IFIFO: case S_IFSOCK:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (S_ISDIR(mode))
+		mode &= S_IFDIR | 01777;
+	return node_make(ctx, dir, name, mode, rdev,
+			 S_ISLNK(mode) ? symlink_target : NULL, out, st);
+}
+
+int uvfs_node_mkdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		    const char *name, mode_t mode, struct uvfs_node **out,
+		    struct stat *st)
+{
+	return node_make(ctx, dir, name, S_IFDIR | (mode & 01777), 0, NULL,
+			 out, st);
+}
+
+int uvfs_node_unlink(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, int isdir)
+{
+	struct dirop d;
+	int err = dirop_at(ctx, &dir->path, name, &d);
+
+	if (err)
+		return err;
+	err = dirop_remove(ctx, &d, isdir != 0);
+	dirop_end(&d);
+	return err;
+}
+
+int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
+		     const char *oname, struct uvfs_node *ndir,
+		     const char *nname, unsigned flags)
+{
+	struct dirop o, n;
+	int err;
+
+	err = dirop_at(ctx, &odir->path, oname, &o);
+	if (err)
+		return err;
+	err = dirop_at(ctx, &ndir->path, nname, &n);
+	if (err) {
+		dirop_end(&o);
+		return err;
+	}
+	err = dirop_rename(ctx, &o, &n, flags);
+	dirop_end(&n);
+	dirop_end(&o);
+	return err;
+}
+
+int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		   struct uvfs_node *dir, const char *name,
+		   struct uvfs_node **out, struct stat *st)
+{
+	struct dirop d;
+	struct path p;
+	int err;
+
+	err = dirop_at(ctx, &dir->path, name, &d);
+	if (err)
+		return err;
+	err = dirop_link(ctx, &node->path, &d);
+	dirop_end(&d);
+	if (err)
+		return err;
+	p = node->path;
+	path_get(&p);
+	if (st && (err = vop_getattr(p.vp, st)) != 0) {
+		path_put(&p);
+		return err;
+	}
+	return node_get(ctx, &p, dir, name, out);
+}
+
+ssize_t uvfs_node_readlink(struct uvfs_ctx *ctx, struct uvfs_node *nd,
+			   char *buf, size_t size)
+{
+	(void)ctx;
+	if (size == 0)
+		return -EINVAL;
+	if (!S_ISLNK(nd->path.vp->type))
+		return -EINVAL;
+	return vop_readlink(nd->path.vp, buf, size);
+}
+
+int uvfs_node_statfs(struct uvfs_ctx *ctx, struct uvfs_node *nd,
+		     struct statvfs *st)
+{
+	(void)ctx;
+	return vop_statfs(nd->path.vp, st);
+}
+
+int uvfs_node_access(struct uvfs_ctx *ctx, struct uvfs_node *nd, int mask)
+{
+	if (mask & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if ((mask & W_OK) && (atomic_load(&nd->path.mnt->flags) & MNT_RDONLY)
+	    && !S_ISCHR(nd->path.vp->type) && !S_ISBLK(nd->path.vp->type) &&
+	    !S_ISFIFO(nd->path.vp->type) && !S_ISSOCK(nd->path.vp->type))
+		return -EROFS;
+	if (mask == F_OK)
+		return vn_dead(nd->path.vp) ? -EIO : 0;
+	return may_access(ctx, nd->path.vp, mask);
+}
+
+/* ---- open files of the node API ---------------------------------------- */
+
+int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
+		   const char *label, struct uvfs_file **out)
+{
+	struct mount *m = nd->path.mnt;
+	struct uvfs_file *h;
+	struct path p = nd->path;
+	char *name;
+	int err;
+
+	if (flags & (O_CREAT | O_EXCL | O_PATH))
+		return -EINVAL;
+	if ((flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+	err = open_check_path(ctx, &p, flags);
+	if (err)
+		return err;
+	h = calloc(1, sizeof(*h));
+	name = strdup(nd->name);
+	if (!h || !name) {
+		free(h);
+		free(name);
+		return -ENOMEM;
+	}
+	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
+	path_get(&p);
+	err = file_open_path(&p, flags & ~O_TRUNC, name, &h->f);
+	if (err) {
+		free(h);
+		return err;
+	}
+	pthread_mutex_lock(&m->node_lock);
+	cds_list_add_tail(&h->mlink, &m->handles);
+	pthread_mutex_unlock(&m->node_lock);
+	*out = h;
+	return 0;
+}
+
+ssize_t uvfs_file_pread(struct uvfs_file *h, void *buf, size_t n, off_t off)
+{
+	if (off < 0)
+		return -EINVAL;
+	if ((h->f->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	return file_read(h->f, buf, n, off);
+}
+
+ssize_t uvfs_file_pwrite(struct uvfs_file *h, const void *buf, size_t n,
+			 off_t off)
+{
+	if (off < 0)
+		return -EINVAL;
+	if ((h->f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	return file_write(h->f, buf, n, off);
+}
+
+int uvfs_file_fsync(struct uvfs_file *h, int datasync)
+{
+	void *fh;
+
+	pthread_mutex_lock(&h->f->path.vp->lock);
+	fh = h->f->fh;
+	pthread_mutex_unlock(&h->f->path.vp->lock);
+	return vop_fsync(h->f->path.vp, fh, datasync);
+}
+
+int uvfs_file_truncate(struct uvfs_file *h, off_t len)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
+
+	if (len < 0)
+		return -EINVAL;
+	if (!S_ISREG(h->f->path.vp->type) ||
+	    (h->f->flags & O_ACCMODE) == O_RDONLY)
+		return -EINVAL;
+	if (atomic_load(&h->f->path.mnt->flags) & MNT_RDONLY)
+		return -EROFS;
+	return vop_setattr(h->f->path.vp, &sa);
+}
+
+int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
+		      uvfs_node_filldir_t fill, void *arg)
+{
+	struct node_fill nf = { fill, arg };
+	void *fh;
+
+	if (!vn_isdir(h->f->path.vp))
+		return -ENOTDIR;
+	pthread_mutex_lock(&h->f->path.vp->lock);
+	fh = h->f->fh;
+	pthread_mutex_unlock(&h->f->path.vp->lock);
+	return vop_readdir(h->f->path.vp, fh, cookie, node_fill, &nf);
+}
+
+int uvfs_file_fstat(struct uvfs_file *h, struct stat *st)
+{
+	return vop_getattr(h->f->path.vp, st);
+}
+
+void uvfs_file_release(struct uvfs_file *h)
+{
+	struct mount *m = h->f->path.mnt;
+
+	pthread_mutex_lock(&m->node_lock);
+	cds_list_del(&h->mlink);
+	pthread_mutex_unlock(&m->node_lock);
+	file_put(h->f);         /* may drop the last mount reference */
+	free(h);
 }

@@ -1,0 +1,214 @@
+/*
+ * test_node.c - the node-level API for front ends: lookups that cross
+ * mounts and hold nodes, name operations on nodes, and open-file handles
+ * that make a mount busy, show in holders with their label, die with a
+ * forced unmount or a revoke and are always released cleanly.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include <uvfs/uvfs.h>
+
+static struct uvfs *U;
+static struct uvfs_ctx *C;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C))
+		return -1;
+	if (uvfs_mkdir(C, "/mnt", 0755) ||
+	    uvfs_mount(C, "memfs", "none", "/mnt", ""))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct uvfs_stats st;
+
+	(void)state;
+	uvfs_stats(U, &st);
+	assert_int_equal(st.nodes, 0);
+	assert_int_equal(st.files, 0);
+	uvfs_ctx_free(C);
+	uvfs_free(U);
+	return 0;
+}
+
+struct names {
+	int n;
+	char seen[16][256];
+};
+
+static int collect(void *arg, const struct uvfs_dirent *de)
+{
+	struct names *nm = arg;
+
+	if (nm->n == 16)
+		return 1;
+	snprintf(nm->seen[nm->n++], 256, "%s", de->name);
+	return 0;
+}
+
+static bool has(const struct names *nm, const char *name)
+{
+	for (int i = 0; i < nm->n; i++)
+		if (strcmp(nm->seen[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void names_and_files(void **state)
+{
+	struct uvfs_node *root, *mnt, *d, *f, *f2, *l, *h;
+	struct uvfs_file *fh;
+	struct stat st;
+	struct statvfs sv;
+	char buf[64];
+	struct names nm = { 0 };
+
+	(void)state;
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "mnt", &mnt, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(uvfs_node_mkdir(C, mnt, "d", 0755, &d, &st), 0);
+	assert_int_equal(uvfs_node_create(C, d, "f", S_IFREG | 0644, 0, NULL,
+					  &f, &st), 0);
+	assert_int_equal(uvfs_node_create(C, d, "f", S_IFREG | 0644, 0, NULL,
+					  &f2, &st), -EEXIST);
+	assert_int_equal(uvfs_node_open(C, f, O_RDWR, "pid 42", &fh), 0);
+	assert_int_equal(uvfs_file_pwrite(fh, "hello", 5, 0), 5);
+	assert_int_equal(uvfs_file_pread(fh, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(uvfs_file_truncate(fh, 2), 0);
+	assert_int_equal(uvfs_file_fstat(fh, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(uvfs_file_fsync(fh, 0), 0);
+
+	/* the handle makes the mount busy and is listed with its label */
+	uvfs_node_release(f, 1);
+	struct uvfs_holder *hd;
+	size_t n;
+	assert_int_equal(uvfs_holders(C, "/mnt", &hd, &n), 0);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		if (hd[i].kind == UVFS_HOLDER_FILE && hd[i].fd == -1 &&
+		    strcmp(hd[i].ctx_label, "pid 42") == 0 &&
+		    strstr(hd[i].path, "/d/f"))
+			found = true;
+	free(hd);
+	assert_true(found);
+
+	/* links, symlinks, rename, readlink, readdir, statfs, access */
+	assert_int_equal(uvfs_node_lookup(C, d, "f", &f, &st), 0);
+	assert_int_equal(uvfs_node_link(C, f, d, "g", &h, &st), 0);
+	assert_ptr_equal(h, f);         /* same pair, same node */
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(uvfs_node_create(C, d, "s", S_IFLNK, 0, "f", &l,
+					  &st), 0);
+	assert_int_equal(uvfs_node_readlink(C, l, buf, sizeof(buf)), 1);
+	assert_int_equal(uvfs_node_readlink(C, f, buf, sizeof(buf)),
+			 -EINVAL);
+	assert_int_equal(uvfs_node_rename(C, d, "g", mnt, "g2", 0), 0);
+	assert_int_equal(uvfs_node_rename(C, d, "f", root, "x", 0), -EXDEV);
+	assert_int_equal(uvfs_node_readdir(C, d, 0, collect, &nm), 0);
+	assert_true(has(&nm, "f") && has(&nm, "s") && !has(&nm, "g"));
+	assert_int_equal(uvfs_node_statfs(C, d, &sv), 0);
+	assert_int_equal(uvfs_node_access(C, f, R_OK | W_OK), 0);
+	assert_int_equal(uvfs_node_unlink(C, d, "f", 0), 0);
+	assert_int_equal(uvfs_node_unlink(C, mnt, "g2", 0), 0);
+	assert_int_equal(uvfs_node_unlink(C, d, "s", 0), 0);
+	assert_int_equal(uvfs_node_unlink(C, mnt, "d", 1), 0);
+	assert_int_equal(uvfs_node_unlink(C, root, "mnt", 1), -EBUSY);
+	/* an unlinked file stays readable through its handle */
+	assert_int_equal(uvfs_file_pread(fh, buf, sizeof(buf), 0), 2);
+	uvfs_file_release(fh);
+	uvfs_node_release(f, 2);
+	uvfs_node_release(l, 1);
+	uvfs_node_release(d, 1);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+}
+
+static void handles_die_with_forced_unmount(void **state)
+{
+	struct uvfs_node *root, *mnt, *f;
+	struct uvfs_file *fh, *dh;
+	struct stat st;
+	char buf[8];
+	struct names nm = { 0 };
+
+	(void)state;
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "mnt", &mnt, &st), 0);
+	assert_int_equal(uvfs_node_create(C, mnt, "f", S_IFREG | 0644, 0, NULL,
+					  &f, &st), 0);
+	assert_int_equal(uvfs_node_open(C, f, O_RDONLY, "pid 7", &fh), 0);
+	assert_int_equal(uvfs_node_open(C, mnt, O_RDONLY | O_DIRECTORY,
+					"pid 7", &dh), 0);
+	assert_int_equal(uvfs_umount(C, "/mnt", 0), -EBUSY);
+	assert_int_equal(uvfs_umount(C, "/mnt", UVFS_UMOUNT_FORCE), 0);
+	assert_int_equal(uvfs_file_pread(fh, buf, sizeof(buf), 0), -EIO);
+	assert_int_equal(uvfs_file_readdir(dh, 0, collect, &nm), -EIO);
+	assert_int_equal(uvfs_node_getattr(C, f, &st), -EIO);
+	uvfs_file_release(fh);
+	uvfs_file_release(dh);
+	uvfs_node_release(f, 1);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_settle(U, 5000), 0);
+	/* the covered directory is back */
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/mnt", ""), 0);
+}
+
+static void revoke_kills_handles_of_one_file(void **state)
+{
+	struct uvfs_node *root, *mnt, *a, *b;
+	struct uvfs_file *ha, *hb;
+	struct stat st;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "mnt", &mnt, &st), 0);
+	assert_int_equal(uvfs_node_create(C, mnt, "a", S_IFREG | 0644, 0, NULL,
+					  &a, &st), 0);
+	assert_int_equal(uvfs_node_create(C, mnt, "b", S_IFREG | 0644, 0, NULL,
+					  &b, &st), 0);
+	assert_int_equal(uvfs_node_open(C, a, O_RDWR, "x", &ha), 0);
+	assert_int_equal(uvfs_node_open(C, b, O_RDWR, "x", &hb), 0);
+	assert_int_equal(uvfs_revoke(C, "/mnt/a"), 0);
+	assert_int_equal(uvfs_file_pwrite(ha, "z", 1, 0), -EIO);
+	assert_int_equal(uvfs_file_pwrite(hb, "z", 1, 0), 1);
+	assert_int_equal(uvfs_file_pread(hb, buf, 1, 0), 1);
+	uvfs_file_release(ha);
+	uvfs_file_release(hb);
+	uvfs_node_release(a, 1);
+	uvfs_node_release(b, 1);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_umount(C, "/mnt", 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(names_and_files),
+		cmocka_unit_test(handles_die_with_forced_unmount),
+		cmocka_unit_test(revoke_kills_handles_of_one_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
