@@ -691,7 +691,13 @@ static void test_torture(void **state)
 	(void)state;
 	if (seconds <= 0)
 		seconds = 5;
-	assert_int_equal(uvfs_new(NULL, &U), 0);
+	/* UVFS_TORTURE_VCACHE=N keeps at most N unreferenced vnodes, so the
+	 * pruner runs all the time, against the unmounts */
+	struct uvfs_config cfg = { 0 };
+	const char *vc = getenv("UVFS_TORTURE_VCACHE");
+	if (vc)
+		cfg.vcache_max = (unsigned)strtoul(vc, NULL, 10);
+	assert_int_equal(uvfs_new(&cfg, &U), 0);
 	assert_int_equal(uvfs_ctx_new(U, NULL, &root), 0);
 	admin.ctx = root;
 	admin.rng = seed0 * 31 + 7;
