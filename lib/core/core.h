@@ -46,8 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rcu.h"        /* first of liburcu: it decides on inlining */
 #include <urcu/list.h>
-#include <urcu/urcu-memb.h>   /* struct rcu_head */
 
 #include <uvfs/fs.h>
 #include <uvfs/uvfs.h>

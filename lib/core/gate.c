@@ -38,7 +38,7 @@ static pthread_mutex_t gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
-static __thread struct gate_rec *t_last;  /* the last one used */
+__thread struct gate_rec *gate_t_last;  /* the last one used */
 static __thread bool t_registered;        /* with urcu */
 
 static void thread_exit(void *arg)
@@ -57,7 +57,7 @@ static void thread_exit(void *arg)
 		free(r);
 	}
 	pthread_mutex_unlock(&gates_lock);
-	t_recs = t_last = NULL;
+	t_recs = gate_t_last = NULL;
 	if (t_registered) {
 		urcu_memb_unregister_thread();
 		t_registered = false;
@@ -81,7 +81,7 @@ void rcu_thread_online(void)
 
 /* Finds or makes this thread's record for g.  Slow path: once per thread
  * and gate, plus a short list walk when a thread alternates gates. */
-static struct gate_rec *rec_get(struct gate *g)
+static __attribute__((noinline)) struct gate_rec *rec_get(struct gate *g)
 {
 	struct gate_rec **pp = &t_recs, *r;
 
@@ -89,7 +89,7 @@ static struct gate_rec *rec_get(struct gate *g)
 		struct gate *rg = atomic_load_explicit(&r->gate,
 						       memory_order_acquire);
 		if (rg == g)
-			return t_last = r;
+			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
 			free(r);
@@ -110,7 +110,7 @@ static struct gate_rec *rec_get(struct gate *g)
 	pthread_mutex_unlock(&gates_lock);
 	r->tnext = t_recs;
 	t_recs = r;
-	return t_last = r;
+	return gate_t_last = r;
 }
 
 void gate_init(struct gate *g)
@@ -139,21 +139,15 @@ void gate_destroy(struct gate *g)
 	pthread_mutex_destroy(&g->lock);
 }
 
-#ifdef UVFS_UNGATED
-int gate_enter(struct gate *g, struct gate_rec **rec)
+struct gate_rec *gate_rec_get(struct gate *g)
 {
-	(void)g;
-	(void)rec_get;
-	*rec = NULL;
-	return 0;
+	return rec_get(g);
 }
 
-void gate_exit(struct gate_rec *rec)
-{
-	(void)rec;
-}
-#else
-static int enter_slow(struct gate *g, struct gate_rec *r)
+#ifndef UVFS_UNGATED
+
+int gate_enter_slow(struct gate *g, struct gate_rec *r,
+		    struct gate_rec **rec)
 {
 	int ret = 0;
 
@@ -168,6 +162,7 @@ static int enter_slow(struct gate *g, struct gate_rec *r)
 			atomic_store_explicit(&r->count,
 					      atomic_load(&r->count) + 1,
 					      memory_order_relaxed);
+			*rec = r;
 			break;
 		}
 		pthread_cond_wait(&g->cv, &g->lock);
@@ -176,42 +171,11 @@ static int enter_slow(struct gate *g, struct gate_rec *r)
 	return ret;
 }
 
-int gate_enter(struct gate *g, struct gate_rec **rec)
+void gate_exit_slow(struct gate *g)
 {
-	struct gate_rec *r = t_last;
-
-	if (!r || atomic_load_explicit(&r->gate, memory_order_relaxed) != g)
-		r = rec_get(g);
-	rcu_read_enter();
-	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
-	if (atomic_load_explicit(&g->state, memory_order_acquire) ==
-	    GATE_OPEN) {
-		atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
-		rcu_read_leave();
-		*rec = r;
-		return 0;
-	}
-	rcu_read_leave();
-	int ret = enter_slow(g, r);
-	if (ret == 0)
-		*rec = r;
-	return ret;
-}
-
-void gate_exit(struct gate_rec *r)
-{
-	struct gate *g = atomic_load_explicit(&r->gate, memory_order_relaxed);
-
-	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
-	UVFS_VERIFY(c > 0);
-	atomic_store_explicit(&r->count, c - 1, memory_order_release);
-	atomic_signal_fence(memory_order_seq_cst);
-	int s = atomic_load_explicit(&g->state, memory_order_relaxed);
-	if (s != GATE_OPEN) {
-		pthread_mutex_lock(&g->lock);
-		pthread_cond_broadcast(&g->cv);
-		pthread_mutex_unlock(&g->lock);
-	}
+	pthread_mutex_lock(&g->lock);
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->lock);
 }
 #endif
 

@@ -16,7 +16,9 @@
 #endif
 #include <urcu/urcu-memb.h>
 
-#include "gate.h"
+/* Registers the calling thread with liburcu (once, gate.c); needed before
+ * a read-side section. */
+void rcu_thread_online(void);
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
