@@ -227,6 +227,8 @@ void vcache_prune(struct uvfs *u, unsigned long n);
  * vnode is dead (-EIO), calls the driver, leaves. */
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
+/* Is gid the credentials' group or one of their supplementary groups? */
+bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
 int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cred);
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out);

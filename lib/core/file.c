@@ -79,15 +79,6 @@ static bool write_counts(const struct vnode *vp)
 	return S_ISREG(vp->type) || S_ISDIR(vp->type) || S_ISLNK(vp->type);
 }
 
-static bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (unsigned i = 0; i < cr->ngroups && i < UVFS_NGROUPS_MAX; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
 
 static bool cred_root(const struct uvfs_ctx *ctx)
 {

@@ -724,16 +724,23 @@ static int mount_lookup(struct uvfs_ctx *ctx, const char *target,
 	return 0;
 }
 
-int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
+/* The mount whose root target names, for an administrative call (root
+ * only).  => *out referenced. */
+static int admin_mount_lookup(struct uvfs_ctx *ctx, const char *target,
+			      struct mount **out)
 {
-	struct mount *m;
-	int err;
-
 	if (!target)
 		return -EINVAL;
 	if (ctx->cred.uid != 0)
 		return -EPERM;
-	err = mount_lookup(ctx, target, &m);
+	return mount_lookup(ctx, target, out);
+}
+
+int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
+{
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, &m);
+
 	if (err)
 		return err;
 	return umount_mount(ctx->u, m, flags);
@@ -767,13 +774,8 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
 {
 	struct uvfs *u = ctx->u;
 	struct mount *m;
-	int err;
+	int err = admin_mount_lookup(ctx, target, &m);
 
-	if (!target)
-		return -EINVAL;
-	if (ctx->cred.uid != 0)
-		return -EPERM;
-	err = mount_lookup(ctx, target, &m);
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&u->ns_lock);
@@ -803,13 +805,8 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
 {
 	struct uvfs *u = ctx->u;
 	struct mount *m;
-	int err;
+	int err = admin_mount_lookup(ctx, target, &m);
 
-	if (!target)
-		return -EINVAL;
-	if (ctx->cred.uid != 0)
-		return -EPERM;
-	err = mount_lookup(ctx, target, &m);
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&u->ns_lock);

@@ -610,7 +610,7 @@ int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
 	return r;
 }
 
-static bool in_group(const struct uvfs_cred *cr, gid_t gid)
+bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
 {
 	if (cr->gid == gid)
 		return true;
@@ -637,7 +637,7 @@ int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
 			       !(st.st_mode & 0111) ? 0 : 7;
 		} else if (cr->uid == st.st_uid) {
 			bits = (st.st_mode >> 6) & 7;
-		} else if (in_group(cr, st.st_gid)) {
+		} else if (cred_in_group(cr, st.st_gid)) {
 			bits = (st.st_mode >> 3) & 7;
 		} else {
 			bits = st.st_mode & 7;
