@@ -151,6 +151,7 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 	cds_list_del(&e->child_link);
 	u->nc_count--;
 	RCU_TSAN_RELEASE();     /* hand our history to the callback */
+	rcu_thread_online();    /* call_rcu wants a registered thread */
 	urcu_memb_call_rcu(&e->rcu, nc_free_rcu);
 }
 

@@ -100,6 +100,7 @@ void uvfs_free(struct uvfs *u)
 	UVFS_VERIFY(atomic_load(&u->nsb) == 0);
 	cds_list_for_each_entry_safe(t, tmp, &u->types, link)
 		free(t);
+	rcu_thread_online();
 	urcu_memb_barrier();    /* deferred frees of vnodes and entries */
 	ncache_fini(u);
 	vcache_fini(u);

@@ -136,6 +136,7 @@ static void vn_free(struct vnode *vp)
 	CNT_DEC(u->nvnodes);
 	/* name-cache readers may still be looking at it */
 	RCU_TSAN_RELEASE();
+	rcu_thread_online();    /* call_rcu wants a registered thread */
 	urcu_memb_call_rcu(&vp->rcu, vn_free_rcu);
 }
 
