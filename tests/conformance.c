@@ -2060,6 +2060,23 @@ static void test_ebadf(void **state)
 
 /* ---- permissions ------------------------------------------------------- */
 
+/* getcwd needs no search permission on the way up (Linux). */
+static void test_getcwd_without_search(void **state)
+{
+	struct uvfs_ctx *u;
+	char buf[1024];
+
+	(void)state;
+	OK(uvfs_mkdir(C, "a", 0755));
+	OK(uvfs_mkdir(C, "a/b", 0755));
+	u = new_ctx(1000, 1000);
+	OK(uvfs_chdir(u, "a/b"));
+	OK(uvfs_chmod(C, "a", 0700));   /* u may no longer search a */
+	OK(uvfs_getcwd(u, buf, sizeof(buf)));
+	assert_string_equal(buf, abs_path("a/b"));
+	OK(uvfs_chmod(C, "a", 0755));
+}
+
 static void test_perm_basic(void **state)
 {
 	struct uvfs_ctx *u;
@@ -2350,6 +2367,7 @@ int main(int argc, char **argv)
 		T(test_close),
 		T(test_ebadf),
 		T(test_perm_basic),
+		T(test_getcwd_without_search),
 		T(test_perm_owner),
 		T(test_perm_sticky),
 		T(test_perm_setgid_umask),

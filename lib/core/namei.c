@@ -388,7 +388,8 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 		}
 		struct path parent = cur;
 		path_get(&parent);
-		err = namei_step(ctx, &parent, "..");
+		/* no search permission needed, as getcwd(2) */
+		err = step_dotdot(ctx, &parent);
 		if (err) {
 			path_put(&parent);
 			break;
