@@ -1,0 +1,942 @@
+/*
+ * control.c - uvfsd's control socket: one request per connection.
+ *
+ * Requests (tokens %-escaped, see ctl.h; paths are namespace paths):
+ *   mount TYPE SOURCE TARGET OPTIONS
+ *   umount [-f] [-l] TARGET
+ *   revoke PATH
+ *   suspend TARGET | resume TARGET
+ *   mounts | holders TARGET | stats | info
+ * The reply is "ok" or "error ERRNO MESSAGE", then records.  A malformed
+ * request gets an error and changes nothing.  Only the daemon's own uid and
+ * root may talk to it (SO_PEERCRED), and the socket is mode 0600.
+ *
+ * Namespace changes invalidate the kernel's caches (uvfs_fuse_inval_*):
+ * after a mount, the mount point's entry (so the next lookup crosses into
+ * the new file system); before a normal unmount, the same entry, which
+ * makes the kernel drop what nothing uses below it, so that EBUSY means a
+ * real holder; after a forced unmount, every node of the dead file systems
+ * (their page cache must not answer reads) and the entry; after a revoke,
+ * the file's node and entry.
+ *
+ * Locks: c->lock guards the connection count and the device table; c->op
+ * serialises mount, unmount and revoke (suspend and resume do not take it,
+ * so that a resume is never stuck behind an operation waiting on the
+ * suspended mount).
+ */
+#define _GNU_SOURCE
+#include "control.h"
+#include "ctl.h"
+#include "uvfs_fuse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 32
+#define RECV_TIMEOUT_S 5
+#define MAX_PROCS 256     /* process records per holders reply */
+
+/* A file system mounted through the socket: its device number, for the
+ * invalidation after a forced unmount. */
+struct mdev {
+	char *target;
+	dev_t dev;
+};
+
+struct control {
+	char *path;
+	int lfd;
+	int wake[2];             /* self-pipe: stop accepting */
+	pthread_t acceptor;
+	int started;
+	struct uvfs *u;
+	struct uvfs_fuse *uf;
+	char *fuse_mnt;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int nconns;              /* lock */
+	struct mdev *devs;       /* lock */
+	size_t ndevs, capdevs;   /* lock */
+
+	pthread_mutex_t op;
+};
+
+/* ---- setup ------------------------------------------------------------- */
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, strcmp(dir, "/run/uvfs") == 0 ? 0755 : 0700) &&
+	    errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int sock_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int control_open(const char *path, struct control **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct control *c;
+	mode_t old;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "uvfsd: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	err = mkdir_parent(path);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot create the directory of %s: %s\n",
+			path, strerror(-err));
+		return err;
+	}
+	fd = sock_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		fprintf(stderr, "uvfsd: a daemon already answers on %s\n",
+			path);
+		return -EADDRINUSE;
+	}
+	if (fd == -ECONNREFUSED)
+		unlink(path); /* a stale socket */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old);
+	if (!err && chmod(path, 0600))
+		err = -errno;
+	if (!err && listen(fd, 64))
+		err = -errno;
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot listen on %s: %s\n", path,
+			strerror(-err));
+		close(fd);
+		return err;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path)) || pipe2(c->wake, O_CLOEXEC)) {
+		if (c)
+			free(c->path);
+		free(c);
+		close(fd);
+		unlink(path);
+		return -ENOMEM;
+	}
+	c->lfd = fd;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	pthread_mutex_init(&c->op, NULL);
+	*out = c;
+	return 0;
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void reply_error(struct sbuf *r, int err, const char *msg)
+{
+	sbuf_addf(r, "error %d ", err < 0 ? -err : err);
+	sbuf_add_tok(r, msg ? msg : strerror(err < 0 ? -err : err));
+	sbuf_adds(r, "\n");
+}
+
+/* The host path of a namespace path. */
+static void host_path(struct control *c, const char *ns, char *out,
+		      size_t size)
+{
+	if (strcmp(ns, "/") == 0)
+		snprintf(out, size, "%s", c->fuse_mnt);
+	else if (strcmp(c->fuse_mnt, "/") == 0)
+		snprintf(out, size, "%s", ns);
+	else
+		snprintf(out, size, "%s%s", c->fuse_mnt, ns);
+}
+
+static int under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strcmp(prefix, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, prefix, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/* Adds a "process" record for each process whose cwd, root or an open
+ * descriptor is at or below the host path prefix (what fuser(1) does): the
+ * kernel's own references (a shell's working directory) reach the library
+ * only as node holds. */
+/* readlink of a /proc link, without the " (deleted)" the kernel appends
+ * to an unhashed dentry.  => length, or -1. */
+static ssize_t proc_link(const char *p, char *link)
+{
+	static const char del[] = " (deleted)";
+	ssize_t len = readlink(p, link, PATH_MAX);
+
+	if (len <= 0)
+		return -1;
+	link[len] = '\0';
+	if ((size_t)len > sizeof(del) - 1 &&
+	    strcmp(link + len - (sizeof(del) - 1), del) == 0) {
+		len -= (ssize_t)(sizeof(del) - 1);
+		link[len] = '\0';
+	}
+	return len;
+}
+
+/* The number of processes whose working directory or root is exactly
+ * path. */
+static size_t cwd_at(const char *path)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char *end, p[64], link[PATH_MAX + 1];
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%ld/cwd", pid);
+		if (proc_link(p, link) > 0 && strcmp(link, path) == 0) {
+			n++;
+			continue;
+		}
+		snprintf(p, sizeof(p), "/proc/%ld/root", pid);
+		if (proc_link(p, link) > 0 && strcmp(link, path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+	pid_t self = getpid();
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < MAX_PROCS) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self || pid == peer)
+			continue;
+		char comm[64] = "?", p[64], link[PATH_MAX + 1];
+		ssize_t len;
+		int found = 0;
+
+		snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
+		FILE *f = fopen(p, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		static const char *const what[] = { "cwd", "root" };
+		for (int i = 0; i < 2; i++) {
+			snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what[i]);
+			len = proc_link(p, link);
+			if (len <= 0)
+				continue;
+			if (!under(link, prefix))
+				continue;
+			if (i == 1 && strcmp(link, "/") == 0)
+				continue;
+			sbuf_addf(r, "process pid=%ld", pid);
+			sbuf_add_kv(r, "comm", comm);
+			sbuf_add_kv(r, "what", what[i]);
+			sbuf_add_kv(r, "path", link);
+			sbuf_adds(r, "\n");
+			found = 1;
+		}
+		snprintf(p, sizeof(p), "/proc/%ld/fd", pid);
+		DIR *fdd = opendir(p);
+		if (fdd) {
+			struct dirent *fe;
+			while ((fe = readdir(fdd)) != NULL) {
+				if (fe->d_name[0] == '.')
+					continue;
+				char fp[300];
+				snprintf(fp, sizeof(fp), "/proc/%ld/fd/%.200s",
+					 pid, fe->d_name);
+				len = proc_link(fp, link);
+				if (len <= 0)
+					continue;
+				if (!under(link, prefix))
+					continue;
+				char w[32];
+				snprintf(w, sizeof(w), "fd %.20s", fe->d_name);
+				sbuf_addf(r, "process pid=%ld", pid);
+				sbuf_add_kv(r, "comm", comm);
+				sbuf_add_kv(r, "what", w);
+				sbuf_add_kv(r, "path", link);
+				sbuf_adds(r, "\n");
+				found = 1;
+			}
+			closedir(fdd);
+		}
+		n += found;
+	}
+	closedir(d);
+	return n;
+}
+
+/* holder records, then process records.  => the library's holder count,
+ * or -errno. */
+static int add_holders(struct control *c, struct uvfs_ctx *ctx,
+		       const char *target, pid_t peer, struct sbuf *r)
+{
+	struct uvfs_holder *h;
+	size_t n;
+	char hp[PATH_MAX + 1024];
+	int err;
+
+	err = uvfs_holders(ctx, target, &h, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		sbuf_adds(r, "holder");
+		sbuf_add_kv(r, "kind", uvfs_holder_kind_name(h[i].kind));
+		sbuf_add_kvu(r, "ctx", h[i].ctx_id);
+		sbuf_add_kv(r, "label", h[i].ctx_label);
+		sbuf_addf(r, " fd=%d", h[i].fd);
+		sbuf_add_kv(r, "path", h[i].path);
+		host_path(c, h[i].path, hp, sizeof(hp));
+		sbuf_add_kv(r, "host", hp);
+		sbuf_adds(r, "\n");
+	}
+	free(h);
+	host_path(c, target, hp, sizeof(hp));
+	add_processes(r, hp, peer);
+	return (int)n;
+}
+
+static size_t holder_count(struct uvfs_ctx *ctx, const char *target)
+{
+	struct uvfs_holder *h;
+	size_t n;
+
+	if (uvfs_holders(ctx, target, &h, &n))
+		return 0;
+	free(h);
+	return n;
+}
+
+/* ---- the device table -------------------------------------------------- */
+
+static void devs_add(struct control *c, const char *target, dev_t dev)
+{
+	char *t = strdup(target);
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->ndevs == c->capdevs) {
+		size_t cap = c->capdevs ? 2 * c->capdevs : 16;
+		struct mdev *v = realloc(c->devs, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&c->lock);
+			free(t);
+			return;
+		}
+		c->devs = v;
+		c->capdevs = cap;
+	}
+	c->devs[c->ndevs++] = (struct mdev){ t, dev };
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The devices of the mounts at or below target; with take, they leave the
+ * table.  => malloc'ed array (may be NULL with *n == 0). */
+static dev_t *devs_below(struct control *c, const char *target, size_t *n,
+			 int take)
+{
+	dev_t *v;
+	size_t k = 0;
+
+	pthread_mutex_lock(&c->lock);
+	v = malloc((c->ndevs + 1) * sizeof(*v));
+	for (size_t i = 0; i < c->ndevs;) {
+		if (!under(c->devs[i].target, target)) {
+			i++;
+			continue;
+		}
+		if (v)
+			v[k++] = c->devs[i].dev;
+		if (take) {
+			free(c->devs[i].target);
+			c->devs[i] = c->devs[--c->ndevs];
+		} else {
+			i++;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	*n = k;
+	return v;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int abs_path(const char *p)
+{
+	return p[0] == '/' && strlen(p) < 4096;
+}
+
+static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
+		     struct sbuf *r)
+{
+	struct stat st;
+	int err;
+
+	pthread_mutex_lock(&c->op);
+	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
+	if (!err) {
+		if (uvfs_stat(ctx, argv[3], &st) == 0)
+			devs_add(c, argv[3], st.st_dev);
+		uvfs_fuse_inval_path(c->uf, ctx, argv[3]);
+	}
+	pthread_mutex_unlock(&c->op);
+	if (err)
+		return reply_error(r, err, NULL);
+	sbuf_adds(r, "ok\n");
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
+		      char **argv, pid_t peer, struct sbuf *r)
+{
+	unsigned flags = 0;
+	const char *target = NULL;
+	dev_t *devs = NULL;
+	size_t ndevs = 0;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			for (const char *f = argv[i] + 1; *f; f++) {
+				if (*f == 'f')
+					flags |= UVFS_UMOUNT_FORCE;
+				else if (*f == 'l')
+					flags |= UVFS_UMOUNT_DETACH;
+				else
+					return reply_error(r, EINVAL,
+							   "unknown flag");
+			}
+		} else if (!target && abs_path(argv[i])) {
+			target = argv[i];
+		} else {
+			return reply_error(r, EINVAL, "malformed request");
+		}
+	}
+	if (!target)
+		return reply_error(r, EINVAL, "malformed request");
+
+	pthread_mutex_lock(&c->op);
+	if (flags == 0) {
+		/* What the kernel caches below the target holds nodes: make
+		 * it drop what nothing uses, then wait for its FORGETs while
+		 * the holder count keeps falling.  Not if a process works
+		 * right at the mount point: the invalidation unhashes its
+		 * working directory (getcwd would fail there), and the mount
+		 * is busy anyway. */
+		char hp[PATH_MAX + 1024];
+		host_path(c, target, hp, sizeof(hp));
+		if (cwd_at(hp) == 0)
+			uvfs_fuse_inval_path(c->uf, ctx, target);
+		err = uvfs_umount(ctx, target, 0);
+		size_t last = (size_t)-1;
+		int stable = 0;
+		for (int i = 0; i < 100 && err == -EBUSY && stable < 10; i++) {
+			sleep_ms(3);
+			size_t n = holder_count(ctx, target);
+			if (n < last) {
+				last = n;
+				stable = 0;
+			} else {
+				stable++;
+			}
+			err = uvfs_umount(ctx, target, 0);
+		}
+	} else {
+		devs = devs_below(c, target, &ndevs, 0);
+		err = uvfs_umount(ctx, target, flags);
+	}
+	if (!err) {
+		free(devs);
+		devs = devs_below(c, target, &ndevs, 1);
+		if (flags & UVFS_UMOUNT_FORCE)
+			uvfs_fuse_inval_devs(c->uf, devs, ndevs);
+		uvfs_fuse_inval_path(c->uf, ctx, target);
+	}
+	pthread_mutex_unlock(&c->op);
+	free(devs);
+	if (err == -EBUSY) {
+		struct sbuf h = { 0 };
+		int n = add_holders(c, ctx, target, peer, &h);
+		char msg[64];
+		snprintf(msg, sizeof(msg), "target is busy (%d holders)",
+			 n < 0 ? 0 : n);
+		reply_error(r, err, msg);
+		if (h.p)
+			sbuf_adds(r, h.p);
+		sbuf_free(&h);
+		return;
+	}
+	if (err)
+		return reply_error(r, err, NULL);
+	sbuf_adds(r, "ok\n");
+}
+
+static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
+		      const char *path, struct sbuf *r)
+{
+	struct uvfs_node *dir, *nd = NULL;
+	const char *name;
+	int err;
+
+	pthread_mutex_lock(&c->op);
+	/* the node the kernel knows for path, to drop its page cache after */
+	if (uvfs_fuse_walk_parent(c->uf, ctx, path, &dir, &name) == 0) {
+		char comp[NAME_MAX + 1];
+		size_t len = strcspn(name, "/");
+		if (len == 0) {
+			nd = dir;
+			dir = NULL;
+		} else if (len <= NAME_MAX) {
+			memcpy(comp, name, len);
+			comp[len] = '\0';
+			if (uvfs_node_lookup(ctx, dir, comp, &nd, NULL))
+				nd = NULL;
+		}
+		if (dir)
+			uvfs_node_release(dir, 1);
+	}
+	err = uvfs_revoke(ctx, path);
+	if (!err) {
+		if (nd)
+			uvfs_fuse_inval_node(c->uf, nd);
+		uvfs_fuse_inval_path(c->uf, ctx, path);
+	}
+	if (nd)
+		uvfs_node_release(nd, 1);
+	pthread_mutex_unlock(&c->op);
+	if (err)
+		return reply_error(r, err, NULL);
+	sbuf_adds(r, "ok\n");
+}
+
+static void do_mounts(struct control *c, struct sbuf *r)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+	char hp[PATH_MAX + 1024];
+	int err = uvfs_mount_list(c->u, &mi, &n);
+
+	if (err)
+		return reply_error(r, err, NULL);
+	sbuf_adds(r, "ok\n");
+	for (size_t i = 0; i < n; i++) {
+		sbuf_adds(r, "mount");
+		sbuf_add_kvu(r, "id", mi[i].id);
+		sbuf_add_kvu(r, "parent", mi[i].parent_id);
+		sbuf_add_kv(r, "target", mi[i].target);
+		host_path(c, mi[i].target, hp, sizeof(hp));
+		sbuf_add_kv(r, "host", hp);
+		sbuf_add_kv(r, "type", mi[i].type);
+		sbuf_add_kv(r, "source", mi[i].source);
+		sbuf_add_kv(r, "options", mi[i].options);
+		sbuf_add_kv(r, "state", mi[i].state);
+		sbuf_add_kvu(r, "refs", mi[i].refs);
+		sbuf_adds(r, "\n");
+	}
+	free(mi);
+}
+
+static void do_stats(struct control *c, struct sbuf *r)
+{
+	struct uvfs_stats s;
+	struct uvfs_fuse_stats f;
+
+	uvfs_stats(c->u, &s);
+	uvfs_fuse_stats(c->uf, &f);
+	sbuf_adds(r, "ok\nstats");
+	sbuf_add_kvu(r, "superblocks", s.superblocks);
+	sbuf_add_kvu(r, "mounts", s.mounts);
+	sbuf_add_kvu(r, "vnodes", s.vnodes);
+	sbuf_add_kvu(r, "vnodes_cached", s.vnodes_cached);
+	sbuf_add_kvu(r, "files", s.files);
+	sbuf_add_kvu(r, "nodes", s.nodes);
+	sbuf_add_kvu(r, "contexts", s.contexts);
+	sbuf_add_kvu(r, "deferred_pending", s.deferred_pending);
+	sbuf_add_kvu(r, "fuse_requests", f.requests);
+	sbuf_add_kvu(r, "fuse_nodes", f.nodes);
+	sbuf_add_kvu(r, "fuse_lookups", f.lookups);
+	sbuf_add_kvu(r, "fuse_handles", f.files);
+	sbuf_add_kvu(r, "fuse_forgets", f.forgets);
+	sbuf_add_kvu(r, "fuse_invalidations", f.invalidations);
+	sbuf_adds(r, "\n");
+}
+
+static void dispatch(struct control *c, char *line, pid_t peer,
+		     struct sbuf *r)
+{
+	char *argv[CTL_ARGS_MAX];
+	int argc = ctl_split(line, argv, CTL_ARGS_MAX);
+	struct uvfs_ctx *ctx;
+
+	if (argc <= 0)
+		return reply_error(r, EINVAL, "malformed request");
+	const char *v = argv[0];
+	int ok;
+	if (!strcmp(v, "mount"))
+		ok = argc == 5 && argv[1][0] && abs_path(argv[3]);
+	else if (!strcmp(v, "umount"))
+		ok = argc >= 2 && argc <= 4;
+	else if (!strcmp(v, "revoke") || !strcmp(v, "suspend") ||
+		 !strcmp(v, "resume") || !strcmp(v, "holders"))
+		ok = argc == 2 && abs_path(argv[1]);
+	else if (!strcmp(v, "mounts") || !strcmp(v, "stats") ||
+		 !strcmp(v, "info") || !strcmp(v, "ping"))
+		ok = argc == 1;
+	else
+		return reply_error(r, EINVAL, "unknown request");
+	if (!ok)
+		return reply_error(r, EINVAL, "malformed request");
+	if (!strcmp(v, "ping"))
+		return sbuf_adds(r, "ok\n");
+	if (!strcmp(v, "info")) {
+		sbuf_adds(r, "ok\ndaemon");
+		sbuf_addf(r, " pid=%d", (int)getpid());
+		sbuf_add_kv(r, "mountpoint", c->fuse_mnt);
+		sbuf_add_kv(r, "socket", c->path);
+		sbuf_adds(r, "\n");
+		return;
+	}
+	if (!strcmp(v, "mounts"))
+		return do_mounts(c, r);
+	if (!strcmp(v, "stats"))
+		return do_stats(c, r);
+
+	ctx = uvfs_fuse_ctx_get(c->uf, NULL);
+	if (!ctx)
+		return reply_error(r, ENOMEM, NULL);
+	if (!strcmp(v, "mount")) {
+		do_mount(c, ctx, argv, r);
+	} else if (!strcmp(v, "umount")) {
+		do_umount(c, ctx, argc, argv, peer, r);
+	} else if (!strcmp(v, "revoke")) {
+		do_revoke(c, ctx, argv[1], r);
+	} else if (!strcmp(v, "suspend") || !strcmp(v, "resume")) {
+		int err = v[0] == 's' ? uvfs_suspend(ctx, argv[1])
+				      : uvfs_resume(ctx, argv[1]);
+		if (err)
+			reply_error(r, err, NULL);
+		else
+			sbuf_adds(r, "ok\n");
+	} else { /* holders */
+		struct sbuf h = { 0 };
+		int n = add_holders(c, ctx, argv[1], peer, &h);
+		if (n < 0) {
+			reply_error(r, n, NULL);
+		} else {
+			sbuf_adds(r, "ok\n");
+			if (h.p)
+				sbuf_adds(r, h.p);
+		}
+		sbuf_free(&h);
+	}
+	uvfs_fuse_ctx_put(c->uf, ctx);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+struct conn {
+	struct control *c;
+	int fd;
+};
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void serve(struct control *c, int fd)
+{
+	struct sbuf r = { 0 };
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	char *line = malloc(CTL_LINE_MAX + 1);
+	size_t len = 0;
+	int nl = 0;
+
+	if (!line)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		reply_error(&r, EPERM, "permission denied");
+		goto out;
+	}
+	while (len < CTL_LINE_MAX) {
+		ssize_t n = recv(fd, line + len, CTL_LINE_MAX - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			reply_error(&r, errno == EAGAIN ? ETIMEDOUT : errno,
+				    "no complete request");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		char *e = memchr(line + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (e) {
+			nl = 1;
+			*e = '\0';
+			len = (size_t)(e - line);
+			break;
+		}
+	}
+	if (!nl && len == CTL_LINE_MAX) {
+		reply_error(&r, E2BIG, "request too long");
+		goto out;
+	}
+	line[len] = '\0';
+	if (memchr(line, '\0', len)) {
+		reply_error(&r, EINVAL, "malformed request");
+		goto out;
+	}
+	dispatch(c, line, cr.pid, &r);
+out:
+	if (r.oom) {
+		sbuf_free(&r);
+		reply_error(&r, ENOMEM, NULL);
+	}
+	if (r.p)
+		write_all(fd, r.p, r.len);
+	sbuf_free(&r);
+	free(line);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *cn = arg;
+	struct control *c = cn->c;
+
+	serve(c, cn->fd);
+	close(cn->fd);
+	free(cn);
+	pthread_mutex_lock(&c->lock);
+	if (--c->nconns == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	struct control *c = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { c->lfd, POLLIN, 0 },
+				       { c->wake[0], POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct timeval tv = { RECV_TIMEOUT_S, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+		pthread_mutex_lock(&c->lock);
+		int busy = c->nconns >= MAX_CONNS;
+		if (!busy)
+			c->nconns++;
+		pthread_mutex_unlock(&c->lock);
+		struct conn *cn = busy ? NULL : malloc(sizeof(*cn));
+		pthread_t t;
+		pthread_attr_t a;
+		if (cn) {
+			cn->c = c;
+			cn->fd = fd;
+			pthread_attr_init(&a);
+			pthread_attr_setdetachstate(&a,
+						    PTHREAD_CREATE_DETACHED);
+			if (pthread_create(&t, &a, conn_main, cn) == 0) {
+				pthread_attr_destroy(&a);
+				continue;
+			}
+			pthread_attr_destroy(&a);
+			free(cn);
+		}
+		if (!busy) {
+			pthread_mutex_lock(&c->lock);
+			if (--c->nconns == 0)
+				pthread_cond_broadcast(&c->idle);
+			pthread_mutex_unlock(&c->lock);
+		}
+		static const char msg[] = "error 11 too%20many%20connections\n";
+		write_all(fd, msg, sizeof(msg) - 1);
+		close(fd);
+	}
+	return NULL;
+}
+
+int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
+		  const char *fuse_mnt)
+{
+	c->u = u;
+	c->uf = uf;
+	c->fuse_mnt = strdup(fuse_mnt);
+	if (!c->fuse_mnt)
+		return -ENOMEM;
+	if (pthread_create(&c->acceptor, NULL, accept_main, c))
+		return -EAGAIN;
+	c->started = 1;
+	return 0;
+}
+
+void control_stop(struct control *c)
+{
+	if (!c->started)
+		return;
+	c->started = 0;
+	if (write(c->wake[1], "x", 1) < 0)
+		perror("uvfsd: control stop");
+	pthread_join(c->acceptor, NULL);
+	pthread_mutex_lock(&c->lock);
+	while (c->nconns > 0)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void control_close(struct control *c)
+{
+	control_stop(c);
+	close(c->lfd);
+	close(c->wake[0]);
+	close(c->wake[1]);
+	unlink(c->path);
+	for (size_t i = 0; i < c->ndevs; i++)
+		free(c->devs[i].target);
+	free(c->devs);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->idle);
+	pthread_mutex_destroy(&c->op);
+	free(c->fuse_mnt);
+	free(c->path);
+	free(c);
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static int by_depth(const void *a, const void *b)
+{
+	const struct uvfs_mount_info *x = a, *y = b;
+	size_t lx = strlen(x->target), ly = strlen(y->target);
+
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	/* the same target: the later mount (on top) first */
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+void control_unmount_all(struct uvfs *u, struct uvfs_fuse *uf)
+{
+	struct uvfs_mount_info *mi;
+	struct uvfs_ctx *ctx;
+	size_t n;
+
+	ctx = uvfs_fuse_ctx_get(uf, NULL);
+	if (!ctx)
+		return;
+	if (uvfs_mount_list(u, &mi, &n) == 0) {
+		qsort(mi, n, sizeof(*mi), by_depth);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(mi[i].target, "/") == 0) {
+				if (strcmp(mi[i].state, "suspended") == 0)
+					uvfs_resume(ctx, "/");
+				continue;
+			}
+			int err = uvfs_umount(ctx, mi[i].target,
+					      UVFS_UMOUNT_FORCE);
+			if (err && err != -EINVAL && err != -ENOENT)
+				fprintf(stderr,
+					"uvfsd: cannot unmount %s: %s\n",
+					mi[i].target, strerror(-err));
+		}
+		free(mi);
+	}
+	uvfs_fuse_ctx_put(uf, ctx);
+}

@@ -1,0 +1,28 @@
+/*
+ * control.h - uvfsd's control socket server (protocol: ctl.h, docs/fuse.md).
+ */
+#ifndef UVFSD_CONTROL_H
+#define UVFSD_CONTROL_H
+
+#include <uvfs/uvfs.h>
+
+struct uvfs_fuse;
+struct control;
+
+/* Binds and listens on path (mode 0600; its directory is created 0700, or
+ * 0755 for /run/uvfs).  Refuses if a daemon already answers there.
+ * => 0 or -errno, with a message printed. */
+int control_open(const char *path, struct control **out);
+/* Starts serving: one thread accepts, one thread per connection. */
+int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
+		  const char *fuse_mnt);
+/* Stops accepting and waits for the requests being served. */
+void control_stop(struct control *c);
+/* Removes the socket and frees c. */
+void control_close(struct control *c);
+
+/* Shutdown: resumes "/" and force-unmounts every other mount, deepest
+ * first. */
+void control_unmount_all(struct uvfs *u, struct uvfs_fuse *uf);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * uvfsd - hosts a libuvfs namespace, exports it through FUSE and takes
+ * commands on a control socket.
+ *
+ *   uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]
+ *         [--socket PATH] [-o allow_other]
+ *
+ * Startup: refuses a mount point that is already a mount (or a dead FUSE
+ * mount), and a socket some daemon already answers on; without -f it forks
+ * and the parent exits only once the child is serving (0) or has failed
+ * (1, the child's message on stderr).  The socket path is the mount's
+ * source (fsname) in /proc/self/mountinfo, which is how uvfs finds it.
+ *
+ * Shutdown, on SIGTERM/SIGINT/SIGHUP or when the FUSE file system is
+ * unmounted from outside: the control socket stops, every mount of the
+ * namespace is force-unmounted (that also frees workers blocked on a
+ * suspended mount), the session loop ends, the FUSE file system is
+ * unmounted, every hold the kernel left is released and the instance is
+ * freed.
+ *
+ * Threads: main (the session loop's dispatcher), libfuse's workers, the
+ * signal thread (sigwait; also notices a session that ended), the control
+ * acceptor and one thread per control connection.
+ */
+#define _GNU_SOURCE
+#include "control.h"
+#include "ctl.h"
+#include "uvfs_fuse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	struct uvfs *u;
+	struct uvfs_fuse *uf;
+	struct control *ctl;
+	atomic_bool loop_done;
+	atomic_bool shutting_down;
+} d;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]\n"
+"             [--socket PATH] [-o allow_other]\n"
+"\n"
+"Exports a uvfs namespace at MOUNTPOINT through FUSE; control it with uvfs.\n"
+"\n"
+"  -f, --foreground   stay in the foreground\n"
+"  -d, --debug        libfuse's request trace on stderr (implies -f)\n"
+"  --root SPEC        the file system of the namespace root (default memfs)\n"
+"  --socket PATH      the control socket (default /run/uvfs/ESC.sock for\n"
+"                     root, else $XDG_RUNTIME_DIR/uvfs/ESC.sock)\n"
+"  -o allow_other     let other users use the mount (uvfs checks\n"
+"                     permissions itself)\n"
+"  -h, --help         this text\n"
+"\n"
+"Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the mount\n"
+"unmounted from outside), 1 if it could not start, 2 for a usage error.\n");
+}
+
+struct mp_check {
+	const char *path;
+	char fstype[64];
+	int found;
+};
+
+static int mp_cb(const struct mountinfo_ent *e, void *arg)
+{
+	struct mp_check *m = arg;
+
+	if (strcmp(e->mnt, m->path) == 0) {
+		snprintf(m->fstype, sizeof(m->fstype), "%s", e->fstype);
+		m->found = 1;
+	}
+	return 0;
+}
+
+static void nop_handler(int sig)
+{
+	(void)sig;
+}
+
+static void shutdown_now(void)
+{
+	if (atomic_exchange(&d.shutting_down, true))
+		return;
+	control_stop(d.ctl);
+	control_unmount_all(d.u, d.uf);
+}
+
+static void *sig_main(void *arg)
+{
+	sigset_t *set = arg;
+
+	while (!atomic_load(&d.loop_done)) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		int sig = sigtimedwait(set, NULL, &ts);
+		if (sig > 0 || uvfs_fuse_exited(d.uf)) {
+			shutdown_now();
+			uvfs_fuse_exit(d.uf);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Forks; the parent waits for the child's word.  => in the child, the
+ * write end of the pipe; the parent never returns. */
+static int daemonize(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		perror("uvfsd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("uvfsd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1 && c == '0')
+			exit(0);
+		waitpid(pid, NULL, 0);
+		exit(1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+static void detach_stdio(int ready_fd)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "0", 1) < 0)
+			perror("uvfsd: ready");
+		close(ready_fd);
+	}
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct uvfs_config cfg = { 0 };
+	struct uvfs_fuse_config fcfg = { 0 };
+	char *root_spec = NULL, *sock_opt = NULL;
+	char mnt[PATH_MAX], sock[PATH_MAX];
+	int foreground = 0, debug = 0, allow_other = 0, opt, err;
+	int ready_fd = -1, status = 0;
+
+	while ((opt = getopt_long(argc, argv, "fdo:h", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			foreground = 1;
+			break;
+		case 'd':
+			debug = foreground = 1;
+			break;
+		case 'r':
+			root_spec = optarg;
+			break;
+		case 's':
+			sock_opt = optarg;
+			break;
+		case 'o': {
+			char *save = NULL, *o = strdup(optarg);
+			if (!o)
+				return 1;
+			for (char *t = strtok_r(o, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (strcmp(t, "allow_other") == 0) {
+					allow_other = 1;
+				} else {
+					fprintf(stderr,
+						"uvfsd: unknown mount option "
+						"'%s'\n", t);
+					free(o);
+					return 2;
+				}
+			}
+			free(o);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* the mount point */
+	const char *arg = argv[optind];
+	if (!realpath(arg, mnt)) {
+		if (errno == ENOTCONN)
+			fprintf(stderr,
+				"uvfsd: %s: a dead FUSE mount is there "
+				"(transport endpoint is not connected); "
+				"unmount it with fusermount3 -u\n", arg);
+		else
+			fprintf(stderr, "uvfsd: %s: %s\n", arg,
+				strerror(errno));
+		return 1;
+	}
+	struct stat st;
+	if (stat(mnt, &st) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "uvfsd: %s: not a directory\n", arg);
+		return 1;
+	}
+	struct mp_check mc = { .path = mnt };
+	ctl_mountinfo_each(mp_cb, &mc);
+	if (mc.found) {
+		fprintf(stderr,
+			"uvfsd: %s is already a mount point (%s); refusing "
+			"to mount over it\n", mnt, mc.fstype);
+		return 1;
+	}
+
+	/* the root file system */
+	if (root_spec) {
+		char *s = strdup(root_spec), *c1, *c2 = NULL;
+		if (!s)
+			return 1;
+		c1 = strchr(s, ':');
+		if (c1) {
+			*c1++ = '\0';
+			c2 = strchr(c1, ':');
+			if (c2)
+				*c2++ = '\0';
+		}
+		if (!*s) {
+			fprintf(stderr, "uvfsd: --root needs a type\n");
+			return 2;
+		}
+		cfg.root_type = s;
+		cfg.root_source = c1;
+		cfg.root_options = c2;
+	}
+
+	/* the socket */
+	if (sock_opt) {
+		if (sock_opt[0] != '/') {
+			fprintf(stderr, "uvfsd: --socket needs an absolute "
+				"path\n");
+			return 2;
+		}
+		snprintf(sock, sizeof(sock), "%s", sock_opt);
+	} else if ((err = ctl_sockpath(mnt, geteuid(), sock,
+				       sizeof(sock))) != 0) {
+		fprintf(stderr, "uvfsd: no socket path for %s: %s\n", mnt,
+			strerror(-err));
+		return 1;
+	}
+
+	if (!foreground)
+		ready_fd = daemonize();
+
+	/* Signals: handled by the signal thread only; SIGUSR1 interrupts
+	 * the session loop's wait (no SA_RESTART). */
+	static sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	struct sigaction sa = { .sa_handler = nop_handler };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = uvfs_new(&cfg, &d.u);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot create the namespace (root %s): "
+			"%s\n", cfg.root_type ? cfg.root_type : "memfs",
+			strerror(-err));
+		return 1;
+	}
+	err = control_open(sock, &d.ctl);
+	if (err) {
+		uvfs_free(d.u);
+		return 1;
+	}
+	fcfg.mountpoint = mnt;
+	fcfg.fsname = sock;
+	fcfg.debug = debug;
+	fcfg.allow_other = allow_other;
+	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot mount %s: %s\n", mnt,
+			strerror(-err));
+		control_close(d.ctl);
+		uvfs_free(d.u);
+		return 1;
+	}
+	if (control_start(d.ctl, d.u, d.uf, mnt)) {
+		fprintf(stderr, "uvfsd: cannot start the control socket\n");
+		status = 1;
+		goto out;
+	}
+	pthread_t sig_thr;
+	if (pthread_create(&sig_thr, NULL, sig_main, &set)) {
+		fprintf(stderr, "uvfsd: cannot start the signal thread\n");
+		status = 1;
+		goto out;
+	}
+	if (chdir("/"))
+		perror("uvfsd: chdir /");
+	if (!foreground)
+		detach_stdio(ready_fd);
+	ready_fd = -1;
+
+	if (uvfs_fuse_loop(d.uf) != 0)
+		status = 1;
+	atomic_store(&d.loop_done, true);
+	pthread_join(sig_thr, NULL);
+out:
+	shutdown_now();
+	uvfs_fuse_unmount(d.uf);
+	uvfs_fuse_free(d.uf);
+	control_close(d.ctl);
+	uvfs_free(d.u);
+	free((char *)cfg.root_type);
+	if (ready_fd >= 0)
+		close(ready_fd);
+	return status;
+}

@@ -1,0 +1,1331 @@
+/*
+ * fuse.c - the FUSE front end: the low-level operations table over the
+ * node API of libuvfs.
+ *
+ * Node ids.  A node id is the address of a struct uvfs_node (FUSE_ROOT_ID
+ * stands for the root node, which the front end holds itself).  Every
+ * reply that hands the kernel an entry (lookup, mknod, mkdir, symlink,
+ * link, create, and each readdirplus entry but "." and "..") passes on the
+ * one hold the library call added; FORGET gives back nlookup holds
+ * (uvfs_node_release).  If the reply does not reach the kernel (the request
+ * was interrupted), the hold is dropped at once.  So the kernel's lookup
+ * count is exactly the node's hold count from the kernel.
+ *
+ * The registry.  The front end also records, per node the kernel knows, the
+ * lookup count and the device number of its file system (st_dev from the
+ * reply), in a striped hash.  It is updated before each entry reply is sent
+ * (a FORGET may arrive on another thread before the reply call returns) and
+ * on each FORGET.  It serves the invalidations that follow a forced
+ * unmount (every node of the dead file systems) and shutdown (every hold
+ * the kernel never gave back is released).  Open handles are listed the
+ * same way.
+ *
+ * Credentials.  Each request runs with the caller's fsuid/fsgid and
+ * supplementary groups on a context taken from a pool (a context is used by
+ * one thread at a time); the umask the kernel passes (FUSE_CAP_DONT_MASK)
+ * is applied to create, mkdir and mknod.  default_permissions is not used:
+ * libuvfs checks permissions itself.
+ *
+ * Errors: the library's negative errnos; the sign flips in reply_err only.
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "uvfs_fuse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT 1.0             /* entry and attribute timeouts, seconds */
+#define NSTRIPES 64
+#define NBUCKETS 4096           /* per table; chained */
+
+/* A node the kernel knows.  Lock: its stripe. */
+struct kent {
+	struct uvfs_node *nd;
+	uint64_t count;         /* the kernel's lookup count */
+	dev_t dev;
+	struct kent *next;
+};
+
+/* An open file or directory handle (fi->fh).  Lock: uf->fh_lock for the
+ * links; the rest is constant. */
+struct fh {
+	struct uvfs_file *f;
+	int flags;              /* open flags */
+	dev_t dev;              /* directories: for d_ino */
+	struct fh *prev, *next;
+};
+
+struct uvfs_fuse {
+	struct uvfs *u;
+	struct fuse_session *se;
+	struct uvfs_node *root;          /* our own hold */
+	char *mountpoint;
+	unsigned max_threads;
+	pthread_t loop_thread;
+	atomic_bool loop_done;
+
+	pthread_mutex_t stripe[NSTRIPES];
+	struct kent *bucket[NBUCKETS];   /* stripe[i % NSTRIPES] */
+
+	pthread_mutex_t fh_lock;
+	struct fh fh_list;               /* sentinel */
+
+	pthread_mutex_t pool_lock;
+	struct uvfs_ctx **pool;          /* idle contexts */
+	size_t npool, cappool;
+
+	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
+			      ninval;
+};
+
+/* ---- the registry of known nodes --------------------------------------- */
+
+static size_t kbucket(const struct uvfs_node *nd)
+{
+	uintptr_t p = (uintptr_t)nd;
+	p ^= p >> 17;
+	p *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(p >> 40) % NBUCKETS;
+}
+
+/* Records one more kernel lookup of nd.  => 0 or -ENOMEM. */
+static int known_add(struct uvfs_fuse *uf, struct uvfs_node *nd, dev_t dev)
+{
+	size_t b = kbucket(nd);
+	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+	struct kent *e;
+
+	pthread_mutex_lock(l);
+	for (e = uf->bucket[b]; e; e = e->next)
+		if (e->nd == nd)
+			break;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			pthread_mutex_unlock(l);
+			return -ENOMEM;
+		}
+		e->nd = nd;
+		e->dev = dev;
+		e->next = uf->bucket[b];
+		uf->bucket[b] = e;
+		atomic_fetch_add(&uf->nnodes, 1);
+	}
+	e->count++;
+	pthread_mutex_unlock(l);
+	atomic_fetch_add(&uf->nlookups, 1);
+	return 0;
+}
+
+/* Drops n kernel lookups of nd; returns how many were recorded (a FORGET
+ * for more than that, or for an unknown id, is a kernel or front-end bug:
+ * only what was recorded is released). */
+static uint64_t known_drop(struct uvfs_fuse *uf, struct uvfs_node *nd,
+			   uint64_t n)
+{
+	size_t b = kbucket(nd);
+	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+	struct kent **pp, *e;
+
+	pthread_mutex_lock(l);
+	for (pp = &uf->bucket[b]; (e = *pp) != NULL; pp = &e->next)
+		if (e->nd == nd)
+			break;
+	if (!e) {
+		pthread_mutex_unlock(l);
+		return 0;
+	}
+	if (n > e->count)
+		n = e->count;
+	e->count -= n;
+	if (e->count == 0) {
+		*pp = e->next;
+		free(e);
+		atomic_fetch_sub(&uf->nnodes, 1);
+	}
+	pthread_mutex_unlock(l);
+	atomic_fetch_sub(&uf->nlookups, n);
+	return n;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+uint64_t uvfs_fuse_ino(dev_t dev, uint64_t ino)
+{
+	uint64_t idx = minor(dev);
+
+	return ino ^ ((idx ? idx - 1 : 0) << 44);
+}
+
+static struct uvfs_node *NODE(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? uf->root
+				   : (struct uvfs_node *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ID(struct uvfs_fuse *uf, struct uvfs_node *nd)
+{
+	return nd == uf->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)nd;
+}
+
+static struct uvfs_fuse *UF(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_err(fuse_req_t req, int err)
+{
+	atomic_fetch_add(&UF(req)->nreq, 1);
+	/* err is a negative errno from the library */
+	fuse_reply_err(req, err < 0 ? -err : err);
+}
+
+static void count(fuse_req_t req)
+{
+	atomic_fetch_add(&UF(req)->nreq, 1);
+}
+
+static void fix_stat(struct stat *st)
+{
+	st->st_ino = uvfs_fuse_ino(st->st_dev, st->st_ino);
+}
+
+struct uvfs_ctx *uvfs_fuse_ctx_get(struct uvfs_fuse *uf,
+				   const struct uvfs_cred *cred)
+{
+	static const struct uvfs_cred root = { 0 };
+	struct uvfs_ctx *ctx = NULL;
+
+	pthread_mutex_lock(&uf->pool_lock);
+	if (uf->npool)
+		ctx = uf->pool[--uf->npool];
+	pthread_mutex_unlock(&uf->pool_lock);
+	if (!ctx) {
+		if (uvfs_ctx_new(uf->u, NULL, &ctx))
+			return NULL;
+		uvfs_ctx_set_label(ctx, "uvfsd");
+		/* the kernel's umask is applied by the front end */
+		uvfs_umask(ctx, 0);
+	}
+	uvfs_ctx_set_cred(ctx, cred ? cred : &root);
+	return ctx;
+}
+
+void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	pthread_mutex_lock(&uf->pool_lock);
+	if (uf->npool == uf->cappool) {
+		size_t cap = uf->cappool ? uf->cappool * 2 : 16;
+		struct uvfs_ctx **p = realloc(uf->pool, cap * sizeof(*p));
+		if (!p) {
+			pthread_mutex_unlock(&uf->pool_lock);
+			uvfs_ctx_free(ctx);
+			return;
+		}
+		uf->pool = p;
+		uf->cappool = cap;
+	}
+	uf->pool[uf->npool++] = ctx;
+	pthread_mutex_unlock(&uf->pool_lock);
+}
+
+/* The context of a request: the caller's credentials and umask. */
+static struct uvfs_ctx *req_ctx(fuse_req_t req, mode_t *umask)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	struct uvfs_cred cred = { .uid = fc->uid, .gid = fc->gid };
+
+	if (fc->uid != 0) {
+		gid_t g[UVFS_NGROUPS_MAX];
+		int n = fuse_req_getgroups(req, UVFS_NGROUPS_MAX, g);
+		if (n > UVFS_NGROUPS_MAX)
+			n = UVFS_NGROUPS_MAX;
+		for (int i = 0; i < n; i++)
+			cred.groups[i] = g[i];
+		cred.ngroups = n > 0 ? (unsigned)n : 0;
+	}
+	if (umask)
+		*umask = fc->umask;
+	return uvfs_fuse_ctx_get(UF(req), &cred);
+}
+
+static void pid_label(fuse_req_t req, char *buf, size_t size)
+{
+	snprintf(buf, size, "pid %d", (int)fuse_req_ctx(req)->pid);
+}
+
+/* Hands nd (one hold, from the library call) and its attributes to the
+ * kernel as an entry; fi: a create reply. */
+static void reply_entry(fuse_req_t req, struct uvfs_node *nd,
+			const struct stat *st, struct fuse_file_info *fi)
+{
+	struct uvfs_fuse *uf = UF(req);
+	struct fuse_entry_param e;
+	int err;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = ID(uf, nd);
+	e.attr = *st;
+	fix_stat(&e.attr);
+	e.attr_timeout = TIMEOUT;
+	e.entry_timeout = TIMEOUT;
+	err = known_add(uf, nd, st->st_dev);
+	if (err) {
+		uvfs_node_release(nd, 1);
+		reply_err(req, err);
+		return;
+	}
+	count(req);
+	err = fi ? fuse_reply_create(req, &e, fi) : fuse_reply_entry(req, &e);
+	if (err) {
+		/* the kernel never saw it */
+		known_drop(uf, nd, 1);
+		uvfs_node_release(nd, 1);
+	}
+}
+
+static void fh_link(struct uvfs_fuse *uf, struct fh *h)
+{
+	pthread_mutex_lock(&uf->fh_lock);
+	h->next = uf->fh_list.next;
+	h->prev = &uf->fh_list;
+	h->next->prev = h;
+	uf->fh_list.next = h;
+	pthread_mutex_unlock(&uf->fh_lock);
+	atomic_fetch_add(&uf->nfiles, 1);
+}
+
+static void fh_free(struct uvfs_fuse *uf, struct fh *h)
+{
+	pthread_mutex_lock(&uf->fh_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&uf->fh_lock);
+	atomic_fetch_sub(&uf->nfiles, 1);
+	uvfs_file_release(h->f);
+	free(h);
+}
+
+static struct fh *FH(struct fuse_file_info *fi)
+{
+	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
+	/* no writeback cache: every write reaches the library at once, so
+	 * a forced unmount or revoke leaves no dirty pages behind */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_node *nd;
+	struct stat st;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_lookup(ctx, NODE(UF(req), parent), name, &nd, &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, nd, &st, NULL);
+}
+
+static void forget_one(struct uvfs_fuse *uf, fuse_ino_t ino, uint64_t n)
+{
+	atomic_fetch_add(&uf->nforgets, n);
+	if (ino == FUSE_ROOT_ID)
+		return; /* the root is held by the front end itself */
+	struct uvfs_node *nd = NODE(uf, ino);
+	n = known_drop(uf, nd, n);
+	if (n)
+		uvfs_node_release(nd, n);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(UF(req), ino, nlookup);
+	count(req);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t n,
+			    struct fuse_forget_data *fd)
+{
+	for (size_t i = 0; i < n; i++)
+		forget_one(UF(req), fd[i].ino, fd[i].nlookup);
+	count(req);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct stat st;
+	int err;
+
+	(void)fi;
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_getattr(ctx, NODE(UF(req), ino), &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	fix_stat(&st);
+	count(req);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_setattr sa;
+	struct stat st;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	memset(&sa, 0, sizeof(sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= UVFS_SET_MODE;
+		sa.mode = attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= UVFS_SET_UID;
+		sa.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= UVFS_SET_GID;
+		sa.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		sa.valid |= UVFS_SET_SIZE;
+		sa.size = attr->st_size;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+		sa.valid |= UVFS_SET_ATIME;
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+			sa.atime.tv_sec = 0;
+			sa.atime.tv_nsec = UTIME_NOW;
+		} else {
+			sa.atime = attr->st_atim;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		sa.valid |= UVFS_SET_MTIME;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+			sa.mtime.tv_sec = 0;
+			sa.mtime.tv_nsec = UTIME_NOW;
+		} else {
+			sa.mtime = attr->st_mtim;
+		}
+	}
+	/* ftruncate: the descriptor was checked for writing when opened,
+	 * the file's mode may say otherwise by now. */
+	if (sa.valid == UVFS_SET_SIZE && fi && fi->fh) {
+		err = uvfs_file_truncate(FH(fi)->f, sa.size);
+		if (!err)
+			err = uvfs_file_fstat(FH(fi)->f, &st);
+		uvfs_fuse_ctx_put(UF(req), ctx);
+		if (err)
+			return reply_err(req, err);
+		fix_stat(&st);
+		count(req);
+		fuse_reply_attr(req, &st, TIMEOUT);
+		return;
+	}
+	err = uvfs_node_setattr(ctx, NODE(UF(req), ino), &sa, &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	fix_stat(&st);
+	count(req);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	char buf[PATH_MAX + 1];
+	ssize_t n;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	n = uvfs_node_readlink(ctx, NODE(UF(req), ino), buf, PATH_MAX);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (n < 0)
+		return reply_err(req, (int)n);
+	buf[n] = '\0';
+	count(req);
+	fuse_reply_readlink(req, buf);
+}
+
+/* mknod, symlink (target != NULL) */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *target)
+{
+	struct uvfs_ctx *ctx;
+	struct uvfs_node *nd;
+	struct stat st;
+	mode_t um;
+	int err;
+
+	ctx = req_ctx(req, &um);
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	if (!target)
+		mode = (mode & S_IFMT) | (mode & 07777 & ~um);
+	err = uvfs_node_create(ctx, NODE(UF(req), parent), name, mode, rdev,
+			       target, &nd, &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, nd, &st, NULL);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	if ((mode & S_IFMT) == 0)
+		mode |= S_IFREG;
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct uvfs_ctx *ctx;
+	struct uvfs_node *nd;
+	struct stat st;
+	mode_t um;
+	int err;
+
+	ctx = req_ctx(req, &um);
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_mkdir(ctx, NODE(UF(req), parent), name,
+			      mode & 07777 & ~um, &nd, &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, nd, &st, NULL);
+}
+
+static void remove_entry(fuse_req_t req, fuse_ino_t parent,
+			 const char *name, int isdir)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_unlink(ctx, NODE(UF(req), parent), name, isdir);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_err(req, err);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 1);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct uvfs_ctx *ctx;
+	int err;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return reply_err(req, -EINVAL);
+	ctx = req_ctx(req, NULL);
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_rename(ctx, NODE(UF(req), parent), name,
+			       NODE(UF(req), newparent), newname, flags);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_err(req, err);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_node *nd;
+	struct stat st;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_link(ctx, NODE(UF(req), ino), NODE(UF(req), newparent),
+			     newname, &nd, &st);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	reply_entry(req, nd, &st, NULL);
+}
+
+/* Opens nd for the request; => a new handle in *out. */
+static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
+		       struct uvfs_node *nd, int flags, struct fh **out)
+{
+	struct fh *h = calloc(1, sizeof(*h));
+	char label[32];
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	pid_label(req, label, sizeof(label));
+	err = uvfs_node_open(ctx, nd, flags, label, &h->f);
+	if (err) {
+		free(h);
+		return err;
+	}
+	h->flags = flags;
+	fh_link(UF(req), h);
+	*out = h;
+	return 0;
+}
+
+static int open_flags(int flags)
+{
+	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct fh *h;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = open_handle(req, ctx, NODE(UF(req), ino), open_flags(fi->flags),
+			  &h);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Every change of the data goes through this mount, and a revoke or
+	 * forced unmount invalidates the inode: the page cache may outlive
+	 * the open. */
+	fi->keep_cache = 1;
+	count(req);
+	if (fuse_reply_open(req, fi))
+		fh_free(UF(req), h);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct uvfs_ctx *ctx;
+	struct uvfs_node *dir = NODE(UF(req), parent), *nd;
+	struct uvfs_cred cred;
+	struct stat st;
+	struct fh *h;
+	mode_t um;
+	int err, created = 1;
+
+	ctx = req_ctx(req, &um);
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_create(ctx, dir, name,
+			       S_IFREG | (mode & 07777 & ~um), 0, NULL, &nd,
+			       &st);
+	if (err == -EEXIST && !(fi->flags & O_EXCL)) {
+		created = 0;
+		err = uvfs_node_lookup(ctx, dir, name, &nd, &st);
+		if (!err && S_ISDIR(st.st_mode)) {
+			uvfs_node_release(nd, 1);
+			err = -EISDIR;
+		}
+	}
+	if (err) {
+		uvfs_fuse_ctx_put(UF(req), ctx);
+		return reply_err(req, err);
+	}
+	if (created) {
+		/* The creator gets the access it asked for whatever the new
+		 * file's mode says (open(2) with O_CREAT). */
+		memset(&cred, 0, sizeof(cred));
+		uvfs_ctx_set_cred(ctx, &cred);
+	}
+	err = open_handle(req, ctx, nd,
+			  open_flags(fi->flags) & ~(created ? O_TRUNC : 0),
+			  &h);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err) {
+		uvfs_node_release(nd, 1);
+		return reply_err(req, err);
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 1;
+	/* reply_entry drops the hold if the reply fails; the handle too */
+	struct uvfs_fuse *uf = UF(req);
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof(e));
+	e.ino = ID(uf, nd);
+	e.attr = st;
+	fix_stat(&e.attr);
+	e.attr_timeout = TIMEOUT;
+	e.entry_timeout = TIMEOUT;
+	err = known_add(uf, nd, st.st_dev);
+	if (err) {
+		fh_free(uf, h);
+		uvfs_node_release(nd, 1);
+		return reply_err(req, err);
+	}
+	count(req);
+	if (fuse_reply_create(req, &e, fi)) {
+		fh_free(uf, h);
+		known_drop(uf, nd, 1);
+		uvfs_node_release(nd, 1);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	(void)ino;
+	if (!buf)
+		return reply_err(req, -ENOMEM);
+	n = uvfs_file_pread(FH(fi)->f, buf, size, off);
+	if (n < 0) {
+		free(buf);
+		return reply_err(req, (int)n);
+	}
+	count(req);
+	fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)ino;
+	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
+	if (n < 0)
+		return reply_err(req, (int)n);
+	count(req);
+	fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	/* Nothing is buffered here; close(2) must work on dead files. */
+	(void)ino;
+	(void)fi;
+	reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	fh_free(UF(req), FH(fi));
+	reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	reply_err(req, uvfs_file_fsync(FH(fi)->f, datasync));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct stat st;
+	struct fh *h;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = open_handle(req, ctx, NODE(UF(req), ino),
+			  O_RDONLY | O_DIRECTORY, &h);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	if (uvfs_file_fstat(h->f, &st) == 0)
+		h->dev = st.st_dev;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	count(req);
+	if (fuse_reply_open(req, fi))
+		fh_free(UF(req), h);
+}
+
+/* readdir: entries go straight into the reply buffer. */
+struct rd {
+	fuse_req_t req;
+	char *buf;
+	size_t size, pos;
+	dev_t dev;
+};
+
+static int rd_fill(void *arg, const struct uvfs_dirent *de)
+{
+	struct rd *r = arg;
+	struct stat st;
+	size_t need;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = uvfs_fuse_ino(r->dev, de->ino);
+	st.st_mode = (mode_t)DTTOIF(de->type);
+	need = fuse_add_direntry(r->req, r->buf + r->pos, r->size - r->pos,
+				 de->name, &st, (off_t)de->next);
+	if (need > r->size - r->pos)
+		return 1;
+	r->pos += need;
+	return 0;
+}
+
+/* readdirplus: entries are collected first, then looked up outside the
+ * driver's readdir (no lookup nested in a driver callback). */
+struct rdp {
+	struct uvfs_dirent *ents;
+	size_t n, max;
+};
+
+static int rdp_fill(void *arg, const struct uvfs_dirent *de)
+{
+	struct rdp *r = arg;
+
+	if (r->n == r->max)
+		return 1;
+	r->ents[r->n++] = *de;
+	return 0;
+}
+
+static int is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, int plus)
+{
+	struct uvfs_fuse *uf = UF(req);
+	struct fh *h = FH(fi);
+	char *buf;
+	int err;
+
+	if (size > 1 << 20)
+		size = 1 << 20;
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		return reply_err(req, -ENOMEM);
+	if (!plus) {
+		struct rd r = { req, buf, size, 0, h->dev };
+		err = uvfs_file_readdir(h->f, (uint64_t)off, rd_fill, &r);
+		if (err < 0) {
+			free(buf);
+			return reply_err(req, err);
+		}
+		count(req);
+		fuse_reply_buf(req, buf, r.pos);
+		free(buf);
+		return;
+	}
+
+	/* an entry of the plus format takes at least 152 bytes */
+	struct rdp r = { NULL, 0, size / 152 + 1 };
+	struct uvfs_node **held = NULL;
+	size_t nheld = 0, pos = 0;
+	struct uvfs_ctx *ctx = NULL;
+
+	r.ents = malloc(r.max * sizeof(*r.ents));
+	held = malloc(r.max * sizeof(*held));
+	ctx = req_ctx(req, NULL);
+	if (!r.ents || !held || !ctx) {
+		err = -ENOMEM;
+		goto out_err;
+	}
+	err = uvfs_file_readdir(h->f, (uint64_t)off, rdp_fill, &r);
+	if (err < 0)
+		goto out_err;
+	for (size_t i = 0; i < r.n; i++) {
+		struct uvfs_dirent *de = &r.ents[i];
+		struct fuse_entry_param e;
+		struct uvfs_node *nd = NULL;
+		size_t need;
+
+		need = fuse_add_direntry_plus(req, NULL, 0, de->name, NULL, 0);
+		if (need > size - pos)
+			break;
+		memset(&e, 0, sizeof(e));
+		if (!is_dot(de->name) &&
+		    uvfs_node_lookup(ctx, NODE(uf, ino), de->name, &nd,
+				     &e.attr) == 0) {
+			if (known_add(uf, nd, e.attr.st_dev)) {
+				uvfs_node_release(nd, 1);
+				nd = NULL;
+			}
+		}
+		if (nd) {
+			held[nheld++] = nd;
+			fix_stat(&e.attr);
+			e.ino = ID(uf, nd);
+			e.attr_timeout = TIMEOUT;
+			e.entry_timeout = TIMEOUT;
+		} else {
+			/* no lookup count: a plain entry */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = uvfs_fuse_ino(h->dev, de->ino);
+			e.attr.st_mode = (mode_t)DTTOIF(de->type);
+		}
+		pos += fuse_add_direntry_plus(req, buf + pos, size - pos,
+					      de->name, &e, (off_t)de->next);
+	}
+	uvfs_fuse_ctx_put(uf, ctx);
+	count(req);
+	if (fuse_reply_buf(req, buf, pos)) {
+		for (size_t i = 0; i < nheld; i++) {
+			known_drop(uf, held[i], 1);
+			uvfs_node_release(held[i], 1);
+		}
+	}
+	free(buf);
+	free(r.ents);
+	free(held);
+	return;
+
+out_err:
+	uvfs_fuse_ctx_put(uf, ctx);
+	free(buf);
+	free(r.ents);
+	free(held);
+	reply_err(req, err);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	fh_free(UF(req), FH(fi));
+	reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	reply_err(req, uvfs_file_fsync(FH(fi)->f, datasync));
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct statvfs sv;
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_statfs(ctx, NODE(UF(req), ino), &sv);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err)
+		return reply_err(req, err);
+	count(req);
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_access(ctx, NODE(UF(req), ino), mask);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_err(req, err);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.access = op_access,
+	.create = op_create,
+};
+
+/* ---- the session ------------------------------------------------------- */
+
+/* Appends s to a -o list, escaping ',' and '\' as libfuse's parser wants. */
+static int opt_add(char **opts, const char *s)
+{
+	size_t len = *opts ? strlen(*opts) : 0;
+	char *p = realloc(*opts, len + 2 * strlen(s) + 2);
+
+	if (!p)
+		return -ENOMEM;
+	*opts = p;
+	p += len;
+	if (len)
+		*p++ = ',';
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	return 0;
+}
+
+int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
+		  struct uvfs_fuse **out)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct uvfs_fuse *uf;
+	struct uvfs_ctx *ctx;
+	char *opts = NULL, *fsname = NULL;
+	int err;
+
+	uf = calloc(1, sizeof(*uf));
+	if (!uf)
+		return -ENOMEM;
+	uf->u = u;
+	uf->max_threads = cfg->max_threads ? cfg->max_threads : 64;
+	uf->fh_list.next = uf->fh_list.prev = &uf->fh_list;
+	for (int i = 0; i < NSTRIPES; i++)
+		pthread_mutex_init(&uf->stripe[i], NULL);
+	pthread_mutex_init(&uf->fh_lock, NULL);
+	pthread_mutex_init(&uf->pool_lock, NULL);
+	uf->mountpoint = strdup(cfg->mountpoint);
+	if (!uf->mountpoint) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	ctx = uvfs_fuse_ctx_get(uf, NULL);
+	if (!ctx) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	err = uvfs_node_root(ctx, &uf->root);
+	uvfs_fuse_ctx_put(uf, ctx);
+	if (err)
+		goto out_free;
+
+	if (asprintf(&fsname, "fsname=%s", cfg->fsname ? cfg->fsname
+							: "uvfsd") < 0) {
+		fsname = NULL;
+		err = -ENOMEM;
+		goto out_root;
+	}
+	if (opt_add(&opts, fsname) || opt_add(&opts, "subtype=uvfsd") ||
+	    (cfg->allow_other && opt_add(&opts, "allow_other"))) {
+		err = -ENOMEM;
+		goto out_root;
+	}
+	if (fuse_opt_add_arg(&args, "uvfsd") ||
+	    (cfg->debug && fuse_opt_add_arg(&args, "-d")) ||
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
+		err = -ENOMEM;
+		goto out_args;
+	}
+	uf->se = fuse_session_new(&args, &ops, sizeof(ops), uf);
+	if (!uf->se) {
+		err = -EINVAL;
+		goto out_args;
+	}
+	if (fuse_session_mount(uf->se, cfg->mountpoint) != 0) {
+		err = -EIO;
+		goto out_session;
+	}
+	fuse_opt_free_args(&args);
+	free(opts);
+	free(fsname);
+	*out = uf;
+	return 0;
+
+out_session:
+	fuse_session_destroy(uf->se);
+out_args:
+	fuse_opt_free_args(&args);
+out_root:
+	free(opts);
+	free(fsname);
+	uvfs_node_release(uf->root, 1);
+out_free:
+	uvfs_fuse_free(uf);
+	return err;
+}
+
+int uvfs_fuse_loop(struct uvfs_fuse *uf)
+{
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	int ret;
+
+	if (!lc)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(lc, uf->max_threads);
+	fuse_loop_cfg_set_idle_threads(lc, 8);
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	uf->loop_thread = pthread_self();
+	ret = fuse_session_loop_mt(uf->se, lc);
+	atomic_store(&uf->loop_done, true);
+	fuse_loop_cfg_destroy(lc);
+	return ret;
+}
+
+void uvfs_fuse_exit(struct uvfs_fuse *uf)
+{
+	fuse_session_exit(uf->se);
+	/* The loop's main thread waits in sem_wait(), which a signal
+	 * interrupts; it checks the exit flag after each wakeup.  Kick until
+	 * it has seen it (a kick may land just before it goes to sleep). */
+	while (!atomic_load(&uf->loop_done)) {
+		pthread_kill(uf->loop_thread, SIGUSR1);
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int uvfs_fuse_exited(struct uvfs_fuse *uf)
+{
+	return fuse_session_exited(uf->se);
+}
+
+void uvfs_fuse_unmount(struct uvfs_fuse *uf)
+{
+	fuse_session_unmount(uf->se);
+}
+
+void uvfs_fuse_free(struct uvfs_fuse *uf)
+{
+	/* handles the kernel never released */
+	while (uf->fh_list.next != &uf->fh_list)
+		fh_free(uf, uf->fh_list.next);
+	/* lookups it never forgot */
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		struct kent *e;
+		while ((e = uf->bucket[b]) != NULL) {
+			uf->bucket[b] = e->next;
+			uvfs_node_release(e->nd, e->count);
+			free(e);
+		}
+	}
+	if (uf->root)
+		uvfs_node_release(uf->root, 1);
+	if (uf->se)
+		fuse_session_destroy(uf->se);
+	for (size_t i = 0; i < uf->npool; i++)
+		uvfs_ctx_free(uf->pool[i]);
+	free(uf->pool);
+	for (int i = 0; i < NSTRIPES; i++)
+		pthread_mutex_destroy(&uf->stripe[i]);
+	pthread_mutex_destroy(&uf->fh_lock);
+	pthread_mutex_destroy(&uf->pool_lock);
+	free(uf->mountpoint);
+	free(uf);
+}
+
+/* ---- invalidation ------------------------------------------------------ */
+
+int uvfs_fuse_walk_parent(struct uvfs_fuse *uf, struct uvfs_ctx *ctx,
+			  const char *path, struct uvfs_node **dir,
+			  const char **name)
+{
+	struct uvfs_node *cur = uf->root, *next;
+	const char *p = path, *last;
+	char comp[NAME_MAX + 1];
+	int err;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	uvfs_node_hold(cur);
+	/* the last component */
+	last = path + strlen(path);
+	while (last > path && last[-1] == '/')
+		last--;
+	while (last > path && last[-1] != '/')
+		last--;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (p >= last)
+			break;
+		const char *e = strchr(p, '/');
+		size_t len = (size_t)(e - p);
+		if (len > NAME_MAX) {
+			uvfs_node_release(cur, 1);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		err = uvfs_node_lookup(ctx, cur, comp, &next, NULL);
+		uvfs_node_release(cur, 1);
+		if (err)
+			return err;
+		cur = next;
+		p = e;
+	}
+	*dir = cur;
+	*name = last;
+	return 0;
+}
+
+int uvfs_fuse_inval_path(struct uvfs_fuse *uf, struct uvfs_ctx *ctx,
+			 const char *path)
+{
+	struct uvfs_node *dir;
+	const char *name;
+	char comp[NAME_MAX + 1];
+	size_t len;
+	int err;
+
+	err = uvfs_fuse_walk_parent(uf, ctx, path, &dir, &name);
+	if (err)
+		return err;
+	len = strcspn(name, "/");
+	if (len > 0 && len <= NAME_MAX) {
+		memcpy(comp, name, len);
+		comp[len] = '\0';
+		/* -ENOENT: the kernel has no such entry cached; fine */
+		fuse_lowlevel_notify_inval_entry(uf->se, ID(uf, dir), comp,
+						 len);
+		atomic_fetch_add(&uf->ninval, 1);
+	}
+	uvfs_node_release(dir, 1);
+	return 0;
+}
+
+void uvfs_fuse_inval_node(struct uvfs_fuse *uf, struct uvfs_node *nd)
+{
+	fuse_lowlevel_notify_inval_inode(uf->se, ID(uf, nd), 0, 0);
+	atomic_fetch_add(&uf->ninval, 1);
+}
+
+void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n)
+{
+	size_t cap = 64, cnt = 0;
+	struct uvfs_node **v = malloc(cap * sizeof(*v));
+
+	if (!v || n == 0) {
+		free(v);
+		return;
+	}
+	/* Collect under the stripe locks (each with one hold, so a FORGET
+	 * cannot free the node meanwhile); notify outside them. */
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+		pthread_mutex_lock(l);
+		for (struct kent *e = uf->bucket[b]; e; e = e->next) {
+			size_t i;
+			for (i = 0; i < n; i++)
+				if (e->dev == devs[i])
+					break;
+			if (i == n)
+				continue;
+			if (cnt == cap) {
+				struct uvfs_node **nv =
+					realloc(v, 2 * cap * sizeof(*v));
+				if (!nv)
+					continue;
+				v = nv;
+				cap *= 2;
+			}
+			uvfs_node_hold(e->nd);
+			v[cnt++] = e->nd;
+		}
+		pthread_mutex_unlock(l);
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		uvfs_fuse_inval_node(uf, v[i]);
+		uvfs_node_release(v[i], 1);
+	}
+	free(v);
+}
+
+void uvfs_fuse_stats(struct uvfs_fuse *uf, struct uvfs_fuse_stats *st)
+{
+	st->requests = atomic_load(&uf->nreq);
+	st->nodes = atomic_load(&uf->nnodes);
+	st->lookups = atomic_load(&uf->nlookups);
+	st->files = atomic_load(&uf->nfiles);
+	st->forgets = atomic_load(&uf->nforgets);
+	st->invalidations = atomic_load(&uf->ninval);
+}

@@ -1,0 +1,85 @@
+/*
+ * uvfs_fuse.h - the FUSE front end: exports a libuvfs namespace through a
+ * libfuse3 low-level session (see docs/fuse.md).
+ *
+ * Node ids are uvfs nodes; the kernel's lookup count is the node's hold
+ * count.  The front end keeps a registry of the nodes the kernel knows
+ * (with their counts) and of the open file handles, so that the namespace
+ * changes made through the control socket can invalidate the kernel's
+ * caches, and so that shutdown gives everything back.
+ */
+#ifndef UVFS_FUSE_H
+#define UVFS_FUSE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uvfs/uvfs.h>
+
+struct uvfs_fuse;
+
+struct uvfs_fuse_config {
+	const char *mountpoint;   /* absolute, canonical */
+	const char *fsname;       /* the mount's source (the socket path) */
+	int debug;                /* libfuse's -d */
+	int allow_other;
+	unsigned max_threads;     /* worker threads (default 64) */
+};
+
+/* Creates the session and mounts it.  => 0 or -errno (message printed). */
+int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
+		  struct uvfs_fuse **out);
+/* Runs the multi-threaded loop until the session ends (signal, unmount
+ * from outside, uvfs_fuse_exit).  Call from the thread given to
+ * uvfs_fuse_exit's kicks (the main thread). */
+int uvfs_fuse_loop(struct uvfs_fuse *uf);
+/* Ends the loop from another thread: marks the session exited and
+ * interrupts the loop's waiting thread with SIGUSR1 (which must have a
+ * handler installed without SA_RESTART) until the loop has returned. */
+void uvfs_fuse_exit(struct uvfs_fuse *uf);
+int uvfs_fuse_exited(struct uvfs_fuse *uf);
+/* Unmounts the FUSE file system (after the loop has returned). */
+void uvfs_fuse_unmount(struct uvfs_fuse *uf);
+/* Releases every file handle and node hold the kernel left, the contexts,
+ * and the session.  The uvfs instance is not freed. */
+void uvfs_fuse_free(struct uvfs_fuse *uf);
+
+/* A context with the given credentials (NULL: root), from the pool. */
+struct uvfs_ctx *uvfs_fuse_ctx_get(struct uvfs_fuse *uf,
+				   const struct uvfs_cred *cred);
+void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx);
+
+/* Walks a namespace path (absolute, no symlinks followed) node by node.
+ * => *dir: the held node of the parent directory and *name points into
+ *    path at the last component ("" for "/", where *dir is the root). */
+int uvfs_fuse_walk_parent(struct uvfs_fuse *uf, struct uvfs_ctx *ctx,
+			  const char *path, struct uvfs_node **dir,
+			  const char **name);
+
+/* Drops the kernel's cached entry for path in its parent, so the next
+ * lookup sees what the namespace has there now (after mount, unmount,
+ * revoke).  Also shrinks the kernel's cache below it (FORGETs follow for
+ * what nothing uses).  => 0, or -errno if the parent cannot be walked. */
+int uvfs_fuse_inval_path(struct uvfs_fuse *uf, struct uvfs_ctx *ctx,
+			 const char *path);
+/* Drops the kernel's data and attribute cache of one node. */
+void uvfs_fuse_inval_node(struct uvfs_fuse *uf, struct uvfs_node *nd);
+/* Drops the kernel's caches of every node of the file systems with these
+ * device numbers (st_dev as the library reports it). */
+void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs,
+			  size_t n);
+
+struct uvfs_fuse_stats {
+	uint64_t requests;        /* requests answered */
+	uint64_t nodes;           /* node ids the kernel knows */
+	uint64_t lookups;         /* their lookup counts, summed */
+	uint64_t files;           /* open file and directory handles */
+	uint64_t forgets;         /* FORGET counts received */
+	uint64_t invalidations;   /* notifications sent */
+};
+void uvfs_fuse_stats(struct uvfs_fuse *uf, struct uvfs_fuse_stats *st);
+
+/* st_ino as the kernel sees it: unique across the file systems of the
+ * namespace (the first one keeps its numbers). */
+uint64_t uvfs_fuse_ino(dev_t dev, uint64_t ino);
+
+#endif
