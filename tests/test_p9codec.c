@@ -1024,7 +1024,8 @@ static int write_corpus(const char *dir)
 	}
 	write_file(dir, "seed-stream", s.b, s.n);
 	/* a walk of the most names */
-	m = (struct p9_msg){ .type = P9_TWALK, .twalk = { 1, 2, 16 } };
+	m = (struct p9_msg){ .type = P9_TWALK,
+		.twalk = { .fid = 1, .newfid = 2, .nwname = 16 } };
 	for (int i = 0; i < 16; i++)
 		m.twalk.wname[i] = P9_STR("d");
 	n = p9_pack(buf, sizeof(buf), &m);

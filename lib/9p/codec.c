@@ -182,7 +182,7 @@ static void data(struct cur *c, uint32_t *count, const void **d)
 		return;
 	}
 	u32(c, count);
-	if (!room(c, *count))
+	if (c->err || !room(c, *count))
 		return;
 	if (c->mode == GET)
 		*d = c->p;
