@@ -147,13 +147,18 @@ static int resolve(const char *path, struct target *t)
 	return ret;
 }
 
-/* The daemon for commands without a path. */
+/* The daemon for commands without a path.  => 0 or an exit status. */
 static int pick_daemon(struct target *t)
 {
 	char cwd[PATH_MAX];
 
-	if (opt_mount)
-		return resolve(opt_mount, t);
+	if (opt_mount) {
+		if (resolve(opt_mount, t) == 0)
+			return 0;
+		fprintf(stderr, "uvfs: %s: not inside a uvfsd mount\n",
+			opt_mount);
+		return EXIT_UNREACHABLE;
+	}
 	if (opt_socket) {
 		snprintf(t->sock, sizeof(t->sock), "%s", opt_socket);
 		t->mnt[0] = '\0';
@@ -165,12 +170,13 @@ static int pick_daemon(struct target *t)
 	ctl_mountinfo_each(find_cb, &f);
 	if (f.n == 1)
 		return 0;
-	if (f.n == 0)
+	if (f.n == 0) {
 		fprintf(stderr, "uvfs: no uvfsd mount found\n");
-	else
-		fprintf(stderr, "uvfs: %d uvfsd mounts; say which with "
-			"-m MOUNTPOINT\n", f.n);
-	return -1;
+		return EXIT_UNREACHABLE;
+	}
+	fprintf(stderr, "uvfs: %d uvfsd mounts; say which with "
+		"-m MOUNTPOINT\n", f.n);
+	return EXIT_USAGE;
 }
 
 /* ---- talking to it ----------------------------------------------------- */
@@ -711,8 +717,8 @@ static int listing(int argc, char **argv, const char *verb,
 
 	if (json < 0)
 		return usage_error(NULL);
-	if (pick_daemon(&t))
-		return EXIT_UNREACHABLE;
+	if ((ret = pick_daemon(&t)) != 0)
+		return ret;
 	sbuf_adds(&req, verb);
 	ret = request(t.sock, &req, &r);
 	sbuf_free(&req);

@@ -789,6 +789,17 @@ static void *conn_main(void *arg)
 	struct control *c = cn->c;
 
 	serve(c, cn->fd);
+	/* Drain what the client still sends (a request too long, garbage
+	 * after the line): closing with unread data would reset the
+	 * connection and could destroy the reply before it is read. */
+	shutdown(cn->fd, SHUT_WR);
+	char junk[4096];
+	for (size_t total = 0; total < (1u << 20);) {
+		ssize_t n = recv(cn->fd, junk, sizeof(junk), 0);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
 	close(cn->fd);
 	free(cn);
 	pthread_mutex_lock(&c->lock);

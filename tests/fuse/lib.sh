@@ -1,0 +1,161 @@
+# lib.sh - sourced by the FUSE tests: start uvfsd on a temporary mount
+# point, always clean up (trap), helpers.  Exit codes: 0 pass, 1 fail,
+# 77 skip.
+set -u
+
+UVFSD=${UVFSD:-}
+UVFS=${UVFS:-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+
+[ -n "$UVFSD" ] && [ -x "$UVFSD" ] || skip "UVFSD not set to the built uvfsd"
+[ -n "$UVFS" ] && [ -x "$UVFS" ] || skip "UVFS not set to the built uvfs"
+[ "$(id -u)" = 0 ] || skip "needs root (FUSE mounts, other users)"
+[ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
+
+WORK=$(mktemp -d /tmp/uvfs-fuse.XXXXXX) || fail "mktemp"
+chmod 755 "$WORK"
+MNT=$WORK/mnt
+mkdir "$MNT"
+DAEMON_PID=
+BG_PIDS=()
+
+mounted() { grep -q " $1 " /proc/self/mountinfo; }
+
+cleanup() {
+	local rc=$?
+	cd /
+	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 100); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$DAEMON_PID" 2>/dev/null
+	fi
+	for m in $(awk -v w="$WORK" 'index($5, w) == 1 { print $5 }' \
+		   /proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$WORK/uvfsd.log" ]; then
+		echo "--- uvfsd log:"
+		tail -50 "$WORK/uvfsd.log"
+	fi
+	rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# start_daemon [uvfsd options...]: uvfsd in the foreground, in the
+# background of this script; returns once the mount answers.
+start_daemon() {
+	"$UVFSD" "$MNT" -f -o allow_other "$@" >>"$WORK/uvfsd.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 200); do
+		if mounted "$MNT" && "$UVFS" -m "$MNT" stats >/dev/null 2>&1
+		then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null ||
+			fail "uvfsd exited at startup: $(cat "$WORK/uvfsd.log")"
+		sleep 0.05
+	done
+	fail "uvfsd did not come up"
+}
+
+# stop_daemon: SIGTERM; it must exit 0 (a sanitizer report fails it),
+# leave no mount and remove its socket.
+stop_daemon() {
+	local sock rc
+	sock=$(awk -v m="$MNT" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' /proc/self/mountinfo)
+	kill -TERM "$DAEMON_PID"
+	wait_daemon
+	[ -z "$sock" ] || [ ! -e "$sock" ] || fail "socket $sock left behind"
+}
+
+# wait_daemon: waits (20 s at most) for the daemon to exit by itself.
+wait_daemon() {
+	local rc
+	for _ in $(seq 200); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$DAEMON_PID" 2>/dev/null && fail "uvfsd did not exit"
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=
+	[ $rc -eq 0 ] || fail "uvfsd exited with $rc: $(tail -40 "$WORK/uvfsd.log")"
+	if grep -qE "ERROR: (Address|Leak|Thread)Sanitizer|runtime error" \
+		"$WORK/uvfsd.log"; then
+		fail "sanitizer report: $(cat "$WORK/uvfsd.log")"
+	fi
+	mounted "$MNT" && fail "$MNT still mounted after uvfsd exited"
+	return 0
+}
+
+# expect STATUS COMMAND...: runs it, output in $OUT, status must match.
+expect() {
+	local want=$1 got
+	shift
+	OUT=$("$@" 2>&1)
+	got=$?
+	[ "$got" = "$want" ] ||
+		fail "'$*' exited $got, expected $want; output: $OUT"
+	return 0
+}
+
+# like expect, also checks the output contains a string.
+expect_msg() {
+	local want=$1 msg=$2
+	shift 2
+	expect "$want" "$@"
+	case $OUT in
+	*"$msg"*) ;;
+	*) fail "'$*': output lacks '$msg': $OUT" ;;
+	esac
+}
+
+# The daemon must still be serving.
+alive() {
+	kill -0 "$DAEMON_PID" 2>/dev/null || fail "uvfsd died"
+	"$UVFS" -m "$MNT" mounts >/dev/null || fail "uvfsd does not answer"
+	ls "$MNT" >/dev/null || fail "the mount does not answer"
+}
+
+# Holders: python3 processes that keep a file open and obey commands
+# ("read", "close") on a fifo; replies on another.
+holder_start() { # NAME FILE
+	local name=$1 file=$2
+	mkfifo "$WORK/$name.in" "$WORK/$name.out"
+	python3 "$HERE/holder.py" "$file" <"$WORK/$name.in" \
+		>"$WORK/$name.out" &
+	BG_PIDS+=($!)
+	eval "H_PID_$name=$!"
+	eval "exec {H_IN_$name}>\"$WORK/$name.in\""
+	eval "exec {H_OUT_$name}<\"$WORK/$name.out\""
+	local line
+	holder_read "$name" line
+	[ "$line" = "open" ] || fail "holder $name: $line"
+}
+
+holder_read() { # NAME VAR
+	local fd
+	eval "fd=\$H_OUT_$1"
+	read -r -t 20 -u "$fd" "$2" || fail "holder $1 does not answer"
+}
+
+holder_cmd() { # NAME CMD -> $REPLY_LINE
+	local fd
+	eval "fd=\$H_IN_$1"
+	echo "$2" >&"$fd"
+	holder_read "$1" REPLY_LINE
+}
+
+holder_pid() { eval "echo \$H_PID_$1"; }
+
+ms_now() { echo $(($(date +%s%N) / 1000000)); }

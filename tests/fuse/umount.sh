@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The unmount stories through the FUSE mount: busy with a shell's working
+# directory and an open file (both listed), forced (within a second, EIO,
+# clean close, the covered directory shows again), lazy (gone at once, the
+# open file keeps reading), revoke (one file's descriptors only), and a
+# normal unmount that succeeds once nothing holds the mount (the kernel's
+# cached entries do not count).
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+cd "$WORK"
+M=$MNT/m
+mkdir "$M"
+echo covered >"$M/marker"
+
+note "busy: a working directory and an open file"
+expect 0 "$UVFS" mount -t memfs -o size=16m none "$M"
+[ ! -e "$M/marker" ] || fail "the mount does not cover $M"
+mkdir "$M/dir"
+echo "hello" >"$M/file"
+(cd "$M/dir" && exec sleep 300) &
+SHELL_PID=$!
+BG_PIDS+=($SHELL_PID)
+holder_start f "$M/file"
+F_PID=$(holder_pid f)
+sleep 0.2
+expect_msg 1 "uvfs: cannot unmount $M: target is busy" "$UVFS" umount "$M"
+echo "$OUT"
+case $OUT in *"pid $SHELL_PID "*) ;; *) fail "the shell is not listed" ;; esac
+case $OUT in *"pid $F_PID "*) ;; *) fail "the open file is not listed" ;; esac
+expect_msg 1 "(2 holders)" "$UVFS" umount "$M"
+# still mounted and working
+[ "$(cat "$M/file")" = hello ] || fail "the mount broke"
+expect 0 "$UVFS" holders "$M"
+case $OUT in *"$M/file"*) ;; *) fail "holders lacks the file: $OUT" ;; esac
+expect 0 "$UVFS" holders --json "$M"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["holders"]' "$OUT" ||
+	fail "holders --json: $OUT"
+
+note "the working directory goes away: only the file holds it"
+kill "$SHELL_PID"
+wait "$SHELL_PID" 2>/dev/null
+expect_msg 1 "(1 holder)" "$UVFS" umount "$M"
+
+note "forced: within a second; EIO, then a clean close"
+t0=$(ms_now)
+expect 0 "$UVFS" umount -f "$M"
+t1=$(ms_now)
+[ $((t1 - t0)) -lt 1000 ] || fail "umount -f took $((t1 - t0)) ms"
+holder_cmd f read
+[ "$REPLY_LINE" = "error EIO" ] || fail "read after umount -f: $REPLY_LINE"
+holder_cmd f close
+[ "$REPLY_LINE" = "closed" ] || fail "close after umount -f: $REPLY_LINE"
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+expect 0 "$UVFS" -m "$MNT" mounts
+case $OUT in *" $M "*) fail "still listed: $OUT" ;; esac
+alive
+
+note "lazy: gone at once, the open file keeps reading"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo "lazy data" >"$M/file"
+holder_start l "$M/file"
+expect 0 "$UVFS" umount -l "$M"
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+expect 0 "$UVFS" -m "$MNT" mounts
+case $OUT in *" $M "*) fail "still listed after umount -l: $OUT" ;; esac
+holder_cmd l read
+[ "$REPLY_LINE" = "data lazy data" ] || fail "read after umount -l: $REPLY_LINE"
+holder_cmd l close
+[ "$REPLY_LINE" = "closed" ] || fail "close after umount -l: $REPLY_LINE"
+
+note "revoke: one file's descriptors only"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo "file a" >"$M/a"
+echo "file b" >"$M/b"
+holder_start a "$M/a"
+holder_start b "$M/b"
+holder_cmd a read
+[ "$REPLY_LINE" = "data file a" ] || fail "read a: $REPLY_LINE"
+expect 0 "$UVFS" revoke "$M/a"
+holder_cmd a read
+[ "$REPLY_LINE" = "error EIO" ] || fail "read a after revoke: $REPLY_LINE"
+holder_cmd b read
+[ "$REPLY_LINE" = "data file b" ] || fail "read b after revoke of a: $REPLY_LINE"
+[ "$(cat "$M/a")" = "file a" ] || fail "a cannot be opened afresh"
+holder_cmd a close
+[ "$REPLY_LINE" = "closed" ] || fail "close a: $REPLY_LINE"
+holder_cmd b close
+
+note "normal unmount once nothing holds it (cached entries do not count)"
+mkdir -p "$M/x/y/z"
+touch "$M/x/y/z/f"
+ls -lR "$M" >/dev/null
+find "$M" >/dev/null
+expect 0 "$UVFS" umount "$M"
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+
+note "suspend and resume"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo "quiet" >"$M/q"
+cat "$M/q" >/dev/null
+expect 0 "$UVFS" suspend "$M"
+expect 0 "$UVFS" -m "$MNT" mounts
+case $OUT in *suspended*) ;; *) fail "not listed as suspended: $OUT" ;; esac
+(echo more >>"$M/q"; echo done >"$WORK/writer.done") &
+WPID=$!
+BG_PIDS+=($WPID)
+sleep 0.5
+[ -e "$WORK/writer.done" ] && fail "a write went through a suspended mount"
+expect 0 "$UVFS" resume "$M"
+for _ in $(seq 100); do [ -e "$WORK/writer.done" ] && break; sleep 0.05; done
+[ -e "$WORK/writer.done" ] || fail "the write did not finish after resume"
+[ "$(cat "$M/q")" = "quiet
+more" ] || fail "contents after resume: $(cat "$M/q")"
+expect 0 "$UVFS" umount "$M"
+
+stop_daemon
+echo PASS
