@@ -1,0 +1,1160 @@
+/*
+ * server.c - the 9P2000.L serve loop: framing, version, fid table, worker
+ * pool, flush, dispatch to struct p9srv_ops.
+ *
+ * Lifecycle of a request
+ *   The reader frames and decodes a message into a struct p9srv_req
+ *   (QUEUED), lists it on the connection's in-flight list and queues it.
+ *   A worker takes it (RUNNING), runs it, and completes it: under the
+ *   write lock it takes the request off the in-flight list, writes the
+ *   reply unless the request was flushed, then writes one Rflush per
+ *   Tflush that named it, and frees it.  Tversion, Tflush and protocol
+ *   errors are answered by the reader itself.
+ *
+ * Flush
+ *   Tflush of a tag not in flight: Rflush at once.  Of a QUEUED request:
+ *   the reader takes it off the queue and the in-flight list, frees it,
+ *   and sends Rflush.  Of a RUNNING one: the request is marked flushed and
+ *   the flush's tag recorded on it; the worker suppresses the reply and
+ *   sends the Rflush when the operation returns.  Since a worker holds the
+ *   write lock from the moment it takes its request off the in-flight list
+ *   until its reply is written, an Rflush the reader sends because the tag
+ *   was no longer in flight is always written after that reply.
+ *
+ * Lifecycle of a fid
+ *   RESERVED (a walk's newfid or an attach's fid while the request runs:
+ *   "in use", but not usable) -> ACTIVE (in the table) -> out of the table
+ *   (clunk, remove, replaced by a walk to itself, connection end) -> freed
+ *   when its last reference goes, after ops->clunk.  The table holds one
+ *   reference; each request using the fid holds one.
+ *
+ * Locks (the order: wlock, then lock)
+ *   c->wlock  the output descriptor: one reply written at a time.
+ *   c->lock   the in-flight list, the queue, the fid table and every
+ *             fid's refs and state, counters, c->dead.
+ *   fid->rw   lopen/lcreate/readdir exclusive, other operations shared.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "p9srv.h"
+
+#define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
+#define MIN_MSIZE       (P9_IOHDRSZ + 256)
+#define FID_BUCKETS     1024
+
+struct p9srv {
+	const struct p9srv_ops *ops;
+	void *arg;
+	struct p9srv_opts o;
+};
+
+enum fid_state { FID_RESERVED, FID_ACTIVE, FID_GONE };
+
+struct fid {
+	struct p9srv_fid pub;
+	struct fid *hnext;              /* lock: hash chain */
+	enum fid_state state;           /* lock */
+	unsigned refs;                  /* lock */
+	bool live;                      /* priv valid: clunk() when freed */
+	pthread_rwlock_t rw;
+};
+
+struct conn;
+
+enum req_state { RQ_QUEUED, RQ_RUNNING };
+
+struct p9srv_req {
+	struct conn *c;
+	struct p9srv_req *qnext;        /* lock: the queue */
+	struct p9srv_req *inext, **iprev; /* lock: the in-flight list */
+	enum req_state state;           /* lock */
+	atomic_bool flushed;
+	uint16_t *ftags;                /* lock: Tflush tags waiting on it */
+	unsigned nftags;
+	uint8_t *buf;                   /* the frame; t points into it */
+	size_t len;
+	struct p9_msg t;
+};
+
+struct conn {
+	struct p9srv *srv;
+	int infd, outfd;
+	bool sock;                      /* outfd is a socket: send() */
+	uint32_t msize;                 /* negotiated (0: not yet) */
+	pthread_mutex_t wlock;
+	pthread_mutex_t lock;
+	pthread_cond_t qcond;           /* work queued, or stopping */
+	pthread_cond_t idle;            /* a request completed */
+	struct p9srv_req *qhead, **qtail;
+	struct p9srv_req *inflight;
+	unsigned ninflight, nfids;
+	bool stopping, dead;
+	struct fid *fids[FID_BUCKETS];
+	pthread_t *workers;
+	unsigned nworkers;
+};
+
+/* --- small things --- */
+
+int p9srv_new(const struct p9srv_ops *ops, void *arg,
+	      const struct p9srv_opts *opts, struct p9srv **out)
+{
+	struct p9srv *s;
+
+	if (!ops)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ops = ops;
+	s->arg = arg;
+	if (opts)
+		s->o = *opts;
+	if (s->o.msize == 0)
+		s->o.msize = DEFAULT_MSIZE;
+	if (s->o.msize < MIN_MSIZE)
+		s->o.msize = MIN_MSIZE;
+	if (s->o.nworkers == 0)
+		s->o.nworkers = 4;
+	if (s->o.max_inflight == 0)
+		s->o.max_inflight = 256;
+	if (s->o.max_inflight < s->o.nworkers)
+		s->o.max_inflight = s->o.nworkers;
+	if (s->o.max_fids == 0)
+		s->o.max_fids = 65536;
+	*out = s;
+	return 0;
+}
+
+void p9srv_free(struct p9srv *srv)
+{
+	free(srv);
+}
+
+void *p9srv_arg(const struct p9srv *srv) { return srv->arg; }
+struct p9srv *p9srv_req_srv(const struct p9srv_req *r) { return r->c->srv; }
+bool p9srv_req_flushed(const struct p9srv_req *r)
+{
+	return atomic_load_explicit(&r->flushed, memory_order_relaxed);
+}
+uint16_t p9srv_req_tag(const struct p9srv_req *r) { return r->t.tag; }
+uint32_t p9srv_req_msize(const struct p9srv_req *r) { return r->c->msize; }
+
+/* --- output --- */
+
+/* => c->wlock held.  Writes all of buf or marks the connection dead. */
+static void out_write_locked(struct conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0 && !c->dead) {
+		ssize_t n = c->sock ? send(c->outfd, p, len, MSG_NOSIGNAL)
+				    : write(c->outfd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* c->dead is only ever set, and read for a hint:
+			 * a racing reader at worst writes once more. */
+			pthread_mutex_lock(&c->lock);
+			c->dead = true;
+			pthread_mutex_unlock(&c->lock);
+			/* wake the reader if it is a socket */
+			if (c->sock)
+				shutdown(c->outfd, SHUT_RDWR);
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Packs m and writes it.  => c->wlock held. */
+static void send_msg_locked(struct conn *c, const struct p9_msg *m)
+{
+	uint8_t small[512];
+	ssize_t n = p9_packed_size(m);
+	uint8_t *b = small;
+
+	if (n < 0)
+		return;         /* a bug in the caller: nothing sane to send */
+	if ((size_t)n > sizeof(small)) {
+		b = malloc((size_t)n);
+		if (!b)
+			return;
+	}
+	if (p9_pack(b, (size_t)n, m) == n)
+		out_write_locked(c, b, (size_t)n);
+	if (b != small)
+		free(b);
+}
+
+static void send_msg(struct conn *c, const struct p9_msg *m)
+{
+	pthread_mutex_lock(&c->wlock);
+	send_msg_locked(c, m);
+	pthread_mutex_unlock(&c->wlock);
+}
+
+static void send_error(struct conn *c, uint16_t tag, int err)
+{
+	struct p9_msg m = { .type = P9_RLERROR, .tag = tag };
+
+	m.rlerror.ecode = (uint32_t)(err < 0 ? -err : err);
+	if (m.rlerror.ecode == 0)
+		m.rlerror.ecode = EIO;
+	send_msg(c, &m);
+}
+
+static void send_rflush_locked(struct conn *c, uint16_t tag)
+{
+	struct p9_msg m = { .type = P9_RFLUSH, .tag = tag };
+	send_msg_locked(c, &m);
+}
+
+/* --- the fid table --- */
+
+static struct fid **fid_slot_locked(struct conn *c, uint32_t n)
+{
+	struct fid **pp = &c->fids[(n * 2654435761u) % FID_BUCKETS];
+
+	while (*pp && (*pp)->pub.fid != n)
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+/* A reference on ACTIVE fid n, or NULL. */
+static struct fid *fid_get(struct conn *c, uint32_t n)
+{
+	struct fid *f;
+
+	pthread_mutex_lock(&c->lock);
+	f = *fid_slot_locked(c, n);
+	if (f && f->state == FID_ACTIVE)
+		f->refs++;
+	else
+		f = NULL;
+	pthread_mutex_unlock(&c->lock);
+	return f;
+}
+
+static void fid_free(struct conn *c, struct fid *f)
+{
+	if (f->live && c->srv->ops->clunk)
+		c->srv->ops->clunk(c->srv, &f->pub);
+	pthread_rwlock_destroy(&f->rw);
+	free(f);
+}
+
+static void fid_put(struct conn *c, struct fid *f)
+{
+	bool last;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&c->lock);
+	last = --f->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		fid_free(c, f);
+}
+
+/*
+ * A RESERVED fid n with two references (the table's and the caller's),
+ * or -EBADF if n is in use (or is NOFID), -ENFILE past max_fids.
+ */
+static int fid_reserve(struct conn *c, uint32_t n, struct fid **out)
+{
+	struct fid **pp, *f;
+
+	if (n == P9_NOFID)
+		return -EBADF;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	pthread_rwlock_init(&f->rw, NULL);
+	f->pub.fid = n;
+	f->state = FID_RESERVED;
+	f->refs = 2;
+	pthread_mutex_lock(&c->lock);
+	pp = fid_slot_locked(c, n);
+	if (*pp || c->nfids >= c->srv->o.max_fids) {
+		int err = *pp ? -EBADF : -ENFILE;
+		pthread_mutex_unlock(&c->lock);
+		pthread_rwlock_destroy(&f->rw);
+		free(f);
+		return err;
+	}
+	*pp = f;
+	c->nfids++;
+	pthread_mutex_unlock(&c->lock);
+	*out = f;
+	return 0;
+}
+
+/* Takes f out of the table (if it is still there) and drops the table's
+ * reference. */
+static void fid_unhash(struct conn *c, struct fid *f)
+{
+	struct fid **pp;
+	bool last = false;
+
+	pthread_mutex_lock(&c->lock);
+	pp = fid_slot_locked(c, f->pub.fid);
+	if (*pp == f) {
+		*pp = f->hnext;
+		f->hnext = NULL;
+		f->state = FID_GONE;
+		c->nfids--;
+		last = --f->refs == 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		fid_free(c, f);
+}
+
+/* RESERVED -> ACTIVE. */
+static void fid_activate(struct conn *c, struct fid *f)
+{
+	pthread_mutex_lock(&c->lock);
+	f->state = FID_ACTIVE;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A walk to itself: nf (RESERVED, not hashed) takes old's place. */
+static void fid_replace(struct conn *c, struct fid *old, struct fid *nf)
+{
+	struct fid **pp;
+	bool last = false;
+
+	pthread_mutex_lock(&c->lock);
+	pp = fid_slot_locked(c, old->pub.fid);
+	nf->state = FID_ACTIVE;
+	if (*pp == old) {
+		nf->hnext = old->hnext;
+		*pp = nf;
+		old->hnext = NULL;
+		old->state = FID_GONE;
+		last = --old->refs == 0;
+	} else {
+		/* clunked meanwhile: the new object goes too */
+		nf->state = FID_GONE;
+		nf->refs--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		fid_free(c, old);
+}
+
+/* Every fid out of the table (Tversion, connection end). */
+static void fid_clunk_all(struct conn *c)
+{
+	for (unsigned i = 0; i < FID_BUCKETS; i++) {
+		for (;;) {
+			struct fid *f;
+			pthread_mutex_lock(&c->lock);
+			f = c->fids[i];
+			if (f)
+				f->refs++;
+			pthread_mutex_unlock(&c->lock);
+			if (!f)
+				break;
+			fid_unhash(c, f);
+			fid_put(c, f);
+		}
+	}
+}
+
+/* --- dispatch --- */
+
+/* What a request needs while it runs. */
+struct run {
+	struct p9srv_req *r;
+	struct conn *c;
+	const struct p9srv_ops *ops;
+	struct fid *f, *f2;             /* referenced */
+	bool entered;
+	struct p9_msg rep;
+	uint8_t *rbuf;                  /* read/readdir/readlink data */
+};
+
+/* References the request's fid (and a second one), checks them, and
+ * calls ops->enter.  0 or -errno. */
+static int run_fids(struct run *x, uint32_t fid, uint32_t fid2)
+{
+	x->f = fid_get(x->c, fid);
+	if (!x->f)
+		return -EBADF;
+	if (fid2 != P9_NOFID) {
+		x->f2 = fid_get(x->c, fid2);
+		if (!x->f2)
+			return -EBADF;
+	}
+	if (x->ops->enter) {
+		int err = x->ops->enter(x->r, &x->f->pub);
+		if (err < 0)
+			return err;
+		x->entered = true;
+	}
+	return 0;
+}
+
+#define NEED(op) do { if (!x->ops->op) return -ENOSYS; } while (0)
+
+static int do_attach(struct run *x)
+{
+	const struct p9_tattach *t = &x->r->t.tattach;
+	struct fid *f;
+	int err;
+
+	NEED(attach);
+	err = fid_reserve(x->c, t->fid, &f);
+	if (err < 0)
+		return err;
+	err = x->ops->attach(x->r, &f->pub, t, &x->rep.rattach.qid);
+	if (err < 0) {
+		fid_unhash(x->c, f);
+		fid_put(x->c, f);
+		return err;
+	}
+	f->live = true;
+	fid_activate(x->c, f);
+	fid_put(x->c, f);
+	x->rep.type = P9_RATTACH;
+	return 0;
+}
+
+static int do_walk(struct run *x)
+{
+	const struct p9_twalk *t = &x->r->t.twalk;
+	struct fid *nf;
+	uint16_t n = 0;
+	int err;
+
+	NEED(walk);
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if (x->f->pub.opened)
+		return -EBADF;
+	if (t->newfid == t->fid) {
+		nf = calloc(1, sizeof(*nf));
+		if (!nf)
+			return -ENOMEM;
+		pthread_rwlock_init(&nf->rw, NULL);
+		nf->pub.fid = t->fid;
+		nf->state = FID_RESERVED;
+		nf->refs = 2;
+	} else if ((err = fid_reserve(x->c, t->newfid, &nf)) < 0) {
+		return err;
+	}
+	nf->pub.uid = x->f->pub.uid;
+	nf->pub.gid = x->f->pub.gid;
+	pthread_rwlock_rdlock(&x->f->rw);
+	err = x->ops->walk(x->r, &x->f->pub, &nf->pub, t->nwname, t->wname,
+			   x->rep.rwalk.wqid, &n);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (err == 0 && n > t->nwname)
+		err = -EIO;     /* NEVER: an ops bug */
+	if (err == 0 && n == t->nwname) {
+		nf->live = true;
+		if (t->newfid == t->fid)
+			fid_replace(x->c, x->f, nf);
+		else
+			fid_activate(x->c, nf);
+	} else if (t->newfid != t->fid) {
+		fid_unhash(x->c, nf);
+	} else {
+		nf->refs--;
+	}
+	fid_put(x->c, nf);
+	if (err < 0)
+		return err;
+	if (n == 0 && t->nwname > 0)
+		return -ENOENT; /* NEVER: ops said 0 without an error */
+	x->rep.type = P9_RWALK;
+	x->rep.rwalk.nwqid = n;
+	return 0;
+}
+
+static uint32_t iounit_of(struct conn *c, uint32_t iounit)
+{
+	if (iounit == 0 || iounit > c->msize - P9_IOHDRSZ)
+		iounit = 0;     /* the client uses msize - P9_IOHDRSZ */
+	return iounit;
+}
+
+static int do_open(struct run *x, bool create)
+{
+	struct p9srv_fid *f;
+	int err;
+
+	if (create)
+		NEED(lcreate);
+	else
+		NEED(lopen);
+	if ((err = run_fids(x, create ? x->r->t.tlcreate.fid
+				      : x->r->t.tlopen.fid, P9_NOFID)) < 0)
+		return err;
+	f = &x->f->pub;
+	pthread_rwlock_wrlock(&x->f->rw);
+	if (f->opened) {
+		err = -EBADF;
+	} else if (create) {
+		uint32_t iou = 0;
+		err = x->ops->lcreate(x->r, f, &x->r->t.tlcreate,
+				      &x->rep.rlcreate.qid, &iou);
+		x->rep.rlcreate.iounit = iounit_of(x->c, iou);
+		f->open_flags = x->r->t.tlcreate.flags;
+	} else {
+		uint32_t iou = 0;
+		err = x->ops->lopen(x->r, f, x->r->t.tlopen.flags,
+				    &x->rep.rlopen.qid, &iou);
+		x->rep.rlopen.iounit = iounit_of(x->c, iou);
+		f->open_flags = x->r->t.tlopen.flags;
+	}
+	if (err == 0)
+		f->opened = true;
+	pthread_rwlock_unlock(&x->f->rw);
+	if (err < 0)
+		return err;
+	x->rep.type = create ? P9_RLCREATE : P9_RLOPEN;
+	return 0;
+}
+
+static int do_read(struct run *x)
+{
+	const struct p9_tread *t = &x->r->t.tread;
+	uint32_t count = t->count;
+	ssize_t n;
+	int err;
+
+	NEED(read);
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if (!x->f->pub.opened)
+		return -EBADF;
+	if (count > x->c->msize - P9_RREAD_HDRSZ)
+		count = x->c->msize - P9_RREAD_HDRSZ;
+	x->rbuf = malloc(P9_RREAD_HDRSZ + (size_t)count);
+	if (!x->rbuf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&x->f->rw);
+	n = x->ops->read(x->r, &x->f->pub, t->offset, x->rbuf + P9_RREAD_HDRSZ,
+			 count);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > count)
+		return -EIO;    /* NEVER */
+	x->rep.type = P9_RREAD;
+	x->rep.rread.count = (uint32_t)n;
+	x->rep.rread.data = x->rbuf + P9_RREAD_HDRSZ;
+	return 0;
+}
+
+static int do_write(struct run *x)
+{
+	const struct p9_twrite *t = &x->r->t.twrite;
+	ssize_t n;
+	int err;
+
+	NEED(write);
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if (!x->f->pub.opened)
+		return -EBADF;
+	pthread_rwlock_rdlock(&x->f->rw);
+	n = x->ops->write(x->r, &x->f->pub, t->offset, t->data, t->count);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > t->count)
+		return -EIO;    /* NEVER */
+	x->rep.type = P9_RWRITE;
+	x->rep.rwrite.count = (uint32_t)n;
+	return 0;
+}
+
+static int do_readdir(struct run *x)
+{
+	const struct p9_treaddir *t = &x->r->t.treaddir;
+	struct p9_dirent_buf b;
+	uint32_t count = t->count;
+	int err;
+
+	NEED(readdir);
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if (!x->f->pub.opened)
+		return -EBADF;
+	if (count > x->c->msize - P9_RREADDIR_HDRSZ)
+		count = x->c->msize - P9_RREADDIR_HDRSZ;
+	x->rbuf = malloc(P9_RREADDIR_HDRSZ + (size_t)count);
+	if (!x->rbuf)
+		return -ENOMEM;
+	p9_dirent_buf_init(&b, x->rbuf + P9_RREADDIR_HDRSZ, count);
+	pthread_rwlock_wrlock(&x->f->rw);
+	err = x->ops->readdir(x->r, &x->f->pub, t->offset, &b);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (err < 0)
+		return err;
+	x->rep.type = P9_RREADDIR;
+	x->rep.rreaddir.count = b.len;
+	x->rep.rreaddir.data = b.data;
+	return 0;
+}
+
+static int do_readlink(struct run *x)
+{
+	ssize_t n;
+	int err;
+
+	NEED(readlink);
+	if ((err = run_fids(x, x->r->t.treadlink.fid, P9_NOFID)) < 0)
+		return err;
+	x->rbuf = malloc(4096);
+	if (!x->rbuf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&x->f->rw);
+	n = x->ops->readlink(x->r, &x->f->pub, (char *)x->rbuf, 4096);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (n < 0)
+		return (int)n;
+	if (n > 4096 || memchr(x->rbuf, 0, (size_t)n))
+		return -EIO;    /* a target cannot hold a NUL */
+	x->rep.type = P9_RREADLINK;
+	x->rep.rreadlink.target = (struct p9_str){ (char *)x->rbuf, (size_t)n };
+	return 0;
+}
+
+/* Tclunk and Tremove. */
+static int do_clunk(struct run *x, bool remove)
+{
+	uint32_t n = remove ? x->r->t.tremove.fid : x->r->t.tclunk.fid;
+	int err = 0;
+
+	if (remove && !x->ops->remove) {
+		/* still clunks, as the protocol says */
+		x->f = fid_get(x->c, n);
+		if (!x->f)
+			return -EBADF;
+		fid_unhash(x->c, x->f);
+		return -ENOSYS;
+	}
+	if ((err = run_fids(x, n, P9_NOFID)) < 0) {
+		if (x->f)
+			fid_unhash(x->c, x->f);
+		return err;
+	}
+	fid_unhash(x->c, x->f);
+	if (remove) {
+		pthread_rwlock_rdlock(&x->f->rw);
+		err = x->ops->remove(x->r, &x->f->pub);
+		pthread_rwlock_unlock(&x->f->rw);
+	}
+	if (err < 0)
+		return err;
+	x->rep.type = remove ? P9_RREMOVE : P9_RCLUNK;
+	return 0;
+}
+
+/* The operations of one fid (or two) that hold it shared and answer a
+ * fixed-size reply. */
+static int do_simple(struct run *x)
+{
+	const struct p9_msg *t = &x->r->t;
+	uint32_t fid, fid2 = P9_NOFID;
+	int err;
+
+	switch (t->type) {
+	case P9_TGETATTR: NEED(getattr); fid = t->tgetattr.fid; break;
+	case P9_TSETATTR: NEED(setattr); fid = t->tsetattr.fid; break;
+	case P9_TMKDIR:   NEED(mkdir);   fid = t->tmkdir.dfid; break;
+	case P9_TSYMLINK: NEED(symlink); fid = t->tsymlink.fid; break;
+	case P9_TMKNOD:   NEED(mknod);   fid = t->tmknod.dfid; break;
+	case P9_TLINK:    NEED(link);    fid = t->tlink.dfid;
+			  fid2 = t->tlink.fid; break;
+	case P9_TRENAME:  NEED(rename);  fid = t->trename.fid;
+			  fid2 = t->trename.dfid; break;
+	case P9_TRENAMEAT: NEED(renameat); fid = t->trenameat.olddirfid;
+			  fid2 = t->trenameat.newdirfid; break;
+	case P9_TUNLINKAT: NEED(unlinkat); fid = t->tunlinkat.dirfid; break;
+	case P9_TSTATFS:  NEED(statfs);  fid = t->tstatfs.fid; break;
+	case P9_TFSYNC:   NEED(fsync);   fid = t->tfsync.fid; break;
+	case P9_TLOCK:    NEED(lock);    fid = t->tlock.fid; break;
+	case P9_TGETLOCK: NEED(getlock); fid = t->tgetlock.fid; break;
+	default:          return -ENOSYS;
+	}
+	if ((err = run_fids(x, fid, fid2)) < 0)
+		return err;
+	if (t->type == P9_TFSYNC && !x->f->pub.opened)
+		return -EBADF;
+	pthread_rwlock_rdlock(&x->f->rw);
+	if (x->f2 && x->f2 != x->f)
+		pthread_rwlock_rdlock(&x->f2->rw);
+	struct p9srv_req *r = x->r;
+	struct p9srv_fid *f = &x->f->pub;
+	struct p9srv_fid *f2 = x->f2 ? &x->f2->pub : NULL;
+	struct p9_msg *rep = &x->rep;
+	switch (t->type) {
+	case P9_TGETATTR:
+		err = x->ops->getattr(r, f, t->tgetattr.request_mask,
+				      &rep->rgetattr);
+		rep->type = P9_RGETATTR;
+		break;
+	case P9_TSETATTR:
+		err = x->ops->setattr(r, f, &t->tsetattr);
+		rep->type = P9_RSETATTR;
+		break;
+	case P9_TMKDIR:
+		err = x->ops->mkdir(r, f, &t->tmkdir, &rep->rmkdir.qid);
+		rep->type = P9_RMKDIR;
+		break;
+	case P9_TSYMLINK:
+		err = x->ops->symlink(r, f, &t->tsymlink, &rep->rsymlink.qid);
+		rep->type = P9_RSYMLINK;
+		break;
+	case P9_TMKNOD:
+		err = x->ops->mknod(r, f, &t->tmknod, &rep->rmknod.qid);
+		rep->type = P9_RMKNOD;
+		break;
+	case P9_TLINK:
+		err = x->ops->link(r, f, f2, t->tlink.name);
+		rep->type = P9_RLINK;
+		break;
+	case P9_TRENAME:
+		err = x->ops->rename(r, f, f2, t->trename.name);
+		rep->type = P9_RRENAME;
+		break;
+	case P9_TRENAMEAT:
+		err = x->ops->renameat(r, f, t->trenameat.oldname, f2,
+				       t->trenameat.newname);
+		rep->type = P9_RRENAMEAT;
+		break;
+	case P9_TUNLINKAT:
+		err = x->ops->unlinkat(r, f, t->tunlinkat.name,
+				       t->tunlinkat.flags);
+		rep->type = P9_RUNLINKAT;
+		break;
+	case P9_TSTATFS:
+		err = x->ops->statfs(r, f, &rep->rstatfs);
+		rep->type = P9_RSTATFS;
+		break;
+	case P9_TFSYNC:
+		err = x->ops->fsync(r, f, t->tfsync.datasync);
+		rep->type = P9_RFSYNC;
+		break;
+	case P9_TLOCK:
+		err = x->ops->lock(r, f, &t->tlock, &rep->rlock.status);
+		rep->type = P9_RLOCK;
+		break;
+	case P9_TGETLOCK:
+		err = x->ops->getlock(r, f, &t->tgetlock, &rep->rgetlock);
+		rep->type = P9_RGETLOCK;
+		break;
+	}
+	if (x->f2 && x->f2 != x->f)
+		pthread_rwlock_unlock(&x->f2->rw);
+	pthread_rwlock_unlock(&x->f->rw);
+	return err;
+}
+
+static int dispatch(struct run *x)
+{
+	switch (x->r->t.type) {
+	case P9_TATTACH:  return do_attach(x);
+	case P9_TWALK:    return do_walk(x);
+	case P9_TLOPEN:   return do_open(x, false);
+	case P9_TLCREATE: return do_open(x, true);
+	case P9_TREAD:    return do_read(x);
+	case P9_TWRITE:   return do_write(x);
+	case P9_TREADDIR: return do_readdir(x);
+	case P9_TREADLINK: return do_readlink(x);
+	case P9_TCLUNK:   return do_clunk(x, false);
+	case P9_TREMOVE:  return do_clunk(x, true);
+	case P9_TAUTH:          /* no authentication: attach with NOFID */
+	case P9_TXATTRWALK:
+	case P9_TXATTRCREATE:
+		return -ENOSYS;
+	default:
+		return do_simple(x);
+	}
+}
+
+/* --- requests --- */
+
+static void req_free(struct p9srv_req *r)
+{
+	free(r->ftags);
+	free(r->buf);
+	free(r);
+}
+
+/* => c->lock held. */
+static void inflight_del_locked(struct conn *c, struct p9srv_req *r)
+{
+	*r->iprev = r->inext;
+	if (r->inext)
+		r->inext->iprev = r->iprev;
+	c->ninflight--;
+	pthread_cond_broadcast(&c->idle);
+}
+
+static void req_run(struct conn *c, struct p9srv_req *r)
+{
+	struct run x = { .r = r, .c = c, .ops = c->srv->ops };
+	int err = 0;
+
+	if (!p9srv_req_flushed(r))
+		err = dispatch(&x);
+	if (x.entered && x.ops->leave)
+		x.ops->leave(r);
+	fid_put(c, x.f2);
+	fid_put(c, x.f);
+	if (err < 0 || x.rep.type == 0) {
+		memset(&x.rep, 0, sizeof(x.rep));
+		x.rep.type = P9_RLERROR;
+		x.rep.rlerror.ecode = (uint32_t)(err < 0 ? -err : EIO);
+	}
+	x.rep.tag = r->t.tag;
+
+	pthread_mutex_lock(&c->wlock);
+	pthread_mutex_lock(&c->lock);
+	inflight_del_locked(c, r);
+	bool flushed = p9srv_req_flushed(r);
+	pthread_mutex_unlock(&c->lock);
+	if (!flushed) {
+		ssize_t n = p9_packed_size(&x.rep);
+		uint8_t *b = NULL;
+		if (n > 0 && (size_t)n <= c->msize)
+			b = malloc((size_t)n);
+		if (b && p9_pack(b, (size_t)n, &x.rep) == n) {
+			out_write_locked(c, b, (size_t)n);
+		} else {
+			/* NEVER for counts the library clamped; an ops
+			 * reply that does not fit msize (a long lock
+			 * client_id) or no memory */
+			struct p9_msg e = { .type = P9_RLERROR,
+					    .tag = r->t.tag };
+			e.rlerror.ecode = n < 0 ? EIO : b ? EIO :
+					  (size_t)n > c->msize ? EMSGSIZE
+							       : ENOMEM;
+			send_msg_locked(c, &e);
+		}
+		free(b);
+	}
+	/* ftags is only appended to while r is in flight: ours now */
+	for (unsigned i = 0; i < r->nftags; i++)
+		send_rflush_locked(c, r->ftags[i]);
+	pthread_mutex_unlock(&c->wlock);
+	free(x.rbuf);
+	req_free(r);
+}
+
+static void *worker_main(void *arg)
+{
+	struct conn *c = arg;
+
+	for (;;) {
+		struct p9srv_req *r;
+
+		pthread_mutex_lock(&c->lock);
+		while (!c->qhead && !c->stopping)
+			pthread_cond_wait(&c->qcond, &c->lock);
+		r = c->qhead;
+		if (!r) {
+			pthread_mutex_unlock(&c->lock);
+			return NULL;
+		}
+		c->qhead = r->qnext;
+		if (!c->qhead)
+			c->qtail = &c->qhead;
+		r->state = RQ_RUNNING;
+		pthread_mutex_unlock(&c->lock);
+		req_run(c, r);
+	}
+}
+
+/* Marks every request in flight flushed (their replies are dropped) and
+ * waits for none to be left. */
+static void drain(struct conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct p9srv_req *r = c->inflight; r; r = r->inext) {
+		atomic_store(&r->flushed, true);
+		if (r->state == RQ_RUNNING && c->srv->ops->flush)
+			c->srv->ops->flush(r);
+	}
+	while (c->ninflight > 0)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void do_flush(struct conn *c, uint16_t tag, uint16_t oldtag)
+{
+	struct p9srv_req *r;
+
+	pthread_mutex_lock(&c->lock);
+	for (r = c->inflight; r; r = r->inext)
+		if (r->t.tag == oldtag)
+			break;
+	if (r && r->state == RQ_QUEUED) {
+		struct p9srv_req **pp = &c->qhead, *prev = NULL;
+		while (*pp != r) {
+			prev = *pp;
+			pp = &(*pp)->qnext;
+		}
+		*pp = r->qnext;
+		if (c->qtail == &r->qnext)
+			c->qtail = prev ? &prev->qnext : &c->qhead;
+		inflight_del_locked(c, r);
+		pthread_mutex_unlock(&c->lock);
+		req_free(r);
+		r = NULL;
+	} else if (r) {
+		uint16_t *t = realloc(r->ftags, (r->nftags + 1) * sizeof(*t));
+		if (t) {
+			t[r->nftags++] = tag;
+			r->ftags = t;
+			atomic_store(&r->flushed, true);
+			if (c->srv->ops->flush)
+				c->srv->ops->flush(r);
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		/* out of memory: wait for it the slow way */
+		atomic_store(&r->flushed, true);
+		while (r) {
+			struct p9srv_req *q;
+			pthread_cond_wait(&c->idle, &c->lock);
+			for (q = c->inflight; q && q != r; q = q->inext)
+				;
+			r = q;
+		}
+		pthread_mutex_unlock(&c->lock);
+	} else {
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_lock(&c->wlock);
+	send_rflush_locked(c, tag);
+	pthread_mutex_unlock(&c->wlock);
+}
+
+static void do_version(struct conn *c, const struct p9_msg *t)
+{
+	struct p9_msg m = { .type = P9_RVERSION, .tag = t->tag };
+
+	/* a new session: abort everything, forget every fid */
+	drain(c);
+	fid_clunk_all(c);
+	c->msize = 0;
+	m.rversion.msize = t->tversion.msize < c->srv->o.msize
+			   ? t->tversion.msize : c->srv->o.msize;
+	if (p9_str_eq(t->tversion.version, P9_VERSION_L) &&
+	    m.rversion.msize >= MIN_MSIZE) {
+		m.rversion.version = P9_STR(P9_VERSION_L);
+		c->msize = m.rversion.msize;
+	} else {
+		m.rversion.version = P9_STR("unknown");
+	}
+	send_msg(c, &m);
+}
+
+/* Reads exactly len bytes: 0, 1 at a clean end of file before the first
+ * byte, or -errno (-EPIPE for an end of file inside). */
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got == 0 ? 1 : -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Skips len bytes of input. */
+static int skip_input(int fd, uint64_t len)
+{
+	uint8_t b[4096];
+
+	while (len > 0) {
+		size_t k = len < sizeof(b) ? (size_t)len : sizeof(b);
+		int err = read_full(fd, b, k);
+		if (err)
+			return err < 0 ? err : -EPIPE;
+		len -= k;
+	}
+	return 0;
+}
+
+/* Reads, checks and hands out one message.  0 to go on, 1 at end of file,
+ * -errno to close the connection. */
+static int read_one(struct conn *c)
+{
+	uint8_t hdr[P9_HDRSZ];
+	uint32_t size, limit = c->msize ? c->msize : c->srv->o.msize;
+	struct p9srv_req *r;
+	uint8_t type;
+	uint16_t tag;
+	int err;
+
+	err = read_full(c->infd, hdr, 4);
+	if (err)
+		return err;
+	err = p9_frame_size(hdr, 4, limit, &size);
+	if (err == -EMSGSIZE) {
+		/* answer it and skip its bytes: the stream stays framed */
+		if ((err = read_full(c->infd, hdr + 4, 3)) != 0)
+			return err < 0 ? err : -EPIPE;
+		p9_peek(hdr, sizeof(hdr), &type, &tag);
+		uint32_t total = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 |
+				 (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+		if ((err = skip_input(c->infd, total - P9_HDRSZ)) < 0)
+			return err;
+		send_error(c, tag, EMSGSIZE);
+		return 0;
+	}
+	if (err < 0)
+		return err;     /* size < 7: no way to resynchronise */
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->c = c;
+	r->len = size;
+	r->buf = malloc(size);
+	if (!r->buf) {
+		free(r);
+		return -ENOMEM;
+	}
+	memcpy(r->buf, hdr, 4);
+	if ((err = read_full(c->infd, r->buf + 4, size - 4)) != 0) {
+		req_free(r);
+		return err < 0 ? err : -EPIPE;
+	}
+	p9_peek(r->buf, size, &type, &tag);
+	err = p9_unpack(r->buf, size, &r->t);
+	if (err == 0 && (r->t.type & 1))
+		err = -EPROTO;          /* a reply, or Rlerror */
+	if (err == 0 && r->t.type != P9_TVERSION && c->msize == 0)
+		err = -EPROTO;          /* no version negotiated yet */
+	if (err < 0) {
+		req_free(r);
+		send_error(c, tag, err == -EBADMSG ? EPROTO :
+				   p9_type_known(type) ? EPROTO : ENOSYS);
+		return 0;
+	}
+	if (r->t.type == P9_TVERSION) {
+		do_version(c, &r->t);
+		req_free(r);
+		return 0;
+	}
+	if (r->t.type == P9_TFLUSH) {
+		do_flush(c, r->t.tag, r->t.tflush.oldtag);
+		req_free(r);
+		return 0;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->ninflight >= c->srv->o.max_inflight)
+		pthread_cond_wait(&c->idle, &c->lock);
+	r->state = RQ_QUEUED;
+	r->inext = c->inflight;
+	if (r->inext)
+		r->inext->iprev = &r->inext;
+	r->iprev = &c->inflight;
+	c->inflight = r;
+	c->ninflight++;
+	*c->qtail = r;
+	c->qtail = &r->qnext;
+	pthread_cond_signal(&c->qcond);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
+{
+	struct conn *c;
+	int type = 0, err = 0;
+	socklen_t tl = sizeof(type);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->srv = srv;
+	c->infd = infd;
+	c->outfd = outfd;
+	c->sock = getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+	c->qtail = &c->qhead;
+	pthread_mutex_init(&c->wlock, NULL);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->qcond, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	c->workers = calloc(srv->o.nworkers, sizeof(*c->workers));
+	if (!c->workers) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (; c->nworkers < srv->o.nworkers; c->nworkers++) {
+		int e = pthread_create(&c->workers[c->nworkers], NULL,
+				       worker_main, c);
+		if (e) {
+			err = -e;
+			break;
+		}
+	}
+	if (c->nworkers == 0)
+		goto out_free;
+	err = 0;
+	for (;;) {
+		bool dead;
+		pthread_mutex_lock(&c->lock);
+		dead = c->dead;
+		pthread_mutex_unlock(&c->lock);
+		if (dead) {
+			err = -EPIPE;
+			break;
+		}
+		int e = read_one(c);
+		if (e == 1)
+			break;
+		if (e < 0) {
+			err = e;
+			break;
+		}
+	}
+	/* a broken stream: the peer must see the end now, not when the
+	 * caller gets round to closing (a pipe pair: the caller closes) */
+	if (err < 0 && c->sock)
+		shutdown(c->outfd, SHUT_RDWR);
+	drain(c);
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_cond_broadcast(&c->qcond);
+	pthread_mutex_unlock(&c->lock);
+	for (unsigned i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	fid_clunk_all(c);
+out_free:
+	free(c->workers);
+	pthread_cond_destroy(&c->idle);
+	pthread_cond_destroy(&c->qcond);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->wlock);
+	free(c);
+	return err;
+}

@@ -1,0 +1,1056 @@
+/*
+ * hostfs.c - a host directory over 9P2000.L: the operations table.
+ *
+ * Confinement
+ *   The export root is one O_PATH descriptor.  A fid holds no descriptor
+ *   until it is opened: it holds its path relative to the root ("." for
+ *   the root itself, else "a/b/c": no "", ".", ".." or symlink among its
+ *   components, since walk resolves ".." lexically and refuses to walk on
+ *   from anything that is not a directory), and the device and inode it
+ *   named when it was walked.  Every operation re-resolves that path with
+ *   openat2(root, path, O_PATH|O_NOFOLLOW,
+ *   RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS): a symlink
+ *   planted anywhere in the path since (a race) fails with ELOOP, an
+ *   escape through ".." cannot be expressed, and if the name now refers to
+ *   another file (renamed away, replaced) the operation fails with ESTALE.
+ *   Operations that take a name act with *at() calls on the resolved
+ *   directory descriptor, never following a symlink in the last component
+ *   (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW; linkat without AT_SYMLINK_FOLLOW).
+ *   A symlink's target is only ever data: it is stored and read back,
+ *   never followed by the server.
+ *
+ * Descriptors
+ *   Only opened fids (lopen, lcreate) hold a descriptor; an operation
+ *   holds one more for its duration.  The limit of open files is the only
+ *   bound on open fids (EMFILE is answered as such).
+ *
+ * Identity
+ *   Running as root, each operation runs with fsuid/fsgid set to the fid's
+ *   attached user (Tattach n_uname, the group from the password database,
+ *   else 65534) on the worker thread, and restored afterwards; creating
+ *   operations use the request's gid as fsgid.  Supplementary groups are
+ *   out of scope: main() drops the process's own, so none apply.  Not
+ *   running as root, the server acts as itself whoever attaches.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "hostfs.h"
+
+struct hostfs {
+	int rootfd;             /* O_PATH, the export */
+	dev_t rootdev;
+	bool as_root;           /* switch fsuid/fsgid per request */
+};
+
+/* A fid's object.  path and the identity are changed only by lcreate
+ * (fid exclusively locked) and rename (under plock); readers copy the
+ * path under plock. */
+struct hfid {
+	pthread_mutex_t plock;
+	char *path;             /* plock: relative to the root, "." = root */
+	dev_t dev;              /* plock */
+	ino_t ino;              /* plock */
+	mode_t type;            /* plock: S_IFMT bits */
+	int fd;                 /* opened: the open descriptor, else -1 */
+};
+
+#define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+		       RESOLVE_NO_MAGICLINKS)
+
+static struct hostfs *hs_of(struct p9srv_req *r)
+{
+	return p9srv_arg(p9srv_req_srv(r));
+}
+
+/* openat2 beneath the root; a descriptor or -errno. */
+static int resolve(struct hostfs *hs, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_FLAGS,
+	};
+	for (int tries = 0;; tries++) {
+		long fd = syscall(SYS_openat2, hs->rootfd, path, &how,
+				  sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		/* EAGAIN: a rename raced with the walk; try again */
+		if (errno != EAGAIN || tries >= 16)
+			return -errno;
+	}
+}
+
+static uint64_t qid_path(struct hostfs *hs, dev_t dev, ino_t ino)
+{
+	uint64_t p = (uint64_t)ino;
+
+	if (dev != hs->rootdev) /* another file system below the export */
+		p ^= ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) &
+		     0xffff000000000000ULL;
+	return p;
+}
+
+static uint8_t qid_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return P9_QTDIR;
+	if (S_ISLNK(mode))
+		return P9_QTSYMLINK;
+	return P9_QTFILE;
+}
+
+static void stat_qid(struct hostfs *hs, const struct stat *st,
+		     struct p9_qid *q)
+{
+	q->type = qid_type(st->st_mode);
+	q->version = 0;
+	q->path = qid_path(hs, st->st_dev, st->st_ino);
+}
+
+/* A copy of hf's path and identity. */
+static void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino)
+{
+	pthread_mutex_lock(&hf->plock);
+	strcpy(path, hf->path);
+	if (dev)
+		*dev = hf->dev;
+	if (ino)
+		*ino = hf->ino;
+	pthread_mutex_unlock(&hf->plock);
+}
+
+/*
+ * A descriptor for the fid's file: its open descriptor if opened (*owned
+ * false), else a fresh O_PATH one (flags added: O_DIRECTORY) checked to be
+ * the same file the fid named (-ESTALE if not).
+ */
+static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
+		  bool *owned, struct stat *st)
+{
+	struct hfid *hf = f->priv;
+	char path[PATH_MAX];
+	struct stat sb;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+
+	if (!st)
+		st = &sb;
+	if (hf->fd >= 0) {
+		*owned = false;
+		if (fstat(hf->fd, st) < 0)
+			return -errno;
+		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
+			return -ENOTDIR;
+		return hf->fd;
+	}
+	hf_snap(hf, path, &dev, &ino);
+	fd = resolve(hs, path, O_PATH | flags);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (st->st_dev != dev || st->st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	*owned = true;
+	return fd;
+}
+
+static void fd_done(int fd, bool owned)
+{
+	if (owned && fd >= 0)
+		close(fd);
+}
+
+/* A name for a new or existing entry of a directory. */
+static int name_check(struct p9_str n, char *out)
+{
+	if (n.len == 0 || memchr(n.s, '/', n.len))
+		return -EINVAL;
+	if (n.len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if ((n.len == 1 && n.s[0] == '.') ||
+	    (n.len == 2 && n.s[0] == '.' && n.s[1] == '.'))
+		return -EINVAL;
+	memcpy(out, n.s, n.len);
+	out[n.len] = '\0';
+	return 0;
+}
+
+/* dir/name into out (PATH_MAX): -ENAMETOOLONG if it does not fit. */
+static int path_join(char *out, const char *dir, const char *name)
+{
+	int n = strcmp(dir, ".") == 0
+		? snprintf(out, PATH_MAX, "%s", name)
+		: snprintf(out, PATH_MAX, "%s/%s", dir, name);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Splits a path (not ".") into its parent and last name, in place. */
+static const char *path_split(char *path, const char **parent)
+{
+	char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		*parent = ".";
+		return path;
+	}
+	*slash = '\0';
+	*parent = path;
+	return slash + 1;
+}
+
+static struct hfid *hf_new(const char *path, const struct stat *st)
+{
+	struct hfid *hf = calloc(1, sizeof(*hf));
+
+	if (!hf)
+		return NULL;
+	hf->path = strdup(path);
+	if (!hf->path) {
+		free(hf);
+		return NULL;
+	}
+	pthread_mutex_init(&hf->plock, NULL);
+	hf->dev = st->st_dev;
+	hf->ino = st->st_ino;
+	hf->type = st->st_mode & S_IFMT;
+	hf->fd = -1;
+	return hf;
+}
+
+/* --- identity --- */
+
+static int hs_enter(struct p9srv_req *r, struct p9srv_fid *f)
+{
+	struct hostfs *hs = hs_of(r);
+
+	if (!hs->as_root)
+		return 0;
+	setfsgid(f->gid);
+	setfsuid(f->uid);
+	if ((uid_t)setfsuid((uid_t)-1) != f->uid ||
+	    (gid_t)setfsgid((gid_t)-1) != f->gid) {
+		setfsuid(0);
+		setfsgid(0);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void hs_leave(struct p9srv_req *r)
+{
+	if (!hs_of(r)->as_root)
+		return;
+	setfsuid(0);
+	setfsgid(0);
+}
+
+/* For creating operations: the new file's group, as the client asks. */
+static void create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid)
+{
+	if (hs->as_root)
+		setfsgid(gid == (uint32_t)-1 ? dir->gid : gid);
+}
+
+static void create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
+{
+	if (hs->as_root)
+		setfsgid(dir->gid);
+}
+
+/* --- operations --- */
+
+static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
+		     const struct p9_tattach *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	struct stat st;
+	struct hfid *hf;
+
+	/* the attach name is ignored: one export per server */
+	if (hs->as_root) {
+		struct passwd pw, *pp = NULL;
+		char buf[1024];
+		uid_t uid;
+
+		if (t->n_uname != P9_NONUNAME) {
+			uid = t->n_uname;
+			getpwuid_r(uid, &pw, buf, sizeof(buf), &pp);
+		} else {
+			char name[256];
+			if (t->uname.len == 0 || t->uname.len >= sizeof(name))
+				return -EINVAL;
+			memcpy(name, t->uname.s, t->uname.len);
+			name[t->uname.len] = '\0';
+			getpwnam_r(name, &pw, buf, sizeof(buf), &pp);
+			if (!pp)
+				return -EINVAL;
+			uid = pp->pw_uid;
+		}
+		f->uid = uid;
+		f->gid = pp ? pp->pw_gid : 65534;
+	} else {
+		f->uid = geteuid();
+		f->gid = getegid();
+	}
+	if (fstat(hs->rootfd, &st) < 0)
+		return -errno;
+	hf = hf_new(".", &st);
+	if (!hf)
+		return -ENOMEM;
+	f->priv = hf;
+	stat_qid(hs, &st, qid);
+	return 0;
+}
+
+static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
+		   struct p9srv_fid *nf, uint16_t nwname,
+		   const struct p9_str *wname, struct p9_qid *wqid,
+		   uint16_t *nwqid)
+{
+	struct hostfs *hs = hs_of(r);
+	char path[PATH_MAX], next[PATH_MAX];
+	struct stat st;
+	bool owned;
+	uint16_t i;
+	int fd, err = 0;
+
+	/* the fid itself must still be what it was */
+	fd = fid_fd(hs, f, 0, &owned, &st);
+	if (fd < 0)
+		return fd;
+	fd_done(fd, owned);
+	hf_snap(f->priv, path, NULL, NULL);
+	for (i = 0; i < nwname; i++) {
+		struct p9_str n = wname[i];
+
+		if (!S_ISDIR(st.st_mode)) {
+			err = -ENOTDIR;
+			break;
+		}
+		if (n.len == 0 || memchr(n.s, '/', n.len)) {
+			err = -EINVAL;
+			break;
+		}
+		if (n.len > NAME_MAX) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		if (n.len == 1 && n.s[0] == '.') {
+			strcpy(next, path);
+		} else if (n.len == 2 && n.s[0] == '.' && n.s[1] == '.') {
+			/* lexically: the root is its own parent */
+			char *slash = strrchr(path, '/');
+			if (slash) {
+				*slash = '\0';
+				strcpy(next, path);
+				*slash = '/';
+			} else {
+				strcpy(next, ".");
+			}
+		} else {
+			char name[NAME_MAX + 1];
+			memcpy(name, n.s, n.len);
+			name[n.len] = '\0';
+			if ((err = path_join(next, path, name)) < 0)
+				break;
+		}
+		fd = resolve(hs, next, O_PATH);
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		if (fstat(fd, &st) < 0) {
+			err = -errno;
+			close(fd);
+			break;
+		}
+		close(fd);
+		stat_qid(hs, &st, &wqid[i]);
+		strcpy(path, next);
+	}
+	*nwqid = i;
+	if (i == nwname) {
+		struct hfid *hf = hf_new(path, &st);
+		if (!hf)
+			return -ENOMEM;
+		nf->priv = hf;
+		return 0;
+	}
+	return i == 0 ? err : 0;
+}
+
+static int hs_getattr(struct p9srv_req *r, struct p9srv_fid *f,
+		      uint64_t mask, struct p9_rgetattr *a)
+{
+	struct hostfs *hs = hs_of(r);
+	struct stat st;
+	bool owned;
+	int fd;
+
+	(void)mask;
+	fd = fid_fd(hs, f, 0, &owned, &st);
+	if (fd < 0)
+		return fd;
+	fd_done(fd, owned);
+	a->valid = P9_GETATTR_BASIC;
+	stat_qid(hs, &st, &a->qid);
+	a->mode = st.st_mode;
+	a->uid = st.st_uid;
+	a->gid = st.st_gid;
+	a->nlink = st.st_nlink;
+	a->rdev = st.st_rdev;
+	a->size = (uint64_t)st.st_size;
+	a->blksize = (uint64_t)st.st_blksize;
+	a->blocks = (uint64_t)st.st_blocks;
+	a->atime_sec = (uint64_t)st.st_atim.tv_sec;
+	a->atime_nsec = (uint64_t)st.st_atim.tv_nsec;
+	a->mtime_sec = (uint64_t)st.st_mtim.tv_sec;
+	a->mtime_nsec = (uint64_t)st.st_mtim.tv_nsec;
+	a->ctime_sec = (uint64_t)st.st_ctim.tv_sec;
+	a->ctime_nsec = (uint64_t)st.st_ctim.tv_nsec;
+	return 0;
+}
+
+static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
+		      const struct p9_tsetattr *t)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char proc[64];
+	struct stat st;
+	bool owned;
+	int fd, err = 0;
+
+	fd = fid_fd(hs, f, 0, &owned, &st);
+	if (fd < 0)
+		return fd;
+	/* the resolved descriptor names the file: reach it through our own
+	 * fd table, which follows no name of the export */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (t->valid & P9_SETATTR_SIZE) {
+		int acc = hf->fd >= 0 ? (int)(f->open_flags & O_ACCMODE) : -1;
+		if (S_ISLNK(st.st_mode))
+			err = -EINVAL;
+		else if (acc == O_WRONLY || acc == O_RDWR)
+			err = ftruncate(fd, (off_t)t->size) < 0 ? -errno : 0;
+		else
+			err = truncate(proc, (off_t)t->size) < 0 ? -errno : 0;
+		if (err)
+			goto out;
+	}
+	if (t->valid & P9_SETATTR_MODE) {
+		if (S_ISLNK(st.st_mode))
+			err = -EOPNOTSUPP;
+		else if (chmod(proc, t->mode & 07777) < 0)
+			err = -errno;
+		if (err)
+			goto out;
+	}
+	if (t->valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
+		uid_t uid = t->valid & P9_SETATTR_UID ? t->uid : (uid_t)-1;
+		gid_t gid = t->valid & P9_SETATTR_GID ? t->gid : (gid_t)-1;
+		if (fchownat(fd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (t->valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME)) {
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+		};
+		if (t->valid & P9_SETATTR_ATIME) {
+			if (t->valid & P9_SETATTR_ATIME_SET) {
+				ts[0].tv_sec = (time_t)t->atime_sec;
+				ts[0].tv_nsec = (long)t->atime_nsec;
+			} else {
+				ts[0].tv_nsec = UTIME_NOW;
+			}
+		}
+		if (t->valid & P9_SETATTR_MTIME) {
+			if (t->valid & P9_SETATTR_MTIME_SET) {
+				ts[1].tv_sec = (time_t)t->mtime_sec;
+				ts[1].tv_nsec = (long)t->mtime_nsec;
+			} else {
+				ts[1].tv_nsec = UTIME_NOW;
+			}
+		}
+		if (utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			err = -errno;
+	}
+out:
+	fd_done(fd, owned);
+	return err;
+}
+
+/* The open flags a client may ask for (9P2000.L's are Linux's). */
+static int open_flags(uint32_t f)
+{
+	return (int)(f & (O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK |
+			  O_DSYNC | O_SYNC | O_DIRECT | O_DIRECTORY |
+			  O_NOATIME | O_LARGEFILE)) | O_NOCTTY;
+}
+
+static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
+		    struct p9_qid *qid, uint32_t *iounit)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char path[PATH_MAX];
+	struct stat st;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+
+	hf_snap(hf, path, &dev, &ino);
+	if (S_ISLNK(hf->type))
+		return -ELOOP;
+	fd = resolve(hs, path, open_flags(flags));
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	hf->fd = fd;
+	stat_qid(hs, &st, qid);
+	*iounit = 0;
+	return 0;
+}
+
+/* A directory descriptor for a fid naming a directory. */
+static int dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned)
+{
+	return fid_fd(hs, dir, O_DIRECTORY, owned, NULL);
+}
+
+static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
+		      const struct p9_tlcreate *t, struct p9_qid *qid,
+		      uint32_t *iounit)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char name[NAME_MAX + 1], dpath[PATH_MAX], npath[PATH_MAX];
+	struct stat st;
+	bool owned;
+	int dfd, fd, err;
+
+	if ((err = name_check(t->name, name)) < 0)
+		return err;
+	hf_snap(hf, dpath, NULL, NULL);
+	if ((err = path_join(npath, dpath, name)) < 0)
+		return err;
+	dfd = dir_fd(hs, f, &owned);
+	if (dfd < 0)
+		return dfd;
+	create_gid(hs, f, t->gid);
+	fd = openat(dfd, name, open_flags(t->flags) | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, t->mode & 07777);
+	err = fd < 0 ? -errno : 0;
+	create_gid_done(hs, f);
+	fd_done(dfd, owned);
+	if (err < 0)
+		return err;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	char *p = strdup(npath);
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&hf->plock);
+	free(hf->path);
+	hf->path = p;
+	hf->dev = st.st_dev;
+	hf->ino = st.st_ino;
+	hf->type = st.st_mode & S_IFMT;
+	pthread_mutex_unlock(&hf->plock);
+	hf->fd = fd;
+	stat_qid(hs, &st, qid);
+	*iounit = 0;
+	return 0;
+}
+
+static ssize_t hs_read(struct p9srv_req *r, struct p9srv_fid *f,
+		       uint64_t off, void *buf, uint32_t count)
+{
+	struct hfid *hf = f->priv;
+	ssize_t n;
+
+	(void)r;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		n = pread(hf->fd, buf, count, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t hs_write(struct p9srv_req *r, struct p9srv_fid *f,
+			uint64_t off, const void *buf, uint32_t count)
+{
+	struct hfid *hf = f->priv;
+	ssize_t n;
+
+	(void)r;
+	if (off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	do
+		n = pwrite(hf->fd, buf, count, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
+		      uint64_t offset, struct p9_dirent_buf *b)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char kbuf[8192] __attribute__((aligned(8)));
+
+	if (!S_ISDIR(hf->type))
+		return -ENOTDIR;
+	if (offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (lseek(hf->fd, (off_t)offset, SEEK_SET) < 0)
+		return -errno;
+	for (;;) {
+		long n = syscall(SYS_getdents64, hf->fd, kbuf, sizeof(kbuf));
+		if (n < 0)
+			return b->len ? 0 : -errno;
+		if (n == 0)
+			return 0;
+		for (long pos = 0; pos < n;) {
+			struct linux_dirent64 *d = (void *)(kbuf + pos);
+			struct p9_dirent e = {
+				.offset = (uint64_t)d->d_off,
+				.type = d->d_type,
+				.name = p9_str(d->d_name),
+			};
+			e.qid.type = d->d_type == DT_DIR ? P9_QTDIR :
+				     d->d_type == DT_LNK ? P9_QTSYMLINK
+							 : P9_QTFILE;
+			e.qid.path = qid_path(hs, hf->dev, d->d_ino);
+			int err = p9_dirent_put(b, &e);
+			if (err == -ENOSPC)
+				return b->len ? 0 : -EINVAL;
+			if (err < 0)
+				return err;
+			pos += d->d_reclen;
+		}
+	}
+}
+
+/* The directory of a name-taking operation, and the name. */
+static int at_dir(struct hostfs *hs, struct p9srv_fid *dir, struct p9_str n,
+		  char *name, bool *owned)
+{
+	int err = name_check(n, name);
+
+	if (err < 0)
+		return err;
+	return dir_fd(hs, dir, owned);
+}
+
+static int entry_qid(struct hostfs *hs, int dfd, const char *name,
+		     struct p9_qid *qid)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	stat_qid(hs, &st, qid);
+	return 0;
+}
+
+static int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
+		    const struct p9_tmkdir *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	create_gid(hs, dir, t->gid);
+	err = mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
+	create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	fd_done(dfd, owned);
+	return err;
+}
+
+static int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
+		      const struct p9_tsymlink *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1], target[PATH_MAX];
+	bool owned;
+	int dfd, err;
+
+	if (t->symtgt.len == 0)
+		return -ENOENT;
+	if (t->symtgt.len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(target, t->symtgt.s, t->symtgt.len);
+	target[t->symtgt.len] = '\0';
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	create_gid(hs, dir, t->gid);
+	err = symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	fd_done(dfd, owned);
+	return err;
+}
+
+static int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
+		    const struct p9_tmknod *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	create_gid(hs, dir, t->gid);
+	err = mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
+	      ? -errno : 0;
+	create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	fd_done(dfd, owned);
+	return err;
+}
+
+/* The parent directory's descriptor and the last name of fid f.  The
+ * root has neither: -EBUSY. */
+static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
+{
+	char path[PATH_MAX];
+	const char *parent, *b;
+	int fd;
+
+	hf_snap(f->priv, path, NULL, NULL);
+	if (strcmp(path, ".") == 0)
+		return -EBUSY;
+	b = path_split(path, &parent);
+	strcpy(base, b);
+	fd = resolve(hs, parent, O_PATH | O_DIRECTORY);
+	return fd;
+}
+
+static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
+		   struct p9srv_fid *f, struct p9_str n)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1], base[NAME_MAX + 1];
+	bool owned;
+	int dfd, pfd, err;
+	struct stat st;
+	struct hfid *hf = f->priv;
+
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0) {
+		fd_done(dfd, owned);
+		return pfd == -EBUSY ? -EPERM : pfd;
+	}
+	/* the entry must still be the fid's file */
+	err = 0;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (st.st_dev != hf->dev || st.st_ino != hf->ino)
+		err = -ESTALE;
+	/* never follows a symlink: links the name in the parent itself */
+	if (err == 0 && linkat(pfd, base, dfd, name, 0) < 0)
+		err = -errno;
+	close(pfd);
+	fd_done(dfd, owned);
+	return err;
+}
+
+static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
+		     struct p9srv_fid *dir, struct p9_str n)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char name[NAME_MAX + 1], base[NAME_MAX + 1], dpath[PATH_MAX],
+	     npath[PATH_MAX];
+	bool owned;
+	int dfd, pfd, err;
+
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	hf_snap(dir->priv, dpath, NULL, NULL);
+	if ((err = path_join(npath, dpath, name)) < 0)
+		goto out;
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0) {
+		err = pfd;
+		goto out;
+	}
+	err = renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
+	close(pfd);
+	if (err == 0) {
+		char *p = strdup(npath);
+		if (p) {
+			pthread_mutex_lock(&hf->plock);
+			free(hf->path);
+			hf->path = p;
+			pthread_mutex_unlock(&hf->plock);
+		}
+	}
+out:
+	fd_done(dfd, owned);
+	return err;
+}
+
+static int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
+		       struct p9_str on, struct p9srv_fid *nd,
+		       struct p9_str nn)
+{
+	struct hostfs *hs = hs_of(r);
+	char oname[NAME_MAX + 1], nname[NAME_MAX + 1];
+	bool oowned, nowned;
+	int ofd, nfd, err;
+
+	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0)
+		return ofd;
+	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
+		fd_done(ofd, oowned);
+		return nfd;
+	}
+	err = renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
+	fd_done(nfd, nowned);
+	fd_done(ofd, oowned);
+	return err;
+}
+
+static int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
+		       struct p9_str n, uint32_t flags)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if (flags & ~(uint32_t)AT_REMOVEDIR)
+		return -EINVAL;
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	err = unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
+	fd_done(dfd, owned);
+	return err;
+}
+
+static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char base[NAME_MAX + 1];
+	struct stat st;
+	int pfd, err = 0;
+
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (st.st_dev != hf->dev || st.st_ino != hf->ino)
+		err = -ESTALE;
+	else if (unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		err = -errno;
+	close(pfd);
+	return err;
+}
+
+static ssize_t hs_readlink(struct p9srv_req *r, struct p9srv_fid *f,
+			   char *buf, size_t cap)
+{
+	struct hostfs *hs = hs_of(r);
+	bool owned;
+	ssize_t n;
+	int fd;
+
+	fd = fid_fd(hs, f, 0, &owned, NULL);
+	if (fd < 0)
+		return fd;
+	n = readlinkat(fd, "", buf, cap);
+	if (n < 0)
+		n = errno == ENOENT ? -EINVAL : -errno;
+	else if ((size_t)n == cap)
+		n = -ENAMETOOLONG;
+	fd_done(fd, owned);
+	return n;
+}
+
+static int hs_statfs(struct p9srv_req *r, struct p9srv_fid *f,
+		     struct p9_rstatfs *o)
+{
+	struct hostfs *hs = hs_of(r);
+	struct statfs s;
+	bool owned;
+	int fd, err = 0;
+
+	fd = fid_fd(hs, f, 0, &owned, NULL);
+	if (fd < 0)
+		return fd;
+	if (fstatfs(fd, &s) < 0) {
+		err = -errno;
+	} else {
+		uint32_t id[2];
+		memcpy(id, &s.f_fsid, sizeof(id));
+		o->type = (uint32_t)s.f_type;
+		o->bsize = (uint32_t)s.f_bsize;
+		o->blocks = s.f_blocks;
+		o->bfree = s.f_bfree;
+		o->bavail = s.f_bavail;
+		o->files = s.f_files;
+		o->ffree = s.f_ffree;
+		o->fsid = (uint64_t)id[0] | (uint64_t)id[1] << 32;
+		o->namelen = (uint32_t)s.f_namelen;
+	}
+	fd_done(fd, owned);
+	return err;
+}
+
+static int hs_fsync(struct p9srv_req *r, struct p9srv_fid *f,
+		    uint32_t datasync)
+{
+	struct hfid *hf = f->priv;
+
+	(void)r;
+	if ((datasync ? fdatasync(hf->fd) : fsync(hf->fd)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
+{
+	struct hfid *hf = f->priv;
+
+	(void)srv;
+	if (!hf)
+		return;
+	if (hf->fd >= 0)
+		close(hf->fd);
+	pthread_mutex_destroy(&hf->plock);
+	free(hf->path);
+	free(hf);
+	f->priv = NULL;
+}
+
+const struct p9srv_ops hostfs_ops = {
+	.attach = hs_attach,
+	.walk = hs_walk,
+	.getattr = hs_getattr,
+	.setattr = hs_setattr,
+	.lopen = hs_lopen,
+	.lcreate = hs_lcreate,
+	.read = hs_read,
+	.write = hs_write,
+	.readdir = hs_readdir,
+	.mkdir = hs_mkdir,
+	.symlink = hs_symlink,
+	.mknod = hs_mknod,
+	.link = hs_link,
+	.rename = hs_rename,
+	.renameat = hs_renameat,
+	.unlinkat = hs_unlinkat,
+	.remove = hs_remove,
+	.readlink = hs_readlink,
+	.statfs = hs_statfs,
+	.fsync = hs_fsync,
+	.clunk = hs_clunk,
+	.enter = hs_enter,
+	.leave = hs_leave,
+};
+
+int hostfs_open(const char *dir, struct hostfs **out)
+{
+	struct hostfs *hs;
+	struct stat st;
+	int fd, probe;
+
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* must be readable and searchable by the server itself */
+	probe = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (probe < 0 || fstat(fd, &st) < 0) {
+		int err = -errno;
+		if (probe >= 0)
+			close(probe);
+		close(fd);
+		return err;
+	}
+	close(probe);
+	if (geteuid() != 0 && faccessat(fd, ".", X_OK, AT_EACCESS) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	hs = calloc(1, sizeof(*hs));
+	if (!hs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	hs->rootfd = fd;
+	hs->rootdev = st.st_dev;
+	hs->as_root = geteuid() == 0;
+	*out = hs;
+	return 0;
+}
+
+void hostfs_close(struct hostfs *hs)
+{
+	if (!hs)
+		return;
+	close(hs->rootfd);
+	free(hs);
+}
