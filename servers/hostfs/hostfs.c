@@ -123,8 +123,17 @@ static void stat_qid(struct hostfs *hs, const struct stat *st,
 	q->path = qid_path(hs, st->st_dev, st->st_ino);
 }
 
+/* Whether st is still the file the fid named (device, inode and type:
+ * an inode number reused at once for a file of another type is caught). */
+static bool same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st)
+{
+	return st->st_dev == dev && st->st_ino == ino &&
+	       (st->st_mode & S_IFMT) == type;
+}
+
 /* A copy of hf's path and identity. */
-static void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino)
+static void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
+		    mode_t *type)
 {
 	pthread_mutex_lock(&hf->plock);
 	strcpy(path, hf->path);
@@ -132,6 +141,8 @@ static void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino)
 		*dev = hf->dev;
 	if (ino)
 		*ino = hf->ino;
+	if (type)
+		*type = hf->type;
 	pthread_mutex_unlock(&hf->plock);
 }
 
@@ -148,6 +159,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	struct stat sb;
 	dev_t dev;
 	ino_t ino;
+	mode_t type;
 	int fd;
 
 	if (!st)
@@ -160,7 +172,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 			return -ENOTDIR;
 		return hf->fd;
 	}
-	hf_snap(hf, path, &dev, &ino);
+	hf_snap(hf, path, &dev, &ino, &type);
 	fd = resolve(hs, path, O_PATH | flags);
 	if (fd < 0)
 		return fd;
@@ -169,7 +181,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		close(fd);
 		return err;
 	}
-	if (st->st_dev != dev || st->st_ino != ino) {
+	if (!same_file(dev, ino, type, st)) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -342,7 +354,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	if (fd < 0)
 		return fd;
 	fd_done(fd, owned);
-	hf_snap(f->priv, path, NULL, NULL);
+	hf_snap(f->priv, path, NULL, NULL, NULL);
 	for (i = 0; i < nwname; i++) {
 		struct p9_str n = wname[i];
 
@@ -514,32 +526,43 @@ static int open_flags(uint32_t f)
 			  O_NOATIME | O_LARGEFILE)) | O_NOCTTY;
 }
 
+/*
+ * Opens the file that O_PATH descriptor pfd names, with flags, through our
+ * own descriptor table (no name of the export is looked up again, so no
+ * race): a symlink is refused (ELOOP) and so is a device (EACCES: the
+ * export is "nodev", a client must not reach host devices by creating
+ * nodes).  st: pfd's stat.  A descriptor or -errno.
+ */
+static int reopen(int pfd, const struct stat *st, int flags)
+{
+	char proc[64];
+	int fd;
+
+	if (S_ISLNK(st->st_mode))
+		return -ELOOP;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return -EACCES;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
 static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 		    struct p9_qid *qid, uint32_t *iounit)
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char path[PATH_MAX];
 	struct stat st;
-	dev_t dev;
-	ino_t ino;
-	int fd;
+	bool owned;
+	int pfd, fd;
 
-	hf_snap(hf, path, &dev, &ino);
-	if (S_ISLNK(hf->type))
-		return -ELOOP;
-	fd = resolve(hs, path, open_flags(flags));
+	pfd = fid_fd(hs, f, 0, &owned, &st);
+	if (pfd < 0)
+		return pfd;
+	fd = reopen(pfd, &st, open_flags(flags));
+	fd_done(pfd, owned);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	if (st.st_dev != dev || st.st_ino != ino) {
-		close(fd);
-		return -ESTALE;
-	}
 	hf->fd = fd;
 	stat_qid(hs, &st, qid);
 	*iounit = 0;
@@ -565,17 +588,31 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 
 	if ((err = name_check(t->name, name)) < 0)
 		return err;
-	hf_snap(hf, dpath, NULL, NULL);
+	hf_snap(hf, dpath, NULL, NULL, NULL);
 	if ((err = path_join(npath, dpath, name)) < 0)
 		return err;
 	dfd = dir_fd(hs, f, &owned);
 	if (dfd < 0)
 		return dfd;
+	/* a new file, or else the existing one opened as lopen would (never
+	 * a device or through a symlink) */
 	create_gid(hs, f, t->gid);
-	fd = openat(dfd, name, open_flags(t->flags) | O_CREAT | O_NOFOLLOW |
-		    O_CLOEXEC, t->mode & 07777);
+	fd = openat(dfd, name, open_flags(t->flags) | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, t->mode & 07777);
 	err = fd < 0 ? -errno : 0;
 	create_gid_done(hs, f);
+	if (err == -EEXIST && !(t->flags & O_EXCL)) {
+		int pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		err = pfd < 0 ? -errno : 0;
+		if (err == 0 && fstat(pfd, &st) < 0)
+			err = -errno;
+		if (err == 0) {
+			fd = reopen(pfd, &st, open_flags(t->flags));
+			err = fd < 0 ? fd : 0;
+		}
+		if (pfd >= 0)
+			close(pfd);
+	}
 	fd_done(dfd, owned);
 	if (err < 0)
 		return err;
@@ -774,7 +811,7 @@ static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
 	const char *parent, *b;
 	int fd;
 
-	hf_snap(f->priv, path, NULL, NULL);
+	hf_snap(f->priv, path, NULL, NULL, NULL);
 	if (strcmp(path, ".") == 0)
 		return -EBUSY;
 	b = path_split(path, &parent);
@@ -804,7 +841,7 @@ static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 	err = 0;
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
-	else if (st.st_dev != hf->dev || st.st_ino != hf->ino)
+	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
 	/* never follows a symlink: links the name in the parent itself */
 	if (err == 0 && linkat(pfd, base, dfd, name, 0) < 0)
@@ -826,7 +863,7 @@ static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
-	hf_snap(dir->priv, dpath, NULL, NULL);
+	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
 	if ((err = path_join(npath, dpath, name)) < 0)
 		goto out;
 	pfd = parent_of(hs, f, base);
@@ -901,7 +938,7 @@ static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 		return pfd;
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
-	else if (st.st_dev != hf->dev || st.st_ino != hf->ino)
+	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
 	else if (unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		err = -errno;

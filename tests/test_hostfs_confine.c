@@ -1,0 +1,582 @@
+/*
+ * test_hostfs_confine.c - hostfs keeps every client inside its export.
+ *
+ * The layout: BASE/export is exported, BASE/outside holds a "secret" and
+ * must never be read, written, linked or created into through the server.
+ * Every escape tried: walking "..", symlinks to "/", "../..", absolute and
+ * relative targets outside, a symlink planted after the walk (the race),
+ * a directory renamed out of the export while fids point into it, hard
+ * links, names holding "/" or "..", /proc magic links, device nodes.  Then
+ * identity: as root, requests run with the attached user's fsuid/fsgid.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "p9test_client.h"
+#include "hostfs.h"
+
+static char base[64], exp_[128], out_[128];
+
+struct env {
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_qid root;
+};
+
+static void hpath(char *buf, const char *dir, const char *rel)
+{
+	snprintf(buf, 256, "%s/%s", dir, rel);
+}
+
+static void host_write(const char *dir, const char *rel, const char *data)
+{
+	char p[256];
+	hpath(p, dir, rel);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(data, f);
+	fclose(f);
+}
+
+static void host_mkdir(const char *dir, const char *rel)
+{
+	char p[256];
+	hpath(p, dir, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void host_symlink(const char *target, const char *rel)
+{
+	char p[256];
+	hpath(p, exp_, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static bool host_exists(const char *dir, const char *rel)
+{
+	char p[256];
+	struct stat st;
+	hpath(p, dir, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* The outside directory holds exactly what it started with. */
+static void outside_untouched(void)
+{
+	char p[256], buf[32] = { 0 };
+	struct stat st;
+	hpath(p, out_, "secret");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_size, 6);
+	FILE *f = fopen(p, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "SECRET");
+	assert_false(host_exists(out_, "planted"));
+	assert_false(host_exists(out_, "made"));
+	assert_false(host_exists(out_, "dir"));
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	strcpy(base, "/tmp/uvfs-confine-XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(exp_, sizeof(exp_), "%s/export", base);
+	snprintf(out_, sizeof(out_), "%s/outside", base);
+	assert_int_equal(mkdir(exp_, 0755), 0);
+	assert_int_equal(mkdir(out_, 0755), 0);
+	host_write(out_, "secret", "SECRET");
+	host_mkdir(exp_, "sub");
+	host_write(exp_, "sub/inner", "inner");
+	host_write(exp_, "plain", "plain");
+	assert_int_equal(hostfs_open(exp_, &e->hs), 0);
+	assert_int_equal(p9srv_new(&hostfs_ops, e->hs, NULL, &e->s), 0);
+	tc_start(&e->c, e->s);
+	tc_version(&e->c, 65536);
+	assert_int_equal(tc_attach(&e->c, 1, 0, &e->root), 0);
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	char cmd[128];
+	tc_stop(&e->c);
+	p9srv_free(e->s);
+	hostfs_close(e->hs);
+	outside_untouched();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	assert_int_equal(system(cmd), 0);
+	free(e);
+	return 0;
+}
+
+static void walk_dotdot(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_qid q;
+
+	assert_int_equal(tc_walk(c, 1, 2, "..", &q), 0);
+	assert_int_equal(q.path, e->root.path);            /* the root's parent is itself */
+	assert_int_equal(tc_walk(c, 1, 3, "../../..", &q), 0);
+	assert_int_equal(q.path, e->root.path);
+	assert_int_equal(tc_walk(c, 1, 4, "sub/../..", &q), 0);
+	assert_int_equal(q.path, e->root.path);
+	/* the outside is not a name of the root */
+	assert_int_equal(tc_walk(c, 1, 5, "../outside", NULL), -2);
+	assert_int_equal(tc_walk(c, 1, 5, "../outside/secret", NULL), -2);
+	assert_int_equal(tc_walk(c, 1, 5, "sub/../../outside", NULL), -4);
+	/* walking ".." from a walked-to fid, step by step */
+	assert_int_equal(tc_walk(c, 1, 6, "sub", NULL), 0);
+	assert_int_equal(tc_walk(c, 6, 6, "..", &q), 0);
+	assert_int_equal(q.path, e->root.path);
+	assert_int_equal(tc_walk(c, 6, 6, "..", &q), 0);
+	assert_int_equal(q.path, e->root.path);
+	assert_int_equal(tc_lcreate(c, 6, "made", O_RDWR, 0644, 0), 0);
+	assert_true(host_exists(exp_, "made"));
+	/* a name is one name */
+	struct p9_msg t = { .type = P9_TWALK }, r;
+	t.twalk.fid = 1;
+	t.twalk.newfid = 7;
+	t.twalk.nwname = 1;
+	t.twalk.wname[0] = P9_STR("../outside");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	t.twalk.wname[0] = P9_STR("sub/inner");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	t.twalk.wname[0] = P9_STR("");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	t.twalk.wname[0] = P9_STR("/");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+}
+
+/* A symlink: walkable as itself, never through, never opened. */
+static void check_link_is_wall(struct tc *c, const char *name, uint32_t fid)
+{
+	char path[128];
+	struct p9_qid q;
+
+	assert_int_equal(tc_walk(c, 1, fid, name, &q), 0);
+	assert_int_equal(q.type, P9_QTSYMLINK);
+	snprintf(path, sizeof(path), "%s/secret", name);
+	assert_int_equal(tc_walk(c, 1, fid + 1, path, NULL), -2);
+	snprintf(path, sizeof(path), "%s/etc/passwd", name);
+	assert_int_equal(tc_walk(c, 1, fid + 1, path, NULL), -2);
+	snprintf(path, sizeof(path), "%s/..", name);
+	assert_int_equal(tc_walk(c, 1, fid + 1, path, NULL), -2);
+	assert_int_equal(tc_lopen(c, fid, O_RDONLY), ELOOP);
+	assert_int_equal(tc_lopen(c, fid, O_RDONLY | O_DIRECTORY), ELOOP);
+	/* not a directory to create in */
+	assert_int_not_equal(tc_lcreate(c, fid, "planted", O_RDWR, 0644, 0), 0);
+	assert_int_not_equal(tc_mkdir(c, fid, "dir", 0755, 0), 0);
+	assert_int_not_equal(tc_symlink(c, fid, "planted", "x"), 0);
+	struct p9_rgetattr a;
+	assert_int_equal(tc_getattr(c, fid, &a), 0);
+	assert_true(S_ISLNK(a.mode));
+	assert_int_equal(tc_clunk(c, fid), 0);
+}
+
+static void symlinks_out(void **state)
+{
+	struct env *e = *state;
+	char target[256];
+
+	host_symlink("/", "toroot");
+	host_symlink("../..", "up");
+	host_symlink("..", "parent");
+	hpath(target, out_, "");
+	host_symlink(target, "absout");
+	hpath(target, out_, "secret");
+	host_symlink(target, "abssecret");
+	host_symlink("../outside", "relout");
+	host_symlink("../outside/secret", "relsecret");
+	host_symlink("/proc/self/root", "procroot");
+	host_symlink("sub", "inside");          /* harmless, still a wall */
+	const char *names[] = { "toroot", "up", "parent", "absout", "abssecret",
+				"relout", "relsecret", "procroot", "inside" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		check_link_is_wall(&e->c, names[i], 10);
+
+	/* readlink gives the target back unchanged: data, not a path */
+	struct p9_msg t = { .type = P9_TREADLINK }, r;
+	assert_int_equal(tc_walk(&e->c, 1, 20, "abssecret", NULL), 0);
+	t.treadlink.fid = 20;
+	assert_int_equal(tc_err(&e->c, &t, &r), 0);
+	assert_true(p9_str_eq(r.rreadlink.target, target));
+	/* a link to a link's name does not open the secret either */
+	assert_int_equal(tc_clunk(&e->c, 20), 0);
+}
+
+static void absolute_targets_created(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char target[256];
+
+	/* a client may store any target, but nothing follows it */
+	assert_int_equal(tc_symlink(c, 1, "s1", "/etc/passwd"), 0);
+	hpath(target, out_, "");
+	assert_int_equal(tc_symlink(c, 1, "s2", target), 0);
+	assert_int_equal(tc_symlink(c, 1, "s3", "../../../../.."), 0);
+	assert_int_equal(tc_symlink(c, 1, "s4", "/proc/self/cwd"), 0);
+	check_link_is_wall(c, "s1", 10);
+	check_link_is_wall(c, "s2", 10);
+	check_link_is_wall(c, "s3", 10);
+	check_link_is_wall(c, "s4", 10);
+	/* lcreate over an existing symlink does not follow it */
+	assert_int_equal(tc_walk(c, 1, 12, "", NULL), 0);
+	assert_int_equal(tc_lcreate(c, 12, "s2", O_RDWR, 0644, 0), ELOOP);
+	assert_int_equal(tc_lcreate(c, 12, "s1", O_RDWR | O_TRUNC, 0644, 0), ELOOP);
+	assert_int_equal(tc_clunk(c, 12), 0);
+}
+
+/* A symlink planted where a walked directory was. */
+static void planted_after_walk(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char a[256], b[256];
+
+	assert_int_equal(tc_walk(c, 1, 2, "sub", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "sub/inner", NULL), 0);
+	hpath(a, exp_, "sub");
+	hpath(b, exp_, "sub.old");
+	assert_int_equal(rename(a, b), 0);
+	host_symlink(out_, "sub");              /* absolute, to the outside */
+	/* copy the secret's name to "inner" outside, so a path that did
+	 * follow the link would find a file of that name */
+	host_write(out_, "inner", "INNER-OUTSIDE");
+	assert_int_equal(tc_getattr(c, 3, NULL), ELOOP);
+	assert_int_equal(tc_lopen(c, 3, O_RDONLY), ELOOP);
+	assert_int_not_equal(tc_lcreate(c, 2, "planted", O_RDWR, 0644, 0), 0);
+	assert_int_not_equal(tc_mkdir(c, 2, "dir", 0755, 0), 0);
+	assert_int_not_equal(tc_walk(c, 2, 4, "inner", NULL), 0);
+	assert_int_not_equal(tc_walk(c, 3, 4, "", NULL), 0);
+	assert_int_not_equal(tc_unlinkat(c, 2, "inner", 0), 0);
+	hpath(a, out_, "inner");
+	assert_int_equal(access(a, F_OK), 0);   /* not unlinked */
+	assert_int_equal(unlink(a), 0);
+
+	/* the same with a relative link */
+	hpath(a, exp_, "sub");
+	assert_int_equal(unlink(a), 0);
+	host_symlink("../outside", "sub");
+	assert_int_equal(tc_getattr(c, 3, NULL), ELOOP);
+	assert_int_not_equal(tc_lcreate(c, 2, "planted", O_RDWR, 0644, 0), 0);
+
+	/* a link back inside is refused too (no symlink is ever followed) */
+	assert_int_equal(unlink(a), 0);
+	host_symlink("sub.old", "sub");
+	assert_int_equal(tc_getattr(c, 3, NULL), ELOOP);
+
+	/* another directory put in its place: the fid is stale */
+	assert_int_equal(unlink(a), 0);
+	host_mkdir(exp_, "sub");
+	host_write(exp_, "sub/inner", "other");
+	assert_int_equal(tc_getattr(c, 2, NULL), ESTALE);
+	assert_int_equal(tc_getattr(c, 3, NULL), ESTALE);
+	assert_int_equal(tc_lopen(c, 3, O_RDONLY), ESTALE);
+	assert_int_equal(tc_lcreate(c, 2, "x", O_RDWR, 0644, 0), ESTALE);
+	assert_int_equal(tc_clunk(c, 2), 0);
+	assert_int_equal(tc_clunk(c, 3), 0);
+}
+
+static void renamed_out_of_export(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char a[256], b[256], buf[16];
+
+	host_mkdir(exp_, "mv");
+	host_write(exp_, "mv/file", "moving");
+	host_mkdir(exp_, "mv/deep");
+	assert_int_equal(tc_walk(c, 1, 2, "mv", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "mv/file", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 4, "mv/file", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 5, "mv/deep", NULL), 0);
+	assert_int_equal(tc_lopen(c, 4, O_RDWR), 0);       /* opened before */
+	hpath(a, exp_, "mv");
+	hpath(b, out_, "mv");
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(tc_getattr(c, 2, NULL), ENOENT);
+	assert_int_equal(tc_getattr(c, 3, NULL), ENOENT);
+	assert_int_equal(tc_lopen(c, 3, O_RDONLY), ENOENT);
+	assert_int_equal(tc_lcreate(c, 2, "planted", O_RDWR, 0644, 0), ENOENT);
+	assert_int_equal(tc_mkdir(c, 5, "dir", 0755, 0), ENOENT);
+	assert_int_equal(tc_walk(c, 2, 6, "file", NULL), ENOENT);
+	assert_int_equal(tc_walk(c, 5, 6, "../file", NULL), ENOENT);
+	assert_int_equal(tc_unlinkat(c, 2, "file", 0), ENOENT);
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+	t.trenameat.olddirfid = 2;
+	t.trenameat.oldname = P9_STR("file");
+	t.trenameat.newdirfid = 1;
+	t.trenameat.newname = P9_STR("stolen");
+	assert_int_equal(tc_err(c, &t, &r), ENOENT);
+	assert_false(host_exists(exp_, "stolen"));
+	/* an fid opened before the move keeps its open file (as a local
+	 * open file would); it reaches nothing else */
+	assert_int_equal(tc_pread(c, 4, 0, buf, sizeof(buf)), 6);
+	assert_false(host_exists(b, "planted"));
+	assert_false(host_exists(b, "deep/dir"));
+	assert_true(host_exists(b, "file"));
+	/* a new "mv" inside: the old fids are stale, not re-targeted */
+	host_mkdir(exp_, "mv");
+	assert_int_equal(tc_getattr(c, 2, NULL), ESTALE);
+	assert_int_equal(tc_lcreate(c, 2, "planted", O_RDWR, 0644, 0), ESTALE);
+	for (uint32_t f = 2; f <= 5; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
+static void hard_links(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char target[256], p[256];
+	struct stat st, st2;
+	struct p9_msg t = { .type = P9_TLINK }, r;
+
+	hpath(target, out_, "secret");
+	host_symlink(target, "abs");
+	host_symlink("../outside/secret", "rel");
+	/* linking a symlink links the symlink itself, never its target */
+	assert_int_equal(tc_walk(c, 1, 2, "abs", NULL), 0);
+	t.tlink.dfid = 1;
+	t.tlink.fid = 2;
+	t.tlink.name = P9_STR("hl");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	hpath(p, exp_, "hl");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	hpath(p, exp_, "abs");
+	assert_int_equal(lstat(p, &st2), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	assert_int_equal(tc_walk(c, 1, 3, "rel", NULL), 0);
+	t.tlink.fid = 3;
+	t.tlink.name = P9_STR("hl2");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	hpath(p, exp_, "hl2");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	/* names that would put the link elsewhere */
+	t.tlink.fid = 2;
+	t.tlink.name = P9_STR("../escaped");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	t.tlink.name = P9_STR("..");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	t.tlink.name = P9_STR("sub/x");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	/* a link of a file planted-over since its walk */
+	assert_int_equal(tc_walk(c, 1, 4, "plain", NULL), 0);
+	hpath(p, exp_, "plain");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink(target, p), 0);
+	t.tlink.fid = 4;
+	t.tlink.name = P9_STR("hl3");
+	assert_int_equal(tc_err(c, &t, &r), ESTALE);
+	assert_false(host_exists(exp_, "hl3"));
+	/* the root has no name to link */
+	t.tlink.fid = 1;
+	t.tlink.name = P9_STR("rootlink");
+	assert_int_not_equal(tc_err(c, &t, &r), 0);
+	for (uint32_t f = 2; f <= 4; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
+static void bad_names(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	const char *bad[] = { "..", ".", "", "../x", "a/b", "/etc" };
+	struct p9_msg t, r;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tc_mkdir(c, 1, bad[i], 0755, 0), EINVAL);
+		assert_int_equal(tc_symlink(c, 1, bad[i], "x"), EINVAL);
+		assert_int_equal(tc_unlinkat(c, 1, bad[i], 0), EINVAL);
+		assert_int_equal(tc_walk(c, 1, 2, "", NULL), 0);
+		assert_int_equal(tc_lcreate(c, 2, bad[i], O_RDWR, 0644, 0), EINVAL);
+		assert_int_equal(tc_clunk(c, 2), 0);
+		t = (struct p9_msg){ .type = P9_TMKNOD };
+		t.tmknod.dfid = 1;
+		t.tmknod.name = p9_str(bad[i]);
+		t.tmknod.mode = S_IFIFO | 0644;
+		assert_int_equal(tc_err(c, &t, &r), EINVAL);
+		t = (struct p9_msg){ .type = P9_TRENAMEAT };
+		t.trenameat.olddirfid = 1;
+		t.trenameat.oldname = P9_STR("plain");
+		t.trenameat.newdirfid = 1;
+		t.trenameat.newname = p9_str(bad[i]);
+		assert_int_equal(tc_err(c, &t, &r), EINVAL);
+		t.trenameat.oldname = p9_str(bad[i]);
+		t.trenameat.newname = P9_STR("x");
+		assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	}
+	/* Trename into "../x" */
+	assert_int_equal(tc_walk(c, 1, 3, "plain", NULL), 0);
+	t = (struct p9_msg){ .type = P9_TRENAME };
+	t.trename.fid = 3;
+	t.trename.dfid = 1;
+	t.trename.name = P9_STR("../x");
+	assert_int_equal(tc_err(c, &t, &r), EINVAL);
+	/* the root cannot be renamed or removed */
+	t.trename.fid = 1;
+	t.trename.name = P9_STR("newroot");
+	assert_int_not_equal(tc_err(c, &t, &r), 0);
+	assert_int_equal(tc_walk(c, 1, 4, "", NULL), 0);
+	t = (struct p9_msg){ .type = P9_TREMOVE };
+	t.tremove.fid = 4;
+	assert_int_not_equal(tc_err(c, &t, &r), 0);
+	assert_int_equal(tc_clunk(c, 3), 0);
+	assert_true(host_exists(exp_, "plain"));
+	assert_false(host_exists(base, "x"));
+}
+
+/* Device nodes may be made (as root) but never opened: nodev. */
+static void devices_not_opened(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_msg t = { .type = P9_TMKNOD }, r;
+
+	if (geteuid() != 0)
+		skip();
+	t.tmknod.dfid = 1;
+	t.tmknod.name = P9_STR("null");
+	t.tmknod.mode = S_IFCHR | 0666;
+	t.tmknod.major = 1;
+	t.tmknod.minor = 3;
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	assert_int_equal(tc_walk(c, 1, 2, "null", NULL), 0);
+	assert_int_equal(tc_lopen(c, 2, O_RDWR), EACCES);
+	assert_int_equal(tc_walk(c, 1, 3, "", NULL), 0);
+	assert_int_equal(tc_lcreate(c, 3, "null", O_RDWR, 0644, 0), EACCES);
+	assert_int_equal(tc_clunk(c, 2), 0);
+	assert_int_equal(tc_clunk(c, 3), 0);
+}
+
+/* An export of /proc/self: its magic links are walls too. */
+static void proc_magic_links(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_qid q;
+	const char *links[] = { "root", "cwd", "exe", "fd/0", "fd/1", "fd/2" };
+
+	(void)state;
+	assert_int_equal(hostfs_open("/proc/self", &hs), 0);
+	assert_int_equal(p9srv_new(&hostfs_ops, hs, NULL, &s), 0);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		char path[64];
+		int64_t w = tc_walk(&c, 1, 2, links[i], &q);
+		assert_int_equal(w, 0);
+		assert_int_equal(q.type, P9_QTSYMLINK);
+		assert_int_equal(tc_lopen(&c, 2, O_RDONLY), ELOOP);
+		assert_int_equal(tc_clunk(&c, 2), 0);
+		snprintf(path, sizeof(path), "%s/etc", links[i]);
+		assert_true(tc_walk(&c, 1, 3, path, NULL) < 0);  /* partial */
+	}
+	/* the fd directory's entries are magic links to anything */
+	assert_int_equal(tc_walk(&c, 1, 4, "fd", NULL), 0);
+	assert_int_equal(tc_walk(&c, 4, 5, "0/..", NULL), -2);
+	tc_stop(&c);
+	p9srv_free(s);
+	hostfs_close(hs);
+}
+
+/* As root, each request runs as the attached user. */
+static void identity(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char p[256];
+	struct stat st;
+	const uint32_t U = 12345, G = 23456;
+
+	if (geteuid() != 0)
+		skip();
+	host_mkdir(exp_, "pub");
+	hpath(p, exp_, "pub");
+	assert_int_equal(chmod(p, 0777), 0);
+	host_write(exp_, "private", "root only");
+	hpath(p, exp_, "private");
+	assert_int_equal(chmod(p, 0600), 0);
+
+	assert_int_equal(tc_attach(c, 100, U, NULL), 0);
+	/* the export root is root's 0755: no creating there */
+	assert_int_equal(tc_walk(c, 100, 101, "", NULL), 0);
+	assert_int_equal(tc_lcreate(c, 101, "nope", O_RDWR, 0644, G), EACCES);
+	assert_int_equal(tc_mkdir(c, 100, "nope", 0755, G), EACCES);
+	assert_int_equal(tc_unlinkat(c, 100, "plain", 0), EACCES);
+	/* root's 0600 file: not readable */
+	assert_int_equal(tc_walk(c, 100, 102, "private", NULL), 0);
+	assert_int_equal(tc_lopen(c, 102, O_RDONLY), EACCES);
+	struct p9_msg t = { .type = P9_TSETATTR }, r;
+	t.tsetattr.fid = 102;
+	t.tsetattr.valid = P9_SETATTR_MODE;
+	t.tsetattr.mode = 0666;
+	assert_int_equal(tc_err(c, &t, &r), EPERM);
+	t.tsetattr.valid = P9_SETATTR_SIZE;
+	t.tsetattr.size = 0;
+	assert_int_equal(tc_err(c, &t, &r), EACCES);
+	/* in a world-writable directory: created as U, group as asked */
+	assert_int_equal(tc_walk(c, 100, 103, "pub", NULL), 0);
+	assert_int_equal(tc_lcreate(c, 103, "mine", O_RDWR, 0600, G), 0);
+	assert_int_equal(tc_pwrite(c, 103, 0, "u", 1), 1);
+	hpath(p, exp_, "pub/mine");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, U);
+	assert_int_equal(st.st_gid, G);
+	assert_int_equal(tc_walk(c, 100, 104, "pub", NULL), 0);
+	assert_int_equal(tc_mkdir(c, 104, "d", 0755, G), 0);
+	hpath(p, exp_, "pub/d");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, U);
+	/* and the worker went back to root: root's attach still works */
+	assert_int_equal(tc_walk(c, 1, 105, "private", NULL), 0);
+	assert_int_equal(tc_lopen(c, 105, O_RDONLY), 0);
+	assert_int_equal(getuid(), 0);
+	assert_int_equal(setfsuid((uid_t)-1), 0);
+	for (uint32_t f = 101; f <= 105; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+	assert_int_equal(tc_clunk(c, 100), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(walk_dotdot, setup, teardown),
+		cmocka_unit_test_setup_teardown(symlinks_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(absolute_targets_created, setup, teardown),
+		cmocka_unit_test_setup_teardown(planted_after_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_out_of_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(hard_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(devices_not_opened, setup, teardown),
+		cmocka_unit_test(proc_magic_links),
+		cmocka_unit_test_setup_teardown(identity, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
