@@ -1,0 +1,2229 @@
+/*
+ * client.c - the 9P2000.L client driver (file-system type "9p").
+ *
+ * Two layers.
+ *
+ * The connection (struct conn) carries requests to one server and never
+ * blocks without a deadline (DESIGN invariants 4 and 9):
+ *
+ *   caller                          reader thread
+ *   ------                          -------------
+ *   rpc(): take a tag (table of     reads the stream, frames it with
+ *     NTAGS), pack, send            p9_frame_size, finds the request by
+ *     (non-blocking fd, poll with   tag, unpacks and checks the reply
+ *     the deadline)                 type, frees the tag, signals the
+ *   wait on the request's own       request's condition
+ *     condition until the deadline
+ *
+ *   Request states: SENT -> DONE (reply, or -EIO by kill) and the waiter
+ *   frees it; or SENT -> ABANDONED (deadline passed: the waiter returns
+ *   -ETIMEDOUT and a Tflush is sent) -> freed by the reader when Rflush
+ *   arrives (only then is the tag reused) or by kill.  A late reply to an
+ *   abandoned request is honoured: its fid side effects are undone (a fid
+ *   it created is clunked).
+ *
+ *   kill() (a broken stream, framing lost, an oversized message, EOF,
+ *   cancel, unmount) completes every waiting request with -EIO at once,
+ *   frees the others, wakes every poll through an eventfd, and makes every
+ *   later request fail fast.  It never waits for the server.
+ *
+ *   Clunks are asynchronous: the fid number goes back to the allocator
+ *   when Rclunk arrives.  The reader thread never writes (a reader stuck
+ *   behind a writer that waits for the server to read would deadlock).
+ *
+ * The driver maps vnodes to fids.  Each known file is a struct node in a
+ * table by ino (= qid.path) holding a walked, never-opened fid.  lookup
+ * walks a new fid and installs it (replacing the node's older fid: servers
+ * such as diod name fids by path, and a fresh walk follows renames); vget
+ * takes a node from the table; reclaim drops it to a small LRU of
+ * unreferenced nodes (so a vget that races with the reclaim of the same
+ * ino still finds it), whose overflow clunks.  Open files get their own
+ * fid (Twalk clone + Tlopen).  Fids are refcounted (struct fid) so an
+ * operation in flight keeps using the fid it read even if lookup swaps it.
+ *
+ * Locks: conn.lock guards the connection's state; the two locks held
+ * across I/O (the serial-mode request lock and the writer's) are flags
+ * under it, taken with a deadline and broken by kill.  sb.lock (nodes,
+ * handles) is never held across a request, nor with conn.lock.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/fs.h>
+
+#include "p9.h"
+
+#define NTAGS           256     /* requests in flight per connection */
+#define LRU_MAX         64      /* unreferenced nodes kept */
+#define NBUCKETS        4096
+#define MSIZE_DEFAULT   (512u * 1024)
+#define MSIZE_MIN       4096u
+#define TIMEOUT_DEFAULT 10000
+
+/* ---- the connection ---------------------------------------------------- */
+
+enum req_kind { REQ_CALL, REQ_CLUNK, REQ_FLUSH };
+/* What an rpc() that failed does with the fid it was given. */
+enum cleanup { CL_NONE, CL_WALK /* newfid: clunk if it was created */,
+	       CL_CLUNK /* clunk it */ };
+
+struct req {
+	enum req_kind kind;
+	uint16_t tag;
+	uint8_t rtype;          /* CALL: the expected reply type */
+	bool done;              /* CALL: c.lock; the waiter may look */
+	bool abandoned;         /* CALL: the waiter left (c.lock) */
+	bool flushing;          /* abandoned and a Tflush is out */
+	bool replied;           /* abandoned, and its reply came */
+	bool late_ok;           /* ... and was a success */
+	int err;
+	pthread_cond_t cv;
+	void *rbuf;             /* the reply's bytes; r points into them */
+	struct p9_msg r;
+	enum cleanup cl;        /* CALL: undo on failure */
+	uint32_t fid;           /* CALL: cleanup fid; CLUNK: the fid */
+	struct req *flushed;    /* FLUSH: the abandoned request */
+};
+
+struct conn {
+	int fd_r, fd_w;
+	bool sock;              /* fd_w is a socket (send MSG_NOSIGNAL) */
+	int evfd;               /* readable once killed: wakes poll()s */
+	uint32_t msize;
+	int timeout_ms;
+	bool serial;
+	pthread_condattr_t cattr;       /* CLOCK_MONOTONIC */
+	pthread_mutex_t lock;           /* everything below */
+	pthread_cond_t cv;              /* a tag freed, or killed */
+	/* Locks with a deadline (and that kill breaks), held across I/O:
+	 * flags under lock, waited for on lock_cv. */
+	bool serial_busy;               /* serial mode: a request is out */
+	bool wbusy;                     /* a message is being written */
+	pthread_cond_t lock_cv;
+	atomic_bool dead;               /* written under lock */
+	struct req *tags[NTAGS];
+	unsigned nused, hint;
+	uint32_t *free_fids;            /* fid numbers to reuse */
+	size_t nfree, capfree;
+	uint32_t next_fid;
+	uint32_t *clunkq;               /* fids waiting for a Tclunk */
+	size_t nclunk, capclunk;
+	unsigned long unsolicited, bad_replies, timeouts;
+	pthread_t reader;
+	bool reader_started;
+};
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Milliseconds left until dl (0 if passed), rounded up. */
+static int ms_left(const struct timespec *dl)
+{
+	struct timespec now;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (long long)(dl->tv_sec - now.tv_sec) * 1000000000LL +
+	     (dl->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	return (int)((ns + 999999) / 1000000);
+}
+
+/* Takes *busy (one of c's timed locks) by the deadline: 0, -ETIMEDOUT,
+ * or -EIO once the connection is dead. */
+static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (*busy && !atomic_load(&c->dead))
+		if (pthread_cond_timedwait(&c->lock_cv, &c->lock, dl) ==
+		    ETIMEDOUT)
+			break;
+	if (atomic_load(&c->dead))
+		r = -EIO;
+	else if (*busy)
+		r = -ETIMEDOUT;
+	else
+		*busy = true;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static void tlock_give(struct conn *c, bool *busy)
+{
+	pthread_mutex_lock(&c->lock);
+	*busy = false;
+	pthread_cond_broadcast(&c->lock_cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* => c->lock held */
+static int fid_alloc_locked(struct conn *c, uint32_t *fid)
+{
+	if (c->nfree) {
+		*fid = c->free_fids[--c->nfree];
+		return 0;
+	}
+	if (c->next_fid == P9_NOFID)
+		return -ENFILE;
+	*fid = c->next_fid++;
+	return 0;
+}
+
+static int fid_alloc(struct conn *c, uint32_t *fid)
+{
+	pthread_mutex_lock(&c->lock);
+	int r = fid_alloc_locked(c, fid);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Pushes v onto a growable array; on ENOMEM the value is dropped (a fid
+ * number lost, never reused: harmless). */
+static void push_locked(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		uint32_t *na = realloc(*a, nc * sizeof(*na));
+		if (!na)
+			return;
+		*a = na;
+		*cap = nc;
+	}
+	(*a)[(*n)++] = v;
+}
+
+static void fid_free_locked(struct conn *c, uint32_t fid)
+{
+	push_locked(&c->free_fids, &c->nfree, &c->capfree, fid);
+}
+
+static void fid_free(struct conn *c, uint32_t fid)
+{
+	pthread_mutex_lock(&c->lock);
+	fid_free_locked(c, fid);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* => c->lock held; a free tag exists (nused < NTAGS). */
+static uint16_t tag_take_locked(struct conn *c, struct req *rq)
+{
+	unsigned t = c->hint;
+
+	while (c->tags[t % NTAGS])
+		t++;
+	t %= NTAGS;
+	c->tags[t] = rq;
+	c->nused++;
+	c->hint = t + 1;
+	rq->tag = (uint16_t)t;
+	return (uint16_t)t;
+}
+
+static void tag_release_locked(struct conn *c, struct req *rq)
+{
+	if (c->tags[rq->tag] == rq) {
+		c->tags[rq->tag] = NULL;
+		c->nused--;
+		pthread_cond_broadcast(&c->cv);
+	}
+}
+
+static struct req *req_new(struct conn *c, enum req_kind kind)
+{
+	struct req *rq = calloc(1, sizeof(*rq));
+
+	if (!rq)
+		return NULL;
+	rq->kind = kind;
+	if (kind == REQ_CALL)
+		pthread_cond_init(&rq->cv, &c->cattr);
+	return rq;
+}
+
+static void req_free(struct req *rq)
+{
+	if (!rq)
+		return;
+	if (rq->kind == REQ_CALL)
+		pthread_cond_destroy(&rq->cv);
+	free(rq->rbuf);
+	free(rq);
+}
+
+/* The connection is lost: every waiter gets -EIO now, nothing waits for
+ * the server, later requests fail fast.  Any thread, any time. */
+static void conn_kill(struct conn *c)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&c->lock);
+	if (!atomic_load(&c->dead)) {
+		atomic_store(&c->dead, true);
+		for (unsigned i = 0; i < NTAGS; i++) {
+			struct req *rq = c->tags[i];
+			if (!rq)
+				continue;
+			c->tags[i] = NULL;
+			if (rq->kind == REQ_CALL && !rq->abandoned) {
+				rq->done = true;
+				rq->err = -EIO;
+				pthread_cond_signal(&rq->cv);
+			} else {
+				req_free(rq);
+			}
+		}
+		c->nused = 0;
+		c->nclunk = 0;
+		pthread_cond_broadcast(&c->cv);
+		pthread_cond_broadcast(&c->lock_cv);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (write(c->evfd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow from one write per kill */
+	}
+}
+
+/* Writes one whole message by the deadline.  0; -ETIMEDOUT if nothing
+ * was written (the caller may give up cleanly); -EIO if the connection is
+ * dead or died here (a message cut in the middle loses the framing). */
+static int send_msg(struct conn *c, const void *buf, size_t len,
+		    const struct timespec *dl)
+{
+	size_t off = 0;
+	int r = 0;
+
+	r = tlock_take(c, &c->wbusy, dl);
+	if (r)
+		return r;
+	while (off < len) {
+		ssize_t n;
+
+		if (atomic_load(&c->dead)) {
+			r = -EIO;
+			break;
+		}
+		if (c->sock)
+			n = send(c->fd_w, (const char *)buf + off, len - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			n = write(c->fd_w, (const char *)buf + off, len - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p[2] = {
+				{ .fd = c->fd_w, .events = POLLOUT },
+				{ .fd = c->evfd, .events = POLLIN },
+			};
+			int ms = ms_left(dl);
+			if (ms == 0) {
+				r = off ? -EIO : -ETIMEDOUT;
+				break;
+			}
+			if (poll(p, 2, ms) < 0 && errno != EINTR) {
+				r = -EIO;
+				break;
+			}
+			continue;
+		}
+		r = -EIO;
+		break;
+	}
+	tlock_give(c, &c->wbusy);
+	if (r == -EIO)
+		conn_kill(c);
+	return r;
+}
+
+/* Sends Tclunk for the queued fids, as many as there are free tags; the
+ * numbers are reused when Rclunk arrives.  Never waits for a reply. */
+static void clunk_drain(struct conn *c)
+{
+	for (;;) {
+		struct timespec dl;
+		uint8_t buf[P9_HDRSZ + 4];
+		struct p9_msg m = { .type = P9_TCLUNK };
+		struct req *rq;
+		ssize_t len;
+		uint32_t fid;
+		int r;
+
+		pthread_mutex_lock(&c->lock);
+		if (atomic_load(&c->dead) || c->nclunk == 0 ||
+		    c->nused == NTAGS) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		rq = req_new(c, REQ_CLUNK);
+		if (!rq) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		fid = c->clunkq[--c->nclunk];
+		rq->fid = fid;
+		m.tag = tag_take_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+
+		m.tclunk.fid = fid;
+		len = p9_pack(buf, sizeof(buf), &m);
+		deadline_in(&dl, c->timeout_ms);
+		r = len > 0 ? send_msg(c, buf, (size_t)len, &dl) : -EIO;
+		if (r == -ETIMEDOUT) {
+			pthread_mutex_lock(&c->lock);
+			if (c->tags[rq->tag] == rq) {
+				tag_release_locked(c, rq);
+				req_free(rq);
+				push_locked(&c->clunkq, &c->nclunk,
+					    &c->capclunk, fid);
+			}
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		if (r)
+			return;
+	}
+}
+
+static void clunk_async(struct conn *c, uint32_t fid)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!atomic_load(&c->dead))
+		push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
+	pthread_mutex_unlock(&c->lock);
+	clunk_drain(c);
+}
+
+/* => c->lock held.  A request failed (or was abandoned and is now over):
+ * dispose of its fid.  Only queues; the caller drains. */
+static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
+			   bool ok)
+{
+	if (cl == CL_NONE || atomic_load(&c->dead))
+		return;
+	if (cl == CL_CLUNK || ok)
+		push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
+	else
+		fid_free_locked(c, fid);
+}
+
+/* The reader: one complete frame.  Copies what it keeps. */
+static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size)
+{
+	struct p9_msg m;
+	uint8_t type;
+	uint16_t tag;
+	void *copy;
+	int ur;
+
+	if (p9_peek(frame, size, &type, &tag) != 0)
+		return;         /* p9_frame_size guarantees a header */
+	copy = malloc(size);
+	if (copy) {
+		memcpy(copy, frame, size);
+		ur = p9_unpack(copy, size, &m);
+	} else {
+		ur = -ENOMEM;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	struct req *rq = tag < NTAGS ? c->tags[tag] : NULL;
+	if (!rq) {
+		c->unsolicited++;
+		goto out;
+	}
+	switch (rq->kind) {
+	case REQ_CLUNK:
+		tag_release_locked(c, rq);
+		fid_free_locked(c, rq->fid);    /* clunked whatever the reply */
+		req_free(rq);
+		break;
+	case REQ_FLUSH: {
+		struct req *old = rq->flushed;
+		if (c->tags[old->tag] == old) {
+			tag_release_locked(c, old);
+			cleanup_locked(c, old->cl, old->fid, old->late_ok);
+			req_free(old);
+		}
+		tag_release_locked(c, rq);
+		req_free(rq);
+		break;
+	}
+	case REQ_CALL:
+		if (rq->abandoned) {
+			rq->replied = true;
+			rq->late_ok = ur == 0 && type == rq->rtype;
+			if (!rq->flushing) {
+				tag_release_locked(c, rq);
+				cleanup_locked(c, rq->cl, rq->fid, rq->late_ok);
+				req_free(rq);
+			}
+			break;
+		}
+		tag_release_locked(c, rq);
+		if (ur != 0 || (type != rq->rtype && type != P9_RLERROR)) {
+			c->bad_replies++;
+			rq->err = -EIO;
+		} else {
+			rq->rbuf = copy;
+			rq->r = m;
+			copy = NULL;
+		}
+		rq->done = true;
+		pthread_cond_signal(&rq->cv);
+		break;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	free(copy);
+}
+
+static void *reader_main(void *arg)
+{
+	struct conn *c = arg;
+	size_t cap = c->msize, start = 0, have = 0;
+	uint8_t *buf = malloc(cap);
+
+	if (!buf) {
+		conn_kill(c);
+		return NULL;
+	}
+	for (;;) {
+		/* every complete frame in buf[start .. start+have) */
+		while (have >= 4) {
+			uint32_t size;
+			if (p9_frame_size(buf + start, have, c->msize,
+					  &size) != 0)
+				goto lost;      /* framing lost */
+			if (have < size)
+				break;
+			dispatch(c, buf + start, size);
+			start += size;
+			have -= size;
+		}
+		if (start > 0) {
+			memmove(buf, buf + start, have);
+			start = 0;
+		}
+		struct pollfd p[2] = {
+			{ .fd = c->fd_r, .events = POLLIN },
+			{ .fd = c->evfd, .events = POLLIN },
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto lost;
+		}
+		if (p[1].revents || atomic_load(&c->dead))
+			break;
+		ssize_t n = read(c->fd_r, buf + have, cap - have);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			goto lost;      /* EOF or error */
+		have += (size_t)n;
+	}
+	free(buf);
+	return NULL;
+lost:
+	free(buf);
+	conn_kill(c);
+	return NULL;
+}
+
+struct reply {
+	void *buf;
+	struct p9_msg m;
+};
+
+static void reply_free(struct reply *rp)
+{
+	free(rp->buf);
+	rp->buf = NULL;
+}
+
+static int ecode_err(uint32_t e)
+{
+	return e > 0 && e < 4096 ? -(int)e : -EIO;
+}
+
+/*
+ * One request.  => t has everything but the tag.
+ * 0 and *out filled (reply_free it), or a negative errno: the server's
+ * Rlerror, -ETIMEDOUT (deadline passed; a Tflush went out), -EIO (dead
+ * connection, bad reply), -ENOMEM, -EMSGSIZE (too big for msize).
+ * On failure the fid named by cl is disposed of (CL_WALK: freed, or
+ * clunked if it turns out the server created it; CL_CLUNK: clunked).
+ */
+static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	       struct reply *out, enum cleanup cl, uint32_t clfid)
+{
+	struct timespec dl;
+	struct req *rq;
+	ssize_t len;
+	void *buf = NULL;
+	int r;
+
+	clunk_drain(c);
+	deadline_in(&dl, c->timeout_ms);
+	if (atomic_load(&c->dead)) {
+		r = -EIO;
+		goto fail_nolock;
+	}
+	if (c->serial && (r = tlock_take(c, &c->serial_busy, &dl)) != 0)
+		goto fail_nolock;
+	len = p9_packed_size(t);
+	if (len < 0 || (size_t)len > c->msize) {
+		r = len < 0 ? -EINVAL : -EMSGSIZE;
+		goto fail;
+	}
+	buf = malloc((size_t)len);
+	rq = req_new(c, REQ_CALL);
+	if (!buf || !rq) {
+		req_free(rq);
+		r = -ENOMEM;
+		goto fail;
+	}
+	rq->rtype = rtype;
+	rq->cl = cl;
+	rq->fid = clfid;
+
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->dead) && c->nused == NTAGS)
+		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
+			break;
+	if (atomic_load(&c->dead) || c->nused == NTAGS) {
+		r = atomic_load(&c->dead) ? -EIO : -ETIMEDOUT;
+		pthread_mutex_unlock(&c->lock);
+		req_free(rq);
+		goto fail;
+	}
+	t->tag = tag_take_locked(c, rq);
+	pthread_mutex_unlock(&c->lock);
+	p9_pack(buf, (size_t)len, t);
+
+	r = send_msg(c, buf, (size_t)len, &dl);
+	free(buf);
+	buf = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (r == -ETIMEDOUT) {
+		/* nothing went out: give the tag back, no flush needed */
+		tag_release_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+		req_free(rq);
+		goto fail;
+	}
+	while (!rq->done) {
+		if (pthread_cond_timedwait(&rq->cv, &c->lock, &dl) !=
+		    ETIMEDOUT || rq->done)
+			continue;
+		/* Deadline: only this request fails.  Flush it; the tag is
+		 * reused once Rflush (or kill) frees it. */
+		struct req *fl = NULL;
+		struct p9_msg fm = { .type = P9_TFLUSH };
+		uint16_t ftag = 0;
+		uint8_t fbuf[P9_HDRSZ + 2];
+
+		c->timeouts++;
+		rq->abandoned = true;
+		if (c->nused < NTAGS && (fl = req_new(c, REQ_FLUSH))) {
+			fl->flushed = rq;
+			rq->flushing = true;
+			fm.tag = ftag = tag_take_locked(c, fl);
+			fm.tflush.oldtag = rq->tag;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (fl) {
+			struct timespec fdl;
+			ssize_t fl_len = p9_pack(fbuf, sizeof(fbuf), &fm);
+
+			deadline_in(&fdl, c->timeout_ms);
+			if (fl_len < 0 ||
+			    send_msg(c, fbuf, (size_t)fl_len, &fdl) ==
+			    -ETIMEDOUT) {
+				/* not sent: the late reply frees the tag
+				 * (or has come already) */
+				pthread_mutex_lock(&c->lock);
+				if (c->tags[ftag] == fl) {
+					tag_release_locked(c, fl);
+					req_free(fl);
+					rq->flushing = false;
+					if (rq->replied) {
+						tag_release_locked(c, rq);
+						cleanup_locked(c, rq->cl,
+							       rq->fid,
+							       rq->late_ok);
+						req_free(rq);
+					}
+				}
+				pthread_mutex_unlock(&c->lock);
+			}
+		}
+		if (c->serial)
+			tlock_give(c, &c->serial_busy);
+		return -ETIMEDOUT;
+	}
+	/* done: the reader or kill freed the tag */
+	r = rq->err;
+	if (r == 0 && rq->r.type == P9_RLERROR)
+		r = ecode_err(rq->r.rlerror.ecode);
+	if (r)
+		cleanup_locked(c, cl, clfid, false);
+	pthread_mutex_unlock(&c->lock);
+	if (c->serial)
+		tlock_give(c, &c->serial_busy);
+	if (r) {
+		req_free(rq);
+		clunk_drain(c);
+		return r;
+	}
+	out->buf = rq->rbuf;
+	out->m = rq->r;
+	rq->rbuf = NULL;
+	req_free(rq);
+	return 0;
+
+fail:
+	if (c->serial)
+		tlock_give(c, &c->serial_busy);
+fail_nolock:
+	free(buf);
+	pthread_mutex_lock(&c->lock);
+	cleanup_locked(c, cl, clfid, false);
+	pthread_mutex_unlock(&c->lock);
+	clunk_drain(c);
+	return r;
+}
+
+/* Reads exactly n bytes by the deadline (before the reader runs). */
+static int read_full(struct conn *c, void *buf, size_t n,
+		     const struct timespec *dl)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(c->fd_r, (char *)buf + got, n - got);
+		if (k > 0) {
+			got += (size_t)k;
+			continue;
+		}
+		if (k == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		struct pollfd p = { .fd = c->fd_r, .events = POLLIN };
+		int ms = ms_left(dl);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		poll(&p, 1, ms);
+	}
+	return 0;
+}
+
+/* Tversion, synchronously (no reader yet): negotiates c->msize. */
+static int conn_version(struct conn *c)
+{
+	struct p9_msg m = { .type = P9_TVERSION, .tag = P9_NOTAG };
+	struct timespec dl;
+	uint8_t hdr[4], *buf;
+	uint32_t size;
+	ssize_t len;
+	int r;
+
+	m.tversion.msize = c->msize;
+	m.tversion.version = P9_STR(P9_VERSION_L);
+	uint8_t tbuf[64];
+	len = p9_pack(tbuf, sizeof(tbuf), &m);
+	if (len < 0)
+		return -EINVAL;
+	deadline_in(&dl, c->timeout_ms);
+	r = send_msg(c, tbuf, (size_t)len, &dl);
+	if (r)
+		return r;
+	r = read_full(c, hdr, 4, &dl);
+	if (r)
+		return r;
+	r = p9_frame_size(hdr, 4, c->msize, &size);
+	if (r)
+		return -EPROTO;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, hdr, 4);
+	r = read_full(c, buf + 4, size - 4, &dl);
+	if (r == 0 && p9_unpack(buf, size, &m) != 0)
+		r = -EPROTO;
+	if (r == 0 && m.type == P9_RLERROR)
+		r = ecode_err(m.rlerror.ecode);
+	else if (r == 0 && (m.type != P9_RVERSION ||
+			    !p9_str_eq(m.rversion.version, P9_VERSION_L)))
+		r = -EPROTONOSUPPORT;
+	else if (r == 0 && (m.rversion.msize > c->msize ||
+			    m.rversion.msize < MSIZE_MIN))
+		r = -EPROTO;
+	if (r == 0)
+		c->msize = m.rversion.msize;
+	free(buf);
+	return r;
+}
+
+static int conn_init(struct conn *c)
+{
+	c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->evfd < 0)
+		return -errno;
+	pthread_condattr_init(&c->cattr);
+	pthread_condattr_setclock(&c->cattr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cv, &c->cattr);
+	pthread_cond_init(&c->lock_cv, &c->cattr);
+	atomic_init(&c->dead, false);
+	c->next_fid = 1;        /* fid 0 is the root */
+	return 0;
+}
+
+/* Waits (bounded) for the requests in flight, kills, joins the reader,
+ * closes and frees everything. */
+static void conn_fini(struct conn *c, int drain_ms)
+{
+	struct timespec dl;
+
+	deadline_in(&dl, drain_ms);
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->dead) && c->nused > 0)
+		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&c->lock);
+	conn_kill(c);
+	if (c->fd_r >= 0)
+		shutdown(c->fd_r, SHUT_RDWR);
+	if (c->reader_started)
+		pthread_join(c->reader, NULL);
+	if (c->fd_r >= 0)
+		close(c->fd_r);
+	if (c->fd_w >= 0 && c->fd_w != c->fd_r)
+		close(c->fd_w);
+	close(c->evfd);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->lock_cv);
+	pthread_condattr_destroy(&c->cattr);
+	free(c->free_fids);
+	free(c->clunkq);
+}
+
+/* ---- sources ----------------------------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int connect_unix(const char *path, int *fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(s);
+		return e;
+	}
+	*fd = s;
+	return 0;
+}
+
+static int connect_tcp(const char *hostport, int timeout_ms, int *fd)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int r = -ECONNREFUSED;
+	size_t hl;
+
+	if (!colon || colon == hostport || !colon[1])
+		return -EINVAL;
+	hl = (size_t)(colon - hostport);
+	if (hl >= sizeof(host))
+		return -ENAMETOOLONG;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+			       SOCK_NONBLOCK, ai->ai_protocol);
+		if (s < 0) {
+			r = -errno;
+			continue;
+		}
+		if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0 &&
+		    errno != EINPROGRESS) {
+			r = -errno;
+			close(s);
+			continue;
+		}
+		struct pollfd p = { .fd = s, .events = POLLOUT };
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if (poll(&p, 1, timeout_ms) != 1) {
+			r = -ETIMEDOUT;
+			close(s);
+			continue;
+		}
+		getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err) {
+			r = -err;
+			close(s);
+			continue;
+		}
+		int one = 1;
+		setsockopt(s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one,
+			   sizeof(one));
+		*fd = s;
+		r = 0;
+		break;
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int conn_open(struct conn *c, const char *source)
+{
+	int r;
+
+	c->fd_r = c->fd_w = -1;
+	if (strncmp(source, "unix:", 5) == 0) {
+		r = connect_unix(source + 5, &c->fd_r);
+		c->fd_w = c->fd_r;
+	} else if (strncmp(source, "tcp:", 4) == 0) {
+		r = connect_tcp(source + 4, c->timeout_ms, &c->fd_r);
+		c->fd_w = c->fd_r;
+	} else if (strncmp(source, "fd:", 3) == 0) {
+		char tmp[64], *comma;
+		long rfd, wfd;
+
+		if (strlen(source + 3) >= sizeof(tmp))
+			return -EINVAL;
+		strcpy(tmp, source + 3);
+		comma = strchr(tmp, ',');
+		if (!comma)
+			return -EINVAL;
+		*comma = '\0';
+		if (parse_int(tmp, 0, INT_MAX, &rfd) ||
+		    parse_int(comma + 1, 0, INT_MAX, &wfd))
+			return -EINVAL;
+		c->fd_r = fcntl((int)rfd, F_DUPFD_CLOEXEC, 3);
+		if (c->fd_r < 0)
+			return -errno;
+		if (wfd == rfd) {
+			c->fd_w = c->fd_r;
+		} else {
+			c->fd_w = fcntl((int)wfd, F_DUPFD_CLOEXEC, 3);
+			if (c->fd_w < 0) {
+				r = -errno;
+				close(c->fd_r);
+				c->fd_r = -1;
+				return r;
+			}
+		}
+		r = 0;
+	} else {
+		return -EINVAL;
+	}
+	if (r)
+		return r;
+	struct stat st;
+	c->sock = fstat(c->fd_w, &st) == 0 && S_ISSOCK(st.st_mode);
+	r = set_nonblock(c->fd_r);
+	if (!r && c->fd_w != c->fd_r)
+		r = set_nonblock(c->fd_w);
+	return r;
+}
+
+/* ---- the driver -------------------------------------------------------- */
+
+/* A fid that operations share; clunked when the last user drops it. */
+struct fid {
+	uint32_t num;
+	atomic_uint refs;
+};
+
+/* A file the driver knows: a vnode's private object. */
+struct node {
+	uint64_t ino;           /* qid.path */
+	struct fid *fid;        /* s->lock; walked, never opened */
+	unsigned refs;          /* s->lock: vnodes using it (+1 the root) */
+	atomic_uint type;       /* S_IFMT once known (getattr), else 0 */
+	unsigned nopen;         /* s->lock: handles open on it */
+	struct node *hnext;     /* s->lock: hash chain */
+	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
+};
+
+/* An open file (the core's fh). */
+struct handle {
+	struct fid *fid;        /* walked and Tlopen'ed */
+	uint32_t iounit;
+	struct node *node;
+	struct handle *prev, *next; /* s->lock: open handles */
+};
+
+struct p9sb {
+	struct conn c;
+	pthread_mutex_t lock;   /* nodes, LRU, handles */
+	struct node *hash[NBUCKETS];
+	struct node lru;        /* head: lnext newest */
+	unsigned nlru;
+	struct handle handles;  /* list head */
+	struct node *root;
+	uid_t uid;              /* the attach user (n_uname) */
+	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
+					       * back to Tremove, Trename */
+};
+
+static struct p9sb *S(struct uvfs_sb *sb)
+{
+	return uvfs_sb_private(sb);
+}
+
+static struct fid *fid_new(uint32_t num)
+{
+	struct fid *f = malloc(sizeof(*f));
+
+	if (f) {
+		f->num = num;
+		atomic_init(&f->refs, 1);
+	}
+	return f;
+}
+
+static void fid_put(struct p9sb *s, struct fid *f)
+{
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		clunk_async(&s->c, f->num);
+		free(f);
+	}
+}
+
+static struct fid *node_fid(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	struct fid *f = n->fid;
+	atomic_fetch_add(&f->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+/* For getattr: an open handle's fid if there is one (an open file can be
+ * unlinked, and a path-based server such as diod answers it only through
+ * the open fid), else the node's. */
+static struct fid *node_attr_fid(struct p9sb *s, struct node *n)
+{
+	struct fid *f = n->fid;
+
+	pthread_mutex_lock(&s->lock);
+	if (n->nopen)
+		for (struct handle *h = s->handles.next; h != &s->handles;
+		     h = h->next)
+			if (h->node == n) {
+				f = h->fid;
+				break;
+			}
+	if (!n->nopen)
+		f = n->fid;
+	atomic_fetch_add(&f->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+static unsigned bucket(uint64_t ino)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ULL;
+	return (unsigned)(h >> 52) & (NBUCKETS - 1);
+}
+
+static struct node *node_find_locked(struct p9sb *s, uint64_t ino)
+{
+	struct node *n;
+
+	for (n = s->hash[bucket(ino)]; n; n = n->hnext)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static void lru_del_locked(struct p9sb *s, struct node *n)
+{
+	if (n->lnext) {
+		n->lprev->lnext = n->lnext;
+		n->lnext->lprev = n->lprev;
+		n->lprev = n->lnext = NULL;
+		s->nlru--;
+	}
+}
+
+static void hash_del_locked(struct p9sb *s, struct node *n)
+{
+	struct node **pp = &s->hash[bucket(n->ino)];
+
+	while (*pp != n)
+		pp = &(*pp)->hnext;
+	*pp = n->hnext;
+}
+
+/* Installs a freshly walked fid for ino (ownership passes): the node's
+ * fid is replaced (if replace; never the root's: the attach fid is the
+ * one fid whose path cannot go stale), or a new unreferenced node made
+ * (on the LRU). */
+static int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+			bool replace)
+{
+	struct fid *f = fid_new(fidnum), *old = NULL;
+	struct node *n, *evict = NULL;
+
+	if (!f) {
+		clunk_async(&s->c, fidnum);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&s->lock);
+	n = node_find_locked(s, ino);
+	if (n && (!replace || n == s->root)) {
+		old = f;        /* keep the node's */
+	} else if (n) {
+		old = n->fid;
+		n->fid = f;
+	} else {
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&s->lock);
+			fid_put(s, f);
+			return -ENOMEM;
+		}
+		n->ino = ino;
+		n->fid = f;
+		n->hnext = s->hash[bucket(ino)];
+		s->hash[bucket(ino)] = n;
+		n->lnext = s->lru.lnext;
+		n->lprev = &s->lru;
+		n->lnext->lprev = n;
+		s->lru.lnext = n;
+		s->nlru++;
+		if (s->nlru > LRU_MAX) {
+			evict = s->lru.lprev;
+			lru_del_locked(s, evict);
+			hash_del_locked(s, evict);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	fid_put(s, old);
+	if (evict) {
+		fid_put(s, evict->fid);
+		free(evict);
+	}
+	return 0;
+}
+
+static int walk(struct p9sb *s, uint32_t fid, const char *name,
+		uint32_t *newfid, struct p9_qid *qid)
+{
+	struct p9_msg m = { .type = P9_TWALK };
+	struct reply rp;
+	uint32_t nf;
+	int r;
+
+	r = fid_alloc(&s->c, &nf);
+	if (r)
+		return r;
+	m.twalk.fid = fid;
+	m.twalk.newfid = nf;
+	if (name) {
+		if (strlen(name) > 65535)
+			return fid_free(&s->c, nf), -ENAMETOOLONG;
+		m.twalk.nwname = 1;
+		m.twalk.wname[0] = p9_str(name);
+	}
+	r = rpc(&s->c, &m, P9_RWALK, &rp, CL_WALK, nf);
+	if (r)
+		return r;
+	if (rp.m.rwalk.nwqid != m.twalk.nwname) {
+		/* a partial walk creates no fid */
+		r = rp.m.rwalk.nwqid < m.twalk.nwname ? -ENOENT : -EIO;
+		reply_free(&rp);
+		fid_free(&s->c, nf);
+		return r;
+	}
+	if (name && qid)
+		*qid = rp.m.rwalk.wqid[0];
+	reply_free(&rp);
+	*newfid = nf;
+	return 0;
+}
+
+static int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
+{
+	struct p9_msg m = { .type = P9_TGETATTR };
+	struct reply rp;
+	int r;
+
+	m.tgetattr.fid = fid;
+	m.tgetattr.request_mask = P9_GETATTR_BASIC;
+	r = rpc(&s->c, &m, P9_RGETATTR, &rp, CL_NONE, 0);
+	if (r)
+		return r;
+	*ga = rp.m.rgetattr;
+	reply_free(&rp);
+	return 0;
+}
+
+/* Linux O_* -> 9P2000.L open flags (the values of x86 Linux). */
+static uint32_t dotl_flags(int flags)
+{
+	static const struct { int o; uint32_t p; } map[] = {
+		{ O_APPEND, 02000 }, { O_DSYNC, 010000 },
+		{ O_DIRECT, 040000 }, { O_LARGEFILE, 0100000 },
+		{ O_DIRECTORY, 0200000 }, { O_NOATIME, 01000000 },
+		{ O_SYNC & ~O_DSYNC, 04000000 },
+	};
+	uint32_t p = (uint32_t)(flags & O_ACCMODE);
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].o && (flags & map[i].o) == map[i].o)
+			p |= map[i].p;
+	return p;
+}
+
+/* Clones n's fid and opens the clone.  => *fid, *iounit */
+static int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
+		    uint32_t *iounit)
+{
+	struct p9_msg m = { .type = P9_TLOPEN };
+	struct fid *nf = node_fid(s, n);
+	struct reply rp;
+	uint32_t of;
+	int r;
+
+	r = walk(s, nf->num, NULL, &of, NULL);
+	fid_put(s, nf);
+	if (r)
+		return r;
+	m.tlopen.fid = of;
+	m.tlopen.flags = dotl_flags(flags);
+	r = rpc(&s->c, &m, P9_RLOPEN, &rp, CL_CLUNK, of);
+	if (r)
+		return r;
+	*iounit = rp.m.rlopen.iounit;
+	reply_free(&rp);
+	*fid = of;
+	return 0;
+}
+
+/* The largest data count for one Tread/Twrite. */
+static uint32_t io_max(struct p9sb *s, uint32_t iounit)
+{
+	uint32_t m = s->c.msize - P9_IOHDRSZ;
+	return iounit && iounit < m ? iounit : m;
+}
+
+/* ---- options and mount ------------------------------------------------- */
+
+struct opts {
+	char aname[PATH_MAX];
+	char uname[256];
+	long msize, timeout;
+	bool serial, has_uname;
+};
+
+static int parse_opts(const char *options, struct opts *o)
+{
+	char *dup, *tok, *save = NULL;
+	int r = 0;
+
+	snprintf(o->aname, sizeof(o->aname), "%s", "");
+	o->msize = MSIZE_DEFAULT;
+	o->timeout = TIMEOUT_DEFAULT;
+	if (!options || !*options)
+		return 0;
+	dup = strdup(options);
+	if (!dup)
+		return -ENOMEM;
+	for (tok = strtok_r(dup, ",", &save); tok && !r;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "aname=", 6) == 0) {
+			if (strlen(tok + 6) >= sizeof(o->aname))
+				r = -ENAMETOOLONG;
+			else
+				strcpy(o->aname, tok + 6);
+		} else if (strncmp(tok, "uname=", 6) == 0) {
+			if (strlen(tok + 6) >= sizeof(o->uname))
+				r = -ENAMETOOLONG;
+			else
+				strcpy(o->uname, tok + 6);
+			o->has_uname = true;
+		} else if (strncmp(tok, "msize=", 6) == 0) {
+			r = parse_int(tok + 6, MSIZE_MIN, 16 << 20, &o->msize);
+		} else if (strncmp(tok, "timeout=", 8) == 0) {
+			r = parse_int(tok + 8, 1, 24 * 3600 * 1000L,
+				      &o->timeout);
+		} else if (strcmp(tok, "serial") == 0) {
+			o->serial = true;
+		} else {
+			r = -EINVAL;
+		}
+	}
+	free(dup);
+	return r;
+}
+
+static void p9_free(struct p9sb *s)
+{
+	struct handle *h, *hn;
+
+	for (h = s->handles.next; h != &s->handles; h = hn) {
+		hn = h->next;
+		fid_put(s, h->fid);
+		free(h);
+	}
+	for (unsigned b = 0; b < NBUCKETS; b++) {
+		struct node *n, *nn;
+		for (n = s->hash[b]; n; n = nn) {
+			nn = n->hnext;
+			fid_put(s, n->fid);
+			free(n);
+		}
+	}
+	conn_fini(&s->c, s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static int p9_mount(struct uvfs_sb *sb, const char *source,
+		    const char *options, uint64_t *root_ino)
+{
+	struct p9_msg m = { .type = P9_TATTACH };
+	struct opts o = { 0 };
+	struct reply rp;
+	struct p9sb *s;
+	int r;
+
+	r = parse_opts(options, &o);
+	if (r)
+		return r;
+	if (!source)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->lru.lnext = s->lru.lprev = &s->lru;
+	s->handles.next = s->handles.prev = &s->handles;
+	s->c.msize = (uint32_t)o.msize;
+	s->c.timeout_ms = (int)o.timeout;
+	s->c.serial = o.serial;
+	s->c.fd_r = s->c.fd_w = -1;
+	r = conn_init(&s->c);
+	if (r) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return r;
+	}
+	r = conn_open(&s->c, source);
+	if (!r)
+		r = conn_version(&s->c);
+	if (!r) {
+		r = -pthread_create(&s->c.reader, NULL, reader_main, &s->c);
+		s->c.reader_started = r == 0;
+	}
+	if (r)
+		goto fail;
+
+	/* attach: as uname (default: the effective user) */
+	s->uid = geteuid();
+	if (o.has_uname) {
+		struct passwd pw, *pwp = NULL;
+		char pbuf[4096];
+		if (getpwnam_r(o.uname, &pw, pbuf, sizeof(pbuf), &pwp) == 0 &&
+		    pwp)
+			s->uid = pw.pw_uid;
+	} else {
+		struct passwd pw, *pwp = NULL;
+		char pbuf[4096];
+		if (getpwuid_r(s->uid, &pw, pbuf, sizeof(pbuf), &pwp) == 0 &&
+		    pwp)
+			snprintf(o.uname, sizeof(o.uname), "%s", pw.pw_name);
+	}
+	m.tattach.fid = 0;
+	m.tattach.afid = P9_NOFID;
+	m.tattach.uname = p9_str(o.uname);
+	m.tattach.aname = p9_str(o.aname);
+	m.tattach.n_uname = (uint32_t)s->uid;
+	r = rpc(&s->c, &m, P9_RATTACH, &rp, CL_NONE, 0);
+	if (r)
+		goto fail;
+	uint64_t ino = rp.m.rattach.qid.path;
+	reply_free(&rp);
+	r = node_install(s, ino, 0, false);
+	if (r)
+		goto fail;
+	pthread_mutex_lock(&s->lock);
+	s->root = node_find_locked(s, ino);
+	lru_del_locked(s, s->root);
+	s->root->refs = 1;      /* the mount's, for good */
+	atomic_store(&s->root->type, S_IFDIR);
+	pthread_mutex_unlock(&s->lock);
+	uvfs_sb_set_private(sb, s);
+	*root_ino = ino;
+	return 0;
+fail:
+	p9_free(s);
+	return r;
+}
+
+static void p9_unmount(struct uvfs_sb *sb)
+{
+	struct p9sb *s = S(sb);
+
+	if (s)
+		p9_free(s);
+	uvfs_sb_set_private(sb, NULL);
+}
+
+static void p9_cancel(struct uvfs_sb *sb)
+{
+	struct p9sb *s = S(sb);
+
+	if (s)
+		conn_kill(&s->c);
+}
+
+static int p9_statfs(struct uvfs_sb *sb, struct statvfs *st)
+{
+	struct p9sb *s = S(sb);
+	struct p9_msg m = { .type = P9_TSTATFS };
+	struct fid *f = node_fid(s, s->root);
+	struct reply rp;
+	int r;
+
+	m.tstatfs.fid = f->num;
+	r = rpc(&s->c, &m, P9_RSTATFS, &rp, CL_NONE, 0);
+	fid_put(s, f);
+	if (r)
+		return r;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = st->f_frsize = rp.m.rstatfs.bsize;
+	st->f_blocks = rp.m.rstatfs.blocks;
+	st->f_bfree = rp.m.rstatfs.bfree;
+	st->f_bavail = rp.m.rstatfs.bavail;
+	st->f_files = rp.m.rstatfs.files;
+	st->f_ffree = st->f_favail = rp.m.rstatfs.ffree;
+	st->f_namemax = rp.m.rstatfs.namelen;
+	reply_free(&rp);
+	return 0;
+}
+
+static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
+{
+	struct p9sb *s = S(sb);
+	struct node *n;
+
+	pthread_mutex_lock(&s->lock);
+	n = node_find_locked(s, ino);
+	if (n) {
+		lru_del_locked(s, n);
+		n->refs++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!n)
+		return -ESTALE; /* not walked to (or evicted long ago) */
+	*priv = n;
+	return 0;
+}
+
+static void p9_reclaim(struct uvfs_sb *sb, void *priv)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv, *evict = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (--n->refs == 0) {
+		n->lnext = s->lru.lnext;
+		n->lprev = &s->lru;
+		n->lnext->lprev = n;
+		s->lru.lnext = n;
+		if (++s->nlru > LRU_MAX) {
+			evict = s->lru.lprev;
+			lru_del_locked(s, evict);
+			hash_del_locked(s, evict);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (evict) {
+		fid_put(s, evict->fid);
+		free(evict);
+	}
+}
+
+static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = g->mode;
+	st->st_nlink = g->nlink;
+	st->st_uid = g->uid;
+	st->st_gid = g->gid;
+	st->st_rdev = g->rdev;
+	st->st_size = (off_t)g->size;
+	st->st_blksize = (blksize_t)g->blksize;
+	st->st_blocks = (blkcnt_t)g->blocks;
+	st->st_atim.tv_sec = (time_t)g->atime_sec;
+	st->st_atim.tv_nsec = (long)g->atime_nsec;
+	st->st_mtim.tv_sec = (time_t)g->mtime_sec;
+	st->st_mtim.tv_nsec = (long)g->mtime_nsec;
+	st->st_ctim.tv_sec = (time_t)g->ctime_sec;
+	st->st_ctim.tv_nsec = (long)g->ctime_nsec;
+}
+
+static int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+	struct fid *f = node_attr_fid(s, n);
+	struct p9_rgetattr ga;
+	int r = getattr_fid(s, f->num, &ga);
+
+	fid_put(s, f);
+	if (r)
+		return r;
+	fill_stat(n, &ga, st);
+	atomic_store(&n->type, ga.mode & S_IFMT);
+	return 0;
+}
+
+static int setattr_fid(struct p9sb *s, uint32_t fid,
+		       const struct uvfs_setattr *sa)
+{
+	struct p9_msg m = { .type = P9_TSETATTR };
+	struct p9_tsetattr *t = &m.tsetattr;
+	struct reply rp;
+	int r;
+
+	t->fid = fid;
+	if (sa->valid & UVFS_SET_MODE) {
+		t->valid |= P9_SETATTR_MODE;
+		t->mode = sa->mode & 07777;
+	}
+	if (sa->valid & UVFS_SET_UID) {
+		t->valid |= P9_SETATTR_UID;
+		t->uid = sa->uid;
+	}
+	if (sa->valid & UVFS_SET_GID) {
+		t->valid |= P9_SETATTR_GID;
+		t->gid = sa->gid;
+	}
+	if (sa->valid & UVFS_SET_SIZE) {
+		if (sa->size < 0)
+			return -EINVAL;
+		t->valid |= P9_SETATTR_SIZE;
+		t->size = (uint64_t)sa->size;
+	}
+	if ((sa->valid & UVFS_SET_ATIME) && sa->atime.tv_nsec != UTIME_OMIT) {
+		t->valid |= P9_SETATTR_ATIME;
+		if (sa->atime.tv_nsec != UTIME_NOW) {
+			t->valid |= P9_SETATTR_ATIME_SET;
+			t->atime_sec = (uint64_t)sa->atime.tv_sec;
+			t->atime_nsec = (uint64_t)sa->atime.tv_nsec;
+		}
+	}
+	if ((sa->valid & UVFS_SET_MTIME) && sa->mtime.tv_nsec != UTIME_OMIT) {
+		t->valid |= P9_SETATTR_MTIME;
+		if (sa->mtime.tv_nsec != UTIME_NOW) {
+			t->valid |= P9_SETATTR_MTIME_SET;
+			t->mtime_sec = (uint64_t)sa->mtime.tv_sec;
+			t->mtime_nsec = (uint64_t)sa->mtime.tv_nsec;
+		}
+	}
+	if (t->valid == 0)
+		return 0;
+	r = rpc(&s->c, &m, P9_RSETATTR, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	return r;
+}
+
+static int p9_setattr(struct uvfs_sb *sb, void *priv,
+		      const struct uvfs_setattr *sa)
+{
+	struct p9sb *s = S(sb);
+	struct fid *f = node_fid(s, priv);
+	int r = setattr_fid(s, f->num, sa);
+
+	fid_put(s, f);
+	return r;
+}
+
+static int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
+		     uint64_t *ino)
+{
+	struct p9sb *s = S(sb);
+	struct node *d = dir;
+	struct p9_qid qid;
+	uint32_t nf;
+	int r;
+
+	if (d == s->root && strcmp(name, "..") == 0) {
+		*ino = d->ino;
+		return 0;
+	}
+	struct fid *f = node_fid(s, d);
+	r = walk(s, f->num, name, &nf, &qid);
+	fid_put(s, f);
+	if (r)
+		return r;
+	/* a fid walked through ".." names a path that a rename of the
+	 * child can invalidate (diod): keep the node's own */
+	r = node_install(s, qid.path, nf, strcmp(name, "..") != 0);
+	if (r)
+		return r;
+	*ino = qid.path;
+	return 0;
+}
+
+/* Walks dir/name into the table after a create. */
+static int install_name(struct p9sb *s, uint32_t dirfid, const char *name,
+			uint64_t *ino, uint32_t *fidout)
+{
+	struct p9_qid qid;
+	uint32_t nf;
+	int r = walk(s, dirfid, name, &nf, &qid);
+
+	if (r)
+		return r;
+	*fidout = nf;
+	r = node_install(s, qid.path, nf, true);
+	if (r)
+		return r;
+	*ino = qid.path;
+	return 0;
+}
+
+static int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
+		     mode_t mode, dev_t rdev, const char *target,
+		     const struct uvfs_cred *cred, uint64_t *ino)
+{
+	struct p9sb *s = S(sb);
+	struct fid *df = node_fid(s, dir);
+	struct p9_msg m = { 0 };
+	struct reply rp;
+	uint32_t gid = cred ? cred->gid : 0, newfid, cf;
+	uint8_t rtype;
+	int r;
+
+	if (strlen(name) > 65535 || (target && strlen(target) > 65535)) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		/* Tlcreate turns the fid into the open new file: clone the
+		 * directory's first, then walk to the file for a plain fid */
+		r = walk(s, df->num, NULL, &cf, NULL);
+		if (r)
+			goto out;
+		m.type = P9_TLCREATE;
+		m.tlcreate.fid = cf;
+		m.tlcreate.name = p9_str(name);
+		m.tlcreate.flags = 0100 | 0200; /* O_RDONLY|O_CREAT|O_EXCL */
+		m.tlcreate.mode = mode & 07777;
+		m.tlcreate.gid = gid;
+		r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
+		if (r)
+			goto out;
+		reply_free(&rp);
+		clunk_async(&s->c, cf);
+		goto created;
+	case S_IFDIR:
+		m.type = P9_TMKDIR;
+		m.tmkdir.dfid = df->num;
+		m.tmkdir.name = p9_str(name);
+		m.tmkdir.mode = mode & 07777;
+		m.tmkdir.gid = gid;
+		rtype = P9_RMKDIR;
+		break;
+	case S_IFLNK:
+		if (!target) {
+			r = -EINVAL;
+			goto out;
+		}
+		m.type = P9_TSYMLINK;
+		m.tsymlink.fid = df->num;
+		m.tsymlink.name = p9_str(name);
+		m.tsymlink.symtgt = p9_str(target);
+		m.tsymlink.gid = gid;
+		rtype = P9_RSYMLINK;
+		break;
+	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		m.type = P9_TMKNOD;
+		m.tmknod.dfid = df->num;
+		m.tmknod.name = p9_str(name);
+		m.tmknod.mode = mode & (S_IFMT | 07777);
+		m.tmknod.major = major(rdev);
+		m.tmknod.minor = minor(rdev);
+		m.tmknod.gid = gid;
+		rtype = P9_RMKNOD;
+		break;
+	default:
+		r = -EINVAL;
+		goto out;
+	}
+	r = rpc(&s->c, &m, rtype, &rp, CL_NONE, 0);
+	if (r)
+		goto out;
+	reply_free(&rp);
+created:
+	r = install_name(s, df->num, name, ino, &newfid);
+	if (r == 0 && cred && s->uid == 0 && cred->uid != 0 &&
+	    !S_ISLNK(mode)) {
+		/* attached as root: give the file to the caller */
+		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
+					   UVFS_SET_GID, .uid = cred->uid,
+					   .gid = cred->gid };
+		struct p9_rgetattr ga;
+		struct fid *nf;
+		struct node *n;
+
+		pthread_mutex_lock(&s->lock);
+		n = node_find_locked(s, *ino);
+		nf = n ? n->fid : NULL;
+		if (nf)
+			atomic_fetch_add(&nf->refs, 1);
+		pthread_mutex_unlock(&s->lock);
+		if (nf) {
+			/* keep the group the server chose (setgid dirs) */
+			if (getattr_fid(s, nf->num, &ga) == 0)
+				sa.gid = ga.gid;
+			setattr_fid(s, nf->num, &sa);
+			if (S_ISREG(mode) && (mode & 06000)) {
+				sa.valid = UVFS_SET_MODE;
+				sa.mode = mode & 07777;
+				setattr_fid(s, nf->num, &sa);
+			}
+			fid_put(s, nf);
+		}
+	}
+out:
+	fid_put(s, df);
+	return r;
+}
+
+static int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
+		   void *priv)
+{
+	struct p9sb *s = S(sb);
+	struct fid *df = node_fid(s, dir), *f = node_fid(s, priv);
+	struct p9_msg m = { .type = P9_TLINK };
+	struct reply rp;
+	int r;
+
+	m.tlink.dfid = df->num;
+	m.tlink.fid = f->num;
+	m.tlink.name = p9_str(name);
+	r = rpc(&s->c, &m, P9_RLINK, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	fid_put(s, f);
+	fid_put(s, df);
+	return r;
+}
+
+/* Tremove of dir/name, for servers without Tunlinkat (diod 1.0): checks
+ * the type first, as unlinkat(2) would. */
+static int remove_name(struct p9sb *s, uint32_t dirfid, const char *name,
+		       int isdir)
+{
+	struct p9_msg m = { .type = P9_TREMOVE };
+	struct p9_rgetattr ga;
+	struct reply rp;
+	uint32_t f;
+	int r;
+
+	r = walk(s, dirfid, name, &f, NULL);
+	if (r)
+		return r;
+	r = getattr_fid(s, f, &ga);
+	if (r == 0 && isdir && !S_ISDIR(ga.mode))
+		r = -ENOTDIR;
+	else if (r == 0 && !isdir && S_ISDIR(ga.mode))
+		r = -EISDIR;
+	if (r) {
+		clunk_async(&s->c, f);
+		return r;
+	}
+	/* Tremove clunks the fid whatever the outcome */
+	m.tremove.fid = f;
+	r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	if (r != -ETIMEDOUT && r != -EIO)
+		fid_free(&s->c, f);
+	return r;
+}
+
+static int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name,
+		     int isdir)
+{
+	struct p9sb *s = S(sb);
+	struct fid *df = node_fid(s, dir);
+	struct p9_msg m = { .type = P9_TUNLINKAT };
+	struct reply rp;
+	int r = -EOPNOTSUPP;
+
+	if (!atomic_load(&s->no_unlinkat)) {
+		m.tunlinkat.dirfid = df->num;
+		m.tunlinkat.name = p9_str(name);
+		m.tunlinkat.flags = isdir ? 0x200 /* AT_REMOVEDIR */ : 0;
+		r = rpc(&s->c, &m, P9_RUNLINKAT, &rp, CL_NONE, 0);
+		if (r == 0)
+			reply_free(&rp);
+		if (r == -EOPNOTSUPP || r == -ENOSYS)
+			atomic_store(&s->no_unlinkat, true);
+	}
+	if (r == -EOPNOTSUPP || r == -ENOSYS)
+		r = remove_name(s, df->num, name, isdir);
+	fid_put(s, df);
+	return r;
+}
+
+static int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
+		     void *ndir, const char *nname, unsigned flags)
+{
+	struct p9sb *s = S(sb);
+	struct fid *of, *nf;
+	struct p9_msg m = { .type = P9_TRENAMEAT };
+	struct reply rp;
+	int r;
+
+	if (flags & ~1u)        /* RENAME_EXCHANGE: not in 9P2000.L */
+		return -EINVAL;
+	of = node_fid(s, odir);
+	nf = node_fid(s, ndir);
+	if (flags & 1u) {       /* RENAME_NOREPLACE: checked, not atomic */
+		uint32_t tf;
+		r = walk(s, nf->num, nname, &tf, NULL);
+		if (r == 0) {
+			clunk_async(&s->c, tf);
+			r = -EEXIST;
+		} else if (r == -ENOENT) {
+			r = 0;
+		}
+		if (r)
+			goto out;
+	}
+	r = -EOPNOTSUPP;
+	if (!atomic_load(&s->no_renameat)) {
+		m.trenameat.olddirfid = of->num;
+		m.trenameat.oldname = p9_str(oname);
+		m.trenameat.newdirfid = nf->num;
+		m.trenameat.newname = p9_str(nname);
+		r = rpc(&s->c, &m, P9_RRENAMEAT, &rp, CL_NONE, 0);
+		if (r == 0)
+			reply_free(&rp);
+		if (r == -EOPNOTSUPP || r == -ENOSYS)
+			atomic_store(&s->no_renameat, true);
+	}
+	if (r == -EOPNOTSUPP || r == -ENOSYS) {
+		/* Trename: walk to the file, move it */
+		uint32_t f;
+		r = walk(s, of->num, oname, &f, NULL);
+		if (r)
+			goto out;
+		m = (struct p9_msg){ .type = P9_TRENAME };
+		m.trename.fid = f;
+		m.trename.dfid = nf->num;
+		m.trename.name = p9_str(nname);
+		r = rpc(&s->c, &m, P9_RRENAME, &rp, CL_NONE, 0);
+		if (r == 0)
+			reply_free(&rp);
+		clunk_async(&s->c, f);
+	}
+out:
+	fid_put(s, nf);
+	fid_put(s, of);
+	return r;
+}
+
+static ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
+			   size_t size)
+{
+	struct p9sb *s = S(sb);
+	struct fid *f = node_fid(s, priv);
+	struct p9_msg m = { .type = P9_TREADLINK };
+	struct reply rp;
+	int r;
+
+	m.treadlink.fid = f->num;
+	r = rpc(&s->c, &m, P9_RREADLINK, &rp, CL_NONE, 0);
+	fid_put(s, f);
+	if (r)
+		return r;
+	size_t n = rp.m.rreadlink.target.len;
+	if (n > size)
+		n = size;
+	memcpy(buf, rp.m.rreadlink.target.s, n);
+	reply_free(&rp);
+	return (ssize_t)n;
+}
+
+static int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+	unsigned type = atomic_load(&n->type);
+	struct handle *h;
+	int r;
+
+	/* Only regular files and directories have I/O through the driver:
+	 * opening a FIFO or a device on the server could block it. */
+	if (type != S_IFREG && type != S_IFDIR) {
+		*fh = NULL;
+		return 0;
+	}
+	if (type == S_IFDIR)
+		flags = O_RDONLY;
+	else
+		flags &= O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_DIRECT |
+			 O_NOATIME;
+	uint32_t of;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	r = open_fid(s, n, flags, &of, &h->iounit);
+	if (r) {
+		free(h);
+		return r;
+	}
+	h->fid = fid_new(of);
+	if (!h->fid) {
+		clunk_async(&s->c, of);
+		free(h);
+		return -ENOMEM;
+	}
+	h->node = n;
+	pthread_mutex_lock(&s->lock);
+	n->nopen++;
+	h->next = s->handles.next;
+	h->prev = &s->handles;
+	h->next->prev = h;
+	s->handles.next = h;
+	pthread_mutex_unlock(&s->lock);
+	*fh = h;
+	return 0;
+}
+
+static void p9_release(struct uvfs_sb *sb, void *priv, void *fh)
+{
+	struct p9sb *s = S(sb);
+	struct handle *h = fh;
+
+	(void)priv;
+	if (!h)
+		return;
+	pthread_mutex_lock(&s->lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	h->node->nopen--;
+	pthread_mutex_unlock(&s->lock);
+	fid_put(s, h->fid);
+	free(h);
+}
+
+/* The open fid for an I/O: fh's, or a temporary one (fh NULL: node API). */
+static int io_fid(struct p9sb *s, struct node *n, struct handle *h,
+		  int flags, uint32_t *fid, uint32_t *iounit, bool *tmp)
+{
+	if (h) {
+		*fid = h->fid->num;     /* the core holds fh across the call */
+		*iounit = h->iounit;
+		*tmp = false;
+		return 0;
+	}
+	*tmp = true;
+	return open_fid(s, n, flags, fid, iounit);
+}
+
+static ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
+		       size_t n, off_t off)
+{
+	struct p9sb *s = S(sb);
+	uint32_t fid, iounit;
+	size_t done = 0;
+	bool tmp;
+	int r;
+
+	if (off < 0)
+		return -EINVAL;
+	r = io_fid(s, priv, fh, O_RDONLY, &fid, &iounit, &tmp);
+	if (r)
+		return r;
+	uint32_t max = io_max(s, iounit);
+	while (done < n) {
+		struct p9_msg m = { .type = P9_TREAD };
+		struct reply rp;
+		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
+
+		m.tread.fid = fid;
+		m.tread.offset = (uint64_t)off + done;
+		m.tread.count = want;
+		r = rpc(&s->c, &m, P9_RREAD, &rp, CL_NONE, 0);
+		if (r)
+			break;
+		uint32_t got = rp.m.rread.count;
+		if (got > want) {
+			reply_free(&rp);
+			r = -EIO;
+			break;
+		}
+		memcpy((char *)buf + done, rp.m.rread.data, got);
+		reply_free(&rp);
+		done += got;
+		if (got < want)
+			break;
+	}
+	if (tmp)
+		clunk_async(&s->c, fid);
+	return done > 0 ? (ssize_t)done : r;
+}
+
+static ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
+			const void *buf, size_t n, off_t *off)
+{
+	struct p9sb *s = S(sb);
+	bool append = *off < 0;
+	uint32_t fid, iounit;
+	size_t done = 0;
+	uint64_t pos;
+	bool tmp;
+	int r;
+
+	r = io_fid(s, priv, fh, append ? O_WRONLY | O_APPEND : O_WRONLY,
+		   &fid, &iounit, &tmp);
+	if (r)
+		return r;
+	/* append: the handle was opened O_APPEND, the server appends and
+	 * ignores the offset; the size afterwards says where it ended */
+	pos = append ? 0 : (uint64_t)*off;
+	uint32_t max = io_max(s, iounit);
+	while (done < n) {
+		struct p9_msg m = { .type = P9_TWRITE };
+		struct reply rp;
+		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
+
+		m.twrite.fid = fid;
+		m.twrite.offset = pos + done;
+		m.twrite.count = want;
+		m.twrite.data = (const char *)buf + done;
+		r = rpc(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0);
+		if (r)
+			break;
+		uint32_t got = rp.m.rwrite.count;
+		reply_free(&rp);
+		if (got > want) {
+			r = -EIO;
+			break;
+		}
+		done += got;
+		if (got < want)
+			break;
+	}
+	if (done > 0 || r == 0) {
+		if (append) {
+			struct p9_rgetattr ga;
+			int e = getattr_fid(s, fid, &ga);
+			if (e == 0)
+				*off = (off_t)ga.size;
+			else if (done == 0)
+				r = e;
+			else
+				*off = 0;       /* unknown: best effort */
+		} else {
+			*off += (off_t)done;
+		}
+	}
+	if (tmp)
+		clunk_async(&s->c, fid);
+	return done > 0 ? (ssize_t)done : r;
+}
+
+static int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+	struct p9_msg m = { .type = P9_TFSYNC };
+	struct reply rp;
+	uint32_t fid, iounit;
+	bool tmp;
+	int r;
+
+	if (!fh && atomic_load(&n->type) != S_IFREG &&
+	    atomic_load(&n->type) != S_IFDIR)
+		return 0;
+	r = io_fid(s, n, fh, O_RDONLY, &fid, &iounit, &tmp);
+	if (r)
+		return r;
+	m.tfsync.fid = fid;
+	m.tfsync.datasync = datasync ? 1 : 0;
+	r = rpc(&s->c, &m, P9_RFSYNC, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	if (tmp)
+		clunk_async(&s->c, fid);
+	return r;
+}
+
+static int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
+		      uint64_t cookie, uvfs_filldir_t fill, void *arg)
+{
+	struct p9sb *s = S(sb);
+	uint32_t fid, iounit;
+	char name[NAME_MAX + 1];
+	bool tmp, stop = false;
+	int r;
+
+	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
+	if (r)
+		return r;
+	while (!stop) {
+		struct p9_msg m = { .type = P9_TREADDIR };
+		struct p9_dirent_iter it;
+		struct p9_dirent d;
+		struct reply rp;
+		int k, any = 0;
+
+		m.treaddir.fid = fid;
+		m.treaddir.offset = cookie;
+		m.treaddir.count = s->c.msize - P9_IOHDRSZ; /* diod's bound */
+		r = rpc(&s->c, &m, P9_RREADDIR, &rp, CL_NONE, 0);
+		if (r)
+			break;
+		p9_dirent_iter_init(&it, rp.m.rreaddir.data,
+				    rp.m.rreaddir.count);
+		while ((k = p9_dirent_next(&it, &d)) == 1) {
+			any = 1;
+			if (d.name.len > NAME_MAX) {
+				cookie = d.offset;      /* cannot be named */
+				continue;
+			}
+			memcpy(name, d.name.s, d.name.len);
+			name[d.name.len] = '\0';
+			if (fill(arg, name, d.qid.path, d.type, d.offset)) {
+				stop = true;
+				break;
+			}
+			cookie = d.offset;
+		}
+		reply_free(&rp);
+		if (k < 0) {
+			r = -EIO;
+			break;
+		}
+		if (!any)
+			break;          /* the end */
+	}
+	if (tmp)
+		clunk_async(&s->c, fid);
+	return r;
+}
+
+const struct uvfs_fstype_ops uvfs_9p_ops = {
+	.name = "9p",
+	.flags = UVFS_FS_SERVER_PERMS | UVFS_FS_NO_NAMECACHE,
+	.mount = p9_mount,
+	.unmount = p9_unmount,
+	.cancel = p9_cancel,
+	.statfs = p9_statfs,
+	.vget = p9_vget,
+	.reclaim = p9_reclaim,
+	.getattr = p9_getattr,
+	.setattr = p9_setattr,
+	.lookup = p9_lookup,
+	.create = p9_create,
+	.link = p9_link,
+	.unlink = p9_unlink,
+	.rename = p9_rename,
+	.readlink = p9_readlink,
+	.open = p9_open,
+	.release = p9_release,
+	.read = p9_read,
+	.write = p9_write,
+	.fsync = p9_fsync,
+	.readdir = p9_readdir,
+};
+
+int uvfs_9p_register(struct uvfs *u)
+{
+	return uvfs_fstype_register(u, &uvfs_9p_ops);
+}

@@ -1,0 +1,526 @@
+/*
+ * test_9pclient.c - the 9P client driver against a misbehaving server.
+ *
+ * A fake 9P2000.L server runs in a thread on one end of a socketpair (built
+ * from the codec); the driver mounts the other end ("fd:N,N").  The file a
+ * test stats picks the server's misbehaviour for the Tgetattr:
+ *
+ *   f        a normal file (size 200)
+ *   bad      a malformed Rgetattr (truncated body)      -> -EIO, VFS stays up
+ *   wrong    an Rstatfs in answer to Tgetattr (mistyped) -> -EIO
+ *   unsol    an unsolicited reply (unknown tag) first    -> ignored, success
+ *   late     no reply until Tflush; then the late reply and Rflush
+ *                                                        -> -ETIMEDOUT
+ *   o1, o2   out of order: o1's reply is held until o2's is sent
+ *   big      a frame larger than msize                   -> connection dead
+ *   hang     the server stops answering anything         -> forced unmount
+ *
+ * Every case checks that the VFS returns an error and keeps working (or,
+ * when the connection is lost, fails fast with -EIO and unmounts).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/uvfs.h>
+
+#include "p9.h"
+
+#define MSIZE 8192
+
+/* the path each fid names (walks copy it): the server thread writes it,
+ * the fixture clears it before the thread starts */
+static uint64_t fid_path[4096];
+
+/* ---- the fake server ---------------------------------------------------- */
+
+struct fake {
+	int fd;
+	pthread_t thr;
+	atomic_int flushes;     /* Tflush received */
+	atomic_int hung;
+	atomic_int held;        /* replies held back so far */
+	bool have_held;         /* a reply held back (late, o1) */
+	uint16_t held_tag;
+	uint64_t held_path;
+};
+
+static const struct { const char *name; uint64_t path; } names[] = {
+	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
+	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
+};
+
+static void send_msg(struct fake *fs, struct p9_msg *m)
+{
+	uint8_t buf[MSIZE];
+	ssize_t n = p9_pack(buf, sizeof(buf), m);
+
+	assert_true(n > 0);
+	if (write(fs->fd, buf, (size_t)n) != n)
+		return; /* the client went away */
+}
+
+static void rlerror(struct fake *fs, uint16_t tag, uint32_t e)
+{
+	struct p9_msg r = { .type = P9_RLERROR, .tag = tag };
+
+	r.rlerror.ecode = e;
+	send_msg(fs, &r);
+}
+
+static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
+{
+	struct p9_msg r = { .type = P9_RGETATTR, .tag = tag };
+
+	r.rgetattr.valid = P9_GETATTR_BASIC;
+	r.rgetattr.qid.path = path;
+	r.rgetattr.qid.type = path == 1 ? P9_QTDIR : P9_QTFILE;
+	r.rgetattr.mode = path == 1 ? S_IFDIR | 0755 : S_IFREG | 0644;
+	r.rgetattr.nlink = 1;
+	r.rgetattr.size = path * 100;
+	send_msg(fs, &r);
+}
+
+static void handle(struct fake *fs, struct p9_msg *t)
+{
+	struct p9_msg r = { .tag = t->tag };
+
+	if (atomic_load(&fs->hung))
+		return;
+	switch (t->type) {
+	case P9_TVERSION:
+		r.type = P9_RVERSION;
+		r.rversion.msize = t->tversion.msize < MSIZE ?
+				   t->tversion.msize : MSIZE;
+		r.rversion.version = P9_STR(P9_VERSION_L);
+		break;
+	case P9_TATTACH:
+		r.type = P9_RATTACH;
+		r.rattach.qid = (struct p9_qid){ .type = P9_QTDIR, .path = 1 };
+		break;
+	case P9_TWALK:
+		r.type = P9_RWALK;
+		if (t->twalk.nwname == 1) {
+			uint64_t path = 0;
+			if (p9_str_eq(t->twalk.wname[0], ".."))
+				path = 1;
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]);
+			     i++)
+				if (p9_str_eq(t->twalk.wname[0], names[i].name))
+					path = names[i].path;
+			if (!path)
+				return rlerror(fs, t->tag, ENOENT);
+			r.rwalk.nwqid = 1;
+			r.rwalk.wqid[0] = (struct p9_qid){ .path = path };
+		} else if (t->twalk.nwname > 1) {
+			return rlerror(fs, t->tag, ENOENT);
+		}
+		break;
+	case P9_TGETATTR: {
+		/* the fid number says nothing about the file: the test names
+		 * one file per case and the driver walked it just before, so
+		 * the server remembers the last walked path per fid */
+		uint64_t path = t->tgetattr.fid < 4096 ?
+				fid_path[t->tgetattr.fid] : 0;
+		uint8_t raw[64];
+
+		switch (path) {
+		case 3:         /* malformed: an Rgetattr of 20 bytes */
+			memset(raw, 0, sizeof(raw));
+			raw[0] = 20;
+			raw[4] = P9_RGETATTR;
+			raw[5] = (uint8_t)t->tag;
+			raw[6] = (uint8_t)(t->tag >> 8);
+			if (write(fs->fd, raw, 20) != 20)
+				return;
+			return;
+		case 4:         /* mistyped */
+			r.type = P9_RSTATFS;
+			r.rstatfs.bsize = 4096;
+			break;
+		case 5:         /* unsolicited first */
+			rgetattr(fs, 0xfff0, 5);
+			rgetattr(fs, t->tag, 5);
+			return;
+		case 7:         /* o1: held until o2 (once: stat asks twice) */
+			if (atomic_load(&fs->held))
+				return rgetattr(fs, t->tag, path);
+			/* fall through */
+		case 6:         /* late: held until the Tflush */
+			fs->have_held = true;
+			fs->held_tag = t->tag;
+			fs->held_path = path;
+			atomic_fetch_add(&fs->held, 1);
+			return;
+		case 8:         /* o2, then the held o1 */
+			rgetattr(fs, t->tag, 8);
+			if (fs->have_held && fs->held_path == 7) {
+				fs->have_held = false;
+				rgetattr(fs, fs->held_tag, 7);
+			}
+			return;
+		case 9:         /* a frame bigger than msize */
+			memset(raw, 0, sizeof(raw));
+			raw[0] = 0xff;
+			raw[1] = 0xff;
+			raw[2] = 0x10;  /* ~1 MiB */
+			raw[4] = P9_RGETATTR;
+			if (write(fs->fd, raw, sizeof(raw)) < 0)
+				return;
+			return;
+		case 10:
+			atomic_store(&fs->hung, 1);
+			return;
+		default:
+			return rgetattr(fs, t->tag, path ? path : 1);
+		}
+		break;
+	}
+	case P9_TFLUSH:
+		atomic_fetch_add(&fs->flushes, 1);
+		if (fs->have_held && fs->held_tag == t->tflush.oldtag) {
+			/* answer the flushed request after all, then Rflush:
+			 * the client must honour it and reuse the tag only
+			 * after the Rflush */
+			fs->have_held = false;
+			rgetattr(fs, fs->held_tag, fs->held_path);
+		}
+		r.type = P9_RFLUSH;
+		break;
+	case P9_TLOPEN:
+		r.type = P9_RLOPEN;
+		break;
+	case P9_TREAD: {
+		static const char data[] = "hello, 9p";
+		uint64_t off = t->tread.offset;
+		r.type = P9_RREAD;
+		if (off < sizeof(data) - 1) {
+			r.rread.data = data + off;
+			r.rread.count = (uint32_t)(sizeof(data) - 1 - off);
+			if (r.rread.count > t->tread.count)
+				r.rread.count = t->tread.count;
+		}
+		break;
+	}
+	case P9_TCLUNK:
+		r.type = P9_RCLUNK;
+		break;
+	case P9_TSTATFS:
+		r.type = P9_RSTATFS;
+		r.rstatfs.bsize = 4096;
+		r.rstatfs.namelen = 255;
+		break;
+	default:
+		return rlerror(fs, t->tag, EOPNOTSUPP);
+	}
+	send_msg(fs, &r);
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *fs = arg;
+	uint8_t buf[MSIZE];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n = read(fs->fd, buf + have, sizeof(buf) - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		for (;;) {
+			struct p9_msg t;
+			uint32_t size;
+			if (p9_frame_size(buf, have, MSIZE, &size) != 0 ||
+			    have < size)
+				break;
+			if (p9_unpack(buf, size, &t) == 0) {
+				if (t.type == P9_TWALK &&
+				    t.twalk.newfid < 4096) {
+					uint64_t p = t.twalk.fid < 4096 ?
+						     fid_path[t.twalk.fid] : 1;
+					if (t.twalk.nwname == 1) {
+						p = 0;
+						for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+							if (p9_str_eq(t.twalk.wname[0], names[i].name))
+								p = names[i].path;
+					}
+					fid_path[t.twalk.newfid] = p ? p : 1;
+				}
+				if (t.type == P9_TATTACH && t.tattach.fid < 4096)
+					fid_path[t.tattach.fid] = 1;
+				handle(fs, &t);
+			}
+			memmove(buf, buf + size, have - size);
+			have -= size;
+		}
+	}
+	return NULL;
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	struct fake fs;
+	int cfd;
+};
+
+static int fx_mount(struct fx *x, const char *opts)
+{
+	int sv[2];
+	char src[64];
+
+	memset(fid_path, 0, sizeof(fid_path));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	x->fs.fd = sv[0];
+	x->cfd = sv[1];
+	assert_int_equal(pthread_create(&x->fs.thr, NULL, fake_main, &x->fs),
+			 0);
+	assert_int_equal(uvfs_new(NULL, &x->u), 0);
+	assert_int_equal(uvfs_9p_register(x->u), 0);
+	assert_int_equal(uvfs_ctx_new(x->u, NULL, &x->c), 0);
+	assert_int_equal(uvfs_mkdir(x->c, "/m", 0755), 0);
+	snprintf(src, sizeof(src), "fd:%d,%d", sv[1], sv[1]);
+	int r = uvfs_mount(x->c, "9p", src, "/m", opts);
+	close(sv[1]);   /* the driver has its own copy */
+	return r;
+}
+
+static void fx_done(struct fx *x)
+{
+	uvfs_umount(x->c, "/m", UVFS_UMOUNT_FORCE);
+	uvfs_ctx_free(x->c);
+	uvfs_free(x->u);
+	shutdown(x->fs.fd, SHUT_RDWR);
+	pthread_join(x->fs.thr, NULL);
+	close(x->fs.fd);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_basic(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+	char buf[64];
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 200);
+	assert_int_equal(uvfs_stat(x.c, "/m/nope", &st), -ENOENT);
+	fd = uvfs_open(x.c, "/m/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_read(x.c, fd, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "hello, 9p", 9);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+static void test_bad_replies(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/bad", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/wrong", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/unsol", &st), 0);
+	assert_int_equal(st.st_size, 500);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+static void test_deadline_flush(void **state)
+{
+	struct fx x = { 0 };
+	struct timespec t0;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=300"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_stat(x.c, "/m/late", &st), -ETIMEDOUT);
+	assert_true(ms_since(&t0) < 3000);
+	/* only that request failed; the flush went out */
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(atomic_load(&x.fs.flushes), 1);
+	for (int i = 0; i < 300; i++)   /* tags get reused */
+		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+struct statarg {
+	struct uvfs *u;
+	const char *path;
+	int r;
+	off_t size;
+};
+
+static void *stat_thread(void *arg)
+{
+	struct statarg *a = arg;
+	struct uvfs_ctx *c;
+	struct stat st;
+
+	assert_int_equal(uvfs_ctx_new(a->u, NULL, &c), 0);
+	a->r = uvfs_stat(c, a->path, &st);
+	if (a->r == 0)
+		a->size = st.st_size;
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+static void test_out_of_order(void **state)
+{
+	struct fx x = { 0 };
+	struct statarg a = { .path = "/m/o1" }, b = { .path = "/m/o2" };
+	pthread_t ta, tb;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=5000"), 0);
+	a.u = b.u = x.u;
+	assert_int_equal(pthread_create(&ta, NULL, stat_thread, &a), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&x.fs.held); i++)
+		usleep(10 * 1000); /* until o1's Tgetattr is held */
+	assert_int_equal(atomic_load(&x.fs.held), 1);
+	assert_int_equal(pthread_create(&tb, NULL, stat_thread, &b), 0);
+	pthread_join(tb, NULL);
+	pthread_join(ta, NULL);
+	assert_int_equal(a.r, 0);
+	assert_int_equal(a.size, 700);
+	assert_int_equal(b.r, 0);
+	assert_int_equal(b.size, 800);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+static void test_serial(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "serial,timeout=2000,msize=4096"), 0);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/bad", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+static void test_oversized(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	/* framing lost: the whole connection fails, fast, and stays up */
+	assert_int_equal(uvfs_stat(x.c, "/m/big", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+static void test_bad_options(void **state)
+{
+	struct fx x = { 0 };
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "nosuchoption"), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "9p", "fd:nope", "/m", ""), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "9p", "carrier-pigeon:x", "/m", ""),
+			 -EINVAL);
+	fx_done(&x);
+}
+
+static void test_hang_force(void **state)
+{
+	struct fx x = { 0 };
+	struct statarg a = { .path = "/m/hang" };
+	struct timespec t0;
+	struct stat st;
+	pthread_t ta;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=60000,deadline=500"), 0);
+	fd = uvfs_open(x.c, "/m/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	a.u = x.u;
+	assert_int_equal(pthread_create(&ta, NULL, stat_thread, &a), 0);
+	for (int i = 0; i < 1000 && !atomic_load(&x.fs.hung); i++)
+		usleep(10 * 1000); /* the server hangs; the caller is blocked */
+	assert_int_equal(atomic_load(&x.fs.hung), 1);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), -EBUSY);
+	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	pthread_join(ta, NULL);
+	assert_true(ms_since(&t0) < 2000);
+	assert_int_equal(a.r, -EIO);
+	/* the dangling file is dead; close works */
+	char buf[8];
+	assert_int_equal(uvfs_read(x.c, fd, buf, sizeof(buf)), -EIO);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_settle(x.u, 5000), 0);
+	assert_true(ms_since(&t0) < 5000);
+	assert_int_equal(uvfs_stat(x.c, "/m", &st), 0);
+	fx_done(&x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_deadline_flush),
+		cmocka_unit_test(test_out_of_order),
+		cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_hang_force),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
