@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 		}
 		if (!*s) {
 			fprintf(stderr, "uvfsd: --root needs a type\n");
+			free(s);
 			return 2;
 		}
 		cfg.root_type = s;
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
 		if (sock_opt[0] != '/') {
 			fprintf(stderr, "uvfsd: --socket needs an absolute "
 				"path\n");
+			free((char *)cfg.root_type);
 			return 2;
 		}
 		snprintf(sock, sizeof(sock), "%s", sock_opt);
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
 				       sizeof(sock))) != 0) {
 		fprintf(stderr, "uvfsd: no socket path for %s: %s\n", mnt,
 			strerror(-err));
+		free((char *)cfg.root_type);
 		return 1;
 	}
 
@@ -316,11 +319,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uvfsd: cannot create the namespace (root %s): "
 			"%s\n", cfg.root_type ? cfg.root_type : "memfs",
 			strerror(-err));
+		free((char *)cfg.root_type);
 		return 1;
 	}
 	err = control_open(sock, &d.ctl);
 	if (err) {
 		uvfs_free(d.u);
+		free((char *)cfg.root_type);
 		return 1;
 	}
 	fcfg.mountpoint = mnt;
@@ -333,6 +338,7 @@ int main(int argc, char **argv)
 			strerror(-err));
 		control_close(d.ctl);
 		uvfs_free(d.u);
+		free((char *)cfg.root_type);
 		return 1;
 	}
 	if (control_start(d.ctl, d.u, d.uf, mnt)) {

@@ -1068,6 +1068,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	if (!uf)
 		return -ENOMEM;
 	uf->u = u;
+	uf->loop_thread = pthread_self(); /* the loop runs here too */
 	uf->max_threads = cfg->max_threads ? cfg->max_threads : 64;
 	uf->fh_list.next = uf->fh_list.prev = &uf->fh_list;
 	for (int i = 0; i < NSTRIPES; i++)
@@ -1144,7 +1145,6 @@ int uvfs_fuse_loop(struct uvfs_fuse *uf)
 	fuse_loop_cfg_set_max_threads(lc, uf->max_threads);
 	fuse_loop_cfg_set_idle_threads(lc, 8);
 	fuse_loop_cfg_set_clone_fd(lc, 0);
-	uf->loop_thread = pthread_self();
 	ret = fuse_session_loop_mt(uf->se, lc);
 	atomic_store(&uf->loop_done, true);
 	fuse_loop_cfg_destroy(lc);

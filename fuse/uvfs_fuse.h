@@ -29,8 +29,8 @@ struct uvfs_fuse_config {
 int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		  struct uvfs_fuse **out);
 /* Runs the multi-threaded loop until the session ends (signal, unmount
- * from outside, uvfs_fuse_exit).  Call from the thread given to
- * uvfs_fuse_exit's kicks (the main thread). */
+ * from outside, uvfs_fuse_exit).  => call from the thread that called
+ * uvfs_fuse_new (uvfs_fuse_exit interrupts that thread). */
 int uvfs_fuse_loop(struct uvfs_fuse *uf);
 /* Ends the loop from another thread: marks the session exited and
  * interrupts the loop's waiting thread with SIGUSR1 (which must have a

@@ -90,7 +90,7 @@ wait_daemon() {
 	rc=$?
 	DAEMON_PID=
 	[ $rc -eq 0 ] || fail "uvfsd exited with $rc: $(tail -40 "$WORK/uvfsd.log")"
-	if grep -qE "ERROR: (Address|Leak|Thread)Sanitizer|runtime error" \
+	if grep -qE "(ERROR|WARNING): (Address|Leak|Thread)Sanitizer|runtime error" \
 		"$WORK/uvfsd.log"; then
 		fail "sanitizer report: $(cat "$WORK/uvfsd.log")"
 	fi
