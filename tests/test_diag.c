@@ -2,6 +2,8 @@
  * test_diag.c - a broken invariant stops the program with file and line:
  * releasing a node more times than it is held must abort (the count would
  * go negative), not corrupt memory.  The offending call runs in a child.
+ * Also: an instance that cannot be made fails cleanly (nothing leaks; the
+ * leak checker of the ASan build sees to that).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,10 +58,25 @@ static void over_release_aborts(void **state)
 	assert_non_null(strstr(out, "node.c:"));
 }
 
+static void bad_root_type_fails_cleanly(void **state)
+{
+	struct uvfs_config cfg = { .root_type = "nosuchfs" };
+	struct uvfs *u = NULL;
+
+	(void)state;
+	assert_int_equal(uvfs_new(&cfg, &u), -ENODEV);
+	assert_null(u);
+	cfg.root_type = "memfs";
+	cfg.root_options = "nosuchoption";
+	assert_int_equal(uvfs_new(&cfg, &u), -EINVAL);
+	assert_null(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(over_release_aborts),
+		cmocka_unit_test(bad_root_type_fails_cleanly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,11 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 
 fail_workers:
 	workers_stop(u);
+	{
+		struct fstype *t, *tmp;
+		cds_list_for_each_entry_safe(t, tmp, &u->types, link)
+			free(t);
+	}
 fail_ncache:
 	ncache_fini(u);
 fail_vcache:
