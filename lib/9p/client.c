@@ -54,6 +54,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -930,7 +932,7 @@ static int connect_tcp(const char *hostport, int timeout_ms, int *fd)
 			continue;
 		}
 		int one = 1;
-		setsockopt(s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one,
+		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
 			   sizeof(one));
 		*fd = s;
 		r = 0;
