@@ -40,7 +40,8 @@ struct env {
 
 static void hpath(char *buf, const char *dir, const char *rel)
 {
-	snprintf(buf, 256, "%s/%s", dir, rel);
+	int n = snprintf(buf, 256, "%s/%s", dir, rel);
+	assert_true(n > 0 && n < 256);
 }
 
 static void host_write(const char *dir, const char *rel, const char *data)
