@@ -431,6 +431,66 @@ static void test_out_of_order(void **state)
 	fx_done(&x);
 }
 
+struct loop_arg {
+	struct uvfs *u;
+	int n, fails;
+	bool late;      /* stat "late" (one thread): must time out */
+};
+
+static void *loop_thread(void *arg)
+{
+	struct loop_arg *a = arg;
+	struct uvfs_ctx *c;
+	struct stat st;
+	char buf[16];
+
+	assert_int_equal(uvfs_ctx_new(a->u, NULL, &c), 0);
+	for (int i = 0; i < a->n; i++) {
+		if (a->late) {
+			if (uvfs_stat(c, "/m/late", &st) != -ETIMEDOUT)
+				a->fails++;
+			continue;
+		}
+		if (uvfs_stat(c, "/m/f", &st) != 0 || st.st_size != 200)
+			a->fails++;
+		int fd = uvfs_open(c, "/m/f", O_RDONLY, 0);
+		if (fd < 0 || uvfs_pread(c, fd, buf, 5, 7) != 2 ||
+		    memcmp(buf, "9p", 2) != 0)
+			a->fails++;
+		if (fd >= 0)
+			uvfs_close(c, fd);
+	}
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+/* Many callers at once, one of them timing out again and again: every
+ * other request succeeds, with its own reply. */
+static void test_parallel(void **state)
+{
+	struct fx x = { 0 };
+	struct loop_arg a[9];
+	pthread_t t[9];
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=200"), 0);
+	for (int i = 0; i < 9; i++) {
+		a[i] = (struct loop_arg){ .u = x.u, .n = i == 8 ? 3 : 150,
+					  .late = i == 8 };
+		assert_int_equal(pthread_create(&t[i], NULL, loop_thread,
+						&a[i]), 0);
+	}
+	for (int i = 0; i < 9; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].fails, 0);
+	}
+	for (int i = 0; i < 500 && atomic_load(&x.fs.flushes) < 3; i++)
+		usleep(10 * 1000);      /* the server reads them on its own */
+	assert_int_equal(atomic_load(&x.fs.flushes), 3);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 static void test_serial(void **state)
 {
 	struct fx x = { 0 };
@@ -516,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_deadline_flush),
 		cmocka_unit_test(test_out_of_order),
+		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_bad_options),

@@ -1086,7 +1086,7 @@ static struct fid *node_fid(struct p9sb *s, struct node *n)
  * the open fid), else the node's. */
 static struct fid *node_attr_fid(struct p9sb *s, struct node *n)
 {
-	struct fid *f = n->fid;
+	struct fid *f = NULL;
 
 	pthread_mutex_lock(&s->lock);
 	if (n->nopen)
@@ -1096,7 +1096,7 @@ static struct fid *node_attr_fid(struct p9sb *s, struct node *n)
 				f = h->fid;
 				break;
 			}
-	if (!n->nopen)
+	if (!f)
 		f = n->fid;
 	atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);
