@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # conformance-diod.sh CONFORMANCE-BINARY [extra options]
+# conformance-diod.sh path/to/test_9pclient
 #
 # Runs the conformance body against the 9P client driver and a real
 # 9P2000.L server: starts diod on a Unix socket exporting a fresh temporary
 # directory, runs `CONFORMANCE-BINARY 9p unix:SOCK aname=DIR,...`, stops
-# diod.  Exit status: the binary's (0 pass, 1 fail), 77 (skip) when diod is
+# diod.  Given test_9pclient instead, runs it with UVFS_9P_SOURCE,
+# UVFS_9P_OPTS and UVFS_9P_PID set (its SIGSTOPped-server test).  Exit status: the binary's (0 pass, 1 fail), 77 (skip) when diod is
 # not installed.
 #
 # Tests left out on diod (UVFS_TEST_SKIP, comma-separated; set it to ""
@@ -39,6 +41,7 @@ args=(-f -n -e "$tmp/export" -l "$sock" -L "$tmp/diod.log")
 "$diod" "${args[@]}" &
 pid=$!
 cleanup() {
+	kill -CONT "$pid" 2>/dev/null
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	rm -rf "$tmp"
@@ -61,8 +64,15 @@ fi
 export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_access,test_perm_basic,test_perm_owner,test_rename_exchange,test_unlink,test_rename_file,test_rmdir,test_rename_dirs"}
 opts="aname=$tmp/export${extra:+,$extra}"
 echo "conformance-diod: diod pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
-"$bin" 9p "unix:$sock" "$opts"
-status=$?
+case $(basename "$bin") in
+test_9pclient*)
+	UVFS_9P_SOURCE="unix:$sock" UVFS_9P_OPTS="$opts" UVFS_9P_PID=$pid \
+		"$bin"
+	status=$? ;;
+*)
+	"$bin" 9p "unix:$sock" "$opts"
+	status=$? ;;
+esac
 if [ $status -ne 0 ] && [ -s "$tmp/diod.log" ]; then
 	echo "--- diod log (tail)"; tail -20 "$tmp/diod.log"
 fi

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,60 @@ static void test_hang_force(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A real server that stops: with UVFS_9P_SOURCE, UVFS_9P_OPTS and
+ * UVFS_9P_PID set (tests/conformance-diod.sh does, for diod), the server
+ * process is SIGSTOPped with a caller blocked in it and an open file; a
+ * forced unmount must return within its deadline and the caller get -EIO.
+ */
+static void test_real_server_stopped(void **state)
+{
+	const char *src = getenv("UVFS_9P_SOURCE");
+	const char *opts = getenv("UVFS_9P_OPTS");
+	const char *pids = getenv("UVFS_9P_PID");
+	struct statarg a = { .path = "/m/probe" };
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	char o[1024];
+	struct timespec t0;
+	pthread_t ta;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	if (!src || !pids) {
+		skip();
+		return;
+	}
+	pid = (pid_t)atoi(pids);
+	snprintf(o, sizeof(o), "%s%stimeout=60000,deadline=500",
+		 opts ? opts : "", opts && *opts ? "," : "");
+	assert_int_equal(uvfs_new(NULL, &u), 0);
+	assert_int_equal(uvfs_9p_register(u), 0);
+	assert_int_equal(uvfs_ctx_new(u, NULL, &c), 0);
+	assert_int_equal(uvfs_mkdir(c, "/m", 0755), 0);
+	assert_int_equal(uvfs_mount(c, "9p", src, "/m", o), 0);
+	fd = uvfs_open(c, "/m/probe", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(c, fd, "x", 1), 1);
+
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	a.u = u;
+	assert_int_equal(pthread_create(&ta, NULL, stat_thread, &a), 0);
+	usleep(300 * 1000);     /* the caller is blocked in the server */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_umount(c, "/m", UVFS_UMOUNT_FORCE), 0);
+	pthread_join(ta, NULL);
+	long ms = ms_since(&t0);
+	kill(pid, SIGCONT);
+	assert_true(ms < 2000);
+	assert_int_equal(a.r, -EIO);
+	assert_int_equal(uvfs_close(c, fd), 0);
+	assert_int_equal(uvfs_settle(u, 5000), 0);
+	uvfs_ctx_free(c);
+	uvfs_free(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
+		cmocka_unit_test(test_real_server_stopped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
