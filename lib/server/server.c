@@ -442,8 +442,6 @@ static int do_walk(struct run *x)
 	NEED(walk);
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
-	if (x->f->pub.opened)
-		return -EBADF;
 	if (t->newfid == t->fid) {
 		nf = calloc(1, sizeof(*nf));
 		if (!nf)
@@ -458,8 +456,9 @@ static int do_walk(struct run *x)
 	nf->pub.uid = x->f->pub.uid;
 	nf->pub.gid = x->f->pub.gid;
 	pthread_rwlock_rdlock(&x->f->rw);
-	err = x->ops->walk(x->r, &x->f->pub, &nf->pub, t->nwname, t->wname,
-			   x->rep.rwalk.wqid, &n);
+	err = x->f->pub.opened ? -EBADF
+	      : x->ops->walk(x->r, &x->f->pub, &nf->pub, t->nwname, t->wname,
+			     x->rep.rwalk.wqid, &n);
 	pthread_rwlock_unlock(&x->f->rw);
 	if (err == 0 && n > t->nwname)
 		err = -EIO;     /* NEVER: an ops bug */
@@ -539,16 +538,15 @@ static int do_read(struct run *x)
 	NEED(read);
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
-	if (!x->f->pub.opened)
-		return -EBADF;
 	if (count > x->c->msize - P9_RREAD_HDRSZ)
 		count = x->c->msize - P9_RREAD_HDRSZ;
 	x->rbuf = malloc(P9_RREAD_HDRSZ + (size_t)count);
 	if (!x->rbuf)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&x->f->rw);
-	n = x->ops->read(x->r, &x->f->pub, t->offset, x->rbuf + P9_RREAD_HDRSZ,
-			 count);
+	n = !x->f->pub.opened ? -EBADF
+	    : x->ops->read(x->r, &x->f->pub, t->offset,
+			   x->rbuf + P9_RREAD_HDRSZ, count);
 	pthread_rwlock_unlock(&x->f->rw);
 	if (n < 0)
 		return (int)n;
@@ -569,10 +567,9 @@ static int do_write(struct run *x)
 	NEED(write);
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
-	if (!x->f->pub.opened)
-		return -EBADF;
 	pthread_rwlock_rdlock(&x->f->rw);
-	n = x->ops->write(x->r, &x->f->pub, t->offset, t->data, t->count);
+	n = !x->f->pub.opened ? -EBADF
+	    : x->ops->write(x->r, &x->f->pub, t->offset, t->data, t->count);
 	pthread_rwlock_unlock(&x->f->rw);
 	if (n < 0)
 		return (int)n;
@@ -593,8 +590,6 @@ static int do_readdir(struct run *x)
 	NEED(readdir);
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
-	if (!x->f->pub.opened)
-		return -EBADF;
 	if (count > x->c->msize - P9_RREADDIR_HDRSZ)
 		count = x->c->msize - P9_RREADDIR_HDRSZ;
 	x->rbuf = malloc(P9_RREADDIR_HDRSZ + (size_t)count);
@@ -602,7 +597,8 @@ static int do_readdir(struct run *x)
 		return -ENOMEM;
 	p9_dirent_buf_init(&b, x->rbuf + P9_RREADDIR_HDRSZ, count);
 	pthread_rwlock_wrlock(&x->f->rw);
-	err = x->ops->readdir(x->r, &x->f->pub, t->offset, &b);
+	err = !x->f->pub.opened ? -EBADF
+	      : x->ops->readdir(x->r, &x->f->pub, t->offset, &b);
 	pthread_rwlock_unlock(&x->f->rw);
 	if (err < 0)
 		return err;
@@ -695,11 +691,13 @@ static int do_simple(struct run *x)
 	}
 	if ((err = run_fids(x, fid, fid2)) < 0)
 		return err;
-	if (t->type == P9_TFSYNC && !x->f->pub.opened)
-		return -EBADF;
 	pthread_rwlock_rdlock(&x->f->rw);
 	if (x->f2 && x->f2 != x->f)
 		pthread_rwlock_rdlock(&x->f2->rw);
+	if (t->type == P9_TFSYNC && !x->f->pub.opened) {
+		err = -EBADF;
+		goto unlock;
+	}
 	struct p9srv_req *r = x->r;
 	struct p9srv_fid *f = &x->f->pub;
 	struct p9srv_fid *f2 = x->f2 ? &x->f2->pub : NULL;
@@ -761,6 +759,7 @@ static int do_simple(struct run *x)
 		rep->type = P9_RGETLOCK;
 		break;
 	}
+unlock:
 	if (x->f2 && x->f2 != x->f)
 		pthread_rwlock_unlock(&x->f2->rw);
 	pthread_rwlock_unlock(&x->f->rw);

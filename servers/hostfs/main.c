@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -53,9 +54,13 @@ static int listen_unix(const char *path)
 		exit(2);
 	}
 	strcpy(sa.sun_path, path);
+	/* owner-only: who may connect is who may act as any user */
+	mode_t old = umask(077);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 64) < 0) {
+	int bad = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		  listen(fd, 64) < 0;
+	umask(old);
+	if (bad) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
 			path, strerror(errno));
 		exit(2);
