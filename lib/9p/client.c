@@ -78,7 +78,7 @@
 #include "p9.h"
 
 #define NTAGS           256     /* requests in flight per connection */
-#define LRU_MAX         64      /* unreferenced nodes kept */
+#define LRU_MAX         256     /* unreferenced nodes kept */
 #define NBUCKETS        4096
 #define MSIZE_DEFAULT   (512u * 1024)
 #define MSIZE_MIN       4096u
@@ -1411,6 +1411,8 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 		if (getpwnam_r(o.uname, &pw, pbuf, sizeof(pbuf), &pwp) == 0 &&
 		    pwp)
 			s->uid = pw.pw_uid;
+		else
+			s->uid = (uid_t)P9_NONUNAME; /* the server maps it */
 	} else {
 		struct passwd pw, *pwp = NULL;
 		char pbuf[4096];
@@ -2194,6 +2196,10 @@ static int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		}
 		if (!any)
 			break;          /* the end */
+		if (!stop && cookie == m.treaddir.offset) {
+			r = -EIO;       /* no progress: a broken server */
+			break;
+		}
 	}
 	if (tmp)
 		clunk_async(&s->c, fid);
