@@ -347,6 +347,46 @@ static void renamed_out_of_export(void **state)
 		assert_int_equal(tc_clunk(c, f), 0);
 }
 
+/* A rename made through the server: the fids below follow it. */
+static void renamed_through_server(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+	struct p9_rgetattr a;
+
+	host_mkdir(exp_, "a");
+	host_mkdir(exp_, "a/b");
+	host_write(exp_, "a/b/f", "follow");
+	host_mkdir(exp_, "ab");                 /* a prefix, not a parent */
+	assert_int_equal(tc_walk(c, 1, 2, "a/b", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "a/b/f", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 4, "ab", NULL), 0);
+	t.trenameat.olddirfid = 1;
+	t.trenameat.oldname = P9_STR("a");
+	t.trenameat.newdirfid = 4;
+	t.trenameat.newname = P9_STR("moved");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	assert_true(host_exists(exp_, "ab/moved/b/f"));
+	assert_int_equal(tc_getattr(c, 3, &a), 0);
+	assert_int_equal(a.size, 6);
+	assert_int_equal(tc_getattr(c, 4, NULL), 0);
+	assert_int_equal(tc_lcreate(c, 2, "new", O_RDWR, 0644, 0), 0);
+	assert_true(host_exists(exp_, "ab/moved/b/new"));
+	/* Trename moves the fid's own file, and the fids below it */
+	assert_int_equal(tc_walk(c, 1, 5, "ab/moved", NULL), 0);
+	t = (struct p9_msg){ .type = P9_TRENAME };
+	t.trename.fid = 5;
+	t.trename.dfid = 1;
+	t.trename.name = P9_STR("back");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	assert_int_equal(tc_getattr(c, 3, &a), 0);
+	assert_int_equal(tc_walk(c, 5, 6, "b/f", NULL), 0);
+	assert_true(host_exists(exp_, "back/b/f"));
+	for (uint32_t f = 2; f <= 6; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
 static void hard_links(void **state)
 {
 	struct env *e = *state;
@@ -573,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(absolute_targets_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(planted_after_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_out_of_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_through_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_not_opened, setup, teardown),

@@ -56,6 +56,8 @@ struct hostfs {
 	int rootfd;             /* O_PATH, the export */
 	dev_t rootdev;
 	bool as_root;           /* switch fsuid/fsgid per request */
+	pthread_mutex_t flock;  /* fids, every hfid's link */
+	struct hfid *fids;      /* flock: every fid's object (renames) */
 };
 
 /* A fid's object.  path and the identity are changed only by lcreate
@@ -68,6 +70,7 @@ struct hfid {
 	ino_t ino;              /* plock */
 	mode_t type;            /* plock: S_IFMT bits */
 	int fd;                 /* opened: the open descriptor, else -1 */
+	struct hfid *next, **prev; /* hs->flock: hs->fids */
 };
 
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
@@ -233,7 +236,8 @@ static const char *path_split(char *path, const char **parent)
 	return slash + 1;
 }
 
-static struct hfid *hf_new(const char *path, const struct stat *st)
+static struct hfid *hf_new(struct hostfs *hs, const char *path,
+			   const struct stat *st)
 {
 	struct hfid *hf = calloc(1, sizeof(*hf));
 
@@ -249,6 +253,13 @@ static struct hfid *hf_new(const char *path, const struct stat *st)
 	hf->ino = st->st_ino;
 	hf->type = st->st_mode & S_IFMT;
 	hf->fd = -1;
+	pthread_mutex_lock(&hs->flock);
+	hf->next = hs->fids;
+	if (hf->next)
+		hf->next->prev = &hf->next;
+	hf->prev = &hs->fids;
+	hs->fids = hf;
+	pthread_mutex_unlock(&hs->flock);
 	return hf;
 }
 
@@ -329,7 +340,7 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	if (fstat(hs->rootfd, &st) < 0)
 		return -errno;
-	hf = hf_new(".", &st);
+	hf = hf_new(hs, ".", &st);
 	if (!hf)
 		return -ENOMEM;
 	f->priv = hf;
@@ -405,7 +416,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	*nwqid = i;
 	if (i == nwname) {
-		struct hfid *hf = hf_new(path, &st);
+		struct hfid *hf = hf_new(hs, path, &st);
 		if (!hf)
 			return -ENOMEM;
 		nf->priv = hf;
@@ -803,6 +814,36 @@ static int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
 	return err;
 }
 
+/*
+ * After a rename through the server of "from" to "to": every fid at or
+ * below "from" follows it (as a local vnode would).  Fids that named the
+ * file replaced at "to" now resolve to the moved file and answer ESTALE.
+ * A path that would grow past PATH_MAX is left as it was (stale).
+ */
+static void rename_fids(struct hostfs *hs, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+
+	pthread_mutex_lock(&hs->flock);
+	for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
+		pthread_mutex_lock(&hf->plock);
+		if (strncmp(hf->path, from, fl) == 0 &&
+		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
+			size_t rest = strlen(hf->path + fl);
+			char *p = tl + rest < PATH_MAX ? malloc(tl + rest + 1)
+						       : NULL;
+			if (p) {
+				memcpy(p, to, tl);
+				memcpy(p + tl, hf->path + fl, rest + 1);
+				free(hf->path);
+				hf->path = p;
+			}
+		}
+		pthread_mutex_unlock(&hf->plock);
+	}
+	pthread_mutex_unlock(&hs->flock);
+}
+
 /* The parent directory's descriptor and the last name of fid f.  The
  * root has neither: -EBUSY. */
 static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
@@ -857,13 +898,14 @@ static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
 	char name[NAME_MAX + 1], base[NAME_MAX + 1], dpath[PATH_MAX],
-	     npath[PATH_MAX];
+	     npath[PATH_MAX], opath[PATH_MAX];
 	bool owned;
 	int dfd, pfd, err;
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
 	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
+	hf_snap(hf, opath, NULL, NULL, NULL);
 	if ((err = path_join(npath, dpath, name)) < 0)
 		goto out;
 	pfd = parent_of(hs, f, base);
@@ -873,15 +915,8 @@ static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	err = renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
 	close(pfd);
-	if (err == 0) {
-		char *p = strdup(npath);
-		if (p) {
-			pthread_mutex_lock(&hf->plock);
-			free(hf->path);
-			hf->path = p;
-			pthread_mutex_unlock(&hf->plock);
-		}
-	}
+	if (err == 0)
+		rename_fids(hs, opath, npath);
 out:
 	fd_done(dfd, owned);
 	return err;
@@ -903,6 +938,15 @@ static int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		return nfd;
 	}
 	err = renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
+	if (err == 0) {
+		char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
+		     to[PATH_MAX];
+		hf_snap(od->priv, od_path, NULL, NULL, NULL);
+		hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
+		if (path_join(from, od_path, oname) == 0 &&
+		    path_join(to, nd_path, nname) == 0)
+			rename_fids(hs, from, to);
+	}
 	fd_done(nfd, nowned);
 	fd_done(ofd, oowned);
 	return err;
@@ -1009,11 +1053,16 @@ static int hs_fsync(struct p9srv_req *r, struct p9srv_fid *f,
 
 static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 {
+	struct hostfs *hs = p9srv_arg(srv);
 	struct hfid *hf = f->priv;
 
-	(void)srv;
 	if (!hf)
 		return;
+	pthread_mutex_lock(&hs->flock);
+	*hf->prev = hf->next;
+	if (hf->next)
+		hf->next->prev = hf->prev;
+	pthread_mutex_unlock(&hs->flock);
 	if (hf->fd >= 0)
 		close(hf->fd);
 	pthread_mutex_destroy(&hf->plock);
@@ -1079,6 +1128,7 @@ int hostfs_open(const char *dir, struct hostfs **out)
 	}
 	hs->rootfd = fd;
 	hs->rootdev = st.st_dev;
+	pthread_mutex_init(&hs->flock, NULL);
 	hs->as_root = geteuid() == 0;
 	*out = hs;
 	return 0;
@@ -1089,5 +1139,6 @@ void hostfs_close(struct hostfs *hs)
 	if (!hs)
 		return;
 	close(hs->rootfd);
+	pthread_mutex_destroy(&hs->flock);
 	free(hs);
 }

@@ -122,6 +122,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* the client sends modes with its caller's umask applied */
+	umask(0);
 	/* Identity is fsuid/fsgid per request; the process's own
 	 * supplementary groups must not apply to anyone (see docs). */
 	if (geteuid() == 0 && setgroups(0, NULL) < 0) {
