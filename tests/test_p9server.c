@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -674,6 +675,57 @@ static void many_in_flight(void **state)
 	rm_rf(tmpl);
 }
 
+/* More fids than the descriptor limit allows descriptors: a fid that is
+ * not opened holds none. */
+static void more_fids_than_descriptors(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_msg t, r;
+	struct rlimit rl;
+	uint32_t n;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	n = rl.rlim_cur > 60000 ? 0 : (uint32_t)rl.rlim_cur + 2000;
+	if (n == 0)
+		skip();
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	s = hostfs_srv(tmpl, &hs);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_mkdir(&c, 1, "d", 0755, 0), 0);
+	/* pipelined walks, 500 in flight at a time */
+	for (uint32_t i = 0; i < n; i += 500) {
+		uint32_t k, m = n - i < 500 ? n - i : 500;
+		for (k = 0; k < m; k++) {
+			t = (struct p9_msg){ .type = P9_TWALK,
+					     .tag = (uint16_t)k };
+			t.twalk.fid = 1;
+			t.twalk.newfid = 10 + i + k;
+			t.twalk.nwname = 1;
+			t.twalk.wname[0] = P9_STR("d");
+			tc_send(&c, &t);
+		}
+		for (k = 0; k < m; k++) {
+			tc_recv(&c, &r);
+			assert_int_equal(r.type, P9_RWALK);
+		}
+	}
+	/* every one of them still works */
+	assert_int_equal(tc_getattr(&c, 10, NULL), 0);
+	assert_int_equal(tc_getattr(&c, 10 + n - 1, NULL), 0);
+	assert_int_equal(tc_mkdir(&c, 10 + n / 2, "sub", 0755, 0), 0);
+	assert_int_equal(tc_lopen(&c, 10 + n - 2, O_RDONLY), 0);
+	assert_int_equal(tc_stop(&c), 0);       /* clunks them all */
+	p9srv_free(s);
+	hostfs_close(hs);
+	rm_rf(tmpl);
+}
+
 /* Several clients at once, each with many requests: the connection's
  * threads and the shared server under TSan. */
 struct client_arg {
@@ -816,6 +868,7 @@ int main(void)
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(many_in_flight),
+		cmocka_unit_test(more_fids_than_descriptors),
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),
 	};
