@@ -58,7 +58,9 @@ struct fake {
 	atomic_int flushes;     /* Tflush received */
 	atomic_int hung;
 	atomic_int held;        /* replies held back so far */
-	bool have_held;         /* a reply held back (late, o1) */
+	bool have_held;         /* a reply held back (late, o1, lw) */
+	bool held_walk;         /* ... an Rwalk (lw) */
+	atomic_int lw_clunks;   /* Tclunk of the fid the late Twalk made */
 	uint16_t held_tag;
 	uint64_t held_path;
 };
@@ -66,6 +68,7 @@ struct fake {
 static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
+	{ "lw", 11 },
 };
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
@@ -117,6 +120,13 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		r.rattach.qid = (struct p9_qid){ .type = P9_QTDIR, .path = 1 };
 		break;
 	case P9_TWALK:
+		if (t->twalk.nwname == 1 && p9_str_eq(t->twalk.wname[0], "lw")) {
+			/* held until the Tflush, answered then anyway */
+			fs->have_held = fs->held_walk = true;
+			fs->held_tag = t->tag;
+			fs->held_path = 11;
+			return;
+		}
 		r.type = P9_RWALK;
 		if (t->twalk.nwname == 1) {
 			uint64_t path = 0;
@@ -201,7 +211,16 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			 * the client must honour it and reuse the tag only
 			 * after the Rflush */
 			fs->have_held = false;
-			rgetattr(fs, fs->held_tag, fs->held_path);
+			if (fs->held_walk) {
+				struct p9_msg w = { .type = P9_RWALK,
+						    .tag = fs->held_tag };
+				w.rwalk.nwqid = 1;
+				w.rwalk.wqid[0].path = 11;
+				fs->held_walk = false;
+				send_msg(fs, &w);
+			} else {
+				rgetattr(fs, fs->held_tag, fs->held_path);
+			}
 		}
 		r.type = P9_RFLUSH;
 		break;
@@ -221,6 +240,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		break;
 	}
 	case P9_TCLUNK:
+		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
+			atomic_fetch_add(&fs->lw_clunks, 1);
 		r.type = P9_RCLUNK;
 		break;
 	case P9_TSTATFS:
@@ -383,6 +404,27 @@ static void test_deadline_flush(void **state)
 	assert_int_equal(atomic_load(&x.fs.flushes), 1);
 	for (int i = 0; i < 300; i++)   /* tags get reused */
 		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+/* A Twalk flushed after its deadline whose Rwalk still came before the
+ * Rflush: the fid it created exists on the server and must be clunked. */
+static void test_late_walk_clunked(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=300"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/lw", &st), -ETIMEDOUT);
+	for (int i = 0; i < 200 && !atomic_load(&x.fs.lw_clunks); i++) {
+		/* the clunk goes out with the next requests */
+		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+		usleep(10 * 1000);
+	}
+	assert_int_equal(atomic_load(&x.fs.lw_clunks), 1);
+	assert_int_equal(atomic_load(&x.fs.flushes), 1);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
 }
@@ -630,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_deadline_flush),
+		cmocka_unit_test(test_late_walk_clunked),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_serial),
