@@ -1023,6 +1023,12 @@ struct node {
 	unsigned refs;          /* s->lock: vnodes using it (+1 the root) */
 	atomic_uint type;       /* S_IFMT once known (getattr), else 0 */
 	unsigned nopen;         /* s->lock: handles open on it */
+	/* s->lock: where the fid was walked to (the parent's ino and the
+	 * name; NULL if unknown) and s->gen then, to walk again from the
+	 * root after a rename made a path-named fid stale */
+	uint64_t pino;
+	char *name;
+	uint64_t gen;
 	struct node *hnext;     /* s->lock: hash chain */
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
 };
@@ -1043,6 +1049,7 @@ struct p9sb {
 	unsigned nlru;
 	struct handle handles;  /* list head */
 	struct node *root;
+	uint64_t gen;           /* lock: renames so far */
 	uid_t uid;              /* the attach user (n_uname) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
@@ -1142,8 +1149,30 @@ static void hash_del_locked(struct p9sb *s, struct node *n)
  * fid is replaced (if replace; never the root's: the attach fid is the
  * one fid whose path cannot go stale), or a new unreferenced node made
  * (on the LRU). */
+static void node_free(struct p9sb *s, struct node *n)
+{
+	fid_put(s, n->fid);
+	free(n->name);
+	free(n);
+}
+
+/* => s->lock held.  Records where n's fid was walked to. */
+static void node_set_name_locked(struct node *n, uint64_t pino,
+				 const char *name, uint64_t gen)
+{
+	char *dup = name ? strdup(name) : NULL;
+
+	if (name && !dup)
+		return;         /* keeps the old name: a later walk fixes it */
+	free(n->name);
+	n->name = dup;
+	n->pino = pino;
+	n->gen = gen;
+}
+
 static int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
-			bool replace)
+			bool replace, uint64_t pino, const char *name,
+			uint64_t gen)
 {
 	struct fid *f = fid_new(fidnum), *old = NULL;
 	struct node *n, *evict = NULL;
@@ -1159,6 +1188,8 @@ static int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	} else if (n) {
 		old = n->fid;
 		n->fid = f;
+		if (name)
+			node_set_name_locked(n, pino, name, gen);
 	} else {
 		n = calloc(1, sizeof(*n));
 		if (!n) {
@@ -1168,6 +1199,8 @@ static int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		}
 		n->ino = ino;
 		n->fid = f;
+		if (name)
+			node_set_name_locked(n, pino, name, gen);
 		n->hnext = s->hash[bucket(ino)];
 		s->hash[bucket(ino)] = n;
 		n->lnext = s->lru.lnext;
@@ -1183,10 +1216,8 @@ static int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	}
 	pthread_mutex_unlock(&s->lock);
 	fid_put(s, old);
-	if (evict) {
-		fid_put(s, evict->fid);
-		free(evict);
-	}
+	if (evict)
+		node_free(s, evict);
 	return 0;
 }
 
@@ -1226,6 +1257,121 @@ static int walk(struct p9sb *s, uint32_t fid, const char *name,
 	return 0;
 }
 
+static uint64_t sb_gen(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t g = s->gen;
+	pthread_mutex_unlock(&s->lock);
+	return g;
+}
+
+#define REWALK_MAX 256  /* path depth tried */
+
+/*
+ * Walks to n again from the root by the names the table remembers, and
+ * installs the new fid: for servers that name fids by path (diod), after
+ * a rename above n.  0, or -ESTALE if the chain of names is incomplete or
+ * leads to another file, or the walk's error.
+ */
+static int rewalk(struct p9sb *s, struct node *n)
+{
+	char **names = calloc(REWALK_MAX, sizeof(*names));
+	struct fid *rootf = NULL;
+	struct node *p;
+	uint64_t gen;
+	uint32_t cur = P9_NOFID;
+	size_t depth = 0, i;
+	int r = -ESTALE;
+
+	if (!names)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	gen = s->gen;
+	for (p = n; p && p != s->root && depth < REWALK_MAX; depth++) {
+		if (!p->name || !(names[depth] = strdup(p->name)))
+			break;
+		p = node_find_locked(s, p->pino);
+	}
+	if (p == s->root) {
+		rootf = s->root->fid;
+		atomic_fetch_add(&rootf->refs, 1);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!rootf || depth == 0)
+		goto out;
+
+	/* names[depth-1] is just below the root */
+	for (i = depth; i > 0;) {
+		struct p9_msg m = { .type = P9_TWALK };
+		struct reply rp;
+		uint32_t nf;
+		uint16_t k = 0;
+
+		r = fid_alloc(&s->c, &nf);
+		if (r)
+			break;
+		m.twalk.fid = cur == P9_NOFID ? rootf->num : cur;
+		m.twalk.newfid = nf;
+		while (i > 0 && k < P9_MAXWELEM)
+			m.twalk.wname[k++] = p9_str(names[--i]);
+		m.twalk.nwname = k;
+		r = rpc(&s->c, &m, P9_RWALK, &rp, CL_WALK, nf);
+		if (r)
+			break;
+		bool whole = rp.m.rwalk.nwqid == k;
+		uint64_t last = whole ? rp.m.rwalk.wqid[k - 1].path : 0;
+		reply_free(&rp);
+		if (!whole) {
+			fid_free(&s->c, nf);
+			r = -ENOENT;
+			break;
+		}
+		if (cur != P9_NOFID)
+			clunk_async(&s->c, cur);
+		cur = nf;
+		if (i == 0 && last != n->ino)
+			r = -ESTALE;    /* another file has that path now */
+	}
+	if (r == 0) {
+		struct fid *f = fid_new(cur), *old;
+		if (!f) {
+			r = -ENOMEM;
+			goto out;
+		}
+		cur = P9_NOFID;
+		pthread_mutex_lock(&s->lock);
+		old = n->fid;
+		n->fid = f;
+		n->gen = gen;
+		pthread_mutex_unlock(&s->lock);
+		fid_put(s, old);
+	}
+out:
+	if (cur != P9_NOFID)
+		clunk_async(&s->c, cur);
+	if (rootf)
+		fid_put(s, rootf);
+	for (i = 0; i < depth; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* An operation on n's fid failed with r: true if it is worth retrying
+ * because n's fid was walked before a rename and could walk again. */
+static bool stale_retry(struct p9sb *s, struct node *n, int r)
+{
+	bool old;
+
+	if (r != -ENOENT || n == s->root)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	old = n->gen < s->gen;
+	n->gen = s->gen;        /* once per rename, even if it fails */
+	pthread_mutex_unlock(&s->lock);
+	return old && rewalk(s, n) == 0;
+}
+
 static int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
 {
 	struct p9_msg m = { .type = P9_TGETATTR };
@@ -1260,8 +1406,8 @@ static uint32_t dotl_flags(int flags)
 }
 
 /* Clones n's fid and opens the clone.  => *fid, *iounit */
-static int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
-		    uint32_t *iounit)
+static int open_fid_once(struct p9sb *s, struct node *n, int flags,
+			 uint32_t *fid, uint32_t *iounit)
 {
 	struct p9_msg m = { .type = P9_TLOPEN };
 	struct fid *nf = node_fid(s, n);
@@ -1282,6 +1428,18 @@ static int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 	reply_free(&rp);
 	*fid = of;
 	return 0;
+}
+
+static bool stale_retry(struct p9sb *s, struct node *n, int r);
+
+static int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
+		    uint32_t *iounit)
+{
+	int r = open_fid_once(s, n, flags, fid, iounit);
+
+	if (r && stale_retry(s, n, r))
+		r = open_fid_once(s, n, flags, fid, iounit);
+	return r;
 }
 
 /* The largest data count for one Tread/Twrite. */
@@ -1354,8 +1512,7 @@ static void p9_free(struct p9sb *s)
 		struct node *n, *nn;
 		for (n = s->hash[b]; n; n = nn) {
 			nn = n->hnext;
-			fid_put(s, n->fid);
-			free(n);
+			node_free(s, n);
 		}
 	}
 	conn_fini(&s->c, s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000);
@@ -1430,7 +1587,7 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 		goto fail;
 	uint64_t ino = rp.m.rattach.qid.path;
 	reply_free(&rp);
-	r = node_install(s, ino, 0, false);
+	r = node_install(s, ino, 0, false, 0, NULL, 0);
 	if (r)
 		goto fail;
 	pthread_mutex_lock(&s->lock);
@@ -1525,10 +1682,8 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (evict) {
-		fid_put(s, evict->fid);
-		free(evict);
-	}
+	if (evict)
+		node_free(s, evict);
 }
 
 static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
@@ -1552,7 +1707,7 @@ static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
 	st->st_ctim.tv_nsec = (long)g->ctime_nsec;
 }
 
-static int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
+static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
@@ -1619,7 +1774,7 @@ static int setattr_fid(struct p9sb *s, uint32_t fid,
 	return r;
 }
 
-static int p9_setattr(struct uvfs_sb *sb, void *priv,
+static int setattr_once(struct uvfs_sb *sb, void *priv,
 		      const struct uvfs_setattr *sa)
 {
 	struct p9sb *s = S(sb);
@@ -1643,40 +1798,51 @@ static int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		*ino = d->ino;
 		return 0;
 	}
+	bool retried = false;
+again:;
+	uint64_t gen = sb_gen(s);
 	struct fid *f = node_fid(s, d);
 	r = walk(s, f->num, name, &nf, &qid);
 	fid_put(s, f);
+	if (r && !retried && stale_retry(s, d, r)) {
+		retried = true;
+		goto again;
+	}
 	if (r)
 		return r;
 	/* a fid walked through ".." names a path that a rename of the
 	 * child can invalidate (diod): keep the node's own */
-	r = node_install(s, qid.path, nf, strcmp(name, "..") != 0);
+	if (strcmp(name, "..") == 0)
+		r = node_install(s, qid.path, nf, false, 0, NULL, 0);
+	else
+		r = node_install(s, qid.path, nf, true, d->ino, name, gen);
 	if (r)
 		return r;
 	*ino = qid.path;
 	return 0;
 }
 
-/* Walks dir/name into the table after a create. */
-static int install_name(struct p9sb *s, uint32_t dirfid, const char *name,
-			uint64_t *ino, uint32_t *fidout)
+/* Walks dir/name into the table after a create or a rename. */
+static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
+			const char *name, uint64_t *ino, uint32_t *fidout)
 {
 	struct p9_qid qid;
 	uint32_t nf;
+	uint64_t gen = sb_gen(s);
 	int r = walk(s, dirfid, name, &nf, &qid);
 
 	if (r)
 		return r;
 	*fidout = nf;
-	r = node_install(s, qid.path, nf, true);
+	r = node_install(s, qid.path, nf, true, dir->ino, name, gen);
 	if (r)
 		return r;
 	*ino = qid.path;
 	return 0;
 }
 
-static int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
-		     mode_t mode, dev_t rdev, const char *target,
+static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
+		       mode_t mode, dev_t rdev, const char *target,
 		     const struct uvfs_cred *cred, uint64_t *ino)
 {
 	struct p9sb *s = S(sb);
@@ -1749,7 +1915,7 @@ static int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 		goto out;
 	reply_free(&rp);
 created:
-	r = install_name(s, df->num, name, ino, &newfid);
+	r = install_name(s, dir, df->num, name, ino, &newfid);
 	if (r == 0 && cred && s->uid == 0 && cred->uid != 0 &&
 	    !S_ISLNK(mode)) {
 		/* attached as root: give the file to the caller */
@@ -1784,8 +1950,8 @@ out:
 	return r;
 }
 
-static int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
-		   void *priv)
+static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
+		     void *priv)
 {
 	struct p9sb *s = S(sb);
 	struct fid *df = node_fid(s, dir), *f = node_fid(s, priv);
@@ -1837,8 +2003,8 @@ static int remove_name(struct p9sb *s, uint32_t dirfid, const char *name,
 	return r;
 }
 
-static int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name,
-		     int isdir)
+static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
+		       int isdir)
 {
 	struct p9sb *s = S(sb);
 	struct fid *df = node_fid(s, dir);
@@ -1862,8 +2028,8 @@ static int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	return r;
 }
 
-static int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
-		     void *ndir, const char *nname, unsigned flags)
+static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
+		       void *ndir, const char *nname, unsigned flags)
 {
 	struct p9sb *s = S(sb);
 	struct fid *of, *nf;
@@ -1920,8 +2086,8 @@ out:
 	return r;
 }
 
-static ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
-			   size_t size)
+static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
+			     size_t size)
 {
 	struct p9sb *s = S(sb);
 	struct fid *f = node_fid(s, priv);
@@ -2203,6 +2369,100 @@ static int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	}
 	if (tmp)
 		clunk_async(&s->c, fid);
+	return r;
+}
+
+/* ---- retried once when a rename made a path-named fid stale ---------- */
+
+static int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
+{
+	int r = getattr_once(sb, priv, st);
+
+	if (r && stale_retry(S(sb), priv, r))
+		r = getattr_once(sb, priv, st);
+	return r;
+}
+
+static int p9_setattr(struct uvfs_sb *sb, void *priv,
+		      const struct uvfs_setattr *sa)
+{
+	int r = setattr_once(sb, priv, sa);
+
+	if (r && stale_retry(S(sb), priv, r))
+		r = setattr_once(sb, priv, sa);
+	return r;
+}
+
+static ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
+			   size_t size)
+{
+	ssize_t r = readlink_once(sb, priv, buf, size);
+
+	if (r < 0 && stale_retry(S(sb), priv, (int)r))
+		r = readlink_once(sb, priv, buf, size);
+	return r;
+}
+
+static int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
+		     mode_t mode, dev_t rdev, const char *target,
+		     const struct uvfs_cred *cred, uint64_t *ino)
+{
+	int r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
+
+	if (r && stale_retry(S(sb), dir, r))
+		r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
+	return r;
+}
+
+static int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
+		   void *priv)
+{
+	int r = link_once(sb, dir, name, priv);
+
+	if (r) {
+		bool a = stale_retry(S(sb), dir, r);
+		bool b = stale_retry(S(sb), priv, r);
+		if (a || b)
+			r = link_once(sb, dir, name, priv);
+	}
+	return r;
+}
+
+static int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name,
+		     int isdir)
+{
+	int r = unlink_once(sb, dir, name, isdir);
+
+	if (r && stale_retry(S(sb), dir, r))
+		r = unlink_once(sb, dir, name, isdir);
+	return r;
+}
+
+static int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
+		     void *ndir, const char *nname, unsigned flags)
+{
+	struct p9sb *s = S(sb);
+	int r = rename_once(sb, odir, oname, ndir, nname, flags);
+
+	if (r) {
+		bool a = stale_retry(s, odir, r);
+		bool b = stale_retry(s, ndir, r);
+		if (a || b)
+			r = rename_once(sb, odir, oname, ndir, nname, flags);
+	}
+	if (r == 0) {
+		/* fids walked below the old name may be stale now (diod);
+		 * the moved file gets a fid by its new name */
+		struct fid *nf = node_fid(s, ndir);
+		uint64_t ino;
+		uint32_t fid;
+
+		pthread_mutex_lock(&s->lock);
+		s->gen++;
+		pthread_mutex_unlock(&s->lock);
+		install_name(s, ndir, nf->num, nname, &ino, &fid);
+		fid_put(s, nf);
+	}
 	return r;
 }
 
