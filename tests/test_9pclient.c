@@ -68,7 +68,7 @@ struct fake {
 static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
-	{ "lw", 11 },
+	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
 };
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
@@ -198,6 +198,13 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			return;
 		case 10:
 			atomic_store(&fs->hung, 1);
+			return;
+		case 12:        /* Rlerror with no error */
+			return rlerror(fs, t->tag, 0);
+		case 13:        /* Rlerror with no such errno */
+			return rlerror(fs, t->tag, 100000);
+		case 14:        /* hang up */
+			shutdown(fs->fd, SHUT_RDWR);
 			return;
 		default:
 			return rgetattr(fs, t->tag, path ? path : 1);
@@ -384,6 +391,9 @@ static void test_bad_replies(void **state)
 	assert_int_equal(uvfs_stat(x.c, "/m/unsol", &st), 0);
 	assert_int_equal(st.st_size, 500);
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/ezero", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/ehuge", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
 }
@@ -565,6 +575,23 @@ static void test_oversized(void **state)
 	fx_done(&x);
 }
 
+static void test_server_hangs_up(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+	struct statvfs sv;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=5000"), 0);
+	assert_int_equal(uvfs_statfs(x.c, "/m", &sv), 0);
+	assert_int_equal(sv.f_namemax, 255);
+	assert_int_equal(uvfs_stat(x.c, "/m/bye", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);
+	assert_int_equal(uvfs_statfs(x.c, "/m", &sv), -EIO);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 static void test_bad_options(void **state)
 {
 	struct fx x = { 0 };
@@ -677,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
 		cmocka_unit_test(test_real_server_stopped),
