@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -675,6 +676,86 @@ static void many_in_flight(void **state)
 	rm_rf(tmpl);
 }
 
+/* Flushes *tag (in flight on c) and waits for the Rflush; re-flushes if
+ * the first interrupt landed before the blocking call (a known window).
+ * Fails if anything but Rflush comes back. */
+static void flush_and_wait(struct tc *c, uint16_t oldtag, uint16_t tag)
+{
+	struct p9_msg t = { .type = P9_TFLUSH }, r;
+	int sent = 0, got = 0;
+
+	for (;;) {
+		t.tag = (uint16_t)(tag + sent);
+		t.tflush.oldtag = oldtag;
+		tc_send(c, &t);
+		sent++;
+		while (got < sent && tc_recv_timeout(c, &r, 1000) == 0) {
+			assert_int_equal(r.type, P9_RFLUSH);
+			got++;
+		}
+		if (got == sent || sent == 5)
+			break;
+	}
+	while (got < sent) {
+		tc_recv(c, &r);
+		assert_int_equal(r.type, P9_RFLUSH);
+		got++;
+	}
+	assert_int_equal(tc_recv_timeout(c, &r, 200), -1);
+}
+
+/* With interrupt_signal, a flush interrupts a blocking system call: a
+ * FIFO's open with no writer, a read of an empty FIFO. */
+static void flush_interrupts_blocking_call(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct p9srv_opts o = { .interrupt_signal = SIGUSR2 };
+	struct tc c;
+	struct p9_msg t;
+	char path[128];
+
+	(void)state;
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/fifo", tmpl);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(hostfs_open(tmpl, &hs), 0);
+	assert_int_equal(p9srv_new(&hostfs_ops, hs, &o, &s), 0);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "fifo", NULL), 0);
+	/* the open blocks: no writer */
+	t = (struct p9_msg){ .type = P9_TLOPEN, .tag = 20 };
+	t.tlopen.fid = 2;
+	t.tlopen.flags = O_RDONLY;
+	tc_send(&c, &t);
+	usleep(200 * 1000);
+	long t0 = now_ms();
+	flush_and_wait(&c, 20, 21);
+	assert_true(now_ms() - t0 < 5000);
+	/* the fid was not opened: it can be opened now (O_RDWR never
+	 * blocks on a FIFO) and its read blocks */
+	assert_int_equal(tc_lopen(&c, 2, O_RDWR), 0);
+	t = (struct p9_msg){ .type = P9_TREAD, .tag = 30 };
+	t.tread.fid = 2;
+	t.tread.count = 64;
+	tc_send(&c, &t);
+	usleep(200 * 1000);
+	flush_and_wait(&c, 30, 31);
+	/* and hanging up with a blocked read ends the loop too */
+	t.tag = 40;
+	tc_send(&c, &t);
+	usleep(100 * 1000);
+	t0 = now_ms();
+	tc_stop(&c);
+	assert_true(now_ms() - t0 < 5000);
+	p9srv_free(s);
+	hostfs_close(hs);
+	rm_rf(tmpl);
+}
+
 /* More fids than the descriptor limit allows descriptors: a fid that is
  * not opened holds none. */
 static void more_fids_than_descriptors(void **state)
@@ -868,6 +949,7 @@ int main(void)
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(many_in_flight),
+		cmocka_unit_test(flush_interrupts_blocking_call),
 		cmocka_unit_test(more_fids_than_descriptors),
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),

@@ -161,6 +161,12 @@ struct p9srv_opts {
 	unsigned nworkers;      /* workers per connection; 0: 4 */
 	unsigned max_inflight;  /* requests queued or running; 0: 256 */
 	unsigned max_fids;      /* fids per connection; 0: 65536 */
+	/* If non-zero: the worker running a request that is flushed gets
+	 * this signal (p9srv_new installs a handler that does nothing,
+	 * without SA_RESTART), so a blocking system call in the operation
+	 * (a FIFO's open or read, a lock) returns EINTR.  Operations must
+	 * not retry EINTR once p9srv_req_flushed() is true. */
+	int interrupt_signal;
 };
 
 /* 0 and *out, or -ENOMEM / -EINVAL (no ops).  arg is the server's. */

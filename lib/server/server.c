@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "p9srv.h"
@@ -77,6 +78,7 @@ struct p9srv_req {
 	struct p9srv_req *qnext;        /* lock: the queue */
 	struct p9srv_req *inext, **iprev; /* lock: the in-flight list */
 	enum req_state state;           /* lock */
+	pthread_t worker;               /* lock: RUNNING on it */
 	atomic_bool flushed;
 	uint16_t *ftags;                /* lock: Tflush tags waiting on it */
 	unsigned nftags;
@@ -105,6 +107,12 @@ struct conn {
 
 /* --- small things --- */
 
+/* The interrupt signal's handler: its only job is the EINTR. */
+static void interrupted(int sig)
+{
+	(void)sig;
+}
+
 int p9srv_new(const struct p9srv_ops *ops, void *arg,
 	      const struct p9srv_opts *opts, struct p9srv **out)
 {
@@ -131,6 +139,15 @@ int p9srv_new(const struct p9srv_ops *ops, void *arg,
 		s->o.max_inflight = s->o.nworkers;
 	if (s->o.max_fids == 0)
 		s->o.max_fids = 65536;
+	if (s->o.interrupt_signal) {
+		struct sigaction sa = { .sa_handler = interrupted };
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(s->o.interrupt_signal, &sa, NULL) < 0) {
+			int err = -errno;
+			free(s);
+			return err;
+		}
+	}
 	*out = s;
 	return 0;
 }
@@ -877,9 +894,24 @@ static void *worker_main(void *arg)
 		if (!c->qhead)
 			c->qtail = &c->qhead;
 		r->state = RQ_RUNNING;
+		r->worker = pthread_self();
 		pthread_mutex_unlock(&c->lock);
 		req_run(c, r);
 	}
+}
+
+/*
+ * A RUNNING request was flushed: tell the operations, and interrupt its
+ * worker's system call if the server asked for that.
+ * => c->lock held, so r cannot complete meanwhile: the signal reaches
+ *    the worker before it can take another request (it needs c->lock).
+ */
+static void interrupt_locked(struct conn *c, struct p9srv_req *r)
+{
+	if (c->srv->ops->flush)
+		c->srv->ops->flush(r);
+	if (c->srv->o.interrupt_signal)
+		pthread_kill(r->worker, c->srv->o.interrupt_signal);
 }
 
 /* Marks every request in flight flushed (their replies are dropped) and
@@ -887,13 +919,24 @@ static void *worker_main(void *arg)
 static void drain(struct conn *c)
 {
 	pthread_mutex_lock(&c->lock);
-	for (struct p9srv_req *r = c->inflight; r; r = r->inext) {
-		atomic_store(&r->flushed, true);
-		if (r->state == RQ_RUNNING && c->srv->ops->flush)
-			c->srv->ops->flush(r);
+	while (c->ninflight > 0) {
+		struct timespec ts;
+
+		/* again every 100 ms: an interrupt that landed before the
+		 * operation entered its blocking call was lost */
+		for (struct p9srv_req *r = c->inflight; r; r = r->inext) {
+			atomic_store(&r->flushed, true);
+			if (r->state == RQ_RUNNING)
+				interrupt_locked(c, r);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->idle, &c->lock, &ts);
 	}
-	while (c->ninflight > 0)
-		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -924,8 +967,7 @@ static void do_flush(struct conn *c, uint16_t tag, uint16_t oldtag)
 			t[r->nftags++] = tag;
 			r->ftags = t;
 			atomic_store(&r->flushed, true);
-			if (c->srv->ops->flush)
-				c->srv->ops->flush(r);
+			interrupt_locked(c, r);
 			pthread_mutex_unlock(&c->lock);
 			return;
 		}

@@ -656,12 +656,13 @@ static ssize_t hs_read(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf = f->priv;
 	ssize_t n;
 
-	(void)r;
 	if (off > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	do
-		n = pread(hf->fd, buf, count, (off_t)off);
-	while (n < 0 && errno == EINTR);
+		n = S_ISFIFO(hf->type) || S_ISSOCK(hf->type)
+		    ? read(hf->fd, buf, count)      /* no offset there */
+		    : pread(hf->fd, buf, count, (off_t)off);
+	while (n < 0 && errno == EINTR && !p9srv_req_flushed(r));
 	return n < 0 ? -errno : n;
 }
 
@@ -671,12 +672,13 @@ static ssize_t hs_write(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf = f->priv;
 	ssize_t n;
 
-	(void)r;
 	if (off > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	do
-		n = pwrite(hf->fd, buf, count, (off_t)off);
-	while (n < 0 && errno == EINTR);
+		n = S_ISFIFO(hf->type) || S_ISSOCK(hf->type)
+		    ? write(hf->fd, buf, count)      /* no offset there */
+		    : pwrite(hf->fd, buf, count, (off_t)off);
+	while (n < 0 && errno == EINTR && !p9srv_req_flushed(r));
 	return n < 0 ? -errno : n;
 }
 

@@ -86,7 +86,8 @@ static int listen_unix(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct p9srv_opts o = { 0 };
+	/* a flush interrupts a blocking call (a FIFO, a lock) */
+	struct p9srv_opts o = { .interrupt_signal = SIGUSR2 };
 	const char *listen = NULL, *dir = NULL;
 	struct hostfs *hs;
 	int i, err;
