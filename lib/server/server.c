@@ -708,9 +708,16 @@ static int do_simple(struct run *x)
 	}
 	if ((err = run_fids(x, fid, fid2)) < 0)
 		return err;
-	pthread_rwlock_rdlock(&x->f->rw);
-	if (x->f2 && x->f2 != x->f)
+	/* two fids: in address order, so no two requests wait on each other
+	 * whatever a writer does meanwhile */
+	if (x->f2 && x->f2 != x->f && x->f2 < x->f) {
 		pthread_rwlock_rdlock(&x->f2->rw);
+		pthread_rwlock_rdlock(&x->f->rw);
+	} else {
+		pthread_rwlock_rdlock(&x->f->rw);
+		if (x->f2 && x->f2 != x->f)
+			pthread_rwlock_rdlock(&x->f2->rw);
+	}
 	if (t->type == P9_TFSYNC && !x->f->pub.opened) {
 		err = -EBADF;
 		goto unlock;
