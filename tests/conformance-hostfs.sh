@@ -14,8 +14,6 @@
 #    root (attach per user is the driver's future work; hostfs itself
 #    checks as the attached user: tests/test_hostfs_confine "identity").
 #  - test_rename_exchange: 9P2000.L has no RENAME_EXCHANGE.
-#  - test_rmdir: a removed working directory cannot be reached through a
-#    path-based fid (docs/server.md).
 set -u
 bin=${1:?usage: conformance-hostfs.sh CONFORMANCE-BINARY HOSTFS-BINARY}
 server=${2:?usage: conformance-hostfs.sh CONFORMANCE-BINARY HOSTFS-BINARY}
@@ -50,7 +48,7 @@ if [ ! -S "$sock" ]; then
 	exit 1
 fi
 
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_access,test_perm_basic,test_perm_owner,test_rename_exchange,test_rmdir"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_access,test_perm_basic,test_perm_owner,test_rename_exchange"}
 echo "conformance-hostfs: server pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
 "$bin" 9p "unix:$sock" "aname=$tmp/export"
 status=$?

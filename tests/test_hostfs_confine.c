@@ -388,6 +388,38 @@ static void renamed_through_server(void **state)
 		assert_int_equal(tc_clunk(c, f), 0);
 }
 
+/* Removed through the server: fids still reach the removed file, and
+ * nothing below a removed directory. */
+static void removed_through_server(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_rgetattr a;
+	struct p9_qid q;
+
+	assert_int_equal(tc_walk(c, 1, 2, "sub", &q), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "sub", NULL), 0);
+	assert_int_equal(tc_unlinkat(c, 2, "inner", 0), 0);
+	assert_int_equal(tc_unlinkat(c, 1, "sub", AT_REMOVEDIR), 0);
+	assert_int_equal(tc_getattr(c, 2, &a), 0);
+	assert_int_equal(a.qid.path, q.path);
+	assert_int_equal(tc_walk(c, 2, 4, "inner", NULL), ENOENT);
+	assert_int_equal(tc_walk(c, 2, 4, "..", NULL), ENOENT);
+	assert_int_equal(tc_walk(c, 2, 4, "", NULL), 0);        /* a clone */
+	assert_int_equal(tc_getattr(c, 4, NULL), 0);
+	assert_int_equal(tc_mkdir(c, 2, "dir", 0755, 0), ENOENT);
+	assert_int_equal(tc_lcreate(c, 3, "planted", O_RDWR, 0644, 0), ENOENT);
+	assert_int_equal(tc_symlink(c, 4, "planted", "/"), ENOENT);
+	/* a new "sub" on the host is another directory */
+	host_mkdir(exp_, "sub");
+	assert_int_equal(tc_getattr(c, 2, &a), 0);
+	assert_int_equal(a.qid.path, q.path);
+	assert_int_equal(tc_mkdir(c, 2, "dir", 0755, 0), ENOENT);
+	assert_false(host_exists(exp_, "sub/dir"));
+	for (uint32_t f = 2; f <= 4; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
 static void hard_links(void **state)
 {
 	struct env *e = *state;
@@ -810,6 +842,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(planted_after_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_out_of_export, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_through_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(removed_through_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_not_opened, setup, teardown),

@@ -70,6 +70,8 @@ struct hfid {
 	ino_t ino;              /* plock */
 	mode_t type;            /* plock: S_IFMT bits */
 	int fd;                 /* opened: the open descriptor, else -1 */
+	int ofd;                /* plock: set once: the file was removed
+				 * through the server, here it still is */
 	struct hfid *next, **prev; /* hs->flock: hs->fids */
 };
 
@@ -167,13 +169,16 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 
 	if (!st)
 		st = &sb;
-	if (hf->fd >= 0) {
+	pthread_mutex_lock(&hf->plock);
+	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
+	pthread_mutex_unlock(&hf->plock);
+	if (fd >= 0) {
 		*owned = false;
-		if (fstat(hf->fd, st) < 0)
+		if (fstat(fd, st) < 0)
 			return -errno;
 		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
 			return -ENOTDIR;
-		return hf->fd;
+		return fd;
 	}
 	hf_snap(hf, path, &dev, &ino, &type);
 	fd = resolve(hs, path, O_PATH | flags);
@@ -253,6 +258,7 @@ static struct hfid *hf_new(struct hostfs *hs, const char *path,
 	hf->ino = st->st_ino;
 	hf->type = st->st_mode & S_IFMT;
 	hf->fd = -1;
+	hf->ofd = -1;
 	pthread_mutex_lock(&hs->flock);
 	hf->next = hs->fids;
 	if (hf->next)
@@ -357,15 +363,21 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	char path[PATH_MAX], next[PATH_MAX];
 	struct stat st;
 	bool owned;
+	struct hfid *fh = f->priv;
 	uint16_t i;
-	int fd, err = 0;
+	int fd, orphan, err = 0;
 
+	pthread_mutex_lock(&fh->plock);
+	orphan = fh->ofd;       /* never closed before clunk */
+	pthread_mutex_unlock(&fh->plock);
 	/* the fid itself must still be what it was */
 	fd = fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
 	fd_done(fd, owned);
 	hf_snap(f->priv, path, NULL, NULL, NULL);
+	if (orphan >= 0 && nwname > 0)
+		return -ENOENT;         /* removed: no names in it */
 	for (i = 0; i < nwname; i++) {
 		struct p9_str n = wname[i];
 
@@ -419,6 +431,8 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		struct hfid *hf = hf_new(hs, path, &st);
 		if (!hf)
 			return -ENOMEM;
+		if (orphan >= 0)        /* a clone of a removed file */
+			hf->ofd = fcntl(orphan, F_DUPFD_CLOEXEC, 0);
 		nf->priv = hf;
 		return 0;
 	}
@@ -817,6 +831,53 @@ static int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
 }
 
 /*
+ * Removed but still named.  Before the entry "name" of directory dfd
+ * (whose path is "path") is removed or replaced through the server:
+ * prepare an O_PATH descriptor of it if some other fid names it (else
+ * -1).  After the removal succeeded, orphan_commit() gives each such fid
+ * a descriptor of its own, so it still reaches the file (getattr, open,
+ * a removed working directory's stat), as a local vnode would; names
+ * below it answer ENOENT.  Costs a scan of the fids per removal.
+ */
+static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
+			  const char *path)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&hs->flock);
+	for (struct hfid *hf = hs->fids; hf && !any; hf = hf->next) {
+		pthread_mutex_lock(&hf->plock);
+		any = hf->ofd < 0 && hf->fd < 0 && strcmp(hf->path, path) == 0;
+		pthread_mutex_unlock(&hf->plock);
+	}
+	pthread_mutex_unlock(&hs->flock);
+	if (!any)
+		return -1;
+	return openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
+{
+	struct stat st;
+
+	if (pfd < 0)
+		return;
+	if (fstat(pfd, &st) == 0) {
+		pthread_mutex_lock(&hs->flock);
+		for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
+			pthread_mutex_lock(&hf->plock);
+			if (hf->ofd < 0 && hf->fd < 0 &&
+			    strcmp(hf->path, path) == 0 &&
+			    same_file(hf->dev, hf->ino, hf->type, &st))
+				hf->ofd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+			pthread_mutex_unlock(&hf->plock);
+		}
+		pthread_mutex_unlock(&hs->flock);
+	}
+	close(pfd);
+}
+
+/*
  * After a rename through the server of "from" to "to": every fid at or
  * below "from" follows it (as a local vnode would).  Fids that named the
  * file replaced at "to" now resolve to the moved file and answer ESTALE.
@@ -915,10 +976,23 @@ static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 		err = pfd;
 		goto out;
 	}
-	err = renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
+	/* the entry must still be the fid's file */
+	struct stat st;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
+		err = -ESTALE;
+	if (err == 0) {
+		int victim = orphan_prepare(hs, dfd, name, npath);
+		err = renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
+		if (err == 0) {
+			orphan_commit(hs, victim, npath);
+			rename_fids(hs, opath, npath);
+		} else if (victim >= 0) {
+			close(victim);
+		}
+	}
 	close(pfd);
-	if (err == 0)
-		rename_fids(hs, opath, npath);
 out:
 	fd_done(dfd, owned);
 	return err;
@@ -939,15 +1013,23 @@ static int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		fd_done(ofd, oowned);
 		return nfd;
 	}
+	char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
+	     to[PATH_MAX];
+	int victim = -1;
+	bool paths;
+
+	hf_snap(od->priv, od_path, NULL, NULL, NULL);
+	hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
+	paths = path_join(from, od_path, oname) == 0 &&
+		path_join(to, nd_path, nname) == 0;
+	if (paths)
+		victim = orphan_prepare(hs, nfd, nname, to);
 	err = renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
-	if (err == 0) {
-		char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
-		     to[PATH_MAX];
-		hf_snap(od->priv, od_path, NULL, NULL, NULL);
-		hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
-		if (path_join(from, od_path, oname) == 0 &&
-		    path_join(to, nd_path, nname) == 0)
-			rename_fids(hs, from, to);
+	if (err == 0 && paths) {
+		orphan_commit(hs, victim, to);
+		rename_fids(hs, from, to);
+	} else if (victim >= 0) {
+		close(victim);
 	}
 	fd_done(nfd, nowned);
 	fd_done(ofd, oowned);
@@ -964,9 +1046,19 @@ static int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 
 	if (flags & ~(uint32_t)AT_REMOVEDIR)
 		return -EINVAL;
+	char dpath[PATH_MAX], path[PATH_MAX];
+	int ofd = -1;
+
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
+	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
+	if (path_join(path, dpath, name) == 0)
+		ofd = orphan_prepare(hs, dfd, name, path);
 	err = unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
+	if (err == 0)
+		orphan_commit(hs, ofd, path);
+	else if (ofd >= 0)
+		close(ofd);
 	fd_done(dfd, owned);
 	return err;
 }
@@ -975,10 +1067,11 @@ static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char base[NAME_MAX + 1];
+	char base[NAME_MAX + 1], path[PATH_MAX];
 	struct stat st;
-	int pfd, err = 0;
+	int pfd, ofd = -1, err = 0;
 
+	hf_snap(hf, path, NULL, NULL, NULL);
 	pfd = parent_of(hs, f, base);
 	if (pfd < 0)
 		return pfd;
@@ -986,8 +1079,15 @@ static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 		err = -errno;
 	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
-	else if (unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+	if (err == 0)
+		ofd = orphan_prepare(hs, pfd, base, path);
+	if (err == 0 &&
+	    unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		err = -errno;
+	if (err == 0)
+		orphan_commit(hs, ofd, path);
+	else if (ofd >= 0)
+		close(ofd);
 	close(pfd);
 	return err;
 }
@@ -1067,6 +1167,8 @@ static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 	pthread_mutex_unlock(&hs->flock);
 	if (hf->fd >= 0)
 		close(hf->fd);
+	if (hf->ofd >= 0)
+		close(hf->ofd);
 	pthread_mutex_destroy(&hf->plock);
 	free(hf->path);
 	free(hf);
