@@ -575,6 +575,25 @@ static void test_oversized(void **state)
 	fx_done(&x);
 }
 
+/* A hung server and a normal unmount: the request times out, the unmount
+ * waits for the clunks' replies a bounded time only. */
+static void test_hang_normal_umount(void **state)
+{
+	struct fx x = { 0 };
+	struct timespec t0;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=500"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_stat(x.c, "/m/hang", &st), -ETIMEDOUT);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -ETIMEDOUT);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	assert_true(ms_since(&t0) < 4000);
+	fx_done(&x);
+}
+
 static void test_server_hangs_up(void **state)
 {
 	struct fx x = { 0 };
@@ -704,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_oversized),
+		cmocka_unit_test(test_hang_normal_umount),
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),

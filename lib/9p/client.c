@@ -132,6 +132,7 @@ struct conn {
 	uint32_t next_fid;
 	uint32_t *clunkq;               /* fids waiting for a Tclunk */
 	size_t nclunk, capclunk;
+	bool closing;           /* unmount: clunks are queued, sent at once */
 	unsigned long unsolicited, bad_replies, timeouts;
 	pthread_t reader;
 	bool reader_started;
@@ -375,10 +376,9 @@ static int send_msg(struct conn *c, const void *buf, size_t len,
 
 /* Sends Tclunk for the queued fids, as many as there are free tags; the
  * numbers are reused when Rclunk arrives.  Never waits for a reply. */
-static void clunk_drain(struct conn *c)
+static void clunk_drain_by(struct conn *c, const struct timespec *dl)
 {
 	for (;;) {
-		struct timespec dl;
 		uint8_t buf[P9_HDRSZ + 4];
 		struct p9_msg m = { .type = P9_TCLUNK };
 		struct req *rq;
@@ -404,8 +404,7 @@ static void clunk_drain(struct conn *c)
 
 		m.tclunk.fid = fid;
 		len = p9_pack(buf, sizeof(buf), &m);
-		deadline_in(&dl, c->timeout_ms);
-		r = len > 0 ? send_msg(c, buf, (size_t)len, &dl) : -EIO;
+		r = len > 0 ? send_msg(c, buf, (size_t)len, dl) : -EIO;
 		if (r == -ETIMEDOUT) {
 			pthread_mutex_lock(&c->lock);
 			if (c->tags[rq->tag] == rq) {
@@ -422,13 +421,25 @@ static void clunk_drain(struct conn *c)
 	}
 }
 
+static void clunk_drain(struct conn *c)
+{
+	struct timespec dl;
+
+	deadline_in(&dl, c->timeout_ms);
+	clunk_drain_by(c, &dl);
+}
+
 static void clunk_async(struct conn *c, uint32_t fid)
 {
+	bool closing;
+
 	pthread_mutex_lock(&c->lock);
 	if (!atomic_load(&c->dead))
 		push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
+	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
-	clunk_drain(c);
+	if (!closing)
+		clunk_drain(c);
 }
 
 /* => c->lock held.  A request failed (or was abandoned and is now over):
@@ -1501,8 +1512,15 @@ static int parse_opts(const char *options, struct opts *o)
 
 static void p9_free(struct p9sb *s)
 {
+	int ms = s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000;
 	struct handle *h, *hn;
+	struct timespec dl;
 
+	/* queue every clunk, then send what goes out within one short
+	 * deadline: a hung server delays unmount by at most 2 x ms */
+	pthread_mutex_lock(&s->c.lock);
+	s->c.closing = true;
+	pthread_mutex_unlock(&s->c.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
 		fid_put(s, h->fid);
@@ -1515,7 +1533,9 @@ static void p9_free(struct p9sb *s)
 			node_free(s, n);
 		}
 	}
-	conn_fini(&s->c, s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000);
+	deadline_in(&dl, ms);
+	clunk_drain_by(&s->c, &dl);
+	conn_fini(&s->c, ms);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
