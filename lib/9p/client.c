@@ -1732,7 +1732,7 @@ static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
 	struct fid *f = node_attr_fid(s, n);
-	struct p9_rgetattr ga;
+	struct p9_rgetattr ga = { 0 };
 	int r = getattr_fid(s, f->num, &ga);
 
 	fid_put(s, f);
@@ -1942,7 +1942,7 @@ created:
 		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
 					   UVFS_SET_GID, .uid = cred->uid,
 					   .gid = cred->gid };
-		struct p9_rgetattr ga;
+		struct p9_rgetattr ga = { 0 };
 		struct fid *nf;
 		struct node *n;
 
@@ -1996,7 +1996,7 @@ static int remove_name(struct p9sb *s, uint32_t dirfid, const char *name,
 		       int isdir)
 {
 	struct p9_msg m = { .type = P9_TREMOVE };
-	struct p9_rgetattr ga;
+	struct p9_rgetattr ga = { 0 };
 	struct reply rp;
 	uint32_t f;
 	int r;
@@ -2291,7 +2291,7 @@ static ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 	}
 	if (done > 0 || r == 0) {
 		if (append) {
-			struct p9_rgetattr ga;
+			struct p9_rgetattr ga = { 0 };
 			int e = getattr_fid(s, fid, &ga);
 			if (e == 0)
 				*off = (off_t)ga.size;
