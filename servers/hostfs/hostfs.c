@@ -69,7 +69,8 @@ struct hfid {
 	dev_t dev;              /* plock */
 	ino_t ino;              /* plock */
 	mode_t type;            /* plock: S_IFMT bits */
-	int fd;                 /* opened: the open descriptor, else -1 */
+	int fd;                 /* plock + the fid's lock: opened: the
+				 * open descriptor, else -1 */
 	int ofd;                /* plock: set once: the file was removed
 				 * through the server, here it still is */
 	struct hfid *next, **prev; /* hs->flock: hs->fids */
@@ -588,7 +589,9 @@ static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 	fd_done(pfd, owned);
 	if (fd < 0)
 		return fd;
+	pthread_mutex_lock(&hf->plock);        /* orphan scans read it */
 	hf->fd = fd;
+	pthread_mutex_unlock(&hf->plock);
 	stat_qid(hs, &st, qid);
 	*iounit = 0;
 	return 0;
@@ -657,8 +660,8 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	hf->dev = st.st_dev;
 	hf->ino = st.st_ino;
 	hf->type = st.st_mode & S_IFMT;
-	pthread_mutex_unlock(&hf->plock);
 	hf->fd = fd;
+	pthread_mutex_unlock(&hf->plock);
 	stat_qid(hs, &st, qid);
 	*iounit = 0;
 	return 0;
