@@ -109,7 +109,12 @@ static int match(const char *abs, struct target *t)
 	if (!f.n)
 		return -1;
 	const char *rest = abs + (strcmp(t->mnt, "/") ? strlen(t->mnt) : 0);
-	snprintf(t->ns, sizeof(t->ns), "%s", *rest ? rest : "/");
+	if (!*rest)
+		rest = "/";
+	size_t len = strlen(rest);
+	if (len >= sizeof(t->ns))
+		return -1;      /* longer than any path in the namespace */
+	memcpy(t->ns, rest, len + 1);
 	return 0;
 }
 

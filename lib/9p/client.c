@@ -2488,7 +2488,7 @@ static int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 
 const struct uvfs_fstype_ops uvfs_9p_ops = {
 	.name = "9p",
-	.flags = UVFS_FS_SERVER_PERMS | UVFS_FS_NO_NAMECACHE,
+	.flags = UVFS_FS_NO_NAMECACHE,
 	.mount = p9_mount,
 	.unmount = p9_unmount,
 	.cancel = p9_cancel,

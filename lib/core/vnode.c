@@ -627,10 +627,12 @@ int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
 	int r;
 
 	VOP_ENTER(vp);
-	if (sb->ops->flags & UVFS_FS_SERVER_PERMS) {
-		r = 0;
-	} else if (sb->ops->permission) {
+	if (sb->ops->permission) {
+		/* the driver's own check (a server's, when it has one) */
 		r = sb->ops->permission(sb, vp->priv, mask, cr);
+	} else if ((sb->ops->flags & UVFS_FS_SERVER_PERMS) &&
+		   !(cr->uid == 0 && (mask & X_OK))) {
+		r = 0;          /* the server decides, at the operation */
 	} else if ((r = sb->ops->getattr(sb, vp->priv, &st)) == 0) {
 		unsigned bits;
 		if (cr->uid == 0) {
