@@ -925,6 +925,24 @@ static void hostfs_binary(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	snprintf(buf, sizeof(buf), "%s/made-by-binary", tmpl);
 	assert_int_equal(access(buf, F_OK), 0);
+
+	/* qids are stable across a restart of the server: the inode */
+	struct p9_qid q1, q2;
+	struct stat st;
+	assert_int_equal(stat(buf, &st), 0);
+	for (int round = 0; round < 2; round++) {
+		pid = spawn(bin, tmpl, &c.fd, -1);
+		tc_version(&c, 65536);
+		assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+		assert_int_equal(tc_walk(&c, 1, 2, "made-by-binary",
+					 round ? &q2 : &q1), 0);
+		close(c.fd);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(q1.path, q2.path);
+	assert_int_equal(q1.version, q2.version);
+	assert_int_equal(q1.path, st.st_ino);
 	free(c.rbuf);
 
 	/* a missing directory: a clear message, exit 2 */
