@@ -27,6 +27,8 @@
 #include "ctl.h"
 #include "uvfs_fuse.h"
 
+#include <uvfs/9p.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -319,6 +321,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uvfsd: cannot create the namespace (root %s): "
 			"%s\n", cfg.root_type ? cfg.root_type : "memfs",
 			strerror(-err));
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	/* file servers: "9p" (and the types built on it) for `uvfs mount` */
+	err = uvfs_9p_register(d.u);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot register the 9p type: %s\n",
+			strerror(-err));
+		uvfs_free(d.u);
 		free((char *)cfg.root_type);
 		return 1;
 	}
