@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -874,7 +875,16 @@ static const char *hostfs_bin(void)
 	return p && access(p, X_OK) == 0 ? p : NULL;
 }
 
+static pid_t spawn_as(const char *bin, const char *dir, int *fd, int errfd,
+		      uid_t uid);
+
 static pid_t spawn(const char *bin, const char *dir, int *fd, int errfd)
+{
+	return spawn_as(bin, dir, fd, errfd, (uid_t)-1);
+}
+
+static pid_t spawn_as(const char *bin, const char *dir, int *fd, int errfd,
+		      uid_t uid)
 {
 	int sv[2];
 	pid_t pid;
@@ -887,6 +897,9 @@ static pid_t spawn(const char *bin, const char *dir, int *fd, int errfd)
 		dup2(sv[1], 1);
 		if (errfd >= 0)
 			dup2(errfd, 2);
+		if (uid != (uid_t)-1 && (setgroups(0, NULL) || setgid(uid) ||
+					 setuid(uid)))
+			_exit(126);
 		close(sv[0]);
 		close(sv[1]);
 		execl(bin, bin, dir, (char *)NULL);
@@ -959,6 +972,25 @@ static void hostfs_binary(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 2);
+
+	/* an unreadable one (as an unprivileged user): likewise */
+	if (geteuid() == 0) {
+		snprintf(buf, sizeof(buf), "%s/closed", tmpl);
+		assert_int_equal(mkdir(buf, 0), 0);
+		assert_int_equal(chmod(tmpl, 0755), 0);
+		assert_int_equal(pipe(pfd), 0);
+		pid = spawn_as(bin, buf, &c.fd, pfd[1], 65534);
+		close(pfd[1]);
+		n = read(pfd[0], buf, sizeof(buf) - 1);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_non_null(strstr(buf, "permission denied"));
+		close(pfd[0]);
+		close(c.fd);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 2);
+	}
 	rm_rf(tmpl);
 }
 
