@@ -188,7 +188,7 @@ static void fid_rules(void **state)
 	assert_int_equal(tc_clunk(&c, 3), EBADF);  /* a partial walk makes no fid */
 	assert_int_equal(tc_pread(&c, 2, 0, buf, 4), -EBADF);    /* not opened */
 	assert_int_equal(tc_lopen(&c, 2, O_RDONLY), 0);
-	assert_int_equal(tc_lopen(&c, 2, O_RDONLY), EBADF);      /* opened twice */
+	assert_int_equal(tc_lopen(&c, 2, O_RDONLY), EINVAL);     /* opened twice */
 	assert_int_equal(tc_walk(&c, 2, 4, "", NULL), EBADF);    /* walk from opened */
 	assert_int_equal(tc_pread(&c, 2, 0, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "fast", 4);

@@ -29,8 +29,8 @@
  *   - Tattach's fid and Twalk's newfid (when it differs from fid) must not
  *     be in use: else EBADF;  a newfid is reserved while its walk runs;
  *   - Twalk from an opened fid: EBADF;  Tlopen/Tlcreate of an opened fid:
- *     EBADF;  Tread/Twrite/Treaddir/Tfsync of a fid that is not opened:
- *     EBADF;
+ *     EINVAL (as diod);  Tread/Twrite/Treaddir/Tfsync of a fid that is not
+ *     opened: EBADF;
  *   - a walk with nwname > 0 that fails on its first name answers the
  *     operation's error; one that fails later answers the qids walked so
  *     far and leaves newfid unused; newfid == fid replaces fid's object

@@ -522,7 +522,7 @@ static int do_open(struct run *x, bool create)
 	f = &x->f->pub;
 	pthread_rwlock_wrlock(&x->f->rw);
 	if (f->opened) {
-		err = -EBADF;
+		err = -EINVAL;          /* as diod */
 	} else if (create) {
 		uint32_t iou = 0;
 		err = x->ops->lcreate(x->r, f, &x->r->t.tlcreate,
