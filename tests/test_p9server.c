@@ -348,6 +348,64 @@ static void flush_queued_request(void **state)
 	p9srv_free(s);
 }
 
+/* A Tversion with a slow request in flight: the request is flushed (no
+ * reply), every fid forgotten, then Rversion. */
+static void version_resets_session(void **state)
+{
+	struct p9srv *s = tiny_srv();
+	struct tc c;
+	struct p9_msg t, r;
+
+	(void)state;
+	atomic_store(&slow_started, 0);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "slow", NULL), 0);
+	assert_int_equal(tc_lopen(&c, 2, O_RDONLY), 0);
+	t = (struct p9_msg){ .type = P9_TREAD, .tag = 7 };
+	t.tread.fid = 2;
+	t.tread.count = 16;
+	tc_send(&c, &t);
+	while (atomic_load(&slow_started) == 0)
+		usleep(1000);
+	t = (struct p9_msg){ .type = P9_TVERSION, .tag = P9_NOTAG };
+	t.tversion.msize = 4096;
+	t.tversion.version = P9_STR(P9_VERSION_L);
+	tc_send(&c, &t);
+	tc_recv(&c, &r);
+	assert_int_equal(r.type, P9_RVERSION);
+	assert_int_equal(r.rversion.msize, 4096);
+	assert_int_equal(tc_recv_timeout(&c, &r, 200), -1);
+	assert_int_equal(tc_clunk(&c, 2), EBADF);
+	assert_int_equal(tc_clunk(&c, 1), EBADF);
+	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+}
+
+/* opts.max_fids: past it, a new fid answers ENFILE. */
+static void fid_limit(void **state)
+{
+	struct p9srv *s;
+	struct p9srv_opts o = { .max_fids = 3 };
+	struct tc c;
+
+	(void)state;
+	assert_int_equal(p9srv_new(&tiny_ops, NULL, &o, &s), 0);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 3, "", NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 4, "", NULL), ENFILE);
+	assert_int_equal(tc_attach(&c, 5, 0, NULL), ENFILE);
+	assert_int_equal(tc_walk(&c, 1, 1, "", NULL), 0);  /* in place: no new fid */
+	assert_int_equal(tc_clunk(&c, 3), 0);
+	assert_int_equal(tc_walk(&c, 1, 4, "", NULL), 0);
+	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -1001,6 +1059,8 @@ int main(void)
 		cmocka_unit_test(fid_rules),
 		cmocka_unit_test(flush_slow_request),
 		cmocka_unit_test(flush_queued_request),
+		cmocka_unit_test(version_resets_session),
+		cmocka_unit_test(fid_limit),
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(many_in_flight),
