@@ -678,6 +678,73 @@ static void hostfs_basics(void **state)
 	rm_rf(tmpl);
 }
 
+static uint32_t tc_lock(struct tc *c, uint32_t fid, uint8_t type,
+			uint64_t start, uint64_t len, uint8_t *status)
+{
+	struct p9_msg t = { .type = P9_TLOCK }, r;
+	t.tlock.fid = fid;
+	t.tlock.type = type;
+	t.tlock.start = start;
+	t.tlock.length = len;
+	t.tlock.proc_id = fid;
+	t.tlock.client_id = P9_STR("test");
+	uint32_t e = tc_err(c, &t, &r);
+	if (!e)
+		*status = r.rlock.status;
+	return e;
+}
+
+/* Tlock/Tgetlock: each opened fid owns its locks. */
+static void hostfs_locks(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_msg t, r;
+	uint8_t st;
+
+	(void)state;
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	s = hostfs_srv(tmpl, &hs);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	assert_int_equal(tc_lcreate(&c, 2, "locked", O_RDWR, 0600, 0), 0);
+	assert_int_equal(tc_walk(&c, 1, 3, "locked", NULL), 0);
+	assert_int_equal(tc_lock(&c, 3, P9_LOCK_TYPE_WRLCK, 0, 10, &st), EBADF);
+	assert_int_equal(tc_lopen(&c, 3, O_RDWR), 0);
+	assert_int_equal(tc_lock(&c, 2, P9_LOCK_TYPE_WRLCK, 0, 10, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	assert_int_equal(tc_lock(&c, 3, P9_LOCK_TYPE_WRLCK, 5, 1, &st), 0);
+	assert_int_equal(st, P9_LOCK_BLOCKED);
+	assert_int_equal(tc_lock(&c, 3, P9_LOCK_TYPE_RDLCK, 10, 5, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);         /* no overlap */
+	t = (struct p9_msg){ .type = P9_TGETLOCK };
+	t.tgetlock.fid = 3;
+	t.tgetlock.type = P9_LOCK_TYPE_WRLCK;
+	t.tgetlock.start = 0;
+	t.tgetlock.length = 0;
+	t.tgetlock.client_id = P9_STR("test");
+	assert_int_equal(tc_err(&c, &t, &r), 0);
+	assert_int_equal(r.rgetlock.type, P9_LOCK_TYPE_WRLCK);
+	assert_int_equal(r.rgetlock.start, 0);
+	assert_int_equal(r.rgetlock.length, 10);
+	assert_int_equal(tc_lock(&c, 2, P9_LOCK_TYPE_UNLCK, 0, 0, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	assert_int_equal(tc_lock(&c, 3, P9_LOCK_TYPE_WRLCK, 5, 1, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	/* a clunk releases the fid's locks */
+	assert_int_equal(tc_clunk(&c, 3), 0);
+	assert_int_equal(tc_lock(&c, 2, P9_LOCK_TYPE_WRLCK, 0, 0, &st), 0);
+	assert_int_equal(st, P9_LOCK_SUCCESS);
+	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+	hostfs_close(hs);
+	rm_rf(tmpl);
+}
+
 /* Many requests in flight at once; every one answered exactly once. */
 static void many_in_flight(void **state)
 {
@@ -1063,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(fid_limit),
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
+		cmocka_unit_test(hostfs_locks),
 		cmocka_unit_test(many_in_flight),
 		cmocka_unit_test(flush_interrupts_blocking_call),
 		cmocka_unit_test(more_fids_than_descriptors),

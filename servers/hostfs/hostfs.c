@@ -1156,6 +1156,83 @@ static int hs_fsync(struct p9srv_req *r, struct p9srv_fid *f,
 	return 0;
 }
 
+/*
+ * Byte-range locks: open-file-description locks on the fid's descriptor,
+ * so each opened fid is its own owner (two fids conflict, as two local
+ * processes would).  Never blocks: a conflicting Tlock answers BLOCKED
+ * and the client retries (as v9fs does for P9_LOCK_FLAGS_BLOCK).
+ */
+static int lock_fd(struct p9srv_fid *f)
+{
+	struct hfid *hf = f->priv;
+	return hf->fd;
+}
+
+static int hs_lock(struct p9srv_req *r, struct p9srv_fid *f,
+		   const struct p9_tlock *t, uint8_t *status)
+{
+	struct flock fl = { .l_whence = SEEK_SET };
+	int fd = lock_fd(f);
+
+	(void)r;
+	if (fd < 0)
+		return -EBADF;
+	switch (t->type) {
+	case P9_LOCK_TYPE_RDLCK: fl.l_type = F_RDLCK; break;
+	case P9_LOCK_TYPE_WRLCK: fl.l_type = F_WRLCK; break;
+	case P9_LOCK_TYPE_UNLCK: fl.l_type = F_UNLCK; break;
+	default: return -EINVAL;
+	}
+	if (t->start > (uint64_t)INT64_MAX || t->length > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	fl.l_start = (off_t)t->start;
+	fl.l_len = (off_t)t->length;            /* 0: to the end */
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		*status = P9_LOCK_SUCCESS;
+	else if (errno == EAGAIN || errno == EACCES)
+		*status = P9_LOCK_BLOCKED;
+	else
+		return -errno;
+	return 0;
+}
+
+static int hs_getlock(struct p9srv_req *r, struct p9srv_fid *f,
+		      const struct p9_tgetlock *t, struct p9_rgetlock *o)
+{
+	struct flock fl = { .l_whence = SEEK_SET };
+	int fd = lock_fd(f);
+
+	(void)r;
+	if (fd < 0)
+		return -EBADF;
+	if (t->type == P9_LOCK_TYPE_RDLCK)
+		fl.l_type = F_RDLCK;
+	else if (t->type == P9_LOCK_TYPE_WRLCK)
+		fl.l_type = F_WRLCK;
+	else
+		return -EINVAL;
+	if (t->start > (uint64_t)INT64_MAX || t->length > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	fl.l_start = (off_t)t->start;
+	fl.l_len = (off_t)t->length;
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	o->client_id = t->client_id;
+	if (fl.l_type == F_UNLCK) {
+		o->type = P9_LOCK_TYPE_UNLCK;
+		o->start = t->start;
+		o->length = t->length;
+		o->proc_id = t->proc_id;
+	} else {
+		o->type = fl.l_type == F_RDLCK ? P9_LOCK_TYPE_RDLCK
+					       : P9_LOCK_TYPE_WRLCK;
+		o->start = (uint64_t)fl.l_start;
+		o->length = (uint64_t)fl.l_len;
+		o->proc_id = (uint32_t)fl.l_pid;        /* -1: another fid */
+	}
+	return 0;
+}
+
 static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 {
 	struct hostfs *hs = p9srv_arg(srv);
@@ -1199,6 +1276,8 @@ const struct p9srv_ops hostfs_ops = {
 	.readlink = hs_readlink,
 	.statfs = hs_statfs,
 	.fsync = hs_fsync,
+	.lock = hs_lock,
+	.getlock = hs_getlock,
 	.clunk = hs_clunk,
 	.enter = hs_enter,
 	.leave = hs_leave,
