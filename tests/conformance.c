@@ -2394,7 +2394,8 @@ int main(int argc, char **argv)
 	r = uvfs_ctx_new(U, NULL, &root);
 #ifdef UVFS_CONFORMANCE_9P
 	/* the 9P client driver is a separate library: register it here */
-	if (r == 0 && strcmp(fs_type, "9p") == 0)
+	if (r == 0 && (strcmp(fs_type, "9p") == 0 ||
+		       strcmp(fs_type, "hostfs") == 0))
 		r = uvfs_9p_register(U);
 #endif
 	if (r == 0)

@@ -1,5 +1,5 @@
 /*
- * 9p.h - the 9P2000.L client driver: file-system type "9p".
+ * 9p.h - the 9P2000.L client driver: file-system types "9p" and "hostfs".
  *
  * Mounts a 9P2000.L file server (diod, QEMU's virtfs, uvfs's own servers):
  *
@@ -14,10 +14,21 @@
  * A request that passes its deadline fails with -ETIMEDOUT (and is flushed);
  * a broken connection, a forced unmount or a protocol violation fails with
  * -EIO.  See docs/9p-client.md.
+ *
+ * Type "hostfs" (registered by uvfs_9p_register too) exports a host
+ * directory through a supervised uvfs-hostfs process:
+ *
+ *   uvfs_mount(ctx, "hostfs", "/srv/data", "/x", "restarts=5");
+ *
+ * Options: those of "9p" but aname, and server=PATH (the uvfs-hostfs
+ * binary; default: next to the running program, else in PATH),
+ * restarts=N (default 5) within window=MS (default 60000).  A server that
+ * dies is restarted and the open files reopened; see docs/recovery.md.
  */
 #ifndef UVFS_9P_H
 #define UVFS_9P_H
 
+#include <sys/types.h>
 #include <uvfs/fs.h>
 
 #ifdef __cplusplus
@@ -25,9 +36,29 @@ extern "C" {
 #endif
 
 extern const struct uvfs_fstype_ops uvfs_9p_ops;
+extern const struct uvfs_fstype_ops uvfs_hostfs_ops;
 
-/* Registers uvfs_9p_ops with the instance (uvfs_fstype_register). */
+/* Registers uvfs_9p_ops and uvfs_hostfs_ops with the instance
+ * (uvfs_fstype_register).  A type already registered is not an error. */
 int uvfs_9p_register(struct uvfs *u);
+
+/* The state of the server behind the "hostfs" mount at target (found by
+ * the mount's source: with two mounts of one directory, the newer).
+ * For tests, benchmarks and `uvfs servers`. */
+struct uvfs_9p_server_info {
+	pid_t pid;                      /* 0 while none runs */
+	int recovering;                 /* the server is being restarted */
+	int dead;                       /* restart limit reached, or cancelled */
+	unsigned long restarts;         /* servers started after the first */
+	unsigned long losses;           /* sessions lost */
+	unsigned long replays;          /* requests sent again after a loss */
+	unsigned long stale_fids;       /* fids that changed identity */
+	uint64_t last_recovery_ns;      /* loss to every fid reopened */
+};
+int uvfs_9p_server_info(struct uvfs *u, const char *target,
+			struct uvfs_9p_server_info *out);
+/* The pid of that server: > 0, 0 while none runs, or -ENOENT. */
+pid_t uvfs_9p_server_pid(struct uvfs *u, const char *target);
 
 #ifdef __cplusplus
 }

@@ -64,7 +64,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -83,6 +87,8 @@
 #define MSIZE_DEFAULT   (512u * 1024)
 #define MSIZE_MIN       4096u
 #define TIMEOUT_DEFAULT 10000
+#define RESTARTS_DEFAULT  5     /* hostfs: restarts ... */
+#define WINDOW_DEFAULT_MS 60000 /* ... within this window */
 
 /* ---- the connection ---------------------------------------------------- */
 
@@ -91,8 +97,19 @@ enum req_kind { REQ_CALL, REQ_CLUNK, REQ_FLUSH };
 enum cleanup { CL_NONE, CL_WALK /* newfid: clunk if it was created */,
 	       CL_CLUNK /* clunk it */ };
 
+/* What a request does to the fid registry when it succeeds. */
+struct regop {
+	uint8_t type;           /* the T-message type; 0: nothing */
+	uint32_t fid, fid2, newfid, flags;
+	char *s1, *s2;          /* walk: names joined by '/'; names */
+	uint16_t nw;
+};
+
 struct req {
 	enum req_kind kind;
+	bool lost;              /* CALL: the session died under it */
+	uint64_t gen;           /* the session its tag belongs to */
+	struct regop reg;       /* CALL on a supervised connection */
 	uint16_t tag;
 	uint8_t rtype;          /* CALL: the expected reply type */
 	bool done;              /* CALL: c.lock; the waiter may look */
@@ -136,6 +153,38 @@ struct conn {
 	unsigned long unsolicited, bad_replies, timeouts;
 	pthread_t reader;
 	bool reader_started;
+
+	/* Supervision (type "hostfs", docs/recovery.md).  A plain "9p"
+	 * connection has supervised false: any loss is a kill. */
+	bool supervised;        /* lock: losses are recovered, not fatal */
+	bool perm_dead;         /* lock: killed for good (cancel, unmount,
+				 * restart limit): every request -EIO */
+	bool recovering;        /* lock: the session was lost; new requests
+				 * wait (deadline) until it is back */
+	_Atomic uint64_t sgen;  /* written under lock: session generation */
+	pthread_cond_t state_cv;        /* recovering turned false */
+	pthread_cond_t sup_cv;          /* wakes the supervisor */
+	int pidfd;              /* the server's, or -1 (reader polls it) */
+	/* The fid registry (supervised only): what every fid the server
+	 * holds names, to create it again on a new server.  By number. */
+	struct fident *fids;    /* lock */
+	size_t nfidents;
+	bool track;             /* const: keep the registry */
+	struct sup *sup;        /* const: the server we spawned, or NULL */
+	struct p9_qid root_qid;
+	unsigned long losses, replays;
+	struct timespec lost_at;        /* lock: a recovery began */
+};
+
+/* A fid as the server knows it (registry entry). */
+struct fident {
+	bool used;
+	bool stale;             /* its file changed identity or vanished in
+				 * a restart: requests naming it -ESTALE */
+	bool unknown;           /* walked from a fid with no entry */
+	char *path;             /* from the root, names joined by '/' */
+	struct p9_qid qid;
+	int32_t oflags;         /* 9P open flags once opened, else -1 */
 };
 
 static void deadline_in(struct timespec *ts, int ms)
@@ -164,8 +213,10 @@ static int ms_left(const struct timespec *dl)
 }
 
 /* Takes *busy (one of c's timed locks) by the deadline: 0, -ETIMEDOUT,
- * or -EIO once the connection is dead. */
-static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl)
+ * or -EIO once the connection is dead.  *gen (if not NULL): the session
+ * it was taken in. */
+static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl,
+		      uint64_t *gen)
 {
 	int r = 0;
 
@@ -180,6 +231,8 @@ static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl)
 		r = -ETIMEDOUT;
 	else
 		*busy = true;
+	if (gen)
+		*gen = atomic_load(&c->sgen);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
@@ -190,6 +243,197 @@ static void tlock_give(struct conn *c, bool *busy)
 	*busy = false;
 	pthread_cond_broadcast(&c->lock_cv);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the fid registry (supervised connections) -------------------------
+ * Every fid the server holds, by number: the path it names from the root,
+ * its qid, its open flags.  Updated by the reader as replies arrive (so a
+ * recovery, which runs after the old reader is joined, sees every fid the
+ * old server created), and when a fid is given up (clunk queued, Tremove
+ * sent).  A new server gets every entry walked again under the same
+ * number, so requests replayed after a restart name the same fids. */
+
+/* => c->lock held */
+static struct fident *reg_get(struct conn *c, uint32_t fid)
+{
+	if (!c->fids || fid >= c->nfidents || !c->fids[fid].used)
+		return NULL;
+	return &c->fids[fid];
+}
+
+/* => c->lock held; a cleared entry for fid (NULL on ENOMEM) */
+static struct fident *reg_slot(struct conn *c, uint32_t fid)
+{
+	if (fid >= c->nfidents) {
+		size_t n = c->nfidents ? c->nfidents : 64;
+		while (n <= fid)
+			n *= 2;
+		struct fident *a = realloc(c->fids, n * sizeof(*a));
+		if (!a)
+			return NULL;
+		memset(a + c->nfidents, 0, (n - c->nfidents) * sizeof(*a));
+		c->fids = a;
+		c->nfidents = n;
+	}
+	struct fident *e = &c->fids[fid];
+	free(e->path);
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->oflags = -1;
+	return e;
+}
+
+static void reg_drop_locked(struct conn *c, uint32_t fid)
+{
+	struct fident *e = reg_get(c, fid);
+
+	if (e) {
+		free(e->path);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
+/* base + '/'-joined names, with "." and ".." resolved (".." of the root
+ * is the root).  NULL on ENOMEM. */
+static char *path_join(const char *base, const char *names)
+{
+	size_t bl = strlen(base), nl = names ? strlen(names) : 0;
+	char *out = malloc(bl + nl + 2), *dup = names ? strdup(names) : NULL;
+	char *tok, *save = NULL;
+	size_t len = bl;
+
+	if (!out || (names && !dup)) {
+		free(out);
+		free(dup);
+		return NULL;
+	}
+	memcpy(out, base, bl + 1);
+	for (tok = dup ? strtok_r(dup, "/", &save) : NULL; tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			char *slash = strrchr(out, '/');
+			len = slash ? (size_t)(slash - out) : 0;
+			out[len] = '\0';
+			continue;
+		}
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, tok, strlen(tok) + 1);
+		len += strlen(tok);
+	}
+	free(dup);
+	return out;
+}
+
+/* A rename of the file at path `from` to `to`: entries at or below it
+ * follow (an entry left at `to`, the replaced file, turns stale at the
+ * next restart: its qid will not match). */
+static void reg_rename_locked(struct conn *c, const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+
+	for (size_t i = 0; i < c->nfidents; i++) {
+		struct fident *e = &c->fids[i];
+		if (!e->used || !e->path || strncmp(e->path, from, fl) != 0 ||
+		    (e->path[fl] != '\0' && e->path[fl] != '/'))
+			continue;
+		char *np = malloc(strlen(to) + strlen(e->path + fl) + 1);
+		if (!np) {
+			e->unknown = true;
+			continue;
+		}
+		strcpy(np, to);
+		strcat(np, e->path + fl);
+		free(e->path);
+		e->path = np;
+	}
+}
+
+/* => c->lock held.  rq's reply m was a success: record its fid effects. */
+static void reg_apply_locked(struct conn *c, const struct regop *op,
+			     const struct p9_msg *m)
+{
+	struct fident *src, *e;
+	char *path = NULL, *p2 = NULL;
+
+	switch (op->type) {
+	case P9_TATTACH:
+		if ((e = reg_slot(c, op->fid))) {
+			e->path = strdup("");
+			e->unknown = !e->path;
+			e->qid = m->rattach.qid;
+		}
+		break;
+	case P9_TWALK: {
+		struct p9_qid q;
+		bool known;
+
+		if (m->rwalk.nwqid != op->nw)
+			break;          /* a partial walk creates no fid */
+		src = reg_get(c, op->fid);
+		known = src && !src->unknown && src->path;
+		if (known)
+			path = path_join(src->path, op->s1);
+		if (op->nw)
+			q = m->rwalk.wqid[op->nw - 1];
+		else
+			q = src ? src->qid : (struct p9_qid){ 0 };
+		bool stale = src && src->stale;
+		if ((e = reg_slot(c, op->newfid))) {
+			e->path = path;
+			path = NULL;
+			e->unknown = !e->path;
+			e->stale = stale;
+			e->qid = q;
+		}
+		break;
+	}
+	case P9_TLOPEN:
+		if ((e = reg_get(c, op->fid))) {
+			e->oflags = (int32_t)op->flags;
+			e->qid = m->rlopen.qid;
+		}
+		break;
+	case P9_TLCREATE:
+		if ((e = reg_get(c, op->fid))) {
+			path = e->path ? path_join(e->path, op->s1) : NULL;
+			free(e->path);
+			e->path = path;
+			path = NULL;
+			e->unknown = e->unknown || !e->path;
+			/* reopened without O_CREAT, O_EXCL, O_TRUNC */
+			e->oflags = (int32_t)(op->flags & ~(0100u | 0200u |
+							    01000u));
+			e->qid = m->rlcreate.qid;
+		}
+		break;
+	case P9_TRENAMEAT:
+		src = reg_get(c, op->fid);
+		e = reg_get(c, op->fid2);
+		if (src && src->path && e && e->path) {
+			path = path_join(src->path, op->s1);
+			p2 = path_join(e->path, op->s2);
+			if (path && p2)
+				reg_rename_locked(c, path, p2);
+		}
+		break;
+	case P9_TRENAME:
+		src = reg_get(c, op->fid);
+		e = reg_get(c, op->fid2);
+		if (src && src->path && e && e->path) {
+			path = strdup(src->path);
+			p2 = path_join(e->path, op->s1);
+			if (path && p2)
+				reg_rename_locked(c, path, p2);
+		}
+		break;
+	default:
+		break;
+	}
+	free(path);
+	free(p2);
 }
 
 /* => c->lock held */
@@ -230,6 +474,7 @@ static void push_locked(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
 
 static void fid_free_locked(struct conn *c, uint32_t fid)
 {
+	reg_drop_locked(c, fid);
 	push_locked(&c->free_fids, &c->nfree, &c->capfree, fid);
 }
 
@@ -238,6 +483,14 @@ static void fid_free(struct conn *c, uint32_t fid)
 	pthread_mutex_lock(&c->lock);
 	fid_free_locked(c, fid);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* => c->lock held.  fid is given up: a Tclunk will go out (the number is
+ * reused after Rclunk).  A new server never gets it again. */
+static void clunk_queue_locked(struct conn *c, uint32_t fid)
+{
+	reg_drop_locked(c, fid);
+	push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
 }
 
 /* => c->lock held; a free tag exists (nused < NTAGS). */
@@ -252,6 +505,7 @@ static uint16_t tag_take_locked(struct conn *c, struct req *rq)
 	c->nused++;
 	c->hint = t + 1;
 	rq->tag = (uint16_t)t;
+	rq->gen = atomic_load(&c->sgen);
 	return (uint16_t)t;
 }
 
@@ -282,18 +536,36 @@ static void req_free(struct req *rq)
 		return;
 	if (rq->kind == REQ_CALL)
 		pthread_cond_destroy(&rq->cv);
+	free(rq->reg.s1);
+	free(rq->reg.s2);
 	free(rq->rbuf);
 	free(rq);
 }
 
-/* The connection is lost: every waiter gets -EIO now, nothing waits for
- * the server, later requests fail fast.  Any thread, any time. */
+/* => c->lock held.  A request failed (or was abandoned and is now over):
+ * dispose of its fid.  Only queues; the caller drains. */
+static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
+			   bool ok)
+{
+	if (cl == CL_NONE || c->perm_dead)
+		return;
+	if (cl == CL_CLUNK || ok)
+		clunk_queue_locked(c, fid);
+	else
+		fid_free_locked(c, fid);
+}
+
+/* The connection is lost for good: every waiter gets -EIO now, nothing
+ * waits for the server, later requests fail fast, no restart.  Any
+ * thread, any time. */
 static void conn_kill(struct conn *c)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&c->lock);
-	if (!atomic_load(&c->dead)) {
+	if (!c->perm_dead) {
+		c->perm_dead = true;
+		c->recovering = false;
 		atomic_store(&c->dead, true);
 		for (unsigned i = 0; i < NTAGS; i++) {
 			struct req *rq = c->tags[i];
@@ -312,6 +584,8 @@ static void conn_kill(struct conn *c)
 		c->nclunk = 0;
 		pthread_cond_broadcast(&c->cv);
 		pthread_cond_broadcast(&c->lock_cv);
+		pthread_cond_broadcast(&c->state_cv);
+		pthread_cond_broadcast(&c->sup_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (write(c->evfd, &one, sizeof(one)) < 0) {
@@ -319,18 +593,80 @@ static void conn_kill(struct conn *c)
 	}
 }
 
-/* Writes one whole message by the deadline.  0; -ETIMEDOUT if nothing
- * was written (the caller may give up cleanly); -EIO if the connection is
- * dead or died here (a message cut in the middle loses the framing). */
+/*
+ * Session gen died (EOF, a write error, lost framing, the server's pidfd).
+ * Unsupervised: conn_kill.  Supervised: the session is over but the
+ * connection lives on: every request waiting for a reply is completed as
+ * lost (rpc replays it or fails it with -EIO), clunks and flushes in flight
+ * are forgotten (their fid numbers are free: the new server never had
+ * them), the socket is shut down (wakes the reader and any writer), and
+ * the supervisor is woken.  A stale gen (an older session) does nothing.
+ */
+static void conn_lost(struct conn *c, uint64_t gen)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->perm_dead || gen != atomic_load(&c->sgen)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (!c->supervised) {
+		pthread_mutex_unlock(&c->lock);
+		conn_kill(c);
+		return;
+	}
+	c->losses++;
+	if (!c->recovering)
+		clock_gettime(CLOCK_MONOTONIC, &c->lost_at);
+	atomic_store(&c->dead, true);
+	c->recovering = true;
+	atomic_store(&c->sgen, gen + 1);
+	for (unsigned i = 0; i < NTAGS; i++) {
+		struct req *rq = c->tags[i];
+		if (!rq)
+			continue;
+		c->tags[i] = NULL;
+		if (rq->kind == REQ_CALL && !rq->abandoned) {
+			rq->done = true;
+			rq->lost = true;
+			rq->err = -EIO;
+			pthread_cond_signal(&rq->cv);
+		} else if (rq->kind == REQ_CALL) {
+			/* abandoned: its fid goes as if the reply failed */
+			cleanup_locked(c, rq->cl, rq->fid, rq->late_ok);
+			req_free(rq);
+		} else {
+			if (rq->kind == REQ_CLUNK)
+				fid_free_locked(c, rq->fid);
+			req_free(rq);
+		}
+	}
+	c->nused = 0;
+	if (c->fd_r >= 0)
+		shutdown(c->fd_r, SHUT_RDWR);
+	pthread_cond_broadcast(&c->cv);
+	pthread_cond_broadcast(&c->lock_cv);
+	pthread_cond_broadcast(&c->sup_cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Writes one whole message of session gen by the deadline.  0;
+ * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
+ * -EIO if the connection is dead, died here (a message cut in the middle
+ * loses the framing), or is in another session now. */
 static int send_msg(struct conn *c, const void *buf, size_t len,
-		    const struct timespec *dl)
+		    const struct timespec *dl, uint64_t gen)
 {
 	size_t off = 0;
+	uint64_t g;
 	int r = 0;
 
-	r = tlock_take(c, &c->wbusy, dl);
+	r = tlock_take(c, &c->wbusy, dl, &g);
 	if (r)
 		return r;
+	if (g != gen) {
+		tlock_give(c, &c->wbusy);
+		return -EIO;
+	}
 	while (off < len) {
 		ssize_t n;
 
@@ -370,12 +706,14 @@ static int send_msg(struct conn *c, const void *buf, size_t len,
 	}
 	tlock_give(c, &c->wbusy);
 	if (r == -EIO)
-		conn_kill(c);
+		conn_lost(c, gen);
 	return r;
 }
 
 /* Sends Tclunk for the queued fids, as many as there are free tags; the
- * numbers are reused when Rclunk arrives.  Never waits for a reply. */
+ * numbers are reused when Rclunk arrives.  Never waits for a reply.  Not
+ * while a recovery runs (a clunk must follow the walk that recreates the
+ * fid on the new server). */
 static void clunk_drain_by(struct conn *c, const struct timespec *dl)
 {
 	for (;;) {
@@ -384,11 +722,12 @@ static void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		struct req *rq;
 		ssize_t len;
 		uint32_t fid;
+		uint64_t gen;
 		int r;
 
 		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->dead) || c->nclunk == 0 ||
-		    c->nused == NTAGS) {
+		if (atomic_load(&c->dead) || c->recovering ||
+		    c->nclunk == 0 || c->nused == NTAGS) {
 			pthread_mutex_unlock(&c->lock);
 			return;
 		}
@@ -400,14 +739,16 @@ static void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		fid = c->clunkq[--c->nclunk];
 		rq->fid = fid;
 		m.tag = tag_take_locked(c, rq);
+		gen = rq->gen;
 		pthread_mutex_unlock(&c->lock);
 
 		m.tclunk.fid = fid;
 		len = p9_pack(buf, sizeof(buf), &m);
-		r = len > 0 ? send_msg(c, buf, (size_t)len, dl) : -EIO;
+		r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen) : -EIO;
 		if (r == -ETIMEDOUT) {
 			pthread_mutex_lock(&c->lock);
-			if (c->tags[rq->tag] == rq) {
+			if (atomic_load(&c->sgen) == gen &&
+			    c->tags[m.tag] == rq) {
 				tag_release_locked(c, rq);
 				req_free(rq);
 				push_locked(&c->clunkq, &c->nclunk,
@@ -434,29 +775,17 @@ static void clunk_async(struct conn *c, uint32_t fid)
 	bool closing;
 
 	pthread_mutex_lock(&c->lock);
-	if (!atomic_load(&c->dead))
-		push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
+	if (!c->perm_dead)
+		clunk_queue_locked(c, fid);
 	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
 	if (!closing)
 		clunk_drain(c);
 }
 
-/* => c->lock held.  A request failed (or was abandoned and is now over):
- * dispose of its fid.  Only queues; the caller drains. */
-static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
-			   bool ok)
-{
-	if (cl == CL_NONE || atomic_load(&c->dead))
-		return;
-	if (cl == CL_CLUNK || ok)
-		push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
-	else
-		fid_free_locked(c, fid);
-}
-
-/* The reader: one complete frame.  Copies what it keeps. */
-static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size)
+/* The reader of session gen: one complete frame.  Copies what it keeps. */
+static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
+		     uint64_t gen)
 {
 	struct p9_msg m;
 	uint8_t type;
@@ -475,6 +804,8 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size)
 	}
 
 	pthread_mutex_lock(&c->lock);
+	if (gen != atomic_load(&c->sgen))
+		goto out;       /* an older session's bytes */
 	struct req *rq = tag < NTAGS ? c->tags[tag] : NULL;
 	if (!rq) {
 		c->unsolicited++;
@@ -501,6 +832,8 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size)
 		if (rq->abandoned) {
 			rq->replied = true;
 			rq->late_ok = ur == 0 && type == rq->rtype;
+			if (rq->late_ok)
+				reg_apply_locked(c, &rq->reg, &m);
 			if (!rq->flushing) {
 				tag_release_locked(c, rq);
 				cleanup_locked(c, rq->cl, rq->fid, rq->late_ok);
@@ -513,6 +846,8 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size)
 			c->bad_replies++;
 			rq->err = -EIO;
 		} else {
+			if (type == rq->rtype)
+				reg_apply_locked(c, &rq->reg, &m);
 			rq->rbuf = copy;
 			rq->r = m;
 			copy = NULL;
@@ -526,14 +861,23 @@ out:
 	free(copy);
 }
 
+struct reader_arg {
+	struct conn *c;
+	uint64_t gen;
+};
+
 static void *reader_main(void *arg)
 {
-	struct conn *c = arg;
+	struct reader_arg *ra = arg;
+	struct conn *c = ra->c;
+	uint64_t gen = ra->gen;
 	size_t cap = c->msize, start = 0, have = 0;
 	uint8_t *buf = malloc(cap);
+	int pidfd = c->pidfd;   /* the supervisor set it before starting us */
 
+	free(ra);
 	if (!buf) {
-		conn_kill(c);
+		conn_lost(c, gen);
 		return NULL;
 	}
 	for (;;) {
@@ -545,7 +889,7 @@ static void *reader_main(void *arg)
 				goto lost;      /* framing lost */
 			if (have < size)
 				break;
-			dispatch(c, buf + start, size);
+			dispatch(c, buf + start, size, gen);
 			start += size;
 			have -= size;
 		}
@@ -553,17 +897,21 @@ static void *reader_main(void *arg)
 			memmove(buf, buf + start, have);
 			start = 0;
 		}
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = c->fd_r, .events = POLLIN },
 			{ .fd = c->evfd, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
 		};
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, pidfd >= 0 ? 3 : 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			goto lost;
 		}
-		if (p[1].revents || atomic_load(&c->dead))
+		if (p[1].revents || atomic_load(&c->dead) ||
+		    atomic_load(&c->sgen) != gen)
 			break;
+		if (pidfd >= 0 && p[2].revents && !p[0].revents)
+			goto lost;      /* the server died */
 		ssize_t n = read(c->fd_r, buf + have, cap - have);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -575,8 +923,24 @@ static void *reader_main(void *arg)
 	return NULL;
 lost:
 	free(buf);
-	conn_kill(c);
+	conn_lost(c, gen);
 	return NULL;
+}
+
+static int reader_start(struct conn *c)
+{
+	struct reader_arg *ra = malloc(sizeof(*ra));
+	int r;
+
+	if (!ra)
+		return -ENOMEM;
+	ra->c = c;
+	ra->gen = atomic_load(&c->sgen);
+	r = -pthread_create(&c->reader, NULL, reader_main, ra);
+	if (r)
+		free(ra);
+	c->reader_started = r == 0;
+	return r;
 }
 
 struct reply {
@@ -595,31 +959,157 @@ static int ecode_err(uint32_t e)
 	return e > 0 && e < 4096 ? -(int)e : -EIO;
 }
 
+#define RPC_NOREPLAY 0x1        /* never replay (an append write) */
+#define RPC_INTERNAL 0x2        /* the supervisor's: runs while recovering,
+				 * never waits for a recovery */
+
+/* Replayed after a restart when the session died under them: requests
+ * whose effect is the same done twice (docs/recovery.md). */
+static bool replayable(uint8_t type)
+{
+	switch (type) {
+	case P9_TWALK: case P9_TGETATTR: case P9_TSETATTR: case P9_TREAD:
+	case P9_TWRITE: case P9_TREADDIR: case P9_TREADLINK: case P9_TSTATFS:
+	case P9_TLOPEN: case P9_TFSYNC: case P9_TCLUNK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The fids a T-message names (that must exist on the server). */
+static int msg_fids(const struct p9_msg *t, uint32_t f[2])
+{
+	switch (t->type) {
+	case P9_TWALK: f[0] = t->twalk.fid; return 1;
+	case P9_TGETATTR: f[0] = t->tgetattr.fid; return 1;
+	case P9_TSETATTR: f[0] = t->tsetattr.fid; return 1;
+	case P9_TREAD: f[0] = t->tread.fid; return 1;
+	case P9_TWRITE: f[0] = t->twrite.fid; return 1;
+	case P9_TREADDIR: f[0] = t->treaddir.fid; return 1;
+	case P9_TREADLINK: f[0] = t->treadlink.fid; return 1;
+	case P9_TSTATFS: f[0] = t->tstatfs.fid; return 1;
+	case P9_TLOPEN: f[0] = t->tlopen.fid; return 1;
+	case P9_TFSYNC: f[0] = t->tfsync.fid; return 1;
+	case P9_TLCREATE: f[0] = t->tlcreate.fid; return 1;
+	case P9_TMKDIR: f[0] = t->tmkdir.dfid; return 1;
+	case P9_TSYMLINK: f[0] = t->tsymlink.fid; return 1;
+	case P9_TMKNOD: f[0] = t->tmknod.dfid; return 1;
+	case P9_TUNLINKAT: f[0] = t->tunlinkat.dirfid; return 1;
+	case P9_TREMOVE: f[0] = t->tremove.fid; return 1;
+	case P9_TLINK: f[0] = t->tlink.dfid; f[1] = t->tlink.fid; return 2;
+	case P9_TRENAME: f[0] = t->trename.fid; f[1] = t->trename.dfid;
+		return 2;
+	case P9_TRENAMEAT: f[0] = t->trenameat.olddirfid;
+		f[1] = t->trenameat.newdirfid; return 2;
+	default: return 0;
+	}
+}
+
+static char *str_dup(struct p9_str s)
+{
+	char *d = malloc(s.len + 1);
+
+	if (d) {
+		memcpy(d, s.s, s.len);
+		d[s.len] = '\0';
+	}
+	return d;
+}
+
+/* What t does to the registry when it succeeds.  -ENOMEM. */
+static int regop_make(const struct p9_msg *t, struct regop *op)
+{
+	memset(op, 0, sizeof(*op));
+	switch (t->type) {
+	case P9_TATTACH:
+		op->fid = t->tattach.fid;
+		break;
+	case P9_TWALK: {
+		size_t len = 1;
+		op->fid = t->twalk.fid;
+		op->newfid = t->twalk.newfid;
+		op->nw = t->twalk.nwname;
+		for (unsigned i = 0; i < op->nw; i++)
+			len += t->twalk.wname[i].len + 1;
+		if (!(op->s1 = malloc(len)))
+			return -ENOMEM;
+		op->s1[0] = '\0';
+		for (unsigned i = 0, o = 0; i < op->nw; i++) {
+			if (i)
+				op->s1[o++] = '/';
+			memcpy(op->s1 + o, t->twalk.wname[i].s,
+			       t->twalk.wname[i].len);
+			o += t->twalk.wname[i].len;
+			op->s1[o] = '\0';
+		}
+		break;
+	}
+	case P9_TLOPEN:
+		op->fid = t->tlopen.fid;
+		op->flags = t->tlopen.flags;
+		break;
+	case P9_TLCREATE:
+		op->fid = t->tlcreate.fid;
+		op->flags = t->tlcreate.flags;
+		if (!(op->s1 = str_dup(t->tlcreate.name)))
+			return -ENOMEM;
+		break;
+	case P9_TRENAMEAT:
+		op->fid = t->trenameat.olddirfid;
+		op->fid2 = t->trenameat.newdirfid;
+		op->s1 = str_dup(t->trenameat.oldname);
+		op->s2 = str_dup(t->trenameat.newname);
+		if (!op->s1 || !op->s2)
+			return -ENOMEM;
+		break;
+	case P9_TRENAME:
+		op->fid = t->trename.fid;
+		op->fid2 = t->trename.dfid;
+		if (!(op->s1 = str_dup(t->trename.name)))
+			return -ENOMEM;
+		break;
+	default:
+		return 0;
+	}
+	op->type = t->type;
+	return 0;
+}
+
 /*
  * One request.  => t has everything but the tag.
  * 0 and *out filled (reply_free it), or a negative errno: the server's
  * Rlerror, -ETIMEDOUT (deadline passed; a Tflush went out), -EIO (dead
- * connection, bad reply), -ENOMEM, -EMSGSIZE (too big for msize).
+ * connection, bad reply, or the server died under a request that cannot
+ * be replayed), -ESTALE (a fid whose file changed identity in a restart),
+ * -ENOMEM, -EMSGSIZE (too big for msize).
  * On failure the fid named by cl is disposed of (CL_WALK: freed, or
  * clunked if it turns out the server created it; CL_CLUNK: clunked).
+ * On a supervised connection a request waits (deadline) while the server
+ * is restarted, and one that was out when the server died is sent again
+ * to the new one if it is replayable.
  */
-static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
-	       struct reply *out, enum cleanup cl, uint32_t clfid)
+static int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
+		 struct reply *out, enum cleanup cl, uint32_t clfid,
+		 unsigned flags)
 {
 	struct timespec dl;
-	struct req *rq;
+	struct req *rq = NULL;
 	ssize_t len;
 	void *buf = NULL;
+	bool internal = flags & RPC_INTERNAL;
+	bool replay = !internal && !(flags & RPC_NOREPLAY) &&
+		      replayable(t->type);
+	bool have_serial = false;
+	uint32_t fids[2];
+	int nf = msg_fids(t, fids);
+	uint64_t gen;
 	int r;
 
-	clunk_drain(c);
+	if (!internal)
+		clunk_drain(c);
 	deadline_in(&dl, c->timeout_ms);
-	if (atomic_load(&c->dead)) {
-		r = -EIO;
-		goto fail_nolock;
-	}
-	if (c->serial && (r = tlock_take(c, &c->serial_busy, &dl)) != 0)
-		goto fail_nolock;
+again:
 	len = p9_packed_size(t);
 	if (len < 0 || (size_t)len > c->msize) {
 		r = len < 0 ? -EINVAL : -EMSGSIZE;
@@ -627,7 +1117,7 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	}
 	buf = malloc((size_t)len);
 	rq = req_new(c, REQ_CALL);
-	if (!buf || !rq) {
+	if (!buf || !rq || (c->track && regop_make(t, &rq->reg))) {
 		req_free(rq);
 		r = -ENOMEM;
 		goto fail;
@@ -637,29 +1127,77 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	rq->fid = clfid;
 
 	pthread_mutex_lock(&c->lock);
-	while (!atomic_load(&c->dead) && c->nused == NTAGS)
-		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
+	for (;;) {
+		r = 0;
+		if (c->perm_dead) {
+			r = -EIO;
 			break;
-	if (atomic_load(&c->dead) || c->nused == NTAGS) {
-		r = atomic_load(&c->dead) ? -EIO : -ETIMEDOUT;
+		}
+		if (internal ? atomic_load(&c->dead) :
+		    (c->recovering || atomic_load(&c->dead))) {
+			if (internal || !c->recovering) {
+				r = -EIO;
+				break;
+			}
+			/* the server is being restarted: wait for it */
+			if (pthread_cond_timedwait(&c->state_cv, &c->lock,
+						   &dl) == ETIMEDOUT &&
+			    c->recovering) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			continue;
+		}
+		if (c->serial && !internal && !have_serial) {
+			pthread_mutex_unlock(&c->lock);
+			r = tlock_take(c, &c->serial_busy, &dl, NULL);
+			pthread_mutex_lock(&c->lock);
+			if (r == -EIO)
+				continue;       /* dead or lost: see above */
+			if (r)
+				break;
+			have_serial = true;
+			continue;
+		}
+		if (c->nused == NTAGS) {
+			if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) ==
+			    ETIMEDOUT && c->nused == NTAGS) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			continue;
+		}
+		break;
+	}
+	for (int i = 0; r == 0 && i < nf; i++) {
+		struct fident *e = reg_get(c, fids[i]);
+		if (e && e->stale)
+			r = -ESTALE;
+	}
+	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		req_free(rq);
+		rq = NULL;
 		goto fail;
 	}
+	if (t->type == P9_TREMOVE)      /* the fid goes whatever happens */
+		reg_drop_locked(c, t->tremove.fid);
 	t->tag = tag_take_locked(c, rq);
+	gen = rq->gen;
 	pthread_mutex_unlock(&c->lock);
 	p9_pack(buf, (size_t)len, t);
 
-	r = send_msg(c, buf, (size_t)len, &dl);
+	r = send_msg(c, buf, (size_t)len, &dl, gen);
 	free(buf);
 	buf = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT) {
+	if (r == -ETIMEDOUT && !rq->done) {
 		/* nothing went out: give the tag back, no flush needed */
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
 		req_free(rq);
+		rq = NULL;
 		goto fail;
 	}
 	while (!rq->done) {
@@ -688,12 +1226,13 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 
 			deadline_in(&fdl, c->timeout_ms);
 			if (fl_len < 0 ||
-			    send_msg(c, fbuf, (size_t)fl_len, &fdl) ==
+			    send_msg(c, fbuf, (size_t)fl_len, &fdl, gen) ==
 			    -ETIMEDOUT) {
 				/* not sent: the late reply frees the tag
 				 * (or has come already) */
 				pthread_mutex_lock(&c->lock);
-				if (c->tags[ftag] == fl) {
+				if (atomic_load(&c->sgen) == gen &&
+				    c->tags[ftag] == fl) {
 					tag_release_locked(c, fl);
 					req_free(fl);
 					rq->flushing = false;
@@ -708,22 +1247,38 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 				pthread_mutex_unlock(&c->lock);
 			}
 		}
-		if (c->serial)
+		if (have_serial)
 			tlock_give(c, &c->serial_busy);
 		return -ETIMEDOUT;
 	}
-	/* done: the reader or kill freed the tag */
+	/* done: the reader, a kill or a loss freed the tag */
+	if (rq->lost) {
+		bool again_ok = replay && !c->perm_dead;
+		if (again_ok)
+			c->replays++;
+		pthread_mutex_unlock(&c->lock);
+		req_free(rq);
+		rq = NULL;
+		if (have_serial)
+			tlock_give(c, &c->serial_busy);
+		have_serial = false;
+		if (again_ok && ms_left(&dl) > 0)
+			goto again;
+		r = again_ok ? -ETIMEDOUT : -EIO;
+		goto fail_nolock;
+	}
 	r = rq->err;
 	if (r == 0 && rq->r.type == P9_RLERROR)
 		r = ecode_err(rq->r.rlerror.ecode);
 	if (r)
 		cleanup_locked(c, cl, clfid, false);
 	pthread_mutex_unlock(&c->lock);
-	if (c->serial)
+	if (have_serial)
 		tlock_give(c, &c->serial_busy);
 	if (r) {
 		req_free(rq);
-		clunk_drain(c);
+		if (!internal)
+			clunk_drain(c);
 		return r;
 	}
 	out->buf = rq->rbuf;
@@ -733,17 +1288,23 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	return 0;
 
 fail:
-	if (c->serial)
+	if (have_serial)
 		tlock_give(c, &c->serial_busy);
 fail_nolock:
 	free(buf);
 	pthread_mutex_lock(&c->lock);
 	cleanup_locked(c, cl, clfid, false);
 	pthread_mutex_unlock(&c->lock);
-	clunk_drain(c);
+	if (!internal)
+		clunk_drain(c);
 	return r;
 }
 
+static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	       struct reply *out, enum cleanup cl, uint32_t clfid)
+{
+	return rpc_x(c, t, rtype, out, cl, clfid, 0);
+}
 /* Reads exactly n bytes by the deadline (before the reader runs). */
 static int read_full(struct conn *c, void *buf, size_t n,
 		     const struct timespec *dl)
@@ -772,7 +1333,7 @@ static int read_full(struct conn *c, void *buf, size_t n,
 }
 
 /* Tversion, synchronously (no reader yet): negotiates c->msize. */
-static int conn_version(struct conn *c)
+static int conn_version(struct conn *c, bool fixed)
 {
 	struct p9_msg m = { .type = P9_TVERSION, .tag = P9_NOTAG };
 	struct timespec dl;
@@ -788,7 +1349,7 @@ static int conn_version(struct conn *c)
 	if (len < 0)
 		return -EINVAL;
 	deadline_in(&dl, c->timeout_ms);
-	r = send_msg(c, tbuf, (size_t)len, &dl);
+	r = send_msg(c, tbuf, (size_t)len, &dl, atomic_load(&c->sgen));
 	if (r)
 		return r;
 	r = read_full(c, hdr, 4, &dl);
@@ -812,8 +1373,12 @@ static int conn_version(struct conn *c)
 	else if (r == 0 && (m.rversion.msize > c->msize ||
 			    m.rversion.msize < MSIZE_MIN))
 		r = -EPROTO;
-	if (r == 0)
-		c->msize = m.rversion.msize;
+	if (r == 0 && c->msize != m.rversion.msize) {
+		if (fixed)
+			r = -EPROTO;    /* a restarted server: same msize */
+		else
+			c->msize = m.rversion.msize;
+	}
 	free(buf);
 	return r;
 }
@@ -828,14 +1393,18 @@ static int conn_init(struct conn *c)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, &c->cattr);
 	pthread_cond_init(&c->lock_cv, &c->cattr);
+	pthread_cond_init(&c->state_cv, &c->cattr);
+	pthread_cond_init(&c->sup_cv, &c->cattr);
 	atomic_init(&c->dead, false);
+	atomic_init(&c->sgen, 0);
+	c->pidfd = -1;
 	c->next_fid = 1;        /* fid 0 is the root */
 	return 0;
 }
 
 /* Waits (bounded) for the requests in flight, kills, joins the reader,
  * closes and frees everything. */
-static void conn_fini(struct conn *c, int drain_ms)
+static void conn_fini_wait(struct conn *c, int drain_ms)
 {
 	struct timespec dl;
 
@@ -846,6 +1415,11 @@ static void conn_fini(struct conn *c, int drain_ms)
 			break;
 	pthread_mutex_unlock(&c->lock);
 	conn_kill(c);
+}
+
+static void conn_fini(struct conn *c, int drain_ms)
+{
+	conn_fini_wait(c, drain_ms);
 	if (c->fd_r >= 0)
 		shutdown(c->fd_r, SHUT_RDWR);
 	if (c->reader_started)
@@ -858,7 +1432,12 @@ static void conn_fini(struct conn *c, int drain_ms)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->lock_cv);
+	pthread_cond_destroy(&c->state_cv);
+	pthread_cond_destroy(&c->sup_cv);
 	pthread_condattr_destroy(&c->cattr);
+	for (size_t i = 0; i < c->nfidents; i++)
+		free(c->fids[i].path);
+	free(c->fids);
 	free(c->free_fids);
 	free(c->clunkq);
 }
@@ -1465,11 +2044,13 @@ static uint32_t io_max(struct p9sb *s, uint32_t iounit)
 struct opts {
 	char aname[PATH_MAX];
 	char uname[256];
+	char server[PATH_MAX];  /* hostfs */
 	long msize, timeout;
-	bool serial, has_uname;
+	long restarts, window;  /* hostfs */
+	bool serial, has_uname, has_server;
 };
 
-static int parse_opts(const char *options, struct opts *o)
+static int parse_opts(const char *options, struct opts *o, bool hostfs)
 {
 	char *dup, *tok, *save = NULL;
 	int r = 0;
@@ -1477,6 +2058,8 @@ static int parse_opts(const char *options, struct opts *o)
 	snprintf(o->aname, sizeof(o->aname), "%s", "");
 	o->msize = MSIZE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
+	o->restarts = RESTARTS_DEFAULT;
+	o->window = WINDOW_DEFAULT_MS;
 	if (!options || !*options)
 		return 0;
 	dup = strdup(options);
@@ -1484,7 +2067,18 @@ static int parse_opts(const char *options, struct opts *o)
 		return -ENOMEM;
 	for (tok = strtok_r(dup, ",", &save); tok && !r;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (strncmp(tok, "aname=", 6) == 0) {
+		if (hostfs && strncmp(tok, "server=", 7) == 0) {
+			if (strlen(tok + 7) >= sizeof(o->server))
+				r = -ENAMETOOLONG;
+			else
+				strcpy(o->server, tok + 7);
+			o->has_server = true;
+		} else if (hostfs && strncmp(tok, "restarts=", 9) == 0) {
+			r = parse_int(tok + 9, 0, 1000000L, &o->restarts);
+		} else if (hostfs && strncmp(tok, "window=", 7) == 0) {
+			r = parse_int(tok + 7, 1, 24 * 3600 * 1000L,
+				      &o->window);
+		} else if (!hostfs && strncmp(tok, "aname=", 6) == 0) {
 			if (strlen(tok + 6) >= sizeof(o->aname))
 				r = -ENAMETOOLONG;
 			else
@@ -1510,12 +2104,538 @@ static int parse_opts(const char *options, struct opts *o)
 	return r;
 }
 
+/* ---- supervision: type "hostfs" (docs/recovery.md) ----------------------
+ *
+ * mount spawns uvfs-hostfs DIR on a socketpair (its stdin/stdout) and
+ * keeps its pid and a pidfd.  The reader of each session polls the socket
+ * and the pidfd; EOF, a read or write error, lost framing or the pidfd
+ * turning readable is conn_lost(): the waiters are completed as lost, and
+ * the supervisor thread (one per mount) takes over:
+ *
+ *   join the old reader, close the socket, SIGKILL + reap the old server;
+ *   restart limit (restarts= within window=): past it conn_kill (dead);
+ *   back off (10 ms, doubling to 1 s while attempts fail);
+ *   spawn, Tversion (same msize), start a reader, Tattach fid 0, walk every
+ *   registered fid again from fid 0 under its own number, Tlopen the ones
+ *   that were open, compare qids (path and type): a mismatch or a failed
+ *   walk marks the fid stale (its requests -ESTALE);
+ *   recovering = false: the waiting requests go (replays among them).
+ *
+ * Only the supervisor sends while recovering (RPC_INTERNAL); every other
+ * request waits on state_cv with its deadline; clunks wait in the queue.
+ */
+#define BACKOFF_MIN_MS    10
+#define BACKOFF_MAX_MS    1000
+
+struct sup {
+	char *server, *dir;             /* const */
+	char *uname, *aname;            /* const: for Tattach again */
+	uint32_t n_uname;
+	long restarts, window_ms;       /* const: the limit */
+	pid_t pid;                      /* c.lock: the server, 0 none */
+	bool stop;                      /* c.lock: unmount */
+	pthread_t thread;
+	bool started;
+	struct timespec *stamps;        /* supervisor: recent restarts */
+	size_t nstamps;
+	unsigned long nrestarts;        /* c.lock */
+	uint64_t last_recovery_ns;      /* c.lock */
+	unsigned long stale_fids;       /* c.lock */
+};
+
+/* For uvfs_9p_server_info: live supervised mounts (by source). */
+static pthread_mutex_t sup_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *sup_list[256];
+
+static long long ts_ns(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+static int spawn_server(struct conn *c)
+{
+	struct sup *sp = c->sup;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	int sv[2], r;
+	pid_t pid;
+	char *argv[] = { sp->server, sp->dir, NULL };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++)
+		if (sv[i] < 3) {        /* dup2 onto 0/1 must not be a no-op */
+			int n = fcntl(sv[i], F_DUPFD_CLOEXEC, 3);
+			close(sv[i]);
+			sv[i] = n;
+		}
+	if (sv[0] < 0 || sv[1] < 0) {
+		r = -errno;
+		if (sv[0] >= 0)
+			close(sv[0]);
+		if (sv[1] >= 0)
+			close(sv[1]);
+		return r;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGUSR2);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	r = -posix_spawn(&pid, sp->server, &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(sv[1]);
+	if (r) {
+		close(sv[0]);
+		return r;
+	}
+	r = set_nonblock(sv[0]);
+	pthread_mutex_lock(&c->lock);
+	c->fd_r = c->fd_w = sv[0];
+	c->sock = true;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* -1: EOF only */
+	sp->pid = pid;
+	sp->nrestarts++;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Supervisor, after a loss (or at unmount): no reader, no socket, no
+ * server left of the old session. */
+static void session_teardown(struct conn *c, int grace_ms)
+{
+	struct sup *sp = c->sup;
+	int fd;
+	pid_t pid;
+
+	if (c->reader_started) {
+		pthread_join(c->reader, NULL);
+		c->reader_started = false;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->wbusy)        /* a writer still on the old socket */
+		pthread_cond_wait(&c->lock_cv, &c->lock);
+	fd = c->fd_r;
+	c->fd_r = c->fd_w = -1;
+	pid = sp->pid;
+	sp->pid = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
+	if (pid > 0) {
+		int st;
+		/* it exits at EOF; past the grace period, or with grace 0,
+		 * it is killed */
+		for (int i = 0; i < grace_ms; i++) {
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				pid = 0;
+				break;
+			}
+			usleep(1000);
+		}
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	if (c->pidfd >= 0) {
+		close(c->pidfd);
+		c->pidfd = -1;
+	}
+}
+
+/* Another restart allowed by the limit?  Records it if so. */
+static bool restart_allowed(struct sup *sp)
+{
+	struct timespec now;
+	size_t i, k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < sp->nstamps; i++)
+		if (ts_ns(&now) - ts_ns(&sp->stamps[i]) <
+		    sp->window_ms * 1000000LL)
+			sp->stamps[k++] = sp->stamps[i];
+	sp->nstamps = k;
+	if ((long)k >= sp->restarts)
+		return false;
+	sp->stamps[sp->nstamps++] = now;
+	return true;
+}
+
+/* => c->lock held */
+static void mark_stale_locked(struct conn *c, uint32_t fid)
+{
+	struct fident *e = reg_get(c, fid);
+
+	if (e && !e->stale) {
+		e->stale = true;
+		c->sup->stale_fids++;
+	}
+}
+
+struct snap {
+	uint32_t fid;
+	char *path;
+	struct p9_qid qid;
+	int32_t oflags;
+	bool unknown;
+};
+
+/* Walks fid (a new number on the new server) to path from fid 0.  0 and
+ * *q the last qid, a server error, or -EIO (session gone). */
+static int walk_path(struct conn *c, uint32_t fid, const char *path,
+		     struct p9_qid *q)
+{
+	char *dup = strdup(path), *save = NULL, *tok;
+	bool first = true;
+	int r = 0;
+
+	if (!dup)
+		return -ENOMEM;
+	tok = strtok_r(dup, "/", &save);
+	do {
+		struct p9_msg m = { .type = P9_TWALK };
+		struct reply rp;
+
+		m.twalk.fid = first ? 0 : fid;
+		m.twalk.newfid = fid;
+		while (tok && m.twalk.nwname < P9_MAXWELEM) {
+			m.twalk.wname[m.twalk.nwname++] = p9_str(tok);
+			tok = strtok_r(NULL, "/", &save);
+		}
+		r = rpc_x(c, &m, P9_RWALK, &rp, CL_NONE, 0, RPC_INTERNAL);
+		if (r)
+			break;
+		if (rp.m.rwalk.nwqid != m.twalk.nwname) {
+			reply_free(&rp);
+			r = -ENOENT;
+			break;
+		}
+		if (m.twalk.nwname)
+			*q = rp.m.rwalk.wqid[m.twalk.nwname - 1];
+		else
+			*q = c->root_qid;
+		reply_free(&rp);
+		first = false;
+	} while (tok);
+	free(dup);
+	return r;
+}
+
+/* The new server is up (version done, reader running): attach, recreate
+ * every registered fid.  0, or -EIO when the session died meanwhile. */
+static int recover_fids(struct conn *c, uint64_t gen)
+{
+	struct sup *sp = c->sup;
+	struct p9_msg m = { .type = P9_TATTACH };
+	struct snap *sn = NULL;
+	size_t n = 0, i;
+	struct reply rp;
+	int r;
+
+	m.tattach.fid = 0;
+	m.tattach.afid = P9_NOFID;
+	m.tattach.uname = p9_str(sp->uname);
+	m.tattach.aname = p9_str(sp->aname);
+	m.tattach.n_uname = sp->n_uname;
+	r = rpc_x(c, &m, P9_RATTACH, &rp, CL_NONE, 0, RPC_INTERNAL);
+	if (r)
+		return atomic_load(&c->sgen) == gen && r != -EIO ? r : -EIO;
+	bool root_same = rp.m.rattach.qid.path == c->root_qid.path &&
+			 rp.m.rattach.qid.type == c->root_qid.type;
+	reply_free(&rp);
+
+	pthread_mutex_lock(&c->lock);
+	sn = calloc(c->nfidents ? c->nfidents : 1, sizeof(*sn));
+	for (i = 1; sn && i < c->nfidents; i++) {
+		struct fident *e = &c->fids[i];
+		if (!e->used || e->stale)
+			continue;
+		if (!root_same || e->unknown || !e->path) {
+			mark_stale_locked(c, (uint32_t)i);
+			continue;
+		}
+		sn[n].path = strdup(e->path);
+		if (!sn[n].path) {
+			mark_stale_locked(c, (uint32_t)i);
+			continue;
+		}
+		sn[n].fid = (uint32_t)i;
+		sn[n].qid = e->qid;
+		sn[n].oflags = e->oflags;
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!sn)
+		return -ENOMEM;
+
+	r = 0;
+	for (i = 0; i < n && r == 0; i++) {
+		struct p9_qid q = { 0 };
+		bool stale = false;
+		int e = walk_path(c, sn[i].fid, sn[i].path, &q);
+
+		if (e == 0 && (q.path != sn[i].qid.path ||
+			       q.type != sn[i].qid.type))
+			stale = true;   /* another file has that path now */
+		else if (e == 0 && sn[i].oflags >= 0) {
+			struct p9_msg o = { .type = P9_TLOPEN };
+			o.tlopen.fid = sn[i].fid;
+			o.tlopen.flags = (uint32_t)sn[i].oflags;
+			e = rpc_x(c, &o, P9_RLOPEN, &rp, CL_NONE, 0,
+				  RPC_INTERNAL);
+			if (e == 0)
+				reply_free(&rp);
+		}
+		if (e && (e == -EIO || e == -ETIMEDOUT ||
+			  atomic_load(&c->sgen) != gen)) {
+			r = -EIO;       /* the new server is gone too */
+			break;
+		}
+		if (e)
+			stale = true;   /* vanished, or cannot be reopened */
+		if (stale) {
+			pthread_mutex_lock(&c->lock);
+			mark_stale_locked(c, sn[i].fid);
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(sn[i].path);
+	free(sn);
+	return r;
+}
+
+static void *sup_main(void *arg)
+{
+	struct conn *c = arg;
+	struct sup *sp = c->sup;
+	int backoff = BACKOFF_MIN_MS;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->recovering && !c->perm_dead && !sp->stop)
+			pthread_cond_wait(&c->sup_cv, &c->lock);
+		if (c->perm_dead || sp->stop)
+			break;
+		uint64_t gen = atomic_load(&c->sgen);
+		pthread_mutex_unlock(&c->lock);
+
+		session_teardown(c, 0);
+		if (!restart_allowed(sp)) {
+			fprintf(stderr, "uvfs: hostfs %s: the server died %ld "
+				"times within %ld ms: the mount is dead\n",
+				sp->dir, sp->restarts + 1, sp->window_ms);
+			conn_kill(c);
+			pthread_mutex_lock(&c->lock);
+			break;
+		}
+		struct timespec dl;
+		deadline_in(&dl, backoff);
+		pthread_mutex_lock(&c->lock);
+		while (!c->perm_dead && !sp->stop)
+			if (pthread_cond_timedwait(&c->sup_cv, &c->lock,
+						   &dl) == ETIMEDOUT)
+				break;
+		if (c->perm_dead || sp->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+			  backoff * 2;
+
+		int r = spawn_server(c);
+		pthread_mutex_lock(&c->lock);
+		if (r == 0 && atomic_load(&c->sgen) == gen && !c->perm_dead &&
+		    !sp->stop)
+			atomic_store(&c->dead, false);
+		else if (r == 0)
+			r = -EIO;
+		pthread_mutex_unlock(&c->lock);
+		if (r == 0)
+			r = conn_version(c, true);
+		if (r == 0)
+			r = reader_start(c);
+		if (r == 0)
+			r = recover_fids(c, gen);
+
+		pthread_mutex_lock(&c->lock);
+		if (r == 0 && atomic_load(&c->sgen) == gen && !c->perm_dead) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
+							  ts_ns(&c->lost_at));
+			c->recovering = false;
+			pthread_cond_broadcast(&c->state_cv);
+			backoff = BACKOFF_MIN_MS;
+			pthread_mutex_unlock(&c->lock);
+			clunk_drain(c);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		/* this attempt failed: lose its session, try again */
+		if (!c->perm_dead && atomic_load(&c->sgen) == gen) {
+			pthread_mutex_unlock(&c->lock);
+			conn_lost(c, gen);
+			pthread_mutex_lock(&c->lock);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* The uvfs-hostfs binary: next to the running program, else in PATH. */
+static int find_server(char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *path = getenv("PATH");
+
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if ((size_t)snprintf(out, size, "%s/uvfs-hostfs",
+					     self) < size &&
+			    access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	while (path && *path) {
+		const char *colon = strchr(path, ':');
+		size_t len = colon ? (size_t)(colon - path) : strlen(path);
+		if (len && (size_t)snprintf(out, size, "%.*s/uvfs-hostfs",
+					    (int)len, path) < size &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path = colon ? colon + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+static void sup_free(struct sup *sp)
+{
+	if (!sp)
+		return;
+	free(sp->server);
+	free(sp->dir);
+	free(sp->uname);
+	free(sp->aname);
+	free(sp->stamps);
+	free(sp);
+}
+
+static void sup_list_add(struct conn *c)
+{
+	pthread_mutex_lock(&sup_list_lock);
+	for (size_t i = 0; i < sizeof(sup_list) / sizeof(sup_list[0]); i++)
+		if (!sup_list[i]) {
+			sup_list[i] = c;
+			break;
+		}
+	pthread_mutex_unlock(&sup_list_lock);
+}
+
+static void sup_list_del(struct conn *c)
+{
+	pthread_mutex_lock(&sup_list_lock);
+	for (size_t i = 0; i < sizeof(sup_list) / sizeof(sup_list[0]); i++)
+		if (sup_list[i] == c)
+			sup_list[i] = NULL;
+	pthread_mutex_unlock(&sup_list_lock);
+}
+
+/* Unmount: the supervisor stops (a recovery in progress is abandoned:
+ * the connection is killed), later losses are kills. */
+static void sup_stop(struct conn *c)
+{
+	struct sup *sp = c->sup;
+	bool kill_it;
+
+	if (!sp)
+		return;
+	sup_list_del(c);
+	pthread_mutex_lock(&c->lock);
+	sp->stop = true;
+	c->supervised = false;
+	kill_it = c->recovering;
+	pthread_cond_broadcast(&c->sup_cv);
+	pthread_mutex_unlock(&c->lock);
+	if (kill_it)
+		conn_kill(c);
+	if (sp->started)
+		pthread_join(sp->thread, NULL);
+	sp->started = false;
+}
+
+int uvfs_9p_server_info(struct uvfs *u, const char *target,
+			struct uvfs_9p_server_info *out)
+{
+	struct uvfs_mount_info *mi = NULL;
+	size_t n = 0, i;
+	int r = uvfs_mount_list(u, &mi, &n);
+	char source[256] = "";
+
+	if (r)
+		return r;
+	for (i = 0; i < n; i++)
+		if (strcmp(mi[i].target, target) == 0 &&
+		    strcmp(mi[i].type, "hostfs") == 0)
+			snprintf(source, sizeof(source), "%s", mi[i].source);
+	free(mi);
+	if (!source[0])
+		return -ENOENT;
+	r = -ENOENT;
+	pthread_mutex_lock(&sup_list_lock);
+	for (i = sizeof(sup_list) / sizeof(sup_list[0]); i-- > 0;) {
+		struct conn *c = sup_list[i];
+		if (!c || strcmp(c->sup->dir, source) != 0)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		memset(out, 0, sizeof(*out));
+		out->pid = c->sup->pid;
+		out->recovering = c->recovering;
+		out->dead = c->perm_dead;
+		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
+		out->losses = c->losses;
+		out->replays = c->replays;
+		out->stale_fids = c->sup->stale_fids;
+		out->last_recovery_ns = c->sup->last_recovery_ns;
+		pthread_mutex_unlock(&c->lock);
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&sup_list_lock);
+	return r;
+}
+
+pid_t uvfs_9p_server_pid(struct uvfs *u, const char *target)
+{
+	struct uvfs_9p_server_info si;
+	int r = uvfs_9p_server_info(u, target, &si);
+
+	return r ? r : si.pid;
+}
+
 static void p9_free(struct p9sb *s)
 {
 	int ms = s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000;
 	struct handle *h, *hn;
 	struct timespec dl;
 
+	sup_stop(&s->c);
 	/* queue every clunk, then send what goes out within one short
 	 * deadline: a hung server delays unmount by at most 2 x ms */
 	pthread_mutex_lock(&s->c.lock);
@@ -1535,25 +2655,46 @@ static void p9_free(struct p9sb *s)
 	}
 	deadline_in(&dl, ms);
 	clunk_drain_by(&s->c, &dl);
+	if (s->c.sup) {
+		/* the server exits at EOF; a hung one is killed after ms */
+		conn_fini_wait(&s->c, ms);
+		session_teardown(&s->c, ms);
+	}
 	conn_fini(&s->c, ms);
+	sup_free(s->c.sup);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-static int p9_mount(struct uvfs_sb *sb, const char *source,
-		    const char *options, uint64_t *root_ino)
+static int mount_common(struct uvfs_sb *sb, const char *source,
+			const char *options, uint64_t *root_ino, bool hostfs)
 {
 	struct p9_msg m = { .type = P9_TATTACH };
 	struct opts o = { 0 };
 	struct reply rp;
 	struct p9sb *s;
+	struct stat st;
 	int r;
 
-	r = parse_opts(options, &o);
+	r = parse_opts(options, &o, hostfs);
 	if (r)
 		return r;
 	if (!source)
 		return -EINVAL;
+	if (hostfs) {
+		/* the export: an absolute host directory */
+		if (source[0] != '/')
+			return -EINVAL;
+		if (stat(source, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		if (!o.has_server && find_server(o.server,
+						 sizeof(o.server)) != 0)
+			return -ENOENT;
+		if (access(o.server, X_OK) != 0)
+			return -errno;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1570,13 +2711,29 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 		free(s);
 		return r;
 	}
-	r = conn_open(&s->c, source);
-	if (!r)
-		r = conn_version(&s->c);
-	if (!r) {
-		r = -pthread_create(&s->c.reader, NULL, reader_main, &s->c);
-		s->c.reader_started = r == 0;
+	if (hostfs) {
+		struct sup *sp = calloc(1, sizeof(*sp));
+		s->c.sup = sp;
+		s->c.track = true;
+		if (sp) {
+			sp->server = strdup(o.server);
+			sp->dir = strdup(source);
+			sp->restarts = o.restarts;
+			sp->window_ms = o.window;
+			sp->stamps = calloc((size_t)o.restarts + 1,
+					    sizeof(*sp->stamps));
+		}
+		if (!sp || !sp->server || !sp->dir || !sp->stamps)
+			r = -ENOMEM;
+		else
+			r = spawn_server(&s->c);
+	} else {
+		r = conn_open(&s->c, source);
 	}
+	if (!r)
+		r = conn_version(&s->c, false);
+	if (!r)
+		r = reader_start(&s->c);
 	if (r)
 		goto fail;
 
@@ -1597,6 +2754,15 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 		    pwp)
 			snprintf(o.uname, sizeof(o.uname), "%s", pw.pw_name);
 	}
+	if (hostfs) {
+		s->c.sup->uname = strdup(o.uname);
+		s->c.sup->aname = strdup(o.aname);
+		s->c.sup->n_uname = (uint32_t)s->uid;
+		if (!s->c.sup->uname || !s->c.sup->aname) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 	m.tattach.fid = 0;
 	m.tattach.afid = P9_NOFID;
 	m.tattach.uname = p9_str(o.uname);
@@ -1606,6 +2772,7 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 	if (r)
 		goto fail;
 	uint64_t ino = rp.m.rattach.qid.path;
+	s->c.root_qid = rp.m.rattach.qid;
 	reply_free(&rp);
 	r = node_install(s, ino, 0, false, 0, NULL, 0);
 	if (r)
@@ -1616,12 +2783,34 @@ static int p9_mount(struct uvfs_sb *sb, const char *source,
 	s->root->refs = 1;      /* the mount's, for good */
 	atomic_store(&s->root->type, S_IFDIR);
 	pthread_mutex_unlock(&s->lock);
+	if (hostfs) {
+		r = -pthread_create(&s->c.sup->thread, NULL, sup_main, &s->c);
+		if (r)
+			goto fail;
+		s->c.sup->started = true;
+		pthread_mutex_lock(&s->c.lock);
+		s->c.supervised = true;
+		pthread_mutex_unlock(&s->c.lock);
+		sup_list_add(&s->c);
+	}
 	uvfs_sb_set_private(sb, s);
 	*root_ino = ino;
 	return 0;
 fail:
 	p9_free(s);
 	return r;
+}
+
+static int p9_mount(struct uvfs_sb *sb, const char *source,
+		    const char *options, uint64_t *root_ino)
+{
+	return mount_common(sb, source, options, root_ino, false);
+}
+
+static int hostfs_mount(struct uvfs_sb *sb, const char *source,
+			const char *options, uint64_t *root_ino)
+{
+	return mount_common(sb, source, options, root_ino, true);
 }
 
 static void p9_unmount(struct uvfs_sb *sb)
@@ -1637,8 +2826,17 @@ static void p9_cancel(struct uvfs_sb *sb)
 {
 	struct p9sb *s = S(sb);
 
-	if (s)
-		conn_kill(&s->c);
+	if (!s)
+		return;
+	conn_kill(&s->c);
+	if (s->c.sup) {
+		/* the mount is dead: its server goes now (reaped at unmount;
+		 * SIGKILL works on a stopped process too) */
+		pthread_mutex_lock(&s->c.lock);
+		if (s->c.sup->pid > 0)
+			kill(s->c.sup->pid, SIGKILL);
+		pthread_mutex_unlock(&s->c.lock);
+	}
 }
 
 static int p9_statfs(struct uvfs_sb *sb, struct statvfs *st)
@@ -2276,7 +3474,9 @@ static ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 		m.twrite.offset = pos + done;
 		m.twrite.count = want;
 		m.twrite.data = (const char *)buf + done;
-		r = rpc(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0);
+		/* an append is not replayed: it may have happened */
+		r = rpc_x(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0,
+			  append ? RPC_NOREPLAY : 0);
 		if (r)
 			break;
 		uint32_t got = rp.m.rwrite.count;
@@ -2511,7 +3711,40 @@ const struct uvfs_fstype_ops uvfs_9p_ops = {
 	.readdir = p9_readdir,
 };
 
+/* "hostfs": the same driver over a uvfs-hostfs it spawns and restarts. */
+const struct uvfs_fstype_ops uvfs_hostfs_ops = {
+	.name = "hostfs",
+	.flags = UVFS_FS_NO_NAMECACHE,
+	.mount = hostfs_mount,
+	.unmount = p9_unmount,
+	.cancel = p9_cancel,
+	.statfs = p9_statfs,
+	.vget = p9_vget,
+	.reclaim = p9_reclaim,
+	.getattr = p9_getattr,
+	.setattr = p9_setattr,
+	.lookup = p9_lookup,
+	.create = p9_create,
+	.link = p9_link,
+	.unlink = p9_unlink,
+	.rename = p9_rename,
+	.readlink = p9_readlink,
+	.open = p9_open,
+	.release = p9_release,
+	.read = p9_read,
+	.write = p9_write,
+	.fsync = p9_fsync,
+	.readdir = p9_readdir,
+};
+
 int uvfs_9p_register(struct uvfs *u)
 {
-	return uvfs_fstype_register(u, &uvfs_9p_ops);
+	int r = uvfs_fstype_register(u, &uvfs_9p_ops);
+
+	if (r == 0) {
+		int h = uvfs_fstype_register(u, &uvfs_hostfs_ops);
+		if (h && h != -EEXIST)
+			r = h;
+	}
+	return r;
 }

@@ -1,0 +1,676 @@
+/*
+ * test_recovery.c - type "hostfs": the VFS restarts a file server that dies
+ * and recovers (docs/recovery.md).
+ *
+ * Each test exports a fresh temporary directory through uvfs-hostfs (path
+ * in $UVFS_HOSTFS; skipped, 77, without it), mounted at /m, and kills the
+ * server with SIGKILL:
+ *   - kill_reopen: written + fsync'd data reads back through the file that
+ *     was open across the kill;
+ *   - inflight: with the server stopped, a read and an append write wait
+ *     in it; the server is killed: the read is replayed (succeeds), the
+ *     append fails with EIO (not replayed: it may have happened);
+ *   - restart_limit: past restarts=N the mount is dead (EIO at once, not
+ *     hung), and a forced unmount works;
+ *   - stale: a file replaced on the host, then the server killed: the open
+ *     file answers ESTALE, a fresh open sees the new file;
+ *   - cancel_recovering: a forced unmount while the server is restarting
+ *     (a server that cannot start) returns promptly;
+ *   - fault: N threads of mixed work while another kills the server
+ *     UVFS_KILLS times (default 200) at random moments: every result is a
+ *     success or an allowed error, no call lasts past its deadline, and
+ *     data fsync'd before a kill reads back after it.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/uvfs.h>
+
+#define TIMEOUT_MS 2000
+
+struct env {
+	char tmp[128], exp[160];
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+};
+
+static const char *server(void)
+{
+	return getenv("UVFS_HOSTFS");
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int env_up(struct env *e, const char *extra)
+{
+	char o[1024];
+
+	if (!server() || access(server(), X_OK) != 0)
+		return -1;
+	snprintf(e->tmp, sizeof(e->tmp), "/tmp/uvfs-recovery.XXXXXX");
+	assert_non_null(mkdtemp(e->tmp));
+	snprintf(e->exp, sizeof(e->exp), "%s/export", e->tmp);
+	assert_int_equal(mkdir(e->exp, 0777), 0);
+	assert_int_equal(uvfs_new(NULL, &e->u), 0);
+	assert_int_equal(uvfs_9p_register(e->u), 0);
+	assert_int_equal(uvfs_ctx_new(e->u, NULL, &e->c), 0);
+	assert_int_equal(uvfs_mkdir(e->c, "/m", 0755), 0);
+	snprintf(o, sizeof(o), "server=%s,timeout=%d,deadline=1000%s%s",
+		 server(), TIMEOUT_MS, extra && *extra ? "," : "",
+		 extra ? extra : "");
+	assert_int_equal(uvfs_mount(e->c, "hostfs", e->exp, "/m", o), 0);
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", path);
+}
+
+static void env_down(struct env *e, unsigned flags)
+{
+	assert_int_equal(uvfs_umount(e->c, "/m", flags), 0);
+	assert_int_equal(uvfs_settle(e->u, 5000), 0);
+	uvfs_ctx_free(e->c);
+	uvfs_free(e->u);
+	rm_rf(e->tmp);
+}
+
+/* Waits until a server other than old runs and the recovery is over. */
+static pid_t wait_new_server(struct env *e, pid_t old, int ms)
+{
+	struct timespec t0;
+	struct uvfs_9p_server_info si;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < ms) {
+		if (uvfs_9p_server_info(e->u, "/m", &si) == 0 && si.pid > 0 &&
+		    si.pid != old && !si.recovering)
+			return si.pid;
+		if (si.dead)
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void test_kill_reopen(void **state)
+{
+	struct env e;
+	char buf[64] = { 0 };
+	pid_t pid, npid;
+	struct stat st;
+	int fd, dfd;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_true(pid > 0);
+	fd = uvfs_open(e.c, "/m/f", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(e.c, fd, "hello, world", 12), 12);
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	dfd = uvfs_open(e.c, "/m", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(dfd >= 0);
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	/* the read waits for the restart (or is replayed) and succeeds */
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), 12);
+	assert_memory_equal(buf, "hello, world", 12);
+	npid = wait_new_server(&e, pid, 5000);
+	assert_true(npid > 0 && npid != pid);
+	/* the reopened file is still open for writing, at its offset */
+	assert_int_equal(uvfs_write(e.c, fd, "!", 1), 1);
+	assert_int_equal(uvfs_fstat(e.c, fd, &st), 0);
+	assert_int_equal(st.st_size, 13);
+	struct uvfs_dirent de[8];
+	assert_true(uvfs_readdir(e.c, dfd, de, 8) >= 3);
+	assert_int_equal(uvfs_stat(e.c, "/m/f", &st), 0);
+
+	/* again, with the server killed while idle and the file closed */
+	assert_int_equal(kill(npid, SIGKILL), 0);
+	assert_true(wait_new_server(&e, npid, 5000) > 0);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_close(e.c, dfd), 0);
+	fd = uvfs_open(e.c, "/m/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_read(e.c, fd, buf, sizeof(buf)), 13);
+	assert_memory_equal(buf, "hello, world!", 13);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	struct uvfs_9p_server_info si;
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	assert_int_equal(si.restarts, 2);
+	printf("kill_reopen: last recovery %.2f ms\n",
+	       si.last_recovery_ns / 1e6);
+	env_down(&e, 0);
+}
+
+struct bg {
+	struct env *e;
+	int fd;
+	int op;         /* 0 pread, 1 append */
+	int r;
+	char buf[16];
+};
+
+static void *bg_main(void *arg)
+{
+	struct bg *b = arg;
+
+	if (b->op == 0)
+		b->r = (int)uvfs_pread(b->e->c, b->fd, b->buf, 5, 0);
+	else
+		b->r = (int)uvfs_write(b->e->c, b->fd, "XYZ", 3);
+	return NULL;
+}
+
+static void test_inflight(void **state)
+{
+	struct env e;
+	struct bg rd = { 0 }, mk = { 0 };
+	pthread_t t1, t2;
+	pid_t pid;
+	int fd, afd, st;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	fd = uvfs_open(e.c, "/m/g", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(e.c, fd, "abcde", 5), 5);
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	afd = uvfs_open(e.c, "/m/g", O_WRONLY | O_APPEND, 0);
+	assert_true(afd >= 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	rd.e = mk.e = &e;
+	rd.fd = fd;
+	mk.fd = afd;
+	mk.op = 1;
+	assert_int_equal(pthread_create(&t1, NULL, bg_main, &rd), 0);
+	assert_int_equal(pthread_create(&t2, NULL, bg_main, &mk), 0);
+	usleep(200 * 1000);     /* both wait in the stopped server */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	waitpid(pid, &st, WNOHANG);
+	assert_int_equal(rd.r, 5);      /* replayed */
+	assert_memory_equal(rd.buf, "abcde", 5);
+	/* not replayed: it may have happened (here the stopped server never
+	 * got to it) */
+	assert_int_equal(mk.r, -EIO);
+	struct stat s2;
+	assert_int_equal(uvfs_stat(e.c, "/m/g", &s2), 0);
+	assert_int_equal(s2.st_size, 5);
+	/* the append file was reopened with O_APPEND: it appends again */
+	assert_int_equal(uvfs_write(e.c, afd, "XYZ", 3), 3);
+	assert_int_equal(uvfs_stat(e.c, "/m/g", &s2), 0);
+	assert_int_equal(s2.st_size, 8);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_close(e.c, afd), 0);
+	env_down(&e, 0);
+}
+
+static void test_restart_limit(void **state)
+{
+	struct env e;
+	struct uvfs_9p_server_info si;
+	struct timespec t0;
+	struct stat st;
+	char buf[8];
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, "restarts=2,window=60000") != 0) {
+		skip();
+		return;
+	}
+	fd = uvfs_open(e.c, "/m/h", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		pid = wait_new_server(&e, pid, 5000);
+		assert_true(pid > 0);
+		assert_int_equal(uvfs_stat(e.c, "/m/h", &st), 0);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+		if (si.dead)
+			break;
+		assert_true(ms_since(&t0) < 5000);
+		usleep(1000);
+	}
+	/* dead: every request fails at once */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_stat(e.c, "/m/h", &st), -EIO);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), -EIO);
+	assert_true(ms_since(&t0) < 500);
+	/* the forced unmount works; the open file is dead */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_umount(e.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	assert_true(ms_since(&t0) < 2000);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), -EIO);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_settle(e.u, 5000), 0);
+	uvfs_ctx_free(e.c);
+	uvfs_free(e.u);
+	rm_rf(e.tmp);
+}
+
+static void host_write(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(s, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_stale(void **state)
+{
+	struct env e;
+	char p[300], q[300], buf[32] = { 0 };
+	pid_t pid;
+	int fd, fd2, fd3;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	snprintf(p, sizeof(p), "%s/s", e.exp);
+	snprintf(q, sizeof(q), "%s/s.new", e.exp);
+	host_write(p, "old");
+	fd = uvfs_open(e.c, "/m/s", O_RDWR, 0);
+	assert_true(fd >= 0);
+	/* an unchanged file open too: it must survive */
+	fd3 = uvfs_open(e.c, "/m", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(fd3 >= 0);
+	assert_int_equal(uvfs_read(e.c, fd, buf, sizeof(buf)), 3);
+	/* replaced behind the server's back: rm + create under the name
+	 * (the old inode is held by the server until it dies, so the new
+	 * file gets another inode number) */
+	assert_int_equal(unlink(p), 0);
+	host_write(q, "new!");
+	assert_int_equal(rename(q, p), 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	int r = (int)uvfs_pread(e.c, fd, buf, sizeof(buf), 0);
+	assert_true(r == -ESTALE || r == -EIO);
+	assert_int_equal(r, -ESTALE);
+	assert_int_equal(uvfs_write(e.c, fd, "x", 1), -ESTALE);
+	/* a fresh open finds the new file */
+	fd2 = uvfs_open(e.c, "/m/s", O_RDONLY, 0);
+	assert_true(fd2 >= 0);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(uvfs_read(e.c, fd2, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "new!");
+	struct uvfs_dirent de[8];
+	assert_true(uvfs_readdir(e.c, fd3, de, 8) >= 3);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_close(e.c, fd2), 0);
+	assert_int_equal(uvfs_close(e.c, fd3), 0);
+	struct uvfs_9p_server_info si;
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	assert_true(si.stale_fids >= 1);
+	env_down(&e, 0);
+}
+
+/* A forced unmount while the supervisor restarts a server that cannot
+ * come up (its export vanished): it returns within its deadline. */
+static void test_cancel_recovering(void **state)
+{
+	struct env e;
+	struct uvfs_9p_server_info si;
+	struct timespec t0;
+	pid_t pid;
+
+	(void)state;
+	if (env_up(&e, "restarts=1000") != 0) {
+		skip();
+		return;
+	}
+	char moved[200];
+	snprintf(moved, sizeof(moved), "%s/gone", e.tmp);
+	assert_int_equal(rename(e.exp, moved), 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {            /* a few failed restarts, backing off */
+		usleep(20 * 1000);
+		assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	} while (si.restarts < 3 && ms_since(&t0) < 5000);
+	assert_true(si.recovering);
+	assert_false(si.dead);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_umount(e.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	assert_true(ms_since(&t0) < 1500);
+	assert_int_equal(uvfs_settle(e.u, 5000), 0);
+	uvfs_ctx_free(e.c);
+	uvfs_free(e.u);
+	rm_rf(e.tmp);
+}
+
+/* ---- the fault test ------------------------------------------------------ */
+
+#define NWORKERS 4
+#define NFILES   8
+
+struct fault {
+	struct env *e;
+	atomic_bool stop;
+	atomic_long max_ms;
+	atomic_long calls, errors, verified;
+	int kills;
+};
+
+struct worker {
+	struct fault *f;
+	int id;
+	unsigned seed;
+	/* per file: the content fsync'd last (version), or -1 unknown */
+	int durable[NFILES];
+	char bad[256];
+};
+
+static bool allowed(int r)
+{
+	return r >= 0 || r == -EIO || r == -ESTALE || r == -ENOENT ||
+	       r == -EEXIST;
+}
+
+static void fill(char *buf, int id, int file, int ver, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + (id * 7 + file * 3 + ver + (int)i) % 26);
+}
+
+#define CALL(w, expr) ({                                                    \
+	struct timespec t0_;                                                \
+	clock_gettime(CLOCK_MONOTONIC, &t0_);                               \
+	long r_ = (long)(expr);                                             \
+	long ms_ = ms_since(&t0_);                                          \
+	long m_ = atomic_load(&(w)->f->max_ms);                             \
+	while (ms_ > m_ &&                                                  \
+	       !atomic_compare_exchange_weak(&(w)->f->max_ms, &m_, ms_))   \
+		;                                                           \
+	atomic_fetch_add(&(w)->f->calls, 1);                                \
+	if (r_ < 0)                                                         \
+		atomic_fetch_add(&(w)->f->errors, 1);                       \
+	if (!allowed((int)r_) && !(w)->bad[0])                              \
+		snprintf((w)->bad, sizeof((w)->bad), "%s: %ld (%s)", #expr, \
+			 r_, strerror((int)-r_));                           \
+	r_;                                                                 \
+})
+
+#define FSIZE 3000
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct uvfs_ctx *c;
+	char dir[64], path[96], buf[FSIZE], want[FSIZE];
+
+	assert_int_equal(uvfs_ctx_new(w->f->e->u, NULL, &c), 0);
+	snprintf(dir, sizeof(dir), "/m/w%d", w->id);
+	for (int i = 0; i < NFILES; i++)
+		w->durable[i] = -1;
+	while (!atomic_load(&w->f->stop) && !w->bad[0]) {
+		int k = rand_r(&w->seed) % NFILES;
+		int op = rand_r(&w->seed) % 8;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/f%d", dir, k);
+		switch (op) {
+		case 0: case 1: {       /* write a new version, fsync */
+			int ver = rand_r(&w->seed) % 1000;
+			fd = (int)CALL(w, uvfs_open(c, path, O_CREAT | O_RDWR,
+						    0644));
+			if (fd < 0)
+				break;
+			w->durable[k] = -1;     /* unknown until fsync'd */
+			fill(buf, w->id, k, ver, FSIZE);
+			long n = CALL(w, uvfs_pwrite(c, fd, buf, FSIZE, 0));
+			if (n == FSIZE && CALL(w, uvfs_fsync(c, fd)) == 0)
+				w->durable[k] = ver;
+			CALL(w, uvfs_close(c, fd));
+			break;
+		}
+		case 2: case 3: {       /* read back what was fsync'd */
+			fd = (int)CALL(w, uvfs_open(c, path, O_RDONLY, 0));
+			if (fd < 0) {
+				if (fd == -ENOENT && w->durable[k] >= 0 &&
+				    !w->bad[0])
+					snprintf(w->bad, sizeof(w->bad),
+						 "%s vanished", path);
+				break;
+			}
+			long n = CALL(w, uvfs_pread(c, fd, buf, FSIZE, 0));
+			if (n >= 0 && w->durable[k] >= 0) {
+				fill(want, w->id, k, w->durable[k], FSIZE);
+				if (n != FSIZE || memcmp(buf, want, FSIZE)) {
+					if (!w->bad[0])
+						snprintf(w->bad,
+							 sizeof(w->bad),
+							 "%s: fsync'd data "
+							 "lost (%ld bytes)",
+							 path, n);
+				} else {
+					atomic_fetch_add(&w->f->verified, 1);
+				}
+			}
+			CALL(w, uvfs_close(c, fd));
+			break;
+		}
+		case 4: {               /* stat, readdir */
+			struct stat st;
+			struct uvfs_dirent de[16];
+			CALL(w, uvfs_stat(c, path, &st));
+			fd = (int)CALL(w, uvfs_open(c, dir, O_RDONLY |
+						    O_DIRECTORY, 0));
+			if (fd >= 0) {
+				while (CALL(w, uvfs_readdir(c, fd, de, 16)) > 0)
+					;
+				CALL(w, uvfs_close(c, fd));
+			}
+			break;
+		}
+		case 5: {               /* unlink: the file's state is unknown
+					 * if the answer is EIO */
+			long r = CALL(w, uvfs_unlink(c, path));
+			if (r == 0 || r == -ENOENT)
+				w->durable[k] = -2;     /* known absent */
+			else
+				w->durable[k] = -1;
+			break;
+		}
+		case 6: {               /* create exclusively */
+			fd = (int)CALL(w, uvfs_open(c, path, O_CREAT | O_EXCL |
+						    O_WRONLY, 0644));
+			if (fd >= 0) {
+				w->durable[k] = -1;
+				CALL(w, uvfs_close(c, fd));
+			}
+			break;
+		}
+		case 7: {               /* a long-open file: pwrite, fsync,
+					 * pread across kills */
+			fd = (int)CALL(w, uvfs_open(c, path, O_CREAT | O_RDWR,
+						    0644));
+			if (fd < 0)
+				break;
+			w->durable[k] = -1;
+			for (int i = 0; i < 5 && !atomic_load(&w->f->stop);
+			     i++) {
+				int ver = rand_r(&w->seed) % 1000;
+				fill(buf, w->id, k, ver, FSIZE);
+				if (CALL(w, uvfs_pwrite(c, fd, buf, FSIZE,
+							0)) != FSIZE ||
+				    CALL(w, uvfs_fsync(c, fd)) != 0) {
+					w->durable[k] = -1;
+					break;
+				}
+				w->durable[k] = ver;
+				usleep(rand_r(&w->seed) % 3000);
+				long n = CALL(w, uvfs_pread(c, fd, buf,
+							    FSIZE, 0));
+				fill(want, w->id, k, ver, FSIZE);
+				if (n >= 0 && (n != FSIZE ||
+					       memcmp(buf, want, FSIZE))) {
+					if (!w->bad[0])
+						snprintf(w->bad,
+							 sizeof(w->bad),
+							 "%s: open file lost "
+							 "fsync'd data", path);
+				} else if (n >= 0) {
+					atomic_fetch_add(&w->f->verified, 1);
+				}
+			}
+			CALL(w, uvfs_close(c, fd));
+			break;
+		}
+		}
+	}
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+static void test_fault(void **state)
+{
+	struct env e;
+	struct fault f = { 0 };
+	struct worker w[NWORKERS];
+	pthread_t t[NWORKERS];
+	struct timespec t0;
+	const char *ks = getenv("UVFS_KILLS");
+	int kills = ks ? atoi(ks) : 200;
+	unsigned seed = (unsigned)time(NULL);
+
+	(void)state;
+	if (env_up(&e, "restarts=1000000") != 0) {
+		skip();
+		return;
+	}
+	printf("fault: seed %u, %d kills\n", seed, kills);
+	f.e = &e;
+	for (int i = 0; i < NWORKERS; i++) {
+		char d[32];
+		snprintf(d, sizeof(d), "/m/w%d", i);
+		assert_int_equal(uvfs_mkdir(e.c, d, 0755), 0);
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].f = &f;
+		w[i].id = i;
+		w[i].seed = seed + (unsigned)i * 7919;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main,
+						&w[i]), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t pid = 0;
+	int failed_waits = 0;
+	while (f.kills < kills && ms_since(&t0) < 50000) {
+		pid_t np = wait_new_server(&e, pid, 5000);
+		if (np <= 0) {
+			failed_waits++;
+			break;
+		}
+		pid = np;
+		usleep((useconds_t)(rand_r(&seed) % 15000));
+		if (kill(pid, SIGKILL) == 0)
+			f.kills++;
+	}
+	atomic_store(&f.stop, true);
+	for (int i = 0; i < NWORKERS; i++)
+		pthread_join(t[i], NULL);
+	long elapsed = ms_since(&t0);
+	struct uvfs_9p_server_info si;
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	printf("fault: %d kills in %ld ms; %ld calls (%ld errors), %ld "
+	       "reads verified, max call %ld ms; %lu replays, %lu stale "
+	       "fids, last recovery %.2f ms\n", f.kills, elapsed,
+	       atomic_load(&f.calls), atomic_load(&f.errors),
+	       atomic_load(&f.verified), atomic_load(&f.max_ms), si.replays,
+	       si.stale_fids, si.last_recovery_ns / 1e6);
+	for (int i = 0; i < NWORKERS; i++)
+		if (w[i].bad[0])
+			fail_msg("worker %d: %s", i, w[i].bad);
+	assert_int_equal(failed_waits, 0);
+	assert_int_equal(f.kills, kills);
+	assert_true(atomic_load(&f.max_ms) < TIMEOUT_MS + 2000);
+	/* afterwards: everything fsync'd reads back, strictly */
+	for (int i = 0; i < NWORKERS; i++)
+		for (int k = 0; k < NFILES; k++) {
+			char path[64], buf[FSIZE], want[FSIZE];
+			if (w[i].durable[k] < 0)
+				continue;
+			snprintf(path, sizeof(path), "/m/w%d/f%d", i, k);
+			int fd = uvfs_open(e.c, path, O_RDONLY, 0);
+			assert_true(fd >= 0);
+			assert_int_equal(uvfs_pread(e.c, fd, buf, FSIZE, 0),
+					 FSIZE);
+			fill(want, i, k, w[i].durable[k], FSIZE);
+			assert_memory_equal(buf, want, FSIZE);
+			assert_int_equal(uvfs_close(e.c, fd), 0);
+		}
+	env_down(&e, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill_reopen),
+		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_restart_limit),
+		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_cancel_recovering),
+		cmocka_unit_test(test_fault),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	if (!server() || access(server(), X_OK) != 0) {
+		printf("test_recovery: SKIP: UVFS_HOSTFS not set\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
