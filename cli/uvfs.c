@@ -6,6 +6,7 @@
  *   uvfs revoke PATH
  *   uvfs suspend TARGET | uvfs resume TARGET
  *   uvfs mounts [--json] | uvfs holders TARGET [--json] | uvfs stats [--json]
+ *   uvfs servers [--json]
  *
  * Paths are ordinary paths inside a uvfsd mount.  The daemon is found from
  * the path: the uvfsd mount (fstype fuse.uvfsd in /proc/self/mountinfo)
@@ -755,6 +756,36 @@ static int listing(int argc, char **argv, const char *verb,
 		reply_free(&r);
 		return EXIT_OK;
 	}
+	if (strcmp(verb, "servers") == 0) {
+		if (json)
+			printf("[");
+		else
+			printf("%-8s %-5s %-10s %8s %-24s %s\n", "PID", "MOUNT",
+			       "STATE", "RESTARTS", "TARGET", "SOURCE");
+		int first = 1;
+		for (size_t i = 0; i < r.n; i++) {
+			int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
+			if (c <= 0 || strcmp(a[0], "server") != 0)
+				continue;
+			if (json) {
+				printf(first ? "" : ", ");
+				json_record(a, c);
+			} else {
+				printf("%-8s %-5s %-10s %8s %-24s %s\n",
+				       ctl_get(a, c, "pid"),
+				       ctl_get(a, c, "mount"),
+				       ctl_get(a, c, "state"),
+				       ctl_get(a, c, "restarts"),
+				       ctl_get(a, c, "target"),
+				       ctl_get(a, c, "source"));
+			}
+			first = 0;
+		}
+		if (json)
+			printf("]\n");
+		reply_free(&r);
+		return EXIT_OK;
+	}
 	if (json)
 		printf("[");
 	else
@@ -793,6 +824,11 @@ static int cmd_stats(int argc, char **argv)
 	return listing(argc, argv, "stats", "get the statistics of");
 }
 
+static int cmd_servers(int argc, char **argv)
+{
+	return listing(argc, argv, "servers", "list the file servers of");
+}
+
 static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
@@ -829,6 +865,11 @@ static const struct cmd cmds[] = {
 	{ "stats", "stats [--json]",
 	  "Prints the counters of the namespace and of the FUSE front end.",
 	  cmd_stats },
+	{ "servers", "servers [--json]",
+	  "Lists the file servers uvfsd supervises (hostfs mounts): pid,\n"
+	  "mount id, state (running, recovering, dead), restarts, target and\n"
+	  "exported directory.",
+	  cmd_servers },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -26,6 +26,8 @@
  */
 #define _GNU_SOURCE
 #include "control.h"
+
+#include <uvfs/9p.h>
 #include "ctl.h"
 #include "uvfs_fuse.h"
 
@@ -610,6 +612,41 @@ static void do_mounts(struct control *c, struct sbuf *r)
 	free(mi);
 }
 
+/* The supervised file servers: one line per hostfs mount. */
+static void do_servers(struct control *c, struct sbuf *r)
+{
+	struct uvfs_mount_info *mi;
+	struct uvfs_9p_server_info si;
+	size_t n;
+	char hp[PATH_MAX + 1024];
+	int err = uvfs_mount_list(c->u, &mi, &n);
+
+	if (err)
+		return reply_error(r, err, NULL);
+	sbuf_adds(r, "ok\n");
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mi[i].type, "hostfs") != 0 ||
+		    uvfs_9p_server_info(c->u, mi[i].target, &si) != 0)
+			continue;
+		sbuf_adds(r, "server");
+		sbuf_add_kvu(r, "pid", (uint64_t)si.pid);
+		sbuf_add_kvu(r, "mount", mi[i].id);
+		host_path(c, mi[i].target, hp, sizeof(hp));
+		sbuf_add_kv(r, "target", hp);
+		sbuf_add_kv(r, "source", mi[i].source);
+		sbuf_add_kv(r, "state", si.dead ? "dead" : si.recovering ?
+			    "recovering" : si.pid > 0 ? "running" : "starting");
+		sbuf_add_kvu(r, "restarts", si.restarts);
+		sbuf_add_kvu(r, "losses", si.losses);
+		sbuf_add_kvu(r, "replays", si.replays);
+		sbuf_add_kvu(r, "stale", si.stale_fids);
+		sbuf_add_kvu(r, "last_recovery_us",
+			     si.last_recovery_ns / 1000);
+		sbuf_adds(r, "\n");
+	}
+	free(mi);
+}
+
 static void do_stats(struct control *c, struct sbuf *r)
 {
 	struct uvfs_stats s;
@@ -654,7 +691,8 @@ static void dispatch(struct control *c, char *line, pid_t peer,
 		 !strcmp(v, "resume") || !strcmp(v, "holders"))
 		ok = argc == 2 && abs_path(argv[1]);
 	else if (!strcmp(v, "mounts") || !strcmp(v, "stats") ||
-		 !strcmp(v, "info") || !strcmp(v, "ping"))
+		 !strcmp(v, "servers") || !strcmp(v, "info") ||
+		 !strcmp(v, "ping"))
 		ok = argc == 1;
 	else
 		return reply_error(r, EINVAL, "unknown request");
@@ -674,6 +712,8 @@ static void dispatch(struct control *c, char *line, pid_t peer,
 		return do_mounts(c, r);
 	if (!strcmp(v, "stats"))
 		return do_stats(c, r);
+	if (!strcmp(v, "servers"))
+		return do_servers(c, r);
 
 	ctx = uvfs_fuse_ctx_get(c->uf, NULL);
 	if (!ctx)
