@@ -16,8 +16,11 @@
  *     file answers ESTALE, a fresh open sees the new file;
  *   - cancel_recovering: a forced unmount while the server is restarting
  *     (a server that cannot start) returns promptly;
+ *   - stopped_forced: a SIGSTOPped server (not dead: nothing restarts)
+ *     and a forced unmount: bounded, the blocked caller gets EIO;
  *   - fault: N threads of mixed work while another kills the server
- *     UVFS_KILLS times (default 200) at random moments: every result is a
+ *     UVFS_KILLS times (default 200) at random moments (a quarter of them
+ *     while the previous kill is being recovered): every result is a
  *     success or an allowed error, no call lasts past its deadline, and
  *     data fsync'd before a kill reads back after it.
  */
@@ -392,6 +395,60 @@ static void test_cancel_recovering(void **state)
 	rm_rf(e.tmp);
 }
 
+struct stat_arg {
+	struct env *e;
+	int r;
+};
+
+static void *stat_main(void *arg)
+{
+	struct stat_arg *a = arg;
+	struct uvfs_ctx *c;
+	struct stat st;
+
+	assert_int_equal(uvfs_ctx_new(a->e->u, NULL, &c), 0);
+	a->r = uvfs_stat(c, "/m/p", &st);
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+/* A stopped server is not dead: requests wait for it (deadline); a forced
+ * unmount returns within its deadline and the caller gets EIO. */
+static void test_stopped_forced(void **state)
+{
+	struct env e;
+	struct stat_arg a = { 0 };
+	struct timespec t0;
+	pthread_t t;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	fd = uvfs_open(e.c, "/m/p", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	a.e = &e;
+	assert_int_equal(pthread_create(&t, NULL, stat_main, &a), 0);
+	usleep(200 * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_umount(e.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	pthread_join(t, NULL);
+	assert_true(ms_since(&t0) < 1500);
+	assert_int_equal(a.r, -EIO);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_settle(e.u, 5000), 0);
+	/* the server was killed and reaped at the unmount */
+	assert_int_equal(kill(pid, 0), -1);
+	uvfs_ctx_free(e.c);
+	uvfs_free(e.u);
+	rm_rf(e.tmp);
+}
+
 /* ---- the fault test ------------------------------------------------------ */
 
 #define NWORKERS 4
@@ -609,13 +666,34 @@ static void test_fault(void **state)
 	pid_t pid = 0;
 	int failed_waits = 0;
 	while (f.kills < kills && ms_since(&t0) < 50000) {
-		pid_t np = wait_new_server(&e, pid, 5000);
+		pid_t np;
+		if (rand_r(&seed) % 4 == 0) {
+			/* kill the new server while it is being recovered
+			 * (as soon as it is spawned) */
+			struct timespec t1;
+			struct uvfs_9p_server_info si;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			np = -1;
+			while (ms_since(&t1) < 5000) {
+				if (uvfs_9p_server_info(e.u, "/m", &si) == 0 &&
+				    si.pid > 0 && si.pid != pid) {
+					np = si.pid;
+					break;
+				}
+				usleep(200);
+			}
+			if (np > 0)
+				usleep((useconds_t)(rand_r(&seed) % 3000));
+		} else {
+			np = wait_new_server(&e, pid, 5000);
+			if (np > 0)
+				usleep((useconds_t)(rand_r(&seed) % 15000));
+		}
 		if (np <= 0) {
 			failed_waits++;
 			break;
 		}
 		pid = np;
-		usleep((useconds_t)(rand_r(&seed) % 15000));
 		if (kill(pid, SIGKILL) == 0)
 			f.kills++;
 	}
@@ -664,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_restart_limit),
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_cancel_recovering),
+		cmocka_unit_test(test_stopped_forced),
 		cmocka_unit_test(test_fault),
 	};
 

@@ -2334,6 +2334,60 @@ static int walk_path(struct conn *c, uint32_t fid, const char *path,
 	return r;
 }
 
+#define REWALK_THREADS 8
+
+struct rewalk {
+	struct conn *c;
+	struct snap *sn;
+	size_t n;
+	uint64_t gen;
+	atomic_size_t next;
+	atomic_bool failed;     /* the new session died too */
+};
+
+/* Walks, reopens and checks snapshot entries until none is left. */
+static void *rewalk_main(void *arg)
+{
+	struct rewalk *rw = arg;
+	struct conn *c = rw->c;
+	struct reply rp;
+	size_t i;
+
+	while (!atomic_load(&rw->failed) &&
+	       (i = atomic_fetch_add(&rw->next, 1)) < rw->n) {
+		struct snap *sn = rw->sn;
+		struct p9_qid q = { 0 };
+		bool stale = false;
+		int e = walk_path(c, sn[i].fid, sn[i].path, &q);
+
+		if (e == 0 && (q.path != sn[i].qid.path ||
+			       q.type != sn[i].qid.type))
+			stale = true;   /* another file has that path now */
+		else if (e == 0 && sn[i].oflags >= 0) {
+			struct p9_msg o = { .type = P9_TLOPEN };
+			o.tlopen.fid = sn[i].fid;
+			o.tlopen.flags = (uint32_t)sn[i].oflags;
+			e = rpc_x(c, &o, P9_RLOPEN, &rp, CL_NONE, 0,
+				  RPC_INTERNAL);
+			if (e == 0)
+				reply_free(&rp);
+		}
+		if (e && (e == -EIO || e == -ETIMEDOUT ||
+			  atomic_load(&c->sgen) != rw->gen)) {
+			atomic_store(&rw->failed, true);
+			break;
+		}
+		if (e)
+			stale = true;   /* vanished, or cannot be reopened */
+		if (stale) {
+			pthread_mutex_lock(&c->lock);
+			mark_stale_locked(c, sn[i].fid);
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	return NULL;
+}
+
 /* The new server is up (version done, reader running): attach, recreate
  * every registered fid.  0, or -EIO when the session died meanwhile. */
 static int recover_fids(struct conn *c, uint64_t gen)
@@ -2381,37 +2435,19 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	if (!sn)
 		return -ENOMEM;
 
-	r = 0;
-	for (i = 0; i < n && r == 0; i++) {
-		struct p9_qid q = { 0 };
-		bool stale = false;
-		int e = walk_path(c, sn[i].fid, sn[i].path, &q);
-
-		if (e == 0 && (q.path != sn[i].qid.path ||
-			       q.type != sn[i].qid.type))
-			stale = true;   /* another file has that path now */
-		else if (e == 0 && sn[i].oflags >= 0) {
-			struct p9_msg o = { .type = P9_TLOPEN };
-			o.tlopen.fid = sn[i].fid;
-			o.tlopen.flags = (uint32_t)sn[i].oflags;
-			e = rpc_x(c, &o, P9_RLOPEN, &rp, CL_NONE, 0,
-				  RPC_INTERNAL);
-			if (e == 0)
-				reply_free(&rp);
-		}
-		if (e && (e == -EIO || e == -ETIMEDOUT ||
-			  atomic_load(&c->sgen) != gen)) {
-			r = -EIO;       /* the new server is gone too */
+	/* pipelined: a few threads, each walking and reopening in turn */
+	struct rewalk rw = { .c = c, .sn = sn, .n = n, .gen = gen };
+	pthread_t th[REWALK_THREADS];
+	size_t nth = 0;
+	atomic_init(&rw.next, 0);
+	atomic_init(&rw.failed, false);
+	for (; nth < REWALK_THREADS && nth * 16 < n; nth++)
+		if (pthread_create(&th[nth], NULL, rewalk_main, &rw) != 0)
 			break;
-		}
-		if (e)
-			stale = true;   /* vanished, or cannot be reopened */
-		if (stale) {
-			pthread_mutex_lock(&c->lock);
-			mark_stale_locked(c, sn[i].fid);
-			pthread_mutex_unlock(&c->lock);
-		}
-	}
+	rewalk_main(&rw);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	r = atomic_load(&rw.failed) ? -EIO : 0;
 	for (i = 0; i < n; i++)
 		free(sn[i].path);
 	free(sn);

@@ -1,0 +1,212 @@
+/*
+ * bench_recovery - type "hostfs" (docs/recovery.md):
+ *
+ *   recovery   time from SIGKILL of the server until the mount is back with
+ *              every one of NFILES (default 1000) open files reopened
+ *              (measured outside: kill() to server_info saying a new
+ *              server runs and no recovery is in progress; also the
+ *              driver's own figure, loss detected to recovery done).
+ *              Target < 200 ms.
+ *   rtt        one request round trip through the VFS (a 1-byte pread on
+ *              an open file: one Tread) against a raw ping-pong of the
+ *              same sizes over a socketpair with a child process.
+ *              Target < 1.5x.
+ *
+ * usage: bench_recovery HOSTFS-BINARY [NFILES] [REPS]
+ * Prints "name value unit" lines.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/uvfs.h>
+
+static double now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+/* Raw ping-pong: 23-byte "requests", 12-byte "replies" (Tread/Rread of
+ * one byte) with a child process echoing. */
+static double raw_rtt_us(int iters)
+{
+	int sv[2];
+	char req[23] = { 0 }, rep[12] = { 0 };
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		for (;;) {
+			size_t got = 0;
+			while (got < sizeof(req)) {
+				ssize_t n = read(sv[1], req + got,
+						 sizeof(req) - got);
+				if (n <= 0)
+					_exit(0);
+				got += (size_t)n;
+			}
+			if (write(sv[1], rep, sizeof(rep)) != sizeof(rep))
+				_exit(0);
+		}
+	}
+	close(sv[1]);
+	for (int i = 0; i < iters / 10; i++) {  /* warm up */
+		if (write(sv[0], req, sizeof(req)) < 0 ||
+		    read(sv[0], rep, sizeof(rep)) < 0)
+			break;
+	}
+	double t0 = now_us();
+	for (int i = 0; i < iters; i++) {
+		size_t got = 0;
+		if (write(sv[0], req, sizeof(req)) != sizeof(req))
+			break;
+		while (got < sizeof(rep)) {
+			ssize_t n = read(sv[0], rep + got, sizeof(rep) - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+	}
+	double t = (now_us() - t0) / iters;
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	const char *server = argc > 1 ? argv[1] : getenv("UVFS_HOSTFS");
+	int nfiles = argc > 2 ? atoi(argv[2]) : 1000;
+	int reps = argc > 3 ? atoi(argv[3]) : 5;
+	char tmp[] = "/tmp/uvfs-bench-recovery.XXXXXX", exp[64], o[512];
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	int *fds;
+
+	if (!server || access(server, X_OK) != 0) {
+		fprintf(stderr, "usage: bench_recovery HOSTFS-BINARY "
+			"[NFILES] [REPS]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(tmp))
+		return 1;
+	snprintf(exp, sizeof(exp), "%s/export", tmp);
+	mkdir(exp, 0777);
+	fds = calloc((size_t)nfiles, sizeof(*fds));
+	if (!fds || uvfs_new(NULL, &u) || uvfs_9p_register(u) ||
+	    uvfs_ctx_new(u, NULL, &c) || uvfs_mkdir(c, "/m", 0755))
+		return 1;
+	snprintf(o, sizeof(o), "server=%s,restarts=1000", server);
+	int r = uvfs_mount(c, "hostfs", exp, "/m", o);
+	if (r) {
+		fprintf(stderr, "mount: %s\n", strerror(-r));
+		return 1;
+	}
+	for (int i = 0; i < nfiles; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/m/f%d", i);
+		fds[i] = uvfs_open(c, p, O_CREAT | O_RDWR, 0644);
+		if (fds[i] < 0) {
+			fprintf(stderr, "open %s: %s\n", p,
+				strerror(-fds[i]));
+			return 1;
+		}
+	}
+	if (uvfs_write(c, fds[0], "x", 1) != 1)
+		return 1;
+
+	/* recovery */
+	double *outside = calloc((size_t)reps, sizeof(double));
+	double *inside = calloc((size_t)reps, sizeof(double));
+	for (int k = 0; k < reps; k++) {
+		struct uvfs_9p_server_info si;
+		pid_t pid = uvfs_9p_server_pid(u, "/m");
+		double t0 = now_us();
+		kill(pid, SIGKILL);
+		for (;;) {
+			if (uvfs_9p_server_info(u, "/m", &si) == 0 &&
+			    si.pid > 0 && si.pid != pid && !si.recovering)
+				break;
+			if (si.dead || now_us() - t0 > 10e6) {
+				fprintf(stderr, "no recovery\n");
+				return 1;
+			}
+			usleep(50);
+		}
+		outside[k] = (now_us() - t0) / 1000;
+		inside[k] = si.last_recovery_ns / 1e6;
+		char b;
+		if (uvfs_pread(c, fds[nfiles - 1], &b, 1, 0) < 0 ||
+		    uvfs_pread(c, fds[0], &b, 1, 0) != 1) {
+			fprintf(stderr, "a file was not reopened\n");
+			return 1;
+		}
+		usleep(50 * 1000);
+	}
+	printf("recovery_%d_open_files %.2f ms (kill to back; target < 200)\n",
+	       nfiles, median(outside, reps));
+	printf("recovery_driver %.2f ms (loss detected to every fid "
+	       "reopened)\n", median(inside, reps));
+
+	/* round trip */
+	int iters = 20000;
+	double v[5], w[5];
+	char b;
+	for (int k = 0; k < 5; k++) {
+		for (int i = 0; i < iters / 10; i++)
+			(void)uvfs_pread(c, fds[0], &b, 1, 0);
+		double t0 = now_us();
+		for (int i = 0; i < iters; i++)
+			(void)uvfs_pread(c, fds[0], &b, 1, 0);
+		v[k] = (now_us() - t0) / iters;
+		w[k] = raw_rtt_us(iters);
+	}
+	double vm = median(v, 5), wm = median(w, 5);
+	printf("rtt_vfs_pread %.2f us\n", vm);
+	printf("rtt_raw_socketpair %.2f us\n", wm);
+	printf("rtt_ratio %.2f x (target < 1.5)\n", vm / wm);
+
+	for (int i = 0; i < nfiles; i++)
+		uvfs_close(c, fds[i]);
+	uvfs_umount(c, "/m", 0);
+	uvfs_settle(u, 5000);
+	uvfs_ctx_free(c);
+	uvfs_free(u);
+	free(fds);
+	free(outside);
+	free(inside);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (system(cmd) != 0)
+		return 1;
+	return 0;
+}
