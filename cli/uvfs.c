@@ -745,6 +745,12 @@ static int listing(int argc, char **argv, const char *verb,
 				putchar('\n');
 				continue;
 			}
+			if (strcmp(a[0], "inflight") == 0) {
+				printf("%-20s %s %s\n", "inflight in",
+				       ctl_get(a, c, "target"),
+				       ctl_get(a, c, "operations"));
+				continue;
+			}
 			for (int k = 1; k < c; k++) {
 				char *eq = strchr(a[k], '=');
 				if (eq) {
@@ -863,7 +869,8 @@ static const struct cmd cmds[] = {
 	  "Lists what holds the mount at TARGET (what makes umount fail).",
 	  cmd_holders },
 	{ "stats", "stats [--json]",
-	  "Prints the counters of the namespace and of the FUSE front end.",
+	  "Prints the counters of the namespace (live objects) and of the FUSE\n"
+	  "front end, and the operations in flight in each mount now.",
 	  cmd_stats },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs mounts): pid,\n"

@@ -607,6 +607,7 @@ static void do_mounts(struct control *c, struct sbuf *r)
 		sbuf_add_kv(r, "options", mi[i].options);
 		sbuf_add_kv(r, "state", mi[i].state);
 		sbuf_add_kvu(r, "refs", mi[i].refs);
+		sbuf_add_kvu(r, "inflight", mi[i].inflight);
 		sbuf_adds(r, "\n");
 	}
 	free(mi);
@@ -654,6 +655,13 @@ static void do_stats(struct control *c, struct sbuf *r)
 
 	uvfs_stats(c->u, &s);
 	uvfs_fuse_stats(c->uf, &f);
+	/* operations inside the file systems now, per mount */
+	struct uvfs_mount_info *mi = NULL;
+	size_t n = 0;
+	uint64_t inflight = 0;
+	if (uvfs_mount_list(c->u, &mi, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			inflight += mi[i].inflight;
 	sbuf_adds(r, "ok\nstats");
 	sbuf_add_kvu(r, "superblocks", s.superblocks);
 	sbuf_add_kvu(r, "mounts", s.mounts);
@@ -669,7 +677,17 @@ static void do_stats(struct control *c, struct sbuf *r)
 	sbuf_add_kvu(r, "fuse_handles", f.files);
 	sbuf_add_kvu(r, "fuse_forgets", f.forgets);
 	sbuf_add_kvu(r, "fuse_invalidations", f.invalidations);
+	sbuf_add_kvu(r, "inflight", inflight);
 	sbuf_adds(r, "\n");
+	for (size_t i = 0; i < n; i++) {
+		char hp[PATH_MAX + 1024];
+		sbuf_adds(r, "inflight");
+		host_path(c, mi[i].target, hp, sizeof(hp));
+		sbuf_add_kv(r, "target", hp);
+		sbuf_add_kvu(r, "operations", mi[i].inflight);
+		sbuf_adds(r, "\n");
+	}
+	free(mi);
 }
 
 static void dispatch(struct control *c, char *line, pid_t peer,

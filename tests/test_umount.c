@@ -1050,6 +1050,19 @@ static void slow_umount(bool ignore_cancel)
 	while (!atomic_load(&slow_in_read) && now_ms() < end)
 		sleep_ms(1);
 	assert_true(atomic_load(&slow_in_read));
+	/* the mount list counts the operation inside the file system */
+	{
+		struct uvfs_mount_info *mi;
+		size_t n, i;
+		uint64_t in = 0;
+
+		OK(uvfs_mount_list(U, &mi, &n));
+		for (i = 0; i < n; i++)
+			if (strcmp(mi[i].target, "/mnt/x") == 0)
+				in = mi[i].inflight;
+		free(mi);
+		assert_int_equal(in, 1);
+	}
 	ERR(uvfs_umount(R, "/mnt/x", 0), EBUSY);
 	t0 = now_ms();
 	OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_FORCE));

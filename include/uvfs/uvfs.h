@@ -213,6 +213,7 @@ struct uvfs_mount_info {
 	char options[256];
 	char state[16];         /* "active", "suspended" */
 	uint64_t refs;          /* references beyond the namespace's */
+	uint64_t inflight;      /* operations inside its file system now */
 };
 int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n);
 

@@ -268,6 +268,14 @@ void gate_kill(struct gate *g)
 	 * so whoever drains a killed gate waits one first. */
 }
 
+long gate_inside(struct gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	long n = inside_locked(g);
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
+
 bool gate_is_closed(struct gate *g)
 {
 	return atomic_load(&g->state) != GATE_OPEN;

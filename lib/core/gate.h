@@ -123,6 +123,8 @@ void gate_open(struct gate *g);
  * then gate_drain(). */
 void gate_kill(struct gate *g);
 bool gate_is_closed(struct gate *g);
+/* How many operations are inside now (a snapshot, for diagnostics). */
+long gate_inside(struct gate *g);
 
 
 /* An ungated build (-DUVFS_UNGATED, the benchmark's baseline) compiles

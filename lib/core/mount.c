@@ -1060,6 +1060,8 @@ int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
 			 (m->flags & MNT_SUSPENDED) ? "suspended" : "active");
 		long r = atomic_load(&m->refs) - 1;
 		x->refs = r > 0 ? (uint64_t)r : 0;
+		long in = gate_inside(&m->sb->gate);   /* a leaf lock */
+		x->inflight = in > 0 ? (uint64_t)in : 0;
 	}
 	pthread_rwlock_unlock(&u->ns_lock);
 	*out = v;
