@@ -458,7 +458,7 @@ struct fault {
 	struct env *e;
 	atomic_bool stop;
 	atomic_long max_ms;
-	atomic_long calls, errors, verified;
+	atomic_long calls, errors, verified, estale;
 	int kills;
 };
 
@@ -495,6 +495,8 @@ static void fill(char *buf, int id, int file, int ver, size_t n)
 	atomic_fetch_add(&(w)->f->calls, 1);                                \
 	if (r_ < 0)                                                         \
 		atomic_fetch_add(&(w)->f->errors, 1);                       \
+	if (r_ == -ESTALE && atomic_fetch_add(&(w)->f->estale, 1) == 0)     \
+		printf("fault: first ESTALE: %s\n", #expr);                 \
 	if (!allowed((int)r_) && !(w)->bad[0])                              \
 		snprintf((w)->bad, sizeof((w)->bad), "%s: %ld (%s)", #expr, \
 			 r_, strerror((int)-r_));                           \
@@ -704,10 +706,11 @@ static void test_fault(void **state)
 	struct uvfs_9p_server_info si;
 	assert_true(wait_new_server(&e, pid, 5000) > 0);
 	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
-	printf("fault: %d kills in %ld ms; %ld calls (%ld errors), %ld "
-	       "reads verified, max call %ld ms; %lu replays, %lu stale "
-	       "fids, last recovery %.2f ms\n", f.kills, elapsed,
+	printf("fault: %d kills in %ld ms; %ld calls (%ld errors, %ld "
+	       "ESTALE), %ld reads verified, max call %ld ms; %lu replays, "
+	       "%lu stale fids, last recovery %.2f ms\n", f.kills, elapsed,
 	       atomic_load(&f.calls), atomic_load(&f.errors),
+	       atomic_load(&f.estale),
 	       atomic_load(&f.verified), atomic_load(&f.max_ms), si.replays,
 	       si.stale_fids, si.last_recovery_ns / 1e6);
 	for (int i = 0; i < NWORKERS; i++)

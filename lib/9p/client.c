@@ -1117,7 +1117,11 @@ again:
 	}
 	buf = malloc((size_t)len);
 	rq = req_new(c, REQ_CALL);
-	if (!buf || !rq || (c->track && regop_make(t, &rq->reg))) {
+	/* the supervisor's requests recreate what the registry says: they
+	 * must not rewrite it (a re-walk would forget the open flags if the
+	 * session died again before the reopen) */
+	if (!buf || !rq || (c->track && !internal &&
+			    regop_make(t, &rq->reg))) {
 		req_free(rq);
 		r = -ENOMEM;
 		goto fail;
