@@ -12,6 +12,7 @@
  *     append fails with EIO (not replayed: it may have happened);
  *   - restart_limit: past restarts=N the mount is dead (EIO at once, not
  *     hung), and a forced unmount works;
+ *   - restart_window: restarts older than window= no longer count;
  *   - stale: a file replaced on the host, then the server killed: the open
  *     file answers ESTALE, a fresh open sees the new file;
  *   - cancel_recovering: a forced unmount while the server is restarting
@@ -299,6 +300,29 @@ static void test_restart_limit(void **state)
 	uvfs_ctx_free(e.c);
 	uvfs_free(e.u);
 	rm_rf(e.tmp);
+}
+
+/* Restarts older than the window no longer count. */
+static void test_restart_window(void **state)
+{
+	struct env e;
+	struct stat st;
+	pid_t pid;
+
+	(void)state;
+	if (env_up(&e, "restarts=1,window=300") != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		pid = wait_new_server(&e, pid, 5000);
+		assert_true(pid > 0);
+		assert_int_equal(uvfs_stat(e.c, "/m", &st), 0);
+		usleep(400 * 1000);     /* the last restart leaves the window */
+	}
+	env_down(&e, 0);
 }
 
 static void host_write(const char *path, const char *s)
@@ -750,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_kill_reopen),
 		cmocka_unit_test(test_inflight),
 		cmocka_unit_test(test_restart_limit),
+		cmocka_unit_test(test_restart_window),
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_cancel_recovering),
 		cmocka_unit_test(test_stopped_forced),
