@@ -13,7 +13,8 @@
  *              Target < 1.5x.
  *
  * usage: bench_recovery HOSTFS-BINARY [NFILES] [REPS]
- * Prints "name value unit" lines.
+ * Prints bench/run's figure lines ("name value unit baseline ratio
+ * target", "-" for none) and notes starting with '#'.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -172,10 +173,12 @@ int main(int argc, char **argv)
 		}
 		usleep(50 * 1000);
 	}
-	printf("recovery_%d_open_files %.2f ms (kill to back; target < 200)\n",
-	       nfiles, median(outside, reps));
-	printf("recovery_driver %.2f ms (loss detected to every fid "
-	       "reopened)\n", median(inside, reps));
+	printf("# recovery: SIGKILL to a new server with every one of %d "
+	       "open files reopened (outside), loss detected to recovery "
+	       "done (driver)\n", nfiles);
+	printf("recovery_%d_files %.2f ms - - value<200\n", nfiles,
+	       median(outside, reps));
+	printf("recovery_driver %.2f ms - - -\n", median(inside, reps));
 
 	/* round trip */
 	int iters = 20000;
@@ -191,9 +194,10 @@ int main(int argc, char **argv)
 		w[k] = raw_rtt_us(iters);
 	}
 	double vm = median(v, 5), wm = median(w, 5);
-	printf("rtt_vfs_pread %.2f us\n", vm);
-	printf("rtt_raw_socketpair %.2f us\n", wm);
-	printf("rtt_ratio %.2f x (target < 1.5)\n", vm / wm);
+	printf("# rtt: a 1-byte pread through the VFS and hostfs (one Tread) "
+	       "against a raw socketpair ping-pong of the same sizes\n");
+	printf("rtt_hostfs_pread %.2f us %.2f %.2f -\n", vm, wm, vm / wm);
+	printf("rtt_ratio %.2f x - - value<1.5\n", vm / wm);
 
 	for (int i = 0; i < nfiles; i++)
 		uvfs_close(c, fds[i]);
