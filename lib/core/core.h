@@ -65,10 +65,15 @@ struct file;
 struct work {
 	void (*fn)(struct work *w);
 	struct cds_list_head link;      /* u->work_lock */
+	bool lazy;                      /* u->work_lock: may wait for company */
 };
 
 /* Queues w to the bounded worker pool.  Never blocks, never does I/O. */
 void work_queue(struct uvfs *u, struct work *w);
+/* The same for work that may wait a few milliseconds to be done with
+ * others (vnode reclaims): one wakeup per batch, not per item.  A barrier
+ * (uvfs_settle) or urgent work makes the workers go at once. */
+void work_queue_lazy(struct uvfs *u, struct work *w);
 /* Runs, in the calling thread, the queued items that match: a waiter that
  * needs them done helps instead of blocking a worker on its own queue. */
 void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
@@ -491,6 +496,10 @@ struct uvfs {
 	unsigned work_running;              /* work_lock */
 	unsigned long work_pending;         /* work_lock: queued + running */
 	bool work_stop;                     /* work_lock */
+	unsigned long work_urgent;          /* work_lock: queued, not lazy */
+	bool lazy_armed;                    /* work_lock: a batch is forming */
+	struct timespec lazy_since;         /* work_lock: since when */
+	unsigned hurry;                     /* work_lock: settlers waiting */
 	pthread_t *workers;
 	unsigned nworkers;
 

@@ -207,7 +207,7 @@ static void vn_lastrele_locked(struct vnode *vp)
 			return; /* NEVER: already queued */
 		vn_unhash_locked(vp);
 		vp->flags |= VN_RECLAIM;
-		work_queue(u, &vp->work);
+		work_queue_lazy(u, &vp->work);
 		return;
 	}
 	if (!(vp->flags & VN_ONLRU)) {

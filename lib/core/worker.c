@@ -15,13 +15,61 @@
 
 #include <time.h>
 
+#define LAZY_MS    5    /* how long lazy work may wait for company */
+#define LAZY_BATCH 64   /* ... or until this many are queued */
+
 void work_queue(struct uvfs *u, struct work *w)
 {
 	pthread_mutex_lock(&u->work_lock);
+	w->lazy = false;
 	cds_list_add_tail(&w->link, &u->work_queue);
 	u->work_pending++;
+	u->work_urgent++;
 	pthread_cond_signal(&u->work_cv);
 	pthread_mutex_unlock(&u->work_lock);
+}
+
+void work_queue_lazy(struct uvfs *u, struct work *w)
+{
+	pthread_mutex_lock(&u->work_lock);
+	w->lazy = true;
+	cds_list_add_tail(&w->link, &u->work_queue);
+	u->work_pending++;
+	if (!u->lazy_armed) {
+		/* the first of a batch wakes a worker, which then waits out
+		 * LAZY_MS for the rest */
+		u->lazy_armed = true;
+		clock_gettime(CLOCK_REALTIME, &u->lazy_since);
+		pthread_cond_signal(&u->work_cv);
+	}
+	pthread_mutex_unlock(&u->work_lock);
+}
+
+/* => work_lock held.  Called once w leaves the queue. */
+static void work_dequeued_locked(struct uvfs *u, struct work *w)
+{
+	if (!w->lazy)
+		u->work_urgent--;
+}
+
+/* => work_lock held, the queue not empty.  Should the worker wait for the
+ * batch to fill (until *until)? */
+static bool batch_forming_locked(struct uvfs *u, struct timespec *until)
+{
+	struct timespec now;
+
+	if (!u->lazy_armed || u->work_urgent || u->hurry || u->work_stop ||
+	    u->work_pending - u->work_running >= LAZY_BATCH)
+		return false;
+	*until = u->lazy_since;
+	until->tv_nsec += LAZY_MS * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec < until->tv_sec ||
+	       (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec);
 }
 
 void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
@@ -36,6 +84,7 @@ void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
 	cds_list_for_each_entry_safe(w, tmp, &u->work_queue, link) {
 		if (match(w, arg)) {
 			cds_list_del(&w->link);
+			work_dequeued_locked(u, w);
 			cds_list_add_tail(&w->link, &mine);
 			k++;
 		}
@@ -61,13 +110,22 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&u->work_lock);
 	for (;;) {
+		struct timespec until;
+
 		while (cds_list_empty(&u->work_queue) && !u->work_stop)
 			pthread_cond_wait(&u->work_cv, &u->work_lock);
 		if (cds_list_empty(&u->work_queue))
 			break;  /* stopping, and nothing left */
+		if (batch_forming_locked(u, &until)) {
+			pthread_cond_timedwait(&u->work_cv, &u->work_lock,
+					       &until);
+			continue;
+		}
+		u->lazy_armed = false;  /* this batch is being drained */
 		struct work *w = cds_list_first_entry(&u->work_queue,
 						      struct work, link);
 		cds_list_del(&w->link);
+		work_dequeued_locked(u, w);
 		u->work_running++;
 		pthread_mutex_unlock(&u->work_lock);
 		w->fn(w);
@@ -132,6 +190,8 @@ int uvfs_settle(struct uvfs *u, int timeout_ms)
 		}
 	}
 	pthread_mutex_lock(&u->work_lock);
+	u->hurry++;             /* no batching while someone waits */
+	pthread_cond_broadcast(&u->work_cv);
 	while (u->work_pending > 0 || atomic_load(&u->nzombie_sb) > 0) {
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&u->idle_cv, &u->work_lock);
@@ -143,6 +203,7 @@ int uvfs_settle(struct uvfs *u, int timeout_ms)
 			break;
 		}
 	}
+	u->hurry--;
 	pthread_mutex_unlock(&u->work_lock);
 	return ret;
 }
