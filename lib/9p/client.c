@@ -1631,6 +1631,8 @@ struct node {
 struct handle {
 	struct fid *fid;        /* walked and Tlopen'ed */
 	uint32_t iounit;
+	bool append;            /* opened O_APPEND: writes are never replayed
+				 * (the server appends whatever the offset) */
 	struct node *node;
 	struct handle *prev, *next; /* s->lock: open handles */
 };
@@ -3406,6 +3408,7 @@ static int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 		return -ENOMEM;
 	}
 	h->node = n;
+	h->append = (flags & O_APPEND) != 0;
 	pthread_mutex_lock(&s->lock);
 	n->nopen++;
 	h->next = s->handles.next;
@@ -3521,7 +3524,8 @@ static ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 		m.twrite.data = (const char *)buf + done;
 		/* an append is not replayed: it may have happened */
 		r = rpc_x(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0,
-			  append ? RPC_NOREPLAY : 0);
+			  append || (fh && ((struct handle *)fh)->append) ?
+			  RPC_NOREPLAY : 0);
 		if (r)
 			break;
 		uint32_t got = rp.m.rwrite.count;
