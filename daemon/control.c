@@ -626,7 +626,8 @@ static void do_servers(struct control *c, struct sbuf *r)
 		return reply_error(r, err, NULL);
 	sbuf_adds(r, "ok\n");
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(mi[i].type, "hostfs") != 0 ||
+		if ((strcmp(mi[i].type, "hostfs") != 0 &&
+		     strcmp(mi[i].type, "diod") != 0) ||
 		    uvfs_9p_server_info(c->u, mi[i].target, &si) != 0)
 			continue;
 		sbuf_adds(r, "server");

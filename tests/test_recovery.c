@@ -1,9 +1,10 @@
 /*
- * test_recovery.c - type "hostfs": the VFS restarts a file server that dies
- * and recovers (docs/recovery.md).
+ * test_recovery.c - types "hostfs" and "diod" (UVFS_RECOVERY_TYPE): the VFS
+ * restarts a file server that dies and recovers (docs/recovery.md).
  *
  * Each test exports a fresh temporary directory through uvfs-hostfs (path
- * in $UVFS_HOSTFS; skipped, 77, without it), mounted at /m, and kills the
+ * in $UVFS_HOSTFS) or diod ($UVFS_DIOD, default /usr/sbin/diod) — skipped,
+ * 77, without it — mounted at /m, and kills the
  * server with SIGKILL:
  *   - kill_reopen: written + fsync'd data reads back through the file that
  *     was open across the kill;
@@ -59,8 +60,19 @@ struct env {
 	struct uvfs_ctx *c;
 };
 
+/* The type under test: "hostfs" (default) or "diod" (UVFS_RECOVERY_TYPE);
+ * the server binary from UVFS_HOSTFS or UVFS_DIOD. */
+static const char *fstype(void)
+{
+	const char *t = getenv("UVFS_RECOVERY_TYPE");
+	return t && *t ? t : "hostfs";
+}
+
 static const char *server(void)
 {
+	if (strcmp(fstype(), "diod") == 0)
+		return getenv("UVFS_DIOD") ? getenv("UVFS_DIOD")
+					   : "/usr/sbin/diod";
 	return getenv("UVFS_HOSTFS");
 }
 
@@ -90,7 +102,7 @@ static int env_up(struct env *e, const char *extra)
 	snprintf(o, sizeof(o), "server=%s,timeout=%d,deadline=1000%s%s",
 		 server(), TIMEOUT_MS, extra && *extra ? "," : "",
 		 extra ? extra : "");
-	assert_int_equal(uvfs_mount(e->c, "hostfs", e->exp, "/m", o), 0);
+	assert_int_equal(uvfs_mount(e->c, fstype(), e->exp, "/m", o), 0);
 	return 0;
 }
 

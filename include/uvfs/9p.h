@@ -37,12 +37,17 @@ extern "C" {
 
 extern const struct uvfs_fstype_ops uvfs_9p_ops;
 extern const struct uvfs_fstype_ops uvfs_hostfs_ops;
+/* "diod": like "hostfs", with diod as the server it spawns and restarts
+ * (source: the directory to export; option server=PATH, default diod in
+ * PATH or /usr/sbin). */
+extern const struct uvfs_fstype_ops uvfs_diod_ops;
 
-/* Registers uvfs_9p_ops and uvfs_hostfs_ops with the instance
- * (uvfs_fstype_register).  A type already registered is not an error. */
+/* Registers uvfs_9p_ops, uvfs_hostfs_ops and uvfs_diod_ops with the
+ * instance (uvfs_fstype_register).  A type already registered is not an
+ * error. */
 int uvfs_9p_register(struct uvfs *u);
 
-/* The state of the server behind the "hostfs" mount at target (found by
+/* The state of the server behind the "hostfs" or "diod" mount at target (found by
  * the mount's source: with two mounts of one directory, the newer).
  * For tests, benchmarks and `uvfs servers`. */
 struct uvfs_9p_server_info {

@@ -2135,6 +2135,7 @@ static int parse_opts(const char *options, struct opts *o, bool hostfs)
 
 struct sup {
 	char *server, *dir;             /* const */
+	bool diod;                      /* const: the server is diod */
 	char *uname, *aname;            /* const: for Tattach again */
 	uint32_t n_uname;
 	long restarts, window_ms;       /* const: the limit */
@@ -2166,7 +2167,14 @@ static int spawn_server(struct conn *c)
 	sigset_t none, def;
 	int sv[2], r;
 	pid_t pid;
-	char *argv[] = { sp->server, sp->dir, NULL };
+	char *hostfs_argv[] = { sp->server, sp->dir, NULL };
+	/* diod on the inherited socket (long options: its -w is ambiguous),
+	 * no authentication, its log out of our stderr; all users squashed
+	 * when we are not root (it could not switch users anyway) */
+	char *diod_argv[] = { sp->server, "-f", "-n", "--rfdno", "0",
+			      "--wfdno", "0", "-e", sp->dir, "-L", "/dev/null",
+			      geteuid() ? "-S" : NULL, NULL };
+	char **argv = sp->diod ? diod_argv : hostfs_argv;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -2543,7 +2551,7 @@ static void *sup_main(void *arg)
 }
 
 /* The uvfs-hostfs binary: next to the running program, else in PATH. */
-static int find_server(char *out, size_t size)
+static int find_server(const char *name, char *out, size_t size)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -2554,8 +2562,8 @@ static int find_server(char *out, size_t size)
 		char *slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			if ((size_t)snprintf(out, size, "%s/uvfs-hostfs",
-					     self) < size &&
+			if ((size_t)snprintf(out, size, "%s/%s", self,
+					     name) < size &&
 			    access(out, X_OK) == 0)
 				return 0;
 		}
@@ -2563,12 +2571,16 @@ static int find_server(char *out, size_t size)
 	while (path && *path) {
 		const char *colon = strchr(path, ':');
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
-		if (len && (size_t)snprintf(out, size, "%.*s/uvfs-hostfs",
-					    (int)len, path) < size &&
+		if (len && (size_t)snprintf(out, size, "%.*s/%s", (int)len,
+					    path, name) < size &&
 		    access(out, X_OK) == 0)
 			return 0;
 		path = colon ? colon + 1 : NULL;
 	}
+	/* daemons live in sbin, which a user's PATH may lack */
+	if ((size_t)snprintf(out, size, "/usr/sbin/%s", name) < size &&
+	    access(out, X_OK) == 0)
+		return 0;
 	return -ENOENT;
 }
 
@@ -2639,7 +2651,8 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		return r;
 	for (i = 0; i < n; i++)
 		if (strcmp(mi[i].target, target) == 0 &&
-		    strcmp(mi[i].type, "hostfs") == 0)
+		    (strcmp(mi[i].type, "hostfs") == 0 ||
+		     strcmp(mi[i].type, "diod") == 0))
 			snprintf(source, sizeof(source), "%s", mi[i].source);
 	free(mi);
 	if (!source[0])
@@ -2713,9 +2726,13 @@ static void p9_free(struct p9sb *s)
 	free(s);
 }
 
+enum server_kind { SERVER_NONE, SERVER_HOSTFS, SERVER_DIOD };
+
 static int mount_common(struct uvfs_sb *sb, const char *source,
-			const char *options, uint64_t *root_ino, bool hostfs)
+			const char *options, uint64_t *root_ino,
+			enum server_kind kind)
 {
+	bool hostfs = kind != SERVER_NONE;      /* we start the server */
 	struct p9_msg m = { .type = P9_TATTACH };
 	struct opts o = { 0 };
 	struct reply rp;
@@ -2736,9 +2753,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			return -errno;
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
-		if (!o.has_server && find_server(o.server,
-						 sizeof(o.server)) != 0)
+		if (!o.has_server &&
+		    find_server(kind == SERVER_DIOD ? "diod" : "uvfs-hostfs",
+				o.server, sizeof(o.server)) != 0)
 			return -ENOENT;
+		if (kind == SERVER_DIOD)        /* diod attaches by export */
+			snprintf(o.aname, sizeof(o.aname), "%s", source);
 		if (access(o.server, X_OK) != 0)
 			return -errno;
 	}
@@ -2765,6 +2785,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		if (sp) {
 			sp->server = strdup(o.server);
 			sp->dir = strdup(source);
+			sp->diod = kind == SERVER_DIOD;
 			sp->restarts = o.restarts;
 			sp->window_ms = o.window;
 			sp->stamps = calloc((size_t)o.restarts + 1,
@@ -2851,13 +2872,19 @@ fail:
 static int p9_mount(struct uvfs_sb *sb, const char *source,
 		    const char *options, uint64_t *root_ino)
 {
-	return mount_common(sb, source, options, root_ino, false);
+	return mount_common(sb, source, options, root_ino, SERVER_NONE);
 }
 
 static int hostfs_mount(struct uvfs_sb *sb, const char *source,
 			const char *options, uint64_t *root_ino)
 {
-	return mount_common(sb, source, options, root_ino, true);
+	return mount_common(sb, source, options, root_ino, SERVER_HOSTFS);
+}
+
+static int diod_mount(struct uvfs_sb *sb, const char *source,
+		      const char *options, uint64_t *root_ino)
+{
+	return mount_common(sb, source, options, root_ino, SERVER_DIOD);
 }
 
 static void p9_unmount(struct uvfs_sb *sb)
@@ -3786,6 +3813,32 @@ const struct uvfs_fstype_ops uvfs_hostfs_ops = {
 	.readdir = p9_readdir,
 };
 
+/* "diod": the same over a diod it spawns and restarts (docs/recovery.md). */
+const struct uvfs_fstype_ops uvfs_diod_ops = {
+	.name = "diod",
+	.flags = UVFS_FS_NO_NAMECACHE,
+	.mount = diod_mount,
+	.unmount = p9_unmount,
+	.cancel = p9_cancel,
+	.statfs = p9_statfs,
+	.vget = p9_vget,
+	.reclaim = p9_reclaim,
+	.getattr = p9_getattr,
+	.setattr = p9_setattr,
+	.lookup = p9_lookup,
+	.create = p9_create,
+	.link = p9_link,
+	.unlink = p9_unlink,
+	.rename = p9_rename,
+	.readlink = p9_readlink,
+	.open = p9_open,
+	.release = p9_release,
+	.read = p9_read,
+	.write = p9_write,
+	.fsync = p9_fsync,
+	.readdir = p9_readdir,
+};
+
 int uvfs_9p_register(struct uvfs *u)
 {
 	int r = uvfs_fstype_register(u, &uvfs_9p_ops);
@@ -3794,6 +3847,11 @@ int uvfs_9p_register(struct uvfs *u)
 		int h = uvfs_fstype_register(u, &uvfs_hostfs_ops);
 		if (h && h != -EEXIST)
 			r = h;
+	}
+	if (r == 0) {
+		int d = uvfs_fstype_register(u, &uvfs_diod_ops);
+		if (d && d != -EEXIST)
+			r = d;
 	}
 	return r;
 }
