@@ -3762,82 +3762,40 @@ static int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	return r;
 }
 
-const struct uvfs_fstype_ops uvfs_9p_ops = {
-	.name = "9p",
-	.flags = UVFS_FS_NO_NAMECACHE,
-	.mount = p9_mount,
-	.unmount = p9_unmount,
-	.cancel = p9_cancel,
-	.statfs = p9_statfs,
-	.vget = p9_vget,
-	.reclaim = p9_reclaim,
-	.getattr = p9_getattr,
-	.setattr = p9_setattr,
-	.lookup = p9_lookup,
-	.create = p9_create,
-	.link = p9_link,
-	.unlink = p9_unlink,
-	.rename = p9_rename,
-	.readlink = p9_readlink,
-	.open = p9_open,
-	.release = p9_release,
-	.read = p9_read,
-	.write = p9_write,
-	.fsync = p9_fsync,
-	.readdir = p9_readdir,
-};
+/* Every type of this driver shares its operations; they differ in how
+ * the server is reached (mount). */
+#define P9_OPS(type_name, mount_fn)                                     \
+	{                                                               \
+		.name = type_name,                                      \
+		.flags = UVFS_FS_NO_NAMECACHE,                          \
+		.mount = mount_fn,                                      \
+		.unmount = p9_unmount,                                  \
+		.cancel = p9_cancel,                                    \
+		.statfs = p9_statfs,                                    \
+		.vget = p9_vget,                                        \
+		.reclaim = p9_reclaim,                                  \
+		.getattr = p9_getattr,                                  \
+		.setattr = p9_setattr,                                  \
+		.lookup = p9_lookup,                                    \
+		.create = p9_create,                                    \
+		.link = p9_link,                                        \
+		.unlink = p9_unlink,                                    \
+		.rename = p9_rename,                                    \
+		.readlink = p9_readlink,                                \
+		.open = p9_open,                                        \
+		.release = p9_release,                                  \
+		.read = p9_read,                                        \
+		.write = p9_write,                                      \
+		.fsync = p9_fsync,                                      \
+		.readdir = p9_readdir,                                  \
+	}
 
-/* "hostfs": the same driver over a uvfs-hostfs it spawns and restarts. */
-const struct uvfs_fstype_ops uvfs_hostfs_ops = {
-	.name = "hostfs",
-	.flags = UVFS_FS_NO_NAMECACHE,
-	.mount = hostfs_mount,
-	.unmount = p9_unmount,
-	.cancel = p9_cancel,
-	.statfs = p9_statfs,
-	.vget = p9_vget,
-	.reclaim = p9_reclaim,
-	.getattr = p9_getattr,
-	.setattr = p9_setattr,
-	.lookup = p9_lookup,
-	.create = p9_create,
-	.link = p9_link,
-	.unlink = p9_unlink,
-	.rename = p9_rename,
-	.readlink = p9_readlink,
-	.open = p9_open,
-	.release = p9_release,
-	.read = p9_read,
-	.write = p9_write,
-	.fsync = p9_fsync,
-	.readdir = p9_readdir,
-};
-
-/* "diod": the same over a diod it spawns and restarts (docs/recovery.md). */
-const struct uvfs_fstype_ops uvfs_diod_ops = {
-	.name = "diod",
-	.flags = UVFS_FS_NO_NAMECACHE,
-	.mount = diod_mount,
-	.unmount = p9_unmount,
-	.cancel = p9_cancel,
-	.statfs = p9_statfs,
-	.vget = p9_vget,
-	.reclaim = p9_reclaim,
-	.getattr = p9_getattr,
-	.setattr = p9_setattr,
-	.lookup = p9_lookup,
-	.create = p9_create,
-	.link = p9_link,
-	.unlink = p9_unlink,
-	.rename = p9_rename,
-	.readlink = p9_readlink,
-	.open = p9_open,
-	.release = p9_release,
-	.read = p9_read,
-	.write = p9_write,
-	.fsync = p9_fsync,
-	.readdir = p9_readdir,
-};
+/* "9p": a server reached by a Unix socket, TCP or an fd pair. */
+const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount);
+/* "hostfs": over a uvfs-hostfs it spawns and restarts. */
+const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount);
+/* "diod": over a diod it spawns and restarts (docs/recovery.md). */
+const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount);
 
 int uvfs_9p_register(struct uvfs *u)
 {
