@@ -12,9 +12,13 @@
  *        └── a later lookup loads a fresh vnode                v
  *                                                         shell freed
  *
- *  - The use count changes atomically; going from 1 to 0 and from 0 to 1
- *    happens under u->vc_lock (the NetBSD rule), so the pruner, which takes
- *    only unreferenced vnodes under that lock, never races with a lookup.
+ *  - The use count changes atomically.  The NetBSD rule (1 -> 0 and
+ *    0 -> 1 under the interlock, u->vc_lock) holds whenever the VN_SLOW bit
+ *    of the count word is set; while it is clear (the vnode is hashed, on
+ *    the LRU and clean) the last release and a name-cache hit may cross
+ *    0 <-> 1 with a compare-and-swap instead, and the pruner and the flush
+ *    claim an unreferenced vnode by swapping 0 for VN_SLOW, so neither can
+ *    race a lookup (docs/locking.md).
  *  - The driver object (priv) is given back exactly once: whoever clears
  *    VN_LOADED under vc_lock calls the driver's reclaim.
  *  - A vnode holds its sb through sb->nvnodes; the sb is freed when it is
