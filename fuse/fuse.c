@@ -1048,6 +1048,13 @@ static int opt_add(char **opts, const char *s)
 	return 0;
 }
 
+/* The change hook: every node of that file system loses its kernel
+ * caches (attributes, data; entries follow as they are revalidated). */
+static void changed_hook(void *arg, dev_t dev)
+{
+	uvfs_fuse_inval_devs(arg, &dev, 1);
+}
+
 int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		  struct uvfs_fuse **out)
 {
@@ -1112,6 +1119,8 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	fuse_opt_free_args(&args);
 	free(opts);
 	free(fsname);
+	/* a file server restarted: the kernel may hold what is gone */
+	uvfs_set_change_hook(u, changed_hook, uf);
 	*out = uf;
 	return 0;
 
@@ -1164,11 +1173,13 @@ int uvfs_fuse_exited(struct uvfs_fuse *uf)
 
 void uvfs_fuse_unmount(struct uvfs_fuse *uf)
 {
+	uvfs_set_change_hook(uf->u, NULL, NULL);   /* waits out a call */
 	fuse_session_unmount(uf->se);
 }
 
 void uvfs_fuse_free(struct uvfs_fuse *uf)
 {
+	uvfs_set_change_hook(uf->u, NULL, NULL);
 	/* handles the kernel never released */
 	while (uf->fh_list.next != &uf->fh_list)
 		fh_free(uf, uf->fh_list.next);

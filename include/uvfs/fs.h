@@ -26,6 +26,10 @@ struct uvfs_sb;
 
 void *uvfs_sb_private(const struct uvfs_sb *sb);
 void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
+/* The file system's contents may have changed behind the VFS (a file
+ * server was restarted): front ends drop what they cache of it (the
+ * change hook of uvfs.h).  Any thread, no lock of the core held. */
+void uvfs_sb_changed(struct uvfs_sb *sb);
 
 /* Returns non-zero to stop the listing; the entry it returned non-zero for
  * is not consumed (the caller resumes at the previous entry's next).  next

@@ -54,6 +54,14 @@ void uvfs_free(struct uvfs *u);
  * passes (-ETIMEDOUT).  timeout_ms < 0 waits forever. */
 int uvfs_settle(struct uvfs *u, int timeout_ms);
 
+/* Front ends that cache (FUSE: the kernel's caches) learn here that a file
+ * system changed behind their back (its server restarted): fn(arg, dev)
+ * with the st_dev of its files, from the driver's thread.  One hook per
+ * instance; NULL removes it, and once that call returns the old hook is
+ * not running and will not run. */
+typedef void (*uvfs_change_hook_t)(void *arg, dev_t dev);
+void uvfs_set_change_hook(struct uvfs *u, uvfs_change_hook_t fn, void *arg);
+
 /* ---- contexts ---------------------------------------------------------- */
 
 #define UVFS_NGROUPS_MAX 32

@@ -2134,6 +2134,7 @@ static int parse_opts(const char *options, struct opts *o, bool hostfs)
 #define BACKOFF_MAX_MS    1000
 
 struct sup {
+	struct uvfs_sb *sb;             /* const: told of each recovery */
 	char *server, *dir;             /* const */
 	bool diod;                      /* const: the server is diod */
 	char *uname, *aname;            /* const: for Tattach again */
@@ -2536,6 +2537,9 @@ static void *sup_main(void *arg)
 			backoff = BACKOFF_MIN_MS;
 			pthread_mutex_unlock(&c->lock);
 			clunk_drain(c);
+			/* the new server may see other files than the old one
+			 * did: front ends drop their caches */
+			uvfs_sb_changed(sp->sb);
 			pthread_mutex_lock(&c->lock);
 			continue;
 		}
@@ -2783,6 +2787,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		s->c.sup = sp;
 		s->c.track = true;
 		if (sp) {
+			sp->sb = sb;
 			sp->server = strdup(o.server);
 			sp->dir = strdup(source);
 			sp->diod = kind == SERVER_DIOD;

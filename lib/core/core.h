@@ -503,6 +503,11 @@ struct uvfs {
 	pthread_t *workers;
 	unsigned nworkers;
 
+	/* the change hook (uvfs_set_change_hook) */
+	pthread_mutex_t hook_lock;          /* a leaf */
+	uvfs_change_hook_t hook;            /* hook_lock */
+	void *hook_arg;                     /* hook_lock */
+
 	/* live-object counters (uvfs_stats) */
 	_Atomic long nsb, nmounts, nvnodes, nfiles, nnodes, nctx;
 	_Atomic long nzombie_sb;            /* sbs out of the namespace,

@@ -52,6 +52,7 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	pthread_mutex_init(&u->ctx_lock, NULL);
 	CDS_INIT_LIST_HEAD(&u->ctxs);
 	atomic_init(&u->next_ctx_id, 1);
+	pthread_mutex_init(&u->hook_lock, NULL);
 	pthread_mutex_init(&u->work_lock, NULL);
 	pthread_cond_init(&u->work_cv, NULL);
 	pthread_cond_init(&u->idle_cv, NULL);
@@ -128,4 +129,23 @@ void uvfs_stats(struct uvfs *u, struct uvfs_stats *st)
 	pthread_mutex_lock(&u->work_lock);
 	st->deferred_pending = u->work_pending;
 	pthread_mutex_unlock(&u->work_lock);
+}
+
+void uvfs_set_change_hook(struct uvfs *u, uvfs_change_hook_t fn, void *arg)
+{
+	pthread_mutex_lock(&u->hook_lock);
+	u->hook = fn;
+	u->hook_arg = arg;
+	pthread_mutex_unlock(&u->hook_lock);
+}
+
+void uvfs_sb_changed(struct uvfs_sb *sb)
+{
+	struct uvfs *u = sb->u;
+
+	/* held across the call, so that removing the hook waits for it */
+	pthread_mutex_lock(&u->hook_lock);
+	if (u->hook)
+		u->hook(u->hook_arg, sb->dev);
+	pthread_mutex_unlock(&u->hook_lock);
 }

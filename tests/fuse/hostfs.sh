@@ -68,6 +68,27 @@ case $OUT in *'"restarts": "1"'*|*'"restarts":"1"'*|*'"restarts": 1'*) ;;
 *) note "servers after the restart: $OUT" ;; esac
 [ "$(head -c 8 "$H/big")" = 00000000 ] || fail "the mount does not read after the restart"
 
+note "a restart drops the kernel's caches of the mount"
+printf short >"$EXPORT/small"
+t0=$(ms_now)
+[ "$(stat -c %s "$H/small")" = 5 ] || fail "small: wrong size"
+printf '%0100d' 0 >"$EXPORT/small"  # behind uvfs's back
+kill -9 "$P2"
+for _ in $(seq 100); do
+	P3=$(server_pid)
+	[ "$P3" -gt 0 ] && [ "$P3" != "$P2" ] && break
+	sleep 0.02
+done
+size=$(stat -c %s "$H/small")
+t1=$(ms_now)
+# the kernel would keep the old size for its 1 s attribute timeout
+if [ $((t1 - t0)) -lt 900 ]; then
+	[ "$size" = 100 ] || fail "after the restart the kernel still says $size bytes"
+else
+	note "restart took $((t1 - t0)) ms: cache check inconclusive"
+fi
+P2=$(server_pid)
+
 note "SIGSTOP the server: a forced unmount still returns within a second"
 echo later >"$EXPORT/cold"          # not yet seen through the mount
 kill -STOP "$P2"
