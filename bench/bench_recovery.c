@@ -310,6 +310,53 @@ int main(int argc, char **argv)
 	       "uvfs-hostfs (no VFS, no client threads): the server's share\n");
 	printf("rtt_hostfs_raw9p %.2f us %.2f %.2f -\n", xm, wm, xm / wm);
 
+	/* sequential read: a file written on the host, read through the
+	 * VFS and hostfs in 1 MiB reads, against read(2) of the host file;
+	 * both from the host's page cache (the file was just written), so
+	 * the ratio is what the server round trips cost. */
+	{
+		size_t mib = getenv("BENCH_SEQ_MIB") ?
+			     (size_t)atol(getenv("BENCH_SEQ_MIB")) : 1024;
+		size_t chunk = 1 << 20;
+		char *buf = malloc(chunk), host[128];
+		double tv[3], th[3];
+		int hfd, vfd;
+
+		snprintf(host, sizeof(host), "%s/seq", exp);
+		hfd = open(host, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+		if (!buf || hfd < 0)
+			return 1;
+		memset(buf, 'x', chunk);
+		for (size_t i = 0; i < mib; i++)
+			if (write(hfd, buf, chunk) != (ssize_t)chunk)
+				return 1;
+		close(hfd);
+		for (int k = 0; k < 3; k++) {
+			double t0 = now_us();
+			vfd = uvfs_open(c, "/m/seq", O_RDONLY, 0);
+			if (vfd < 0)
+				return 1;
+			while (uvfs_read(c, vfd, buf, chunk) > 0)
+				;
+			uvfs_close(c, vfd);
+			tv[k] = mib / ((now_us() - t0) / 1e6);
+			t0 = now_us();
+			hfd = open(host, O_RDONLY);
+			while (read(hfd, buf, chunk) > 0)
+				;
+			close(hfd);
+			th[k] = mib / ((now_us() - t0) / 1e6);
+		}
+		double mv = median(tv, 3), mh = median(th, 3);
+		printf("# seq_read: %zu MiB in 1 MiB reads through the VFS and "
+		       "uvfs-hostfs, against read(2) of the host file (both "
+		       "from the host's page cache)\n", mib);
+		printf("seq_read_hostfs %.1f MiB/s %.1f %.3f -\n", mv, mh,
+		       mv / mh);
+		unlink(host);
+		free(buf);
+	}
+
 	for (int i = 0; i < nfiles; i++)
 		uvfs_close(c, fds[i]);
 	uvfs_umount(c, "/m", 0);
