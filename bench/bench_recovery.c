@@ -34,26 +34,12 @@
 #include <uvfs/9p.h>
 #include <uvfs/uvfs.h>
 
+#include "bench_common.h"
 #include "p9.h"
 
 static double now_us(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	return v[n / 2];
+	return bench_now() * 1e6;
 }
 
 /* Raw ping-pong: 23-byte "requests", 12-byte "replies" (Tread/Rread of
@@ -277,8 +263,8 @@ int main(int argc, char **argv)
 	       "open files reopened (outside), loss detected to recovery "
 	       "done (driver)\n", nfiles);
 	printf("recovery_%d_files %.2f ms - - value<200\n", nfiles,
-	       median(outside, reps));
-	printf("recovery_driver %.2f ms - - -\n", median(inside, reps));
+	       bench_median(outside, reps));
+	printf("recovery_driver %.2f ms - - -\n", bench_median(inside, reps));
 
 	/* round trip */
 	int iters = 20000;
@@ -347,7 +333,7 @@ int main(int argc, char **argv)
 			close(hfd);
 			th[k] = mib / ((now_us() - t0) / 1e6);
 		}
-		double mv = median(tv, 3), mh = median(th, 3);
+		double mv = bench_median(tv, 3), mh = bench_median(th, 3);
 		printf("# seq_read: %zu MiB in 1 MiB reads through the VFS and "
 		       "uvfs-hostfs, against read(2) of the host file (both "
 		       "from the host's page cache)\n", mib);

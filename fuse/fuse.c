@@ -949,21 +949,6 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	do_readdir(req, ino, size, off, fi, 1);
 }
 
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi)
-{
-	(void)ino;
-	fh_free(UF(req), FH(fi));
-	reply_err(req, 0);
-}
-
-static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-			struct fuse_file_info *fi)
-{
-	(void)ino;
-	reply_err(req, uvfs_file_fsync(FH(fi)->f, datasync));
-}
-
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct uvfs_ctx *ctx = req_ctx(req, NULL);
@@ -1018,8 +1003,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
-	.fsyncdir = op_fsyncdir,
+	.releasedir = op_release,       /* file and directory handles */
+	.fsyncdir = op_fsync,
 	.statfs = op_statfs,
 	.access = op_access,
 	.create = op_create,

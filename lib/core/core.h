@@ -427,6 +427,8 @@ int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 		 const struct timespec times[2]);
 int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len);
+/* access(2) on a resolved path: F_OK or R_OK|W_OK|X_OK. */
+int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode);
 /* Permission and type checks of open(2) on an existing file, O_TRUNC
  * applied. */
 int open_check_path(struct uvfs_ctx *ctx, const struct path *p, int flags);

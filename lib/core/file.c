@@ -1249,12 +1249,20 @@ int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode)
 	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
 	if (r)
 		return r;
-	if ((amode & W_OK) && write_counts(p.vp) && mnt_rdonly(p.mnt))
-		r = -EROFS;
-	else if (amode)
-		r = may_access(ctx, p.vp, amode);
+	r = path_access(ctx, &p, amode);
 	path_put(&p);
 	return r;
+}
+
+int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode)
+{
+	if (amode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if ((amode & W_OK) && write_counts(p->vp) && mnt_rdonly(p->mnt))
+		return -EROFS;
+	if (amode == F_OK)
+		return vn_dead(p->vp) ? -EIO : 0;
+	return may_access(ctx, p->vp, amode);
 }
 
 static int set_size(struct vnode *vp, off_t len)

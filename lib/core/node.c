@@ -354,15 +354,7 @@ int uvfs_node_statfs(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 
 int uvfs_node_access(struct uvfs_ctx *ctx, struct uvfs_node *nd, int mask)
 {
-	if (mask & ~(R_OK | W_OK | X_OK))
-		return -EINVAL;
-	if ((mask & W_OK) && (atomic_load(&nd->path.mnt->flags) & MNT_RDONLY)
-	    && !S_ISCHR(nd->path.vp->type) && !S_ISBLK(nd->path.vp->type) &&
-	    !S_ISFIFO(nd->path.vp->type) && !S_ISSOCK(nd->path.vp->type))
-		return -EROFS;
-	if (mask == F_OK)
-		return vn_dead(nd->path.vp) ? -EIO : 0;
-	return may_access(ctx, nd->path.vp, mask);
+	return path_access(ctx, &nd->path, mask);
 }
 
 /* ---- open files of the node API ---------------------------------------- */
