@@ -81,7 +81,8 @@ void rcu_thread_online(void)
 
 /* Finds or makes this thread's record for g.  Slow path: once per thread
  * and gate, plus a short list walk when a thread alternates gates. */
-static __attribute__((noinline)) struct gate_rec *rec_get(struct gate *g)
+/* the slow path of gate_enter (gate.h): noinline keeps it out of there */
+__attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 {
 	struct gate_rec **pp = &t_recs, *r;
 
@@ -137,11 +138,6 @@ void gate_destroy(struct gate *g)
 	pthread_mutex_unlock(&gates_lock);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->lock);
-}
-
-struct gate_rec *gate_rec_get(struct gate *g)
-{
-	return rec_get(g);
 }
 
 #ifndef UVFS_UNGATED

@@ -411,6 +411,21 @@ void mount_cross_up(struct path *p, const struct path *root)
 	}
 }
 
+/* A mounted sb that never got its mount: shut down and let go. */
+static void sb_discard(struct uvfs_sb *sb, struct vnode *root)
+{
+	struct uvfs *u = sb->u;
+
+	vn_rele(root);
+	CNT_INC(u->nzombie_sb);
+	sb_shutdown(sb);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->mounted = false;
+	if (sb->nvnodes == 0)
+		work_queue(u, &sb->free_work);
+	pthread_mutex_unlock(&u->vc_lock);
+}
+
 static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 				 struct vnode *root, const char *type,
 				 const char *source, const char *options)
@@ -458,7 +473,7 @@ int mount_root(struct uvfs *u)
 	m = mount_alloc(u, sb, root, u->cfg.root_type, u->cfg.root_source,
 			u->cfg.root_options);
 	if (!m) {
-		/* hand the sb to the normal path: a mount that dies at once */
+		sb_discard(sb, root);
 		return -ENOMEM;
 	}
 	m->target = strdup("/");
@@ -537,14 +552,7 @@ fail_mount:
 	path_put(&tp);
 	return err;
 fail_sb:
-	vn_rele(root);
-	CNT_INC(u->nzombie_sb);
-	sb_shutdown(sb);
-	pthread_mutex_lock(&u->vc_lock);
-	sb->mounted = false;
-	if (sb->nvnodes == 0)
-		work_queue(u, &sb->free_work);
-	pthread_mutex_unlock(&u->vc_lock);
+	sb_discard(sb, root);
 	path_put(&tp);
 	return err;
 }
