@@ -11,10 +11,6 @@
 #
 # Tests left out on diod (UVFS_TEST_SKIP, comma-separated; set it to ""
 # to run them all) and why (docs/9p-client.md):
-#  - test_perm_basic: the driver attaches once, as the mounting user (root
-#    here); the core checks permissions from the server's attributes, and
-#    new files and directories are given to their creator, but a new
-#    symlink stays the attaching user's (attach per user is future work).
 #  - test_rename_exchange: 9P2000.L has no RENAME_EXCHANGE (-EINVAL).
 #  - test_unlink, test_rename_file, test_rmdir: diod 1.0 names a fid by its
 #    path (an open fid too, for Tgetattr): a file unlinked or replaced while
@@ -61,7 +57,7 @@ if [ ! -S "$sock" ]; then
 	exit 1
 fi
 
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_perm_basic,test_rename_exchange,test_unlink,test_rename_file,test_rmdir"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange,test_unlink,test_rename_file,test_rmdir"}
 opts="aname=$tmp/export${extra:+,$extra}"
 echo "conformance-diod: diod pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
 case $(basename "$bin") in

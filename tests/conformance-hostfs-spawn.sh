@@ -5,9 +5,7 @@
 # spawns HOSTFS-BINARY itself on a socketpair (server=), exporting a fresh
 # temporary directory.  Exit status: the binary's; 77 (skip) if the server
 # binary is missing.  Tests left out (UVFS_TEST_SKIP), for the reasons
-# given in conformance-hostfs.sh: test_perm_basic (single-user attach: a
-# new symlink belongs to the attaching user), test_rename_exchange (not in
-# 9P2000.L).
+# given in conformance-hostfs.sh: test_rename_exchange (not in 9P2000.L).
 set -u
 bin=${1:?usage: conformance-hostfs-spawn.sh CONFORMANCE-BINARY HOSTFS-BINARY}
 server=${2:?usage: conformance-hostfs-spawn.sh CONFORMANCE-BINARY HOSTFS-BINARY}
@@ -19,5 +17,5 @@ tmp=$(mktemp -d /tmp/uvfs-hostfs-spawn.XXXXXX)
 mkdir "$tmp/export"
 chmod 0777 "$tmp/export"
 trap 'rm -rf "$tmp"' EXIT
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_perm_basic,test_rename_exchange"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange"}
 "$bin" hostfs "$tmp/export" "server=$server"

@@ -9,11 +9,6 @@
 #
 # Tests left out (UVFS_TEST_SKIP, comma-separated; set it to "" to run
 # them all) and why:
-#  - test_perm_basic: the driver attaches once, as root: the core checks
-#    each caller's permissions from the server's attributes and new files
-#    and directories are given to their creator, but a new symlink stays
-#    root's (attach per user is the driver's future work; hostfs itself
-#    checks as the attached user: tests/test_hostfs_confine "identity").
 #  - test_rename_exchange: 9P2000.L has no RENAME_EXCHANGE.
 set -u
 bin=${1:?usage: conformance-hostfs.sh CONFORMANCE-BINARY HOSTFS-BINARY}
@@ -49,7 +44,7 @@ if [ ! -S "$sock" ]; then
 	exit 1
 fi
 
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_perm_basic,test_rename_exchange"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange"}
 echo "conformance-hostfs: server pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
 "$bin" 9p "unix:$sock" "aname=$tmp/export"
 status=$?

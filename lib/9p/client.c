@@ -3213,8 +3213,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	reply_free(&rp);
 created:
 	r = install_name(s, dir, df->num, name, ino, &newfid);
-	if (r == 0 && cred && s->uid == 0 && cred->uid != 0 &&
-	    !S_ISLNK(mode)) {
+	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller */
 		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
 					   UVFS_SET_GID, .uid = cred->uid,
