@@ -437,18 +437,29 @@ static int abs_path(const char *p)
 	return p[0] == '/' && strlen(p) < 4096;
 }
 
+/* The name the kernel knows path by (symlinks resolved): what the
+ * invalidations must name.  Falls back to path itself. */
+static const char *canonical(struct uvfs_ctx *ctx, const char *path,
+			     char *buf, size_t size)
+{
+	return uvfs_realpath(ctx, path, buf, size) >= 0 ? buf : path;
+}
+
 static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 		     struct sbuf *r)
 {
+	char canon[PATH_MAX];
 	struct stat st;
 	int err;
 
 	pthread_mutex_lock(&c->op);
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
 	if (!err) {
-		if (uvfs_stat(ctx, argv[3], &st) == 0)
-			devs_add(c, argv[3], st.st_dev);
-		uvfs_fuse_inval_path(c->uf, ctx, argv[3]);
+		const char *target = canonical(ctx, argv[3], canon,
+					       sizeof(canon));
+		if (uvfs_stat(ctx, target, &st) == 0)
+			devs_add(c, target, st.st_dev);
+		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
 	pthread_mutex_unlock(&c->op);
 	if (err)
@@ -491,7 +502,9 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	if (!target)
 		return reply_error(r, EINVAL, "malformed request");
 
+	char canon[PATH_MAX];
 	pthread_mutex_lock(&c->op);
+	target = canonical(ctx, target, canon, sizeof(canon));
 	if (flags == 0) {
 		/* What the kernel caches below the target holds nodes: make
 		 * it drop what nothing uses, then wait for its FORGETs while
@@ -552,9 +565,11 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 {
 	struct uvfs_node *dir, *nd = NULL;
 	const char *name;
+	char canon[PATH_MAX];
 	int err;
 
 	pthread_mutex_lock(&c->op);
+	path = canonical(ctx, path, canon, sizeof(canon));
 	/* the node the kernel knows for path, to drop its page cache after */
 	if (uvfs_fuse_walk_parent(c->uf, ctx, path, &dir, &name) == 0) {
 		char comp[NAME_MAX + 1];

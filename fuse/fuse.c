@@ -26,6 +26,18 @@
  * is applied to create, mkdir and mknod.  default_permissions is not used:
  * libuvfs checks permissions itself.
  *
+ * Caching.  A file system that changes only through the VFS (memfs:
+ * uvfs_node_exclusive) is cached by the kernel for an hour: entries,
+ * attributes, negative entries (a failed lookup) and file pages across
+ * opens (keep_cache).  That is safe because every change either reaches
+ * the kernel through this front end (which keeps its own caches right) or
+ * is one the daemon announces: mount, unmount and revoke invalidate the
+ * target's entry (and with it every cached entry below) and the inodes
+ * that died.  A file server's tree can change behind us (another client,
+ * the host), so its entries and attributes live for a second, a failed
+ * lookup is not remembered, and each open drops the file's cached pages;
+ * a server restart invalidates every node of the mount (the change hook).
+ *
  * Errors: the library's negative errnos; the sign flips in reply_err only.
  */
 #define _GNU_SOURCE
@@ -49,7 +61,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TIMEOUT 1.0             /* entry and attribute timeouts, seconds */
+/* Entry and attribute timeouts, seconds (see "Caching" above). */
+#define TIMEOUT 1.0             /* file servers: changed behind us */
+#define TIMEOUT_EXCL 3600.0     /* changed only through uvfs */
 #define NSTRIPES 64
 #define NBUCKETS 4096           /* per table; chained */
 
@@ -266,6 +280,12 @@ static struct uvfs_ctx *req_ctx(fuse_req_t req, mode_t *umask)
 	return uvfs_fuse_ctx_get(UF(req), &cred);
 }
 
+/* How long the kernel may trust what it learns of nd. */
+static double ttl(const struct uvfs_node *nd)
+{
+	return uvfs_node_exclusive(nd) ? TIMEOUT_EXCL : TIMEOUT;
+}
+
 static void pid_label(fuse_req_t req, char *buf, size_t size)
 {
 	snprintf(buf, size, "pid %d", (int)fuse_req_ctx(req)->pid);
@@ -284,8 +304,7 @@ static void reply_entry(fuse_req_t req, struct uvfs_node *nd,
 	e.ino = ID(uf, nd);
 	e.attr = *st;
 	fix_stat(&e.attr);
-	e.attr_timeout = TIMEOUT;
-	e.entry_timeout = TIMEOUT;
+	e.attr_timeout = e.entry_timeout = ttl(nd);
 	err = known_add(uf, nd, st->st_dev);
 	if (err) {
 		uvfs_node_release(nd, 1);
@@ -353,6 +372,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return reply_err(req, -ENOMEM);
 	err = uvfs_node_lookup(ctx, NODE(UF(req), parent), name, &nd, &st);
 	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err == -ENOENT && uvfs_node_exclusive(NODE(UF(req), parent))) {
+		/* a negative entry: the name can appear only through us */
+		struct fuse_entry_param e = { .entry_timeout = TIMEOUT_EXCL };
+		count(req);
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	if (err)
 		return reply_err(req, err);
 	reply_entry(req, nd, &st, NULL);
@@ -401,7 +427,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		return reply_err(req, err);
 	fix_stat(&st);
 	count(req);
-	fuse_reply_attr(req, &st, TIMEOUT);
+	fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -460,7 +486,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			return reply_err(req, err);
 		fix_stat(&st);
 		count(req);
-		fuse_reply_attr(req, &st, TIMEOUT);
+		fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 		return;
 	}
 	err = uvfs_node_setattr(ctx, NODE(UF(req), ino), &sa, &st);
@@ -469,7 +495,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return reply_err(req, err);
 	fix_stat(&st);
 	count(req);
-	fuse_reply_attr(req, &st, TIMEOUT);
+	fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -647,10 +673,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino,
 	if (err)
 		return reply_err(req, err);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Every change of the data goes through this mount, and a revoke or
-	 * forced unmount invalidates the inode: the page cache may outlive
-	 * the open. */
-	fi->keep_cache = 1;
+	/* Every change of an exclusive file system's data goes through this
+	 * mount, and a revoke or forced unmount invalidates the inode: the
+	 * page cache may outlive the open.  A server's file may have changed
+	 * behind us since the last open. */
+	fi->keep_cache = uvfs_node_exclusive(NODE(UF(req), ino));
 	count(req);
 	if (fuse_reply_open(req, fi))
 		fh_free(UF(req), h);
@@ -700,7 +727,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return reply_err(req, err);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 1;
+	fi->keep_cache = uvfs_node_exclusive(nd);
 	/* reply_entry drops the hold if the reply fails; the handle too */
 	struct uvfs_fuse *uf = UF(req);
 	struct fuse_entry_param e;
@@ -708,8 +735,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.ino = ID(uf, nd);
 	e.attr = st;
 	fix_stat(&e.attr);
-	e.attr_timeout = TIMEOUT;
-	e.entry_timeout = TIMEOUT;
+	e.attr_timeout = e.entry_timeout = ttl(nd);
 	err = known_add(uf, nd, st.st_dev);
 	if (err) {
 		fh_free(uf, h);
@@ -905,8 +931,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			held[nheld++] = nd;
 			fix_stat(&e.attr);
 			e.ino = ID(uf, nd);
-			e.attr_timeout = TIMEOUT;
-			e.entry_timeout = TIMEOUT;
+			e.attr_timeout = e.entry_timeout = ttl(nd);
 		} else {
 			/* no lookup count: a plain entry */
 			memset(&e, 0, sizeof(e));

@@ -203,9 +203,64 @@ static void revoke_kills_handles_of_one_file(void **state)
 	assert_int_equal(uvfs_umount(C, "/mnt", 0), 0);
 }
 
+/* uvfs_realpath: what the front end invalidates after a namespace change. */
+static void canonical_paths(void **state)
+{
+	char buf[256];
+	struct uvfs_node *root;
+
+	(void)state;
+#define REAL(path, want) do { \
+	int n_ = uvfs_realpath(C, path, buf, sizeof(buf)); \
+	assert_int_equal(n_, (int)strlen(want)); \
+	assert_string_equal(buf, want); \
+} while (0)
+	assert_int_equal(uvfs_mkdir(C, "/rp", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/rp/d", 0755), 0);
+	assert_int_equal(uvfs_close(C, uvfs_open(C, "/rp/d/f", O_CREAT | O_WRONLY, 0644)), 0);
+	assert_int_equal(uvfs_symlink(C, "d", "/rp/rel"), 0);
+	assert_int_equal(uvfs_symlink(C, "/rp/d/f", "/rp/abs"), 0);
+	assert_int_equal(uvfs_symlink(C, "rel/f", "/rp/chain"), 0);
+	assert_int_equal(uvfs_symlink(C, "/mnt", "/rp/tomnt"), 0);
+	assert_int_equal(uvfs_symlink(C, "loop", "/rp/loop"), 0);
+	assert_int_equal(uvfs_symlink(C, "nowhere", "/rp/dangling"), 0);
+	REAL("/", "/");
+	REAL("/rp//d/./f", "/rp/d/f");
+	REAL("/rp/d/../d/f", "/rp/d/f");
+	REAL("/rp/rel", "/rp/d");
+	REAL("/rp/rel/", "/rp/d");
+	REAL("/rp/rel/f", "/rp/d/f");
+	REAL("/rp/abs", "/rp/d/f");
+	REAL("/rp/chain", "/rp/d/f");
+	REAL("/rp/tomnt", "/mnt");
+	REAL("/rp/d/..", "/rp");
+	assert_int_equal(uvfs_chdir(C, "/rp/d"), 0);
+	REAL("f", "/rp/d/f");
+	REAL(".", "/rp/d");
+	REAL("../rel", "/rp/d");
+	assert_int_equal(uvfs_chdir(C, "/"), 0);
+	assert_int_equal(uvfs_realpath(C, "/rp/loop", buf, sizeof(buf)), -ELOOP);
+	assert_int_equal(uvfs_realpath(C, "/rp/dangling", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(uvfs_realpath(C, "/rp/nope/x", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(uvfs_realpath(C, "/rp/d/f/", buf, sizeof(buf)), -ENOTDIR);
+	assert_int_equal(uvfs_realpath(C, "", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(uvfs_realpath(C, "/rp/d/f", buf, 4), -ERANGE);
+	/* a suspended mount's root, through a symlink: nothing blocks */
+	assert_int_equal(uvfs_suspend(C, "/mnt"), 0);
+	REAL("/rp/tomnt", "/mnt");
+	REAL("/mnt", "/mnt");
+	assert_int_equal(uvfs_resume(C, "/mnt"), 0);
+#undef REAL
+	/* memfs changes only through the VFS */
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_true(uvfs_node_exclusive(root));
+	uvfs_node_release(root, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(canonical_paths),
 		cmocka_unit_test(names_and_files),
 		cmocka_unit_test(handles_die_with_forced_unmount),
 		cmocka_unit_test(revoke_kills_handles_of_one_file),

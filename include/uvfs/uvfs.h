@@ -134,6 +134,14 @@ int uvfs_chroot(struct uvfs_ctx *ctx, const char *path);
 /* => returns the length written (with the NUL) or -ERANGE, -ENOENT if the
  *    cwd is no longer reachable from the root. */
 int uvfs_getcwd(struct uvfs_ctx *ctx, char *buf, size_t size);
+/* The canonical path of path from the context's root: every symlink
+ * followed, no ".", ".." or repeated '/' (what a front end caches the file
+ * under).  The last name is looked up in its directory but the file system
+ * mounted on it, if any, is not entered, so a suspended mount's root has a
+ * canonical path too.  => the length written (without the NUL), -ERANGE,
+ * -ENOENT, -ELOOP, -ENOTDIR, -EACCES ... */
+int uvfs_realpath(struct uvfs_ctx *ctx, const char *path, char *buf,
+		  size_t size);
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len);
 int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len);
 int uvfs_fsync(struct uvfs_ctx *ctx, int fd);
@@ -249,6 +257,12 @@ void uvfs_node_hold(struct uvfs_node *node);
 void uvfs_node_release(struct uvfs_node *node, uint64_t n);
 int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
 		      struct stat *st);
+/* Non-zero when the node's file system changes only through this VFS (its
+ * type does not set UVFS_FS_NO_NAMECACHE: memfs, not a file server): a
+ * front end may then cache its names, attributes and data for as long as
+ * it likes, since every change either comes through the front end itself
+ * or is announced (mount, unmount, revoke, the change hook). */
+int uvfs_node_exclusive(const struct uvfs_node *node);
 
 #define UVFS_SET_MODE  0x01
 #define UVFS_SET_UID   0x02

@@ -434,3 +434,121 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 	free(tmp);
 	return err;
 }
+
+/* ---- canonical paths --------------------------------------------------- */
+
+/* dir's path, then "/name" ("/" alone for the root).  => length or -err */
+static int join_name(struct uvfs_ctx *ctx, const struct path *dir,
+		     const char *name, char *buf, size_t size)
+{
+	int n = path_name(ctx, &ctx->root, dir, buf, size);
+	size_t l, nl = strlen(name);
+
+	if (n < 0)
+		return n;
+	l = (size_t)n;
+	if (l == 1)
+		l = 0;          /* the root: no "//name" */
+	if (l + 1 + nl + 1 > size)
+		return -ERANGE;
+	buf[l] = '/';
+	memcpy(buf + l + 1, name, nl + 1);
+	return (int)(l + 1 + nl);
+}
+
+int uvfs_realpath(struct uvfs_ctx *ctx, const char *path, char *buf,
+		  size_t size)
+{
+	char *cur, *tgt = NULL;
+	int links = 0, err;
+
+	if (!path || !buf)
+		return -EFAULT;
+	if (!*path)
+		return -ENOENT;
+	cur = strdup(path);
+	tgt = malloc(PATH_MAX);
+	if (!cur || !tgt) {
+		free(cur);
+		free(tgt);
+		return -ENOMEM;
+	}
+	for (;;) {
+		struct nameparent np;
+		struct path child;
+		ssize_t n;
+
+		err = namei_parent_at(ctx, UVFS_AT_FDCWD, cur, &np);
+		if (err)
+			break;
+		if (np.last != LAST_NORM) {
+			/* "/", "." or "..": the directory itself */
+			struct path p;
+			path_put(&np.dir);
+			err = namei_at(ctx, UVFS_AT_FDCWD, cur, LK_FOLLOW, &p);
+			if (!err) {
+				err = path_name(ctx, &ctx->root, &p, buf, size);
+				path_put(&p);
+			}
+			break;
+		}
+		/* the last name: its vnode's type is known without entering
+		 * the file system mounted on it (a suspended one blocks) */
+		err = namei_child(ctx, &np.dir, np.name, &child);
+		if (err) {
+			path_put(&np.dir);
+			break;
+		}
+		if (!S_ISLNK(child.vp->type)) {
+			if (np.trailing_slash && !vn_isdir(child.vp))
+				err = -ENOTDIR;
+			else
+				err = join_name(ctx, &np.dir, np.name, buf,
+						size);
+			path_put(&child);
+			path_put(&np.dir);
+			break;
+		}
+		n = ++links > MAXSYMLINKS ? -ELOOP
+					  : vop_readlink(child.vp, tgt,
+							 PATH_MAX - 1);
+		path_put(&child);
+		if (n == 0)
+			n = -ENOENT;
+		if (n < 0) {
+			path_put(&np.dir);
+			err = (int)n;
+			break;
+		}
+		tgt[n] = '\0';
+		/* the link's text, from its directory unless absolute */
+		char *next = malloc(2 * PATH_MAX + 2);
+		if (!next) {
+			path_put(&np.dir);
+			err = -ENOMEM;
+			break;
+		}
+		if (tgt[0] == '/') {
+			snprintf(next, 2 * PATH_MAX + 2, "%s%s", tgt,
+				 np.trailing_slash ? "/" : "");
+			err = 0;
+		} else {
+			err = path_name(ctx, &ctx->root, &np.dir, next,
+					PATH_MAX);
+			if (err >= 0) {
+				snprintf(next + err, 2 * PATH_MAX + 2 - (size_t)err,
+					 "/%s%s", tgt,
+					 np.trailing_slash ? "/" : "");
+				err = 0;
+			}
+		}
+		path_put(&np.dir);
+		free(cur);
+		cur = next;
+		if (err)
+			break;
+	}
+	free(cur);
+	free(tgt);
+	return err;
+}

@@ -122,6 +122,11 @@ int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 	return vop_getattr(nd->path.vp, st);
 }
 
+int uvfs_node_exclusive(const struct uvfs_node *nd)
+{
+	return !(nd->path.vp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
+}
+
 /* Each field through the same checks as the path calls (chmod, chown,
  * truncate, utimensat), in that order. */
 int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
