@@ -107,6 +107,23 @@ struct uvfs_fstype_ops {
 	/* Lists from cookie (0 = start), "." and ".." included. */
 	int (*readdir)(struct uvfs_sb *sb, void *priv, void *fh,
 		       uint64_t cookie, uvfs_filldir_t fill, void *arg);
+
+	/* Extended attributes; each may be NULL (-EOPNOTSUPP).  The core has
+	 * checked the name (a known namespace: user., trusted., security.;
+	 * 1..255 bytes), the value's size (at most UVFS_XATTR_SIZE_MAX), the
+	 * caller's permission and a read-only mount.  getxattr: the value's
+	 * length; with size 0 only the length; -ERANGE if it does not fit,
+	 * -ENODATA if absent.  listxattr: every name, each NUL-terminated,
+	 * same size rules.  setxattr: flags XATTR_CREATE (-EEXIST) or
+	 * XATTR_REPLACE (-ENODATA); an empty value is a value.  removexattr:
+	 * -ENODATA if absent. */
+	ssize_t (*getxattr)(struct uvfs_sb *sb, void *priv, const char *name,
+			    void *value, size_t size);
+	int (*setxattr)(struct uvfs_sb *sb, void *priv, const char *name,
+			const void *value, size_t size, int flags);
+	ssize_t (*listxattr)(struct uvfs_sb *sb, void *priv, char *list,
+			     size_t size);
+	int (*removexattr)(struct uvfs_sb *sb, void *priv, const char *name);
 };
 
 /* The built-in in-memory file system (options: size=BYTES[k|m|g]). */

@@ -146,6 +146,42 @@ int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len);
 int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len);
 int uvfs_fsync(struct uvfs_ctx *ctx, int fd);
 int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st);
+
+/*
+ * Extended attributes, as Linux's getxattr(2) family (the l* forms do not
+ * follow a final symlink, the f* forms take a descriptor).  Namespaces:
+ * "user." (regular files and directories; read or write permission on
+ * the file, and in a sticky directory only its owner may write),
+ * "trusted." (root only; hidden from others' lists), "security." (anyone
+ * reads, root writes); others are -EOPNOTSUPP.  Names are 1..255 bytes
+ * (-ERANGE), values at most UVFS_XATTR_SIZE_MAX (-E2BIG).  flags:
+ * XATTR_CREATE, XATTR_REPLACE.  A file system without them answers
+ * -EOPNOTSUPP.
+ */
+#define UVFS_XATTR_SIZE_MAX 65536
+ssize_t uvfs_getxattr(struct uvfs_ctx *ctx, const char *path,
+		      const char *name, void *value, size_t size);
+ssize_t uvfs_lgetxattr(struct uvfs_ctx *ctx, const char *path,
+		       const char *name, void *value, size_t size);
+ssize_t uvfs_fgetxattr(struct uvfs_ctx *ctx, int fd, const char *name,
+		       void *value, size_t size);
+int uvfs_setxattr(struct uvfs_ctx *ctx, const char *path, const char *name,
+		  const void *value, size_t size, int flags);
+int uvfs_lsetxattr(struct uvfs_ctx *ctx, const char *path, const char *name,
+		   const void *value, size_t size, int flags);
+int uvfs_fsetxattr(struct uvfs_ctx *ctx, int fd, const char *name,
+		   const void *value, size_t size, int flags);
+ssize_t uvfs_listxattr(struct uvfs_ctx *ctx, const char *path, char *list,
+		       size_t size);
+ssize_t uvfs_llistxattr(struct uvfs_ctx *ctx, const char *path, char *list,
+			size_t size);
+ssize_t uvfs_flistxattr(struct uvfs_ctx *ctx, int fd, char *list,
+			size_t size);
+int uvfs_removexattr(struct uvfs_ctx *ctx, const char *path,
+		     const char *name);
+int uvfs_lremovexattr(struct uvfs_ctx *ctx, const char *path,
+		      const char *name);
+int uvfs_fremovexattr(struct uvfs_ctx *ctx, int fd, const char *name);
 int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode);
 int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode);
 /* (uid_t)-1 / (gid_t)-1 leave that field alone; follows symlinks. */
@@ -310,6 +346,16 @@ int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
 		   struct uvfs_node **out, struct stat *st);
 ssize_t uvfs_node_readlink(struct uvfs_ctx *ctx, struct uvfs_node *node,
 			   char *buf, size_t size);
+/* Extended attributes of a node, as uvfs_lgetxattr and the others. */
+ssize_t uvfs_node_getxattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+			   const char *name, void *value, size_t size);
+int uvfs_node_setxattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+		       const char *name, const void *value, size_t size,
+		       int flags);
+ssize_t uvfs_node_listxattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+			    char *list, size_t size);
+int uvfs_node_removexattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
+			  const char *name);
 int uvfs_node_statfs(struct uvfs_ctx *ctx, struct uvfs_node *node,
 		     struct statvfs *st);
 /* mask: F_OK or R_OK|W_OK|X_OK, checked with the context's credentials */

@@ -248,6 +248,12 @@ int vop_unlink(struct vnode *dvp, const char *name, int isdir,
 int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
 	       const char *nname, unsigned flags, struct vnode *victim);
 ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size);
+ssize_t vop_getxattr(struct vnode *vp, const char *name, void *value,
+		     size_t size);
+int vop_setxattr(struct vnode *vp, const char *name, const void *value,
+		 size_t size, int flags);
+ssize_t vop_listxattr(struct vnode *vp, char *list, size_t size);
+int vop_removexattr(struct vnode *vp, const char *name);
 int vop_open(struct vnode *vp, int flags, void **fh);
 ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off);
 ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
@@ -393,6 +399,8 @@ int namei_child(struct uvfs_ctx *ctx, const struct path *dir,
 int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name);
 /* Returns a held reference to the file of fd (for *at calls). */
 struct file *fd_get(struct uvfs_ctx *ctx, int fd);
+/* fd_get, but -EBADF for an O_PATH descriptor.  => 0, *out held. */
+int fd_get_real(struct uvfs_ctx *ctx, int fd, struct file **out);
 void file_put(struct file *f);
 /* Builds the path of p as seen from root ("/a/b"), by walking "..".
  * Returns the length, -ERANGE or -ENOENT (unreachable). */

@@ -295,7 +295,7 @@ static int fd_get_io(struct uvfs_ctx *ctx, int fd, bool wr, struct file **out)
 }
 
 /* A held file of fd that is not O_PATH (fchmod, fsync, ...). */
-static int fd_get_real(struct uvfs_ctx *ctx, int fd, struct file **out)
+int fd_get_real(struct uvfs_ctx *ctx, int fd, struct file **out)
 {
 	struct file *f = fd_get(ctx, fd);
 

@@ -764,6 +764,48 @@ ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size)
 	return r;
 }
 
+ssize_t vop_getxattr(struct vnode *vp, const char *name, void *value,
+		     size_t size)
+{
+	VOP_ENTER(vp);
+	ssize_t r = sb->ops->getxattr ? sb->ops->getxattr(sb, vp->priv, name,
+							  value, size)
+				      : -EOPNOTSUPP;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_setxattr(struct vnode *vp, const char *name, const void *value,
+		 size_t size, int flags)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->setxattr ? sb->ops->setxattr(sb, vp->priv, name,
+						      value, size, flags)
+				  : -EOPNOTSUPP;
+	VOP_EXIT();
+	return r;
+}
+
+ssize_t vop_listxattr(struct vnode *vp, char *list, size_t size)
+{
+	VOP_ENTER(vp);
+	ssize_t r = sb->ops->listxattr ? sb->ops->listxattr(sb, vp->priv,
+							    list, size)
+				       : -EOPNOTSUPP;
+	VOP_EXIT();
+	return r;
+}
+
+int vop_removexattr(struct vnode *vp, const char *name)
+{
+	VOP_ENTER(vp);
+	int r = sb->ops->removexattr ? sb->ops->removexattr(sb, vp->priv,
+							    name)
+				     : -EOPNOTSUPP;
+	VOP_EXIT();
+	return r;
+}
+
 int vop_open(struct vnode *vp, int flags, void **fh)
 {
 	VOP_ENTER(vp);
