@@ -1002,6 +1002,92 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	reply_err(req, err);
 }
 
+/* Extended attributes.  The kernel has already applied its own checks
+ * (trusted.* needs CAP_SYS_ADMIN); the library applies all of them again
+ * with the caller's credentials.  A file system without them answers
+ * EOPNOTSUPP, never ENOSYS: ENOSYS would make the kernel stop asking for
+ * every file system behind this mount. */
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_setxattr(ctx, NODE(UF(req), ino), name, value, size,
+				 flags);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_err(req, err);
+}
+
+/* The value or list into a buffer of size (0: only its length). */
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
+			size_t size)
+{
+	if (n < 0)
+		return reply_err(req, (int)n);
+	count(req);
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct uvfs_ctx *ctx;
+	char *buf = NULL;
+	ssize_t n;
+
+	if (size > UVFS_XATTR_SIZE_MAX)
+		size = UVFS_XATTR_SIZE_MAX;
+	if (size && !(buf = malloc(size)))
+		return reply_err(req, -ENOMEM);
+	ctx = req_ctx(req, NULL);
+	if (!ctx) {
+		free(buf);
+		return reply_err(req, -ENOMEM);
+	}
+	n = uvfs_node_getxattr(ctx, NODE(UF(req), ino), name, buf, size);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct uvfs_ctx *ctx;
+	char *buf = NULL;
+	ssize_t n;
+
+	if (size && !(buf = malloc(size)))
+		return reply_err(req, -ENOMEM);
+	ctx = req_ctx(req, NULL);
+	if (!ctx) {
+		free(buf);
+		return reply_err(req, -ENOMEM);
+	}
+	n = uvfs_node_listxattr(ctx, NODE(UF(req), ino), buf, size);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_xattr(req, n, buf, size);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	int err;
+
+	if (!ctx)
+		return reply_err(req, -ENOMEM);
+	err = uvfs_node_removexattr(ctx, NODE(UF(req), ino), name);
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	reply_err(req, err);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -1031,6 +1117,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.releasedir = op_release,       /* file and directory handles */
 	.fsyncdir = op_fsync,
 	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
 	.access = op_access,
 	.create = op_create,
 };

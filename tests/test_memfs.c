@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -607,6 +608,188 @@ static void test_size_limit(void **state)
 	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
 	assert_true(sv.f_blocks > 1000000);
 	fx_unmount(f);
+}
+
+/* Extended attributes: names and values count against size= in whole
+ * pages per node, and every byte comes back. */
+static void test_xattr_space(void **state)
+{
+	static char big[4200];
+	struct statvfs sv;
+	struct fx *f;
+	void *a, *b, *l;
+	char buf[64];
+
+	(void)state;
+	memset(big, 'v', sizeof(big));
+	f = fx_mount("size=8k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	/* "user.1" + NUL + 4000 bytes: one page */
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.1", big, 4000, 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.2", big, 4000, 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	/* full: another node's attribute, file data */
+	assert_int_equal(ops->setxattr(&f->sb, b, "user.x", "", 0, 0),
+			 -ENOSPC);
+	assert_int_equal(ops->getxattr(&f->sb, b, "user.x", NULL, 0),
+			 -ENODATA);
+	assert_int_equal(pwr(f, b, "d", 1, 0), -ENOSPC);
+	/* a value that would need a third page fails and leaves the old */
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.2", big, 4000 + 200,
+				       0), -ENOSPC);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.2", NULL, 0), 4000);
+	/* a shorter value gives a page back */
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.2", "s", 1, 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(pwr(f, b, "d", 1, 0), 1);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	/* removing: a's last page goes with its last attribute */
+	assert_int_equal(ops->removexattr(&f->sb, a, "user.1"), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	assert_int_equal(ops->removexattr(&f->sb, a, "user.1"), -ENODATA);
+	assert_int_equal(ops->removexattr(&f->sb, a, "user.2"), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	/* symlinks and directories hold them too (the core restricts
+	 * user.*, not the driver) */
+	l = mkh(f, f->root, "l", S_IFLNK | 0777);
+	assert_int_equal(ops->setxattr(&f->sb, l, "trusted.t", "t", 1, 0), 0);
+	assert_int_equal(ops->getxattr(&f->sb, l, "trusted.t", buf,
+				       sizeof(buf)), 1);
+	assert_int_equal(ops->setxattr(&f->sb, f->root, "user.r", "r", 1, 0),
+			 -ENOSPC);
+	/* a file that goes takes its attributes' pages along, at reclaim */
+	assert_int_equal(ops->unlink(&f->sb, f->root, "l", 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0); /* still held */
+	ops->reclaim(&f->sb, l);
+	f->nheld--;
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(ops->setxattr(&f->sb, f->root, "user.r", "r", 1, 0),
+			 0);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.1", "1", 1, 0),
+			 -ENOSPC);
+	fx_unmount(f); /* asserts that every page came back */
+}
+
+/* The driver's side of the xattr contract (fs.h). */
+static void test_xattr_ops(void **state)
+{
+	struct fx *f = *state;
+	struct stat st0, st1;
+	char buf[64];
+	void *a;
+
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.a", buf, sizeof(buf)),
+			 -ENODATA);
+	assert_int_equal(ops->listxattr(&f->sb, a, NULL, 0), 0);
+	assert_int_equal(ops->listxattr(&f->sb, a, buf, sizeof(buf)), 0);
+	assert_int_equal(ops->removexattr(&f->sb, a, "user.a"), -ENODATA);
+	st0 = sget(f, a);
+	usleep(2000);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.a", "one", 3,
+				       XATTR_REPLACE), -ENODATA);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.a", "one", 3,
+				       XATTR_CREATE), 0);
+	st1 = sget(f, a);
+	assert_true(st1.st_ctim.tv_sec > st0.st_ctim.tv_sec ||
+		    (st1.st_ctim.tv_sec == st0.st_ctim.tv_sec &&
+		     st1.st_ctim.tv_nsec > st0.st_ctim.tv_nsec));
+	assert_int_equal(st1.st_mtim.tv_nsec, st0.st_mtim.tv_nsec);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.a", "two", 3,
+				       XATTR_CREATE), -EEXIST);
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.b", "", 0, 0), 0);
+	assert_int_equal(ops->setxattr(&f->sb, a, "trusted.c", "3", 1, 0), 0);
+	/* replacing keeps the place in the list */
+	assert_int_equal(ops->setxattr(&f->sb, a, "user.a", "uno", 3,
+				       XATTR_REPLACE), 0);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.a", NULL, 0), 3);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.a", buf, 2), -ERANGE);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.a", buf, 3), 3);
+	assert_memory_equal(buf, "uno", 3);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.b", buf, sizeof(buf)),
+			 0);
+	assert_int_equal(ops->getxattr(&f->sb, a, "user.b", NULL, 0), 0);
+	assert_int_equal(ops->listxattr(&f->sb, a, NULL, 0), 24);
+	assert_int_equal(ops->listxattr(&f->sb, a, buf, 23), -ERANGE);
+	assert_int_equal(ops->listxattr(&f->sb, a, buf, 24), 24);
+	assert_memory_equal(buf, "user.a\0user.b\0trusted.c\0", 24);
+	assert_int_equal(ops->removexattr(&f->sb, a, "user.b"), 0);
+	assert_int_equal(ops->listxattr(&f->sb, a, buf, sizeof(buf)), 17);
+	assert_memory_equal(buf, "user.a\0trusted.c\0", 17);
+	/* the name rules hold here too */
+	assert_int_equal(ops->setxattr(&f->sb, a, "", "x", 1, 0), -ERANGE);
+}
+
+/* Threads set, replace, read, list and remove attributes of one file. */
+#define XTHREADS 4
+#define XITERS 2000
+
+static void *xattr_worker(void *arg)
+{
+	void **args = arg;
+	struct fx *f = args[0];
+	void *a = args[1];
+	long id = (long)(intptr_t)args[2];
+	char name[32], val[64], buf[1024];
+	long bad = 0;
+
+	for (int i = 0; i < XITERS; i++) {
+		size_t len = (size_t)(i % 60) + 1;
+		ssize_t r;
+
+		snprintf(name, sizeof(name), "user.t%ld.%d", id, i % 7);
+		memset(val, 'a' + (int)id, len);
+		if (ops->setxattr(&f->sb, a, name, val, len, 0) != 0)
+			bad++;
+		r = ops->getxattr(&f->sb, a, name, buf, sizeof(buf));
+		if (r != (ssize_t)len || memcmp(buf, val, len) != 0)
+			bad++;
+		/* the shared one: any thread's value, whole */
+		memset(val, 'A' + (int)id, len);
+		(void)ops->setxattr(&f->sb, a, "user.shared", val, len, 0);
+		r = ops->getxattr(&f->sb, a, "user.shared", buf, sizeof(buf));
+		if (r <= 0 || (r > 0 && buf[r - 1] != buf[0]))
+			bad++;
+		r = ops->listxattr(&f->sb, a, buf, sizeof(buf));
+		if (r < 0 && r != -ERANGE)
+			bad++;
+		if (i % 3 == 0 && ops->removexattr(&f->sb, a, name) != 0)
+			bad++;
+	}
+	return (void *)(intptr_t)bad;
+}
+
+static void test_xattr_threads(void **state)
+{
+	struct fx *f = *state;
+	pthread_t tid[XTHREADS];
+	void *args[XTHREADS][3];
+	void *a = mkh(f, f->root, "a", S_IFREG | 0644);
+
+	for (long i = 0; i < XTHREADS; i++) {
+		args[i][0] = f;
+		args[i][1] = a;
+		args[i][2] = (void *)(intptr_t)i;
+		assert_int_equal(pthread_create(&tid[i], NULL, xattr_worker,
+						args[i]), 0);
+	}
+	for (int i = 0; i < XTHREADS; i++) {
+		void *bad;
+
+		pthread_join(tid[i], &bad);
+		assert_int_equal((intptr_t)bad, 0);
+	}
+	assert_true(ops->listxattr(&f->sb, a, NULL, 0) > 0);
 }
 
 static void test_setgid(void **state)
@@ -1336,6 +1519,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_holes_truncate, setup,
 						teardown),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_xattr_space),
+		cmocka_unit_test_setup_teardown(test_xattr_ops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_xattr_threads, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_setgid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_unlink, setup,

@@ -135,8 +135,10 @@ static ssize_t path_listxattr(struct uvfs_ctx *ctx, const struct path *p,
 		return -EFAULT;
 	for (int tries = 0;; tries++) {
 		n = vop_listxattr(p->vp, NULL, 0);
-		if (n <= 0)
+		if (n <= 0) {
+			free(all);      /* shrank to nothing between tries */
 			return n;
+		}
 		char *nb = realloc(all, (size_t)n);
 		if (!nb) {
 			free(all);

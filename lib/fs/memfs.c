@@ -7,9 +7,18 @@
  *   pages in a sparse radix tree: holes read as zeros and cost nothing), a
  *   directory (a name hash for lookup plus an array in insertion order that
  *   gives readdir stable cookies), a symlink (its target), or a device,
- *   fifo or socket (metadata only).  Nodes are named by a 64-bit ino from a
- *   per-instance counter that is never reused; an ino table (hash) finds a
- *   node in O(1) for vget.
+ *   fifo or socket (metadata only).  Any node may also hold extended
+ *   attributes: a short list of (name, value) in the order they were first
+ *   set (the core keeps user.* to files and directories).  Nodes are named
+ *   by a 64-bit ino from a per-instance counter that is never reused; an
+ *   ino table (hash) finds a node in O(1) for vget.
+ *
+ * Space
+ *   The size= limit counts pages: the data pages of regular files, and for
+ *   each node the bytes of its extended attributes (names and values)
+ *   rounded up to whole pages.  Both are charged to one counter, used_pages,
+ *   before the memory is taken; over the limit a write or a setxattr fails
+ *   with -ENOSPC.
  *
  * Node lifetime
  *   A node lives while it has links (nlink > 0) or vnode references
@@ -30,6 +39,9 @@
  *                    node lock is held at a time.
  *   3. fs->itab_lock mutex: the ino table, the ino counter, every vrefs.
  *   Page accounting (used_pages) is atomic and needs no lock.
+ *   Extended attributes are copied in and out under the node lock; their
+ *   memory is allocated before the lock is taken and freed after it is
+ *   dropped.
  *   readdir calls the caller's fill function with no lock held.
  *
  * Lock legend in the structs below:
@@ -51,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -70,6 +83,7 @@
 #define RADIX_MAX_HEIGHT 10 /* 60 bits of page index: beyond off_t */
 
 #define FILE_SIZE_MAX ((off_t)INT64_MAX)
+#define XATTR_NAME_LEN_MAX 255  /* Linux XATTR_NAME_MAX */
 #define SYMLINK_MAX 4095
 #define DIRENT_BOGO 20     /* st_size of a directory per entry, as tmpfs */
 #define DIR_MIN_TAB 8
@@ -98,6 +112,14 @@ struct radix {
 };
 
 struct node;
+
+/* One extended attribute of a node. */
+struct xattr {
+	struct xattr *next;     /* n: the node's list */
+	size_t nlen;            /* c: strlen of the name */
+	size_t vlen;            /* c */
+	char data[];            /* c: the name, a NUL, the value */
+};
 
 /* One name in a directory. */
 struct dent {
@@ -138,6 +160,9 @@ struct node {
 	dev_t rdev;             /* c */
 	off_t size;             /* n; directories: also ns (written) to change */
 	struct timespec atime, mtime, ctime; /* n */
+	struct xattr *xattrs;   /* n: extended attributes, oldest first */
+	size_t xbytes;          /* n: their names (with NULs) and values;
+				 * charged in whole pages to used_pages */
 	uint64_t vrefs;         /* t: vget minus reclaim */
 	struct node *inext;     /* t: ino table chain */
 	union {
@@ -159,7 +184,7 @@ struct memfs {
 	uint64_t next_ino;      /* t */
 	struct node *root;      /* c */
 	uint64_t max_pages;     /* c: 0 is unlimited */
-	_Atomic uint64_t used_pages; /* a: data pages allocated */
+	_Atomic uint64_t used_pages; /* a: data pages, xattr pages */
 };
 
 struct options {
@@ -231,19 +256,31 @@ static uint64_t name_hash(const char *name, size_t len)
 
 /* ---- page accounting --------------------------------------------------- */
 
+/* Counts n more pages in used_pages.  => 0, or -ENOSPC (nothing counted)
+ *    when they would take it past the size limit. */
+static int pages_count(struct memfs *fs, uint64_t n)
+{
+	uint64_t used = atomic_load_explicit(&fs->used_pages,
+					     memory_order_relaxed);
+
+	do {
+		if (fs->max_pages != 0 &&
+		    (used >= fs->max_pages || n > fs->max_pages - used))
+			return -ENOSPC;
+	} while (!atomic_compare_exchange_weak(&fs->used_pages, &used,
+					       used + n));
+	return 0;
+}
+
 /* => -ENOSPC when the size limit is reached, -ENOMEM; else *pgp is a
  *    zeroed page, counted in used_pages. */
 static int page_alloc(struct memfs *fs, char **pgp)
 {
-	uint64_t used = atomic_load_explicit(&fs->used_pages,
-					     memory_order_relaxed);
 	char *pg;
+	int err = pages_count(fs, 1);
 
-	do {
-		if (fs->max_pages != 0 && used >= fs->max_pages)
-			return -ENOSPC;
-	} while (!atomic_compare_exchange_weak(&fs->used_pages, &used,
-					       used + 1));
+	if (err != 0)
+		return err;
 	pg = calloc(1, PG_SIZE);
 	if (pg == NULL) {
 		atomic_fetch_sub(&fs->used_pages, 1);
@@ -257,6 +294,12 @@ static void pages_uncount(struct memfs *fs, uint64_t n)
 {
 	if (n != 0)
 		atomic_fetch_sub(&fs->used_pages, n);
+}
+
+/* The pages charged for a node's extended attributes, bytes in all. */
+static uint64_t xattr_pages(size_t bytes)
+{
+	return ((uint64_t)bytes + PG_MASK) >> PG_SHIFT;
 }
 
 /* ---- radix tree of pages ----------------------------------------------- */
@@ -587,6 +630,13 @@ static struct node *node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 /* => nothing can reach n any more. */
 static void node_free(struct memfs *fs, struct node *n)
 {
+	struct xattr *x, *next;
+
+	for (x = n->xattrs; x != NULL; x = next) {
+		next = x->next;
+		free(x);
+	}
+	pages_uncount(fs, xattr_pages(n->xbytes));
 	switch (n->type) {
 	case S_IFREG:
 		pages_uncount(fs, radix_trunc(&n->u.reg.pages, 0));
@@ -799,9 +849,10 @@ static int parse_size(char *s, uint64_t *pages)
 	return 0;
 }
 
-/* Options: size=N[k|m|g|t] (limit on file data; 0 unlimited), mode=OCTAL,
- * uid=N, gid=N (of the root directory).  "ro" and "rw" are the core's and
- * ignored should they arrive; anything else is -EINVAL. */
+/* Options: size=N[k|m|g|t] (limit on file data and extended attributes;
+ * 0 unlimited), mode=OCTAL, uid=N, gid=N (of the root directory).  "ro"
+ * and "rw" are the core's and ignored should they arrive; anything else is
+ * -EINVAL. */
 static int parse_options(const char *options, struct options *o)
 {
 	const char *p = options ? options : "";
@@ -1491,6 +1542,192 @@ static ssize_t op_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 	return (ssize_t)len;
 }
 
+/* ---- extended attributes ----------------------------------------------- */
+
+/* The core has checked the name and the size (fs.h); this holds all the
+ * same.  => 0 with *nlenp set, or -ERANGE. */
+static int xattr_name(const char *name, size_t *nlenp)
+{
+	size_t nlen = strnlen(name, XATTR_NAME_LEN_MAX + 1);
+
+	if (nlen == 0 || nlen > XATTR_NAME_LEN_MAX)
+		return -ERANGE;
+	*nlenp = nlen;
+	return 0;
+}
+
+static size_t xattr_size(const struct xattr *x)
+{
+	return x->nlen + 1 + x->vlen;
+}
+
+/* => n->lock held.  The link to name's attribute, or the NULL at the end
+ *    of the list. */
+static struct xattr **xattr_find_locked(struct node *n, const char *name,
+					size_t nlen)
+{
+	struct xattr **pp;
+
+	for (pp = &n->xattrs; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->nlen == nlen && memcmp((*pp)->data, name, nlen) == 0)
+			break;
+	return pp;
+}
+
+/* n's attributes take bytes from now on: charges or gives back the
+ * difference in pages.  => n->lock held; 0 or -ENOSPC (nothing changed;
+ * never when shrinking). */
+static int xattr_charge_locked(struct memfs *fs, struct node *n,
+			       size_t bytes)
+{
+	uint64_t have = xattr_pages(n->xbytes), want = xattr_pages(bytes);
+
+	if (want > have) {
+		int err = pages_count(fs, want - have);
+
+		if (err != 0)
+			return err;
+	} else {
+		pages_uncount(fs, have - want);
+	}
+	n->xbytes = bytes;
+	return 0;
+}
+
+static ssize_t op_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
+			   void *value, size_t size)
+{
+	struct node *n = priv;
+	const struct xattr *x;
+	size_t nlen;
+	ssize_t r;
+
+	(void)sb;
+	r = xattr_name(name, &nlen);
+	if (r != 0)
+		return r;
+	pthread_mutex_lock(&n->lock);
+	x = *xattr_find_locked(n, name, nlen);
+	if (x == NULL) {
+		r = -ENODATA;
+	} else if (size != 0 && x->vlen > size) {
+		r = -ERANGE;
+	} else {
+		if (size != 0)
+			memcpy(value, x->data + x->nlen + 1, x->vlen);
+		r = (ssize_t)x->vlen;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+/* Every name, NUL-terminated, in the order first set. */
+static ssize_t op_listxattr(struct uvfs_sb *sb, void *priv, char *list,
+			    size_t size)
+{
+	struct node *n = priv;
+	const struct xattr *x;
+	size_t len = 0;
+	ssize_t r;
+
+	(void)sb;
+	pthread_mutex_lock(&n->lock);
+	for (x = n->xattrs; x != NULL; x = x->next)
+		len += x->nlen + 1;
+	if (size != 0 && len > size) {
+		r = -ERANGE;
+	} else {
+		if (size != 0) {
+			char *p = list;
+
+			for (x = n->xattrs; x != NULL; x = x->next) {
+				memcpy(p, x->data, x->nlen + 1);
+				p += x->nlen + 1;
+			}
+		}
+		r = (ssize_t)len;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+/* A new value takes the old one's place in the list; ctime changes, as on
+ * tmpfs. */
+static int op_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		       const void *value, size_t size, int flags)
+{
+	struct memfs *fs = sb_fs(sb);
+	struct node *n = priv;
+	struct xattr *x, *old, **pp;
+	size_t nlen;
+	int err;
+
+	err = xattr_name(name, &nlen);
+	if (err != 0)
+		return err;
+	if (size > UVFS_XATTR_SIZE_MAX)
+		return -E2BIG;
+	x = malloc(sizeof(*x) + nlen + 1 + size);
+	if (x == NULL)
+		return -ENOMEM;
+	x->next = NULL;
+	x->nlen = nlen;
+	x->vlen = size;
+	memcpy(x->data, name, nlen + 1);
+	if (size != 0)
+		memcpy(x->data + nlen + 1, value, size);
+
+	pthread_mutex_lock(&n->lock);
+	pp = xattr_find_locked(n, name, nlen);
+	old = *pp;
+	if (old != NULL && (flags & XATTR_CREATE))
+		err = -EEXIST;
+	else if (old == NULL && (flags & XATTR_REPLACE))
+		err = -ENODATA;
+	else
+		err = xattr_charge_locked(fs, n, n->xbytes + xattr_size(x) -
+					  (old ? xattr_size(old) : 0));
+	if (err == 0) {
+		x->next = old ? old->next : NULL;
+		*pp = x;
+		now(&n->ctime);
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (err != 0) {
+		free(x);
+		return err;
+	}
+	free(old);
+	return 0;
+}
+
+static int op_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
+{
+	struct memfs *fs = sb_fs(sb);
+	struct node *n = priv;
+	struct xattr *x, **pp;
+	size_t nlen;
+	int err;
+
+	err = xattr_name(name, &nlen);
+	if (err != 0)
+		return err;
+	pthread_mutex_lock(&n->lock);
+	pp = xattr_find_locked(n, name, nlen);
+	x = *pp;
+	if (x != NULL) {
+		*pp = x->next;
+		err = xattr_charge_locked(fs, n, n->xbytes - xattr_size(x));
+		assert(err == 0); /* shrinking */
+		now(&n->ctime);
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (x == NULL)
+		return -ENODATA;
+	free(x);
+	return 0;
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 static int op_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
@@ -1727,4 +1964,8 @@ const struct uvfs_fstype_ops uvfs_memfs_ops = {
 	.write = op_write,
 	.fsync = op_fsync,
 	.readdir = op_readdir,
+	.getxattr = op_getxattr,
+	.setxattr = op_setxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
 };
