@@ -3,7 +3,7 @@
  * commands on a control socket.
  *
  *   uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]
- *         [--socket PATH] [-o allow_other]
+ *         [--socket PATH] [-o allow_other,xattr]
  *
  * Startup: refuses a mount point that is already a mount (or a dead FUSE
  * mount), and a socket some daemon already answers on; without -f it forks
@@ -57,7 +57,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]\n"
-"             [--socket PATH] [-o allow_other]\n"
+"             [--socket PATH] [-o allow_other,xattr]\n"
 "\n"
 "Exports a uvfs namespace at MOUNTPOINT through FUSE; control it with uvfs.\n"
 "\n"
@@ -68,6 +68,9 @@ static void usage(FILE *f)
 "                     root, else $XDG_RUNTIME_DIR/uvfs/ESC.sock)\n"
 "  -o allow_other     let other users use the mount (uvfs checks\n"
 "                     permissions itself)\n"
+"  -o xattr           serve extended attributes (off by default: the\n"
+"                     kernel then asks for security.capability before\n"
+"                     every write, one more round trip each)\n"
 "  -h, --help         this text\n"
 "\n"
 "Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the mount\n"
@@ -185,7 +188,7 @@ int main(int argc, char **argv)
 	struct uvfs_fuse_config fcfg = { 0 };
 	char *root_spec = NULL, *sock_opt = NULL;
 	char mnt[PATH_MAX], sock[PATH_MAX];
-	int foreground = 0, debug = 0, allow_other = 0, opt, err;
+	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, opt, err;
 	int ready_fd = -1, status = 0;
 
 	while ((opt = getopt_long(argc, argv, "fdo:h", lopts, NULL)) != -1) {
@@ -210,6 +213,8 @@ int main(int argc, char **argv)
 			     t = strtok_r(NULL, ",", &save)) {
 				if (strcmp(t, "allow_other") == 0) {
 					allow_other = 1;
+				} else if (strcmp(t, "xattr") == 0) {
+					xattr = 1;
 				} else {
 					fprintf(stderr,
 						"uvfsd: unknown mount option "
@@ -343,6 +348,7 @@ int main(int argc, char **argv)
 	fcfg.fsname = sock;
 	fcfg.debug = debug;
 	fcfg.allow_other = allow_other;
+	fcfg.xattr = xattr;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {
 		fprintf(stderr, "uvfsd: cannot mount %s: %s\n", mnt,

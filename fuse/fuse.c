@@ -1207,7 +1207,13 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		err = -ENOMEM;
 		goto out_args;
 	}
-	uf->se = fuse_session_new(&args, &ops, sizeof(ops), uf);
+	/* Without -o xattr libfuse answers ENOSYS, once: the kernel stops
+	 * asking, writes included (see docs/fuse.md) */
+	struct fuse_lowlevel_ops o = ops;
+	if (!cfg->xattr)
+		o.setxattr = NULL, o.getxattr = NULL, o.listxattr = NULL,
+		o.removexattr = NULL;
+	uf->se = fuse_session_new(&args, &o, sizeof(o), uf);
 	if (!uf->se) {
 		err = -EINVAL;
 		goto out_args;

@@ -22,6 +22,7 @@ struct uvfs_fuse_config {
 	const char *fsname;       /* the mount's source (the socket path) */
 	int debug;                /* libfuse's -d */
 	int allow_other;
+	int xattr;                /* serve extended attributes (-o xattr) */
 	unsigned max_threads;     /* worker threads (default 64) */
 };
 

@@ -97,6 +97,22 @@ diff -r --no-dereference "$SRC" "$MNT/x/src" || fail "tar into the mount: conten
 diff <(describe "$SRC") <(describe "$MNT/x/src") || fail "tar into the mount: metadata"
 (cd "$MNT/x" && tar df "$WORK/from-host.tar") || fail "tar d (compare)"
 
+note "no extended attributes without -o xattr: EOPNOTSUPP, as the kernel says it"
+python3 - "$MNT/x-attr" <<'PY' || fail "xattrs without -o xattr"
+import errno, os, sys
+open(sys.argv[1], "w").close()
+for call in (lambda: os.setxattr(sys.argv[1], "user.a", b"1"),
+             lambda: os.getxattr(sys.argv[1], "user.a"),
+             lambda: os.listxattr(sys.argv[1])):
+    try:
+        call()
+        sys.exit("an xattr call succeeded")
+    except OSError as e:
+        if e.errno != errno.EOPNOTSUPP:
+            sys.exit("errno %d, not EOPNOTSUPP" % e.errno)
+os.unlink(sys.argv[1])
+PY
+
 note "a file system mounted inside"
 expect 0 "$UVFS" mount -t memfs none "$MNT/x"
 cp -a "$SRC" "$MNT/x/inner" || fail "cp -a into the inner mount"

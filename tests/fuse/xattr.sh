@@ -14,7 +14,7 @@ NOBODY=$(id -u nobody)
 NOGROUP=$(id -g nobody)
 PY=$HERE/xattr.py
 
-start_daemon
+start_daemon -o xattr
 cd "$WORK"
 TMPFS=$WORK/tmpfs
 mkdir "$TMPFS"
