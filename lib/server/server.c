@@ -117,6 +117,8 @@ struct conn {
 	struct p9srv_req *inflight;
 	unsigned ninflight, nfids;
 	size_t xbytes;                  /* held by xattr fids */
+	atomic_uint nxattr;             /* xattr fids alive: 0 spares the
+					 * other requests a fid lookup */
 	bool stopping, dead;
 	struct fid *fids[FID_BUCKETS];
 	pthread_t *workers;
@@ -287,6 +289,8 @@ static void xattr_free(struct conn *c, struct xattr *xa);
 
 static void fid_free(struct conn *c, struct fid *f)
 {
+	if (f->xa)
+		atomic_fetch_sub(&c->nxattr, 1);
 	xattr_free(c, f->xa);
 	if (f->live && c->srv->ops->clunk)
 		c->srv->ops->clunk(c->srv, &f->pub);
@@ -859,6 +863,8 @@ static struct xattr *fid_xattr(struct conn *c, struct fid *f)
  * handlers check again on the fid they reference). */
 static bool is_xattr_fid(struct conn *c, uint32_t n)
 {
+	if (atomic_load(&c->nxattr) == 0)
+		return false;
 	pthread_mutex_lock(&c->lock);
 	struct fid *f = *fid_slot_locked(c, n);
 	bool x = f && f->state == FID_ACTIVE && f->xa;
@@ -977,6 +983,7 @@ static int do_xattrwalk(struct run *x)
 		fid_unhash(x->c, nf);
 	} else {
 		size = xa->size;
+		atomic_fetch_add(&x->c->nxattr, 1);
 		pthread_mutex_lock(&x->c->lock);
 		nf->xa = xa;
 		pthread_mutex_unlock(&x->c->lock);
@@ -1021,10 +1028,12 @@ static int do_xattrcreate(struct run *x)
 	if (err == 0) {
 		pthread_rwlock_wrlock(&x->f->rw);
 		pthread_mutex_lock(&x->c->lock);
-		if (x->f->pub.opened || x->f->xa)
+		if (x->f->pub.opened || x->f->xa) {
 			err = -EINVAL;
-		else
+		} else {
+			atomic_fetch_add(&x->c->nxattr, 1);
 			x->f->xa = xa;
+		}
 		pthread_mutex_unlock(&x->c->lock);
 		pthread_rwlock_unlock(&x->f->rw);
 	}
