@@ -1022,10 +1022,12 @@ int main(void)
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
-		cmocka_unit_test(test_real_server_stopped),
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
+		/* last: diod may die of SIGPIPE after it (it writes the reply
+		 * of the request it was stopped in to a closed socket) */
+		cmocka_unit_test(test_real_server_stopped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
