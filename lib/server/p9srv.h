@@ -57,7 +57,7 @@
  *   - An xattr fid serves only Tread/Twrite (its kind), Tclunk and
  *     Tremove (which clunks it, EBADF); anything else naming it: EBADF.
  *     Txattrwalk needs newfid != fid (EINVAL); Txattrcreate a fid that
- *     is neither opened nor an xattr fid (EINVAL).
+ *     is not opened (EINVAL; an xattr fid: EBADF, as above).
  *
  * Threading
  *   One reader thread per connection (the caller of p9srv_serve_fd) and
