@@ -6,6 +6,7 @@
 # temporary directory.  Exit status: the binary's; 77 (skip) if the server
 # binary is missing.  Tests left out (UVFS_TEST_SKIP), for the reasons
 # given in conformance-hostfs.sh: test_rename_exchange (not in 9P2000.L).
+# The notes there on extended attributes hold here too.
 set -u
 bin=${1:?usage: conformance-hostfs-spawn.sh CONFORMANCE-BINARY HOSTFS-BINARY}
 server=${2:?usage: conformance-hostfs-spawn.sh CONFORMANCE-BINARY HOSTFS-BINARY}

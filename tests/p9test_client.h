@@ -292,4 +292,70 @@ static uint32_t tc_symlink(struct tc *c, uint32_t dfid, const char *name,
 	return tc_err(c, &t, &r);
 }
 
+/* Txattrwalk: 0 and *size, or the error. */
+static uint32_t tc_xattrwalk(struct tc *c, uint32_t fid, uint32_t newfid,
+			     const char *name, uint64_t *size)
+{
+	struct p9_msg t = { .type = P9_TXATTRWALK }, r;
+	t.txattrwalk.fid = fid;
+	t.txattrwalk.newfid = newfid;
+	t.txattrwalk.name = p9_str(name);
+	uint32_t e = tc_err(c, &t, &r);
+	if (!e && size)
+		*size = r.rxattrwalk.size;
+	return e;
+}
+
+static uint32_t tc_xattrcreate(struct tc *c, uint32_t fid, const char *name,
+			       uint64_t size, uint32_t flags)
+{
+	struct p9_msg t = { .type = P9_TXATTRCREATE }, r;
+	t.txattrcreate.fid = fid;
+	t.txattrcreate.name = p9_str(name);
+	t.txattrcreate.attr_size = size;
+	t.txattrcreate.flags = flags;
+	return tc_err(c, &t, &r);
+}
+
+/* get (name "": list) the whole way, with tmp as the xattr fid: the
+ * length, or minus the error. */
+static int64_t tc_xattr_get(struct tc *c, uint32_t fid, uint32_t tmp,
+			    const char *name, void *buf, size_t cap)
+{
+	uint64_t size, done = 0;
+	uint32_t e = tc_xattrwalk(c, fid, tmp, name, &size);
+	if (e)
+		return -(int64_t)e;
+	while (done < size && done < cap) {
+		uint64_t want = cap - done < 4096 ? cap - done : 4096;
+		int64_t n = tc_pread(c, tmp, done, (char *)buf + done,
+				     (uint32_t)want);
+		if (n <= 0)
+			break;
+		done += (uint64_t)n;
+	}
+	assert_int_equal(tc_clunk(c, tmp), 0);
+	return done < size ? -ERANGE : (int64_t)size;
+}
+
+/* set (size 0: remove) the whole way, with tmp as a clone of fid: 0 or
+ * the error (the commit's: Tclunk). */
+static uint32_t tc_xattr_set(struct tc *c, uint32_t fid, uint32_t tmp,
+			     const char *name, const void *val, size_t size,
+			     uint32_t flags)
+{
+	int64_t w = tc_walk(c, fid, tmp, "", NULL);
+	if (w)
+		return (uint32_t)w;
+	uint32_t e = tc_xattrcreate(c, tmp, name, size, flags);
+	if (e) {
+		tc_clunk(c, tmp);
+		return e;
+	}
+	if (size)
+		assert_int_equal(tc_pwrite(c, tmp, 0, val, (uint32_t)size),
+				 (int64_t)size);
+	return tc_clunk(c, tmp);
+}
+
 #endif /* UVFS_P9TEST_CLIENT_H */

@@ -8,6 +8,9 @@
  * a directory renamed out of the export while fids point into it, hard
  * links, names holding "/" or "..", /proc magic links, device nodes.  Then
  * identity: as root, requests run with the attached user's fsuid/fsgid.
+ * Extended attributes: through symlinks (the link's own, never the
+ * target's), '..', a symlink planted after the walk; other namespaces;
+ * trusted./security. for a user other than root.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +26,7 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -638,6 +642,169 @@ static void identity(void **state)
 	assert_int_equal(tc_clunk(c, 100), 0);
 }
 
+/* Whether the host file dir/rel has attribute name (not following). */
+static bool host_has_xattr(const char *dir, const char *rel, const char *name)
+{
+	char p[256], buf[64];
+	hpath(p, dir, rel);
+	return lgetxattr(p, name, buf, sizeof(buf)) >= 0;
+}
+
+static bool list_has(const char *list, int64_t n, const char *name)
+{
+	for (int64_t i = 0; i < n; i += (int64_t)strlen(list + i) + 1)
+		if (strcmp(list + i, name) == 0)
+			return true;
+	return false;
+}
+
+/* xattrs never reach outside the export: a symlink fid is the link
+ * itself, '..' stops at the root, a planted link is refused. */
+static void xattrs_confined(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char p[256], target[256], list[1024], buf[64];
+	bool root = geteuid() == 0;
+
+	hpath(p, out_, "secret");
+	assert_int_equal(setxattr(p, "user.s", "S", 1, 0), 0);
+	if (root)
+		assert_int_equal(setxattr(p, "trusted.s", "T", 1, 0), 0);
+	assert_int_equal(setxattr(out_, "user.s", "S", 1, 0), 0);
+	hpath(target, out_, "secret");
+	host_symlink(target, "abssecret");
+	host_symlink("../outside/secret", "relsecret");
+	host_symlink("../outside", "relout");
+	host_symlink("..", "parent");
+	const char *names[] = { "abssecret", "relsecret", "relout", "parent" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(tc_walk(c, 1, 10, names[i], NULL), 0);
+		assert_int_equal(tc_xattr_get(c, 10, 11, "user.s", buf,
+					      sizeof(buf)), -ENODATA);
+		assert_int_equal(tc_xattr_get(c, 10, 11, "trusted.s", buf,
+					      sizeof(buf)), -ENODATA);
+		int64_t n = tc_xattr_get(c, 10, 11, "", list, sizeof(list));
+		assert_true(n >= 0);
+		assert_false(list_has(list, n, "user.s"));
+		assert_false(list_has(list, n, "trusted.s"));
+		/* user. is not for symlinks (the host says so) */
+		assert_int_equal(tc_xattr_set(c, 10, 11, "user.p", "P", 1, 0),
+				 EPERM);
+		if (root) {
+			/* trusted. lands on the link, not its target */
+			assert_int_equal(tc_xattr_set(c, 10, 11, "trusted.p",
+						      "P", 1, 0), 0);
+			assert_true(host_has_xattr(exp_, names[i],
+						   "trusted.p"));
+			assert_int_equal(tc_xattr_get(c, 10, 11, "trusted.p",
+						      buf, sizeof(buf)), 1);
+			assert_int_equal(tc_xattr_set(c, 10, 11, "trusted.p",
+						      NULL, 0, 0), 0);
+		}
+		assert_int_equal(tc_clunk(c, 10), 0);
+	}
+	assert_false(host_has_xattr(out_, "secret", "trusted.p"));
+	assert_false(host_has_xattr(out_, "secret", "user.p"));
+	assert_false(host_has_xattr(out_, "", "trusted.p"));
+
+	/* '..' above the root is the root: its attributes, not BASE's */
+	assert_int_equal(tc_walk(c, 1, 12, "sub/../..", NULL), 0);
+	assert_int_equal(tc_xattr_set(c, 12, 13, "user.r", "R", 1, 0), 0);
+	assert_true(host_has_xattr(exp_, "", "user.r"));
+	assert_false(host_has_xattr(base, "", "user.r"));
+	assert_int_equal(tc_xattr_get(c, 12, 13, "user.s", buf, sizeof(buf)),
+			 -ENODATA);
+
+	/* a symlink planted where a walked directory was */
+	assert_int_equal(tc_walk(c, 1, 14, "sub/inner", NULL), 0);
+	assert_int_equal(tc_xattr_set(c, 14, 15, "user.i", "I", 1, 0), 0);
+	hpath(p, exp_, "sub");
+	hpath(target, exp_, "sub.old");
+	assert_int_equal(rename(p, target), 0);
+	host_symlink(out_, "sub");
+	host_write(out_, "inner", "INNER-OUTSIDE");
+	hpath(p, out_, "inner");
+	assert_int_equal(setxattr(p, "user.i", "OUT", 3, 0), 0);
+	assert_int_equal(tc_xattr_get(c, 14, 15, "user.i", buf, sizeof(buf)),
+			 -ELOOP);
+	assert_int_equal(tc_xattr_get(c, 14, 15, "", buf, sizeof(buf)),
+			 -ELOOP);
+	assert_int_equal(tc_xattr_set(c, 14, 15, "user.j", "J", 1, 0), ELOOP);
+	assert_int_equal(tc_xattr_set(c, 14, 15, "user.i", NULL, 0, 0), ELOOP);
+	assert_false(host_has_xattr(out_, "inner", "user.j"));
+	assert_int_equal(lgetxattr(p, "user.i", buf, sizeof(buf)), 3);
+	assert_int_equal(unlink(p), 0);
+	hpath(p, exp_, "sub");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rename(target, p), 0);
+
+	/* namespaces other than user., trusted., security. */
+	assert_int_equal(tc_walk(c, 1, 16, "plain", NULL), 0);
+	assert_int_equal(tc_xattr_get(c, 16, 17, "system.posix_acl_access",
+				      buf, sizeof(buf)), -EOPNOTSUPP);
+	assert_int_equal(tc_xattr_set(c, 16, 17, "system.posix_acl_access",
+				      "x", 1, 0), EOPNOTSUPP);
+	assert_int_equal(tc_xattr_set(c, 16, 17, "os2.x", "x", 1, 0),
+			 EOPNOTSUPP);
+	for (uint32_t f = 12; f <= 16; f += 2)
+		assert_int_equal(tc_clunk(c, f), 0);
+
+	/* the outside still holds just what it had */
+	hpath(p, out_, "secret");
+	assert_int_equal(getxattr(p, "user.s", buf, sizeof(buf)), 1);
+	assert_int_equal(listxattr(p, list, sizeof(list)),
+			 root ? 17 : 7);        /* user.s, trusted.s */
+}
+
+/* As root, a user other than root gets what the host would give it:
+ * the server's CAP_SYS_ADMIN does not lend it trusted. or security. */
+static void xattrs_identity(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char p[256], buf[64], list[1024];
+	const uint32_t U = 12345;
+
+	if (geteuid() != 0)
+		skip();
+	hpath(p, exp_, "plain");                /* root's 0644 */
+	assert_int_equal(setxattr(p, "user.a", "A", 1, 0), 0);
+	assert_int_equal(setxattr(p, "trusted.t", "T", 1, 0), 0);
+	host_write(exp_, "mine", "m");
+	hpath(p, exp_, "mine");
+	assert_int_equal(chown(p, U, U), 0);
+
+	assert_int_equal(tc_attach(c, 100, U, NULL), 0);
+	assert_int_equal(tc_walk(c, 100, 101, "plain", NULL), 0);
+	assert_int_equal(tc_xattr_get(c, 101, 102, "user.a", buf,
+				      sizeof(buf)), 1);
+	assert_int_equal(tc_xattr_get(c, 101, 102, "trusted.t", buf,
+				      sizeof(buf)), -ENODATA);
+	int64_t n = tc_xattr_get(c, 101, 102, "", list, sizeof(list));
+	assert_true(list_has(list, n, "user.a"));
+	assert_false(list_has(list, n, "trusted.t"));
+	/* not its file: no writing user. (fsuid U, mode 0644) */
+	assert_int_equal(tc_xattr_set(c, 101, 102, "user.b", "B", 1, 0),
+			 EACCES);
+	assert_int_equal(tc_xattr_set(c, 101, 102, "trusted.t", NULL, 0, 0),
+			 EPERM);
+	/* its own file: user. yes, trusted. and security. no */
+	assert_int_equal(tc_walk(c, 100, 103, "mine", NULL), 0);
+	assert_int_equal(tc_xattr_set(c, 103, 104, "user.b", "B", 1, 0), 0);
+	assert_int_equal(tc_xattr_set(c, 103, 104, "trusted.t", "T", 1, 0),
+			 EPERM);
+	assert_int_equal(tc_xattr_set(c, 103, 104, "security.x", "X", 1, 0),
+			 EPERM);
+	assert_false(host_has_xattr(exp_, "mine", "trusted.t"));
+	assert_false(host_has_xattr(exp_, "mine", "security.x"));
+	hpath(p, exp_, "plain");
+	assert_int_equal(getxattr(p, "trusted.t", buf, sizeof(buf)), 1);
+	assert_int_equal(tc_clunk(c, 101), 0);
+	assert_int_equal(tc_clunk(c, 103), 0);
+	assert_int_equal(tc_clunk(c, 100), 0);
+}
+
 /* Entries of a host directory, "." and ".." left out. */
 static int count_entries(const char *dir)
 {
@@ -849,6 +1016,8 @@ int main(void)
 		cmocka_unit_test(proc_magic_links),
 		cmocka_unit_test_setup_teardown(random_operations, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(xattrs_confined, setup, teardown),
+		cmocka_unit_test_setup_teardown(xattrs_identity, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

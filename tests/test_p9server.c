@@ -212,6 +212,203 @@ static void fid_rules(void **state)
 	p9srv_free(s);
 }
 
+/* --- extended attributes: the library's xattr fids over the tiny file
+ * system plus one attribute kept in memory --- */
+
+static char xa_name[256];
+static char xa_val[P9SRV_XATTR_MAX];
+static ssize_t xa_len = -1;             /* -1: absent */
+static atomic_int xa_commits;
+
+static ssize_t x_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
+			   const char *name, void *buf, size_t cap)
+{
+	(void)r; (void)f;
+	if (strcmp(name, "user.huge") == 0)
+		return -ERANGE;         /* more than the library's buffer */
+	if (!*name) {
+		size_t n = xa_len < 0 ? 0 : strlen(xa_name) + 1;
+		if (cap && n > cap)
+			return -ERANGE;
+		if (cap)
+			memcpy(buf, xa_name, n);
+		return (ssize_t)n;
+	}
+	if (xa_len < 0 || strcmp(name, xa_name) != 0)
+		return -ENODATA;
+	if (cap && (size_t)xa_len > cap)
+		return -ERANGE;
+	if (cap)
+		memcpy(buf, xa_val, (size_t)xa_len);
+	return xa_len;
+}
+
+static int x_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
+			 const char *name, const void *value, size_t size,
+			 uint32_t flags)
+{
+	(void)r;
+	assert_non_null(f->priv);       /* still the file's fid */
+	atomic_fetch_add(&xa_commits, 1);
+	bool have = xa_len >= 0 && strcmp(name, xa_name) == 0;
+	if (size == 0) {
+		if (!have)
+			return -ENODATA;
+		xa_len = -1;
+		return 0;
+	}
+	if ((flags & 1) && have)
+		return -EEXIST;
+	if ((flags & 2) && !have)
+		return -ENODATA;
+	snprintf(xa_name, sizeof(xa_name), "%s", name);
+	memcpy(xa_val, value, size);
+	xa_len = (ssize_t)size;
+	return 0;
+}
+
+static const struct p9srv_ops xattr_ops = {
+	.attach = t_attach,
+	.walk = t_walk,
+	.lopen = t_lopen,
+	.read = t_read,
+	.clunk = t_clunk,
+	.xattrwalk = x_xattrwalk,
+	.xattrcreate = x_xattrcreate,
+};
+
+static void xattr_fids(void **state)
+{
+	struct p9srv *s = tiny_srv();
+	struct p9srv_opts o = { .msize = 64 * 1024, .max_xattr_bytes = 100 };
+	struct tc c;
+	struct p9_msg t, r;
+	char buf[128], name[300];
+	uint64_t size;
+
+	(void)state;
+	/* no xattr operations: EOPNOTSUPP (not ENOSYS: "no xattrs here") */
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_xattrwalk(&c, 1, 2, "user.a", NULL), EOPNOTSUPP);
+	assert_int_equal(tc_xattrcreate(&c, 1, "user.a", 1, 0), EOPNOTSUPP);
+	assert_int_equal(tc_clunk(&c, 2), EBADF);
+	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+
+	xa_len = -1;
+	atomic_store(&xa_commits, 0);
+	assert_int_equal(p9srv_new(&xattr_ops, NULL, &o, &s), 0);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "fast", NULL), 0);
+
+	/* an xattr-write fid: written without holes, committed at clunk */
+	assert_int_equal(tc_xattrcreate(&c, 2, "user.a", 5, 0), 0);
+	assert_int_equal(tc_getattr(&c, 2, NULL), EBADF);  /* nothing else */
+	assert_int_equal(tc_walk(&c, 2, 3, "", NULL), EBADF);
+	assert_int_equal(tc_lopen(&c, 2, O_RDONLY), EBADF);
+	assert_int_equal(tc_xattrcreate(&c, 2, "user.b", 1, 0), EBADF);
+	assert_int_equal(tc_pread(&c, 2, 0, buf, 5), -EBADF);
+	assert_int_equal(tc_pwrite(&c, 2, 3, "lo", 2), -EINVAL); /* a hole */
+	assert_int_equal(tc_pwrite(&c, 2, 0, "hel", 3), 3);
+	assert_int_equal(tc_pwrite(&c, 2, 3, "loX", 3), -ENOSPC); /* > size */
+	assert_int_equal(tc_pwrite(&c, 2, 3, "lo", 2), 2);
+	assert_int_equal(tc_pwrite(&c, 2, 0, "H", 1), 1);       /* rewrite */
+	assert_int_equal(atomic_load(&xa_commits), 0);
+	assert_int_equal(tc_clunk(&c, 2), 0);
+	assert_int_equal(atomic_load(&xa_commits), 1);
+	assert_int_equal(xa_len, 5);
+	assert_memory_equal(xa_val, "Hello", 5);
+	assert_int_equal(tc_clunk(&c, 2), EBADF);               /* gone */
+
+	/* an xattr-read fid: a copy taken at the walk */
+	assert_int_equal(tc_xattrwalk(&c, 1, 3, "user.a", &size), 0);
+	assert_int_equal(size, 5);
+	memcpy(xa_val, "XXXXX", 5);     /* changed after the walk */
+	assert_int_equal(tc_pread(&c, 3, 0, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "Hello", 5);
+	assert_int_equal(tc_pread(&c, 3, 2, buf, 2), 2);
+	assert_memory_equal(buf, "ll", 2);
+	assert_int_equal(tc_pread(&c, 3, 9, buf, 2), 0);        /* past it */
+	assert_int_equal(tc_pwrite(&c, 3, 0, "x", 1), -EBADF);
+	assert_int_equal(tc_getattr(&c, 3, NULL), EBADF);
+	assert_int_equal(tc_clunk(&c, 3), 0);
+	memcpy(xa_val, "Hello", 5);
+	/* the list */
+	assert_int_equal(tc_xattr_get(&c, 1, 3, "", buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "user.a", 7);
+	/* walk errors: no fid is made */
+	assert_int_equal(tc_xattrwalk(&c, 1, 1, "user.a", NULL), EINVAL);
+	assert_int_equal(tc_xattrwalk(&c, 1, 4, "user.z", NULL), ENODATA);
+	assert_int_equal(tc_clunk(&c, 4), EBADF);
+	assert_int_equal(tc_xattrwalk(&c, 1, 4, "user.huge", NULL), E2BIG);
+	assert_int_equal(tc_clunk(&c, 4), EBADF);
+	assert_int_equal(tc_walk(&c, 1, 4, "fast", NULL), 0);
+	assert_int_equal(tc_xattrwalk(&c, 1, 4, "user.a", NULL), EBADF);
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "user.", 5);
+	name[256] = '\0';
+	assert_int_equal(tc_xattrwalk(&c, 1, 5, name, NULL), ERANGE);
+
+	/* create errors */
+	assert_int_equal(tc_xattrcreate(&c, 4, name, 1, 0), ERANGE);
+	assert_int_equal(tc_xattrcreate(&c, 4, "", 1, 0), EINVAL);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.a", 1, 4), EINVAL);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.a",
+					P9SRV_XATTR_MAX + 1, 0), E2BIG);
+	assert_int_equal(tc_xattr_set(&c, 1, 5, "user.a", "v", 1, 1), EEXIST);
+	assert_int_equal(tc_lopen(&c, 4, O_RDONLY), 0);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.a", 1, 0), EINVAL);
+	assert_int_equal(tc_clunk(&c, 4), 0);
+	/* a short value is not committed: EINVAL, and the fid is gone */
+	assert_int_equal(tc_walk(&c, 1, 4, "fast", NULL), 0);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.b", 4, 0), 0);
+	assert_int_equal(tc_pwrite(&c, 4, 0, "ab", 2), 2);
+	int commits = atomic_load(&xa_commits);
+	assert_int_equal(tc_clunk(&c, 4), EINVAL);
+	assert_int_equal(atomic_load(&xa_commits), commits);
+	assert_int_equal(tc_clunk(&c, 4), EBADF);
+	/* Tremove of an xattr fid drops it uncommitted */
+	assert_int_equal(tc_walk(&c, 1, 4, "fast", NULL), 0);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.b", 1, 0), 0);
+	assert_int_equal(tc_pwrite(&c, 4, 0, "b", 1), 1);
+	t = (struct p9_msg){ .type = P9_TREMOVE };
+	t.tremove.fid = 4;
+	assert_int_equal(tc_err(&c, &t, &r), EBADF);
+	assert_int_equal(tc_clunk(&c, 4), EBADF);
+	assert_int_equal(atomic_load(&xa_commits), commits);
+
+	/* the memory bound (100 bytes here): held values and buffers */
+	assert_int_equal(tc_walk(&c, 1, 4, "fast", NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 5, "fast", NULL), 0);
+	assert_int_equal(tc_xattrcreate(&c, 4, "user.c", 60, 0), 0);
+	assert_int_equal(tc_xattrcreate(&c, 5, "user.c", 60, 0), ENOMEM);
+	assert_int_equal(tc_xattrwalk(&c, 1, 6, "user.a", NULL), 0); /* 5 */
+	assert_int_equal(tc_xattrcreate(&c, 5, "user.c", 35, 0), 0);
+	assert_int_equal(tc_xattrwalk(&c, 1, 7, "user.a", NULL), ENOMEM);
+	assert_int_equal(tc_clunk(&c, 4), EINVAL);      /* nothing written */
+	assert_int_equal(tc_clunk(&c, 6), 0);
+	assert_int_equal(tc_xattrwalk(&c, 1, 7, "user.a", NULL), 0);
+	assert_int_equal(tc_clunk(&c, 7), 0);
+
+	/* size 0 removes */
+	assert_int_equal(tc_xattr_set(&c, 1, 4, "user.a", NULL, 0, 0), 0);
+	assert_int_equal(xa_len, -1);
+	assert_int_equal(tc_xattr_set(&c, 1, 4, "user.a", NULL, 0, 0),
+			 ENODATA);
+	assert_int_equal(tc_xattr_get(&c, 1, 4, "", buf, sizeof(buf)), 0);
+
+	/* a hang-up with a write fid (5) pending does not commit it */
+	commits = atomic_load(&xa_commits);
+	assert_int_equal(tc_pwrite(&c, 5, 0, buf, 35), 35);
+	assert_int_equal(tc_stop(&c), 0);
+	assert_int_equal(atomic_load(&xa_commits), commits);
+	p9srv_free(s);
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -1124,6 +1321,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(version_negotiation),
 		cmocka_unit_test(fid_rules),
+		cmocka_unit_test(xattr_fids),
 		cmocka_unit_test(flush_slow_request),
 		cmocka_unit_test(flush_queued_request),
 		cmocka_unit_test(version_resets_session),

@@ -20,6 +20,10 @@
  *     (a server that cannot start) returns promptly;
  *   - stopped_forced: a SIGSTOPped server (not dead: nothing restarts)
  *     and a forced unmount: bounded, the blocked caller gets EIO;
+ *   - xattr_inflight: with the server stopped, a getxattr and a setxattr
+ *     wait in it; the server is killed: the get is replayed and gives the
+ *     value, the set (only its clone walk was out) completes on the new
+ *     server;
  *   - fault: N threads of mixed work while another kills the server
  *     UVFS_KILLS times (default 200) at random moments (a quarter of them,
  *     never two in a row, while the previous kill is being recovered):
@@ -40,6 +44,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,6 +266,67 @@ static void test_inflight(void **state)
 	assert_int_equal(s2.st_size, 8);
 	assert_int_equal(uvfs_close(e.c, fd), 0);
 	assert_int_equal(uvfs_close(e.c, afd), 0);
+	env_down(&e, 0);
+}
+
+/* A getxattr is replayed across a restart; a setxattr whose clone walk
+ * was out completes on the new server. */
+struct xbg {
+	struct env *e;
+	int op;         /* 0 get, 1 set */
+	long r;
+	char buf[16];
+};
+
+static void *xbg_main(void *arg)
+{
+	struct xbg *b = arg;
+
+	if (b->op == 0)
+		b->r = uvfs_getxattr(b->e->c, "/m/x", "user.a", b->buf,
+				     sizeof(b->buf));
+	else
+		b->r = uvfs_setxattr(b->e->c, "/m/x", "user.b", "B", 1, 0);
+	return NULL;
+}
+
+static void test_xattr_inflight(void **state)
+{
+	struct env e;
+	struct xbg g = { .op = 0 }, sx = { .op = 1 };
+	pthread_t t1, t2;
+	char hp[256], buf[16];
+	pid_t pid;
+	int fd, st;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	fd = uvfs_open(e.c, "/m/x", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_setxattr(e.c, "/m/x", "user.a", "AA", 2, 0), 0);
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	g.e = sx.e = &e;
+	assert_int_equal(pthread_create(&t1, NULL, xbg_main, &g), 0);
+	assert_int_equal(pthread_create(&t2, NULL, xbg_main, &sx), 0);
+	usleep(200 * 1000);     /* both wait in the stopped server */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	waitpid(pid, &st, WNOHANG);
+	assert_int_equal(g.r, 2);       /* replayed */
+	assert_memory_equal(g.buf, "AA", 2);
+	/* the set's first request, its clone Twalk, was the one out: it is
+	 * replayed, and the rest goes to the new server */
+	assert_int_equal(sx.r, 0);
+	snprintf(hp, sizeof(hp), "%s/x", e.exp);
+	assert_int_equal(getxattr(hp, "user.b", buf, sizeof(buf)), 1);
+	assert_int_equal(uvfs_removexattr(e.c, "/m/x", "user.b"), 0);
+	assert_int_equal(getxattr(hp, "user.b", buf, sizeof(buf)), -1);
 	env_down(&e, 0);
 }
 
@@ -505,6 +571,8 @@ struct worker {
 	unsigned seed;
 	/* per file: the content fsync'd last (version), or -1 unknown */
 	int durable[NFILES];
+	/* per file: the value of user.v last set (version), or -1 unknown */
+	int xver[NFILES];
 	char bad[256];
 };
 
@@ -514,7 +582,7 @@ struct worker {
 static bool allowed(int r)
 {
 	return r >= 0 || r == -EIO || r == -ESTALE || r == -ENOENT ||
-	       r == -EEXIST || r == -ETIMEDOUT;
+	       r == -EEXIST || r == -ETIMEDOUT || r == -ENODATA;
 }
 
 static void fill(char *buf, int id, int file, int ver, size_t n)
@@ -554,10 +622,10 @@ static void *worker_main(void *arg)
 	assert_int_equal(uvfs_ctx_new(w->f->e->u, NULL, &c), 0);
 	snprintf(dir, sizeof(dir), "/m/w%d", w->id);
 	for (int i = 0; i < NFILES; i++)
-		w->durable[i] = -1;
+		w->durable[i] = w->xver[i] = -1;
 	while (!atomic_load(&w->f->stop) && !w->bad[0]) {
 		int k = rand_r(&w->seed) % NFILES;
-		int op = rand_r(&w->seed) % 8;
+		int op = rand_r(&w->seed) % 9;
 		int fd;
 
 		snprintf(path, sizeof(path), "%s/f%d", dir, k);
@@ -618,6 +686,7 @@ static void *worker_main(void *arg)
 		case 5: {               /* unlink: the file's state is unknown
 					 * if the answer is EIO */
 			long r = CALL(w, uvfs_unlink(c, path));
+			w->xver[k] = -1;
 			if (r == 0 || r == -ENOENT)
 				w->durable[k] = -2;     /* known absent */
 			else
@@ -667,6 +736,26 @@ static void *worker_main(void *arg)
 				}
 			}
 			CALL(w, uvfs_close(c, fd));
+			break;
+		}
+		case 8: {               /* xattrs: a value set (and answered)
+					 * reads back; EIO leaves it unknown */
+			char v[16], g[16];
+			int ver = rand_r(&w->seed) % 1000;
+			int len = snprintf(v, sizeof(v), "v%d", ver);
+			long r = CALL(w, uvfs_setxattr(c, path, "user.v", v,
+						       (size_t)len, 0));
+			w->xver[k] = r == 0 ? ver : -1;
+			r = CALL(w, uvfs_getxattr(c, path, "user.v", g,
+						  sizeof(g)));
+			/* a failure is allowed (CALL checks which), a
+			 * wrong or missing value is not */
+			if (w->xver[k] >= 0 && !w->bad[0] &&
+			    (r >= 0 ? r != len || memcmp(g, v, (size_t)len)
+				    : r == -ENODATA))
+				snprintf(w->bad, sizeof(w->bad),
+					 "%s: user.v set to %s, read %ld",
+					 path, v, r);
 			break;
 		}
 		}
@@ -790,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_cancel_recovering),
 		cmocka_unit_test(test_stopped_forced),
+		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 	};
 

@@ -39,6 +39,26 @@
  *     even when the removal fails); the ops' clunk() runs when the last
  *     request using the fid is done.
  *
+ * Extended attributes (9P2000.L, as Linux v9fs, diod and QEMU use them)
+ *   - Txattrwalk(fid, newfid, name) reads the whole value (or, name "",
+ *     the list of names) with ops->xattrwalk and makes newfid an
+ *     *xattr-read fid* holding that copy; Rxattrwalk gives its size.
+ *     Tread on it serves the copy (offset past the end: 0 bytes).
+ *   - Txattrcreate(fid, name, size, flags) turns fid (walked, not opened)
+ *     into an *xattr-write fid* with a buffer of size bytes; Twrite fills
+ *     it (no holes: an offset past what was written is EINVAL, past size
+ *     ENOSPC); Tclunk commits: ops->xattrcreate (EINVAL if fewer than size
+ *     bytes were written), whose error is answered in Rclunk's place.
+ *     Size 0 removes the attribute.  A fid dropped otherwise (Tremove,
+ *     Tversion, hang-up) is not committed.
+ *   - Values are at most P9SRV_XATTR_MAX bytes (E2BIG), names 255
+ *     (ERANGE); flags other than XATTR_CREATE|XATTR_REPLACE are EINVAL.
+ *     A connection's xattr fids hold at most opts.max_xattr_bytes.
+ *   - An xattr fid serves only Tread/Twrite (its kind), Tclunk and
+ *     Tremove (which clunks it, EBADF); anything else naming it: EBADF.
+ *     Txattrwalk needs newfid != fid (EINVAL); Txattrcreate a fid that
+ *     is not opened (EINVAL; an xattr fid: EBADF, as above).
+ *
  * Threading
  *   One reader thread per connection (the caller of p9srv_serve_fd) and
  *   opts.nworkers workers.  Operations run on workers, concurrently, even
@@ -59,6 +79,8 @@
 
 struct p9srv;
 struct p9srv_req;
+
+#define P9SRV_XATTR_MAX 65536   /* largest xattr value (Linux's XATTR_SIZE_MAX) */
 
 /*
  * A fid as the operations see it.
@@ -140,6 +162,28 @@ struct p9srv_ops {
 	/* out->client_id may point into t. */
 	int (*getlock)(struct p9srv_req *r, struct p9srv_fid *f,
 		       const struct p9_tgetlock *t, struct p9_rgetlock *out);
+	/*
+	 * Extended attributes.  The library keeps the xattr fids' states
+	 * (see "Extended attributes" above); the server only reads and
+	 * writes values.  A missing entry answers EOPNOTSUPP.
+	 *
+	 * xattrwalk: the value of attribute name of f's file (name "": the
+	 * list of its names, each NUL-terminated), as lgetxattr(2) /
+	 * llistxattr(2): with cap 0 its size only; else at most cap bytes
+	 * into buf, -ERANGE if it does not fit; -ENODATA if absent.
+	 * name is 1..255 bytes (or ""), NUL-terminated.
+	 */
+	ssize_t (*xattrwalk)(struct p9srv_req *r, struct p9srv_fid *f,
+			     const char *name, void *buf, size_t cap);
+	/* xattrcreate: runs at the Tclunk that commits an xattr-write fid
+	 * (f, still holding its priv, with its identity entered): set
+	 * name to value[0..size) with flags (XATTR_CREATE, XATTR_REPLACE;
+	 * -EEXIST, -ENODATA); size 0 means remove it (-ENODATA if absent),
+	 * as diod and QEMU do: 9P2000.L cannot say "an empty value".  Its
+	 * error is the Tclunk's Rlerror (the fid is gone all the same). */
+	int (*xattrcreate)(struct p9srv_req *r, struct p9srv_fid *f,
+			   const char *name, const void *value, size_t size,
+			   uint32_t flags);
 	/* Releases f->priv (and whatever an open holds).  No request is
 	 * using f; r is NULL when the connection is going away. */
 	void (*clunk)(struct p9srv *srv, struct p9srv_fid *f);
@@ -167,6 +211,10 @@ struct p9srv_opts {
 	 * (a FIFO's open or read, a lock) returns EINTR.  Operations must
 	 * not retry EINTR once p9srv_req_flushed() is true. */
 	int interrupt_signal;
+	/* Bytes of xattr values held by one connection's xattr fids (read
+	 * values and write buffers); past it Txattrwalk/Txattrcreate answer
+	 * ENOMEM.  0: 4 MiB. */
+	size_t max_xattr_bytes;
 };
 
 /* 0 and *out, or -ENOMEM / -EINVAL (no ops).  arg is the server's. */

@@ -26,7 +26,10 @@
  *   "in use", but not usable) -> ACTIVE (in the table) -> out of the table
  *   (clunk, remove, replaced by a walk to itself, connection end) -> freed
  *   when its last reference goes, after ops->clunk.  The table holds one
- *   reference; each request using the fid holds one.
+ *   reference; each request using the fid holds one.  An ACTIVE fid may
+ *   also be an xattr fid (fid->xa, set once): Txattrwalk's newfid, made
+ *   one before it turns ACTIVE, or a fid Txattrcreate turned into one; a
+ *   Tclunk of an xattr-write fid commits it (p9srv.h).
  *
  * Locks (the order: wlock, then lock)
  *   c->wlock  the output descriptor: one reply written at a time.
@@ -60,12 +63,26 @@ struct p9srv {
 
 enum fid_state { FID_RESERVED, FID_ACTIVE, FID_GONE };
 
+/* An xattr fid's state (p9srv.h, "Extended attributes"). */
+enum xattr_kind { XA_READ, XA_WRITE };
+struct xattr {
+	enum xattr_kind kind;
+	char *name;             /* XA_WRITE */
+	uint8_t *buf;           /* the value (READ), the buffer (WRITE) */
+	size_t size;            /* its length / the announced size */
+	size_t filled;          /* WRITE, fid->rw exclusive: bytes written
+				 * from 0 without a hole */
+	uint32_t flags;         /* WRITE */
+	size_t charge;          /* counted in conn.xbytes */
+};
+
 struct fid {
 	struct p9srv_fid pub;
 	struct fid *hnext;              /* lock: hash chain */
 	enum fid_state state;           /* lock */
 	unsigned refs;                  /* lock */
 	bool live;                      /* priv valid: clunk() when freed */
+	struct xattr *xa;               /* lock: set once: an xattr fid */
 	pthread_rwlock_t rw;
 };
 
@@ -99,6 +116,9 @@ struct conn {
 	struct p9srv_req *qhead, **qtail;
 	struct p9srv_req *inflight;
 	unsigned ninflight, nfids;
+	size_t xbytes;                  /* held by xattr fids */
+	atomic_uint nxattr;             /* xattr fids alive: 0 spares the
+					 * other requests a fid lookup */
 	bool stopping, dead;
 	struct fid *fids[FID_BUCKETS];
 	pthread_t *workers;
@@ -139,6 +159,8 @@ int p9srv_new(const struct p9srv_ops *ops, void *arg,
 		s->o.max_inflight = s->o.nworkers;
 	if (s->o.max_fids == 0)
 		s->o.max_fids = 65536;
+	if (s->o.max_xattr_bytes == 0)
+		s->o.max_xattr_bytes = 4u << 20;
 	if (s->o.interrupt_signal) {
 		struct sigaction sa = { .sa_handler = interrupted };
 		sigemptyset(&sa.sa_mask);
@@ -263,8 +285,13 @@ static struct fid *fid_get(struct conn *c, uint32_t n)
 	return f;
 }
 
+static void xattr_free(struct conn *c, struct xattr *xa);
+
 static void fid_free(struct conn *c, struct fid *f)
 {
+	if (f->xa)
+		atomic_fetch_sub(&c->nxattr, 1);
+	xattr_free(c, f->xa);
 	if (f->live && c->srv->ops->clunk)
 		c->srv->ops->clunk(c->srv, &f->pub);
 	pthread_rwlock_destroy(&f->rw);
@@ -790,22 +817,352 @@ unlock:
 	return err;
 }
 
+/* --- extended attributes (p9srv.h, "Extended attributes") --- */
+
+#define XATTR_NAME_MAX_ 255
+#define XATTR_FLAGS_    3u      /* XATTR_CREATE | XATTR_REPLACE */
+
+static void xattr_free(struct conn *c, struct xattr *xa)
+{
+	if (!xa)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->xbytes -= xa->charge;
+	pthread_mutex_unlock(&c->lock);
+	free(xa->name);
+	free(xa->buf);
+	free(xa);
+}
+
+/* Counts n bytes of xa against the connection's budget: 0 or -ENOMEM. */
+static int xattr_charge(struct conn *c, struct xattr *xa, size_t n)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (n > c->srv->o.max_xattr_bytes - c->xbytes)
+		err = -ENOMEM;
+	else {
+		c->xbytes += n;
+		xa->charge += n;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+/* f's xattr state, or NULL. */
+static struct xattr *fid_xattr(struct conn *c, struct fid *f)
+{
+	pthread_mutex_lock(&c->lock);
+	struct xattr *xa = f->xa;
+	pthread_mutex_unlock(&c->lock);
+	return xa;
+}
+
+/* Whether fid n is in the table and an xattr fid (a routing hint: the
+ * handlers check again on the fid they reference). */
+static bool is_xattr_fid(struct conn *c, uint32_t n)
+{
+	if (atomic_load(&c->nxattr) == 0)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	struct fid *f = *fid_slot_locked(c, n);
+	bool x = f && f->state == FID_ACTIVE && f->xa;
+	pthread_mutex_unlock(&c->lock);
+	return x;
+}
+
+/* Any other request naming an xattr fid answers EBADF. */
+static bool names_xattr_fid(struct conn *c, const struct p9_msg *t)
+{
+	uint32_t f[2] = { P9_NOFID, P9_NOFID };
+
+	switch (t->type) {
+	case P9_TWALK:     f[0] = t->twalk.fid; break;
+	case P9_TGETATTR:  f[0] = t->tgetattr.fid; break;
+	case P9_TSETATTR:  f[0] = t->tsetattr.fid; break;
+	case P9_TLOPEN:    f[0] = t->tlopen.fid; break;
+	case P9_TLCREATE:  f[0] = t->tlcreate.fid; break;
+	case P9_TREADDIR:  f[0] = t->treaddir.fid; break;
+	case P9_TREADLINK: f[0] = t->treadlink.fid; break;
+	case P9_TSTATFS:   f[0] = t->tstatfs.fid; break;
+	case P9_TFSYNC:    f[0] = t->tfsync.fid; break;
+	case P9_TLOCK:     f[0] = t->tlock.fid; break;
+	case P9_TGETLOCK:  f[0] = t->tgetlock.fid; break;
+	case P9_TMKDIR:    f[0] = t->tmkdir.dfid; break;
+	case P9_TSYMLINK:  f[0] = t->tsymlink.fid; break;
+	case P9_TMKNOD:    f[0] = t->tmknod.dfid; break;
+	case P9_TUNLINKAT: f[0] = t->tunlinkat.dirfid; break;
+	case P9_TLINK:     f[0] = t->tlink.dfid; f[1] = t->tlink.fid; break;
+	case P9_TRENAME:   f[0] = t->trename.fid; f[1] = t->trename.dfid; break;
+	case P9_TRENAMEAT: f[0] = t->trenameat.olddirfid;
+			   f[1] = t->trenameat.newdirfid; break;
+	case P9_TXATTRWALK: f[0] = t->txattrwalk.fid; break;
+	case P9_TXATTRCREATE: f[0] = t->txattrcreate.fid; break;
+	default: return false;
+	}
+	return (f[0] != P9_NOFID && is_xattr_fid(c, f[0])) ||
+	       (f[1] != P9_NOFID && is_xattr_fid(c, f[1]));
+}
+
+/* An attribute name: 1..255 bytes ("" too if list_ok) into out[256]. */
+static int xattr_name(struct p9_str n, bool list_ok, char *out)
+{
+	if (n.len == 0 && !list_ok)
+		return -EINVAL;
+	if (n.len > XATTR_NAME_MAX_)
+		return -ERANGE;
+	memcpy(out, n.s, n.len);
+	out[n.len] = '\0';
+	return 0;
+}
+
+/* The whole value (or list) of name into xa, charged: one call into a
+ * buffer of the largest size, so a value that changes in between cannot
+ * be seen half old, half new; then trimmed to its length. */
+static int xattr_fetch(struct run *x, const char *name, struct xattr *xa)
+{
+	uint8_t *buf = malloc(P9SRV_XATTR_MAX), *nb;
+	ssize_t n;
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&x->f->rw);
+	n = x->ops->xattrwalk(x->r, &x->f->pub, name, buf, P9SRV_XATTR_MAX);
+	pthread_rwlock_unlock(&x->f->rw);
+	if (n == -ERANGE)
+		n = -E2BIG;     /* larger than any value we carry */
+	if (n > P9SRV_XATTR_MAX)
+		n = -EIO;       /* NEVER: an ops bug */
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	if ((err = xattr_charge(x->c, xa, (size_t)n)) < 0) {
+		free(buf);
+		return err;
+	}
+	nb = realloc(buf, n ? (size_t)n : 1);
+	xa->buf = nb ? nb : buf;
+	xa->size = (size_t)n;
+	return 0;
+}
+
+/* Txattrwalk: newfid becomes an xattr-read fid holding the value. */
+static int do_xattrwalk(struct run *x)
+{
+	const struct p9_txattrwalk *t = &x->r->t.txattrwalk;
+	char name[XATTR_NAME_MAX_ + 1];
+	struct xattr *xa;
+	struct fid *nf;
+	uint64_t size;
+	int err;
+
+	if (!x->ops->xattrwalk)
+		return -EOPNOTSUPP;
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if (t->newfid == t->fid)
+		return -EINVAL;
+	if ((err = xattr_name(t->name, true, name)) < 0)
+		return err;
+	xa = calloc(1, sizeof(*xa));
+	if (!xa)
+		return -ENOMEM;
+	xa->kind = XA_READ;
+	if ((err = fid_reserve(x->c, t->newfid, &nf)) < 0) {
+		free(xa);
+		return err;
+	}
+	nf->pub.uid = x->f->pub.uid;
+	nf->pub.gid = x->f->pub.gid;
+	err = xattr_fetch(x, name, xa);
+	if (err < 0) {
+		xattr_free(x->c, xa);
+		fid_unhash(x->c, nf);
+	} else {
+		size = xa->size;
+		atomic_fetch_add(&x->c->nxattr, 1);
+		pthread_mutex_lock(&x->c->lock);
+		nf->xa = xa;
+		pthread_mutex_unlock(&x->c->lock);
+		fid_activate(x->c, nf);
+	}
+	fid_put(x->c, nf);
+	if (err < 0)
+		return err;
+	x->rep.type = P9_RXATTRWALK;
+	x->rep.rxattrwalk.size = size;
+	return 0;
+}
+
+/* Txattrcreate: fid becomes an xattr-write fid. */
+static int do_xattrcreate(struct run *x)
+{
+	const struct p9_txattrcreate *t = &x->r->t.txattrcreate;
+	char name[XATTR_NAME_MAX_ + 1];
+	struct xattr *xa;
+	int err;
+
+	if (!x->ops->xattrcreate)
+		return -EOPNOTSUPP;
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	if ((err = xattr_name(t->name, false, name)) < 0)
+		return err;
+	if (t->flags & ~XATTR_FLAGS_)
+		return -EINVAL;
+	if (t->attr_size > P9SRV_XATTR_MAX)
+		return -E2BIG;
+	xa = calloc(1, sizeof(*xa));
+	if (!xa)
+		return -ENOMEM;
+	xa->kind = XA_WRITE;
+	xa->size = (size_t)t->attr_size;
+	xa->flags = t->flags;
+	xa->name = strdup(name);
+	xa->buf = malloc(xa->size ? xa->size : 1);
+	err = !xa->name || !xa->buf ? -ENOMEM
+	      : xattr_charge(x->c, xa, xa->size);
+	if (err == 0) {
+		pthread_rwlock_wrlock(&x->f->rw);
+		pthread_mutex_lock(&x->c->lock);
+		if (x->f->pub.opened || x->f->xa) {
+			err = -EINVAL;
+		} else {
+			atomic_fetch_add(&x->c->nxattr, 1);
+			x->f->xa = xa;
+		}
+		pthread_mutex_unlock(&x->c->lock);
+		pthread_rwlock_unlock(&x->f->rw);
+	}
+	if (err < 0) {
+		xattr_free(x->c, xa);
+		return err;
+	}
+	x->rep.type = P9_RXATTRCREATE;
+	return 0;
+}
+
+/* Tread of an xattr-read fid: from the copy. */
+static int do_xattr_read(struct run *x)
+{
+	const struct p9_tread *t = &x->r->t.tread;
+	uint32_t count = t->count, n = 0;
+	struct xattr *xa;
+	int err;
+
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	xa = fid_xattr(x->c, x->f);
+	if (!xa || xa->kind != XA_READ)
+		return -EBADF;
+	if (count > x->c->msize - P9_RREAD_HDRSZ)
+		count = x->c->msize - P9_RREAD_HDRSZ;
+	if (t->offset < xa->size)
+		n = xa->size - t->offset < count
+		    ? (uint32_t)(xa->size - t->offset) : count;
+	/* copied: the fid (and the value) may go before the reply is packed */
+	x->rbuf = malloc(n ? n : 1);
+	if (!x->rbuf)
+		return -ENOMEM;
+	if (n)
+		memcpy(x->rbuf, xa->buf + t->offset, n);
+	x->rep.type = P9_RREAD;
+	x->rep.rread.count = n;
+	x->rep.rread.data = x->rbuf;
+	return 0;
+}
+
+/* Twrite of an xattr-write fid: into its buffer, without holes. */
+static int do_xattr_write(struct run *x)
+{
+	const struct p9_twrite *t = &x->r->t.twrite;
+	struct xattr *xa;
+	int err;
+
+	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
+		return err;
+	xa = fid_xattr(x->c, x->f);
+	if (!xa || xa->kind != XA_WRITE)
+		return -EBADF;
+	pthread_rwlock_wrlock(&x->f->rw);
+	if (t->offset > xa->filled)
+		err = -EINVAL;
+	else if (t->count > xa->size - t->offset)
+		err = -ENOSPC;
+	else if (t->count) {
+		memcpy(xa->buf + t->offset, t->data, t->count);
+		if (t->offset + t->count > xa->filled)
+			xa->filled = (size_t)t->offset + t->count;
+	}
+	pthread_rwlock_unlock(&x->f->rw);
+	if (err < 0)
+		return err;
+	x->rep.type = P9_RWRITE;
+	x->rep.rwrite.count = t->count;
+	return 0;
+}
+
+/* Tclunk of an xattr fid: commits a write fid.  Tremove: dropped, EBADF. */
+static int do_xattr_clunk(struct run *x, bool remove)
+{
+	uint32_t n = remove ? x->r->t.tremove.fid : x->r->t.tclunk.fid;
+	struct xattr *xa;
+	int err;
+
+	if ((err = run_fids(x, n, P9_NOFID)) < 0) {
+		if (x->f)
+			fid_unhash(x->c, x->f);
+		return err;
+	}
+	fid_unhash(x->c, x->f);
+	if (remove)
+		return -EBADF;
+	xa = fid_xattr(x->c, x->f);
+	if (xa && xa->kind == XA_WRITE) {
+		pthread_rwlock_wrlock(&x->f->rw);
+		if (xa->filled != xa->size)
+			err = -EINVAL;  /* as QEMU: not all of it came */
+		else
+			err = x->ops->xattrcreate(x->r, &x->f->pub, xa->name,
+						  xa->buf, xa->size,
+						  xa->flags);
+		pthread_rwlock_unlock(&x->f->rw);
+		if (err < 0)
+			return err;
+	}
+	x->rep.type = P9_RCLUNK;
+	return 0;
+}
+
 static int dispatch(struct run *x)
 {
-	switch (x->r->t.type) {
+	const struct p9_msg *t = &x->r->t;
+
+	if (names_xattr_fid(x->c, t))
+		return -EBADF;
+	switch (t->type) {
 	case P9_TATTACH:  return do_attach(x);
 	case P9_TWALK:    return do_walk(x);
 	case P9_TLOPEN:   return do_open(x, false);
 	case P9_TLCREATE: return do_open(x, true);
-	case P9_TREAD:    return do_read(x);
-	case P9_TWRITE:   return do_write(x);
+	case P9_TREAD:    return is_xattr_fid(x->c, t->tread.fid)
+				 ? do_xattr_read(x) : do_read(x);
+	case P9_TWRITE:   return is_xattr_fid(x->c, t->twrite.fid)
+				 ? do_xattr_write(x) : do_write(x);
 	case P9_TREADDIR: return do_readdir(x);
 	case P9_TREADLINK: return do_readlink(x);
-	case P9_TCLUNK:   return do_clunk(x, false);
-	case P9_TREMOVE:  return do_clunk(x, true);
+	case P9_TCLUNK:   return is_xattr_fid(x->c, t->tclunk.fid)
+				 ? do_xattr_clunk(x, false)
+				 : do_clunk(x, false);
+	case P9_TREMOVE:  return is_xattr_fid(x->c, t->tremove.fid)
+				 ? do_xattr_clunk(x, true)
+				 : do_clunk(x, true);
+	case P9_TXATTRWALK:   return do_xattrwalk(x);
+	case P9_TXATTRCREATE: return do_xattrcreate(x);
 	case P9_TAUTH:          /* no authentication: attach with NOFID */
-	case P9_TXATTRWALK:
-	case P9_TXATTRCREATE:
 		return -ENOSYS;
 	default:
 		return do_simple(x);

@@ -31,6 +31,18 @@
  *   operations use the request's gid as fsgid.  Supplementary groups are
  *   out of scope: main() drops the process's own, so none apply.  Not
  *   running as root, the server acts as itself whoever attaches.
+ *
+ * Extended attributes
+ *   Reached through /proc/self/fd/N of the resolved O_PATH descriptor:
+ *   the magic link lands on that very file and is not followed further,
+ *   so a symlink fid reads and writes the symlink's own attributes
+ *   (lgetxattr semantics) and nothing outside the export is named.
+ *   Only the user., trusted. and security. namespaces pass (system.,
+ *   the POSIX ACLs, is EOPNOTSUPP and hidden from lists).  setfsuid()
+ *   does not drop CAP_SYS_ADMIN, so the host would let any attached user
+ *   read trusted.* and write trusted.* and security.*: for a user other
+ *   than root those are refused here (EPERM to write, ENODATA to read,
+ *   left out of lists), as the host refuses them to that user locally.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -48,6 +60,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "hostfs.h"
@@ -1233,6 +1246,117 @@ static int hs_getlock(struct p9srv_req *r, struct p9srv_fid *f,
 	return 0;
 }
 
+/* --- extended attributes --- */
+
+/* A namespace that passes through (name non-empty). */
+static bool xattr_ns_ok(const char *name)
+{
+	return strncmp(name, "user.", 5) == 0 ||
+	       strncmp(name, "trusted.", 8) == 0 ||
+	       strncmp(name, "security.", 9) == 0;
+}
+
+/* What the host would refuse this user had it not our CAP_SYS_ADMIN. */
+static int xattr_priv(struct hostfs *hs, struct p9srv_fid *f,
+		      const char *name, bool write)
+{
+	if (!hs->as_root || f->uid == 0)
+		return 0;
+	if (strncmp(name, "trusted.", 8) == 0)
+		return write ? -EPERM : -ENODATA;
+	if (write && strncmp(name, "security.", 9) == 0)
+		return -EPERM;
+	return 0;
+}
+
+/* The names of list[0..n) that pass, packed in place: the new length. */
+static size_t xattr_list_filter(struct hostfs *hs, struct p9srv_fid *f,
+				char *list, size_t n)
+{
+	size_t in = 0, out = 0;
+
+	while (in < n) {
+		size_t len = strnlen(list + in, n - in);
+		if (len == n - in)
+			break;          /* unterminated: the host's bug */
+		const char *name = list + in;
+		if (len && xattr_ns_ok(name) &&
+		    xattr_priv(hs, f, name, false) == 0) {
+			memmove(list + out, name, len + 1);
+			out += len + 1;
+		}
+		in += len + 1;
+	}
+	return out;
+}
+
+static ssize_t hs_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
+			    const char *name, void *buf, size_t cap)
+{
+	struct hostfs *hs = hs_of(r);
+	char proc[64], *list = NULL;
+	bool owned;
+	ssize_t n;
+	int fd;
+
+	if (*name && !xattr_ns_ok(name))
+		return -EOPNOTSUPP;
+	if (*name && (n = xattr_priv(hs, f, name, false)) < 0)
+		return n;
+	fd = fid_fd(hs, f, 0, &owned, NULL);
+	if (fd < 0)
+		return fd;
+	/* the resolved file itself, never a name in the export: see the
+	 * head comment ("Extended attributes") */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (*name) {
+		n = getxattr(proc, name, buf, cap);
+		n = n < 0 ? -errno : n;
+	} else if (!(list = malloc(XATTR_LIST_MAX))) {
+		n = -ENOMEM;
+	} else {
+		/* filtered, so measured after filtering */
+		n = listxattr(proc, list, XATTR_LIST_MAX);
+		n = n < 0 ? -errno : (ssize_t)xattr_list_filter(hs, f, list,
+								 (size_t)n);
+		if (n > 0 && cap) {
+			if ((size_t)n > cap)
+				n = -ERANGE;
+			else
+				memcpy(buf, list, (size_t)n);
+		}
+		free(list);
+	}
+	fd_done(fd, owned);
+	return n;
+}
+
+static int hs_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
+			  const char *name, const void *value, size_t size,
+			  uint32_t flags)
+{
+	struct hostfs *hs = hs_of(r);
+	char proc[64];
+	bool owned;
+	int fd, err;
+
+	if (!xattr_ns_ok(name))
+		return -EOPNOTSUPP;
+	if ((err = xattr_priv(hs, f, name, true)) < 0)
+		return err;
+	fd = fid_fd(hs, f, 0, &owned, NULL);
+	if (fd < 0)
+		return fd;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (size)
+		err = setxattr(proc, name, value, size, (int)flags);
+	else            /* 9P2000.L: a zero-size create removes */
+		err = removexattr(proc, name);
+	err = err < 0 ? -errno : 0;
+	fd_done(fd, owned);
+	return err;
+}
+
 static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 {
 	struct hostfs *hs = p9srv_arg(srv);
@@ -1278,6 +1402,8 @@ const struct p9srv_ops hostfs_ops = {
 	.fsync = hs_fsync,
 	.lock = hs_lock,
 	.getlock = hs_getlock,
+	.xattrwalk = hs_xattrwalk,
+	.xattrcreate = hs_xattrcreate,
 	.clunk = hs_clunk,
 	.enter = hs_enter,
 	.leave = hs_leave,
