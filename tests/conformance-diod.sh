@@ -17,11 +17,15 @@
 #    open, a removed cwd cannot be reached through the fids the driver holds
 #    (getattr answers ENOENT or the new file's attributes).  (A directory
 #    renamed above a held file is handled: the driver walks again.)
+#    test_xattr_links is left out for the same reason (the attributes of a
+#    file unlinked while open).
+#  - test_xattr_large: the export is on /tmp, whose ext4 keeps an
+#    attribute's value in one block (about 4 KiB: ENOSPC above), not the
+#    64 KiB the test sets.
 #
-# Extended attributes (for a conformance test of them): 9P2000.L cannot
-# carry an empty value (a zero-size Txattrcreate removes, in diod as in
-# uvfs-hostfs), so the driver answers EOPNOTSUPP for one; the export is on
-# /tmp, whose ext4 keeps a value in one block (about 4 KiB: ENOSPC above).
+# Extended attributes otherwise pass: 9P2000.L cannot carry an empty value
+# (a zero-size Txattrcreate removes, in diod as in uvfs-hostfs), so the
+# driver answers EOPNOTSUPP for one, which test_xattr expects there.
 # diod 1.0.24 passes test_9pclient's xattr body (set/get/list/remove,
 # flags, symlinks) like uvfs-hostfs; its differences (it commits a value
 # not wholly written, bounds no size: docs/server.md) are out of this
@@ -66,7 +70,7 @@ if [ ! -S "$sock" ]; then
 	exit 1
 fi
 
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange,test_unlink,test_rename_file,test_rmdir"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange,test_unlink,test_rename_file,test_rmdir,test_xattr_links,test_xattr_large"}
 opts="aname=$tmp/export${extra:+,$extra}"
 echo "conformance-diod: diod pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
 case $(basename "$bin") in
