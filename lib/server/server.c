@@ -62,7 +62,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +131,8 @@ struct conn {
 	bool ended;                     /* no more input: the pool winds down */
 	int err;                        /* what ended it: 0 end of file */
 	bool dead;
+	uint8_t in[4096];               /* the owner's: input read ahead */
+	size_t inoff, inlen;
 	struct fid *fids[FID_BUCKETS];
 	pthread_t *workers;             /* the pool but for the serve thread */
 	unsigned nworkers;              /* started; at most this many run */
@@ -1041,34 +1042,54 @@ static void do_version(struct conn *c, const struct p9_msg *t)
 	send_msg(c, &m);
 }
 
-/* Reads exactly len bytes: 0, 1 at a clean end of file before the first
- * byte, or -errno (-EPIPE for an end of file inside). */
-static int read_full(int fd, void *buf, size_t len)
+/*
+ * Reads exactly len bytes of input: 0, 1 at a clean end of file before
+ * the first byte, or -errno (-EPIPE for an end of file inside).  Small
+ * reads go through c->in: one read() takes a whole small message (and
+ * whatever follows it), so the owner knows whether more is waiting.
+ * => the calling thread owns the input.
+ */
+static int in_read(struct conn *c, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
+		if (c->inlen > 0) {
+			size_t k = len - got < c->inlen ? len - got : c->inlen;
+			memcpy(p + got, c->in + c->inoff, k);
+			c->inoff += k;
+			c->inlen -= k;
+			got += k;
+			continue;
+		}
+		bool direct = len - got >= sizeof(c->in);
+		ssize_t n = direct ? read(c->infd, p + got, len - got)
+				   : read(c->infd, c->in, sizeof(c->in));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return got == 0 ? 1 : -EPIPE;
-		got += (size_t)n;
+		if (direct) {
+			got += (size_t)n;
+		} else {
+			c->inoff = 0;
+			c->inlen = (size_t)n;
+		}
 	}
 	return 0;
 }
 
 /* Skips len bytes of input. */
-static int skip_input(int fd, uint64_t len)
+static int skip_input(struct conn *c, uint64_t len)
 {
 	uint8_t b[4096];
 
 	while (len > 0) {
 		size_t k = len < sizeof(b) ? (size_t)len : sizeof(b);
-		int err = read_full(fd, b, k);
+		int err = in_read(c, b, k);
 		if (err)
 			return err < 0 ? err : -EPIPE;
 		len -= k;
@@ -1077,12 +1098,11 @@ static int skip_input(int fd, uint64_t len)
 }
 
 /* More input is already there (another request: it should not wait for
- * this one). */
+ * this one).  Only what the last read() brought: one that came since is
+ * not seen, and waits for this request, or for the watchdog. */
 static bool input_waiting(struct conn *c)
 {
-	int n = 0;
-
-	return ioctl(c->infd, FIONREAD, &n) == 0 && n > 0;
+	return c->inlen > 0;
 }
 
 /*
@@ -1101,18 +1121,18 @@ static int read_one(struct conn *c, struct p9srv_req **run)
 	uint16_t tag;
 	int err;
 
-	err = read_full(c->infd, hdr, 4);
+	err = in_read(c, hdr, 4);
 	if (err)
 		return err;
 	err = p9_frame_size(hdr, 4, limit, &size);
 	if (err == -EMSGSIZE) {
 		/* answer it and skip its bytes: the stream stays framed */
-		if ((err = read_full(c->infd, hdr + 4, 3)) != 0)
+		if ((err = in_read(c, hdr + 4, 3)) != 0)
 			return err < 0 ? err : -EPIPE;
 		p9_peek(hdr, sizeof(hdr), &type, &tag);
 		uint32_t total = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 |
 				 (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-		if ((err = skip_input(c->infd, total - P9_HDRSZ)) < 0)
+		if ((err = skip_input(c, total - P9_HDRSZ)) < 0)
 			return err;
 		send_error(c, tag, EMSGSIZE);
 		return 0;
@@ -1130,7 +1150,7 @@ static int read_one(struct conn *c, struct p9srv_req **run)
 		return -ENOMEM;
 	}
 	memcpy(r->buf, hdr, 4);
-	if ((err = read_full(c->infd, r->buf + 4, size - 4)) != 0) {
+	if ((err = in_read(c, r->buf + 4, size - 4)) != 0) {
 		req_free(r);
 		return err < 0 ? err : -EPIPE;
 	}
