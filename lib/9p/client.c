@@ -6,14 +6,24 @@
  * The connection (struct conn) carries requests to one server and never
  * blocks without a deadline (DESIGN invariants 4 and 9):
  *
- *   caller                          reader thread
+ *   caller                          reader thread (per session)
  *   ------                          -------------
- *   rpc(): take a tag (table of     reads the stream, frames it with
- *     NTAGS), pack, send            p9_frame_size, finds the request by
- *     (non-blocking fd, poll with   tag, unpacks and checks the reply
- *     the deadline)                 type, frees the tag, signals the
- *   wait on the request's own       request's condition
+ *   rpc(): take a tag (table of     reads only while no caller does
+ *     NTAGS), pack, send            (the replies to clunks and flushes,
+ *     (non-blocking fd, poll with   late replies, EOF while idle); rests
+ *     the deadline)                 while callers read for themselves
+ *   nobody reads: take the read
+ *     role, read and dispatch       dispatch: frame with p9_frame_size,
+ *     (every reply, to its          find the request by tag, unpack and
+ *     waiter) until ours is done;   check the reply type, free the tag,
+ *     pass the role on              signal the request's condition
+ *   else wait on the request's own
  *     condition until the deadline
+ *
+ *   The read role (c->rd) is held by one thread at a time: a waiting
+ *   caller when one is free to (leader/follower: a lone request's reply
+ *   wakes only its caller), else the reader thread.  Its holder never
+ *   writes.
  *
  *   Request states: SENT -> DONE (reply, or -EIO by kill) and the waiter
  *   frees it; or SENT -> ABANDONED (deadline passed: the waiter returns
@@ -28,8 +38,9 @@
  *   later request fail fast.  It never waits for the server.
  *
  *   Clunks are asynchronous: the fid number goes back to the allocator
- *   when Rclunk arrives.  The reader thread never writes (a reader stuck
- *   behind a writer that waits for the server to read would deadlock).
+ *   when Rclunk arrives.  The read role's holder never writes (a reader
+ *   stuck behind a writer that waits for the server to read would
+ *   deadlock).
  *
  * The driver maps vnodes to fids.  Each known file is a struct node in a
  * table by ino (= qid.path) holding a walked, never-opened fid.  lookup
@@ -82,6 +93,9 @@
 #include "p9.h"
 
 #define NTAGS           256     /* requests in flight per connection */
+#define REST_MS         5       /* the reader thread rests while callers
+				 * read for themselves, until none did for
+				 * this long */
 #define LRU_MAX         256     /* unreferenced nodes kept */
 #define NBUCKETS        4096
 #define MSIZE_DEFAULT   (512u * 1024)
@@ -153,6 +167,16 @@ struct conn {
 	unsigned long unsolicited, bad_replies, timeouts;
 	pthread_t reader;
 	bool reader_started;
+	/* The read role: one thread at a time reads the socket, either the
+	 * reader thread or a caller waiting for its reply (a leader), which
+	 * then dispatches every reply it reads, its own among them. */
+	enum { RD_FREE, RD_THREAD, RD_CALLER } rd;      /* lock */
+	unsigned long demand;   /* lock: callers that wanted the role */
+	unsigned nfollow;       /* lock: callers waiting on their cv */
+	pthread_cond_t rd_cv;   /* the reader thread's rest */
+	uint8_t *rb;            /* the role's: bytes read, not dispatched */
+	size_t rb_start, rb_have;
+	uint64_t rb_gen;        /* the session rb's bytes come from */
 
 	/* Supervision (type "hostfs", docs/recovery.md).  A plain "9p"
 	 * connection has supervised false: any loss is a kill. */
@@ -592,6 +616,7 @@ static void conn_kill(struct conn *c)
 		pthread_cond_broadcast(&c->lock_cv);
 		pthread_cond_broadcast(&c->state_cv);
 		pthread_cond_broadcast(&c->sup_cv);
+		pthread_cond_broadcast(&c->rd_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (write(c->evfd, &one, sizeof(one)) < 0) {
@@ -652,6 +677,7 @@ static void conn_lost(struct conn *c, uint64_t gen)
 	pthread_cond_broadcast(&c->cv);
 	pthread_cond_broadcast(&c->lock_cv);
 	pthread_cond_broadcast(&c->sup_cv);
+	pthread_cond_broadcast(&c->rd_cv);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -867,69 +893,183 @@ out:
 	free(copy);
 }
 
+/*
+ * The read role.  => the calling thread holds it (c->rd) for session gen.
+ *
+ * Dispatches every complete frame read so far; -EIO if the framing is
+ * lost (the caller then loses the session).
+ */
+static int read_frames(struct conn *c, uint64_t gen)
+{
+	if (c->rb_gen != gen) {         /* an older session's bytes */
+		c->rb_gen = gen;
+		c->rb_start = c->rb_have = 0;
+	}
+	while (c->rb_have >= 4) {
+		uint32_t size;
+		if (p9_frame_size(c->rb + c->rb_start, c->rb_have, c->msize,
+				  &size) != 0)
+			return -EIO;
+		if (c->rb_have < size)
+			break;
+		dispatch(c, c->rb + c->rb_start, size, gen);
+		c->rb_start += size;
+		c->rb_have -= size;
+	}
+	if (c->rb_start > 0) {
+		memmove(c->rb, c->rb + c->rb_start, c->rb_have);
+		c->rb_start = 0;
+	}
+	return 0;
+}
+
+/*
+ * Waits up to ms (-1: forever) for the socket (fd of session gen), reads
+ * once and dispatches.  0 to go on (also on a timeout); 1 if the
+ * connection was killed or the session is over; -EIO if the session is
+ * lost here (EOF, a read error, the server's pidfd, framing lost): the
+ * caller calls conn_lost(gen) once it has given the role up.
+ */
+static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
+		     int ms)
+{
+	struct pollfd p[3] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = c->evfd, .events = POLLIN },
+		{ .fd = pidfd, .events = POLLIN },
+	};
+	ssize_t n;
+
+	if (read_frames(c, gen) < 0)
+		return -EIO;
+	n = poll(p, pidfd >= 0 ? 3 : 2, ms);
+	if (n < 0 && errno != EINTR)
+		return -EIO;
+	if (p[1].revents || atomic_load(&c->dead) ||
+	    atomic_load(&c->sgen) != gen)
+		return 1;
+	if (n <= 0)
+		return 0;
+	if (pidfd >= 0 && p[2].revents && !p[0].revents)
+		return -EIO;            /* the server died */
+	if (!p[0].revents)
+		return 0;
+	n = read(fd, c->rb + c->rb_have, c->msize - c->rb_have);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -EIO;            /* EOF or error */
+	c->rb_have += (size_t)n;
+	return read_frames(c, gen);
+}
+
+/* The role is free: wakes a caller waiting for its reply, if any, to take
+ * it.  => c->lock held. */
+static void role_offer_locked(struct conn *c)
+{
+	if (c->rd != RD_FREE || c->nfollow == 0)
+		return;
+	for (unsigned i = 0; i < NTAGS; i++) {
+		struct req *rq = c->tags[i];
+		if (rq && rq->kind == REQ_CALL && !rq->done &&
+		    !rq->abandoned) {
+			pthread_cond_signal(&rq->cv);
+			break;
+		}
+	}
+}
+
+/* Gives the role up and offers it.  => c->lock held. */
+static void role_give_locked(struct conn *c)
+{
+	c->rd = RD_FREE;
+	role_offer_locked(c);
+	if (c->recovering || c->perm_dead)  /* session_teardown waits */
+		pthread_cond_broadcast(&c->lock_cv);
+	if (c->closing)                     /* the reader thread waits */
+		pthread_cond_broadcast(&c->rd_cv);
+}
+
+/*
+ * A caller waiting for rq's reply reads for itself, until rq is done, the
+ * deadline dl, or the session's end.  => c->lock held, the role free, rq
+ * of the current session; c->lock held again on return, the role given
+ * up.
+ */
+static void lead_locked(struct conn *c, struct req *rq,
+			const struct timespec *dl)
+{
+	uint64_t gen = rq->gen;
+	int fd = c->fd_r, pidfd = c->pidfd, r = 0;
+
+	c->rd = RD_CALLER;
+	c->demand++;
+	while (!rq->done) {
+		int ms = ms_left(dl);
+		if (ms == 0)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		r = read_step(c, gen, fd, pidfd, ms);
+		pthread_mutex_lock(&c->lock);
+		if (r != 0)
+			break;
+	}
+	role_give_locked(c);
+	if (r < 0) {
+		pthread_mutex_unlock(&c->lock);
+		conn_lost(c, gen);
+		pthread_mutex_lock(&c->lock);
+	}
+}
+
 struct reader_arg {
 	struct conn *c;
 	uint64_t gen;
 };
 
+/*
+ * The reader thread of session gen: reads whenever no caller does (the
+ * replies to asynchronous clunks and flushes, late replies, the end of
+ * the session while idle).  While callers read for themselves it rests,
+ * until none has wanted the role for REST_MS (or the connection closes).
+ */
 static void *reader_main(void *arg)
 {
 	struct reader_arg *ra = arg;
 	struct conn *c = ra->c;
 	uint64_t gen = ra->gen;
-	size_t cap = c->msize, start = 0, have = 0;
-	uint8_t *buf = malloc(cap);
 	int pidfd = c->pidfd;   /* the supervisor set it before starting us */
+	int fd = c->fd_r, r = 0;
+	unsigned long seen;
 
 	free(ra);
-	if (!buf) {
-		conn_lost(c, gen);
-		return NULL;
-	}
+	pthread_mutex_lock(&c->lock);
+	seen = c->demand;
 	for (;;) {
-		/* every complete frame in buf[start .. start+have) */
-		while (have >= 4) {
-			uint32_t size;
-			if (p9_frame_size(buf + start, have, c->msize,
-					  &size) != 0)
-				goto lost;      /* framing lost */
-			if (have < size)
-				break;
-			dispatch(c, buf + start, size, gen);
-			start += size;
-			have -= size;
-		}
-		if (start > 0) {
-			memmove(buf, buf + start, have);
-			start = 0;
-		}
-		struct pollfd p[3] = {
-			{ .fd = c->fd_r, .events = POLLIN },
-			{ .fd = c->evfd, .events = POLLIN },
-			{ .fd = pidfd, .events = POLLIN },
-		};
-		if (poll(p, pidfd >= 0 ? 3 : 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto lost;
-		}
-		if (p[1].revents || atomic_load(&c->dead) ||
-		    atomic_load(&c->sgen) != gen)
+		if (atomic_load(&c->dead) || atomic_load(&c->sgen) != gen)
 			break;
-		if (pidfd >= 0 && p[2].revents && !p[0].revents)
-			goto lost;      /* the server died */
-		ssize_t n = read(c->fd_r, buf + have, cap - have);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (!c->closing && (c->rd != RD_FREE || c->demand != seen)) {
+			struct timespec dl;
+			seen = c->demand;
+			deadline_in(&dl, REST_MS);
+			pthread_cond_timedwait(&c->rd_cv, &c->lock, &dl);
 			continue;
-		if (n <= 0)
-			goto lost;      /* EOF or error */
-		have += (size_t)n;
+		}
+		if (c->rd != RD_FREE) {         /* closing: wait for it */
+			pthread_cond_wait(&c->rd_cv, &c->lock);
+			continue;
+		}
+		c->rd = RD_THREAD;
+		pthread_mutex_unlock(&c->lock);
+		r = read_step(c, gen, fd, pidfd, -1);
+		pthread_mutex_lock(&c->lock);
+		role_give_locked(c);
+		if (r != 0)
+			break;
 	}
-	free(buf);
-	return NULL;
-lost:
-	free(buf);
-	conn_lost(c, gen);
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		conn_lost(c, gen);
 	return NULL;
 }
 
@@ -940,6 +1080,10 @@ static int reader_start(struct conn *c)
 
 	if (!ra)
 		return -ENOMEM;
+	if (!c->rb && !(c->rb = malloc(c->msize))) {
+		free(ra);
+		return -ENOMEM;
+	}
 	ra->c = c;
 	ra->gen = atomic_load(&c->sgen);
 	r = -pthread_create(&c->reader, NULL, reader_main, ra);
@@ -1216,8 +1360,20 @@ again:
 		goto fail;
 	}
 	while (!rq->done) {
-		if (pthread_cond_timedwait(&rq->cv, &c->lock, &dl) !=
-		    ETIMEDOUT || rq->done)
+		int w;
+
+		/* nobody reads: read for ourselves (and for the others) */
+		if (c->rd == RD_FREE && rq->gen == atomic_load(&c->sgen) &&
+		    !atomic_load(&c->dead) && ms_left(&dl) > 0) {
+			lead_locked(c, rq, &dl);
+			continue;
+		}
+		if (c->rd == RD_THREAD)
+			c->demand++;    /* the reader thread rests after this */
+		c->nfollow++;
+		w = pthread_cond_timedwait(&rq->cv, &c->lock, &dl);
+		c->nfollow--;
+		if (w != ETIMEDOUT || rq->done)
 			continue;
 		/* Deadline: only this request fails.  Flush it; the tag is
 		 * reused once Rflush (or kill) frees it. */
@@ -1228,6 +1384,7 @@ again:
 
 		c->timeouts++;
 		rq->abandoned = true;
+		role_offer_locked(c);   /* we may have been woken to read */
 		if (c->nused < NTAGS && (fl = req_new(c, REQ_FLUSH))) {
 			fl->flushed = rq;
 			rq->flushing = true;
@@ -1267,6 +1424,7 @@ again:
 		return -ETIMEDOUT;
 	}
 	/* done: the reader, a kill or a loss freed the tag */
+	role_offer_locked(c);   /* we may have been woken to read */
 	if (rq->lost) {
 		bool again_ok = replay && !c->perm_dead;
 		if (again_ok)
@@ -1410,6 +1568,7 @@ static int conn_init(struct conn *c)
 	pthread_cond_init(&c->lock_cv, &c->cattr);
 	pthread_cond_init(&c->state_cv, &c->cattr);
 	pthread_cond_init(&c->sup_cv, &c->cattr);
+	pthread_cond_init(&c->rd_cv, &c->cattr);
 	atomic_init(&c->dead, false);
 	atomic_init(&c->sgen, 0);
 	c->pidfd = -1;
@@ -1449,7 +1608,9 @@ static void conn_fini(struct conn *c, int drain_ms)
 	pthread_cond_destroy(&c->lock_cv);
 	pthread_cond_destroy(&c->state_cv);
 	pthread_cond_destroy(&c->sup_cv);
+	pthread_cond_destroy(&c->rd_cv);
 	pthread_condattr_destroy(&c->cattr);
+	free(c->rb);
 	for (size_t i = 0; i < c->nfidents; i++)
 		free(c->fids[i].path);
 	free(c->fids);
@@ -2255,7 +2416,9 @@ static void session_teardown(struct conn *c, int grace_ms)
 		c->reader_started = false;
 	}
 	pthread_mutex_lock(&c->lock);
-	while (c->wbusy)        /* a writer still on the old socket */
+	/* a writer, or a caller reading, still on the old socket (it was
+	 * shut down: they leave at once) */
+	while (c->wbusy || c->rd == RD_CALLER)
 		pthread_cond_wait(&c->lock_cv, &c->lock);
 	fd = c->fd_r;
 	c->fd_r = c->fd_w = -1;
@@ -2715,6 +2878,7 @@ static void p9_free(struct p9sb *s)
 	 * deadline: a hung server delays unmount by at most 2 x ms */
 	pthread_mutex_lock(&s->c.lock);
 	s->c.closing = true;
+	pthread_cond_broadcast(&s->c.rd_cv);   /* the reader: no more rest */
 	pthread_mutex_unlock(&s->c.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;

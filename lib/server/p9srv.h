@@ -60,8 +60,12 @@
  *     is not opened (EINVAL; an xattr fid: EBADF, as above).
  *
  * Threading
- *   One reader thread per connection (the caller of p9srv_serve_fd) and
- *   opts.nworkers workers.  Operations run on workers, concurrently, even
+ *   A pool of opts.nworkers + 1 threads per connection (the caller of
+ *   p9srv_serve_fd and opts.nworkers others): one reads; a request that
+ *   arrives alone is run by the thread that read it (no hand-off), others
+ *   go to idle threads; at most opts.nworkers run operations at once, and
+ *   a request that runs long does not stop the reading (another thread
+ *   takes it over within milliseconds).  Operations run concurrently, even
  *   for the same fid, with two exceptions: lopen, lcreate and readdir hold
  *   the fid's lock exclusively (so they may change the fid's state:
  *   opened, priv, diroff) while every other operation holds it shared.
@@ -188,15 +192,15 @@ struct p9srv_ops {
 	 * using f; r is NULL when the connection is going away. */
 	void (*clunk)(struct p9srv *srv, struct p9srv_fid *f);
 
-	/* Called around every operation on a fid, on the worker that runs
+	/* Called around every operation on a fid, on the thread that runs
 	 * it, with the request's first fid (attach: after attach filled it;
 	 * not at all for attach itself): e.g. to take the fid's identity.
 	 * A negative return fails the request with that errno. */
 	int (*enter)(struct p9srv_req *r, struct p9srv_fid *f);
 	void (*leave)(struct p9srv_req *r);
-	/* A running request was flushed.  Called on the reader thread with
-	 * the connection's lock held: must not block (set a flag, signal a
-	 * thread).  Optional. */
+	/* A running request was flushed.  Called on the thread that read the
+	 * Tflush (or the hang-up), with the connection's lock held: must not
+	 * block (set a flag, signal a thread).  Optional. */
 	void (*flush)(struct p9srv_req *r);
 };
 

@@ -2,23 +2,41 @@
  * server.c - the 9P2000.L serve loop: framing, version, fid table, worker
  * pool, flush, dispatch to struct p9srv_ops.
  *
+ * Threads: the reader runs a request itself when it is alone
+ *   A connection has a pool of nworkers + 1 threads (the caller of
+ *   p9srv_serve_fd and nworkers others); at most nworkers run operations
+ *   at once.  One of them owns the input and reads.  A request that
+ *   arrives when nothing is in flight and no further input is waiting is
+ *   run by the owner itself ("inline"): one thread reads it and answers
+ *   it, as a single-threaded server would, with no wake-up of a worker.
+ *   Any other request is queued to the idle threads.  While an inline
+ *   request runs nobody reads, so one idle thread is the watchdog: while
+ *   requests are run inline it looks every WATCH_MS, and an inline
+ *   request it finds running at two looks in a row (so for at least
+ *   WATCH_MS) loses the input: the watchdog owns it from then on and
+ *   reads (a Tflush of that request too), and the old owner, when its
+ *   request returns, joins the idle threads.  The watchdog sleeps when
+ *   no request ran inline since its last look, and the next inline
+ *   request wakes it.
+ *
  * Lifecycle of a request
- *   The reader frames and decodes a message into a struct p9srv_req
- *   (QUEUED), lists it on the connection's in-flight list and queues it.
- *   A worker takes it (RUNNING), runs it, and completes it: under the
- *   write lock it takes the request off the in-flight list, writes the
- *   reply unless the request was flushed, then writes one Rflush per
- *   Tflush that named it, and frees it.  Tversion, Tflush and protocol
- *   errors are answered by the reader itself.
+ *   The input's owner frames and decodes a message into a struct
+ *   p9srv_req and lists it on the connection's in-flight list: RUNNING on
+ *   itself (inline), or QUEUED for the idle threads, one of which takes it
+ *   (RUNNING) when fewer than nworkers run.  The thread that runs it
+ *   completes it: under the write lock it takes the request off the
+ *   in-flight list, writes the reply unless the request was flushed, then
+ *   writes one Rflush per Tflush that named it, and frees it.  Tversion,
+ *   Tflush and protocol errors are answered by the owner itself.
  *
  * Flush
  *   Tflush of a tag not in flight: Rflush at once.  Of a QUEUED request:
- *   the reader takes it off the queue and the in-flight list, frees it,
+ *   the owner takes it off the queue and the in-flight list, frees it,
  *   and sends Rflush.  Of a RUNNING one: the request is marked flushed and
  *   the flush's tag recorded on it; the worker suppresses the reply and
  *   sends the Rflush when the operation returns.  Since a worker holds the
  *   write lock from the moment it takes its request off the in-flight list
- *   until its reply is written, an Rflush the reader sends because the tag
+ *   until its reply is written, an Rflush the owner sends because the tag
  *   was no longer in flight is always written after that reply.
  *
  * Lifecycle of a fid
@@ -32,9 +50,11 @@
  *   Tclunk of an xattr-write fid commits it (p9srv.h).
  *
  * Locks (the order: wlock, then lock)
+ *   input     not a lock but a role: only its owner reads (the serve
+ *             thread first; the watchdog takes it over under c->lock).
  *   c->wlock  the output descriptor: one reply written at a time.
  *   c->lock   the in-flight list, the queue, the fid table and every
- *             fid's refs and state, counters, c->dead.
+ *             fid's refs and state, counters, c->dead, c->ended.
  *   fid->rw   lopen/lcreate/readdir exclusive, other operations shared.
  */
 #define _GNU_SOURCE
@@ -54,6 +74,8 @@
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
 #define FID_BUCKETS     1024
+#define WATCH_MS        1       /* an inline request that runs this long
+				 * loses the input */
 
 struct p9srv {
 	const struct p9srv_ops *ops;
@@ -111,18 +133,29 @@ struct conn {
 	uint32_t msize;                 /* negotiated (0: not yet) */
 	pthread_mutex_t wlock;
 	pthread_mutex_t lock;
-	pthread_cond_t qcond;           /* work queued, or stopping */
+	pthread_cond_t qcond;           /* work queued, a watchdog wanted, or
+					 * the input ended */
+	pthread_cond_t wcond;           /* the watchdog's (CLOCK_MONOTONIC) */
 	pthread_cond_t idle;            /* a request completed */
 	struct p9srv_req *qhead, **qtail;
 	struct p9srv_req *inflight;
-	unsigned ninflight, nfids;
+	unsigned ninflight, nrunning, nfids;
 	size_t xbytes;                  /* held by xattr fids */
 	atomic_uint nxattr;             /* xattr fids alive: 0 spares the
 					 * other requests a fid lookup */
-	bool stopping, dead;
+	unsigned nqwait;                /* threads waiting on qcond */
+	bool inline_on;                 /* the owner runs inline_seq */
+	unsigned long inline_seq;       /* inline runs started */
+	bool watching;                  /* a thread is the watchdog */
+	bool watch_asleep;              /* ... waiting without a timeout */
+	bool ended;                     /* no more input: the pool winds down */
+	int err;                        /* what ended it: 0 end of file */
+	bool dead;
+	uint8_t in[4096];               /* the owner's: input read ahead */
+	size_t inoff, inlen;
 	struct fid *fids[FID_BUCKETS];
-	pthread_t *workers;
-	unsigned nworkers;
+	pthread_t *workers;             /* the pool but for the serve thread */
+	unsigned nworkers;              /* started; at most this many run */
 };
 
 /* --- small things --- */
@@ -1209,6 +1242,7 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 	pthread_mutex_lock(&c->wlock);
 	pthread_mutex_lock(&c->lock);
 	inflight_del_locked(c, r);
+	c->nrunning--;
 	bool flushed = p9srv_req_flushed(r);
 	pthread_mutex_unlock(&c->lock);
 	if (!flushed) {
@@ -1239,29 +1273,21 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 	req_free(r);
 }
 
-static void *worker_main(void *arg)
+/* The first queued request, RUNNING on the calling thread, if fewer than
+ * nworkers run.  => c->lock held. */
+static struct p9srv_req *dequeue_locked(struct conn *c)
 {
-	struct conn *c = arg;
+	struct p9srv_req *r = c->qhead;
 
-	for (;;) {
-		struct p9srv_req *r;
-
-		pthread_mutex_lock(&c->lock);
-		while (!c->qhead && !c->stopping)
-			pthread_cond_wait(&c->qcond, &c->lock);
-		r = c->qhead;
-		if (!r) {
-			pthread_mutex_unlock(&c->lock);
-			return NULL;
-		}
-		c->qhead = r->qnext;
-		if (!c->qhead)
-			c->qtail = &c->qhead;
-		r->state = RQ_RUNNING;
-		r->worker = pthread_self();
-		pthread_mutex_unlock(&c->lock);
-		req_run(c, r);
-	}
+	if (!r || c->nrunning >= c->nworkers)
+		return NULL;
+	c->qhead = r->qnext;
+	if (!c->qhead)
+		c->qtail = &c->qhead;
+	r->state = RQ_RUNNING;
+	r->worker = pthread_self();
+	c->nrunning++;
+	return r;
 }
 
 /*
@@ -1373,34 +1399,54 @@ static void do_version(struct conn *c, const struct p9_msg *t)
 	send_msg(c, &m);
 }
 
-/* Reads exactly len bytes: 0, 1 at a clean end of file before the first
- * byte, or -errno (-EPIPE for an end of file inside). */
-static int read_full(int fd, void *buf, size_t len)
+/*
+ * Reads exactly len bytes of input: 0, 1 at a clean end of file before
+ * the first byte, or -errno (-EPIPE for an end of file inside).  Small
+ * reads go through c->in: one read() takes a whole small message (and
+ * whatever follows it), so the owner knows whether more is waiting.
+ * => the calling thread owns the input.
+ */
+static int in_read(struct conn *c, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
+		if (c->inlen > 0) {
+			size_t k = len - got < c->inlen ? len - got : c->inlen;
+			memcpy(p + got, c->in + c->inoff, k);
+			c->inoff += k;
+			c->inlen -= k;
+			got += k;
+			continue;
+		}
+		bool direct = len - got >= sizeof(c->in);
+		ssize_t n = direct ? read(c->infd, p + got, len - got)
+				   : read(c->infd, c->in, sizeof(c->in));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return got == 0 ? 1 : -EPIPE;
-		got += (size_t)n;
+		if (direct) {
+			got += (size_t)n;
+		} else {
+			c->inoff = 0;
+			c->inlen = (size_t)n;
+		}
 	}
 	return 0;
 }
 
 /* Skips len bytes of input. */
-static int skip_input(int fd, uint64_t len)
+static int skip_input(struct conn *c, uint64_t len)
 {
 	uint8_t b[4096];
 
 	while (len > 0) {
 		size_t k = len < sizeof(b) ? (size_t)len : sizeof(b);
-		int err = read_full(fd, b, k);
+		int err = in_read(c, b, k);
 		if (err)
 			return err < 0 ? err : -EPIPE;
 		len -= k;
@@ -1408,9 +1454,22 @@ static int skip_input(int fd, uint64_t len)
 	return 0;
 }
 
-/* Reads, checks and hands out one message.  0 to go on, 1 at end of file,
- * -errno to close the connection. */
-static int read_one(struct conn *c)
+/* More input is already there (another request: it should not wait for
+ * this one).  Only what the last read() brought: one that came since is
+ * not seen, and waits for this request, or for the watchdog. */
+static bool input_waiting(struct conn *c)
+{
+	return c->inlen > 0;
+}
+
+/*
+ * Reads, checks and hands out one message: answers it, or lists the
+ * request in flight and either sets *run to it (inline: RUNNING on the
+ * calling thread, which runs it) or queues it.
+ * 0 to go on, 1 at end of file, -errno to close the connection.
+ * => the calling thread owns the input.
+ */
+static int read_one(struct conn *c, struct p9srv_req **run)
 {
 	uint8_t hdr[P9_HDRSZ];
 	uint32_t size, limit = c->msize ? c->msize : c->srv->o.msize;
@@ -1419,18 +1478,18 @@ static int read_one(struct conn *c)
 	uint16_t tag;
 	int err;
 
-	err = read_full(c->infd, hdr, 4);
+	err = in_read(c, hdr, 4);
 	if (err)
 		return err;
 	err = p9_frame_size(hdr, 4, limit, &size);
 	if (err == -EMSGSIZE) {
 		/* answer it and skip its bytes: the stream stays framed */
-		if ((err = read_full(c->infd, hdr + 4, 3)) != 0)
+		if ((err = in_read(c, hdr + 4, 3)) != 0)
 			return err < 0 ? err : -EPIPE;
 		p9_peek(hdr, sizeof(hdr), &type, &tag);
 		uint32_t total = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 |
 				 (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-		if ((err = skip_input(c->infd, total - P9_HDRSZ)) < 0)
+		if ((err = skip_input(c, total - P9_HDRSZ)) < 0)
 			return err;
 		send_error(c, tag, EMSGSIZE);
 		return 0;
@@ -1448,7 +1507,7 @@ static int read_one(struct conn *c)
 		return -ENOMEM;
 	}
 	memcpy(r->buf, hdr, 4);
-	if ((err = read_full(c->infd, r->buf + 4, size - 4)) != 0) {
+	if ((err = in_read(c, r->buf + 4, size - 4)) != 0) {
 		req_free(r);
 		return err < 0 ? err : -EPIPE;
 	}
@@ -1474,21 +1533,190 @@ static int read_one(struct conn *c)
 		req_free(r);
 		return 0;
 	}
+	/* in flight before the input is given up: a Tflush read next by
+	 * another thread finds it */
 	pthread_mutex_lock(&c->lock);
 	while (c->ninflight >= c->srv->o.max_inflight)
 		pthread_cond_wait(&c->idle, &c->lock);
-	r->state = RQ_QUEUED;
 	r->inext = c->inflight;
 	if (r->inext)
 		r->inext->iprev = &r->inext;
 	r->iprev = &c->inflight;
 	c->inflight = r;
 	c->ninflight++;
-	*c->qtail = r;
-	c->qtail = &r->qnext;
-	pthread_cond_signal(&c->qcond);
+	if (c->ninflight == 1 && !input_waiting(c)) {
+		/* alone: run it here (c->nrunning is 0 < nworkers) */
+		r->state = RQ_RUNNING;
+		r->worker = pthread_self();
+		c->nrunning++;
+		c->inline_on = true;
+		c->inline_seq++;
+		if (!c->watching)
+			pthread_cond_signal(&c->qcond); /* wanted: a watchdog */
+		else if (c->watch_asleep)
+			pthread_cond_signal(&c->wcond);
+		*run = r;
+	} else {
+		r->state = RQ_QUEUED;
+		*c->qtail = r;
+		c->qtail = &r->qnext;
+		if (c->nqwait > 0)
+			pthread_cond_signal(&c->qcond);
+		else
+			pthread_cond_signal(&c->wcond); /* the watchdog runs it */
+	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+/* --- the pool --- */
+
+/*
+ * The input is over (end of file: err 0, or a broken stream): no thread
+ * reads again.  Requests in flight are flushed and waited for.
+ * => the calling thread owned the input.
+ */
+static void input_end(struct conn *c, int err)
+{
+	pthread_mutex_lock(&c->lock);
+	c->ended = true;
+	c->err = err;
+	pthread_cond_broadcast(&c->qcond);
+	pthread_cond_broadcast(&c->wcond);
+	pthread_mutex_unlock(&c->lock);
+	/* a broken stream: the peer must see the end now, not when the
+	 * caller gets round to closing (a pipe pair: the caller closes) */
+	if (err < 0 && c->sock)
+		shutdown(c->outfd, SHUT_RDWR);
+	drain(c);
+}
+
+/* The owner of the input: reads until the input ends or the watchdog
+ * takes the input from an inline request of ours. */
+static void input_run(struct conn *c)
+{
+	for (;;) {
+		struct p9srv_req *r = NULL;
+		unsigned long seq;
+		bool dead, still;
+		int e;
+
+		pthread_mutex_lock(&c->lock);
+		dead = c->dead;
+		pthread_mutex_unlock(&c->lock);
+		e = dead ? -EPIPE : read_one(c, &r);
+		if (e != 0) {
+			input_end(c, e == 1 ? 0 : e);
+			return;
+		}
+		if (!r)
+			continue;
+		pthread_mutex_lock(&c->lock);
+		seq = c->inline_seq;
+		pthread_mutex_unlock(&c->lock);
+		req_run(c, r);
+		pthread_mutex_lock(&c->lock);
+		still = c->inline_on && c->inline_seq == seq;
+		if (still)
+			c->inline_on = false;
+		pthread_mutex_unlock(&c->lock);
+		if (!still)
+			return;         /* the watchdog reads now */
+	}
+}
+
+static void watch_wait_locked(struct conn *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += WATCH_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->wcond, &c->lock, &ts);
+}
+
+/*
+ * An idle thread of the pool: runs queued requests (while fewer than
+ * nworkers run), and is the watchdog if there is none.  true when it has
+ * taken the input over (the caller reads), false once the input has ended
+ * and nothing is left to run here.
+ */
+static bool idle_run(struct conn *c)
+{
+	bool watch = false, taken = false;
+	unsigned long seen = 0;
+	bool seen_on = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct p9srv_req *r = dequeue_locked(c);
+		if (r) {
+			if (watch) {
+				c->watching = watch = false;
+				/* another idle thread may take the duty */
+				pthread_cond_signal(&c->qcond);
+			}
+			pthread_mutex_unlock(&c->lock);
+			req_run(c, r);
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		if (c->ended)
+			break;
+		if (!watch && !c->watching) {
+			c->watching = watch = true;
+			seen = c->inline_seq;
+			seen_on = c->inline_on;
+		}
+		if (!watch) {
+			c->nqwait++;
+			pthread_cond_wait(&c->qcond, &c->lock);
+			c->nqwait--;
+			continue;
+		}
+		/* the watchdog */
+		if (c->inline_on && seen_on && c->inline_seq == seen) {
+			/* the same inline request as at the last look */
+			c->inline_on = false;
+			c->watching = false;
+			taken = true;
+			break;
+		}
+		if (c->inline_on || c->inline_seq != seen) {
+			seen = c->inline_seq;
+			seen_on = c->inline_on;
+			watch_wait_locked(c);
+		} else {
+			c->watch_asleep = true;
+			pthread_cond_wait(&c->wcond, &c->lock);
+			c->watch_asleep = false;
+			seen = c->inline_seq;
+			seen_on = false;
+		}
+	}
+	if (watch && !taken)
+		c->watching = false;
+	pthread_mutex_unlock(&c->lock);
+	return taken;
+}
+
+/* One thread of the pool until the input has ended and it has nothing
+ * left to run; owner: it starts as the input's owner. */
+static void pool_run(struct conn *c, bool owner)
+{
+	do {
+		if (owner)
+			input_run(c);
+	} while ((owner = idle_run(c)));
+}
+
+static void *pool_main(void *arg)
+{
+	pool_run(arg, false);
+	return NULL;
 }
 
 int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
@@ -1509,14 +1737,21 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->qcond, NULL);
 	pthread_cond_init(&c->idle, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->wcond, &ca);
+	pthread_condattr_destroy(&ca);
 	c->workers = calloc(srv->o.nworkers, sizeof(*c->workers));
 	if (!c->workers) {
 		err = -ENOMEM;
 		goto out_free;
 	}
+	/* the pool: nworkers threads and this one; at most nworkers (those
+	 * that started) run operations, so one is left to read */
 	for (; c->nworkers < srv->o.nworkers; c->nworkers++) {
 		int e = pthread_create(&c->workers[c->nworkers], NULL,
-				       worker_main, c);
+				       pool_main, c);
 		if (e) {
 			err = -e;
 			break;
@@ -1524,38 +1759,14 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	}
 	if (c->nworkers == 0)
 		goto out_free;
-	err = 0;
-	for (;;) {
-		bool dead;
-		pthread_mutex_lock(&c->lock);
-		dead = c->dead;
-		pthread_mutex_unlock(&c->lock);
-		if (dead) {
-			err = -EPIPE;
-			break;
-		}
-		int e = read_one(c);
-		if (e == 1)
-			break;
-		if (e < 0) {
-			err = e;
-			break;
-		}
-	}
-	/* a broken stream: the peer must see the end now, not when the
-	 * caller gets round to closing (a pipe pair: the caller closes) */
-	if (err < 0 && c->sock)
-		shutdown(c->outfd, SHUT_RDWR);
-	drain(c);
-	pthread_mutex_lock(&c->lock);
-	c->stopping = true;
-	pthread_cond_broadcast(&c->qcond);
-	pthread_mutex_unlock(&c->lock);
+	pool_run(c, true);
 	for (unsigned i = 0; i < c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
+	err = c->err;
 	fid_clunk_all(c);
 out_free:
 	free(c->workers);
+	pthread_cond_destroy(&c->wcond);
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->qcond);
 	pthread_mutex_destroy(&c->lock);
