@@ -105,7 +105,7 @@
 #define WINDOW_DEFAULT_MS 60000 /* ... within this window */
 #define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
 				 * window (backing off to 1 s: a server
-				 * gone for ~25 s makes the mount dead) */
+				 * gone for ~24 s makes the mount dead) */
 
 /* ---- the connection ---------------------------------------------------- */
 
