@@ -688,6 +688,13 @@ static void test_bad_options(void **state)
 	assert_int_equal(uvfs_mount(x.c, "9p", "fd:nope", "/m", ""), -EINVAL);
 	assert_int_equal(uvfs_mount(x.c, "9p", "carrier-pigeon:x", "/m", ""),
 			 -EINVAL);
+	/* the reconnect's options: numbers; noreconnect is 9p's alone */
+	assert_int_equal(uvfs_mount(x.c, "9p", "unix:/nonexistent", "/m",
+				    "restarts=many"), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "9p", "unix:/nonexistent", "/m",
+				    "window=0"), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "hostfs", "/tmp", "/m",
+				    "noreconnect"), -EINVAL);
 	fx_done(&x);
 }
 
