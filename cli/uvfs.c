@@ -873,9 +873,10 @@ static const struct cmd cmds[] = {
 	  "front end, and the operations in flight in each mount now.",
 	  cmd_stats },
 	{ "servers", "servers [--json]",
-	  "Lists the file servers uvfsd supervises (hostfs mounts): pid,\n"
-	  "mount id, state (running, recovering, dead), restarts, target and\n"
-	  "exported directory.",
+	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
+	  "and 9p mounts that reconnect, whose pid is 0): pid, mount id,\n"
+	  "state (running, recovering, dead), restarts, target and source\n"
+	  "(the exported directory, or the address).",
 	  cmd_servers },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

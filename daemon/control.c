@@ -628,7 +628,9 @@ static void do_mounts(struct control *c, struct sbuf *r)
 	free(mi);
 }
 
-/* The supervised file servers: one line per hostfs mount. */
+/* The supervised file servers: one line per hostfs or diod mount (the
+ * server we spawned) and per reconnecting 9p mount (pid 0: a server we
+ * connect to). */
 static void do_servers(struct control *c, struct sbuf *r)
 {
 	struct uvfs_mount_info *mi;
@@ -642,7 +644,8 @@ static void do_servers(struct control *c, struct sbuf *r)
 	sbuf_adds(r, "ok\n");
 	for (size_t i = 0; i < n; i++) {
 		if ((strcmp(mi[i].type, "hostfs") != 0 &&
-		     strcmp(mi[i].type, "diod") != 0) ||
+		     strcmp(mi[i].type, "diod") != 0 &&
+		     strcmp(mi[i].type, "9p") != 0) ||
 		    uvfs_9p_server_info(c->u, mi[i].target, &si) != 0)
 			continue;
 		sbuf_adds(r, "server");
@@ -650,9 +653,11 @@ static void do_servers(struct control *c, struct sbuf *r)
 		sbuf_add_kvu(r, "mount", mi[i].id);
 		host_path(c, mi[i].target, hp, sizeof(hp));
 		sbuf_add_kv(r, "target", hp);
+		sbuf_add_kv(r, "type", mi[i].type);
 		sbuf_add_kv(r, "source", mi[i].source);
 		sbuf_add_kv(r, "state", si.dead ? "dead" : si.recovering ?
-			    "recovering" : si.pid > 0 ? "running" : "starting");
+			    "recovering" : si.connected ? "running" :
+			    "starting");
 		sbuf_add_kvu(r, "restarts", si.restarts);
 		sbuf_add_kvu(r, "losses", si.losses);
 		sbuf_add_kvu(r, "replays", si.replays);

@@ -14,6 +14,7 @@
  *   o1, o2   out of order: o1's reply is held until o2's is sent
  *   big      a frame larger than msize                   -> connection dead
  *   hang     the server stops answering anything         -> forced unmount
+ *   bye      the server hangs up                         -> connection dead
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -26,6 +27,12 @@
  *
  * Every case checks that the VFS returns an error and keeps working (or,
  * when the connection is lost, fails fast with -EIO and unmounts).
+ *
+ * The same fake server also listens on a Unix socket, serving one
+ * connection after another, for a "9p" mount that reconnects
+ * (docs/recovery.md): there "bye" hangs up once (the mount reconnects, the
+ * lost Tgetattr is replayed, the open file is reopened), and "big" (a
+ * protocol violation) makes the mount dead without a reconnect.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,8 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,7 +90,11 @@ struct fake {
 	uint64_t xw_size, xw_got;
 	atomic_int commits;     /* commits answered Rclunk */
 	atomic_int xattr_msgs;  /* Txattrwalk + Txattrcreate + their I/O */
+	bool bye_once;          /* "bye" hangs up only the first time */
 };
+
+/* "bye" hung up already (bye_once) */
+static atomic_bool bye_done;
 
 static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
@@ -222,6 +235,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		case 13:        /* Rlerror with no such errno */
 			return rlerror(fs, t->tag, 100000);
 		case 14:        /* hang up */
+			if (fs->bye_once && atomic_exchange(&bye_done, true))
+				return rgetattr(fs, t->tag, path);
 			shutdown(fs->fd, SHUT_RDWR);
 			return;
 		default:
@@ -251,6 +266,12 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		break;
 	case P9_TLOPEN:
 		r.type = P9_RLOPEN;
+		/* the file's qid, as the walk gave it (a reopen after a
+		 * reconnect compares them) */
+		r.rlopen.qid.path = t->tlopen.fid < 4096 ?
+				    fid_path[t->tlopen.fid] : 0;
+		if (r.rlopen.qid.path == 1)
+			r.rlopen.qid.type = P9_QTDIR;
 		break;
 	case P9_TREAD: {
 		static const char data[] = "hello, 9p";
@@ -667,6 +688,13 @@ static void test_bad_options(void **state)
 	assert_int_equal(uvfs_mount(x.c, "9p", "fd:nope", "/m", ""), -EINVAL);
 	assert_int_equal(uvfs_mount(x.c, "9p", "carrier-pigeon:x", "/m", ""),
 			 -EINVAL);
+	/* the reconnect's options: numbers; noreconnect is 9p's alone */
+	assert_int_equal(uvfs_mount(x.c, "9p", "unix:/nonexistent", "/m",
+				    "restarts=many"), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "9p", "unix:/nonexistent", "/m",
+				    "window=0"), -EINVAL);
+	assert_int_equal(uvfs_mount(x.c, "hostfs", "/tmp", "/m",
+				    "noreconnect"), -EINVAL);
 	fx_done(&x);
 }
 
@@ -1046,6 +1074,173 @@ static void test_xattr_diod(void **state)
 	uvfs_free(u);
 }
 
+/* ---- a "9p" mount that reconnects: the fake server on a Unix socket ---- */
+
+struct lfx {
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	char dir[64], path[96], src[128];
+	int lfd;
+	pthread_t thr;
+	atomic_bool stop;
+	atomic_int accepted;    /* connections the server took */
+	atomic_int cur;         /* the one it serves, or -1 */
+	struct fake fs;         /* the listener thread's */
+};
+
+/* Serves one connection after another until stop. */
+static void *listener_main(void *arg)
+{
+	struct lfx *l = arg;
+
+	while (!atomic_load(&l->stop)) {
+		struct pollfd p = { .fd = l->lfd, .events = POLLIN };
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		int c = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		atomic_fetch_add(&l->accepted, 1);
+		atomic_store(&l->cur, c);
+		l->fs.fd = c;
+		l->fs.xw_fid = P9_NOFID;
+		l->fs.have_held = false;
+		l->fs.bye_once = true;
+		atomic_store(&l->fs.hung, 0);
+		fake_main(&l->fs);
+		atomic_store(&l->cur, -1);
+		close(c);
+	}
+	return NULL;
+}
+
+static int lfx_mount(struct lfx *l, const char *opts)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(fid_path, 0, sizeof(fid_path));
+	atomic_store(&bye_done, false);
+	snprintf(l->dir, sizeof(l->dir), "/tmp/uvfs-9pl.XXXXXX");
+	assert_non_null(mkdtemp(l->dir));
+	snprintf(l->path, sizeof(l->path), "%s/sock", l->dir);
+	snprintf(l->src, sizeof(l->src), "unix:%s", l->path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", l->path);
+	l->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(l->lfd >= 0);
+	assert_int_equal(bind(l->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l->lfd, 8), 0);
+	atomic_init(&l->stop, false);
+	atomic_init(&l->accepted, 0);
+	atomic_init(&l->cur, -1);
+	assert_int_equal(pthread_create(&l->thr, NULL, listener_main, l), 0);
+	assert_int_equal(uvfs_new(NULL, &l->u), 0);
+	assert_int_equal(uvfs_9p_register(l->u), 0);
+	assert_int_equal(uvfs_ctx_new(l->u, NULL, &l->c), 0);
+	assert_int_equal(uvfs_mkdir(l->c, "/m", 0755), 0);
+	return uvfs_mount(l->c, "9p", l->src, "/m", opts);
+}
+
+static void lfx_done(struct lfx *l)
+{
+	uvfs_umount(l->c, "/m", UVFS_UMOUNT_FORCE);
+	assert_int_equal(uvfs_settle(l->u, 5000), 0);
+	uvfs_ctx_free(l->c);
+	uvfs_free(l->u);
+	atomic_store(&l->stop, true);
+	int c = atomic_load(&l->cur);
+	if (c >= 0)
+		shutdown(c, SHUT_RDWR);
+	pthread_join(l->thr, NULL);
+	close(l->lfd);
+	unlink(l->path);
+	rmdir(l->dir);
+}
+
+/* The server hangs up in the middle of a Tgetattr: the mount connects
+ * again, the Tgetattr is replayed and answered, the open file reads on. */
+static void test_reconnect_hangup(void **state)
+{
+	struct lfx l = { 0 };
+	struct uvfs_9p_server_info si;
+	struct stat st;
+	char buf[16];
+	int fd;
+
+	(void)state;
+	assert_int_equal(lfx_mount(&l, "timeout=5000"), 0);
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
+	assert_int_equal(si.pid, 0);
+	assert_true(si.connected);
+	assert_int_equal(si.losses, 0);
+	fd = uvfs_open(l.c, "/m/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_stat(l.c, "/m/bye", &st), 0);
+	assert_int_equal(st.st_size, 1400);
+	assert_int_equal(uvfs_pread(l.c, fd, buf, 5, 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
+	assert_true(si.connected);
+	assert_false(si.dead);
+	assert_int_equal(si.losses, 1);
+	assert_int_equal(si.restarts, 1);
+	assert_true(si.replays >= 1);
+	assert_int_equal(si.stale_fids, 0);
+	assert_int_equal(atomic_load(&l.accepted), 2);
+	assert_int_equal(uvfs_close(l.c, fd), 0);
+	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+}
+
+/* A protocol violation (a frame over msize) is not a reason to reconnect:
+ * the mount is dead at once, and nothing connects again. */
+static void test_reconnect_violation(void **state)
+{
+	struct lfx l = { 0 };
+	struct uvfs_9p_server_info si;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(lfx_mount(&l, "timeout=2000"), 0);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_stat(l.c, "/m/big", &st), -EIO);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -EIO);
+	usleep(100 * 1000);     /* time for a reconnect, were there one */
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
+	assert_true(si.dead);
+	assert_false(si.recovering);
+	assert_int_equal(si.restarts, 0);
+	assert_int_equal(atomic_load(&l.accepted), 1);
+	assert_int_equal(uvfs_stat(l.c, "/", &st), 0);
+	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+}
+
+/* noreconnect, and an fd: source: the old behaviour (the connection stays
+ * lost), and no server to report. */
+static void test_noreconnect(void **state)
+{
+	struct lfx l = { 0 };
+	struct fx x = { 0 };
+	struct uvfs_9p_server_info si;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(lfx_mount(&l, "timeout=2000,noreconnect"), 0);
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), -ENOENT);
+	assert_int_equal(uvfs_stat(l.c, "/m/bye", &st), -EIO);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -EIO);
+	usleep(100 * 1000);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -EIO);
+	assert_int_equal(atomic_load(&l.accepted), 1);
+	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_9p_server_info(x.u, "/m", &si), -ENOENT);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1064,6 +1259,9 @@ int main(void)
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
+		cmocka_unit_test(test_reconnect_hangup),
+		cmocka_unit_test(test_reconnect_violation),
+		cmocka_unit_test(test_noreconnect),
 		/* last: diod may die of SIGPIPE after it (it writes the reply
 		 * of the request it was stopped in to a closed socket) */
 		cmocka_unit_test(test_real_server_stopped),

@@ -10,20 +10,33 @@
  *           driver duplicates them and closes its copies at unmount)
  * Options:  aname=PATH  uname=NAME  msize=N (default 524288, negotiated down)
  *           timeout=MS (per-request deadline, default 10000)  serial
+ *           restarts=N (default 30) within window=MS (default 60000)
+ *           noreconnect
  *
  * A request that passes its deadline fails with -ETIMEDOUT (and is flushed);
- * a broken connection, a forced unmount or a protocol violation fails with
- * -EIO.  See docs/9p-client.md.
+ * a forced unmount or a protocol violation fails with -EIO.
+ *
+ * Over unix: or tcp: (unless noreconnect) a lost connection (EOF, a reset,
+ * a read or write error) is recovered as a hostfs server's death is: the
+ * driver connects to the address again, backing off, and callers wait
+ * (within their deadline); requests that were out are replayed if
+ * idempotent, else fail with -EIO; open files are reopened, and one whose
+ * file changed identity meanwhile answers -ESTALE.  Past restarts=
+ * attempts within window= the mount is dead (-EIO), and a protocol
+ * violation makes it dead at once.  Over fd:, or with noreconnect, a lost
+ * connection fails every request with -EIO until unmounted.  See
+ * docs/9p-client.md and docs/recovery.md.
  *
  * Type "hostfs" (registered by uvfs_9p_register too) exports a host
  * directory through a supervised uvfs-hostfs process:
  *
  *   uvfs_mount(ctx, "hostfs", "/srv/data", "/x", "restarts=5");
  *
- * Options: those of "9p" but aname, and server=PATH (the uvfs-hostfs
- * binary; default: next to the running program, else in PATH),
- * restarts=N (default 5) within window=MS (default 60000).  A server that
- * dies is restarted and the open files reopened; see docs/recovery.md.
+ * Options: those of "9p" but aname and noreconnect, and server=PATH (the
+ * uvfs-hostfs binary; default: next to the running program, else in
+ * PATH), restarts=N (default 5) within window=MS (default 60000).  A
+ * server that dies is restarted and the open files reopened; see
+ * docs/recovery.md.
  */
 #ifndef UVFS_9P_H
 #define UVFS_9P_H
@@ -47,18 +60,25 @@ extern const struct uvfs_fstype_ops uvfs_diod_ops;
  * error. */
 int uvfs_9p_register(struct uvfs *u);
 
-/* The state of the server behind the "hostfs" or "diod" mount at target (found by
- * the mount's source: with two mounts of one directory, the newer).
- * For tests, benchmarks and `uvfs servers`. */
+/* The state of the server behind the "hostfs", "diod" or reconnecting
+ * "9p" mount at target (found by the mount's type and source: with two
+ * such mounts of one source, the newer).  -ENOENT for any other mount (a
+ * "9p" mount over fd:, or with noreconnect).  For tests, benchmarks and
+ * `uvfs servers`. */
 struct uvfs_9p_server_info {
-	pid_t pid;                      /* 0 while none runs */
-	int recovering;                 /* the server is being restarted */
+	pid_t pid;                      /* 0 while none runs; always 0 for
+					 * "9p" (not our process) */
+	int recovering;                 /* the server is being restarted, or
+					 * reconnected to */
 	int dead;                       /* restart limit reached, or cancelled */
-	unsigned long restarts;         /* servers started after the first */
+	unsigned long restarts;         /* servers started (connections made)
+					 * after the first */
 	unsigned long losses;           /* sessions lost */
 	unsigned long replays;          /* requests sent again after a loss */
 	unsigned long stale_fids;       /* fids that changed identity */
 	uint64_t last_recovery_ns;      /* loss to every fid reopened */
+	int connected;                  /* a session is up (not recovering,
+					 * not dead) */
 };
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
 			struct uvfs_9p_server_info *out);

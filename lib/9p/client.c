@@ -103,6 +103,9 @@
 #define TIMEOUT_DEFAULT 10000
 #define RESTARTS_DEFAULT  5     /* hostfs: restarts ... */
 #define WINDOW_DEFAULT_MS 60000 /* ... within this window */
+#define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
+				 * window (backing off to 1 s: a server
+				 * gone for ~24 s makes the mount dead) */
 
 /* ---- the connection ---------------------------------------------------- */
 
@@ -178,8 +181,9 @@ struct conn {
 	size_t rb_start, rb_have;
 	uint64_t rb_gen;        /* the session rb's bytes come from */
 
-	/* Supervision (type "hostfs", docs/recovery.md).  A plain "9p"
-	 * connection has supervised false: any loss is a kill. */
+	/* Supervision (types "hostfs" and "diod", and "9p" over unix: or
+	 * tcp:, docs/recovery.md).  An unsupervised connection ("9p" over
+	 * fd:, or noreconnect) has supervised false: any loss is a kill. */
 	bool supervised;        /* lock: losses are recovered, not fatal */
 	bool perm_dead;         /* lock: killed for good (cancel, unmount,
 				 * restart limit): every request -EIO */
@@ -188,13 +192,17 @@ struct conn {
 	_Atomic uint64_t sgen;  /* written under lock: session generation */
 	pthread_cond_t state_cv;        /* recovering turned false */
 	pthread_cond_t sup_cv;          /* wakes the supervisor */
-	int pidfd;              /* the server's, or -1 (reader polls it) */
+	int pidfd;              /* the server's, or -1 (none spawned, or
+				 * no pidfd_open): the reader polls it */
 	/* The fid registry (supervised only): what every fid the server
 	 * holds names, to create it again on a new server.  By number. */
 	struct fident *fids;    /* lock */
 	size_t nfidents;
 	bool track;             /* const: keep the registry */
-	struct sup *sup;        /* const: the server we spawned, or NULL */
+	struct sup *sup;        /* const: the supervisor, or NULL */
+	bool proto_fatal;       /* const: a protocol violation kills instead
+				 * of being a loss (a server we reconnect to
+				 * but cannot restart) */
 	struct p9_qid root_qid;
 	unsigned long losses, replays;
 	struct timespec lost_at;        /* lock: a recovery began */
@@ -681,6 +689,20 @@ static void conn_lost(struct conn *c, uint64_t gen)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void proto_kill(struct conn *c, uint64_t gen);
+
+/* Session gen ended with err (read_step): -EPROTO (the server broke the
+ * framing) on a connection whose server we cannot restart makes the mount
+ * dead (reconnecting would replay requests to the same broken server,
+ * docs/recovery.md); anything else is a loss. */
+static void session_end(struct conn *c, uint64_t gen, int err)
+{
+	if (err == -EPROTO && c->proto_fatal)
+		proto_kill(c, gen);
+	else
+		conn_lost(c, gen);
+}
+
 /* Writes one whole message of session gen by the deadline.  0;
  * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
  * -EIO if the connection is dead, died here (a message cut in the middle
@@ -896,8 +918,9 @@ out:
 /*
  * The read role.  => the calling thread holds it (c->rd) for session gen.
  *
- * Dispatches every complete frame read so far; -EIO if the framing is
- * lost (the caller then loses the session).
+ * Dispatches every complete frame read so far; -EPROTO if the framing is
+ * lost (a frame larger than msize or smaller than a header: the caller
+ * then ends the session, session_end).
  */
 static int read_frames(struct conn *c, uint64_t gen)
 {
@@ -909,7 +932,7 @@ static int read_frames(struct conn *c, uint64_t gen)
 		uint32_t size;
 		if (p9_frame_size(c->rb + c->rb_start, c->rb_have, c->msize,
 				  &size) != 0)
-			return -EIO;
+			return -EPROTO;
 		if (c->rb_have < size)
 			break;
 		dispatch(c, c->rb + c->rb_start, size, gen);
@@ -927,8 +950,9 @@ static int read_frames(struct conn *c, uint64_t gen)
  * Waits up to ms (-1: forever) for the socket (fd of session gen), reads
  * once and dispatches.  0 to go on (also on a timeout); 1 if the
  * connection was killed or the session is over; -EIO if the session is
- * lost here (EOF, a read error, the server's pidfd, framing lost): the
- * caller calls conn_lost(gen) once it has given the role up.
+ * lost here (EOF, a read error, the server's pidfd), -EPROTO if the
+ * framing is lost: the caller calls session_end(gen, err) once it has
+ * given the role up.
  */
 static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 		     int ms)
@@ -939,9 +963,10 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 		{ .fd = pidfd, .events = POLLIN },
 	};
 	ssize_t n;
+	int r = read_frames(c, gen);
 
-	if (read_frames(c, gen) < 0)
-		return -EIO;
+	if (r < 0)
+		return r;
 	n = poll(p, pidfd >= 0 ? 3 : 2, ms);
 	if (n < 0 && errno != EINTR)
 		return -EIO;
@@ -1017,7 +1042,7 @@ static void lead_locked(struct conn *c, struct req *rq,
 	role_give_locked(c);
 	if (r < 0) {
 		pthread_mutex_unlock(&c->lock);
-		conn_lost(c, gen);
+		session_end(c, gen, r);
 		pthread_mutex_lock(&c->lock);
 	}
 }
@@ -1069,7 +1094,7 @@ static void *reader_main(void *arg)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
-		conn_lost(c, gen);
+		session_end(c, gen, r);
 	return NULL;
 }
 
@@ -1478,7 +1503,9 @@ static int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
 {
 	return rpc_x(c, t, rtype, out, cl, clfid, 0);
 }
-/* Reads exactly n bytes by the deadline (before the reader runs). */
+/* Reads exactly n bytes by the deadline (before the reader runs); -EIO
+ * once the connection is killed (a supervisor reconnecting to a server
+ * that accepts and does not answer must not hold an unmount up). */
 static int read_full(struct conn *c, void *buf, size_t n,
 		     const struct timespec *dl)
 {
@@ -1496,11 +1523,15 @@ static int read_full(struct conn *c, void *buf, size_t n,
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		struct pollfd p = { .fd = c->fd_r, .events = POLLIN };
+		struct pollfd p[2] = {
+			{ .fd = c->fd_r, .events = POLLIN },
+			{ .fd = c->evfd, .events = POLLIN },
+		};
 		int ms = ms_left(dl);
 		if (ms == 0)
 			return -ETIMEDOUT;
-		poll(&p, 1, ms);
+		if (poll(p, 2, ms) > 0 && p[1].revents)
+			return -EIO;
 	}
 	return 0;
 }
@@ -1629,27 +1660,41 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
-static int connect_unix(const char *path, int *fd)
+/*
+ * The connects wait at most timeout_ms, and not at all once evfd (the
+ * connection's kill) is readable: -EIO then.  The socket is non-blocking.
+ */
+static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec dl;
 	int s;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
+	deadline_in(&dl, timeout_ms);
+	/* a full backlog (a server that does not accept) answers EAGAIN at
+	 * once, where a blocking connect would wait for ever: try again */
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno, ms = ms_left(&dl);
+		struct pollfd p = { .fd = evfd, .events = POLLIN };
+
+		if (e == EAGAIN && ms > 0 &&
+		    poll(&p, 1, ms < 10 ? ms : 10) == 0)
+			continue;
 		close(s);
-		return e;
+		return e != EAGAIN ? -e : p.revents ? -EIO : -ETIMEDOUT;
 	}
 	*fd = s;
 	return 0;
 }
 
-static int connect_tcp(const char *hostport, int timeout_ms, int *fd)
+static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
+		       int *fd)
 {
 	char host[256];
 	const char *colon = strrchr(hostport, ':');
@@ -1683,12 +1728,17 @@ static int connect_tcp(const char *hostport, int timeout_ms, int *fd)
 			close(s);
 			continue;
 		}
-		struct pollfd p = { .fd = s, .events = POLLOUT };
+		struct pollfd p[2] = {
+			{ .fd = s, .events = POLLOUT },
+			{ .fd = evfd, .events = POLLIN },
+		};
 		int err = 0;
 		socklen_t el = sizeof(err);
-		if (poll(&p, 1, timeout_ms) != 1) {
-			r = -ETIMEDOUT;
+		if (poll(p, 2, timeout_ms) < 1 || p[1].revents) {
+			r = p[1].revents ? -EIO : -ETIMEDOUT;
 			close(s);
+			if (p[1].revents)
+				break;
 			continue;
 		}
 		getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
@@ -1721,16 +1771,30 @@ static int parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* A source one can connect to again (unix:, tcp:)? */
+static bool source_is_address(const char *source)
+{
+	return strncmp(source, "unix:", 5) == 0 ||
+	       strncmp(source, "tcp:", 4) == 0;
+}
+
+/* Connects to a unix: or tcp: source: *fd non-blocking, close-on-exec. */
+static int connect_addr(struct conn *c, const char *source, int *fd)
+{
+	if (strncmp(source, "unix:", 5) == 0)
+		return connect_unix(source + 5, c->timeout_ms, c->evfd, fd);
+	if (strncmp(source, "tcp:", 4) == 0)
+		return connect_tcp(source + 4, c->timeout_ms, c->evfd, fd);
+	return -EINVAL;
+}
+
 static int conn_open(struct conn *c, const char *source)
 {
 	int r;
 
 	c->fd_r = c->fd_w = -1;
-	if (strncmp(source, "unix:", 5) == 0) {
-		r = connect_unix(source + 5, &c->fd_r);
-		c->fd_w = c->fd_r;
-	} else if (strncmp(source, "tcp:", 4) == 0) {
-		r = connect_tcp(source + 4, c->timeout_ms, &c->fd_r);
+	if (source_is_address(source)) {
+		r = connect_addr(c, source, &c->fd_r);
 		c->fd_w = c->fd_r;
 	} else if (strncmp(source, "fd:", 3) == 0) {
 		char tmp[64], *comma;
@@ -2219,24 +2283,31 @@ static uint32_t io_max(struct p9sb *s, uint32_t iounit)
 
 /* ---- options and mount ------------------------------------------------- */
 
+/* What a mount of each type talks to: a server it was given (an address
+ * or descriptors), or one it spawns. */
+enum server_kind { SERVER_NONE, SERVER_HOSTFS, SERVER_DIOD };
+
 struct opts {
 	char aname[PATH_MAX];
 	char uname[256];
-	char server[PATH_MAX];  /* hostfs */
+	char server[PATH_MAX];  /* hostfs, diod */
 	long msize, timeout;
-	long restarts, window;  /* hostfs */
+	long restarts, window;  /* supervised mounts */
 	bool serial, has_uname, has_server;
+	bool noreconnect;       /* 9p: a lost connection stays lost */
 };
 
-static int parse_opts(const char *options, struct opts *o, bool hostfs)
+static int parse_opts(const char *options, struct opts *o,
+		      enum server_kind kind)
 {
+	bool hostfs = kind != SERVER_NONE;      /* we start the server */
 	char *dup, *tok, *save = NULL;
 	int r = 0;
 
 	snprintf(o->aname, sizeof(o->aname), "%s", "");
 	o->msize = MSIZE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
-	o->restarts = RESTARTS_DEFAULT;
+	o->restarts = hostfs ? RESTARTS_DEFAULT : RECONNECTS_DEFAULT;
 	o->window = WINDOW_DEFAULT_MS;
 	if (!options || !*options)
 		return 0;
@@ -2251,11 +2322,13 @@ static int parse_opts(const char *options, struct opts *o, bool hostfs)
 			else
 				strcpy(o->server, tok + 7);
 			o->has_server = true;
-		} else if (hostfs && strncmp(tok, "restarts=", 9) == 0) {
+		} else if (strncmp(tok, "restarts=", 9) == 0) {
 			r = parse_int(tok + 9, 0, 1000000L, &o->restarts);
-		} else if (hostfs && strncmp(tok, "window=", 7) == 0) {
+		} else if (strncmp(tok, "window=", 7) == 0) {
 			r = parse_int(tok + 7, 1, 24 * 3600 * 1000L,
 				      &o->window);
+		} else if (!hostfs && strcmp(tok, "noreconnect") == 0) {
+			o->noreconnect = true;
 		} else if (!hostfs && strncmp(tok, "aname=", 6) == 0) {
 			if (strlen(tok + 6) >= sizeof(o->aname))
 				r = -ENAMETOOLONG;
@@ -2282,22 +2355,33 @@ static int parse_opts(const char *options, struct opts *o, bool hostfs)
 	return r;
 }
 
-/* ---- supervision: type "hostfs" (docs/recovery.md) ----------------------
+/* ---- supervision: types "hostfs", "diod"; "9p" reconnecting -------------
+ * (docs/recovery.md)
  *
- * mount spawns uvfs-hostfs DIR on a socketpair (its stdin/stdout) and
- * keeps its pid and a pidfd.  The reader of each session polls the socket
- * and the pidfd; EOF, a read or write error, lost framing or the pidfd
- * turning readable is conn_lost(): the waiters are completed as lost, and
- * the supervisor thread (one per mount) takes over:
+ * hostfs and diod mounts spawn the server on a socketpair (its stdin and
+ * stdout) and keep its pid and a pidfd.  A "9p" mount of a unix: or tcp:
+ * source (unless noreconnect) has the same supervisor with nothing to
+ * spawn: a session is a connection to the address, with no pid and no
+ * pidfd.  The reader of each session polls the socket and the pidfd; EOF,
+ * a read or write error, lost framing or the pidfd turning readable is
+ * conn_lost(): the waiters are completed as lost, and the supervisor
+ * thread (one per mount) takes over:
  *
- *   join the old reader, close the socket, SIGKILL + reap the old server;
+ *   join the old reader, close the socket, SIGKILL + reap the old server
+ *   (if we spawned one);
  *   restart limit (restarts= within window=): past it conn_kill (dead);
  *   back off (10 ms, doubling to 1 s while attempts fail);
- *   spawn, Tversion (same msize), start a reader, Tattach fid 0, walk every
- *   registered fid again from fid 0 under its own number, Tlopen the ones
- *   that were open, compare qids (path and type): a mismatch or a failed
- *   walk marks the fid stale (its requests -ESTALE);
+ *   spawn, or connect to the address again; Tversion (same msize), start a
+ *   reader, Tattach fid 0, walk every registered fid again from fid 0
+ *   under its own number, Tlopen the ones that were open, compare qids
+ *   (path and type): a mismatch or a failed walk marks the fid stale (its
+ *   requests -ESTALE);
  *   recovering = false: the waiting requests go (replays among them).
+ *
+ * On a reconnecting mount a protocol violation is no loss but the end:
+ * lost framing (proto_kill) or a Tversion answered otherwise than at mount
+ * makes the mount dead at once.  We cannot restart that server, and the
+ * one we would reach again is the one that broke the protocol.
  *
  * Only the supervisor sends while recovering (RPC_INTERNAL); every other
  * request waits on state_cv with its deadline; clunks wait in the queue.
@@ -2307,18 +2391,28 @@ static int parse_opts(const char *options, struct opts *o, bool hostfs)
 
 struct sup {
 	struct uvfs_sb *sb;             /* const: told of each recovery */
-	char *server, *dir;             /* const */
+	const char *type;               /* const: "hostfs", "diod", "9p" */
+	char *source;                   /* const: the mount's source: the
+					 * directory exported (spawned), or
+					 * the address (reconnect) */
+	char *server;                   /* const: the binary; NULL with
+					 * reconnect */
 	bool diod;                      /* const: the server is diod */
+	bool reconnect;                 /* const: a session is a connection
+					 * to source; nothing to spawn, no
+					 * pid, no pidfd */
 	char *uname, *aname;            /* const: for Tattach again */
 	uint32_t n_uname;
 	long restarts, window_ms;       /* const: the limit */
-	pid_t pid;                      /* c.lock: the server, 0 none */
+	pid_t pid;                      /* c.lock: the server, 0 none (always
+					 * 0 with reconnect) */
 	bool stop;                      /* c.lock: unmount */
 	pthread_t thread;
 	bool started;
 	struct timespec *stamps;        /* supervisor: recent restarts */
 	size_t nstamps;
-	unsigned long nrestarts;        /* c.lock */
+	unsigned long nrestarts;        /* c.lock: sessions opened (servers
+					 * spawned, connections made) */
 	uint64_t last_recovery_ns;      /* c.lock */
 	unsigned long stale_fids;       /* c.lock */
 };
@@ -2340,13 +2434,13 @@ static int spawn_server(struct conn *c)
 	sigset_t none, def;
 	int sv[2], r;
 	pid_t pid;
-	char *hostfs_argv[] = { sp->server, sp->dir, NULL };
+	char *hostfs_argv[] = { sp->server, sp->source, NULL };
 	/* diod on the inherited socket (long options: its -w is ambiguous),
 	 * no authentication, its log out of our stderr; all users squashed
 	 * when we are not root (it could not switch users anyway) */
 	char *diod_argv[] = { sp->server, "-f", "-n", "--rfdno", "0",
-			      "--wfdno", "0", "-e", sp->dir, "-L", "/dev/null",
-			      geteuid() ? "-S" : NULL, NULL };
+			      "--wfdno", "0", "-e", sp->source, "-L",
+			      "/dev/null", geteuid() ? "-S" : NULL, NULL };
 	char **argv = sp->diod ? diod_argv : hostfs_argv;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -2403,8 +2497,50 @@ static int spawn_server(struct conn *c)
 	return r;
 }
 
+/* Reconnect: the address again (the connect waits at most the request
+ * timeout, and not at all once the connection is killed).  No pid, no
+ * pidfd: the session ends by EOF or an error alone. */
+static int connect_server(struct conn *c)
+{
+	struct sup *sp = c->sup;
+	int fd, r = connect_addr(c, sp->source, &fd);
+
+	if (r)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	c->fd_r = c->fd_w = fd;
+	c->sock = true;
+	sp->nrestarts++;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Supervisor: a new session (c's socket).  0, or why none: nothing of it
+ * is left to lose then (session_teardown still closes what there is). */
+static int session_start(struct conn *c)
+{
+	return c->sup->reconnect ? connect_server(c) : spawn_server(c);
+}
+
+/* The server of session gen broke the protocol and we cannot restart it:
+ * the mount is dead (session_end). */
+static void proto_kill(struct conn *c, uint64_t gen)
+{
+	bool now;
+
+	pthread_mutex_lock(&c->lock);
+	now = !c->perm_dead && atomic_load(&c->sgen) == gen;
+	pthread_mutex_unlock(&c->lock);
+	if (!now)
+		return;
+	fprintf(stderr, "uvfs: %s %s: protocol violation (framing lost): "
+		"the mount is dead\n", c->sup->type, c->sup->source);
+	conn_kill(c);
+}
+
 /* Supervisor, after a loss (or at unmount): no reader, no socket, no
- * server left of the old session. */
+ * server left of the old session (with reconnect there is no server of
+ * ours: pid 0, no pidfd). */
 static void session_teardown(struct conn *c, int grace_ms)
 {
 	struct sup *sp = c->sup;
@@ -2665,9 +2801,16 @@ static void *sup_main(void *arg)
 
 		session_teardown(c, 0);
 		if (!restart_allowed(sp)) {
-			fprintf(stderr, "uvfs: hostfs %s: the server died %ld "
-				"times within %ld ms: the mount is dead\n",
-				sp->dir, sp->restarts + 1, sp->window_ms);
+			if (sp->reconnect)
+				fprintf(stderr, "uvfs: 9p %s: connection lost; "
+					"%ld attempts to reconnect within %ld "
+					"ms: the mount is dead\n", sp->source,
+					sp->restarts, sp->window_ms);
+			else
+				fprintf(stderr, "uvfs: %s %s: the server died "
+					"%ld times within %ld ms: the mount is "
+					"dead\n", sp->type, sp->source,
+					sp->restarts + 1, sp->window_ms);
 			conn_kill(c);
 			pthread_mutex_lock(&c->lock);
 			break;
@@ -2685,16 +2828,32 @@ static void *sup_main(void *arg)
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 			  backoff * 2;
 
-		int r = spawn_server(c);
+		/* no session (the address refuses, the binary cannot be
+		 * spawned): nothing to lose, try again */
+		if (session_start(c) != 0) {
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		int r = 0;
 		pthread_mutex_lock(&c->lock);
-		if (r == 0 && atomic_load(&c->sgen) == gen && !c->perm_dead &&
-		    !sp->stop)
+		if (atomic_load(&c->sgen) == gen && !c->perm_dead && !sp->stop)
 			atomic_store(&c->dead, false);
-		else if (r == 0)
+		else
 			r = -EIO;
 		pthread_mutex_unlock(&c->lock);
 		if (r == 0)
 			r = conn_version(c, true);
+		if (sp->reconnect && (r == -EPROTO || r == -EPROTONOSUPPORT)) {
+			/* the address answers, but not as the server we
+			 * mounted (another version, a smaller msize: the
+			 * open fids' I/O sizes depend on it) */
+			fprintf(stderr, "uvfs: 9p %s: the server answers "
+				"Tversion otherwise than at mount: the mount "
+				"is dead\n", sp->source);
+			conn_kill(c);
+			pthread_mutex_lock(&c->lock);
+			break;
+		}
 		if (r == 0)
 			r = reader_start(c);
 		if (r == 0)
@@ -2767,7 +2926,7 @@ static void sup_free(struct sup *sp)
 	if (!sp)
 		return;
 	free(sp->server);
-	free(sp->dir);
+	free(sp->source);
 	free(sp->uname);
 	free(sp->aname);
 	free(sp->stamps);
@@ -2824,14 +2983,18 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 	size_t n = 0, i;
 	int r = uvfs_mount_list(u, &mi, &n);
 	char source[256] = "";
+	char type[32] = "";
 
 	if (r)
 		return r;
 	for (i = 0; i < n; i++)
 		if (strcmp(mi[i].target, target) == 0 &&
 		    (strcmp(mi[i].type, "hostfs") == 0 ||
-		     strcmp(mi[i].type, "diod") == 0))
+		     strcmp(mi[i].type, "diod") == 0 ||
+		     strcmp(mi[i].type, "9p") == 0)) {
 			snprintf(source, sizeof(source), "%s", mi[i].source);
+			snprintf(type, sizeof(type), "%s", mi[i].type);
+		}
 	free(mi);
 	if (!source[0])
 		return -ENOENT;
@@ -2839,13 +3002,15 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 	pthread_mutex_lock(&sup_list_lock);
 	for (i = sizeof(sup_list) / sizeof(sup_list[0]); i-- > 0;) {
 		struct conn *c = sup_list[i];
-		if (!c || strcmp(c->sup->dir, source) != 0)
+		if (!c || strcmp(c->sup->type, type) != 0 ||
+		    strcmp(c->sup->source, source) != 0)
 			continue;
 		pthread_mutex_lock(&c->lock);
 		memset(out, 0, sizeof(*out));
 		out->pid = c->sup->pid;
 		out->recovering = c->recovering;
 		out->dead = c->perm_dead;
+		out->connected = !atomic_load(&c->dead) && !c->recovering;
 		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
 		out->losses = c->losses;
 		out->replays = c->replays;
@@ -2905,13 +3070,12 @@ static void p9_free(struct p9sb *s)
 	free(s);
 }
 
-enum server_kind { SERVER_NONE, SERVER_HOSTFS, SERVER_DIOD };
-
 static int mount_common(struct uvfs_sb *sb, const char *source,
 			const char *options, uint64_t *root_ino,
 			enum server_kind kind)
 {
 	bool hostfs = kind != SERVER_NONE;      /* we start the server */
+	bool reconnect;         /* 9p over an address: we connect again */
 	struct p9_msg m = { .type = P9_TATTACH };
 	struct opts o = { 0 };
 	struct reply rp;
@@ -2919,11 +3083,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	struct stat st;
 	int r;
 
-	r = parse_opts(options, &o, hostfs);
+	r = parse_opts(options, &o, kind);
 	if (r)
 		return r;
 	if (!source)
 		return -EINVAL;
+	reconnect = !hostfs && !o.noreconnect && source_is_address(source);
 	if (hostfs) {
 		/* the export: an absolute host directory */
 		if (source[0] != '/')
@@ -2957,24 +3122,33 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		free(s);
 		return r;
 	}
-	if (hostfs) {
+	if (hostfs || reconnect) {
 		struct sup *sp = calloc(1, sizeof(*sp));
 		s->c.sup = sp;
+		/* from the first Tattach on: fid 0's path is where every
+		 * other path starts */
 		s->c.track = true;
+		s->c.proto_fatal = reconnect;
 		if (sp) {
 			sp->sb = sb;
-			sp->server = strdup(o.server);
-			sp->dir = strdup(source);
+			sp->type = kind == SERVER_DIOD ? "diod" :
+				   hostfs ? "hostfs" : "9p";
+			sp->server = hostfs ? strdup(o.server) : NULL;
+			sp->source = strdup(source);
 			sp->diod = kind == SERVER_DIOD;
+			sp->reconnect = reconnect;
 			sp->restarts = o.restarts;
 			sp->window_ms = o.window;
 			sp->stamps = calloc((size_t)o.restarts + 1,
 					    sizeof(*sp->stamps));
 		}
-		if (!sp || !sp->server || !sp->dir || !sp->stamps)
+		if (!sp || (hostfs && !sp->server) || !sp->source ||
+		    !sp->stamps)
 			r = -ENOMEM;
-		else
+		else if (hostfs)
 			r = spawn_server(&s->c);
+		else if ((r = conn_open(&s->c, source)) == 0)
+			sp->nrestarts = 1;      /* the first session */
 	} else {
 		r = conn_open(&s->c, source);
 	}
@@ -3002,7 +3176,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		    pwp)
 			snprintf(o.uname, sizeof(o.uname), "%s", pw.pw_name);
 	}
-	if (hostfs) {
+	if (s->c.sup) {
 		s->c.sup->uname = strdup(o.uname);
 		s->c.sup->aname = strdup(o.aname);
 		s->c.sup->n_uname = (uint32_t)s->uid;
@@ -3031,7 +3205,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->root->refs = 1;      /* the mount's, for good */
 	atomic_store(&s->root->type, S_IFDIR);
 	pthread_mutex_unlock(&s->lock);
-	if (hostfs) {
+	if (s->c.sup) {
 		r = -pthread_create(&s->c.sup->thread, NULL, sup_main, &s->c);
 		if (r)
 			goto fail;

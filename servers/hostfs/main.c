@@ -6,7 +6,10 @@
  * Without --listen it serves one connection on the inherited descriptors
  * 0 (requests) and 1 (replies): the way the VFS spawns it over a
  * socketpair.  With --listen unix:PATH it accepts connections on a Unix
- * socket, one thread each, until killed.
+ * socket, one thread each, until killed.  A socket file left at PATH by a
+ * server that died is replaced (one that a live server listens on is
+ * not): restarted on the same path, the server is found again by clients
+ * that reconnect (docs/recovery.md).
  *
  * Exit codes: 0 the peer hung up; 1 an error while serving; 2 bad usage,
  * or the export directory is missing or unreadable.
@@ -44,6 +47,23 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* path names a socket nobody listens on (its server died)? */
+static int stale_socket(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, stale;
+
+	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+		errno == ECONNREFUSED;
+	close(fd);
+	return stale;
+}
+
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -57,8 +77,12 @@ static int listen_unix(const char *path)
 	/* owner-only: who may connect is who may act as any user */
 	mode_t old = umask(077);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int bad = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		  listen(fd, 64) < 0;
+	int bad = fd < 0;
+	if (!bad && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
+		      unlink(path) < 0 ||
+		      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
+	bad = bad || listen(fd, 64) < 0;
 	umask(old);
 	if (bad) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",

@@ -3,7 +3,10 @@
 # spawns uvfs-hostfs; `uvfs servers` lists it; kill -9 it while a process
 # reads a file through the mount: the read goes on after the restart with
 # the right data; SIGSTOP it: `uvfs umount -f` still returns within a
-# second and the blocked reader gets an error, not a hang.
+# second and the blocked reader gets an error, not a hang.  A "9p" mount
+# of a uvfs-hostfs run on its own (--listen): `uvfs servers` lists it
+# (pid 0); killed and started again, a file held open through the mount
+# reads on.
 . "$(dirname "$0")/lib.sh"
 
 HOSTFS=${UVFS_HOSTFS:-}
@@ -107,6 +110,43 @@ for _ in $(seq 40); do [ -s "$WORK/blocked.out" ] && break; sleep 0.05; done
 grep -q "rc=0" "$WORK/blocked.out" && note "the blocked read had finished"
 kill -CONT "$P2" 2>/dev/null
 mountpoint -q "$H" 2>/dev/null && fail "$H is still a mount point"
+alive
+
+note "a 9p mount of a server of its own reconnects"
+SOCK=$WORK/hostfs.sock
+start_listener() {
+	# (not holding the test's descriptor 7 on the mount open)
+	"$HOSTFS" --listen "unix:$SOCK" "$EXPORT" 7<&- &
+	NP=$!
+	BG_PIDS+=($NP)
+	for _ in $(seq 100); do
+		python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
+			"$SOCK" 2>/dev/null && return
+		sleep 0.05
+	done
+	fail "uvfs-hostfs --listen did not come up"
+}
+start_listener
+N=$MNT/n
+mkdir "$N"
+expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$SOCK" "$N"
+expect 0 "$UVFS" -m "$MNT" servers
+echo "$OUT"
+case $OUT in *running*"unix:$SOCK"*) ;; *) fail "servers: $OUT" ;; esac
+[ "$(server_pid)" = 0 ] || fail "a 9p mount's server pid is $(server_pid), not 0"
+echo held >"$N/net"
+exec 7<"$N/net"
+kill -9 "$NP"
+wait "$NP" 2>/dev/null
+start_listener
+[ "$(cat <&7)" = held ] || fail "the file held open does not read after the reconnect"
+exec 7<&-
+[ "$(cat "$N/net")" = held ] || fail "$N/net does not read after the reconnect"
+expect 0 "$UVFS" -m "$MNT" servers --json
+case $OUT in *'"restarts": "1"'*|*'"restarts":"1"'*|*'"restarts": 1'*) ;;
+*) fail "servers after the reconnect: $OUT" ;; esac
+expect 0 "$UVFS" umount "$N"
+kill -9 "$NP"
 alive
 stop_daemon
 echo PASS
