@@ -128,29 +128,27 @@ static int path_setxattr(struct uvfs_ctx *ctx, const struct path *p,
 static ssize_t path_listxattr(struct uvfs_ctx *ctx, const struct path *p,
 			      char *list, size_t size)
 {
+	size_t cap = 4096;      /* most lists fit: one driver call */
 	char *all = NULL;
 	ssize_t n, out = 0;
 
 	if (size && !list)
 		return -EFAULT;
 	for (int tries = 0;; tries++) {
-		n = vop_listxattr(p->vp, NULL, 0);
-		if (n <= 0) {
-			free(all);      /* shrank to nothing between tries */
-			return n;
-		}
-		char *nb = realloc(all, (size_t)n);
+		char *nb = realloc(all, cap);
 		if (!nb) {
 			free(all);
 			return -ENOMEM;
 		}
 		all = nb;
-		ssize_t m = vop_listxattr(p->vp, all, (size_t)n);
-		if (m != -ERANGE || tries == 8) {
-			n = m;
+		n = vop_listxattr(p->vp, all, cap);
+		if (n != -ERANGE || tries == 8)
 			break;
-		}
-		/* grew in between: ask again */
+		/* longer: ask its length, then again (it may grow between) */
+		n = vop_listxattr(p->vp, NULL, 0);
+		if (n <= 0)
+			break;
+		cap = (size_t)n;
 	}
 	for (ssize_t i = 0; n > 0 && i < n;) {
 		size_t len = strnlen(all + i, (size_t)(n - i));
