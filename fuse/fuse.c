@@ -1022,27 +1022,16 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	reply_err(req, err);
 }
 
-/* The value or list into a buffer of size (0: only its length). */
-static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf,
-			size_t size)
-{
-	if (n < 0)
-		return reply_err(req, (int)n);
-	count(req);
-	if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-}
-
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
+/* getxattr of name, or listxattr (name NULL), into a buffer of size (0:
+ * only the length). */
+static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size)
 {
 	struct uvfs_ctx *ctx;
 	char *buf = NULL;
 	ssize_t n;
 
-	if (size > UVFS_XATTR_SIZE_MAX)
+	if (size > UVFS_XATTR_SIZE_MAX && name)
 		size = UVFS_XATTR_SIZE_MAX;
 	if (size && !(buf = malloc(size)))
 		return reply_err(req, -ENOMEM);
@@ -1051,29 +1040,30 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		free(buf);
 		return reply_err(req, -ENOMEM);
 	}
-	n = uvfs_node_getxattr(ctx, NODE(UF(req), ino), name, buf, size);
+	n = name ? uvfs_node_getxattr(ctx, NODE(UF(req), ino), name, buf, size)
+		 : uvfs_node_listxattr(ctx, NODE(UF(req), ino), buf, size);
 	uvfs_fuse_ctx_put(UF(req), ctx);
-	reply_xattr(req, n, buf, size);
+	if (n < 0) {
+		reply_err(req, (int)n);
+	} else {
+		count(req);
+		if (size == 0)
+			fuse_reply_xattr(req, (size_t)n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+	}
 	free(buf);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	xattr_read(req, ino, name, size);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct uvfs_ctx *ctx;
-	char *buf = NULL;
-	ssize_t n;
-
-	if (size && !(buf = malloc(size)))
-		return reply_err(req, -ENOMEM);
-	ctx = req_ctx(req, NULL);
-	if (!ctx) {
-		free(buf);
-		return reply_err(req, -ENOMEM);
-	}
-	n = uvfs_node_listxattr(ctx, NODE(UF(req), ino), buf, size);
-	uvfs_fuse_ctx_put(UF(req), ctx);
-	reply_xattr(req, n, buf, size);
-	free(buf);
+	xattr_read(req, ino, NULL, size);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
