@@ -99,7 +99,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 		pp = &r->tnext;
 	}
 	rcu_thread_online();
-	r = calloc(1, sizeof(*r));
+	r = sys_calloc(1, sizeof(*r));
 	if (!r)
 		abort();        /* 40 bytes; nothing sensible to do */
 	atomic_init(&r->gate, g);

@@ -77,7 +77,7 @@ int fstype_register_locked(struct uvfs *u, const struct uvfs_fstype_ops *ops)
 		return -EINVAL;
 	if (type_find_locked(u, ops->name))
 		return -EEXIST;
-	t = calloc(1, sizeof(*t));
+	t = sys_calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->ops = ops;
@@ -139,8 +139,8 @@ static void sb_free_work(struct work *w)
 static int parse_options(const char *opts, bool *rdonly, unsigned *deadline,
 			 char **rest)
 {
-	char *copy = strdup(opts ? opts : ""), *save = NULL, *tok;
-	char *out = calloc(1, strlen(copy) + 1);
+	char *copy = sys_strdup(opts ? opts : ""), *save = NULL, *tok;
+	char *out = sys_calloc(1, strlen(copy) + 1);
 
 	if (!copy || !out) {
 		free(copy);
@@ -185,7 +185,7 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	uint64_t root_ino;
 	int err;
 
-	sb = calloc(1, sizeof(*sb));
+	sb = sys_calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
 	sb->u = u;
@@ -430,7 +430,7 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 				 struct vnode *root, const char *type,
 				 const char *source, const char *options)
 {
-	struct mount *m = calloc(1, sizeof(*m));
+	struct mount *m = sys_calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
@@ -442,9 +442,9 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 	CDS_INIT_LIST_HEAD(&m->nodes);
 	CDS_INIT_LIST_HEAD(&m->handles);
 	pthread_mutex_init(&m->node_lock, NULL);
-	m->type_name = strdup(type);
-	m->source = strdup(source ? source : "none");
-	m->options = strdup(options ? options : "");
+	m->type_name = sys_strdup(type);
+	m->source = sys_strdup(source ? source : "none");
+	m->options = sys_strdup(options ? options : "");
 	m->work.fn = mount_teardown_work;
 	if (sb->rdonly)
 		m->flags |= MNT_RDONLY;
@@ -476,7 +476,7 @@ int mount_root(struct uvfs *u)
 		sb_discard(sb, root);
 		return -ENOMEM;
 	}
-	m->target = strdup("/");
+	m->target = sys_strdup("/");
 	m->flags |= MNT_ATTACHED;
 	pthread_rwlock_wrlock(&u->ns_lock);
 	u->root_mount = m;
@@ -522,7 +522,7 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		err = -ENOMEM;
 		goto fail_sb;
 	}
-	m->target = strdup(name);
+	m->target = sys_strdup(name);
 
 	pthread_rwlock_wrlock(&u->ns_lock);
 	if (!(tp.mnt->flags & MNT_ATTACHED) ||
@@ -591,7 +591,7 @@ static int ns_detach_tree_locked(struct mount *m, unsigned flag,
 	}
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;
-		struct mount **nv = realloc(*v, nc * sizeof(**v));
+		struct mount **nv = sys_realloc(*v, nc * sizeof(**v));
 		if (!nv)
 			return -ENOMEM;
 		*v = nv;
@@ -857,7 +857,7 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 8;
-			struct mount **nv = realloc(v, nc * sizeof(*v));
+			struct mount **nv = sys_realloc(v, nc * sizeof(*v));
 			if (!nv) {
 				err = -ENOMEM;
 				break;
@@ -937,7 +937,7 @@ static struct uvfs_holder *holder_add(struct holders *h,
 {
 	if (h->n == h->cap) {
 		size_t nc = h->cap ? h->cap * 2 : 8;
-		struct uvfs_holder *nv = realloc(h->v, nc * sizeof(*nv));
+		struct uvfs_holder *nv = sys_realloc(h->v, nc * sizeof(*nv));
 		if (!nv) {
 			h->err = -ENOMEM;
 			return NULL;
@@ -1051,7 +1051,7 @@ int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
 	pthread_rwlock_rdlock(&u->ns_lock);
 	cds_list_for_each_entry(m, &u->mounts, ns_link)
 		cnt++;
-	v = calloc(cnt ? cnt : 1, sizeof(*v));
+	v = sys_calloc(cnt ? cnt : 1, sizeof(*v));
 	if (!v) {
 		pthread_rwlock_unlock(&u->ns_lock);
 		return -ENOMEM;

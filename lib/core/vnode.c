@@ -47,7 +47,7 @@ int vcache_init(struct uvfs *u)
 
 	while (n < u->cfg.vcache_max / 2 && n < (1UL << 20))
 		n <<= 1;
-	u->vc_hash = malloc(n * sizeof(*u->vc_hash));
+	u->vc_hash = sys_malloc(n * sizeof(*u->vc_hash));
 	if (!u->vc_hash)
 		return -ENOMEM;
 	for (unsigned long i = 0; i < n; i++)
@@ -292,7 +292,7 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 			sb->ops->reclaim(sb, priv);
 		return err;
 	}
-	vp = calloc(1, sizeof(*vp));
+	vp = sys_calloc(1, sizeof(*vp));
 	if (!vp) {
 		if (sb->ops->reclaim)
 			sb->ops->reclaim(sb, priv);
@@ -482,7 +482,7 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
 		    !(vp->flags & VN_RECLAIM))
 			cap++;
-	v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	v = cap ? sys_malloc(cap * sizeof(*v)) : NULL;
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
 		if (n == cap)
 			break;

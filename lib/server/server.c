@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "p9srv.h"
+#include "sys.h"
 
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
@@ -173,7 +174,7 @@ int p9srv_new(const struct p9srv_ops *ops, void *arg,
 
 	if (!ops)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->ops = ops;
@@ -229,8 +230,8 @@ static void out_write_locked(struct conn *c, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len > 0 && !c->dead) {
-		ssize_t n = c->sock ? send(c->outfd, p, len, MSG_NOSIGNAL)
-				    : write(c->outfd, p, len);
+		ssize_t n = c->sock ? sys_send(c->outfd, p, len, MSG_NOSIGNAL)
+				    : sys_write(c->outfd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -241,7 +242,7 @@ static void out_write_locked(struct conn *c, const void *buf, size_t len)
 			pthread_mutex_unlock(&c->lock);
 			/* wake the reader if it is a socket */
 			if (c->sock)
-				shutdown(c->outfd, SHUT_RDWR);
+				sys_shutdown(c->outfd, SHUT_RDWR);
 			return;
 		}
 		p += n;
@@ -259,7 +260,7 @@ static void send_msg_locked(struct conn *c, const struct p9_msg *m)
 	if (n < 0)
 		return;         /* a bug in the caller: nothing sane to send */
 	if ((size_t)n > sizeof(small)) {
-		b = malloc((size_t)n);
+		b = sys_malloc((size_t)n);
 		if (!b)
 			return;
 	}
@@ -354,7 +355,7 @@ static int fid_reserve(struct conn *c, uint32_t n, struct fid **out)
 
 	if (n == P9_NOFID)
 		return -EBADF;
-	f = calloc(1, sizeof(*f));
+	f = sys_calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	pthread_rwlock_init(&f->rw, NULL);
@@ -520,7 +521,7 @@ static int do_walk(struct run *x)
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
 	if (t->newfid == t->fid) {
-		nf = calloc(1, sizeof(*nf));
+		nf = sys_calloc(1, sizeof(*nf));
 		if (!nf)
 			return -ENOMEM;
 		pthread_rwlock_init(&nf->rw, NULL);
@@ -617,7 +618,7 @@ static int do_read(struct run *x)
 		return err;
 	if (count > x->c->msize - P9_RREAD_HDRSZ)
 		count = x->c->msize - P9_RREAD_HDRSZ;
-	x->rbuf = malloc(P9_RREAD_HDRSZ + (size_t)count);
+	x->rbuf = sys_malloc(P9_RREAD_HDRSZ + (size_t)count);
 	if (!x->rbuf)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&x->f->rw);
@@ -669,7 +670,7 @@ static int do_readdir(struct run *x)
 		return err;
 	if (count > x->c->msize - P9_RREADDIR_HDRSZ)
 		count = x->c->msize - P9_RREADDIR_HDRSZ;
-	x->rbuf = malloc(P9_RREADDIR_HDRSZ + (size_t)count);
+	x->rbuf = sys_malloc(P9_RREADDIR_HDRSZ + (size_t)count);
 	if (!x->rbuf)
 		return -ENOMEM;
 	p9_dirent_buf_init(&b, x->rbuf + P9_RREADDIR_HDRSZ, count);
@@ -693,7 +694,7 @@ static int do_readlink(struct run *x)
 	NEED(readlink);
 	if ((err = run_fids(x, x->r->t.treadlink.fid, P9_NOFID)) < 0)
 		return err;
-	x->rbuf = malloc(4096);
+	x->rbuf = sys_malloc(4096);
 	if (!x->rbuf)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&x->f->rw);
@@ -955,7 +956,7 @@ static int xattr_name(struct p9_str n, bool list_ok, char *out)
  * be seen half old, half new; then trimmed to its length. */
 static int xattr_fetch(struct run *x, const char *name, struct xattr *xa)
 {
-	uint8_t *buf = malloc(P9SRV_XATTR_MAX), *nb;
+	uint8_t *buf = sys_malloc(P9SRV_XATTR_MAX), *nb;
 	ssize_t n;
 	int err;
 
@@ -976,7 +977,7 @@ static int xattr_fetch(struct run *x, const char *name, struct xattr *xa)
 		free(buf);
 		return err;
 	}
-	nb = realloc(buf, n ? (size_t)n : 1);
+	nb = sys_realloc(buf, n ? (size_t)n : 1);
 	xa->buf = nb ? nb : buf;
 	xa->size = (size_t)n;
 	return 0;
@@ -1000,7 +1001,7 @@ static int do_xattrwalk(struct run *x)
 		return -EINVAL;
 	if ((err = xattr_name(t->name, true, name)) < 0)
 		return err;
-	xa = calloc(1, sizeof(*xa));
+	xa = sys_calloc(1, sizeof(*xa));
 	if (!xa)
 		return -ENOMEM;
 	xa->kind = XA_READ;
@@ -1048,14 +1049,14 @@ static int do_xattrcreate(struct run *x)
 		return -EINVAL;
 	if (t->attr_size > P9SRV_XATTR_MAX)
 		return -E2BIG;
-	xa = calloc(1, sizeof(*xa));
+	xa = sys_calloc(1, sizeof(*xa));
 	if (!xa)
 		return -ENOMEM;
 	xa->kind = XA_WRITE;
 	xa->size = (size_t)t->attr_size;
 	xa->flags = t->flags;
-	xa->name = strdup(name);
-	xa->buf = malloc(xa->size ? xa->size : 1);
+	xa->name = sys_strdup(name);
+	xa->buf = sys_malloc(xa->size ? xa->size : 1);
 	err = !xa->name || !xa->buf ? -ENOMEM
 	      : xattr_charge(x->c, xa, xa->size);
 	if (err == 0) {
@@ -1097,7 +1098,7 @@ static int do_xattr_read(struct run *x)
 		n = xa->size - t->offset < count
 		    ? (uint32_t)(xa->size - t->offset) : count;
 	/* copied: the fid (and the value) may go before the reply is packed */
-	x->rbuf = malloc(n ? n : 1);
+	x->rbuf = sys_malloc(n ? n : 1);
 	if (!x->rbuf)
 		return -ENOMEM;
 	if (n)
@@ -1249,7 +1250,7 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 		ssize_t n = p9_packed_size(&x.rep);
 		uint8_t *b = NULL;
 		if (n > 0 && (size_t)n <= c->msize)
-			b = malloc((size_t)n);
+			b = sys_malloc((size_t)n);
 		if (b && p9_pack(b, (size_t)n, &x.rep) == n) {
 			out_write_locked(c, b, (size_t)n);
 		} else {
@@ -1352,7 +1353,8 @@ static void do_flush(struct conn *c, uint16_t tag, uint16_t oldtag)
 		req_free(r);
 		r = NULL;
 	} else if (r) {
-		uint16_t *t = realloc(r->ftags, (r->nftags + 1) * sizeof(*t));
+		uint16_t *t = sys_realloc(r->ftags,
+					  (r->nftags + 1) * sizeof(*t));
 		if (t) {
 			t[r->nftags++] = tag;
 			r->ftags = t;
@@ -1421,8 +1423,8 @@ static int in_read(struct conn *c, void *buf, size_t len)
 			continue;
 		}
 		bool direct = len - got >= sizeof(c->in);
-		ssize_t n = direct ? read(c->infd, p + got, len - got)
-				   : read(c->infd, c->in, sizeof(c->in));
+		ssize_t n = direct ? sys_read(c->infd, p + got, len - got)
+				   : sys_read(c->infd, c->in, sizeof(c->in));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1496,12 +1498,12 @@ static int read_one(struct conn *c, struct p9srv_req **run)
 	}
 	if (err < 0)
 		return err;     /* size < 7: no way to resynchronise */
-	r = calloc(1, sizeof(*r));
+	r = sys_calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->c = c;
 	r->len = size;
-	r->buf = malloc(size);
+	r->buf = sys_malloc(size);
 	if (!r->buf) {
 		free(r);
 		return -ENOMEM;
@@ -1587,7 +1589,7 @@ static void input_end(struct conn *c, int err)
 	/* a broken stream: the peer must see the end now, not when the
 	 * caller gets round to closing (a pipe pair: the caller closes) */
 	if (err < 0 && c->sock)
-		shutdown(c->outfd, SHUT_RDWR);
+		sys_shutdown(c->outfd, SHUT_RDWR);
 	drain(c);
 }
 
@@ -1725,13 +1727,13 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	int type = 0, err = 0;
 	socklen_t tl = sizeof(type);
 
-	c = calloc(1, sizeof(*c));
+	c = sys_calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->srv = srv;
 	c->infd = infd;
 	c->outfd = outfd;
-	c->sock = getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+	c->sock = sys_getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->qtail = &c->qhead;
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
@@ -1742,7 +1744,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wcond, &ca);
 	pthread_condattr_destroy(&ca);
-	c->workers = calloc(srv->o.nworkers, sizeof(*c->workers));
+	c->workers = sys_calloc(srv->o.nworkers, sizeof(*c->workers));
 	if (!c->workers) {
 		err = -ENOMEM;
 		goto out_free;
@@ -1750,7 +1752,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	/* the pool: nworkers threads and this one; at most nworkers (those
 	 * that started) run operations, so one is left to read */
 	for (; c->nworkers < srv->o.nworkers; c->nworkers++) {
-		int e = pthread_create(&c->workers[c->nworkers], NULL,
+		int e = sys_pthread_create(&c->workers[c->nworkers], NULL,
 				       pool_main, c);
 		if (e) {
 			err = -e;

@@ -49,6 +49,11 @@ static int l_fcntl(int fd, int cmd, long arg)
 	return fcntl(fd, cmd, arg);
 }
 
+static int l_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	return fcntl(fd, cmd, fl);
+}
+
 static ssize_t l_getdents64(int fd, void *b, size_t n)
 {
 	return syscall(SYS_getdents64, fd, b, n);
@@ -79,7 +84,8 @@ static int l_fstatfs(int fd, struct statfs *s)
 	.recvmsg = recvmsg, .shutdown = shutdown, .poll = poll,          \
 	.setsockopt = setsockopt, .getsockopt = getsockopt,              \
 	.openat = l_openat, .openat2 = l_openat2, .close = close,        \
-	.dup = dup, .fcntl = l_fcntl, .fstat = fstat, .fstatat = fstatat,\
+	.dup = dup, .fcntl = l_fcntl,\
+	.fcntl_lock = l_fcntl_lock, .fstat = fstat, .fstatat = fstatat,\
 	.mkdirat = mkdirat, .mknodat = mknodat, .unlinkat = unlinkat,    \
 	.renameat = renameat, .renameat2 = renameat2, .linkat = linkat,  \
 	.symlinkat = symlinkat, .readlinkat = readlinkat,                \
@@ -284,6 +290,7 @@ static int f_close(int fd)
 }
 static int f_dup(int fd) { HIT_M1(dup); return pass.dup(fd); }
 static int f_fcntl(int fd, int cmd, long a) { HIT_M1(fcntl); return pass.fcntl(fd, cmd, a); }
+static int f_fcntl_lock(int fd, int cmd, struct flock *fl) { HIT_M1(fcntl_lock); return pass.fcntl_lock(fd, cmd, fl); }
 static int f_fstat(int fd, struct stat *st) { HIT_M1(fstat); return pass.fstat(fd, st); }
 static int f_fstatat(int d, const char *p, struct stat *st, int fl) { HIT_M1(fstatat); return pass.fstatat(d, p, st, fl); }
 static int f_mkdirat(int d, const char *p, mode_t m) { HIT_M1(mkdirat); return pass.mkdirat(d, p, m); }

@@ -58,6 +58,7 @@
 #include <time.h>
 
 struct open_how;
+struct flock;
 
 /* The classes a fault is armed on (a bit mask of them). */
 enum sys_class {
@@ -66,7 +67,8 @@ enum sys_class {
 	SYS_C_NET   = 1u << 2,  /* socket socketpair connect bind listen accept4
 	                           send sendmsg recv recvmsg shutdown poll
 	                           setsockopt getsockopt */
-	SYS_C_FS    = 1u << 3,  /* openat openat2 close dup fcntl fstat fstatat
+	SYS_C_FS    = 1u << 3,  /* openat openat2 close dup fcntl
+	                           fcntl_lock fstat fstatat
 	                           mkdirat mknodat unlinkat renameat linkat
 	                           symlinkat readlinkat fchownat fchmod utimensat
 	                           futimens ftruncate fsync fdatasync fstatfs
@@ -112,6 +114,7 @@ struct uvfs_sys {
 	int (*close)(int);
 	int (*dup)(int);
 	int (*fcntl)(int, int, long);
+	int (*fcntl_lock)(int, int, struct flock *);
 	int (*fstat)(int, struct stat *);
 	int (*fstatat)(int, const char *, struct stat *, int);
 	int (*mkdirat)(int, const char *, mode_t);
@@ -195,6 +198,8 @@ SYS_INLINE int sys_close(int fd) { return uvfs_sys.close(fd); }
 SYS_INLINE int sys_dup(int fd) { return uvfs_sys.dup(fd); }
 /* fcntl with an integer argument (or none: pass 0) */
 SYS_INLINE int sys_fcntl(int fd, int cmd, long arg) { return uvfs_sys.fcntl(fd, cmd, arg); }
+/* fcntl with a struct flock (F_OFD_SETLK, F_OFD_GETLK, ...) */
+SYS_INLINE int sys_fcntl_lock(int fd, int cmd, struct flock *fl) { return uvfs_sys.fcntl_lock(fd, cmd, fl); }
 SYS_INLINE int sys_fstat(int fd, struct stat *st) { return uvfs_sys.fstat(fd, st); }
 SYS_INLINE int sys_fstatat(int dfd, const char *p, struct stat *st, int fl) { return uvfs_sys.fstatat(dfd, p, st, fl); }
 SYS_INLINE int sys_mkdirat(int dfd, const char *p, mode_t m) { return uvfs_sys.mkdirat(dfd, p, m); }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "hostfs.h"
+#include "sys.h"
 
 static void usage(void)
 {
@@ -43,7 +44,7 @@ static void *conn_main(void *arg)
 	int fd = (int)(intptr_t)arg;
 
 	p9srv_serve_fd(srv, fd, fd);
-	close(fd);
+	sys_close(fd);
 	return NULL;
 }
 
@@ -55,12 +56,12 @@ static int stale_socket(const struct sockaddr_un *sa)
 
 	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+	stale = sys_connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
 		errno == ECONNREFUSED;
-	close(fd);
+	sys_close(fd);
 	return stale;
 }
 
@@ -76,13 +77,13 @@ static int listen_unix(const char *path)
 	strcpy(sa.sun_path, path);
 	/* owner-only: who may connect is who may act as any user */
 	mode_t old = umask(077);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int bad = fd < 0;
-	if (!bad && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (!bad && sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
 		      unlink(path) < 0 ||
-		      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
-	bad = bad || listen(fd, 64) < 0;
+		      sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
+	bad = bad || sys_listen(fd, 64) < 0;
 	umask(old);
 	if (bad) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
@@ -91,7 +92,7 @@ static int listen_unix(const char *path)
 	}
 	for (;;) {
 		pthread_t t;
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		int c = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EMFILE || errno == ENFILE)
@@ -100,8 +101,9 @@ static int listen_unix(const char *path)
 				strerror(errno));
 			return 1;
 		}
-		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
-			close(c);
+		if (sys_pthread_create(&t, NULL, conn_main,
+				       (void *)(intptr_t)c)) {
+			sys_close(c);
 			continue;
 		}
 		pthread_detach(t);
