@@ -21,6 +21,13 @@
  * gate lock).  gate_destroy() orphans the records (rec->gate = NULL); the
  * owning thread frees orphans lazily and all of its records at exit.
  *
+ * Entry never fails for want of memory: when a record cannot be allocated
+ * the thread takes one of its few spare records (thread-local storage,
+ * never freed), else moves one of its own idle records (count 0) from its
+ * old gate to the new one, as its exit would.  Only a thread inside more
+ * than GATE_SPARES gates at once while every allocation fails could find
+ * neither; that is a bug (a thread is inside one or two gates at a time).
+ *
  * An "ungated" build (-DUVFS_UNGATED, for the benchmark baseline) makes
  * enter and exit no-ops.
  */
@@ -40,6 +47,24 @@ static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
 __thread struct gate_rec *gate_t_last;  /* the last one used */
 static __thread bool t_registered;        /* with urcu */
+/* records for when allocation fails (owner only; never freed) */
+#define GATE_SPARES 4
+static __thread struct gate_rec t_spare[GATE_SPARES];
+static __thread unsigned t_spare_used;    /* bit i: t_spare[i] is listed */
+
+static bool rec_spare(struct gate_rec *r)
+{
+	return r >= t_spare && r < t_spare + GATE_SPARES;
+}
+
+/* r leaves the thread's list: freed, or its spare slot freed. */
+static void rec_free(struct gate_rec *r)
+{
+	if (rec_spare(r))
+		t_spare_used &= ~(1u << (r - t_spare));
+	else
+		free(r);
+}
 
 static void thread_exit(void *arg)
 {
@@ -54,7 +79,7 @@ static void thread_exit(void *arg)
 			cds_list_del(&r->glink);
 			pthread_mutex_unlock(&g->lock);
 		}
-		free(r);
+		rec_free(r);
 	}
 	pthread_mutex_unlock(&gates_lock);
 	t_recs = gate_t_last = NULL;
@@ -79,6 +104,46 @@ void rcu_thread_online(void)
 	}
 }
 
+/* A free spare record of this thread, or NULL. */
+static struct gate_rec *rec_spare_get(void)
+{
+	for (unsigned i = 0; i < GATE_SPARES; i++)
+		if (!(t_spare_used & (1u << i))) {
+			t_spare_used |= 1u << i;
+			memset(&t_spare[i], 0, sizeof(t_spare[i]));
+			return &t_spare[i];
+		}
+	return NULL;
+}
+
+/* No memory and no spare: one of this thread's idle records (count 0)
+ * leaves its gate for g (under the locks a thread's exit takes).  Every
+ * record busy means this thread is inside more than GATE_SPARES gates at
+ * once, which nothing does. */
+static struct gate_rec *rec_recycle(struct gate *g)
+{
+	pthread_mutex_lock(&gates_lock);
+	for (struct gate_rec *r = t_recs; r; r = r->tnext) {
+		struct gate *old = atomic_load(&r->gate);
+		if (atomic_load(&r->count) != 0)
+			continue;
+		if (old) {
+			pthread_mutex_lock(&old->lock);
+			cds_list_del(&r->glink);
+			pthread_mutex_unlock(&old->lock);
+		}
+		atomic_store_explicit(&r->gate, g, memory_order_release);
+		pthread_mutex_lock(&g->lock);
+		cds_list_add(&r->glink, &g->recs);
+		pthread_mutex_unlock(&g->lock);
+		pthread_mutex_unlock(&gates_lock);
+		return r;
+	}
+	pthread_mutex_unlock(&gates_lock);
+	uvfs_panic(__FILE__, __LINE__,
+		   "gate: no memory and every record of this thread busy");
+}
+
 /* Finds or makes this thread's record for g.  Slow path: once per thread
  * and gate, plus a short list walk when a thread alternates gates. */
 /* the slow path of gate_enter (gate.h): noinline keeps it out of there */
@@ -93,7 +158,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
-			free(r);
+			rec_free(r);
 			continue;
 		}
 		pp = &r->tnext;
@@ -101,7 +166,9 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	rcu_thread_online();
 	r = sys_calloc(1, sizeof(*r));
 	if (!r)
-		abort();        /* 40 bytes; nothing sensible to do */
+		r = rec_spare_get();
+	if (!r)
+		return gate_t_last = rec_recycle(g);
 	atomic_init(&r->gate, g);
 	atomic_init(&r->count, 0);
 	pthread_mutex_lock(&gates_lock);

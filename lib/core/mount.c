@@ -140,9 +140,9 @@ static int parse_options(const char *opts, bool *rdonly, unsigned *deadline,
 			 char **rest)
 {
 	char *copy = sys_strdup(opts ? opts : ""), *save = NULL, *tok;
-	char *out = sys_calloc(1, strlen(copy) + 1);
+	char *out = copy ? sys_calloc(1, strlen(copy) + 1) : NULL;
 
-	if (!copy || !out) {
+	if (!out) {
 		free(copy);
 		free(out);
 		return -ENOMEM;

@@ -483,6 +483,8 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		    !(vp->flags & VN_RECLAIM))
 			cap++;
 	v = cap ? sys_malloc(cap * sizeof(*v)) : NULL;
+	if (!v)
+		cap = 0;        /* out of memory: one at a time, below */
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
 		if (n == cap)
 			break;
@@ -501,6 +503,23 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		vn_rele(v[i]);
 	}
 	free(v);
+	/* Without the array (no memory), or for vnodes that turned dead
+	 * since: take them one by one, each held across its unload. */
+	for (;;) {
+		pthread_mutex_lock(&u->vc_lock);
+		cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
+			if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
+			    !(vp->flags & VN_RECLAIM))
+				break;
+		if (&vp->sb_link == &sb->vnodes) {
+			pthread_mutex_unlock(&u->vc_lock);
+			break;
+		}
+		atomic_fetch_add(&vp->usecount, 1);
+		pthread_mutex_unlock(&u->vc_lock);
+		vn_unload(vp);
+		vn_rele(vp);
+	}
 	pthread_mutex_lock(&u->vc_lock);
 	sb_wait_locked(sb, &sb->nlive, -1);
 	pthread_mutex_unlock(&u->vc_lock);

@@ -75,6 +75,8 @@
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
 #define FID_BUCKETS     1024
+#define REPLY_SMALL     8192    /* replies packed on the stack (all but
+				   read and readdir data) */
 #define WATCH_MS        1       /* an inline request that runs this long
 				 * loses the input */
 
@@ -261,8 +263,15 @@ static void send_msg_locked(struct conn *c, const struct p9_msg *m)
 		return;         /* a bug in the caller: nothing sane to send */
 	if ((size_t)n > sizeof(small)) {
 		b = sys_malloc((size_t)n);
-		if (!b)
-			return;
+		if (!b) {
+			/* never a lost reply: the request fails instead */
+			struct p9_msg e = { .type = P9_RLERROR, .tag = m->tag };
+			e.rlerror.ecode = ENOMEM;
+			b = small;
+			n = p9_pack(b, sizeof(small), &e);
+			if (n < 0)
+				return;
+		}
 	}
 	if (p9_pack(b, (size_t)n, m) == n)
 		out_write_locked(c, b, (size_t)n);
@@ -1247,10 +1256,17 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 	bool flushed = p9srv_req_flushed(r);
 	pthread_mutex_unlock(&c->lock);
 	if (!flushed) {
+		/* A reply that fits reply_small never allocates, so the
+		 * reply of an operation that changed something (a walk, a
+		 * create, a clunk...) is never lost to a failed allocation:
+		 * only data replies (read, readdir) are larger, and those
+		 * change nothing when they fail with ENOMEM. */
+		uint8_t small[REPLY_SMALL];
 		ssize_t n = p9_packed_size(&x.rep);
 		uint8_t *b = NULL;
 		if (n > 0 && (size_t)n <= c->msize)
-			b = sys_malloc((size_t)n);
+			b = (size_t)n <= sizeof(small) ? small
+						       : sys_malloc((size_t)n);
 		if (b && p9_pack(b, (size_t)n, &x.rep) == n) {
 			out_write_locked(c, b, (size_t)n);
 		} else {
@@ -1264,7 +1280,8 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 							       : ENOMEM;
 			send_msg_locked(c, &e);
 		}
-		free(b);
+		if (b != small)
+			free(b);
 	}
 	/* ftags is only appended to while r is in flight: ours now */
 	for (unsigned i = 0; i < r->nftags; i++)
@@ -1465,6 +1482,40 @@ static bool input_waiting(struct conn *c)
 }
 
 /*
+ * A Tclunk or Tremove that no memory could be found for: the fid is
+ * clunked all the same (the protocol says it always is, and the client
+ * will reuse its number), with what the clunk needs no memory for.  A
+ * plain clunk answers Rclunk; a remove, or the clunk that would commit an
+ * xattr write, did not happen: ENOMEM.  0, or -errno to close.
+ */
+static int clunk_nomem(struct conn *c, uint8_t type, uint16_t tag)
+{
+	uint8_t b[4];
+	struct fid *f;
+	bool xa;
+	int err;
+
+	if ((err = in_read(c, b, sizeof(b))) != 0)
+		return err < 0 ? err : -EPIPE;
+	uint32_t n = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		     (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	xa = is_xattr_fid(c, n);
+	if (!(f = fid_get(c, n))) {
+		send_error(c, tag, EBADF);
+		return 0;
+	}
+	fid_unhash(c, f);
+	fid_put(c, f);
+	if (type == P9_TCLUNK && !xa) {
+		struct p9_msg m = { .type = P9_RCLUNK, .tag = tag };
+		send_msg(c, &m);
+	} else {
+		send_error(c, tag, ENOMEM);
+	}
+	return 0;
+}
+
+/*
  * Reads, checks and hands out one message: answers it, or lists the
  * request in flight and either sets *run to it (inline: RUNNING on the
  * calling thread, which runs it) or queues it.
@@ -1499,15 +1550,29 @@ static int read_one(struct conn *c, struct p9srv_req **run)
 	if (err < 0)
 		return err;     /* size < 7: no way to resynchronise */
 	r = sys_calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
+	if (r) {
+		r->buf = sys_malloc(size);
+		if (!r->buf) {
+			free(r);
+			r = NULL;
+		}
+	}
+	if (!r) {
+		/* no memory for it: this request fails, the stream stays
+		 * framed and the connection lives */
+		if ((err = in_read(c, hdr + 4, 3)) != 0)
+			return err < 0 ? err : -EPIPE;
+		p9_peek(hdr, sizeof(hdr), &type, &tag);
+		if ((type == P9_TCLUNK || type == P9_TREMOVE) &&
+		    size == P9_HDRSZ + 4)
+			return clunk_nomem(c, type, tag);
+		if ((err = skip_input(c, size - P9_HDRSZ)) < 0)
+			return err;
+		send_error(c, tag, ENOMEM);
+		return 0;
+	}
 	r->c = c;
 	r->len = size;
-	r->buf = sys_malloc(size);
-	if (!r->buf) {
-		free(r);
-		return -ENOMEM;
-	}
 	memcpy(r->buf, hdr, 4);
 	if ((err = in_read(c, r->buf + 4, size - 4)) != 0) {
 		req_free(r);
