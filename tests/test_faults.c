@@ -27,7 +27,13 @@
  *    socketpair, mounted through the 9P client ("9p", fd:), and the same
  *    file steps on it.
  *
- * Environment: UVFS_FAULTS_STRIDE=K runs every Kth N only (default 1);
+ * Which N: the first call of every call site the dry run reached (so
+ * every site reached fails at least once) and every Kth call besides
+ * (UVFS_FAULTS_STRIDE=K, default 1: every N).  A second pass per class
+ * fails every call from the first call of each site on (persistent), so
+ * the error paths' own calls fail too.
+ *
+ * Environment: UVFS_FAULTS_STRIDE=K (above);
  * UVFS_FAULTS_ONLY=WORKLOAD[:CLASS] runs one workload (and class) only;
  * UVFS_FAULTS_VERBOSE=1 prints every site seen.
  */
@@ -45,6 +51,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +72,7 @@
 
 /* ---- steps: what the dry run recorded, and the first deviation --------- */
 
-#define MAXSTEP 128
+#define MAXSTEP 512
 
 struct run {
 	const char *workload;
@@ -222,8 +229,9 @@ static bool file_steps(struct run *r, struct uvfs_ctx *c)
 	struct uvfs_dirent ents[16];
 	struct uvfs_holder *h = NULL;
 	struct uvfs_node *root = NULL, *nd = NULL;
+	struct statvfs sfs;
 	struct stat st;
-	char buf[64];
+	char buf[64], name[64];
 	size_t nh = 0;
 	int fd = -1, dfd = -1;
 
@@ -279,8 +287,41 @@ static bool file_steps(struct run *r, struct uvfs_ctx *c)
 	STEP(r, uvfs_close(c, fd));
 	fd = -1;
 	STEP(r, uvfs_rmdir(c, "/m/d"));
+	STEP(r, uvfs_realpath(c, "/m/d/s", buf, sizeof(buf)));
+	STEP(r, uvfs_chdir(c, "/m/d"));
+	STEP(r, uvfs_getcwd(c, buf, sizeof(buf)));
+	STEP(r, uvfs_chdir(c, "/"));
 	STEP(r, uvfs_unlink(c, "/m/d/s"));
 	STEP(r, uvfs_rmdir(c, "/m/d"));
+	/* more kinds of change */
+	STEP(r, uvfs_mknod(c, "/m/p", S_IFIFO | 0644, 0));
+	STEP(r, uvfs_statfs(c, "/m", &sfs));
+	STEP(r, uvfs_removexattr(c, "/m/b", "user.k"));
+	STEP(r, uvfs_chown(c, "/m/b", 1, 1));
+	STEP(r, fd = uvfs_open(c, "/m/b", O_CREAT | O_RDWR, 0644));
+	STEP(r, uvfs_ftruncate(c, fd, 3));
+	STEP(r, uvfs_pwrite(c, fd, "far", 3, 300000));
+	STEP(r, uvfs_fstat(c, fd, &st));
+	STEP(r, st.st_size);
+	STEP(r, uvfs_close(c, fd));
+	fd = -1;
+	STEP(r, uvfs_rename(c, "/m/b", "/m/p", 0));     /* over a victim */
+	/* a directory grown and emptied again */
+	STEP(r, uvfs_mkdir(c, "/m/many", 0755));
+	for (int i = 0; i < 24; i++) {
+		snprintf(name, sizeof(name), "/m/many/file-%02d", i);
+		STEP(r, uvfs_mknod(c, name, S_IFREG | 0644, 0));
+	}
+	STEP(r, dfd = uvfs_open(c, "/m/many", O_RDONLY | O_DIRECTORY, 0));
+	STEP(r, uvfs_readdir(c, dfd, ents, 16));
+	STEP(r, uvfs_readdir(c, dfd, ents, 16));
+	STEP(r, uvfs_close(c, dfd));
+	dfd = -1;
+	for (int i = 0; i < 24; i++) {
+		snprintf(name, sizeof(name), "/m/many/file-%02d", i);
+		STEP(r, uvfs_unlink(c, name));
+	}
+	STEP(r, uvfs_rmdir(c, "/m/many"));
 	return true;
 stop:
 	if (nd)
@@ -299,6 +340,9 @@ static void run_memfs(struct run *r)
 {
 	struct uvfs *u = NULL;
 	struct uvfs_ctx *c = NULL;
+	struct uvfs_mount_info *mi = NULL;
+	struct uvfs_holder *h = NULL;
+	size_t nmi = 0, nh = 0;
 	char buf[16];
 	int fd = -1;
 
@@ -312,6 +356,12 @@ static void run_memfs(struct run *r)
 	STEP(r, uvfs_mkdir(c, "/m/sub", 0755));
 	STEP(r, uvfs_mount(c, "memfs", "none", "/m/sub", ""));
 	STEP(r, fd = uvfs_open(c, "/m/sub/f", O_CREAT | O_RDWR, 0644));
+	STEP(r, uvfs_mount_list(u, &mi, &nmi));
+	free(mi);
+	STEP(r, nmi);
+	STEP(r, uvfs_holders(c, "/m", &h, &nh));
+	free(h);
+	STEP(r, nh);
 	STEP(r, uvfs_umount(c, "/m/sub", UVFS_UMOUNT_DETACH));
 	STEP(r, uvfs_write(c, fd, "x", 1));
 	STEP(r, uvfs_close(c, fd));
@@ -453,7 +503,43 @@ static void after_run(struct run *r, int fds0)
 	total_failures += r->failures;
 }
 
-static void loop(const struct workload *w, unsigned cls, unsigned long stride)
+#define MAXTRACE 65536
+static uintptr_t trace[MAXTRACE];
+
+/* Which N to fail, from the dry run's trace: the first call of every
+ * site (so each site the workload reaches fails at least once), every
+ * stride-th call besides (unless persist), and a few past the end
+ * (background work varies a little).  *nn: how many. */
+static unsigned long *pick(unsigned long calls, unsigned long stride,
+			   bool persist, unsigned long *nn)
+{
+	unsigned long *ns = calloc(calls + 4, sizeof(*ns)), k = 0;
+	uintptr_t *seen = calloc(calls + 1, sizeof(*seen));
+	unsigned long nseen = 0;
+
+	if (!ns || !seen) {
+		perror("calloc");
+		exit(1);
+	}
+	for (unsigned long n = 1; n <= calls; n++) {
+		uintptr_t site = n <= MAXTRACE ? trace[n - 1] : 0;
+		bool first = site != 0;
+		for (unsigned long i = 0; first && i < nseen; i++)
+			first = seen[i] != site;
+		if (first)
+			seen[nseen++] = site;
+		if (first || (!persist && n % stride == 0))
+			ns[k++] = n;
+	}
+	for (unsigned long n = calls + 1; n <= calls + 3; n++)
+		ns[k++] = n;
+	free(seen);
+	*nn = k;
+	return ns;
+}
+
+static void loop(const struct workload *w, unsigned cls, unsigned long stride,
+		 bool persist)
 {
 	struct uvfs_sys_fault_stats st;
 	long ref[MAXSTEP];
@@ -461,11 +547,12 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride)
 		.workload = w->name, .cls = cls, .record = true, .ref = ref,
 		.allowed = w->allowed,
 	};
-	unsigned long calls, runs = 0, stopped = 0, injected = 0;
+	unsigned long calls, nn, *ns, stopped = 0, injected = 0;
 	int fds0 = count_fds();
 	time_t t0 = time(NULL);
 
 	uvfs_sys_fault_arm(cls, 0, 0, false);
+	uvfs_sys_fault_trace(trace, MAXTRACE);
 	w->run(&dry);
 	uvfs_sys_fault_stats(&st);   /* (cleanup disarmed: these are the run's) */
 	calls = st.calls;
@@ -474,23 +561,24 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride)
 		fprintf(stderr, "%s: the dry run failed\n", w->name);
 		return;
 	}
-	/* a few past the dry run's count: background work varies a little */
-	for (unsigned long n = 1; n <= calls + 3; n += stride) {
+	ns = pick(calls, stride, persist, &nn);
+	for (unsigned long i = 0; i < nn; i++) {
 		struct run r = {
-			.workload = w->name, .cls = cls, .nth = n,
+			.workload = w->name, .cls = cls, .nth = ns[i],
 			.ref = ref, .nref = dry.nref, .allowed = w->allowed,
 		};
-		uvfs_sys_fault_arm(cls, n, 0, false);
+		uvfs_sys_fault_arm(cls, ns[i], 0, persist);
 		w->run(&r);
 		after_run(&r, fds0);
-		runs++;
 		stopped += r.stopped;
 		uvfs_sys_fault_stats(&st);
 		injected += st.failed > 0;
 	}
-	printf("%-7s %-5s calls %5lu  runs %5lu  faults injected %5lu  "
-	       "stopped early %5lu  (%lds)\n", w->name, class_name(cls), calls,
-	       runs, injected, stopped, (long)(time(NULL) - t0));
+	free(ns);
+	printf("%-7s %-5s %-7s calls %5lu  runs %5lu  faults injected %5lu  "
+	       "stopped early %5lu  (%lds)\n", w->name, class_name(cls),
+	       persist ? "persist" : "once", calls, nn, injected, stopped,
+	       (long)(time(NULL) - t0));
 	fflush(stdout);
 }
 
@@ -531,8 +619,10 @@ int main(void)
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(*workloads); i++) {
 		const struct workload *w = &workloads[i];
 		for (unsigned cls = 1; cls <= SYS_C_ALL; cls <<= 1)
-			if ((w->classes & cls) && selected(w->name, cls))
-				loop(w, cls, stride);
+			if ((w->classes & cls) && selected(w->name, cls)) {
+				loop(w, cls, stride, false);
+				loop(w, cls, stride, true);
+			}
 	}
 	nftw(export_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	rmdir(export_dir);

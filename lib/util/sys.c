@@ -21,6 +21,7 @@
  */
 #include "sys.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -164,6 +165,8 @@ static struct {
 	unsigned long failed;   /* atomic */
 	uintptr_t fail_site;    /* first failed call (atomic CAS from 0) */
 	int fail_entry;         /* its entry, valid once fail_site is set */
+	uintptr_t *trace;       /* the site of call i at trace[i - 1] */
+	unsigned long ntrace;   /* its capacity */
 } fault;
 
 #define NSITE 4096
@@ -216,6 +219,8 @@ static int hit(int entry, void *ret)
 
 	if (s)
 		__atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+	if (fault.trace && c <= fault.ntrace)
+		fault.trace[c - 1] = (uintptr_t)ret;
 	if (!fail)
 		return 0;
 	if (s)
@@ -401,6 +406,8 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 	__atomic_store_n(&fault.failed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fault.fail_site, 0, __ATOMIC_RELAXED);
 	fault.fail_entry = -1;
+	fault.trace = NULL;
+	fault.ntrace = 0;
 	fault.classes = classes & SYS_C_ALL;
 	for (int i = 0; i < NENTRY; i++)
 		if (fault.classes & entries[i].cls) {
@@ -408,6 +415,16 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 			*slot(&uvfs_sys, i) = *(void *const *)
 				((const char *)&shim_table + entries[i].off);
 		}
+	pthread_mutex_unlock(&wlock);
+}
+
+void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap)
+{
+	pthread_mutex_lock(&wlock);
+	if (cap)
+		memset(sites, 0, cap * sizeof(*sites));
+	fault.trace = sites;
+	fault.ntrace = cap;
 	pthread_mutex_unlock(&wlock);
 }
 
@@ -465,8 +482,13 @@ void uvfs_sys_sites_dump(unsigned classes)
 		struct site *s = &sites[k];
 		if (!s->addr || !(entries[s->entry].cls & classes))
 			continue;
-		fprintf(stderr, "  site %#lx %-12s calls %lu failed %lu\n",
-			(unsigned long)s->addr, entries[s->entry].name,
-			s->calls, s->failed);
+		Dl_info di = { 0 };
+		/* object+offset: addr2line -e object offset-1 */
+		if (!dladdr((void *)s->addr, &di))
+			di.dli_fbase = NULL;
+		fprintf(stderr, "  site %s+%#lx %-12s calls %lu failed %lu\n",
+			di.dli_fbase ? di.dli_fname : "?",
+			(unsigned long)(s->addr - (uintptr_t)di.dli_fbase),
+			entries[s->entry].name, s->calls, s->failed);
 	}
 }

@@ -266,6 +266,11 @@ unsigned uvfs_sys_class(const char *name);
  * counters. */
 void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 			bool persist);
+/* After an arm: record the call site (return address) of the ith call
+ * counted in sites[i - 1], for i <= cap (0 where no call came).  A loop
+ * uses it to pick, from a dry run, one N that fails each site.  sites
+ * must stay valid until the next arm. */
+void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap);
 /* Disarm: libc (or what uvfs_sys_set put there) again, at zero cost. */
 void uvfs_sys_fault_disarm(void);
 
@@ -283,8 +288,8 @@ void uvfs_sys_fault_stats(struct uvfs_sys_fault_stats *st);
 unsigned uvfs_sys_sites_seen(unsigned classes);
 unsigned uvfs_sys_sites_failed(unsigned classes);
 void uvfs_sys_sites_clear(void);
-/* Print each site seen (address, entry, calls, failed) to stderr, for the
- * test's report: addresses resolve with addr2line on the binary. */
+/* Print each site seen (object+offset, entry, calls, failed) to stderr,
+ * for the test's report: `addr2line -e object offset-1` names the line. */
 void uvfs_sys_sites_dump(unsigned classes);
 
 #endif /* UVFS_SYS_H */
