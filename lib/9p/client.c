@@ -455,6 +455,7 @@ struct opts {
 	long restarts, window;  /* supervised mounts */
 	bool serial, has_uname, has_server;
 	bool noreconnect;       /* 9p: a lost connection stays lost */
+	bool hard;              /* calls wait out an unreachable server */
 };
 
 static int parse_opts(const char *options, struct opts *o,
@@ -487,6 +488,10 @@ static int parse_opts(const char *options, struct opts *o,
 		} else if (strncmp(tok, "window=", 7) == 0) {
 			r = rt_parse_int(tok + 7, 1, 24 * 3600 * 1000L,
 				      &o->window);
+		} else if (strcmp(tok, "hard") == 0) {
+			o->hard = true;
+		} else if (strcmp(tok, "soft") == 0) {
+			o->hard = false;
 		} else if (!hostfs && strcmp(tok, "noreconnect") == 0) {
 			o->noreconnect = true;
 		} else if (!hostfs && strncmp(tok, "aname=", 6) == 0) {
@@ -598,6 +603,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->c.msize = (uint32_t)o.msize;
 	s->c.timeout_ms = (int)o.timeout;
 	s->c.serial = o.serial;
+	s->c.hard = o.hard;
+	/* liveness of tcp: (docs/session.md): unacknowledged data for a
+	 * deadline, or an idle link unanswered for about one, is a loss */
+	s->c.tcp.user_timeout_ms = (int)o.timeout;
+	s->c.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
+				1000;
 	s->c.link = RT_LINK_NONE;
 	r = conn_init(&s->c);
 	if (r) {
@@ -810,6 +821,68 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 }
 
 
+/* Each operation runs under one call deadline (call_begin): however
+ * many requests it becomes, it waits at most the mount's timeout=. */
+#define CALL(sb, expr)                                                  \
+	({                                                              \
+		struct call_dl sv_;                                     \
+		call_begin(&S(sb)->c, &sv_);                            \
+		__typeof__(expr) r_ = (expr);                           \
+		call_end(&sv_);                                         \
+		r_;                                                     \
+	})
+
+static int c_statfs(struct uvfs_sb *sb, struct statvfs *st)
+{ return CALL(sb, p9_statfs(sb, st)); }
+static int c_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
+{ return CALL(sb, p9_getattr(sb, priv, st)); }
+static int c_setattr(struct uvfs_sb *sb, void *priv,
+		     const struct uvfs_setattr *sa)
+{ return CALL(sb, p9_setattr(sb, priv, sa)); }
+static int c_lookup(struct uvfs_sb *sb, void *dir, const char *name,
+		    uint64_t *ino)
+{ return CALL(sb, p9_lookup(sb, dir, name, ino)); }
+static int c_create(struct uvfs_sb *sb, void *dir, const char *name,
+		    mode_t mode, dev_t rdev, const char *target,
+		    const struct uvfs_cred *cred, uint64_t *ino)
+{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, ino)); }
+static int c_link(struct uvfs_sb *sb, void *dir, const char *name,
+		  void *priv)
+{ return CALL(sb, p9_link(sb, dir, name, priv)); }
+static int c_unlink(struct uvfs_sb *sb, void *dir, const char *name,
+		    int isdir)
+{ return CALL(sb, p9_unlink(sb, dir, name, isdir)); }
+static int c_rename(struct uvfs_sb *sb, void *odir, const char *oname,
+		    void *ndir, const char *nname, unsigned flags)
+{ return CALL(sb, p9_rename(sb, odir, oname, ndir, nname, flags)); }
+static ssize_t c_readlink(struct uvfs_sb *sb, void *priv, char *buf,
+			  size_t size)
+{ return CALL(sb, p9_readlink(sb, priv, buf, size)); }
+static int c_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
+{ return CALL(sb, p9_open(sb, priv, flags, fh)); }
+static ssize_t c_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
+		      size_t n, off_t off)
+{ return CALL(sb, p9_read(sb, priv, fh, buf, n, off)); }
+static ssize_t c_write(struct uvfs_sb *sb, void *priv, void *fh,
+		       const void *buf, size_t n, off_t *off)
+{ return CALL(sb, p9_write(sb, priv, fh, buf, n, off)); }
+static int c_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
+{ return CALL(sb, p9_fsync(sb, priv, fh, datasync)); }
+static int c_readdir(struct uvfs_sb *sb, void *priv, void *fh,
+		     uint64_t cookie, uvfs_filldir_t fill, void *arg)
+{ return CALL(sb, p9_readdir(sb, priv, fh, cookie, fill, arg)); }
+static ssize_t c_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
+			  void *value, size_t size)
+{ return CALL(sb, p9_getxattr(sb, priv, name, value, size)); }
+static int c_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		      const void *value, size_t size, int flags)
+{ return CALL(sb, p9_setxattr(sb, priv, name, value, size, flags)); }
+static ssize_t c_listxattr(struct uvfs_sb *sb, void *priv, char *list,
+			   size_t size)
+{ return CALL(sb, p9_listxattr(sb, priv, list, size)); }
+static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
+{ return CALL(sb, p9_removexattr(sb, priv, name)); }
+
 /* Every type of this driver shares its operations; they differ in how
  * the server is reached (mount). */
 #define P9_OPS(type_name, mount_fn)                                     \
@@ -819,27 +892,27 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 		.mount = mount_fn,                                      \
 		.unmount = p9_unmount,                                  \
 		.cancel = p9_cancel,                                    \
-		.statfs = p9_statfs,                                    \
+		.statfs = c_statfs,                                     \
 		.vget = p9_vget,                                        \
 		.reclaim = p9_reclaim,                                  \
-		.getattr = p9_getattr,                                  \
-		.setattr = p9_setattr,                                  \
-		.lookup = p9_lookup,                                    \
-		.create = p9_create,                                    \
-		.link = p9_link,                                        \
-		.unlink = p9_unlink,                                    \
-		.rename = p9_rename,                                    \
-		.readlink = p9_readlink,                                \
-		.open = p9_open,                                        \
+		.getattr = c_getattr,                                   \
+		.setattr = c_setattr,                                   \
+		.lookup = c_lookup,                                     \
+		.create = c_create,                                     \
+		.link = c_link,                                         \
+		.unlink = c_unlink,                                     \
+		.rename = c_rename,                                     \
+		.readlink = c_readlink,                                 \
+		.open = c_open,                                         \
 		.release = p9_release,                                  \
-		.read = p9_read,                                        \
-		.write = p9_write,                                      \
-		.fsync = p9_fsync,                                      \
-		.readdir = p9_readdir,                                  \
-		.getxattr = p9_getxattr,                                \
-		.setxattr = p9_setxattr,                                \
-		.listxattr = p9_listxattr,                              \
-		.removexattr = p9_removexattr,                          \
+		.read = c_read,                                         \
+		.write = c_write,                                       \
+		.fsync = c_fsync,                                       \
+		.readdir = c_readdir,                                   \
+		.getxattr = c_getxattr,                                 \
+		.setxattr = c_setxattr,                                 \
+		.listxattr = c_listxattr,                               \
+		.removexattr = c_removexattr,                           \
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */

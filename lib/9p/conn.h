@@ -42,7 +42,44 @@
 				 * read for themselves, until none did for
 				 * this long */
 
-enum req_kind { REQ_CALL, REQ_CLUNK, REQ_FLUSH };
+#define FLUSH_GRACE_MAX_MS 1000 /* a Tflush unconfirmed this long (or a
+				 * quarter of the deadline, if less) after
+				 * the deadline: the link is aborted */
+#define UNREACH_CONNECT_MS 500  /* a connect attempt while unreachable */
+#define UNREACH_BACKOFF_MS 100  /* ... and the pause between them */
+
+enum req_kind { REQ_CALL, REQ_CLUNK, REQ_FLUSH, REQ_PROBE };
+
+/*
+ * A call's state (docs/session.md), changed only by rq_set_state:
+ *
+ *   NEW --sent--> SENT --reply, kill, loss--> DONE
+ *    |              |
+ *    |              +--deadline: Tflush--> FLUSHING --reply (it happened),
+ *    |                                        |        Rflush (it did not),
+ *    |                                        |        kill, loss (abort)
+ *    |                                        v
+ *    +--kill, loss, nothing sent---------->  DONE
+ *
+ * The caller frees the request once DONE; it leaves before DONE never.
+ */
+enum rq_state { RQ_NEW, RQ_SENT, RQ_FLUSHING, RQ_DONE };
+
+/*
+ * The connection's state, changed only by conn_set_state (c->lock):
+ *
+ *   UP ----loss (EOF, reset, crash)----> LOST -------+
+ *    |                                    ^          | a new link
+ *    +--peer silent (deadline and flush   |          v
+ *    |  unanswered, TCP timeout)--> UNREACHABLE --> RECOVERING --> UP
+ *    |                                    ^          |
+ *    |                                    +----------+ the attempt failed
+ *   any --cancel, unmount, limit, protocol violation--> DEAD
+ *
+ * Unsupervised connections go from UP to DEAD directly.  While UNREACHABLE
+ * new calls fail at once with -EIO (soft), or wait for UP (hard).
+ */
+enum conn_state { CS_UP, CS_UNREACHABLE, CS_LOST, CS_RECOVERING, CS_DEAD };
 /* What an rpc() that failed does with the fid it was given. */
 enum cleanup { CL_NONE, CL_WALK /* newfid: clunk if it was created */,
 	       CL_CLUNK /* clunk it */ };
@@ -57,23 +94,24 @@ struct regop {
 
 struct req {
 	enum req_kind kind;
+	enum rq_state state;    /* CALL: c.lock; rq_set_state */
 	bool lost;              /* CALL: the session died under it */
+	bool flushed;           /* CALL: Rflush came before any reply */
+	bool timed_out;         /* CALL: its deadline passed (the waiter's) */
+	uint64_t sent_ns;       /* CALL: when it went out (monotonic) */
 	uint64_t gen;           /* the session its tag belongs to */
 	struct regop reg;       /* CALL on a supervised connection */
 	uint16_t tag;
 	uint8_t rtype;          /* CALL: the expected reply type */
-	bool done;              /* CALL: c.lock; the waiter may look */
-	bool abandoned;         /* CALL: the waiter left (c.lock) */
-	bool flushing;          /* abandoned and a Tflush is out */
-	bool replied;           /* abandoned, and its reply came */
-	bool late_ok;           /* ... and was a success */
 	int err;
 	pthread_cond_t cv;
 	void *rbuf;             /* the reply's bytes; r points into them */
 	struct p9_msg r;
 	enum cleanup cl;        /* CALL: undo on failure */
 	uint32_t fid;           /* CALL: cleanup fid; CLUNK: the fid */
-	struct req *flushed;    /* FLUSH: the abandoned request */
+	struct req *target;     /* FLUSH: the request it cancels (NULL once
+				 * that one is DONE) */
+	struct req *flush;      /* CALL: its Tflush's request, while out */
 };
 
 struct conn {
@@ -93,7 +131,9 @@ struct conn {
 	bool serial_busy;               /* serial mode: a request is out */
 	bool wbusy;                     /* a message is being written */
 	pthread_cond_t lock_cv;
-	atomic_bool dead;               /* written under lock */
+	atomic_bool dead;               /* written under lock: state is LOST,
+					 * UNREACHABLE or DEAD (nothing may be
+					 * sent, the link is cut) */
 	struct req *tags[NTAGS];
 	unsigned nused, hint;
 	uint32_t *free_fids;            /* fid numbers to reuse */
@@ -120,12 +160,15 @@ struct conn {
 	 * tcp:, docs/recovery.md).  An unsupervised connection ("9p" over
 	 * fd:, or noreconnect) has supervised false: any loss is a kill. */
 	bool supervised;        /* lock: losses are recovered, not fatal */
-	bool perm_dead;         /* lock: killed for good (cancel, unmount,
-				 * restart limit): every request -EIO */
-	bool recovering;        /* lock: the session was lost; new requests
-				 * wait (deadline) until it is back */
+	enum conn_state state;  /* lock: conn_set_state */
+	bool hard;              /* const: calls wait out UNREACHABLE */
+	bool silent;            /* lock: UNREACHABLE was entered and UP not
+				 * reached since: a RECOVERING session fails
+				 * calls fast too (soft) */
+	bool probing;           /* lock: a probe (Tgetattr of fid 0) is out */
+	_Atomic uint64_t rx_ns; /* the last bytes from the server (monotonic) */
 	_Atomic uint64_t sgen;  /* written under lock: session generation */
-	pthread_cond_t state_cv;        /* recovering turned false */
+	pthread_cond_t state_cv;        /* the state changed */
 	pthread_cond_t sup_cv;          /* wakes the supervisor */
 	int pidfd;              /* the server's, or -1 (none spawned, or
 				 * no pidfd_open): the reader polls it */
@@ -139,8 +182,12 @@ struct conn {
 				 * of being a loss (a server we reconnect to
 				 * but cannot restart) */
 	struct p9_qid root_qid;
-	unsigned long losses, replays;
+	unsigned long losses, replays;  /* lock */
+	unsigned long unreachable;      /* lock: times the peer went silent */
+	unsigned long probes;           /* lock: probes sent */
+	int last_err;                   /* lock: why the last loss (-errno) */
 	struct timespec lost_at;        /* lock: a recovery began */
+	time_t lost_wall;               /* lock: ... wall clock, 0: never */
 };
 
 /* A fid as the server knows it (registry entry). */
@@ -198,7 +245,22 @@ struct reply {
 #define RPC_INTERNAL 0x2        /* the supervisor's: runs while recovering,
 				 * never waits for a recovery */
 
+/* A call's deadline across all its requests (DESIGN invariant 12): the
+ * driver opens one at the entry of each operation; every request of the
+ * operation (pieces, retries, replays, re-walks) waits at most until it.
+ * Nested: the outermost one counts.  Per thread. */
+struct call_dl {
+	bool set;
+	struct timespec dl;
+};
+void call_begin(const struct conn *c, struct call_dl *saved);
+void call_end(const struct call_dl *saved);
+
 /* ---- session.c ---- */
+void conn_set_state(struct conn *c, enum conn_state to);
+const char *conn_state_name(enum conn_state s);
+/* => c->lock held: recovering (LOST, UNREACHABLE or RECOVERING)? */
+bool conn_recovering_locked(const struct conn *c);
 int conn_init(struct conn *c);
 /* Waits (bounded) for the requests in flight, then kills. */
 void conn_fini_wait(struct conn *c, int drain_ms);
@@ -210,6 +272,9 @@ int conn_version(struct conn *c, bool fixed);
 int reader_start(struct conn *c);
 void conn_kill(struct conn *c);
 void conn_lost(struct conn *c, uint64_t gen);
+/* conn_lost, saying why: err -ETIMEDOUT (or a network's unreachability)
+ * makes the state UNREACHABLE rather than LOST. */
+void conn_lost_err(struct conn *c, uint64_t gen, int err);
 int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	  struct reply *out, enum cleanup cl, uint32_t clfid, unsigned flags);
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,

@@ -81,11 +81,11 @@ int spawn_server(struct conn *c)
 /* Reconnect: the address again (the connect waits at most the request
  * timeout, and not at all once the connection is killed).  No pid, no
  * pidfd: the session ends by EOF or an error alone. */
-static int connect_server(struct conn *c)
+static int connect_server(struct conn *c, int timeout_ms)
 {
 	struct sup *sp = c->sup;
 	struct rt_link l;
-	int r = rt_connect(sp->source, c->timeout_ms, c->evfd, &c->tcp, &l);
+	int r = rt_connect(sp->source, timeout_ms, c->evfd, &c->tcp, &l);
 
 	if (r)
 		return r;
@@ -98,9 +98,10 @@ static int connect_server(struct conn *c)
 
 /* Supervisor: a new session (c's socket).  0, or why none: nothing of it
  * is left to lose then (session_teardown still closes what there is). */
-static int session_start(struct conn *c)
+static int session_start(struct conn *c, int timeout_ms)
 {
-	return c->sup->reconnect ? connect_server(c) : spawn_server(c);
+	return c->sup->reconnect ? connect_server(c, timeout_ms) :
+	       spawn_server(c);
 }
 
 /* The server of session gen broke the protocol and we cannot restart it:
@@ -110,7 +111,7 @@ void proto_kill(struct conn *c, uint64_t gen)
 	bool now;
 
 	pthread_mutex_lock(&c->lock);
-	now = !c->perm_dead && atomic_load(&c->sgen) == gen;
+	now = c->state != CS_DEAD && atomic_load(&c->sgen) == gen;
 	pthread_mutex_unlock(&c->lock);
 	if (!now)
 		return;
@@ -332,6 +333,14 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	return r;
 }
 
+/*
+ * The supervisor's loop (one thread per supervised mount): waits for a
+ * loss, then opens sessions until one is recovered, the limit is reached
+ * (dead) or the mount goes.  While the peer is UNREACHABLE (it went
+ * silent: a partition, a stopped server) the attempts are quick
+ * (UNREACH_CONNECT_MS, UNREACH_BACKOFF_MS apart) and not counted against
+ * restarts=: the mount is back within a second of the network healing.
+ */
 static void *sup_main(void *arg)
 {
 	struct conn *c = arg;
@@ -341,15 +350,17 @@ static void *sup_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!c->recovering && !c->perm_dead && !sp->stop)
+		while ((c->state == CS_UP || c->state == CS_RECOVERING) &&
+		       !sp->stop)
 			pthread_cond_wait(&c->sup_cv, &c->lock);
-		if (c->perm_dead || sp->stop)
+		if (c->state == CS_DEAD || sp->stop)
 			break;
 		uint64_t gen = atomic_load(&c->sgen);
+		bool unreach = c->state == CS_UNREACHABLE;
 		pthread_mutex_unlock(&c->lock);
 
 		session_teardown(c, 0);
-		if (!rproc_limit_take(&sp->limit)) {
+		if (!unreach && !rproc_limit_take(&sp->limit)) {
 			if (sp->reconnect)
 				fprintf(stderr, "uvfs: 9p %s: connection lost; "
 					"%ld attempts to reconnect within %ld "
@@ -365,26 +376,36 @@ static void *sup_main(void *arg)
 			break;
 		}
 		struct timespec dl;
-		deadline_in(&dl, rproc_backoff_next(&bo));
+		deadline_in(&dl, unreach ? UNREACH_BACKOFF_MS :
+			    rproc_backoff_next(&bo));
 		pthread_mutex_lock(&c->lock);
-		while (!c->perm_dead && !sp->stop)
+		while (c->state != CS_DEAD && !sp->stop)
 			if (pthread_cond_timedwait(&c->sup_cv, &c->lock,
 						   &dl) == ETIMEDOUT)
 				break;
-		if (c->perm_dead || sp->stop)
+		if (c->state == CS_DEAD || sp->stop)
 			break;
 		pthread_mutex_unlock(&c->lock);
 
-		/* no session (the address refuses, the binary cannot be
-		 * spawned): nothing to lose, try again */
-		if (session_start(c) != 0) {
+		/* no session (the address refuses or does not answer, the
+		 * binary cannot be spawned): nothing to lose, try again; a
+		 * refusal while unreachable means the host is back but not
+		 * the server: that counts again */
+		int r = session_start(c, unreach && c->timeout_ms >
+				      UNREACH_CONNECT_MS ?
+				      UNREACH_CONNECT_MS : c->timeout_ms);
+		if (r != 0) {
 			pthread_mutex_lock(&c->lock);
+			c->last_err = r;
+			if (unreach && r != -ETIMEDOUT && r != -EHOSTUNREACH &&
+			    r != -ENETUNREACH && c->state == CS_UNREACHABLE)
+				conn_set_state(c, CS_LOST);
 			continue;
 		}
-		int r = 0;
 		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->sgen) == gen && !c->perm_dead && !sp->stop)
-			atomic_store(&c->dead, false);
+		if (atomic_load(&c->sgen) == gen && c->state != CS_DEAD &&
+		    !sp->stop)
+			conn_set_state(c, CS_RECOVERING);
 		else
 			r = -EIO;
 		pthread_mutex_unlock(&c->lock);
@@ -407,13 +428,13 @@ static void *sup_main(void *arg)
 			r = recover_fids(c, gen);
 
 		pthread_mutex_lock(&c->lock);
-		if (r == 0 && atomic_load(&c->sgen) == gen && !c->perm_dead) {
+		if (r == 0 && atomic_load(&c->sgen) == gen &&
+		    c->state == CS_RECOVERING) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
 							  ts_ns(&c->lost_at));
-			c->recovering = false;
-			pthread_cond_broadcast(&c->state_cv);
+			conn_set_state(c, CS_UP);
 			rproc_backoff_reset(&bo);
 			pthread_mutex_unlock(&c->lock);
 			clunk_drain(c);
@@ -424,9 +445,9 @@ static void *sup_main(void *arg)
 			continue;
 		}
 		/* this attempt failed: lose its session, try again */
-		if (!c->perm_dead && atomic_load(&c->sgen) == gen) {
+		if (c->state != CS_DEAD && atomic_load(&c->sgen) == gen) {
 			pthread_mutex_unlock(&c->lock);
-			conn_lost(c, gen);
+			conn_lost_err(c, gen, unreach ? -ETIMEDOUT : r);
 			pthread_mutex_lock(&c->lock);
 		}
 	}
@@ -498,7 +519,7 @@ void sup_stop(struct conn *c)
 	pthread_mutex_lock(&c->lock);
 	sp->stop = true;
 	c->supervised = false;
-	kill_it = c->recovering;
+	kill_it = conn_recovering_locked(c);
 	pthread_cond_broadcast(&c->sup_cv);
 	pthread_mutex_unlock(&c->lock);
 	if (kill_it)
@@ -540,9 +561,19 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		pthread_mutex_lock(&c->lock);
 		memset(out, 0, sizeof(*out));
 		out->pid = c->sup->pid;
-		out->recovering = c->recovering;
-		out->dead = c->perm_dead;
-		out->connected = !atomic_load(&c->dead) && !c->recovering;
+		out->recovering = conn_recovering_locked(c);
+		out->dead = c->state == CS_DEAD;
+		out->connected = c->state == CS_UP;
+		snprintf(out->state, sizeof(out->state), "%s",
+			 c->state == CS_RECOVERING ?
+			 (c->silent ? "unreachable" : "reconnecting") :
+			 conn_state_name(c->state));
+		out->timeouts = c->timeouts;
+		out->unreachable = c->unreachable;
+		out->probes = c->probes;
+		out->last_error = -c->last_err;
+		out->last_loss = (long long)c->lost_wall;
+		out->hard = c->hard;
 		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
 		out->losses = c->losses;
 		out->replays = c->replays;

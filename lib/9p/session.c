@@ -52,9 +52,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -198,12 +200,99 @@ static void req_free(struct req *rq)
 	free(rq);
 }
 
+static const char *const rq_state_names[] = {
+	[RQ_NEW] = "new", [RQ_SENT] = "sent", [RQ_FLUSHING] = "flushing",
+	[RQ_DONE] = "done",
+};
+
+static const char *const conn_state_names[] = {
+	[CS_UP] = "running", [CS_UNREACHABLE] = "unreachable",
+	[CS_LOST] = "reconnecting", [CS_RECOVERING] = "recovering",
+	[CS_DEAD] = "dead",
+};
+
+const char *conn_state_name(enum conn_state st)
+{
+	return conn_state_names[st];
+}
+
+static void state_panic(const char *what, const char *from, const char *to)
+{
+	fprintf(stderr, "uvfs: 9p: illegal %s transition %s -> %s\n", what,
+		from, to);
+	abort();
+}
+
+/* => c->lock held.  The one place a call's state changes (conn.h). */
+static void rq_set_state(struct req *rq, enum rq_state to)
+{
+	enum rq_state from = rq->state;
+	bool legal = (from == RQ_NEW && (to == RQ_SENT || to == RQ_DONE)) ||
+		     (from == RQ_SENT && (to == RQ_FLUSHING ||
+					  to == RQ_DONE)) ||
+		     (from == RQ_FLUSHING && to == RQ_DONE);
+
+	if (!legal)
+		state_panic("request", rq_state_names[from],
+			    rq_state_names[to]);
+	rq->state = to;
+	if (to == RQ_DONE)
+		pthread_cond_signal(&rq->cv);
+}
+
+/* => c->lock held.  The one place the connection's state changes
+ * (conn.h); keeps c->dead in step and wakes whoever waits for a state. */
+void conn_set_state(struct conn *c, enum conn_state to)
+{
+	enum conn_state from = c->state;
+	bool legal;
+
+	switch (to) {
+	case CS_UP:
+		legal = from == CS_RECOVERING;
+		break;
+	case CS_UNREACHABLE:
+		legal = from == CS_UP || from == CS_RECOVERING ||
+			from == CS_LOST;
+		break;
+	case CS_LOST:
+		legal = from == CS_UP || from == CS_RECOVERING ||
+			from == CS_UNREACHABLE;
+		break;
+	case CS_RECOVERING:
+		legal = from == CS_LOST || from == CS_UNREACHABLE;
+		break;
+	case CS_DEAD:
+		legal = from != CS_DEAD;
+		break;
+	default:
+		legal = false;
+	}
+	if (!legal)
+		state_panic("connection", conn_state_names[from],
+			    conn_state_names[to]);
+	c->state = to;
+	if (to == CS_UNREACHABLE)
+		c->silent = true;
+	else if (to == CS_UP || to == CS_DEAD)
+		c->silent = false;
+	atomic_store(&c->dead, to == CS_LOST || to == CS_UNREACHABLE ||
+		     to == CS_DEAD);
+	pthread_cond_broadcast(&c->state_cv);
+}
+
+bool conn_recovering_locked(const struct conn *c)
+{
+	return c->state == CS_LOST || c->state == CS_UNREACHABLE ||
+	       c->state == CS_RECOVERING;
+}
+
 /* => c->lock held.  A request failed (or was abandoned and is now over):
  * dispose of its fid.  Only queues; the caller drains. */
 static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
 			   bool ok)
 {
-	if (cl == CL_NONE || c->perm_dead)
+	if (cl == CL_NONE || c->state == CS_DEAD)
 		return;
 	if (cl == CL_CLUNK || ok)
 		clunk_queue_locked(c, fid);
@@ -211,31 +300,45 @@ static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
 		fid_free_locked(c, fid);
 }
 
+/* => c->lock held.  Every call out is DONE with -EIO (lost: the session
+ * died under it), every clunk, flush and probe forgotten. */
+static void fail_all_locked(struct conn *c, bool lost)
+{
+	for (unsigned i = 0; i < NTAGS; i++) {
+		struct req *rq = c->tags[i];
+		if (!rq)
+			continue;
+		c->tags[i] = NULL;
+		if (rq->kind == REQ_CALL) {
+			rq->lost = lost;
+			rq->err = -EIO;
+			rq->flush = NULL;
+			rq_set_state(rq, RQ_DONE);
+		} else {
+			if (rq->kind == REQ_CLUNK && lost)
+				fid_free_locked(c, rq->fid);
+			req_free(rq);
+		}
+	}
+	c->nused = 0;
+	c->probing = false;
+}
+
 /* The connection is lost for good: every waiter gets -EIO now, nothing
- * waits for the server, later requests fail fast, no restart.  Any
- * thread, any time. */
-void conn_kill(struct conn *c)
+ * waits for the server, later requests fail fast, no restart.  The link
+ * is cut abortively (abort), so that nothing queued on it is delivered
+ * later, or shut down after a clean drain (unmount).  Any thread, any
+ * time. */
+static void conn_kill_x(struct conn *c, bool abort)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->perm_dead) {
-		c->perm_dead = true;
-		c->recovering = false;
-		atomic_store(&c->dead, true);
-		for (unsigned i = 0; i < NTAGS; i++) {
-			struct req *rq = c->tags[i];
-			if (!rq)
-				continue;
-			c->tags[i] = NULL;
-			if (rq->kind == REQ_CALL && !rq->abandoned) {
-				rq->done = true;
-				rq->err = -EIO;
-				pthread_cond_signal(&rq->cv);
-			} else {
-				req_free(rq);
-			}
-		}
+	if (c->state != CS_DEAD) {
+		conn_set_state(c, CS_DEAD);
+		fail_all_locked(c, false);
+		if (abort)
+			rt_link_abort(&c->link);
 		c->nused = 0;
 		c->nclunk = 0;
 		pthread_cond_broadcast(&c->cv);
@@ -250,6 +353,11 @@ void conn_kill(struct conn *c)
 	}
 }
 
+void conn_kill(struct conn *c)
+{
+	conn_kill_x(c, true);
+}
+
 /*
  * Session gen died (EOF, a write error, lost framing, the server's pidfd).
  * Unsupervised: conn_kill.  Supervised: the session is over but the
@@ -259,45 +367,45 @@ void conn_kill(struct conn *c)
  * them), the socket is shut down (wakes the reader and any writer), and
  * the supervisor is woken.  A stale gen (an older session) does nothing.
  */
+/* A loss error that says the peer is silent rather than gone. */
+static bool err_unreachable(int err)
+{
+	return err == -ETIMEDOUT || err == -EHOSTUNREACH ||
+	       err == -ENETUNREACH || err == -EHOSTDOWN || err == -ENETDOWN;
+}
+
 void conn_lost(struct conn *c, uint64_t gen)
 {
+	conn_lost_err(c, gen, -EIO);
+}
+
+void conn_lost_err(struct conn *c, uint64_t gen, int err)
+{
+	bool unreach = err_unreachable(err);
+
 	pthread_mutex_lock(&c->lock);
-	if (c->perm_dead || gen != atomic_load(&c->sgen)) {
+	if (c->state == CS_DEAD || gen != atomic_load(&c->sgen)) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
+	c->last_err = err;
+	if (unreach)
+		c->unreachable++;
 	if (!c->supervised) {
 		pthread_mutex_unlock(&c->lock);
 		conn_kill(c);
 		return;
 	}
 	c->losses++;
-	if (!c->recovering)
+	if (c->state == CS_UP) {
 		clock_gettime(CLOCK_MONOTONIC, &c->lost_at);
-	atomic_store(&c->dead, true);
-	c->recovering = true;
-	atomic_store(&c->sgen, gen + 1);
-	for (unsigned i = 0; i < NTAGS; i++) {
-		struct req *rq = c->tags[i];
-		if (!rq)
-			continue;
-		c->tags[i] = NULL;
-		if (rq->kind == REQ_CALL && !rq->abandoned) {
-			rq->done = true;
-			rq->lost = true;
-			rq->err = -EIO;
-			pthread_cond_signal(&rq->cv);
-		} else if (rq->kind == REQ_CALL) {
-			/* abandoned: its fid goes as if the reply failed */
-			cleanup_locked(c, rq->cl, rq->fid, rq->late_ok);
-			req_free(rq);
-		} else {
-			if (rq->kind == REQ_CLUNK)
-				fid_free_locked(c, rq->fid);
-			req_free(rq);
-		}
+		c->lost_wall = time(NULL);
 	}
-	c->nused = 0;
+	enum conn_state to = unreach ? CS_UNREACHABLE : CS_LOST;
+	if (c->state != to)
+		conn_set_state(c, to);
+	atomic_store(&c->sgen, gen + 1);
+	fail_all_locked(c, true);
 	rt_link_abort(&c->link);
 	pthread_cond_broadcast(&c->cv);
 	pthread_cond_broadcast(&c->lock_cv);
@@ -315,7 +423,7 @@ static void session_end(struct conn *c, uint64_t gen, int err)
 	if (err == -EPROTO && c->proto_fatal)
 		proto_kill(c, gen);
 	else
-		conn_lost(c, gen);
+		conn_lost_err(c, gen, err);
 }
 
 /* Writes one whole message of session gen by the deadline.  0;
@@ -392,7 +500,7 @@ void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		int r;
 
 		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->dead) || c->recovering ||
+		if (atomic_load(&c->dead) || conn_recovering_locked(c) ||
 		    c->nclunk == 0 || c->nused == NTAGS) {
 			pthread_mutex_unlock(&c->lock);
 			return;
@@ -441,7 +549,7 @@ void clunk_async(struct conn *c, uint32_t fid)
 	bool closing;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->perm_dead)
+	if (c->state != CS_DEAD)
 		clunk_queue_locked(c, fid);
 	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
@@ -483,29 +591,30 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 		fid_free_locked(c, rq->fid);    /* clunked whatever the reply */
 		req_free(rq);
 		break;
+	case REQ_PROBE:
+		tag_release_locked(c, rq);
+		c->probing = false;
+		req_free(rq);
+		break;
 	case REQ_FLUSH: {
-		struct req *old = rq->flushed;
-		if (c->tags[old->tag] == old) {
+		/* Rflush: the server will never answer the flushed request;
+		 * if its reply came first, it is DONE already (target NULL) */
+		struct req *old = rq->target;
+		if (old && c->tags[old->tag] == old) {
 			tag_release_locked(c, old);
-			cleanup_locked(c, old->cl, old->fid, old->late_ok);
-			req_free(old);
+			old->flushed = true;
+			old->err = -ETIMEDOUT;
+			old->flush = NULL;
+			rq_set_state(old, RQ_DONE);
 		}
 		tag_release_locked(c, rq);
 		req_free(rq);
 		break;
 	}
 	case REQ_CALL:
-		if (rq->abandoned) {
-			rq->replied = true;
-			rq->late_ok = ur == 0 && type == rq->rtype;
-			if (rq->late_ok)
-				reg_apply_locked(c, &rq->reg, &m);
-			if (!rq->flushing) {
-				tag_release_locked(c, rq);
-				cleanup_locked(c, rq->cl, rq->fid, rq->late_ok);
-				req_free(rq);
-			}
-			break;
+		if (rq->flush) {        /* its reply beat the Rflush */
+			rq->flush->target = NULL;
+			rq->flush = NULL;
 		}
 		tag_release_locked(c, rq);
 		if (ur != 0 || (type != rq->rtype && type != P9_RLERROR)) {
@@ -518,8 +627,7 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 			rq->r = m;
 			copy = NULL;
 		}
-		rq->done = true;
-		pthread_cond_signal(&rq->cv);
+		rq_set_state(rq, RQ_DONE);
 		break;
 	}
 out:
@@ -582,6 +690,7 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 	n = poll(p, pidfd >= 0 ? 3 : 2, ms);
 	if (n < 0 && errno != EINTR)
 		return -EIO;
+	p[0].revents &= ~POLLNVAL;      /* a link cut and closed under us */
 	if (p[1].revents || atomic_load(&c->dead) ||
 	    atomic_load(&c->sgen) != gen)
 		return 1;
@@ -594,8 +703,14 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 	n = read(fd, c->rb + c->rb_have, c->msize - c->rb_have);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	if (n <= 0)
-		return -EIO;            /* EOF or error */
+	if (n < 0)                      /* ETIMEDOUT: TCP gave up */
+		return errno == ETIMEDOUT || errno == EHOSTUNREACH ||
+		       errno == ENETUNREACH ? -errno : -EIO;
+	if (n == 0)
+		return -EIO;            /* EOF */
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	atomic_store(&c->rx_ns, (uint64_t)ts_ns(&now));
 	c->rb_have += (size_t)n;
 	return read_frames(c, gen);
 }
@@ -608,8 +723,7 @@ static void role_offer_locked(struct conn *c)
 		return;
 	for (unsigned i = 0; i < NTAGS; i++) {
 		struct req *rq = c->tags[i];
-		if (rq && rq->kind == REQ_CALL && !rq->done &&
-		    !rq->abandoned) {
+		if (rq && rq->kind == REQ_CALL && rq->state != RQ_DONE) {
 			pthread_cond_signal(&rq->cv);
 			break;
 		}
@@ -621,7 +735,7 @@ static void role_give_locked(struct conn *c)
 {
 	c->rd = RD_FREE;
 	role_offer_locked(c);
-	if (c->recovering || c->perm_dead)  /* session_teardown waits */
+	if (c->state != CS_UP)              /* session_teardown waits */
 		pthread_cond_broadcast(&c->lock_cv);
 	if (c->closing)                     /* the reader thread waits */
 		pthread_cond_broadcast(&c->rd_cv);
@@ -641,7 +755,7 @@ static void lead_locked(struct conn *c, struct req *rq,
 
 	c->rd = RD_CALLER;
 	c->demand++;
-	while (!rq->done) {
+	while (rq->state != RQ_DONE) {
 		int ms = ms_left(dl);
 		if (ms == 0)
 			break;
@@ -740,6 +854,198 @@ static int ecode_err(uint32_t e)
 	return e > 0 && e < 4096 ? -(int)e : -EIO;
 }
 
+static __thread struct call_dl tl_call;
+
+void call_begin(const struct conn *c, struct call_dl *saved)
+{
+	*saved = tl_call;
+	if (!tl_call.set) {
+		tl_call.set = true;
+		deadline_in(&tl_call.dl, c->timeout_ms);
+	}
+}
+
+void call_end(const struct call_dl *saved)
+{
+	tl_call = *saved;
+}
+
+/*
+ * => c->lock held.  Waits (by dl) until a request may be sent: 0, or
+ * -EIO (dead; or unreachable on a soft mount: fails fast), -ETIMEDOUT.
+ * Internal requests (the supervisor's) go while RECOVERING and never
+ * wait.  A hard mount waits out UNREACHABLE without a deadline, until the
+ * session is back or the connection is killed (forced unmount).
+ */
+static int wait_sendable_locked(struct conn *c, bool internal,
+				struct timespec *dl)
+{
+	for (;;) {
+		if (c->state == CS_DEAD)
+			return -EIO;
+		if (internal)
+			return c->state == CS_RECOVERING ? 0 : -EIO;
+		bool silent = c->state == CS_UNREACHABLE ||
+			      (c->state == CS_RECOVERING && c->silent);
+		if (silent && !c->hard)
+			return -EIO;    /* fail fast */
+		if (silent) {
+			pthread_cond_wait(&c->state_cv, &c->lock);
+			if (c->state == CS_UP) {
+				/* hard: the deadline starts again once the
+				 * server is back (the call's too) */
+				deadline_in(dl, c->timeout_ms);
+				if (tl_call.set)
+					tl_call.dl = *dl;
+			}
+			continue;
+		}
+		if (c->state != CS_UP) {
+			/* the server is being restarted: wait for it */
+			if (pthread_cond_timedwait(&c->state_cv, &c->lock,
+						   dl) == ETIMEDOUT &&
+			    c->state != CS_UP)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (c->nused == NTAGS) {
+			if (pthread_cond_timedwait(&c->cv, &c->lock, dl) ==
+			    ETIMEDOUT && c->nused == NTAGS)
+				return -ETIMEDOUT;
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* => c->lock held.  Waits for rq until DONE or dl (then 0: not DONE),
+ * reading for everyone while nobody else does. */
+static void wait_until_locked(struct conn *c, struct req *rq,
+			      const struct timespec *dl)
+{
+	while (rq->state != RQ_DONE) {
+		int w;
+
+		/* nobody reads: read for ourselves (and for the others) */
+		if (c->rd == RD_FREE && rq->gen == atomic_load(&c->sgen) &&
+		    !atomic_load(&c->dead) && ms_left(dl) > 0) {
+			lead_locked(c, rq, dl);
+			continue;
+		}
+		if (c->rd == RD_THREAD)
+			c->demand++;    /* the reader thread rests after this */
+		c->nfollow++;
+		w = pthread_cond_timedwait(&rq->cv, &c->lock, dl);
+		c->nfollow--;
+		if (w == ETIMEDOUT)
+			break;
+	}
+	role_offer_locked(c);   /* we may have been woken to read */
+}
+
+/* => c->lock held.  Sends one request of kind (a Tflush of target, or a
+ * probe: Tgetattr of fid 0) without waiting for its reply; by dl.  0, or
+ * it did not go out.  c->lock is dropped meanwhile. */
+static int send_aux_locked(struct conn *c, enum req_kind kind,
+			   struct req *target, uint64_t gen,
+			   const struct timespec *dl)
+{
+	struct p9_msg m = { .type = kind == REQ_FLUSH ? P9_TFLUSH :
+					P9_TGETATTR };
+	uint8_t buf[64];
+	struct req *aux;
+	ssize_t len;
+	int r;
+
+	if (c->nused == NTAGS || atomic_load(&c->sgen) != gen ||
+	    c->state != CS_UP || !(aux = req_new(c, kind)))
+		return -EAGAIN;
+	if (kind == REQ_FLUSH) {
+		aux->target = target;
+		target->flush = aux;
+		m.tflush.oldtag = target->tag;
+	} else {
+		m.tgetattr.fid = 0;     /* the root: attached for good */
+		m.tgetattr.request_mask = P9_GETATTR_BASIC;
+		c->probing = true;
+		c->probes++;
+	}
+	m.tag = tag_take_locked(c, aux);
+	pthread_mutex_unlock(&c->lock);
+	len = p9_pack(buf, sizeof(buf), &m);
+	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen) : -EIO;
+	pthread_mutex_lock(&c->lock);
+	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
+	    c->tags[m.tag] == aux) {
+		/* not sent */
+		tag_release_locked(c, aux);
+		if (kind == REQ_FLUSH)
+			target->flush = NULL;
+		else
+			c->probing = false;
+		req_free(aux);
+	}
+	return r;
+}
+
+/*
+ * => c->lock held, rq SENT (or DONE already).  Waits for rq's reply with
+ * the liveness and fencing rules of docs/session.md:
+ *
+ *   - half way to dl with nothing heard from the server since rq went
+ *     out: a probe (Tgetattr of the root), once at a time;
+ *   - at dl: Tflush, and wait (a grace of a quarter of the deadline, at
+ *     most FLUSH_GRACE_MAX_MS) for the server's word: the reply (rq
+ *     happened: its result stands) or Rflush (it did not: -ETIMEDOUT);
+ *   - no word by then, or the Tflush could not be sent: the link is
+ *     aborted (nothing of rq can reach the server later) and the session
+ *     lost (UNREACHABLE if nothing at all was heard since rq went out).
+ *
+ * Returns with rq DONE; rq->timed_out says the deadline passed.
+ */
+static void wait_reply_locked(struct conn *c, struct req *rq,
+			      const struct timespec *dl, bool internal)
+{
+	uint64_t gen = rq->gen;
+	struct timespec half, fdl;
+	long long left = ts_ns(dl) - (long long)rq->sent_ns;
+	int grace = c->timeout_ms / 4;
+
+	if (grace > FLUSH_GRACE_MAX_MS)
+		grace = FLUSH_GRACE_MAX_MS;
+	if (grace < 20)
+		grace = 20;
+	/* phase 1: up to half the time left, then perhaps a probe */
+	if (!internal && left > 2000000) {
+		long long h = (long long)rq->sent_ns + left / 2;
+		half.tv_sec = h / 1000000000LL;
+		half.tv_nsec = h % 1000000000LL;
+		wait_until_locked(c, rq, &half);
+		if (rq->state != RQ_DONE && !c->probing &&
+		    atomic_load(&c->rx_ns) < rq->sent_ns)
+			send_aux_locked(c, REQ_PROBE, NULL, gen, dl);
+	}
+	wait_until_locked(c, rq, dl);
+	if (rq->state == RQ_DONE)
+		return;
+	/* phase 2: the deadline passed: cancel, and wait for the word */
+	rq->timed_out = true;
+	c->timeouts++;
+	rq_set_state(rq, RQ_FLUSHING);
+	deadline_in(&fdl, grace);
+	if (send_aux_locked(c, REQ_FLUSH, rq, gen, &fdl) == 0)
+		wait_until_locked(c, rq, &fdl);
+	if (rq->state == RQ_DONE)
+		return;
+	/* phase 3: no word: cut the link; rq is DONE (lost) after that */
+	bool silent = atomic_load(&c->rx_ns) < rq->sent_ns;
+	pthread_mutex_unlock(&c->lock);
+	conn_lost_err(c, gen, silent ? -ETIMEDOUT : -ECANCELED);
+	pthread_mutex_lock(&c->lock);
+	while (rq->state != RQ_DONE)    /* a loss or kill completes it */
+		pthread_cond_wait(&rq->cv, &c->lock);
+}
+
 /*
  * One request.  => t has everything but the tag.
  * 0 and *out filled (reply_free it), or a negative errno: the server's
@@ -773,6 +1079,8 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	if (!internal)
 		clunk_drain(c);
 	deadline_in(&dl, c->timeout_ms);
+	if (!internal && tl_call.set && ts_ns(&tl_call.dl) < ts_ns(&dl))
+		dl = tl_call.dl;        /* the call's, not a fresh one */
 again:
 	len = p9_packed_size(t);
 	if (len < 0 || (size_t)len > c->msize) {
@@ -795,53 +1103,33 @@ again:
 	rq->fid = clfid;
 
 	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		r = 0;
-		if (c->perm_dead) {
-			r = -EIO;
-			break;
-		}
-		if (internal ? atomic_load(&c->dead) :
-		    (c->recovering || atomic_load(&c->dead))) {
-			if (internal || !c->recovering) {
-				r = -EIO;
-				break;
-			}
-			/* the server is being restarted: wait for it */
-			if (pthread_cond_timedwait(&c->state_cv, &c->lock,
-						   &dl) == ETIMEDOUT &&
-			    c->recovering) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			continue;
-		}
-		if (c->serial && !internal && !have_serial) {
+	r = wait_sendable_locked(c, internal, &dl);
+	if (r == 0 && c->serial && !internal) {
+		while (r == 0 && !have_serial) {
 			pthread_mutex_unlock(&c->lock);
 			r = tlock_take(c, &c->serial_busy, &dl, NULL);
 			pthread_mutex_lock(&c->lock);
-			if (r == -EIO)
-				continue;       /* dead or lost: see above */
-			if (r)
-				break;
-			have_serial = true;
-			continue;
+			if (r == 0)
+				have_serial = true;
+			else if (r == -EIO)     /* dead or lost: wait again */
+				r = wait_sendable_locked(c, internal, &dl);
 		}
-		if (c->nused == NTAGS) {
-			if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) ==
-			    ETIMEDOUT && c->nused == NTAGS) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			continue;
-		}
-		break;
+		if (r == 0)
+			r = wait_sendable_locked(c, internal, &dl);
 	}
 	for (int i = 0; r == 0 && i < nf; i++) {
 		struct fident *e = reg_get(c, fids[i]);
 		if (e && e->stale)
 			r = -ESTALE;
 	}
+	if (r) {
+		pthread_mutex_unlock(&c->lock);
+		req_free(rq);
+		rq = NULL;
+		goto fail;
+	}
+	if (r == 0 && ms_left(&dl) == 0)
+		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		req_free(rq);
@@ -860,7 +1148,7 @@ again:
 	buf = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT && !rq->done) {
+	if (r == -ETIMEDOUT && rq->state == RQ_NEW) {
 		/* nothing went out: give the tag back, no flush needed */
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
@@ -868,74 +1156,17 @@ again:
 		rq = NULL;
 		goto fail;
 	}
-	while (!rq->done) {
-		int w;
-
-		/* nobody reads: read for ourselves (and for the others) */
-		if (c->rd == RD_FREE && rq->gen == atomic_load(&c->sgen) &&
-		    !atomic_load(&c->dead) && ms_left(&dl) > 0) {
-			lead_locked(c, rq, &dl);
-			continue;
-		}
-		if (c->rd == RD_THREAD)
-			c->demand++;    /* the reader thread rests after this */
-		c->nfollow++;
-		w = pthread_cond_timedwait(&rq->cv, &c->lock, &dl);
-		c->nfollow--;
-		if (w != ETIMEDOUT || rq->done)
-			continue;
-		/* Deadline: only this request fails.  Flush it; the tag is
-		 * reused once Rflush (or kill) frees it. */
-		struct req *fl = NULL;
-		struct p9_msg fm = { .type = P9_TFLUSH };
-		uint16_t ftag = 0;
-		uint8_t fbuf[P9_HDRSZ + 2];
-
-		c->timeouts++;
-		rq->abandoned = true;
-		role_offer_locked(c);   /* we may have been woken to read */
-		if (c->nused < NTAGS && (fl = req_new(c, REQ_FLUSH))) {
-			fl->flushed = rq;
-			rq->flushing = true;
-			fm.tag = ftag = tag_take_locked(c, fl);
-			fm.tflush.oldtag = rq->tag;
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (fl) {
-			struct timespec fdl;
-			ssize_t fl_len = p9_pack(fbuf, sizeof(fbuf), &fm);
-
-			deadline_in(&fdl, c->timeout_ms);
-			if (fl_len < 0 ||
-			    send_msg(c, fbuf, (size_t)fl_len, &fdl, gen) ==
-			    -ETIMEDOUT) {
-				/* not sent: the late reply frees the tag
-				 * (or has come already) */
-				pthread_mutex_lock(&c->lock);
-				if (atomic_load(&c->sgen) == gen &&
-				    c->tags[ftag] == fl) {
-					tag_release_locked(c, fl);
-					req_free(fl);
-					rq->flushing = false;
-					if (rq->replied) {
-						tag_release_locked(c, rq);
-						cleanup_locked(c, rq->cl,
-							       rq->fid,
-							       rq->late_ok);
-						req_free(rq);
-					}
-				}
-				pthread_mutex_unlock(&c->lock);
-			}
-		}
-		if (have_serial)
-			tlock_give(c, &c->serial_busy);
-		return -ETIMEDOUT;
+	if (rq->state == RQ_NEW) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rq->sent_ns = (uint64_t)ts_ns(&now);
+		rq_set_state(rq, RQ_SENT);
 	}
+	wait_reply_locked(c, rq, &dl, internal);
 	/* done: the reader, a kill or a loss freed the tag */
 	role_offer_locked(c);   /* we may have been woken to read */
-	if (rq->lost) {
-		bool again_ok = replay && !c->perm_dead;
+	if (rq->lost && !rq->timed_out) {
+		bool again_ok = replay && c->state != CS_DEAD;
 		if (again_ok)
 			c->replays++;
 		pthread_mutex_unlock(&c->lock);
@@ -949,7 +1180,8 @@ again:
 		r = again_ok ? -ETIMEDOUT : -EIO;
 		goto fail_nolock;
 	}
-	r = rq->err;
+	r = rq->timed_out && rq->state == RQ_DONE && !rq->rbuf ? -ETIMEDOUT :
+	    rq->err;
 	if (r == 0 && rq->r.type == P9_RLERROR)
 		r = ecode_err(rq->r.rlerror.ecode);
 	if (r)
@@ -1069,14 +1301,20 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 	while (!atomic_load(&c->dead) && c->nused > 0)
 		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
 			break;
+	bool drained = c->nused == 0;
 	pthread_mutex_unlock(&c->lock);
-	conn_kill(c);
+	/* drained: nothing is left to fence, the link closes gracefully
+	 * (a reset could still hit a reply the server is writing) */
+	conn_kill_x(c, !drained);
 }
 
 void conn_fini(struct conn *c, int drain_ms)
 {
 	conn_fini_wait(c, drain_ms);
-	rt_link_abort(&c->link);
+	if (c->state != CS_DEAD || c->nused)
+		rt_link_abort(&c->link);
+	else if (c->link.fd_r >= 0)     /* wakes the reader */
+		shutdown(c->link.fd_r, SHUT_RDWR);
 	if (c->reader_started)
 		pthread_join(c->reader, NULL);
 	rt_link_close(&c->link);

@@ -562,7 +562,10 @@ ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 	}
 	if (tmp)
 		clunk_async(&s->c, fid);
-	return done > 0 ? (ssize_t)done : r;
+	/* A read fails whole (docs/session.md): fewer bytes than asked
+	 * only at the end of the file, never because a later piece failed
+	 * (a front end takes a short read for the end of the file). */
+	return r ? r : (ssize_t)done;
 }
 
 ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
@@ -625,6 +628,10 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 	}
 	if (tmp)
 		clunk_async(&s->c, fid);
+	/* A write returns the bytes the server confirmed (POSIX allows a
+	 * short count after some were written); the failure of the rest
+	 * shows at the next write.  A piece whose outcome is unknown is not
+	 * counted (docs/session.md). */
 	return done > 0 ? (ssize_t)done : r;
 }
 
