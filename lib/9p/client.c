@@ -45,6 +45,7 @@
 #include <uvfs/fs.h>
 
 #include "driver.h"
+#include "sys.h"
 
 #define MSIZE_DEFAULT   (512u * 1024)
 #define TIMEOUT_DEFAULT 10000
@@ -56,7 +57,7 @@
 
 struct fid *fid_new(uint32_t num)
 {
-	struct fid *f = malloc(sizeof(*f));
+	struct fid *f = sys_malloc(sizeof(*f));
 
 	if (f) {
 		f->num = num;
@@ -154,7 +155,7 @@ void node_free(struct p9sb *s, struct node *n)
 static void node_set_name_locked(struct node *n, uint64_t pino,
 				 const char *name, uint64_t gen)
 {
-	char *dup = name ? strdup(name) : NULL;
+	char *dup = name ? sys_strdup(name) : NULL;
 
 	if (name && !dup)
 		return;         /* keeps the old name: a later walk fixes it */
@@ -185,7 +186,7 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		if (name)
 			node_set_name_locked(n, pino, name, gen);
 	} else {
-		n = calloc(1, sizeof(*n));
+		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&s->lock);
 			fid_put(s, f);
@@ -269,7 +270,7 @@ uint64_t sb_gen(struct p9sb *s)
  */
 static int rewalk(struct p9sb *s, struct node *n)
 {
-	char **names = calloc(REWALK_MAX, sizeof(*names));
+	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
 	struct fid *rootf = NULL;
 	struct node *p;
 	uint64_t gen;
@@ -282,7 +283,7 @@ static int rewalk(struct p9sb *s, struct node *n)
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
 	for (p = n; p && p != s->root && depth < REWALK_MAX; depth++) {
-		if (!p->name || !(names[depth] = strdup(p->name)))
+		if (!p->name || !(names[depth] = sys_strdup(p->name)))
 			break;
 		p = node_find_locked(s, p->pino);
 	}
@@ -472,7 +473,7 @@ static int parse_opts(const char *options, struct opts *o,
 	o->window = WINDOW_DEFAULT_MS;
 	if (!options || !*options)
 		return 0;
-	dup = strdup(options);
+	dup = sys_strdup(options);
 	if (!dup)
 		return -ENOMEM;
 	for (tok = strtok_r(dup, ",", &save); tok && !r;
@@ -594,7 +595,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		if (access(o.server, X_OK) != 0)
 			return -errno;
 	}
-	s = calloc(1, sizeof(*s));
+	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
@@ -617,7 +618,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		return r;
 	}
 	if (hostfs || reconnect) {
-		struct sup *sp = calloc(1, sizeof(*sp));
+		struct sup *sp = sys_calloc(1, sizeof(*sp));
 		s->c.sup = sp;
 		/* from the first Tattach on: fid 0's path is where every
 		 * other path starts */
@@ -627,8 +628,8 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			sp->sb = sb;
 			sp->type = kind == SERVER_DIOD ? "diod" :
 				   hostfs ? "hostfs" : "9p";
-			sp->server = hostfs ? strdup(o.server) : NULL;
-			sp->source = strdup(source);
+			sp->server = hostfs ? sys_strdup(o.server) : NULL;
+			sp->source = sys_strdup(source);
 			sp->diod = kind == SERVER_DIOD;
 			sp->reconnect = reconnect;
 			sp->c = &s->c;
@@ -670,8 +671,8 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			snprintf(o.uname, sizeof(o.uname), "%s", pw.pw_name);
 	}
 	if (s->c.sup) {
-		s->c.sup->uname = strdup(o.uname);
-		s->c.sup->aname = strdup(o.aname);
+		s->c.sup->uname = sys_strdup(o.uname);
+		s->c.sup->aname = sys_strdup(o.aname);
 		s->c.sup->n_uname = (uint32_t)s->uid;
 		if (!s->c.sup->uname || !s->c.sup->aname) {
 			r = -ENOMEM;
@@ -750,7 +751,7 @@ static void p9_cancel(struct uvfs_sb *sb)
 		 * SIGKILL works on a stopped process too) */
 		pthread_mutex_lock(&s->c.lock);
 		if (s->c.sup->pid > 0)
-			kill(s->c.sup->pid, SIGKILL);
+			sys_kill(s->c.sup->pid, SIGKILL);
 		pthread_mutex_unlock(&s->c.lock);
 	}
 }

@@ -51,6 +51,7 @@
 #include <uvfs/uvfs.h>
 
 #include "conn.h"
+#include "sys.h"
 
 int spawn_server(struct conn *c)
 {
@@ -148,7 +149,7 @@ void session_teardown(struct conn *c, int grace_ms)
 	 * killed */
 	rproc_reap(pid, grace_ms);
 	if (c->pidfd >= 0) {
-		close(c->pidfd);
+		sys_close(c->pidfd);
 		c->pidfd = -1;
 	}
 }
@@ -177,7 +178,7 @@ struct snap {
 static int walk_path(struct conn *c, uint32_t fid, const char *path,
 		     struct p9_qid *q)
 {
-	char *dup = strdup(path), *save = NULL, *tok;
+	char *dup = sys_strdup(path), *save = NULL, *tok;
 	bool first = true;
 	int r = 0;
 
@@ -291,7 +292,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	reply_free(&rp);
 
 	pthread_mutex_lock(&c->lock);
-	sn = calloc(c->nfidents ? c->nfidents : 1, sizeof(*sn));
+	sn = sys_calloc(c->nfidents ? c->nfidents : 1, sizeof(*sn));
 	for (i = 1; sn && i < c->nfidents; i++) {
 		struct fident *e = &c->fids[i];
 		if (!e->used || e->stale)
@@ -300,7 +301,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 			mark_stale_locked(c, (uint32_t)i);
 			continue;
 		}
-		sn[n].path = strdup(e->path);
+		sn[n].path = sys_strdup(e->path);
 		if (!sn[n].path) {
 			mark_stale_locked(c, (uint32_t)i);
 			continue;
@@ -321,7 +322,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	atomic_init(&rw.next, 0);
 	atomic_init(&rw.failed, false);
 	for (; nth < REWALK_THREADS && nth * 16 < n; nth++)
-		if (pthread_create(&th[nth], NULL, rewalk_main, &rw) != 0)
+		if (sys_pthread_create(&th[nth], NULL, rewalk_main, &rw) != 0)
 			break;
 	rewalk_main(&rw);
 	for (i = 0; i < nth; i++)
@@ -494,7 +495,7 @@ static void sup_list_del(struct sup *sp)
 int sup_start(struct conn *c)
 {
 	struct sup *sp = c->sup;
-	int r = -pthread_create(&sp->thread, NULL, sup_main, c);
+	int r = -sys_pthread_create(&sp->thread, NULL, sup_main, c);
 
 	if (r)
 		return r;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "sys.h"
 
 /* ---- the fid registry (supervised connections) -------------------------
  * Every fid the server holds, by number: the path it names from the root,
@@ -39,7 +40,7 @@ static struct fident *reg_slot(struct conn *c, uint32_t fid)
 		size_t n = c->nfidents ? c->nfidents : 64;
 		while (n <= fid)
 			n *= 2;
-		struct fident *a = realloc(c->fids, n * sizeof(*a));
+		struct fident *a = sys_realloc(c->fids, n * sizeof(*a));
 		if (!a)
 			return NULL;
 		memset(a + c->nfidents, 0, (n - c->nfidents) * sizeof(*a));
@@ -69,7 +70,7 @@ void reg_drop_locked(struct conn *c, uint32_t fid)
 static char *path_join(const char *base, const char *names)
 {
 	size_t bl = strlen(base), nl = names ? strlen(names) : 0;
-	char *out = malloc(bl + nl + 2), *dup = names ? strdup(names) : NULL;
+	char *out = sys_malloc(bl + nl + 2), *dup = names ? sys_strdup(names) : NULL;
 	char *tok, *save = NULL;
 	size_t len = bl;
 
@@ -110,7 +111,7 @@ static void reg_rename_locked(struct conn *c, const char *from, const char *to)
 		if (!e->used || !e->path || strncmp(e->path, from, fl) != 0 ||
 		    (e->path[fl] != '\0' && e->path[fl] != '/'))
 			continue;
-		char *np = malloc(strlen(to) + strlen(e->path + fl) + 1);
+		char *np = sys_malloc(strlen(to) + strlen(e->path + fl) + 1);
 		if (!np) {
 			e->unknown = true;
 			continue;
@@ -132,7 +133,7 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 	switch (op->type) {
 	case P9_TATTACH:
 		if ((e = reg_slot(c, op->fid))) {
-			e->path = strdup("");
+			e->path = sys_strdup("");
 			e->unknown = !e->path;
 			e->qid = m->rattach.qid;
 		}
@@ -194,7 +195,7 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 		src = reg_get(c, op->fid);
 		e = reg_get(c, op->fid2);
 		if (src && src->path && e && e->path) {
-			path = strdup(src->path);
+			path = sys_strdup(src->path);
 			p2 = path_join(e->path, op->s1);
 			if (path && p2)
 				reg_rename_locked(c, path, p2);
@@ -261,7 +262,7 @@ int msg_fids(const struct p9_msg *t, uint32_t f[2])
 
 static char *str_dup(struct p9_str s)
 {
-	char *d = malloc(s.len + 1);
+	char *d = sys_malloc(s.len + 1);
 
 	if (d) {
 		memcpy(d, s.s, s.len);
@@ -285,7 +286,7 @@ int regop_make(const struct p9_msg *t, struct regop *op)
 		op->nw = t->twalk.nwname;
 		for (unsigned i = 0; i < op->nw; i++)
 			len += t->twalk.wname[i].len + 1;
-		if (!(op->s1 = malloc(len)))
+		if (!(op->s1 = sys_malloc(len)))
 			return -ENOMEM;
 		op->s1[0] = '\0';
 		for (unsigned i = 0, o = 0; i < op->nw; i++) {

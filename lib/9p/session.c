@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "sys.h"
 
 /* Takes *busy (one of c's timed locks) by the deadline: 0, -ETIMEDOUT,
  * or -EIO once the connection is dead.  *gen (if not NULL): the session
@@ -121,7 +122,7 @@ static void push_locked(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
 {
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
-		uint32_t *na = realloc(*a, nc * sizeof(*na));
+		uint32_t *na = sys_realloc(*a, nc * sizeof(*na));
 		if (!na)
 			return;
 		*a = na;
@@ -178,7 +179,7 @@ static void tag_release_locked(struct conn *c, struct req *rq)
 
 static struct req *req_new(struct conn *c, enum req_kind kind)
 {
-	struct req *rq = calloc(1, sizeof(*rq));
+	struct req *rq = sys_calloc(1, sizeof(*rq));
 
 	if (!rq)
 		return NULL;
@@ -348,7 +349,7 @@ static void conn_kill_x(struct conn *c, bool abort)
 		pthread_cond_broadcast(&c->rd_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (write(c->evfd, &one, sizeof(one)) < 0) {
+	if (sys_write(c->evfd, &one, sizeof(one)) < 0) {
 		/* the counter cannot overflow from one write per kill */
 	}
 }
@@ -469,7 +470,7 @@ static int send_msg(struct conn *c, const void *buf, size_t len,
 				r = off ? -EIO : -ETIMEDOUT;
 				break;
 			}
-			if (poll(p, 2, ms) < 0 && errno != EINTR) {
+			if (sys_poll(p, 2, ms) < 0 && errno != EINTR) {
 				r = -EIO;
 				break;
 			}
@@ -569,7 +570,7 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 
 	if (p9_peek(frame, size, &type, &tag) != 0)
 		return;         /* p9_frame_size guarantees a header */
-	copy = malloc(size);
+	copy = sys_malloc(size);
 	if (copy) {
 		memcpy(copy, frame, size);
 		ur = p9_unpack(copy, size, &m);
@@ -687,7 +688,7 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 
 	if (r < 0)
 		return r;
-	n = poll(p, pidfd >= 0 ? 3 : 2, ms);
+	n = sys_poll(p, pidfd >= 0 ? 3 : 2, ms);
 	if (n < 0 && errno != EINTR)
 		return -EIO;
 	p[0].revents &= ~POLLNVAL;      /* a link cut and closed under us */
@@ -700,7 +701,7 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 		return -EIO;            /* the server died */
 	if (!p[0].revents)
 		return 0;
-	n = read(fd, c->rb + c->rb_have, c->msize - c->rb_have);
+	n = sys_read(fd, c->rb + c->rb_have, c->msize - c->rb_have);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n < 0)                      /* ETIMEDOUT: TCP gave up */
@@ -826,18 +827,18 @@ static void *reader_main(void *arg)
 
 int reader_start(struct conn *c)
 {
-	struct reader_arg *ra = malloc(sizeof(*ra));
+	struct reader_arg *ra = sys_malloc(sizeof(*ra));
 	int r;
 
 	if (!ra)
 		return -ENOMEM;
-	if (!c->rb && !(c->rb = malloc(c->msize))) {
+	if (!c->rb && !(c->rb = sys_malloc(c->msize))) {
 		free(ra);
 		return -ENOMEM;
 	}
 	ra->c = c;
 	ra->gen = atomic_load(&c->sgen);
-	r = -pthread_create(&c->reader, NULL, reader_main, ra);
+	r = -sys_pthread_create(&c->reader, NULL, reader_main, ra);
 	if (r)
 		free(ra);
 	c->reader_started = r == 0;
@@ -1087,7 +1088,7 @@ again:
 		r = len < 0 ? -EINVAL : -EMSGSIZE;
 		goto fail;
 	}
-	buf = malloc((size_t)len);
+	buf = sys_malloc((size_t)len);
 	rq = req_new(c, REQ_CALL);
 	/* the supervisor's requests recreate what the registry says: they
 	 * must not rewrite it (a re-walk would forget the open flags if the
@@ -1245,7 +1246,7 @@ int conn_version(struct conn *c, bool fixed)
 	r = p9_frame_size(hdr, 4, c->msize, &size);
 	if (r)
 		return -EPROTO;
-	buf = malloc(size);
+	buf = sys_malloc(size);
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, hdr, 4);
@@ -1272,7 +1273,7 @@ int conn_version(struct conn *c, bool fixed)
 
 int conn_init(struct conn *c)
 {
-	c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->evfd = sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->evfd < 0)
 		return -errno;
 	pthread_condattr_init(&c->cattr);
@@ -1314,11 +1315,11 @@ void conn_fini(struct conn *c, int drain_ms)
 	if (c->state != CS_DEAD || c->nused)
 		rt_link_abort(&c->link);
 	else if (c->link.fd_r >= 0)     /* wakes the reader */
-		shutdown(c->link.fd_r, SHUT_RDWR);
+		sys_shutdown(c->link.fd_r, SHUT_RDWR);
 	if (c->reader_started)
 		pthread_join(c->reader, NULL);
 	rt_link_close(&c->link);
-	close(c->evfd);
+	sys_close(c->evfd);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->lock_cv);

@@ -22,6 +22,7 @@
 #include <sys/sysmacros.h>
 
 #include "driver.h"
+#include "sys.h"
 
 static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
 		      struct stat *st)
@@ -464,7 +465,7 @@ int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 		flags &= O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_DIRECT |
 			 O_NOATIME;
 	uint32_t of;
-	h = calloc(1, sizeof(*h));
+	h = sys_calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	r = open_fid(s, n, flags, &of, &h->iounit);

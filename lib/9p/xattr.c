@@ -15,6 +15,7 @@
 #include <uvfs/fs.h>
 
 #include "driver.h"
+#include "sys.h"
 
 /* ---- extended attributes (docs/9p-client.md) -------------------------
  * get/list: Txattrwalk(node fid -> new fid, name or "") gives the size;

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "deadline.h"
 #include "proc.h"
 #include "transport.h"
+#include "sys.h"
 
 int rproc_spawn(char *const argv[], pid_t *pidp, int *fd, int *pidfd)
 {
@@ -33,20 +33,20 @@ int rproc_spawn(char *const argv[], pid_t *pidp, int *fd, int *pidfd)
 	int sv[2], r;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (sys_socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	for (int i = 0; i < 2; i++)
 		if (sv[i] < 3) {        /* dup2 onto 0/1 must not be a no-op */
-			int n = fcntl(sv[i], F_DUPFD_CLOEXEC, 3);
-			close(sv[i]);
+			int n = sys_fcntl(sv[i], F_DUPFD_CLOEXEC, 3);
+			sys_close(sv[i]);
 			sv[i] = n;
 		}
 	if (sv[0] < 0 || sv[1] < 0) {
 		r = -errno;
 		if (sv[0] >= 0)
-			close(sv[0]);
+			sys_close(sv[0]);
 		if (sv[1] >= 0)
-			close(sv[1]);
+			sys_close(sv[1]);
 		return r;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -68,17 +68,17 @@ int rproc_spawn(char *const argv[], pid_t *pidp, int *fd, int *pidfd)
 	posix_spawnattr_setsigdefault(&at, &def);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 				 POSIX_SPAWN_SETSIGDEF);
-	r = -posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	r = -sys_posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(sv[1]);
+	sys_close(sv[1]);
 	if (r) {
-		close(sv[0]);
+		sys_close(sv[0]);
 		return r;
 	}
 	*pidp = pid;
 	*fd = sv[0];
-	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* -1: EOF only */
+	*pidfd = sys_pidfd_open(pid, 0); /* -1: EOF only */
 	return rt_set_nonblock(sv[0]);
 }
 
@@ -89,12 +89,12 @@ void rproc_reap(pid_t pid, int grace_ms)
 	if (pid <= 0)
 		return;
 	for (int i = 0; i < grace_ms; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
+		if (sys_waitpid(pid, &st, WNOHANG) == pid)
 			return;
 		usleep(1000);
 	}
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	sys_kill(pid, SIGKILL);
+	while (sys_waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 }
 
@@ -103,7 +103,7 @@ int rproc_limit_init(struct rproc_limit *l, long max, long window_ms)
 	l->max = max;
 	l->window_ms = window_ms;
 	l->n = 0;
-	l->stamps = calloc((size_t)max + 1, sizeof(*l->stamps));
+	l->stamps = sys_calloc((size_t)max + 1, sizeof(*l->stamps));
 	return l->stamps ? 0 : -ENOMEM;
 }
 

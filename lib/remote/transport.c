@@ -25,12 +25,13 @@
 
 #include "deadline.h"
 #include "transport.h"
+#include "sys.h"
 
 int rt_set_nonblock(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int fl = sys_fcntl(fd, F_GETFL, 0);
 
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	if (fl < 0 || sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
 	return 0;
 }
@@ -67,20 +68,20 @@ static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	s = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -errno;
 	deadline_in(&dl, timeout_ms);
 	/* a full backlog (a server that does not accept) answers EAGAIN at
 	 * once, where a blocking connect would wait for ever: try again */
-	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	while (sys_connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno, ms = ms_left(&dl);
 		struct pollfd p = { .fd = evfd, .events = POLLIN };
 
 		if (e == EAGAIN && ms > 0 &&
-		    poll(&p, 1, ms < 10 ? ms : 10) == 0)
+		    sys_poll(&p, 1, ms < 10 ? ms : 10) == 0)
 			continue;
-		close(s);
+		sys_close(s);
 		return e != EAGAIN ? -e : p.revents ? -EIO : -ETIMEDOUT;
 	}
 	*fd = s;
@@ -93,22 +94,22 @@ static void tcp_tune(int s, const struct rt_tcp_opts *o)
 {
 	int one = 1;
 
-	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sys_setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!o)
 		return;
 	if (o->user_timeout_ms > 0) {
 		unsigned ut = (unsigned)o->user_timeout_ms;
-		setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+		sys_setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
 	}
 	if (o->keepalive_ms > 0) {
 		int idle = o->keepalive_ms / 1000 > 0 ?
 			   o->keepalive_ms / 1000 : 1;
 		int cnt = 3;
-		setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-		setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &idle,
+		sys_setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &idle,
 			   sizeof(idle));
-		setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	}
 }
 
@@ -135,16 +136,16 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
 		return -EHOSTUNREACH;
 	for (ai = res; ai; ai = ai->ai_next) {
-		int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		int s = sys_socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
 			       SOCK_NONBLOCK, ai->ai_protocol);
 		if (s < 0) {
 			r = -errno;
 			continue;
 		}
-		if (connect(s, ai->ai_addr, ai->ai_addrlen) < 0 &&
+		if (sys_connect(s, ai->ai_addr, ai->ai_addrlen) < 0 &&
 		    errno != EINPROGRESS) {
 			r = -errno;
-			close(s);
+			sys_close(s);
 			continue;
 		}
 		struct pollfd p[2] = {
@@ -153,17 +154,17 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 		};
 		int err = 0;
 		socklen_t el = sizeof(err);
-		if (poll(p, 2, timeout_ms) < 1 || p[1].revents) {
+		if (sys_poll(p, 2, timeout_ms) < 1 || p[1].revents) {
 			r = p[1].revents ? -EIO : -ETIMEDOUT;
-			close(s);
+			sys_close(s);
 			if (p[1].revents)
 				break;
 			continue;
 		}
-		getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
+		sys_getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el);
 		if (err) {
 			r = -err;
-			close(s);
+			sys_close(s);
 			continue;
 		}
 		tcp_tune(s, o);
@@ -211,16 +212,16 @@ static int open_fds(const char *spec, struct rt_link *l)
 	if (rt_parse_int(tmp, 0, INT_MAX, &rfd) ||
 	    rt_parse_int(comma + 1, 0, INT_MAX, &wfd))
 		return -EINVAL;
-	l->fd_r = fcntl((int)rfd, F_DUPFD_CLOEXEC, 3);
+	l->fd_r = sys_fcntl((int)rfd, F_DUPFD_CLOEXEC, 3);
 	if (l->fd_r < 0)
 		return -errno;
 	if (wfd == rfd) {
 		l->fd_w = l->fd_r;
 	} else {
-		l->fd_w = fcntl((int)wfd, F_DUPFD_CLOEXEC, 3);
+		l->fd_w = sys_fcntl((int)wfd, F_DUPFD_CLOEXEC, 3);
 		if (l->fd_w < 0) {
 			r = -errno;
-			close(l->fd_r);
+			sys_close(l->fd_r);
 			l->fd_r = -1;
 			return r;
 		}
@@ -230,9 +231,9 @@ static int open_fds(const char *spec, struct rt_link *l)
 	socklen_t tl = sizeof(type);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	l->sock = fstat(l->fd_w, &st) == 0 && S_ISSOCK(st.st_mode);
+	l->sock = sys_fstat(l->fd_w, &st) == 0 && S_ISSOCK(st.st_mode);
 	l->tcp = l->sock &&
-		 getsockopt(l->fd_w, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+		 sys_getsockopt(l->fd_w, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
 		 type == SOCK_STREAM &&
 		 getsockname(l->fd_w, (struct sockaddr *)&ss, &sl) == 0 &&
 		 (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
@@ -261,8 +262,8 @@ int rt_open(const char *source, int timeout_ms, int evfd,
 ssize_t rt_write_some(const struct rt_link *l, const void *buf, size_t len)
 {
 	if (l->sock)
-		return send(l->fd_w, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return write(l->fd_w, buf, len);
+		return sys_send(l->fd_w, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return sys_write(l->fd_w, buf, len);
 }
 
 int rt_read_full(const struct rt_link *l, void *buf, size_t n,
@@ -271,7 +272,7 @@ int rt_read_full(const struct rt_link *l, void *buf, size_t n,
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t k = read(l->fd_r, (char *)buf + got, n - got);
+		ssize_t k = sys_read(l->fd_r, (char *)buf + got, n - got);
 		if (k > 0) {
 			got += (size_t)k;
 			continue;
@@ -289,7 +290,7 @@ int rt_read_full(const struct rt_link *l, void *buf, size_t n,
 		int ms = ms_left(dl);
 		if (ms == 0)
 			return -ETIMEDOUT;
-		if (poll(p, 2, ms) > 0 && p[1].revents)
+		if (sys_poll(p, 2, ms) > 0 && p[1].revents)
 			return -EIO;
 	}
 	return 0;
@@ -301,23 +302,23 @@ void rt_link_abort(const struct rt_link *l)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		struct sockaddr sa = { .sa_family = AF_UNSPEC };
 
-		setsockopt(l->fd_w, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		sys_setsockopt(l->fd_w, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		/* a TCP disconnect: RST, and the send queue (retransmissions
 		 * of what the peer never acknowledged) is dropped now, not
 		 * at the close */
-		connect(l->fd_w, &sa, sizeof(sa));
+		sys_connect(l->fd_w, &sa, sizeof(sa));
 	}
 	if (l->fd_r >= 0)
-		shutdown(l->fd_r, SHUT_RDWR);
+		sys_shutdown(l->fd_r, SHUT_RDWR);
 	if (l->fd_w >= 0 && l->fd_w != l->fd_r)
-		shutdown(l->fd_w, SHUT_RDWR);
+		sys_shutdown(l->fd_w, SHUT_RDWR);
 }
 
 void rt_link_close(struct rt_link *l)
 {
 	if (l->fd_r >= 0)
-		close(l->fd_r);
+		sys_close(l->fd_r);
 	if (l->fd_w >= 0 && l->fd_w != l->fd_r)
-		close(l->fd_w);
+		sys_close(l->fd_w);
 	*l = RT_LINK_NONE;
 }
