@@ -52,8 +52,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/sockios.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -69,6 +74,7 @@
 #include <uvfs/uvfs.h>
 
 #include "p9.h"
+#include "transport.h"
 
 #define MSIZE 8192
 
@@ -1157,6 +1163,86 @@ static void test_xattr_diod(void **state)
 	uvfs_free(u);
 }
 
+/* ---- fencing at the transport ------------------------------------------ */
+
+/* rt_link_abort on a TCP link with bytes queued that the peer has not
+ * taken (its receive window is full): the queue is dropped at once, and
+ * the peer never gets more than what had reached it before the abort (a
+ * graceful close would deliver the rest later: the write that "failed"
+ * would land). */
+static void test_abort_fences(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	static char buf[65536];
+	struct rt_link l;
+	char src[64];
+	int small = 4096, ls, s, ev, outq = 0, inq = 0;
+	size_t total = 0, got = 0;
+	ssize_t n;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(src, sizeof(src), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	ev = eventfd(0, EFD_CLOEXEC);
+	assert_true(ev >= 0);
+	struct rt_tcp_opts to = { .user_timeout_ms = 2000,
+				  .keepalive_ms = 1000 };
+	assert_int_equal(rt_connect(src, 2000, ev, &to, &l), 0);
+	assert_true(l.tcp);
+	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(s >= 0);
+	/* the liveness options are set */
+	unsigned ut = 0;
+	int ka = 0;
+	socklen_t ol = sizeof(ut);
+	assert_int_equal(getsockopt(l.fd_w, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut,
+				    &ol), 0);
+	assert_int_equal(ut, 2000);
+	ol = sizeof(ka);
+	assert_int_equal(getsockopt(l.fd_w, SOL_SOCKET, SO_KEEPALIVE, &ka,
+				    &ol), 0);
+	assert_true(ka);
+	/* fill the peer's window and our send queue */
+	memset(buf, 'w', sizeof(buf));
+	for (int idle = 0; idle < 20;) {
+		n = rt_write_some(&l, buf, sizeof(buf));
+		if (n > 0) {
+			total += (size_t)n;
+			idle = 0;
+		} else {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			idle++;
+			usleep(5 * 1000);
+		}
+	}
+	assert_int_equal(ioctl(l.fd_w, SIOCOUTQ, &outq), 0);
+	assert_true(outq > 0);                  /* queued, not taken */
+	assert_int_equal(ioctl(s, SIOCINQ, &inq), 0);
+	rt_link_abort(&l);
+	usleep(100 * 1000);
+	/* the peer reads what it had; then the reset; never the rest */
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	assert_true(n == 0 || errno == ECONNRESET);
+	printf("abort: %zu written, %d queued, %d at the peer, %zu read\n",
+	       total, outq, inq, got);
+	assert_true(got <= (size_t)inq);
+	assert_true(got < total);
+	rt_link_close(&l);
+	assert_int_equal(l.fd_r, -1);
+	close(s);
+	close(ls);
+	close(ev);
+}
+
 /* ---- a "9p" mount that reconnects: the fake server on a Unix socket ---- */
 
 struct lfx {
@@ -1454,6 +1540,7 @@ int main(void)
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
+		cmocka_unit_test(test_abort_fences),
 		cmocka_unit_test(test_reconnect_hangup),
 		cmocka_unit_test(test_unreachable_failfast),
 		cmocka_unit_test(test_hard_waits),
