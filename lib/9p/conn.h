@@ -98,6 +98,7 @@ struct req {
 	bool lost;              /* CALL: the session died under it */
 	bool flushed;           /* CALL: Rflush came before any reply */
 	bool timed_out;         /* CALL: its deadline passed (the waiter's) */
+	bool replied;           /* CALL: its reply was taken (r is valid) */
 	uint64_t sent_ns;       /* CALL: when it went out (monotonic) */
 	uint64_t gen;           /* the session its tag belongs to */
 	struct regop reg;       /* CALL on a supervised connection */

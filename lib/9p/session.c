@@ -575,7 +575,17 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 		memcpy(copy, frame, size);
 		ur = p9_unpack(copy, size, &m);
 	} else {
-		ur = -ENOMEM;
+		/* No memory for a copy.  A reply that points nowhere into
+		 * its bytes is taken from the frame itself (valid until we
+		 * return): the server did what it says, and the caller must
+		 * hear it (a walk's new fid exists).  The others carry
+		 * data (read, readdir, readlink, getlock, version), and
+		 * changed nothing on the server: they fail with ENOMEM. */
+		ur = p9_unpack(frame, size, &m);
+		if (ur == 0 && (type == P9_RREAD || type == P9_RREADDIR ||
+				type == P9_RREADLINK || type == P9_RGETLOCK ||
+				type == P9_RVERSION))
+			ur = -ENOMEM;
 	}
 
 	pthread_mutex_lock(&c->lock);
@@ -618,7 +628,10 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 			rq->flush = NULL;
 		}
 		tag_release_locked(c, rq);
-		if (ur != 0 || (type != rq->rtype && type != P9_RLERROR)) {
+		if (ur == -ENOMEM) {
+			rq->err = -ENOMEM;
+		} else if (ur != 0 ||
+			   (type != rq->rtype && type != P9_RLERROR)) {
 			c->bad_replies++;
 			rq->err = -EIO;
 		} else {
@@ -626,6 +639,7 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 				reg_apply_locked(c, &rq->reg, &m);
 			rq->rbuf = copy;
 			rq->r = m;
+			rq->replied = true;
 			copy = NULL;
 		}
 		rq_set_state(rq, RQ_DONE);
@@ -1181,7 +1195,7 @@ again:
 		r = again_ok ? -ETIMEDOUT : -EIO;
 		goto fail_nolock;
 	}
-	r = rq->timed_out && rq->state == RQ_DONE && !rq->rbuf ? -ETIMEDOUT :
+	r = rq->timed_out && rq->state == RQ_DONE && !rq->replied ? -ETIMEDOUT :
 	    rq->err;
 	if (r == 0 && rq->r.type == P9_RLERROR)
 		r = ecode_err(rq->r.rlerror.ecode);
