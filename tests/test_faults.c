@@ -4,8 +4,9 @@
  * For each workload and each class of calls (allocations, file I/O,
  * network, file-system metadata, processes and threads) the loop first
  * runs the workload once counting that class's calls (the dry run, which
- * also records every step's result), then runs it again for every N,
- * failing the Nth call of the class (lib/util/sys.h).  Each run checks:
+ * also records every step's result and each call's site), then runs it
+ * again for each N chosen (below), failing the Nth call of the class
+ * (lib/util/sys.h).  Each run checks:
  *
  *  - no crash and no sanitizer report (ASan/UBSan abort the program);
  *  - the first step whose result differs from the dry run's failed with an
