@@ -127,12 +127,22 @@ struct uvfs_sb {
 					       went down */
 	struct cds_list_head type_link;     /* u->types_lock */
 	struct work free_work;              /* the final free, on a worker */
-	struct work kill_work;              /* forced unmount's reclaim */
-	struct mount *kill_mount;           /* held by kill_work */
+	struct work kill_work;              /* a kill's reclaim (mount.c) */
+	struct mount *kill_mount;           /* held by kill_work, or NULL */
+	bool kill_hold;                     /* u->vc_lock: kill_work pending:
+					       the sb is not freed */
 };
 
 void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
 		  const char *file, int line);
+/* Kills an active sb as a forced unmount does (every vnode dead at once,
+ * gate killed, in-flight requests cancelled); a worker reclaims once the
+ * gate has drained, without waiting past the deadline for it (mount.c).
+ * m: the mount whose namespace reference the worker then drops, or NULL.
+ * Does not wait.  => false if sb was no longer active. */
+bool sb_kill(struct uvfs_sb *sb, struct mount *m);
+/* => vc_lock held.  Queues the sb's free if nothing holds it any more. */
+void sb_maybe_free_locked(struct uvfs_sb *sb);
 #define SB_SET_STATE(sb, from, to) \
 	sb_set_state((sb), (from), (to), __FILE__, __LINE__)
 

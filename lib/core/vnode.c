@@ -66,10 +66,11 @@ void vcache_fini(struct uvfs *u)
 	pthread_mutex_destroy(&u->vc_lock);
 }
 
-/* => vc_lock held.  The sb's last shell is gone or the mount let go. */
-static void sb_maybe_free_locked(struct uvfs_sb *sb)
+/* => vc_lock held.  The sb's last shell is gone, the mount let go, or a
+ * kill finished: the last of the three frees it. */
+void sb_maybe_free_locked(struct uvfs_sb *sb)
 {
-	if (!sb->mounted && sb->nvnodes == 0)
+	if (!sb->mounted && sb->nvnodes == 0 && !sb->kill_hold)
 		work_queue(sb->u, &sb->free_work);
 }
 
@@ -577,19 +578,6 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 	pthread_mutex_unlock(&u->vc_lock);
 }
 
-/* Worker: finish a revoke whose gate did not drain in time. */
-static void revoke_work_fn(struct work *w)
-{
-	struct vnode *vp = caa_container_of(w, struct vnode, work);
-	struct gate *g = &vp->sb->gate;
-
-	gate_close(g, -1);
-	vn_unload(vp);
-	gate_open(g);
-	vp->work.fn = vn_reclaim_work;  /* the work item is ours until rele */
-	vn_rele(vp);
-}
-
 int vn_revoke(struct vnode *vp, int deadline_ms)
 {
 	struct uvfs_sb *sb = vp->sb;
@@ -611,11 +599,12 @@ int vn_revoke(struct vnode *vp, int deadline_ms)
 		return 0;
 	}
 	gate_open(&sb->gate);
-	/* Something inside did not leave in time: finish on a worker,
-	 * holding the vnode (its work item is free while it is held). */
-	vn_ref(vp);
-	vp->work.fn = revoke_work_fn;
-	work_queue(u, &vp->work);
+	/* Something inside did not leave in time.  Waiting for it on a
+	 * worker would freeze the mount (the gate closed) and the worker;
+	 * instead the sb dies as in a forced unmount: its kill reclaims vp
+	 * with the rest once the gate has drained, without holding a worker
+	 * meanwhile.  (false: a kill or an unmount already has it.) */
+	sb_kill(sb, NULL);
 	return 0;
 }
 

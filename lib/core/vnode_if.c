@@ -88,14 +88,15 @@ vop_call(const struct vop_desc *d, void *a)
 	struct uvfs_sb *sb = vop_vp(d, a, 0)->sb;
 	struct gate_rec *gr;
 	long r;
+	int e;
 
 	for (unsigned i = 1; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
 		if (vp && vp->sb != sb)
 			return -EXDEV;
 	}
-	if (gate_enter(&sb->gate, &gr) != 0)
-		return d->dead;
+	if ((e = gate_enter(&sb->gate, &gr)) != 0)
+		return e == GATE_NOMEM ? -ENOMEM : d->dead;
 	for (unsigned i = 0; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
 		if (vp && vn_dead(vp)) {
@@ -506,6 +507,9 @@ bool vn_file_detach(struct vnode *vp, struct file *f)
 	void *fh;
 
 	if (gate_enter(&sb->gate, &gr) != 0) {
+		/* killed (or, rarer, no memory for this thread's record):
+		 * the reclaim of vp, which comes at the latest at its last
+		 * release, releases the handle and frees f */
 		bool orphan;
 
 		pthread_mutex_lock(&vp->lock);
