@@ -387,6 +387,8 @@ struct uvfs_ctx {
 #define LK_FOLLOW    0x1   /* follow a final symlink */
 #define LK_DIRECTORY 0x2   /* the result must be a directory */
 #define LK_EMPTY     0x4   /* "" means dirfd itself (AT_EMPTY_PATH) */
+#define LK_DEAD      0x8   /* a dead result is no error (the unmount of a
+			      mount whose sb was killed by a revoke) */
 
 /* Resolves path relative to dirfd (UVFS_AT_FDCWD: the cwd) within the
  * context's root.  => *out held on success. */

@@ -820,7 +820,8 @@ static int mount_lookup(struct uvfs_ctx *ctx, const char *target,
 			struct mount **out)
 {
 	struct path tp;
-	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW, &tp);
+	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW | LK_DEAD,
+			   &tp);
 
 	if (err)
 		return err;
