@@ -60,8 +60,7 @@ static int lookup_ino(struct uvfs_sb *sb, void *dir, const char *name,
 	struct uvfs_ident id = { 0 };
 	int err = ops->lookup(sb, dir, name, &id);
 
-	if (err == 0)
-		*ino = id.ino;
+	*ino = id.ino;
 	return err;
 }
 
@@ -72,8 +71,7 @@ static int create_ino(struct uvfs_sb *sb, void *dir, const char *name,
 	struct uvfs_ident id = { 0 };
 	int err = ops->create(sb, dir, name, mode, rdev, target, cred, &id);
 
-	if (err == 0)
-		*ino = id.ino;
+	*ino = id.ino;
 	return err;
 }
 static const struct uvfs_cred root_cred = { .uid = 0, .gid = 0 };
