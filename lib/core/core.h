@@ -236,7 +236,9 @@ void vcache_kill_sb(struct uvfs_sb *sb);
 void vcache_reclaim_dead(struct uvfs_sb *sb);
 /* Revoke: vp turns dead, loses its cache slot, its open files' driver
  * handles are released and its driver object reclaimed once the gate
- * drained (on a worker if the deadline passes first). */
+ * drained.  If the gate does not drain within the deadline, the whole sb
+ * is killed as by a forced unmount (sb_kill), whose worker does not wait
+ * for the operation still inside. */
 int vn_revoke(struct vnode *vp, int deadline_ms);
 /* Prunes up to n unreferenced vnodes from the LRU (worker context). */
 void vcache_prune(struct uvfs *u, unsigned long n);
