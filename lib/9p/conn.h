@@ -182,6 +182,9 @@ struct conn {
 				 * of being a loss (a server we reconnect to
 				 * but cannot restart) */
 	struct p9_qid root_qid;
+	/* the driver's fid cache, for uvfs_9p_server_info (written by the
+	 * driver under its own lock) */
+	atomic_ulong drv_fids, drv_fid_releases;
 	unsigned long losses, replays;  /* lock */
 	unsigned long unreachable;      /* lock: times the peer went silent */
 	unsigned long probes;           /* lock: probes sent */

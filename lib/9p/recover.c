@@ -575,6 +575,8 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		out->last_error = -c->last_err;
 		out->last_loss = (long long)c->lost_wall;
 		out->hard = c->hard;
+		out->fids = atomic_load(&c->drv_fids);
+		out->fid_releases = atomic_load(&c->drv_fid_releases);
 		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
 		out->losses = c->losses;
 		out->replays = c->replays;
