@@ -952,14 +952,14 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 }
 
 
-/* Each operation runs under one call deadline (call_begin): however
+/* Each operation runs under one call deadline (rs_call_begin): however
  * many requests it becomes, it waits at most the mount's timeout=. */
 #define CALL(sb, expr)                                                  \
 	({                                                              \
-		struct call_dl sv_;                                     \
-		call_begin(&S(sb)->c, &sv_);                            \
+		struct rs_call sv_;                                     \
+		rs_call_begin(S(sb)->c.timeout_ms, &sv_);               \
 		__typeof__(expr) r_ = (expr);                           \
-		call_end(&sv_);                                         \
+		rs_call_end(&sv_);                                      \
 		r_;                                                     \
 	})
 

@@ -34,6 +34,7 @@
 #include "deadline.h"
 #include "p9.h"
 #include "proc.h"
+#include "rstate.h"
 #include "transport.h"
 
 #define NTAGS           256     /* requests in flight per connection */
@@ -42,44 +43,12 @@
 				 * read for themselves, until none did for
 				 * this long */
 
-#define FLUSH_GRACE_MAX_MS 1000 /* a Tflush unconfirmed this long (or a
-				 * quarter of the deadline, if less) after
-				 * the deadline: the link is aborted */
-#define UNREACH_CONNECT_MS 500  /* a connect attempt while unreachable */
-#define UNREACH_BACKOFF_MS 100  /* ... and the pause between them */
-
 enum req_kind { REQ_CALL, REQ_CLUNK, REQ_FLUSH, REQ_PROBE };
 
-/*
- * A call's state (docs/session.md), changed only by rq_set_state:
- *
- *   NEW --sent--> SENT --reply, kill, loss--> DONE
- *    |              |
- *    |              +--deadline: Tflush--> FLUSHING --reply (it happened),
- *    |                                        |        Rflush (it did not),
- *    |                                        |        kill, loss (abort)
- *    |                                        v
- *    +--kill, loss, nothing sent---------->  DONE
- *
- * The caller frees the request once DONE; it leaves before DONE never.
- */
-enum rq_state { RQ_NEW, RQ_SENT, RQ_FLUSHING, RQ_DONE };
+/* A call's state and the connection's: lib/remote/rstate.h (enum
+ * rs_rq_state, enum rs_state), changed only by rq_set_state and
+ * rs_set_state. */
 
-/*
- * The connection's state, changed only by conn_set_state (c->lock):
- *
- *   UP ----loss (EOF, reset, crash)----> LOST -------+
- *    |                                    ^          | a new link
- *    +--peer silent (deadline and flush   |          v
- *    |  unanswered, TCP timeout)--> UNREACHABLE --> RECOVERING --> UP
- *    |                                    ^          |
- *    |                                    +----------+ the attempt failed
- *   any --cancel, unmount, limit, protocol violation--> DEAD
- *
- * Unsupervised connections go from UP to DEAD directly.  While UNREACHABLE
- * new calls fail at once with -EIO (soft), or wait for UP (hard).
- */
-enum conn_state { CS_UP, CS_UNREACHABLE, CS_LOST, CS_RECOVERING, CS_DEAD };
 /* What an rpc() that failed does with the fid it was given. */
 enum cleanup { CL_NONE, CL_WALK /* newfid: clunk if it was created */,
 	       CL_CLUNK /* clunk it */ };
@@ -94,7 +63,7 @@ struct regop {
 
 struct req {
 	enum req_kind kind;
-	enum rq_state state;    /* CALL: c.lock; rq_set_state */
+	enum rs_rq_state state; /* CALL: c.lock; rq_set_state */
 	bool lost;              /* CALL: the session died under it */
 	bool flushed;           /* CALL: Rflush came before any reply */
 	bool timed_out;         /* CALL: its deadline passed (the waiter's) */
@@ -131,9 +100,6 @@ struct conn {
 	bool serial_busy;               /* serial mode: a request is out */
 	bool wbusy;                     /* a message is being written */
 	pthread_cond_t lock_cv;
-	atomic_bool dead;               /* written under lock: state is LOST,
-					 * UNREACHABLE or DEAD (nothing may be
-					 * sent, the link is cut) */
 	struct req *tags[NTAGS];
 	unsigned nused, hint;
 	uint32_t *free_fids;            /* fid numbers to reuse */
@@ -160,15 +126,12 @@ struct conn {
 	 * tcp:, docs/recovery.md).  An unsupervised connection ("9p" over
 	 * fd:, or noreconnect) has supervised false: any loss is a kill. */
 	bool supervised;        /* lock: losses are recovered, not fatal */
-	enum conn_state state;  /* lock: conn_set_state */
+	struct rs_conn rs;      /* lock: the state (rs_set_state), its
+				 * condition, the dead flag (rstate.h) */
 	bool hard;              /* const: calls wait out UNREACHABLE */
-	bool silent;            /* lock: UNREACHABLE was entered and UP not
-				 * reached since: a RECOVERING session fails
-				 * calls fast too (soft) */
 	bool probing;           /* lock: a probe (Tgetattr of fid 0) is out */
 	_Atomic uint64_t rx_ns; /* the last bytes from the server (monotonic) */
 	_Atomic uint64_t sgen;  /* written under lock: session generation */
-	pthread_cond_t state_cv;        /* the state changed */
 	pthread_cond_t sup_cv;          /* wakes the supervisor */
 	int pidfd;              /* the server's, or -1 (none spawned, or
 				 * no pidfd_open): the reader polls it */
@@ -248,22 +211,7 @@ struct reply {
 #define RPC_INTERNAL 0x2        /* the supervisor's: runs while recovering,
 				 * never waits for a recovery */
 
-/* A call's deadline across all its requests (DESIGN invariant 12): the
- * driver opens one at the entry of each operation; every request of the
- * operation (pieces, retries, replays, re-walks) waits at most until it.
- * Nested: the outermost one counts.  Per thread. */
-struct call_dl {
-	bool set;
-	struct timespec dl;
-};
-void call_begin(const struct conn *c, struct call_dl *saved);
-void call_end(const struct call_dl *saved);
-
 /* ---- session.c ---- */
-void conn_set_state(struct conn *c, enum conn_state to);
-const char *conn_state_name(enum conn_state s);
-/* => c->lock held: recovering (LOST, UNREACHABLE or RECOVERING)? */
-bool conn_recovering_locked(const struct conn *c);
 int conn_init(struct conn *c);
 /* Waits (bounded) for the requests in flight, then kills. */
 void conn_fini_wait(struct conn *c, int drain_ms);

@@ -112,7 +112,7 @@ void proto_kill(struct conn *c, uint64_t gen)
 	bool now;
 
 	pthread_mutex_lock(&c->lock);
-	now = c->state != CS_DEAD && atomic_load(&c->sgen) == gen;
+	now = c->rs.state != RS_DEAD && atomic_load(&c->sgen) == gen;
 	pthread_mutex_unlock(&c->lock);
 	if (!now)
 		return;
@@ -339,7 +339,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
  * loss, then opens sessions until one is recovered, the limit is reached
  * (dead) or the mount goes.  While the peer is UNREACHABLE (it went
  * silent: a partition, a stopped server) the attempts are quick
- * (UNREACH_CONNECT_MS, UNREACH_BACKOFF_MS apart) and not counted against
+ * (RS_UNREACH_CONNECT_MS, RS_UNREACH_BACKOFF_MS apart) and not counted against
  * restarts=: the mount is back within a second of the network healing.
  */
 static void *sup_main(void *arg)
@@ -351,13 +351,13 @@ static void *sup_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while ((c->state == CS_UP || c->state == CS_RECOVERING) &&
+		while ((c->rs.state == RS_UP || c->rs.state == RS_RECOVERING) &&
 		       !sp->stop)
 			pthread_cond_wait(&c->sup_cv, &c->lock);
-		if (c->state == CS_DEAD || sp->stop)
+		if (c->rs.state == RS_DEAD || sp->stop)
 			break;
 		uint64_t gen = atomic_load(&c->sgen);
-		bool unreach = c->state == CS_UNREACHABLE;
+		bool unreach = c->rs.state == RS_UNREACHABLE;
 		pthread_mutex_unlock(&c->lock);
 
 		session_teardown(c, 0);
@@ -377,14 +377,14 @@ static void *sup_main(void *arg)
 			break;
 		}
 		struct timespec dl;
-		deadline_in(&dl, unreach ? UNREACH_BACKOFF_MS :
+		deadline_in(&dl, unreach ? RS_UNREACH_BACKOFF_MS :
 			    rproc_backoff_next(&bo));
 		pthread_mutex_lock(&c->lock);
-		while (c->state != CS_DEAD && !sp->stop)
+		while (c->rs.state != RS_DEAD && !sp->stop)
 			if (pthread_cond_timedwait(&c->sup_cv, &c->lock,
 						   &dl) == ETIMEDOUT)
 				break;
-		if (c->state == CS_DEAD || sp->stop)
+		if (c->rs.state == RS_DEAD || sp->stop)
 			break;
 		pthread_mutex_unlock(&c->lock);
 
@@ -393,20 +393,20 @@ static void *sup_main(void *arg)
 		 * refusal while unreachable means the host is back but not
 		 * the server: that counts again */
 		int r = session_start(c, unreach && c->timeout_ms >
-				      UNREACH_CONNECT_MS ?
-				      UNREACH_CONNECT_MS : c->timeout_ms);
+				      RS_UNREACH_CONNECT_MS ?
+				      RS_UNREACH_CONNECT_MS : c->timeout_ms);
 		if (r != 0) {
 			pthread_mutex_lock(&c->lock);
 			c->last_err = r;
 			if (unreach && r != -ETIMEDOUT && r != -EHOSTUNREACH &&
-			    r != -ENETUNREACH && c->state == CS_UNREACHABLE)
-				conn_set_state(c, CS_LOST);
+			    r != -ENETUNREACH && c->rs.state == RS_UNREACHABLE)
+				rs_set_state(&c->rs, RS_LOST);
 			continue;
 		}
 		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->sgen) == gen && c->state != CS_DEAD &&
+		if (atomic_load(&c->sgen) == gen && c->rs.state != RS_DEAD &&
 		    !sp->stop)
-			conn_set_state(c, CS_RECOVERING);
+			rs_set_state(&c->rs, RS_RECOVERING);
 		else
 			r = -EIO;
 		pthread_mutex_unlock(&c->lock);
@@ -430,12 +430,12 @@ static void *sup_main(void *arg)
 
 		pthread_mutex_lock(&c->lock);
 		if (r == 0 && atomic_load(&c->sgen) == gen &&
-		    c->state == CS_RECOVERING) {
+		    c->rs.state == RS_RECOVERING) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
 							  ts_ns(&c->lost_at));
-			conn_set_state(c, CS_UP);
+			rs_set_state(&c->rs, RS_UP);
 			rproc_backoff_reset(&bo);
 			pthread_mutex_unlock(&c->lock);
 			clunk_drain(c);
@@ -446,7 +446,7 @@ static void *sup_main(void *arg)
 			continue;
 		}
 		/* this attempt failed: lose its session, try again */
-		if (c->state != CS_DEAD && atomic_load(&c->sgen) == gen) {
+		if (c->rs.state != RS_DEAD && atomic_load(&c->sgen) == gen) {
 			pthread_mutex_unlock(&c->lock);
 			conn_lost_err(c, gen, unreach ? -ETIMEDOUT : r);
 			pthread_mutex_lock(&c->lock);
@@ -520,7 +520,7 @@ void sup_stop(struct conn *c)
 	pthread_mutex_lock(&c->lock);
 	sp->stop = true;
 	c->supervised = false;
-	kill_it = conn_recovering_locked(c);
+	kill_it = rs_recovering(&c->rs);
 	pthread_cond_broadcast(&c->sup_cv);
 	pthread_mutex_unlock(&c->lock);
 	if (kill_it)
@@ -562,13 +562,11 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		pthread_mutex_lock(&c->lock);
 		memset(out, 0, sizeof(*out));
 		out->pid = c->sup->pid;
-		out->recovering = conn_recovering_locked(c);
-		out->dead = c->state == CS_DEAD;
-		out->connected = c->state == CS_UP;
+		out->recovering = rs_recovering(&c->rs);
+		out->dead = c->rs.state == RS_DEAD;
+		out->connected = c->rs.state == RS_UP;
 		snprintf(out->state, sizeof(out->state), "%s",
-			 c->state == CS_RECOVERING ?
-			 (c->silent ? "unreachable" : "reconnecting") :
-			 conn_state_name(c->state));
+			 rs_state_display(&c->rs));
 		out->timeouts = c->timeouts;
 		out->unreachable = c->unreachable;
 		out->probes = c->probes;

@@ -22,17 +22,23 @@
  *   wakes only its caller), else the reader thread.  Its holder never
  *   writes.
  *
- *   Request states: SENT -> DONE (reply, or -EIO by kill) and the waiter
- *   frees it; or SENT -> ABANDONED (deadline passed: the waiter returns
- *   -ETIMEDOUT and a Tflush is sent) -> freed by the reader when Rflush
- *   arrives (only then is the tag reused) or by kill.  A late reply to an
- *   abandoned request is honoured: its fid side effects are undone (a fid
- *   it created is clunked).
+ *   A call's states (lib/remote/rstate.h, docs/session.md): NEW ->
+ *   SENT -> DONE (its reply, a kill or a loss) and its waiter frees it.
+ *   At its deadline: SENT -> FLUSHING (a Tflush goes out) and the waiter
+ *   stays for the server's word: the reply (it happened: its result is
+ *   returned), Rflush (it did not: -ETIMEDOUT), or nothing within the
+ *   grace: the link is cut abortively (a loss) and it is DONE as lost.
+ *   So a failed call never reaches the server later (fencing).  A probe
+ *   (Tgetattr of the root) goes out at half the deadline if the server
+ *   said nothing since the call was sent.
  *
  *   kill() (a broken stream, framing lost, an oversized message, EOF,
  *   cancel, unmount) completes every waiting request with -EIO at once,
- *   frees the others, wakes every poll through an eventfd, and makes every
- *   later request fail fast.  It never waits for the server.
+ *   frees the others, cuts the link abortively, wakes every poll through
+ *   an eventfd, and makes every later request fail fast.  It never waits
+ *   for the server.  A loss on a supervised mount does the same but
+ *   hands over to the supervisor (recover.c); the connection's states
+ *   are in lib/remote/rstate.h.
  *
  *   Clunks are asynchronous: the fid number goes back to the allocator
  *   when Rclunk arrives.  The read role's holder never writes (a reader
@@ -71,11 +77,11 @@ static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl,
 	int r = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (*busy && !atomic_load(&c->dead))
+	while (*busy && !atomic_load(&c->rs.dead))
 		if (pthread_cond_timedwait(&c->lock_cv, &c->lock, dl) ==
 		    ETIMEDOUT)
 			break;
-	if (atomic_load(&c->dead))
+	if (atomic_load(&c->rs.dead))
 		r = -EIO;
 	else if (*busy)
 		r = -ETIMEDOUT;
@@ -201,91 +207,12 @@ static void req_free(struct req *rq)
 	free(rq);
 }
 
-static const char *const rq_state_names[] = {
-	[RQ_NEW] = "new", [RQ_SENT] = "sent", [RQ_FLUSHING] = "flushing",
-	[RQ_DONE] = "done",
-};
-
-static const char *const conn_state_names[] = {
-	[CS_UP] = "running", [CS_UNREACHABLE] = "unreachable",
-	[CS_LOST] = "reconnecting", [CS_RECOVERING] = "recovering",
-	[CS_DEAD] = "dead",
-};
-
-const char *conn_state_name(enum conn_state st)
+/* => c->lock held.  The one place a call's state changes. */
+static void rq_set_state(struct req *rq, enum rs_rq_state to)
 {
-	return conn_state_names[st];
-}
-
-static void state_panic(const char *what, const char *from, const char *to)
-{
-	fprintf(stderr, "uvfs: 9p: illegal %s transition %s -> %s\n", what,
-		from, to);
-	abort();
-}
-
-/* => c->lock held.  The one place a call's state changes (conn.h). */
-static void rq_set_state(struct req *rq, enum rq_state to)
-{
-	enum rq_state from = rq->state;
-	bool legal = (from == RQ_NEW && (to == RQ_SENT || to == RQ_DONE)) ||
-		     (from == RQ_SENT && (to == RQ_FLUSHING ||
-					  to == RQ_DONE)) ||
-		     (from == RQ_FLUSHING && to == RQ_DONE);
-
-	if (!legal)
-		state_panic("request", rq_state_names[from],
-			    rq_state_names[to]);
-	rq->state = to;
-	if (to == RQ_DONE)
+	rq->state = rs_rq_next(rq->state, to);
+	if (to == RS_RQ_DONE)
 		pthread_cond_signal(&rq->cv);
-}
-
-/* => c->lock held.  The one place the connection's state changes
- * (conn.h); keeps c->dead in step and wakes whoever waits for a state. */
-void conn_set_state(struct conn *c, enum conn_state to)
-{
-	enum conn_state from = c->state;
-	bool legal;
-
-	switch (to) {
-	case CS_UP:
-		legal = from == CS_RECOVERING;
-		break;
-	case CS_UNREACHABLE:
-		legal = from == CS_UP || from == CS_RECOVERING ||
-			from == CS_LOST;
-		break;
-	case CS_LOST:
-		legal = from == CS_UP || from == CS_RECOVERING ||
-			from == CS_UNREACHABLE;
-		break;
-	case CS_RECOVERING:
-		legal = from == CS_LOST || from == CS_UNREACHABLE;
-		break;
-	case CS_DEAD:
-		legal = from != CS_DEAD;
-		break;
-	default:
-		legal = false;
-	}
-	if (!legal)
-		state_panic("connection", conn_state_names[from],
-			    conn_state_names[to]);
-	c->state = to;
-	if (to == CS_UNREACHABLE)
-		c->silent = true;
-	else if (to == CS_UP || to == CS_DEAD)
-		c->silent = false;
-	atomic_store(&c->dead, to == CS_LOST || to == CS_UNREACHABLE ||
-		     to == CS_DEAD);
-	pthread_cond_broadcast(&c->state_cv);
-}
-
-bool conn_recovering_locked(const struct conn *c)
-{
-	return c->state == CS_LOST || c->state == CS_UNREACHABLE ||
-	       c->state == CS_RECOVERING;
 }
 
 /* => c->lock held.  A request failed (or was abandoned and is now over):
@@ -293,7 +220,7 @@ bool conn_recovering_locked(const struct conn *c)
 static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
 			   bool ok)
 {
-	if (cl == CL_NONE || c->state == CS_DEAD)
+	if (cl == CL_NONE || c->rs.state == RS_DEAD)
 		return;
 	if (cl == CL_CLUNK || ok)
 		clunk_queue_locked(c, fid);
@@ -314,7 +241,7 @@ static void fail_all_locked(struct conn *c, bool lost)
 			rq->lost = lost;
 			rq->err = -EIO;
 			rq->flush = NULL;
-			rq_set_state(rq, RQ_DONE);
+			rq_set_state(rq, RS_RQ_DONE);
 		} else {
 			if (rq->kind == REQ_CLUNK && lost)
 				fid_free_locked(c, rq->fid);
@@ -335,8 +262,8 @@ static void conn_kill_x(struct conn *c, bool abort)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->state != CS_DEAD) {
-		conn_set_state(c, CS_DEAD);
+	if (c->rs.state != RS_DEAD) {
+		rs_set_state(&c->rs, RS_DEAD);
 		fail_all_locked(c, false);
 		if (abort)
 			rt_link_abort(&c->link);
@@ -344,7 +271,7 @@ static void conn_kill_x(struct conn *c, bool abort)
 		c->nclunk = 0;
 		pthread_cond_broadcast(&c->cv);
 		pthread_cond_broadcast(&c->lock_cv);
-		pthread_cond_broadcast(&c->state_cv);
+		pthread_cond_broadcast(&c->rs.cv);
 		pthread_cond_broadcast(&c->sup_cv);
 		pthread_cond_broadcast(&c->rd_cv);
 	}
@@ -368,13 +295,6 @@ void conn_kill(struct conn *c)
  * them), the socket is shut down (wakes the reader and any writer), and
  * the supervisor is woken.  A stale gen (an older session) does nothing.
  */
-/* A loss error that says the peer is silent rather than gone. */
-static bool err_unreachable(int err)
-{
-	return err == -ETIMEDOUT || err == -EHOSTUNREACH ||
-	       err == -ENETUNREACH || err == -EHOSTDOWN || err == -ENETDOWN;
-}
-
 void conn_lost(struct conn *c, uint64_t gen)
 {
 	conn_lost_err(c, gen, -EIO);
@@ -382,10 +302,10 @@ void conn_lost(struct conn *c, uint64_t gen)
 
 void conn_lost_err(struct conn *c, uint64_t gen, int err)
 {
-	bool unreach = err_unreachable(err);
+	bool unreach = rs_err_unreachable(err);
 
 	pthread_mutex_lock(&c->lock);
-	if (c->state == CS_DEAD || gen != atomic_load(&c->sgen)) {
+	if (c->rs.state == RS_DEAD || gen != atomic_load(&c->sgen)) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
@@ -398,13 +318,13 @@ void conn_lost_err(struct conn *c, uint64_t gen, int err)
 		return;
 	}
 	c->losses++;
-	if (c->state == CS_UP) {
+	if (c->rs.state == RS_UP) {
 		clock_gettime(CLOCK_MONOTONIC, &c->lost_at);
 		c->lost_wall = time(NULL);
 	}
-	enum conn_state to = unreach ? CS_UNREACHABLE : CS_LOST;
-	if (c->state != to)
-		conn_set_state(c, to);
+	enum rs_state to = unreach ? RS_UNREACHABLE : RS_LOST;
+	if (c->rs.state != to)
+		rs_set_state(&c->rs, to);
 	atomic_store(&c->sgen, gen + 1);
 	fail_all_locked(c, true);
 	rt_link_abort(&c->link);
@@ -448,7 +368,7 @@ static int send_msg(struct conn *c, const void *buf, size_t len,
 	while (off < len) {
 		ssize_t n;
 
-		if (atomic_load(&c->dead)) {
+		if (atomic_load(&c->rs.dead)) {
 			r = -EIO;
 			break;
 		}
@@ -501,7 +421,7 @@ void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		int r;
 
 		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->dead) || conn_recovering_locked(c) ||
+		if (atomic_load(&c->rs.dead) || rs_recovering(&c->rs) ||
 		    c->nclunk == 0 || c->nused == NTAGS) {
 			pthread_mutex_unlock(&c->lock);
 			return;
@@ -550,7 +470,7 @@ void clunk_async(struct conn *c, uint32_t fid)
 	bool closing;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->state != CS_DEAD)
+	if (c->rs.state != RS_DEAD)
 		clunk_queue_locked(c, fid);
 	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
@@ -606,7 +526,7 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 			old->flushed = true;
 			old->err = -ETIMEDOUT;
 			old->flush = NULL;
-			rq_set_state(old, RQ_DONE);
+			rq_set_state(old, RS_RQ_DONE);
 		}
 		tag_release_locked(c, rq);
 		req_free(rq);
@@ -628,7 +548,7 @@ static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
 			rq->r = m;
 			copy = NULL;
 		}
-		rq_set_state(rq, RQ_DONE);
+		rq_set_state(rq, RS_RQ_DONE);
 		break;
 	}
 out:
@@ -692,7 +612,7 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 	if (n < 0 && errno != EINTR)
 		return -EIO;
 	p[0].revents &= ~POLLNVAL;      /* a link cut and closed under us */
-	if (p[1].revents || atomic_load(&c->dead) ||
+	if (p[1].revents || atomic_load(&c->rs.dead) ||
 	    atomic_load(&c->sgen) != gen)
 		return 1;
 	if (n <= 0)
@@ -724,7 +644,7 @@ static void role_offer_locked(struct conn *c)
 		return;
 	for (unsigned i = 0; i < NTAGS; i++) {
 		struct req *rq = c->tags[i];
-		if (rq && rq->kind == REQ_CALL && rq->state != RQ_DONE) {
+		if (rq && rq->kind == REQ_CALL && rq->state != RS_RQ_DONE) {
 			pthread_cond_signal(&rq->cv);
 			break;
 		}
@@ -736,7 +656,7 @@ static void role_give_locked(struct conn *c)
 {
 	c->rd = RD_FREE;
 	role_offer_locked(c);
-	if (c->state != CS_UP)              /* session_teardown waits */
+	if (c->rs.state != RS_UP)              /* session_teardown waits */
 		pthread_cond_broadcast(&c->lock_cv);
 	if (c->closing)                     /* the reader thread waits */
 		pthread_cond_broadcast(&c->rd_cv);
@@ -756,7 +676,7 @@ static void lead_locked(struct conn *c, struct req *rq,
 
 	c->rd = RD_CALLER;
 	c->demand++;
-	while (rq->state != RQ_DONE) {
+	while (rq->state != RS_RQ_DONE) {
 		int ms = ms_left(dl);
 		if (ms == 0)
 			break;
@@ -798,7 +718,7 @@ static void *reader_main(void *arg)
 	pthread_mutex_lock(&c->lock);
 	seen = c->demand;
 	for (;;) {
-		if (atomic_load(&c->dead) || atomic_load(&c->sgen) != gen)
+		if (atomic_load(&c->rs.dead) || atomic_load(&c->sgen) != gen)
 			break;
 		if (!c->closing && (c->rd != RD_FREE || c->demand != seen)) {
 			struct timespec dl;
@@ -855,22 +775,6 @@ static int ecode_err(uint32_t e)
 	return e > 0 && e < 4096 ? -(int)e : -EIO;
 }
 
-static __thread struct call_dl tl_call;
-
-void call_begin(const struct conn *c, struct call_dl *saved)
-{
-	*saved = tl_call;
-	if (!tl_call.set) {
-		tl_call.set = true;
-		deadline_in(&tl_call.dl, c->timeout_ms);
-	}
-}
-
-void call_end(const struct call_dl *saved)
-{
-	tl_call = *saved;
-}
-
 /*
  * => c->lock held.  Waits (by dl) until a request may be sent: 0, or
  * -EIO (dead; or unreachable on a soft mount: fails fast), -ETIMEDOUT.
@@ -882,30 +786,28 @@ static int wait_sendable_locked(struct conn *c, bool internal,
 				struct timespec *dl)
 {
 	for (;;) {
-		if (c->state == CS_DEAD)
+		if (c->rs.state == RS_DEAD)
 			return -EIO;
 		if (internal)
-			return c->state == CS_RECOVERING ? 0 : -EIO;
-		bool silent = c->state == CS_UNREACHABLE ||
-			      (c->state == CS_RECOVERING && c->silent);
+			return c->rs.state == RS_RECOVERING ? 0 : -EIO;
+		bool silent = rs_silent(&c->rs);
 		if (silent && !c->hard)
 			return -EIO;    /* fail fast */
 		if (silent) {
-			pthread_cond_wait(&c->state_cv, &c->lock);
-			if (c->state == CS_UP) {
+			pthread_cond_wait(&c->rs.cv, &c->lock);
+			if (c->rs.state == RS_UP) {
 				/* hard: the deadline starts again once the
 				 * server is back (the call's too) */
 				deadline_in(dl, c->timeout_ms);
-				if (tl_call.set)
-					tl_call.dl = *dl;
+				rs_call_restart(dl);
 			}
 			continue;
 		}
-		if (c->state != CS_UP) {
+		if (c->rs.state != RS_UP) {
 			/* the server is being restarted: wait for it */
-			if (pthread_cond_timedwait(&c->state_cv, &c->lock,
+			if (pthread_cond_timedwait(&c->rs.cv, &c->lock,
 						   dl) == ETIMEDOUT &&
-			    c->state != CS_UP)
+			    c->rs.state != RS_UP)
 				return -ETIMEDOUT;
 			continue;
 		}
@@ -924,12 +826,12 @@ static int wait_sendable_locked(struct conn *c, bool internal,
 static void wait_until_locked(struct conn *c, struct req *rq,
 			      const struct timespec *dl)
 {
-	while (rq->state != RQ_DONE) {
+	while (rq->state != RS_RQ_DONE) {
 		int w;
 
 		/* nobody reads: read for ourselves (and for the others) */
 		if (c->rd == RD_FREE && rq->gen == atomic_load(&c->sgen) &&
-		    !atomic_load(&c->dead) && ms_left(dl) > 0) {
+		    !atomic_load(&c->rs.dead) && ms_left(dl) > 0) {
 			lead_locked(c, rq, dl);
 			continue;
 		}
@@ -959,7 +861,7 @@ static int send_aux_locked(struct conn *c, enum req_kind kind,
 	int r;
 
 	if (c->nused == NTAGS || atomic_load(&c->sgen) != gen ||
-	    c->state != CS_UP || !(aux = req_new(c, kind)))
+	    c->rs.state != RS_UP || !(aux = req_new(c, kind)))
 		return -EAGAIN;
 	if (kind == REQ_FLUSH) {
 		aux->target = target;
@@ -1010,40 +912,35 @@ static void wait_reply_locked(struct conn *c, struct req *rq,
 	uint64_t gen = rq->gen;
 	struct timespec half, fdl;
 	long long left = ts_ns(dl) - (long long)rq->sent_ns;
-	int grace = c->timeout_ms / 4;
-
-	if (grace > FLUSH_GRACE_MAX_MS)
-		grace = FLUSH_GRACE_MAX_MS;
-	if (grace < 20)
-		grace = 20;
+	int grace = rs_flush_grace_ms(c->timeout_ms);
 	/* phase 1: up to half the time left, then perhaps a probe */
 	if (!internal && left > 2000000) {
 		long long h = (long long)rq->sent_ns + left / 2;
 		half.tv_sec = h / 1000000000LL;
 		half.tv_nsec = h % 1000000000LL;
 		wait_until_locked(c, rq, &half);
-		if (rq->state != RQ_DONE && !c->probing &&
+		if (rq->state != RS_RQ_DONE && !c->probing &&
 		    atomic_load(&c->rx_ns) < rq->sent_ns)
 			send_aux_locked(c, REQ_PROBE, NULL, gen, dl);
 	}
 	wait_until_locked(c, rq, dl);
-	if (rq->state == RQ_DONE)
+	if (rq->state == RS_RQ_DONE)
 		return;
 	/* phase 2: the deadline passed: cancel, and wait for the word */
 	rq->timed_out = true;
 	c->timeouts++;
-	rq_set_state(rq, RQ_FLUSHING);
+	rq_set_state(rq, RS_RQ_FLUSHING);
 	deadline_in(&fdl, grace);
 	if (send_aux_locked(c, REQ_FLUSH, rq, gen, &fdl) == 0)
 		wait_until_locked(c, rq, &fdl);
-	if (rq->state == RQ_DONE)
+	if (rq->state == RS_RQ_DONE)
 		return;
 	/* phase 3: no word: cut the link; rq is DONE (lost) after that */
 	bool silent = atomic_load(&c->rx_ns) < rq->sent_ns;
 	pthread_mutex_unlock(&c->lock);
 	conn_lost_err(c, gen, silent ? -ETIMEDOUT : -ECANCELED);
 	pthread_mutex_lock(&c->lock);
-	while (rq->state != RQ_DONE)    /* a loss or kill completes it */
+	while (rq->state != RS_RQ_DONE)    /* a loss or kill completes it */
 		pthread_cond_wait(&rq->cv, &c->lock);
 }
 
@@ -1080,8 +977,8 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	if (!internal)
 		clunk_drain(c);
 	deadline_in(&dl, c->timeout_ms);
-	if (!internal && tl_call.set && ts_ns(&tl_call.dl) < ts_ns(&dl))
-		dl = tl_call.dl;        /* the call's, not a fresh one */
+	if (!internal)
+		rs_call_clamp(&dl);     /* the call's, not a fresh one */
 again:
 	len = p9_packed_size(t);
 	if (len < 0 || (size_t)len > c->msize) {
@@ -1149,7 +1046,7 @@ again:
 	buf = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT && rq->state == RQ_NEW) {
+	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
 		/* nothing went out: give the tag back, no flush needed */
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
@@ -1157,17 +1054,17 @@ again:
 		rq = NULL;
 		goto fail;
 	}
-	if (rq->state == RQ_NEW) {
+	if (rq->state == RS_RQ_NEW) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		rq->sent_ns = (uint64_t)ts_ns(&now);
-		rq_set_state(rq, RQ_SENT);
+		rq_set_state(rq, RS_RQ_SENT);
 	}
 	wait_reply_locked(c, rq, &dl, internal);
 	/* done: the reader, a kill or a loss freed the tag */
 	role_offer_locked(c);   /* we may have been woken to read */
 	if (rq->lost && !rq->timed_out) {
-		bool again_ok = replay && c->state != CS_DEAD;
+		bool again_ok = replay && c->rs.state != RS_DEAD;
 		if (again_ok)
 			c->replays++;
 		pthread_mutex_unlock(&c->lock);
@@ -1181,7 +1078,7 @@ again:
 		r = again_ok ? -ETIMEDOUT : -EIO;
 		goto fail_nolock;
 	}
-	r = rq->timed_out && rq->state == RQ_DONE && !rq->rbuf ? -ETIMEDOUT :
+	r = rq->timed_out && rq->state == RS_RQ_DONE && !rq->rbuf ? -ETIMEDOUT :
 	    rq->err;
 	if (r == 0 && rq->r.type == P9_RLERROR)
 		r = ecode_err(rq->r.rlerror.ecode);
@@ -1281,10 +1178,9 @@ int conn_init(struct conn *c)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, &c->cattr);
 	pthread_cond_init(&c->lock_cv, &c->cattr);
-	pthread_cond_init(&c->state_cv, &c->cattr);
+	rs_conn_init(&c->rs, &c->cattr);
 	pthread_cond_init(&c->sup_cv, &c->cattr);
 	pthread_cond_init(&c->rd_cv, &c->cattr);
-	atomic_init(&c->dead, false);
 	atomic_init(&c->sgen, 0);
 	c->pidfd = -1;
 	c->next_fid = 1;        /* fid 0 is the root */
@@ -1299,7 +1195,7 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 
 	deadline_in(&dl, drain_ms);
 	pthread_mutex_lock(&c->lock);
-	while (!atomic_load(&c->dead) && c->nused > 0)
+	while (!atomic_load(&c->rs.dead) && c->nused > 0)
 		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
 			break;
 	bool drained = c->nused == 0;
@@ -1312,7 +1208,7 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 void conn_fini(struct conn *c, int drain_ms)
 {
 	conn_fini_wait(c, drain_ms);
-	if (c->state != CS_DEAD || c->nused)
+	if (c->rs.state != RS_DEAD || c->nused)
 		rt_link_abort(&c->link);
 	else if (c->link.fd_r >= 0)     /* wakes the reader */
 		sys_shutdown(c->link.fd_r, SHUT_RDWR);
@@ -1323,7 +1219,7 @@ void conn_fini(struct conn *c, int drain_ms)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->lock_cv);
-	pthread_cond_destroy(&c->state_cv);
+	rs_conn_fini(&c->rs);
 	pthread_cond_destroy(&c->sup_cv);
 	pthread_cond_destroy(&c->rd_cv);
 	pthread_condattr_destroy(&c->cattr);
