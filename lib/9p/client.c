@@ -559,7 +559,7 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 /* The largest data count for one Tread/Twrite. */
 uint32_t io_max(struct p9sb *s, uint32_t iounit)
 {
-	uint32_t m = s->c.msize - P9_IOHDRSZ;
+	uint32_t m = s->c.s.msize - P9_IOHDRSZ;
 	return iounit && iounit < m ? iounit : m;
 }
 
@@ -648,17 +648,17 @@ static int parse_opts(const char *options, struct opts *o,
 
 static void p9_free(struct p9sb *s)
 {
-	int ms = s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000;
+	int ms = s->c.s.timeout_ms < 1000 ? s->c.s.timeout_ms : 1000;
 	struct handle *h, *hn;
 	struct timespec dl;
 
 	sup_stop(&s->c);
 	/* queue every clunk, then send what goes out within one short
 	 * deadline: a hung server delays unmount by at most 2 x ms */
-	pthread_mutex_lock(&s->c.lock);
-	s->c.closing = true;
-	pthread_cond_broadcast(&s->c.rd_cv);   /* the reader: no more rest */
-	pthread_mutex_unlock(&s->c.lock);
+	pthread_mutex_lock(&s->c.s.lock);
+	s->c.s.closing = true;
+	pthread_cond_broadcast(&s->c.s.rd_cv);   /* the reader: no more rest */
+	pthread_mutex_unlock(&s->c.s.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
 		fid_put(s, h->fid);
@@ -728,16 +728,16 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;
 	s->handles.next = s->handles.prev = &s->handles;
-	s->c.msize = (uint32_t)o.msize;
-	s->c.timeout_ms = (int)o.timeout;
-	s->c.serial = o.serial;
-	s->c.hard = o.hard;
+	s->c.s.msize = (uint32_t)o.msize;
+	s->c.s.timeout_ms = (int)o.timeout;
+	s->c.s.serial = o.serial;
+	s->c.s.hard = o.hard;
 	/* liveness of tcp: (docs/session.md): unacknowledged data for a
 	 * deadline, or an idle link unanswered for about one, is a loss */
-	s->c.tcp.user_timeout_ms = (int)o.timeout;
-	s->c.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
+	s->c.s.tcp.user_timeout_ms = (int)o.timeout;
+	s->c.s.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
 				1000;
-	s->c.link = RT_LINK_NONE;
+	s->c.s.link = RT_LINK_NONE;
 	r = conn_init(&s->c);
 	if (r) {
 		pthread_mutex_destroy(&s->lock);
@@ -750,7 +750,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		/* from the first Tattach on: fid 0's path is where every
 		 * other path starts */
 		s->c.track = true;
-		s->c.proto_fatal = reconnect;
+		s->c.s.proto_fatal = reconnect;
 		if (sp) {
 			sp->sb = sb;
 			sp->type = kind == SERVER_DIOD ? "diod" :
@@ -766,12 +766,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			r = -ENOMEM;
 		else if (hostfs)
 			r = spawn_server(&s->c);
-		else if ((r = rt_open(source, s->c.timeout_ms, s->c.evfd,
-				      &s->c.tcp, &s->c.link)) == 0)
+		else if ((r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd,
+				      &s->c.s.tcp, &s->c.s.link)) == 0)
 			sp->nrestarts = 1;      /* the first session */
 	} else {
-		r = rt_open(source, s->c.timeout_ms, s->c.evfd, &s->c.tcp,
-			    &s->c.link);
+		r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd, &s->c.s.tcp,
+			    &s->c.s.link);
 	}
 	if (!r)
 		r = conn_version(&s->c, false);
@@ -876,10 +876,10 @@ static void p9_cancel(struct uvfs_sb *sb)
 	if (s->c.sup) {
 		/* the mount is dead: its server goes now (reaped at unmount;
 		 * SIGKILL works on a stopped process too) */
-		pthread_mutex_lock(&s->c.lock);
+		pthread_mutex_lock(&s->c.s.lock);
 		if (s->c.sup->pid > 0)
 			sys_kill(s->c.sup->pid, SIGKILL);
-		pthread_mutex_unlock(&s->c.lock);
+		pthread_mutex_unlock(&s->c.s.lock);
 	}
 }
 
@@ -957,7 +957,7 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 #define CALL(sb, expr)                                                  \
 	({                                                              \
 		struct rs_call sv_;                                     \
-		rs_call_begin(S(sb)->c.timeout_ms, &sv_);               \
+		rs_call_begin(S(sb)->c.s.timeout_ms, &sv_);               \
 		__typeof__(expr) r_ = (expr);                           \
 		rs_call_end(&sv_);                                      \
 		r_;                                                     \

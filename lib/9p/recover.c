@@ -33,7 +33,8 @@
  * one we would reach again is the one that broke the protocol.
  *
  * Only the supervisor sends while recovering (RPC_INTERNAL); every other
- * request waits on state_cv with its deadline; clunks wait in the queue.
+ * request waits on the state's condition with its deadline; clunks wait
+ * in the queue.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -70,12 +71,12 @@ int spawn_server(struct conn *c)
 			&pidfd);
 	if (r && fd < 0)
 		return r;
-	pthread_mutex_lock(&c->lock);
-	c->link = (struct rt_link){ .fd_r = fd, .fd_w = fd, .sock = true };
-	c->pidfd = pidfd;
+	pthread_mutex_lock(&c->s.lock);
+	c->s.link = (struct rt_link){ .fd_r = fd, .fd_w = fd, .sock = true };
+	c->s.pidfd = pidfd;
 	sp->pid = pid;
 	sp->nrestarts++;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->s.lock);
 	return r;
 }
 
@@ -86,14 +87,14 @@ static int connect_server(struct conn *c, int timeout_ms)
 {
 	struct sup *sp = c->sup;
 	struct rt_link l;
-	int r = rt_connect(sp->source, timeout_ms, c->evfd, &c->tcp, &l);
+	int r = rt_connect(sp->source, timeout_ms, c->s.evfd, &c->s.tcp, &l);
 
 	if (r)
 		return r;
-	pthread_mutex_lock(&c->lock);
-	c->link = l;
+	pthread_mutex_lock(&c->s.lock);
+	c->s.link = l;
 	sp->nrestarts++;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->s.lock);
 	return 0;
 }
 
@@ -111,9 +112,9 @@ void proto_kill(struct conn *c, uint64_t gen)
 {
 	bool now;
 
-	pthread_mutex_lock(&c->lock);
-	now = c->rs.state != RS_DEAD && atomic_load(&c->sgen) == gen;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
+	now = c->s.rs.state != RS_DEAD && atomic_load(&c->s.sgen) == gen;
+	pthread_mutex_unlock(&c->s.lock);
 	if (!now)
 		return;
 	fprintf(stderr, "uvfs: %s %s: protocol violation (framing lost): "
@@ -127,34 +128,23 @@ void proto_kill(struct conn *c, uint64_t gen)
 void session_teardown(struct conn *c, int grace_ms)
 {
 	struct sup *sp = c->sup;
-	struct rt_link l;
 	pid_t pid;
 
-	if (c->reader_started) {
-		pthread_join(c->reader, NULL);
-		c->reader_started = false;
-	}
-	pthread_mutex_lock(&c->lock);
-	/* a writer, or a caller reading, still on the old socket (it was
-	 * shut down: they leave at once) */
-	while (c->wbusy || c->rd == RD_CALLER)
-		pthread_cond_wait(&c->lock_cv, &c->lock);
-	l = c->link;
-	c->link = RT_LINK_NONE;
+	rs_session_teardown(&c->s);
+	pthread_mutex_lock(&c->s.lock);
 	pid = sp->pid;
 	sp->pid = 0;
-	pthread_mutex_unlock(&c->lock);
-	rt_link_close(&l);
+	pthread_mutex_unlock(&c->s.lock);
 	/* it exits at EOF; past the grace period, or with grace 0, it is
 	 * killed */
 	rproc_reap(pid, grace_ms);
-	if (c->pidfd >= 0) {
-		sys_close(c->pidfd);
-		c->pidfd = -1;
+	if (c->s.pidfd >= 0) {
+		sys_close(c->s.pidfd);
+		c->s.pidfd = -1;
 	}
 }
 
-/* => c->lock held */
+/* => c->s.lock held */
 static void mark_stale_locked(struct conn *c, uint32_t fid)
 {
 	struct fident *e = reg_get(c, fid);
@@ -253,16 +243,16 @@ static void *rewalk_main(void *arg)
 				reply_free(&rp);
 		}
 		if (e && (e == -EIO || e == -ETIMEDOUT ||
-			  atomic_load(&c->sgen) != rw->gen)) {
+			  atomic_load(&c->s.sgen) != rw->gen)) {
 			atomic_store(&rw->failed, true);
 			break;
 		}
 		if (e)
 			stale = true;   /* vanished, or cannot be reopened */
 		if (stale) {
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 			mark_stale_locked(c, sn[i].fid);
-			pthread_mutex_unlock(&c->lock);
+			pthread_mutex_unlock(&c->s.lock);
 		}
 	}
 	return NULL;
@@ -286,12 +276,12 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	m.tattach.n_uname = sp->n_uname;
 	r = rpc_x(c, &m, P9_RATTACH, &rp, CL_NONE, 0, RPC_INTERNAL);
 	if (r)
-		return atomic_load(&c->sgen) == gen && r != -EIO ? r : -EIO;
+		return atomic_load(&c->s.sgen) == gen && r != -EIO ? r : -EIO;
 	bool root_same = rp.m.rattach.qid.path == c->root_qid.path &&
 			 rp.m.rattach.qid.type == c->root_qid.type;
 	reply_free(&rp);
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
 	sn = sys_calloc(c->nfidents ? c->nfidents : 1, sizeof(*sn));
 	for (i = 1; sn && i < c->nfidents; i++) {
 		struct fident *e = &c->fids[i];
@@ -311,7 +301,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 		sn[n].oflags = e->oflags;
 		n++;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->s.lock);
 	if (!sn)
 		return -ENOMEM;
 
@@ -349,16 +339,16 @@ static void *sup_main(void *arg)
 	struct rproc_backoff bo = { BACKOFF_MIN_MS, BACKOFF_MAX_MS,
 				    BACKOFF_MIN_MS };
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
 	for (;;) {
-		while ((c->rs.state == RS_UP || c->rs.state == RS_RECOVERING) &&
+		while ((c->s.rs.state == RS_UP || c->s.rs.state == RS_RECOVERING) &&
 		       !sp->stop)
-			pthread_cond_wait(&c->sup_cv, &c->lock);
-		if (c->rs.state == RS_DEAD || sp->stop)
+			pthread_cond_wait(&c->s.sup_cv, &c->s.lock);
+		if (c->s.rs.state == RS_DEAD || sp->stop)
 			break;
-		uint64_t gen = atomic_load(&c->sgen);
-		bool unreach = c->rs.state == RS_UNREACHABLE;
-		pthread_mutex_unlock(&c->lock);
+		uint64_t gen = atomic_load(&c->s.sgen);
+		bool unreach = c->s.rs.state == RS_UNREACHABLE;
+		pthread_mutex_unlock(&c->s.lock);
 
 		session_teardown(c, 0);
 		if (!unreach && !rproc_limit_take(&sp->limit)) {
@@ -373,43 +363,43 @@ static void *sup_main(void *arg)
 					"dead\n", sp->type, sp->source,
 					sp->limit.max + 1, sp->limit.window_ms);
 			conn_kill(c);
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 			break;
 		}
 		struct timespec dl;
 		deadline_in(&dl, unreach ? RS_UNREACH_BACKOFF_MS :
 			    rproc_backoff_next(&bo));
-		pthread_mutex_lock(&c->lock);
-		while (c->rs.state != RS_DEAD && !sp->stop)
-			if (pthread_cond_timedwait(&c->sup_cv, &c->lock,
+		pthread_mutex_lock(&c->s.lock);
+		while (c->s.rs.state != RS_DEAD && !sp->stop)
+			if (pthread_cond_timedwait(&c->s.sup_cv, &c->s.lock,
 						   &dl) == ETIMEDOUT)
 				break;
-		if (c->rs.state == RS_DEAD || sp->stop)
+		if (c->s.rs.state == RS_DEAD || sp->stop)
 			break;
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->s.lock);
 
 		/* no session (the address refuses or does not answer, the
 		 * binary cannot be spawned): nothing to lose, try again; a
 		 * refusal while unreachable means the host is back but not
 		 * the server: that counts again */
-		int r = session_start(c, unreach && c->timeout_ms >
+		int r = session_start(c, unreach && c->s.timeout_ms >
 				      RS_UNREACH_CONNECT_MS ?
-				      RS_UNREACH_CONNECT_MS : c->timeout_ms);
+				      RS_UNREACH_CONNECT_MS : c->s.timeout_ms);
 		if (r != 0) {
-			pthread_mutex_lock(&c->lock);
-			c->last_err = r;
+			pthread_mutex_lock(&c->s.lock);
+			c->s.last_err = r;
 			if (unreach && r != -ETIMEDOUT && r != -EHOSTUNREACH &&
-			    r != -ENETUNREACH && c->rs.state == RS_UNREACHABLE)
-				rs_set_state(&c->rs, RS_LOST);
+			    r != -ENETUNREACH && c->s.rs.state == RS_UNREACHABLE)
+				rs_set_state(&c->s.rs, RS_LOST);
 			continue;
 		}
-		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->sgen) == gen && c->rs.state != RS_DEAD &&
+		pthread_mutex_lock(&c->s.lock);
+		if (atomic_load(&c->s.sgen) == gen && c->s.rs.state != RS_DEAD &&
 		    !sp->stop)
-			rs_set_state(&c->rs, RS_RECOVERING);
+			rs_set_state(&c->s.rs, RS_RECOVERING);
 		else
 			r = -EIO;
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->s.lock);
 		if (r == 0)
 			r = conn_version(c, true);
 		if (sp->reconnect && (r == -EPROTO || r == -EPROTONOSUPPORT)) {
@@ -420,7 +410,7 @@ static void *sup_main(void *arg)
 				"Tversion otherwise than at mount: the mount "
 				"is dead\n", sp->source);
 			conn_kill(c);
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 			break;
 		}
 		if (r == 0)
@@ -428,31 +418,31 @@ static void *sup_main(void *arg)
 		if (r == 0)
 			r = recover_fids(c, gen);
 
-		pthread_mutex_lock(&c->lock);
-		if (r == 0 && atomic_load(&c->sgen) == gen &&
-		    c->rs.state == RS_RECOVERING) {
+		pthread_mutex_lock(&c->s.lock);
+		if (r == 0 && atomic_load(&c->s.sgen) == gen &&
+		    c->s.rs.state == RS_RECOVERING) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
-							  ts_ns(&c->lost_at));
-			rs_set_state(&c->rs, RS_UP);
+							  ts_ns(&c->s.lost_at));
+			rs_set_state(&c->s.rs, RS_UP);
 			rproc_backoff_reset(&bo);
-			pthread_mutex_unlock(&c->lock);
+			pthread_mutex_unlock(&c->s.lock);
 			clunk_drain(c);
 			/* the new server may see other files than the old one
 			 * did: front ends drop their caches */
 			uvfs_sb_changed(sp->sb);
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 			continue;
 		}
 		/* this attempt failed: lose its session, try again */
-		if (c->rs.state != RS_DEAD && atomic_load(&c->sgen) == gen) {
-			pthread_mutex_unlock(&c->lock);
+		if (c->s.rs.state != RS_DEAD && atomic_load(&c->s.sgen) == gen) {
+			pthread_mutex_unlock(&c->s.lock);
 			conn_lost_err(c, gen, unreach ? -ETIMEDOUT : r);
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->s.lock);
 	return NULL;
 }
 
@@ -500,9 +490,9 @@ int sup_start(struct conn *c)
 	if (r)
 		return r;
 	sp->started = true;
-	pthread_mutex_lock(&c->lock);
-	c->supervised = true;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
+	c->s.supervised = true;
+	pthread_mutex_unlock(&c->s.lock);
 	sup_list_add(sp);
 	return 0;
 }
@@ -517,12 +507,12 @@ void sup_stop(struct conn *c)
 	if (!sp)
 		return;
 	sup_list_del(sp);
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
 	sp->stop = true;
-	c->supervised = false;
-	kill_it = rs_recovering(&c->rs);
-	pthread_cond_broadcast(&c->sup_cv);
-	pthread_mutex_unlock(&c->lock);
+	c->s.supervised = false;
+	kill_it = rs_recovering(&c->s.rs);
+	pthread_cond_broadcast(&c->s.sup_cv);
+	pthread_mutex_unlock(&c->s.lock);
 	if (kill_it)
 		conn_kill(c);
 	if (sp->started)
@@ -559,28 +549,28 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		if (strcmp(c->sup->type, type) != 0 ||
 		    strcmp(c->sup->source, source) != 0)
 			continue;
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->s.lock);
 		memset(out, 0, sizeof(*out));
 		out->pid = c->sup->pid;
-		out->recovering = rs_recovering(&c->rs);
-		out->dead = c->rs.state == RS_DEAD;
-		out->connected = c->rs.state == RS_UP;
+		out->recovering = rs_recovering(&c->s.rs);
+		out->dead = c->s.rs.state == RS_DEAD;
+		out->connected = c->s.rs.state == RS_UP;
 		snprintf(out->state, sizeof(out->state), "%s",
-			 rs_state_display(&c->rs));
-		out->timeouts = c->timeouts;
-		out->unreachable = c->unreachable;
-		out->probes = c->probes;
-		out->last_error = -c->last_err;
-		out->last_loss = (long long)c->lost_wall;
-		out->hard = c->hard;
+			 rs_state_display(&c->s.rs));
+		out->timeouts = c->s.timeouts;
+		out->unreachable = c->s.unreachable;
+		out->probes = c->s.probes;
+		out->last_error = -c->s.last_err;
+		out->last_loss = (long long)c->s.lost_wall;
+		out->hard = c->s.hard;
 		out->fids = atomic_load(&c->drv_fids);
 		out->fid_releases = atomic_load(&c->drv_fid_releases);
 		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
-		out->losses = c->losses;
-		out->replays = c->replays;
+		out->losses = c->s.losses;
+		out->replays = c->s.replays;
 		out->stale_fids = c->sup->stale_fids;
 		out->last_recovery_ns = c->sup->last_recovery_ns;
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->s.lock);
 		r = 0;
 		break;
 	}

@@ -715,7 +715,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 
 		m.treaddir.fid = fid;
 		m.treaddir.offset = cookie;
-		m.treaddir.count = s->c.msize - P9_IOHDRSZ; /* diod's bound */
+		m.treaddir.count = s->c.s.msize - P9_IOHDRSZ; /* diod's bound */
 		r = rpc(&s->c, &m, P9_RREADDIR, &rp, CL_NONE, 0);
 		if (r)
 			break;

@@ -1,54 +1,46 @@
 /*
- * session.c - the 9P session (conn.h): a connection to one server and the
- * requests on it.  It never blocks without a deadline (DESIGN invariants
- * 4 and 9):
+ * session.c - a protocol-independent session with a remote server
+ * (session.h, docs/session.md).
  *
  *   caller                          reader thread (per session)
  *   ------                          -------------
- *   rpc(): take a tag (table of     reads only while no caller does
- *     NTAGS), pack, send            (the replies to clunks and flushes,
- *     (non-blocking fd, poll with   late replies, EOF while idle); rests
- *     the deadline)                 while callers read for themselves
- *   nobody reads: take the read
- *     role, read and dispatch       dispatch: frame with p9_frame_size,
- *     (every reply, to its          find the request by tag, unpack and
- *     waiter) until ours is done;   check the reply type, free the tag,
- *     pass the role on              signal the request's condition
- *   else wait on the request's own
+ *   rs_call(): take a tag (table    reads only while no caller does
+ *     of RS_NTAGS), pack, send      (the replies to AUX requests,
+ *     (non-blocking link, poll      cancels and probes, late replies,
+ *     with the deadline)            EOF while idle); rests while
+ *   nobody reads: take the read     callers read for themselves
+ *     role, read and dispatch
+ *     (every reply, to its          dispatch: frame (proto), find the
+ *     waiter) until ours is done;   request by tag (proto), hand the
+ *     pass the role on              reply to the protocol, free the
+ *   else wait on the request's own  tag, signal the request's waiter
  *     condition until the deadline
  *
  *   The read role (c->rd) is held by one thread at a time: a waiting
  *   caller when one is free to (leader/follower: a lone request's reply
  *   wakes only its caller), else the reader thread.  Its holder never
- *   writes.
+ *   writes (a reader stuck behind a writer that waits for the server to
+ *   read would deadlock).
  *
- *   A call's states (lib/remote/rstate.h, docs/session.md): NEW ->
- *   SENT -> DONE (its reply, a kill or a loss) and its waiter frees it.
- *   At its deadline: SENT -> FLUSHING (a Tflush goes out) and the waiter
- *   stays for the server's word: the reply (it happened: its result is
- *   returned), Rflush (it did not: -ETIMEDOUT), or nothing within the
+ *   A call's states (rstate.h): NEW -> SENT -> DONE (its reply, a kill or
+ *   a loss) and its waiter frees it.  At its deadline: SENT -> FLUSHING
+ *   (the protocol's cancel goes out) and the waiter stays for the
+ *   server's word: the reply (it happened: its result stands), the
+ *   cancel's answer (it did not: -ETIMEDOUT), or nothing within the
  *   grace: the link is cut abortively (a loss) and it is DONE as lost.
  *   So a failed call never reaches the server later (fencing).  A probe
- *   (Tgetattr of the root) goes out at half the deadline if the server
- *   said nothing since the call was sent.
+ *   goes out at half the deadline if the server said nothing since the
+ *   call was sent.
  *
- *   kill() (a broken stream, framing lost, an oversized message, EOF,
- *   cancel, unmount) completes every waiting request with -EIO at once,
- *   frees the others, cuts the link abortively, wakes every poll through
- *   an eventfd, and makes every later request fail fast.  It never waits
- *   for the server.  A loss on a supervised mount does the same but
- *   hands over to the supervisor (recover.c); the connection's states
- *   are in lib/remote/rstate.h.
+ *   rs_kill() (cancel, unmount, a loss without supervision) completes
+ *   every waiting call with -EIO at once, forgets the others, cuts the
+ *   link abortively, wakes every poll through an eventfd, and makes every
+ *   later call fail fast.  It never waits for the server.  rs_lost() on a
+ *   supervised session does the same for one session (gen) and hands
+ *   over to the protocol's supervisor.
  *
- *   Clunks are asynchronous: the fid number goes back to the allocator
- *   when Rclunk arrives.  The read role's holder never writes (a reader
- *   stuck behind a writer that waits for the server to read would
- *   deadlock).
- *
- * Owns: struct conn (from conn_init to conn_fini, inside its superblock's
- * private object), struct req (from rpc_x or a clunk/flush to its tag's
- * release), the reader thread of each session (started by reader_start,
- * joined by the supervisor or conn_fini), the read buffer.
+ * Owns: the tag table, the read buffer, the reader thread of each
+ * session, the CANCEL and PROBE requests.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -65,13 +57,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "deadline.h"
+#include "session.h"
 #include "sys.h"
+
+static int send_msg(struct rs_session *c, const void *buf, size_t len,
+		    const struct timespec *dl, uint64_t gen);
 
 /* Takes *busy (one of c's timed locks) by the deadline: 0, -ETIMEDOUT,
  * or -EIO once the connection is dead.  *gen (if not NULL): the session
  * it was taken in. */
-static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl,
+static int tlock_take(struct rs_session *c, bool *busy, const struct timespec *dl,
 		      uint64_t *gen)
 {
 	int r = 0;
@@ -93,7 +89,7 @@ static int tlock_take(struct conn *c, bool *busy, const struct timespec *dl,
 	return r;
 }
 
-static void tlock_give(struct conn *c, bool *busy)
+static void tlock_give(struct rs_session *c, bool *busy)
 {
 	pthread_mutex_lock(&c->lock);
 	*busy = false;
@@ -101,71 +97,14 @@ static void tlock_give(struct conn *c, bool *busy)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* => c->lock held */
-static int fid_alloc_locked(struct conn *c, uint32_t *fid)
-{
-	if (c->nfree) {
-		*fid = c->free_fids[--c->nfree];
-		return 0;
-	}
-	if (c->next_fid == P9_NOFID)
-		return -ENFILE;
-	*fid = c->next_fid++;
-	return 0;
-}
-
-int fid_alloc(struct conn *c, uint32_t *fid)
-{
-	pthread_mutex_lock(&c->lock);
-	int r = fid_alloc_locked(c, fid);
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-/* Pushes v onto a growable array; on ENOMEM the value is dropped (a fid
- * number lost, never reused: harmless). */
-static void push_locked(uint32_t **a, size_t *n, size_t *cap, uint32_t v)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		uint32_t *na = sys_realloc(*a, nc * sizeof(*na));
-		if (!na)
-			return;
-		*a = na;
-		*cap = nc;
-	}
-	(*a)[(*n)++] = v;
-}
-
-void fid_free_locked(struct conn *c, uint32_t fid)
-{
-	reg_drop_locked(c, fid);
-	push_locked(&c->free_fids, &c->nfree, &c->capfree, fid);
-}
-
-void fid_free(struct conn *c, uint32_t fid)
-{
-	pthread_mutex_lock(&c->lock);
-	fid_free_locked(c, fid);
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* => c->lock held.  fid is given up: a Tclunk will go out (the number is
- * reused after Rclunk).  A new server never gets it again. */
-static void clunk_queue_locked(struct conn *c, uint32_t fid)
-{
-	reg_drop_locked(c, fid);
-	push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
-}
-
-/* => c->lock held; a free tag exists (nused < NTAGS). */
-static uint16_t tag_take_locked(struct conn *c, struct req *rq)
+/* => c->lock held; a free tag exists (nused < RS_NTAGS). */
+static uint16_t tag_take_locked(struct rs_session *c, struct rs_req *rq)
 {
 	unsigned t = c->hint;
 
-	while (c->tags[t % NTAGS])
+	while (c->tags[t % RS_NTAGS])
 		t++;
-	t %= NTAGS;
+	t %= RS_NTAGS;
 	c->tags[t] = rq;
 	c->nused++;
 	c->hint = t + 1;
@@ -174,7 +113,7 @@ static uint16_t tag_take_locked(struct conn *c, struct req *rq)
 	return (uint16_t)t;
 }
 
-static void tag_release_locked(struct conn *c, struct req *rq)
+static void tag_release_locked(struct rs_session *c, struct rs_req *rq)
 {
 	if (c->tags[rq->tag] == rq) {
 		c->tags[rq->tag] = NULL;
@@ -183,69 +122,57 @@ static void tag_release_locked(struct conn *c, struct req *rq)
 	}
 }
 
-static struct req *req_new(struct conn *c, enum req_kind kind)
+struct rs_req *rs_req_new(struct rs_session *c, enum rs_kind kind)
 {
-	struct req *rq = sys_calloc(1, sizeof(*rq));
+	struct rs_req *rq = sys_calloc(1, sizeof(*rq));
 
 	if (!rq)
 		return NULL;
 	rq->kind = kind;
-	if (kind == REQ_CALL)
+	if (kind == RS_CALL)
 		pthread_cond_init(&rq->cv, &c->cattr);
 	return rq;
 }
 
-static void req_free(struct req *rq)
+void rs_req_free(struct rs_session *c, struct rs_req *rq)
 {
 	if (!rq)
 		return;
-	if (rq->kind == REQ_CALL)
+	if (rq->kind == RS_CALL)
 		pthread_cond_destroy(&rq->cv);
-	free(rq->reg.s1);
-	free(rq->reg.s2);
-	free(rq->rbuf);
+	if (rq->pd)
+		c->proto->req_free(rq->pd);
+	free(rq->reply);
 	free(rq);
 }
 
 /* => c->lock held.  The one place a call's state changes. */
-static void rq_set_state(struct req *rq, enum rs_rq_state to)
+static void rq_set_state(struct rs_req *rq, enum rs_rq_state to)
 {
 	rq->state = rs_rq_next(rq->state, to);
 	if (to == RS_RQ_DONE)
 		pthread_cond_signal(&rq->cv);
 }
 
-/* => c->lock held.  A request failed (or was abandoned and is now over):
- * dispose of its fid.  Only queues; the caller drains. */
-static void cleanup_locked(struct conn *c, enum cleanup cl, uint32_t fid,
-			   bool ok)
-{
-	if (cl == CL_NONE || c->rs.state == RS_DEAD)
-		return;
-	if (cl == CL_CLUNK || ok)
-		clunk_queue_locked(c, fid);
-	else
-		fid_free_locked(c, fid);
-}
-
 /* => c->lock held.  Every call out is DONE with -EIO (lost: the session
- * died under it), every clunk, flush and probe forgotten. */
-static void fail_all_locked(struct conn *c, bool lost)
+ * died under it), every AUX request handed back to the protocol, every
+ * cancel and probe forgotten. */
+static void fail_all_locked(struct rs_session *c, bool lost)
 {
-	for (unsigned i = 0; i < NTAGS; i++) {
-		struct req *rq = c->tags[i];
+	for (unsigned i = 0; i < RS_NTAGS; i++) {
+		struct rs_req *rq = c->tags[i];
 		if (!rq)
 			continue;
 		c->tags[i] = NULL;
-		if (rq->kind == REQ_CALL) {
+		if (rq->kind == RS_CALL) {
 			rq->lost = lost;
 			rq->err = -EIO;
-			rq->flush = NULL;
+			rq->cancel = NULL;
 			rq_set_state(rq, RS_RQ_DONE);
 		} else {
-			if (rq->kind == REQ_CLUNK && lost)
-				fid_free_locked(c, rq->fid);
-			req_free(rq);
+			if (rq->kind == RS_AUX)
+				c->proto->aux_done_locked(c, rq, true);
+			rs_req_free(c, rq);
 		}
 	}
 	c->nused = 0;
@@ -257,7 +184,7 @@ static void fail_all_locked(struct conn *c, bool lost)
  * is cut abortively (abort), so that nothing queued on it is delivered
  * later, or shut down after a clean drain (unmount).  Any thread, any
  * time. */
-static void conn_kill_x(struct conn *c, bool abort)
+static void kill_x(struct rs_session *c, bool abort)
 {
 	uint64_t one = 1;
 
@@ -268,7 +195,6 @@ static void conn_kill_x(struct conn *c, bool abort)
 		if (abort)
 			rt_link_abort(&c->link);
 		c->nused = 0;
-		c->nclunk = 0;
 		pthread_cond_broadcast(&c->cv);
 		pthread_cond_broadcast(&c->lock_cv);
 		pthread_cond_broadcast(&c->rs.cv);
@@ -281,26 +207,12 @@ static void conn_kill_x(struct conn *c, bool abort)
 	}
 }
 
-void conn_kill(struct conn *c)
+void rs_kill(struct rs_session *c)
 {
-	conn_kill_x(c, true);
+	kill_x(c, true);
 }
 
-/*
- * Session gen died (EOF, a write error, lost framing, the server's pidfd).
- * Unsupervised: conn_kill.  Supervised: the session is over but the
- * connection lives on: every request waiting for a reply is completed as
- * lost (rpc replays it or fails it with -EIO), clunks and flushes in flight
- * are forgotten (their fid numbers are free: the new server never had
- * them), the socket is shut down (wakes the reader and any writer), and
- * the supervisor is woken.  A stale gen (an older session) does nothing.
- */
-void conn_lost(struct conn *c, uint64_t gen)
-{
-	conn_lost_err(c, gen, -EIO);
-}
-
-void conn_lost_err(struct conn *c, uint64_t gen, int err)
+void rs_lost(struct rs_session *c, uint64_t gen, int err)
 {
 	bool unreach = rs_err_unreachable(err);
 
@@ -314,7 +226,7 @@ void conn_lost_err(struct conn *c, uint64_t gen, int err)
 		c->unreachable++;
 	if (!c->supervised) {
 		pthread_mutex_unlock(&c->lock);
-		conn_kill(c);
+		rs_kill(c);
 		return;
 	}
 	c->losses++;
@@ -336,22 +248,22 @@ void conn_lost_err(struct conn *c, uint64_t gen, int err)
 }
 
 /* Session gen ended with err (read_step): -EPROTO (the server broke the
- * framing) on a connection whose server we cannot restart makes the mount
- * dead (reconnecting would replay requests to the same broken server,
- * docs/recovery.md); anything else is a loss. */
-static void session_end(struct conn *c, uint64_t gen, int err)
+ * framing) on a session whose server we cannot restart makes it dead
+ * (reconnecting would replay requests to the same broken server); anything
+ * else is a loss. */
+static void session_end(struct rs_session *c, uint64_t gen, int err)
 {
 	if (err == -EPROTO && c->proto_fatal)
-		proto_kill(c, gen);
+		c->proto->violation(c, gen);
 	else
-		conn_lost_err(c, gen, err);
+		rs_lost(c, gen, err);
 }
 
 /* Writes one whole message of session gen by the deadline.  0;
  * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
  * -EIO if the connection is dead, died here (a message cut in the middle
  * loses the framing), or is in another session now. */
-static int send_msg(struct conn *c, const void *buf, size_t len,
+static int send_msg(struct rs_session *c, const void *buf, size_t len,
 		    const struct timespec *dl, uint64_t gen)
 {
 	size_t off = 0;
@@ -401,152 +313,78 @@ static int send_msg(struct conn *c, const void *buf, size_t len,
 	}
 	tlock_give(c, &c->wbusy);
 	if (r == -EIO)
-		conn_lost(c, gen);
+		rs_lost(c, gen, -EIO);
 	return r;
 }
 
-/* Sends Tclunk for the queued fids, as many as there are free tags; the
- * numbers are reused when Rclunk arrives.  Never waits for a reply.  Not
- * while a recovery runs (a clunk must follow the walk that recreates the
- * fid on the new server). */
-void clunk_drain_by(struct conn *c, const struct timespec *dl)
+int rs_send_raw(struct rs_session *c, const void *buf, size_t len,
+		const struct timespec *dl, uint64_t gen)
 {
-	for (;;) {
-		uint8_t buf[P9_HDRSZ + 4];
-		struct p9_msg m = { .type = P9_TCLUNK };
-		struct req *rq;
-		ssize_t len;
-		uint32_t fid;
-		uint64_t gen;
-		int r;
-
-		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->rs.dead) || rs_recovering(&c->rs) ||
-		    c->nclunk == 0 || c->nused == NTAGS) {
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		rq = req_new(c, REQ_CLUNK);
-		if (!rq) {
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		fid = c->clunkq[--c->nclunk];
-		rq->fid = fid;
-		m.tag = tag_take_locked(c, rq);
-		gen = rq->gen;
-		pthread_mutex_unlock(&c->lock);
-
-		m.tclunk.fid = fid;
-		len = p9_pack(buf, sizeof(buf), &m);
-		r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen) : -EIO;
-		if (r == -ETIMEDOUT) {
-			pthread_mutex_lock(&c->lock);
-			if (atomic_load(&c->sgen) == gen &&
-			    c->tags[m.tag] == rq) {
-				tag_release_locked(c, rq);
-				req_free(rq);
-				push_locked(&c->clunkq, &c->nclunk,
-					    &c->capclunk, fid);
-			}
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		if (r)
-			return;
-	}
-}
-
-void clunk_drain(struct conn *c)
-{
-	struct timespec dl;
-
-	deadline_in(&dl, c->timeout_ms);
-	clunk_drain_by(c, &dl);
-}
-
-void clunk_async(struct conn *c, uint32_t fid)
-{
-	bool closing;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->rs.state != RS_DEAD)
-		clunk_queue_locked(c, fid);
-	closing = c->closing;
-	pthread_mutex_unlock(&c->lock);
-	if (!closing)
-		clunk_drain(c);
+	return send_msg(c, buf, len, dl, gen);
 }
 
 /* The reader of session gen: one complete frame.  Copies what it keeps. */
-static void dispatch(struct conn *c, const uint8_t *frame, uint32_t size,
-		     uint64_t gen)
+static void dispatch(struct rs_session *c, const uint8_t *frame,
+		     uint32_t size, uint64_t gen)
 {
-	struct p9_msg m;
-	uint8_t type;
 	uint16_t tag;
 	void *copy;
-	int ur;
 
-	if (p9_peek(frame, size, &type, &tag) != 0)
-		return;         /* p9_frame_size guarantees a header */
+	if (c->proto->reply_tag(frame, size, &tag) != 0)
+		return;         /* frame_size guarantees a header */
 	copy = sys_malloc(size);
-	if (copy) {
+	if (copy)
 		memcpy(copy, frame, size);
-		ur = p9_unpack(copy, size, &m);
-	} else {
-		ur = -ENOMEM;
-	}
 
 	pthread_mutex_lock(&c->lock);
 	if (gen != atomic_load(&c->sgen))
 		goto out;       /* an older session's bytes */
-	struct req *rq = tag < NTAGS ? c->tags[tag] : NULL;
+	struct rs_req *rq = tag < RS_NTAGS ? c->tags[tag] : NULL;
 	if (!rq) {
 		c->unsolicited++;
 		goto out;
 	}
 	switch (rq->kind) {
-	case REQ_CLUNK:
+	case RS_AUX:
 		tag_release_locked(c, rq);
-		fid_free_locked(c, rq->fid);    /* clunked whatever the reply */
-		req_free(rq);
+		c->proto->aux_done_locked(c, rq, false);
+		rs_req_free(c, rq);
 		break;
-	case REQ_PROBE:
+	case RS_PROBE:
 		tag_release_locked(c, rq);
 		c->probing = false;
-		req_free(rq);
+		rs_req_free(c, rq);
 		break;
-	case REQ_FLUSH: {
-		/* Rflush: the server will never answer the flushed request;
-		 * if its reply came first, it is DONE already (target NULL) */
-		struct req *old = rq->target;
+	case RS_CANCEL: {
+		/* the cancel's answer: the server will never answer the
+		 * cancelled call; if its reply came first, it is DONE
+		 * already (target NULL) */
+		struct rs_req *old = rq->target;
 		if (old && c->tags[old->tag] == old) {
 			tag_release_locked(c, old);
 			old->flushed = true;
 			old->err = -ETIMEDOUT;
-			old->flush = NULL;
+			old->cancel = NULL;
 			rq_set_state(old, RS_RQ_DONE);
 		}
 		tag_release_locked(c, rq);
-		req_free(rq);
+		rs_req_free(c, rq);
 		break;
 	}
-	case REQ_CALL:
-		if (rq->flush) {        /* its reply beat the Rflush */
-			rq->flush->target = NULL;
-			rq->flush = NULL;
+	case RS_CALL:
+		if (rq->cancel) {       /* its reply beat the cancel's */
+			rq->cancel->target = NULL;
+			rq->cancel = NULL;
 		}
 		tag_release_locked(c, rq);
-		if (ur != 0 || (type != rq->rtype && type != P9_RLERROR)) {
+		rq->reply = copy;
+		rq->reply_len = size;
+		copy = NULL;
+		if (!rq->reply || c->proto->reply_locked(c, rq) != 0) {
 			c->bad_replies++;
+			free(rq->reply);
+			rq->reply = NULL;
 			rq->err = -EIO;
-		} else {
-			if (type == rq->rtype)
-				reg_apply_locked(c, &rq->reg, &m);
-			rq->rbuf = copy;
-			rq->r = m;
-			copy = NULL;
 		}
 		rq_set_state(rq, RS_RQ_DONE);
 		break;
@@ -563,7 +401,7 @@ out:
  * lost (a frame larger than msize or smaller than a header: the caller
  * then ends the session, session_end).
  */
-static int read_frames(struct conn *c, uint64_t gen)
+static int read_frames(struct rs_session *c, uint64_t gen)
 {
 	if (c->rb_gen != gen) {         /* an older session's bytes */
 		c->rb_gen = gen;
@@ -571,8 +409,8 @@ static int read_frames(struct conn *c, uint64_t gen)
 	}
 	while (c->rb_have >= 4) {
 		uint32_t size;
-		if (p9_frame_size(c->rb + c->rb_start, c->rb_have, c->msize,
-				  &size) != 0)
+		if (c->proto->frame_size(c->rb + c->rb_start, c->rb_have,
+					 c->msize, &size) != 0)
 			return -EPROTO;
 		if (c->rb_have < size)
 			break;
@@ -595,7 +433,7 @@ static int read_frames(struct conn *c, uint64_t gen)
  * framing is lost: the caller calls session_end(gen, err) once it has
  * given the role up.
  */
-static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
+static int read_step(struct rs_session *c, uint64_t gen, int fd, int pidfd,
 		     int ms)
 {
 	struct pollfd p[3] = {
@@ -638,13 +476,13 @@ static int read_step(struct conn *c, uint64_t gen, int fd, int pidfd,
 
 /* The role is free: wakes a caller waiting for its reply, if any, to take
  * it.  => c->lock held. */
-static void role_offer_locked(struct conn *c)
+static void role_offer_locked(struct rs_session *c)
 {
 	if (c->rd != RD_FREE || c->nfollow == 0)
 		return;
-	for (unsigned i = 0; i < NTAGS; i++) {
-		struct req *rq = c->tags[i];
-		if (rq && rq->kind == REQ_CALL && rq->state != RS_RQ_DONE) {
+	for (unsigned i = 0; i < RS_NTAGS; i++) {
+		struct rs_req *rq = c->tags[i];
+		if (rq && rq->kind == RS_CALL && rq->state != RS_RQ_DONE) {
 			pthread_cond_signal(&rq->cv);
 			break;
 		}
@@ -652,7 +490,7 @@ static void role_offer_locked(struct conn *c)
 }
 
 /* Gives the role up and offers it.  => c->lock held. */
-static void role_give_locked(struct conn *c)
+static void role_give_locked(struct rs_session *c)
 {
 	c->rd = RD_FREE;
 	role_offer_locked(c);
@@ -668,7 +506,7 @@ static void role_give_locked(struct conn *c)
  * of the current session; c->lock held again on return, the role given
  * up.
  */
-static void lead_locked(struct conn *c, struct req *rq,
+static void lead_locked(struct rs_session *c, struct rs_req *rq,
 			const struct timespec *dl)
 {
 	uint64_t gen = rq->gen;
@@ -695,7 +533,7 @@ static void lead_locked(struct conn *c, struct req *rq,
 }
 
 struct reader_arg {
-	struct conn *c;
+	struct rs_session *c;
 	uint64_t gen;
 };
 
@@ -703,12 +541,12 @@ struct reader_arg {
  * The reader thread of session gen: reads whenever no caller does (the
  * replies to asynchronous clunks and flushes, late replies, the end of
  * the session while idle).  While callers read for themselves it rests,
- * until none has wanted the role for REST_MS (or the connection closes).
+ * until none has wanted the role for RS_REST_MS (or the connection closes).
  */
 static void *reader_main(void *arg)
 {
 	struct reader_arg *ra = arg;
-	struct conn *c = ra->c;
+	struct rs_session *c = ra->c;
 	uint64_t gen = ra->gen;
 	int pidfd = c->pidfd;   /* the supervisor set it before starting us */
 	int fd = c->link.fd_r, r = 0;
@@ -723,7 +561,7 @@ static void *reader_main(void *arg)
 		if (!c->closing && (c->rd != RD_FREE || c->demand != seen)) {
 			struct timespec dl;
 			seen = c->demand;
-			deadline_in(&dl, REST_MS);
+			deadline_in(&dl, RS_REST_MS);
 			pthread_cond_timedwait(&c->rd_cv, &c->lock, &dl);
 			continue;
 		}
@@ -745,7 +583,7 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int reader_start(struct conn *c)
+int rs_reader_start(struct rs_session *c)
 {
 	struct reader_arg *ra = sys_malloc(sizeof(*ra));
 	int r;
@@ -764,16 +602,6 @@ int reader_start(struct conn *c)
 	c->reader_started = r == 0;
 	return r;
 }
-void reply_free(struct reply *rp)
-{
-	free(rp->buf);
-	rp->buf = NULL;
-}
-
-static int ecode_err(uint32_t e)
-{
-	return e > 0 && e < 4096 ? -(int)e : -EIO;
-}
 
 /*
  * => c->lock held.  Waits (by dl) until a request may be sent: 0, or
@@ -782,7 +610,7 @@ static int ecode_err(uint32_t e)
  * wait.  A hard mount waits out UNREACHABLE without a deadline, until the
  * session is back or the connection is killed (forced unmount).
  */
-static int wait_sendable_locked(struct conn *c, bool internal,
+static int wait_sendable_locked(struct rs_session *c, bool internal,
 				struct timespec *dl)
 {
 	for (;;) {
@@ -811,9 +639,9 @@ static int wait_sendable_locked(struct conn *c, bool internal,
 				return -ETIMEDOUT;
 			continue;
 		}
-		if (c->nused == NTAGS) {
+		if (c->nused == RS_NTAGS) {
 			if (pthread_cond_timedwait(&c->cv, &c->lock, dl) ==
-			    ETIMEDOUT && c->nused == NTAGS)
+			    ETIMEDOUT && c->nused == RS_NTAGS)
 				return -ETIMEDOUT;
 			continue;
 		}
@@ -823,7 +651,7 @@ static int wait_sendable_locked(struct conn *c, bool internal,
 
 /* => c->lock held.  Waits for rq until DONE or dl (then 0: not DONE),
  * reading for everyone while nobody else does. */
-static void wait_until_locked(struct conn *c, struct req *rq,
+static void wait_until_locked(struct rs_session *c, struct rs_req *rq,
 			      const struct timespec *dl)
 {
 	while (rq->state != RS_RQ_DONE) {
@@ -846,47 +674,45 @@ static void wait_until_locked(struct conn *c, struct req *rq,
 	role_offer_locked(c);   /* we may have been woken to read */
 }
 
-/* => c->lock held.  Sends one request of kind (a Tflush of target, or a
- * probe: Tgetattr of fid 0) without waiting for its reply; by dl.  0, or
- * it did not go out.  c->lock is dropped meanwhile. */
-static int send_aux_locked(struct conn *c, enum req_kind kind,
-			   struct req *target, uint64_t gen,
+/* => c->lock held.  Sends a cancel of target, or a probe, without waiting
+ * for its answer; by dl.  0, or it did not go out.  c->lock is dropped
+ * meanwhile. */
+static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
+			   struct rs_req *target, uint64_t gen,
 			   const struct timespec *dl)
 {
-	struct p9_msg m = { .type = kind == REQ_FLUSH ? P9_TFLUSH :
-					P9_TGETATTR };
 	uint8_t buf[64];
-	struct req *aux;
+	struct rs_req *aux;
 	ssize_t len;
+	uint16_t tag;
 	int r;
 
-	if (c->nused == NTAGS || atomic_load(&c->sgen) != gen ||
-	    c->rs.state != RS_UP || !(aux = req_new(c, kind)))
+	if (c->nused == RS_NTAGS || atomic_load(&c->sgen) != gen ||
+	    c->rs.state != RS_UP || !(aux = rs_req_new(c, kind)))
 		return -EAGAIN;
-	if (kind == REQ_FLUSH) {
+	if (kind == RS_CANCEL) {
 		aux->target = target;
-		target->flush = aux;
-		m.tflush.oldtag = target->tag;
+		target->cancel = aux;
 	} else {
-		m.tgetattr.fid = 0;     /* the root: attached for good */
-		m.tgetattr.request_mask = P9_GETATTR_BASIC;
 		c->probing = true;
 		c->probes++;
 	}
-	m.tag = tag_take_locked(c, aux);
+	tag = tag_take_locked(c, aux);
 	pthread_mutex_unlock(&c->lock);
-	len = p9_pack(buf, sizeof(buf), &m);
+	len = kind == RS_CANCEL ?
+	      c->proto->pack_cancel(buf, sizeof(buf), tag, target->tag) :
+	      c->proto->pack_probe(buf, sizeof(buf), tag);
 	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen) : -EIO;
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
-	    c->tags[m.tag] == aux) {
+	    c->tags[tag] == aux) {
 		/* not sent */
 		tag_release_locked(c, aux);
-		if (kind == REQ_FLUSH)
-			target->flush = NULL;
+		if (kind == RS_CANCEL)
+			target->cancel = NULL;
 		else
 			c->probing = false;
-		req_free(aux);
+		rs_req_free(c, aux);
 	}
 	return r;
 }
@@ -906,7 +732,7 @@ static int send_aux_locked(struct conn *c, enum req_kind kind,
  *
  * Returns with rq DONE; rq->timed_out says the deadline passed.
  */
-static void wait_reply_locked(struct conn *c, struct req *rq,
+static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 			      const struct timespec *dl, bool internal)
 {
 	uint64_t gen = rq->gen;
@@ -921,7 +747,7 @@ static void wait_reply_locked(struct conn *c, struct req *rq,
 		wait_until_locked(c, rq, &half);
 		if (rq->state != RS_RQ_DONE && !c->probing &&
 		    atomic_load(&c->rx_ns) < rq->sent_ns)
-			send_aux_locked(c, REQ_PROBE, NULL, gen, dl);
+			send_aux_locked(c, RS_PROBE, NULL, gen, dl);
 	}
 	wait_until_locked(c, rq, dl);
 	if (rq->state == RS_RQ_DONE)
@@ -931,245 +757,134 @@ static void wait_reply_locked(struct conn *c, struct req *rq,
 	c->timeouts++;
 	rq_set_state(rq, RS_RQ_FLUSHING);
 	deadline_in(&fdl, grace);
-	if (send_aux_locked(c, REQ_FLUSH, rq, gen, &fdl) == 0)
+	if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0)
 		wait_until_locked(c, rq, &fdl);
 	if (rq->state == RS_RQ_DONE)
 		return;
 	/* phase 3: no word: cut the link; rq is DONE (lost) after that */
 	bool silent = atomic_load(&c->rx_ns) < rq->sent_ns;
 	pthread_mutex_unlock(&c->lock);
-	conn_lost_err(c, gen, silent ? -ETIMEDOUT : -ECANCELED);
+	rs_lost(c, gen, silent ? -ETIMEDOUT : -ECANCELED);
 	pthread_mutex_lock(&c->lock);
 	while (rq->state != RS_RQ_DONE)    /* a loss or kill completes it */
 		pthread_cond_wait(&rq->cv, &c->lock);
 }
 
-/*
- * One request.  => t has everything but the tag.
- * 0 and *out filled (reply_free it), or a negative errno: the server's
- * Rlerror, -ETIMEDOUT (deadline passed; a Tflush went out), -EIO (dead
- * connection, bad reply, or the server died under a request that cannot
- * be replayed), -ESTALE (a fid whose file changed identity in a restart),
- * -ENOMEM, -EMSGSIZE (too big for msize).
- * On failure the fid named by cl is disposed of (CL_WALK: freed, or
- * clunked if it turns out the server created it; CL_CLUNK: clunked).
- * On a supervised connection a request waits (deadline) while the server
- * is restarted, and one that was out when the server died is sent again
- * to the new one if it is replayable.
- */
-int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
-		 struct reply *out, enum cleanup cl, uint32_t clfid,
-		 unsigned flags)
+int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
+	    rs_pack_fn pack, void *arg, rs_admit_fn admit,
+	    struct timespec *dl, unsigned flags)
 {
-	struct timespec dl;
-	struct req *rq = NULL;
-	ssize_t len;
-	void *buf = NULL;
-	bool internal = flags & RPC_INTERNAL;
-	bool replay = !internal && !(flags & RPC_NOREPLAY) &&
-		      replayable(t->type);
+	bool internal = flags & RS_INTERNAL;
 	bool have_serial = false;
-	uint32_t fids[2];
-	int nf = msg_fids(t, fids);
+	void *buf = sys_malloc(len);
 	uint64_t gen;
 	int r;
 
-	if (!internal)
-		clunk_drain(c);
-	deadline_in(&dl, c->timeout_ms);
-	if (!internal)
-		rs_call_clamp(&dl);     /* the call's, not a fresh one */
-again:
-	len = p9_packed_size(t);
-	if (len < 0 || (size_t)len > c->msize) {
-		r = len < 0 ? -EINVAL : -EMSGSIZE;
-		goto fail;
-	}
-	buf = sys_malloc((size_t)len);
-	rq = req_new(c, REQ_CALL);
-	/* the supervisor's requests recreate what the registry says: they
-	 * must not rewrite it (a re-walk would forget the open flags if the
-	 * session died again before the reopen) */
-	if (!buf || !rq || (c->track && !internal &&
-			    regop_make(t, &rq->reg))) {
-		req_free(rq);
-		r = -ENOMEM;
-		goto fail;
-	}
-	rq->rtype = rtype;
-	rq->cl = cl;
-	rq->fid = clfid;
-
+	if (!buf)
+		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
-	r = wait_sendable_locked(c, internal, &dl);
+	r = wait_sendable_locked(c, internal, dl);
 	if (r == 0 && c->serial && !internal) {
 		while (r == 0 && !have_serial) {
 			pthread_mutex_unlock(&c->lock);
-			r = tlock_take(c, &c->serial_busy, &dl, NULL);
+			r = tlock_take(c, &c->serial_busy, dl, NULL);
 			pthread_mutex_lock(&c->lock);
 			if (r == 0)
 				have_serial = true;
 			else if (r == -EIO)     /* dead or lost: wait again */
-				r = wait_sendable_locked(c, internal, &dl);
+				r = wait_sendable_locked(c, internal, dl);
 		}
 		if (r == 0)
-			r = wait_sendable_locked(c, internal, &dl);
+			r = wait_sendable_locked(c, internal, dl);
 	}
-	for (int i = 0; r == 0 && i < nf; i++) {
-		struct fident *e = reg_get(c, fids[i]);
-		if (e && e->stale)
-			r = -ESTALE;
-	}
-	if (r) {
-		pthread_mutex_unlock(&c->lock);
-		req_free(rq);
-		rq = NULL;
-		goto fail;
-	}
-	if (r == 0 && ms_left(&dl) == 0)
+	if (r == 0 && admit)
+		r = admit(arg, c);
+	if (r == 0 && ms_left(dl) == 0)
 		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
-		req_free(rq);
-		rq = NULL;
-		goto fail;
+		goto out;
 	}
-	if (t->type == P9_TREMOVE)      /* the fid goes whatever happens */
-		reg_drop_locked(c, t->tremove.fid);
-	t->tag = tag_take_locked(c, rq);
+	uint16_t tag = tag_take_locked(c, rq);
 	gen = rq->gen;
 	pthread_mutex_unlock(&c->lock);
-	p9_pack(buf, (size_t)len, t);
+	if (pack(arg, tag, buf, len) != (ssize_t)len) {
+		/* cannot happen: the protocol sized it */
+		pthread_mutex_lock(&c->lock);
+		if (c->tags[tag] == rq)
+			tag_release_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+		r = -EINVAL;
+		goto out;
+	}
 
-	r = send_msg(c, buf, (size_t)len, &dl, gen);
-	free(buf);
-	buf = NULL;
+	r = send_msg(c, buf, len, dl, gen);
 
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
-		/* nothing went out: give the tag back, no flush needed */
+		/* nothing went out: give the tag back, no cancel needed */
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
-		req_free(rq);
-		rq = NULL;
-		goto fail;
+		goto out;
 	}
+	r = 0;
 	if (rq->state == RS_RQ_NEW) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		rq->sent_ns = (uint64_t)ts_ns(&now);
 		rq_set_state(rq, RS_RQ_SENT);
 	}
-	wait_reply_locked(c, rq, &dl, internal);
+	wait_reply_locked(c, rq, dl, internal);
 	/* done: the reader, a kill or a loss freed the tag */
 	role_offer_locked(c);   /* we may have been woken to read */
-	if (rq->lost && !rq->timed_out) {
-		bool again_ok = replay && c->rs.state != RS_DEAD;
-		if (again_ok)
-			c->replays++;
-		pthread_mutex_unlock(&c->lock);
-		req_free(rq);
-		rq = NULL;
-		if (have_serial)
-			tlock_give(c, &c->serial_busy);
-		have_serial = false;
-		if (again_ok && ms_left(&dl) > 0)
-			goto again;
-		r = again_ok ? -ETIMEDOUT : -EIO;
-		goto fail_nolock;
-	}
-	r = rq->timed_out && rq->state == RS_RQ_DONE && !rq->rbuf ? -ETIMEDOUT :
-	    rq->err;
-	if (r == 0 && rq->r.type == P9_RLERROR)
-		r = ecode_err(rq->r.rlerror.ecode);
-	if (r)
-		cleanup_locked(c, cl, clfid, false);
 	pthread_mutex_unlock(&c->lock);
+out:
 	if (have_serial)
 		tlock_give(c, &c->serial_busy);
-	if (r) {
-		req_free(rq);
-		if (!internal)
-			clunk_drain(c);
-		return r;
-	}
-	out->buf = rq->rbuf;
-	out->m = rq->r;
-	rq->rbuf = NULL;
-	req_free(rq);
-	return 0;
-
-fail:
-	if (have_serial)
-		tlock_give(c, &c->serial_busy);
-fail_nolock:
 	free(buf);
-	pthread_mutex_lock(&c->lock);
-	cleanup_locked(c, cl, clfid, false);
-	pthread_mutex_unlock(&c->lock);
-	if (!internal)
-		clunk_drain(c);
 	return r;
 }
 
-int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype,
-	       struct reply *out, enum cleanup cl, uint32_t clfid)
+int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,
+		rs_pack_fn pack, void *arg, const struct timespec *dl)
 {
-	return rpc_x(c, t, rtype, out, cl, clfid, 0);
-}
-/* Tversion, synchronously (no reader yet): negotiates c->msize. */
-int conn_version(struct conn *c, bool fixed)
-{
-	struct p9_msg m = { .type = P9_TVERSION, .tag = P9_NOTAG };
-	struct timespec dl;
-	uint8_t hdr[4], *buf;
-	uint32_t size;
-	ssize_t len;
+	uint8_t sbuf[64], *buf = len <= sizeof(sbuf) ? sbuf : sys_malloc(len);
+	uint64_t gen;
+	uint16_t tag;
 	int r;
 
-	m.tversion.msize = c->msize;
-	m.tversion.version = P9_STR(P9_VERSION_L);
-	uint8_t tbuf[64];
-	len = p9_pack(tbuf, sizeof(tbuf), &m);
-	if (len < 0)
-		return -EINVAL;
-	deadline_in(&dl, c->timeout_ms);
-	r = send_msg(c, tbuf, (size_t)len, &dl, atomic_load(&c->sgen));
-	if (r)
-		return r;
-	r = rt_read_full(&c->link, hdr, 4, &dl, c->evfd);
-	if (r)
-		return r;
-	r = p9_frame_size(hdr, 4, c->msize, &size);
-	if (r)
-		return -EPROTO;
-	buf = sys_malloc(size);
 	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, hdr, 4);
-	r = rt_read_full(&c->link, buf + 4, size - 4, &dl, c->evfd);
-	if (r == 0 && p9_unpack(buf, size, &m) != 0)
-		r = -EPROTO;
-	if (r == 0 && m.type == P9_RLERROR)
-		r = ecode_err(m.rlerror.ecode);
-	else if (r == 0 && (m.type != P9_RVERSION ||
-			    !p9_str_eq(m.rversion.version, P9_VERSION_L)))
-		r = -EPROTONOSUPPORT;
-	else if (r == 0 && (m.rversion.msize > c->msize ||
-			    m.rversion.msize < MSIZE_MIN))
-		r = -EPROTO;
-	if (r == 0 && c->msize != m.rversion.msize) {
-		if (fixed)
-			r = -EPROTO;    /* a restarted server: same msize */
-		else
-			c->msize = m.rversion.msize;
+		return -EAGAIN;
+	pthread_mutex_lock(&c->lock);
+	if (atomic_load(&c->rs.dead) || rs_recovering(&c->rs) ||
+	    c->nused == RS_NTAGS) {
+		pthread_mutex_unlock(&c->lock);
+		r = -EAGAIN;
+		goto out;
 	}
-	free(buf);
+	tag = tag_take_locked(c, rq);
+	gen = rq->gen;
+	pthread_mutex_unlock(&c->lock);
+	r = pack(arg, tag, buf, len) == (ssize_t)len ?
+	    send_msg(c, buf, len, dl, gen) : -ETIMEDOUT;
+	if (r == -ETIMEDOUT) {
+		pthread_mutex_lock(&c->lock);
+		if (atomic_load(&c->sgen) == gen && c->tags[tag] == rq)
+			tag_release_locked(c, rq);      /* still ours */
+		else
+			r = -EIO;                       /* the session took it */
+		pthread_mutex_unlock(&c->lock);
+	}
+out:
+	if (buf != sbuf)
+		free(buf);
 	return r;
 }
 
-int conn_init(struct conn *c)
+int rs_session_init(struct rs_session *c, const struct rs_proto *proto)
 {
+	c->proto = proto;
+	c->link = RT_LINK_NONE;
 	c->evfd = sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->evfd < 0)
 		return -errno;
@@ -1182,14 +897,12 @@ int conn_init(struct conn *c)
 	pthread_cond_init(&c->sup_cv, &c->cattr);
 	pthread_cond_init(&c->rd_cv, &c->cattr);
 	atomic_init(&c->sgen, 0);
+	atomic_init(&c->rx_ns, 0);
 	c->pidfd = -1;
-	c->next_fid = 1;        /* fid 0 is the root */
 	return 0;
 }
 
-/* Waits (bounded) for the requests in flight, kills, joins the reader,
- * closes and frees everything. */
-void conn_fini_wait(struct conn *c, int drain_ms)
+void rs_session_fini_wait(struct rs_session *c, int drain_ms)
 {
 	struct timespec dl;
 
@@ -1202,12 +915,12 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 	pthread_mutex_unlock(&c->lock);
 	/* drained: nothing is left to fence, the link closes gracefully
 	 * (a reset could still hit a reply the server is writing) */
-	conn_kill_x(c, !drained);
+	kill_x(c, !drained);
 }
 
-void conn_fini(struct conn *c, int drain_ms)
+void rs_session_fini(struct rs_session *c, int drain_ms)
 {
-	conn_fini_wait(c, drain_ms);
+	rs_session_fini_wait(c, drain_ms);
 	if (c->rs.state != RS_DEAD || c->nused)
 		rt_link_abort(&c->link);
 	else if (c->link.fd_r >= 0)     /* wakes the reader */
@@ -1224,14 +937,28 @@ void conn_fini(struct conn *c, int drain_ms)
 	pthread_cond_destroy(&c->rd_cv);
 	pthread_condattr_destroy(&c->cattr);
 	free(c->rb);
-	for (size_t i = 0; i < c->nfidents; i++)
-		free(c->fids[i].path);
-	free(c->fids);
-	free(c->free_fids);
-	free(c->clunkq);
 }
 
-uint64_t conn_sgen(struct conn *c)
+void rs_session_teardown(struct rs_session *c)
+{
+	struct rt_link l;
+
+	if (c->reader_started) {
+		pthread_join(c->reader, NULL);
+		c->reader_started = false;
+	}
+	pthread_mutex_lock(&c->lock);
+	/* a writer, or a caller reading, still on the old link (it was
+	 * cut: they leave at once) */
+	while (c->wbusy || c->rd == RD_CALLER)
+		pthread_cond_wait(&c->lock_cv, &c->lock);
+	l = c->link;
+	c->link = RT_LINK_NONE;
+	pthread_mutex_unlock(&c->lock);
+	rt_link_close(&l);
+}
+
+uint64_t rs_sgen(struct rs_session *c)
 {
 	return atomic_load(&c->sgen);
 }
