@@ -760,7 +760,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			sp->diod = kind == SERVER_DIOD;
 			sp->reconnect = reconnect;
 			sp->c = &s->c;
-			r = rproc_limit_init(&sp->limit, o.restarts, o.window);
+			r = sup_init(&s->c, o.restarts, o.window);
 		}
 		if (!sp || (hostfs && !sp->server) || !sp->source || r)
 			r = -ENOMEM;
@@ -768,7 +768,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			r = spawn_server(&s->c);
 		else if ((r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd,
 				      &s->c.s.tcp, &s->c.s.link)) == 0)
-			sp->nrestarts = 1;      /* the first session */
+			sp->sv.nrestarts = 1;   /* the first session */
 	} else {
 		r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd, &s->c.s.tcp,
 			    &s->c.s.link);
@@ -877,8 +877,8 @@ static void p9_cancel(struct uvfs_sb *sb)
 		/* the mount is dead: its server goes now (reaped at unmount;
 		 * SIGKILL works on a stopped process too) */
 		pthread_mutex_lock(&s->c.s.lock);
-		if (s->c.sup->pid > 0)
-			sys_kill(s->c.sup->pid, SIGKILL);
+		if (s->c.sup->sv.pid > 0)
+			sys_kill(s->c.sup->sv.pid, SIGKILL);
 		pthread_mutex_unlock(&s->c.s.lock);
 	}
 }

@@ -38,6 +38,7 @@
 #include "proc.h"
 #include "rstate.h"
 #include "session.h"
+#include "supervise.h"
 #include "transport.h"
 
 #define MSIZE_MIN       4096u   /* the smallest msize we accept */
@@ -89,12 +90,12 @@ struct fident {
 };
 
 
-#define BACKOFF_MIN_MS    10
-#define BACKOFF_MAX_MS    1000
 
 /* The supervisor of a supervised mount (recover.c, docs/recovery.md):
  * one per mount, no global table. */
 struct sup {
+	struct rs_super sv;             /* the generic supervisor (its pid,
+					 * limit, thread, counters) */
 	struct conn *c;                 /* const: the supervised one */
 	struct uvfs_sb *sb;             /* const: told of each recovery */
 	const char *type;               /* const: "hostfs", "diod", "9p" */
@@ -109,16 +110,7 @@ struct sup {
 					 * pid, no pidfd */
 	char *uname, *aname;            /* const: for Tattach again */
 	uint32_t n_uname;
-	struct rproc_limit limit;       /* supervisor: restarts= window= */
-	pid_t pid;                      /* c.lock: the server, 0 none (always
-					 * 0 with reconnect) */
-	bool stop;                      /* c.lock: unmount */
-	pthread_t thread;
-	bool started;
-	unsigned long nrestarts;        /* c.lock: sessions opened (servers
-					 * spawned, connections made) */
-	uint64_t last_recovery_ns;      /* c.lock */
-	unsigned long stale_fids;       /* c.lock */
+	unsigned long stale_fids;       /* c.s.lock */
 	struct sup *next;               /* sup_list_lock: live supervised
 					 * mounts, for uvfs_9p_server_info */
 };
@@ -177,10 +169,12 @@ void proto_kill(struct conn *c, uint64_t gen);
 int sup_start(struct conn *c);
 void sup_stop(struct conn *c);
 void sup_free(struct sup *sp);
+/* Fills c->sup's generic part (after its 9P fields are set). */
+int sup_init(struct conn *c, long restarts, long window_ms);
 /* Spawns c->sup's server as c's session (first, or again). */
 int spawn_server(struct conn *c);
-/* Supervisor, after a loss (or at unmount): no reader, link or server
- * left of the old session. */
+/* After a loss (or at unmount): no reader, link or server left of the
+ * old session. */
 void session_teardown(struct conn *c, int grace_ms);
 
 #endif /* UVFS_9P_CONN_H */

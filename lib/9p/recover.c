@@ -2,10 +2,10 @@
  * recover.c - the recovery policy of a supervised 9P session: types
  * "hostfs", "diod", and "9p" reconnecting (docs/recovery.md).
  *
- * Owns struct sup (one per supervised mount, from mount to unmount), its
- * thread (sup_main, started by sup_start, joined by sup_stop), the server
- * process of each session (spawned here through lib/remote/proc, reaped
- * by session_teardown) and the re-walk threads of one recovery.
+ * Owns struct sup (one per supervised mount, from mount to unmount: the
+ * generic supervisor of lib/remote/supervise.c, whose thread runs from
+ * sup_start to sup_stop, with 9P's hooks: spawn or connect, Tversion,
+ * re-walk) and the re-walk threads of one recovery.
  *
  * hostfs and diod mounts spawn the server on a socketpair (its stdin and
  * stdout) and keep its pid and a pidfd.  A "9p" mount of a unix: or tcp:
@@ -71,12 +71,9 @@ int spawn_server(struct conn *c)
 			&pidfd);
 	if (r && fd < 0)
 		return r;
-	pthread_mutex_lock(&c->s.lock);
-	c->s.link = (struct rt_link){ .fd_r = fd, .fd_w = fd, .sock = true };
-	c->s.pidfd = pidfd;
-	sp->pid = pid;
-	sp->nrestarts++;
-	pthread_mutex_unlock(&c->s.lock);
+	rs_super_set_link(&sp->sv, (struct rt_link){ .fd_r = fd, .fd_w = fd,
+						     .sock = true },
+			  pid, pidfd);
 	return r;
 }
 
@@ -91,10 +88,7 @@ static int connect_server(struct conn *c, int timeout_ms)
 
 	if (r)
 		return r;
-	pthread_mutex_lock(&c->s.lock);
-	c->s.link = l;
-	sp->nrestarts++;
-	pthread_mutex_unlock(&c->s.lock);
+	rs_super_set_link(&sp->sv, l, 0, -1);
 	return 0;
 }
 
@@ -127,21 +121,7 @@ void proto_kill(struct conn *c, uint64_t gen)
  * ours: pid 0, no pidfd). */
 void session_teardown(struct conn *c, int grace_ms)
 {
-	struct sup *sp = c->sup;
-	pid_t pid;
-
-	rs_session_teardown(&c->s);
-	pthread_mutex_lock(&c->s.lock);
-	pid = sp->pid;
-	sp->pid = 0;
-	pthread_mutex_unlock(&c->s.lock);
-	/* it exits at EOF; past the grace period, or with grace 0, it is
-	 * killed */
-	rproc_reap(pid, grace_ms);
-	if (c->s.pidfd >= 0) {
-		sys_close(c->s.pidfd);
-		c->s.pidfd = -1;
-	}
+	rs_super_teardown(&c->sup->sv, grace_ms);
 }
 
 /* => c->s.lock held */
@@ -324,126 +304,55 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	return r;
 }
 
-/*
- * The supervisor's loop (one thread per supervised mount): waits for a
- * loss, then opens sessions until one is recovered, the limit is reached
- * (dead) or the mount goes.  While the peer is UNREACHABLE (it went
- * silent: a partition, a stopped server) the attempts are quick
- * (RS_UNREACH_CONNECT_MS, RS_UNREACH_BACKOFF_MS apart) and not counted against
- * restarts=: the mount is back within a second of the network healing.
- */
-static void *sup_main(void *arg)
+/* ---- the hooks of the generic supervisor (lib/remote/supervise.c) ---- */
+
+static struct sup *SUP(struct rs_super *sv)
 {
-	struct conn *c = arg;
+	return (struct sup *)sv;        /* sv is struct sup's first member */
+}
+
+static int h_start(struct rs_super *sv, int timeout_ms)
+{
+	return session_start(SUP(sv)->c, timeout_ms);
+}
+
+/* Tversion: the same msize as at mount (the open fids' I/O sizes depend
+ * on it). */
+static int h_handshake(struct rs_super *sv)
+{
+	return conn_version(SUP(sv)->c, true);
+}
+
+static int h_rebuild(struct rs_super *sv, uint64_t gen)
+{
+	return recover_fids(SUP(sv)->c, gen);
+}
+
+static void h_recovered(struct rs_super *sv)
+{
+	clunk_drain(SUP(sv)->c);
+	/* the new server may see other files than the old one did: front
+	 * ends drop their caches */
+	uvfs_sb_changed(SUP(sv)->sb);
+}
+
+static const struct rs_super_ops sup_ops = {
+	.start = h_start,
+	.handshake = h_handshake,
+	.rebuild = h_rebuild,
+	.recovered = h_recovered,
+};
+
+int sup_init(struct conn *c, long restarts, long window_ms)
+{
 	struct sup *sp = c->sup;
-	struct rproc_backoff bo = { BACKOFF_MIN_MS, BACKOFF_MAX_MS,
-				    BACKOFF_MIN_MS };
 
-	pthread_mutex_lock(&c->s.lock);
-	for (;;) {
-		while ((c->s.rs.state == RS_UP || c->s.rs.state == RS_RECOVERING) &&
-		       !sp->stop)
-			pthread_cond_wait(&c->s.sup_cv, &c->s.lock);
-		if (c->s.rs.state == RS_DEAD || sp->stop)
-			break;
-		uint64_t gen = atomic_load(&c->s.sgen);
-		bool unreach = c->s.rs.state == RS_UNREACHABLE;
-		pthread_mutex_unlock(&c->s.lock);
-
-		session_teardown(c, 0);
-		if (!unreach && !rproc_limit_take(&sp->limit)) {
-			if (sp->reconnect)
-				fprintf(stderr, "uvfs: 9p %s: connection lost; "
-					"%ld attempts to reconnect within %ld "
-					"ms: the mount is dead\n", sp->source,
-					sp->limit.max, sp->limit.window_ms);
-			else
-				fprintf(stderr, "uvfs: %s %s: the server died "
-					"%ld times within %ld ms: the mount is "
-					"dead\n", sp->type, sp->source,
-					sp->limit.max + 1, sp->limit.window_ms);
-			conn_kill(c);
-			pthread_mutex_lock(&c->s.lock);
-			break;
-		}
-		struct timespec dl;
-		deadline_in(&dl, unreach ? RS_UNREACH_BACKOFF_MS :
-			    rproc_backoff_next(&bo));
-		pthread_mutex_lock(&c->s.lock);
-		while (c->s.rs.state != RS_DEAD && !sp->stop)
-			if (pthread_cond_timedwait(&c->s.sup_cv, &c->s.lock,
-						   &dl) == ETIMEDOUT)
-				break;
-		if (c->s.rs.state == RS_DEAD || sp->stop)
-			break;
-		pthread_mutex_unlock(&c->s.lock);
-
-		/* no session (the address refuses or does not answer, the
-		 * binary cannot be spawned): nothing to lose, try again; a
-		 * refusal while unreachable means the host is back but not
-		 * the server: that counts again */
-		int r = session_start(c, unreach && c->s.timeout_ms >
-				      RS_UNREACH_CONNECT_MS ?
-				      RS_UNREACH_CONNECT_MS : c->s.timeout_ms);
-		if (r != 0) {
-			pthread_mutex_lock(&c->s.lock);
-			c->s.last_err = r;
-			if (unreach && r != -ETIMEDOUT && r != -EHOSTUNREACH &&
-			    r != -ENETUNREACH && c->s.rs.state == RS_UNREACHABLE)
-				rs_set_state(&c->s.rs, RS_LOST);
-			continue;
-		}
-		pthread_mutex_lock(&c->s.lock);
-		if (atomic_load(&c->s.sgen) == gen && c->s.rs.state != RS_DEAD &&
-		    !sp->stop)
-			rs_set_state(&c->s.rs, RS_RECOVERING);
-		else
-			r = -EIO;
-		pthread_mutex_unlock(&c->s.lock);
-		if (r == 0)
-			r = conn_version(c, true);
-		if (sp->reconnect && (r == -EPROTO || r == -EPROTONOSUPPORT)) {
-			/* the address answers, but not as the server we
-			 * mounted (another version, a smaller msize: the
-			 * open fids' I/O sizes depend on it) */
-			fprintf(stderr, "uvfs: 9p %s: the server answers "
-				"Tversion otherwise than at mount: the mount "
-				"is dead\n", sp->source);
-			conn_kill(c);
-			pthread_mutex_lock(&c->s.lock);
-			break;
-		}
-		if (r == 0)
-			r = reader_start(c);
-		if (r == 0)
-			r = recover_fids(c, gen);
-
-		pthread_mutex_lock(&c->s.lock);
-		if (r == 0 && atomic_load(&c->s.sgen) == gen &&
-		    c->s.rs.state == RS_RECOVERING) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
-							  ts_ns(&c->s.lost_at));
-			rs_set_state(&c->s.rs, RS_UP);
-			rproc_backoff_reset(&bo);
-			pthread_mutex_unlock(&c->s.lock);
-			clunk_drain(c);
-			/* the new server may see other files than the old one
-			 * did: front ends drop their caches */
-			uvfs_sb_changed(sp->sb);
-			pthread_mutex_lock(&c->s.lock);
-			continue;
-		}
-		/* this attempt failed: lose its session, try again */
-		if (c->s.rs.state != RS_DEAD && atomic_load(&c->s.sgen) == gen) {
-			pthread_mutex_unlock(&c->s.lock);
-			conn_lost_err(c, gen, unreach ? -ETIMEDOUT : r);
-			pthread_mutex_lock(&c->s.lock);
-		}
-	}
-	pthread_mutex_unlock(&c->s.lock);
-	return NULL;
+	sp->sv.s = &c->s;
+	sp->sv.ops = &sup_ops;
+	sp->sv.type = sp->type;
+	sp->sv.source = sp->source;
+	sp->sv.reconnect = sp->reconnect;
+	return rproc_limit_init(&sp->sv.limit, restarts, window_ms);
 }
 
 void sup_free(struct sup *sp)
@@ -454,7 +363,7 @@ void sup_free(struct sup *sp)
 	free(sp->source);
 	free(sp->uname);
 	free(sp->aname);
-	rproc_limit_fini(&sp->limit);
+	rproc_limit_fini(&sp->sv.limit);
 	free(sp);
 }
 
@@ -484,17 +393,11 @@ static void sup_list_del(struct sup *sp)
 
 int sup_start(struct conn *c)
 {
-	struct sup *sp = c->sup;
-	int r = -sys_pthread_create(&sp->thread, NULL, sup_main, c);
+	int r = rs_super_start(&c->sup->sv);
 
-	if (r)
-		return r;
-	sp->started = true;
-	pthread_mutex_lock(&c->s.lock);
-	c->s.supervised = true;
-	pthread_mutex_unlock(&c->s.lock);
-	sup_list_add(sp);
-	return 0;
+	if (r == 0)
+		sup_list_add(c->sup);
+	return r;
 }
 
 /* Unmount: the supervisor stops (a recovery in progress is abandoned:
@@ -502,22 +405,11 @@ int sup_start(struct conn *c)
 void sup_stop(struct conn *c)
 {
 	struct sup *sp = c->sup;
-	bool kill_it;
 
 	if (!sp)
 		return;
 	sup_list_del(sp);
-	pthread_mutex_lock(&c->s.lock);
-	sp->stop = true;
-	c->s.supervised = false;
-	kill_it = rs_recovering(&c->s.rs);
-	pthread_cond_broadcast(&c->s.sup_cv);
-	pthread_mutex_unlock(&c->s.lock);
-	if (kill_it)
-		conn_kill(c);
-	if (sp->started)
-		pthread_join(sp->thread, NULL);
-	sp->started = false;
+	rs_super_stop(&sp->sv);
 }
 
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
@@ -551,7 +443,7 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 			continue;
 		pthread_mutex_lock(&c->s.lock);
 		memset(out, 0, sizeof(*out));
-		out->pid = c->sup->pid;
+		out->pid = c->sup->sv.pid;
 		out->recovering = rs_recovering(&c->s.rs);
 		out->dead = c->s.rs.state == RS_DEAD;
 		out->connected = c->s.rs.state == RS_UP;
@@ -565,11 +457,12 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		out->hard = c->s.hard;
 		out->fids = atomic_load(&c->drv_fids);
 		out->fid_releases = atomic_load(&c->drv_fid_releases);
-		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
+		out->restarts = c->sup->sv.nrestarts ? c->sup->sv.nrestarts - 1 :
+				0;
 		out->losses = c->s.losses;
 		out->replays = c->s.replays;
 		out->stale_fids = c->sup->stale_fids;
-		out->last_recovery_ns = c->sup->last_recovery_ns;
+		out->last_recovery_ns = c->sup->sv.last_recovery_ns;
 		pthread_mutex_unlock(&c->s.lock);
 		r = 0;
 		break;

@@ -157,7 +157,7 @@ int rs_flush_grace_ms(int timeout_ms)
 
 	if (g > RS_FLUSH_GRACE_MAX_MS)
 		g = RS_FLUSH_GRACE_MAX_MS;
-	return g < 20 ? 20 : g;
+	return g < RS_FLUSH_GRACE_MIN_MS ? RS_FLUSH_GRACE_MIN_MS : g;
 }
 
 bool rs_err_unreachable(int err)

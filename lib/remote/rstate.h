@@ -76,12 +76,14 @@ void rs_call_clamp(struct timespec *dl);
 void rs_call_restart(const struct timespec *dl);
 
 /* The liveness policy. */
+#define RS_FLUSH_GRACE_MIN_MS 500       /* a busy server's answer to a
+					 * cancel must not cost the link */
 #define RS_FLUSH_GRACE_MAX_MS 1000
 #define RS_UNREACH_CONNECT_MS 500       /* a connect attempt while
 					 * unreachable */
 #define RS_UNREACH_BACKOFF_MS 100       /* ... and the pause between */
 /* How long a cancelled request waits for the server's word after its
- * deadline: a quarter of the deadline, 20 ms to 1 s. */
+ * deadline: a quarter of the deadline, 0.5 s to 1 s. */
 int rs_flush_grace_ms(int timeout_ms);
 /* A loss error that means the peer is silent rather than gone. */
 bool rs_err_unreachable(int err);

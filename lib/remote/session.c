@@ -722,11 +722,11 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
  * the liveness and fencing rules of docs/session.md:
  *
  *   - half way to dl with nothing heard from the server since rq went
- *     out: a probe (Tgetattr of the root), once at a time;
- *   - at dl: Tflush, and wait (a grace of a quarter of the deadline, at
- *     most FLUSH_GRACE_MAX_MS) for the server's word: the reply (rq
- *     happened: its result stands) or Rflush (it did not: -ETIMEDOUT);
- *   - no word by then, or the Tflush could not be sent: the link is
+ *     out: a probe (the protocol's), once at a time;
+ *   - at dl: the protocol's cancel, and wait (rs_flush_grace_ms) for the
+ *     server's word: the reply (rq happened: its result stands) or the
+ *     cancel's answer (it did not: -ETIMEDOUT);
+ *   - no word by then, or the cancel could not be sent: the link is
  *     aborted (nothing of rq can reach the server later) and the session
  *     lost (UNREACHABLE if nothing at all was heard since rq went out).
  *
