@@ -669,6 +669,8 @@ static void do_servers(struct control *c, struct sbuf *r)
 			    strerror(si.last_error) : "none");
 		sbuf_add_kvu(r, "last_loss", (uint64_t)si.last_loss);
 		sbuf_add_kv(r, "mode", si.hard ? "hard" : "soft");
+		sbuf_add_kvu(r, "fids", si.fids);
+		sbuf_add_kvu(r, "fid_releases", si.fid_releases);
 		sbuf_adds(r, "\n");
 	}
 	free(mi);

@@ -134,6 +134,44 @@ static void env_down(struct env *e, unsigned flags)
 	rm_rf(e->tmp);
 }
 
+/* Waits (2 s at most) until every thread of pid is stopped: kill()
+ * returns before a thread busy on another CPU has taken the SIGSTOP, and
+ * such a thread could still answer a request (a test that counts on a
+ * stopped server would then see it answer). */
+static void wait_stopped(pid_t pid)
+{
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		bool all = d != NULL;
+
+		while (d && (de = readdir(d)) != NULL) {
+			char path[384], buf[256], *p;
+			FILE *f;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/stat", dir,
+				 de->d_name);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+			fclose(f);
+			if (p && p[1] == ' ' && p[2] != 'T' && p[2] != 't')
+				all = false;
+		}
+		if (d)
+			closedir(d);
+		if (all)
+			return;
+		usleep(10 * 1000);
+	}
+}
+
 /* Waits until a server other than old runs and the recovery is over. */
 static pid_t wait_new_server(struct env *e, pid_t old, int ms)
 {
@@ -246,6 +284,7 @@ static void test_inflight(void **state)
 	assert_true(afd >= 0);
 	pid = uvfs_9p_server_pid(e.u, "/m");
 	assert_int_equal(kill(pid, SIGSTOP), 0);
+	wait_stopped(pid);
 	rd.e = mk.e = &e;
 	rd.fd = fd;
 	mk.fd = afd;
@@ -315,6 +354,7 @@ static void test_xattr_inflight(void **state)
 	assert_int_equal(uvfs_setxattr(e.c, "/m/x", "user.a", "AA", 2, 0), 0);
 	pid = uvfs_9p_server_pid(e.u, "/m");
 	assert_int_equal(kill(pid, SIGSTOP), 0);
+	wait_stopped(pid);
 	g.e = sx.e = &e;
 	assert_int_equal(pthread_create(&t1, NULL, xbg_main, &g), 0);
 	assert_int_equal(pthread_create(&t2, NULL, xbg_main, &sx), 0);
@@ -540,6 +580,7 @@ static void test_stopped_forced(void **state)
 	assert_true(fd >= 0);
 	pid = uvfs_9p_server_pid(e.u, "/m");
 	assert_int_equal(kill(pid, SIGSTOP), 0);
+	wait_stopped(pid);
 	a.e = &e;
 	assert_int_equal(pthread_create(&t, NULL, stat_main, &a), 0);
 	usleep(200 * 1000);
@@ -555,6 +596,63 @@ static void test_stopped_forced(void **state)
 	uvfs_ctx_free(e.c);
 	uvfs_free(e.u);
 	rm_rf(e.tmp);
+}
+
+/* Fids are a cache: with fids=16, 300 files the VFS remembers hold at
+ * most 16 node fids; every one still answers (walked again on demand),
+ * across a restart of the server too, and a rename above them is
+ * followed. */
+static void test_fid_cache(void **state)
+{
+	struct uvfs_9p_server_info si;
+	struct env e;
+	char path[64], buf[16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, "fids=16") != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d", 0755), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/m/d/f%d", i);
+		fd = uvfs_open(e.c, path, O_CREAT | O_RDWR, 0644);
+		assert_true(fd >= 0);
+		snprintf(buf, sizeof(buf), "%d", i);
+		assert_int_equal(uvfs_write(e.c, fd, buf, strlen(buf)),
+				 (ssize_t)strlen(buf));
+		assert_int_equal(uvfs_close(e.c, fd), 0);
+	}
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	assert_true(si.fids <= 16);
+	assert_true(si.fid_releases >= 300 - 16);
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1) {        /* the server dies: recovered */
+			pid_t pid = uvfs_9p_server_pid(e.u, "/m");
+			assert_int_equal(kill(pid, SIGKILL), 0);
+		}
+		if (pass == 2)          /* a rename above them */
+			assert_int_equal(uvfs_rename(e.c, "/m/d", "/m/e", 0), 0);
+		for (int i = 0; i < 300; i++) {
+			snprintf(path, sizeof(path), "/m/%s/f%d",
+				 pass == 2 ? "e" : "d", i);
+			assert_int_equal(uvfs_stat(e.c, path, &st), 0);
+			snprintf(buf, sizeof(buf), "%d", i);
+			assert_int_equal(st.st_size, (off_t)strlen(buf));
+			fd = uvfs_open(e.c, path, O_RDONLY, 0);
+			assert_true(fd >= 0);
+			char got[16] = { 0 };
+			assert_int_equal(uvfs_read(e.c, fd, got, sizeof(got)),
+					 (ssize_t)strlen(buf));
+			assert_string_equal(got, buf);
+			assert_int_equal(uvfs_close(e.c, fd), 0);
+		}
+		assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+		assert_true(si.fids <= 16);
+	}
+	env_down(&e, 0);
 }
 
 /* ---- the fault test ------------------------------------------------------ */
@@ -1260,6 +1358,7 @@ int main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_cancel_recovering),
 		cmocka_unit_test(test_stopped_forced),
+		cmocka_unit_test(test_fid_cache),
 		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 		cmocka_unit_test(test_net_reconnect),
