@@ -352,6 +352,15 @@ static struct fh *FH(struct fuse_file_info *fi)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
+	/* lookups and readdirs of one directory run concurrently (the
+	 * library locks what it must); a stopped file server then holds
+	 * only the requests that wait on it */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* setuid/setgid on write and truncate: the kernel decides (it knows
+	 * CAP_FSETID) and sends the chmod that clears them (kill_privs in
+	 * op_setattr); with handle_killpriv it would leave that to us */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
@@ -430,6 +439,40 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 }
 
+/* A chmod from someone who is not the file's owner reaches us only as the
+ * kernel's file_remove_privs() (default_permissions: the kernel refuses
+ * any other; it decided with CAP_FSETID that the caller's write or
+ * truncation must clear set-user-id / set-group-id, as on tmpfs).  mode
+ * is the mode asked for.  => 1 done here (bits cleared with the daemon's
+ * credentials), 0 an ordinary chmod (for the library to check), -errno. */
+static int kill_privs(struct uvfs_fuse *uf, struct uvfs_ctx *ctx, uid_t uid,
+		      struct uvfs_node *nd, mode_t mode)
+{
+	const mode_t privs = S_ISUID | S_ISGID;
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct uvfs_ctx *root;
+	struct stat st;
+	int err;
+
+	err = uvfs_node_getattr(ctx, nd, &st);
+	if (err)
+		return err;
+	if (uid == 0 || uid == st.st_uid ||
+	    !S_ISREG(st.st_mode) ||
+	    (mode & 07777 & ~privs) != (st.st_mode & 07777 & ~privs) ||
+	    (mode & privs & ~st.st_mode) != 0)
+		return 0;       /* not a removal of privileges only */
+	if ((mode & 07777) == (st.st_mode & 07777))
+		return 1;       /* nothing left to clear */
+	root = uvfs_fuse_ctx_get(uf, NULL);
+	if (!root)
+		return -ENOMEM;
+	sa.mode = mode & 07777;
+	err = uvfs_node_setattr(root, nd, &sa, NULL);
+	uvfs_fuse_ctx_put(uf, root);
+	return err ? err : 1;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -473,6 +516,28 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			sa.mtime.tv_nsec = UTIME_NOW;
 		} else {
 			sa.mtime = attr->st_mtim;
+		}
+	}
+	/* the kernel's file_remove_privs() on a write or truncation by
+	 * someone else than the owner: see kill_privs */
+	if ((sa.valid & UVFS_SET_MODE) &&
+	    (err = kill_privs(UF(req), ctx, fuse_req_ctx(req)->uid,
+			      NODE(UF(req), ino), sa.mode)) != 1) {
+		if (err < 0) {
+			uvfs_fuse_ctx_put(UF(req), ctx);
+			return reply_err(req, err);
+		}
+	} else if (sa.valid & UVFS_SET_MODE) {
+		sa.valid &= ~UVFS_SET_MODE;
+		if (!sa.valid) {
+			err = uvfs_node_getattr(ctx, NODE(UF(req), ino), &st);
+			uvfs_fuse_ctx_put(UF(req), ctx);
+			if (err)
+				return reply_err(req, err);
+			fix_stat(&st);
+			count(req);
+			fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
+			return;
 		}
 	}
 	/* ftruncate: the descriptor was checked for writing when opened,
@@ -1186,7 +1251,10 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		err = -ENOMEM;
 		goto out_root;
 	}
+	/* default_permissions: the kernel checks the mode bits on the
+	 * attributes it caches, on every path walk (see "Permissions") */
 	if (opt_add(&opts, fsname) || opt_add(&opts, "subtype=uvfsd") ||
+	    opt_add(&opts, "default_permissions") ||
 	    (cfg->allow_other && opt_add(&opts, "allow_other"))) {
 		err = -ENOMEM;
 		goto out_root;
@@ -1222,14 +1290,14 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 
 out_session:
 	fuse_session_destroy(uf->se);
+	uf->se = NULL;
 out_args:
 	fuse_opt_free_args(&args);
 out_root:
 	free(opts);
 	free(fsname);
-	uvfs_node_release(uf->root, 1);
 out_free:
-	uvfs_fuse_free(uf);
+	uvfs_fuse_free(uf);     /* the root hold, the contexts, the locks */
 	return err;
 }
 
