@@ -81,6 +81,8 @@ struct fh {
 	struct uvfs_file *f;
 	int flags;              /* open flags */
 	dev_t dev;              /* directories: for d_ino */
+	atomic_bool kill_sgid;  /* setgid without group execute, opened for
+				   writing by someone who may lose it */
 	struct fh *prev, *next;
 };
 
@@ -696,6 +698,15 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_entry(req, nd, &st, NULL);
 }
 
+/* The kernel's cached attributes of ino are stale (a mode changed behind
+ * a write or an open): it asks again on the next use.  Only the
+ * attributes: safe inside a request on the same inode (no page lock). */
+static void inval_attr(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	fuse_lowlevel_notify_inval_inode(uf->se, ino, -1, 0);
+	atomic_fetch_add(&uf->ninval, 1);
+}
+
 /* Opens nd for the request; => a new handle in *out. */
 static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		       struct uvfs_node *nd, int flags, struct fh **out)
@@ -718,6 +729,26 @@ static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 	return 0;
 }
 
+/* The kernel clears setuid, and setgid with group execute, before a
+ * write by someone else (the chmod of kill_privs); setgid without group
+ * execute is left to us (Linux clears it when the writer is not in the
+ * file's group, FUSE's kernel side does not): the handle is marked.
+ * st: the attributes after the open, if wanted. */
+static void opened_for_write(fuse_req_t req, struct fh *h, struct stat *st)
+{
+	struct stat tmp;
+
+	if (!st && (fuse_req_ctx(req)->uid == 0 ||
+		    (h->flags & O_ACCMODE) == O_RDONLY))
+		return;
+	if (!st)
+		st = &tmp;
+	if (uvfs_file_fstat(h->f, st) == 0 && (st->st_mode & S_ISGID) &&
+	    !(st->st_mode & S_IXGRP) && fuse_req_ctx(req)->uid != 0 &&
+	    (h->flags & O_ACCMODE) != O_RDONLY)
+		atomic_store(&h->kill_sgid, true);
+}
+
 static int open_flags(int flags)
 {
 	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
@@ -737,6 +768,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
+	opened_for_write(req, h, NULL);
+	if (fuse_req_ctx(req)->uid != 0 && (fi->flags & O_TRUNC))
+		inval_attr(UF(req), ino);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Every change of an exclusive file system's data goes through this
 	 * mount, and a revoke or forced unmount invalidates the inode: the
@@ -791,6 +825,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		uvfs_node_release(nd, 1);
 		return reply_err(req, err);
 	}
+	/* an existing file: O_TRUNC may have changed size and mode */
+	if (!created)
+		opened_for_write(req, h, &st);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = uvfs_node_exclusive(nd);
 	/* reply_entry drops the hold if the reply fails; the handle too */
@@ -839,7 +876,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	ssize_t n;
 
-	(void)ino;
+	if (atomic_load(&FH(fi)->kill_sgid)) {
+		struct uvfs_ctx *ctx = req_ctx(req, NULL);
+		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
+		uvfs_fuse_ctx_put(UF(req), ctx);
+		if (err < 0)
+			return reply_err(req, err);
+		atomic_store(&FH(fi)->kill_sgid, false);
+		if (err == 1)
+			inval_attr(UF(req), ino);
+	}
 	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
 	if (n < 0)
 		return reply_err(req, (int)n);

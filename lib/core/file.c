@@ -91,10 +91,11 @@ static int owner_or_root(const struct uvfs_ctx *ctx, const struct stat *st)
 	return cred_root(ctx) || st->st_uid == ctx->cred.uid ? 0 : -EPERM;
 }
 
-/* Linux file_remove_privs() (should_remove_suid()): a write or a
- * truncation by a caller without CAP_FSETID (here: anyone but root) clears
- * set-user-id, and set-group-id when it means something (group execute
- * set); tmpfs does so for the owner too.  Only regular files.
+/* Linux file_remove_privs() (setattr_should_drop_suidgid()): a write or
+ * a truncation by a caller without CAP_FSETID (here: anyone but root)
+ * clears set-user-id, and set-group-id when group execute is set or the
+ * caller is not in the file's group; tmpfs does so for the owner too.
+ * Only regular files.
  * => 1 when bits were cleared, 0 when there were none, or -errno. */
 int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
 {
@@ -109,7 +110,8 @@ int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
 	if (r)
 		return r;
 	kill = st.st_mode & S_ISUID;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if ((st.st_mode & S_ISGID) &&
+	    ((st.st_mode & S_IXGRP) || !cred_in_group(&ctx->cred, st.st_gid)))
 		kill |= S_ISGID;
 	if (!kill)
 		return 0;
