@@ -545,7 +545,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* ftruncate: the descriptor was checked for writing when opened,
 	 * the file's mode may say otherwise by now. */
 	if (sa.valid == UVFS_SET_SIZE && fi && fi->fh) {
-		err = uvfs_file_truncate(FH(fi)->f, sa.size);
+		/* what the kernel left to us: see opened_for_write */
+		err = uvfs_file_kill_priv(ctx, FH(fi)->f);
+		if (err >= 0)
+			err = uvfs_file_truncate(FH(fi)->f, sa.size);
 		if (!err)
 			err = uvfs_file_fstat(FH(fi)->f, &st);
 		uvfs_fuse_ctx_put(UF(req), ctx);

@@ -423,7 +423,7 @@ ssize_t uvfs_file_pwrite(struct uvfs_file *h, const void *buf, size_t n,
 int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *h)
 {
 	if ((h->f->flags & O_ACCMODE) == O_RDONLY)
-		return -EBADF;
+		return 0;       /* it cannot write: nothing to clear */
 	return file_kill_priv(ctx, h->f->path.vp);
 }
 
