@@ -224,7 +224,8 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			   int deadline_ms);
 
 /* options: comma-separated, "ro" understood by the core, the rest passed to
- * the driver; the core also takes "deadline=MS" (forced-unmount deadline). */
+ * the driver; the core also takes "deadline=MS" (forced-unmount deadline).
+ * The namespace root cannot be mounted on, by whatever path (-EBUSY). */
 int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	       const char *target, const char *options);
 /* no flags: -EBUSY in O(1) when anything but the namespace holds the mount;
