@@ -20,6 +20,10 @@ WORK=$(mktemp -d /tmp/uvfs-fuse.XXXXXX) || fail "mktemp"
 chmod 755 "$WORK"
 MNT=$WORK/mnt
 mkdir "$MNT"
+# the control socket: in a directory of the test's own (uvfsd insists on
+# one that is its owner's alone, mode 0700)
+CTL=$WORK/ctl
+mkdir -m 700 "$CTL"
 DAEMON_PID=
 BG_PIDS=()
 
@@ -54,7 +58,8 @@ trap 'exit 1' INT TERM
 # start_daemon [uvfsd options...]: uvfsd in the foreground, in the
 # background of this script; returns once the mount answers.
 start_daemon() {
-	"$UVFSD" "$MNT" -f -o allow_other "$@" >>"$WORK/uvfsd.log" 2>&1 &
+	"$UVFSD" "$MNT" -f -o allow_other --socket "$CTL/uvfsd.sock" "$@" \
+		>>"$WORK/uvfsd.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 200); do
 		if mounted "$MNT" && "$UVFS" -m "$MNT" stats >/dev/null 2>&1
