@@ -185,6 +185,22 @@ static int sock_connect(const char *path)
 	return fd;
 }
 
+int control_check_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (*dir && lstat(dir, &st) && errno == ENOENT)
+		return 0;       /* made 0700 by control_open */
+	return check_dir(path);
+}
+
 int control_open(const char *path, struct control **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1030,8 +1046,29 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-/* Refuses a client at once: one line, no thread, no slot. */
-static void refuse(int fd, int err, const char *msg)
+/* Refused clients, answered at once and then only drained briefly by the
+ * acceptor itself (no thread, no slot): a client that writes its request
+ * after the answer was sent must not get EPIPE instead of reading it.
+ * The acceptor's alone. */
+#define LINGER_MAX 64
+#define LINGER_MS 500
+
+struct refused {
+	int fd[LINGER_MAX];
+	int64_t until[LINGER_MAX];
+	int n;
+};
+
+static void linger_close(struct refused *l, int i)
+{
+	close(l->fd[i]);
+	l->fd[i] = l->fd[--l->n];
+	l->until[i] = l->until[l->n];
+}
+
+/* Refuses a client at once: one line, then a short drain (or a close, when
+ * too many are draining already). */
+static void refuse(struct refused *l, int fd, int err, const char *msg)
 {
 	struct sbuf r = { 0 };
 
@@ -1039,7 +1076,33 @@ static void refuse(int fd, int err, const char *msg)
 	if (r.p)
 		send(fd, r.p, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	sbuf_free(&r);
-	close(fd);
+	shutdown(fd, SHUT_WR);
+	if (l->n == LINGER_MAX) {
+		close(fd);
+		return;
+	}
+	l->fd[l->n] = fd;
+	l->until[l->n++] = now_ms() + LINGER_MS;
+}
+
+/* Reads what the refused clients sent; closes those done or out of time.
+ * p: their poll entries, in the order of l at the poll. */
+static void linger_service(struct refused *l, const struct pollfd *p, int np)
+{
+	int64_t now = now_ms();
+
+	for (int i = np - 1; i >= 0; i--) {
+		char junk[4096];
+		bool done = now >= l->until[i];
+		if (!done && p[i].revents) {
+			ssize_t n = recv(l->fd[i], junk, sizeof(junk),
+					 MSG_DONTWAIT);
+			done = n == 0 || (n < 0 && errno != EAGAIN &&
+					  errno != EINTR);
+		}
+		if (done)
+			linger_close(l, i);
+	}
 }
 
 /* Makes room for a client of uid: below both caps, nothing to do; else
@@ -1078,17 +1141,30 @@ static bool admit_locked(struct control *c, uid_t uid)
 static void *accept_main(void *arg)
 {
 	struct control *c = arg;
+	struct refused l = { .n = 0 };
 
 	for (;;) {
-		struct pollfd p[2] = { { c->lfd, POLLIN, 0 },
-				       { c->wake[0], POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		struct pollfd p[2 + LINGER_MAX] = {
+			{ c->lfd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+		int np = l.n, timeout = -1;
+		for (int i = 0; i < np; i++) {
+			p[2 + i] = (struct pollfd){ l.fd[i], POLLIN, 0 };
+			int64_t left = l.until[i] - now_ms();
+			left = left < 0 ? 0 : left;
+			if (timeout < 0 || left < timeout)
+				timeout = (int)left;
+		}
+		int pr = poll(p, (nfds_t)(2 + np), timeout);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (p[1].revents)
 			break;
+		linger_service(&l, p + 2, np);
+		if (!p[0].revents)
+			continue;
 		int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -1096,12 +1172,12 @@ static void *accept_main(void *arg)
 		socklen_t crlen = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
 		    (cr.uid != 0 && cr.uid != geteuid())) {
-			refuse(fd, EPERM, "permission denied");
+			refuse(&l, fd, EPERM, "permission denied");
 			continue;
 		}
 		struct conn *cn = calloc(1, sizeof(*cn));
 		if (!cn) {
-			refuse(fd, ENOMEM, NULL);
+			refuse(&l, fd, ENOMEM, NULL);
 			continue;
 		}
 		cn->c = c;
@@ -1123,7 +1199,7 @@ static void *accept_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 		if (!ok) {
 			free(cn);
-			refuse(fd, EAGAIN, "too many connections");
+			refuse(&l, fd, EAGAIN, "too many connections");
 			continue;
 		}
 		pthread_t t;
@@ -1137,9 +1213,11 @@ static void *accept_main(void *arg)
 			conn_unlink_locked(c, cn);
 			pthread_mutex_unlock(&c->lock);
 			free(cn);
-			refuse(fd, EAGAIN, "too many connections");
+			refuse(&l, fd, EAGAIN, "too many connections");
 		}
 	}
+	while (l.n)
+		linger_close(&l, 0);
 	return NULL;
 }
 

@@ -277,17 +277,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uvfsd: %s: not a directory\n", arg);
 		return 1;
 	}
-	/* FUSE's device, before anything is made: a user who cannot open it
-	 * (root gets ENOENT without the module) cannot mount, and fusermount3
-	 * opens it with the user's rights too */
-	int dfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (dfd < 0) {
-		fprintf(stderr, "uvfsd: cannot open /dev/fuse: %s (FUSE needs "
-			"read and write access to it; is the fuse module "
-			"loaded?)\n", strerror(errno));
-		return 1;
-	}
-	close(dfd);
 	struct mp_check mc = { .path = mnt };
 	ctl_mountinfo_each(mp_cb, &mc);
 	if (mc.found) {
@@ -335,6 +324,24 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
+
+	/* before anything is made: the socket's directory, then FUSE */
+	if (control_check_dir(sock)) {
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	/* FUSE's device, before anything is made: a user who cannot open it
+	 * (root gets ENOENT without the module) cannot mount, and fusermount3
+	 * opens it with the user's rights too */
+	int dfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "uvfsd: cannot open /dev/fuse: %s (FUSE needs "
+			"read and write access to it; is the fuse module "
+			"loaded?)\n", strerror(errno));
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	close(dfd);
 
 	if (!foreground)
 		ready_fd = daemonize();
