@@ -158,6 +158,7 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null &&
    [ ! -e "$TD" ] && setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	test -x "$UVFSD"; then
 	mkdir -m 777 "$TD"
+	CLEANUP_PATHS+=("$TD")
 	NMNT=$WORK/nmnt
 	mkdir -m 777 "$NMNT"
 	expect_msg 1 "refusing the socket directory $TD" env -u XDG_RUNTIME_DIR \
@@ -166,6 +167,6 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null &&
 	rmdir "$TD"
 	mounted "$NMNT" && fail "$NMNT mounted"
 else
-	note "(skipped: no user nobody, or $TD exists, or uvfsd not reachable by nobody)"
+	skip_part "non-root uvfsd: no user nobody, or $TD exists, or uvfsd not reachable by nobody"
 fi
 echo PASS

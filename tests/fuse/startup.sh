@@ -87,10 +87,10 @@ if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1 &&
 				fail "socket left behind: $(find "$RT" -name '*.sock')"
 		done
 	else
-		note "(skipped: uvfsd is not reachable by user nobody)"
+		skip_part "no /dev/fuse access: uvfsd is not reachable by user nobody"
 	fi
 else
-	note "(skipped: no setpriv or user nobody, or nobody may use /dev/fuse)"
+	skip_part "no /dev/fuse access: no setpriv or user nobody, or nobody may use /dev/fuse"
 fi
 
 start_daemon
