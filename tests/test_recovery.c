@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "skip.h"
 
 #include <uvfs/9p.h>
 #include <uvfs/uvfs.h>
@@ -1373,5 +1374,5 @@ int main(void)
 		printf("test_recovery: SKIP: UVFS_HOSTFS not set\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TESTS_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
 }

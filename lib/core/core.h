@@ -457,6 +457,9 @@ int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 		 const struct timespec times[2]);
 int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len);
+/* A write or truncation by ctx clears setuid/setgid (Linux
+ * file_remove_privs).  => 1 cleared, 0 nothing to clear, or -errno. */
+int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp);
 /* access(2) on a resolved path: F_OK or R_OK|W_OK|X_OK. */
 int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode);
 /* Permission and type checks of open(2) on an existing file, O_TRUNC

@@ -92,6 +92,35 @@ static int owner_or_root(const struct uvfs_ctx *ctx, const struct stat *st)
 	return cred_root(ctx) || st->st_uid == ctx->cred.uid ? 0 : -EPERM;
 }
 
+/* Linux file_remove_privs() (setattr_should_drop_suidgid()): a write or
+ * a truncation by a caller without CAP_FSETID (here: anyone but root)
+ * clears set-user-id, and set-group-id when group execute is set or the
+ * caller is not in the file's group; tmpfs does so for the owner too.
+ * Only regular files.
+ * => 1 when bits were cleared, 0 when there were none, or -errno. */
+int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct stat st;
+	mode_t kill;
+	int r;
+
+	if (cred_root(ctx) || !S_ISREG(vp->type))
+		return 0;
+	r = vop_getattr(vp, &st);
+	if (r)
+		return r;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & S_ISGID) &&
+	    ((st.st_mode & S_IXGRP) || !cred_in_group(&ctx->cred, st.st_gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	sa.mode = st.st_mode & ~kill;
+	r = vop_setattr(vp, &sa);
+	return r ? r : 1;
+}
+
 /* The driver handle of f; NULL for O_PATH files and once revoked (the
  * vnode is then dead and the vops answer -EIO without using it). */
 static void *file_fh(struct file *f)
@@ -791,6 +820,9 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 		struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
 		struct stat st;
 
+		r = file_kill_priv(ctx, vp);
+		if (r < 0)
+			return r;
 		r = vop_getattr(vp, &st);
 		if (!r && st.st_size != 0)
 			r = vop_setattr(vp, &sa);
@@ -1033,7 +1065,9 @@ ssize_t uvfs_write(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n)
 
 	if (r)
 		return r;
-	r = file_write(f, buf, n, -1);
+	r = n ? file_kill_priv(ctx, f->path.vp) : 0;
+	if (r >= 0)
+		r = file_write(f, buf, n, -1);
 	file_put(f);
 	return r;
 }
@@ -1059,7 +1093,9 @@ ssize_t uvfs_pwrite(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n,
 
 	if (r)
 		return r;
-	r = off < 0 ? -EINVAL : file_write(f, buf, n, off);
+	r = off < 0 ? -EINVAL : n ? file_kill_priv(ctx, f->path.vp) : 0;
+	if (r >= 0)
+		r = file_write(f, buf, n, off);
 	file_put(f);
 	return r;
 }
@@ -1291,7 +1327,9 @@ int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
 	if (mnt_rdonly(p->mnt))
 		return -EROFS;
 	r = may_access(ctx, p->vp, W_OK);
-	return r ? r : set_size(p->vp, len);
+	if (!r)
+		r = file_kill_priv(ctx, p->vp);
+	return r < 0 ? r : set_size(p->vp, len);
 }
 
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
@@ -1324,7 +1362,7 @@ int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len)
 	/* Linux: not regular or not open for writing -> EINVAL */
 	if (!S_ISREG(f->path.vp->type) || (f->flags & O_ACCMODE) == O_RDONLY)
 		r = -EINVAL;
-	else
+	else if ((r = file_kill_priv(ctx, f->path.vp)) >= 0)
 		r = set_size(f->path.vp, len);
 	file_put(f);
 	return r;

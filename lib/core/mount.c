@@ -539,6 +539,14 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		path_put(&tp);
 		return -EPERM;
 	}
+	/* The namespace root (whatever path led there: "/", "/x/../..", a
+	 * symlink to "/") cannot be covered: no unmount could remove what
+	 * covers it, since every path to the covering mount is its own
+	 * root.  Linux answers EBUSY too (do_lock_mount on a rootfs). */
+	if (!tp.mnt->parent && tp.vp == tp.mnt->root) {
+		path_put(&tp);
+		return -EBUSY;
+	}
 	err = path_name(ctx, &ctx->root, &tp, name, sizeof(name));
 	if (err < 0)
 		snprintf(name, sizeof(name), "%s", target);
