@@ -67,6 +67,7 @@ net_cleanup() {
 # the work directory), which exits with the test's status.
 net_exit() {
 	local rc=$?
+	disown -a 2>/dev/null  # no "Killed" job reports for what is killed
 	net_cleanup
 	(exit $rc)
 	cleanup
