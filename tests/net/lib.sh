@@ -43,6 +43,7 @@ NET_HOST_IP=10.213.$((_net_blk / 256)).$((_net_blk % 256 + 1))
 NET_SRV_IP=10.213.$((_net_blk / 256)).$((_net_blk % 256 + 2))
 NET_PORT=${UVFS_NET_PORT:-5640}
 NET_MADE=0
+NET_MADE_ETC=0
 NET_CUT=0
 SRV_PID=
 NET_SOURCE=
@@ -60,6 +61,8 @@ net_cleanup() {
 	done
 	ip netns del "$NET_NS" 2>/dev/null
 	ip link del "$NET_VH" 2>/dev/null
+	rm -rf "/etc/netns/$NET_NS"
+	[ "$NET_MADE_ETC" = 1 ] && rmdir /etc/netns 2>/dev/null
 	NET_MADE=0
 }
 
@@ -78,6 +81,14 @@ net_setup() {
 	ip netns add "$NET_NS" 2>/dev/null ||
 		skip "cannot create a network namespace (ip netns add)"
 	NET_MADE=1
+	# `ip netns exec` binds /etc/netns/NS/* over /etc/*: the server's
+	# host resolves the client's address from its own hosts file (diod
+	# looks its peers up; no name server is configured, none is asked)
+	[ -d /etc/netns ] || NET_MADE_ETC=1
+	mkdir -p "/etc/netns/$NET_NS" || fail "mkdir /etc/netns/$NET_NS"
+	printf '127.0.0.1 localhost\n%s uvfs-net-client\n%s uvfs-net-server\n' \
+		"$NET_HOST_IP" "$NET_SRV_IP" >"/etc/netns/$NET_NS/hosts"
+	: >"/etc/netns/$NET_NS/resolv.conf"
 	nsx iptables -L -n >/dev/null 2>&1 ||
 		skip "iptables does not work in a network namespace"
 	ip link add "$NET_VH" type veth peer name "$NET_VS" netns "$NET_NS" ||
