@@ -1,70 +1,28 @@
-# lib.sh - sourced by the network-fault tests (tests/net/*.sh): a file
-# server on a "second host" made of a network namespace and a veth pair,
-# a link that can be cut and healed, uvfsd (tests/fuse/lib.sh) mounting the
-# server over TCP.  Exit codes: 0 pass, 1 fail, 77 skip.
+# lib.sh - sourced by the network-fault tests (tests/net/*.sh): uvfsd
+# (tests/fuse/lib.sh) mounting, over TCP, a file server on a "second host"
+# (tests/net/netns.sh: a network namespace and a veth pair, a link that
+# can be cut and healed).  Exit codes: 0 pass, 1 fail, 77 skip.  On exit
+# (trap), whatever happened: the link healed, what runs in the namespace
+# killed, the namespace and the veth pair deleted, then uvfsd stopped and
+# the mounts and the work directory removed.
 #
-# The network, all of it made here and removed on exit (trap), whatever
-# happened:
-#   - namespace uvfs-net-PID (the server's host);
-#   - a veth pair uvnPIDh (this side, the root namespace, where uvfsd
-#     runs) / uvnPIDs (in the namespace), addresses in a private /30 of
-#     10.213.0.0/16 chosen from the pid: NET_HOST_IP (.1), NET_SRV_IP (.2);
-#   - the cut: iptables DROP rules on the far side, inside the namespace,
-#     on its veth end, in both directions (INPUT and OUTPUT).  Nothing in
-#     the root namespace's firewall is touched.
-# Only loopback and these addresses carry traffic.
-#
-# Helpers:
-#   net_setup                  make the namespace and the link
+# Helpers (and netns.sh's: net_setup, nsx, net_cut, net_heal,
+# wait_stopped):
 #   net_start_hostfs DIR [ARGS] uvfs-hostfs --listen tcp:NET_SRV_IP:PORT in
 #                              the namespace; sets SRV_PID, NET_SOURCE
-#   net_start_diod DIR         diod likewise (skips without diod)
-#   net_cut / net_heal         the partition, on and off
-#   wait_stopped PID           every thread of PID in state T
-#   dstate_pids PATTERN        pids of processes matching in state D
+#   net_start_diod DIR         diod likewise (skips without diod); NET_OPTS
+#                              holds the aname= a mount needs
+#   dstate_pids PID...         those of the pids in state D
 #   net_servers_json           `uvfs servers --json`
-#   server_field FIELD [N]     FIELD of the N-th (0) server in it
+#   server_field FIELD [MNT]   FIELD of MNT's server (else the first) in it
 # Environment: UVFSD, UVFS, UVFS_HOSTFS (meson sets them); UVFS_NET_PORT.
 
 . "$(dirname "${BASH_SOURCE[0]}")/../fuse/lib.sh"
 
-command -v ip >/dev/null || skip "no ip (apt-get install iproute2)"
-command -v iptables >/dev/null || skip "no iptables (apt-get install iptables)"
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 HOSTFS=${UVFS_HOSTFS:-}
 [ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] ||
 	skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
-
-NET_NS=uvfs-net-$$
-NET_VH=uvn$$h
-NET_VS=uvn$$s
-# a /30 from the pid: 10.213.X.Y, Y a multiple of 4
-_net_blk=$(( ($$ % 16384) * 4 ))
-NET_HOST_IP=10.213.$((_net_blk / 256)).$((_net_blk % 256 + 1))
-NET_SRV_IP=10.213.$((_net_blk / 256)).$((_net_blk % 256 + 2))
-NET_PORT=${UVFS_NET_PORT:-5640}
-NET_MADE=0
-NET_MADE_ETC=0
-NET_CUT=0
-SRV_PID=
-NET_SOURCE=
-
-nsx() { ip netns exec "$NET_NS" "$@"; }
-
-net_cleanup() {
-	[ "$NET_MADE" = 1 ] || return 0
-	# heal first: what still talks to the server can finish or fail
-	net_heal 2>/dev/null
-	local p
-	for p in $(ip netns pids "$NET_NS" 2>/dev/null); do
-		kill -CONT "$p" 2>/dev/null
-		kill -9 "$p" 2>/dev/null
-	done
-	ip netns del "$NET_NS" 2>/dev/null
-	ip link del "$NET_VH" 2>/dev/null
-	rm -rf "/etc/netns/$NET_NS"
-	[ "$NET_MADE_ETC" = 1 ] && rmdir /etc/netns 2>/dev/null
-	NET_MADE=0
-}
 
 # The exit trap: the network's cleanup, then lib.sh's (uvfsd, mounts,
 # the work directory), which exits with the test's status.
@@ -76,37 +34,6 @@ net_exit() {
 	cleanup
 }
 trap net_exit EXIT
-
-net_setup() {
-	ip netns add "$NET_NS" 2>/dev/null ||
-		skip "cannot create a network namespace (ip netns add)"
-	NET_MADE=1
-	# `ip netns exec` binds /etc/netns/NS/* over /etc/*: the server's
-	# host resolves the client's address from its own hosts file (diod
-	# looks its peers up; no name server is configured, none is asked)
-	[ -d /etc/netns ] || NET_MADE_ETC=1
-	mkdir -p "/etc/netns/$NET_NS" || fail "mkdir /etc/netns/$NET_NS"
-	printf '127.0.0.1 localhost\n%s uvfs-net-client\n%s uvfs-net-server\n' \
-		"$NET_HOST_IP" "$NET_SRV_IP" >"/etc/netns/$NET_NS/hosts"
-	: >"/etc/netns/$NET_NS/resolv.conf"
-	nsx iptables -L -n >/dev/null 2>&1 ||
-		skip "iptables does not work in a network namespace"
-	ip link add "$NET_VH" type veth peer name "$NET_VS" netns "$NET_NS" ||
-		fail "cannot create a veth pair"
-	ip addr add "$NET_HOST_IP/30" dev "$NET_VH" || fail "ip addr add"
-	ip link set "$NET_VH" up || fail "ip link set up"
-	nsx ip link set lo up || fail "lo up in the namespace"
-	nsx ip addr add "$NET_SRV_IP/30" dev "$NET_VS" || fail "ip addr add (ns)"
-	nsx ip link set "$NET_VS" up || fail "ip link set up (ns)"
-	# no IPv6 duplicate address detection or router solicitations on it
-	sysctl -qw "net.ipv6.conf.$NET_VH.disable_ipv6=1" 2>/dev/null
-	local i
-	for i in $(seq 100); do
-		[ "$(cat "/sys/class/net/$NET_VH/operstate" 2>/dev/null)" = up ] &&
-			break
-		sleep 0.02
-	done
-}
 
 # Waits until something listens on NET_SRV_IP:NET_PORT (5 s).
 net_wait_listen() {
@@ -128,7 +55,7 @@ PY
 net_start_hostfs() {
 	local dir=$1
 	shift
-	nsx "$HOSTFS" --listen "tcp:$NET_SRV_IP:$NET_PORT" "$@" "$dir" \
+	ip netns exec "$NET_NS" "$HOSTFS" --listen "tcp:$NET_SRV_IP:$NET_PORT" "$@" "$dir" \
 		>>"$WORK/server.log" 2>&1 7<&- &
 	SRV_PID=$!
 	BG_PIDS+=("$SRV_PID")
@@ -142,45 +69,13 @@ net_start_diod() {
 	local dir=$1 diod
 	diod=$(command -v diod || echo /usr/sbin/diod)
 	[ -x "$diod" ] || skip "diod is not installed (apt-get install diod)"
-	nsx "$diod" -f -n -e "$dir" -l "$NET_SRV_IP:$NET_PORT" \
+	ip netns exec "$NET_NS" "$diod" -f -n -e "$dir" -l "$NET_SRV_IP:$NET_PORT" \
 		-L "$WORK/diod.log" >>"$WORK/server.log" 2>&1 7<&- &
 	SRV_PID=$!
 	BG_PIDS+=("$SRV_PID")
 	net_wait_listen
 	NET_SOURCE=tcp:$NET_SRV_IP:$NET_PORT
 	NET_OPTS=aname=$dir
-}
-
-# The partition: the far side drops everything on its veth end.
-net_cut() {
-	[ "$NET_CUT" = 1 ] && return 0
-	nsx iptables -w -I INPUT -i "$NET_VS" -j DROP || fail "iptables (cut in)"
-	nsx iptables -w -I OUTPUT -o "$NET_VS" -j DROP || fail "iptables (cut out)"
-	NET_CUT=1
-}
-
-net_heal() {
-	[ "$NET_CUT" = 1 ] || return 0
-	nsx iptables -w -D INPUT -i "$NET_VS" -j DROP
-	nsx iptables -w -D OUTPUT -o "$NET_VS" -j DROP
-	NET_CUT=0
-}
-
-# wait_stopped PID: kill -STOP returns before a thread running on another
-# CPU has taken the signal; wait (5 s) until every thread is in state T.
-wait_stopped() {
-	local pid=$1 i t st all
-	for i in $(seq 500); do
-		all=1
-		for t in /proc/"$pid"/task/*/stat; do
-			[ -r "$t" ] || continue
-			st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)
-			case $st in T|t|"") ;; *) all=0 ;; esac
-		done
-		[ $all = 1 ] && return 0
-		sleep 0.01
-	done
-	fail "process $pid did not stop"
 }
 
 # Pids in state D among those given.
