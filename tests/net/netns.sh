@@ -20,8 +20,6 @@
 #   net_cut/net_heal the partition, on and off
 #   net_cleanup      kill what runs in the namespace, delete it and the
 #                    veth pair (its rules go with it)
-#   wait_stopped PID every thread of PID in state T (kill -STOP returns
-#                    before a thread running on another CPU took it)
 
 command -v ip >/dev/null || skip "no ip (apt-get install iproute2)"
 command -v iptables >/dev/null || skip "no iptables (apt-get install iptables)"
@@ -105,20 +103,4 @@ net_heal() {
 	NET_CUT=0
 }
 
-# wait_stopped PID: kill -STOP returns before a thread running on another
-# CPU has taken the signal; wait (5 s) until every thread is in state T.
-wait_stopped() {
-	local pid=$1 i t st all
-	for i in $(seq 500); do
-		all=1
-		for t in /proc/"$pid"/task/*/stat; do
-			[ -r "$t" ] || continue
-			st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)
-			case $st in T|t|"") ;; *) all=0 ;; esac
-		done
-		[ $all = 1 ] && return 0
-		sleep 0.01
-	done
-	fail "process $pid did not stop"
-}
 

@@ -15,22 +15,6 @@ HOSTFS=${UVFS_HOSTFS:-}
 DEADLINE=${UVFS_NET_DEADLINE:-2000}
 NCALLERS=10
 
-# wait_stopped, as in tests/net/lib.sh
-wait_stopped() {
-	local pid=$1 t st all
-	for _ in $(seq 500); do
-		all=1
-		for t in /proc/"$pid"/task/*/stat; do
-			[ -r "$t" ] || continue
-			st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)
-			case $st in T|t|"") ;; *) all=0 ;; esac
-		done
-		[ $all = 1 ] && return 0
-		sleep 0.01
-	done
-	fail "process $pid did not stop"
-}
-
 start_daemon
 EXPORT=$WORK/export
 mkdir -p "$EXPORT/dir"
