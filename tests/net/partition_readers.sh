@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 DEADLINE=${UVFS_NET_DEADLINE:-3000}
-SLACK_MS=500
+SLACK_MS=${UVFS_NET_SLACK_MS:-500}
 FAST_MS=500
 
 net_setup
