@@ -28,51 +28,67 @@ P=$("$UVFS" -m "$MNT" servers --json |
 
 kill -STOP "$P"
 wait_stopped "$P"
-callers=()
-for k in $(seq $NCALLERS); do
-	python3 - "$H/dir/name$k" >"$WORK/caller$k.out" 2>&1 <<'PY' &
+# One Python process forks the callers once it is running (so no caller
+# pays an interpreter's start under load); each times its own stat, and
+# the parent checks each at its own start + deadline + 1 s: finished, or
+# else (still waiting) its state, D or not.
+python3 - "$H/dir" "$NCALLERS" "$DEADLINE" >"$WORK/callers.out" 2>&1 <<'PY'
 import os, sys, time
-t = time.monotonic()
-try:
-    os.stat(sys.argv[1])
-    r = "ok"
-except OSError as e:
-    r = e.strerror
-print(int((time.monotonic() - t) * 1000), r, flush=True)
+d, n, deadline = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+bound = (deadline + 1000) / 1000.0
+kids = {}
+for k in range(n):
+    r, w = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        t = time.monotonic()
+        try:
+            os.stat(os.path.join(d, "name%d" % k))
+            res = "ok"
+        except OSError as e:
+            res = e.strerror
+        os.write(w, ("%d %s" % (int((time.monotonic() - t) * 1000), res)).encode())
+        os._exit(0)
+    os.close(w)
+    kids[pid] = (k, start, r)
+bad = []
+for pid, (k, start, r) in sorted(kids.items(), key=lambda x: x[1][1]):
+    while time.monotonic() < start + bound:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            break
+        time.sleep(0.01)
+    else:
+        if os.waitpid(pid, os.WNOHANG)[0] != pid:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    st = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                st = "?"
+            bad.append("caller %d still waits %d ms after its start (state %s)"
+                       % (k, int(bound * 1000), st))
+            continue
+    print("caller", k, os.read(r, 200).decode(), flush=True)
+for b in bad:
+    print("LATE", b, flush=True)
+sys.exit(1 if bad else 0)
 PY
-	callers+=($!)
-	BG_PIDS+=($!)
-done
-t0=$(ms_now)
-# the bound: deadline + 1 s from the start of the last caller (+ Python's
-# own start, which the callers do not count: they time their stat)
-limit=$((DEADLINE + 1000 + 500))
-while [ $(($(ms_now) - t0)) -lt $limit ]; do
-	alive_n=0
-	for p in "${callers[@]}"; do kill -0 "$p" 2>/dev/null && alive_n=$((alive_n + 1)); done
-	[ $alive_n = 0 ] && break
-	sleep 0.05
-done
-left=()
-for p in "${callers[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
-if [ ${#left[@]} -gt 0 ]; then
-	dpids=""
-	for p in "${left[@]}"; do
-		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)
-		[ "$st" = D ] && dpids="$dpids $p"
-	done
+rc=$?
+cat "$WORK/callers.out"
+if [ $rc != 0 ]; then
 	kill -CONT "$P"
-	fail "${#left[@]} of $NCALLERS callers still wait $limit ms after they started (deadline $DEADLINE ms); in D state:${dpids:- none}"
+	fail "callers on a stopped server: $(grep LATE "$WORK/callers.out")"
 fi
 worst=0
-for k in $(seq $NCALLERS); do
-	read -r ms what <"$WORK/caller$k.out" || fail "caller $k: no output"
-	note "caller $k: $ms ms, $what"
+while read -r _ k ms what; do
 	[ "$ms" -gt "$worst" ] && worst=$ms
 	[ "$ms" -le $((DEADLINE + 1000)) ] ||
 		fail "caller $k waited $ms ms (deadline $DEADLINE ms + 1 s)"
 	case $what in ok) fail "caller $k: a stat answered by a stopped server" ;; esac
-done
+done < <(grep '^caller' "$WORK/callers.out")
+[ "$(grep -c '^caller' "$WORK/callers.out")" = "$NCALLERS" ] ||
+	fail "not every caller reported: $(cat "$WORK/callers.out")"
 note "worst caller: $worst ms (deadline $DEADLINE ms)"
 kill -CONT "$P"
 # it answers again
