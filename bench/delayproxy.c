@@ -27,15 +27,20 @@
  *
  *   End of input from a source: once its queue has drained, the other
  *   side is shut down for writing (a half-close passes through).  A reset
- *   or error on either side: both sockets are closed abortively (SO_LINGER
- *   0: the peer gets a reset, nothing queued is sent later), so a proxy in
- *   the path does not turn a killed connection into a graceful one.  The
- *   second thread to finish frees the connection.
+ *   or error on either side: the connection is aborted (a byte in its wake
+ *   pipe stops the other thread's poll at once) and both sockets are
+ *   closed abortively (SO_LINGER 0: the peer gets a reset, nothing queued
+ *   is sent later; no shutdown first, whose FIN would read as a clean
+ *   end), so a proxy in the path does not turn a killed connection into a
+ *   graceful one.  The second thread to finish frees the connection.
+ *   Sends never block: a full destination is waited for with poll, which
+ *   the abort also ends.
  *
  * Exit: it runs until killed; 2 on bad usage, 1 if it cannot listen.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -66,6 +71,8 @@ struct chunk {
  * belong to its thread; refs and abort are shared (atomics). */
 struct pconn {
 	int a, b;               /* a: the client's, b: the target's */
+	int wake[2];            /* a pipe: written once at the abort, so
+				 * both threads' polls return at once */
 	atomic_int refs;        /* the two threads */
 	atomic_bool abort;      /* a reset or error: both directions stop */
 };
@@ -97,10 +104,23 @@ static void abortive_close(int fd)
 	close(fd);
 }
 
+/* A reset or an error: both directions stop, both sockets are closed
+ * abortively (at the last put).  Nothing is shut down first: a FIN would
+ * reach the peer before the reset and read as a clean end of file. */
+static void pconn_abort(struct pconn *pc)
+{
+	if (!atomic_exchange(&pc->abort, true)) {
+		char c = 1;
+		(void)!write(pc->wake[1], &c, 1);
+	}
+}
+
 static void pconn_put(struct pconn *pc)
 {
 	if (atomic_fetch_sub(&pc->refs, 1) != 1)
 		return;
+	close(pc->wake[0]);
+	close(pc->wake[1]);
 	if (atomic_load(&pc->abort)) {
 		abortive_close(pc->a);
 		abortive_close(pc->b);
@@ -124,11 +144,23 @@ static void *dir_main(void *arg)
 		/* write what is due */
 		while (head && head->due_ns <= now) {
 			ssize_t n = send(d->dst, head->data + head->off,
-					 head->len - head->off, MSG_NOSIGNAL);
+					 head->len - head->off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno == EAGAIN) {
+				/* dst is full: wait for room (or the abort) */
+				struct pollfd w[2] = {
+					{ .fd = d->dst, .events = POLLOUT },
+					{ .fd = d->pc->wake[0], .events = POLLIN },
+				};
+				poll(w, 2, -1);
+				if (atomic_load(&d->pc->abort))
+					goto out;
+				continue;
+			}
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				atomic_store(&d->pc->abort, true);
+				pconn_abort(d->pc);
 				goto out;
 			}
 			head->off += (size_t)n;
@@ -150,24 +182,23 @@ static void *dir_main(void *arg)
 			uint64_t wait = head->due_ns > now ? head->due_ns - now : 0;
 			timeout = (int)((wait + 999999) / 1000000);
 		}
-		/* the other direction may abort: look again every 100 ms */
-		if (timeout < 0 || timeout > 100)
-			timeout = 100;
-		/* not reading (end of input, queue full): only the clock */
-		struct pollfd p = {
-			.fd = (!eof && queued < MAX_QUEUED) ? d->src : -1,
-			.events = POLLIN,
+		/* not reading (end of input, queue full): only the clock and
+		 * the other direction's abort */
+		struct pollfd p[2] = {
+			{ .fd = (!eof && queued < MAX_QUEUED) ? d->src : -1,
+			  .events = POLLIN },
+			{ .fd = d->pc->wake[0], .events = POLLIN },
 		};
-		int r = poll(&p, 1, timeout);
+		int r = poll(p, 2, timeout);
 		if (r < 0 && errno != EINTR) {
-			atomic_store(&d->pc->abort, true);
+			pconn_abort(d->pc);
 			break;
 		}
-		if (r <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (r <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		struct chunk *c = malloc(sizeof(*c) + CHUNK);
 		if (!c) {
-			atomic_store(&d->pc->abort, true);
+			pconn_abort(d->pc);
 			break;
 		}
 		ssize_t n = recv(d->src, c->data, CHUNK, 0);
@@ -179,7 +210,7 @@ static void *dir_main(void *arg)
 			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			atomic_store(&d->pc->abort, true);  /* a reset */
+			pconn_abort(d->pc);         /* a reset */
 			break;
 		}
 		c->next = NULL;
@@ -195,11 +226,6 @@ out:
 		struct chunk *c = head;
 		head = c->next;
 		free(c);
-	}
-	/* wake the other direction out of a blocking send */
-	if (atomic_load(&d->pc->abort)) {
-		shutdown(d->pc->a, SHUT_RDWR);
-		shutdown(d->pc->b, SHUT_RDWR);
 	}
 	pconn_put(d->pc);
 	free(d);
@@ -249,18 +275,23 @@ static void serve(int a)
 		abortive_close(b);
 		return;
 	}
-	pc->a = a;
-	pc->b = b;
-	atomic_init(&pc->refs, 2);
-	if (start_dir(pc, a, b, up_ns) < 0) {
+	if (pipe2(pc->wake, O_CLOEXEC) < 0) {
 		free(pc);
 		abortive_close(a);
 		abortive_close(b);
 		return;
 	}
-	if (start_dir(pc, b, a, down_ns) < 0) {
+	pc->a = a;
+	pc->b = b;
+	atomic_init(&pc->refs, 2);
+	if (start_dir(pc, a, b, up_ns) < 0) {
 		atomic_store(&pc->abort, true);
-		shutdown(a, SHUT_RDWR);
+		atomic_store(&pc->refs, 1);
+		pconn_put(pc);
+		return;
+	}
+	if (start_dir(pc, b, a, down_ns) < 0) {
+		pconn_abort(pc);
 		pconn_put(pc);
 	}
 }
@@ -350,8 +381,13 @@ int main(int argc, char **argv)
 		usage();
 	lai = parse_addr(argv[optind], true);
 	target = parse_addr(argv[optind + 1], false);
-	if (!lai || !target)
+	if (!lai || !target) {
+		if (lai)
+			freeaddrinfo(lai);
+		if (target)
+			freeaddrinfo(target);
 		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	lfd = socket(lai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 ||
