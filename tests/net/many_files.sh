@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # hostfs at any size (issue: it stopped at about 65 500 files, ENFILE, and
 # then every operation failed).  UVFS_NET_NFILES (200000) files are created
-# through FUSE in one directory of a hostfs mount, with the kernel keeping
-# an inode (so the driver a node, and the server a fid) for each; every
-# create must succeed, the listing must hold every name once, each of a
-# sample must stat and read back, and the mount must still answer (ls of
-# its root, a new file) afterwards.  Needs the client's fid cache or the
+# through FUSE (by four processes) in one directory of a hostfs mount,
+# with the kernel keeping an inode (so the driver a node, and the server a
+# fid) for each; every create must succeed, the listing must hold every
+# name once, each of a sample must stat and read back, and the mount must
+# still answer (ls of its root, a new file) afterwards.  Needs the client's fid cache or the
 # server's generous limit (lib/server: 1M fids by default).
 . "$(dirname "$0")/../fuse/lib.sh"
 
