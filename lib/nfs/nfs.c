@@ -382,6 +382,18 @@ static int node_getattr(struct nsb *s, struct node *n, struct stat *st,
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
 	r = n3_getattr(&c, &fh, st);
+	if (r == -ESTALE) {
+		/* a handle goes stale when its file is removed: what is
+		 * still open (a cwd, a descriptor) has no links now */
+		pthread_mutex_lock(&s->lock);
+		if (n->st_valid) {
+			*st = n->st;
+			st->st_nlink = 0;
+			r = 0;
+		}
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
 	if (r)
 		return r;
 	if (st->st_ino != n->ino)
@@ -987,8 +999,10 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 
 		r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax, &list,
 				   &eof);
-		if (r == -ESTALE)
+		if (r == -ESTALE) {
 			r = 0;  /* removed: it lists nothing */
+			break;
+		}
 		if (r)
 			break;
 		pthread_mutex_lock(&s->lock);
