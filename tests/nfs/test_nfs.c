@@ -1,0 +1,327 @@
+/*
+ * test_nfs.c - the "nfs" type against a real nfs-ganesha, and its faults.
+ *
+ *   ganesha.sh run -- test_nfs       (tests/meson.build runs it so)
+ *
+ * Needs UVFS_NFS_SOURCE, UVFS_NFS_HOST, UVFS_NFS_DIR (the server's
+ * directory, seen directly) and UVFS_NFS_STATE from ganesha.sh, and
+ * UVFS_GANESHA (the script, to partition, heal, kill and restart the
+ * server); skips (77) without them.
+ *
+ * What it checks:
+ *  - options and sources: each bad one is -EINVAL, an unknown export
+ *    -ENOENT or -EACCES (ganesha's answer), and the good forms mount;
+ *  - a forced unmount while a caller waits in a partition: the caller gets
+ *    -EIO at once (well within its deadline) and the unmount returns;
+ *  - fencing: a write that timed out in a partition never lands on the
+ *    server after the heal, and the mount works again (reconnected);
+ *  - soft (default): while the server is gone calls fail at once with
+ *    -EIO; after a restart a file held open reads on (NFSv3 handles
+ *    survive);
+ *  - hard: a call made while the server is gone waits and succeeds once
+ *    it is back.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/uvfs.h>
+#include <uvfs/nfs.h>
+
+static const char *SOURCE, *HOST, *DIR_, *STATE, *GANESHA;
+static struct uvfs *U;
+static struct uvfs_ctx *C;
+static int mnt_no;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void server(const char *verb)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s '%s' >/dev/null", GANESHA, verb,
+		 STATE);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A fresh mount point; returns its path. */
+static const char *new_target(char *buf, size_t sz)
+{
+	snprintf(buf, sz, "/m%d", ++mnt_no);
+	assert_int_equal(uvfs_mkdir(C, buf, 0755), 0);
+	return buf;
+}
+
+static void test_options(void **state)
+{
+	static const char *bad_opts[] = {
+		"vers=4", "vers=2", "vers=", "timeout=0", "timeout=abc",
+		"timeout=99", "actimeo=-1", "actimeo=x", "bogus", "hard=1",
+		"noac=1", "timeout",
+	};
+	char t[32], src[512];
+
+	(void)state;
+	new_target(t, sizeof(t));
+	for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+		int r = uvfs_mount(C, "nfs", SOURCE, t, bad_opts[i]);
+		if (r != -EINVAL)
+			fail_msg("option \"%s\": %d, want -EINVAL", bad_opts[i],
+				 r);
+	}
+	const char *bad_src[] = { "", "nfs://", "nfs://host", "host",
+				  "host:export", ":/export",
+				  "nfs://h:2049/export", "nfs://u@h/export" };
+	for (size_t i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
+		int r = uvfs_mount(C, "nfs", bad_src[i], t, "");
+		if (r != -EINVAL)
+			fail_msg("source \"%s\": %d, want -EINVAL", bad_src[i],
+				 r);
+	}
+	snprintf(src, sizeof(src), "%s:/no/such/export", HOST);
+	/* ganesha answers MNT3ERR_ACCES for an export it does not have */
+	int r = uvfs_mount(C, "nfs", src, t, "timeout=5000");
+	assert_true(r == -ENOENT || r == -EACCES);
+	/* the good forms, with every option */
+	snprintf(src, sizeof(src), "%s:/export/", HOST);
+	assert_int_equal(uvfs_mount(C, "nfs", src, t,
+				    "vers=3,timeout=5000,actimeo=0,ac,noac,hard,soft"), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, ""), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+struct blocked {
+	const char *path;
+	int result;
+	uint64_t ms;
+};
+
+static void *stat_thread(void *arg)
+{
+	struct blocked *b = arg;
+	struct stat st;
+	uint64_t t0 = now_ms();
+
+	b->result = uvfs_stat(C, b->path, &st);
+	b->ms = now_ms() - t0;
+	return NULL;
+}
+
+static void test_forced_unmount_in_partition(void **state)
+{
+	char t[32], path[64];
+	struct blocked b = { .path = path };
+	pthread_t th;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=20000,noac,deadline=1000"), 0);
+	snprintf(path, sizeof(path), "%s/x", t);
+	server("partition");
+	assert_int_equal(pthread_create(&th, NULL, stat_thread, &b), 0);
+	usleep(300 * 1000);     /* let it block (it would wait 20 s) */
+	uint64_t t0 = now_ms();
+	assert_int_equal(uvfs_umount(C, t, UVFS_UMOUNT_FORCE), 0);
+	uint64_t took = now_ms() - t0;
+	pthread_join(th, NULL);
+	server("heal");
+	printf("forced unmount in a partition: %llu ms; the caller waited "
+	       "%llu ms and got %d\n", (unsigned long long)took,
+	       (unsigned long long)b.ms, b.result);
+	assert_true(b.result == -EIO || b.result == -ENOENT);
+	assert_true(b.result == -EIO);
+	assert_true(took < 2000);
+	assert_true(b.ms < 5000);       /* not its 20 s deadline */
+}
+
+static void test_fenced_write(void **state)
+{
+	char t[32], path[64], host[512];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=1000,noac"), 0);
+	snprintf(path, sizeof(path), "%s/fenced", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	uint64_t t0 = now_ms();
+	ssize_t w = uvfs_pwrite(C, fd, "25 bytes that never land", 25, 0);
+	uint64_t took = now_ms() - t0;
+	printf("write in a partition: %zd after %llu ms\n", w,
+	       (unsigned long long)took);
+	assert_true(w == -ETIMEDOUT || w == -EIO);
+	assert_true(took < 1000 + 2000);
+	server("heal");
+	/* what the server holds after the heal: never the write */
+	snprintf(host, sizeof(host), "%s/fenced", DIR_);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(stat(host, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		usleep(100 * 1000);
+	}
+	/* and the mount is back (reconnected) within a few seconds */
+	int r = -1;
+	for (int i = 0; i < 50 && r != 0; i++) {
+		r = uvfs_stat(C, path, &st);
+		if (r)
+			usleep(100 * 1000);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(uvfs_pwrite(C, fd, "ok", 2, 0), 2);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void test_restart_soft(void **state)
+{
+	char t[32], path[64], buf[16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000,noac"),
+			 0);
+	snprintf(path, sizeof(path), "%s/held", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(C, fd, "before", 6, 0), 6);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	server("kill");
+	/* soft: fails at once while the server is gone (the first call may
+	 * be the one that finds the connection lost) */
+	int r = 0;
+	uint64_t t0 = now_ms();
+	for (int i = 0; i < 50; i++) {
+		r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+		if (r == -EIO)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(r, -EIO);
+	t0 = now_ms();
+	r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+	assert_int_equal(r, -EIO);
+	assert_true(now_ms() - t0 < 1000);
+	server("restart");
+	/* back within a few seconds; the held file reads on */
+	for (int i = 0; i < 100; i++) {
+		r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+		if (r >= 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r, 6);
+	assert_memory_equal(buf, "before", 6);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, 6);
+	assert_int_equal(uvfs_pwrite(C, fd, "after!", 6, 0), 6);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void *read_thread(void *arg)
+{
+	struct blocked *b = arg;
+	char buf[16];
+	int fd = uvfs_open(C, b->path, O_RDONLY, 0);
+	uint64_t t0 = now_ms();
+
+	b->result = fd < 0 ? fd : (int)uvfs_read(C, fd, buf, sizeof(buf));
+	b->ms = now_ms() - t0;
+	if (fd >= 0)
+		uvfs_close(C, fd);
+	return NULL;
+}
+
+static void test_restart_hard(void **state)
+{
+	char t[32], path[64], host[512];
+	struct blocked b = { .path = path, .result = -1000 };
+	pthread_t th;
+	FILE *f;
+
+	(void)state;
+	snprintf(host, sizeof(host), "%s/hardfile", DIR_);
+	f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("hard mount", f);
+	fclose(f);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=20000,noac,hard"), 0);
+	snprintf(path, sizeof(path), "%s/hardfile", t);
+	server("kill");
+	usleep(300 * 1000);     /* the loss is seen */
+	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
+	usleep(1000 * 1000);
+	/* it waits: nothing answered yet */
+	assert_int_equal(b.result, -1000);
+	server("restart");
+	pthread_join(th, NULL);
+	printf("hard: the reader got %d after the restart\n", b.result);
+	assert_int_equal(b.result, 10);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_forced_unmount_in_partition),
+		cmocka_unit_test(test_fenced_write),
+		cmocka_unit_test(test_restart_soft),
+		cmocka_unit_test(test_restart_hard),
+	};
+	int failed;
+
+	SOURCE = getenv("UVFS_NFS_SOURCE");
+	HOST = getenv("UVFS_NFS_HOST");
+	DIR_ = getenv("UVFS_NFS_DIR");
+	STATE = getenv("UVFS_NFS_STATE");
+	GANESHA = getenv("UVFS_GANESHA");
+	if (!SOURCE || !HOST || !DIR_ || !STATE || !GANESHA) {
+		printf("test_nfs: SKIP: run it under tests/nfs/ganesha.sh run, "
+		       "with UVFS_GANESHA set to that script\n");
+		return 77;
+	}
+	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C) ||
+	    uvfs_nfs_register(U)) {
+		fprintf(stderr, "test_nfs: cannot set up an instance\n");
+		return 1;
+	}
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	uvfs_ctx_free(C);
+	uvfs_free(U);
+	return failed ? 1 : 0;
+}
