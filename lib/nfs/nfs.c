@@ -399,6 +399,12 @@ static int node_getattr(struct nsb *s, struct node *n, struct stat *st,
 	if (st->st_ino != n->ino)
 		return -ESTALE; /* the handle names another file now */
 	pthread_mutex_lock(&s->lock);
+	if (n->type && (st->st_mode & S_IFMT) != n->type) {
+		/* same fileid, another type: another file (identity is
+		 * fileid and type) */
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
 	cache_attr_locked(s, n, st);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
