@@ -45,6 +45,7 @@
 #include <nfsc/libnfs-raw.h>
 
 #include "loop.h"
+#include "sys.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -144,7 +145,7 @@ static void loop_set_state(struct nfs_loop *l, enum loop_state to)
 static void wake(struct nfs_loop *l)
 {
 	uint64_t one = 1;
-	ssize_t r = write(l->efd, &one, sizeof(one));
+	ssize_t r = sys_write(l->efd, &one, sizeof(one));
 
 	(void)r; /* a full counter still wakes the thread */
 }
@@ -192,9 +193,9 @@ static void reset_socket(struct nfs_loop *l)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		struct sockaddr sa = { .sa_family = AF_UNSPEC };
 
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (connect(fd, &sa, sizeof(sa)) != 0)
-			shutdown(fd, SHUT_RDWR);
+		sys_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (sys_connect(fd, &sa, sizeof(sa)) != 0)
+			sys_shutdown(fd, SHUT_RDWR);
 	}
 }
 
@@ -237,12 +238,12 @@ static void set_sockopts(struct nfs_loop *l)
 	if (fd < 0)
 		return;
 	/* a dead peer is noticed within a bounded time even when idle */
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sys_setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	sys_setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void connect_cb(struct rpc_context *rpc, int status, void *data,
@@ -335,11 +336,11 @@ static void *service(void *arg)
 			p[1].events = (short)rpc_which_events(rpc);
 		}
 		pthread_mutex_unlock(&l->lock);
-		int n = poll(p, 2, tmo);
+		int n = sys_poll(p, 2, tmo);
 		pthread_mutex_lock(&l->lock);
 		if (n > 0 && (p[0].revents & POLLIN)) {
 			uint64_t v;
-			ssize_t r = read(l->efd, &v, sizeof(v));
+			ssize_t r = sys_read(l->efd, &v, sizeof(v));
 			(void)r;
 		}
 		if (l->stop)
@@ -370,18 +371,18 @@ static void *service(void *arg)
 int loop_new(const char *host, int program, int version, int timeout_ms,
 	     bool hard, struct nfs_loop **out)
 {
-	struct nfs_loop *l = calloc(1, sizeof(*l));
+	struct nfs_loop *l = sys_calloc(1, sizeof(*l));
 	pthread_condattr_t ca;
 	int r;
 
 	if (!l)
 		return -ENOMEM;
-	l->host = strdup(host);
-	l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	l->host = sys_strdup(host);
+	l->efd = sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!l->host || l->efd < 0) {
 		free(l->host);
 		if (l->efd >= 0)
-			close(l->efd);
+			sys_close(l->efd);
 		free(l);
 		return -ENOMEM;
 	}
@@ -397,7 +398,7 @@ int loop_new(const char *host, int program, int version, int timeout_ms,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->state_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	r = pthread_create(&l->thread, NULL, service, l);
+	r = sys_pthread_create(&l->thread, NULL, service, l);
 	if (r) {
 		loop_free(l);
 		return -r;
@@ -458,7 +459,7 @@ void loop_free(struct nfs_loop *l)
 		waiter_put(w);
 	}
 	pthread_mutex_unlock(&l->lock);
-	close(l->efd);
+	sys_close(l->efd);
 	pthread_cond_destroy(&l->state_cv);
 	pthread_mutex_destroy(&l->lock);
 	free(l->host);
@@ -516,7 +517,7 @@ static int wait_up(struct nfs_loop *l, const struct timespec *dl)
 
 static struct waiter *waiter_new(void)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct waiter *w = sys_calloc(1, sizeof(*w));
 	pthread_condattr_t ca;
 
 	if (!w)

@@ -66,6 +66,7 @@
 
 #include "loop.h"
 #include "nfs3.h"
+#include "sys.h"
 
 #define NBUCKETS        1024
 #define LRU_MAX         1024
@@ -304,7 +305,7 @@ static int node_install(struct nsb *s, const struct fh3 *fh,
 			n->fh = *fh;
 		cache_attr_locked(s, n, st);
 	} else {
-		n = calloc(1, sizeof(*n));
+		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&s->lock);
 			return -ENOMEM;
@@ -456,7 +457,7 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	if (r)
 		return r;
 
-	s = calloc(1, sizeof(*s));
+	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
@@ -733,7 +734,7 @@ static int silly_rename(struct nsb *s, struct node *d, const char *name)
 	invalidate_all(s);
 	if (r)
 		return r;
-	char *dup = strdup(silly);
+	char *dup = sys_strdup(silly);
 	pthread_mutex_lock(&s->lock);
 	if (n->opens > 0 && !n->silly && dup) {
 		n->silly = dup;
@@ -826,7 +827,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	r = node_getattr(s, n, &st, true);
 	if (r)
 		return r;
-	h = calloc(1, sizeof(*h));
+	h = sys_calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->n = n;

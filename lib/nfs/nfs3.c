@@ -23,6 +23,7 @@
 #include <nfsc/libnfs-raw-nfs.h>
 
 #include "nfs3.h"
+#include "sys.h"
 
 enum proc {
 	P_MNT, P_GETATTR, P_SETATTR, P_LOOKUP, P_CREATE, P_MKDIR, P_SYMLINK,
@@ -218,7 +219,7 @@ static int decode_dents(struct call *c, READDIRPLUS3resok *ok)
 		memcpy(&e, p, sizeof(e));
 		p = e.nextentry;
 		size_t nl = strlen(e.name);
-		struct n3dent *d = calloc(1, sizeof(*d) + nl + 1);
+		struct n3dent *d = sys_calloc(1, sizeof(*d) + nl + 1);
 
 		if (!d)
 			return -ENOMEM;
