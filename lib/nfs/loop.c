@@ -548,46 +548,80 @@ static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
 	return 0;
 }
 
-int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
-	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
-	      int timeout_ms)
+int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
+		   loop_submit_fn submit, loop_decode_fn decode,
+		   void *const *args, int *results, unsigned n, int timeout_ms)
 {
 	struct timespec dl = deadline_ts(now_ns() +
 					 (uint64_t)timeout_ms * 1000000ull);
-	struct waiter *w = waiter_new();
+	struct waiter *ws[LOOP_MANY_MAX];
+	unsigned i, issued = 0;
+	bool fenced = false;
 	int r;
 
-	if (!w)
-		return -ENOMEM;
-	w->decode = decode;
-	w->arg = arg;
-	w->refs = 2;
+	if (n == 0 || n > LOOP_MANY_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		ws[i] = waiter_new();
+		if (!ws[i]) {
+			while (i-- > 0) {
+				pthread_cond_destroy(&ws[i]->cv);
+				free(ws[i]);
+			}
+			return -ENOMEM;
+		}
+		ws[i]->decode = decode;
+		ws[i]->arg = args[i];
+		ws[i]->refs = 2;
+	}
 	pthread_mutex_lock(&l->lock);
 	r = wait_up(l, &dl);
 	if (r == 0)
 		r = set_auth(l, cred);
-	if (r == 0)
-		r = issue(l, w, submit, arg);
-	if (r) {
-		pthread_mutex_unlock(&l->lock);
-		pthread_cond_destroy(&w->cv);
-		free(w);
-		return r;
+	for (i = 0; r == 0 && i < n; i++) {
+		r = issue(l, ws[i], submit, args[i]);
+		if (r == 0)
+			issued++;
 	}
-	while (!w->done)
-		if (pthread_cond_timedwait(&w->cv, &l->lock, &dl) ==
-		    ETIMEDOUT && !w->done) {
-			/* fence: the connection it went out on is reset
-			 * before the caller hears "failed" */
-			w->abandoned = true;
-			l->timeouts++;
-			lose(l);
-			break;
+	for (i = 0; i < issued; i++) {
+		struct waiter *w = ws[i];
+		while (!w->done && !w->abandoned)
+			if (pthread_cond_timedwait(&w->cv, &l->lock, &dl) ==
+			    ETIMEDOUT && !w->done) {
+				/* fence: the connection they went out on is
+				 * reset before a caller hears "failed" */
+				for (unsigned j = i; j < issued; j++)
+					if (!ws[j]->done)
+						ws[j]->abandoned = true;
+				l->timeouts++;
+				fenced = true;
+				break;
+			}
+	}
+	if (fenced)
+		lose(l);
+	for (i = 0; i < n; i++) {
+		if (i < issued) {
+			results[i] = ws[i]->done ? ws[i]->err : -ETIMEDOUT;
+			waiter_put(ws[i]);
+		} else {
+			results[i] = r ? r : -EIO;
+			pthread_cond_destroy(&ws[i]->cv);
+			free(ws[i]);
 		}
-	r = w->done ? w->err : -ETIMEDOUT;
-	waiter_put(w);
+	}
 	pthread_mutex_unlock(&l->lock);
-	return r;
+	return issued ? 0 : r;
+}
+
+int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
+	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
+	      int timeout_ms)
+{
+	int res, r;
+
+	r = loop_call_many(l, cred, submit, decode, &arg, &res, 1, timeout_ms);
+	return r ? r : res;
 }
 
 static int drop_reply(struct rpc_context *rpc, int status, void *data,

@@ -86,6 +86,14 @@ void loop_cancel(struct nfs_loop *l);
 int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
 	      int timeout_ms);
+/* Issues n requests (at most LOOP_MANY_MAX) at once, one per args[i],
+ * and waits for all of them until timeout_ms: results[i] is each one's
+ * result as loop_call's.  A deadline fences them all.  Returns 0 once any
+ * was issued (see results), else why none could be. */
+#define LOOP_MANY_MAX 64
+int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
+		   loop_submit_fn submit, loop_decode_fn decode,
+		   void *const *args, int *results, unsigned n, int timeout_ms);
 /* Issues a request nobody waits for (its reply is dropped).  arg must
  * stay valid only for submit. */
 int loop_send(struct nfs_loop *l, loop_submit_fn submit, void *arg);

@@ -74,6 +74,9 @@
 #define ACTIMEO_DEFAULT 3               /* seconds, as Linux's acregmin */
 #define IO_MAX          (1u << 20)      /* bytes per READ/WRITE, at most */
 #define DIR_MAX         32768u          /* READDIRPLUS maxcount */
+#define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
+					 * flight: at most this many bytes */
+#define WINDOW_MAX      16u             /* ... and this many requests */
 
 struct node {
 	uint64_t ino;                   /* the fileid; set once */
@@ -879,79 +882,78 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	free(h);
 }
 
+/* Requests in flight for one read or write: enough to fill a link, at
+ * most WINDOW_BYTES. */
+static unsigned window_of(uint32_t piece)
+{
+	unsigned w = WINDOW_BYTES / piece;
+
+	return w < 1 ? 1 : w > WINDOW_MAX ? WINDOW_MAX : w;
+}
+
 static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
-			size_t n, off_t off)
+		       size_t n, off_t off)
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
 	struct fh3 fh = node_fh(s, nd);
-	size_t done = 0;
+	struct n3attr a = { 0 };
+	ssize_t r;
 
 	(void)fhp;
 	if (off < 0)
 		return -EINVAL;
-	while (done < n) {
-		uint32_t want = n - done > s->rtmax ? s->rtmax
-						    : (uint32_t)(n - done);
-		struct n3attr a = { 0 };
-		bool eof = false;
-		ssize_t r = n3_read(&c, &fh, (char *)buf + done, want,
-				    (uint64_t)off + done, &eof, &a);
-		if (r < 0)
-			return r;       /* whole or nothing: never short */
+	if (n == 0)
+		return 0;
+	r = n3_read_many(&c, &fh, buf, n, (uint64_t)off, s->rtmax,
+			 window_of(s->rtmax), &a);
+	if (r >= 0)
 		node_attr(s, nd, &a);
-		done += (size_t)r;
-		if (eof || r == 0)
-			break;
-	}
-	return (ssize_t)done;
+	return r;
 }
 
 static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
-			 const void *buf, size_t n, off_t *off)
+			const void *buf, size_t n, off_t *off)
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
 	struct fh3 fh = node_fh(s, nd);
-	uint64_t pos;
-	size_t done = 0;
+	struct n3attr a = { 0 };
+	uint64_t pos, verf = 0;
+	bool mixed = false;
+	ssize_t r;
 
 	(void)fhp;
 	if (*off < 0) {
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
-		int r = node_getattr(s, nd, &st, true);
-		if (r)
-			return r;
+		int e = node_getattr(s, nd, &st, true);
+		if (e)
+			return e;
 		pos = (uint64_t)st.st_size;
 	} else {
 		pos = (uint64_t)*off;
 	}
-	while (done < n) {
-		uint32_t want = n - done > s->wtmax ? s->wtmax
-						    : (uint32_t)(n - done);
-		struct n3attr a = { 0 };
-		uint64_t verf = 0;
-		ssize_t r = n3_write(&c, &fh, (const char *)buf + done, want,
-				     pos + done, false, &verf, &a);
-		if (r < 0)
-			return done ? (ssize_t)done : r;
-		if (r == 0)
-			return done ? (ssize_t)done : -EIO;
-		pthread_mutex_lock(&s->lock);
-		if (nd->dirty && nd->wverf != verf)
-			nd->verf_lost = true;   /* the server restarted */
-		nd->dirty = true;
-		nd->wverf = verf;
-		pthread_mutex_unlock(&s->lock);
-		node_attr(s, nd, &a);
-		done += (size_t)r;
+	if (n == 0) {
+		*off = (off_t)pos;
+		return 0;
 	}
-	*off = (off_t)(pos + done);
-	return (ssize_t)done;
+	r = n3_write_many(&c, &fh, buf, n, pos, s->wtmax, window_of(s->wtmax),
+			  &verf, &mixed, &a);
+	if (r <= 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	if (mixed || (nd->dirty && nd->wverf != verf))
+		nd->verf_lost = true;   /* the server restarted meanwhile */
+	nd->dirty = true;
+	nd->wverf = verf;
+	pthread_mutex_unlock(&s->lock);
+	node_attr(s, nd, &a);
+	*off = (off_t)(pos + (uint64_t)r);
+	return r;
 }
 
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)

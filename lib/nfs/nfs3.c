@@ -683,6 +683,135 @@ ssize_t n3_write(const struct n3 *n, const struct fh3 *fh, const void *buf,
 	return c.count;
 }
 
+/* Up to LOOP_MANY_MAX calls of one procedure at once. */
+static int call_many(const struct n3 *n, struct call *cs, int *res,
+		     unsigned k)
+{
+	void *args[LOOP_MANY_MAX];
+
+	for (unsigned i = 0; i < k; i++)
+		args[i] = &cs[i];
+	return loop_call_many(n->loop, n->cred, submit, decode, args, res, k,
+			      n->timeout_ms);
+}
+
+ssize_t n3_read_many(const struct n3 *n, const struct fh3 *fh, void *buf,
+		     size_t cnt, uint64_t off, uint32_t piece, unsigned window,
+		     struct n3attr *attr)
+{
+	struct call *cs;
+	int res[LOOP_MANY_MAX];
+	size_t done = 0;
+
+	if (window == 0 || window > LOOP_MANY_MAX || piece == 0)
+		return -EINVAL;
+	cs = sys_calloc(window, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	while (done < cnt) {
+		unsigned k = 0;
+		size_t at = done;
+		for (; k < window && at < cnt; k++) {
+			uint32_t want = cnt - at > piece ? piece
+							 : (uint32_t)(cnt - at);
+			memset(&cs[k], 0, sizeof(cs[k]));
+			cs[k].proc = P_READ;
+			cs[k].buf = (char *)buf + at;
+			cs[k].bufsz = want;
+			set_fh(&cs[k].a.read.file, fh);
+			cs[k].a.read.offset = off + at;
+			cs[k].a.read.count = want;
+			at += want;
+		}
+		int r = call_many(n, cs, res, k);
+		if (r) {
+			free(cs);
+			return r;
+		}
+		/* whole or nothing: a piece that failed fails the read, even
+		 * after pieces that came back */
+		for (unsigned i = 0; i < k; i++)
+			if (res[i]) {
+				free(cs);
+				return res[i];
+			}
+		for (unsigned i = 0; i < k; i++) {
+			done += cs[i].count;
+			if (attr && cs[i].attr.valid)
+				*attr = cs[i].attr;
+			if (cs[i].eof || cs[i].count < cs[i].bufsz) {
+				free(cs);
+				return (ssize_t)done;   /* end of file */
+			}
+		}
+	}
+	free(cs);
+	return (ssize_t)done;
+}
+
+ssize_t n3_write_many(const struct n3 *n, const struct fh3 *fh,
+		      const void *buf, size_t cnt, uint64_t off,
+		      uint32_t piece, unsigned window, uint64_t *verf,
+		      bool *verf_mixed, struct n3attr *after)
+{
+	struct call *cs;
+	int res[LOOP_MANY_MAX];
+	size_t done = 0;
+	bool have_verf = false;
+
+	if (window == 0 || window > LOOP_MANY_MAX || piece == 0)
+		return -EINVAL;
+	cs = sys_calloc(window, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	*verf_mixed = false;
+	while (done < cnt) {
+		unsigned k = 0;
+		size_t at = done;
+		for (; k < window && at < cnt; k++) {
+			uint32_t want = cnt - at > piece ? piece
+							 : (uint32_t)(cnt - at);
+			memset(&cs[k], 0, sizeof(cs[k]));
+			cs[k].proc = P_WRITE;
+			cs[k].bufsz = want;
+			set_fh(&cs[k].a.write.file, fh);
+			cs[k].a.write.offset = off + at;
+			cs[k].a.write.count = want;
+			cs[k].a.write.stable = UNSTABLE;
+			cs[k].a.write.data.data_len = want;
+			cs[k].a.write.data.data_val = (char *)buf + at;
+			at += want;
+		}
+		int r = call_many(n, cs, res, k);
+		if (r) {
+			free(cs);
+			return done ? (ssize_t)done : r;
+		}
+		/* the count is what was written without a gap */
+		for (unsigned i = 0; i < k; i++) {
+			if (res[i] || cs[i].count > cs[i].bufsz) {
+				free(cs);
+				if (done)
+					return (ssize_t)done;
+				return res[i] ? res[i] : -EIO;
+			}
+			if (have_verf && cs[i].verf != *verf)
+				*verf_mixed = true;
+			*verf = cs[i].verf;
+			have_verf = true;
+			if (after && cs[i].attr.valid)
+				*after = cs[i].attr;
+			done += cs[i].count;
+			if (cs[i].count < cs[i].bufsz) {
+				free(cs);
+				return done ? (ssize_t)done : -EIO;
+			}
+		}
+	}
+	free(cs);
+	return (ssize_t)done;
+}
+
 int n3_commit(const struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 {
 	struct call c = { .proc = P_COMMIT };

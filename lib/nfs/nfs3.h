@@ -82,6 +82,17 @@ ssize_t n3_read(const struct n3 *c, const struct fh3 *fh, void *buf,
 ssize_t n3_write(const struct n3 *c, const struct fh3 *fh, const void *buf,
 		 uint32_t n, uint64_t off, bool stable, uint64_t *verf,
 		 struct n3attr *after);
+/* cnt bytes in pieces of at most piece bytes, window of them in flight
+ * at once.  Reads are whole or fail (short only at end of file); writes
+ * (UNSTABLE) return what was written without a gap, verf the write
+ * verifier, verf_mixed true if the pieces' verifiers differed. */
+ssize_t n3_read_many(const struct n3 *c, const struct fh3 *fh, void *buf,
+		     size_t cnt, uint64_t off, uint32_t piece, unsigned window,
+		     struct n3attr *attr);
+ssize_t n3_write_many(const struct n3 *c, const struct fh3 *fh,
+		      const void *buf, size_t cnt, uint64_t off,
+		      uint32_t piece, unsigned window, uint64_t *verf,
+		      bool *verf_mixed, struct n3attr *after);
 int n3_commit(const struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* Commits, not waited for. */
 int n3_commit_async(struct nfs_loop *l, const struct fh3 *fh);
