@@ -704,9 +704,11 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 
 /* If name in dir is a file open through this mount, renames it to a new
  * ".nfsXXXX" name in the same directory and keeps that name in its node,
- * to be removed at the last close.  Returns 1 if it did, 0 if the name is
+ * to be removed at the last close (not when same_as_dir_name in same_dir
+ * names the same file: a rename between two names of one file).  Returns 1 if it did, 0 if the name is
  * not an open file, or a negative errno. */
-static int silly_rename(struct nsb *s, struct node *d, const char *name)
+static int silly_rename(struct nsb *s, struct node *d, const char *name,
+			const char *same_as_dir_name, struct node *same_dir)
 {
 	struct n3 c = ctx_of(s);
 	struct fh3 dfh, fh;
@@ -723,9 +725,21 @@ static int silly_rename(struct nsb *s, struct node *d, const char *name)
 	r = lookup_install(s, d, name, &ino, &fh);
 	if (r)
 		return r == -ENOENT ? 0 : r;
+	if (same_as_dir_name) {
+		/* rename onto another name of the same file does nothing:
+		 * nothing to hide */
+		uint64_t src;
+		r = lookup_install(s, same_dir, same_as_dir_name, &src, NULL);
+		if (r)
+			return r;
+		if (src == ino)
+			return 0;
+	}
 	pthread_mutex_lock(&s->lock);
 	n = node_find_locked(s, ino);
-	bool open = n && n->opens > 0 && !n->silly && !S_ISDIR(n->type);
+	/* only its last name: with another link left it stays reachable */
+	bool open = n && n->opens > 0 && !n->silly && !S_ISDIR(n->type) &&
+		    n->st_valid && n->st.st_nlink <= 1;
 	unsigned seq = ++s->silly_seq;
 	pthread_mutex_unlock(&s->lock);
 	if (!open)
@@ -762,7 +776,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	int r;
 
 	if (!isdir) {
-		r = silly_rename(s, dir, name);
+		r = silly_rename(s, dir, name, NULL, NULL);
 		if (r)
 			return r < 0 ? r : 0;
 	}
@@ -795,7 +809,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 			return r;
 	} else {
 		/* a target open here is kept reachable (silly rename) */
-		r = silly_rename(s, ndir, nname);
+		r = silly_rename(s, ndir, nname, oname, odir);
 		if (r < 0)
 			return r;
 	}

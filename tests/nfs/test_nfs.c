@@ -20,6 +20,9 @@
  *    survive);
  *  - hard: a call made while the server is gone waits and succeeds once
  *    it is back;
+ *  - silly rename: an open file unlinked lives on under ".nfs" names until
+ *    its last close, then they go; a rename between two names of one open
+ *    file changes nothing;
  *  - 64 MiB written and read back in 4 MiB calls (many requests in flight
  *    each) come back exactly; short only at the end (rates printed).
  */
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +120,7 @@ static void test_options(void **state)
 
 struct blocked {
 	const char *path;
-	int result;
+	_Atomic int result;     /* read by the main thread while it runs */
 	uint64_t ms;
 };
 
@@ -126,8 +130,9 @@ static void *stat_thread(void *arg)
 	struct stat st;
 	uint64_t t0 = now_ms();
 
-	b->result = uvfs_stat(C, b->path, &st);
+	int r = uvfs_stat(C, b->path, &st);
 	b->ms = now_ms() - t0;
+	b->result = r;
 	return NULL;
 }
 
@@ -152,9 +157,8 @@ static void test_forced_unmount_in_partition(void **state)
 	server("heal");
 	printf("forced unmount in a partition: %llu ms; the caller waited "
 	       "%llu ms and got %d\n", (unsigned long long)took,
-	       (unsigned long long)b.ms, b.result);
-	assert_true(b.result == -EIO || b.result == -ENOENT);
-	assert_true(b.result == -EIO);
+	       (unsigned long long)b.ms, atomic_load(&b.result));
+	assert_int_equal(atomic_load(&b.result), -EIO);
 	assert_true(took < 2000);
 	assert_true(b.ms < 5000);       /* not its 20 s deadline */
 }
@@ -259,10 +263,11 @@ static void *read_thread(void *arg)
 	int fd = uvfs_open(C, b->path, O_RDONLY, 0);
 	uint64_t t0 = now_ms();
 
-	b->result = fd < 0 ? fd : (int)uvfs_read(C, fd, buf, sizeof(buf));
+	int r = fd < 0 ? fd : (int)uvfs_read(C, fd, buf, sizeof(buf));
 	b->ms = now_ms() - t0;
 	if (fd >= 0)
 		uvfs_close(C, fd);
+	b->result = r;
 	return NULL;
 }
 
@@ -288,11 +293,74 @@ static void test_restart_hard(void **state)
 	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
 	usleep(1000 * 1000);
 	/* it waits: nothing answered yet */
-	assert_int_equal(b.result, -1000);
+	assert_int_equal(atomic_load(&b.result), -1000);
 	server("restart");
 	pthread_join(th, NULL);
-	printf("hard: the reader got %d after the restart\n", b.result);
-	assert_int_equal(b.result, 10);
+	printf("hard: the reader got %d after the restart\n",
+	       atomic_load(&b.result));
+	assert_int_equal(atomic_load(&b.result), 10);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static int count_nfs_files(void)
+{
+	char cmd[600];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -c '^\\.nfs'", DIR_);
+	p = popen(cmd, "r");
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* Silly rename: an open file unlinked or renamed over lives on under a
+ * ".nfs" name until its last close (only when it was its last name); a
+ * rename between two names of one open file changes nothing. */
+static void test_silly_rename(void **state)
+{
+	char t[32], a[64], b[64], buf[8];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000"), 0);
+	snprintf(a, sizeof(a), "%s/sa", t);
+	snprintf(b, sizeof(b), "%s/sb", t);
+	fd = uvfs_open(C, a, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, "silly", 5), 5);
+	assert_int_equal(uvfs_link(C, a, b), 0);
+	assert_int_equal(uvfs_rename(C, a, b, 0), 0);   /* same file */
+	assert_int_equal(uvfs_stat(C, a, &st), 0);
+	assert_int_equal(uvfs_stat(C, b, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(uvfs_rename(C, a, a, 0), 0);
+	assert_int_equal(uvfs_stat(C, a, &st), 0);
+	assert_int_equal(count_nfs_files(), 0);
+	assert_int_equal(uvfs_unlink(C, b), 0);         /* a link is left */
+	assert_int_equal(count_nfs_files(), 0);
+	assert_int_equal(uvfs_unlink(C, a), 0);         /* the last one */
+	assert_int_equal(uvfs_stat(C, a, &st), -ENOENT);
+	assert_int_equal(count_nfs_files(), 1);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(uvfs_pread(C, fd, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "silly", 5);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	/* gone after the close (the removals are sent, not waited for) */
+	int n = -1;
+	for (int i = 0; i < 100 && n != 0; i++) {
+		n = count_nfs_files();
+		if (n)
+			usleep(50 * 1000);
+	}
+	assert_int_equal(n, 0);
 	assert_int_equal(uvfs_umount(C, t, 0), 0);
 }
 
@@ -353,6 +421,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_big_io),
+		cmocka_unit_test(test_silly_rename),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_restart_soft),
