@@ -50,6 +50,10 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 #define TICK_MS        100      /* rpc_service() runs at least this often */
+#define CONNECT_TRY_MS 1000     /* a reconnect attempt not done by then is
+				 * started afresh (a SYN lost in a
+				 * partition would wait for TCP's backoff:
+				 * the mount is back within this of a heal) */
 
 struct waiter {
 	/* all fields: l->lock */
@@ -73,6 +77,7 @@ struct nfs_loop {
 	bool reset;                     /* the thread must replace rpc */
 	bool stop;
 	uint64_t retry_at_ns;           /* next connect attempt (0: none) */
+	uint64_t connect_ns;            /* when the attempt began */
 	int backoff_ms;
 	struct waiter out;              /* list head: replies pending */
 	bool auth_root;                 /* rpc's auth is root's */
@@ -84,6 +89,8 @@ struct nfs_loop {
 	char *host;
 	int program, version, timeout_ms;
 	bool hard;
+	/* l->lock: */
+	int port;                       /* the server's, once connected */
 	int efd;                        /* wakes the service thread */
 	pthread_t thread;
 	bool thread_started;
@@ -246,6 +253,22 @@ static void set_sockopts(struct nfs_loop *l)
 	sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The server's port of the connection, or 0. */
+static int peer_port(struct rpc_context *rpc)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = rpc_get_fd(rpc);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
 static void connect_cb(struct rpc_context *rpc, int status, void *data,
 		       void *private_data)
 {
@@ -258,6 +281,8 @@ static void connect_cb(struct rpc_context *rpc, int status, void *data,
 			l->reconnects++;
 		l->auth_root = true;    /* a fresh context: default auth */
 		set_sockopts(l);
+		if (!l->port)
+			l->port = peer_port(l->rpc);
 		loop_set_state(l, LOOP_UP);
 		return;
 	}
@@ -293,8 +318,15 @@ static void start_connect(struct nfs_loop *l)
 		return;
 	}
 	l->auth_root = true;
-	if (rpc_connect_program_async(l->rpc, l->host, l->program, l->version,
-				      connect_cb, l) != 0) {
+	l->connect_ns = now_ns();
+	/* a reconnect goes straight to the port the first connection found
+	 * through the portmapper (NFS keeps its port across restarts); it
+	 * can also be abandoned midway without leaking: libnfs 4.0 leaks the
+	 * state of a portmapper lookup whose context is destroyed */
+	if ((l->port
+	     ? rpc_connect_async(l->rpc, l->host, l->port, connect_cb, l)
+	     : rpc_connect_program_async(l->rpc, l->host, l->program,
+					 l->version, connect_cb, l)) != 0) {
 		if (l->state == LOOP_CONNECTING) {
 			snprintf(l->err, sizeof(l->err), "%s",
 				 rpc_get_error(l->rpc));
@@ -317,6 +349,11 @@ static void *service(void *arg)
 		uint64_t now = now_ns();
 		int tmo = TICK_MS;
 
+		if (!l->reset && l->state == LOOP_RECONNECTING && l->port &&
+		    now - l->connect_ns > CONNECT_TRY_MS * 1000000ull) {
+			l->reset = true;        /* this attempt is stuck */
+			l->retry_at_ns = now;
+		}
 		if (l->reset && l->state == LOOP_RECONNECTING) {
 			if (now >= l->retry_at_ns) {
 				l->reset = false;

@@ -15,6 +15,8 @@
  *    -EIO at once (well within its deadline) and the unmount returns;
  *  - fencing: a write that timed out in a partition never lands on the
  *    server after the heal, and the mount works again (reconnected);
+ *  - a partition: the first call is fenced at its deadline, the next ones
+ *    fail at once, and the mount is back about a second after the heal;
  *  - soft (default): while the server is gone calls fail at once with
  *    -EIO; after a restart a file held open reads on (NFSv3 handles
  *    survive);
@@ -256,6 +258,52 @@ static void test_restart_soft(void **state)
 	assert_int_equal(uvfs_umount(C, t, 0), 0);
 }
 
+/* A partition: the first call waits its deadline and is fenced, the next
+ * fail at once (soft), and after the heal the mount is back within about
+ * a second (a reconnect attempt stuck in the partition is started
+ * afresh). */
+static void test_partition_heal(void **state)
+{
+	char t[32], path[64];
+	struct stat st;
+	int r;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=1500,noac"),
+			 0);
+	snprintf(path, sizeof(path), "%s/p", t);
+	assert_int_equal(uvfs_mkdir(C, path, 0755), 0);
+	server("partition");
+	uint64_t t0 = now_ms();
+	int r1 = uvfs_stat(C, path, &st);
+	uint64_t first = now_ms() - t0;
+	assert_true(r1 == -ETIMEDOUT || r1 == -EIO);
+	assert_true(first < 1500 + 1500);
+	t0 = now_ms();
+	r = uvfs_stat(C, path, &st);
+	uint64_t next = now_ms() - t0;
+	assert_int_equal(r, -EIO);
+	assert_true(next < 500);        /* fail fast, not another deadline */
+	sleep(2);                       /* reconnect attempts meanwhile */
+	server("heal");
+	t0 = now_ms();
+	r = -1;
+	while (r != 0 && now_ms() - t0 < 10000) {
+		r = uvfs_stat(C, path, &st);
+		if (r)
+			usleep(20 * 1000);
+	}
+	uint64_t back = now_ms() - t0;
+	printf("partition: first call %d after %llu ms, next %llu ms; back "
+	       "%llu ms after the heal\n", r1, (unsigned long long)first,
+	       (unsigned long long)next, (unsigned long long)back);
+	assert_int_equal(r, 0);
+	assert_true(back < 2500);       /* the target is 1 s; slack for load */
+	assert_int_equal(uvfs_rmdir(C, path), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
 static void *read_thread(void *arg)
 {
 	struct blocked *b = arg;
@@ -424,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_silly_rename),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
+		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_restart_soft),
 		cmocka_unit_test(test_restart_hard),
 	};
