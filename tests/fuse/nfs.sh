@@ -114,6 +114,19 @@ mkdir "$N/untar"
 tar -C "$N/untar" -xf "$WORK/copy.tar" || fail "tar x"
 diff -r --no-dereference "$N/copy" "$N/untar/copy" || fail "tar round trip differs"
 
+note "1000 files: created, listed with ls -l, removed (times are figures)"
+mkdir "$N/many"
+t0=$(date +%s%N)
+(cd "$N/many" && for i in $(seq 1000); do : >"f$i"; done) || fail "create 1000"
+t1=$(date +%s%N)
+[ "$(ls -l "$N/many" | grep -c '^-')" = 1000 ] || fail "ls -l does not list 1000 files"
+t2=$(date +%s%N)
+[ "$(ls "$SRV/many" | wc -l)" = 1000 ] || fail "the server does not have 1000 files"
+rm -r "$N/many" || fail "rm -r of 1000 files"
+t3=$(date +%s%N)
+[ ! -e "$SRV/many" ] || fail "rm -r left files on the server"
+note "create $(( (t1 - t0) / 1000000 )) ms, ls -l $(( (t2 - t1) / 1000000 )) ms, rm -r $(( (t3 - t2) / 1000000 )) ms"
+
 note "a file unlinked while open stays readable; its .nfs name goes at close"
 echo "still here" >"$N/open-unlinked"
 exec 3<"$N/open-unlinked"
