@@ -63,8 +63,10 @@ struct waiter {
 	bool done;                      /* err is the result */
 	bool abandoned;                 /* the caller left (or never was) */
 	int err;
+	loop_submit_fn submit;
 	loop_decode_fn decode;
 	void *arg;
+	struct waiter *again;           /* on l->again: to send again */
 	pthread_cond_t cv;
 };
 
@@ -80,9 +82,11 @@ struct nfs_loop {
 	uint64_t connect_ns;            /* when the attempt began */
 	int backoff_ms;
 	struct waiter out;              /* list head: replies pending */
+	struct waiter *again;           /* hard: lost with their connection,
+					 * sent again once reconnected */
 	bool auth_root;                 /* rpc's auth is root's */
 	struct uvfs_cred auth;          /* ... else these credentials */
-	unsigned long calls, timeouts, losses, reconnects;
+	unsigned long calls, timeouts, losses, reconnects, replays;
 	unsigned inflight;
 	char err[128];                  /* the first connect's failure */
 	/* set once: */
@@ -213,7 +217,8 @@ static void lose(struct nfs_loop *l)
 	if (l->state != LOOP_UP)
 		return;
 	reset_socket(l);
-	fail_all(l, -EIO);
+	if (!l->hard)
+		fail_all(l, -EIO);      /* soft; hard: sent again (loop_cb) */
 	l->losses++;
 	l->reset = true;
 	l->retry_at_ns = now_ns();
@@ -226,8 +231,18 @@ static void loop_cb(struct rpc_context *rpc, int status, void *data,
 		    void *private_data)
 {
 	struct waiter *w = private_data;
+	struct nfs_loop *l = w->l;
 
-	waiter_unlist(w->l, w);
+	waiter_unlist(l, w);
+	if (status != RPC_STATUS_SUCCESS && l->hard && !w->done &&
+	    !w->abandoned && l->state != LOOP_DEAD && !l->stop) {
+		/* hard: a request its connection lost is sent again on the
+		 * next one (its caller still waits, within its deadline);
+		 * the callback's reference goes with it */
+		w->again = l->again;
+		l->again = w;
+		return;
+	}
 	if (!w->done && !w->abandoned) {
 		w->err = w->decode(rpc, status, data, w->arg);
 		w->done = true;
@@ -251,6 +266,52 @@ static void set_sockopts(struct nfs_loop *l)
 	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	sys_setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
 	sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
+		 void *arg);
+static int set_auth(struct nfs_loop *l, const struct uvfs_cred *cred);
+
+/* Fails every request waiting to be sent again with err.
+ * => l->lock held. */
+static void fail_again(struct nfs_loop *l, int err)
+{
+	while (l->again) {
+		struct waiter *w = l->again;
+		l->again = w->again;
+		w->again = NULL;
+		if (!w->done && !w->abandoned) {
+			w->done = true;
+			w->err = err;
+			pthread_cond_signal(&w->cv);
+		}
+		waiter_put(w);
+	}
+}
+
+/* Sends again what the last connection lost (hard), as root: every
+ * request of this driver goes as root.  => l->lock held, state UP. */
+static void resend(struct nfs_loop *l)
+{
+	struct waiter *list = l->again;
+
+	l->again = NULL;
+	while (list) {
+		struct waiter *w = list;
+		list = w->again;
+		w->again = NULL;
+		if (w->done || w->abandoned || set_auth(l, NULL) != 0 ||
+		    issue(l, w, w->submit, w->arg) != 0) {
+			if (!w->done && !w->abandoned) {
+				w->done = true;
+				w->err = -EIO;
+				pthread_cond_signal(&w->cv);
+			}
+			waiter_put(w);  /* the callback's: none will come */
+			continue;
+		}
+		l->replays++;
+	}
 }
 
 /* The server's port of the connection, or 0. */
@@ -284,6 +345,7 @@ static void connect_cb(struct rpc_context *rpc, int status, void *data,
 		if (!l->port)
 			l->port = peer_port(l->rpc);
 		loop_set_state(l, LOOP_UP);
+		resend(l);
 		return;
 	}
 	if (l->state == LOOP_CONNECTING) {
@@ -466,6 +528,7 @@ void loop_cancel(struct nfs_loop *l)
 	pthread_mutex_lock(&l->lock);
 	reset_socket(l);
 	fail_all(l, -EIO);
+	fail_again(l, -EIO);
 	if (l->state != LOOP_DEAD)
 		loop_set_state(l, LOOP_DEAD);
 	wake(l);
@@ -477,6 +540,7 @@ void loop_free(struct nfs_loop *l)
 	pthread_mutex_lock(&l->lock);
 	l->stop = true;
 	fail_all(l, -EIO);
+	fail_again(l, -EIO);
 	if (l->state != LOOP_DEAD)
 		loop_set_state(l, LOOP_DEAD);
 	wake(l);
@@ -489,6 +553,7 @@ void loop_free(struct nfs_loop *l)
 		l->rpc = NULL;
 		rpc_destroy_context(rpc);
 	}
+	fail_again(l, -EIO);    /* (none: the callbacks saw stop) */
 	/* callbacks that never came (none should be left) */
 	while (l->out.next != &l->out) {
 		struct waiter *w = l->out.next;
@@ -571,6 +636,7 @@ static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
 		 void *arg)
 {
 	w->l = l;
+	w->submit = submit;
 	w->next = l->out.next;
 	w->prev = &l->out;
 	l->out.next->prev = w;
@@ -698,6 +764,7 @@ void loop_stats(struct nfs_loop *l, struct loop_stats *out)
 	out->timeouts = l->timeouts;
 	out->losses = l->losses;
 	out->reconnects = l->reconnects;
+	out->replays = l->replays;
 	out->inflight = l->inflight;
 	pthread_mutex_unlock(&l->lock);
 }

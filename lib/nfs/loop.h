@@ -23,7 +23,9 @@
  *
  *   While RECONNECTING a new request fails at once with -EIO (soft, the
  *   default) or waits, within its deadline, for UP (hard).  In DEAD every
- *   request fails with -EIO at once.
+ *   request fails with -EIO at once.  A request out on a connection that
+ *   is lost fails with -EIO (soft) or is sent again on the next connection
+ *   (hard; its caller still waits within its deadline).
  *
  * Fencing: a request whose deadline passes is failed to its caller with
  * -ETIMEDOUT only after the connection it went out on has been reset
@@ -66,6 +68,7 @@ struct loop_stats {
 	unsigned long timeouts;         /* requests past their deadline */
 	unsigned long losses;           /* connections lost or fenced */
 	unsigned long reconnects;       /* connections made after the first */
+	unsigned long replays;          /* hard: requests sent again */
 	unsigned inflight;              /* requests out now */
 };
 

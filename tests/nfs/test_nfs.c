@@ -21,7 +21,8 @@
  *    -EIO; after a restart a file held open reads on (NFSv3 handles
  *    survive);
  *  - hard: a call made while the server is gone waits and succeeds once
- *    it is back;
+ *    it is back, and one whose request was out when the connection was
+ *    lost is sent again and succeeds;
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
@@ -308,8 +309,8 @@ static void *read_thread(void *arg)
 {
 	struct blocked *b = arg;
 	char buf[16];
-	int fd = uvfs_open(C, b->path, O_RDONLY, 0);
 	uint64_t t0 = now_ms();
+	int fd = uvfs_open(C, b->path, O_RDONLY, 0);
 
 	int r = fd < 0 ? fd : (int)uvfs_read(C, fd, buf, sizeof(buf));
 	b->ms = now_ms() - t0;
@@ -464,6 +465,41 @@ static void test_big_io(void **state)
 	free(back);
 }
 
+/* hard: a request out when its connection is lost is sent again on the
+ * next connection: a reader blocked in a partition while the server is
+ * killed gets its data once the server is back (soft would say EIO). */
+static void test_hard_resend(void **state)
+{
+	char t[32], path[64], host[512];
+	struct blocked b = { .path = path, .result = -1000 };
+	pthread_t th;
+	FILE *f;
+
+	(void)state;
+	snprintf(host, sizeof(host), "%s/resent", DIR_);
+	f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("sent again", f);
+	fclose(f);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=30000,noac,hard"), 0);
+	snprintf(path, sizeof(path), "%s/resent", t);
+	server("partition");
+	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
+	usleep(500 * 1000);     /* its request is out, unanswered */
+	server("kill");
+	server("heal");         /* the retransmission meets a reset */
+	usleep(500 * 1000);
+	assert_int_equal(atomic_load(&b.result), -1000);
+	server("restart");
+	pthread_join(th, NULL);
+	printf("hard, lost in flight: the reader got %d after %llu ms\n",
+	       atomic_load(&b.result), (unsigned long long)b.ms);
+	assert_int_equal(atomic_load(&b.result), 10);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_restart_soft),
 		cmocka_unit_test(test_restart_hard),
+		cmocka_unit_test(test_hard_resend),
 	};
 	int failed;
 
