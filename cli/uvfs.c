@@ -766,8 +766,9 @@ static int listing(int argc, char **argv, const char *verb,
 		if (json)
 			printf("[");
 		else
-			printf("%-8s %-5s %-10s %8s %-24s %s\n", "PID", "MOUNT",
-			       "STATE", "RESTARTS", "TARGET", "SOURCE");
+			printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n", "PID",
+			       "MOUNT", "STATE", "RESTARTS", "LOSSES",
+			       "TIMEOUTS", "TARGET", "SOURCE");
 		int first = 1;
 		for (size_t i = 0; i < r.n; i++) {
 			int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
@@ -777,11 +778,13 @@ static int listing(int argc, char **argv, const char *verb,
 				printf(first ? "" : ", ");
 				json_record(a, c);
 			} else {
-				printf("%-8s %-5s %-10s %8s %-24s %s\n",
+				printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
 				       ctl_get(a, c, "pid"),
 				       ctl_get(a, c, "mount"),
 				       ctl_get(a, c, "state"),
 				       ctl_get(a, c, "restarts"),
+				       ctl_get(a, c, "losses"),
+				       ctl_get(a, c, "timeouts"),
 				       ctl_get(a, c, "target"),
 				       ctl_get(a, c, "source"));
 			}
