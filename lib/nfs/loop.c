@@ -44,7 +44,9 @@
 #include <nfsc/libnfs.h>
 #include <nfsc/libnfs-raw.h>
 
+#include "deadline.h"
 #include "loop.h"
+#include "transport.h"
 #include "sys.h"
 
 #define BACKOFF_MIN_MS 50
@@ -191,22 +193,19 @@ static void fail_all(struct nfs_loop *l, int err)
 		}
 }
 
-/* An abortive close of the connection: disconnecting a TCP socket
- * (connect to AF_UNSPEC) sends a reset and drops whatever is queued, so
- * no byte of a request on it reaches the server afterwards.  The fd stays
- * open (libnfs owns it) and reports an error at the next poll.
+/* An abortive close of the connection (rt_link_abort: SO_LINGER 0 and a
+ * TCP disconnect send a reset and drop whatever is queued, so no byte of
+ * a request on it reaches the server afterwards).  The fd stays open
+ * (libnfs owns it) and reports an error at the next poll.
  * => l->lock held. */
 static void reset_socket(struct nfs_loop *l)
 {
 	int fd = l->rpc ? rpc_get_fd(l->rpc) : -1;
 
 	if (fd >= 0) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		struct sockaddr sa = { .sa_family = AF_UNSPEC };
-
-		sys_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (sys_connect(fd, &sa, sizeof(sa)) != 0)
-			sys_shutdown(fd, SHUT_RDWR);
+		struct rt_link link = { .fd_r = fd, .fd_w = fd, .sock = true,
+					.tcp = true };
+		rt_link_abort(&link);
 	}
 }
 
@@ -251,21 +250,20 @@ static void loop_cb(struct rpc_context *rpc, int status, void *data,
 	waiter_put(w);
 }
 
+/* Liveness as the session layer has it (docs/session.md): the kernel
+ * gives up on data unacknowledged for a deadline, and probes an idle
+ * link every quarter of it (at least 1 s). */
 static void set_sockopts(struct nfs_loop *l)
 {
 	int fd = rpc_get_fd(l->rpc);
-	int one = 1, idle = 5, intvl = 2, cnt = 3;
-	unsigned ut = (unsigned)l->timeout_ms;
+	struct rt_tcp_opts o = {
+		.user_timeout_ms = l->timeout_ms,
+		.keepalive_ms = l->timeout_ms / 4 > 1000 ? l->timeout_ms / 4
+							 : 1000,
+	};
 
-	if (fd < 0)
-		return;
-	/* a dead peer is noticed within a bounded time even when idle */
-	sys_setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	sys_setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	sys_setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
-	sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (fd >= 0)
+		rt_tcp_tune(fd, &o);
 }
 
 static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
@@ -606,15 +604,29 @@ static int set_auth(struct nfs_loop *l, const struct uvfs_cred *cred)
 	return 0;
 }
 
-/* Waits for the connection to be usable.  => l->lock held. */
-static int wait_up(struct nfs_loop *l, const struct timespec *dl)
+/* Waits for the connection to be usable.  Soft: only while the first
+ * connection is made, within *dl.  Hard: also while reconnecting, with no
+ * deadline (cancel ends it), and *dl starts again once up.
+ * => l->lock held. */
+static int wait_up(struct nfs_loop *l, struct timespec *dl)
 {
+	bool waited = false;
+
 	while (l->state == LOOP_CONNECTING ||
-	       (l->state == LOOP_RECONNECTING && l->hard))
-		if (pthread_cond_timedwait(&l->state_cv, &l->lock, dl) ==
-		    ETIMEDOUT)
+	       (l->state == LOOP_RECONNECTING && l->hard)) {
+		if (l->state == LOOP_RECONNECTING) {
+			waited = true;
+			pthread_cond_wait(&l->state_cv, &l->lock);
+		} else if (pthread_cond_timedwait(&l->state_cv, &l->lock, dl) ==
+			   ETIMEDOUT) {
 			return -ETIMEDOUT;
-	return l->state == LOOP_UP ? 0 : -EIO;
+		}
+	}
+	if (l->state != LOOP_UP)
+		return -EIO;
+	if (waited)
+		deadline_in(dl, l->timeout_ms);
+	return ms_left(dl) > 0 ? 0 : -ETIMEDOUT; /* never sent after it */
 }
 
 static struct waiter *waiter_new(void)
@@ -653,10 +665,9 @@ static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
 
 int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		   loop_submit_fn submit, loop_decode_fn decode,
-		   void *const *args, int *results, unsigned n, int timeout_ms)
+		   void *const *args, int *results, unsigned n,
+		   struct timespec *dl)
 {
-	struct timespec dl = deadline_ts(now_ns() +
-					 (uint64_t)timeout_ms * 1000000ull);
 	struct waiter *ws[LOOP_MANY_MAX];
 	unsigned i, issued = 0;
 	bool fenced = false;
@@ -678,7 +689,7 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		ws[i]->refs = 2;
 	}
 	pthread_mutex_lock(&l->lock);
-	r = wait_up(l, &dl);
+	r = wait_up(l, dl);
 	if (r == 0)
 		r = set_auth(l, cred);
 	for (i = 0; r == 0 && i < n; i++) {
@@ -689,7 +700,7 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 	for (i = 0; i < issued; i++) {
 		struct waiter *w = ws[i];
 		while (!w->done && !w->abandoned)
-			if (pthread_cond_timedwait(&w->cv, &l->lock, &dl) ==
+			if (pthread_cond_timedwait(&w->cv, &l->lock, dl) ==
 			    ETIMEDOUT && !w->done) {
 				/* fence: the connection they went out on is
 				 * reset before a caller hears "failed" */
@@ -719,11 +730,11 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 
 int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
-	      int timeout_ms)
+	      struct timespec *dl)
 {
 	int res, r;
 
-	r = loop_call_many(l, cred, submit, decode, &arg, &res, 1, timeout_ms);
+	r = loop_call_many(l, cred, submit, decode, &arg, &res, 1, dl);
 	return r ? r : res;
 }
 

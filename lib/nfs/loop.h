@@ -38,6 +38,7 @@
 #define UVFS_NFS_LOOP_H
 
 #include <stdint.h>
+#include <time.h>
 #include <uvfs/uvfs.h>
 
 struct rpc_context;
@@ -84,19 +85,25 @@ void loop_free(struct nfs_loop *l);
 void loop_cancel(struct nfs_loop *l);
 
 /* Issues one request with the credentials cred (AUTH_SYS; NULL: root) and
- * waits for its reply until timeout_ms.  Returns decode's result, -EIO
- * (lost, cancelled, refused), or -ETIMEDOUT (deadline; fenced). */
+ * waits for its reply until *dl, the deadline of the whole operation
+ * (CLOCK_MONOTONIC; every request of one vnode operation shares it).
+ * Returns decode's result, -EIO (lost, cancelled, refused), or
+ * -ETIMEDOUT (the deadline passed: before it was sent, or after, fenced).
+ * hard, while reconnecting: waits with no deadline until the connection
+ * is up (a forced unmount ends the wait with -EIO), and *dl starts
+ * again then (now + the mount's timeout). */
 int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
-	      int timeout_ms);
+	      struct timespec *dl);
 /* Issues n requests (at most LOOP_MANY_MAX) at once, one per args[i],
- * and waits for all of them until timeout_ms: results[i] is each one's
+ * and waits for all of them until *dl: results[i] is each one's
  * result as loop_call's.  A deadline fences them all.  Returns 0 once any
  * was issued (see results), else why none could be. */
 #define LOOP_MANY_MAX 64
 int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		   loop_submit_fn submit, loop_decode_fn decode,
-		   void *const *args, int *results, unsigned n, int timeout_ms);
+		   void *const *args, int *results, unsigned n,
+		   struct timespec *dl);
 /* Issues a request nobody waits for (its reply is dropped).  arg must
  * stay valid only for submit. */
 int loop_send(struct nfs_loop *l, loop_submit_fn submit, void *arg);

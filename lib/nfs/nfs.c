@@ -65,6 +65,7 @@
 #include <uvfs/nfs.h>
 
 #include "loop.h"
+#include "deadline.h"
 #include "nfs3.h"
 #include "sys.h"
 
@@ -137,9 +138,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The context of one vnode operation: its deadline starts now. */
 static struct n3 ctx_of(struct nsb *s)
 {
-	struct n3 c = { .loop = s->loop, .timeout_ms = s->timeout_ms };
+	struct n3 c = { .loop = s->loop };
+
+	deadline_in(&c.dl, s->timeout_ms);
 	return c;
 }
 
@@ -369,10 +373,9 @@ static void invalidate_all(struct nsb *s)
 
 /* The node's attributes, from the cache while fresh, else from the
  * server.  force: always from the server (open: close-to-open). */
-static int node_getattr(struct nsb *s, struct node *n, struct stat *st,
-			bool force)
+static int node_getattr(struct nsb *s, struct n3 *c, struct node *n,
+			struct stat *st, bool force)
 {
-	struct n3 c = ctx_of(s);
 	struct fh3 fh;
 	int r;
 
@@ -385,7 +388,7 @@ static int node_getattr(struct nsb *s, struct node *n, struct stat *st,
 	}
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
-	r = n3_getattr(&c, &fh, st);
+	r = n3_getattr(c, &fh, st);
 	if (r == -ESTALE) {
 		/* a handle goes stale when its file is removed: what is
 		 * still open (a cwd, a descriptor) has no links now */
@@ -454,7 +457,8 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	r = loop_new(host, MOUNT_PROGRAM, MOUNT_V3, o.timeout_ms, false, &ml);
 	if (r)
 		return r == -ECONNREFUSED ? -EHOSTUNREACH : r;
-	struct n3 mc = { .loop = ml, .timeout_ms = o.timeout_ms };
+	struct n3 mc = { .loop = ml };
+	deadline_in(&mc.dl, o.timeout_ms);
 	r = n3_mnt(&mc, export, &rootfh);
 	loop_free(ml);
 	if (r)
@@ -575,7 +579,8 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
-	int r = node_getattr(s, n, st, false);
+	struct n3 c = ctx_of(s);
+	int r = node_getattr(s, &c, n, st, false);
 
 	if (r == 0) {
 		/* a file unlinked while open has lost the name it was
@@ -613,19 +618,18 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 /* ---- names -------------------------------------------------------------- */
 
 /* Looks name up in dir and installs what it names. */
-static int lookup_install(struct nsb *s, struct node *d, const char *name,
-			  uint64_t *ino, struct fh3 *fhp)
+static int lookup_install(struct nsb *s, struct n3 *c, struct node *d,
+			  const char *name, uint64_t *ino, struct fh3 *fhp)
 {
-	struct n3 c = ctx_of(s);
 	struct fh3 dfh = node_fh(s, d), fh;
 	struct n3attr a = { 0 };
 	int r;
 
-	r = n3_lookup(&c, &dfh, name, &fh, &a);
+	r = n3_lookup(c, &dfh, name, &fh, &a);
 	if (r)
 		return r;
 	if (!a.valid) {
-		r = n3_getattr(&c, &fh, &a.st);
+		r = n3_getattr(c, &fh, &a.st);
 		if (r)
 			return r;
 	}
@@ -645,7 +649,8 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		*ino = d->ino;
 		return 0;
 	}
-	r = lookup_install(s, d, name, ino, NULL);
+	struct n3 c = ctx_of(s);
+	r = lookup_install(s, &c, d, name, ino, NULL);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
@@ -666,7 +671,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 
 	/* the owner is the caller; a setgid directory gives its group (and
 	 * its setgid bit to subdirectories), as Linux file systems do */
-	r = node_getattr(s, d, &ds, false);
+	r = node_getattr(s, &c, d, &ds, false);
 	if (r)
 		return r == -ESTALE ? -ENOENT : r;
 	if (ds.st_mode & S_ISGID) {
@@ -707,10 +712,10 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
  * to be removed at the last close (not when same_as_dir_name in same_dir
  * names the same file: a rename between two names of one file).  Returns 1 if it did, 0 if the name is
  * not an open file, or a negative errno. */
-static int silly_rename(struct nsb *s, struct node *d, const char *name,
-			const char *same_as_dir_name, struct node *same_dir)
+static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
+			const char *name, const char *same_as_dir_name,
+			struct node *same_dir)
 {
-	struct n3 c = ctx_of(s);
 	struct fh3 dfh, fh;
 	struct node *n;
 	uint64_t ino;
@@ -722,14 +727,15 @@ static int silly_rename(struct nsb *s, struct node *d, const char *name,
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0)
 		return 0;       /* nothing is open: no lookup needed */
-	r = lookup_install(s, d, name, &ino, &fh);
+	r = lookup_install(s, c, d, name, &ino, &fh);
 	if (r)
 		return r == -ENOENT ? 0 : r;
 	if (same_as_dir_name) {
 		/* rename onto another name of the same file does nothing:
 		 * nothing to hide */
 		uint64_t src;
-		r = lookup_install(s, same_dir, same_as_dir_name, &src, NULL);
+		r = lookup_install(s, c, same_dir, same_as_dir_name, &src,
+				   NULL);
 		if (r)
 			return r;
 		if (src == ino)
@@ -747,7 +753,7 @@ static int silly_rename(struct nsb *s, struct node *d, const char *name,
 	dfh = node_fh(s, d);
 	snprintf(silly, sizeof(silly), ".nfs%016llx%08x",
 		 (unsigned long long)ino, seq);
-	r = n3_rename(&c, &dfh, name, &dfh, silly);
+	r = n3_rename(c, &dfh, name, &dfh, silly);
 	invalidate_all(s);
 	if (r)
 		return r;
@@ -762,7 +768,7 @@ static int silly_rename(struct nsb *s, struct node *d, const char *name,
 	if (dup) {
 		/* closed meanwhile (or out of memory): remove it now */
 		free(dup);
-		n3_remove(&c, &dfh, silly, false);
+		n3_remove(c, &dfh, silly, false);
 	}
 	return 1;
 }
@@ -776,7 +782,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	int r;
 
 	if (!isdir) {
-		r = silly_rename(s, dir, name, NULL, NULL);
+		r = silly_rename(s, &c, dir, name, NULL, NULL);
 		if (r)
 			return r < 0 ? r : 0;
 	}
@@ -809,7 +815,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 			return r;
 	} else {
 		/* a target open here is kept reachable (silly rename) */
-		r = silly_rename(s, ndir, nname, oname, odir);
+		r = silly_rename(s, &c, ndir, nname, oname, odir);
 		if (r < 0)
 			return r;
 	}
@@ -841,7 +847,8 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	int r;
 
 	/* close-to-open: what others wrote before their close is seen */
-	r = node_getattr(s, n, &st, true);
+	struct n3 c = ctx_of(s);
+	r = node_getattr(s, &c, n, &st, true);
 	if (r)
 		return r;
 	h = sys_calloc(1, sizeof(*h));
@@ -944,7 +951,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
-		int e = node_getattr(s, nd, &st, true);
+		int e = node_getattr(s, &c, nd, &st, true);
 		if (e)
 			return e;
 		pos = (uint64_t)st.st_size;

@@ -402,12 +402,12 @@ static int decode(struct rpc_context *rpc, int status, void *data, void *arg)
 	return -EIO;
 }
 
-static int call(const struct n3 *n, struct call *c)
+static int call(struct n3 *n, struct call *c)
 {
-	return loop_call(n->loop, n->cred, submit, decode, c, n->timeout_ms);
+	return loop_call(n->loop, n->cred, submit, decode, c, &n->dl);
 }
 
-int n3_mnt(const struct n3 *n, const char *export, struct fh3 *root)
+int n3_mnt(struct n3 *n, const char *export, struct fh3 *root)
 {
 	struct call c = { .proc = P_MNT, .a.mnt = (char *)export };
 	int r = call(n, &c);
@@ -417,7 +417,7 @@ int n3_mnt(const struct n3 *n, const char *export, struct fh3 *root)
 	return r;
 }
 
-int n3_getattr(const struct n3 *n, const struct fh3 *fh, struct stat *st)
+int n3_getattr(struct n3 *n, const struct fh3 *fh, struct stat *st)
 {
 	struct call c = { .proc = P_GETATTR };
 	int r;
@@ -442,7 +442,7 @@ static void sattr_time(set_atime *t, const struct timespec *ts)
 	}
 }
 
-int n3_setattr(const struct n3 *n, const struct fh3 *fh,
+int n3_setattr(struct n3 *n, const struct fh3 *fh,
 	       const struct uvfs_setattr *sa, struct n3attr *after)
 {
 	struct call c = { .proc = P_SETATTR };
@@ -478,7 +478,7 @@ int n3_setattr(const struct n3 *n, const struct fh3 *fh,
 	return r;
 }
 
-int n3_lookup(const struct n3 *n, const struct fh3 *dir, const char *name,
+int n3_lookup(struct n3 *n, const struct fh3 *dir, const char *name,
 	      struct fh3 *out, struct n3attr *attr)
 {
 	struct call c = { .proc = P_LOOKUP };
@@ -495,7 +495,7 @@ int n3_lookup(const struct n3 *n, const struct fh3 *dir, const char *name,
 	return r;
 }
 
-int n3_create(const struct n3 *n, const struct fh3 *dir, const char *name,
+int n3_create(struct n3 *n, const struct fh3 *dir, const char *name,
 	      mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	      const char *target, struct fh3 *out, struct n3attr *attr)
 {
@@ -577,7 +577,7 @@ int n3_create(const struct n3 *n, const struct fh3 *dir, const char *name,
 	return 0;
 }
 
-int n3_link(const struct n3 *n, const struct fh3 *fh, const struct fh3 *dir,
+int n3_link(struct n3 *n, const struct fh3 *fh, const struct fh3 *dir,
 	    const char *name, struct n3attr *attr)
 {
 	struct call c = { .proc = P_LINK };
@@ -592,7 +592,7 @@ int n3_link(const struct n3 *n, const struct fh3 *fh, const struct fh3 *dir,
 	return r;
 }
 
-int n3_remove(const struct n3 *n, const struct fh3 *dir, const char *name,
+int n3_remove(struct n3 *n, const struct fh3 *dir, const char *name,
 	      bool isdir)
 {
 	struct call c = { .proc = isdir ? P_RMDIR : P_REMOVE };
@@ -617,7 +617,7 @@ int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
 	return loop_send(l, submit, &c);
 }
 
-int n3_rename(const struct n3 *n, const struct fh3 *odir, const char *oname,
+int n3_rename(struct n3 *n, const struct fh3 *odir, const char *oname,
 	      const struct fh3 *ndir, const char *nname)
 {
 	struct call c = { .proc = P_RENAME };
@@ -629,7 +629,7 @@ int n3_rename(const struct n3 *n, const struct fh3 *odir, const char *oname,
 	return call(n, &c);
 }
 
-ssize_t n3_readlink(const struct n3 *n, const struct fh3 *fh, char *buf,
+ssize_t n3_readlink(struct n3 *n, const struct fh3 *fh, char *buf,
 		    size_t size)
 {
 	struct call c = { .proc = P_READLINK, .buf = buf, .bufsz = size };
@@ -640,7 +640,7 @@ ssize_t n3_readlink(const struct n3 *n, const struct fh3 *fh, char *buf,
 	return r ? r : (ssize_t)c.count;
 }
 
-ssize_t n3_read(const struct n3 *n, const struct fh3 *fh, void *buf,
+ssize_t n3_read(struct n3 *n, const struct fh3 *fh, void *buf,
 		uint32_t cnt, uint64_t off, bool *eof, struct n3attr *attr)
 {
 	struct call c = { .proc = P_READ, .buf = buf, .bufsz = cnt };
@@ -658,7 +658,7 @@ ssize_t n3_read(const struct n3 *n, const struct fh3 *fh, void *buf,
 	return c.count;
 }
 
-ssize_t n3_write(const struct n3 *n, const struct fh3 *fh, const void *buf,
+ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 		 uint32_t cnt, uint64_t off, bool stable, uint64_t *verf,
 		 struct n3attr *after)
 {
@@ -684,7 +684,7 @@ ssize_t n3_write(const struct n3 *n, const struct fh3 *fh, const void *buf,
 }
 
 /* Up to LOOP_MANY_MAX calls of one procedure at once. */
-static int call_many(const struct n3 *n, struct call *cs, int *res,
+static int call_many(struct n3 *n, struct call *cs, int *res,
 		     unsigned k)
 {
 	void *args[LOOP_MANY_MAX];
@@ -692,10 +692,10 @@ static int call_many(const struct n3 *n, struct call *cs, int *res,
 	for (unsigned i = 0; i < k; i++)
 		args[i] = &cs[i];
 	return loop_call_many(n->loop, n->cred, submit, decode, args, res, k,
-			      n->timeout_ms);
+			      &n->dl);
 }
 
-ssize_t n3_read_many(const struct n3 *n, const struct fh3 *fh, void *buf,
+ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,
 		     size_t cnt, uint64_t off, uint32_t piece, unsigned window,
 		     struct n3attr *attr)
 {
@@ -749,7 +749,7 @@ ssize_t n3_read_many(const struct n3 *n, const struct fh3 *fh, void *buf,
 	return (ssize_t)done;
 }
 
-ssize_t n3_write_many(const struct n3 *n, const struct fh3 *fh,
+ssize_t n3_write_many(struct n3 *n, const struct fh3 *fh,
 		      const void *buf, size_t cnt, uint64_t off,
 		      uint32_t piece, unsigned window, uint64_t *verf,
 		      bool *verf_mixed, struct n3attr *after)
@@ -812,7 +812,7 @@ ssize_t n3_write_many(const struct n3 *n, const struct fh3 *fh,
 	return (ssize_t)done;
 }
 
-int n3_commit(const struct n3 *n, const struct fh3 *fh, uint64_t *verf)
+int n3_commit(struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 {
 	struct call c = { .proc = P_COMMIT };
 	int r;
@@ -841,7 +841,7 @@ void n3_dents_free(struct n3dent *d)
 	}
 }
 
-int n3_readdirplus(const struct n3 *n, const struct fh3 *dir,
+int n3_readdirplus(struct n3 *n, const struct fh3 *dir,
 		   uint64_t cookie, uint64_t *verf, uint32_t maxcount,
 		   struct n3dent **list, bool *eof)
 {
@@ -864,7 +864,7 @@ int n3_readdirplus(const struct n3 *n, const struct fh3 *dir,
 	return 0;
 }
 
-int n3_fsstat(const struct n3 *n, const struct fh3 *root, struct statvfs *st)
+int n3_fsstat(struct n3 *n, const struct fh3 *root, struct statvfs *st)
 {
 	struct call c = { .proc = P_FSSTAT, .vfs = st };
 
@@ -872,7 +872,7 @@ int n3_fsstat(const struct n3 *n, const struct fh3 *root, struct statvfs *st)
 	return call(n, &c);
 }
 
-int n3_fsinfo(const struct n3 *n, const struct fh3 *root, uint32_t *rtmax,
+int n3_fsinfo(struct n3 *n, const struct fh3 *root, uint32_t *rtmax,
 	      uint32_t *wtmax, uint32_t *dtpref)
 {
 	struct call c = { .proc = P_FSINFO };

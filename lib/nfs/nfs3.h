@@ -27,10 +27,11 @@ struct fh3 {
 	unsigned char data[FH3_MAX];
 };
 
-/* Where a call goes and as whom. */
+/* Where a call goes, as whom, and by when: one per vnode operation, so
+ * that all its requests share one deadline (docs/session.md). */
 struct n3 {
 	struct nfs_loop *loop;
-	int timeout_ms;
+	struct timespec dl;             /* CLOCK_MONOTONIC */
 	const struct uvfs_cred *cred;   /* NULL: root */
 };
 
@@ -53,58 +54,58 @@ struct n3dent {
 
 bool fh3_eq(const struct fh3 *a, const struct fh3 *b);
 
-int n3_mnt(const struct n3 *c, const char *export, struct fh3 *root);
-int n3_getattr(const struct n3 *c, const struct fh3 *fh, struct stat *st);
-int n3_setattr(const struct n3 *c, const struct fh3 *fh,
+int n3_mnt(struct n3 *c, const char *export, struct fh3 *root);
+int n3_getattr(struct n3 *c, const struct fh3 *fh, struct stat *st);
+int n3_setattr(struct n3 *c, const struct fh3 *fh,
 	       const struct uvfs_setattr *sa, struct n3attr *after);
-int n3_lookup(const struct n3 *c, const struct fh3 *dir, const char *name,
+int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,
 	      struct fh3 *out, struct n3attr *attr);
 /* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK with target,
  * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner.
  * Exclusive: -EEXIST if the name exists. */
-int n3_create(const struct n3 *c, const struct fh3 *dir, const char *name,
+int n3_create(struct n3 *c, const struct fh3 *dir, const char *name,
 	      mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	      const char *target, struct fh3 *out, struct n3attr *attr);
-int n3_link(const struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
+int n3_link(struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
 	    const char *name, struct n3attr *attr);
-int n3_remove(const struct n3 *c, const struct fh3 *dir, const char *name,
+int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 	      bool isdir);
 /* The same, not waited for (its result is dropped). */
 int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
 		    const char *name);
-int n3_rename(const struct n3 *c, const struct fh3 *odir, const char *oname,
+int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,
 	      const struct fh3 *ndir, const char *nname);
-ssize_t n3_readlink(const struct n3 *c, const struct fh3 *fh, char *buf,
+ssize_t n3_readlink(struct n3 *c, const struct fh3 *fh, char *buf,
 		    size_t size);
-ssize_t n3_read(const struct n3 *c, const struct fh3 *fh, void *buf,
+ssize_t n3_read(struct n3 *c, const struct fh3 *fh, void *buf,
 		uint32_t n, uint64_t off, bool *eof, struct n3attr *attr);
 /* stable: FILE_SYNC, else UNSTABLE; verf gets the write verifier. */
-ssize_t n3_write(const struct n3 *c, const struct fh3 *fh, const void *buf,
+ssize_t n3_write(struct n3 *c, const struct fh3 *fh, const void *buf,
 		 uint32_t n, uint64_t off, bool stable, uint64_t *verf,
 		 struct n3attr *after);
 /* cnt bytes in pieces of at most piece bytes, window of them in flight
  * at once.  Reads are whole or fail (short only at end of file); writes
  * (UNSTABLE) return what was written without a gap, verf the write
  * verifier, verf_mixed true if the pieces' verifiers differed. */
-ssize_t n3_read_many(const struct n3 *c, const struct fh3 *fh, void *buf,
+ssize_t n3_read_many(struct n3 *c, const struct fh3 *fh, void *buf,
 		     size_t cnt, uint64_t off, uint32_t piece, unsigned window,
 		     struct n3attr *attr);
-ssize_t n3_write_many(const struct n3 *c, const struct fh3 *fh,
+ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
 		      const void *buf, size_t cnt, uint64_t off,
 		      uint32_t piece, unsigned window, uint64_t *verf,
 		      bool *verf_mixed, struct n3attr *after);
-int n3_commit(const struct n3 *c, const struct fh3 *fh, uint64_t *verf);
+int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* Commits, not waited for. */
 int n3_commit_async(struct nfs_loop *l, const struct fh3 *fh);
 /* Entries from cookie (verf: the cookie verifier, updated); *list is a
  * malloc'd chain (free with n3_dents_free). */
-int n3_readdirplus(const struct n3 *c, const struct fh3 *dir,
+int n3_readdirplus(struct n3 *c, const struct fh3 *dir,
 		   uint64_t cookie, uint64_t *verf, uint32_t maxcount,
 		   struct n3dent **list, bool *eof);
 void n3_dents_free(struct n3dent *d);
-int n3_fsstat(const struct n3 *c, const struct fh3 *root,
+int n3_fsstat(struct n3 *c, const struct fh3 *root,
 	      struct statvfs *st);
-int n3_fsinfo(const struct n3 *c, const struct fh3 *root, uint32_t *rtmax,
+int n3_fsinfo(struct n3 *c, const struct fh3 *root, uint32_t *rtmax,
 	      uint32_t *wtmax, uint32_t *dtpref);
 
 #endif /* UVFS_NFS3_H */
