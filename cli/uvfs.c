@@ -881,7 +881,7 @@ static const struct cmd cmds[] = {
 	  cmd_stats },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
-	  "and 9p mounts that reconnect, whose pid is 0): pid, mount id,\n"
+	  "and 9p mounts that reconnect and nfs mounts, whose pid is 0): pid, mount id,\n"
 	  "state (running, recovering, dead), restarts, target and source\n"
 	  "(the exported directory, or the address).",
 	  cmd_servers },

@@ -25,6 +25,7 @@
 #ifndef UVFS_NFS_H
 #define UVFS_NFS_H
 
+#include <time.h>
 #include <uvfs/fs.h>
 
 #ifdef __cplusplus
@@ -36,6 +37,27 @@ extern const struct uvfs_fstype_ops uvfs_nfs_ops;
 /* Registers uvfs_nfs_ops with the instance.  Already registered is not an
  * error. */
 int uvfs_nfs_register(struct uvfs *u);
+
+/* The state of the connection behind the "nfs" mount at target (found
+ * by the mount's source: with two "nfs" mounts of one source in one
+ * instance, the newer).  -ENOENT for any other mount.  For tests and
+ * `uvfs servers`. */
+struct uvfs_nfs_info {
+	const char *state;      /* "starting", "running", "reconnecting",
+				 * "dead" (static strings) */
+	unsigned long calls;            /* requests issued */
+	unsigned long timeouts;         /* requests past their deadline */
+	unsigned long losses;           /* connections lost or fenced */
+	unsigned long reconnects;       /* connections made after the first */
+	unsigned long replays;          /* hard: requests sent again */
+	unsigned long stale;            /* handles found naming another file */
+	unsigned inflight;              /* requests out now */
+	int last_error;                 /* why the last loss (errno), or 0 */
+	time_t last_loss;               /* when, or 0 */
+	int hard;
+};
+int uvfs_nfs_info(struct uvfs *u, const char *target,
+		  struct uvfs_nfs_info *out);
 
 #ifdef __cplusplus
 }

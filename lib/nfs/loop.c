@@ -89,6 +89,8 @@ struct nfs_loop {
 	bool auth_root;                 /* rpc's auth is root's */
 	struct uvfs_cred auth;          /* ... else these credentials */
 	unsigned long calls, timeouts, losses, reconnects, replays;
+	int last_error;                 /* why the last loss (an errno) */
+	time_t last_loss;               /* when (seconds since the epoch) */
 	unsigned inflight;
 	char err[128];                  /* the first connect's failure */
 	/* set once: */
@@ -211,10 +213,12 @@ static void reset_socket(struct nfs_loop *l)
 
 /* The connection is gone (lost, or fenced): fail what was out on it and
  * have the thread connect again.  => l->lock held. */
-static void lose(struct nfs_loop *l)
+static void lose(struct nfs_loop *l, int why)
 {
 	if (l->state != LOOP_UP)
 		return;
+	l->last_error = why;
+	l->last_loss = time(NULL);
 	reset_socket(l);
 	if (!l->hard)
 		fail_all(l, -EIO);      /* soft; hard: sent again (loop_cb) */
@@ -451,7 +455,7 @@ static void *service(void *arg)
 					 rpc_get_error(rpc));
 				loop_set_state(l, LOOP_DEAD);
 			} else if (l->state == LOOP_UP) {
-				lose(l);
+				lose(l, ECONNRESET);
 			} else {
 				l->reset = true;  /* a failed reconnect */
 				l->retry_at_ns = now_ns() +
@@ -527,8 +531,11 @@ void loop_cancel(struct nfs_loop *l)
 	reset_socket(l);
 	fail_all(l, -EIO);
 	fail_again(l, -EIO);
-	if (l->state != LOOP_DEAD)
+	if (l->state != LOOP_DEAD) {
+		l->last_error = ECANCELED;
+		l->last_loss = time(NULL);
 		loop_set_state(l, LOOP_DEAD);
+	}
 	wake(l);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -713,7 +720,7 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 			}
 	}
 	if (fenced)
-		lose(l);
+		lose(l, ETIMEDOUT);
 	for (i = 0; i < n; i++) {
 		if (i < issued) {
 			results[i] = ws[i]->done ? ws[i]->err : -ETIMEDOUT;
@@ -776,6 +783,9 @@ void loop_stats(struct nfs_loop *l, struct loop_stats *out)
 	out->losses = l->losses;
 	out->reconnects = l->reconnects;
 	out->replays = l->replays;
+	out->last_error = l->last_error;
+	out->last_loss = l->last_loss;
+	out->hard = l->hard;
 	out->inflight = l->inflight;
 	pthread_mutex_unlock(&l->lock);
 }

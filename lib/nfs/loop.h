@@ -37,6 +37,7 @@
 #ifndef UVFS_NFS_LOOP_H
 #define UVFS_NFS_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 #include <uvfs/uvfs.h>
@@ -70,6 +71,9 @@ struct loop_stats {
 	unsigned long losses;           /* connections lost or fenced */
 	unsigned long reconnects;       /* connections made after the first */
 	unsigned long replays;          /* hard: requests sent again */
+	int last_error;                 /* why the last loss: an errno */
+	time_t last_loss;               /* when (0: never) */
+	bool hard;
 	unsigned inflight;              /* requests out now */
 };
 

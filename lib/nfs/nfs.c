@@ -39,7 +39,8 @@
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field.  The loop's lock is
- * loop.c's own.
+ * loop.c's own.  dir_lock guards the directory of live mounts that
+ * uvfs_nfs_info searches (taken before a loop's lock, never with s->lock).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -105,6 +106,10 @@ struct handle {
 };
 
 struct nsb {
+	struct nsb *dnext;              /* dir_lock: the directory of mounts */
+	char *source;                   /* set once: as mounted */
+	struct uvfs_sb *sb;             /* set once */
+	atomic_ulong stale;             /* handles that named another file */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nfs_loop *loop;
@@ -403,13 +408,16 @@ static int node_getattr(struct nsb *s, struct n3 *c, struct node *n,
 	}
 	if (r)
 		return r;
-	if (st->st_ino != n->ino)
+	if (st->st_ino != n->ino) {
+		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE; /* the handle names another file now */
+	}
 	pthread_mutex_lock(&s->lock);
 	if (n->type && (st->st_mode & S_IFMT) != n->type) {
 		/* same fileid, another type: another file (identity is
 		 * fileid and type) */
 		pthread_mutex_unlock(&s->lock);
+		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;
 	}
 	cache_attr_locked(s, n, st);
@@ -417,10 +425,81 @@ static int node_getattr(struct nsb *s, struct n3 *c, struct node *n,
 	return 0;
 }
 
+/* ---- the directory of mounts (for uvfs_nfs_info only) --------------------
+ * A list of the live superblocks and their sources, searched by
+ * uvfs_nfs_info; nothing else looks at it.  dir_lock is a leaf. */
+static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nsb *dir_list;
+
+static void dir_add(struct nsb *s)
+{
+	pthread_mutex_lock(&dir_lock);
+	s->dnext = dir_list;
+	dir_list = s;
+	pthread_mutex_unlock(&dir_lock);
+}
+
+static void dir_del(struct nsb *s)
+{
+	pthread_mutex_lock(&dir_lock);
+	for (struct nsb **pp = &dir_list; *pp; pp = &(*pp)->dnext)
+		if (*pp == s) {
+			*pp = s->dnext;
+			break;
+		}
+	pthread_mutex_unlock(&dir_lock);
+}
+
+int uvfs_nfs_info(struct uvfs *u, const char *target,
+		  struct uvfs_nfs_info *out)
+{
+	struct uvfs_mount_info *mi = NULL;
+	size_t n = 0;
+	char source[1300] = "";
+	int r = uvfs_mount_list(u, &mi, &n);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(mi[i].target, target) == 0 &&
+		    strcmp(mi[i].type, "nfs") == 0)
+			snprintf(source, sizeof(source), "%s", mi[i].source);
+	free(mi);
+	if (!source[0])
+		return -ENOENT;
+	r = -ENOENT;
+	pthread_mutex_lock(&dir_lock);
+	for (struct nsb *s = dir_list; s; s = s->dnext) {
+		struct loop_stats ls;
+		if (strcmp(s->source, source) != 0)
+			continue;
+		loop_stats(s->loop, &ls);
+		memset(out, 0, sizeof(*out));
+		out->state = ls.state == LOOP_UP ? "running"
+			     : ls.state == LOOP_RECONNECTING ? "reconnecting"
+			     : ls.state == LOOP_DEAD ? "dead" : "starting";
+		out->calls = ls.calls;
+		out->timeouts = ls.timeouts;
+		out->losses = ls.losses;
+		out->reconnects = ls.reconnects;
+		out->replays = ls.replays;
+		out->stale = atomic_load(&s->stale);
+		out->inflight = ls.inflight;
+		out->last_error = ls.last_error;
+		out->last_loss = ls.last_loss;
+		out->hard = ls.hard;
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&dir_lock);
+	return r;
+}
+
 /* ---- mount ------------------------------------------------------------- */
 
 static void nsb_free(struct nsb *s)
 {
+	free(s->source);
 	if (s->loop)
 		loop_free(s->loop);
 	for (unsigned i = 0; i < NBUCKETS; i++) {
@@ -470,6 +549,11 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	pthread_mutex_init(&s->lock, NULL);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->timeout_ms = o.timeout_ms;
+	s->source = sys_strdup(source);
+	if (!s->source) {
+		nsb_free(s);
+		return -ENOMEM;
+	}
 	s->ac_ns = (uint64_t)o.actimeo * 1000000000ull;
 	s->hard = o.hard;
 	r = loop_new(host, NFS_PROGRAM, NFS_V3, o.timeout_ms, o.hard, &s->loop);
@@ -503,7 +587,9 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	lru_del_locked(s, s->root);
 	s->root->refs = 1;      /* the mount's own: never reclaimed */
 	pthread_mutex_unlock(&s->lock);
+	s->sb = sb;
 	uvfs_sb_set_private(sb, s);
+	dir_add(s);
 	return 0;
 }
 
@@ -511,8 +597,10 @@ static void nv_unmount(struct uvfs_sb *sb)
 {
 	struct nsb *s = S(sb);
 
-	if (s)
+	if (s) {
+		dir_del(s);
 		nsb_free(s);
+	}
 	uvfs_sb_set_private(sb, NULL);
 }
 

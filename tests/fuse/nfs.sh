@@ -2,6 +2,7 @@
 # An "nfs" mount under the FUSE mount, against a real nfs-ganesha in a
 # network namespace of its own (tests/nfs/ganesha.sh): `uvfs mount -t nfs`
 # with both source forms, clear errors for bad options and sources,
+# `uvfs servers` listing it,
 # coreutils and tar on the mount compared with what the server's
 # directory holds, a file unlinked while open (silly rename: readable
 # until closed, its ".nfs" name gone after), and `uvfs umount -f` during
@@ -49,6 +50,11 @@ expect 0 "$UVFS" umount "$N"
 note "mount -t nfs nfs://HOST/EXPORT"
 expect 0 "$UVFS" mount -t nfs -o timeout=5000,actimeo=1 "$UVFS_NFS_SOURCE" "$N"
 [ "$(cat "$N/hello")" = hi ] || fail "read through the mount"
+expect 0 "$UVFS" -m "$MNT" servers
+echo "$OUT"
+case $OUT in *running*"$UVFS_NFS_SOURCE"*) ;; *) fail "servers: $OUT" ;; esac
+expect 0 "$UVFS" -m "$MNT" servers --json
+case $OUT in *'"type"'*'"nfs"'*'"mode"'*'"soft"'*) ;; *) fail "servers --json: $OUT" ;; esac
 
 # a source tree on the host
 SRC=$WORK/src

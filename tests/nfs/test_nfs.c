@@ -17,6 +17,7 @@
  *    server after the heal, and the mount works again (reconnected);
  *  - a partition: the first call is fenced at its deadline, the next ones
  *    fail at once, and the mount is back about a second after the heal;
+ *    uvfs_nfs_info says reconnecting meanwhile, with the timeout counted;
  *  - soft (default): while the server is gone calls fail at once with
  *    -EIO; after a restart a file held open reads on (NFSv3 handles
  *    survive);
@@ -229,6 +230,8 @@ static void test_restart_soft(void **state)
 	server("kill");
 	/* soft: fails at once while the server is gone (the first call may
 	 * be the one that finds the connection lost) */
+	struct uvfs_nfs_info ni0;
+	assert_int_equal(uvfs_nfs_info(U, "/nowhere", &ni0), -ENOENT);
 	int r = 0;
 	uint64_t t0 = now_ms();
 	for (int i = 0; i < 50; i++) {
@@ -252,6 +255,14 @@ static void test_restart_soft(void **state)
 	}
 	assert_int_equal(r, 6);
 	assert_memory_equal(buf, "before", 6);
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_string_equal(ni.state, "running");
+	assert_true(ni.losses >= 1);
+	assert_true(ni.reconnects >= 1);
+	assert_int_equal(ni.last_error, ECONNRESET);
+	assert_true(ni.last_loss > 0);
+	assert_int_equal(ni.hard, 0);
 	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
 	assert_int_equal(st.st_size, 6);
 	assert_int_equal(uvfs_pwrite(C, fd, "after!", 6, 0), 6);
@@ -286,6 +297,11 @@ static void test_partition_heal(void **state)
 	uint64_t next = now_ms() - t0;
 	assert_int_equal(r, -EIO);
 	assert_true(next < 500);        /* fail fast, not another deadline */
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_string_equal(ni.state, "reconnecting");
+	assert_true(ni.timeouts >= 1);
+	assert_int_equal(ni.last_error, ETIMEDOUT);
 	sleep(2);                       /* reconnect attempts meanwhile */
 	server("heal");
 	t0 = now_ms();
