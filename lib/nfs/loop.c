@@ -69,6 +69,7 @@ struct waiter {
 	loop_decode_fn decode;
 	void *arg;
 	struct waiter *again;           /* on l->again: to send again */
+	bool idem;                      /* may be sent again after a loss */
 	pthread_cond_t cv;
 };
 
@@ -184,11 +185,12 @@ static void waiter_unlist(struct nfs_loop *l, struct waiter *w)
 }
 
 /* Fails every waiter with err (their callbacks still come, from the
- * context's destruction).  => l->lock held. */
-static void fail_all(struct nfs_loop *l, int err)
+ * context's destruction); with keep_idem, not those that will be sent
+ * again.  => l->lock held. */
+static void fail_all(struct nfs_loop *l, int err, bool keep_idem)
 {
 	for (struct waiter *w = l->out.next; w != &l->out; w = w->next)
-		if (!w->done && !w->abandoned) {
+		if (!w->done && !w->abandoned && !(keep_idem && w->idem)) {
 			w->done = true;
 			w->err = err;
 			pthread_cond_signal(&w->cv);
@@ -220,8 +222,8 @@ static void lose(struct nfs_loop *l, int why)
 	l->last_error = why;
 	l->last_loss = time(NULL);
 	reset_socket(l);
-	if (!l->hard)
-		fail_all(l, -EIO);      /* soft; hard: sent again (loop_cb) */
+	if (!l->hard)   /* soft: but the idempotent; hard: all sent again */
+		fail_all(l, -EIO, true);
 	l->losses++;
 	l->reset = true;
 	l->retry_at_ns = now_ns();
@@ -237,11 +239,12 @@ static void loop_cb(struct rpc_context *rpc, int status, void *data,
 	struct nfs_loop *l = w->l;
 
 	waiter_unlist(l, w);
-	if (status != RPC_STATUS_SUCCESS && l->hard && !w->done &&
-	    !w->abandoned && l->state != LOOP_DEAD && !l->stop) {
-		/* hard: a request its connection lost is sent again on the
-		 * next one (its caller still waits, within its deadline);
-		 * the callback's reference goes with it */
+	if (status != RPC_STATUS_SUCCESS && (l->hard || w->idem) &&
+	    !w->done && !w->abandoned && l->state != LOOP_DEAD && !l->stop) {
+		/* a request its connection lost is sent again on the next
+		 * one if it is idempotent or the mount hard (its caller
+		 * still waits, within its deadline); the callback's
+		 * reference goes with it */
 		w->again = l->again;
 		l->again = w;
 		return;
@@ -291,8 +294,9 @@ static void fail_again(struct nfs_loop *l, int err)
 	}
 }
 
-/* Sends again what the last connection lost (hard), as root: every
- * request of this driver goes as root.  => l->lock held, state UP. */
+/* Sends again what the last connection lost (idempotent, or hard), as
+ * root: every request of this driver goes as root.
+ * => l->lock held, state UP. */
 static void resend(struct nfs_loop *l)
 {
 	struct waiter *list = l->again;
@@ -529,7 +533,7 @@ void loop_cancel(struct nfs_loop *l)
 {
 	pthread_mutex_lock(&l->lock);
 	reset_socket(l);
-	fail_all(l, -EIO);
+	fail_all(l, -EIO, false);
 	fail_again(l, -EIO);
 	if (l->state != LOOP_DEAD) {
 		l->last_error = ECANCELED;
@@ -544,7 +548,7 @@ void loop_free(struct nfs_loop *l)
 {
 	pthread_mutex_lock(&l->lock);
 	l->stop = true;
-	fail_all(l, -EIO);
+	fail_all(l, -EIO, false);
 	fail_again(l, -EIO);
 	if (l->state != LOOP_DEAD)
 		loop_set_state(l, LOOP_DEAD);
@@ -673,7 +677,7 @@ static int issue(struct nfs_loop *l, struct waiter *w, loop_submit_fn submit,
 int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		   loop_submit_fn submit, loop_decode_fn decode,
 		   void *const *args, int *results, unsigned n,
-		   struct timespec *dl)
+		   unsigned flags, struct timespec *dl)
 {
 	struct waiter *ws[LOOP_MANY_MAX];
 	unsigned i, issued = 0;
@@ -694,6 +698,7 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		ws[i]->decode = decode;
 		ws[i]->arg = args[i];
 		ws[i]->refs = 2;
+		ws[i]->idem = flags & LOOP_IDEMPOTENT;
 	}
 	pthread_mutex_lock(&l->lock);
 	r = wait_up(l, dl);
@@ -737,11 +742,11 @@ int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 
 int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
-	      struct timespec *dl)
+	      unsigned flags, struct timespec *dl)
 {
 	int res, r;
 
-	r = loop_call_many(l, cred, submit, decode, &arg, &res, 1, dl);
+	r = loop_call_many(l, cred, submit, decode, &arg, &res, 1, flags, dl);
 	return r ? r : res;
 }
 

@@ -24,8 +24,9 @@
  *   While RECONNECTING a new request fails at once with -EIO (soft, the
  *   default) or waits, within its deadline, for UP (hard).  In DEAD every
  *   request fails with -EIO at once.  A request out on a connection that
- *   is lost fails with -EIO (soft) or is sent again on the next connection
- *   (hard; its caller still waits within its deadline).
+ *   is lost is sent again on the next connection if it is idempotent
+ *   (LOOP_IDEMPOTENT) or the mount is hard (its caller still waits within
+ *   its deadline); else it fails with -EIO.
  *
  * Fencing: a request whose deadline passes is failed to its caller with
  * -ETIMEDOUT only after the connection it went out on has been reset
@@ -96,9 +97,10 @@ void loop_cancel(struct nfs_loop *l);
  * hard, while reconnecting: waits with no deadline until the connection
  * is up (a forced unmount ends the wait with -EIO), and *dl starts
  * again then (now + the mount's timeout). */
+#define LOOP_IDEMPOTENT 0x1 /* flags: may be sent again after a loss */
 int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 	      loop_submit_fn submit, loop_decode_fn decode, void *arg,
-	      struct timespec *dl);
+	      unsigned flags, struct timespec *dl);
 /* Issues n requests (at most LOOP_MANY_MAX) at once, one per args[i],
  * and waits for all of them until *dl: results[i] is each one's
  * result as loop_call's.  A deadline fences them all.  Returns 0 once any
@@ -107,7 +109,7 @@ int loop_call(struct nfs_loop *l, const struct uvfs_cred *cred,
 int loop_call_many(struct nfs_loop *l, const struct uvfs_cred *cred,
 		   loop_submit_fn submit, loop_decode_fn decode,
 		   void *const *args, int *results, unsigned n,
-		   struct timespec *dl);
+		   unsigned flags, struct timespec *dl);
 /* Issues a request nobody waits for (its reply is dropped).  arg must
  * stay valid only for submit. */
 int loop_send(struct nfs_loop *l, loop_submit_fn submit, void *arg);

@@ -402,9 +402,24 @@ static int decode(struct rpc_context *rpc, int status, void *data, void *arg)
 	return -EIO;
 }
 
+/* What may be sent again after a lost connection: the procedures whose
+ * repetition changes nothing (RFC 1813's idempotent ones). */
+static unsigned flags_of(enum proc p)
+{
+	switch (p) {
+	case P_MNT: case P_GETATTR: case P_LOOKUP: case P_READLINK:
+	case P_READ: case P_COMMIT: case P_READDIRPLUS: case P_FSSTAT:
+	case P_FSINFO:
+		return LOOP_IDEMPOTENT;
+	default:
+		return 0;       /* creates, removes, renames, writes, setattr */
+	}
+}
+
 static int call(struct n3 *n, struct call *c)
 {
-	return loop_call(n->loop, n->cred, submit, decode, c, &n->dl);
+	return loop_call(n->loop, n->cred, submit, decode, c,
+			 flags_of(c->proc), &n->dl);
 }
 
 int n3_mnt(struct n3 *n, const char *export, struct fh3 *root)
@@ -692,7 +707,7 @@ static int call_many(struct n3 *n, struct call *cs, int *res,
 	for (unsigned i = 0; i < k; i++)
 		args[i] = &cs[i];
 	return loop_call_many(n->loop, n->cred, submit, decode, args, res, k,
-			      &n->dl);
+			      flags_of(cs[0].proc), &n->dl);
 }
 
 ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,

@@ -22,8 +22,10 @@
  *    -EIO; after a restart a file held open reads on (NFSv3 handles
  *    survive);
  *  - hard: a call made while the server is gone waits and succeeds once
- *    it is back, and one whose request was out when the connection was
- *    lost is sent again and succeeds;
+ *    it is back;
+ *  - requests out when the connection is lost: the idempotent ones are
+ *    sent again and succeed (soft or hard), a write only on a hard mount
+ *    (soft: -EIO);
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
@@ -36,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,39 +484,76 @@ static void test_big_io(void **state)
 	free(back);
 }
 
-/* hard: a request out when its connection is lost is sent again on the
- * next connection: a reader blocked in a partition while the server is
- * killed gets its data once the server is back (soft would say EIO). */
-static void test_hard_resend(void **state)
+struct writer {
+	int fd;
+	_Atomic int result;
+};
+
+static void *write_thread(void *arg)
 {
-	char t[32], path[64], host[512];
+	struct writer *w = arg;
+
+	w->result = (int)uvfs_pwrite(C, w->fd, "written", 7, 0);
+	return NULL;
+}
+
+/* Requests out when their connection is lost (ganesha killed during a
+ * partition, so the loss shows at the heal): an idempotent one (the
+ * GETATTR of an open, then the READ) is sent again on the next connection
+ * and succeeds, soft or hard; a WRITE is sent again only on a hard mount,
+ * and fails with -EIO on a soft one. */
+static void resend_case(const char *opts, bool hard)
+{
+	char t[32], path[64], wpath[64], host[512];
 	struct blocked b = { .path = path, .result = -1000 };
-	pthread_t th;
+	struct writer w = { .result = -1000 };
+	pthread_t th, tw;
 	FILE *f;
 
-	(void)state;
 	snprintf(host, sizeof(host), "%s/resent", DIR_);
 	f = fopen(host, "w");
 	assert_non_null(f);
 	fputs("sent again", f);
 	fclose(f);
 	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=30000,noac,hard"), 0);
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, opts), 0);
 	snprintf(path, sizeof(path), "%s/resent", t);
+	snprintf(wpath, sizeof(wpath), "%s/written", t);
+	w.fd = uvfs_open(C, wpath, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(w.fd >= 0);
 	server("partition");
 	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
-	usleep(500 * 1000);     /* its request is out, unanswered */
+	assert_int_equal(pthread_create(&tw, NULL, write_thread, &w), 0);
+	usleep(500 * 1000);     /* their requests are out, unanswered */
 	server("kill");
-	server("heal");         /* the retransmission meets a reset */
-	usleep(500 * 1000);
-	assert_int_equal(atomic_load(&b.result), -1000);
+	server("heal");         /* the retransmissions meet a reset */
+	usleep(800 * 1000);
+	assert_int_equal(atomic_load(&b.result), -1000);  /* still waiting */
 	server("restart");
 	pthread_join(th, NULL);
-	printf("hard, lost in flight: the reader got %d after %llu ms\n",
-	       atomic_load(&b.result), (unsigned long long)b.ms);
+	pthread_join(tw, NULL);
+	printf("%s, lost in flight: the reader got %d after %llu ms, the "
+	       "writer %d\n", opts, atomic_load(&b.result),
+	       (unsigned long long)b.ms, atomic_load(&w.result));
 	assert_int_equal(atomic_load(&b.result), 10);
+	assert_int_equal(atomic_load(&w.result), hard ? 7 : -EIO);
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_true(ni.replays >= 1);
+	assert_int_equal(uvfs_close(C, w.fd), 0);
 	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void test_resend_soft(void **state)
+{
+	(void)state;
+	resend_case("timeout=30000,noac", false);
+}
+
+static void test_resend_hard(void **state)
+{
+	(void)state;
+	resend_case("timeout=30000,noac,hard", true);
 }
 
 int main(void)
@@ -527,7 +567,8 @@ int main(void)
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_restart_soft),
 		cmocka_unit_test(test_restart_hard),
-		cmocka_unit_test(test_hard_resend),
+		cmocka_unit_test(test_resend_soft),
+		cmocka_unit_test(test_resend_hard),
 	};
 	int failed;
 
