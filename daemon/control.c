@@ -694,6 +694,7 @@ static void do_servers(struct control *c, struct sbuf *r)
 		sbuf_add_kvu(r, "replays", ni.replays);
 		sbuf_add_kvu(r, "stale", ni.stale);
 		sbuf_add_kvu(r, "timeouts", ni.timeouts);
+		sbuf_add_kvu(r, "unreachable", ni.unreachable);
 		sbuf_add_kvu(r, "inflight", ni.inflight);
 		sbuf_add_kvu(r, "calls", ni.calls);
 		sbuf_add_kv(r, "last_error", ni.last_error ?

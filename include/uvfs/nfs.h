@@ -43,8 +43,11 @@ int uvfs_nfs_register(struct uvfs *u);
  * instance, the newer).  -ENOENT for any other mount.  For tests and
  * `uvfs servers`. */
 struct uvfs_nfs_info {
-	const char *state;      /* "starting", "running", "reconnecting",
+	const char *state;      /* "starting", "running", "reconnecting"
+				 * (after a loss), "unreachable" (after a
+				 * silence: a request's deadline passed),
 				 * "dead" (static strings) */
+	unsigned long unreachable;      /* silences */
 	unsigned long calls;            /* requests issued */
 	unsigned long timeouts;         /* requests past their deadline */
 	unsigned long losses;           /* connections lost or fenced */

@@ -91,6 +91,8 @@ struct nfs_loop {
 	struct uvfs_cred auth;          /* ... else these credentials */
 	unsigned long calls, timeouts, losses, reconnects, replays;
 	int last_error;                 /* why the last loss (an errno) */
+	bool unreachable;               /* the loss was a silence */
+	unsigned long unreachable_count;
 	time_t last_loss;               /* when (seconds since the epoch) */
 	unsigned inflight;
 	char err[128];                  /* the first connect's failure */
@@ -221,6 +223,9 @@ static void lose(struct nfs_loop *l, int why)
 		return;
 	l->last_error = why;
 	l->last_loss = time(NULL);
+	l->unreachable = why == ETIMEDOUT;
+	if (l->unreachable)
+		l->unreachable_count++;
 	reset_socket(l);
 	if (!l->hard)   /* soft: but the idempotent; hard: all sent again */
 		fail_all(l, -EIO, true);
@@ -350,6 +355,7 @@ static void connect_cb(struct rpc_context *rpc, int status, void *data,
 		set_sockopts(l);
 		if (!l->port)
 			l->port = peer_port(l->rpc);
+		l->unreachable = false;
 		loop_set_state(l, LOOP_UP);
 		resend(l);
 		return;
@@ -788,6 +794,8 @@ void loop_stats(struct nfs_loop *l, struct loop_stats *out)
 	out->losses = l->losses;
 	out->reconnects = l->reconnects;
 	out->replays = l->replays;
+	out->unreachable = l->unreachable;
+	out->unreachable_count = l->unreachable_count;
 	out->last_error = l->last_error;
 	out->last_loss = l->last_loss;
 	out->hard = l->hard;

@@ -21,6 +21,9 @@
  *                                                      or the first connect
  *                                                      failed)
  *
+ *   A loss by a deadline (the server went silent) is "unreachable" in
+ *   loop_stats until UP again; one by EOF or a reset is not.
+ *
  *   While RECONNECTING a new request fails at once with -EIO (soft, the
  *   default) or waits, within its deadline, for UP (hard).  In DEAD every
  *   request fails with -EIO at once.  A request out on a connection that
@@ -72,6 +75,8 @@ struct loop_stats {
 	unsigned long losses;           /* connections lost or fenced */
 	unsigned long reconnects;       /* connections made after the first */
 	unsigned long replays;          /* hard: requests sent again */
+	bool unreachable;               /* RECONNECTING after a silence */
+	unsigned long unreachable_count; /* silences (fenced deadlines) */
 	int last_error;                 /* why the last loss: an errno */
 	time_t last_loss;               /* when (0: never) */
 	bool hard;

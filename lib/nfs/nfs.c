@@ -476,8 +476,11 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 		loop_stats(s->loop, &ls);
 		memset(out, 0, sizeof(*out));
 		out->state = ls.state == LOOP_UP ? "running"
-			     : ls.state == LOOP_RECONNECTING ? "reconnecting"
+			     : ls.state == LOOP_RECONNECTING
+			       ? (ls.unreachable ? "unreachable"
+						 : "reconnecting")
 			     : ls.state == LOOP_DEAD ? "dead" : "starting";
+		out->unreachable = ls.unreachable_count;
 		out->calls = ls.calls;
 		out->timeouts = ls.timeouts;
 		out->losses = ls.losses;
@@ -562,8 +565,8 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 		return r == -ECONNREFUSED ? -EHOSTUNREACH : r;
 	}
 	struct n3 c = ctx_of(s);
-	uint32_t dt;
-	r = n3_fsinfo(&c, &rootfh, &s->rtmax, &s->wtmax, &dt);
+	uint32_t dtpref;        /* READDIRPLUS asks DIR_MAX whatever it is */
+	r = n3_fsinfo(&c, &rootfh, &s->rtmax, &s->wtmax, &dtpref);
 	if (r == 0)
 		r = n3_getattr(&c, &rootfh, &st);
 	if (r == 0 && !S_ISDIR(st.st_mode))
@@ -576,7 +579,7 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 		s->rtmax = s->rtmax ? IO_MAX : 32768;
 	if (s->wtmax == 0 || s->wtmax > IO_MAX)
 		s->wtmax = s->wtmax ? IO_MAX : 32768;
-	s->dtmax = dt >= 4096 && dt < DIR_MAX ? DIR_MAX : DIR_MAX;
+	s->dtmax = DIR_MAX;
 	r = node_install(s, &rootfh, &st, root_ino);
 	if (r) {
 		nsb_free(s);

@@ -17,7 +17,7 @@
  *    server after the heal, and the mount works again (reconnected);
  *  - a partition: the first call is fenced at its deadline, the next ones
  *    fail at once, and the mount is back about a second after the heal;
- *    uvfs_nfs_info says reconnecting meanwhile, with the timeout counted;
+ *    uvfs_nfs_info says unreachable meanwhile, with the timeout counted;
  *  - soft (default): while the server is gone calls fail at once with
  *    -EIO; after a restart a file held open reads on (NFSv3 handles
  *    survive);
@@ -302,8 +302,9 @@ static void test_partition_heal(void **state)
 	assert_true(next < 500);        /* fail fast, not another deadline */
 	struct uvfs_nfs_info ni;
 	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
-	assert_string_equal(ni.state, "reconnecting");
+	assert_string_equal(ni.state, "unreachable");
 	assert_true(ni.timeouts >= 1);
+	assert_true(ni.unreachable >= 1);
 	assert_int_equal(ni.last_error, ETIMEDOUT);
 	sleep(2);                       /* reconnect attempts meanwhile */
 	server("heal");
