@@ -21,13 +21,6 @@
  * gate lock).  gate_destroy() orphans the records (rec->gate = NULL); the
  * owning thread frees orphans lazily and all of its records at exit.
  *
- * Entry never fails for want of memory: when a record cannot be allocated
- * the thread takes one of its few spare records (thread-local storage,
- * never freed), else moves one of its own idle records (count 0) from its
- * old gate to the new one, as its exit would.  Only a thread inside more
- * than GATE_SPARES gates at once while every allocation fails could find
- * neither; that is a bug (a thread is inside one or two gates at a time).
- *
  * An "ungated" build (-DUVFS_UNGATED, for the benchmark baseline) makes
  * enter and exit no-ops.
  */
@@ -47,24 +40,6 @@ static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
 __thread struct gate_rec *gate_t_last;  /* the last one used */
 static __thread bool t_registered;        /* with urcu */
-/* records for when allocation fails (owner only; never freed) */
-#define GATE_SPARES 4
-static __thread struct gate_rec t_spare[GATE_SPARES];
-static __thread unsigned t_spare_used;    /* bit i: t_spare[i] is listed */
-
-static bool rec_spare(struct gate_rec *r)
-{
-	return r >= t_spare && r < t_spare + GATE_SPARES;
-}
-
-/* r leaves the thread's list: freed, or its spare slot freed. */
-static void rec_free(struct gate_rec *r)
-{
-	if (rec_spare(r))
-		t_spare_used &= ~(1u << (r - t_spare));
-	else
-		free(r);
-}
 
 static void thread_exit(void *arg)
 {
@@ -79,7 +54,7 @@ static void thread_exit(void *arg)
 			cds_list_del(&r->glink);
 			pthread_mutex_unlock(&g->lock);
 		}
-		rec_free(r);
+		free(r);
 	}
 	pthread_mutex_unlock(&gates_lock);
 	t_recs = gate_t_last = NULL;
@@ -104,48 +79,9 @@ void rcu_thread_online(void)
 	}
 }
 
-/* A free spare record of this thread, or NULL. */
-static struct gate_rec *rec_spare_get(void)
-{
-	for (unsigned i = 0; i < GATE_SPARES; i++)
-		if (!(t_spare_used & (1u << i))) {
-			t_spare_used |= 1u << i;
-			memset(&t_spare[i], 0, sizeof(t_spare[i]));
-			return &t_spare[i];
-		}
-	return NULL;
-}
-
-/* No memory and no spare: one of this thread's idle records (count 0)
- * leaves its gate for g (under the locks a thread's exit takes).  Every
- * record busy means this thread is inside more than GATE_SPARES gates at
- * once, which nothing does. */
-static struct gate_rec *rec_recycle(struct gate *g)
-{
-	pthread_mutex_lock(&gates_lock);
-	for (struct gate_rec *r = t_recs; r; r = r->tnext) {
-		struct gate *old = atomic_load(&r->gate);
-		if (atomic_load(&r->count) != 0)
-			continue;
-		if (old) {
-			pthread_mutex_lock(&old->lock);
-			cds_list_del(&r->glink);
-			pthread_mutex_unlock(&old->lock);
-		}
-		atomic_store_explicit(&r->gate, g, memory_order_release);
-		pthread_mutex_lock(&g->lock);
-		cds_list_add(&r->glink, &g->recs);
-		pthread_mutex_unlock(&g->lock);
-		pthread_mutex_unlock(&gates_lock);
-		return r;
-	}
-	pthread_mutex_unlock(&gates_lock);
-	uvfs_panic(__FILE__, __LINE__,
-		   "gate: no memory and every record of this thread busy");
-}
-
-/* Finds or makes this thread's record for g.  Slow path: once per thread
- * and gate, plus a short list walk when a thread alternates gates. */
+/* Finds or makes this thread's record for g (NULL: out of memory).  Slow
+ * path: once per thread and gate, plus a short list walk when a thread
+ * alternates gates. */
 /* the slow path of gate_enter (gate.h): noinline keeps it out of there */
 __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 {
@@ -158,7 +94,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
-			rec_free(r);
+			free(r);
 			continue;
 		}
 		pp = &r->tnext;
@@ -166,9 +102,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	rcu_thread_online();
 	r = sys_calloc(1, sizeof(*r));
 	if (!r)
-		r = rec_spare_get();
-	if (!r)
-		return gate_t_last = rec_recycle(g);
+		return NULL;    /* gate_enter: GATE_NOMEM */
 	atomic_init(&r->gate, g);
 	atomic_init(&r->count, 0);
 	pthread_mutex_lock(&gates_lock);
@@ -188,6 +122,8 @@ void gate_init(struct gate *g)
 	pthread_cond_init(&g->cv, NULL);
 	g->closers = 0;
 	CDS_INIT_LIST_HEAD(&g->recs);
+	g->parked_fn = NULL;
+	g->parked_arg = NULL;
 }
 
 void gate_destroy(struct gate *g)
@@ -234,11 +170,26 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 	return ret;
 }
 
+static long inside_locked(struct gate *g);
+
+/* Every exiter of a gate that is not open comes here after its decrement,
+ * and sums the counts under the lock: the last one to take it sees every
+ * decrement, so a parked continuation runs exactly once. */
 void gate_exit_slow(struct gate *g)
 {
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+
 	pthread_mutex_lock(&g->lock);
 	pthread_cond_broadcast(&g->cv);
+	if (g->parked_fn && inside_locked(g) == 0) {
+		fn = g->parked_fn;
+		arg = g->parked_arg;
+		g->parked_fn = NULL;
+	}
 	pthread_mutex_unlock(&g->lock);
+	if (fn)
+		fn(arg);
 }
 #endif
 
@@ -250,6 +201,22 @@ static long inside_locked(struct gate *g)
 	cds_list_for_each_entry(r, &g->recs, glink)
 		n += atomic_load_explicit(&r->count, memory_order_acquire);
 	return n;
+}
+
+bool gate_park(struct gate *g, void (*fn)(void *), void *arg)
+{
+	bool parked = false;
+
+	pthread_mutex_lock(&g->lock);
+	UVFS_VERIFY(atomic_load(&g->state) == GATE_KILLED);
+	UVFS_VERIFY(g->parked_fn == NULL);
+	if (inside_locked(g) > 0) {
+		g->parked_fn = fn;
+		g->parked_arg = arg;
+		parked = true;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return parked;
 }
 
 static void deadline_after(struct timespec *ts, int ms)

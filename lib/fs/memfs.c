@@ -1164,7 +1164,7 @@ static int op_permission(struct uvfs_sb *sb, void *priv, int mask,
 /* ---- namespace --------------------------------------------------------- */
 
 static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
-		     uint64_t *ino)
+		     struct uvfs_ident *id)
 {
 	struct memfs *fs = sb_fs(sb);
 	struct node *d = dirp;
@@ -1179,8 +1179,10 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 		/* the parent; a removed directory has none left */
 		pthread_rwlock_rdlock(&fs->ns_lock);
 		err = d->u.dir.parent ? 0 : -ENOENT;
-		if (d->u.dir.parent)
-			*ino = d->u.dir.parent->ino;
+		if (d->u.dir.parent) {
+			id->ino = d->u.dir.parent->ino;
+			id->type = S_IFDIR;
+		}
 		pthread_rwlock_unlock(&fs->ns_lock);
 		return err;
 	}
@@ -1190,8 +1192,10 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 	hash = name_hash(name, len);
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	de = dir_find(&d->u.dir, name, len, hash);
-	if (de != NULL)
-		*ino = de->child->ino;
+	if (de != NULL) {
+		id->ino = de->child->ino;
+		id->type = de->child->type;
+	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return de != NULL ? 0 : -ENOENT;
 }
@@ -1200,7 +1204,7 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
  *    cred, group and S_ISGID from a setgid parent. */
 static int op_create(struct uvfs_sb *sb, void *dirp, const char *name,
 		     mode_t mode, dev_t rdev, const char *target,
-		     const struct uvfs_cred *cred, uint64_t *ino)
+		     const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
 	struct memfs *fs = sb_fs(sb);
 	struct node *d = dirp, *n;
@@ -1287,7 +1291,8 @@ static int op_create(struct uvfs_sb *sb, void *dirp, const char *name,
 	pthread_mutex_unlock(&fs->itab_lock);
 	de->child = n;
 	dir_insert(&d->u.dir, de);
-	*ino = n->ino;
+	id->ino = n->ino;
+	id->type = n->type;
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return 0;
 
