@@ -94,6 +94,8 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
+			if (gate_t_last == r)   /* (we may return NULL) */
+				gate_t_last = NULL;
 			free(r);
 			continue;
 		}
