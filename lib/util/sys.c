@@ -159,6 +159,7 @@ static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	unsigned classes;       /* armed classes (0: disarmed) */
 	unsigned long nth;      /* 0: count only */
+	uintptr_t site;         /* or: fail the calls from this site */
 	int err;                /* 0: the class's usual error */
 	bool persist;
 	unsigned long calls;    /* atomic */
@@ -216,6 +217,14 @@ static int hit(int entry, void *ret)
 	struct site *s = site_get((uintptr_t)ret, entry);
 	bool fail = fault.nth && (c == fault.nth ||
 				  (fault.persist && c > fault.nth));
+
+	if (fault.site) {
+		/* the first call from that site; with persist, every call
+		 * of the class from then on */
+		unsigned long f = __atomic_load_n(&fault.failed,
+						  __ATOMIC_RELAXED);
+		fail = f == 0 ? (uintptr_t)ret == fault.site : fault.persist;
+	}
 
 	if (s)
 		__atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
@@ -400,6 +409,7 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 	pthread_mutex_lock(&wlock);
 	disarm_locked();
 	fault.nth = nth;
+	fault.site = 0;
 	fault.err = err;
 	fault.persist = persist;
 	__atomic_store_n(&fault.calls, 0, __ATOMIC_RELAXED);
@@ -416,6 +426,24 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 				((const char *)&shim_table + entries[i].off);
 		}
 	pthread_mutex_unlock(&wlock);
+}
+
+void uvfs_sys_fault_arm_site(unsigned classes, uintptr_t site, int err,
+			     bool persist)
+{
+	uvfs_sys_fault_arm(classes, 0, err, persist);
+	pthread_mutex_lock(&wlock);
+	fault.site = site;
+	pthread_mutex_unlock(&wlock);
+}
+
+unsigned long uvfs_sys_site_failed(uintptr_t site)
+{
+	for (size_t k = 0; k < NSITE; k++)
+		if (__atomic_load_n(&sites[k].addr, __ATOMIC_ACQUIRE) == site)
+			return __atomic_load_n(&sites[k].failed,
+					       __ATOMIC_RELAXED);
+	return 0;
 }
 
 void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap)

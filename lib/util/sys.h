@@ -266,6 +266,16 @@ unsigned uvfs_sys_class(const char *name);
  * counters. */
 void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 			bool persist);
+/* Arm a fault on a call site instead of a count: the first call of the
+ * classes from site (a return address, as the trace and the site set
+ * give them) fails; with persist, every call of the classes after it
+ * too.  For sites a count cannot reach reliably (their order varies
+ * between threads). */
+void uvfs_sys_fault_arm_site(unsigned classes, uintptr_t site, int err,
+			     bool persist);
+/* How many calls from site have failed since the process started (or
+ * the last uvfs_sys_sites_clear). */
+unsigned long uvfs_sys_site_failed(uintptr_t site);
 /* After an arm: record the call site (return address) of the ith call
  * counted in sites[i - 1], for i <= cap (0 where no call came).  A loop
  * uses it to pick, from a dry run, one N that fails each site.  sites
