@@ -26,7 +26,12 @@
  *    open, settle;
  *  - "hostfs": the server library and hostfs served in-process over a
  *    socketpair, mounted through the 9P client ("9p", fd:), and the same
- *    file steps on it.
+ *    file steps on it;
+ *  - "spawn": type "hostfs" (uvfs-hostfs from $UVFS_HOSTFS spawned and
+ *    supervised by the client, restarts=0) and the same file steps: the
+ *    faults land in this process (spawn, reap, the socket, the session);
+ *    only the first call of each site is failed (each run is a process).
+ *    Without $UVFS_HOSTFS it is skipped, and says so.
  *
  * Which N: the first call of every call site the dry run reached (so
  * every site reached fails at least once) and every Kth call besides
@@ -45,6 +50,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -466,6 +472,40 @@ stop:
 		hostfs_close(hs);
 }
 
+/* ---- workload "spawn": type "hostfs", the server a supervised child ---- */
+
+/* The child (uvfs-hostfs, $UVFS_HOSTFS) is another program: its calls
+ * are not failed.  What fails is this side: spawning and reaping it, the
+ * pipe and socket to it, the session over them.  restarts=0: a lost
+ * server is not restarted, the mount answers EIO. */
+static const int spawn_allowed[] = { ENOMEM, EIO, EAGAIN, 0 };
+static const int spawn_mount_allowed[] = { ECONNRESET, EPIPE, 0 };
+static const char *hostfs_bin;
+
+static void run_spawn(struct run *r)
+{
+	struct uvfs *u = NULL;
+	struct uvfs_ctx *c = NULL;
+	char o[1024];
+
+	nftw(export_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	STEP(r, uvfs_new(NULL, &u));
+	STEP(r, uvfs_ctx_new(u, NULL, &c));
+	STEP(r, uvfs_9p_register(u));
+	STEP(r, uvfs_mkdir(c, "/m", 0755));
+	snprintf(o, sizeof(o), "server=%s,timeout=5000,restarts=0",
+		 hostfs_bin);
+	r->also = spawn_mount_allowed;
+	STEP(r, uvfs_mount(c, "hostfs", export_dir, "/m", o));
+	r->also = NULL;
+	if (!file_steps(r, c))
+		goto stop;
+	STEP(r, uvfs_umount(c, "/m", 0));
+	STEP(r, uvfs_settle(u, 10000));
+stop:
+	cleanup(r, u, c);
+}
+
 /* ---- the loop --------------------------------------------------------- */
 
 struct workload {
@@ -473,12 +513,15 @@ struct workload {
 	void (*run)(struct run *);
 	const int *allowed;
 	unsigned classes;
+	bool sites_only;        /* no stride: slow runs (a process each) */
 };
 
 static const struct workload workloads[] = {
-	{ "memfs", run_memfs, memfs_allowed, SYS_C_ALLOC | SYS_C_PROC },
+	{ "memfs", run_memfs, memfs_allowed, SYS_C_ALLOC | SYS_C_PROC, false },
 	{ "hostfs", run_hostfs, hostfs_allowed,
-	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC },
+	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, false },
+	{ "spawn", run_spawn, spawn_allowed,
+	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, true },
 };
 
 static const char *class_name(unsigned cls)
@@ -565,7 +608,7 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 		fprintf(stderr, "%s: the dry run failed\n", w->name);
 		return;
 	}
-	ns = pick(calls, stride, persist, &nn);
+	ns = pick(calls, w->sites_only ? ULONG_MAX : stride, persist, &nn);
 	/* the dry run's trace: the runs below record over trace[] */
 	dtrace = malloc(MAXTRACE * sizeof(*dtrace));
 	if (!dtrace) {
@@ -643,6 +686,7 @@ int main(void)
 	}
 	uvfs_stats(u, &fresh);
 	uvfs_free(u);
+	hostfs_bin = getenv("UVFS_HOSTFS");
 
 	snprintf(export_dir, sizeof(export_dir), "/tmp/uvfs-faults-XXXXXX");
 	if (!mkdtemp(export_dir)) {
@@ -652,6 +696,11 @@ int main(void)
 	uvfs_sys_sites_clear();
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(*workloads); i++) {
 		const struct workload *w = &workloads[i];
+		if (w->run == run_spawn && (!hostfs_bin ||
+					    access(hostfs_bin, X_OK) != 0)) {
+			printf("spawn: skipped (UVFS_HOSTFS not set)\n");
+			continue;
+		}
 		for (unsigned cls = 1; cls <= SYS_C_ALL; cls <<= 1)
 			if ((w->classes & cls) && selected(w->name, cls)) {
 				loop(w, cls, stride, false);
