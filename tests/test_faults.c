@@ -12,6 +12,8 @@
  *  - the first step whose result differs from the dry run's failed with an
  *    errno the layer's contract allows (the workload stops there; the
  *    other steps either match the dry run exactly or were not reached);
+ *  - it ends: a watchdog fails a run that takes over RUN_LIMIT_S (and
+ *    aborts, naming the workload, class, N and the fault's site);
  *  - after the cleanup (faults off: forced unmounts, contexts freed,
  *    uvfs_settle): every live-object counter of the core back to its
  *    value on a fresh instance (superblocks, mounts, referenced vnodes,
@@ -54,6 +56,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -536,6 +539,39 @@ static const char *class_name(unsigned cls)
 	return "?";
 }
 
+/* The watchdog: a run that takes more than RUN_LIMIT_S is a hang (every
+ * wait in the layers under test is bounded): say which, and abort. */
+#define RUN_LIMIT_S 120
+static struct run *_Atomic current;
+static _Atomic time_t current_since;
+
+static void run_begin(struct run *r)
+{
+	atomic_store(&current_since, time(NULL));
+	atomic_store(&current, r);
+}
+
+static void run_end(void)
+{
+	atomic_store(&current, NULL);
+}
+
+static void *watchdog_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sleep(1);
+		struct run *r = atomic_load(&current);
+		if (r && time(NULL) - atomic_load(&current_since) >
+			 RUN_LIMIT_S) {
+			report(r, "the run ends (hung past the watchdog)",
+			       -1, 0);
+			abort();
+		}
+	}
+	return NULL;
+}
+
 static void after_run(struct run *r, int fds0)
 {
 	int fds = count_fds();
@@ -600,7 +636,9 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 
 	uvfs_sys_fault_arm(cls, 0, 0, false);
 	uvfs_sys_fault_trace(trace, MAXTRACE);
+	run_begin(&dry);
 	w->run(&dry);
+	run_end();
 	uvfs_sys_fault_stats(&st);   /* (cleanup disarmed: these are the run's) */
 	calls = st.calls;
 	after_run(&dry, fds0);
@@ -622,7 +660,9 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 			.ref = ref, .nref = dry.nref, .allowed = w->allowed,
 		};
 		uvfs_sys_fault_arm(cls, ns[i], 0, persist);
+		run_begin(&r);
 		w->run(&r);
+		run_end();
 		after_run(&r, fds0);
 		stopped += r.stopped;
 		uvfs_sys_fault_stats(&st);
@@ -643,7 +683,9 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 		if (!site || tried || uvfs_sys_site_failed(site))
 			continue;
 		uvfs_sys_fault_arm_site(cls, site, 0, persist);
+		run_begin(&r);
 		w->run(&r);
+		run_end();
 		after_run(&r, fds0);
 		nn++;
 		aimed++;
@@ -687,6 +729,12 @@ int main(void)
 	uvfs_stats(u, &fresh);
 	uvfs_free(u);
 	hostfs_bin = getenv("UVFS_HOSTFS");
+	pthread_t wd;
+	if (pthread_create(&wd, NULL, watchdog_main, NULL) != 0 ||
+	    pthread_detach(wd) != 0) {
+		perror("pthread_create");
+		return 1;
+	}
 
 	snprintf(export_dir, sizeof(export_dir), "/tmp/uvfs-faults-XXXXXX");
 	if (!mkdtemp(export_dir)) {
@@ -696,8 +744,8 @@ int main(void)
 	uvfs_sys_sites_clear();
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(*workloads); i++) {
 		const struct workload *w = &workloads[i];
-		if (w->run == run_spawn && (!hostfs_bin ||
-					    access(hostfs_bin, X_OK) != 0)) {
+		if (w->run == run_spawn && selected(w->name, SYS_C_PROC) &&
+		    (!hostfs_bin || access(hostfs_bin, X_OK) != 0)) {
 			printf("spawn: skipped (UVFS_HOSTFS not set)\n");
 			continue;
 		}
