@@ -744,7 +744,13 @@ int main(void)
 	uvfs_sys_sites_clear();
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(*workloads); i++) {
 		const struct workload *w = &workloads[i];
-		if (w->run == run_spawn && selected(w->name, SYS_C_PROC) &&
+		bool any = false;
+		for (unsigned cls = 1; cls <= SYS_C_ALL; cls <<= 1)
+			any = any || ((w->classes & cls) &&
+				      selected(w->name, cls));
+		if (!any)
+			continue;
+		if (w->run == run_spawn &&
 		    (!hostfs_bin || access(hostfs_bin, X_OK) != 0)) {
 			printf("spawn: skipped (UVFS_HOSTFS not set)\n");
 			continue;
