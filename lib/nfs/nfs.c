@@ -721,7 +721,8 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 
 /* Looks name up in dir and installs what it names. */
 static int lookup_install(struct nsb *s, struct n3 *c, struct node *d,
-			  const char *name, uint64_t *ino, struct fh3 *fhp)
+			  const char *name, uint64_t *ino, struct fh3 *fhp,
+			  mode_t *type)
 {
 	struct fh3 dfh = node_fh(s, d), fh;
 	struct n3attr a = { 0 };
@@ -737,30 +738,39 @@ static int lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	}
 	if (fhp)
 		*fhp = fh;
+	if (type)
+		*type = a.st.st_mode & S_IFMT;
 	return node_install(s, &fh, &a.st, ino);
 }
 
+/* The identity reported to the core: the fileid and the type (NFSv3 has
+ * no generation the client can see: a reused fileid of another type is
+ * caught by the type, the same type by the handle going stale). */
 static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		      uint64_t *ino)
+		     struct uvfs_ident *id)
 {
 	struct nsb *s = S(sb);
 	struct node *d = dir;
 	int r;
 
 	if (d == s->root && strcmp(name, "..") == 0) {
-		*ino = d->ino;
+		id->ino = d->ino;
+		id->gen = 0;
+		id->type = S_IFDIR;
 		return 0;
 	}
 	struct n3 c = ctx_of(s);
-	r = lookup_install(s, &c, d, name, ino, NULL);
+	id->gen = 0;
+	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
 
 static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
-		      const struct uvfs_cred *cred, uint64_t *ino)
+		      const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	struct nsb *s = S(sb);
 	struct node *d = dir;
 	struct n3 c = ctx_of(s);
@@ -793,6 +803,8 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (r)
 			return r;
 	}
+	id->gen = 0;
+	id->type = a.st.st_mode & S_IFMT;
 	r = node_install(s, &fh, &a.st, ino);
 	if (r == 0 && S_ISREG(mode)) {
 		/* open(O_CREAT) opens it next: the attributes the CREATE
@@ -842,7 +854,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0)
 		return 0;       /* nothing is open: no lookup needed */
-	r = lookup_install(s, c, d, name, &ino, &fh);
+	r = lookup_install(s, c, d, name, &ino, &fh, NULL);
 	if (r)
 		return r == -ENOENT ? 0 : r;
 	if (same_as_dir_name) {
@@ -850,7 +862,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 		 * nothing to hide */
 		uint64_t src;
 		r = lookup_install(s, c, same_dir, same_as_dir_name, &src,
-				   NULL);
+				   NULL, NULL);
 		if (r)
 			return r;
 		if (src == ino)
