@@ -1,8 +1,8 @@
 /*
  * client.c - the 9P2000.L client driver (file-system types "9p", "hostfs",
  * "diod"): mount and unmount, the table of nodes and their fids.  The
- * session below it (conn.h, session.c) carries the requests; vnops.c and
- * xattr.c are the vnode operations.
+ * session below it (conn.h, rpc.c over lib/remote) carries the requests;
+ * vnops.c and xattr.c are the vnode operations.
  *
  *
  * The driver maps vnodes to fids.  Each known file is a struct node in a
