@@ -971,12 +971,12 @@ static int c_setattr(struct uvfs_sb *sb, void *priv,
 		     const struct uvfs_setattr *sa)
 { return CALL(sb, p9_setattr(sb, priv, sa)); }
 static int c_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		    uint64_t *ino)
-{ return CALL(sb, p9_lookup(sb, dir, name, ino)); }
+		    struct uvfs_ident *id)
+{ return CALL(sb, p9_lookup(sb, dir, name, id)); }
 static int c_create(struct uvfs_sb *sb, void *dir, const char *name,
 		    mode_t mode, dev_t rdev, const char *target,
-		    const struct uvfs_cred *cred, uint64_t *ino)
-{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, ino)); }
+		    const struct uvfs_cred *cred, struct uvfs_ident *id)
+{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, id)); }
 static int c_link(struct uvfs_sb *sb, void *dir, const char *name,
 		  void *priv)
 { return CALL(sb, p9_link(sb, dir, name, priv)); }

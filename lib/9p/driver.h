@@ -117,10 +117,10 @@ uint32_t io_max(struct p9sb *s, uint32_t iounit);
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
 int p9_setattr(struct uvfs_sb *sb, void *priv, const struct uvfs_setattr *sa);
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-	      uint64_t *ino);
+	      struct uvfs_ident *id);
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name, mode_t mode,
 	      dev_t rdev, const char *target, const struct uvfs_cred *cred,
-	      uint64_t *ino);
+	      struct uvfs_ident *id);
 int p9_link(struct uvfs_sb *sb, void *dir, const char *name, void *priv);
 int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name, int isdir);
 int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,

@@ -130,8 +130,9 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		     uint64_t *ino)
+		     struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	struct p9sb *s = S(sb);
 	struct node *d = dir;
 	struct p9_qid qid;
@@ -140,6 +141,7 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 
 	if (d == s->root && strcmp(name, "..") == 0) {
 		*ino = d->ino;
+		id->type = S_IFDIR;
 		return 0;
 	}
 	bool retried = false;
@@ -166,6 +168,9 @@ again:;
 	if (r)
 		return r;
 	*ino = qid.path;
+	/* the qid tells directories and symlinks from the rest */
+	id->type = qid.type & P9_QTDIR ? S_IFDIR :
+		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
 	return 0;
 }
 
@@ -785,12 +790,15 @@ ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 		     mode_t mode, dev_t rdev, const char *target,
-		     const struct uvfs_cred *cred, uint64_t *ino)
+		     const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	int r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
 
 	if (r && stale_retry(S(sb), dir, r))
 		r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
+	if (r == 0)
+		id->type = mode & S_IFMT;
 	return r;
 }
 
