@@ -642,7 +642,9 @@ static void *loop_thread(void *arg)
 }
 
 /* Many callers at once, one of them timing out again and again: every
- * other request succeeds, with its own reply. */
+ * other request succeeds, with its own reply.  (A deadline covers a whole
+ * call, walk and open together: 1 s, so that a busy host does not make
+ * the others' calls miss it.) */
 static void test_parallel(void **state)
 {
 	struct fx x = { 0 };
@@ -650,7 +652,7 @@ static void test_parallel(void **state)
 	pthread_t t[9];
 
 	(void)state;
-	assert_int_equal(fx_mount(&x, "timeout=200"), 0);
+	assert_int_equal(fx_mount(&x, "timeout=1000"), 0);
 	for (int i = 0; i < 9; i++) {
 		a[i] = (struct loop_arg){ .u = x.u, .n = i == 8 ? 3 : 150,
 					  .late = i == 8 };
@@ -717,7 +719,7 @@ static void test_hang_normal_umount(void **state)
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);
-	assert_true(ms_since(&t1) < 200);
+	assert_true(ms_since(&t1) < test_bound_ms(200));
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	assert_true(ms_since(&t0) < 4000);
 	fx_done(&x);
@@ -766,7 +768,7 @@ static void test_call_deadline(void **state)
 	long ms = ms_since(&t0);
 	printf("call_deadline: %ld ms\n", ms);
 	assert_true(ms >= 450);
-	assert_true(ms < 500 + 125 + 1000);     /* grace, and slack */
+	assert_true(ms < test_bound_ms(500 + 500 + 1000)); /* grace, slack */
 	uvfs_close(x.c, fd);
 	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
 	fx_done(&x);
@@ -1476,7 +1478,7 @@ static void test_unreachable_failfast(void **state)
 	atomic_store(&l.fs.hung, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -ETIMEDOUT);
-	assert_true(ms_since(&t0) < 300 + 75 + 1000);
+	assert_true(ms_since(&t0) < test_bound_ms(300 + 500 + 1000));
 	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
 	assert_string_equal(si.state, "unreachable");
 	assert_true(si.unreachable >= 1);
@@ -1486,7 +1488,7 @@ static void test_unreachable_failfast(void **state)
 	for (int i = 0; i < 20; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(uvfs_pread(l.c, fd, buf, 5, 0), -EIO);
-		assert_true(ms_since(&t0) < 100);       /* at once */
+		assert_true(ms_since(&t0) < test_bound_ms(100)); /* at once */
 	}
 	/* the network heals */
 	atomic_store(&l.silent, false);
@@ -1499,7 +1501,8 @@ static void test_unreachable_failfast(void **state)
 	assert_int_equal(r, 5);
 	assert_memory_equal(buf, "hello", 5);
 	printf("unreachable: back %ld ms after the heal\n", back);
-	assert_true(back < 1000 + 300);  /* one attempt may be under way */
+	/* within a second of the heal (one attempt may be under way) */
+	assert_true(back < test_bound_ms(1000 + 300));
 	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
 	assert_string_equal(si.state, "running");
 	assert_int_equal(uvfs_close(l.c, fd), 0);
