@@ -140,7 +140,7 @@ void rs_req_free(struct rs_session *c, struct rs_req *rq)
 		return;
 	if (rq->kind == RS_CALL)
 		pthread_cond_destroy(&rq->cv);
-	if (rq->pd)
+	if (rq->pd && c->proto->req_free)
 		c->proto->req_free(rq->pd);
 	free(rq->reply);
 	free(rq);
@@ -170,7 +170,7 @@ static void fail_all_locked(struct rs_session *c, bool lost)
 			rq->cancel = NULL;
 			rq_set_state(rq, RS_RQ_DONE);
 		} else {
-			if (rq->kind == RS_AUX)
+			if (rq->kind == RS_AUX && c->proto->aux_done_locked)
 				c->proto->aux_done_locked(c, rq, true);
 			rs_req_free(c, rq);
 		}
@@ -265,8 +265,10 @@ void rs_lost(struct rs_session *c, uint64_t gen, int err)
  * else is a loss. */
 static void session_end(struct rs_session *c, uint64_t gen, int err)
 {
-	if (err == -EPROTO && c->proto_fatal)
+	if (err == -EPROTO && c->proto_fatal && c->proto->violation)
 		c->proto->violation(c, gen);
+	else if (err == -EPROTO && c->proto_fatal)
+		rs_kill(c);
 	else
 		rs_lost(c, gen, err);
 }
@@ -361,7 +363,8 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 	switch (rq->kind) {
 	case RS_AUX:
 		tag_release_locked(c, rq);
-		c->proto->aux_done_locked(c, rq, false);
+		if (c->proto->aux_done_locked)
+			c->proto->aux_done_locked(c, rq, false);
 		rs_req_free(c, rq);
 		break;
 	case RS_PROBE:
@@ -707,9 +710,11 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	uint16_t tag;
 	int r;
 
-	if (c->nused == RS_NTAGS || atomic_load(&c->sgen) != gen ||
+	if ((kind == RS_CANCEL ? !c->proto->pack_cancel :
+				 !c->proto->pack_probe) ||
+	    c->nused == RS_NTAGS || atomic_load(&c->sgen) != gen ||
 	    c->rs.state != RS_UP || !(aux = rs_req_new(c, kind)))
-		return -EAGAIN;
+		return -EAGAIN;         /* none: a cancel is the cut */
 	if (kind == RS_CANCEL) {
 		aux->target = target;
 		target->cancel = aux;
@@ -783,10 +788,11 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 		/* phase 2: alive but slow: cancel, and wait for the word */
 		rq_set_state(rq, RS_RQ_FLUSHING);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		since = (uint64_t)ts_ns(&now);
 		deadline_in(&fdl, grace);
-		if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0)
+		if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0) {
+			since = (uint64_t)ts_ns(&now);
 			wait_until_locked(c, rq, &fdl);
+		}
 		if (rq->state == RS_RQ_DONE)
 			return;
 	}
