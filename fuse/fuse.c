@@ -23,8 +23,16 @@
  * Credentials.  Each request runs with the caller's fsuid/fsgid and
  * supplementary groups on a context taken from a pool (a context is used by
  * one thread at a time); the umask the kernel passes (FUSE_CAP_DONT_MASK)
- * is applied to create, mkdir and mknod.  default_permissions is not used:
- * libuvfs checks permissions itself.
+ * is applied to create, mkdir and mknod.
+ *
+ * Permissions.  The kernel checks the mode bits on the attributes it
+ * caches (default_permissions: cached names, FIFO and device opens never
+ * reach us), libuvfs checks everything again.  The kernel's attributes
+ * are kept right: replies carry them, invalidations drop them.  On a
+ * write or truncation by someone without CAP_FSETID the kernel sends the
+ * chmod that clears setuid/setgid (kill_privs); the setgid it leaves
+ * alone (no group execute, writer outside the group) is cleared here
+ * (opened_for_write).  See docs/fuse.md, "Credentials and permissions".
  *
  * Caching.  A file system that changes only through the VFS (memfs:
  * uvfs_node_exclusive) is cached by the kernel for an hour: entries,
