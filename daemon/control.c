@@ -37,6 +37,9 @@
 #include "control.h"
 
 #include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 #include "ctl.h"
 #include "uvfs_fuse.h"
 
@@ -769,8 +772,40 @@ static void do_servers(struct control *c, struct sbuf *r)
 			    strerror(si.last_error) : "none");
 		sbuf_add_kvu(r, "last_loss", (uint64_t)si.last_loss);
 		sbuf_add_kv(r, "mode", si.hard ? "hard" : "soft");
+		sbuf_add_kvu(r, "fids", si.fids);
+		sbuf_add_kvu(r, "fid_releases", si.fid_releases);
 		sbuf_adds(r, "\n");
 	}
+#ifdef UVFS_HAVE_NFS
+	/* nfs mounts: a server we connect to (pid 0) */
+	for (size_t i = 0; i < n; i++) {
+		struct uvfs_nfs_info ni;
+		if (strcmp(mi[i].type, "nfs") != 0 ||
+		    uvfs_nfs_info(c->u, mi[i].target, &ni) != 0)
+			continue;
+		sbuf_adds(r, "server");
+		sbuf_add_kvu(r, "pid", 0);
+		sbuf_add_kvu(r, "mount", mi[i].id);
+		host_path(c, mi[i].target, hp, sizeof(hp));
+		sbuf_add_kv(r, "target", hp);
+		sbuf_add_kv(r, "type", mi[i].type);
+		sbuf_add_kv(r, "source", mi[i].source);
+		sbuf_add_kv(r, "state", ni.state);
+		sbuf_add_kvu(r, "restarts", ni.reconnects);
+		sbuf_add_kvu(r, "losses", ni.losses);
+		sbuf_add_kvu(r, "replays", ni.replays);
+		sbuf_add_kvu(r, "stale", ni.stale);
+		sbuf_add_kvu(r, "timeouts", ni.timeouts);
+		sbuf_add_kvu(r, "unreachable", ni.unreachable);
+		sbuf_add_kvu(r, "inflight", ni.inflight);
+		sbuf_add_kvu(r, "calls", ni.calls);
+		sbuf_add_kv(r, "last_error", ni.last_error ?
+			    strerror(ni.last_error) : "none");
+		sbuf_add_kvu(r, "last_loss", (uint64_t)ni.last_loss);
+		sbuf_add_kv(r, "mode", ni.hard ? "hard" : "soft");
+		sbuf_adds(r, "\n");
+	}
+#endif
 	free(mi);
 }
 

@@ -28,6 +28,9 @@
 #include "uvfs_fuse.h"
 
 #include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -376,6 +379,17 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
+#ifdef UVFS_HAVE_NFS
+	/* "nfs": NFSv3 servers (lib/nfs) */
+	err = uvfs_nfs_register(d.u);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot register the nfs type: %s\n",
+			strerror(-err));
+		uvfs_free(d.u);
+		free((char *)cfg.root_type);
+		return 1;
+	}
+#endif
 	err = control_open(sock, &d.ctl);
 	if (err) {
 		uvfs_free(d.u);

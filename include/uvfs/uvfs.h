@@ -232,7 +232,10 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
  * when it returns 0 the file system has been shut down. */
 int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags);
 /* Every open file of the file at path becomes dead (EIO but for close);
- * the next lookup gets a fresh vnode. */
+ * the next lookup gets a fresh vnode.  Waits at most the mount's deadline
+ * for the operations inside its file system to leave; past it, that file
+ * system is killed as a forced unmount would (every file of it answers
+ * EIO) but stays mounted until unmounted, so nothing waits longer. */
 int uvfs_revoke(struct uvfs_ctx *ctx, const char *path);
 /* New operations on the mount wait; returns once in-flight ones drained. */
 int uvfs_suspend(struct uvfs_ctx *ctx, const char *target);

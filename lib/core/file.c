@@ -6,17 +6,18 @@
  *
  *   open      file_new: refs = 1, counted in u->nfiles, holds its path
  *             (one mount and one vnode reference, moved in from the lookup)
- *          -> vop_open; f->fh set; vn_file_attach puts f on vp->files, so
- *             revoke and forced unmount can release the driver handle
+ *          -> vop_open sets f->fh and puts f on vp->files inside the gate,
+ *             so revoke and forced unmount can release the driver handle
  *             (O_PATH files are never opened in the driver nor attached)
  *          -> installed in the lowest free slot of ctx->fds; the slot owns
  *             the reference
  *   dup/dup2  one more slot, one more reference
  *   fd_get    a call in flight holds one more reference for its duration
  *   close     the slot is cleared under fd_lock, then file_put
- *   file_put  the last reference: vn_file_detach (releases the driver handle
- *             unless revoke already did), path_put, free.  Closing always
- *             works, dead vnode or not.
+ *   file_put  the last reference: vn_file_detach (inside the gate: releases
+ *             the driver handle unless revoke already did; on a killed gate
+ *             the file is left to the reclaim as an orphan), path_put,
+ *             free.  Closing always works, dead vnode or not.
  *
  * The descriptor table rules:
  *  - ctx->fds[0, nfds) grows on demand and never shrinks; a new descriptor
@@ -267,6 +268,7 @@ struct file *fd_get(struct uvfs_ctx *ctx, int fd)
 void file_put(struct file *f)
 {
 	struct uvfs *u;
+	struct path p;
 	long o;
 
 	o = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
@@ -274,12 +276,17 @@ void file_put(struct file *f)
 	if (o != 1)
 		return;
 	u = f->path.mnt->u;
-	vn_file_detach(f->path.vp, f); /* no-op unless attached */
-	path_put(&f->path);
+	p = f->path;
 	pthread_mutex_destroy(&f->lock);
 	free(f->name);
-	free(f);
-	CNT_DEC(u->nfiles);
+	f->name = NULL;
+	/* no-op unless attached; an orphan (killed gate) is the reclaim's
+	 * to free from here on */
+	if (!vn_file_detach(p.vp, f)) {
+		free(f);
+		CNT_DEC(u->nfiles);
+	}
+	path_put(&p);
 }
 
 /* A new open file description on p (the reference is moved in, also on
@@ -828,20 +835,19 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 int file_open_path(struct path *p, int flags, char *name, struct file **out)
 {
 	struct file *f = file_new(p, flags, name);
-	void *fh;
 	int r;
 
 	if (!f)
 		return -ENOMEM;
 	if (!(flags & O_PATH)) {
+		/* sets f->fh and attaches f inside the gate, before anyone
+		 * else can see f */
 		r = vop_open(f->path.vp, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
-			     &fh);
+			     f);
 		if (r) {
 			file_put(f);
 			return r;
 		}
-		f->fh = fh;     /* before anyone can see f */
-		vn_file_attach(f->path.vp, f);
 	}
 	*out = f;
 	return 0;

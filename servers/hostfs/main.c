@@ -1,12 +1,18 @@
 /*
  * main.c - uvfs-hostfs: exports a host directory over 9P2000.L.
  *
- *   uvfs-hostfs [--listen unix:PATH] [--workers N] [--msize N] DIR
+ *   uvfs-hostfs [--listen unix:PATH|tcp:ADDR:PORT] [--workers N]
+ *               [--msize N] [--max-fids N] DIR
  *
  * Without --listen it serves one connection on the inherited descriptors
  * 0 (requests) and 1 (replies): the way the VFS spawns it over a
  * socketpair.  With --listen unix:PATH it accepts connections on a Unix
- * socket, one thread each, until killed.  A socket file left at PATH by a
+ * socket, with --listen tcp:ADDR:PORT (a numeric IPv4 or IPv6 address;
+ * IPv6 in brackets) on a TCP socket, one thread each, until killed.
+ * TCP has no peer credentials: whoever can connect may act as any user,
+ * so listen only on an address that only trusted clients reach.
+ * --max-fids bounds the fids of one connection (default 1048576, the
+ * library's; docs/server.md "Limits").  A socket file left at PATH by a
  * server that died is replaced (one that a live server listens on is
  * not): restarted on the same path, the server is found again by clients
  * that reconnect (docs/recovery.md).
@@ -25,14 +31,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "hostfs.h"
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: uvfs-hostfs [--listen unix:PATH] "
-		"[--workers N] [--msize N] DIR\n");
+	fprintf(stderr, "usage: uvfs-hostfs [--listen unix:PATH|tcp:ADDR:PORT] "
+		"[--workers N] [--msize N] [--max-fids N] DIR\n");
 	exit(2);
 }
 
@@ -64,6 +73,8 @@ static int stale_socket(const struct sockaddr_un *sa)
 	return stale;
 }
 
+static int accept_loop(int fd);
+
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -89,6 +100,57 @@ static int listen_unix(const char *path)
 			path, strerror(errno));
 		exit(2);
 	}
+	return accept_loop(fd);
+}
+
+/* ADDR:PORT, numeric ([v6]:PORT for IPv6); exits 2 on bad input. */
+static int listen_tcp(const char *hostport)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					      AI_PASSIVE };
+	struct addrinfo *ai;
+	size_t hl;
+	int fd, one = 1, e;
+
+	if (!colon || colon == hostport || !colon[1])
+		goto bad_addr;
+	hl = (size_t)(colon - hostport);
+	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
+		hostport++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		goto bad_addr;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	e = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (e) {
+		fprintf(stderr, "uvfs-hostfs: bad tcp address %s: %s\n",
+			hostport, gai_strerror(e));
+		exit(2);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		fprintf(stderr, "uvfs-hostfs: cannot listen on tcp:%s: %s\n",
+			hostport, strerror(errno));
+		exit(2);
+	}
+	freeaddrinfo(ai);
+	return accept_loop(fd);
+bad_addr:
+	fprintf(stderr, "uvfs-hostfs: --listen tcp: takes ADDR:PORT, "
+		"e.g. tcp:127.0.0.1:5640 (got tcp:%s)\n", hostport);
+	exit(2);
+}
+
+/* Accepts connections on fd until an error; one thread each. */
+static int accept_loop(int fd)
+{
 	for (;;) {
 		pthread_t t;
 		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
@@ -100,6 +162,9 @@ static int listen_unix(const char *path)
 				strerror(errno));
 			return 1;
 		}
+		int one = 1;
+		/* replies are written whole: do not hold small ones back */
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
 			close(c);
 			continue;
@@ -123,6 +188,16 @@ int main(int argc, char **argv)
 			o.nworkers = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--msize") == 0 && i + 1 < argc)
 			o.msize = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--max-fids") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long n = strtoul(argv[++i], &end, 10);
+			if (*end || n == 0 || n > UINT32_MAX) {
+				fprintf(stderr, "uvfs-hostfs: --max-fids takes "
+					"a number from 1 to %u\n", UINT32_MAX);
+				exit(2);
+			}
+			o.max_fids = (unsigned)n;
+		}
 		else if (argv[i][0] == '-' || dir)
 			usage();
 		else
@@ -130,8 +205,10 @@ int main(int argc, char **argv)
 	}
 	if (!dir)
 		usage();
-	if (listen && strncmp(listen, "unix:", 5) != 0) {
-		fprintf(stderr, "uvfs-hostfs: --listen takes unix:PATH\n");
+	if (listen && strncmp(listen, "unix:", 5) != 0 &&
+	    strncmp(listen, "tcp:", 4) != 0) {
+		fprintf(stderr, "uvfs-hostfs: --listen takes unix:PATH or "
+			"tcp:ADDR:PORT\n");
 		exit(2);
 	}
 	err = hostfs_open(dir, &hs);
@@ -160,6 +237,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uvfs-hostfs: %s\n", strerror(-err));
 		return 1;
 	}
+	if (listen && strncmp(listen, "tcp:", 4) == 0)
+		return listen_tcp(listen + 4);
 	if (listen)
 		return listen_unix(listen + 5);
 	err = p9srv_serve_fd(srv, 0, 1);

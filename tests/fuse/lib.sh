@@ -172,3 +172,30 @@ holder_cmd() { # NAME CMD -> $REPLY_LINE
 holder_pid() { eval "echo \$H_PID_$1"; }
 
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_stopped PID: kill -STOP returns before a thread running on another
+# CPU has taken the signal; wait (5 s) until every thread is in state T.
+wait_stopped() {
+	local pid=$1 i t st all
+	for i in $(seq 500); do
+		all=1
+		for t in /proc/"$pid"/task/*/stat; do
+			[ -r "$t" ] || continue
+			st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)
+			case $st in T|t|"") ;; *) all=0 ;; esac
+		done
+		[ $all = 1 ] && return 0
+		sleep 0.01
+	done
+	fail "process $pid did not stop"
+}
+
+# bound_ms MS: a wall-clock bound for this build: 5x under ThreadSanitizer
+# (uvfsd built with it runs everything 5-15x slower).
+bound_ms() {
+	if grep -qa __tsan_init "$UVFSD" 2>/dev/null; then
+		echo $(($1 * 5))
+	else
+		echo "$1"
+	fi
+}
