@@ -843,7 +843,11 @@ static const struct cmd cmds[] = {
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
 	  "inside a uvfsd mount.  OPTIONS: comma-separated; \"ro\" and\n"
 	  "\"deadline=MS\" (the forced-unmount deadline) for every type, the\n"
-	  "rest for the type (memfs: size=BYTES[k|m|g]).",
+	  "rest for the type (memfs: size=BYTES[k|m|g]).\n"
+	  "  -t nfs: SOURCE nfs://HOST/EXPORT or HOST:/EXPORT (NFSv3 over TCP);\n"
+	  "  OPTIONS vers=3, timeout=MS (per request, default 10000),\n"
+	  "  actimeo=SECONDS (attribute cache, default 3), ac, noac,\n"
+	  "  hard (wait through a reconnect; default soft: fail with EIO).",
 	  cmd_mount },
 	{ "umount", "umount [-f] [-l] TARGET",
 	  "Unmounts the file system mounted on TARGET.  Without flags it fails\n"
@@ -877,7 +881,7 @@ static const struct cmd cmds[] = {
 	  cmd_stats },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
-	  "and 9p mounts that reconnect, whose pid is 0): pid, mount id,\n"
+	  "and 9p mounts that reconnect and nfs mounts, whose pid is 0): pid, mount id,\n"
 	  "state (running, recovering, dead), restarts, target and source\n"
 	  "(the exported directory, or the address).",
 	  cmd_servers },

@@ -28,6 +28,9 @@
 #include "uvfs_fuse.h"
 
 #include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,8 +69,8 @@ static void usage(FILE *f)
 "  --root SPEC        the file system of the namespace root (default memfs)\n"
 "  --socket PATH      the control socket (default /run/uvfs/ESC.sock for\n"
 "                     root, else $XDG_RUNTIME_DIR/uvfs/ESC.sock)\n"
-"  -o allow_other     let other users use the mount (uvfs checks\n"
-"                     permissions itself)\n"
+"  -o allow_other     let other users use the mount (the kernel checks\n"
+"                     the mode bits, uvfs checks everything again)\n"
 "  -o xattr           serve extended attributes (off by default: the\n"
 "                     kernel then asks for security.capability before\n"
 "                     every write, one more round trip each)\n"
@@ -191,6 +194,7 @@ int main(int argc, char **argv)
 	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, opt, err;
 	int ready_fd = -1, status = 0;
 
+	opterr = 0;     /* our own messages, "uvfsd: ..." */
 	while ((opt = getopt_long(argc, argv, "fdo:h", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -230,11 +234,19 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (optopt && strchr("rso", optopt))
+				fprintf(stderr, "uvfsd: %s needs an argument\n",
+					argv[optind - 1]);
+			else
+				fprintf(stderr, "uvfsd: unknown option '%s'\n",
+					argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
+		fprintf(stderr, "uvfsd: %s\n", optind == argc ?
+			"a MOUNTPOINT is needed" : "one MOUNTPOINT only");
 		usage(stderr);
 		return 2;
 	}
@@ -253,7 +265,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct stat st;
-	if (stat(mnt, &st) || !S_ISDIR(st.st_mode)) {
+	if (stat(mnt, &st)) {
+		if (errno == ENOTCONN)
+			fprintf(stderr,
+				"uvfsd: %s: a dead FUSE mount is there "
+				"(transport endpoint is not connected); "
+				"unmount it with fusermount3 -u\n", arg);
+		else
+			fprintf(stderr, "uvfsd: %s: %s\n", arg,
+				strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "uvfsd: %s: not a directory\n", arg);
 		return 1;
 	}
@@ -305,6 +328,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* before anything is made: the socket's directory, then FUSE */
+	if (control_check_dir(sock)) {
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	/* FUSE's device, before anything is made: a user who cannot open it
+	 * (root gets ENOENT without the module) cannot mount, and fusermount3
+	 * opens it with the user's rights too */
+	int dfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "uvfsd: cannot open /dev/fuse: %s (FUSE needs "
+			"read and write access to it; is the fuse module "
+			"loaded?)\n", strerror(errno));
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	close(dfd);
+
 	if (!foreground)
 		ready_fd = daemonize();
 
@@ -338,6 +379,17 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
+#ifdef UVFS_HAVE_NFS
+	/* "nfs": NFSv3 servers (lib/nfs) */
+	err = uvfs_nfs_register(d.u);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot register the nfs type: %s\n",
+			strerror(-err));
+		uvfs_free(d.u);
+		free((char *)cfg.root_type);
+		return 1;
+	}
+#endif
 	err = control_open(sock, &d.ctl);
 	if (err) {
 		uvfs_free(d.u);
@@ -351,8 +403,9 @@ int main(int argc, char **argv)
 	fcfg.xattr = xattr;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {
-		fprintf(stderr, "uvfsd: cannot mount %s: %s\n", mnt,
-			strerror(-err));
+		fprintf(stderr, "uvfsd: cannot mount %s through FUSE%s%s\n",
+			mnt, err == -EIO ? " (the reason is above)" : ": ",
+			err == -EIO ? "" : strerror(-err));
 		control_close(d.ctl);
 		uvfs_free(d.u);
 		free((char *)cfg.root_type);

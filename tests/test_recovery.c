@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "skip.h"
 
 #include <uvfs/9p.h>
 #include <uvfs/uvfs.h>
@@ -560,6 +561,63 @@ static void test_stopped_forced(void **state)
 	uvfs_ctx_free(e.c);
 	uvfs_free(e.u);
 	rm_rf(e.tmp);
+}
+
+/* Fids are a cache: with fids=16, 300 files the VFS remembers hold at
+ * most 16 node fids; every one still answers (walked again on demand),
+ * across a restart of the server too, and a rename above them is
+ * followed. */
+static void test_fid_cache(void **state)
+{
+	struct uvfs_9p_server_info si;
+	struct env e;
+	char path[64], buf[16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, "fids=16") != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d", 0755), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/m/d/f%d", i);
+		fd = uvfs_open(e.c, path, O_CREAT | O_RDWR, 0644);
+		assert_true(fd >= 0);
+		snprintf(buf, sizeof(buf), "%d", i);
+		assert_int_equal(uvfs_write(e.c, fd, buf, strlen(buf)),
+				 (ssize_t)strlen(buf));
+		assert_int_equal(uvfs_close(e.c, fd), 0);
+	}
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	assert_true(si.fids <= 16);
+	assert_true(si.fid_releases >= 300 - 16);
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1) {        /* the server dies: recovered */
+			pid_t pid = uvfs_9p_server_pid(e.u, "/m");
+			assert_int_equal(kill(pid, SIGKILL), 0);
+		}
+		if (pass == 2)          /* a rename above them */
+			assert_int_equal(uvfs_rename(e.c, "/m/d", "/m/e", 0), 0);
+		for (int i = 0; i < 300; i++) {
+			snprintf(path, sizeof(path), "/m/%s/f%d",
+				 pass == 2 ? "e" : "d", i);
+			assert_int_equal(uvfs_stat(e.c, path, &st), 0);
+			snprintf(buf, sizeof(buf), "%d", i);
+			assert_int_equal(st.st_size, (off_t)strlen(buf));
+			fd = uvfs_open(e.c, path, O_RDONLY, 0);
+			assert_true(fd >= 0);
+			char got[16] = { 0 };
+			assert_int_equal(uvfs_read(e.c, fd, got, sizeof(got)),
+					 (ssize_t)strlen(buf));
+			assert_string_equal(got, buf);
+			assert_int_equal(uvfs_close(e.c, fd), 0);
+		}
+		assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+		assert_true(si.fids <= 16);
+	}
+	env_down(&e, 0);
 }
 
 /* ---- the fault test ------------------------------------------------------ */
@@ -1265,6 +1323,7 @@ int main(void)
 		cmocka_unit_test(test_stale),
 		cmocka_unit_test(test_cancel_recovering),
 		cmocka_unit_test(test_stopped_forced),
+		cmocka_unit_test(test_fid_cache),
 		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 		cmocka_unit_test(test_net_reconnect),
@@ -1279,5 +1338,5 @@ int main(void)
 		printf("test_recovery: SKIP: UVFS_HOSTFS not set\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TESTS_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
 }

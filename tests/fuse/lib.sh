@@ -1,6 +1,9 @@
 # lib.sh - sourced by the FUSE tests: start uvfsd on a temporary mount
 # point, always clean up (trap), helpers.  Exit codes: 0 pass, 1 fail,
-# 77 skip.
+# 77 skip: the whole test (skip), or a part of it (skip_part: the rest
+# still runs and must pass, and the test then exits 77, not 0, so that
+# meson and tests/summary.py show the skip; the reasons are on stdout as
+# "SKIP: ..." lines).
 set -u
 
 UVFSD=${UVFSD:-}
@@ -8,6 +11,8 @@ UVFS=${UVFS:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 skip() { echo "SKIP: $*"; exit 77; }
+SKIPPED_PARTS=0
+skip_part() { echo "SKIP: (part) $*"; SKIPPED_PARTS=$((SKIPPED_PARTS + 1)); }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
 
@@ -20,8 +25,13 @@ WORK=$(mktemp -d /tmp/uvfs-fuse.XXXXXX) || fail "mktemp"
 chmod 755 "$WORK"
 MNT=$WORK/mnt
 mkdir "$MNT"
+# the control socket: in a directory of the test's own (uvfsd insists on
+# one that is its owner's alone, mode 0700)
+CTL=$WORK/ctl
+mkdir -m 700 "$CTL"
 DAEMON_PID=
 BG_PIDS=()
+CLEANUP_PATHS=()        # made outside $WORK: removed at exit too
 
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
@@ -46,6 +56,8 @@ cleanup() {
 		tail -50 "$WORK/uvfsd.log"
 	fi
 	rm -rf "$WORK"
+	for p in "${CLEANUP_PATHS[@]}"; do rm -rf "$p"; done
+	[ $rc -eq 0 ] && [ "$SKIPPED_PARTS" -gt 0 ] && rc=77
 	exit $rc
 }
 trap cleanup EXIT
@@ -54,7 +66,8 @@ trap 'exit 1' INT TERM
 # start_daemon [uvfsd options...]: uvfsd in the foreground, in the
 # background of this script; returns once the mount answers.
 start_daemon() {
-	"$UVFSD" "$MNT" -f -o allow_other "$@" >>"$WORK/uvfsd.log" 2>&1 &
+	"$UVFSD" "$MNT" -f -o allow_other --socket "$CTL/uvfsd.sock" "$@" \
+		>>"$WORK/uvfsd.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 200); do
 		if mounted "$MNT" && "$UVFS" -m "$MNT" stats >/dev/null 2>&1
