@@ -74,7 +74,11 @@ struct rs_req {
 
 struct rs_session;
 
-/* What a protocol supplies (all required but admit_locked). */
+/* What a protocol supplies.  Optional: pack_cancel (none: a call past its
+ * deadline is ended by cutting the link, as when a cancel cannot be
+ * sent), pack_probe (none: no probe; TCP's keepalive and user timeout
+ * remain), aux_done_locked (a protocol without RS_AUX requests),
+ * violation (none: the session is killed), req_free (no pd). */
 struct rs_proto {
 	/* The size of the frame at buf (have bytes, at least 4): 0 and
 	 * *size, or -EPROTO (the framing is lost: a frame over max or
