@@ -38,74 +38,20 @@ static void usage(void)
 
 static struct p9srv *srv;
 
-static void *conn_main(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-
-	p9srv_serve_fd(srv, fd, fd);
-	close(fd);
-	return NULL;
-}
-
-/* path names a socket nobody listens on (its server died)? */
-static int stale_socket(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, stale;
-
-	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return 0;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
-		errno == ECONNREFUSED;
-	close(fd);
-	return stale;
-}
-
+/* --listen: p9srv_serve_unix() (lib/server/listen.c): owner-only, a
+ * stale socket replaced, one thread per connection, until killed. */
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int lfd = p9srv_listen_unix(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "uvfs-hostfs: socket path too long: %s\n", path);
-		exit(2);
-	}
-	strcpy(sa.sun_path, path);
-	/* owner-only: who may connect is who may act as any user */
-	mode_t old = umask(077);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int bad = fd < 0;
-	if (!bad && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
-		      unlink(path) < 0 ||
-		      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
-	bad = bad || listen(fd, 64) < 0;
-	umask(old);
-	if (bad) {
+	if (lfd < 0) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
-			path, strerror(errno));
+			path, strerror(-lfd));
 		exit(2);
 	}
-	for (;;) {
-		pthread_t t;
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE)
-				continue;
-			fprintf(stderr, "uvfs-hostfs: accept: %s\n",
-				strerror(errno));
-			return 1;
-		}
-		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
-			close(c);
-			continue;
-		}
-		pthread_detach(t);
-	}
+	int err = p9srv_serve_listener(srv, lfd);
+	fprintf(stderr, "uvfs-hostfs: accept: %s\n", strerror(-err));
+	return 1;
 }
 
 int main(int argc, char **argv)
