@@ -4308,9 +4308,41 @@ static int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 
 /* Every type of this driver shares its operations; they differ in how
  * the server is reached (mount). */
-#define P9_OPS(type_name, mount_fn)                                     \
+/* The options of each type, as parse_opts() takes them (for the core's
+ * check and `uvfs mount --help`). */
+#define P9_FSOPTS_COMMON                                                \
+	{ "uname", UVFS_FSOPT_STRING, "NAME: the user to attach as" },  \
+	{ "msize", UVFS_FSOPT_NUMBER,                                   \
+	  "N: the largest message offered (524288; 4096..16777216)" },  \
+	{ "timeout", UVFS_FSOPT_NUMBER,                                 \
+	  "MS: a request's deadline (10000)" },                         \
+	{ "serial", UVFS_FSOPT_FLAG, "one request at a time" },         \
+	{ "window", UVFS_FSOPT_NUMBER,                                  \
+	  "MS: the window restarts= counts in (60000)" }
+static const struct uvfs_fsopt p9_fsopts[] = {
+	{ "aname", UVFS_FSOPT_STRING, "PATH: the tree to attach to" },
+	{ "restarts", UVFS_FSOPT_NUMBER,
+	  "N: reconnections within window= before the mount is dead (30)" },
+	{ "noreconnect", UVFS_FSOPT_FLAG,
+	  "a lost connection stays lost (EIO)" },
+	P9_FSOPTS_COMMON,
+	{ NULL, 0, NULL },
+};
+static const struct uvfs_fsopt hostfs_fsopts[] = {
+	{ "server", UVFS_FSOPT_STRING,
+	  "PATH: the server binary (default: uvfs-hostfs next to the "
+	  "program or in PATH; diod in PATH or /usr/sbin)" },
+	{ "restarts", UVFS_FSOPT_NUMBER,
+	  "N: server restarts within window= before the mount is dead (5)" },
+	P9_FSOPTS_COMMON,
+	{ NULL, 0, NULL },
+};
+
+#define P9_OPS(type_name, mount_fn, fsopts, source)                     \
 	{                                                               \
 		.name = type_name,                                      \
+		.options = fsopts,                                      \
+		.source_help = source,                                  \
 		.flags = UVFS_FS_NO_NAMECACHE,                          \
 		.mount = mount_fn,                                      \
 		.unmount = p9_unmount,                                  \
@@ -4339,11 +4371,14 @@ static int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */
-const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount);
+const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount, p9_fsopts,
+	"SOURCE: unix:PATH, tcp:HOST:PORT or fd:RFD,WFD (a 9P2000.L server)");
 /* "hostfs": over a uvfs-hostfs it spawns and restarts. */
-const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount);
+const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount,
+	hostfs_fsopts, "SOURCE: a host directory, served by uvfs-hostfs");
 /* "diod": over a diod it spawns and restarts (docs/recovery.md). */
-const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount);
+const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount,
+	hostfs_fsopts, "SOURCE: a host directory, served by diod");
 
 int uvfs_9p_register(struct uvfs *u)
 {
