@@ -245,8 +245,21 @@ static void show_process(FILE *out, const struct reply *r, long pid,
 	free(comm_buf);
 }
 
+static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
+			bool verbose);
+
 int show_holders(FILE *out, const struct reply *r, pid_t daemon_pid,
 		 bool verbose)
+{
+	/* the kernel's references alone keep it busy: say so, they are
+	 * then what blocks (a close or a FORGET still on its way) */
+	if (!verbose && holders_pass(NULL, r, daemon_pid, false) == 0)
+		verbose = true;
+	return holders_pass(out, r, daemon_pid, verbose);
+}
+
+static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
+			bool verbose)
 {
 	long *procs;
 	size_t np = procs_of(r, daemon_pid, &procs);

@@ -72,6 +72,7 @@ static void usage(FILE *f)
 "                     kernel then asks for security.capability before\n"
 "                     every write, one more round trip each)\n"
 "  -h, --help         this text\n"
+"  -V, --version      the version\n"
 "\n"
 "Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the mount\n"
 "unmounted from outside), 1 if it could not start, 2 for a usage error.\n");
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct uvfs_config cfg = { 0 };
@@ -191,7 +193,7 @@ int main(int argc, char **argv)
 	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, opt, err;
 	int ready_fd = -1, status = 0;
 
-	while ((opt = getopt_long(argc, argv, "fdo:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fdo:hV", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = 1;
@@ -228,6 +230,9 @@ int main(int argc, char **argv)
 		}
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("uvfsd %s\n", UVFS_VERSION);
 			return 0;
 		default:
 			usage(stderr);
