@@ -810,6 +810,39 @@ static int cmd_servers(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The uvfsd mount of path is gone from the mount table? */
+static int gone_cb(const struct mountinfo_ent *e, void *arg)
+{
+	return strcmp(e->mnt, arg) == 0 &&
+	       strcmp(e->fstype, UVFSD_FSTYPE) == 0;
+}
+
+static int cmd_shutdown(int argc, char **argv)
+{
+	struct target t;
+	struct reply r;
+	int ret;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return usage_error(NULL);
+	if (argc == 2)
+		opt_mount = argv[1];
+	if ((ret = ask("shutdown", "shut down", &t, &r)) != 0)
+		return ret;
+	reply_free(&r);
+	if (!t.mnt[0])
+		return EXIT_OK;
+	/* done when the FUSE mount is gone, as umount(8) returns */
+	for (int i = 0; i < 300; i++) {
+		if (ctl_mountinfo_each(gone_cb, t.mnt) == 0)
+			return EXIT_OK;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "uvfs: cannot shut down %s: uvfsd still mounted "
+		"after 30 s\n", t.mnt);
+	return EXIT_FAIL;
+}
+
 static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
@@ -866,6 +899,12 @@ static const struct cmd cmds[] = {
 	  "Prints the counters of the namespace (live objects) and of the FUSE\n"
 	  "front end, and the operations in flight in each mount now.",
 	  cmd_stats },
+	{ "shutdown", "shutdown [MOUNTPOINT]",
+	  "Stops the uvfsd of MOUNTPOINT (or of the working directory, or the\n"
+	  "only one) as SIGTERM does, but only that one: every mount of its\n"
+	  "namespace is unmounted (forced), the FUSE mount goes away, and the\n"
+	  "daemon exits.  Returns once its mount is gone.",
+	  cmd_shutdown },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
 	  "and 9p mounts that reconnect, whose pid is 0): pid, mount id,\n"

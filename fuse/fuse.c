@@ -1187,7 +1187,9 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		goto out_root;
 	}
 	if (opt_add(&opts, fsname) || opt_add(&opts, "subtype=uvfsd") ||
-	    (cfg->allow_other && opt_add(&opts, "allow_other"))) {
+	    (cfg->allow_other && opt_add(&opts, "allow_other")) ||
+	    (cfg->mount_opts && *cfg->mount_opts &&
+	     opt_add(&opts, cfg->mount_opts))) {
 		err = -ENOMEM;
 		goto out_root;
 	}

@@ -2887,12 +2887,20 @@ static void *sup_main(void *arg)
 	return NULL;
 }
 
-/* The uvfs-hostfs binary: next to the running program, else in PATH. */
+/* The server binary: $UVFS_HOSTFS for uvfs-hostfs (uvfsd sets it to the
+ * one of its own build tree or installation), else next to the running
+ * program, else in PATH. */
 static int find_server(const char *name, char *out, size_t size)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *path = getenv("PATH");
+	const char *env = strcmp(name, "uvfs-hostfs") == 0 ?
+			  getenv("UVFS_HOSTFS") : NULL;
+
+	if (env && *env && (size_t)snprintf(out, size, "%s", env) < size &&
+	    access(out, X_OK) == 0)
+		return 0;
 
 	if (n > 0) {
 		self[n] = '\0';
@@ -4330,8 +4338,8 @@ static const struct uvfs_fsopt p9_fsopts[] = {
 };
 static const struct uvfs_fsopt hostfs_fsopts[] = {
 	{ "server", UVFS_FSOPT_STRING,
-	  "PATH: the server binary (default: uvfs-hostfs next to the "
-	  "program or in PATH; diod in PATH or /usr/sbin)" },
+	  "PATH: the server binary (default: $UVFS_HOSTFS, uvfs-hostfs next "
+	  "to the program or in PATH; diod in PATH or /usr/sbin)" },
 	{ "restarts", UVFS_FSOPT_NUMBER,
 	  "N: server restarts within window= before the mount is dead (5)" },
 	P9_FSOPTS_COMMON,
