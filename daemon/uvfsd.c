@@ -306,6 +306,11 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the 9P types may be the root's: registered by uvfs_new */
+	static const struct uvfs_fstype_ops *const p9_types[] = {
+		&uvfs_9p_ops, &uvfs_hostfs_ops, &uvfs_diod_ops, NULL,
+	};
+	cfg.fstypes = p9_types;
 	err = uvfs_new(&cfg, &d.u);
 	if (err) {
 		fprintf(stderr, "uvfsd: cannot create the namespace (root %s): "

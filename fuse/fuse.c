@@ -1187,11 +1187,21 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		goto out_root;
 	}
 	if (opt_add(&opts, fsname) || opt_add(&opts, "subtype=uvfsd") ||
-	    (cfg->allow_other && opt_add(&opts, "allow_other")) ||
-	    (cfg->mount_opts && *cfg->mount_opts &&
-	     opt_add(&opts, cfg->mount_opts))) {
+	    (cfg->allow_other && opt_add(&opts, "allow_other"))) {
 		err = -ENOMEM;
 		goto out_root;
+	}
+	/* the kernel's mount flags, one option each (opt_add escapes commas) */
+	for (const char *p = cfg->mount_opts; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char *flag = strndup(p, len);
+		int bad = !flag || (len && opt_add(&opts, flag));
+		free(flag);
+		if (bad) {
+			err = -ENOMEM;
+			goto out_root;
+		}
+		p += len + (p[len] == ',');
 	}
 	if (fuse_opt_add_arg(&args, "uvfsd") ||
 	    (cfg->debug && fuse_opt_add_arg(&args, "-d")) ||
@@ -1224,12 +1234,14 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 
 out_session:
 	fuse_session_destroy(uf->se);
+	uf->se = NULL;          /* uvfs_fuse_free must not destroy it again */
 out_args:
 	fuse_opt_free_args(&args);
 out_root:
 	free(opts);
 	free(fsname);
 	uvfs_node_release(uf->root, 1);
+	uf->root = NULL;        /* nor release it again */
 out_free:
 	uvfs_fuse_free(uf);
 	return err;

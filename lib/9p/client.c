@@ -4392,6 +4392,8 @@ int uvfs_9p_register(struct uvfs *u)
 {
 	int r = uvfs_fstype_register(u, &uvfs_9p_ops);
 
+	if (r == -EEXIST)       /* as documented: not an error */
+		r = 0;
 	if (r == 0) {
 		int h = uvfs_fstype_register(u, &uvfs_hostfs_ops);
 		if (h && h != -EEXIST)

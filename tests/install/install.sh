@@ -41,9 +41,9 @@ fail() {
 
 # The sanitizers of the tree's own build must not leak into this one.
 unset ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
-# The configuration of a package builder: no tests, no daemon.
+# The configuration of a package builder: no tests.
 meson setup "$tmp/build" "$src" --prefix=/usr -Dbuildtype=debugoptimized \
-	-Dtests=disabled -Dfuse=disabled >"$tmp/setup.log" 2>&1 ||
+	-Dtests=disabled >"$tmp/setup.log" 2>&1 ||
 	{ cat "$tmp/setup.log"; fail "meson setup"; }
 ninja -C "$tmp/build" >"$tmp/build.log" 2>&1 ||
 	{ tail -40 "$tmp/build.log"; fail "build"; }
@@ -57,6 +57,23 @@ pc=$(find "$dest" -name uvfs.pc | head -1)
 for h in uvfs.h fs.h 9p.h p9srv.h p9.h; do
 	[ -f "$dest/usr/include/uvfs/$h" ] || fail "header uvfs/$h not installed"
 done
+# the programs, their man pages, completion and unit (with libfuse3)
+if [ -x "$dest/usr/sbin/uvfsd" ]; then
+	for f in bin/uvfs bin/uvfs-hostfs share/man/man1/uvfs.1 \
+		 share/man/man8/uvfsd.8 share/bash-completion/completions/uvfs \
+		 share/bash-completion/completions/uvfsd \
+		 lib/systemd/system/uvfsd@.service; do
+		[ -e "$dest/usr/$f" ] || fail "$f not installed"
+	done
+	grep -q '^ExecStart=/usr/sbin/uvfsd ' "$dest/usr/lib/systemd/system/uvfsd@.service" ||
+		fail "the unit does not run the installed uvfsd"
+	man -l "$dest/usr/share/man/man8/uvfsd.8" 2>/dev/null | grep -q 'fuse.uvfsd' ||
+		fail "uvfsd(8) does not render"
+	bash -n "$dest/usr/share/bash-completion/completions/uvfs" ||
+		fail "the completion is not valid bash"
+else
+	echo "(libfuse3 not found: no uvfsd, uvfs, man pages, unit)"
+fi
 export PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_SYSROOT_DIR=$dest
 export PKG_CONFIG_LIBDIR=$PKG_CONFIG_PATH   # nothing from the system's
@@ -95,6 +112,12 @@ for ex in embed hello_9p; do
 		fail "examples/$ex.c does not build with pkg-config"
 done
 export LD_LIBRARY_PATH=$libdir
+if [ -x "$dest/usr/bin/uvfs" ]; then
+	v=$("$dest/usr/bin/uvfs" --version) || fail "installed uvfs --version"
+	[ "$v" = "uvfs $version" ] || fail "uvfs --version: $v"
+	"$dest/usr/bin/uvfs" mount --help | grep -q -- '-t hostfs' ||
+		fail "installed uvfs mount --help lacks the types"
+fi
 out=$("$tmp/embed" 2>&1) || fail "embed: exit $?: $out"
 echo "$out"
 grep -q '^umount: Device or resource busy$' <<<"$out" || fail "embed: no EBUSY"
