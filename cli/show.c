@@ -60,7 +60,7 @@ static long rec_long(const struct rec *rc, const char *key, long dflt)
 static const char *const text_keys[] = {
 	"target", "host", "type", "source", "options", "state", "label",
 	"comm", "what", "path", "kind", "mountpoint", "socket", "name",
-	"version", NULL,
+	"version", "last_error", "mode", NULL,
 };
 
 static bool text_key(const char *key)

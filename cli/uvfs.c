@@ -795,15 +795,16 @@ static int cmd_servers(int argc, char **argv)
 		reply_free(&r);
 		return EXIT_OK;
 	}
-	printf("%-8s %-5s %-10s %8s %-24s %s\n", "PID", "MOUNT", "STATE",
-	       "RESTARTS", "TARGET", "SOURCE");
+	printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n", "PID", "MOUNT",
+	       "STATE", "RESTARTS", "LOSSES", "TIMEOUTS", "TARGET", "SOURCE");
 	for (size_t i = 0; i < r.n; i++) {
 		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
 		if (c <= 0 || strcmp(a[0], "server") != 0)
 			continue;
-		printf("%-8s %-5s %-10s %8s %-24s %s\n",
+		printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
 		       ctl_get(a, c, "pid"), ctl_get(a, c, "mount"),
 		       ctl_get(a, c, "state"), ctl_get(a, c, "restarts"),
+		       ctl_get(a, c, "losses"), ctl_get(a, c, "timeouts"),
 		       ctl_get(a, c, "target"), ctl_get(a, c, "source"));
 	}
 	reply_free(&r);

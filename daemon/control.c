@@ -656,15 +656,20 @@ static void do_servers(struct control *c, struct sbuf *r)
 		sbuf_add_kv(r, "target", hp);
 		sbuf_add_kv(r, "type", mi[i].type);
 		sbuf_add_kv(r, "source", mi[i].source);
-		sbuf_add_kv(r, "state", si.dead ? "dead" : si.recovering ?
-			    "recovering" : si.connected ? "running" :
-			    "starting");
+		sbuf_add_kv(r, "state", si.state);
 		sbuf_add_kvu(r, "restarts", si.restarts);
 		sbuf_add_kvu(r, "losses", si.losses);
 		sbuf_add_kvu(r, "replays", si.replays);
 		sbuf_add_kvu(r, "stale", si.stale_fids);
 		sbuf_add_kvu(r, "last_recovery_us",
 			     si.last_recovery_ns / 1000);
+		sbuf_add_kvu(r, "timeouts", si.timeouts);
+		sbuf_add_kvu(r, "unreachable", si.unreachable);
+		sbuf_add_kvu(r, "probes", si.probes);
+		sbuf_add_kv(r, "last_error", si.last_error ?
+			    strerror(si.last_error) : "none");
+		sbuf_add_kvu(r, "last_loss", (uint64_t)si.last_loss);
+		sbuf_add_kv(r, "mode", si.hard ? "hard" : "soft");
 		sbuf_adds(r, "\n");
 	}
 	free(mi);

@@ -16,7 +16,7 @@
 #include <sys/types.h>
 
 #define CTL_LINE_MAX 16384      /* longest request line, newline included */
-#define CTL_ARGS_MAX 16
+#define CTL_ARGS_MAX 32
 
 /* A growing string. */
 struct sbuf {

@@ -10,7 +10,12 @@
  *   wrong    an Rstatfs in answer to Tgetattr (mistyped) -> -EIO
  *   unsol    an unsolicited reply (unknown tag) first    -> ignored, success
  *   late     no reply until Tflush; then the late reply and Rflush
- *                                                        -> -ETIMEDOUT
+ *            (the reply came first: the call happened)   -> success
+ *   fl       no reply; Rflush on Tflush                  -> -ETIMEDOUT, and
+ *            only once the Rflush came (fencing)
+ *   rw       Tread at offset 0 gives a full count, at any other offset
+ *            Rlerror EIO (a multi-piece read whose second piece fails)
+ *   slow     every Tread answered in full after 300 ms
  *   o1, o2   out of order: o1's reply is held until o2's is sent
  *   big      a frame larger than msize                   -> connection dead
  *   hang     the server stops answering anything         -> forced unmount
@@ -47,8 +52,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/sockios.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -64,6 +74,7 @@
 #include <uvfs/uvfs.h>
 
 #include "p9.h"
+#include "transport.h"
 
 #define MSIZE 8192
 
@@ -100,6 +111,7 @@ static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
+	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 },
 };
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
@@ -230,6 +242,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		case 10:
 			atomic_store(&fs->hung, 1);
 			return;
+		case 15:        /* fl: never answered; Rflush on Tflush */
+			return;
 		case 12:        /* Rlerror with no error */
 			return rlerror(fs, t->tag, 0);
 		case 13:        /* Rlerror with no such errno */
@@ -275,7 +289,20 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		break;
 	case P9_TREAD: {
 		static const char data[] = "hello, 9p";
+		static char big[MSIZE];
 		uint64_t off = t->tread.offset;
+		if (t->tread.fid < 4096 && fid_path[t->tread.fid] == 17)
+			usleep(300 * 1000);     /* slow: each piece */
+		if (t->tread.fid < 4096 && fid_path[t->tread.fid] >= 16) {
+			if (off != 0 && fid_path[t->tread.fid] == 16)
+				/* rw: the second piece fails */
+				return rlerror(fs, t->tag, EIO);
+			memset(big, 'x', sizeof(big));
+			r.type = P9_RREAD;
+			r.rread.data = big;
+			r.rread.count = t->tread.count; /* <= msize - 24 */
+			break;
+		}
 		r.type = P9_RREAD;
 		if (off < sizeof(data) - 1) {
 			r.rread.data = data + off;
@@ -475,11 +502,21 @@ static void test_deadline_flush(void **state)
 	(void)state;
 	assert_int_equal(fx_mount(&x, "timeout=300"), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(uvfs_stat(x.c, "/m/late", &st), -ETIMEDOUT);
+	/* the server answered the flushed request before its Rflush: the
+	 * call happened, and says so */
+	assert_int_equal(uvfs_stat(x.c, "/m/late", &st), 0);
+	assert_int_equal(st.st_size, 600);
+	assert_true(ms_since(&t0) >= 300 && ms_since(&t0) < 3000);
+	int flushes = atomic_load(&x.fs.flushes);      /* stat asks twice */
+	assert_true(flushes >= 1);
+	/* no reply, an Rflush: it failed, and did not happen; the caller
+	 * is told only once the server confirmed the flush */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_stat(x.c, "/m/fl", &st), -ETIMEDOUT);
+	assert_int_equal(atomic_load(&x.fs.flushes), flushes + 1);
 	assert_true(ms_since(&t0) < 3000);
-	/* only that request failed; the flush went out */
+	/* only that request failed */
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
-	assert_int_equal(atomic_load(&x.fs.flushes), 1);
 	for (int i = 0; i < 300; i++)   /* tags get reused */
 		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
@@ -487,7 +524,8 @@ static void test_deadline_flush(void **state)
 }
 
 /* A Twalk flushed after its deadline whose Rwalk still came before the
- * Rflush: the fid it created exists on the server and must be clunked. */
+ * Rflush: the walk happened, the lookup succeeds with the fid it made,
+ * and that fid is clunked like any other (here at unmount). */
 static void test_late_walk_clunked(void **state)
 {
 	struct fx x = { 0 };
@@ -495,15 +533,12 @@ static void test_late_walk_clunked(void **state)
 
 	(void)state;
 	assert_int_equal(fx_mount(&x, "timeout=300"), 0);
-	assert_int_equal(uvfs_stat(x.c, "/m/lw", &st), -ETIMEDOUT);
-	for (int i = 0; i < 200 && !atomic_load(&x.fs.lw_clunks); i++) {
-		/* the clunk goes out with the next requests */
-		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
-		usleep(10 * 1000);
-	}
-	assert_int_equal(atomic_load(&x.fs.lw_clunks), 1);
+	assert_int_equal(uvfs_stat(x.c, "/m/lw", &st), 0);
 	assert_int_equal(atomic_load(&x.fs.flushes), 1);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	/* a normal unmount waits for the Rclunks (bounded) */
+	assert_int_equal(atomic_load(&x.fs.lw_clunks), 1);
 	fx_done(&x);
 }
 
@@ -555,7 +590,7 @@ static void test_out_of_order(void **state)
 struct loop_arg {
 	struct uvfs *u;
 	int n, fails;
-	bool late;      /* stat "late" (one thread): must time out */
+	bool late;      /* stat "fl" (one thread): must time out */
 };
 
 static void *loop_thread(void *arg)
@@ -568,7 +603,7 @@ static void *loop_thread(void *arg)
 	assert_int_equal(uvfs_ctx_new(a->u, NULL, &c), 0);
 	for (int i = 0; i < a->n; i++) {
 		if (a->late) {
-			if (uvfs_stat(c, "/m/late", &st) != -ETIMEDOUT)
+			if (uvfs_stat(c, "/m/fl", &st) != -ETIMEDOUT)
 				a->fails++;
 			continue;
 		}
@@ -656,9 +691,63 @@ static void test_hang_normal_umount(void **state)
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(uvfs_stat(x.c, "/m/hang", &st), -ETIMEDOUT);
-	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -ETIMEDOUT);
+	/* its Tflush unanswered too: the link was cut (fd: cannot be
+	 * connected again): the next call fails at once */
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);
+	assert_true(ms_since(&t1) < 200);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	assert_true(ms_since(&t0) < 4000);
+	fx_done(&x);
+}
+
+/* A read of two pieces whose second fails fails whole: a short count
+ * would read as the end of the file. */
+static void test_read_whole(void **state)
+{
+	struct fx x = { 0 };
+	static char buf[16384];
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000,msize=8192"), 0);
+	fd = uvfs_open(x.c, "/m/rw", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	/* one piece: whole */
+	assert_int_equal(uvfs_pread(x.c, fd, buf, 4096, 0), 4096);
+	/* two pieces, the second fails: the whole read fails */
+	assert_int_equal(uvfs_pread(x.c, fd, buf, sizeof(buf), 0), -EIO);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+/* One call's deadline covers all its requests: a read of three pieces
+ * from a server that takes 300 ms per piece, with timeout=500, fails
+ * with -ETIMEDOUT by the deadline plus the flush grace (the third piece
+ * is never sent), where a fresh deadline per piece would take 900 ms and
+ * succeed. */
+static void test_call_deadline(void **state)
+{
+	struct fx x = { 0 };
+	static char buf[3 * 8000];
+	struct timespec t0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=500,msize=8192"), 0);
+	fd = uvfs_open(x.c, "/m/slow", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_pread(x.c, fd, buf, sizeof(buf), 0),
+			 -ETIMEDOUT);
+	long ms = ms_since(&t0);
+	printf("call_deadline: %ld ms\n", ms);
+	assert_true(ms >= 450);
+	assert_true(ms < 500 + 125 + 1000);     /* grace, and slack */
+	uvfs_close(x.c, fd);
+	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
 	fx_done(&x);
 }
 
@@ -1074,6 +1163,86 @@ static void test_xattr_diod(void **state)
 	uvfs_free(u);
 }
 
+/* ---- fencing at the transport ------------------------------------------ */
+
+/* rt_link_abort on a TCP link with bytes queued that the peer has not
+ * taken (its receive window is full): the queue is dropped at once, and
+ * the peer never gets more than what had reached it before the abort (a
+ * graceful close would deliver the rest later: the write that "failed"
+ * would land). */
+static void test_abort_fences(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	static char buf[65536];
+	struct rt_link l;
+	char src[64];
+	int small = 4096, ls, s, ev, outq = 0, inq = 0;
+	size_t total = 0, got = 0;
+	ssize_t n;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(src, sizeof(src), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	ev = eventfd(0, EFD_CLOEXEC);
+	assert_true(ev >= 0);
+	struct rt_tcp_opts to = { .user_timeout_ms = 2000,
+				  .keepalive_ms = 1000 };
+	assert_int_equal(rt_connect(src, 2000, ev, &to, &l), 0);
+	assert_true(l.tcp);
+	s = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(s >= 0);
+	/* the liveness options are set */
+	unsigned ut = 0;
+	int ka = 0;
+	socklen_t ol = sizeof(ut);
+	assert_int_equal(getsockopt(l.fd_w, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut,
+				    &ol), 0);
+	assert_int_equal(ut, 2000);
+	ol = sizeof(ka);
+	assert_int_equal(getsockopt(l.fd_w, SOL_SOCKET, SO_KEEPALIVE, &ka,
+				    &ol), 0);
+	assert_true(ka);
+	/* fill the peer's window and our send queue */
+	memset(buf, 'w', sizeof(buf));
+	for (int idle = 0; idle < 20;) {
+		n = rt_write_some(&l, buf, sizeof(buf));
+		if (n > 0) {
+			total += (size_t)n;
+			idle = 0;
+		} else {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			idle++;
+			usleep(5 * 1000);
+		}
+	}
+	assert_int_equal(ioctl(l.fd_w, SIOCOUTQ, &outq), 0);
+	assert_true(outq > 0);                  /* queued, not taken */
+	assert_int_equal(ioctl(s, SIOCINQ, &inq), 0);
+	rt_link_abort(&l);
+	usleep(100 * 1000);
+	/* the peer reads what it had; then the reset; never the rest */
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	assert_true(n == 0 || errno == ECONNRESET);
+	printf("abort: %zu written, %d queued, %d at the peer, %zu read\n",
+	       total, outq, inq, got);
+	assert_true(got <= (size_t)inq);
+	assert_true(got < total);
+	rt_link_close(&l);
+	assert_int_equal(l.fd_r, -1);
+	close(s);
+	close(ls);
+	close(ev);
+}
+
 /* ---- a "9p" mount that reconnects: the fake server on a Unix socket ---- */
 
 struct lfx {
@@ -1085,6 +1254,7 @@ struct lfx {
 	atomic_bool stop;
 	atomic_int accepted;    /* connections the server took */
 	atomic_int cur;         /* the one it serves, or -1 */
+	atomic_bool silent;     /* new connections get no answer */
 	struct fake fs;         /* the listener thread's */
 };
 
@@ -1106,7 +1276,7 @@ static void *listener_main(void *arg)
 		l->fs.xw_fid = P9_NOFID;
 		l->fs.have_held = false;
 		l->fs.bye_once = true;
-		atomic_store(&l->fs.hung, 0);
+		atomic_store(&l->fs.hung, atomic_load(&l->silent));
 		fake_main(&l->fs);
 		atomic_store(&l->cur, -1);
 		close(c);
@@ -1132,6 +1302,7 @@ static int lfx_mount(struct lfx *l, const char *opts)
 	atomic_init(&l->stop, false);
 	atomic_init(&l->accepted, 0);
 	atomic_init(&l->cur, -1);
+	atomic_init(&l->silent, false);
 	assert_int_equal(pthread_create(&l->thr, NULL, listener_main, l), 0);
 	assert_int_equal(uvfs_new(NULL, &l->u), 0);
 	assert_int_equal(uvfs_9p_register(l->u), 0);
@@ -1188,6 +1359,114 @@ static void test_reconnect_hangup(void **state)
 	assert_int_equal(atomic_load(&l.accepted), 2);
 	assert_int_equal(uvfs_close(l.c, fd), 0);
 	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+}
+
+/* The server goes silent (it answers nothing, on this connection and on
+ * the new ones): the first call fails at its deadline, the session turns
+ * "unreachable", later calls fail at once (soft), the counters say so;
+ * once the server answers again the mount is back within a second. */
+static void test_unreachable_failfast(void **state)
+{
+	struct lfx l = { 0 };
+	struct uvfs_9p_server_info si;
+	struct timespec t0;
+	struct stat st;
+	char buf[16];
+	int fd;
+
+	(void)state;
+	assert_int_equal(lfx_mount(&l, "timeout=300"), 0);
+	fd = uvfs_open(l.c, "/m/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	atomic_store(&l.silent, true);
+	atomic_store(&l.fs.hung, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -ETIMEDOUT);
+	assert_true(ms_since(&t0) < 300 + 75 + 1000);
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
+	assert_string_equal(si.state, "unreachable");
+	assert_true(si.unreachable >= 1);
+	assert_true(si.timeouts >= 1);
+	assert_true(si.last_loss > 0);
+	assert_false(si.connected);
+	for (int i = 0; i < 20; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(uvfs_pread(l.c, fd, buf, 5, 0), -EIO);
+		assert_true(ms_since(&t0) < 100);       /* at once */
+	}
+	/* the network heals */
+	atomic_store(&l.silent, false);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r;
+	while ((r = uvfs_pread(l.c, fd, buf, 5, 0)) != 5 &&
+	       ms_since(&t0) < 5000)
+		usleep(10 * 1000);
+	long back = ms_since(&t0);
+	assert_int_equal(r, 5);
+	assert_memory_equal(buf, "hello", 5);
+	printf("unreachable: back %ld ms after the heal\n", back);
+	assert_true(back < 1000 + 300);  /* one attempt may be under way */
+	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
+	assert_string_equal(si.state, "running");
+	assert_int_equal(uvfs_close(l.c, fd), 0);
+	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+}
+
+struct preadarg {
+	struct uvfs_ctx *c;
+	int fd;
+	long r;
+	long ms;
+};
+
+static void *pread_thread(void *arg)
+{
+	struct preadarg *a = arg;
+	char buf[16];
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	a->r = uvfs_pread(a->c, a->fd, buf, 5, 0);
+	a->ms = ms_since(&t0);
+	return NULL;
+}
+
+/* hard: while unreachable a call waits (no fail-fast) until the server
+ * is back; a forced unmount ends such a wait. */
+static void test_hard_waits(void **state)
+{
+	struct lfx l = { 0 };
+	struct preadarg a = { 0 };
+	struct stat st;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(lfx_mount(&l, "timeout=300,hard"), 0);
+	a.c = l.c;
+	a.fd = uvfs_open(l.c, "/m/f", O_RDONLY, 0);
+	assert_true(a.fd >= 0);
+	atomic_store(&l.silent, true);
+	atomic_store(&l.fs.hung, 1);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -ETIMEDOUT);
+	assert_int_equal(pthread_create(&t, NULL, pread_thread, &a), 0);
+	usleep(800 * 1000);     /* it waits, past its deadline */
+	atomic_store(&l.silent, false);
+	pthread_join(t, NULL);
+	assert_int_equal(a.r, 5);
+	assert_true(a.ms >= 700);
+	/* again, ended by a forced unmount */
+	atomic_store(&l.silent, true);
+	atomic_store(&l.fs.hung, 1);
+	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -ETIMEDOUT);
+	assert_int_equal(pthread_create(&t, NULL, pread_thread, &a), 0);
+	usleep(300 * 1000);
+	assert_int_equal(uvfs_umount(l.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.r, -EIO);
+	uvfs_close(l.c, a.fd);
+	atomic_store(&l.silent, false);
 	lfx_done(&l);
 }
 
@@ -1253,13 +1532,18 @@ int main(void)
 		cmocka_unit_test(test_serial),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_hang_normal_umount),
+		cmocka_unit_test(test_read_whole),
+		cmocka_unit_test(test_call_deadline),
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
+		cmocka_unit_test(test_abort_fences),
 		cmocka_unit_test(test_reconnect_hangup),
+		cmocka_unit_test(test_unreachable_failfast),
+		cmocka_unit_test(test_hard_waits),
 		cmocka_unit_test(test_reconnect_violation),
 		cmocka_unit_test(test_noreconnect),
 		/* last: diod may die of SIGPIPE after it (it writes the reply
@@ -1267,5 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_real_server_stopped),
 	};
 
+	/* the fake server writes to links the client cut */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

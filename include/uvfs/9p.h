@@ -11,10 +11,16 @@
  * Options:  aname=PATH  uname=NAME  msize=N (default 524288, negotiated down)
  *           timeout=MS (per-request deadline, default 10000)  serial
  *           restarts=N (default 30) within window=MS (default 60000)
- *           noreconnect
+ *           noreconnect  hard (calls wait while the server is unreachable;
+ *           default soft: they fail at once with -EIO)
  *
- * A request that passes its deadline fails with -ETIMEDOUT (and is flushed);
- * a forced unmount or a protocol violation fails with -EIO.
+ * A request that passes its deadline fails with -ETIMEDOUT once the server
+ * confirmed its Tflush, or the link it went out on was cut (abortively:
+ * nothing of it reaches the server later); a forced unmount or a protocol
+ * violation fails with -EIO.  A call's deadline covers all its requests.
+ * A server that goes silent makes the mount "unreachable": new calls fail
+ * at once with -EIO (unless hard) until it answers again.  The contract
+ * is in docs/session.md.
  *
  * Over unix: or tcp: (unless noreconnect) a lost connection (EOF, a reset,
  * a read or write error) is recovered as a hostfs server's death is: the
@@ -79,6 +85,17 @@ struct uvfs_9p_server_info {
 	uint64_t last_recovery_ns;      /* loss to every fid reopened */
 	int connected;                  /* a session is up (not recovering,
 					 * not dead) */
+	/* The session's state (docs/session.md): "running", "unreachable"
+	 * (the server went silent: calls fail fast unless the mount is
+	 * hard), "reconnecting", "dead". */
+	char state[16];
+	unsigned long timeouts;         /* requests past their deadline */
+	unsigned long unreachable;      /* times the server went silent */
+	unsigned long probes;           /* liveness probes sent */
+	int last_error;                 /* errno of the last loss, 0 none */
+	long long last_loss;            /* its time (seconds since the
+					 * epoch), 0 never */
+	int hard;                       /* the mount says hard */
 };
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
 			struct uvfs_9p_server_info *out);

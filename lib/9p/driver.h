@@ -1,0 +1,130 @@
+/*
+ * driver.h - the 9P client driver's own objects (client.c, vnops.c,
+ * xattr.c): the nodes behind vnodes, shared fids, open handles, the
+ * superblock's private object.  Internal to lib/9p.
+ */
+#ifndef UVFS_9P_DRIVER_H
+#define UVFS_9P_DRIVER_H
+
+#include <sys/stat.h>
+#include <uvfs/fs.h>
+
+#include "conn.h"
+
+#define LRU_MAX         256     /* unreferenced nodes kept */
+#define NBUCKETS        4096
+
+/* A fid that operations share; clunked when the last user drops it. */
+struct fid {
+	uint32_t num;
+	atomic_uint refs;
+};
+
+/* A file the driver knows: a vnode's private object. */
+struct node {
+	uint64_t ino;           /* qid.path */
+	struct fid *fid;        /* s->lock; walked, never opened */
+	unsigned refs;          /* s->lock: vnodes using it (+1 the root) */
+	atomic_uint type;       /* S_IFMT once known (getattr), else 0 */
+	unsigned nopen;         /* s->lock: handles open on it */
+	/* s->lock: where the fid was walked to (the parent's ino and the
+	 * name; NULL if unknown) and s->gen then, to walk again from the
+	 * root after a rename made a path-named fid stale */
+	uint64_t pino;
+	char *name;
+	uint64_t gen;
+	struct node *hnext;     /* s->lock: hash chain */
+	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
+};
+
+/* An open file (the core's fh). */
+struct handle {
+	struct fid *fid;        /* walked and Tlopen'ed */
+	uint32_t iounit;
+	bool append;            /* opened O_APPEND: writes are never replayed
+				 * (the server appends whatever the offset) */
+	struct node *node;
+	struct handle *prev, *next; /* s->lock: open handles */
+};
+
+struct p9sb {
+	struct conn c;
+	pthread_mutex_t lock;   /* nodes, LRU, handles */
+	struct node *hash[NBUCKETS];
+	struct node lru;        /* head: lnext newest */
+	unsigned nlru;
+	struct handle handles;  /* list head */
+	struct node *root;
+	uint64_t gen;           /* lock: renames so far */
+	uid_t uid;              /* the attach user (n_uname) */
+	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
+					       * back to Tremove, Trename */
+};
+
+static inline struct p9sb *S(struct uvfs_sb *sb)
+{
+	return uvfs_sb_private(sb);
+}
+
+/* ---- client.c: nodes and fids ---- */
+struct fid *fid_new(uint32_t num);
+/* Drops a use; the last one clunks (asynchronously). */
+void fid_put(struct p9sb *s, struct fid *f);
+/* n's walked fid, with a use taken. */
+struct fid *node_fid(struct p9sb *s, struct node *n);
+/* For getattr: an open handle's fid if n has one, else n's. */
+struct fid *node_attr_fid(struct p9sb *s, struct node *n);
+/* => s->lock held */
+struct node *node_find_locked(struct p9sb *s, uint64_t ino);
+void lru_del_locked(struct p9sb *s, struct node *n);
+void hash_del_locked(struct p9sb *s, struct node *n);
+void node_free(struct p9sb *s, struct node *n);
+int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+		 bool replace, uint64_t pino, const char *name, uint64_t gen);
+/* Walks fid to name (NULL: a clone) into a new fid. */
+int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
+	 struct p9_qid *qid);
+uint64_t sb_gen(struct p9sb *s);
+/* An operation on n's fid failed with r: true if it is worth retrying
+ * because n's fid was walked before a rename and could walk again. */
+bool stale_retry(struct p9sb *s, struct node *n, int r);
+int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga);
+/* Clones n's fid and opens the clone. */
+int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
+	     uint32_t *iounit);
+/* The largest data count for one Tread/Twrite. */
+uint32_t io_max(struct p9sb *s, uint32_t iounit);
+
+/* ---- vnops.c ---- */
+int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
+int p9_setattr(struct uvfs_sb *sb, void *priv, const struct uvfs_setattr *sa);
+int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
+	      uint64_t *ino);
+int p9_create(struct uvfs_sb *sb, void *dir, const char *name, mode_t mode,
+	      dev_t rdev, const char *target, const struct uvfs_cred *cred,
+	      uint64_t *ino);
+int p9_link(struct uvfs_sb *sb, void *dir, const char *name, void *priv);
+int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name, int isdir);
+int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
+	      void *ndir, const char *nname, unsigned flags);
+ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf, size_t size);
+int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh);
+void p9_release(struct uvfs_sb *sb, void *priv, void *fh);
+ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
+		size_t n, off_t off);
+ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh, const void *buf,
+		 size_t n, off_t *off);
+int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
+int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
+	       uvfs_filldir_t fill, void *arg);
+
+/* ---- xattr.c ---- */
+ssize_t p9_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		    void *value, size_t size);
+ssize_t p9_listxattr(struct uvfs_sb *sb, void *priv, char *list,
+		     size_t size);
+int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		const void *value, size_t size, int flags);
+int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name);
+
+#endif /* UVFS_9P_DRIVER_H */

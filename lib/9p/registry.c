@@ -1,0 +1,335 @@
+/*
+ * registry.c - what the fids of a supervised 9P session name, and what a
+ * request may be sent twice (docs/recovery.md).  The recovery policy's
+ * data: recover.c walks every entry again on a new server.
+ *
+ * Owns the entries of c->fids (struct fident, by fid number, under
+ * c->lock) from the reply that created a fid to its clunk (or Tremove),
+ * and the strings of a struct regop (freed with its request).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "sys.h"
+
+/* ---- the fid registry (supervised connections) -------------------------
+ * Every fid the server holds, by number: the path it names from the root,
+ * its qid, its open flags.  Updated by the reader as replies arrive (so a
+ * recovery, which runs after the old reader is joined, sees every fid the
+ * old server created), and when a fid is given up (clunk queued, Tremove
+ * sent).  A new server gets every entry walked again under the same
+ * number, so requests replayed after a restart name the same fids. */
+
+/* => c->lock held */
+struct fident *reg_get(struct conn *c, uint32_t fid)
+{
+	if (!c->fids || fid >= c->nfidents || !c->fids[fid].used)
+		return NULL;
+	return &c->fids[fid];
+}
+
+/* => c->lock held; a cleared entry for fid (NULL on ENOMEM) */
+static struct fident *reg_slot(struct conn *c, uint32_t fid)
+{
+	if (fid >= c->nfidents) {
+		size_t n = c->nfidents ? c->nfidents : 64;
+		while (n <= fid)
+			n *= 2;
+		struct fident *a = sys_realloc(c->fids, n * sizeof(*a));
+		if (!a)
+			return NULL;
+		memset(a + c->nfidents, 0, (n - c->nfidents) * sizeof(*a));
+		c->fids = a;
+		c->nfidents = n;
+	}
+	struct fident *e = &c->fids[fid];
+	free(e->path);
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->oflags = -1;
+	return e;
+}
+
+void reg_drop_locked(struct conn *c, uint32_t fid)
+{
+	struct fident *e = reg_get(c, fid);
+
+	if (e) {
+		free(e->path);
+		memset(e, 0, sizeof(*e));
+	}
+}
+
+/* base + '/'-joined names, with "." and ".." resolved (".." of the root
+ * is the root).  NULL on ENOMEM. */
+static char *path_join(const char *base, const char *names)
+{
+	size_t bl = strlen(base), nl = names ? strlen(names) : 0;
+	char *out = sys_malloc(bl + nl + 2), *dup = names ? sys_strdup(names) : NULL;
+	char *tok, *save = NULL;
+	size_t len = bl;
+
+	if (!out || (names && !dup)) {
+		free(out);
+		free(dup);
+		return NULL;
+	}
+	memcpy(out, base, bl + 1);
+	for (tok = dup ? strtok_r(dup, "/", &save) : NULL; tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			char *slash = strrchr(out, '/');
+			len = slash ? (size_t)(slash - out) : 0;
+			out[len] = '\0';
+			continue;
+		}
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, tok, strlen(tok) + 1);
+		len += strlen(tok);
+	}
+	free(dup);
+	return out;
+}
+
+/* A rename of the file at path `from` to `to`: entries at or below it
+ * follow (an entry left at `to`, the replaced file, turns stale at the
+ * next restart: its qid will not match). */
+static void reg_rename_locked(struct conn *c, const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+
+	for (size_t i = 0; i < c->nfidents; i++) {
+		struct fident *e = &c->fids[i];
+		if (!e->used || !e->path || strncmp(e->path, from, fl) != 0 ||
+		    (e->path[fl] != '\0' && e->path[fl] != '/'))
+			continue;
+		char *np = sys_malloc(strlen(to) + strlen(e->path + fl) + 1);
+		if (!np) {
+			e->unknown = true;
+			continue;
+		}
+		strcpy(np, to);
+		strcat(np, e->path + fl);
+		free(e->path);
+		e->path = np;
+	}
+}
+
+/* => c->lock held.  rq's reply m was a success: record its fid effects. */
+void reg_apply_locked(struct conn *c, const struct regop *op,
+			     const struct p9_msg *m)
+{
+	struct fident *src, *e;
+	char *path = NULL, *p2 = NULL;
+
+	switch (op->type) {
+	case P9_TATTACH:
+		if ((e = reg_slot(c, op->fid))) {
+			e->path = sys_strdup("");
+			e->unknown = !e->path;
+			e->qid = m->rattach.qid;
+		}
+		break;
+	case P9_TWALK: {
+		struct p9_qid q;
+		bool known;
+
+		if (m->rwalk.nwqid != op->nw)
+			break;          /* a partial walk creates no fid */
+		src = reg_get(c, op->fid);
+		known = src && !src->unknown && src->path;
+		if (known)
+			path = path_join(src->path, op->s1);
+		if (op->nw)
+			q = m->rwalk.wqid[op->nw - 1];
+		else
+			q = src ? src->qid : (struct p9_qid){ 0 };
+		bool stale = src && src->stale;
+		if ((e = reg_slot(c, op->newfid))) {
+			e->path = path;
+			path = NULL;
+			e->unknown = !e->path;
+			e->stale = stale;
+			e->qid = q;
+		}
+		break;
+	}
+	case P9_TLOPEN:
+		if ((e = reg_get(c, op->fid))) {
+			e->oflags = (int32_t)op->flags;
+			e->qid = m->rlopen.qid;
+		}
+		break;
+	case P9_TLCREATE:
+		if ((e = reg_get(c, op->fid))) {
+			path = e->path ? path_join(e->path, op->s1) : NULL;
+			free(e->path);
+			e->path = path;
+			path = NULL;
+			e->unknown = e->unknown || !e->path;
+			/* reopened without O_CREAT, O_EXCL, O_TRUNC */
+			e->oflags = (int32_t)(op->flags & ~(0100u | 0200u |
+							    01000u));
+			e->qid = m->rlcreate.qid;
+		}
+		break;
+	case P9_TRENAMEAT:
+		src = reg_get(c, op->fid);
+		e = reg_get(c, op->fid2);
+		if (src && src->path && e && e->path) {
+			path = path_join(src->path, op->s1);
+			p2 = path_join(e->path, op->s2);
+			if (path && p2)
+				reg_rename_locked(c, path, p2);
+		}
+		break;
+	case P9_TRENAME:
+		src = reg_get(c, op->fid);
+		e = reg_get(c, op->fid2);
+		if (src && src->path && e && e->path) {
+			path = sys_strdup(src->path);
+			p2 = path_join(e->path, op->s1);
+			if (path && p2)
+				reg_rename_locked(c, path, p2);
+		}
+		break;
+	case P9_TXATTRCREATE:
+		/* an xattr-write fid: a new server must not get it back as
+		 * a plain fid, whose Tclunk would "commit" nothing and
+		 * succeed (docs/recovery.md) */
+		reg_drop_locked(c, op->fid);
+		break;
+	default:
+		break;
+	}
+	free(path);
+	free(p2);
+}
+
+
+/* Replayed after a restart when the session died under them: requests
+ * whose effect is the same done twice (docs/recovery.md). */
+bool replayable(uint8_t type)
+{
+	switch (type) {
+	case P9_TWALK: case P9_TGETATTR: case P9_TSETATTR: case P9_TREAD:
+	case P9_TWRITE: case P9_TREADDIR: case P9_TREADLINK: case P9_TSTATFS:
+	case P9_TLOPEN: case P9_TFSYNC: case P9_TCLUNK: case P9_TXATTRWALK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The fids a T-message names (that must exist on the server). */
+int msg_fids(const struct p9_msg *t, uint32_t f[2])
+{
+	switch (t->type) {
+	case P9_TWALK: f[0] = t->twalk.fid; return 1;
+	case P9_TGETATTR: f[0] = t->tgetattr.fid; return 1;
+	case P9_TSETATTR: f[0] = t->tsetattr.fid; return 1;
+	case P9_TREAD: f[0] = t->tread.fid; return 1;
+	case P9_TWRITE: f[0] = t->twrite.fid; return 1;
+	case P9_TREADDIR: f[0] = t->treaddir.fid; return 1;
+	case P9_TREADLINK: f[0] = t->treadlink.fid; return 1;
+	case P9_TSTATFS: f[0] = t->tstatfs.fid; return 1;
+	case P9_TLOPEN: f[0] = t->tlopen.fid; return 1;
+	case P9_TFSYNC: f[0] = t->tfsync.fid; return 1;
+	case P9_TLCREATE: f[0] = t->tlcreate.fid; return 1;
+	case P9_TMKDIR: f[0] = t->tmkdir.dfid; return 1;
+	case P9_TSYMLINK: f[0] = t->tsymlink.fid; return 1;
+	case P9_TMKNOD: f[0] = t->tmknod.dfid; return 1;
+	case P9_TUNLINKAT: f[0] = t->tunlinkat.dirfid; return 1;
+	case P9_TREMOVE: f[0] = t->tremove.fid; return 1;
+	case P9_TLINK: f[0] = t->tlink.dfid; f[1] = t->tlink.fid; return 2;
+	case P9_TRENAME: f[0] = t->trename.fid; f[1] = t->trename.dfid;
+		return 2;
+	case P9_TRENAMEAT: f[0] = t->trenameat.olddirfid;
+		f[1] = t->trenameat.newdirfid; return 2;
+	case P9_TXATTRWALK: f[0] = t->txattrwalk.fid; return 1;
+	case P9_TXATTRCREATE: f[0] = t->txattrcreate.fid; return 1;
+	default: return 0;
+	}
+}
+
+static char *str_dup(struct p9_str s)
+{
+	char *d = sys_malloc(s.len + 1);
+
+	if (d) {
+		memcpy(d, s.s, s.len);
+		d[s.len] = '\0';
+	}
+	return d;
+}
+
+/* What t does to the registry when it succeeds.  -ENOMEM. */
+int regop_make(const struct p9_msg *t, struct regop *op)
+{
+	memset(op, 0, sizeof(*op));
+	switch (t->type) {
+	case P9_TATTACH:
+		op->fid = t->tattach.fid;
+		break;
+	case P9_TWALK: {
+		size_t len = 1;
+		op->fid = t->twalk.fid;
+		op->newfid = t->twalk.newfid;
+		op->nw = t->twalk.nwname;
+		for (unsigned i = 0; i < op->nw; i++)
+			len += t->twalk.wname[i].len + 1;
+		if (!(op->s1 = sys_malloc(len)))
+			return -ENOMEM;
+		op->s1[0] = '\0';
+		for (unsigned i = 0, o = 0; i < op->nw; i++) {
+			if (i)
+				op->s1[o++] = '/';
+			memcpy(op->s1 + o, t->twalk.wname[i].s,
+			       t->twalk.wname[i].len);
+			o += t->twalk.wname[i].len;
+			op->s1[o] = '\0';
+		}
+		break;
+	}
+	case P9_TLOPEN:
+		op->fid = t->tlopen.fid;
+		op->flags = t->tlopen.flags;
+		break;
+	case P9_TLCREATE:
+		op->fid = t->tlcreate.fid;
+		op->flags = t->tlcreate.flags;
+		if (!(op->s1 = str_dup(t->tlcreate.name)))
+			return -ENOMEM;
+		break;
+	case P9_TRENAMEAT:
+		op->fid = t->trenameat.olddirfid;
+		op->fid2 = t->trenameat.newdirfid;
+		op->s1 = str_dup(t->trenameat.oldname);
+		op->s2 = str_dup(t->trenameat.newname);
+		if (!op->s1 || !op->s2)
+			return -ENOMEM;
+		break;
+	case P9_TRENAME:
+		op->fid = t->trename.fid;
+		op->fid2 = t->trename.dfid;
+		if (!(op->s1 = str_dup(t->trename.name)))
+			return -ENOMEM;
+		break;
+	case P9_TXATTRCREATE:
+		op->fid = t->txattrcreate.fid;
+		break;
+	default:
+		return 0;
+	}
+	op->type = t->type;
+	return 0;
+}
+

@@ -1,0 +1,177 @@
+/*
+ * proc.c - server processes (proc.h).
+ *
+ * Owns no state of its own: the pid, the pidfd and the restart limit
+ * belong to the caller (one per supervised mount).  A process spawned
+ * here lives until rproc_reap; its socket end until the caller closes it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "deadline.h"
+#include "proc.h"
+#include "transport.h"
+#include "sys.h"
+
+int rproc_spawn(char *const argv[], pid_t *pidp, int *fd, int *pidfd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	int sv[2], r;
+	pid_t pid;
+
+	if (sys_socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++)
+		if (sv[i] < 3) {        /* dup2 onto 0/1 must not be a no-op */
+			int n = sys_fcntl(sv[i], F_DUPFD_CLOEXEC, 3);
+			sys_close(sv[i]);
+			sv[i] = n;
+		}
+	if (sv[0] < 0 || sv[1] < 0) {
+		r = -errno;
+		if (sv[0] >= 0)
+			sys_close(sv[0]);
+		if (sv[1] >= 0)
+			sys_close(sv[1]);
+		return r;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+	/* nothing else of ours: an inherited descriptor (another mount's
+	 * socket, /dev/fuse) would outlive us in the server */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGHUP);
+	sigaddset(&def, SIGUSR2);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	r = -sys_posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	sys_close(sv[1]);
+	if (r) {
+		sys_close(sv[0]);
+		return r;
+	}
+	*pidp = pid;
+	*fd = sv[0];
+	*pidfd = sys_pidfd_open(pid, 0); /* -1: EOF only */
+	return rt_set_nonblock(sv[0]);
+}
+
+void rproc_reap(pid_t pid, int grace_ms)
+{
+	int st;
+
+	if (pid <= 0)
+		return;
+	for (int i = 0; i < grace_ms; i++) {
+		if (sys_waitpid(pid, &st, WNOHANG) == pid)
+			return;
+		usleep(1000);
+	}
+	sys_kill(pid, SIGKILL);
+	while (sys_waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+int rproc_limit_init(struct rproc_limit *l, long max, long window_ms)
+{
+	l->max = max;
+	l->window_ms = window_ms;
+	l->n = 0;
+	l->stamps = sys_calloc((size_t)max + 1, sizeof(*l->stamps));
+	return l->stamps ? 0 : -ENOMEM;
+}
+
+void rproc_limit_fini(struct rproc_limit *l)
+{
+	free(l->stamps);
+	l->stamps = NULL;
+}
+
+bool rproc_limit_take(struct rproc_limit *l)
+{
+	struct timespec now;
+	size_t i, k = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < l->n; i++)
+		if (ts_ns(&now) - ts_ns(&l->stamps[i]) <
+		    l->window_ms * 1000000LL)
+			l->stamps[k++] = l->stamps[i];
+	l->n = k;
+	if ((long)k >= l->max)
+		return false;
+	l->stamps[l->n++] = now;
+	return true;
+}
+
+int rproc_backoff_next(struct rproc_backoff *b)
+{
+	int ms = b->cur_ms < b->min_ms ? b->min_ms : b->cur_ms;
+
+	b->cur_ms = ms * 2 > b->max_ms ? b->max_ms : ms * 2;
+	return ms;
+}
+
+void rproc_backoff_reset(struct rproc_backoff *b)
+{
+	b->cur_ms = b->min_ms;
+}
+
+int rproc_find(const char *name, char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *path = getenv("PATH");
+
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if ((size_t)snprintf(out, size, "%s/%s", self,
+					     name) < size &&
+			    access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	while (path && *path) {
+		const char *colon = strchr(path, ':');
+		size_t len = colon ? (size_t)(colon - path) : strlen(path);
+		if (len && (size_t)snprintf(out, size, "%.*s/%s", (int)len,
+					    path, name) < size &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path = colon ? colon + 1 : NULL;
+	}
+	/* daemons live in sbin, which a user's PATH may lack */
+	if ((size_t)snprintf(out, size, "/usr/sbin/%s", name) < size &&
+	    access(out, X_OK) == 0)
+		return 0;
+	return -ENOENT;
+}
