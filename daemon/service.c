@@ -349,14 +349,13 @@ static void watch_servers(void)
 			else if (!w.seen[k].id && !free_slot)
 				free_slot = &w.seen[k];
 		}
-		if (!s) {               /* new: remember, say nothing */
+		if (!s) {               /* new: from a fresh mount's counts,
+					 * so a loss before the first look
+					 * is told too */
 			if (!free_slot)
 				continue;
 			s = free_slot;
-			*s = (struct seen){ mi[i].id, si.restarts, si.losses,
-					    si.dead, si.recovering, si.pid };
-			live[s - w.seen] = true;
-			continue;
+			*s = (struct seen){ .id = mi[i].id, .pid = si.pid };
 		}
 		live[s - w.seen] = true;
 		char host[PATH_MAX + 1024];

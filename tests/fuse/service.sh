@@ -119,7 +119,7 @@ if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
 		sleep 0.1
 	done
 	grep "hostfs $WORK/export on $M3/h" "$WORK/m3.log" ||
-		fail "no recovery logged: $(cat "$WORK/m3.log")"
+		fail "no recovery logged: $(cat "$WORK/m3.log"; "$UVFS" -m "$M3" servers)"
 	grep -q "restarted as [0-9]*, restart 1, open files reopened in [0-9]* ms" \
 		"$WORK/m3.log" || fail "recovery message: $(cat "$WORK/m3.log")"
 	exec 7<&-
@@ -128,8 +128,10 @@ else
 fi
 
 note "after a crash: the dead mount is named, with fusermount3 -u"
+M3_SOCK=$(awk -v m="$M3" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' /proc/self/mountinfo)
 kill -9 "$M3_PID"
 wait "$M3_PID" 2>/dev/null
+rm -f "$M3_SOCK"         # what the crash left
 expect_msg 1 "unmount it with fusermount3 -u $M3" "$UVFSD" -f "$M3"
 fusermount3 -u "$M3" || umount -l "$M3"
 mounted "$M3" && fail "$M3 still mounted"
