@@ -844,6 +844,46 @@ static int cmd_shutdown(int argc, char **argv)
 	return EXIT_FAIL;
 }
 
+/* mountpoint(1) for the namespace's mounts, which the kernel does not see
+ * (docs/fuse.md, "Inner mounts and the kernel"): 0 a mount point, 32 not
+ * one, 1 cannot tell. */
+#define EXIT_NOT_MOUNTPOINT 32
+
+static int cmd_mountpoint(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool quiet = false;
+	struct target t;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			quiet = true;
+		else if (argv[i][0] == '-' || path)
+			return usage_error(NULL);
+		else
+			path = argv[i];
+	}
+	if (!path)
+		return usage_error("a path is needed");
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "uvfs: %s: %s\n", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (resolve(path, &t) != 0) {
+		if (!quiet)
+			printf("%s is not inside a uvfsd mount\n", path);
+		return EXIT_NOT_MOUNTPOINT;
+	}
+	int m = is_mount(t.sock, t.ns);
+	if (m < 0) {
+		fprintf(stderr, "uvfs: cannot reach uvfsd at %s\n", t.sock);
+		return EXIT_FAIL;
+	}
+	if (!quiet)
+		printf("%s is %sa mountpoint\n", path, m ? "" : "not ");
+	return m ? EXIT_OK : EXIT_NOT_MOUNTPOINT;
+}
+
 static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
@@ -900,6 +940,13 @@ static const struct cmd cmds[] = {
 	  "Prints the counters of the namespace (live objects) and of the FUSE\n"
 	  "front end, and the operations in flight in each mount now.",
 	  cmd_stats },
+	{ "mountpoint", "mountpoint [-q] PATH",
+	  "Says whether PATH is a mount point of the namespace, as\n"
+	  "mountpoint(1) does for the kernel's mounts (which do not include\n"
+	  "uvfs's inner mounts: FUSE cannot show them to the kernel).\n"
+	  "Exit status: 0 it is, 32 it is not, 1 cannot tell.\n"
+	  "  -q, --quiet  print nothing",
+	  cmd_mountpoint },
 	{ "shutdown", "shutdown [MOUNTPOINT]",
 	  "Stops the uvfsd of MOUNTPOINT (or of the working directory, or the\n"
 	  "only one) as SIGTERM does, but only that one: every mount of its\n"

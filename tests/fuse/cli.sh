@@ -9,6 +9,7 @@
 #   - holders: one line per process with a count of its open files, uvfsd
 #     itself left out, the kernel's references only with -v;
 #   - `uvfs mounts`: a tree, -o columns, --raw, -n, -t and -S filters;
+#     `uvfs mountpoint` answers as mountpoint(1) (0, or 32 for no);
 #   - every --json output is one document that python3's json parses, with
 #     "uvfs_json": 1, typed fields (a numeric-looking source stays a
 #     string, counters are numbers) and valid UTF-8 (a non-UTF-8 byte in a
@@ -94,6 +95,14 @@ expect 0 "$UVFS" -m "$MNT" mounts -t memfs -S 12345 -n -o target
 [ "$OUT" = "$MNT/m" ] || fail "mounts -S 12345: $OUT"
 expect 0 "$UVFS" -m "$MNT" mounts -t 9p -n
 [ -z "$OUT" ] || fail "mounts -t 9p: $OUT"
+
+note "mountpoint: the namespace's mounts, which the kernel does not see"
+expect_msg 0 "$MNT/m/sub is a mountpoint" "$UVFS" mountpoint "$MNT/m/sub"
+expect_msg 32 "$MNT/plain is not a mountpoint" "$UVFS" mountpoint "$MNT/plain"
+expect 0 "$UVFS" mountpoint -q "$MNT/m"
+[ -z "$OUT" ] || fail "mountpoint -q printed: $OUT"
+expect 32 "$UVFS" mountpoint -q "$WORK"
+expect_msg 1 "No such file or directory" "$UVFS" mountpoint "$MNT/nonexistent"
 
 note "mounts --json: one document, typed, valid UTF-8"
 expect 0 "$UVFS" -m "$MNT" mounts --json
