@@ -7,7 +7,9 @@
 #   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
 #   - --mtab: the inner mounts come back after a restart;
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
-#   - a file server's recovery is logged ("restarted as PID");
+#   - a file server's recovery is logged ("restarted as PID"), on stderr
+#     in the foreground, to syslog once forked (a /dev/log of the test's
+#     own, in its mount namespace);
 #   - after a crash the dead mount is named and fusermount3 -u given.
 # mount(8) runs mount.fuse3 with a fixed PATH, and it runs "uvfsd" from
 # there: the test runs in a mount namespace of its own, where this build's
@@ -123,6 +125,58 @@ if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
 	grep -q "restarted as [0-9]*, restart 1, open files reopened in [0-9]* ms" \
 		"$WORK/m3.log" || fail "recovery message: $(cat "$WORK/m3.log")"
 	exec 7<&-
+else
+	note "(skipped: UVFS_HOSTFS not set)"
+fi
+
+note "forked, it logs to syslog"
+# /dev/log of this namespace only: /dev becomes a tmpfs holding the
+# devices the test needs, bound from the real one, and a socket of ours
+if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
+	mkdir "$WORK/realdev"
+	mount --bind /dev "$WORK/realdev" || fail "bind /dev"
+	mount -t tmpfs -o mode=755 tmpfs /dev || fail "tmpfs on /dev"
+	for d in null zero fuse urandom random tty; do
+		[ -e "$WORK/realdev/$d" ] || continue
+		touch "/dev/$d" && mount --bind "$WORK/realdev/$d" "/dev/$d" ||
+			fail "bind /dev/$d"
+	done
+	ln -s /proc/self/fd /dev/fd
+	python3 - >"$WORK/syslog.out" <<'PY' &
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(60)
+while True:
+    try:
+        msg = s.recv(8192).decode(errors="replace")
+    except socket.timeout:
+        break
+    print(msg, flush=True)
+PY
+	BG_PIDS+=($!)
+	for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+	M4=$WORK/m4
+	mkdir "$M4"
+	"$UVFSD" "$M4" || fail "uvfsd (forking) did not start"
+	M4_PID=$(pgrep -f "^$UVFSD $M4\$" | head -1)
+	BG_PIDS+=($M4_PID)
+	mkdir "$M4/h"
+	expect 0 "$UVFS" mount -t hostfs "$WORK/export" "$M4/h"
+	exec 7<"$M4/h/file"
+	spid=$("$UVFS" -m "$M4" servers --json |
+	       python3 -c 'import json,sys; print(json.load(sys.stdin)["servers"][0]["pid"])')
+	kill -9 "$spid"
+	for _ in $(seq 100); do
+		grep -q "restarted as" "$WORK/syslog.out" && break
+		sleep 0.1
+	done
+	exec 7<&-
+	cat "$WORK/syslog.out"
+	grep -q "uvfsd\[$M4_PID\]: hostfs $WORK/export on $M4/h: server restarted as" \
+		"$WORK/syslog.out" || fail "no recovery in syslog: $(cat "$WORK/syslog.out")"
+	expect 0 "$UVFS" shutdown "$M4"
+	umount -l /dev || fail "umount /dev"
 else
 	note "(skipped: UVFS_HOSTFS not set)"
 fi
