@@ -535,7 +535,9 @@ static int mount_check(const char *type, const char *opts, char *why,
 		return 0;       /* the daemon will judge */
 	err = uvfs_mount_options_check(u, type, opts, why, size);
 	uvfs_free(u);
-	return err;
+	/* a type this program does not have (uvfsd may: nfs): the daemon
+	 * judges it */
+	return err == -ENODEV ? 0 : err;
 }
 
 static int cmd_mount(int argc, char **argv)
@@ -590,7 +592,13 @@ static int cmd_mount(int argc, char **argv)
 	if (r.err) {
 		char what[PATH_MAX + 64];
 		snprintf(what, sizeof(what), "mount %s (%s) on", source, type);
-		ret = print_error("mount", what, path, &r);
+		if (r.err == ENODEV) {
+			fprintf(stderr, "uvfs: cannot %s %s: unknown file "
+				"system type '%s'\n", what, path, type);
+			ret = EXIT_FAIL;
+		} else {
+			ret = print_error("mount", what, path, &r);
+		}
 	}
 	reply_free(&r);
 	return ret;
@@ -888,7 +896,12 @@ static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
 	  "inside a uvfsd mount.  OPTIONS: comma-separated, from the lists\n"
-	  "below (each file-system type describes its own).",
+	  "below (each file-system type describes its own).\n"
+	  "  -t nfs (when uvfsd has it): SOURCE nfs://HOST/EXPORT or\n"
+	  "  HOST:/EXPORT (NFSv3 over TCP); OPTIONS vers=3, timeout=MS (per\n"
+	  "  request, default 10000), actimeo=SECONDS (attribute cache,\n"
+	  "  default 3), ac, noac, hard (wait through a reconnect; default\n"
+	  "  soft: fail with EIO).",
 	  cmd_mount },
 	{ "umount", "umount [-f] [-l] [-v] TARGET",
 	  "Unmounts the file system mounted on TARGET.  Without flags it fails\n"
@@ -955,7 +968,7 @@ static const struct cmd cmds[] = {
 	  cmd_shutdown },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
-	  "and 9p mounts that reconnect, whose pid is 0): pid, mount id,\n"
+	  "and 9p mounts that reconnect and nfs mounts, whose pid is 0): pid, mount id,\n"
 	  "state (running, recovering, dead), restarts, target and source\n"
 	  "(the exported directory, or the address).",
 	  cmd_servers },

@@ -121,7 +121,8 @@ static int proc(void *data, const char *arg, int key,
 		if (strncmp(arg, "x-", 2) == 0 ||
 		    strncmp(arg, "comment=", 8) == 0)
 			return 0;
-		fprintf(stderr, "uvfsd: unknown option '%s'\n", arg);
+		fprintf(stderr, "uvfsd: unknown %soption '%s'\n",
+			arg[0] == '-' ? "" : "mount ", arg);
 		st->bad = 1;
 		return -1;
 	}

@@ -28,6 +28,9 @@
 #include "control.h"
 
 #include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 #include "ctl.h"
 #include "uvfs_fuse.h"
 
@@ -38,6 +41,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +52,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 32
-#define RECV_TIMEOUT_S 5
+#define MAX_CONNS 32              /* connections served at once */
+#define MAX_CONNS_PER_UID 16      /* of them, per peer uid */
+#define REQUEST_TIMEOUT_MS 5000   /* to send a whole request line */
+#define REPLY_TIMEOUT_MS 5000     /* to take the whole reply */
+#define DRAIN_MS 200              /* reading what follows the request */
+#define DRAIN_MAX (64u << 10)
 #define MAX_PROCS 256     /* process records per holders reply */
 
 /* A file system mounted through the socket: its device number, for the
@@ -56,6 +65,19 @@
 struct mdev {
 	char *target;
 	dev_t dev;
+};
+
+/* One connection, from accept to close.  Lock: c->lock for the links and
+ * evicted; fd, uid, pid and the deadline are constant. */
+struct conn {
+	struct control *c;
+	int fd;
+	uid_t uid;              /* the peer's (SO_PEERCRED) */
+	pid_t pid;
+	int64_t deadline;       /* ms (CLOCK_MONOTONIC): the whole request */
+	bool reading;           /* c->lock: still reading its request */
+	bool evicted;           /* c->lock: dropped for a newer client */
+	struct conn *prev, *next;
 };
 
 struct control {
@@ -70,7 +92,8 @@ struct control {
 
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	int nconns;              /* lock */
+	int nconns;              /* lock: threads serving, evicted included */
+	struct conn conns;       /* lock: sentinel; oldest first */
 	struct mdev *devs;       /* lock */
 	size_t ndevs, capdevs;   /* lock */
 
@@ -97,9 +120,53 @@ static int mkdir_parent(const char *path)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(dir, strcmp(dir, "/run/uvfs") == 0 ? 0755 : 0700) &&
-	    errno != EEXIST)
+	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+/* The socket's directory must be the daemon's alone: a directory (not a
+ * symlink), owned by the daemon's uid, no access for group or others.
+ * Anyone else who can write there could replace the socket with their own
+ * and receive the owner's commands (a directory under /tmp can be made
+ * first by another user).  => 0, or -EPERM with a message printed. */
+static int check_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (!*dir)
+		snprintf(dir, sizeof(dir), "/");
+	if (lstat(dir, &st)) {
+		int err = -errno;
+		fprintf(stderr, "uvfsd: socket directory %s: %s\n", dir,
+			strerror(-err));
+		return err;
+	}
+	/* ours, and no one else could write in it (an older uvfsd made
+	 * /run/uvfs 0755): only tightened */
+	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	    !(st.st_mode & 022) && (st.st_mode & 077) && chmod(dir, 0700) == 0)
+		st.st_mode &= ~(mode_t)077;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		fprintf(stderr,
+			"uvfsd: refusing the socket directory %s: it must be "
+			"a directory owned by uid %u with mode 0700, and it is "
+			"%s owned by uid %u with mode %04o (someone else could "
+			"replace the socket); remove it or choose another "
+			"with --socket\n", dir, (unsigned)geteuid(),
+			S_ISLNK(st.st_mode) ? "a symlink" :
+			S_ISDIR(st.st_mode) ? "a directory" : "not a directory",
+			(unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -122,6 +189,22 @@ static int sock_connect(const char *path)
 	return fd;
 }
 
+int control_check_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (*dir && lstat(dir, &st) && errno == ENOENT)
+		return 0;       /* made 0700 by control_open */
+	return check_dir(path);
+}
+
 int control_open(const char *path, struct control **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -140,6 +223,9 @@ int control_open(const char *path, struct control **out)
 			path, strerror(-err));
 		return err;
 	}
+	err = check_dir(path);
+	if (err)
+		return err;
 	fd = sock_connect(path);
 	if (fd >= 0) {
 		close(fd);
@@ -175,6 +261,7 @@ int control_open(const char *path, struct control **out)
 		return -ENOMEM;
 	}
 	c->lfd = fd;
+	c->conns.next = c->conns.prev = &c->conns;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->idle, NULL);
 	pthread_mutex_init(&c->op, NULL);
@@ -455,6 +542,13 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 
 	pthread_mutex_lock(&c->op);
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
+	if (err == -EBUSY &&
+	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0) {
+		pthread_mutex_unlock(&c->op);
+		return reply_error(r, err, "the target is the namespace root "
+				   "(the FUSE mount point itself), which "
+				   "cannot be mounted on");
+	}
 	if (!err) {
 		const char *target = canonical(ctx, argv[3], canon,
 					       sizeof(canon));
@@ -670,8 +764,40 @@ static void do_servers(struct control *c, struct sbuf *r)
 			    strerror(si.last_error) : "none");
 		sbuf_add_kvu(r, "last_loss", (uint64_t)si.last_loss);
 		sbuf_add_kv(r, "mode", si.hard ? "hard" : "soft");
+		sbuf_add_kvu(r, "fids", si.fids);
+		sbuf_add_kvu(r, "fid_releases", si.fid_releases);
 		sbuf_adds(r, "\n");
 	}
+#ifdef UVFS_HAVE_NFS
+	/* nfs mounts: a server we connect to (pid 0) */
+	for (size_t i = 0; i < n; i++) {
+		struct uvfs_nfs_info ni;
+		if (strcmp(mi[i].type, "nfs") != 0 ||
+		    uvfs_nfs_info(c->u, mi[i].target, &ni) != 0)
+			continue;
+		sbuf_adds(r, "server");
+		sbuf_add_kvu(r, "pid", 0);
+		sbuf_add_kvu(r, "mount", mi[i].id);
+		host_path(c, mi[i].target, hp, sizeof(hp));
+		sbuf_add_kv(r, "target", hp);
+		sbuf_add_kv(r, "type", mi[i].type);
+		sbuf_add_kv(r, "source", mi[i].source);
+		sbuf_add_kv(r, "state", ni.state);
+		sbuf_add_kvu(r, "restarts", ni.reconnects);
+		sbuf_add_kvu(r, "losses", ni.losses);
+		sbuf_add_kvu(r, "replays", ni.replays);
+		sbuf_add_kvu(r, "stale", ni.stale);
+		sbuf_add_kvu(r, "timeouts", ni.timeouts);
+		sbuf_add_kvu(r, "unreachable", ni.unreachable);
+		sbuf_add_kvu(r, "inflight", ni.inflight);
+		sbuf_add_kvu(r, "calls", ni.calls);
+		sbuf_add_kv(r, "last_error", ni.last_error ?
+			    strerror(ni.last_error) : "none");
+		sbuf_add_kvu(r, "last_loss", (uint64_t)ni.last_loss);
+		sbuf_add_kv(r, "mode", ni.hard ? "hard" : "soft");
+		sbuf_adds(r, "\n");
+	}
+#endif
 	free(mi);
 }
 
@@ -800,16 +926,40 @@ static void dispatch(struct control *c, char *line, pid_t peer,
 
 /* ---- connections ------------------------------------------------------- */
 
-struct conn {
-	struct control *c;
-	int fd;
-};
+static int64_t now_ms(void)
+{
+	struct timespec ts;
 
-static void write_all(int fd, const char *p, size_t n)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for ev or the deadline passes.  => 1 ready,
+ * 0 timed out, -errno. */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = { fd, ev, 0 };
+		int r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Sends all of p before the deadline; a client that does not read loses
+ * the rest of its reply. */
+static void write_all(int fd, const char *p, size_t n, int64_t deadline)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
+		if (wait_fd(fd, POLLOUT, deadline) <= 0)
+			return;
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w <= 0)
 			return;
@@ -818,29 +968,40 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-static void serve(struct control *c, int fd)
+static bool conn_evicted(struct conn *cn)
+{
+	bool e;
+
+	pthread_mutex_lock(&cn->c->lock);
+	e = cn->evicted;
+	pthread_mutex_unlock(&cn->c->lock);
+	return e;
+}
+
+/* Reads one request line before the connection's deadline (the whole
+ * request, not each read: a client sending a byte now and then is cut off
+ * all the same) and answers it. */
+static void serve(struct control *c, struct conn *cn)
 {
 	struct sbuf r = { 0 };
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
 	char *line = malloc(CTL_LINE_MAX + 1);
 	size_t len = 0;
-	int nl = 0;
+	int nl = 0, fd = cn->fd;
 
 	if (!line)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
-	    (cr.uid != 0 && cr.uid != geteuid())) {
-		reply_error(&r, EPERM, "permission denied");
-		goto out;
-	}
 	while (len < CTL_LINE_MAX) {
-		ssize_t n = recv(fd, line + len, CTL_LINE_MAX - len, 0);
-		if (n < 0 && errno == EINTR)
+		int w = wait_fd(fd, POLLIN, cn->deadline);
+		if (w == 0) {
+			reply_error(&r, ETIMEDOUT, "no complete request in time");
+			goto out;
+		}
+		ssize_t n = w < 0 ? -1 : recv(fd, line + len,
+					      CTL_LINE_MAX - len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
-			reply_error(&r, errno == EAGAIN ? ETIMEDOUT : errno,
-				    "no complete request");
+			reply_error(&r, errno, "no complete request");
 			goto out;
 		}
 		if (n == 0)
@@ -854,6 +1015,16 @@ static void serve(struct control *c, int fd)
 			break;
 		}
 	}
+	pthread_mutex_lock(&c->lock);
+	cn->reading = false;
+	bool evicted = cn->evicted;
+	pthread_mutex_unlock(&c->lock);
+	if (evicted) {
+		/* its end of the socket was shut down under it */
+		reply_error(&r, EAGAIN, "dropped: too many connections, or "
+			    "uvfsd is stopping");
+		goto out;
+	}
 	if (!nl && len == CTL_LINE_MAX) {
 		reply_error(&r, E2BIG, "request too long");
 		goto out;
@@ -863,16 +1034,25 @@ static void serve(struct control *c, int fd)
 		reply_error(&r, EINVAL, "malformed request");
 		goto out;
 	}
-	dispatch(c, line, cr.pid, &r);
+	dispatch(c, line, cn->pid, &r);
 out:
 	if (r.oom) {
 		sbuf_free(&r);
 		reply_error(&r, ENOMEM, NULL);
 	}
+	/* the reply has its own deadline: a request may take long */
 	if (r.p)
-		write_all(fd, r.p, r.len);
+		write_all(fd, r.p, r.len, now_ms() + REPLY_TIMEOUT_MS);
 	sbuf_free(&r);
 	free(line);
+}
+
+static void conn_unlink_locked(struct control *c, struct conn *cn)
+{
+	cn->prev->next = cn->next;
+	cn->next->prev = cn->prev;
+	if (--c->nconns == 0)
+		pthread_cond_broadcast(&c->idle);
 }
 
 static void *conn_main(void *arg)
@@ -880,79 +1060,207 @@ static void *conn_main(void *arg)
 	struct conn *cn = arg;
 	struct control *c = cn->c;
 
-	serve(c, cn->fd);
+	serve(c, cn);
 	/* Drain what the client still sends (a request too long, garbage
 	 * after the line): closing with unread data would reset the
-	 * connection and could destroy the reply before it is read. */
+	 * connection and could destroy the reply before it is read.  A
+	 * little, briefly: this is not a way to keep the slot. */
 	shutdown(cn->fd, SHUT_WR);
-	char junk[4096];
-	for (size_t total = 0; total < (1u << 20);) {
-		ssize_t n = recv(cn->fd, junk, sizeof(junk), 0);
-		if (n <= 0)
-			break;
-		total += (size_t)n;
+	if (!conn_evicted(cn)) {
+		int64_t until = now_ms() + DRAIN_MS;
+		char junk[4096];
+		for (size_t total = 0; total < DRAIN_MAX;) {
+			if (wait_fd(cn->fd, POLLIN, until) <= 0)
+				break;
+			ssize_t n = recv(cn->fd, junk, sizeof(junk),
+					 MSG_DONTWAIT);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				break;
+			total += (size_t)n;
+		}
 	}
 	close(cn->fd);
-	free(cn);
 	pthread_mutex_lock(&c->lock);
-	if (--c->nconns == 0)
-		pthread_cond_broadcast(&c->idle);
+	conn_unlink_locked(c, cn);
 	pthread_mutex_unlock(&c->lock);
+	free(cn);
 	return NULL;
+}
+
+/* Refused clients, answered at once and then only drained briefly by the
+ * acceptor itself (no thread, no slot): a client that writes its request
+ * after the answer was sent must not get EPIPE instead of reading it.
+ * The acceptor's alone. */
+#define LINGER_MAX 64
+#define LINGER_MS 500
+
+struct refused {
+	int fd[LINGER_MAX];
+	int64_t until[LINGER_MAX];
+	int n;
+};
+
+static void linger_close(struct refused *l, int i)
+{
+	close(l->fd[i]);
+	l->fd[i] = l->fd[--l->n];
+	l->until[i] = l->until[l->n];
+}
+
+/* Refuses a client at once: one line, then a short drain (or a close, when
+ * too many are draining already). */
+static void refuse(struct refused *l, int fd, int err, const char *msg)
+{
+	struct sbuf r = { 0 };
+
+	reply_error(&r, err, msg);
+	if (r.p)
+		send(fd, r.p, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	sbuf_free(&r);
+	shutdown(fd, SHUT_WR);
+	if (l->n == LINGER_MAX) {
+		close(fd);
+		return;
+	}
+	l->fd[l->n] = fd;
+	l->until[l->n++] = now_ms() + LINGER_MS;
+}
+
+/* Reads what the refused clients sent; closes those done or out of time.
+ * p: their poll entries, in the order of l at the poll. */
+static void linger_service(struct refused *l, const struct pollfd *p, int np)
+{
+	int64_t now = now_ms();
+
+	for (int i = np - 1; i >= 0; i--) {
+		char junk[4096];
+		bool done = now >= l->until[i];
+		if (!done && p[i].revents) {
+			ssize_t n = recv(l->fd[i], junk, sizeof(junk),
+					 MSG_DONTWAIT);
+			done = n == 0 || (n < 0 && errno != EAGAIN &&
+					  errno != EINTR);
+		}
+		if (done)
+			linger_close(l, i);
+	}
+}
+
+/* Makes room for a client of uid: below both caps, nothing to do; else
+ * the oldest connection still reading its request (of that uid when it is
+ * the uid's cap that is reached) is dropped for it, since a client that
+ * has not sent a whole request by now is the one that holds a slot for
+ * nothing.  => true if cn may be admitted.  c->lock held. */
+static bool admit_locked(struct control *c, uid_t uid)
+{
+	struct conn *v = NULL;
+	int mine = 0;
+
+	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
+		if (x->uid == uid && !x->evicted)
+			mine++;
+	int live = 0;
+	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
+		live += !x->evicted;
+	if (mine < MAX_CONNS_PER_UID && live < MAX_CONNS)
+		return c->nconns < 2 * MAX_CONNS;
+	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next) {
+		if (!x->reading || x->evicted)
+			continue;
+		if (mine >= MAX_CONNS_PER_UID && x->uid != uid)
+			continue;
+		v = x;          /* the list is oldest first */
+		break;
+	}
+	if (!v || c->nconns >= 2 * MAX_CONNS)
+		return false;
+	v->evicted = true;
+	shutdown(v->fd, SHUT_RD);       /* its serve() wakes up and leaves */
+	return true;
 }
 
 static void *accept_main(void *arg)
 {
 	struct control *c = arg;
+	struct refused l = { .n = 0 };
 
 	for (;;) {
-		struct pollfd p[2] = { { c->lfd, POLLIN, 0 },
-				       { c->wake[0], POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		struct pollfd p[2 + LINGER_MAX] = {
+			{ c->lfd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+		int np = l.n, timeout = -1;
+		for (int i = 0; i < np; i++) {
+			p[2 + i] = (struct pollfd){ l.fd[i], POLLIN, 0 };
+			int64_t left = l.until[i] - now_ms();
+			left = left < 0 ? 0 : left;
+			if (timeout < 0 || left < timeout)
+				timeout = (int)left;
+		}
+		int pr = poll(p, (nfds_t)(2 + np), timeout);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (p[1].revents)
 			break;
+		linger_service(&l, p + 2, np);
+		if (!p[0].revents)
+			continue;
 		int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		struct timeval tv = { RECV_TIMEOUT_S, 0 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		struct ucred cr;
+		socklen_t crlen = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
+		    (cr.uid != 0 && cr.uid != geteuid())) {
+			refuse(&l, fd, EPERM, "permission denied");
+			continue;
+		}
+		struct conn *cn = calloc(1, sizeof(*cn));
+		if (!cn) {
+			refuse(&l, fd, ENOMEM, NULL);
+			continue;
+		}
+		cn->c = c;
+		cn->fd = fd;
+		cn->uid = cr.uid;
+		cn->pid = cr.pid;
+		cn->deadline = now_ms() + REQUEST_TIMEOUT_MS;
+		cn->reading = true;
 
 		pthread_mutex_lock(&c->lock);
-		int busy = c->nconns >= MAX_CONNS;
-		if (!busy)
+		bool ok = admit_locked(c, cr.uid);
+		if (ok) {
+			cn->prev = c->conns.prev;
+			cn->next = &c->conns;
+			cn->prev->next = cn;
+			c->conns.prev = cn;
 			c->nconns++;
+		}
 		pthread_mutex_unlock(&c->lock);
-		struct conn *cn = busy ? NULL : malloc(sizeof(*cn));
+		if (!ok) {
+			free(cn);
+			refuse(&l, fd, EAGAIN, "too many connections");
+			continue;
+		}
 		pthread_t t;
 		pthread_attr_t a;
-		if (cn) {
-			cn->c = c;
-			cn->fd = fd;
-			pthread_attr_init(&a);
-			pthread_attr_setdetachstate(&a,
-						    PTHREAD_CREATE_DETACHED);
-			if (pthread_create(&t, &a, conn_main, cn) == 0) {
-				pthread_attr_destroy(&a);
-				continue;
-			}
-			pthread_attr_destroy(&a);
-			free(cn);
-		}
-		if (!busy) {
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		int err = pthread_create(&t, &a, conn_main, cn);
+		pthread_attr_destroy(&a);
+		if (err) {
 			pthread_mutex_lock(&c->lock);
-			if (--c->nconns == 0)
-				pthread_cond_broadcast(&c->idle);
+			conn_unlink_locked(c, cn);
 			pthread_mutex_unlock(&c->lock);
+			free(cn);
+			refuse(&l, fd, EAGAIN, "too many connections");
 		}
-		static const char msg[] = "error 11 too%20many%20connections\n";
-		write_all(fd, msg, sizeof(msg) - 1);
-		close(fd);
 	}
+	while (l.n)
+		linger_close(&l, 0);
 	return NULL;
 }
 
@@ -979,6 +1287,12 @@ void control_stop(struct control *c)
 		perror("uvfsd: control stop");
 	pthread_join(c->acceptor, NULL);
 	pthread_mutex_lock(&c->lock);
+	/* who is still sending a request will not be answered */
+	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
+		if (x->reading && !x->evicted) {
+			x->evicted = true;
+			shutdown(x->fd, SHUT_RD);
+		}
 	while (c->nconns > 0)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);

@@ -9,9 +9,14 @@
 struct uvfs_fuse;
 struct control;
 
-/* Binds and listens on path (mode 0600; its directory is created 0700, or
- * 0755 for /run/uvfs).  Refuses if a daemon already answers there.
- * => 0 or -errno, with a message printed. */
+/* The socket's directory, if it exists, must be the daemon's alone: a
+ * directory, not a symlink, owned by the effective uid, mode 0700 (one of
+ * ours that others could only read is tightened to 0700).  Nothing is
+ * created.  => 0 or -errno, with a message printed. */
+int control_check_dir(const char *path);
+/* Binds and listens on path (mode 0600; its directory is created 0700 and
+ * checked as control_check_dir says).  Refuses if a daemon already
+ * answers there.  => 0 or -errno, with a message printed. */
 int control_open(const char *path, struct control **out);
 /* Starts serving: one thread accepts, one thread per connection. */
 int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,

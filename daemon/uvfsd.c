@@ -30,6 +30,9 @@
 #include "uvfs_fuse.h"
 
 #include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,8 +75,8 @@ static void usage(FILE *f)
 "                     root, else $XDG_RUNTIME_DIR/uvfs/ESC.sock)\n"
 "  --mtab FILE        the mount table: its mounts are made at start, and\n"
 "                     it is kept up to date with the namespace's mounts\n"
-"  -o allow_other     let other users use the mount (uvfs checks\n"
-"                     permissions itself)\n"
+"  -o allow_other     let other users use the mount (the kernel checks\n"
+"                     the mode bits, uvfs checks everything again)\n"
 "  -o xattr           serve extended attributes (off by default: the\n"
 "                     kernel then asks for security.capability before\n"
 "                     every write, one more round trip each)\n"
@@ -195,11 +198,7 @@ int main(int argc, char **argv)
 	/* also as mount.fuse3 runs it: uvfsd SOURCE MOUNTPOINT -o ... */
 	err = uvfsd_args_parse(argc, argv, &args);
 	if (err || args.help) {
-		if (err)
-			fprintf(stderr, "Try 'uvfsd --help' for more "
-				"information.\n");
-		else
-			usage(stdout);
+		usage(err ? stderr : stdout);
 		uvfsd_args_free(&args);
 		return err;
 	}
@@ -230,15 +229,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct stat st;
-	if (stat(mnt, &st) || !S_ISDIR(st.st_mode)) {
+	if (stat(mnt, &st)) {
 		if (errno == ENOTCONN)
-			fprintf(stderr, "uvfsd: %s: a dead FUSE mount is there "
+			fprintf(stderr,
+				"uvfsd: %s: a dead FUSE mount is there "
 				"(transport endpoint is not connected); "
-				"unmount it with fusermount3 -u %s\n", arg,
-				mnt);
+				"unmount it with fusermount3 -u %s\n", arg, mnt);
 		else
 			fprintf(stderr, "uvfsd: %s: %s\n", arg,
-				errno ? strerror(errno) : "not a directory");
+				strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "uvfsd: %s: not a directory\n", arg);
 		return 1;
 	}
 	struct mp_check mc = { .path = mnt };
@@ -290,6 +293,24 @@ int main(int argc, char **argv)
 	}
 
 	service_find_servers();
+	/* before anything is made: the socket's directory, then FUSE */
+	if (control_check_dir(sock)) {
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	/* FUSE's device, before anything is made: a user who cannot open it
+	 * (root gets ENOENT without the module) cannot mount, and fusermount3
+	 * opens it with the user's rights too */
+	int dfd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "uvfsd: cannot open /dev/fuse: %s (FUSE needs "
+			"read and write access to it; is the fuse module "
+			"loaded?)\n", strerror(errno));
+		free((char *)cfg.root_type);
+		return 1;
+	}
+	close(dfd);
+
 	if (!foreground)
 		ready_fd = daemonize();
 
@@ -328,6 +349,17 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
+#ifdef UVFS_HAVE_NFS
+	/* "nfs": NFSv3 servers (lib/nfs) */
+	err = uvfs_nfs_register(d.u);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot register the nfs type: %s\n",
+			strerror(-err));
+		uvfs_free(d.u);
+		free((char *)cfg.root_type);
+		return 1;
+	}
+#endif
 	err = control_open(sock, &d.ctl);
 	if (err) {
 		uvfs_free(d.u);
@@ -351,8 +383,9 @@ int main(int argc, char **argv)
 	fcfg.mount_opts = args.kernel_opts;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {
-		fprintf(stderr, "uvfsd: cannot mount %s: %s\n", mnt,
-			strerror(-err));
+		fprintf(stderr, "uvfsd: cannot mount %s through FUSE%s%s\n",
+			mnt, err == -EIO ? " (the reason is above)" : ": ",
+			err == -EIO ? "" : strerror(-err));
 		control_close(d.ctl);
 		uvfs_free(d.u);
 		free((char *)cfg.root_type);

@@ -81,6 +81,8 @@ struct fh {
 	struct uvfs_file *f;
 	int flags;              /* open flags */
 	dev_t dev;              /* directories: for d_ino */
+	atomic_bool kill_sgid;  /* setgid without group execute, opened for
+				   writing by someone who may lose it */
 	struct fh *prev, *next;
 };
 
@@ -352,6 +354,15 @@ static struct fh *FH(struct fuse_file_info *fi)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
+	/* lookups and readdirs of one directory run concurrently (the
+	 * library locks what it must); a stopped file server then holds
+	 * only the requests that wait on it */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* setuid/setgid on write and truncate: the kernel decides (it knows
+	 * CAP_FSETID) and sends the chmod that clears them (kill_privs in
+	 * op_setattr); with handle_killpriv it would leave that to us */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
@@ -430,6 +441,40 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 }
 
+/* A chmod from someone who is not the file's owner reaches us only as the
+ * kernel's file_remove_privs() (default_permissions: the kernel refuses
+ * any other; it decided with CAP_FSETID that the caller's write or
+ * truncation must clear set-user-id / set-group-id, as on tmpfs).  mode
+ * is the mode asked for.  => 1 done here (bits cleared with the daemon's
+ * credentials), 0 an ordinary chmod (for the library to check), -errno. */
+static int kill_privs(struct uvfs_fuse *uf, struct uvfs_ctx *ctx, uid_t uid,
+		      struct uvfs_node *nd, mode_t mode)
+{
+	const mode_t privs = S_ISUID | S_ISGID;
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct uvfs_ctx *root;
+	struct stat st;
+	int err;
+
+	err = uvfs_node_getattr(ctx, nd, &st);
+	if (err)
+		return err;
+	if (uid == 0 || uid == st.st_uid ||
+	    !S_ISREG(st.st_mode) ||
+	    (mode & 07777 & ~privs) != (st.st_mode & 07777 & ~privs) ||
+	    (mode & privs & ~st.st_mode) != 0)
+		return 0;       /* not a removal of privileges only */
+	if ((mode & 07777) == (st.st_mode & 07777))
+		return 1;       /* nothing left to clear */
+	root = uvfs_fuse_ctx_get(uf, NULL);
+	if (!root)
+		return -ENOMEM;
+	sa.mode = mode & 07777;
+	err = uvfs_node_setattr(root, nd, &sa, NULL);
+	uvfs_fuse_ctx_put(uf, root);
+	return err ? err : 1;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -475,10 +520,35 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			sa.mtime = attr->st_mtim;
 		}
 	}
+	/* the kernel's file_remove_privs() on a write or truncation by
+	 * someone else than the owner: see kill_privs */
+	if ((sa.valid & UVFS_SET_MODE) &&
+	    (err = kill_privs(UF(req), ctx, fuse_req_ctx(req)->uid,
+			      NODE(UF(req), ino), sa.mode)) != 1) {
+		if (err < 0) {
+			uvfs_fuse_ctx_put(UF(req), ctx);
+			return reply_err(req, err);
+		}
+	} else if (sa.valid & UVFS_SET_MODE) {
+		sa.valid &= ~UVFS_SET_MODE;
+		if (!sa.valid) {
+			err = uvfs_node_getattr(ctx, NODE(UF(req), ino), &st);
+			uvfs_fuse_ctx_put(UF(req), ctx);
+			if (err)
+				return reply_err(req, err);
+			fix_stat(&st);
+			count(req);
+			fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
+			return;
+		}
+	}
 	/* ftruncate: the descriptor was checked for writing when opened,
 	 * the file's mode may say otherwise by now. */
 	if (sa.valid == UVFS_SET_SIZE && fi && fi->fh) {
-		err = uvfs_file_truncate(FH(fi)->f, sa.size);
+		/* what the kernel left to us: see opened_for_write */
+		err = uvfs_file_kill_priv(ctx, FH(fi)->f);
+		if (err >= 0)
+			err = uvfs_file_truncate(FH(fi)->f, sa.size);
 		if (!err)
 			err = uvfs_file_fstat(FH(fi)->f, &st);
 		uvfs_fuse_ctx_put(UF(req), ctx);
@@ -631,6 +701,15 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_entry(req, nd, &st, NULL);
 }
 
+/* The kernel's cached attributes of ino are stale (a mode changed behind
+ * a write or an open): it asks again on the next use.  Only the
+ * attributes: safe inside a request on the same inode (no page lock). */
+static void inval_attr(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	fuse_lowlevel_notify_inval_inode(uf->se, ino, -1, 0);
+	atomic_fetch_add(&uf->ninval, 1);
+}
+
 /* Opens nd for the request; => a new handle in *out. */
 static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		       struct uvfs_node *nd, int flags, struct fh **out)
@@ -653,6 +732,26 @@ static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 	return 0;
 }
 
+/* The kernel clears setuid, and setgid with group execute, before a
+ * write by someone else (the chmod of kill_privs); setgid without group
+ * execute is left to us (Linux clears it when the writer is not in the
+ * file's group, FUSE's kernel side does not): the handle is marked.
+ * st: the attributes after the open, if wanted. */
+static void opened_for_write(fuse_req_t req, struct fh *h, struct stat *st)
+{
+	struct stat tmp;
+
+	if (!st && (fuse_req_ctx(req)->uid == 0 ||
+		    (h->flags & O_ACCMODE) == O_RDONLY))
+		return;
+	if (!st)
+		st = &tmp;
+	if (uvfs_file_fstat(h->f, st) == 0 && (st->st_mode & S_ISGID) &&
+	    !(st->st_mode & S_IXGRP) && fuse_req_ctx(req)->uid != 0 &&
+	    (h->flags & O_ACCMODE) != O_RDONLY)
+		atomic_store(&h->kill_sgid, true);
+}
+
 static int open_flags(int flags)
 {
 	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
@@ -672,6 +771,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
+	opened_for_write(req, h, NULL);
+	if (fuse_req_ctx(req)->uid != 0 && (fi->flags & O_TRUNC))
+		inval_attr(UF(req), ino);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Every change of an exclusive file system's data goes through this
 	 * mount, and a revoke or forced unmount invalidates the inode: the
@@ -726,6 +828,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		uvfs_node_release(nd, 1);
 		return reply_err(req, err);
 	}
+	/* an existing file: O_TRUNC may have changed size and mode */
+	if (!created)
+		opened_for_write(req, h, &st);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = uvfs_node_exclusive(nd);
 	/* reply_entry drops the hold if the reply fails; the handle too */
@@ -774,7 +879,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	ssize_t n;
 
-	(void)ino;
+	if (atomic_load(&FH(fi)->kill_sgid)) {
+		struct uvfs_ctx *ctx = req_ctx(req, NULL);
+		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
+		uvfs_fuse_ctx_put(UF(req), ctx);
+		if (err < 0)
+			return reply_err(req, err);
+		atomic_store(&FH(fi)->kill_sgid, false);
+		if (err == 1)
+			inval_attr(UF(req), ino);
+	}
 	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
 	if (n < 0)
 		return reply_err(req, (int)n);
@@ -1186,7 +1300,10 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		err = -ENOMEM;
 		goto out_root;
 	}
+	/* default_permissions: the kernel checks the mode bits on the
+	 * attributes it caches, on every path walk (see "Permissions") */
 	if (opt_add(&opts, fsname) || opt_add(&opts, "subtype=uvfsd") ||
+	    opt_add(&opts, "default_permissions") ||
 	    (cfg->allow_other && opt_add(&opts, "allow_other"))) {
 		err = -ENOMEM;
 		goto out_root;
@@ -1234,16 +1351,14 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 
 out_session:
 	fuse_session_destroy(uf->se);
-	uf->se = NULL;          /* uvfs_fuse_free must not destroy it again */
+	uf->se = NULL;
 out_args:
 	fuse_opt_free_args(&args);
 out_root:
 	free(opts);
 	free(fsname);
-	uvfs_node_release(uf->root, 1);
-	uf->root = NULL;        /* nor release it again */
 out_free:
-	uvfs_fuse_free(uf);
+	uvfs_fuse_free(uf);     /* the root hold, the contexts, the locks */
 	return err;
 }
 

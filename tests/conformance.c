@@ -38,6 +38,9 @@
 #ifdef UVFS_CONFORMANCE_9P /* the conformance-9p build (tests/meson.build) */
 #include <uvfs/9p.h>
 #endif
+#ifdef UVFS_CONFORMANCE_NFS /* the conformance-nfs build (tests/meson.build) */
+#include <uvfs/nfs.h>
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -2938,6 +2941,10 @@ int main(int argc, char **argv)
 	if (r == 0 && (strcmp(fs_type, "9p") == 0 ||
 		       strcmp(fs_type, "hostfs") == 0))
 		r = uvfs_9p_register(U);
+#endif
+#ifdef UVFS_CONFORMANCE_NFS
+	if (r == 0 && strcmp(fs_type, "nfs") == 0)
+		r = uvfs_nfs_register(U);
 #endif
 	if (r == 0)
 		r = uvfs_mkdir(root, "/mnt", 0755);

@@ -74,6 +74,7 @@
 #include <uvfs/uvfs.h>
 
 #include "p9.h"
+#include "proc_wait.h"
 #include "transport.h"
 
 #define MSIZE 8192
@@ -828,43 +829,6 @@ static void test_hang_force(void **state)
  * process is SIGSTOPped with a caller blocked in it and an open file; a
  * forced unmount must return within its deadline and the caller get -EIO.
  */
-/* Waits (2 s at most) until every thread of pid is stopped: kill()
- * returns before a thread busy on another CPU has taken the SIGSTOP, and
- * such a thread could still answer a request. */
-static void wait_stopped(pid_t pid)
-{
-	char dir[64];
-
-	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-	for (int i = 0; i < 200; i++) {
-		DIR *d = opendir(dir);
-		struct dirent *de;
-		bool all = d != NULL;
-
-		while (d && (de = readdir(d)) != NULL) {
-			char path[384], buf[256], *p;
-			FILE *f;
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s/stat", dir,
-				 de->d_name);
-			f = fopen(path, "r");
-			if (!f)
-				continue;
-			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-			fclose(f);
-			if (p && p[1] == ' ' && p[2] != 'T' && p[2] != 't')
-				all = false;
-		}
-		if (d)
-			closedir(d);
-		if (all)
-			return;
-		usleep(10 * 1000);
-	}
-}
-
 static void test_real_server_stopped(void **state)
 {
 	const char *src = getenv("UVFS_9P_SOURCE");
@@ -897,7 +861,7 @@ static void test_real_server_stopped(void **state)
 	assert_int_equal(uvfs_write(c, fd, "x", 1), 1);
 
 	assert_int_equal(kill(pid, SIGSTOP), 0);
-	wait_stopped(pid);
+	assert_true(proc_wait_stopped(pid));
 	a.u = u;
 	assert_int_equal(pthread_create(&ta, NULL, stat_thread, &a), 0);
 	usleep(300 * 1000);     /* the caller is blocked in the server */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include "skip.h"
 
 #include "p9test_client.h"
 #include "hostfs.h"
@@ -1019,5 +1020,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(xattrs_confined, setup, teardown),
 		cmocka_unit_test_setup_teardown(xattrs_identity, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return TESTS_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -51,6 +51,29 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
 }
 
 static const struct uvfs_fstype_ops *const ops = &uvfs_memfs_ops;
+
+/* lookup and create by ino alone; the type they report is checked by
+ * test_ident below */
+static int lookup_ino(struct uvfs_sb *sb, void *dir, const char *name,
+		      uint64_t *ino)
+{
+	struct uvfs_ident id = { 0 };
+	int err = ops->lookup(sb, dir, name, &id);
+
+	*ino = id.ino;
+	return err;
+}
+
+static int create_ino(struct uvfs_sb *sb, void *dir, const char *name,
+		      mode_t mode, dev_t rdev, const char *target,
+		      const struct uvfs_cred *cred, uint64_t *ino)
+{
+	struct uvfs_ident id = { 0 };
+	int err = ops->create(sb, dir, name, mode, rdev, target, cred, &id);
+
+	*ino = id.ino;
+	return err;
+}
 static const struct uvfs_cred root_cred = { .uid = 0, .gid = 0 };
 
 #define MAX_HELD 256
@@ -113,7 +136,7 @@ static int create_as(struct fx *f, void *dir, const char *name, mode_t mode,
 {
 	const char *target = S_ISLNK(mode) ? "target" : NULL;
 
-	return ops->create(&f->sb, dir, name, mode, 0, target, cred, ino);
+	return create_ino(&f->sb, dir, name, mode, 0, target, cred, ino);
 }
 
 static uint64_t mk(struct fx *f, void *dir, const char *name, mode_t mode)
@@ -133,7 +156,7 @@ static void *mkh(struct fx *f, void *dir, const char *name, mode_t mode)
 static uint64_t look(struct fx *f, void *dir, const char *name)
 {
 	uint64_t ino = 0;
-	int err = ops->lookup(&f->sb, dir, name, &ino);
+	int err = lookup_ino(&f->sb, dir, name, &ino);
 
 	if (err == -ENOENT)
 		return 0;
@@ -227,10 +250,10 @@ static void test_create_lookup(void **state)
 	reg = mk(f, f->root, "reg", S_IFREG | 0644);
 	dir = mk(f, f->root, "dir", S_IFDIR | 0755);
 	lnk = mk(f, f->root, "lnk", S_IFLNK | 0600);
-	assert_int_equal(ops->create(&f->sb, f->root, "chr", S_IFCHR | 0600,
+	assert_int_equal(create_ino(&f->sb, f->root, "chr", S_IFCHR | 0600,
 				     makedev(1, 3), NULL, &root_cred, &chr),
 			 0);
-	assert_int_equal(ops->create(&f->sb, f->root, "blk", S_IFBLK | 0600,
+	assert_int_equal(create_ino(&f->sb, f->root, "blk", S_IFBLK | 0600,
 				     makedev(8, 1), NULL, &root_cred, &blk),
 			 0);
 	fifo = mk(f, f->root, "fifo", S_IFIFO | 0600);
@@ -289,10 +312,10 @@ static void test_create_lookup(void **state)
 				   &root_cred, &ino), -EEXIST);
 	assert_int_equal(create_as(f, file, "x", S_IFREG | 0644, &root_cred,
 				   &ino), -ENOTDIR);
-	assert_int_equal(ops->lookup(&f->sb, file, "x", &ino), -ENOTDIR);
+	assert_int_equal(lookup_ino(&f->sb, file, "x", &ino), -ENOTDIR);
 	assert_int_equal(create_as(f, f->root, "bad", 0644, &root_cred,
 				   &ino), -EINVAL);
-	assert_int_equal(ops->create(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
+	assert_int_equal(create_ino(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
 				     "", &root_cred, &ino), -ENOENT);
 	assert_int_equal(ops->read(&f->sb, f->root, NULL, buf, 1, 0),
 			 -EISDIR);
@@ -1030,7 +1053,7 @@ static void test_link_unlink(void **state)
 	/* a removed directory: empty, no creation, no listing */
 	assert_int_equal(create_as(f, d, "n", S_IFREG | 0644, &root_cred,
 				   &ino), -ENOENT);
-	assert_int_equal(ops->lookup(&f->sb, d, "file", &ino), -ENOENT);
+	assert_int_equal(lookup_ino(&f->sb, d, "file", &ino), -ENOENT);
 	assert_int_equal(ops->link(&f->sb, d, "n", x), -ENOENT);
 	p = mkh(f, f->root, "q", S_IFREG | 0644);
 	assert_int_equal(ops->link(&f->sb, d, "n", p), -ENOENT);
@@ -1105,7 +1128,7 @@ static void test_names(void **state)
 	name[256] = '\0';
 	assert_int_equal(create_as(f, f->root, name, S_IFREG | 0644,
 				   &root_cred, &ino), -ENAMETOOLONG);
-	assert_int_equal(ops->lookup(&f->sb, f->root, name, &ino),
+	assert_int_equal(lookup_ino(&f->sb, f->root, name, &ino),
 			 -ENAMETOOLONG);
 	assert_int_equal(ops->unlink(&f->sb, f->root, name, 0),
 			 -ENAMETOOLONG);
@@ -1135,7 +1158,7 @@ static void test_names(void **state)
 	/* symlink targets up to 4095 bytes */
 	memset(target, 't', 4095);
 	target[4095] = '\0';
-	assert_int_equal(ops->create(&f->sb, f->root, "s", S_IFLNK | 0777, 0,
+	assert_int_equal(create_ino(&f->sb, f->root, "s", S_IFLNK | 0777, 0,
 				     target, &root_cred, &ino), 0);
 	p = hold(f, ino);
 	assert_int_equal(sget(f, p).st_size, 4095);
@@ -1143,10 +1166,10 @@ static void test_names(void **state)
 	assert_memory_equal(buf, target, 4095);
 	target[4095] = 't';
 	target[4096] = '\0';
-	assert_int_equal(ops->create(&f->sb, f->root, "s2", S_IFLNK | 0777, 0,
+	assert_int_equal(create_ino(&f->sb, f->root, "s2", S_IFLNK | 0777, 0,
 				     target, &root_cred, &ino),
 			 -ENAMETOOLONG);
-	assert_int_equal(ops->create(&f->sb, f->root, "s3", S_IFLNK | 0777, 0,
+	assert_int_equal(create_ino(&f->sb, f->root, "s3", S_IFLNK | 0777, 0,
 				     NULL, &root_cred, &ino), -EINVAL);
 }
 
@@ -1330,7 +1353,7 @@ static void *worker_main(void *arg)
 		snprintf(c, sizeof(c), "d%d_%d", w->id, k);
 		switch (kind) {
 		case 0:
-			err = ops->create(sb, f->root, a, S_IFREG | 0644, 0,
+			err = create_ino(sb, f->root, a, S_IFREG | 0644, 0,
 					  NULL, &root_cred, &ino);
 			CHECK(s, ok_or(err, -EEXIST, 0));
 			break;
@@ -1345,7 +1368,7 @@ static void *worker_main(void *arg)
 			CHECK(s, benign(err));
 			break;
 		case 3:
-			err = ops->create(sb, dir, c, S_IFDIR | 0755, 0, NULL,
+			err = create_ino(sb, dir, c, S_IFDIR | 0755, 0, NULL,
 					  &root_cred, &ino);
 			CHECK(s, ok_or(err, -EEXIST, 0));
 			break;
@@ -1369,7 +1392,7 @@ static void *worker_main(void *arg)
 			struct stat st;
 			char buf[16];
 
-			err = ops->lookup(sb, dir, rand_r(&seed) & 1 ? a : b,
+			err = lookup_ino(sb, dir, rand_r(&seed) & 1 ? a : b,
 					  &ino);
 			CHECK(s, ok_or(err, -ENOENT, 0));
 			if (err != 0)
@@ -1432,7 +1455,7 @@ static int check_fill(void *arg, const char *name, uint64_t ino,
 	cc->ents++;
 	if (type == DT_DIR)
 		cc->dirs++;
-	if (ops->lookup(&cc->f->sb, cc->dir, name, &got) != 0 || got != ino)
+	if (lookup_ino(&cc->f->sb, cc->dir, name, &got) != 0 || got != ino)
 		cc->bad++;
 	return 0;
 }

@@ -257,6 +257,123 @@ static void canonical_paths(void **state)
 	uvfs_node_release(root, 1);
 }
 
+/* The namespace root cannot be covered, by any path that leads there. */
+static void no_mount_on_namespace_root(void **state)
+{
+	struct uvfs_mount_info *mi;
+	size_t n, before;
+
+	(void)state;
+	assert_int_equal(uvfs_mount_list(U, &mi, &before), 0);
+	free(mi);
+	assert_int_equal(uvfs_mkdir(C, "/x", 0755), 0);
+	assert_int_equal(uvfs_symlink(C, "/", "/toroot"), 0);
+	assert_int_equal(uvfs_symlink(C, "../..", "/x/up"), 0);
+	static const char *const roots[] = { "/", "//", "/x/..", "/x/../..",
+					     "/toroot", "/x/up", "/." };
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		assert_int_equal(uvfs_mount(C, "memfs", "none", roots[i], ""),
+				 -EBUSY);
+	assert_int_equal(uvfs_mount_list(U, &mi, &n), 0);
+	assert_int_equal(n, before);    /* nothing more */
+	free(mi);
+	/* any other directory can (and a mount's root: stacking) */
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/x", ""), 0);
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/x", ""), 0);
+	assert_int_equal(uvfs_umount(C, "/x", 0), 0);
+	assert_int_equal(uvfs_umount(C, "/x", 0), 0);
+	assert_int_equal(uvfs_unlink(C, "/x/up"), 0);
+	assert_int_equal(uvfs_rmdir(C, "/x"), 0);
+	assert_int_equal(uvfs_unlink(C, "/toroot"), 0);
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(uvfs_stat(C, path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* A write or truncation by someone without CAP_FSETID clears setuid, and
+ * setgid when group execute is set or the writer is outside the group
+ * (Linux, tmpfs); root's keeps them. */
+static void write_clears_setuid(void **state)
+{
+	const struct uvfs_cred nobody = { .uid = 65534, .gid = 65534 };
+	const struct uvfs_cred member = { .uid = 65534, .gid = 100 };
+	struct uvfs_ctx *o;
+	struct uvfs_node *nd;
+	struct uvfs_file *h;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(uvfs_ctx_new(U, &nobody, &o), 0);
+	fd = uvfs_open(C, "/mnt/s", O_CREAT | O_WRONLY, 0666);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_chown(C, "/mnt/s", 0, 100), 0);
+
+	/* root: kept */
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 06777), 0);
+	fd = uvfs_open(C, "/mnt/s", O_WRONLY, 0);
+	assert_int_equal(uvfs_write(C, fd, "r", 1), 1);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(mode_of("/mnt/s"), 06777);
+	/* another user: both go (group execute set) */
+	fd = uvfs_open(o, "/mnt/s", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(o, fd, "", 0), 0);  /* nothing written */
+	assert_int_equal(mode_of("/mnt/s"), 06777);
+	assert_int_equal(uvfs_write(o, fd, "x", 1), 1);
+	assert_int_equal(mode_of("/mnt/s"), 0777);
+	/* setgid without group execute: kept for a member of the group,
+	 * cleared for anyone else */
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 02767), 0);
+	assert_int_equal(uvfs_pwrite(o, fd, "y", 1, 0), 1);
+	assert_int_equal(mode_of("/mnt/s"), 0767);
+	assert_int_equal(uvfs_close(o, fd), 0);
+	assert_int_equal(uvfs_ctx_set_cred(o, &member), 0);
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 02767), 0);
+	assert_int_equal(uvfs_truncate(o, "/mnt/s", 0), 0);
+	assert_int_equal(mode_of("/mnt/s"), 02767);
+	/* truncate, ftruncate, O_TRUNC */
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 04777), 0);
+	assert_int_equal(uvfs_truncate(o, "/mnt/s", 1), 0);
+	assert_int_equal(mode_of("/mnt/s"), 0777);
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 04777), 0);
+	fd = uvfs_open(o, "/mnt/s", O_WRONLY, 0);
+	assert_int_equal(uvfs_ftruncate(o, fd, 0), 0);
+	assert_int_equal(uvfs_close(o, fd), 0);
+	assert_int_equal(mode_of("/mnt/s"), 0777);
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 04777), 0);
+	fd = uvfs_open(o, "/mnt/s", O_WRONLY | O_TRUNC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(o, fd), 0);
+	assert_int_equal(mode_of("/mnt/s"), 0777);
+	/* the node API: the front end asks before its writes */
+	assert_int_equal(uvfs_chmod(C, "/mnt/s", 04777), 0);
+	struct uvfs_node *root, *mnt;
+	assert_int_equal(uvfs_node_root(o, &root), 0);
+	assert_int_equal(uvfs_node_lookup(o, root, "mnt", &mnt, NULL), 0);
+	assert_int_equal(uvfs_node_lookup(o, mnt, "s", &nd, &st), 0);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_node_open(o, nd, O_RDONLY, "t", &h), 0);
+	assert_int_equal(uvfs_file_kill_priv(o, h), 0);   /* cannot write */
+	uvfs_file_release(h);
+	assert_int_equal(mode_of("/mnt/s"), 04777);
+	assert_int_equal(uvfs_node_open(o, nd, O_WRONLY, "t", &h), 0);
+	assert_int_equal(uvfs_file_kill_priv(o, h), 1);
+	assert_int_equal(uvfs_file_kill_priv(o, h), 0);
+	uvfs_file_release(h);
+	uvfs_node_release(nd, 1);
+	assert_int_equal(mode_of("/mnt/s"), 0777);
+	assert_int_equal(uvfs_unlink(C, "/mnt/s"), 0);
+	uvfs_ctx_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +381,8 @@ int main(void)
 		cmocka_unit_test(names_and_files),
 		cmocka_unit_test(handles_die_with_forced_unmount),
 		cmocka_unit_test(revoke_kills_handles_of_one_file),
+		cmocka_unit_test(no_mount_on_namespace_root),
+		cmocka_unit_test(write_clears_setuid),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -603,6 +603,32 @@ static void fid_limit(void **state)
 	p9srv_free(s);
 }
 
+/* The default limit is generous (1M): 70 000 fids, more than the 65 536
+ * it used to be, on one connection; the table grows under them and every
+ * fid stays reachable, also after half of them are clunked. */
+static void fid_limit_default(void **state)
+{
+	struct p9srv *s;
+	struct tc c;
+	const uint32_t n = 70000;
+
+	(void)state;
+	assert_int_equal(p9srv_new(&tiny_ops, NULL, NULL, &s), 0);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(tc_walk(&c, 1, 100 + i, "", NULL), 0);
+	for (uint32_t i = 0; i < n; i += 2)
+		assert_int_equal(tc_clunk(&c, 100 + i), 0);
+	for (uint32_t i = 1; i < n; i += 7920)    /* odd: kept */
+		assert_int_equal(tc_walk(&c, 100 + i, 200000 + i, "", NULL), 0);
+	assert_int_equal(tc_clunk(&c, 100), EBADF);     /* clunked above */
+	assert_int_equal(tc_walk(&c, 1, 101, "", NULL), EBADF);  /* in use */
+	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -716,6 +742,13 @@ static void malformed_messages(void **state)
 	p9srv_free(s);
 }
 
+/* The inode number in a hostfs qid.path: bits 32..47 carry the file's
+ * generation when the number fits in 32 bits (docs/server.md). */
+static uint64_t qid_ino(uint64_t path, uint64_t ino)
+{
+	return ino >> 32 ? path : path & 0xffffffffu;
+}
+
 /* --- hostfs in-process --- */
 
 static char tmpl[64];
@@ -755,7 +788,7 @@ static void hostfs_basics(void **state)
 	assert_int_equal(rootq.type, P9_QTDIR);
 	struct stat st;
 	assert_int_equal(stat(tmpl, &st), 0);
-	assert_int_equal(rootq.path, st.st_ino);
+	assert_int_equal(qid_ino(rootq.path, st.st_ino), st.st_ino);
 
 	/* create, write, read */
 	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
@@ -775,7 +808,7 @@ static void hostfs_basics(void **state)
 
 	/* the same file again by walking, with a stable qid */
 	assert_int_equal(tc_walk(&c, 1, 3, "hello", &q), 0);
-	assert_int_equal(q.path, st.st_ino);
+	assert_int_equal(qid_ino(q.path, st.st_ino), st.st_ino);
 	assert_int_equal(tc_lopen(&c, 3, O_RDONLY), 0);
 	assert_int_equal(tc_pread(&c, 3, 0, buf, 5), 5);
 	assert_memory_equal(buf, "hello", 5);
@@ -1232,6 +1265,64 @@ static pid_t spawn_as(const char *bin, const char *dir, int *fd, int errfd,
 	return pid;
 }
 
+/* uvfs-hostfs --max-fids N: the server library's limit; a bad N is a
+ * usage error (exit 2). */
+static void hostfs_max_fids(void **state)
+{
+	const char *bin = hostfs_bin();
+	struct tc c;
+	int sv[2], status, devnull;
+	pid_t pid;
+
+	(void)state;
+	if (!bin)
+		skip();
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	memset(&c, 0, sizeof(c));
+	c.rbuf = malloc(TC_BUFSZ);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(sv[1], 0);
+		dup2(sv[1], 1);
+		close(sv[0]);
+		close(sv[1]);
+		execl(bin, bin, "--max-fids", "2", tmpl, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	c.fd = sv[0];
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 3, "", NULL), ENFILE);
+	assert_int_equal(tc_clunk(&c, 2), 0);
+	assert_int_equal(tc_walk(&c, 1, 3, "", NULL), 0);
+	close(c.fd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	free(c.rbuf);
+
+	const char *bad[] = { "0", "-1", "12x", "99999999999" };
+	devnull = open("/dev/null", O_WRONLY);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			dup2(devnull, 2);
+			execl(bin, bin, "--max-fids", bad[i], tmpl,
+			      (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 2);
+	}
+	close(devnull);
+	rmdir(tmpl);
+}
+
 static void hostfs_binary(void **state)
 {
 	const char *bin = hostfs_bin();
@@ -1277,7 +1368,7 @@ static void hostfs_binary(void **state)
 	}
 	assert_int_equal(q1.path, q2.path);
 	assert_int_equal(q1.version, q2.version);
-	assert_int_equal(q1.path, st.st_ino);
+	assert_int_equal(qid_ino(q1.path, st.st_ino), st.st_ino);
 	free(c.rbuf);
 
 	/* a missing directory: a clear message, exit 2 */
@@ -1326,6 +1417,7 @@ int main(void)
 		cmocka_unit_test(flush_queued_request),
 		cmocka_unit_test(version_resets_session),
 		cmocka_unit_test(fid_limit),
+		cmocka_unit_test(fid_limit_default),
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(hostfs_locks),
@@ -1334,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(more_fids_than_descriptors),
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),
+		cmocka_unit_test(hostfs_max_fids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,16 @@
 /*
- * torture.c - random operations on a tree under four memfs mounts while
- * another thread mounts, unmounts (normal, forced, lazy), revokes and
- * suspends under them.
+ * torture.c - random operations on a tree under four mounts while another
+ * thread mounts, unmounts (normal, forced, lazy), revokes and suspends
+ * under them.
+ *
+ * The mounts are of one type (UVFS_TORTURE_FS):
+ *   memfs    the built-in type (default);
+ *   testfs   memfs behind the test shim (testfs.h) whose node objects are
+ *            freed and poisoned at reclaim and whose handles at release,
+ *            each call slowed by a random sleep: a use after reclaim or a
+ *            handle released twice or too late is caught;
+ *   hostfs   a temporary host directory through a uvfs-hostfs process
+ *            (UVFS_HOSTFS: the binary; skipped, 77, without it).
  *
  * Every call must succeed or fail with an error the contract allows for it;
  * anything else (EBADF above all: each thread owns its descriptors) is
@@ -9,6 +18,8 @@
  * released and the live-object counters must be back to the root alone.
  *
  *   UVFS_TORTURE_SECONDS   duration (default 5)
+ *   UVFS_TORTURE_SHARE     fraction of that duration this run takes
+ *                          (default 1; the CI's variants share it)
  *   UVFS_TORTURE_SEED      random seed (default: time)
  */
 #ifndef _GNU_SOURCE
@@ -32,7 +43,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <limits.h>
+#include <uvfs/9p.h>
 #include <uvfs/uvfs.h>
+
+#include "testfs.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -46,6 +62,9 @@
 #define NFDS 12
 
 static struct uvfs *U;
+static const char *fs_type = "memfs";   /* UVFS_TORTURE_FS */
+static char host_dir[64];               /* hostfs: the exported tree */
+static unsigned host_seq;               /* admin thread: mounts made */
 static atomic_bool stop;
 static atomic_int running;
 static unsigned long long seed0;
@@ -580,6 +599,33 @@ struct admin {
 
 static struct admin admin;
 
+/* Mounts a fresh instance of the type under test on t. */
+static int mount_one(struct uvfs_ctx *ctx, const char *t, bool deadline)
+{
+	char src[128], opts[PATH_MAX + 64];
+
+	if (strcmp(fs_type, "hostfs") != 0)
+		return uvfs_mount(ctx, fs_type, "none", t,
+				  deadline ? "deadline=200" : "");
+	/* each mount exports a directory of its own */
+	snprintf(src, sizeof(src), "%s/%u", host_dir, host_seq++);
+	if (mkdir(src, 0755) != 0)
+		return -errno;
+	snprintf(opts, sizeof(opts), "server=%s%s", getenv("UVFS_HOSTFS"),
+		 deadline ? ",deadline=200" : "");
+	return uvfs_mount(ctx, "hostfs", src, t, opts);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 static void admin_step(struct admin *a)
 {
 	unsigned m = rnd(&a->rng, NMOUNTS);
@@ -590,9 +636,7 @@ static void admin_step(struct admin *a)
 	if (!a->mounted[m]) {
 		atomic_store(&a->doing, "mount");
 		r = check(&a->c, -1, OP_MOUNT,
-			  uvfs_mount(a->ctx, "memfs", "none", t,
-				     rnd(&a->rng, 2) ? "deadline=200" : ""),
-			  ok_none, t);
+			  mount_one(a->ctx, t, rnd(&a->rng, 2)), ok_none, t);
 		if (r == 0)
 			a->mounted[m] = true;
 		return;
@@ -682,6 +726,7 @@ static void print_counts(void)
 static void test_torture(void **state)
 {
 	const char *env = getenv("UVFS_TORTURE_SECONDS");
+	const char *share = getenv("UVFS_TORTURE_SHARE");
 	double seconds = env ? atof(env) : 5, end;
 	struct uvfs_ctx *root;
 	struct uvfs_stats st;
@@ -691,6 +736,8 @@ static void test_torture(void **state)
 	(void)state;
 	if (seconds <= 0)
 		seconds = 5;
+	if (share && atof(share) > 0)
+		seconds *= atof(share);
 	/* UVFS_TORTURE_VCACHE=N keeps at most N unreferenced vnodes, so the
 	 * pruner runs all the time, against the unmounts */
 	struct uvfs_config cfg = { 0 };
@@ -698,16 +745,25 @@ static void test_torture(void **state)
 	if (vc)
 		cfg.vcache_max = (unsigned)strtoul(vc, NULL, 10);
 	assert_int_equal(uvfs_new(&cfg, &U), 0);
+	if (strcmp(fs_type, "testfs") == 0) {
+		assert_int_equal(uvfs_fstype_register(U, &testfs_ops), 0);
+		testfs_set_delay(50);   /* widens every race window */
+	} else if (strcmp(fs_type, "hostfs") == 0) {
+		assert_int_equal(uvfs_9p_register(U), 0);
+		snprintf(host_dir, sizeof(host_dir), "/tmp/uvfs-torture.XXXXXX");
+		assert_non_null(mkdtemp(host_dir));
+	}
 	assert_int_equal(uvfs_ctx_new(U, NULL, &root), 0);
 	admin.ctx = root;
 	admin.rng = seed0 * 31 + 7;
 	for (i = 0; i < NMOUNTS; i++) {
 		snprintf(t, sizeof(t), "/m%d", i);
 		assert_int_equal(uvfs_mkdir(root, t, 0755), 0);
-		assert_int_equal(uvfs_mount(root, "memfs", "none", t, ""), 0);
+		assert_int_equal(mount_one(root, t, false), 0);
 		admin.mounted[i] = true;
 	}
-	printf("    %d workers, %g s, seed %llu\n", NWORKERS, seconds, seed0);
+	printf("    %s, %d workers, %g s, seed %llu\n", fs_type, NWORKERS,
+	       seconds, seed0);
 
 	atomic_store(&running, NWORKERS + 1);
 	for (i = 0; i < NWORKERS; i++) {
@@ -790,6 +846,17 @@ static void test_torture(void **state)
 		       (unsigned long long)st.superblocks);
 	uvfs_free(U);
 	U = NULL;
+	if (strcmp(fs_type, "testfs") == 0) {
+		printf("    testfs: %lu handles released, %lu nodes reclaimed,"
+		       " %ld and %ld live\n", testfs_releases(),
+		       testfs_reclaims(), testfs_live_handles(),
+		       testfs_live_nodes());
+		if (testfs_live_handles() || testfs_live_nodes())
+			report("testfs objects left: %ld handles, %ld nodes",
+			       testfs_live_handles(), testfs_live_nodes());
+	}
+	if (host_dir[0])
+		nftw(host_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 
 	if (nunexpected) {
 		unsigned k;
@@ -809,6 +876,19 @@ int main(void)
 	};
 
 	seed0 = env ? strtoull(env, NULL, 0) : (unsigned long long)time(NULL);
+	if (getenv("UVFS_TORTURE_FS") && *getenv("UVFS_TORTURE_FS"))
+		fs_type = getenv("UVFS_TORTURE_FS");
+	if (strcmp(fs_type, "memfs") && strcmp(fs_type, "testfs") &&
+	    strcmp(fs_type, "hostfs")) {
+		fprintf(stderr, "torture: UVFS_TORTURE_FS=%s: not memfs, testfs"
+			" or hostfs\n", fs_type);
+		return 2;
+	}
+	if (strcmp(fs_type, "hostfs") == 0 &&
+	    (!getenv("UVFS_HOSTFS") || access(getenv("UVFS_HOSTFS"), X_OK))) {
+		printf("SKIP: UVFS_HOSTFS names no uvfs-hostfs binary\n");
+		return 77;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

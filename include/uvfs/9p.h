@@ -11,6 +11,8 @@
  * Options:  aname=PATH  uname=NAME  msize=N (default 524288, negotiated down)
  *           timeout=MS (per-request deadline, default 10000)  serial
  *           restarts=N (default 30) within window=MS (default 60000)
+ *           fids=N (node fids held at most, default 8192; the least
+ *           recently used are released and walked again on demand)
  *           noreconnect  hard (calls wait while the server is unreachable;
  *           default soft: they fail at once with -EIO)
  *
@@ -96,6 +98,10 @@ struct uvfs_9p_server_info {
 	long long last_loss;            /* its time (seconds since the
 					 * epoch), 0 never */
 	int hard;                       /* the mount says hard */
+	unsigned long fids;             /* fids the driver's nodes hold now
+					 * (at most fids=) */
+	unsigned long fid_releases;     /* node fids the cache gave up (to
+					 * be walked again on demand) */
 };
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
 			struct uvfs_9p_server_info *out);

@@ -58,6 +58,18 @@ struct uvfs_fsopt {
 	const char *help;       /* one line: what it does, its default */
 };
 
+/* What lookup and create report of the file they name.  The core keeps one
+ * vnode per (sb, ino); a cached vnode whose type class (directory, symlink,
+ * anything else) or generation differs from what the driver reports is
+ * stale (the id was reused by another file) and is replaced by a new one.
+ * gen 0 and type 0 mean "not known"; a driver that cannot tell a FIFO from
+ * a regular file may report S_IFREG for "neither directory nor symlink". */
+struct uvfs_ident {
+	uint64_t ino;   /* the file id, as vget takes it */
+	uint64_t gen;   /* generation of that id, or 0 */
+	mode_t type;    /* S_IFMT bits, or 0 */
+};
+
 #define UVFS_FS_SERVER_PERMS 0x1 /* the driver checks permissions itself */
 #define UVFS_FS_NO_NAMECACHE 0x2 /* names change behind the VFS: never cache
 				    lookups (file servers) */
@@ -93,15 +105,17 @@ struct uvfs_fstype_ops {
 			  const struct uvfs_cred *cred);
 
 	/* name is never "."; ".." names the parent directory (the root's
-	 * ".." is the root itself): the core asks for it to walk up. */
+	 * ".." is the root itself): the core asks for it to walk up.  Sets
+	 * id->ino, and id->type and id->gen when it knows them. */
 	int (*lookup)(struct uvfs_sb *sb, void *dir, const char *name,
-		      uint64_t *ino);
+		      struct uvfs_ident *id);
 	/* mode carries the type: S_IFREG, S_IFDIR, S_IFLNK (target given),
 	 * S_IFCHR/S_IFBLK (rdev), S_IFIFO, S_IFSOCK.  Owner from cred (the
-	 * driver applies setgid directories). -EEXIST if name exists. */
+	 * driver applies setgid directories). -EEXIST if name exists.  Sets
+	 * *id as lookup does. */
 	int (*create)(struct uvfs_sb *sb, void *dir, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
-		      const struct uvfs_cred *cred, uint64_t *ino);
+		      const struct uvfs_cred *cred, struct uvfs_ident *id);
 	int (*link)(struct uvfs_sb *sb, void *dir, const char *name,
 		    void *priv);
 	/* isdir: rmdir semantics (-ENOTDIR, -ENOTEMPTY); else -EISDIR for a

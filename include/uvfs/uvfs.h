@@ -229,14 +229,18 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			   int deadline_ms);
 
 /* options: comma-separated, "ro" understood by the core, the rest passed to
- * the driver; the core also takes "deadline=MS" (forced-unmount deadline). */
+ * the driver; the core also takes "deadline=MS" (forced-unmount deadline).
+ * The namespace root cannot be mounted on, by whatever path (-EBUSY). */
 int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	       const char *target, const char *options);
 /* no flags: -EBUSY in O(1) when anything but the namespace holds the mount;
  * when it returns 0 the file system has been shut down. */
 int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags);
 /* Every open file of the file at path becomes dead (EIO but for close);
- * the next lookup gets a fresh vnode. */
+ * the next lookup gets a fresh vnode.  Waits at most the mount's deadline
+ * for the operations inside its file system to leave; past it, that file
+ * system is killed as a forced unmount would (every file of it answers
+ * EIO) but stays mounted until unmounted, so nothing waits longer. */
 int uvfs_revoke(struct uvfs_ctx *ctx, const char *path);
 /* New operations on the mount wait; returns once in-flight ones drained. */
 int uvfs_suspend(struct uvfs_ctx *ctx, const char *target);
@@ -382,6 +386,12 @@ ssize_t uvfs_file_pread(struct uvfs_file *f, void *buf, size_t n, off_t off);
 /* O_APPEND handles append whatever off says. */
 ssize_t uvfs_file_pwrite(struct uvfs_file *f, const void *buf, size_t n,
 			 off_t off);
+/* Before a write or truncation through f by ctx's credentials: clears
+ * set-user-id (and set-group-id with group execute) unless ctx is root, as
+ * Linux does on write(2) and truncate(2) (uvfs_write and uvfs_truncate do
+ * it themselves).  => 1 bits cleared (cached attributes are stale), 0
+ * none, or -errno. */
+int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *f);
 int uvfs_file_fsync(struct uvfs_file *f, int datasync);
 /* ftruncate: the handle must be open for writing (-EINVAL). */
 int uvfs_file_truncate(struct uvfs_file *f, off_t len);

@@ -74,19 +74,98 @@ void fid_put(struct p9sb *s, struct fid *f)
 	}
 }
 
-struct fid *node_fid(struct p9sb *s, struct node *n)
+/*
+ * The fid cache.  Every node the kernel remembers would otherwise hold a
+ * fid, and servers limit them (uvfs-hostfs: 65536): nodes that can be
+ * walked again from the root (they have a name, and a parent in the
+ * table) keep their fid on an LRU of at most s->maxfids; past it the
+ * least recently used gives its fid up (clunked once the operations in
+ * flight on it are done), and node_fid walks it again on demand.
+ */
+
+/* => s->lock held.  n was just used (or got a fid). */
+static void flru_touch_locked(struct p9sb *s, struct node *n)
 {
-	pthread_mutex_lock(&s->lock);
-	struct fid *f = n->fid;
-	atomic_fetch_add(&f->refs, 1);
-	pthread_mutex_unlock(&s->lock);
+	if (n == s->root || !n->fid || !n->name)
+		return;
+	if (n->fnext) {
+		n->fprev->fnext = n->fnext;
+		n->fnext->fprev = n->fprev;
+	} else {
+		s->nfids++;
+		atomic_store(&s->c.drv_fids, s->nfids);
+	}
+	n->fnext = s->flru.fnext;
+	n->fprev = &s->flru;
+	n->fnext->fprev = n;
+	s->flru.fnext = n;
+}
+
+/* => s->lock held */
+static void flru_del_locked(struct p9sb *s, struct node *n)
+{
+	if (n->fnext) {
+		n->fprev->fnext = n->fnext;
+		n->fnext->fprev = n->fprev;
+		n->fprev = n->fnext = NULL;
+		s->nfids--;
+		atomic_store(&s->c.drv_fids, s->nfids);
+	}
+}
+
+/* => s->lock held.  Past the limit: the least recently used node gives its
+ * fid up; returned for the caller to put once the lock is dropped. */
+static struct fid *flru_trim_locked(struct p9sb *s)
+{
+	struct node *v = s->flru.fprev;
+	struct fid *f;
+
+	if (s->nfids <= s->maxfids || v == &s->flru)
+		return NULL;
+	flru_del_locked(s, v);
+	f = v->fid;
+	v->fid = NULL;
+	s->fid_releases++;
+	atomic_store(&s->c.drv_fid_releases, s->fid_releases);
 	return f;
+}
+
+/* => s->lock held.  n's fid becomes f (ownership passes); the old one,
+ * and one the cache released, are returned to be put unlocked. */
+static void node_set_fid_locked(struct p9sb *s, struct node *n,
+				struct fid *f, struct fid **old,
+				struct fid **released)
+{
+	*old = n->fid;
+	n->fid = f;
+	flru_touch_locked(s, n);
+	*released = flru_trim_locked(s);
+}
+
+int node_fid(struct p9sb *s, struct node *n, struct fid **out)
+{
+	for (int tries = 0;; tries++) {
+		pthread_mutex_lock(&s->lock);
+		struct fid *f = n->fid;
+		if (f) {
+			atomic_fetch_add(&f->refs, 1);
+			flru_touch_locked(s, n);
+			pthread_mutex_unlock(&s->lock);
+			*out = f;
+			return 0;
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* released by the cache: walk it again */
+		int r = tries < 3 ? rewalk(s, n) : -ESTALE;
+		if (r)
+			return r == -ENOENT ? -ESTALE : r;
+	}
 }
 
 /* For getattr: an open handle's fid if there is one (an open file can be
  * unlinked, and a path-based server such as diod answers it only through
  * the open fid), else the node's. */
-struct fid *node_attr_fid(struct p9sb *s, struct node *n)
+int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
 	struct fid *f = NULL;
 
@@ -98,11 +177,14 @@ struct fid *node_attr_fid(struct p9sb *s, struct node *n)
 				f = h->fid;
 				break;
 			}
-	if (!f)
-		f = n->fid;
-	atomic_fetch_add(&f->refs, 1);
+	if (f)
+		atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);
-	return f;
+	if (f) {
+		*out = f;
+		return 0;
+	}
+	return node_fid(s, n, out);
 }
 
 static unsigned bucket(uint64_t ino)
@@ -144,6 +226,41 @@ void hash_del_locked(struct p9sb *s, struct node *n)
  * fid is replaced (if replace; never the root's: the attach fid is the
  * one fid whose path cannot go stale), or a new unreferenced node made
  * (on the LRU). */
+/* => s->lock held.  n's parent link follows n->pino (pino: the new one;
+ * 0: none). */
+static void node_link_locked(struct p9sb *s, struct node *n, uint64_t pino)
+{
+	struct node *p;
+
+	if (n->linked && (p = node_find_locked(s, n->pino)) && p->kids)
+		p->kids--;
+	n->linked = false;
+	if (pino && pino != n->ino && (p = node_find_locked(s, pino))) {
+		p->kids++;
+		n->linked = true;
+	}
+}
+
+/* => s->lock held.  n leaves the table (hash already unlinked). */
+static void node_unlink_locked(struct p9sb *s, struct node *n)
+{
+	node_link_locked(s, n, 0);
+	flru_del_locked(s, n);
+}
+
+/* => s->lock held.  The unreferenced node to evict when the LRU is full:
+ * the oldest one that no other node needs as its parent (NULL: none
+ * within a short scan; the LRU then grows a little). */
+static struct node *lru_victim_locked(struct p9sb *s)
+{
+	struct node *v = s->lru.lprev;
+
+	for (int i = 0; i < 64 && v != &s->lru; i++, v = v->lprev)
+		if (v->kids == 0)
+			return v;
+	return NULL;
+}
+
 void node_free(struct p9sb *s, struct node *n)
 {
 	fid_put(s, n->fid);
@@ -152,8 +269,8 @@ void node_free(struct p9sb *s, struct node *n)
 }
 
 /* => s->lock held.  Records where n's fid was walked to. */
-static void node_set_name_locked(struct node *n, uint64_t pino,
-				 const char *name, uint64_t gen)
+static void node_set_name_locked(struct p9sb *s, struct node *n,
+				 uint64_t pino, const char *name, uint64_t gen)
 {
 	char *dup = name ? sys_strdup(name) : NULL;
 
@@ -161,6 +278,7 @@ static void node_set_name_locked(struct node *n, uint64_t pino,
 		return;         /* keeps the old name: a later walk fixes it */
 	free(n->name);
 	n->name = dup;
+	node_link_locked(s, n, pino);
 	n->pino = pino;
 	n->gen = gen;
 }
@@ -169,7 +287,7 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
 			uint64_t gen)
 {
-	struct fid *f = fid_new(fidnum), *old = NULL;
+	struct fid *f = fid_new(fidnum), *old = NULL, *released = NULL;
 	struct node *n, *evict = NULL;
 
 	if (!f) {
@@ -181,10 +299,9 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	if (n && (!replace || n == s->root)) {
 		old = f;        /* keep the node's */
 	} else if (n) {
-		old = n->fid;
-		n->fid = f;
 		if (name)
-			node_set_name_locked(n, pino, name, gen);
+			node_set_name_locked(s, n, pino, name, gen);
+		node_set_fid_locked(s, n, f, &old, &released);
 	} else {
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
@@ -193,24 +310,25 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			return -ENOMEM;
 		}
 		n->ino = ino;
-		n->fid = f;
-		if (name)
-			node_set_name_locked(n, pino, name, gen);
 		n->hnext = s->hash[bucket(ino)];
 		s->hash[bucket(ino)] = n;
+		if (name)
+			node_set_name_locked(s, n, pino, name, gen);
+		node_set_fid_locked(s, n, f, &old, &released);
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;
 		s->lru.lnext = n;
 		s->nlru++;
-		if (s->nlru > LRU_MAX) {
-			evict = s->lru.lprev;
+		if (s->nlru > LRU_MAX && (evict = lru_victim_locked(s))) {
 			lru_del_locked(s, evict);
 			hash_del_locked(s, evict);
+			node_unlink_locked(s, evict);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	fid_put(s, old);
+	fid_put(s, released);
 	if (evict)
 		node_free(s, evict);
 	return 0;
@@ -268,7 +386,7 @@ uint64_t sb_gen(struct p9sb *s)
  * a rename above n.  0, or -ESTALE if the chain of names is incomplete or
  * leads to another file, or the walk's error.
  */
-static int rewalk(struct p9sb *s, struct node *n)
+int rewalk(struct p9sb *s, struct node *n)
 {
 	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
 	struct fid *rootf = NULL;
@@ -328,18 +446,18 @@ static int rewalk(struct p9sb *s, struct node *n)
 			r = -ESTALE;    /* another file has that path now */
 	}
 	if (r == 0) {
-		struct fid *f = fid_new(cur), *old;
+		struct fid *f = fid_new(cur), *old, *released;
 		if (!f) {
 			r = -ENOMEM;
 			goto out;
 		}
 		cur = P9_NOFID;
 		pthread_mutex_lock(&s->lock);
-		old = n->fid;
-		n->fid = f;
+		node_set_fid_locked(s, n, f, &old, &released);
 		n->gen = gen;
 		pthread_mutex_unlock(&s->lock);
 		fid_put(s, old);
+		fid_put(s, released);
 	}
 out:
 	if (cur != P9_NOFID)
@@ -405,11 +523,14 @@ static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 			 uint32_t *fid, uint32_t *iounit)
 {
 	struct p9_msg m = { .type = P9_TLOPEN };
-	struct fid *nf = node_fid(s, n);
+	struct fid *nf;
 	struct reply rp;
 	uint32_t of;
 	int r;
 
+	r = node_fid(s, n, &nf);
+	if (r)
+		return r;
 	r = walk(s, nf->num, NULL, &of, NULL);
 	fid_put(s, nf);
 	if (r)
@@ -438,7 +559,7 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 /* The largest data count for one Tread/Twrite. */
 uint32_t io_max(struct p9sb *s, uint32_t iounit)
 {
-	uint32_t m = s->c.msize - P9_IOHDRSZ;
+	uint32_t m = s->c.s.msize - P9_IOHDRSZ;
 	return iounit && iounit < m ? iounit : m;
 }
 
@@ -454,6 +575,7 @@ struct opts {
 	char server[PATH_MAX];  /* hostfs, diod */
 	long msize, timeout;
 	long restarts, window;  /* supervised mounts */
+	long fids;              /* node fids held at most */
 	bool serial, has_uname, has_server;
 	bool noreconnect;       /* 9p: a lost connection stays lost */
 	bool hard;              /* calls wait out an unreachable server */
@@ -470,6 +592,7 @@ static int parse_opts(const char *options, struct opts *o,
 	o->msize = MSIZE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
 	o->restarts = hostfs ? RESTARTS_DEFAULT : RECONNECTS_DEFAULT;
+	o->fids = FIDS_DEFAULT;
 	o->window = WINDOW_DEFAULT_MS;
 	if (!options || !*options)
 		return 0;
@@ -484,6 +607,8 @@ static int parse_opts(const char *options, struct opts *o,
 			else
 				strcpy(o->server, tok + 7);
 			o->has_server = true;
+		} else if (strncmp(tok, "fids=", 5) == 0) {
+			r = rt_parse_int(tok + 5, 1, 1L << 30, &o->fids);
 		} else if (strncmp(tok, "restarts=", 9) == 0) {
 			r = rt_parse_int(tok + 9, 0, 1000000L, &o->restarts);
 		} else if (strncmp(tok, "window=", 7) == 0) {
@@ -523,17 +648,17 @@ static int parse_opts(const char *options, struct opts *o,
 
 static void p9_free(struct p9sb *s)
 {
-	int ms = s->c.timeout_ms < 1000 ? s->c.timeout_ms : 1000;
+	int ms = s->c.s.timeout_ms < 1000 ? s->c.s.timeout_ms : 1000;
 	struct handle *h, *hn;
 	struct timespec dl;
 
 	sup_stop(&s->c);
 	/* queue every clunk, then send what goes out within one short
 	 * deadline: a hung server delays unmount by at most 2 x ms */
-	pthread_mutex_lock(&s->c.lock);
-	s->c.closing = true;
-	pthread_cond_broadcast(&s->c.rd_cv);   /* the reader: no more rest */
-	pthread_mutex_unlock(&s->c.lock);
+	pthread_mutex_lock(&s->c.s.lock);
+	s->c.s.closing = true;
+	pthread_cond_broadcast(&s->c.s.rd_cv);   /* the reader: no more rest */
+	pthread_mutex_unlock(&s->c.s.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
 		fid_put(s, h->fid);
@@ -607,17 +732,19 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	s->lru.lnext = s->lru.lprev = &s->lru;
+	s->flru.fnext = s->flru.fprev = &s->flru;
+	s->maxfids = (unsigned)o.fids;
 	s->handles.next = s->handles.prev = &s->handles;
-	s->c.msize = (uint32_t)o.msize;
-	s->c.timeout_ms = (int)o.timeout;
-	s->c.serial = o.serial;
-	s->c.hard = o.hard;
+	s->c.s.msize = (uint32_t)o.msize;
+	s->c.s.timeout_ms = (int)o.timeout;
+	s->c.s.serial = o.serial;
+	s->c.s.hard = o.hard;
 	/* liveness of tcp: (docs/session.md): unacknowledged data for a
 	 * deadline, or an idle link unanswered for about one, is a loss */
-	s->c.tcp.user_timeout_ms = (int)o.timeout;
-	s->c.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
+	s->c.s.tcp.user_timeout_ms = (int)o.timeout;
+	s->c.s.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
 				1000;
-	s->c.link = RT_LINK_NONE;
+	s->c.s.link = RT_LINK_NONE;
 	r = conn_init(&s->c);
 	if (r) {
 		pthread_mutex_destroy(&s->lock);
@@ -630,7 +757,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		/* from the first Tattach on: fid 0's path is where every
 		 * other path starts */
 		s->c.track = true;
-		s->c.proto_fatal = reconnect;
+		s->c.s.proto_fatal = reconnect;
 		if (sp) {
 			sp->sb = sb;
 			sp->type = kind == SERVER_DIOD ? "diod" :
@@ -640,18 +767,18 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			sp->diod = kind == SERVER_DIOD;
 			sp->reconnect = reconnect;
 			sp->c = &s->c;
-			r = rproc_limit_init(&sp->limit, o.restarts, o.window);
+			r = sup_init(&s->c, o.restarts, o.window);
 		}
 		if (!sp || (hostfs && !sp->server) || !sp->source || r)
 			r = -ENOMEM;
 		else if (hostfs)
 			r = spawn_server(&s->c);
-		else if ((r = rt_open(source, s->c.timeout_ms, s->c.evfd,
-				      &s->c.tcp, &s->c.link)) == 0)
-			sp->nrestarts = 1;      /* the first session */
+		else if ((r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd,
+				      &s->c.s.tcp, &s->c.s.link)) == 0)
+			sp->sv.nrestarts = 1;   /* the first session */
 	} else {
-		r = rt_open(source, s->c.timeout_ms, s->c.evfd, &s->c.tcp,
-			    &s->c.link);
+		r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd, &s->c.s.tcp,
+			    &s->c.s.link);
 	}
 	if (!r)
 		r = conn_version(&s->c, false);
@@ -756,10 +883,10 @@ static void p9_cancel(struct uvfs_sb *sb)
 	if (s->c.sup) {
 		/* the mount is dead: its server goes now (reaped at unmount;
 		 * SIGKILL works on a stopped process too) */
-		pthread_mutex_lock(&s->c.lock);
-		if (s->c.sup->pid > 0)
-			sys_kill(s->c.sup->pid, SIGKILL);
-		pthread_mutex_unlock(&s->c.lock);
+		pthread_mutex_lock(&s->c.s.lock);
+		if (s->c.sup->sv.pid > 0)
+			sys_kill(s->c.sup->sv.pid, SIGKILL);
+		pthread_mutex_unlock(&s->c.s.lock);
 	}
 }
 
@@ -767,10 +894,13 @@ static int p9_statfs(struct uvfs_sb *sb, struct statvfs *st)
 {
 	struct p9sb *s = S(sb);
 	struct p9_msg m = { .type = P9_TSTATFS };
-	struct fid *f = node_fid(s, s->root);
+	struct fid *f;
 	struct reply rp;
 	int r;
 
+	r = node_fid(s, s->root, &f);   /* the root's: never released */
+	if (r)
+		return r;
 	m.tstatfs.fid = f->num;
 	r = rpc(&s->c, &m, P9_RSTATFS, &rp, CL_NONE, 0);
 	fid_put(s, f);
@@ -817,10 +947,10 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;
 		s->lru.lnext = n;
-		if (++s->nlru > LRU_MAX) {
-			evict = s->lru.lprev;
+		if (++s->nlru > LRU_MAX && (evict = lru_victim_locked(s))) {
 			lru_del_locked(s, evict);
 			hash_del_locked(s, evict);
+			node_unlink_locked(s, evict);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -829,14 +959,14 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 }
 
 
-/* Each operation runs under one call deadline (call_begin): however
+/* Each operation runs under one call deadline (rs_call_begin): however
  * many requests it becomes, it waits at most the mount's timeout=. */
 #define CALL(sb, expr)                                                  \
 	({                                                              \
-		struct call_dl sv_;                                     \
-		call_begin(&S(sb)->c, &sv_);                            \
+		struct rs_call sv_;                                     \
+		rs_call_begin(S(sb)->c.s.timeout_ms, &sv_);               \
 		__typeof__(expr) r_ = (expr);                           \
-		call_end(&sv_);                                         \
+		rs_call_end(&sv_);                                      \
 		r_;                                                     \
 	})
 
@@ -848,12 +978,12 @@ static int c_setattr(struct uvfs_sb *sb, void *priv,
 		     const struct uvfs_setattr *sa)
 { return CALL(sb, p9_setattr(sb, priv, sa)); }
 static int c_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		    uint64_t *ino)
-{ return CALL(sb, p9_lookup(sb, dir, name, ino)); }
+		    struct uvfs_ident *id)
+{ return CALL(sb, p9_lookup(sb, dir, name, id)); }
 static int c_create(struct uvfs_sb *sb, void *dir, const char *name,
 		    mode_t mode, dev_t rdev, const char *target,
-		    const struct uvfs_cred *cred, uint64_t *ino)
-{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, ino)); }
+		    const struct uvfs_cred *cred, struct uvfs_ident *id)
+{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, id)); }
 static int c_link(struct uvfs_sb *sb, void *dir, const char *name,
 		  void *priv)
 { return CALL(sb, p9_link(sb, dir, name, priv)); }

@@ -12,6 +12,8 @@
 #include "conn.h"
 
 #define LRU_MAX         256     /* unreferenced nodes kept */
+#define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
+				 * released and walked again on demand */
 #define NBUCKETS        4096
 
 /* A fid that operations share; clunked when the last user drops it. */
@@ -33,8 +35,16 @@ struct node {
 	uint64_t pino;
 	char *name;
 	uint64_t gen;
+	bool linked;            /* s->lock: counted in its parent's kids */
+	unsigned kids;          /* s->lock: nodes linked to this one as their
+				 * parent: it stays in the table (their walk
+				 * again from the root needs its name) */
 	struct node *hnext;     /* s->lock: hash chain */
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
+	/* s->lock: the fid cache (docs/9p-client.md, "fids are a cache"):
+	 * nodes holding a fid that can be walked again, most recently used
+	 * first; fid NULL once released */
+	struct node *fprev, *fnext;
 };
 
 /* An open file (the core's fh). */
@@ -55,6 +65,10 @@ struct p9sb {
 	unsigned nlru;
 	struct handle handles;  /* list head */
 	struct node *root;
+	struct node flru;       /* lock: the fid cache's head (fnext: the
+				 * most recently used) */
+	unsigned nfids, maxfids;        /* lock; const */
+	unsigned long fid_releases;     /* lock: fids released by the cache */
 	uint64_t gen;           /* lock: renames so far */
 	uid_t uid;              /* the attach user (n_uname) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
@@ -70,10 +84,14 @@ static inline struct p9sb *S(struct uvfs_sb *sb)
 struct fid *fid_new(uint32_t num);
 /* Drops a use; the last one clunks (asynchronously). */
 void fid_put(struct p9sb *s, struct fid *f);
-/* n's walked fid, with a use taken. */
-struct fid *node_fid(struct p9sb *s, struct node *n);
+/* n's walked fid, with a use taken: 0 and *f, or why n's fid, released
+ * by the cache, could not be walked again (-ESTALE: its file is gone or
+ * another one is at its path). */
+int node_fid(struct p9sb *s, struct node *n, struct fid **f);
 /* For getattr: an open handle's fid if n has one, else n's. */
-struct fid *node_attr_fid(struct p9sb *s, struct node *n);
+int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f);
+/* Walks n again from the root by its chain of names, installs the fid. */
+int rewalk(struct p9sb *s, struct node *n);
 /* => s->lock held */
 struct node *node_find_locked(struct p9sb *s, uint64_t ino);
 void lru_del_locked(struct p9sb *s, struct node *n);
@@ -99,10 +117,10 @@ uint32_t io_max(struct p9sb *s, uint32_t iounit);
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
 int p9_setattr(struct uvfs_sb *sb, void *priv, const struct uvfs_setattr *sa);
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-	      uint64_t *ino);
+	      struct uvfs_ident *id);
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name, mode_t mode,
 	      dev_t rdev, const char *target, const struct uvfs_cred *cred,
-	      uint64_t *ino);
+	      struct uvfs_ident *id);
 int p9_link(struct uvfs_sb *sb, void *dir, const char *name, void *priv);
 int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name, int isdir);
 int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,

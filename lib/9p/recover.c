@@ -2,10 +2,10 @@
  * recover.c - the recovery policy of a supervised 9P session: types
  * "hostfs", "diod", and "9p" reconnecting (docs/recovery.md).
  *
- * Owns struct sup (one per supervised mount, from mount to unmount), its
- * thread (sup_main, started by sup_start, joined by sup_stop), the server
- * process of each session (spawned here through lib/remote/proc, reaped
- * by session_teardown) and the re-walk threads of one recovery.
+ * Owns struct sup (one per supervised mount, from mount to unmount: the
+ * generic supervisor of lib/remote/supervise.c, whose thread runs from
+ * sup_start to sup_stop, with 9P's hooks: spawn or connect, Tversion,
+ * re-walk) and the re-walk threads of one recovery.
  *
  * hostfs and diod mounts spawn the server on a socketpair (its stdin and
  * stdout) and keep its pid and a pidfd.  A "9p" mount of a unix: or tcp:
@@ -33,7 +33,8 @@
  * one we would reach again is the one that broke the protocol.
  *
  * Only the supervisor sends while recovering (RPC_INTERNAL); every other
- * request waits on state_cv with its deadline; clunks wait in the queue.
+ * request waits on the state's condition with its deadline; clunks wait
+ * in the queue.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -70,12 +71,9 @@ int spawn_server(struct conn *c)
 			&pidfd);
 	if (r && fd < 0)
 		return r;
-	pthread_mutex_lock(&c->lock);
-	c->link = (struct rt_link){ .fd_r = fd, .fd_w = fd, .sock = true };
-	c->pidfd = pidfd;
-	sp->pid = pid;
-	sp->nrestarts++;
-	pthread_mutex_unlock(&c->lock);
+	rs_super_set_link(&sp->sv, (struct rt_link){ .fd_r = fd, .fd_w = fd,
+						     .sock = true },
+			  pid, pidfd);
 	return r;
 }
 
@@ -86,14 +84,11 @@ static int connect_server(struct conn *c, int timeout_ms)
 {
 	struct sup *sp = c->sup;
 	struct rt_link l;
-	int r = rt_connect(sp->source, timeout_ms, c->evfd, &c->tcp, &l);
+	int r = rt_connect(sp->source, timeout_ms, c->s.evfd, &c->s.tcp, &l);
 
 	if (r)
 		return r;
-	pthread_mutex_lock(&c->lock);
-	c->link = l;
-	sp->nrestarts++;
-	pthread_mutex_unlock(&c->lock);
+	rs_super_set_link(&sp->sv, l, 0, -1);
 	return 0;
 }
 
@@ -111,9 +106,9 @@ void proto_kill(struct conn *c, uint64_t gen)
 {
 	bool now;
 
-	pthread_mutex_lock(&c->lock);
-	now = c->state != CS_DEAD && atomic_load(&c->sgen) == gen;
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
+	now = c->s.rs.state != RS_DEAD && atomic_load(&c->s.sgen) == gen;
+	pthread_mutex_unlock(&c->s.lock);
 	if (!now)
 		return;
 	fprintf(stderr, "uvfs: %s %s: protocol violation (framing lost): "
@@ -126,35 +121,10 @@ void proto_kill(struct conn *c, uint64_t gen)
  * ours: pid 0, no pidfd). */
 void session_teardown(struct conn *c, int grace_ms)
 {
-	struct sup *sp = c->sup;
-	struct rt_link l;
-	pid_t pid;
-
-	if (c->reader_started) {
-		pthread_join(c->reader, NULL);
-		c->reader_started = false;
-	}
-	pthread_mutex_lock(&c->lock);
-	/* a writer, or a caller reading, still on the old socket (it was
-	 * shut down: they leave at once) */
-	while (c->wbusy || c->rd == RD_CALLER)
-		pthread_cond_wait(&c->lock_cv, &c->lock);
-	l = c->link;
-	c->link = RT_LINK_NONE;
-	pid = sp->pid;
-	sp->pid = 0;
-	pthread_mutex_unlock(&c->lock);
-	rt_link_close(&l);
-	/* it exits at EOF; past the grace period, or with grace 0, it is
-	 * killed */
-	rproc_reap(pid, grace_ms);
-	if (c->pidfd >= 0) {
-		sys_close(c->pidfd);
-		c->pidfd = -1;
-	}
+	rs_super_teardown(&c->sup->sv, grace_ms);
 }
 
-/* => c->lock held */
+/* => c->s.lock held */
 static void mark_stale_locked(struct conn *c, uint32_t fid)
 {
 	struct fident *e = reg_get(c, fid);
@@ -253,16 +223,16 @@ static void *rewalk_main(void *arg)
 				reply_free(&rp);
 		}
 		if (e && (e == -EIO || e == -ETIMEDOUT ||
-			  atomic_load(&c->sgen) != rw->gen)) {
+			  atomic_load(&c->s.sgen) != rw->gen)) {
 			atomic_store(&rw->failed, true);
 			break;
 		}
 		if (e)
 			stale = true;   /* vanished, or cannot be reopened */
 		if (stale) {
-			pthread_mutex_lock(&c->lock);
+			pthread_mutex_lock(&c->s.lock);
 			mark_stale_locked(c, sn[i].fid);
-			pthread_mutex_unlock(&c->lock);
+			pthread_mutex_unlock(&c->s.lock);
 		}
 	}
 	return NULL;
@@ -286,12 +256,12 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	m.tattach.n_uname = sp->n_uname;
 	r = rpc_x(c, &m, P9_RATTACH, &rp, CL_NONE, 0, RPC_INTERNAL);
 	if (r)
-		return atomic_load(&c->sgen) == gen && r != -EIO ? r : -EIO;
+		return atomic_load(&c->s.sgen) == gen && r != -EIO ? r : -EIO;
 	bool root_same = rp.m.rattach.qid.path == c->root_qid.path &&
 			 rp.m.rattach.qid.type == c->root_qid.type;
 	reply_free(&rp);
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->s.lock);
 	sn = sys_calloc(c->nfidents ? c->nfidents : 1, sizeof(*sn));
 	for (i = 1; sn && i < c->nfidents; i++) {
 		struct fident *e = &c->fids[i];
@@ -311,7 +281,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 		sn[n].oflags = e->oflags;
 		n++;
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->s.lock);
 	if (!sn)
 		return -ENOMEM;
 
@@ -334,126 +304,55 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	return r;
 }
 
-/*
- * The supervisor's loop (one thread per supervised mount): waits for a
- * loss, then opens sessions until one is recovered, the limit is reached
- * (dead) or the mount goes.  While the peer is UNREACHABLE (it went
- * silent: a partition, a stopped server) the attempts are quick
- * (UNREACH_CONNECT_MS, UNREACH_BACKOFF_MS apart) and not counted against
- * restarts=: the mount is back within a second of the network healing.
- */
-static void *sup_main(void *arg)
+/* ---- the hooks of the generic supervisor (lib/remote/supervise.c) ---- */
+
+static struct sup *SUP(struct rs_super *sv)
 {
-	struct conn *c = arg;
+	return (struct sup *)sv;        /* sv is struct sup's first member */
+}
+
+static int h_start(struct rs_super *sv, int timeout_ms)
+{
+	return session_start(SUP(sv)->c, timeout_ms);
+}
+
+/* Tversion: the same msize as at mount (the open fids' I/O sizes depend
+ * on it). */
+static int h_handshake(struct rs_super *sv)
+{
+	return conn_version(SUP(sv)->c, true);
+}
+
+static int h_rebuild(struct rs_super *sv, uint64_t gen)
+{
+	return recover_fids(SUP(sv)->c, gen);
+}
+
+static void h_recovered(struct rs_super *sv)
+{
+	clunk_drain(SUP(sv)->c);
+	/* the new server may see other files than the old one did: front
+	 * ends drop their caches */
+	uvfs_sb_changed(SUP(sv)->sb);
+}
+
+static const struct rs_super_ops sup_ops = {
+	.start = h_start,
+	.handshake = h_handshake,
+	.rebuild = h_rebuild,
+	.recovered = h_recovered,
+};
+
+int sup_init(struct conn *c, long restarts, long window_ms)
+{
 	struct sup *sp = c->sup;
-	struct rproc_backoff bo = { BACKOFF_MIN_MS, BACKOFF_MAX_MS,
-				    BACKOFF_MIN_MS };
 
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		while ((c->state == CS_UP || c->state == CS_RECOVERING) &&
-		       !sp->stop)
-			pthread_cond_wait(&c->sup_cv, &c->lock);
-		if (c->state == CS_DEAD || sp->stop)
-			break;
-		uint64_t gen = atomic_load(&c->sgen);
-		bool unreach = c->state == CS_UNREACHABLE;
-		pthread_mutex_unlock(&c->lock);
-
-		session_teardown(c, 0);
-		if (!unreach && !rproc_limit_take(&sp->limit)) {
-			if (sp->reconnect)
-				fprintf(stderr, "uvfs: 9p %s: connection lost; "
-					"%ld attempts to reconnect within %ld "
-					"ms: the mount is dead\n", sp->source,
-					sp->limit.max, sp->limit.window_ms);
-			else
-				fprintf(stderr, "uvfs: %s %s: the server died "
-					"%ld times within %ld ms: the mount is "
-					"dead\n", sp->type, sp->source,
-					sp->limit.max + 1, sp->limit.window_ms);
-			conn_kill(c);
-			pthread_mutex_lock(&c->lock);
-			break;
-		}
-		struct timespec dl;
-		deadline_in(&dl, unreach ? UNREACH_BACKOFF_MS :
-			    rproc_backoff_next(&bo));
-		pthread_mutex_lock(&c->lock);
-		while (c->state != CS_DEAD && !sp->stop)
-			if (pthread_cond_timedwait(&c->sup_cv, &c->lock,
-						   &dl) == ETIMEDOUT)
-				break;
-		if (c->state == CS_DEAD || sp->stop)
-			break;
-		pthread_mutex_unlock(&c->lock);
-
-		/* no session (the address refuses or does not answer, the
-		 * binary cannot be spawned): nothing to lose, try again; a
-		 * refusal while unreachable means the host is back but not
-		 * the server: that counts again */
-		int r = session_start(c, unreach && c->timeout_ms >
-				      UNREACH_CONNECT_MS ?
-				      UNREACH_CONNECT_MS : c->timeout_ms);
-		if (r != 0) {
-			pthread_mutex_lock(&c->lock);
-			c->last_err = r;
-			if (unreach && r != -ETIMEDOUT && r != -EHOSTUNREACH &&
-			    r != -ENETUNREACH && c->state == CS_UNREACHABLE)
-				conn_set_state(c, CS_LOST);
-			continue;
-		}
-		pthread_mutex_lock(&c->lock);
-		if (atomic_load(&c->sgen) == gen && c->state != CS_DEAD &&
-		    !sp->stop)
-			conn_set_state(c, CS_RECOVERING);
-		else
-			r = -EIO;
-		pthread_mutex_unlock(&c->lock);
-		if (r == 0)
-			r = conn_version(c, true);
-		if (sp->reconnect && (r == -EPROTO || r == -EPROTONOSUPPORT)) {
-			/* the address answers, but not as the server we
-			 * mounted (another version, a smaller msize: the
-			 * open fids' I/O sizes depend on it) */
-			fprintf(stderr, "uvfs: 9p %s: the server answers "
-				"Tversion otherwise than at mount: the mount "
-				"is dead\n", sp->source);
-			conn_kill(c);
-			pthread_mutex_lock(&c->lock);
-			break;
-		}
-		if (r == 0)
-			r = reader_start(c);
-		if (r == 0)
-			r = recover_fids(c, gen);
-
-		pthread_mutex_lock(&c->lock);
-		if (r == 0 && atomic_load(&c->sgen) == gen &&
-		    c->state == CS_RECOVERING) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			sp->last_recovery_ns = (uint64_t)(ts_ns(&now) -
-							  ts_ns(&c->lost_at));
-			conn_set_state(c, CS_UP);
-			rproc_backoff_reset(&bo);
-			pthread_mutex_unlock(&c->lock);
-			clunk_drain(c);
-			/* the new server may see other files than the old one
-			 * did: front ends drop their caches */
-			uvfs_sb_changed(sp->sb);
-			pthread_mutex_lock(&c->lock);
-			continue;
-		}
-		/* this attempt failed: lose its session, try again */
-		if (c->state != CS_DEAD && atomic_load(&c->sgen) == gen) {
-			pthread_mutex_unlock(&c->lock);
-			conn_lost_err(c, gen, unreach ? -ETIMEDOUT : r);
-			pthread_mutex_lock(&c->lock);
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
+	sp->sv.s = &c->s;
+	sp->sv.ops = &sup_ops;
+	sp->sv.type = sp->type;
+	sp->sv.source = sp->source;
+	sp->sv.reconnect = sp->reconnect;
+	return rproc_limit_init(&sp->sv.limit, restarts, window_ms);
 }
 
 void sup_free(struct sup *sp)
@@ -464,7 +363,7 @@ void sup_free(struct sup *sp)
 	free(sp->source);
 	free(sp->uname);
 	free(sp->aname);
-	rproc_limit_fini(&sp->limit);
+	rproc_limit_fini(&sp->sv.limit);
 	free(sp);
 }
 
@@ -494,17 +393,11 @@ static void sup_list_del(struct sup *sp)
 
 int sup_start(struct conn *c)
 {
-	struct sup *sp = c->sup;
-	int r = -sys_pthread_create(&sp->thread, NULL, sup_main, c);
+	int r = rs_super_start(&c->sup->sv);
 
-	if (r)
-		return r;
-	sp->started = true;
-	pthread_mutex_lock(&c->lock);
-	c->supervised = true;
-	pthread_mutex_unlock(&c->lock);
-	sup_list_add(sp);
-	return 0;
+	if (r == 0)
+		sup_list_add(c->sup);
+	return r;
 }
 
 /* Unmount: the supervisor stops (a recovery in progress is abandoned:
@@ -512,22 +405,11 @@ int sup_start(struct conn *c)
 void sup_stop(struct conn *c)
 {
 	struct sup *sp = c->sup;
-	bool kill_it;
 
 	if (!sp)
 		return;
 	sup_list_del(sp);
-	pthread_mutex_lock(&c->lock);
-	sp->stop = true;
-	c->supervised = false;
-	kill_it = conn_recovering_locked(c);
-	pthread_cond_broadcast(&c->sup_cv);
-	pthread_mutex_unlock(&c->lock);
-	if (kill_it)
-		conn_kill(c);
-	if (sp->started)
-		pthread_join(sp->thread, NULL);
-	sp->started = false;
+	rs_super_stop(&sp->sv);
 }
 
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
@@ -559,28 +441,29 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		if (strcmp(c->sup->type, type) != 0 ||
 		    strcmp(c->sup->source, source) != 0)
 			continue;
-		pthread_mutex_lock(&c->lock);
+		pthread_mutex_lock(&c->s.lock);
 		memset(out, 0, sizeof(*out));
-		out->pid = c->sup->pid;
-		out->recovering = conn_recovering_locked(c);
-		out->dead = c->state == CS_DEAD;
-		out->connected = c->state == CS_UP;
+		out->pid = c->sup->sv.pid;
+		out->recovering = rs_recovering(&c->s.rs);
+		out->dead = c->s.rs.state == RS_DEAD;
+		out->connected = c->s.rs.state == RS_UP;
 		snprintf(out->state, sizeof(out->state), "%s",
-			 c->state == CS_RECOVERING ?
-			 (c->silent ? "unreachable" : "reconnecting") :
-			 conn_state_name(c->state));
-		out->timeouts = c->timeouts;
-		out->unreachable = c->unreachable;
-		out->probes = c->probes;
-		out->last_error = -c->last_err;
-		out->last_loss = (long long)c->lost_wall;
-		out->hard = c->hard;
-		out->restarts = c->sup->nrestarts ? c->sup->nrestarts - 1 : 0;
-		out->losses = c->losses;
-		out->replays = c->replays;
+			 rs_state_display(&c->s.rs));
+		out->timeouts = c->s.timeouts;
+		out->unreachable = c->s.unreachable;
+		out->probes = c->s.probes;
+		out->last_error = -c->s.last_err;
+		out->last_loss = (long long)c->s.lost_wall;
+		out->hard = c->s.hard;
+		out->fids = atomic_load(&c->drv_fids);
+		out->fid_releases = atomic_load(&c->drv_fid_releases);
+		out->restarts = c->sup->sv.nrestarts ? c->sup->sv.nrestarts - 1 :
+				0;
+		out->losses = c->s.losses;
+		out->replays = c->s.replays;
 		out->stale_fids = c->sup->stale_fids;
-		out->last_recovery_ns = c->sup->last_recovery_ns;
-		pthread_mutex_unlock(&c->lock);
+		out->last_recovery_ns = c->sup->sv.last_recovery_ns;
+		pthread_mutex_unlock(&c->s.lock);
 		r = 0;
 		break;
 	}

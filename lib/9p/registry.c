@@ -4,7 +4,7 @@
  * data: recover.c walks every entry again on a new server.
  *
  * Owns the entries of c->fids (struct fident, by fid number, under
- * c->lock) from the reply that created a fid to its clunk (or Tremove),
+ * c->s.lock) from the reply that created a fid to its clunk (or Tremove),
  * and the strings of a struct regop (freed with its request).
  */
 #ifndef _GNU_SOURCE
@@ -25,7 +25,7 @@
  * sent).  A new server gets every entry walked again under the same
  * number, so requests replayed after a restart name the same fids. */
 
-/* => c->lock held */
+/* => c->s.lock held */
 struct fident *reg_get(struct conn *c, uint32_t fid)
 {
 	if (!c->fids || fid >= c->nfidents || !c->fids[fid].used)
@@ -33,7 +33,7 @@ struct fident *reg_get(struct conn *c, uint32_t fid)
 	return &c->fids[fid];
 }
 
-/* => c->lock held; a cleared entry for fid (NULL on ENOMEM) */
+/* => c->s.lock held; a cleared entry for fid (NULL on ENOMEM) */
 static struct fident *reg_slot(struct conn *c, uint32_t fid)
 {
 	if (fid >= c->nfidents) {
@@ -123,7 +123,7 @@ static void reg_rename_locked(struct conn *c, const char *from, const char *to)
 	}
 }
 
-/* => c->lock held.  rq's reply m was a success: record its fid effects. */
+/* => c->s.lock held.  rq's reply m was a success: record its fid effects. */
 void reg_apply_locked(struct conn *c, const struct regop *op,
 			     const struct p9_msg *m)
 {

@@ -49,10 +49,13 @@ static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
-	struct fid *f = node_attr_fid(s, n);
+	struct fid *f;
 	struct p9_rgetattr ga = { 0 };
-	int r = getattr_fid(s, f->num, &ga);
+	int r = node_attr_fid(s, n, &f);
 
+	if (r)
+		return r;
+	r = getattr_fid(s, f->num, &ga);
 	fid_put(s, f);
 	if (r)
 		return r;
@@ -116,16 +119,20 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 		      const struct uvfs_setattr *sa)
 {
 	struct p9sb *s = S(sb);
-	struct fid *f = node_fid(s, priv);
-	int r = setattr_fid(s, f->num, sa);
+	struct fid *f;
+	int r = node_fid(s, priv, &f);
 
+	if (r)
+		return r;
+	r = setattr_fid(s, f->num, sa);
 	fid_put(s, f);
 	return r;
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		     uint64_t *ino)
+		     struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	struct p9sb *s = S(sb);
 	struct node *d = dir;
 	struct p9_qid qid;
@@ -134,12 +141,16 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 
 	if (d == s->root && strcmp(name, "..") == 0) {
 		*ino = d->ino;
+		id->type = S_IFDIR;
 		return 0;
 	}
 	bool retried = false;
 again:;
 	uint64_t gen = sb_gen(s);
-	struct fid *f = node_fid(s, d);
+	struct fid *f;
+	r = node_fid(s, d, &f);
+	if (r)
+		return r;
 	r = walk(s, f->num, name, &nf, &qid);
 	fid_put(s, f);
 	if (r && !retried && stale_retry(s, d, r)) {
@@ -157,6 +168,9 @@ again:;
 	if (r)
 		return r;
 	*ino = qid.path;
+	/* the qid tells directories and symlinks from the rest */
+	id->type = qid.type & P9_QTDIR ? S_IFDIR :
+		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
 	return 0;
 }
 
@@ -184,13 +198,15 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		     const struct uvfs_cred *cred, uint64_t *ino)
 {
 	struct p9sb *s = S(sb);
-	struct fid *df = node_fid(s, dir);
+	struct fid *df;
 	struct p9_msg m = { 0 };
 	struct reply rp;
 	uint32_t gid = cred ? cred->gid : 0, newfid, cf;
 	uint8_t rtype;
-	int r;
+	int r = node_fid(s, dir, &df);
 
+	if (r)
+		return r;
 	if (strlen(name) > 65535 || (target && strlen(target) > 65535)) {
 		r = -ENAMETOOLONG;
 		goto out;
@@ -291,10 +307,18 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 		     void *priv)
 {
 	struct p9sb *s = S(sb);
-	struct fid *df = node_fid(s, dir), *f = node_fid(s, priv);
+	struct fid *df, *f;
 	struct p9_msg m = { .type = P9_TLINK };
 	struct reply rp;
-	int r;
+	int r = node_fid(s, dir, &df);
+
+	if (r)
+		return r;
+	r = node_fid(s, priv, &f);
+	if (r) {
+		fid_put(s, df);
+		return r;
+	}
 
 	m.tlink.dfid = df->num;
 	m.tlink.fid = f->num;
@@ -344,10 +368,14 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 		       int isdir)
 {
 	struct p9sb *s = S(sb);
-	struct fid *df = node_fid(s, dir);
+	struct fid *df;
 	struct p9_msg m = { .type = P9_TUNLINKAT };
 	struct reply rp;
-	int r = -EOPNOTSUPP;
+	int r = node_fid(s, dir, &df);
+
+	if (r)
+		return r;
+	r = -EOPNOTSUPP;
 
 	if (!atomic_load(&s->no_unlinkat)) {
 		m.tunlinkat.dirfid = df->num;
@@ -376,8 +404,14 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 
 	if (flags & ~1u)        /* RENAME_EXCHANGE: not in 9P2000.L */
 		return -EINVAL;
-	of = node_fid(s, odir);
-	nf = node_fid(s, ndir);
+	r = node_fid(s, odir, &of);
+	if (r)
+		return r;
+	r = node_fid(s, ndir, &nf);
+	if (r) {
+		fid_put(s, of);
+		return r;
+	}
 	if (flags & 1u) {       /* RENAME_NOREPLACE: checked, not atomic */
 		uint32_t tf;
 		r = walk(s, nf->num, nname, &tf, NULL);
@@ -427,10 +461,13 @@ static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
 			     size_t size)
 {
 	struct p9sb *s = S(sb);
-	struct fid *f = node_fid(s, priv);
+	struct fid *f;
 	struct p9_msg m = { .type = P9_TREADLINK };
 	struct reply rp;
-	int r;
+	int r = node_fid(s, priv, &f);
+
+	if (r)
+		return r;
 
 	m.treadlink.fid = f->num;
 	r = rpc(&s->c, &m, P9_RREADLINK, &rp, CL_NONE, 0);
@@ -683,7 +720,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 
 		m.treaddir.fid = fid;
 		m.treaddir.offset = cookie;
-		m.treaddir.count = s->c.msize - P9_IOHDRSZ; /* diod's bound */
+		m.treaddir.count = s->c.s.msize - P9_IOHDRSZ; /* diod's bound */
 		r = rpc(&s->c, &m, P9_RREADDIR, &rp, CL_NONE, 0);
 		if (r)
 			break;
@@ -753,12 +790,15 @@ ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 		     mode_t mode, dev_t rdev, const char *target,
-		     const struct uvfs_cred *cred, uint64_t *ino)
+		     const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	int r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
 
 	if (r && stale_retry(S(sb), dir, r))
 		r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
+	if (r == 0)
+		id->type = mode & S_IFMT;
 	return r;
 }
 
@@ -801,13 +841,15 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	if (r == 0) {
 		/* fids walked below the old name may be stale now (diod);
 		 * the moved file gets a fid by its new name */
-		struct fid *nf = node_fid(s, ndir);
+		struct fid *nf;
 		uint64_t ino;
 		uint32_t fid;
 
 		pthread_mutex_lock(&s->lock);
 		s->gen++;
 		pthread_mutex_unlock(&s->lock);
+		if (node_fid(s, ndir, &nf) != 0)
+			return r;       /* the rename is done; no fresh fid */
 		install_name(s, ndir, nf->num, nname, &ino, &fid);
 		fid_put(s, nf);
 	}

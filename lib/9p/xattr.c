@@ -38,10 +38,14 @@ static ssize_t xattr_get_once(struct p9sb *s, struct node *n,
 	uint32_t xf;
 	int r;
 
-	r = fid_alloc(&s->c, &xf);
+	r = node_fid(s, n, &f);
 	if (r)
 		return r;
-	f = node_fid(s, n);
+	r = fid_alloc(&s->c, &xf);
+	if (r) {
+		fid_put(s, f);
+		return r;
+	}
 	m.txattrwalk.fid = f->num;
 	m.txattrwalk.newfid = xf;
 	m.txattrwalk.name = p9_str(name);
@@ -100,13 +104,15 @@ static int xattr_set_once(struct p9sb *s, struct node *n, const char *name,
 			  const void *value, size_t size, int flags)
 {
 	struct p9_msg m = { .type = P9_TXATTRCREATE };
-	struct fid *f = node_fid(s, n);
+	struct fid *f;
 	struct reply rp;
 	uint32_t xf, max = io_max(s, 0);
 	uint64_t g;
 	size_t done = 0;
-	int r;
+	int r = node_fid(s, n, &f);
 
+	if (r)
+		return r;
 	r = walk(s, f->num, NULL, &xf, NULL);
 	fid_put(s, f);
 	if (r)

@@ -19,16 +19,9 @@
  * holds one reference on every attached mount, so a mount is busy iff its
  * count is above 1 (invariant 2).
  *
- * The lock order, written once (also in docs/locking.md):
- *
- *   u->ns_lock (rwlock)  >  u->ctx_lock  >  ctx->fd_lock
- *                        >  m->node_lock
- *   u->types_lock > u->ns_lock
- *   sb->gate (entered, not a lock: never wait for a gate drain while inside
- *   the same gate)  >  u->vc_lock  >  vp->lock  >  gate->lock
- *   u->work_lock is a leaf.
- *
- * Driver code is called inside the gate with none of these locks held.
+ * The lock order is written once, in docs/locking.md; each struct below
+ * says which lock protects each field.  Driver code is called inside the
+ * gate (lib/core/vnode_if.c) with none of the core's locks held.
  */
 #ifndef UVFS_CORE_H
 #define UVFS_CORE_H
@@ -134,12 +127,22 @@ struct uvfs_sb {
 					       went down */
 	struct cds_list_head type_link;     /* u->types_lock */
 	struct work free_work;              /* the final free, on a worker */
-	struct work kill_work;              /* forced unmount's reclaim */
-	struct mount *kill_mount;           /* held by kill_work */
+	struct work kill_work;              /* a kill's reclaim (mount.c) */
+	struct mount *kill_mount;           /* held by kill_work, or NULL */
+	bool kill_hold;                     /* u->vc_lock: kill_work pending:
+					       the sb is not freed */
 };
 
 void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
 		  const char *file, int line);
+/* Kills an active sb as a forced unmount does (every vnode dead at once,
+ * gate killed, in-flight requests cancelled); a worker reclaims once the
+ * gate has drained, without waiting past the deadline for it (mount.c).
+ * m: the mount whose namespace reference the worker then drops, or NULL.
+ * Does not wait.  => false if sb was no longer active. */
+bool sb_kill(struct uvfs_sb *sb, struct mount *m);
+/* => vc_lock held.  Queues the sb's free if nothing holds it any more. */
+void sb_maybe_free_locked(struct uvfs_sb *sb);
 #define SB_SET_STATE(sb, from, to) \
 	sb_set_state((sb), (from), (to), __FILE__, __LINE__)
 
@@ -168,6 +171,8 @@ enum vn_state {
 struct vnode {
 	struct uvfs_sb *sb;                 /* const; holds sb->nvnodes */
 	uint64_t ino;                       /* const */
+	uint64_t gen;                       /* const: the driver's generation
+					       of ino (0: none) */
 	mode_t type;                        /* const: S_IFMT bits */
 	void *priv;                         /* driver object; read inside the
 					       gate while VN_ACTIVE */
@@ -200,6 +205,14 @@ void vn_rele(struct vnode *vp);
 /* Finds or loads the vnode of (sb, ino), referenced.
  * => called inside sb's gate (the driver's vget runs). */
 int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
+/* The same for a file a lookup or create named: a cached vnode of that ino
+ * whose type class or generation differs from *id is stale (the driver
+ * reused the id): it turns dead and leaves the cache, and a new vnode is
+ * loaded.  => inside sb's gate. */
+int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
+		     struct vnode **out);
+/* Marks vp as having lost a name (reclaimed at its last release). */
+void vn_mark_unlinked(struct vnode *vp);
 /* Dead: revoked, or its file system force-unmounted (the whole sb dies at
  * once, in O(1); the worker marks each vnode later). */
 static inline bool vn_dead(const struct vnode *vp)
@@ -223,13 +236,16 @@ void vcache_kill_sb(struct uvfs_sb *sb);
 void vcache_reclaim_dead(struct uvfs_sb *sb);
 /* Revoke: vp turns dead, loses its cache slot, its open files' driver
  * handles are released and its driver object reclaimed once the gate
- * drained (on a worker if the deadline passes first). */
+ * drained.  If the gate does not drain within the deadline, the whole sb
+ * is killed as by a forced unmount (sb_kill), whose worker does not wait
+ * for the operation still inside. */
 int vn_revoke(struct vnode *vp, int deadline_ms);
 /* Prunes up to n unreferenced vnodes from the LRU (worker context). */
 void vcache_prune(struct uvfs *u, unsigned long n);
 
-/* vnode operations: each enters the gate, restarts on deadfs when the
- * vnode is dead (-EIO), calls the driver, leaves. */
+/* vnode operations (vnode_if.c, from one table): each enters the gate,
+ * answers the dead operation (-EIO) when any vnode it touches is dead,
+ * calls the driver, leaves. */
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
 /* Is gid the credentials' group or one of their supplementary groups? */
@@ -254,7 +270,8 @@ int vop_setxattr(struct vnode *vp, const char *name, const void *value,
 		 size_t size, int flags);
 ssize_t vop_listxattr(struct vnode *vp, char *list, size_t size);
 int vop_removexattr(struct vnode *vp, const char *name);
-int vop_open(struct vnode *vp, int flags, void **fh);
+/* Opens f's driver handle and attaches f to vp, inside the gate. */
+int vop_open(struct vnode *vp, int flags, struct file *f);
 ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off);
 ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
 		  off_t *off);
@@ -263,11 +280,12 @@ int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);
 
-/* Open files on a vnode: attach after a successful vop_open; detach at the
- * last close, which then releases the driver handle (if revoke has not
- * already). */
-void vn_file_attach(struct vnode *vp, struct file *f);
-void vn_file_detach(struct vnode *vp, struct file *f);
+/* The last close of an attached file: detaches it and releases its driver
+ * handle inside the gate (unless a reclaim already did).  On a killed gate
+ * the file is left on the vnode as an orphan for the reclaim, which
+ * releases the handle and frees it: returns true then (the caller must
+ * not touch f again). */
+bool vn_file_detach(struct vnode *vp, struct file *f);
 
 /* ---- the name cache (ncache.c) ---------------------------------------- */
 
@@ -345,6 +363,8 @@ struct file {
 	void *fh;                           /* vp->lock: driver handle,
 					       NULL once released */
 	bool attached;                      /* vp->lock: on vp->files */
+	bool orphan;                        /* vp->lock: closed on a killed
+					       gate; vn_unload frees it */
 	struct cds_list_head vlink;         /* vp->lock */
 	char *name;                         /* const: path used to open it */
 };
@@ -369,6 +389,8 @@ struct uvfs_ctx {
 #define LK_FOLLOW    0x1   /* follow a final symlink */
 #define LK_DIRECTORY 0x2   /* the result must be a directory */
 #define LK_EMPTY     0x4   /* "" means dirfd itself (AT_EMPTY_PATH) */
+#define LK_DEAD      0x8   /* a dead result is no error (the unmount of a
+			      mount whose sb was killed by a revoke) */
 
 /* Resolves path relative to dirfd (UVFS_AT_FDCWD: the cwd) within the
  * context's root.  => *out held on success. */
@@ -435,6 +457,9 @@ int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 		 const struct timespec times[2]);
 int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len);
+/* A write or truncation by ctx clears setuid/setgid (Linux
+ * file_remove_privs).  => 1 cleared, 0 nothing to clear, or -errno. */
+int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp);
 /* access(2) on a resolved path: F_OK or R_OK|W_OK|X_OK. */
 int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode);
 /* Permission and type checks of open(2) on an existing file, O_TRUNC

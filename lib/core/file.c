@@ -6,17 +6,18 @@
  *
  *   open      file_new: refs = 1, counted in u->nfiles, holds its path
  *             (one mount and one vnode reference, moved in from the lookup)
- *          -> vop_open; f->fh set; vn_file_attach puts f on vp->files, so
- *             revoke and forced unmount can release the driver handle
+ *          -> vop_open sets f->fh and puts f on vp->files inside the gate,
+ *             so revoke and forced unmount can release the driver handle
  *             (O_PATH files are never opened in the driver nor attached)
  *          -> installed in the lowest free slot of ctx->fds; the slot owns
  *             the reference
  *   dup/dup2  one more slot, one more reference
  *   fd_get    a call in flight holds one more reference for its duration
  *   close     the slot is cleared under fd_lock, then file_put
- *   file_put  the last reference: vn_file_detach (releases the driver handle
- *             unless revoke already did), path_put, free.  Closing always
- *             works, dead vnode or not.
+ *   file_put  the last reference: vn_file_detach (inside the gate: releases
+ *             the driver handle unless revoke already did; on a killed gate
+ *             the file is left to the reclaim as an orphan), path_put,
+ *             free.  Closing always works, dead vnode or not.
  *
  * The descriptor table rules:
  *  - ctx->fds[0, nfds) grows on demand and never shrinks; a new descriptor
@@ -89,6 +90,35 @@ static bool cred_root(const struct uvfs_ctx *ctx)
 static int owner_or_root(const struct uvfs_ctx *ctx, const struct stat *st)
 {
 	return cred_root(ctx) || st->st_uid == ctx->cred.uid ? 0 : -EPERM;
+}
+
+/* Linux file_remove_privs() (setattr_should_drop_suidgid()): a write or
+ * a truncation by a caller without CAP_FSETID (here: anyone but root)
+ * clears set-user-id, and set-group-id when group execute is set or the
+ * caller is not in the file's group; tmpfs does so for the owner too.
+ * Only regular files.
+ * => 1 when bits were cleared, 0 when there were none, or -errno. */
+int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct stat st;
+	mode_t kill;
+	int r;
+
+	if (cred_root(ctx) || !S_ISREG(vp->type))
+		return 0;
+	r = vop_getattr(vp, &st);
+	if (r)
+		return r;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & S_ISGID) &&
+	    ((st.st_mode & S_IXGRP) || !cred_in_group(&ctx->cred, st.st_gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	sa.mode = st.st_mode & ~kill;
+	r = vop_setattr(vp, &sa);
+	return r ? r : 1;
 }
 
 /* The driver handle of f; NULL for O_PATH files and once revoked (the
@@ -238,6 +268,7 @@ struct file *fd_get(struct uvfs_ctx *ctx, int fd)
 void file_put(struct file *f)
 {
 	struct uvfs *u;
+	struct path p;
 	long o;
 
 	o = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
@@ -245,12 +276,17 @@ void file_put(struct file *f)
 	if (o != 1)
 		return;
 	u = f->path.mnt->u;
-	vn_file_detach(f->path.vp, f); /* no-op unless attached */
-	path_put(&f->path);
+	p = f->path;
 	pthread_mutex_destroy(&f->lock);
 	free(f->name);
-	free(f);
-	CNT_DEC(u->nfiles);
+	f->name = NULL;
+	/* no-op unless attached; an orphan (killed gate) is the reclaim's
+	 * to free from here on */
+	if (!vn_file_detach(p.vp, f)) {
+		free(f);
+		CNT_DEC(u->nfiles);
+	}
+	path_put(&p);
 }
 
 /* A new open file description on p (the reference is moved in, also on
@@ -784,6 +820,9 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 		struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
 		struct stat st;
 
+		r = file_kill_priv(ctx, vp);
+		if (r < 0)
+			return r;
 		r = vop_getattr(vp, &st);
 		if (!r && st.st_size != 0)
 			r = vop_setattr(vp, &sa);
@@ -796,20 +835,19 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 int file_open_path(struct path *p, int flags, char *name, struct file **out)
 {
 	struct file *f = file_new(p, flags, name);
-	void *fh;
 	int r;
 
 	if (!f)
 		return -ENOMEM;
 	if (!(flags & O_PATH)) {
+		/* sets f->fh and attaches f inside the gate, before anyone
+		 * else can see f */
 		r = vop_open(f->path.vp, flags & ~(O_CREAT | O_EXCL | O_TRUNC),
-			     &fh);
+			     f);
 		if (r) {
 			file_put(f);
 			return r;
 		}
-		f->fh = fh;     /* before anyone can see f */
-		vn_file_attach(f->path.vp, f);
 	}
 	*out = f;
 	return 0;
@@ -1027,7 +1065,9 @@ ssize_t uvfs_write(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n)
 
 	if (r)
 		return r;
-	r = file_write(f, buf, n, -1);
+	r = n ? file_kill_priv(ctx, f->path.vp) : 0;
+	if (r >= 0)
+		r = file_write(f, buf, n, -1);
 	file_put(f);
 	return r;
 }
@@ -1053,7 +1093,9 @@ ssize_t uvfs_pwrite(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n,
 
 	if (r)
 		return r;
-	r = off < 0 ? -EINVAL : file_write(f, buf, n, off);
+	r = off < 0 ? -EINVAL : n ? file_kill_priv(ctx, f->path.vp) : 0;
+	if (r >= 0)
+		r = file_write(f, buf, n, off);
 	file_put(f);
 	return r;
 }
@@ -1285,7 +1327,9 @@ int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
 	if (mnt_rdonly(p->mnt))
 		return -EROFS;
 	r = may_access(ctx, p->vp, W_OK);
-	return r ? r : set_size(p->vp, len);
+	if (!r)
+		r = file_kill_priv(ctx, p->vp);
+	return r < 0 ? r : set_size(p->vp, len);
 }
 
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
@@ -1318,7 +1362,7 @@ int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len)
 	/* Linux: not regular or not open for writing -> EINVAL */
 	if (!S_ISREG(f->path.vp->type) || (f->flags & O_ACCMODE) == O_RDONLY)
 		r = -EINVAL;
-	else
+	else if ((r = file_kill_priv(ctx, f->path.vp)) >= 0)
 		r = set_size(f->path.vp, len);
 	file_put(f);
 	return r;

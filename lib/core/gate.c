@@ -79,8 +79,9 @@ void rcu_thread_online(void)
 	}
 }
 
-/* Finds or makes this thread's record for g.  Slow path: once per thread
- * and gate, plus a short list walk when a thread alternates gates. */
+/* Finds or makes this thread's record for g (NULL: out of memory).  Slow
+ * path: once per thread and gate, plus a short list walk when a thread
+ * alternates gates. */
 /* the slow path of gate_enter (gate.h): noinline keeps it out of there */
 __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 {
@@ -101,7 +102,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	rcu_thread_online();
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		abort();        /* 40 bytes; nothing sensible to do */
+		return NULL;    /* gate_enter: GATE_NOMEM */
 	atomic_init(&r->gate, g);
 	atomic_init(&r->count, 0);
 	pthread_mutex_lock(&gates_lock);
@@ -121,6 +122,8 @@ void gate_init(struct gate *g)
 	pthread_cond_init(&g->cv, NULL);
 	g->closers = 0;
 	CDS_INIT_LIST_HEAD(&g->recs);
+	g->parked_fn = NULL;
+	g->parked_arg = NULL;
 }
 
 void gate_destroy(struct gate *g)
@@ -167,11 +170,26 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 	return ret;
 }
 
+static long inside_locked(struct gate *g);
+
+/* Every exiter of a gate that is not open comes here after its decrement,
+ * and sums the counts under the lock: the last one to take it sees every
+ * decrement, so a parked continuation runs exactly once. */
 void gate_exit_slow(struct gate *g)
 {
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+
 	pthread_mutex_lock(&g->lock);
 	pthread_cond_broadcast(&g->cv);
+	if (g->parked_fn && inside_locked(g) == 0) {
+		fn = g->parked_fn;
+		arg = g->parked_arg;
+		g->parked_fn = NULL;
+	}
 	pthread_mutex_unlock(&g->lock);
+	if (fn)
+		fn(arg);
 }
 #endif
 
@@ -183,6 +201,22 @@ static long inside_locked(struct gate *g)
 	cds_list_for_each_entry(r, &g->recs, glink)
 		n += atomic_load_explicit(&r->count, memory_order_acquire);
 	return n;
+}
+
+bool gate_park(struct gate *g, void (*fn)(void *), void *arg)
+{
+	bool parked = false;
+
+	pthread_mutex_lock(&g->lock);
+	UVFS_VERIFY(atomic_load(&g->state) == GATE_KILLED);
+	UVFS_VERIFY(g->parked_fn == NULL);
+	if (inside_locked(g) > 0) {
+		g->parked_fn = fn;
+		g->parked_arg = arg;
+		parked = true;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return parked;
 }
 
 static void deadline_after(struct timespec *ts, int ms)

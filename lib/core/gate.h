@@ -28,6 +28,7 @@
 
 enum { GATE_OPEN, GATE_CLOSED, GATE_KILLED };
 #define GATE_DEAD 1  /* gate_enter: not entered, use deadfs */
+#define GATE_NOMEM 2 /* gate_enter: no memory for this thread's record */
 
 struct gate_rec;
 
@@ -37,6 +38,8 @@ struct gate {
 	pthread_cond_t cv;              /* state changes, drains */
 	unsigned closers;               /* lock */
 	struct cds_list_head recs;      /* gates_lock and lock */
+	void (*parked_fn)(void *);      /* lock: gate_park's continuation */
+	void *parked_arg;               /* lock */
 };
 
 /* One per (thread, gate), created on the thread's first entry. */
@@ -58,7 +61,8 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec);
 void gate_exit_slow(struct gate *g);
 
-/* Returns 0 with *rec set (pass it to gate_exit), or GATE_DEAD.  Waits
+/* Returns 0 with *rec set (pass it to gate_exit), GATE_DEAD, or GATE_NOMEM
+ * (a thread's first entry could not allocate its record).  Waits
  * while the gate is closed, unless this thread is already inside.
  * The fast path is inline: the thread's last record, an RCU read-side
  * section around "state is open? count++" on that record. */
@@ -72,8 +76,11 @@ static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 	struct gate_rec *r = gate_t_last;
 
 	if (__builtin_expect(!r || atomic_load_explicit(
-			&r->gate, memory_order_relaxed) != g, 0))
+			&r->gate, memory_order_relaxed) != g, 0)) {
 		r = gate_rec_get(g);
+		if (!r)
+			return GATE_NOMEM;
+	}
 	rcu_read_enter();
 	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
 	if (__builtin_expect(atomic_load_explicit(&g->state,
@@ -122,6 +129,12 @@ void gate_open(struct gate *g);
  * to drain a killed gate, wait a grace period (synchronize_rcu) first,
  * then gate_drain(). */
 void gate_kill(struct gate *g);
+/* For a killed gate that did not drain in time: instead of waiting, fn(arg)
+ * is called once the last operation inside has left (by that thread, in
+ * gate_exit, with no lock held; fn must only queue work).  => the gate was
+ * killed and a grace period has passed since; one continuation at a time.
+ * Returns false, and does not keep fn, if nobody is inside any more. */
+bool gate_park(struct gate *g, void (*fn)(void *), void *arg);
 bool gate_is_closed(struct gate *g);
 /* How many operations are inside now (a snapshot, for diagnostics). */
 long gate_inside(struct gate *g);

@@ -56,6 +56,17 @@ void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
 	}
 }
 
+/* The same transition, but only if sb is in `from` now (a forced unmount
+ * and a revoke past its deadline may race to kill an active sb). */
+static bool sb_try_state(struct uvfs_sb *sb, enum sb_state from,
+			 enum sb_state to)
+{
+	int expect = from;
+
+	UVFS_VERIFY(from == SB_ACTIVE && to == SB_UNMOUNTING);
+	return atomic_compare_exchange_strong(&sb->state, &expect, to);
+}
+
 /* ---- types ------------------------------------------------------------- */
 
 static struct fstype *type_find_locked(struct uvfs *u, const char *name)
@@ -140,7 +151,7 @@ static int parse_options(const char *opts, bool *rdonly, unsigned *deadline,
 			 char **rest)
 {
 	char *copy = strdup(opts ? opts : ""), *save = NULL, *tok;
-	char *out = calloc(1, strlen(copy) + 1);
+	char *out = copy ? calloc(1, strlen(copy) + 1) : NULL;
 
 	if (!copy || !out) {
 		free(copy);
@@ -225,9 +236,12 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	err = sb->ops->mount(sb, source ? source : "", drvopts, &root_ino);
 	if (err)
 		goto fail_type;
-	gate_enter(&sb->gate, &gr);
-	err = vcache_get(sb, root_ino, out_root);
-	gate_exit(gr);
+	if (gate_enter(&sb->gate, &gr) != 0) {
+		err = -ENOMEM;  /* a new gate: only its record can fail */
+	} else {
+		err = vcache_get(sb, root_ino, out_root);
+		gate_exit(gr);
+	}
 	if (err) {
 		vcache_flush_sb(sb, -1);
 		if (sb->ops->unmount)
@@ -268,10 +282,20 @@ fail_sb:
 /* Normal shutdown of a superblock whose mount is gone or going: close the
  * gate, sync, reclaim every vnode (waiting on the count), unmount the
  * driver.  => the root vnode has been released. */
+static void sb_kill_unmounting(struct uvfs_sb *sb, struct mount *m);
+
 static void sb_shutdown(struct uvfs_sb *sb)
 {
-	SB_SET_STATE(sb, SB_ACTIVE, SB_UNMOUNTING);
-	gate_close(&sb->gate, -1);
+	if (!sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING))
+		return;         /* killed meanwhile: the kill finishes it */
+	if (gate_close(&sb->gate, (int)sb->deadline_ms) != 0) {
+		/* NEVER with the busy check passed, but bounded all the
+		 * same: what is still inside past the deadline makes this a
+		 * forced unmount, which a worker finishes without waiting */
+		sb_kill_unmounting(sb, NULL);
+		gate_open(&sb->gate);
+		return;
+	}
 	if (sb->ops->sync)
 		sb->ops->sync(sb);
 	if (vcache_flush_sb(sb, 10000) != 0) {
@@ -313,9 +337,9 @@ static void mount_teardown(struct mount *m, bool sync)
 		sb_shutdown(sb);
 	pthread_mutex_lock(&u->vc_lock);
 	sb->mounted = false;
-	bool free_now = sb->nvnodes == 0 && sync;
-	if (sb->nvnodes == 0 && !sync)
-		work_queue(u, &sb->free_work);
+	bool free_now = sb->nvnodes == 0 && !sb->kill_hold && sync;
+	if (!sync)
+		sb_maybe_free_locked(sb);
 	pthread_mutex_unlock(&u->vc_lock);
 	if (free_now)
 		sb_free(sb);
@@ -426,8 +450,7 @@ static void sb_discard(struct uvfs_sb *sb, struct vnode *root)
 	sb_shutdown(sb);
 	pthread_mutex_lock(&u->vc_lock);
 	sb->mounted = false;
-	if (sb->nvnodes == 0)
-		work_queue(u, &sb->free_work);
+	sb_maybe_free_locked(sb);
 	pthread_mutex_unlock(&u->vc_lock);
 }
 
@@ -454,6 +477,7 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 	if (sb->rdonly)
 		m->flags |= MNT_RDONLY;
 	if (!m->type_name || !m->source || !m->options) {
+		pthread_mutex_destroy(&m->node_lock);
 		free(m->type_name);
 		free(m->source);
 		free(m->options);
@@ -482,6 +506,12 @@ int mount_root(struct uvfs *u)
 		return -ENOMEM;
 	}
 	m->target = strdup("/");
+	if (!m->target) {
+		atomic_store(&m->refs, 0);
+		CNT_INC(u->nzombie_sb);
+		mount_teardown(m, true);
+		return -ENOMEM;
+	}
 	m->flags |= MNT_ATTACHED;
 	pthread_rwlock_wrlock(&u->ns_lock);
 	u->root_mount = m;
@@ -514,6 +544,14 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		path_put(&tp);
 		return -EPERM;
 	}
+	/* The namespace root (whatever path led there: "/", "/x/../..", a
+	 * symlink to "/") cannot be covered: no unmount could remove what
+	 * covers it, since every path to the covering mount is its own
+	 * root.  Linux answers EBUSY too (do_lock_mount on a rootfs). */
+	if (!tp.mnt->parent && tp.vp == tp.mnt->root) {
+		path_put(&tp);
+		return -EBUSY;
+	}
 	err = path_name(ctx, &ctx->root, &tp, name, sizeof(name));
 	if (err < 0)
 		snprintf(name, sizeof(name), "%s", target);
@@ -530,6 +568,11 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	m->target = strdup(name);
 
 	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!m->target) {
+		pthread_rwlock_unlock(&u->ns_lock);
+		err = -ENOMEM;
+		goto fail_mount;
+	}
 	if (!(tp.mnt->flags & MNT_ATTACHED) ||
 	    (tp.mnt->flags & MNT_UNMOUNTING) || vn_dead(tp.vp)) {
 		pthread_rwlock_unlock(&u->ns_lock);
@@ -581,77 +624,144 @@ static void ns_detach_locked(struct mount *m, unsigned flag)
 	CNT_INC(m->u->nzombie_sb);
 }
 
-/* => ns_lock held for writing.  Detaches m and every mount below it,
- * deepest first, into v (the caller then owns their namespace refs). */
-static int ns_detach_tree_locked(struct mount *m, unsigned flag,
-				 struct mount ***v, size_t *n, size_t *cap)
+/* => ns_lock held for writing.  The mounts in the tree of m. */
+static size_t ns_count_tree_locked(struct mount *m)
+{
+	size_t n = 1;
+
+	for (struct mount *c = atomic_load(&m->first_child); c;
+	     c = atomic_load(&c->next_sibling))
+		n += ns_count_tree_locked(c);
+	return n;
+}
+
+/* => ns_lock held for writing; v has room for the whole tree.  Detaches m
+ * and every mount below it, deepest first, into v (the caller then owns
+ * their namespace references).  Cannot fail. */
+static void ns_detach_tree_into_locked(struct mount *m, unsigned flag,
+				       struct mount **v, size_t *n)
 {
 	struct mount *c, *tmp;
 
 	for (c = atomic_load(&m->first_child); c; c = tmp) {
 		tmp = atomic_load(&c->next_sibling);
-		int err = ns_detach_tree_locked(c, flag, v, n, cap);
-		if (err)
-			return err;
-	}
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		struct mount **nv = realloc(*v, nc * sizeof(**v));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = nc;
+		ns_detach_tree_into_locked(c, flag, v, n);
 	}
 	ns_detach_locked(m, flag);
-	(*v)[(*n)++] = m;
+	v[(*n)++] = m;
+}
+
+/* => ns_lock held for writing.  The array is allocated before anything is
+ * detached: out of memory, nothing has changed (-ENOMEM). */
+static int ns_detach_tree_locked(struct mount *m, unsigned flag,
+				 struct mount ***v, size_t *n)
+{
+	*v = malloc(ns_count_tree_locked(m) * sizeof(**v));
+	if (!*v)
+		return -ENOMEM;
+	*n = 0;
+	ns_detach_tree_into_locked(m, flag, *v, n);
 	return 0;
 }
 
-/* Worker: the second half of a forced unmount. */
+/* ---- killing a superblock ------------------------------------------------
+ *
+ * A forced unmount, and a revoke or a teardown whose drain passed the
+ * deadline, kill the sb: every vnode is dead at once (sb->killed), the gate
+ * refuses new entries, the driver's cancel fails what is in flight.  The
+ * rest is deferred work that never waits without a bound: kill_work_fn
+ * waits a grace period and at most the deadline for the gate to drain; if
+ * an operation is still inside, it parks the rest on the gate and frees
+ * its worker, and the last operation to leave queues kill_finish_fn, which
+ * reclaims every vnode, unmounts the driver and lets go of the sb (and of
+ * the mount, for a forced unmount).  sb->kill_hold keeps the sb until then.
+ */
+
+static void kill_finish_fn(struct work *w);
+
+/* gate_park's continuation: in the thread of the last operation to leave
+ * the killed gate, no lock held. */
+static void kill_parked(void *arg)
+{
+	struct uvfs_sb *sb = arg;
+
+	sb->kill_work.fn = kill_finish_fn;
+	work_queue(sb->u, &sb->kill_work);
+}
+
+/* Worker: the first half; bounded by the sb's deadline. */
 static void kill_work_fn(struct work *w)
 {
 	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
-	struct mount *m = sb->kill_mount;
 
 	/* entrants that read the gate open before the kill are counted
-	 * after a grace period; then wait for them to leave */
+	 * after a grace period; then wait for them to leave, a while */
 	rcu_grace();
-	gate_drain(&sb->gate, -1);
+	if (gate_drain(&sb->gate, (int)sb->deadline_ms) != 0 &&
+	    gate_park(&sb->gate, kill_parked, sb))
+		return;
+	kill_finish_fn(w);
+}
+
+/* Worker: the gate has drained. */
+static void kill_finish_fn(struct work *w)
+{
+	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
+	struct uvfs *u = sb->u;
+	struct mount *m = sb->kill_mount;
+
 	vcache_kill_sb(sb);     /* each vnode marked and out of the cache */
 	vcache_reclaim_dead(sb);
 	if (sb->ops->unmount)
 		sb->ops->unmount(sb);
 	SB_SET_STATE(sb, SB_UNMOUNTING, SB_DEAD);
-	mount_rele(m);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->kill_hold = false;
+	sb_maybe_free_locked(sb);
+	pthread_mutex_unlock(&u->vc_lock);
+	/* sb may be gone (unless m still holds it) */
+	if (m)
+		mount_rele(m);
 }
 
-/* Forced unmount of one detached mount.  Bounded: it waits for nothing.
- * Every vnode turns dead, the gate refuses new entries, the driver's cancel
- * fails what is in flight; the worker waits a grace period and the drain,
- * reclaims, and drops the namespace's reference, which it takes over
- * (returns true then). */
-static bool force_kill(struct mount *m)
+/* => sb is UNMOUNTING, set by the caller.  Does not wait. */
+static void sb_kill_unmounting(struct uvfs_sb *sb, struct mount *m)
 {
-	struct uvfs_sb *sb = m->sb;
+	struct uvfs *u = sb->u;
 
-	if (atomic_load(&sb->state) != SB_ACTIVE)
-		return false;
-	SB_SET_STATE(sb, SB_ACTIVE, SB_UNMOUNTING);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->kill_hold = true;
+	pthread_mutex_unlock(&u->vc_lock);
 	atomic_store(&sb->killed, true); /* every vnode dead, no new ones */
 	gate_kill(&sb->gate);           /* waiters wake to deadfs */
 	if (sb->ops->cancel)
 		sb->ops->cancel(sb);    /* in-flight requests fail */
 	sb->kill_mount = m;
 	sb->kill_work.fn = kill_work_fn;
-	work_queue(m->u, &sb->kill_work);
+	work_queue(u, &sb->kill_work);
+}
+
+bool sb_kill(struct uvfs_sb *sb, struct mount *m)
+{
+	if (!sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING))
+		return false;
+	sb_kill_unmounting(sb, m);
 	return true;
+}
+
+/* Forced unmount of one detached mount.  Bounded: it waits for nothing.
+ * The worker drops the namespace's reference, which it takes over
+ * (returns true then). */
+static bool force_kill(struct mount *m)
+{
+	return sb_kill(m->sb, m);
 }
 
 /* Unmounts m (the caller holds one reference, which this consumes). */
 static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 {
 	struct mount **v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	int err = 0;
 
 	if (flags & ~(UVFS_UMOUNT_FORCE | UVFS_UMOUNT_DETACH)) {
@@ -682,7 +792,7 @@ static int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	} else {
 		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
 					    MNT_FORCED : MNT_DETACHED,
-					    &v, &n, &cap);
+					    &v, &n);
 	}
 	pthread_rwlock_unlock(&u->ns_lock);
 	if (err) {
@@ -723,7 +833,8 @@ static int mount_lookup(struct uvfs_ctx *ctx, const char *target,
 			struct mount **out)
 {
 	struct path tp;
-	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW, &tp);
+	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW | LK_DEAD,
+			   &tp);
 
 	if (err)
 		return err;

@@ -209,7 +209,7 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 	}
 	if (!err && (flags & LK_DIRECTORY) && !vn_isdir(cur->vp))
 		err = -ENOTDIR;
-	if (!err && vn_dead(cur->vp))
+	if (!err && !(flags & LK_DEAD) && vn_dead(cur->vp))
 		err = -EIO;
 	return err;
 }

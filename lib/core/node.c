@@ -420,6 +420,13 @@ ssize_t uvfs_file_pwrite(struct uvfs_file *h, const void *buf, size_t n,
 	return file_write(h->f, buf, n, off);
 }
 
+int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *h)
+{
+	if ((h->f->flags & O_ACCMODE) == O_RDONLY)
+		return 0;       /* it cannot write: nothing to clear */
+	return file_kill_priv(ctx, h->f->path.vp);
+}
+
 int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 {
 	void *fh;

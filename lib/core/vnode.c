@@ -1,5 +1,6 @@
 /*
- * vnode.c - vnodes, the vnode cache, deadfs and the vnode operations.
+ * vnode.c - vnodes, the vnode cache and deadfs.  The vnode operations
+ * themselves are in vnode_if.c, from one table.
  *
  * Lifecycle of a vnode
  *
@@ -65,10 +66,11 @@ void vcache_fini(struct uvfs *u)
 	pthread_mutex_destroy(&u->vc_lock);
 }
 
-/* => vc_lock held.  The sb's last shell is gone or the mount let go. */
-static void sb_maybe_free_locked(struct uvfs_sb *sb)
+/* => vc_lock held.  The sb's last shell is gone, the mount let go, or a
+ * kill finished: the last of the three frees it. */
+void sb_maybe_free_locked(struct uvfs_sb *sb)
 {
-	if (!sb->mounted && sb->nvnodes == 0)
+	if (!sb->mounted && sb->nvnodes == 0 && !sb->kill_hold)
 		work_queue(sb->u, &sb->free_work);
 }
 
@@ -171,6 +173,11 @@ static void vn_unload(struct vnode *vp)
 		f->fh = NULL;
 		if (fh && sb->ops->release)
 			sb->ops->release(sb, priv, fh);
+		if (f->orphan) {
+			/* closed while the gate was killed: ours to free */
+			free(f);
+			CNT_DEC(u->nfiles);
+		}
 	}
 	pthread_mutex_unlock(&vp->lock);
 	if (sb->ops->reclaim)
@@ -259,9 +266,46 @@ static struct vnode *vc_find_locked(struct uvfs_sb *sb, uint64_t ino)
 	return NULL;
 }
 
+/* directory, symlink, or anything else: what every driver can tell */
+static int type_class(mode_t type)
+{
+	return S_ISDIR(type) ? 1 : S_ISLNK(type) ? 2 : 3;
+}
+
+/* Is the cached vp not the file the driver now names by id (its ino was
+ * reused)? */
+static bool vn_stale(const struct vnode *vp, const struct uvfs_ident *id)
+{
+	if (id->gen && vp->gen && id->gen != vp->gen)
+		return true;
+	return id->type && type_class(id->type) != type_class(vp->type);
+}
+
+/* => vc_lock held.  A stale vp turns dead and leaves the cache; unused, it
+ * is reclaimed on a worker, else at its last release. */
+static void vn_stale_locked(struct vnode *vp)
+{
+	atomic_store_explicit(&vp->state, VN_DEAD, memory_order_release);
+	vn_unhash_locked(vp);
+	ncache_purge(vp);       /* nc_lock is a leaf */
+	if (!(vp->flags & VN_RECLAIM) && vn_claim_locked(vp)) {
+		vp->flags |= VN_RECLAIM;
+		work_queue_lazy(vp->sb->u, &vp->work);
+	}
+}
+
 int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 {
+	struct uvfs_ident id = { .ino = ino };
+
+	return vcache_get_ident(sb, &id, out);
+}
+
+int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
+		     struct vnode **out)
+{
 	struct uvfs *u = sb->u;
+	uint64_t ino = id->ino;
 	struct vnode *vp, *old;
 	struct stat st;
 	void *priv = NULL;
@@ -273,6 +317,10 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 		return -EIO;
 	}
 	vp = vc_find_locked(sb, ino);
+	if (vp && vn_stale(vp, id)) {
+		vn_stale_locked(vp);
+		vp = NULL;
+	}
 	if (vp) {
 		atomic_fetch_add_explicit(&vp->usecount, 1,
 					  memory_order_relaxed);
@@ -300,6 +348,7 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 	}
 	vp->sb = sb;
 	vp->ino = ino;
+	vp->gen = id->gen;
 	vp->type = st.st_mode & S_IFMT;
 	vp->priv = priv;
 	atomic_init(&vp->usecount, 1 | VN_SLOW);
@@ -313,6 +362,10 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 
 	pthread_mutex_lock(&u->vc_lock);
 	old = sb->killed ? NULL : vc_find_locked(sb, ino);
+	if (old && vn_stale(old, id)) {
+		vn_stale_locked(old);
+		old = NULL;
+	}
 	if (old || sb->killed) {
 		if (old)
 			atomic_fetch_add_explicit(&old->usecount, 1,
@@ -483,6 +536,8 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		    !(vp->flags & VN_RECLAIM))
 			cap++;
 	v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	if (!v)
+		cap = 0;        /* out of memory: one at a time, below */
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
 		if (n == cap)
 			break;
@@ -501,22 +556,26 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		vn_rele(v[i]);
 	}
 	free(v);
+	/* Without the array (no memory), or for vnodes that turned dead
+	 * since: take them one by one, each held across its unload. */
+	for (;;) {
+		pthread_mutex_lock(&u->vc_lock);
+		cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
+			if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
+			    !(vp->flags & VN_RECLAIM))
+				break;
+		if (&vp->sb_link == &sb->vnodes) {
+			pthread_mutex_unlock(&u->vc_lock);
+			break;
+		}
+		atomic_fetch_add(&vp->usecount, 1);
+		pthread_mutex_unlock(&u->vc_lock);
+		vn_unload(vp);
+		vn_rele(vp);
+	}
 	pthread_mutex_lock(&u->vc_lock);
 	sb_wait_locked(sb, &sb->nlive, -1);
 	pthread_mutex_unlock(&u->vc_lock);
-}
-
-/* Worker: finish a revoke whose gate did not drain in time. */
-static void revoke_work_fn(struct work *w)
-{
-	struct vnode *vp = caa_container_of(w, struct vnode, work);
-	struct gate *g = &vp->sb->gate;
-
-	gate_close(g, -1);
-	vn_unload(vp);
-	gate_open(g);
-	vp->work.fn = vn_reclaim_work;  /* the work item is ours until rele */
-	vn_rele(vp);
 }
 
 int vn_revoke(struct vnode *vp, int deadline_ms)
@@ -540,176 +599,16 @@ int vn_revoke(struct vnode *vp, int deadline_ms)
 		return 0;
 	}
 	gate_open(&sb->gate);
-	/* Something inside did not leave in time: finish on a worker,
-	 * holding the vnode (its work item is free while it is held). */
-	vn_ref(vp);
-	vp->work.fn = revoke_work_fn;
-	work_queue(u, &vp->work);
+	/* Something inside did not leave in time.  Waiting for it on a
+	 * worker would freeze the mount (the gate closed) and the worker;
+	 * instead the sb dies as in a forced unmount: its kill reclaims vp
+	 * with the rest once the gate has drained, without holding a worker
+	 * meanwhile.  (false: a kill or an unmount already has it.) */
+	sb_kill(sb, NULL);
 	return 0;
 }
 
-void vn_file_attach(struct vnode *vp, struct file *f)
-{
-	pthread_mutex_lock(&vp->lock);
-	cds_list_add(&f->vlink, &vp->files);
-	f->attached = true;
-	pthread_mutex_unlock(&vp->lock);
-}
-
-void vn_file_detach(struct vnode *vp, struct file *f)
-{
-	struct uvfs_sb *sb = vp->sb;
-	struct gate_rec *gr;
-	void *fh;
-
-	pthread_mutex_lock(&vp->lock);
-	if (!f->attached) {
-		pthread_mutex_unlock(&vp->lock);
-		return;
-	}
-	cds_list_del_init(&f->vlink);
-	f->attached = false;
-	fh = f->fh;
-	f->fh = NULL;
-	pthread_mutex_unlock(&vp->lock);
-	if (!fh || !sb->ops->release)
-		return;
-	/* A killed gate means the driver's unmount frees the handle. */
-	if (gate_enter(&sb->gate, &gr) != 0)
-		return;
-	sb->ops->release(sb, vn_dead(vp) ? NULL : vp->priv, fh);
-	gate_exit(gr);
-}
-
-/* ---- the operations ---------------------------------------------------- */
-
-/* Enters vp's gate; on a killed gate or a dead vnode returns -EIO from
- * the calling function (the dead operations). */
-#define VOP_ENTER(vp)                                                   \
-	struct uvfs_sb *sb = (vp)->sb;                                  \
-	struct gate_rec *gr_;                                           \
-	if (gate_enter(&sb->gate, &gr_) != 0)                           \
-		return -EIO;                                            \
-	if (vn_dead(vp)) {                                              \
-		gate_exit(gr_);                                         \
-		return -EIO;                                            \
-	}
-#define VOP_EXIT() gate_exit(gr_)
-
-int vop_getattr(struct vnode *vp, struct stat *st)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->getattr(sb, vp->priv, st);
-	VOP_EXIT();
-	if (r == 0)
-		st->st_dev = sb->dev;
-	return r;
-}
-
-int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->setattr ? sb->ops->setattr(sb, vp->priv, sa)
-				 : -ENOSYS;
-	VOP_EXIT();
-	return r;
-}
-
-bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (unsigned i = 0; i < cr->ngroups && i < UVFS_NGROUPS_MAX; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
-
-int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
-{
-	struct stat st;
-	int r;
-
-	VOP_ENTER(vp);
-	if (sb->ops->permission) {
-		/* the driver's own check (a server's, when it has one) */
-		r = sb->ops->permission(sb, vp->priv, mask, cr);
-	} else if ((sb->ops->flags & UVFS_FS_SERVER_PERMS) &&
-		   !(cr->uid == 0 && (mask & X_OK))) {
-		r = 0;          /* the server decides, at the operation */
-	} else if ((r = sb->ops->getattr(sb, vp->priv, &st)) == 0) {
-		unsigned bits;
-		if (cr->uid == 0) {
-			bits = (mask & X_OK) && !S_ISDIR(st.st_mode) &&
-			       !(st.st_mode & 0111) ? 0 : 7;
-		} else if (cr->uid == st.st_uid) {
-			bits = (st.st_mode >> 6) & 7;
-		} else if (cred_in_group(cr, st.st_gid)) {
-			bits = (st.st_mode >> 3) & 7;
-		} else {
-			bits = st.st_mode & 7;
-		}
-		r = ((unsigned)mask & ~bits) ? -EACCES : 0;
-	}
-	VOP_EXIT();
-	return r;
-}
-
-int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
-{
-	bool dotdot = name[0] == '.' && name[1] == '.' && name[2] == '\0';
-	unsigned long seq = 0;
-	uint64_t ino;
-
-	/* ".." is never cached: a rename moves it */
-	if (!dotdot) {
-		if (ncache_lookup(dvp, name, out))
-			return 0;
-		seq = ncache_seq(dvp);
-	}
-	VOP_ENTER(dvp);
-	int r = sb->ops->lookup(sb, dvp->priv, name, &ino);
-	if (r == 0)
-		r = vcache_get(sb, ino, out);
-	VOP_EXIT();
-	if (r == 0 && !dotdot)
-		ncache_add(dvp, name, *out, seq);
-	return r;
-}
-
-int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
-	       const char *target, const struct uvfs_cred *cred,
-	       struct vnode **out)
-{
-	unsigned long seq = ncache_seq(dvp);
-	uint64_t ino;
-
-	VOP_ENTER(dvp);
-	int r = sb->ops->create ? sb->ops->create(sb, dvp->priv, name, mode,
-						  rdev, target, cred, &ino)
-				: -ENOSYS;
-	if (r == 0 && out)
-		r = vcache_get(sb, ino, out);
-	VOP_EXIT();
-	if (r == 0 && out)
-		ncache_add(dvp, name, *out, seq);
-	return r;
-}
-
-int vop_link(struct vnode *dvp, const char *name, struct vnode *vp)
-{
-	if (vp->sb != dvp->sb)
-		return -EXDEV;
-	if (vn_dead(vp))
-		return -EIO;
-	VOP_ENTER(dvp);
-	int r = sb->ops->link ? sb->ops->link(sb, dvp->priv, name, vp->priv)
-			      : -ENOSYS;
-	VOP_EXIT();
-	return r;
-}
-
-static void vn_mark_unlinked(struct vnode *vp)
+void vn_mark_unlinked(struct vnode *vp)
 {
 	struct uvfs *u = vp->sb->u;
 
@@ -717,162 +616,4 @@ static void vn_mark_unlinked(struct vnode *vp)
 	vp->flags |= VN_UNLINKED;
 	vn_set_slow_locked(vp, true);
 	pthread_mutex_unlock(&u->vc_lock);
-}
-
-int vop_unlink(struct vnode *dvp, const char *name, int isdir,
-	       struct vnode *child)
-{
-	VOP_ENTER(dvp);
-	int r = sb->ops->unlink ? sb->ops->unlink(sb, dvp->priv, name, isdir)
-				: -ENOSYS;
-	VOP_EXIT();
-	if (r == 0)
-		ncache_remove(dvp, name);
-	if (r == 0 && child)
-		vn_mark_unlinked(child);
-	return r;
-}
-
-int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
-	       const char *nname, unsigned flags, struct vnode *victim)
-{
-	if (odvp->sb != ndvp->sb)
-		return -EXDEV;
-	if (vn_dead(ndvp))
-		return -EIO;
-	VOP_ENTER(odvp);
-	int r = sb->ops->rename ? sb->ops->rename(sb, odvp->priv, oname,
-						  ndvp->priv, nname, flags)
-				: -ENOSYS;
-	VOP_EXIT();
-	if (r == 0) {
-		ncache_remove(odvp, oname);
-		ncache_remove(ndvp, nname);
-	}
-	if (r == 0 && victim)
-		vn_mark_unlinked(victim);
-	return r;
-}
-
-ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size)
-{
-	VOP_ENTER(vp);
-	ssize_t r = sb->ops->readlink ? sb->ops->readlink(sb, vp->priv, buf,
-							  size)
-				      : -EINVAL;
-	VOP_EXIT();
-	return r;
-}
-
-ssize_t vop_getxattr(struct vnode *vp, const char *name, void *value,
-		     size_t size)
-{
-	VOP_ENTER(vp);
-	ssize_t r = sb->ops->getxattr ? sb->ops->getxattr(sb, vp->priv, name,
-							  value, size)
-				      : -EOPNOTSUPP;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_setxattr(struct vnode *vp, const char *name, const void *value,
-		 size_t size, int flags)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->setxattr ? sb->ops->setxattr(sb, vp->priv, name,
-						      value, size, flags)
-				  : -EOPNOTSUPP;
-	VOP_EXIT();
-	return r;
-}
-
-ssize_t vop_listxattr(struct vnode *vp, char *list, size_t size)
-{
-	VOP_ENTER(vp);
-	ssize_t r = sb->ops->listxattr ? sb->ops->listxattr(sb, vp->priv,
-							    list, size)
-				       : -EOPNOTSUPP;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_removexattr(struct vnode *vp, const char *name)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->removexattr ? sb->ops->removexattr(sb, vp->priv,
-							    name)
-				     : -EOPNOTSUPP;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_open(struct vnode *vp, int flags, void **fh)
-{
-	VOP_ENTER(vp);
-	*fh = NULL;
-	int r = sb->ops->open ? sb->ops->open(sb, vp->priv, flags, fh) : 0;
-	VOP_EXIT();
-	return r;
-}
-
-ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off)
-{
-	VOP_ENTER(vp);
-	ssize_t r = sb->ops->read ? sb->ops->read(sb, vp->priv, fh, buf, n,
-						  off)
-				  : -ENOSYS;
-	VOP_EXIT();
-	return r;
-}
-
-ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
-		  off_t *off)
-{
-	VOP_ENTER(vp);
-	ssize_t r = sb->ops->write ? sb->ops->write(sb, vp->priv, fh, buf, n,
-						    off)
-				   : -ENOSYS;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_fsync(struct vnode *vp, void *fh, int datasync)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->fsync ? sb->ops->fsync(sb, vp->priv, fh, datasync)
-			       : 0;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
-		uvfs_filldir_t fill, void *arg)
-{
-	VOP_ENTER(vp);
-	int r = sb->ops->readdir ? sb->ops->readdir(sb, vp->priv, fh, cookie,
-						    fill, arg)
-				 : -ENOTDIR;
-	VOP_EXIT();
-	return r;
-}
-
-int vop_statfs(struct vnode *vp, struct statvfs *st)
-{
-	VOP_ENTER(vp);
-	int r;
-	if (sb->ops->statfs) {
-		r = sb->ops->statfs(sb, st);
-	} else {
-		memset(st, 0, sizeof(*st));
-		st->f_bsize = st->f_frsize = 4096;
-		st->f_namemax = NAME_MAX;
-		r = 0;
-	}
-	if (r == 0) {
-		st->f_fsid = (unsigned long)sb->dev;
-		if (sb->rdonly)
-			st->f_flag |= ST_RDONLY;
-	}
-	VOP_EXIT();
-	return r;
 }

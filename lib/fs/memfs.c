@@ -1162,7 +1162,7 @@ static int op_permission(struct uvfs_sb *sb, void *priv, int mask,
 /* ---- namespace --------------------------------------------------------- */
 
 static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
-		     uint64_t *ino)
+		     struct uvfs_ident *id)
 {
 	struct memfs *fs = sb_fs(sb);
 	struct node *d = dirp;
@@ -1177,8 +1177,10 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 		/* the parent; a removed directory has none left */
 		pthread_rwlock_rdlock(&fs->ns_lock);
 		err = d->u.dir.parent ? 0 : -ENOENT;
-		if (d->u.dir.parent)
-			*ino = d->u.dir.parent->ino;
+		if (d->u.dir.parent) {
+			id->ino = d->u.dir.parent->ino;
+			id->type = S_IFDIR;
+		}
 		pthread_rwlock_unlock(&fs->ns_lock);
 		return err;
 	}
@@ -1188,8 +1190,10 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 	hash = name_hash(name, len);
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	de = dir_find(&d->u.dir, name, len, hash);
-	if (de != NULL)
-		*ino = de->child->ino;
+	if (de != NULL) {
+		id->ino = de->child->ino;
+		id->type = de->child->type;
+	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return de != NULL ? 0 : -ENOENT;
 }
@@ -1198,7 +1202,7 @@ static int op_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
  *    cred, group and S_ISGID from a setgid parent. */
 static int op_create(struct uvfs_sb *sb, void *dirp, const char *name,
 		     mode_t mode, dev_t rdev, const char *target,
-		     const struct uvfs_cred *cred, uint64_t *ino)
+		     const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
 	struct memfs *fs = sb_fs(sb);
 	struct node *d = dirp, *n;
@@ -1285,7 +1289,8 @@ static int op_create(struct uvfs_sb *sb, void *dirp, const char *name,
 	pthread_mutex_unlock(&fs->itab_lock);
 	de->child = n;
 	dir_insert(&d->u.dir, de);
-	*ino = n->ino;
+	id->ino = n->ino;
+	id->type = n->type;
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return 0;
 

@@ -90,7 +90,7 @@ static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 
 /* Liveness: the kernel gives up on data unacknowledged for
  * user_timeout_ms, and probes an idle connection (docs/session.md). */
-static void tcp_tune(int s, const struct rt_tcp_opts *o)
+void rt_tcp_tune(int s, const struct rt_tcp_opts *o)
 {
 	int one = 1;
 
@@ -167,7 +167,7 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 			sys_close(s);
 			continue;
 		}
-		tcp_tune(s, o);
+		rt_tcp_tune(s, o);
 		*fd = s;
 		r = 0;
 		break;

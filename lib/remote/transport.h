@@ -33,6 +33,10 @@ struct rt_tcp_opts {
 	int keepalive_ms;       /* 0: no keepalive */
 };
 
+/* Sets TCP_NODELAY and the options of o (may be NULL) on a connected TCP
+ * socket: for links made elsewhere (the NFS driver's, made by libnfs). */
+void rt_tcp_tune(int fd, const struct rt_tcp_opts *o);
+
 /* A source one can connect to again (unix:PATH, tcp:HOST:PORT)? */
 bool rt_source_is_address(const char *source);
 

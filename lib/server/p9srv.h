@@ -209,7 +209,11 @@ struct p9srv_opts {
 	uint32_t msize;         /* the largest msize offered; 0: 256 KiB + hdr */
 	unsigned nworkers;      /* workers per connection; 0: 4 */
 	unsigned max_inflight;  /* requests queued or running; 0: 256 */
-	unsigned max_fids;      /* fids per connection; 0: 65536 */
+	/* Fids per connection; past it a new fid answers ENFILE.  0: 1M
+	 * (1 << 20).  A client such as the VFS keeps a fid per file the
+	 * kernel remembers, so this must be generous; the table grows with
+	 * the fids in use (docs/server.md, "Limits" has the memory cost). */
+	unsigned max_fids;
 	/* If non-zero: the worker running a request that is flushed gets
 	 * this signal (p9srv_new installs a handler that does nothing,
 	 * without SA_RESTART), so a blocking system call in the operation

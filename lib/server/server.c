@@ -73,7 +73,9 @@
 
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
-#define FID_BUCKETS     1024
+#define FID_BUCKETS     1024    /* the fid table's first size; it doubles
+				 * when it holds twice as many fids */
+#define DEFAULT_MAX_FIDS (1u << 20)
 #define WATCH_MS        1       /* an inline request that runs this long
 				 * loses the input */
 
@@ -153,7 +155,8 @@ struct conn {
 	bool dead;
 	uint8_t in[4096];               /* the owner's: input read ahead */
 	size_t inoff, inlen;
-	struct fid *fids[FID_BUCKETS];
+	struct fid **fids;              /* lock: nbuckets hash chains */
+	unsigned nbuckets;              /* lock: a power of two */
 	pthread_t *workers;             /* the pool but for the serve thread */
 	unsigned nworkers;              /* started; at most this many run */
 };
@@ -191,7 +194,7 @@ int p9srv_new(const struct p9srv_ops *ops, void *arg,
 	if (s->o.max_inflight < s->o.nworkers)
 		s->o.max_inflight = s->o.nworkers;
 	if (s->o.max_fids == 0)
-		s->o.max_fids = 65536;
+		s->o.max_fids = DEFAULT_MAX_FIDS;
 	if (s->o.max_xattr_bytes == 0)
 		s->o.max_xattr_bytes = 4u << 20;
 	if (s->o.interrupt_signal) {
@@ -294,9 +297,14 @@ static void send_rflush_locked(struct conn *c, uint16_t tag)
 
 /* --- the fid table --- */
 
+static unsigned fid_hash(uint32_t n, unsigned nbuckets)
+{
+	return (n * 2654435761u) & (nbuckets - 1);
+}
+
 static struct fid **fid_slot_locked(struct conn *c, uint32_t n)
 {
-	struct fid **pp = &c->fids[(n * 2654435761u) % FID_BUCKETS];
+	struct fid **pp = &c->fids[fid_hash(n, c->nbuckets)];
 
 	while (*pp && (*pp)->pub.fid != n)
 		pp = &(*pp)->hnext;
@@ -344,6 +352,29 @@ static void fid_put(struct conn *c, struct fid *f)
 		fid_free(c, f);
 }
 
+/* Doubles the hash table (chains stay short at any number of fids).  Out
+ * of memory it keeps the old table: longer chains, still correct. */
+static void fid_grow_locked(struct conn *c)
+{
+	unsigned nb = c->nbuckets * 2;
+	struct fid **t = calloc(nb, sizeof(*t));
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i < c->nbuckets; i++) {
+		struct fid *f = c->fids[i], *next;
+		for (; f; f = next) {
+			unsigned h = fid_hash(f->pub.fid, nb);
+			next = f->hnext;
+			f->hnext = t[h];
+			t[h] = f;
+		}
+	}
+	free(c->fids);
+	c->fids = t;
+	c->nbuckets = nb;
+}
+
 /*
  * A RESERVED fid n with two references (the table's and the caller's),
  * or -EBADF if n is in use (or is NOFID), -ENFILE past max_fids.
@@ -362,6 +393,8 @@ static int fid_reserve(struct conn *c, uint32_t n, struct fid **out)
 	f->state = FID_RESERVED;
 	f->refs = 2;
 	pthread_mutex_lock(&c->lock);
+	if (c->nfids >= 2 * c->nbuckets)
+		fid_grow_locked(c);
 	pp = fid_slot_locked(c, n);
 	if (*pp || c->nfids >= c->srv->o.max_fids) {
 		int err = *pp ? -EBADF : -ENFILE;
@@ -434,10 +467,21 @@ static void fid_replace(struct conn *c, struct fid *old, struct fid *nf)
 /* Every fid out of the table (Tversion, connection end). */
 static void fid_clunk_all(struct conn *c)
 {
-	for (unsigned i = 0; i < FID_BUCKETS; i++) {
+	unsigned nb = 0;
+
+	for (unsigned i = 0;; i++) {
 		for (;;) {
 			struct fid *f;
 			pthread_mutex_lock(&c->lock);
+			if (c->nbuckets != nb) {
+				/* grown meanwhile: chains moved, start over */
+				nb = c->nbuckets;
+				i = 0;
+			}
+			if (i >= nb) {
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
 			f = c->fids[i];
 			if (f)
 				f->refs++;
@@ -1733,6 +1777,12 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	c->outfd = outfd;
 	c->sock = getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->qtail = &c->qhead;
+	c->nbuckets = FID_BUCKETS;
+	c->fids = calloc(c->nbuckets, sizeof(*c->fids));
+	if (!c->fids) {
+		free(c);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->qcond, NULL);
@@ -1766,6 +1816,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	fid_clunk_all(c);
 out_free:
 	free(c->workers);
+	free(c->fids);
 	pthread_cond_destroy(&c->wcond);
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->qcond);

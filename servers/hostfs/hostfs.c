@@ -115,10 +115,48 @@ static int resolve(struct hostfs *hs, const char *path, int flags)
 	}
 }
 
-static uint64_t qid_path(struct hostfs *hs, dev_t dev, ino_t ino)
+/*
+ * A file's generation: 16 bits folded from its birth time (statx
+ * STATX_BTIME), so that a file made on an inode number the host has just
+ * reused (a file removed, a directory or symlink created in its place) has
+ * another qid.path than the file the client may still have cached.  0
+ * where the host file system keeps no birth time (or the file is gone).
+ * One statx: dfd and name as fstatat(AT_SYMLINK_NOFOLLOW); name NULL for
+ * dfd itself.
+ */
+static uint16_t file_gen(int dfd, const char *name)
+{
+	struct statx stx;
+	uint64_t h;
+	int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC;
+
+	if (!name) {
+		name = "";
+		flags |= AT_EMPTY_PATH;
+	}
+	if (statx(dfd, name, flags, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return 0;
+	h = ((uint64_t)stx.stx_btime.tv_sec * 1000000007ULL) ^
+	    stx.stx_btime.tv_nsec;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return (uint16_t)(h >> 48);
+}
+
+/*
+ * qid.path: the inode number; another device below the export mixes into
+ * bits 48..63; the generation goes into bits 32..47 when the inode number
+ * fits in 32 bits (ext4, and tmpfs by default: inode numbers that hosts
+ * reuse), so a reused number is a new qid.  Larger inode numbers (xfs,
+ * btrfs: not reused at once) are left as they are.
+ */
+static uint64_t qid_path(struct hostfs *hs, dev_t dev, ino_t ino,
+			 uint16_t gen)
 {
 	uint64_t p = (uint64_t)ino;
 
+	if (p >> 32 == 0)
+		p |= (uint64_t)gen << 32;
 	if (dev != hs->rootdev) /* another file system below the export */
 		p ^= ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) &
 		     0xffff000000000000ULL;
@@ -134,12 +172,13 @@ static uint8_t qid_type(mode_t mode)
 	return P9_QTFILE;
 }
 
-static void stat_qid(struct hostfs *hs, const struct stat *st,
+/* st and gen: one file's (file_gen of the same file). */
+static void stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
 		     struct p9_qid *q)
 {
 	q->type = qid_type(st->st_mode);
 	q->version = 0;
-	q->path = qid_path(hs, st->st_dev, st->st_ino);
+	q->path = qid_path(hs, st->st_dev, st->st_ino, gen);
 }
 
 /* Whether st is still the file the fid named (device, inode and type:
@@ -364,7 +403,7 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	if (!hf)
 		return -ENOMEM;
 	f->priv = hf;
-	stat_qid(hs, &st, qid);
+	stat_qid(hs, &st, file_gen(hs->rootfd, NULL), qid);
 	return 0;
 }
 
@@ -436,8 +475,8 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			close(fd);
 			break;
 		}
+		stat_qid(hs, &st, file_gen(fd, NULL), &wqid[i]);
 		close(fd);
-		stat_qid(hs, &st, &wqid[i]);
 		strcpy(path, next);
 	}
 	*nwqid = i;
@@ -465,9 +504,9 @@ static int hs_getattr(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
+	stat_qid(hs, &st, file_gen(fd, NULL), &a->qid);
 	fd_done(fd, owned);
 	a->valid = P9_GETATTR_BASIC;
-	stat_qid(hs, &st, &a->qid);
 	a->mode = st.st_mode;
 	a->uid = st.st_uid;
 	a->gid = st.st_gid;
@@ -605,7 +644,7 @@ static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 	pthread_mutex_lock(&hf->plock);        /* orphan scans read it */
 	hf->fd = fd;
 	pthread_mutex_unlock(&hf->plock);
-	stat_qid(hs, &st, qid);
+	stat_qid(hs, &st, file_gen(fd, NULL), qid);
 	*iounit = 0;
 	return 0;
 }
@@ -675,7 +714,7 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	hf->type = st.st_mode & S_IFMT;
 	hf->fd = fd;
 	pthread_mutex_unlock(&hf->plock);
-	stat_qid(hs, &st, qid);
+	stat_qid(hs, &st, file_gen(fd, NULL), qid);
 	*iounit = 0;
 	return 0;
 }
@@ -749,7 +788,10 @@ static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
 			e.qid.type = d->d_type == DT_DIR ? P9_QTDIR :
 				     d->d_type == DT_LNK ? P9_QTSYMLINK
 							 : P9_QTFILE;
-			e.qid.path = qid_path(hs, hf->dev, d->d_ino);
+			/* the generation too, so that the entry's qid is
+			 * the one a walk to it answers */
+			e.qid.path = qid_path(hs, hf->dev, d->d_ino,
+					      file_gen(hf->fd, d->d_name));
 			int err = p9_dirent_put(b, &e);
 			if (err == -ENOSPC)
 				return b->len ? 0 : -EINVAL;
@@ -778,7 +820,7 @@ static int entry_qid(struct hostfs *hs, int dfd, const char *name,
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	stat_qid(hs, &st, qid);
+	stat_qid(hs, &st, file_gen(dfd, name), qid);
 	return 0;
 }
 

@@ -1,12 +1,18 @@
 /*
  * main.c - uvfs-hostfs: exports a host directory over 9P2000.L.
  *
- *   uvfs-hostfs [--listen unix:PATH] [--workers N] [--msize N] DIR
+ *   uvfs-hostfs [--listen unix:PATH|tcp:ADDR:PORT] [--workers N]
+ *               [--msize N] [--max-fids N] DIR
  *
  * Without --listen it serves one connection on the inherited descriptors
  * 0 (requests) and 1 (replies): the way the VFS spawns it over a
  * socketpair.  With --listen unix:PATH it accepts connections on a Unix
- * socket, one thread each, until killed.  A socket file left at PATH by a
+ * socket, with --listen tcp:ADDR:PORT (a numeric IPv4 or IPv6 address;
+ * IPv6 in brackets) on a TCP socket, one thread each, until killed.
+ * TCP has no peer credentials: whoever can connect may act as any user,
+ * so listen only on an address that only trusted clients reach.
+ * --max-fids bounds the fids of one connection (default 1048576, the
+ * library's; docs/server.md "Limits").  A socket file left at PATH by a
  * server that died is replaced (one that a live server listens on is
  * not): restarted on the same path, the server is found again by clients
  * that reconnect (docs/recovery.md).
@@ -25,33 +31,146 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "hostfs.h"
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: uvfs-hostfs [--listen unix:PATH] "
-		"[--workers N] [--msize N] DIR\n");
+	fprintf(stderr, "usage: uvfs-hostfs [--listen unix:PATH|tcp:ADDR:PORT] "
+		"[--workers N] [--msize N] [--max-fids N] DIR\n");
 	exit(2);
 }
 
 static struct p9srv *srv;
 
-/* --listen: p9srv_serve_unix() (lib/server/listen.c): owner-only, a
- * stale socket replaced, one thread per connection, until killed. */
+static void *conn_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	p9srv_serve_fd(srv, fd, fd);
+	close(fd);
+	return NULL;
+}
+
+/* path names a socket nobody listens on (its server died)? */
+static int stale_socket(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, stale;
+
+	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+		errno == ECONNREFUSED;
+	close(fd);
+	return stale;
+}
+
+static int accept_loop(int fd);
+
 static int listen_unix(const char *path)
 {
-	int lfd = p9srv_listen_unix(path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
 
-	if (lfd < 0) {
-		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
-			path, strerror(-lfd));
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "uvfs-hostfs: socket path too long: %s\n", path);
 		exit(2);
 	}
-	int err = p9srv_serve_listener(srv, lfd);
-	fprintf(stderr, "uvfs-hostfs: accept: %s\n", strerror(-err));
-	return 1;
+	strcpy(sa.sun_path, path);
+	/* owner-only: who may connect is who may act as any user */
+	mode_t old = umask(077);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int bad = fd < 0;
+	if (!bad && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
+		      unlink(path) < 0 ||
+		      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
+	bad = bad || listen(fd, 64) < 0;
+	umask(old);
+	if (bad) {
+		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
+			path, strerror(errno));
+		exit(2);
+	}
+	return accept_loop(fd);
+}
+
+/* ADDR:PORT, numeric ([v6]:PORT for IPv6); exits 2 on bad input. */
+static int listen_tcp(const char *hostport)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+					      AI_PASSIVE };
+	struct addrinfo *ai;
+	size_t hl;
+	int fd, one = 1, e;
+
+	if (!colon || colon == hostport || !colon[1])
+		goto bad_addr;
+	hl = (size_t)(colon - hostport);
+	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
+		hostport++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		goto bad_addr;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	e = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (e) {
+		fprintf(stderr, "uvfs-hostfs: bad tcp address %s: %s\n",
+			hostport, gai_strerror(e));
+		exit(2);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		fprintf(stderr, "uvfs-hostfs: cannot listen on tcp:%s: %s\n",
+			hostport, strerror(errno));
+		exit(2);
+	}
+	freeaddrinfo(ai);
+	return accept_loop(fd);
+bad_addr:
+	fprintf(stderr, "uvfs-hostfs: --listen tcp: takes ADDR:PORT, "
+		"e.g. tcp:127.0.0.1:5640 (got tcp:%s)\n", hostport);
+	exit(2);
+}
+
+/* Accepts connections on fd until an error; one thread each. */
+static int accept_loop(int fd)
+{
+	for (;;) {
+		pthread_t t;
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
+				continue;
+			fprintf(stderr, "uvfs-hostfs: accept: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		int one = 1;
+		/* replies are written whole: do not hold small ones back */
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
+			close(c);
+			continue;
+		}
+		pthread_detach(t);
+	}
 }
 
 int main(int argc, char **argv)
@@ -69,6 +188,16 @@ int main(int argc, char **argv)
 			o.nworkers = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--msize") == 0 && i + 1 < argc)
 			o.msize = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--max-fids") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long n = strtoul(argv[++i], &end, 10);
+			if (*end || n == 0 || n > UINT32_MAX) {
+				fprintf(stderr, "uvfs-hostfs: --max-fids takes "
+					"a number from 1 to %u\n", UINT32_MAX);
+				exit(2);
+			}
+			o.max_fids = (unsigned)n;
+		}
 		else if (argv[i][0] == '-' || dir)
 			usage();
 		else
@@ -76,8 +205,10 @@ int main(int argc, char **argv)
 	}
 	if (!dir)
 		usage();
-	if (listen && strncmp(listen, "unix:", 5) != 0) {
-		fprintf(stderr, "uvfs-hostfs: --listen takes unix:PATH\n");
+	if (listen && strncmp(listen, "unix:", 5) != 0 &&
+	    strncmp(listen, "tcp:", 4) != 0) {
+		fprintf(stderr, "uvfs-hostfs: --listen takes unix:PATH or "
+			"tcp:ADDR:PORT\n");
 		exit(2);
 	}
 	err = hostfs_open(dir, &hs);
@@ -106,6 +237,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uvfs-hostfs: %s\n", strerror(-err));
 		return 1;
 	}
+	if (listen && strncmp(listen, "tcp:", 4) == 0)
+		return listen_tcp(listen + 4);
 	if (listen)
 		return listen_unix(listen + 5);
 	err = p9srv_serve_fd(srv, 0, 1);

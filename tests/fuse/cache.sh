@@ -100,7 +100,7 @@ if [ -n "$HOSTFS" ] && [ -x "$HOSTFS" ]; then
 	[ -e "$MNT/h/n" ] || fail "h/n made on the host is not seen"
 	expect 0 "$UVFS" umount "$MNT/h"
 else
-	note "hostfs part skipped: UVFS_HOSTFS not set to the built uvfs-hostfs"
+	skip_part "hostfs: UVFS_HOSTFS not set to the built uvfs-hostfs"
 fi
 
 alive

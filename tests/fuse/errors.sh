@@ -108,11 +108,14 @@ note "a stranger on the socket"
 if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
 	expect_msg 3 "cannot reach uvfsd" setpriv --reuid=nobody --regid=nogroup \
 		--clear-groups "$UVFS" -m "$MNT" mounts
-	# past the file mode too: the daemon checks the peer's uid
+	# past the directory's and the file's modes too: the daemon checks
+	# the peer's uid (and answers at once, without a slot)
+	chmod 711 "$(dirname "$SOCK")"
 	chmod 666 "$SOCK"
 	expect_msg 1 "permission denied" setpriv --reuid=nobody --regid=nogroup \
 		--clear-groups "$UVFS" -m "$MNT" mounts
 	chmod 600 "$SOCK"
+	chmod 700 "$(dirname "$SOCK")"
 fi
 
 note "a second uvfsd on the same mount point"

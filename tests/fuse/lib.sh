@@ -1,6 +1,9 @@
 # lib.sh - sourced by the FUSE tests: start uvfsd on a temporary mount
 # point, always clean up (trap), helpers.  Exit codes: 0 pass, 1 fail,
-# 77 skip.
+# 77 skip: the whole test (skip), or a part of it (skip_part: the rest
+# still runs and must pass, and the test then exits 77, not 0, so that
+# meson and tests/summary.py show the skip; the reasons are on stdout as
+# "SKIP: ..." lines).
 set -u
 
 UVFSD=${UVFSD:-}
@@ -8,6 +11,8 @@ UVFS=${UVFS:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 skip() { echo "SKIP: $*"; exit 77; }
+SKIPPED_PARTS=0
+skip_part() { echo "SKIP: (part) $*"; SKIPPED_PARTS=$((SKIPPED_PARTS + 1)); }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
 
@@ -20,8 +25,13 @@ WORK=$(mktemp -d /tmp/uvfs-fuse.XXXXXX) || fail "mktemp"
 chmod 755 "$WORK"
 MNT=$WORK/mnt
 mkdir "$MNT"
+# the control socket: in a directory of the test's own (uvfsd insists on
+# one that is its owner's alone, mode 0700)
+CTL=$WORK/ctl
+mkdir -m 700 "$CTL"
 DAEMON_PID=
 BG_PIDS=()
+CLEANUP_PATHS=()        # made outside $WORK: removed at exit too
 
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
@@ -46,6 +56,8 @@ cleanup() {
 		tail -50 "$WORK/uvfsd.log"
 	fi
 	rm -rf "$WORK"
+	for p in "${CLEANUP_PATHS[@]}"; do rm -rf "$p"; done
+	[ $rc -eq 0 ] && [ "$SKIPPED_PARTS" -gt 0 ] && rc=77
 	exit $rc
 }
 trap cleanup EXIT
@@ -54,7 +66,8 @@ trap 'exit 1' INT TERM
 # start_daemon [uvfsd options...]: uvfsd in the foreground, in the
 # background of this script; returns once the mount answers.
 start_daemon() {
-	"$UVFSD" "$MNT" -f -o allow_other "$@" >>"$WORK/uvfsd.log" 2>&1 &
+	"$UVFSD" "$MNT" -f -o allow_other --socket "$CTL/uvfsd.sock" "$@" \
+		>>"$WORK/uvfsd.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 200); do
 		if mounted "$MNT" && "$UVFS" -m "$MNT" stats >/dev/null 2>&1
@@ -159,3 +172,30 @@ holder_cmd() { # NAME CMD -> $REPLY_LINE
 holder_pid() { eval "echo \$H_PID_$1"; }
 
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# wait_stopped PID: kill -STOP returns before a thread running on another
+# CPU has taken the signal; wait (5 s) until every thread is in state T.
+wait_stopped() {
+	local pid=$1 i t st all
+	for i in $(seq 500); do
+		all=1
+		for t in /proc/"$pid"/task/*/stat; do
+			[ -r "$t" ] || continue
+			st=$(sed 's/.*) //' "$t" 2>/dev/null | cut -c1)
+			case $st in T|t|"") ;; *) all=0 ;; esac
+		done
+		[ $all = 1 ] && return 0
+		sleep 0.01
+	done
+	fail "process $pid did not stop"
+}
+
+# bound_ms MS: a wall-clock bound for this build: 5x under ThreadSanitizer
+# (uvfsd built with it runs everything 5-15x slower).
+bound_ms() {
+	if grep -qa __tsan_init "$UVFSD" 2>/dev/null; then
+		echo $(($1 * 5))
+	else
+		echo "$1"
+	fi
+}

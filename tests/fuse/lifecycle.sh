@@ -56,9 +56,9 @@ stop_daemon
 expect_msg 1 "cannot create the namespace" "$UVFSD" "$MNT" -f --root nosuchfs
 
 note "daemonized"
-expect 0 "$UVFSD" "$MNT" -o allow_other
+expect 0 "$UVFSD" "$MNT" -o allow_other --socket "$CTL/d.sock"
 mounted "$MNT" || fail "not mounted after the parent returned"
-DAEMON_PID=$(pgrep -f "^$UVFSD $MNT -o allow_other$" | head -1)
+DAEMON_PID=$(pgrep -f "^$UVFSD $MNT -o allow_other --socket $CTL/d.sock$" | head -1)
 [ -n "$DAEMON_PID" ] || fail "no daemon process"
 "$UVFS" -m "$MNT" stats >/dev/null || fail "the daemon does not answer"
 kill -TERM "$DAEMON_PID"

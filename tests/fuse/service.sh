@@ -51,7 +51,7 @@ mounted "$M1" || fail "not mounted"
 opts=$(awk -v m="$M1" '$5 == m { print $6 }' /proc/self/mountinfo)
 case ,$opts, in *,nosuid,*) ;; *) fail "nosuid did not reach the kernel: $opts" ;; esac
 case ,$opts, in *,nodev,*) ;; *) fail "nodev did not reach the kernel: $opts" ;; esac
-expect_msg 2 "unknown option 'bogus'" \
+expect_msg 2 "unknown mount option 'bogus'" \
 	mount -t fuse.uvfsd none "$WORK/export" -o bogus
 expect 0 "$UVFS" shutdown "$M1"
 mounted "$M1" && fail "uvfs shutdown returned before the mount was gone"

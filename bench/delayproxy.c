@@ -1,0 +1,425 @@
+/*
+ * delayproxy.c - uvfs-delayproxy: a TCP forwarder that adds a fixed
+ * one-way delay in each direction, for the network tests and benchmarks
+ * (the kernel they run on may have no netem).
+ *
+ *   uvfs-delayproxy [-u US] [-d US] LISTEN_ADDR:PORT TARGET_ADDR:PORT
+ *
+ *   -u US   delay of the bytes going to the target ("up"), microseconds
+ *   -d US   delay of the bytes coming back ("down"), microseconds
+ *   Addresses are numeric (IPv4, or [IPv6]); port 0 listens on a free
+ *   port.  Once listening it prints "port N" on stdout (and flushes), so a
+ *   script can wait for it.
+ *
+ * Lifecycle of a connection
+ *   Each accepted connection gets a thread that connects to the target
+ *   (so a target that does not answer holds up no other connection), then
+ *   two
+ *   threads, one per direction.  A direction's thread reads whatever its
+ *   source has, stamps the chunk with (time read + delay) and queues it;
+ *   it writes a chunk once its time has come.  Bytes leave in the order
+ *   they came (one queue, no reordering); a chunk is never split or
+ *   merged on the way except by the kernel's own segmentation.  While
+ *   chunks wait, the thread keeps reading (poll with the time to the next
+ *   due chunk as timeout), so the delay does not cut the throughput below
+ *   what the window allows.  At most MAX_QUEUED bytes wait per direction;
+ *   past that it stops reading (TCP's flow control then holds the sender).
+ *
+ *   End of input from a source: once its queue has drained, the other
+ *   side is shut down for writing (a half-close passes through).  A reset
+ *   or error on either side: the connection is aborted (a byte in its wake
+ *   pipe stops the other thread's poll at once) and both sockets are
+ *   closed abortively (SO_LINGER 0: the peer gets a reset, nothing queued
+ *   is sent later; no shutdown first, whose FIN would read as a clean
+ *   end), so a proxy in the path does not turn a killed connection into a
+ *   graceful one.  The second thread to finish frees the connection.
+ *   Sends never block: a full destination is waited for with poll, which
+ *   the abort also ends.
+ *
+ * Exit: it runs until killed; 2 on bad usage, 1 if it cannot listen.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_QUEUED      (8u << 20)
+#define CHUNK           65536
+
+struct chunk {
+	struct chunk *next;
+	uint64_t due_ns;        /* CLOCK_MONOTONIC */
+	size_t len, off;        /* off: bytes of it already written */
+	unsigned char data[];
+};
+
+/* One connection: two sockets, two directions.  Each direction's fields
+ * belong to its thread; refs and abort are shared (atomics). */
+struct pconn {
+	int a, b;               /* a: the client's, b: the target's */
+	int wake[2];            /* a pipe: written once at the abort, so
+				 * both threads' polls return at once */
+	atomic_int refs;        /* the two threads */
+	atomic_bool abort;      /* a reset or error: both directions stop */
+};
+
+struct dir {
+	struct pconn *pc;
+	int src, dst;
+	uint64_t delay_ns;
+};
+
+static uint64_t up_ns, down_ns;
+static struct addrinfo *target;
+
+static void serve(int a);
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void abortive_close(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* A reset or an error: both directions stop, both sockets are closed
+ * abortively (at the last put).  Nothing is shut down first: a FIN would
+ * reach the peer before the reset and read as a clean end of file. */
+static void pconn_abort(struct pconn *pc)
+{
+	if (!atomic_exchange(&pc->abort, true)) {
+		char c = 1;
+		(void)!write(pc->wake[1], &c, 1);
+	}
+}
+
+static void pconn_put(struct pconn *pc)
+{
+	if (atomic_fetch_sub(&pc->refs, 1) != 1)
+		return;
+	close(pc->wake[0]);
+	close(pc->wake[1]);
+	if (atomic_load(&pc->abort)) {
+		abortive_close(pc->a);
+		abortive_close(pc->b);
+	} else {
+		close(pc->a);
+		close(pc->b);
+	}
+	free(pc);
+}
+
+/* One direction: src -> queue -> dst after the delay. */
+static void *dir_main(void *arg)
+{
+	struct dir *d = arg;
+	struct chunk *head = NULL, **tail = &head;
+	size_t queued = 0;
+	bool eof = false;
+
+	while (!atomic_load(&d->pc->abort)) {
+		uint64_t now = now_ns();
+		/* write what is due */
+		while (head && head->due_ns <= now) {
+			ssize_t n = send(d->dst, head->data + head->off,
+					 head->len - head->off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno == EAGAIN) {
+				/* dst is full: wait for room (or the abort) */
+				struct pollfd w[2] = {
+					{ .fd = d->dst, .events = POLLOUT },
+					{ .fd = d->pc->wake[0], .events = POLLIN },
+				};
+				poll(w, 2, -1);
+				if (atomic_load(&d->pc->abort))
+					goto out;
+				continue;
+			}
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				pconn_abort(d->pc);
+				goto out;
+			}
+			head->off += (size_t)n;
+			if (head->off < head->len)
+				continue;
+			struct chunk *c = head;
+			head = c->next;
+			if (!head)
+				tail = &head;
+			queued -= c->len;
+			free(c);
+		}
+		if (eof && !head) {
+			shutdown(d->dst, SHUT_WR);
+			break;
+		}
+		int timeout = -1;
+		if (head) {
+			uint64_t wait = head->due_ns > now ? head->due_ns - now : 0;
+			timeout = (int)((wait + 999999) / 1000000);
+		}
+		/* not reading (end of input, queue full): only the clock and
+		 * the other direction's abort */
+		struct pollfd p[2] = {
+			{ .fd = (!eof && queued < MAX_QUEUED) ? d->src : -1,
+			  .events = POLLIN },
+			{ .fd = d->pc->wake[0], .events = POLLIN },
+		};
+		int r = poll(p, 2, timeout);
+		if (r < 0 && errno != EINTR) {
+			pconn_abort(d->pc);
+			break;
+		}
+		if (r <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct chunk *c = malloc(sizeof(*c) + CHUNK);
+		if (!c) {
+			pconn_abort(d->pc);
+			break;
+		}
+		ssize_t n = recv(d->src, c->data, CHUNK, 0);
+		if (n <= 0) {
+			free(c);
+			if (n == 0) {
+				eof = true;
+				continue;
+			}
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			pconn_abort(d->pc);         /* a reset */
+			break;
+		}
+		c->next = NULL;
+		c->len = (size_t)n;
+		c->off = 0;
+		c->due_ns = now_ns() + d->delay_ns;
+		*tail = c;
+		tail = &c->next;
+		queued += c->len;
+	}
+out:
+	while (head) {
+		struct chunk *c = head;
+		head = c->next;
+		free(c);
+	}
+	pconn_put(d->pc);
+	free(d);
+	return NULL;
+}
+
+static int start_dir(struct pconn *pc, int src, int dst, uint64_t delay)
+{
+	struct dir *d = malloc(sizeof(*d));
+	pthread_t t;
+
+	if (!d)
+		return -1;
+	*d = (struct dir){ .pc = pc, .src = src, .dst = dst, .delay_ns = delay };
+	if (pthread_create(&t, NULL, dir_main, d)) {
+		free(d);
+		return -1;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+static void *serve_main(void *arg)
+{
+	serve((int)(intptr_t)arg);
+	return NULL;
+}
+
+static void serve(int a)
+{
+	int b = socket(target->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct pconn *pc;
+
+	if (b < 0 || connect(b, target->ai_addr, target->ai_addrlen) < 0) {
+		/* the target refuses: so does the proxy */
+		if (b >= 0)
+			close(b);
+		abortive_close(a);
+		return;
+	}
+	setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	pc = calloc(1, sizeof(*pc));
+	if (!pc) {
+		abortive_close(a);
+		abortive_close(b);
+		return;
+	}
+	if (pipe2(pc->wake, O_CLOEXEC) < 0) {
+		free(pc);
+		abortive_close(a);
+		abortive_close(b);
+		return;
+	}
+	pc->a = a;
+	pc->b = b;
+	atomic_init(&pc->refs, 2);
+	if (start_dir(pc, a, b, up_ns) < 0) {
+		atomic_store(&pc->abort, true);
+		atomic_store(&pc->refs, 1);
+		pconn_put(pc);
+		return;
+	}
+	if (start_dir(pc, b, a, down_ns) < 0) {
+		pconn_abort(pc);
+		pconn_put(pc);
+	}
+}
+
+/* "ADDR:PORT" / "[v6]:PORT" -> addrinfo; NULL with a message. */
+static struct addrinfo *parse_addr(const char *s, bool passive)
+{
+	char host[256];
+	const char *colon = strrchr(s, ':');
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+			    (passive ? AI_PASSIVE : 0),
+	};
+	struct addrinfo *ai;
+	size_t hl;
+	int e;
+
+	if (!colon || colon == s || !colon[1])
+		goto bad;
+	hl = (size_t)(colon - s);
+	const char *h = s;
+	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	e = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (e) {
+		fprintf(stderr, "uvfs-delayproxy: %s: %s\n", s, gai_strerror(e));
+		return NULL;
+	}
+	return ai;
+bad:
+	fprintf(stderr, "uvfs-delayproxy: %s: expected ADDR:PORT "
+		"(numeric, e.g. 127.0.0.1:5640)\n", s);
+	return NULL;
+}
+
+static bool parse_us(const char *s, uint64_t *ns)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || end == s || v > 60ull * 1000000)
+		return false;
+	*ns = (uint64_t)v * 1000;
+	return true;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: uvfs-delayproxy [-u US] [-d US] "
+		"LISTEN_ADDR:PORT TARGET_ADDR:PORT\n"
+		"  -u US  one-way delay towards the target (microseconds)\n"
+		"  -d US  one-way delay back from it (microseconds)\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo *lai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int opt, lfd, one = 1;
+
+	while ((opt = getopt(argc, argv, "u:d:h")) != -1) {
+		switch (opt) {
+		case 'u':
+			if (!parse_us(optarg, &up_ns))
+				usage();
+			break;
+		case 'd':
+			if (!parse_us(optarg, &down_ns))
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 2)
+		usage();
+	lai = parse_addr(argv[optind], true);
+	target = parse_addr(argv[optind + 1], false);
+	if (!lai || !target) {
+		if (lai)
+			freeaddrinfo(lai);
+		if (target)
+			freeaddrinfo(target);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	lfd = socket(lai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(lfd, lai->ai_addr, lai->ai_addrlen) < 0 ||
+	    listen(lfd, 64) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&ss, &sl) < 0) {
+		fprintf(stderr, "uvfs-delayproxy: cannot listen on %s: %s\n",
+			argv[optind], strerror(errno));
+		return 1;
+	}
+	freeaddrinfo(lai);
+	printf("port %u\n", ss.ss_family == AF_INET6 ?
+	       ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+	       ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	fflush(stdout);
+	for (;;) {
+		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
+				continue;
+			fprintf(stderr, "uvfs-delayproxy: accept: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		/* the connect to the target may take long: not here */
+		pthread_t t;
+		if (pthread_create(&t, NULL, serve_main, (void *)(intptr_t)c)) {
+			abortive_close(c);
+			continue;
+		}
+		pthread_detach(t);
+	}
+}

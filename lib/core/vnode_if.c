@@ -1,0 +1,616 @@
+/*
+ * vnode_if.c - the vnode operations, from one table (the shape of NetBSD's
+ * vnode_if.src / vnode_if.c).
+ *
+ * Each operation is three things, written next to each other below:
+ *
+ *   struct vop_NAME_args   its arguments, the vnodes among them;
+ *   vi_NAME()              its driver call: runs inside the gate with every
+ *                          declared vnode alive, so each one's priv is the
+ *                          driver's loaded object;
+ *   VOP_DESC(NAME, dead, vnodes...)
+ *                          its descriptor: the answer of the dead operation
+ *                          and the offsets of the vnodes it touches.
+ *
+ * and vop_NAME(), the entry point of core.h, only packs the arguments and
+ * calls vop_call().  vop_call() is the one wrapper: it refuses vnodes of two
+ * superblocks (-EXDEV), enters the first vnode's gate, then checks *every*
+ * declared vnode for death and answers the dead operation (-EIO) when one
+ * is dead or the gate was killed: an operation that waited at a closed gate
+ * while a revoke or a forced unmount finished finds its vnode dead when it
+ * gets in (the ERESTARTVOP rule).  Nothing that hands a vnode's priv to
+ * the driver does it anywhere else, so no operation can forget a check.
+ * A vnode is declared when its priv goes to the driver; a vnode an
+ * operation only marks afterwards (unlink's child, rename's victim: their
+ * VN_UNLINKED flag, outside the gate) is not.
+ *
+ * Open files: vop_open attaches the new file (with its driver handle) to
+ * the vnode inside the gate, and vn_file_detach takes it off inside the
+ * gate, so a revoke or a forced unmount, which reclaims only after the gate
+ * drained, either finds the file attached and releases its handle itself,
+ * or never sees it: every handle is released exactly once, while the
+ * driver object is loaded.  The one operation that does not refuse a dead
+ * vnode is that release.
+ *
+ * The descriptors are constant and vop_call is inlined into each entry
+ * point, so the compiler unrolls the death checks (one or two loads of the
+ * vnode's state) and calls the driver directly: the fast path costs what
+ * the hand-written wrappers did (bench/bench_gate, "vop").
+ */
+#include "core.h"
+
+#include <stddef.h>
+
+#define VOP_MAXVP 2
+
+struct vop_desc {
+	const char *name;
+	long dead;                          /* the dead operation's answer */
+	unsigned nvp;                       /* declared vnodes */
+	unsigned short vp_off[VOP_MAXVP];   /* their offsets in the args; the
+					       first one's gate is entered */
+	long (*call)(struct uvfs_sb *sb, void *args);
+};
+
+#define VOP_NARGS_(a, b, n, ...) n
+#define VOP_NARGS(...) VOP_NARGS_(__VA_ARGS__, 2, 1, 0)
+#define VOP_OFF1(op, a) { offsetof(struct vop_##op##_args, a) }
+#define VOP_OFF2(op, a, b) { offsetof(struct vop_##op##_args, a), \
+			     offsetof(struct vop_##op##_args, b) }
+#define VOP_OFFS_(n, op, ...) VOP_OFF##n(op, __VA_ARGS__)
+#define VOP_OFFS(n, op, ...) VOP_OFFS_(n, op, __VA_ARGS__)
+
+/* The descriptor of op: its dead answer and the vnodes it touches. */
+#define VOP_DESC(op, deadval, ...)                                      \
+	static long vi_##op(struct uvfs_sb *sb, struct vop_##op##_args *a); \
+	static long vi_##op##_(struct uvfs_sb *sb, void *a)             \
+	{                                                               \
+		return vi_##op(sb, a);                                  \
+	}                                                               \
+	static const struct vop_desc vop_##op##_desc = {                \
+		.name = #op,                                            \
+		.dead = (deadval),                                      \
+		.nvp = VOP_NARGS(__VA_ARGS__),                          \
+		.vp_off = VOP_OFFS(VOP_NARGS(__VA_ARGS__), op, __VA_ARGS__), \
+		.call = vi_##op##_,                                     \
+	}
+
+static inline struct vnode *vop_vp(const struct vop_desc *d, void *a,
+				   unsigned i)
+{
+	return *(struct vnode **)((char *)a + d->vp_off[i]);
+}
+
+/* The one wrapper (see the top of the file). */
+static inline __attribute__((always_inline)) long
+vop_call(const struct vop_desc *d, void *a)
+{
+	struct uvfs_sb *sb = vop_vp(d, a, 0)->sb;
+	struct gate_rec *gr;
+	long r;
+	int e;
+
+	for (unsigned i = 1; i < d->nvp; i++) {
+		struct vnode *vp = vop_vp(d, a, i);
+		if (vp && vp->sb != sb)
+			return -EXDEV;
+	}
+	if ((e = gate_enter(&sb->gate, &gr)) != 0)
+		return e == GATE_NOMEM ? -ENOMEM : d->dead;
+	for (unsigned i = 0; i < d->nvp; i++) {
+		struct vnode *vp = vop_vp(d, a, i);
+		if (vp && vn_dead(vp)) {
+			gate_exit(gr);
+			return d->dead;
+		}
+	}
+	r = d->call(sb, a);
+	gate_exit(gr);
+	return r;
+}
+
+#define VCALL(op, ...) \
+	vop_call(&vop_##op##_desc, &(struct vop_##op##_args){ __VA_ARGS__ })
+
+/* ---- attributes and permissions ---------------------------------------- */
+
+struct vop_getattr_args {
+	struct vnode *vp;
+	struct stat *st;
+};
+VOP_DESC(getattr, -EIO, vp);
+static long vi_getattr(struct uvfs_sb *sb, struct vop_getattr_args *a)
+{
+	int r = sb->ops->getattr(sb, a->vp->priv, a->st);
+
+	if (r == 0)
+		a->st->st_dev = sb->dev;
+	return r;
+}
+int vop_getattr(struct vnode *vp, struct stat *st)
+{
+	return (int)VCALL(getattr, .vp = vp, .st = st);
+}
+
+struct vop_setattr_args {
+	struct vnode *vp;
+	const struct uvfs_setattr *sa;
+};
+VOP_DESC(setattr, -EIO, vp);
+static long vi_setattr(struct uvfs_sb *sb, struct vop_setattr_args *a)
+{
+	return sb->ops->setattr ? sb->ops->setattr(sb, a->vp->priv, a->sa)
+				: -ENOSYS;
+}
+int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
+{
+	return (int)VCALL(setattr, .vp = vp, .sa = sa);
+}
+
+bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
+{
+	if (cr->gid == gid)
+		return true;
+	for (unsigned i = 0; i < cr->ngroups && i < UVFS_NGROUPS_MAX; i++)
+		if (cr->groups[i] == gid)
+			return true;
+	return false;
+}
+
+struct vop_access_args {
+	struct vnode *vp;
+	int mask;
+	const struct uvfs_cred *cr;
+};
+VOP_DESC(access, -EIO, vp);
+static long vi_access(struct uvfs_sb *sb, struct vop_access_args *a)
+{
+	const struct uvfs_cred *cr = a->cr;
+	int mask = a->mask;
+	struct stat st;
+	unsigned bits;
+	int r;
+
+	if (sb->ops->permission)        /* the driver's (a server's) check */
+		return sb->ops->permission(sb, a->vp->priv, mask, cr);
+	if ((sb->ops->flags & UVFS_FS_SERVER_PERMS) &&
+	    !(cr->uid == 0 && (mask & X_OK)))
+		return 0;               /* the server decides, at the op */
+	r = sb->ops->getattr(sb, a->vp->priv, &st);
+	if (r)
+		return r;
+	if (cr->uid == 0)
+		bits = (mask & X_OK) && !S_ISDIR(st.st_mode) &&
+		       !(st.st_mode & 0111) ? 0 : 7;
+	else if (cr->uid == st.st_uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (cred_in_group(cr, st.st_gid))
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	return ((unsigned)mask & ~bits) ? -EACCES : 0;
+}
+int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cr)
+{
+	return (int)VCALL(access, .vp = vp, .mask = mask, .cr = cr);
+}
+
+struct vop_statfs_args {
+	struct vnode *vp;
+	struct statvfs *st;
+};
+VOP_DESC(statfs, -EIO, vp);
+static long vi_statfs(struct uvfs_sb *sb, struct vop_statfs_args *a)
+{
+	struct statvfs *st = a->st;
+	int r = 0;
+
+	if (sb->ops->statfs) {
+		r = sb->ops->statfs(sb, st);
+	} else {
+		memset(st, 0, sizeof(*st));
+		st->f_bsize = st->f_frsize = 4096;
+		st->f_namemax = NAME_MAX;
+	}
+	if (r == 0) {
+		st->f_fsid = (unsigned long)sb->dev;
+		if (sb->rdonly)
+			st->f_flag |= ST_RDONLY;
+	}
+	return r;
+}
+int vop_statfs(struct vnode *vp, struct statvfs *st)
+{
+	return (int)VCALL(statfs, .vp = vp, .st = st);
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+struct vop_lookup_args {
+	struct vnode *dvp;
+	const char *name;
+	struct vnode **out;
+};
+VOP_DESC(lookup, -EIO, dvp);
+static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
+{
+	struct uvfs_ident id = { 0 };
+	int r = sb->ops->lookup(sb, a->dvp->priv, a->name, &id);
+
+	if (r == 0)
+		r = vcache_get_ident(sb, &id, a->out);
+	return r;
+}
+int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
+{
+	bool dotdot = name[0] == '.' && name[1] == '.' && name[2] == '\0';
+	unsigned long seq = 0;
+	int r;
+
+	/* ".." is never cached: a rename moves it */
+	if (!dotdot) {
+		if (ncache_lookup(dvp, name, out))
+			return 0;
+		seq = ncache_seq(dvp);
+	}
+	r = (int)VCALL(lookup, .dvp = dvp, .name = name, .out = out);
+	if (r == 0 && !dotdot)
+		ncache_add(dvp, name, *out, seq);
+	return r;
+}
+
+struct vop_create_args {
+	struct vnode *dvp;
+	const char *name;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+	const struct uvfs_cred *cred;
+	struct vnode **out;
+};
+VOP_DESC(create, -EIO, dvp);
+static long vi_create(struct uvfs_sb *sb, struct vop_create_args *a)
+{
+	struct uvfs_ident id = { 0 };
+	int r;
+
+	if (!sb->ops->create)
+		return -ENOSYS;
+	r = sb->ops->create(sb, a->dvp->priv, a->name, a->mode, a->rdev,
+			    a->target, a->cred, &id);
+	if (r == 0 && a->out)
+		r = vcache_get_ident(sb, &id, a->out);
+	return r;
+}
+int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
+	       const char *target, const struct uvfs_cred *cred,
+	       struct vnode **out)
+{
+	unsigned long seq = ncache_seq(dvp);
+	int r = (int)VCALL(create, .dvp = dvp, .name = name, .mode = mode,
+			   .rdev = rdev, .target = target, .cred = cred,
+			   .out = out);
+
+	if (r == 0 && out)
+		ncache_add(dvp, name, *out, seq);
+	return r;
+}
+
+struct vop_link_args {
+	struct vnode *dvp;
+	struct vnode *vp;
+	const char *name;
+};
+VOP_DESC(link, -EIO, dvp, vp);
+static long vi_link(struct uvfs_sb *sb, struct vop_link_args *a)
+{
+	return sb->ops->link ? sb->ops->link(sb, a->dvp->priv, a->name,
+					     a->vp->priv)
+			     : -ENOSYS;
+}
+int vop_link(struct vnode *dvp, const char *name, struct vnode *vp)
+{
+	return (int)VCALL(link, .dvp = dvp, .vp = vp, .name = name);
+}
+
+struct vop_unlink_args {
+	struct vnode *dvp;
+	const char *name;
+	int isdir;
+};
+VOP_DESC(unlink, -EIO, dvp);
+static long vi_unlink(struct uvfs_sb *sb, struct vop_unlink_args *a)
+{
+	return sb->ops->unlink ? sb->ops->unlink(sb, a->dvp->priv, a->name,
+						 a->isdir)
+			       : -ENOSYS;
+}
+int vop_unlink(struct vnode *dvp, const char *name, int isdir,
+	       struct vnode *child)
+{
+	int r = (int)VCALL(unlink, .dvp = dvp, .name = name, .isdir = isdir);
+
+	if (r == 0)
+		ncache_remove(dvp, name);
+	if (r == 0 && child)
+		vn_mark_unlinked(child);
+	return r;
+}
+
+struct vop_rename_args {
+	struct vnode *odvp;
+	struct vnode *ndvp;
+	const char *oname, *nname;
+	unsigned flags;
+};
+VOP_DESC(rename, -EIO, odvp, ndvp);
+static long vi_rename(struct uvfs_sb *sb, struct vop_rename_args *a)
+{
+	return sb->ops->rename ? sb->ops->rename(sb, a->odvp->priv, a->oname,
+						 a->ndvp->priv, a->nname,
+						 a->flags)
+			       : -ENOSYS;
+}
+int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
+	       const char *nname, unsigned flags, struct vnode *victim)
+{
+	int r = (int)VCALL(rename, .odvp = odvp, .ndvp = ndvp, .oname = oname,
+			   .nname = nname, .flags = flags);
+
+	if (r == 0) {
+		ncache_remove(odvp, oname);
+		ncache_remove(ndvp, nname);
+	}
+	if (r == 0 && victim)
+		vn_mark_unlinked(victim);
+	return r;
+}
+
+struct vop_readlink_args {
+	struct vnode *vp;
+	char *buf;
+	size_t size;
+};
+VOP_DESC(readlink, -EIO, vp);
+static long vi_readlink(struct uvfs_sb *sb, struct vop_readlink_args *a)
+{
+	return sb->ops->readlink ? sb->ops->readlink(sb, a->vp->priv, a->buf,
+						     a->size)
+				 : -EINVAL;
+}
+ssize_t vop_readlink(struct vnode *vp, char *buf, size_t size)
+{
+	return VCALL(readlink, .vp = vp, .buf = buf, .size = size);
+}
+
+/* ---- extended attributes ----------------------------------------------- */
+
+struct vop_getxattr_args {
+	struct vnode *vp;
+	const char *name;
+	void *value;
+	size_t size;
+};
+VOP_DESC(getxattr, -EIO, vp);
+static long vi_getxattr(struct uvfs_sb *sb, struct vop_getxattr_args *a)
+{
+	return sb->ops->getxattr ? sb->ops->getxattr(sb, a->vp->priv, a->name,
+						     a->value, a->size)
+				 : -EOPNOTSUPP;
+}
+ssize_t vop_getxattr(struct vnode *vp, const char *name, void *value,
+		     size_t size)
+{
+	return VCALL(getxattr, .vp = vp, .name = name, .value = value,
+		     .size = size);
+}
+
+struct vop_setxattr_args {
+	struct vnode *vp;
+	const char *name;
+	const void *value;
+	size_t size;
+	int flags;
+};
+VOP_DESC(setxattr, -EIO, vp);
+static long vi_setxattr(struct uvfs_sb *sb, struct vop_setxattr_args *a)
+{
+	return sb->ops->setxattr ? sb->ops->setxattr(sb, a->vp->priv, a->name,
+						     a->value, a->size,
+						     a->flags)
+				 : -EOPNOTSUPP;
+}
+int vop_setxattr(struct vnode *vp, const char *name, const void *value,
+		 size_t size, int flags)
+{
+	return (int)VCALL(setxattr, .vp = vp, .name = name, .value = value,
+			  .size = size, .flags = flags);
+}
+
+struct vop_listxattr_args {
+	struct vnode *vp;
+	char *list;
+	size_t size;
+};
+VOP_DESC(listxattr, -EIO, vp);
+static long vi_listxattr(struct uvfs_sb *sb, struct vop_listxattr_args *a)
+{
+	return sb->ops->listxattr ? sb->ops->listxattr(sb, a->vp->priv,
+						       a->list, a->size)
+				  : -EOPNOTSUPP;
+}
+ssize_t vop_listxattr(struct vnode *vp, char *list, size_t size)
+{
+	return VCALL(listxattr, .vp = vp, .list = list, .size = size);
+}
+
+struct vop_removexattr_args {
+	struct vnode *vp;
+	const char *name;
+};
+VOP_DESC(removexattr, -EIO, vp);
+static long vi_removexattr(struct uvfs_sb *sb,
+			   struct vop_removexattr_args *a)
+{
+	return sb->ops->removexattr ? sb->ops->removexattr(sb, a->vp->priv,
+							   a->name)
+				    : -EOPNOTSUPP;
+}
+int vop_removexattr(struct vnode *vp, const char *name)
+{
+	return (int)VCALL(removexattr, .vp = vp, .name = name);
+}
+
+/* ---- open files -------------------------------------------------------- */
+
+struct vop_open_args {
+	struct vnode *vp;
+	int flags;
+	struct file *f;
+};
+VOP_DESC(open, -EIO, vp);
+static long vi_open(struct uvfs_sb *sb, struct vop_open_args *a)
+{
+	struct vnode *vp = a->vp;
+	struct file *f = a->f;
+	void *fh = NULL;
+	int r = sb->ops->open ? sb->ops->open(sb, vp->priv, a->flags, &fh)
+			      : 0;
+
+	if (r)
+		return r;
+	/* Inside the gate: a reclaim of vp (after the drain) finds f
+	 * attached and releases fh. */
+	pthread_mutex_lock(&vp->lock);
+	f->fh = fh;
+	cds_list_add(&f->vlink, &vp->files);
+	f->attached = true;
+	pthread_mutex_unlock(&vp->lock);
+	return 0;
+}
+int vop_open(struct vnode *vp, int flags, struct file *f)
+{
+	return (int)VCALL(open, .vp = vp, .flags = flags, .f = f);
+}
+
+/* The release of a file's driver handle, at its last reference.  Inside
+ * the gate, a file still attached has its handle and its vnode's driver
+ * object loaded (a reclaim waits for the drain), dead vnode or not: the
+ * release goes to the driver here.  On a killed gate the handle is the
+ * reclaim's: the file is left on the vnode as an orphan, and vn_unload
+ * releases the handle and frees the file.  => true if f was orphaned (the
+ * caller must not free it). */
+bool vn_file_detach(struct vnode *vp, struct file *f)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct gate_rec *gr;
+	void *fh;
+
+	if (gate_enter(&sb->gate, &gr) != 0) {
+		/* killed (or, rarer, no memory for this thread's record):
+		 * the reclaim of vp, which comes at the latest at its last
+		 * release, releases the handle and frees f */
+		bool orphan;
+
+		pthread_mutex_lock(&vp->lock);
+		orphan = f->attached;
+		if (orphan)
+			f->orphan = true;
+		pthread_mutex_unlock(&vp->lock);
+		return orphan;
+	}
+	pthread_mutex_lock(&vp->lock);
+	if (!f->attached) {
+		pthread_mutex_unlock(&vp->lock);
+		gate_exit(gr);
+		return false;
+	}
+	cds_list_del_init(&f->vlink);
+	f->attached = false;
+	fh = f->fh;
+	f->fh = NULL;
+	pthread_mutex_unlock(&vp->lock);
+	if (fh && sb->ops->release)
+		sb->ops->release(sb, vp->priv, fh);
+	gate_exit(gr);
+	return false;
+}
+
+struct vop_read_args {
+	struct vnode *vp;
+	void *fh;
+	void *buf;
+	size_t n;
+	off_t off;
+};
+VOP_DESC(read, -EIO, vp);
+static long vi_read(struct uvfs_sb *sb, struct vop_read_args *a)
+{
+	return sb->ops->read ? sb->ops->read(sb, a->vp->priv, a->fh, a->buf,
+					     a->n, a->off)
+			     : -ENOSYS;
+}
+ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off)
+{
+	return VCALL(read, .vp = vp, .fh = fh, .buf = buf, .n = n,
+		     .off = off);
+}
+
+struct vop_write_args {
+	struct vnode *vp;
+	void *fh;
+	const void *buf;
+	size_t n;
+	off_t *off;
+};
+VOP_DESC(write, -EIO, vp);
+static long vi_write(struct uvfs_sb *sb, struct vop_write_args *a)
+{
+	return sb->ops->write ? sb->ops->write(sb, a->vp->priv, a->fh, a->buf,
+					       a->n, a->off)
+			      : -ENOSYS;
+}
+ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
+		  off_t *off)
+{
+	return VCALL(write, .vp = vp, .fh = fh, .buf = buf, .n = n,
+		     .off = off);
+}
+
+struct vop_fsync_args {
+	struct vnode *vp;
+	void *fh;
+	int datasync;
+};
+VOP_DESC(fsync, -EIO, vp);
+static long vi_fsync(struct uvfs_sb *sb, struct vop_fsync_args *a)
+{
+	return sb->ops->fsync ? sb->ops->fsync(sb, a->vp->priv, a->fh,
+					       a->datasync)
+			      : 0;
+}
+int vop_fsync(struct vnode *vp, void *fh, int datasync)
+{
+	return (int)VCALL(fsync, .vp = vp, .fh = fh, .datasync = datasync);
+}
+
+struct vop_readdir_args {
+	struct vnode *vp;
+	void *fh;
+	uint64_t cookie;
+	uvfs_filldir_t fill;
+	void *arg;
+};
+VOP_DESC(readdir, -EIO, vp);
+static long vi_readdir(struct uvfs_sb *sb, struct vop_readdir_args *a)
+{
+	return sb->ops->readdir ? sb->ops->readdir(sb, a->vp->priv, a->fh,
+						   a->cookie, a->fill, a->arg)
+				: -ENOTDIR;
+}
+int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
+		uvfs_filldir_t fill, void *arg)
+{
+	return (int)VCALL(readdir, .vp = vp, .fh = fh, .cookie = cookie,
+			  .fill = fill, .arg = arg);
+}

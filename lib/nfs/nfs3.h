@@ -1,0 +1,111 @@
+/*
+ * nfs3.h - NFSv3 and MOUNT v3 procedures as blocking calls on a loop.
+ *
+ * Each call issues one request on the loop (loop.h), waits for it within
+ * the deadline, and copies what the driver needs out of the reply: file
+ * handles, attributes as struct stat, data.  Nothing here keeps state
+ * between calls.  Errors: a negative errno (NFS3ERR_* mapped as Linux's
+ * client maps them), -EIO for a lost or cancelled request, -ETIMEDOUT for
+ * a deadline.
+ */
+#ifndef UVFS_NFS3_H
+#define UVFS_NFS3_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <uvfs/uvfs.h>
+
+#include "loop.h"
+
+#define FH3_MAX 64
+
+/* An NFSv3 file handle (opaque, at most 64 bytes). */
+struct fh3 {
+	uint32_t len;
+	unsigned char data[FH3_MAX];
+};
+
+/* Where a call goes, as whom, and by when: one per vnode operation, so
+ * that all its requests share one deadline (docs/session.md). */
+struct n3 {
+	struct nfs_loop *loop;
+	struct timespec dl;             /* CLOCK_MONOTONIC */
+	const struct uvfs_cred *cred;   /* NULL: root */
+};
+
+/* Post-operation attributes, when the server sent them. */
+struct n3attr {
+	bool valid;
+	struct stat st;
+};
+
+/* One directory entry from READDIRPLUS. */
+struct n3dent {
+	struct n3dent *next;
+	uint64_t fileid, cookie;
+	unsigned char dtype;            /* DT_*, DT_UNKNOWN without attrs */
+	bool has_fh;
+	struct fh3 fh;
+	struct n3attr attr;
+	char name[];
+};
+
+bool fh3_eq(const struct fh3 *a, const struct fh3 *b);
+
+int n3_mnt(struct n3 *c, const char *export, struct fh3 *root);
+int n3_getattr(struct n3 *c, const struct fh3 *fh, struct stat *st);
+int n3_setattr(struct n3 *c, const struct fh3 *fh,
+	       const struct uvfs_setattr *sa, struct n3attr *after);
+int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,
+	      struct fh3 *out, struct n3attr *attr);
+/* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK with target,
+ * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner.
+ * Exclusive: -EEXIST if the name exists. */
+int n3_create(struct n3 *c, const struct fh3 *dir, const char *name,
+	      mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+	      const char *target, struct fh3 *out, struct n3attr *attr);
+int n3_link(struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
+	    const char *name, struct n3attr *attr);
+int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
+	      bool isdir);
+/* The same, not waited for (its result is dropped). */
+int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
+		    const char *name);
+int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,
+	      const struct fh3 *ndir, const char *nname);
+ssize_t n3_readlink(struct n3 *c, const struct fh3 *fh, char *buf,
+		    size_t size);
+ssize_t n3_read(struct n3 *c, const struct fh3 *fh, void *buf,
+		uint32_t n, uint64_t off, bool *eof, struct n3attr *attr);
+/* stable: FILE_SYNC, else UNSTABLE; verf gets the write verifier. */
+ssize_t n3_write(struct n3 *c, const struct fh3 *fh, const void *buf,
+		 uint32_t n, uint64_t off, bool stable, uint64_t *verf,
+		 struct n3attr *after);
+/* cnt bytes in pieces of at most piece bytes, window of them in flight
+ * at once.  Reads are whole or fail (short only at end of file); writes
+ * (UNSTABLE) return what was written without a gap, verf the write
+ * verifier, verf_mixed true if the pieces' verifiers differed. */
+ssize_t n3_read_many(struct n3 *c, const struct fh3 *fh, void *buf,
+		     size_t cnt, uint64_t off, uint32_t piece, unsigned window,
+		     struct n3attr *attr);
+ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
+		      const void *buf, size_t cnt, uint64_t off,
+		      uint32_t piece, unsigned window, uint64_t *verf,
+		      bool *verf_mixed, struct n3attr *after);
+int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
+/* Commits, not waited for. */
+int n3_commit_async(struct nfs_loop *l, const struct fh3 *fh);
+/* Entries from cookie (verf: the cookie verifier, updated); *list is a
+ * malloc'd chain (free with n3_dents_free). */
+int n3_readdirplus(struct n3 *c, const struct fh3 *dir,
+		   uint64_t cookie, uint64_t *verf, uint32_t maxcount,
+		   struct n3dent **list, bool *eof);
+void n3_dents_free(struct n3dent *d);
+int n3_fsstat(struct n3 *c, const struct fh3 *root,
+	      struct statvfs *st);
+int n3_fsinfo(struct n3 *c, const struct fh3 *root, uint32_t *rtmax,
+	      uint32_t *wtmax, uint32_t *dtpref);
+
+#endif /* UVFS_NFS3_H */

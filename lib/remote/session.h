@@ -1,0 +1,205 @@
+/*
+ * session.h - a protocol-independent session with a remote server
+ * (docs/session.md): requests with tags and deadlines, the read role and
+ * the reader thread, cancellation that fences, liveness probes, the
+ * connection's states, loss and kill.  A protocol (9P today, NFS next)
+ * supplies its framing, where a reply's tag is, what a reply does, a
+ * cancel message, a probe message, and its own per-request data; it
+ * packs its requests itself.  Replay, re-establishing a session and the
+ * protocol's own state stay with the protocol (lib/9p/rpc.c,
+ * lib/9p/recover.c).
+ *
+ * Objects: struct rs_session is embedded first in the protocol's
+ * connection (rs_session_init to rs_session_fini); struct rs_req belongs
+ * to whoever made it with rs_req_new until it is DONE (a call: its
+ * caller frees it) or, for the other kinds, to the session (freed at its
+ * reply, a loss or a kill).  One reader thread per session (gen),
+ * started by rs_reader_start, joined by the supervisor or
+ * rs_session_fini.
+ *
+ * Lock: rs_session.lock guards everything marked "lock"; the protocol's
+ * hooks that end in _locked are called with it held, and may use it for
+ * their own state (lock order: docs/locking.md).
+ */
+#ifndef UVFS_REMOTE_SESSION_H
+#define UVFS_REMOTE_SESSION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "rstate.h"
+#include "transport.h"
+
+#define RS_NTAGS        256     /* requests in flight per session */
+#define RS_REST_MS      5       /* the reader thread rests while callers
+				 * read for themselves, until none did for
+				 * this long */
+
+enum rs_kind {
+	RS_CALL,        /* a caller waits for its reply (rs_call) */
+	RS_AUX,         /* nobody waits: its reply or loss goes to the
+			 * protocol's aux_done_locked (9P: Tclunk) */
+	RS_CANCEL,      /* the cancel of a call past its deadline */
+	RS_PROBE,       /* a liveness probe */
+};
+
+struct rs_req {
+	enum rs_kind kind;
+	enum rs_rq_state state;         /* CALL: lock; rs_rq_next */
+	bool lost;              /* CALL: the session died under it */
+	bool flushed;           /* CALL: the cancel was confirmed first */
+	bool timed_out;         /* CALL: its deadline passed */
+	uint16_t tag;
+	uint64_t gen;           /* the session its tag belongs to */
+	uint64_t sent_ns;       /* CALL: when it went out (monotonic) */
+	int err;                /* CALL: 0 with a reply, or why none */
+	pthread_cond_t cv;      /* CALL: its waiter's */
+	void *reply;            /* CALL: the reply's frame (owned; the
+				 * protocol may keep it: set NULL) */
+	uint32_t reply_len;
+	struct rs_req *target;  /* CANCEL: the call (NULL once it is DONE) */
+	struct rs_req *cancel;  /* CALL: its cancel, while out */
+	void *pd;               /* the protocol's (freed by req_free) */
+	uint32_t aux;           /* AUX: the protocol's value (9P: the fid) */
+};
+
+struct rs_session;
+
+/* What a protocol supplies (all required but admit_locked). */
+struct rs_proto {
+	/* The size of the frame at buf (have bytes, at least 4): 0 and
+	 * *size, or -EPROTO (the framing is lost: a frame over max or
+	 * under a header). */
+	int (*frame_size)(const uint8_t *buf, size_t have, uint32_t max,
+			  uint32_t *size);
+	/* The tag of a whole frame: 0, or -EPROTO. */
+	int (*reply_tag)(const uint8_t *frame, uint32_t size, uint16_t *tag);
+	/* A call's reply (rq->reply, rq->reply_len): 0 to accept it (the
+	 * protocol records what it needs in rq->pd), or -EIO for a reply
+	 * that is malformed or of the wrong type (counted). */
+	int (*reply_locked)(struct rs_session *s, struct rs_req *rq);
+	/* An AUX request answered (lost false) or forgotten in a loss. */
+	void (*aux_done_locked)(struct rs_session *s, struct rs_req *rq,
+				bool lost);
+	/* The cancel of oldtag, the probe: the bytes into buf (cap), or <0. */
+	ssize_t (*pack_cancel)(uint8_t *buf, size_t cap, uint16_t tag,
+			       uint16_t oldtag);
+	ssize_t (*pack_probe)(uint8_t *buf, size_t cap, uint16_t tag);
+	/* Frees rq->pd. */
+	void (*req_free)(void *pd);
+	/* The server broke the protocol on a session we cannot restart
+	 * (rs_session.proto_fatal): the protocol says so and kills. */
+	void (*violation)(struct rs_session *s, uint64_t gen);
+};
+
+struct rs_session {
+	const struct rs_proto *proto;   /* const */
+	struct rt_link link;    /* lock (written by the supervisor
+				 * between sessions; read by the session's
+				 * threads, which it joins first) */
+	struct rt_tcp_opts tcp;         /* const: liveness of tcp: links */
+	int evfd;               /* readable once killed: wakes poll()s */
+	uint32_t msize;         /* the largest frame (negotiated at mount) */
+	int timeout_ms;         /* const */
+	bool serial;            /* const: one request at a time */
+	bool hard;              /* const: calls wait out UNREACHABLE */
+	bool proto_fatal;       /* const: a protocol violation kills */
+	pthread_condattr_t cattr;       /* CLOCK_MONOTONIC */
+	pthread_mutex_t lock;           /* everything below */
+	pthread_cond_t cv;              /* a tag freed, or killed */
+	/* Locks with a deadline (and that kill breaks), held across I/O:
+	 * flags under lock, waited for on lock_cv. */
+	bool serial_busy;               /* serial mode: a request is out */
+	bool wbusy;                     /* a message is being written */
+	pthread_cond_t lock_cv;
+	struct rs_conn rs;      /* the state (rs_set_state), its condition,
+				 * the dead flag (rstate.h) */
+	struct rs_req *tags[RS_NTAGS];
+	unsigned nused, hint;
+	bool closing;           /* unmount: the reader takes the role */
+	bool probing;           /* a probe is out */
+	_Atomic uint64_t rx_ns; /* the last bytes from the server */
+	pthread_t reader;
+	bool reader_started;
+	/* The read role: one thread at a time reads the link, either the
+	 * reader thread or a caller waiting for its reply (a leader), which
+	 * then dispatches every reply it reads, its own among them. */
+	enum { RD_FREE, RD_THREAD, RD_CALLER } rd;
+	unsigned long demand;   /* callers that wanted the role */
+	unsigned nfollow;       /* callers waiting on their cv */
+	pthread_cond_t rd_cv;   /* the reader thread's rest */
+	uint8_t *rb;            /* the role's: bytes read, not dispatched */
+	size_t rb_start, rb_have;
+	uint64_t rb_gen;        /* the session rb's bytes come from */
+	/* Supervision (docs/recovery.md).  Unsupervised: a loss is a kill. */
+	bool supervised;        /* losses are recovered, not fatal */
+	_Atomic uint64_t sgen;  /* written under lock: session generation */
+	pthread_cond_t sup_cv;  /* wakes the supervisor */
+	int pidfd;              /* the server's, or -1: the reader polls it */
+	unsigned long unsolicited, bad_replies, timeouts, probes;
+	unsigned long losses, replays, unreachable;
+	int last_err;           /* why the last loss (-errno) */
+	struct timespec lost_at;        /* a recovery began (monotonic) */
+	time_t lost_wall;       /* ... wall clock, 0: never */
+};
+
+int rs_session_init(struct rs_session *s, const struct rs_proto *proto);
+/* Waits (bounded) for the requests in flight, then kills: abortively
+ * unless everything was answered. */
+void rs_session_fini_wait(struct rs_session *s, int drain_ms);
+/* rs_session_fini_wait, joins the reader, closes and frees. */
+void rs_session_fini(struct rs_session *s, int drain_ms);
+int rs_reader_start(struct rs_session *s);
+/* For good: every waiter -EIO now, the link cut, later calls -EIO. */
+void rs_kill(struct rs_session *s);
+/* Session gen is lost (err says why: an unreachable error makes the
+ * state UNREACHABLE).  Unsupervised: rs_kill. */
+void rs_lost(struct rs_session *s, uint64_t gen, int err);
+
+struct rs_req *rs_req_new(struct rs_session *s, enum rs_kind kind);
+void rs_req_free(struct rs_session *s, struct rs_req *rq);
+
+/* The tag rs_call will give rq, to pack it with: packs into buf. */
+typedef ssize_t (*rs_pack_fn)(void *arg, uint16_t tag, uint8_t *buf,
+			      size_t cap);
+/* => s->lock held, before rq takes its tag: 0 or why it may not go. */
+typedef int (*rs_admit_fn)(void *arg, struct rs_session *s);
+
+#define RS_INTERNAL 0x1 /* the supervisor's: goes while RECOVERING, never
+			 * waits for a recovery, no probe */
+
+/*
+ * Sends call rq (len bytes from pack) and waits for its end, by dl (the
+ * call's deadline; a hard mount may move it): 0 with rq DONE (rq->err,
+ * rq->reply, rq->lost, rq->flushed, rq->timed_out say how), or an error
+ * before anything went out (-EIO dead or unreachable and soft,
+ * -ETIMEDOUT, admit's error; rq is not DONE then and was never sent).
+ * The caller frees rq.
+ */
+int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
+	    rs_pack_fn pack, void *arg, rs_admit_fn admit,
+	    struct timespec *dl, unsigned flags);
+
+/* Sends an AUX request (no waiter) by dl: 0; -EAGAIN (no tag free, not
+ * UP: not sent, rq still the caller's); -ETIMEDOUT (not sent, rq still
+ * the caller's); -EIO (the session ended: rq is gone). */
+int rs_send_aux(struct rs_session *s, struct rs_req *rq, size_t len,
+		rs_pack_fn pack, void *arg, const struct timespec *dl);
+
+/* Writes a whole message of session gen by dl (the handshake, before
+ * the reader runs): 0, -ETIMEDOUT (nothing written), -EIO. */
+int rs_send_raw(struct rs_session *s, const void *buf, size_t len,
+		const struct timespec *dl, uint64_t gen);
+
+/* The supervisor after a loss (or unmount): no reader, no link left of
+ * the old session; the link's descriptors closed. */
+void rs_session_teardown(struct rs_session *s);
+
+uint64_t rs_sgen(struct rs_session *s);
+
+#endif /* UVFS_REMOTE_SESSION_H */

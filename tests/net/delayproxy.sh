@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# uvfs-delayproxy (bench/delayproxy.c), the netem stand-in of the network
+# tests and benchmarks, and a 9p mount through it.  On 127.0.0.1 only:
+#   - a ping-pong through -u 20000 -d 10000 takes at least 30 ms a round
+#     (and not wildly more: < 30 ms + 200 ms of slack);
+#   - 8 MiB sent while replies flow back arrive whole and in order;
+#   - a reset from the target reaches the client as a reset (not an end
+#     of file): a killed connection stays a killed connection;
+#   - bad arguments exit 2 with a message;
+#   - a "9p" mount of uvfs-hostfs through a +5 ms proxy reads and writes
+#     the right bytes, each round trip paying the delay.
+. "$(dirname "$0")/../fuse/lib.sh"
+
+PROXY=${UVFS_DELAYPROXY:-}
+[ -n "$PROXY" ] && [ -x "$PROXY" ] || skip "UVFS_DELAYPROXY not set to the built uvfs-delayproxy"
+HOSTFS=${UVFS_HOSTFS:-}
+[ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] || skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
+
+note "bad arguments"
+expect_msg 2 "usage" "$PROXY" 127.0.0.1:0
+expect_msg 2 "usage" "$PROXY" -u x 127.0.0.1:0 127.0.0.1:1
+expect_msg 2 "expected ADDR:PORT" "$PROXY" 127.0.0.1:0 noport
+expect_msg 2 "nohost" "$PROXY" 127.0.0.1:0 nohost:1
+
+note "delay, order, integrity, resets"
+python3 - "$PROXY" <<'PY' || fail "the proxy does not behave"
+import socket, struct, subprocess, sys, threading, time
+proxy = sys.argv[1]
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(8)
+tport = ls.getsockname()[1]
+mode = {"m": "echo"}
+
+def target():
+    while True:
+        c, _ = ls.accept()
+        if mode["m"] == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.recv(10)
+            c.close()
+            continue
+        def echo(c=c):
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                c.sendall(b)
+            c.close()
+        threading.Thread(target=echo, daemon=True).start()
+threading.Thread(target=target, daemon=True).start()
+
+p = subprocess.Popen([proxy, "-u", "20000", "-d", "10000", "127.0.0.1:0",
+                      "127.0.0.1:%d" % tport], stdout=subprocess.PIPE, text=True)
+try:
+    pport = int(p.stdout.readline().split()[1])
+    s = socket.create_connection(("127.0.0.1", pport))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rtts = []
+    for i in range(10):
+        t = time.monotonic()
+        s.sendall(b"x" * 64)
+        got = 0
+        while got < 64:
+            got += len(s.recv(64))
+        rtts.append((time.monotonic() - t) * 1000)
+    lo, hi = min(rtts), sorted(rtts)[len(rtts) // 2]
+    print("round trips: min %.1f ms, median %.1f ms" % (lo, hi))
+    if lo < 30.0:
+        sys.exit("a round trip of %.1f ms: the 30 ms of delay are missing" % lo)
+    if hi > 230.0:
+        sys.exit("median round trip %.1f ms: far more than the 30 ms asked" % hi)
+    # bulk, in order, while the echo flows back
+    data = b"".join(struct.pack("<I", i) for i in range(2 << 20))
+    back = bytearray()
+    def reader():
+        while len(back) < len(data):
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            back.extend(b)
+    t = threading.Thread(target=reader)
+    t.start()
+    s.sendall(data)
+    t.join(60)
+    if bytes(back) != data:
+        sys.exit("bulk: %d of %d bytes back, %s" % (len(back), len(data),
+                 "in order" if data.startswith(bytes(back)) else "WRONG"))
+    s.close()
+    # a reset from the target is a reset at the client
+    mode["m"] = "reset"
+    s = socket.create_connection(("127.0.0.1", pport))
+    s.sendall(b"hello")
+    s.settimeout(10)
+    try:
+        b = s.recv(10)
+        sys.exit("after the target's reset the client read %r, not a reset" % b)
+    except ConnectionResetError:
+        print("reset passed on")
+finally:
+    p.kill()
+PY
+
+note "a 9p mount through a +5 ms proxy"
+start_daemon
+EXPORT=$WORK/export
+mkdir "$EXPORT"
+printf 'through the proxy' >"$EXPORT/f"
+SOCKPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$HOSTFS" --listen "tcp:127.0.0.1:$SOCKPORT" "$EXPORT" >"$WORK/hostfs.log" 2>&1 &
+BG_PIDS+=($!)
+"$PROXY" -u 5000 -d 5000 127.0.0.1:0 "127.0.0.1:$SOCKPORT" >"$WORK/proxy.out" 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+	PPORT=$(awk '/^port/ { print $2 }' "$WORK/proxy.out")
+	[ -n "$PPORT" ] && break
+	sleep 0.02
+done
+[ -n "$PPORT" ] || fail "the proxy did not start: $(cat "$WORK/proxy.out")"
+P=$MNT/p
+mkdir "$P"
+mounted_9p=
+for _ in $(seq 100); do       # until uvfs-hostfs listens
+	if "$UVFS" mount -t 9p -o timeout=5000 "tcp:127.0.0.1:$PPORT" "$P" \
+		>"$WORK/mount.out" 2>&1; then
+		mounted_9p=1
+		break
+	fi
+	sleep 0.05
+done
+[ -n "$mounted_9p" ] || fail "cannot mount through the proxy: $(cat "$WORK/mount.out")"
+[ "$(cat "$P/f")" = "through the proxy" ] || fail "read through the proxy"
+echo written >"$P/g" || fail "write through the proxy"
+[ "$(cat "$EXPORT/g")" = written ] || fail "the write did not reach the server"
+t0=$(ms_now)
+stat "$P/missing-name" >/dev/null 2>&1
+dt=$(($(ms_now) - t0))
+note "a lookup through the proxy: $dt ms"
+[ $dt -ge 10 ] || fail "a lookup through a +5 ms each way proxy took $dt ms (< 10)"
+expect 0 "$UVFS" umount "$P"
+alive
+stop_daemon
+echo PASS

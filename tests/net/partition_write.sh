@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# "Failed" means "did not happen" (fencing).  A 9p mount of a server on
+# the other side of a veth pair (uvfs-hostfs, or diod with
+# UVFS_NET_SERVER=diod); each cycle:
+#   mount; open an empty file through FUSE; cut the link; pwrite 25 bytes
+#   (the Twrite is queued in the client's socket: we wait until its
+#   Send-Q shows it); `uvfs umount -f`; the writer must get an error;
+#   no socket towards the server may be left holding queued bytes (an
+#   abortive close leaves none; a graceful one keeps retransmitting);
+#   heal the link.
+# After UVFS_NET_CYCLES (100) cycles, with the link up for longer than
+# TCP's retransmission backoff of the cycles, every file on the server
+# must still be empty, and the server must still run (diod used to die of
+# SIGPIPE on the reset connection).
+. "$(dirname "$0")/lib.sh"
+
+CYCLES=${UVFS_NET_CYCLES:-100}
+SERVER=${UVFS_NET_SERVER:-hostfs}
+command -v ss >/dev/null || skip "no ss (apt-get install iproute2)"
+
+net_setup
+start_daemon
+EXPORT=$WORK/export
+mkdir "$EXPORT"
+chmod 0777 "$EXPORT"
+case $SERVER in
+hostfs) net_start_hostfs "$EXPORT" ;;
+diod) net_start_diod "$EXPORT" ;;
+*) fail "UVFS_NET_SERVER: hostfs or diod, not $SERVER" ;;
+esac
+W=$MNT/w
+mkdir "$W"
+OPTS=timeout=2000${NET_OPTS:+,$NET_OPTS}
+
+coproc WRITER { exec python3 -u "$(dirname "$0")/writer.py"; }
+BG_PIDS+=("$WRITER_PID")
+wcmd() { # CMD [TIMEOUT] -> $WREPLY
+	echo "$1" >&"${WRITER[1]}"
+	read -r -t "${2:-20}" -u "${WRITER[0]}" WREPLY ||
+		fail "the writer did not answer '$1'"
+}
+
+# Bytes queued (Send-Q) in this side's sockets towards the server.
+sendq() {
+	ss -Htn dst "$NET_SRV_IP" 2>/dev/null |
+		awk -v p=":$NET_PORT" '$5 ~ p"$" { s += $3 } END { print s + 0 }'
+}
+
+t_start=$(ms_now)
+for i in $(seq "$CYCLES"); do
+	expect 0 "$UVFS" mount -t 9p -o "$OPTS" "$NET_SOURCE" "$W"
+	: >"$W/f$i" || fail "cycle $i: create"
+	wcmd "open $W/f$i"
+	[ "$WREPLY" = open ] || fail "cycle $i: open: $WREPLY"
+	net_cut
+	echo "write 25" >&"${WRITER[1]}"
+	# the Twrite is out (queued in the socket) before the unmount
+	for _ in $(seq 200); do
+		[ "$(sendq)" -gt 0 ] && break
+		sleep 0.01
+	done
+	[ "$(sendq)" -gt 0 ] || note "cycle $i: no Twrite queued seen (Send-Q 0)"
+	t0=$(ms_now)
+	expect 0 "$UVFS" umount -f "$W"
+	t1=$(ms_now)
+	read -r -t 10 -u "${WRITER[0]}" WREPLY ||
+		fail "cycle $i: the writer still blocks 10 s after umount -f"
+	case $WREPLY in
+	error*) ;;
+	*) fail "cycle $i: the write over a cut link, then umount -f: '$WREPLY', expected an error" ;;
+	esac
+	left=$(sendq)
+	[ "$left" = 0 ] ||
+		fail "cycle $i: after umount -f a socket still holds $left bytes for the server (not closed abortively: they would be delivered at the heal)"
+	wcmd close
+	net_heal
+	[ $((t1 - t0)) -lt 2000 ] ||
+		fail "cycle $i: umount -f took $((t1 - t0)) ms"
+done
+t_end=$(ms_now)
+note "$CYCLES cycles in $((t_end - t_start)) ms"
+# Anything still retransmitted would land within TCP's backoff
+sleep 3
+for i in $(seq "$CYCLES"); do
+	s=$(stat -c %s "$EXPORT/f$i") || fail "f$i missing on the server"
+	[ "$s" = 0 ] ||
+		fail "f$i holds $s bytes on the server: a write reported failed landed later"
+done
+kill -0 "$SRV_PID" 2>/dev/null || fail "the server ($SERVER) died: $(tail -5 "$WORK/server.log")"
+# and it still serves
+expect 0 "$UVFS" mount -t 9p -o "$OPTS" "$NET_SOURCE" "$W"
+[ -e "$W/f1" ] || fail "the server does not serve after the cycles"
+expect 0 "$UVFS" umount "$W"
+alive
+stop_daemon
+echo PASS

@@ -1,0 +1,595 @@
+/*
+ * test_nfs.c - the "nfs" type against a real nfs-ganesha, and its faults.
+ *
+ *   ganesha.sh run -- test_nfs       (tests/meson.build runs it so)
+ *
+ * Needs UVFS_NFS_SOURCE, UVFS_NFS_HOST, UVFS_NFS_DIR (the server's
+ * directory, seen directly) and UVFS_NFS_STATE from ganesha.sh, and
+ * UVFS_GANESHA (the script, to partition, heal, kill and restart the
+ * server); skips (77) without them.
+ *
+ * What it checks:
+ *  - options and sources: each bad one is -EINVAL, an unknown export
+ *    -ENOENT or -EACCES (ganesha's answer), and the good forms mount;
+ *  - a forced unmount while a caller waits in a partition: the caller gets
+ *    -EIO at once (well within its deadline) and the unmount returns;
+ *  - fencing: a write that timed out in a partition never lands on the
+ *    server after the heal, and the mount works again (reconnected);
+ *  - a partition: the first call is fenced at its deadline, the next ones
+ *    fail at once, and the mount is back about a second after the heal;
+ *    uvfs_nfs_info says unreachable meanwhile, with the timeout counted;
+ *  - soft (default): while the server is gone calls fail at once with
+ *    -EIO; after a restart a file held open reads on (NFSv3 handles
+ *    survive);
+ *  - hard: a call made while the server is gone waits and succeeds once
+ *    it is back;
+ *  - requests out when the connection is lost: the idempotent ones are
+ *    sent again and succeed (soft or hard), a write only on a hard mount
+ *    (soft: -EIO);
+ *  - silly rename: an open file unlinked lives on under ".nfs" names until
+ *    its last close, then they go; a rename between two names of one open
+ *    file changes nothing;
+ *  - 64 MiB written and read back in 4 MiB calls (many requests in flight
+ *    each) come back exactly; short only at the end (rates printed).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/uvfs.h>
+#include <uvfs/nfs.h>
+
+static const char *SOURCE, *HOST, *DIR_, *STATE, *GANESHA;
+static struct uvfs *U;
+static struct uvfs_ctx *C;
+static int mnt_no;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void server(const char *verb)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s '%s' >/dev/null", GANESHA, verb,
+		 STATE);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A fresh mount point; returns its path. */
+static const char *new_target(char *buf, size_t sz)
+{
+	snprintf(buf, sz, "/m%d", ++mnt_no);
+	assert_int_equal(uvfs_mkdir(C, buf, 0755), 0);
+	return buf;
+}
+
+static void test_options(void **state)
+{
+	static const char *bad_opts[] = {
+		"vers=4", "vers=2", "vers=", "timeout=0", "timeout=abc",
+		"timeout=99", "actimeo=-1", "actimeo=x", "bogus", "hard=1",
+		"noac=1", "timeout",
+	};
+	char t[32], src[512];
+
+	(void)state;
+	new_target(t, sizeof(t));
+	for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+		int r = uvfs_mount(C, "nfs", SOURCE, t, bad_opts[i]);
+		if (r != -EINVAL)
+			fail_msg("option \"%s\": %d, want -EINVAL", bad_opts[i],
+				 r);
+	}
+	const char *bad_src[] = { "", "nfs://", "nfs://host", "host",
+				  "host:export", ":/export",
+				  "nfs://h:2049/export", "nfs://u@h/export" };
+	for (size_t i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
+		int r = uvfs_mount(C, "nfs", bad_src[i], t, "");
+		if (r != -EINVAL)
+			fail_msg("source \"%s\": %d, want -EINVAL", bad_src[i],
+				 r);
+	}
+	snprintf(src, sizeof(src), "%s:/no/such/export", HOST);
+	/* ganesha answers MNT3ERR_ACCES for an export it does not have */
+	int r = uvfs_mount(C, "nfs", src, t, "timeout=5000");
+	assert_true(r == -ENOENT || r == -EACCES);
+	/* the good forms, with every option */
+	snprintf(src, sizeof(src), "%s:/export/", HOST);
+	assert_int_equal(uvfs_mount(C, "nfs", src, t,
+				    "vers=3,timeout=5000,actimeo=0,ac,noac,hard,soft"), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, ""), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+struct blocked {
+	const char *path;
+	_Atomic int result;     /* read by the main thread while it runs */
+	uint64_t ms;
+};
+
+static void *stat_thread(void *arg)
+{
+	struct blocked *b = arg;
+	struct stat st;
+	uint64_t t0 = now_ms();
+
+	int r = uvfs_stat(C, b->path, &st);
+	b->ms = now_ms() - t0;
+	b->result = r;
+	return NULL;
+}
+
+static void test_forced_unmount_in_partition(void **state)
+{
+	char t[32], path[64];
+	struct blocked b = { .path = path };
+	pthread_t th;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=20000,noac,deadline=1000"), 0);
+	snprintf(path, sizeof(path), "%s/x", t);
+	server("partition");
+	assert_int_equal(pthread_create(&th, NULL, stat_thread, &b), 0);
+	usleep(300 * 1000);     /* let it block (it would wait 20 s) */
+	uint64_t t0 = now_ms();
+	assert_int_equal(uvfs_umount(C, t, UVFS_UMOUNT_FORCE), 0);
+	uint64_t took = now_ms() - t0;
+	pthread_join(th, NULL);
+	server("heal");
+	printf("forced unmount in a partition: %llu ms; the caller waited "
+	       "%llu ms and got %d\n", (unsigned long long)took,
+	       (unsigned long long)b.ms, atomic_load(&b.result));
+	assert_int_equal(atomic_load(&b.result), -EIO);
+	assert_true(took < 2000);
+	assert_true(b.ms < 5000);       /* not its 20 s deadline */
+}
+
+static void test_fenced_write(void **state)
+{
+	char t[32], path[64], host[512];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=1000,noac"), 0);
+	snprintf(path, sizeof(path), "%s/fenced", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	uint64_t t0 = now_ms();
+	ssize_t w = uvfs_pwrite(C, fd, "25 bytes that never land", 25, 0);
+	uint64_t took = now_ms() - t0;
+	printf("write in a partition: %zd after %llu ms\n", w,
+	       (unsigned long long)took);
+	assert_true(w == -ETIMEDOUT || w == -EIO);
+	assert_true(took < 1000 + 2000);
+	server("heal");
+	/* what the server holds after the heal: never the write */
+	snprintf(host, sizeof(host), "%s/fenced", DIR_);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(stat(host, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		usleep(100 * 1000);
+	}
+	/* and the mount is back (reconnected) within a few seconds */
+	int r = -1;
+	for (int i = 0; i < 50 && r != 0; i++) {
+		r = uvfs_stat(C, path, &st);
+		if (r)
+			usleep(100 * 1000);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(uvfs_pwrite(C, fd, "ok", 2, 0), 2);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void test_restart_soft(void **state)
+{
+	char t[32], path[64], buf[16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000,noac"),
+			 0);
+	snprintf(path, sizeof(path), "%s/held", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(C, fd, "before", 6, 0), 6);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	server("kill");
+	/* soft: fails at once while the server is gone (the first call may
+	 * be the one that finds the connection lost) */
+	struct uvfs_nfs_info ni0;
+	assert_int_equal(uvfs_nfs_info(U, "/nowhere", &ni0), -ENOENT);
+	int r = 0;
+	uint64_t t0 = now_ms();
+	for (int i = 0; i < 50; i++) {
+		r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+		if (r == -EIO)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(r, -EIO);
+	t0 = now_ms();
+	r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+	assert_int_equal(r, -EIO);
+	assert_true(now_ms() - t0 < 1000);
+	server("restart");
+	/* back within a few seconds; the held file reads on */
+	for (int i = 0; i < 100; i++) {
+		r = (int)uvfs_pread(C, fd, buf, sizeof(buf), 0);
+		if (r >= 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r, 6);
+	assert_memory_equal(buf, "before", 6);
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_string_equal(ni.state, "running");
+	assert_true(ni.losses >= 1);
+	assert_true(ni.reconnects >= 1);
+	assert_int_equal(ni.last_error, ECONNRESET);
+	assert_true(ni.last_loss > 0);
+	assert_int_equal(ni.hard, 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, 6);
+	assert_int_equal(uvfs_pwrite(C, fd, "after!", 6, 0), 6);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+/* A partition: the first call waits its deadline and is fenced, the next
+ * fail at once (soft), and after the heal the mount is back within about
+ * a second (a reconnect attempt stuck in the partition is started
+ * afresh). */
+static void test_partition_heal(void **state)
+{
+	char t[32], path[64];
+	struct stat st;
+	int r;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=1500,noac"),
+			 0);
+	snprintf(path, sizeof(path), "%s/p", t);
+	assert_int_equal(uvfs_mkdir(C, path, 0755), 0);
+	server("partition");
+	uint64_t t0 = now_ms();
+	int r1 = uvfs_stat(C, path, &st);
+	uint64_t first = now_ms() - t0;
+	assert_true(r1 == -ETIMEDOUT || r1 == -EIO);
+	assert_true(first < 1500 + 1500);
+	t0 = now_ms();
+	r = uvfs_stat(C, path, &st);
+	uint64_t next = now_ms() - t0;
+	assert_int_equal(r, -EIO);
+	assert_true(next < 500);        /* fail fast, not another deadline */
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_string_equal(ni.state, "unreachable");
+	assert_true(ni.timeouts >= 1);
+	assert_true(ni.unreachable >= 1);
+	assert_int_equal(ni.last_error, ETIMEDOUT);
+	sleep(2);                       /* reconnect attempts meanwhile */
+	server("heal");
+	t0 = now_ms();
+	r = -1;
+	while (r != 0 && now_ms() - t0 < 10000) {
+		r = uvfs_stat(C, path, &st);
+		if (r)
+			usleep(20 * 1000);
+	}
+	uint64_t back = now_ms() - t0;
+	printf("partition: first call %d after %llu ms, next %llu ms; back "
+	       "%llu ms after the heal\n", r1, (unsigned long long)first,
+	       (unsigned long long)next, (unsigned long long)back);
+	assert_int_equal(r, 0);
+	assert_true(back < 2500);       /* the target is 1 s; slack for load */
+	assert_int_equal(uvfs_rmdir(C, path), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void *read_thread(void *arg)
+{
+	struct blocked *b = arg;
+	char buf[16];
+	uint64_t t0 = now_ms();
+	int fd = uvfs_open(C, b->path, O_RDONLY, 0);
+
+	int r = fd < 0 ? fd : (int)uvfs_read(C, fd, buf, sizeof(buf));
+	b->ms = now_ms() - t0;
+	if (fd >= 0)
+		uvfs_close(C, fd);
+	b->result = r;
+	return NULL;
+}
+
+static void test_restart_hard(void **state)
+{
+	char t[32], path[64], host[512];
+	struct blocked b = { .path = path, .result = -1000 };
+	pthread_t th;
+	FILE *f;
+
+	(void)state;
+	snprintf(host, sizeof(host), "%s/hardfile", DIR_);
+	f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("hard mount", f);
+	fclose(f);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=20000,noac,hard"), 0);
+	snprintf(path, sizeof(path), "%s/hardfile", t);
+	server("kill");
+	usleep(300 * 1000);     /* the loss is seen */
+	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
+	usleep(1000 * 1000);
+	/* it waits: nothing answered yet */
+	assert_int_equal(atomic_load(&b.result), -1000);
+	server("restart");
+	pthread_join(th, NULL);
+	printf("hard: the reader got %d after the restart\n",
+	       atomic_load(&b.result));
+	assert_int_equal(atomic_load(&b.result), 10);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static int count_nfs_files(void)
+{
+	char cmd[600];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -c '^\\.nfs'", DIR_);
+	p = popen(cmd, "r");
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* Silly rename: an open file unlinked or renamed over lives on under a
+ * ".nfs" name until its last close (only when it was its last name); a
+ * rename between two names of one open file changes nothing. */
+static void test_silly_rename(void **state)
+{
+	char t[32], a[64], b[64], buf[8];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000"), 0);
+	snprintf(a, sizeof(a), "%s/sa", t);
+	snprintf(b, sizeof(b), "%s/sb", t);
+	fd = uvfs_open(C, a, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, "silly", 5), 5);
+	assert_int_equal(uvfs_link(C, a, b), 0);
+	assert_int_equal(uvfs_rename(C, a, b, 0), 0);   /* same file */
+	assert_int_equal(uvfs_stat(C, a, &st), 0);
+	assert_int_equal(uvfs_stat(C, b, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(uvfs_rename(C, a, a, 0), 0);
+	assert_int_equal(uvfs_stat(C, a, &st), 0);
+	assert_int_equal(count_nfs_files(), 0);
+	assert_int_equal(uvfs_unlink(C, b), 0);         /* a link is left */
+	assert_int_equal(count_nfs_files(), 0);
+	assert_int_equal(uvfs_unlink(C, a), 0);         /* the last one */
+	assert_int_equal(uvfs_stat(C, a, &st), -ENOENT);
+	assert_int_equal(count_nfs_files(), 1);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(uvfs_pread(C, fd, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "silly", 5);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	/* gone after the close (the removals are sent, not waited for) */
+	int n = -1;
+	for (int i = 0; i < 100 && n != 0; i++) {
+		n = count_nfs_files();
+		if (n)
+			usleep(50 * 1000);
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+/* Large reads and writes go out as many requests at once: the data must
+ * come back exactly, whatever the order of the replies.  Prints the rates
+ * (figures, not verdicts). */
+static void test_big_io(void **state)
+{
+	enum { CHUNK = 4 << 20, TOTAL = 64 << 20 };
+	char t[32], path[64], host[512];
+	unsigned char *buf = malloc(CHUNK), *back = malloc(CHUNK);
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(back);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=20000"), 0);
+	snprintf(path, sizeof(path), "%s/big", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	uint64_t t0 = now_ms();
+	for (unsigned off = 0; off < TOTAL; off += CHUNK) {
+		for (unsigned i = 0; i < CHUNK; i++)
+			buf[i] = (unsigned char)((off + i) * 2654435761u >> 24);
+		assert_int_equal(uvfs_pwrite(C, fd, buf, CHUNK, off), CHUNK);
+	}
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	uint64_t tw = now_ms() - t0;
+	snprintf(host, sizeof(host), "%s/big", DIR_);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_size, TOTAL);
+	t0 = now_ms();
+	for (unsigned off = 0; off < TOTAL; off += CHUNK) {
+		assert_int_equal(uvfs_pread(C, fd, back, CHUNK, off), CHUNK);
+		for (unsigned i = 0; i < CHUNK; i++)
+			if (back[i] !=
+			    (unsigned char)((off + i) * 2654435761u >> 24))
+				fail_msg("byte %u differs", off + i);
+	}
+	uint64_t tr = now_ms() - t0;
+	/* a read across the end is short only there */
+	assert_int_equal(uvfs_pread(C, fd, back, CHUNK, TOTAL - 100), 100);
+	assert_int_equal(uvfs_pread(C, fd, back, CHUNK, TOTAL), 0);
+	printf("64 MiB in 4 MiB calls: write+fsync %llu ms (%.0f MB/s), "
+	       "read %llu ms (%.0f MB/s, checking included)\n",
+	       (unsigned long long)tw, TOTAL / 1e3 / (tw ? tw : 1),
+	       (unsigned long long)tr, TOTAL / 1e3 / (tr ? tr : 1));
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	free(buf);
+	free(back);
+}
+
+struct writer {
+	int fd;
+	_Atomic int result;
+};
+
+static void *write_thread(void *arg)
+{
+	struct writer *w = arg;
+
+	w->result = (int)uvfs_pwrite(C, w->fd, "written", 7, 0);
+	return NULL;
+}
+
+/* Requests out when their connection is lost (ganesha killed during a
+ * partition, so the loss shows at the heal): an idempotent one (the
+ * GETATTR of an open, then the READ) is sent again on the next connection
+ * and succeeds, soft or hard; a WRITE is sent again only on a hard mount,
+ * and fails with -EIO on a soft one. */
+static void resend_case(const char *opts, bool hard)
+{
+	char t[32], path[64], wpath[64], host[512];
+	struct blocked b = { .path = path, .result = -1000 };
+	struct writer w = { .result = -1000 };
+	pthread_t th, tw;
+	FILE *f;
+
+	snprintf(host, sizeof(host), "%s/resent", DIR_);
+	f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("sent again", f);
+	fclose(f);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, opts), 0);
+	snprintf(path, sizeof(path), "%s/resent", t);
+	snprintf(wpath, sizeof(wpath), "%s/written", t);
+	w.fd = uvfs_open(C, wpath, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(w.fd >= 0);
+	server("partition");
+	assert_int_equal(pthread_create(&th, NULL, read_thread, &b), 0);
+	assert_int_equal(pthread_create(&tw, NULL, write_thread, &w), 0);
+	usleep(500 * 1000);     /* their requests are out, unanswered */
+	server("kill");
+	server("heal");         /* the retransmissions meet a reset */
+	usleep(800 * 1000);
+	assert_int_equal(atomic_load(&b.result), -1000);  /* still waiting */
+	server("restart");
+	pthread_join(th, NULL);
+	pthread_join(tw, NULL);
+	printf("%s, lost in flight: the reader got %d after %llu ms, the "
+	       "writer %d\n", opts, atomic_load(&b.result),
+	       (unsigned long long)b.ms, atomic_load(&w.result));
+	assert_int_equal(atomic_load(&b.result), 10);
+	assert_int_equal(atomic_load(&w.result), hard ? 7 : -EIO);
+	struct uvfs_nfs_info ni;
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	assert_true(ni.replays >= 1);
+	assert_int_equal(uvfs_close(C, w.fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
+static void test_resend_soft(void **state)
+{
+	(void)state;
+	resend_case("timeout=30000,noac", false);
+}
+
+static void test_resend_hard(void **state)
+{
+	(void)state;
+	resend_case("timeout=30000,noac,hard", true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_big_io),
+		cmocka_unit_test(test_silly_rename),
+		cmocka_unit_test(test_forced_unmount_in_partition),
+		cmocka_unit_test(test_fenced_write),
+		cmocka_unit_test(test_partition_heal),
+		cmocka_unit_test(test_restart_soft),
+		cmocka_unit_test(test_restart_hard),
+		cmocka_unit_test(test_resend_soft),
+		cmocka_unit_test(test_resend_hard),
+	};
+	int failed;
+
+	SOURCE = getenv("UVFS_NFS_SOURCE");
+	HOST = getenv("UVFS_NFS_HOST");
+	DIR_ = getenv("UVFS_NFS_DIR");
+	STATE = getenv("UVFS_NFS_STATE");
+	GANESHA = getenv("UVFS_GANESHA");
+	if (!SOURCE || !HOST || !DIR_ || !STATE || !GANESHA) {
+		printf("test_nfs: SKIP: run it under tests/nfs/ganesha.sh run, "
+		       "with UVFS_GANESHA set to that script\n");
+		return 77;
+	}
+	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C) ||
+	    uvfs_nfs_register(U)) {
+		fprintf(stderr, "test_nfs: cannot set up an instance\n");
+		return 1;
+	}
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	uvfs_ctx_free(C);
+	uvfs_free(U);
+	return failed ? 1 : 0;
+}
