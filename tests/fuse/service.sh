@@ -182,6 +182,8 @@ else
 fi
 
 note "after a crash: the dead mount is named, with fusermount3 -u"
+# (no inner mount left: a server uvfsd spawned would outlive it)
+"$UVFS" umount "$M3/h" 2>/dev/null
 M3_SOCK=$(awk -v m="$M3" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' /proc/self/mountinfo)
 kill -9 "$M3_PID"
 wait "$M3_PID" 2>/dev/null
