@@ -314,9 +314,10 @@ struct seen {                   /* watcher thread only */
 static struct {
 	struct uvfs *u;
 	const char *fuse_mnt, *mtab;
-	pthread_t thread;
+	pthread_t thread;       /* written before running is set */
 	atomic_bool stop;
-	bool running;
+	atomic_bool running;    /* started; read by whoever stops it (the
+				 * signal thread) */
 	struct seen seen[SEEN_MAX];
 	char *written;          /* the mount table last written */
 } w;
@@ -435,17 +436,16 @@ int service_watch_start(struct uvfs *u, const char *fuse_mnt,
 	int err = pthread_create(&w.thread, NULL, watch_main, NULL);
 	if (err)
 		return -err;
-	w.running = true;
+	atomic_store(&w.running, true);
 	return 0;
 }
 
 void service_watch_stop(void)
 {
-	if (!w.running)
+	if (!atomic_exchange(&w.running, false))
 		return;
 	atomic_store(&w.stop, true);
 	pthread_join(w.thread, NULL);
-	w.running = false;
 	free(w.written);
 	w.written = NULL;
 }

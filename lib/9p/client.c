@@ -581,6 +581,8 @@ struct opts {
 	bool hard;              /* calls wait out an unreachable server */
 };
 
+/* (an option added here goes into the tables of P9_FSOPTS_COMMON,
+ * p9_fsopts and hostfs_fsopts too: the core refuses what they lack) */
 static int parse_opts(const char *options, struct opts *o,
 		      enum server_kind kind)
 {
@@ -1032,6 +1034,8 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	{ "timeout", UVFS_FSOPT_NUMBER,                                 \
 	  "MS: a request's deadline (10000)" },                         \
 	{ "serial", UVFS_FSOPT_FLAG, "one request at a time" },         \
+	{ "fids", UVFS_FSOPT_NUMBER,                                    \
+	  "N: fids kept open for files nothing uses (LRU)" },           \
 	{ "hard", UVFS_FSOPT_FLAG,                                      \
 	  "calls wait out an unreachable server" },                     \
 	{ "soft", UVFS_FSOPT_FLAG,                                      \
