@@ -19,7 +19,16 @@
  * (their page cache must not answer reads) and the entry; after a revoke,
  * the file's node and entry.
  *
- * Locks: c->lock guards the connection count and the device table; c->op
+ * Connections: the peer's uid is checked at accept (strangers are answered
+ * at once by the acceptor and drained briefly, no thread, no slot); each
+ * admitted connection has a thread, one deadline for its whole request and
+ * one for its reply; at most MAX_CONNS, MAX_CONNS_PER_UID per uid, and at
+ * a cap the oldest connection still sending its request is dropped for the
+ * new one (admit_locked).  The socket's directory must be the daemon's own
+ * (check_dir).
+ *
+ * Locks: c->lock guards the connection list and count and the device
+ * table (a leaf: nothing else is taken under it); c->op
  * serialises mount, unmount and revoke (suspend and resume do not take it,
  * so that a resume is never stuck behind an operation waiting on the
  * suspended mount).

@@ -23,8 +23,16 @@
  * Credentials.  Each request runs with the caller's fsuid/fsgid and
  * supplementary groups on a context taken from a pool (a context is used by
  * one thread at a time); the umask the kernel passes (FUSE_CAP_DONT_MASK)
- * is applied to create, mkdir and mknod.  default_permissions is not used:
- * libuvfs checks permissions itself.
+ * is applied to create, mkdir and mknod.
+ *
+ * Permissions.  The kernel checks the mode bits on the attributes it
+ * caches (default_permissions: cached names, FIFO and device opens never
+ * reach us), libuvfs checks everything again.  The kernel's attributes
+ * are kept right: replies carry them, invalidations drop them.  On a
+ * write or truncation by someone without CAP_FSETID the kernel sends the
+ * chmod that clears setuid/setgid (kill_privs); the setgid it leaves
+ * alone (no group execute, writer outside the group) is cleared here
+ * (opened_for_write).  See docs/fuse.md, "Credentials and permissions".
  *
  * Caching.  A file system that changes only through the VFS (memfs:
  * uvfs_node_exclusive) is cached by the kernel for an hour: entries,
@@ -45,6 +53,7 @@
 #include <fuse_lowlevel.h>
 
 #include "uvfs_fuse.h"
+#include "kinit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,6 +102,7 @@ struct uvfs_fuse {
 	struct uvfs_node *root;          /* our own hold */
 	char *mountpoint;
 	unsigned max_threads;
+	unsigned want;                   /* conn->want after op_init; const */
 	pthread_t loop_thread;
 	atomic_bool loop_done;
 
@@ -353,10 +364,12 @@ static struct fh *FH(struct fuse_file_info *fi)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct uvfs_fuse *uf = userdata;
+
 	/* lookups and readdirs of one directory run concurrently (the
 	 * library locks what it must); a stopped file server then holds
-	 * only the requests that wait on it */
+	 * only the requests that wait on it.  libfuse 3.14 does not pass
+	 * the flag on: negotiate_init adds it to the reply. */
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	/* setuid/setgid on write and truncate: the kernel decides (it knows
@@ -370,6 +383,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* no writeback cache: every write reaches the library at once, so
 	 * a forced unmount or revoke leaves no dirty pages behind */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	uf->want = conn->want;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1252,6 +1266,73 @@ static int opt_add(char **opts, const char *s)
 	return 0;
 }
 
+/* Answers the kernel's INIT through libfuse with the flags libfuse leaves
+ * out (kinit.c): the request is read here and handed to libfuse over a
+ * socket pair standing in for the device (dup3 onto the session's
+ * descriptor), libfuse's reply is amended and written to the device, and
+ * the device is put back.  Runs before the session loop, on the only
+ * thread using the session.  => 0 or -errno. */
+static int negotiate_init(struct uvfs_fuse *uf)
+{
+	int fd = fuse_session_fd(uf->se), sp[2] = { -1, -1 }, saved = -1;
+	size_t size = kinit_read_size();
+	struct fuse_buf fb = { .mem = NULL };
+	char *in = malloc(size), *out = malloc(size);
+	ssize_t n, m = -1;
+	int err = 0;
+
+	if (!in || !out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	do
+		n = read(fd, in, size);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		err = n < 0 ? -errno : -EIO;
+		goto out;
+	}
+	/* dup(), not fcntl(F_DUPFD): ThreadSanitizer follows dup and dup3,
+	 * and so keeps seeing the device's writes and reads as the
+	 * synchronisation they are */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) ||
+	    (saved = dup(fd)) < 0 || fcntl(saved, F_SETFD, FD_CLOEXEC) ||
+	    dup3(sp[1], fd, O_CLOEXEC) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (write(sp[0], in, (size_t)n) != n ||
+	    fuse_session_receive_buf(uf->se, &fb) <= 0) {
+		err = -EIO;
+	} else {
+		fuse_session_process_buf(uf->se, &fb);  /* op_init; replies */
+		m = recv(sp[0], out, size, MSG_DONTWAIT);
+		if (m <= 0)
+			err = -EIO;
+	}
+	/* the device back under the session's descriptor */
+	if (dup3(saved, fd, O_CLOEXEC) < 0 && !err)
+		err = -errno;
+	if (!err)
+		err = kinit_add_flags(out, (size_t)m,
+				      uf->want & FUSE_CAP_PARALLEL_DIROPS);
+	if (!err && write(fd, out, (size_t)m) != m)
+		err = -errno;
+	if (!err && fuse_session_exited(uf->se))
+		err = -EPROTO;  /* libfuse refused the kernel's INIT */
+out:
+	if (saved >= 0)
+		close(saved);
+	if (sp[0] >= 0) {
+		close(sp[0]);
+		close(sp[1]);
+	}
+	free(fb.mem);
+	free(in);
+	free(out);
+	return err;
+}
+
 /* The change hook: every node of that file system loses its kernel
  * caches (attributes, data; entries follow as they are revalidated). */
 static void changed_hook(void *arg, dev_t dev)
@@ -1339,6 +1420,13 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	}
 	if (fuse_session_mount(uf->se, cfg->mountpoint) != 0) {
 		err = -EIO;
+		goto out_session;
+	}
+	err = negotiate_init(uf);
+	if (err) {
+		fprintf(stderr, "uvfsd: FUSE INIT with the kernel failed: %s\n",
+			strerror(-err));
+		fuse_session_unmount(uf->se);
 		goto out_session;
 	}
 	fuse_opt_free_args(&args);

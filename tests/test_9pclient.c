@@ -103,6 +103,11 @@ struct fake {
 	atomic_int commits;     /* commits answered Rclunk */
 	atomic_int xattr_msgs;  /* Txattrwalk + Txattrcreate + their I/O */
 	bool bye_once;          /* "bye" hangs up only the first time */
+	/* fencing over tcp: at the first Twrite while stall is set the
+	 * server stops reading until stall is cleared; then it only reads
+	 * (no replies) and counts what arrives */
+	atomic_bool stall, stalled;
+	atomic_long rx_after;   /* bytes read after the stall */
 };
 
 /* "bye" hung up already (bye_once) */
@@ -367,6 +372,8 @@ static void *fake_main(void *arg)
 		ssize_t n = read(fs->fd, buf + have, sizeof(buf) - have);
 		if (n <= 0)
 			break;
+		if (atomic_load(&fs->stalled))
+			atomic_fetch_add(&fs->rx_after, n);
 		have += (size_t)n;
 		for (;;) {
 			struct p9_msg t;
@@ -389,6 +396,19 @@ static void *fake_main(void *arg)
 				}
 				if (t.type == P9_TATTACH && t.tattach.fid < 4096)
 					fid_path[t.tattach.fid] = 1;
+				if (t.type == P9_TWRITE &&
+				    atomic_load(&fs->stall) &&
+				    !atomic_exchange(&fs->stalled, true)) {
+					while (atomic_load(&fs->stall))
+						usleep(1000);
+					/* then it only reads, to see what
+					 * still arrives */
+					while ((n = read(fs->fd, buf,
+							 sizeof(buf))) > 0)
+						atomic_fetch_add(&fs->rx_after,
+								 n);
+					return NULL;
+				}
 				handle(fs, &t);
 			}
 			memmove(buf, buf + size, have - size);
@@ -622,7 +642,9 @@ static void *loop_thread(void *arg)
 }
 
 /* Many callers at once, one of them timing out again and again: every
- * other request succeeds, with its own reply. */
+ * other request succeeds, with its own reply.  (A deadline covers a whole
+ * call, walk and open together: 1 s, so that a busy host does not make
+ * the others' calls miss it.) */
 static void test_parallel(void **state)
 {
 	struct fx x = { 0 };
@@ -630,7 +652,7 @@ static void test_parallel(void **state)
 	pthread_t t[9];
 
 	(void)state;
-	assert_int_equal(fx_mount(&x, "timeout=200"), 0);
+	assert_int_equal(fx_mount(&x, "timeout=1000"), 0);
 	for (int i = 0; i < 9; i++) {
 		a[i] = (struct loop_arg){ .u = x.u, .n = i == 8 ? 3 : 150,
 					  .late = i == 8 };
@@ -697,7 +719,7 @@ static void test_hang_normal_umount(void **state)
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);
-	assert_true(ms_since(&t1) < 200);
+	assert_true(ms_since(&t1) < test_bound_ms(200));
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	assert_true(ms_since(&t0) < 4000);
 	fx_done(&x);
@@ -746,7 +768,7 @@ static void test_call_deadline(void **state)
 	long ms = ms_since(&t0);
 	printf("call_deadline: %ld ms\n", ms);
 	assert_true(ms >= 450);
-	assert_true(ms < 500 + 125 + 1000);     /* grace, and slack */
+	assert_true(ms < test_bound_ms(500 + 500 + 1000)); /* grace, slack */
 	uvfs_close(x.c, fd);
 	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
 	fx_done(&x);
@@ -1207,6 +1229,115 @@ static void test_abort_fences(void **state)
 	close(ev);
 }
 
+/* The issue's first case, in one process: a "9p" mount over tcp: whose
+ * server stops reading in the middle of many writes (its receive window
+ * full, the rest queued on our side), then a forced unmount.  The writers
+ * are told EIO; the server, once it reads again, gets at most what had
+ * reached its socket before the unmount: the queued Twrites were dropped
+ * with the link (a graceful close would have delivered them). */
+#define FENCE_WRITERS 16
+
+struct tcpfx {
+	int ls;
+	struct fake fs;
+	pthread_t thr;
+};
+
+static void *tcp_server_main(void *arg)
+{
+	struct tcpfx *t = arg;
+	int c = accept4(t->ls, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return NULL;
+	t->fs.fd = c;
+	fake_main(&t->fs);
+	return NULL;
+}
+
+struct wrarg {
+	struct uvfs_ctx *c;
+	int fd, i;
+	long r;
+};
+
+static void *fence_writer(void *arg)
+{
+	struct wrarg *a = arg;
+	static char data[FENCE_WRITERS][65536];
+
+	memset(data[a->i], 'a' + a->i, sizeof(data[a->i]));
+	a->r = uvfs_pwrite(a->c, a->fd, data[a->i], sizeof(data[a->i]),
+			   (off_t)a->i * 65536);
+	return NULL;
+}
+
+static void test_fence_forced_tcp(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct tcpfx t = { 0 };
+	struct wrarg w[FENCE_WRITERS];
+	pthread_t wt[FENCE_WRITERS];
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	char src[64];
+	int small = 4096, inq = -1, fd;
+
+	(void)state;
+	memset(fid_path, 0, sizeof(fid_path));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t.ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(t.ls >= 0);
+	assert_int_equal(setsockopt(t.ls, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	assert_int_equal(bind(t.ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(t.ls, 1), 0);
+	assert_int_equal(getsockname(t.ls, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(src, sizeof(src), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	t.fs.xw_fid = P9_NOFID;
+	assert_int_equal(pthread_create(&t.thr, NULL, tcp_server_main, &t), 0);
+	assert_int_equal(uvfs_new(NULL, &u), 0);
+	assert_int_equal(uvfs_9p_register(u), 0);
+	assert_int_equal(uvfs_ctx_new(u, NULL, &c), 0);
+	assert_int_equal(uvfs_mkdir(c, "/m", 0755), 0);
+	assert_int_equal(uvfs_mount(c, "9p", src, "/m",
+				    "timeout=60000,msize=8192"), 0);
+	fd = uvfs_open(c, "/m/f", O_RDWR, 0);
+	assert_true(fd >= 0);
+	atomic_store(&t.fs.stall, true);
+	for (int i = 0; i < FENCE_WRITERS; i++) {
+		w[i] = (struct wrarg){ .c = c, .fd = fd, .i = i };
+		assert_int_equal(pthread_create(&wt[i], NULL, fence_writer,
+						&w[i]), 0);
+	}
+	for (int i = 0; i < 500 && !atomic_load(&t.fs.stalled); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&t.fs.stalled));
+	usleep(300 * 1000);     /* the writes pile up behind the full window */
+	assert_int_equal(uvfs_umount(c, "/m", UVFS_UMOUNT_FORCE), 0);
+	for (int i = 0; i < FENCE_WRITERS; i++) {
+		pthread_join(wt[i], NULL);
+		assert_int_equal(w[i].r, -EIO);
+	}
+	/* what reached the server's socket before the cut */
+	assert_int_equal(ioctl(t.fs.fd, SIOCINQ, &inq), 0);
+	atomic_store(&t.fs.stall, false);       /* it reads again */
+	pthread_join(t.thr, NULL);
+	long after = atomic_load(&t.fs.rx_after);
+	printf("fence_forced_tcp: %d bytes at the server at the cut, %ld read "
+	       "after it\n", inq, after);
+	/* nothing arrives later: the queued Twrites (about 120 KiB here
+	 * when the link is closed gracefully) were dropped with the link */
+	assert_true(after <= inq);
+	uvfs_close(c, fd);
+	assert_int_equal(uvfs_settle(u, 5000), 0);
+	uvfs_ctx_free(c);
+	uvfs_free(u);
+	close(t.fs.fd);
+	close(t.ls);
+}
+
 /* ---- a "9p" mount that reconnects: the fake server on a Unix socket ---- */
 
 struct lfx {
@@ -1347,7 +1478,7 @@ static void test_unreachable_failfast(void **state)
 	atomic_store(&l.fs.hung, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(uvfs_stat(l.c, "/m/f", &st), -ETIMEDOUT);
-	assert_true(ms_since(&t0) < 300 + 75 + 1000);
+	assert_true(ms_since(&t0) < test_bound_ms(300 + 500 + 1000));
 	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
 	assert_string_equal(si.state, "unreachable");
 	assert_true(si.unreachable >= 1);
@@ -1357,7 +1488,7 @@ static void test_unreachable_failfast(void **state)
 	for (int i = 0; i < 20; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(uvfs_pread(l.c, fd, buf, 5, 0), -EIO);
-		assert_true(ms_since(&t0) < 100);       /* at once */
+		assert_true(ms_since(&t0) < test_bound_ms(100)); /* at once */
 	}
 	/* the network heals */
 	atomic_store(&l.silent, false);
@@ -1370,7 +1501,8 @@ static void test_unreachable_failfast(void **state)
 	assert_int_equal(r, 5);
 	assert_memory_equal(buf, "hello", 5);
 	printf("unreachable: back %ld ms after the heal\n", back);
-	assert_true(back < 1000 + 300);  /* one attempt may be under way */
+	/* within a second of the heal (one attempt may be under way) */
+	assert_true(back < test_bound_ms(1000 + 300));
 	assert_int_equal(uvfs_9p_server_info(l.u, "/m", &si), 0);
 	assert_string_equal(si.state, "running");
 	assert_int_equal(uvfs_close(l.c, fd), 0);
@@ -1505,6 +1637,7 @@ int main(void)
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
 		cmocka_unit_test(test_abort_fences),
+		cmocka_unit_test(test_fence_forced_tcp),
 		cmocka_unit_test(test_reconnect_hangup),
 		cmocka_unit_test(test_unreachable_failfast),
 		cmocka_unit_test(test_hard_waits),

@@ -1,8 +1,8 @@
 /*
  * client.c - the 9P2000.L client driver (file-system types "9p", "hostfs",
  * "diod"): mount and unmount, the table of nodes and their fids.  The
- * session below it (conn.h, session.c) carries the requests; vnops.c and
- * xattr.c are the vnode operations.
+ * session below it (conn.h, rpc.c over lib/remote) carries the requests;
+ * vnops.c and xattr.c are the vnode operations.
  *
  *
  * The driver maps vnodes to fids.  Each known file is a struct node in a
@@ -741,9 +741,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->c.s.timeout_ms = (int)o.timeout;
 	s->c.s.serial = o.serial;
 	s->c.s.hard = o.hard;
-	/* liveness of tcp: (docs/session.md): unacknowledged data for a
-	 * deadline, or an idle link unanswered for about one, is a loss */
-	s->c.s.tcp.user_timeout_ms = (int)o.timeout;
+	/* liveness of tcp: (docs/session.md): data unacknowledged for half
+	 * a deadline, or an idle link whose keepalive probes go unanswered
+	 * about as long, is a loss: a partition is noticed within a
+	 * deadline whether requests are out or not */
+	s->c.s.tcp.user_timeout_ms = o.timeout / 2 > 1000 ?
+				     (int)o.timeout / 2 : 1000;
 	s->c.s.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
 				1000;
 	s->c.s.link = RT_LINK_NONE;

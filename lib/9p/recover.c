@@ -25,7 +25,7 @@
  *   under its own number, Tlopen the ones that were open, compare qids
  *   (path and type): a mismatch or a failed walk marks the fid stale (its
  *   requests -ESTALE);
- *   recovering = false: the waiting requests go (replays among them).
+ *   UP again: the waiting requests go (replays among them).
  *
  * On a reconnecting mount a protocol violation is no loss but the end:
  * lost framing (proto_kill) or a Tversion answered otherwise than at mount

@@ -193,6 +193,15 @@ static int h_reply_locked(struct rs_session *s, struct rs_req *rq)
 	if (p9_unpack(rq->reply, rq->reply_len, &pr->r) != 0 ||
 	    (pr->r.type != pr->rtype && pr->r.type != P9_RLERROR))
 		return -EIO;
+	/* borrowed (no memory for a copy): a data reply points into the
+	 * frame and fails; the others hold no pointer and are taken (a
+	 * walk's new fid exists on the server: the registry must know) */
+	if (rq->borrowed && (pr->r.type == P9_RREAD ||
+			     pr->r.type == P9_RREADDIR ||
+			     pr->r.type == P9_RREADLINK ||
+			     pr->r.type == P9_RGETLOCK ||
+			     pr->r.type == P9_RVERSION))
+		return -ENOMEM;
 	if (pr->r.type == pr->rtype)
 		reg_apply_locked(C(s), &pr->reg, &pr->r);
 	return 0;
@@ -370,7 +379,7 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 			r = again ? -ETIMEDOUT : -EIO;
 			goto fail;
 		}
-		r = rq->timed_out && !rq->reply ? -ETIMEDOUT : rq->err;
+		r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
 		if (r == 0 && pr->r.type == P9_RLERROR)
 			r = ecode_err(pr->r.rlerror.ecode);
 		if (r) {

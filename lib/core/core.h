@@ -47,6 +47,7 @@
 
 #include "diag.h"
 #include "gate.h"
+#include "sys.h"        /* lib/util: every system call and allocation */
 
 struct uvfs;
 struct mount;

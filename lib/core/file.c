@@ -165,7 +165,7 @@ static void lex_push(char *out, size_t *len, const char *s)
 static char *lex_join(const char *base, const char *path)
 {
 	size_t len = 1;
-	char *out = malloc(strlen(base) + strlen(path) + 3);
+	char *out = sys_malloc(strlen(base) + strlen(path) + 3);
 
 	if (!out)
 		return NULL;
@@ -212,7 +212,7 @@ static int fdt_grow_locked(struct uvfs_ctx *ctx, int fd)
 		n *= 2;
 	if (n > FD_MAX)
 		n = FD_MAX;
-	fds = realloc(ctx->fds, (size_t)n * sizeof(*fds));
+	fds = sys_realloc(ctx->fds, (size_t)n * sizeof(*fds));
 	if (!fds)
 		return -ENOMEM;
 	memset(fds + ctx->nfds, 0, (size_t)(n - ctx->nfds) * sizeof(*fds));
@@ -294,7 +294,7 @@ void file_put(struct file *f)
 static struct file *file_new(struct path *p, int flags, char *name)
 {
 	struct uvfs *u = p->mnt->u;
-	struct file *f = calloc(1, sizeof(*f));
+	struct file *f = sys_calloc(1, sizeof(*f));
 
 	if (!f) {
 		path_put(p);
@@ -355,10 +355,10 @@ int uvfs_ctx_new(struct uvfs *u, const struct uvfs_cred *cred,
 
 	if (cred && cred->ngroups > UVFS_NGROUPS_MAX)
 		return -EINVAL;
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = sys_calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
-	ctx->cwd_name = strdup("/");
+	ctx->cwd_name = sys_strdup("/");
 	if (!ctx->cwd_name) {
 		free(ctx);
 		return -ENOMEM;
@@ -683,7 +683,7 @@ static int symlink_path(const struct dirop *d, const char *path, char **out)
 	char *body, *next;
 	ssize_t n;
 
-	body = malloc(PATH_MAX);
+	body = sys_malloc(PATH_MAX);
 	if (!body)
 		return -ENOMEM;
 	n = vop_readlink(d->child.vp, body, PATH_MAX - 1);
@@ -703,7 +703,7 @@ static int symlink_path(const struct dirop *d, const char *path, char **out)
 		free(body);
 		return -ENAMETOOLONG;
 	}
-	next = malloc(dl + (size_t)n + 1);
+	next = sys_malloc(dl + (size_t)n + 1);
 	if (next) {
 		memcpy(next, path, dl);
 		memcpy(next + dl, body, (size_t)n + 1);
@@ -1933,7 +1933,7 @@ int uvfs_fchdir(struct uvfs_ctx *ctx, int fd)
 		r = -ENOTDIR;
 	else
 		r = may_access(ctx, f->path.vp, X_OK);
-	if (!r && !(name = strdup(f->name)))
+	if (!r && !(name = sys_strdup(f->name)))
 		r = -ENOMEM;
 	if (!r) {
 		p = f->path;
@@ -1974,7 +1974,7 @@ int uvfs_getcwd(struct uvfs_ctx *ctx, char *buf, size_t size)
 		return -ERANGE;
 	if (!buf)
 		return -EFAULT;
-	tmp = malloc(size);
+	tmp = sys_malloc(size);
 	if (!tmp)
 		return -ENOMEM;
 	root = ctx->root;       /* owner thread: stable */

@@ -94,13 +94,15 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
+			if (gate_t_last == r)   /* (we may return NULL) */
+				gate_t_last = NULL;
 			free(r);
 			continue;
 		}
 		pp = &r->tnext;
 	}
 	rcu_thread_online();
-	r = calloc(1, sizeof(*r));
+	r = sys_calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;    /* gate_enter: GATE_NOMEM */
 	atomic_init(&r->gate, g);

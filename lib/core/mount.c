@@ -88,7 +88,7 @@ int fstype_register_locked(struct uvfs *u, const struct uvfs_fstype_ops *ops)
 		return -EINVAL;
 	if (type_find_locked(u, ops->name))
 		return -EEXIST;
-	t = calloc(1, sizeof(*t));
+	t = sys_calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->ops = ops;
@@ -150,10 +150,10 @@ static void sb_free_work(struct work *w)
 static int parse_options(const char *opts, bool *rdonly, unsigned *deadline,
 			 char **rest)
 {
-	char *copy = strdup(opts ? opts : ""), *save = NULL, *tok;
-	char *out = copy ? calloc(1, strlen(copy) + 1) : NULL;
+	char *copy = sys_strdup(opts ? opts : ""), *save = NULL, *tok;
+	char *out = copy ? sys_calloc(1, strlen(copy) + 1) : NULL;
 
-	if (!copy || !out) {
+	if (!out) {
 		free(copy);
 		free(out);
 		return -ENOMEM;
@@ -201,7 +201,7 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	err = uvfs_mount_options_check(u, type, options, NULL, 0);
 	if (err)
 		return err;
-	sb = calloc(1, sizeof(*sb));
+	sb = sys_calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;
 	sb->u = u;
@@ -458,7 +458,7 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 				 struct vnode *root, const char *type,
 				 const char *source, const char *options)
 {
-	struct mount *m = calloc(1, sizeof(*m));
+	struct mount *m = sys_calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
@@ -470,9 +470,9 @@ static struct mount *mount_alloc(struct uvfs *u, struct uvfs_sb *sb,
 	CDS_INIT_LIST_HEAD(&m->nodes);
 	CDS_INIT_LIST_HEAD(&m->handles);
 	pthread_mutex_init(&m->node_lock, NULL);
-	m->type_name = strdup(type);
-	m->source = strdup(source ? source : "none");
-	m->options = strdup(options ? options : "");
+	m->type_name = sys_strdup(type);
+	m->source = sys_strdup(source ? source : "none");
+	m->options = sys_strdup(options ? options : "");
 	m->work.fn = mount_teardown_work;
 	if (sb->rdonly)
 		m->flags |= MNT_RDONLY;
@@ -505,7 +505,7 @@ int mount_root(struct uvfs *u)
 		sb_discard(sb, root);
 		return -ENOMEM;
 	}
-	m->target = strdup("/");
+	m->target = sys_strdup("/");
 	if (!m->target) {
 		atomic_store(&m->refs, 0);
 		CNT_INC(u->nzombie_sb);
@@ -565,7 +565,7 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		err = -ENOMEM;
 		goto fail_sb;
 	}
-	m->target = strdup(name);
+	m->target = sys_strdup(name);
 
 	pthread_rwlock_wrlock(&u->ns_lock);
 	if (!m->target) {
@@ -656,7 +656,7 @@ static void ns_detach_tree_into_locked(struct mount *m, unsigned flag,
 static int ns_detach_tree_locked(struct mount *m, unsigned flag,
 				 struct mount ***v, size_t *n)
 {
-	*v = malloc(ns_count_tree_locked(m) * sizeof(**v));
+	*v = sys_malloc(ns_count_tree_locked(m) * sizeof(**v));
 	if (!*v)
 		return -ENOMEM;
 	*n = 0;
@@ -973,7 +973,7 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 8;
-			struct mount **nv = realloc(v, nc * sizeof(*v));
+			struct mount **nv = sys_realloc(v, nc * sizeof(*v));
 			if (!nv) {
 				err = -ENOMEM;
 				break;
@@ -1053,7 +1053,7 @@ static struct uvfs_holder *holder_add(struct holders *h,
 {
 	if (h->n == h->cap) {
 		size_t nc = h->cap ? h->cap * 2 : 8;
-		struct uvfs_holder *nv = realloc(h->v, nc * sizeof(*nv));
+		struct uvfs_holder *nv = sys_realloc(h->v, nc * sizeof(*nv));
 		if (!nv) {
 			h->err = -ENOMEM;
 			return NULL;
@@ -1167,7 +1167,7 @@ int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
 	pthread_rwlock_rdlock(&u->ns_lock);
 	cds_list_for_each_entry(m, &u->mounts, ns_link)
 		cnt++;
-	v = calloc(cnt ? cnt : 1, sizeof(*v));
+	v = sys_calloc(cnt ? cnt : 1, sizeof(*v));
 	if (!v) {
 		pthread_rwlock_unlock(&u->ns_lock);
 		return -ENOMEM;

@@ -117,7 +117,7 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 
 	if (++*links > MAXSYMLINKS)
 		return -ELOOP;
-	buf = malloc(PATH_MAX);
+	buf = sys_malloc(PATH_MAX);
 	if (!buf)
 		return -ENOMEM;
 	n = vop_readlink(lnk->vp, buf, PATH_MAX - 1);
@@ -301,7 +301,7 @@ int namei_parent_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	else
 		np->last = LAST_NORM;
 
-	dir = strndup(path, start);
+	dir = sys_strndup(path, start);
 	if (!dir)
 		return -ENOMEM;
 	if (start == 0) {
@@ -370,7 +370,7 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 
 	if (!vn_isdir(p->vp))
 		return -ENOTDIR;
-	tmp = malloc(PATH_MAX);
+	tmp = sys_malloc(PATH_MAX);
 	if (!tmp)
 		return -ENOMEM;
 	pos = PATH_MAX - 1;
@@ -466,8 +466,8 @@ int uvfs_realpath(struct uvfs_ctx *ctx, const char *path, char *buf,
 		return -EFAULT;
 	if (!*path)
 		return -ENOENT;
-	cur = strdup(path);
-	tgt = malloc(PATH_MAX);
+	cur = sys_strdup(path);
+	tgt = sys_malloc(PATH_MAX);
 	if (!cur || !tgt) {
 		free(cur);
 		free(tgt);
@@ -522,7 +522,7 @@ int uvfs_realpath(struct uvfs_ctx *ctx, const char *path, char *buf,
 		}
 		tgt[n] = '\0';
 		/* the link's text, from its directory unless absolute */
-		char *next = malloc(2 * PATH_MAX + 2);
+		char *next = sys_malloc(2 * PATH_MAX + 2);
 		if (!next) {
 			path_put(&np.dir);
 			err = -ENOMEM;

@@ -57,7 +57,7 @@ int ncache_init(struct uvfs *u)
 
 	while (n < u->cfg.vcache_max && n < (1UL << 20))
 		n <<= 1;
-	u->nc_buckets = calloc(n, sizeof(*u->nc_buckets));
+	u->nc_buckets = sys_calloc(n, sizeof(*u->nc_buckets));
 	if (!u->nc_buckets)
 		return -ENOMEM;
 	u->nc_mask = n - 1;
@@ -180,7 +180,7 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 	if (!nc_enabled(dvp) || vn_dead(dvp) || vn_dead(vp))
 		return;
 	h = nc_hash(dvp, name, len);
-	e = malloc(sizeof(*e) + len + 1);
+	e = sys_malloc(sizeof(*e) + len + 1);
 	if (!e)
 		return;         /* a cache: nothing is lost */
 	e->dir = dvp;

@@ -27,15 +27,15 @@ static int node_get(struct uvfs_ctx *ctx, struct path *p,
 		*out = nd;
 		return 0;
 	}
-	nd = calloc(1, sizeof(*nd));
+	nd = sys_calloc(1, sizeof(*nd));
 	if (!nd) {
 		pthread_mutex_unlock(&m->node_lock);
 		path_put(p);
 		return -ENOMEM;
 	}
 	if (!dir)
-		nd->name = strdup("/");
-	else if (asprintf(&nd->name, "%s%s%s", dir->name,
+		nd->name = sys_strdup("/");
+	else if (sys_asprintf(&nd->name, "%s%s%s", dir->name,
 			  strcmp(dir->name, "/") ? "/" : "", name) < 0)
 		nd->name = NULL;
 	if (!nd->name) {
@@ -380,8 +380,8 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	err = open_check_path(ctx, &p, flags);
 	if (err)
 		return err;
-	h = calloc(1, sizeof(*h));
-	name = strdup(nd->name);
+	h = sys_calloc(1, sizeof(*h));
+	name = sys_strdup(nd->name);
 	if (!h || !name) {
 		free(h);
 		free(name);

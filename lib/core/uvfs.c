@@ -15,7 +15,7 @@ void uvfs_panic(const char *file, int line, const char *what)
 
 int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 {
-	struct uvfs *u = calloc(1, sizeof(*u));
+	struct uvfs *u = sys_calloc(1, sizeof(*u));
 	int err;
 
 	if (!u)

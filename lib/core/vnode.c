@@ -48,7 +48,7 @@ int vcache_init(struct uvfs *u)
 
 	while (n < u->cfg.vcache_max / 2 && n < (1UL << 20))
 		n <<= 1;
-	u->vc_hash = malloc(n * sizeof(*u->vc_hash));
+	u->vc_hash = sys_malloc(n * sizeof(*u->vc_hash));
 	if (!u->vc_hash)
 		return -ENOMEM;
 	for (unsigned long i = 0; i < n; i++)
@@ -340,7 +340,7 @@ int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 			sb->ops->reclaim(sb, priv);
 		return err;
 	}
-	vp = calloc(1, sizeof(*vp));
+	vp = sys_calloc(1, sizeof(*vp));
 	if (!vp) {
 		if (sb->ops->reclaim)
 			sb->ops->reclaim(sb, priv);
@@ -535,7 +535,7 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
 		    !(vp->flags & VN_RECLAIM))
 			cap++;
-	v = cap ? malloc(cap * sizeof(*v)) : NULL;
+	v = cap ? sys_malloc(cap * sizeof(*v)) : NULL;
 	if (!v)
 		cap = 0;        /* out of memory: one at a time, below */
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {

@@ -140,11 +140,11 @@ static void *worker_main(void *arg)
 
 int workers_start(struct uvfs *u)
 {
-	u->workers = calloc(u->nworkers, sizeof(*u->workers));
+	u->workers = sys_calloc(u->nworkers, sizeof(*u->workers));
 	if (!u->workers)
 		return -ENOMEM;
 	for (unsigned i = 0; i < u->nworkers; i++) {
-		int e = pthread_create(&u->workers[i], NULL, worker_main, u);
+		int e = sys_pthread_create(&u->workers[i], NULL, worker_main, u);
 		if (e) {
 			u->nworkers = i;
 			workers_stop(u);

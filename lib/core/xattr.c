@@ -135,7 +135,7 @@ static ssize_t path_listxattr(struct uvfs_ctx *ctx, const struct path *p,
 	if (size && !list)
 		return -EFAULT;
 	for (int tries = 0;; tries++) {
-		char *nb = realloc(all, cap);
+		char *nb = sys_realloc(all, cap);
 		if (!nb) {
 			free(all);
 			return -ENOMEM;

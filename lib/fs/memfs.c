@@ -66,6 +66,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "sys.h"
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -281,7 +283,7 @@ static int page_alloc(struct memfs *fs, char **pgp)
 
 	if (err != 0)
 		return err;
-	pg = calloc(1, PG_SIZE);
+	pg = sys_calloc(1, PG_SIZE);
 	if (pg == NULL) {
 		atomic_fetch_sub(&fs->used_pages, 1);
 		return -ENOMEM;
@@ -328,14 +330,14 @@ static int radix_insert(struct radix *t, uint64_t idx, void *page)
 	while (need < RADIX_MAX_HEIGHT && (idx >> (RADIX_SHIFT * need)) != 0)
 		need++;
 	if (t->root == NULL) {
-		rn = calloc(1, sizeof(*rn));
+		rn = sys_calloc(1, sizeof(*rn));
 		if (rn == NULL)
 			return -ENOMEM;
 		t->root = rn;
 		t->height = need;
 	}
 	while (t->height < need) {
-		rn = calloc(1, sizeof(*rn));
+		rn = sys_calloc(1, sizeof(*rn));
 		if (rn == NULL)
 			return -ENOMEM;
 		rn->slot[0] = t->root;
@@ -348,7 +350,7 @@ static int radix_insert(struct radix *t, uint64_t idx, void *page)
 		unsigned i = (idx >> (RADIX_SHIFT * (h - 1))) & RADIX_MASK;
 
 		if (rn->slot[i] == NULL) {
-			struct radix_node *c = calloc(1, sizeof(*c));
+			struct radix_node *c = sys_calloc(1, sizeof(*c));
 
 			if (c == NULL)
 				return -ENOMEM;
@@ -424,7 +426,7 @@ static uint64_t radix_trunc(struct radix *t, uint64_t from)
 
 static struct dent *dent_new(const char *name, size_t len)
 {
-	struct dent *de = malloc(sizeof(*de) + len + 1);
+	struct dent *de = sys_malloc(sizeof(*de) + len + 1);
 
 	if (de == NULL)
 		return NULL;
@@ -452,7 +454,7 @@ static struct dent *dir_find(const struct dir *d, const char *name,
 
 static int dir_rehash(struct dir *d, size_t ntab)
 {
-	struct dent **tab = calloc(ntab, sizeof(*tab));
+	struct dent **tab = sys_calloc(ntab, sizeof(*tab));
 
 	if (tab == NULL)
 		return -ENOMEM;
@@ -515,7 +517,7 @@ static int dir_reserve(struct dir *d)
 			dir_compact(d);
 		} else {
 			size_t c = d->cord ? d->cord * 2 : DIR_MIN_ORD;
-			struct slot *o = realloc(d->ord, c * sizeof(*o));
+			struct slot *o = sys_realloc(d->ord, c * sizeof(*o));
 
 			if (o == NULL)
 				return -ENOMEM;
@@ -562,7 +564,7 @@ static void dir_remove(struct dir *d, struct dent *de)
 	if (d->ntomb > DIR_MIN_ORD && d->ntomb * 2 > d->nord)
 		dir_compact(d);
 	if (d->cord > DIR_MIN_ORD && d->nord < d->cord / 4) {
-		struct slot *o = realloc(d->ord, d->cord / 2 * sizeof(*o));
+		struct slot *o = sys_realloc(d->ord, d->cord / 2 * sizeof(*o));
 
 		if (o != NULL) {
 			d->ord = o;
@@ -598,12 +600,12 @@ static bool dir_is_ancestor(const struct node *a, const struct node *d)
 static struct node *node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 			     const char *target)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	struct node *n = sys_calloc(1, sizeof(*n));
 
 	if (n == NULL)
 		return NULL;
 	if (target != NULL) {
-		n->u.target = strdup(target);
+		n->u.target = sys_strdup(target);
 		if (n->u.target == NULL) {
 			free(n);
 			return NULL;
@@ -668,7 +670,7 @@ static int itab_reserve_locked(struct memfs *fs)
 	if (fs->nnodes + 1 <= fs->nitab)
 		return 0;
 	ntab = fs->nitab ? fs->nitab * 2 : ITAB_MIN;
-	tab = calloc(ntab, sizeof(*tab));
+	tab = sys_calloc(ntab, sizeof(*tab));
 	if (tab == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < fs->nitab; i++) {
@@ -913,7 +915,7 @@ static int op_mount(struct uvfs_sb *sb, const char *source,
 	err = parse_options(options, &o);
 	if (err != 0)
 		return err;
-	fs = calloc(1, sizeof(*fs));
+	fs = sys_calloc(1, sizeof(*fs));
 	if (fs == NULL)
 		return -ENOMEM;
 	pthread_rwlockattr_init(&attr);
@@ -1672,7 +1674,7 @@ static int op_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		return err;
 	if (size > UVFS_XATTR_SIZE_MAX)
 		return -E2BIG;
-	x = malloc(sizeof(*x) + nlen + 1 + size);
+	x = sys_malloc(sizeof(*x) + nlen + 1 + size);
 	if (x == NULL)
 		return -ENOMEM;
 	x->next = NULL;

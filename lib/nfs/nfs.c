@@ -79,6 +79,8 @@
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
+#define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
+					 * CREATE uses its attributes */
 
 struct node {
 	uint64_t ino;                   /* the fileid; set once */
@@ -95,6 +97,9 @@ struct node {
 	char *silly;                    /* unlinked while open: its name */
 	struct fh3 silly_dir;           /* ... in this directory */
 	uint64_t cverf;                 /* READDIRPLUS cookie verifier */
+	uint64_t created_ns;            /* made by this client's CREATE then
+					 * (its reply's attributes are the
+					 * open's: no GETATTR), or 0 */
 	bool dirty;                     /* unstable writes not committed */
 	bool verf_lost;                 /* the write verifier changed */
 	uint64_t wverf;
@@ -103,6 +108,12 @@ struct node {
 struct handle {
 	struct node *n;
 	int flags;
+	/* a directory's: the entries of its last READDIRPLUS reply that the
+	 * last readdir did not take, and the cookie they follow (guarded by
+	 * the open file's lock, which the core holds across readdir) */
+	struct n3dent *rest;
+	uint64_t rest_cookie;
+	bool rest_eof;
 };
 
 struct nsb {
@@ -732,8 +743,11 @@ static int lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	return node_install(s, &fh, &a.st, ino);
 }
 
+/* The identity reported to the core: the fileid and the type (NFSv3 has
+ * no generation the client can see: a reused fileid of another type is
+ * caught by the type, the same type by the handle going stale). */
 static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		      struct uvfs_ident *id)
+		     struct uvfs_ident *id)
 {
 	struct nsb *s = S(sb);
 	struct node *d = dir;
@@ -741,10 +755,12 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 
 	if (d == s->root && strcmp(name, "..") == 0) {
 		id->ino = d->ino;
+		id->gen = 0;
 		id->type = S_IFDIR;
 		return 0;
 	}
 	struct n3 c = ctx_of(s);
+	id->gen = 0;
 	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
@@ -754,6 +770,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
 		      const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
+	uint64_t *ino = &id->ino;
 	struct nsb *s = S(sb);
 	struct node *d = dir;
 	struct n3 c = ctx_of(s);
@@ -774,8 +791,11 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
-	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a);
+	struct n3attr da = { 0 };
+	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
+		      &da);
 	invalidate_all(s);      /* the directory changed */
+	node_attr(s, d, &da);   /* ... and the reply says how */
 	if (r)
 		return r == -ESTALE ? -ENOENT : r;
 	if (!a.valid) {
@@ -783,8 +803,19 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (r)
 			return r;
 	}
+	id->gen = 0;
 	id->type = a.st.st_mode & S_IFMT;
-	return node_install(s, &fh, &a.st, &id->ino);
+	r = node_install(s, &fh, &a.st, ino);
+	if (r == 0 && S_ISREG(mode)) {
+		/* open(O_CREAT) opens it next: the attributes the CREATE
+		 * just returned are as fresh as a GETATTR would be */
+		pthread_mutex_lock(&s->lock);
+		struct node *n = node_find_locked(s, *ino);
+		if (n)
+			n->created_ns = now_ns();
+		pthread_mutex_unlock(&s->lock);
+	}
+	return r;
 }
 
 static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
@@ -864,7 +895,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	if (dup) {
 		/* closed meanwhile (or out of memory): remove it now */
 		free(dup);
-		n3_remove(c, &dfh, silly, false);
+		n3_remove(c, &dfh, silly, false, NULL);
 	}
 	return 1;
 }
@@ -882,8 +913,10 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		if (r)
 			return r < 0 ? r : 0;
 	}
-	r = n3_remove(&c, &dfh, name, isdir);
+	struct n3attr da = { 0 };
+	r = n3_remove(&c, &dfh, name, isdir, &da);
 	invalidate_all(s);
+	node_attr(s, dir, &da);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY; /* RFC 1813 allows either */
 	return r;
@@ -942,9 +975,18 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	struct stat st;
 	int r;
 
-	/* close-to-open: what others wrote before their close is seen */
+	/* close-to-open: what others wrote before their close is seen; but
+	 * a file this client created a moment ago (open(O_CREAT): the
+	 * CREATE's reply carried its attributes) needs no second look */
 	struct n3 c = ctx_of(s);
-	r = node_getattr(s, &c, n, &st, true);
+	bool fresh;
+	pthread_mutex_lock(&s->lock);
+	fresh = n->created_ns && n->st_valid &&
+		now_ns() - n->created_ns < CREATE_FRESH_NS;
+	n->created_ns = 0;
+	st = n->st;
+	pthread_mutex_unlock(&s->lock);
+	r = fresh ? 0 : node_getattr(s, &c, n, &st, true);
 	if (r)
 		return r;
 	h = sys_calloc(1, sizeof(*h));
@@ -996,6 +1038,7 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 		n3_remove_async(s->loop, &sdir, silly);
 		free(silly);
 	}
+	n3_dents_free(h->rest);
 	free(h);
 }
 
@@ -1110,31 +1153,45 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 {
 	struct nsb *s = S(sb);
 	struct node *d = priv;
+	struct handle *h = fhp;
 	struct n3 c = ctx_of(s);
 	struct fh3 dfh = node_fh(s, d);
 	uint64_t verf;
 	int r = 0;
 
-	(void)fhp;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
-		struct n3dent *list = NULL;
+		struct n3dent *list = NULL, **pp;
 		bool eof = false, stop = false;
 
-		r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax, &list,
-				   &eof);
-		if (r == -ESTALE) {
-			r = 0;  /* removed: it lists nothing */
-			break;
+		if (h && h->rest && h->rest_cookie == cookie && cookie) {
+			/* what the last reply had beyond where the caller
+			 * stopped: no request */
+			list = h->rest;
+			eof = h->rest_eof;
+			h->rest = NULL;
+		} else {
+			if (h) {
+				n3_dents_free(h->rest);
+				h->rest = NULL;
+			}
+			r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax,
+					   &list, &eof);
+			if (r == -ESTALE) {
+				r = 0;  /* removed: it lists nothing */
+				break;
+			}
+			if (r)
+				break;
+			pthread_mutex_lock(&s->lock);
+			d->cverf = verf;
+			pthread_mutex_unlock(&s->lock);
 		}
-		if (r)
-			break;
-		pthread_mutex_lock(&s->lock);
-		d->cverf = verf;
-		pthread_mutex_unlock(&s->lock);
-		for (struct n3dent *e = list; e && !stop; e = e->next) {
+		bool empty = list == NULL;
+		for (pp = &list; *pp; pp = &(*pp)->next) {
+			struct n3dent *e = *pp;
 			uint64_t ino = e->fileid;
 			if (strcmp(e->name, "..") == 0 && d == s->root)
 				ino = d->ino;   /* the root's parent is itself */
@@ -1144,11 +1201,18 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 				node_install(s, &e->fh, &e->attr.st, &ino);
 			if (fill(arg, e->name, ino, e->dtype, e->cookie)) {
 				stop = true;
+				if (h && cookie) {
+					/* keep the rest for the next call,
+					 * which resumes at cookie */
+					h->rest = e;
+					h->rest_cookie = cookie;
+					h->rest_eof = eof;
+					*pp = NULL;
+				}
 				break;
 			}
 			cookie = e->cookie;
 		}
-		bool empty = list == NULL;
 		n3_dents_free(list);
 		if (stop || eof)
 			break;

@@ -58,6 +58,7 @@ struct call {
 	struct fh3 fh;
 	bool has_fh;
 	struct n3attr attr;
+	struct n3attr dattr;            /* the directory's, after (wcc) */
 	void *buf;                      /* read: into; readlink: into */
 	size_t bufsz;
 	uint32_t count;
@@ -197,9 +198,11 @@ static int submit(struct rpc_context *rpc, void *cb, void *cbdata, void *arg)
 }
 
 /* A new object's handle and attributes (create, mkdir, symlink, mknod). */
-static int new_obj(struct call *c, const post_op_fh3 *h, const post_op_attr *a)
+static int new_obj(struct call *c, const post_op_fh3 *h, const post_op_attr *a,
+		   const wcc_data *dir)
 {
 	post_attr(a, &c->attr);
+	post_attr(&dir->after, &c->dattr);
 	c->has_fh = h->handle_follows != 0;
 	if (c->has_fh)
 		return copy_fh(h->post_op_fh3_u.handle.data.data_val,
@@ -289,28 +292,32 @@ static int decode(struct rpc_context *rpc, int status, void *data, void *arg)
 		if ((r = nfs3_errno(x->status)))
 			return r;
 		return new_obj(c, &x->CREATE3res_u.resok.obj,
-			       &x->CREATE3res_u.resok.obj_attributes);
+			       &x->CREATE3res_u.resok.obj_attributes,
+			       &x->CREATE3res_u.resok.dir_wcc);
 	}
 	case P_MKDIR: {
 		MKDIR3res *x = data;
 		if ((r = nfs3_errno(x->status)))
 			return r;
 		return new_obj(c, &x->MKDIR3res_u.resok.obj,
-			       &x->MKDIR3res_u.resok.obj_attributes);
+			       &x->MKDIR3res_u.resok.obj_attributes,
+			       &x->MKDIR3res_u.resok.dir_wcc);
 	}
 	case P_SYMLINK: {
 		SYMLINK3res *x = data;
 		if ((r = nfs3_errno(x->status)))
 			return r;
 		return new_obj(c, &x->SYMLINK3res_u.resok.obj,
-			       &x->SYMLINK3res_u.resok.obj_attributes);
+			       &x->SYMLINK3res_u.resok.obj_attributes,
+			       &x->SYMLINK3res_u.resok.dir_wcc);
 	}
 	case P_MKNOD: {
 		MKNOD3res *x = data;
 		if ((r = nfs3_errno(x->status)))
 			return r;
 		return new_obj(c, &x->MKNOD3res_u.resok.obj,
-			       &x->MKNOD3res_u.resok.obj_attributes);
+			       &x->MKNOD3res_u.resok.obj_attributes,
+			       &x->MKNOD3res_u.resok.dir_wcc);
 	}
 	case P_LINK: {
 		LINK3res *x = data;
@@ -319,10 +326,20 @@ static int decode(struct rpc_context *rpc, int status, void *data, void *arg)
 		post_attr(&x->LINK3res_u.resok.file_attributes, &c->attr);
 		return 0;
 	}
-	case P_REMOVE:
-		return nfs3_errno(((REMOVE3res *)data)->status);
-	case P_RMDIR:
-		return nfs3_errno(((RMDIR3res *)data)->status);
+	case P_REMOVE: {
+		REMOVE3res *x = data;
+		if ((r = nfs3_errno(x->status)))
+			return r;
+		post_attr(&x->REMOVE3res_u.resok.dir_wcc.after, &c->dattr);
+		return 0;
+	}
+	case P_RMDIR: {
+		RMDIR3res *x = data;
+		if ((r = nfs3_errno(x->status)))
+			return r;
+		post_attr(&x->RMDIR3res_u.resok.dir_wcc.after, &c->dattr);
+		return 0;
+	}
 	case P_RENAME:
 		return nfs3_errno(((RENAME3res *)data)->status);
 	case P_READLINK: {
@@ -512,7 +529,8 @@ int n3_lookup(struct n3 *n, const struct fh3 *dir, const char *name,
 
 int n3_create(struct n3 *n, const struct fh3 *dir, const char *name,
 	      mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
-	      const char *target, struct fh3 *out, struct n3attr *attr)
+	      const char *target, struct fh3 *out, struct n3attr *attr,
+	      struct n3attr *dattr)
 {
 	struct call c = { 0 };
 	sattr3 sa = { 0 };
@@ -582,6 +600,8 @@ int n3_create(struct n3 *n, const struct fh3 *dir, const char *name,
 	r = call(n, &c);
 	if (r)
 		return r;
+	if (dattr)
+		*dattr = c.dattr;
 	if (!c.has_fh) {
 		/* the server did not say: ask (RFC 1813 allows it) */
 		return n3_lookup(n, dir, name, out, attr);
@@ -608,9 +628,10 @@ int n3_link(struct n3 *n, const struct fh3 *fh, const struct fh3 *dir,
 }
 
 int n3_remove(struct n3 *n, const struct fh3 *dir, const char *name,
-	      bool isdir)
+	      bool isdir, struct n3attr *dattr)
 {
 	struct call c = { .proc = isdir ? P_RMDIR : P_REMOVE };
+	int r;
 
 	if (isdir) {
 		set_fh(&c.a.rmdir.object.dir, dir);
@@ -619,7 +640,10 @@ int n3_remove(struct n3 *n, const struct fh3 *dir, const char *name,
 		set_fh(&c.a.remove.object.dir, dir);
 		c.a.remove.object.name = (char *)name;
 	}
-	return call(n, &c);
+	r = call(n, &c);
+	if (r == 0 && dattr)
+		*dattr = c.dattr;
+	return r;
 }
 
 int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,

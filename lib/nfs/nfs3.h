@@ -62,14 +62,16 @@ int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,
 	      struct fh3 *out, struct n3attr *attr);
 /* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK with target,
  * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner.
- * Exclusive: -EEXIST if the name exists. */
+ * Exclusive: -EEXIST if the name exists.  dattr (may be NULL): the
+ * directory's attributes after, when the server sent them. */
 int n3_create(struct n3 *c, const struct fh3 *dir, const char *name,
 	      mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
-	      const char *target, struct fh3 *out, struct n3attr *attr);
+	      const char *target, struct fh3 *out, struct n3attr *attr,
+	      struct n3attr *dattr);
 int n3_link(struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
 	    const char *name, struct n3attr *attr);
 int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
-	      bool isdir);
+	      bool isdir, struct n3attr *dattr);
 /* The same, not waited for (its result is dropped). */
 int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
 		    const char *name);

@@ -140,7 +140,7 @@ void rs_req_free(struct rs_session *c, struct rs_req *rq)
 		return;
 	if (rq->kind == RS_CALL)
 		pthread_cond_destroy(&rq->cv);
-	if (rq->pd)
+	if (rq->pd && c->proto->req_free)
 		c->proto->req_free(rq->pd);
 	free(rq->reply);
 	free(rq);
@@ -170,7 +170,7 @@ static void fail_all_locked(struct rs_session *c, bool lost)
 			rq->cancel = NULL;
 			rq_set_state(rq, RS_RQ_DONE);
 		} else {
-			if (rq->kind == RS_AUX)
+			if (rq->kind == RS_AUX && c->proto->aux_done_locked)
 				c->proto->aux_done_locked(c, rq, true);
 			rs_req_free(c, rq);
 		}
@@ -217,6 +217,18 @@ void rs_lost(struct rs_session *c, uint64_t gen, int err)
 	bool unreach = rs_err_unreachable(err);
 
 	pthread_mutex_lock(&c->lock);
+	if (c->rs.state == RS_LOST && gen + 1 == atomic_load(&c->sgen) &&
+	    unreach) {
+		/* two threads saw the end of one session: the other took an
+		 * EOF, this one the link's own error (TCP gave up: the
+		 * error is read once).  The peer is silent, not gone. */
+		c->last_err = err;
+		c->unreachable++;
+		rs_set_state(&c->rs, RS_UNREACHABLE);
+		pthread_cond_broadcast(&c->sup_cv);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	if (c->rs.state == RS_DEAD || gen != atomic_load(&c->sgen)) {
 		pthread_mutex_unlock(&c->lock);
 		return;
@@ -253,8 +265,10 @@ void rs_lost(struct rs_session *c, uint64_t gen, int err)
  * else is a loss. */
 static void session_end(struct rs_session *c, uint64_t gen, int err)
 {
-	if (err == -EPROTO && c->proto_fatal)
+	if (err == -EPROTO && c->proto_fatal && c->proto->violation)
 		c->proto->violation(c, gen);
+	else if (err == -EPROTO && c->proto_fatal)
+		rs_kill(c);
 	else
 		rs_lost(c, gen, err);
 }
@@ -268,7 +282,7 @@ static int send_msg(struct rs_session *c, const void *buf, size_t len,
 {
 	size_t off = 0;
 	uint64_t g;
-	int r = 0;
+	int r = 0, why = -EIO;
 
 	r = tlock_take(c, &c->wbusy, dl, &g);
 	if (r)
@@ -308,12 +322,14 @@ static int send_msg(struct rs_session *c, const void *buf, size_t len,
 			}
 			continue;
 		}
+		/* the link's own error says why (ETIMEDOUT: TCP gave up) */
+		why = n < 0 ? -errno : -EIO;
 		r = -EIO;
 		break;
 	}
 	tlock_give(c, &c->wbusy);
 	if (r == -EIO)
-		rs_lost(c, gen, -EIO);
+		rs_lost(c, gen, why);
 	return r;
 }
 
@@ -347,7 +363,8 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 	switch (rq->kind) {
 	case RS_AUX:
 		tag_release_locked(c, rq);
-		c->proto->aux_done_locked(c, rq, false);
+		if (c->proto->aux_done_locked)
+			c->proto->aux_done_locked(c, rq, false);
 		rs_req_free(c, rq);
 		break;
 	case RS_PROBE:
@@ -377,15 +394,26 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 			rq->cancel = NULL;
 		}
 		tag_release_locked(c, rq);
-		rq->reply = copy;
+		/* no memory for a copy: the protocol takes what it can from
+		 * the frame itself (a reply with no data), else ENOMEM */
+		rq->borrowed = !copy;
+		rq->reply = copy ? copy : (void *)frame;
 		rq->reply_len = size;
 		copy = NULL;
-		if (!rq->reply || c->proto->reply_locked(c, rq) != 0) {
+		int hr = c->proto->reply_locked(c, rq);
+		if (rq->borrowed)
+			rq->reply = NULL;
+		if (hr == -ENOMEM && rq->borrowed) {
+			rq->err = -ENOMEM;
+		} else if (hr != 0) {
 			c->bad_replies++;
 			free(rq->reply);
 			rq->reply = NULL;
 			rq->err = -EIO;
+		} else {
+			rq->replied = true;
 		}
+		rq->borrowed = false;
 		rq_set_state(rq, RS_RQ_DONE);
 		break;
 	}
@@ -459,12 +487,18 @@ static int read_step(struct rs_session *c, uint64_t gen, int fd, int pidfd,
 		return -EIO;            /* the server died */
 	if (!p[0].revents)
 		return 0;
+	if (p[0].revents & POLLERR) {   /* the link's error says why */
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if (sys_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+		    err)
+			return rs_err_unreachable(-err) ? -err : -EIO;
+	}
 	n = sys_read(fd, c->rb + c->rb_have, c->msize - c->rb_have);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n < 0)                      /* ETIMEDOUT: TCP gave up */
-		return errno == ETIMEDOUT || errno == EHOSTUNREACH ||
-		       errno == ENETUNREACH ? -errno : -EIO;
+		return rs_err_unreachable(-errno) ? -errno : -EIO;
 	if (n == 0)
 		return -EIO;            /* EOF */
 	struct timespec now;
@@ -687,9 +721,11 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	uint16_t tag;
 	int r;
 
-	if (c->nused == RS_NTAGS || atomic_load(&c->sgen) != gen ||
+	if ((kind == RS_CANCEL ? !c->proto->pack_cancel :
+				 !c->proto->pack_probe) ||
+	    c->nused == RS_NTAGS || atomic_load(&c->sgen) != gen ||
 	    c->rs.state != RS_UP || !(aux = rs_req_new(c, kind)))
-		return -EAGAIN;
+		return -EAGAIN;         /* none: a cancel is the cut */
 	if (kind == RS_CANCEL) {
 		aux->target = target;
 		target->cancel = aux;
@@ -721,48 +757,58 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
  * => c->lock held, rq SENT (or DONE already).  Waits for rq's reply with
  * the liveness and fencing rules of docs/session.md:
  *
- *   - half way to dl with nothing heard from the server since rq went
- *     out: a probe (the protocol's), once at a time;
- *   - at dl: the protocol's cancel, and wait (rs_flush_grace_ms) for the
- *     server's word: the reply (rq happened: its result stands) or the
- *     cancel's answer (it did not: -ETIMEDOUT);
- *   - no word by then, or the cancel could not be sent: the link is
- *     aborted (nothing of rq can reach the server later) and the session
- *     lost (UNREACHABLE if nothing at all was heard since rq went out).
+ *   - half way to dl: a probe (the protocol's), one at a time;
+ *   - at dl, if nothing at all came from the server in the second half
+ *     (not even the probe's answer): the server is silent; the link is
+ *     cut at once (nothing of rq can reach the server later) and the
+ *     session turns UNREACHABLE;
+ *   - at dl otherwise (the server is alive, rq is slow): the protocol's
+ *     cancel, and a wait (rs_flush_grace_ms) for the server's word: the
+ *     reply (rq happened: its result stands) or the cancel's answer (it
+ *     did not: -ETIMEDOUT); no word by then, or the cancel could not be
+ *     sent: the link is cut (UNREACHABLE if the server said nothing at
+ *     all during the grace).
  *
  * Returns with rq DONE; rq->timed_out says the deadline passed.
  */
 static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 			      const struct timespec *dl, bool internal)
 {
-	uint64_t gen = rq->gen;
-	struct timespec half, fdl;
+	uint64_t gen = rq->gen, since;
+	struct timespec half, fdl, now;
 	long long left = ts_ns(dl) - (long long)rq->sent_ns;
+	long long mid = (long long)rq->sent_ns + (left > 0 ? left / 2 : 0);
 	int grace = rs_flush_grace_ms(c->timeout_ms);
-	/* phase 1: up to half the time left, then perhaps a probe */
-	if (!internal && left > 2000000) {
-		long long h = (long long)rq->sent_ns + left / 2;
-		half.tv_sec = h / 1000000000LL;
-		half.tv_nsec = h % 1000000000LL;
+
+	/* phase 1: up to half the time left, then a probe: a live server
+	 * answers it within the other half */
+	if (left > 2000000) {
+		half.tv_sec = mid / 1000000000LL;
+		half.tv_nsec = mid % 1000000000LL;
 		wait_until_locked(c, rq, &half);
-		if (rq->state != RS_RQ_DONE && !c->probing &&
-		    atomic_load(&c->rx_ns) < rq->sent_ns)
+		if (!internal && rq->state != RS_RQ_DONE && !c->probing)
 			send_aux_locked(c, RS_PROBE, NULL, gen, dl);
 	}
 	wait_until_locked(c, rq, dl);
 	if (rq->state == RS_RQ_DONE)
 		return;
-	/* phase 2: the deadline passed: cancel, and wait for the word */
 	rq->timed_out = true;
 	c->timeouts++;
-	rq_set_state(rq, RS_RQ_FLUSHING);
-	deadline_in(&fdl, grace);
-	if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0)
-		wait_until_locked(c, rq, &fdl);
-	if (rq->state == RS_RQ_DONE)
-		return;
+	since = (uint64_t)mid;
+	if ((long long)atomic_load(&c->rx_ns) >= mid) {
+		/* phase 2: alive but slow: cancel, and wait for the word */
+		rq_set_state(rq, RS_RQ_FLUSHING);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline_in(&fdl, grace);
+		if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0) {
+			since = (uint64_t)ts_ns(&now);
+			wait_until_locked(c, rq, &fdl);
+		}
+		if (rq->state == RS_RQ_DONE)
+			return;
+	}
 	/* phase 3: no word: cut the link; rq is DONE (lost) after that */
-	bool silent = atomic_load(&c->rx_ns) < rq->sent_ns;
+	bool silent = atomic_load(&c->rx_ns) < since;
 	pthread_mutex_unlock(&c->lock);
 	rs_lost(c, gen, silent ? -ETIMEDOUT : -ECANCELED);
 	pthread_mutex_lock(&c->lock);

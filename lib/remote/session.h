@@ -54,6 +54,10 @@ struct rs_req {
 	bool lost;              /* CALL: the session died under it */
 	bool flushed;           /* CALL: the cancel was confirmed first */
 	bool timed_out;         /* CALL: its deadline passed */
+	bool replied;           /* CALL: a reply was accepted */
+	bool borrowed;          /* CALL: reply is the reader's buffer (no
+				 * memory for a copy), only during
+				 * reply_locked */
 	uint16_t tag;
 	uint64_t gen;           /* the session its tag belongs to */
 	uint64_t sent_ns;       /* CALL: when it went out (monotonic) */
@@ -70,7 +74,11 @@ struct rs_req {
 
 struct rs_session;
 
-/* What a protocol supplies (all required but admit_locked). */
+/* What a protocol supplies.  Optional: pack_cancel (none: a call past its
+ * deadline is ended by cutting the link, as when a cancel cannot be
+ * sent), pack_probe (none: no probe; TCP's keepalive and user timeout
+ * remain), aux_done_locked (a protocol without RS_AUX requests),
+ * violation (none: the session is killed), req_free (no pd). */
 struct rs_proto {
 	/* The size of the frame at buf (have bytes, at least 4): 0 and
 	 * *size, or -EPROTO (the framing is lost: a frame over max or
@@ -81,7 +89,12 @@ struct rs_proto {
 	int (*reply_tag)(const uint8_t *frame, uint32_t size, uint16_t *tag);
 	/* A call's reply (rq->reply, rq->reply_len): 0 to accept it (the
 	 * protocol records what it needs in rq->pd), or -EIO for a reply
-	 * that is malformed or of the wrong type (counted). */
+	 * that is malformed or of the wrong type (counted).  With
+	 * rq->borrowed there was no memory for a copy: rq->reply is the
+	 * reader's buffer, valid only during this call, and the protocol
+	 * keeps nothing pointing into it; -ENOMEM if it needs the bytes
+	 * (the call then fails with ENOMEM).  A reply whose effect the
+	 * protocol must know (a new fid) is accepted either way. */
 	int (*reply_locked)(struct rs_session *s, struct rs_req *rq);
 	/* An AUX request answered (lost false) or forgotten in a loss. */
 	void (*aux_done_locked)(struct rs_session *s, struct rs_req *rq,

@@ -112,9 +112,15 @@ static void *super_main(void *arg)
 		if (r != 0) {
 			pthread_mutex_lock(&s->lock);
 			s->last_err = r;
-			if (unreach && !rs_err_unreachable(r) &&
+			/* a refusal while unreachable: the host is back but
+			 * not the server (attempts count again); a timeout
+			 * while lost: the host is gone too (fail fast) */
+			if (!rs_err_unreachable(r) &&
 			    s->rs.state == RS_UNREACHABLE)
 				rs_set_state(&s->rs, RS_LOST);
+			else if (rs_err_unreachable(r) &&
+				 s->rs.state == RS_LOST)
+				rs_set_state(&s->rs, RS_UNREACHABLE);
 			continue;
 		}
 		pthread_mutex_lock(&s->lock);

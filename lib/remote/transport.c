@@ -104,7 +104,7 @@ void rt_tcp_tune(int s, const struct rt_tcp_opts *o)
 	if (o->keepalive_ms > 0) {
 		int idle = o->keepalive_ms / 1000 > 0 ?
 			   o->keepalive_ms / 1000 : 1;
-		int cnt = 3;
+		int cnt = 2;
 		sys_setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 		sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 		sys_setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &idle,

@@ -70,12 +70,15 @@
 #include <unistd.h>
 
 #include "p9srv.h"
+#include "sys.h"
 
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
 #define FID_BUCKETS     1024    /* the fid table's first size; it doubles
 				 * when it holds twice as many fids */
 #define DEFAULT_MAX_FIDS (1u << 20)
+#define REPLY_SMALL     8192    /* replies packed on the stack (all but
+				   read and readdir data) */
 #define WATCH_MS        1       /* an inline request that runs this long
 				 * loses the input */
 
@@ -176,7 +179,7 @@ int p9srv_new(const struct p9srv_ops *ops, void *arg,
 
 	if (!ops)
 		return -EINVAL;
-	s = calloc(1, sizeof(*s));
+	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->ops = ops;
@@ -232,8 +235,8 @@ static void out_write_locked(struct conn *c, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len > 0 && !c->dead) {
-		ssize_t n = c->sock ? send(c->outfd, p, len, MSG_NOSIGNAL)
-				    : write(c->outfd, p, len);
+		ssize_t n = c->sock ? sys_send(c->outfd, p, len, MSG_NOSIGNAL)
+				    : sys_write(c->outfd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -244,7 +247,7 @@ static void out_write_locked(struct conn *c, const void *buf, size_t len)
 			pthread_mutex_unlock(&c->lock);
 			/* wake the reader if it is a socket */
 			if (c->sock)
-				shutdown(c->outfd, SHUT_RDWR);
+				sys_shutdown(c->outfd, SHUT_RDWR);
 			return;
 		}
 		p += n;
@@ -262,9 +265,16 @@ static void send_msg_locked(struct conn *c, const struct p9_msg *m)
 	if (n < 0)
 		return;         /* a bug in the caller: nothing sane to send */
 	if ((size_t)n > sizeof(small)) {
-		b = malloc((size_t)n);
-		if (!b)
-			return;
+		b = sys_malloc((size_t)n);
+		if (!b) {
+			/* never a lost reply: the request fails instead */
+			struct p9_msg e = { .type = P9_RLERROR, .tag = m->tag };
+			e.rlerror.ecode = ENOMEM;
+			b = small;
+			n = p9_pack(b, sizeof(small), &e);
+			if (n < 0)
+				return;
+		}
 	}
 	if (p9_pack(b, (size_t)n, m) == n)
 		out_write_locked(c, b, (size_t)n);
@@ -357,7 +367,7 @@ static void fid_put(struct conn *c, struct fid *f)
 static void fid_grow_locked(struct conn *c)
 {
 	unsigned nb = c->nbuckets * 2;
-	struct fid **t = calloc(nb, sizeof(*t));
+	struct fid **t = sys_calloc(nb, sizeof(*t));
 
 	if (!t)
 		return;
@@ -385,7 +395,7 @@ static int fid_reserve(struct conn *c, uint32_t n, struct fid **out)
 
 	if (n == P9_NOFID)
 		return -EBADF;
-	f = calloc(1, sizeof(*f));
+	f = sys_calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	pthread_rwlock_init(&f->rw, NULL);
@@ -564,7 +574,7 @@ static int do_walk(struct run *x)
 	if ((err = run_fids(x, t->fid, P9_NOFID)) < 0)
 		return err;
 	if (t->newfid == t->fid) {
-		nf = calloc(1, sizeof(*nf));
+		nf = sys_calloc(1, sizeof(*nf));
 		if (!nf)
 			return -ENOMEM;
 		pthread_rwlock_init(&nf->rw, NULL);
@@ -661,7 +671,7 @@ static int do_read(struct run *x)
 		return err;
 	if (count > x->c->msize - P9_RREAD_HDRSZ)
 		count = x->c->msize - P9_RREAD_HDRSZ;
-	x->rbuf = malloc(P9_RREAD_HDRSZ + (size_t)count);
+	x->rbuf = sys_malloc(P9_RREAD_HDRSZ + (size_t)count);
 	if (!x->rbuf)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&x->f->rw);
@@ -713,7 +723,7 @@ static int do_readdir(struct run *x)
 		return err;
 	if (count > x->c->msize - P9_RREADDIR_HDRSZ)
 		count = x->c->msize - P9_RREADDIR_HDRSZ;
-	x->rbuf = malloc(P9_RREADDIR_HDRSZ + (size_t)count);
+	x->rbuf = sys_malloc(P9_RREADDIR_HDRSZ + (size_t)count);
 	if (!x->rbuf)
 		return -ENOMEM;
 	p9_dirent_buf_init(&b, x->rbuf + P9_RREADDIR_HDRSZ, count);
@@ -737,7 +747,7 @@ static int do_readlink(struct run *x)
 	NEED(readlink);
 	if ((err = run_fids(x, x->r->t.treadlink.fid, P9_NOFID)) < 0)
 		return err;
-	x->rbuf = malloc(4096);
+	x->rbuf = sys_malloc(4096);
 	if (!x->rbuf)
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&x->f->rw);
@@ -999,7 +1009,7 @@ static int xattr_name(struct p9_str n, bool list_ok, char *out)
  * be seen half old, half new; then trimmed to its length. */
 static int xattr_fetch(struct run *x, const char *name, struct xattr *xa)
 {
-	uint8_t *buf = malloc(P9SRV_XATTR_MAX), *nb;
+	uint8_t *buf = sys_malloc(P9SRV_XATTR_MAX), *nb;
 	ssize_t n;
 	int err;
 
@@ -1020,7 +1030,7 @@ static int xattr_fetch(struct run *x, const char *name, struct xattr *xa)
 		free(buf);
 		return err;
 	}
-	nb = realloc(buf, n ? (size_t)n : 1);
+	nb = sys_realloc(buf, n ? (size_t)n : 1);
 	xa->buf = nb ? nb : buf;
 	xa->size = (size_t)n;
 	return 0;
@@ -1044,7 +1054,7 @@ static int do_xattrwalk(struct run *x)
 		return -EINVAL;
 	if ((err = xattr_name(t->name, true, name)) < 0)
 		return err;
-	xa = calloc(1, sizeof(*xa));
+	xa = sys_calloc(1, sizeof(*xa));
 	if (!xa)
 		return -ENOMEM;
 	xa->kind = XA_READ;
@@ -1092,14 +1102,14 @@ static int do_xattrcreate(struct run *x)
 		return -EINVAL;
 	if (t->attr_size > P9SRV_XATTR_MAX)
 		return -E2BIG;
-	xa = calloc(1, sizeof(*xa));
+	xa = sys_calloc(1, sizeof(*xa));
 	if (!xa)
 		return -ENOMEM;
 	xa->kind = XA_WRITE;
 	xa->size = (size_t)t->attr_size;
 	xa->flags = t->flags;
-	xa->name = strdup(name);
-	xa->buf = malloc(xa->size ? xa->size : 1);
+	xa->name = sys_strdup(name);
+	xa->buf = sys_malloc(xa->size ? xa->size : 1);
 	err = !xa->name || !xa->buf ? -ENOMEM
 	      : xattr_charge(x->c, xa, xa->size);
 	if (err == 0) {
@@ -1141,7 +1151,7 @@ static int do_xattr_read(struct run *x)
 		n = xa->size - t->offset < count
 		    ? (uint32_t)(xa->size - t->offset) : count;
 	/* copied: the fid (and the value) may go before the reply is packed */
-	x->rbuf = malloc(n ? n : 1);
+	x->rbuf = sys_malloc(n ? n : 1);
 	if (!x->rbuf)
 		return -ENOMEM;
 	if (n)
@@ -1290,10 +1300,17 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 	bool flushed = p9srv_req_flushed(r);
 	pthread_mutex_unlock(&c->lock);
 	if (!flushed) {
+		/* A reply that fits reply_small never allocates, so the
+		 * reply of an operation that changed something (a walk, a
+		 * create, a clunk...) is never lost to a failed allocation:
+		 * only data replies (read, readdir) are larger, and those
+		 * change nothing when they fail with ENOMEM. */
+		uint8_t small[REPLY_SMALL];
 		ssize_t n = p9_packed_size(&x.rep);
 		uint8_t *b = NULL;
 		if (n > 0 && (size_t)n <= c->msize)
-			b = malloc((size_t)n);
+			b = (size_t)n <= sizeof(small) ? small
+						       : sys_malloc((size_t)n);
 		if (b && p9_pack(b, (size_t)n, &x.rep) == n) {
 			out_write_locked(c, b, (size_t)n);
 		} else {
@@ -1307,7 +1324,8 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 							       : ENOMEM;
 			send_msg_locked(c, &e);
 		}
-		free(b);
+		if (b != small)
+			free(b);
 	}
 	/* ftags is only appended to while r is in flight: ours now */
 	for (unsigned i = 0; i < r->nftags; i++)
@@ -1396,7 +1414,8 @@ static void do_flush(struct conn *c, uint16_t tag, uint16_t oldtag)
 		req_free(r);
 		r = NULL;
 	} else if (r) {
-		uint16_t *t = realloc(r->ftags, (r->nftags + 1) * sizeof(*t));
+		uint16_t *t = sys_realloc(r->ftags,
+					  (r->nftags + 1) * sizeof(*t));
 		if (t) {
 			t[r->nftags++] = tag;
 			r->ftags = t;
@@ -1465,8 +1484,8 @@ static int in_read(struct conn *c, void *buf, size_t len)
 			continue;
 		}
 		bool direct = len - got >= sizeof(c->in);
-		ssize_t n = direct ? read(c->infd, p + got, len - got)
-				   : read(c->infd, c->in, sizeof(c->in));
+		ssize_t n = direct ? sys_read(c->infd, p + got, len - got)
+				   : sys_read(c->infd, c->in, sizeof(c->in));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1507,6 +1526,40 @@ static bool input_waiting(struct conn *c)
 }
 
 /*
+ * A Tclunk or Tremove that no memory could be found for: the fid is
+ * clunked all the same (the protocol says it always is, and the client
+ * will reuse its number), with what the clunk needs no memory for.  A
+ * plain clunk answers Rclunk; a remove, or the clunk that would commit an
+ * xattr write, did not happen: ENOMEM.  0, or -errno to close.
+ */
+static int clunk_nomem(struct conn *c, uint8_t type, uint16_t tag)
+{
+	uint8_t b[4];
+	struct fid *f;
+	bool xa;
+	int err;
+
+	if ((err = in_read(c, b, sizeof(b))) != 0)
+		return err < 0 ? err : -EPIPE;
+	uint32_t n = (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		     (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	xa = is_xattr_fid(c, n);
+	if (!(f = fid_get(c, n))) {
+		send_error(c, tag, EBADF);
+		return 0;
+	}
+	fid_unhash(c, f);
+	fid_put(c, f);
+	if (type == P9_TCLUNK && !xa) {
+		struct p9_msg m = { .type = P9_RCLUNK, .tag = tag };
+		send_msg(c, &m);
+	} else {
+		send_error(c, tag, ENOMEM);
+	}
+	return 0;
+}
+
+/*
  * Reads, checks and hands out one message: answers it, or lists the
  * request in flight and either sets *run to it (inline: RUNNING on the
  * calling thread, which runs it) or queues it.
@@ -1540,16 +1593,30 @@ static int read_one(struct conn *c, struct p9srv_req **run)
 	}
 	if (err < 0)
 		return err;     /* size < 7: no way to resynchronise */
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
+	r = sys_calloc(1, sizeof(*r));
+	if (r) {
+		r->buf = sys_malloc(size);
+		if (!r->buf) {
+			free(r);
+			r = NULL;
+		}
+	}
+	if (!r) {
+		/* no memory for it: this request fails, the stream stays
+		 * framed and the connection lives */
+		if ((err = in_read(c, hdr + 4, 3)) != 0)
+			return err < 0 ? err : -EPIPE;
+		p9_peek(hdr, sizeof(hdr), &type, &tag);
+		if ((type == P9_TCLUNK || type == P9_TREMOVE) &&
+		    size == P9_HDRSZ + 4)
+			return clunk_nomem(c, type, tag);
+		if ((err = skip_input(c, size - P9_HDRSZ)) < 0)
+			return err;
+		send_error(c, tag, ENOMEM);
+		return 0;
+	}
 	r->c = c;
 	r->len = size;
-	r->buf = malloc(size);
-	if (!r->buf) {
-		free(r);
-		return -ENOMEM;
-	}
 	memcpy(r->buf, hdr, 4);
 	if ((err = in_read(c, r->buf + 4, size - 4)) != 0) {
 		req_free(r);
@@ -1631,7 +1698,7 @@ static void input_end(struct conn *c, int err)
 	/* a broken stream: the peer must see the end now, not when the
 	 * caller gets round to closing (a pipe pair: the caller closes) */
 	if (err < 0 && c->sock)
-		shutdown(c->outfd, SHUT_RDWR);
+		sys_shutdown(c->outfd, SHUT_RDWR);
 	drain(c);
 }
 
@@ -1769,16 +1836,16 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	int type = 0, err = 0;
 	socklen_t tl = sizeof(type);
 
-	c = calloc(1, sizeof(*c));
+	c = sys_calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->srv = srv;
 	c->infd = infd;
 	c->outfd = outfd;
-	c->sock = getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+	c->sock = sys_getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->qtail = &c->qhead;
 	c->nbuckets = FID_BUCKETS;
-	c->fids = calloc(c->nbuckets, sizeof(*c->fids));
+	c->fids = sys_calloc(c->nbuckets, sizeof(*c->fids));
 	if (!c->fids) {
 		free(c);
 		return -ENOMEM;
@@ -1792,7 +1859,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wcond, &ca);
 	pthread_condattr_destroy(&ca);
-	c->workers = calloc(srv->o.nworkers, sizeof(*c->workers));
+	c->workers = sys_calloc(srv->o.nworkers, sizeof(*c->workers));
 	if (!c->workers) {
 		err = -ENOMEM;
 		goto out_free;
@@ -1800,7 +1867,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	/* the pool: nworkers threads and this one; at most nworkers (those
 	 * that started) run operations, so one is left to read */
 	for (; c->nworkers < srv->o.nworkers; c->nworkers++) {
-		int e = pthread_create(&c->workers[c->nworkers], NULL,
+		int e = sys_pthread_create(&c->workers[c->nworkers], NULL,
 				       pool_main, c);
 		if (e) {
 			err = -e;

@@ -21,6 +21,7 @@
  */
 #include "sys.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,6 +48,11 @@ static long l_openat2(int d, const char *p, struct open_how *h, size_t sz)
 static int l_fcntl(int fd, int cmd, long arg)
 {
 	return fcntl(fd, cmd, arg);
+}
+
+static int l_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	return fcntl(fd, cmd, fl);
 }
 
 static ssize_t l_getdents64(int fd, void *b, size_t n)
@@ -79,7 +85,8 @@ static int l_fstatfs(int fd, struct statfs *s)
 	.recvmsg = recvmsg, .shutdown = shutdown, .poll = poll,          \
 	.setsockopt = setsockopt, .getsockopt = getsockopt,              \
 	.openat = l_openat, .openat2 = l_openat2, .close = close,        \
-	.dup = dup, .fcntl = l_fcntl, .fstat = fstat, .fstatat = fstatat,\
+	.dup = dup, .fcntl = l_fcntl,\
+	.fcntl_lock = l_fcntl_lock, .fstat = fstat, .fstatat = fstatat,\
 	.mkdirat = mkdirat, .mknodat = mknodat, .unlinkat = unlinkat,    \
 	.renameat = renameat, .renameat2 = renameat2, .linkat = linkat,  \
 	.symlinkat = symlinkat, .readlinkat = readlinkat,                \
@@ -152,12 +159,15 @@ static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	unsigned classes;       /* armed classes (0: disarmed) */
 	unsigned long nth;      /* 0: count only */
+	uintptr_t site;         /* or: fail the calls from this site */
 	int err;                /* 0: the class's usual error */
 	bool persist;
 	unsigned long calls;    /* atomic */
 	unsigned long failed;   /* atomic */
 	uintptr_t fail_site;    /* first failed call (atomic CAS from 0) */
 	int fail_entry;         /* its entry, valid once fail_site is set */
+	uintptr_t *trace;       /* the site of call i at trace[i - 1] */
+	unsigned long ntrace;   /* its capacity */
 } fault;
 
 #define NSITE 4096
@@ -208,8 +218,18 @@ static int hit(int entry, void *ret)
 	bool fail = fault.nth && (c == fault.nth ||
 				  (fault.persist && c > fault.nth));
 
+	if (fault.site) {
+		/* the first call from that site; with persist, every call
+		 * of the class from then on */
+		unsigned long f = __atomic_load_n(&fault.failed,
+						  __ATOMIC_RELAXED);
+		fail = f == 0 ? (uintptr_t)ret == fault.site : fault.persist;
+	}
+
 	if (s)
 		__atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+	if (fault.trace && c <= fault.ntrace)
+		fault.trace[c - 1] = (uintptr_t)ret;
 	if (!fail)
 		return 0;
 	if (s)
@@ -284,6 +304,7 @@ static int f_close(int fd)
 }
 static int f_dup(int fd) { HIT_M1(dup); return pass.dup(fd); }
 static int f_fcntl(int fd, int cmd, long a) { HIT_M1(fcntl); return pass.fcntl(fd, cmd, a); }
+static int f_fcntl_lock(int fd, int cmd, struct flock *fl) { HIT_M1(fcntl_lock); return pass.fcntl_lock(fd, cmd, fl); }
 static int f_fstat(int fd, struct stat *st) { HIT_M1(fstat); return pass.fstat(fd, st); }
 static int f_fstatat(int d, const char *p, struct stat *st, int fl) { HIT_M1(fstatat); return pass.fstatat(d, p, st, fl); }
 static int f_mkdirat(int d, const char *p, mode_t m) { HIT_M1(mkdirat); return pass.mkdirat(d, p, m); }
@@ -388,12 +409,15 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 	pthread_mutex_lock(&wlock);
 	disarm_locked();
 	fault.nth = nth;
+	fault.site = 0;
 	fault.err = err;
 	fault.persist = persist;
 	__atomic_store_n(&fault.calls, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fault.failed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fault.fail_site, 0, __ATOMIC_RELAXED);
 	fault.fail_entry = -1;
+	fault.trace = NULL;
+	fault.ntrace = 0;
 	fault.classes = classes & SYS_C_ALL;
 	for (int i = 0; i < NENTRY; i++)
 		if (fault.classes & entries[i].cls) {
@@ -401,6 +425,34 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 			*slot(&uvfs_sys, i) = *(void *const *)
 				((const char *)&shim_table + entries[i].off);
 		}
+	pthread_mutex_unlock(&wlock);
+}
+
+void uvfs_sys_fault_arm_site(unsigned classes, uintptr_t site, int err,
+			     bool persist)
+{
+	uvfs_sys_fault_arm(classes, 0, err, persist);
+	pthread_mutex_lock(&wlock);
+	fault.site = site;
+	pthread_mutex_unlock(&wlock);
+}
+
+unsigned long uvfs_sys_site_failed(uintptr_t site)
+{
+	for (size_t k = 0; k < NSITE; k++)
+		if (__atomic_load_n(&sites[k].addr, __ATOMIC_ACQUIRE) == site)
+			return __atomic_load_n(&sites[k].failed,
+					       __ATOMIC_RELAXED);
+	return 0;
+}
+
+void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap)
+{
+	pthread_mutex_lock(&wlock);
+	if (cap)
+		memset(sites, 0, cap * sizeof(*sites));
+	fault.trace = sites;
+	fault.ntrace = cap;
 	pthread_mutex_unlock(&wlock);
 }
 
@@ -458,8 +510,13 @@ void uvfs_sys_sites_dump(unsigned classes)
 		struct site *s = &sites[k];
 		if (!s->addr || !(entries[s->entry].cls & classes))
 			continue;
-		fprintf(stderr, "  site %#lx %-12s calls %lu failed %lu\n",
-			(unsigned long)s->addr, entries[s->entry].name,
-			s->calls, s->failed);
+		Dl_info di = { 0 };
+		/* object+offset: addr2line -e object offset-1 */
+		if (!dladdr((void *)s->addr, &di))
+			di.dli_fbase = NULL;
+		fprintf(stderr, "  site %s+%#lx %-12s calls %lu failed %lu\n",
+			di.dli_fbase ? di.dli_fname : "?",
+			(unsigned long)(s->addr - (uintptr_t)di.dli_fbase),
+			entries[s->entry].name, s->calls, s->failed);
 	}
 }

@@ -58,6 +58,7 @@
 #include <time.h>
 
 struct open_how;
+struct flock;
 
 /* The classes a fault is armed on (a bit mask of them). */
 enum sys_class {
@@ -66,7 +67,8 @@ enum sys_class {
 	SYS_C_NET   = 1u << 2,  /* socket socketpair connect bind listen accept4
 	                           send sendmsg recv recvmsg shutdown poll
 	                           setsockopt getsockopt */
-	SYS_C_FS    = 1u << 3,  /* openat openat2 close dup fcntl fstat fstatat
+	SYS_C_FS    = 1u << 3,  /* openat openat2 close dup fcntl
+	                           fcntl_lock fstat fstatat
 	                           mkdirat mknodat unlinkat renameat linkat
 	                           symlinkat readlinkat fchownat fchmod utimensat
 	                           futimens ftruncate fsync fdatasync fstatfs
@@ -112,6 +114,7 @@ struct uvfs_sys {
 	int (*close)(int);
 	int (*dup)(int);
 	int (*fcntl)(int, int, long);
+	int (*fcntl_lock)(int, int, struct flock *);
 	int (*fstat)(int, struct stat *);
 	int (*fstatat)(int, const char *, struct stat *, int);
 	int (*mkdirat)(int, const char *, mode_t);
@@ -195,6 +198,8 @@ SYS_INLINE int sys_close(int fd) { return uvfs_sys.close(fd); }
 SYS_INLINE int sys_dup(int fd) { return uvfs_sys.dup(fd); }
 /* fcntl with an integer argument (or none: pass 0) */
 SYS_INLINE int sys_fcntl(int fd, int cmd, long arg) { return uvfs_sys.fcntl(fd, cmd, arg); }
+/* fcntl with a struct flock (F_OFD_SETLK, F_OFD_GETLK, ...) */
+SYS_INLINE int sys_fcntl_lock(int fd, int cmd, struct flock *fl) { return uvfs_sys.fcntl_lock(fd, cmd, fl); }
 SYS_INLINE int sys_fstat(int fd, struct stat *st) { return uvfs_sys.fstat(fd, st); }
 SYS_INLINE int sys_fstatat(int dfd, const char *p, struct stat *st, int fl) { return uvfs_sys.fstatat(dfd, p, st, fl); }
 SYS_INLINE int sys_mkdirat(int dfd, const char *p, mode_t m) { return uvfs_sys.mkdirat(dfd, p, m); }
@@ -261,6 +266,21 @@ unsigned uvfs_sys_class(const char *name);
  * counters. */
 void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 			bool persist);
+/* Arm a fault on a call site instead of a count: the first call of the
+ * classes from site (a return address, as the trace and the site set
+ * give them) fails; with persist, every call of the classes after it
+ * too.  For sites a count cannot reach reliably (their order varies
+ * between threads). */
+void uvfs_sys_fault_arm_site(unsigned classes, uintptr_t site, int err,
+			     bool persist);
+/* How many calls from site have failed since the process started (or
+ * the last uvfs_sys_sites_clear). */
+unsigned long uvfs_sys_site_failed(uintptr_t site);
+/* After an arm: record the call site (return address) of the ith call
+ * counted in sites[i - 1], for i <= cap (0 where no call came).  A loop
+ * uses it to pick, from a dry run, one N that fails each site.  sites
+ * must stay valid until the next arm. */
+void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap);
 /* Disarm: libc (or what uvfs_sys_set put there) again, at zero cost. */
 void uvfs_sys_fault_disarm(void);
 
@@ -278,8 +298,8 @@ void uvfs_sys_fault_stats(struct uvfs_sys_fault_stats *st);
 unsigned uvfs_sys_sites_seen(unsigned classes);
 unsigned uvfs_sys_sites_failed(unsigned classes);
 void uvfs_sys_sites_clear(void);
-/* Print each site seen (address, entry, calls, failed) to stderr, for the
- * test's report: addresses resolve with addr2line on the binary. */
+/* Print each site seen (object+offset, entry, calls, failed) to stderr,
+ * for the test's report: `addr2line -e object offset-1` names the line. */
 void uvfs_sys_sites_dump(unsigned classes);
 
 #endif /* UVFS_SYS_H */

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "hostfs.h"
+#include "sys.h"
 
 struct hostfs {
 	int rootfd;             /* O_PATH, the export */
@@ -105,8 +106,7 @@ static int resolve(struct hostfs *hs, const char *path, int flags)
 		.resolve = RESOLVE_FLAGS,
 	};
 	for (int tries = 0;; tries++) {
-		long fd = syscall(SYS_openat2, hs->rootfd, path, &how,
-				  sizeof(how));
+		long fd = sys_openat2(hs->rootfd, path, &how, sizeof(how));
 		if (fd >= 0)
 			return (int)fd;
 		/* EAGAIN: a rename raced with the walk; try again */
@@ -227,7 +227,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	pthread_mutex_unlock(&hf->plock);
 	if (fd >= 0) {
 		*owned = false;
-		if (fstat(fd, st) < 0)
+		if (sys_fstat(fd, st) < 0)
 			return -errno;
 		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
 			return -ENOTDIR;
@@ -237,13 +237,13 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	fd = resolve(hs, path, O_PATH | flags);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, st) < 0) {
+	if (sys_fstat(fd, st) < 0) {
 		int err = -errno;
-		close(fd);
+		sys_close(fd);
 		return err;
 	}
 	if (!same_file(dev, ino, type, st)) {
-		close(fd);
+		sys_close(fd);
 		return -ESTALE;
 	}
 	*owned = true;
@@ -253,7 +253,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 static void fd_done(int fd, bool owned)
 {
 	if (owned && fd >= 0)
-		close(fd);
+		sys_close(fd);
 }
 
 /* A name for a new or existing entry of a directory. */
@@ -297,11 +297,11 @@ static const char *path_split(char *path, const char **parent)
 static struct hfid *hf_new(struct hostfs *hs, const char *path,
 			   const struct stat *st)
 {
-	struct hfid *hf = calloc(1, sizeof(*hf));
+	struct hfid *hf = sys_calloc(1, sizeof(*hf));
 
 	if (!hf)
 		return NULL;
-	hf->path = strdup(path);
+	hf->path = sys_strdup(path);
 	if (!hf->path) {
 		free(hf);
 		return NULL;
@@ -397,7 +397,7 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 		f->uid = geteuid();
 		f->gid = getegid();
 	}
-	if (fstat(hs->rootfd, &st) < 0)
+	if (sys_fstat(hs->rootfd, &st) < 0)
 		return -errno;
 	hf = hf_new(hs, ".", &st);
 	if (!hf)
@@ -470,13 +470,13 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			err = fd;
 			break;
 		}
-		if (fstat(fd, &st) < 0) {
+		if (sys_fstat(fd, &st) < 0) {
 			err = -errno;
-			close(fd);
+			sys_close(fd);
 			break;
 		}
 		stat_qid(hs, &st, file_gen(fd, NULL), &wqid[i]);
-		close(fd);
+		sys_close(fd);
 		strcpy(path, next);
 	}
 	*nwqid = i;
@@ -485,7 +485,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		if (!hf)
 			return -ENOMEM;
 		if (orphan >= 0)        /* a clone of a removed file */
-			hf->ofd = fcntl(orphan, F_DUPFD_CLOEXEC, 0);
+			hf->ofd = sys_fcntl(orphan, F_DUPFD_CLOEXEC, 0);
 		nf->priv = hf;
 		return 0;
 	}
@@ -545,7 +545,7 @@ static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
 		if (S_ISLNK(st.st_mode))
 			err = -EINVAL;
 		else if (acc == O_WRONLY || acc == O_RDWR)
-			err = ftruncate(fd, (off_t)t->size) < 0 ? -errno : 0;
+			err = sys_ftruncate(fd, (off_t)t->size) < 0 ? -errno : 0;
 		else
 			err = truncate(proc, (off_t)t->size) < 0 ? -errno : 0;
 		if (err)
@@ -562,7 +562,7 @@ static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
 	if (t->valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
 		uid_t uid = t->valid & P9_SETATTR_UID ? t->uid : (uid_t)-1;
 		gid_t gid = t->valid & P9_SETATTR_GID ? t->gid : (gid_t)-1;
-		if (fchownat(fd, "", uid, gid,
+		if (sys_fchownat(fd, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 			err = -errno;
 			goto out;
@@ -588,7 +588,8 @@ static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
 				ts[1].tv_nsec = UTIME_NOW;
 			}
 		}
-		if (utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		if (sys_utimensat(fd, "", ts,
+				  AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			err = -errno;
 	}
 out:
@@ -621,7 +622,7 @@ static int reopen(int pfd, const struct stat *st, int flags)
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
 		return -EACCES;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	fd = open(proc, flags | O_CLOEXEC | O_NOCTTY);
+	fd = sys_openat(AT_FDCWD, proc, flags | O_CLOEXEC | O_NOCTTY, 0);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -677,33 +678,34 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	/* a new file, or else the existing one opened as lopen would (never
 	 * a device or through a symlink) */
 	create_gid(hs, f, t->gid);
-	fd = openat(dfd, name, open_flags(t->flags) | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, t->mode & 07777);
+	fd = sys_openat(dfd, name, open_flags(t->flags) | O_CREAT | O_EXCL |
+			O_NOFOLLOW | O_CLOEXEC, t->mode & 07777);
 	err = fd < 0 ? -errno : 0;
 	create_gid_done(hs, f);
 	if (err == -EEXIST && !(t->flags & O_EXCL)) {
-		int pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		int pfd = sys_openat(dfd, name,
+				     O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		err = pfd < 0 ? -errno : 0;
-		if (err == 0 && fstat(pfd, &st) < 0)
+		if (err == 0 && sys_fstat(pfd, &st) < 0)
 			err = -errno;
 		if (err == 0) {
 			fd = reopen(pfd, &st, open_flags(t->flags));
 			err = fd < 0 ? fd : 0;
 		}
 		if (pfd >= 0)
-			close(pfd);
+			sys_close(pfd);
 	}
 	fd_done(dfd, owned);
 	if (err < 0)
 		return err;
-	if (fstat(fd, &st) < 0) {
+	if (sys_fstat(fd, &st) < 0) {
 		err = -errno;
-		close(fd);
+		sys_close(fd);
 		return err;
 	}
-	char *p = strdup(npath);
+	char *p = sys_strdup(npath);
 	if (!p) {
-		close(fd);
+		sys_close(fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&hf->plock);
@@ -729,8 +731,8 @@ static ssize_t hs_read(struct p9srv_req *r, struct p9srv_fid *f,
 		return -EINVAL;
 	do
 		n = S_ISFIFO(hf->type) || S_ISSOCK(hf->type)
-		    ? read(hf->fd, buf, count)      /* no offset there */
-		    : pread(hf->fd, buf, count, (off_t)off);
+		    ? sys_read(hf->fd, buf, count)      /* no offset there */
+		    : sys_pread(hf->fd, buf, count, (off_t)off);
 	while (n < 0 && errno == EINTR && !p9srv_req_flushed(r));
 	return n < 0 ? -errno : n;
 }
@@ -745,8 +747,8 @@ static ssize_t hs_write(struct p9srv_req *r, struct p9srv_fid *f,
 		return -EINVAL;
 	do
 		n = S_ISFIFO(hf->type) || S_ISSOCK(hf->type)
-		    ? write(hf->fd, buf, count)      /* no offset there */
-		    : pwrite(hf->fd, buf, count, (off_t)off);
+		    ? sys_write(hf->fd, buf, count)      /* no offset there */
+		    : sys_pwrite(hf->fd, buf, count, (off_t)off);
 	while (n < 0 && errno == EINTR && !p9srv_req_flushed(r));
 	return n < 0 ? -errno : n;
 }
@@ -770,10 +772,10 @@ static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
 		return -ENOTDIR;
 	if (offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (lseek(hf->fd, (off_t)offset, SEEK_SET) < 0)
+	if (sys_lseek(hf->fd, (off_t)offset, SEEK_SET) < 0)
 		return -errno;
 	for (;;) {
-		long n = syscall(SYS_getdents64, hf->fd, kbuf, sizeof(kbuf));
+		long n = sys_getdents64(hf->fd, kbuf, sizeof(kbuf));
 		if (n < 0)
 			return b->len ? 0 : -errno;
 		if (n == 0)
@@ -818,7 +820,7 @@ static int entry_qid(struct hostfs *hs, int dfd, const char *name,
 {
 	struct stat st;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sys_fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	stat_qid(hs, &st, file_gen(dfd, name), qid);
 	return 0;
@@ -835,7 +837,7 @@ static int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
 	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
 		return dfd;
 	create_gid(hs, dir, t->gid);
-	err = mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
+	err = sys_mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
 	create_gid_done(hs, dir);
 	if (err == 0)
 		err = entry_qid(hs, dfd, name, qid);
@@ -860,7 +862,7 @@ static int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
 	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
 		return dfd;
 	create_gid(hs, dir, t->gid);
-	err = symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	err = sys_symlinkat(target, dfd, name) < 0 ? -errno : 0;
 	create_gid_done(hs, dir);
 	if (err == 0)
 		err = entry_qid(hs, dfd, name, qid);
@@ -879,7 +881,7 @@ static int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
 	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
 		return dfd;
 	create_gid(hs, dir, t->gid);
-	err = mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
+	err = sys_mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
 	      ? -errno : 0;
 	create_gid_done(hs, dir);
 	if (err == 0)
@@ -911,7 +913,7 @@ static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
 	pthread_mutex_unlock(&hs->flock);
 	if (!any)
 		return -1;
-	return openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return sys_openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 }
 
 static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
@@ -920,19 +922,19 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
 
 	if (pfd < 0)
 		return;
-	if (fstat(pfd, &st) == 0) {
+	if (sys_fstat(pfd, &st) == 0) {
 		pthread_mutex_lock(&hs->flock);
 		for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
 			pthread_mutex_lock(&hf->plock);
 			if (hf->ofd < 0 && hf->fd < 0 &&
 			    strcmp(hf->path, path) == 0 &&
 			    same_file(hf->dev, hf->ino, hf->type, &st))
-				hf->ofd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+				hf->ofd = sys_fcntl(pfd, F_DUPFD_CLOEXEC, 0);
 			pthread_mutex_unlock(&hf->plock);
 		}
 		pthread_mutex_unlock(&hs->flock);
 	}
-	close(pfd);
+	sys_close(pfd);
 }
 
 /*
@@ -951,7 +953,7 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 		if (strncmp(hf->path, from, fl) == 0 &&
 		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
 			size_t rest = strlen(hf->path + fl);
-			char *p = tl + rest < PATH_MAX ? malloc(tl + rest + 1)
+			char *p = tl + rest < PATH_MAX ? sys_malloc(tl + rest + 1)
 						       : NULL;
 			if (p) {
 				memcpy(p, to, tl);
@@ -1001,14 +1003,14 @@ static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 	}
 	/* the entry must still be the fid's file */
 	err = 0;
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
 	/* never follows a symlink: links the name in the parent itself */
-	if (err == 0 && linkat(pfd, base, dfd, name, 0) < 0)
+	if (err == 0 && sys_linkat(pfd, base, dfd, name, 0) < 0)
 		err = -errno;
-	close(pfd);
+	sys_close(pfd);
 	fd_done(dfd, owned);
 	return err;
 }
@@ -1036,21 +1038,21 @@ static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	/* the entry must still be the fid's file */
 	struct stat st;
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
 	if (err == 0) {
 		int victim = orphan_prepare(hs, dfd, name, npath);
-		err = renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
+		err = sys_renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
 		if (err == 0) {
 			orphan_commit(hs, victim, npath);
 			rename_fids(hs, opath, npath);
 		} else if (victim >= 0) {
-			close(victim);
+			sys_close(victim);
 		}
 	}
-	close(pfd);
+	sys_close(pfd);
 out:
 	fd_done(dfd, owned);
 	return err;
@@ -1082,12 +1084,12 @@ static int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		path_join(to, nd_path, nname) == 0;
 	if (paths)
 		victim = orphan_prepare(hs, nfd, nname, to);
-	err = renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
+	err = sys_renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
 	if (err == 0 && paths) {
 		orphan_commit(hs, victim, to);
 		rename_fids(hs, from, to);
 	} else if (victim >= 0) {
-		close(victim);
+		sys_close(victim);
 	}
 	fd_done(nfd, nowned);
 	fd_done(ofd, oowned);
@@ -1112,11 +1114,11 @@ static int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
 	if (path_join(path, dpath, name) == 0)
 		ofd = orphan_prepare(hs, dfd, name, path);
-	err = unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
+	err = sys_unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
 	if (err == 0)
 		orphan_commit(hs, ofd, path);
 	else if (ofd >= 0)
-		close(ofd);
+		sys_close(ofd);
 	fd_done(dfd, owned);
 	return err;
 }
@@ -1133,20 +1135,20 @@ static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 	pfd = parent_of(hs, f, base);
 	if (pfd < 0)
 		return pfd;
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
 		err = -ESTALE;
 	if (err == 0)
 		ofd = orphan_prepare(hs, pfd, base, path);
 	if (err == 0 &&
-	    unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+	    sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		err = -errno;
 	if (err == 0)
 		orphan_commit(hs, ofd, path);
 	else if (ofd >= 0)
-		close(ofd);
-	close(pfd);
+		sys_close(ofd);
+	sys_close(pfd);
 	return err;
 }
 
@@ -1161,7 +1163,7 @@ static ssize_t hs_readlink(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = fid_fd(hs, f, 0, &owned, NULL);
 	if (fd < 0)
 		return fd;
-	n = readlinkat(fd, "", buf, cap);
+	n = sys_readlinkat(fd, "", buf, cap);
 	if (n < 0)
 		n = errno == ENOENT ? -EINVAL : -errno;
 	else if ((size_t)n == cap)
@@ -1181,7 +1183,7 @@ static int hs_statfs(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = fid_fd(hs, f, 0, &owned, NULL);
 	if (fd < 0)
 		return fd;
-	if (fstatfs(fd, &s) < 0) {
+	if (sys_fstatfs(fd, &s) < 0) {
 		err = -errno;
 	} else {
 		uint32_t id[2];
@@ -1206,7 +1208,7 @@ static int hs_fsync(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf = f->priv;
 
 	(void)r;
-	if ((datasync ? fdatasync(hf->fd) : fsync(hf->fd)) < 0)
+	if ((datasync ? sys_fdatasync(hf->fd) : sys_fsync(hf->fd)) < 0)
 		return -errno;
 	return 0;
 }
@@ -1242,7 +1244,7 @@ static int hs_lock(struct p9srv_req *r, struct p9srv_fid *f,
 		return -EINVAL;
 	fl.l_start = (off_t)t->start;
 	fl.l_len = (off_t)t->length;            /* 0: to the end */
-	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+	if (sys_fcntl_lock(fd, F_OFD_SETLK, &fl) == 0)
 		*status = P9_LOCK_SUCCESS;
 	else if (errno == EAGAIN || errno == EACCES)
 		*status = P9_LOCK_BLOCKED;
@@ -1270,7 +1272,7 @@ static int hs_getlock(struct p9srv_req *r, struct p9srv_fid *f,
 		return -EINVAL;
 	fl.l_start = (off_t)t->start;
 	fl.l_len = (off_t)t->length;
-	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+	if (sys_fcntl_lock(fd, F_OFD_GETLK, &fl) < 0)
 		return -errno;
 	o->client_id = t->client_id;
 	if (fl.l_type == F_UNLCK) {
@@ -1352,13 +1354,13 @@ static ssize_t hs_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
 	 * head comment ("Extended attributes") */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (*name) {
-		n = getxattr(proc, name, buf, cap);
+		n = sys_getxattr(proc, name, buf, cap);
 		n = n < 0 ? -errno : n;
-	} else if (!(list = malloc(XATTR_LIST_MAX))) {
+	} else if (!(list = sys_malloc(XATTR_LIST_MAX))) {
 		n = -ENOMEM;
 	} else {
 		/* filtered, so measured after filtering */
-		n = listxattr(proc, list, XATTR_LIST_MAX);
+		n = sys_listxattr(proc, list, XATTR_LIST_MAX);
 		n = n < 0 ? -errno : (ssize_t)xattr_list_filter(hs, f, list,
 								 (size_t)n);
 		if (n > 0 && cap) {
@@ -1391,9 +1393,9 @@ static int hs_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
 		return fd;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (size)
-		err = setxattr(proc, name, value, size, (int)flags);
+		err = sys_setxattr(proc, name, value, size, (int)flags);
 	else            /* 9P2000.L: a zero-size create removes */
-		err = removexattr(proc, name);
+		err = sys_removexattr(proc, name);
 	err = err < 0 ? -errno : 0;
 	fd_done(fd, owned);
 	return err;
@@ -1412,9 +1414,9 @@ static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 		hf->next->prev = hf->prev;
 	pthread_mutex_unlock(&hs->flock);
 	if (hf->fd >= 0)
-		close(hf->fd);
+		sys_close(hf->fd);
 	if (hf->ofd >= 0)
-		close(hf->ofd);
+		sys_close(hf->ofd);
 	pthread_mutex_destroy(&hf->plock);
 	free(hf->path);
 	free(hf);
@@ -1457,27 +1459,27 @@ int hostfs_open(const char *dir, struct hostfs **out)
 	struct stat st;
 	int fd, probe;
 
-	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = sys_openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* must be readable and searchable by the server itself */
-	probe = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (probe < 0 || fstat(fd, &st) < 0) {
+	probe = sys_openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (probe < 0 || sys_fstat(fd, &st) < 0) {
 		int err = -errno;
 		if (probe >= 0)
-			close(probe);
-		close(fd);
+			sys_close(probe);
+		sys_close(fd);
 		return err;
 	}
-	close(probe);
+	sys_close(probe);
 	if (geteuid() != 0 && faccessat(fd, ".", X_OK, AT_EACCESS) < 0) {
 		int err = -errno;
-		close(fd);
+		sys_close(fd);
 		return err;
 	}
-	hs = calloc(1, sizeof(*hs));
+	hs = sys_calloc(1, sizeof(*hs));
 	if (!hs) {
-		close(fd);
+		sys_close(fd);
 		return -ENOMEM;
 	}
 	hs->rootfd = fd;
@@ -1492,7 +1494,7 @@ void hostfs_close(struct hostfs *hs)
 {
 	if (!hs)
 		return;
-	close(hs->rootfd);
+	sys_close(hs->rootfd);
 	pthread_mutex_destroy(&hs->flock);
 	free(hs);
 }

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "hostfs.h"
+#include "sys.h"
 
 static void usage(void)
 {
@@ -52,7 +53,7 @@ static void *conn_main(void *arg)
 	int fd = (int)(intptr_t)arg;
 
 	p9srv_serve_fd(srv, fd, fd);
-	close(fd);
+	sys_close(fd);
 	return NULL;
 }
 
@@ -64,12 +65,12 @@ static int stale_socket(const struct sockaddr_un *sa)
 
 	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
+	stale = sys_connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
 		errno == ECONNREFUSED;
-	close(fd);
+	sys_close(fd);
 	return stale;
 }
 
@@ -87,13 +88,13 @@ static int listen_unix(const char *path)
 	strcpy(sa.sun_path, path);
 	/* owner-only: who may connect is who may act as any user */
 	mode_t old = umask(077);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int bad = fd < 0;
-	if (!bad && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (!bad && sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
 		      unlink(path) < 0 ||
-		      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
-	bad = bad || listen(fd, 64) < 0;
+		      sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
+	bad = bad || sys_listen(fd, 64) < 0;
 	umask(old);
 	if (bad) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
@@ -132,10 +133,10 @@ static int listen_tcp(const char *hostport)
 			hostport, gai_strerror(e));
 		exit(2);
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+	    sys_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    sys_bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || sys_listen(fd, 64) < 0) {
 		fprintf(stderr, "uvfs-hostfs: cannot listen on tcp:%s: %s\n",
 			hostport, strerror(errno));
 		exit(2);
@@ -153,7 +154,7 @@ static int accept_loop(int fd)
 {
 	for (;;) {
 		pthread_t t;
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		int c = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EMFILE || errno == ENFILE)
@@ -164,9 +165,9 @@ static int accept_loop(int fd)
 		}
 		int one = 1;
 		/* replies are written whole: do not hold small ones back */
-		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
-			close(c);
+		sys_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (sys_pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
+			sys_close(c);
 			continue;
 		}
 		pthread_detach(t);

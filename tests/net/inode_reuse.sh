@@ -8,9 +8,13 @@
 # (the birth time) into qid.path, so the reused number is a new qid and
 # the driver makes a new vnode (docs/server.md).
 #
-# The host must reuse the inode number (ext4 does, at once, for a name
-# removed and created again in one directory); when it does not within a
-# few tries (tmpfs never reuses), the test skips with a message.
+# The host must reuse the inode number.  The export is a small ext4 file
+# system of its own (an image in the work directory, loop-mounted, removed
+# on exit), where the lowest free inode is taken next, so the number comes
+# back at once whatever the rest of the machine does; without mkfs.ext4 or
+# loop devices the export is a directory in /tmp, where reuse depends on
+# other activity: when it does not happen within a few tries (tmpfs never
+# reuses), the test skips with a message.
 # No network: it lives with the network tests for the server side.
 . "$(dirname "$0")/../fuse/lib.sh"
 
@@ -20,6 +24,14 @@ HOSTFS=${UVFS_HOSTFS:-}
 start_daemon
 EXPORT=$WORK/export
 mkdir "$EXPORT"
+if command -v mkfs.ext4 >/dev/null &&
+   truncate -s 16M "$WORK/ext4.img" &&
+   mkfs.ext4 -q -F "$WORK/ext4.img" >/dev/null 2>&1 &&
+   mount -o loop "$WORK/ext4.img" "$EXPORT" 2>/dev/null; then
+	note "the export: a fresh ext4 image"
+else
+	note "the export: a directory in $WORK (no ext4 image: no mkfs.ext4 or loop device)"
+fi
 H=$MNT/h
 mkdir "$H"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=5000" "$EXPORT" "$H"

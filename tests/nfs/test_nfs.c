@@ -29,6 +29,9 @@
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
+ *  - the requests each operation waits for (create, close, stat, rename,
+ *    unlink, a listing of 1000 entries and their lstats): printed and
+ *    bounded;
  *  - 64 MiB written and read back in 4 MiB calls (many requests in flight
  *    each) come back exactly; short only at the end (rates printed).
  */
@@ -433,6 +436,101 @@ static void test_silly_rename(void **state)
 	assert_int_equal(uvfs_umount(C, t, 0), 0);
 }
 
+static unsigned long calls_of(const char *t)
+{
+	struct uvfs_nfs_info ni;
+
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	return ni.calls;
+}
+
+/* The requests each operation waits for (the loop's call counter; none
+ * are sent that are not waited for here): printed, and bounded so that a
+ * change that adds round trips shows. */
+static void test_round_trips(void **state)
+{
+	char t[32], d[64], f[96], g[96];
+	struct uvfs_dirent de[64];
+	struct stat st;
+	unsigned long c0;
+	int fd;
+
+	(void)state;
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000"), 0);
+	snprintf(d, sizeof(d), "%s/rt", t);
+	snprintf(f, sizeof(f), "%s/f", d);
+	snprintf(g, sizeof(g), "%s/g", d);
+	assert_int_equal(uvfs_mkdir(C, d, 0755), 0);
+	assert_int_equal(uvfs_stat(C, d, &st), 0);
+	/* names relative to the directory: one component each (the driver
+	 * asks the server for every component: no name cache) */
+	assert_int_equal(uvfs_chdir(C, d), 0);
+	snprintf(f, sizeof(f), "f");
+	snprintf(g, sizeof(g), "g");
+
+	c0 = calls_of(t);
+	fd = uvfs_open(C, f, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	unsigned long create = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	unsigned long closed = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_stat(C, f, &st), 0);
+	unsigned long stat1 = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_rename(C, f, g, 0), 0);
+	unsigned long ren = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_unlink(C, g), 0);
+	unsigned long unl = calls_of(t) - c0;
+	/* ls -l of 1000 entries: the listing, then a stat of each name */
+	for (int i = 0; i < 1000; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "e%d", i);
+		fd = uvfs_open(C, p, O_CREAT | O_WRONLY, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(uvfs_close(C, fd), 0);
+	}
+	c0 = calls_of(t);
+	int dfd = uvfs_open(C, ".", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(dfd >= 0);
+	ssize_t k, total = 0;
+	while ((k = uvfs_readdir(C, dfd, de, 64)) > 0)
+		total += k;
+	assert_int_equal(k, 0);
+	assert_int_equal(total, 1002);
+	assert_int_equal(uvfs_close(C, dfd), 0);
+	unsigned long list = calls_of(t) - c0;
+	c0 = calls_of(t);
+	for (int i = 0; i < 1000; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "e%d", i);
+		assert_int_equal(uvfs_lstat(C, p, &st), 0);
+	}
+	unsigned long stats = calls_of(t) - c0;
+	printf("requests waited for: open(O_CREAT) %lu, close %lu, stat %lu, "
+	       "rename %lu, unlink %lu; readdir of 1000 entries %lu, then "
+	       "1000 lstats %lu\n", create, closed, stat1, ren, unl, list,
+	       stats);
+	assert_true(create <= 2);       /* LOOKUP (ENOENT), CREATE */
+	assert_int_equal(closed, 0);
+	assert_true(stat1 <= 1);        /* LOOKUP */
+	assert_true(unl <= 2);          /* LOOKUP, REMOVE */
+	assert_true(ren <= 3);          /* LOOKUP both names, RENAME */
+	assert_true(list <= 10);        /* GETATTR (open), READDIRPLUSes */
+	assert_true(stats <= 1000);     /* LOOKUP each */
+	for (int i = 0; i < 1000; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "e%d", i);
+		assert_int_equal(uvfs_unlink(C, p), 0);
+	}
+	assert_int_equal(uvfs_chdir(C, "/"), 0);
+	assert_int_equal(uvfs_rmdir(C, d), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+}
+
 /* Large reads and writes go out as many requests at once: the data must
  * come back exactly, whatever the order of the replies.  Prints the rates
  * (figures, not verdicts). */
@@ -563,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_big_io),
 		cmocka_unit_test(test_silly_rename),
+		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_partition_heal),
