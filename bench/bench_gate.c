@@ -2,7 +2,7 @@
  * bench_gate.c - throughput of gate_enter + gate_exit.
  *
  * Built twice from this source:
- *   bench_gate          links libuvfs: the real gate;
+ *   bench_gate          links the core (libuvfs_core): the real gate;
  *   bench_gate_ungated  links libuvfs_ungated (-DBENCH_UNGATED): the same
  *                       calls, compiled to no-ops in the library.  The calls
  *                       cross a library boundary and are not inlined, so the

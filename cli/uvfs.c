@@ -18,6 +18,7 @@
  * be reached.
  */
 #define _GNU_SOURCE
+#include "cli.h"
 #include "ctl.h"
 
 #include <errno.h>
@@ -30,6 +31,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/fs.h>
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -187,14 +191,6 @@ static int pick_daemon(struct target *t)
 
 /* ---- talking to it ----------------------------------------------------- */
 
-struct reply {
-	int err;                 /* 0 for "ok", else the errno */
-	char *msg;
-	char **lines;            /* the records, raw */
-	size_t n;
-	char *buf;
-};
-
 static void reply_free(struct reply *r)
 {
 	free(r->lines);
@@ -289,153 +285,67 @@ static int request(const char *sock, struct sbuf *req, struct reply *r)
 	return 0;
 }
 
-/* ---- output ------------------------------------------------------------ */
+/* ---- errors ---------------------------------------------------------- */
 
-static void json_str(const char *s)
+/* What an errno means for an operation, in umount(8)'s words where it has
+ * some; NULL: the daemon's message (strerror). */
+static const char *explain(const char *verb, int err)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	static const struct {
+		const char *verb;
+		int err;
+		const char *msg;
+	} table[] = {
+		{ "umount", EINVAL, "not mounted" },
+		{ "suspend", EINVAL, "not mounted" },
+		{ "suspend", EALREADY, "already suspended" },
+		{ "resume", EINVAL, "not suspended" },      /* or not mounted */
+		{ "revoke", EBUSY, "cannot revoke a mount root (use umount -f)" },
+		{ "mount", ENODEV, "unknown file system type" },
+		{ "mount", ENOTDIR, "mount point is not a directory" },
+		{ NULL, EPERM, "permission denied (only root changes mounts)" },
+		{ NULL, ENOENT, "no such file or directory" },
+		{ NULL, ETIMEDOUT, "timed out" },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].err == err &&
+		    (!table[i].verb || strcmp(table[i].verb, verb) == 0))
+			return table[i].msg;
+	return NULL;
 }
 
-static int numeric(const char *s)
+static int print_error(const char *verb, const char *what, const char *arg,
+		       struct reply *r)
 {
-	if (*s == '-')
-		s++;
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return 1;
-}
+	const char *why = explain(verb, r->err);
 
-/* One record as a JSON object (numbers stay numbers). */
-static void json_record(char **argv, int argc)
-{
-	putchar('{');
-	for (int i = 1; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		if (i > 1)
-			printf(", ");
-		json_str(argv[i]);
-		printf(": ");
-		if (numeric(eq + 1) && strcmp(argv[i], "label") &&
-		    strcmp(argv[i], "comm") && strcmp(argv[i], "path"))
-			printf("%s", eq + 1);
-		else
-			json_str(eq + 1);
-		*eq = '=';
-	}
-	putchar('}');
-}
-
-/* Prints holders the way a person wants them: each process once (what it
- * holds), open files of processes not seen in /proc, child mounts, and the
- * kernel's bare node references only when nothing else explains the busy
- * mount.  => the number of lines printed. */
-static int print_holders(FILE *out, struct reply *r)
-{
-	char *argv[CTL_ARGS_MAX];
-	int lines = 0, nproc = 0, nother = 0;
-	long pids[256];
-	int npids = 0;
-
-	/* processes first, grouped by pid (records of one pid are adjacent) */
-	long cur = -1;
-	for (size_t i = 0; i < r->n; i++) {
-		char *l = strdup(r->lines[i]);
-		int argc = l ? ctl_split(l, argv, CTL_ARGS_MAX) : -1;
-		if (argc > 0 && strcmp(argv[0], "process") == 0) {
-			const char *pid = ctl_get(argv, argc, "pid");
-			const char *comm = ctl_get(argv, argc, "comm");
-			const char *what = ctl_get(argv, argc, "what");
-			const char *path = ctl_get(argv, argc, "path");
-			long p = pid ? atol(pid) : 0;
-			if (p != cur) {
-				if (cur != -1)
-					fputc('\n', out);
-				fprintf(out, "  pid %ld (%s): %s %s", p,
-					comm ? comm : "?", what ? what : "?",
-					path ? path : "?");
-				cur = p;
-				lines++;
-				nproc++;
-				if (npids < 256)
-					pids[npids++] = p;
-			} else {
-				fprintf(out, ", %s %s", what ? what : "?",
-					path ? path : "?");
-			}
-		}
-		free(l);
-	}
-	if (cur != -1)
-		fputc('\n', out);
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < r->n; i++) {
-			char *l = strdup(r->lines[i]);
-			int argc = l ? ctl_split(l, argv, CTL_ARGS_MAX) : -1;
-			if (argc <= 0 || strcmp(argv[0], "holder") != 0) {
-				free(l);
-				continue;
-			}
-			const char *kind = ctl_get(argv, argc, "kind");
-			const char *label = ctl_get(argv, argc, "label");
-			const char *path = ctl_get(argv, argc, "host");
-			if (!kind)
-				kind = "?";
-			if (!label)
-				label = "";
-			if (!path)
-				path = "?";
-			int node = strcasecmp(kind, "node") == 0;
-			if (pass == 0 && !node) {
-				long p = 0;
-				int seen = 0;
-				if (sscanf(label, "pid %ld", &p) == 1)
-					for (int k = 0; k < npids; k++)
-						seen |= pids[k] == p;
-				if (!seen) {
-					if (strcasecmp(kind, "child") == 0)
-						fprintf(out, "  mount %s\n",
-							path);
-					else
-						fprintf(out, "  %s %s%s%s%s\n",
-							kind, path,
-							*label ? " (" : "",
-							label,
-							*label ? ")" : "");
-					lines++;
-				}
-				nother++;
-			} else if (pass == 1 && node && nproc == 0 &&
-				   nother == 0) {
-				fprintf(out, "  kernel reference %s\n", path);
-				lines++;
-			}
-			free(l);
-		}
-	}
-	return lines;
-}
-
-static int print_error(const char *what, const char *arg, struct reply *r)
-{
 	fprintf(stderr, "uvfs: cannot %s %s: %s\n", what, arg,
-		r->msg && *r->msg ? r->msg : strerror(r->err));
+		why ? why : r->msg && *r->msg ? r->msg : strerror(r->err));
 	return EXIT_FAIL;
+}
+
+/* The daemon's pid ("info"), to leave it out of holder lists; 0 if it
+ * does not say. */
+static pid_t daemon_pid(const char *sock)
+{
+	struct sbuf req = { 0 };
+	struct reply r;
+	char *a[CTL_ARGS_MAX];
+	pid_t pid = 0;
+
+	sbuf_adds(&req, "info");
+	int err = request(sock, &req, &r);
+	sbuf_free(&req);
+	if (err)
+		return 0;
+	for (size_t i = 0; !r.err && i < r.n; i++) {
+		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
+		if (c > 0 && strcmp(a[0], "daemon") == 0 && ctl_get(a, c, "pid"))
+			pid = (pid_t)atol(ctl_get(a, c, "pid"));
+	}
+	reply_free(&r);
+	return pid;
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -477,6 +387,32 @@ static int target_of(const char *what, const char *path, struct target *t)
 	return EXIT_FAIL;
 }
 
+/* Is ns (a namespace path) a mount of the daemon at sock?  1, 0, or -1
+ * (cannot tell). */
+static int is_mount(const char *sock, const char *ns)
+{
+	struct sbuf req = { 0 };
+	struct reply r;
+	char *a[CTL_ARGS_MAX];
+	int found = 0;
+
+	sbuf_adds(&req, "mounts");
+	int err = request(sock, &req, &r);
+	sbuf_free(&req);
+	if (err)
+		return -1;
+	for (size_t i = 0; !r.err && i < r.n && !found; i++) {
+		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
+		const char *tg = c > 0 ? ctl_get(a, c, "target") : NULL;
+		found = tg && strcmp(tg, ns) == 0;
+	}
+	err = r.err;
+	reply_free(&r);
+	return err ? -1 : found;
+}
+
+static bool opt_verbose;        /* umount -v, holders -v: every holder */
+
 /* Sends a one-path request; prints the error.  => exit status. */
 static int simple(const char *verb, const char *what, const char *path,
 		  const char *flag)
@@ -501,25 +437,113 @@ static int simple(const char *verb, const char *what, const char *path,
 		return EXIT_UNREACHABLE;
 	ret = EXIT_OK;
 	if (r.err == EBUSY && strcmp(verb, "umount") == 0) {
-		/* count what print_holders shows, then print it */
-		FILE *null = fopen("/dev/null", "w");
-		int n = null ? print_holders(null, &r) : 0;
-		if (null)
-			fclose(null);
+		pid_t self = daemon_pid(t.sock);
+		int n = show_holders(NULL, &r, self, opt_verbose);
 		fprintf(stderr, "uvfs: cannot %s %s: target is busy "
 			"(%d holder%s)\n", what, path, n, n == 1 ? "" : "s");
-		print_holders(stderr, &r);
+		show_holders(stderr, &r, self, opt_verbose);
+		ret = EXIT_FAIL;
+	} else if (r.err == EINVAL && strcmp(verb, "resume") == 0 &&
+		   is_mount(t.sock, t.ns) == 0) {
+		fprintf(stderr, "uvfs: cannot %s %s: not mounted\n", what,
+			path);
 		ret = EXIT_FAIL;
 	} else if (r.err) {
-		ret = print_error(what, path, &r);
+		ret = print_error(verb, what, path, &r);
 	}
 	reply_free(&r);
 	return ret;
 }
 
+/* ---- the types and their options (from the drivers, not this file) ---- */
+
+/* A namespace of our own, with the types uvfsd registers, to ask the
+ * drivers about their options; NULL if it cannot be made. */
+static struct uvfs *types_instance(void)
+{
+	struct uvfs *u;
+
+	if (uvfs_new(NULL, &u))
+		return NULL;
+	uvfs_9p_register(u);
+	return u;
+}
+
+static void fsopt_print(FILE *f, const struct uvfs_fsopt *o)
+{
+	for (; o && o->name; o++) {
+		/* "MS: text" in the help names the value */
+		const char *h = o->help ? o->help : "";
+		const char *colon = strstr(h, ": ");
+		char arg[32] = "";
+		if (o->kind != UVFS_FSOPT_FLAG) {
+			if (colon && colon - h < 24 && h[0] >= 'A' && h[0] <= 'Z') {
+				snprintf(arg, sizeof(arg), "=%.*s",
+					 (int)(colon - h), h);
+				h = colon + 2;
+			} else {
+				snprintf(arg, sizeof(arg), "=%s",
+					 o->kind == UVFS_FSOPT_SIZE ? "SIZE" :
+					 o->kind == UVFS_FSOPT_STRING ? "TEXT"
+								      : "N");
+			}
+		}
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s", o->name, arg);
+		fprintf(f, "    %-22s %s\n", name, h);
+	}
+}
+
+static int type_help(void *arg, const struct uvfs_fstype_ops *ops)
+{
+	FILE *f = arg;
+
+	fprintf(f, "\n  -t %s%s%s\n", ops->name,
+		ops->source_help ? "  " : "",
+		ops->source_help ? ops->source_help : "");
+	if (ops->options && ops->options->name)
+		fsopt_print(f, ops->options);
+	else if (!ops->options)
+		fprintf(f, "    (options not described)\n");
+	return 0;
+}
+
+static void mount_help(FILE *f)
+{
+	struct uvfs *u = types_instance();
+
+	fprintf(f, "\nOptions of every type:\n");
+	fsopt_print(f, uvfs_core_fsopts);
+	if (!u) {
+		fprintf(f, "\n(the types cannot be listed: no memory)\n");
+		return;
+	}
+	fprintf(f, "\nTypes and their options:\n");
+	uvfs_fstype_each(u, type_help, f);
+	uvfs_free(u);
+}
+
+/* => 0, or the reason the options are refused (checked here, with the
+ * drivers' descriptions, so that the message names the option). */
+static int mount_check(const char *type, const char *opts, char *why,
+		       size_t size)
+{
+	struct uvfs *u = types_instance();
+	int err;
+
+	if (!u)
+		return 0;       /* the daemon will judge */
+	err = uvfs_mount_options_check(u, type, opts, why, size);
+	uvfs_free(u);
+	/* a type this program does not have (uvfsd may: nfs): the daemon
+	 * judges it */
+	return err == -ENODEV ? 0 : err;
+}
+
 static int cmd_mount(int argc, char **argv)
 {
 	const char *type = NULL, *opts = "";
+	char why[256];
 	int o;
 
 	optind = 1;
@@ -540,6 +564,12 @@ static int cmd_mount(int argc, char **argv)
 	const char *source = argv[optind], *path = argv[optind + 1];
 	if (!*type || !*source)
 		return usage_error("empty TYPE or SOURCE");
+	int err = mount_check(type, opts, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "uvfs: cannot mount %s (%s) on %s: %s\n",
+			source, type, path, why[0] ? why : strerror(-err));
+		return EXIT_FAIL;
+	}
 	struct target t;
 	struct sbuf req = { 0 };
 	struct reply r;
@@ -562,11 +592,13 @@ static int cmd_mount(int argc, char **argv)
 	if (r.err) {
 		char what[PATH_MAX + 64];
 		snprintf(what, sizeof(what), "mount %s (%s) on", source, type);
-		ret = print_error(what, path,
-				  &(struct reply){ .err = r.err,
-						   .msg = r.err == ENODEV ?
-						   (char *)"unknown file system type" :
-						   r.msg });
+		if (r.err == ENODEV) {
+			fprintf(stderr, "uvfs: cannot %s %s: unknown file "
+				"system type '%s'\n", what, path, type);
+			ret = EXIT_FAIL;
+		} else {
+			ret = print_error("mount", what, path, &r);
+		}
 	}
 	reply_free(&r);
 	return ret;
@@ -578,11 +610,13 @@ static int cmd_umount(int argc, char **argv)
 	int o;
 
 	optind = 1;
-	while ((o = getopt(argc, argv, "+fl")) != -1) {
+	while ((o = getopt(argc, argv, "+flv")) != -1) {
 		if (o == 'f' && !strchr(flags, 'f'))
 			strcat(flags, "f");
 		else if (o == 'l' && !strchr(flags, 'l'))
 			strcat(flags, "l");
+		else if (o == 'v')
+			opt_verbose = true;
 		else if (o != 'f' && o != 'l')
 			return usage_error(NULL);
 	}
@@ -615,13 +649,19 @@ static int cmd_resume(int argc, char **argv)
 	return one_path(argc, argv, "resume", "resume");
 }
 
-static int json_flag(int argc, char **argv, int npos, const char **pos)
+/* --json (and -v, --verbose when verbose is not NULL) and npos
+ * positional arguments.  => 1 json, 0 not, -1 usage error. */
+static int json_flag(int argc, char **argv, int npos, const char **pos,
+		     bool *verbose)
 {
 	int json = 0, k = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-J") == 0)
 			json = 1;
+		else if (verbose && (!strcmp(argv[i], "-v") ||
+				     !strcmp(argv[i], "--verbose")))
+			*verbose = true;
 		else if (argv[i][0] == '-' && argv[i][1])
 			return -1;
 		else if (k < npos)
@@ -635,7 +675,7 @@ static int json_flag(int argc, char **argv, int npos, const char **pos)
 static int cmd_holders(int argc, char **argv)
 {
 	const char *path;
-	int json = json_flag(argc, argv, 1, &path);
+	int json = json_flag(argc, argv, 1, &path, &opt_verbose);
 	struct target t;
 	struct sbuf req = { 0 };
 	struct reply r;
@@ -653,210 +693,226 @@ static int cmd_holders(int argc, char **argv)
 	if (ret)
 		return EXIT_UNREACHABLE;
 	if (r.err) {
-		ret = print_error("list the holders of", path, &r);
+		ret = print_error("holders", "list the holders of", path, &r);
 		reply_free(&r);
 		return ret;
 	}
-	if (json) {
-		char *argv2[CTL_ARGS_MAX];
-		printf("{\"target\": ");
-		json_str(t.ns);
-		for (int pass = 0; pass < 2; pass++) {
-			const char *kind = pass ? "process" : "holder";
-			int first = 1;
-			printf(", \"%s\": [", pass ? "processes" : "holders");
-			for (size_t i = 0; i < r.n; i++) {
-				char *l = strdup(r.lines[i]);
-				int c = l ? ctl_split(l, argv2, CTL_ARGS_MAX)
-					  : -1;
-				if (c > 0 && strcmp(argv2[0], kind) == 0) {
-					printf(first ? "" : ", ");
-					json_record(argv2, c);
-					first = 0;
-				}
-				free(l);
-			}
-			printf("]");
-		}
-		printf("}\n");
-	} else {
-		char *argv2[CTL_ARGS_MAX];
-		printf("%-6s %-10s %4s %-40s %s\n", "KIND", "LABEL", "FD",
-		       "PATH", "HOST PATH");
-		for (size_t i = 0; i < r.n; i++) {
-			char *l = strdup(r.lines[i]);
-			int c = l ? ctl_split(l, argv2, CTL_ARGS_MAX) : -1;
-			if (c > 0 && strcmp(argv2[0], "holder") == 0) {
-				const char *lb = ctl_get(argv2, c, "label");
-				printf("%-6s %-10s %4s %-40s %s\n",
-				       ctl_get(argv2, c, "kind"),
-				       lb && *lb ? lb : "-",
-				       ctl_get(argv2, c, "fd"),
-				       ctl_get(argv2, c, "path"),
-				       ctl_get(argv2, c, "host"));
-			}
-			free(l);
-		}
-		int procs = 0;
-		for (size_t i = 0; i < r.n; i++)
-			procs += strncmp(r.lines[i], "process ", 8) == 0;
-		if (procs) {
-			printf("processes:\n");
-			print_holders(stdout, &(struct reply){
-				.lines = r.lines, .n = r.n });
-		}
-	}
+	pid_t self = daemon_pid(t.sock);
+	if (json)
+		show_holders_json(&r, t.ns, self);
+	else if (show_holders(stdout, &r, self, opt_verbose) == 0)
+		printf("nothing holds %s\n", path);
 	reply_free(&r);
 	return EXIT_OK;
 }
 
-/* mounts and stats: a request without a path. */
-static int listing(int argc, char **argv, const char *verb,
-		   const char *what)
+/* A request without a path to the daemon pick_daemon finds.  => 0 with r
+ * filled, or an exit status (message printed). */
+static int ask(const char *verb, const char *what, struct target *t,
+	       struct reply *r)
 {
-	int json = json_flag(argc, argv, 0, NULL);
-	struct target t;
 	struct sbuf req = { 0 };
+	int ret;
+
+	if ((ret = pick_daemon(t)) != 0)
+		return ret;
+	sbuf_adds(&req, verb);
+	ret = request(t->sock, &req, r);
+	sbuf_free(&req);
+	if (ret)
+		return EXIT_UNREACHABLE;
+	if (r->err) {
+		ret = print_error(verb, what, t->mnt[0] ? t->mnt : t->sock, r);
+		reply_free(r);
+		return ret;
+	}
+	return 0;
+}
+
+static int cmd_mounts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "types", required_argument, NULL, 't' },
+		{ "source", required_argument, NULL, 'S' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "noheadings", no_argument, NULL, 'n' },
+		{ "ascii", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'J' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mounts_opts mo = { 0 };
+	struct target t;
+	struct reply r;
+	int o, ret;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "+o:t:S:rnaJ", lo, NULL)) != -1) {
+		switch (o) {
+		case 'o': mo.columns = optarg; break;
+		case 't': mo.types = optarg; break;
+		case 'S': mo.source = optarg; break;
+		case 'r': mo.raw = true; break;
+		case 'n': mo.noheadings = true; break;
+		case 'a': mo.ascii = true; break;
+		case 'J': mo.json = true; break;
+		default: return usage_error(NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_error("no arguments but options");
+	if (mo.columns && !show_column_known(mo.columns))
+		return show_mounts(&(struct reply){ 0 }, &mo);
+	if ((ret = ask("mounts", "list the mounts of", &t, &r)) != 0)
+		return ret;
+	ret = show_mounts(&r, &mo);
+	reply_free(&r);
+	return ret;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	int json = json_flag(argc, argv, 0, NULL, NULL);
+	struct target t;
+	struct reply r;
+	int ret;
+
+	if (json < 0)
+		return usage_error(NULL);
+	if ((ret = ask("stats", "get the statistics of", &t, &r)) != 0)
+		return ret;
+	show_stats(&r, json);
+	reply_free(&r);
+	return EXIT_OK;
+}
+
+static int cmd_servers(int argc, char **argv)
+{
+	int json = json_flag(argc, argv, 0, NULL, NULL);
+	struct target t;
 	struct reply r;
 	char *a[CTL_ARGS_MAX];
 	int ret;
 
 	if (json < 0)
 		return usage_error(NULL);
-	if ((ret = pick_daemon(&t)) != 0)
+	if ((ret = ask("servers", "list the file servers of", &t, &r)) != 0)
 		return ret;
-	sbuf_adds(&req, verb);
-	ret = request(t.sock, &req, &r);
-	sbuf_free(&req);
-	if (ret)
-		return EXIT_UNREACHABLE;
-	if (r.err) {
-		ret = print_error(what, t.mnt[0] ? t.mnt : t.sock, &r);
-		reply_free(&r);
-		return ret;
-	}
-	if (strcmp(verb, "stats") == 0) {
-		for (size_t i = 0; i < r.n; i++) {
-			int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
-			if (c <= 0)
-				continue;
-			if (json) {
-				json_record(a, c);
-				putchar('\n');
-				continue;
-			}
-			if (strcmp(a[0], "inflight") == 0) {
-				printf("%-20s %s %s\n", "inflight in",
-				       ctl_get(a, c, "target"),
-				       ctl_get(a, c, "operations"));
-				continue;
-			}
-			for (int k = 1; k < c; k++) {
-				char *eq = strchr(a[k], '=');
-				if (eq) {
-					*eq = '\0';
-					printf("%-20s %s\n", a[k], eq + 1);
-				}
-			}
-		}
+	if (json) {
+		show_records_json(&r, "servers", "server", "servers");
 		reply_free(&r);
 		return EXIT_OK;
 	}
-	if (strcmp(verb, "servers") == 0) {
-		if (json)
-			printf("[");
-		else
-			printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n", "PID",
-			       "MOUNT", "STATE", "RESTARTS", "LOSSES",
-			       "TIMEOUTS", "TARGET", "SOURCE");
-		int first = 1;
-		for (size_t i = 0; i < r.n; i++) {
-			int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
-			if (c <= 0 || strcmp(a[0], "server") != 0)
-				continue;
-			if (json) {
-				printf(first ? "" : ", ");
-				json_record(a, c);
-			} else {
-				printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
-				       ctl_get(a, c, "pid"),
-				       ctl_get(a, c, "mount"),
-				       ctl_get(a, c, "state"),
-				       ctl_get(a, c, "restarts"),
-				       ctl_get(a, c, "losses"),
-				       ctl_get(a, c, "timeouts"),
-				       ctl_get(a, c, "target"),
-				       ctl_get(a, c, "source"));
-			}
-			first = 0;
-		}
-		if (json)
-			printf("]\n");
-		reply_free(&r);
-		return EXIT_OK;
-	}
-	if (json)
-		printf("[");
-	else
-		printf("%-4s %-6s %-9s %4s %-8s %-12s %-24s %s\n", "ID",
-		       "PARENT", "STATE", "REFS", "TYPE", "SOURCE", "TARGET",
-		       "OPTIONS");
+	printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n", "PID", "MOUNT",
+	       "STATE", "RESTARTS", "LOSSES", "TIMEOUTS", "TARGET", "SOURCE");
 	for (size_t i = 0; i < r.n; i++) {
 		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
-		if (c <= 0 || strcmp(a[0], "mount") != 0)
+		if (c <= 0 || strcmp(a[0], "server") != 0)
 			continue;
-		if (json) {
-			printf(i ? ", " : "");
-			json_record(a, c);
-			continue;
-		}
-		const char *o = ctl_get(a, c, "options");
-		printf("%-4s %-6s %-9s %4s %-8s %-12s %-24s %s\n",
-		       ctl_get(a, c, "id"), ctl_get(a, c, "parent"),
-		       ctl_get(a, c, "state"), ctl_get(a, c, "refs"),
-		       ctl_get(a, c, "type"), ctl_get(a, c, "source"),
-		       ctl_get(a, c, "host"), o && *o ? o : "-");
+		printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
+		       ctl_get(a, c, "pid"), ctl_get(a, c, "mount"),
+		       ctl_get(a, c, "state"), ctl_get(a, c, "restarts"),
+		       ctl_get(a, c, "losses"), ctl_get(a, c, "timeouts"),
+		       ctl_get(a, c, "target"), ctl_get(a, c, "source"));
 	}
-	if (json)
-		printf("]\n");
 	reply_free(&r);
 	return EXIT_OK;
 }
 
-static int cmd_mounts(int argc, char **argv)
+/* The uvfsd mount of path is gone from the mount table? */
+static int gone_cb(const struct mountinfo_ent *e, void *arg)
 {
-	return listing(argc, argv, "mounts", "list the mounts of");
+	return strcmp(e->mnt, arg) == 0 &&
+	       strcmp(e->fstype, UVFSD_FSTYPE) == 0;
 }
 
-static int cmd_stats(int argc, char **argv)
+static int cmd_shutdown(int argc, char **argv)
 {
-	return listing(argc, argv, "stats", "get the statistics of");
+	struct target t;
+	struct reply r;
+	int ret;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
+		return usage_error(NULL);
+	if (argc == 2)
+		opt_mount = argv[1];
+	if ((ret = ask("shutdown", "shut down", &t, &r)) != 0)
+		return ret;
+	reply_free(&r);
+	if (!t.mnt[0])
+		return EXIT_OK;
+	/* done when the FUSE mount is gone, as umount(8) returns */
+	for (int i = 0; i < 300; i++) {
+		if (ctl_mountinfo_each(gone_cb, t.mnt) == 0)
+			return EXIT_OK;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "uvfs: cannot shut down %s: uvfsd still mounted "
+		"after 30 s\n", t.mnt);
+	return EXIT_FAIL;
 }
 
-static int cmd_servers(int argc, char **argv)
+/* mountpoint(1) for the namespace's mounts, which the kernel does not see
+ * (docs/fuse.md, "Inner mounts and the kernel"): 0 a mount point, 32 not
+ * one, 1 cannot tell. */
+#define EXIT_NOT_MOUNTPOINT 32
+
+static int cmd_mountpoint(int argc, char **argv)
 {
-	return listing(argc, argv, "servers", "list the file servers of");
+	const char *path = NULL;
+	bool quiet = false;
+	struct target t;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			quiet = true;
+		else if (argv[i][0] == '-' || path)
+			return usage_error(NULL);
+		else
+			path = argv[i];
+	}
+	if (!path)
+		return usage_error("a path is needed");
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "uvfs: %s: %s\n", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (resolve(path, &t) != 0) {
+		if (!quiet)
+			printf("%s is not inside a uvfsd mount\n", path);
+		return EXIT_NOT_MOUNTPOINT;
+	}
+	int m = is_mount(t.sock, t.ns);
+	if (m < 0) {
+		fprintf(stderr, "uvfs: cannot reach uvfsd at %s\n", t.sock);
+		return EXIT_FAIL;
+	}
+	if (!quiet)
+		printf("%s is %sa mountpoint\n", path, m ? "" : "not ");
+	return m ? EXIT_OK : EXIT_NOT_MOUNTPOINT;
 }
 
 static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
-	  "inside a uvfsd mount.  OPTIONS: comma-separated; \"ro\" and\n"
-	  "\"deadline=MS\" (the forced-unmount deadline) for every type, the\n"
-	  "rest for the type (memfs: size=BYTES[k|m|g]).\n"
-	  "  -t nfs: SOURCE nfs://HOST/EXPORT or HOST:/EXPORT (NFSv3 over TCP);\n"
-	  "  OPTIONS vers=3, timeout=MS (per request, default 10000),\n"
-	  "  actimeo=SECONDS (attribute cache, default 3), ac, noac,\n"
-	  "  hard (wait through a reconnect; default soft: fail with EIO).",
+	  "inside a uvfsd mount.  OPTIONS: comma-separated, from the lists\n"
+	  "below (each file-system type describes its own).\n"
+	  "  -t nfs (when uvfsd has it): SOURCE nfs://HOST/EXPORT or\n"
+	  "  HOST:/EXPORT (NFSv3 over TCP); OPTIONS vers=3, timeout=MS (per\n"
+	  "  request, default 10000), actimeo=SECONDS (attribute cache,\n"
+	  "  default 3), ac, noac, hard (wait through a reconnect; default\n"
+	  "  soft: fail with EIO).",
 	  cmd_mount },
-	{ "umount", "umount [-f] [-l] TARGET",
+	{ "umount", "umount [-f] [-l] [-v] TARGET",
 	  "Unmounts the file system mounted on TARGET.  Without flags it fails\n"
 	  "if anything uses it, and lists who: processes with a working\n"
 	  "directory, root or open file inside, child mounts.\n"
 	  "  -f  forced: returns within the mount's deadline; what was open\n"
 	  "      inside answers EIO (close works) and TARGET shows again what\n"
 	  "      the mount covered\n"
-	  "  -l  lazy: detached now, shut down when its last user is gone",
+	  "  -l  lazy: detached now, shut down when its last user is gone\n"
+	  "  -v  when busy, list every holder: each open file, and the\n"
+	  "      kernel's references (they do not block the unmount)",
 	  cmd_umount },
 	{ "revoke", "revoke PATH",
 	  "Makes every open descriptor of the file at PATH dead (EIO but for\n"
@@ -868,17 +924,48 @@ static const struct cmd cmds[] = {
 	  cmd_suspend },
 	{ "resume", "resume TARGET", "Lets a suspended mount run again.",
 	  cmd_resume },
-	{ "mounts", "mounts [--json]",
+	{ "mounts", "mounts [-o COLUMNS] [-t TYPES] [-S SOURCE] [--raw] [-n] "
+	  "[--ascii] [--json]",
 	  "Lists the mounts of the namespace (of the uvfsd mount containing\n"
-	  "the working directory, or the only one, or -m MOUNTPOINT).",
+	  "the working directory, or the only one, or -m MOUNTPOINT) as a\n"
+	  "tree, the way findmnt(8) lists the kernel's.\n"
+	  "  -o, --output COLUMNS  comma-separated, of TARGET, SOURCE, FSTYPE,\n"
+	  "                        STATE, OPTIONS (the default), PATH (in the\n"
+	  "                        namespace), ID, PARENT, REFS, INFLIGHT\n"
+	  "  -t, --types TYPES     only these types (comma-separated)\n"
+	  "  -S, --source SOURCE   only mounts of this source\n"
+	  "  -r, --raw             a list, columns separated by one space,\n"
+	  "                        whitespace escaped as \\xNN\n"
+	  "  -n, --noheadings      no heading line\n"
+	  "  -a, --ascii           draw the tree with ASCII\n"
+	  "  -J, --json            one JSON document (docs/json.md)",
 	  cmd_mounts },
-	{ "holders", "holders TARGET [--json]",
-	  "Lists what holds the mount at TARGET (what makes umount fail).",
+	{ "holders", "holders [-v] TARGET [--json]",
+	  "Lists what holds the mount at TARGET, what makes umount fail: one\n"
+	  "line per process (its working directory or root inside, how many\n"
+	  "files it has open there), the child mounts, and contexts of\n"
+	  "programs embedding the library.  uvfsd itself is left out.\n"
+	  "  -v, --verbose  every open file, and the kernel's references\n"
+	  "                 (cached lookups: they do not block the unmount)\n"
+	  "  --json         one JSON document (docs/json.md)",
 	  cmd_holders },
 	{ "stats", "stats [--json]",
 	  "Prints the counters of the namespace (live objects) and of the FUSE\n"
 	  "front end, and the operations in flight in each mount now.",
 	  cmd_stats },
+	{ "mountpoint", "mountpoint [-q] PATH",
+	  "Says whether PATH is a mount point of the namespace, as\n"
+	  "mountpoint(1) does for the kernel's mounts (which do not include\n"
+	  "uvfs's inner mounts: FUSE cannot show them to the kernel).\n"
+	  "Exit status: 0 it is, 32 it is not, 1 cannot tell.\n"
+	  "  -q, --quiet  print nothing",
+	  cmd_mountpoint },
+	{ "shutdown", "shutdown [MOUNTPOINT]",
+	  "Stops the uvfsd of MOUNTPOINT (or of the working directory, or the\n"
+	  "only one) as SIGTERM does, but only that one: every mount of its\n"
+	  "namespace is unmounted (forced), the FUSE mount goes away, and the\n"
+	  "daemon exits.  Returns once its mount is gone.",
+	  cmd_shutdown },
 	{ "servers", "servers [--json]",
 	  "Lists the file servers uvfsd supervises (hostfs and diod mounts,\n"
 	  "and 9p mounts that reconnect and nfs mounts, whose pid is 0): pid, mount id,\n"
@@ -890,7 +977,8 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: uvfs [-m MOUNTPOINT] [-S SOCKET] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: uvfs [-m MOUNTPOINT] [-S SOCKET] COMMAND [ARGS]\n"
+		"       uvfs --version\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  uvfs %s\n", cmds[i].usage);
@@ -911,6 +999,10 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-V") ||
+			   !strcmp(argv[i], "--version")) {
+			printf("uvfs %s\n", UVFS_VERSION);
 			return EXIT_OK;
 		} else if ((!strcmp(argv[i], "-m") ||
 			    !strcmp(argv[i], "--mount")) && i + 1 < argc) {
@@ -944,6 +1036,8 @@ int main(int argc, char **argv)
 		if (wants_help(argc - i, argv + i)) {
 			printf("usage: uvfs %s\n\n%s\n", cmds[k].usage,
 			       cmds[k].help);
+			if (cmds[k].fn == cmd_mount)
+				mount_help(stdout);
 			return EXIT_OK;
 		}
 		return cmds[k].fn(argc - i, argv + i);

@@ -45,6 +45,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -871,7 +872,7 @@ static void dispatch(struct control *c, char *line, pid_t peer,
 		ok = argc == 2 && abs_path(argv[1]);
 	else if (!strcmp(v, "mounts") || !strcmp(v, "stats") ||
 		 !strcmp(v, "servers") || !strcmp(v, "info") ||
-		 !strcmp(v, "ping"))
+		 !strcmp(v, "ping") || !strcmp(v, "shutdown"))
 		ok = argc == 1;
 	else
 		return reply_error(r, EINVAL, "unknown request");
@@ -879,6 +880,13 @@ static void dispatch(struct control *c, char *line, pid_t peer,
 		return reply_error(r, EINVAL, "malformed request");
 	if (!strcmp(v, "ping"))
 		return sbuf_adds(r, "ok\n");
+	if (!strcmp(v, "shutdown")) {
+		/* as SIGTERM: the signal thread stops the control socket
+		 * (after this answer is written), unmounts everything and
+		 * the session ends */
+		kill(getpid(), SIGTERM);
+		return sbuf_adds(r, "ok\n");
+	}
 	if (!strcmp(v, "info")) {
 		sbuf_adds(r, "ok\ndaemon");
 		sbuf_addf(r, " pid=%d", (int)getpid());

@@ -23,7 +23,9 @@
  * acceptor and one thread per control connection.
  */
 #define _GNU_SOURCE
+#include "args.h"
 #include "control.h"
+#include "service.h"
 #include "ctl.h"
 #include "uvfs_fuse.h"
 
@@ -34,7 +36,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,25 +60,36 @@ static struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]\n"
-"             [--socket PATH] [-o allow_other,xattr]\n"
+"usage: uvfsd [SOURCE] MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]\n"
+"             [--socket PATH] [--mtab FILE] [-o OPTION[,OPTION...]]\n"
+"       mount -t fuse.uvfsd SOURCE MOUNTPOINT [-o OPTIONS]\n"
 "\n"
 "Exports a uvfs namespace at MOUNTPOINT through FUSE; control it with uvfs.\n"
 "\n"
-"  -f, --foreground   stay in the foreground\n"
+"  SOURCE             the root, as --root (\"uvfsd\" or \"none\": memfs)\n"
+"  -f, --foreground   stay in the foreground (logs on stderr); without\n"
+"                     it uvfsd forks and logs to syslog\n"
 "  -d, --debug        libfuse's request trace on stderr (implies -f)\n"
 "  --root SPEC        the file system of the namespace root (default memfs)\n"
 "  --socket PATH      the control socket (default /run/uvfs/ESC.sock for\n"
 "                     root, else $XDG_RUNTIME_DIR/uvfs/ESC.sock)\n"
+"  --mtab FILE        the mount table: its mounts are made at start, and\n"
+"                     it is kept up to date with the namespace's mounts\n"
 "  -o allow_other     let other users use the mount (the kernel checks\n"
 "                     the mode bits, uvfs checks everything again)\n"
 "  -o xattr           serve extended attributes (off by default: the\n"
 "                     kernel then asks for security.capability before\n"
 "                     every write, one more round trip each)\n"
+"  -o root=SPEC,socket=PATH,mtab=FILE   as the options above\n"
+"  -o ro,nosuid,nodev,noexec,...        passed to the kernel's mount;\n"
+"                     mount(8)'s own (defaults, noauto, _netdev, nofail,\n"
+"                     x-*, ...) are ignored\n"
 "  -h, --help         this text\n"
+"  -V, --version      the version\n"
 "\n"
-"Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, or the mount\n"
-"unmounted from outside), 1 if it could not start, 2 for a usage error.\n");
+"Exit status: 0 after a clean shutdown (SIGTERM, SIGINT, `uvfs shutdown`,\n"
+"or the mount unmounted from outside), 1 if it could not start, 2 for a\n"
+"usage error.\n");
 }
 
 struct mp_check {
@@ -106,6 +118,8 @@ static void shutdown_now(void)
 {
 	if (atomic_exchange(&d.shutting_down, true))
 		return;
+	service_notify("STOPPING=1");
+	service_watch_stop();   /* the mount table keeps what was mounted */
 	control_stop(d.ctl);
 	control_unmount_all(d.u, d.uf);
 }
@@ -159,106 +173,56 @@ static int daemonize(void)
 	return p[1];
 }
 
+/* Tells the parent the daemon is serving; from now on messages go to
+ * syslog (service.c). */
 static void detach_stdio(int ready_fd)
 {
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "0", 1) < 0)
 			perror("uvfsd: ready");
 		close(ready_fd);
 	}
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	service_log_to_syslog();
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "root", required_argument, NULL, 'r' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct uvfs_config cfg = { 0 };
 	struct uvfs_fuse_config fcfg = { 0 };
+	static struct uvfsd_args args;  /* static: reachable until exit */
 	char *root_spec = NULL, *sock_opt = NULL;
 	char mnt[PATH_MAX], sock[PATH_MAX];
-	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, opt, err;
+	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, err;
 	int ready_fd = -1, status = 0;
 
-	opterr = 0;     /* our own messages, "uvfsd: ..." */
-	while ((opt = getopt_long(argc, argv, "fdo:h", lopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			foreground = 1;
-			break;
-		case 'd':
-			debug = foreground = 1;
-			break;
-		case 'r':
-			root_spec = optarg;
-			break;
-		case 's':
-			sock_opt = optarg;
-			break;
-		case 'o': {
-			char *save = NULL, *o = strdup(optarg);
-			if (!o)
-				return 1;
-			for (char *t = strtok_r(o, ",", &save); t;
-			     t = strtok_r(NULL, ",", &save)) {
-				if (strcmp(t, "allow_other") == 0) {
-					allow_other = 1;
-				} else if (strcmp(t, "xattr") == 0) {
-					xattr = 1;
-				} else {
-					fprintf(stderr,
-						"uvfsd: unknown mount option "
-						"'%s'\n", t);
-					free(o);
-					return 2;
-				}
-			}
-			free(o);
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			if (optopt && strchr("rso", optopt))
-				fprintf(stderr, "uvfsd: %s needs an argument\n",
-					argv[optind - 1]);
-			else
-				fprintf(stderr, "uvfsd: unknown option '%s'\n",
-					argv[optind - 1]);
-			usage(stderr);
-			return 2;
-		}
+	/* also as mount.fuse3 runs it: uvfsd SOURCE MOUNTPOINT -o ... */
+	err = uvfsd_args_parse(argc, argv, &args);
+	if (err || args.help) {
+		usage(err ? stderr : stdout);
+		uvfsd_args_free(&args);
+		return err;
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "uvfsd: %s\n", optind == argc ?
-			"a MOUNTPOINT is needed" : "one MOUNTPOINT only");
-		usage(stderr);
-		return 2;
+	if (args.version) {
+		printf("uvfsd %s\n", UVFS_VERSION);
+		uvfsd_args_free(&args);
+		return 0;
 	}
+	foreground = args.foreground;
+	debug = args.debug;
+	allow_other = args.allow_other;
+	xattr = args.xattr;
+	root_spec = (char *)args.root;
+	sock_opt = (char *)args.socket;
 
 	/* the mount point */
-	const char *arg = argv[optind];
+	const char *arg = args.mountpoint;
 	if (!realpath(arg, mnt)) {
 		if (errno == ENOTCONN)
 			fprintf(stderr,
 				"uvfsd: %s: a dead FUSE mount is there "
 				"(transport endpoint is not connected); "
-				"unmount it with fusermount3 -u\n", arg);
+				"unmount it with fusermount3 -u %s\n", arg,
+				arg);
 		else
 			fprintf(stderr, "uvfsd: %s: %s\n", arg,
 				strerror(errno));
@@ -270,7 +234,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"uvfsd: %s: a dead FUSE mount is there "
 				"(transport endpoint is not connected); "
-				"unmount it with fusermount3 -u\n", arg);
+				"unmount it with fusermount3 -u %s\n", arg, mnt);
 		else
 			fprintf(stderr, "uvfsd: %s: %s\n", arg,
 				strerror(errno));
@@ -328,6 +292,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	service_find_servers();
 	/* before anything is made: the socket's directory, then FUSE */
 	if (control_check_dir(sock)) {
 		free((char *)cfg.root_type);
@@ -362,6 +327,11 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* the 9P types may be the root's: registered by uvfs_new */
+	static const struct uvfs_fstype_ops *const p9_types[] = {
+		&uvfs_9p_ops, &uvfs_hostfs_ops, &uvfs_diod_ops, NULL,
+	};
+	cfg.fstypes = p9_types;
 	err = uvfs_new(&cfg, &d.u);
 	if (err) {
 		fprintf(stderr, "uvfsd: cannot create the namespace (root %s): "
@@ -396,11 +366,21 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
+	if (args.mtab) {
+		int n = service_mtab_replay(d.u, args.mtab);
+		if (n < 0)
+			fprintf(stderr, "uvfsd: cannot read the mount table "
+				"%s: %s\n", args.mtab, strerror(-n));
+		else if (n > 0)
+			fprintf(stderr, "uvfsd: %d mount%s from %s\n", n,
+				n == 1 ? "" : "s", args.mtab);
+	}
 	fcfg.mountpoint = mnt;
 	fcfg.fsname = sock;
 	fcfg.debug = debug;
 	fcfg.allow_other = allow_other;
 	fcfg.xattr = xattr;
+	fcfg.mount_opts = args.kernel_opts;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {
 		fprintf(stderr, "uvfsd: cannot mount %s through FUSE%s%s\n",
@@ -424,9 +404,14 @@ int main(int argc, char **argv)
 	}
 	if (chdir("/"))
 		perror("uvfsd: chdir /");
+	if (service_watch_start(d.u, mnt, args.mtab))
+		fprintf(stderr, "uvfsd: cannot watch the file servers\n");
 	if (!foreground)
 		detach_stdio(ready_fd);
 	ready_fd = -1;
+	char ready[64];
+	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%d", (int)getpid());
+	service_notify(ready);
 
 	if (uvfs_fuse_loop(d.uf) != 0)
 		status = 1;

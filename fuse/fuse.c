@@ -1389,6 +1389,18 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		err = -ENOMEM;
 		goto out_root;
 	}
+	/* the kernel's mount flags, one option each (opt_add escapes commas) */
+	for (const char *p = cfg->mount_opts; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char *flag = strndup(p, len);
+		int bad = !flag || (len && opt_add(&opts, flag));
+		free(flag);
+		if (bad) {
+			err = -ENOMEM;
+			goto out_root;
+		}
+		p += len + (p[len] == ',');
+	}
 	if (fuse_opt_add_arg(&args, "uvfsd") ||
 	    (cfg->debug && fuse_opt_add_arg(&args, "-d")) ||
 	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {

@@ -21,6 +21,8 @@ struct uvfs_fuse_config {
 	const char *mountpoint;   /* absolute, canonical */
 	const char *fsname;       /* the mount's source (the socket path) */
 	int debug;                /* libfuse's -d */
+	const char *mount_opts;   /* kernel mount flags (nosuid,nodev,ro...),
+				     or NULL */
 	int allow_other;
 	int xattr;                /* serve extended attributes (-o xattr) */
 	unsigned max_threads;     /* worker threads (default 64) */

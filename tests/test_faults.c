@@ -44,6 +44,7 @@
  * gets one run aimed at it (the first call from that site fails).
  *
  * Environment: UVFS_FAULTS_STRIDE=K (above);
+ * UVFS_FAULTS_SPAWN_STRIDE=K a stride for "spawn" too (default none);
  * UVFS_FAULTS_ONLY=WORKLOAD[:CLASS] runs one workload (and class) only;
  * UVFS_FAULTS_VERBOSE=1 prints every site seen.
  */
@@ -646,7 +647,10 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 		fprintf(stderr, "%s: the dry run failed\n", w->name);
 		return;
 	}
-	ns = pick(calls, w->sites_only ? ULONG_MAX : stride, persist, &nn);
+	const char *ss = getenv("UVFS_FAULTS_SPAWN_STRIDE");
+	unsigned long sstride = ss && atol(ss) > 0 ? (unsigned long)atol(ss)
+						   : ULONG_MAX;
+	ns = pick(calls, w->sites_only ? sstride : stride, persist, &nn);
 	/* the dry run's trace: the runs below record over trace[] */
 	dtrace = malloc(MAXTRACE * sizeof(*dtrace));
 	if (!dtrace) {

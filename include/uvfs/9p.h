@@ -41,8 +41,8 @@
  *   uvfs_mount(ctx, "hostfs", "/srv/data", "/x", "restarts=5");
  *
  * Options: those of "9p" but aname and noreconnect, and server=PATH (the
- * uvfs-hostfs binary; default: next to the running program, else in
- * PATH), restarts=N (default 5) within window=MS (default 60000).  A
+ * uvfs-hostfs binary; default: $UVFS_HOSTFS, else next to the running
+ * program, else in PATH), restarts=N (default 5) within window=MS (default 60000).  A
  * server that dies is restarted and the open files reopened; see
  * docs/recovery.md.
  */

@@ -37,6 +37,27 @@ void uvfs_sb_changed(struct uvfs_sb *sb);
 typedef int (*uvfs_filldir_t)(void *arg, const char *name, uint64_t ino,
 			      unsigned char type, uint64_t next);
 
+/*
+ * The options a file-system type takes, described for checking and help
+ * (`uvfs mount --help`).  A table ends with an entry whose name is NULL.
+ * The core checks a mount's options against it before calling mount():
+ * an unknown name, a flag given a value, a value missing, or a NUMBER or
+ * SIZE that is not one fail with -EINVAL and a reason
+ * (uvfs_mount_options_check).  Ranges and meaning stay the driver's.
+ */
+enum uvfs_fsopt_kind {
+	UVFS_FSOPT_FLAG,        /* "name" */
+	UVFS_FSOPT_NUMBER,      /* "name=N", decimal */
+	UVFS_FSOPT_OCTAL,       /* "name=N", octal (modes) */
+	UVFS_FSOPT_SIZE,        /* "name=N[k|m|g|t]" */
+	UVFS_FSOPT_STRING,      /* "name=TEXT" (no comma) */
+};
+struct uvfs_fsopt {
+	const char *name;
+	enum uvfs_fsopt_kind kind;
+	const char *help;       /* one line: what it does, its default */
+};
+
 /* What lookup and create report of the file they name.  The core keeps one
  * vnode per (sb, ino); a cached vnode whose type class (directory, symlink,
  * anything else) or generation differs from what the driver reports is
@@ -138,7 +159,29 @@ struct uvfs_fstype_ops {
 	ssize_t (*listxattr)(struct uvfs_sb *sb, void *priv, char *list,
 			     size_t size);
 	int (*removexattr)(struct uvfs_sb *sb, void *priv, const char *name);
+
+	/* The options it takes (see struct uvfs_fsopt), the core's own
+	 * ("ro", "rw", "deadline=MS") aside.  NULL: not described, not
+	 * checked (the driver's mount() judges them alone). */
+	const struct uvfs_fsopt *options;
+	/* One line for `uvfs mount --help`: what a SOURCE is.  May be NULL. */
+	const char *source_help;
 };
+
+/* Checks options for a mount of type: the core's own, then the type's
+ * table.  0; -ENODEV (no such type); or -EINVAL with the reason in why
+ * (NUL-terminated, truncated to size): "unknown option 'bogus'",
+ * "size: not a number", "serial: takes no value", "aname: needs a value". */
+int uvfs_mount_options_check(struct uvfs *u, const char *type,
+			     const char *options, char *why, size_t size);
+/* The core's options, as a table (for help texts). */
+extern const struct uvfs_fsopt uvfs_core_fsopts[];
+/* Calls fn for each registered type, in registration order, until fn
+ * returns non-zero (that value is returned).  fn must not register or
+ * unregister types. */
+int uvfs_fstype_each(struct uvfs *u,
+		     int (*fn)(void *arg, const struct uvfs_fstype_ops *ops),
+		     void *arg);
 
 /* The built-in in-memory file system (options: size=BYTES[k|m|g]). */
 extern const struct uvfs_fstype_ops uvfs_memfs_ops;

@@ -35,6 +35,7 @@ struct uvfs_fstype_ops; /* see <uvfs/fs.h> */
 
 /* ---- instance ---------------------------------------------------------- */
 
+struct uvfs_fstype_ops;
 struct uvfs_config {
 	const char *root_type;     /* file-system type of "/" (default "memfs") */
 	const char *root_source;   /* its source (default "none") */
@@ -42,6 +43,10 @@ struct uvfs_config {
 	unsigned workers;          /* deferred-release threads (default 2) */
 	unsigned vcache_max;       /* unreferenced vnodes kept (default 65536) */
 	unsigned force_deadline_ms;/* forced-unmount deadline (default 1000) */
+	/* More file-system types (NULL-terminated; may be NULL), registered
+	 * before the root is mounted, so that root_type may be one of them
+	 * (e.g. { &uvfs_hostfs_ops, NULL } for a "hostfs" root). */
+	const struct uvfs_fstype_ops *const *fstypes;
 };
 
 /* => cfg may be NULL for all defaults.  memfs is registered built in. */

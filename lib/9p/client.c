@@ -581,6 +581,8 @@ struct opts {
 	bool hard;              /* calls wait out an unreachable server */
 };
 
+/* (an option added here goes into the tables of P9_FSOPTS_COMMON,
+ * p9_fsopts and hostfs_fsopts too: the core refuses what they lack) */
 static int parse_opts(const char *options, struct opts *o,
 		      enum server_kind kind)
 {
@@ -711,7 +713,14 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 			return -errno;
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
-		if (!o.has_server &&
+		/* uvfs-hostfs: $UVFS_HOSTFS first (uvfsd sets it to the one
+		 * of its build tree or installation) */
+		const char *env = kind == SERVER_HOSTFS ? getenv("UVFS_HOSTFS")
+							: NULL;
+		if (!o.has_server && env && *env && access(env, X_OK) == 0 &&
+		    strlen(env) < sizeof(o.server))
+			strcpy(o.server, env);
+		else if (!o.has_server &&
 		    rproc_find(kind == SERVER_DIOD ? "diod" : "uvfs-hostfs",
 				o.server, sizeof(o.server)) != 0)
 			return -ENOENT;
@@ -1019,9 +1028,47 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 
 /* Every type of this driver shares its operations; they differ in how
  * the server is reached (mount). */
-#define P9_OPS(type_name, mount_fn)                                     \
+/* The options of each type, as parse_opts() takes them (for the core's
+ * check and `uvfs mount --help`). */
+#define P9_FSOPTS_COMMON                                                \
+	{ "uname", UVFS_FSOPT_STRING, "NAME: the user to attach as" },  \
+	{ "msize", UVFS_FSOPT_NUMBER,                                   \
+	  "N: the largest message offered (524288; 4096..16777216)" },  \
+	{ "timeout", UVFS_FSOPT_NUMBER,                                 \
+	  "MS: a request's deadline (10000)" },                         \
+	{ "serial", UVFS_FSOPT_FLAG, "one request at a time" },         \
+	{ "fids", UVFS_FSOPT_NUMBER,                                    \
+	  "N: fids kept open for files nothing uses (LRU)" },           \
+	{ "hard", UVFS_FSOPT_FLAG,                                      \
+	  "calls wait out an unreachable server" },                     \
+	{ "soft", UVFS_FSOPT_FLAG,                                      \
+	  "calls to an unreachable server fail fast (the default)" },   \
+	{ "window", UVFS_FSOPT_NUMBER,                                  \
+	  "MS: the window restarts= counts in (60000)" }
+static const struct uvfs_fsopt p9_fsopts[] = {
+	{ "aname", UVFS_FSOPT_STRING, "PATH: the tree to attach to" },
+	{ "restarts", UVFS_FSOPT_NUMBER,
+	  "N: reconnections within window= before the mount is dead (30)" },
+	{ "noreconnect", UVFS_FSOPT_FLAG,
+	  "a lost connection stays lost (EIO)" },
+	P9_FSOPTS_COMMON,
+	{ NULL, 0, NULL },
+};
+static const struct uvfs_fsopt hostfs_fsopts[] = {
+	{ "server", UVFS_FSOPT_STRING,
+	  "PATH: the server binary (default: $UVFS_HOSTFS, uvfs-hostfs next "
+	  "to the program or in PATH; diod in PATH or /usr/sbin)" },
+	{ "restarts", UVFS_FSOPT_NUMBER,
+	  "N: server restarts within window= before the mount is dead (5)" },
+	P9_FSOPTS_COMMON,
+	{ NULL, 0, NULL },
+};
+
+#define P9_OPS(type_name, mount_fn, fsopts, source)                     \
 	{                                                               \
 		.name = type_name,                                      \
+		.options = fsopts,                                      \
+		.source_help = source,                                  \
 		.flags = UVFS_FS_NO_NAMECACHE,                          \
 		.mount = mount_fn,                                      \
 		.unmount = p9_unmount,                                  \
@@ -1050,16 +1097,21 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */
-const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount);
+const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount, p9_fsopts,
+	"SOURCE: unix:PATH, tcp:HOST:PORT or fd:RFD,WFD (a 9P2000.L server)");
 /* "hostfs": over a uvfs-hostfs it spawns and restarts. */
-const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount);
+const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount,
+	hostfs_fsopts, "SOURCE: a host directory, served by uvfs-hostfs");
 /* "diod": over a diod it spawns and restarts (docs/recovery.md). */
-const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount);
+const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount,
+	hostfs_fsopts, "SOURCE: a host directory, served by diod");
 
 int uvfs_9p_register(struct uvfs *u)
 {
 	int r = uvfs_fstype_register(u, &uvfs_9p_ops);
 
+	if (r == -EEXIST)       /* as documented: not an error */
+		r = 0;
 	if (r == 0) {
 		int h = uvfs_fstype_register(u, &uvfs_hostfs_ops);
 		if (h && h != -EEXIST)

@@ -196,6 +196,11 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	uint64_t root_ino;
 	int err;
 
+	/* options against the type's description (fsopt.c): the reason
+	 * is for uvfs_mount_options_check's callers */
+	err = uvfs_mount_options_check(u, type, options, NULL, 0);
+	if (err)
+		return err;
 	sb = sys_calloc(1, sizeof(*sb));
 	if (!sb)
 		return -ENOMEM;

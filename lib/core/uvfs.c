@@ -71,6 +71,14 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	err = fstype_register_locked(u, &uvfs_memfs_ops);
 	if (err)
 		goto fail_workers;
+	/* the caller's types, so that one may be the root */
+	for (size_t i = 0; cfg && cfg->fstypes && cfg->fstypes[i]; i++) {
+		err = fstype_register_locked(u, cfg->fstypes[i]);
+		if (err == -EEXIST)
+			err = 0;
+		if (err)
+			goto fail_workers;
+	}
 	err = mount_root(u);
 	if (err)
 		goto fail_workers;

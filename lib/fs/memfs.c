@@ -1946,8 +1946,19 @@ static int op_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	return 0;
 }
 
+static const struct uvfs_fsopt memfs_fsopts[] = {
+	{ "size", UVFS_FSOPT_SIZE,
+	  "BYTES[k|m|g|t]: limit on file data and xattrs (0: none, the default)" },
+	{ "mode", UVFS_FSOPT_OCTAL, "OCTAL: the root directory's mode (0755)" },
+	{ "uid", UVFS_FSOPT_NUMBER, "N: the root directory's owner (0)" },
+	{ "gid", UVFS_FSOPT_NUMBER, "N: the root directory's group (0)" },
+	{ NULL, 0, NULL },
+};
+
 const struct uvfs_fstype_ops uvfs_memfs_ops = {
 	.name = "memfs",
+	.options = memfs_fsopts,
+	.source_help = "SOURCE: any word (none); the files live in memory",
 	.flags = 0,
 	.mount = op_mount,
 	.unmount = op_unmount,

@@ -202,9 +202,18 @@ static void kill_x(struct rs_session *c, bool abort)
 		pthread_cond_broadcast(&c->rd_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (sys_write(c->evfd, &one, sizeof(one)) < 0) {
-		/* the counter cannot overflow from one write per kill */
-	}
+	/* The wake-up of every poll() on the session.  An eventfd write of
+	 * 1 fails only by overflow, which one write per kill cannot reach;
+	 * should it fail all the same (EINTR, an injected fault), try
+	 * again, then cut the link: a poll() on it wakes at its end.
+	 * (Without this a clean unmount waited forever for the reader.) */
+	for (int i = 0; i < 4; i++)
+		if (sys_write(c->evfd, &one, sizeof(one)) >= 0 ||
+		    errno == EAGAIN)
+			return;
+	pthread_mutex_lock(&c->lock);
+	rt_link_abort(&c->link);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void rs_kill(struct rs_session *c)

@@ -79,6 +79,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* installed side by side as <uvfs/p9srv.h> and <uvfs/p9.h> */
 #include "p9.h"
 
 struct p9srv;
@@ -241,6 +242,25 @@ void *p9srv_arg(const struct p9srv *srv);
  * Several connections may be served at once from different threads.
  */
 int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd);
+
+/*
+ * Serving on a Unix socket (listen.c).  p9srv_listen_unix() makes a
+ * listening socket at path, owner-only (mode 0700: who may connect may
+ * act as any user the server lets it); a socket file there that nobody
+ * listens on (left by a server that died) is replaced, one a live server
+ * listens on is not (-EADDRINUSE).  The descriptor, or a negative errno
+ * (-ENAMETOOLONG: longer than a socket address holds).  It changes the
+ * process's umask for the moment of the bind: call it before starting
+ * threads that create files.
+ * p9srv_serve_listener() accepts connections on lfd and serves each on a
+ * thread of its own (p9srv_serve_fd, then close) until accept fails for
+ * good: the negative errno.  It does not return otherwise.
+ * p9srv_serve_unix() is the two in one: the server of a ~100-line program
+ * (examples/hello_9p.c).
+ */
+int p9srv_listen_unix(const char *path);
+int p9srv_serve_listener(struct p9srv *srv, int lfd);
+int p9srv_serve_unix(struct p9srv *srv, const char *path);
 
 /* For operations: the server, whether the request was flushed (the reply
  * will not be sent: an operation may give up early), its tag, and the

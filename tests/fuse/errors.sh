@@ -47,7 +47,7 @@ mkdir "$ODD"
 expect 0 "$UVFS" mount -t memfs -o size=1m none "$ODD"
 echo in >"$ODD/f" || fail "write in the odd mount"
 expect 0 "$UVFS" -m "$MNT" mounts --json
-python3 -c 'import json,sys; t=[m["target"] for m in json.loads(sys.argv[1])]; assert "/d/a dir %20 with spaces" in t, t' "$OUT" ||
+python3 -c 'import json,sys; t=[m["path"] for m in json.loads(sys.argv[1])["mounts"]]; assert "/d/a dir %20 with spaces" in t, t' "$OUT" ||
 	fail "mounts --json: $OUT"
 expect 0 "$UVFS" umount "$ODD"
 [ -z "$(ls "$ODD")" ] || fail "the odd mount left something"

@@ -31,7 +31,7 @@ note "mount -t hostfs spawns the server"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=5000,restarts=20" \
 	"$EXPORT" "$H"
 server_pid() { "$UVFS" -m "$MNT" servers --json |
-	python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["pid"] if s else 0)'; }
+	python3 -c 'import json,sys; s=json.load(sys.stdin)["servers"]; print(s[0]["pid"] if s else 0)'; }
 expect 0 "$UVFS" -m "$MNT" servers
 echo "$OUT"
 case $OUT in *running*"$EXPORT"*) ;; *) fail "servers: $OUT" ;; esac

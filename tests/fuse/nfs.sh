@@ -41,7 +41,7 @@ expect 1 "$UVFS" mount -t nfs "$UVFS_NFS_HOST:/no/such/export" "$N"
 
 note "mount -t nfs HOST:/EXPORT"
 expect 0 "$UVFS" mount -t nfs -o timeout=5000 "$UVFS_NFS_HOST:$UVFS_NFS_EXPORT" "$N"
-expect 0 "$UVFS" -m "$MNT" mounts
+expect 0 "$UVFS" -m "$MNT" mounts -o fstype,source
 case $OUT in *nfs*"$UVFS_NFS_HOST"*) ;; *) fail "mounts: $OUT" ;; esac
 echo hi >"$N/hello" || fail "write through the mount"
 [ "$(cat "$SRV/hello")" = hi ] || fail "the server does not have the file"

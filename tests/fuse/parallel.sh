@@ -31,7 +31,9 @@ for _ in $(seq 100); do [ -s "$WORK/m.out" ] && break; sleep 0.05; done
 	fail "a lookup of another name waited behind the suspended one (FUSE_PARALLEL_DIROPS not in effect)"
 grep -q "rc=1" "$WORK/other.out" || fail "stat of a missing name: $(cat "$WORK/other.out")"
 note "the other lookup answered in $((t1 - t0)) ms"
-expect 0 "$UVFS" umount "$D/m"
+# (forced: the kernel may still be giving back the stat's nodes on a
+# loaded machine; the unmount is not what is tested here)
+expect 0 "$UVFS" umount -f "$D/m"
 
 note "lookups, readdirs, creates and unlinks in one directory at once"
 P=$D/p

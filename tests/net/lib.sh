@@ -97,7 +97,7 @@ import json, sys
 field = sys.argv[1]
 mp = sys.argv[2] if len(sys.argv) > 2 else ""
 try:
-    s = json.load(sys.stdin)
+    s = json.load(sys.stdin)["servers"]   # docs/json.md
 except Exception:
     sys.exit(0)
 for e in s:

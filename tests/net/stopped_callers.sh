@@ -23,7 +23,7 @@ mkdir "$H"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=$DEADLINE" "$EXPORT" "$H"
 ls "$H/dir" >/dev/null || fail "ls"
 P=$("$UVFS" -m "$MNT" servers --json |
-	python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["pid"] if s else 0)')
+	python3 -c 'import json,sys; s=json.load(sys.stdin)["servers"]; print(s[0]["pid"] if s else 0)')
 [ "$P" -gt 0 ] || fail "no server pid"
 
 kill -STOP "$P"

@@ -1,0 +1,54 @@
+/*
+ * cli.h - what the files of the uvfs command line share: a daemon's
+ * answer (struct reply, uvfs.c) and the printers of show.c, which turn
+ * answers into text for people or one JSON document (json.h) for scripts.
+ */
+#ifndef UVFS_CLI_H
+#define UVFS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* One answer of uvfsd: "ok" or "error ERRNO MESSAGE", then records.  All
+ * pointers point into buf, which the reply owns (reply_free). */
+struct reply {
+	int err;                 /* 0 for "ok", else the errno */
+	char *msg;
+	char **lines;            /* the records, raw (still %-escaped) */
+	size_t n;
+	char *buf;
+};
+
+/* ---- show.c ---- */
+
+/* Holders of a mount (the records of a "holders" or busy "umount"
+ * answer).  Left out: the daemon itself (daemon_pid, 0 if unknown) and,
+ * unless verbose, the kernel's node references, which do not block an
+ * unmount.  A process is one line: what it holds, with a count of its
+ * open files; verbose lists every file.  => the number of holders shown
+ * (lines, when out is NULL nothing is printed). */
+int show_holders(FILE *out, const struct reply *r, pid_t daemon_pid,
+		 bool verbose);
+void show_holders_json(const struct reply *r, const char *target,
+		       pid_t daemon_pid);
+
+/* `uvfs mounts`, findmnt's way: a tree by default, columns chosen with
+ * -o, --raw, -n, filters -t TYPES and -S SOURCE. */
+struct mounts_opts {
+	const char *columns;    /* NULL: TARGET,SOURCE,FSTYPE,STATE,OPTIONS */
+	const char *types;      /* comma-separated, or NULL */
+	const char *source;     /* or NULL */
+	bool raw, noheadings, ascii, json;
+};
+/* => 0, or 2 with a message (an unknown column). */
+int show_mounts(const struct reply *r, const struct mounts_opts *o);
+bool show_column_known(const char *columns);
+
+void show_stats(const struct reply *r, bool json);
+/* Records of any kind as JSON objects: each value typed by its key (see
+ * docs/json.md); for servers and anything without a printer of its own. */
+void show_records_json(const struct reply *r, const char *command,
+		       const char *kind, const char *array);
+
+#endif

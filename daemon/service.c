@@ -1,0 +1,451 @@
+/*
+ * service.c - uvfsd as a system service (service.h).
+ *
+ * Owns three things, each with the daemon's lifetime:
+ *   - the syslog thread (service_log_to_syslog): reads the pipe that
+ *     stdout and stderr became after the fork, one syslog record a line;
+ *     ends when every writer is gone (the process exits);
+ *   - the watcher thread (service_watch_start/stop) and what it remembers
+ *     of each file server (struct seen) and of the mount table it last
+ *     wrote; only that thread touches them;
+ *   - nothing for readiness: service_notify opens, sends and closes.
+ */
+#define _GNU_SOURCE
+#include "service.h"
+
+#include <uvfs/9p.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- readiness --------------------------------------------------------- */
+
+int service_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd, err = 0;
+
+	if (!path || !*path)
+		return 0;
+	if ((path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return -EINVAL;
+	strcpy(sa.sun_path, path);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';  /* an abstract socket */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			  strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		   (struct sockaddr *)&sa, len) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* ---- the file servers' binaries -------------------------------------- */
+
+void service_find_servers(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (getenv("UVFS_HOSTFS") || n <= 0)
+		return;
+	self[n] = '\0';
+	const char *h = strcmp(self, UVFSD_BUILD_PATH) == 0 ?
+			UVFS_HOSTFS_BUILD_PATH : UVFS_HOSTFS_INSTALL_PATH;
+	if (access(h, X_OK) == 0)
+		setenv("UVFS_HOSTFS", h, 0);
+}
+
+/* ---- syslog ------------------------------------------------------------ */
+
+static void *syslog_main(void *arg)
+{
+	FILE *in = arg;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, in)) > 0) {
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (!*line)
+			continue;
+		/* our own prefix is syslog's ident already */
+		const char *msg = strncmp(line, "uvfsd: ", 7) == 0 ? line + 7
+								   : line;
+		int prio = strstr(msg, "cannot") || strstr(msg, "error") ||
+			   strstr(msg, "dead") || strstr(msg, "failed") ?
+			   LOG_ERR : LOG_NOTICE;
+		syslog(prio, "%s", msg);
+	}
+	free(line);
+	fclose(in);
+	return NULL;
+}
+
+void service_log_to_syslog(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int p[2];
+	pthread_t t;
+	FILE *in;
+
+	if (null >= 0) {
+		dup2(null, 0);
+		if (null > 2)
+			close(null);
+	}
+	openlog("uvfsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	if (pipe2(p, O_CLOEXEC) < 0 || !(in = fdopen(p[0], "r"))) {
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, 1);
+		dup2(null, 2);
+		return;
+	}
+	dup2(p[1], 1);
+	dup2(p[1], 2);
+	close(p[1]);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (pthread_create(&t, NULL, syslog_main, in)) {
+		fclose(in);
+		return;
+	}
+	pthread_detach(t);
+}
+
+/* ---- the mount table file ---------------------------------------------- */
+
+/* fstab's escapes: space, tab, newline, backslash as \ooo. */
+static void put_field(FILE *f, const char *s)
+{
+	if (!*s) {
+		fputs("-", f);
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= ' ' || c == '\\' || c == 0x7f)
+			fprintf(f, "\\%03o", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* mkdir -p inside the namespace. */
+static int mkdirs(struct uvfs_ctx *ctx, const char *path)
+{
+	char buf[PATH_MAX];
+	int err = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		err = uvfs_mkdir(ctx, buf, 0755);
+		if (err == -EEXIST)
+			err = 0;
+		*p = c;
+		if (err || !c)
+			break;
+	}
+	return err;
+}
+
+int service_mtab_replay(struct uvfs *u, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	struct uvfs_ctx *ctx;
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, lineno = 0;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	if (uvfs_ctx_new(u, NULL, &ctx)) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	uvfs_ctx_set_label(ctx, "mount table");
+	while (getline(&line, &cap, f) > 0) {
+		char *fld[4] = { NULL, NULL, NULL, NULL }, *save = NULL;
+		int k = 0;
+		lineno++;
+		for (char *t = strtok_r(line, " \t\n", &save); t && k < 4;
+		     t = strtok_r(NULL, " \t\n", &save))
+			fld[k++] = t;
+		if (k == 0 || fld[0][0] == '#')
+			continue;
+		if (k < 3 || fld[1][0] != '/') {
+			fprintf(stderr, "uvfsd: %s:%d: not SOURCE TARGET "
+				"TYPE [OPTIONS]; skipped\n", path, lineno);
+			continue;
+		}
+		for (int i = 0; i < k; i++)
+			unescape(fld[i]);
+		const char *opts = k > 3 && strcmp(fld[3], "-") ? fld[3] : "";
+		const char *src = strcmp(fld[0], "-") ? fld[0] : "";
+		int err = mkdirs(ctx, fld[1]);
+		if (!err)
+			err = uvfs_mount(ctx, fld[2], src, fld[1], opts);
+		if (err)
+			fprintf(stderr, "uvfsd: %s:%d: cannot mount %s (%s) "
+				"on %s: %s\n", path, lineno, src, fld[2],
+				fld[1], strerror(-err));
+		else
+			n++;
+	}
+	free(line);
+	fclose(f);
+	uvfs_ctx_free(ctx);
+	return n;
+}
+
+/* The table of the namespace now, as text (malloc'ed), or NULL. */
+static char *mtab_text(struct uvfs *u)
+{
+	struct uvfs_mount_info *mi;
+	size_t n, len = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	if (uvfs_mount_list(u, &mi, &n))
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		free(mi);
+		return NULL;
+	}
+	fprintf(f, "# uvfsd's mount table: SOURCE TARGET TYPE OPTIONS\n"
+		"# (rewritten by uvfsd as mounts come and go)\n");
+	for (size_t i = 0; i < n; i++) {
+		if (mi[i].parent_id == 0)       /* the namespace root */
+			continue;
+		put_field(f, mi[i].source);
+		fputc(' ', f);
+		put_field(f, mi[i].target);
+		fputc(' ', f);
+		put_field(f, mi[i].type);
+		fputc(' ', f);
+		put_field(f, mi[i].options);
+		fputc('\n', f);
+	}
+	free(mi);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int mtab_write(const char *path, const char *text)
+{
+	char tmp[PATH_MAX];
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+		err = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/* ---- the watcher ------------------------------------------------------- */
+
+#define SEEN_MAX 256
+
+struct seen {                   /* watcher thread only */
+	uint64_t id;            /* the mount; 0: free slot */
+	unsigned long restarts, losses;
+	int dead, recovering;
+	pid_t pid;
+};
+
+static struct {
+	struct uvfs *u;
+	const char *fuse_mnt, *mtab;
+	pthread_t thread;       /* written before running is set */
+	atomic_bool stop;
+	atomic_bool running;    /* started; read by whoever stops it (the
+				 * signal thread) */
+	struct seen seen[SEEN_MAX];
+	char *written;          /* the mount table last written */
+} w;
+
+static void host_of(const char *ns, char *out, size_t size)
+{
+	if (strcmp(w.fuse_mnt, "/") == 0)
+		snprintf(out, size, "%s", ns);
+	else
+		snprintf(out, size, "%s%s", w.fuse_mnt,
+			 strcmp(ns, "/") ? ns : "");
+}
+
+static void watch_servers(void)
+{
+	struct uvfs_mount_info *mi;
+	struct uvfs_9p_server_info si;
+	bool live[SEEN_MAX] = { false };
+	size_t n;
+
+	if (uvfs_mount_list(w.u, &mi, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (uvfs_9p_server_info(w.u, mi[i].target, &si) != 0)
+			continue;
+		struct seen *s = NULL, *free_slot = NULL;
+		for (int k = 0; k < SEEN_MAX && !s; k++) {
+			if (w.seen[k].id == mi[i].id)
+				s = &w.seen[k];
+			else if (!w.seen[k].id && !free_slot)
+				free_slot = &w.seen[k];
+		}
+		if (!s) {               /* new: from a fresh mount's counts,
+					 * so a loss before the first look
+					 * is told too */
+			if (!free_slot)
+				continue;
+			s = free_slot;
+			*s = (struct seen){ .id = mi[i].id, .pid = si.pid };
+		}
+		live[s - w.seen] = true;
+		char host[PATH_MAX + 1024];
+		host_of(mi[i].target, host, sizeof(host));
+		if (si.losses > s->losses && !s->recovering)
+			fprintf(stderr, "uvfsd: %s %s on %s: server %d lost; "
+				"recovering\n", mi[i].type, mi[i].source, host,
+				(int)s->pid);
+		if (si.restarts > s->restarts && !si.recovering && !si.dead)
+			fprintf(stderr, "uvfsd: %s %s on %s: server %s%d, "
+				"restart %lu, open files reopened in %llu ms"
+				"%s\n", mi[i].type, mi[i].source, host,
+				si.pid ? "restarted as " : "reconnected, pid ",
+				(int)si.pid, si.restarts,
+				(unsigned long long)(si.last_recovery_ns /
+						     1000000),
+				si.stale_fids ? " (some files changed: "
+						"ESTALE)" : "");
+		if (si.dead && !s->dead)
+			fprintf(stderr, "uvfsd: %s %s on %s: server dead "
+				"after %lu restarts; the mount answers EIO "
+				"until unmounted\n", mi[i].type, mi[i].source,
+				host, si.restarts);
+		*s = (struct seen){ mi[i].id, si.restarts, si.losses, si.dead,
+				    si.recovering, si.pid };
+	}
+	free(mi);
+	for (int k = 0; k < SEEN_MAX; k++)
+		if (!live[k])
+			w.seen[k].id = 0;
+}
+
+static void watch_mtab(void)
+{
+	char *text = mtab_text(w.u);
+	int err;
+
+	if (!text || (w.written && strcmp(text, w.written) == 0)) {
+		free(text);
+		return;
+	}
+	err = mtab_write(w.mtab, text);
+	if (err) {
+		fprintf(stderr, "uvfsd: cannot write the mount table %s: %s\n",
+			w.mtab, strerror(-err));
+		free(text);
+		return;
+	}
+	free(w.written);
+	w.written = text;
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&w.stop)) {
+		watch_servers();
+		if (w.mtab)
+			watch_mtab();
+		for (int i = 0; i < 10 && !atomic_load(&w.stop); i++) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+int service_watch_start(struct uvfs *u, const char *fuse_mnt,
+			const char *mtab)
+{
+	w.u = u;
+	w.fuse_mnt = fuse_mnt;
+	w.mtab = mtab;
+	atomic_store(&w.stop, false);
+	if (mtab)
+		watch_mtab();           /* at once: the replayed table */
+	int err = pthread_create(&w.thread, NULL, watch_main, NULL);
+	if (err)
+		return -err;
+	atomic_store(&w.running, true);
+	return 0;
+}
+
+void service_watch_stop(void)
+{
+	if (!atomic_exchange(&w.running, false))
+		return;
+	atomic_store(&w.stop, true);
+	pthread_join(w.thread, NULL);
+	free(w.written);
+	w.written = NULL;
+}

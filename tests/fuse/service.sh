@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# uvfsd as a system service:
+#   - `mount -t fuse.uvfsd SOURCE MOUNTPOINT -o ...` through mount.fuse3
+#     (mount(8)'s generic options such as nosuid,nodev reach the kernel,
+#     the root comes from SOURCE), and an /etc/fstab line mounted with
+#     `mount MOUNTPOINT` against a temporary fstab (mount -T);
+#   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
+#   - --mtab: the inner mounts come back after a restart;
+#   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
+#   - a file server's recovery is logged ("restarted as PID"), on stderr
+#     in the foreground, to syslog once forked (a /dev/log of the test's
+#     own, in its mount namespace);
+#   - after a crash the dead mount is named and fusermount3 -u given.
+# mount(8) runs mount.fuse3 with a fixed PATH, and it runs "uvfsd" from
+# there: the test runs in a mount namespace of its own, where this build's
+# uvfsd is bound over /usr/local/sbin (nothing outside sees it; the
+# namespace goes with the test's processes).
+if [ -z "${UVFS_SERVICE_NS:-}" ]; then
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+	command -v unshare >/dev/null ||
+		{ echo "SKIP: unshare (util-linux) is not installed"; exit 77; }
+	UVFS_SERVICE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+
+command -v mount.fuse3 >/dev/null || skip "mount.fuse3 (fuse3) is not installed"
+[ -d /usr/local/sbin ] || skip "no /usr/local/sbin to bind uvfsd over"
+mkdir "$WORK/bin"
+ln -s "$UVFSD" "$WORK/bin/uvfsd"
+mount --bind "$WORK/bin" /usr/local/sbin || fail "bind over /usr/local/sbin"
+cd "$WORK"
+
+daemon_of() { # MOUNTPOINT -> the pid of the uvfsd serving it
+	"$UVFS" -m "$1" stats >/dev/null 2>&1 || return 1
+	pgrep -f "uvfsd .*$1( |$)" | head -1
+}
+wait_gone() { # MOUNTPOINT
+	for _ in $(seq 100); do mounted "$1" || return 0; sleep 0.1; done
+	fail "$1 still mounted"
+}
+
+note "mount -t fuse.uvfsd SOURCE MOUNTPOINT -o ..."
+M1=$WORK/m1
+mkdir "$M1" "$WORK/export"
+echo exported >"$WORK/export/file"
+mount -t fuse.uvfsd "hostfs:$WORK/export" "$M1" \
+	-o allow_other,nosuid,nodev,noatime,_netdev,x-test.option=1 ||
+	fail "mount -t fuse.uvfsd failed"
+mounted "$M1" || fail "not mounted"
+[ "$(cat "$M1/file")" = exported ] || fail "the root is not hostfs:$WORK/export"
+opts=$(awk -v m="$M1" '$5 == m { print $6 }' /proc/self/mountinfo)
+case ,$opts, in *,nosuid,*) ;; *) fail "nosuid did not reach the kernel: $opts" ;; esac
+case ,$opts, in *,nodev,*) ;; *) fail "nodev did not reach the kernel: $opts" ;; esac
+expect_msg 2 "unknown mount option 'bogus'" \
+	mount -t fuse.uvfsd none "$WORK/export" -o bogus
+expect 0 "$UVFS" shutdown "$M1"
+mounted "$M1" && fail "uvfs shutdown returned before the mount was gone"
+
+note "an fstab line, mounted by its mount point"
+M2=$WORK/m2
+mkdir "$M2"
+printf '# a test fstab\nmemfs %s fuse.uvfsd allow_other,nosuid,mtab=%s 0 0\n' \
+	"$M2" "$WORK/m2.mtab" >"$WORK/fstab"
+mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 failed"
+mounted "$M2" || fail "$M2 not mounted from the fstab line"
+mkdir "$M2/inner" "$M2/inner 2"
+expect 0 "$UVFS" mount -t memfs -o size=1m src1 "$M2/inner"
+expect 0 "$UVFS" mount -t memfs "a source" "$M2/inner 2"
+echo "gone after restart" >"$M2/inner/file"
+for _ in $(seq 50); do
+	grep -q 'a\\040source /inner\\0402 memfs' "$WORK/m2.mtab" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q '^src1 /inner memfs size=1m$' "$WORK/m2.mtab" ||
+	fail "mount table: $(cat "$WORK/m2.mtab" 2>&1)"
+
+note "uvfs shutdown; the mount table brings the inner mounts back"
+expect 0 "$UVFS" shutdown "$M2"
+wait_gone "$M2"
+mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 (again) failed"
+expect 0 "$UVFS" -m "$M2" mounts -n -o path,source,fstype,options --raw
+grep -qx '/inner src1 memfs size=1m' <<<"$OUT" || fail "not back: $OUT"
+grep -qx '/inner\\x202 a\\x20source memfs ' <<<"$OUT" || fail "not back: $OUT"
+[ -e "$M2/inner/file" ] && fail "a memfs kept its files across a restart?"
+expect 0 "$UVFS" shutdown "$M2"
+wait_gone "$M2"
+
+note "readiness on NOTIFY_SOCKET"
+M3=$WORK/m3
+mkdir "$M3"
+python3 - "$WORK/notify.sock" >"$WORK/notify.out" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+print(s.recv(4096).decode(), flush=True)
+PY
+BG_PIDS+=($!)
+NOTIFY_PY=$!
+for _ in $(seq 50); do [ -S "$WORK/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$WORK/notify.sock "$UVFSD" -f "$M3" >"$WORK/m3.log" 2>&1 &
+M3_PID=$!
+BG_PIDS+=($M3_PID)
+wait "$NOTIFY_PY" || fail "no readiness message"
+grep -q '^READY=1$' "$WORK/notify.out" || fail "readiness: $(cat "$WORK/notify.out")"
+grep -q "^MAINPID=$M3_PID$" "$WORK/notify.out" ||
+	fail "readiness without MAINPID=$M3_PID: $(cat "$WORK/notify.out")"
+mounted "$M3" || fail "READY=1 before the mount was there"
+
+note "a file server's recovery is logged"
+if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
+	mkdir "$M3/h"
+	expect 0 "$UVFS" mount -t hostfs "$WORK/export" "$M3/h"
+	exec 7<"$M3/h/file"
+	spid=$("$UVFS" -m "$M3" servers --json |
+	       python3 -c 'import json,sys; print(json.load(sys.stdin)["servers"][0]["pid"])')
+	[ "$spid" -gt 0 ] || fail "no server pid"
+	kill -9 "$spid"
+	for _ in $(seq 100); do
+		grep -q "server .*restarted as" "$WORK/m3.log" && break
+		sleep 0.1
+	done
+	grep "hostfs $WORK/export on $M3/h" "$WORK/m3.log" ||
+		fail "no recovery logged: $(cat "$WORK/m3.log"; "$UVFS" -m "$M3" servers)"
+	grep -q "restarted as [0-9]*, restart 1, open files reopened in [0-9]* ms" \
+		"$WORK/m3.log" || fail "recovery message: $(cat "$WORK/m3.log")"
+	exec 7<&-
+else
+	note "(skipped: UVFS_HOSTFS not set)"
+fi
+
+note "forked, it logs to syslog"
+# /dev/log of this namespace only: /dev becomes a tmpfs holding the
+# devices the test needs, bound from the real one, and a socket of ours
+if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
+	mkdir "$WORK/realdev"
+	mount --bind /dev "$WORK/realdev" || fail "bind /dev"
+	mount -t tmpfs -o mode=755 tmpfs /dev || fail "tmpfs on /dev"
+	for d in null zero fuse urandom random tty; do
+		[ -e "$WORK/realdev/$d" ] || continue
+		touch "/dev/$d" && mount --bind "$WORK/realdev/$d" "/dev/$d" ||
+			fail "bind /dev/$d"
+	done
+	ln -s /proc/self/fd /dev/fd
+	python3 - >"$WORK/syslog.out" <<'PY' &
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(60)
+while True:
+    try:
+        msg = s.recv(8192).decode(errors="replace")
+    except socket.timeout:
+        break
+    print(msg, flush=True)
+PY
+	BG_PIDS+=($!)
+	for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+	M4=$WORK/m4
+	mkdir "$M4"
+	"$UVFSD" "$M4" || fail "uvfsd (forking) did not start"
+	M4_PID=$(pgrep -f "^$UVFSD $M4\$" | head -1)
+	BG_PIDS+=($M4_PID)
+	mkdir "$M4/h"
+	expect 0 "$UVFS" mount -t hostfs "$WORK/export" "$M4/h"
+	exec 7<"$M4/h/file"
+	spid=$("$UVFS" -m "$M4" servers --json |
+	       python3 -c 'import json,sys; print(json.load(sys.stdin)["servers"][0]["pid"])')
+	kill -9 "$spid"
+	for _ in $(seq 100); do
+		grep -q "restarted as" "$WORK/syslog.out" && break
+		sleep 0.1
+	done
+	exec 7<&-
+	cat "$WORK/syslog.out"
+	grep -q "uvfsd\[$M4_PID\]: hostfs $WORK/export on $M4/h: server restarted as" \
+		"$WORK/syslog.out" || fail "no recovery in syslog: $(cat "$WORK/syslog.out")"
+	expect 0 "$UVFS" shutdown "$M4"
+	umount -l /dev || fail "umount /dev"
+else
+	note "(skipped: UVFS_HOSTFS not set)"
+fi
+
+note "after a crash: the dead mount is named, with fusermount3 -u"
+# (no inner mount left: a server uvfsd spawned would outlive it)
+"$UVFS" umount "$M3/h" 2>/dev/null
+M3_SOCK=$(awk -v m="$M3" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' /proc/self/mountinfo)
+kill -9 "$M3_PID"
+wait "$M3_PID" 2>/dev/null
+rm -f "$M3_SOCK"         # what the crash left
+expect_msg 1 "unmount it with fusermount3 -u $M3" "$UVFSD" -f "$M3"
+fusermount3 -u "$M3" || umount -l "$M3"
+mounted "$M3" && fail "$M3 still mounted"
+
+echo PASS

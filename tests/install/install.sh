@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# install.sh SRCDIR - libuvfs as a program outside the tree sees it.
+#
+# Builds SRCDIR in a fresh, uninstrumented configuration, installs it into a
+# DESTDIR and then, with nothing but pkg-config pointed into the DESTDIR:
+#   - checks the installed files: the headers, uvfs.pc, libuvfs.so with a
+#     versioned SONAME (libuvfs.so.MAJOR);
+#   - checks what the library exports: only the public API (uvfs_*,
+#     p9srv_*, the codec's p9_*), none of the internals (gate_open,
+#     file_read, path_get, ...), and no initial-exec TLS (no STATIC_TLS);
+#   - builds examples/embed.c and examples/hello_9p.c with
+#     `cc $(pkg-config --cflags --libs uvfs)` and -Wall -Wextra -Werror,
+#     runs embed (busy, holder, forced unmount, EIO), then hello_9p on a
+#     Unix socket and embed mounting it through the 9P client driver;
+#   - loads the library with dlopen (dlopen.py: Python's ctypes) and uses
+#     it: a namespace, a memfs mount, a file written and read back.
+# Exit 0 pass, 1 fail, 77 skip (a tool missing).
+set -u
+src=$(cd "${1:?usage: install.sh SRCDIR}" && pwd) || exit 1
+here=$(cd "$(dirname "$0")" && pwd)
+
+for tool in meson ninja pkg-config cc readelf nm python3; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool is not installed"
+		exit 77
+	fi
+done
+
+tmp=$(mktemp -d /tmp/uvfs-install.XXXXXX) || exit 1
+server=
+cleanup() {
+	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# The sanitizers of the tree's own build must not leak into this one.
+unset ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
+# The configuration of a package builder: no tests.
+meson setup "$tmp/build" "$src" --prefix=/usr -Dbuildtype=debugoptimized \
+	-Dtests=disabled >"$tmp/setup.log" 2>&1 ||
+	{ cat "$tmp/setup.log"; fail "meson setup"; }
+ninja -C "$tmp/build" >"$tmp/build.log" 2>&1 ||
+	{ tail -40 "$tmp/build.log"; fail "build"; }
+DESTDIR=$tmp/dest meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
+	{ cat "$tmp/install.log"; fail "meson install"; }
+
+# ---- the installed files ----
+dest=$tmp/dest
+pc=$(find "$dest" -name uvfs.pc | head -1)
+[ -n "$pc" ] || fail "no uvfs.pc installed"
+for h in uvfs.h fs.h 9p.h p9srv.h p9.h; do
+	[ -f "$dest/usr/include/uvfs/$h" ] || fail "header uvfs/$h not installed"
+done
+# the programs, their man pages, completion and unit (with libfuse3)
+if [ -x "$dest/usr/sbin/uvfsd" ]; then
+	for f in bin/uvfs bin/uvfs-hostfs share/man/man1/uvfs.1 \
+		 share/man/man8/uvfsd.8 share/bash-completion/completions/uvfs \
+		 share/bash-completion/completions/uvfsd \
+		 lib/systemd/system/uvfsd@.service; do
+		[ -e "$dest/usr/$f" ] || fail "$f not installed"
+	done
+	grep -q '^ExecStart=/usr/sbin/uvfsd ' "$dest/usr/lib/systemd/system/uvfsd@.service" ||
+		fail "the unit does not run the installed uvfsd"
+	if command -v man >/dev/null; then
+		man -l "$dest/usr/share/man/man8/uvfsd.8" 2>/dev/null |
+			grep -q 'fuse.uvfsd' || fail "uvfsd(8) does not render"
+	fi
+	bash -n "$dest/usr/share/bash-completion/completions/uvfs" ||
+		fail "the completion is not valid bash"
+else
+	echo "(libfuse3 not found: no uvfsd, uvfs, man pages, unit)"
+fi
+export PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_LIBDIR=$PKG_CONFIG_PATH   # nothing from the system's
+version=$(pkg-config --modversion uvfs) || fail "pkg-config --modversion uvfs"
+libdir=$(dirname "$(dirname "$pc")")   # LIBDIR/pkgconfig/uvfs.pc
+major=${version%%.*}
+lib=$libdir/libuvfs.so.$major
+[ -f "$lib" ] || fail "$lib not installed (version $version)"
+soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = "libuvfs.so.$major" ] ||
+	fail "SONAME is '$soname', not libuvfs.so.$major"
+echo "installed: uvfs $version, $soname, $(basename "$pc")"
+
+# ---- what it exports ----
+nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
+	sed 's/@.*//' | sort -u >"$tmp/exports"
+n=$(wc -l <"$tmp/exports")
+[ "$n" -gt 50 ] || fail "only $n symbols exported"
+grep -q '^uvfs_mount$' "$tmp/exports" || fail "uvfs_mount not exported"
+grep -q '^uvfs_9p_register$' "$tmp/exports" || fail "uvfs_9p_register not exported"
+grep -q '^p9srv_serve_unix$' "$tmp/exports" || fail "p9srv_serve_unix not exported"
+bad=$(grep -v -e '^uvfs_' -e '^p9srv_' -e '^p9_' -e '^UVFS_' "$tmp/exports")
+[ -z "$bad" ] || fail "internal symbols exported: $(echo $bad | head -c 300)"
+grep -q -x 'uvfs_panic' "$tmp/exports" && fail "uvfs_panic exported"
+readelf -d "$lib" | grep -q STATIC_TLS &&
+	fail "libuvfs uses initial-exec TLS (STATIC_TLS): dlopen may fail"
+echo "exports: $n symbols, all public; no static TLS"
+
+# ---- the examples, built with pkg-config only ----
+cflags=$(pkg-config --cflags uvfs) || fail "pkg-config --cflags"
+libs=$(pkg-config --libs uvfs) || fail "pkg-config --libs"
+for ex in embed hello_9p; do
+	# shellcheck disable=SC2086
+	cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/$ex" \
+		"$src/examples/$ex.c" $cflags $libs ||
+		fail "examples/$ex.c does not build with pkg-config"
+done
+export LD_LIBRARY_PATH=$libdir
+if [ -x "$dest/usr/bin/uvfs" ]; then
+	v=$("$dest/usr/bin/uvfs" --version) || fail "installed uvfs --version"
+	[ "$v" = "uvfs $version" ] || fail "uvfs --version: $v"
+	"$dest/usr/bin/uvfs" mount --help | grep -q -- '-t hostfs' ||
+		fail "installed uvfs mount --help lacks the types"
+fi
+out=$("$tmp/embed" 2>&1) || fail "embed: exit $?: $out"
+echo "$out"
+grep -q '^umount: Device or resource busy$' <<<"$out" || fail "embed: no EBUSY"
+grep -q '^  holder: file fd [0-9]* /mnt/hello$' <<<"$out" ||
+	fail "embed: the holder is not named"
+grep -q '^read: Input/output error$' <<<"$out" || fail "embed: no EIO"
+
+sock=$tmp/hello.sock
+"$tmp/hello_9p" "unix:$sock" &
+server=$!
+for _ in $(seq 100); do
+	[ -S "$sock" ] && break
+	kill -0 "$server" 2>/dev/null || fail "hello_9p exited"
+	sleep 0.1
+done
+[ -S "$sock" ] || fail "hello_9p made no socket in 10 s"
+mode=$(stat -c %a "$sock")
+[ $((8#$mode & 8#077)) -eq 0 ] || fail "socket mode $mode: not owner-only"
+out=$("$tmp/embed" "unix:$sock" 2>&1) || fail "embed unix:: exit $?: $out"
+grep -q "^9p unix:$sock: /srv/hello: Hello, world!$" <<<"$out" ||
+	fail "embed did not read hello through hello_9p: $out"
+echo "hello_9p: served /hello to embed"
+
+# ---- dlopen ----
+python3 "$here/dlopen.py" "$lib" || fail "dlopen.py"
+echo "PASS"
