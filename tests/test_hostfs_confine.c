@@ -470,7 +470,7 @@ static void hard_links(void **state)
 	assert_int_equal(symlink(target, p), 0);
 	t.tlink.fid = 4;
 	t.tlink.name = P9_STR("hl3");
-	assert_int_equal(tc_err(c, &t, &r), ESTALE);
+	assert_int_equal(tc_err(c, &t, &r), ENOENT);
 	assert_false(host_exists(exp_, "hl3"));
 	/* the root has no name to link */
 	t.tlink.fid = 1;
@@ -478,6 +478,122 @@ static void hard_links(void **state)
 	assert_int_not_equal(tc_err(c, &t, &r), 0);
 	for (uint32_t f = 2; f <= 4; f++)
 		assert_int_equal(tc_clunk(c, f), 0);
+}
+
+static uint32_t tlink(struct tc *c, uint32_t dfid, uint32_t fid,
+		      const char *name)
+{
+	struct p9_msg t = { .type = P9_TLINK }, r;
+
+	t.tlink.dfid = dfid;
+	t.tlink.fid = fid;
+	t.tlink.name = p9_str(name);
+	return tc_err(c, &t, &r);
+}
+
+static uint32_t trenameat(struct tc *c, const char *from, const char *to)
+{
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+
+	t.trenameat.olddirfid = 1;
+	t.trenameat.oldname = p9_str(from);
+	t.trenameat.newdirfid = 1;
+	t.trenameat.newname = p9_str(to);
+	return tc_err(c, &t, &r);
+}
+
+static ino_t host_ino(const char *rel)
+{
+	char p[256];
+	struct stat st;
+
+	hpath(p, exp_, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_ino;
+}
+
+/* Tlink of a fid whose name was taken away through the server (replaced
+ * by a rename, unlinked) after its walk, as a link racing a rename does:
+ * the fid's own file is linked if it still has another name, ENOENT if
+ * that was its last one (as a local link after its lookup); never the
+ * file that has the name now, never ESTALE. */
+static void link_after_removal(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char p[256], p2[256];
+
+	host_write(exp_, "x", "x-file");
+	host_write(exp_, "y", "y-file");
+	host_write(exp_, "z", "z-file");
+	host_write(exp_, "w", "w-file");
+	hpath(p, exp_, "x");
+	hpath(p2, exp_, "x2");
+	assert_int_equal(link(p, p2), 0);       /* x has two names */
+	ino_t xino = host_ino("x"), yino = host_ino("y");
+	host_symlink("/", "s");
+	hpath(p, exp_, "s");
+	hpath(p2, exp_, "s2");
+	assert_int_equal(linkat(AT_FDCWD, p, AT_FDCWD, p2, 0), 0);
+	ino_t sino = host_ino("s");
+
+	assert_int_equal(tc_walk(c, 1, 2, "x", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "z", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 4, "s", NULL), 0);
+	/* replaced by a rename; another name left: linked */
+	assert_int_equal(trenameat(c, "y", "x"), 0);
+	assert_int_equal(tlink(c, 1, 2, "xl"), 0);
+	assert_int_equal(host_ino("xl"), xino);
+	assert_int_equal(host_ino("x"), yino);
+	/* replaced by a rename, its last name: ENOENT, nothing made */
+	assert_int_equal(trenameat(c, "w", "z"), 0);
+	assert_int_equal(tlink(c, 1, 3, "zl"), ENOENT);
+	assert_false(host_exists(exp_, "zl"));
+	/* a symlink unlinked, another name left: the link itself again */
+	assert_int_equal(tc_unlinkat(c, 1, "s", 0), 0);
+	assert_int_equal(tlink(c, 1, 4, "sl"), 0);
+	assert_int_equal(host_ino("sl"), sino);
+	struct stat st;
+	hpath(p, exp_, "sl");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	outside_untouched();
+	for (uint32_t f = 2; f <= 4; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
+/* Treaddir of an opened directory removed since (through the server or
+ * on the host): ENOENT, as getdents(2) answers, whatever the offset
+ * (ext4 refuses a seek to a hash cookie in a removed directory). */
+static void readdir_removed(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_msg t = { .type = P9_TREADDIR }, r;
+	struct p9_dirent_iter it;
+	struct p9_dirent d;
+	uint64_t cookie = 0;
+	int k, n = 0;
+
+	host_mkdir(exp_, "gone");
+	assert_int_equal(tc_walk(c, 1, 2, "gone", NULL), 0);
+	assert_int_equal(tc_lopen(c, 2, O_RDONLY | O_DIRECTORY), 0);
+	t.treaddir.fid = 2;
+	t.treaddir.count = 4096;
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	p9_dirent_iter_init(&it, r.rreaddir.data, r.rreaddir.count);
+	while ((k = p9_dirent_next(&it, &d)) == 1) {
+		if (n++ == 0)
+			cookie = d.offset;      /* after the first entry */
+	}
+	assert_int_equal(k, 0);
+	assert_int_equal(n, 2);                 /* "." and ".." */
+	assert_int_equal(tc_unlinkat(c, 1, "gone", AT_REMOVEDIR), 0);
+	t.treaddir.offset = cookie;
+	assert_int_equal(tc_err(c, &t, &r), ENOENT);
+	t.treaddir.offset = 0;
+	assert_int_equal(tc_err(c, &t, &r), ENOENT);
+	assert_int_equal(tc_clunk(c, 2), 0);
 }
 
 static void bad_names(void **state)
@@ -1012,6 +1128,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(renamed_through_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(removed_through_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(link_after_removal, setup, teardown),
+		cmocka_unit_test_setup_teardown(readdir_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_not_opened, setup, teardown),
 		cmocka_unit_test(proc_magic_links),

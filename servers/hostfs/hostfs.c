@@ -772,8 +772,17 @@ static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
 		return -ENOTDIR;
 	if (offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (sys_lseek(hf->fd, (off_t)offset, SEEK_SET) < 0)
-		return -errno;
+	if (sys_lseek(hf->fd, (off_t)offset, SEEK_SET) < 0) {
+		/* A directory removed since it was opened has no entries:
+		 * ENOENT, as getdents(2) answers.  The seek can fail first
+		 * (ext4 bounds a removed directory's offsets by the file
+		 * size limit, and the cookies are hashes beyond it). */
+		int err = -errno;
+		struct stat st;
+		if (sys_fstat(hf->fd, &st) == 0 && st.st_nlink == 0)
+			err = -ENOENT;
+		return err;
+	}
 	for (;;) {
 		long n = sys_getdents64(hf->fd, kbuf, sizeof(kbuf));
 		if (n < 0)
@@ -984,6 +993,31 @@ static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
 	return fd;
 }
 
+/*
+ * Tlink of a fid whose name no longer names its file.  Removed or
+ * replaced through the server (it holds the file's descriptor): linked
+ * through that, as a local link of a file looked up before: the host
+ * answers ENOENT if that was its last name, else links it (a symlink
+ * itself: the magic link lands on the O_PATH descriptor's own file).
+ * Otherwise (changed on the host, or a removal through the server whose
+ * descriptor is not handed out yet): ENOENT, the file is not at that
+ * name; the VFS looks it up again.
+ */
+static int link_moved(struct hfid *hf, int dfd, const char *name)
+{
+	char proc[64];
+	int ofd;
+
+	pthread_mutex_lock(&hf->plock);
+	ofd = hf->ofd;          /* never closed before clunk */
+	pthread_mutex_unlock(&hf->plock);
+	if (ofd < 0)
+		return -ENOENT;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+	return sys_linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0
+	       ? -errno : 0;
+}
+
 static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 		   struct p9srv_fid *f, struct p9_str n)
 {
@@ -1010,6 +1044,8 @@ static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 	/* never follows a symlink: links the name in the parent itself */
 	if (err == 0 && sys_linkat(pfd, base, dfd, name, 0) < 0)
 		err = -errno;
+	else if (err == -ENOENT || err == -ESTALE)
+		err = link_moved(hf, dfd, name);
 	sys_close(pfd);
 	fd_done(dfd, owned);
 	return err;
