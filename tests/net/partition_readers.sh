@@ -69,16 +69,18 @@ t_cut=$(ms_now)
 # its start and end.
 bound=$((DEADLINE + SLACK_MS))
 state=running
+looks=
 while :; do
 	t0=$(($(ms_now) - t_cut))
 	state=$(server_field state "$R")
 	t1=$(($(ms_now) - t_cut))
+	looks="$looks $t0-$t1:${state:-?}"
 	[ "$state" != running ] && [ -n "$state" ] && break
 	[ $t0 -gt $bound ] && break
 	[ $t1 -gt 20000 ] && break
 	sleep 0.05
 done
-note "state '$state' read between $t0 and $t1 ms after the cut"
+note "state '$state' read between $t0 and $t1 ms after the cut (looks:$looks)"
 case $state in
 unreachable|reconnecting) ;;
 *) fail "$t0 ms after the cut (deadline $DEADLINE ms) the server is still '$state'" ;;
@@ -174,6 +176,11 @@ echo "$OUT"
 # is retried (5 s); any other error fails at once.
 for p in "${readers[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${readers[@]}"; do wait "$p" 2>/dev/null; done
+# the readers' slow calls (the ones the cut caught), for the log
+for k in 1 2 3; do
+	awk -v k="$k" '$2 >= 100 { print "--- reader " k ": a call of " $2 " ms: " $3, $4, $5 }' \
+		"$WORK/reader$k.out"
+done
 holder_cmd h1 close
 [ "$REPLY_LINE" = closed ] || fail "h1 close: $REPLY_LINE"
 t0=$(ms_now)
