@@ -3,7 +3,8 @@
 # uvfs-hostfs across a veth pair with a deadline of DEADLINE ms; a file
 # held open by a process; readers stat names in a loop.  Cut the link:
 #   - `uvfs servers --json` leaves "running" (unreachable / reconnecting)
-#     within the deadline (+ SLACK_MS);
+#     within the deadline (+ SLACK_MS): a look that began after that and
+#     still says "running" fails;
 #   - while it is not running, a new call fails at once (< FAST_MS), not
 #     after a deadline (the default is fail-fast; -o hard would wait);
 #   - no caller is left in D state past deadline + 1 s.
@@ -11,7 +12,8 @@
 #   - the mount answers again within 1 s (+ SLACK_MS) of the heal;
 #   - the held descriptor reads on, the right bytes;
 #   - the server is "running" again, and the counters say what happened
-#     (losses >= 1).
+#     (losses >= 1);
+#   - once the readers and the holder are gone, a normal unmount succeeds.
 . "$(dirname "$0")/lib.sh"
 
 DEADLINE=${UVFS_NET_DEADLINE:-3000}
