@@ -3,7 +3,8 @@
 # uvfs-hostfs across a veth pair with a deadline of DEADLINE ms; a file
 # held open by a process; readers stat names in a loop.  Cut the link:
 #   - `uvfs servers --json` leaves "running" (unreachable / reconnecting)
-#     within the deadline (+ SLACK_MS);
+#     within the deadline (+ SLACK_MS): a look that began after that and
+#     still says "running" fails;
 #   - while it is not running, a new call fails at once (< FAST_MS), not
 #     after a deadline (the default is fail-fast; -o hard would wait);
 #   - no caller is left in D state past deadline + 1 s.
@@ -11,7 +12,8 @@
 #   - the mount answers again within 1 s (+ SLACK_MS) of the heal;
 #   - the held descriptor reads on, the right bytes;
 #   - the server is "running" again, and the counters say what happened
-#     (losses >= 1).
+#     (losses >= 1);
+#   - once the readers and the holder are gone, a normal unmount succeeds.
 . "$(dirname "$0")/lib.sh"
 
 DEADLINE=${UVFS_NET_DEADLINE:-3000}
@@ -60,28 +62,52 @@ sleep 0.3
 note "cut the link"
 net_cut
 t_cut=$(ms_now)
+# Each look at the state is a `uvfs servers --json` and a python3: on a
+# loaded machine one look takes from 0.1 s to seconds, so the time a look
+# returns is not when the state changed.  What the check can be sure of:
+# a look that began after cut + DEADLINE + SLACK_MS and still says
+# "running" is late (the state was read after the bound).  A look that
+# began before the bound and says otherwise passes; it is reported with
+# its start and end.
+bound=$((DEADLINE + SLACK_MS))
 state=running
+looks=
 while :; do
+	t0=$(($(ms_now) - t_cut))
 	state=$(server_field state "$R")
+	t1=$(($(ms_now) - t_cut))
+	looks="$looks $t0-$t1:${state:-?}"
 	[ "$state" != running ] && [ -n "$state" ] && break
-	[ $(($(ms_now) - t_cut)) -gt $((DEADLINE + SLACK_MS)) ] && break
+	[ $t0 -gt $bound ] && break
+	[ $t1 -gt 20000 ] && break
 	sleep 0.05
 done
-t_seen=$(ms_now)
-note "state '$state' $((t_seen - t_cut)) ms after the cut"
+note "state '$state' read between $t0 and $t1 ms after the cut (looks:$looks)"
 case $state in
 unreachable|reconnecting) ;;
-*) fail "$((t_seen - t_cut)) ms after the cut (deadline $DEADLINE ms) the server is still '$state'" ;;
+*) fail "$t0 ms after the cut (deadline $DEADLINE ms) the server is still '$state'" ;;
 esac
 
 note "calls fail fast while unreachable"
-for k in 1 2 3; do
-	t0=$(ms_now)
-	stat "$R/fast$k" >/dev/null 2>&1 && fail "a stat over the cut link succeeded"
-	dt=$(($(ms_now) - t0))
-	[ $dt -lt $FAST_MS ] ||
+# timed inside one process: a fork and exec on a loaded machine can take
+# longer than FAST_MS by itself
+python3 - "$R" >"$WORK/fast.out" 2>&1 <<'PY' || fail "fast stats: $(cat "$WORK/fast.out")"
+import os, sys, time
+for k in (1, 2, 3):
+    t = time.monotonic()
+    try:
+        os.stat(os.path.join(sys.argv[1], "fast%d" % k))
+        r = "ok"
+    except OSError as e:
+        r = e.strerror.replace(" ", "_")
+    print(int((time.monotonic() - t) * 1000), r, flush=True)
+PY
+while read -r dt r; do
+	[ "$r" != ok ] || fail "a stat over the cut link succeeded"
+	[ "$dt" -lt $FAST_MS ] ||
 		fail "a stat while unreachable took $dt ms (fail-fast: < $FAST_MS)"
-done
+done <"$WORK/fast.out"
+note "stats while unreachable: $(tr '\n' ' ' <"$WORK/fast.out")"
 holder_cmd h1 read
 case $REPLY_LINE in
 error*) ;;
@@ -95,17 +121,37 @@ d=$(dstate_pids "${readers[@]}" "$(holder_pid h1)")
 [ -z "$d" ] || fail "in D state $((DEADLINE + 1000)) ms into the cut: $d"
 
 note "heal the link"
+# the mount's return is timed inside one process too, started (and
+# ready) before the heal; its clock is the wall clock, as ms_now's
+python3 - "$R/f" >"$WORK/back.out" 2>&1 <<'PY' &
+import sys, time
+print("ready", flush=True)
+t_end = time.monotonic() + 30
+while time.monotonic() < t_end:
+    try:
+        with open(sys.argv[1]) as f:
+            if f.read() == "hello\n":
+                print("back %d" % int(time.time() * 1000), flush=True)
+                break
+    except OSError:
+        pass
+    time.sleep(0.02)
+PY
+backpid=$!
+BG_PIDS+=($backpid)
+for _ in $(seq 400); do
+	grep -q ready "$WORK/back.out" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$WORK/back.out" || fail "the timer of the heal does not start"
 net_heal
 t_heal=$(ms_now)
+wait $backpid
+t_back=$(sed -n 's/^back //p' "$WORK/back.out")
 back=
-while [ $(($(ms_now) - t_heal)) -lt 10000 ]; do
-	if [ "$(cat "$R/f" 2>/dev/null)" = hello ]; then
-		back=$(($(ms_now) - t_heal))
-		break
-	fi
-	sleep 0.02
-done
-[ -n "$back" ] || fail "the mount is not back 10 s after the heal"
+[ -n "$t_back" ] && back=$((t_back - t_heal))
+[ -n "$back" ] && [ "$back" -lt 0 ] && back=0
+[ -n "$back" ] || fail "the mount is not back 30 s after the heal"
 note "back $back ms after the heal"
 [ "$back" -le $((1000 + SLACK_MS)) ] ||
 	fail "the mount came back $back ms after the heal (want within 1 s)"
@@ -125,9 +171,33 @@ losses=$(server_field losses "$R")
 [ "${losses:-0}" -ge 1 ] || fail "servers --json counts no loss: $(net_servers_json)"
 expect 0 "$UVFS" -m "$MNT" servers
 echo "$OUT"
+# A normal unmount once nothing holds the mount.  The readers must be
+# gone first (killed, then reaped), and the kernel sends the held file's
+# release to uvfsd in the background after close(2) returns: a busy
+# answer right after the close is that release still on its way, so it
+# is retried (5 s); any other error fails at once.
 for p in "${readers[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${readers[@]}"; do wait "$p" 2>/dev/null; done
+# the readers' slow calls (the ones the cut caught), for the log
+for k in 1 2 3; do
+	awk -v k="$k" '$2 >= 100 { print "--- reader " k ": a call of " $2 " ms: " $3, $4, $5 }' \
+		"$WORK/reader$k.out"
+done
 holder_cmd h1 close
-expect 0 "$UVFS" umount "$R"
+[ "$REPLY_LINE" = closed ] || fail "h1 close: $REPLY_LINE"
+t0=$(ms_now)
+busy=0
+while :; do
+	OUT=$("$UVFS" umount "$R" 2>&1) && break
+	case $OUT in
+	*busy*) busy=$((busy + 1)) ;;
+	*) fail "uvfs umount: $OUT" ;;
+	esac
+	[ $(($(ms_now) - t0)) -lt 5000 ] ||
+		fail "still busy 5 s after the last holder closed: $OUT"
+	sleep 0.05
+done
+note "unmounted $(($(ms_now) - t0)) ms after the last close ($busy busy answers before)"
 alive
 stop_daemon
 echo PASS
