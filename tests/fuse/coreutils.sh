@@ -125,7 +125,7 @@ ln "$MNT/t/empty" "$MNT/x/cross" 2>/dev/null && fail "a hard link across mounts"
 i1=$(stat -c %i "$MNT/t"); i2=$(stat -c %i "$MNT/x/inner")
 [ "$(stat -c %i "$MNT/x")" != "$(stat -c %i "$MNT")" ] || fail "the inner root and / share an inode number"
 rm -rf "$MNT/x/inner" "$MNT/x/moved.txt"
-expect 0 "$UVFS" umount "$MNT/x"
+expect_umount "$MNT/x"
 [ -d "$MNT/x/src" ] || fail "the covered tree is gone"
 
 stop_daemon

@@ -122,6 +122,22 @@ expect() {
 	return 0
 }
 
+# A normal unmount that must succeed once the kernel has given back what
+# the test's own programs held: FUSE sends the RELEASE of a closed file in
+# the background, after close(2) has returned, so a "busy" answer right
+# after the last close is retried for up to 5 s.  Any other error fails.
+expect_umount() {
+	local i
+	for i in $(seq 50); do
+		OUT=$("$UVFS" umount "$@" 2>&1) && return 0
+		case $OUT in
+		*"target is busy"*) sleep 0.1 ;;
+		*) fail "'uvfs umount $*' failed: $OUT" ;;
+		esac
+	done
+	fail "'uvfs umount $*' still busy after 5 s: $OUT"
+}
+
 # like expect, also checks the output contains a string.
 expect_msg() {
 	local want=$1 msg=$2
