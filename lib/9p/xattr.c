@@ -21,7 +21,8 @@
  * get/list: Txattrwalk(node fid -> new fid, name or "") gives the size;
  * Tread the copy the server took from 0; Tclunk (async).  Read only: if
  * the server was restarted meanwhile (the new one never had the xattr
- * fid: its Tread answers EBADF), the whole sequence runs again.
+ * fid: its Tread answers EBADF), the whole sequence runs again, up to
+ * XATTR_TRIES times; a caller restarted under every time gets EIO.
  * set/remove: Twalk (clone), Txattrcreate(clone, name, size, flags),
  * Twrite the value, Tclunk, which commits: its Rlerror is the answer.
  * Not replayed: after a restart under them they fail with EIO. */
@@ -93,9 +94,13 @@ static ssize_t xattr_get(struct p9sb *s, struct node *n, const char *name,
 
 		if (r < 0 && stale_retry(s, n, (int)r))
 			r = xattr_get_once(s, n, name, buf, size);
-		if (r >= 0 || tries == XATTR_TRIES || conn_sgen(&s->c) == g)
+		if (r >= 0 || conn_sgen(&s->c) == g)
 			return r;
-		/* a restart under it: read it again from the new server */
+		/* a restart under it: read it again from the new server;
+		 * after the last try, the error is the restart's (EIO),
+		 * not the new server's word on a fid it never had */
+		if (tries == XATTR_TRIES)
+			return r == -EBADF ? -EIO : r;
 	}
 }
 
