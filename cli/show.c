@@ -60,7 +60,7 @@ static long rec_long(const struct rec *rc, const char *key, long dflt)
 static const char *const text_keys[] = {
 	"target", "host", "type", "source", "options", "state", "label",
 	"comm", "what", "path", "kind", "mountpoint", "socket", "name",
-	"version", "last_error", "mode", NULL,
+	"version", "last_error", "mode", "op", "server_state", NULL,
 };
 
 static bool text_key(const char *key)
@@ -245,6 +245,28 @@ static void show_process(FILE *out, const struct reply *r, long pid,
 	free(comm_buf);
 }
 
+/* One request in progress: "pid 42 (stat): lookup waiting 2.1 s on the
+ * server of /x (hostfs, server pid 77, running)". */
+static void show_request(FILE *out, const struct rec *rc)
+{
+	const char *comm = rec_val(rc, "comm"), *op = rec_val(rc, "op");
+	const char *host = rec_val(rc, "host"), *type = rec_val(rc, "type");
+	const char *state = rec_val(rc, "server_state");
+	long ms = rec_long(rc, "ms", 0), spid = rec_long(rc, "server_pid", 0);
+	bool remote = rec_long(rc, "remote", 0) != 0;
+
+	fprintf(out, "  pid %ld (%s): %s %s %ld.%ld s %s %s (%s",
+		rec_long(rc, "pid", 0), comm ? comm : "?", op ? op : "?",
+		remote ? "waiting" : "in progress for", ms / 1000,
+		(ms % 1000) / 100, remote ? "on the server of" : "in",
+		host ? host : "?", type ? type : "?");
+	if (remote && spid > 0)
+		fprintf(out, ", server pid %ld", spid);
+	if (remote && state)
+		fprintf(out, ", %s", state);
+	fputs(")\n", out);
+}
+
 static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 			bool verbose);
 
@@ -269,6 +291,15 @@ static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 	for (size_t k = 0; k < np; k++, lines++)
 		if (out)
 			show_process(out, r, procs[k], verbose);
+	for (size_t i = 0; i < r->n; i++, lines++) {
+		if (rec_get(r, i, "request", &rc)) {
+			lines--;
+			continue;
+		}
+		if (out)
+			show_request(out, &rc);
+		free(rc.buf);
+	}
 	/* (a process is one holder, however many lines verbose prints) */
 	/* what no process explains: library contexts, child mounts; the
 	 * kernel's references only when asked (they do not block) */
@@ -367,6 +398,44 @@ void show_holders_json(const struct reply *r, const char *target,
 		json_object_end(&j);
 		for (int i = 0; i < 3; i++)
 			free(keep[i]);
+	}
+	json_array_end(&j);
+	json_key(&j, "requests");
+	json_array_begin(&j);
+	for (size_t i = 0; i < r->n; i++) {
+		if (rec_get(r, i, "request", &rc))
+			continue;
+		bool remote = rec_long(&rc, "remote", 0) != 0;
+		json_object_begin(&j);
+		json_key(&j, "pid");
+		json_int(&j, rec_long(&rc, "pid", 0));
+		json_key(&j, "tid");
+		json_int(&j, rec_long(&rc, "tid", 0));
+		json_key(&j, "comm");
+		json_str(&j, rec_val(&rc, "comm"));
+		json_key(&j, "op");
+		json_str(&j, rec_val(&rc, "op"));
+		json_key(&j, "waiting_ms");
+		json_int(&j, rec_long(&rc, "ms", 0));
+		json_key(&j, "path");
+		json_str(&j, rec_val(&rc, "path"));
+		json_key(&j, "host");
+		json_str(&j, rec_val(&rc, "host"));
+		json_key(&j, "fstype");
+		json_str(&j, rec_val(&rc, "type"));
+		json_key(&j, "on_server");
+		json_bool(&j, remote);
+		json_key(&j, "server_pid");
+		if (remote)
+			json_int(&j, rec_long(&rc, "server_pid", 0));
+		else
+			json_null(&j);
+		json_key(&j, "server_state");
+		json_str(&j, remote ? rec_val(&rc, "server_state") : NULL);
+		json_key(&j, "blocks");
+		json_bool(&j, true);
+		json_object_end(&j);
+		free(rc.buf);
 	}
 	json_array_end(&j);
 	json_key(&j, "holders");

@@ -372,10 +372,15 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		 * the holder count keeps falling.  Not if a process works
 		 * right at the mount point: the invalidation unhashes its
 		 * working directory (getcwd would fail there), and the mount
-		 * is busy anyway. */
+		 * is busy anyway.  Nor while a request is in progress inside
+		 * (busy too): a lookup that completes under the unhashed
+		 * entry leaves its dentries orphaned in the kernel's cache,
+		 * holding their nodes until memory pressure, so that every
+		 * later unmount would be busy. */
 		char hp[PATH_MAX + 1024];
 		control_host_path(c, target, hp, sizeof(hp));
-		if (control_cwd_at(hp) == 0)
+		if (control_cwd_at(hp) == 0 &&
+		    control_requests_below(c, target) == 0)
 			uvfs_fuse_inval_path(c->uf, ctx, target);
 		err = uvfs_umount(ctx, target, 0);
 		size_t last = (size_t)-1;

@@ -72,6 +72,7 @@ size_t control_cwd_at(const char *path);
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, pid_t peer, struct sbuf *r);
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target);
+size_t control_requests_below(struct control *c, const char *target);
 
 /* control.c: one request line, answered into r */
 void control_dispatch(struct control *c, char *line, pid_t peer,

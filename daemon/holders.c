@@ -1,13 +1,20 @@
 /*
  * holders.c - the records of a busy reply: which processes on the host
  * hold something under the mount (their open files, cwd, root; read from
- * /proc) and which uvfs contexts do (uvfs_holders).  Also the error reply.
+ * /proc), which uvfs contexts do (uvfs_holders), and which FUSE requests
+ * are in progress inside it (uvfs_fuse_requests), with the file server
+ * they wait on when the mount has one.  Also the error reply.
  *
  * Owns nothing past the call: every record goes into the caller's reply
  * buffer (struct sbuf, ctl.h).
  */
 #define _GNU_SOURCE
 #include "control_i.h"
+
+#include <uvfs/9p.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #include <dirent.h>
 #include <errno.h>
@@ -176,7 +183,135 @@ static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 	return n;
 }
 
-/* holder records, then process records.  => the library's holder count,
+/* The process (thread group) of thread tid, and its name.  => the tgid,
+ * or tid itself when /proc does not say (the thread has exited). */
+static pid_t tgid_of(pid_t tid, char *comm, size_t size)
+{
+	char p[64], line[256];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(comm, size, "?");
+	snprintf(p, sizeof(p), "/proc/%ld/status", (long)tid);
+	f = fopen(p, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f)) {
+		long v;
+		if (sscanf(line, "Tgid: %ld", &v) == 1)
+			tgid = (pid_t)v;
+	}
+	fclose(f);
+	snprintf(p, sizeof(p), "/proc/%ld/comm", (long)tgid);
+	f = fopen(p, "re");
+	if (f) {
+		if (fgets(comm, (int)size, f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	return tgid;
+}
+
+/* The namespace path of the mount with device dev, from the device table
+ * (mounts made through the socket).  => false if none. */
+static bool dev_target(struct control *c, dev_t dev, char *out, size_t size)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->ndevs && !found; i++)
+		if (c->devs[i].dev == dev) {
+			snprintf(out, size, "%s", c->devs[i].target);
+			found = true;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+/* How many FUSE requests are in progress inside the mounts at or below
+ * target (uvfs_fuse_requests). */
+size_t control_requests_below(struct control *c, const char *target)
+{
+	struct uvfs_fuse_request *v;
+	size_t n, k = 0;
+
+	if (!c->uf || uvfs_fuse_requests(c->uf, &v, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char mnt[PATH_MAX];
+		if (v[i].dev && dev_target(c, v[i].dev, mnt, sizeof(mnt)) &&
+		    control_under(mnt, target))
+			k++;
+	}
+	free(v);
+	return k;
+}
+
+/* Adds a "request" record for each FUSE request in progress inside a
+ * mount at or below target: the calling process, the operation, how long
+ * it has waited, the mount, and for a mount served by a file server
+ * (hostfs, diod, 9p, nfs) remote=1 with the server's pid (0: not ours)
+ * and its session state.  uvfsd and the peer are left out.  Asks nothing
+ * of a file server: it answers while the server hangs. */
+static void add_requests(struct control *c, const char *target, pid_t peer,
+			 struct sbuf *r)
+{
+	struct uvfs_fuse_request *v;
+	struct uvfs_mount_info *mi = NULL;
+	size_t n, nmi = 0;
+	pid_t self = getpid();
+
+	if (!c->uf || uvfs_fuse_requests(c->uf, &v, &n) != 0)
+		return;
+	if (n && uvfs_mount_list(c->u, &mi, &nmi) != 0)
+		nmi = 0;
+	for (size_t i = 0; i < n; i++) {
+		char mnt[PATH_MAX], hp[PATH_MAX + 1024], comm[64];
+		const char *type = "?", *state = NULL;
+		long long spid = -1;
+		struct uvfs_9p_server_info si;
+
+		if (!v[i].dev || !dev_target(c, v[i].dev, mnt, sizeof(mnt)) ||
+		    !control_under(mnt, target))
+			continue;
+		pid_t pid = tgid_of(v[i].pid, comm, sizeof(comm));
+		if (pid == self || pid == peer)
+			continue;
+		for (size_t k = 0; k < nmi; k++)
+			if (strcmp(mi[k].target, mnt) == 0)
+				type = mi[k].type;
+		if (uvfs_9p_server_info(c->u, mnt, &si) == 0) {
+			spid = si.pid;
+			state = si.state;
+		}
+#ifdef UVFS_HAVE_NFS
+		struct uvfs_nfs_info ni;
+		if (!state && uvfs_nfs_info(c->u, mnt, &ni) == 0) {
+			spid = 0;
+			state = ni.state;
+		}
+#endif
+		sbuf_addf(r, "request pid=%ld tid=%ld", (long)pid,
+			  (long)v[i].pid);
+		sbuf_add_kv(r, "comm", comm);
+		sbuf_add_kv(r, "op", v[i].op);
+		sbuf_add_kvu(r, "ms", v[i].elapsed_ms);
+		sbuf_add_kv(r, "path", mnt);
+		control_host_path(c, mnt, hp, sizeof(hp));
+		sbuf_add_kv(r, "host", hp);
+		sbuf_add_kv(r, "type", type);
+		sbuf_add_kvu(r, "remote", state != NULL);
+		if (state) {
+			sbuf_add_kvu(r, "server_pid", (unsigned long long)spid);
+			sbuf_add_kv(r, "server_state", state);
+		}
+		sbuf_adds(r, "\n");
+	}
+	free(mi);
+	free(v);
+}
+
+/* holder records, then process records, then request records.  => the library's holder count,
  * or -errno. */
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, pid_t peer, struct sbuf *r)
@@ -203,6 +338,7 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	free(h);
 	control_host_path(c, target, hp, sizeof(hp));
 	add_processes(r, hp, peer);
+	add_requests(c, target, peer, r);
 	return (int)n;
 }
 

@@ -142,6 +142,23 @@ uint64_t known_drop(struct uvfs_fuse *uf, struct uvfs_node *nd, uint64_t n)
 	return n;
 }
 
+dev_t known_dev(struct uvfs_fuse *uf, struct uvfs_node *nd)
+{
+	size_t b = kbucket(nd);
+	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+	struct kent *e;
+	dev_t dev = 0;
+
+	pthread_mutex_lock(l);
+	for (e = uf->bucket[b]; e; e = e->next)
+		if (e->nd == nd) {
+			dev = e->dev;
+			break;
+		}
+	pthread_mutex_unlock(l);
+	return dev;
+}
+
 /* ---- the session ------------------------------------------------------- */
 
 /* Appends s to a -o list, escaping ',' and '\' as libfuse's parser wants. */
@@ -259,6 +276,8 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		pthread_mutex_init(&uf->stripe[i], NULL);
 	pthread_mutex_init(&uf->fh_lock, NULL);
 	pthread_mutex_init(&uf->pool_lock, NULL);
+	for (int i = 0; i < RQ_STRIPES; i++)
+		pthread_mutex_init(&uf->rq_lock[i], NULL);
 	uf->mountpoint = strdup(cfg->mountpoint);
 	if (!uf->mountpoint) {
 		err = -ENOMEM;
@@ -270,6 +289,11 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		goto out_free;
 	}
 	err = uvfs_node_root(ctx, &uf->root);
+	if (!err) {
+		struct stat st;
+		if (uvfs_node_getattr(ctx, uf->root, &st) == 0)
+			uf->root_dev = st.st_dev;
+	}
 	uvfs_fuse_ctx_put(uf, ctx);
 	if (err)
 		goto out_free;
@@ -415,6 +439,8 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 		pthread_mutex_destroy(&uf->stripe[i]);
 	pthread_mutex_destroy(&uf->fh_lock);
 	pthread_mutex_destroy(&uf->pool_lock);
+	for (int i = 0; i < RQ_STRIPES; i++)
+		pthread_mutex_destroy(&uf->rq_lock[i]);
 	free(uf->mountpoint);
 	free(uf);
 }

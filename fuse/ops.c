@@ -93,6 +93,7 @@ struct uvfs_ctx *uvfs_fuse_ctx_get(struct uvfs_fuse *uf,
 
 void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
 {
+	req_end(uf);    /* the request that took it (req_ctx), if any */
 	if (!ctx)
 		return;
 	pthread_mutex_lock(&uf->pool_lock);
@@ -112,10 +113,15 @@ void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
 }
 
 /* The context of a request: the caller's credentials and umask. */
-static struct uvfs_ctx *req_ctx(fuse_req_t req, mode_t *umask)
+/* The caller's context for a request that enters the library on node ino
+ * for operation op; recorded as in progress (reqs.c) until
+ * uvfs_fuse_ctx_put.  NULL when out of memory (nothing recorded). */
+static struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino,
+				const char *op, mode_t *umask)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	struct uvfs_cred cred = { .uid = fc->uid, .gid = fc->gid };
+	struct uvfs_ctx *ctx;
 
 	if (fc->uid != 0) {
 		gid_t g[UVFS_NGROUPS_MAX];
@@ -128,7 +134,11 @@ static struct uvfs_ctx *req_ctx(fuse_req_t req, mode_t *umask)
 	}
 	if (umask)
 		*umask = fc->umask;
-	return uvfs_fuse_ctx_get(UF(req), &cred);
+	req_begin(req, NODE(UF(req), ino), op);
+	ctx = uvfs_fuse_ctx_get(UF(req), &cred);
+	if (!ctx)
+		req_end(UF(req));
+	return ctx;
 }
 
 /* How long the kernel may trust what it learns of nd. */
@@ -226,7 +236,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, parent, "lookup", NULL);
 	struct uvfs_node *nd;
 	struct stat st;
 	int err;
@@ -277,7 +287,7 @@ static void op_forget_multi(fuse_req_t req, size_t n,
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "getattr", NULL);
 	struct stat st;
 	int err;
 
@@ -330,7 +340,7 @@ static int kill_privs(struct uvfs_fuse *uf, struct uvfs_ctx *ctx, uid_t uid,
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "setattr", NULL);
 	struct uvfs_setattr sa;
 	struct stat st;
 	int err;
@@ -422,7 +432,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "readlink", NULL);
 	char buf[PATH_MAX + 1];
 	ssize_t n;
 
@@ -447,7 +457,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	mode_t um;
 	int err;
 
-	ctx = req_ctx(req, &um);
+	ctx = req_ctx(req, parent, target ? "symlink" : "mknod", &um);
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
 	if (!target)
@@ -483,7 +493,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	mode_t um;
 	int err;
 
-	ctx = req_ctx(req, &um);
+	ctx = req_ctx(req, parent, "mkdir", &um);
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
 	err = uvfs_node_mkdir(ctx, NODE(UF(req), parent), name,
@@ -497,7 +507,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void remove_entry(fuse_req_t req, fuse_ino_t parent,
 			 const char *name, int isdir)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, parent, isdir ? "rmdir" : "unlink", NULL);
 	int err;
 
 	if (!ctx)
@@ -526,7 +536,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return reply_err(req, -EINVAL);
-	ctx = req_ctx(req, NULL);
+	ctx = req_ctx(req, parent, "rename", NULL);
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
 	err = uvfs_node_rename(ctx, NODE(UF(req), parent), name,
@@ -538,7 +548,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "link", NULL);
 	struct uvfs_node *nd;
 	struct stat st;
 	int err;
@@ -612,7 +622,7 @@ static int open_flags(int flags)
 static void op_open(fuse_req_t req, fuse_ino_t ino,
 		    struct fuse_file_info *fi)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "open", NULL);
 	struct fh *h;
 	int err;
 
@@ -648,7 +658,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	mode_t um;
 	int err, created = 1;
 
-	ctx = req_ctx(req, &um);
+	ctx = req_ctx(req, parent, "create", &um);
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
 	err = uvfs_node_create(ctx, dir, name,
@@ -713,10 +723,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	ssize_t n;
 
-	(void)ino;
 	if (!buf)
 		return reply_err(req, -ENOMEM);
+	req_begin(req, NODE(UF(req), ino), "read");
 	n = uvfs_file_pread(FH(fi)->f, buf, size, off);
+	req_end(UF(req));
 	if (n < 0) {
 		free(buf);
 		return reply_err(req, (int)n);
@@ -732,7 +743,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	if (atomic_load(&FH(fi)->kill_sgid)) {
-		struct uvfs_ctx *ctx = req_ctx(req, NULL);
+		struct uvfs_ctx *ctx = req_ctx(req, ino, "write", NULL);
 		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
 		uvfs_fuse_ctx_put(UF(req), ctx);
 		if (err < 0)
@@ -741,7 +752,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		if (err == 1)
 			inval_attr(UF(req), ino);
 	}
+	req_begin(req, NODE(UF(req), ino), "write");
 	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
+	req_end(UF(req));
 	if (n < 0)
 		return reply_err(req, (int)n);
 	count(req);
@@ -751,22 +764,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
+	req_begin(req, NODE(UF(req), ino), "release");
 	fh_free(UF(req), FH(fi));
+	req_end(UF(req));
 	reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_err(req, uvfs_file_fsync(FH(fi)->f, datasync));
+	int err;
+
+	req_begin(req, NODE(UF(req), ino), "fsync");
+	err = uvfs_file_fsync(FH(fi)->f, datasync);
+	req_end(UF(req));
+	reply_err(req, err);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "opendir", NULL);
 	struct stat st;
 	struct fh *h;
 	int err;
@@ -867,7 +885,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 	r.ents = malloc(r.max * sizeof(*r.ents));
 	held = malloc(r.max * sizeof(*held));
-	ctx = req_ctx(req, NULL);
+	ctx = req_ctx(req, ino, plus ? "readdirplus" : "readdir", NULL);
 	if (!r.ents || !held || !ctx) {
 		err = -ENOMEM;
 		goto out_err;
@@ -942,7 +960,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "statfs", NULL);
 	struct statvfs sv;
 	int err;
 
@@ -958,7 +976,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "access", NULL);
 	int err;
 
 	if (!ctx)
@@ -977,7 +995,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "setxattr", NULL);
 	int err;
 
 	if (!ctx)
@@ -1001,7 +1019,7 @@ static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
 		size = UVFS_XATTR_SIZE_MAX;
 	if (size && !(buf = malloc(size)))
 		return reply_err(req, -ENOMEM);
-	ctx = req_ctx(req, NULL);
+	ctx = req_ctx(req, ino, name ? "getxattr" : "listxattr", NULL);
 	if (!ctx) {
 		free(buf);
 		return reply_err(req, -ENOMEM);
@@ -1034,7 +1052,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, NULL);
+	struct uvfs_ctx *ctx = req_ctx(req, ino, "removexattr", NULL);
 	int err;
 
 	if (!ctx)

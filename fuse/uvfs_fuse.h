@@ -81,6 +81,21 @@ struct uvfs_fuse_stats {
 };
 void uvfs_fuse_stats(struct uvfs_fuse *uf, struct uvfs_fuse_stats *st);
 
+/* A FUSE request in progress inside the library: who asked (the caller's
+ * thread id, as FUSE gives it), for what, on which file system (st_dev of
+ * the node it entered; 0 when unknown) and for how long. */
+struct uvfs_fuse_request {
+	pid_t pid;
+	char op[16];              /* "lookup", "getattr", "read", ... */
+	dev_t dev;
+	uint64_t elapsed_ms;
+};
+/* The requests in progress now.  => 0 and a malloc'ed array in *out (may
+ * be NULL when *n == 0), or -ENOMEM.  Takes no lock that an operation
+ * holds while it waits, so it answers while operations hang. */
+int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
+		       size_t *n);
+
 /* st_ino as the kernel sees it: unique across the file systems of the
  * namespace (the first one keeps its numbers). */
 uint64_t uvfs_fuse_ino(dev_t dev, uint64_t ino);
