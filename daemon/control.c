@@ -323,9 +323,7 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
 	pthread_mutex_unlock(&c->op);
-	if (err)
-		return control_reply_error(r, err, NULL);
-	sbuf_adds(r, "ok\n");
+	control_reply(r, err, NULL, NULL);
 }
 
 static void sleep_ms(int ms)
@@ -409,21 +407,15 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	}
 	pthread_mutex_unlock(&c->op);
 	free(devs);
+	struct sbuf h = { 0 };
+	char msg[64] = "";
 	if (err == -EBUSY) {
-		struct sbuf h = { 0 };
 		int n = control_add_holders(c, ctx, target, peer, &h);
-		char msg[64];
 		snprintf(msg, sizeof(msg), "target is busy (%d holders)",
 			 n < 0 ? 0 : n);
-		control_reply_error(r, err, msg);
-		if (h.p)
-			sbuf_adds(r, h.p);
-		sbuf_free(&h);
-		return;
 	}
-	if (err)
-		return control_reply_error(r, err, NULL);
-	sbuf_adds(r, "ok\n");
+	control_reply(r, err, *msg ? msg : NULL, &h);
+	sbuf_free(&h);
 }
 
 static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
@@ -461,9 +453,7 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	if (nd)
 		uvfs_node_release(nd, 1);
 	pthread_mutex_unlock(&c->op);
-	if (err)
-		return control_reply_error(r, err, NULL);
-	sbuf_adds(r, "ok\n");
+	control_reply(r, err, NULL, NULL);
 }
 
 static void do_mounts(struct control *c, struct sbuf *r)
@@ -494,6 +484,24 @@ static void do_mounts(struct control *c, struct sbuf *r)
 	free(mi);
 }
 
+/* The first fields of a "server" record: the server's pid (0: not ours),
+ * its mount, and the session's state. */
+static void server_head(struct control *c, struct sbuf *r,
+			const struct uvfs_mount_info *mi, pid_t pid,
+			const char *state)
+{
+	char hp[PATH_MAX + 1024];
+
+	sbuf_adds(r, "server");
+	sbuf_add_kvu(r, "pid", (uint64_t)pid);
+	sbuf_add_kvu(r, "mount", mi->id);
+	control_host_path(c, mi->target, hp, sizeof(hp));
+	sbuf_add_kv(r, "target", hp);
+	sbuf_add_kv(r, "type", mi->type);
+	sbuf_add_kv(r, "source", mi->source);
+	sbuf_add_kv(r, "state", state);
+}
+
 /* The supervised file servers: one line per hostfs or diod mount (the
  * server we spawned) and per reconnecting 9p mount (pid 0: a server we
  * connect to). */
@@ -502,7 +510,6 @@ static void do_servers(struct control *c, struct sbuf *r)
 	struct uvfs_mount_info *mi;
 	struct uvfs_9p_server_info si;
 	size_t n;
-	char hp[PATH_MAX + 1024];
 	int err = uvfs_mount_list(c->u, &mi, &n);
 
 	if (err)
@@ -514,14 +521,7 @@ static void do_servers(struct control *c, struct sbuf *r)
 		     strcmp(mi[i].type, "9p") != 0) ||
 		    uvfs_9p_server_info(c->u, mi[i].target, &si) != 0)
 			continue;
-		sbuf_adds(r, "server");
-		sbuf_add_kvu(r, "pid", (uint64_t)si.pid);
-		sbuf_add_kvu(r, "mount", mi[i].id);
-		control_host_path(c, mi[i].target, hp, sizeof(hp));
-		sbuf_add_kv(r, "target", hp);
-		sbuf_add_kv(r, "type", mi[i].type);
-		sbuf_add_kv(r, "source", mi[i].source);
-		sbuf_add_kv(r, "state", si.state);
+		server_head(c, r, &mi[i], si.pid, si.state);
 		sbuf_add_kvu(r, "restarts", si.restarts);
 		sbuf_add_kvu(r, "losses", si.losses);
 		sbuf_add_kvu(r, "replays", si.replays);
@@ -546,14 +546,7 @@ static void do_servers(struct control *c, struct sbuf *r)
 		if (strcmp(mi[i].type, "nfs") != 0 ||
 		    uvfs_nfs_info(c->u, mi[i].target, &ni) != 0)
 			continue;
-		sbuf_adds(r, "server");
-		sbuf_add_kvu(r, "pid", 0);
-		sbuf_add_kvu(r, "mount", mi[i].id);
-		control_host_path(c, mi[i].target, hp, sizeof(hp));
-		sbuf_add_kv(r, "target", hp);
-		sbuf_add_kv(r, "type", mi[i].type);
-		sbuf_add_kv(r, "source", mi[i].source);
-		sbuf_add_kv(r, "state", ni.state);
+		server_head(c, r, &mi[i], 0, ni.state);
 		sbuf_add_kvu(r, "restarts", ni.reconnects);
 		sbuf_add_kvu(r, "losses", ni.losses);
 		sbuf_add_kvu(r, "replays", ni.replays);
@@ -676,20 +669,11 @@ void control_dispatch(struct control *c, char *line, pid_t peer,
 	} else if (!strcmp(v, "suspend") || !strcmp(v, "resume")) {
 		int err = v[0] == 's' ? uvfs_suspend(ctx, argv[1])
 				      : uvfs_resume(ctx, argv[1]);
-		if (err)
-			control_reply_error(r, err, NULL);
-		else
-			sbuf_adds(r, "ok\n");
+		control_reply(r, err, NULL, NULL);
 	} else { /* holders */
 		struct sbuf h = { 0 };
 		int n = control_add_holders(c, ctx, argv[1], peer, &h);
-		if (n < 0) {
-			control_reply_error(r, n, NULL);
-		} else {
-			sbuf_adds(r, "ok\n");
-			if (h.p)
-				sbuf_adds(r, h.p);
-		}
+		control_reply(r, n < 0 ? n : 0, NULL, n < 0 ? NULL : &h);
 		sbuf_free(&h);
 	}
 	uvfs_fuse_ctx_put(c->uf, ctx);

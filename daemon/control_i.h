@@ -65,6 +65,10 @@ struct control {
 };
 /* holders.c: the error reply, host paths, the records of a busy reply */
 void control_reply_error(struct sbuf *r, int err, const char *msg);
+/* The status line, "ok" or the error (msg NULL: strerror), then the
+ * records (NULL: none). */
+void control_reply(struct sbuf *r, int err, const char *msg,
+		   const struct sbuf *records);
 void control_host_path(struct control *c, const char *ns, char *out,
 		       size_t size);
 int control_under(const char *path, const char *prefix);

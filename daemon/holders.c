@@ -37,6 +37,17 @@ void control_reply_error(struct sbuf *r, int err, const char *msg)
 	sbuf_adds(r, "\n");
 }
 
+void control_reply(struct sbuf *r, int err, const char *msg,
+		   const struct sbuf *records)
+{
+	if (err)
+		control_reply_error(r, err, msg);
+	else
+		sbuf_adds(r, "ok\n");
+	if (records && records->p)
+		sbuf_adds(r, records->p);
+}
+
 /* The host path of a namespace path. */
 void control_host_path(struct control *c, const char *ns, char *out,
 		       size_t size)
