@@ -37,6 +37,10 @@ void json_int(struct json *j, int64_t v);
 void json_uint(struct json *j, uint64_t v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* A key and its value in one call. */
+void json_kstr(struct json *j, const char *key, const char *s);
+void json_kint(struct json *j, const char *key, int64_t v);
+void json_kbool(struct json *j, const char *key, bool v);
 /* Ends the document with a newline. */
 void json_end(struct json *j);
 

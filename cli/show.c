@@ -346,8 +346,7 @@ void show_holders_json(const struct reply *r, const char *target,
 	size_t np = procs_of(r, daemon_pid, &procs);
 
 	json_head(&j, "holders");
-	json_key(&j, "target");
-	json_str(&j, target);
+	json_kstr(&j, "target", target);
 	json_key(&j, "processes");
 	json_array_begin(&j);
 	for (size_t k = 0; k < np; k++) {
@@ -369,14 +368,10 @@ void show_holders_json(const struct reply *r, const char *target,
 			free(rc.buf);
 		}
 		json_object_begin(&j);
-		json_key(&j, "pid");
-		json_int(&j, procs[k]);
-		json_key(&j, "comm");
-		json_str(&j, comm);
-		json_key(&j, "cwd");
-		json_str(&j, cwd);
-		json_key(&j, "root");
-		json_str(&j, root);
+		json_kint(&j, "pid", procs[k]);
+		json_kstr(&j, "comm", comm);
+		json_kstr(&j, "cwd", cwd);
+		json_kstr(&j, "root", root);
 		json_key(&j, "files");
 		json_array_begin(&j);
 		for (size_t i = 0; i < r->n; i++) {
@@ -386,10 +381,8 @@ void show_holders_json(const struct reply *r, const char *target,
 			if (rec_long(&rc, "pid", 0) == procs[k] && w &&
 			    strncmp(w, "fd ", 3) == 0) {
 				json_object_begin(&j);
-				json_key(&j, "fd");
-				json_int(&j, atol(w + 3));
-				json_key(&j, "path");
-				json_str(&j, rec_val(&rc, "path"));
+				json_kint(&j, "fd", atol(w + 3));
+				json_kstr(&j, "path", rec_val(&rc, "path"));
 				json_object_end(&j);
 			}
 			free(rc.buf);
@@ -407,33 +400,22 @@ void show_holders_json(const struct reply *r, const char *target,
 			continue;
 		bool remote = rec_long(&rc, "remote", 0) != 0;
 		json_object_begin(&j);
-		json_key(&j, "pid");
-		json_int(&j, rec_long(&rc, "pid", 0));
-		json_key(&j, "tid");
-		json_int(&j, rec_long(&rc, "tid", 0));
-		json_key(&j, "comm");
-		json_str(&j, rec_val(&rc, "comm"));
-		json_key(&j, "op");
-		json_str(&j, rec_val(&rc, "op"));
-		json_key(&j, "waiting_ms");
-		json_int(&j, rec_long(&rc, "ms", 0));
-		json_key(&j, "path");
-		json_str(&j, rec_val(&rc, "path"));
-		json_key(&j, "host");
-		json_str(&j, rec_val(&rc, "host"));
-		json_key(&j, "fstype");
-		json_str(&j, rec_val(&rc, "type"));
-		json_key(&j, "on_server");
-		json_bool(&j, remote);
+		json_kint(&j, "pid", rec_long(&rc, "pid", 0));
+		json_kint(&j, "tid", rec_long(&rc, "tid", 0));
+		json_kstr(&j, "comm", rec_val(&rc, "comm"));
+		json_kstr(&j, "op", rec_val(&rc, "op"));
+		json_kint(&j, "waiting_ms", rec_long(&rc, "ms", 0));
+		json_kstr(&j, "path", rec_val(&rc, "path"));
+		json_kstr(&j, "host", rec_val(&rc, "host"));
+		json_kstr(&j, "fstype", rec_val(&rc, "type"));
+		json_kbool(&j, "on_server", remote);
 		json_key(&j, "server_pid");
 		if (remote)
 			json_int(&j, rec_long(&rc, "server_pid", 0));
 		else
 			json_null(&j);
-		json_key(&j, "server_state");
-		json_str(&j, remote ? rec_val(&rc, "server_state") : NULL);
-		json_key(&j, "blocks");
-		json_bool(&j, true);
+		json_kstr(&j, "server_state", remote ? rec_val(&rc, "server_state") : NULL);
+		json_kbool(&j, "blocks", true);
 		json_object_end(&j);
 		free(rc.buf);
 	}
@@ -447,24 +429,19 @@ void show_holders_json(const struct reply *r, const char *target,
 		if (!daemon_label(label, daemon_pid)) {
 			long fd = rec_long(&rc, "fd", -1);
 			json_object_begin(&j);
-			json_key(&j, "kind");
-			json_str(&j, rec_val(&rc, "kind"));
-			json_key(&j, "ctx");
-			json_int(&j, rec_long(&rc, "ctx", 0));
-			json_key(&j, "label");
-			json_str(&j, label && *label ? label : NULL);
+			json_kstr(&j, "kind", rec_val(&rc, "kind"));
+			json_kint(&j, "ctx", rec_long(&rc, "ctx", 0));
+			json_kstr(&j, "label", label && *label ? label : NULL);
 			json_key(&j, "fd");
 			if (fd >= 0)
 				json_int(&j, fd);
 			else
 				json_null(&j);
-			json_key(&j, "path");
-			json_str(&j, rec_val(&rc, "path"));
-			json_key(&j, "host");
-			json_str(&j, rec_val(&rc, "host"));
-			json_key(&j, "blocks");
-			json_bool(&j, strcasecmp(rec_val(&rc, "kind") ?
-					rec_val(&rc, "kind") : "", "node") != 0);
+			json_kstr(&j, "path", rec_val(&rc, "path"));
+			json_kstr(&j, "host", rec_val(&rc, "host"));
+			const char *kind = rec_val(&rc, "kind");
+			json_kbool(&j, "blocks",
+				   !kind || strcasecmp(kind, "node") != 0);
 			json_object_end(&j);
 		}
 		free(rc.buf);

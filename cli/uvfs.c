@@ -58,16 +58,6 @@ struct find {
 	struct target *t;
 };
 
-static int under(const char *path, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	if (strcmp(prefix, "/") == 0)
-		return path[0] == '/';
-	return strncmp(path, prefix, n) == 0 &&
-	       (path[n] == '\0' || path[n] == '/');
-}
-
 static void sock_of(const struct mountinfo_ent *e, char *out, size_t size)
 {
 	const char *u;
@@ -97,7 +87,7 @@ static int find_cb(const struct mountinfo_ent *e, void *arg)
 		return 0;
 	}
 	size_t len = strlen(e->mnt);
-	if (!under(f->path, e->mnt) || (f->n && len < f->best))
+	if (!ctl_under(f->path, e->mnt) || (f->n && len < f->best))
 		return 0;
 	f->n = 1;
 	f->best = len;

@@ -266,7 +266,7 @@ static dev_t *devs_below(struct control *c, const char *target, size_t *n,
 	pthread_mutex_lock(&c->lock);
 	v = malloc((c->ndevs + 1) * sizeof(*v));
 	for (size_t i = 0; i < c->ndevs;) {
-		if (!control_under(c->devs[i].target, target)) {
+		if (!ctl_under(c->devs[i].target, target)) {
 			i++;
 			continue;
 		}

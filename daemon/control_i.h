@@ -71,7 +71,6 @@ void control_reply(struct sbuf *r, int err, const char *msg,
 		   const struct sbuf *records);
 void control_host_path(struct control *c, const char *ns, char *out,
 		       size_t size);
-int control_under(const char *path, const char *prefix);
 size_t control_cwd_at(const char *path);
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, pid_t peer, struct sbuf *r);

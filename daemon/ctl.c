@@ -305,6 +305,16 @@ int ctl_mountinfo_each(int (*fn)(const struct mountinfo_ent *, void *),
 
 /* ---- paths ------------------------------------------------------------- */
 
+int ctl_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strcmp(prefix, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, prefix, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
 char *ctl_lexical_path(const char *path)
 {
 	struct sbuf in = { 0 };

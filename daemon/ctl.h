@@ -67,6 +67,10 @@ int ctl_mountinfo_each(int (*fn)(const struct mountinfo_ent *, void *),
  * system.  => malloc'ed, or NULL. */
 char *ctl_lexical_path(const char *path);
 
+/* path is prefix or below it (component-wise: /a/bc is not below /a/b).
+ * Both absolute and lexically canonical. */
+int ctl_under(const char *path, const char *prefix);
+
 #define UVFSD_FSTYPE "fuse.uvfsd"
 
 #endif

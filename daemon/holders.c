@@ -60,20 +60,33 @@ void control_host_path(struct control *c, const char *ns, char *out,
 		snprintf(out, size, "%s%s", c->fuse_mnt, ns);
 }
 
-int control_under(const char *path, const char *prefix)
+/* The name of process pid (/proc/PID/comm), "?" when unknown. */
+static void read_comm(long pid, char *comm, size_t size)
 {
-	size_t n = strlen(prefix);
+	char p[64];
+	FILE *f;
 
-	if (strcmp(prefix, "/") == 0)
-		return path[0] == '/';
-	return strncmp(path, prefix, n) == 0 &&
-	       (path[n] == '\0' || path[n] == '/');
+	snprintf(comm, size, "?");
+	snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
+	f = fopen(p, "re");
+	if (!f)
+		return;
+	if (fgets(comm, (int)size, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
 }
 
-/* Adds a "process" record for each process whose cwd, root or an open
- * descriptor is at or below the host path prefix (what fuser(1) does): the
- * kernel's own references (a shell's working directory) reach the library
- * only as node holds. */
+/* One "process" record: what (cwd, root, "fd N") holds path. */
+static void add_process(struct sbuf *r, long pid, const char *comm,
+			const char *what, const char *path)
+{
+	sbuf_addf(r, "process pid=%ld", pid);
+	sbuf_add_kv(r, "comm", comm);
+	sbuf_add_kv(r, "what", what);
+	sbuf_add_kv(r, "path", path);
+	sbuf_adds(r, "\n");
+}
+
 /* readlink of a /proc link, without the " (deleted)" the kernel appends
  * to an unhashed dentry.  => length, or -1. */
 static ssize_t proc_link(const char *p, char *link)
@@ -120,6 +133,10 @@ size_t control_cwd_at(const char *path)
 	return n;
 }
 
+/* Adds a "process" record for each process whose cwd, root or an open
+ * descriptor is at or below the host path prefix (what fuser(1) does): the
+ * kernel's own references (a shell's working directory) reach the library
+ * only as node holds. */
 static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 {
 	DIR *d = opendir("/proc");
@@ -134,32 +151,22 @@ static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 		long pid = strtol(de->d_name, &end, 10);
 		if (*end || pid <= 0 || pid == self || pid == peer)
 			continue;
-		char comm[64] = "?", p[64], link[PATH_MAX + 1];
+		char comm[64], p[64], link[PATH_MAX + 1];
 		ssize_t len;
 		int found = 0;
 
-		snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
-		FILE *f = fopen(p, "re");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+		read_comm(pid, comm, sizeof(comm));
 		static const char *const what[] = { "cwd", "root" };
 		for (int i = 0; i < 2; i++) {
 			snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what[i]);
 			len = proc_link(p, link);
 			if (len <= 0)
 				continue;
-			if (!control_under(link, prefix))
+			if (!ctl_under(link, prefix))
 				continue;
 			if (i == 1 && strcmp(link, "/") == 0)
 				continue;
-			sbuf_addf(r, "process pid=%ld", pid);
-			sbuf_add_kv(r, "comm", comm);
-			sbuf_add_kv(r, "what", what[i]);
-			sbuf_add_kv(r, "path", link);
-			sbuf_adds(r, "\n");
+			add_process(r, pid, comm, what[i], link);
 			found = 1;
 		}
 		snprintf(p, sizeof(p), "/proc/%ld/fd", pid);
@@ -175,15 +182,11 @@ static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 				len = proc_link(fp, link);
 				if (len <= 0)
 					continue;
-				if (!control_under(link, prefix))
+				if (!ctl_under(link, prefix))
 					continue;
 				char w[32];
 				snprintf(w, sizeof(w), "fd %.20s", fe->d_name);
-				sbuf_addf(r, "process pid=%ld", pid);
-				sbuf_add_kv(r, "comm", comm);
-				sbuf_add_kv(r, "what", w);
-				sbuf_add_kv(r, "path", link);
-				sbuf_adds(r, "\n");
+				add_process(r, pid, comm, w, link);
 				found = 1;
 			}
 			closedir(fdd);
@@ -202,24 +205,17 @@ static pid_t tgid_of(pid_t tid, char *comm, size_t size)
 	pid_t tgid = tid;
 	FILE *f;
 
-	snprintf(comm, size, "?");
 	snprintf(p, sizeof(p), "/proc/%ld/status", (long)tid);
 	f = fopen(p, "re");
-	if (!f)
-		return tid;
-	while (fgets(line, sizeof(line), f)) {
-		long v;
-		if (sscanf(line, "Tgid: %ld", &v) == 1)
-			tgid = (pid_t)v;
-	}
-	fclose(f);
-	snprintf(p, sizeof(p), "/proc/%ld/comm", (long)tgid);
-	f = fopen(p, "re");
 	if (f) {
-		if (fgets(comm, (int)size, f))
-			comm[strcspn(comm, "\n")] = '\0';
+		while (fgets(line, sizeof(line), f)) {
+			long v;
+			if (sscanf(line, "Tgid: %ld", &v) == 1)
+				tgid = (pid_t)v;
+		}
 		fclose(f);
 	}
+	read_comm(tgid, comm, size);
 	return tgid;
 }
 
@@ -251,7 +247,7 @@ size_t control_requests_below(struct control *c, const char *target)
 	for (size_t i = 0; i < n; i++) {
 		char mnt[PATH_MAX];
 		if (v[i].dev && dev_target(c, v[i].dev, mnt, sizeof(mnt)) &&
-		    control_under(mnt, target))
+		    ctl_under(mnt, target))
 			k++;
 	}
 	free(v);
@@ -283,7 +279,7 @@ static void add_requests(struct control *c, const char *target, pid_t peer,
 		struct uvfs_9p_server_info si;
 
 		if (!v[i].dev || !dev_target(c, v[i].dev, mnt, sizeof(mnt)) ||
-		    !control_under(mnt, target))
+		    !ctl_under(mnt, target))
 			continue;
 		pid_t pid = tgid_of(v[i].pid, comm, sizeof(comm));
 		if (pid == self || pid == peer)
