@@ -337,6 +337,12 @@ static int kill_privs(struct uvfs_fuse *uf, struct uvfs_ctx *ctx, uid_t uid,
 	return err ? err : 1;
 }
 
+/* A time to set: the kernel's, or "now" (UTIME_NOW). */
+static struct timespec set_time(int now, struct timespec t)
+{
+	return now ? (struct timespec){ .tv_nsec = UTIME_NOW } : t;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -366,21 +372,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
 		sa.valid |= UVFS_SET_ATIME;
-		if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
-			sa.atime.tv_sec = 0;
-			sa.atime.tv_nsec = UTIME_NOW;
-		} else {
-			sa.atime = attr->st_atim;
-		}
+		sa.atime = set_time(to_set & FUSE_SET_ATTR_ATIME_NOW,
+				   attr->st_atim);
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		sa.valid |= UVFS_SET_MTIME;
-		if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-			sa.mtime.tv_sec = 0;
-			sa.mtime.tv_nsec = UTIME_NOW;
-		} else {
-			sa.mtime = attr->st_mtim;
-		}
+		sa.mtime = set_time(to_set & FUSE_SET_ATTR_MTIME_NOW,
+				   attr->st_mtim);
 	}
 	/* the kernel's file_remove_privs() on a write or truncation by
 	 * someone else than the owner: see kill_privs */

@@ -27,17 +27,12 @@
  * child (not followed, crossed into a mount covering it).
  */
 
-int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		struct dirop *d)
+/* The child named by d's last component when it is a normal name that
+ * exists (else none); on an error the parent is released too. */
+static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
 {
 	int r;
 
-	d->child = (struct path){ 0 };
-	if (!path)
-		return -EFAULT;
-	r = namei_parent_at(ctx, dirfd, path, &d->np);
-	if (r)
-		return r;
 	if (d->np.last != LAST_NORM)
 		return 0;
 	r = namei_child(ctx, &d->np.dir, d->np.name, &d->child);
@@ -50,13 +45,26 @@ int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	return r;
 }
 
+int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		struct dirop *d)
+{
+	int r;
+
+	d->child = (struct path){ 0 };
+	if (!path)
+		return -EFAULT;
+	r = namei_parent_at(ctx, dirfd, path, &d->np);
+	if (r)
+		return r;
+	return dirop_child(ctx, d);
+}
+
 /* The same from a directory already held and one name (the node API).
  * => dir stays the caller's; d holds its own reference. */
 int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 	     struct dirop *d)
 {
 	size_t len;
-	int r;
 
 	d->child = (struct path){ 0 };
 	if (!name)
@@ -74,16 +82,7 @@ int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 		return -ENOTDIR;
 	d->np.dir = *dir;
 	path_get(&d->np.dir);
-	if (d->np.last != LAST_NORM)
-		return 0;
-	r = namei_child(ctx, &d->np.dir, d->np.name, &d->child);
-	if (r == -ENOENT) {
-		d->child = (struct path){ 0 };
-		r = 0;
-	}
-	if (r)
-		path_put(&d->np.dir);
-	return r;
+	return dirop_child(ctx, d);
 }
 
 void dirop_end(struct dirop *d)

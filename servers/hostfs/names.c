@@ -63,6 +63,20 @@ static int entry_qid(struct hostfs *hs, int dfd, const char *name,
 	return 0;
 }
 
+/* The end of a call that made an entry: err is the system call's result
+ * (-errno or 0); the caller's creating gid is dropped, the new entry's
+ * qid taken and the directory released. */
+static int create_done(struct hostfs *hs, struct p9srv_fid *dir, int dfd,
+		       bool owned, const char *name, int err,
+		       struct p9_qid *qid)
+{
+	hs_create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
 int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
 	     const struct p9_tmkdir *t, struct p9_qid *qid)
 {
@@ -75,11 +89,7 @@ int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
 		return dfd;
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
-	hs_create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	hs_fd_done(dfd, owned);
-	return err;
+	return create_done(hs, dir, dfd, owned, name, err, qid);
 }
 
 int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
@@ -100,11 +110,7 @@ int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
 		return dfd;
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_symlinkat(target, dfd, name) < 0 ? -errno : 0;
-	hs_create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	hs_fd_done(dfd, owned);
-	return err;
+	return create_done(hs, dir, dfd, owned, name, err, qid);
 }
 
 int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
@@ -120,11 +126,7 @@ int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
 	      ? -errno : 0;
-	hs_create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	hs_fd_done(dfd, owned);
-	return err;
+	return create_done(hs, dir, dfd, owned, name, err, qid);
 }
 
 /*
