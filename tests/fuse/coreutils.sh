@@ -10,21 +10,7 @@ cd "$WORK"
 
 # a source tree on the host
 SRC=$WORK/src
-mkdir -p "$SRC/dir/sub" "$SRC/empty dir" "$SRC/modes"
-echo "hello" >"$SRC/hello.txt"
-: >"$SRC/empty"
-head -c 3000000 /dev/urandom >"$SRC/big.bin"
-head -c 70000 /dev/urandom >"$SRC/dir/sub/mid.bin"
-echo "spaces" >"$SRC/name with spaces"
-ln -s hello.txt "$SRC/link"
-ln -s ../nowhere "$SRC/dir/dangling"
-ln "$SRC/hello.txt" "$SRC/dir/hard"
-for m in 600 640 755 700 444 4755; do
-	echo "$m" >"$SRC/modes/f$m"
-	chmod "$m" "$SRC/modes/f$m"
-done
-chmod 750 "$SRC/dir/sub"
-touch -d "2001-02-03 04:05:06" "$SRC/hello.txt"
+make_src_tree "$SRC" 600 640 755 700 444 4755
 
 # what a tree looks like: name type mode size links target mtime (no
 # directory sizes: they are the file system's own)

@@ -9,8 +9,7 @@
 # reads on.
 . "$(dirname "$0")/lib.sh"
 
-HOSTFS=${UVFS_HOSTFS:-}
-[ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] || skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
+need_hostfs
 
 start_daemon
 cd "$WORK"

@@ -215,3 +215,55 @@ bound_ms() {
 		echo "$1"
 	fi
 }
+
+# need_hostfs: skips unless UVFS_HOSTFS names the built uvfs-hostfs;
+# sets HOSTFS.
+need_hostfs() {
+	HOSTFS=${UVFS_HOSTFS:-}
+	[ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] ||
+		skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
+}
+
+# need_nobody: skips unless setpriv and the user nobody exist; sets
+# NOBODY and NOGROUP.
+need_nobody() {
+	command -v setpriv >/dev/null ||
+		skip "setpriv is not installed (util-linux)"
+	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+	NOBODY=$(id -u nobody)
+	NOGROUP=$(id -g nobody)
+}
+
+# start_daemon_and_tmpfs [uvfsd options...]: uvfsd, and a tmpfs at
+# $TMPFS to compare with; the cwd is $WORK.
+start_daemon_and_tmpfs() {
+	start_daemon "$@"
+	cd "$WORK" || fail "cd $WORK"
+	TMPFS=$WORK/tmpfs
+	mkdir "$TMPFS"
+	mount -t tmpfs -o mode=755 tmpfs "$TMPFS" || skip "cannot mount a tmpfs"
+}
+
+# make_src_tree DIR MODE...: a small source tree on the host for the copy
+# tests: files (empty, 3 MB, 70 kB, a name with spaces), a symlink, a
+# dangling one, a hard link, an empty directory, a 750 directory, one file
+# per MODE in DIR/modes, and an old mtime.
+make_src_tree() {
+	local src=$1 m
+	shift
+	mkdir -p "$src/dir/sub" "$src/empty dir" "$src/modes"
+	echo "hello" >"$src/hello.txt"
+	: >"$src/empty"
+	head -c 3000000 /dev/urandom >"$src/big.bin"
+	head -c 70000 /dev/urandom >"$src/dir/sub/mid.bin"
+	echo "spaces" >"$src/name with spaces"
+	ln -s hello.txt "$src/link"
+	ln -s ../nowhere "$src/dir/dangling"
+	ln "$src/hello.txt" "$src/dir/hard"
+	for m in "$@"; do
+		echo "$m" >"$src/modes/f$m"
+		chmod "$m" "$src/modes/f$m"
+	done
+	chmod 750 "$src/dir/sub"
+	touch -d "2001-02-03 04:05:06" "$src/hello.txt"
+}

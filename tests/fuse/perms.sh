@@ -5,16 +5,9 @@
 # supplementary groups and umask as FUSE passes them.
 . "$(dirname "$0")/lib.sh"
 
-command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
-id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
-NOBODY=$(id -u nobody)
-NOGROUP=$(id -g nobody)
+need_nobody
 
-start_daemon
-cd "$WORK"
-TMPFS=$WORK/tmpfs
-mkdir "$TMPFS"
-mount -t tmpfs -o mode=755 tmpfs "$TMPFS" || skip "cannot mount a tmpfs"
+start_daemon_and_tmpfs
 
 setup() { # DIR, as root
 	local d=$1

@@ -14,8 +14,7 @@
 # the normal unmount succeeds.
 . "$(dirname "$0")/lib.sh"
 
-HOSTFS=${UVFS_HOSTFS:-}
-[ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] || skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
+need_hostfs
 
 start_daemon
 cd "$WORK"

@@ -8,17 +8,10 @@
 # inside.
 . "$(dirname "$0")/lib.sh"
 
-command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
-id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
-NOBODY=$(id -u nobody)
-NOGROUP=$(id -g nobody)
+need_nobody
 PY=$HERE/xattr.py
 
-start_daemon -o xattr
-cd "$WORK"
-TMPFS=$WORK/tmpfs
-mkdir "$TMPFS"
-mount -t tmpfs -o mode=755 tmpfs "$TMPFS" || skip "cannot mount a tmpfs"
+start_daemon_and_tmpfs -o xattr
 python3 -c "import os; open('$TMPFS/p', 'w').close(); os.setxattr('$TMPFS/p', 'user.p', b'')" 2>/dev/null ||
 	skip "this kernel's tmpfs has no user.* attributes (Linux >= 6.6)"
 rm "$TMPFS/p"
