@@ -388,6 +388,20 @@ int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 	return 0;
 }
 
+/* The socket goes as soon as nothing is served any more: connections
+ * would otherwise queue on a listener nobody accepts from, and a uvfsd
+ * started on the same mount point while this one winds down its inner
+ * mounts (the FUSE mount was unmounted from outside) would find "a daemon
+ * already answers".  Removed once: the path may be the new daemon's. */
+static void close_listener(struct control *c)
+{
+	if (c->lfd < 0)
+		return;
+	close(c->lfd);
+	c->lfd = -1;
+	unlink(c->path);
+}
+
 void control_stop(struct control *c)
 {
 	if (!c->started)
@@ -406,15 +420,15 @@ void control_stop(struct control *c)
 	while (c->nconns > 0)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	close_listener(c);
 }
 
 void control_close(struct control *c)
 {
 	control_stop(c);
-	close(c->lfd);
+	close_listener(c);
 	close(c->wake[0]);
 	close(c->wake[1]);
-	unlink(c->path);
 	for (size_t i = 0; i < c->ndevs; i++)
 		free(c->devs[i].target);
 	free(c->devs);

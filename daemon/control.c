@@ -167,7 +167,7 @@ int control_check_dir(const char *path)
 	return check_dir(path);
 }
 
-int control_open(const char *path, struct control **out)
+int control_open(const char *path, int wait_ms, struct control **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *c;
@@ -188,12 +188,18 @@ int control_open(const char *path, struct control **out)
 	err = check_dir(path);
 	if (err)
 		return err;
-	fd = sock_connect(path);
-	if (fd >= 0) {
+	for (int waited = 0;; waited += 50) {
+		fd = sock_connect(path);
+		if (fd < 0)
+			break;
 		close(fd);
-		fprintf(stderr, "uvfsd: a daemon already answers on %s\n",
-			path);
-		return -EADDRINUSE;
+		if (waited >= wait_ms) {
+			fprintf(stderr, "uvfsd: a daemon already answers on "
+				"%s\n", path);
+			return -EADDRINUSE;
+		}
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
 	if (fd == -ECONNREFUSED)
 		unlink(path); /* a stale socket */

@@ -16,8 +16,10 @@ struct control;
 int control_check_dir(const char *path);
 /* Binds and listens on path (mode 0600; its directory is created 0700 and
  * checked as control_check_dir says).  Refuses if a daemon already
- * answers there.  => 0 or -errno, with a message printed. */
-int control_open(const char *path, struct control **out);
+ * answers there, after waiting up to wait_ms for it to go: a daemon whose
+ * FUSE mount was unmounted from outside answers until it notices (0: no
+ * wait).  => 0 or -errno, with a message printed. */
+int control_open(const char *path, int wait_ms, struct control **out);
 /* Starts serving: one thread accepts, one thread per connection. */
 int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 		  const char *fuse_mnt);

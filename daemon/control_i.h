@@ -46,7 +46,7 @@ struct conn {
 
 struct control {
 	char *path;
-	int lfd;
+	int lfd;                 /* listening; -1 once control_stop closed it */
 	int wake[2];             /* self-pipe: stop accepting */
 	pthread_t acceptor;
 	int started;

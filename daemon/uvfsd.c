@@ -360,7 +360,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 #endif
-	err = control_open(sock, &d.ctl);
+	/* A daemon on the socket of this (unmounted) mount point is one
+	 * winding down after an unmount from outside: give it 5 s to go.
+	 * One on a socket given with --socket may be serving elsewhere. */
+	err = control_open(sock, sock_opt ? 0 : 5000, &d.ctl);
 	if (err) {
 		uvfs_free(d.u);
 		free((char *)cfg.root_type);
