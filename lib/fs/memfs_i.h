@@ -1,0 +1,259 @@
+/*
+ * memfs_i.h - memfs's private structures and constants, and what its files
+ * share: memfs.c (nodes, the ino table, page accounting, options, the
+ * instance, attributes, file data, the table), memfs_radix.c (the page
+ * tree), memfs_dir.c (directories and the operations on names),
+ * memfs_xattr.c (extended attributes).  The lifecycle, the lock order and
+ * the lock legend (c, ns, n, t, a) are in memfs.c.
+ */
+#ifndef UVFS_MEMFS_I_H
+#define UVFS_MEMFS_I_H
+
+#include <uvfs/fs.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+#define PG_SHIFT 12
+#define PG_SIZE ((size_t)1 << PG_SHIFT)
+#define PG_MASK (PG_SIZE - 1)
+
+#define RADIX_SHIFT 6
+#define RADIX_FAN (1u << RADIX_SHIFT)
+#define RADIX_MASK ((uint64_t)RADIX_FAN - 1)
+#define RADIX_MAX_HEIGHT 10 /* 60 bits of page index: beyond off_t */
+
+#define FILE_SIZE_MAX ((off_t)INT64_MAX)
+#define XATTR_NAME_LEN_MAX 255  /* Linux XATTR_NAME_MAX */
+#define SYMLINK_MAX 4095
+#define DIRENT_BOGO 20     /* st_size of a directory per entry, as tmpfs */
+#define DIR_MIN_TAB 8
+#define DIR_MIN_ORD 16
+#define ITAB_MIN 64
+#define READDIR_BATCH 16
+#define UNLIMITED_BLOCKS ((uint64_t)1 << 32)
+#define UNLIMITED_FILES ((uint64_t)1 << 32)
+
+#define SET_ALL (UVFS_SET_MODE | UVFS_SET_UID | UVFS_SET_GID | UVFS_SET_SIZE | \
+		 UVFS_SET_ATIME | UVFS_SET_MTIME)
+
+/* ---- structures -------------------------------------------------------- */
+
+/* A sparse map page index -> page (PG_SIZE bytes).  Height 0 is the empty
+ * tree (root NULL); a tree of height h maps indices below 2^(6h); the slots
+ * of height-1 nodes are pages. */
+struct radix_node {
+	void *slot[RADIX_FAN];
+	unsigned count;         /* non-NULL slots */
+};
+
+struct radix {
+	void *root;
+	unsigned height;
+};
+
+struct node;
+
+/* One extended attribute of a node. */
+struct xattr {
+	struct xattr *next;     /* n: the node's list */
+	size_t nlen;            /* c: strlen of the name */
+	size_t vlen;            /* c */
+	char data[];            /* c: the name, a NUL, the value */
+};
+
+/* One name in a directory. */
+struct dent {
+	struct dent *hnext;     /* ns: name hash chain */
+	struct node *child;     /* ns */
+	uint64_t seq;           /* ns: position in the listing, set at insert */
+	uint64_t hash;          /* c */
+	size_t len;             /* c */
+	char name[];            /* c */
+};
+
+/* A place in a directory's listing; de NULL once the entry is gone. */
+struct slot {
+	uint64_t seq;
+	struct dent *de;
+};
+
+/* All fields: ns. */
+struct dir {
+	struct dent **tab;      /* name hash, ntab buckets (a power of 2) */
+	size_t ntab;
+	size_t nent;            /* live entries */
+	struct slot *ord;       /* entries by ascending seq, with tombstones */
+	size_t nord, cord;      /* slots used, slots allocated */
+	size_t ntomb;           /* tombstones among the nord */
+	uint64_t next_seq;      /* starts at 2: cookies 0, 1 are ".", ".." */
+	struct node *parent;    /* "..": self for the root, NULL once removed */
+};
+
+struct node {
+	pthread_mutex_t lock;
+	uint64_t ino;           /* c */
+	mode_t type;            /* c: the S_IFMT bits */
+	mode_t mode;            /* n: type | permission bits */
+	uid_t uid;              /* n */
+	gid_t gid;              /* n */
+	nlink_t nlink;          /* ns (written) and n to change; either to read */
+	dev_t rdev;             /* c */
+	off_t size;             /* n; directories: also ns (written) to change */
+	struct timespec atime, mtime, ctime; /* n */
+	struct xattr *xattrs;   /* n: extended attributes, oldest first */
+	size_t xbytes;          /* n: their names (with NULs) and values;
+				 * charged in whole pages to used_pages */
+	uint64_t vrefs;         /* t: vget minus reclaim */
+	struct node *inext;     /* t: ino table chain */
+	union {
+		struct {
+			struct radix pages;     /* n */
+			uint64_t npages;        /* n */
+		} reg;
+		struct dir dir;                 /* ns */
+		char *target;                   /* c: symlinks */
+	} u;
+};
+
+struct memfs {
+	pthread_rwlock_t ns_lock;
+	pthread_mutex_t itab_lock;
+	struct node **itab;     /* t: ino -> node, nitab buckets (power of 2) */
+	size_t nitab;           /* t */
+	size_t nnodes;          /* t */
+	uint64_t next_ino;      /* t */
+	struct node *root;      /* c */
+	uint64_t max_pages;     /* c: 0 is unlimited */
+	_Atomic uint64_t used_pages; /* a: data pages, xattr pages */
+};
+
+struct options {
+	uint64_t max_pages;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static inline void now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static inline struct memfs *sb_fs(struct uvfs_sb *sb)
+{
+	return uvfs_sb_private(sb);
+}
+
+static inline bool in_group(const struct uvfs_cred *cred, gid_t gid)
+{
+	unsigned n = cred->ngroups;
+
+	if (cred->gid == gid)
+		return true;
+	if (n > UVFS_NGROUPS_MAX)
+		n = UVFS_NGROUPS_MAX;
+	for (unsigned i = 0; i < n; i++)
+		if (cred->groups[i] == gid)
+			return true;
+	return false;
+}
+
+static inline bool time_valid(const struct timespec *ts)
+{
+	return ts->tv_nsec == UTIME_NOW || ts->tv_nsec == UTIME_OMIT ||
+	       (ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000L);
+}
+
+/* => 0 with *lenp set, -ENAMETOOLONG, or -EINVAL for "", ".", ".." and
+ *    names with a '/' (the core never passes those). */
+static inline int name_check(const char *name, size_t *lenp)
+{
+	size_t len = strnlen(name, NAME_MAX + 1);
+
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0 || memchr(name, '/', len) != NULL)
+		return -EINVAL;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return -EINVAL;
+	*lenp = len;
+	return 0;
+}
+
+/* FNV-1a */
+static inline uint64_t name_hash(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* memfs.c: nodes, the ino table, page accounting */
+struct node *memfs_node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
+			    const char *target);
+void memfs_node_free(struct memfs *fs, struct node *n);
+int memfs_itab_reserve_locked(struct memfs *fs);
+void memfs_itab_insert_locked(struct memfs *fs, struct node *n);
+bool memfs_node_unlink(struct memfs *fs, struct node *n,
+		       const struct timespec *ts);
+void memfs_dir_touch(struct node *d, int dlink, int dent,
+		     const struct timespec *ts);
+void memfs_node_touch_ctime(struct node *n, const struct timespec *ts);
+int memfs_pages_count(struct memfs *fs, uint64_t n);
+void memfs_pages_uncount(struct memfs *fs, uint64_t n);
+uint64_t memfs_xattr_pages(size_t bytes);
+
+/* memfs_radix.c: the page tree */
+void *memfs_radix_lookup(const struct radix *t, uint64_t idx);
+int memfs_radix_insert(struct radix *t, uint64_t idx, void *page);
+uint64_t memfs_radix_trunc(struct radix *t, uint64_t from);
+
+/* memfs_dir.c: directories; the operations on names */
+void memfs_dir_fini(struct dir *d);
+size_t memfs_dir_slot(const struct dir *d, uint64_t seq);
+int memfs_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
+		 struct uvfs_ident *id);
+int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
+		 mode_t mode, dev_t rdev, const char *target,
+		 const struct uvfs_cred *cred, struct uvfs_ident *id);
+int memfs_link(struct uvfs_sb *sb, void *dirp, const char *name,
+	       void *priv);
+int memfs_unlink(struct uvfs_sb *sb, void *dirp, const char *name,
+		 int isdir);
+int memfs_rename(struct uvfs_sb *sb, void *odirp, const char *oname,
+		 void *ndirp, const char *nname, unsigned flags);
+ssize_t memfs_readlink(struct uvfs_sb *sb, void *priv, char *buf,
+		       size_t size);
+
+/* memfs_xattr.c: the extended-attribute operations */
+ssize_t memfs_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		       void *value, size_t size);
+ssize_t memfs_listxattr(struct uvfs_sb *sb, void *priv, char *list,
+			size_t size);
+int memfs_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
+		   const void *value, size_t size, int flags);
+int memfs_removexattr(struct uvfs_sb *sb, void *priv, const char *name);
+
+#endif
