@@ -58,6 +58,7 @@ struct uvfs_nfs_info {
 	int last_error;                 /* why the last loss (errno), or 0 */
 	time_t last_loss;               /* when, or 0 */
 	int hard;
+	unsigned long probes;           /* liveness probes (NULL calls) */
 };
 int uvfs_nfs_info(struct uvfs *u, const char *target,
 		  struct uvfs_nfs_info *out);

@@ -6,8 +6,9 @@
  *   nfs.c    vnodes: file handles, the attribute cache, open files, silly
  *            rename, options and the mount
  *   nfs3.c   NFSv3/MOUNT v3 procedures as blocking calls with a deadline
- *   loop.c   one RPC connection, its service thread, deadlines, fencing,
- *            cancellation and reconnect
+ *   rpc.c    ONC RPC on the remote session layer (lib/remote): framing,
+ *            XIDs, credentials; the session has the deadlines, fencing,
+ *            cancellation, liveness and reconnect
  *
  * Objects and their lifecycles:
  *
@@ -38,9 +39,10 @@
  * release does no I/O in the caller).
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
- * table, the LRU and every mutable node field.  The loop's lock is
- * loop.c's own.  dir_lock guards the directory of live mounts that
- * uvfs_nfs_info searches (taken before a loop's lock, never with s->lock).
+ * table, the LRU and every mutable node field.  The session's lock is
+ * lib/remote's own.  dir_lock guards the directory of live mounts that
+ * uvfs_nfs_info searches (taken before a session's lock, never with
+ * s->lock).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -65,14 +67,15 @@
 
 #include <uvfs/nfs.h>
 
-#include "loop.h"
 #include "deadline.h"
 #include "nfs3.h"
+#include "rpc.h"
 #include "sys.h"
 
 #define NBUCKETS        1024
 #define LRU_MAX         1024
 #define TIMEOUT_DEFAULT 10000
+#define WINDOW_DEFAULT  60000           /* restarts= counts in this window */
 #define ACTIMEO_DEFAULT 3               /* seconds, as Linux's acregmin */
 #define IO_MAX          (1u << 20)      /* bytes per READ/WRITE, at most */
 #define DIR_MAX         32768u          /* READDIRPLUS maxcount */
@@ -103,6 +106,8 @@ struct node {
 	bool dirty;                     /* unstable writes not committed */
 	bool verf_lost;                 /* the write verifier changed */
 	uint64_t wverf;
+	bool stale;                     /* after a reconnect its handle named
+					 * another file: every call -ESTALE */
 };
 
 struct handle {
@@ -123,7 +128,7 @@ struct nsb {
 	atomic_ulong stale;             /* handles that named another file */
 	pthread_mutex_t lock;
 	/* set at mount: */
-	struct nfs_loop *loop;
+	struct nconn *nc;
 	struct node *root;
 	int timeout_ms;
 	uint64_t ac_ns;                 /* attribute cache lifetime */
@@ -142,6 +147,7 @@ struct opts {
 	int timeout_ms;
 	int actimeo;                    /* seconds */
 	bool hard;
+	long restarts, window_ms;       /* the reconnect limit (< 0: none) */
 };
 
 #define S(sb) ((struct nsb *)uvfs_sb_private(sb))
@@ -157,7 +163,7 @@ static uint64_t now_ns(void)
 /* The context of one vnode operation: its deadline starts now. */
 static struct n3 ctx_of(struct nsb *s)
 {
-	struct n3 c = { .loop = s->loop };
+	struct n3 c = { .nc = s->nc };
 
 	deadline_in(&c.dl, s->timeout_ms);
 	return c;
@@ -190,6 +196,8 @@ static int parse_opts(const char *options, struct opts *o)
 	o->timeout_ms = TIMEOUT_DEFAULT;
 	o->actimeo = ACTIMEO_DEFAULT;
 	o->hard = false;
+	o->restarts = -1;
+	o->window_ms = WINDOW_DEFAULT;
 	if (!options || !*options)
 		return 0;
 	if (strlen(options) >= sizeof(buf))
@@ -214,6 +222,16 @@ static int parse_opts(const char *options, struct opts *o)
 			o->actimeo = ACTIMEO_DEFAULT;
 		} else if (strcmp(tok, "noac") == 0 && !v) {
 			o->actimeo = 0;
+		} else if (strcmp(tok, "restarts") == 0) {
+			int x;
+			if (parse_int(v, 0, 1000000, &x))
+				return -EINVAL;
+			o->restarts = x;
+		} else if (strcmp(tok, "window") == 0) {
+			int x;
+			if (parse_int(v, 1, 3600000, &x))
+				return -EINVAL;
+			o->window_ms = x;
 		} else if (strcmp(tok, "hard") == 0 && !v) {
 			o->hard = true;
 		} else if (strcmp(tok, "soft") == 0 && !v) {
@@ -396,6 +414,10 @@ static int node_getattr(struct nsb *s, struct n3 *c, struct node *n,
 	int r;
 
 	pthread_mutex_lock(&s->lock);
+	if (n->stale) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
 	if (!force && n->st_valid && n->st_gen == s->gen &&
 	    now_ns() - n->st_ns < s->ac_ns) {
 		*st = n->st;
@@ -481,17 +503,14 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 	r = -ENOENT;
 	pthread_mutex_lock(&dir_lock);
 	for (struct nsb *s = dir_list; s; s = s->dnext) {
-		struct loop_stats ls;
+		struct nc_stats ls;
 		if (strcmp(s->source, source) != 0)
 			continue;
-		loop_stats(s->loop, &ls);
+		nc_stats(s->nc, &ls);
 		memset(out, 0, sizeof(*out));
-		out->state = ls.state == LOOP_UP ? "running"
-			     : ls.state == LOOP_RECONNECTING
-			       ? (ls.unreachable ? "unreachable"
-						 : "reconnecting")
-			     : ls.state == LOOP_DEAD ? "dead" : "starting";
-		out->unreachable = ls.unreachable_count;
+		out->state = ls.state;
+		out->unreachable = ls.unreachable;
+		out->probes = ls.probes;
 		out->calls = ls.calls;
 		out->timeouts = ls.timeouts;
 		out->losses = ls.losses;
@@ -509,13 +528,75 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 	return r;
 }
 
+/* ---- after a reconnect ----------------------------------------------------
+ * The supervisor's hook (rpc.h): NFSv3 has no session state to rebuild and
+ * its handles survive a server restart, but a handle may name another
+ * file now (a server that reuses them): the root and every open file are
+ * checked (a GETATTR each, fileid and type), and a mismatch makes that
+ * node stale (its calls -ESTALE).  Cached attributes are dropped. */
+struct open_fh {
+	uint64_t ino;
+	mode_t type;
+	struct fh3 fh;
+};
+
+static int rebuild(void *arg)
+{
+	struct nsb *s = arg;
+	struct open_fh *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->gen++;               /* every cached attribute is old now */
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct node *nd = s->table[b]; nd; nd = nd->hnext) {
+			if (nd != s->root && nd->opens == 0)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct open_fh *nv = sys_realloc(v, nc *
+								 sizeof(*v));
+				if (!nv)
+					continue;
+				v = nv;
+				cap = nc;
+			}
+			v[n++] = (struct open_fh){ nd->ino, nd->type, nd->fh };
+		}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct n3 c = ctx_of(s);
+		struct stat st;
+		c.flags = NC_INTERNAL;
+		r = n3_getattr(&c, &v[i].fh, &st);
+		if (r == -ESTALE) {
+			r = 0;          /* removed meanwhile: stale as ever */
+			continue;
+		}
+		if (r)
+			break;          /* this attempt failed */
+		if (st.st_ino == v[i].ino &&
+		    (!v[i].type || (st.st_mode & S_IFMT) == v[i].type))
+			continue;
+		atomic_fetch_add(&s->stale, 1);
+		pthread_mutex_lock(&s->lock);
+		struct node *nd = node_find_locked(s, v[i].ino);
+		if (nd && fh3_eq(&nd->fh, &v[i].fh))
+			nd->stale = true;
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(v);
+	return r;
+}
+
 /* ---- mount ------------------------------------------------------------- */
 
 static void nsb_free(struct nsb *s)
 {
 	free(s->source);
-	if (s->loop)
-		loop_free(s->loop);
+	if (s->nc)
+		nconn_free(s->nc);
 	for (unsigned i = 0; i < NBUCKETS; i++) {
 		struct node *n = s->table[i];
 		while (n) {
@@ -532,8 +613,8 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 		     const char *options, uint64_t *root_ino)
 {
 	char host[256], export[1024];
-	struct nfs_loop *ml = NULL;
 	struct opts o;
+	int port;
 	struct fh3 rootfh;
 	struct stat st;
 	struct nsb *s;
@@ -547,15 +628,14 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 		return r;
 
 	/* MOUNT v3: the export's root handle */
-	r = loop_new(host, MOUNT_PROGRAM, MOUNT_V3, o.timeout_ms, false, &ml);
+	r = n3_mnt(host, export, o.timeout_ms, &rootfh);
 	if (r)
 		return r == -ECONNREFUSED ? -EHOSTUNREACH : r;
-	struct n3 mc = { .loop = ml };
-	deadline_in(&mc.dl, o.timeout_ms);
-	r = n3_mnt(&mc, export, &rootfh);
-	loop_free(ml);
+	/* NFS v3's port, from the portmapper as for MOUNT; a reconnect goes
+	 * straight to it (NFS keeps its port across restarts) */
+	r = nrpc_getport(host, NFS_PROGRAM, NFS_V3, o.timeout_ms, &port);
 	if (r)
-		return r;
+		return r == -ECONNREFUSED ? -EHOSTUNREACH : r;
 
 	s = sys_calloc(1, sizeof(*s));
 	if (!s)
@@ -570,7 +650,12 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	}
 	s->ac_ns = (uint64_t)o.actimeo * 1000000000ull;
 	s->hard = o.hard;
-	r = loop_new(host, NFS_PROGRAM, NFS_V3, o.timeout_ms, o.hard, &s->loop);
+	struct nc_opts no = {
+		.timeout_ms = o.timeout_ms, .hard = o.hard,
+		.restarts = o.restarts, .window_ms = o.window_ms,
+		.source = source, .rebuild = rebuild, .rebuild_arg = s,
+	};
+	r = nconn_new(host, port, &no, &s->nc);
 	if (r) {
 		nsb_free(s);
 		return r == -ECONNREFUSED ? -EHOSTUNREACH : r;
@@ -623,7 +708,7 @@ static void nv_cancel(struct uvfs_sb *sb)
 	struct nsb *s = S(sb);
 
 	if (s)
-		loop_cancel(s->loop);
+		nconn_cancel(s->nc);
 }
 
 static int nv_statfs(struct uvfs_sb *sb, struct statvfs *st)
@@ -1033,9 +1118,9 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
 	if (commit)
-		n3_commit_async(s->loop, &fh);
+		n3_commit_async(s->nc, NULL, &fh);
 	if (silly) {
-		n3_remove_async(s->loop, &sdir, silly);
+		n3_remove_async(s->nc, NULL, &sdir, silly);
 		free(silly);
 	}
 	n3_dents_free(h->rest);
