@@ -249,6 +249,9 @@ void vcache_prune(struct uvfs *u, unsigned long n);
  * calls the driver, leaves. */
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
+/* cr is the calling thread's context's: what uvfs_cred_current (fs.h)
+ * answers from now on, on this thread (namei_at and fd_get call it). */
+void cred_set_current(const struct uvfs_cred *cr);
 /* Is gid the credentials' group or one of their supplementary groups? */
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */

@@ -244,6 +244,7 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		return -ENAMETOOLONG;
 	if (!*path && !(flags & LK_EMPTY))
 		return -ENOENT;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	err = lookup_start(ctx, dirfd, path, &cur);
 	if (err)
 		return err;
