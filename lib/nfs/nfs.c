@@ -99,6 +99,8 @@ struct node {
 	int opens;                      /* open handles (not directories) */
 	char *silly;                    /* unlinked while open: its name */
 	struct fh3 silly_dir;           /* ... in this directory */
+	bool silly_has_cred;            /* ... removed at the last close as */
+	struct uvfs_cred silly_cred;    /* the unlinker (as Linux does) */
 	uint64_t cverf;                 /* READDIRPLUS cookie verifier */
 	uint64_t created_ns;            /* made by this client's CREATE then
 					 * (its reply's attributes are the
@@ -113,6 +115,8 @@ struct node {
 struct handle {
 	struct node *n;
 	int flags;
+	bool has_cred;                  /* the opener's credentials (for the */
+	struct uvfs_cred cred;          /* COMMIT at the last close) */
 	/* a directory's: the entries of its last READDIRPLUS reply that the
 	 * last readdir did not take, and the cookie they follow (guarded by
 	 * the open file's lock, which the core holds across readdir) */
@@ -163,7 +167,8 @@ static uint64_t now_ns(void)
 /* The context of one vnode operation: its deadline starts now. */
 static struct n3 ctx_of(struct nsb *s)
 {
-	struct n3 c = { .nc = s->nc };
+	/* as whom: the caller (AUTH_SYS), or root on a thread that has none */
+	struct n3 c = { .nc = s->nc, .cred = uvfs_cred_current() };
 
 	deadline_in(&c.dl, s->timeout_ms);
 	return c;
@@ -876,6 +881,12 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
+	if (c.cred && c.cred->uid != 0 && cred && cred->uid == c.cred->uid) {
+		/* the request goes as the owner: the server makes the file
+		 * its, with its group (or a setgid directory's) */
+		uid = (uid_t)-1;
+		gid = (gid_t)-1;
+	}
 	struct n3attr da = { 0 };
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
@@ -974,6 +985,9 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	if (n->opens > 0 && !n->silly && dup) {
 		n->silly = dup;
 		n->silly_dir = dfh;
+		n->silly_has_cred = c->cred != NULL;
+		if (c->cred)
+			n->silly_cred = *c->cred;
 		dup = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1079,6 +1093,10 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 		return -ENOMEM;
 	h->n = n;
 	h->flags = flags;
+	if (c.cred) {
+		h->has_cred = true;
+		h->cred = *c.cred;
+	}
 	if (!S_ISDIR(st.st_mode)) {
 		pthread_mutex_lock(&s->lock);
 		n->opens++;
@@ -1099,7 +1117,8 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	struct handle *h = fhp;
 	struct fh3 fh, sdir;
 	char *silly = NULL;
-	bool commit = false;
+	bool commit = false, scred = false;
+	struct uvfs_cred sc = { 0 };
 
 	if (!h)
 		return;
@@ -1113,14 +1132,18 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 			silly = n->silly;
 			n->silly = NULL;
 			sdir = n->silly_dir;
+			scred = n->silly_has_cred;
+			sc = n->silly_cred;
 		}
 	}
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
+	/* work for someone done after them: as they were (the opener's, the
+	 * unlinker's), not as whoever runs the last release */
 	if (commit)
-		n3_commit_async(s->nc, NULL, &fh);
+		n3_commit_async(s->nc, h->has_cred ? &h->cred : NULL, &fh);
 	if (silly) {
-		n3_remove_async(s->nc, NULL, &sdir, silly);
+		n3_remove_async(s->nc, scred ? &sc : NULL, &sdir, silly);
 		free(silly);
 	}
 	n3_dents_free(h->rest);

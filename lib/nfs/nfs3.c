@@ -615,9 +615,10 @@ int n3_create(struct n3 *n, const struct fh3 *dir, const char *name,
 
 	sa.mode.set_it = 1;
 	sa.mode.set_mode3_u.mode = mode & 07777;
-	sa.uid.set_it = 1;
+	/* (uid_t)-1: the server takes the owner from the credential */
+	sa.uid.set_it = uid != (uid_t)-1;
 	sa.uid.set_uid3_u.uid = uid;
-	sa.gid.set_it = 1;
+	sa.gid.set_it = gid != (gid_t)-1;
 	sa.gid.set_gid3_u.gid = gid;
 	switch (mode & S_IFMT) {
 	case S_IFREG:

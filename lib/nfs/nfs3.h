@@ -69,7 +69,8 @@ int n3_setattr(struct n3 *c, const struct fh3 *fh,
 int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,
 	      struct fh3 *out, struct n3attr *attr);
 /* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK with target,
- * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner.
+ * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner
+ * ((uid_t)-1, (gid_t)-1: the server's choice, from the credential).
  * Exclusive: -EEXIST if the name exists.  dattr (may be NULL): the
  * directory's attributes after, when the server sent them. */
 int n3_create(struct n3 *c, const struct fh3 *dir, const char *name,

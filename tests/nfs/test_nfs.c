@@ -26,6 +26,11 @@
  *  - requests out when the connection is lost: the idempotent ones are
  *    sent again and succeed (soft or hard), a write only on a hard mount
  *    (soft: -EIO);
+ *  - per-caller credentials (AUTH_SYS) on a root-squashing export: a
+ *    user creates, writes and reads its own files (owned by it on the
+ *    server); root, squashed, is refused a user's 0600 file by the server;
+ *    a supplementary group grants access, one past the 16 AUTH_SYS
+ *    carries does not;
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
@@ -655,6 +660,114 @@ static void test_resend_hard(void **state)
 	resend_case("timeout=30000,noac,hard", true);
 }
 
+/* Per-caller credentials on an export that squashes root: each request
+ * carries its caller's uid, gid and groups (AUTH_SYS), so an ordinary user
+ * creates, writes and reads its own files there, and the server itself
+ * refuses what its own checks refuse: root (squashed to nobody, though the
+ * core lets root read anything) reading a user's 0600 file; a group only
+ * the 17th of a caller's groups grants (AUTH_SYS carries 16). */
+static void test_root_squash(void **state)
+{
+	const char *src = getenv("UVFS_NFS_SQUASH_SOURCE");
+	const char *sdir = getenv("UVFS_NFS_SQUASH_DIR");
+	struct uvfs_cred u1 = { .uid = 1000, .gid = 1000, .ngroups = 1,
+				.groups = { 2000 } };
+	struct uvfs_cred many = { .uid = 1002, .gid = 1002, .ngroups = 17 };
+	struct uvfs_ctx *c1, *c17;
+	char t[32], p[96], d[96], host[600], buf[32];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	if (!src || !sdir)
+		skip();
+	for (unsigned i = 0; i < 17; i++)
+		many.groups[i] = 3000 + i;      /* 3016 is the 17th */
+	assert_int_equal(uvfs_ctx_new(U, &u1, &c1), 0);
+	assert_int_equal(uvfs_ctx_new(U, &many, &c17), 0);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", src, t, "timeout=5000,noac"), 0);
+
+	/* an ordinary user: its own files, created, written, read */
+	snprintf(p, sizeof(p), "%s/mine", t);
+	fd = uvfs_open(c1, p, O_CREAT | O_RDWR | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(c1, fd, "user data", 9), 9);
+	assert_int_equal(uvfs_fsync(c1, fd), 0);
+	assert_int_equal(uvfs_pread(c1, fd, buf, sizeof(buf), 0), 9);
+	assert_memory_equal(buf, "user data", 9);
+	assert_int_equal(uvfs_close(c1, fd), 0);
+	snprintf(d, sizeof(d), "%s/dir", t);
+	assert_int_equal(uvfs_mkdir(c1, d, 0700), 0);
+	snprintf(d, sizeof(d), "%s/dir/inner", t);
+	fd = uvfs_open(c1, d, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(c1, fd), 0);
+	/* the server made them the user's (its owner, not root's) */
+	snprintf(host, sizeof(host), "%s/mine", sdir);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(host, sizeof(host), "%s/dir/inner", sdir);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_uid, 1000);
+
+	/* root: the core lets it read anything, the server squashes it to
+	 * nobody and refuses the user's 0600 file */
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	if (fd >= 0) {
+		ssize_t r = uvfs_pread(C, fd, buf, sizeof(buf), 0);
+		printf("root squashed: read of a user's 0600 file: %zd\n", r);
+		assert_int_equal(r, -EACCES);
+		assert_int_equal(uvfs_close(C, fd), 0);
+	} else {
+		assert_int_equal(fd, -EACCES);
+	}
+	/* ... and its creation there is nobody's, or refused */
+	snprintf(d, sizeof(d), "%s/byroot", t);
+	fd = uvfs_open(C, d, O_CREAT | O_WRONLY, 0644);
+	if (fd >= 0) {
+		assert_int_equal(uvfs_close(C, fd), 0);
+		snprintf(host, sizeof(host), "%s/byroot", sdir);
+		assert_int_equal(stat(host, &st), 0);
+		assert_true(st.st_uid != 0);
+	}
+
+	/* groups: a file of group 2000 (mode 0640) reads for the user whose
+	 * supplementary group it is; one of group 3016 (the 17th group) is
+	 * refused by the server though the core allows it */
+	snprintf(host, sizeof(host), "%s/grp", sdir);
+	FILE *f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("group", f);
+	fclose(f);
+	assert_int_equal(chown(host, 0, 2000), 0);
+	assert_int_equal(chmod(host, 0640), 0);
+	snprintf(host, sizeof(host), "%s/grp17", sdir);
+	f = fopen(host, "w");
+	assert_non_null(f);
+	fputs("group", f);
+	fclose(f);
+	assert_int_equal(chown(host, 0, 3016), 0);
+	assert_int_equal(chmod(host, 0640), 0);
+	snprintf(p, sizeof(p), "%s/grp", t);
+	fd = uvfs_open(c1, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pread(c1, fd, buf, sizeof(buf), 0), 5);
+	assert_int_equal(uvfs_close(c1, fd), 0);
+	snprintf(p, sizeof(p), "%s/grp17", t);
+	fd = uvfs_open(c17, p, O_RDONLY, 0);
+	assert_true(fd >= 0);   /* the core: 3016 is one of its groups */
+	ssize_t r17 = uvfs_pread(c17, fd, buf, sizeof(buf), 0);
+	printf("a group past AUTH_SYS's 16: read %zd\n", r17);
+	assert_int_equal(r17, -EACCES);
+	assert_int_equal(uvfs_close(c17, fd), 0);
+
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	uvfs_ctx_free(c1);
+	uvfs_ctx_free(c17);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_big_io),
 		cmocka_unit_test(test_silly_rename),
 		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_root_squash),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_partition_heal),
