@@ -33,9 +33,9 @@ void uvfs_sb_changed(struct uvfs_sb *sb);
 
 /*
  * The credentials of the operation in progress on the calling thread: a
- * copy of those of the context whose path or descriptor the thread last
- * resolved (every vnode operation of a call on a context comes after
- * that, in the same thread).  NULL on a thread that never did: the
+ * copy of those of the context whose path, parent or descriptor the
+ * thread last resolved (every vnode operation of a call on a context
+ * comes after that, in the same thread).  NULL on a thread that never did: the
  * core's worker threads, which do deferred work (a last release) for no
  * caller; a driver that must act for someone there uses credentials it
  * kept (its open file's, captured at open).  Valid until the calling

@@ -250,7 +250,9 @@ void vcache_prune(struct uvfs *u, unsigned long n);
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
 /* cr is the calling thread's context's: what uvfs_cred_current (fs.h)
- * answers from now on, on this thread (namei_at and fd_get call it). */
+ * answers from now on, on this thread (namei_at, namei_parent_at and
+ * fd_get call it).  NULL: none (the core's own work, e.g. getcwd's
+ * search for names, which needs no permission). */
 void cred_set_current(const struct uvfs_cred *cr);
 /* Is gid the credentials' group or one of their supplementary groups? */
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);

@@ -156,6 +156,10 @@ static _Thread_local bool cur_cred_set;
 
 void cred_set_current(const struct uvfs_cred *cr)
 {
+	if (!cr) {
+		cur_cred_set = false;
+		return;
+	}
 	unsigned n = cr->ngroups < UVFS_NGROUPS_MAX ? cr->ngroups
 						     : UVFS_NGROUPS_MAX;
 
