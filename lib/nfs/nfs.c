@@ -1332,9 +1332,35 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	return r;
 }
 
+/* The options parse_opts() takes, for the core's check and `uvfs mount
+ * --help` (docs/nfs.md has each one's meaning). */
+static const struct uvfs_fsopt nfs_fsopts[] = {
+	{ "vers", UVFS_FSOPT_NUMBER, "N: the NFS version (3, the only one)" },
+	{ "nfsvers", UVFS_FSOPT_NUMBER, "N: the same as vers=" },
+	{ "timeout", UVFS_FSOPT_NUMBER,
+	  "MS: a call's deadline (10000; 100..3600000)" },
+	{ "actimeo", UVFS_FSOPT_NUMBER,
+	  "S: attribute cache lifetime in seconds (3; 0..3600)" },
+	{ "ac", UVFS_FSOPT_FLAG, "cache attributes for actimeo= (the default)" },
+	{ "noac", UVFS_FSOPT_FLAG, "no attribute cache (actimeo=0)" },
+	{ "hard", UVFS_FSOPT_FLAG,
+	  "calls wait out an unreachable server; lost calls are sent again" },
+	{ "soft", UVFS_FSOPT_FLAG,
+	  "calls to an unreachable server fail fast (the default)" },
+	{ "restarts", UVFS_FSOPT_NUMBER,
+	  "N: connections lost within window= before the mount is dead "
+	  "(no limit)" },
+	{ "window", UVFS_FSOPT_NUMBER, "MS: the window restarts= counts in "
+	  "(60000)" },
+	{ NULL, 0, NULL },
+};
+
 const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.name = "nfs",
 	.flags = UVFS_FS_NO_NAMECACHE,
+	.options = nfs_fsopts,
+	.source_help = "SOURCE: nfs://HOST/EXPORT or HOST:/EXPORT (NFSv3 over "
+		       "TCP; MOUNT and NFS found through HOST's portmapper)",
 	.mount = nv_mount,
 	.unmount = nv_unmount,
 	.cancel = nv_cancel,
