@@ -68,6 +68,7 @@
 #include <uvfs/nfs.h>
 
 #include "deadline.h"
+#include "names.h"
 #include "nfs3.h"
 #include "rpc.h"
 #include "sys.h"
@@ -84,6 +85,15 @@
 #define WINDOW_MAX      16u             /* ... and this many requests */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
+
+/* What the mount may trust of what it saw (docs/nfs.md, "Caching
+ * modes"). */
+enum cache_mode {
+	CACHE_NONE,     /* every getattr asks the server */
+	CACHE_CTO,      /* attributes for actimeo, again at every open */
+	CACHE_LOOSE,    /* attributes and names until this mount changes
+			 * something: for a mount only one client writes */
+};
 
 struct node {
 	uint64_t ino;                   /* the fileid; set once */
@@ -136,6 +146,8 @@ struct nsb {
 	struct node *root;
 	int timeout_ms;
 	uint64_t ac_ns;                 /* attribute cache lifetime */
+	enum cache_mode cache;
+	struct nnames names;            /* cache=loose: its own lock */
 	bool hard;
 	uint32_t rtmax, wtmax, dtmax;
 	/* s->lock: */
@@ -148,6 +160,7 @@ struct nsb {
 };
 
 struct opts {
+	enum cache_mode cache;
 	int timeout_ms;
 	int actimeo;                    /* seconds */
 	bool hard;
@@ -198,6 +211,7 @@ static int parse_opts(const char *options, struct opts *o)
 	char buf[512], *save = NULL, *tok;
 	int vers;
 
+	o->cache = CACHE_CTO;
 	o->timeout_ms = TIMEOUT_DEFAULT;
 	o->actimeo = ACTIMEO_DEFAULT;
 	o->hard = false;
@@ -227,6 +241,15 @@ static int parse_opts(const char *options, struct opts *o)
 			o->actimeo = ACTIMEO_DEFAULT;
 		} else if (strcmp(tok, "noac") == 0 && !v) {
 			o->actimeo = 0;
+		} else if (strcmp(tok, "cache") == 0) {
+			if (v && strcmp(v, "none") == 0)
+				o->cache = CACHE_NONE;
+			else if (v && strcmp(v, "cto") == 0)
+				o->cache = CACHE_CTO;
+			else if (v && strcmp(v, "loose") == 0)
+				o->cache = CACHE_LOOSE;
+			else
+				return -EINVAL;
 		} else if (strcmp(tok, "restarts") == 0) {
 			int x;
 			if (parse_int(v, 0, 1000000, &x))
@@ -610,6 +633,7 @@ static void nsb_free(struct nsb *s)
 			n = next;
 		}
 	}
+	names_fini(&s->names);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -646,6 +670,7 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	names_init(&s->names);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->timeout_ms = o.timeout_ms;
 	s->source = sys_strdup(source);
@@ -653,7 +678,10 @@ static int nv_mount(struct uvfs_sb *sb, const char *source,
 		nsb_free(s);
 		return -ENOMEM;
 	}
-	s->ac_ns = (uint64_t)o.actimeo * 1000000000ull;
+	s->cache = o.cache;
+	s->ac_ns = o.cache == CACHE_NONE ? 0
+		   : o.cache == CACHE_LOOSE ? UINT64_MAX
+		   : (uint64_t)o.actimeo * 1000000000ull;
 	s->hard = o.hard;
 	struct nc_opts no = {
 		.timeout_ms = o.timeout_ms, .hard = o.hard,
@@ -850,8 +878,30 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		return 0;
 	}
 	struct n3 c = ctx_of(s);
+	uint64_t gen = 0;
 	id->gen = 0;
+	if (s->cache == CACHE_LOOSE) {
+		/* a name this mount saw, with nothing changed since by it */
+		uint64_t ino;
+		mode_t type;
+		pthread_mutex_lock(&s->lock);
+		gen = s->gen;
+		pthread_mutex_unlock(&s->lock);
+		if (names_get(&s->names, d->ino, name, gen, &ino, &type)) {
+			pthread_mutex_lock(&s->lock);
+			struct node *n = node_find_locked(s, ino);
+			bool ok = n && !n->stale;
+			pthread_mutex_unlock(&s->lock);
+			if (ok) {
+				id->ino = ino;
+				id->type = type;
+				return 0;
+			}
+		}
+	}
 	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
+	if (r == 0 && s->cache == CACHE_LOOSE)
+		names_put(&s->names, d->ino, name, id->ino, id->type, gen);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
@@ -1085,7 +1135,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	n->created_ns = 0;
 	st = n->st;
 	pthread_mutex_unlock(&s->lock);
-	r = fresh ? 0 : node_getattr(s, &c, n, &st, true);
+	r = fresh ? 0 : node_getattr(s, &c, n, &st, s->cache != CACHE_LOOSE);
 	if (r)
 		return r;
 	h = sys_calloc(1, sizeof(*h));
@@ -1198,7 +1248,8 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
-		int e = node_getattr(s, &c, nd, &st, true);
+		int e = node_getattr(s, &c, nd, &st,
+				     s->cache != CACHE_LOOSE);
 		if (e)
 			return e;
 		pos = (uint64_t)st.st_size;
@@ -1267,8 +1318,10 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t verf;
 	int r = 0;
 
+	uint64_t gen;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
+	gen = s->gen;
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		struct n3dent *list = NULL, **pp;
@@ -1305,8 +1358,12 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 				ino = d->ino;   /* the root's parent is itself */
 			else if (e->has_fh && e->attr.valid &&
 				 strcmp(e->name, ".") != 0 &&
-				 strcmp(e->name, "..") != 0)
-				node_install(s, &e->fh, &e->attr.st, &ino);
+				 strcmp(e->name, "..") != 0 &&
+				 node_install(s, &e->fh, &e->attr.st, &ino) == 0 &&
+				 s->cache == CACHE_LOOSE)
+				/* cache=loose: the listing names them */
+				names_put(&s->names, d->ino, e->name, ino,
+					  e->attr.st.st_mode & S_IFMT, gen);
 			if (fill(arg, e->name, ino, e->dtype, e->cookie)) {
 				stop = true;
 				if (h && cookie) {
@@ -1341,6 +1398,10 @@ static const struct uvfs_fsopt nfs_fsopts[] = {
 	  "MS: a call's deadline (10000; 100..3600000)" },
 	{ "actimeo", UVFS_FSOPT_NUMBER,
 	  "S: attribute cache lifetime in seconds (3; 0..3600)" },
+	{ "cache", UVFS_FSOPT_STRING, "MODE: none (every getattr asks), cto "
+	  "(the default: attributes for actimeo=, again at each open) or "
+	  "loose (attributes and names until this mount changes them: one "
+	  "writer only)" },
 	{ "ac", UVFS_FSOPT_FLAG, "cache attributes for actimeo= (the default)" },
 	{ "noac", UVFS_FSOPT_FLAG, "no attribute cache (actimeo=0)" },
 	{ "hard", UVFS_FSOPT_FLAG,

@@ -31,6 +31,10 @@
  *    server); root, squashed, is refused a user's 0600 file by the server;
  *    a supplementary group grants access, one past the 16 AUTH_SYS
  *    carries does not;
+ *  - the caching modes: the default sees another writer's change at the
+ *    next open; cache=loose asks nothing for an open, fstat and stat of a
+ *    name it knows until this mount changes something; cache=none asks
+ *    at every getattr;
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
@@ -768,6 +772,107 @@ static void test_root_squash(void **state)
 	uvfs_ctx_free(c17);
 }
 
+/* Another client writes: through a mount of its own (ganesha caches
+ * attributes itself, so a change made beside it, on its disk, is not
+ * what another NFS client would see). */
+static void other_write(const char *tw, const char *name, const char *text)
+{
+	char p[96];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", tw, name);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, text, strlen(text)),
+			 (ssize_t)strlen(text));
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+}
+
+/* The caching modes (docs/nfs.md): the default (cto) sees another
+ * writer's change at the next open; cache=loose trusts what it saw and
+ * asks the server nothing for an open, an fstat or a stat of a name it
+ * knows, until this mount changes something; cache=none asks at every
+ * getattr. */
+static void test_cache_modes(void **state)
+{
+	char tw[32], t1[32], t2[32], t3[32], p[96], q[96], buf[32];
+	struct stat st;
+	unsigned long c0;
+	int fd;
+
+	(void)state;
+	new_target(tw, sizeof(tw));     /* the other client */
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, tw,
+				    "timeout=5000,noac"), 0);
+	other_write(tw, "cm", "one");
+	/* default: close-to-open */
+	new_target(t1, sizeof(t1));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t1, "timeout=5000"), 0);
+	snprintf(p, sizeof(p), "%s/cm", t1);
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	other_write(tw, "cm", "two, longer");
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, 11);       /* seen at the open */
+	assert_int_equal(uvfs_read(C, fd, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "two, longer", 11);
+	assert_int_equal(uvfs_close(C, fd), 0);
+
+	/* loose: what it saw, until it changes something itself */
+	new_target(t2, sizeof(t2));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t2,
+				    "timeout=5000,cache=loose"), 0);
+	snprintf(p, sizeof(p), "%s/cm", t2);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+	assert_int_equal(st.st_size, 11);
+	other_write(tw, "cm", "three, longest");
+	c0 = calls_of(t2);
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, 11);       /* trusted, not asked */
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+	unsigned long loose = calls_of(t2) - c0;
+	printf("cache=loose: open, fstat, close, stat of a known name: %lu "
+	       "requests\n", loose);
+	assert_int_equal(loose, 0);
+	/* a change of its own: what it trusted is asked again */
+	snprintf(q, sizeof(q), "%s/cm-other", t2);
+	fd = uvfs_open(C, q, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	c0 = calls_of(t2);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+	assert_true(calls_of(t2) - c0 >= 1);
+	assert_int_equal(st.st_size, 14);
+	assert_int_equal(uvfs_unlink(C, q), 0);
+
+	/* none: every getattr asks */
+	new_target(t3, sizeof(t3));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t3,
+				    "timeout=5000,cache=none"), 0);
+	snprintf(p, sizeof(p), "%s/cm", t3);
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	c0 = calls_of(t3);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(calls_of(t3) - c0, 2);
+	assert_int_equal(uvfs_close(C, fd), 0);
+
+	assert_int_equal(uvfs_umount(C, t1, 0), 0);
+	assert_int_equal(uvfs_umount(C, t2, 0), 0);
+	assert_int_equal(uvfs_umount(C, t3, 0), 0);
+	assert_int_equal(uvfs_umount(C, tw, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_silly_rename),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_root_squash),
+		cmocka_unit_test(test_cache_modes),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_partition_heal),

@@ -63,6 +63,7 @@ static void bad_options_are_named(void **state)
 	expect("timeout", -EINVAL, "timeout: needs a value");
 	expect("hard=1", -EINVAL, "hard: takes no value");
 	expect("noac=yes", -EINVAL, "noac: takes no value");
+	expect("cache", -EINVAL, "cache: needs a value");
 }
 
 /* Every option the driver takes passes the check (the table is whole). */
@@ -71,6 +72,9 @@ static void good_options_pass(void **state)
 	(void)state;
 	expect("vers=3,nfsvers=3,timeout=5000,actimeo=0,ac,noac,hard,soft,"
 	       "restarts=10,window=30000,ro,deadline=1000", 0, "");
+	expect("cache=none", 0, "");
+	expect("cache=cto", 0, "");
+	expect("cache=loose", 0, "");
 }
 
 /* The table as `uvfs mount --help` lists it: every entry has help. */
@@ -78,7 +82,8 @@ static void table_is_described(void **state)
 {
 	const struct uvfs_fsopt *o = uvfs_nfs_ops.options;
 	const char *want[] = { "vers", "nfsvers", "timeout", "actimeo", "ac",
-			       "noac", "hard", "soft", "restarts", "window" };
+			       "noac", "hard", "soft", "restarts", "window",
+			       "cache" };
 	size_t n = 0;
 
 	(void)state;
@@ -104,7 +109,8 @@ static void driver_ranges(void **state)
 {
 	static const char *bad[] = { "vers=4", "vers=2", "timeout=99",
 				     "timeout=3600001", "actimeo=3601",
-				     "restarts=-1", "window=0" };
+				     "restarts=-1", "window=0", "cache=all",
+				     "cache=" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
