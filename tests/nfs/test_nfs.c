@@ -530,6 +530,52 @@ static void test_round_trips(void **state)
 	assert_true(ren <= 3);          /* LOOKUP both names, RENAME */
 	assert_true(list <= 10);        /* GETATTR (open), READDIRPLUSes */
 	assert_true(stats <= 1000);     /* LOOKUP each */
+
+	/* the same with cache=loose, on a second mount of the export */
+	char tl[32], dl[64];
+	new_target(tl, sizeof(tl));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, tl,
+				    "timeout=5000,cache=loose"), 0);
+	snprintf(dl, sizeof(dl), "%s/rt", tl);
+	assert_int_equal(uvfs_chdir(C, dl), 0);
+	c0 = calls_of(tl);
+	dfd = uvfs_open(C, ".", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(dfd >= 0);
+	total = 0;
+	while ((k = uvfs_readdir(C, dfd, de, 64)) > 0)
+		total += k;
+	assert_int_equal(total, 1002);
+	assert_int_equal(uvfs_close(C, dfd), 0);
+	unsigned long llist = calls_of(tl) - c0;
+	c0 = calls_of(tl);
+	for (int i = 0; i < 1000; i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "e%d", i);
+		assert_int_equal(uvfs_lstat(C, p, &st), 0);
+	}
+	unsigned long lstats = calls_of(tl) - c0;
+	c0 = calls_of(tl);
+	assert_int_equal(uvfs_stat(C, "e1", &st), 0);
+	unsigned long lstat1 = calls_of(tl) - c0;
+	c0 = calls_of(tl);
+	assert_int_equal(uvfs_unlink(C, "e0"), 0);
+	unsigned long lunl = calls_of(tl) - c0;
+	c0 = calls_of(tl);
+	fd = uvfs_open(C, "e0", O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	unsigned long lcreate = calls_of(tl) - c0;
+	assert_int_equal(uvfs_close(C, fd), 0);
+	printf("cache=loose: open(O_CREAT) %lu, stat %lu, unlink %lu; "
+	       "readdir of 1000 entries %lu, then 1000 lstats %lu\n",
+	       lcreate, lstat1, lunl, llist, lstats);
+	assert_true(llist <= 10);       /* READDIRPLUSes */
+	assert_int_equal(lstats, 0);    /* the listing named them */
+	assert_int_equal(lstat1, 0);
+	assert_true(lunl <= 2);
+	assert_true(lcreate <= 2);
+	assert_int_equal(uvfs_chdir(C, d), 0);
+	assert_int_equal(uvfs_umount(C, tl, 0), 0);
+
 	for (int i = 0; i < 1000; i++) {
 		char p[128];
 		snprintf(p, sizeof(p), "e%d", i);
