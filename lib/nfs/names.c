@@ -1,10 +1,10 @@
 /*
  * names.c - the name cache of cache=loose nfs mounts (names.h).
  *
- * Owns its entries (struct nname): made by names_put, freed when replaced,
- * when the cache starts over at NAMES_MAX entries, or at names_fini.  An
- * entry of an older generation is dead: names_get ignores it and
- * names_put reuses its slot.  Lock: c->lock, a leaf.
+ * Owns its entries (struct nname): made by nnames_put, freed when replaced,
+ * when the cache starts over at NAMES_MAX entries, or at nnames_fini.  An
+ * entry of an older generation is dead: nnames_get ignores it and
+ * nnames_put reuses its slot.  Lock: c->lock, a leaf.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,7 @@ static unsigned hash(uint64_t dir, const char *name)
 	return (unsigned)(h % NAMES_BUCKETS);
 }
 
-void names_init(struct nnames *c)
+void nnames_init(struct nnames *c)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
@@ -49,7 +49,7 @@ static void clear_locked(struct nnames *c)
 	c->n = 0;
 }
 
-void names_fini(struct nnames *c)
+void nnames_fini(struct nnames *c)
 {
 	pthread_mutex_lock(&c->lock);
 	clear_locked(c);
@@ -57,7 +57,7 @@ void names_fini(struct nnames *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-bool names_get(struct nnames *c, uint64_t dir, const char *name,
+bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t gen, uint64_t *ino, mode_t *type)
 {
 	bool hit = false;
@@ -79,7 +79,7 @@ bool names_get(struct nnames *c, uint64_t dir, const char *name,
 	return hit;
 }
 
-void names_put(struct nnames *c, uint64_t dir, const char *name,
+void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t ino, mode_t type, uint64_t gen)
 {
 	size_t l = strlen(name);

@@ -6,7 +6,7 @@
  * and rename it makes, so an entry never outlives a change this mount
  * made; changes by others are not seen: that is what loose promises).
  *
- * One struct nnames per mount, names_init to names_fini.  Its lock is a
+ * One struct nnames per mount, nnames_init to nnames_fini.  Its lock is a
  * leaf (never held with the mount's s->lock or across a request).
  */
 #ifndef UVFS_NFS_NAMES_H
@@ -29,15 +29,15 @@ struct nnames {
 	unsigned long hits, misses;             /* lock */
 };
 
-void names_init(struct nnames *c);
-void names_fini(struct nnames *c);
+void nnames_init(struct nnames *c);
+void nnames_fini(struct nnames *c);
 /* The entry for name in dir made in generation gen: true and *ino,
  * *type; false if none. */
-bool names_get(struct nnames *c, uint64_t dir, const char *name,
+bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t gen, uint64_t *ino, mode_t *type);
 /* Records name in dir as (ino, type) in generation gen (an older entry of
  * the name is replaced).  Out of memory: nothing is recorded. */
-void names_put(struct nnames *c, uint64_t dir, const char *name,
+void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t ino, mode_t type, uint64_t gen);
 
 #endif /* UVFS_NFS_NAMES_H */
