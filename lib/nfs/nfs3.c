@@ -803,7 +803,7 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 static int call_many(struct n3 *n, struct call *cs, int *res,
 		     unsigned k)
 {
-	struct nrpc *rps[N3_MANY_MAX];
+	struct nrpc *rps[N3_MANY_MAX] = { 0 };
 	int r;
 
 	for (unsigned i = 0; i < k; i++) {
