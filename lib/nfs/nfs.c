@@ -83,6 +83,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		return r;
 	pthread_mutex_lock(&s->lock);
 	n->st_valid = false;
+	n->wgen++;              /* a size or times of its own: read-ahead old */
 	pthread_mutex_unlock(&s->lock);
 	nn_attr(s, n, &after);
 	return 0;
@@ -394,6 +395,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	h = sys_calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	pthread_mutex_init(&h->ra_lock, NULL);
 	h->n = n;
 	h->flags = flags;
 	if (c.cred) {
@@ -450,6 +452,8 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 		free(silly);
 	}
 	n3_dents_free(h->rest);
+	free(h->ra);
+	pthread_mutex_destroy(&h->ra_lock);
 	free(h);
 }
 
@@ -462,25 +466,116 @@ static unsigned window_of(uint32_t piece)
 	return w < 1 ? 1 : w > WINDOW_MAX ? WINDOW_MAX : w;
 }
 
+/* Read-ahead (docs/nfs.md): a read that starts where the handle's last
+ * one ended reads RA_BYTES (its pieces in flight together: one round
+ * trip) and keeps what the caller did not take; the next reads inside it
+ * cost no request.  What was read ahead is used only while this mount
+ * wrote nothing to the file (wgen) and its cached mtime and size are
+ * those seen then (a refresh of the attributes that shows another
+ * writer's change drops it), and never with cache=none. */
+
+/* From the handle's read-ahead: true and *got, or false (not there). */
+static bool ra_take(struct nsb *s, struct node *nd, struct handle *h,
+		    void *buf, size_t n, uint64_t off, ssize_t *got)
+{
+	bool valid;
+
+	pthread_mutex_lock(&s->lock);
+	valid = h->ra && nd->wgen == h->ra_wgen && nd->st_valid &&
+		nd->st.st_size == h->ra_size &&
+		nd->st.st_mtim.tv_sec == h->ra_mtime.tv_sec &&
+		nd->st.st_mtim.tv_nsec == h->ra_mtime.tv_nsec;
+	pthread_mutex_unlock(&s->lock);
+	if (!valid) {
+		free(h->ra);
+		h->ra = NULL;
+		return false;
+	}
+	uint64_t end = h->ra_off + h->ra_len;
+	if (off < h->ra_off || (off + n > end && !(h->ra_eof && off <= end)))
+		return false;
+	size_t k = off + n <= end ? n : (size_t)(end - off);
+	memcpy(buf, h->ra + (off - h->ra_off), k);
+	*got = (ssize_t)k;
+	return true;
+}
+
+/* Reads RA_BYTES from off into a new read-ahead, gives the caller its n:
+ * the count or an error. */
+static ssize_t ra_fill(struct nsb *s, struct n3 *c, struct node *nd,
+		       struct handle *h, void *buf, size_t n, uint64_t off)
+{
+	struct fh3 fh = nn_fh(s, nd);
+	struct n3attr a = { 0 };
+	uint64_t wgen;
+	char *ra = sys_malloc(RA_BYTES);
+	ssize_t r;
+
+	if (!ra)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	wgen = nd->wgen;
+	pthread_mutex_unlock(&s->lock);
+	r = n3_read_many(c, &fh, ra, RA_BYTES, off, s->rtmax,
+			 window_of(s->rtmax), &a);
+	if (r < 0) {
+		free(ra);
+		return r;
+	}
+	nn_attr(s, nd, &a);
+	free(h->ra);
+	h->ra = ra;
+	h->ra_off = off;
+	h->ra_len = (size_t)r;
+	h->ra_eof = (size_t)r < RA_BYTES;
+	h->ra_wgen = wgen;
+	pthread_mutex_lock(&s->lock);
+	h->ra_size = nd->st.st_size;
+	h->ra_mtime = nd->st.st_mtim;
+	pthread_mutex_unlock(&s->lock);
+	size_t k = (size_t)r < n ? (size_t)r : n;
+	memcpy(buf, ra, k);
+	return (ssize_t)k;
+}
+
 static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		       size_t n, off_t off)
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
+	struct handle *h = fhp;
 	struct n3 c = ctx_of(s);
 	struct fh3 fh = nn_fh(s, nd);
 	struct n3attr a = { 0 };
 	ssize_t r;
 
-	(void)fhp;
 	if (off < 0)
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
+		bool done = false;
+		pthread_mutex_lock(&h->ra_lock);
+		done = ra_take(s, nd, h, buf, n, (uint64_t)off, &r);
+		if (!done && off > 0 && (uint64_t)off == h->next_off) {
+			r = ra_fill(s, &c, nd, h, buf, n, (uint64_t)off);
+			done = true;
+		}
+		if (done && r >= 0)
+			h->next_off = (uint64_t)off + (uint64_t)r;
+		pthread_mutex_unlock(&h->ra_lock);
+		if (done)
+			return r;
+	}
 	r = n3_read_many(&c, &fh, buf, n, (uint64_t)off, s->rtmax,
 			 window_of(s->rtmax), &a);
 	if (r >= 0)
 		nn_attr(s, nd, &a);
+	if (r >= 0 && h) {
+		pthread_mutex_lock(&h->ra_lock);
+		h->next_off = (uint64_t)off + (uint64_t)r;
+		pthread_mutex_unlock(&h->ra_lock);
+	}
 	return r;
 }
 
@@ -521,6 +616,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 	if (mixed || (nd->dirty && nd->wverf != verf))
 		nd->verf_lost = true;   /* the server restarted meanwhile */
 	nd->dirty = true;
+	nd->wgen++;             /* what was read ahead is old */
 	nd->wverf = verf;
 	pthread_mutex_unlock(&s->lock);
 	nn_attr(s, nd, &a);

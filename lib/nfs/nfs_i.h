@@ -41,6 +41,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -62,6 +63,7 @@
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
+#define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
 
@@ -99,6 +101,8 @@ struct node {
 	uint64_t wverf;
 	bool stale;                     /* after a reconnect its handle named
 					 * another file: every call -ESTALE */
+	uint64_t wgen;                  /* bumped by this mount's writes and
+					 * size changes (read-ahead is old) */
 };
 
 struct handle {
@@ -112,6 +116,16 @@ struct handle {
 	struct n3dent *rest;
 	uint64_t rest_cookie;
 	bool rest_eof;
+	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
+	pthread_mutex_t ra_lock;
+	uint64_t next_off;              /* where a sequential read goes on */
+	char *ra;                       /* bytes read ahead, from ra_off */
+	uint64_t ra_off;
+	size_t ra_len;
+	bool ra_eof;                    /* ... up to the end of the file */
+	uint64_t ra_wgen;               /* the node's wgen when read */
+	struct timespec ra_mtime;       /* ... and its mtime and size then */
+	off_t ra_size;
 };
 
 struct nsb {

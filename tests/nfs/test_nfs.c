@@ -35,6 +35,9 @@
  *    next open; cache=loose asks nothing for an open, fstat and stat of a
  *    name it knows until this mount changes something; cache=none asks
  *    at every getattr;
+ *  - read-ahead: 8 MiB read in 128 KiB calls costs a few requests, not
+ *    64, comes back exact, and a write through the mount in the middle
+ *    is seen by the reads after it;
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
@@ -919,6 +922,63 @@ static void test_cache_modes(void **state)
 	assert_int_equal(uvfs_umount(C, tw, 0), 0);
 }
 
+/* Read-ahead across calls: sequential reads of 128 KiB (FUSE's size)
+ * cost a request per piece of RA_BYTES, not one per call; the data is
+ * exact; a write through the mount in the middle is seen by the reads
+ * after it (what was read ahead is dropped). */
+static void test_read_ahead(void **state)
+{
+	enum { SZ = 8 << 20, CALL = 128 << 10 };
+	char t[32], p[64];
+	unsigned char *data = malloc(SZ), *back = malloc(SZ);
+	int fd, wfd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	for (unsigned i = 0; i < SZ; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 24);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=10000"), 0);
+	snprintf(p, sizeof(p), "%s/ra", t);
+	fd = uvfs_open(C, p, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(C, fd, data, SZ, 0), SZ);
+	assert_int_equal(uvfs_close(C, fd), 0);
+
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	unsigned long c0 = calls_of(t);
+	size_t got = 0;
+	ssize_t k;
+	while ((k = uvfs_read(C, fd, back + got, CALL)) > 0)
+		got += (size_t)k;
+	assert_int_equal(k, 0);
+	assert_int_equal(got, SZ);
+	unsigned long reqs = calls_of(t) - c0;
+	assert_memory_equal(back, data, SZ);
+	printf("8 MiB read in 128 KiB calls: %lu requests (64 calls)\n",
+	       reqs);
+	assert_true(reqs <= 20);
+
+	/* a write in the middle, through the mount, while read ahead */
+	assert_int_equal(uvfs_lseek(C, fd, 0, SEEK_SET), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);  /* reads ahead */
+	wfd = uvfs_open(C, p, O_WRONLY, 0);
+	assert_true(wfd >= 0);
+	assert_int_equal(uvfs_pwrite(C, wfd, "NEW!", 4, 3 * CALL), 4);
+	assert_int_equal(uvfs_close(C, wfd), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_memory_equal(back, "NEW!", 4);
+	assert_memory_equal(back + 4, data + 3 * CALL + 4, CALL - 4);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	free(data);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_root_squash),
 		cmocka_unit_test(test_cache_modes),
+		cmocka_unit_test(test_read_ahead),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_partition_heal),
