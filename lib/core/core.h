@@ -493,6 +493,9 @@ struct uvfs_node {
 struct uvfs_file {
 	struct file *f;                     /* const; one reference */
 	char label[64];                     /* const: who opened it */
+	struct uvfs_cred cred;              /* const: the opener's, whom the
+					       handle's I/O is for (as a
+					       kernel file's f_cred) */
 	struct cds_list_head mlink;         /* m->node_lock: m->handles */
 };
 
