@@ -376,11 +376,11 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		 * the holder count keeps falling.  Not if a process works
 		 * right at the mount point: the invalidation unhashes its
 		 * working directory (getcwd would fail there), and the mount
-		 * is busy anyway.  Nor while a request is in progress inside
-		 * (busy too): a lookup that completes under the unhashed
-		 * entry leaves its dentries orphaned in the kernel's cache,
-		 * holding their nodes until memory pressure, so that every
-		 * later unmount would be busy. */
+		 * is busy anyway.  Nor while a lookup (a create, ...) is in
+		 * progress inside (busy too): one that completes under the
+		 * unhashed entry leaves its dentries orphaned in the kernel's
+		 * cache, holding their nodes until memory pressure, so that
+		 * every later unmount would be busy. */
 		char hp[PATH_MAX + 1024];
 		control_host_path(c, target, hp, sizeof(hp));
 		if (control_cwd_at(hp) == 0 &&

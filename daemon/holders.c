@@ -235,8 +235,24 @@ static bool dev_target(struct control *c, dev_t dev, char *out, size_t size)
 	return found;
 }
 
-/* How many FUSE requests are in progress inside the mounts at or below
- * target (uvfs_fuse_requests). */
+/* Operations whose reply makes the kernel instantiate dentries. */
+static bool makes_entries(const char *op)
+{
+	static const char *const ops[] = {
+		"lookup", "create", "mkdir", "mknod", "symlink", "link",
+		"rename", "readdirplus", NULL,
+	};
+
+	for (int i = 0; ops[i]; i++)
+		if (strcmp(op, ops[i]) == 0)
+			return true;
+	return false;
+}
+
+/* How many FUSE requests that make dentries (a lookup, a create, ...) are
+ * in progress inside the mounts at or below target (uvfs_fuse_requests).
+ * A release or a read in progress does not count: it leaves nothing in
+ * the kernel's dentry cache. */
 size_t control_requests_below(struct control *c, const char *target)
 {
 	struct uvfs_fuse_request *v;
@@ -246,7 +262,8 @@ size_t control_requests_below(struct control *c, const char *target)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char mnt[PATH_MAX];
-		if (v[i].dev && dev_target(c, v[i].dev, mnt, sizeof(mnt)) &&
+		if (v[i].dev && makes_entries(v[i].op) &&
+		    dev_target(c, v[i].dev, mnt, sizeof(mnt)) &&
 		    ctl_under(mnt, target))
 			k++;
 	}
