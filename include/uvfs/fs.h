@@ -180,6 +180,16 @@ struct uvfs_fstype_ops {
 	const struct uvfs_fsopt *options;
 	/* One line for `uvfs mount --help`: what a SOURCE is.  May be NULL. */
 	const char *source_help;
+
+	/* At each close of a descriptor (and each FUSE FLUSH) of a file open
+	 * for writing, before the close returns: a driver that sent writes
+	 * behind waits for them and answers their error here (close(2)'s
+	 * error), so none is lost and the next opener sees the data (close-
+	 * to-open).  It is not the last release (that does no I/O, DESIGN
+	 * invariant 8): the file stays open through other descriptors.  May
+	 * be NULL (nothing buffered; FUSE is then told not to send FLUSH).
+	 * Last in the table: added after the first release of the ABI. */
+	int (*flush)(struct uvfs_sb *sb, void *priv, void *fh);
 };
 
 /* Checks options for a mount of type: the core's own, then the type's

@@ -282,6 +282,12 @@ ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off);
 ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
 		  off_t *off);
 int vop_fsync(struct vnode *vp, void *fh, int datasync);
+/* At a close of a file open for writing (fs.h's flush). */
+int vop_flush(struct vnode *vp, void *fh);
+/* Does a close of f ask the driver (open for writing, a flush op)? */
+bool file_flushes(const struct file *f);
+/* The driver's flush for f, if file_flushes(f); else 0. */
+int file_flush(struct file *f);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);
@@ -373,6 +379,7 @@ struct file {
 					       gate; vn_unload frees it */
 	struct cds_list_head vlink;         /* vp->lock */
 	char *name;                         /* const: path used to open it */
+	atomic_bool unflushed;              /* written since the last flush */
 };
 
 struct uvfs_ctx {

@@ -484,6 +484,17 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 	return vop_readdir(h->f->path.vp, fh, cookie, node_fill, &nf);
 }
 
+int uvfs_file_flushes(const struct uvfs_file *h)
+{
+	return file_flushes(h->f);
+}
+
+int uvfs_file_flush(struct uvfs_file *h)
+{
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
+	return file_flush(h->f);
+}
+
 int uvfs_file_fstat(struct uvfs_file *h, struct stat *st)
 {
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */

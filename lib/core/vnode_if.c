@@ -622,6 +622,23 @@ int vop_fsync(struct vnode *vp, void *fh, int datasync)
 	return (int)VCALL(fsync, .vp = vp, .fh = fh, .datasync = datasync);
 }
 
+struct vop_flush_args {
+	struct vnode *vp;
+	void *fh;
+};
+/* dead: 1, which no driver answers: file_flush tells a file written
+ * since its last flush (-EIO: what was written behind may be lost) from
+ * one that was not (0: nothing to lose, a dead file closes cleanly) */
+VOP_DESC(flush, 1, vp);
+static long vi_flush(struct uvfs_sb *sb, struct vop_flush_args *a)
+{
+	return sb->ops->flush ? sb->ops->flush(sb, a->vp->priv, a->fh) : 0;
+}
+int vop_flush(struct vnode *vp, void *fh)
+{
+	return (int)VCALL(flush, .vp = vp, .fh = fh);
+}
+
 struct vop_readdir_args {
 	struct vnode *vp;
 	void *fh;
