@@ -786,8 +786,12 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_err(req, uvfs_file_flush(FH(fi)->f));
+	int err;
+
+	req_begin(req, NODE(UF(req), ino), "flush");
+	err = uvfs_file_flush(FH(fi)->f);
+	req_end(UF(req));
+	reply_err(req, err);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
