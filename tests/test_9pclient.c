@@ -746,15 +746,15 @@ static void test_read_whole(void **state)
 	fx_done(&x);
 }
 
-/* One call's deadline covers all its requests: a read of three pieces
- * from a server that takes 300 ms per piece, with timeout=500, fails
- * with -ETIMEDOUT by the deadline plus the flush grace (the third piece
- * is never sent), where a fresh deadline per piece would take 900 ms and
- * succeed. */
+/* One call's deadline covers all its requests: a read of eight pieces
+ * (all sent at once) from a server that answers one at a time, 300 ms
+ * each, with timeout=500, fails with -ETIMEDOUT by the deadline plus the
+ * flush grace (the pieces still unanswered then are cut), where a fresh
+ * deadline per piece would take 2.4 s and succeed. */
 static void test_call_deadline(void **state)
 {
 	struct fx x = { 0 };
-	static char buf[3 * 8000];
+	static char buf[8 * 8000];
 	struct timespec t0;
 	int fd;
 
@@ -1301,8 +1301,11 @@ static void test_fence_forced_tcp(void **state)
 	assert_int_equal(uvfs_9p_register(u), 0);
 	assert_int_equal(uvfs_ctx_new(u, NULL, &c), 0);
 	assert_int_equal(uvfs_mkdir(c, "/m", 0755), 0);
+	/* writes waited for (wbwindow=0): each writer is told the outcome
+	 * of its own write (behind, a write is told "accepted" at once and
+	 * its failure later: docs/9p-client.md) */
 	assert_int_equal(uvfs_mount(c, "9p", src, "/m",
-				    "timeout=60000,msize=8192"), 0);
+				    "timeout=60000,msize=8192,wbwindow=0"), 0);
 	fd = uvfs_open(c, "/m/f", O_RDWR, 0);
 	assert_true(fd >= 0);
 	atomic_store(&t.fs.stall, true);

@@ -51,6 +51,9 @@
 #define TIMEOUT_DEFAULT 10000
 #define RESTARTS_DEFAULT  5     /* hostfs: restarts ... */
 #define WINDOW_DEFAULT_MS 60000 /* ... within this window */
+#define ACTIMEO_DEFAULT_MS 1000 /* attributes reused (as long as a FUSE
+				 * front end trusts them) */
+#define WBWINDOW_DEFAULT (2u << 20)     /* written behind per file */
 #define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
 				 * window (backing off to 1 s: a server
 				 * gone for ~24 s makes the mount dead) */
@@ -263,6 +266,7 @@ static struct node *lru_victim_locked(struct p9sb *s)
 
 void node_free(struct p9sb *s, struct node *n)
 {
+	fid_put(s, n->pre);
 	fid_put(s, n->fid);
 	free(n->name);
 	free(n);
@@ -579,6 +583,9 @@ struct opts {
 	bool serial, has_uname, has_server;
 	bool noreconnect;       /* 9p: a lost connection stays lost */
 	bool hard;              /* calls wait out an unreachable server */
+	long actimeo;           /* MS attributes are reused */
+	long wbwindow;          /* bytes written behind at most, per file */
+	bool loose;             /* cache=loose */
 };
 
 /* (an option added here goes into the tables of P9_FSOPTS_COMMON,
@@ -596,6 +603,8 @@ static int parse_opts(const char *options, struct opts *o,
 	o->restarts = hostfs ? RESTARTS_DEFAULT : RECONNECTS_DEFAULT;
 	o->fids = FIDS_DEFAULT;
 	o->window = WINDOW_DEFAULT_MS;
+	o->actimeo = ACTIMEO_DEFAULT_MS;
+	o->wbwindow = WBWINDOW_DEFAULT;
 	if (!options || !*options)
 		return 0;
 	dup = sys_strdup(options);
@@ -640,6 +649,15 @@ static int parse_opts(const char *options, struct opts *o,
 				      &o->timeout);
 		} else if (strcmp(tok, "serial") == 0) {
 			o->serial = true;
+		} else if (strncmp(tok, "actimeo=", 8) == 0) {
+			r = rt_parse_int(tok + 8, 0, 24 * 3600 * 1000L,
+					 &o->actimeo);
+		} else if (strncmp(tok, "wbwindow=", 9) == 0) {
+			r = rt_parse_int(tok + 9, 0, 64L << 20, &o->wbwindow);
+		} else if (strcmp(tok, "cache=none") == 0) {
+			o->loose = false;
+		} else if (strcmp(tok, "cache=loose") == 0) {
+			o->loose = true;
 		} else {
 			r = -EINVAL;
 		}
@@ -655,6 +673,9 @@ static void p9_free(struct p9sb *s)
 	struct timespec dl;
 
 	sup_stop(&s->c);
+	/* writes behind and read-aheads end (each within its deadline;
+	 * at once on a killed connection) */
+	pool_fini(&s->pool);
 	/* queue every clunk, then send what goes out within one short
 	 * deadline: a hung server delays unmount by at most 2 x ms */
 	pthread_mutex_lock(&s->c.s.lock);
@@ -663,6 +684,7 @@ static void p9_free(struct p9sb *s)
 	pthread_mutex_unlock(&s->c.s.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
+		rd_free(h->rd);
 		fid_put(s, h->fid);
 		free(h);
 	}
@@ -736,6 +758,10 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;
+	s->loose = o.loose;
+	s->actimeo_ns = (uint64_t)o.actimeo * 1000000ull;
+	s->wbwindow = (size_t)o.wbwindow;
+	pool_init(&s->pool, &s->c);
 	s->handles.next = s->handles.prev = &s->handles;
 	s->c.s.msize = (uint32_t)o.msize;
 	s->c.s.timeout_ms = (int)o.timeout;
@@ -752,6 +778,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->c.s.link = RT_LINK_NONE;
 	r = conn_init(&s->c);
 	if (r) {
+		pool_fini(&s->pool);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return r;
@@ -941,13 +968,17 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 	return 0;
 }
 
-static void p9_reclaim(struct uvfs_sb *sb, void *priv)
+/* Drops a use of n: the last puts it on the LRU (whose overflow frees
+ * the oldest).  A fid Tlcreate left that no open took is clunked. */
+void node_rele(struct p9sb *s, struct node *n)
 {
-	struct p9sb *s = S(sb);
-	struct node *n = priv, *evict = NULL;
+	struct node *evict = NULL;
+	struct fid *pre = NULL;
 
 	pthread_mutex_lock(&s->lock);
 	if (--n->refs == 0) {
+		pre = n->pre;
+		n->pre = NULL;
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;
@@ -959,9 +990,68 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	fid_put(s, pre);
 	if (evict)
 		node_free(s, evict);
 }
+
+void node_hold(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	lru_del_locked(s, n);
+	n->refs++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void p9_reclaim(struct uvfs_sb *sb, void *priv)
+{
+	node_rele(S(sb), priv);
+}
+
+/* ---- the attribute cache ------------------------------------------------ */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+{
+	bool ok;
+
+	if (s->actimeo_ns == 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = n->attr_ok && n->attr_sgen == conn_sgen(&s->c) &&
+	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	if (ok)
+		*ga = n->attr;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
+{
+	if (s->actimeo_ns == 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	n->attr = *ga;
+	n->attr_ns = now_ns();
+	n->attr_sgen = conn_sgen(&s->c);
+	n->attr_ok = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void attr_drop(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->attr_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
 
 
 /* Each operation runs under one call deadline (rs_call_begin): however
@@ -1044,7 +1134,15 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	{ "soft", UVFS_FSOPT_FLAG,                                      \
 	  "calls to an unreachable server fail fast (the default)" },   \
 	{ "window", UVFS_FSOPT_NUMBER,                                  \
-	  "MS: the window restarts= counts in (60000)" }
+	  "MS: the window restarts= counts in (60000)" },               \
+	{ "actimeo", UVFS_FSOPT_NUMBER,                                 \
+	  "MS: attributes are reused this long (1000; 0: never)" },     \
+	{ "wbwindow", UVFS_FSOPT_NUMBER,                                \
+	  "BYTES: writes sent behind per file at most (2097152; 0: "    \
+	  "every write waits)" },                                       \
+	{ "cache", UVFS_FSOPT_STRING,                                   \
+	  "none (default) or loose: attributes trusted until this "     \
+	  "mount changes them (one client writes)" }
 static const struct uvfs_fsopt p9_fsopts[] = {
 	{ "aname", UVFS_FSOPT_STRING, "PATH: the tree to attach to" },
 	{ "restarts", UVFS_FSOPT_NUMBER,

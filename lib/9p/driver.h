@@ -10,6 +10,7 @@
 #include <uvfs/fs.h>
 
 #include "conn.h"
+#include "pool.h"
 
 #define LRU_MAX         256     /* unreferenced nodes kept */
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
@@ -45,6 +46,34 @@ struct node {
 	 * nodes holding a fid that can be walked again, most recently used
 	 * first; fid NULL once released */
 	struct node *fprev, *fnext;
+	/* s->lock: the attribute cache (docs/9p-client.md, "round trips"):
+	 * the last Rgetattr and when it came (monotonic ns); valid while
+	 * attr_ok and younger than the mount's actimeo; dropped by every
+	 * change this mount makes to the file */
+	struct p9_rgetattr attr;
+	uint64_t attr_ns;
+	uint64_t attr_sgen;     /* the session they came from: a recovery
+				 * (the server's files may have changed
+				 * meanwhile) makes them stale */
+	bool attr_ok;
+	/* s->lock: the open fid Tlcreate left (O_RDWR), for the open that
+	 * follows a create; clunked if no open takes it */
+	struct fid *pre;
+	uint32_t pre_iounit;
+	/* write-behind (pool lock): Twrites sent and not yet answered, and
+	 * the first error of one (reported at the next write or fsync) */
+	struct pbatch wb;
+	atomic_int wb_err;
+	uint64_t wb_end;        /* s->lock: where the last write behind ended */
+	unsigned holds;         /* s->lock: jobs using the node (it stays in
+				 * the table while they run) */
+};
+
+/* A Treaddir reply kept in a directory's handle (io.c). */
+struct rdcache {
+	struct reply rp;
+	uint64_t off;           /* the cookie it was asked from */
+	bool eof;               /* it was empty: the end is at off */
 };
 
 /* An open file (the core's fh). */
@@ -53,6 +82,11 @@ struct handle {
 	uint32_t iounit;
 	bool append;            /* opened O_APPEND: writes are never replayed
 				 * (the server appends whatever the offset) */
+	bool sync;              /* O_SYNC, O_DSYNC or O_DIRECT: no write-behind */
+	struct rdcache *rd;     /* s->lock (taken out while used): a
+				 * directory's last Treaddir reply */
+	atomic_uint refs;       /* the core's (open to release) + one per
+				 * write behind in flight: the last frees it */
 	struct node *node;
 	struct handle *prev, *next; /* s->lock: open handles */
 };
@@ -73,6 +107,11 @@ struct p9sb {
 	uid_t uid;              /* the attach user (n_uname) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
+	struct p9pool pool;     /* requests in flight for one caller */
+	uint64_t actimeo_ns;    /* const: how long attributes are reused */
+	bool loose;             /* const: cache=loose: one client writes */
+	size_t wbwindow;        /* const: bytes written behind per file
+				 * (0: none) */
 };
 
 static inline struct p9sb *S(struct uvfs_sb *sb)
@@ -112,6 +151,20 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 	     uint32_t *iounit);
 /* The largest data count for one Tread/Twrite. */
 uint32_t io_max(struct p9sb *s, uint32_t iounit);
+
+/* Keeps n in the table while a job uses it (node_rele gives it back). */
+void node_hold(struct p9sb *s, struct node *n);
+void node_rele(struct p9sb *s, struct node *n);
+/* The attribute cache: fresh attributes of n into *ga (true), or false. */
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
+void attr_drop(struct p9sb *s, struct node *n);
+
+/* ---- io.c ---- */
+/* Waits until the writes behind on n are answered (a stat, a read, a
+ * truncate see them). */
+void wb_settle(struct p9sb *s, struct node *n);
+void rd_free(struct rdcache *rd);
 
 /* ---- vnops.c ---- */
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);

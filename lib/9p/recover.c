@@ -457,6 +457,8 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		out->hard = c->s.hard;
 		out->fids = atomic_load(&c->drv_fids);
 		out->fid_releases = atomic_load(&c->drv_fid_releases);
+		out->requests = atomic_load(&c->n_sent);
+		out->waits = atomic_load(&c->n_waits);
 		out->restarts = c->sup->sv.nrestarts ? c->sup->sv.nrestarts - 1 :
 				0;
 		out->losses = c->s.losses;

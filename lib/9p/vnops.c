@@ -45,20 +45,29 @@ static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
 	st->st_ctim.tv_nsec = (long)g->ctime_nsec;
 }
 
+/* Writes behind on n are answered (a stat, a read, a truncate see
+ * them). */
+
 static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
 	struct fid *f;
 	struct p9_rgetattr ga = { 0 };
-	int r = node_attr_fid(s, n, &f);
+	int r;
 
+	wb_settle(s, n);
+	if (attr_get(s, n, &ga))
+		goto fill;
+	r = node_attr_fid(s, n, &f);
 	if (r)
 		return r;
 	r = getattr_fid(s, f->num, &ga);
 	fid_put(s, f);
 	if (r)
 		return r;
+	attr_put(s, n, &ga);
+fill:
 	fill_stat(n, &ga, st);
 	atomic_store(&n->type, ga.mode & S_IFMT);
 	return 0;
@@ -120,13 +129,54 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 {
 	struct p9sb *s = S(sb);
 	struct fid *f;
-	int r = node_fid(s, priv, &f);
+	int r;
 
+	wb_settle(s, priv);
+	r = node_fid(s, priv, &f);
 	if (r)
 		return r;
+	attr_drop(s, priv);
 	r = setattr_fid(s, f->num, sa);
+	attr_drop(s, priv);
 	fid_put(s, f);
 	return r;
+}
+
+/* Cached attributes of ino whose type class is not the one a walk just
+ * saw belong to another file that had the number (the host reused it):
+ * dropped. */
+static void attr_check_type(struct p9sb *s, uint64_t ino, mode_t type)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, ino);
+	if (n && n->attr_ok) {
+		mode_t t = n->attr.mode & S_IFMT;
+		mode_t cls = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+		if (cls != type)
+			n->attr_ok = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A name in dir changed (created, removed, renamed): dir's attributes
+ * (size, times, links) and those of the file that had the name (links,
+ * ctime) are dropped. */
+static void attr_drop_name(struct p9sb *s, struct node *dir,
+			   const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	dir->attr_ok = false;
+	if (name)
+		for (unsigned b = 0; b < NBUCKETS; b++)
+			for (struct node *n = s->hash[b]; n; n = n->hnext)
+				/* (a file with other links may be known by
+				 * another of its names) */
+				if (n->attr_ok && ((n->pino == dir->ino &&
+				    n->name && strcmp(n->name, name) == 0) ||
+				    (!S_ISDIR(n->attr.mode) &&
+				     n->attr.nlink > 1)))
+					n->attr_ok = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
@@ -171,6 +221,7 @@ again:;
 	/* the qid tells directories and symlinks from the rest */
 	id->type = qid.type & P9_QTDIR ? S_IFDIR :
 		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
+	attr_check_type(s, qid.path, id->type);
 	return 0;
 }
 
@@ -190,6 +241,134 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	if (r)
 		return r;
 	*ino = qid.path;
+	/* a new file (any attributes kept for its number were another's),
+	 * or a moved one (its ctime) */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, qid.path);
+	if (n)
+		n->attr_ok = false;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* A walk run by a worker (pool.c). */
+struct walk_job {
+	struct p9sb *s;
+	uint32_t dirfid, nf;
+	const char *name;
+	struct p9_qid qid;
+	int r;
+};
+
+static void walk_job_fn(void *arg)
+{
+	struct walk_job *j = arg;
+
+	j->r = walk(j->s, j->dirfid, j->name, &j->nf, &j->qid);
+}
+
+/* A Tgetattr run as part of a batch. */
+struct ga_job {
+	struct p9sb *s;
+	uint32_t fid;
+	struct p9_rgetattr ga;
+	int r;
+};
+
+static void ga_job_fn(void *arg)
+{
+	struct ga_job *j = arg;
+
+	j->r = getattr_fid(j->s, j->fid, &j->ga);
+}
+
+/*
+ * A regular file: Twalk(dir -> clone), Tlcreate(clone, O_RDWR|O_CREAT|
+ * O_EXCL), then together Twalk(dir -> newfid, [name]) for the node and
+ * Tgetattr of the new open fid: three round trips.  The attributes are
+ * kept in the node (the core's getattr of the new vnode asks none) and
+ * the open clone is kept for the open that follows (node->pre).  A clone
+ * and its Tlcreate cannot go together: a server may run them out of
+ * order (diod's threads).
+ */
+static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
+		      const char *name, mode_t mode, uint32_t gid,
+		      const struct uvfs_cred *cred, uint64_t *ino)
+{
+	struct p9_msg m = { .type = P9_TLCREATE };
+	struct walk_job wj = { .s = s, .dirfid = dirfid, .name = name };
+	struct pbatch b = { 0 };
+	struct p9_rgetattr ga = { 0 };
+	struct reply rp;
+	uint32_t cf, iounit;
+	uint64_t gen = sb_gen(s);
+	int r, ar;
+
+	r = walk(s, dirfid, NULL, &cf, NULL);
+	if (r)
+		return r;
+	m.tlcreate.fid = cf;
+	m.tlcreate.name = p9_str(name);
+	m.tlcreate.flags = 02 | 0100 | 0200;    /* O_RDWR|O_CREAT|O_EXCL */
+	m.tlcreate.mode = mode & 07777;
+	m.tlcreate.gid = gid;
+	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
+	if (r)
+		return r;
+	iounit = rp.m.rlcreate.iounit;
+	reply_free(&rp);
+	pool_submit(&s->pool, &b, walk_job_fn, &wj, 0);
+	struct ga_job gj = { .s = s, .fid = cf };
+	pool_run_here(ga_job_fn, &gj);
+	ga = gj.ga;
+	ar = gj.r;
+	pool_wait(&s->pool, &b);
+	if (wj.r) {
+		clunk_async(&s->c, cf);
+		return wj.r;
+	}
+	r = node_install(s, wj.qid.path, wj.nf, true, dir->ino, name, gen);
+	if (r) {
+		clunk_async(&s->c, cf);
+		return r;
+	}
+	*ino = wj.qid.path;
+	if (ar == 0 && cred && s->uid == 0 && cred->uid != 0) {
+		/* attached as root: give the file to the caller, keeping the
+		 * group the server chose (setgid dirs) */
+		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
+					   UVFS_SET_GID, .uid = cred->uid,
+					   .gid = ga.gid };
+		ar = setattr_fid(s, cf, &sa);
+		ga.uid = cred->uid;
+		if (ar == 0 && (mode & 06000)) {
+			/* the chown cleared the set-id bits */
+			sa.valid = UVFS_SET_MODE;
+			sa.mode = mode & 07777;
+			ar = setattr_fid(s, cf, &sa);
+			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
+		}
+	}
+	/* (with a chown, the ctime kept is the create's: the chown's is a
+	 * moment later, within the attribute timeout) */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, *ino);
+	struct fid *old = NULL, *pre = fid_new(cf);
+	bool taken = false;
+	if (n && pre) {
+		old = n->pre;
+		n->pre = pre;
+		n->pre_iounit = iounit;
+		taken = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (n && ar == 0)
+		attr_put(s, n, &ga);
+	fid_put(s, old);
+	if (!taken && pre)
+		fid_put(s, pre);        /* clunks it */
+	else if (!taken)
+		clunk_async(&s->c, cf);
 	return 0;
 }
 
@@ -201,7 +380,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fid *df;
 	struct p9_msg m = { 0 };
 	struct reply rp;
-	uint32_t gid = cred ? cred->gid : 0, newfid, cf;
+	uint32_t gid = cred ? cred->gid : 0, newfid;
 	uint8_t rtype;
 	int r = node_fid(s, dir, &df);
 
@@ -211,25 +390,11 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		r = -ENAMETOOLONG;
 		goto out;
 	}
+	attr_drop_name(s, dir, NULL);   /* its times, size, links */
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		/* Tlcreate turns the fid into the open new file: clone the
-		 * directory's first, then walk to the file for a plain fid */
-		r = walk(s, df->num, NULL, &cf, NULL);
-		if (r)
-			goto out;
-		m.type = P9_TLCREATE;
-		m.tlcreate.fid = cf;
-		m.tlcreate.name = p9_str(name);
-		m.tlcreate.flags = 0100 | 0200; /* O_RDONLY|O_CREAT|O_EXCL */
-		m.tlcreate.mode = mode & 07777;
-		m.tlcreate.gid = gid;
-		r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
-		if (r)
-			goto out;
-		reply_free(&rp);
-		clunk_async(&s->c, cf);
-		goto created;
+		r = create_reg(s, dir, df->num, name, mode, gid, cred, ino);
+		goto out;
 	case S_IFDIR:
 		m.type = P9_TMKDIR;
 		m.tmkdir.dfid = df->num;
@@ -268,7 +433,6 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r)
 		goto out;
 	reply_free(&rp);
-created:
 	r = install_name(s, dir, df->num, name, ino, &newfid);
 	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller */
@@ -326,6 +490,8 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 	r = rpc(&s->c, &m, P9_RLINK, &rp, CL_NONE, 0);
 	if (r == 0)
 		reply_free(&rp);
+	attr_drop_name(s, dir, NULL);
+	attr_drop(s, priv);
 	fid_put(s, f);
 	fid_put(s, df);
 	return r;
@@ -389,6 +555,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS)
 		r = remove_name(s, df->num, name, isdir);
+	attr_drop_name(s, dir, name);
 	fid_put(s, df);
 	return r;
 }
@@ -452,6 +619,8 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 		clunk_async(&s->c, f);
 	}
 out:
+	attr_drop_name(s, odir, oname);
+	attr_drop_name(s, ndir, nname);
 	fid_put(s, nf);
 	fid_put(s, of);
 	return r;
@@ -480,281 +649,6 @@ static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
 	memcpy(buf, rp.m.rreadlink.target.s, n);
 	reply_free(&rp);
 	return (ssize_t)n;
-}
-
-int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
-{
-	struct p9sb *s = S(sb);
-	struct node *n = priv;
-	unsigned type = atomic_load(&n->type);
-	struct handle *h;
-	int r;
-
-	/* Only regular files and directories have I/O through the driver:
-	 * opening a FIFO or a device on the server could block it. */
-	if (type != S_IFREG && type != S_IFDIR) {
-		*fh = NULL;
-		return 0;
-	}
-	if (type == S_IFDIR)
-		flags = O_RDONLY;
-	else
-		flags &= O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_DIRECT |
-			 O_NOATIME;
-	uint32_t of;
-	h = sys_calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	r = open_fid(s, n, flags, &of, &h->iounit);
-	if (r) {
-		free(h);
-		return r;
-	}
-	h->fid = fid_new(of);
-	if (!h->fid) {
-		clunk_async(&s->c, of);
-		free(h);
-		return -ENOMEM;
-	}
-	h->node = n;
-	h->append = (flags & O_APPEND) != 0;
-	pthread_mutex_lock(&s->lock);
-	n->nopen++;
-	h->next = s->handles.next;
-	h->prev = &s->handles;
-	h->next->prev = h;
-	s->handles.next = h;
-	pthread_mutex_unlock(&s->lock);
-	*fh = h;
-	return 0;
-}
-
-void p9_release(struct uvfs_sb *sb, void *priv, void *fh)
-{
-	struct p9sb *s = S(sb);
-	struct handle *h = fh;
-
-	(void)priv;
-	if (!h)
-		return;
-	pthread_mutex_lock(&s->lock);
-	h->prev->next = h->next;
-	h->next->prev = h->prev;
-	h->node->nopen--;
-	pthread_mutex_unlock(&s->lock);
-	fid_put(s, h->fid);
-	free(h);
-}
-
-/* The open fid for an I/O: fh's, or a temporary one (fh NULL: node API). */
-static int io_fid(struct p9sb *s, struct node *n, struct handle *h,
-		  int flags, uint32_t *fid, uint32_t *iounit, bool *tmp)
-{
-	if (h) {
-		*fid = h->fid->num;     /* the core holds fh across the call */
-		*iounit = h->iounit;
-		*tmp = false;
-		return 0;
-	}
-	*tmp = true;
-	return open_fid(s, n, flags, fid, iounit);
-}
-
-ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
-		       size_t n, off_t off)
-{
-	struct p9sb *s = S(sb);
-	uint32_t fid, iounit;
-	size_t done = 0;
-	bool tmp;
-	int r;
-
-	if (off < 0)
-		return -EINVAL;
-	r = io_fid(s, priv, fh, O_RDONLY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	uint32_t max = io_max(s, iounit);
-	while (done < n) {
-		struct p9_msg m = { .type = P9_TREAD };
-		struct reply rp;
-		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
-
-		m.tread.fid = fid;
-		m.tread.offset = (uint64_t)off + done;
-		m.tread.count = want;
-		r = rpc(&s->c, &m, P9_RREAD, &rp, CL_NONE, 0);
-		if (r)
-			break;
-		uint32_t got = rp.m.rread.count;
-		if (got > want) {
-			reply_free(&rp);
-			r = -EIO;
-			break;
-		}
-		memcpy((char *)buf + done, rp.m.rread.data, got);
-		reply_free(&rp);
-		done += got;
-		if (got < want)
-			break;
-	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	/* A read fails whole (docs/session.md): fewer bytes than asked
-	 * only at the end of the file, never because a later piece failed
-	 * (a front end takes a short read for the end of the file). */
-	return r ? r : (ssize_t)done;
-}
-
-ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
-			const void *buf, size_t n, off_t *off)
-{
-	struct p9sb *s = S(sb);
-	bool append = *off < 0;
-	uint32_t fid, iounit;
-	size_t done = 0;
-	uint64_t pos;
-	bool tmp;
-	int r;
-
-	r = io_fid(s, priv, fh, append ? O_WRONLY | O_APPEND : O_WRONLY,
-		   &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	/* append: the handle was opened O_APPEND, the server appends and
-	 * ignores the offset; the size afterwards says where it ended */
-	pos = append ? 0 : (uint64_t)*off;
-	uint32_t max = io_max(s, iounit);
-	while (done < n) {
-		struct p9_msg m = { .type = P9_TWRITE };
-		struct reply rp;
-		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
-
-		m.twrite.fid = fid;
-		m.twrite.offset = pos + done;
-		m.twrite.count = want;
-		m.twrite.data = (const char *)buf + done;
-		/* an append is not replayed: it may have happened */
-		r = rpc_x(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0,
-			  append || (fh && ((struct handle *)fh)->append) ?
-			  RPC_NOREPLAY : 0);
-		if (r)
-			break;
-		uint32_t got = rp.m.rwrite.count;
-		reply_free(&rp);
-		if (got > want) {
-			r = -EIO;
-			break;
-		}
-		done += got;
-		if (got < want)
-			break;
-	}
-	if (done > 0 || r == 0) {
-		if (append) {
-			struct p9_rgetattr ga = { 0 };
-			int e = getattr_fid(s, fid, &ga);
-			if (e == 0)
-				*off = (off_t)ga.size;
-			else if (done == 0)
-				r = e;
-			else
-				*off = 0;       /* unknown: best effort */
-		} else {
-			*off += (off_t)done;
-		}
-	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	/* A write returns the bytes the server confirmed (POSIX allows a
-	 * short count after some were written); the failure of the rest
-	 * shows at the next write.  A piece whose outcome is unknown is not
-	 * counted (docs/session.md). */
-	return done > 0 ? (ssize_t)done : r;
-}
-
-int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
-{
-	struct p9sb *s = S(sb);
-	struct node *n = priv;
-	struct p9_msg m = { .type = P9_TFSYNC };
-	struct reply rp;
-	uint32_t fid, iounit;
-	bool tmp;
-	int r;
-
-	if (!fh && atomic_load(&n->type) != S_IFREG &&
-	    atomic_load(&n->type) != S_IFDIR)
-		return 0;
-	r = io_fid(s, n, fh, O_RDONLY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	m.tfsync.fid = fid;
-	m.tfsync.datasync = datasync ? 1 : 0;
-	r = rpc(&s->c, &m, P9_RFSYNC, &rp, CL_NONE, 0);
-	if (r == 0)
-		reply_free(&rp);
-	if (tmp)
-		clunk_async(&s->c, fid);
-	return r;
-}
-
-int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
-		      uint64_t cookie, uvfs_filldir_t fill, void *arg)
-{
-	struct p9sb *s = S(sb);
-	uint32_t fid, iounit;
-	char name[NAME_MAX + 1];
-	bool tmp, stop = false;
-	int r;
-
-	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	while (!stop) {
-		struct p9_msg m = { .type = P9_TREADDIR };
-		struct p9_dirent_iter it;
-		struct p9_dirent d;
-		struct reply rp;
-		int k, any = 0;
-
-		m.treaddir.fid = fid;
-		m.treaddir.offset = cookie;
-		m.treaddir.count = s->c.s.msize - P9_IOHDRSZ; /* diod's bound */
-		r = rpc(&s->c, &m, P9_RREADDIR, &rp, CL_NONE, 0);
-		if (r)
-			break;
-		p9_dirent_iter_init(&it, rp.m.rreaddir.data,
-				    rp.m.rreaddir.count);
-		while ((k = p9_dirent_next(&it, &d)) == 1) {
-			any = 1;
-			if (d.name.len > NAME_MAX) {
-				cookie = d.offset;      /* cannot be named */
-				continue;
-			}
-			memcpy(name, d.name.s, d.name.len);
-			name[d.name.len] = '\0';
-			if (fill(arg, name, d.qid.path, d.type, d.offset)) {
-				stop = true;
-				break;
-			}
-			cookie = d.offset;
-		}
-		reply_free(&rp);
-		if (k < 0) {
-			r = -EIO;
-			break;
-		}
-		if (!any)
-			break;          /* the end */
-		if (!stop && cookie == m.treaddir.offset) {
-			r = -EIO;       /* no progress: a broken server */
-			break;
-		}
-	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	return r;
 }
 
 /* ---- retried once when a rename made a path-named fid stale ---------- */

