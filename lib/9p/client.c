@@ -266,6 +266,7 @@ static struct node *lru_victim_locked(struct p9sb *s)
 
 void node_free(struct p9sb *s, struct node *n)
 {
+	fid_put(s, n->spare);
 	fid_put(s, n->pre);
 	fid_put(s, n->fid);
 	free(n->name);
@@ -973,12 +974,14 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 void node_rele(struct p9sb *s, struct node *n)
 {
 	struct node *evict = NULL;
-	struct fid *pre = NULL;
+	struct fid *pre = NULL, *spare = NULL;
 
 	pthread_mutex_lock(&s->lock);
 	if (--n->refs == 0) {
 		pre = n->pre;
 		n->pre = NULL;
+		spare = n->spare;
+		n->spare = NULL;
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;
@@ -991,6 +994,7 @@ void node_rele(struct p9sb *s, struct node *n)
 	}
 	pthread_mutex_unlock(&s->lock);
 	fid_put(s, pre);
+	fid_put(s, spare);
 	if (evict)
 		node_free(s, evict);
 }
@@ -1041,14 +1045,49 @@ void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
 	n->attr = *ga;
 	n->attr_ns = now_ns();
 	n->attr_sgen = conn_sgen(&s->c);
-	n->attr_ok = true;
+	n->attr_ok = n->perm_ok = true;
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+{
+	bool ok;
+
+	if (s->actimeo_ns == 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = n->perm_ok && n->attr_sgen == conn_sgen(&s->c) &&
+	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	if (ok)
+		*ga = n->attr;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
 }
 
 void attr_drop(struct p9sb *s, struct node *n)
 {
 	pthread_mutex_lock(&s->lock);
-	n->attr_ok = false;
+	n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
+		  uint64_t npino, const char *nname)
+{
+	if (opino == npino && strcmp(oname, nname) == 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct node *n = s->hash[b]; n; n = n->hnext) {
+			if (!n->name)
+				continue;
+			if (n->pino == npino && strcmp(n->name, nname) == 0)
+				node_set_name_locked(s, n, 0, NULL, n->gen);
+			else if (n->pino == opino &&
+				 strcmp(n->name, oname) == 0)
+				node_set_name_locked(s, n, npino, nname,
+						     n->gen);
+		}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1069,6 +1108,9 @@ static int c_statfs(struct uvfs_sb *sb, struct statvfs *st)
 { return CALL(sb, p9_statfs(sb, st)); }
 static int c_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 { return CALL(sb, p9_getattr(sb, priv, st)); }
+static int c_permission(struct uvfs_sb *sb, void *priv, int mask,
+			const struct uvfs_cred *cred)
+{ return CALL(sb, p9_permission(sb, priv, mask, cred)); }
 static int c_setattr(struct uvfs_sb *sb, void *priv,
 		     const struct uvfs_setattr *sa)
 { return CALL(sb, p9_setattr(sb, priv, sa)); }
@@ -1175,6 +1217,7 @@ static const struct uvfs_fsopt hostfs_fsopts[] = {
 		.vget = p9_vget,                                        \
 		.reclaim = p9_reclaim,                                  \
 		.getattr = c_getattr,                                   \
+		.permission = c_permission,                             \
 		.setattr = c_setattr,                                   \
 		.lookup = c_lookup,                                     \
 		.create = c_create,                                     \

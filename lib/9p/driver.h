@@ -56,10 +56,16 @@ struct node {
 				 * (the server's files may have changed
 				 * meanwhile) makes them stale */
 	bool attr_ok;
+	bool perm_ok;           /* attr's mode, uid and gid at least (a name
+				 * change in a directory leaves them) */
 	/* s->lock: the open fid Tlcreate left (O_RDWR), for the open that
 	 * follows a create; clunked if no open takes it */
 	struct fid *pre;
 	uint32_t pre_iounit;
+	/* s->lock: a directory's clone for its next Tlcreate (taken by it,
+	 * made again alongside it), and s->gen when it was made */
+	struct fid *spare;
+	uint64_t spare_gen;
 	/* write-behind (pool lock): Twrites sent and not yet answered, and
 	 * the first error of one (reported at the next write or fsync) */
 	struct pbatch wb;
@@ -159,6 +165,14 @@ void node_rele(struct p9sb *s, struct node *n);
 bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
 void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
 void attr_drop(struct p9sb *s, struct node *n);
+/* Fresh mode, uid, gid of n (the rest may be stale). */
+bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+/* A rename moved (opino, oname) to (npino, nname): the table follows
+ * (the node keeps its fid: a path-named one is walked again when it
+ * fails, docs/9p-client.md "fids and renames"); a node at the target
+ * name loses it. */
+void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
+		  uint64_t npino, const char *nname);
 
 /* ---- io.c ---- */
 /* Waits until the writes behind on n are answered (a stat, a read, a
@@ -168,6 +182,8 @@ void rd_free(struct rdcache *rd);
 
 /* ---- vnops.c ---- */
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
+int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
+		  const struct uvfs_cred *cred);
 int p9_setattr(struct uvfs_sb *sb, void *priv, const struct uvfs_setattr *sa);
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	      struct uvfs_ident *id);

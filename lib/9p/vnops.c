@@ -153,7 +153,7 @@ static void attr_check_type(struct p9sb *s, uint64_t ino, mode_t type)
 		mode_t t = n->attr.mode & S_IFMT;
 		mode_t cls = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
 		if (cls != type)
-			n->attr_ok = false;
+			n->attr_ok = n->perm_ok = false;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -165,7 +165,7 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 			   const char *name)
 {
 	pthread_mutex_lock(&s->lock);
-	dir->attr_ok = false;
+	dir->attr_ok = false;   /* (its mode, owner, group stand) */
 	if (name)
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			for (struct node *n = s->hash[b]; n; n = n->hnext)
@@ -246,7 +246,7 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	pthread_mutex_lock(&s->lock);
 	struct node *n = node_find_locked(s, qid.path);
 	if (n)
-		n->attr_ok = false;
+		n->attr_ok = n->perm_ok = false;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -300,13 +300,31 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	struct pbatch b = { 0 };
 	struct p9_rgetattr ga = { 0 };
 	struct reply rp;
+	struct walk_job sj = { .s = s, .dirfid = dirfid, .r = -1 };
 	uint32_t cf, iounit;
 	uint64_t gen = sb_gen(s);
+	struct fid *spare;
 	int r, ar;
 
-	r = walk(s, dirfid, NULL, &cf, NULL);
-	if (r)
-		return r;
+	/* the directory's spare clone, made beside the last create */
+	pthread_mutex_lock(&s->lock);
+	spare = dir->spare;
+	dir->spare = NULL;
+	if (spare && dir->spare_gen != s->gen) {
+		pthread_mutex_unlock(&s->lock);
+		fid_put(s, spare);      /* a rename may have made it stale */
+		spare = NULL;
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (spare) {
+		cf = spare->num;
+		free(spare);    /* the number is ours now (one use) */
+	} else {
+		r = walk(s, dirfid, NULL, &cf, NULL);
+		if (r)
+			return r;
+	}
 	m.tlcreate.fid = cf;
 	m.tlcreate.name = p9_str(name);
 	m.tlcreate.flags = 02 | 0100 | 0200;    /* O_RDWR|O_CREAT|O_EXCL */
@@ -318,11 +336,27 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	iounit = rp.m.rlcreate.iounit;
 	reply_free(&rp);
 	pool_submit(&s->pool, &b, walk_job_fn, &wj, 0);
+	/* and the next create's clone (a directory that gets one file
+	 * usually gets more) */
+	pool_submit(&s->pool, &b, walk_job_fn, &sj, 0);
 	struct ga_job gj = { .s = s, .fid = cf };
 	pool_run_here(ga_job_fn, &gj);
 	ga = gj.ga;
 	ar = gj.r;
 	pool_wait(&s->pool, &b);
+	if (sj.r == 0) {
+		struct fid *f = fid_new(sj.nf), *old = NULL;
+		if (f) {
+			pthread_mutex_lock(&s->lock);
+			old = dir->spare;
+			dir->spare = f;
+			dir->spare_gen = gen;
+			pthread_mutex_unlock(&s->lock);
+			fid_put(s, old);
+		} else {
+			clunk_async(&s->c, sj.nf);
+		}
+	}
 	if (wj.r) {
 		clunk_async(&s->c, cf);
 		return wj.r;
@@ -651,6 +685,46 @@ static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
 	return (ssize_t)n;
 }
 
+/* The core's check (vnode_if.c) from the attributes kept, so that a
+ * lookup's or a create's check of a directory asks nothing when its mode
+ * is known (a name changed in it leaves its mode, owner and group). */
+int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
+		  const struct uvfs_cred *cr)
+{
+	struct p9sb *s = S(sb);
+	struct p9_rgetattr ga;
+	unsigned bits;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+
+	if (attr_get_perm(s, priv, &ga)) {
+		mode = ga.mode;
+		uid = ga.uid;
+		gid = ga.gid;
+	} else {
+		struct stat st;
+		int r = p9_getattr(sb, priv, &st);
+		if (r)
+			return r;
+		mode = st.st_mode;
+		uid = st.st_uid;
+		gid = st.st_gid;
+	}
+	if (cr->uid == 0) {
+		bits = (mask & X_OK) && !S_ISDIR(mode) && !(mode & 0111) ? 0 : 7;
+	} else if (cr->uid == uid) {
+		bits = (mode >> 6) & 7;
+	} else {
+		bool in = cr->gid == gid;
+		for (unsigned i = 0; !in && i < cr->ngroups &&
+		     i < UVFS_NGROUPS_MAX; i++)
+			in = cr->groups[i] == gid;
+		bits = in ? (mode >> 3) & 7 : mode & 7;
+	}
+	return ((unsigned)mask & ~bits) ? -EACCES : 0;
+}
+
 /* ---- retried once when a rename made a path-named fid stale ---------- */
 
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
@@ -733,20 +807,16 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 			r = rename_once(sb, odir, oname, ndir, nname, flags);
 	}
 	if (r == 0) {
-		/* fids walked below the old name may be stale now (diod);
-		 * the moved file gets a fid by its new name */
-		struct fid *nf;
-		uint64_t ino;
-		uint32_t fid;
-
+		/* fids walked below the old name may be stale now (diod):
+		 * the next operation that fails on one walks again, by the
+		 * names the table now has */
+		struct node *od = odir, *nd = ndir;
 		pthread_mutex_lock(&s->lock);
 		s->gen++;
 		pthread_mutex_unlock(&s->lock);
-		if (node_fid(s, ndir, &nf) != 0)
-			return r;       /* the rename is done; no fresh fid */
-		install_name(s, ndir, nf->num, nname, &ino, &fid);
-		fid_put(s, nf);
+		node_renamed(s, od->ino, oname, nd->ino, nname);
 	}
+
 	return r;
 }
 
