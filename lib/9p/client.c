@@ -475,6 +475,20 @@ out:
 	return r;
 }
 
+bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen)
+{
+	struct node *p = n;
+
+	if (gen >= s->gen)
+		return false;
+	for (int depth = 0; p && p != s->root; depth++) {
+		if (p->moved > gen || !p->name || depth > REWALK_MAX)
+			return true;    /* (a chain not known whole: maybe) */
+		p = node_find_locked(s, p->pino);
+	}
+	return !p;
+}
+
 /* An operation on n's fid failed with r: true if it is worth retrying
  * because n's fid was walked before a rename and could walk again. */
 bool stale_retry(struct p9sb *s, struct node *n, int r)
@@ -484,7 +498,9 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	if (r != -ENOENT || n == s->root)
 		return false;
 	pthread_mutex_lock(&s->lock);
-	old = n->gen < s->gen;
+	/* only if n or a directory above it was moved since its fid was
+	 * walked */
+	old = n->gen < s->gen && moved_since_locked(s, n, n->gen);
 	n->gen = s->gen;        /* once per rename, even if it fails */
 	pthread_mutex_unlock(&s->lock);
 	return old && rewalk(s, n) == 0;
@@ -1084,9 +1100,11 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 			if (n->pino == npino && strcmp(n->name, nname) == 0)
 				node_set_name_locked(s, n, 0, NULL, n->gen);
 			else if (n->pino == opino &&
-				 strcmp(n->name, oname) == 0)
+				 strcmp(n->name, oname) == 0) {
 				node_set_name_locked(s, n, npino, nname,
 						     n->gen);
+				n->moved = s->gen;
+			}
 		}
 	pthread_mutex_unlock(&s->lock);
 }

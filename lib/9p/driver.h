@@ -36,6 +36,8 @@ struct node {
 	uint64_t pino;
 	char *name;
 	uint64_t gen;
+	uint64_t moved;         /* s->lock: s->gen of the last rename of it
+				 * (its fid, and those below, may be stale) */
 	bool linked;            /* s->lock: counted in its parent's kids */
 	unsigned kids;          /* s->lock: nodes linked to this one as their
 				 * parent: it stays in the table (their walk
@@ -148,6 +150,9 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
 	 struct p9_qid *qid);
 uint64_t sb_gen(struct p9sb *s);
+/* => s->lock held.  Was n, or a directory above it, renamed after
+ * rename generation gen (or is its chain of names not known whole)? */
+bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
 /* An operation on n's fid failed with r: true if it is worth retrying
  * because n's fid was walked before a rename and could walk again. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);

@@ -310,7 +310,7 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	pthread_mutex_lock(&s->lock);
 	spare = dir->spare;
 	dir->spare = NULL;
-	if (spare && dir->spare_gen != s->gen) {
+	if (spare && moved_since_locked(s, dir, dir->spare_gen)) {
 		pthread_mutex_unlock(&s->lock);
 		fid_put(s, spare);      /* a rename may have made it stale */
 		spare = NULL;
