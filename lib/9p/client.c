@@ -53,7 +53,7 @@
 #define WINDOW_DEFAULT_MS 60000 /* ... within this window */
 #define ACTIMEO_DEFAULT_MS 1000 /* attributes reused (as long as a FUSE
 				 * front end trusts them) */
-#define WBWINDOW_DEFAULT (2u << 20)     /* written behind per file */
+#define WBWINDOW_DEFAULT (4u << 20)     /* written behind per file */
 #define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
 				 * window (backing off to 1 s: a server
 				 * gone for ~24 s makes the mount dead) */
@@ -701,6 +701,7 @@ static void p9_free(struct p9sb *s)
 	pthread_mutex_unlock(&s->c.s.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
+		ra_fini(s, h);
 		rd_free(h->rd);
 		fid_put(s, h->fid);
 		free(h);
@@ -1198,7 +1199,7 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	{ "actimeo", UVFS_FSOPT_NUMBER,                                 \
 	  "MS: attributes are reused this long (1000; 0: never)" },     \
 	{ "wbwindow", UVFS_FSOPT_NUMBER,                                \
-	  "BYTES: writes sent behind per file at most (2097152; 0: "    \
+	  "BYTES: writes sent behind per file at most (4194304; 0: "    \
 	  "every write waits)" },                                       \
 	{ "cache", UVFS_FSOPT_STRING,                                   \
 	  "none (default) or loose: attributes trusted until this "     \

@@ -73,6 +73,8 @@ struct node {
 	struct pbatch wb;
 	atomic_int wb_err;
 	uint64_t wb_end;        /* s->lock: where the last write behind ended */
+	atomic_ulong dgen;      /* writes and truncations through this mount
+				 * (read-ahead from before one is dropped) */
 	unsigned holds;         /* s->lock: jobs using the node (it stays in
 				 * the table while they run) */
 };
@@ -93,6 +95,12 @@ struct handle {
 	bool sync;              /* O_SYNC, O_DSYNC or O_DIRECT: no write-behind */
 	struct rdcache *rd;     /* s->lock (taken out while used): a
 				 * directory's last Treaddir reply */
+	/* read-ahead (io.c): ra_lock guards ra, ra_next, ra_seq and is held
+	 * while a read takes from the pieces */
+	pthread_mutex_t ra_lock;
+	struct rapiece *ra;     /* pieces asked, by offset */
+	uint64_t ra_next;       /* where the last read ended */
+	unsigned ra_seq;        /* reads in sequence so far (capped) */
 	atomic_uint refs;       /* the core's (open to release) + one per
 				 * write behind in flight: the last frees it */
 	struct node *node;
@@ -116,6 +124,7 @@ struct p9sb {
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
 	struct p9pool pool;     /* requests in flight for one caller */
+	struct pbatch ra_b;     /* pool lock: read-ahead pieces in flight */
 	uint64_t actimeo_ns;    /* const: how long attributes are reused */
 	bool loose;             /* const: cache=loose: one client writes */
 	size_t wbwindow;        /* const: bytes written behind per file
@@ -184,6 +193,8 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
  * truncate see them). */
 void wb_settle(struct p9sb *s, struct node *n);
 void rd_free(struct rdcache *rd);
+struct handle;
+void ra_fini(struct p9sb *s, struct handle *h);
 
 /* ---- vnops.c ---- */
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);

@@ -78,6 +78,8 @@ int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	h->append = (flags & O_APPEND) != 0;
 	h->sync = (flags & (O_DSYNC | O_SYNC | O_DIRECT)) != 0;
 	atomic_init(&h->refs, 1);
+	pthread_mutex_init(&h->ra_lock, NULL);
+	h->ra_next = UINT64_MAX;        /* the first read is no sequence */
 	pthread_mutex_lock(&s->lock);
 	n->nopen++;
 	h->next = s->handles.next;
@@ -92,6 +94,7 @@ int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 static void handle_put(struct p9sb *s, struct handle *h)
 {
 	if (atomic_fetch_sub(&h->refs, 1) == 1) {
+		ra_fini(s, h);
 		rd_free(h->rd);
 		fid_put(s, h->fid);
 		free(h);
@@ -225,23 +228,199 @@ static size_t pieces(struct p9sb *s, uint32_t fid, char *buf, size_t n,
 	return done;
 }
 
+/*
+ * Read-ahead (docs/9p-client.md, "Bulk I/O").  A handle read in sequence
+ * (each read starting where the last ended) keeps the next RA_WINDOW
+ * bytes asked for, in pieces of one message each, all in flight; a read
+ * takes what it needs from them.  A piece is used only if it is of the
+ * file as it is now: no write through this mount since it was asked
+ * (node->dgen), and younger than the attribute timeout (another client
+ * may have written).  A piece that failed is dropped, and that part read
+ * again, waited for: a read still fails whole, and is short only at the
+ * end of the file.
+ */
+#define RA_WINDOW       (4u << 20)
+
+struct rapiece {
+	struct piece p;
+	struct fid *f;          /* a use of the handle's fid */
+	atomic_bool done;       /* written before the pool's broadcast */
+	atomic_int refs;        /* the handle's list and the job */
+	uint64_t dgen;          /* node->dgen when asked */
+	uint64_t asked_ns;
+	struct rapiece *next;   /* the handle's list, by offset */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void ra_put(struct p9sb *s, struct rapiece *rp)
+{
+	if (atomic_fetch_sub(&rp->refs, 1) == 1) {
+		fid_put(s, rp->f);
+		free(rp->p.buf);
+		free(rp);
+	}
+}
+
+static void ra_run(void *arg)
+{
+	struct rapiece *rp = arg;
+	struct p9sb *s = rp->p.s;
+
+	piece_run(&rp->p);
+	atomic_store(&rp->done, true);
+	ra_put(s, rp);
+}
+
+/* => h->ra_lock held.  Drops every piece (those in flight finish on
+ * their own). */
+static void ra_drop(struct p9sb *s, struct handle *h)
+{
+	while (h->ra) {
+		struct rapiece *rp = h->ra;
+		h->ra = rp->next;
+		ra_put(s, rp);
+	}
+}
+
+void ra_fini(struct p9sb *s, struct handle *h)
+{
+	pthread_mutex_lock(&h->ra_lock);
+	ra_drop(s, h);
+	pthread_mutex_unlock(&h->ra_lock);
+	pthread_mutex_destroy(&h->ra_lock);
+}
+
+/* => h->ra_lock held.  Asks for the pieces from where the list ends (or
+ * from) up to end. */
+static void ra_fill(struct p9sb *s, struct handle *h, uint64_t from,
+		    uint64_t end)
+{
+	struct node *nd = h->node;
+	uint32_t max = io_max(s, h->iounit);
+	struct rapiece **pp = &h->ra;
+	uint64_t at = from;
+
+	while (*pp) {
+		at = (*pp)->p.off + (*pp)->p.want;
+		pp = &(*pp)->next;
+	}
+	if (at < from)
+		at = from;
+	while (at < end) {
+		struct rapiece *rp = sys_calloc(1, sizeof(*rp));
+		char *b = rp ? sys_malloc(max) : NULL;
+		if (!b) {
+			free(rp);
+			return;
+		}
+		rp->p = (struct piece){ .s = s, .fid = h->fid->num, .off = at,
+					.want = max, .buf = b };
+		rp->f = h->fid;
+		atomic_fetch_add(&h->fid->refs, 1);
+		atomic_init(&rp->done, false);
+		atomic_init(&rp->refs, 2);
+		rp->dgen = atomic_load(&nd->dgen);
+		rp->asked_ns = mono_ns();
+		*pp = rp;
+		pp = &rp->next;
+		at += max;
+		pool_submit(&s->pool, &s->ra_b, ra_run, rp, 0);
+	}
+}
+
+/* => h->ra_lock held.  Copies what the pieces have of [off, off + n):
+ * the count; *eof when the end of the file came within it.  Stops at a
+ * part the pieces do not have, or cannot give (failed, stale): that part
+ * is the caller's to read. */
+static size_t ra_take(struct p9sb *s, struct handle *h, char *buf,
+		      size_t n, uint64_t off, bool *eof)
+{
+	uint64_t dg = atomic_load(&h->node->dgen);
+	uint64_t now = mono_ns();
+	size_t done = 0;
+
+	*eof = false;
+	while (done < n) {
+		uint64_t pos = off + done;
+		struct rapiece *rp = h->ra;
+		while (rp && !(rp->p.off <= pos && pos < rp->p.off + rp->p.want))
+			rp = rp->next;
+		if (!rp)
+			break;
+		if (!atomic_load(&rp->done))
+			pool_wait_done(&s->pool, &rp->done);
+		if (rp->p.r || rp->dgen != dg ||
+		    now - rp->asked_ns > s->actimeo_ns) {
+			ra_drop(s, h);
+			break;
+		}
+		uint64_t have_end = rp->p.off + rp->p.got;
+		if (pos >= have_end) {
+			*eof = true;
+			break;
+		}
+		size_t k = have_end - pos;
+		if (k > n - done)
+			k = n - done;
+		memcpy(buf + done, rp->p.buf + (pos - rp->p.off), k);
+		done += k;
+		if (rp->p.got < rp->p.want && off + done == have_end) {
+			*eof = true;
+			break;
+		}
+	}
+	/* the pieces wholly before what was read are used up */
+	while (h->ra && h->ra->p.off + h->ra->p.want <= off + done) {
+		struct rapiece *rp = h->ra;
+		h->ra = rp->next;
+		ra_put(s, rp);
+	}
+	return done;
+}
+
 ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 		       size_t n, off_t off)
 {
 	struct p9sb *s = S(sb);
+	struct handle *h = fh;
 	uint32_t fid, iounit;
-	size_t done;
-	bool tmp;
-	int r;
+	size_t done = 0;
+	bool tmp, eof = false;
+	int r = 0;
 
 	if (off < 0)
 		return -EINVAL;
 	wb_settle(s, priv);
+	if (h && !h->sync && s->actimeo_ns && n > 0) {
+		uint64_t o = (uint64_t)off;
+		pthread_mutex_lock(&h->ra_lock);
+		if (o != h->ra_next) {
+			ra_drop(s, h);
+			h->ra_seq = 0;
+		} else if (h->ra_seq < 2) {
+			h->ra_seq++;
+		}
+		h->ra_next = o + n;
+		if (h->ra_seq >= 1 && fid_sendable(&s->c, h->fid->num))
+			ra_fill(s, h, o, o + n + RA_WINDOW);
+		done = ra_take(s, h, buf, n, o, &eof);
+		pthread_mutex_unlock(&h->ra_lock);
+		if (eof || done == n)
+			return (ssize_t)done;
+	}
 	r = io_fid(s, priv, fh, O_RDONLY, &fid, &iounit, &tmp);
 	if (r)
 		return r;
-	done = pieces(s, fid, buf, n, (uint64_t)off, io_max(s, iounit), false,
-		      false, &r);
+	done += pieces(s, fid, (char *)buf + done, n - done,
+		       (uint64_t)off + done, io_max(s, iounit), false, false,
+		       &r);
 	if (tmp)
 		clunk_async(&s->c, fid);
 	/* A read fails whole (docs/session.md): fewer bytes than asked
@@ -271,6 +450,15 @@ static void wb_run(void *arg)
 		atomic_compare_exchange_strong(&n->wb_err, &zero, j->p.r);
 	}
 	attr_drop(s, n);        /* size and times changed */
+}
+
+/* Once the job is counted out of its node's batch: the uses go. */
+static void wb_fin(void *arg)
+{
+	struct wbjob *j = arg;
+	struct p9sb *s = j->p.s;
+	struct node *n = j->h->node;
+
 	free(j->p.buf);
 	handle_put(s, j->h);
 	node_rele(s, n);
@@ -316,13 +504,14 @@ static int write_behind(struct p9sb *s, struct handle *h, const char *buf,
 		node_hold(s, nd);
 		pool_wait_below(&s->pool, &nd->wb,
 				s->wbwindow > want ? s->wbwindow - want : 0);
-		pool_submit(&s->pool, &nd->wb, wb_run, j, want);
+		pool_submit_fin(&s->pool, &nd->wb, wb_run, wb_fin, j, want);
 		at += want;
 		pthread_mutex_lock(&s->lock);
 		nd->wb_end = off + at;
 		pthread_mutex_unlock(&s->lock);
 	}
 	attr_drop(s, nd);
+	atomic_fetch_add(&nd->dgen, 1);
 	return 0;
 }
 
@@ -361,6 +550,7 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 	if (r)
 		return r;
 	attr_drop(s, nd);
+	atomic_fetch_add(&nd->dgen, 1);
 	/* append: the handle was opened O_APPEND, the server appends and
 	 * ignores the offset; the size afterwards says where it ended.
 	 * Its pieces go one at a time (each lands at the end as it is then,

@@ -27,6 +27,7 @@
 
 struct pjob {
 	void (*fn)(void *);
+	void (*fin)(void *);
 	void *arg;
 	struct pbatch *b;
 	size_t bytes;
@@ -83,6 +84,8 @@ static void run_job(struct p9pool *p, struct pjob *j)
 	j->b->bytes -= j->bytes;
 	pthread_cond_broadcast(&p->done_cv);
 	pthread_mutex_unlock(&p->lock);
+	if (j->fin)
+		j->fin(j->arg);
 	free(j);
 }
 
@@ -115,13 +118,23 @@ static void *worker(void *arg)
 void pool_submit(struct p9pool *p, struct pbatch *b, void (*fn)(void *),
 		 void *arg, size_t bytes)
 {
+	pool_submit_fin(p, b, fn, NULL, arg, bytes);
+}
+
+void pool_submit_fin(struct p9pool *p, struct pbatch *b,
+		     void (*fn)(void *), void (*fin)(void *), void *arg,
+		     size_t bytes)
+{
 	struct pjob *j = sys_malloc(sizeof(*j));
 
 	if (!j) {
 		fn(arg);        /* no memory: in the caller, one at a time */
+		if (fin)
+			fin(arg);
 		return;
 	}
 	j->fn = fn;
+	j->fin = fin;
 	j->arg = arg;
 	j->b = b;
 	j->bytes = bytes;
@@ -163,6 +176,16 @@ void pool_wait(struct p9pool *p, struct pbatch *b)
 		atomic_fetch_add(&p->c->n_waits, 1);
 	b->used = false;
 	while (b->pending)
+		pthread_cond_wait(&p->done_cv, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void pool_wait_done(struct p9pool *p, atomic_bool *done)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!atomic_load(done))
+		atomic_fetch_add(&p->c->n_waits, 1);
+	while (!atomic_load(done))
 		pthread_cond_wait(&p->done_cv, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 }

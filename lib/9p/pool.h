@@ -21,6 +21,7 @@
 #define UVFS_9P_POOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -59,9 +60,16 @@ void pool_fini(struct p9pool *p);
  * fails). */
 void pool_submit(struct p9pool *p, struct pbatch *b, void (*fn)(void *),
 		 void *arg, size_t bytes);
+/* The same, with fin(arg) called once the job counts as finished in b
+ * (b may go away after that: fin may free what holds it). */
+void pool_submit_fin(struct p9pool *p, struct pbatch *b,
+		     void (*fn)(void *), void (*fin)(void *), void *arg,
+		     size_t bytes);
 /* Waits until every job of b has finished: one wait for replies
  * (counted if b had jobs since its last wait). */
 void pool_wait(struct p9pool *p, struct pbatch *b);
+/* Waits until *done (set by a job before it finishes): one wait. */
+void pool_wait_done(struct p9pool *p, atomic_bool *done);
 /* Waits until b carries at most bytes (a window). */
 void pool_wait_below(struct p9pool *p, struct pbatch *b, size_t bytes);
 /* b's pending jobs now (a hint, for "anything to wait for?"). */

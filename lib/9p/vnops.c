@@ -138,6 +138,7 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 	attr_drop(s, priv);
 	r = setattr_fid(s, f->num, sa);
 	attr_drop(s, priv);
+	atomic_fetch_add(&((struct node *)priv)->dgen, 1);     /* a size */
 	fid_put(s, f);
 	return r;
 }
