@@ -208,6 +208,63 @@ out:
 	env_down(&e);
 }
 
+/* Read-ahead and write-behind give the bytes of the file as it is: a
+ * sequential reader sees a write made through another handle between
+ * its reads, a truncation, and the end of the file where it is; a file
+ * written behind reads back whole through another handle without an
+ * fsync, and its size is right at once. */
+static void test_bulk_coherent(void **state)
+{
+	static char a[256 << 10], b[256 << 10];
+	const size_t sz = 8 << 20, step = sizeof(a);
+	struct env e;
+	struct stat st;
+	int w, r;
+
+	(void)state;
+	if (env_up(&e, "timeout=10000") != 0) {
+		printf("uvfs-hostfs not found ($UVFS_HOSTFS)\n");
+		skip();
+		return;
+	}
+	w = uvfs_open(e.c, "/m/f", O_CREAT | O_RDWR, 0644);
+	assert_true(w >= 0);
+	for (size_t off = 0; off < sz; off += step) {
+		memset(a, (int)('a' + (off / step) % 26), step);
+		assert_int_equal(uvfs_pwrite(e.c, w, a, step, (off_t)off),
+				 (ssize_t)step);
+	}
+	/* no fsync: another handle sees it all, the size at once */
+	assert_int_equal(uvfs_stat(e.c, "/m/f", &st), 0);
+	assert_int_equal(st.st_size, (off_t)sz);
+	r = uvfs_open(e.c, "/m/f", O_RDONLY, 0);
+	assert_true(r >= 0);
+	for (size_t off = 0; off < sz; off += step) {
+		if (off == sz / 2) {
+			/* a write through the other handle ahead of the
+			 * reader: what it reads next is the new data */
+			memset(a, 'Z', step);
+			assert_int_equal(uvfs_pwrite(e.c, w, a, step,
+						     (off_t)off), (ssize_t)step);
+		}
+		assert_int_equal(uvfs_read(e.c, r, b, step), (ssize_t)step);
+		memset(a, off >= sz / 2 && off < sz / 2 + step ? 'Z' :
+			  (int)('a' + (off / step) % 26), step);
+		assert_memory_equal(a, b, step);
+	}
+	assert_int_equal(uvfs_read(e.c, r, b, step), 0);        /* the end */
+	/* truncated under a sequential reader: short at the new end */
+	assert_int_equal(uvfs_lseek(e.c, r, 0, SEEK_SET), 0);
+	assert_int_equal(uvfs_read(e.c, r, b, step), (ssize_t)step);
+	assert_int_equal(uvfs_read(e.c, r, b, step), (ssize_t)step);
+	assert_int_equal(uvfs_ftruncate(e.c, w, (off_t)(3 * step - 100)), 0);
+	assert_int_equal(uvfs_read(e.c, r, b, step), (ssize_t)(step - 100));
+	assert_int_equal(uvfs_read(e.c, r, b, step), 0);
+	assert_int_equal(uvfs_close(e.c, r), 0);
+	assert_int_equal(uvfs_close(e.c, w), 0);
+	env_down(&e);
+}
+
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -328,6 +385,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_bulk_coherent),
 	};
 
 	if (getenv("UVFS_RT_SOURCE"))
