@@ -216,8 +216,11 @@ void lru_del_locked(struct p9sb *s, struct node *n)
 	}
 }
 
+static void nhash_del_locked(struct p9sb *s, struct node *n);
+
 void hash_del_locked(struct p9sb *s, struct node *n)
 {
+	nhash_del_locked(s, n);
 	struct node **pp = &s->hash[bucket(n->ino)];
 
 	while (*pp != n)
@@ -273,6 +276,31 @@ void node_free(struct p9sb *s, struct node *n)
 	free(n);
 }
 
+static unsigned nbucket(uint64_t pino, const char *name)
+{
+	uint64_t h = pino * 0x9e3779b97f4a7c15ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+}
+
+/* => s->lock held.  n leaves the (pino, name) chain. */
+static void nhash_del_locked(struct p9sb *s, struct node *n)
+{
+	if (!n->name)
+		return;
+	for (struct node **pp = &s->nhash[nbucket(n->pino, n->name)]; *pp;
+	     pp = &(*pp)->nnext)
+		if (*pp == n) {
+			*pp = n->nnext;
+			break;
+		}
+	n->nnext = NULL;
+}
+
+static uint64_t now_ns(void);
+
 /* => s->lock held.  Records where n's fid was walked to. */
 static void node_set_name_locked(struct p9sb *s, struct node *n,
 				 uint64_t pino, const char *name, uint64_t gen)
@@ -281,8 +309,18 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 
 	if (name && !dup)
 		return;         /* keeps the old name: a later walk fixes it */
+	nhash_del_locked(s, n);
 	free(n->name);
 	n->name = dup;
+	n->name_ns = 0;
+	if (dup) {
+		unsigned b = nbucket(pino, dup);
+		n->nnext = s->nhash[b];
+		s->nhash[b] = n;
+		/* the server just said so (a walk, a create, a rename) */
+		n->name_ns = now_ns();
+		n->name_sgen = conn_sgen(&s->c);
+	}
 	node_link_locked(s, n, pino);
 	n->pino = pino;
 	n->gen = gen;
@@ -1043,7 +1081,9 @@ bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 {
 	bool ok;
 
-	if (s->actimeo_ns == 0)
+	/* nothing kept is answered while the session is not up: the calls
+	 * fail (fast) or wait as every other does (docs/session.md) */
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
 		return false;
 	pthread_mutex_lock(&s->lock);
 	ok = n->attr_ok && n->attr_sgen == conn_sgen(&s->c) &&
@@ -1070,7 +1110,7 @@ bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 {
 	bool ok;
 
-	if (s->actimeo_ns == 0)
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
 		return false;
 	pthread_mutex_lock(&s->lock);
 	ok = n->perm_ok && n->attr_sgen == conn_sgen(&s->c) &&
@@ -1085,6 +1125,39 @@ void attr_drop(struct p9sb *s, struct node *n)
 {
 	pthread_mutex_lock(&s->lock);
 	n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type)
+{
+	int hit = 0;
+
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			mode_t t = atomic_load(&n->type);
+			if (n->name_ns && t &&
+			    n->name_sgen == conn_sgen(&s->c) &&
+			    (s->loose || now_ns() - n->name_ns < s->actimeo_ns)) {
+				*ino = n->ino;
+				*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+				hit = 1;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return hit;
+}
+
+void name_forget(struct p9sb *s, uint64_t pino, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0)
+			n->name_ns = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 

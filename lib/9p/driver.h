@@ -43,6 +43,11 @@ struct node {
 				 * parent: it stays in the table (their walk
 				 * again from the root needs its name) */
 	struct node *hnext;     /* s->lock: hash chain */
+	/* s->lock: the name cache (docs/9p-client.md, "Round trips"): the
+	 * chain of the table by (pino, name), and when the server last
+	 * said that name is this file (0: not since a change here) */
+	struct node *nnext;
+	uint64_t name_ns, name_sgen;
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
 	/* s->lock: the fid cache (docs/9p-client.md, "fids are a cache"):
 	 * nodes holding a fid that can be walked again, most recently used
@@ -111,6 +116,7 @@ struct p9sb {
 	struct conn c;
 	pthread_mutex_t lock;   /* nodes, LRU, handles */
 	struct node *hash[NBUCKETS];
+	struct node *nhash[NBUCKETS];   /* lock: by (pino, name) */
 	struct node lru;        /* head: lnext newest */
 	unsigned nlru;
 	struct handle handles;  /* list head */
@@ -187,6 +193,13 @@ bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
  * name loses it. */
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname);
+/* The name cache: the file the server last said dir/name is, if that
+ * was within the attribute timeout (cache=loose: since any change here)
+ * and its type is known: 1, *ino, *type; else 0. */
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type);
+/* dir/name changed here (unlinked, replaced): not known any more. */
+void name_forget(struct p9sb *s, uint64_t pino, const char *name);
 
 /* ---- io.c ---- */
 /* Waits until the writes behind on n are answered (a stat, a read, a

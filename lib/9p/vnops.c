@@ -195,6 +195,10 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		id->type = S_IFDIR;
 		return 0;
 	}
+	/* the server said what the name is a moment ago (or, cache=loose,
+	 * nothing here changed it since) */
+	if (strcmp(name, "..") != 0 && name_get(s, d->ino, name, ino, &id->type))
+		return 0;
 	bool retried = false;
 again:;
 	uint64_t gen = sb_gen(s);
@@ -591,6 +595,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r == -EOPNOTSUPP || r == -ENOSYS)
 		r = remove_name(s, df->num, name, isdir);
 	attr_drop_name(s, dir, name);
+	name_forget(s, ((struct node *)dir)->ino, name);
 	fid_put(s, df);
 	return r;
 }
