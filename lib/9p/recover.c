@@ -184,7 +184,7 @@ static int walk_path(struct conn *c, uint32_t fid, const char *path,
 	return r;
 }
 
-#define REWALK_THREADS 8
+#define REWALK_THREADS 32      /* re-walks and reopens in flight together */
 
 struct rewalk {
 	struct conn *c;
