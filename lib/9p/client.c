@@ -58,6 +58,8 @@
 				 * window (backing off to 1 s: a server
 				 * gone for ~24 s makes the mount dead) */
 
+static uint64_t now_ns(void);
+
 struct fid *fid_new(uint32_t num)
 {
 	struct fid *f = sys_malloc(sizeof(*f));
@@ -267,8 +269,39 @@ static struct node *lru_victim_locked(struct p9sb *s)
 	return NULL;
 }
 
+void ls_free_locked(struct node *dir)
+{
+	for (unsigned i = 0; i < dir->nls; i++)
+		free(dir->ls[i]);
+	free(dir->ls);
+	dir->ls = NULL;
+	dir->nls = 0;
+	dir->pf_next = 0;
+}
+
+void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
+{
+	char *dup = NULL;
+
+	if (s->actimeo_ns == 0 || (name[0] == '.' && (!name[1] ||
+	    (name[1] == '.' && !name[2]))))
+		name = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (start)
+		ls_free_locked(dir);
+	if (name && !dir->ls)
+		dir->ls = sys_calloc(LS_MAX, sizeof(*dir->ls));
+	if (name && dir->ls && dir->nls < LS_MAX &&
+	    (dup = sys_strdup(name))) {
+		dir->ls[dir->nls++] = dup;
+		dir->ls_ns = now_ns();
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void node_free(struct p9sb *s, struct node *n)
 {
+	ls_free_locked(n);
 	fid_put(s, n->spare);
 	fid_put(s, n->pre);
 	fid_put(s, n->fid);
@@ -298,8 +331,6 @@ static void nhash_del_locked(struct p9sb *s, struct node *n)
 		}
 	n->nnext = NULL;
 }
-
-static uint64_t now_ns(void);
 
 /* => s->lock held.  Records where n's fid was walked to. */
 static void node_set_name_locked(struct p9sb *s, struct node *n,
@@ -1128,26 +1159,30 @@ void attr_drop(struct p9sb *s, struct node *n)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
-	     mode_t *type)
+bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
+		       uint64_t *ino, mode_t *type)
 {
-	int hit = 0;
-
 	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
-		return 0;
-	pthread_mutex_lock(&s->lock);
+		return false;
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
 			mode_t t = atomic_load(&n->type);
-			if (n->name_ns && t &&
-			    n->name_sgen == conn_sgen(&s->c) &&
-			    (s->loose || now_ns() - n->name_ns < s->actimeo_ns)) {
-				*ino = n->ino;
-				*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
-				hit = 1;
-			}
-			break;
+			if (!n->name_ns || !t ||
+			    n->name_sgen != conn_sgen(&s->c) ||
+			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
+				return false;
+			*ino = n->ino;
+			*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+			return true;
 		}
+	return false;
+}
+
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type)
+{
+	pthread_mutex_lock(&s->lock);
+	bool hit = name_fresh_locked(s, pino, name, ino, type);
 	pthread_mutex_unlock(&s->lock);
 	return hit;
 }

@@ -82,7 +82,19 @@ struct node {
 				 * (read-ahead from before one is dropped) */
 	unsigned holds;         /* s->lock: jobs using the node (it stays in
 				 * the table while they run) */
+	/* s->lock: a directory's last listing (names, up to LS_MAX), for
+	 * the walks and getattrs a lookup of one of them sends together
+	 * (vnops.c, "ls -l") */
+	char **ls;
+	unsigned nls;
+	uint64_t ls_ns;
+	unsigned pf_next;       /* where the last of those batches ended: a
+				 * name before it is not a reason for another
+				 * (each name of a listing is walked ahead at
+				 * most once, whatever the order of lookups) */
 };
+
+#define LS_MAX          4096    /* names of a listing kept */
 
 /* A Treaddir reply kept in a directory's handle (io.c). */
 struct rdcache {
@@ -198,8 +210,16 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
  * and its type is known: 1, *ino, *type; else 0. */
 int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 	     mode_t *type);
+/* => s->lock held.  The same. */
+bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
+		       uint64_t *ino, mode_t *type);
 /* dir/name changed here (unlinked, replaced): not known any more. */
 void name_forget(struct p9sb *s, uint64_t pino, const char *name);
+
+/* A listing of dir from its start (cookie 0: what was kept goes) or on:
+ * name is one of its entries. */
+void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name);
+void ls_free_locked(struct node *dir);
 
 /* ---- io.c ---- */
 /* Waits until the writes behind on n are answered (a stat, a read, a

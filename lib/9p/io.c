@@ -702,6 +702,8 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	struct p9sb *s = S(sb);
 	struct handle *h = fh;
 	struct rdcache *rd = rd_take(s, h);
+	bool from0 = cookie == 0;       /* a listing from its start */
+	unsigned listed = 0;
 	uint32_t fid, iounit;
 	char name[NAME_MAX + 1];
 	bool tmp, stop = false;
@@ -753,6 +755,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 				stop = true;
 				break;
 			}
+			ls_note(s, priv, listed++ == 0 && from0, name);
 			cookie = d.offset;
 		}
 		if (k < 0) {

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define POOL_THREADS    32      /* workers at most per mount */
+#define POOL_THREADS    128     /* workers at most per mount */
 
 struct conn;
 struct pjob;

@@ -180,6 +180,117 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * ls -l: 9P2000.L has no readdirplus.  A lookup of a name the directory's
+ * last listing had, that the name cache does not know, walks it and the
+ * next names of the listing the cache does not know either (PF_CHUNK in
+ * all: what the table's LRU of unreferenced nodes keeps), and gets their
+ * attributes, all in flight together: a listing followed by a stat of
+ * each name costs two round trips per PF_CHUNK names, not one per name.
+ */
+#define PF_CHUNK        128
+#define LS_AGE_NS       (10ull * 1000000000ull)   /* a listing this old is
+						   * not followed */
+
+struct pf_job {
+	struct p9sb *s;
+	uint32_t dirfid;
+	uint64_t pino, gen;
+	char *name;
+};
+
+static void pf_run(void *arg)
+{
+	struct pf_job *j = arg;
+	struct p9sb *s = j->s;
+	struct p9_rgetattr ga;
+	struct p9_qid qid;
+	uint32_t nf;
+
+	if (walk(s, j->dirfid, j->name, &nf, &qid) != 0)
+		return;
+	int r = getattr_fid(s, nf, &ga);
+	if (node_install(s, qid.path, nf, true, j->pino, j->name, j->gen))
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, qid.path);
+	if (n && r == 0)
+		atomic_store(&n->type, ga.mode & S_IFMT);
+	pthread_mutex_unlock(&s->lock);
+	if (n && r == 0)
+		attr_put(s, n, &ga);
+}
+
+static void pf_fin(void *arg)
+{
+	struct pf_job *j = arg;
+
+	free(j->name);
+	free(j);
+}
+
+/* Was d listed lately (a listing that a stat of each name may follow)? */
+static bool listed_lately(struct p9sb *s, struct node *d)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t now = (uint64_t)t.tv_sec * 1000000000ull +
+		       (uint64_t)t.tv_nsec;
+	pthread_mutex_lock(&s->lock);
+	bool r = d->ls && now - d->ls_ns < LS_AGE_NS;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
+{
+	struct pf_job *jobs[PF_CHUNK];
+	struct pbatch b = { 0 };
+	unsigned n = 0, i;
+	struct fid *df;
+	uint64_t t, gen = sb_gen(s);
+	mode_t ty;
+
+	pthread_mutex_lock(&s->lock);
+	if (!d->ls || s->actimeo_ns == 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	for (i = 0; i < d->nls && strcmp(d->ls[i], name) != 0; i++)
+		;
+	if (i < d->pf_next)
+		i = d->nls;     /* walked ahead once already */
+	for (; i < d->nls && n < PF_CHUNK; i++) {
+		char *nm = d->ls[i];
+		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
+			continue;
+		struct pf_job *j = sys_calloc(1, sizeof(*j));
+		if (!j || !(j->name = sys_strdup(nm))) {
+			free(j);
+			break;
+		}
+		jobs[n++] = j;
+	}
+	if (n)
+		d->pf_next = i;
+	pthread_mutex_unlock(&s->lock);
+	if (n < 2 || node_fid(s, d, &df) != 0) {
+		for (i = 0; i < n; i++)
+			pf_fin(jobs[i]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i]->s = s;
+		jobs[i]->dirfid = df->num;
+		jobs[i]->pino = d->ino;
+		jobs[i]->gen = gen;
+		pool_submit_fin(&s->pool, &b, pf_run, pf_fin, jobs[i], 0);
+	}
+	pool_wait(&s->pool, &b);
+	fid_put(s, df);
+}
+
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		     struct uvfs_ident *id)
 {
@@ -199,6 +310,11 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	 * nothing here changed it since) */
 	if (strcmp(name, "..") != 0 && name_get(s, d->ino, name, ino, &id->type))
 		return 0;
+	if (strcmp(name, "..") != 0 && listed_lately(s, d)) {
+		ls_prefetch(s, d, name);
+		if (name_get(s, d->ino, name, ino, &id->type))
+			return 0;
+	}
 	bool retried = false;
 again:;
 	uint64_t gen = sb_gen(s);
