@@ -233,7 +233,7 @@ static void test_bulk_coherent(void **state)
 	int w, r;
 
 	(void)state;
-	if (env_up(&e, "timeout=10000") != 0) {
+	if (env_up(&e, "timeout=10000,wbwindow=4194304") != 0) {
 		printf("uvfs-hostfs not found ($UVFS_HOSTFS)\n");
 		skip();
 		return;

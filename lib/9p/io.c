@@ -398,6 +398,11 @@ ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 	if (off < 0)
 		return -EINVAL;
 	wb_settle(s, priv);
+	/* a write behind that failed: this read could see the file without
+	 * it; reported here, once */
+	r = atomic_exchange(&((struct node *)priv)->wb_err, 0);
+	if (r)
+		return r;
 	if (h && !h->sync && s->actimeo_ns && n > 0) {
 		uint64_t o = (uint64_t)off;
 		pthread_mutex_lock(&h->ra_lock);

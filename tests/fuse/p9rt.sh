@@ -18,7 +18,8 @@ mkdir -p "$EXPORT/many"
 for i in $(seq 1000); do : >"$EXPORT/many/e$i"; done
 H=$MNT/h
 mkdir "$H"
-expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=10000" "$EXPORT" "$H"
+# writes behind (wbwindow=): what the sequential write is measured with
+expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=10000,wbwindow=4194304" "$EXPORT" "$H"
 
 waits() {
 	"$UVFS" -m "$MNT" servers --json | python3 -c '
