@@ -1,12 +1,14 @@
 /*
- * vnops.c - the 9P client driver's vnode operations: attributes, names
- * (lookup, create, link, unlink, rename), open files and their I/O,
- * directories.  Each is a few requests on the session (conn.h); the
- * name operations are retried once when a rename above made a
- * path-named fid stale (diod).
+ * vnops.c - the 9P client driver's vnode operations on attributes and
+ * names: getattr, setattr, permission, lookup (with the walks ahead of an
+ * ls -l), create, link, unlink, rename, readlink.  Each is a few requests
+ * on the session (conn.h), answered from the attributes and names the
+ * node table keeps when they are fresh (client.c); the name operations
+ * are retried once when a rename above made a path-named fid stale
+ * (diod).  Open files and their I/O are io.c's.
  *
- * Owns nothing beyond one call, but struct handle (p9_open to
- * p9_release).
+ * Owns nothing beyond one call, but the jobs of a walk ahead (their
+ * submit to their end).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
