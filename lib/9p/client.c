@@ -1,6 +1,9 @@
 /*
  * client.c - the 9P2000.L client driver (file-system types "9p", "hostfs",
- * "diod"): mount and unmount, the table of nodes and their fids.  The
+ * "diod"): mount and unmount, the table of nodes and their fids, and what
+ * the table keeps of the server for actimeo= (docs/9p-client.md, "Round
+ * trips"): each node's attributes, its name (a second index by parent
+ * and name: the name cache), a directory's last listing.  The
  * session below it (conn.h, rpc.c over lib/remote) carries the requests;
  * vnops.c and xattr.c are the vnode operations.
  *
