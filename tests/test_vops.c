@@ -11,6 +11,9 @@
  *  - bounded workers: driver operations that block past the deadline do
  *    not hold a worker, freeze other mounts or starve uvfs_settle; what
  *    they held is reclaimed once they return;
+ *  - the credentials a driver sees (uvfs_cred_current) are the caller's
+ *    on the path and node APIs and the opener's on a node API handle,
+ *    whatever the thread did before;
  *  - inode reuse: a lookup that finds another type or generation behind a
  *    cached vnode of the same ino gets a new vnode; the old one is dead.
  *
@@ -761,6 +764,70 @@ static void test_ino_reuse_other_gen(void **state)
 	assert_int_equal(uvfs_umount(R, "/r", 0), 0);
 }
 
+/* ---- whom an operation is for ------------------------------------------ */
+
+/* One thread, calls for two contexts in turn: each driver call sees the
+ * credentials of the call it serves, never those the thread had last;
+ * a node API handle's I/O is the opener's. */
+static void test_cred_current(void **state)
+{
+	struct uvfs_cred a = { .uid = 1001, .gid = 1001 };
+	struct uvfs_cred b = { .uid = 1002, .gid = 1002 };
+	struct uvfs_ctx *ca, *cb;
+	struct uvfs_node *root, *dir, *n, *x;
+	struct uvfs_file *h;
+	char buf[4];
+	struct stat st;
+
+	(void)state;
+	mount_testfs("/t");
+	assert_int_equal(uvfs_chmod(R, "/t", 0777), 0);
+	assert_int_equal(uvfs_ctx_new(U, &a, &ca), 0);
+	assert_int_equal(uvfs_ctx_new(U, &b, &cb), 0);
+	make_file("/t/f");
+	assert_int_equal(uvfs_chmod(R, "/t/f", 0666), 0);
+
+	/* the path API (names never looked up: the driver is asked) */
+	assert_int_equal(uvfs_stat(ca, "/t/x1", &st), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1001);
+	/* the node API, after a call for another context on this thread */
+	assert_int_equal(uvfs_node_root(cb, &root), 0);
+	assert_int_equal(uvfs_node_lookup(cb, root, "t", &dir, NULL), 0);
+	assert_int_equal(uvfs_node_lookup(cb, dir, "f", &n, NULL), 0);
+	assert_int_equal(uvfs_stat(ca, "/t/x2", &st), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1001);
+	assert_int_equal(uvfs_node_lookup(cb, dir, "x3", &x, NULL), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_node_create(cb, dir, "g", 0644, 0, NULL, &x,
+					  NULL), 0);
+	assert_int_equal(testfs_last_uid(TFS_CREATE), 1002);
+	uvfs_node_release(x, 1);
+	/* a handle opened by b reads as b after a call for a */
+	assert_int_equal(uvfs_node_open(cb, n, O_RDWR, "b", &h), 0);
+	assert_int_equal(testfs_last_uid(TFS_OPEN), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_file_pread(h, buf, sizeof(buf), 0), 0);
+	assert_int_equal(testfs_last_uid(TFS_READ), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_file_pwrite(h, "x", 1, 0), 1);
+	assert_int_equal(testfs_last_uid(TFS_WRITE), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	uvfs_file_release(h);
+	assert_int_equal(testfs_last_uid(TFS_RELEASE), 1002);
+	/* the unlink is a's, after b's calls */
+	assert_int_equal(uvfs_node_unlink(ca, dir, "g", 0), 0);
+	assert_int_equal(testfs_last_uid(TFS_UNLINK), 1001);
+
+	uvfs_node_release(n, 1);
+	uvfs_node_release(dir, 1);
+	uvfs_node_release(root, 1);
+	uvfs_ctx_free(ca);
+	uvfs_ctx_free(cb);
+	assert_int_equal(uvfs_unlink(R, "/t/f"), 0);
+	assert_int_equal(uvfs_umount(R, "/t", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +848,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ino_reuse_other_type,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ino_reuse_other_gen,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cred_current,
 						setup, teardown),
 	};
 

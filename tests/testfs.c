@@ -57,6 +57,7 @@ static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
 static enum testfs_op blocked_op;   /* block_lock */
 static int nblocked;                /* block_lock */
 static _Atomic unsigned delay_us;
+static _Atomic long last_uid[TFS_COUNT];    /* whom each op was last for */
 
 static void die(const char *what, const void *p)
 {
@@ -97,6 +98,9 @@ static struct tfh *H(void *fh, struct tnode *n, const char *op)
 static void enter(enum testfs_op op)
 {
 	unsigned d = atomic_load_explicit(&delay_us, memory_order_relaxed);
+	const struct uvfs_cred *cr = uvfs_cred_current();
+
+	atomic_store(&last_uid[op], cr ? (long)cr->uid : -1);
 
 	if (d) {
 		static _Thread_local unsigned seed;
@@ -112,6 +116,11 @@ static void enter(enum testfs_op op)
 		nblocked--;
 	}
 	pthread_mutex_unlock(&block_lock);
+}
+
+long testfs_last_uid(enum testfs_op op)
+{
+	return atomic_load(&last_uid[op]);
 }
 
 void testfs_block(enum testfs_op op)

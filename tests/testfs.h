@@ -44,6 +44,8 @@ void testfs_set_delay(unsigned max_us);
  * release), over every instance. */
 long testfs_live_nodes(void);
 long testfs_live_handles(void);
+/* The uid of uvfs_cred_current() at the last call of op (-1: none). */
+long testfs_last_uid(enum testfs_op op);
 /* How many releases and reclaims were checked (a test can see it ran). */
 unsigned long testfs_releases(void);
 unsigned long testfs_reclaims(void);

@@ -31,6 +31,20 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
  * change hook of uvfs.h).  Any thread, no lock of the core held. */
 void uvfs_sb_changed(struct uvfs_sb *sb);
 
+/*
+ * The credentials of the operation in progress on the calling thread: a
+ * copy of those of the context whose path, parent or descriptor the
+ * thread last resolved (every vnode operation of a call on a context
+ * comes after that, in the same thread).  NULL on a thread that never did: the
+ * core's worker threads, which do deferred work (a last release) for no
+ * caller; a driver that must act for someone there uses credentials it
+ * kept (its open file's, captured at open).  Valid until the calling
+ * operation returns; copy what is kept longer.  For drivers whose server
+ * checks permissions itself (NFS's AUTH_SYS): the core's own checks
+ * (DESIGN invariant 13) still come first.
+ */
+const struct uvfs_cred *uvfs_cred_current(void);
+
 /* Returns non-zero to stop the listing; the entry it returned non-zero for
  * is not consumed (the caller resumes at the previous entry's next).  next
  * is the cookie that resumes after this entry. */

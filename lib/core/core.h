@@ -249,6 +249,11 @@ void vcache_prune(struct uvfs *u, unsigned long n);
  * calls the driver, leaves. */
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
+/* cr is the calling thread's context's: what uvfs_cred_current (fs.h)
+ * answers from now on, on this thread (namei_at, namei_parent_at and
+ * fd_get call it).  NULL: none (the core's own work, e.g. getcwd's
+ * search for names, which needs no permission). */
+void cred_set_current(const struct uvfs_cred *cr);
 /* Is gid the credentials' group or one of their supplementary groups? */
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
@@ -488,6 +493,9 @@ struct uvfs_node {
 struct uvfs_file {
 	struct file *f;                     /* const; one reference */
 	char label[64];                     /* const: who opened it */
+	struct uvfs_cred cred;              /* const: the opener's, whom the
+					       handle's I/O is for (as a
+					       kernel file's f_cred) */
 	struct cds_list_head mlink;         /* m->node_lock: m->handles */
 };
 

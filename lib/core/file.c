@@ -218,6 +218,7 @@ struct file *fd_get(struct uvfs_ctx *ctx, int fd)
 {
 	struct file *f;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	pthread_mutex_lock(&ctx->fd_lock);
 	f = fdt_lookup_locked(ctx, fd);
 	if (f)
@@ -671,6 +672,7 @@ int uvfs_close(struct uvfs_ctx *ctx, int fd)
 {
 	struct file *f;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	pthread_mutex_lock(&ctx->fd_lock);
 	f = fdt_lookup_locked(ctx, fd);
 	if (f)
