@@ -543,6 +543,8 @@ static void do_servers(struct control *c, struct sbuf *r)
 		sbuf_add_kv(r, "mode", si.hard ? "hard" : "soft");
 		sbuf_add_kvu(r, "fids", si.fids);
 		sbuf_add_kvu(r, "fid_releases", si.fid_releases);
+		sbuf_add_kvu(r, "requests", si.requests);
+		sbuf_add_kvu(r, "waits", si.waits);
 		sbuf_adds(r, "\n");
 	}
 #ifdef UVFS_HAVE_NFS

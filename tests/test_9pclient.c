@@ -117,7 +117,7 @@ static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
-	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 },
+	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
 };
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
@@ -346,10 +346,16 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		r.type = P9_RXATTRCREATE;
 		break;
 	case P9_TWRITE:
+		if (t->twrite.fid < 4096 && fid_path[t->twrite.fid] == 18 &&
+		    t->twrite.offset >= 8192)
+			return rlerror(fs, t->tag, ENOSPC);     /* wf */
 		if (t->twrite.fid == fs->xw_fid)
 			fs->xw_got += t->twrite.count;
 		r.type = P9_RWRITE;
 		r.rwrite.count = t->twrite.count;
+		break;
+	case P9_TFSYNC:
+		r.type = P9_RFSYNC;
 		break;
 	case P9_TSTATFS:
 		r.type = P9_RSTATFS;
@@ -746,15 +752,68 @@ static void test_read_whole(void **state)
 	fx_done(&x);
 }
 
-/* One call's deadline covers all its requests: a read of three pieces
- * from a server that takes 300 ms per piece, with timeout=500, fails
- * with -ETIMEDOUT by the deadline plus the flush grace (the third piece
- * is never sent), where a fresh deadline per piece would take 900 ms and
- * succeed. */
+/* Writes behind (wbwindow=, docs/9p-client.md, "Bulk I/O"): a write is
+ * accepted at once; one whose Twrite fails ("wf": ENOSPC from offset 8192
+ * on) is reported at the next fsync or write, once, and never lost; a
+ * handle opened O_SYNC, or the default (no write-behind), waits for its
+ * writes and gets the error itself. */
+static void test_write_behind_error(void **state)
+{
+	struct fx x = { 0 };
+	static char buf[4096];
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000,wbwindow=65536"), 0);
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 0), 4096);
+	assert_int_equal(uvfs_fsync(x.c, fd), 0);
+	/* behind: accepted, fails on the server */
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), 4096);
+	assert_int_equal(uvfs_fsync(x.c, fd), -ENOSPC);
+	assert_int_equal(uvfs_fsync(x.c, fd), 0);       /* reported once */
+	/* the next write reports it (the failed one has been answered by
+	 * then: fsync waits for it) */
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 12288), 4096);
+	for (int i = 0; i < 200; i++) {
+		ssize_t w = uvfs_pwrite(x.c, fd, buf, 10, 0);
+		if (w == -ENOSPC)
+			break;
+		assert_int_equal(w, 10);
+		assert_true(i < 199);   /* reported within 2 s */
+		usleep(10 * 1000);
+	}
+	assert_int_equal(uvfs_fsync(x.c, fd), 0);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	/* O_SYNC: waited for, the error is the write's own */
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY | O_SYNC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), -ENOSPC);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 0), 4096);
+	assert_int_equal(uvfs_fsync(x.c, fd), 0);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);  /* the default */
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), -ENOSPC);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+/* One call's deadline covers all its requests: a read of eight pieces
+ * (all sent at once) from a server that answers one at a time, 300 ms
+ * each, with timeout=500, fails with -ETIMEDOUT by the deadline plus the
+ * flush grace (the pieces still unanswered then are cut), where a fresh
+ * deadline per piece would take 2.4 s and succeed. */
 static void test_call_deadline(void **state)
 {
 	struct fx x = { 0 };
-	static char buf[3 * 8000];
+	static char buf[8 * 8000];
 	struct timespec t0;
 	int fd;
 
@@ -1301,8 +1360,11 @@ static void test_fence_forced_tcp(void **state)
 	assert_int_equal(uvfs_9p_register(u), 0);
 	assert_int_equal(uvfs_ctx_new(u, NULL, &c), 0);
 	assert_int_equal(uvfs_mkdir(c, "/m", 0755), 0);
+	/* writes waited for (wbwindow=0): each writer is told the outcome
+	 * of its own write (behind, a write is told "accepted" at once and
+	 * its failure later: docs/9p-client.md) */
 	assert_int_equal(uvfs_mount(c, "9p", src, "/m",
-				    "timeout=60000,msize=8192"), 0);
+				    "timeout=60000,msize=8192,wbwindow=0"), 0);
 	fd = uvfs_open(c, "/m/f", O_RDWR, 0);
 	assert_true(fd >= 0);
 	atomic_store(&t.fs.stall, true);
@@ -1471,7 +1533,9 @@ static void test_unreachable_failfast(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(lfx_mount(&l, "timeout=300"), 0);
+	/* actimeo=0: every stat asks the server (a name and attributes
+	 * kept would answer the first stat without it) */
+	assert_int_equal(lfx_mount(&l, "timeout=300,actimeo=0"), 0);
 	fd = uvfs_open(l.c, "/m/f", O_RDONLY, 0);
 	assert_true(fd >= 0);
 	atomic_store(&l.silent, true);
@@ -1539,7 +1603,7 @@ static void test_hard_waits(void **state)
 	pthread_t t;
 
 	(void)state;
-	assert_int_equal(lfx_mount(&l, "timeout=300,hard"), 0);
+	assert_int_equal(lfx_mount(&l, "timeout=300,hard,actimeo=0"), 0);
 	a.c = l.c;
 	a.fd = uvfs_open(l.c, "/m/f", O_RDONLY, 0);
 	assert_true(a.fd >= 0);
@@ -1622,6 +1686,7 @@ int main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_deadline_flush),
+		cmocka_unit_test(test_write_behind_error),
 		cmocka_unit_test(test_late_walk_clunked),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_parallel),

@@ -72,6 +72,9 @@
 #include "proc_wait.h"
 
 #define TIMEOUT_MS 2000
+/* (Tests that need a stat of a known name to reach the server mount
+ * with actimeo=0: the driver otherwise answers it from the name and
+ * attributes it keeps, docs/9p-client.md.) */
 
 extern char **environ;
 
@@ -545,7 +548,7 @@ static void test_stopped_forced(void **state)
 	int fd;
 
 	(void)state;
-	if (env_up(&e, NULL) != 0) {
+	if (env_up(&e, "actimeo=0") != 0) {
 		skip();
 		return;
 	}
@@ -608,7 +611,7 @@ static void test_stopped_callers(void **state)
 	int fd;
 
 	(void)state;
-	if (env_up(&e, "timeout=1000") != 0) {
+	if (env_up(&e, "timeout=1000,actimeo=0") != 0) {
 		skip();
 		return;
 	}
@@ -1293,7 +1296,7 @@ static void test_net_deadline_forced(void **state)
 	int fd;
 
 	(void)state;
-	if (net_up(&n, "restarts=1000,timeout=1500") != 0) {
+	if (net_up(&n, "restarts=1000,timeout=1500,actimeo=0") != 0) {
 		skip();
 		return;
 	}
@@ -1340,7 +1343,7 @@ static void test_net_limit(void **state)
 	int fd;
 
 	(void)state;
-	if (net_up(&n, "restarts=3,window=60000") != 0) {
+	if (net_up(&n, "restarts=3,window=60000,actimeo=0") != 0) {
 		skip();
 		return;
 	}

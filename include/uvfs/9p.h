@@ -102,6 +102,12 @@ struct uvfs_9p_server_info {
 					 * (at most fids=) */
 	unsigned long fid_releases;     /* node fids the cache gave up (to
 					 * be walked again on demand) */
+	/* Round trips (docs/9p-client.md): requests sent (calls and
+	 * clunks; not the session's probes and flushes), and the times a
+	 * caller waited for replies (a request waited for alone is one; a
+	 * batch of requests in flight together is one).  Monotonic. */
+	unsigned long requests;
+	unsigned long waits;
 };
 int uvfs_9p_server_info(struct uvfs *u, const char *target,
 			struct uvfs_9p_server_info *out);

@@ -1,6 +1,9 @@
 /*
  * client.c - the 9P2000.L client driver (file-system types "9p", "hostfs",
- * "diod"): mount and unmount, the table of nodes and their fids.  The
+ * "diod"): mount and unmount, the table of nodes and their fids, and what
+ * the table keeps of the server for actimeo= (docs/9p-client.md, "Round
+ * trips"): each node's attributes, its name (a second index by parent
+ * and name: the name cache), a directory's last listing.  The
  * session below it (conn.h, rpc.c over lib/remote) carries the requests;
  * vnops.c and xattr.c are the vnode operations.
  *
@@ -51,9 +54,16 @@
 #define TIMEOUT_DEFAULT 10000
 #define RESTARTS_DEFAULT  5     /* hostfs: restarts ... */
 #define WINDOW_DEFAULT_MS 60000 /* ... within this window */
+#define ACTIMEO_DEFAULT_MS 1000 /* attributes reused (as long as a FUSE
+				 * front end trusts them) */
+#define WBWINDOW_DEFAULT 0       /* written behind per file: none unless
+				 * asked (the core has no flush at close:
+				 * docs/9p-client.md, "Bulk I/O") */
 #define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
 				 * window (backing off to 1 s: a server
 				 * gone for ~24 s makes the mount dead) */
+
+static uint64_t now_ns(void);
 
 struct fid *fid_new(uint32_t num)
 {
@@ -213,8 +223,11 @@ void lru_del_locked(struct p9sb *s, struct node *n)
 	}
 }
 
+static void nhash_del_locked(struct p9sb *s, struct node *n);
+
 void hash_del_locked(struct p9sb *s, struct node *n)
 {
+	nhash_del_locked(s, n);
 	struct node **pp = &s->hash[bucket(n->ino)];
 
 	while (*pp != n)
@@ -261,11 +274,67 @@ static struct node *lru_victim_locked(struct p9sb *s)
 	return NULL;
 }
 
+void ls_free_locked(struct node *dir)
+{
+	for (unsigned i = 0; i < dir->nls; i++)
+		free(dir->ls[i]);
+	free(dir->ls);
+	dir->ls = NULL;
+	dir->nls = 0;
+	dir->pf_next = 0;
+}
+
+void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
+{
+	char *dup = NULL;
+
+	if (s->actimeo_ns == 0 || (name[0] == '.' && (!name[1] ||
+	    (name[1] == '.' && !name[2]))))
+		name = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (start)
+		ls_free_locked(dir);
+	if (name && !dir->ls)
+		dir->ls = sys_calloc(LS_MAX, sizeof(*dir->ls));
+	if (name && dir->ls && dir->nls < LS_MAX &&
+	    (dup = sys_strdup(name))) {
+		dir->ls[dir->nls++] = dup;
+		dir->ls_ns = now_ns();
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void node_free(struct p9sb *s, struct node *n)
 {
+	ls_free_locked(n);
+	fid_put(s, n->spare);
+	fid_put(s, n->pre);
 	fid_put(s, n->fid);
 	free(n->name);
 	free(n);
+}
+
+static unsigned nbucket(uint64_t pino, const char *name)
+{
+	uint64_t h = pino * 0x9e3779b97f4a7c15ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+}
+
+/* => s->lock held.  n leaves the (pino, name) chain. */
+static void nhash_del_locked(struct p9sb *s, struct node *n)
+{
+	if (!n->name)
+		return;
+	for (struct node **pp = &s->nhash[nbucket(n->pino, n->name)]; *pp;
+	     pp = &(*pp)->nnext)
+		if (*pp == n) {
+			*pp = n->nnext;
+			break;
+		}
+	n->nnext = NULL;
 }
 
 /* => s->lock held.  Records where n's fid was walked to. */
@@ -276,8 +345,18 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 
 	if (name && !dup)
 		return;         /* keeps the old name: a later walk fixes it */
+	nhash_del_locked(s, n);
 	free(n->name);
 	n->name = dup;
+	n->name_ns = 0;
+	if (dup) {
+		unsigned b = nbucket(pino, dup);
+		n->nnext = s->nhash[b];
+		s->nhash[b] = n;
+		/* the server just said so (a walk, a create, a rename) */
+		n->name_ns = now_ns();
+		n->name_sgen = conn_sgen(&s->c);
+	}
 	node_link_locked(s, n, pino);
 	n->pino = pino;
 	n->gen = gen;
@@ -470,6 +549,20 @@ out:
 	return r;
 }
 
+bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen)
+{
+	struct node *p = n;
+
+	if (gen >= s->gen)
+		return false;
+	for (int depth = 0; p && p != s->root; depth++) {
+		if (p->moved > gen || !p->name || depth > REWALK_MAX)
+			return true;    /* (a chain not known whole: maybe) */
+		p = node_find_locked(s, p->pino);
+	}
+	return !p;
+}
+
 /* An operation on n's fid failed with r: true if it is worth retrying
  * because n's fid was walked before a rename and could walk again. */
 bool stale_retry(struct p9sb *s, struct node *n, int r)
@@ -479,7 +572,9 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	if (r != -ENOENT || n == s->root)
 		return false;
 	pthread_mutex_lock(&s->lock);
-	old = n->gen < s->gen;
+	/* only if n or a directory above it was moved since its fid was
+	 * walked */
+	old = n->gen < s->gen && moved_since_locked(s, n, n->gen);
 	n->gen = s->gen;        /* once per rename, even if it fails */
 	pthread_mutex_unlock(&s->lock);
 	return old && rewalk(s, n) == 0;
@@ -579,6 +674,9 @@ struct opts {
 	bool serial, has_uname, has_server;
 	bool noreconnect;       /* 9p: a lost connection stays lost */
 	bool hard;              /* calls wait out an unreachable server */
+	long actimeo;           /* MS attributes are reused */
+	long wbwindow;          /* bytes written behind at most, per file */
+	bool loose;             /* cache=loose */
 };
 
 /* (an option added here goes into the tables of P9_FSOPTS_COMMON,
@@ -596,6 +694,8 @@ static int parse_opts(const char *options, struct opts *o,
 	o->restarts = hostfs ? RESTARTS_DEFAULT : RECONNECTS_DEFAULT;
 	o->fids = FIDS_DEFAULT;
 	o->window = WINDOW_DEFAULT_MS;
+	o->actimeo = ACTIMEO_DEFAULT_MS;
+	o->wbwindow = WBWINDOW_DEFAULT;
 	if (!options || !*options)
 		return 0;
 	dup = sys_strdup(options);
@@ -640,6 +740,15 @@ static int parse_opts(const char *options, struct opts *o,
 				      &o->timeout);
 		} else if (strcmp(tok, "serial") == 0) {
 			o->serial = true;
+		} else if (strncmp(tok, "actimeo=", 8) == 0) {
+			r = rt_parse_int(tok + 8, 0, 24 * 3600 * 1000L,
+					 &o->actimeo);
+		} else if (strncmp(tok, "wbwindow=", 9) == 0) {
+			r = rt_parse_int(tok + 9, 0, 64L << 20, &o->wbwindow);
+		} else if (strcmp(tok, "cache=none") == 0) {
+			o->loose = false;
+		} else if (strcmp(tok, "cache=loose") == 0) {
+			o->loose = true;
 		} else {
 			r = -EINVAL;
 		}
@@ -655,6 +764,9 @@ static void p9_free(struct p9sb *s)
 	struct timespec dl;
 
 	sup_stop(&s->c);
+	/* writes behind and read-aheads end (each within its deadline;
+	 * at once on a killed connection) */
+	pool_fini(&s->pool);
 	/* queue every clunk, then send what goes out within one short
 	 * deadline: a hung server delays unmount by at most 2 x ms */
 	pthread_mutex_lock(&s->c.s.lock);
@@ -663,6 +775,8 @@ static void p9_free(struct p9sb *s)
 	pthread_mutex_unlock(&s->c.s.lock);
 	for (h = s->handles.next; h != &s->handles; h = hn) {
 		hn = h->next;
+		ra_fini(s, h);
+		rd_free(h->rd);
 		fid_put(s, h->fid);
 		free(h);
 	}
@@ -736,6 +850,10 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;
+	s->loose = o.loose;
+	s->actimeo_ns = (uint64_t)o.actimeo * 1000000ull;
+	s->wbwindow = (size_t)o.wbwindow;
+	pool_init(&s->pool, &s->c);
 	s->handles.next = s->handles.prev = &s->handles;
 	s->c.s.msize = (uint32_t)o.msize;
 	s->c.s.timeout_ms = (int)o.timeout;
@@ -752,6 +870,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->c.s.link = RT_LINK_NONE;
 	r = conn_init(&s->c);
 	if (r) {
+		pool_fini(&s->pool);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return r;
@@ -941,13 +1060,19 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 	return 0;
 }
 
-static void p9_reclaim(struct uvfs_sb *sb, void *priv)
+/* Drops a use of n: the last puts it on the LRU (whose overflow frees
+ * the oldest).  A fid Tlcreate left that no open took is clunked. */
+void node_rele(struct p9sb *s, struct node *n)
 {
-	struct p9sb *s = S(sb);
-	struct node *n = priv, *evict = NULL;
+	struct node *evict = NULL;
+	struct fid *pre = NULL, *spare = NULL;
 
 	pthread_mutex_lock(&s->lock);
 	if (--n->refs == 0) {
+		pre = n->pre;
+		n->pre = NULL;
+		spare = n->spare;
+		n->spare = NULL;
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;
@@ -959,9 +1084,145 @@ static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	fid_put(s, pre);
+	fid_put(s, spare);
 	if (evict)
 		node_free(s, evict);
 }
+
+void node_hold(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	lru_del_locked(s, n);
+	n->refs++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void p9_reclaim(struct uvfs_sb *sb, void *priv)
+{
+	node_rele(S(sb), priv);
+}
+
+/* ---- the attribute cache ------------------------------------------------ */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+{
+	bool ok;
+
+	/* nothing kept is answered while the session is not up: the calls
+	 * fail (fast) or wait as every other does (docs/session.md) */
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = n->attr_ok && n->attr_sgen == conn_sgen(&s->c) &&
+	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	if (ok)
+		*ga = n->attr;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
+{
+	if (s->actimeo_ns == 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	n->attr = *ga;
+	n->attr_ns = now_ns();
+	n->attr_sgen = conn_sgen(&s->c);
+	n->attr_ok = n->perm_ok = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+{
+	bool ok;
+
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	ok = n->perm_ok && n->attr_sgen == conn_sgen(&s->c) &&
+	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	if (ok)
+		*ga = n->attr;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+void attr_drop(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
+		       uint64_t *ino, mode_t *type)
+{
+	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
+		return false;
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			mode_t t = atomic_load(&n->type);
+			if (!n->name_ns || !t ||
+			    n->name_sgen != conn_sgen(&s->c) ||
+			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
+				return false;
+			*ino = n->ino;
+			*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+			return true;
+		}
+	return false;
+}
+
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type)
+{
+	pthread_mutex_lock(&s->lock);
+	bool hit = name_fresh_locked(s, pino, name, ino, type);
+	pthread_mutex_unlock(&s->lock);
+	return hit;
+}
+
+void name_forget(struct p9sb *s, uint64_t pino, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0)
+			n->name_ns = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
+		  uint64_t npino, const char *nname)
+{
+	if (opino == npino && strcmp(oname, nname) == 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct node *n = s->hash[b]; n; n = n->hnext) {
+			if (!n->name)
+				continue;
+			if (n->pino == npino && strcmp(n->name, nname) == 0)
+				node_set_name_locked(s, n, 0, NULL, n->gen);
+			else if (n->pino == opino &&
+				 strcmp(n->name, oname) == 0) {
+				node_set_name_locked(s, n, npino, nname,
+						     n->gen);
+				n->moved = s->gen;
+			}
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
 
 
 /* Each operation runs under one call deadline (rs_call_begin): however
@@ -979,6 +1240,9 @@ static int c_statfs(struct uvfs_sb *sb, struct statvfs *st)
 { return CALL(sb, p9_statfs(sb, st)); }
 static int c_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 { return CALL(sb, p9_getattr(sb, priv, st)); }
+static int c_permission(struct uvfs_sb *sb, void *priv, int mask,
+			const struct uvfs_cred *cred)
+{ return CALL(sb, p9_permission(sb, priv, mask, cred)); }
 static int c_setattr(struct uvfs_sb *sb, void *priv,
 		     const struct uvfs_setattr *sa)
 { return CALL(sb, p9_setattr(sb, priv, sa)); }
@@ -1044,7 +1308,15 @@ static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	{ "soft", UVFS_FSOPT_FLAG,                                      \
 	  "calls to an unreachable server fail fast (the default)" },   \
 	{ "window", UVFS_FSOPT_NUMBER,                                  \
-	  "MS: the window restarts= counts in (60000)" }
+	  "MS: the window restarts= counts in (60000)" },               \
+	{ "actimeo", UVFS_FSOPT_NUMBER,                                 \
+	  "MS: attributes are reused this long (1000; 0: never)" },     \
+	{ "wbwindow", UVFS_FSOPT_NUMBER,                                \
+	  "BYTES: writes sent behind per file at most (0, the default: " \
+	  "every write waits; e.g. 4194304)" },                         \
+	{ "cache", UVFS_FSOPT_STRING,                                   \
+	  "none (default) or loose: attributes trusted until this "     \
+	  "mount changes them (one client writes)" }
 static const struct uvfs_fsopt p9_fsopts[] = {
 	{ "aname", UVFS_FSOPT_STRING, "PATH: the tree to attach to" },
 	{ "restarts", UVFS_FSOPT_NUMBER,
@@ -1077,6 +1349,7 @@ static const struct uvfs_fsopt hostfs_fsopts[] = {
 		.vget = p9_vget,                                        \
 		.reclaim = p9_reclaim,                                  \
 		.getattr = c_getattr,                                   \
+		.permission = c_permission,                             \
 		.setattr = c_setattr,                                   \
 		.lookup = c_lookup,                                     \
 		.create = c_create,                                     \

@@ -76,6 +76,11 @@ struct conn {
 	/* the driver's fid cache, for uvfs_9p_server_info (written by the
 	 * driver under its own lock) */
 	atomic_ulong drv_fids, drv_fid_releases;
+	/* round-trip economy (docs/9p-client.md): requests written (calls,
+	 * clunks; probes and flushes are the session's own counters) and
+	 * the waits for replies: a synchronous call is one; a batch of
+	 * calls in flight together (pool.c) is one */
+	atomic_ulong n_sent, n_waits;
 };
 
 /* A fid as the server knows it (registry entry). */
@@ -144,6 +149,10 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,
 	enum cleanup cl, uint32_t clfid);
 void reply_free(struct reply *rp);
+/* A request on fid would go out now: the session is up and the fid did
+ * not change identity in a restart (else its error is the caller's to
+ * get at once: no write behind). */
+bool fid_sendable(struct conn *c, uint32_t fid);
 int fid_alloc(struct conn *c, uint32_t *fid);
 void fid_free(struct conn *c, uint32_t fid);
 void fid_free_locked(struct conn *c, uint32_t fid);

@@ -10,6 +10,7 @@
 #include <uvfs/fs.h>
 
 #include "conn.h"
+#include "pool.h"
 
 #define LRU_MAX         256     /* unreferenced nodes kept */
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
@@ -35,16 +36,71 @@ struct node {
 	uint64_t pino;
 	char *name;
 	uint64_t gen;
+	uint64_t moved;         /* s->lock: s->gen of the last rename of it
+				 * (its fid, and those below, may be stale) */
 	bool linked;            /* s->lock: counted in its parent's kids */
 	unsigned kids;          /* s->lock: nodes linked to this one as their
 				 * parent: it stays in the table (their walk
 				 * again from the root needs its name) */
 	struct node *hnext;     /* s->lock: hash chain */
+	/* s->lock: the name cache (docs/9p-client.md, "Round trips"): the
+	 * chain of the table by (pino, name), and when the server last
+	 * said that name is this file (0: not since a change here) */
+	struct node *nnext;
+	uint64_t name_ns, name_sgen;
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
 	/* s->lock: the fid cache (docs/9p-client.md, "fids are a cache"):
 	 * nodes holding a fid that can be walked again, most recently used
 	 * first; fid NULL once released */
 	struct node *fprev, *fnext;
+	/* s->lock: the attribute cache (docs/9p-client.md, "round trips"):
+	 * the last Rgetattr and when it came (monotonic ns); valid while
+	 * attr_ok and younger than the mount's actimeo; dropped by every
+	 * change this mount makes to the file */
+	struct p9_rgetattr attr;
+	uint64_t attr_ns;
+	uint64_t attr_sgen;     /* the session they came from: a recovery
+				 * (the server's files may have changed
+				 * meanwhile) makes them stale */
+	bool attr_ok;
+	bool perm_ok;           /* attr's mode, uid and gid at least (a name
+				 * change in a directory leaves them) */
+	/* s->lock: the open fid Tlcreate left (O_RDWR), for the open that
+	 * follows a create; clunked if no open takes it */
+	struct fid *pre;
+	uint32_t pre_iounit;
+	/* s->lock: a directory's clone for its next Tlcreate (taken by it,
+	 * made again alongside it), and s->gen when it was made */
+	struct fid *spare;
+	uint64_t spare_gen;
+	/* write-behind (pool lock): Twrites sent and not yet answered, and
+	 * the first error of one (reported at the next write or fsync) */
+	struct pbatch wb;
+	atomic_int wb_err;
+	uint64_t wb_end;        /* s->lock: where the last write behind ended */
+	atomic_ulong dgen;      /* writes and truncations through this mount
+				 * (read-ahead from before one is dropped) */
+	unsigned holds;         /* s->lock: jobs using the node (it stays in
+				 * the table while they run) */
+	/* s->lock: a directory's last listing (names, up to LS_MAX), for
+	 * the walks and getattrs a lookup of one of them sends together
+	 * (vnops.c, "ls -l") */
+	char **ls;
+	unsigned nls;
+	uint64_t ls_ns;
+	unsigned pf_next;       /* where the last of those batches ended: a
+				 * name before it is not a reason for another
+				 * (each name of a listing is walked ahead at
+				 * most once, whatever the order of lookups) */
+};
+
+#define LS_MAX          4096    /* names of a listing kept */
+
+/* A Treaddir reply kept in a directory's handle (io.c). */
+struct rdcache {
+	struct reply rp;
+	uint64_t off;           /* the cookie it was asked from */
+	bool eof;               /* it was empty: the end is at off */
 };
 
 /* An open file (the core's fh). */
@@ -53,6 +109,17 @@ struct handle {
 	uint32_t iounit;
 	bool append;            /* opened O_APPEND: writes are never replayed
 				 * (the server appends whatever the offset) */
+	bool sync;              /* O_SYNC, O_DSYNC or O_DIRECT: no write-behind */
+	struct rdcache *rd;     /* s->lock (taken out while used): a
+				 * directory's last Treaddir reply */
+	/* read-ahead (io.c): ra_lock guards ra, ra_next, ra_seq and is held
+	 * while a read takes from the pieces */
+	pthread_mutex_t ra_lock;
+	struct rapiece *ra;     /* pieces asked, by offset */
+	uint64_t ra_next;       /* where the last read ended */
+	unsigned ra_seq;        /* reads in sequence so far (capped) */
+	atomic_uint refs;       /* the core's (open to release) + one per
+				 * write behind in flight: the last frees it */
 	struct node *node;
 	struct handle *prev, *next; /* s->lock: open handles */
 };
@@ -61,6 +128,7 @@ struct p9sb {
 	struct conn c;
 	pthread_mutex_t lock;   /* nodes, LRU, handles */
 	struct node *hash[NBUCKETS];
+	struct node *nhash[NBUCKETS];   /* lock: by (pino, name) */
 	struct node lru;        /* head: lnext newest */
 	unsigned nlru;
 	struct handle handles;  /* list head */
@@ -73,6 +141,12 @@ struct p9sb {
 	uid_t uid;              /* the attach user (n_uname) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
+	struct p9pool pool;     /* requests in flight for one caller */
+	struct pbatch ra_b;     /* pool lock: read-ahead pieces in flight */
+	uint64_t actimeo_ns;    /* const: how long attributes are reused */
+	bool loose;             /* const: cache=loose: one client writes */
+	size_t wbwindow;        /* const: bytes written behind per file
+				 * (0: none) */
 };
 
 static inline struct p9sb *S(struct uvfs_sb *sb)
@@ -103,6 +177,9 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
 	 struct p9_qid *qid);
 uint64_t sb_gen(struct p9sb *s);
+/* => s->lock held.  Was n, or a directory above it, renamed after
+ * rename generation gen (or is its chain of names not known whole)? */
+bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
 /* An operation on n's fid failed with r: true if it is worth retrying
  * because n's fid was walked before a rename and could walk again. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);
@@ -113,8 +190,49 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 /* The largest data count for one Tread/Twrite. */
 uint32_t io_max(struct p9sb *s, uint32_t iounit);
 
+/* Keeps n in the table while a job uses it (node_rele gives it back). */
+void node_hold(struct p9sb *s, struct node *n);
+void node_rele(struct p9sb *s, struct node *n);
+/* The attribute cache: fresh attributes of n into *ga (true), or false. */
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
+void attr_drop(struct p9sb *s, struct node *n);
+/* Fresh mode, uid, gid of n (the rest may be stale). */
+bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+/* A rename moved (opino, oname) to (npino, nname): the table follows
+ * (the node keeps its fid: a path-named one is walked again when it
+ * fails, docs/9p-client.md "fids and renames"); a node at the target
+ * name loses it. */
+void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
+		  uint64_t npino, const char *nname);
+/* The name cache: the file the server last said dir/name is, if that
+ * was within the attribute timeout (cache=loose: since any change here)
+ * and its type is known: 1, *ino, *type; else 0. */
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type);
+/* => s->lock held.  The same. */
+bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
+		       uint64_t *ino, mode_t *type);
+/* dir/name changed here (unlinked, replaced): not known any more. */
+void name_forget(struct p9sb *s, uint64_t pino, const char *name);
+
+/* A listing of dir from its start (cookie 0: what was kept goes) or on:
+ * name is one of its entries. */
+void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name);
+void ls_free_locked(struct node *dir);
+
+/* ---- io.c ---- */
+/* Waits until the writes behind on n are answered (a stat, a read, a
+ * truncate see them). */
+void wb_settle(struct p9sb *s, struct node *n);
+void rd_free(struct rdcache *rd);
+struct handle;
+void ra_fini(struct p9sb *s, struct handle *h);
+
 /* ---- vnops.c ---- */
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
+int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
+		  const struct uvfs_cred *cred);
 int p9_setattr(struct uvfs_sb *sb, void *priv, const struct uvfs_setattr *sa);
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	      struct uvfs_ident *id);

@@ -184,7 +184,7 @@ static int walk_path(struct conn *c, uint32_t fid, const char *path,
 	return r;
 }
 
-#define REWALK_THREADS 8
+#define REWALK_THREADS 32      /* re-walks and reopens in flight together */
 
 struct rewalk {
 	struct conn *c;
@@ -457,6 +457,8 @@ int uvfs_9p_server_info(struct uvfs *u, const char *target,
 		out->hard = c->s.hard;
 		out->fids = atomic_load(&c->drv_fids);
 		out->fid_releases = atomic_load(&c->drv_fid_releases);
+		out->requests = atomic_load(&c->n_sent);
+		out->waits = atomic_load(&c->n_waits);
 		out->restarts = c->sup->sv.nrestarts ? c->sup->sv.nrestarts - 1 :
 				0;
 		out->losses = c->s.losses;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "pool.h"
 #include "sys.h"
 
 static struct conn *C(struct rs_session *s)
@@ -145,6 +146,7 @@ void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		}
 		if (r)
 			return;
+		atomic_fetch_add(&c->n_sent, 1);
 	}
 }
 
@@ -366,6 +368,11 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 			rs_req_free(&c->s, rq);
 			goto fail;
 		}
+		/* it went out and was waited for (inside a batch the batch's
+		 * one wait counts instead) */
+		atomic_fetch_add(&c->n_sent, 1);
+		if (!pool_in_batch())
+			atomic_fetch_add(&c->n_waits, 1);
 		if (rq->lost && !rq->timed_out) {
 			/* the session died under it */
 			pthread_mutex_lock(&c->s.lock);
@@ -399,6 +406,15 @@ fail:
 	if (!internal)
 		clunk_drain(c);
 	return r;
+}
+
+bool fid_sendable(struct conn *c, uint32_t fid)
+{
+	pthread_mutex_lock(&c->s.lock);
+	struct fident *e = reg_get(c, fid);
+	bool ok = c->s.rs.state == RS_UP && !(e && e->stale);
+	pthread_mutex_unlock(&c->s.lock);
+	return ok;
 }
 
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,

@@ -1,12 +1,14 @@
 /*
- * vnops.c - the 9P client driver's vnode operations: attributes, names
- * (lookup, create, link, unlink, rename), open files and their I/O,
- * directories.  Each is a few requests on the session (conn.h); the
- * name operations are retried once when a rename above made a
- * path-named fid stale (diod).
+ * vnops.c - the 9P client driver's vnode operations on attributes and
+ * names: getattr, setattr, permission, lookup (with the walks ahead of an
+ * ls -l), create, link, unlink, rename, readlink.  Each is a few requests
+ * on the session (conn.h), answered from the attributes and names the
+ * node table keeps when they are fresh (client.c); the name operations
+ * are retried once when a rename above made a path-named fid stale
+ * (diod).  Open files and their I/O are io.c's.
  *
- * Owns nothing beyond one call, but struct handle (p9_open to
- * p9_release).
+ * Owns nothing beyond one call, but the jobs of a walk ahead (their
+ * submit to their end).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -45,20 +47,29 @@ static void fill_stat(const struct node *n, const struct p9_rgetattr *g,
 	st->st_ctim.tv_nsec = (long)g->ctime_nsec;
 }
 
+/* Writes behind on n are answered (a stat, a read, a truncate see
+ * them). */
+
 static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
 	struct fid *f;
 	struct p9_rgetattr ga = { 0 };
-	int r = node_attr_fid(s, n, &f);
+	int r;
 
+	wb_settle(s, n);
+	if (attr_get(s, n, &ga))
+		goto fill;
+	r = node_attr_fid(s, n, &f);
 	if (r)
 		return r;
 	r = getattr_fid(s, f->num, &ga);
 	fid_put(s, f);
 	if (r)
 		return r;
+	attr_put(s, n, &ga);
+fill:
 	fill_stat(n, &ga, st);
 	atomic_store(&n->type, ga.mode & S_IFMT);
 	return 0;
@@ -120,13 +131,166 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 {
 	struct p9sb *s = S(sb);
 	struct fid *f;
-	int r = node_fid(s, priv, &f);
+	int r;
 
+	wb_settle(s, priv);
+	r = node_fid(s, priv, &f);
 	if (r)
 		return r;
+	attr_drop(s, priv);
 	r = setattr_fid(s, f->num, sa);
+	attr_drop(s, priv);
+	atomic_fetch_add(&((struct node *)priv)->dgen, 1);     /* a size */
 	fid_put(s, f);
 	return r;
+}
+
+/* Cached attributes of ino whose type class is not the one a walk just
+ * saw belong to another file that had the number (the host reused it):
+ * dropped. */
+static void attr_check_type(struct p9sb *s, uint64_t ino, mode_t type)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, ino);
+	if (n && n->attr_ok) {
+		mode_t t = n->attr.mode & S_IFMT;
+		mode_t cls = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+		if (cls != type)
+			n->attr_ok = n->perm_ok = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* A name in dir changed (created, removed, renamed): dir's attributes
+ * (size, times, links) and those of the file that had the name (links,
+ * ctime) are dropped. */
+static void attr_drop_name(struct p9sb *s, struct node *dir,
+			   const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	dir->attr_ok = false;   /* (its mode, owner, group stand) */
+	if (name)
+		for (unsigned b = 0; b < NBUCKETS; b++)
+			for (struct node *n = s->hash[b]; n; n = n->hnext)
+				/* (a file with other links may be known by
+				 * another of its names) */
+				if (n->attr_ok && ((n->pino == dir->ino &&
+				    n->name && strcmp(n->name, name) == 0) ||
+				    (!S_ISDIR(n->attr.mode) &&
+				     n->attr.nlink > 1)))
+					n->attr_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * ls -l: 9P2000.L has no readdirplus.  A lookup of a name the directory's
+ * last listing had, that the name cache does not know, walks it and the
+ * next names of the listing the cache does not know either (PF_CHUNK in
+ * all: what the table's LRU of unreferenced nodes keeps), and gets their
+ * attributes, all in flight together: a listing followed by a stat of
+ * each name costs two round trips per PF_CHUNK names, not one per name.
+ */
+#define PF_CHUNK        128
+#define LS_AGE_NS       (10ull * 1000000000ull)   /* a listing this old is
+						   * not followed */
+
+struct pf_job {
+	struct p9sb *s;
+	uint32_t dirfid;
+	uint64_t pino, gen;
+	char *name;
+};
+
+static void pf_run(void *arg)
+{
+	struct pf_job *j = arg;
+	struct p9sb *s = j->s;
+	struct p9_rgetattr ga;
+	struct p9_qid qid;
+	uint32_t nf;
+
+	if (walk(s, j->dirfid, j->name, &nf, &qid) != 0)
+		return;
+	int r = getattr_fid(s, nf, &ga);
+	if (node_install(s, qid.path, nf, true, j->pino, j->name, j->gen))
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, qid.path);
+	if (n && r == 0)
+		atomic_store(&n->type, ga.mode & S_IFMT);
+	pthread_mutex_unlock(&s->lock);
+	if (n && r == 0)
+		attr_put(s, n, &ga);
+}
+
+static void pf_fin(void *arg)
+{
+	struct pf_job *j = arg;
+
+	free(j->name);
+	free(j);
+}
+
+/* Was d listed lately (a listing that a stat of each name may follow)? */
+static bool listed_lately(struct p9sb *s, struct node *d)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	uint64_t now = (uint64_t)t.tv_sec * 1000000000ull +
+		       (uint64_t)t.tv_nsec;
+	pthread_mutex_lock(&s->lock);
+	bool r = d->ls && now - d->ls_ns < LS_AGE_NS;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
+{
+	struct pf_job *jobs[PF_CHUNK];
+	struct pbatch b = { 0 };
+	unsigned n = 0, i;
+	struct fid *df;
+	uint64_t t, gen = sb_gen(s);
+	mode_t ty;
+
+	pthread_mutex_lock(&s->lock);
+	if (!d->ls || s->actimeo_ns == 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	for (i = 0; i < d->nls && strcmp(d->ls[i], name) != 0; i++)
+		;
+	if (i < d->pf_next)
+		i = d->nls;     /* walked ahead once already */
+	for (; i < d->nls && n < PF_CHUNK; i++) {
+		char *nm = d->ls[i];
+		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
+			continue;
+		struct pf_job *j = sys_calloc(1, sizeof(*j));
+		if (!j || !(j->name = sys_strdup(nm))) {
+			free(j);
+			break;
+		}
+		jobs[n++] = j;
+	}
+	if (n)
+		d->pf_next = i;
+	pthread_mutex_unlock(&s->lock);
+	if (n < 2 || node_fid(s, d, &df) != 0) {
+		for (i = 0; i < n; i++)
+			pf_fin(jobs[i]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i]->s = s;
+		jobs[i]->dirfid = df->num;
+		jobs[i]->pino = d->ino;
+		jobs[i]->gen = gen;
+		pool_submit_fin(&s->pool, &b, pf_run, pf_fin, jobs[i], 0);
+	}
+	pool_wait(&s->pool, &b);
+	fid_put(s, df);
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
@@ -143,6 +307,15 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		*ino = d->ino;
 		id->type = S_IFDIR;
 		return 0;
+	}
+	/* the server said what the name is a moment ago (or, cache=loose,
+	 * nothing here changed it since) */
+	if (strcmp(name, "..") != 0 && name_get(s, d->ino, name, ino, &id->type))
+		return 0;
+	if (strcmp(name, "..") != 0 && listed_lately(s, d)) {
+		ls_prefetch(s, d, name);
+		if (name_get(s, d->ino, name, ino, &id->type))
+			return 0;
 	}
 	bool retried = false;
 again:;
@@ -171,6 +344,7 @@ again:;
 	/* the qid tells directories and symlinks from the rest */
 	id->type = qid.type & P9_QTDIR ? S_IFDIR :
 		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
+	attr_check_type(s, qid.path, id->type);
 	return 0;
 }
 
@@ -190,6 +364,168 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	if (r)
 		return r;
 	*ino = qid.path;
+	/* a new file (any attributes kept for its number were another's),
+	 * or a moved one (its ctime) */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, qid.path);
+	if (n)
+		n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* A walk run by a worker (pool.c). */
+struct walk_job {
+	struct p9sb *s;
+	uint32_t dirfid, nf;
+	const char *name;
+	struct p9_qid qid;
+	int r;
+};
+
+static void walk_job_fn(void *arg)
+{
+	struct walk_job *j = arg;
+
+	j->r = walk(j->s, j->dirfid, j->name, &j->nf, &j->qid);
+}
+
+/* A Tgetattr run as part of a batch. */
+struct ga_job {
+	struct p9sb *s;
+	uint32_t fid;
+	struct p9_rgetattr ga;
+	int r;
+};
+
+static void ga_job_fn(void *arg)
+{
+	struct ga_job *j = arg;
+
+	j->r = getattr_fid(j->s, j->fid, &j->ga);
+}
+
+/*
+ * A regular file: Twalk(dir -> clone), Tlcreate(clone, O_RDWR|O_CREAT|
+ * O_EXCL), then together Twalk(dir -> newfid, [name]) for the node and
+ * Tgetattr of the new open fid: three round trips.  The attributes are
+ * kept in the node (the core's getattr of the new vnode asks none) and
+ * the open clone is kept for the open that follows (node->pre).  A clone
+ * and its Tlcreate cannot go together: a server may run them out of
+ * order (diod's threads).
+ */
+static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
+		      const char *name, mode_t mode, uint32_t gid,
+		      const struct uvfs_cred *cred, uint64_t *ino)
+{
+	struct p9_msg m = { .type = P9_TLCREATE };
+	struct walk_job wj = { .s = s, .dirfid = dirfid, .name = name };
+	struct pbatch b = { 0 };
+	struct p9_rgetattr ga = { 0 };
+	struct reply rp;
+	struct walk_job sj = { .s = s, .dirfid = dirfid, .r = -1 };
+	uint32_t cf, iounit;
+	uint64_t gen = sb_gen(s);
+	struct fid *spare;
+	int r, ar;
+
+	/* the directory's spare clone, made beside the last create */
+	pthread_mutex_lock(&s->lock);
+	spare = dir->spare;
+	dir->spare = NULL;
+	if (spare && moved_since_locked(s, dir, dir->spare_gen)) {
+		pthread_mutex_unlock(&s->lock);
+		fid_put(s, spare);      /* a rename may have made it stale */
+		spare = NULL;
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (spare) {
+		cf = spare->num;
+		free(spare);    /* the number is ours now (one use) */
+	} else {
+		r = walk(s, dirfid, NULL, &cf, NULL);
+		if (r)
+			return r;
+	}
+	m.tlcreate.fid = cf;
+	m.tlcreate.name = p9_str(name);
+	m.tlcreate.flags = 02 | 0100 | 0200;    /* O_RDWR|O_CREAT|O_EXCL */
+	m.tlcreate.mode = mode & 07777;
+	m.tlcreate.gid = gid;
+	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
+	if (r)
+		return r;
+	iounit = rp.m.rlcreate.iounit;
+	reply_free(&rp);
+	pool_submit(&s->pool, &b, walk_job_fn, &wj, 0);
+	/* and the next create's clone (a directory that gets one file
+	 * usually gets more) */
+	pool_submit(&s->pool, &b, walk_job_fn, &sj, 0);
+	struct ga_job gj = { .s = s, .fid = cf };
+	pool_run_here(ga_job_fn, &gj);
+	ga = gj.ga;
+	ar = gj.r;
+	pool_wait(&s->pool, &b);
+	if (sj.r == 0) {
+		struct fid *f = fid_new(sj.nf), *old = NULL;
+		if (f) {
+			pthread_mutex_lock(&s->lock);
+			old = dir->spare;
+			dir->spare = f;
+			dir->spare_gen = gen;
+			pthread_mutex_unlock(&s->lock);
+			fid_put(s, old);
+		} else {
+			clunk_async(&s->c, sj.nf);
+		}
+	}
+	if (wj.r) {
+		clunk_async(&s->c, cf);
+		return wj.r;
+	}
+	r = node_install(s, wj.qid.path, wj.nf, true, dir->ino, name, gen);
+	if (r) {
+		clunk_async(&s->c, cf);
+		return r;
+	}
+	*ino = wj.qid.path;
+	if (ar == 0 && cred && s->uid == 0 && cred->uid != 0) {
+		/* attached as root: give the file to the caller, keeping the
+		 * group the server chose (setgid dirs) */
+		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
+					   UVFS_SET_GID, .uid = cred->uid,
+					   .gid = ga.gid };
+		ar = setattr_fid(s, cf, &sa);
+		ga.uid = cred->uid;
+		if (ar == 0 && (mode & 06000)) {
+			/* the chown cleared the set-id bits */
+			sa.valid = UVFS_SET_MODE;
+			sa.mode = mode & 07777;
+			ar = setattr_fid(s, cf, &sa);
+			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
+		}
+	}
+	/* (with a chown, the ctime kept is the create's: the chown's is a
+	 * moment later, within the attribute timeout) */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, *ino);
+	struct fid *old = NULL, *pre = fid_new(cf);
+	bool taken = false;
+	if (n && pre) {
+		old = n->pre;
+		n->pre = pre;
+		n->pre_iounit = iounit;
+		taken = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (n && ar == 0)
+		attr_put(s, n, &ga);
+	fid_put(s, old);
+	if (!taken && pre)
+		fid_put(s, pre);        /* clunks it */
+	else if (!taken)
+		clunk_async(&s->c, cf);
 	return 0;
 }
 
@@ -201,7 +537,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fid *df;
 	struct p9_msg m = { 0 };
 	struct reply rp;
-	uint32_t gid = cred ? cred->gid : 0, newfid, cf;
+	uint32_t gid = cred ? cred->gid : 0, newfid;
 	uint8_t rtype;
 	int r = node_fid(s, dir, &df);
 
@@ -211,25 +547,11 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		r = -ENAMETOOLONG;
 		goto out;
 	}
+	attr_drop_name(s, dir, NULL);   /* its times, size, links */
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		/* Tlcreate turns the fid into the open new file: clone the
-		 * directory's first, then walk to the file for a plain fid */
-		r = walk(s, df->num, NULL, &cf, NULL);
-		if (r)
-			goto out;
-		m.type = P9_TLCREATE;
-		m.tlcreate.fid = cf;
-		m.tlcreate.name = p9_str(name);
-		m.tlcreate.flags = 0100 | 0200; /* O_RDONLY|O_CREAT|O_EXCL */
-		m.tlcreate.mode = mode & 07777;
-		m.tlcreate.gid = gid;
-		r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
-		if (r)
-			goto out;
-		reply_free(&rp);
-		clunk_async(&s->c, cf);
-		goto created;
+		r = create_reg(s, dir, df->num, name, mode, gid, cred, ino);
+		goto out;
 	case S_IFDIR:
 		m.type = P9_TMKDIR;
 		m.tmkdir.dfid = df->num;
@@ -268,7 +590,6 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r)
 		goto out;
 	reply_free(&rp);
-created:
 	r = install_name(s, dir, df->num, name, ino, &newfid);
 	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller */
@@ -326,6 +647,8 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 	r = rpc(&s->c, &m, P9_RLINK, &rp, CL_NONE, 0);
 	if (r == 0)
 		reply_free(&rp);
+	attr_drop_name(s, dir, NULL);
+	attr_drop(s, priv);
 	fid_put(s, f);
 	fid_put(s, df);
 	return r;
@@ -389,6 +712,8 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS)
 		r = remove_name(s, df->num, name, isdir);
+	attr_drop_name(s, dir, name);
+	name_forget(s, ((struct node *)dir)->ino, name);
 	fid_put(s, df);
 	return r;
 }
@@ -452,6 +777,8 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 		clunk_async(&s->c, f);
 	}
 out:
+	attr_drop_name(s, odir, oname);
+	attr_drop_name(s, ndir, nname);
 	fid_put(s, nf);
 	fid_put(s, of);
 	return r;
@@ -482,279 +809,44 @@ static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
 	return (ssize_t)n;
 }
 
-int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
+/* The core's check (vnode_if.c) from the attributes kept, so that a
+ * lookup's or a create's check of a directory asks nothing when its mode
+ * is known (a name changed in it leaves its mode, owner and group). */
+int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
+		  const struct uvfs_cred *cr)
 {
 	struct p9sb *s = S(sb);
-	struct node *n = priv;
-	unsigned type = atomic_load(&n->type);
-	struct handle *h;
-	int r;
+	struct p9_rgetattr ga;
+	unsigned bits;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 
-	/* Only regular files and directories have I/O through the driver:
-	 * opening a FIFO or a device on the server could block it. */
-	if (type != S_IFREG && type != S_IFDIR) {
-		*fh = NULL;
-		return 0;
-	}
-	if (type == S_IFDIR)
-		flags = O_RDONLY;
-	else
-		flags &= O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_DIRECT |
-			 O_NOATIME;
-	uint32_t of;
-	h = sys_calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	r = open_fid(s, n, flags, &of, &h->iounit);
-	if (r) {
-		free(h);
-		return r;
-	}
-	h->fid = fid_new(of);
-	if (!h->fid) {
-		clunk_async(&s->c, of);
-		free(h);
-		return -ENOMEM;
-	}
-	h->node = n;
-	h->append = (flags & O_APPEND) != 0;
-	pthread_mutex_lock(&s->lock);
-	n->nopen++;
-	h->next = s->handles.next;
-	h->prev = &s->handles;
-	h->next->prev = h;
-	s->handles.next = h;
-	pthread_mutex_unlock(&s->lock);
-	*fh = h;
-	return 0;
-}
-
-void p9_release(struct uvfs_sb *sb, void *priv, void *fh)
-{
-	struct p9sb *s = S(sb);
-	struct handle *h = fh;
-
-	(void)priv;
-	if (!h)
-		return;
-	pthread_mutex_lock(&s->lock);
-	h->prev->next = h->next;
-	h->next->prev = h->prev;
-	h->node->nopen--;
-	pthread_mutex_unlock(&s->lock);
-	fid_put(s, h->fid);
-	free(h);
-}
-
-/* The open fid for an I/O: fh's, or a temporary one (fh NULL: node API). */
-static int io_fid(struct p9sb *s, struct node *n, struct handle *h,
-		  int flags, uint32_t *fid, uint32_t *iounit, bool *tmp)
-{
-	if (h) {
-		*fid = h->fid->num;     /* the core holds fh across the call */
-		*iounit = h->iounit;
-		*tmp = false;
-		return 0;
-	}
-	*tmp = true;
-	return open_fid(s, n, flags, fid, iounit);
-}
-
-ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
-		       size_t n, off_t off)
-{
-	struct p9sb *s = S(sb);
-	uint32_t fid, iounit;
-	size_t done = 0;
-	bool tmp;
-	int r;
-
-	if (off < 0)
-		return -EINVAL;
-	r = io_fid(s, priv, fh, O_RDONLY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	uint32_t max = io_max(s, iounit);
-	while (done < n) {
-		struct p9_msg m = { .type = P9_TREAD };
-		struct reply rp;
-		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
-
-		m.tread.fid = fid;
-		m.tread.offset = (uint64_t)off + done;
-		m.tread.count = want;
-		r = rpc(&s->c, &m, P9_RREAD, &rp, CL_NONE, 0);
+	if (attr_get_perm(s, priv, &ga)) {
+		mode = ga.mode;
+		uid = ga.uid;
+		gid = ga.gid;
+	} else {
+		struct stat st;
+		int r = p9_getattr(sb, priv, &st);
 		if (r)
-			break;
-		uint32_t got = rp.m.rread.count;
-		if (got > want) {
-			reply_free(&rp);
-			r = -EIO;
-			break;
-		}
-		memcpy((char *)buf + done, rp.m.rread.data, got);
-		reply_free(&rp);
-		done += got;
-		if (got < want)
-			break;
+			return r;
+		mode = st.st_mode;
+		uid = st.st_uid;
+		gid = st.st_gid;
 	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	/* A read fails whole (docs/session.md): fewer bytes than asked
-	 * only at the end of the file, never because a later piece failed
-	 * (a front end takes a short read for the end of the file). */
-	return r ? r : (ssize_t)done;
-}
-
-ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
-			const void *buf, size_t n, off_t *off)
-{
-	struct p9sb *s = S(sb);
-	bool append = *off < 0;
-	uint32_t fid, iounit;
-	size_t done = 0;
-	uint64_t pos;
-	bool tmp;
-	int r;
-
-	r = io_fid(s, priv, fh, append ? O_WRONLY | O_APPEND : O_WRONLY,
-		   &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	/* append: the handle was opened O_APPEND, the server appends and
-	 * ignores the offset; the size afterwards says where it ended */
-	pos = append ? 0 : (uint64_t)*off;
-	uint32_t max = io_max(s, iounit);
-	while (done < n) {
-		struct p9_msg m = { .type = P9_TWRITE };
-		struct reply rp;
-		uint32_t want = n - done > max ? max : (uint32_t)(n - done);
-
-		m.twrite.fid = fid;
-		m.twrite.offset = pos + done;
-		m.twrite.count = want;
-		m.twrite.data = (const char *)buf + done;
-		/* an append is not replayed: it may have happened */
-		r = rpc_x(&s->c, &m, P9_RWRITE, &rp, CL_NONE, 0,
-			  append || (fh && ((struct handle *)fh)->append) ?
-			  RPC_NOREPLAY : 0);
-		if (r)
-			break;
-		uint32_t got = rp.m.rwrite.count;
-		reply_free(&rp);
-		if (got > want) {
-			r = -EIO;
-			break;
-		}
-		done += got;
-		if (got < want)
-			break;
+	if (cr->uid == 0) {
+		bits = (mask & X_OK) && !S_ISDIR(mode) && !(mode & 0111) ? 0 : 7;
+	} else if (cr->uid == uid) {
+		bits = (mode >> 6) & 7;
+	} else {
+		bool in = cr->gid == gid;
+		for (unsigned i = 0; !in && i < cr->ngroups &&
+		     i < UVFS_NGROUPS_MAX; i++)
+			in = cr->groups[i] == gid;
+		bits = in ? (mode >> 3) & 7 : mode & 7;
 	}
-	if (done > 0 || r == 0) {
-		if (append) {
-			struct p9_rgetattr ga = { 0 };
-			int e = getattr_fid(s, fid, &ga);
-			if (e == 0)
-				*off = (off_t)ga.size;
-			else if (done == 0)
-				r = e;
-			else
-				*off = 0;       /* unknown: best effort */
-		} else {
-			*off += (off_t)done;
-		}
-	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	/* A write returns the bytes the server confirmed (POSIX allows a
-	 * short count after some were written); the failure of the rest
-	 * shows at the next write.  A piece whose outcome is unknown is not
-	 * counted (docs/session.md). */
-	return done > 0 ? (ssize_t)done : r;
-}
-
-int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
-{
-	struct p9sb *s = S(sb);
-	struct node *n = priv;
-	struct p9_msg m = { .type = P9_TFSYNC };
-	struct reply rp;
-	uint32_t fid, iounit;
-	bool tmp;
-	int r;
-
-	if (!fh && atomic_load(&n->type) != S_IFREG &&
-	    atomic_load(&n->type) != S_IFDIR)
-		return 0;
-	r = io_fid(s, n, fh, O_RDONLY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	m.tfsync.fid = fid;
-	m.tfsync.datasync = datasync ? 1 : 0;
-	r = rpc(&s->c, &m, P9_RFSYNC, &rp, CL_NONE, 0);
-	if (r == 0)
-		reply_free(&rp);
-	if (tmp)
-		clunk_async(&s->c, fid);
-	return r;
-}
-
-int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
-		      uint64_t cookie, uvfs_filldir_t fill, void *arg)
-{
-	struct p9sb *s = S(sb);
-	uint32_t fid, iounit;
-	char name[NAME_MAX + 1];
-	bool tmp, stop = false;
-	int r;
-
-	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
-	if (r)
-		return r;
-	while (!stop) {
-		struct p9_msg m = { .type = P9_TREADDIR };
-		struct p9_dirent_iter it;
-		struct p9_dirent d;
-		struct reply rp;
-		int k, any = 0;
-
-		m.treaddir.fid = fid;
-		m.treaddir.offset = cookie;
-		m.treaddir.count = s->c.s.msize - P9_IOHDRSZ; /* diod's bound */
-		r = rpc(&s->c, &m, P9_RREADDIR, &rp, CL_NONE, 0);
-		if (r)
-			break;
-		p9_dirent_iter_init(&it, rp.m.rreaddir.data,
-				    rp.m.rreaddir.count);
-		while ((k = p9_dirent_next(&it, &d)) == 1) {
-			any = 1;
-			if (d.name.len > NAME_MAX) {
-				cookie = d.offset;      /* cannot be named */
-				continue;
-			}
-			memcpy(name, d.name.s, d.name.len);
-			name[d.name.len] = '\0';
-			if (fill(arg, name, d.qid.path, d.type, d.offset)) {
-				stop = true;
-				break;
-			}
-			cookie = d.offset;
-		}
-		reply_free(&rp);
-		if (k < 0) {
-			r = -EIO;
-			break;
-		}
-		if (!any)
-			break;          /* the end */
-		if (!stop && cookie == m.treaddir.offset) {
-			r = -EIO;       /* no progress: a broken server */
-			break;
-		}
-	}
-	if (tmp)
-		clunk_async(&s->c, fid);
-	return r;
+	return ((unsigned)mask & ~bits) ? -EACCES : 0;
 }
 
 /* ---- retried once when a rename made a path-named fid stale ---------- */
@@ -839,20 +931,16 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 			r = rename_once(sb, odir, oname, ndir, nname, flags);
 	}
 	if (r == 0) {
-		/* fids walked below the old name may be stale now (diod);
-		 * the moved file gets a fid by its new name */
-		struct fid *nf;
-		uint64_t ino;
-		uint32_t fid;
-
+		/* fids walked below the old name may be stale now (diod):
+		 * the next operation that fails on one walks again, by the
+		 * names the table now has */
+		struct node *od = odir, *nd = ndir;
 		pthread_mutex_lock(&s->lock);
 		s->gen++;
 		pthread_mutex_unlock(&s->lock);
-		if (node_fid(s, ndir, &nf) != 0)
-			return r;       /* the rename is done; no fresh fid */
-		install_name(s, ndir, nf->num, nname, &ino, &fid);
-		fid_put(s, nf);
+		node_renamed(s, od->ino, oname, nd->ino, nname);
 	}
+
 	return r;
 }
 

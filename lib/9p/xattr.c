@@ -201,6 +201,7 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 	r = xattr_set_once(s, priv, name, value, size, flags);
 	if (r && stale_retry(s, priv, r))
 		r = xattr_set_once(s, priv, name, value, size, flags);
+	attr_drop(s, priv);     /* its ctime */
 	return r;
 }
 
@@ -211,5 +212,6 @@ int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 
 	if (r && stale_retry(s, priv, r))
 		r = xattr_set_once(s, priv, name, NULL, 0, 0);
+	attr_drop(s, priv);     /* its ctime */
 	return r;
 }
