@@ -785,6 +785,13 @@ static void test_write_behind_error(void **state)
 		usleep(10 * 1000);
 	}
 	assert_int_equal(uvfs_fsync(x.c, fd), 0);
+	/* a close waits for the writes behind, and reports their error */
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 0), 4096);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), 4096);
+	assert_int_equal(uvfs_close(x.c, fd), -ENOSPC);
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 0), 4096);
 	assert_int_equal(uvfs_close(x.c, fd), 0);
 	/* O_SYNC: waited for, the error is the write's own */
 	fd = uvfs_open(x.c, "/m/wf", O_WRONLY | O_SYNC, 0);

@@ -1275,6 +1275,8 @@ static ssize_t c_write(struct uvfs_sb *sb, void *priv, void *fh,
 { return CALL(sb, p9_write(sb, priv, fh, buf, n, off)); }
 static int c_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
 { return CALL(sb, p9_fsync(sb, priv, fh, datasync)); }
+static int c_flush(struct uvfs_sb *sb, void *priv, void *fh)
+{ return CALL(sb, p9_flush(sb, priv, fh)); }
 static int c_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		     uint64_t cookie, uvfs_filldir_t fill, void *arg)
 { return CALL(sb, p9_readdir(sb, priv, fh, cookie, fill, arg)); }
@@ -1367,6 +1369,7 @@ static const struct uvfs_fsopt hostfs_fsopts[] = {
 		.setxattr = c_setxattr,                                 \
 		.listxattr = c_listxattr,                               \
 		.removexattr = c_removexattr,                           \
+		.flush = c_flush,                                       \
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */

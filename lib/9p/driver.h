@@ -251,6 +251,7 @@ ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh, const void *buf,
 		 size_t n, off_t *off);
 int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
+int p9_flush(struct uvfs_sb *sb, void *priv, void *fh);
 int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
 	       uvfs_filldir_t fill, void *arg);
 

@@ -607,6 +607,20 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 	return done > 0 ? (ssize_t)done : r;
 }
 
+/* A close of a descriptor open for writing (fs.h's flush): the writes
+ * behind are answered before close returns (the next opener, here or on
+ * another client, sees them) and the first that failed is close's error,
+ * reported once (as fsync's).  Nothing is sent: no Tfsync. */
+int p9_flush(struct uvfs_sb *sb, void *priv, void *fh)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+
+	(void)fh;
+	wb_settle(s, n);
+	return atomic_exchange(&n->wb_err, 0);
+}
+
 int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
 {
 	struct p9sb *s = S(sb);
