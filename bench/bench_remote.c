@@ -38,6 +38,11 @@
  *   _req  from the mount's counters: requests issued per operation
  *         (nfs: struct uvfs_nfs_info.calls).  The 9p driver has no such
  *         counter yet: no _req line for 9p.
+ *   _wire requests that crossed the delayed proxy per operation, counted
+ *         by the proxy itself (uvfs-delayproxy -s: 9P messages or RPC
+ *         records towards the server), waited for or not; given when
+ *         BENCH_REMOTE_WIRE0 and BENCH_REMOTE_WIRE5 name the proxies'
+ *         count files.
  *
  * Prints bench/run's figure lines and '#' notes.  Exit 1 when an
  * operation fails.
@@ -52,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +68,7 @@
 #endif
 
 #include "bench_common.h"
+#include "delayproxy.h"
 
 #define NLS 1000
 #define CHUNK (1u << 20)
@@ -73,6 +80,7 @@ struct target {
 	bool local;
 	char dir[4096];
 	char mnt[16];           /* the mount point ("" local) */
+	const struct proxy_stats *wire; /* its proxy's counts, or NULL */
 };
 
 static const char *type;
@@ -105,6 +113,30 @@ static double reqs(const struct target *t)
 /* Names are relative to the working directory, which enter() sets to the
  * target's directory: a stat of a cached name is one name, as it is
  * through the kernel's dentry cache. */
+/* Requests that crossed the target's proxy so far, or -1. */
+static double wire(const struct target *t)
+{
+	return t->wire ? (double)atomic_load(&t->wire->up_msgs) : -1;
+}
+
+/* The counts of uvfs-delayproxy -s FILE, or NULL (no FILE). */
+static const struct proxy_stats *wire_map(const char *path)
+{
+	const struct proxy_stats *ps;
+	int fd;
+
+	if (!path || !*path)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", path, -errno);
+	ps = mmap(NULL, sizeof(*ps), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ps == MAP_FAILED || ps->magic != PROXY_STATS_MAGIC)
+		die("not the counts of uvfs-delayproxy -s:", path, -EINVAL);
+	return ps;
+}
+
 static void path_of(char *p, size_t n, const struct target *t,
 		    const char *fmt, int i)
 {
@@ -254,7 +286,7 @@ static const double op_rt_target[NOPS] = { 3, 1, 1, 1 };
 /* N small operations of each kind on t; per-operation ms into ms[op][],
  * requests per operation into rq[op]. */
 static void small_ops(const struct target *t, int n, double *ms[NOPS],
-		      double rq[NOPS])
+		      double rq[NOPS], double rw[NOPS])
 {
 	char p[64], q[64];
 
@@ -267,6 +299,7 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 				op_stat(t, p);
 			}
 		r0 = reqs(t);
+		double w0 = wire(t);
 		for (int i = 0; i < n; i++) {
 			path_of(p, sizeof(p), t,
 				op == UNLINK ? "g%d" : "f%d", i);
@@ -280,8 +313,9 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 			}
 			ms[op][i] = (bench_now() - t0) * 1e3;
 		}
-		double r1 = reqs(t);
+		double r1 = reqs(t), w1 = wire(t);
 		rq[op] = r0 < 0 || r1 < 0 ? NAN : (r1 - r0) / n;
+		rw[op] = w0 < 0 ? NAN : (w1 - w0) / n;
 	}
 }
 
@@ -306,8 +340,8 @@ int main(int argc, char **argv)
 	int mib = argc > 8 ? bench_atoi(argv[8], "MIB") : 64;
 	struct target tg[3] = {
 		{ .name = "local", .local = true },
-		{ .name = "p0" },
-		{ .name = "p5" },
+		{ .name = "p0", .wire = wire_map(getenv("BENCH_REMOTE_WIRE0")) },
+		{ .name = "p5", .wire = wire_map(getenv("BENCH_REMOTE_WIRE5")) },
 	};
 	char p[4352];
 
@@ -365,25 +399,26 @@ int main(int argc, char **argv)
 	}
 
 	/* small operations, the three targets in turn */
-	double *ms[3][NOPS], rq[3][NOPS], med[3][NOPS];
+	double *ms[3][NOPS], rq[3][NOPS], rw[3][NOPS], med[3][NOPS];
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
 			ms[k][op] = calloc((size_t)n, sizeof(double));
 	for (int k = 0; k < 3; k++)
-		small_ops(&tg[k], n, ms[k], rq[k]);
+		small_ops(&tg[k], n, ms[k], rq[k], rw[k]);
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
 			med[k][op] = median(ms[k][op], n);
 
 	/* ls -l of 1 000 entries, once each */
-	double ls[3], lsrq[3];
+	double ls[3], lsrq[3], lsrw[3];
 	for (int k = 0; k < 3; k++) {
 		enter(&tg[k]);
-		double r0 = reqs(&tg[k]), t0 = bench_now();
+		double r0 = reqs(&tg[k]), w0 = wire(&tg[k]), t0 = bench_now();
 		int seen = op_ls(&tg[k], "ls");
 		ls[k] = (bench_now() - t0) * 1e3;
 		double r1 = reqs(&tg[k]);
 		lsrq[k] = r0 < 0 || r1 < 0 ? NAN : r1 - r0;
+		lsrw[k] = w0 < 0 ? NAN : wire(&tg[k]) - w0;
 		if (seen != NLS) {
 			fprintf(stderr, "bench_remote: %s: %d entries, not %d\n",
 				tg[k].dir, seen, NLS);
@@ -392,17 +427,19 @@ int main(int argc, char **argv)
 	}
 
 	/* sequential write, then read, MIB MiB */
-	double wr[3], rd[3], wrq[3], rdq[3];
+	double wr[3], rd[3], wrq[3], rdq[3], wrw[3], rdw[3];
 	for (int k = 0; k < 3; k++) {
 		enter(&tg[k]);
 		snprintf(p, sizeof(p), "seq");
-		double r0 = reqs(&tg[k]);
+		double r0 = reqs(&tg[k]), w0 = wire(&tg[k]);
 		wr[k] = mib * 1.048576 / op_seq(&tg[k], p, mib, true);
-		double r1 = reqs(&tg[k]);
+		double r1 = reqs(&tg[k]), w1 = wire(&tg[k]);
 		rd[k] = mib * 1.048576 / op_seq(&tg[k], p, mib, false);
-		double r2 = reqs(&tg[k]);
+		double r2 = reqs(&tg[k]), w2 = wire(&tg[k]);
 		wrq[k] = r0 < 0 ? NAN : r1 - r0;
 		rdq[k] = r0 < 0 ? NAN : r2 - r1;
+		wrw[k] = w0 < 0 ? NAN : w1 - w0;
+		rdw[k] = w0 < 0 ? NAN : w2 - w1;
 		if (!tg[k].local)
 			uvfs_unlink(c, p);
 		else
@@ -433,6 +470,11 @@ int main(int argc, char **argv)
 				 op_name[op]);
 			bench_figure(name, rq[2][op], "req", NAN, NULL);
 		}
+		if (!isnan(rw[2][op])) {
+			snprintf(name, sizeof(name), "%s_%s_wire", type,
+				 op_name[op]);
+			bench_figure(name, rw[2][op], "msgs", NAN, NULL);
+		}
 	}
 	snprintf(name, sizeof(name), "%s_ls1000", type);
 	bench_figure(name, ls[2], "ms", ls[0], NULL);
@@ -444,6 +486,10 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s_ls1000_req", type);
 		bench_figure(name, lsrq[2], "req", NAN, NULL);
 	}
+	if (!isnan(lsrw[2])) {
+		snprintf(name, sizeof(name), "%s_ls1000_wire", type);
+		bench_figure(name, lsrw[2], "msgs", NAN, NULL);
+	}
 	snprintf(name, sizeof(name), "%s_seq_write", type);
 	bench_figure(name, wr[2], "MB/s", wr[0], "value>=100");
 	snprintf(name, sizeof(name), "%s_seq_write_p0", type);
@@ -453,9 +499,13 @@ int main(int argc, char **argv)
 	snprintf(name, sizeof(name), "%s_seq_read_p0", type);
 	bench_figure(name, rd[1], "MB/s", rd[0], NULL);
 	if (!isnan(wrq[2]))
-		printf("# %s: requests for %d MiB: write %.0f, read %.0f "
-		       "(+0: %.0f, %.0f)\n", type, mib, wrq[2], rdq[2], wrq[1],
-		       rdq[1]);
+		printf("# %s: requests for %d MiB (the mount's count): write "
+		       "%.0f, read %.0f (+0: %.0f, %.0f)\n", type, mib, wrq[2],
+		       rdq[2], wrq[1], rdq[1]);
+	if (!isnan(wrw[2]))
+		printf("# %s: requests for %d MiB (on the wire): write %.0f, "
+		       "read %.0f (+0: %.0f, %.0f)\n", type, mib, wrw[2],
+		       rdw[2], wrw[1], rdw[1]);
 	for (int k = 1; k < 3; k++) {
 		int r = uvfs_umount(c, tg[k].mnt, 0);
 		if (r)

@@ -1,0 +1,24 @@
+/*
+ * delayproxy.h - what uvfs-delayproxy -s FILE counts (bench/delayproxy.c):
+ * the file holds one struct proxy_stats, mapped shared by the proxy,
+ * which adds to it as bytes cross (atomically); a reader maps it and
+ * takes differences.  Totals over every connection the proxy carried.
+ */
+#ifndef UVFS_DELAYPROXY_H
+#define UVFS_DELAYPROXY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define PROXY_STATS_MAGIC 0x75766673646c7931ull   /* "uvfsdly1" */
+
+struct proxy_stats {
+	uint64_t magic;                 /* PROXY_STATS_MAGIC once set up */
+	_Atomic uint64_t conns;         /* connections accepted and joined */
+	_Atomic uint64_t up_msgs;       /* messages to the target (-f) */
+	_Atomic uint64_t down_msgs;     /* messages back */
+	_Atomic uint64_t up_bytes;
+	_Atomic uint64_t down_bytes;
+};
+
+#endif
