@@ -8,9 +8,10 @@
  *
  *   -u US   delay of the bytes going to the target ("up"), microseconds
  *   -d US   delay of the bytes coming back ("down"), microseconds
- *   -s FILE count the messages that cross, into FILE (made or emptied,
- *           then mapped shared: struct proxy_stats of delayproxy.h,
- *           updated as they pass, for a benchmark to read)
+ *   -s FILE count the messages that cross and the client's turns (its
+ *           bytes after an answer: round trips waited for), into FILE
+ *           (made or emptied, then mapped shared: struct proxy_stats of
+ *           delayproxy.h, updated as they pass, for a benchmark to read)
  *   -f KIND how messages are framed, for -s: "9p" (size[4] little-endian,
  *           itself included) or "rpc" (ONC RPC record marks: a fragment's
  *           length big-endian, the top bit on its last fragment)
@@ -85,6 +86,8 @@ struct pconn {
 				 * both threads' polls return at once */
 	atomic_int refs;        /* the two threads */
 	atomic_bool abort;      /* a reset or error: both directions stop */
+	atomic_bool down_sent;  /* bytes went back to the client since it
+				 * last sent (-s: turns) */
 };
 
 /* Where one direction is in its framing (-s): the length word being
@@ -207,6 +210,8 @@ static void account(struct dir *d, const uint8_t *p, size_t n)
 	if (!stats)
 		return;
 	m = framing == FRAME_NONE ? 0 : count_msgs(&d->fr, p, n);
+	if (d->up && atomic_exchange(&d->pc->down_sent, false))
+		atomic_fetch_add(&stats->turns, 1);
 	atomic_fetch_add(d->up ? &stats->up_bytes : &stats->down_bytes, n);
 	if (m)
 		atomic_fetch_add(d->up ? &stats->up_msgs : &stats->down_msgs,
@@ -225,6 +230,10 @@ static void *dir_main(void *arg)
 		uint64_t now = now_ns();
 		/* write what is due */
 		while (head && head->due_ns <= now) {
+			/* before the send: the client may answer before
+			 * send() has returned here */
+			if (!d->up)
+				atomic_store(&d->pc->down_sent, true);
 			ssize_t n = send(d->dst, head->data + head->off,
 					 head->len - head->off,
 					 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -259,10 +268,14 @@ static void *dir_main(void *arg)
 			shutdown(d->dst, SHUT_WR);
 			break;
 		}
-		int timeout = -1;
+		/* to the next due chunk, to the nanosecond (a poll() timeout
+		 * in whole milliseconds would add up to 1 ms each way) */
+		struct timespec ts, *timeout = NULL;
 		if (head) {
 			uint64_t wait = head->due_ns > now ? head->due_ns - now : 0;
-			timeout = (int)((wait + 999999) / 1000000);
+			ts.tv_sec = (time_t)(wait / 1000000000u);
+			ts.tv_nsec = (long)(wait % 1000000000u);
+			timeout = &ts;
 		}
 		/* not reading (end of input, queue full): only the clock and
 		 * the other direction's abort */
@@ -271,7 +284,7 @@ static void *dir_main(void *arg)
 			  .events = POLLIN },
 			{ .fd = d->pc->wake[0], .events = POLLIN },
 		};
-		int r = poll(p, 2, timeout);
+		int r = ppoll(p, 2, timeout, NULL);
 		if (r < 0 && errno != EINTR) {
 			pconn_abort(d->pc);
 			break;
@@ -369,6 +382,7 @@ static void serve(int a)
 	pc->a = a;
 	pc->b = b;
 	atomic_init(&pc->refs, 2);
+	atomic_init(&pc->down_sent, true);
 	if (stats)
 		atomic_fetch_add(&stats->conns, 1);
 	if (start_dir(pc, a, b, up_ns, true) < 0) {

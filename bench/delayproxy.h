@@ -19,6 +19,12 @@ struct proxy_stats {
 	_Atomic uint64_t down_msgs;     /* messages back */
 	_Atomic uint64_t up_bytes;
 	_Atomic uint64_t down_bytes;
+	/* Turns: bytes read from the client when something had been
+	 * passed back to it since its last bytes (or none ever were).  A
+	 * client that sends, waits for the answer and sends again makes a
+	 * turn per round trip it waited for; requests sent together (or
+	 * while earlier answers are still on their way) make one. */
+	_Atomic uint64_t turns;
 };
 
 #endif
