@@ -33,7 +33,8 @@
  *         net_heal_read_ms heal to the first successful read of an open
  *                          file; baseline: heal to the first raw TCP
  *                          connect + ping-pong with the echo server,
- *                          measured after the same heal
+ *                          measured after the same heal; and
+ *                          net_heal_read_dl, the same against the deadline
  *         net_reopen_N_files  NFILES files open; the server restarted
  *                          (BENCH_NET_RESTART) to the mount connected
  *                          again with every file reopened; baseline: the
