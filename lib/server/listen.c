@@ -9,7 +9,10 @@
  * connection's thread and its struct conn live exactly as long as the
  * connection; the listener lives until the process ends (there is no
  * stop: a server that needs one serves its own accept loop with
- * p9srv_serve_fd()).
+ * p9srv_serve_fd()).  p9srv_serve_listener() takes any stream socket: a
+ * TCP connection gets TCP_NODELAY (replies are written whole; small ones
+ * must not be held back).  System calls go through the uvfs_sys table
+ * (sys.h), as in the serve loop, so tests can inject faults.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,9 +23,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "p9srv.h"
+#include "sys.h"
 
 struct conn {
 	struct p9srv *srv;      /* immutable */
@@ -34,7 +40,7 @@ static void *conn_main(void *arg)
 	struct conn *c = arg;
 
 	p9srv_serve_fd(c->srv, c->fd, c->fd);
-	close(c->fd);
+	sys_close(c->fd);
 	free(c);
 	return NULL;
 }
@@ -47,12 +53,12 @@ static int stale_socket(const struct sockaddr_un *sa)
 
 	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
-	stale = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
-		errno == ECONNREFUSED;
-	close(fd);
+	stale = sys_connect(fd, (const struct sockaddr *)sa,
+			    sizeof(*sa)) < 0 && errno == ECONNREFUSED;
+	sys_close(fd);
 	return stale;
 }
 
@@ -67,25 +73,26 @@ int p9srv_listen_unix(const char *path)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* owner-only: who may connect is who may act as any user */
 	old = umask(077);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		if (err == -EADDRINUSE && stale_socket(&sa)) {
 			err = 0;
 			if (unlink(path) < 0 ||
-			    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			    sys_bind(fd, (struct sockaddr *)&sa,
+				     sizeof(sa)) < 0)
 				err = -errno;
 		}
 	}
 	umask(old);
-	if (!err && listen(fd, 64) < 0)
+	if (!err && sys_listen(fd, 64) < 0)
 		err = -errno;
 	if (err) {
-		close(fd);
+		sys_close(fd);
 		return err;
 	}
 	return fd;
@@ -96,7 +103,7 @@ int p9srv_serve_listener(struct p9srv *srv, int lfd)
 	for (;;) {
 		pthread_t t;
 		struct conn *c;
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		int one = 1, fd = sys_accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
@@ -104,15 +111,17 @@ int p9srv_serve_listener(struct p9srv *srv, int lfd)
 				continue;
 			return -errno;
 		}
-		c = malloc(sizeof(*c));
+		/* fails harmlessly on a Unix socket */
+		sys_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = sys_malloc(sizeof(*c));
 		if (!c) {
-			close(fd);
+			sys_close(fd);
 			continue;
 		}
 		c->srv = srv;
 		c->fd = fd;
-		if (pthread_create(&t, NULL, conn_main, c)) {
-			close(fd);
+		if (sys_pthread_create(&t, NULL, conn_main, c)) {
+			sys_close(fd);
 			free(c);
 			continue;
 		}
@@ -127,6 +136,6 @@ int p9srv_serve_unix(struct p9srv *srv, const char *path)
 	if (lfd < 0)
 		return lfd;
 	int err = p9srv_serve_listener(srv, lfd);
-	close(lfd);
+	sys_close(lfd);
 	return err;
 }

@@ -1,5 +1,7 @@
 /*
- * hostfs.c - a host directory over 9P2000.L: the operations table.
+ * hostfs.c - a host directory over 9P2000.L: confinement, identity, the
+ * operations on one file and the operations table (the operations on
+ * names are in names.c; the structures both share in hostfs_i.h).
  *
  * Confinement
  *   The export root is one O_PATH descriptor.  A fid holds no descriptor
@@ -63,43 +65,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "hostfs.h"
+#include "hostfs_i.h"
 #include "sys.h"
 
-struct hostfs {
-	int rootfd;             /* O_PATH, the export */
-	dev_t rootdev;
-	bool as_root;           /* switch fsuid/fsgid per request */
-	pthread_mutex_t flock;  /* fids, every hfid's link */
-	struct hfid *fids;      /* flock: every fid's object (renames) */
-};
-
-/* A fid's object.  path and the identity are changed only by lcreate
- * (fid exclusively locked) and rename (under plock); readers copy the
- * path under plock. */
-struct hfid {
-	pthread_mutex_t plock;
-	char *path;             /* plock: relative to the root, "." = root */
-	dev_t dev;              /* plock */
-	ino_t ino;              /* plock */
-	mode_t type;            /* plock: S_IFMT bits */
-	int fd;                 /* plock + the fid's lock: opened: the
-				 * open descriptor, else -1 */
-	int ofd;                /* plock: set once: the file was removed
-				 * through the server, here it still is */
-	struct hfid *next, **prev; /* hs->flock: hs->fids */
-};
-
-#define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
-		       RESOLVE_NO_MAGICLINKS)
-
-static struct hostfs *hs_of(struct p9srv_req *r)
+struct hostfs *hs_of(struct p9srv_req *r)
 {
 	return p9srv_arg(p9srv_req_srv(r));
 }
 
 /* openat2 beneath the root; a descriptor or -errno. */
-static int resolve(struct hostfs *hs, const char *path, int flags)
+int hs_resolve(struct hostfs *hs, const char *path, int flags)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
@@ -124,7 +99,7 @@ static int resolve(struct hostfs *hs, const char *path, int flags)
  * One statx: dfd and name as fstatat(AT_SYMLINK_NOFOLLOW); name NULL for
  * dfd itself.
  */
-static uint16_t file_gen(int dfd, const char *name)
+uint16_t hs_file_gen(int dfd, const char *name)
 {
 	struct statx stx;
 	uint64_t h;
@@ -173,8 +148,8 @@ static uint8_t qid_type(mode_t mode)
 }
 
 /* st and gen: one file's (file_gen of the same file). */
-static void stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
-		     struct p9_qid *q)
+void hs_stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
+		 struct p9_qid *q)
 {
 	q->type = qid_type(st->st_mode);
 	q->version = 0;
@@ -183,15 +158,15 @@ static void stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
 
 /* Whether st is still the file the fid named (device, inode and type:
  * an inode number reused at once for a file of another type is caught). */
-static bool same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st)
+bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st)
 {
 	return st->st_dev == dev && st->st_ino == ino &&
 	       (st->st_mode & S_IFMT) == type;
 }
 
 /* A copy of hf's path and identity. */
-static void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
-		    mode_t *type)
+void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
+	     mode_t *type)
 {
 	pthread_mutex_lock(&hf->plock);
 	strcpy(path, hf->path);
@@ -234,7 +209,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		return fd;
 	}
 	hf_snap(hf, path, &dev, &ino, &type);
-	fd = resolve(hs, path, O_PATH | flags);
+	fd = hs_resolve(hs, path, O_PATH | flags);
 	if (fd < 0)
 		return fd;
 	if (sys_fstat(fd, st) < 0) {
@@ -242,7 +217,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		sys_close(fd);
 		return err;
 	}
-	if (!same_file(dev, ino, type, st)) {
+	if (!hs_same_file(dev, ino, type, st)) {
 		sys_close(fd);
 		return -ESTALE;
 	}
@@ -250,14 +225,14 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	return fd;
 }
 
-static void fd_done(int fd, bool owned)
+void hs_fd_done(int fd, bool owned)
 {
 	if (owned && fd >= 0)
 		sys_close(fd);
 }
 
 /* A name for a new or existing entry of a directory. */
-static int name_check(struct p9_str n, char *out)
+int hs_name_check(struct p9_str n, char *out)
 {
 	if (n.len == 0 || memchr(n.s, '/', n.len))
 		return -EINVAL;
@@ -272,26 +247,12 @@ static int name_check(struct p9_str n, char *out)
 }
 
 /* dir/name into out (PATH_MAX): -ENAMETOOLONG if it does not fit. */
-static int path_join(char *out, const char *dir, const char *name)
+int hs_path_join(char *out, const char *dir, const char *name)
 {
 	int n = strcmp(dir, ".") == 0
 		? snprintf(out, PATH_MAX, "%s", name)
 		: snprintf(out, PATH_MAX, "%s/%s", dir, name);
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* Splits a path (not ".") into its parent and last name, in place. */
-static const char *path_split(char *path, const char **parent)
-{
-	char *slash = strrchr(path, '/');
-
-	if (!slash) {
-		*parent = ".";
-		return path;
-	}
-	*slash = '\0';
-	*parent = path;
-	return slash + 1;
 }
 
 static struct hfid *hf_new(struct hostfs *hs, const char *path,
@@ -350,13 +311,13 @@ static void hs_leave(struct p9srv_req *r)
 }
 
 /* For creating operations: the new file's group, as the client asks. */
-static void create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid)
+void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid)
 {
 	if (hs->as_root)
 		setfsgid(gid == (uint32_t)-1 ? dir->gid : gid);
 }
 
-static void create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
+void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
 {
 	if (hs->as_root)
 		setfsgid(dir->gid);
@@ -403,7 +364,7 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	if (!hf)
 		return -ENOMEM;
 	f->priv = hf;
-	stat_qid(hs, &st, file_gen(hs->rootfd, NULL), qid);
+	hs_stat_qid(hs, &st, hs_file_gen(hs->rootfd, NULL), qid);
 	return 0;
 }
 
@@ -427,7 +388,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	hf_snap(f->priv, path, NULL, NULL, NULL);
 	if (orphan >= 0 && nwname > 0)
 		return -ENOENT;         /* removed: no names in it */
@@ -462,10 +423,10 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			char name[NAME_MAX + 1];
 			memcpy(name, n.s, n.len);
 			name[n.len] = '\0';
-			if ((err = path_join(next, path, name)) < 0)
+			if ((err = hs_path_join(next, path, name)) < 0)
 				break;
 		}
-		fd = resolve(hs, next, O_PATH);
+		fd = hs_resolve(hs, next, O_PATH);
 		if (fd < 0) {
 			err = fd;
 			break;
@@ -475,7 +436,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			sys_close(fd);
 			break;
 		}
-		stat_qid(hs, &st, file_gen(fd, NULL), &wqid[i]);
+		hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), &wqid[i]);
 		sys_close(fd);
 		strcpy(path, next);
 	}
@@ -504,8 +465,8 @@ static int hs_getattr(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
-	stat_qid(hs, &st, file_gen(fd, NULL), &a->qid);
-	fd_done(fd, owned);
+	hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), &a->qid);
+	hs_fd_done(fd, owned);
 	a->valid = P9_GETATTR_BASIC;
 	a->mode = st.st_mode;
 	a->uid = st.st_uid;
@@ -593,7 +554,7 @@ static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
 			err = -errno;
 	}
 out:
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	return err;
 }
 
@@ -639,19 +600,19 @@ static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 	if (pfd < 0)
 		return pfd;
 	fd = reopen(pfd, &st, open_flags(flags));
-	fd_done(pfd, owned);
+	hs_fd_done(pfd, owned);
 	if (fd < 0)
 		return fd;
 	pthread_mutex_lock(&hf->plock);        /* orphan scans read it */
 	hf->fd = fd;
 	pthread_mutex_unlock(&hf->plock);
-	stat_qid(hs, &st, file_gen(fd, NULL), qid);
+	hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), qid);
 	*iounit = 0;
 	return 0;
 }
 
 /* A directory descriptor for a fid naming a directory. */
-static int dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned)
+int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned)
 {
 	return fid_fd(hs, dir, O_DIRECTORY, owned, NULL);
 }
@@ -667,21 +628,21 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int dfd, fd, err;
 
-	if ((err = name_check(t->name, name)) < 0)
+	if ((err = hs_name_check(t->name, name)) < 0)
 		return err;
 	hf_snap(hf, dpath, NULL, NULL, NULL);
-	if ((err = path_join(npath, dpath, name)) < 0)
+	if ((err = hs_path_join(npath, dpath, name)) < 0)
 		return err;
-	dfd = dir_fd(hs, f, &owned);
+	dfd = hs_dir_fd(hs, f, &owned);
 	if (dfd < 0)
 		return dfd;
 	/* a new file, or else the existing one opened as lopen would (never
 	 * a device or through a symlink) */
-	create_gid(hs, f, t->gid);
+	hs_create_gid(hs, f, t->gid);
 	fd = sys_openat(dfd, name, open_flags(t->flags) | O_CREAT | O_EXCL |
 			O_NOFOLLOW | O_CLOEXEC, t->mode & 07777);
 	err = fd < 0 ? -errno : 0;
-	create_gid_done(hs, f);
+	hs_create_gid_done(hs, f);
 	if (err == -EEXIST && !(t->flags & O_EXCL)) {
 		int pfd = sys_openat(dfd, name,
 				     O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -695,7 +656,7 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 		if (pfd >= 0)
 			sys_close(pfd);
 	}
-	fd_done(dfd, owned);
+	hs_fd_done(dfd, owned);
 	if (err < 0)
 		return err;
 	if (sys_fstat(fd, &st) < 0) {
@@ -716,7 +677,7 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	hf->type = st.st_mode & S_IFMT;
 	hf->fd = fd;
 	pthread_mutex_unlock(&hf->plock);
-	stat_qid(hs, &st, file_gen(fd, NULL), qid);
+	hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), qid);
 	*iounit = 0;
 	return 0;
 }
@@ -802,7 +763,7 @@ static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
 			/* the generation too, so that the entry's qid is
 			 * the one a walk to it answers */
 			e.qid.path = qid_path(hs, hf->dev, d->d_ino,
-					      file_gen(hf->fd, d->d_name));
+					      hs_file_gen(hf->fd, d->d_name));
 			int err = p9_dirent_put(b, &e);
 			if (err == -ENOSPC)
 				return b->len ? 0 : -EINVAL;
@@ -811,381 +772,6 @@ static int hs_readdir(struct p9srv_req *r, struct p9srv_fid *f,
 			pos += d->d_reclen;
 		}
 	}
-}
-
-/* The directory of a name-taking operation, and the name. */
-static int at_dir(struct hostfs *hs, struct p9srv_fid *dir, struct p9_str n,
-		  char *name, bool *owned)
-{
-	int err = name_check(n, name);
-
-	if (err < 0)
-		return err;
-	return dir_fd(hs, dir, owned);
-}
-
-static int entry_qid(struct hostfs *hs, int dfd, const char *name,
-		     struct p9_qid *qid)
-{
-	struct stat st;
-
-	if (sys_fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	stat_qid(hs, &st, file_gen(dfd, name), qid);
-	return 0;
-}
-
-static int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
-		    const struct p9_tmkdir *t, struct p9_qid *qid)
-{
-	struct hostfs *hs = hs_of(r);
-	char name[NAME_MAX + 1];
-	bool owned;
-	int dfd, err;
-
-	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
-		return dfd;
-	create_gid(hs, dir, t->gid);
-	err = sys_mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
-	create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	fd_done(dfd, owned);
-	return err;
-}
-
-static int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
-		      const struct p9_tsymlink *t, struct p9_qid *qid)
-{
-	struct hostfs *hs = hs_of(r);
-	char name[NAME_MAX + 1], target[PATH_MAX];
-	bool owned;
-	int dfd, err;
-
-	if (t->symtgt.len == 0)
-		return -ENOENT;
-	if (t->symtgt.len >= PATH_MAX)
-		return -ENAMETOOLONG;
-	memcpy(target, t->symtgt.s, t->symtgt.len);
-	target[t->symtgt.len] = '\0';
-	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
-		return dfd;
-	create_gid(hs, dir, t->gid);
-	err = sys_symlinkat(target, dfd, name) < 0 ? -errno : 0;
-	create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	fd_done(dfd, owned);
-	return err;
-}
-
-static int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
-		    const struct p9_tmknod *t, struct p9_qid *qid)
-{
-	struct hostfs *hs = hs_of(r);
-	char name[NAME_MAX + 1];
-	bool owned;
-	int dfd, err;
-
-	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
-		return dfd;
-	create_gid(hs, dir, t->gid);
-	err = sys_mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
-	      ? -errno : 0;
-	create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
-	fd_done(dfd, owned);
-	return err;
-}
-
-/*
- * Removed but still named.  Before the entry "name" of directory dfd
- * (whose path is "path") is removed or replaced through the server:
- * prepare an O_PATH descriptor of it if some other fid names it (else
- * -1).  After the removal succeeded, orphan_commit() gives each such fid
- * a descriptor of its own, so it still reaches the file (getattr, open,
- * a removed working directory's stat), as a local vnode would; names
- * below it answer ENOENT.  Costs a scan of the fids per removal.
- */
-static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
-			  const char *path)
-{
-	bool any = false;
-
-	pthread_mutex_lock(&hs->flock);
-	for (struct hfid *hf = hs->fids; hf && !any; hf = hf->next) {
-		pthread_mutex_lock(&hf->plock);
-		any = hf->ofd < 0 && hf->fd < 0 && strcmp(hf->path, path) == 0;
-		pthread_mutex_unlock(&hf->plock);
-	}
-	pthread_mutex_unlock(&hs->flock);
-	if (!any)
-		return -1;
-	return sys_openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-}
-
-static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
-{
-	struct stat st;
-
-	if (pfd < 0)
-		return;
-	if (sys_fstat(pfd, &st) == 0) {
-		pthread_mutex_lock(&hs->flock);
-		for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
-			pthread_mutex_lock(&hf->plock);
-			if (hf->ofd < 0 && hf->fd < 0 &&
-			    strcmp(hf->path, path) == 0 &&
-			    same_file(hf->dev, hf->ino, hf->type, &st))
-				hf->ofd = sys_fcntl(pfd, F_DUPFD_CLOEXEC, 0);
-			pthread_mutex_unlock(&hf->plock);
-		}
-		pthread_mutex_unlock(&hs->flock);
-	}
-	sys_close(pfd);
-}
-
-/*
- * After a rename through the server of "from" to "to": every fid at or
- * below "from" follows it (as a local vnode would).  Fids that named the
- * file replaced at "to" now resolve to the moved file and answer ESTALE.
- * A path that would grow past PATH_MAX is left as it was (stale).
- */
-static void rename_fids(struct hostfs *hs, const char *from, const char *to)
-{
-	size_t fl = strlen(from), tl = strlen(to);
-
-	pthread_mutex_lock(&hs->flock);
-	for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
-		pthread_mutex_lock(&hf->plock);
-		if (strncmp(hf->path, from, fl) == 0 &&
-		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
-			size_t rest = strlen(hf->path + fl);
-			char *p = tl + rest < PATH_MAX ? sys_malloc(tl + rest + 1)
-						       : NULL;
-			if (p) {
-				memcpy(p, to, tl);
-				memcpy(p + tl, hf->path + fl, rest + 1);
-				free(hf->path);
-				hf->path = p;
-			}
-		}
-		pthread_mutex_unlock(&hf->plock);
-	}
-	pthread_mutex_unlock(&hs->flock);
-}
-
-/* The parent directory's descriptor and the last name of fid f.  The
- * root has neither: -EBUSY. */
-static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
-{
-	char path[PATH_MAX];
-	const char *parent, *b;
-	int fd;
-
-	hf_snap(f->priv, path, NULL, NULL, NULL);
-	if (strcmp(path, ".") == 0)
-		return -EBUSY;
-	b = path_split(path, &parent);
-	strcpy(base, b);
-	fd = resolve(hs, parent, O_PATH | O_DIRECTORY);
-	return fd;
-}
-
-/*
- * Tlink of a fid whose name no longer names its file.  Removed or
- * replaced through the server (it holds the file's descriptor): linked
- * through that, as a local link of a file looked up before: the host
- * answers ENOENT if that was its last name, else links it (a symlink
- * itself: the magic link lands on the O_PATH descriptor's own file).
- * Otherwise (changed on the host, or a removal through the server whose
- * descriptor is not handed out yet): ENOENT, the file is not at that
- * name; the VFS looks it up again.
- */
-static int link_moved(struct hfid *hf, int dfd, const char *name)
-{
-	char proc[64];
-	int ofd;
-
-	pthread_mutex_lock(&hf->plock);
-	ofd = hf->ofd;          /* never closed before clunk */
-	pthread_mutex_unlock(&hf->plock);
-	if (ofd < 0)
-		return -ENOENT;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-	return sys_linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0
-	       ? -errno : 0;
-}
-
-static int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
-		   struct p9srv_fid *f, struct p9_str n)
-{
-	struct hostfs *hs = hs_of(r);
-	char name[NAME_MAX + 1], base[NAME_MAX + 1];
-	bool owned;
-	int dfd, pfd, err;
-	struct stat st;
-	struct hfid *hf = f->priv;
-
-	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
-		return dfd;
-	pfd = parent_of(hs, f, base);
-	if (pfd < 0) {
-		fd_done(dfd, owned);
-		return pfd == -EBUSY ? -EPERM : pfd;
-	}
-	/* the entry must still be the fid's file */
-	err = 0;
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	/* never follows a symlink: links the name in the parent itself */
-	if (err == 0 && sys_linkat(pfd, base, dfd, name, 0) < 0)
-		err = -errno;
-	else if (err == -ENOENT || err == -ESTALE)
-		err = link_moved(hf, dfd, name);
-	sys_close(pfd);
-	fd_done(dfd, owned);
-	return err;
-}
-
-static int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
-		     struct p9srv_fid *dir, struct p9_str n)
-{
-	struct hostfs *hs = hs_of(r);
-	struct hfid *hf = f->priv;
-	char name[NAME_MAX + 1], base[NAME_MAX + 1], dpath[PATH_MAX],
-	     npath[PATH_MAX], opath[PATH_MAX];
-	bool owned;
-	int dfd, pfd, err;
-
-	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
-		return dfd;
-	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
-	hf_snap(hf, opath, NULL, NULL, NULL);
-	if ((err = path_join(npath, dpath, name)) < 0)
-		goto out;
-	pfd = parent_of(hs, f, base);
-	if (pfd < 0) {
-		err = pfd;
-		goto out;
-	}
-	/* the entry must still be the fid's file */
-	struct stat st;
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	if (err == 0) {
-		int victim = orphan_prepare(hs, dfd, name, npath);
-		err = sys_renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
-		if (err == 0) {
-			orphan_commit(hs, victim, npath);
-			rename_fids(hs, opath, npath);
-		} else if (victim >= 0) {
-			sys_close(victim);
-		}
-	}
-	sys_close(pfd);
-out:
-	fd_done(dfd, owned);
-	return err;
-}
-
-static int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
-		       struct p9_str on, struct p9srv_fid *nd,
-		       struct p9_str nn)
-{
-	struct hostfs *hs = hs_of(r);
-	char oname[NAME_MAX + 1], nname[NAME_MAX + 1];
-	bool oowned, nowned;
-	int ofd, nfd, err;
-
-	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0)
-		return ofd;
-	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
-		fd_done(ofd, oowned);
-		return nfd;
-	}
-	char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
-	     to[PATH_MAX];
-	int victim = -1;
-	bool paths;
-
-	hf_snap(od->priv, od_path, NULL, NULL, NULL);
-	hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
-	paths = path_join(from, od_path, oname) == 0 &&
-		path_join(to, nd_path, nname) == 0;
-	if (paths)
-		victim = orphan_prepare(hs, nfd, nname, to);
-	err = sys_renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
-	if (err == 0 && paths) {
-		orphan_commit(hs, victim, to);
-		rename_fids(hs, from, to);
-	} else if (victim >= 0) {
-		sys_close(victim);
-	}
-	fd_done(nfd, nowned);
-	fd_done(ofd, oowned);
-	return err;
-}
-
-static int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
-		       struct p9_str n, uint32_t flags)
-{
-	struct hostfs *hs = hs_of(r);
-	char name[NAME_MAX + 1];
-	bool owned;
-	int dfd, err;
-
-	if (flags & ~(uint32_t)AT_REMOVEDIR)
-		return -EINVAL;
-	char dpath[PATH_MAX], path[PATH_MAX];
-	int ofd = -1;
-
-	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
-		return dfd;
-	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
-	if (path_join(path, dpath, name) == 0)
-		ofd = orphan_prepare(hs, dfd, name, path);
-	err = sys_unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
-	if (err == 0)
-		orphan_commit(hs, ofd, path);
-	else if (ofd >= 0)
-		sys_close(ofd);
-	fd_done(dfd, owned);
-	return err;
-}
-
-static int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
-{
-	struct hostfs *hs = hs_of(r);
-	struct hfid *hf = f->priv;
-	char base[NAME_MAX + 1], path[PATH_MAX];
-	struct stat st;
-	int pfd, ofd = -1, err = 0;
-
-	hf_snap(hf, path, NULL, NULL, NULL);
-	pfd = parent_of(hs, f, base);
-	if (pfd < 0)
-		return pfd;
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	if (err == 0)
-		ofd = orphan_prepare(hs, pfd, base, path);
-	if (err == 0 &&
-	    sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
-		err = -errno;
-	if (err == 0)
-		orphan_commit(hs, ofd, path);
-	else if (ofd >= 0)
-		sys_close(ofd);
-	sys_close(pfd);
-	return err;
 }
 
 static ssize_t hs_readlink(struct p9srv_req *r, struct p9srv_fid *f,
@@ -1204,7 +790,7 @@ static ssize_t hs_readlink(struct p9srv_req *r, struct p9srv_fid *f,
 		n = errno == ENOENT ? -EINVAL : -errno;
 	else if ((size_t)n == cap)
 		n = -ENAMETOOLONG;
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	return n;
 }
 
@@ -1234,7 +820,7 @@ static int hs_statfs(struct p9srv_req *r, struct p9srv_fid *f,
 		o->fsid = (uint64_t)id[0] | (uint64_t)id[1] << 32;
 		o->namelen = (uint32_t)s.f_namelen;
 	}
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	return err;
 }
 
@@ -1407,7 +993,7 @@ static ssize_t hs_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
 		}
 		free(list);
 	}
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	return n;
 }
 
@@ -1433,7 +1019,7 @@ static int hs_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	else            /* 9P2000.L: a zero-size create removes */
 		err = sys_removexattr(proc, name);
 	err = err < 0 ? -errno : 0;
-	fd_done(fd, owned);
+	hs_fd_done(fd, owned);
 	return err;
 }
 

@@ -23,17 +23,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "hostfs.h"
@@ -48,60 +45,28 @@ static void usage(void)
 
 static struct p9srv *srv;
 
-static void *conn_main(void *arg)
+/* Serves the connections accepted on lfd, one thread each, until
+ * accept fails for good (p9srv_serve_listener). */
+static int serve(int lfd)
 {
-	int fd = (int)(intptr_t)arg;
+	int err = p9srv_serve_listener(srv, lfd);
 
-	p9srv_serve_fd(srv, fd, fd);
-	sys_close(fd);
-	return NULL;
+	fprintf(stderr, "uvfs-hostfs: accept: %s\n", strerror(-err));
+	return 1;
 }
 
-/* path names a socket nobody listens on (its server died)? */
-static int stale_socket(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, stale;
-
-	if (stat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return 0;
-	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	stale = sys_connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 &&
-		errno == ECONNREFUSED;
-	sys_close(fd);
-	return stale;
-}
-
-static int accept_loop(int fd);
-
+/* unix:PATH (p9srv_listen_unix: owner-only, a stale socket replaced) */
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = p9srv_listen_unix(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "uvfs-hostfs: socket path too long: %s\n", path);
+	if (fd < 0) {
+		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n", path,
+			fd == -ENAMETOOLONG ? "socket path too long"
+					    : strerror(-fd));
 		exit(2);
 	}
-	strcpy(sa.sun_path, path);
-	/* owner-only: who may connect is who may act as any user */
-	mode_t old = umask(077);
-	fd = sys_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int bad = fd < 0;
-	if (!bad && sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		bad = errno != EADDRINUSE || !stale_socket(&sa) ||
-		      unlink(path) < 0 ||
-		      sys_bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0;
-	bad = bad || sys_listen(fd, 64) < 0;
-	umask(old);
-	if (bad) {
-		fprintf(stderr, "uvfs-hostfs: cannot listen on %s: %s\n",
-			path, strerror(errno));
-		exit(2);
-	}
-	return accept_loop(fd);
+	return serve(fd);
 }
 
 /* ADDR:PORT, numeric ([v6]:PORT for IPv6); exits 2 on bad input. */
@@ -142,36 +107,11 @@ static int listen_tcp(const char *hostport)
 		exit(2);
 	}
 	freeaddrinfo(ai);
-	return accept_loop(fd);
+	return serve(fd);
 bad_addr:
 	fprintf(stderr, "uvfs-hostfs: --listen tcp: takes ADDR:PORT, "
 		"e.g. tcp:127.0.0.1:5640 (got tcp:%s)\n", hostport);
 	exit(2);
-}
-
-/* Accepts connections on fd until an error; one thread each. */
-static int accept_loop(int fd)
-{
-	for (;;) {
-		pthread_t t;
-		int c = sys_accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE)
-				continue;
-			fprintf(stderr, "uvfs-hostfs: accept: %s\n",
-				strerror(errno));
-			return 1;
-		}
-		int one = 1;
-		/* replies are written whole: do not hold small ones back */
-		sys_setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (sys_pthread_create(&t, NULL, conn_main, (void *)(intptr_t)c)) {
-			sys_close(c);
-			continue;
-		}
-		pthread_detach(t);
-	}
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,80 @@
+/*
+ * control_i.h - the control socket's private structures, shared by
+ * control.c (setup, requests, the device table, shutdown), conn.c (the
+ * connections) and holders.c (the records of a busy reply).  The locks
+ * are described in control.c.
+ */
+#ifndef UVFSD_CONTROL_I_H
+#define UVFSD_CONTROL_I_H
+
+#include "control.h"
+#include "ctl.h"
+#include "uvfs_fuse.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAX_CONNS 32              /* connections served at once */
+#define MAX_CONNS_PER_UID 16      /* of them, per peer uid */
+#define REQUEST_TIMEOUT_MS 5000   /* to send a whole request line */
+#define REPLY_TIMEOUT_MS 5000     /* to take the whole reply */
+#define DRAIN_MS 200              /* reading what follows the request */
+#define DRAIN_MAX (64u << 10)
+#define MAX_PROCS 256     /* process records per holders reply */
+
+/* A file system mounted through the socket: its device number, for the
+ * invalidation after a forced unmount. */
+struct mdev {
+	char *target;
+	dev_t dev;
+};
+
+/* One connection, from accept to close.  Lock: c->lock for the links and
+ * evicted; fd, uid, pid and the deadline are constant. */
+struct conn {
+	struct control *c;
+	int fd;
+	uid_t uid;              /* the peer's (SO_PEERCRED) */
+	pid_t pid;
+	int64_t deadline;       /* ms (CLOCK_MONOTONIC): the whole request */
+	bool reading;           /* c->lock: still reading its request */
+	bool evicted;           /* c->lock: dropped for a newer client */
+	struct conn *prev, *next;
+};
+
+struct control {
+	char *path;
+	int lfd;
+	int wake[2];             /* self-pipe: stop accepting */
+	pthread_t acceptor;
+	int started;
+	struct uvfs *u;
+	struct uvfs_fuse *uf;
+	char *fuse_mnt;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int nconns;              /* lock: threads serving, evicted included */
+	struct conn conns;       /* lock: sentinel; oldest first */
+	struct mdev *devs;       /* lock */
+	size_t ndevs, capdevs;   /* lock */
+
+	pthread_mutex_t op;
+};
+/* holders.c: the error reply, host paths, the records of a busy reply */
+void control_reply_error(struct sbuf *r, int err, const char *msg);
+void control_host_path(struct control *c, const char *ns, char *out,
+		       size_t size);
+int control_under(const char *path, const char *prefix);
+size_t control_cwd_at(const char *path);
+int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
+			const char *target, pid_t peer, struct sbuf *r);
+size_t control_holder_count(struct uvfs_ctx *ctx, const char *target);
+
+/* control.c: one request line, answered into r */
+void control_dispatch(struct control *c, char *line, pid_t peer,
+		      struct sbuf *r);
+
+#endif

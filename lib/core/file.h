@@ -1,0 +1,59 @@
+/*
+ * file.h - what file.c, attr.c and names.c share (private to lib/core):
+ * the small checks every call makes and the descriptor-table entry points
+ * that attr.c and names.c use.  The rules for open files and descriptor
+ * tables are in file.c.
+ */
+#ifndef UVFS_CORE_FILE_H
+#define UVFS_CORE_FILE_H
+
+#include "core.h"
+
+#include <sys/stat.h>
+
+#define RW_MAX  ((size_t)0x7ffff000)    /* Linux's MAX_RW_COUNT */
+#define OFF_MAX ((off_t)INT64_MAX)
+
+static inline bool mnt_rdonly(struct mount *m)
+{
+	return (atomic_load(&m->flags) & MNT_RDONLY) != 0; /* const */
+}
+
+/* The types whose writes count against a read-only mount (Linux
+ * sb_permission): data on devices, fifos and sockets is not the fs's. */
+static inline bool write_counts(const struct vnode *vp)
+{
+	return S_ISREG(vp->type) || S_ISDIR(vp->type) || S_ISLNK(vp->type);
+}
+
+static inline bool cred_root(const struct uvfs_ctx *ctx)
+{
+	return ctx->cred.uid == 0;
+}
+
+/* Linux inode_owner_or_capable(): the owner, or root. */
+static inline int owner_or_root(const struct uvfs_ctx *ctx,
+				const struct stat *st)
+{
+	return cred_root(ctx) || st->st_uid == ctx->cred.uid ? 0 : -EPERM;
+}
+
+/* The driver handle of f; NULL for O_PATH files and once revoked (the
+ * vnode is then dead and the vops answer -EIO without using it). */
+static inline void *file_fh(struct file *f)
+{
+	struct vnode *vp = f->path.vp;
+	void *fh;
+
+	pthread_mutex_lock(&vp->lock);
+	fh = f->fh;
+	pthread_mutex_unlock(&vp->lock);
+	return fh;
+}
+
+/* names.c: the parent of path and, when the last component names an
+ * entry, the child (not followed), in *d; dirop_end releases them. */
+int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		struct dirop *d);
+
+#endif

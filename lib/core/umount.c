@@ -1,0 +1,380 @@
+/*
+ * umount.c - every way of taking a file system away: normal, forced and
+ * lazy unmount, revoke, suspend and resume, unregistering a type (which
+ * unmounts every instance), and the killing of a superblock they share.
+ *
+ * Owns no object of its own: it moves mounts out of the namespace
+ * (ns_detach_*, mount.c) and superblocks through ACTIVE -> UNMOUNTING ->
+ * DEAD (sb_set_state); the deferred kill work (kill_work_fn,
+ * kill_finish_fn) holds the sb through sb->kill_hold until it has
+ * reclaimed every vnode and shut the driver down.  The mount lifecycle
+ * and the busy rule are described in mount.c.
+ */
+#include "core.h"
+#include "mount_i.h"
+
+#include "rcu.h"
+#include <time.h>
+#include <unistd.h>
+
+/* ---- killing a superblock ------------------------------------------------
+ *
+ * A forced unmount, and a revoke or a teardown whose drain passed the
+ * deadline, kill the sb: every vnode is dead at once (sb->killed), the gate
+ * refuses new entries, the driver's cancel fails what is in flight.  The
+ * rest is deferred work that never waits without a bound: kill_work_fn
+ * waits a grace period and at most the deadline for the gate to drain; if
+ * an operation is still inside, it parks the rest on the gate and frees
+ * its worker, and the last operation to leave queues kill_finish_fn, which
+ * reclaims every vnode, unmounts the driver and lets go of the sb (and of
+ * the mount, for a forced unmount).  sb->kill_hold keeps the sb until then.
+ */
+
+static void kill_finish_fn(struct work *w);
+
+/* gate_park's continuation: in the thread of the last operation to leave
+ * the killed gate, no lock held. */
+static void kill_parked(void *arg)
+{
+	struct uvfs_sb *sb = arg;
+
+	sb->kill_work.fn = kill_finish_fn;
+	work_queue(sb->u, &sb->kill_work);
+}
+
+/* Worker: the first half; bounded by the sb's deadline. */
+static void kill_work_fn(struct work *w)
+{
+	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
+
+	/* entrants that read the gate open before the kill are counted
+	 * after a grace period; then wait for them to leave, a while */
+	rcu_grace();
+	if (gate_drain(&sb->gate, (int)sb->deadline_ms) != 0 &&
+	    gate_park(&sb->gate, kill_parked, sb))
+		return;
+	kill_finish_fn(w);
+}
+
+/* Worker: the gate has drained. */
+static void kill_finish_fn(struct work *w)
+{
+	struct uvfs_sb *sb = caa_container_of(w, struct uvfs_sb, kill_work);
+	struct uvfs *u = sb->u;
+	struct mount *m = sb->kill_mount;
+
+	vcache_kill_sb(sb);     /* each vnode marked and out of the cache */
+	vcache_reclaim_dead(sb);
+	if (sb->ops->unmount)
+		sb->ops->unmount(sb);
+	SB_SET_STATE(sb, SB_UNMOUNTING, SB_DEAD);
+	pthread_mutex_lock(&u->vc_lock);
+	sb->kill_hold = false;
+	sb_maybe_free_locked(sb);
+	pthread_mutex_unlock(&u->vc_lock);
+	/* sb may be gone (unless m still holds it) */
+	if (m)
+		mount_rele(m);
+}
+
+/* => sb is UNMOUNTING, set by the caller.  Does not wait. */
+void sb_kill_unmounting(struct uvfs_sb *sb, struct mount *m)
+{
+	struct uvfs *u = sb->u;
+
+	pthread_mutex_lock(&u->vc_lock);
+	sb->kill_hold = true;
+	pthread_mutex_unlock(&u->vc_lock);
+	atomic_store(&sb->killed, true); /* every vnode dead, no new ones */
+	gate_kill(&sb->gate);           /* waiters wake to deadfs */
+	if (sb->ops->cancel)
+		sb->ops->cancel(sb);    /* in-flight requests fail */
+	sb->kill_mount = m;
+	sb->kill_work.fn = kill_work_fn;
+	work_queue(u, &sb->kill_work);
+}
+
+bool sb_kill(struct uvfs_sb *sb, struct mount *m)
+{
+	if (!sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING))
+		return false;
+	sb_kill_unmounting(sb, m);
+	return true;
+}
+
+/* Forced unmount of one detached mount.  Bounded: it waits for nothing.
+ * The worker drops the namespace's reference, which it takes over
+ * (returns true then). */
+static bool force_kill(struct mount *m)
+{
+	return sb_kill(m->sb, m);
+}
+
+/* Unmounts m (the caller holds one reference, which this consumes). */
+int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
+{
+	struct mount **v = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	if (flags & ~(UVFS_UMOUNT_FORCE | UVFS_UMOUNT_DETACH)) {
+		mount_rele(m);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&u->ns_lock);
+	unsigned mf = atomic_load(&m->flags);
+	if (m == u->root_mount) {
+		err = -EBUSY;
+	} else if (!(mf & MNT_ATTACHED) || (mf & MNT_UNMOUNTING)) {
+		err = -EINVAL;
+	} else if (flags == 0) {
+		/* Invariant 2: O(1).  Lock-free crossings take references
+		 * inside RCU sections: flag the mount, let those finish (a
+		 * crossing that sees the flag waits for this lock), then
+		 * count.  Busy iff anything beyond the namespace and the
+		 * caller holds it. */
+		atomic_fetch_or(&m->flags, MNT_UNMOUNTING);
+		rcu_grace();
+		if (atomic_load(&m->first_child) ||
+		    atomic_load(&m->refs) != 2) {
+			atomic_fetch_and(&m->flags, ~MNT_UNMOUNTING);
+			err = -EBUSY;
+		} else {
+			ns_detach_locked(m, 0);
+		}
+	} else {
+		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
+					    MNT_FORCED : MNT_DETACHED,
+					    &v, &n);
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (err) {
+		free(v);
+		mount_rele(m);
+		return err;
+	}
+
+	if (flags == 0) {
+		/* Only the namespace's reference and ours are left, and no
+		 * new one can be taken: shut down here, synchronously. */
+		long o = atomic_fetch_sub(&m->refs, 2);
+		UVFS_VERIFY(o == 2);
+		mount_teardown(m, true);
+		return 0;
+	}
+	/* The namespace's references may go once crossings that saw the
+	 * mounts attached have taken theirs: after a grace period.  A
+	 * forced unmount hands them to its worker, which waits for it, so
+	 * that the caller waits for nothing. */
+	bool waited = false;
+	for (size_t i = 0; i < n; i++) {
+		if ((flags & UVFS_UMOUNT_FORCE) && force_kill(v[i]))
+			continue;
+		if (!waited) {
+			rcu_grace();
+			waited = true;
+		}
+		mount_rele(v[i]);
+	}
+	free(v);
+	mount_rele(m);                  /* ours */
+	return 0;
+}
+
+/* Resolves target to the root of a mount.  => *out referenced. */
+int mount_lookup(struct uvfs_ctx *ctx, const char *target,
+		 struct mount **out)
+{
+	struct path tp;
+	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW | LK_DEAD,
+			   &tp);
+
+	if (err)
+		return err;
+	if (tp.vp != tp.mnt->root) {
+		path_put(&tp);
+		return -EINVAL;
+	}
+	mount_ref(tp.mnt);
+	*out = tp.mnt;
+	path_put(&tp);
+	return 0;
+}
+
+/* The mount whose root target names, for an administrative call (root
+ * only).  => *out referenced. */
+static int admin_mount_lookup(struct uvfs_ctx *ctx, const char *target,
+			      struct mount **out)
+{
+	if (!target)
+		return -EINVAL;
+	if (ctx->cred.uid != 0)
+		return -EPERM;
+	return mount_lookup(ctx, target, out);
+}
+
+int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
+{
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, &m);
+
+	if (err)
+		return err;
+	return umount_mount(ctx->u, m, flags);
+}
+
+int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
+{
+	struct path p;
+	struct stat st;
+	int err;
+
+	if (!path)
+		return -EINVAL;
+	err = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
+	if (err)
+		return err;
+	if (p.vp == p.mnt->root) {
+		err = -EBUSY;   /* a mount's root: use a forced unmount */
+	} else if (ctx->cred.uid != 0 &&
+		   ((err = vop_getattr(p.vp, &st)) != 0 ||
+		    st.st_uid != ctx->cred.uid)) {
+		err = err ? err : -EPERM;
+	} else {
+		err = vn_revoke(p.vp, (int)p.mnt->sb->deadline_ms);
+	}
+	path_put(&p);
+	return err;
+}
+
+int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
+{
+	struct uvfs *u = ctx->u;
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, &m);
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING))
+		err = -EINVAL;
+	else if (m->flags & MNT_SUSPENDED)
+		err = -EALREADY;
+	else
+		m->flags |= MNT_SUSPENDED;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!err) {
+		/* 10x the forced deadline: a slow drain is not an error
+		 * worth undoing quickly, a hung one is */
+		err = gate_close(&m->sb->gate, (int)m->sb->deadline_ms * 10);
+		if (err) {
+			pthread_rwlock_wrlock(&u->ns_lock);
+			m->flags &= ~MNT_SUSPENDED;
+			pthread_rwlock_unlock(&u->ns_lock);
+			gate_open(&m->sb->gate);
+		}
+	}
+	mount_rele(m);
+	return err;
+}
+
+int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
+{
+	struct uvfs *u = ctx->u;
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, &m);
+
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (!(m->flags & MNT_SUSPENDED) || (m->flags & MNT_UNMOUNTING))
+		err = -EINVAL;
+	else
+		m->flags &= ~MNT_SUSPENDED;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!err)
+		gate_open(&m->sb->gate);
+	mount_rele(m);
+	return err;
+}
+
+int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
+			   int deadline_ms)
+{
+	struct fstype *t;
+	struct mount **v = NULL, *m;
+	size_t n = 0, cap = 0;
+	struct timespec t0, now;
+	int err = 0;
+
+	if (!name || (flags & ~UVFS_UMOUNT_DETACH))
+		return -EINVAL;
+	if (deadline_ms < 0)
+		deadline_ms = (int)u->cfg.force_deadline_ms;
+	pthread_mutex_lock(&u->types_lock);
+	t = type_find_locked(u, name);
+	if (t)
+		t->dying = true;
+	pthread_mutex_unlock(&u->types_lock);
+	if (!t)
+		return -ENOENT;
+
+	/* every attached instance, each referenced */
+	pthread_rwlock_rdlock(&u->ns_lock);
+	cds_list_for_each_entry(m, &u->mounts, ns_link) {
+		if (m->sb->type != t || m == u->root_mount)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct mount **nv = sys_realloc(v, nc * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		mount_ref(m);
+		v[n++] = m;
+	}
+	pthread_rwlock_unlock(&u->ns_lock);
+	for (size_t i = 0; i < n; i++) {
+		int e = umount_mount(u, v[i], flags & UVFS_UMOUNT_DETACH ?
+				     UVFS_UMOUNT_DETACH : UVFS_UMOUNT_FORCE);
+		if (e && e != -EINVAL && !err)
+			err = e;        /* -EINVAL: gone meanwhile */
+	}
+	free(v);
+	if (err)
+		return err;
+
+	/* Wait until no instance can call the driver again: every sb dead
+	 * (dead vnode shells of open files may outlive it; they never call
+	 * the driver).  The type then leaves the list and is freed with its
+	 * last sb. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct uvfs_sb *sb;
+		bool live = false;
+
+		pthread_mutex_lock(&u->types_lock);
+		cds_list_for_each_entry(sb, &t->sbs, type_link)
+			if (atomic_load(&sb->state) != SB_DEAD)
+				live = true;
+		if (!live) {
+			cds_list_del(&t->link);
+			t->gone = true;
+			bool free_now = t->nsbs == 0;
+			pthread_mutex_unlock(&u->types_lock);
+			if (free_now)
+				free(t);
+			return 0;
+		}
+		pthread_mutex_unlock(&u->types_lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 >= deadline_ms)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+}

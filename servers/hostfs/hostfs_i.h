@@ -1,0 +1,77 @@
+/*
+ * hostfs_i.h - what hostfs.c (confinement, identity, the operations on
+ * one file, the table) and names.c (the operations on names) share.
+ */
+#ifndef UVFS_HOSTFS_I_H
+#define UVFS_HOSTFS_I_H
+
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "hostfs.h"
+
+struct hostfs {
+	int rootfd;             /* O_PATH, the export */
+	dev_t rootdev;
+	bool as_root;           /* switch fsuid/fsgid per request */
+	pthread_mutex_t flock;  /* fids, every hfid's link */
+	struct hfid *fids;      /* flock: every fid's object (renames) */
+};
+
+/* A fid's object.  path and the identity are changed only by lcreate
+ * (fid exclusively locked) and rename (under plock); readers copy the
+ * path under plock. */
+struct hfid {
+	pthread_mutex_t plock;
+	char *path;             /* plock: relative to the root, "." = root */
+	dev_t dev;              /* plock */
+	ino_t ino;              /* plock */
+	mode_t type;            /* plock: S_IFMT bits */
+	int fd;                 /* plock + the fid's lock: opened: the
+				 * open descriptor, else -1 */
+	int ofd;                /* plock: set once: the file was removed
+				 * through the server, here it still is */
+	struct hfid *next, **prev; /* hs->flock: hs->fids */
+};
+
+
+#define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
+		       RESOLVE_NO_MAGICLINKS)
+
+/* hostfs.c: confinement, identity, helpers */
+void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir);
+void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid);
+int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned);
+void hs_fd_done(int fd, bool owned);
+uint16_t hs_file_gen(int dfd, const char *name);
+int hs_name_check(struct p9_str n, char *out);
+int hs_path_join(char *out, const char *dir, const char *name);
+int hs_resolve(struct hostfs *hs, const char *path, int flags);
+bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st);
+void hs_stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
+		 struct p9_qid *q);
+void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
+	     mode_t *type);
+struct hostfs *hs_of(struct p9srv_req *r);
+
+/* names.c: the operations on names (in hostfs_ops) */
+int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
+	     const struct p9_tmkdir *t, struct p9_qid *qid);
+int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
+	       const struct p9_tsymlink *t, struct p9_qid *qid);
+int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
+	     const struct p9_tmknod *t, struct p9_qid *qid);
+int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
+	    struct p9srv_fid *f, struct p9_str n);
+int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
+	      struct p9srv_fid *dir, struct p9_str n);
+int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
+		struct p9_str on, struct p9srv_fid *nd,
+		struct p9_str nn);
+int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
+		struct p9_str n, uint32_t flags);
+int hs_remove(struct p9srv_req *r, struct p9srv_fid *f);
+
+#endif

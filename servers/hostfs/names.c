@@ -1,0 +1,417 @@
+/*
+ * names.c - the hostfs operations that make, link, rename and remove
+ * names: mkdir, symlink, mknod, link, rename, renameat, unlinkat, remove.
+ *
+ * Each acts with *at() calls on its directory fid's resolved descriptor
+ * (hostfs.c, "Confinement"), never following a symlink in the last
+ * component.  A rename moves the path of every fid at or below the old
+ * name (rename_fids).  A file removed through the server while another fid
+ * still names it gives that fid an O_PATH descriptor of its own
+ * (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at clunk.
+ * Nothing here outlives the request; the objects (struct hostfs, struct
+ * hfid) and their locks are those of hostfs.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "hostfs_i.h"
+#include "sys.h"
+
+/* Splits a path (not ".") into its parent and last name, in place. */
+static const char *path_split(char *path, const char **parent)
+{
+	char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		*parent = ".";
+		return path;
+	}
+	*slash = '\0';
+	*parent = path;
+	return slash + 1;
+}
+
+/* The directory of a name-taking operation, and the name. */
+static int at_dir(struct hostfs *hs, struct p9srv_fid *dir, struct p9_str n,
+		  char *name, bool *owned)
+{
+	int err = hs_name_check(n, name);
+
+	if (err < 0)
+		return err;
+	return hs_dir_fd(hs, dir, owned);
+}
+
+static int entry_qid(struct hostfs *hs, int dfd, const char *name,
+		     struct p9_qid *qid)
+{
+	struct stat st;
+
+	if (sys_fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	hs_stat_qid(hs, &st, hs_file_gen(dfd, name), qid);
+	return 0;
+}
+
+int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
+	     const struct p9_tmkdir *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	hs_create_gid(hs, dir, t->gid);
+	err = sys_mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
+	hs_create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
+	       const struct p9_tsymlink *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1], target[PATH_MAX];
+	bool owned;
+	int dfd, err;
+
+	if (t->symtgt.len == 0)
+		return -ENOENT;
+	if (t->symtgt.len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(target, t->symtgt.s, t->symtgt.len);
+	target[t->symtgt.len] = '\0';
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	hs_create_gid(hs, dir, t->gid);
+	err = sys_symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	hs_create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
+	     const struct p9_tmknod *t, struct p9_qid *qid)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if ((dfd = at_dir(hs, dir, t->name, name, &owned)) < 0)
+		return dfd;
+	hs_create_gid(hs, dir, t->gid);
+	err = sys_mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
+	      ? -errno : 0;
+	hs_create_gid_done(hs, dir);
+	if (err == 0)
+		err = entry_qid(hs, dfd, name, qid);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+/*
+ * Removed but still named.  Before the entry "name" of directory dfd
+ * (whose path is "path") is removed or replaced through the server:
+ * prepare an O_PATH descriptor of it if some other fid names it (else
+ * -1).  After the removal succeeded, orphan_commit() gives each such fid
+ * a descriptor of its own, so it still reaches the file (getattr, open,
+ * a removed working directory's stat), as a local vnode would; names
+ * below it answer ENOENT.  Costs a scan of the fids per removal.
+ */
+static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
+			  const char *path)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&hs->flock);
+	for (struct hfid *hf = hs->fids; hf && !any; hf = hf->next) {
+		pthread_mutex_lock(&hf->plock);
+		any = hf->ofd < 0 && hf->fd < 0 && strcmp(hf->path, path) == 0;
+		pthread_mutex_unlock(&hf->plock);
+	}
+	pthread_mutex_unlock(&hs->flock);
+	if (!any)
+		return -1;
+	return sys_openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+}
+
+static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
+{
+	struct stat st;
+
+	if (pfd < 0)
+		return;
+	if (sys_fstat(pfd, &st) == 0) {
+		pthread_mutex_lock(&hs->flock);
+		for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
+			pthread_mutex_lock(&hf->plock);
+			if (hf->ofd < 0 && hf->fd < 0 &&
+			    strcmp(hf->path, path) == 0 &&
+			    hs_same_file(hf->dev, hf->ino, hf->type, &st))
+				hf->ofd = sys_fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+			pthread_mutex_unlock(&hf->plock);
+		}
+		pthread_mutex_unlock(&hs->flock);
+	}
+	sys_close(pfd);
+}
+
+/*
+ * After a rename through the server of "from" to "to": every fid at or
+ * below "from" follows it (as a local vnode would).  Fids that named the
+ * file replaced at "to" now resolve to the moved file and answer ESTALE.
+ * A path that would grow past PATH_MAX is left as it was (stale).
+ */
+static void rename_fids(struct hostfs *hs, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+
+	pthread_mutex_lock(&hs->flock);
+	for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
+		pthread_mutex_lock(&hf->plock);
+		if (strncmp(hf->path, from, fl) == 0 &&
+		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
+			size_t rest = strlen(hf->path + fl);
+			char *p = tl + rest < PATH_MAX ? sys_malloc(tl + rest + 1)
+						       : NULL;
+			if (p) {
+				memcpy(p, to, tl);
+				memcpy(p + tl, hf->path + fl, rest + 1);
+				free(hf->path);
+				hf->path = p;
+			}
+		}
+		pthread_mutex_unlock(&hf->plock);
+	}
+	pthread_mutex_unlock(&hs->flock);
+}
+
+/* The parent directory's descriptor and the last name of fid f.  The
+ * root has neither: -EBUSY. */
+static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
+{
+	char path[PATH_MAX];
+	const char *parent, *b;
+	int fd;
+
+	hf_snap(f->priv, path, NULL, NULL, NULL);
+	if (strcmp(path, ".") == 0)
+		return -EBUSY;
+	b = path_split(path, &parent);
+	strcpy(base, b);
+	fd = hs_resolve(hs, parent, O_PATH | O_DIRECTORY);
+	return fd;
+}
+
+/*
+ * Tlink of a fid whose name no longer names its file.  Removed or
+ * replaced through the server (it holds the file's descriptor): linked
+ * through that, as a local link of a file looked up before: the host
+ * answers ENOENT if that was its last name, else links it (a symlink
+ * itself: the magic link lands on the O_PATH descriptor's own file).
+ * Otherwise (changed on the host, or a removal through the server whose
+ * descriptor is not handed out yet): ENOENT, the file is not at that
+ * name; the VFS looks it up again.
+ */
+static int link_moved(struct hfid *hf, int dfd, const char *name)
+{
+	char proc[64];
+	int ofd;
+
+	pthread_mutex_lock(&hf->plock);
+	ofd = hf->ofd;          /* never closed before clunk */
+	pthread_mutex_unlock(&hf->plock);
+	if (ofd < 0)
+		return -ENOENT;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+	return sys_linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0
+	       ? -errno : 0;
+}
+
+int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
+	    struct p9srv_fid *f, struct p9_str n)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1], base[NAME_MAX + 1];
+	bool owned;
+	int dfd, pfd, err;
+	struct stat st;
+	struct hfid *hf = f->priv;
+
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0) {
+		hs_fd_done(dfd, owned);
+		return pfd == -EBUSY ? -EPERM : pfd;
+	}
+	/* the entry must still be the fid's file */
+	err = 0;
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
+		err = -ESTALE;
+	/* never follows a symlink: links the name in the parent itself */
+	if (err == 0 && sys_linkat(pfd, base, dfd, name, 0) < 0)
+		err = -errno;
+	else if (err == -ENOENT || err == -ESTALE)
+		err = link_moved(hf, dfd, name);
+	sys_close(pfd);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
+	      struct p9srv_fid *dir, struct p9_str n)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char name[NAME_MAX + 1], base[NAME_MAX + 1], dpath[PATH_MAX],
+	     npath[PATH_MAX], opath[PATH_MAX];
+	bool owned;
+	int dfd, pfd, err;
+
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
+	hf_snap(hf, opath, NULL, NULL, NULL);
+	if ((err = hs_path_join(npath, dpath, name)) < 0)
+		goto out;
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0) {
+		err = pfd;
+		goto out;
+	}
+	/* the entry must still be the fid's file */
+	struct stat st;
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
+		err = -ESTALE;
+	if (err == 0) {
+		int victim = orphan_prepare(hs, dfd, name, npath);
+		err = sys_renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
+		if (err == 0) {
+			orphan_commit(hs, victim, npath);
+			rename_fids(hs, opath, npath);
+		} else if (victim >= 0) {
+			sys_close(victim);
+		}
+	}
+	sys_close(pfd);
+out:
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
+		struct p9_str on, struct p9srv_fid *nd,
+		struct p9_str nn)
+{
+	struct hostfs *hs = hs_of(r);
+	char oname[NAME_MAX + 1], nname[NAME_MAX + 1];
+	bool oowned, nowned;
+	int ofd, nfd, err;
+
+	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0)
+		return ofd;
+	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
+		hs_fd_done(ofd, oowned);
+		return nfd;
+	}
+	char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
+	     to[PATH_MAX];
+	int victim = -1;
+	bool paths;
+
+	hf_snap(od->priv, od_path, NULL, NULL, NULL);
+	hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
+	paths = hs_path_join(from, od_path, oname) == 0 &&
+		hs_path_join(to, nd_path, nname) == 0;
+	if (paths)
+		victim = orphan_prepare(hs, nfd, nname, to);
+	err = sys_renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
+	if (err == 0 && paths) {
+		orphan_commit(hs, victim, to);
+		rename_fids(hs, from, to);
+	} else if (victim >= 0) {
+		sys_close(victim);
+	}
+	hs_fd_done(nfd, nowned);
+	hs_fd_done(ofd, oowned);
+	return err;
+}
+
+int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
+		struct p9_str n, uint32_t flags)
+{
+	struct hostfs *hs = hs_of(r);
+	char name[NAME_MAX + 1];
+	bool owned;
+	int dfd, err;
+
+	if (flags & ~(uint32_t)AT_REMOVEDIR)
+		return -EINVAL;
+	char dpath[PATH_MAX], path[PATH_MAX];
+	int ofd = -1;
+
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+		return dfd;
+	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
+	if (hs_path_join(path, dpath, name) == 0)
+		ofd = orphan_prepare(hs, dfd, name, path);
+	err = sys_unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
+	if (err == 0)
+		orphan_commit(hs, ofd, path);
+	else if (ofd >= 0)
+		sys_close(ofd);
+	hs_fd_done(dfd, owned);
+	return err;
+}
+
+int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *hf = f->priv;
+	char base[NAME_MAX + 1], path[PATH_MAX];
+	struct stat st;
+	int pfd, ofd = -1, err = 0;
+
+	hf_snap(hf, path, NULL, NULL, NULL);
+	pfd = parent_of(hs, f, base);
+	if (pfd < 0)
+		return pfd;
+	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
+		err = -ESTALE;
+	if (err == 0)
+		ofd = orphan_prepare(hs, pfd, base, path);
+	if (err == 0 &&
+	    sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		err = -errno;
+	if (err == 0)
+		orphan_commit(hs, ofd, path);
+	else if (ofd >= 0)
+		sys_close(ofd);
+	sys_close(pfd);
+	return err;
+}
