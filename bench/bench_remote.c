@@ -416,7 +416,8 @@ int main(int argc, char **argv)
 	double med[3][NOPS];
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
-			ms[k][op] = calloc((size_t)n, sizeof(double));
+			if (!(ms[k][op] = calloc((size_t)n, sizeof(double))))
+				return 1;
 	for (int k = 0; k < 3; k++)
 		small_ops(&tg[k], n, ms[k], rq[k], rw[k], ru[k]);
 	for (int k = 0; k < 3; k++)
@@ -547,5 +548,8 @@ int main(int argc, char **argv)
 	uvfs_ctx_free(c);
 	uvfs_free(u);
 	free(buf);
+	for (int k = 0; k < 3; k++)
+		for (int op = 0; op < NOPS; op++)
+			free(ms[k][op]);
 	return 0;
 }
