@@ -149,6 +149,56 @@ static const struct proxy_stats *wire_map(const char *path)
 	return ps;
 }
 
+/* The name of a request kind counted by the proxy (delayproxy.h). */
+static const char *kind_name(int k)
+{
+	static const char *const p9[256] = {
+		[8] = "Tstatfs", [12] = "Tlopen", [14] = "Tlcreate",
+		[16] = "Tsymlink", [18] = "Tmknod", [20] = "Trename",
+		[22] = "Treadlink", [24] = "Tgetattr", [26] = "Tsetattr",
+		[30] = "Txattrwalk", [32] = "Txattrcreate", [40] = "Treaddir",
+		[50] = "Tfsync", [52] = "Tlock", [54] = "Tgetlock",
+		[70] = "Tlink", [72] = "Tmkdir", [74] = "Trenameat",
+		[76] = "Tunlinkat", [100] = "Tversion", [102] = "Tauth",
+		[104] = "Tattach", [108] = "Tflush", [110] = "Twalk",
+		[116] = "Tread", [118] = "Twrite", [120] = "Tclunk",
+		[122] = "Tremove",
+	};
+	static const char *const nfs3[22] = {
+		"NULL", "GETATTR", "SETATTR", "LOOKUP", "ACCESS", "READLINK",
+		"READ", "WRITE", "CREATE", "MKDIR", "SYMLINK", "MKNOD",
+		"REMOVE", "RMDIR", "RENAME", "LINK", "READDIR", "READDIRPLUS",
+		"FSSTAT", "FSINFO", "PATHCONF", "COMMIT",
+	};
+	const char *n = strcmp(type, "9p") == 0 ? p9[k] :
+			k < 22 ? nfs3[k] : NULL;
+	return n ? n : "?";
+}
+
+/* The proxy's requests by kind so far (zeros without counts). */
+static void kinds(const struct target *t, uint64_t out[256])
+{
+	for (int k = 0; k < 256; k++)
+		out[k] = t->wire ? atomic_load(&t->wire->up_kinds[k]) : 0;
+}
+
+/* A note: the requests per operation by kind, between two kinds(). */
+static void kinds_note(const char *what, const uint64_t a[256],
+		       const uint64_t b[256], int n)
+{
+	char line[1024];
+	size_t len = 0;
+
+	for (int k = 0; k < 256 && len < sizeof(line) - 64; k++)
+		if (b[k] > a[k])
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+						" %s %.2f", kind_name(k),
+						(double)(b[k] - a[k]) / n);
+	if (len)
+		printf("# %s %s, requests per operation at +delay:%s\n", type,
+		       what, line);
+}
+
 static void path_of(char *p, size_t n, const struct target *t,
 		    const char *fmt, int i)
 {
@@ -298,7 +348,8 @@ static const double op_rt_target[NOPS] = { 3, 1, 1, 1 };
 /* N small operations of each kind on t; per-operation ms into ms[op][],
  * requests per operation into rq[op]. */
 static void small_ops(const struct target *t, int n, double *ms[NOPS],
-		      double rq[NOPS], double rw[NOPS], double rt[NOPS])
+		      double rq[NOPS], double rw[NOPS], double rt[NOPS],
+		      uint64_t kd[NOPS][2][256])
 {
 	char p[64], q[64];
 
@@ -312,6 +363,7 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 			}
 		r0 = reqs(t);
 		double w0 = wire(t), u0 = turns(t);
+		kinds(t, kd[op][0]);
 		for (int i = 0; i < n; i++) {
 			path_of(p, sizeof(p), t,
 				op == UNLINK ? "g%d" : "f%d", i);
@@ -329,6 +381,7 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 		rq[op] = r0 < 0 || r1 < 0 ? NAN : (r1 - r0) / n;
 		rw[op] = w0 < 0 ? NAN : (w1 - w0) / n;
 		rt[op] = u0 < 0 ? NAN : (turns(t) - u0) / n;
+		kinds(t, kd[op][1]);
 	}
 }
 
@@ -418,17 +471,23 @@ int main(int argc, char **argv)
 		for (int op = 0; op < NOPS; op++)
 			if (!(ms[k][op] = calloc((size_t)n, sizeof(double))))
 				return 1;
+	static uint64_t kd[NOPS][2][256];       /* the delayed link's */
+	static uint64_t kscratch[NOPS][2][256];
 	for (int k = 0; k < 3; k++)
-		small_ops(&tg[k], n, ms[k], rq[k], rw[k], ru[k]);
+		small_ops(&tg[k], n, ms[k], rq[k], rw[k], ru[k],
+			  k == 2 ? kd : kscratch);
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
 			med[k][op] = median(ms[k][op], n);
 
 	/* ls -l of 1 000 entries, once each */
 	double ls[3], lsrq[3], lsrw[3], lsru[3];
+	static uint64_t lskd[2][256];
 	for (int k = 0; k < 3; k++) {
 		enter(&tg[k]);
 		double r0 = reqs(&tg[k]), w0 = wire(&tg[k]), u0 = turns(&tg[k]);
+		if (k == 2)
+			kinds(&tg[k], lskd[0]);
 		double t0 = bench_now();
 		int seen = op_ls(&tg[k], "ls");
 		ls[k] = (bench_now() - t0) * 1e3;
@@ -436,6 +495,8 @@ int main(int argc, char **argv)
 		lsrq[k] = r0 < 0 || r1 < 0 ? NAN : r1 - r0;
 		lsrw[k] = w0 < 0 ? NAN : wire(&tg[k]) - w0;
 		lsru[k] = u0 < 0 ? NAN : turns(&tg[k]) - u0;
+		if (k == 2)
+			kinds(&tg[k], lskd[1]);
 		if (seen != NLS) {
 			fprintf(stderr, "bench_remote: %s: %d entries, not %d\n",
 				tg[k].dir, seen, NLS);
@@ -471,6 +532,9 @@ int main(int argc, char **argv)
 	       "once, %d MiB sequential; link +%.1f ms each way; "
 	       "baseline: the server's local disk (%s)\n", type, n, NLS, mib,
 	       delay_ms, local);
+	for (int op = 0; op < NOPS; op++)
+		kinds_note(op_name[op], kd[op][0], kd[op][1], n);
+	kinds_note("ls1000", lskd[0], lskd[1], 1);
 	for (int op = 0; op < NOPS; op++) {
 		snprintf(name, sizeof(name), "%s_%s", type, op_name[op]);
 		snprintf(tgt, sizeof(tgt), "value<=%g", op_ms_target[op]);

@@ -14,7 +14,9 @@
  *           delayproxy.h, updated as they pass, for a benchmark to read)
  *   -f KIND how messages are framed, for -s: "9p" (size[4] little-endian,
  *           itself included) or "rpc" (ONC RPC record marks: a fragment's
- *           length big-endian, the top bit on its last fragment)
+ *           length big-endian, the top bit on its last fragment); the
+ *           requests are also counted by kind (9P's type, the RPC call's
+ *           procedure)
  *   Addresses are numeric (IPv4, or [IPv6]); port 0 listens on a free
  *   port.  Once listening it prints "port N" on stdout (and flushes), so a
  *   script can wait for it.
@@ -97,7 +99,15 @@ struct framer {
 	unsigned hn;
 	bool last;              /* the fragment ends a message */
 	uint64_t left;
+	uint64_t pos;           /* bytes of the message's body seen */
+	int kind;               /* its kind byte, -1 not seen yet */
 };
+
+/* Where a message's kind is, in its body (after the length word): 9P's
+ * type byte; an RPC call's procedure (xid, type, rpcvers, prog, vers,
+ * proc: the low byte of the sixth word). */
+#define KIND_AT_9P      0
+#define KIND_AT_RPC     23
 
 struct dir {
 	struct pconn *pc;
@@ -159,11 +169,23 @@ static void pconn_put(struct pconn *pc)
 	free(pc);
 }
 
+/* A message ended: counted, and by kind (up only: kinds[] NULL down). */
+static void msg_done(struct framer *f, _Atomic uint64_t *kinds)
+{
+	if (kinds && f->kind >= 0)
+		atomic_fetch_add(&kinds[f->kind], 1);
+	f->pos = 0;
+	f->kind = -1;
+}
+
 /* The messages that end in p[0..n): whole 9P messages, or ONC RPC
- * records (their last fragment). */
-static uint64_t count_msgs(struct framer *f, const uint8_t *p, size_t n)
+ * records (their last fragment); each also counted in kinds[] by its
+ * kind byte, if kinds. */
+static uint64_t count_msgs(struct framer *f, const uint8_t *p, size_t n,
+			   _Atomic uint64_t *kinds)
 {
 	uint64_t msgs = 0;
+	uint64_t at = framing == FRAME_9P ? KIND_AT_9P : KIND_AT_RPC;
 
 	while (n > 0) {
 		if (f->left == 0) {             /* a length word */
@@ -189,16 +211,23 @@ static uint64_t count_msgs(struct framer *f, const uint8_t *p, size_t n)
 				f->last = v >> 31;
 				f->left = v & 0x7fffffffu;
 			}
-			if (f->left == 0 && f->last)
+			if (f->left == 0 && f->last) {
 				msgs++;
+				msg_done(f, kinds);
+			}
 			continue;
 		}
 		size_t k = n < f->left ? n : (size_t)f->left;
+		if (f->kind < 0 && at >= f->pos && at < f->pos + k)
+			f->kind = p[at - f->pos];
+		f->pos += k;
 		p += k;
 		n -= k;
 		f->left -= k;
-		if (f->left == 0 && f->last)
+		if (f->left == 0 && f->last) {
 			msgs++;
+			msg_done(f, kinds);
+		}
 	}
 	return msgs;
 }
@@ -209,7 +238,8 @@ static void account(struct dir *d, const uint8_t *p, size_t n)
 
 	if (!stats)
 		return;
-	m = framing == FRAME_NONE ? 0 : count_msgs(&d->fr, p, n);
+	m = framing == FRAME_NONE ? 0 :
+	    count_msgs(&d->fr, p, n, d->up ? stats->up_kinds : NULL);
 	if (d->up && atomic_exchange(&d->pc->down_sent, false))
 		atomic_fetch_add(&stats->turns, 1);
 	atomic_fetch_add(d->up ? &stats->up_bytes : &stats->down_bytes, n);
@@ -337,7 +367,7 @@ static int start_dir(struct pconn *pc, int src, int dst, uint64_t delay,
 	if (!d)
 		return -1;
 	*d = (struct dir){ .pc = pc, .src = src, .dst = dst, .delay_ns = delay,
-			   .up = up };
+			   .up = up, .fr.kind = -1 };
 	if (pthread_create(&t, NULL, dir_main, d)) {
 		free(d);
 		return -1;

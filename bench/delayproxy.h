@@ -25,6 +25,9 @@ struct proxy_stats {
 	 * turn per round trip it waited for; requests sent together (or
 	 * while earlier answers are still on their way) make one. */
 	_Atomic uint64_t turns;
+	/* Messages to the target by kind: the 9P type byte, or the low
+	 * byte of the RPC call's procedure number (NFSv3: 0..21). */
+	_Atomic uint64_t up_kinds[256];
 };
 
 #endif

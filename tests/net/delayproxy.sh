@@ -8,9 +8,10 @@
 #     of file): a killed connection stays a killed connection;
 #   - -s FILE -f 9p|rpc counts the messages each way, whatever the
 #     chunks they come in (frames split, frames together, RPC records of
-#     several fragments), the bytes, and the client's turns (one per
-#     send after an answer came back; messages sent together while the
-#     answers are still on their way, one);
+#     several fragments), the requests by kind (9P type, RPC procedure),
+#     the bytes, and the client's turns (one per send after an answer
+#     came back; messages sent together while the answers are still on
+#     their way, one);
 #   - bad arguments exit 2 with a message;
 #   - a "9p" mount of uvfs-hostfs through a +5 ms proxy reads and writes
 #     the right bytes, each round trip paying the delay.
@@ -134,7 +135,7 @@ def p9(n):          # a 9P frame: size[4] (itself included), n bytes
 def frag(n, last):  # an RPC record fragment
     return struct.pack(">I", n | (0x80000000 if last else 0)) + b"r" * n
 
-def run(kind, chunks, want, turns, delay="0", gap=0.05):
+def run(kind, chunks, want, turns, kinds, delay="0", gap=0.05):
     path = "%s/counts.%s" % (work, kind)
     p = subprocess.Popen([proxy, "-u", delay, "-s", path, "-f", kind,
                           "127.0.0.1:0", "127.0.0.1:%d" % tport],
@@ -152,23 +153,36 @@ def run(kind, chunks, want, turns, delay="0", gap=0.05):
         while got < total:
             got += len(s.recv(65536))
         with open(path, "rb") as f:
-            magic, conns, up, down, upb, downb, tn = struct.unpack("<7Q", f.read(56))
-        print("%s: conns %d, messages %d up, %d down, bytes %d/%d, turns %d" %
-              (kind, conns, up, down, upb, downb, tn))
+            raw = f.read(56 + 8 * 256)
+        magic, conns, up, down, upb, downb, tn = struct.unpack("<7Q", raw[:56])
+        kd = struct.unpack("<256Q", raw[56:])
+        got_kinds = {k: v for k, v in enumerate(kd) if v}
+        print("%s: conns %d, messages %d up, %d down, bytes %d/%d, turns %d, "
+              "kinds %s" % (kind, conns, up, down, upb, downb, tn, got_kinds))
         if (conns, up, down, upb, downb, tn) != (1, want, want, total, total, turns):
             sys.exit("%s: expected 1 connection, %d messages and %d bytes "
                      "each way, %d turns" % (kind, want, total, turns))
+        if got_kinds != kinds:
+            sys.exit("%s: requests by kind %s, expected %s" %
+                     (kind, got_kinds, kinds))
         s.close()
     finally:
         p.kill()
 
 big = p9(100000)     # more than one read of the proxy's
+# the kind: 9P's type byte (here "m", 109; an empty frame has none)
 run("9p", [p9(7) + p9(11) + p9(0), p9(20)[:3], p9(20)[3:], big[:5000],
-           big[5000:]], 5, 5)
+           big[5000:]], 5, 5, {109: 4})
+# an RPC call's procedure (the low byte of its sixth word: 7, WRITE),
+# in a record of two fragments
+body = struct.pack(">6I", 1, 0, 2, 100003, 3, 7) + b"args"
+call = (struct.pack(">I", 10) + body[:10] +
+        struct.pack(">I", (len(body) - 10) | 0x80000000) + body[10:])
 run("rpc", [frag(8, False) + frag(4, True), frag(12, True)[:2],
-            frag(12, True)[2:] + frag(0, False), frag(0, True)], 3, 4)
+            frag(12, True)[2:] + frag(0, False), frag(0, True), call[:16],
+            call[16:]], 4, 6, {7: 1})
 # three requests sent together, their answers 0.3 s away: one turn
-run("9p", [p9(1), p9(2), p9(3)], 3, 1, delay="300000", gap=0)
+run("9p", [p9(1), p9(2), p9(3)], 3, 1, {109: 3}, delay="300000", gap=0)
 PY
 
 note "a 9p mount through a +5 ms proxy"
