@@ -41,8 +41,10 @@
  *         whole number (a note has it unrounded); a cross-check that
  *         needs a quiet machine (the +0 median moves with the load);
  *   _req  from the mount's counters: requests issued per operation
- *         (nfs: struct uvfs_nfs_info.calls).  The 9p driver has no such
- *         counter yet: no _req line for 9p.
+ *         (nfs: struct uvfs_nfs_info.calls; 9p: uvfs_9p_server_info's
+ *         requests, where the driver has it);
+ *   _waits the driver's own count of the times a caller waited
+ *         (uvfs_9p_server_info's waits, where the driver has it);
  *   _wire requests that crossed the delayed proxy per operation, counted
  *         by the proxy itself (uvfs-delayproxy -s: 9P messages or RPC
  *         records towards the server), waited for or not; given when
@@ -105,6 +107,13 @@ static double reqs(const struct target *t)
 {
 	if (t->local)
 		return -1;
+#ifdef BENCH_9P_WAITS
+	if (strcmp(type, "9p") == 0) {
+		struct uvfs_9p_server_info si;
+		if (uvfs_9p_server_info(u, t->mnt, &si) == 0)
+			return (double)si.requests;
+	}
+#endif
 #ifdef BENCH_HAVE_NFS
 	if (strcmp(type, "nfs") == 0) {
 		struct uvfs_nfs_info ni;
@@ -118,6 +127,22 @@ static double reqs(const struct target *t)
 /* Names are relative to the working directory, which enter() sets to the
  * target's directory: a stat of a cached name is one name, as it is
  * through the kernel's dentry cache. */
+/* The times a caller of the mount waited for replies so far (the
+ * driver's count), or -1 where it does not count. */
+static double waits(const struct target *t)
+{
+#ifdef BENCH_9P_WAITS
+	if (!t->local && strcmp(type, "9p") == 0) {
+		struct uvfs_9p_server_info si;
+		if (uvfs_9p_server_info(u, t->mnt, &si) == 0)
+			return (double)si.waits;
+	}
+#else
+	(void)t;
+#endif
+	return -1;
+}
+
 /* Requests that crossed the target's proxy so far, or -1. */
 static double wire(const struct target *t)
 {
@@ -349,7 +374,7 @@ static const double op_rt_target[NOPS] = { 3, 1, 1, 1 };
  * requests per operation into rq[op]. */
 static void small_ops(const struct target *t, int n, double *ms[NOPS],
 		      double rq[NOPS], double rw[NOPS], double rt[NOPS],
-		      uint64_t kd[NOPS][2][256])
+		      double wt[NOPS], uint64_t kd[NOPS][2][256])
 {
 	char p[64], q[64];
 
@@ -362,7 +387,7 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 				op_stat(t, p);
 			}
 		r0 = reqs(t);
-		double w0 = wire(t), u0 = turns(t);
+		double w0 = wire(t), u0 = turns(t), v0 = waits(t);
 		kinds(t, kd[op][0]);
 		for (int i = 0; i < n; i++) {
 			path_of(p, sizeof(p), t,
@@ -381,6 +406,7 @@ static void small_ops(const struct target *t, int n, double *ms[NOPS],
 		rq[op] = r0 < 0 || r1 < 0 ? NAN : (r1 - r0) / n;
 		rw[op] = w0 < 0 ? NAN : (w1 - w0) / n;
 		rt[op] = u0 < 0 ? NAN : (turns(t) - u0) / n;
+		wt[op] = v0 < 0 ? NAN : (waits(t) - v0) / n;
 		kinds(t, kd[op][1]);
 	}
 }
@@ -465,7 +491,7 @@ int main(int argc, char **argv)
 	}
 
 	/* small operations, the three targets in turn */
-	double *ms[3][NOPS], rq[3][NOPS], rw[3][NOPS], ru[3][NOPS];
+	double *ms[3][NOPS], rq[3][NOPS], rw[3][NOPS], ru[3][NOPS], wt[3][NOPS];
 	double med[3][NOPS];
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
@@ -474,18 +500,19 @@ int main(int argc, char **argv)
 	static uint64_t kd[NOPS][2][256];       /* the delayed link's */
 	static uint64_t kscratch[NOPS][2][256];
 	for (int k = 0; k < 3; k++)
-		small_ops(&tg[k], n, ms[k], rq[k], rw[k], ru[k],
+		small_ops(&tg[k], n, ms[k], rq[k], rw[k], ru[k], wt[k],
 			  k == 2 ? kd : kscratch);
 	for (int k = 0; k < 3; k++)
 		for (int op = 0; op < NOPS; op++)
 			med[k][op] = median(ms[k][op], n);
 
 	/* ls -l of 1 000 entries, once each */
-	double ls[3], lsrq[3], lsrw[3], lsru[3];
+	double ls[3], lsrq[3], lsrw[3], lsru[3], lswt[3];
 	static uint64_t lskd[2][256];
 	for (int k = 0; k < 3; k++) {
 		enter(&tg[k]);
 		double r0 = reqs(&tg[k]), w0 = wire(&tg[k]), u0 = turns(&tg[k]);
+		double v0 = waits(&tg[k]);
 		if (k == 2)
 			kinds(&tg[k], lskd[0]);
 		double t0 = bench_now();
@@ -495,6 +522,7 @@ int main(int argc, char **argv)
 		lsrq[k] = r0 < 0 || r1 < 0 ? NAN : r1 - r0;
 		lsrw[k] = w0 < 0 ? NAN : wire(&tg[k]) - w0;
 		lsru[k] = u0 < 0 ? NAN : turns(&tg[k]) - u0;
+		lswt[k] = v0 < 0 ? NAN : waits(&tg[k]) - v0;
 		if (k == 2)
 			kinds(&tg[k], lskd[1]);
 		if (seen != NLS) {
@@ -558,6 +586,11 @@ int main(int argc, char **argv)
 				 op_name[op]);
 			bench_figure(name, rq[2][op], "req", NAN, NULL);
 		}
+		if (!isnan(wt[2][op])) {
+			snprintf(name, sizeof(name), "%s_%s_waits", type,
+				 op_name[op]);
+			bench_figure(name, wt[2][op], "rt", NAN, NULL);
+		}
 		if (!isnan(rw[2][op])) {
 			snprintf(name, sizeof(name), "%s_%s_wire", type,
 				 op_name[op]);
@@ -582,6 +615,10 @@ int main(int argc, char **argv)
 	if (!isnan(lsrq[2])) {
 		snprintf(name, sizeof(name), "%s_ls1000_req", type);
 		bench_figure(name, lsrq[2], "req", NAN, NULL);
+	}
+	if (!isnan(lswt[2])) {
+		snprintf(name, sizeof(name), "%s_ls1000_waits", type);
+		bench_figure(name, lswt[2], "rt", NAN, NULL);
 	}
 	if (!isnan(lsrw[2])) {
 		snprintf(name, sizeof(name), "%s_ls1000_wire", type);
