@@ -51,6 +51,11 @@
  *         BENCH_REMOTE_WIRE0 and BENCH_REMOTE_WIRE5 name the proxies'
  *         count files.
  *
+ * Owns one uvfs instance with its two mounts (/p0, /p5: made at the
+ * start, unmounted at the end, forced if a normal unmount fails), the
+ * samples, and read-only mappings of the proxies' count files.  The
+ * servers, proxies and directories are the script's.
+ *
  * Prints bench/run's figure lines and '#' notes.  Exit 1 when an
  * operation fails.
  */
