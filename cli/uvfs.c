@@ -34,6 +34,9 @@
 
 #include <uvfs/9p.h>
 #include <uvfs/fs.h>
+#ifdef UVFS_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -466,6 +469,9 @@ static struct uvfs *types_instance(void)
 	if (uvfs_new(NULL, &u))
 		return NULL;
 	uvfs_9p_register(u);
+#ifdef UVFS_HAVE_NFS
+	uvfs_nfs_register(u);
+#endif
 	return u;
 }
 
@@ -896,12 +902,7 @@ static const struct cmd cmds[] = {
 	{ "mount", "mount -t TYPE [-o OPTIONS] SOURCE TARGET",
 	  "Mounts SOURCE, a file system of type TYPE, on the directory TARGET\n"
 	  "inside a uvfsd mount.  OPTIONS: comma-separated, from the lists\n"
-	  "below (each file-system type describes its own).\n"
-	  "  -t nfs (when uvfsd has it): SOURCE nfs://HOST/EXPORT or\n"
-	  "  HOST:/EXPORT (NFSv3 over TCP); OPTIONS vers=3, timeout=MS (per\n"
-	  "  request, default 10000), actimeo=SECONDS (attribute cache,\n"
-	  "  default 3), ac, noac, hard (wait through a reconnect; default\n"
-	  "  soft: fail with EIO).",
+	  "below (each file-system type describes its own).",
 	  cmd_mount },
 	{ "umount", "umount [-f] [-l] [-v] TARGET",
 	  "Unmounts the file system mounted on TARGET.  Without flags it fails\n"

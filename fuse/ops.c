@@ -632,6 +632,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino,
 	 * page cache may outlive the open.  A server's file may have changed
 	 * behind us since the last open. */
 	fi->keep_cache = uvfs_node_exclusive(NODE(UF(req), ino));
+	fi->noflush = !uvfs_file_flushes(h->f);
 	count(req);
 	if (fuse_reply_open(req, fi))
 		fh_free(UF(req), h);
@@ -685,6 +686,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		opened_for_write(req, h, &st);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = uvfs_node_exclusive(nd);
+	fi->noflush = !uvfs_file_flushes(h->f);
 	/* reply_entry drops the hold if the reply fails; the handle too */
 	struct uvfs_fuse *uf = UF(req);
 	struct fuse_entry_param e;
@@ -761,6 +763,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	(void)ino;
 	reply_err(req, uvfs_file_fsync(FH(fi)->f, datasync));
+}
+
+/* A close(2) of a descriptor of a file open for writing on a driver that
+ * writes behind (fi->noflush is set for every other open). */
+static void op_flush(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	reply_err(req, uvfs_file_flush(FH(fi)->f));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1062,9 +1073,9 @@ const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	/* No flush: nothing is buffered here, so close(2) has nothing to
-	 * report; without the op the kernel stops sending FLUSH (ENOSYS
-	 * once), which saves a round trip on every close. */
+	/* FLUSH only where a driver writes behind: every other open says
+	 * noflush (FOPEN_NOFLUSH), which saves a round trip per close. */
+	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,

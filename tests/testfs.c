@@ -57,6 +57,9 @@ static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
 static enum testfs_op blocked_op;   /* block_lock */
 static int nblocked;                /* block_lock */
 static _Atomic unsigned delay_us;
+static _Atomic long last_uid[TFS_COUNT];    /* whom each op was last for */
+static _Atomic unsigned long nflushes;
+static _Atomic int flush_err;
 
 static void die(const char *what, const void *p)
 {
@@ -97,6 +100,9 @@ static struct tfh *H(void *fh, struct tnode *n, const char *op)
 static void enter(enum testfs_op op)
 {
 	unsigned d = atomic_load_explicit(&delay_us, memory_order_relaxed);
+	const struct uvfs_cred *cr = uvfs_cred_current();
+
+	atomic_store(&last_uid[op], cr ? (long)cr->uid : -1);
 
 	if (d) {
 		static _Thread_local unsigned seed;
@@ -112,6 +118,11 @@ static void enter(enum testfs_op op)
 		nblocked--;
 	}
 	pthread_mutex_unlock(&block_lock);
+}
+
+long testfs_last_uid(enum testfs_op op)
+{
+	return atomic_load(&last_uid[op]);
 }
 
 void testfs_block(enum testfs_op op)
@@ -413,6 +424,28 @@ static int t_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
 	return M->fsync(sb, t->inner, in, datasync);
 }
 
+static int t_flush(struct uvfs_sb *sb, void *priv, void *fh)
+{
+	struct tnode *t = N(priv, "flush");
+
+	(void)sb;
+	if (fh)
+		H(fh, t, "flush");
+	enter(TFS_FLUSH);
+	atomic_fetch_add(&nflushes, 1);
+	return atomic_load(&flush_err);
+}
+
+unsigned long testfs_flushes(void)
+{
+	return atomic_load(&nflushes);
+}
+
+void testfs_set_flush_error(int err)
+{
+	atomic_store(&flush_err, err);
+}
+
 static int t_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		     uint64_t cookie, uvfs_filldir_t fill, void *arg)
 {
@@ -474,4 +507,5 @@ const struct uvfs_fstype_ops testfs_ops = {
 	.setxattr = t_setxattr,
 	.listxattr = t_listxattr,
 	.removexattr = t_removexattr,
+	.flush = t_flush,
 };

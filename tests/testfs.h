@@ -29,7 +29,7 @@ extern const struct uvfs_fstype_ops testfs_ops;
 enum testfs_op {
 	TFS_NONE, TFS_LOOKUP, TFS_GETATTR, TFS_OPEN, TFS_RELEASE, TFS_READ,
 	TFS_WRITE, TFS_LINK, TFS_RENAME, TFS_CREATE, TFS_UNLINK,
-	TFS_READDIR, TFS_COUNT
+	TFS_READDIR, TFS_FLUSH, TFS_COUNT
 };
 
 /* From now on, calls of op wait in the driver until testfs_unblock(). */
@@ -44,6 +44,12 @@ void testfs_set_delay(unsigned max_us);
  * release), over every instance. */
 long testfs_live_nodes(void);
 long testfs_live_handles(void);
+/* The uid of uvfs_cred_current() at the last call of op (-1: none). */
+long testfs_last_uid(enum testfs_op op);
+/* Flushes (closes of a descriptor open for writing) so far; each answers
+ * err from now on (0: success). */
+unsigned long testfs_flushes(void);
+void testfs_set_flush_error(int err);
 /* How many releases and reclaims were checked (a test can see it ran). */
 unsigned long testfs_releases(void);
 unsigned long testfs_reclaims(void);

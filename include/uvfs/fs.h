@@ -31,6 +31,20 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
  * change hook of uvfs.h).  Any thread, no lock of the core held. */
 void uvfs_sb_changed(struct uvfs_sb *sb);
 
+/*
+ * The credentials of the operation in progress on the calling thread: a
+ * copy of those of the context whose path, parent or descriptor the
+ * thread last resolved (every vnode operation of a call on a context
+ * comes after that, in the same thread).  NULL on a thread that never did: the
+ * core's worker threads, which do deferred work (a last release) for no
+ * caller; a driver that must act for someone there uses credentials it
+ * kept (its open file's, captured at open).  Valid until the calling
+ * operation returns; copy what is kept longer.  For drivers whose server
+ * checks permissions itself (NFS's AUTH_SYS): the core's own checks
+ * (DESIGN invariant 13) still come first.
+ */
+const struct uvfs_cred *uvfs_cred_current(void);
+
 /* Returns non-zero to stop the listing; the entry it returned non-zero for
  * is not consumed (the caller resumes at the previous entry's next).  next
  * is the cookie that resumes after this entry. */
@@ -166,6 +180,16 @@ struct uvfs_fstype_ops {
 	const struct uvfs_fsopt *options;
 	/* One line for `uvfs mount --help`: what a SOURCE is.  May be NULL. */
 	const char *source_help;
+
+	/* At each close of a descriptor (and each FUSE FLUSH) of a file open
+	 * for writing, before the close returns: a driver that sent writes
+	 * behind waits for them and answers their error here (close(2)'s
+	 * error), so none is lost and the next opener sees the data (close-
+	 * to-open).  It is not the last release (that does no I/O, DESIGN
+	 * invariant 8): the file stays open through other descriptors.  May
+	 * be NULL (nothing buffered; FUSE is then told not to send FLUSH).
+	 * Last in the table: added after the first release of the ABI. */
+	int (*flush)(struct uvfs_sb *sb, void *priv, void *fh);
 };
 
 /* Checks options for a mount of type: the core's own, then the type's

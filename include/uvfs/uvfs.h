@@ -393,6 +393,13 @@ ssize_t uvfs_file_pwrite(struct uvfs_file *f, const void *buf, size_t n,
  * none, or -errno. */
 int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *f);
 int uvfs_file_fsync(struct uvfs_file *f, int datasync);
+/* A close of a descriptor of f (FUSE's FLUSH): the driver reports the
+ * errors of writes it sent behind, and waits for them (fs.h's flush).
+ * f stays open.  uvfs_file_flushes: 1 if f is open for writing on a
+ * driver that has a flush (else a flush does nothing: FUSE may be told
+ * not to send it). */
+int uvfs_file_flush(struct uvfs_file *f);
+int uvfs_file_flushes(const struct uvfs_file *f);
 /* ftruncate: the handle must be open for writing (-EINVAL). */
 int uvfs_file_truncate(struct uvfs_file *f, off_t len);
 /* Directory handles: entries from cookie on, as uvfs_node_readdir. */

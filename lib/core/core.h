@@ -249,6 +249,11 @@ void vcache_prune(struct uvfs *u, unsigned long n);
  * calls the driver, leaves. */
 int vop_getattr(struct vnode *vp, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
+/* cr is the calling thread's context's: what uvfs_cred_current (fs.h)
+ * answers from now on, on this thread (namei_at, namei_parent_at and
+ * fd_get call it).  NULL: none (the core's own work, e.g. getcwd's
+ * search for names, which needs no permission). */
+void cred_set_current(const struct uvfs_cred *cr);
 /* Is gid the credentials' group or one of their supplementary groups? */
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
@@ -277,6 +282,12 @@ ssize_t vop_read(struct vnode *vp, void *fh, void *buf, size_t n, off_t off);
 ssize_t vop_write(struct vnode *vp, void *fh, const void *buf, size_t n,
 		  off_t *off);
 int vop_fsync(struct vnode *vp, void *fh, int datasync);
+/* At a close of a file open for writing (fs.h's flush). */
+int vop_flush(struct vnode *vp, void *fh);
+/* Does a close of f ask the driver (open for writing, a flush op)? */
+bool file_flushes(const struct file *f);
+/* The driver's flush for f, if file_flushes(f); else 0. */
+int file_flush(struct file *f);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);
@@ -368,6 +379,7 @@ struct file {
 					       gate; vn_unload frees it */
 	struct cds_list_head vlink;         /* vp->lock */
 	char *name;                         /* const: path used to open it */
+	atomic_bool unflushed;              /* written since the last flush */
 };
 
 struct uvfs_ctx {
@@ -488,6 +500,9 @@ struct uvfs_node {
 struct uvfs_file {
 	struct file *f;                     /* const; one reference */
 	char label[64];                     /* const: who opened it */
+	struct uvfs_cred cred;              /* const: the opener's, whom the
+					       handle's I/O is for (as a
+					       kernel file's f_cred) */
 	struct cds_list_head mlink;         /* m->node_lock: m->handles */
 };
 

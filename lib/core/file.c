@@ -218,6 +218,7 @@ struct file *fd_get(struct uvfs_ctx *ctx, int fd)
 {
 	struct file *f;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	pthread_mutex_lock(&ctx->fd_lock);
 	f = fdt_lookup_locked(ctx, fd);
 	if (f)
@@ -667,10 +668,40 @@ int uvfs_open(struct uvfs_ctx *ctx, const char *path, int flags, mode_t mode)
 	return uvfs_openat(ctx, UVFS_AT_FDCWD, path, flags, mode);
 }
 
+bool file_flushes(const struct file *f)
+{
+	return (f->flags & O_ACCMODE) != O_RDONLY &&
+	       f->path.vp->sb->ops->flush;
+}
+
+/* A dead file (revoked, its mount forced off) closes with 0 unless it
+ * was written since its last flush: what went behind may be lost (EIO). */
+int file_flush(struct file *f)
+{
+	bool written;
+	void *fh;
+	int r;
+
+	if (!file_flushes(f))
+		return 0;
+	written = atomic_exchange(&f->unflushed, false);
+	pthread_mutex_lock(&f->path.vp->lock);
+	fh = f->fh;
+	pthread_mutex_unlock(&f->path.vp->lock);
+	r = vop_flush(f->path.vp, fh);
+	if (r == 1)                     /* dead (vnode_if.c) */
+		r = written ? -EIO : 0;
+	return r;
+}
+
+/* The descriptor is gone whatever the flush answers (as close(2)): its
+ * error is the close's. */
 int uvfs_close(struct uvfs_ctx *ctx, int fd)
 {
 	struct file *f;
+	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	pthread_mutex_lock(&ctx->fd_lock);
 	f = fdt_lookup_locked(ctx, fd);
 	if (f)
@@ -678,8 +709,9 @@ int uvfs_close(struct uvfs_ctx *ctx, int fd)
 	pthread_mutex_unlock(&ctx->fd_lock);
 	if (!f)
 		return -EBADF;
+	err = file_flush(f);
 	file_put(f);
-	return 0;
+	return err;
 }
 
 int uvfs_dup(struct uvfs_ctx *ctx, int fd)
@@ -785,6 +817,8 @@ ssize_t file_write(struct file *f, const void *buf, size_t n,
 		woff = off;
 	}
 	r = vop_write(vp, file_fh(f), buf, n, &woff);
+	if (r > 0 && !atomic_load_explicit(&f->unflushed, memory_order_relaxed))
+		atomic_store(&f->unflushed, true);
 	if (atpos && r >= 0) {
 		if (!append)
 			f->pos = off + r;

@@ -244,6 +244,7 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		return -ENAMETOOLONG;
 	if (!*path && !(flags & LK_EMPTY))
 		return -ENOENT;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	err = lookup_start(ctx, dirfd, path, &cur);
 	if (err)
 		return err;
@@ -270,6 +271,7 @@ int namei_parent_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 
 	if (!path)
 		return -EFAULT;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	len = strnlen(path, PATH_MAX);
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
@@ -370,6 +372,10 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 
 	if (!vn_isdir(p->vp))
 		return -ENOTDIR;
+	/* the names on the way up are looked for without the caller's
+	 * permissions (Linux's getcwd needs no search permission): the
+	 * readdirs are the mount's own, not the caller's */
+	cred_set_current(NULL);
 	tmp = sys_malloc(PATH_MAX);
 	if (!tmp)
 		return -ENOMEM;
@@ -432,6 +438,7 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 		}
 	}
 	free(tmp);
+	cred_set_current(&ctx->cred);
 	return err;
 }
 

@@ -88,6 +88,7 @@ int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out)
 {
 	struct path p = ctx->root;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	path_get(&p);
 	return node_get(ctx, &p, NULL, NULL, out);
 }
@@ -100,6 +101,7 @@ int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	struct stat tmp;
 	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (!name || !*name || strchr(name, '/'))
 		return -EINVAL;
 	if (strlen(name) > NAME_MAX)
@@ -118,7 +120,7 @@ int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		      struct stat *st)
 {
-	(void)ctx;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	return vop_getattr(nd->path.vp, st);
 }
 
@@ -135,6 +137,7 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 	const struct path *p = &nd->path;
 	int err = 0;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (sa->valid & UVFS_SET_MODE)
 		err = path_chmod(ctx, p, sa->mode);
 	if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))
@@ -162,7 +165,7 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 ssize_t uvfs_node_read(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		       void *buf, size_t n, off_t off)
 {
-	(void)ctx;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (off < 0)
 		return -EINVAL;
 	if (vn_isdir(nd->path.vp))
@@ -173,7 +176,7 @@ ssize_t uvfs_node_read(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 ssize_t uvfs_node_write(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 			const void *buf, size_t n, off_t off)
 {
-	(void)ctx;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (off < 0)
 		return -EINVAL;
 	if (nd->path.mnt->flags & MNT_RDONLY)
@@ -207,6 +210,7 @@ int uvfs_node_readdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	struct node_fill nf = { fill, arg };
 	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (!vn_isdir(dir->path.vp))
 		return -ENOTDIR;
 	err = may_access(ctx, dir->path.vp, R_OK);
@@ -250,6 +254,7 @@ int uvfs_node_create(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *symlink_target, struct uvfs_node **out,
 		     struct stat *st)
 {
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	switch (mode & S_IFMT) {
 	case 0:
 		mode |= S_IFREG;
@@ -277,6 +282,7 @@ int uvfs_node_mkdir(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		    const char *name, mode_t mode, struct uvfs_node **out,
 		    struct stat *st)
 {
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	return node_make(ctx, dir, name, S_IFDIR | (mode & 01777), 0, NULL,
 			 out, st);
 }
@@ -285,8 +291,10 @@ int uvfs_node_unlink(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *name, int isdir)
 {
 	struct dirop d;
-	int err = dirop_at(ctx, &dir->path, name, &d);
+	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
+	err = dirop_at(ctx, &dir->path, name, &d);
 	if (err)
 		return err;
 	err = dirop_remove(ctx, &d, isdir != 0);
@@ -301,6 +309,7 @@ int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
 	struct dirop o, n;
 	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	err = dirop_at(ctx, &odir->path, oname, &o);
 	if (err)
 		return err;
@@ -323,6 +332,7 @@ int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
 	struct path p;
 	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	err = dirop_at(ctx, &dir->path, name, &d);
 	if (err)
 		return err;
@@ -342,7 +352,7 @@ int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
 ssize_t uvfs_node_readlink(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 			   char *buf, size_t size)
 {
-	(void)ctx;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (size == 0)
 		return -EINVAL;
 	if (!S_ISLNK(nd->path.vp->type))
@@ -353,12 +363,13 @@ ssize_t uvfs_node_readlink(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 int uvfs_node_statfs(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		     struct statvfs *st)
 {
-	(void)ctx;
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	return vop_statfs(nd->path.vp, st);
 }
 
 int uvfs_node_access(struct uvfs_ctx *ctx, struct uvfs_node *nd, int mask)
 {
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	return path_access(ctx, &nd->path, mask);
 }
 
@@ -373,6 +384,7 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	char *name;
 	int err;
 
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if (flags & (O_CREAT | O_EXCL | O_PATH))
 		return -EINVAL;
 	if ((flags & O_ACCMODE) == O_ACCMODE)
@@ -388,6 +400,7 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 		return -ENOMEM;
 	}
 	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
+	h->cred = ctx->cred;
 	path_get(&p);
 	err = file_open_path(&p, flags & ~O_TRUNC, name, &h->f);
 	if (err) {
@@ -403,6 +416,7 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 
 ssize_t uvfs_file_pread(struct uvfs_file *h, void *buf, size_t n, off_t off)
 {
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (off < 0)
 		return -EINVAL;
 	if ((h->f->flags & O_ACCMODE) == O_WRONLY)
@@ -413,6 +427,7 @@ ssize_t uvfs_file_pread(struct uvfs_file *h, void *buf, size_t n, off_t off)
 ssize_t uvfs_file_pwrite(struct uvfs_file *h, const void *buf, size_t n,
 			 off_t off)
 {
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (off < 0)
 		return -EINVAL;
 	if ((h->f->flags & O_ACCMODE) == O_RDONLY)
@@ -422,6 +437,7 @@ ssize_t uvfs_file_pwrite(struct uvfs_file *h, const void *buf, size_t n,
 
 int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *h)
 {
+	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	if ((h->f->flags & O_ACCMODE) == O_RDONLY)
 		return 0;       /* it cannot write: nothing to clear */
 	return file_kill_priv(ctx, h->f->path.vp);
@@ -431,6 +447,7 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 {
 	void *fh;
 
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	pthread_mutex_lock(&h->f->path.vp->lock);
 	fh = h->f->fh;
 	pthread_mutex_unlock(&h->f->path.vp->lock);
@@ -441,6 +458,7 @@ int uvfs_file_truncate(struct uvfs_file *h, off_t len)
 {
 	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
 
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (len < 0)
 		return -EINVAL;
 	if (!S_ISREG(h->f->path.vp->type) ||
@@ -457,6 +475,7 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 	struct node_fill nf = { fill, arg };
 	void *fh;
 
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (!vn_isdir(h->f->path.vp))
 		return -ENOTDIR;
 	pthread_mutex_lock(&h->f->path.vp->lock);
@@ -465,8 +484,20 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 	return vop_readdir(h->f->path.vp, fh, cookie, node_fill, &nf);
 }
 
+int uvfs_file_flushes(const struct uvfs_file *h)
+{
+	return file_flushes(h->f);
+}
+
+int uvfs_file_flush(struct uvfs_file *h)
+{
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
+	return file_flush(h->f);
+}
+
 int uvfs_file_fstat(struct uvfs_file *h, struct stat *st)
 {
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	return vop_getattr(h->f->path.vp, st);
 }
 
@@ -474,6 +505,7 @@ void uvfs_file_release(struct uvfs_file *h)
 {
 	struct mount *m = h->f->path.mnt;
 
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	pthread_mutex_lock(&m->node_lock);
 	cds_list_del(&h->mlink);
 	pthread_mutex_unlock(&m->node_lock);

@@ -40,6 +40,7 @@
 #include "core.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define VOP_MAXVP 2
 
@@ -145,6 +146,33 @@ static long vi_setattr(struct uvfs_sb *sb, struct vop_setattr_args *a)
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
 {
 	return (int)VCALL(setattr, .vp = vp, .sa = sa);
+}
+
+/* The credentials of the operation in progress (fs.h): set where a call
+ * on a context first meets the namespace (namei_at, fd_get), read by
+ * drivers.  Per thread; a worker thread never has any. */
+static _Thread_local struct uvfs_cred cur_cred;
+static _Thread_local bool cur_cred_set;
+
+void cred_set_current(const struct uvfs_cred *cr)
+{
+	if (!cr) {
+		cur_cred_set = false;
+		return;
+	}
+	unsigned n = cr->ngroups < UVFS_NGROUPS_MAX ? cr->ngroups
+						     : UVFS_NGROUPS_MAX;
+
+	cur_cred.uid = cr->uid;
+	cur_cred.gid = cr->gid;
+	cur_cred.ngroups = n;
+	memcpy(cur_cred.groups, cr->groups, n * sizeof(gid_t));
+	cur_cred_set = true;
+}
+
+const struct uvfs_cred *uvfs_cred_current(void)
+{
+	return cur_cred_set ? &cur_cred : NULL;
 }
 
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)
@@ -592,6 +620,23 @@ static long vi_fsync(struct uvfs_sb *sb, struct vop_fsync_args *a)
 int vop_fsync(struct vnode *vp, void *fh, int datasync)
 {
 	return (int)VCALL(fsync, .vp = vp, .fh = fh, .datasync = datasync);
+}
+
+struct vop_flush_args {
+	struct vnode *vp;
+	void *fh;
+};
+/* dead: 1, which no driver answers: file_flush tells a file written
+ * since its last flush (-EIO: what was written behind may be lost) from
+ * one that was not (0: nothing to lose, a dead file closes cleanly) */
+VOP_DESC(flush, 1, vp);
+static long vi_flush(struct uvfs_sb *sb, struct vop_flush_args *a)
+{
+	return sb->ops->flush ? sb->ops->flush(sb, a->vp->priv, a->fh) : 0;
+}
+int vop_flush(struct vnode *vp, void *fh)
+{
+	return (int)VCALL(flush, .vp = vp, .fh = fh);
 }
 
 struct vop_readdir_args {

@@ -1,12 +1,12 @@
 /*
- * nfs3.c - NFSv3 and MOUNT v3 procedures on a loop (nfs3.h).
+ * nfs3.c - NFSv3 and MOUNT v3 procedures on an RPC connection (nfs3.h).
  *
  * Each procedure is one struct call on the caller's stack: the arguments
- * in libnfs's XDR structs (pointing into the caller's buffers: libnfs
- * encodes them before submit returns), and the results the driver wants.
- * submit() issues it by procedure; decode() runs in the loop's service
- * thread while the caller waits and copies the reply out (libnfs frees the
- * decoded reply when the callback returns).  No object outlives its call.
+ * in libnfs's XDR structs (pointing into the caller's buffers: they are
+ * encoded before the call goes out), the decoded reply (libnfs's XDR
+ * structs, whose memory nrpc_done frees), and the results the driver
+ * wants.  prep() says which procedure and XDR routines; decode() copies
+ * the reply out in the caller's thread.  No object outlives its call.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -23,6 +23,7 @@
 #include <nfsc/libnfs-raw-nfs.h>
 
 #include "nfs3.h"
+#include "rpc.h"
 #include "sys.h"
 
 enum proc {
@@ -54,6 +55,28 @@ struct call {
 		FSSTAT3args fsstat;
 		FSINFO3args fsinfo;
 	} a;
+	union {                         /* the decoded reply */
+		mountres3 mnt;
+		GETATTR3res getattr;
+		SETATTR3res setattr;
+		LOOKUP3res lookup;
+		CREATE3res create;
+		MKDIR3res mkdir;
+		SYMLINK3res symlink;
+		MKNOD3res mknod;
+		LINK3res link;
+		REMOVE3res remove;
+		RMDIR3res rmdir;
+		RENAME3res rename;
+		READLINK3res readlink;
+		READ3res read;
+		WRITE3res write;
+		COMMIT3res commit;
+		READDIRPLUS3res readdirplus;
+		FSSTAT3res fsstat;
+		FSINFO3res fsinfo;
+	} r;
+	struct nrpc rpc;
 	/* results */
 	struct fh3 fh;
 	bool has_fh;
@@ -167,34 +190,60 @@ static void set_fh(nfs_fh3 *x, const struct fh3 *fh)
 	x->data.data_val = (char *)fh->data;
 }
 
-static int submit(struct rpc_context *rpc, void *cb, void *cbdata, void *arg)
-{
-	struct call *c = arg;
-	rpc_cb f = (rpc_cb)cb;
+/* Each procedure: its number and XDR routines (arguments, results). */
+static const struct {
+	uint32_t proc;
+	zdrproc_t args, res;
+} procs[] = {
+#define P(e, num, a, r) [e] = { num, (zdrproc_t)a, (zdrproc_t)r }
+	P(P_MNT, MOUNT3_MNT, zdr_dirpath, zdr_mountres3),
+	P(P_GETATTR, NFS3_GETATTR, zdr_GETATTR3args, zdr_GETATTR3res),
+	P(P_SETATTR, NFS3_SETATTR, zdr_SETATTR3args, zdr_SETATTR3res),
+	P(P_LOOKUP, NFS3_LOOKUP, zdr_LOOKUP3args, zdr_LOOKUP3res),
+	P(P_CREATE, NFS3_CREATE, zdr_CREATE3args, zdr_CREATE3res),
+	P(P_MKDIR, NFS3_MKDIR, zdr_MKDIR3args, zdr_MKDIR3res),
+	P(P_SYMLINK, NFS3_SYMLINK, zdr_SYMLINK3args, zdr_SYMLINK3res),
+	P(P_MKNOD, NFS3_MKNOD, zdr_MKNOD3args, zdr_MKNOD3res),
+	P(P_LINK, NFS3_LINK, zdr_LINK3args, zdr_LINK3res),
+	P(P_REMOVE, NFS3_REMOVE, zdr_REMOVE3args, zdr_REMOVE3res),
+	P(P_RMDIR, NFS3_RMDIR, zdr_RMDIR3args, zdr_RMDIR3res),
+	P(P_RENAME, NFS3_RENAME, zdr_RENAME3args, zdr_RENAME3res),
+	P(P_READLINK, NFS3_READLINK, zdr_READLINK3args, zdr_READLINK3res),
+	P(P_READ, NFS3_READ, zdr_READ3args, zdr_READ3res),
+	P(P_WRITE, NFS3_WRITE, zdr_WRITE3args, zdr_WRITE3res),
+	P(P_COMMIT, NFS3_COMMIT, zdr_COMMIT3args, zdr_COMMIT3res),
+	P(P_READDIRPLUS, NFS3_READDIRPLUS, zdr_READDIRPLUS3args,
+	  zdr_READDIRPLUS3res),
+	P(P_FSSTAT, NFS3_FSSTAT, zdr_FSSTAT3args, zdr_FSSTAT3res),
+	P(P_FSINFO, NFS3_FSINFO, zdr_FSINFO3args, zdr_FSINFO3res),
+#undef P
+};
 
-	switch (c->proc) {
-	case P_MNT:      return rpc_mount3_mnt_async(rpc, f, c->a.mnt, cbdata);
-	case P_GETATTR:  return rpc_nfs3_getattr_async(rpc, f, &c->a.getattr, cbdata);
-	case P_SETATTR:  return rpc_nfs3_setattr_async(rpc, f, &c->a.setattr, cbdata);
-	case P_LOOKUP:   return rpc_nfs3_lookup_async(rpc, f, &c->a.lookup, cbdata);
-	case P_CREATE:   return rpc_nfs3_create_async(rpc, f, &c->a.create, cbdata);
-	case P_MKDIR:    return rpc_nfs3_mkdir_async(rpc, f, &c->a.mkdir, cbdata);
-	case P_SYMLINK:  return rpc_nfs3_symlink_async(rpc, f, &c->a.symlink, cbdata);
-	case P_MKNOD:    return rpc_nfs3_mknod_async(rpc, f, &c->a.mknod, cbdata);
-	case P_LINK:     return rpc_nfs3_link_async(rpc, f, &c->a.link, cbdata);
-	case P_REMOVE:   return rpc_nfs3_remove_async(rpc, f, &c->a.remove, cbdata);
-	case P_RMDIR:    return rpc_nfs3_rmdir_async(rpc, f, &c->a.rmdir, cbdata);
-	case P_RENAME:   return rpc_nfs3_rename_async(rpc, f, &c->a.rename, cbdata);
-	case P_READLINK: return rpc_nfs3_readlink_async(rpc, f, &c->a.readlink, cbdata);
-	case P_READ:     return rpc_nfs3_read_async(rpc, f, &c->a.read, cbdata);
-	case P_WRITE:    return rpc_nfs3_write_async(rpc, f, &c->a.write, cbdata);
-	case P_COMMIT:   return rpc_nfs3_commit_async(rpc, f, &c->a.commit, cbdata);
-	case P_READDIRPLUS:
-		return rpc_nfs3_readdirplus_async(rpc, f, &c->a.readdirplus, cbdata);
-	case P_FSSTAT:   return rpc_nfs3_fsstat_async(rpc, f, &c->a.fsstat, cbdata);
-	case P_FSINFO:   return rpc_nfs3_fsinfo_async(rpc, f, &c->a.fsinfo, cbdata);
-	}
-	return -1;
+static unsigned flags_of(enum proc p);
+
+/* Fills c->rpc for c's procedure (its arguments set). */
+static void prep(struct call *c)
+{
+	size_t max = 2048;              /* handles, a name, attributes */
+
+	if (c->proc == P_WRITE)
+		max += c->a.write.count;
+	else if (c->proc == P_SYMLINK)
+		max += strlen(c->a.symlink.symlink.symlink_data);
+	else if (c->proc == P_MNT)
+		max += strlen(c->a.mnt);
+	memset(&c->r, 0, sizeof(c->r));
+	c->rpc = (struct nrpc){
+		.prog = c->proc == P_MNT ? MOUNT_PROGRAM : NFS_PROGRAM,
+		.vers = c->proc == P_MNT ? MOUNT_V3 : NFS_V3,
+		.proc = procs[c->proc].proc,
+		.args_fn = procs[c->proc].args,
+		.args = c->proc == P_MNT ? (void *)&c->a.mnt : (void *)&c->a,
+		.args_max = max,
+		.res_fn = procs[c->proc].res,
+		.res = &c->r,
+		.idem = flags_of(c->proc) != 0,
+	};
 }
 
 /* A new object's handle and attributes (create, mkdir, symlink, mknod). */
@@ -243,14 +292,13 @@ static int decode_dents(struct call *c, READDIRPLUS3resok *ok)
 	return 0;
 }
 
-static int decode(struct rpc_context *rpc, int status, void *data, void *arg)
+static int decode(struct call *c)
 {
-	struct call *c = arg;
+	void *data = &c->r;
 	int r;
 
-	(void)rpc;
-	if (status != RPC_STATUS_SUCCESS || !data)
-		return -EIO;
+	if (c->rpc.err)
+		return c->rpc.err;
 	switch (c->proc) {
 	case P_MNT: {
 		mountres3 *m = data;
@@ -427,7 +475,7 @@ static unsigned flags_of(enum proc p)
 	case P_MNT: case P_GETATTR: case P_LOOKUP: case P_READLINK:
 	case P_READ: case P_COMMIT: case P_READDIRPLUS: case P_FSSTAT:
 	case P_FSINFO:
-		return LOOP_IDEMPOTENT;
+		return 1;
 	default:
 		return 0;       /* creates, removes, renames, writes, setattr */
 	}
@@ -435,15 +483,43 @@ static unsigned flags_of(enum proc p)
 
 static int call(struct n3 *n, struct call *c)
 {
-	return loop_call(n->loop, n->cred, submit, decode, c,
-			 flags_of(c->proc), &n->dl);
+	struct nrpc *rp = &c->rpc;
+	int r;
+
+	prep(c);
+	r = nc_call_many(n->nc, n->cred, &rp, 1, n->flags, &n->dl);
+	if (r == 0)
+		r = decode(c);
+	nrpc_done(&c->rpc);
+	return r;
 }
 
-int n3_mnt(struct n3 *n, const char *export, struct fh3 *root)
+/* Sends c, not waited for (its reply is dropped). */
+static int send_async(struct nconn *nc, const struct uvfs_cred *cred,
+		      struct call *c)
+{
+	int r;
+
+	prep(c);
+	r = nc_send(nc, cred, &c->rpc);
+	nrpc_done(&c->rpc);
+	return r;
+}
+
+int n3_mnt(const char *host, const char *export, int timeout_ms,
+	   struct fh3 *root)
 {
 	struct call c = { .proc = P_MNT, .a.mnt = (char *)export };
-	int r = call(n, &c);
+	int port, r;
 
+	r = nrpc_getport(host, MOUNT_PROGRAM, MOUNT_V3, timeout_ms, &port);
+	if (r)
+		return r;
+	prep(&c);
+	r = nrpc_oneshot(host, port, &c.rpc, timeout_ms);
+	if (r == 0)
+		r = decode(&c);
+	nrpc_done(&c.rpc);
 	if (r == 0)
 		*root = c.fh;
 	return r;
@@ -539,9 +615,10 @@ int n3_create(struct n3 *n, const struct fh3 *dir, const char *name,
 
 	sa.mode.set_it = 1;
 	sa.mode.set_mode3_u.mode = mode & 07777;
-	sa.uid.set_it = 1;
+	/* (uid_t)-1: the server takes the owner from the credential */
+	sa.uid.set_it = uid != (uid_t)-1;
 	sa.uid.set_uid3_u.uid = uid;
-	sa.gid.set_it = 1;
+	sa.gid.set_it = gid != (gid_t)-1;
 	sa.gid.set_gid3_u.gid = gid;
 	switch (mode & S_IFMT) {
 	case S_IFREG:
@@ -646,14 +723,14 @@ int n3_remove(struct n3 *n, const struct fh3 *dir, const char *name,
 	return r;
 }
 
-int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
-		    const char *name)
+int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
+		    const struct fh3 *dir, const char *name)
 {
 	struct call c = { .proc = P_REMOVE };
 
 	set_fh(&c.a.remove.object.dir, dir);
 	c.a.remove.object.name = (char *)name;
-	return loop_send(l, submit, &c);
+	return send_async(nc, cred, &c);
 }
 
 int n3_rename(struct n3 *n, const struct fh3 *odir, const char *oname,
@@ -722,16 +799,23 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 	return c.count;
 }
 
-/* Up to LOOP_MANY_MAX calls of one procedure at once. */
+/* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */
 static int call_many(struct n3 *n, struct call *cs, int *res,
 		     unsigned k)
 {
-	void *args[LOOP_MANY_MAX];
+	struct nrpc *rps[N3_MANY_MAX] = { 0 };
+	int r;
 
-	for (unsigned i = 0; i < k; i++)
-		args[i] = &cs[i];
-	return loop_call_many(n->loop, n->cred, submit, decode, args, res, k,
-			      flags_of(cs[0].proc), &n->dl);
+	for (unsigned i = 0; i < k; i++) {
+		prep(&cs[i]);
+		rps[i] = &cs[i].rpc;
+	}
+	r = nc_call_many(n->nc, n->cred, rps, k, n->flags, &n->dl);
+	for (unsigned i = 0; i < k; i++) {
+		res[i] = r ? r : decode(&cs[i]);
+		nrpc_done(&cs[i].rpc);
+	}
+	return r;
 }
 
 ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,
@@ -739,10 +823,10 @@ ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,
 		     struct n3attr *attr)
 {
 	struct call *cs;
-	int res[LOOP_MANY_MAX];
+	int res[N3_MANY_MAX];
 	size_t done = 0;
 
-	if (window == 0 || window > LOOP_MANY_MAX || piece == 0)
+	if (window == 0 || window > N3_MANY_MAX || piece == 0)
 		return -EINVAL;
 	cs = sys_calloc(window, sizeof(*cs));
 	if (!cs)
@@ -794,11 +878,11 @@ ssize_t n3_write_many(struct n3 *n, const struct fh3 *fh,
 		      bool *verf_mixed, struct n3attr *after)
 {
 	struct call *cs;
-	int res[LOOP_MANY_MAX];
+	int res[N3_MANY_MAX];
 	size_t done = 0;
 	bool have_verf = false;
 
-	if (window == 0 || window > LOOP_MANY_MAX || piece == 0)
+	if (window == 0 || window > N3_MANY_MAX || piece == 0)
 		return -EINVAL;
 	cs = sys_calloc(window, sizeof(*cs));
 	if (!cs)
@@ -863,12 +947,13 @@ int n3_commit(struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 	return r;
 }
 
-int n3_commit_async(struct nfs_loop *l, const struct fh3 *fh)
+int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,
+		    const struct fh3 *fh)
 {
 	struct call c = { .proc = P_COMMIT };
 
 	set_fh(&c.a.commit.file, fh);
-	return loop_send(l, submit, &c);
+	return send_async(nc, cred, &c);
 }
 
 void n3_dents_free(struct n3dent *d)

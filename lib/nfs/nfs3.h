@@ -1,7 +1,9 @@
 /*
- * nfs3.h - NFSv3 and MOUNT v3 procedures as blocking calls on a loop.
+ * nfs3.h - NFSv3 and MOUNT v3 procedures as blocking calls on an RPC
+ * connection (rpc.h).
  *
- * Each call issues one request on the loop (loop.h), waits for it within
+ * Each call sends one request (or, for the _many ones, several at once)
+ * on the connection, waits for it within
  * the deadline, and copies what the driver needs out of the reply: file
  * handles, attributes as struct stat, data.  Nothing here keeps state
  * between calls.  Errors: a negative errno (NFS3ERR_* mapped as Linux's
@@ -17,7 +19,7 @@
 #include <sys/statvfs.h>
 #include <uvfs/uvfs.h>
 
-#include "loop.h"
+#include "rpc.h"
 
 #define FH3_MAX 64
 
@@ -30,10 +32,13 @@ struct fh3 {
 /* Where a call goes, as whom, and by when: one per vnode operation, so
  * that all its requests share one deadline (docs/session.md). */
 struct n3 {
-	struct nfs_loop *loop;
+	struct nconn *nc;
 	struct timespec dl;             /* CLOCK_MONOTONIC */
 	const struct uvfs_cred *cred;   /* NULL: root */
+	unsigned flags;                 /* NC_INTERNAL: the reconnect's */
 };
+
+#define N3_MANY_MAX 64  /* requests of one _many call in flight at once */
 
 /* Post-operation attributes, when the server sent them. */
 struct n3attr {
@@ -54,14 +59,18 @@ struct n3dent {
 
 bool fh3_eq(const struct fh3 *a, const struct fh3 *b);
 
-int n3_mnt(struct n3 *c, const char *export, struct fh3 *root);
+/* MOUNT v3 (found through host's portmapper), as root, on a connection
+ * of its own: the export's root handle. */
+int n3_mnt(const char *host, const char *export, int timeout_ms,
+	   struct fh3 *root);
 int n3_getattr(struct n3 *c, const struct fh3 *fh, struct stat *st);
 int n3_setattr(struct n3 *c, const struct fh3 *fh,
 	       const struct uvfs_setattr *sa, struct n3attr *after);
 int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,
 	      struct fh3 *out, struct n3attr *attr);
 /* mode carries the type (S_IFREG, S_IFDIR, S_IFLNK with target,
- * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner.
+ * S_IFCHR/S_IFBLK with rdev, S_IFIFO, S_IFSOCK); uid/gid set the owner
+ * ((uid_t)-1, (gid_t)-1: the server's choice, from the credential).
  * Exclusive: -EEXIST if the name exists.  dattr (may be NULL): the
  * directory's attributes after, when the server sent them. */
 int n3_create(struct n3 *c, const struct fh3 *dir, const char *name,
@@ -73,8 +82,8 @@ int n3_link(struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
 int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 	      bool isdir, struct n3attr *dattr);
 /* The same, not waited for (its result is dropped). */
-int n3_remove_async(struct nfs_loop *l, const struct fh3 *dir,
-		    const char *name);
+int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
+		    const struct fh3 *dir, const char *name);
 int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,
 	      const struct fh3 *ndir, const char *nname);
 ssize_t n3_readlink(struct n3 *c, const struct fh3 *fh, char *buf,
@@ -98,7 +107,8 @@ ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
 		      bool *verf_mixed, struct n3attr *after);
 int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* Commits, not waited for. */
-int n3_commit_async(struct nfs_loop *l, const struct fh3 *fh);
+int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,
+		    const struct fh3 *fh);
 /* Entries from cookie (verf: the cookie verifier, updated); *list is a
  * malloc'd chain (free with n3_dents_free). */
 int n3_readdirplus(struct n3 *c, const struct fh3 *dir,

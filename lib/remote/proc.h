@@ -24,7 +24,8 @@ int rproc_spawn(char *const argv[], pid_t *pid, int *fd, int *pidfd);
  * EOF), then SIGKILLs and reaps it. */
 void rproc_reap(pid_t pid, int grace_ms);
 
-/* The restart limit: at most max starts within window_ms. */
+/* The restart limit: at most max starts within window_ms (max < 0: no
+ * limit). */
 struct rproc_limit {
 	long max, window_ms;            /* const */
 	struct timespec *stamps;        /* the owner's: recent starts */

@@ -909,6 +909,72 @@ out:
 	return r;
 }
 
+/* rs_call's two halves, for a caller with several calls out at once
+ * (session.h).  The same steps as rs_call, without the serial lock. */
+int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
+		  rs_pack_fn pack, void *arg, rs_admit_fn admit,
+		  struct timespec *dl, unsigned flags)
+{
+	bool internal = flags & RS_INTERNAL;
+	void *buf;
+	uint64_t gen;
+	int r;
+
+	if (c->serial)
+		return -EINVAL;
+	buf = sys_malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	r = wait_sendable_locked(c, internal, dl);
+	if (r == 0 && admit)
+		r = admit(arg, c);
+	if (r == 0 && ms_left(dl) == 0)
+		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
+	if (r) {
+		pthread_mutex_unlock(&c->lock);
+		goto out;
+	}
+	uint16_t tag = tag_take_locked(c, rq);
+	gen = rq->gen;
+	pthread_mutex_unlock(&c->lock);
+	if (pack(arg, tag, buf, len) != (ssize_t)len) {
+		pthread_mutex_lock(&c->lock);
+		if (c->tags[tag] == rq)
+			tag_release_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+		r = -EINVAL;
+		goto out;
+	}
+	r = send_msg(c, buf, len, dl, gen);
+	pthread_mutex_lock(&c->lock);
+	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
+		tag_release_locked(c, rq);      /* nothing went out */
+		pthread_mutex_unlock(&c->lock);
+		goto out;
+	}
+	r = 0;
+	if (rq->state == RS_RQ_NEW) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rq->sent_ns = (uint64_t)ts_ns(&now);
+		rq_set_state(rq, RS_RQ_SENT);
+	}
+	pthread_mutex_unlock(&c->lock);
+out:
+	free(buf);
+	return r;
+}
+
+void rs_call_wait(struct rs_session *c, struct rs_req *rq,
+		  const struct timespec *dl, unsigned flags)
+{
+	pthread_mutex_lock(&c->lock);
+	wait_reply_locked(c, rq, dl, flags & RS_INTERNAL);
+	role_offer_locked(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,
 		rs_pack_fn pack, void *arg, const struct timespec *dl)
 {

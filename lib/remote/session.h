@@ -198,6 +198,20 @@ int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
 	    rs_pack_fn pack, void *arg, rs_admit_fn admit,
 	    struct timespec *dl, unsigned flags);
 
+/* rs_call in two halves, for a caller with several calls out at once
+ * (NFS: the pieces of one read): rs_call_start packs and sends rq as
+ * rs_call does and returns without waiting (0: rq SENT, or DONE already;
+ * or, as rs_call, an error before anything went out: rq not DONE);
+ * rs_call_wait then waits for rq's end by dl with rs_call's liveness and
+ * fencing rules (rq DONE on return).  Not on a serial session (-EINVAL).
+ * Waiting for several in turn is fine: whoever reads dispatches every
+ * reply, and a cut link ends them all. */
+int rs_call_start(struct rs_session *s, struct rs_req *rq, size_t len,
+		  rs_pack_fn pack, void *arg, rs_admit_fn admit,
+		  struct timespec *dl, unsigned flags);
+void rs_call_wait(struct rs_session *s, struct rs_req *rq,
+		  const struct timespec *dl, unsigned flags);
+
 /* Sends an AUX request (no waiter) by dl: 0; -EAGAIN (no tag free, not
  * UP: not sent, rq still the caller's); -ETIMEDOUT (not sent, rq still
  * the caller's); -EIO (the session ended: rq is gone). */

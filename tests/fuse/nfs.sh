@@ -34,8 +34,14 @@ mkdir "$N"
 
 note "bad options and sources are refused clearly"
 expect_msg 1 "Invalid argument" "$UVFS" mount -t nfs -o vers=4 "$UVFS_NFS_SOURCE" "$N"
-expect_msg 1 "Invalid argument" "$UVFS" mount -t nfs -o timeout=abc "$UVFS_NFS_SOURCE" "$N"
-expect_msg 1 "Invalid argument" "$UVFS" mount -t nfs -o bogus "$UVFS_NFS_SOURCE" "$N"
+expect_msg 1 "timeout: not a number" "$UVFS" mount -t nfs -o timeout=abc "$UVFS_NFS_SOURCE" "$N"
+expect_msg 1 "unknown option 'bogus'" "$UVFS" mount -t nfs -o bogus=1 "$UVFS_NFS_SOURCE" "$N"
+expect_msg 1 "hard: takes no value" "$UVFS" mount -t nfs -o hard=1 "$UVFS_NFS_SOURCE" "$N"
+# the help lists nfs's options, from the driver's table
+expect 0 "$UVFS" mount --help
+for o in "-t nfs" timeout=MS actimeo=S noac hard soft restarts=N window=MS; do
+	case $OUT in *"$o"*) ;; *) fail "mount --help lacks '$o': $OUT" ;; esac
+done
 expect_msg 1 "Invalid argument" "$UVFS" mount -t nfs "$UVFS_NFS_HOST" "$N"
 expect 1 "$UVFS" mount -t nfs "$UVFS_NFS_HOST:/no/such/export" "$N"
 

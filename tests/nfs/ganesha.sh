@@ -9,6 +9,9 @@
 #                                UVFS_NFS_EXPORT=/export
 #                                UVFS_NFS_SOURCE=nfs://10.a.b.2/export
 #                                UVFS_NFS_DIR=...    (the exported directory)
+#                                UVFS_NFS_SQUASH_SOURCE, UVFS_NFS_SQUASH_DIR
+#                                (a second export, of a new directory,
+#                                that squashes root: Root_Squash)
 #   ganesha.sh stop STATE      stop it and remove everything start made
 #   ganesha.sh kill STATE      kill ganesha only (SIGKILL; rpcbind and the
 #                              network stay), for restart tests
@@ -105,6 +108,17 @@ EXPORT {
 	Transports = TCP;
 	FSAL { Name = VFS; }
 }
+EXPORT {
+	Export_Id = 2;
+	Path = "$st/squash";
+	Pseudo = /squash;
+	Access_Type = RW;
+	Squash = Root_Squash;
+	SecType = sys;
+	Protocols = 3, 4;
+	Transports = TCP;
+	FSAL { Name = VFS; }
+}
 LOG {
 	Default_Log_Level = EVENT;
 }
@@ -157,6 +171,9 @@ do_start() {
 	st=$(mktemp -d /tmp/uvfs-ganesha.XXXXXX) || die "cannot make a state directory"
 	chmod 0755 "$st"
 	mkdir "$st/recovery"
+	# the second export squashes root (per-caller credentials, test_nfs)
+	mkdir "$st/squash"
+	chmod 0777 "$st/squash"
 	if [ -z "$dir" ]; then
 		dir="$st/export"
 		mkdir "$dir"
@@ -214,6 +231,8 @@ do_start() {
 	echo "UVFS_NFS_EXPORT=/export"
 	echo "UVFS_NFS_SOURCE=nfs://10.$sub.2/export"
 	echo "UVFS_NFS_DIR=$dir"
+	echo "UVFS_NFS_SQUASH_SOURCE=nfs://10.$sub.2/squash"
+	echo "UVFS_NFS_SQUASH_DIR=$st/squash"
 }
 
 kill_pidfile() {
@@ -279,6 +298,7 @@ do_run() {
 	[ $status -eq 0 ] || exit $status
 	eval "$out"
 	export UVFS_NFS_STATE UVFS_NFS_HOST UVFS_NFS_EXPORT UVFS_NFS_SOURCE UVFS_NFS_DIR
+	export UVFS_NFS_SQUASH_SOURCE UVFS_NFS_SQUASH_DIR
 	st=$UVFS_NFS_STATE
 	trap 'do_stop "$st"' EXIT
 	trap 'exit 130' INT TERM

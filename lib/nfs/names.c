@@ -1,0 +1,116 @@
+/*
+ * names.c - the name cache of cache=loose nfs mounts (names.h).
+ *
+ * Owns its entries (struct nname): made by nnames_put, freed when replaced,
+ * when the cache starts over at NAMES_MAX entries, or at nnames_fini.  An
+ * entry of an older generation is dead: nnames_get ignores it and
+ * nnames_put reuses its slot.  Lock: c->lock, a leaf.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+#include "sys.h"
+
+struct nname {
+	struct nname *next;     /* c->lock */
+	uint64_t dir, ino, gen;
+	mode_t type;
+	char name[];
+};
+
+static unsigned hash(uint64_t dir, const char *name)
+{
+	uint64_t h = dir * 0x9e3779b97f4a7c15ull;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return (unsigned)(h % NAMES_BUCKETS);
+}
+
+void nnames_init(struct nnames *c)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+}
+
+/* => c->lock held */
+static void clear_locked(struct nnames *c)
+{
+	for (unsigned i = 0; i < NAMES_BUCKETS; i++) {
+		struct nname *e = c->b[i];
+		while (e) {
+			struct nname *next = e->next;
+			free(e);
+			e = next;
+		}
+		c->b[i] = NULL;
+	}
+	c->n = 0;
+}
+
+void nnames_fini(struct nnames *c)
+{
+	pthread_mutex_lock(&c->lock);
+	clear_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_destroy(&c->lock);
+}
+
+bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
+	       uint64_t gen, uint64_t *ino, mode_t *type)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct nname *e = c->b[hash(dir, name)]; e; e = e->next)
+		if (e->dir == dir && e->gen == gen &&
+		    strcmp(e->name, name) == 0) {
+			*ino = e->ino;
+			*type = e->type;
+			hit = true;
+			break;
+		}
+	if (hit)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+void nnames_put(struct nnames *c, uint64_t dir, const char *name,
+	       uint64_t ino, mode_t type, uint64_t gen)
+{
+	size_t l = strlen(name);
+	struct nname *ne = sys_malloc(sizeof(*ne) + l + 1), **pp;
+	unsigned h = hash(dir, name);
+
+	if (!ne)
+		return;
+	ne->dir = dir;
+	ne->ino = ino;
+	ne->gen = gen;
+	ne->type = type;
+	memcpy(ne->name, name, l + 1);
+	pthread_mutex_lock(&c->lock);
+	/* the same name, or any entry of an older generation in the
+	 * bucket, goes */
+	for (pp = &c->b[h]; *pp;) {
+		struct nname *e = *pp;
+		if (e->gen != gen ||
+		    (e->dir == dir && strcmp(e->name, name) == 0)) {
+			*pp = e->next;
+			free(e);
+			c->n--;
+			continue;
+		}
+		pp = &e->next;
+	}
+	if (c->n >= NAMES_MAX)
+		clear_locked(c);        /* start over: simple, and bounded */
+	ne->next = c->b[h];
+	c->b[h] = ne;
+	c->n++;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,209 @@
+/*
+ * nfs_i.h - the NFS driver's own objects, shared by its files (nothing
+ * outside lib/nfs sees them):
+ *
+ *   mount.c  options, the mount and unmount, the directory of mounts
+ *            (uvfs_nfs_info), the check after a reconnect, vget/reclaim
+ *   node.c   the node table and the attribute cache
+ *   nfs.c    the vnode operations and the type's table
+ *   names.c  cache=loose's name cache
+ *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
+ *
+ * Objects and their lifecycles:
+ *
+ *   struct nsb   one per mount: made by nv_mount (MOUNT v3 gives the root
+ *                handle, then an NFS v3 connection is kept), freed by
+ *                nv_unmount once every vnode is reclaimed.
+ *   struct node  one per file the driver has a handle for, in a table by
+ *                ino (the server's fileid).  Installed by lookup, create and
+ *                readdir (READDIRPLUS carries handles); taken by vget
+ *                (refs++), given back by reclaim (refs--, then onto a small
+ *                LRU of unreferenced nodes so that a vget racing with the
+ *                reclaim still finds it; the LRU's overflow is freed).  The
+ *                root node is never freed before the unmount.  A node's
+ *                identity is (fileid, type): a lookup that finds another
+ *                handle for the same fileid replaces the handle (NFSv3
+ *                handles survive a server restart, so no re-walk is needed).
+ *   struct handle  one per open file: counts the node's opens, keeps the
+ *                opener's credentials.  A file unlinked while open is
+ *                renamed to ".nfsXXXX" in its directory instead (silly
+ *                rename) and removed at its last close, as Linux's client
+ *                does.
+ *
+ * Locks: s->lock (a leaf, never held across a request) guards the node
+ * table, the LRU and every mutable node field.  An open file's ra_lock
+ * guards its read-ahead and is held across the READs that fill it (taken
+ * before s->lock and the session's).  The session's lock is
+ * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
+ * (mount.c) guards the directory of live mounts that uvfs_nfs_info
+ * searches (taken before a session's lock, never with s->lock).
+ */
+#ifndef UVFS_NFS_I_H
+#define UVFS_NFS_I_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <uvfs/fs.h>
+
+#include "deadline.h"
+#include "names.h"
+#include "nfs3.h"
+#include "rpc.h"
+
+#define NBUCKETS        1024
+#define LRU_MAX         1024
+#define TIMEOUT_DEFAULT 10000
+#define WINDOW_DEFAULT  60000           /* restarts= counts in this window */
+#define ACTIMEO_DEFAULT 3               /* seconds, as Linux's acregmin */
+#define IO_MAX          (1u << 20)      /* bytes per READ/WRITE, at most */
+#define DIR_MAX         32768u          /* READDIRPLUS maxcount */
+#define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
+					 * flight: at most this many bytes */
+#define WINDOW_MAX      16u             /* ... and this many requests */
+#define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
+#define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
+					 * CREATE uses its attributes */
+
+/* What the mount may trust of what it saw (docs/nfs.md, "Caching
+ * modes"). */
+enum cache_mode {
+	CACHE_NONE,     /* every getattr asks the server */
+	CACHE_CTO,      /* attributes for actimeo, again at every open */
+	CACHE_LOOSE,    /* attributes and names until this mount changes
+			 * something: for a mount only one client writes */
+};
+
+struct node {
+	uint64_t ino;                   /* the fileid; set once */
+	/* s->lock: */
+	struct fh3 fh;
+	mode_t type;
+	int refs;                       /* vget - reclaim */
+	struct node *hnext;
+	struct node *lnext, *lprev;     /* on the LRU while refs == 0 */
+	bool st_valid;
+	struct stat st;
+	uint64_t st_ns, st_gen;         /* when cached, and s->gen then */
+	int opens;                      /* open handles (not directories) */
+	char *silly;                    /* unlinked while open: its name */
+	struct fh3 silly_dir;           /* ... in this directory */
+	bool silly_has_cred;            /* ... removed at the last close as */
+	struct uvfs_cred silly_cred;    /* the unlinker (as Linux does) */
+	uint64_t cverf;                 /* READDIRPLUS cookie verifier */
+	uint64_t created_ns;            /* made by this client's CREATE then
+					 * (its reply's attributes are the
+					 * open's: no GETATTR), or 0 */
+	bool dirty;                     /* unstable writes not committed */
+	bool verf_lost;                 /* the write verifier changed */
+	uint64_t wverf;
+	bool stale;                     /* after a reconnect its handle named
+					 * another file: every call -ESTALE */
+	uint64_t wgen;                  /* bumped by this mount's writes and
+					 * size changes (read-ahead is old) */
+};
+
+struct handle {
+	struct node *n;
+	int flags;
+	bool has_cred;                  /* the opener's credentials (for the */
+	struct uvfs_cred cred;          /* COMMIT at the last close) */
+	/* a directory's: the entries of its last READDIRPLUS reply that the
+	 * last readdir did not take, and the cookie they follow (guarded by
+	 * the open file's lock, which the core holds across readdir) */
+	struct n3dent *rest;
+	uint64_t rest_cookie;
+	bool rest_eof;
+	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
+	pthread_mutex_t ra_lock;
+	uint64_t next_off;              /* where a sequential read goes on */
+	char *ra;                       /* bytes read ahead, from ra_off */
+	uint64_t ra_off;
+	size_t ra_len;
+	bool ra_eof;                    /* ... up to the end of the file */
+	uint64_t ra_wgen;               /* the node's wgen when read */
+	struct timespec ra_mtime;       /* ... and its mtime and size then */
+	off_t ra_size;
+};
+
+struct nsb {
+	struct nsb *dnext;              /* dir_lock: the directory of mounts */
+	char *source;                   /* set once: as mounted */
+	struct uvfs_sb *sb;             /* set once */
+	atomic_ulong stale;             /* handles that named another file */
+	pthread_mutex_t lock;
+	/* set at mount: */
+	struct nconn *nc;
+	struct node *root;
+	int timeout_ms;
+	uint64_t ac_ns;                 /* attribute cache lifetime */
+	enum cache_mode cache;
+	struct nnames names;            /* cache=loose: its own lock */
+	bool hard;
+	uint32_t rtmax, wtmax, dtmax;
+	/* s->lock: */
+	struct node *table[NBUCKETS];
+	struct node lru;                /* list head */
+	unsigned nlru;
+	uint64_t gen;                   /* bumped by namespace changes */
+	unsigned nopen;                 /* open handles of the mount */
+	unsigned silly_seq;
+};
+
+struct opts {
+	enum cache_mode cache;
+	int timeout_ms;
+	int actimeo;                    /* seconds */
+	bool hard;
+	long restarts, window_ms;       /* the reconnect limit (< 0: none) */
+};
+
+#define S(sb) ((struct nsb *)uvfs_sb_private(sb))
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The context of one vnode operation: its deadline starts now. */
+static inline struct n3 ctx_of(struct nsb *s)
+{
+	/* as whom: the caller (AUTH_SYS), or root on a thread that has none */
+	struct n3 c = { .nc = s->nc, .cred = uvfs_cred_current() };
+
+	deadline_in(&c.dl, s->timeout_ms);
+	return c;
+}
+
+/* node.c: the node table and the attribute cache */
+struct node *nn_find_locked(struct nsb *s, uint64_t ino);
+void nn_lru_del_locked(struct nsb *s, struct node *n);
+void nn_hash_del_locked(struct nsb *s, struct node *n);
+void nn_free(struct node *n);
+void nn_cache_attr_locked(struct nsb *s, struct node *n, const struct stat *st);
+int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
+		 uint64_t *ino);
+struct fh3 nn_fh(struct nsb *s, struct node *n);
+void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
+void nn_invalidate_all(struct nsb *s);
+int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
+		 struct stat *st, bool force);
+
+/* mount.c: the mount's side of the type's table */
+extern const struct uvfs_fsopt nv_fsopts[];
+int nv_mount(struct uvfs_sb *sb, const char *source, const char *options,
+	     uint64_t *root_ino);
+void nv_unmount(struct uvfs_sb *sb);
+void nv_cancel(struct uvfs_sb *sb);
+int nv_statfs(struct uvfs_sb *sb, struct statvfs *st);
+int nv_vget(struct uvfs_sb *sb, uint64_t ino, void **priv);
+void nv_reclaim(struct uvfs_sb *sb, void *priv);
+
+#endif /* UVFS_NFS_I_H */

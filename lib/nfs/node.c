@@ -1,0 +1,207 @@
+/*
+ * node.c - the NFS driver's node table and attribute cache (nfs_i.h).
+ *
+ * Owns struct node's life (nfs_i.h has it): installed here by what names
+ * a file (lookup, create, READDIRPLUS), freed when the LRU of unreferenced
+ * nodes overflows or at unmount.  The attribute cache: attributes from
+ * every reply are kept with their time and the mount's namespace
+ * generation (s->gen); nn_getattr answers from them while the mount's
+ * cache mode allows (docs/nfs.md, "Caching modes"), else asks the server
+ * and checks the answer against the node's identity (fileid, type).
+ *
+ * Locks: s->lock guards every field it touches; no request is made under
+ * it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nfs_i.h"
+#include "sys.h"
+
+/* ---- the node table ---------------------------------------------------- */
+
+struct node *nn_find_locked(struct nsb *s, uint64_t ino)
+{
+	struct node *n;
+
+	for (n = s->table[ino % NBUCKETS]; n; n = n->hnext)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+void nn_lru_del_locked(struct nsb *s, struct node *n)
+{
+	if (n->lnext) {
+		n->lnext->lprev = n->lprev;
+		n->lprev->lnext = n->lnext;
+		n->lnext = n->lprev = NULL;
+		s->nlru--;
+	}
+}
+
+void nn_hash_del_locked(struct nsb *s, struct node *n)
+{
+	struct node **pp = &s->table[n->ino % NBUCKETS];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = n->hnext;
+}
+
+void nn_free(struct node *n)
+{
+	free(n->silly);
+	free(n);
+}
+
+/* Caches attributes.  => s->lock held. */
+void nn_cache_attr_locked(struct nsb *s, struct node *n,
+			      const struct stat *st)
+{
+	n->st = *st;
+	n->st_valid = true;
+	n->st_ns = now_ns();
+	n->st_gen = s->gen;
+	n->type = st->st_mode & S_IFMT;
+}
+
+/* Installs (fh, attributes) of a file the server named; returns its ino.
+ * A new node goes unreferenced onto the LRU until vget takes it. */
+int nn_install(struct nsb *s, const struct fh3 *fh,
+			const struct stat *st, uint64_t *ino)
+{
+	struct node *n, *evict = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	n = nn_find_locked(s, st->st_ino);
+	if (n) {
+		/* same fileid: the handle may have changed (a server that
+		 * encodes more than the fileid); the newest is the one to
+		 * use */
+		if (!fh3_eq(&n->fh, fh))
+			n->fh = *fh;
+		nn_cache_attr_locked(s, n, st);
+	} else {
+		n = sys_calloc(1, sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&s->lock);
+			return -ENOMEM;
+		}
+		n->ino = st->st_ino;
+		n->fh = *fh;
+		nn_cache_attr_locked(s, n, st);
+		n->hnext = s->table[n->ino % NBUCKETS];
+		s->table[n->ino % NBUCKETS] = n;
+		n->lnext = s->lru.lnext;
+		n->lprev = &s->lru;
+		n->lnext->lprev = n;
+		s->lru.lnext = n;
+		if (++s->nlru > LRU_MAX) {
+			evict = s->lru.lprev;
+			if (evict == n) {
+				evict = NULL;
+			} else {
+				nn_lru_del_locked(s, evict);
+				nn_hash_del_locked(s, evict);
+			}
+		}
+	}
+	*ino = n->ino;
+	pthread_mutex_unlock(&s->lock);
+	if (evict)
+		nn_free(evict);
+	return 0;
+}
+
+struct fh3 nn_fh(struct nsb *s, struct node *n)
+{
+	struct fh3 fh;
+
+	pthread_mutex_lock(&s->lock);
+	fh = n->fh;
+	pthread_mutex_unlock(&s->lock);
+	return fh;
+}
+
+/* Updates the cache from a reply's post-operation attributes (checked
+ * against the node's identity). */
+void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a)
+{
+	if (!a->valid || a->st.st_ino != n->ino)
+		return;
+	pthread_mutex_lock(&s->lock);
+	nn_cache_attr_locked(s, n, &a->st);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void nn_invalidate_all(struct nsb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->gen++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The node's attributes, from the cache while fresh, else from the
+ * server.  force: always from the server (open: close-to-open). */
+int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
+			struct stat *st, bool force)
+{
+	struct fh3 fh;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (n->stale) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	if (!force && n->st_valid && n->st_gen == s->gen &&
+	    now_ns() - n->st_ns < s->ac_ns) {
+		*st = n->st;
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	fh = n->fh;
+	pthread_mutex_unlock(&s->lock);
+	r = n3_getattr(c, &fh, st);
+	if (r == -ESTALE) {
+		/* a handle goes stale when its file is removed: what is
+		 * still open (a cwd, a descriptor) has no links now */
+		pthread_mutex_lock(&s->lock);
+		if (n->st_valid) {
+			*st = n->st;
+			st->st_nlink = 0;
+			r = 0;
+		}
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	if (r)
+		return r;
+	if (st->st_ino != n->ino) {
+		atomic_fetch_add(&s->stale, 1);
+		return -ESTALE; /* the handle names another file now */
+	}
+	pthread_mutex_lock(&s->lock);
+	if (n->type && (st->st_mode & S_IFMT) != n->type) {
+		/* same fileid, another type: another file (identity is
+		 * fileid and type) */
+		pthread_mutex_unlock(&s->lock);
+		atomic_fetch_add(&s->stale, 1);
+		return -ESTALE;
+	}
+	nn_cache_attr_locked(s, n, st);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

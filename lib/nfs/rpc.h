@@ -1,0 +1,124 @@
+/*
+ * rpc.h - ONC RPC (RFC 5531) over the remote session layer
+ * (lib/remote/session.h): the part of the NFS driver that knows RPC but
+ * not NFS.
+ *
+ * A struct nconn is one NFS connection: a struct rs_session (first
+ * member) with RPC's hooks (record-mark framing, the XID as the tag, the
+ * NULL procedure as the probe, no cancel: a call past its deadline is
+ * ended by the session's abortive cut), and the session's generic
+ * supervisor, which reconnects to the same address after a loss.  Calls
+ * are encoded and decoded with libnfs's XDR routines (zdr_*) into and out
+ * of the session's frames; libnfs's own rpc_context is never used (see
+ * docs/nfs.md, "Layers", for why).
+ *
+ * Lifecycle: nconn_new (connected, reader and supervisor running) to
+ * nconn_free; nconn_cancel (forced unmount) kills it for good before.
+ * A struct nrpc is one call, owned by its caller: filled, passed to
+ * nc_call_many (or nrpc_oneshot), read, then nrpc_done.
+ *
+ * Credentials: each call carries the AUTH_SYS credential it is given
+ * (uid, gid, at most 16 supplementary groups, as AUTH_SYS allows), or
+ * root's when given none.
+ */
+#ifndef UVFS_NFS_RPC_H
+#define UVFS_NFS_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <nfsc/libnfs-zdr.h>
+#include <uvfs/uvfs.h>
+
+struct nconn;
+
+#define NC_AUTH_GROUPS  16      /* AUTH_SYS carries at most 16 groups */
+
+/* One call.  The caller sets prog..idem and res (zeroed: the decoder
+ * allocates what it points to, freed by nrpc_done). */
+struct nrpc {
+	uint32_t prog, vers, proc;
+	zdrproc_t args_fn;              /* NULL: no arguments */
+	void *args;
+	size_t args_max;                /* bytes its encoding may take */
+	zdrproc_t res_fn;               /* NULL: no results */
+	void *res;
+	bool idem;                      /* may be sent again after a loss */
+	/* set by the call: */
+	int err;                /* 0: res decoded; else a negative errno:
+				 * -ETIMEDOUT (deadline, fenced), -EIO (lost,
+				 * killed, a bad reply), -EACCES (the server
+				 * refused the credential), ... */
+	/* private: */
+	ZDR z;
+	bool zlive;
+	void *reply;
+	uint8_t *frame;
+	size_t flen;
+};
+
+/* The supervisor's hook: after a reconnect, before calls resume, with
+ * calls flagged NC_INTERNAL.  0, or the attempt failed (the session is
+ * lost again and retried). */
+typedef int (*nc_rebuild_fn)(void *arg);
+
+struct nc_opts {
+	int timeout_ms;         /* a call's deadline */
+	bool hard;              /* calls wait out an unreachable server */
+	long restarts;          /* losses within window_ms before the mount
+				 * is dead; < 0: no limit */
+	long window_ms;
+	const char *source;     /* for messages */
+	nc_rebuild_fn rebuild;  /* may be NULL */
+	void *rebuild_arg;
+};
+
+/* Connects to host:port (TCP) within o->timeout_ms and starts the
+ * session's reader and supervisor. */
+int nconn_new(const char *host, int port, const struct nc_opts *o,
+	      struct nconn **out);
+/* Drains (bounded by the deadline, at most 1 s), then frees. */
+void nconn_free(struct nconn *nc);
+/* Forced unmount: every waiter -EIO now, later calls -EIO, the link cut.
+ * Never waits for the server. */
+void nconn_cancel(struct nconn *nc);
+
+#define NC_INTERNAL 0x1 /* the supervisor's rebuild: goes while recovering */
+
+/*
+ * Sends n calls at once as cred (NULL: root) and waits for all of them
+ * by *dl (one deadline for all; a hard mount may move it once the server
+ * is back).  Each calls[i]->err says how it ended (an error before it
+ * went out included); a call lost with its connection is sent again if
+ * it is idempotent or the mount hard, else -EIO.  Returns 0, or -ENOMEM
+ * with no err set.  Each call must be nrpc_done'd either way.
+ */
+int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
+		 struct nrpc *const *calls, unsigned n, unsigned flags,
+		 struct timespec *dl);
+/* Sends one call nobody waits for (its reply is dropped): 0 or why it
+ * did not go.  c is the caller's again on return (nrpc_done it). */
+int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c);
+void nrpc_done(struct nrpc *c);
+
+/* One call on a connection of its own to host:port, as root (the
+ * portmapper's GETPORT, MOUNT's MNT at mount time), within timeout_ms. */
+int nrpc_oneshot(const char *host, int port, struct nrpc *c, int timeout_ms);
+/* The TCP port of prog/vers on host, from its portmapper (port 111). */
+int nrpc_getport(const char *host, uint32_t prog, uint32_t vers,
+		 int timeout_ms, int *port);
+
+struct nc_stats {
+	const char *state;      /* rs_state_display's */
+	unsigned long calls, timeouts, losses, reconnects, replays;
+	unsigned long unreachable, probes;
+	unsigned inflight;
+	int last_error;         /* errno, or 0 */
+	time_t last_loss;
+	bool hard;
+};
+void nc_stats(struct nconn *nc, struct nc_stats *out);
+
+#endif /* UVFS_NFS_RPC_H */
