@@ -267,7 +267,9 @@ int main(int argc, char **argv)
 	printf("recovery_driver %.2f ms - - -\n", bench_median(inside, reps));
 
 	/* round trip */
-	int iters = 20000;
+	/* BENCH_RTT_ITERS: fewer for a run under callgrind or strace */
+	const char *ie = getenv("BENCH_RTT_ITERS");
+	int iters = ie ? bench_atoi(ie, "BENCH_RTT_ITERS") : 20000;
 	double v[5], w[5], x[5];
 	char b;
 	for (int k = 0; k < 5; k++) {

@@ -3,10 +3,20 @@
  * one-way delay in each direction, for the network tests and benchmarks
  * (the kernel they run on may have no netem).
  *
- *   uvfs-delayproxy [-u US] [-d US] LISTEN_ADDR:PORT TARGET_ADDR:PORT
+ *   uvfs-delayproxy [-u US] [-d US] [-s FILE -f KIND] LISTEN_ADDR:PORT
+ *                   TARGET_ADDR:PORT
  *
  *   -u US   delay of the bytes going to the target ("up"), microseconds
  *   -d US   delay of the bytes coming back ("down"), microseconds
+ *   -s FILE count the messages that cross and the client's turns (its
+ *           bytes after an answer: round trips waited for), into FILE
+ *           (made or emptied, then mapped shared: struct proxy_stats of
+ *           delayproxy.h, updated as they pass, for a benchmark to read)
+ *   -f KIND how messages are framed, for -s: "9p" (size[4] little-endian,
+ *           itself included) or "rpc" (ONC RPC record marks: a fragment's
+ *           length big-endian, the top bit on its last fragment); the
+ *           requests are also counted by kind (9P's type, the RPC call's
+ *           procedure)
  *   Addresses are numeric (IPv4, or [IPv6]); port 0 listens on a free
  *   port.  Once listening it prints "port N" on stdout (and flushes), so a
  *   script can wait for it.
@@ -53,9 +63,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "delayproxy.h"
 
 #define MAX_QUEUED      (8u << 20)
 #define CHUNK           65536
@@ -75,15 +88,40 @@ struct pconn {
 				 * both threads' polls return at once */
 	atomic_int refs;        /* the two threads */
 	atomic_bool abort;      /* a reset or error: both directions stop */
+	atomic_bool down_sent;  /* bytes went back to the client since it
+				 * last sent (-s: turns) */
 };
+
+/* Where one direction is in its framing (-s): the length word being
+ * read (hn bytes of hdr), then left bytes of the fragment's body. */
+struct framer {
+	uint8_t hdr[4];
+	unsigned hn;
+	bool last;              /* the fragment ends a message */
+	uint64_t left;
+	uint64_t pos;           /* bytes of the message's body seen */
+	int kind;               /* its kind byte, -1 not seen yet */
+};
+
+/* Where a message's kind is, in its body (after the length word): 9P's
+ * type byte; an RPC call's procedure (xid, type, rpcvers, prog, vers,
+ * proc: the low byte of the sixth word). */
+#define KIND_AT_9P      0
+#define KIND_AT_RPC     23
 
 struct dir {
 	struct pconn *pc;
 	int src, dst;
 	uint64_t delay_ns;
+	bool up;
+	struct framer fr;       /* this thread's */
 };
 
+enum framing { FRAME_NONE, FRAME_9P, FRAME_RPC };
+
 static uint64_t up_ns, down_ns;
+static enum framing framing;
+static struct proxy_stats *stats;       /* -s: shared, atomics */
 static struct addrinfo *target;
 
 static void serve(int a);
@@ -131,6 +169,85 @@ static void pconn_put(struct pconn *pc)
 	free(pc);
 }
 
+/* A message ended: counted, and by kind (up only: kinds[] NULL down). */
+static void msg_done(struct framer *f, _Atomic uint64_t *kinds)
+{
+	if (kinds && f->kind >= 0)
+		atomic_fetch_add(&kinds[f->kind], 1);
+	f->pos = 0;
+	f->kind = -1;
+}
+
+/* The messages that end in p[0..n): whole 9P messages, or ONC RPC
+ * records (their last fragment); each also counted in kinds[] by its
+ * kind byte, if kinds. */
+static uint64_t count_msgs(struct framer *f, const uint8_t *p, size_t n,
+			   _Atomic uint64_t *kinds)
+{
+	uint64_t msgs = 0;
+	uint64_t at = framing == FRAME_9P ? KIND_AT_9P : KIND_AT_RPC;
+
+	while (n > 0) {
+		if (f->left == 0) {             /* a length word */
+			while (n > 0 && f->hn < 4) {
+				f->hdr[f->hn++] = *p++;
+				n--;
+			}
+			if (f->hn < 4)
+				break;
+			f->hn = 0;
+			if (framing == FRAME_9P) {
+				uint32_t v = (uint32_t)f->hdr[0] |
+					     (uint32_t)f->hdr[1] << 8 |
+					     (uint32_t)f->hdr[2] << 16 |
+					     (uint32_t)f->hdr[3] << 24;
+				f->last = true;
+				f->left = v > 4 ? v - 4 : 0;
+			} else {
+				uint32_t v = (uint32_t)f->hdr[0] << 24 |
+					     (uint32_t)f->hdr[1] << 16 |
+					     (uint32_t)f->hdr[2] << 8 |
+					     (uint32_t)f->hdr[3];
+				f->last = v >> 31;
+				f->left = v & 0x7fffffffu;
+			}
+			if (f->left == 0 && f->last) {
+				msgs++;
+				msg_done(f, kinds);
+			}
+			continue;
+		}
+		size_t k = n < f->left ? n : (size_t)f->left;
+		if (f->kind < 0 && at >= f->pos && at < f->pos + k)
+			f->kind = p[at - f->pos];
+		f->pos += k;
+		p += k;
+		n -= k;
+		f->left -= k;
+		if (f->left == 0 && f->last) {
+			msgs++;
+			msg_done(f, kinds);
+		}
+	}
+	return msgs;
+}
+
+static void account(struct dir *d, const uint8_t *p, size_t n)
+{
+	uint64_t m;
+
+	if (!stats)
+		return;
+	m = framing == FRAME_NONE ? 0 :
+	    count_msgs(&d->fr, p, n, d->up ? stats->up_kinds : NULL);
+	if (d->up && atomic_exchange(&d->pc->down_sent, false))
+		atomic_fetch_add(&stats->turns, 1);
+	atomic_fetch_add(d->up ? &stats->up_bytes : &stats->down_bytes, n);
+	if (m)
+		atomic_fetch_add(d->up ? &stats->up_msgs : &stats->down_msgs,
+				 m);
+}
+
 /* One direction: src -> queue -> dst after the delay. */
 static void *dir_main(void *arg)
 {
@@ -143,6 +260,10 @@ static void *dir_main(void *arg)
 		uint64_t now = now_ns();
 		/* write what is due */
 		while (head && head->due_ns <= now) {
+			/* before the send: the client may answer before
+			 * send() has returned here */
+			if (!d->up)
+				atomic_store(&d->pc->down_sent, true);
 			ssize_t n = send(d->dst, head->data + head->off,
 					 head->len - head->off,
 					 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -177,10 +298,14 @@ static void *dir_main(void *arg)
 			shutdown(d->dst, SHUT_WR);
 			break;
 		}
-		int timeout = -1;
+		/* to the next due chunk, to the nanosecond (a poll() timeout
+		 * in whole milliseconds would add up to 1 ms each way) */
+		struct timespec ts, *timeout = NULL;
 		if (head) {
 			uint64_t wait = head->due_ns > now ? head->due_ns - now : 0;
-			timeout = (int)((wait + 999999) / 1000000);
+			ts.tv_sec = (time_t)(wait / 1000000000u);
+			ts.tv_nsec = (long)(wait % 1000000000u);
+			timeout = &ts;
 		}
 		/* not reading (end of input, queue full): only the clock and
 		 * the other direction's abort */
@@ -189,7 +314,7 @@ static void *dir_main(void *arg)
 			  .events = POLLIN },
 			{ .fd = d->pc->wake[0], .events = POLLIN },
 		};
-		int r = poll(p, 2, timeout);
+		int r = ppoll(p, 2, timeout, NULL);
 		if (r < 0 && errno != EINTR) {
 			pconn_abort(d->pc);
 			break;
@@ -213,6 +338,7 @@ static void *dir_main(void *arg)
 			pconn_abort(d->pc);         /* a reset */
 			break;
 		}
+		account(d, c->data, (size_t)n);
 		c->next = NULL;
 		c->len = (size_t)n;
 		c->off = 0;
@@ -232,14 +358,16 @@ out:
 	return NULL;
 }
 
-static int start_dir(struct pconn *pc, int src, int dst, uint64_t delay)
+static int start_dir(struct pconn *pc, int src, int dst, uint64_t delay,
+		     bool up)
 {
 	struct dir *d = malloc(sizeof(*d));
 	pthread_t t;
 
 	if (!d)
 		return -1;
-	*d = (struct dir){ .pc = pc, .src = src, .dst = dst, .delay_ns = delay };
+	*d = (struct dir){ .pc = pc, .src = src, .dst = dst, .delay_ns = delay,
+			   .up = up, .fr.kind = -1 };
 	if (pthread_create(&t, NULL, dir_main, d)) {
 		free(d);
 		return -1;
@@ -284,13 +412,16 @@ static void serve(int a)
 	pc->a = a;
 	pc->b = b;
 	atomic_init(&pc->refs, 2);
-	if (start_dir(pc, a, b, up_ns) < 0) {
+	atomic_init(&pc->down_sent, true);
+	if (stats)
+		atomic_fetch_add(&stats->conns, 1);
+	if (start_dir(pc, a, b, up_ns, true) < 0) {
 		atomic_store(&pc->abort, true);
 		atomic_store(&pc->refs, 1);
 		pconn_put(pc);
 		return;
 	}
-	if (start_dir(pc, b, a, down_ns) < 0) {
+	if (start_dir(pc, b, a, down_ns, false) < 0) {
 		pconn_abort(pc);
 		pconn_put(pc);
 	}
@@ -350,9 +481,12 @@ static bool parse_us(const char *s, uint64_t *ns)
 static void usage(void)
 {
 	fprintf(stderr, "usage: uvfs-delayproxy [-u US] [-d US] "
-		"LISTEN_ADDR:PORT TARGET_ADDR:PORT\n"
-		"  -u US  one-way delay towards the target (microseconds)\n"
-		"  -d US  one-way delay back from it (microseconds)\n");
+		"[-s FILE -f 9p|rpc] LISTEN_ADDR:PORT TARGET_ADDR:PORT\n"
+		"  -u US    one-way delay towards the target (microseconds)\n"
+		"  -d US    one-way delay back from it (microseconds)\n"
+		"  -s FILE  count the bytes and messages that cross into "
+		"FILE\n"
+		"  -f KIND  their framing: 9p or rpc\n");
 	exit(2);
 }
 
@@ -362,8 +496,9 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int opt, lfd, one = 1;
+	const char *stats_path = NULL;
 
-	while ((opt = getopt(argc, argv, "u:d:h")) != -1) {
+	while ((opt = getopt(argc, argv, "u:d:s:f:h")) != -1) {
 		switch (opt) {
 		case 'u':
 			if (!parse_us(optarg, &up_ns))
@@ -373,12 +508,36 @@ int main(int argc, char **argv)
 			if (!parse_us(optarg, &down_ns))
 				usage();
 			break;
+		case 's':
+			stats_path = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "9p") == 0)
+				framing = FRAME_9P;
+			else if (strcmp(optarg, "rpc") == 0)
+				framing = FRAME_RPC;
+			else
+				usage();
+			break;
 		default:
 			usage();
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2 || (framing != FRAME_NONE && !stats_path))
 		usage();
+	if (stats_path) {
+		int sfd = open(stats_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			       0644);
+		if (sfd < 0 || ftruncate(sfd, sizeof(*stats)) < 0 ||
+		    (stats = mmap(NULL, sizeof(*stats), PROT_READ | PROT_WRITE,
+				  MAP_SHARED, sfd, 0)) == MAP_FAILED) {
+			fprintf(stderr, "uvfs-delayproxy: %s: %s\n",
+				stats_path, strerror(errno));
+			return 1;
+		}
+		close(sfd);
+		stats->magic = PROXY_STATS_MAGIC;
+	}
 	lai = parse_addr(argv[optind], true);
 	target = parse_addr(argv[optind + 1], false);
 	if (!lai || !target) {

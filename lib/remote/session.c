@@ -61,6 +61,9 @@
 #include "session.h"
 #include "sys.h"
 
+/* A request up to this size is packed on the caller's stack (rs_call). */
+#define RS_SMALL_MSG 256
+
 static int send_msg(struct rs_session *c, const void *buf, size_t len,
 		    const struct timespec *dl, uint64_t gen);
 
@@ -124,10 +127,13 @@ static void tag_release_locked(struct rs_session *c, struct rs_req *rq)
 
 struct rs_req *rs_req_new(struct rs_session *c, enum rs_kind kind)
 {
-	struct rs_req *rq = sys_calloc(1, sizeof(*rq));
+	/* malloc and memset, not calloc: glibc's calloc skips the
+	 * per-thread cache, and a request is made and freed per call */
+	struct rs_req *rq = sys_malloc(sizeof(*rq));
 
 	if (!rq)
 		return NULL;
+	memset(rq, 0, sizeof(*rq));
 	rq->kind = kind;
 	if (kind == RS_CALL)
 		pthread_cond_init(&rq->cv, &c->cattr);
@@ -831,7 +837,9 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 {
 	bool internal = flags & RS_INTERNAL;
 	bool have_serial = false;
-	void *buf = sys_malloc(len);
+	/* most requests are small: no allocation for them */
+	uint8_t sbuf[RS_SMALL_MSG];
+	void *buf = len <= sizeof(sbuf) ? sbuf : sys_malloc(len);
 	uint64_t gen;
 	int r;
 
@@ -896,7 +904,8 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 out:
 	if (have_serial)
 		tlock_give(c, &c->serial_busy);
-	free(buf);
+	if (buf != sbuf)
+		free(buf);
 	return r;
 }
 

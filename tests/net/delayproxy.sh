@@ -6,6 +6,12 @@
 #   - 8 MiB sent while replies flow back arrive whole and in order;
 #   - a reset from the target reaches the client as a reset (not an end
 #     of file): a killed connection stays a killed connection;
+#   - -s FILE -f 9p|rpc counts the messages each way, whatever the
+#     chunks they come in (frames split, frames together, RPC records of
+#     several fragments), the requests by kind (9P type, RPC procedure),
+#     the bytes, and the client's turns (one per send after an answer
+#     came back; messages sent together while the answers are still on
+#     their way, one);
 #   - bad arguments exit 2 with a message;
 #   - a "9p" mount of uvfs-hostfs through a +5 ms proxy reads and writes
 #     the right bytes, each round trip paying the delay.
@@ -21,6 +27,8 @@ expect_msg 2 "usage" "$PROXY" 127.0.0.1:0
 expect_msg 2 "usage" "$PROXY" -u x 127.0.0.1:0 127.0.0.1:1
 expect_msg 2 "expected ADDR:PORT" "$PROXY" 127.0.0.1:0 noport
 expect_msg 2 "nohost" "$PROXY" 127.0.0.1:0 nohost:1
+expect_msg 2 "usage" "$PROXY" -f 9p 127.0.0.1:0 127.0.0.1:1
+expect_msg 2 "usage" "$PROXY" -s "$WORK/c" -f nfs 127.0.0.1:0 127.0.0.1:1
 
 note "delay, order, integrity, resets"
 python3 - "$PROXY" <<'PY' || fail "the proxy does not behave"
@@ -99,6 +107,82 @@ try:
         print("reset passed on")
 finally:
     p.kill()
+PY
+
+note "message counts (-s FILE -f 9p|rpc)"
+python3 - "$PROXY" "$WORK" <<'PY' || fail "the proxy's counts are wrong"
+import socket, struct, subprocess, sys, threading, time
+proxy, work = sys.argv[1], sys.argv[2]
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(8)
+tport = ls.getsockname()[1]
+def target():
+    while True:
+        c, _ = ls.accept()
+        def echo(c=c):
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                c.sendall(b)
+            c.close()
+        threading.Thread(target=echo, daemon=True).start()
+threading.Thread(target=target, daemon=True).start()
+
+def p9(n):          # a 9P frame: size[4] (itself included), n bytes
+    return struct.pack("<I", 4 + n) + b"m" * n
+def frag(n, last):  # an RPC record fragment
+    return struct.pack(">I", n | (0x80000000 if last else 0)) + b"r" * n
+
+def run(kind, chunks, want, turns, kinds, delay="0", gap=0.05):
+    path = "%s/counts.%s" % (work, kind)
+    p = subprocess.Popen([proxy, "-u", delay, "-s", path, "-f", kind,
+                          "127.0.0.1:0", "127.0.0.1:%d" % tport],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        pport = int(p.stdout.readline().split()[1])
+        s = socket.create_connection(("127.0.0.1", pport))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        total = sum(len(c) for c in chunks)
+        for c in chunks:
+            s.sendall(c)
+            time.sleep(gap)         # the echo comes back meanwhile
+        got = 0
+        s.settimeout(10)
+        while got < total:
+            got += len(s.recv(65536))
+        with open(path, "rb") as f:
+            raw = f.read(56 + 8 * 256)
+        magic, conns, up, down, upb, downb, tn = struct.unpack("<7Q", raw[:56])
+        kd = struct.unpack("<256Q", raw[56:])
+        got_kinds = {k: v for k, v in enumerate(kd) if v}
+        print("%s: conns %d, messages %d up, %d down, bytes %d/%d, turns %d, "
+              "kinds %s" % (kind, conns, up, down, upb, downb, tn, got_kinds))
+        if (conns, up, down, upb, downb, tn) != (1, want, want, total, total, turns):
+            sys.exit("%s: expected 1 connection, %d messages and %d bytes "
+                     "each way, %d turns" % (kind, want, total, turns))
+        if got_kinds != kinds:
+            sys.exit("%s: requests by kind %s, expected %s" %
+                     (kind, got_kinds, kinds))
+        s.close()
+    finally:
+        p.kill()
+
+big = p9(100000)     # more than one read of the proxy's
+# the kind: 9P's type byte (here "m", 109; an empty frame has none)
+run("9p", [p9(7) + p9(11) + p9(0), p9(20)[:3], p9(20)[3:], big[:5000],
+           big[5000:]], 5, 5, {109: 4})
+# an RPC call's procedure (the low byte of its sixth word: 7, WRITE),
+# in a record of two fragments
+body = struct.pack(">6I", 1, 0, 2, 100003, 3, 7) + b"args"
+call = (struct.pack(">I", 10) + body[:10] +
+        struct.pack(">I", (len(body) - 10) | 0x80000000) + body[10:])
+run("rpc", [frag(8, False) + frag(4, True), frag(12, True)[:2],
+            frag(12, True)[2:] + frag(0, False), frag(0, True), call[:16],
+            call[16:]], 4, 6, {7: 1})
+# three requests sent together, their answers 0.3 s away: one turn
+run("9p", [p9(1), p9(2), p9(3)], 3, 1, {109: 3}, delay="300000", gap=0)
 PY
 
 note "a 9p mount through a +5 ms proxy"
