@@ -203,6 +203,7 @@ unsigned long testfs_reclaims(void)
 static int t_mount(struct uvfs_sb *sb, const char *source,
 		   const char *options, uint64_t *root_ino)
 {
+	uvfs_sb_set_flushes(sb);        /* flush is called (test_vops) */
 	return M->mount(sb, source, options, root_ino);
 }
 

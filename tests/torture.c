@@ -98,8 +98,8 @@ static const int ok_create[] = { PATH_ERRS, EEXIST, EISDIR, 0 };
 static const int ok_open[] = { PATH_ERRS, 0 };
 static const int ok_fdio[] = { EIO, 0 };
 static const int ok_read[] = { EIO, EISDIR, 0 };
-/* EIO: a file written since its last flush, on a driver that flushes at
- * close (testfs, 9p), whose vnode was killed meanwhile (docs/design.md,
+/* EIO: a file written since its last flush, on an instance that flushes
+ * at close (testfs; 9p with wbwindow=), whose vnode was killed meanwhile (docs/design.md,
  * "Flush at close"); the descriptor is gone all the same, which the
  * teardown's counters check */
 static const int ok_close[] = { EIO, 0 };

@@ -30,6 +30,11 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv);
  * server was restarted): front ends drop what they cache of it (the
  * change hook of uvfs.h).  Any thread, no lock of the core held. */
 void uvfs_sb_changed(struct uvfs_sb *sb);
+/* From the driver's mount: this instance buffers writes (sends them
+ * behind), so the core calls its flush at each close of a descriptor
+ * open for writing (see flush below).  Without it, flush is never
+ * called and closes cost nothing (FUSE is told not to send FLUSH). */
+void uvfs_sb_set_flushes(struct uvfs_sb *sb);
 
 /*
  * The credentials of the operation in progress on the calling thread: a
@@ -186,8 +191,10 @@ struct uvfs_fstype_ops {
 	 * behind waits for them and answers their error here (close(2)'s
 	 * error), so none is lost and the next opener sees the data (close-
 	 * to-open).  It is not the last release (that does no I/O, DESIGN
-	 * invariant 8): the file stays open through other descriptors.  May
-	 * be NULL (nothing buffered; FUSE is then told not to send FLUSH).
+	 * invariant 8): the file stays open through other descriptors.
+	 * Called only on an instance whose mount said uvfs_sb_set_flushes.
+	 * May be NULL (nothing buffered; FUSE is then told not to send
+	 * FLUSH).
 	 * Last in the table: added after the first release of the ABI. */
 	int (*flush)(struct uvfs_sb *sb, void *priv, void *fh);
 };

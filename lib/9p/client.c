@@ -853,6 +853,8 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s->loose = o.loose;
 	s->actimeo_ns = (uint64_t)o.actimeo * 1000000ull;
 	s->wbwindow = (size_t)o.wbwindow;
+	if (s->wbwindow)
+		uvfs_sb_set_flushes(sb);        /* close waits for them */
 	pool_init(&s->pool, &s->c);
 	s->handles.next = s->handles.prev = &s->handles;
 	s->c.s.msize = (uint32_t)o.msize;

@@ -113,6 +113,8 @@ struct uvfs_sb {
 	struct gate gate;                   /* see gate.h */
 	_Atomic int state;                  /* enum sb_state, sb_set_state() */
 	bool rdonly;                        /* const */
+	bool flushes;                       /* const after the driver's
+					       mount: uvfs_sb_set_flushes */
 	dev_t dev;                          /* const: st_dev of its files */
 	unsigned deadline_ms;               /* const: forced-unmount deadline */
 	/* u->vc_lock: */

@@ -670,8 +670,10 @@ int uvfs_open(struct uvfs_ctx *ctx, const char *path, int flags, mode_t mode)
 
 bool file_flushes(const struct file *f)
 {
-	return (f->flags & O_ACCMODE) != O_RDONLY &&
-	       f->path.vp->sb->ops->flush;
+	struct uvfs_sb *sb = f->path.vp->sb;
+
+	return (f->flags & O_ACCMODE) != O_RDONLY && sb->flushes &&
+	       sb->ops->flush;
 }
 
 /* A dead file (revoked, its mount forced off) closes with 0 unless it

@@ -119,6 +119,11 @@ void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
 	sb->priv = priv;
 }
 
+void uvfs_sb_set_flushes(struct uvfs_sb *sb)
+{
+	sb->flushes = true;
+}
+
 static void sb_free(struct uvfs_sb *sb)
 {
 	struct uvfs *u = sb->u;
