@@ -99,9 +99,9 @@ static const int ok_open[] = { PATH_ERRS, 0 };
 static const int ok_fdio[] = { EIO, 0 };
 static const int ok_read[] = { EIO, EISDIR, 0 };
 /* EIO: a file written since its last flush, on an instance that flushes
- * at close (testfs; 9p with wbwindow=), whose vnode was killed meanwhile (docs/design.md,
- * "Flush at close"); the descriptor is gone all the same, which the
- * teardown's counters check */
+ * at close (testfs; 9p with wbwindow=), whose vnode was killed meanwhile
+ * (docs/design.md, "Flush at close"); the descriptor is gone all the
+ * same, which the teardown's counters check */
 static const int ok_close[] = { EIO, 0 };
 static const int ok_mkdir[] = { PATH_ERRS, EEXIST, 0 };
 static const int ok_rmdir[] = { PATH_ERRS, ENOTEMPTY, EEXIST, EBUSY, 0 };
