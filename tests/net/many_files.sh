@@ -24,9 +24,9 @@ mkdir "$H/d" || fail "mkdir"
 note "create $N files through FUSE"
 t0=$(ms_now)
 # four creators at once, each its own share of the names (one directory)
-python3 - "$H/d" "$N" <<'PY' || fail "the creates failed"
-import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
+python3 - "$H/d" "$N" "$EXPORT/d" <<'PY' || fail "the creates failed"
+import os, sys, time
+d, n, hostd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 P = 4
 kids = []
 for k in range(P):
@@ -35,10 +35,18 @@ for k in range(P):
         dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
         for i in range(k, n, P):
             name = "f%07d" % i
+            t0 = time.time()
             try:
                 fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644, dir_fd=dfd)
             except OSError as e:
-                print("create %d (%s) failed: %s" % (i, name, e), file=sys.stderr)
+                t1 = time.time()
+                # what the host has under that name, and when it came
+                try:
+                    st = os.lstat(os.path.join(hostd, name))
+                    host = "on the host: mode %o, ctime %+.3f s from the call" % (st.st_mode, st.st_ctime - t0)
+                except OSError as e2:
+                    host = "not on the host (%s)" % e2
+                print("create %d (%s) failed after %.3f s: %s; %s" % (i, name, t1 - t0, e, host), file=sys.stderr)
                 os._exit(1)
             if i % 10007 == 0:
                 os.write(fd, name.encode())
