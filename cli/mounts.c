@@ -102,6 +102,21 @@ static bool type_matches(const char *types, const char *type)
 	return hit;
 }
 
+/* dst = a then b, cut to size (a tree deeper than the prefix holds is
+ * drawn cut at the left). */
+static void join2(char *dst, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la >= size)
+		la = size - 1;
+	memcpy(dst, a, la);
+	if (lb >= size - la)
+		lb = size - 1 - la;
+	memcpy(dst + la, b, lb);
+	dst[la + lb] = '\0';
+}
+
 /* Depth-first from parent: each mount's depth and drawing. */
 static void tree(struct mnt *m, size_t n, long parent, int depth,
 		 const char *above, bool ascii, struct mnt **order,
@@ -119,14 +134,14 @@ static void tree(struct mnt *m, size_t n, long parent, int depth,
 		m[i].shown = true;
 		m[i].depth = depth;
 		if (depth > 0)
-			snprintf(m[i].prefix, sizeof(m[i].prefix), "%s%s",
-				 above, ascii ? (is_last ? "`-" : "|-")
-					      : (is_last ? "└─" : "├─"));
+			join2(m[i].prefix, sizeof(m[i].prefix), above,
+			      ascii ? (is_last ? "`-" : "|-")
+				    : (is_last ? "└─" : "├─"));
 		order[(*no)++] = &m[i];
 		char below[256];
-		snprintf(below, sizeof(below), "%s%s", depth > 0 ? above : "",
-			 depth == 0 ? "" : ascii ? (is_last ? "  " : "| ")
-						 : (is_last ? "  " : "│ "));
+		join2(below, sizeof(below), depth > 0 ? above : "",
+		      depth == 0 ? "" : ascii ? (is_last ? "  " : "| ")
+					      : (is_last ? "  " : "│ "));
 		tree(m, n, m[i].id, depth + 1, below, ascii, order, no);
 	}
 }

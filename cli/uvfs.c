@@ -670,7 +670,7 @@ static int json_flag(int argc, char **argv, int npos, const char **pos,
 
 static int cmd_holders(int argc, char **argv)
 {
-	const char *path;
+	const char *path = NULL;
 	int json = json_flag(argc, argv, 1, &path, &opt_verbose);
 	struct target t;
 	struct sbuf req = { 0 };

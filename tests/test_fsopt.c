@@ -45,8 +45,8 @@ static void expect(const char *type, const char *opts, int err,
 	int r = uvfs_mount_options_check(u, type, opts, buf, sizeof(buf));
 
 	if (r != err || strcmp(buf, why) != 0)
-		fail_msg("%s '%s': %d '%s', expected %d '%s'", type, opts, r,
-			 buf, err, why);
+		fail_msg("%s '%s': %d '%s', expected %d '%s'", type,
+			 opts ? opts : "(null)", r, buf, err, why);
 }
 
 static void bad_options_are_named(void **state)
