@@ -30,14 +30,43 @@ UVFSD=${UVFSD:-}
 [ -n "$UVFSD" ] && [ -x "$UVFSD" ] || { echo "SKIP: UVFSD not set"; exit 77; }
 BUILD=$(cd "$(dirname "$UVFSD")/.." && pwd)
 
+# The source and build trees stay visible wherever they are (a clone
+# under /tmp, say): a descriptor of each is kept across the tmpfs mounts
+# below and bound back on its path once a tmpfs covered it.
+covered() { # PATH: under one of the directories a tmpfs goes over?
+	case $1/ in
+	/mnt/* | /srv/* | /run/* | /tmp/* | /var/lib/* | /usr/local/sbin/*)
+		return 0 ;;
+	esac
+	return 1
+}
+KEEP_PATHS=() KEEP_FDS=()
+for p in "$SRC" "$BUILD"; do
+	covered "$p" || continue
+	fd=$((20 + ${#KEEP_FDS[@]}))
+	eval "exec $fd<\"\$p\"" || fail "cannot open $p"
+	KEEP_PATHS+=("$p") KEEP_FDS+=("$fd")
+done
+cover() { # DIR: a tmpfs of the namespace's own over it, the kept trees back
+	local i
+	mount -t tmpfs -o mode=755 readme "$1" || fail "tmpfs over $1"
+	for i in "${!KEEP_PATHS[@]}"; do
+		case ${KEEP_PATHS[$i]}/ in "$1"/*) ;; *) continue ;; esac
+		mkdir -p "${KEEP_PATHS[$i]}" &&
+			mount -c --bind "/proc/self/fd/${KEEP_FDS[$i]}" \
+				"${KEEP_PATHS[$i]}" ||
+			fail "cannot keep ${KEEP_PATHS[$i]} visible"
+	done
+}
+
 # the namespace's own directories (mounted before anything is made in
 # /tmp, which is one of them)
 for d in /mnt /srv /run /tmp; do
-	mount -t tmpfs -o mode=755 readme "$d" || fail "tmpfs over $d"
+	cover "$d"
 done
 chmod 1777 /tmp
 if [ -d /usr/local/sbin ]; then
-	mount -t tmpfs readme /usr/local/sbin || fail "tmpfs over /usr/local/sbin"
+	cover /usr/local/sbin
 	ln -s "$UVFSD" /usr/local/sbin/uvfsd
 fi
 WORK=$(mktemp -d /tmp/readme.XXXXXX)
@@ -101,7 +130,7 @@ while IFS= read -r l; do
 	esac
 	[ -z "$skip" ] && printf '%s\n' "$l"
 done <"$WORK/readme-run.sh" >"$WORK/filtered.sh"
-mount -t tmpfs -o mode=755 readme /var/lib || fail "tmpfs over /var/lib"
+cover /var/lib
 cd "$TOP" || fail "cd $TOP"
 # the script's lines run in this shell: descriptors, jobs and the cwd
 # carry from line to line as in the newcomer's terminal
