@@ -681,16 +681,12 @@ bool file_flushes(const struct file *f)
 int file_flush(struct file *f)
 {
 	bool written;
-	void *fh;
 	int r;
 
 	if (!file_flushes(f))
 		return 0;
 	written = atomic_exchange(&f->unflushed, false);
-	pthread_mutex_lock(&f->path.vp->lock);
-	fh = f->fh;
-	pthread_mutex_unlock(&f->path.vp->lock);
-	r = vop_flush(f->path.vp, fh);
+	r = vop_flush(f->path.vp, file_fh(f));
 	if (r == 1)                     /* dead (vnode_if.c) */
 		r = written ? -EIO : 0;
 	return r;
