@@ -831,6 +831,52 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 		pthread_cond_wait(&rq->cv, &c->lock);
 }
 
+/* The sending half of rs_call and rs_call_start: with c->lock held and
+ * the session sendable, admits, packs and sends rq.  => 0 with rq sent
+ * (or already done: a reply, a loss) and c->lock still held; or an error
+ * with c->lock released and rq's tag given back (nothing went out). */
+static int call_send_locked(struct rs_session *c, struct rs_req *rq,
+			    void *buf, size_t len, rs_pack_fn pack, void *arg,
+			    rs_admit_fn admit, struct timespec *dl)
+{
+	uint64_t gen;
+	uint16_t tag;
+	int r = admit ? admit(arg, c) : 0;
+
+	if (r == 0 && ms_left(dl) == 0)
+		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
+	if (r) {
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	tag = tag_take_locked(c, rq);
+	gen = rq->gen;
+	pthread_mutex_unlock(&c->lock);
+	if (pack(arg, tag, buf, len) != (ssize_t)len) {
+		/* cannot happen: the protocol sized it */
+		pthread_mutex_lock(&c->lock);
+		if (c->tags[tag] == rq)
+			tag_release_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+		return -EINVAL;
+	}
+	r = send_msg(c, buf, len, dl, gen);
+	pthread_mutex_lock(&c->lock);
+	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
+		/* nothing went out: give the tag back, no cancel needed */
+		tag_release_locked(c, rq);
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	if (rq->state == RS_RQ_NEW) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rq->sent_ns = (uint64_t)ts_ns(&now);
+		rq_set_state(rq, RS_RQ_SENT);
+	}
+	return 0;
+}
+
 int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	    rs_pack_fn pack, void *arg, rs_admit_fn admit,
 	    struct timespec *dl, unsigned flags)
@@ -840,7 +886,6 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	/* most requests are small: no allocation for them */
 	uint8_t sbuf[RS_SMALL_MSG];
 	void *buf = len <= sizeof(sbuf) ? sbuf : sys_malloc(len);
-	uint64_t gen;
 	int r;
 
 	if (!buf)
@@ -860,43 +905,13 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 		if (r == 0)
 			r = wait_sendable_locked(c, internal, dl);
 	}
-	if (r == 0 && admit)
-		r = admit(arg, c);
-	if (r == 0 && ms_left(dl) == 0)
-		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	uint16_t tag = tag_take_locked(c, rq);
-	gen = rq->gen;
-	pthread_mutex_unlock(&c->lock);
-	if (pack(arg, tag, buf, len) != (ssize_t)len) {
-		/* cannot happen: the protocol sized it */
-		pthread_mutex_lock(&c->lock);
-		if (c->tags[tag] == rq)
-			tag_release_locked(c, rq);
-		pthread_mutex_unlock(&c->lock);
-		r = -EINVAL;
+	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl);
+	if (r)
 		goto out;
-	}
-
-	r = send_msg(c, buf, len, dl, gen);
-
-	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
-		/* nothing went out: give the tag back, no cancel needed */
-		tag_release_locked(c, rq);
-		pthread_mutex_unlock(&c->lock);
-		goto out;
-	}
-	r = 0;
-	if (rq->state == RS_RQ_NEW) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		rq->sent_ns = (uint64_t)ts_ns(&now);
-		rq_set_state(rq, RS_RQ_SENT);
-	}
 	wait_reply_locked(c, rq, dl, internal);
 	/* done: the reader, a kill or a loss freed the tag */
 	role_offer_locked(c);   /* we may have been woken to read */
@@ -917,7 +932,6 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 {
 	bool internal = flags & RS_INTERNAL;
 	void *buf;
-	uint64_t gen;
 	int r;
 
 	if (c->serial)
@@ -927,40 +941,13 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
 	r = wait_sendable_locked(c, internal, dl);
-	if (r == 0 && admit)
-		r = admit(arg, c);
-	if (r == 0 && ms_left(dl) == 0)
-		r = -ETIMEDOUT; /* the call's deadline passed: never sent */
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	uint16_t tag = tag_take_locked(c, rq);
-	gen = rq->gen;
-	pthread_mutex_unlock(&c->lock);
-	if (pack(arg, tag, buf, len) != (ssize_t)len) {
-		pthread_mutex_lock(&c->lock);
-		if (c->tags[tag] == rq)
-			tag_release_locked(c, rq);
+	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl);
+	if (r == 0)
 		pthread_mutex_unlock(&c->lock);
-		r = -EINVAL;
-		goto out;
-	}
-	r = send_msg(c, buf, len, dl, gen);
-	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
-		tag_release_locked(c, rq);      /* nothing went out */
-		pthread_mutex_unlock(&c->lock);
-		goto out;
-	}
-	r = 0;
-	if (rq->state == RS_RQ_NEW) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		rq->sent_ns = (uint64_t)ts_ns(&now);
-		rq_set_state(rq, RS_RQ_SENT);
-	}
-	pthread_mutex_unlock(&c->lock);
 out:
 	free(buf);
 	return r;
