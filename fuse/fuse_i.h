@@ -35,7 +35,8 @@ struct fh {
 	int flags;              /* open flags */
 	dev_t dev;              /* directories: for d_ino */
 	atomic_bool kill_sgid;  /* setgid without group execute, opened for
-				   writing by someone who may lose it */
+				   writing: the first write by a user other
+				   than root clears the bit (op_write) */
 	struct fh *prev, *next;
 };
 

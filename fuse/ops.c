@@ -595,20 +595,22 @@ static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 /* The kernel clears setuid, and setgid with group execute, before a
  * write by someone else (the chmod of kill_privs); setgid without group
  * execute is left to us (Linux clears it when the writer is not in the
- * file's group, FUSE's kernel side does not): the handle is marked.
+ * file's group, FUSE's kernel side does not): the handle is marked,
+ * whoever opened it, since a descriptor root opened may be written
+ * through by another user (passed on, or after a setuid); op_write acts
+ * on the mark only for a writer other than root.
  * st: the attributes after the open, if wanted. */
 static void opened_for_write(fuse_req_t req, struct fh *h, struct stat *st)
 {
 	struct stat tmp;
 
-	if (!st && (fuse_req_ctx(req)->uid == 0 ||
-		    (h->flags & O_ACCMODE) == O_RDONLY))
+	(void)req;
+	if ((h->flags & O_ACCMODE) == O_RDONLY)
 		return;
 	if (!st)
 		st = &tmp;
 	if (uvfs_file_fstat(h->f, st) == 0 && (st->st_mode & S_ISGID) &&
-	    !(st->st_mode & S_IXGRP) && fuse_req_ctx(req)->uid != 0 &&
-	    (h->flags & O_ACCMODE) != O_RDONLY)
+	    !(st->st_mode & S_IXGRP))
 		atomic_store(&h->kill_sgid, true);
 }
 
@@ -689,8 +691,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		uvfs_node_release(nd, 1);
 		return reply_err(req, err);
 	}
-	/* an existing file: O_TRUNC may have changed size and mode */
-	if (!created)
+	/* an existing file: O_TRUNC may have changed size and mode; a new
+	 * one made setgid is marked too (written through later by another) */
+	if (!created || (mode & S_ISGID))
 		opened_for_write(req, h, &st);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = uvfs_node_exclusive(nd);
@@ -742,7 +745,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	ssize_t n;
 
-	if (atomic_load(&FH(fi)->kill_sgid)) {
+	if (atomic_load(&FH(fi)->kill_sgid) && fuse_req_ctx(req)->uid != 0) {
 		struct uvfs_ctx *ctx = req_ctx(req, ino, "write", NULL);
 		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
 		uvfs_fuse_ctx_put(UF(req), ctx);
