@@ -92,11 +92,15 @@ struct result {
 enum cond {
 	COND_FD_NAME_LOST = 1 << 0,     /* the call's descriptor's file is no
 					   longer at the name it was opened by */
-	COND_HARDLINKED = 1 << 1,       /* p1 (or fd) names a file with
-					   more than one name */
+	COND_LINKED = 1 << 1,           /* a hard link was made earlier in
+					   the sequence */
 	COND_OPEN_NAME_LOST = 1 << 2,   /* some descriptor's file is no
 					   longer at the name it was opened
 					   by */
+	COND_FD_DIR = 1 << 3,           /* the call's descriptor is a
+					   directory's */
+	COND_RENAMED_REUSED = 1 << 4,   /* a name a file was renamed away
+					   from names something again */
 };
 
 /* seq.c */

@@ -137,7 +137,15 @@ static int name_lost(const struct slot *sl)
 		a.st_dev != b.st_dev);
 }
 
-static int conditions(const struct call *c, const struct slot *slots)
+#define MAX_MOVED 8
+struct moved {                  /* names renamed away from (reference) */
+	int linked;             /* a link() succeeded */
+	int n;
+	char path[MAX_MOVED][SEQ_PATH_MAX];
+};
+
+static int conditions(const struct call *c, const struct slot *slots,
+		      const struct moved *mv)
 {
 	int cond = 0;
 	const struct slot *sl = &slots[c->fd];
@@ -148,12 +156,13 @@ static int conditions(const struct call *c, const struct slot *slots)
 	for (int i = 0; i < SEQ_SLOTS; i++)
 		if (name_lost(&slots[i]))
 			cond |= COND_OPEN_NAME_LOST;
-	if (sl->fd >= 0 && fstat(sl->fd, &a) == 0 && !S_ISDIR(a.st_mode) &&
-	    a.st_nlink > 1)
-		cond |= COND_HARDLINKED;
-	if (c->p1[0] && lstat(c->p1, &b) == 0 && !S_ISDIR(b.st_mode) &&
-	    b.st_nlink > 1)
-		cond |= COND_HARDLINKED;
+	if (mv->linked)
+		cond |= COND_LINKED;
+	if (sl->fd >= 0 && fstat(sl->fd, &a) == 0 && S_ISDIR(a.st_mode))
+		cond |= COND_FD_DIR;
+	for (int i = 0; i < mv->n; i++)
+		if (lstat(mv->path[i], &b) == 0)
+			cond |= COND_RENAMED_REUSED;
 	return cond;
 }
 
@@ -290,6 +299,7 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 		  int is_ref)
 {
 	struct slot slots[SEQ_SLOTS];
+	struct moved mv = { 0 };
 	char *buf = malloc(1 << 20);
 
 	alarm(CHILD_SECONDS);
@@ -300,10 +310,15 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 		slots[i].fd = -1;
 	for (int i = 0; i < s->n; i++) {
 		const struct call *c = &s->calls[i];
-		res[i].cond = is_ref ? conditions(c, slots) : 0;
+		res[i].cond = is_ref ? conditions(c, slots, &mv) : 0;
 		become(c->user);
 		run_call(c, slots, &res[i], buf);
 		become(0);
+		if (is_ref && c->op == OP_RENAME && res[i].ret == 0 &&
+		    mv.n < MAX_MOVED)
+			snprintf(mv.path[mv.n++], SEQ_PATH_MAX, "%s", c->p1);
+		if (c->op == OP_LINK && res[i].ret == 0)
+			mv.linked = 1;
 	}
 	_exit(0);
 }
