@@ -101,6 +101,7 @@ enum cond {
 					   directory's */
 	COND_RENAMED_REUSED = 1 << 4,   /* a name a file was renamed away
 					   from names something again */
+	COND_NOOP_CHOWN = 1 << 5,       /* a chown to -1, -1 */
 };
 
 /* seq.c */

@@ -39,7 +39,8 @@
 /* ---- the accepted list ---- */
 
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
-		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED };
+		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
+		 RC_NOOP_CHOWN };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -101,6 +102,7 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "open-name-lost") == 0) r->cond = RC_OPEN_NAME_LOST;
 		else if (strcmp(cond, "fd-dir") == 0) r->cond = RC_FD_DIR;
 		else if (strcmp(cond, "renamed-reused") == 0) r->cond = RC_RENAMED_REUSED;
+		else if (strcmp(cond, "noop-chown") == 0) r->cond = RC_NOOP_CHOWN;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -114,7 +116,7 @@ bad:
 		fprintf(stderr, "uvfs-diffrun: %s:%d: not a rule "
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
-			"fd-dir, renamed-reused; "
+			"fd-dir, renamed-reused, noop-chown; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -158,7 +160,8 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_OPEN_NAME_LOST && !(ref->cond & COND_OPEN_NAME_LOST)) ||
 		    (r->cond == RC_LINKED && !(ref->cond & COND_LINKED)) ||
 		    (r->cond == RC_FD_DIR && !(ref->cond & COND_FD_DIR)) ||
-		    (r->cond == RC_RENAMED_REUSED && !(ref->cond & COND_RENAMED_REUSED)))
+		    (r->cond == RC_RENAMED_REUSED && !(ref->cond & COND_RENAMED_REUSED)) ||
+		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)))
 			continue;
 		return r;
 	}
@@ -269,7 +272,7 @@ static void check(const struct seq *s, const struct opts *o,
 		out->snap_dut = seq_snapshot(top);
 		if (out->v == SAME && strcmp(out->snap_ref, out->snap_dut) != 0) {
 			struct result all = { 0 };
-			for (int i = 0; i < s->n; i++)
+			for (int i = 0; i <= s->n; i++)
 				all.cond |= res_ref[i].cond;
 			out->rule = rule_find(o->backend, NULL, &all, &all);
 			out->v = out->rule ? ACCEPTED : DIFFER;
@@ -523,6 +526,8 @@ static unsigned parse_features(const char *list)
 	return f;
 }
 
+static long cases_same, cases_accepted;
+
 static int replay_file(const char *path, const struct opts *o, int *failed)
 {
 	FILE *f = fopen(path, "r");
@@ -547,6 +552,10 @@ static int replay_file(const char *path, const struct opts *o, int *failed)
 		fprintf(stderr, "uvfs-diffrun: %s: %s\n", path, out.env);
 		return -1;
 	}
+	if (out.v == SAME)
+		cases_same++;
+	else if (out.v == ACCEPTED)
+		cases_accepted++;
 	if (out.v == DIFFER) {
 		printf("FAIL: case %s differs:\n", path);
 		report(stdout, "  ", &s, o);
@@ -652,11 +661,11 @@ int main(int argc, char **argv)
 	}
 	if (rules_load(accepted) < 0)
 		return 2;
-	res_ref = mmap(NULL, sizeof(struct result) * SEQ_MAX_CALLS * 2,
+	res_ref = mmap(NULL, sizeof(struct result) * (SEQ_MAX_CALLS + 1) * 2,
 		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (res_ref == MAP_FAILED)
 		return 2;
-	res_dut = res_ref + SEQ_MAX_CALLS;
+	res_dut = res_ref + SEQ_MAX_CALLS + 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (replay) {
@@ -671,8 +680,9 @@ int main(int argc, char **argv)
 		int n = 0;
 		if (replay_dir(cases, &o, &failed, &n) < 0)
 			return 2;
-		printf("%s: %d regression cases replayed, %d differ\n", o.backend,
-		       n, failed);
+		printf("%s: %d regression cases replayed: %ld same, %ld stopped "
+		       "at an accepted difference, %d differ\n", o.backend, n,
+		       cases_same, cases_accepted, failed);
 		if (failed && !keep_going)
 			return 1;
 	}

@@ -6,8 +6,9 @@
  * forks a child that chdirs there and makes the calls one by one, each as
  * root or as the other user (seteuid for that call: the saved uid stays
  * 0), and writes each call's result into res[] (shared memory the caller
- * mapped); on the reference side (is_ref) also the conditions the
- * accepted list names (struct result.cond).  The child has 30 s (alarm); a call that hangs kills it and the
+ * mapped, SEQ_MAX_CALLS + 1 of them); on the reference side (is_ref)
+ * also the conditions the accepted list names (struct result.cond), before
+ * each call and, in res[n], after the last.  The child has 30 s (alarm); a call that hangs kills it and the
  * run reports -ETIMEDOUT.  Descriptors are the child's, in SEQ_SLOTS
  * slots, closed when it exits.  ".." of the working directory is ROOT/NAME,
  * the sequence's own, so a symlink or rename may use it.
@@ -158,6 +159,9 @@ static int conditions(const struct call *c, const struct slot *slots,
 			cond |= COND_OPEN_NAME_LOST;
 	if (mv->linked)
 		cond |= COND_LINKED;
+	if ((c->op == OP_CHOWN || c->op == OP_FCHOWN) && c->a == -1 &&
+	    c->b == -1)
+		cond |= COND_NOOP_CHOWN;
 	if (sl->fd >= 0 && fstat(sl->fd, &a) == 0 && S_ISDIR(a.st_mode))
 		cond |= COND_FD_DIR;
 	for (int i = 0; i < mv->n; i++)
@@ -320,6 +324,10 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 		if (c->op == OP_LINK && res[i].ret == 0)
 			mv.linked = 1;
 	}
+	if (is_ref) {           /* after the last call: res[n].cond */
+		struct call none = { .op = OP_STAT };
+		res[s->n].cond = conditions(&none, slots, &mv);
+	}
 	_exit(0);
 }
 
@@ -338,7 +346,7 @@ int seq_run(const struct seq *s, const char *root, const char *name,
 					    (gid_t)s->dir_uid) < 0 ||
 	    chmod(wdir, (mode_t)s->dir_mode) < 0)
 		return -errno;
-	for (int i = 0; i < s->n; i++) {
+	for (int i = 0; i <= s->n; i++) {
 		res[i].ret = -2;        /* not reached */
 		res[i].err = 0;
 		res[i].cond = 0;
