@@ -29,14 +29,17 @@ struct kent {
 };
 
 /* An open file or directory handle (fi->fh).  Lock: uf->fh_lock for the
- * links; the rest is constant. */
+ * links; kill_sgid is atomic; the rest is constant. */
 struct fh {
 	struct uvfs_file *f;
 	int flags;              /* open flags */
 	dev_t dev;              /* directories: for d_ino */
 	atomic_bool kill_sgid;  /* setgid without group execute, opened for
-				   writing: the first write by a user other
-				   than root clears the bit (op_write) */
+				   writing (or made so since: op_setattr):
+				   the first write by a user other than root
+				   clears the bit (op_write) */
+	const void *node;       /* the node opened: its identity only (not
+				   held), for op_setattr's marking */
 	struct fh *prev, *next;
 };
 

@@ -192,6 +192,19 @@ static void fh_link(struct uvfs_fuse *uf, struct fh *h)
 	atomic_fetch_add(&uf->nfiles, 1);
 }
 
+/* A file made setgid without group execute: its handles open for
+ * writing are marked as opened_for_write marks them at open (a node
+ * freed and another at its address: a mark too many costs one getattr
+ * at the next write by a user other than root). */
+static void fh_mark_sgid(struct uvfs_fuse *uf, const void *node)
+{
+	pthread_mutex_lock(&uf->fh_lock);
+	for (struct fh *h = uf->fh_list.next; h != &uf->fh_list; h = h->next)
+		if (h->node == node && (h->flags & O_ACCMODE) != O_RDONLY)
+			atomic_store(&h->kill_sgid, true);
+	pthread_mutex_unlock(&uf->fh_lock);
+}
+
 void fh_free(struct uvfs_fuse *uf, struct fh *h)
 {
 	pthread_mutex_lock(&uf->fh_lock);
@@ -423,6 +436,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
+	if ((sa.valid & UVFS_SET_MODE) && S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_ISGID | S_IXGRP)) == S_ISGID)
+		fh_mark_sgid(UF(req), NODE(UF(req), ino));
 	fix_stat(&st);
 	count(req);
 	fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
@@ -587,6 +603,7 @@ static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		return err;
 	}
 	h->flags = flags;
+	h->node = nd;
 	fh_link(UF(req), h);
 	*out = h;
 	return 0;
