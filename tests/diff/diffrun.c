@@ -621,6 +621,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	long count = 100;
 	int keep_going = 0, do_shrink = 1, failed = 0, stats = 0;
+	int cases_failed = 0;
 	long accepted_n = 0, same_n = 0, calls_n = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -678,12 +679,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (cases) {
 		int n = 0;
-		if (replay_dir(cases, &o, &failed, &n) < 0)
+		if (replay_dir(cases, &o, &cases_failed, &n) < 0)
 			return 2;
 		printf("%s: %d regression cases replayed: %ld same, %ld stopped "
 		       "at an accepted difference, %d differ\n", o.backend, n,
-		       cases_same, cases_accepted, failed);
-		if (failed && !keep_going)
+		       cases_same, cases_accepted, cases_failed);
+		if (cases_failed && !keep_going)
 			return 1;
 	}
 	printf("%s: seed %llu, %ld sequences of 5..%d calls\n", o.backend,
@@ -735,5 +736,5 @@ int main(int argc, char **argv)
 			       rules[i].backend,
 			       rules[i].op >= 0 ? op_name(rules[i].op) : "*",
 			       rules[i].reason);
-	return failed ? 1 : 0;
+	return failed || cases_failed ? 1 : 0;
 }

@@ -120,14 +120,14 @@ static const long gids[] = { 0, OTHER_GID, 1000, -1 };
 
 static long rnd_off(uint64_t *s)
 {
-	switch (rnd(s, 9)) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return 4095 + rnd(s, 3);
-	case 3: return 65536;
-	case 4: return 100000 + rnd(s, 10);
-	case 5: return (1 << 20) + rnd(s, 5000);
-	default: return rnd(s, 300);
+	switch (rnd(s, 18)) {
+	case 0: case 1: return 0;
+	case 2: case 3: return 1;
+	case 4: case 5: return 4095 + rnd(s, 3);
+	case 6: case 7: return 65536;
+	case 8: case 9: return 100000 + rnd(s, 10);
+	case 10: return (1 << 20) + rnd(s, 5000);   /* past 1 MiB: rarer, */
+	default: return rnd(s, 300);                /* the snapshot reads it */
 	}
 }
 
