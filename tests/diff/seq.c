@@ -202,6 +202,17 @@ static void gen_call(struct call *c, uint64_t *s, unsigned features,
 	c->op = op;
 	c->user = user_mode == 2 ? (int)rnd(s, 2) : user_mode;
 	snprintf(c->p1, sizeof(c->p1), "%s", PICK(s, paths));
+	if (rnd(s, 10) < 7) {   /* mostly a name of the right kind */
+		static const char *const files[] = { "a", "b", "c", "D/a",
+						     "D/b", "E/a" };
+		static const char *const dirs[] = { "D", "E", "D/F" };
+		if (op == OP_LINK || op == OP_UNLINK || op == OP_TRUNCATE)
+			snprintf(c->p1, sizeof(c->p1), "%s", PICK(s, files));
+		else if (op == OP_RMDIR || op == OP_READDIR)
+			snprintf(c->p1, sizeof(c->p1), "%s", PICK(s, dirs));
+		else if (op == OP_READLINK)
+			snprintf(c->p1, sizeof(c->p1), "l");
+	}
 	c->fd = pick_slot(s, *opened);
 	switch (op) {
 	case OP_OPEN:
