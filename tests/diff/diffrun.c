@@ -698,10 +698,6 @@ int main(int argc, char **argv)
 		calls_n += s.n;
 		if (stats)
 			stats_add(&s);
-		if ((k + 1) % 10000 == 0)       /* for long runs */
-			printf("%s: %ld sequences so far (%ld calls): %ld same, "
-			       "%ld accepted, %d differ\n", o.backend, k + 1,
-			       calls_n, same_n, accepted_n, failed);
 		if (out.v == ENV_ERROR) {
 			fprintf(stderr, "uvfs-diffrun: sequence %llu: %s\n",
 				(unsigned long long)s.seed, out.env);
@@ -721,6 +717,10 @@ int main(int argc, char **argv)
 			if (!keep_going)
 				break;
 		}
+		if ((k + 1) % 10000 == 0)       /* for long runs */
+			printf("%s: %ld sequences so far (%ld calls): %ld same, "
+			       "%ld accepted, %d differ\n", o.backend, k + 1,
+			       calls_n, same_n, accepted_n, failed);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) +
