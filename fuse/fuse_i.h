@@ -36,10 +36,12 @@ struct fh {
 	dev_t dev;              /* directories: for d_ino */
 	atomic_bool kill_sgid;  /* setgid without group execute, opened for
 				   writing (or made so since: op_setattr):
-				   the first write by a user other than root
-				   clears the bit (op_write) */
+				   the first write clears the bit (op_write;
+				   see opener_root) */
 	const void *node;       /* the node opened: its identity only (not
 				   held), for op_setattr's marking */
+	bool opener_root;       /* opened by root: the mark is for the
+				   writes of other users only */
 	struct fh *prev, *next;
 };
 
@@ -63,6 +65,7 @@ struct uvfs_fuse {
 	char *mountpoint;
 	unsigned max_threads;
 	unsigned want;                   /* conn->want after op_init; const */
+	int writeback;                   /* asked for (-o writeback); const */
 	pthread_t loop_thread;
 	atomic_bool loop_done;
 
