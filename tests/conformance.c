@@ -41,6 +41,9 @@
 #ifdef UVFS_CONFORMANCE_NFS /* the conformance-nfs build (tests/meson.build) */
 #include <uvfs/nfs.h>
 #endif
+#ifdef UVFS_CONFORMANCE_TESTFS /* conformance-testfs (tests/meson.build) */
+#include "testfs.h"
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -2860,6 +2863,10 @@ static void test_xattr_rdonly(void **state)
 	umount_memfs("m");
 }
 
+/* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range ------------------- */
+
+#include "conformance_fileops.c"
+
 /* ---- main -------------------------------------------------------------- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
@@ -2918,6 +2925,13 @@ int main(int argc, char **argv)
 		T(test_xattr_perm),
 		T(test_xattr_links),
 		T(test_xattr_rdonly),
+		T(test_fallocate),
+		T(test_fallocate_errors),
+		T(test_fileops_setid),
+		T(test_seek_data),
+		T(test_copy_file_range),
+		T(test_copy_file_range_errors),
+		T(test_copy_file_range_sparse),
 	};
 	struct uvfs_ctx *root;
 	struct uvfs_stats st;
@@ -2945,6 +2959,10 @@ int main(int argc, char **argv)
 #ifdef UVFS_CONFORMANCE_NFS
 	if (r == 0 && strcmp(fs_type, "nfs") == 0)
 		r = uvfs_nfs_register(U);
+#endif
+#ifdef UVFS_CONFORMANCE_TESTFS
+	if (r == 0 && strcmp(fs_type, "testfs") == 0)
+		r = uvfs_fstype_register(U, &testfs_ops);
 #endif
 	if (r == 0)
 		r = uvfs_mkdir(root, "/mnt", 0755);

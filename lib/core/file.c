@@ -915,10 +915,11 @@ static off_t file_seek_locked(struct file *f, off_t off, int whence)
 				return -EINVAL;
 			break;
 		}
-		/* no holes: one data extent up to the size (Linux generic) */
 		if (off < 0 || off >= st.st_size)
 			return -ENXIO;
-		np = whence == SEEK_DATA ? off : st.st_size;
+		np = file_seek_data(f, off, whence); /* fileops.c */
+		if (np < 0)
+			return np;
 		break;
 	default:
 		return -EINVAL;
