@@ -737,21 +737,36 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* Before the first write through a handle marked by opened_for_write
+ * (write, fallocate, copy_file_range): the setgid bit the kernel leaves.
+ * => 0 or -errno (to answer). */
+static int kill_sgid(fuse_req_t req, fuse_ino_t ino, struct fh *h,
+		     const char *op)
+{
+	struct uvfs_ctx *ctx;
+	int err;
+
+	if (!atomic_load(&h->kill_sgid))
+		return 0;
+	ctx = req_ctx(req, ino, op, NULL);
+	err = ctx ? uvfs_file_kill_priv(ctx, h->f) : -ENOMEM;
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err < 0)
+		return err;
+	atomic_store(&h->kill_sgid, false);
+	if (err == 1)
+		inval_attr(UF(req), ino);
+	return 0;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	ssize_t n;
+	int err = kill_sgid(req, ino, FH(fi), "write");
 
-	if (atomic_load(&FH(fi)->kill_sgid)) {
-		struct uvfs_ctx *ctx = req_ctx(req, ino, "write", NULL);
-		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
-		uvfs_fuse_ctx_put(UF(req), ctx);
-		if (err < 0)
-			return reply_err(req, err);
-		atomic_store(&FH(fi)->kill_sgid, false);
-		if (err == 1)
-			inval_attr(UF(req), ino);
-	}
+	if (err)
+		return reply_err(req, err);
 	req_begin(req, NODE(UF(req), ino), "write");
 	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
 	req_end(UF(req));
@@ -1075,6 +1090,63 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	reply_err(req, err);
 }
 
+/* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range ------------------- */
+
+/* The kernel checked the descriptor, the type, the ranges and cleared
+ * set-user-id (file_modified) before sending these; the answers are the
+ * library's (fileops.c).  Never -ENOSYS: the kernel would stop asking
+ * for good (fallocate, copy_file_range: -EOPNOTSUPP instead, after which
+ * it copies through READ and WRITE itself). */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t off, off_t len, struct fuse_file_info *fi)
+{
+	int err = kill_sgid(req, ino, FH(fi), "fallocate");
+
+	if (err)
+		return reply_err(req, err);
+	req_begin(req, NODE(UF(req), ino), "fallocate");
+	err = uvfs_file_fallocate(FH(fi)->f, mode, off, len);
+	req_end(UF(req));
+	reply_err(req, err == -ENOSYS ? -EOPNOTSUPP : err);
+}
+
+/* SEEK_DATA and SEEK_HOLE (the kernel answers the others itself). */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t r;
+
+	req_begin(req, NODE(UF(req), ino), "lseek");
+	r = uvfs_file_lseek(FH(fi)->f, off, whence);
+	req_end(UF(req));
+	if (r < 0)
+		return reply_err(req, r == -ENOSYS ? -EINVAL : (int)r);
+	count(req);
+	fuse_reply_lseek(req, r);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	ssize_t n;
+	int err = kill_sgid(req, ino_out, FH(fi_out), "copy_file_range");
+
+	if (err)
+		return reply_err(req, err);
+	(void)ino_in;
+	req_begin(req, NODE(UF(req), ino_out), "copy_file_range");
+	n = uvfs_file_copy_range(FH(fi_in)->f, off_in, FH(fi_out)->f, off_out,
+				 len, (unsigned)flags);
+	req_end(UF(req));
+	if (n < 0)
+		return reply_err(req, n == -ENOSYS ? -EOPNOTSUPP : (int)n);
+	count(req);
+	fuse_reply_write(req, (size_t)n);
+}
+
 const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -1110,4 +1182,7 @@ const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.removexattr = op_removexattr,
 	.access = op_access,
 	.create = op_create,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.copy_file_range = op_copy_file_range,
 };
