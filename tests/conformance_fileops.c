@@ -155,6 +155,14 @@ static void test_fallocate(void **state)
 	OK(uvfs_fallocate(C, fd, KEEP, INT64_MAX - PG + 1, PG - 1));
 	assert_int_equal(fsize(fd), 4 * PG);
 	OK(uvfs_close(C, fd));
+	/* O_TRUNC of an empty file frees what was reserved past its end */
+	fd = (int)OK(uvfs_open(C, "g", O_CREAT | O_RDWR, 0644));
+	OK(uvfs_fallocate(C, fd, KEEP, 0, 2 * PG));
+	assert_int_equal(fblocks(fd), 2 * 8);
+	OK(uvfs_close(C, fd));
+	fd = (int)OK(uvfs_open(C, "g", O_RDWR | O_TRUNC, 0));
+	assert_int_equal(fblocks(fd), 0);
+	OK(uvfs_close(C, fd));
 }
 
 static void test_fallocate_errors(void **state)

@@ -576,7 +576,8 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 		if (r < 0)
 			return r;
 		r = vop_getattr(vp, &st);
-		if (!r && st.st_size != 0)
+		/* (blocks: pages fallocate reserved past the end go too) */
+		if (!r && (st.st_size != 0 || st.st_blocks != 0))
 			r = vop_setattr(vp, &sa);
 		if (r)
 			return r;

@@ -99,6 +99,8 @@ static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 	if (want > limit)       /* no need to count what cannot fit */
 		return -ENOSPC;
 	need = want - memfs_radix_count(&n->u.reg.pages, first, last + 1);
+	if (need == 0)
+		return 0;       /* (counting 0 on a full instance fails) */
 	err = memfs_pages_count(fs, need);
 	if (err != 0)
 		return err;
