@@ -737,36 +737,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-/* Before the first write through a handle marked by opened_for_write
- * (write, fallocate, copy_file_range): the setgid bit the kernel leaves.
- * => 0 or -errno (to answer). */
-static int kill_sgid(fuse_req_t req, fuse_ino_t ino, struct fh *h,
-		     const char *op)
-{
-	struct uvfs_ctx *ctx;
-	int err;
-
-	if (!atomic_load(&h->kill_sgid))
-		return 0;
-	ctx = req_ctx(req, ino, op, NULL);
-	err = ctx ? uvfs_file_kill_priv(ctx, h->f) : -ENOMEM;
-	uvfs_fuse_ctx_put(UF(req), ctx);
-	if (err < 0)
-		return err;
-	atomic_store(&h->kill_sgid, false);
-	if (err == 1)
-		inval_attr(UF(req), ino);
-	return 0;
-}
-
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	ssize_t n;
-	int err = kill_sgid(req, ino, FH(fi), "write");
 
-	if (err)
-		return reply_err(req, err);
+	if (atomic_load(&FH(fi)->kill_sgid)) {
+		struct uvfs_ctx *ctx = req_ctx(req, ino, "write", NULL);
+		int err = ctx ? uvfs_file_kill_priv(ctx, FH(fi)->f) : -ENOMEM;
+		uvfs_fuse_ctx_put(UF(req), ctx);
+		if (err < 0)
+			return reply_err(req, err);
+		atomic_store(&FH(fi)->kill_sgid, false);
+		if (err == 1)
+			inval_attr(UF(req), ino);
+	}
 	req_begin(req, NODE(UF(req), ino), "write");
 	n = uvfs_file_pwrite(FH(fi)->f, buf, size, off);
 	req_end(UF(req));
@@ -1092,6 +1077,29 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 /* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range ------------------- */
 
+/* Once fallocate or copy_file_range changed a file through a handle
+ * marked by opened_for_write, as op_write does before a write: the setgid
+ * bit the kernel leaves, for a caller other than root.  => 0 or -errno
+ * (to answer). */
+static int kill_sgid(fuse_req_t req, fuse_ino_t ino, struct fh *h,
+		     const char *op)
+{
+	struct uvfs_ctx *ctx;
+	int err;
+
+	if (!atomic_load(&h->kill_sgid) || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	ctx = req_ctx(req, ino, op, NULL);
+	err = ctx ? uvfs_file_kill_priv(ctx, h->f) : -ENOMEM;
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err < 0)
+		return err;
+	atomic_store(&h->kill_sgid, false);
+	if (err == 1)
+		inval_attr(UF(req), ino);
+	return 0;
+}
+
 /* The kernel checked the descriptor, the type, the ranges and cleared
  * set-user-id (file_modified) before sending these; the answers are the
  * library's (fileops.c).  Never -ENOSYS: the kernel would stop asking
@@ -1100,13 +1108,13 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			 off_t off, off_t len, struct fuse_file_info *fi)
 {
-	int err = kill_sgid(req, ino, FH(fi), "fallocate");
+	int err;
 
-	if (err)
-		return reply_err(req, err);
 	req_begin(req, NODE(UF(req), ino), "fallocate");
 	err = uvfs_file_fallocate(FH(fi)->f, mode, off, len);
 	req_end(UF(req));
+	if (!err)       /* once it changed something, as tmpfs */
+		err = kill_sgid(req, ino, FH(fi), "fallocate");
 	reply_err(req, err == -ENOSYS ? -EOPNOTSUPP : err);
 }
 
@@ -1132,10 +1140,8 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 			       int flags)
 {
 	ssize_t n;
-	int err = kill_sgid(req, ino_out, FH(fi_out), "copy_file_range");
+	int err;
 
-	if (err)
-		return reply_err(req, err);
 	(void)ino_in;
 	req_begin(req, NODE(UF(req), ino_out), "copy_file_range");
 	n = uvfs_file_copy_range(FH(fi_in)->f, off_in, FH(fi_out)->f, off_out,
@@ -1143,6 +1149,9 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	req_end(UF(req));
 	if (n < 0)
 		return reply_err(req, n == -ENOSYS ? -EOPNOTSUPP : (int)n);
+	if (n > 0 && (err = kill_sgid(req, ino_out, FH(fi_out),
+				      "copy_file_range")) != 0)
+		return reply_err(req, err);
 	count(req);
 	fuse_reply_write(req, (size_t)n);
 }

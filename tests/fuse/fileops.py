@@ -221,7 +221,8 @@ def ops(d):
 
 def user(d):
     """As a user other than root, on root's files made by fileops.sh:
-    d/su1 and d/su2 (06777), d/src (0644, data), d/ro (0644)."""
+    d/su1 and d/su2 (06777), d/sg1 and d/sg2 (02766), d/src (0644,
+    data), d/ro (0644)."""
     fd = os.open(os.path.join(d, "su1"), os.O_RDWR)
     say("fallocate KEEP", fa(fd, KEEP, 0, 10))
     say("  then", st(fd))
@@ -231,6 +232,21 @@ def user(d):
     say("copy nothing", cfr(src, fd, 10, 1 << 20, 0))
     say("  then", st(fd))
     say("copy 10", cfr(src, fd, 10, 0, 0))
+    say("  then", st(fd))
+    os.close(src)
+    os.close(fd)
+    # setgid without group execute, the writer not in the group: Linux
+    # clears it too (FUSE's kernel side leaves it to the daemon)
+    fd = os.open(os.path.join(d, "sg1"), os.O_RDWR)
+    say("fallocate sg1", fa(fd, 0, 0, 10))
+    say("  then", st(fd))
+    os.close(fd)
+    fd = os.open(os.path.join(d, "sg2"), os.O_RDWR)
+    src = os.open(os.path.join(d, "src"), os.O_RDONLY)
+    say("fallocate sg2 ZERO_RANGE", fa(fd, ZERO, 0, 10))
+    say("copy nothing to sg2", cfr(src, fd, 10, 1 << 20, 0))
+    say("  then", st(fd))
+    say("copy 10 to sg2", cfr(src, fd, 10, 0, 0))
     say("  then", st(fd))
     os.close(src)
     os.close(fd)

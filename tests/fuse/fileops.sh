@@ -134,10 +134,13 @@ for d in "$TMPFS" "$MNT"; do
 	: >"$d/u/su1"
 	: >"$d/u/su2"
 	chmod 06777 "$d/u/su1" "$d/u/su2"
+	: >"$d/u/sg1"
+	: >"$d/u/sg2"
+	chmod 02766 "$d/u/sg1" "$d/u/sg2"
 	printf 'ro' >"$d/u/ro"
 	chmod 644 "$d/u/src" "$d/u/ro"
 done
 both user as_nobody "$NPY" "$PY" user @D@/u
 cat "$WORK/user.uvfs"
 both user-fallocate as_nobody fallocate -l 8192 @D@/u/su2
-both user-after stat -c '%s %b %a' @D@/u/su1 @D@/u/su2 @D@/u/ro
+both user-after stat -c '%s %b %a' @D@/u/su1 @D@/u/su2 @D@/u/sg1 @D@/u/sg2 @D@/u/ro
