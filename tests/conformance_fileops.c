@@ -560,6 +560,22 @@ static void test_copy_file_range_sparse(void **state)
 					       20 * PG + 3000)), sizeof(back));
 		assert_memory_equal(back, big + 5, sizeof(back));
 	}
+	if (holes_native()) {
+		/* longer than one step of the driver's copy (64 MiB) */
+		off_t far = (off_t)200 << 20;
+		char c = 0;
+
+		OK(uvfs_pwrite(C, a, "e", 1, far));
+		oi = 0;
+		oo = 0;
+		assert_int_equal(OK(uvfs_copy_file_range(C, a, &oi, b, &oo,
+							 (size_t)far + 1, 0)),
+				 far + 1);
+		OK(uvfs_pread(C, b, &c, 1, far));
+		assert_int_equal(c, 'e');
+		assert_int_equal(fblocks(b), fblocks(a));
+		assert_string_equal(data_map(b), data_map(a));
+	}
 	OK(uvfs_close(C, b));
 	OK(uvfs_close(C, a));
 }

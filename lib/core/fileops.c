@@ -17,7 +17,8 @@
  *                      (vnode_if.c; Linux generic_file_llseek)
  *   copy_file_range    read and write in chunks of COPY_CHUNK (Linux's
  *                      splice fallback), also when the driver's
- *                      copy_range answers -EOPNOTSUPP
+ *                      copy_range answers -EOPNOTSUPP; a driver's
+ *                      copy_range is asked for COPY_STEP at a time
  *
  * Who checks what: the core everything the kernel's VFS checks (the
  * descriptor's mode, the file type, offsets, sizes, overlap, EXDEV) and
@@ -62,6 +63,7 @@
 		      FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES)
 
 #define COPY_CHUNK ((size_t)128 << 10)  /* the fallback's read and write */
+#define COPY_STEP ((size_t)64 << 20)    /* a driver's copy_range, at most */
 
 /* ---- fallocate ------------------------------------------------------------ */
 
@@ -257,23 +259,35 @@ static ssize_t copy_fallback(struct file *in, off_t pos_in, struct file *out,
 }
 
 /* n bytes (checked by copy_check) by the driver when both files are its,
- * else by the fallback. */
+ * in steps of COPY_STEP (each a call inside the gate: a revoke or a
+ * forced unmount waits for one step, not for the whole copy); else, or
+ * when the driver answers -EOPNOTSUPP at once, by the fallback. */
 static ssize_t copy_do(struct file *in, off_t pos_in, struct file *out,
 		       off_t pos_out, size_t n)
 {
 	struct vnode *vi = in->path.vp, *vo = out->path.vp;
-	ssize_t r;
+	size_t done = 0;
+	ssize_t r = 0;
 
-	if (vi->sb == vo->sb && vi->sb->ops->copy_range) {
-		r = vop_copy_range(vi, file_fh(in), pos_in, vo, file_fh(out),
-				   pos_out, n);
-		if (r > 0 &&
-		    !atomic_load_explicit(&out->unflushed, memory_order_relaxed))
-			atomic_store(&out->unflushed, true);
-		if (r != -EOPNOTSUPP)
-			return r;
+	if (vi->sb != vo->sb || !vi->sb->ops->copy_range)
+		return copy_fallback(in, pos_in, out, pos_out, n);
+	while (done < n) {
+		size_t step = n - done < COPY_STEP ? n - done : COPY_STEP;
+
+		r = vop_copy_range(vi, file_fh(in), pos_in + (off_t)done, vo,
+				   file_fh(out), pos_out + (off_t)done, step);
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+		if ((size_t)r < step)
+			break;  /* in's end of file, or out of space */
 	}
-	return copy_fallback(in, pos_in, out, pos_out, n);
+	if (done > 0 &&
+	    !atomic_load_explicit(&out->unflushed, memory_order_relaxed))
+		atomic_store(&out->unflushed, true);
+	if (done == 0 && r == -EOPNOTSUPP)
+		return copy_fallback(in, pos_in, out, pos_out, n);
+	return done > 0 ? (ssize_t)done : r;
 }
 
 static off_t pos_get(struct file *f)
