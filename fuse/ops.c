@@ -1147,12 +1147,18 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	reply_err(req, err == -ENOSYS ? -EOPNOTSUPP : err);
 }
 
-/* SEEK_DATA and SEEK_HOLE (the kernel answers the others itself). */
+/* SEEK_DATA and SEEK_HOLE (the kernel answers the others itself).  With
+ * the writeback cache (-o writeback) the kernel holds data and a size we
+ * have not seen yet and does not write them back before it asks: ENOSYS
+ * then, once, and it answers from its own size from then on (no holes,
+ * but nothing missed), as for a daemon without lseek. */
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
 	off_t r;
 
+	if (UF(req)->want & FUSE_CAP_WRITEBACK_CACHE)
+		return reply_err(req, -ENOSYS);
 	req_begin(req, NODE(UF(req), ino), "lseek");
 	r = uvfs_file_lseek(FH(fi)->f, off, whence);
 	req_end(UF(req));

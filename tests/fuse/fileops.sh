@@ -144,3 +144,26 @@ both user as_nobody "$NPY" "$PY" user @D@/u
 cat "$WORK/user.uvfs"
 both user-fallocate as_nobody fallocate -l 8192 @D@/u/su2
 both user-after stat -c '%s %b %a' @D@/u/su1 @D@/u/su2 @D@/u/sg1 @D@/u/sg2 @D@/u/ro
+
+note "with the writeback cache (-o writeback): nothing written is missed"
+# the kernel holds the data (and the size) until it writes them back, and
+# asks LSEEK without writing back first: uvfsd lets it answer from its own
+# size (no holes, but the data is found), as tmpfs finds it
+stop_daemon
+start_daemon -o writeback
+wb() { # DIR: a write and the data map before any fsync or close
+	python3 - "$1/wb" <<'PYEOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o644)
+os.pwrite(fd, b"x" * 100, 8192)
+d = os.lseek(fd, 0, os.SEEK_DATA)
+h = os.lseek(fd, d, os.SEEK_HOLE)
+print("data at or before 8192:", d <= 8192, "hole at the size:", h == 8292)
+os.close(fd)
+PYEOF
+	# and after the close, fallocate and copy_file_range see all of it
+	fallocate -p -o 0 -l 4096 "$1/wb" && python3 "$PY" copy "$1/wb" "$1/wb2"
+	cmp "$1/wb" "$1/wb2" && echo same
+}
+both writeback wb @D@
+cat "$WORK/writeback.uvfs"
