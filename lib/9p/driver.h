@@ -1,5 +1,5 @@
 /*
- * driver.h - the 9P client driver's own objects (client.c, vnops.c,
+ * driver.h - the 9P client driver's own objects (client.c, mount.c, vnops.c,
  * xattr.c): the nodes behind vnodes, shared fids, open handles, the
  * superblock's private object.  Internal to lib/9p.
  */
