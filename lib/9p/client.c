@@ -162,7 +162,8 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 /* For getattr: an open handle's fid if there is one (an open file can be
  * unlinked, and a path-based server such as diod answers it only through
  * the open fid), else the node's. */
-int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out)
+int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
+		  bool *open)
 {
 	struct fid *f = NULL;
 
@@ -177,6 +178,7 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out)
 	if (f)
 		atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);
+	*open = f != NULL;
 	if (f) {
 		*out = f;
 		return 0;
@@ -214,6 +216,9 @@ static void nhash_del_locked(struct p9sb *s, struct node *n);
 
 void hash_del_locked(struct p9sb *s, struct node *n)
 {
+	if (n->naliases)
+		s->naliased--;
+	n->naliases = 0;        /* (the list goes with node_free) */
 	nhash_del_locked(s, n);
 	struct node **pp = &s->hash[bucket(n->ino)];
 
@@ -293,6 +298,10 @@ void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
 
 void node_free(struct p9sb *s, struct node *n)
 {
+	for (struct alias *a = n->aliases, *an; a; a = an) {
+		an = a->next;
+		free(a);
+	}
 	ls_free_locked(n);
 	fid_put(s, n->spare);
 	fid_put(s, n->pre);
@@ -349,6 +358,147 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 	n->gen = gen;
 }
 
+/*
+ * Hard links.  A node's fid is walked to one name (pino, name); on a
+ * server that names fids by path (diod), and on any server once the fid
+ * is given up by the cache or a session is recovered, that name is how
+ * the file is reached.  So the node also remembers its other names that
+ * this mount made (a link) or found (a lookup of another name that gave
+ * the same qid), at most ALIAS_MAX: when its name is removed here, one of
+ * them becomes its name and its fid is walked again by it; when an
+ * operation on its fid fails with ENOENT (the name removed elsewhere),
+ * stale_retry() tries them in turn.  Directories have one name.
+ */
+
+/* => s->lock held */
+static bool alias_del_locked(struct p9sb *s, struct node *n, uint64_t pino,
+			     const char *name)
+{
+	for (struct alias **pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if ((*pp)->pino == pino && strcmp((*pp)->name, name) == 0) {
+			struct alias *a = *pp;
+			*pp = a->next;
+			free(a);
+			if (--n->naliases == 0)
+				s->naliased--;
+			return true;
+		}
+	return false;
+}
+
+/* => s->lock held.  (pino, name) is another name of n. */
+static void alias_add_locked(struct p9sb *s, struct node *n, uint64_t pino,
+			     const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct alias *a, **pp;
+
+	if (n == s->root || n->naliases >= ALIAS_MAX ||
+	    (n->name && n->pino == pino && strcmp(n->name, name) == 0))
+		return;
+	for (pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if ((*pp)->pino == pino && strcmp((*pp)->name, name) == 0)
+			return;
+	a = sys_malloc(sizeof(*a) + len);
+	if (!a)
+		return;         /* (one name fewer to fall back on) */
+	a->next = NULL;
+	a->pino = pino;
+	memcpy(a->name, name, len);
+	*pp = a;                /* at the tail: tried last */
+	if (n->naliases++ == 0)
+		s->naliased++;
+}
+
+/* => s->lock held.  n's first alias becomes its name (the old one is
+ * gone, or kept as an alias when keep); false if it has none. */
+static bool alias_promote_locked(struct p9sb *s, struct node *n, bool keep)
+{
+	struct alias *a = n->aliases;
+
+	if (!a)
+		return false;
+	n->aliases = a->next;
+	if (--n->naliases == 0)
+		s->naliased--;
+	if (keep && n->name)
+		alias_add_locked(s, n, n->pino, n->name);
+	node_set_name_locked(s, n, a->pino, a->name, n->gen);
+	n->name_ns = 0;         /* not said by the server lately */
+	free(a);
+	return true;
+}
+
+void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
+		 const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	alias_add_locked(s, n, pino, name);
+	pthread_mutex_unlock(&s->lock);
+}
+
+#define GONE_PUTS 8
+
+/* => s->lock held.  dir pino's entry name is gone: the files whose fid
+ * was walked to it and that have another name take that one (their fid
+ * given up, into puts, to be walked again by it); it is nobody's alias
+ * any more. */
+static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
+			     struct fid **puts, unsigned *nputs)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (struct node *n = s->nhash[nbucket(pino, name)]; n;
+		     n = n->nnext)
+			if (n->pino == pino && strcmp(n->name, name) == 0 &&
+			    n->aliases && *nputs < GONE_PUTS) {
+				alias_promote_locked(s, n, false);
+				flru_del_locked(s, n);
+				if (n->fid)
+					puts[(*nputs)++] = n->fid;
+				n->fid = NULL;
+				again = true;   /* the chain changed */
+				break;
+			}
+	}
+	if (s->naliased)
+		for (unsigned b = 0; b < NBUCKETS; b++)
+			for (struct node *n = s->hash[b]; n; n = n->hnext)
+				if (n->naliases)
+					alias_del_locked(s, n, pino, name);
+}
+
+void node_name_gone(struct p9sb *s, uint64_t pino, const char *name)
+{
+	struct fid *puts[GONE_PUTS];
+	unsigned nputs = 0;
+
+	pthread_mutex_lock(&s->lock);
+	name_gone_locked(s, pino, name, puts, &nputs);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < nputs; i++)
+		fid_put(s, puts[i]);
+}
+
+/* n's fid failed with ENOENT: its name may be gone.  Its other names are
+ * walked in turn; true once one reached it. */
+static bool alias_rewalk(struct p9sb *s, struct node *n)
+{
+	for (unsigned tries = 0; tries < ALIAS_MAX; tries++) {
+		pthread_mutex_lock(&s->lock);
+		bool any = n != s->root && alias_promote_locked(s, n, tries == 0);
+		pthread_mutex_unlock(&s->lock);
+		if (!any)
+			return false;
+		int r = rewalk(s, n);
+		if (r == 0)
+			return true;
+		if (r != -ENOENT && r != -ESTALE)
+			return false;
+	}
+	return false;
+}
+
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
 			uint64_t gen)
@@ -365,8 +515,14 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	if (n && (!replace || n == s->root)) {
 		old = f;        /* keep the node's */
 	} else if (n) {
-		if (name)
+		if (name) {
+			/* another name of the same file: a hard link */
+			if (n->name && atomic_load(&n->type) != S_IFDIR &&
+			    (n->pino != pino || strcmp(n->name, name) != 0))
+				alias_add_locked(s, n, n->pino, n->name);
+			alias_del_locked(s, n, pino, name);
 			node_set_name_locked(s, n, pino, name, gen);
+		}
 		node_set_fid_locked(s, n, f, &old, &released);
 	} else {
 		n = sys_calloc(1, sizeof(*n));
@@ -564,7 +720,10 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	old = n->gen < s->gen && moved_since_locked(s, n, n->gen);
 	n->gen = s->gen;        /* once per rename, even if it fails */
 	pthread_mutex_unlock(&s->lock);
-	return old && rewalk(s, n) == 0;
+	if (old && rewalk(s, n) == 0)
+		return true;
+	/* or its name was removed, and it has another */
+	return alias_rewalk(s, n);
 }
 
 int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
@@ -784,11 +943,18 @@ void name_forget(struct p9sb *s, uint64_t pino, const char *name)
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname)
 {
+	struct fid *puts[GONE_PUTS];
+	unsigned nputs = 0;
+
 	if (opino == npino && strcmp(oname, nname) == 0)
 		return;
 	pthread_mutex_lock(&s->lock);
+	/* the file the target named, if any, lost that name */
+	name_gone_locked(s, npino, nname, puts, &nputs);
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct node *n = s->hash[b]; n; n = n->hnext) {
+			if (n->naliases && alias_del_locked(s, n, opino, oname))
+				alias_add_locked(s, n, npino, nname);
 			if (!n->name)
 				continue;
 			if (n->pino == npino && strcmp(n->name, nname) == 0)
@@ -801,4 +967,6 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 			}
 		}
 	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < nputs; i++)
+		fid_put(s, puts[i]);
 }
