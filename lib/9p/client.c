@@ -600,18 +600,23 @@ uint64_t sb_gen(struct p9sb *s)
 	return g;
 }
 
-#define REWALK_MAX 256  /* path depth tried */
+#define REWALK_MAX 256  /* names walked at most to reach a node again */
 
 /*
- * Walks to n again from the root by the names the table remembers, and
- * installs the new fid: for servers that name fids by path (diod), after
- * a rename above n.  0, or -ESTALE if the chain of names is incomplete or
- * leads to another file, or the walk's error.
+ * Walks to n again by the names the table remembers, and installs the new
+ * fid: from the nearest directory above n whose own fid is still good
+ * (the root's always is; one walked before a rename above it may not be,
+ * on a server that names fids by path), never by a whole path from the
+ * root, so depth is bounded by nothing but REWALK_MAX names between n and
+ * an ancestor that holds a fid.  Used after a rename above n, when the
+ * fid cache gave n's fid up, when n's name is gone and it has another.
+ * 0, or -ESTALE if the chain of names is incomplete or leads to another
+ * file, or the walk's error.
  */
 int rewalk(struct p9sb *s, struct node *n)
 {
 	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
-	struct fid *rootf = NULL;
+	struct fid *basef = NULL;
 	struct node *p;
 	uint64_t gen;
 	uint32_t cur = P9_NOFID;
@@ -622,20 +627,26 @@ int rewalk(struct p9sb *s, struct node *n)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
-	for (p = n; p && p != s->root && depth < REWALK_MAX; depth++) {
+	for (p = n; p != s->root && depth < REWALK_MAX;) {
 		if (!p->name || !(names[depth] = sys_strdup(p->name)))
 			break;
+		depth++;
 		p = node_find_locked(s, p->pino);
-	}
-	if (p == s->root) {
-		rootf = s->root->fid;
-		atomic_fetch_add(&rootf->refs, 1);
+		if (!p)
+			break;
+		if (p == s->root || (p->fid &&
+		    !moved_since_locked(s, p, p->gen))) {
+			/* p's fid names p: start there */
+			basef = p->fid;
+			atomic_fetch_add(&basef->refs, 1);
+			break;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!rootf || depth == 0)
+	if (!basef || depth == 0)
 		goto out;
 
-	/* names[depth-1] is just below the root */
+	/* names[depth-1] is just below the starting directory */
 	for (i = depth; i > 0;) {
 		struct p9_msg m = { .type = P9_TWALK };
 		struct reply rp;
@@ -645,7 +656,7 @@ int rewalk(struct p9sb *s, struct node *n)
 		r = fid_alloc(&s->c, &nf);
 		if (r)
 			break;
-		m.twalk.fid = cur == P9_NOFID ? rootf->num : cur;
+		m.twalk.fid = cur == P9_NOFID ? basef->num : cur;
 		m.twalk.newfid = nf;
 		while (i > 0 && k < P9_MAXWELEM)
 			m.twalk.wname[k++] = p9_str(names[--i]);
@@ -684,9 +695,9 @@ int rewalk(struct p9sb *s, struct node *n)
 out:
 	if (cur != P9_NOFID)
 		clunk_async(&s->c, cur);
-	if (rootf)
-		fid_put(s, rootf);
-	for (i = 0; i < depth; i++)
+	if (basef)
+		fid_put(s, basef);
+	for (i = 0; i < REWALK_MAX && names[i]; i++)
 		free(names[i]);
 	free(names);
 	return r;
