@@ -421,11 +421,14 @@ static bool alias_promote_locked(struct p9sb *s, struct node *n, bool keep)
 	n->aliases = a->next;
 	if (--n->naliases == 0)
 		s->naliased--;
-	if (keep && n->name)
-		alias_add_locked(s, n, n->pino, n->name);
+	char *was = keep && n->name ? sys_strdup(n->name) : NULL;
+	uint64_t wpino = n->pino;
 	node_set_name_locked(s, n, a->pino, a->name, n->gen);
 	n->name_ns = 0;         /* not said by the server lately */
 	free(a);
+	if (was)
+		alias_add_locked(s, n, wpino, was);
+	free(was);
 	return true;
 }
 
@@ -516,12 +519,16 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		old = f;        /* keep the node's */
 	} else if (n) {
 		if (name) {
-			/* another name of the same file: a hard link */
-			if (n->name && atomic_load(&n->type) != S_IFDIR &&
-			    (n->pino != pino || strcmp(n->name, name) != 0))
-				alias_add_locked(s, n, n->pino, n->name);
+			/* another name of the same file (a hard link): the
+			 * one it had is kept as an alias */
+			char *was = n->name && atomic_load(&n->type) !=
+				    S_IFDIR ? sys_strdup(n->name) : NULL;
+			uint64_t wpino = n->pino;
 			alias_del_locked(s, n, pino, name);
 			node_set_name_locked(s, n, pino, name, gen);
+			if (was)
+				alias_add_locked(s, n, wpino, was);
+			free(was);
 		}
 		node_set_fid_locked(s, n, f, &old, &released);
 	} else {
@@ -753,12 +760,16 @@ int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
 	return 0;
 }
 
-/* Linux O_* -> 9P2000.L open flags (the values of x86 Linux). */
+/* Linux O_* -> 9P2000.L open flags (the values of x86 Linux).  O_DIRECT
+ * is not sent, as Linux's v9fs does not: it is about this client's
+ * caching (the handle has none: no read-ahead, no write-behind), and a
+ * server that passed it on would need aligned buffers (diod refuses it
+ * with EINVAL, uvfs-hostfs's writes failed with EINVAL). */
 static uint32_t dotl_flags(int flags)
 {
 	static const struct { int o; uint32_t p; } map[] = {
 		{ O_APPEND, 02000 }, { O_DSYNC, 010000 },
-		{ O_DIRECT, 040000 }, { O_LARGEFILE, 0100000 },
+		{ O_LARGEFILE, 0100000 },
 		{ O_DIRECTORY, 0200000 }, { O_NOATIME, 01000000 },
 		{ O_SYNC & ~O_DSYNC, 04000000 },
 	};
