@@ -102,6 +102,8 @@ enum cond {
 	COND_RENAMED_REUSED = 1 << 4,   /* a name a file was renamed away
 					   from names something again */
 	COND_NOOP_CHOWN = 1 << 5,       /* a chown to -1, -1 */
+	COND_FALLOC_OTHER = 1 << 6,     /* a fallocate by the other user was
+					   made earlier in the sequence */
 };
 
 /* seq.c */

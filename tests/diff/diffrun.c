@@ -40,7 +40,7 @@
 
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
-		 RC_NOOP_CHOWN };
+		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -103,6 +103,8 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "fd-dir") == 0) r->cond = RC_FD_DIR;
 		else if (strcmp(cond, "renamed-reused") == 0) r->cond = RC_RENAMED_REUSED;
 		else if (strcmp(cond, "noop-chown") == 0) r->cond = RC_NOOP_CHOWN;
+		else if (strcmp(cond, "falloc-other") == 0) r->cond = RC_FALLOC_OTHER;
+		else if (strcmp(cond, "seek-hole") == 0) r->cond = RC_SEEK_HOLE;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -116,7 +118,7 @@ bad:
 		fprintf(stderr, "uvfs-diffrun: %s:%d: not a rule "
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
-			"fd-dir, renamed-reused, noop-chown; "
+			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -161,7 +163,10 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_LINKED && !(ref->cond & COND_LINKED)) ||
 		    (r->cond == RC_FD_DIR && !(ref->cond & COND_FD_DIR)) ||
 		    (r->cond == RC_RENAMED_REUSED && !(ref->cond & COND_RENAMED_REUSED)) ||
-		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)))
+		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)) ||
+		    (r->cond == RC_FALLOC_OTHER && !(ref->cond & COND_FALLOC_OTHER)) ||
+		    (r->cond == RC_SEEK_HOLE && !(c && c->op == OP_LSEEK &&
+						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))))
 			continue;
 		return r;
 	}
@@ -738,6 +743,7 @@ int main(int argc, char **argv)
 		if (rules[i].hits)
 			printf("  accepted %ld x: %s %s: %s\n", rules[i].hits,
 			       rules[i].backend,
+			       rules[i].op == OP_TREE ? "tree" :
 			       rules[i].op >= 0 ? op_name(rules[i].op) : "*",
 			       rules[i].reason);
 	return failed || cases_failed ? 1 : 0;

@@ -141,6 +141,7 @@ static int name_lost(const struct slot *sl)
 #define MAX_MOVED 8
 struct moved {                  /* names renamed away from (reference) */
 	int linked;             /* a link() succeeded */
+	int falloc_other;       /* a fallocate() by the other user */
 	int n;
 	char path[MAX_MOVED][SEQ_PATH_MAX];
 };
@@ -159,6 +160,8 @@ static int conditions(const struct call *c, const struct slot *slots,
 			cond |= COND_OPEN_NAME_LOST;
 	if (mv->linked)
 		cond |= COND_LINKED;
+	if (mv->falloc_other)
+		cond |= COND_FALLOC_OTHER;
 	if ((c->op == OP_CHOWN || c->op == OP_FCHOWN) && c->a == -1 &&
 	    c->b == -1)
 		cond |= COND_NOOP_CHOWN;
@@ -323,6 +326,8 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 			snprintf(mv.path[mv.n++], SEQ_PATH_MAX, "%s", c->p1);
 		if (c->op == OP_LINK && res[i].ret == 0)
 			mv.linked = 1;
+		if (c->op == OP_FALLOCATE && c->user)
+			mv.falloc_other = 1;
 	}
 	if (is_ref) {           /* after the last call: res[n].cond */
 		struct call none = { .op = OP_STAT };
