@@ -2860,6 +2860,10 @@ static void test_xattr_rdonly(void **state)
 	umount_memfs("m");
 }
 
+/* ---- file locks: conformance_locks.c ------------------------------------ */
+
+#include "conformance_locks.c"
+
 /* ---- main -------------------------------------------------------------- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
@@ -2918,6 +2922,15 @@ int main(int argc, char **argv)
 		T(test_xattr_perm),
 		T(test_xattr_links),
 		T(test_xattr_rdonly),
+		T(test_lock_conflict),
+		T(test_lock_ranges),
+		T(test_lock_args),
+		T(test_lock_close_releases),
+		T(test_lock_flock),
+		T(test_lock_wait_unlock),
+		T(test_lock_wait_timeout),
+		T(test_lock_wait_revoke),
+		T(test_lock_wait_umount),
 	};
 	struct uvfs_ctx *root;
 	struct uvfs_stats st;
