@@ -396,8 +396,10 @@ int uvfs_file_fsync(struct uvfs_file *f, int datasync);
 /* A close of a descriptor of f (FUSE's FLUSH): the driver reports the
  * errors of writes it sent behind, and waits for them (fs.h's flush).
  * f stays open.  uvfs_file_flushes: 1 if f is open for writing on a
- * driver that has a flush (else a flush does nothing: FUSE may be told
- * not to send it). */
+ * driver that has a flush, or a file lock was ever taken on its file
+ * system (a close then ends the closer's POSIX locks:
+ * uvfs_file_unlock_owner); else a flush does nothing: FUSE may be told
+ * not to send it. */
 int uvfs_file_flush(struct uvfs_file *f);
 int uvfs_file_flushes(const struct uvfs_file *f);
 /* ftruncate: the handle must be open for writing (-EINVAL). */

@@ -115,6 +115,9 @@ struct uvfs_sb {
 	bool rdonly;                        /* const */
 	bool flushes;                       /* const after the driver's
 					       mount: uvfs_sb_set_flushes */
+	atomic_bool locked;                 /* a file lock was taken on it
+					       (lock.c): closes tell (FUSE
+					       FLUSH) */
 	dev_t dev;                          /* const: st_dev of its files */
 	unsigned deadline_ms;               /* const: forced-unmount deadline */
 	/* u->vc_lock: */

@@ -203,6 +203,8 @@ int lock_try(struct uvfs_sb *sb, struct vnode *vp, void *fh, int cmd,
 		pthread_mutex_unlock(&u->lk_lock);
 		return -ENOLCK;
 	}
+	if (lk->type != F_UNLCK && !atomic_load(&sb->locked))
+		atomic_store(&sb->locked, true);
 	if (cmd == UVFS_LOCK_GET) {
 		bool c = lockset_conflict(&vl->ls, lk, &held);
 

@@ -487,7 +487,10 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 
 int uvfs_file_flushes(const struct uvfs_file *h)
 {
-	return file_flushes(h->f);
+	/* a close must also end its process's POSIX locks (FUSE's FLUSH
+	 * carries the owner) once any lock was taken on the file system */
+	return file_flushes(h->f) ||
+	       atomic_load(&h->f->path.vp->sb->locked);
 }
 
 int uvfs_file_flush(struct uvfs_file *h)
