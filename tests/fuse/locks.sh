@@ -268,6 +268,45 @@ locker_end b
 expect_umount "$H1"
 expect 0 "$UVFS" -m "$MNT2" umount "$H2"
 
+note "hostfs (spawned, supervised): a held lock is taken again after kill -9"
+S=$MNT/s
+mkdir "$S"
+mkdir -m 0777 "$WORK/sexport"
+expect 0 "$UVFS" mount -t hostfs "$WORK/sexport" "$S"
+echo x >"$S/f"
+# a host process's try: 0 if it got bytes 0-1 (and let go), 1 if not
+host_lock() {
+	python3 -c '
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 2, 0)
+except OSError:
+    sys.exit(1)
+' "$WORK/sexport/f"
+}
+server_pid() { "$UVFS" -m "$MNT" servers --json |
+	python3 -c 'import json,sys; s=json.load(sys.stdin)["servers"]; print(s[0]["pid"] if s else 0)'; }
+locker_start a "$S/f" rw
+locker a "lockf wr 0 0" ok
+host_lock && fail "a host process got the lock uvfs holds"
+P=$(server_pid)
+[ "$P" -gt 0 ] || fail "no server pid"
+kill -9 "$P"
+for _ in $(seq 100); do
+	locker_send a read
+	locker_read a r 20
+	[ "$r" = "data x" ] && break
+	sleep 0.1
+done
+[ "$r" = "data x" ] || fail "the lock holder's file does not read after the restart: $r"
+[ "$(server_pid)" != "$P" ] || fail "the server was not restarted"
+host_lock && fail "the lock was not taken again after the restart"
+locker a "lockf un 0 0" ok
+host_lock || fail "the host still sees the lock after its unlock"
+locker_end a
+expect_umount "$S"
+
 # ---- diod ---------------------------------------------------------------
 
 DIOD=$(command -v diod || echo /usr/sbin/diod)
