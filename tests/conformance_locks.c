@@ -314,6 +314,7 @@ static void test_lock_wait_umount(void **state)
 	ERR(waiter_end(&w), EIO);
 	OK(uvfs_close(w.c, w.fd));
 	OK(uvfs_close(C, fd1));
+	uvfs_settle(U, 10000);  /* the kill's second half lets go of D */
 	for (int i = 0; i < MAX_EXTRA; i++)
 		if (strcmp(extra_mounts[i], abs_path("m")) == 0)
 			extra_mounts[i][0] = '\0';

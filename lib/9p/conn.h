@@ -83,6 +83,10 @@ struct conn {
 	 * the waits for replies: a synchronous call is one; a batch of
 	 * calls in flight together (pool.c) is one */
 	atomic_ulong n_sent, n_waits;
+	/* Tclunks sent and not yet answered (lock.c: a lock refused while
+	 * one is out is asked again once they are in, since a clunk
+	 * releases the locks of its fid) */
+	atomic_long clunks_out;
 };
 
 /* A fid as the server knows it (registry entry). */

@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "driver.h"
@@ -139,6 +140,19 @@ int p9_lock_reclaim(struct conn *c, uint32_t fid,
 	return uvfs_lockset_each(ls, reclaim_one, &rc);
 }
 
+/* Waits (1 ms steps, at most the mount's timeout) until no Tclunk sent
+ * here is unanswered; true if one was. */
+static bool clunks_settle(struct conn *c)
+{
+	struct timespec ts = { 0, 1000000 };
+	bool was = atomic_load(&c->clunks_out) > 0;
+
+	for (long ms = 0; atomic_load(&c->clunks_out) > 0 &&
+			  ms < (long)c->s.timeout_ms; ms++)
+		nanosleep(&ts, NULL);
+	return was;
+}
+
 int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
 	    struct uvfs_lock *lk)
 {
@@ -198,6 +212,14 @@ int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
 	m.tlock.client_id = p9_str(client_id);
 	gen = conn_sgen(&s->c);
 	r = rpc(&s->c, &m, P9_RLOCK, &rp, CL_NONE, 0);
+	if (r == 0 && rp.m.rlock.status == P9_LOCK_BLOCKED &&
+	    clunks_settle(&s->c)) {
+		/* a fid closed here just before may have held it: the
+		 * server may have run our Tlock before that Tclunk */
+		reply_free(&rp);
+		gen = conn_sgen(&s->c);
+		r = rpc(&s->c, &m, P9_RLOCK, &rp, CL_NONE, 0);
+	}
 	if (r == 0) {
 		uint8_t st = rp.m.rlock.status;
 
