@@ -21,7 +21,7 @@
  *   - never waits inside the gate: a blocking request that got -EAGAIN
  *     waits outside, on u->lk_cv, until lk_seq moves (a local release),
  *     its poll interval passes (a driver with a lock op: the server's
- *     owners release without telling us; 10 ms doubling to 500 ms, as
+ *     owners release without telling us; 10 ms doubling to 200 ms, as
  *     v9fs polls, but sooner), its deadline passes (-ETIMEDOUT), it is
  *     cancelled (-EINTR), or the vnode dies (-EIO); then tries again.
  * Release: a file's last release drops every lock taken through it
@@ -49,7 +49,7 @@ struct uvfs_lock_wait {
 };
 
 #define POLL_MIN_MS     10
-#define POLL_MAX_MS     500
+#define POLL_MAX_MS     200
 
 int lock_init(struct uvfs *u)
 {
@@ -268,7 +268,13 @@ int lock_try(struct uvfs_sb *sb, struct vnode *vp, void *fh, int cmd,
 			r = e;
 	}
 	vl->busy = false;
-	kick_locked(u);
+	/* waiters look again only if something changed (a refusal changes
+	 * nothing: kicking then would make a polling waiter spin); those
+	 * waiting for busy are woken either way */
+	if (r == 0 || lk->type == F_UNLCK)
+		kick_locked(u);
+	else
+		pthread_cond_broadcast(&u->lk_cv);
 	pthread_mutex_unlock(&u->lk_lock);
 	return r;
 }
