@@ -9,8 +9,9 @@
 #    a Unix socket, both mounting it with the 9p type): flock(1) and fcntl
 #    locks exclude each other, and a host process's fcntl lock sees them;
 #    a held lock survives a kill -9 of the server (reclaimed after the
-#    reconnect); a lock request cut by its deadline (server stopped) is
-#    not left granted;
+#    reconnect), or, if a host process took it meanwhile, the file turns
+#    stale (ESTALE); a lock request cut by its deadline (server stopped)
+#    is not left granted;
 #  - the same flock(1) exclusion on a diod export, if diod is installed.
 # Needs root and /dev/fuse (77 otherwise).
 . "$(dirname "$0")/lib.sh"
@@ -245,6 +246,27 @@ done
 locker a "lockf un 0 0" ok
 locker b "lockf wr 0 1" ok
 locker b "lockf un 0 0" ok
+
+note "hostfs: a lock the new server refuses to give back: the file turns stale"
+locker a "lockf wr 0 0" ok
+kill -9 "$NP"
+wait "$NP" 2>/dev/null
+locker_start h "$EXPORT/f" rw
+locker h "lockf wr 0 0" ok      # a host process takes it meanwhile
+start_listener
+for _ in $(seq 100); do
+	locker_send a read
+	locker_read a r 20
+	case $r in "error ESTALE") break ;; "data shared") fail "a read on after its lock was lost" ;; esac
+	sleep 0.1       # still reconnecting (EIO)
+done
+[ "$r" = "error ESTALE" ] || fail "the file whose lock was lost answers '$r', want ESTALE"
+locker h "lockf un 0 0" ok
+locker_end h
+locker_end a                    # close works on a stale file
+locker_start a "$H1/f" rw       # a new open is a new file
+locker a "lockf wr 0 0" ok
+locker a "lockf un 0 0" ok
 
 note "hostfs: a lock request cut by its deadline is not left granted"
 kill -STOP "$NP"
