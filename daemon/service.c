@@ -314,13 +314,14 @@ struct seen {                   /* watcher thread only */
 static struct {
 	struct uvfs *u;
 	const char *fuse_mnt, *mtab;
-	pthread_t thread;       /* written before running is set */
-	atomic_bool stop;
-	atomic_bool running;    /* started; read by whoever stops it (the
-				 * signal thread) */
+	pthread_mutex_t lock;   /* start and stop (main and signal threads) */
+	pthread_t thread;       /* lock */
+	atomic_bool stop;       /* the thread's cue */
+	bool running;           /* lock: started, not joined */
+	bool ended;             /* lock: stopped once; no start after it */
 	struct seen seen[SEEN_MAX];
 	char *written;          /* the mount table last written */
-} w;
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void host_of(const char *ns, char *out, size_t size)
 {
@@ -424,28 +425,40 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+/* A stop that came first (a signal during start-up) wins: the watcher is
+ * then never started, so nothing outlives the instance it watches. */
 int service_watch_start(struct uvfs *u, const char *fuse_mnt,
 			const char *mtab)
 {
+	int err = 0;
+
+	pthread_mutex_lock(&w.lock);
+	if (w.ended || w.running)
+		goto out;
 	w.u = u;
 	w.fuse_mnt = fuse_mnt;
 	w.mtab = mtab;
 	atomic_store(&w.stop, false);
 	if (mtab)
 		watch_mtab();           /* at once: the replayed table */
-	int err = pthread_create(&w.thread, NULL, watch_main, NULL);
-	if (err)
-		return -err;
-	atomic_store(&w.running, true);
-	return 0;
+	err = -pthread_create(&w.thread, NULL, watch_main, NULL);
+	if (!err)
+		w.running = true;
+out:
+	pthread_mutex_unlock(&w.lock);
+	return err;
 }
 
 void service_watch_stop(void)
 {
-	if (!atomic_exchange(&w.running, false))
-		return;
-	atomic_store(&w.stop, true);
-	pthread_join(w.thread, NULL);
-	free(w.written);
-	w.written = NULL;
+	pthread_mutex_lock(&w.lock);
+	w.ended = true;
+	if (w.running) {
+		atomic_store(&w.stop, true);
+		pthread_join(w.thread, NULL);
+		w.running = false;
+		free(w.written);
+		w.written = NULL;
+	}
+	pthread_mutex_unlock(&w.lock);
 }

@@ -1108,6 +1108,93 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	reply_err(req, err);
 }
 
+/* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range ------------------- */
+
+/* Once fallocate or copy_file_range changed a file through a handle
+ * marked by opened_for_write, as op_write does before a write: the setgid
+ * bit the kernel leaves, for a caller other than root.  => 0 or -errno
+ * (to answer). */
+static int kill_sgid(fuse_req_t req, fuse_ino_t ino, struct fh *h,
+		     const char *op)
+{
+	struct uvfs_ctx *ctx;
+	int err;
+
+	if (!atomic_load(&h->kill_sgid) || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	ctx = req_ctx(req, ino, op, NULL);
+	err = ctx ? uvfs_file_kill_priv(ctx, h->f) : -ENOMEM;
+	uvfs_fuse_ctx_put(UF(req), ctx);
+	if (err < 0)
+		return err;
+	atomic_store(&h->kill_sgid, false);
+	if (err == 1)
+		inval_attr(UF(req), ino);
+	return 0;
+}
+
+/* The kernel checked the descriptor, the type, the ranges and cleared
+ * set-user-id (file_modified) before sending these; the answers are the
+ * library's (fileops.c).  Never -ENOSYS: the kernel would stop asking
+ * for good (fallocate, copy_file_range: -EOPNOTSUPP instead, after which
+ * it copies through READ and WRITE itself). */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t off, off_t len, struct fuse_file_info *fi)
+{
+	int err;
+
+	req_begin(req, NODE(UF(req), ino), "fallocate");
+	err = uvfs_file_fallocate(FH(fi)->f, mode, off, len);
+	req_end(UF(req));
+	if (!err)       /* once it changed something, as tmpfs */
+		err = kill_sgid(req, ino, FH(fi), "fallocate");
+	reply_err(req, err == -ENOSYS ? -EOPNOTSUPP : err);
+}
+
+/* SEEK_DATA and SEEK_HOLE (the kernel answers the others itself).  With
+ * the writeback cache (-o writeback) the kernel holds data and a size we
+ * have not seen yet and does not write them back before it asks: ENOSYS
+ * then, once, and it answers from its own size from then on (no holes,
+ * but nothing missed), as for a daemon without lseek. */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t r;
+
+	if (UF(req)->want & FUSE_CAP_WRITEBACK_CACHE)
+		return reply_err(req, -ENOSYS);
+	req_begin(req, NODE(UF(req), ino), "lseek");
+	r = uvfs_file_lseek(FH(fi)->f, off, whence);
+	req_end(UF(req));
+	if (r < 0)
+		return reply_err(req, r == -ENOSYS ? -EINVAL : (int)r);
+	count(req);
+	fuse_reply_lseek(req, r);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	ssize_t n;
+	int err;
+
+	(void)ino_in;
+	req_begin(req, NODE(UF(req), ino_out), "copy_file_range");
+	n = uvfs_file_copy_range(FH(fi_in)->f, off_in, FH(fi_out)->f, off_out,
+				 len, (unsigned)flags);
+	req_end(UF(req));
+	if (n < 0)
+		return reply_err(req, n == -ENOSYS ? -EOPNOTSUPP : (int)n);
+	if (n > 0 && (err = kill_sgid(req, ino_out, FH(fi_out),
+				      "copy_file_range")) != 0)
+		return reply_err(req, err);
+	count(req);
+	fuse_reply_write(req, (size_t)n);
+}
+
 const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -1143,6 +1230,9 @@ const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.removexattr = op_removexattr,
 	.access = op_access,
 	.create = op_create,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.copy_file_range = op_copy_file_range,
 	.getlk = op_getlk,
 	.setlk = op_setlk,
 	.flock = op_flock,

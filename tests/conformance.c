@@ -41,6 +41,9 @@
 #ifdef UVFS_CONFORMANCE_NFS /* the conformance-nfs build (tests/meson.build) */
 #include <uvfs/nfs.h>
 #endif
+#ifdef UVFS_CONFORMANCE_TESTFS /* conformance-testfs (tests/meson.build) */
+#include "testfs.h"
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -2860,6 +2863,243 @@ static void test_xattr_rdonly(void **state)
 	umount_memfs("m");
 }
 
+/* ---- hard links that outlive their first name (9P: the fid a file was
+ * first walked by names the name it was walked by) -------------------- */
+
+/* Appends data to path (O_APPEND). */
+static void append(struct uvfs_ctx *c, const char *path, const char *data)
+{
+	int fd = (int)OK(uvfs_open(c, path, O_WRONLY | O_APPEND, 0));
+	size_t n = strlen(data);
+
+	assert_int_equal(OK(uvfs_write(c, fd, data, n)), n);
+	OK(uvfs_close(c, fd));
+}
+
+/* Longer than any attribute cache of a remote type (actimeo=1000 ms):
+ * what follows asks the server again. */
+#define ATTR_CACHE_MS 1200
+
+/* echo data > a; ln a b; rm a; cat b; ln b c; append, chmod, lstat b
+ * once attributes cached by the first name have expired.  The file is
+ * held open by its first name meanwhile: fstat and fchmod go to the file
+ * (not to a name) before any other lookup. */
+static void test_link_first_name_gone(void **state)
+{
+	struct stat st;
+	int fd;
+
+	(void)state;
+	put(C, "a", "data");
+	ino_t ino = st_of(C, "a").st_ino;
+	fd = (int)OK(uvfs_open(C, "a", O_RDWR, 0));
+	OK(uvfs_link(C, "a", "b"));
+	OK(uvfs_unlink(C, "a"));
+	sleep_ms(ATTR_CACHE_MS);
+	OK(uvfs_fstat(C, fd, &st));
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_ino, ino);
+	OK(uvfs_fchmod(C, fd, 0640));
+	OK(uvfs_fstat(C, fd, &st));
+	assert_int_equal(st.st_mode & 07777, 0640);
+	OK(uvfs_close(C, fd));
+	assert_false(exists(C, "a"));
+	ASSERT_CONTENT(C, "b", "data");
+	OK(uvfs_link(C, "b", "c"));
+	st = lst_of(C, "b");
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(st.st_ino, ino);
+	append(C, "b", "+more");
+	OK(uvfs_chmod(C, "b", 0600));
+	sleep_ms(ATTR_CACHE_MS);
+	st = lst_of(C, "b");
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 9);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(st.st_ino, ino);
+	ASSERT_CONTENT(C, "c", "data+more");
+	/* and the first link's name is free again */
+	put(C, "a", "new");
+	ASSERT_CONTENT(C, "a", "new");
+	ASSERT_CONTENT(C, "b", "data+more");
+	assert_int_equal(st_of(C, "c").st_nlink, 2);
+	OK(uvfs_unlink(C, "b"));
+	assert_int_equal(st_of(C, "c").st_nlink, 1);
+	ASSERT_CONTENT(C, "c", "data+more");
+}
+
+/* The surviving name renamed (into another directory too), the names in
+ * other directories: every remaining name reaches the file, counts agree. */
+static void test_link_rename_survivor(void **state)
+{
+	struct stat st;
+
+	(void)state;
+	OK(uvfs_mkdir(C, "d1", 0755));
+	OK(uvfs_mkdir(C, "d2", 0755));
+	put(C, "d1/a", "x");
+	OK(uvfs_link(C, "d1/a", "d2/b"));
+	OK(uvfs_link(C, "d1/a", "c"));
+	assert_int_equal(st_of(C, "c").st_nlink, 3);
+	OK(uvfs_unlink(C, "d1/a"));
+	OK(uvfs_rename(C, "d2/b", "d1/moved", 0));
+	ASSERT_CONTENT(C, "d1/moved", "x");
+	OK(uvfs_unlink(C, "c"));
+	append(C, "d1/moved", "y");
+	OK(uvfs_link(C, "d1/moved", "d2/again"));
+	sleep_ms(ATTR_CACHE_MS);
+	st = lst_of(C, "d2/again");
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(st.st_size, 2);
+	OK(uvfs_chmod(C, "d1/moved", 0640));
+	assert_int_equal(st_of(C, "d2/again").st_mode & 07777, 0640);
+	/* the directory holding the survivor renamed too */
+	OK(uvfs_rename(C, "d2", "d3", 0));
+	OK(uvfs_unlink(C, "d1/moved"));
+	ASSERT_CONTENT(C, "d3/again", "xy");
+	assert_int_equal(st_of(C, "d3/again").st_nlink, 1);
+	ERR(uvfs_link(C, "d1/moved", "d1/none"), ENOENT);
+	OK(uvfs_link(C, "d3/again", "d1/back"));
+	ASSERT_CONTENT(C, "d1/back", "xy");
+}
+
+/* Every name unlinked while the file is open: the open file reads and
+ * writes on, fstat says no links; its data goes with the last close. */
+static void test_link_unlink_open(void **state)
+{
+	struct stat st;
+	char buf[32];
+	int fd;
+
+	(void)state;
+	put(C, "a", "12345");
+	OK(uvfs_link(C, "a", "b"));
+	fd = (int)OK(uvfs_open(C, "b", O_RDWR, 0));
+	OK(uvfs_unlink(C, "a"));
+	ASSERT_CONTENT(C, "b", "12345");
+	OK(uvfs_unlink(C, "b"));
+	assert_false(exists(C, "b"));
+	assert_int_equal(OK(uvfs_pwrite(C, fd, "abc", 3, 5)), 3);
+	sleep_ms(ATTR_CACHE_MS);
+	OK(uvfs_fstat(C, fd, &st));
+	assert_int_equal(st.st_nlink, 0);
+	assert_int_equal(st.st_size, 8);
+	assert_int_equal(OK(uvfs_pread(C, fd, buf, sizeof(buf), 0)), 8);
+	assert_memory_equal(buf, "12345abc", 8);
+	OK(uvfs_close(C, fd));
+}
+
+/* ---- deep paths: below the mount, depth is limited by nothing but the
+ * file system (the kernel's PATH_MAX bounds one path argument, not the
+ * depth of a tree: each step here is relative to the working directory) */
+
+#define DEEP_LEVELS 42
+
+static void deep_name(char *name, int level)
+{
+	memset(name, 'a' + level % 26, 255);
+	name[0] = (char)('A' + level % 26);
+	name[255] = '\0';
+}
+
+static void test_deep_paths(void **state)
+{
+	char name[256], buf[64];
+	struct uvfs_dirent de[8];
+	struct stat st;
+	ssize_t n;
+	int fd, level;
+	bool seen = false;
+
+	(void)state;
+	for (level = 0; level < DEEP_LEVELS; level++) {
+		deep_name(name, level);
+		OK(uvfs_mkdir(C, name, 0755));
+		OK(uvfs_chdir(C, name));
+	}
+	/* at more than 10 KiB below the test's directory */
+	put(C, "f", "deep");
+	st = st_of(C, "f");
+	assert_int_equal(st.st_size, 4);
+	fd = (int)OK(uvfs_open(C, "f", O_RDWR, 0));
+	assert_int_equal(OK(uvfs_pwrite(C, fd, "er", 2, 4)), 2);
+	assert_int_equal(OK(uvfs_pread(C, fd, buf, sizeof(buf), 0)), 6);
+	assert_memory_equal(buf, "deeper", 6);
+	OK(uvfs_close(C, fd));
+	deep_name(name, DEEP_LEVELS);
+	OK(uvfs_rename(C, "f", name, 0));
+	fd = (int)OK(uvfs_open(C, ".", O_RDONLY | O_DIRECTORY, 0));
+	while ((n = OK(uvfs_readdir(C, fd, de, 8))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (strcmp(de[i].name, name) == 0)
+				seen = true;
+	OK(uvfs_close(C, fd));
+	assert_true(seen);
+	/* the file's attributes once they must be asked for again */
+	sleep_ms(ATTR_CACHE_MS);
+	assert_int_equal(st_of(C, name).st_size, 6);
+	ASSERT_CONTENT(C, name, "deeper");
+	OK(uvfs_mkdir(C, "sub", 0700));
+	char target[300];
+	snprintf(target, sizeof(target), "../%s", name);
+	OK(uvfs_symlink(C, target, "sub/link"));
+	ASSERT_CONTENT(C, "sub/link", "deeper");
+	OK(uvfs_unlink(C, "sub/link"));
+	OK(uvfs_rmdir(C, "sub"));
+	OK(uvfs_unlink(C, name));
+	assert_false(exists(C, name));
+	/* and back up, removing each level */
+	for (level = DEEP_LEVELS - 1; level >= 0; level--) {
+		deep_name(name, level);
+		OK(uvfs_chdir(C, ".."));
+		OK(uvfs_rmdir(C, name));
+	}
+	OK(uvfs_getcwd(C, buf, sizeof(buf)));
+	assert_string_equal(buf, D);
+}
+
+/* ---- O_DIRECT: a hint the file system may take; the data is the same */
+
+static void test_o_direct(void **state)
+{
+	static char wbuf[8192] __attribute__((aligned(4096)));
+	static char rbuf[8192] __attribute__((aligned(4096)));
+	struct stat st;
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (char)('a' + i % 23);
+	fd = (int)OK(uvfs_open(C, "f", O_CREAT | O_RDWR | O_DIRECT, 0644));
+	assert_int_equal(OK(uvfs_write(C, fd, wbuf, 4096)), 4096);
+	assert_int_equal(OK(uvfs_pwrite(C, fd, wbuf + 4096, 4096, 4096)),
+			 4096);
+	assert_int_equal(OK(uvfs_pread(C, fd, rbuf, 8192, 0)), 8192);
+	assert_memory_equal(rbuf, wbuf, 8192);
+	OK(uvfs_fstat(C, fd, &st));
+	assert_int_equal(st.st_size, 8192);
+	OK(uvfs_close(C, fd));
+	/* an existing file opened O_DIRECT, read back without it */
+	fd = (int)OK(uvfs_open(C, "f", O_RDWR | O_DIRECT, 0));
+	memset(wbuf, 'Z', 4096);
+	assert_int_equal(OK(uvfs_pwrite(C, fd, wbuf, 4096, 4096)), 4096);
+	OK(uvfs_close(C, fd));
+	fd = (int)OK(uvfs_open(C, "f", O_RDONLY, 0));
+	assert_int_equal(OK(uvfs_pread(C, fd, rbuf, 8192, 0)), 8192);
+	assert_memory_equal(rbuf + 4096, wbuf, 4096);
+	assert_int_equal(rbuf[0], 'a');
+	OK(uvfs_close(C, fd));
+	/* a write-only and an appending O_DIRECT handle */
+	fd = (int)OK(uvfs_open(C, "f", O_WRONLY | O_APPEND | O_DIRECT, 0));
+	assert_int_equal(OK(uvfs_write(C, fd, wbuf, 4096)), 4096);
+	OK(uvfs_close(C, fd));
+	assert_int_equal(st_of(C, "f").st_size, 12288);
+}
+
+/* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range ------------------- */
+
+#include "conformance_fileops.c"
+
 /* ---- file locks: conformance_locks.c ------------------------------------ */
 
 #include "conformance_locks.c"
@@ -2922,6 +3162,19 @@ int main(int argc, char **argv)
 		T(test_xattr_perm),
 		T(test_xattr_links),
 		T(test_xattr_rdonly),
+		T(test_fallocate),
+		T(test_fallocate_errors),
+		T(test_fileops_setid),
+		T(test_seek_data),
+		T(test_copy_file_range),
+		T(test_copy_file_range_errors),
+		T(test_copy_file_range_sparse),
+		T(test_link_first_name_gone),
+		T(test_link_rename_survivor),
+		T(test_link_unlink_open),
+		T(test_deep_paths),
+		T(test_o_direct),
+
 		T(test_lock_conflict),
 		T(test_lock_ranges),
 		T(test_lock_args),
@@ -2958,6 +3211,10 @@ int main(int argc, char **argv)
 #ifdef UVFS_CONFORMANCE_NFS
 	if (r == 0 && strcmp(fs_type, "nfs") == 0)
 		r = uvfs_nfs_register(U);
+#endif
+#ifdef UVFS_CONFORMANCE_TESTFS
+	if (r == 0 && strcmp(fs_type, "testfs") == 0)
+		r = uvfs_fstype_register(U, &testfs_ops);
 #endif
 	if (r == 0)
 		r = uvfs_mkdir(root, "/mnt", 0755);

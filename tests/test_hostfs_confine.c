@@ -596,6 +596,77 @@ static void readdir_removed(void **state)
 	assert_int_equal(tc_clunk(c, 2), 0);
 }
 
+/* Paths longer than PATH_MAX below the export (30 directories of 200-byte
+ * names): made, walked and used through the server, each name beneath the
+ * previous one; moved out of the export on the host, the deep fids reach
+ * nothing (ENOENT), and nothing is made outside. */
+static void deep_paths(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	char name[201], buf[16];
+	uint32_t fid = 1, nf = 100;
+	struct p9_rgetattr a;
+	int dfd;
+
+	assert_int_equal(tc_mkdir(c, 1, "top", 0755, 0), 0);
+	assert_int_equal(tc_walk(c, 1, nf, "top", NULL), 0);
+	fid = nf++;
+	for (int i = 0; i < 30; i++) {
+		memset(name, 'a' + i % 26, 200);
+		name[200] = '\0';
+		assert_int_equal(tc_mkdir(c, fid, name, 0755, 0), 0);
+		assert_int_equal(tc_walk(c, fid, nf, name, NULL), 0);
+		if (fid != 1)
+			assert_int_equal(tc_clunk(c, fid), 0);
+		fid = nf++;
+	}
+	/* a file 6 KiB below the root */
+	assert_int_equal(tc_walk(c, fid, nf, "", NULL), 0);
+	assert_int_equal(tc_lcreate(c, nf, "f", O_RDWR, 0644, 0), 0);
+	assert_int_equal(tc_pwrite(c, nf, 0, "deep", 4), 4);
+	assert_int_equal(tc_clunk(c, nf), 0);
+	assert_int_equal(tc_walk(c, fid, nf, "f", NULL), 0);
+	assert_int_equal(tc_getattr(c, nf, &a), 0);
+	assert_int_equal(a.size, 4);
+	assert_int_equal(tc_lopen(c, nf, O_RDONLY), 0);
+	assert_int_equal(tc_pread(c, nf, 0, buf, sizeof(buf)), 4);
+	assert_int_equal(tc_clunk(c, nf), 0);
+	assert_int_equal(tc_walk(c, fid, nf, "..", NULL), 0);
+	assert_int_equal(tc_getattr(c, nf, &a), 0);
+	assert_int_equal(tc_clunk(c, nf), 0);
+	/* the tree moved out of the export on the host */
+	char from[256], to[256];
+	hpath(from, exp_, "top");
+	hpath(to, out_, "top");
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(tc_getattr(c, fid, NULL), ENOENT);
+	assert_int_equal(tc_walk(c, fid, nf, "f", NULL), ENOENT);
+	assert_int_equal(tc_lcreate(c, fid, "planted", O_RDWR, 0644, 0),
+			 ENOENT);
+	assert_int_equal(tc_mkdir(c, fid, "made", 0755, 0), ENOENT);
+	/* nothing was made in the moved tree */
+	dfd = open(to, O_PATH | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	for (int i = 0; i < 30; i++) {
+		memset(name, 'a' + i % 26, 200);
+		int nfd = openat(dfd, name, O_PATH | O_DIRECTORY);
+		assert_true(nfd >= 0);
+		close(dfd);
+		dfd = nfd;
+	}
+	assert_int_equal(faccessat(dfd, "planted", F_OK, AT_SYMLINK_NOFOLLOW),
+			 -1);
+	assert_int_equal(faccessat(dfd, "made", F_OK, AT_SYMLINK_NOFOLLOW),
+			 -1);
+	assert_int_equal(faccessat(dfd, "f", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	close(dfd);
+	assert_int_equal(tc_clunk(c, fid), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", to);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void bad_names(void **state)
 {
 	struct env *e = *state;
@@ -1131,6 +1202,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(link_after_removal, setup, teardown),
 		cmocka_unit_test_setup_teardown(readdir_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(deep_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_not_opened, setup, teardown),
 		cmocka_unit_test(proc_magic_links),
 		cmocka_unit_test_setup_teardown(random_operations, setup, teardown),

@@ -633,6 +633,112 @@ static void test_size_limit(void **state)
 	fx_unmount(f);
 }
 
+/* memfs's holes (memfs_holes.c): fallocate reserves pages (counted,
+ * zeros, a hole to SEEK_DATA, written without -ENOSPC), punches free
+ * them, copy_range keeps holes, and size= holds for all of it. */
+#define FA_KEEP 0x01
+#define FA_PUNCH 0x03
+static off_t seekd(struct fx *f, void *n, off_t off, int whence)
+{
+	return ops->seek_data(&f->sb, n, NULL, off, whence);
+}
+
+static void test_holes_fallocate(void **state)
+{
+	static char buf[16384];
+	struct statvfs sv;
+	struct fx *f;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount("size=16k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	/* reserving all the space: counted, reads zeros, size unchanged */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0, 16384),
+			 0);
+	assert_int_equal(sget(f, a).st_size, 0);
+	assert_int_equal(sget(f, a).st_blocks, 32);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	/* all or nothing: one page more fails and takes nothing */
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 0, 1), -ENOSPC);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0, 8192, 12288),
+			 -ENOSPC);
+	assert_int_equal(sget(f, a).st_size, 0);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+	/* mode 0 over reserved pages grows the size, needs no space */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0, 0, 10000), 0);
+	assert_int_equal(sget(f, a).st_size, 10000);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 16384, 0), 10000);
+	for (size_t i = 0; i < 10000; i++)
+		assert_int_equal(buf[i], 0);
+	/* a hole to SEEK_DATA until written; written, it is data */
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), -ENXIO);
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 0);
+	memset(buf, 'w', sizeof(buf));
+	assert_int_equal(pwr(f, a, buf, 16384, 0), 16384); /* no -ENOSPC */
+	assert_int_equal(sget(f, a).st_blocks, 32);
+	assert_int_equal(seekd(f, a, 5, SEEK_DATA), 5);
+	assert_int_equal(seekd(f, a, 5, SEEK_HOLE), 16384);
+	/* a punch frees whole pages, zeros the edges */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_PUNCH, 100, 8192),
+			 0);
+	assert_int_equal(sget(f, a).st_blocks, 24);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 16384, 0), 16384);
+	assert_int_equal(buf[99], 'w');
+	for (size_t i = 100; i < 8292; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[8292], 'w');
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 4096);
+	assert_int_equal(seekd(f, a, 4096, SEEK_DATA), 8192);
+	/* copy_range keeps the hole; a copy that runs out of space is short */
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 0, b, NULL, 0,
+					 8192), 8192);
+	assert_int_equal(sget(f, b).st_blocks, 8);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 4096);
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
+					 8192), -ENOSPC);
+	assert_int_equal(sget(f, b).st_size, 8192);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_PUNCH, 0, 4096),
+			 0);
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
+					 8192), 4096);
+	assert_int_equal(sget(f, b).st_size, 12288);
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 4096, 8192), 4096);
+	assert_int_equal(buf[0], 0);            /* a's zeroed edge */
+	assert_int_equal(buf[100], 'w');
+	/* other modes: not tmpfs's */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0x10, 0, 1),
+			 -EOPNOTSUPP);
+	assert_int_equal(ops->fallocate(&f->sb, f->root, NULL, 0, 0, 1),
+			 -EISDIR);
+	fx_unmount(f);
+
+	/* without a limit: a range past any memory is refused at once, and
+	 * one page at the largest index costs one page */
+	f = fx_mount(NULL);
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)1 << 50), -ENOSPC);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0,
+					INT64_MAX - 4095, 4095), 0);
+	assert_int_equal(sget(f, a).st_blocks, 8);
+	assert_int_equal(sget(f, a).st_size, INT64_MAX);
+	assert_int_equal(pwr(f, a, "d", 1, 1 << 20), 1);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), 1 << 20);
+	assert_int_equal(seekd(f, a, (1 << 20) + 4096, SEEK_DATA), -ENXIO);
+	assert_int_equal(seekd(f, a, (1 << 20) + 1, SEEK_HOLE),
+			 (1 << 20) + 4096);
+	assert_int_equal(set_size(f, a, 0), 0);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	fx_unmount(f);
+}
+
 /* Extended attributes: names and values count against size= in whole
  * pages per node, and every byte comes back. */
 static void test_xattr_space(void **state)
@@ -1542,6 +1648,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_holes_truncate, setup,
 						teardown),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_holes_fallocate),
 		cmocka_unit_test(test_xattr_space),
 		cmocka_unit_test_setup_teardown(test_xattr_ops, setup,
 						teardown),

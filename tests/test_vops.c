@@ -334,6 +334,74 @@ static void test_revoke_during_close(void **state)
 	assert_int_equal(uvfs_umount(R, "/m", 0), 0);
 }
 
+/* ---- fallocate, SEEK_DATA, copy_file_range against revoke --------------- */
+
+struct copier {
+	pthread_t t;
+	struct uvfs_ctx *ctx;
+	int in, out;
+	ssize_t r;
+};
+
+static void *copy_main(void *arg)
+{
+	struct copier *c = arg;
+
+	c->r = uvfs_copy_file_range(c->ctx, c->in, NULL, c->out, NULL,
+				    3 * 4096, 0);
+	return NULL;
+}
+
+/* A copy inside the driver (testfs's copy_range) while its source is
+ * revoked, past the deadline (the sb is killed): the driver finishes on
+ * live nodes and handles (the reclaim waits for it to leave the gate),
+ * each handle is released once, and from then on the three calls answer
+ * EIO on both files; closing the copy's destination reports the loss. */
+static void test_fileops_revoke(void **state)
+{
+	static char buf[3 * 4096];
+	struct copier c = { 0 };
+	double t0;
+	int fd;
+
+	(void)state;
+	mount_testfs("/m");
+	memset(buf, 'c', sizeof(buf));
+	fd = uvfs_open(R, "/m/a", O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(R, fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(uvfs_ctx_new(U, NULL, &c.ctx), 0);
+	c.in = uvfs_open(c.ctx, "/m/a", O_RDONLY, 0);
+	c.out = uvfs_open(c.ctx, "/m/b", O_CREAT | O_RDWR, 0644);
+	assert_true(c.in >= 0 && c.out >= 0);
+	testfs_block(TFS_WRITE);        /* copy_range, fallocate */
+	assert_int_equal(pthread_create(&c.t, NULL, copy_main, &c), 0);
+	assert_true(testfs_wait_blocked(1, SLACK_MS));
+	t0 = now_ms();
+	assert_int_equal(uvfs_revoke(R, "/m/a"), 0);
+	assert_true(now_ms() - t0 < DEADLINE_MS + SLACK_MS);
+	testfs_unblock();
+	pthread_join(c.t, NULL);
+	assert_int_equal(c.r, sizeof(buf));
+	assert_int_equal(uvfs_settle(U, 10000), 0);
+	assert_int_equal(testfs_live_handles(), 0);
+	for (int i = 0; i < 2; i++) {
+		int f = i ? c.out : c.in;
+
+		assert_int_equal(uvfs_lseek(c.ctx, f, 0, SEEK_DATA), -EIO);
+		assert_int_equal(uvfs_fallocate(c.ctx, c.out, 0, 0, 10),
+				 -EIO);
+		assert_int_equal(uvfs_copy_file_range(c.ctx, c.in, NULL, f,
+						      NULL, 10, 0),
+				 i ? -EIO : -EBADF);
+	}
+	assert_int_equal(uvfs_close(c.ctx, c.in), 0);
+	assert_int_equal(uvfs_close(c.ctx, c.out), -EIO); /* written */
+	uvfs_ctx_free(c.ctx);
+	assert_int_equal(uvfs_umount(R, "/m", 0), 0);
+}
+
 /* A close on a force-unmounted mount whose kill has not reclaimed yet (an
  * operation is still inside): the file is left to the reclaim, which
  * releases its handle once the operation is out. */
@@ -920,6 +988,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_current,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fileops_revoke, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_flush_at_close,
 						setup, teardown),
 	};

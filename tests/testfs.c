@@ -481,6 +481,40 @@ static int t_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	return M->removexattr(sb, N(priv, "removexattr")->inner, name);
 }
 
+/* The Linux file calls: memfs's, with the handle checks. */
+static int t_fallocate(struct uvfs_sb *sb, void *priv, void *fh, int mode,
+		       off_t off, off_t len)
+{
+	struct tnode *t = N(priv, "fallocate");
+	void *in = fh ? H(fh, t, "fallocate")->inner : NULL;
+
+	enter(TFS_WRITE);
+	return M->fallocate(sb, t->inner, in, mode, off, len);
+}
+
+static off_t t_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
+			 int whence)
+{
+	struct tnode *t = N(priv, "seek_data");
+	void *in = fh ? H(fh, t, "seek_data")->inner : NULL;
+
+	enter(TFS_READ);
+	return M->seek_data(sb, t->inner, in, off, whence);
+}
+
+static ssize_t t_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
+			    off_t off_in, void *dst, void *dst_fh,
+			    off_t off_out, size_t len)
+{
+	struct tnode *s = N(src, "copy_range"), *d = N(dst, "copy_range");
+	void *sin = src_fh ? H(src_fh, s, "copy_range")->inner : NULL;
+	void *din = dst_fh ? H(dst_fh, d, "copy_range")->inner : NULL;
+
+	enter(TFS_WRITE);
+	return M->copy_range(sb, s->inner, sin, off_in, d->inner, din,
+			     off_out, len);
+}
+
 const struct uvfs_fstype_ops testfs_ops = {
 	.name = "testfs",
 	.mount = t_mount,
@@ -509,4 +543,7 @@ const struct uvfs_fstype_ops testfs_ops = {
 	.listxattr = t_listxattr,
 	.removexattr = t_removexattr,
 	.flush = t_flush,
+	.fallocate = t_fallocate,
+	.seek_data = t_seek_data,
+	.copy_range = t_copy_range,
 };

@@ -76,6 +76,7 @@ enum op {
 	OP_FSTAT, OP_FTRUNCATE, OP_CLOSE, OP_MKDIR, OP_RMDIR, OP_UNLINK,
 	OP_RENAME, OP_LINK, OP_STAT, OP_LSTAT, OP_READDIR, OP_CHDIR,
 	OP_GETCWD, OP_RELSTAT, OP_VERIFY,
+	OP_FALLOCATE, OP_SEEK_DATA, OP_COPY,
 	/* the admin thread */
 	OP_MOUNT, OP_UMOUNT, OP_UMOUNT_FORCE, OP_UMOUNT_DETACH, OP_REVOKE,
 	OP_SUSPEND, OP_RESUME,
@@ -87,6 +88,7 @@ static const char *const op_name[OP_COUNT] = {
 	"fstat", "ftruncate", "close", "mkdir", "rmdir", "unlink", "rename",
 	"link", "stat", "lstat", "readdir", "chdir", "getcwd", "relstat",
 	"verify",
+	"fallocate", "seek_data", "copy_file_range",
 	"mount", "umount", "umount-force", "umount-detach", "revoke",
 	"suspend", "resume",
 };
@@ -115,6 +117,15 @@ static const int ok_getcwd[] = { ENOENT, EIO, 0 };
 static const int ok_umount[] = { EBUSY, 0 };
 static const int ok_none[] = { 0 };
 static const int ok_revoke[] = { ENOENT, ENOTDIR, 0 };
+/* fallocate: EOPNOTSUPP on hostfs (9P has none), ENOSPC on a full memfs;
+ * copy_file_range: EXDEV across mounts, EINVAL for overlapping ranges of
+ * one file (never EBADF: O_APPEND descriptors are not copied into); both
+ * SEEK_DATA's EINVAL
+ * and copy_file_range's EISDIR: a directory whose fstat failed at open
+ * (EIO) is kept as a file */
+static const int ok_fallocate[] = { EIO, EOPNOTSUPP, ENOSPC, 0 };
+static const int ok_seek_data[] = { EIO, ENXIO, EINVAL, 0 };
+static const int ok_copy[] = { EIO, EXDEV, EINVAL, EISDIR, ENOSPC, 0 };
 
 struct counts {
 	unsigned long long calls[OP_COUNT], ok[OP_COUNT];
@@ -231,6 +242,7 @@ static void rnd_path(uint64_t *s, char *buf, size_t size, char last)
 struct ofd {
 	int fd;         /* -1: free */
 	bool dir, wr;
+	bool append;    /* O_APPEND (no copy_file_range into it: EBADF) */
 };
 
 struct worker {
@@ -271,7 +283,7 @@ static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
 	for (i = 0; i < NFDS; i++)
 		n += w->fds[i].fd >= 0;
 	if (n >= w->nfd_max) {
-		struct ofd tmp = { fd, dir, wr };
+		struct ofd tmp = { fd, dir, wr, false };
 
 		/* a walker: one call on it, then close */
 		if (dir) {
@@ -300,6 +312,7 @@ static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
 	w->fds[i].fd = fd;
 	w->fds[i].dir = dir;
 	w->fds[i].wr = wr;
+	w->fds[i].append = false;
 }
 
 /* Names readdir may return: the pool, the private files, "." and "..". */
@@ -368,7 +381,7 @@ static void verify(struct worker *w)
 				break;
 			}
 	}
-	close_fd(w, &(struct ofd){ fd, false, true });
+	close_fd(w, &(struct ofd){ fd, false, true, false });
 }
 
 static void worker_step(struct worker *w)
@@ -399,8 +412,13 @@ static void worker_step(struct worker *w)
 		atomic_store(&w->doing, "create");
 		r = check(c, w->id, OP_CREATE, uvfs_open(x, p, flags, 0644),
 			  ok_create, p);
-		if (r >= 0)
+		if (r >= 0) {
 			keep_fd(w, (int)r, false, true);
+			for (i = 0; i < NFDS; i++)
+				if (w->fds[i].fd == (int)r)
+					w->fds[i].append =
+						(flags & O_APPEND) != 0;
+		}
 		break;
 	}
 	case 2: /* open, file or directory */
@@ -421,7 +439,37 @@ static void worker_step(struct worker *w)
 		if (!o)
 			break;
 		atomic_store(&w->doing, "fd io");
-		switch (rnd(&w->rng, 7)) {
+		switch (rnd(&w->rng, 10)) {
+		case 7:
+			if (o->wr)
+				check(c, w->id, OP_FALLOCATE,
+				      uvfs_fallocate(x, o->fd,
+						     (int[]){ 0, 1, 3 }[rnd(&w->rng, 3)],
+						     rnd(&w->rng, 65536),
+						     1 + rnd(&w->rng, 8192)),
+				      ok_fallocate, "fd");
+			break;
+		case 8:
+			if (!o->dir)
+				check(c, w->id, OP_SEEK_DATA,
+				      uvfs_lseek(x, o->fd, rnd(&w->rng, 8192),
+						 rnd(&w->rng, 2) ? SEEK_DATA
+								 : SEEK_HOLE),
+				      ok_seek_data, "fd");
+			break;
+		case 9: {
+			struct ofd *to = any_fd(w);
+			off_t oi = rnd(&w->rng, 8192), oo = rnd(&w->rng, 8192);
+
+			if (!o->dir && to && to->wr && !to->append)
+				check(c, w->id, OP_COPY,
+				      uvfs_copy_file_range(x, o->fd, &oi,
+							   to->fd, &oo,
+							   rnd(&w->rng, 16384),
+							   0),
+				      ok_copy, "fd");
+			break;
+		}
 		case 0:
 			check(c, w->id, OP_READ,
 			      uvfs_read(x, o->fd, buf, sizeof(buf)), ok_read,

@@ -233,6 +233,42 @@ struct uvfs_fstype_ops {
 	 * Last in the table: added after the first release of the ABI. */
 	int (*flush)(struct uvfs_sb *sb, void *priv, void *fh);
 
+	/* ---- the Linux file calls (added after flush) ---- */
+	/* fallocate(2) on a regular file open for writing (fh).  mode is
+	 * 0 (allocate; the size grows to off + len), FALLOC_FL_KEEP_SIZE
+	 * (allocate, the size stays), FALLOC_FL_PUNCH_HOLE |
+	 * FALLOC_FL_KEEP_SIZE (the range reads as zeros and its whole
+	 * pages are freed), or another combination the kernel accepts
+	 * (ZERO_RANGE, COLLAPSE_RANGE, ...), which a driver that does not
+	 * do it answers -EOPNOTSUPP.  The core has checked off >= 0,
+	 * len > 0, off + len <= INT64_MAX, the descriptor and the type;
+	 * the timestamps (mtime, ctime: set on every success, as tmpfs
+	 * does) are the driver's, the set-id bits the core's.  -ENOSPC
+	 * allocates nothing.  NULL: -EOPNOTSUPP (9P2000.L and NFSv3 have
+	 * no such request, as for Linux's v9fs and NFSv3 clients). */
+	int (*fallocate)(struct uvfs_sb *sb, void *priv, void *fh, int mode,
+			 off_t off, off_t len);
+	/* lseek(2)'s SEEK_DATA and SEEK_HOLE from off (>= 0; the core
+	 * answered -ENXIO at or past the size it saw): the start of the
+	 * next data, or of the next hole (the size counts as one), as an
+	 * offset; -ENXIO when off is at or past the end of file, or, for
+	 * SEEK_DATA, when only holes follow.  NULL: the whole file is data
+	 * and the one hole is at its end (Linux generic_file_llseek). */
+	off_t (*seek_data)(struct uvfs_sb *sb, void *priv, void *fh,
+			   off_t off, int whence);
+	/* copy_file_range(2) between two regular files of this instance:
+	 * up to len bytes of src from off_in to dst at off_out.  The core
+	 * has done the kernel's checks (both open as they must be, no
+	 * overlap within one file, len clamped to src's size when it
+	 * looked, set-id bits); the driver stops at src's end of file and
+	 * may copy less (a short count, like write(2)).  => the count, or
+	 * -errno when nothing was copied; -EOPNOTSUPP makes the core copy
+	 * with read and write instead.  NULL: the core reads and writes
+	 * in chunks (9P2000.L has no server-side copy). */
+	ssize_t (*copy_range)(struct uvfs_sb *sb, void *src, void *src_fh,
+			      off_t off_in, void *dst, void *dst_fh,
+			      off_t off_out, size_t len);
+
 	/* File locks (struct uvfs_lock; docs/design.md, "File locks"), for
 	 * a driver whose locks must hold beyond this instance (a server
 	 * shared by several hosts).  The core keeps every lock this instance

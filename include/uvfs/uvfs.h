@@ -153,6 +153,27 @@ int uvfs_fsync(struct uvfs_ctx *ctx, int fd);
 int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st);
 
 /*
+ * The Linux file calls, with Linux's checks and errors (docs/design.md,
+ * "fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range").
+ *  - uvfs_fallocate: mode 0 (allocate, the size grows), FALLOC_FL_KEEP_SIZE,
+ *    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE where the file system has
+ *    them (memfs; 9P2000.L and NFSv3 answer -EOPNOTSUPP, as Linux's v9fs
+ *    and NFSv3 clients).  Clears set-user-id as a write does.
+ *  - SEEK_DATA and SEEK_HOLE go through uvfs_lseek; a file system that
+ *    knows no holes answers one data extent up to the size.
+ *  - uvfs_copy_file_range: off_in (off_out) NULL reads (writes) at the
+ *    descriptor's position and advances it, else *off_in (*off_out) is
+ *    used and advanced.  flags must be 0.  -EXDEV across file systems
+ *    (as tmpfs to tmpfs); within one, the file system copies (memfs:
+ *    holes stay holes) or the core reads and writes.
+ */
+int uvfs_fallocate(struct uvfs_ctx *ctx, int fd, int mode, off_t off,
+		   off_t len);
+ssize_t uvfs_copy_file_range(struct uvfs_ctx *ctx, int fd_in, off_t *off_in,
+			     int fd_out, off_t *off_out, size_t len,
+			     unsigned flags);
+
+/*
  * Extended attributes, as Linux's getxattr(2) family (the l* forms do not
  * follow a final symlink, the f* forms take a descriptor).  Namespaces:
  * "user." (regular files and directories; read or write permission on
@@ -413,6 +434,17 @@ int uvfs_file_truncate(struct uvfs_file *f, off_t len);
 int uvfs_file_readdir(struct uvfs_file *f, uint64_t cookie,
 		      uvfs_node_filldir_t fill, void *arg);
 int uvfs_file_fstat(struct uvfs_file *f, struct stat *st);
+/* The Linux file calls on handles, with the checks of uvfs_fallocate and
+ * uvfs_copy_file_range; the set-id bits are the front end's (FUSE's
+ * kernel clears them before it sends the request).  A handle has no
+ * position: uvfs_file_lseek takes SEEK_DATA and SEEK_HOLE only (-EINVAL
+ * for the others).  uvfs_file_copy_range also copies between handles of
+ * two file systems (reading and writing), as FUSE asks it to. */
+int uvfs_file_fallocate(struct uvfs_file *f, int mode, off_t off, off_t len);
+off_t uvfs_file_lseek(struct uvfs_file *f, off_t off, int whence);
+ssize_t uvfs_file_copy_range(struct uvfs_file *in, off_t off_in,
+			     struct uvfs_file *out, off_t off_out, size_t len,
+			     unsigned flags);
 void uvfs_file_release(struct uvfs_file *f);
 
 /*

@@ -1,6 +1,6 @@
 /*
- * client.c - the 9P2000.L client driver (file-system types "9p", "hostfs",
- * "diod"): mount and unmount, the table of nodes and their fids, and what
+ * client.c - the 9P2000.L client driver's table of nodes and their fids
+ * (mount.c mounts, unmounts and holds the operations vector), and what
  * the table keeps of the server for actimeo= (docs/9p-client.md, "Round
  * trips"): each node's attributes, its name (a second index by parent
  * and name: the name cache), a directory's last listing.  The
@@ -21,9 +21,9 @@
  * Locks: conn.lock guards the connection's state; the two locks held
  * across I/O (the serial-mode request lock and the writer's) are flags
  *
- * Owns struct p9sb (mount to unmount), struct node (walk to eviction from
- * the LRU, or unmount), struct fid (first use to last put, which clunks),
- * struct handle (open to release).
+ * Owns struct node (walk to eviction from the LRU, or unmount), struct
+ * fid (first use to last put, which clunks), struct handle (open to
+ * release; io.c).
  *
  * Locks: sb.lock (nodes, handles) is never held across a request, nor
  * with conn.lock.
@@ -49,19 +49,6 @@
 
 #include "driver.h"
 #include "sys.h"
-
-#define MSIZE_DEFAULT   (512u * 1024)
-#define TIMEOUT_DEFAULT 10000
-#define RESTARTS_DEFAULT  5     /* hostfs: restarts ... */
-#define WINDOW_DEFAULT_MS 60000 /* ... within this window */
-#define ACTIMEO_DEFAULT_MS 1000 /* attributes reused (as long as a FUSE
-				 * front end trusts them) */
-#define WBWINDOW_DEFAULT 0       /* written behind per file: none unless
-				 * asked (the core has no flush at close:
-				 * docs/9p-client.md, "Bulk I/O") */
-#define RECONNECTS_DEFAULT 30   /* 9p over an address: attempts within the
-				 * window (backing off to 1 s: a server
-				 * gone for ~24 s makes the mount dead) */
 
 static uint64_t now_ns(void);
 
@@ -175,7 +162,8 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 /* For getattr: an open handle's fid if there is one (an open file can be
  * unlinked, and a path-based server such as diod answers it only through
  * the open fid), else the node's. */
-int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out)
+int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
+		  bool *open)
 {
 	struct fid *f = NULL;
 
@@ -190,6 +178,7 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out)
 	if (f)
 		atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);
+	*open = f != NULL;
 	if (f) {
 		*out = f;
 		return 0;
@@ -227,6 +216,9 @@ static void nhash_del_locked(struct p9sb *s, struct node *n);
 
 void hash_del_locked(struct p9sb *s, struct node *n)
 {
+	if (n->naliases)
+		s->naliased--;
+	n->naliases = 0;        /* (the list goes with node_free) */
 	nhash_del_locked(s, n);
 	struct node **pp = &s->hash[bucket(n->ino)];
 
@@ -306,6 +298,10 @@ void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
 
 void node_free(struct p9sb *s, struct node *n)
 {
+	for (struct alias *a = n->aliases, *an; a; a = an) {
+		an = a->next;
+		free(a);
+	}
 	ls_free_locked(n);
 	fid_put(s, n->spare);
 	fid_put(s, n->pre);
@@ -362,6 +358,150 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 	n->gen = gen;
 }
 
+/*
+ * Hard links.  A node's fid is walked to one name (pino, name); on a
+ * server that names fids by path (diod), and on any server once the fid
+ * is given up by the cache or a session is recovered, that name is how
+ * the file is reached.  So the node also remembers its other names that
+ * this mount made (a link) or found (a lookup of another name that gave
+ * the same qid), at most ALIAS_MAX: when its name is removed here, one of
+ * them becomes its name and its fid is walked again by it; when an
+ * operation on its fid fails with ENOENT (the name removed elsewhere),
+ * stale_retry() tries them in turn.  Directories have one name.
+ */
+
+/* => s->lock held */
+static bool alias_del_locked(struct p9sb *s, struct node *n, uint64_t pino,
+			     const char *name)
+{
+	for (struct alias **pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if ((*pp)->pino == pino && strcmp((*pp)->name, name) == 0) {
+			struct alias *a = *pp;
+			*pp = a->next;
+			free(a);
+			if (--n->naliases == 0)
+				s->naliased--;
+			return true;
+		}
+	return false;
+}
+
+/* => s->lock held.  (pino, name) is another name of n. */
+static void alias_add_locked(struct p9sb *s, struct node *n, uint64_t pino,
+			     const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct alias *a, **pp;
+
+	if (n == s->root || n->naliases >= ALIAS_MAX ||
+	    (n->name && n->pino == pino && strcmp(n->name, name) == 0))
+		return;
+	for (pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if ((*pp)->pino == pino && strcmp((*pp)->name, name) == 0)
+			return;
+	a = sys_malloc(sizeof(*a) + len);
+	if (!a)
+		return;         /* (one name fewer to fall back on) */
+	a->next = NULL;
+	a->pino = pino;
+	memcpy(a->name, name, len);
+	*pp = a;                /* at the tail: tried last */
+	if (n->naliases++ == 0)
+		s->naliased++;
+}
+
+/* => s->lock held.  n's first alias becomes its name (the old one is
+ * gone, or kept as an alias when keep); false if it has none. */
+static bool alias_promote_locked(struct p9sb *s, struct node *n, bool keep)
+{
+	struct alias *a = n->aliases;
+
+	if (!a)
+		return false;
+	n->aliases = a->next;
+	if (--n->naliases == 0)
+		s->naliased--;
+	char *was = keep && n->name ? sys_strdup(n->name) : NULL;
+	uint64_t wpino = n->pino;
+	node_set_name_locked(s, n, a->pino, a->name, n->gen);
+	n->name_ns = 0;         /* not said by the server lately */
+	free(a);
+	if (was)
+		alias_add_locked(s, n, wpino, was);
+	free(was);
+	return true;
+}
+
+void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
+		 const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	alias_add_locked(s, n, pino, name);
+	pthread_mutex_unlock(&s->lock);
+}
+
+#define GONE_PUTS 8
+
+/* => s->lock held.  dir pino's entry name is gone: the files whose fid
+ * was walked to it and that have another name take that one (their fid
+ * given up, into puts, to be walked again by it); it is nobody's alias
+ * any more. */
+static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
+			     struct fid **puts, unsigned *nputs)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (struct node *n = s->nhash[nbucket(pino, name)]; n;
+		     n = n->nnext)
+			if (n->pino == pino && strcmp(n->name, name) == 0 &&
+			    n->aliases && *nputs < GONE_PUTS) {
+				alias_promote_locked(s, n, false);
+				flru_del_locked(s, n);
+				if (n->fid)
+					puts[(*nputs)++] = n->fid;
+				n->fid = NULL;
+				again = true;   /* the chain changed */
+				break;
+			}
+	}
+	if (s->naliased)
+		for (unsigned b = 0; b < NBUCKETS; b++)
+			for (struct node *n = s->hash[b]; n; n = n->hnext)
+				if (n->naliases)
+					alias_del_locked(s, n, pino, name);
+}
+
+void node_name_gone(struct p9sb *s, uint64_t pino, const char *name)
+{
+	struct fid *puts[GONE_PUTS];
+	unsigned nputs = 0;
+
+	pthread_mutex_lock(&s->lock);
+	name_gone_locked(s, pino, name, puts, &nputs);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < nputs; i++)
+		fid_put(s, puts[i]);
+}
+
+/* n's fid failed with ENOENT: its name may be gone.  Its other names are
+ * walked in turn; true once one reached it. */
+static bool alias_rewalk(struct p9sb *s, struct node *n)
+{
+	for (unsigned tries = 0; tries < ALIAS_MAX; tries++) {
+		pthread_mutex_lock(&s->lock);
+		bool any = n != s->root && alias_promote_locked(s, n, tries == 0);
+		pthread_mutex_unlock(&s->lock);
+		if (!any)
+			return false;
+		int r = rewalk(s, n);
+		if (r == 0)
+			return true;
+		if (r != -ENOENT && r != -ESTALE)
+			return false;
+	}
+	return false;
+}
+
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
 			uint64_t gen)
@@ -378,8 +518,18 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	if (n && (!replace || n == s->root)) {
 		old = f;        /* keep the node's */
 	} else if (n) {
-		if (name)
+		if (name) {
+			/* another name of the same file (a hard link): the
+			 * one it had is kept as an alias */
+			char *was = n->name && atomic_load(&n->type) !=
+				    S_IFDIR ? sys_strdup(n->name) : NULL;
+			uint64_t wpino = n->pino;
+			alias_del_locked(s, n, pino, name);
 			node_set_name_locked(s, n, pino, name, gen);
+			if (was)
+				alias_add_locked(s, n, wpino, was);
+			free(was);
+		}
 		node_set_fid_locked(s, n, f, &old, &released);
 	} else {
 		n = sys_calloc(1, sizeof(*n));
@@ -457,18 +607,23 @@ uint64_t sb_gen(struct p9sb *s)
 	return g;
 }
 
-#define REWALK_MAX 256  /* path depth tried */
+#define REWALK_MAX 256  /* names walked at most to reach a node again */
 
 /*
- * Walks to n again from the root by the names the table remembers, and
- * installs the new fid: for servers that name fids by path (diod), after
- * a rename above n.  0, or -ESTALE if the chain of names is incomplete or
- * leads to another file, or the walk's error.
+ * Walks to n again by the names the table remembers, and installs the new
+ * fid: from the nearest directory above n whose own fid is still good
+ * (the root's always is; one walked before a rename above it may not be,
+ * on a server that names fids by path), never by a whole path from the
+ * root, so depth is bounded by nothing but REWALK_MAX names between n and
+ * an ancestor that holds a fid.  Used after a rename above n, when the
+ * fid cache gave n's fid up, when n's name is gone and it has another.
+ * 0, or -ESTALE if the chain of names is incomplete or leads to another
+ * file, or the walk's error.
  */
 int rewalk(struct p9sb *s, struct node *n)
 {
 	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
-	struct fid *rootf = NULL;
+	struct fid *basef = NULL;
 	struct node *p;
 	uint64_t gen;
 	uint32_t cur = P9_NOFID;
@@ -479,20 +634,26 @@ int rewalk(struct p9sb *s, struct node *n)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
-	for (p = n; p && p != s->root && depth < REWALK_MAX; depth++) {
+	for (p = n; p != s->root && depth < REWALK_MAX;) {
 		if (!p->name || !(names[depth] = sys_strdup(p->name)))
 			break;
+		depth++;
 		p = node_find_locked(s, p->pino);
-	}
-	if (p == s->root) {
-		rootf = s->root->fid;
-		atomic_fetch_add(&rootf->refs, 1);
+		if (!p)
+			break;
+		if (p == s->root || (p->fid &&
+		    !moved_since_locked(s, p, p->gen))) {
+			/* p's fid names p: start there */
+			basef = p->fid;
+			atomic_fetch_add(&basef->refs, 1);
+			break;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!rootf || depth == 0)
+	if (!basef || depth == 0)
 		goto out;
 
-	/* names[depth-1] is just below the root */
+	/* names[depth-1] is just below the starting directory */
 	for (i = depth; i > 0;) {
 		struct p9_msg m = { .type = P9_TWALK };
 		struct reply rp;
@@ -502,7 +663,7 @@ int rewalk(struct p9sb *s, struct node *n)
 		r = fid_alloc(&s->c, &nf);
 		if (r)
 			break;
-		m.twalk.fid = cur == P9_NOFID ? rootf->num : cur;
+		m.twalk.fid = cur == P9_NOFID ? basef->num : cur;
 		m.twalk.newfid = nf;
 		while (i > 0 && k < P9_MAXWELEM)
 			m.twalk.wname[k++] = p9_str(names[--i]);
@@ -541,9 +702,9 @@ int rewalk(struct p9sb *s, struct node *n)
 out:
 	if (cur != P9_NOFID)
 		clunk_async(&s->c, cur);
-	if (rootf)
-		fid_put(s, rootf);
-	for (i = 0; i < depth; i++)
+	if (basef)
+		fid_put(s, basef);
+	for (i = 0; i < REWALK_MAX && names[i]; i++)
 		free(names[i]);
 	free(names);
 	return r;
@@ -577,7 +738,10 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	old = n->gen < s->gen && moved_since_locked(s, n, n->gen);
 	n->gen = s->gen;        /* once per rename, even if it fails */
 	pthread_mutex_unlock(&s->lock);
-	return old && rewalk(s, n) == 0;
+	if (old && rewalk(s, n) == 0)
+		return true;
+	/* or its name was removed, and it has another */
+	return alias_rewalk(s, n);
 }
 
 int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
@@ -596,12 +760,16 @@ int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
 	return 0;
 }
 
-/* Linux O_* -> 9P2000.L open flags (the values of x86 Linux). */
+/* Linux O_* -> 9P2000.L open flags (the values of x86 Linux).  O_DIRECT
+ * is not sent, as Linux's v9fs does not: it is about this client's
+ * caching (the handle has none: no read-ahead, no write-behind), and a
+ * server that passed it on would need aligned buffers (diod refuses it
+ * with EINVAL, uvfs-hostfs's writes failed with EINVAL). */
 static uint32_t dotl_flags(int flags)
 {
 	static const struct { int o; uint32_t p; } map[] = {
 		{ O_APPEND, 02000 }, { O_DSYNC, 010000 },
-		{ O_DIRECT, 040000 }, { O_LARGEFILE, 0100000 },
+		{ O_LARGEFILE, 0100000 },
 		{ O_DIRECTORY, 0200000 }, { O_NOATIME, 01000000 },
 		{ O_SYNC & ~O_DSYNC, 04000000 },
 	};
@@ -658,410 +826,6 @@ uint32_t io_max(struct p9sb *s, uint32_t iounit)
 	return iounit && iounit < m ? iounit : m;
 }
 
-/* ---- options and mount ------------------------------------------------- */
-
-/* What a mount of each type talks to: a server it was given (an address
- * or descriptors), or one it spawns. */
-enum server_kind { SERVER_NONE, SERVER_HOSTFS, SERVER_DIOD };
-
-struct opts {
-	char aname[PATH_MAX];
-	char uname[256];
-	char server[PATH_MAX];  /* hostfs, diod */
-	long msize, timeout;
-	long restarts, window;  /* supervised mounts */
-	long fids;              /* node fids held at most */
-	bool serial, has_uname, has_server;
-	bool noreconnect;       /* 9p: a lost connection stays lost */
-	bool hard;              /* calls wait out an unreachable server */
-	long actimeo;           /* MS attributes are reused */
-	long wbwindow;          /* bytes written behind at most, per file */
-	bool loose;             /* cache=loose */
-};
-
-/* (an option added here goes into the tables of P9_FSOPTS_COMMON,
- * p9_fsopts and hostfs_fsopts too: the core refuses what they lack) */
-static int parse_opts(const char *options, struct opts *o,
-		      enum server_kind kind)
-{
-	bool hostfs = kind != SERVER_NONE;      /* we start the server */
-	char *dup, *tok, *save = NULL;
-	int r = 0;
-
-	snprintf(o->aname, sizeof(o->aname), "%s", "");
-	o->msize = MSIZE_DEFAULT;
-	o->timeout = TIMEOUT_DEFAULT;
-	o->restarts = hostfs ? RESTARTS_DEFAULT : RECONNECTS_DEFAULT;
-	o->fids = FIDS_DEFAULT;
-	o->window = WINDOW_DEFAULT_MS;
-	o->actimeo = ACTIMEO_DEFAULT_MS;
-	o->wbwindow = WBWINDOW_DEFAULT;
-	if (!options || !*options)
-		return 0;
-	dup = sys_strdup(options);
-	if (!dup)
-		return -ENOMEM;
-	for (tok = strtok_r(dup, ",", &save); tok && !r;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (hostfs && strncmp(tok, "server=", 7) == 0) {
-			if (strlen(tok + 7) >= sizeof(o->server))
-				r = -ENAMETOOLONG;
-			else
-				strcpy(o->server, tok + 7);
-			o->has_server = true;
-		} else if (strncmp(tok, "fids=", 5) == 0) {
-			r = rt_parse_int(tok + 5, 1, 1L << 30, &o->fids);
-		} else if (strncmp(tok, "restarts=", 9) == 0) {
-			r = rt_parse_int(tok + 9, 0, 1000000L, &o->restarts);
-		} else if (strncmp(tok, "window=", 7) == 0) {
-			r = rt_parse_int(tok + 7, 1, 24 * 3600 * 1000L,
-				      &o->window);
-		} else if (strcmp(tok, "hard") == 0) {
-			o->hard = true;
-		} else if (strcmp(tok, "soft") == 0) {
-			o->hard = false;
-		} else if (!hostfs && strcmp(tok, "noreconnect") == 0) {
-			o->noreconnect = true;
-		} else if (!hostfs && strncmp(tok, "aname=", 6) == 0) {
-			if (strlen(tok + 6) >= sizeof(o->aname))
-				r = -ENAMETOOLONG;
-			else
-				strcpy(o->aname, tok + 6);
-		} else if (strncmp(tok, "uname=", 6) == 0) {
-			if (strlen(tok + 6) >= sizeof(o->uname))
-				r = -ENAMETOOLONG;
-			else
-				strcpy(o->uname, tok + 6);
-			o->has_uname = true;
-		} else if (strncmp(tok, "msize=", 6) == 0) {
-			r = rt_parse_int(tok + 6, MSIZE_MIN, 16 << 20, &o->msize);
-		} else if (strncmp(tok, "timeout=", 8) == 0) {
-			r = rt_parse_int(tok + 8, 1, 24 * 3600 * 1000L,
-				      &o->timeout);
-		} else if (strcmp(tok, "serial") == 0) {
-			o->serial = true;
-		} else if (strncmp(tok, "actimeo=", 8) == 0) {
-			r = rt_parse_int(tok + 8, 0, 24 * 3600 * 1000L,
-					 &o->actimeo);
-		} else if (strncmp(tok, "wbwindow=", 9) == 0) {
-			r = rt_parse_int(tok + 9, 0, 64L << 20, &o->wbwindow);
-		} else if (strcmp(tok, "cache=none") == 0) {
-			o->loose = false;
-		} else if (strcmp(tok, "cache=loose") == 0) {
-			o->loose = true;
-		} else {
-			r = -EINVAL;
-		}
-	}
-	free(dup);
-	return r;
-}
-
-static void p9_free(struct p9sb *s)
-{
-	int ms = s->c.s.timeout_ms < 1000 ? s->c.s.timeout_ms : 1000;
-	struct handle *h, *hn;
-	struct timespec dl;
-
-	sup_stop(&s->c);
-	/* writes behind and read-aheads end (each within its deadline;
-	 * at once on a killed connection) */
-	pool_fini(&s->pool);
-	/* queue every clunk, then send what goes out within one short
-	 * deadline: a hung server delays unmount by at most 2 x ms */
-	pthread_mutex_lock(&s->c.s.lock);
-	s->c.s.closing = true;
-	pthread_cond_broadcast(&s->c.s.rd_cv);   /* the reader: no more rest */
-	pthread_mutex_unlock(&s->c.s.lock);
-	for (h = s->handles.next; h != &s->handles; h = hn) {
-		hn = h->next;
-		ra_fini(s, h);
-		rd_free(h->rd);
-		fid_put(s, h->fid);
-		free(h);
-	}
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		struct node *n, *nn;
-		for (n = s->hash[b]; n; n = nn) {
-			nn = n->hnext;
-			node_free(s, n);
-		}
-	}
-	deadline_in(&dl, ms);
-	clunk_drain_by(&s->c, &dl);
-	if (s->c.sup) {
-		/* the server exits at EOF; a hung one is killed after ms */
-		conn_fini_wait(&s->c, ms);
-		session_teardown(&s->c, ms);
-	}
-	conn_fini(&s->c, ms);
-	sup_free(s->c.sup);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-}
-
-static int mount_common(struct uvfs_sb *sb, const char *source,
-			const char *options, uint64_t *root_ino,
-			enum server_kind kind)
-{
-	bool hostfs = kind != SERVER_NONE;      /* we start the server */
-	bool reconnect;         /* 9p over an address: we connect again */
-	struct p9_msg m = { .type = P9_TATTACH };
-	struct opts o = { 0 };
-	struct reply rp;
-	struct p9sb *s;
-	struct stat st;
-	int r;
-
-	r = parse_opts(options, &o, kind);
-	if (r)
-		return r;
-	if (!source)
-		return -EINVAL;
-	reconnect = !hostfs && !o.noreconnect && rt_source_is_address(source);
-	if (hostfs) {
-		/* the export: an absolute host directory */
-		if (source[0] != '/')
-			return -EINVAL;
-		if (stat(source, &st) < 0)
-			return -errno;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		/* uvfs-hostfs: $UVFS_HOSTFS first (uvfsd sets it to the one
-		 * of its build tree or installation) */
-		const char *env = kind == SERVER_HOSTFS ? getenv("UVFS_HOSTFS")
-							: NULL;
-		if (!o.has_server && env && *env && access(env, X_OK) == 0 &&
-		    strlen(env) < sizeof(o.server))
-			strcpy(o.server, env);
-		else if (!o.has_server &&
-		    rproc_find(kind == SERVER_DIOD ? "diod" : "uvfs-hostfs",
-				o.server, sizeof(o.server)) != 0)
-			return -ENOENT;
-		if (kind == SERVER_DIOD)        /* diod attaches by export */
-			snprintf(o.aname, sizeof(o.aname), "%s", source);
-		if (access(o.server, X_OK) != 0)
-			return -errno;
-	}
-	s = sys_calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
-	s->lru.lnext = s->lru.lprev = &s->lru;
-	s->flru.fnext = s->flru.fprev = &s->flru;
-	s->maxfids = (unsigned)o.fids;
-	s->loose = o.loose;
-	s->actimeo_ns = (uint64_t)o.actimeo * 1000000ull;
-	s->wbwindow = (size_t)o.wbwindow;
-	if (s->wbwindow)
-		uvfs_sb_set_flushes(sb);        /* close waits for them */
-	pool_init(&s->pool, &s->c);
-	s->handles.next = s->handles.prev = &s->handles;
-	s->c.s.msize = (uint32_t)o.msize;
-	s->c.s.timeout_ms = (int)o.timeout;
-	s->c.s.serial = o.serial;
-	s->c.s.hard = o.hard;
-	/* liveness of tcp: (docs/session.md): data unacknowledged for half
-	 * a deadline, or an idle link whose keepalive probes go unanswered
-	 * about as long, is a loss: a partition is noticed within a
-	 * deadline whether requests are out or not */
-	s->c.s.tcp.user_timeout_ms = o.timeout / 2 > 1000 ?
-				     (int)o.timeout / 2 : 1000;
-	s->c.s.tcp.keepalive_ms = o.timeout / 4 > 1000 ? (int)o.timeout / 4 :
-				1000;
-	s->c.s.link = RT_LINK_NONE;
-	r = conn_init(&s->c);
-	if (r) {
-		pool_fini(&s->pool);
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		return r;
-	}
-	if (hostfs || reconnect) {
-		struct sup *sp = sys_calloc(1, sizeof(*sp));
-		s->c.sup = sp;
-		/* from the first Tattach on: fid 0's path is where every
-		 * other path starts */
-		s->c.track = true;
-		s->c.s.proto_fatal = reconnect;
-		if (sp) {
-			sp->sb = sb;
-			sp->type = kind == SERVER_DIOD ? "diod" :
-				   hostfs ? "hostfs" : "9p";
-			sp->server = hostfs ? sys_strdup(o.server) : NULL;
-			sp->source = sys_strdup(source);
-			sp->diod = kind == SERVER_DIOD;
-			sp->reconnect = reconnect;
-			sp->c = &s->c;
-			r = sup_init(&s->c, o.restarts, o.window);
-		}
-		if (!sp || (hostfs && !sp->server) || !sp->source || r)
-			r = -ENOMEM;
-		else if (hostfs)
-			r = spawn_server(&s->c);
-		else if ((r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd,
-				      &s->c.s.tcp, &s->c.s.link)) == 0)
-			sp->sv.nrestarts = 1;   /* the first session */
-	} else {
-		r = rt_open(source, s->c.s.timeout_ms, s->c.s.evfd, &s->c.s.tcp,
-			    &s->c.s.link);
-	}
-	if (!r)
-		r = conn_version(&s->c, false);
-	if (!r)
-		r = reader_start(&s->c);
-	if (r)
-		goto fail;
-
-	/* attach: as uname (default: the effective user) */
-	s->uid = geteuid();
-	if (o.has_uname) {
-		struct passwd pw, *pwp = NULL;
-		char pbuf[4096];
-		if (getpwnam_r(o.uname, &pw, pbuf, sizeof(pbuf), &pwp) == 0 &&
-		    pwp)
-			s->uid = pw.pw_uid;
-		else
-			s->uid = (uid_t)P9_NONUNAME; /* the server maps it */
-	} else {
-		struct passwd pw, *pwp = NULL;
-		char pbuf[4096];
-		if (getpwuid_r(s->uid, &pw, pbuf, sizeof(pbuf), &pwp) == 0 &&
-		    pwp)
-			snprintf(o.uname, sizeof(o.uname), "%s", pw.pw_name);
-	}
-	if (s->c.sup) {
-		s->c.sup->uname = sys_strdup(o.uname);
-		s->c.sup->aname = sys_strdup(o.aname);
-		s->c.sup->n_uname = (uint32_t)s->uid;
-		if (!s->c.sup->uname || !s->c.sup->aname) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
-	m.tattach.fid = 0;
-	m.tattach.afid = P9_NOFID;
-	m.tattach.uname = p9_str(o.uname);
-	m.tattach.aname = p9_str(o.aname);
-	m.tattach.n_uname = (uint32_t)s->uid;
-	r = rpc(&s->c, &m, P9_RATTACH, &rp, CL_NONE, 0);
-	if (r)
-		goto fail;
-	uint64_t ino = rp.m.rattach.qid.path;
-	s->c.root_qid = rp.m.rattach.qid;
-	reply_free(&rp);
-	r = node_install(s, ino, 0, false, 0, NULL, 0);
-	if (r)
-		goto fail;
-	pthread_mutex_lock(&s->lock);
-	s->root = node_find_locked(s, ino);
-	lru_del_locked(s, s->root);
-	s->root->refs = 1;      /* the mount's, for good */
-	atomic_store(&s->root->type, S_IFDIR);
-	pthread_mutex_unlock(&s->lock);
-	if (s->c.sup) {
-		r = sup_start(&s->c);
-		if (r)
-			goto fail;
-	}
-	uvfs_sb_set_private(sb, s);
-	*root_ino = ino;
-	return 0;
-fail:
-	p9_free(s);
-	return r;
-}
-
-static int p9_mount(struct uvfs_sb *sb, const char *source,
-		    const char *options, uint64_t *root_ino)
-{
-	return mount_common(sb, source, options, root_ino, SERVER_NONE);
-}
-
-static int hostfs_mount(struct uvfs_sb *sb, const char *source,
-			const char *options, uint64_t *root_ino)
-{
-	return mount_common(sb, source, options, root_ino, SERVER_HOSTFS);
-}
-
-static int diod_mount(struct uvfs_sb *sb, const char *source,
-		      const char *options, uint64_t *root_ino)
-{
-	return mount_common(sb, source, options, root_ino, SERVER_DIOD);
-}
-
-static void p9_unmount(struct uvfs_sb *sb)
-{
-	struct p9sb *s = S(sb);
-
-	if (s)
-		p9_free(s);
-	uvfs_sb_set_private(sb, NULL);
-}
-
-static void p9_cancel(struct uvfs_sb *sb)
-{
-	struct p9sb *s = S(sb);
-
-	if (!s)
-		return;
-	conn_kill(&s->c);
-	if (s->c.sup) {
-		/* the mount is dead: its server goes now (reaped at unmount;
-		 * SIGKILL works on a stopped process too) */
-		pthread_mutex_lock(&s->c.s.lock);
-		if (s->c.sup->sv.pid > 0)
-			sys_kill(s->c.sup->sv.pid, SIGKILL);
-		pthread_mutex_unlock(&s->c.s.lock);
-	}
-}
-
-static int p9_statfs(struct uvfs_sb *sb, struct statvfs *st)
-{
-	struct p9sb *s = S(sb);
-	struct p9_msg m = { .type = P9_TSTATFS };
-	struct fid *f;
-	struct reply rp;
-	int r;
-
-	r = node_fid(s, s->root, &f);   /* the root's: never released */
-	if (r)
-		return r;
-	m.tstatfs.fid = f->num;
-	r = rpc(&s->c, &m, P9_RSTATFS, &rp, CL_NONE, 0);
-	fid_put(s, f);
-	if (r)
-		return r;
-	memset(st, 0, sizeof(*st));
-	st->f_bsize = st->f_frsize = rp.m.rstatfs.bsize;
-	st->f_blocks = rp.m.rstatfs.blocks;
-	st->f_bfree = rp.m.rstatfs.bfree;
-	st->f_bavail = rp.m.rstatfs.bavail;
-	st->f_files = rp.m.rstatfs.files;
-	st->f_ffree = st->f_favail = rp.m.rstatfs.ffree;
-	st->f_namemax = rp.m.rstatfs.namelen;
-	reply_free(&rp);
-	return 0;
-}
-
-static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
-{
-	struct p9sb *s = S(sb);
-	struct node *n;
-
-	pthread_mutex_lock(&s->lock);
-	n = node_find_locked(s, ino);
-	if (n) {
-		lru_del_locked(s, n);
-		n->refs++;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (!n)
-		return -ESTALE; /* not walked to (or evicted long ago) */
-	*priv = n;
-	return 0;
-}
-
 /* Drops a use of n: the last puts it on the LRU (whose overflow frees
  * the oldest).  A fid Tlcreate left that no open took is clunked. */
 void node_rele(struct p9sb *s, struct node *n)
@@ -1098,11 +862,6 @@ void node_hold(struct p9sb *s, struct node *n)
 	lru_del_locked(s, n);
 	n->refs++;
 	pthread_mutex_unlock(&s->lock);
-}
-
-static void p9_reclaim(struct uvfs_sb *sb, void *priv)
-{
-	node_rele(S(sb), priv);
 }
 
 /* ---- the attribute cache ------------------------------------------------ */
@@ -1206,11 +965,18 @@ void name_forget(struct p9sb *s, uint64_t pino, const char *name)
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname)
 {
+	struct fid *puts[GONE_PUTS];
+	unsigned nputs = 0;
+
 	if (opino == npino && strcmp(oname, nname) == 0)
 		return;
 	pthread_mutex_lock(&s->lock);
+	/* the file the target named, if any, lost that name */
+	name_gone_locked(s, npino, nname, puts, &nputs);
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct node *n = s->hash[b]; n; n = n->hnext) {
+			if (n->naliases && alias_del_locked(s, n, opino, oname))
+				alias_add_locked(s, n, npino, nname);
 			if (!n->name)
 				continue;
 			if (n->pino == npino && strcmp(n->name, nname) == 0)
@@ -1223,186 +989,6 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 			}
 		}
 	pthread_mutex_unlock(&s->lock);
-}
-
-
-
-/* Each operation runs under one call deadline (rs_call_begin): however
- * many requests it becomes, it waits at most the mount's timeout=. */
-#define CALL(sb, expr)                                                  \
-	({                                                              \
-		struct rs_call sv_;                                     \
-		rs_call_begin(S(sb)->c.s.timeout_ms, &sv_);               \
-		__typeof__(expr) r_ = (expr);                           \
-		rs_call_end(&sv_);                                      \
-		r_;                                                     \
-	})
-
-static int c_statfs(struct uvfs_sb *sb, struct statvfs *st)
-{ return CALL(sb, p9_statfs(sb, st)); }
-static int c_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
-{ return CALL(sb, p9_getattr(sb, priv, st)); }
-static int c_permission(struct uvfs_sb *sb, void *priv, int mask,
-			const struct uvfs_cred *cred)
-{ return CALL(sb, p9_permission(sb, priv, mask, cred)); }
-static int c_setattr(struct uvfs_sb *sb, void *priv,
-		     const struct uvfs_setattr *sa)
-{ return CALL(sb, p9_setattr(sb, priv, sa)); }
-static int c_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		    struct uvfs_ident *id)
-{ return CALL(sb, p9_lookup(sb, dir, name, id)); }
-static int c_create(struct uvfs_sb *sb, void *dir, const char *name,
-		    mode_t mode, dev_t rdev, const char *target,
-		    const struct uvfs_cred *cred, struct uvfs_ident *id)
-{ return CALL(sb, p9_create(sb, dir, name, mode, rdev, target, cred, id)); }
-static int c_link(struct uvfs_sb *sb, void *dir, const char *name,
-		  void *priv)
-{ return CALL(sb, p9_link(sb, dir, name, priv)); }
-static int c_unlink(struct uvfs_sb *sb, void *dir, const char *name,
-		    int isdir)
-{ return CALL(sb, p9_unlink(sb, dir, name, isdir)); }
-static int c_rename(struct uvfs_sb *sb, void *odir, const char *oname,
-		    void *ndir, const char *nname, unsigned flags)
-{ return CALL(sb, p9_rename(sb, odir, oname, ndir, nname, flags)); }
-static ssize_t c_readlink(struct uvfs_sb *sb, void *priv, char *buf,
-			  size_t size)
-{ return CALL(sb, p9_readlink(sb, priv, buf, size)); }
-static int c_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
-{ return CALL(sb, p9_open(sb, priv, flags, fh)); }
-static ssize_t c_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
-		      size_t n, off_t off)
-{ return CALL(sb, p9_read(sb, priv, fh, buf, n, off)); }
-static ssize_t c_write(struct uvfs_sb *sb, void *priv, void *fh,
-		       const void *buf, size_t n, off_t *off)
-{ return CALL(sb, p9_write(sb, priv, fh, buf, n, off)); }
-static int c_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync)
-{ return CALL(sb, p9_fsync(sb, priv, fh, datasync)); }
-static int c_flush(struct uvfs_sb *sb, void *priv, void *fh)
-{ return CALL(sb, p9_flush(sb, priv, fh)); }
-static int c_readdir(struct uvfs_sb *sb, void *priv, void *fh,
-		     uint64_t cookie, uvfs_filldir_t fill, void *arg)
-{ return CALL(sb, p9_readdir(sb, priv, fh, cookie, fill, arg)); }
-static ssize_t c_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
-			  void *value, size_t size)
-{ return CALL(sb, p9_getxattr(sb, priv, name, value, size)); }
-static int c_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
-		      const void *value, size_t size, int flags)
-{ return CALL(sb, p9_setxattr(sb, priv, name, value, size, flags)); }
-static ssize_t c_listxattr(struct uvfs_sb *sb, void *priv, char *list,
-			   size_t size)
-{ return CALL(sb, p9_listxattr(sb, priv, list, size)); }
-static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
-{ return CALL(sb, p9_removexattr(sb, priv, name)); }
-static int c_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
-		  struct uvfs_lock *lk)
-{ return CALL(sb, p9_lock(sb, priv, fh, cmd, lk)); }
-
-/* Every type of this driver shares its operations; they differ in how
- * the server is reached (mount). */
-/* The options of each type, as parse_opts() takes them (for the core's
- * check and `uvfs mount --help`). */
-#define P9_FSOPTS_COMMON                                                \
-	{ "uname", UVFS_FSOPT_STRING, "NAME: the user to attach as" },  \
-	{ "msize", UVFS_FSOPT_NUMBER,                                   \
-	  "N: the largest message offered (524288; 4096..16777216)" },  \
-	{ "timeout", UVFS_FSOPT_NUMBER,                                 \
-	  "MS: a request's deadline (10000)" },                         \
-	{ "serial", UVFS_FSOPT_FLAG, "one request at a time" },         \
-	{ "fids", UVFS_FSOPT_NUMBER,                                    \
-	  "N: fids kept open for files nothing uses (LRU)" },           \
-	{ "hard", UVFS_FSOPT_FLAG,                                      \
-	  "calls wait out an unreachable server" },                     \
-	{ "soft", UVFS_FSOPT_FLAG,                                      \
-	  "calls to an unreachable server fail fast (the default)" },   \
-	{ "window", UVFS_FSOPT_NUMBER,                                  \
-	  "MS: the window restarts= counts in (60000)" },               \
-	{ "actimeo", UVFS_FSOPT_NUMBER,                                 \
-	  "MS: attributes are reused this long (1000; 0: never)" },     \
-	{ "wbwindow", UVFS_FSOPT_NUMBER,                                \
-	  "BYTES: writes sent behind per file at most (0, the default: " \
-	  "every write waits; e.g. 4194304)" },                         \
-	{ "cache", UVFS_FSOPT_STRING,                                   \
-	  "none (default) or loose: attributes trusted until this "     \
-	  "mount changes them (one client writes)" }
-static const struct uvfs_fsopt p9_fsopts[] = {
-	{ "aname", UVFS_FSOPT_STRING, "PATH: the tree to attach to" },
-	{ "restarts", UVFS_FSOPT_NUMBER,
-	  "N: reconnections within window= before the mount is dead (30)" },
-	{ "noreconnect", UVFS_FSOPT_FLAG,
-	  "a lost connection stays lost (EIO)" },
-	P9_FSOPTS_COMMON,
-	{ NULL, 0, NULL },
-};
-static const struct uvfs_fsopt hostfs_fsopts[] = {
-	{ "server", UVFS_FSOPT_STRING,
-	  "PATH: the server binary (default: $UVFS_HOSTFS, uvfs-hostfs next "
-	  "to the program or in PATH; diod in PATH or /usr/sbin)" },
-	{ "restarts", UVFS_FSOPT_NUMBER,
-	  "N: server restarts within window= before the mount is dead (5)" },
-	P9_FSOPTS_COMMON,
-	{ NULL, 0, NULL },
-};
-
-#define P9_OPS(type_name, mount_fn, fsopts, source)                     \
-	{                                                               \
-		.name = type_name,                                      \
-		.options = fsopts,                                      \
-		.source_help = source,                                  \
-		.flags = UVFS_FS_NO_NAMECACHE,                          \
-		.mount = mount_fn,                                      \
-		.unmount = p9_unmount,                                  \
-		.cancel = p9_cancel,                                    \
-		.statfs = c_statfs,                                     \
-		.vget = p9_vget,                                        \
-		.reclaim = p9_reclaim,                                  \
-		.getattr = c_getattr,                                   \
-		.permission = c_permission,                             \
-		.setattr = c_setattr,                                   \
-		.lookup = c_lookup,                                     \
-		.create = c_create,                                     \
-		.link = c_link,                                         \
-		.unlink = c_unlink,                                     \
-		.rename = c_rename,                                     \
-		.readlink = c_readlink,                                 \
-		.open = c_open,                                         \
-		.release = p9_release,                                  \
-		.read = c_read,                                         \
-		.write = c_write,                                       \
-		.fsync = c_fsync,                                       \
-		.readdir = c_readdir,                                   \
-		.getxattr = c_getxattr,                                 \
-		.setxattr = c_setxattr,                                 \
-		.listxattr = c_listxattr,                               \
-		.removexattr = c_removexattr,                           \
-		.flush = c_flush,                                       \
-		.lock = c_lock,                                         \
-	}
-
-/* "9p": a server reached by a Unix socket, TCP or an fd pair. */
-const struct uvfs_fstype_ops uvfs_9p_ops = P9_OPS("9p", p9_mount, p9_fsopts,
-	"SOURCE: unix:PATH, tcp:HOST:PORT or fd:RFD,WFD (a 9P2000.L server)");
-/* "hostfs": over a uvfs-hostfs it spawns and restarts. */
-const struct uvfs_fstype_ops uvfs_hostfs_ops = P9_OPS("hostfs", hostfs_mount,
-	hostfs_fsopts, "SOURCE: a host directory, served by uvfs-hostfs");
-/* "diod": over a diod it spawns and restarts (docs/recovery.md). */
-const struct uvfs_fstype_ops uvfs_diod_ops = P9_OPS("diod", diod_mount,
-	hostfs_fsopts, "SOURCE: a host directory, served by diod");
-
-int uvfs_9p_register(struct uvfs *u)
-{
-	int r = uvfs_fstype_register(u, &uvfs_9p_ops);
-
-	if (r == -EEXIST)       /* as documented: not an error */
-		r = 0;
-	if (r == 0) {
-		int h = uvfs_fstype_register(u, &uvfs_hostfs_ops);
-		if (h && h != -EEXIST)
-			r = h;
-	}
-	if (r == 0) {
-		int d = uvfs_fstype_register(u, &uvfs_diod_ops);
-		if (d && d != -EEXIST)
-			r = d;
-	}
-	return r;
+	for (unsigned i = 0; i < nputs; i++)
+		fid_put(s, puts[i]);
 }

@@ -1,5 +1,5 @@
 /*
- * driver.h - the 9P client driver's own objects (client.c, vnops.c,
+ * driver.h - the 9P client driver's own objects (client.c, mount.c, vnops.c,
  * xattr.c): the nodes behind vnodes, shared fids, open handles, the
  * superblock's private object.  Internal to lib/9p.
  */
@@ -16,6 +16,15 @@
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
 				 * released and walked again on demand */
 #define NBUCKETS        4096
+
+/* Another name of a file (a hard link): its directory's ino and the name. */
+struct alias {
+	struct alias *next;
+	uint64_t pino;
+	char name[];
+};
+
+#define ALIAS_MAX       16      /* other names kept per file */
 
 /* A fid that operations share; clunked when the last user drops it. */
 struct fid {
@@ -38,6 +47,12 @@ struct node {
 	uint64_t gen;
 	uint64_t moved;         /* s->lock: s->gen of the last rename of it
 				 * (its fid, and those below, may be stale) */
+	/* s->lock: the file's other names (hard links) this mount made or
+	 * found (a lookup of another name gave this qid), not (pino, name);
+	 * when the fid's name is gone one of them is walked instead
+	 * (docs/9p-client.md, "Hard links") */
+	struct alias *aliases;
+	unsigned naliases;
 	bool linked;            /* s->lock: counted in its parent's kids */
 	unsigned kids;          /* s->lock: nodes linked to this one as their
 				 * parent: it stays in the table (their walk
@@ -138,6 +153,8 @@ struct p9sb {
 	unsigned nfids, maxfids;        /* lock; const */
 	unsigned long fid_releases;     /* lock: fids released by the cache */
 	uint64_t gen;           /* lock: renames so far */
+	unsigned naliased;      /* lock: nodes with aliases (0: a removal
+				 * has none to look for) */
 	uid_t uid;              /* the attach user (n_uname) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
@@ -162,8 +179,9 @@ void fid_put(struct p9sb *s, struct fid *f);
  * by the cache, could not be walked again (-ESTALE: its file is gone or
  * another one is at its path). */
 int node_fid(struct p9sb *s, struct node *n, struct fid **f);
-/* For getattr: an open handle's fid if n has one, else n's. */
-int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f);
+/* For getattr: an open handle's fid if n has one (*open true), else n's. */
+int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
+		  bool *open);
 /* Walks n again from the root by its chain of names, installs the fid. */
 int rewalk(struct p9sb *s, struct node *n);
 /* => s->lock held */
@@ -205,6 +223,12 @@ bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
  * name loses it. */
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname);
+/* Hard links (docs/9p-client.md, "Hard links"): a link dir/name to n was
+ * made; dir/name was removed (its file, if it has another name known,
+ * is walked by that one from now on). */
+void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
+		 const char *name);
+void node_name_gone(struct p9sb *s, uint64_t pino, const char *name);
 /* The name cache: the file the server last said dir/name is, if that
  * was within the attribute timeout (cache=loose: since any change here)
  * and its type is known: 1, *ino, *type; else 0. */

@@ -52,7 +52,7 @@ int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	if (!h)
 		return -ENOMEM;
 	if (type == S_IFREG &&
-	    !(flags & (O_APPEND | O_DSYNC | O_SYNC | O_DIRECT))) {
+	    !(flags & (O_APPEND | O_DSYNC | O_SYNC))) {
 		/* the open after a create: the fid Tlcreate opened
 		 * (read-write; the core checks the access mode) */
 		pthread_mutex_lock(&s->lock);

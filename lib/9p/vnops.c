@@ -56,16 +56,28 @@ static int getattr_once(struct uvfs_sb *sb, void *priv, struct stat *st)
 	struct node *n = priv;
 	struct fid *f;
 	struct p9_rgetattr ga = { 0 };
+	bool open;
 	int r;
 
 	wb_settle(s, n);
 	if (attr_get(s, n, &ga))
 		goto fill;
-	r = node_attr_fid(s, n, &f);
+	r = node_attr_fid(s, n, &f, &open);
 	if (r)
 		return r;
 	r = getattr_fid(s, f->num, &ga);
 	fid_put(s, f);
+	if (r == -ENOENT && open) {
+		/* a path-named open fid (diod) whose name is gone: the file
+		 * by the name it has now, if any */
+		int r2 = node_fid(s, n, &f);
+		if (r2 == 0) {
+			r2 = getattr_fid(s, f->num, &ga);
+			fid_put(s, f);
+		}
+		if (r2 == 0)
+			r = 0;
+	}
 	if (r)
 		return r;
 	attr_put(s, n, &ga);
@@ -645,8 +657,10 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 	m.tlink.fid = f->num;
 	m.tlink.name = p9_str(name);
 	r = rpc(&s->c, &m, P9_RLINK, &rp, CL_NONE, 0);
-	if (r == 0)
+	if (r == 0) {
 		reply_free(&rp);
+		node_linked(s, priv, ((struct node *)dir)->ino, name);
+	}
 	attr_drop_name(s, dir, NULL);
 	attr_drop(s, priv);
 	fid_put(s, f);
@@ -714,6 +728,8 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 		r = remove_name(s, df->num, name, isdir);
 	attr_drop_name(s, dir, name);
 	name_forget(s, ((struct node *)dir)->ino, name);
+	if (r == 0)
+		node_name_gone(s, ((struct node *)dir)->ino, name);
 	fid_put(s, df);
 	return r;
 }

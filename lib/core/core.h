@@ -298,6 +298,17 @@ int file_flush(struct file *f);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);
+/* The Linux file calls (fs.h; the callers' checks in fileops.c):
+ * vop_seek_data answers the generic map (all data, a hole at the size)
+ * for a driver without one; vop_copy_range -EXDEV for two superblocks
+ * and -EOPNOTSUPP for a driver without one. */
+int vop_fallocate(struct vnode *vp, void *fh, int mode, off_t off, off_t len);
+off_t vop_seek_data(struct vnode *vp, void *fh, off_t off, int whence);
+ssize_t vop_copy_range(struct vnode *src, void *src_fh, off_t off_in,
+		       struct vnode *dst, void *dst_fh, off_t off_out,
+		       size_t len);
+/* lseek's SEEK_DATA / SEEK_HOLE on f (fileops.c); f->lock held. */
+off_t file_seek_data(struct file *f, off_t off, int whence);
 
 /* File locks (lock.c).  vop_lock: lock_try inside the gate (a dead
  * vnode: -EIO).  lock_file_gone: f's last release drops the locks taken

@@ -577,7 +577,8 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 		if (r < 0)
 			return r;
 		r = vop_getattr(vp, &st);
-		if (!r && st.st_size != 0)
+		/* (blocks: pages fallocate reserved past the end go too) */
+		if (!r && (st.st_size != 0 || st.st_blocks != 0))
 			r = vop_setattr(vp, &sa);
 		if (r)
 			return r;
@@ -916,10 +917,11 @@ static off_t file_seek_locked(struct file *f, off_t off, int whence)
 				return -EINVAL;
 			break;
 		}
-		/* no holes: one data extent up to the size (Linux generic) */
 		if (off < 0 || off >= st.st_size)
 			return -ENXIO;
-		np = whence == SEEK_DATA ? off : st.st_size;
+		np = file_seek_data(f, off, whence); /* fileops.c */
+		if (np < 0)
+			return np;
 		break;
 	default:
 		return -EINVAL;

@@ -679,3 +679,79 @@ int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 	return (int)VCALL(readdir, .vp = vp, .fh = fh, .cookie = cookie,
 			  .fill = fill, .arg = arg);
 }
+
+/* ---- the Linux file calls (fileops.c) ---------------------------------- */
+
+struct vop_fallocate_args {
+	struct vnode *vp;
+	void *fh;
+	int mode;
+	off_t off, len;
+};
+VOP_DESC(fallocate, -EIO, vp);
+static long vi_fallocate(struct uvfs_sb *sb, struct vop_fallocate_args *a)
+{
+	return sb->ops->fallocate ? sb->ops->fallocate(sb, a->vp->priv, a->fh,
+						       a->mode, a->off, a->len)
+				  : -EOPNOTSUPP;
+}
+int vop_fallocate(struct vnode *vp, void *fh, int mode, off_t off, off_t len)
+{
+	return (int)VCALL(fallocate, .vp = vp, .fh = fh, .mode = mode,
+			  .off = off, .len = len);
+}
+
+struct vop_seek_data_args {
+	struct vnode *vp;
+	void *fh;
+	off_t off;
+	int whence;
+};
+VOP_DESC(seek_data, -EIO, vp);
+static long vi_seek_data(struct uvfs_sb *sb, struct vop_seek_data_args *a)
+{
+	struct stat st;
+	int r;
+
+	if (sb->ops->seek_data)
+		return sb->ops->seek_data(sb, a->vp->priv, a->fh, a->off,
+					  a->whence);
+	/* no holes: one data extent up to the size (Linux generic) */
+	r = sb->ops->getattr(sb, a->vp->priv, &st);
+	if (r)
+		return r;
+	if (a->off >= st.st_size)
+		return -ENXIO;
+	return a->whence == SEEK_DATA ? a->off : st.st_size;
+}
+off_t vop_seek_data(struct vnode *vp, void *fh, off_t off, int whence)
+{
+	return VCALL(seek_data, .vp = vp, .fh = fh, .off = off,
+		     .whence = whence);
+}
+
+struct vop_copy_range_args {
+	struct vnode *src;
+	struct vnode *dst;
+	void *src_fh, *dst_fh;
+	off_t off_in, off_out;
+	size_t len;
+};
+/* src and dst of two superblocks: -EXDEV from vop_call */
+VOP_DESC(copy_range, -EIO, src, dst);
+static long vi_copy_range(struct uvfs_sb *sb, struct vop_copy_range_args *a)
+{
+	return sb->ops->copy_range ?
+		sb->ops->copy_range(sb, a->src->priv, a->src_fh, a->off_in,
+				    a->dst->priv, a->dst_fh, a->off_out,
+				    a->len)
+		: -EOPNOTSUPP;
+}
+ssize_t vop_copy_range(struct vnode *src, void *src_fh, off_t off_in,
+		       struct vnode *dst, void *dst_fh, off_t off_out,
+		       size_t len)
+{
+	return VCALL(copy_range, .src = src, .dst = dst, .src_fh = src_fh,
+		     .dst_fh = dst_fh, .off_in = off_in, .off_out = off_out,
+		     .len = len);
+}

@@ -8,7 +8,8 @@
  * What it owns
  *   One struct memfs per mounted instance (the sb's private data) holding
  *   every node of the instance.  A node is a regular file (data in 4 KiB
- *   pages in a sparse radix tree: holes read as zeros and cost nothing), a
+ *   pages in a sparse radix tree: holes read as zeros and cost nothing;
+ *   fallocate reserves pages, memfs_holes.c), a
  *   directory (a name hash for lookup plus an array in insertion order that
  *   gives readdir stable cookies), a symlink (its target), or a device,
  *   fifo or socket (metadata only).  Any node may also hold extended
@@ -93,7 +94,7 @@ int memfs_pages_count(struct memfs *fs, uint64_t n)
 
 /* => -ENOSPC when the size limit is reached, -ENOMEM; else *pgp is a
  *    zeroed page, counted in used_pages. */
-static int page_alloc(struct memfs *fs, char **pgp)
+int memfs_page_alloc(struct memfs *fs, char **pgp)
 {
 	char *pg;
 	int err = memfs_pages_count(fs, 1);
@@ -309,10 +310,40 @@ void memfs_node_touch_ctime(struct node *n, const struct timespec *ts)
 
 /* ---- regular file data ------------------------------------------------- */
 
-/* => n->lock held; n is a regular file; 0 <= size. */
+int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
+			 char **pgp)
+{
+	char *pg = memfs_radix_lookup(&n->u.reg.pages, idx);
+	int err;
+
+	if (pg == MEMFS_RESERVED) {     /* counted already */
+		pg = sys_calloc(1, PG_SIZE);
+		if (pg == NULL)
+			return -ENOMEM;
+		*memfs_radix_slot(&n->u.reg.pages, idx) = pg;
+	} else if (pg == NULL) {
+		err = memfs_page_alloc(fs, &pg);
+		if (err != 0)
+			return err;
+		err = memfs_radix_insert(&n->u.reg.pages, idx, pg);
+		if (err != 0) {
+			free(pg);
+			memfs_pages_uncount(fs, 1);
+			return err;
+		}
+		n->u.reg.npages++;
+	}
+	*pgp = pg;
+	return 0;
+}
+
+/* As tmpfs: a size at or below the old one also frees the pages past it
+ * that fallocate(KEEP_SIZE) reserved beyond the end of file; a larger one
+ * keeps them (they read as zeros).
+ * => n->lock held; n is a regular file; 0 <= size. */
 static void truncate_locked(struct memfs *fs, struct node *n, off_t size)
 {
-	if (size < n->size) {
+	if (size <= n->size) {
 		uint64_t first = ((uint64_t)size + PG_MASK) >> PG_SHIFT;
 		uint64_t freed = memfs_radix_trunc(&n->u.reg.pages, first);
 
@@ -323,7 +354,7 @@ static void truncate_locked(struct memfs *fs, struct node *n, off_t size)
 						(uint64_t)size >> PG_SHIFT);
 
 			/* zeros for the bytes a later extension exposes */
-			if (pg != NULL)
+			if (pg != NULL && pg != MEMFS_RESERVED)
 				memset(pg + (size & PG_MASK), 0,
 				       PG_SIZE - (size & PG_MASK));
 		}
@@ -776,23 +807,13 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		uint64_t p = (uint64_t)pos + done;
 		size_t po = p & PG_MASK;
 		size_t chunk = PG_SIZE - po;
-		char *pg = memfs_radix_lookup(&nd->u.reg.pages, p >> PG_SHIFT);
+		char *pg;
 
 		if (chunk > n - done)
 			chunk = n - done;
-		if (pg == NULL) {
-			err = page_alloc(fs, &pg);
-			if (err != 0)
-				break;
-			err = memfs_radix_insert(&nd->u.reg.pages, p >> PG_SHIFT,
-					   pg);
-			if (err != 0) {
-				free(pg);
-				memfs_pages_uncount(fs, 1);
-				break;
-			}
-			nd->u.reg.npages++;
-		}
+		err = memfs_page_for_write(fs, nd, p >> PG_SHIFT, &pg);
+		if (err != 0)
+			break;
 		memcpy(pg + po, (const char *)buf + done, chunk);
 		done += chunk;
 	}
@@ -938,4 +959,7 @@ const struct uvfs_fstype_ops uvfs_memfs_ops = {
 	.setxattr = memfs_setxattr,
 	.listxattr = memfs_listxattr,
 	.removexattr = memfs_removexattr,
+	.fallocate = memfs_fallocate,
+	.seek_data = memfs_seek_data,
+	.copy_range = memfs_copy_range,
 };

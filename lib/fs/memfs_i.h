@@ -3,7 +3,8 @@
  * share: memfs.c (nodes, the ino table, page accounting, options, the
  * instance, attributes, file data, the table), memfs_radix.c (the page
  * tree), memfs_dir.c (directories and the operations on names),
- * memfs_xattr.c (extended attributes).  The lifecycle, the lock order and
+ * memfs_xattr.c (extended attributes), memfs_holes.c (fallocate, reserved
+ * pages, SEEK_DATA/SEEK_HOLE, copy_range).  The lifecycle, the lock order and
  * the lock legend (c, ns, n, t, a) are in memfs.c.
  */
 #ifndef UVFS_MEMFS_I_H
@@ -123,7 +124,8 @@ struct node {
 	union {
 		struct {
 			struct radix pages;     /* n */
-			uint64_t npages;        /* n */
+			uint64_t npages;        /* n: pages in the tree,
+						   reserved ones too */
 		} reg;
 		struct dir dir;                 /* ns */
 		char *target;                   /* c: symlinks */
@@ -225,10 +227,40 @@ int memfs_pages_count(struct memfs *fs, uint64_t n);
 void memfs_pages_uncount(struct memfs *fs, uint64_t n);
 uint64_t memfs_xattr_pages(size_t bytes);
 
+/* The reserved page: what fallocate puts where a file had no page (see
+ * memfs_holes.c).  One shared page of zeros, never written. */
+extern const char memfs_reserved_page[PG_SIZE];
+#define MEMFS_RESERVED ((void *)memfs_reserved_page)
+int memfs_page_alloc(struct memfs *fs, char **pgp);
+/* The page of n at idx, ready to be written: made (counted: -ENOSPC) where
+ * there was none, made its own where it was reserved.  => n->lock held. */
+int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
+			 char **pgp);
+
 /* memfs_radix.c: the page tree */
 void *memfs_radix_lookup(const struct radix *t, uint64_t idx);
 int memfs_radix_insert(struct radix *t, uint64_t idx, void *page);
+/* Takes the pages at [from, to) out (freed, but for MEMFS_RESERVED);
+ * => how many. */
+uint64_t memfs_radix_punch(struct radix *t, uint64_t from, uint64_t to);
 uint64_t memfs_radix_trunc(struct radix *t, uint64_t from);
+/* The slot of the page at idx, NULL if there is no page. */
+void **memfs_radix_slot(const struct radix *t, uint64_t idx);
+/* The first page at index >= from (its index in *idx), NULL if none. */
+void *memfs_radix_next(const struct radix *t, uint64_t from, uint64_t *idx);
+/* How many pages at [from, to). */
+uint64_t memfs_radix_count(const struct radix *t, uint64_t from, uint64_t to);
+
+/* memfs_holes.c: fallocate, SEEK_DATA / SEEK_HOLE, copy_range */
+void memfs_punch_locked(struct memfs *fs, struct node *n, uint64_t start,
+			uint64_t end);
+int memfs_fallocate(struct uvfs_sb *sb, void *priv, void *fh, int mode,
+		    off_t off, off_t len);
+off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
+		      int whence);
+ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
+			 off_t off_in, void *dst, void *dst_fh, off_t off_out,
+			 size_t len);
 
 /* memfs_dir.c: directories; the operations on names */
 void memfs_dir_fini(struct dir *d);

@@ -6,8 +6,9 @@
  * Owns the tree's interior nodes (struct radix_node): made by
  * memfs_radix_insert as the tree grows to reach an index, freed by
  * memfs_radix_trunc when what they map is cut away.  The pages themselves
- * are the caller's (memfs.c allocates and counts them; memfs_radix_trunc
- * hands back how many it freed).  Lock: the file node's lock, held by
+ * are the caller's (memfs.c allocates and counts them; memfs_radix_punch
+ * and memfs_radix_trunc hand back how many they took out, and free all
+ * but the shared reserved page, MEMFS_RESERVED).  Lock: the file node's lock, held by
  * every caller.
  */
 #define _GNU_SOURCE
@@ -82,11 +83,12 @@ int memfs_radix_insert(struct radix *t, uint64_t idx, void *page)
 	return 0;
 }
 
-/* Frees the pages at index >= from in the subtree at *slotp, of the given
- * height (0: *slotp is a page) and first index base, and the nodes left
- * empty; returns the number of pages freed. */
-static uint64_t radix_trunc_sub(void **slotp, unsigned height, uint64_t base,
-				uint64_t from)
+/* Frees the pages at index in [from, to) in the subtree at *slotp, of the
+ * given height (0: *slotp is a page) and first index base, and the nodes
+ * left empty; returns the number of pages taken out (a reserved page,
+ * MEMFS_RESERVED, is shared and not freed, but counts). */
+static uint64_t radix_punch_sub(void **slotp, unsigned height, uint64_t base,
+				uint64_t from, uint64_t to)
 {
 	struct radix_node *rn = *slotp;
 	uint64_t step, freed = 0;
@@ -94,9 +96,10 @@ static uint64_t radix_trunc_sub(void **slotp, unsigned height, uint64_t base,
 	if (rn == NULL)
 		return 0;
 	if (height == 0) {
-		if (base < from)
+		if (base < from || base >= to)
 			return 0;
-		free(*slotp);
+		if (*slotp != MEMFS_RESERVED)
+			free(*slotp);
 		*slotp = NULL;
 		return 1;
 	}
@@ -104,9 +107,9 @@ static uint64_t radix_trunc_sub(void **slotp, unsigned height, uint64_t base,
 	for (unsigned i = 0; i < RADIX_FAN; i++) {
 		uint64_t b = base + i * step;
 
-		if (rn->slot[i] == NULL || b + step <= from)
+		if (rn->slot[i] == NULL || b + step <= from || b >= to)
 			continue;
-		freed += radix_trunc_sub(&rn->slot[i], height - 1, b, from);
+		freed += radix_punch_sub(&rn->slot[i], height - 1, b, from, to);
 		if (rn->slot[i] == NULL)
 			rn->count--;
 	}
@@ -117,13 +120,13 @@ static uint64_t radix_trunc_sub(void **slotp, unsigned height, uint64_t base,
 	return freed;
 }
 
-uint64_t memfs_radix_trunc(struct radix *t, uint64_t from)
+uint64_t memfs_radix_punch(struct radix *t, uint64_t from, uint64_t to)
 {
 	uint64_t freed;
 
-	if (t->root == NULL)
+	if (t->root == NULL || from >= to)
 		return 0;
-	freed = radix_trunc_sub(&t->root, t->height, 0, from);
+	freed = radix_punch_sub(&t->root, t->height, 0, from, to);
 	/* Collapse roots that only lead to index 0's subtree. */
 	while (t->root != NULL && t->height > 1) {
 		struct radix_node *rn = t->root;
@@ -137,4 +140,74 @@ uint64_t memfs_radix_trunc(struct radix *t, uint64_t from)
 	if (t->root == NULL)
 		t->height = 0;
 	return freed;
+}
+
+uint64_t memfs_radix_trunc(struct radix *t, uint64_t from)
+{
+	return memfs_radix_punch(t, from, UINT64_MAX);
+}
+
+void **memfs_radix_slot(const struct radix *t, uint64_t idx)
+{
+	void *const *sp = &t->root;
+
+	if (t->height == 0 || (idx >> (RADIX_SHIFT * t->height)) != 0)
+		return NULL;
+	for (unsigned h = t->height; h > 0; h--) {
+		struct radix_node *rn = *sp;
+
+		if (rn == NULL)
+			return NULL;
+		sp = &rn->slot[(idx >> (RADIX_SHIFT * (h - 1))) & RADIX_MASK];
+	}
+	return *sp != NULL ? (void **)sp : NULL;
+}
+
+/* The first page at index >= from in the subtree (see radix_punch_sub),
+ * its index in *idx; NULL if none. */
+static void *radix_next_sub(void *p, unsigned height, uint64_t base,
+			    uint64_t from, uint64_t *idx)
+{
+	struct radix_node *rn = p;
+	uint64_t step;
+
+	if (p == NULL)
+		return NULL;
+	if (height == 0) {
+		if (base < from)
+			return NULL;
+		*idx = base;
+		return p;
+	}
+	step = (uint64_t)1 << (RADIX_SHIFT * (height - 1));
+	for (unsigned i = 0; i < RADIX_FAN; i++) {
+		uint64_t b = base + i * step;
+		void *r;
+
+		if (rn->slot[i] == NULL || b + step <= from)
+			continue;
+		r = radix_next_sub(rn->slot[i], height - 1, b, from, idx);
+		if (r != NULL)
+			return r;
+	}
+	return NULL;
+}
+
+void *memfs_radix_next(const struct radix *t, uint64_t from, uint64_t *idx)
+{
+	if (t->height == 0 || (from >> (RADIX_SHIFT * t->height)) != 0)
+		return NULL;
+	return radix_next_sub(t->root, t->height, 0, from, idx);
+}
+
+uint64_t memfs_radix_count(const struct radix *t, uint64_t from, uint64_t to)
+{
+	uint64_t n = 0, idx;
+
+	while (from < to && memfs_radix_next(t, from, &idx) != NULL &&
+	       idx < to) {
+		n++;
+		from = idx + 1;
+	}
+	return n;
 }

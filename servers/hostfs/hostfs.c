@@ -73,21 +73,110 @@ struct hostfs *hs_of(struct p9srv_req *r)
 	return p9srv_arg(p9srv_req_srv(r));
 }
 
-/* openat2 beneath the root; a descriptor or -errno. */
-int hs_resolve(struct hostfs *hs, const char *path, int flags)
+/* openat2 of path beneath dirfd (no symlink, no magic link, nothing
+ * above dirfd); a descriptor or -errno. */
+static int resolve_at(int dirfd, const char *path, int flags)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
 		.resolve = RESOLVE_FLAGS,
 	};
 	for (int tries = 0;; tries++) {
-		long fd = sys_openat2(hs->rootfd, path, &how, sizeof(how));
+		long fd = sys_openat2(dirfd, path, &how, sizeof(how));
 		if (fd >= 0)
 			return (int)fd;
 		/* EAGAIN: a rename raced with the walk; try again */
 		if (errno != EAGAIN || tries >= 16)
 			return -errno;
 	}
+}
+
+/* Is directory fd (still) below the export root?  Its ".." chain is
+ * followed up to the root (0) or to the top of the host's tree (-EXDEV:
+ * it was moved out). */
+static int below_root(struct hostfs *hs, int fd)
+{
+	struct stat root, st;
+	int cur = sys_fcntl(fd, F_DUPFD_CLOEXEC, 0), err = 0;
+
+	if (cur < 0 || sys_fstat(hs->rootfd, &root) < 0)
+		err = -errno;
+	while (err == 0) {
+		if (sys_fstat(cur, &st) < 0) {
+			err = -errno;
+			break;
+		}
+		if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+			break;
+		int up = sys_openat(cur, "..", O_PATH | O_DIRECTORY |
+				    O_CLOEXEC, 0);
+		if (up < 0) {
+			err = -errno;
+			break;
+		}
+		struct stat ust;
+		if (sys_fstat(up, &ust) < 0 ||
+		    (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino))
+			err = -EXDEV;   /* the host's root: not below ours */
+		sys_close(cur);
+		cur = up;
+	}
+	if (cur >= 0)
+		sys_close(cur);
+	return err;
+}
+
+/*
+ * openat2 beneath the root; a descriptor or -errno.  A path longer than
+ * the kernel takes at once (PATH_MAX) is resolved in pieces of whole
+ * names, each beneath the directory the previous one reached: a path
+ * holds no ".." and no symlink is followed, so each piece stays below the
+ * root as long as its starting directory is; that is checked once at the
+ * end (a directory renamed out of the export between two pieces fails
+ * the resolution with ENOENT).
+ */
+int hs_resolve(struct hostfs *hs, const char *path, int flags)
+{
+	size_t len = strlen(path);
+	const char *p = path;
+	char piece[PATH_MAX];
+	int dfd = hs->rootfd, fd;
+
+	if (len < PATH_MAX)
+		return resolve_at(hs->rootfd, path, flags);
+	for (;;) {
+		size_t n = strlen(p);
+		bool last = n < PATH_MAX;
+		if (!last) {
+			n = PATH_MAX - 1;
+			while (n > 0 && p[n] != '/')
+				n--;
+			if (n == 0) {
+				fd = -ENAMETOOLONG;
+				break;
+			}
+		}
+		memcpy(piece, p, n);
+		piece[n] = '\0';
+		fd = resolve_at(dfd, piece, last ? flags : O_PATH | O_DIRECTORY);
+		if (fd < 0 || last)
+			break;
+		if (dfd != hs->rootfd)
+			sys_close(dfd);
+		dfd = fd;
+		p += n + 1;
+	}
+	if (fd >= 0) {
+		/* the directory the last piece started from */
+		int err = below_root(hs, dfd);
+		if (err) {
+			sys_close(fd);
+			fd = err == -EXDEV ? -ENOENT : err;
+		}
+	}
+	if (dfd != hs->rootfd)
+		sys_close(dfd);
+	return fd;
 }
 
 /*
@@ -164,12 +253,11 @@ bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st)
 	       (st->st_mode & S_IFMT) == type;
 }
 
-/* A copy of hf's path and identity. */
-void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
-	     mode_t *type)
+/* A copy of hf's path (to free; NULL: ENOMEM) and its identity. */
+char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
 {
 	pthread_mutex_lock(&hf->plock);
-	strcpy(path, hf->path);
+	char *path = sys_strdup(hf->path);
 	if (dev)
 		*dev = hf->dev;
 	if (ino)
@@ -177,6 +265,7 @@ void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
 	if (type)
 		*type = hf->type;
 	pthread_mutex_unlock(&hf->plock);
+	return path;
 }
 
 /*
@@ -188,7 +277,7 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		  bool *owned, struct stat *st)
 {
 	struct hfid *hf = f->priv;
-	char path[PATH_MAX];
+	char *path;
 	struct stat sb;
 	dev_t dev;
 	ino_t ino;
@@ -208,8 +297,10 @@ static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 			return -ENOTDIR;
 		return fd;
 	}
-	hf_snap(hf, path, &dev, &ino, &type);
+	if (!(path = hf_snap(hf, &dev, &ino, &type)))
+		return -ENOMEM;
 	fd = hs_resolve(hs, path, O_PATH | flags);
+	free(path);
 	if (fd < 0)
 		return fd;
 	if (sys_fstat(fd, st) < 0) {
@@ -246,13 +337,22 @@ int hs_name_check(struct p9_str n, char *out)
 	return 0;
 }
 
-/* dir/name into out (PATH_MAX): -ENAMETOOLONG if it does not fit. */
-int hs_path_join(char *out, const char *dir, const char *name)
+/* dir/name, to free (NULL: ENOMEM).  A path has no length limit (the
+ * host's is on one call, not on a tree's depth: hs_resolve). */
+char *hs_path_join(const char *dir, const char *name)
 {
-	int n = strcmp(dir, ".") == 0
-		? snprintf(out, PATH_MAX, "%s", name)
-		: snprintf(out, PATH_MAX, "%s/%s", dir, name);
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *out;
+
+	if (strcmp(dir, ".") == 0)
+		return sys_strdup(name);
+	out = sys_malloc(dl + nl + 2);
+	if (out) {
+		memcpy(out, dir, dl);
+		out[dl] = '/';
+		memcpy(out + dl + 1, name, nl + 1);
+	}
+	return out;
 }
 
 static struct hfid *hf_new(struct hostfs *hs, const char *path,
@@ -368,32 +468,59 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	return 0;
 }
 
+/*
+ * Each name is opened beneath the descriptor the previous one reached
+ * (the fid's own re-resolved from the root, checked to be its file), so a
+ * walk costs one openat2 per name and no path is looked up whole; ".."
+ * is lexical (the root is its own parent) and resolved from the root.
+ */
 static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		   struct p9srv_fid *nf, uint16_t nwname,
 		   const struct p9_str *wname, struct p9_qid *wqid,
 		   uint16_t *nwqid)
 {
 	struct hostfs *hs = hs_of(r);
-	char path[PATH_MAX], next[PATH_MAX];
+	char *path, *next;
 	struct stat st;
 	bool owned;
 	struct hfid *fh = f->priv;
 	uint16_t i;
 	int fd, orphan, err = 0;
+	dev_t dev;
+	ino_t ino;
+	mode_t type;
 
 	pthread_mutex_lock(&fh->plock);
 	orphan = fh->ofd;       /* never closed before clunk */
 	pthread_mutex_unlock(&fh->plock);
-	/* the fid itself must still be what it was */
-	fd = fid_fd(hs, f, 0, &owned, &st);
-	if (fd < 0)
-		return fd;
-	hs_fd_done(fd, owned);
-	hf_snap(f->priv, path, NULL, NULL, NULL);
 	if (orphan >= 0 && nwname > 0)
 		return -ENOENT;         /* removed: no names in it */
+	if (!(path = hf_snap(fh, &dev, &ino, &type)))
+		return -ENOMEM;
+	/* the fid itself must still be what it was (by its path when names
+	 * are walked: an opened directory may have left the export since) */
+	if (orphan >= 0 || nwname == 0) {       /* (a clone) */
+		fd = fid_fd(hs, f, 0, &owned, &st);
+	} else {
+		owned = true;
+		fd = hs_resolve(hs, path, O_PATH);
+		if (fd >= 0 && sys_fstat(fd, &st) < 0)
+			err = -errno;
+		else if (fd >= 0 && !hs_same_file(dev, ino, type, &st))
+			err = -ESTALE;
+		if (err) {
+			sys_close(fd);
+			fd = err;
+		}
+	}
+	if (fd < 0) {
+		free(path);
+		return fd;
+	}
 	for (i = 0; i < nwname; i++) {
 		struct p9_str n = wname[i];
+		char name[NAME_MAX + 1];
+		int nfd;
 
 		if (!S_ISDIR(st.st_mode)) {
 			err = -ENOTDIR;
@@ -407,42 +534,49 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			err = -ENAMETOOLONG;
 			break;
 		}
-		if (n.len == 1 && n.s[0] == '.') {
-			strcpy(next, path);
-		} else if (n.len == 2 && n.s[0] == '.' && n.s[1] == '.') {
+		memcpy(name, n.s, n.len);
+		name[n.len] = '\0';
+		if (strcmp(name, ".") == 0) {
+			next = sys_strdup(path);
+			nfd = sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		} else if (strcmp(name, "..") == 0) {
 			/* lexically: the root is its own parent */
 			char *slash = strrchr(path, '/');
-			if (slash) {
+			if (slash)
 				*slash = '\0';
-				strcpy(next, path);
+			next = sys_strdup(slash ? path : ".");
+			if (slash)
 				*slash = '/';
-			} else {
-				strcpy(next, ".");
-			}
+			nfd = next ? hs_resolve(hs, next, O_PATH) : -ENOMEM;
 		} else {
-			char name[NAME_MAX + 1];
-			memcpy(name, n.s, n.len);
-			name[n.len] = '\0';
-			if ((err = hs_path_join(next, path, name)) < 0)
-				break;
+			next = hs_path_join(path, name);
+			nfd = next ? resolve_at(fd, name, O_PATH) : -ENOMEM;
 		}
-		fd = hs_resolve(hs, next, O_PATH);
-		if (fd < 0) {
-			err = fd;
+		if (nfd < 0 || !next) {
+			err = nfd < 0 ? nfd : -ENOMEM;
+			if (nfd >= 0)
+				sys_close(nfd);
+			free(next);
 			break;
 		}
-		if (sys_fstat(fd, &st) < 0) {
+		if (sys_fstat(nfd, &st) < 0) {
 			err = -errno;
-			sys_close(fd);
+			sys_close(nfd);
+			free(next);
 			break;
 		}
-		hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), &wqid[i]);
-		sys_close(fd);
-		strcpy(path, next);
+		hs_stat_qid(hs, &st, hs_file_gen(nfd, NULL), &wqid[i]);
+		hs_fd_done(fd, owned);
+		fd = nfd;
+		owned = true;
+		free(path);
+		path = next;
 	}
+	hs_fd_done(fd, owned);
 	*nwqid = i;
 	if (i == nwname) {
 		struct hfid *hf = hf_new(hs, path, &st);
+		free(path);
 		if (!hf)
 			return -ENOMEM;
 		if (orphan >= 0)        /* a clone of a removed file */
@@ -450,6 +584,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		nf->priv = hf;
 		return 0;
 	}
+	free(path);
 	return i == 0 ? err : 0;
 }
 
@@ -623,19 +758,24 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char name[NAME_MAX + 1], dpath[PATH_MAX], npath[PATH_MAX];
+	char name[NAME_MAX + 1], *dpath, *npath;
 	struct stat st;
 	bool owned;
 	int dfd, fd, err;
 
 	if ((err = hs_name_check(t->name, name)) < 0)
 		return err;
-	hf_snap(hf, dpath, NULL, NULL, NULL);
-	if ((err = hs_path_join(npath, dpath, name)) < 0)
-		return err;
+	if (!(dpath = hf_snap(hf, NULL, NULL, NULL)))
+		return -ENOMEM;
+	npath = hs_path_join(dpath, name);
+	free(dpath);
+	if (!npath)
+		return -ENOMEM;
 	dfd = hs_dir_fd(hs, f, &owned);
-	if (dfd < 0)
+	if (dfd < 0) {
+		free(npath);
 		return dfd;
+	}
 	/* a new file, or else the existing one opened as lopen would (never
 	 * a device or through a symlink) */
 	hs_create_gid(hs, f, t->gid);
@@ -657,21 +797,17 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 			sys_close(pfd);
 	}
 	hs_fd_done(dfd, owned);
-	if (err < 0)
-		return err;
-	if (sys_fstat(fd, &st) < 0) {
+	if (err == 0 && sys_fstat(fd, &st) < 0) {
 		err = -errno;
 		sys_close(fd);
-		return err;
 	}
-	char *p = sys_strdup(npath);
-	if (!p) {
-		sys_close(fd);
-		return -ENOMEM;
+	if (err < 0) {
+		free(npath);
+		return err;
 	}
 	pthread_mutex_lock(&hf->plock);
 	free(hf->path);
-	hf->path = p;
+	hf->path = npath;
 	hf->dev = st.st_dev;
 	hf->ino = st.st_ino;
 	hf->type = st.st_mode & S_IFMT;

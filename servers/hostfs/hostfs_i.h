@@ -47,13 +47,12 @@ int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned);
 void hs_fd_done(int fd, bool owned);
 uint16_t hs_file_gen(int dfd, const char *name);
 int hs_name_check(struct p9_str n, char *out);
-int hs_path_join(char *out, const char *dir, const char *name);
+char *hs_path_join(const char *dir, const char *name);
 int hs_resolve(struct hostfs *hs, const char *path, int flags);
 bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st);
 void hs_stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
 		 struct p9_qid *q);
-void hf_snap(struct hfid *hf, char *path, dev_t *dev, ino_t *ino,
-	     mode_t *type);
+char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type);
 struct hostfs *hs_of(struct p9srv_req *r);
 
 /* names.c: the operations on names (in hostfs_ops) */

@@ -180,7 +180,7 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
  * After a rename through the server of "from" to "to": every fid at or
  * below "from" follows it (as a local vnode would).  Fids that named the
  * file replaced at "to" now resolve to the moved file and answer ESTALE.
- * A path that would grow past PATH_MAX is left as it was (stale).
+ * A path whose copy cannot be allocated is left as it was (stale).
  */
 static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 {
@@ -192,8 +192,7 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 		if (strncmp(hf->path, from, fl) == 0 &&
 		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
 			size_t rest = strlen(hf->path + fl);
-			char *p = tl + rest < PATH_MAX ? sys_malloc(tl + rest + 1)
-						       : NULL;
+			char *p = sys_malloc(tl + rest + 1);
 			if (p) {
 				memcpy(p, to, tl);
 				memcpy(p + tl, hf->path + fl, rest + 1);
@@ -210,16 +209,20 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
  * root has neither: -EBUSY. */
 static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
 {
-	char path[PATH_MAX];
+	char *path = hf_snap(f->priv, NULL, NULL, NULL);
 	const char *parent, *b;
 	int fd;
 
-	hf_snap(f->priv, path, NULL, NULL, NULL);
-	if (strcmp(path, ".") == 0)
+	if (!path)
+		return -ENOMEM;
+	if (strcmp(path, ".") == 0) {
+		free(path);
 		return -EBUSY;
+	}
 	b = path_split(path, &parent);
-	strcpy(base, b);
+	strcpy(base, b);        /* (a name the walk checked: <= NAME_MAX) */
 	fd = hs_resolve(hs, parent, O_PATH | O_DIRECTORY);
+	free(path);
 	return fd;
 }
 
@@ -286,17 +289,21 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char name[NAME_MAX + 1], base[NAME_MAX + 1], dpath[PATH_MAX],
-	     npath[PATH_MAX], opath[PATH_MAX];
+	char name[NAME_MAX + 1], base[NAME_MAX + 1], *dpath, *npath = NULL,
+	     *opath;
 	bool owned;
-	int dfd, pfd, err;
+	int dfd, pfd, err = 0;
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
-	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
-	hf_snap(hf, opath, NULL, NULL, NULL);
-	if ((err = hs_path_join(npath, dpath, name)) < 0)
+	dpath = hf_snap(dir->priv, NULL, NULL, NULL);
+	opath = hf_snap(hf, NULL, NULL, NULL);
+	if (dpath)
+		npath = hs_path_join(dpath, name);
+	if (!npath || !opath) {
+		err = -ENOMEM;
 		goto out;
+	}
 	pfd = parent_of(hs, f, base);
 	if (pfd < 0) {
 		err = pfd;
@@ -320,6 +327,9 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	sys_close(pfd);
 out:
+	free(dpath);
+	free(npath);
+	free(opath);
 	hs_fd_done(dfd, owned);
 	return err;
 }
@@ -339,15 +349,15 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		hs_fd_done(ofd, oowned);
 		return nfd;
 	}
-	char od_path[PATH_MAX], nd_path[PATH_MAX], from[PATH_MAX],
-	     to[PATH_MAX];
+	char *od_path = hf_snap(od->priv, NULL, NULL, NULL),
+	     *nd_path = hf_snap(nd->priv, NULL, NULL, NULL);
+	char *from = od_path ? hs_path_join(od_path, oname) : NULL,
+	     *to = nd_path ? hs_path_join(nd_path, nname) : NULL;
 	int victim = -1;
-	bool paths;
+	bool paths = from && to;
 
-	hf_snap(od->priv, od_path, NULL, NULL, NULL);
-	hf_snap(nd->priv, nd_path, NULL, NULL, NULL);
-	paths = hs_path_join(from, od_path, oname) == 0 &&
-		hs_path_join(to, nd_path, nname) == 0;
+	free(od_path);
+	free(nd_path);
 	if (paths)
 		victim = orphan_prepare(hs, nfd, nname, to);
 	err = sys_renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
@@ -357,6 +367,8 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	} else if (victim >= 0) {
 		sys_close(victim);
 	}
+	free(from);
+	free(to);
 	hs_fd_done(nfd, nowned);
 	hs_fd_done(ofd, oowned);
 	return err;
@@ -372,19 +384,22 @@ int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 
 	if (flags & ~(uint32_t)AT_REMOVEDIR)
 		return -EINVAL;
-	char dpath[PATH_MAX], path[PATH_MAX];
+	char *dpath, *path = NULL;
 	int ofd = -1;
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
-	hf_snap(dir->priv, dpath, NULL, NULL, NULL);
-	if (hs_path_join(path, dpath, name) == 0)
+	if ((dpath = hf_snap(dir->priv, NULL, NULL, NULL)))
+		path = hs_path_join(dpath, name);
+	free(dpath);
+	if (path)
 		ofd = orphan_prepare(hs, dfd, name, path);
 	err = sys_unlinkat(dfd, name, (int)flags) < 0 ? -errno : 0;
-	if (err == 0)
+	if (err == 0 && path)
 		orphan_commit(hs, ofd, path);
 	else if (ofd >= 0)
 		sys_close(ofd);
+	free(path);
 	hs_fd_done(dfd, owned);
 	return err;
 }
@@ -393,14 +408,17 @@ int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char base[NAME_MAX + 1], path[PATH_MAX];
+	char base[NAME_MAX + 1], *path;
 	struct stat st;
 	int pfd, ofd = -1, err = 0;
 
-	hf_snap(hf, path, NULL, NULL, NULL);
+	if (!(path = hf_snap(hf, NULL, NULL, NULL)))
+		return -ENOMEM;
 	pfd = parent_of(hs, f, base);
-	if (pfd < 0)
+	if (pfd < 0) {
+		free(path);
 		return pfd;
+	}
 	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
@@ -415,5 +433,6 @@ int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 	else if (ofd >= 0)
 		sys_close(ofd);
 	sys_close(pfd);
+	free(path);
 	return err;
 }

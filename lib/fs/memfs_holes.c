@@ -1,0 +1,311 @@
+/*
+ * memfs_holes.c - what memfs knows of its holes: fallocate (reserved
+ * pages, punched holes), SEEK_DATA / SEEK_HOLE, and copy_range, which
+ * copies data pages and keeps holes holes.
+ *
+ * A page index of a regular file is one of three things in its page tree
+ * (memfs_radix.c), as a tmpfs page is:
+ *   absent     a hole: reads zeros, costs nothing;
+ *   reserved   MEMFS_RESERVED, one shared page of zeros that is never
+ *              written: fallocate's.  Counted like any page in used_pages
+ *              (the size= limit: a later write into it cannot fail with
+ *              -ENOSPC) and in npages (st_blocks), read as zeros, and a
+ *              hole to SEEK_DATA (tmpfs: a fallocated page is not up to
+ *              date until written).  The first write into it puts a page
+ *              of its own in its place (memfs_page_for_write);
+ *   data       a page of its own, written at least once (whole: the bytes
+ *              of it never written read as zeros, and count as data).
+ * A punch frees the pages it covers whole, zeros the bytes it covers in
+ * the others; truncation to a size at or below the old one frees every
+ * page past it, reserved pages beyond the end of file included (tmpfs).
+ * So SEEK_DATA / SEEK_HOLE answer what tmpfs answers for the same calls:
+ * page granularity, data runs clipped at the size.
+ *
+ * Locks: the node's lock around each change and each look, never two
+ * node locks at a time (memfs.c's lock order): copy_range between two
+ * files copies one source page (or one run of holes) at a time, taking
+ * the source's lock and then the destination's, one after the other.
+ */
+#define _GNU_SOURCE
+#include "memfs_i.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
+
+const char memfs_reserved_page[PG_SIZE];
+
+static bool is_data(const void *pg)
+{
+	return pg != NULL && pg != MEMFS_RESERVED;
+}
+
+/* Zeros bytes [from, to) of page idx if it holds data. */
+static void zero_part(struct node *n, uint64_t idx, size_t from, size_t to)
+{
+	char *pg = memfs_radix_lookup(&n->u.reg.pages, idx);
+
+	if (is_data(pg))
+		memset(pg + from, 0, to - from);
+}
+
+/* Bytes [start, end) read as zeros afterwards; whole pages in it are
+ * taken out.  => n->lock held; n a regular file.  Nothing can fail. */
+void memfs_punch_locked(struct memfs *fs, struct node *n, uint64_t start,
+			uint64_t end)
+{
+	uint64_t first = (start + PG_MASK) >> PG_SHIFT; /* first whole page */
+	uint64_t last = end >> PG_SHIFT;                /* past the last */
+	uint64_t freed;
+
+	if (start >= end)
+		return;
+	if ((start >> PG_SHIFT) == ((end - 1) >> PG_SHIFT) &&
+	    ((start & PG_MASK) != 0 || (end & PG_MASK) != 0)) {
+		zero_part(n, start >> PG_SHIFT, start & PG_MASK,
+			  ((end - 1) & PG_MASK) + 1);
+		return;
+	}
+	if ((start & PG_MASK) != 0)
+		zero_part(n, start >> PG_SHIFT, start & PG_MASK, PG_SIZE);
+	if ((end & PG_MASK) != 0)
+		zero_part(n, end >> PG_SHIFT, 0, end & PG_MASK);
+	freed = memfs_radix_punch(&n->u.reg.pages, first, last);
+	n->u.reg.npages -= freed;
+	memfs_pages_uncount(fs, freed);
+}
+
+/* Reserves every page of [first, last] that has none.  All or nothing
+ * for -ENOSPC (counted before anything is inserted); an -ENOMEM midway
+ * leaves the pages reserved so far (they read as zeros, the size is
+ * unchanged).  => n->lock held. */
+static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
+			  uint64_t last)
+{
+	uint64_t want = last - first + 1, need, made = 0;
+	uint64_t limit = fs->max_pages ? fs->max_pages : UNLIMITED_BLOCKS;
+	int err;
+
+	if (want > limit)       /* no need to count what cannot fit */
+		return -ENOSPC;
+	need = want - memfs_radix_count(&n->u.reg.pages, first, last + 1);
+	if (need == 0)
+		return 0;       /* (counting 0 on a full instance fails) */
+	err = memfs_pages_count(fs, need);
+	if (err != 0)
+		return err;
+	for (uint64_t i = first; made < need && i <= last; i++) {
+		if (memfs_radix_lookup(&n->u.reg.pages, i) != NULL)
+			continue;
+		err = memfs_radix_insert(&n->u.reg.pages, i, MEMFS_RESERVED);
+		if (err != 0)
+			break;
+		made++;
+	}
+	n->u.reg.npages += made;
+	memfs_pages_uncount(fs, need - made);
+	return err;
+}
+
+/* tmpfs's modes: allocate (0, KEEP_SIZE) and PUNCH_HOLE|KEEP_SIZE; the
+ * others -EOPNOTSUPP.  mtime and ctime change on every success, even one
+ * that changed nothing (tmpfs: file_modified). */
+int memfs_fallocate(struct uvfs_sb *sb, void *priv, void *fh, int mode,
+		    off_t off, off_t len)
+{
+	struct memfs *fs = sb_fs(sb);
+	struct node *n = priv;
+	uint64_t end;
+	int err = 0;
+
+	(void)fh;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if (n->type == S_IFDIR)
+		return -EISDIR;
+	if (n->type != S_IFREG)
+		return -ENODEV;
+	if (off < 0 || len <= 0 || off > FILE_SIZE_MAX - len)
+		return -EINVAL;
+	end = (uint64_t)off + (uint64_t)len;
+
+	pthread_mutex_lock(&n->lock);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		memfs_punch_locked(fs, n, (uint64_t)off, end);
+	} else {
+		err = reserve_locked(fs, n, (uint64_t)off >> PG_SHIFT,
+				     (end - 1) >> PG_SHIFT);
+		if (err == 0 && !(mode & FALLOC_FL_KEEP_SIZE) &&
+		    (off_t)end > n->size)
+			n->size = (off_t)end;
+	}
+	if (err == 0) {
+		now(&n->mtime);
+		n->ctime = n->mtime;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return err;
+}
+
+off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
+		      int whence)
+{
+	struct node *n = priv;
+	uint64_t idx, found;
+	off_t pos;
+	void *pg;
+
+	(void)sb;
+	(void)fh;
+	if (n->type == S_IFDIR)
+		return -EINVAL;
+	if (n->type != S_IFREG || off < 0)
+		return -ENXIO;
+	idx = (uint64_t)off >> PG_SHIFT;
+	pthread_mutex_lock(&n->lock);
+	if (off >= n->size) {
+		pos = -ENXIO;
+	} else if (whence == SEEK_DATA) {
+		while ((pg = memfs_radix_next(&n->u.reg.pages, idx, &found)) ==
+		       MEMFS_RESERVED)
+			idx = found + 1;
+		pos = pg != NULL ? (off_t)(found << PG_SHIFT) : n->size;
+		if (pos < off)
+			pos = off;
+		if (pos >= n->size)
+			pos = -ENXIO;
+	} else if (whence == SEEK_HOLE) {
+		while (is_data(memfs_radix_lookup(&n->u.reg.pages, idx)) &&
+		       (off_t)(idx << PG_SHIFT) < n->size)
+			idx++;
+		pos = (off_t)(idx << PG_SHIFT);
+		if (pos < off)
+			pos = off;
+		if (pos > n->size)
+			pos = n->size;
+	} else {
+		pos = -EINVAL;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return pos;
+}
+
+/* One piece of a copy: the source at pin, up to len bytes, read into buf
+ * (data, within one page) or found to be a hole (a run of holes up to the
+ * next data page).  => the piece's length (0: pin is at or past the end of
+ * file), *hole set. */
+static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf,
+			bool *hole)
+{
+	uint64_t idx = pin >> PG_SHIFT, found, stop;
+	size_t chunk = PG_SIZE - (pin & PG_MASK);
+	const char *pg;
+
+	pthread_mutex_lock(&s->lock);
+	if ((off_t)pin >= s->size) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	if (len > (uint64_t)(s->size - (off_t)pin))
+		len = (size_t)(s->size - (off_t)pin);
+	pg = memfs_radix_lookup(&s->u.reg.pages, idx);
+	*hole = !is_data(pg);
+	if (*hole) {
+		const void *p;
+
+		/* up to the next page that holds data */
+		while ((p = memfs_radix_next(&s->u.reg.pages, idx + 1,
+					     &found)) == MEMFS_RESERVED)
+			idx = found;
+		stop = p != NULL ? found << PG_SHIFT : UINT64_MAX;
+		chunk = stop - pin < len ? (size_t)(stop - pin) : len;
+	} else {
+		if (chunk > len)
+			chunk = len;
+		memcpy(buf, pg + (pin & PG_MASK), chunk);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return chunk;
+}
+
+/* The other half: buf (or a hole) at pout of d, within one page for data. */
+static int copy_write(struct memfs *fs, struct node *d, uint64_t pout,
+		      const char *buf, size_t chunk, bool hole)
+{
+	char *pg;
+	int err = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (hole) {
+		memfs_punch_locked(fs, d, pout, pout + chunk);
+	} else {
+		err = memfs_page_for_write(fs, d, pout >> PG_SHIFT, &pg);
+		if (err == 0)
+			memcpy(pg + (pout & PG_MASK), buf, chunk);
+	}
+	if (err == 0 && (off_t)(pout + chunk) > d->size)
+		d->size = (off_t)(pout + chunk);
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
+/* The core has checked the ranges (no overlap within one file, no
+ * overflow).  Stops at the source's end of file; -ENOSPC midway makes
+ * the copy short. */
+ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
+			 off_t off_in, void *dst, void *dst_fh, off_t off_out,
+			 size_t len)
+{
+	struct memfs *fs = sb_fs(sb);
+	struct node *s = src, *d = dst;
+	size_t done = 0;
+	char *buf;
+	int err = 0;
+
+	(void)src_fh;
+	(void)dst_fh;
+	if (s->type == S_IFDIR || d->type == S_IFDIR)
+		return -EISDIR;
+	if (s->type != S_IFREG || d->type != S_IFREG || off_in < 0 ||
+	    off_out < 0)
+		return -EINVAL;
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	buf = sys_malloc(PG_SIZE);
+	if (buf == NULL)
+		return -ENOMEM;
+	while (done < len) {
+		uint64_t pin = (uint64_t)off_in + done;
+		uint64_t pout = (uint64_t)off_out + done;
+		size_t room = PG_SIZE - (pout & PG_MASK), chunk;
+		bool hole = false;
+
+		chunk = copy_read(s, pin, len - done, buf, &hole);
+		if (chunk == 0)
+			break;
+		if (!hole && chunk > room)
+			chunk = room;   /* the rest of the page next time */
+		err = copy_write(fs, d, pout, buf, chunk, hole);
+		if (err != 0)
+			break;
+		done += chunk;
+	}
+	free(buf);
+	if (done > 0) {
+		pthread_mutex_lock(&d->lock);
+		now(&d->mtime);
+		d->ctime = d->mtime;
+		pthread_mutex_unlock(&d->lock);
+	}
+	return done > 0 ? (ssize_t)done : err;
+}

@@ -1,0 +1,445 @@
+/*
+ * p9fake.c - the fake 9P2000.L server the 9P client tests mount
+ * (test_9pclient.c, test_9psession.c).
+ *
+ * A fake 9P2000.L server runs in a thread on one end of a socketpair (built
+ * from the codec); the driver mounts the other end ("fd:N,N").  The file a
+ * test stats picks the server's misbehaviour for the Tgetattr:
+ *
+ *   f        a normal file (size 200)
+ *   bad      a malformed Rgetattr (truncated body)      -> -EIO, VFS stays up
+ *   wrong    an Rstatfs in answer to Tgetattr (mistyped) -> -EIO
+ *   unsol    an unsolicited reply (unknown tag) first    -> ignored, success
+ *   late     no reply until Tflush; then the late reply and Rflush
+ *            (the reply came first: the call happened)   -> success
+ *   fl       no reply; Rflush on Tflush                  -> -ETIMEDOUT, and
+ *            only once the Rflush came (fencing)
+ *   rw       Tread at offset 0 gives a full count, at any other offset
+ *            Rlerror EIO (a multi-piece read whose second piece fails)
+ *   slow     every Tread answered in full after 300 ms
+ *   o1, o2   out of order: o1's reply is held until o2's is sent
+ *   big      a frame larger than msize                   -> connection dead
+ *   hang     the server stops answering anything         -> forced unmount
+ *   bye      the server hangs up                         -> connection dead
+ *
+ * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
+ * any value reads as "hello, 9p" except user.short (announces 20 bytes,
+ * gives 9), user.huge (announces 1 MiB); a commit (Tclunk of the fid a
+ * Txattrcreate named) of user.fail answers Rlerror EDQUOT.
+ *
+ * With a real server (UVFS_HOSTFS: type "hostfs", spawned; UVFS_9P_SOURCE:
+ * diod, from tests/conformance-diod.sh) the xattr tests check values end
+ * to end, against the host file too.
+ *
+ * Every case checks that the VFS returns an error and keeps working (or,
+ * when the connection is lost, fails fast with -EIO and unmounts).
+ *
+ * The same fake server also listens on a Unix socket, serving one
+ * connection after another, for a "9p" mount that reconnects
+ * (docs/recovery.md): there "bye" hangs up once (the mount reconnects, the
+ * lost Tgetattr is replayed, the open file is reopened), and "big" (a
+ * protocol violation) makes the mount dead without a reconnect.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/sockios.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <uvfs/9p.h>
+#include <uvfs/uvfs.h>
+
+#include "p9.h"
+#include "p9fake.h"
+#include "proc_wait.h"
+#include "transport.h"
+
+uint64_t fid_path[4096];
+
+/* ---- the fake server ---------------------------------------------------- */
+
+
+
+atomic_bool bye_done;
+
+static const struct { const char *name; uint64_t path; } names[] = {
+	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
+	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
+	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
+	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
+};
+
+static void send_msg(struct fake *fs, struct p9_msg *m)
+{
+	uint8_t buf[MSIZE];
+	ssize_t n = p9_pack(buf, sizeof(buf), m);
+
+	assert_true(n > 0);
+	if (write(fs->fd, buf, (size_t)n) != n)
+		return; /* the client went away */
+}
+
+static void rlerror(struct fake *fs, uint16_t tag, uint32_t e)
+{
+	struct p9_msg r = { .type = P9_RLERROR, .tag = tag };
+
+	r.rlerror.ecode = e;
+	send_msg(fs, &r);
+}
+
+static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
+{
+	struct p9_msg r = { .type = P9_RGETATTR, .tag = tag };
+
+	r.rgetattr.valid = P9_GETATTR_BASIC;
+	r.rgetattr.qid.path = path;
+	r.rgetattr.qid.type = path == 1 ? P9_QTDIR : P9_QTFILE;
+	r.rgetattr.mode = path == 1 ? S_IFDIR | 0755 : S_IFREG | 0644;
+	r.rgetattr.nlink = 1;
+	r.rgetattr.size = path * 100;
+	send_msg(fs, &r);
+}
+
+static void handle(struct fake *fs, struct p9_msg *t)
+{
+	struct p9_msg r = { .tag = t->tag };
+
+	if (atomic_load(&fs->hung))
+		return;
+	switch (t->type) {
+	case P9_TVERSION:
+		r.type = P9_RVERSION;
+		r.rversion.msize = t->tversion.msize < MSIZE ?
+				   t->tversion.msize : MSIZE;
+		r.rversion.version = P9_STR(P9_VERSION_L);
+		break;
+	case P9_TATTACH:
+		r.type = P9_RATTACH;
+		r.rattach.qid = (struct p9_qid){ .type = P9_QTDIR, .path = 1 };
+		break;
+	case P9_TWALK:
+		if (t->twalk.nwname == 1 && p9_str_eq(t->twalk.wname[0], "lw")) {
+			/* held until the Tflush, answered then anyway */
+			fs->have_held = fs->held_walk = true;
+			fs->held_tag = t->tag;
+			fs->held_path = 11;
+			return;
+		}
+		r.type = P9_RWALK;
+		if (t->twalk.nwname == 1) {
+			uint64_t path = 0;
+			if (p9_str_eq(t->twalk.wname[0], ".."))
+				path = 1;
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]);
+			     i++)
+				if (p9_str_eq(t->twalk.wname[0], names[i].name))
+					path = names[i].path;
+			if (!path)
+				return rlerror(fs, t->tag, ENOENT);
+			r.rwalk.nwqid = 1;
+			r.rwalk.wqid[0] = (struct p9_qid){ .path = path };
+		} else if (t->twalk.nwname > 1) {
+			return rlerror(fs, t->tag, ENOENT);
+		}
+		break;
+	case P9_TGETATTR: {
+		/* the fid number says nothing about the file: the test names
+		 * one file per case and the driver walked it just before, so
+		 * the server remembers the last walked path per fid */
+		uint64_t path = t->tgetattr.fid < 4096 ?
+				fid_path[t->tgetattr.fid] : 0;
+		uint8_t raw[64];
+
+		switch (path) {
+		case 3:         /* malformed: an Rgetattr of 20 bytes */
+			memset(raw, 0, sizeof(raw));
+			raw[0] = 20;
+			raw[4] = P9_RGETATTR;
+			raw[5] = (uint8_t)t->tag;
+			raw[6] = (uint8_t)(t->tag >> 8);
+			if (write(fs->fd, raw, 20) != 20)
+				return;
+			return;
+		case 4:         /* mistyped */
+			r.type = P9_RSTATFS;
+			r.rstatfs.bsize = 4096;
+			break;
+		case 5:         /* unsolicited first */
+			rgetattr(fs, 0xfff0, 5);
+			rgetattr(fs, t->tag, 5);
+			return;
+		case 7:         /* o1: held until o2 (once: stat asks twice) */
+			if (atomic_load(&fs->held))
+				return rgetattr(fs, t->tag, path);
+			/* fall through */
+		case 6:         /* late: held until the Tflush */
+			fs->have_held = true;
+			fs->held_tag = t->tag;
+			fs->held_path = path;
+			atomic_fetch_add(&fs->held, 1);
+			return;
+		case 8:         /* o2, then the held o1 */
+			rgetattr(fs, t->tag, 8);
+			if (fs->have_held && fs->held_path == 7) {
+				fs->have_held = false;
+				rgetattr(fs, fs->held_tag, 7);
+			}
+			return;
+		case 9:         /* a frame bigger than msize */
+			memset(raw, 0, sizeof(raw));
+			raw[0] = 0xff;
+			raw[1] = 0xff;
+			raw[2] = 0x10;  /* ~1 MiB */
+			raw[4] = P9_RGETATTR;
+			if (write(fs->fd, raw, sizeof(raw)) < 0)
+				return;
+			return;
+		case 10:
+			atomic_store(&fs->hung, 1);
+			return;
+		case 15:        /* fl: never answered; Rflush on Tflush */
+			return;
+		case 12:        /* Rlerror with no error */
+			return rlerror(fs, t->tag, 0);
+		case 13:        /* Rlerror with no such errno */
+			return rlerror(fs, t->tag, 100000);
+		case 14:        /* hang up */
+			if (fs->bye_once && atomic_exchange(&bye_done, true))
+				return rgetattr(fs, t->tag, path);
+			shutdown(fs->fd, SHUT_RDWR);
+			return;
+		default:
+			return rgetattr(fs, t->tag, path ? path : 1);
+		}
+		break;
+	}
+	case P9_TFLUSH:
+		atomic_fetch_add(&fs->flushes, 1);
+		if (fs->have_held && fs->held_tag == t->tflush.oldtag) {
+			/* answer the flushed request after all, then Rflush:
+			 * the client must honour it and reuse the tag only
+			 * after the Rflush */
+			fs->have_held = false;
+			if (fs->held_walk) {
+				struct p9_msg w = { .type = P9_RWALK,
+						    .tag = fs->held_tag };
+				w.rwalk.nwqid = 1;
+				w.rwalk.wqid[0].path = 11;
+				fs->held_walk = false;
+				send_msg(fs, &w);
+			} else {
+				rgetattr(fs, fs->held_tag, fs->held_path);
+			}
+		}
+		r.type = P9_RFLUSH;
+		break;
+	case P9_TLOPEN:
+		r.type = P9_RLOPEN;
+		/* the file's qid, as the walk gave it (a reopen after a
+		 * reconnect compares them) */
+		r.rlopen.qid.path = t->tlopen.fid < 4096 ?
+				    fid_path[t->tlopen.fid] : 0;
+		if (r.rlopen.qid.path == 1)
+			r.rlopen.qid.type = P9_QTDIR;
+		break;
+	case P9_TREAD: {
+		static const char data[] = "hello, 9p";
+		static char big[MSIZE];
+		uint64_t off = t->tread.offset;
+		if (t->tread.fid < 4096 && fid_path[t->tread.fid] == 17)
+			usleep(300 * 1000);     /* slow: each piece */
+		if (t->tread.fid < 4096 && fid_path[t->tread.fid] >= 16) {
+			if (off != 0 && fid_path[t->tread.fid] == 16)
+				/* rw: the second piece fails */
+				return rlerror(fs, t->tag, EIO);
+			memset(big, 'x', sizeof(big));
+			r.type = P9_RREAD;
+			r.rread.data = big;
+			r.rread.count = t->tread.count; /* <= msize - 24 */
+			break;
+		}
+		r.type = P9_RREAD;
+		if (off < sizeof(data) - 1) {
+			r.rread.data = data + off;
+			r.rread.count = (uint32_t)(sizeof(data) - 1 - off);
+			if (r.rread.count > t->tread.count)
+				r.rread.count = t->tread.count;
+		}
+		break;
+	}
+	case P9_TCLUNK:
+		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
+			atomic_fetch_add(&fs->lw_clunks, 1);
+		if (fs->xw_fid == t->tclunk.fid) {
+			fs->xw_fid = P9_NOFID;
+			if (fs->xw_fail || fs->xw_got != fs->xw_size)
+				return rlerror(fs, t->tag, fs->xw_fail
+						   ? EDQUOT : EINVAL);
+			atomic_fetch_add(&fs->commits, 1);
+		}
+		r.type = P9_RCLUNK;
+		break;
+	case P9_TXATTRWALK:
+		atomic_fetch_add(&fs->xattr_msgs, 1);
+		r.type = P9_RXATTRWALK;
+		r.rxattrwalk.size = p9_str_eq(t->txattrwalk.name, "user.short")
+				    ? 20 : p9_str_eq(t->txattrwalk.name,
+						     "user.huge") ? 1u << 20 : 9;
+		break;
+	case P9_TXATTRCREATE:
+		atomic_fetch_add(&fs->xattr_msgs, 1);
+		fs->xw_fid = t->txattrcreate.fid;
+		fs->xw_fail = p9_str_eq(t->txattrcreate.name, "user.fail");
+		fs->xw_size = t->txattrcreate.attr_size;
+		fs->xw_got = 0;
+		r.type = P9_RXATTRCREATE;
+		break;
+	case P9_TWRITE:
+		if (t->twrite.fid < 4096 && fid_path[t->twrite.fid] == 18 &&
+		    t->twrite.offset >= 8192)
+			return rlerror(fs, t->tag, ENOSPC);     /* wf */
+		if (t->twrite.fid == fs->xw_fid)
+			fs->xw_got += t->twrite.count;
+		r.type = P9_RWRITE;
+		r.rwrite.count = t->twrite.count;
+		break;
+	case P9_TFSYNC:
+		r.type = P9_RFSYNC;
+		break;
+	case P9_TSTATFS:
+		r.type = P9_RSTATFS;
+		r.rstatfs.bsize = 4096;
+		r.rstatfs.namelen = 255;
+		break;
+	default:
+		return rlerror(fs, t->tag, EOPNOTSUPP);
+	}
+	send_msg(fs, &r);
+}
+
+void *fake_main(void *arg)
+{
+	struct fake *fs = arg;
+	uint8_t buf[MSIZE];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n = read(fs->fd, buf + have, sizeof(buf) - have);
+		if (n <= 0)
+			break;
+		if (atomic_load(&fs->stalled))
+			atomic_fetch_add(&fs->rx_after, n);
+		have += (size_t)n;
+		for (;;) {
+			struct p9_msg t;
+			uint32_t size;
+			if (p9_frame_size(buf, have, MSIZE, &size) != 0 ||
+			    have < size)
+				break;
+			if (p9_unpack(buf, size, &t) == 0) {
+				if (t.type == P9_TWALK &&
+				    t.twalk.newfid < 4096) {
+					uint64_t p = t.twalk.fid < 4096 ?
+						     fid_path[t.twalk.fid] : 1;
+					if (t.twalk.nwname == 1) {
+						p = 0;
+						for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+							if (p9_str_eq(t.twalk.wname[0], names[i].name))
+								p = names[i].path;
+					}
+					fid_path[t.twalk.newfid] = p ? p : 1;
+				}
+				if (t.type == P9_TATTACH && t.tattach.fid < 4096)
+					fid_path[t.tattach.fid] = 1;
+				if (t.type == P9_TWRITE &&
+				    atomic_load(&fs->stall) &&
+				    !atomic_exchange(&fs->stalled, true)) {
+					while (atomic_load(&fs->stall))
+						usleep(1000);
+					/* then it only reads, to see what
+					 * still arrives */
+					while ((n = read(fs->fd, buf,
+							 sizeof(buf))) > 0)
+						atomic_fetch_add(&fs->rx_after,
+								 n);
+					return NULL;
+				}
+				handle(fs, &t);
+			}
+			memmove(buf, buf + size, have - size);
+			have -= size;
+		}
+	}
+	return NULL;
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+
+
+int fx_mount(struct fx *x, const char *opts)
+{
+	int sv[2];
+	char src[64];
+
+	memset(fid_path, 0, sizeof(fid_path));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	x->fs.fd = sv[0];
+	x->fs.xw_fid = P9_NOFID;
+	x->cfd = sv[1];
+	assert_int_equal(pthread_create(&x->fs.thr, NULL, fake_main, &x->fs),
+			 0);
+	assert_int_equal(uvfs_new(NULL, &x->u), 0);
+	assert_int_equal(uvfs_9p_register(x->u), 0);
+	assert_int_equal(uvfs_ctx_new(x->u, NULL, &x->c), 0);
+	assert_int_equal(uvfs_mkdir(x->c, "/m", 0755), 0);
+	snprintf(src, sizeof(src), "fd:%d,%d", sv[1], sv[1]);
+	int r = uvfs_mount(x->c, "9p", src, "/m", opts);
+	close(sv[1]);   /* the driver has its own copy */
+	return r;
+}
+
+void fx_done(struct fx *x)
+{
+	uvfs_umount(x->c, "/m", UVFS_UMOUNT_FORCE);
+	uvfs_ctx_free(x->c);
+	uvfs_free(x->u);
+	shutdown(x->fs.fd, SHUT_RDWR);
+	pthread_join(x->fs.thr, NULL);
+	close(x->fs.fd);
+}
+
+long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}

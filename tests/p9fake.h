@@ -1,0 +1,69 @@
+/*
+ * p9fake.h - the fake 9P2000.L server of the 9P client tests
+ * (test_9pclient.c, test_9psession.c): a thread that answers one
+ * connection by the name each request names (p9fake.c says which name
+ * misbehaves how), and the fixture that mounts it over a socketpair.
+ */
+#ifndef UVFS_TESTS_P9FAKE_H
+#define UVFS_TESTS_P9FAKE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <uvfs/uvfs.h>
+
+#define MSIZE 8192
+
+struct fake {
+	int fd;
+	pthread_t thr;
+	atomic_int flushes;     /* Tflush received */
+	atomic_int hung;
+	atomic_int held;        /* replies held back so far */
+	bool have_held;         /* a reply held back (late, o1, lw) */
+	bool held_walk;         /* ... an Rwalk (lw) */
+	atomic_int lw_clunks;   /* Tclunk of the fid the late Twalk made */
+	uint16_t held_tag;
+	uint64_t held_path;
+	/* xattrs (the server thread's own) */
+	uint32_t xw_fid;        /* the last Txattrcreate's fid */
+	bool xw_fail;           /* ... its commit fails */
+	uint64_t xw_size, xw_got;
+	atomic_int commits;     /* commits answered Rclunk */
+	atomic_int xattr_msgs;  /* Txattrwalk + Txattrcreate + their I/O */
+	bool bye_once;          /* "bye" hangs up only the first time */
+	/* fencing over tcp: at the first Twrite while stall is set the
+	 * server stops reading until stall is cleared; then it only reads
+	 * (no replies) and counts what arrives */
+	atomic_bool stall, stalled;
+	atomic_long rx_after;   /* bytes read after the stall */
+};
+
+/* the path each fid names (walks copy it): the server thread writes it,
+ * the fixture clears it before the thread starts */
+extern uint64_t fid_path[4096];
+/* "bye" hung up already (bye_once) */
+extern atomic_bool bye_done;
+
+/* Serves fs->fd until it ends (or a stall, see struct fake). */
+void *fake_main(void *arg);
+
+struct fx {
+	struct uvfs *u;
+	struct uvfs_ctx *c;
+	struct fake fs;
+	int cfd;
+};
+
+/* A fake server on one end of a socketpair, "9p" mounted at /m from the
+ * other ("fd:N,N") with opts: uvfs_mount's result. */
+int fx_mount(struct fx *x, const char *opts);
+/* Forced unmount, the namespace freed, the server thread joined. */
+void fx_done(struct fx *x);
+
+long ms_since(const struct timespec *t0);
+
+#endif /* UVFS_TESTS_P9FAKE_H */
