@@ -86,6 +86,7 @@ struct uvfs_fuse {
 
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
+	atomic_uint lk_waiting;          /* blocking setlks waiting (locks.c) */
 };
 
 /* The node id the kernel knows nd by. */
@@ -108,5 +109,15 @@ void req_end(struct uvfs_fuse *uf);
 /* ops.c: the operations table, and the release of an open handle. */
 extern const struct fuse_lowlevel_ops uvfs_fuse_ops;
 void fh_free(struct uvfs_fuse *uf, struct fh *h);
+
+/* locks.c: getlk, setlk, flock; and at FLUSH or RELEASE, the release of
+ * the owner's locks the kernel asks for (fi->flush, fi->flock_release). */
+void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      struct flock *lock);
+void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      struct flock *lock, int sleep);
+void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      int op);
+int locks_at_close(struct fuse_file_info *fi);
 
 #endif

@@ -816,6 +816,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	req_begin(req, NODE(UF(req), ino), "release");
+	if (fi->flock_release)
+		locks_at_close(fi);
 	fh_free(UF(req), FH(fi));
 	req_end(UF(req));
 	reply_err(req, 0);
@@ -833,13 +835,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 }
 
 /* A close(2) of a descriptor of a file open for writing on a driver that
- * writes behind (fi->noflush is set for every other open). */
+ * writes behind, or of any file on a file system where locks were taken
+ * (fi->noflush is set for every other open): the owner's POSIX locks go. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino,
 		     struct fuse_file_info *fi)
 {
 	int err;
 
 	req_begin(req, NODE(UF(req), ino), "flush");
+	locks_at_close(fi);
 	err = uvfs_file_flush(FH(fi)->f);
 	req_end(UF(req));
 	reply_err(req, err);
@@ -1251,4 +1255,7 @@ const struct fuse_lowlevel_ops uvfs_fuse_ops = {
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
 	.copy_file_range = op_copy_file_range,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 };

@@ -25,6 +25,11 @@
 #  - test_xattr_large: the export is on /tmp, whose ext4 keeps an
 #    attribute's value in one block (about 4 KiB: ENOSPC above), not the
 #    64 KiB the test sets.
+#  - test_lock_conflict, test_lock_ranges, test_lock_args: diod 1.0 locks
+#    whole files, whatever range a Tlock names (two fids' locks on bytes
+#    0-9 and 10-19 conflict), so the byte-range cases cannot pass; its
+#    locks still exclude each other between fids and clients, which the
+#    other lock tests and tests/fuse/locks.sh check (docs/9p-client.md).
 #
 # Extended attributes otherwise pass: 9P2000.L cannot carry an empty value
 # (a zero-size Txattrcreate removes, in diod as in uvfs-hostfs), so the
@@ -73,7 +78,7 @@ if [ ! -S "$sock" ]; then
 	exit 1
 fi
 
-export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange,test_unlink,test_rename_file,test_rmdir,test_xattr_links,test_xattr_large,test_link_unlink_open,test_deep_paths"}
+export UVFS_TEST_SKIP=${UVFS_TEST_SKIP-"test_rename_exchange,test_unlink,test_rename_file,test_rmdir,test_xattr_links,test_xattr_large,test_link_unlink_open,test_deep_paths,test_lock_conflict,test_lock_ranges,test_lock_args"}
 opts="aname=$tmp/export${extra:+,$extra}"
 echo "conformance-diod: diod pid $pid, export $tmp/export, skipping: $UVFS_TEST_SKIP"
 case $(basename "$bin") in

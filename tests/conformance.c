@@ -3100,6 +3100,10 @@ static void test_o_direct(void **state)
 
 #include "conformance_fileops.c"
 
+/* ---- file locks: conformance_locks.c ------------------------------------ */
+
+#include "conformance_locks.c"
+
 /* ---- main -------------------------------------------------------------- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
@@ -3170,6 +3174,16 @@ int main(int argc, char **argv)
 		T(test_link_unlink_open),
 		T(test_deep_paths),
 		T(test_o_direct),
+
+		T(test_lock_conflict),
+		T(test_lock_ranges),
+		T(test_lock_args),
+		T(test_lock_close_releases),
+		T(test_lock_flock),
+		T(test_lock_wait_unlock),
+		T(test_lock_wait_timeout),
+		T(test_lock_wait_revoke),
+		T(test_lock_wait_umount),
 	};
 	struct uvfs_ctx *root;
 	struct uvfs_stats st;

@@ -93,6 +93,41 @@ struct uvfs_ident {
 #define UVFS_FS_NO_NAMECACHE 0x2 /* names change behind the VFS: never cache
 				    lookups (file servers) */
 
+/*
+ * A file lock, as the core hands it to a driver's lock op and keeps it.
+ * Two spaces: POSIX record locks (fcntl F_SETLK: owned by a process; the
+ * embedding API's and F_OFD_* locks: owned by an open file description)
+ * and flock locks (UVFS_LOCK_FLOCK: whole file, owned by a description).
+ * Locks of one owner never conflict with each other; in the POSIX space
+ * a new lock of an owner replaces its old ones on the range (split and
+ * merged as Linux does).
+ */
+#define UVFS_LOCK_EOF   INT64_MAX       /* end of a lock "to the end" */
+#define UVFS_LOCK_FLOCK 0x1             /* flags: the flock space */
+enum { UVFS_LOCK_GET = 0, UVFS_LOCK_SET = 1 };
+struct uvfs_lock {
+	short type;             /* F_RDLCK, F_WRLCK, F_UNLCK */
+	unsigned flags;         /* UVFS_LOCK_* */
+	int64_t start, end;     /* bytes [start, end]; end UVFS_LOCK_EOF */
+	uint64_t owner;         /* opaque: equal owners are one owner */
+	pid_t pid;              /* reported by F_GETLK (0: unknown, -1: a
+				   description's lock, as Linux) */
+};
+
+/* A set of locks kept as the core keeps them (one per file): what a
+ * driver holds on a server, to take again after a reconnect.  Not
+ * thread-safe: the caller's lock guards it. */
+struct uvfs_lockset;
+struct uvfs_lockset *uvfs_lockset_new(void);
+void uvfs_lockset_free(struct uvfs_lockset *ls);
+/* Applies a granted lock or an unlock of lk->owner (lk->type F_UNLCK);
+ * 0 or -ENOMEM (ls unchanged). */
+int uvfs_lockset_apply(struct uvfs_lockset *ls, const struct uvfs_lock *lk);
+/* Calls fn on each lock held, until it returns non-zero (returned). */
+int uvfs_lockset_each(const struct uvfs_lockset *ls,
+		      int (*fn)(void *arg, const struct uvfs_lock *lk),
+		      void *arg);
+
 struct uvfs_fstype_ops {
 	const char *name;
 	unsigned flags; /* UVFS_FS_* */
@@ -233,6 +268,28 @@ struct uvfs_fstype_ops {
 	ssize_t (*copy_range)(struct uvfs_sb *sb, void *src, void *src_fh,
 			      off_t off_in, void *dst, void *dst_fh,
 			      off_t off_out, size_t len);
+
+	/* File locks (struct uvfs_lock; docs/design.md, "File locks"), for
+	 * a driver whose locks must hold beyond this instance (a server
+	 * shared by several hosts).  The core keeps every lock this instance
+	 * holds and decides conflicts between its own owners first; it asks
+	 * the driver only what the server must decide, and waits itself
+	 * (a driver never blocks for a lock: it answers at once):
+	 *   UVFS_LOCK_GET  *lk is a lock that would be asked: fill it with
+	 *                  one that conflicts (type, range, pid), or set
+	 *                  lk->type to F_UNLCK;
+	 *   UVFS_LOCK_SET  take (F_RDLCK, F_WRLCK) or release (F_UNLCK) the
+	 *                  range for lk->owner through fh: 0, or -EAGAIN if
+	 *                  another owner holds a conflicting lock.  An error
+	 *                  means not granted: a driver that cannot tell
+	 *                  (a request lost in flight) makes sure the server
+	 *                  drops it (docs/recovery.md, "Locks").
+	 * The release of fh drops every lock taken through it.  NULL: the
+	 * core's locks are the only ones (right for a file system no one
+	 * else sees: memfs).
+	 * Last in the table: added after the first release of the ABI. */
+	int (*lock)(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
+		    struct uvfs_lock *lk);
 };
 
 /* Checks options for a mount of type: the core's own, then the type's

@@ -422,8 +422,10 @@ int uvfs_file_fsync(struct uvfs_file *f, int datasync);
 /* A close of a descriptor of f (FUSE's FLUSH): the driver reports the
  * errors of writes it sent behind, and waits for them (fs.h's flush).
  * f stays open.  uvfs_file_flushes: 1 if f is open for writing on a
- * driver that has a flush (else a flush does nothing: FUSE may be told
- * not to send it). */
+ * driver that has a flush, or a file lock was ever taken on its file
+ * system (a close then ends the closer's POSIX locks:
+ * uvfs_file_unlock_owner); else a flush does nothing: FUSE may be told
+ * not to send it. */
 int uvfs_file_flush(struct uvfs_file *f);
 int uvfs_file_flushes(const struct uvfs_file *f);
 /* ftruncate: the handle must be open for writing (-EINVAL). */
@@ -444,6 +446,53 @@ ssize_t uvfs_file_copy_range(struct uvfs_file *in, off_t off_in,
 			     struct uvfs_file *out, off_t off_out, size_t len,
 			     unsigned flags);
 void uvfs_file_release(struct uvfs_file *f);
+
+/*
+ * File locks (docs/design.md, "File locks"), on every file-system type:
+ * local to this instance on memfs, held on the server for a 9P mount.
+ *
+ * uvfs_fcntl_lock: record locks owned by the open file description, as
+ * Linux's OFD locks.  cmd F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW (F_GETLK,
+ * F_SETLK, F_SETLKW mean the same here: the owner is the description,
+ * never the process); fl as fcntl(2): l_whence SEEK_SET, SEEK_CUR or
+ * SEEK_END, l_len 0 for "to the end" or negative for the bytes before
+ * l_start; l_pid must be 0 (-EINVAL).  A read lock needs a descriptor open
+ * for reading, a write lock one open for writing (-EBADF).  SETLK: -EAGAIN
+ * on a conflict.  SETLKW waits until granted, until timeout_ms passes
+ * (-ETIMEDOUT; -1: no limit), or until the file dies (revoke, forced
+ * unmount: -EIO).  GETLK: fl becomes the first conflicting lock (l_pid -1
+ * for a description's lock, as Linux says), or only l_type turns F_UNLCK.
+ * No deadlock detection.  The locks go at the last close of the
+ * description (a dup shares them).
+ *
+ * uvfs_flock: flock(2) (LOCK_SH, LOCK_EX, LOCK_UN, | LOCK_NB for
+ * -EWOULDBLOCK), owned by the description, apart from the record locks;
+ * a blocking one waits as SETLKW.
+ */
+struct flock;
+int uvfs_fcntl_lock(struct uvfs_ctx *ctx, int fd, int cmd, struct flock *fl,
+		    int timeout_ms);
+int uvfs_flock(struct uvfs_ctx *ctx, int fd, int op, int timeout_ms);
+
+/*
+ * The same for node-API handles (FUSE getlk, setlk, flock), with the owner
+ * the front end was given (FUSE's lock_owner: a process for POSIX locks,
+ * a description for OFD and flock locks).  cmd F_GETLK, F_SETLK, F_SETLKW;
+ * flock: the flock space (fl->l_type only: F_RDLCK shared, F_WRLCK
+ * exclusive, F_UNLCK); pid: reported by a GETLK that meets this lock.  A
+ * wait ends as above (no time limit), or with -EINTR when w (NULL: none)
+ * is cancelled: uvfs_lock_wait_cancel, from any thread (FUSE INTERRUPT).
+ * uvfs_file_unlock_owner drops every lock of owner on f's file in one
+ * space: a close by the owner (FUSE FLUSH: POSIX locks; RELEASE with
+ * flock_release: flock locks).
+ */
+struct uvfs_lock_wait;
+struct uvfs_lock_wait *uvfs_lock_wait_new(void);
+void uvfs_lock_wait_cancel(struct uvfs_lock_wait *w);
+void uvfs_lock_wait_free(struct uvfs_lock_wait *w);
+int uvfs_file_lock(struct uvfs_file *f, uint64_t owner, int flock, int cmd,
+		   struct flock *fl, pid_t pid, struct uvfs_lock_wait *w);
+int uvfs_file_unlock_owner(struct uvfs_file *f, uint64_t owner, int flock);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,8 @@ struct regop {
 	uint32_t fid, fid2, newfid, flags;
 	char *s1, *s2;          /* walk: names joined by '/'; names */
 	uint16_t nw;
+	uint8_t ltype;          /* Tlock: type, range (lock.c) */
+	uint64_t start, length;
 };
 
 
@@ -81,6 +83,10 @@ struct conn {
 	 * the waits for replies: a synchronous call is one; a batch of
 	 * calls in flight together (pool.c) is one */
 	atomic_ulong n_sent, n_waits;
+	/* Tclunks sent and not yet answered (lock.c: a lock refused while
+	 * one is out is asked again once they are in, since a clunk
+	 * releases the locks of its fid) */
+	atomic_long clunks_out;
 };
 
 /* A fid as the server knows it (registry entry). */
@@ -92,6 +98,8 @@ struct fident {
 	char *path;             /* from the root, names joined by '/' */
 	struct p9_qid qid;
 	int32_t oflags;         /* 9P open flags once opened, else -1 */
+	struct uvfs_lockset *locks; /* granted Tlocks on it (lock.c), or
+				       NULL: taken again after a restart */
 };
 
 
@@ -169,6 +177,18 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 int regop_make(const struct p9_msg *t, struct regop *op);
 bool replayable(uint8_t type);
 int msg_fids(const struct p9_msg *t, uint32_t f[2]);
+
+/* ---- lock.c ---- */
+/* => c->s.lock held.  A Tlock on fid was granted (or an unlock sent):
+ * its registry entry's lock set follows. */
+void reg_lock_note_locked(struct conn *c, uint32_t fid, uint8_t type,
+			  uint64_t start, uint64_t length);
+/* => c->s.lock held.  A copy of e's lock set, NULL if none (or ENOMEM). */
+struct uvfs_lockset *reg_locks_dup_locked(const struct fident *e);
+/* The locks of ls again on fid (reopened on a new server), with
+ * P9_LOCK_FLAGS_RECLAIM: 0, or why one was not granted. */
+int p9_lock_reclaim(struct conn *c, uint32_t fid,
+		    const struct uvfs_lockset *ls);
 
 /* ---- recover.c ---- */
 /* The server of session gen broke the protocol and cannot be restarted:

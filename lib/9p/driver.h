@@ -279,6 +279,10 @@ int p9_flush(struct uvfs_sb *sb, void *priv, void *fh);
 int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
 	       uvfs_filldir_t fill, void *arg);
 
+/* ---- lock.c ---- */
+int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
+	    struct uvfs_lock *lk);
+
 /* ---- xattr.c ---- */
 ssize_t p9_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		    void *value, size_t size);

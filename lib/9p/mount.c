@@ -527,6 +527,9 @@ static ssize_t c_listxattr(struct uvfs_sb *sb, void *priv, char *list,
 { return CALL(sb, p9_listxattr(sb, priv, list, size)); }
 static int c_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 { return CALL(sb, p9_removexattr(sb, priv, name)); }
+static int c_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
+		  struct uvfs_lock *lk)
+{ return CALL(sb, p9_lock(sb, priv, fh, cmd, lk)); }
 
 /* Every type of this driver shares its operations; they differ in how
  * the server is reached (mount). */
@@ -606,6 +609,7 @@ static const struct uvfs_fsopt hostfs_fsopts[] = {
 		.listxattr = c_listxattr,                               \
 		.removexattr = c_removexattr,                           \
 		.flush = c_flush,                                       \
+		.lock = c_lock,                                         \
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */

@@ -141,6 +141,7 @@ struct snap {
 	struct p9_qid qid;
 	int32_t oflags;
 	bool unknown;
+	struct uvfs_lockset *locks;     /* held on it: taken again (lock.c) */
 };
 
 /* Walks fid (a new number on the new server) to path from fid 0.  0 and
@@ -221,6 +222,10 @@ static void *rewalk_main(void *arg)
 				  RPC_INTERNAL);
 			if (e == 0)
 				reply_free(&rp);
+			/* its locks, or it turns stale (docs/recovery.md) */
+			if (e == 0 && sn[i].locks &&
+			    p9_lock_reclaim(c, sn[i].fid, sn[i].locks) != 0)
+				stale = true;
 		}
 		if (e && (e == -EIO || e == -ETIMEDOUT ||
 			  atomic_load(&c->s.sgen) != rw->gen)) {
@@ -279,6 +284,7 @@ static int recover_fids(struct conn *c, uint64_t gen)
 		sn[n].fid = (uint32_t)i;
 		sn[n].qid = e->qid;
 		sn[n].oflags = e->oflags;
+		sn[n].locks = reg_locks_dup_locked(e);
 		n++;
 	}
 	pthread_mutex_unlock(&c->s.lock);
@@ -298,8 +304,10 @@ static int recover_fids(struct conn *c, uint64_t gen)
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	r = atomic_load(&rw.failed) ? -EIO : 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(sn[i].path);
+		uvfs_lockset_free(sn[i].locks);
+	}
 	free(sn);
 	return r;
 }

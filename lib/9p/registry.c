@@ -49,6 +49,7 @@ static struct fident *reg_slot(struct conn *c, uint32_t fid)
 	}
 	struct fident *e = &c->fids[fid];
 	free(e->path);
+	uvfs_lockset_free(e->locks);
 	memset(e, 0, sizeof(*e));
 	e->used = true;
 	e->oflags = -1;
@@ -61,6 +62,7 @@ void reg_drop_locked(struct conn *c, uint32_t fid)
 
 	if (e) {
 		free(e->path);
+		uvfs_lockset_free(e->locks);
 		memset(e, 0, sizeof(*e));
 	}
 }
@@ -201,6 +203,11 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 				reg_rename_locked(c, path, p2);
 		}
 		break;
+	case P9_TLOCK:          /* what the server holds (lock.c) */
+		if (m->rlock.status == P9_LOCK_SUCCESS)
+			reg_lock_note_locked(c, op->fid, op->ltype, op->start,
+					     op->length);
+		break;
 	case P9_TXATTRCREATE:
 		/* an xattr-write fid: a new server must not get it back as
 		 * a plain fid, whose Tclunk would "commit" nothing and
@@ -302,6 +309,12 @@ int regop_make(const struct p9_msg *t, struct regop *op)
 	case P9_TLOPEN:
 		op->fid = t->tlopen.fid;
 		op->flags = t->tlopen.flags;
+		break;
+	case P9_TLOCK:
+		op->fid = t->tlock.fid;
+		op->ltype = t->tlock.type;
+		op->start = t->tlock.start;
+		op->length = t->tlock.length;
 		break;
 	case P9_TLCREATE:
 		op->fid = t->tlcreate.fid;

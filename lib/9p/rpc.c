@@ -135,7 +135,10 @@ void clunk_drain_by(struct conn *c, const struct timespec *dl)
 		fid = c->clunkq[--c->nclunk];
 		pthread_mutex_unlock(&c->s.lock);
 		rq->aux = fid;
+		atomic_fetch_add(&c->clunks_out, 1);
 		r = rs_send_aux(&c->s, rq, P9_HDRSZ + 4, pack_clunk, &fid, dl);
+		if (r)
+			atomic_fetch_sub(&c->clunks_out, 1);
 		if (r == -EAGAIN || r == -ETIMEDOUT) {
 			/* not sent: the fid waits in the queue */
 			pthread_mutex_lock(&c->s.lock);
@@ -215,6 +218,7 @@ static void h_aux_done_locked(struct rs_session *s, struct rs_req *rq,
 			      bool lost)
 {
 	(void)lost;
+	atomic_fetch_sub(&C(s)->clunks_out, 1);
 	fid_free_locked(C(s), rq->aux);
 }
 
@@ -492,8 +496,10 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 void conn_fini(struct conn *c, int drain_ms)
 {
 	rs_session_fini(&c->s, drain_ms);
-	for (size_t i = 0; i < c->nfidents; i++)
+	for (size_t i = 0; i < c->nfidents; i++) {
 		free(c->fids[i].path);
+		uvfs_lockset_free(c->fids[i].locks);
+	}
 	free(c->fids);
 	free(c->free_fids);
 	free(c->clunkq);

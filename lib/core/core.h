@@ -115,6 +115,9 @@ struct uvfs_sb {
 	bool rdonly;                        /* const */
 	bool flushes;                       /* const after the driver's
 					       mount: uvfs_sb_set_flushes */
+	atomic_bool locked;                 /* a file lock was taken on it
+					       (lock.c): closes tell (FUSE
+					       FLUSH) */
 	dev_t dev;                          /* const: st_dev of its files */
 	unsigned deadline_ms;               /* const: forced-unmount deadline */
 	/* u->vc_lock: */
@@ -198,6 +201,8 @@ struct vnode {
 	_Atomic unsigned long nc_seq;       /* bumped when a name goes */
 	bool nc_dead;                       /* purged: no new entries */
 	struct rcu_head rcu;                /* deferred free (RCU readers) */
+	struct vlocks *locks;               /* u->lk_lock: file locks held
+					       (lock.c), NULL if none yet */
 };
 
 /* Takes another reference; the caller already has one. */
@@ -304,6 +309,18 @@ ssize_t vop_copy_range(struct vnode *src, void *src_fh, off_t off_in,
 		       size_t len);
 /* lseek's SEEK_DATA / SEEK_HOLE on f (fileops.c); f->lock held. */
 off_t file_seek_data(struct file *f, off_t off, int whence);
+
+/* File locks (lock.c).  vop_lock: lock_try inside the gate (a dead
+ * vnode: -EIO).  lock_file_gone: f's last release drops the locks taken
+ * through it.  lock_kick: a vnode died or a wait was cancelled (waiters
+ * look again).  lock_vnode_free: vp's shell goes. */
+int vop_lock(struct vnode *vp, void *fh, int cmd, struct uvfs_lock *lk,
+	     struct file *via);
+void lock_file_gone(struct file *f);
+void lock_kick(struct uvfs *u);
+void lock_vnode_free(struct vnode *vp);
+int lock_init(struct uvfs *u);
+void lock_fini(struct uvfs *u);
 
 /* The last close of an attached file: detaches it and releases its driver
  * handle inside the gate (unless a reclaim already did).  On a killed gate
@@ -571,6 +588,13 @@ struct uvfs {
 	pthread_mutex_t hook_lock;          /* a leaf */
 	uvfs_change_hook_t hook;            /* hook_lock */
 	void *hook_arg;                     /* hook_lock */
+
+	/* file locks (lock.c): every vnode's vp->locks */
+	pthread_mutex_t lk_lock;            /* a leaf */
+	pthread_cond_t lk_cv;               /* with lk_lock (monotonic):
+					       lk_seq moved */
+	uint64_t lk_seq;                    /* lk_lock: locks released,
+					       vnodes killed, waits cancelled */
 
 	/* live-object counters (uvfs_stats) */
 	_Atomic long nsb, nmounts, nvnodes, nfiles, nnodes, nctx;

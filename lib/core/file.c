@@ -242,6 +242,7 @@ void file_put(struct file *f)
 	pthread_mutex_destroy(&f->lock);
 	free(f->name);
 	f->name = NULL;
+	lock_file_gone(f);      /* the locks taken through f go with it */
 	/* no-op unless attached; an orphan (killed gate) is the reclaim's
 	 * to free from here on */
 	if (!vn_file_detach(p.vp, f)) {

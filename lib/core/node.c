@@ -9,6 +9,7 @@
  * their mount for the holders query and make the mount busy.
  */
 #include "core.h"
+#include "lock.h"
 
 /* Turns a held path into a held node (the path's references are consumed). */
 static int node_get(struct uvfs_ctx *ctx, struct path *p,
@@ -490,7 +491,10 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 
 int uvfs_file_flushes(const struct uvfs_file *h)
 {
-	return file_flushes(h->f);
+	/* a close must also end its process's POSIX locks (FUSE's FLUSH
+	 * carries the owner) once any lock was taken on the file system */
+	return file_flushes(h->f) ||
+	       atomic_load(&h->f->path.vp->sb->locked);
 }
 
 int uvfs_file_flush(struct uvfs_file *h)
@@ -515,4 +519,17 @@ void uvfs_file_release(struct uvfs_file *h)
 	pthread_mutex_unlock(&m->node_lock);
 	file_put(h->f);         /* may drop the last mount reference */
 	free(h);
+}
+
+int uvfs_file_lock(struct uvfs_file *h, uint64_t owner, int flock, int cmd,
+		   struct flock *fl, pid_t pid, struct uvfs_lock_wait *w)
+{
+	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
+	return file_lock_handle(h->f, owner, flock, cmd, fl, pid, w);
+}
+
+int uvfs_file_unlock_owner(struct uvfs_file *h, uint64_t owner, int flock)
+{
+	cred_set_current(&h->cred);
+	return file_unlock_owner(h->f, owner, flock);
 }

@@ -53,6 +53,7 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	CDS_INIT_LIST_HEAD(&u->ctxs);
 	atomic_init(&u->next_ctx_id, 1);
 	pthread_mutex_init(&u->hook_lock, NULL);
+	lock_init(u);
 	pthread_mutex_init(&u->work_lock, NULL);
 	pthread_cond_init(&u->work_cv, NULL);
 	pthread_cond_init(&u->idle_cv, NULL);
@@ -118,6 +119,7 @@ void uvfs_free(struct uvfs *u)
 	urcu_memb_barrier();    /* deferred frees of vnodes and entries */
 	ncache_fini(u);
 	vcache_fini(u);
+	lock_fini(u);
 	pthread_rwlock_destroy(&u->ns_lock);
 	free(u);
 }

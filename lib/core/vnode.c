@@ -139,6 +139,7 @@ static void vn_free(struct vnode *vp)
 	UVFS_VERIFY(cds_list_empty(&vp->nc_as_dir) &&
 		    cds_list_empty(&vp->nc_as_child));
 	pthread_mutex_destroy(&vp->lock);
+	lock_vnode_free(vp);
 	CNT_DEC(u->nvnodes);
 	/* name-cache readers may still be looking at it */
 	RCU_TSAN_RELEASE();
@@ -522,6 +523,7 @@ void vcache_kill_sb(struct uvfs_sb *sb)
 		ncache_purge(vp);       /* nc_lock is a leaf */
 	}
 	pthread_mutex_unlock(&u->vc_lock);
+	lock_kick(u);           /* lock waiters on it answer -EIO */
 }
 
 void vcache_reclaim_dead(struct uvfs_sb *sb)
@@ -605,6 +607,7 @@ int vn_revoke(struct vnode *vp, int deadline_ms)
 	vn_unhash_locked(vp);
 	pthread_mutex_unlock(&u->vc_lock);
 	ncache_purge(vp);
+	lock_kick(u);           /* lock waiters on it answer -EIO */
 
 	if (gate_close(&sb->gate, deadline_ms) == 0) {
 		vn_unload(vp);

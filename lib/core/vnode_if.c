@@ -38,6 +38,7 @@
  * the hand-written wrappers did (bench/bench_gate, "vop").
  */
 #include "core.h"
+#include "lock.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -637,6 +638,25 @@ static long vi_flush(struct uvfs_sb *sb, struct vop_flush_args *a)
 int vop_flush(struct vnode *vp, void *fh)
 {
 	return (int)VCALL(flush, .vp = vp, .fh = fh);
+}
+
+struct vop_lock_args {
+	struct vnode *vp;
+	void *fh;
+	int cmd;
+	struct uvfs_lock *lk;
+	struct file *via;
+};
+VOP_DESC(lock, -EIO, vp);
+static long vi_lock(struct uvfs_sb *sb, struct vop_lock_args *a)
+{
+	return lock_try(sb, a->vp, a->fh, a->cmd, a->lk, a->via);
+}
+int vop_lock(struct vnode *vp, void *fh, int cmd, struct uvfs_lock *lk,
+	     struct file *via)
+{
+	return (int)VCALL(lock, .vp = vp, .fh = fh, .cmd = cmd, .lk = lk,
+			  .via = via);
 }
 
 struct vop_readdir_args {

@@ -1,0 +1,131 @@
+/*
+ * locks.c - FUSE's file locks: getlk, setlk and flock over the node API's
+ * uvfs_file_lock, and the release of a process's POSIX locks at a close
+ * (FLUSH, with its lock_owner) and of a description's flock locks at its
+ * RELEASE (flock_release).
+ *
+ * Owners are the kernel's (fi->lock_owner): a process (its files table)
+ * for fcntl's POSIX locks, the open file for OFD and flock locks; the core
+ * never mixes owners of two instances (docs/fuse.md, "Locks").
+ *
+ * A blocking setlk (F_SETLKW, flock without LOCK_NB) occupies a worker
+ * thread while it waits.  They are bounded: at most half of the session's
+ * threads wait at once (more answer ENOLCK), so the session always has
+ * threads left to read the unlock, the INTERRUPT or the FORGET that ends
+ * a wait.  A wait ends when the lock is granted, when the kernel sends
+ * INTERRUPT (a signal to the waiting process: EINTR, and the system call
+ * restarts or fails as the kernel decides), or when the file dies (revoke,
+ * forced unmount: EIO).
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "fuse_i.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+
+static struct uvfs_fuse *UF(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct uvfs_node *NODE(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? uf->root
+				   : (struct uvfs_node *)(uintptr_t)ino;
+}
+
+static struct fh *FH(struct fuse_file_info *fi)
+{
+	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+static void reply(fuse_req_t req, int err)
+{
+	atomic_fetch_add(&UF(req)->nreq, 1);
+	fuse_reply_err(req, err < 0 ? -err : err);
+}
+
+static void interrupted(fuse_req_t req, void *data)
+{
+	(void)req;
+	uvfs_lock_wait_cancel(data);
+}
+
+/* One lock call; a blocking one counted, bounded and interruptible. */
+static int lock_call(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     int flock, int cmd, struct flock *fl, const char *what)
+{
+	struct uvfs_fuse *uf = UF(req);
+	struct uvfs_lock_wait *w = NULL;
+	pid_t pid = fuse_req_ctx(req)->pid;
+	int err;
+
+	if (cmd == F_SETLKW) {
+		unsigned n = atomic_fetch_add(&uf->lk_waiting, 1);
+
+		if (n + 1 > uf->max_threads / 2 ||
+		    !(w = uvfs_lock_wait_new())) {
+			atomic_fetch_sub(&uf->lk_waiting, 1);
+			return -ENOLCK;
+		}
+		fuse_req_interrupt_func(req, interrupted, w);
+	}
+	req_begin(req, NODE(uf, ino), what);
+	err = uvfs_file_lock(FH(fi)->f, fi->lock_owner, flock, cmd, fl, pid,
+			     w);
+	req_end(uf);
+	if (w) {
+		fuse_req_interrupt_func(req, NULL, NULL); /* waits for it */
+		uvfs_lock_wait_free(w);
+		atomic_fetch_sub(&uf->lk_waiting, 1);
+	}
+	return err;
+}
+
+void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      struct flock *lock)
+{
+	int err = lock_call(req, ino, fi, 0, F_GETLK, lock, "getlk");
+
+	if (err)
+		return reply(req, err);
+	atomic_fetch_add(&UF(req)->nreq, 1);
+	fuse_reply_lock(req, lock);
+}
+
+void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      struct flock *lock, int sleep)
+{
+	reply(req, lock_call(req, ino, fi, 0, sleep ? F_SETLKW : F_SETLK,
+			     lock, "setlk"));
+}
+
+void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	      int op)
+{
+	struct flock fl = { .l_whence = SEEK_SET };
+	int cmd = (op & LOCK_NB) ? F_SETLK : F_SETLKW;
+
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH: fl.l_type = F_RDLCK; break;
+	case LOCK_EX: fl.l_type = F_WRLCK; break;
+	case LOCK_UN: fl.l_type = F_UNLCK; cmd = F_SETLK; break;
+	default: return reply(req, -EINVAL);
+	}
+	reply(req, lock_call(req, ino, fi, 1, cmd, &fl, "flock"));
+}
+
+int locks_at_close(struct fuse_file_info *fi)
+{
+	struct fh *h = FH(fi);
+
+	if (fi->flock_release)
+		uvfs_file_unlock_owner(h->f, fi->lock_owner, 1);
+	/* FLUSH: a close by the owner process ends its POSIX locks */
+	return fi->flush ? uvfs_file_unlock_owner(h->f, fi->lock_owner, 0)
+			 : 0;
+}
