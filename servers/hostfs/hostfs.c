@@ -383,44 +383,104 @@ static struct hfid *hf_new(struct hostfs *hs, const char *path,
 	return hf;
 }
 
-/* --- identity --- */
+/* --- identity ---
+ *
+ * Running as root, each operation runs with its fid's user's fsuid and
+ * fsgid (per thread on Linux).  What the thread has now is kept in
+ * thread-local variables, so an identity already in place is not set
+ * again, and it stays after the operation (nothing a thread does outside
+ * an operation checks permissions; attach sets root again): a run of
+ * requests by one user costs no system call at all, where setting and
+ * restoring cost six per request.  An operation that needs no identity
+ * is not switched at all (io_needs_identity). */
+
+static __thread uid_t cur_fsuid;        /* the thread's fsuid now */
+static __thread gid_t cur_fsgid;        /* (threads start as root) */
+
+/* The thread takes uid/gid as its fsuid/fsgid (nothing if it has them).
+ * 0, or -EPERM (the thread is left as root). */
+static int id_set(struct hostfs *hs, uid_t uid, gid_t gid)
+{
+	if (uid == cur_fsuid && gid == cur_fsgid)
+		return 0;
+	atomic_fetch_add(&hs->id_switches, 1);
+	if (gid != cur_fsgid)
+		setfsgid(gid);
+	if (uid != cur_fsuid)
+		setfsuid(uid);
+	/* setfsuid answers the previous value, even on failure: ask */
+	if ((uid_t)setfsuid((uid_t)-1) != uid ||
+	    (gid_t)setfsgid((gid_t)-1) != gid) {
+		setfsuid(0);
+		setfsgid(0);
+		cur_fsuid = 0;
+		cur_fsgid = 0;
+		return -EPERM;
+	}
+	cur_fsuid = uid;
+	cur_fsgid = gid;
+	return 0;
+}
+
+/* Requests on an opened fid whose system call checks no permission (the
+ * descriptor's were checked at open): Tread, Treaddir, Tfsync, and Tlock,
+ * Tgetlock (record locks need no identity).  Twrite is not one of them:
+ * a write by someone other than root clears the file's set-user-ID and
+ * set-group-ID bits, which a write with the server's own CAP_FSETID would
+ * keep. */
+static bool io_needs_identity(struct p9srv_req *r, struct p9srv_fid *f)
+{
+	struct hfid *hf = f->priv;
+	int fd;
+
+	switch (p9srv_req_type(r)) {
+	case P9_TREAD:
+	case P9_TREADDIR:
+	case P9_TFSYNC:
+	case P9_TLOCK:
+	case P9_TGETLOCK:
+		break;
+	default:
+		return true;
+	}
+	if (!hf)
+		return true;
+	pthread_mutex_lock(&hf->plock);
+	fd = hf->fd;
+	pthread_mutex_unlock(&hf->plock);
+	return fd < 0;
+}
 
 static int hs_enter(struct p9srv_req *r, struct p9srv_fid *f)
 {
 	struct hostfs *hs = hs_of(r);
 
-	if (!hs->as_root)
+	if (!hs->as_root || !io_needs_identity(r, f))
 		return 0;
-	setfsgid(f->gid);
-	setfsuid(f->uid);
-	if ((uid_t)setfsuid((uid_t)-1) != f->uid ||
-	    (gid_t)setfsgid((gid_t)-1) != f->gid) {
-		setfsuid(0);
-		setfsgid(0);
-		return -EPERM;
-	}
-	return 0;
+	return id_set(hs, f->uid, f->gid);
 }
 
 static void hs_leave(struct p9srv_req *r)
 {
-	if (!hs_of(r)->as_root)
-		return;
-	setfsuid(0);
-	setfsgid(0);
+	(void)r;        /* the identity stays for the thread's next request */
 }
 
 /* For creating operations: the new file's group, as the client asks. */
 void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid)
 {
 	if (hs->as_root)
-		setfsgid(gid == (uint32_t)-1 ? dir->gid : gid);
+		id_set(hs, dir->uid, gid == (uint32_t)-1 ? dir->gid : gid);
 }
 
 void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
 {
 	if (hs->as_root)
-		setfsgid(dir->gid);
+		id_set(hs, dir->uid, dir->gid);
+}
+
+unsigned long hostfs_id_switches(struct hostfs *hs)
+{
+	return atomic_load(&hs->id_switches);
 }
 
 /* --- operations --- */
@@ -433,6 +493,8 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf;
 
 	/* the attach name is ignored: one export per server */
+	if (hs->as_root && id_set(hs, 0, 0) < 0)   /* (as the server) */
+		return -EPERM;
 	if (hs->as_root) {
 		struct passwd pw, *pp = NULL;
 		char buf[1024];

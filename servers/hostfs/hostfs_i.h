@@ -7,6 +7,7 @@
 
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@ struct hostfs {
 	dev_t rootdev;
 	bool as_root;           /* switch fsuid/fsgid per request */
 	pthread_mutex_t flock;  /* fids, every hfid's link */
+	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
 	struct hfid *fids;      /* flock: every fid's object (renames) */
 };
 
