@@ -442,27 +442,46 @@ void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
 
 #define GONE_PUTS 8
 
+/* => s->lock held.  Moves to the head of n's aliases the first one whose
+ * directory is in the table (one that can be walked again); false if
+ * none is. */
+static bool alias_walkable_first_locked(struct p9sb *s, struct node *n)
+{
+	for (struct alias **pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if (node_find_locked(s, (*pp)->pino)) {
+			struct alias *a = *pp;
+			*pp = a->next;
+			a->next = n->aliases;
+			n->aliases = a;
+			return true;
+		}
+	return false;
+}
+
 /* => s->lock held.  dir pino's entry name is gone: the files whose fid
- * was walked to it and that have another name take that one (their fid
- * given up, into puts, to be walked again by it); it is nobody's alias
- * any more. */
+ * was walked to it and that have another name that can be walked take
+ * that one (their fid given up, into puts, to be walked again by it:
+ * also what a recovery will walk); it is nobody's alias any more.  A
+ * file with no such name keeps its fid (on uvfs-hostfs it still reaches
+ * the removed file). */
 static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 			     struct fid **puts, unsigned *nputs)
 {
-	for (bool again = true; again;) {
-		again = false;
-		for (struct node *n = s->nhash[nbucket(pino, name)]; n;
-		     n = n->nnext)
-			if (n->pino == pino && strcmp(n->name, name) == 0 &&
-			    n->aliases && *nputs < GONE_PUTS) {
-				alias_promote_locked(s, n, false);
-				flru_del_locked(s, n);
-				if (n->fid)
-					puts[(*nputs)++] = n->fid;
-				n->fid = NULL;
-				again = true;   /* the chain changed */
-				break;
-			}
+	struct node *hit[GONE_PUTS];
+	unsigned nhit = 0;
+
+	for (struct node *n = s->nhash[nbucket(pino, name)];
+	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0 &&
+		    alias_walkable_first_locked(s, n))
+			hit[nhit++] = n;
+	for (unsigned i = 0; i < nhit; i++) {
+		struct node *n = hit[i];
+		alias_promote_locked(s, n, false);
+		flru_del_locked(s, n);
+		if (n->fid)
+			puts[(*nputs)++] = n->fid;
+		n->fid = NULL;
 	}
 	if (s->naliased)
 		for (unsigned b = 0; b < NBUCKETS; b++)
