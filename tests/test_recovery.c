@@ -27,6 +27,8 @@
  *     mount works again;
  *   - deep_restart: a tree deeper than PATH_MAX, fids=8, a kill: the file
  *     open at the bottom and the working directory there go on;
+ *   - link_restart: a file open by a name removed since (it has another)
+ *     reads and writes on across a kill;
  *   - fid_cache: fids=16 with 300 files remembered: at most 16 node fids,
  *     every file still answers (re-walked), across a restart and a rename
  *     above them;
@@ -951,6 +953,43 @@ static void test_deep_restart(void **state)
 	env_down(&e, 0);
 }
 
+/* A file opened by a name that is then removed while it has another
+ * (echo > a; ln a b; rm a): across a kill, the open file is reopened by
+ * the name it still has, and reads and writes on. */
+static void test_link_restart(void **state)
+{
+	struct env e;
+	char buf[32] = { 0 };
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	fd = uvfs_open(e.c, "/m/a", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(e.c, fd, "data", 4), 4);
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	assert_int_equal(uvfs_link(e.c, "/m/a", "/m/b"), 0);
+	assert_int_equal(uvfs_unlink(e.c, "/m/a"), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "data", 4);
+	assert_int_equal(uvfs_pwrite(e.c, fd, "+", 1, 4), 1);
+	assert_int_equal(uvfs_fstat(e.c, fd, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_stat(e.c, "/m/b", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	env_down(&e, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_stopped_callers),
 		cmocka_unit_test(test_fid_cache),
 		cmocka_unit_test(test_deep_restart),
+		cmocka_unit_test(test_link_restart),
 		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 	};

@@ -465,11 +465,14 @@ static bool alias_walkable_first_locked(struct p9sb *s, struct node *n)
  * file with no such name keeps its fid (on uvfs-hostfs it still reaches
  * the removed file). */
 static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
-			     struct fid **puts, unsigned *nputs)
+			     struct fid **puts, unsigned *nputs,
+			     struct node **hit, unsigned *nhitp)
 {
-	struct node *hit[GONE_PUTS];
+	struct node *hitbuf[GONE_PUTS];
 	unsigned nhit = 0;
 
+	if (!hit)
+		hit = hitbuf;
 	for (struct node *n = s->nhash[nbucket(pino, name)];
 	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0 &&
@@ -483,6 +486,8 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 			puts[(*nputs)++] = n->fid;
 		n->fid = NULL;
 	}
+	if (nhitp)
+		*nhitp = nhit;
 	if (s->naliased)
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			for (struct node *n = s->hash[b]; n; n = n->hnext)
@@ -490,14 +495,49 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 					alias_del_locked(s, n, pino, name);
 }
 
+#define REPATH_MAX 8
+
 void node_name_gone(struct p9sb *s, uint64_t pino, const char *name)
 {
 	struct fid *puts[GONE_PUTS];
-	unsigned nputs = 0;
+	struct node *hit[GONE_PUTS];
+	unsigned nputs = 0, nhit = 0, nrp = 0;
+	/* open handles of a file that took another name: a recovery must
+	 * reopen them by it (their fid's recorded path is gone) */
+	struct { struct fid *h, *dir; char *name; } rp[REPATH_MAX];
 
 	pthread_mutex_lock(&s->lock);
-	name_gone_locked(s, pino, name, puts, &nputs);
+	name_gone_locked(s, pino, name, puts, &nputs, hit, &nhit);
+	if (s->c.track && nhit)
+		for (struct handle *h = s->handles.next;
+		     h != &s->handles && nrp < REPATH_MAX; h = h->next) {
+			struct node *n = h->node, *d;
+			bool promoted = false;
+			for (unsigned i = 0; i < nhit; i++)
+				promoted |= hit[i] == n;
+			if (!promoted || !n->name ||
+			    !(d = node_find_locked(s, n->pino)) || !d->fid ||
+			    !(rp[nrp].name = sys_strdup(n->name)))
+				continue;
+			rp[nrp].h = h->fid;
+			rp[nrp].dir = d->fid;
+			atomic_fetch_add(&h->fid->refs, 1);
+			atomic_fetch_add(&d->fid->refs, 1);
+			nrp++;
+		}
 	pthread_mutex_unlock(&s->lock);
+	if (nrp) {
+		pthread_mutex_lock(&s->c.s.lock);
+		for (unsigned i = 0; i < nrp; i++)
+			reg_repath_locked(&s->c, rp[i].h->num, rp[i].dir->num,
+					  rp[i].name);
+		pthread_mutex_unlock(&s->c.s.lock);
+	}
+	for (unsigned i = 0; i < nrp; i++) {
+		fid_put(s, rp[i].h);
+		fid_put(s, rp[i].dir);
+		free(rp[i].name);
+	}
 	for (unsigned i = 0; i < nputs; i++)
 		fid_put(s, puts[i]);
 }
@@ -991,7 +1031,7 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		return;
 	pthread_mutex_lock(&s->lock);
 	/* the file the target named, if any, lost that name */
-	name_gone_locked(s, npino, nname, puts, &nputs);
+	name_gone_locked(s, npino, nname, puts, &nputs, NULL, NULL);
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct node *n = s->hash[b]; n; n = n->hnext) {
 			if (n->naliases && alias_del_locked(s, n, opino, oname))
