@@ -130,6 +130,25 @@ static void *vop_worker(struct worker_arg *a)
 	return NULL;
 }
 
+/* For counting instructions: n fstats on one thread, no clock. */
+static void vop_count(long n)
+{
+	struct uvfs_ctx *ctx;
+	struct stat st;
+	int fd;
+
+	if (uvfs_ctx_new(the_uvfs, NULL, &ctx) ||
+	    (fd = uvfs_open(ctx, "/vopn", O_CREAT | O_RDWR, 0644)) < 0) {
+		fprintf(stderr, "bench_gate: cannot set up /vopn\n");
+		exit(1);
+	}
+	for (long i = 0; i < n; i++)
+		if (uvfs_fstat(ctx, fd, &st) != 0)
+			abort();
+	uvfs_close(ctx, fd);
+	uvfs_ctx_free(ctx);
+}
+
 static void *worker(void *p)
 {
 	struct worker_arg *a = p;
@@ -225,6 +244,47 @@ static double run_ungated(const char *exe, const char *variant,
 	return v;
 }
 
+/* Instructions per uvfs_fstat of exe (-n COUNT: COUNT calls after a
+ * warm-up of as many) under callgrind, counting only inside uvfs_fstat
+ * (--toggle-collect): what the loop and the set-up cost is left out.
+ * NAN without valgrind. */
+static double count_instr(const char *exe, long count)
+{
+	char out[] = "/tmp/bench_gate.cg.XXXXXX", cmd[PATH_MAX + 256];
+	char line[256];
+	double total = NAN;
+	int fd = mkstemp(out);
+
+	if (fd < 0)
+		return NAN;
+	close(fd);
+	/* two runs' difference: the first COUNT calls carry the first
+	 * entry's set-up (the thread's gate record, RCU registration) */
+	double t[2];
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "valgrind --tool=callgrind "
+			 "--toggle-collect=uvfs_fstat --callgrind-out-file=%s "
+			 "'%s' -1 vopn 1 -n %ld >/dev/null 2>&1", out, exe,
+			 count * (i + 1));
+		t[i] = NAN;
+		if (system(cmd) != 0)
+			break;
+		FILE *f = fopen(out, "r");
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "summary:", 8) == 0 ||
+			    strncmp(line, "totals:", 7) == 0)
+				t[i] = strtod(line + (line[0] == 's' ? 8 : 7),
+					      NULL);
+		fclose(f);
+	}
+	unlink(out);
+	if (!isnan(t[0]) && !isnan(t[1]))
+		total = (t[1] - t[0]) / (double)count;
+	return total;
+}
+
 static void default_ungated_exe(char *buf, size_t size)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, size - 16);
@@ -244,10 +304,12 @@ int main(int argc, char **argv)
 	double ms = 200;
 	const char *one = NULL;
 	int one_threads = 1;
+	long count = 0;
+	bool instr = false;
 	char ungated[PATH_MAX] = "";
 	int c;
 
-	while ((c = getopt(argc, argv, "r:t:w:u:1:")) != -1) {
+	while ((c = getopt(argc, argv, "r:t:w:u:1:n:I")) != -1) {
 		switch (c) {
 		case 'r':
 			reps = bench_atoi(optarg, "repetitions");
@@ -264,11 +326,19 @@ int main(int argc, char **argv)
 		case '1':
 			one = optarg;
 			break;
+		case 'n':
+			count = bench_atoi(optarg, "count");
+			break;
+		case 'I':
+			instr = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s [-r reps] [-t trial_ms] "
-				"[-w work] [-u ungated_exe]\n"
-				"       %s -1 gate|rwlock THREADS [-t ms] "
-				"[-w work]\n", argv[0], argv[0]);
+				"[-w work] [-u ungated_exe] [-I]\n"
+				"       %s -1 gate|rwlock|vop THREADS [-t ms] "
+				"[-w work]\n"
+				"       %s -1 vopn 1 -n COUNT\n", argv[0],
+				argv[0], argv[0]);
 			return 2;
 		}
 	}
@@ -287,6 +357,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (one && strcmp(one, "vopn") == 0) {
+		vop_count(count > 0 ? count : 100000);
+		return 0;
+	}
 	if (one) {
 		printf("%.0f\n", run_trial(parse_variant(one), one_threads,
 					   ms));
@@ -311,6 +385,7 @@ int main(int argc, char **argv)
 		       "skipped\n", ungated[0] ? ungated : "?");
 #else
 	(void)ungated;
+	(void)instr;
 #endif
 	printf("# gate enter+exit: %d repetitions of %.0f ms, work %u\n",
 	       reps, ms, work_iters);
@@ -356,6 +431,27 @@ int main(int argc, char **argv)
 	double muv2 = nuv ? bench_median(uv2, nuv) : NAN;
 	bench_figure("vop_1t", mv1, "ops/s", muv1, "ratio>=0.95");
 	bench_figure("vop_2t", mv2, "ops/s", muv2, "ratio>=0.95");
+	if (instr) {
+		/* the same operation counted, which the machine's load does
+		 * not move; the ratio is ungated / gated, like the rates' */
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		double gi = NAN, ui = NAN;
+		if (n > 0) {
+			self[n] = '\0';
+			gi = count_instr(self, 20000);
+		}
+		if (have_ungated)
+			ui = count_instr(ungated, 20000);
+		if (isnan(gi))
+			printf("# instruction counts: valgrind not found or "
+			       "failed\n");
+		else
+			printf("# instructions per fstat: gated %.1f, "
+			       "ungated %.1f\n", gi, ui);
+		/* lower is better: the baseline over the value */
+		bench_figure("vop_instr_ratio", ui / gi, "ratio", NAN, NULL);
+	}
 	/* The ungated gate is inline and compiles to nothing: its loop is
 	 * no baseline for a ratio, only for the nanoseconds printed above. */
 	(void)mu2;

@@ -13,11 +13,14 @@
  *       NDIRS directories of NFILES empty files each (untimed set-up).
  *   bench_fuse_io fill FILE MIB
  *       writes FILE with MIB MiB of non-zero pseudo-random data (set-up).
- *   bench_fuse_io rand read|write FILE SECONDS SEED
+ *   bench_fuse_io rand read|write FILE SECONDS SEED [buffered]
  *       4 KiB pread or pwrite at random 4 KiB-aligned offsets of FILE (its
  *       size as it is) for SECONDS.  O_DIRECT if the file system takes it
  *       (so that every operation reaches the file system, not the page
- *       cache), else buffered.  Prints ops (ops/s) and direct (1 or 0).
+ *       cache), else buffered.  "buffered": never O_DIRECT, and an fsync
+ *       at the end, timed (for a writeback cache: what was written must
+ *       have reached the file system).  Prints ops (ops/s) and direct (1
+ *       or 0).
  *   bench_fuse_io fsx FILE OPS SEED
  *       fsx-style: OPS random operations on one open file of at most
  *       FSX_MAX bytes: pread (verified against an in-memory model of the
@@ -161,14 +164,15 @@ static int fill(const char *path, long mib)
 	return 0;
 }
 
-static int rand_io(int writing, const char *path, double secs)
+static int rand_io(int writing, const char *path, double secs, int buffered)
 {
 	struct stat st;
 	void *buf;
-	int direct = 1;
-	int fd = open(path, (writing ? O_RDWR : O_RDONLY) | O_DIRECT);
+	int direct = !buffered;
+	int fd = open(path, (writing ? O_RDWR : O_RDONLY) |
+			    (buffered ? 0 : O_DIRECT));
 
-	if (fd < 0 && errno == EINVAL) {
+	if (fd < 0 && errno == EINVAL && !buffered) {
 		direct = 0;
 		fd = open(path, writing ? O_RDWR : O_RDONLY);
 	}
@@ -199,6 +203,9 @@ static int rand_io(int writing, const char *path, double secs)
 		}
 		t = now();
 	} while (t - t0 < secs);
+	if (buffered && fsync(fd) != 0)
+		die("fsync", path);
+	t = now();
 	printf("ops %.1f\n", (double)ops / (t - t0));
 	printf("direct %d\n", direct);
 	free(buf);
@@ -304,7 +311,7 @@ static void usage(void)
 		"usage: bench_fuse_io meta DIR N WAIT_MS\n"
 		"       bench_fuse_io tree DIR NDIRS NFILES\n"
 		"       bench_fuse_io fill FILE MIB\n"
-		"       bench_fuse_io rand read|write FILE SECONDS SEED\n"
+		"       bench_fuse_io rand read|write FILE SECONDS SEED [buffered]\n"
 		"       bench_fuse_io fsx FILE OPS SEED\n");
 	exit(2);
 }
@@ -319,12 +326,13 @@ int main(int argc, char **argv)
 		return tree(argv[2], atol(argv[3]), atol(argv[4]));
 	if (strcmp(argv[1], "fill") == 0 && argc == 4)
 		return fill(argv[2], atol(argv[3]));
-	if (strcmp(argv[1], "rand") == 0 && argc == 6) {
+	if (strcmp(argv[1], "rand") == 0 && (argc == 6 || (argc == 7 &&
+	    strcmp(argv[6], "buffered") == 0))) {
 		rng = strtoull(argv[5], NULL, 0) | 1;
 		if (strcmp(argv[2], "read") == 0)
-			return rand_io(0, argv[3], atof(argv[4]));
+			return rand_io(0, argv[3], atof(argv[4]), argc == 7);
 		if (strcmp(argv[2], "write") == 0)
-			return rand_io(1, argv[3], atof(argv[4]));
+			return rand_io(1, argv[3], atof(argv[4]), argc == 7);
 	}
 	if (strcmp(argv[1], "fsx") == 0 && argc == 5) {
 		rng = strtoull(argv[4], NULL, 0) | 1;

@@ -11,7 +11,7 @@
  * and -o carries mount(8)'s generic options next to ours.  Parsed with
  * libfuse's option parser, as libfuse's own file systems do:
  *
- *   ours       allow_other, xattr, root=SPEC, socket=PATH, mtab=FILE,
+ *   ours       allow_other, xattr, writeback, root=SPEC, socket=PATH, mtab=FILE,
  *              debug, foreground
  *   the kernel's mount flags, passed on to the FUSE mount: ro, rw, nosuid,
  *              suid, nodev, dev, noexec, exec, sync, async, dirsync,
@@ -36,6 +36,7 @@
 
 enum {
 	KEY_FG, KEY_DEBUG, KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_XATTR,
+	KEY_WRITEBACK,
 	KEY_KERNEL, KEY_IGNORE,
 };
 
@@ -62,6 +63,7 @@ static const struct fuse_opt opts[] = {
 	FUSE_OPT_KEY("-V", KEY_VERSION), FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("xattr", KEY_XATTR),
+	FUSE_OPT_KEY("writeback", KEY_WRITEBACK),
 	FUSE_OPT_KEY("ro", KEY_KERNEL), FUSE_OPT_KEY("rw", KEY_KERNEL),
 	FUSE_OPT_KEY("nosuid", KEY_KERNEL), FUSE_OPT_KEY("suid", KEY_KERNEL),
 	FUSE_OPT_KEY("nodev", KEY_KERNEL), FUSE_OPT_KEY("dev", KEY_KERNEL),
@@ -107,6 +109,7 @@ static int proc(void *data, const char *arg, int key,
 	case KEY_VERSION: a->version = 1; return 0;
 	case KEY_ALLOW_OTHER: a->allow_other = 1; return 0;
 	case KEY_XATTR: a->xattr = 1; return 0;
+	case KEY_WRITEBACK: a->writeback = 1; return 0;
 	case KEY_KERNEL: return add_kernel(a, arg) ? -1 : 0;
 	case KEY_IGNORE: return 0;
 	case FUSE_OPT_KEY_NONOPT:

@@ -13,7 +13,7 @@ struct uvfsd_args {
 	const char *root;       /* TYPE[:SOURCE[:OPTIONS]], or NULL (memfs) */
 	const char *socket;     /* or NULL: the default path */
 	const char *mtab;       /* the mount table file (docs/fuse.md), or NULL */
-	int foreground, debug, allow_other, xattr;
+	int foreground, debug, allow_other, xattr, writeback;
 	int help, version;
 	char *kernel_opts;      /* mount flags for the kernel: nosuid,nodev,... */
 };

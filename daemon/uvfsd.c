@@ -3,7 +3,7 @@
  * commands on a control socket.
  *
  *   uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]
- *         [--socket PATH] [-o allow_other,xattr]
+ *         [--socket PATH] [-o allow_other,xattr,writeback]
  *
  * Startup: refuses a mount point that is already a mount (or a dead FUSE
  * mount), and a socket some daemon already answers on; without -f it forks
@@ -80,6 +80,11 @@ static void usage(FILE *f)
 "  -o xattr           serve extended attributes (off by default: the\n"
 "                     kernel then asks for security.capability before\n"
 "                     every write, one more round trip each)\n"
+"  -o writeback       the kernel's writeback cache: writes stay in the\n"
+"                     page cache and reach uvfs later, in large pieces\n"
+"                     (off by default: a write that fails later, or\n"
+"                     dies with a forced unmount, is reported only by\n"
+"                     fsync and close; docs/fuse.md)\n"
 "  -o root=SPEC,socket=PATH,mtab=FILE   as the options above\n"
 "  -o ro,nosuid,nodev,noexec,...        passed to the kernel's mount;\n"
 "                     mount(8)'s own (defaults, noauto, _netdev, nofail,\n"
@@ -193,6 +198,7 @@ int main(int argc, char **argv)
 	char *root_spec = NULL, *sock_opt = NULL;
 	char mnt[PATH_MAX], sock[PATH_MAX];
 	int foreground = 0, debug = 0, allow_other = 0, xattr = 0, err;
+	int writeback = 0;
 	int ready_fd = -1, status = 0;
 
 	/* also as mount.fuse3 runs it: uvfsd SOURCE MOUNTPOINT -o ... */
@@ -211,6 +217,7 @@ int main(int argc, char **argv)
 	debug = args.debug;
 	allow_other = args.allow_other;
 	xattr = args.xattr;
+	writeback = args.writeback;
 	root_spec = (char *)args.root;
 	sock_opt = (char *)args.socket;
 
@@ -383,6 +390,7 @@ int main(int argc, char **argv)
 	fcfg.debug = debug;
 	fcfg.allow_other = allow_other;
 	fcfg.xattr = xattr;
+	fcfg.writeback = writeback;
 	fcfg.mount_opts = args.kernel_opts;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {

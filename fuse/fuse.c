@@ -271,6 +271,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	uf->u = u;
 	uf->loop_thread = pthread_self(); /* the loop runs here too */
 	uf->max_threads = cfg->max_threads ? cfg->max_threads : 64;
+	uf->writeback = cfg->writeback;
 	uf->fh_list.next = uf->fh_list.prev = &uf->fh_list;
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_init(&uf->stripe[i], NULL);

@@ -59,6 +59,7 @@ struct uvfs_fuse {
 	char *mountpoint;
 	unsigned max_threads;
 	unsigned want;                   /* conn->want after op_init; const */
+	int writeback;                   /* asked for (-o writeback); const */
 	pthread_t loop_thread;
 	atomic_bool loop_done;
 

@@ -228,9 +228,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_DONT_MASK)
 		conn->want |= FUSE_CAP_DONT_MASK;
-	/* no writeback cache: every write reaches the library at once, so
-	 * a forced unmount or revoke leaves no dirty pages behind */
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* No writeback cache unless asked for (-o writeback): every write
+	 * then reaches the library at once, so a forced unmount or revoke
+	 * leaves no dirty pages behind.  With it, the kernel keeps dirty
+	 * pages and writes them later: those of a dead file fail (EIO),
+	 * the error goes to fsync and close, and the pages are dropped. */
+	if (uf->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	uf->want = conn->want;
 }
 
@@ -353,6 +359,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
+	/* With the writeback cache the kernel keeps mtime and ctime, and
+	 * sends them as the process that closes or syncs (a writer, not
+	 * necessarily the owner).  A user's own utimensat() of an explicit
+	 * time was checked by the kernel (default_permissions: owner or
+	 * CAP_FOWNER) before it got here.  So a change of these times alone
+	 * goes through as root. */
+	if ((UF(req)->want & FUSE_CAP_WRITEBACK_CACHE) &&
+	    (to_set & FUSE_SET_ATTR_MTIME) &&
+	    !(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+		struct uvfs_cred root;
+		memset(&root, 0, sizeof(root));
+		uvfs_ctx_set_cred(ctx, &root);
+	}
 	memset(&sa, 0, sizeof(sa));
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		sa.valid |= UVFS_SET_MODE;
@@ -586,7 +605,7 @@ static int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		free(h);
 		return err;
 	}
-	h->flags = flags;
+	h->flags = flags & ~UVFS_O_FILL;
 	fh_link(UF(req), h);
 	*out = h;
 	return 0;
@@ -612,9 +631,19 @@ static void opened_for_write(fuse_req_t req, struct fh *h, struct stat *st)
 		atomic_store(&h->kill_sgid, true);
 }
 
-static int open_flags(int flags)
+/* The flags a FUSE open asks the library for.  With the kernel's
+ * writeback cache, the kernel appends itself (writes come with their
+ * offsets) and reads around partial writes through any handle: a
+ * write-only one is opened for reading too (UVFS_O_FILL). */
+static int open_flags(struct uvfs_fuse *uf, int flags)
 {
-	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	if (uf->want & FUSE_CAP_WRITEBACK_CACHE) {
+		flags &= ~O_APPEND;
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags |= UVFS_O_FILL;
+	}
+	return flags;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino,
@@ -626,8 +655,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino,
 
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
-	err = open_handle(req, ctx, NODE(UF(req), ino), open_flags(fi->flags),
-			  &h);
+	err = open_handle(req, ctx, NODE(UF(req), ino),
+			  open_flags(UF(req), fi->flags), &h);
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
@@ -682,8 +711,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		uvfs_ctx_set_cred(ctx, &cred);
 	}
 	err = open_handle(req, ctx, nd,
-			  open_flags(fi->flags) & ~(created ? O_TRUNC : 0),
-			  &h);
+			  open_flags(UF(req), fi->flags) &
+			  ~(created ? O_TRUNC : 0), &h);
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err) {
 		uvfs_node_release(nd, 1);

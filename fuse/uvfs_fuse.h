@@ -25,6 +25,8 @@ struct uvfs_fuse_config {
 				     or NULL */
 	int allow_other;
 	int xattr;                /* serve extended attributes (-o xattr) */
+	int writeback;            /* the kernel's writeback cache
+				     (-o writeback, docs/fuse.md) */
 	unsigned max_threads;     /* worker threads (default 64) */
 };
 

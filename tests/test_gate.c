@@ -1,8 +1,9 @@
 /*
  * test_gate.c - unit tests of the superblock gate: entry and exit, nested
  * entry while a close is pending, a close that waits for the operations
- * inside, a timed-out drain, kill, and many threads entering while another
- * closes and opens.
+ * inside, a timed-out drain, kill, many threads entering while another
+ * closes and opens, and a parked continuation of a killed gate that
+ * entrants keep knocking on.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -197,6 +198,94 @@ static void storm_close_open(void **state)
 	gate_destroy(&g);
 }
 
+/* A killed gate whose drain timed out parks a continuation; entrants keep
+ * knocking (each bumps its count, sees the gate killed and takes the bump
+ * back) while one operation is still inside.  The continuation runs once,
+ * after that operation left, and never while anyone is inside, whoever
+ * drops the last count: the exiter or a knocking entrant. */
+struct park {
+	struct gate *g;
+	int stop;
+	int ran;                /* the continuation's runs */
+	int inside_at_run;      /* operations inside when it ran */
+	long inside;
+	int release;            /* the holder may leave */
+};
+
+static void parked_fn(void *arg)
+{
+	struct park *p = arg;
+
+	p->inside_at_run += (int)__atomic_load_n(&p->inside, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&p->ran, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *knock_thread(void *arg)
+{
+	struct park *p = arg;
+	struct gate_rec *r;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED))
+		if (gate_enter(p->g, &r) == 0) {
+			__atomic_add_fetch(&p->inside, 1, __ATOMIC_SEQ_CST);
+			__atomic_sub_fetch(&p->inside, 1, __ATOMIC_SEQ_CST);
+			gate_exit(r);
+		}
+	return NULL;
+}
+
+static void *holder_thread(void *arg)
+{
+	struct park *p = arg;
+	struct gate_rec *r;
+
+	if (gate_enter(p->g, &r) != 0)
+		return NULL;
+	__atomic_add_fetch(&p->inside, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&p->release, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	__atomic_sub_fetch(&p->inside, 1, __ATOMIC_SEQ_CST);
+	gate_exit(r);
+	return NULL;
+}
+
+static void park_with_knocking_entrants(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct gate g;
+		struct park p = { .g = &g };
+		pthread_t k[3], h;
+
+		gate_init(&g);
+		pthread_create(&h, NULL, holder_thread, &p);
+		while (__atomic_load_n(&p.inside, __ATOMIC_SEQ_CST) == 0)
+			usleep(100);
+		for (int i = 0; i < 3; i++)
+			pthread_create(&k[i], NULL, knock_thread, &p);
+		usleep(2000);
+		gate_kill(&g);
+		/* what a forced unmount's worker does (umount.c) */
+		rcu_grace();
+		assert_int_equal(gate_drain(&g, 5), -ETIMEDOUT);
+		assert_true(gate_park(&g, parked_fn, &p));
+		usleep(2000);
+		assert_int_equal(__atomic_load_n(&p.ran, __ATOMIC_SEQ_CST), 0);
+		__atomic_store_n(&p.release, 1, __ATOMIC_SEQ_CST);
+		pthread_join(h, NULL);
+		for (long t0 = now_ms(); now_ms() - t0 < 5000 &&
+		     __atomic_load_n(&p.ran, __ATOMIC_SEQ_CST) == 0;)
+			usleep(1000);
+		__atomic_store_n(&p.stop, 1, __ATOMIC_RELAXED);
+		for (int i = 0; i < 3; i++)
+			pthread_join(k[i], NULL);
+		assert_int_equal(p.ran, 1);
+		assert_int_equal(p.inside_at_run, 0);
+		assert_int_equal(gate_inside(&g), 0);
+		gate_destroy(&g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +295,7 @@ int main(void)
 		cmocka_unit_test(closed_gate_blocks_until_open),
 		cmocka_unit_test(kill_wakes_waiters_dead),
 		cmocka_unit_test(storm_close_open),
+		cmocka_unit_test(park_with_knocking_entrants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

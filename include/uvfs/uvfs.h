@@ -382,6 +382,11 @@ int uvfs_node_access(struct uvfs_ctx *ctx, struct uvfs_node *node,
 struct uvfs_file;
 int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *node, int flags,
 		   const char *label, struct uvfs_file **out);
+/* For uvfs_node_open's flags, with O_WRONLY: the front end may also read
+ * through the handle, to fill its page cache around a partial write (a
+ * kernel writeback cache).  The access checked is the one asked for (write
+ * only); the file system's handle is opened for reading and writing. */
+#define UVFS_O_FILL 0x40000000
 ssize_t uvfs_file_pread(struct uvfs_file *f, void *buf, size_t n, off_t off);
 /* O_APPEND handles append whatever off says. */
 ssize_t uvfs_file_pwrite(struct uvfs_file *f, const void *buf, size_t n,

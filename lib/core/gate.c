@@ -3,18 +3,22 @@
  * closing protocol for unmount, revoke and suspend (DESIGN invariant 3).
  *
  * The protocol
- *   enter:  rcu_read_lock; if state == OPEN or this thread is already inside
- *           (count > 0): count++ (own record only); rcu_read_unlock.
- *           Otherwise wait on the gate's lock/cv until it opens (or is
- *           killed: GATE_DEAD).
- *   exit:   rcu_read_lock; count-- (release); read state; rcu_read_unlock;
- *           if the gate is not open, wake the closer.
- *   close:  under lock closers++, state = CLOSED; synchronize_rcu(); then
- *           wait until the sum of the records' counts is zero.
- * After the grace period every enterer either saw CLOSED (and waits) or its
- * increment is visible; every exiter either saw CLOSED (and wakes the
- * closer after its decrement) or its decrement is visible.  Counts are summed
- * under the gate lock, which the waking exiter also takes: no lost wakeup.
+ *   enter:  count++ (own record only); reader barrier (rcu.h: a compiler
+ *           barrier, ordered against the grace period's sys_membarrier);
+ *           if state == OPEN, inside.  Otherwise count-- and, under the
+ *           gate's lock: inside if this thread already was (count > 0),
+ *           GATE_DEAD if killed, else wait on the cv until it opens.
+ *   exit:   count-- (release); read state; if the gate is not open, wake
+ *           the closer.
+ *   close:  under lock closers++, state = CLOSED; synchronize_rcu() (whose
+ *           first step is the barrier); then wait until the sum of the
+ *           records' counts is zero.
+ * After the barrier every enterer either saw CLOSED (and takes its
+ * increment back and waits) or its increment is visible; every exiter
+ * either saw CLOSED (and wakes the closer after its decrement) or its
+ * decrement is visible.  Counts are summed under the gate lock, which the
+ * waking exiter also takes: no lost wakeup; an increment taken back wakes
+ * no one, and the drain's 1 ms polling catches it.
  *
  * Records: one per (thread, gate), created on the first entry, kept on the
  * thread's private list (no lock) and on the gate's list (gates_lock and the
@@ -147,12 +151,35 @@ void gate_destroy(struct gate *g)
 
 #ifndef UVFS_UNGATED
 
+static long inside_locked(struct gate *g);
+
+/* => g->lock held; the caller has just taken its count down.  Wakes a
+ * closer draining the gate, and takes the parked continuation if nobody
+ * is inside any more: whoever takes a count down last on a gate that is
+ * not open sees every other decrement (the counts are summed under the
+ * lock), so a parked continuation runs exactly once. */
+static void count_dropped_locked(struct gate *g, void (**fn)(void *),
+				 void **arg)
+{
+	pthread_cond_broadcast(&g->cv);
+	if (g->parked_fn && inside_locked(g) == 0) {
+		*fn = g->parked_fn;
+		*arg = g->parked_arg;
+		g->parked_fn = NULL;
+	}
+}
+
+/* The fast path saw the gate not open and took its increment back: that
+ * was a count dropped too (a closer or gate_park may have counted it). */
 int gate_enter_slow(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec)
 {
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
 	int ret = 0;
 
 	pthread_mutex_lock(&g->lock);
+	count_dropped_locked(g, &fn, &arg);
 	for (;;) {
 		int s = atomic_load(&g->state);
 		if (s == GATE_KILLED) {
@@ -169,26 +196,20 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 		pthread_cond_wait(&g->cv, &g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
+	if (fn)
+		fn(arg);
 	return ret;
 }
 
-static long inside_locked(struct gate *g);
-
-/* Every exiter of a gate that is not open comes here after its decrement,
- * and sums the counts under the lock: the last one to take it sees every
- * decrement, so a parked continuation runs exactly once. */
+/* Every exiter of a gate that is not open comes here after its
+ * decrement. */
 void gate_exit_slow(struct gate *g)
 {
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
 
 	pthread_mutex_lock(&g->lock);
-	pthread_cond_broadcast(&g->cv);
-	if (g->parked_fn && inside_locked(g) == 0) {
-		fn = g->parked_fn;
-		arg = g->parked_arg;
-		g->parked_fn = NULL;
-	}
+	count_dropped_locked(g, &fn, &arg);
 	pthread_mutex_unlock(&g->lock);
 	if (fn)
 		fn(arg);

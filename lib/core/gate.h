@@ -2,11 +2,12 @@
  * gate.h - the superblock gate (DESIGN invariant 3, after NetBSD fstrans).
  *
  * Every vnode operation runs between gate_enter() and gate_exit().  The fast
- * path touches only the calling thread's own record and reads the gate state
- * inside an RCU read-side section: no lock, no shared cache line written.
- * Closing the gate flips the state, waits a grace period, and then waits for
- * the per-thread counts to drain: after the grace period every thread either
- * saw the gate closed or has its count visible.
+ * path bumps the calling thread's own count, then reads the gate state: no
+ * lock, no shared cache line written.  Closing the gate flips the state,
+ * waits a grace period (whose sys_membarrier pairs with the entrant's
+ * compiler barrier), and then waits for the per-thread counts to drain:
+ * after the grace period every thread either saw the gate closed or has
+ * its count visible.
  *
  * States:  OPEN -> CLOSED (one or more closers) -> OPEN
  *          any  -> KILLED (forced unmount; final)
@@ -64,8 +65,13 @@ void gate_exit_slow(struct gate *g);
 /* Returns 0 with *rec set (pass it to gate_exit), GATE_DEAD, or GATE_NOMEM
  * (a thread's first entry could not allocate its record).  Waits
  * while the gate is closed, unless this thread is already inside.
- * The fast path is inline: the thread's last record, an RCU read-side
- * section around "state is open? count++" on that record. */
+ * The fast path is inline and writes only the thread's own record:
+ * "count++, then is the state open?", with a reader barrier between the
+ * two that orders them against the closer's "state = CLOSED, then the
+ * grace period's barrier (sys_membarrier), then sum the counts" (Dekker's
+ * pattern, made asymmetric).  Either the closer sees the increment, or
+ * this thread sees CLOSED, takes its increment back and goes the slow
+ * way. */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 {
 #ifdef UVFS_UNGATED
@@ -81,17 +87,16 @@ static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 		if (!r)
 			return GATE_NOMEM;
 	}
-	rcu_read_enter();
 	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
+	atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
+	rcu_reader_barrier();
 	if (__builtin_expect(atomic_load_explicit(&g->state,
 						  memory_order_acquire) ==
 			     GATE_OPEN, 1)) {
-		atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
-		rcu_read_leave();
 		*rec = r;
 		return 0;
 	}
-	rcu_read_leave();
+	atomic_store_explicit(&r->count, c, memory_order_release);
 	return gate_enter_slow(g, r, rec);
 #endif
 }
@@ -131,7 +136,8 @@ void gate_open(struct gate *g);
 void gate_kill(struct gate *g);
 /* For a killed gate that did not drain in time: instead of waiting, fn(arg)
  * is called once the last operation inside has left (by that thread, in
- * gate_exit, with no lock held; fn must only queue work).  => the gate was
+ * gate_exit, or in gate_enter by an entrant that found the gate killed and
+ * took back its increment; with no lock held; fn must only queue work).  => the gate was
  * killed and a grace period has passed since; one continuation at a time.
  * Returns false, and does not keep fn, if nobody is inside any more. */
 bool gate_park(struct gate *g, void (*fn)(void *), void *arg);

@@ -382,9 +382,10 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	struct uvfs_file *h;
 	struct path p = nd->path;
 	char *name;
-	int err;
+	int err, fill = flags & UVFS_O_FILL;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
+	flags &= ~UVFS_O_FILL;
 	if (flags & (O_CREAT | O_EXCL | O_PATH))
 		return -EINVAL;
 	if ((flags & O_ACCMODE) == O_ACCMODE)
@@ -401,6 +402,9 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	}
 	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
 	h->cred = ctx->cred;
+	/* checked as asked; opened for the page cache's reads too */
+	if (fill && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	path_get(&p);
 	err = file_open_path(&p, flags & ~O_TRUNC, name, &h->f);
 	if (err) {

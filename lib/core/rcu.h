@@ -14,6 +14,8 @@
 #ifdef UVFS_RCU_INLINE
 #define _LGPL_SOURCE
 #endif
+#include <urcu/arch.h>
+#include <urcu/compiler.h>
 #include <urcu/urcu-memb.h>
 
 /* Registers the calling thread with liburcu (once, gate.c); needed before
@@ -40,6 +42,22 @@ static inline void rcu_read_leave(void)
 {
 	RCU_TSAN_RELEASE();
 	urcu_memb_read_unlock();
+}
+
+/* The reader's half of an asymmetric barrier (liburcu's "slave" barrier):
+ * ordered against the barrier every rcu_grace() issues first (its
+ * "master" barrier, sys_membarrier), so a reader pays a compiler barrier
+ * only.  Without sys_membarrier liburcu falls back to full fences on both
+ * sides, and so does this (liburcu's own barriers: ThreadSanitizer takes
+ * no C11 fence, and sees the gate's ordering through its atomics).  The gate's fast path uses it in place of a
+ * read-side section (gate.h). */
+extern int urcu_memb_has_sys_membarrier;
+static inline void rcu_reader_barrier(void)
+{
+	if (__builtin_expect(urcu_memb_has_sys_membarrier, 1))
+		cmm_barrier();
+	else
+		cmm_smp_mb();
 }
 
 /* Waits for every read-side section in progress to end. */

@@ -528,7 +528,7 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 {
 	struct uvfs *u = sb->u;
 	struct vnode **v = NULL, *vp;
-	size_t n = 0, cap = 0;
+	size_t nclaimed = 0, nheld = 0, cap = 0;
 
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
@@ -538,20 +538,33 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 	v = cap ? sys_malloc(cap * sizeof(*v)) : NULL;
 	if (!v)
 		cap = 0;        /* out of memory: one at a time, below */
+	/* Unreferenced ones (the bulk of a big cache) are claimed, as a
+	 * flush claims them, and freed here; v[0, nclaimed).  Referenced
+	 * ones are held so that their last release cannot free them under
+	 * us, unloaded, and left to that release; v[cap - nheld, cap). */
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
-		if (n == cap)
+		if (nclaimed + nheld == cap)
 			break;
 		/* VN_RECLAIM: its own queued work unloads it */
 		if (!(vp->flags & VN_LOADED) || !vn_dead(vp) ||
 		    (vp->flags & VN_RECLAIM))
 			continue;
-		/* hold it so the last release cannot free it under us;
-		 * 0 -> 1 is allowed under vc_lock */
-		atomic_fetch_add(&vp->usecount, 1);
-		v[n++] = vp;
+		if (vn_claim_locked(vp)) {
+			vn_unhash_locked(vp);
+			vp->flags |= VN_RECLAIM;
+			v[nclaimed++] = vp;
+		} else {
+			/* 0 -> 1 is allowed under vc_lock */
+			atomic_fetch_add(&vp->usecount, 1);
+			v[cap - ++nheld] = vp;
+		}
 	}
 	pthread_mutex_unlock(&u->vc_lock);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < nclaimed; i++) {
+		vn_unload(v[i]);
+		vn_free(v[i]);
+	}
+	for (size_t i = cap - nheld; i < cap; i++) {
 		vn_unload(v[i]);
 		vn_rele(v[i]);
 	}

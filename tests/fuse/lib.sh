@@ -234,6 +234,24 @@ need_nobody() {
 	NOGROUP=$(id -g nobody)
 }
 
+# need_nobody_python: need_nobody, and NPY set to a python3 that nobody
+# may run (root's may be a pyenv shim under /root); as_nobody CMD... runs
+# CMD as nobody.
+as_nobody() {
+	setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP" "$@"
+}
+need_nobody_python() {
+	need_nobody
+	NPY=
+	for p in python3 /usr/bin/python3 /usr/local/bin/python3; do
+		if as_nobody "$p" -c 'import os' 2>/dev/null; then
+			NPY=$p
+			break
+		fi
+	done
+	[ -n "$NPY" ] || skip "no python3 that user nobody can run"
+}
+
 # start_daemon_and_tmpfs [uvfsd options...]: uvfsd, and a tmpfs at
 # $TMPFS to compare with; the cwd is $WORK.
 start_daemon_and_tmpfs() {

@@ -35,15 +35,7 @@ both ops python3 "$PY" ops @D@/r
 grep -c -- '-> ' "$WORK/ops.uvfs" | sed 's/^/calls compared: /'
 
 note "as nobody"
-as_nobody() {
-	setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP" "$@"
-}
-# a python3 that nobody may run (root's may be a pyenv shim under /root)
-NPY=
-for p in python3 /usr/bin/python3 /usr/local/bin/python3; do
-	if as_nobody "$p" -c 'import os' 2>/dev/null; then NPY=$p; break; fi
-done
-[ -n "$NPY" ] || skip "no python3 that user nobody can run"
+need_nobody_python
 mkdir "$TMPFS/u" "$MNT/u"
 chmod 755 "$TMPFS/u" "$MNT/u"
 python3 "$PY" setup "$TMPFS/u" "$NOBODY" || fail "setup on tmpfs"

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# uvfsd -o writeback: the kernel's writeback cache.
+#
+# What must hold with it, as without: every byte written reads back (also
+# partial-page writes through a write-only descriptor, by a user who may
+# not read the file; appends; a close by a writer who is not the owner,
+# which makes the kernel send its cached mtime); and the forced-unmount
+# promise, stated for dirty pages: a forced unmount drops the dirty pages
+# of the files it kills, their error reaches fsync, and nothing reaches
+# the file system after the unmount returned.  The last part uses a
+# hostfs mount, whose files can be looked at on the host.
+. "$(dirname "$0")/lib.sh"
+
+need_hostfs
+need_nobody_python
+
+start_daemon -o writeback
+cd "$WORK"
+
+note "data written through the cache reads back"
+D=$MNT/wb
+mkdir "$D"
+chmod 1777 "$D"
+python3 - "$D" <<'PY' || fail "write/read through the writeback cache"
+import os, sys
+d = sys.argv[1]
+p = os.path.join(d, "f")
+data = bytearray(os.urandom(3 * 4096 + 123))
+with open(p, "wb") as f:
+    f.write(data)
+# partial pages through a write-only descriptor: the kernel reads the
+# rest of each page first
+fd = os.open(p, os.O_WRONLY)
+for off in (1, 4095, 4097, 8190, 3 * 4096 + 100):
+    os.pwrite(fd, b"XYZ", off)
+    data[off:off + 3] = b"XYZ"
+os.close(fd)
+# appends: the kernel puts them at its own idea of the end
+with open(p, "ab") as f:
+    f.write(b"tail")
+data += b"tail"
+with open(p, "rb") as f:
+    got = f.read()
+assert got == bytes(data), "content differs"
+assert os.stat(p).st_size == len(data), "size differs"
+PY
+
+note "a non-owner writes through a write-only descriptor and closes"
+printf 'hello world\n' >"$D/shared"
+chmod 0622 "$D/shared"
+as_nobody "$NPY" - "$D/shared" <<'PY' ||
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.pwrite(fd, b"Y", 1)
+os.fsync(fd)
+os.close(fd)
+try:
+    open(sys.argv[1]).read()
+except PermissionError:
+    pass
+else:
+    raise SystemExit("nobody could read a 0622 file")
+PY
+	fail "nobody's write and close (the kernel's mtime) failed"
+[ "$(cat "$D/shared")" = "hYllo world" ] || fail "shared: $(cat "$D/shared")"
+
+# dirty_case NAME CMD...: a writer puts 16 KiB into the page cache of
+# $H/NAME (not written back yet: the kernel waits 30 s), CMD kills the
+# file (forced unmount, revoke); then its pages must be gone with an
+# error at fsync, and nothing may reach the host file afterwards.
+dirty_case() {
+	local name=$1 before at_kill after writer
+	shift
+	: >"$H/$name"
+	rm -f "$WORK/go"
+	mkfifo "$WORK/go"
+	# The writer alone holds the descriptor: a process that shares it (a
+	# child that execs) would flush the pages at its own close.
+	python3 - "$H/$name" "$WORK/go" >"$WORK/writer.out" 2>&1 <<'PY' &
+import errno, os, sys
+path, go = sys.argv[1:3]
+fd = os.open(path, os.O_WRONLY)
+assert os.write(fd, b"d" * (16 << 10)) == 16 << 10  # into the page cache
+print("written", flush=True)
+open(go).read()                                     # the file is dead
+for what, call in (("fsync", lambda: os.fsync(fd)),
+                   ("close", lambda: os.close(fd))):
+    try:
+        call()
+        print(what + " ok", flush=True)
+    except OSError as e:
+        print(what + " " + errno.errorcode[e.errno], flush=True)
+PY
+	writer=$!
+	BG_PIDS+=($writer)
+	for _ in $(seq 200); do
+		grep -q written "$WORK/writer.out" && break
+		sleep 0.05
+	done
+	grep -q written "$WORK/writer.out" || fail "writer: $(cat "$WORK/writer.out")"
+	before=$(stat -c %s "$EXPORT/$name")
+	expect 0 "$@"
+	at_kill=$(stat -c %s "$EXPORT/$name")
+	echo go >"$WORK/go"
+	wait "$writer" || fail "writer: $(cat "$WORK/writer.out")"
+	sleep 1
+	after=$(stat -c %s "$EXPORT/$name")
+	echo "$*: host size $before before, $at_kill when it returned," \
+		"$after after fsync, close and a second;" \
+		"the writer: $(tr '\n' ' ' <"$WORK/writer.out")"
+	[ "$after" = "$at_kill" ] ||
+		fail "$*: data reached the server after it returned"
+	if [ "$at_kill" -lt $((16 << 10)) ]; then
+		grep -q "fsync EIO" "$WORK/writer.out" ||
+			fail "$*: fsync did not report the lost pages"
+	else
+		note "the kernel had written the pages back before"
+	fi
+}
+
+EXPORT=$WORK/export
+mkdir "$EXPORT"
+H=$MNT/h
+mkdir "$H"
+expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS" "$EXPORT" "$H"
+
+note "revoke with dirty pages: dropped, EIO at fsync, nothing lands"
+dirty_case revoked "$UVFS" revoke "$H/revoked"
+
+note "forced unmount with dirty pages: dropped, EIO at fsync, nothing lands"
+dirty_case dirty "$UVFS" umount -f "$H"
+mounted "$H" && fail "$H still mounted"
+
+stop_daemon
+echo "PASS"
