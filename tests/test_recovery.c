@@ -25,6 +25,10 @@
  *     directory: each returns within its deadline and the flush grace,
  *     none queues behind another, and the silent server is replaced: the
  *     mount works again;
+ *   - deep_restart: a tree deeper than PATH_MAX, fids=8, a kill: the file
+ *     open at the bottom and the working directory there go on;
+ *   - link_restart: a file open by a name removed since (it has another)
+ *     reads and writes on across a kill;
  *   - fid_cache: fids=16 with 300 files remembered: at most 16 node fids,
  *     every file still answers (re-walked), across a restart and a rename
  *     above them;
@@ -894,6 +898,98 @@ static void test_fault(void **state)
 	env_down(&e, 0);
 }
 
+/* A tree deeper than PATH_MAX below the export (24 directories of
+ * 255-byte names), fids=8 so that most nodes give their fid up: the file
+ * open at the bottom reads on across a kill (its fid walked again by the
+ * recorded path, 16 names per Twalk), the working directory at the bottom
+ * still answers, and files there are made and found again (each node
+ * walked again from the nearest ancestor holding a fid).  Type "diod"
+ * keeps paths whole and stops at PATH_MAX: 12 levels there (3 KiB). */
+static void test_deep_restart(void **state)
+{
+	struct env e;
+	char name[256], buf[32] = { 0 };
+	struct stat st;
+	pid_t pid;
+	int fd, depth = strcmp(fstype(), "diod") == 0 ? 12 : 24;
+
+	(void)state;
+	if (env_up(&e, "fids=8") != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(uvfs_chdir(e.c, "/m"), 0);
+	for (int i = 0; i < depth; i++) {
+		memset(name, 'a' + i, 255);
+		name[255] = '\0';
+		assert_int_equal(uvfs_mkdir(e.c, name, 0755), 0);
+		assert_int_equal(uvfs_chdir(e.c, name), 0);
+	}
+	fd = uvfs_open(e.c, "f", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(e.c, fd, "deep", 4), 4);
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	for (int i = 0; i < 20; i++) {     /* more nodes than fids= */
+		snprintf(name, sizeof(name), "g%02d", i);
+		int g = uvfs_open(e.c, name, O_CREAT | O_WRONLY, 0644);
+		assert_true(g >= 0);
+		assert_int_equal(uvfs_close(e.c, g), 0);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "deep", 4);
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	assert_int_equal(uvfs_stat(e.c, "f", &st), 0);
+	assert_int_equal(st.st_size, 4);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "g%02d", i);
+		assert_int_equal(uvfs_stat(e.c, name, &st), 0);
+	}
+	assert_int_equal(uvfs_mkdir(e.c, "new", 0755), 0);
+	assert_int_equal(uvfs_stat(e.c, "new", &st), 0);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_chdir(e.c, "/"), 0);
+	env_down(&e, 0);
+}
+
+/* A file opened by a name that is then removed while it has another
+ * (echo > a; ln a b; rm a): across a kill, the open file is reopened by
+ * the name it still has, and reads and writes on. */
+static void test_link_restart(void **state)
+{
+	struct env e;
+	char buf[32] = { 0 };
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	(void)state;
+	if (env_up(&e, NULL) != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	fd = uvfs_open(e.c, "/m/a", O_CREAT | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(e.c, fd, "data", 4), 4);
+	assert_int_equal(uvfs_fsync(e.c, fd), 0);
+	assert_int_equal(uvfs_link(e.c, "/m/a", "/m/b"), 0);
+	assert_int_equal(uvfs_unlink(e.c, "/m/a"), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	assert_int_equal(uvfs_pread(e.c, fd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "data", 4);
+	assert_int_equal(uvfs_pwrite(e.c, fd, "+", 1, 4), 1);
+	assert_int_equal(uvfs_fstat(e.c, fd, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	assert_int_equal(uvfs_stat(e.c, "/m/b", &st), 0);
+	assert_int_equal(st.st_size, 5);
+	env_down(&e, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +1002,8 @@ int main(void)
 		cmocka_unit_test(test_stopped_forced),
 		cmocka_unit_test(test_stopped_callers),
 		cmocka_unit_test(test_fid_cache),
+		cmocka_unit_test(test_deep_restart),
+		cmocka_unit_test(test_link_restart),
 		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 	};

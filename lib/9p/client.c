@@ -442,28 +442,52 @@ void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
 
 #define GONE_PUTS 8
 
-/* => s->lock held.  dir pino's entry name is gone: the files whose fid
- * was walked to it and that have another name take that one (their fid
- * given up, into puts, to be walked again by it); it is nobody's alias
- * any more. */
-static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
-			     struct fid **puts, unsigned *nputs)
+/* => s->lock held.  Moves to the head of n's aliases the first one whose
+ * directory is in the table (one that can be walked again); false if
+ * none is. */
+static bool alias_walkable_first_locked(struct p9sb *s, struct node *n)
 {
-	for (bool again = true; again;) {
-		again = false;
-		for (struct node *n = s->nhash[nbucket(pino, name)]; n;
-		     n = n->nnext)
-			if (n->pino == pino && strcmp(n->name, name) == 0 &&
-			    n->aliases && *nputs < GONE_PUTS) {
-				alias_promote_locked(s, n, false);
-				flru_del_locked(s, n);
-				if (n->fid)
-					puts[(*nputs)++] = n->fid;
-				n->fid = NULL;
-				again = true;   /* the chain changed */
-				break;
-			}
+	for (struct alias **pp = &n->aliases; *pp; pp = &(*pp)->next)
+		if (node_find_locked(s, (*pp)->pino)) {
+			struct alias *a = *pp;
+			*pp = a->next;
+			a->next = n->aliases;
+			n->aliases = a;
+			return true;
+		}
+	return false;
+}
+
+/* => s->lock held.  dir pino's entry name is gone: the files whose fid
+ * was walked to it and that have another name that can be walked take
+ * that one (their fid given up, into puts, to be walked again by it:
+ * also what a recovery will walk); it is nobody's alias any more.  A
+ * file with no such name keeps its fid (on uvfs-hostfs it still reaches
+ * the removed file). */
+static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
+			     struct fid **puts, unsigned *nputs,
+			     struct node **hit, unsigned *nhitp)
+{
+	struct node *hitbuf[GONE_PUTS];
+	unsigned nhit = 0;
+
+	if (!hit)
+		hit = hitbuf;
+	for (struct node *n = s->nhash[nbucket(pino, name)];
+	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0 &&
+		    alias_walkable_first_locked(s, n))
+			hit[nhit++] = n;
+	for (unsigned i = 0; i < nhit; i++) {
+		struct node *n = hit[i];
+		alias_promote_locked(s, n, false);
+		flru_del_locked(s, n);
+		if (n->fid)
+			puts[(*nputs)++] = n->fid;
+		n->fid = NULL;
 	}
+	if (nhitp)
+		*nhitp = nhit;
 	if (s->naliased)
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			for (struct node *n = s->hash[b]; n; n = n->hnext)
@@ -471,14 +495,49 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 					alias_del_locked(s, n, pino, name);
 }
 
+#define REPATH_MAX 8
+
 void node_name_gone(struct p9sb *s, uint64_t pino, const char *name)
 {
 	struct fid *puts[GONE_PUTS];
-	unsigned nputs = 0;
+	struct node *hit[GONE_PUTS];
+	unsigned nputs = 0, nhit = 0, nrp = 0;
+	/* open handles of a file that took another name: a recovery must
+	 * reopen them by it (their fid's recorded path is gone) */
+	struct { struct fid *h, *dir; char *name; } rp[REPATH_MAX];
 
 	pthread_mutex_lock(&s->lock);
-	name_gone_locked(s, pino, name, puts, &nputs);
+	name_gone_locked(s, pino, name, puts, &nputs, hit, &nhit);
+	if (s->c.track && nhit)
+		for (struct handle *h = s->handles.next;
+		     h != &s->handles && nrp < REPATH_MAX; h = h->next) {
+			struct node *n = h->node, *d;
+			bool promoted = false;
+			for (unsigned i = 0; i < nhit; i++)
+				promoted |= hit[i] == n;
+			if (!promoted || !n->name ||
+			    !(d = node_find_locked(s, n->pino)) || !d->fid ||
+			    !(rp[nrp].name = sys_strdup(n->name)))
+				continue;
+			rp[nrp].h = h->fid;
+			rp[nrp].dir = d->fid;
+			atomic_fetch_add(&h->fid->refs, 1);
+			atomic_fetch_add(&d->fid->refs, 1);
+			nrp++;
+		}
 	pthread_mutex_unlock(&s->lock);
+	if (nrp) {
+		pthread_mutex_lock(&s->c.s.lock);
+		for (unsigned i = 0; i < nrp; i++)
+			reg_repath_locked(&s->c, rp[i].h->num, rp[i].dir->num,
+					  rp[i].name);
+		pthread_mutex_unlock(&s->c.s.lock);
+	}
+	for (unsigned i = 0; i < nrp; i++) {
+		fid_put(s, rp[i].h);
+		fid_put(s, rp[i].dir);
+		free(rp[i].name);
+	}
 	for (unsigned i = 0; i < nputs; i++)
 		fid_put(s, puts[i]);
 }
@@ -972,7 +1031,7 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		return;
 	pthread_mutex_lock(&s->lock);
 	/* the file the target named, if any, lost that name */
-	name_gone_locked(s, npino, nname, puts, &nputs);
+	name_gone_locked(s, npino, nname, puts, &nputs, NULL, NULL);
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct node *n = s->hash[b]; n; n = n->hnext) {
 			if (n->naliases && alias_del_locked(s, n, opino, oname))

@@ -172,6 +172,8 @@ uint64_t conn_sgen(struct conn *c);
 /* ---- registry.c ---- */
 struct fident *reg_get(struct conn *c, uint32_t fid);
 void reg_drop_locked(struct conn *c, uint32_t fid);
+void reg_repath_locked(struct conn *c, uint32_t fid, uint32_t dirfid,
+		       const char *name);
 void reg_apply_locked(struct conn *c, const struct regop *op,
 		      const struct p9_msg *m);
 int regop_make(const struct p9_msg *t, struct regop *op);

@@ -125,6 +125,24 @@ static void reg_rename_locked(struct conn *c, const char *from, const char *to)
 	}
 }
 
+/* => c->s.lock held.  fid's file lost the name it was walked by and is
+ * known by dirfid's path + name now (a hard link that survives): a
+ * recovery walks that one again.  Nothing if dirfid's path is unknown. */
+void reg_repath_locked(struct conn *c, uint32_t fid, uint32_t dirfid,
+		       const char *name)
+{
+	struct fident *e = reg_get(c, fid), *d = reg_get(c, dirfid);
+	char *p;
+
+	if (!e || !d || d->unknown || !d->path || strchr(name, '/'))
+		return;
+	if (!(p = path_join(d->path, name)))
+		return;
+	free(e->path);
+	e->path = p;
+	e->unknown = false;
+}
+
 /* => c->s.lock held.  rq's reply m was a success: record its fid effects. */
 void reg_apply_locked(struct conn *c, const struct regop *op,
 			     const struct p9_msg *m)

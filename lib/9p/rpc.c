@@ -122,18 +122,25 @@ static ssize_t pack_clunk(void *arg, uint16_t tag, uint8_t *buf, size_t cap)
 void clunk_drain_by(struct conn *c, const struct timespec *dl)
 {
 	for (;;) {
-		struct rs_req *rq = rs_req_new(&c->s, RS_AUX);
+		struct rs_req *rq;
 		uint32_t fid;
 		int r;
 
+		/* a request only for a fid to clunk (most calls find none) */
 		pthread_mutex_lock(&c->s.lock);
-		if (!rq || c->nclunk == 0) {
+		if (c->nclunk == 0) {
 			pthread_mutex_unlock(&c->s.lock);
-			rs_req_free(&c->s, rq);
 			return;
 		}
 		fid = c->clunkq[--c->nclunk];
 		pthread_mutex_unlock(&c->s.lock);
+		rq = rs_req_new(&c->s, RS_AUX);
+		if (!rq) {
+			pthread_mutex_lock(&c->s.lock);
+			push_locked(&c->clunkq, &c->nclunk, &c->capclunk, fid);
+			pthread_mutex_unlock(&c->s.lock);
+			return;
+		}
 		rq->aux = fid;
 		atomic_fetch_add(&c->clunks_out, 1);
 		r = rs_send_aux(&c->s, rq, P9_HDRSZ + 4, pack_clunk, &fid, dl);

@@ -263,11 +263,12 @@ int p9srv_serve_listener(struct p9srv *srv, int lfd);
 int p9srv_serve_unix(struct p9srv *srv, const char *path);
 
 /* For operations: the server, whether the request was flushed (the reply
- * will not be sent: an operation may give up early), its tag, and the
- * negotiated msize. */
+ * will not be sent: an operation may give up early), its tag, its type
+ * (P9_T*), and the negotiated msize. */
 struct p9srv *p9srv_req_srv(const struct p9srv_req *r);
 bool p9srv_req_flushed(const struct p9srv_req *r);
 uint16_t p9srv_req_tag(const struct p9srv_req *r);
+uint8_t p9srv_req_type(const struct p9srv_req *r);
 uint32_t p9srv_req_msize(const struct p9srv_req *r);
 
 #endif /* UVFS_P9SRV_H */

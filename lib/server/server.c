@@ -142,6 +142,7 @@ bool p9srv_req_flushed(const struct p9srv_req *r)
 	return atomic_load_explicit(&r->flushed, memory_order_relaxed);
 }
 uint16_t p9srv_req_tag(const struct p9srv_req *r) { return r->t.tag; }
+uint8_t p9srv_req_type(const struct p9srv_req *r) { return r->t.type; }
 uint32_t p9srv_req_msize(const struct p9srv_req *r) { return r->c->msize; }
 
 /* --- output --- */

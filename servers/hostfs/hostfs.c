@@ -1,7 +1,8 @@
 /*
  * hostfs.c - a host directory over 9P2000.L: confinement, identity, the
  * operations on one file and the operations table (the operations on
- * names are in names.c; the structures both share in hostfs_i.h).
+ * names are in names.c, path resolution in resolve.c; the structures they
+ * share in hostfs_i.h).
  *
  * Confinement
  *   The export root is one O_PATH descriptor.  A fid holds no descriptor
@@ -15,6 +16,8 @@
  *   planted anywhere in the path since (a race) fails with ELOOP, an
  *   escape through ".." cannot be expressed, and if the name now refers to
  *   another file (renamed away, replaced) the operation fails with ESTALE.
+ *   Paths have no length limit: a long one is resolved in pieces
+ *   (resolve.c), a walk opens each name beneath the previous descriptor.
  *   Operations that take a name act with *at() calls on the resolved
  *   directory descriptor, never following a symlink in the last component
  *   (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW; linkat without AT_SYMLINK_FOLLOW).
@@ -71,112 +74,6 @@
 struct hostfs *hs_of(struct p9srv_req *r)
 {
 	return p9srv_arg(p9srv_req_srv(r));
-}
-
-/* openat2 of path beneath dirfd (no symlink, no magic link, nothing
- * above dirfd); a descriptor or -errno. */
-static int resolve_at(int dirfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.resolve = RESOLVE_FLAGS,
-	};
-	for (int tries = 0;; tries++) {
-		long fd = sys_openat2(dirfd, path, &how, sizeof(how));
-		if (fd >= 0)
-			return (int)fd;
-		/* EAGAIN: a rename raced with the walk; try again */
-		if (errno != EAGAIN || tries >= 16)
-			return -errno;
-	}
-}
-
-/* Is directory fd (still) below the export root?  Its ".." chain is
- * followed up to the root (0) or to the top of the host's tree (-EXDEV:
- * it was moved out). */
-static int below_root(struct hostfs *hs, int fd)
-{
-	struct stat root, st;
-	int cur = sys_fcntl(fd, F_DUPFD_CLOEXEC, 0), err = 0;
-
-	if (cur < 0 || sys_fstat(hs->rootfd, &root) < 0)
-		err = -errno;
-	while (err == 0) {
-		if (sys_fstat(cur, &st) < 0) {
-			err = -errno;
-			break;
-		}
-		if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
-			break;
-		int up = sys_openat(cur, "..", O_PATH | O_DIRECTORY |
-				    O_CLOEXEC, 0);
-		if (up < 0) {
-			err = -errno;
-			break;
-		}
-		struct stat ust;
-		if (sys_fstat(up, &ust) < 0 ||
-		    (ust.st_dev == st.st_dev && ust.st_ino == st.st_ino))
-			err = -EXDEV;   /* the host's root: not below ours */
-		sys_close(cur);
-		cur = up;
-	}
-	if (cur >= 0)
-		sys_close(cur);
-	return err;
-}
-
-/*
- * openat2 beneath the root; a descriptor or -errno.  A path longer than
- * the kernel takes at once (PATH_MAX) is resolved in pieces of whole
- * names, each beneath the directory the previous one reached: a path
- * holds no ".." and no symlink is followed, so each piece stays below the
- * root as long as its starting directory is; that is checked once at the
- * end (a directory renamed out of the export between two pieces fails
- * the resolution with ENOENT).
- */
-int hs_resolve(struct hostfs *hs, const char *path, int flags)
-{
-	size_t len = strlen(path);
-	const char *p = path;
-	char piece[PATH_MAX];
-	int dfd = hs->rootfd, fd;
-
-	if (len < PATH_MAX)
-		return resolve_at(hs->rootfd, path, flags);
-	for (;;) {
-		size_t n = strlen(p);
-		bool last = n < PATH_MAX;
-		if (!last) {
-			n = PATH_MAX - 1;
-			while (n > 0 && p[n] != '/')
-				n--;
-			if (n == 0) {
-				fd = -ENAMETOOLONG;
-				break;
-			}
-		}
-		memcpy(piece, p, n);
-		piece[n] = '\0';
-		fd = resolve_at(dfd, piece, last ? flags : O_PATH | O_DIRECTORY);
-		if (fd < 0 || last)
-			break;
-		if (dfd != hs->rootfd)
-			sys_close(dfd);
-		dfd = fd;
-		p += n + 1;
-	}
-	if (fd >= 0) {
-		/* the directory the last piece started from */
-		int err = below_root(hs, dfd);
-		if (err) {
-			sys_close(fd);
-			fd = err == -EXDEV ? -ENOENT : err;
-		}
-	}
-	if (dfd != hs->rootfd)
-		sys_close(dfd);
-	return fd;
 }
 
 /*
@@ -337,24 +234,6 @@ int hs_name_check(struct p9_str n, char *out)
 	return 0;
 }
 
-/* dir/name, to free (NULL: ENOMEM).  A path has no length limit (the
- * host's is on one call, not on a tree's depth: hs_resolve). */
-char *hs_path_join(const char *dir, const char *name)
-{
-	size_t dl = strlen(dir), nl = strlen(name);
-	char *out;
-
-	if (strcmp(dir, ".") == 0)
-		return sys_strdup(name);
-	out = sys_malloc(dl + nl + 2);
-	if (out) {
-		memcpy(out, dir, dl);
-		out[dl] = '/';
-		memcpy(out + dl + 1, name, nl + 1);
-	}
-	return out;
-}
-
 static struct hfid *hf_new(struct hostfs *hs, const char *path,
 			   const struct stat *st)
 {
@@ -383,44 +262,104 @@ static struct hfid *hf_new(struct hostfs *hs, const char *path,
 	return hf;
 }
 
-/* --- identity --- */
+/* --- identity ---
+ *
+ * Running as root, each operation runs with its fid's user's fsuid and
+ * fsgid (per thread on Linux).  What the thread has now is kept in
+ * thread-local variables, so an identity already in place is not set
+ * again, and it stays after the operation (nothing a thread does outside
+ * an operation checks permissions; attach sets root again): a run of
+ * requests by one user costs no system call at all, where setting and
+ * restoring cost six per request.  An operation that needs no identity
+ * is not switched at all (io_needs_identity). */
+
+static __thread uid_t cur_fsuid;        /* the thread's fsuid now */
+static __thread gid_t cur_fsgid;        /* (threads start as root) */
+
+/* The thread takes uid/gid as its fsuid/fsgid (nothing if it has them).
+ * 0, or -EPERM (the thread is left as root). */
+static int id_set(struct hostfs *hs, uid_t uid, gid_t gid)
+{
+	if (uid == cur_fsuid && gid == cur_fsgid)
+		return 0;
+	atomic_fetch_add(&hs->id_switches, 1);
+	if (gid != cur_fsgid)
+		setfsgid(gid);
+	if (uid != cur_fsuid)
+		setfsuid(uid);
+	/* setfsuid answers the previous value, even on failure: ask */
+	if ((uid_t)setfsuid((uid_t)-1) != uid ||
+	    (gid_t)setfsgid((gid_t)-1) != gid) {
+		setfsuid(0);
+		setfsgid(0);
+		cur_fsuid = 0;
+		cur_fsgid = 0;
+		return -EPERM;
+	}
+	cur_fsuid = uid;
+	cur_fsgid = gid;
+	return 0;
+}
+
+/* Requests on an opened fid whose system call checks no permission (the
+ * descriptor's were checked at open): Tread, Treaddir, Tfsync, and Tlock,
+ * Tgetlock (record locks need no identity).  Twrite is not one of them:
+ * a write by someone other than root clears the file's set-user-ID and
+ * set-group-ID bits, which a write with the server's own CAP_FSETID would
+ * keep. */
+static bool io_needs_identity(struct p9srv_req *r, struct p9srv_fid *f)
+{
+	struct hfid *hf = f->priv;
+	int fd;
+
+	switch (p9srv_req_type(r)) {
+	case P9_TREAD:
+	case P9_TREADDIR:
+	case P9_TFSYNC:
+	case P9_TLOCK:
+	case P9_TGETLOCK:
+		break;
+	default:
+		return true;
+	}
+	if (!hf)
+		return true;
+	pthread_mutex_lock(&hf->plock);
+	fd = hf->fd;
+	pthread_mutex_unlock(&hf->plock);
+	return fd < 0;
+}
 
 static int hs_enter(struct p9srv_req *r, struct p9srv_fid *f)
 {
 	struct hostfs *hs = hs_of(r);
 
-	if (!hs->as_root)
+	if (!hs->as_root || !io_needs_identity(r, f))
 		return 0;
-	setfsgid(f->gid);
-	setfsuid(f->uid);
-	if ((uid_t)setfsuid((uid_t)-1) != f->uid ||
-	    (gid_t)setfsgid((gid_t)-1) != f->gid) {
-		setfsuid(0);
-		setfsgid(0);
-		return -EPERM;
-	}
-	return 0;
+	return id_set(hs, f->uid, f->gid);
 }
 
 static void hs_leave(struct p9srv_req *r)
 {
-	if (!hs_of(r)->as_root)
-		return;
-	setfsuid(0);
-	setfsgid(0);
+	(void)r;        /* the identity stays for the thread's next request */
 }
 
 /* For creating operations: the new file's group, as the client asks. */
 void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid)
 {
 	if (hs->as_root)
-		setfsgid(gid == (uint32_t)-1 ? dir->gid : gid);
+		id_set(hs, dir->uid, gid == (uint32_t)-1 ? dir->gid : gid);
 }
 
 void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
 {
 	if (hs->as_root)
-		setfsgid(dir->gid);
+		id_set(hs, dir->uid, dir->gid);
+}
+
+unsigned long hostfs_id_switches(struct hostfs *hs)
+{
+	return atomic_load(&hs->id_switches);
 }
 
 /* --- operations --- */
@@ -433,6 +372,8 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf;
 
 	/* the attach name is ignored: one export per server */
+	if (hs->as_root && id_set(hs, 0, 0) < 0)   /* (as the server) */
+		return -EPERM;
 	if (hs->as_root) {
 		struct passwd pw, *pp = NULL;
 		char buf[1024];
@@ -550,7 +491,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			nfd = next ? hs_resolve(hs, next, O_PATH) : -ENOMEM;
 		} else {
 			next = hs_path_join(path, name);
-			nfd = next ? resolve_at(fd, name, O_PATH) : -ENOMEM;
+			nfd = next ? hs_resolve_at(fd, name, O_PATH) : -ENOMEM;
 		}
 		if (nfd < 0 || !next) {
 			err = nfd < 0 ? nfd : -ENOMEM;

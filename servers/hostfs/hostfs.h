@@ -18,6 +18,9 @@ struct hostfs;
  */
 int hostfs_open(const char *dir, struct hostfs **out);
 void hostfs_close(struct hostfs *hs);
+/* How many times a thread's fsuid/fsgid were changed so far (running as
+ * root; for tests and statistics). */
+unsigned long hostfs_id_switches(struct hostfs *hs);
 
 /* The table to give p9srv_new() with the struct hostfs as its arg. */
 extern const struct p9srv_ops hostfs_ops;

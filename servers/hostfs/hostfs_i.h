@@ -7,6 +7,7 @@
 
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@ struct hostfs {
 	dev_t rootdev;
 	bool as_root;           /* switch fsuid/fsgid per request */
 	pthread_mutex_t flock;  /* fids, every hfid's link */
+	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
 	struct hfid *fids;      /* flock: every fid's object (renames) */
 };
 
@@ -40,7 +42,8 @@ struct hfid {
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
 		       RESOLVE_NO_MAGICLINKS)
 
-/* hostfs.c: confinement, identity, helpers */
+/* resolve.c: paths (hs_resolve, hs_resolve_at, hs_path_join);
+ * hostfs.c: confinement, identity, helpers */
 void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir);
 void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid);
 int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned);
@@ -49,6 +52,7 @@ uint16_t hs_file_gen(int dfd, const char *name);
 int hs_name_check(struct p9_str n, char *out);
 char *hs_path_join(const char *dir, const char *name);
 int hs_resolve(struct hostfs *hs, const char *path, int flags);
+int hs_resolve_at(int dirfd, const char *path, int flags);
 bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st);
 void hs_stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
 		 struct p9_qid *q);
