@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -299,6 +300,22 @@ static int do_clunk(struct run *x, bool remove)
 	return 0;
 }
 
+/* Whether the client is gone: it closed (or reset) the connection this
+ * request came on.  A client gives a request up at its deadline and then
+ * cuts the connection so that the request never happens (fencing); a
+ * request it gave up may still be in our input when we resume (a stopped
+ * server), and a lock taken for it would be held until we see the end of
+ * the input.  So a lock request looks first. */
+static bool peer_gone(struct conn *c)
+{
+	struct pollfd p = { .fd = c->outfd,
+			    .events = c->sock ? POLLRDHUP : POLLOUT };
+
+	if (poll(&p, 1, 0) != 1)
+		return false;
+	return (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0;
+}
+
 /* The operations of one fid (or two) that hold it shared and answer a
  * fixed-size reply. */
 static int do_simple(struct run *x)
@@ -340,6 +357,10 @@ static int do_simple(struct run *x)
 	}
 	if (t->type == P9_TFSYNC && !x->f->pub.opened) {
 		err = -EBADF;
+		goto unlock;
+	}
+	if (t->type == P9_TLOCK && peer_gone(x->c)) {
+		err = -ECONNRESET;      /* nobody to tell: not granted */
 		goto unlock;
 	}
 	struct p9srv_req *r = x->r;
