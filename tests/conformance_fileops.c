@@ -11,28 +11,7 @@
  * those answers: -EOPNOTSUPP from fallocate after the same argument
  * checks, and the generic map (all data, one hole at the end of file).
  */
-
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE 0x02
-#endif
-#ifndef FALLOC_FL_NO_HIDE_STALE
-#define FALLOC_FL_NO_HIDE_STALE 0x04
-#endif
-#ifndef FALLOC_FL_COLLAPSE_RANGE
-#define FALLOC_FL_COLLAPSE_RANGE 0x08
-#endif
-#ifndef FALLOC_FL_ZERO_RANGE
-#define FALLOC_FL_ZERO_RANGE 0x10
-#endif
-#ifndef FALLOC_FL_INSERT_RANGE
-#define FALLOC_FL_INSERT_RANGE 0x20
-#endif
-#ifndef FALLOC_FL_UNSHARE_RANGE
-#define FALLOC_FL_UNSHARE_RANGE 0x40
-#endif
+#include <linux/falloc.h>
 
 #define PG 4096
 #define KEEP FALLOC_FL_KEEP_SIZE

@@ -13,19 +13,6 @@ command -v fallocate >/dev/null || skip "fallocate(1) is not installed"
 
 start_daemon_and_tmpfs
 
-# the command in both, its outputs compared
-both() { # NAME COMMAND (@D@ in an argument: the tmpfs, then the mount)...
-	local name=$1 d out
-	shift
-	for d in "$TMPFS" "$MNT"; do
-		out=$WORK/$name.$([ "$d" = "$MNT" ] && echo uvfs || echo tmpfs)
-		"${@//@D@/$d}" >"$out" 2>&1 || { cat "$out"; fail "$name in $d"; }
-	done
-	diff -u "$WORK/$name.tmpfs" "$WORK/$name.uvfs" ||
-		fail "$name: the mount and tmpfs differ (- tmpfs, + uvfs)"
-	return 0
-}
-
 note "every call, as root"
 mkdir "$TMPFS/r" "$MNT/r"
 both ops python3 "$PY" ops @D@/r

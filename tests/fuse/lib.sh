@@ -252,6 +252,21 @@ need_nobody_python() {
 	[ -n "$NPY" ] || skip "no python3 that user nobody can run"
 }
 
+# both NAME COMMAND...: COMMAND run on the tmpfs, then on the mount (@D@
+# in an argument: $TMPFS, then $MNT); it must succeed in both, and its
+# outputs ($WORK/NAME.tmpfs, $WORK/NAME.uvfs) must be the same.
+both() {
+	local name=$1 d out
+	shift
+	for d in "$TMPFS" "$MNT"; do
+		out=$WORK/$name.$([ "$d" = "$MNT" ] && echo uvfs || echo tmpfs)
+		"${@//@D@/$d}" >"$out" 2>&1 || { cat "$out"; fail "$name in $d"; }
+	done
+	diff -u "$WORK/$name.tmpfs" "$WORK/$name.uvfs" ||
+		fail "$name: the mount and tmpfs differ (- tmpfs, + uvfs)"
+	return 0
+}
+
 # start_daemon_and_tmpfs [uvfsd options...]: uvfsd, and a tmpfs at
 # $TMPFS to compare with; the cwd is $WORK.
 start_daemon_and_tmpfs() {

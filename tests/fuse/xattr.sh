@@ -16,19 +16,6 @@ python3 -c "import os; open('$TMPFS/p', 'w').close(); os.setxattr('$TMPFS/p', 'u
 	skip "this kernel's tmpfs has no user.* attributes (Linux >= 6.6)"
 rm "$TMPFS/p"
 
-# the command in both, its outputs compared
-both() { # NAME COMMAND (@D@ in an argument: the tmpfs, then the mount)...
-	local name=$1 d out
-	shift
-	for d in "$TMPFS" "$MNT"; do
-		out=$WORK/$name.$([ "$d" = "$MNT" ] && echo uvfs || echo tmpfs)
-		"${@//@D@/$d}" >"$out" 2>&1 || { cat "$out"; fail "$name in $d"; }
-	done
-	diff -u "$WORK/$name.tmpfs" "$WORK/$name.uvfs" ||
-		fail "$name: the mount and tmpfs differ (- tmpfs, + uvfs)"
-	return 0
-}
-
 note "every call, as root"
 mkdir "$TMPFS/r" "$MNT/r"
 both ops python3 "$PY" ops @D@/r
