@@ -1203,13 +1203,16 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	ssize_t n;
 	int err;
 
-	(void)ino_in;
 	req_begin(req, NODE(UF(req), ino_out), "copy_file_range");
 	n = uvfs_file_copy_range(FH(fi_in)->f, off_in, FH(fi_out)->f, off_out,
 				 len, (unsigned)flags);
 	req_end(UF(req));
 	if (n < 0)
 		return reply_err(req, n == -ENOSYS ? -EOPNOTSUPP : (int)n);
+	/* the kernel drops what it knows of the destination's attributes,
+	 * not the source's, whose atime the read may have moved */
+	if (ino_in != ino_out)
+		inval_attr(UF(req), ino_in);
 	if (n > 0 && (err = kill_sgid(req, ino_out, FH(fi_out),
 				      "copy_file_range")) != 0)
 		return reply_err(req, err);

@@ -1023,6 +1023,13 @@ void attr_drop(struct p9sb *s, struct node *n)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void attr_drop_atime(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->attr_ok = false;     /* (the mode, owner and group stand) */
+	pthread_mutex_unlock(&s->lock);
+}
+
 bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 		       uint64_t *ino, mode_t *type)
 {

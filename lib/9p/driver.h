@@ -217,6 +217,11 @@ void node_rele(struct p9sb *s, struct node *n);
 bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
 void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
 void attr_drop(struct p9sb *s, struct node *n);
+/* n was read on the server (a listing, a symlink's target): its atime
+ * may have moved there (relatime), so the attributes kept are not
+ * answered again; the mode, owner and group kept for permission checks
+ * stand (docs/9p-client.md, "Round trips"). */
+void attr_drop_atime(struct p9sb *s, struct node *n);
 /* Fresh mode, uid, gid of n (the rest may be stale). */
 bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
 /* A rename moved (opino, oname) to (npino, nname): the table follows

@@ -817,6 +817,7 @@ static ssize_t readlink_once(struct uvfs_sb *sb, void *priv, char *buf,
 	fid_put(s, f);
 	if (r)
 		return r;
+	attr_drop_atime(s, priv);
 	size_t n = rp.m.rreadlink.target.len;
 	if (n > size)
 		n = size;

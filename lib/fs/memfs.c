@@ -771,7 +771,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 			memset((char *)buf + done, 0, chunk);
 		done += chunk;
 	}
-	now(&nd->atime);
+	touch_atime_locked(nd);
 	pthread_mutex_unlock(&nd->lock);
 	return (ssize_t)done;
 }
@@ -914,7 +914,7 @@ static int op_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			break;
 	}
 	pthread_mutex_lock(&d->lock);
-	now(&d->atime);
+	touch_atime_locked(d);
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
