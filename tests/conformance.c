@@ -414,6 +414,30 @@ static void test_open_trunc_empty(void **state)
 	assert_false(ts_after(after.st_ctim, before.st_ctim));
 }
 
+/* ftruncate(2) moves mtime and ctime even to the size the file has
+ * (Linux's do_ftruncate passes ATTR_MTIME|ATTR_CTIME); truncate(2) to the
+ * same size is left to the file system. */
+static void test_ftruncate_same_size_times(void **state)
+{
+	struct timespec pause = { 0, 50 * 1000000L };
+	struct stat before, after;
+	int fd;
+
+	(void)state;
+	put(C, "s", "abc");
+	age("s");
+	before = st_of(C, "s");
+	nanosleep(&pause, NULL);        /* past a coarse clock's tick */
+	fd = (int)OK(uvfs_open(C, "s", O_WRONLY, 0));
+	OK(uvfs_ftruncate(C, fd, 3));
+	OK(uvfs_close(C, fd));
+	after = st_of(C, "s");
+	assert_int_equal(after.st_size, 3);
+	assert_true(after.st_mtim.tv_sec > 1000);
+	assert_true(ts_after(after.st_ctim, before.st_ctim));
+	ASSERT_CONTENT(C, "s", "abc");
+}
+
 static void test_open_append(void **state)
 {
 	int fd, fd2;
@@ -3162,6 +3186,7 @@ int main(int argc, char **argv)
 		T(test_open_excl),
 		T(test_open_trunc),
 		T(test_open_trunc_empty),
+		T(test_ftruncate_same_size_times),
 		T(test_open_append),
 		T(test_open_directory),
 		T(test_open_nofollow),

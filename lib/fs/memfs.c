@@ -668,9 +668,15 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 		changed = true;
 	}
 	if (v & UVFS_SET_SIZE) {
+		/* as tmpfs: the times move only if the size does (an
+		 * ftruncate or an O_TRUNC open asks for them too); pages
+		 * reserved past the end go whatever the size */
+		bool moved = sa->size != n->size;
 		truncate_locked(fs, n, sa->size);
-		n->mtime = ts;
-		changed = true;
+		if (moved) {
+			n->mtime = ts;
+			changed = true;
+		}
 	}
 	if ((v & UVFS_SET_ATIME) && sa->atime.tv_nsec != UTIME_OMIT) {
 		n->atime = sa->atime.tv_nsec == UTIME_NOW ? ts : sa->atime;

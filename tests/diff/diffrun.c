@@ -301,6 +301,11 @@ static void check(const struct seq *s, const struct opts *o,
 	for (int i = 0; i < s->n; i++) {
 		if (same_result(&res_ref[i], &res_dut[i]))
 			continue;
+		/* once an atime parted, relatime moves the two apart or
+		 * together as it likes (and a 9P read-ahead moves the
+		 * server's later): atimes are not compared any more */
+		if (out->npassed && atime_only(&res_ref[i], &res_dut[i]))
+			continue;
 		out->at = i;
 		out->rule = rule_find(o->backend, &s->calls[i], &res_ref[i],
 				      &res_dut[i]);
