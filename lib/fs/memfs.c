@@ -668,10 +668,14 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 		changed = true;
 	}
 	if (v & UVFS_SET_SIZE) {
-		/* as tmpfs: the times move only if the size does (an
-		 * ftruncate or an O_TRUNC open asks for them too); pages
-		 * reserved past the end go whatever the size */
-		bool moved = sa->size != n->size;
+		/* as tmpfs: the times move if the size does, or if pages
+		 * are cut (shmem_truncate_range: a truncation to the size
+		 * or below of a file that has pages), not for an empty
+		 * file kept at its size (an ftruncate or an O_TRUNC open
+		 * asks for them too); pages reserved past the end go
+		 * whatever the size */
+		bool moved = sa->size != n->size ||
+			     (sa->size <= n->size && n->u.reg.npages > 0);
 		truncate_locked(fs, n, sa->size);
 		if (moved) {
 			n->mtime = ts;
