@@ -157,6 +157,16 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,
 	enum cleanup cl, uint32_t clfid);
 void reply_free(struct reply *rp);
+/* A request sent without waiting (rpc_start), waited for later
+ * (rpc_finish): no replay, not on a serial session. */
+struct rpc_async {
+	struct rs_req *rq;
+	struct timespec dl;
+};
+int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	      struct rpc_async *a);
+int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
+	       enum cleanup cl, uint32_t clfid);
 /* A request on fid would go out now: the session is up and the fid did
  * not change identity in a restart (else its error is the caller's to
  * get at once: no write behind). */

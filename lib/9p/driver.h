@@ -12,7 +12,8 @@
 #include "conn.h"
 #include "pool.h"
 
-#define LRU_MAX         256     /* unreferenced nodes kept */
+#define LRU_MAX         4096    /* unreferenced nodes kept (the names of
+				 * one listing walked ahead: LS_MAX) */
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
 				 * released and walked again on demand */
 #define NBUCKETS        4096

@@ -419,6 +419,92 @@ fail:
 	return r;
 }
 
+/*
+ * Many requests in flight for one caller without a thread each (the
+ * session's rs_call_start / rs_call_wait): rpc_start sends t and returns;
+ * rpc_finish waits for it by the call's deadline and gives rpc_x's
+ * result.  No replay: a request the session lost fails (-EIO), so only
+ * what may fail without harm goes this way (the walks and getattrs ahead
+ * of an ls -l, the clone a create keeps for the next one).  cl/clfid as
+ * rpc_x, on failure.  Not on a serial session (-EINVAL from rpc_start:
+ * nothing sent, and the caller does it another way).
+ */
+int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	      struct rpc_async *a)
+{
+	struct sendarg sa = { .c = c, .t = t };
+	struct p9req *pr;
+	ssize_t len;
+	int r;
+
+	a->rq = NULL;
+	if (c->s.serial)
+		return -EINVAL;
+	sa.nf = msg_fids(t, sa.fids);
+	deadline_in(&a->dl, c->s.timeout_ms);
+	rs_call_clamp(&a->dl);
+	len = p9_packed_size(t);
+	if (len < 0 || (size_t)len > c->s.msize)
+		return len < 0 ? -EINVAL : -EMSGSIZE;
+	a->rq = rs_req_new(&c->s, RS_CALL);
+	pr = sys_calloc(1, sizeof(*pr));
+	if (a->rq)
+		a->rq->pd = pr;
+	if (!a->rq || !pr || (c->track && regop_make(t, &pr->reg))) {
+		if (!a->rq)
+			free(pr);
+		rs_req_free(&c->s, a->rq);
+		a->rq = NULL;
+		return -ENOMEM;
+	}
+	pr->rtype = rtype;
+	r = rs_call_start(&c->s, a->rq, (size_t)len, pack_msg, &sa,
+			  admit_msg, &a->dl, 0);
+	if (r) {
+		rs_req_free(&c->s, a->rq);
+		a->rq = NULL;
+		return r;
+	}
+	atomic_fetch_add(&c->n_sent, 1);
+	return 0;
+}
+
+int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
+	       enum cleanup cl, uint32_t clfid)
+{
+	struct rs_req *rq = a->rq;
+	struct p9req *pr;
+	int r;
+
+	if (!rq) {
+		r = -EIO;
+		goto fail;
+	}
+	pr = rq->pd;
+	rs_call_wait(&c->s, rq, &a->dl, 0);
+	a->rq = NULL;
+	if (rq->lost && !rq->timed_out)
+		r = -EIO;
+	else
+		r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
+	if (r == 0 && pr->r.type == P9_RLERROR)
+		r = ecode_err(pr->r.rlerror.ecode);
+	if (r) {
+		rs_req_free(&c->s, rq);
+		goto fail;
+	}
+	out->buf = rq->reply;
+	out->m = pr->r;
+	rq->reply = NULL;
+	rs_req_free(&c->s, rq);
+	return 0;
+fail:
+	pthread_mutex_lock(&c->s.lock);
+	cleanup_locked(c, cl, clfid, false);
+	pthread_mutex_unlock(&c->s.lock);
+	return r;
+}
+
 bool fid_sendable(struct conn *c, uint32_t fid)
 {
 	pthread_mutex_lock(&c->s.lock);

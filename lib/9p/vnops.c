@@ -197,50 +197,94 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 /*
  * ls -l: 9P2000.L has no readdirplus.  A lookup of a name the directory's
  * last listing had, that the name cache does not know, walks it and the
- * next names of the listing the cache does not know either (PF_CHUNK in
- * all: what the table's LRU of unreferenced nodes keeps), and gets their
- * attributes, all in flight together: a listing followed by a stat of
- * each name costs two round trips per PF_CHUNK names, not one per name.
+ * rest of the names of the listing the cache does not know either, and
+ * gets their attributes: every walk goes out at once (up to PF_WINDOW
+ * requests in flight), and each name's Tgetattr as soon as its Rwalk is
+ * in (a server may run requests out of order: a Tgetattr of a fid whose
+ * walk it has not run yet would fail), all from this one caller
+ * (rpc_start / rpc_finish, no thread per request).  So a listing followed
+ * by a stat of each name costs two round trips for the names (more only
+ * past PF_WINDOW requests), not one or two per name.
  */
-#define PF_CHUNK        128
+#define PF_WINDOW       (RS_NTAGS - RS_NTAGS / 8)  /* the rest: others' */
 #define LS_AGE_NS       (10ull * 1000000000ull)   /* a listing this old is
 						   * not followed */
 
-struct pf_job {
-	struct p9sb *s;
-	uint32_t dirfid;
-	uint64_t pino, gen;
+struct pf_ent {
 	char *name;
+	uint32_t nf;            /* its walk's new fid */
+	struct p9_qid qid;
+	struct rpc_async a;     /* the walk, then the getattr, in flight */
+	bool walked;            /* the walk is in: a is the getattr */
 };
 
-static void pf_run(void *arg)
+static int pf_walk_start(struct p9sb *s, uint32_t dirfid, struct pf_ent *e)
 {
-	struct pf_job *j = arg;
-	struct p9sb *s = j->s;
-	struct p9_rgetattr ga;
-	struct p9_qid qid;
-	uint32_t nf;
+	struct p9_msg m = { .type = P9_TWALK };
+	int r = fid_alloc(&s->c, &e->nf);
 
-	if (walk(s, j->dirfid, j->name, &nf, &qid) != 0)
-		return;
-	int r = getattr_fid(s, nf, &ga);
-	if (node_install(s, qid.path, nf, true, j->pino, j->name, j->gen))
-		return;
-	pthread_mutex_lock(&s->lock);
-	struct node *n = node_find_locked(s, qid.path);
-	if (n && r == 0)
-		atomic_store(&n->type, ga.mode & S_IFMT);
-	pthread_mutex_unlock(&s->lock);
-	if (n && r == 0)
-		attr_put(s, n, &ga);
+	if (r)
+		return r;
+	m.twalk.fid = dirfid;
+	m.twalk.newfid = e->nf;
+	m.twalk.nwname = 1;
+	m.twalk.wname[0] = p9_str(e->name);
+	r = rpc_start(&s->c, &m, P9_RWALK, &e->a);
+	if (r)
+		fid_free(&s->c, e->nf);
+	return r;
 }
 
-static void pf_fin(void *arg)
+/* The walk's answer: 0 with e->nf walked to e->name (e->qid). */
+static int pf_walk_end(struct p9sb *s, struct pf_ent *e)
 {
-	struct pf_job *j = arg;
+	struct reply rp;
+	int r = rpc_finish(&s->c, &e->a, &rp, CL_WALK, e->nf);
 
-	free(j->name);
-	free(j);
+	if (r)
+		return r;
+	if (rp.m.rwalk.nwqid != 1) {
+		reply_free(&rp);
+		fid_free(&s->c, e->nf); /* a partial walk creates no fid */
+		return -ENOENT;
+	}
+	e->qid = rp.m.rwalk.wqid[0];
+	reply_free(&rp);
+	return 0;
+}
+
+static int pf_getattr_start(struct p9sb *s, struct pf_ent *e)
+{
+	struct p9_msg m = { .type = P9_TGETATTR };
+
+	m.tgetattr.fid = e->nf;
+	m.tgetattr.request_mask = P9_GETATTR_BASIC;
+	return rpc_start(&s->c, &m, P9_RGETATTR, &e->a);
+}
+
+/* The getattr's answer: the node goes into the table with its fid and
+ * its attributes (without them the fid is given up). */
+static void pf_getattr_end(struct p9sb *s, struct pf_ent *e, uint64_t pino,
+			   uint64_t gen)
+{
+	struct reply rp;
+	struct p9_rgetattr ga;
+
+	if (rpc_finish(&s->c, &e->a, &rp, CL_NONE, 0) != 0) {
+		clunk_async(&s->c, e->nf);
+		return;
+	}
+	ga = rp.m.rgetattr;
+	reply_free(&rp);
+	if (node_install(s, e->qid.path, e->nf, true, pino, e->name, gen))
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, e->qid.path);
+	if (n)
+		atomic_store(&n->type, ga.mode & S_IFMT);
+	pthread_mutex_unlock(&s->lock);
+	if (n)
+		attr_put(s, n, &ga);
 }
 
 /* Was d listed lately (a listing that a stat of each name may follow)? */
@@ -259,15 +303,17 @@ static bool listed_lately(struct p9sb *s, struct node *d)
 
 static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 {
-	struct pf_job *jobs[PF_CHUNK];
-	struct pbatch b = { 0 };
-	unsigned n = 0, i;
+	struct pf_ent *ents;
+	unsigned *fifo;         /* entries in flight, oldest first (each
+				 * once: its walk, then its getattr) */
+	unsigned n = 0, i, head = 0, tail = 0, next = 0, inflight = 0;
 	struct fid *df;
 	uint64_t t, gen = sb_gen(s);
+	bool walked_wait = false, ga_wait = false;
 	mode_t ty;
 
 	pthread_mutex_lock(&s->lock);
-	if (!d->ls || s->actimeo_ns == 0) {
+	if (!d->ls || s->actimeo_ns == 0 || s->c.s.serial) {
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
@@ -275,34 +321,57 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		;
 	if (i < d->pf_next)
 		i = d->nls;     /* walked ahead once already */
-	for (; i < d->nls && n < PF_CHUNK; i++) {
+	ents = sys_calloc(d->nls - i + 1, sizeof(*ents));
+	fifo = sys_calloc(2 * (d->nls - i) + 1, sizeof(*fifo));
+	for (; ents && fifo && i < d->nls; i++) {
 		char *nm = d->ls[i];
 		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
 			continue;
-		struct pf_job *j = sys_calloc(1, sizeof(*j));
-		if (!j || !(j->name = sys_strdup(nm))) {
-			free(j);
+		if (!(ents[n].name = sys_strdup(nm)))
 			break;
-		}
-		jobs[n++] = j;
+		n++;
 	}
 	if (n)
 		d->pf_next = i;
 	pthread_mutex_unlock(&s->lock);
-	if (n < 2 || node_fid(s, d, &df) != 0) {
-		for (i = 0; i < n; i++)
-			pf_fin(jobs[i]);
-		return;
+	if (n < 2 || node_fid(s, d, &df) != 0)
+		goto out;
+	for (;;) {
+		while (inflight < PF_WINDOW && next < n) {
+			if (pf_walk_start(s, df->num, &ents[next]) == 0) {
+				fifo[tail++] = next;
+				inflight++;
+			}
+			next++;
+		}
+		if (head == tail)
+			break;
+		struct pf_ent *e = &ents[fifo[head++]];
+		if (!e->walked) {
+			walked_wait = true;
+			if (pf_walk_end(s, e) == 0) {
+				e->walked = true;
+				if (pf_getattr_start(s, e) == 0) {
+					fifo[tail++] = (unsigned)(e - ents);
+					continue;       /* still in flight */
+				}
+				clunk_async(&s->c, e->nf);
+			}
+		} else {
+			ga_wait = true;
+			pf_getattr_end(s, e, d->ino, gen);
+		}
+		inflight--;
 	}
-	for (i = 0; i < n; i++) {
-		jobs[i]->s = s;
-		jobs[i]->dirfid = df->num;
-		jobs[i]->pino = d->ino;
-		jobs[i]->gen = gen;
-		pool_submit_fin(&s->pool, &b, pf_run, pf_fin, jobs[i], 0);
-	}
-	pool_wait(&s->pool, &b);
 	fid_put(s, df);
+	/* two waits (the walks, then the getattrs), as counted on the link
+	 * when they all fit the window */
+	atomic_fetch_add(&s->c.n_waits, (unsigned long)walked_wait + ga_wait);
+out:
+	for (i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+	free(fifo);
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
