@@ -119,6 +119,18 @@ static void test_round_trips(void **state)
 	c0 = now(&e);
 	assert_int_equal(uvfs_close(e.c, fd), 0);
 	struct cnt closed = since(&e, c0, "close");
+	/* the next create in the directory: its clone was made beside the
+	 * first one's Tlcreate */
+	c0 = now(&e);
+	fd = uvfs_open(e.c, "f2", O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	struct cnt create2 = since(&e, c0, "the next create in the directory");
+	assert_int_equal(uvfs_close(e.c, fd), 0);
+	/* an existing name: -EEXIST (the create says so, no lookup first) */
+	c0 = now(&e);
+	assert_int_equal(uvfs_open(e.c, "f2", O_CREAT | O_EXCL | O_WRONLY,
+				   0644), -EEXIST);
+	struct cnt excl = since(&e, c0, "O_CREAT|O_EXCL of an existing name");
 	c0 = now(&e);
 	fd = uvfs_open(e.c, "f", O_RDONLY, 0);
 	assert_true(fd >= 0);
@@ -197,9 +209,11 @@ static void test_round_trips(void **state)
 	if (getenv("UVFS_RT_PRINT_ONLY"))
 		goto out;
 	/* the bounds (docs/9p-client.md has the table before and after) */
-	assert_true(create.waits <= 4);         /* the core's lookup (ENOENT),
-						 * clone, Tlcreate, walk |
-						 * getattr | next clone */
+	assert_true(create.waits <= 2);         /* the first in a directory:
+						 * clone, Tlcreate | next
+						 * clone (no lookup first) */
+	assert_true(create2.waits <= 1);        /* Tlcreate | next clone */
+	assert_true(excl.waits <= 1);           /* Tlcreate: EEXIST */
 	assert_true(closed.waits == 0);         /* the clunk is async */
 	assert_true(opened.waits <= 3);         /* lookup, clone, Tlopen */
 	assert_true(stat1.waits <= 1);          /* lookup; attributes kept */

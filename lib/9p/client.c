@@ -565,10 +565,11 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
 			uint64_t gen)
 {
-	struct fid *f = fid_new(fidnum), *old = NULL, *released = NULL;
+	struct fid *f = fidnum == P9_NOFID ? NULL : fid_new(fidnum);
 	struct node *n, *evict = NULL;
+	struct fid *old = NULL, *released = NULL;
 
-	if (!f) {
+	if (!f && fidnum != P9_NOFID) {
 		clunk_async(&s->c, fidnum);
 		return -ENOMEM;
 	}

@@ -161,6 +161,7 @@ struct p9sb {
 					       * back to Tremove, Trename */
 	struct p9pool pool;     /* requests in flight for one caller */
 	struct pbatch ra_b;     /* pool lock: read-ahead pieces in flight */
+	struct pbatch nw_b;     /* pool lock: walks behind creates */
 	uint64_t actimeo_ns;    /* const: how long attributes are reused */
 	bool loose;             /* const: cache=loose: one client writes */
 	size_t wbwindow;        /* const: bytes written behind per file
@@ -190,6 +191,8 @@ struct node *node_find_locked(struct p9sb *s, uint64_t ino);
 void lru_del_locked(struct p9sb *s, struct node *n);
 void hash_del_locked(struct p9sb *s, struct node *n);
 void node_free(struct p9sb *s, struct node *n);
+/* fidnum P9_NOFID: the node without a fid (a create's: walked on
+ * demand, or by the walk sent behind it). */
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		 bool replace, uint64_t pino, const char *name, uint64_t gen);
 /* Walks fid to name (NULL: a clone) into a new fid. */

@@ -455,60 +455,77 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	return 0;
 }
 
-/* A walk run by a worker (pool.c). */
-struct walk_job {
+/* The walk that gives a new file's node its fid, after the create
+ * returned (nobody waits for it; an operation on the node before it is
+ * in walks the name itself, as for a node whose fid the cache gave up). */
+struct nodewalk_job {
 	struct p9sb *s;
-	uint32_t dirfid, nf;
-	const char *name;
-	struct p9_qid qid;
-	int r;
+	struct fid *df;         /* the directory's, a use held */
+	uint64_t pino, ino, gen;
+	char *name;
 };
 
-static void walk_job_fn(void *arg)
+static void nodewalk_run(void *arg)
 {
-	struct walk_job *j = arg;
+	struct nodewalk_job *j = arg;
+	struct p9_qid qid;
+	uint32_t nf;
 
-	j->r = walk(j->s, j->dirfid, j->name, &j->nf, &j->qid);
+	if (walk(j->s, j->df->num, j->name, &nf, &qid) != 0)
+		return;
+	if (qid.path != j->ino) {       /* replaced meanwhile: not ours */
+		clunk_async(&j->s->c, nf);
+		return;
+	}
+	pthread_mutex_lock(&j->s->lock);
+	struct node *n = node_find_locked(j->s, j->ino);
+	bool want = n && !n->fid;
+	pthread_mutex_unlock(&j->s->lock);
+	if (want)
+		node_install(j->s, j->ino, nf, true, j->pino, j->name, j->gen);
+	else
+		clunk_async(&j->s->c, nf);
 }
 
-/* A Tgetattr run as part of a batch. */
-struct ga_job {
-	struct p9sb *s;
-	uint32_t fid;
-	struct p9_rgetattr ga;
-	int r;
-};
-
-static void ga_job_fn(void *arg)
+static void nodewalk_fin(void *arg)
 {
-	struct ga_job *j = arg;
+	struct nodewalk_job *j = arg;
 
-	j->r = getattr_fid(j->s, j->fid, &j->ga);
+	fid_put(j->s, j->df);
+	free(j->name);
+	free(j);
 }
 
 /*
- * A regular file: Twalk(dir -> clone), Tlcreate(clone, O_RDWR|O_CREAT|
- * O_EXCL), then together Twalk(dir -> newfid, [name]) for the node and
- * Tgetattr of the new open fid: three round trips.  The attributes are
- * kept in the node (the core's getattr of the new vnode asks none) and
- * the open clone is kept for the open that follows (node->pre).  A clone
- * and its Tlcreate cannot go together: a server may run them out of
- * order (diod's threads).
+ * A regular file: Tlcreate(clone, O_RDWR|O_CREAT|O_EXCL) on the
+ * directory's spare clone, with the Twalk(dir -> clone) of the next
+ * create's spare in the same message train (independent fids: a server
+ * may run them in any order): one round trip.  Rlcreate's qid is the new
+ * file's number: its node goes into the table at once, without a fid;
+ * the Twalk(dir -> newfid, [name]) that gives it one goes out behind
+ * (nobody waits; an operation before its answer walks the name itself).
+ * The open clone is kept for the open that follows (node->pre).  No
+ * Tgetattr: the core asks for attributes only when it needs them (the
+ * first getattr then costs one round trip).  A clone and its Tlcreate
+ * cannot go together (a server may run the Tlcreate first, on a fid it
+ * does not have yet): the first create in a directory walks its clone
+ * first (two round trips).  Attached as root for another caller: the
+ * Tgetattr and Tsetattr of the chown, waited for.
  */
-static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
+static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 		      const char *name, mode_t mode, uint32_t gid,
 		      const struct uvfs_cred *cred, uint64_t *ino)
 {
 	struct p9_msg m = { .type = P9_TLCREATE };
-	struct walk_job wj = { .s = s, .dirfid = dirfid, .name = name };
-	struct pbatch b = { 0 };
+	struct p9_msg sm = { .type = P9_TWALK };
 	struct p9_rgetattr ga = { 0 };
+	struct rpc_async sa;
 	struct reply rp;
-	struct walk_job sj = { .s = s, .dirfid = dirfid, .r = -1 };
-	uint32_t cf, iounit;
+	uint32_t cf, iounit, sf = 0;
 	uint64_t gen = sb_gen(s);
 	struct fid *spare;
-	int r, ar;
+	bool spare_out = false;
+	int r, ar = -1;
 
 	/* the directory's spare clone, made beside the last create */
 	pthread_mutex_lock(&s->lock);
@@ -525,9 +542,18 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		cf = spare->num;
 		free(spare);    /* the number is ours now (one use) */
 	} else {
-		r = walk(s, dirfid, NULL, &cf, NULL);
+		r = walk(s, df->num, NULL, &cf, NULL);
 		if (r)
 			return r;
+	}
+	/* the next create's clone, in the same train */
+	if (fid_alloc(&s->c, &sf) == 0) {
+		sm.twalk.fid = df->num;
+		sm.twalk.newfid = sf;
+		if (rpc_start(&s->c, &sm, P9_RWALK, &sa) == 0)
+			spare_out = true;
+		else
+			fid_free(&s->c, sf);
 	}
 	m.tlcreate.fid = cf;
 	m.tlcreate.name = p9_str(name);
@@ -535,62 +561,76 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	m.tlcreate.mode = mode & 07777;
 	m.tlcreate.gid = gid;
 	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
+	if (spare_out) {
+		struct reply srp;
+		if (rpc_finish(&s->c, &sa, &srp, CL_WALK, sf) == 0) {
+			reply_free(&srp);
+			struct fid *f = fid_new(sf), *old = NULL;
+			if (f) {
+				pthread_mutex_lock(&s->lock);
+				old = dir->spare;
+				dir->spare = f;
+				dir->spare_gen = gen;
+				pthread_mutex_unlock(&s->lock);
+				fid_put(s, old);
+			} else {
+				clunk_async(&s->c, sf);
+			}
+		}
+	}
 	if (r)
 		return r;
 	iounit = rp.m.rlcreate.iounit;
+	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
-	pool_submit(&s->pool, &b, walk_job_fn, &wj, 0);
-	/* and the next create's clone (a directory that gets one file
-	 * usually gets more) */
-	pool_submit(&s->pool, &b, walk_job_fn, &sj, 0);
-	struct ga_job gj = { .s = s, .fid = cf };
-	pool_run_here(ga_job_fn, &gj);
-	ga = gj.ga;
-	ar = gj.r;
-	pool_wait(&s->pool, &b);
-	if (sj.r == 0) {
-		struct fid *f = fid_new(sj.nf), *old = NULL;
-		if (f) {
-			pthread_mutex_lock(&s->lock);
-			old = dir->spare;
-			dir->spare = f;
-			dir->spare_gen = gen;
-			pthread_mutex_unlock(&s->lock);
-			fid_put(s, old);
-		} else {
-			clunk_async(&s->c, sj.nf);
-		}
-	}
-	if (wj.r) {
-		clunk_async(&s->c, cf);
-		return wj.r;
-	}
-	r = node_install(s, wj.qid.path, wj.nf, true, dir->ino, name, gen);
+	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, gen);
 	if (r) {
 		clunk_async(&s->c, cf);
 		return r;
 	}
-	*ino = wj.qid.path;
-	if (ar == 0 && cred && s->uid == 0 && cred->uid != 0) {
+	/* a new file: attributes kept for its number were another's */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, *ino);
+	if (n) {
+		n->attr_ok = n->perm_ok = false;
+		atomic_store(&n->type, S_IFREG);
+	}
+	pthread_mutex_unlock(&s->lock);
+	struct nodewalk_job *j = sys_calloc(1, sizeof(*j));
+	if (j && (j->name = sys_strdup(name))) {
+		j->s = s;
+		j->df = df;
+		atomic_fetch_add(&df->refs, 1);
+		j->pino = dir->ino;
+		j->ino = *ino;
+		j->gen = gen;
+		pool_submit_fin(&s->pool, &s->nw_b, nodewalk_run,
+				nodewalk_fin, j, 0);
+	} else {
+		free(j);
+	}
+	if (cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller, keeping the
 		 * group the server chose (setgid dirs) */
-		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
-					   UVFS_SET_GID, .uid = cred->uid,
-					   .gid = ga.gid };
-		ar = setattr_fid(s, cf, &sa);
+		ar = getattr_fid(s, cf, &ga);
+		struct uvfs_setattr sa2 = { .valid = UVFS_SET_UID |
+					    UVFS_SET_GID, .uid = cred->uid,
+					    .gid = ga.gid };
+		if (ar == 0)
+			ar = setattr_fid(s, cf, &sa2);
 		ga.uid = cred->uid;
 		if (ar == 0 && (mode & 06000)) {
 			/* the chown cleared the set-id bits */
-			sa.valid = UVFS_SET_MODE;
-			sa.mode = mode & 07777;
-			ar = setattr_fid(s, cf, &sa);
+			sa2.valid = UVFS_SET_MODE;
+			sa2.mode = mode & 07777;
+			ar = setattr_fid(s, cf, &sa2);
 			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
 		}
 	}
 	/* (with a chown, the ctime kept is the create's: the chown's is a
 	 * moment later, within the attribute timeout) */
 	pthread_mutex_lock(&s->lock);
-	struct node *n = node_find_locked(s, *ino);
+	n = node_find_locked(s, *ino);
 	struct fid *old = NULL, *pre = fid_new(cf);
 	bool taken = false;
 	if (n && pre) {
@@ -631,7 +671,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	attr_drop_name(s, dir, NULL);   /* its times, size, links */
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		r = create_reg(s, dir, df->num, name, mode, gid, cred, ino);
+		r = create_reg(s, dir, df, name, mode, gid, cred, ino);
 		goto out;
 	case S_IFDIR:
 		m.type = P9_TMKDIR;

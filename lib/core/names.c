@@ -48,14 +48,24 @@ static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
 int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		struct dirop *d)
 {
-	int r;
+	int r = dirop_begin_parent(ctx, dirfd, path, d);
 
+	if (r)
+		return r;
+	return dirop_child(ctx, d);
+}
+
+int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       struct dirop *d)
+{
 	d->child = (struct path){ 0 };
 	if (!path)
 		return -EFAULT;
-	r = namei_parent_at(ctx, dirfd, path, &d->np);
-	if (r)
-		return r;
+	return namei_parent_at(ctx, dirfd, path, &d->np);
+}
+
+int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d)
+{
 	return dirop_child(ctx, d);
 }
 
