@@ -1013,6 +1013,75 @@ int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 	return hit;
 }
 
+void node_new_file(struct p9sb *s, uint64_t ino)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, ino);
+	if (n && n != s->root) {
+		while (n->aliases) {
+			struct alias *a = n->aliases;
+			n->aliases = a->next;
+			free(a);
+			if (--n->naliases == 0)
+				s->naliased--;
+		}
+		if (n->name)
+			node_set_name_locked(s, n, 0, NULL, n->gen);
+		n->attr_ok = n->perm_ok = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
+			  mode_t *type)
+{
+	struct fid *f = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			mode_t t = atomic_load(&n->type);
+			if (n != s->root && n->fid && t && !n->naliases &&
+			    atomic_load(&n->fid->refs) == 1 &&
+			    !moved_since_locked(s, n, n->gen)) {
+				f = n->fid;
+				n->fid = NULL;
+				flru_del_locked(s, n);
+				*type = t;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
+			  struct node **np)
+{
+	struct fid *f = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (n != s->root && n->fid &&
+			    !moved_since_locked(s, n, n->gen)) {
+				f = n->fid;
+				atomic_fetch_add(&f->refs, 1);
+				*np = n;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+void node_fid_fresh(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->gen = s->gen;
+	pthread_mutex_unlock(&s->lock);
+}
+
 void name_forget(struct p9sb *s, uint64_t pino, const char *name)
 {
 	pthread_mutex_lock(&s->lock);

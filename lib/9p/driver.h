@@ -241,6 +241,22 @@ int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 /* => s->lock held.  The same. */
 bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 		       uint64_t *ino, mode_t *type);
+/* The server has just made a new file numbered ino (an exclusive
+ * create): a node that had the number belonged to a file now gone (the
+ * host reused its inode): its names and attributes go. */
+void node_new_file(struct p9sb *s, uint64_t ino);
+/* For a request that consumes a fid (Tremove): the fid of the node named
+ * dir/name, if it was walked by that name (no rename since) and nobody
+ * else uses it; the node is left without one (walked again on demand).
+ * *type: the node's.  NULL if there is none such. */
+struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
+			  mode_t *type);
+/* The fid of the node named dir/name, if walked by that name (no rename
+ * since), with a use taken, and the node (*np).  NULL if none. */
+struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
+			  struct node **np);
+/* n's fid names where the table says n is now (a Trename moved it). */
+void node_fid_fresh(struct p9sb *s, struct node *n);
 /* dir/name changed here (unlinked, replaced): not known any more. */
 void name_forget(struct p9sb *s, uint64_t pino, const char *name);
 

@@ -583,6 +583,7 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	iounit = rp.m.rlcreate.iounit;
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
+	node_new_file(s, *ino);
 	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, gen);
 	if (r) {
 		clunk_async(&s->c, cf);
@@ -778,16 +779,39 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 }
 
 /* Tremove of dir/name, for servers without Tunlinkat (diod 1.0): checks
- * the type first, as unlinkat(2) would. */
-static int remove_name(struct p9sb *s, uint32_t dirfid, const char *name,
-		       int isdir)
+ * the type first, as unlinkat(2) would.  A node known by that name with a
+ * fid walked by it that nobody else uses gives that fid (one round trip:
+ * its type is known, and Tremove consumes the fid); else Twalk, Tgetattr
+ * (the type), Tremove. */
+static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
+		       const char *name, int isdir)
 {
 	struct p9_msg m = { .type = P9_TREMOVE };
 	struct p9_rgetattr ga = { 0 };
 	struct reply rp;
+	mode_t type = 0;
 	uint32_t f;
 	int r;
 
+	struct fid *nf = node_fid_take(s, dir->ino, name, &type);
+	if (nf && (S_ISDIR(type) != (isdir != 0))) {
+		/* the core's vnode said otherwise: the name changed; ask */
+		fid_put(s, nf);
+		nf = NULL;
+	}
+	if (nf) {
+		m.tremove.fid = nf->num;
+		free(nf);       /* the number is ours: Tremove consumes it */
+		r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
+		if (r == 0)
+			reply_free(&rp);
+		if (r != -ETIMEDOUT && r != -EIO)
+			fid_free(&s->c, m.tremove.fid);
+		if (r != -ENOENT)
+			return r;
+		/* (a path-named fid gone stale: by the name, below) */
+		m = (struct p9_msg){ .type = P9_TREMOVE };
+	}
 	r = walk(s, dirfid, name, &f, NULL);
 	if (r)
 		return r;
@@ -834,7 +858,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 			atomic_store(&s->no_unlinkat, true);
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS)
-		r = remove_name(s, df->num, name, isdir);
+		r = remove_name(s, dir, df->num, name, isdir);
 	attr_drop_name(s, dir, name);
 	name_forget(s, ((struct node *)dir)->ino, name);
 	if (r == 0)
@@ -844,7 +868,8 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 }
 
 static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
-		       void *ndir, const char *nname, unsigned flags)
+		       void *ndir, const char *nname, unsigned flags,
+		       struct node **moved_fid)
 {
 	struct p9sb *s = S(sb);
 	struct fid *of, *nf;
@@ -887,7 +912,26 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 			atomic_store(&s->no_renameat, true);
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS) {
-		/* Trename: walk to the file, move it */
+		/* Trename of the file's node fid when it was walked by the
+		 * old name (the server moves the fid with the file: one
+		 * round trip); else walk to the file, move it */
+		struct node *fn = NULL;
+		struct fid *ff = node_name_fid(s, ((struct node *)odir)->ino,
+					       oname, &fn);
+		if (ff) {
+			m = (struct p9_msg){ .type = P9_TRENAME };
+			m.trename.fid = ff->num;
+			m.trename.dfid = nf->num;
+			m.trename.name = p9_str(nname);
+			r = rpc(&s->c, &m, P9_RRENAME, &rp, CL_NONE, 0);
+			if (r == 0) {
+				reply_free(&rp);
+				*moved_fid = fn;
+			}
+			fid_put(s, ff);
+			if (r != -ENOENT)
+				goto out;
+		}
 		uint32_t f;
 		r = walk(s, of->num, oname, &f, NULL);
 		if (r)
@@ -1047,13 +1091,15 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		     void *ndir, const char *nname, unsigned flags)
 {
 	struct p9sb *s = S(sb);
-	int r = rename_once(sb, odir, oname, ndir, nname, flags);
+	struct node *moved_fid = NULL;  /* its fid went with the Trename */
+	int r = rename_once(sb, odir, oname, ndir, nname, flags, &moved_fid);
 
 	if (r) {
 		bool a = stale_retry(s, odir, r);
 		bool b = stale_retry(s, ndir, r);
 		if (a || b)
-			r = rename_once(sb, odir, oname, ndir, nname, flags);
+			r = rename_once(sb, odir, oname, ndir, nname, flags,
+					&moved_fid);
 	}
 	if (r == 0) {
 		/* fids walked below the old name may be stale now (diod):
@@ -1064,6 +1110,8 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		s->gen++;
 		pthread_mutex_unlock(&s->lock);
 		node_renamed(s, od->ino, oname, nd->ino, nname);
+		if (moved_fid)
+			node_fid_fresh(s, moved_fid);
 	}
 
 	return r;
