@@ -758,6 +758,19 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			rd->off = cookie;
 			p9_dirent_iter_init(&it, rd->rp.m.rreaddir.data,
 					    rd->rp.m.rreaddir.count);
+			/* every name of the reply is the listing's now, not
+			 * only those handed out so far: a stat of the first
+			 * walks the rest of them ahead together (vnops.c,
+			 * "ls -l") */
+			struct p9_dirent_iter all = it;
+			while (p9_dirent_next(&all, &d) == 1) {
+				if (d.name.len > NAME_MAX)
+					continue;
+				memcpy(name, d.name.s, d.name.len);
+				name[d.name.len] = '\0';
+				ls_note(s, priv, listed++ == 0 && from0 &&
+					cookie == 0, name);
+			}
 		} else if (rd->eof) {
 			break;          /* the end, as seen before */
 		}
@@ -774,7 +787,6 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 				stop = true;
 				break;
 			}
-			ls_note(s, priv, listed++ == 0 && from0, name);
 			cookie = d.offset;
 		}
 		if (k < 0) {
