@@ -842,6 +842,103 @@ static uint32_t dotl_flags(int flags)
 }
 
 /* Clones n's fid and opens the clone.  => *fid, *iounit */
+/*
+ * The open of a node whose walked fid nobody else uses: Tlopen of that
+ * fid itself, with the Twalk(parent -> newfid, [name]) that gives the
+ * node a new one in the same train (independent fids: a server may run
+ * them in any order): one round trip, where a clone and its Tlopen are
+ * two (they cannot go together).  1: not possible here (the caller
+ * clones), else rpc's result.
+ */
+static int open_steal(struct p9sb *s, struct node *n, int flags,
+		      uint32_t *fid, uint32_t *iounit)
+{
+	struct p9_msg m = { .type = P9_TLOPEN }, w = { .type = P9_TWALK };
+	struct fid *own = NULL, *pf = NULL, *old = NULL, *released = NULL;
+	struct rpc_async wa;
+	struct reply rp;
+	char *name = NULL;
+	uint64_t gen = 0;
+	uint32_t nf = 0;
+	bool wout = false;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (n != s->root && n->fid && n->name &&
+	    atomic_load(&n->fid->refs) == 1 &&
+	    !moved_since_locked(s, n, n->gen)) {
+		struct node *p = node_find_locked(s, n->pino);
+		if (p && p->fid && (name = sys_strdup(n->name))) {
+			own = n->fid;
+			n->fid = NULL;
+			flru_del_locked(s, n);
+			pf = p->fid;
+			atomic_fetch_add(&pf->refs, 1);
+			gen = s->gen;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!own)
+		return 1;
+	if (strlen(name) <= 65535 && fid_alloc(&s->c, &nf) == 0) {
+		w.twalk.fid = pf->num;
+		w.twalk.newfid = nf;
+		w.twalk.nwname = 1;
+		w.twalk.wname[0] = p9_str(name);
+		if (rpc_start(&s->c, &w, P9_RWALK, &wa) == 0) {
+			wout = true;
+			wa.overlapped = true;   /* it goes with the Tlopen */
+		} else {
+			fid_free(&s->c, nf);
+		}
+	}
+	m.tlopen.fid = own->num;
+	m.tlopen.flags = dotl_flags(flags);
+	r = rpc(&s->c, &m, P9_RLOPEN, &rp, CL_NONE, 0);
+	if (r == 0) {
+		*iounit = rp.m.rlopen.iounit;
+		reply_free(&rp);
+		*fid = own->num;
+		free(own);      /* the number is the caller's now */
+		own = NULL;
+	}
+	bool walked = false;
+	if (wout) {
+		struct reply wr;
+		if (rpc_finish(&s->c, &wa, &wr, CL_WALK, nf) == 0) {
+			if (wr.m.rwalk.nwqid != 1)
+				fid_free(&s->c, nf);    /* no fid made */
+			else if (wr.m.rwalk.wqid[0].path != n->ino)
+				clunk_async(&s->c, nf); /* another file */
+			else
+				walked = true;
+			reply_free(&wr);
+		}
+	}
+	/* the node's fid: the new walk's; own, if the open failed, is
+	 * given up (it may have been opened by a request that timed out:
+	 * the node walks again on demand) */
+	fid_put(s, own);
+	struct fid *give = NULL;
+	if (walked && !(give = fid_new(nf)))
+		clunk_async(&s->c, nf);
+	if (give) {
+		pthread_mutex_lock(&s->lock);
+		if (!n->fid) {
+			node_set_fid_locked(s, n, give, &old, &released);
+			n->gen = gen;
+			give = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+		fid_put(s, give);
+		fid_put(s, old);
+		fid_put(s, released);
+	}
+	fid_put(s, pf);
+	free(name);
+	return r;
+}
+
 static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 			 uint32_t *fid, uint32_t *iounit)
 {
@@ -851,6 +948,9 @@ static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 	uint32_t of;
 	int r;
 
+	r = open_steal(s, n, flags, fid, iounit);
+	if (r <= 0)
+		return r;
 	r = node_fid(s, n, &nf);
 	if (r)
 		return r;

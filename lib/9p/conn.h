@@ -162,6 +162,8 @@ void reply_free(struct reply *rp);
 struct rpc_async {
 	struct rs_req *rq;
 	struct timespec dl;
+	bool overlapped;        /* its wait is another's (sent with a call
+				 * waited for): not counted */
 };
 int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	      struct rpc_async *a);

@@ -117,6 +117,12 @@ struct rdcache {
 	struct reply rp;
 	uint64_t off;           /* the cookie it was asked from */
 	bool eof;               /* it was empty: the end is at off */
+	/* the next Treaddir, sent when this reply came (from the offset of
+	 * its last entry), so that reaching the end of this one waits for
+	 * a reply already on its way (an ls reads to the end) */
+	struct conn *ahead_c;   /* NULL: none out */
+	struct rpc_async ahead;
+	uint64_t ahead_off;
 };
 
 /* An open file (the core's fh). */

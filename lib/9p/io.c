@@ -667,9 +667,33 @@ static struct rdcache *rd_take(struct p9sb *s, struct handle *h)
 	return rd;
 }
 
+/* The Treaddir sent ahead, if any, answered (waited for: it is on its
+ * way; a dead connection ends it at once) and dropped, or into *out if
+ * it was asked from cookie: 0 and *out, or why not (-ENOENT: none such). */
+static int rd_ahead_take(struct rdcache *rd, uint64_t cookie,
+			 struct reply *out)
+{
+	struct reply rp;
+	int r;
+
+	if (!rd || !rd->ahead_c)
+		return -ENOENT;
+	r = rpc_finish(rd->ahead_c, &rd->ahead, &rp, CL_NONE, 0);
+	rd->ahead_c = NULL;
+	if (r)
+		return r;
+	if (rd->ahead_off != cookie || !out) {
+		reply_free(&rp);
+		return -ENOENT;
+	}
+	*out = rp;
+	return 0;
+}
+
 void rd_free(struct rdcache *rd)
 {
 	if (rd) {
+		rd_ahead_take(rd, 0, NULL);
 		reply_free(&rd->rp);
 		free(rd);
 	}
@@ -741,10 +765,14 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		bool fresh = false;
 
 		if (!rd_resume(rd, cookie, &it)) {
+			struct reply ahead;
+			bool have = rd_ahead_take(rd, cookie, &ahead) == 0;
 			fresh = true;
 			rd_free(rd);
 			rd = sys_calloc(1, sizeof(*rd));
 			if (!rd) {
+				if (have)
+					reply_free(&ahead);
 				r = -ENOMEM;
 				break;
 			}
@@ -752,7 +780,11 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			m.treaddir.offset = cookie;
 			/* diod's bound */
 			m.treaddir.count = s->c.s.msize - P9_IOHDRSZ;
-			r = rpc(&s->c, &m, P9_RREADDIR, &rd->rp, CL_NONE, 0);
+			if (have)
+				rd->rp = ahead;
+			else
+				r = rpc(&s->c, &m, P9_RREADDIR, &rd->rp,
+					CL_NONE, 0);
 			if (r)
 				break;
 			rd->off = cookie;
@@ -763,13 +795,26 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			 * walks the rest of them ahead together (vnops.c,
 			 * "ls -l") */
 			struct p9_dirent_iter all = it;
+			uint64_t last = cookie;
 			while (p9_dirent_next(&all, &d) == 1) {
+				last = d.offset;
 				if (d.name.len > NAME_MAX)
 					continue;
 				memcpy(name, d.name.s, d.name.len);
 				name[d.name.len] = '\0';
 				ls_note(s, priv, listed++ == 0 && from0 &&
 					cookie == 0, name);
+			}
+			/* and the next one goes out now (on a handle's fid:
+			 * a temporary one is clunked at the end of this
+			 * call) */
+			if (!tmp && last != cookie) {
+				m.treaddir.offset = last;
+				if (rpc_start(&s->c, &m, P9_RREADDIR,
+					      &rd->ahead) == 0) {
+					rd->ahead_c = &s->c;
+					rd->ahead_off = last;
+				}
 			}
 		} else if (rd->eof) {
 			break;          /* the end, as seen before */

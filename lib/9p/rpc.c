@@ -438,6 +438,7 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	int r;
 
 	a->rq = NULL;
+	a->overlapped = false;
 	if (c->s.serial)
 		return -EINVAL;
 	sa.nf = msg_fids(t, sa.fids);
@@ -481,6 +482,12 @@ int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 		goto fail;
 	}
 	pr = rq->pd;
+	/* a wait only if its reply is not in yet */
+	pthread_mutex_lock(&c->s.lock);
+	bool done = rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->s.lock);
+	if (!done && !a->overlapped && !pool_in_batch())
+		atomic_fetch_add(&c->n_waits, 1);
 	rs_call_wait(&c->s, rq, &a->dl, 0);
 	a->rq = NULL;
 	if (rq->lost && !rq->timed_out)

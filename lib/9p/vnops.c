@@ -216,6 +216,7 @@ struct pf_ent {
 	struct p9_qid qid;
 	struct rpc_async a;     /* the walk, then the getattr, in flight */
 	bool walked;            /* the walk is in: a is the getattr */
+	unsigned wave;          /* the caller's wait it went out after */
 };
 
 static int pf_walk_start(struct p9sb *s, uint32_t dirfid, struct pf_ent *e)
@@ -309,7 +310,6 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	unsigned n = 0, i, head = 0, tail = 0, next = 0, inflight = 0;
 	struct fid *df;
 	uint64_t t, gen = sb_gen(s);
-	bool walked_wait = false, ga_wait = false;
 	mode_t ty;
 
 	pthread_mutex_lock(&s->lock);
@@ -336,9 +336,15 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	pthread_mutex_unlock(&s->lock);
 	if (n < 2 || node_fid(s, d, &df) != 0)
 		goto out;
+	/* The waits counted are round trips of time: waiting for a request
+	 * sent since the last such wait is one more; one sent before it is
+	 * in, or on its way with the others (not counted). */
+	unsigned wave = 0;
 	for (;;) {
 		while (inflight < PF_WINDOW && next < n) {
 			if (pf_walk_start(s, df->num, &ents[next]) == 0) {
+				ents[next].a.overlapped = true;
+				ents[next].wave = wave;
 				fifo[tail++] = next;
 				inflight++;
 			}
@@ -347,26 +353,27 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		if (head == tail)
 			break;
 		struct pf_ent *e = &ents[fifo[head++]];
+		if (e->wave == wave) {
+			wave++;
+			atomic_fetch_add(&s->c.n_waits, 1);
+		}
 		if (!e->walked) {
-			walked_wait = true;
 			if (pf_walk_end(s, e) == 0) {
 				e->walked = true;
 				if (pf_getattr_start(s, e) == 0) {
+					e->a.overlapped = true;
+					e->wave = wave;
 					fifo[tail++] = (unsigned)(e - ents);
 					continue;       /* still in flight */
 				}
 				clunk_async(&s->c, e->nf);
 			}
 		} else {
-			ga_wait = true;
 			pf_getattr_end(s, e, d->ino, gen);
 		}
 		inflight--;
 	}
 	fid_put(s, df);
-	/* two waits (the walks, then the getattrs), as counted on the link
-	 * when they all fit the window */
-	atomic_fetch_add(&s->c.n_waits, (unsigned long)walked_wait + ga_wait);
 out:
 	for (i = 0; i < n; i++)
 		free(ents[i].name);
@@ -563,6 +570,7 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
 	if (spare_out) {
 		struct reply srp;
+		sa.overlapped = true;   /* it went with the Tlcreate */
 		if (rpc_finish(&s->c, &sa, &srp, CL_WALK, sf) == 0) {
 			reply_free(&srp);
 			struct fid *f = fid_new(sf), *old = NULL;
