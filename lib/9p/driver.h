@@ -123,6 +123,12 @@ struct rdcache {
 	struct conn *ahead_c;   /* NULL: none out */
 	struct rpc_async ahead;
 	uint64_t ahead_off;
+	/* the reply to that one, already in (a stat that walks the names
+	 * ahead took it, for its names: vnops.c, "ls -l"); the one sent
+	 * ahead then follows it */
+	bool have_next;
+	struct reply next;
+	uint64_t next_off;
 };
 
 /* An open file (the core's fh). */
@@ -276,6 +282,10 @@ void ls_free_locked(struct node *dir);
  * truncate see them). */
 void wb_settle(struct p9sb *s, struct node *n);
 void rd_free(struct rdcache *rd);
+/* The listing of dir goes on past what its open handle has read: the
+ * Treaddir sent ahead is waited for and its names join dir's listing
+ * (the next one sent ahead in turn).  For the walks ahead of an ls -l. */
+void rd_pull_ahead(struct p9sb *s, struct node *dir);
 struct handle;
 void ra_fini(struct p9sb *s, struct handle *h);
 

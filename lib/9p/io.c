@@ -694,9 +694,86 @@ void rd_free(struct rdcache *rd)
 {
 	if (rd) {
 		rd_ahead_take(rd, 0, NULL);
+		if (rd->have_next)
+			reply_free(&rd->next);
 		reply_free(&rd->rp);
 		free(rd);
 	}
+}
+
+/* The names of a Treaddir reply asked from cookie into dir's listing
+ * (start: the listing begins with it); its last entry's offset, or
+ * cookie if it has none. */
+static uint64_t rd_note_all(struct p9sb *s, struct node *dir,
+			    const struct reply *rp, uint64_t cookie,
+			    bool start)
+{
+	struct p9_dirent_iter all;
+	struct p9_dirent d;
+	char name[NAME_MAX + 1];
+	uint64_t last = cookie;
+
+	p9_dirent_iter_init(&all, rp->m.rreaddir.data, rp->m.rreaddir.count);
+	while (p9_dirent_next(&all, &d) == 1) {
+		last = d.offset;
+		if (d.name.len > NAME_MAX)
+			continue;
+		memcpy(name, d.name.s, d.name.len);
+		name[d.name.len] = '\0';
+		ls_note(s, dir, start, name);
+		start = false;
+	}
+	return last;
+}
+
+/* Sends the Treaddir of fid from off ahead, into rd. */
+static void rd_send_ahead(struct p9sb *s, struct rdcache *rd, uint32_t fid,
+			  uint64_t off)
+{
+	struct p9_msg m = { .type = P9_TREADDIR };
+
+	m.treaddir.fid = fid;
+	m.treaddir.offset = off;
+	m.treaddir.count = s->c.s.msize - P9_IOHDRSZ;
+	if (rpc_start(&s->c, &m, P9_RREADDIR, &rd->ahead) == 0) {
+		rd->ahead_c = &s->c;
+		rd->ahead_off = off;
+	}
+}
+
+static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd);
+
+void rd_pull_ahead(struct p9sb *s, struct node *dir)
+{
+	struct handle *h = NULL;
+	struct rdcache *rd = NULL;
+	struct reply rp;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct handle *x = s->handles.next; x != &s->handles;
+	     x = x->next)
+		if (x->node == dir && x->rd && x->rd->ahead_c &&
+		    !x->rd->have_next) {
+			h = x;
+			rd = x->rd;
+			x->rd = NULL;   /* ours while we use it */
+			atomic_fetch_add(&h->refs, 1);
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (!rd)
+		return;
+	uint64_t off = rd->ahead_off;
+	if (rd_ahead_take(rd, off, &rp) == 0) {
+		rd->next = rp;
+		rd->next_off = off;
+		rd->have_next = true;
+		uint64_t last = rd_note_all(s, dir, &rp, off, false);
+		if (last != off)
+			rd_send_ahead(s, rd, h->fid->num, last);
+	}
+	rd_put(s, h, rd);
+	handle_put(s, h);
 }
 
 static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd)
@@ -746,10 +823,9 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	struct handle *h = fh;
 	struct rdcache *rd = rd_take(s, h);
 	bool from0 = cookie == 0;       /* a listing from its start */
-	unsigned listed = 0;
 	uint32_t fid, iounit;
 	char name[NAME_MAX + 1];
-	bool tmp, stop = false;
+	bool tmp, stop = false, used_up = false;
 	int r;
 
 	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
@@ -764,15 +840,29 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		int k, any = 0;
 		bool fresh = false;
 
-		if (!rd_resume(rd, cookie, &it)) {
+		if (used_up || !rd_resume(rd, cookie, &it)) {
 			struct reply ahead;
-			bool have = rd_ahead_take(rd, cookie, &ahead) == 0;
+			struct rdcache *nrd = sys_calloc(1, sizeof(*nrd));
+			bool have = false, noted = false;
+			used_up = false;
+			if (nrd && rd && rd->have_next &&
+			    rd->next_off == cookie) {
+				/* taken ahead already, its names noted; the
+				 * one sent after it goes on */
+				ahead = rd->next;
+				rd->have_next = false;
+				nrd->ahead_c = rd->ahead_c;
+				nrd->ahead = rd->ahead;
+				nrd->ahead_off = rd->ahead_off;
+				rd->ahead_c = NULL;
+				have = noted = true;
+			} else if (nrd) {
+				have = rd_ahead_take(rd, cookie, &ahead) == 0;
+			}
 			fresh = true;
 			rd_free(rd);
-			rd = sys_calloc(1, sizeof(*rd));
+			rd = nrd;
 			if (!rd) {
-				if (have)
-					reply_free(&ahead);
 				r = -ENOMEM;
 				break;
 			}
@@ -794,27 +884,14 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			 * only those handed out so far: a stat of the first
 			 * walks the rest of them ahead together (vnops.c,
 			 * "ls -l") */
-			struct p9_dirent_iter all = it;
-			uint64_t last = cookie;
-			while (p9_dirent_next(&all, &d) == 1) {
-				last = d.offset;
-				if (d.name.len > NAME_MAX)
-					continue;
-				memcpy(name, d.name.s, d.name.len);
-				name[d.name.len] = '\0';
-				ls_note(s, priv, listed++ == 0 && from0 &&
-					cookie == 0, name);
-			}
-			/* and the next one goes out now (on a handle's fid:
-			 * a temporary one is clunked at the end of this
-			 * call) */
-			if (!tmp && last != cookie) {
-				m.treaddir.offset = last;
-				if (rpc_start(&s->c, &m, P9_RREADDIR,
-					      &rd->ahead) == 0) {
-					rd->ahead_c = &s->c;
-					rd->ahead_off = last;
-				}
+			if (!noted) {
+				uint64_t last = rd_note_all(s, priv, &rd->rp,
+					cookie, from0 && cookie == 0);
+				/* and the next one goes out now (on a
+				 * handle's fid: a temporary one is clunked
+				 * at the end of this call) */
+				if (!tmp && last != cookie)
+					rd_send_ahead(s, rd, fid, last);
 			}
 		} else if (rd->eof) {
 			break;          /* the end, as seen before */
@@ -843,9 +920,9 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			break;
 		}
 		if (!stop && !any) {
-			/* the kept reply was used up: ask from cookie */
-			rd_free(rd);
-			rd = NULL;
+			/* the kept reply was used up: the next one (sent
+			 * ahead, or asked now) from cookie */
+			used_up = true;
 			continue;
 		}
 		if (!stop && cookie == from) {

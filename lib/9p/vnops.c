@@ -312,6 +312,9 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	uint64_t t, gen = sb_gen(s);
 	mode_t ty;
 
+	/* the listing's next names, if a reply to it is on its way: the
+	 * walks ahead take them too */
+	rd_pull_ahead(s, d);
 	pthread_mutex_lock(&s->lock);
 	if (!d->ls || s->actimeo_ns == 0 || s->c.s.serial) {
 		pthread_mutex_unlock(&s->lock);
