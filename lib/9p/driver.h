@@ -283,9 +283,10 @@ void ls_free_locked(struct node *dir);
 void wb_settle(struct p9sb *s, struct node *n);
 void rd_free(struct rdcache *rd);
 /* The listing of dir goes on past what its open handle has read: the
- * Treaddir sent ahead is waited for and its names join dir's listing
- * (the next one sent ahead in turn).  For the walks ahead of an ls -l. */
-void rd_pull_ahead(struct p9sb *s, struct node *dir);
+ * Treaddir sent ahead (if its answer is in, or wait) is taken and its
+ * names join dir's listing (the next one sent ahead in turn).  For the
+ * walks ahead of an ls -l.  true if it took one. */
+bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait);
 struct handle;
 void ra_fini(struct p9sb *s, struct handle *h);
 

@@ -743,17 +743,19 @@ static void rd_send_ahead(struct p9sb *s, struct rdcache *rd, uint32_t fid,
 
 static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd);
 
-void rd_pull_ahead(struct p9sb *s, struct node *dir)
+bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait)
 {
 	struct handle *h = NULL;
 	struct rdcache *rd = NULL;
 	struct reply rp;
+	bool took = false;
 
 	pthread_mutex_lock(&s->lock);
 	for (struct handle *x = s->handles.next; x != &s->handles;
 	     x = x->next)
 		if (x->node == dir && x->rd && x->rd->ahead_c &&
-		    !x->rd->have_next) {
+		    !x->rd->have_next &&
+		    (wait || rpc_done(&s->c, &x->rd->ahead))) {
 			h = x;
 			rd = x->rd;
 			x->rd = NULL;   /* ours while we use it */
@@ -762,9 +764,11 @@ void rd_pull_ahead(struct p9sb *s, struct node *dir)
 		}
 	pthread_mutex_unlock(&s->lock);
 	if (!rd)
-		return;
+		return false;
 	uint64_t off = rd->ahead_off;
+	rd->ahead.overlapped = true;    /* the caller counts its waits */
 	if (rd_ahead_take(rd, off, &rp) == 0) {
+		took = true;
 		rd->next = rp;
 		rd->next_off = off;
 		rd->have_next = true;
@@ -774,6 +778,7 @@ void rd_pull_ahead(struct p9sb *s, struct node *dir)
 	}
 	rd_put(s, h, rd);
 	handle_put(s, h);
+	return took;
 }
 
 static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd)

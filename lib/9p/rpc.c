@@ -470,6 +470,16 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	return 0;
 }
 
+bool rpc_done(struct conn *c, const struct rpc_async *a)
+{
+	if (!a->rq)
+		return true;
+	pthread_mutex_lock(&c->s.lock);
+	bool done = a->rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->s.lock);
+	return done;
+}
+
 int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 	       enum cleanup cl, uint32_t clfid)
 {

@@ -312,9 +312,9 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	uint64_t t, gen = sb_gen(s);
 	mode_t ty;
 
-	/* the listing's next names, if a reply to it is on its way: the
-	 * walks ahead take them too */
-	rd_pull_ahead(s, d);
+	/* the listing's next names, if a reply to it is in already (one on
+	 * its way is waited for below, with the walks out) */
+	rd_pull_ahead(s, d, false);
 	pthread_mutex_lock(&s->lock);
 	if (!d->ls || s->actimeo_ns == 0 || s->c.s.serial) {
 		pthread_mutex_unlock(&s->lock);
@@ -324,8 +324,8 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		;
 	if (i < d->pf_next)
 		i = d->nls;     /* walked ahead once already */
-	ents = sys_calloc(d->nls - i + 1, sizeof(*ents));
-	fifo = sys_calloc(2 * (d->nls - i) + 1, sizeof(*fifo));
+	ents = sys_calloc(LS_MAX, sizeof(*ents));
+	fifo = sys_calloc(2 * LS_MAX, sizeof(*fifo));
 	for (; ents && fifo && i < d->nls; i++) {
 		char *nm = d->ls[i];
 		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
@@ -339,6 +339,7 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	pthread_mutex_unlock(&s->lock);
 	if (n < 2 || node_fid(s, d, &df) != 0)
 		goto out;
+	bool pulled = false;
 	/* The waits counted are round trips of time: waiting for a request
 	 * sent since the last such wait is one more; one sent before it is
 	 * in, or on its way with the others (not counted). */
@@ -355,6 +356,32 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		}
 		if (head == tail)
 			break;
+		if (!pulled) {
+			/* the walks are out: the reply on its way to the
+			 * listing comes meanwhile; its names join */
+			pulled = true;
+			if (rd_pull_ahead(s, d, true)) {
+				unsigned was = n;
+				pthread_mutex_lock(&s->lock);
+				for (i = d->pf_next; i < d->nls && n < LS_MAX;
+				     i++) {
+					char *nm = d->ls[i];
+					if (name_fresh_locked(s, d->ino, nm, &t,
+							      &ty))
+						continue;
+					if (!(ents[n].name = sys_strdup(nm)))
+						break;
+					n++;
+				}
+				d->pf_next = i;
+				pthread_mutex_unlock(&s->lock);
+				if (n > was) {  /* a round trip for them */
+					wave++;
+					atomic_fetch_add(&s->c.n_waits, 1);
+				}
+				continue;
+			}
+		}
 		struct pf_ent *e = &ents[fifo[head++]];
 		if (e->wave == wave) {
 			wave++;
@@ -435,6 +462,13 @@ again:;
 	/* the qid tells directories and symlinks from the rest */
 	id->type = qid.type & P9_QTDIR ? S_IFDIR :
 		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
+	if (id->type != S_IFREG) {      /* exact: the node's type */
+		pthread_mutex_lock(&s->lock);
+		struct node *ln = node_find_locked(s, qid.path);
+		if (ln && !atomic_load(&ln->type))
+			atomic_store(&ln->type, id->type);
+		pthread_mutex_unlock(&s->lock);
+	}
 	attr_check_type(s, qid.path, id->type);
 	return 0;
 }
@@ -724,6 +758,14 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		goto out;
 	reply_free(&rp);
 	r = install_name(s, dir, df->num, name, ino, &newfid);
+	if (r == 0) {
+		/* the core loads the new vnode with this type, no getattr */
+		pthread_mutex_lock(&s->lock);
+		struct node *cn = node_find_locked(s, *ino);
+		if (cn)
+			atomic_store(&cn->type, mode & S_IFMT);
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller */
 		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
@@ -1001,7 +1043,12 @@ int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
+	mode_t type = atomic_load(&((struct node *)priv)->type);
 
+	/* root needs the mode only for X_OK on a file that is not a
+	 * directory (any x bit): a type the walk told is enough */
+	if (cr->uid == 0 && (!(mask & X_OK) || type == S_IFDIR))
+		return 0;
 	if (attr_get_perm(s, priv, &ga)) {
 		mode = ga.mode;
 		uid = ga.uid;
