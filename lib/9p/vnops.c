@@ -307,7 +307,8 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	struct pf_ent *ents;
 	unsigned *fifo;         /* entries in flight, oldest first (each
 				 * once: its walk, then its getattr) */
-	unsigned n = 0, i, head = 0, tail = 0, next = 0, inflight = 0;
+	unsigned *gq;           /* walked, their getattrs not yet sent */
+	unsigned n = 0, i, head = 0, tail = 0, next = 0, inflight = 0, ng = 0;
 	struct fid *df;
 	uint64_t t, gen = sb_gen(s);
 	mode_t ty;
@@ -326,7 +327,8 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		i = d->nls;     /* walked ahead once already */
 	ents = sys_calloc(LS_MAX, sizeof(*ents));
 	fifo = sys_calloc(2 * LS_MAX, sizeof(*fifo));
-	for (; ents && fifo && i < d->nls; i++) {
+	gq = sys_calloc(LS_MAX, sizeof(*gq));
+	for (; ents && fifo && gq && i < d->nls; i++) {
 		char *nm = d->ls[i];
 		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
 			continue;
@@ -353,6 +355,24 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 				inflight++;
 			}
 			next++;
+		}
+		/* the getattrs of the walks that are in go out together,
+		 * before the caller waits again (one train, not one send
+		 * per Rwalk) */
+		if (ng && (head == tail || ents[fifo[head]].walked ||
+			   !rpc_done(&s->c, &ents[fifo[head]].a))) {
+			for (unsigned k = 0; k < ng; k++) {
+				struct pf_ent *g = &ents[gq[k]];
+				if (pf_getattr_start(s, g) == 0) {
+					g->a.overlapped = true;
+					g->wave = wave;
+					fifo[tail++] = gq[k];
+				} else {
+					clunk_async(&s->c, g->nf);
+					inflight--;
+				}
+			}
+			ng = 0;
 		}
 		if (head == tail)
 			break;
@@ -390,13 +410,8 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		if (!e->walked) {
 			if (pf_walk_end(s, e) == 0) {
 				e->walked = true;
-				if (pf_getattr_start(s, e) == 0) {
-					e->a.overlapped = true;
-					e->wave = wave;
-					fifo[tail++] = (unsigned)(e - ents);
-					continue;       /* still in flight */
-				}
-				clunk_async(&s->c, e->nf);
+				gq[ng++] = (unsigned)(e - ents);
+				continue;       /* its getattr goes next */
 			}
 		} else {
 			pf_getattr_end(s, e, d->ino, gen);
@@ -409,6 +424,7 @@ out:
 		free(ents[i].name);
 	free(ents);
 	free(fifo);
+	free(gq);
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
