@@ -356,11 +356,10 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 			}
 			next++;
 		}
-		/* the getattrs of the walks that are in go out together,
-		 * before the caller waits again (one train, not one send
-		 * per Rwalk) */
-		if (ng && (head == tail || ents[fifo[head]].walked ||
-			   !rpc_done(&s->c, &ents[fifo[head]].a))) {
+		/* the getattrs go out together once the walks before them
+		 * are in (one train, not one send per Rwalk: the link sees
+		 * two round trips for the batch) */
+		if (ng && (head == tail || ents[fifo[head]].walked)) {
 			for (unsigned k = 0; k < ng; k++) {
 				struct pf_ent *g = &ents[gq[k]];
 				if (pf_getattr_start(s, g) == 0) {
