@@ -311,11 +311,12 @@ int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 	return vcache_load(sb, id, false, out);
 }
 
-/* A file the driver has just created: its type is the one the create
- * asked for (id->type), so loading its vnode asks the driver nothing
+/* A file whose type is known exactly (id->type): one just created (the
+ * type the create asked for), or a lookup's directory or symlink (a
+ * type class of one member).  Loading its vnode asks the driver nothing
  * more (a remote driver would spend a round trip on a getattr whose only
  * use here is the type). */
-int vcache_get_created(struct uvfs_sb *sb, const struct uvfs_ident *id,
+int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out)
 {
 	return vcache_load(sb, id, id->type != 0, out);
