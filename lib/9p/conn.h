@@ -169,6 +169,8 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	      struct rpc_async *a);
 int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 	       enum cleanup cl, uint32_t clfid);
+/* Nobody will wait for it: the session frees it at its reply. */
+void rpc_abandon(struct conn *c, struct rpc_async *a);
 /* Its answer is in (rpc_finish will not wait). */
 bool rpc_done(struct conn *c, const struct rpc_async *a);
 /* A request on fid would go out now: the session is up and the fid did

@@ -667,9 +667,9 @@ static struct rdcache *rd_take(struct p9sb *s, struct handle *h)
 	return rd;
 }
 
-/* The Treaddir sent ahead, if any, answered (waited for: it is on its
- * way; a dead connection ends it at once) and dropped, or into *out if
- * it was asked from cookie: 0 and *out, or why not (-ENOENT: none such). */
+/* The Treaddir sent ahead, if any: into *out if it was asked from cookie
+ * (waited for: it is on its way; a dead connection ends it at once): 0
+ * and *out, or why not (-ENOENT: none such); else given up unwaited. */
 static int rd_ahead_take(struct rdcache *rd, uint64_t cookie,
 			 struct reply *out)
 {
@@ -678,6 +678,12 @@ static int rd_ahead_take(struct rdcache *rd, uint64_t cookie,
 
 	if (!rd || !rd->ahead_c)
 		return -ENOENT;
+	if (!out || rd->ahead_off != cookie) {
+		/* not wanted: nobody waits for it (a release must not) */
+		rpc_abandon(rd->ahead_c, &rd->ahead);
+		rd->ahead_c = NULL;
+		return -ENOENT;
+	}
 	r = rpc_finish(rd->ahead_c, &rd->ahead, &rp, CL_NONE, 0);
 	rd->ahead_c = NULL;
 	if (r)

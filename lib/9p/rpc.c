@@ -225,6 +225,8 @@ static void h_aux_done_locked(struct rs_session *s, struct rs_req *rq,
 			      bool lost)
 {
 	(void)lost;
+	if (rq->aux == P9_NOFID)
+		return;         /* an abandoned call (rpc_abandon) */
 	atomic_fetch_sub(&C(s)->clunks_out, 1);
 	fid_free_locked(C(s), rq->aux);
 }
@@ -468,6 +470,30 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	}
 	atomic_fetch_add(&c->n_sent, 1);
 	return 0;
+}
+
+/* Nobody will wait for a: it becomes the session's (an RS_AUX request,
+ * freed at its reply or at the session's end; h_aux_done_locked knows it
+ * is no Tclunk), or is freed now if its reply is in. */
+void rpc_abandon(struct conn *c, struct rpc_async *a)
+{
+	struct rs_req *rq = a->rq;
+
+	if (!rq)
+		return;
+	a->rq = NULL;
+	pthread_mutex_lock(&c->s.lock);
+	if (rq->state != RS_RQ_DONE && !rq->cancel) {
+		pthread_cond_destroy(&rq->cv);  /* nobody waits on it */
+		rq->kind = RS_AUX;
+		rq->aux = P9_NOFID;
+		pthread_mutex_unlock(&c->s.lock);
+		return;
+	}
+	pthread_mutex_unlock(&c->s.lock);
+	if (rq->state != RS_RQ_DONE)
+		rs_call_wait(&c->s, rq, &a->dl, 0);     /* (not reached) */
+	rs_req_free(&c->s, rq);
 }
 
 bool rpc_done(struct conn *c, const struct rpc_async *a)

@@ -299,6 +299,9 @@ int vop_flush(struct vnode *vp, void *fh);
 bool file_flushes(const struct file *f);
 /* The driver's flush for f, if file_flushes(f); else 0. */
 int file_flush(struct file *f);
+/* fsync through f: its success clears f's "written since its last
+ * flush" (nothing is behind any more). */
+int file_fsync(struct file *f, void *fh, int datasync);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);

@@ -750,6 +750,18 @@ int file_flush(struct file *f)
 	return r;
 }
 
+/* A successful fsync leaves nothing behind: the file is flushed (a dead
+ * file closes with 0 after it, unless written since). */
+int file_fsync(struct file *f, void *fh, int datasync)
+{
+	bool written = atomic_exchange(&f->unflushed, false);
+	int r = vop_fsync(f->path.vp, fh, datasync);
+
+	if (r && written)
+		atomic_store(&f->unflushed, true);
+	return r;
+}
+
 /* The descriptor is gone whatever the flush answers (as close(2)): its
  * error is the close's. */
 int uvfs_close(struct uvfs_ctx *ctx, int fd)
