@@ -1058,12 +1058,6 @@ int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
-	mode_t type = atomic_load(&((struct node *)priv)->type);
-
-	/* root needs the mode only for X_OK on a file that is not a
-	 * directory (any x bit): a type the walk told is enough */
-	if (cr->uid == 0 && (!(mask & X_OK) || type == S_IFDIR))
-		return 0;
 	if (attr_get_perm(s, priv, &ga)) {
 		mode = ga.mode;
 		uid = ga.uid;
