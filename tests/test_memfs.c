@@ -1356,6 +1356,20 @@ static void test_setattr_permission(void **state)
 
 		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
 		assert_true(sget(f, p).st_atim.tv_sec > 1000);
+		/* as relatime: not again while it is after mtime and
+		 * ctime; again once the file changed */
+		struct timespec a1 = sget(f, p).st_atim;
+		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
+		assert_int_equal(sget(f, p).st_atim.tv_nsec, a1.tv_nsec);
+		assert_int_equal(sget(f, p).st_atim.tv_sec, a1.tv_sec);
+		assert_int_equal(ops->setattr(&f->sb, p, &(struct uvfs_setattr){
+					.valid = UVFS_SET_MODE,
+					.mode = 02765 }), 0);
+		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
+		st2 = sget(f, p);
+		assert_true(st2.st_atim.tv_sec > a1.tv_sec ||
+			    (st2.st_atim.tv_sec == a1.tv_sec &&
+			     st2.st_atim.tv_nsec > a1.tv_nsec));
 	}
 	sa.mtime.tv_nsec = 1000000000;
 	assert_int_equal(ops->setattr(&f->sb, p, &sa), -EINVAL);

@@ -317,6 +317,9 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 		done += chunk;
 	}
 	free(buf);
+	pthread_mutex_lock(&s->lock);
+	touch_atime_locked(s);  /* a read of the source */
+	pthread_mutex_unlock(&s->lock);
 	if (done > 0) {
 		pthread_mutex_lock(&d->lock);
 		now(&d->mtime);
