@@ -456,7 +456,7 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 	pthread_mutex_lock(&h->f->path.vp->lock);
 	fh = h->f->fh;
 	pthread_mutex_unlock(&h->f->path.vp->lock);
-	return vop_fsync(h->f->path.vp, fh, datasync);
+	return file_fsync(h->f, fh, datasync);
 }
 
 int uvfs_file_truncate(struct uvfs_file *h, off_t len)
