@@ -72,6 +72,7 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 note "request: $R"
+[ "$R" != none ] || fail "no request listed; the stat: $(kill -0 "$SP" 2>/dev/null && echo still running || cat "$WORK/stat.out"); servers: $("$UVFS" -m "$MNT" servers 2>&1)"
 read -r op ms on_server spid blocks comm host fstype <<<"$R"
 [ "$op" = lookup ] || fail "the waiting operation is '$op', not lookup: $R"
 [ "$on_server" = True ] || fail "not shown as waiting on a server: $R"
