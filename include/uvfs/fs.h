@@ -92,6 +92,10 @@ struct uvfs_ident {
 #define UVFS_FS_SERVER_PERMS 0x1 /* the driver checks permissions itself */
 #define UVFS_FS_NO_NAMECACHE 0x2 /* names change behind the VFS: never cache
 				    lookups (file servers) */
+#define UVFS_FS_EXCL_CREATE  0x4 /* create fails with -EEXIST on a name that
+				    exists (the server decides, atomically):
+				    an O_CREAT|O_EXCL open does not look the
+				    name up first (as Linux's NFS client) */
 
 /*
  * A file lock, as the core hands it to a driver's lock op and keeps it.

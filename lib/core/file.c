@@ -483,8 +483,17 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	struct vnode *vp;
 
 	for (;;) {
-		r = dirop_begin(ctx, dirfd, p, &d);
+		/* O_EXCL on a type whose create is exclusive by itself: the
+		 * name is not looked up first (one round trip less on a
+		 * remote type); the create's -EEXIST says it exists */
+		bool unlooked = false;
+		r = dirop_begin_parent(ctx, dirfd, p, &d);
 		if (r)
+			goto out;
+		if ((flags & O_EXCL) && d.np.last == LAST_NORM &&
+		    (d.np.dir.vp->sb->ops->flags & UVFS_FS_EXCL_CREATE))
+			unlooked = true;
+		else if ((r = dirop_find_child(ctx, &d)) != 0)
 			goto out;
 		if (d.np.last != LAST_NORM || d.np.trailing_slash) {
 			r = -EISDIR;
@@ -516,6 +525,17 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 			r = -EROFS;
 		else
 			r = may_access(ctx, d.np.dir.vp, W_OK | X_OK);
+		if (r && unlooked) {
+			/* an existing name is -EEXIST before -EROFS and
+			 * -EACCES (Linux): look now */
+			int e = dirop_find_child(ctx, &d);
+			if (e) {
+				r = e;
+				goto out;       /* d released */
+			}
+			if (d.child.vp)
+				r = -EEXIST;
+		}
 		if (!r)
 			r = vop_create(d.np.dir.vp, d.np.name,
 				       S_IFREG | (mode & ~ctx->umask & 07777),

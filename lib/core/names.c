@@ -45,15 +45,25 @@ static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
 	return r;
 }
 
-int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		struct dirop *d)
+int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       struct dirop *d)
 {
-	int r;
-
 	d->child = (struct path){ 0 };
 	if (!path)
 		return -EFAULT;
-	r = namei_parent_at(ctx, dirfd, path, &d->np);
+	return namei_parent_at(ctx, dirfd, path, &d->np);
+}
+
+int dirop_find_child(struct uvfs_ctx *ctx, struct dirop *d)
+{
+	return dirop_child(ctx, d);
+}
+
+int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		struct dirop *d)
+{
+	int r = dirop_begin_parent(ctx, dirfd, path, d);
+
 	if (r)
 		return r;
 	return dirop_child(ctx, d);

@@ -348,6 +348,9 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	s->ac_ns = o.cache == CACHE_NONE ? 0
 		   : o.cache == CACHE_LOOSE ? UINT64_MAX
 		   : (uint64_t)o.actimeo * 1000000000ull;
+	/* names as long as attributes (cto: Linux's dentries live while
+	 * their directory's attributes do; noac: none) */
+	s->names_ns = s->ac_ns;
 	s->hard = o.hard;
 	struct nc_opts no = {
 		.timeout_ms = o.timeout_ms, .hard = o.hard,

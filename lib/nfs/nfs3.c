@@ -388,8 +388,15 @@ static int decode(struct call *c)
 		post_attr(&x->RMDIR3res_u.resok.dir_wcc.after, &c->dattr);
 		return 0;
 	}
-	case P_RENAME:
-		return nfs3_errno(((RENAME3res *)data)->status);
+	case P_RENAME: {
+		RENAME3res *x = data;
+		if ((r = nfs3_errno(x->status)))
+			return r;
+		/* attr: the source directory's, dattr: the target's */
+		post_attr(&x->RENAME3res_u.resok.fromdir_wcc.after, &c->attr);
+		post_attr(&x->RENAME3res_u.resok.todir_wcc.after, &c->dattr);
+		return 0;
+	}
 	case P_READLINK: {
 		READLINK3res *x = data;
 		if ((r = nfs3_errno(x->status)))
@@ -734,15 +741,22 @@ int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
 }
 
 int n3_rename(struct n3 *n, const struct fh3 *odir, const char *oname,
-	      const struct fh3 *ndir, const char *nname)
+	      const struct fh3 *ndir, const char *nname, struct n3attr *oattr,
+	      struct n3attr *nattr)
 {
 	struct call c = { .proc = P_RENAME };
+	int r;
 
 	set_fh(&c.a.rename.from.dir, odir);
 	c.a.rename.from.name = (char *)oname;
 	set_fh(&c.a.rename.to.dir, ndir);
 	c.a.rename.to.name = (char *)nname;
-	return call(n, &c);
+	r = call(n, &c);
+	if (r == 0 && oattr)
+		*oattr = c.attr;
+	if (r == 0 && nattr)
+		*nattr = c.dattr;
+	return r;
 }
 
 ssize_t n3_readlink(struct n3 *n, const struct fh3 *fh, char *buf,

@@ -84,8 +84,11 @@ int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 /* The same, not waited for (its result is dropped). */
 int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
 		    const struct fh3 *dir, const char *name);
+/* oattr, nattr (may be NULL): the two directories' attributes after,
+ * when the server sent them. */
 int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,
-	      const struct fh3 *ndir, const char *nname);
+	      const struct fh3 *ndir, const char *nname, struct n3attr *oattr,
+	      struct n3attr *nattr);
 ssize_t n3_readlink(struct n3 *c, const struct fh3 *fh, char *buf,
 		    size_t size);
 ssize_t n3_read(struct n3 *c, const struct fh3 *fh, void *buf,

@@ -56,12 +56,14 @@
 #include "rpc.h"
 
 #define NBUCKETS        1024
-#define LRU_MAX         1024
+#define LRU_MAX         8192            /* unreferenced nodes kept (a
+					 * listing's entries, for ls -l) */
 #define TIMEOUT_DEFAULT 10000
 #define WINDOW_DEFAULT  60000           /* restarts= counts in this window */
 #define ACTIMEO_DEFAULT 3               /* seconds, as Linux's acregmin */
 #define IO_MAX          (1u << 20)      /* bytes per READ/WRITE, at most */
-#define DIR_MAX         32768u          /* READDIRPLUS maxcount */
+#define DIR_MAX         (512u << 10)    /* READDIRPLUS maxcount: a listing
+					 * of thousands in one reply */
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
@@ -118,6 +120,7 @@ struct handle {
 	struct n3dent *rest;
 	uint64_t rest_cookie;
 	bool rest_eof;
+	uint64_t rest_gen;              /* s->gen when they were asked */
 	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
@@ -141,15 +144,19 @@ struct nsb {
 	struct node *root;
 	int timeout_ms;
 	uint64_t ac_ns;                 /* attribute cache lifetime */
+	uint64_t names_ns;              /* name cache lifetime (0: none) */
 	enum cache_mode cache;
-	struct nnames names;            /* cache=loose: its own lock */
+	struct nnames names;            /* its own lock */
 	bool hard;
 	uint32_t rtmax, wtmax, dtmax;
 	/* s->lock: */
 	struct node *table[NBUCKETS];
 	struct node lru;                /* list head */
 	unsigned nlru;
-	uint64_t gen;                   /* bumped by namespace changes */
+	uint64_t gen;                   /* bumped by a reconnect, and with
+					 * cache=loose by every name this
+					 * mount changes: what was cached
+					 * before is old */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
 };
@@ -193,6 +200,13 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 struct fh3 nn_fh(struct nsb *s, struct node *n);
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);
+void nn_name_changed(struct nsb *s);
+void nn_forget_attr(struct nsb *s, uint64_t ino);
+bool nn_name_get(struct nsb *s, struct node *d, const char *name,
+		 uint64_t *ino, mode_t *type);
+uint64_t nn_gen(struct nsb *s);
+void nn_name_put(struct nsb *s, struct node *d, const char *name,
+		 uint64_t ino, mode_t type, uint64_t gen);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
 
