@@ -211,6 +211,7 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 		out->reconnects = ls.reconnects;
 		out->replays = ls.replays;
 		out->stale = atomic_load(&s->stale);
+		out->rewrites = atomic_load(&s->rewrites);
 		out->inflight = ls.inflight;
 		out->last_error = ls.last_error;
 		out->last_loss = ls.last_loss;
@@ -289,6 +290,11 @@ static int rebuild(void *arg)
 static void nsb_free(struct nsb *s)
 {
 	free(s->source);
+	/* writes still in flight end on the connection (at once after a
+	 * forced unmount), before it goes */
+	for (unsigned i = 0; i < NBUCKETS; i++)
+		for (struct node *n = s->table[i]; n; n = n->hnext)
+			nw_fini(n);
 	if (s->nc)
 		nconn_free(s->nc);
 	for (unsigned i = 0; i < NBUCKETS; i++) {
@@ -390,6 +396,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	pthread_mutex_unlock(&s->lock);
 	s->sb = sb;
 	uvfs_sb_set_private(sb, s);
+	uvfs_sb_set_flushes(sb);        /* writes go behind: close waits */
 	dir_add(s);
 	return 0;
 }

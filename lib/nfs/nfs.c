@@ -13,7 +13,8 @@
  *            cancellation, liveness and reconnect
  *
  * Owns struct handle (nv_open to nv_release) and the silly-renamed names
- * of its nodes (made by silly_rename, removed at the last close).
+ * of its nodes (made by silly_rename, removed at the last close).  Writes
+ * behind and their COMMIT are wb.c's.
  *
  * Consistency (docs/nfs.md): attributes and names from every reply are
  * cached as the mount's cache= mode says; a change this client makes
@@ -55,7 +56,10 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 	struct nsb *s = S(sb);
 	struct node *n = priv;
 	struct n3 c = ctx_of(s);
-	int r = nn_getattr(s, &c, n, st, false);
+	int r;
+
+	nw_settle(s, n);        /* the size and times after our writes */
+	r = nn_getattr(s, &c, n, st, false);
 
 	if (r == 0) {
 		/* a file unlinked while open has lost the name it was
@@ -80,6 +84,16 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 
 	if (sa->valid == 0)
 		return 0;
+	if (sa->valid & UVFS_SET_SIZE) {
+		/* what went behind is committed first: a resend after the
+		 * truncation would bring it back (its error stays for fsync
+		 * and close) */
+		r = nw_commit(s, &c, n, false);
+		if (r)
+			return r;
+	} else {
+		nw_settle(s, n);
+	}
 	r = n3_setattr(&c, &fh, sa, &after);
 	if (r)
 		return r;
@@ -581,6 +595,7 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	nw_settle(s, nd);       /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
 		bool done = false;
 		pthread_mutex_lock(&h->ra_lock);
@@ -607,16 +622,16 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 	return r;
 }
 
+/* Writes go behind (wb.c): sent, not waited for; their errors reach the
+ * writes after, fsync and close.  O_APPEND waits for the ones before it
+ * (the size it writes at is the server's). */
 static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 			const void *buf, size_t n, off_t *off)
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, nd);
-	struct n3attr a = { 0 };
-	uint64_t pos, verf = 0;
-	bool mixed = false;
+	uint64_t pos;
 	ssize_t r;
 
 	(void)fhp;
@@ -624,6 +639,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
+		nw_settle(s, nd);
 		int e = nn_getattr(s, &c, nd, &st,
 				     s->cache != CACHE_LOOSE);
 		if (e)
@@ -636,52 +652,31 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		*off = (off_t)pos;
 		return 0;
 	}
-	r = n3_write_many(&c, &fh, buf, n, pos, s->wtmax, window_of(s->wtmax),
-			  &verf, &mixed, &a);
+	r = nw_write(s, &c, nd, buf, n, pos);
 	if (r <= 0)
 		return r;
-	pthread_mutex_lock(&s->lock);
-	if (mixed || (nd->dirty && nd->wverf != verf))
-		nd->verf_lost = true;   /* the server restarted meanwhile */
-	nd->dirty = true;
-	nd->wgen++;             /* what was read ahead is old */
-	nd->wverf = verf;
-	pthread_mutex_unlock(&s->lock);
-	nn_attr(s, nd, &a);
 	*off = (off_t)(pos + (uint64_t)r);
 	return r;
 }
 
+/* The writes behind answered and committed (sent again if the server
+ * restarted meanwhile): their first error, or the COMMIT's. */
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
-	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, nd);
-	uint64_t verf = 0, wverf;
-	bool dirty, lost;
-	int r;
 
 	(void)fhp;
 	(void)datasync;
-	pthread_mutex_lock(&s->lock);
-	dirty = nd->dirty;
-	wverf = nd->wverf;
-	pthread_mutex_unlock(&s->lock);
-	if (!dirty)
-		return 0;
-	r = n3_commit(&c, &fh, &verf);
-	if (r)
-		return r;
-	pthread_mutex_lock(&s->lock);
-	lost = nd->verf_lost || verf != wverf;
-	if (nd->wverf == wverf) {
-		nd->dirty = false;
-		nd->verf_lost = false;
-	}
-	pthread_mutex_unlock(&s->lock);
-	/* unstable data the server may have dropped in a restart: say so */
-	return lost ? -EIO : 0;
+	return nw_commit(s, &c, priv, true);
+}
+
+/* At each close of a descriptor open for writing (the core's flush): the
+ * same as fsync, as Linux's client flushes and commits at close, so the
+ * next opener anywhere sees the data and close(2) gets the error. */
+static int nv_flush(struct uvfs_sb *sb, void *priv, void *fhp)
+{
+	return nv_fsync(sb, priv, fhp, 0);
 }
 
 static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
@@ -793,6 +788,7 @@ const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.read = nv_read,
 	.write = nv_write,
 	.fsync = nv_fsync,
+	.flush = nv_flush,
 	.readdir = nv_readdir,
 };
 

@@ -813,6 +813,60 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 	return c.count;
 }
 
+/* An UNSTABLE WRITE sent, its reply waited for later (nfs3.h). */
+struct n3wpend {
+	struct nconn *nc;
+	struct npend *p;
+	struct call c;
+};
+
+int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
+		   uint32_t cnt, uint64_t off, struct n3wpend **out)
+{
+	struct n3wpend *w = sys_calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nc = n->nc;
+	w->c.proc = P_WRITE;
+	w->c.bufsz = cnt;
+	set_fh(&w->c.a.write.file, fh);
+	w->c.a.write.offset = off;
+	w->c.a.write.count = cnt;
+	w->c.a.write.stable = UNSTABLE;
+	w->c.a.write.data.data_len = cnt;
+	w->c.a.write.data.data_val = (char *)buf;
+	prep(&w->c);
+	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	if (r) {
+		nrpc_done(&w->c.rpc);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
+		     struct n3attr *after)
+{
+	ssize_t r;
+
+	nc_wait(w->nc, w->p);
+	r = w->c.rpc.err ? w->c.rpc.err : decode(&w->c);
+	nrpc_done(&w->c.rpc);
+	if (r == 0 && w->c.count > w->c.bufsz)
+		r = -EIO;
+	if (r == 0) {
+		r = w->c.count;
+		*verf = w->c.verf;
+		*after = w->c.attr;
+	}
+	free(w);
+	return r;
+}
+
 /* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */
 static int call_many(struct n3 *n, struct call *cs, int *res,
 		     unsigned k)

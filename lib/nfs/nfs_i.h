@@ -6,7 +6,8 @@
  *            (uvfs_nfs_info), the check after a reconnect, vget/reclaim
  *   node.c   the node table and the attribute cache
  *   nfs.c    the vnode operations and the type's table
- *   names.c  cache=loose's name cache
+ *   names.c  the name cache
+ *   wb.c     writes behind and COMMIT
  *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
@@ -68,6 +69,10 @@
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
 #define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
+#define WB_WINDOW       (8u << 20)      /* a file's writes behind in
+					 * flight: at most this many bytes */
+#define WB_KEEP         (64u << 20)     /* written, not committed, kept
+					 * for a resend: past it, a COMMIT */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
 
@@ -101,12 +106,18 @@ struct node {
 					 * (its reply's attributes are the
 					 * open's: no GETATTR), or 0 */
 	bool dirty;                     /* unstable writes not committed */
-	bool verf_lost;                 /* the write verifier changed */
-	uint64_t wverf;
 	bool stale;                     /* after a reconnect its handle named
 					 * another file: every call -ESTALE */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
+	/* writes behind (wb.c), under wb_lock (taken before s->lock): */
+	pthread_mutex_t wb_lock;
+	struct wbuf *wb_head;           /* in flight or kept, in order sent */
+	unsigned wb_out;                /* in flight */
+	size_t wb_out_bytes;            /* ... and their bytes */
+	size_t wb_kept;                 /* answered, not committed */
+	int wb_err;                     /* the first failure, until fsync or a
+					 * close reports it */
 };
 
 struct handle {
@@ -138,6 +149,8 @@ struct nsb {
 	char *source;                   /* set once: as mounted */
 	struct uvfs_sb *sb;             /* set once */
 	atomic_ulong stale;             /* handles that named another file */
+	atomic_ulong rewrites;          /* WRITEs sent again: the verifier
+					 * changed before their COMMIT */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nconn *nc;
@@ -209,6 +222,22 @@ void nn_name_put(struct nsb *s, struct node *d, const char *name,
 		 uint64_t ino, mode_t type, uint64_t gen);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
+
+/* wb.c: writes behind and COMMIT */
+void nw_init(struct node *n);
+/* Sends len bytes at off behind: the count sent, or an error (a write
+ * behind's latched one, at once). */
+ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
+		 const void *buf, size_t len, uint64_t off);
+/* Waits for every write of n in flight (their errors are latched). */
+void nw_settle(struct nsb *s, struct node *n);
+/* Waits for them, COMMITs (sending again what a changed verifier may
+ * have lost): 0 or an error; report: the latched error first (and
+ * cleared: fsync, close), else only the commit's own. */
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report);
+/* Waits for what is still in flight and drops what is kept (the node's
+ * end; the connection must still be there). */
+void nw_fini(struct node *n);
 
 /* mount.c: the mount's side of the type's table */
 extern const struct uvfs_fsopt nv_fsopts[];

@@ -62,6 +62,8 @@ void nn_hash_del_locked(struct nsb *s, struct node *n)
 
 void nn_free(struct node *n)
 {
+	nw_fini(n);
+	pthread_mutex_destroy(&n->wb_lock);
 	free(n->silly);
 	free(n);
 }
@@ -101,6 +103,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		}
 		n->ino = st->st_ino;
 		n->fh = *fh;
+		nw_init(n);
 		nn_cache_attr_locked(s, n, st);
 		n->hnext = s->table[n->ino % NBUCKETS];
 		s->table[n->ino % NBUCKETS] = n;

@@ -45,7 +45,15 @@
  *    unlink, a listing of 1000 entries and their lstats): printed and
  *    bounded;
  *  - 64 MiB written and read back in 4 MiB calls (many requests in flight
- *    each) come back exactly; short only at the end (rates printed).
+ *    each) come back exactly; short only at the end (rates printed);
+ *  - writes behind (test_write_behind): 1 MiB writes return before their
+ *    WRITEs are answered (several in flight), fsync commits them, the
+ *    data is exact; ganesha restarted between the WRITEs and the COMMIT
+ *    (a new write verifier): fsync sends the data again and it is on
+ *    the server; a WRITE lost on a soft mount: the writes after it fail
+ *    at once and close reports it; a forced unmount with writes in
+ *    flight in a partition returns at once and nothing lands after the
+ *    heal.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -200,9 +208,13 @@ static void test_fenced_write(void **state)
 	assert_true(fd >= 0);
 	server("partition");
 	uint64_t t0 = now_ms();
-	ssize_t w = uvfs_pwrite(C, fd, "25 bytes that never land", 25, 0);
+	/* behind: sent, not waited for; fsync waits for it, by its
+	 * deadline, and reports its end */
+	assert_int_equal(uvfs_pwrite(C, fd, "25 bytes that never land", 25,
+				     0), 25);
+	int w = uvfs_fsync(C, fd);
 	uint64_t took = now_ms() - t0;
-	printf("write in a partition: %zd after %llu ms\n", w,
+	printf("write and fsync in a partition: %d after %llu ms\n", w,
 	       (unsigned long long)took);
 	assert_true(w == -ETIMEDOUT || w == -EIO);
 	assert_true(took < 1000 + 2000);
@@ -670,11 +682,19 @@ struct writer {
 	_Atomic int result;
 };
 
+/* A write (behind) and the fsync that waits for it: the count, or the
+ * error either reports. */
 static void *write_thread(void *arg)
 {
 	struct writer *w = arg;
+	int r = (int)uvfs_pwrite(C, w->fd, "written", 7, 0);
 
-	w->result = (int)uvfs_pwrite(C, w->fd, "written", 7, 0);
+	if (r >= 0) {
+		int e = uvfs_fsync(C, w->fd);
+		if (e)
+			r = e;
+	}
+	w->result = r;
 	return NULL;
 }
 
@@ -722,6 +742,15 @@ static void resend_case(const char *opts, bool hard)
 	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
 	assert_true(ni.replays >= 1);
 	assert_int_equal(uvfs_close(C, w.fd), 0);
+	if (hard) {
+		char back[8] = { 0 };
+		snprintf(host, sizeof(host), "%s/written", DIR_);
+		f = fopen(host, "r");
+		assert_non_null(f);
+		assert_int_equal(fread(back, 1, sizeof(back), f), 7);
+		fclose(f);
+		assert_memory_equal(back, "written", 7);
+	}
 	assert_int_equal(uvfs_umount(C, t, 0), 0);
 }
 
@@ -1003,6 +1032,184 @@ static void test_read_ahead(void **state)
 	free(back);
 }
 
+static void host_file(const char *name, char *buf, size_t cap,
+		      size_t *len)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", DIR_, name);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+}
+
+struct bulk {
+	int fd;
+	const char *buf;
+	size_t len;
+	int n;
+	_Atomic ssize_t done;   /* bytes written */
+	_Atomic int err;        /* the first error, or 0 */
+};
+
+static void *bulk_thread(void *arg)
+{
+	struct bulk *b = arg;
+
+	for (int i = 0; i < b->n; i++) {
+		ssize_t w = uvfs_write(C, b->fd, b->buf, b->len);
+		if (w < 0) {
+			b->err = (int)w;
+			break;
+		}
+		b->done += w;
+	}
+	return NULL;
+}
+
+static void test_write_behind(void **state)
+{
+	enum { MIB = 1 << 20, N = 16 };
+	char t[32], p[64], *data = malloc(N * MIB), *back = malloc(N * MIB);
+	struct uvfs_nfs_info ni;
+	struct stat st;
+	size_t len;
+	int fd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < (size_t)N * MIB; i++)
+		data[i] = (char)(i * 7 + i / 4099);
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=20000"), 0);
+
+	/* 16 MiB in 1 MiB writes, fsync, close: WRITEs and one COMMIT; the
+	 * writes do not wait for their replies (more than one out) */
+	snprintf(p, sizeof(p), "%s/wb", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	unsigned maxout = 0;
+	unsigned long c0 = calls_of(t);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(uvfs_write(C, fd, data + (size_t)i * MIB, MIB),
+				 MIB);
+		assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+		if (ni.inflight > maxout)
+			maxout = ni.inflight;
+	}
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	unsigned long reqs = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	unsigned long closed = calls_of(t) - c0;
+	printf("16 MiB in 1 MiB writes + fsync: %lu requests, at most %u in "
+	       "flight between writes; close after fsync: %lu\n", reqs,
+	       maxout, closed);
+	assert_true(maxout >= 2);               /* behind, not waited for */
+	assert_true(reqs >= N + 1 && reqs <= N * 2 + 1);
+	assert_int_equal(closed, 0);            /* nothing left to commit */
+	host_file("wb", back, (size_t)N * MIB, &len);
+	assert_int_equal(len, (size_t)N * MIB);
+	assert_memory_equal(back, data, (size_t)N * MIB);
+
+	/* the server restarts between the WRITEs and the COMMIT: its new
+	 * verifier makes fsync send the data again */
+	fd = uvfs_open(C, p, O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, data + MIB, 4 * MIB), 4 * MIB);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);   /* WRITEs answered */
+	assert_int_equal(st.st_size, 4 * MIB);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long rw0 = ni.rewrites;
+	server("restart");
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	printf("restart between WRITE and COMMIT: %lu WRITEs sent again\n",
+	       ni.rewrites - rw0);
+	assert_true(ni.rewrites - rw0 >= 4);    /* 4 MiB: 4 WRITEs or more */
+	assert_int_equal(uvfs_close(C, fd), 0);
+	host_file("wb", back, (size_t)N * MIB, &len);
+	assert_int_equal(len, 4 * MIB);
+	assert_memory_equal(back, data + MIB, 4 * MIB);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+
+	/* soft: a WRITE lost with its connection is not sent again; once
+	 * that is known, writes fail at once and close reports it */
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=30000,noac"), 0);
+	snprintf(p, sizeof(p), "%s/wbsoft", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	assert_int_equal(uvfs_write(C, fd, data, MIB), MIB);
+	usleep(300 * 1000);     /* out, unanswered */
+	server("kill");
+	server("heal");         /* the retransmissions meet a reset */
+	usleep(800 * 1000);
+	server("restart");
+	/* the mount is back (soft: while the server was silent, calls
+	 * failed at once); the fstat waited for the WRITE, which failed */
+	int fs = -1;
+	for (int i = 0; i < 100 && fs != 0; i++) {
+		fs = uvfs_fstat(C, fd, &st);
+		if (fs)
+			usleep(100 * 1000);
+	}
+	assert_int_equal(fs, 0);
+	uint64_t t0 = now_ms();
+	ssize_t w = uvfs_write(C, fd, data, 10);
+	uint64_t took = now_ms() - t0;
+	int cl = uvfs_close(C, fd);
+	printf("soft, a WRITE lost: the next write %zd after %llu ms, close "
+	       "%d\n", w, (unsigned long long)took, cl);
+	assert_int_equal(w, -EIO);
+	assert_true(took < 1000);
+	assert_int_equal(cl, -EIO);
+	assert_int_equal(uvfs_umount(C, t, 0), 0);
+
+	/* a forced unmount with writes in flight in a partition: at once,
+	 * and nothing lands after the heal */
+	new_target(t, sizeof(t));
+	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
+				    "timeout=20000,noac"), 0);
+	snprintf(p, sizeof(p), "%s/wbforced", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	struct bulk bw = { .fd = fd, .buf = data, .len = MIB, .n = 4 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, bulk_thread, &bw), 0);
+	usleep(500 * 1000);     /* out, or blocked on a full socket */
+	t0 = now_ms();
+	assert_int_equal(uvfs_umount(C, t, UVFS_UMOUNT_FORCE), 0);
+	took = now_ms() - t0;
+	pthread_join(th, NULL);
+	uint64_t wrote = now_ms() - t0;
+	cl = uvfs_close(C, fd);
+	server("heal");
+	printf("forced unmount, 4 MiB behind in a partition: the unmount "
+	       "%llu ms, the writer back after %llu ms with %zd written, "
+	       "then %d; close %d\n", (unsigned long long)took,
+	       (unsigned long long)wrote, atomic_load(&bw.done),
+	       atomic_load(&bw.err), cl);
+	assert_true(took < 2000);
+	assert_true(wrote < 3000);
+	assert_true(cl == 0 || cl == -EIO);
+	char host[512];
+	snprintf(host, sizeof(host), "%s/wbforced", DIR_);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(stat(host, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		usleep(100 * 1000);
+	}
+	free(data);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1220,7 @@ int main(void)
 		cmocka_unit_test(test_root_squash),
 		cmocka_unit_test(test_cache_modes),
 		cmocka_unit_test(test_read_ahead),
+		cmocka_unit_test(test_write_behind),
 		cmocka_unit_test(test_forced_unmount_in_partition),
 		cmocka_unit_test(test_fenced_write),
 		cmocka_unit_test(test_partition_heal),
