@@ -32,9 +32,11 @@
  *                does.
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
- * table, the LRU and every mutable node field.  An open file's ra_lock
- * guards its read-ahead and is held across the READs that fill it (taken
- * before s->lock and the session's).  The session's lock is
+ * table, the LRU and every mutable node field but the writes behind.  An
+ * open file's ra_lock guards its read-ahead and is held across the READs
+ * that fill it; a node's wb_lock guards its writes behind and is held
+ * across their waits, COMMITs and resends (wb.c); both are taken before
+ * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
  * (mount.c) guards the directory of live mounts that uvfs_nfs_info
  * searches (taken before a session's lock, never with s->lock).

@@ -13,8 +13,9 @@
  *    -ENOENT or -EACCES (ganesha's answer), and the good forms mount;
  *  - a forced unmount while a caller waits in a partition: the caller gets
  *    -EIO at once (well within its deadline) and the unmount returns;
- *  - fencing: a write that timed out in a partition never lands on the
- *    server after the heal, and the mount works again (reconnected);
+ *  - fencing: a write behind whose fsync timed out in a partition never
+ *    lands on the server after the heal, and the mount works again
+ *    (reconnected);
  *  - a partition: the first call is fenced at its deadline, the next ones
  *    fail at once, and the mount is back about a second after the heal;
  *    uvfs_nfs_info says unreachable meanwhile, with the timeout counted;
