@@ -126,6 +126,8 @@ struct uvfs_sb {
 	unsigned long nlive;                /* vnodes whose driver object is
 					       still loaded (priv != NULL) */
 	bool mounted;                       /* the mount still holds it */
+	_Atomic unsigned covered;           /* ns_lock (write) to change:
+					       mounts on its vnodes */
 	_Atomic bool killed;                /* forced: every vnode is dead
 					       and vcache_get fails; set
 					       without vc_lock */
@@ -266,6 +268,10 @@ bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
 int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cred);
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out);
+/* The driver's lookup_known: 0 and *out, -ENOENT (not known), or another
+ * error (no answer: look it up). */
+int vop_lookup_known(struct vnode *dvp, const char *name,
+		     struct vnode **out);
 int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out);

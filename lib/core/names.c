@@ -402,6 +402,50 @@ static int rename_check(struct uvfs_ctx *ctx, const struct dirop *o,
 	return 0;
 }
 
+/* Is dvp sticky for ctx (a victim's owner would matter)?  Unknown: yes. */
+static bool sticky_for(struct uvfs_ctx *ctx, struct vnode *dvp)
+{
+	struct stat ds;
+
+	if (cred_root(ctx))
+		return false;
+	if (vop_getattr(dvp, &ds))
+		return true;
+	return (ds.st_mode & S_ISVTX) && ds.st_uid != ctx->cred.uid;
+}
+
+/* The target of a rename: as dirop_begin, but on a type with
+ * lookup_known (fs.h) a name its driver does not know is taken as free,
+ * with no lookup, when no check could need that unknown victim: no
+ * flags (RENAME_NOREPLACE, RENAME_EXCHANGE need it), no mount on a vnode
+ * of the instance (child_busy), the directory not sticky for the caller
+ * (check_sticky).  The server then replaces the name or refuses. */
+static int dirop_begin_target(struct uvfs_ctx *ctx, int dirfd,
+			      const char *path, unsigned flags,
+			      struct dirop *d)
+{
+	int r = dirop_begin_parent(ctx, dirfd, path, d);
+	struct vnode *dvp, *vp;
+
+	if (r)
+		return r;
+	dvp = d->np.dir.vp;
+	if (flags == 0 && d->np.last == LAST_NORM && vn_isdir(dvp) &&
+	    dvp->sb->ops->lookup_known &&
+	    atomic_load(&dvp->sb->covered) == 0 && !sticky_for(ctx, dvp)) {
+		r = vop_lookup_known(dvp, d->np.name, &vp);
+		if (r == 0) {
+			mount_ref(d->np.dir.mnt);
+			d->child.mnt = d->np.dir.mnt;
+			d->child.vp = vp;
+			return 0;
+		}
+		if (r == -ENOENT)
+			return 0;       /* not known: no victim to check */
+	}
+	return dirop_child(ctx, d);
+}
+
 int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		   int todirfd, const char *to, unsigned flags)
 {
@@ -415,7 +459,7 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 	r = dirop_begin(ctx, fromdirfd, from, &o);
 	if (r)
 		return r;
-	r = dirop_begin(ctx, todirfd, to, &n);
+	r = dirop_begin_target(ctx, todirfd, to, flags, &n);
 	if (r) {
 		dirop_end(&o);
 		return r;

@@ -288,6 +288,31 @@ int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 	return r;
 }
 
+struct vop_lookup_known_args {
+	struct vnode *dvp;
+	const char *name;
+	struct vnode **out;
+};
+VOP_DESC(lookup_known, -EIO, dvp);
+static long vi_lookup_known(struct uvfs_sb *sb,
+			    struct vop_lookup_known_args *a)
+{
+	struct uvfs_ident id = { 0 };
+	int r;
+
+	if (!sb->ops->lookup_known)
+		return -EOPNOTSUPP;
+	r = sb->ops->lookup_known(sb, a->dvp->priv, a->name, &id);
+	if (r == 0)
+		r = vcache_get_ident(sb, &id, a->out);
+	return r;
+}
+int vop_lookup_known(struct vnode *dvp, const char *name,
+		     struct vnode **out)
+{
+	return (int)VCALL(lookup_known, .dvp = dvp, .name = name, .out = out);
+}
+
 struct vop_create_args {
 	struct vnode *dvp;
 	const char *name;
