@@ -1175,7 +1175,10 @@ static void test_write_behind(void **state)
 	printf("16 MiB in 1 MiB writes + fsync: %lu requests, at most %u in "
 	       "flight between writes; close after fsync: %lu\n", reqs,
 	       maxout, closed);
-	assert_true(maxout >= 2);               /* behind, not waited for */
+	/* behind, not waited for: a write that waited for its WRITE would
+	 * leave none out (sixteen times in a row, the reply back before the
+	 * next line: the figure printed is 2 to 5 on an idle machine) */
+	assert_true(maxout >= 1);
 	assert_true(reqs >= N + 1 && reqs <= N * 2 + 1);
 	assert_int_equal(closed, 0);            /* nothing left to commit */
 	host_file("wb", back, (size_t)N * MIB, &len);
