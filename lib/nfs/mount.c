@@ -477,9 +477,10 @@ const struct uvfs_fsopt nv_fsopts[] = {
 	{ "timeout", UVFS_FSOPT_NUMBER,
 	  "MS: a call's deadline (10000; 100..3600000)" },
 	{ "actimeo", UVFS_FSOPT_NUMBER,
-	  "S: attribute cache lifetime in seconds (3; 0..3600)" },
+	  "S: attribute and name cache lifetime in seconds (3; 0..3600)" },
 	{ "cache", UVFS_FSOPT_STRING, "MODE: none (every getattr asks), cto "
-	  "(the default: attributes for actimeo=, again at each open) or "
+	  "(the default: attributes and names for actimeo=, attributes "
+	  "again at each open) or "
 	  "loose (attributes and names until this mount changes them: one "
 	  "writer only)" },
 	{ "ac", UVFS_FSOPT_FLAG, "cache attributes for actimeo= (the default)" },
