@@ -18,8 +18,11 @@
  * the next close reports it (once) and clears it.
  *
  * Owns struct wbuf (one WRITE: from nw_write to its commit, its failure,
- * or the node's end, nw_fini).  A wbuf is in flight (pend set) until
- * waited for, then kept (its verifier known) until committed.
+ * or the node's end, nw_fini).  Its state (enum wb_state, changed only by
+ * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
+ * its verifier known) -> DONE (committed: freed at the next sweep); OUT
+ * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
+ * verifier was another: sent again).
  *
  * Locks: n->wb_lock guards the node's wbufs and wb_* fields and is held
  * across the waits and the requests it makes (as ra_lock): taken before
@@ -31,21 +34,39 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nfs_i.h"
 #include "sys.h"
 
+enum wb_state { WB_OUT, WB_KEPT, WB_DONE };
+
 struct wbuf {
 	struct wbuf *next;              /* the node's, in the order sent */
+	enum wb_state st;
 	uint64_t off;
 	uint32_t len;
-	struct n3wpend *pend;           /* in flight, or NULL: answered */
+	struct n3wpend *pend;           /* OUT: the request */
 	uint64_t verf;                  /* answered: its write verifier */
 	uint64_t sent_ns;               /* now_ns() when sent */
 	char data[];
 };
+
+static void wb_set(struct wbuf *w, enum wb_state to)
+{
+	static const char *const names[] = { "OUT", "KEPT", "DONE" };
+	bool legal = (w->st == WB_OUT && (to == WB_KEPT || to == WB_DONE)) ||
+		     (w->st == WB_KEPT && (to == WB_OUT || to == WB_DONE));
+
+	if (!legal) {
+		fprintf(stderr, "uvfs: nfs: illegal write-behind transition "
+			"%s -> %s\n", names[w->st], names[to]);
+		abort();
+	}
+	w->st = to;
+}
 
 void nw_init(struct node *n)
 {
@@ -68,9 +89,10 @@ static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
 	if (r < 0) {
 		if (n->wb_err == 0)
 			n->wb_err = (int)r;
-		w->len = 0;     /* nothing to keep: dropped at the next sweep */
+		wb_set(w, WB_DONE);     /* nothing to keep */
 		return;
 	}
+	wb_set(w, WB_KEPT);
 	w->verf = verf;
 	n->wb_kept += w->len;
 	if (!a.valid || a.st.st_ino != n->ino)
@@ -96,12 +118,12 @@ static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Frees the wbufs that carry nothing (failed).  => n->wb_lock held. */
+/* Frees the DONE wbufs.  => n->wb_lock held. */
 static void sweep_locked(struct node *n)
 {
 	for (struct wbuf **pp = &n->wb_head; *pp;) {
 		struct wbuf *w = *pp;
-		if (!w->pend && w->len == 0) {
+		if (w->st == WB_DONE) {
 			*pp = w->next;
 			free(w);
 			continue;
@@ -116,7 +138,7 @@ static void settle_locked(struct nsb *s, struct node *n, uint64_t off,
 			  uint64_t len)
 {
 	for (struct wbuf *w = n->wb_head; w && n->wb_out > 0; w = w->next)
-		if (w->pend && (len == UINT64_MAX ||
+		if (w->st == WB_OUT && (len == UINT64_MAX ||
 				(w->off < off + len && off < w->off + w->len)))
 			wait_one_locked(s, n, w);
 	sweep_locked(n);
@@ -126,7 +148,7 @@ static void settle_locked(struct nsb *s, struct node *n, uint64_t off,
 static void wait_oldest_locked(struct nsb *s, struct node *n)
 {
 	for (struct wbuf *w = n->wb_head; w; w = w->next)
-		if (w->pend) {
+		if (w->st == WB_OUT) {
 			wait_one_locked(s, n, w);
 			break;
 		}
@@ -141,16 +163,18 @@ void nw_settle(struct nsb *s, struct node *n)
 	pthread_mutex_unlock(&n->wb_lock);
 }
 
-/* Sends w's data (again).  => n->wb_lock held. */
+/* Sends w's data (a new wbuf, already OUT, or a KEPT one again): OUT,
+ * or an error (w unchanged).  => n->wb_lock held. */
 static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
-		       struct wbuf *w)
+		       struct wbuf *w, bool again)
 {
 	int r;
 
 	w->sent_ns = now_ns();
 	r = n3_write_start(c, fh, w->data, w->len, w->off, &w->pend);
-
 	if (r == 0) {
+		if (again)
+			wb_set(w, WB_OUT);
 		n->wb_out++;
 		n->wb_out_bytes += w->len;
 	}
@@ -175,16 +199,17 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 			return r;
 		unsigned long again = 0;
 		for (struct wbuf *w = n->wb_head; w; w = w->next) {
+			if (w->st != WB_KEPT)
+				continue;
+			n->wb_kept -= w->len;
 			if (w->verf == cverf) {
-				n->wb_kept -= w->len;
-				w->len = 0;     /* committed: freed below */
+				wb_set(w, WB_DONE);     /* committed */
 				continue;
 			}
 			/* the server may have lost it: once more */
-			n->wb_kept -= w->len;
-			r = send_locked(c, n, &fh, w);
+			r = send_locked(c, n, &fh, w, true);
 			if (r) {
-				w->len = 0;
+				wb_set(w, WB_DONE);
 				if (n->wb_err == 0)
 					n->wb_err = r;
 				continue;
@@ -240,10 +265,11 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 			break;
 		}
 		memset(w, 0, sizeof(*w));
+		w->st = WB_OUT;
 		w->off = off + done;
 		w->len = piece;
 		memcpy(w->data, (const char *)buf + done, piece);
-		r = send_locked(c, n, &fh, w);
+		r = send_locked(c, n, &fh, w, false);
 		if (r) {
 			free(w);
 			break;
@@ -287,7 +313,7 @@ void nw_fini(struct node *n)
 	while (n->wb_head) {
 		struct wbuf *w = n->wb_head;
 		n->wb_head = w->next;
-		if (w->pend) {
+		if (w->st == WB_OUT) {
 			/* its deadline bounds the wait; at an unmount after
 			 * a forced one, the session ends it at once */
 			struct n3attr a;
