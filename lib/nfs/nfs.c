@@ -23,9 +23,11 @@
  * the cached attributes of the files it touched (a link count, a ctime);
  * with cache=loose it also makes everything else old (s->gen).  open
  * fetches the attributes again (close-to-open; not with cache=loose);
- * writes are UNSTABLE and committed at fsync (errors reported) and at
- * close (sent, not waited for: the last release does no I/O in the
- * caller), as the opener.
+ * writes go behind (wb.c) and are committed at fsync and at each close
+ * of a descriptor open for writing (the core's flush: their errors
+ * reported); what a failed flush left is committed at the last release,
+ * sent, not waited for (the last release does no I/O in the caller), as
+ * the opener.
  *
  * Locks: nfs_i.h.
  */
@@ -253,8 +255,12 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
 		struct node *n = priv;
+		mode_t type;
 		nn_attr(s, n, &a);      /* its new link count */
-		nn_name_put(s, dir, name, n->ino, n->type, nn_gen(s));
+		pthread_mutex_lock(&s->lock);
+		type = n->type;
+		pthread_mutex_unlock(&s->lock);
+		nn_name_put(s, dir, name, n->ino, type, nn_gen(s));
 	}
 	return r;
 }
