@@ -1036,7 +1036,8 @@ static void test_read_ahead(void **state)
 /* A rename's target the name cache does not know is not looked up
  * (lookup_known): the server replaces it or refuses, as with Linux's
  * client; a known one, a sticky directory (not for root) and a mount on
- * the instance's vnodes still go through the core's checks. */
+ * the instance's vnodes still go through the core's checks.  The
+ * exclusive create with no LOOKUP still answers -EEXIST before -EACCES. */
 static void test_rename_target(void **state)
 {
 	char t[32], tw[32], p[96], q[96], buf[16];
@@ -1080,6 +1081,40 @@ static void test_rename_target(void **state)
 	printf("rename over a name this mount did not know: %lu requests\n",
 	       ren);
 	assert_int_equal(ren, 1);
+	/* the exclusive create with no LOOKUP keeps Linux's order: in a
+	 * directory the caller may not write, an existing name is -EEXIST,
+	 * a free one -EACCES; and a sticky directory makes the rename's
+	 * target looked up (the victim's owner decides) */
+	struct uvfs_cred u1 = { .uid = 1000, .gid = 1000 };
+	struct uvfs_ctx *c1;
+	assert_int_equal(uvfs_ctx_new(U, &u1, &c1), 0);
+	snprintf(p, sizeof(p), "%s/rtdir", t);
+	assert_int_equal(uvfs_chmod(C, p, 0555), 0);
+	snprintf(p, sizeof(p), "%s/rtdir/inside", t);
+	assert_int_equal(uvfs_open(c1, p, O_CREAT | O_EXCL | O_WRONLY, 0644),
+			 -EEXIST);
+	snprintf(p, sizeof(p), "%s/rtdir/free", t);
+	assert_int_equal(uvfs_open(c1, p, O_CREAT | O_EXCL | O_WRONLY, 0644),
+			 -EACCES);
+	snprintf(p, sizeof(p), "%s/rtdir", t);
+	assert_int_equal(uvfs_chmod(C, p, 01777), 0);
+	snprintf(p, sizeof(p), "%s/rtdir/roots", tw);    /* root's, unknown
+							   * to this mount */
+	fd = uvfs_open(C, p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	snprintf(p, sizeof(p), "%s/rtdir/users", t);
+	fd = uvfs_open(c1, p, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(c1, fd), 0);
+	snprintf(q, sizeof(q), "%s/rtdir/roots", t);
+	assert_int_equal(uvfs_rename(c1, p, q, 0), -EPERM);  /* sticky */
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	assert_int_equal(uvfs_unlink(C, q), 0);
+	snprintf(p, sizeof(p), "%s/rtdir", t);
+	assert_int_equal(uvfs_chmod(C, p, 0755), 0);
+	uvfs_ctx_free(c1);
+
 	/* a mount on one of the instance's vnodes: the target is looked up
 	 * again, so renaming over the mount point is -EBUSY */
 	snprintf(p, sizeof(p), "%s/rtdir/inside", t);
