@@ -54,7 +54,11 @@
  *    the server; a WRITE lost on a soft mount: the writes after it fail
  *    at once and close reports it; a forced unmount with writes in
  *    flight in a partition returns at once and nothing lands after the
- *    heal.
+ *    heal;
+ *  - a rename's target not in the name cache is not looked up: one
+ *    RENAME, the server's replace or refusal; the core's checks still
+ *    apply where a victim matters (a sticky directory, a mount point),
+ *    and the exclusive create's -EEXIST comes before -EACCES.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
