@@ -92,10 +92,6 @@ struct uvfs_ident {
 #define UVFS_FS_SERVER_PERMS 0x1 /* the driver checks permissions itself */
 #define UVFS_FS_NO_NAMECACHE 0x2 /* names change behind the VFS: never cache
 				    lookups (file servers) */
-#define UVFS_FS_EXCL_CREATE  0x4 /* create fails with -EEXIST on a name that
-				    exists (the server decides, atomically):
-				    an O_CREAT|O_EXCL open does not look the
-				    name up first (as Linux's NFS client) */
 
 /*
  * A file lock, as the core hands it to a driver's lock op and keeps it.
@@ -294,23 +290,6 @@ struct uvfs_fstype_ops {
 	 * Last in the table: added after the first release of the ABI. */
 	int (*lock)(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
 		    struct uvfs_lock *lk);
-
-	/* Optional, for a type whose server checks a rename's victim
-	 * itself (NFS): what the driver knows of name in dir without
-	 * asking anyone (its own name cache).  0 and *id: the name is that
-	 * file; -ENOENT: it knows nothing of the name (which may exist);
-	 * another error: no answer (the core looks the name up).  The core
-	 * asks it for the target of a rename with no flags, and only when
-	 * nothing it checks could need a victim it does not know (no mount
-	 * on a vnode of this instance, the target directory not sticky for
-	 * the caller); a name the driver does not know is then renamed
-	 * over as a free one, and the server replaces it or refuses (its
-	 * type, a non-empty directory), as Linux's NFS client does
-	 * (LOOKUP_RENAME_TARGET: no LOOKUP of a target not in its dcache).
-	 * NULL: the target is looked up.
-	 * Last in the table: added after lock. */
-	int (*lookup_known)(struct uvfs_sb *sb, void *dir, const char *name,
-			    struct uvfs_ident *id);
 };
 
 /* Checks options for a mount of type: the core's own, then the type's

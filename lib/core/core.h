@@ -126,8 +126,6 @@ struct uvfs_sb {
 	unsigned long nlive;                /* vnodes whose driver object is
 					       still loaded (priv != NULL) */
 	bool mounted;                       /* the mount still holds it */
-	_Atomic unsigned covered;           /* ns_lock (write) to change:
-					       mounts on its vnodes */
 	_Atomic bool killed;                /* forced: every vnode is dead
 					       and vcache_get fails; set
 					       without vc_lock */
@@ -221,6 +219,9 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
  * loaded.  => inside sb's gate. */
 int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		     struct vnode **out);
+/* The same for a file just created (id->type exact): no getattr. */
+int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
+		       struct vnode **out);
 /* Marks vp as having lost a name (reclaimed at its last release). */
 void vn_mark_unlinked(struct vnode *vp);
 /* Dead: revoked, or its file system force-unmounted (the whole sb dies at
@@ -268,10 +269,6 @@ bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
 int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cred);
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out);
-/* The driver's lookup_known: 0 and *out, -ENOENT (not known), or another
- * error (no answer: look it up). */
-int vop_lookup_known(struct vnode *dvp, const char *name,
-		     struct vnode **out);
 int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out);
@@ -301,6 +298,9 @@ int vop_flush(struct vnode *vp, void *fh);
 bool file_flushes(const struct file *f);
 /* The driver's flush for f, if file_flushes(f); else 0. */
 int file_flush(struct file *f);
+/* fsync through f: its success clears f's "written since its last
+ * flush" (nothing is behind any more). */
+int file_fsync(struct file *f, void *fh, int datasync);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);

@@ -468,6 +468,43 @@ static int symlink_path(const struct dirop *d, const char *path, char **out)
 	return 0;
 }
 
+/*
+ * O_CREAT|O_EXCL where a lookup would ask a server (UVFS_FS_NO_NAMECACHE):
+ * the create itself says whether the name exists (-EEXIST: every driver's
+ * create is exclusive), so the lookup, whose only use here is that
+ * answer, is not made first (one round trip less on a remote mount).  Any
+ * other failure looks the name up after all, so the errors keep Linux's
+ * precedence (an existing name is -EEXIST before -EACCES or -EROFS).
+ * => d's parent held (dirop_begin_parent), d->np.last LAST_NORM.
+ * 1: not tried (an ordinary lookup follows), 0 and *vp made, or -errno
+ * (*gone set when the lookup itself failed: d released).
+ */
+static int create_excl_direct(struct uvfs_ctx *ctx, struct dirop *d,
+			      mode_t mode, struct vnode **vp, bool *gone)
+{
+	struct vnode *dvp = d->np.dir.vp;
+	int r;
+
+	if (!(dvp->sb->ops->flags & UVFS_FS_NO_NAMECACHE) ||
+	    d->np.trailing_slash)
+		return 1;
+	r = mnt_rdonly(d->np.dir.mnt) ? -EROFS :
+	    may_access(ctx, dvp, W_OK | X_OK);
+	if (!r)
+		r = vop_create(dvp, d->np.name,
+			       S_IFREG | (mode & ~ctx->umask & 07777), 0,
+			       NULL, &ctx->cred, vp);
+	if (r == 0 || r == -EEXIST)
+		return r;
+	/* which error Linux gives: the name's, if it exists */
+	int l = dirop_lookup_child(ctx, d);
+	if (l) {
+		*gone = true;
+		return l;
+	}
+	return d->child.vp ? -EEXIST : r;
+}
+
 /* O_CREAT: finds or creates the last component; a symlink there is
  * followed (unless O_NOFOLLOW or O_EXCL), and when it dangles its target
  * is created, as Linux does.  => *out held, *created set when this call
@@ -483,17 +520,27 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	struct vnode *vp;
 
 	for (;;) {
-		/* O_EXCL on a type whose create is exclusive by itself: the
-		 * name is not looked up first (one round trip less on a
-		 * remote type); the create's -EEXIST says it exists */
-		bool unlooked = false;
+		bool gone = false;
+
 		r = dirop_begin_parent(ctx, dirfd, p, &d);
 		if (r)
 			goto out;
-		if ((flags & O_EXCL) && d.np.last == LAST_NORM &&
-		    (d.np.dir.vp->sb->ops->flags & UVFS_FS_EXCL_CREATE))
-			unlooked = true;
-		else if ((r = dirop_find_child(ctx, &d)) != 0)
+		r = 1;
+		if (d.np.last == LAST_NORM && (flags & O_EXCL))
+			r = create_excl_direct(ctx, &d, mode, &vp, &gone);
+		if (gone)
+			goto out;       /* its lookup failed: d released */
+		if (r == 0) {
+			mount_ref(d.np.dir.mnt);
+			out->mnt = d.np.dir.mnt;
+			out->vp = vp;
+			*created = true;
+			break;
+		}
+		if (r < 0)
+			break;
+		r = dirop_lookup_child(ctx, &d);
+		if (r)
 			goto out;
 		if (d.np.last != LAST_NORM || d.np.trailing_slash) {
 			r = -EISDIR;
@@ -525,17 +572,6 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 			r = -EROFS;
 		else
 			r = may_access(ctx, d.np.dir.vp, W_OK | X_OK);
-		if (r && unlooked) {
-			/* an existing name is -EEXIST before -EROFS and
-			 * -EACCES (Linux): look now */
-			int e = dirop_find_child(ctx, &d);
-			if (e) {
-				r = e;
-				goto out;       /* d released */
-			}
-			if (d.child.vp)
-				r = -EEXIST;
-		}
 		if (!r)
 			r = vop_create(d.np.dir.vp, d.np.name,
 				       S_IFREG | (mode & ~ctx->umask & 07777),
@@ -590,16 +626,21 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 	if (S_ISSOCK(vp->type))
 		return -ENXIO;
 	if (trunc && !created && S_ISREG(vp->type)) {
-		struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
-		struct stat st;
+		/* As Linux's do_truncate for an open: the size and the times,
+		 * also of a file already empty (its mtime and ctime change,
+		 * where a truncate(2) to the same size changes nothing; a
+		 * server's truncate to the size the file has does not touch
+		 * them, so the time is asked for too).  Pages fallocate
+		 * reserved past the end go as well. */
+		struct uvfs_setattr sa = {
+			.valid = UVFS_SET_SIZE | UVFS_SET_MTIME, .size = 0,
+			.mtime = { .tv_nsec = UTIME_NOW },
+		};
 
 		r = file_kill_priv(ctx, vp);
 		if (r < 0)
 			return r;
-		r = vop_getattr(vp, &st);
-		/* (blocks: pages fallocate reserved past the end go too) */
-		if (!r && (st.st_size != 0 || st.st_blocks != 0))
-			r = vop_setattr(vp, &sa);
+		r = vop_setattr(vp, &sa);
 		if (r)
 			return r;
 	}
@@ -711,6 +752,18 @@ int file_flush(struct file *f)
 	r = vop_flush(f->path.vp, file_fh(f));
 	if (r == 1)                     /* dead (vnode_if.c) */
 		r = written ? -EIO : 0;
+	return r;
+}
+
+/* A successful fsync leaves nothing behind: the file is flushed (a dead
+ * file closes with 0 after it, unless written since). */
+int file_fsync(struct file *f, void *fh, int datasync)
+{
+	bool written = atomic_exchange(&f->unflushed, false);
+	int r = vop_fsync(f->path.vp, fh, datasync);
+
+	if (r && written)
+		atomic_store(&f->unflushed, true);
 	return r;
 }
 

@@ -588,7 +588,6 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	m->parent = tp.mnt;
 	m->mountpoint = tp.vp;
 	atomic_fetch_add(&tp.vp->mounted, 1);
-	atomic_fetch_add(&tp.vp->sb->covered, 1);
 	m->flags |= MNT_ATTACHED;
 	atomic_store_explicit(&m->next_sibling,
 			      atomic_load(&tp.mnt->first_child),
@@ -626,7 +625,6 @@ void ns_detach_locked(struct mount *m, unsigned flag)
 		atomic_store_explicit(pp, atomic_load(&m->next_sibling),
 				      memory_order_release);
 		atomic_fetch_sub(&m->mountpoint->mounted, 1);
-		atomic_fetch_sub(&m->mountpoint->sb->covered, 1);
 	}
 	CNT_INC(m->u->nzombie_sb);
 }

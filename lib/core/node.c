@@ -456,12 +456,16 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 	pthread_mutex_lock(&h->f->path.vp->lock);
 	fh = h->f->fh;
 	pthread_mutex_unlock(&h->f->path.vp->lock);
-	return vop_fsync(h->f->path.vp, fh, datasync);
+	return file_fsync(h->f, fh, datasync);
 }
 
 int uvfs_file_truncate(struct uvfs_file *h, off_t len)
 {
-	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
+	/* ftruncate(2): the times move even at the same size (attr.c) */
+	struct uvfs_setattr sa = {
+		.valid = UVFS_SET_SIZE | UVFS_SET_MTIME, .size = len,
+		.mtime = { .tv_nsec = UTIME_NOW },
+	};
 
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (len < 0)

@@ -288,31 +288,6 @@ int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 	return r;
 }
 
-struct vop_lookup_known_args {
-	struct vnode *dvp;
-	const char *name;
-	struct vnode **out;
-};
-VOP_DESC(lookup_known, -EIO, dvp);
-static long vi_lookup_known(struct uvfs_sb *sb,
-			    struct vop_lookup_known_args *a)
-{
-	struct uvfs_ident id = { 0 };
-	int r;
-
-	if (!sb->ops->lookup_known)
-		return -EOPNOTSUPP;
-	r = sb->ops->lookup_known(sb, a->dvp->priv, a->name, &id);
-	if (r == 0)
-		r = vcache_get_ident(sb, &id, a->out);
-	return r;
-}
-int vop_lookup_known(struct vnode *dvp, const char *name,
-		     struct vnode **out)
-{
-	return (int)VCALL(lookup_known, .dvp = dvp, .name = name, .out = out);
-}
-
 struct vop_create_args {
 	struct vnode *dvp;
 	const char *name;
@@ -332,8 +307,11 @@ static long vi_create(struct uvfs_sb *sb, struct vop_create_args *a)
 		return -ENOSYS;
 	r = sb->ops->create(sb, a->dvp->priv, a->name, a->mode, a->rdev,
 			    a->target, a->cred, &id);
-	if (r == 0 && a->out)
-		r = vcache_get_ident(sb, &id, a->out);
+	if (r == 0 && a->out) {
+		/* the type is the one asked for, whatever the driver said */
+		id.type = a->mode & S_IFMT;
+		r = vcache_get_typed(sb, &id, a->out);
+	}
 	return r;
 }
 int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,

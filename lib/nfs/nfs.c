@@ -163,21 +163,6 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	return r == -ESTALE ? -ENOENT : r;
 }
 
-/* What the name cache knows of name (a rename's target: fs.h's
- * lookup_known): a name it does not know is renamed over as a free one,
- * and the server replaces it or refuses, as with Linux's client.  With no
- * name cache (noac, cache=none) no answer: the core looks it up. */
-static int nv_lookup_known(struct uvfs_sb *sb, void *dir, const char *name,
-			   struct uvfs_ident *id)
-{
-	struct nsb *s = S(sb);
-
-	if (s->names_ns == 0)
-		return -EAGAIN;
-	id->gen = 0;
-	return nn_name_get(s, dir, name, &id->ino, &id->type) ? 0 : -ENOENT;
-}
-
 static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		      mode_t mode, dev_t rdev, const char *target,
 		      const struct uvfs_cred *cred, struct uvfs_ident *id)
@@ -786,7 +771,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 
 const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.name = "nfs",
-	.flags = UVFS_FS_NO_NAMECACHE | UVFS_FS_EXCL_CREATE,
+	.flags = UVFS_FS_NO_NAMECACHE,
 	.options = nv_fsopts,
 	.source_help = "SOURCE: nfs://HOST/EXPORT or HOST:/EXPORT (NFSv3 over "
 		       "TCP; MOUNT and NFS found through HOST's portmapper)",
@@ -810,7 +795,6 @@ const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.write = nv_write,
 	.fsync = nv_fsync,
 	.flush = nv_flush,
-	.lookup_known = nv_lookup_known,
 	.readdir = nv_readdir,
 };
 

@@ -1037,10 +1037,10 @@ static void test_read_ahead(void **state)
 	free(back);
 }
 
-/* A rename's target the name cache does not know is not looked up
- * (lookup_known): the server replaces it or refuses, as with Linux's
- * client; a known one, a sticky directory (not for root) and a mount on
- * the instance's vnodes still go through the core's checks.  The
+/* A rename's target is not looked up (the core's rename_blind_ok): the
+ * server replaces it or refuses, as with Linux's client; a sticky
+ * directory (not for root) and a mount on the instance's vnodes still go
+ * through the core's checks.  The
  * exclusive create with no LOOKUP still answers -EEXIST before -EACCES. */
 static void test_rename_target(void **state)
 {
