@@ -60,6 +60,9 @@ struct uvfs_nfs_info {
 	time_t last_loss;               /* when, or 0 */
 	int hard;
 	unsigned long probes;           /* liveness probes (NULL calls) */
+	unsigned long rewrites;         /* WRITEs sent again: the server's
+					 * write verifier changed before
+					 * their COMMIT (it restarted) */
 };
 int uvfs_nfs_info(struct uvfs *u, const char *target,
 		  struct uvfs_nfs_info *out);

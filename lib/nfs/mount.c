@@ -211,6 +211,7 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 		out->reconnects = ls.reconnects;
 		out->replays = ls.replays;
 		out->stale = atomic_load(&s->stale);
+		out->rewrites = atomic_load(&s->rewrites);
 		out->inflight = ls.inflight;
 		out->last_error = ls.last_error;
 		out->last_loss = ls.last_loss;
@@ -289,6 +290,11 @@ static int rebuild(void *arg)
 static void nsb_free(struct nsb *s)
 {
 	free(s->source);
+	/* writes still in flight end on the connection (at once after a
+	 * forced unmount), before it goes */
+	for (unsigned i = 0; i < NBUCKETS; i++)
+		for (struct node *n = s->table[i]; n; n = n->hnext)
+			nw_fini(n);
 	if (s->nc)
 		nconn_free(s->nc);
 	for (unsigned i = 0; i < NBUCKETS; i++) {
@@ -348,6 +354,9 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	s->ac_ns = o.cache == CACHE_NONE ? 0
 		   : o.cache == CACHE_LOOSE ? UINT64_MAX
 		   : (uint64_t)o.actimeo * 1000000000ull;
+	/* names as long as attributes (cto: Linux's dentries live while
+	 * their directory's attributes do; noac: none) */
+	s->names_ns = s->ac_ns;
 	s->hard = o.hard;
 	struct nc_opts no = {
 		.timeout_ms = o.timeout_ms, .hard = o.hard,
@@ -387,6 +396,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	pthread_mutex_unlock(&s->lock);
 	s->sb = sb;
 	uvfs_sb_set_private(sb, s);
+	uvfs_sb_set_flushes(sb);        /* writes go behind: close waits */
 	dir_add(s);
 	return 0;
 }
@@ -467,9 +477,10 @@ const struct uvfs_fsopt nv_fsopts[] = {
 	{ "timeout", UVFS_FSOPT_NUMBER,
 	  "MS: a call's deadline (10000; 100..3600000)" },
 	{ "actimeo", UVFS_FSOPT_NUMBER,
-	  "S: attribute cache lifetime in seconds (3; 0..3600)" },
+	  "S: attribute and name cache lifetime in seconds (3; 0..3600)" },
 	{ "cache", UVFS_FSOPT_STRING, "MODE: none (every getattr asks), cto "
-	  "(the default: attributes for actimeo=, again at each open) or "
+	  "(the default: attributes and names for actimeo=, attributes "
+	  "again at each open) or "
 	  "loose (attributes and names until this mount changes them: one "
 	  "writer only)" },
 	{ "ac", UVFS_FSOPT_FLAG, "cache attributes for actimeo= (the default)" },

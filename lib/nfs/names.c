@@ -1,13 +1,19 @@
 /*
- * names.c - the name cache of cache=loose nfs mounts (names.h).
+ * names.c - the name cache of nfs mounts (names.h): cache=cto's (entries
+ * for the attribute timeout) and cache=loose's (until this mount changes
+ * a name).
  *
- * Owns its entries (struct nname): made by nnames_put, freed when replaced,
- * when the cache starts over at NAMES_MAX entries, or at nnames_fini.  An
- * entry of an older generation is dead: nnames_get ignores it and
- * nnames_put reuses its slot.  Lock: c->lock, a leaf.
+ * Owns its entries (struct nname): made by nnames_put, freed when replaced
+ * or dropped, when the cache starts over at NAMES_MAX entries, or at
+ * nnames_fini.  An entry of an older generation is dead: nnames_get
+ * ignores it and nnames_put reuses its slot; an entry past the caller's
+ * lifetime is ignored (and replaced by the next put of its name).  Lock:
+ * c->lock, a leaf.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <time.h>
 
 #include "names.h"
 #include "sys.h"
@@ -15,9 +21,18 @@
 struct nname {
 	struct nname *next;     /* c->lock */
 	uint64_t dir, ino, gen;
+	uint64_t seen_ns;       /* CLOCK_MONOTONIC, when the server said so */
 	mode_t type;
 	char name[];
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static unsigned hash(uint64_t dir, const char *name)
 {
@@ -58,13 +73,17 @@ void nnames_fini(struct nnames *c)
 }
 
 bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
-	       uint64_t gen, uint64_t *ino, mode_t *type)
+	       uint64_t gen, uint64_t max_age_ns, uint64_t *ino,
+	       mode_t *type)
 {
+	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_ns();
 	bool hit = false;
 
 	pthread_mutex_lock(&c->lock);
 	for (struct nname *e = c->b[hash(dir, name)]; e; e = e->next)
 		if (e->dir == dir && e->gen == gen &&
+		    (max_age_ns == UINT64_MAX ||
+		     now - e->seen_ns < max_age_ns) &&
 		    strcmp(e->name, name) == 0) {
 			*ino = e->ino;
 			*type = e->type;
@@ -91,6 +110,7 @@ void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	ne->dir = dir;
 	ne->ino = ino;
 	ne->gen = gen;
+	ne->seen_ns = mono_ns();
 	ne->type = type;
 	memcpy(ne->name, name, l + 1);
 	pthread_mutex_lock(&c->lock);
@@ -112,5 +132,21 @@ void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	ne->next = c->b[h];
 	c->b[h] = ne;
 	c->n++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void nnames_drop(struct nnames *c, uint64_t dir, const char *name)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct nname **pp = &c->b[hash(dir, name)]; *pp;) {
+		struct nname *e = *pp;
+		if (e->dir == dir && strcmp(e->name, name) == 0) {
+			*pp = e->next;
+			free(e);
+			c->n--;
+			continue;
+		}
+		pp = &e->next;
+	}
 	pthread_mutex_unlock(&c->lock);
 }

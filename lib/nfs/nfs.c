@@ -13,16 +13,21 @@
  *            cancellation, liveness and reconnect
  *
  * Owns struct handle (nv_open to nv_release) and the silly-renamed names
- * of its nodes (made by silly_rename, removed at the last close).
+ * of its nodes (made by silly_rename, removed at the last close).  Writes
+ * behind and their COMMIT are wb.c's.
  *
- * Consistency (docs/nfs.md): attributes from every reply are cached as
- * the mount's cache= mode says; a change this client makes through a
- * name (create, link, unlink, rename) invalidates every cached attribute
- * and name (s->gen), since the server does not say which files it
- * touched.  open fetches the attributes again (close-to-open; not with
- * cache=loose); writes are UNSTABLE and committed at fsync (errors
- * reported) and at close (sent, not waited for: the last release does no
- * I/O in the caller), as the opener.
+ * Consistency (docs/nfs.md): attributes and names from every reply are
+ * cached as the mount's cache= mode says; a change this client makes
+ * through a name (create, link, unlink, rename) updates the name cache
+ * and the directories' attributes from the reply (wcc data) and forgets
+ * the cached attributes of the files it touched (a link count, a ctime);
+ * with cache=loose it also makes everything else old (s->gen).  open
+ * fetches the attributes again (close-to-open; not with cache=loose);
+ * writes go behind (wb.c) and are committed at fsync and at each close
+ * of a descriptor open for writing (the core's flush: their errors
+ * reported); what a failed flush left is committed at the last release,
+ * sent, not waited for (the last release does no I/O in the caller), as
+ * the opener.
  *
  * Locks: nfs_i.h.
  */
@@ -53,7 +58,10 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 	struct nsb *s = S(sb);
 	struct node *n = priv;
 	struct n3 c = ctx_of(s);
-	int r = nn_getattr(s, &c, n, st, false);
+	int r;
+
+	nw_settle(s, n);        /* the size and times after our writes */
+	r = nn_getattr(s, &c, n, st, false);
 
 	if (r == 0) {
 		/* a file unlinked while open has lost the name it was
@@ -78,6 +86,16 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 
 	if (sa->valid == 0)
 		return 0;
+	if (sa->valid & UVFS_SET_SIZE) {
+		/* what went behind is committed first: a resend after the
+		 * truncation would bring it back (its error stays for fsync
+		 * and close) */
+		r = nw_commit(s, &c, n, false);
+		if (r)
+			return r;
+	} else {
+		nw_settle(s, n);
+	}
 	r = n3_setattr(&c, &fh, sa, &after);
 	if (r)
 		return r;
@@ -132,30 +150,15 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		return 0;
 	}
 	struct n3 c = ctx_of(s);
-	uint64_t gen = 0;
 	id->gen = 0;
-	if (s->cache == CACHE_LOOSE) {
-		/* a name this mount saw, with nothing changed since by it */
-		uint64_t ino;
-		mode_t type;
-		pthread_mutex_lock(&s->lock);
-		gen = s->gen;
-		pthread_mutex_unlock(&s->lock);
-		if (nnames_get(&s->names, d->ino, name, gen, &ino, &type)) {
-			pthread_mutex_lock(&s->lock);
-			struct node *n = nn_find_locked(s, ino);
-			bool ok = n && !n->stale;
-			pthread_mutex_unlock(&s->lock);
-			if (ok) {
-				id->ino = ino;
-				id->type = type;
-				return 0;
-			}
-		}
-	}
+	/* a name the server gave within the name lifetime (cto: actimeo;
+	 * loose: until this mount changes a name) */
+	if (nn_name_get(s, d, name, &id->ino, &id->type))
+		return 0;
+	uint64_t gen = nn_gen(s);
 	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
-	if (r == 0 && s->cache == CACHE_LOOSE)
-		nnames_put(&s->names, d->ino, name, id->ino, id->type, gen);
+	if (r == 0)
+		nn_name_put(s, d, name, id->ino, id->type, gen);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
@@ -194,8 +197,10 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3attr da = { 0 };
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
-	nn_invalidate_all(s);      /* the directory changed */
-	nn_attr(s, d, &da);   /* ... and the reply says how */
+	nn_name_changed(s);
+	if (!da.valid)
+		nn_forget_attr(s, d->ino);
+	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
 	if (r)
 		return r == -ESTALE ? -ENOENT : r;
 	if (!a.valid) {
@@ -206,6 +211,8 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	id->gen = 0;
 	id->type = a.st.st_mode & S_IFMT;
 	r = nn_install(s, &fh, &a.st, ino);
+	if (r == 0)
+		nn_name_put(s, d, name, *ino, id->type, nn_gen(s));
 	if (r == 0 && S_ISREG(mode)) {
 		/* open(O_CREAT) opens it next: the attributes the CREATE
 		 * just returned are as fresh as a GETATTR would be */
@@ -228,9 +235,18 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	int r;
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
-	nn_invalidate_all(s);
-	if (r == 0)
-		nn_attr(s, priv, &a);
+	nn_name_changed(s);
+	nn_forget_attr(s, ((struct node *)dir)->ino);
+	nn_forget_attr(s, ((struct node *)priv)->ino);
+	if (r == 0) {
+		struct node *n = priv;
+		mode_t type;
+		nn_attr(s, n, &a);      /* its new link count */
+		pthread_mutex_lock(&s->lock);
+		type = n->type;
+		pthread_mutex_unlock(&s->lock);
+		nn_name_put(s, dir, name, n->ino, type, nn_gen(s));
+	}
 	return r;
 }
 
@@ -280,8 +296,13 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	dfh = nn_fh(s, d);
 	snprintf(silly, sizeof(silly), ".nfs%016llx%08x",
 		 (unsigned long long)ino, seq);
-	r = n3_rename(c, &dfh, name, &dfh, silly);
-	nn_invalidate_all(s);
+	struct n3attr da = { 0 };
+	r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
+	nn_name_changed(s);
+	nnames_drop(&s->names, d->ino, name);
+	nn_forget_attr(s, d->ino);
+	nn_forget_attr(s, ino);
+	nn_attr(s, d, &da);
 	if (r)
 		return r;
 	char *dup = sys_strdup(silly);
@@ -317,8 +338,16 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 			return r < 0 ? r : 0;
 	}
 	struct n3attr da = { 0 };
+	uint64_t victim;
+	mode_t vtype;
+	bool known = nn_name_get(s, dir, name, &victim, &vtype);
 	r = n3_remove(&c, &dfh, name, isdir, &da);
-	nn_invalidate_all(s);
+	nn_name_changed(s);
+	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
+	if (known)
+		nn_forget_attr(s, victim);      /* one link fewer */
+	if (!da.valid)
+		nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_attr(s, dir, &da);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY; /* RFC 1813 allows either */
@@ -351,8 +380,27 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (r < 0)
 			return r;
 	}
-	r = n3_rename(&c, &ofh, oname, &nfh, nname);
-	nn_invalidate_all(s);
+	uint64_t src, victim;
+	mode_t stype, vtype;
+	bool ksrc = nn_name_get(s, odir, oname, &src, &stype);
+	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype);
+	struct n3attr oa = { 0 }, na = { 0 };
+	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
+	nn_name_changed(s);
+	nnames_drop(&s->names, ((struct node *)odir)->ino, oname);
+	nnames_drop(&s->names, ((struct node *)ndir)->ino, nname);
+	if (kvic)
+		nn_forget_attr(s, victim);      /* one link fewer */
+	if (ksrc)
+		nn_forget_attr(s, src);         /* its ctime (and "..") */
+	if (!oa.valid)
+		nn_forget_attr(s, ((struct node *)odir)->ino);
+	if (!na.valid)
+		nn_forget_attr(s, ((struct node *)ndir)->ino);
+	nn_attr(s, odir, &oa);
+	nn_attr(s, ndir, &na);
+	if (r == 0 && ksrc)
+		nn_name_put(s, ndir, nname, src, stype, nn_gen(s));
 	if (r == -EEXIST)
 		r = -ENOTEMPTY;
 	return r;
@@ -553,6 +601,7 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	nw_settle(s, nd);       /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
 		bool done = false;
 		pthread_mutex_lock(&h->ra_lock);
@@ -579,16 +628,16 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 	return r;
 }
 
+/* Writes go behind (wb.c): sent, not waited for; their errors reach the
+ * writes after, fsync and close.  O_APPEND waits for the ones before it
+ * (the size it writes at is the server's). */
 static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 			const void *buf, size_t n, off_t *off)
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, nd);
-	struct n3attr a = { 0 };
-	uint64_t pos, verf = 0;
-	bool mixed = false;
+	uint64_t pos;
 	ssize_t r;
 
 	(void)fhp;
@@ -596,6 +645,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
+		nw_settle(s, nd);
 		int e = nn_getattr(s, &c, nd, &st,
 				     s->cache != CACHE_LOOSE);
 		if (e)
@@ -608,52 +658,31 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		*off = (off_t)pos;
 		return 0;
 	}
-	r = n3_write_many(&c, &fh, buf, n, pos, s->wtmax, window_of(s->wtmax),
-			  &verf, &mixed, &a);
+	r = nw_write(s, &c, nd, buf, n, pos);
 	if (r <= 0)
 		return r;
-	pthread_mutex_lock(&s->lock);
-	if (mixed || (nd->dirty && nd->wverf != verf))
-		nd->verf_lost = true;   /* the server restarted meanwhile */
-	nd->dirty = true;
-	nd->wgen++;             /* what was read ahead is old */
-	nd->wverf = verf;
-	pthread_mutex_unlock(&s->lock);
-	nn_attr(s, nd, &a);
 	*off = (off_t)(pos + (uint64_t)r);
 	return r;
 }
 
+/* The writes behind answered and committed (sent again if the server
+ * restarted meanwhile): their first error, or the COMMIT's. */
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
-	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, nd);
-	uint64_t verf = 0, wverf;
-	bool dirty, lost;
-	int r;
 
 	(void)fhp;
 	(void)datasync;
-	pthread_mutex_lock(&s->lock);
-	dirty = nd->dirty;
-	wverf = nd->wverf;
-	pthread_mutex_unlock(&s->lock);
-	if (!dirty)
-		return 0;
-	r = n3_commit(&c, &fh, &verf);
-	if (r)
-		return r;
-	pthread_mutex_lock(&s->lock);
-	lost = nd->verf_lost || verf != wverf;
-	if (nd->wverf == wverf) {
-		nd->dirty = false;
-		nd->verf_lost = false;
-	}
-	pthread_mutex_unlock(&s->lock);
-	/* unstable data the server may have dropped in a restart: say so */
-	return lost ? -EIO : 0;
+	return nw_commit(s, &c, priv, true);
+}
+
+/* At each close of a descriptor open for writing (the core's flush): the
+ * same as fsync, as Linux's client flushes and commits at close, so the
+ * next opener anywhere sees the data and close(2) gets the error. */
+static int nv_flush(struct uvfs_sb *sb, void *priv, void *fhp)
+{
+	return nv_fsync(sb, priv, fhp, 0);
 }
 
 static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
@@ -667,10 +696,9 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t verf;
 	int r = 0;
 
-	uint64_t gen;
+	uint64_t gen = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
-	gen = s->gen;
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		struct n3dent *list = NULL, **pp;
@@ -681,12 +709,14 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			 * stopped: no request */
 			list = h->rest;
 			eof = h->rest_eof;
+			gen = h->rest_gen;
 			h->rest = NULL;
 		} else {
 			if (h) {
 				n3_dents_free(h->rest);
 				h->rest = NULL;
 			}
+			gen = nn_gen(s);
 			r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax,
 					   &list, &eof);
 			if (r == -ESTALE) {
@@ -708,11 +738,11 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			else if (e->has_fh && e->attr.valid &&
 				 strcmp(e->name, ".") != 0 &&
 				 strcmp(e->name, "..") != 0 &&
-				 nn_install(s, &e->fh, &e->attr.st, &ino) == 0 &&
-				 s->cache == CACHE_LOOSE)
-				/* cache=loose: the listing names them */
-				nnames_put(&s->names, d->ino, e->name, ino,
-					  e->attr.st.st_mode & S_IFMT, gen);
+				 nn_install(s, &e->fh, &e->attr.st, &ino) == 0)
+				/* the listing names them: an lstat of each
+				 * (ls -l) asks nothing */
+				nn_name_put(s, d, e->name, ino,
+					    e->attr.st.st_mode & S_IFMT, gen);
 			if (fill(arg, e->name, ino, e->dtype, e->cookie)) {
 				stop = true;
 				if (h && cookie) {
@@ -721,6 +751,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 					h->rest = e;
 					h->rest_cookie = cookie;
 					h->rest_eof = eof;
+					h->rest_gen = gen;
 					*pp = NULL;
 				}
 				break;
@@ -763,6 +794,7 @@ const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.read = nv_read,
 	.write = nv_write,
 	.fsync = nv_fsync,
+	.flush = nv_flush,
 	.readdir = nv_readdir,
 };
 

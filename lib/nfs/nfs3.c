@@ -388,8 +388,15 @@ static int decode(struct call *c)
 		post_attr(&x->RMDIR3res_u.resok.dir_wcc.after, &c->dattr);
 		return 0;
 	}
-	case P_RENAME:
-		return nfs3_errno(((RENAME3res *)data)->status);
+	case P_RENAME: {
+		RENAME3res *x = data;
+		if ((r = nfs3_errno(x->status)))
+			return r;
+		/* attr: the source directory's, dattr: the target's */
+		post_attr(&x->RENAME3res_u.resok.fromdir_wcc.after, &c->attr);
+		post_attr(&x->RENAME3res_u.resok.todir_wcc.after, &c->dattr);
+		return 0;
+	}
 	case P_READLINK: {
 		READLINK3res *x = data;
 		if ((r = nfs3_errno(x->status)))
@@ -734,15 +741,22 @@ int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
 }
 
 int n3_rename(struct n3 *n, const struct fh3 *odir, const char *oname,
-	      const struct fh3 *ndir, const char *nname)
+	      const struct fh3 *ndir, const char *nname, struct n3attr *oattr,
+	      struct n3attr *nattr)
 {
 	struct call c = { .proc = P_RENAME };
+	int r;
 
 	set_fh(&c.a.rename.from.dir, odir);
 	c.a.rename.from.name = (char *)oname;
 	set_fh(&c.a.rename.to.dir, ndir);
 	c.a.rename.to.name = (char *)nname;
-	return call(n, &c);
+	r = call(n, &c);
+	if (r == 0 && oattr)
+		*oattr = c.attr;
+	if (r == 0 && nattr)
+		*nattr = c.dattr;
+	return r;
 }
 
 ssize_t n3_readlink(struct n3 *n, const struct fh3 *fh, char *buf,
@@ -797,6 +811,60 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 	if (after)
 		*after = c.attr;
 	return c.count;
+}
+
+/* An UNSTABLE WRITE sent, its reply waited for later (nfs3.h). */
+struct n3wpend {
+	struct nconn *nc;
+	struct npend *p;
+	struct call c;
+};
+
+int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
+		   uint32_t cnt, uint64_t off, struct n3wpend **out)
+{
+	struct n3wpend *w = sys_calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nc = n->nc;
+	w->c.proc = P_WRITE;
+	w->c.bufsz = cnt;
+	set_fh(&w->c.a.write.file, fh);
+	w->c.a.write.offset = off;
+	w->c.a.write.count = cnt;
+	w->c.a.write.stable = UNSTABLE;
+	w->c.a.write.data.data_len = cnt;
+	w->c.a.write.data.data_val = (char *)buf;
+	prep(&w->c);
+	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	if (r) {
+		nrpc_done(&w->c.rpc);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
+		     struct n3attr *after)
+{
+	ssize_t r;
+
+	nc_wait(w->nc, w->p);
+	r = w->c.rpc.err ? w->c.rpc.err : decode(&w->c);
+	nrpc_done(&w->c.rpc);
+	if (r == 0 && w->c.count > w->c.bufsz)
+		r = -EIO;
+	if (r == 0) {
+		r = w->c.count;
+		*verf = w->c.verf;
+		*after = w->c.attr;
+	}
+	free(w);
+	return r;
 }
 
 /* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */

@@ -84,8 +84,11 @@ int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 /* The same, not waited for (its result is dropped). */
 int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
 		    const struct fh3 *dir, const char *name);
+/* oattr, nattr (may be NULL): the two directories' attributes after,
+ * when the server sent them. */
 int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,
-	      const struct fh3 *ndir, const char *nname);
+	      const struct fh3 *ndir, const char *nname, struct n3attr *oattr,
+	      struct n3attr *nattr);
 ssize_t n3_readlink(struct n3 *c, const struct fh3 *fh, char *buf,
 		    size_t size);
 ssize_t n3_read(struct n3 *c, const struct fh3 *fh, void *buf,
@@ -105,6 +108,16 @@ ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
 		      const void *buf, size_t cnt, uint64_t off,
 		      uint32_t piece, unsigned window, uint64_t *verf,
 		      bool *verf_mixed, struct n3attr *after);
+/* An UNSTABLE WRITE of cnt bytes sent now (its data copied into the
+ * request: buf is the caller's again on return), its reply waited for by
+ * n3_write_end, exactly once, by the deadline c had at the start: the
+ * bytes written (*verf the write verifier, *after the attributes), or an
+ * error.  A write behind (nfs.c). */
+struct n3wpend;
+int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
+		   uint32_t cnt, uint64_t off, struct n3wpend **out);
+ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
+		     struct n3attr *after);
 int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* Commits, not waited for. */
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,

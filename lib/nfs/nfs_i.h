@@ -6,7 +6,8 @@
  *            (uvfs_nfs_info), the check after a reconnect, vget/reclaim
  *   node.c   the node table and the attribute cache
  *   nfs.c    the vnode operations and the type's table
- *   names.c  cache=loose's name cache
+ *   names.c  the name cache
+ *   wb.c     writes behind and COMMIT
  *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
@@ -31,9 +32,11 @@
  *                does.
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
- * table, the LRU and every mutable node field.  An open file's ra_lock
- * guards its read-ahead and is held across the READs that fill it (taken
- * before s->lock and the session's).  The session's lock is
+ * table, the LRU and every mutable node field but the writes behind.  An
+ * open file's ra_lock guards its read-ahead and is held across the READs
+ * that fill it; a node's wb_lock guards its writes behind and is held
+ * across their waits, COMMITs and resends (wb.c); both are taken before
+ * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
  * (mount.c) guards the directory of live mounts that uvfs_nfs_info
  * searches (taken before a session's lock, never with s->lock).
@@ -56,16 +59,22 @@
 #include "rpc.h"
 
 #define NBUCKETS        1024
-#define LRU_MAX         1024
+#define LRU_MAX         8192            /* unreferenced nodes kept (a
+					 * listing's entries, for ls -l) */
 #define TIMEOUT_DEFAULT 10000
 #define WINDOW_DEFAULT  60000           /* restarts= counts in this window */
 #define ACTIMEO_DEFAULT 3               /* seconds, as Linux's acregmin */
 #define IO_MAX          (1u << 20)      /* bytes per READ/WRITE, at most */
-#define DIR_MAX         32768u          /* READDIRPLUS maxcount */
+#define DIR_MAX         (512u << 10)    /* READDIRPLUS maxcount: a listing
+					 * of thousands in one reply */
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
 #define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
+#define WB_WINDOW       (8u << 20)      /* a file's writes behind in
+					 * flight: at most this many bytes */
+#define WB_KEEP         (64u << 20)     /* written, not committed, kept
+					 * for a resend: past it, a COMMIT */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
 
@@ -99,12 +108,18 @@ struct node {
 					 * (its reply's attributes are the
 					 * open's: no GETATTR), or 0 */
 	bool dirty;                     /* unstable writes not committed */
-	bool verf_lost;                 /* the write verifier changed */
-	uint64_t wverf;
 	bool stale;                     /* after a reconnect its handle named
 					 * another file: every call -ESTALE */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
+	/* writes behind (wb.c), under wb_lock (taken before s->lock): */
+	pthread_mutex_t wb_lock;
+	struct wbuf *wb_head;           /* in flight or kept, in order sent */
+	unsigned wb_out;                /* in flight */
+	size_t wb_out_bytes;            /* ... and their bytes */
+	size_t wb_kept;                 /* answered, not committed */
+	int wb_err;                     /* the first failure, until fsync or a
+					 * close reports it */
 };
 
 struct handle {
@@ -118,6 +133,7 @@ struct handle {
 	struct n3dent *rest;
 	uint64_t rest_cookie;
 	bool rest_eof;
+	uint64_t rest_gen;              /* s->gen when they were asked */
 	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
@@ -135,21 +151,27 @@ struct nsb {
 	char *source;                   /* set once: as mounted */
 	struct uvfs_sb *sb;             /* set once */
 	atomic_ulong stale;             /* handles that named another file */
+	atomic_ulong rewrites;          /* WRITEs sent again: the verifier
+					 * changed before their COMMIT */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nconn *nc;
 	struct node *root;
 	int timeout_ms;
 	uint64_t ac_ns;                 /* attribute cache lifetime */
+	uint64_t names_ns;              /* name cache lifetime (0: none) */
 	enum cache_mode cache;
-	struct nnames names;            /* cache=loose: its own lock */
+	struct nnames names;            /* its own lock */
 	bool hard;
 	uint32_t rtmax, wtmax, dtmax;
 	/* s->lock: */
 	struct node *table[NBUCKETS];
 	struct node lru;                /* list head */
 	unsigned nlru;
-	uint64_t gen;                   /* bumped by namespace changes */
+	uint64_t gen;                   /* bumped by a reconnect, and with
+					 * cache=loose by every name this
+					 * mount changes: what was cached
+					 * before is old */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
 };
@@ -193,8 +215,31 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 struct fh3 nn_fh(struct nsb *s, struct node *n);
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);
+void nn_name_changed(struct nsb *s);
+void nn_forget_attr(struct nsb *s, uint64_t ino);
+bool nn_name_get(struct nsb *s, struct node *d, const char *name,
+		 uint64_t *ino, mode_t *type);
+uint64_t nn_gen(struct nsb *s);
+void nn_name_put(struct nsb *s, struct node *d, const char *name,
+		 uint64_t ino, mode_t type, uint64_t gen);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
+
+/* wb.c: writes behind and COMMIT */
+void nw_init(struct node *n);
+/* Sends len bytes at off behind: the count sent, or an error (a write
+ * behind's latched one, at once). */
+ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
+		 const void *buf, size_t len, uint64_t off);
+/* Waits for every write of n in flight (their errors are latched). */
+void nw_settle(struct nsb *s, struct node *n);
+/* Waits for them, COMMITs (sending again what a changed verifier may
+ * have lost): 0 or an error; report: the latched error first (and
+ * cleared: fsync, close), else only the commit's own. */
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report);
+/* Waits for what is still in flight and drops what is kept (the node's
+ * end; the connection must still be there). */
+void nw_fini(struct node *n);
 
 /* mount.c: the mount's side of the type's table */
 extern const struct uvfs_fsopt nv_fsopts[];

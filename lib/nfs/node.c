@@ -62,6 +62,8 @@ void nn_hash_del_locked(struct nsb *s, struct node *n)
 
 void nn_free(struct node *n)
 {
+	nw_fini(n);
+	pthread_mutex_destroy(&n->wb_lock);
 	free(n->silly);
 	free(n);
 }
@@ -101,6 +103,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		}
 		n->ino = st->st_ino;
 		n->fh = *fh;
+		nw_init(n);
 		nn_cache_attr_locked(s, n, st);
 		n->hnext = s->table[n->ino % NBUCKETS];
 		s->table[n->ino % NBUCKETS] = n;
@@ -146,11 +149,89 @@ void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Every cached attribute and name is old (a reconnect). */
 void nn_invalidate_all(struct nsb *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->gen++;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* This mount changed a name (create, link, unlink, rename).  The files
+ * it touched are updated or forgotten precisely by the caller (the
+ * replies' attributes, nn_forget_attr, the name cache); cache=loose's
+ * promise is stricter (everything it trusted is asked again, since
+ * NFSv3 does not say what else changed): a new generation. */
+void nn_name_changed(struct nsb *s)
+{
+	if (s->cache != CACHE_LOOSE)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->gen++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The cached attributes of ino (if a node has them) are old: the next
+ * getattr asks (a link count or ctime this mount's change moved). */
+void nn_forget_attr(struct nsb *s, uint64_t ino)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = nn_find_locked(s, ino);
+	if (n)
+		n->st_gen = s->gen - 1;   /* kept for a stale handle's answer */
+	pthread_mutex_unlock(&s->lock);
+}
+
+static bool dots(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* The name cache's answer for name in d (docs/nfs.md, "Caching modes"):
+ * a name the server gave within the mount's name lifetime, whose node is
+ * still in the table, of the same type and not stale. */
+bool nn_name_get(struct nsb *s, struct node *d, const char *name,
+		 uint64_t *ino, mode_t *type)
+{
+	uint64_t gen;
+	bool ok;
+
+	if (s->names_ns == 0 || (dots(name) && s->cache != CACHE_LOOSE))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	gen = s->gen;
+	pthread_mutex_unlock(&s->lock);
+	if (!nnames_get(&s->names, d->ino, name, gen, s->names_ns, ino, type))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	struct node *n = nn_find_locked(s, *ino);
+	ok = n && !n->stale && n->type == *type;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/* The generation now: read before the request whose answer goes into
+ * the name cache (a change made meanwhile makes the answer old). */
+uint64_t nn_gen(struct nsb *s)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&s->lock);
+	gen = s->gen;
+	pthread_mutex_unlock(&s->lock);
+	return gen;
+}
+
+/* Records what the server said name in d is, as of generation gen ("."
+ * and "..": only with cache=loose, whose generation a directory's rename
+ * bumps). */
+void nn_name_put(struct nsb *s, struct node *d, const char *name,
+		 uint64_t ino, mode_t type, uint64_t gen)
+{
+	if (s->names_ns == 0 || (dots(name) && s->cache != CACHE_LOOSE))
+		return;
+	nnames_put(&s->names, d->ino, name, ino, type, gen);
 }
 
 /* The node's attributes, from the cache while fresh, else from the

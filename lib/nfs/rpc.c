@@ -448,6 +448,94 @@ int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
 	return 0;
 }
 
+/* A call sent now and waited for later (nc_start, nc_wait: rpc.h). */
+struct npend {
+	struct nrpc *c;
+	struct rs_req *rq;
+	struct nreq nr;
+	unsigned flags;
+	struct timespec dl;             /* its deadline, from the start */
+};
+
+/* Sends p's call (again, after a loss): 0 or why it did not go. */
+static int pend_send(struct nconn *nc, struct npend *p)
+{
+	struct rs_session *s = &nc->s;
+	int r = -ENOMEM;
+
+	p->rq = rs_req_new(s, RS_CALL);
+	if (p->rq) {
+		p->nr = (struct nreq){ .c = p->c };
+		p->rq->pd = &p->nr;
+		r = rs_call_start(s, p->rq, p->c->flen, pack_call, &p->nr, NULL,
+				  &p->dl, p->flags & NC_INTERNAL ? RS_INTERNAL
+								 : 0);
+	}
+	if (r) {
+		rs_req_free(s, p->rq);
+		p->rq = NULL;
+		return r;
+	}
+	atomic_fetch_add(&nc->calls, 1);
+	return 0;
+}
+
+int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
+	     unsigned flags, const struct timespec *dl, struct npend **out)
+{
+	struct npend *p = sys_calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	p->c = c;
+	p->flags = flags;
+	p->dl = *dl;
+	r = encode(c, cred);
+	if (r == 0)
+		r = pend_send(nc, p);
+	if (r) {
+		free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+void nc_wait(struct nconn *nc, struct npend *p)
+{
+	struct rs_session *s = &nc->s;
+	struct nrpc *c = p->c;
+
+	for (;;) {
+		struct rs_req *rq = p->rq;
+		rs_call_wait(s, rq, &p->dl,
+			     p->flags & NC_INTERNAL ? RS_INTERNAL : 0);
+		p->rq = NULL;
+		if (rq->lost && !rq->timed_out) {
+			/* the connection died under it */
+			bool again = replay_ok(nc, c, p->flags);
+			rs_req_free(s, rq);
+			if (again && ms_left(&p->dl) > 0) {
+				int r = pend_send(nc, p);
+				if (r == 0)
+					continue;
+				c->err = r;
+				break;
+			}
+			c->err = again ? -ETIMEDOUT : -EIO;
+		} else if (rq->timed_out && !rq->replied) {
+			c->err = -ETIMEDOUT;
+			rs_req_free(s, rq);
+		} else {
+			c->err = rq->err ? rq->err : decode(c, rq, &p->nr);
+			rs_req_free(s, rq);
+		}
+		break;
+	}
+	free(p);
+}
+
 /* Not waited for: an AUX request (its reply or loss is dropped). */
 int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c)
 {

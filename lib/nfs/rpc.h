@@ -98,6 +98,21 @@ void nconn_cancel(struct nconn *nc);
 int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
 		 struct nrpc *const *calls, unsigned n, unsigned flags,
 		 struct timespec *dl);
+/*
+ * One call sent now, waited for later (writes behind): nc_start encodes
+ * and sends c as cred (NULL: root) with the deadline *dl (kept: the wait
+ * runs by it, with the session's liveness and fencing rules, so a call
+ * waited for after its deadline is fenced at once if unanswered), and
+ * gives the pending call; 0, or why it did not go (nothing pending).
+ * nc_wait waits for it, sends it again after a loss as nc_call_many
+ * does, sets c->err and frees the pending call.  Every call started is
+ * waited for exactly once (a forced unmount ends the wait at once); c
+ * stays the caller's (nrpc_done it after the wait).
+ */
+struct npend;
+int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
+	     unsigned flags, const struct timespec *dl, struct npend **out);
+void nc_wait(struct nconn *nc, struct npend *p);
 /* Sends one call nobody waits for (its reply is dropped): 0 or why it
  * did not go.  c is the caller's again on return (nrpc_done it). */
 int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c);

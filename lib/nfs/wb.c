@@ -1,0 +1,328 @@
+/*
+ * wb.c - the NFS driver's writes behind and their commit (docs/nfs.md,
+ * "Writes behind and COMMIT").
+ *
+ * A write(2) on an open file sends its data as UNSTABLE WRITEs of at most
+ * wtmax bytes and returns without waiting for them (up to WB_WINDOW bytes
+ * in flight per file; past it the write waits for the oldest), as Linux's
+ * client writes behind through its page cache.  Each WRITE keeps its own
+ * copy of the data until a COMMIT whose verifier matches the one the WRITE
+ * was answered with: a server that restarted (its verifier changed) may
+ * have lost unstable data, so everything not yet committed is sent again
+ * and committed again, as Linux does.  What waits for the WRITEs: the next
+ * write of an overlapping range (the server may run two requests in
+ * parallel), a read, a getattr, a setattr, fsync and the close of a
+ * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
+ * error reaches close(2)).  The first error of a write behind is latched
+ * in the node: every write after it fails at once with it, and fsync or
+ * the next close reports it (once) and clears it.
+ *
+ * Owns struct wbuf (one WRITE: from nw_write to its commit, its failure,
+ * or the node's end, nw_fini).  Its state (enum wb_state, changed only by
+ * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
+ * its verifier known) -> DONE (committed: freed at the next sweep); OUT
+ * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
+ * verifier was another: sent again).
+ *
+ * Locks: n->wb_lock guards the node's wbufs and wb_* fields and is held
+ * across the waits and the requests it makes (as ra_lock): taken before
+ * s->lock and the session's lock, never inside them.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nfs_i.h"
+#include "sys.h"
+
+enum wb_state { WB_OUT, WB_KEPT, WB_DONE };
+
+struct wbuf {
+	struct wbuf *next;              /* the node's, in the order sent */
+	enum wb_state st;
+	uint64_t off;
+	uint32_t len;
+	struct n3wpend *pend;           /* OUT: the request */
+	uint64_t verf;                  /* answered: its write verifier */
+	uint64_t sent_ns;               /* now_ns() when sent */
+	char data[];
+};
+
+static void wb_set(struct wbuf *w, enum wb_state to)
+{
+	static const char *const names[] = { "OUT", "KEPT", "DONE" };
+	bool legal = (w->st == WB_OUT && (to == WB_KEPT || to == WB_DONE)) ||
+		     (w->st == WB_KEPT && (to == WB_OUT || to == WB_DONE));
+
+	if (!legal) {
+		fprintf(stderr, "uvfs: nfs: illegal write-behind transition "
+			"%s -> %s\n", names[w->st], names[to]);
+		abort();
+	}
+	w->st = to;
+}
+
+void nw_init(struct node *n)
+{
+	pthread_mutex_init(&n->wb_lock, NULL);
+}
+
+/* Waits for w (in flight) and accounts for its answer: kept with its
+ * verifier, or dropped with its error latched.  => n->wb_lock held. */
+static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
+{
+	struct n3attr a = { 0 };
+	uint64_t verf = 0;
+	ssize_t r = n3_write_end(w->pend, &verf, &a);
+
+	w->pend = NULL;
+	n->wb_out--;
+	n->wb_out_bytes -= w->len;
+	if (r >= 0 && (uint32_t)r < w->len)
+		r = -EIO;       /* a short write behind: the rest is lost */
+	if (r < 0) {
+		if (n->wb_err == 0)
+			n->wb_err = (int)r;
+		wb_set(w, WB_DONE);     /* nothing to keep */
+		return;
+	}
+	wb_set(w, WB_KEPT);
+	w->verf = verf;
+	n->wb_kept += w->len;
+	if (!a.valid || a.st.st_ino != n->ino)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (n->st_valid && n->st_ns > w->sent_ns) {
+		/* attributes from a reply after this WRITE went (a LINK's
+		 * link count, another WRITE's size) are newer than what
+		 * this reply may say: only its size and times, if later */
+		if (a.st.st_size > n->st.st_size)
+			n->st.st_size = a.st.st_size;
+		if (a.st.st_mtim.tv_sec > n->st.st_mtim.tv_sec ||
+		    (a.st.st_mtim.tv_sec == n->st.st_mtim.tv_sec &&
+		     a.st.st_mtim.tv_nsec > n->st.st_mtim.tv_nsec))
+			n->st.st_mtim = a.st.st_mtim;
+		if (a.st.st_ctim.tv_sec > n->st.st_ctim.tv_sec ||
+		    (a.st.st_ctim.tv_sec == n->st.st_ctim.tv_sec &&
+		     a.st.st_ctim.tv_nsec > n->st.st_ctim.tv_nsec))
+			n->st.st_ctim = a.st.st_ctim;
+	} else {
+		nn_cache_attr_locked(s, n, &a.st);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Frees the DONE wbufs.  => n->wb_lock held. */
+static void sweep_locked(struct node *n)
+{
+	for (struct wbuf **pp = &n->wb_head; *pp;) {
+		struct wbuf *w = *pp;
+		if (w->st == WB_DONE) {
+			*pp = w->next;
+			free(w);
+			continue;
+		}
+		pp = &w->next;
+	}
+}
+
+/* Waits for every write in flight whose range meets [off, off + len)
+ * (all of them: len UINT64_MAX).  => n->wb_lock held. */
+static void settle_locked(struct nsb *s, struct node *n, uint64_t off,
+			  uint64_t len)
+{
+	for (struct wbuf *w = n->wb_head; w && n->wb_out > 0; w = w->next)
+		if (w->st == WB_OUT && (len == UINT64_MAX ||
+				(w->off < off + len && off < w->off + w->len)))
+			wait_one_locked(s, n, w);
+	sweep_locked(n);
+}
+
+/* Waits for the oldest write in flight.  => n->wb_lock held. */
+static void wait_oldest_locked(struct nsb *s, struct node *n)
+{
+	for (struct wbuf *w = n->wb_head; w; w = w->next)
+		if (w->st == WB_OUT) {
+			wait_one_locked(s, n, w);
+			break;
+		}
+	sweep_locked(n);
+}
+
+void nw_settle(struct nsb *s, struct node *n)
+{
+	pthread_mutex_lock(&n->wb_lock);
+	if (n->wb_out > 0)
+		settle_locked(s, n, 0, UINT64_MAX);
+	pthread_mutex_unlock(&n->wb_lock);
+}
+
+/* Sends w's data (a new wbuf, already OUT, or a KEPT one again): OUT,
+ * or an error (w unchanged).  => n->wb_lock held. */
+static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
+		       struct wbuf *w, bool again)
+{
+	int r;
+
+	w->sent_ns = now_ns();
+	r = n3_write_start(c, fh, w->data, w->len, w->off, &w->pend);
+	if (r == 0) {
+		if (again)
+			wb_set(w, WB_OUT);
+		n->wb_out++;
+		n->wb_out_bytes += w->len;
+	}
+	return r;
+}
+
+/* Everything in flight answered, then a COMMIT; kept data whose verifier
+ * is not the COMMIT's is sent again and committed again (a server that
+ * restarted).  0: everything written so far is on stable storage; else
+ * the error (the data stays kept for the next try).  => n->wb_lock
+ * held. */
+static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
+{
+	struct fh3 fh = nn_fh(s, n);
+	uint64_t cverf = 0;
+	int r = 0;
+
+	settle_locked(s, n, 0, UINT64_MAX);
+	for (int tries = 0; n->wb_head && tries < 4; tries++) {
+		r = n3_commit(c, &fh, &cverf);
+		if (r)
+			return r;
+		unsigned long again = 0;
+		for (struct wbuf *w = n->wb_head; w; w = w->next) {
+			if (w->st != WB_KEPT)
+				continue;
+			n->wb_kept -= w->len;
+			if (w->verf == cverf) {
+				wb_set(w, WB_DONE);     /* committed */
+				continue;
+			}
+			/* the server may have lost it: once more */
+			r = send_locked(c, n, &fh, w, true);
+			if (r) {
+				wb_set(w, WB_DONE);
+				if (n->wb_err == 0)
+					n->wb_err = r;
+				continue;
+			}
+			again++;
+		}
+		atomic_fetch_add(&s->rewrites, again);
+		settle_locked(s, n, 0, UINT64_MAX);
+		if (r)
+			return r;
+	}
+	if (n->wb_head)
+		return -EIO;    /* the verifier never held still */
+	pthread_mutex_lock(&s->lock);
+	n->dirty = false;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
+		 const void *buf, size_t len, uint64_t off)
+{
+	struct fh3 fh = nn_fh(s, n);
+	size_t done = 0;
+	int r;
+
+	pthread_mutex_lock(&n->wb_lock);
+	if (n->wb_err) {
+		/* a write behind failed: every write fails until fsync or a
+		 * close reports it */
+		r = n->wb_err;
+		pthread_mutex_unlock(&n->wb_lock);
+		return r;
+	}
+	/* a range still in flight is written after its WRITE is answered */
+	if (n->wb_out > 0)
+		settle_locked(s, n, off, len);
+	if (n->wb_kept + len > WB_KEEP) {
+		r = commit_locked(s, c, n);
+		if (r) {
+			pthread_mutex_unlock(&n->wb_lock);
+			return r;
+		}
+	}
+	while (done < len) {
+		uint32_t piece = len - done > s->wtmax ? s->wtmax
+						       : (uint32_t)(len - done);
+		while (n->wb_out > 0 && n->wb_out_bytes + piece > WB_WINDOW)
+			wait_oldest_locked(s, n);
+		struct wbuf *w = sys_malloc(sizeof(*w) + piece);
+		if (!w) {
+			r = -ENOMEM;
+			break;
+		}
+		memset(w, 0, sizeof(*w));
+		w->st = WB_OUT;
+		w->off = off + done;
+		w->len = piece;
+		memcpy(w->data, (const char *)buf + done, piece);
+		r = send_locked(c, n, &fh, w, false);
+		if (r) {
+			free(w);
+			break;
+		}
+		w->next = NULL;
+		struct wbuf **pp = &n->wb_head;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = w;
+		done += piece;
+	}
+	pthread_mutex_unlock(&n->wb_lock);
+	if (done == 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	n->dirty = true;
+	n->wgen++;              /* what was read ahead is old */
+	if (n->st_valid && (off_t)(off + done) > n->st.st_size)
+		n->st.st_size = (off_t)(off + done);    /* until the replies */
+	pthread_mutex_unlock(&s->lock);
+	return (ssize_t)done;
+}
+
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report)
+{
+	int r, e;
+
+	pthread_mutex_lock(&n->wb_lock);
+	r = commit_locked(s, c, n);
+	e = report ? n->wb_err : 0;
+	if (report)
+		n->wb_err = 0;
+	pthread_mutex_unlock(&n->wb_lock);
+	return e ? e : r;
+}
+
+
+void nw_fini(struct node *n)
+{
+	pthread_mutex_lock(&n->wb_lock);
+	while (n->wb_head) {
+		struct wbuf *w = n->wb_head;
+		n->wb_head = w->next;
+		if (w->st == WB_OUT) {
+			/* its deadline bounds the wait; at an unmount after
+			 * a forced one, the session ends it at once */
+			struct n3attr a;
+			uint64_t verf;
+			n3_write_end(w->pend, &verf, &a);
+		}
+		free(w);
+	}
+	n->wb_out = 0;
+	n->wb_out_bytes = n->wb_kept = 0;
+	pthread_mutex_unlock(&n->wb_lock);
+}
