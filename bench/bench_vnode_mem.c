@@ -62,6 +62,7 @@ static struct sample run(int nfiles, unsigned vcache_max)
 		BENCH_CHECK(uvfs_close(ctx, fd));
 	}
 	BENCH_CHECK(uvfs_settle(u, 10000));
+	urcu_memb_barrier();    /* the frees deferred past a grace period */
 	double h2 = heap_used();
 	uvfs_stats(u, &st);
 	s.fixed = h1 - h0;
