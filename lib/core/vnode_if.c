@@ -101,13 +101,13 @@ vop_call(const struct vop_desc *d, void *a)
 		return e == GATE_NOMEM ? -ENOMEM : d->dead;
 	for (unsigned i = 0; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
-		if (vp && vn_dead(vp)) {
-			gate_exit(gr);
+		if (vp && vn_dead_inside(vp)) {
+			gate_leave(&sb->gate, gr);
 			return d->dead;
 		}
 	}
 	r = d->call(sb, a);
-	gate_exit(gr);
+	gate_leave(&sb->gate, gr);
 	return r;
 }
 
