@@ -237,17 +237,28 @@ static inline void vn_unlock(const struct vnode *vp)
 	pthread_mutex_unlock(&vn_stripes[vn_stripe_of(vp)]);
 }
 
-/* Changes vp->flags (=> vc_lock held), aborting with file and line on a
- * transition vnf_next() refuses. */
-void vn_flags_set(struct vnode *vp, uint32_t set, uint32_t clear,
-		  const char *file, int line);
-#define VN_FLAGS_SET(vp, set, clear) \
-	vn_flags_set((vp), (set), (clear), __FILE__, __LINE__)
 /* vp->flags, for a reader that holds vc_lock (or needs no consistency) */
 static inline uint32_t vn_flags(const struct vnode *vp)
 {
 	return atomic_load_explicit(&vp->flags, memory_order_relaxed);
 }
+void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
+		    const char *file, int line) __attribute__((noreturn));
+/* Changes vp->flags (=> vc_lock held), aborting with file and line on a
+ * transition vnf_next() refuses.  Inline: with constant masks the check
+ * folds to a few tests (a teardown makes several per vnode). */
+static inline void vn_flags_set(struct vnode *vp, uint32_t set,
+				uint32_t clear, const char *file, int line)
+{
+	uint32_t n = vnf_next(vn_flags(vp), set, clear);
+
+	if (__builtin_expect(n == VNF_BAD, 0))
+		vn_flags_panic(vp, set, clear, file, line);
+	/* every writer holds vc_lock: a plain store; release for vn_dead */
+	atomic_store_explicit(&vp->flags, n, memory_order_release);
+}
+#define VN_FLAGS_SET(vp, set, clear) \
+	vn_flags_set((vp), (set), (clear), __FILE__, __LINE__)
 
 /* Takes another reference; the caller already has one. */
 void vn_ref(struct vnode *vp);

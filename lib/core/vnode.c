@@ -39,19 +39,15 @@ pthread_mutex_t vn_stripes[VN_NSTRIPES] = {
 	[0 ... VN_NSTRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
 };
 
-void vn_flags_set(struct vnode *vp, uint32_t set, uint32_t clear,
-		  const char *file, int line)
+void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
+		    const char *file, int line)
 {
-	uint32_t old = vn_flags(vp), n = vnf_next(old, set, clear);
+	char what[96];
 
-	if (n == VNF_BAD) {
-		fprintf(stderr, "uvfs: %s:%d: vnode flags 0x%x: +0x%x -0x%x "
-			"is not a transition\n", file, line, (unsigned)old,
-			(unsigned)set, (unsigned)clear);
-		abort();
-	}
-	/* every writer holds vc_lock: a plain store; release for vn_dead */
-	atomic_store_explicit(&vp->flags, n, memory_order_release);
+	snprintf(what, sizeof(what), "vnode flags 0x%x: +0x%x -0x%x is not "
+		 "a transition", (unsigned)vn_flags(vp), (unsigned)set,
+		 (unsigned)clear);
+	uvfs_panic(file, line, what);
 }
 
 static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
