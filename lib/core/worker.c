@@ -112,12 +112,15 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&u->work_lock);
 	for (;;) {
 		struct timespec until;
-
 		struct work *w;
 
 		while (cds_list_empty(&u->work_queue) &&
-		       cds_list_empty(&u->lazy_queue) && !u->work_stop)
+		       cds_list_empty(&u->lazy_queue) && !u->work_stop) {
+			/* no batch is forming (work_run_matching may have
+			 * taken it): the next lazy item must wake us */
+			u->lazy_armed = false;
 			pthread_cond_wait(&u->work_cv, &u->work_lock);
+		}
 		if (!cds_list_empty(&u->work_queue)) {
 			w = cds_list_first_entry(&u->work_queue, struct work,
 						 link);
