@@ -1,8 +1,9 @@
 /*
  * fuse.c - the FUSE front end over the node API of libuvfs: the registry
  * of the nodes the kernel knows, the session (uvfs_fuse_new .. _free) and
- * the invalidations the daemon asks for.  The operations are in ops.c,
- * the structures they share in fuse_i.h.
+ * the invalidations the daemon asks for.  The operations are in ops.c
+ * (names, attributes, directories) and io.c (open files), locks.c and
+ * reqs.c; the structures they share in fuse_i.h.
  *
  * Node ids.  A node id is the address of a struct uvfs_node (FUSE_ROOT_ID
  * stands for the root node, which the front end holds itself).  Every

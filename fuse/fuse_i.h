@@ -1,6 +1,8 @@
 /*
  * fuse_i.h - the FUSE front end's private structures, shared by fuse.c
- * (the registry, the session, invalidation) and ops.c (the operations).
+ * (the registry, the session, invalidation), ops.c (the operations on
+ * names, attributes, directories), io.c (open files and their I/O),
+ * locks.c and reqs.c, and the small helpers the operations share.
  * Each struct's legend says what protects each field.
  */
 #ifndef UVFS_FUSE_I_H
@@ -12,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 /* Entry and attribute timeouts, seconds (see "Caching" in fuse.c). */
 #define TIMEOUT 1.0             /* file servers: changed behind us */
@@ -95,6 +98,62 @@ static inline fuse_ino_t ID(struct uvfs_fuse *uf, struct uvfs_node *nd)
 	return nd == uf->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)nd;
 }
 
+/* ---- helpers of the operations (ops.c, io.c, locks.c) ---- */
+
+/* The node behind the kernel's node id. */
+static inline struct uvfs_node *NODE(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? uf->root
+				   : (struct uvfs_node *)(uintptr_t)ino;
+}
+
+static inline struct uvfs_fuse *UF(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The handle behind fi (io.c's struct fh). */
+static inline struct fh *FH(struct fuse_file_info *fi)
+{
+	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+/* An error reply (err: a negative errno from the library, or 0); counts
+ * the request. */
+static inline void reply_err(fuse_req_t req, int err)
+{
+	atomic_fetch_add(&UF(req)->nreq, 1);
+	fuse_reply_err(req, err < 0 ? -err : err);
+}
+
+/* Counts a request answered otherwise. */
+static inline void count(fuse_req_t req)
+{
+	atomic_fetch_add(&UF(req)->nreq, 1);
+}
+
+/* The inode number the kernel sees (uvfs_fuse_ino). */
+static inline void fix_stat(struct stat *st)
+{
+	st->st_ino = uvfs_fuse_ino(st->st_dev, st->st_ino);
+}
+
+/* How long the kernel may trust what it learns of nd. */
+static inline double ttl(const struct uvfs_node *nd)
+{
+	return uvfs_node_exclusive(nd) ? TIMEOUT_EXCL : TIMEOUT;
+}
+
+/* The kernel's cached attributes of ino are stale (a mode changed behind
+ * a write or an open, a source's atime moved): it asks again on the next
+ * use.  Only the attributes: safe inside a request on the same inode (no
+ * page lock). */
+static inline void inval_attr(struct uvfs_fuse *uf, fuse_ino_t ino)
+{
+	fuse_lowlevel_notify_inval_inode(uf->se, ino, -1, 0);
+	atomic_fetch_add(&uf->ninval, 1);
+}
+
 /* fuse.c: the registry of the nodes the kernel knows. */
 int known_add(struct uvfs_fuse *uf, struct uvfs_node *nd, dev_t dev);
 uint64_t known_drop(struct uvfs_fuse *uf, struct uvfs_node *nd, uint64_t n);
@@ -106,9 +165,40 @@ dev_t known_dev(struct uvfs_fuse *uf, struct uvfs_node *nd);
 void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op);
 void req_end(struct uvfs_fuse *uf);
 
-/* ops.c: the operations table, and the release of an open handle. */
+/* ops.c: the operations table; the caller's context for a request that
+ * enters the library on node ino for operation op (op: a static string;
+ * recorded as in progress until uvfs_fuse_ctx_put; NULL when out of
+ * memory), and its umask if asked. */
 extern const struct fuse_lowlevel_ops uvfs_fuse_ops;
+struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
+			 mode_t *umask);
+/* io.c: open handles and the file I/O operations.  open_handle opens nd
+ * for the request (a new handle in *out, linked on uf->fh_list); fh_free
+ * releases one; fh_mark_sgid marks the handles open for writing on a
+ * node made setgid without group execute (op_setattr). */
+int open_handle(fuse_req_t req, struct uvfs_ctx *ctx, struct uvfs_node *nd,
+		int flags, struct fh **out);
 void fh_free(struct uvfs_fuse *uf, struct fh *h);
+void fh_mark_sgid(struct uvfs_fuse *uf, const void *node);
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi);
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		  off_t len, struct fuse_file_info *fi);
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	      struct fuse_file_info *fi);
+void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			off_t off_out, struct fuse_file_info *fi_out,
+			size_t len, int flags);
 
 /* locks.c: getlk, setlk, flock; and at FLUSH or RELEASE, the release of
  * the owner's locks the kernel asks for (fi->flush, fi->flock_release). */

@@ -27,28 +27,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
-static struct uvfs_fuse *UF(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static struct uvfs_node *NODE(struct uvfs_fuse *uf, fuse_ino_t ino)
-{
-	return ino == FUSE_ROOT_ID ? uf->root
-				   : (struct uvfs_node *)(uintptr_t)ino;
-}
-
-static struct fh *FH(struct fuse_file_info *fi)
-{
-	return (struct fh *)(uintptr_t)fi->fh;
-}
-
-static void reply(fuse_req_t req, int err)
-{
-	atomic_fetch_add(&UF(req)->nreq, 1);
-	fuse_reply_err(req, err < 0 ? -err : err);
-}
-
 static void interrupted(fuse_req_t req, void *data)
 {
 	(void)req;
@@ -92,7 +70,7 @@ void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	int err = lock_call(req, ino, fi, 0, F_GETLK, lock, "getlk");
 
 	if (err)
-		return reply(req, err);
+		return reply_err(req, err);
 	atomic_fetch_add(&UF(req)->nreq, 1);
 	fuse_reply_lock(req, lock);
 }
@@ -100,7 +78,7 @@ void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	      struct flock *lock, int sleep)
 {
-	reply(req, lock_call(req, ino, fi, 0, sleep ? F_SETLKW : F_SETLK,
+	reply_err(req, lock_call(req, ino, fi, 0, sleep ? F_SETLKW : F_SETLK,
 			     lock, "setlk"));
 }
 
@@ -114,9 +92,9 @@ void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	case LOCK_SH: fl.l_type = F_RDLCK; break;
 	case LOCK_EX: fl.l_type = F_WRLCK; break;
 	case LOCK_UN: fl.l_type = F_UNLCK; cmd = F_SETLK; break;
-	default: return reply(req, -EINVAL);
+	default: return reply_err(req, -EINVAL);
 	}
-	reply(req, lock_call(req, ino, fi, 1, cmd, &fl, "flock"));
+	reply_err(req, lock_call(req, ino, fi, 1, cmd, &fl, "flock"));
 }
 
 int locks_at_close(struct fuse_file_info *fi)

@@ -367,6 +367,77 @@ static void test_open_trunc(void **state)
 	assert_int_equal(st_of(C, "f").st_size, 0);
 }
 
+static bool ts_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/* O_TRUNC of a file that is empty already still moves its mtime and
+ * ctime, as Linux's do_truncate for an open (ATTR_MTIME|ATTR_CTIME at
+ * any size; truncate(2) to the size a file has moves nothing). */
+static void test_open_trunc_empty(void **state)
+{
+	struct timespec pause = { 0, 50 * 1000000L };
+	struct stat before, after;
+	int fd;
+
+	(void)state;
+	put(C, "e", "");
+	age("e");
+	before = st_of(C, "e");
+	assert_int_equal(before.st_mtim.tv_sec, 1000);
+	nanosleep(&pause, NULL);        /* past a coarse clock's tick */
+	fd = (int)OK(uvfs_open(C, "e", O_WRONLY | O_TRUNC, 0));
+	OK(uvfs_close(C, fd));
+	after = st_of(C, "e");
+	assert_int_equal(after.st_size, 0);
+	assert_true(after.st_mtim.tv_sec > 1000);
+	assert_true(ts_after(after.st_ctim, before.st_ctim));
+	/* the same through O_RDWR|O_CREAT on the existing file */
+	age("e");
+	before = st_of(C, "e");
+	nanosleep(&pause, NULL);
+	fd = (int)OK(uvfs_open(C, "e", O_RDWR | O_CREAT | O_TRUNC, 0644));
+	OK(uvfs_close(C, fd));
+	after = st_of(C, "e");
+	assert_true(after.st_mtim.tv_sec > 1000);
+	assert_true(ts_after(after.st_ctim, before.st_ctim));
+	/* without O_TRUNC an open for writing moves nothing */
+	age("e");
+	before = st_of(C, "e");
+	nanosleep(&pause, NULL);
+	fd = (int)OK(uvfs_open(C, "e", O_WRONLY, 0));
+	OK(uvfs_close(C, fd));
+	after = st_of(C, "e");
+	assert_int_equal(after.st_mtim.tv_sec, 1000);
+	assert_false(ts_after(after.st_ctim, before.st_ctim));
+}
+
+/* ftruncate(2) moves mtime and ctime even to the size the file has
+ * (Linux's do_ftruncate passes ATTR_MTIME|ATTR_CTIME); truncate(2) to the
+ * same size is left to the file system. */
+static void test_ftruncate_same_size_times(void **state)
+{
+	struct timespec pause = { 0, 50 * 1000000L };
+	struct stat before, after;
+	int fd;
+
+	(void)state;
+	put(C, "s", "abc");
+	age("s");
+	before = st_of(C, "s");
+	nanosleep(&pause, NULL);        /* past a coarse clock's tick */
+	fd = (int)OK(uvfs_open(C, "s", O_WRONLY, 0));
+	OK(uvfs_ftruncate(C, fd, 3));
+	OK(uvfs_close(C, fd));
+	after = st_of(C, "s");
+	assert_int_equal(after.st_size, 3);
+	assert_true(after.st_mtim.tv_sec > 1000);
+	assert_true(ts_after(after.st_ctim, before.st_ctim));
+	ASSERT_CONTENT(C, "s", "abc");
+}
+
 static void test_open_append(void **state)
 {
 	int fd, fd2;
@@ -3114,6 +3185,8 @@ int main(int argc, char **argv)
 		T(test_open_creat),
 		T(test_open_excl),
 		T(test_open_trunc),
+		T(test_open_trunc_empty),
+		T(test_ftruncate_same_size_times),
 		T(test_open_append),
 		T(test_open_directory),
 		T(test_open_nofollow),

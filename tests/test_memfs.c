@@ -634,8 +634,9 @@ static void test_size_limit(void **state)
 }
 
 /* memfs's holes (memfs_holes.c): fallocate reserves pages (counted,
- * zeros, a hole to SEEK_DATA, written without -ENOSPC), punches free
- * them, copy_range keeps holes, and size= holds for all of it. */
+ * zeros, a hole to SEEK_DATA, written without -ENOSPC; data once a
+ * second fallocate covers them, as tmpfs), punches free them, copy_range
+ * writes zeros for holes (tmpfs splices), and size= holds for all of it. */
 #define FA_KEEP 0x01
 #define FA_PUNCH 0x03
 static off_t seekd(struct fx *f, void *n, off_t off, int whence)
@@ -667,16 +668,18 @@ static void test_holes_fallocate(void **state)
 			 -ENOSPC);
 	assert_int_equal(sget(f, a).st_size, 0);
 	assert_int_equal(sget(f, b).st_blocks, 0);
-	/* mode 0 over reserved pages grows the size, needs no space */
+	/* mode 0 over reserved pages grows the size, needs no space, and
+	 * makes the pages it covers data (tmpfs: a fallocated folio found
+	 * by another fallocate is cleared and marked up to date) */
 	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0, 0, 10000), 0);
 	assert_int_equal(sget(f, a).st_size, 10000);
+	assert_int_equal(sget(f, a).st_blocks, 32);
 	memset(buf, 'x', sizeof(buf));
 	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 16384, 0), 10000);
 	for (size_t i = 0; i < 10000; i++)
 		assert_int_equal(buf[i], 0);
-	/* a hole to SEEK_DATA until written; written, it is data */
-	assert_int_equal(seekd(f, a, 0, SEEK_DATA), -ENXIO);
-	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 10000);
 	memset(buf, 'w', sizeof(buf));
 	assert_int_equal(pwr(f, a, buf, 16384, 0), 16384); /* no -ENOSPC */
 	assert_int_equal(sget(f, a).st_blocks, 32);
@@ -695,14 +698,15 @@ static void test_holes_fallocate(void **state)
 	assert_int_equal(buf[8292], 'w');
 	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 4096);
 	assert_int_equal(seekd(f, a, 4096, SEEK_DATA), 8192);
-	/* copy_range keeps the hole; a copy that runs out of space is short */
+	/* copy_range writes the hole's zeros: with one page free, a copy
+	 * of a page of data and a hole is short by the hole */
 	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 0, b, NULL, 0,
-					 8192), 8192);
+					 8192), 4096);
 	assert_int_equal(sget(f, b).st_blocks, 8);
 	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 4096);
 	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
 					 8192), -ENOSPC);
-	assert_int_equal(sget(f, b).st_size, 8192);
+	assert_int_equal(sget(f, b).st_size, 4096);
 	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_PUNCH, 0, 4096),
 			 0);
 	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
@@ -729,6 +733,18 @@ static void test_holes_fallocate(void **state)
 					INT64_MAX - 4095, 4095), 0);
 	assert_int_equal(sget(f, a).st_blocks, 8);
 	assert_int_equal(sget(f, a).st_size, INT64_MAX);
+	/* reserved pages are a hole to SEEK_DATA until written or covered
+	 * by a second fallocate (then data, page by page) */
+	assert_int_equal(seekd(f, a, INT64_MAX - 4095, SEEK_DATA), -ENXIO);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 0, 8192), 0);
+	assert_int_equal(seekd(f, b, 0, SEEK_DATA), -ENXIO);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 0);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 5000, 1), 0);
+	assert_int_equal(seekd(f, b, 0, SEEK_DATA), 4096);
+	assert_int_equal(seekd(f, b, 4096, SEEK_HOLE), 8192);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 0);
+	assert_int_equal(sget(f, b).st_blocks, 16);
 	assert_int_equal(pwr(f, a, "d", 1, 1 << 20), 1);
 	assert_int_equal(seekd(f, a, 0, SEEK_DATA), 1 << 20);
 	assert_int_equal(seekd(f, a, (1 << 20) + 4096, SEEK_DATA), -ENXIO);
@@ -1340,6 +1356,20 @@ static void test_setattr_permission(void **state)
 
 		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
 		assert_true(sget(f, p).st_atim.tv_sec > 1000);
+		/* as relatime: not again while it is after mtime and
+		 * ctime; again once the file changed */
+		struct timespec a1 = sget(f, p).st_atim;
+		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
+		assert_int_equal(sget(f, p).st_atim.tv_nsec, a1.tv_nsec);
+		assert_int_equal(sget(f, p).st_atim.tv_sec, a1.tv_sec);
+		assert_int_equal(ops->setattr(&f->sb, p, &(struct uvfs_setattr){
+					.valid = UVFS_SET_MODE,
+					.mode = 02765 }), 0);
+		assert_int_equal(ops->read(&f->sb, p, NULL, &c, 1, 0), 0);
+		st2 = sget(f, p);
+		assert_true(st2.st_atim.tv_sec > a1.tv_sec ||
+			    (st2.st_atim.tv_sec == a1.tv_sec &&
+			     st2.st_atim.tv_nsec > a1.tv_nsec));
 	}
 	sa.mtime.tv_nsec = 1000000000;
 	assert_int_equal(ops->setattr(&f->sb, p, &sa), -EINVAL);

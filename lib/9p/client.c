@@ -139,8 +139,47 @@ static void node_set_fid_locked(struct p9sb *s, struct node *n,
 	*released = flru_trim_locked(s);
 }
 
+/*
+ * => s->lock held.  Was n's fid walked before a rename (made through this
+ * mount) that moved n or a directory above it?  On a server that names
+ * fids by path (diod) such a fid names whatever is at the old path now —
+ * a file made there since answers for n, and no error says so — so it is
+ * walked again by n's new names before it is used (fid_follow_rename).
+ * A node found unmoved is marked current, so that the chain of names is
+ * looked at once per rename, not at every use.
+ */
+static bool fid_moved_locked(struct p9sb *s, struct node *n)
+{
+	if (n == s->root || n->gen >= s->gen)
+		return false;
+	if (!moved_since_locked(s, n, n->gen)) {
+		n->gen = s->gen;        /* its fid still names it */
+		return false;
+	}
+	return true;
+}
+
+/* n was moved since its fid was walked: walked again by the names the
+ * table has now (rewalk).  Once per rename: if that fails (the chain of
+ * names is not known whole, or the file is gone), the old fid is used as
+ * before, and an ENOENT from it goes to stale_retry's other names; a
+ * failed request (the session down) leaves it to the next use. */
+static void fid_follow_rename(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	bool moved = fid_moved_locked(s, n);
+	pthread_mutex_unlock(&s->lock);
+	int r = moved ? rewalk(s, n) : 0;
+	if (r == -ENOENT || r == -ESTALE) {
+		pthread_mutex_lock(&s->lock);
+		n->gen = s->gen;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
 int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
+	fid_follow_rename(s, n);
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&s->lock);
 		struct fid *f = n->fid;
@@ -981,6 +1020,13 @@ void attr_drop(struct p9sb *s, struct node *n)
 {
 	pthread_mutex_lock(&s->lock);
 	n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void attr_drop_atime(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->attr_ok = false;     /* (the mode, owner and group stand) */
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -175,9 +175,11 @@ static inline struct p9sb *S(struct uvfs_sb *sb)
 struct fid *fid_new(uint32_t num);
 /* Drops a use; the last one clunks (asynchronously). */
 void fid_put(struct p9sb *s, struct fid *f);
-/* n's walked fid, with a use taken: 0 and *f, or why n's fid, released
- * by the cache, could not be walked again (-ESTALE: its file is gone or
- * another one is at its path). */
+/* n's walked fid, with a use taken (walked again first if a rename
+ * through this mount moved n or a directory above it since: a path-named
+ * fid would name whatever is at the old path): 0 and *f, or why n's fid,
+ * released by the cache, could not be walked again (-ESTALE: its file is
+ * gone or another one is at its path). */
 int node_fid(struct p9sb *s, struct node *n, struct fid **f);
 /* For getattr: an open handle's fid if n has one (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
@@ -215,12 +217,17 @@ void node_rele(struct p9sb *s, struct node *n);
 bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
 void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
 void attr_drop(struct p9sb *s, struct node *n);
+/* n was read on the server (a listing, a symlink's target): its atime
+ * may have moved there (relatime), so the attributes kept are not
+ * answered again; the mode, owner and group kept for permission checks
+ * stand (docs/9p-client.md, "Round trips"). */
+void attr_drop_atime(struct p9sb *s, struct node *n);
 /* Fresh mode, uid, gid of n (the rest may be stale). */
 bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
 /* A rename moved (opino, oname) to (npino, nname): the table follows
- * (the node keeps its fid: a path-named one is walked again when it
- * fails, docs/9p-client.md "fids and renames"); a node at the target
- * name loses it. */
+ * (the node keeps its fid until its next use, when node_fid walks it
+ * again by the new name: docs/9p-client.md "fids and renames"); a node
+ * at the target name loses it. */
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname);
 /* Hard links (docs/9p-client.md, "Hard links"): a link dir/name to n was

@@ -403,6 +403,9 @@ ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 	r = atomic_exchange(&((struct node *)priv)->wb_err, 0);
 	if (r)
 		return r;
+	/* the server's atime may move (now, or by the read-ahead that
+	 * answers this) */
+	attr_drop_atime(s, priv);
 	if (h && !h->sync && s->actimeo_ns && n > 0) {
 		uint64_t o = (uint64_t)off;
 		pthread_mutex_lock(&h->ra_lock);
@@ -725,7 +728,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	unsigned listed = 0;
 	uint32_t fid, iounit;
 	char name[NAME_MAX + 1];
-	bool tmp, stop = false;
+	bool tmp, stop = false, asked = false;
 	int r;
 
 	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
@@ -755,6 +758,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			r = rpc(&s->c, &m, P9_RREADDIR, &rd->rp, CL_NONE, 0);
 			if (r)
 				break;
+			asked = true;
 			rd->off = cookie;
 			p9_dirent_iter_init(&it, rd->rp.m.rreaddir.data,
 					    rd->rp.m.rreaddir.count);
@@ -803,5 +807,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	rd_put(s, h, rd);
 	if (tmp)
 		clunk_async(&s->c, fid);
+	if (asked)
+		attr_drop_atime(s, priv);
 	return r;
 }

@@ -100,10 +100,17 @@ int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode)
 	return may_access(ctx, p->vp, amode);
 }
 
-static int set_size(struct vnode *vp, off_t len)
+/* times: ftruncate(2)'s (Linux's do_ftruncate passes ATTR_MTIME|
+ * ATTR_CTIME: they move even when the size does not); truncate(2)
+ * leaves them to the file system (they move if the size changes). */
+static int set_size(struct vnode *vp, off_t len, bool times)
 {
 	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
 
+	if (times) {
+		sa.valid |= UVFS_SET_MTIME;
+		sa.mtime.tv_nsec = UTIME_NOW;
+	}
 	return vop_setattr(vp, &sa);
 }
 
@@ -122,7 +129,7 @@ int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
 	r = may_access(ctx, p->vp, W_OK);
 	if (!r)
 		r = file_kill_priv(ctx, p->vp);
-	return r < 0 ? r : set_size(p->vp, len);
+	return r < 0 ? r : set_size(p->vp, len, false);
 }
 
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
@@ -156,7 +163,7 @@ int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len)
 	if (!S_ISREG(f->path.vp->type) || (f->flags & O_ACCMODE) == O_RDONLY)
 		r = -EINVAL;
 	else if ((r = file_kill_priv(ctx, f->path.vp)) >= 0)
-		r = set_size(f->path.vp, len);
+		r = set_size(f->path.vp, len, true);
 	file_put(f);
 	return r;
 }

@@ -571,16 +571,21 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 	if (S_ISSOCK(vp->type))
 		return -ENXIO;
 	if (trunc && !created && S_ISREG(vp->type)) {
-		struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
-		struct stat st;
+		/* As Linux's do_truncate for an open: the size and the times,
+		 * also of a file already empty (its mtime and ctime change,
+		 * where a truncate(2) to the same size changes nothing; a
+		 * server's truncate to the size the file has does not touch
+		 * them, so the time is asked for too).  Pages fallocate
+		 * reserved past the end go as well. */
+		struct uvfs_setattr sa = {
+			.valid = UVFS_SET_SIZE | UVFS_SET_MTIME, .size = 0,
+			.mtime = { .tv_nsec = UTIME_NOW },
+		};
 
 		r = file_kill_priv(ctx, vp);
 		if (r < 0)
 			return r;
-		r = vop_getattr(vp, &st);
-		/* (blocks: pages fallocate reserved past the end go too) */
-		if (!r && (st.st_size != 0 || st.st_blocks != 0))
-			r = vop_setattr(vp, &sa);
+		r = vop_setattr(vp, &sa);
 		if (r)
 			return r;
 	}

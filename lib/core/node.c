@@ -461,7 +461,11 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 
 int uvfs_file_truncate(struct uvfs_file *h, off_t len)
 {
-	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
+	/* ftruncate(2): the times move even at the same size (attr.c) */
+	struct uvfs_setattr sa = {
+		.valid = UVFS_SET_SIZE | UVFS_SET_MTIME, .size = len,
+		.mtime = { .tv_nsec = UTIME_NOW },
+	};
 
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (len < 0)

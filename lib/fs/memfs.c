@@ -668,9 +668,19 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 		changed = true;
 	}
 	if (v & UVFS_SET_SIZE) {
+		/* as tmpfs: the times move if the size does, or if pages
+		 * are cut (shmem_truncate_range: a truncation to the size
+		 * or below of a file that has pages), not for an empty
+		 * file kept at its size (an ftruncate or an O_TRUNC open
+		 * asks for them too); pages reserved past the end go
+		 * whatever the size */
+		bool moved = sa->size != n->size ||
+			     (sa->size <= n->size && n->u.reg.npages > 0);
 		truncate_locked(fs, n, sa->size);
-		n->mtime = ts;
-		changed = true;
+		if (moved) {
+			n->mtime = ts;
+			changed = true;
+		}
 	}
 	if ((v & UVFS_SET_ATIME) && sa->atime.tv_nsec != UTIME_OMIT) {
 		n->atime = sa->atime.tv_nsec == UTIME_NOW ? ts : sa->atime;
@@ -771,7 +781,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 			memset((char *)buf + done, 0, chunk);
 		done += chunk;
 	}
-	now(&nd->atime);
+	touch_atime_locked(nd);
 	pthread_mutex_unlock(&nd->lock);
 	return (ssize_t)done;
 }
@@ -914,7 +924,7 @@ static int op_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			break;
 	}
 	pthread_mutex_lock(&d->lock);
-	now(&d->atime);
+	touch_atime_locked(d);
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 }

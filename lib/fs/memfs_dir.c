@@ -578,7 +578,7 @@ ssize_t memfs_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 		len = size;
 	memcpy(buf, n->u.target, len);
 	pthread_mutex_lock(&n->lock);
-	now(&n->atime);
+	touch_atime_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	return (ssize_t)len;
 }

@@ -1,7 +1,8 @@
 /*
  * memfs_holes.c - what memfs knows of its holes: fallocate (reserved
  * pages, punched holes), SEEK_DATA / SEEK_HOLE, and copy_range, which
- * copies data pages and keeps holes holes.
+ * writes what it reads, zeros of holes included (tmpfs has no copy op: the
+ * kernel splices, and a hole copied is zeros written).
  *
  * A page index of a regular file is one of three things in its page tree
  * (memfs_radix.c), as a tmpfs page is:
@@ -12,7 +13,10 @@
  *              -ENOSPC) and in npages (st_blocks), read as zeros, and a
  *              hole to SEEK_DATA (tmpfs: a fallocated page is not up to
  *              date until written).  The first write into it puts a page
- *              of its own in its place (memfs_page_for_write);
+ *              of its own in its place (memfs_page_for_write), and so
+ *              does a second fallocate over it (tmpfs's shmem_get_folio
+ *              for SGP_FALLOC clears a fallocated folio it finds and
+ *              marks it up to date: data from then on);
  *   data       a page of its own, written at least once (whole: the bytes
  *              of it never written read as zeros, and count as data).
  * A punch frees the pages it covers whole, zeros the bytes it covers in
@@ -23,8 +27,8 @@
  *
  * Locks: the node's lock around each change and each look, never two
  * node locks at a time (memfs.c's lock order): copy_range between two
- * files copies one source page (or one run of holes) at a time, taking
- * the source's lock and then the destination's, one after the other.
+ * files copies at most one page at a time, taking the source's lock and
+ * then the destination's, one after the other.
  */
 #define _GNU_SOURCE
 #include "memfs_i.h"
@@ -85,9 +89,34 @@ void memfs_punch_locked(struct memfs *fs, struct node *n, uint64_t start,
 	memfs_pages_uncount(fs, freed);
 }
 
-/* Reserves every page of [first, last] that has none.  All or nothing
- * for -ENOSPC (counted before anything is inserted); an -ENOMEM midway
- * leaves the pages reserved so far (they read as zeros, the size is
+/* The pages of [first, last] that an earlier fallocate reserved become
+ * data (tmpfs: a fallocated folio found by another fallocate is cleared
+ * and marked up to date).  They are counted already.  => n->lock held. */
+static int settle_reserved_locked(struct node *n, uint64_t first,
+				  uint64_t last)
+{
+	uint64_t idx = first, found;
+	char *pg;
+
+	while (idx <= last) {
+		pg = memfs_radix_next(&n->u.reg.pages, idx, &found);
+		if (pg == NULL || found > last)
+			break;
+		if (pg == MEMFS_RESERVED) {
+			pg = sys_calloc(1, PG_SIZE);
+			if (pg == NULL)
+				return -ENOMEM;
+			*memfs_radix_slot(&n->u.reg.pages, found) = pg;
+		}
+		idx = found + 1;
+	}
+	return 0;
+}
+
+/* Reserves every page of [first, last] that has none, and turns those an
+ * earlier fallocate reserved into data.  All or nothing for -ENOSPC
+ * (counted before anything changes); an -ENOMEM midway leaves the pages
+ * reserved or settled so far (they read as zeros, the size is
  * unchanged).  => n->lock held. */
 static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 			  uint64_t last)
@@ -99,11 +128,16 @@ static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 	if (want > limit)       /* no need to count what cannot fit */
 		return -ENOSPC;
 	need = want - memfs_radix_count(&n->u.reg.pages, first, last + 1);
-	if (need == 0)
-		return 0;       /* (counting 0 on a full instance fails) */
+	if (need == 0)          /* (counting 0 on a full instance fails) */
+		return settle_reserved_locked(n, first, last);
 	err = memfs_pages_count(fs, need);
 	if (err != 0)
 		return err;
+	err = settle_reserved_locked(n, first, last);   /* before any new */
+	if (err != 0) {
+		memfs_pages_uncount(fs, need);
+		return err;
+	}
 	for (uint64_t i = first; made < need && i <= last; i++) {
 		if (memfs_radix_lookup(&n->u.reg.pages, i) != NULL)
 			continue;
@@ -200,14 +234,11 @@ off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
 	return pos;
 }
 
-/* One piece of a copy: the source at pin, up to len bytes, read into buf
- * (data, within one page) or found to be a hole (a run of holes up to the
- * next data page).  => the piece's length (0: pin is at or past the end of
- * file), *hole set. */
-static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf,
-			bool *hole)
+/* One piece of a copy: the source at pin, up to len bytes within one
+ * page, read into buf (zeros from a hole).  => the piece's length (0: pin
+ * is at or past the end of file). */
+static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf)
 {
-	uint64_t idx = pin >> PG_SHIFT, found, stop;
 	size_t chunk = PG_SIZE - (pin & PG_MASK);
 	const char *pg;
 
@@ -218,41 +249,28 @@ static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf,
 	}
 	if (len > (uint64_t)(s->size - (off_t)pin))
 		len = (size_t)(s->size - (off_t)pin);
-	pg = memfs_radix_lookup(&s->u.reg.pages, idx);
-	*hole = !is_data(pg);
-	if (*hole) {
-		const void *p;
-
-		/* up to the next page that holds data */
-		while ((p = memfs_radix_next(&s->u.reg.pages, idx + 1,
-					     &found)) == MEMFS_RESERVED)
-			idx = found;
-		stop = p != NULL ? found << PG_SHIFT : UINT64_MAX;
-		chunk = stop - pin < len ? (size_t)(stop - pin) : len;
-	} else {
-		if (chunk > len)
-			chunk = len;
+	if (chunk > len)
+		chunk = len;
+	pg = memfs_radix_lookup(&s->u.reg.pages, pin >> PG_SHIFT);
+	if (is_data(pg))
 		memcpy(buf, pg + (pin & PG_MASK), chunk);
-	}
+	else
+		memset(buf, 0, chunk);
 	pthread_mutex_unlock(&s->lock);
 	return chunk;
 }
 
-/* The other half: buf (or a hole) at pout of d, within one page for data. */
+/* The other half: buf at pout of d, within one page. */
 static int copy_write(struct memfs *fs, struct node *d, uint64_t pout,
-		      const char *buf, size_t chunk, bool hole)
+		      const char *buf, size_t chunk)
 {
 	char *pg;
-	int err = 0;
+	int err;
 
 	pthread_mutex_lock(&d->lock);
-	if (hole) {
-		memfs_punch_locked(fs, d, pout, pout + chunk);
-	} else {
-		err = memfs_page_for_write(fs, d, pout >> PG_SHIFT, &pg);
-		if (err == 0)
-			memcpy(pg + (pout & PG_MASK), buf, chunk);
-	}
+	err = memfs_page_for_write(fs, d, pout >> PG_SHIFT, &pg);
+	if (err == 0)
+		memcpy(pg + (pout & PG_MASK), buf, chunk);
 	if (err == 0 && (off_t)(pout + chunk) > d->size)
 		d->size = (off_t)(pout + chunk);
 	pthread_mutex_unlock(&d->lock);
@@ -288,19 +306,20 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 		uint64_t pin = (uint64_t)off_in + done;
 		uint64_t pout = (uint64_t)off_out + done;
 		size_t room = PG_SIZE - (pout & PG_MASK), chunk;
-		bool hole = false;
 
-		chunk = copy_read(s, pin, len - done, buf, &hole);
+		chunk = copy_read(s, pin, len - done < room ? len - done : room,
+				  buf);
 		if (chunk == 0)
 			break;
-		if (!hole && chunk > room)
-			chunk = room;   /* the rest of the page next time */
-		err = copy_write(fs, d, pout, buf, chunk, hole);
+		err = copy_write(fs, d, pout, buf, chunk);
 		if (err != 0)
 			break;
 		done += chunk;
 	}
 	free(buf);
+	pthread_mutex_lock(&s->lock);
+	touch_atime_locked(s);  /* a read of the source */
+	pthread_mutex_unlock(&s->lock);
 	if (done > 0) {
 		pthread_mutex_lock(&d->lock);
 		now(&d->mtime);

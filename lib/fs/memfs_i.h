@@ -159,6 +159,26 @@ static inline void now(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+static inline bool ts_le(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+/* => n->lock held.  A read, a listing, a symlink's target read: the
+ * atime moves as Linux's relatime (the default mount option, tmpfs's
+ * too) moves it: when it is not after the mtime or the ctime, or is a
+ * day old (docs/differences.md, "Times"). */
+static inline void touch_atime_locked(struct node *n)
+{
+	struct timespec ts;
+
+	now(&ts);
+	if (ts_le(&n->atime, &n->mtime) || ts_le(&n->atime, &n->ctime) ||
+	    ts.tv_sec - n->atime.tv_sec >= 24 * 60 * 60)
+		n->atime = ts;
+}
+
 static inline struct memfs *sb_fs(struct uvfs_sb *sb)
 {
 	return uvfs_sb_private(sb);

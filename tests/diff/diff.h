@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #define SEQ_MAX_CALLS 64
 #define SEQ_SLOTS 4             /* descriptor slots fd0..fd3 */
@@ -42,6 +43,9 @@ enum feature {
 	FEAT_SEEK_HOLE = 1 << 1,        /* lseek SEEK_DATA / SEEK_HOLE */
 	FEAT_COPY_RANGE = 1 << 2,       /* copy_file_range(2) */
 	FEAT_OTHER_USER = 1 << 3,       /* calls as a user other than root */
+	FEAT_TIMES = 1 << 4,            /* which times each call changed
+					   (times.c; not a call kind: the
+					   same sequences either way) */
 };
 
 /*
@@ -78,13 +82,25 @@ struct seq {
 	struct call calls[SEQ_MAX_CALLS];
 };
 
+#define RES_TIMES_MAX 64
+
 /* One call's outcome: ret (normalised: an open's is 0), err (errno or
- * 0), info (what it read: data digest, names, target, attributes). */
+ * 0), info (what it read: data digest, names, target, attributes),
+ * times (with FEAT_TIMES: which times of the files it names it changed,
+ * times.c; "" without). */
 struct result {
 	long ret;
 	int err;
 	int cond;               /* COND_* seen on this side before the call */
 	char info[RES_INFO_MAX];
+	char times[RES_TIMES_MAX];
+};
+
+/* times.c: the files a call names, as seen before it */
+#define TIMES_OBJS 6
+struct times_obs {
+	struct stat st[TIMES_OBJS];
+	int ok[TIMES_OBJS];
 };
 
 /* Conditions a rule of the accepted list may name, computed on each side
@@ -102,8 +118,9 @@ enum cond {
 	COND_RENAMED_REUSED = 1 << 4,   /* a name a file was renamed away
 					   from names something again */
 	COND_NOOP_CHOWN = 1 << 5,       /* a chown to -1, -1 */
-	COND_FALLOC_OTHER = 1 << 6,     /* a fallocate by the other user was
-					   made earlier in the sequence */
+	COND_FALLOC_OTHER = 1 << 6,     /* a fallocate by the other user:
+					   this call, or one earlier in the
+					   sequence */
 };
 
 /* seq.c */
@@ -119,8 +136,16 @@ int errno_by_name(const char *name);
 
 /* exec.c */
 int seq_run(const struct seq *s, const char *root, const char *name,
-	    struct result *res, int is_ref);
+	    struct result *res, int is_ref, unsigned features);
 char *seq_snapshot(const char *dir);
 int tree_remove(const char *path);
+
+/* times.c: before the call (stats the files it names, then waits for the
+ * coarse clock to pass their times); after it, "p1:mc d1:- ..." (per
+ * file: a, m, c for each time that moved, - for none) into out.  fds:
+ * the call's two descriptors (-1: none). */
+void times_before(const struct call *c, const int *fds, struct times_obs *t);
+void times_after(const struct call *c, const int *fds,
+		 const struct times_obs *t, char *out, size_t len);
 
 #endif

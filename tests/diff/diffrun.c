@@ -40,7 +40,7 @@
 
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
-		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE };
+		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -105,6 +105,7 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "noop-chown") == 0) r->cond = RC_NOOP_CHOWN;
 		else if (strcmp(cond, "falloc-other") == 0) r->cond = RC_FALLOC_OTHER;
 		else if (strcmp(cond, "seek-hole") == 0) r->cond = RC_SEEK_HOLE;
+		else if (strcmp(cond, "atime") == 0) r->cond = RC_ATIME;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -118,7 +119,8 @@ bad:
 		fprintf(stderr, "uvfs-diffrun: %s:%d: not a rule "
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
-			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole; "
+			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole, "
+			"atime; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -145,6 +147,37 @@ static int backend_match(const char *rb, const char *backend)
 	       (strcmp(backend, "hostfs") == 0 || strcmp(backend, "diod") == 0);
 }
 
+/* The times string without the atime letters ("fd:a" -> "fd:-"). */
+static void strip_atime(const char *t, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *t && o + 2 < len; t++) {
+		if (*t == 'a')
+			continue;
+		/* a file whose only letter was a: "-" */
+		if ((*t == ' ' || *t == 0) && o && out[o - 1] == ':')
+			out[o++] = '-';
+		out[o++] = *t;
+	}
+	if (o && out[o - 1] == ':' && o + 1 < len)
+		out[o++] = '-';
+	out[o] = 0;
+}
+
+/* The two results agree but for which atimes moved. */
+static int atime_only(const struct result *a, const struct result *b)
+{
+	char x[RES_TIMES_MAX + 8], y[RES_TIMES_MAX + 8];
+
+	if (a->ret != b->ret || a->err != b->err || strcmp(a->info, b->info) ||
+	    strcmp(a->times, b->times) == 0)
+		return 0;
+	strip_atime(a->times, x, sizeof(x));
+	strip_atime(b->times, y, sizeof(y));
+	return strcmp(x, y) == 0;
+}
+
 /* the first rule that accepts this difference; c: the call, or NULL for
  * the trees left (ref->cond then: every call's conditions) */
 static struct rule *rule_find(const char *backend, const struct call *c,
@@ -166,7 +199,8 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)) ||
 		    (r->cond == RC_FALLOC_OTHER && !(ref->cond & COND_FALLOC_OTHER)) ||
 		    (r->cond == RC_SEEK_HOLE && !(c && c->op == OP_LSEEK &&
-						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))))
+						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))) ||
+		    (r->cond == RC_ATIME && !(c && atime_only(ref, dut))))
 			continue;
 		return r;
 	}
@@ -190,6 +224,10 @@ struct outcome {
 	struct rule *rule;
 	char *snap_ref, *snap_dut;
 	int run_ref, run_dut;   /* seq_run's answers */
+	/* atime-only differences accepted on the way (the trees have not
+	 * parted: the comparison goes on), by their rules */
+	struct rule *passed[SEQ_MAX_CALLS];
+	int npassed;
 	char env[4400];
 };
 
@@ -231,7 +269,8 @@ static long leftovers;          /* trees left on the mount (see check) */
 static int same_result(const struct result *a, const struct result *b)
 {
 	return a->ret == b->ret && a->err == b->err &&
-	       strcmp(a->info, b->info) == 0;
+	       strcmp(a->info, b->info) == 0 &&
+	       strcmp(a->times, b->times) == 0;
 }
 
 static void outcome_free(struct outcome *o)
@@ -249,8 +288,8 @@ static void check(const struct seq *s, const struct opts *o,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(name, sizeof(name), "s%lu", run_counter++);
-	out->run_ref = seq_run(s, o->ref, name, res_ref, 1);
-	out->run_dut = seq_run(s, o->dut, name, res_dut, 0);
+	out->run_ref = seq_run(s, o->ref, name, res_ref, 1, o->features);
+	out->run_dut = seq_run(s, o->dut, name, res_dut, 0, o->features);
 	if (out->run_ref < 0) {
 		out->v = ENV_ERROR;
 		snprintf(out->env, sizeof(out->env), "the reference run failed: %s",
@@ -262,9 +301,21 @@ static void check(const struct seq *s, const struct opts *o,
 	for (int i = 0; i < s->n; i++) {
 		if (same_result(&res_ref[i], &res_dut[i]))
 			continue;
+		/* once an atime parted, relatime moves the two apart or
+		 * together as it likes (and a 9P read-ahead moves the
+		 * server's later): atimes are not compared any more */
+		if (out->npassed && atime_only(&res_ref[i], &res_dut[i]))
+			continue;
 		out->at = i;
 		out->rule = rule_find(o->backend, &s->calls[i], &res_ref[i],
 				      &res_dut[i]);
+		if (out->rule && out->rule->cond == RC_ATIME) {
+			/* only an atime: the two trees are still alike */
+			out->passed[out->npassed++] = out->rule;
+			out->rule = NULL;
+			out->at = s->n;
+			continue;
+		}
 		out->v = out->rule ? ACCEPTED : DIFFER;
 		break;
 	}
@@ -411,6 +462,10 @@ static void res_format(const struct result *r, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%ld%s%s", r->ret, r->info[0] ? " " : "",
 			 r->info);
+	if (r->times[0] && r->ret != -2) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, "  [times %s]", r->times);
+	}
 }
 
 static void snap_diff(FILE *f, const char *prefix, const char *a,
@@ -438,7 +493,7 @@ static void report(FILE *f, const char *prefix, const struct seq *s,
 		   const struct opts *o)
 {
 	struct outcome out;
-	char cbuf[300], r1[200], r2[200];
+	char cbuf[300], r1[256], r2[256];
 
 	check(s, o, &out, 1);
 	fprintf(f, "%sbackend %s, seed %llu, working directory uid %ld mode 0%lo\n",
@@ -518,12 +573,13 @@ static unsigned parse_features(const char *list)
 		else if (strcmp(t, "seek_hole") == 0) f |= FEAT_SEEK_HOLE;
 		else if (strcmp(t, "copy_file_range") == 0) f |= FEAT_COPY_RANGE;
 		else if (strcmp(t, "other_user") == 0) f |= FEAT_OTHER_USER;
+		else if (strcmp(t, "times") == 0) f |= FEAT_TIMES;
 		else if (strcmp(t, "all") == 0) f |= ~0u;
 		else if (strcmp(t, "none") == 0) ;
 		else {
 			fprintf(stderr, "uvfs-diffrun: --calls: unknown kind '%s' "
 				"(fallocate, seek_hole, copy_file_range, other_user, "
-				"all, none)\n", t);
+				"times, all, none)\n", t);
 			exit(2);
 		}
 	}
@@ -613,7 +669,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: uvfs-diffrun --ref DIR --dut DIR --backend NAME --accepted FILE\n"
 		"                    [--seed N|random] [--count N] [--max-calls N]\n"
-		"                    [--calls fallocate,seek_hole,copy_file_range,other_user|all|none]\n"
+		"                    [--calls fallocate,seek_hole,copy_file_range,other_user,times|all|none]\n"
 		"                    [--cases DIR] [--save DIR] [--keep-going] [--no-shrink]\n"
 		"                    [--replay FILE] [--verbose] [--stats]\n");
 	exit(2);
@@ -627,7 +683,7 @@ int main(int argc, char **argv)
 	long count = 100;
 	int keep_going = 0, do_shrink = 1, failed = 0, stats = 0;
 	int cases_failed = 0;
-	long accepted_n = 0, same_n = 0, calls_n = 0;
+	long accepted_n = 0, same_n = 0, calls_n = 0, passed_n = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -708,6 +764,9 @@ int main(int argc, char **argv)
 				(unsigned long long)s.seed, out.env);
 			return 2;
 		}
+		for (int i = 0; i < out.npassed; i++)
+			out.passed[i]->hits++;
+		passed_n += out.npassed > 0;
 		if (out.v == SAME) {
 			same_n++;
 		} else if (out.v == ACCEPTED) {
@@ -734,6 +793,9 @@ int main(int argc, char **argv)
 	       "accepted difference, %d differ; %.1f s\n", o.backend,
 	       same_n + accepted_n + failed, calls_n, same_n, accepted_n, failed,
 	       secs);
+	if (passed_n)
+		printf("  %ld sequences compared on past an accepted atime "
+		       "difference\n", passed_n);
 	if (leftovers)
 		printf("  %ld trees of sequences that differed could not be "
 		       "removed from the mount\n", leftovers);

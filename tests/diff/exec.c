@@ -1,17 +1,20 @@
 /*
  * exec.c - runs a sequence in one directory and describes what it left.
  *
- * seq_run(s, root, name, res, is_ref): makes ROOT/NAME (0755, root's) and in it
- * the working directory ROOT/NAME/w (the sequence's owner and mode),
- * forks a child that chdirs there and makes the calls one by one, each as
- * root or as the other user (seteuid for that call: the saved uid stays
- * 0), and writes each call's result into res[] (shared memory the caller
- * mapped, SEQ_MAX_CALLS + 1 of them); on the reference side (is_ref)
- * also the conditions the accepted list names (struct result.cond), before
- * each call and, in res[n], after the last.  The child has 30 s (alarm); a call that hangs kills it and the
- * run reports -ETIMEDOUT.  Descriptors are the child's, in SEQ_SLOTS
- * slots, closed when it exits.  ".." of the working directory is ROOT/NAME,
- * the sequence's own, so a symlink or rename may use it.
+ * seq_run(s, root, name, res, is_ref, features): makes ROOT/NAME (0755,
+ * root's) and in it the working directory ROOT/NAME/w (the sequence's
+ * owner and mode), forks a child that chdirs there and makes the calls
+ * one by one, each as root or as the other user (seteuid for that call:
+ * the saved uid stays 0), and writes each call's result into res[]
+ * (shared memory the caller mapped, SEQ_MAX_CALLS + 1 of them); on the
+ * reference side (is_ref) also the conditions the accepted list names
+ * (struct result.cond), before each call and, in res[n], after the last;
+ * with FEAT_TIMES, which times of the files each call names it changed
+ * (times.c: the stats are made as root, around the call).  The child has
+ * 30 s (alarm); a call that hangs kills it and the run reports
+ * -ETIMEDOUT.  Descriptors are the child's, in SEQ_SLOTS slots, closed
+ * when it exits.  ".." of the working directory is ROOT/NAME, the
+ * sequence's own, so a symlink or rename may use it.
  *
  * seq_snapshot(dir): a text line per name below DIR (sorted, symlinks not
  * followed): type, mode, nlink, uid, gid, size and a digest of the data
@@ -160,7 +163,7 @@ static int conditions(const struct call *c, const struct slot *slots,
 			cond |= COND_OPEN_NAME_LOST;
 	if (mv->linked)
 		cond |= COND_LINKED;
-	if (mv->falloc_other)
+	if (mv->falloc_other || (c->op == OP_FALLOCATE && c->user))
 		cond |= COND_FALLOC_OTHER;
 	if ((c->op == OP_CHOWN || c->op == OP_FCHOWN) && c->a == -1 &&
 	    c->b == -1)
@@ -303,7 +306,7 @@ static void run_call(const struct call *c, struct slot *slots,
 }
 
 static void child(const struct seq *s, const char *wdir, struct result *res,
-		  int is_ref)
+		  int is_ref, unsigned features)
 {
 	struct slot slots[SEQ_SLOTS];
 	struct moved mv = { 0 };
@@ -317,10 +320,20 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 		slots[i].fd = -1;
 	for (int i = 0; i < s->n; i++) {
 		const struct call *c = &s->calls[i];
+		struct times_obs tob;
+		int fds[2] = { slots[c->fd].fd, slots[c->fd2].fd };
 		res[i].cond = is_ref ? conditions(c, slots, &mv) : 0;
+		if (features & FEAT_TIMES)
+			times_before(c, fds, &tob);
 		become(c->user);
 		run_call(c, slots, &res[i], buf);
 		become(0);
+		if (features & FEAT_TIMES) {
+			/* (an open or a close changed the slot) */
+			fds[0] = slots[c->fd].fd;
+			times_after(c, fds, &tob, res[i].times,
+				    sizeof(res[i].times));
+		}
 		if (is_ref && c->op == OP_RENAME && res[i].ret == 0 &&
 		    mv.n < MAX_MOVED)
 			snprintf(mv.path[mv.n++], SEQ_PATH_MAX, "%s", c->p1);
@@ -337,7 +350,7 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 }
 
 int seq_run(const struct seq *s, const char *root, const char *name,
-	    struct result *res, int is_ref)
+	    struct result *res, int is_ref, unsigned features)
 {
 	char top[4096], wdir[4200];
 	int status;
@@ -356,12 +369,13 @@ int seq_run(const struct seq *s, const char *root, const char *name,
 		res[i].err = 0;
 		res[i].cond = 0;
 		res[i].info[0] = 0;
+		res[i].times[0] = 0;
 	}
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		child(s, wdir, res, is_ref);
+		child(s, wdir, res, is_ref, features);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
