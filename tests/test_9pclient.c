@@ -329,8 +329,8 @@ static void test_read_whole(void **state)
 /* Writes behind (wbwindow=, docs/9p-client.md, "Bulk I/O"): a write is
  * accepted at once; one whose Twrite fails ("wf": ENOSPC from offset 8192
  * on) is reported at the next fsync or write, once, and never lost; a
- * handle opened O_SYNC, or the default (no write-behind), waits for its
- * writes and gets the error itself. */
+ * handle opened O_SYNC, or wbwindow=0, waits for its writes and gets the
+ * error itself; the default writes behind and the close gets it. */
 static void test_write_behind_error(void **state)
 {
 	struct fx x = { 0 };
@@ -377,11 +377,22 @@ static void test_write_behind_error(void **state)
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
 
-	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);  /* the default */
+	/* wbwindow=0: every write waits, its error is its own */
+	assert_int_equal(fx_mount(&x, "timeout=2000,wbwindow=0"), 0);
 	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), -ENOSPC);
 	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+
+	/* the default writes behind (write-back, as Linux's v9fs and NFS):
+	 * accepted, and the error reaches the close */
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), 4096);
+	assert_int_equal(uvfs_close(x.c, fd), -ENOSPC);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
 }
@@ -521,6 +532,9 @@ static void test_real_server_stopped(void **state)
 	fd = uvfs_open(c, "/m/probe", O_CREAT | O_RDWR, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(uvfs_write(c, fd, "x", 1), 1);
+	/* on the server (it was written behind): the close after the
+	 * forced unmount has nothing lost to report */
+	assert_int_equal(uvfs_fsync(c, fd), 0);
 
 	assert_int_equal(kill(pid, SIGSTOP), 0);
 	assert_true(proc_wait_stopped(pid));

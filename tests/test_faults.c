@@ -449,7 +449,12 @@ static void run_hostfs(struct run *r)
 	STEP(r, uvfs_mkdir(c, "/m", 0755));
 	snprintf(src, sizeof(src), "fd:%d,%d", sv[0], sv[0]);
 	r->also = hostfs_mount_allowed;
-	STEP(r, uvfs_mount(c, "9p", src, "/m", "timeout=5000"));
+	/* wbwindow=0: every write's outcome is its own, as the steps
+	 * compare each call with the dry run (written behind, a write
+	 * whose Twrite fails is the next fsync's or close's error, which
+	 * test_9pclient's write-behind case and net-partition_write
+	 * check) */
+	STEP(r, uvfs_mount(c, "9p", src, "/m", "timeout=5000,wbwindow=0"));
 	r->also = NULL;
 	if (!file_steps(r, c))
 		goto stop;
@@ -497,8 +502,8 @@ static void run_spawn(struct run *r)
 	STEP(r, uvfs_ctx_new(u, NULL, &c));
 	STEP(r, uvfs_9p_register(u));
 	STEP(r, uvfs_mkdir(c, "/m", 0755));
-	snprintf(o, sizeof(o), "server=%s,timeout=5000,restarts=0",
-		 hostfs_bin);
+	snprintf(o, sizeof(o), "server=%s,timeout=5000,restarts=0,"
+		 "wbwindow=0", hostfs_bin);     /* (as above) */
 	r->also = spawn_mount_allowed;
 	STEP(r, uvfs_mount(c, "hostfs", export_dir, "/m", o));
 	r->also = NULL;

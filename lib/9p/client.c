@@ -604,10 +604,11 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
 			uint64_t gen)
 {
-	struct fid *f = fid_new(fidnum), *old = NULL, *released = NULL;
+	struct fid *f = fidnum == P9_NOFID ? NULL : fid_new(fidnum);
 	struct node *n, *evict = NULL;
+	struct fid *old = NULL, *released = NULL;
 
-	if (!f) {
+	if (!f && fidnum != P9_NOFID) {
 		clunk_async(&s->c, fidnum);
 		return -ENOMEM;
 	}
@@ -880,6 +881,103 @@ static uint32_t dotl_flags(int flags)
 }
 
 /* Clones n's fid and opens the clone.  => *fid, *iounit */
+/*
+ * The open of a node whose walked fid nobody else uses: Tlopen of that
+ * fid itself, with the Twalk(parent -> newfid, [name]) that gives the
+ * node a new one in the same train (independent fids: a server may run
+ * them in any order): one round trip, where a clone and its Tlopen are
+ * two (they cannot go together).  1: not possible here (the caller
+ * clones), else rpc's result.
+ */
+static int open_steal(struct p9sb *s, struct node *n, int flags,
+		      uint32_t *fid, uint32_t *iounit)
+{
+	struct p9_msg m = { .type = P9_TLOPEN }, w = { .type = P9_TWALK };
+	struct fid *own = NULL, *pf = NULL, *old = NULL, *released = NULL;
+	struct rpc_async wa;
+	struct reply rp;
+	char *name = NULL;
+	uint64_t gen = 0;
+	uint32_t nf = 0;
+	bool wout = false;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (n != s->root && n->fid && n->name &&
+	    atomic_load(&n->fid->refs) == 1 &&
+	    !moved_since_locked(s, n, n->gen)) {
+		struct node *p = node_find_locked(s, n->pino);
+		if (p && p->fid && (name = sys_strdup(n->name))) {
+			own = n->fid;
+			n->fid = NULL;
+			flru_del_locked(s, n);
+			pf = p->fid;
+			atomic_fetch_add(&pf->refs, 1);
+			gen = s->gen;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!own)
+		return 1;
+	if (strlen(name) <= 65535 && fid_alloc(&s->c, &nf) == 0) {
+		w.twalk.fid = pf->num;
+		w.twalk.newfid = nf;
+		w.twalk.nwname = 1;
+		w.twalk.wname[0] = p9_str(name);
+		if (rpc_start(&s->c, &w, P9_RWALK, &wa) == 0) {
+			wout = true;
+			wa.overlapped = true;   /* it goes with the Tlopen */
+		} else {
+			fid_free(&s->c, nf);
+		}
+	}
+	m.tlopen.fid = own->num;
+	m.tlopen.flags = dotl_flags(flags);
+	r = rpc(&s->c, &m, P9_RLOPEN, &rp, CL_NONE, 0);
+	if (r == 0) {
+		*iounit = rp.m.rlopen.iounit;
+		reply_free(&rp);
+		*fid = own->num;
+		free(own);      /* the number is the caller's now */
+		own = NULL;
+	}
+	bool walked = false;
+	if (wout) {
+		struct reply wr;
+		if (rpc_finish(&s->c, &wa, &wr, CL_WALK, nf) == 0) {
+			if (wr.m.rwalk.nwqid != 1)
+				fid_free(&s->c, nf);    /* no fid made */
+			else if (wr.m.rwalk.wqid[0].path != n->ino)
+				clunk_async(&s->c, nf); /* another file */
+			else
+				walked = true;
+			reply_free(&wr);
+		}
+	}
+	/* the node's fid: the new walk's; own, if the open failed, is
+	 * given up (it may have been opened by a request that timed out:
+	 * the node walks again on demand) */
+	fid_put(s, own);
+	struct fid *give = NULL;
+	if (walked && !(give = fid_new(nf)))
+		clunk_async(&s->c, nf);
+	if (give) {
+		pthread_mutex_lock(&s->lock);
+		if (!n->fid) {
+			node_set_fid_locked(s, n, give, &old, &released);
+			n->gen = gen;
+			give = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+		fid_put(s, give);
+		fid_put(s, old);
+		fid_put(s, released);
+	}
+	fid_put(s, pf);
+	free(name);
+	return r;
+}
+
 static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 			 uint32_t *fid, uint32_t *iounit)
 {
@@ -889,6 +987,9 @@ static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 	uint32_t of;
 	int r;
 
+	r = open_steal(s, n, flags, fid, iounit);
+	if (r <= 0)
+		return r;
 	r = node_fid(s, n, &nf);
 	if (r)
 		return r;
@@ -1056,6 +1157,75 @@ int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 	bool hit = name_fresh_locked(s, pino, name, ino, type);
 	pthread_mutex_unlock(&s->lock);
 	return hit;
+}
+
+void node_new_file(struct p9sb *s, uint64_t ino)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, ino);
+	if (n && n != s->root) {
+		while (n->aliases) {
+			struct alias *a = n->aliases;
+			n->aliases = a->next;
+			free(a);
+			if (--n->naliases == 0)
+				s->naliased--;
+		}
+		if (n->name)
+			node_set_name_locked(s, n, 0, NULL, n->gen);
+		n->attr_ok = n->perm_ok = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
+			  mode_t *type)
+{
+	struct fid *f = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			mode_t t = atomic_load(&n->type);
+			if (n != s->root && n->fid && t && !n->naliases &&
+			    atomic_load(&n->fid->refs) == 1 &&
+			    !moved_since_locked(s, n, n->gen)) {
+				f = n->fid;
+				n->fid = NULL;
+				flru_del_locked(s, n);
+				*type = t;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
+			  struct node **np)
+{
+	struct fid *f = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (n != s->root && n->fid &&
+			    !moved_since_locked(s, n, n->gen)) {
+				f = n->fid;
+				atomic_fetch_add(&f->refs, 1);
+				*np = n;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return f;
+}
+
+void node_fid_fresh(struct p9sb *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	n->gen = s->gen;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void name_forget(struct p9sb *s, uint64_t pino, const char *name)

@@ -157,6 +157,22 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,
 	enum cleanup cl, uint32_t clfid);
 void reply_free(struct reply *rp);
+/* A request sent without waiting (rpc_start), waited for later
+ * (rpc_finish): no replay, not on a serial session. */
+struct rpc_async {
+	struct rs_req *rq;
+	struct timespec dl;
+	bool overlapped;        /* its wait is another's (sent with a call
+				 * waited for): not counted */
+};
+int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	      struct rpc_async *a);
+int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
+	       enum cleanup cl, uint32_t clfid);
+/* Nobody will wait for it: the session frees it at its reply. */
+void rpc_abandon(struct conn *c, struct rpc_async *a);
+/* Its answer is in (rpc_finish will not wait). */
+bool rpc_done(struct conn *c, const struct rpc_async *a);
 /* A request on fid would go out now: the session is up and the fid did
  * not change identity in a restart (else its error is the caller's to
  * get at once: no write behind). */

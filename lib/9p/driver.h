@@ -12,7 +12,8 @@
 #include "conn.h"
 #include "pool.h"
 
-#define LRU_MAX         256     /* unreferenced nodes kept */
+#define LRU_MAX         4096    /* unreferenced nodes kept (the names of
+				 * one listing walked ahead: LS_MAX) */
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
 				 * released and walked again on demand */
 #define NBUCKETS        4096
@@ -116,6 +117,18 @@ struct rdcache {
 	struct reply rp;
 	uint64_t off;           /* the cookie it was asked from */
 	bool eof;               /* it was empty: the end is at off */
+	/* the next Treaddir, sent when this reply came (from the offset of
+	 * its last entry), so that reaching the end of this one waits for
+	 * a reply already on its way (an ls reads to the end) */
+	struct conn *ahead_c;   /* NULL: none out */
+	struct rpc_async ahead;
+	uint64_t ahead_off;
+	/* the reply to that one, already in (a stat that walks the names
+	 * ahead took it, for its names: vnops.c, "ls -l"); the one sent
+	 * ahead then follows it */
+	bool have_next;
+	struct reply next;
+	uint64_t next_off;
 };
 
 /* An open file (the core's fh). */
@@ -160,6 +173,7 @@ struct p9sb {
 					       * back to Tremove, Trename */
 	struct p9pool pool;     /* requests in flight for one caller */
 	struct pbatch ra_b;     /* pool lock: read-ahead pieces in flight */
+	struct pbatch nw_b;     /* pool lock: walks behind creates */
 	uint64_t actimeo_ns;    /* const: how long attributes are reused */
 	bool loose;             /* const: cache=loose: one client writes */
 	size_t wbwindow;        /* const: bytes written behind per file
@@ -191,6 +205,8 @@ struct node *node_find_locked(struct p9sb *s, uint64_t ino);
 void lru_del_locked(struct p9sb *s, struct node *n);
 void hash_del_locked(struct p9sb *s, struct node *n);
 void node_free(struct p9sb *s, struct node *n);
+/* fidnum P9_NOFID: the node without a fid (a create's: walked on
+ * demand, or by the walk sent behind it). */
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		 bool replace, uint64_t pino, const char *name, uint64_t gen);
 /* Walks fid to name (NULL: a clone) into a new fid. */
@@ -244,6 +260,22 @@ int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 /* => s->lock held.  The same. */
 bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 		       uint64_t *ino, mode_t *type);
+/* The server has just made a new file numbered ino (an exclusive
+ * create): a node that had the number belonged to a file now gone (the
+ * host reused its inode): its names and attributes go. */
+void node_new_file(struct p9sb *s, uint64_t ino);
+/* For a request that consumes a fid (Tremove): the fid of the node named
+ * dir/name, if it was walked by that name (no rename since) and nobody
+ * else uses it; the node is left without one (walked again on demand).
+ * *type: the node's.  NULL if there is none such. */
+struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
+			  mode_t *type);
+/* The fid of the node named dir/name, if walked by that name (no rename
+ * since), with a use taken, and the node (*np).  NULL if none. */
+struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
+			  struct node **np);
+/* n's fid names where the table says n is now (a Trename moved it). */
+void node_fid_fresh(struct p9sb *s, struct node *n);
 /* dir/name changed here (unlinked, replaced): not known any more. */
 void name_forget(struct p9sb *s, uint64_t pino, const char *name);
 
@@ -257,6 +289,11 @@ void ls_free_locked(struct node *dir);
  * truncate see them). */
 void wb_settle(struct p9sb *s, struct node *n);
 void rd_free(struct rdcache *rd);
+/* The listing of dir goes on past what its open handle has read: the
+ * Treaddir sent ahead (if its answer is in, or wait) is taken and its
+ * names join dir's listing (the next one sent ahead in turn).  For the
+ * walks ahead of an ls -l.  true if it took one. */
+bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait);
 struct handle;
 void ra_fini(struct p9sb *s, struct handle *h);
 

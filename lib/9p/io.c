@@ -670,12 +670,124 @@ static struct rdcache *rd_take(struct p9sb *s, struct handle *h)
 	return rd;
 }
 
+/* The Treaddir sent ahead, if any: into *out if it was asked from cookie
+ * (waited for: it is on its way; a dead connection ends it at once): 0
+ * and *out, or why not (-ENOENT: none such); else given up unwaited. */
+static int rd_ahead_take(struct rdcache *rd, uint64_t cookie,
+			 struct reply *out)
+{
+	struct reply rp;
+	int r;
+
+	if (!rd || !rd->ahead_c)
+		return -ENOENT;
+	if (!out || rd->ahead_off != cookie) {
+		/* not wanted: nobody waits for it (a release must not) */
+		rpc_abandon(rd->ahead_c, &rd->ahead);
+		rd->ahead_c = NULL;
+		return -ENOENT;
+	}
+	r = rpc_finish(rd->ahead_c, &rd->ahead, &rp, CL_NONE, 0);
+	rd->ahead_c = NULL;
+	if (r)
+		return r;
+	if (rd->ahead_off != cookie || !out) {
+		reply_free(&rp);
+		return -ENOENT;
+	}
+	*out = rp;
+	return 0;
+}
+
 void rd_free(struct rdcache *rd)
 {
 	if (rd) {
+		rd_ahead_take(rd, 0, NULL);
+		if (rd->have_next)
+			reply_free(&rd->next);
 		reply_free(&rd->rp);
 		free(rd);
 	}
+}
+
+/* The names of a Treaddir reply asked from cookie into dir's listing
+ * (start: the listing begins with it); its last entry's offset, or
+ * cookie if it has none. */
+static uint64_t rd_note_all(struct p9sb *s, struct node *dir,
+			    const struct reply *rp, uint64_t cookie,
+			    bool start)
+{
+	struct p9_dirent_iter all;
+	struct p9_dirent d;
+	char name[NAME_MAX + 1];
+	uint64_t last = cookie;
+
+	p9_dirent_iter_init(&all, rp->m.rreaddir.data, rp->m.rreaddir.count);
+	while (p9_dirent_next(&all, &d) == 1) {
+		last = d.offset;
+		if (d.name.len > NAME_MAX)
+			continue;
+		memcpy(name, d.name.s, d.name.len);
+		name[d.name.len] = '\0';
+		ls_note(s, dir, start, name);
+		start = false;
+	}
+	return last;
+}
+
+/* Sends the Treaddir of fid from off ahead, into rd. */
+static void rd_send_ahead(struct p9sb *s, struct rdcache *rd, uint32_t fid,
+			  uint64_t off)
+{
+	struct p9_msg m = { .type = P9_TREADDIR };
+
+	m.treaddir.fid = fid;
+	m.treaddir.offset = off;
+	m.treaddir.count = s->c.s.msize - P9_IOHDRSZ;
+	if (rpc_start(&s->c, &m, P9_RREADDIR, &rd->ahead) == 0) {
+		rd->ahead_c = &s->c;
+		rd->ahead_off = off;
+	}
+}
+
+static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd);
+
+bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait)
+{
+	struct handle *h = NULL;
+	struct rdcache *rd = NULL;
+	struct reply rp;
+	bool took = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct handle *x = s->handles.next; x != &s->handles;
+	     x = x->next)
+		if (x->node == dir && x->rd && x->rd->ahead_c &&
+		    !x->rd->have_next &&
+		    (wait || rpc_done(&s->c, &x->rd->ahead))) {
+			h = x;
+			rd = x->rd;
+			x->rd = NULL;   /* ours while we use it */
+			atomic_fetch_add(&h->refs, 1);
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (!rd)
+		return false;
+	uint64_t off = rd->ahead_off;
+	rd->ahead.overlapped = true;    /* the caller counts its waits */
+	if (rd_ahead_take(rd, off, &rp) == 0) {
+		took = true;
+		rd->next = rp;
+		rd->next_off = off;
+		rd->have_next = true;
+		uint64_t last = rd_note_all(s, dir, &rp, off, false);
+		if (last != off)
+			rd_send_ahead(s, rd, h->fid->num, last);
+	}
+	rd_put(s, h, rd);
+	handle_put(s, h);
+	return took;
 }
 
 static void rd_put(struct p9sb *s, struct handle *h, struct rdcache *rd)
@@ -725,10 +837,9 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 	struct handle *h = fh;
 	struct rdcache *rd = rd_take(s, h);
 	bool from0 = cookie == 0;       /* a listing from its start */
-	unsigned listed = 0;
 	uint32_t fid, iounit;
 	char name[NAME_MAX + 1];
-	bool tmp, stop = false, asked = false;
+	bool tmp, stop = false, used_up = false, asked = false;
 	int r;
 
 	r = io_fid(s, priv, fh, O_RDONLY | O_DIRECTORY, &fid, &iounit, &tmp);
@@ -743,10 +854,28 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		int k, any = 0;
 		bool fresh = false;
 
-		if (!rd_resume(rd, cookie, &it)) {
+		if (used_up || !rd_resume(rd, cookie, &it)) {
+			struct reply ahead;
+			struct rdcache *nrd = sys_calloc(1, sizeof(*nrd));
+			bool have = false, noted = false;
+			used_up = false;
+			if (nrd && rd && rd->have_next &&
+			    rd->next_off == cookie) {
+				/* taken ahead already, its names noted; the
+				 * one sent after it goes on */
+				ahead = rd->next;
+				rd->have_next = false;
+				nrd->ahead_c = rd->ahead_c;
+				nrd->ahead = rd->ahead;
+				nrd->ahead_off = rd->ahead_off;
+				rd->ahead_c = NULL;
+				have = noted = true;
+			} else if (nrd) {
+				have = rd_ahead_take(rd, cookie, &ahead) == 0;
+			}
 			fresh = true;
 			rd_free(rd);
-			rd = sys_calloc(1, sizeof(*rd));
+			rd = nrd;
 			if (!rd) {
 				r = -ENOMEM;
 				break;
@@ -755,13 +884,30 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			m.treaddir.offset = cookie;
 			/* diod's bound */
 			m.treaddir.count = s->c.s.msize - P9_IOHDRSZ;
-			r = rpc(&s->c, &m, P9_RREADDIR, &rd->rp, CL_NONE, 0);
+			if (have)
+				rd->rp = ahead;
+			else
+				r = rpc(&s->c, &m, P9_RREADDIR, &rd->rp,
+					CL_NONE, 0);
 			if (r)
 				break;
 			asked = true;
 			rd->off = cookie;
 			p9_dirent_iter_init(&it, rd->rp.m.rreaddir.data,
 					    rd->rp.m.rreaddir.count);
+			/* every name of the reply is the listing's now, not
+			 * only those handed out so far: a stat of the first
+			 * walks the rest of them ahead together (vnops.c,
+			 * "ls -l") */
+			if (!noted) {
+				uint64_t last = rd_note_all(s, priv, &rd->rp,
+					cookie, from0 && cookie == 0);
+				/* and the next one goes out now (on a
+				 * handle's fid: a temporary one is clunked
+				 * at the end of this call) */
+				if (!tmp && last != cookie)
+					rd_send_ahead(s, rd, fid, last);
+			}
 		} else if (rd->eof) {
 			break;          /* the end, as seen before */
 		}
@@ -778,7 +924,6 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 				stop = true;
 				break;
 			}
-			ls_note(s, priv, listed++ == 0 && from0, name);
 			cookie = d.offset;
 		}
 		if (k < 0) {
@@ -790,9 +935,9 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 			break;
 		}
 		if (!stop && !any) {
-			/* the kept reply was used up: ask from cookie */
-			rd_free(rd);
-			rd = NULL;
+			/* the kept reply was used up: the next one (sent
+			 * ahead, or asked now) from cookie */
+			used_up = true;
 			continue;
 		}
 		if (!stop && cookie == from) {

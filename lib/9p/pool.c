@@ -63,7 +63,7 @@ void pool_init(struct p9pool *p, struct conn *c)
 	pthread_cond_init(&p->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->head = p->tail = NULL;
-	p->nthreads = p->idle = 0;
+	p->nthreads = p->idle = p->nqueued = 0;
 	p->stop = false;
 }
 
@@ -107,6 +107,7 @@ static void *worker(void *arg)
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
+		p->nqueued--;
 		pthread_mutex_unlock(&p->lock);
 		run_job(p, j);
 		pthread_mutex_lock(&p->lock);
@@ -155,12 +156,18 @@ void pool_submit_fin(struct p9pool *p, struct pbatch *b,
 	else
 		p->head = j;
 	p->tail = j;
-	if (p->idle == 0 && p->nthreads < POOL_THREADS &&
+	p->nqueued++;
+	/* a thread per queued job that no idle one will take: an idle
+	 * thread signalled but not yet awake still counts as idle, so
+	 * comparing with the queue (not idle == 0) keeps a burst of
+	 * submits from running on the few threads that were idle */
+	if (p->nqueued > p->idle && p->nthreads < POOL_THREADS &&
 	    sys_pthread_create(&p->th[p->nthreads], NULL, worker, p) == 0)
 		p->nthreads++;
 	if (p->nthreads == 0) {
 		/* no thread could start: run it here */
 		p->head = p->tail = NULL;
+		p->nqueued = 0;
 		pthread_mutex_unlock(&p->lock);
 		run_job(p, j);
 		return;

@@ -46,7 +46,9 @@ struct p9pool {
 	pthread_cond_t cv;      /* lock: a job queued, or stop */
 	pthread_cond_t done_cv; /* lock: a job finished */
 	struct pjob *head, *tail;       /* lock: queued jobs */
-	unsigned nthreads, idle;        /* lock */
+	unsigned nqueued;               /* lock: how many */
+	unsigned nthreads, idle;        /* lock (idle: waiting for a job,
+					 * or signalled and not yet awake) */
 	bool stop;              /* lock: unmount: run what is queued, exit */
 	pthread_t th[POOL_THREADS];     /* lock (written); joined at fini */
 };

@@ -225,6 +225,8 @@ static void h_aux_done_locked(struct rs_session *s, struct rs_req *rq,
 			      bool lost)
 {
 	(void)lost;
+	if (rq->aux == P9_NOFID)
+		return;         /* an abandoned call (rpc_abandon) */
 	atomic_fetch_sub(&C(s)->clunks_out, 1);
 	fid_free_locked(C(s), rq->aux);
 }
@@ -416,6 +418,133 @@ fail:
 	pthread_mutex_unlock(&c->s.lock);
 	if (!internal)
 		clunk_drain(c);
+	return r;
+}
+
+/*
+ * Many requests in flight for one caller without a thread each (the
+ * session's rs_call_start / rs_call_wait): rpc_start sends t and returns;
+ * rpc_finish waits for it by the call's deadline and gives rpc_x's
+ * result.  No replay: a request the session lost fails (-EIO), so only
+ * what may fail without harm goes this way (the walks and getattrs ahead
+ * of an ls -l, the clone a create keeps for the next one).  cl/clfid as
+ * rpc_x, on failure.  Not on a serial session (-EINVAL from rpc_start:
+ * nothing sent, and the caller does it another way).
+ */
+int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	      struct rpc_async *a)
+{
+	struct sendarg sa = { .c = c, .t = t };
+	struct p9req *pr;
+	ssize_t len;
+	int r;
+
+	a->rq = NULL;
+	a->overlapped = false;
+	if (c->s.serial)
+		return -EINVAL;
+	sa.nf = msg_fids(t, sa.fids);
+	deadline_in(&a->dl, c->s.timeout_ms);
+	rs_call_clamp(&a->dl);
+	len = p9_packed_size(t);
+	if (len < 0 || (size_t)len > c->s.msize)
+		return len < 0 ? -EINVAL : -EMSGSIZE;
+	a->rq = rs_req_new(&c->s, RS_CALL);
+	pr = sys_calloc(1, sizeof(*pr));
+	if (a->rq)
+		a->rq->pd = pr;
+	if (!a->rq || !pr || (c->track && regop_make(t, &pr->reg))) {
+		if (!a->rq)
+			free(pr);
+		rs_req_free(&c->s, a->rq);
+		a->rq = NULL;
+		return -ENOMEM;
+	}
+	pr->rtype = rtype;
+	r = rs_call_start(&c->s, a->rq, (size_t)len, pack_msg, &sa,
+			  admit_msg, &a->dl, 0);
+	if (r) {
+		rs_req_free(&c->s, a->rq);
+		a->rq = NULL;
+		return r;
+	}
+	atomic_fetch_add(&c->n_sent, 1);
+	return 0;
+}
+
+/* Nobody will wait for a: it becomes the session's (an RS_AUX request,
+ * freed at its reply or at the session's end; h_aux_done_locked knows it
+ * is no Tclunk), or is freed now if its reply is in. */
+void rpc_abandon(struct conn *c, struct rpc_async *a)
+{
+	struct rs_req *rq = a->rq;
+
+	if (!rq)
+		return;
+	a->rq = NULL;
+	pthread_mutex_lock(&c->s.lock);
+	if (rq->state != RS_RQ_DONE && !rq->cancel) {
+		pthread_cond_destroy(&rq->cv);  /* nobody waits on it */
+		rq->kind = RS_AUX;
+		rq->aux = P9_NOFID;
+		pthread_mutex_unlock(&c->s.lock);
+		return;
+	}
+	pthread_mutex_unlock(&c->s.lock);
+	if (rq->state != RS_RQ_DONE)
+		rs_call_wait(&c->s, rq, &a->dl, 0);     /* (not reached) */
+	rs_req_free(&c->s, rq);
+}
+
+bool rpc_done(struct conn *c, const struct rpc_async *a)
+{
+	if (!a->rq)
+		return true;
+	pthread_mutex_lock(&c->s.lock);
+	bool done = a->rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->s.lock);
+	return done;
+}
+
+int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
+	       enum cleanup cl, uint32_t clfid)
+{
+	struct rs_req *rq = a->rq;
+	struct p9req *pr;
+	int r;
+
+	if (!rq) {
+		r = -EIO;
+		goto fail;
+	}
+	pr = rq->pd;
+	/* a wait only if its reply is not in yet */
+	pthread_mutex_lock(&c->s.lock);
+	bool done = rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->s.lock);
+	if (!done && !a->overlapped && !pool_in_batch())
+		atomic_fetch_add(&c->n_waits, 1);
+	rs_call_wait(&c->s, rq, &a->dl, 0);
+	a->rq = NULL;
+	if (rq->lost && !rq->timed_out)
+		r = -EIO;
+	else
+		r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
+	if (r == 0 && pr->r.type == P9_RLERROR)
+		r = ecode_err(pr->r.rlerror.ecode);
+	if (r) {
+		rs_req_free(&c->s, rq);
+		goto fail;
+	}
+	out->buf = rq->reply;
+	out->m = pr->r;
+	rq->reply = NULL;
+	rs_req_free(&c->s, rq);
+	return 0;
+fail:
+	pthread_mutex_lock(&c->s.lock);
+	cleanup_locked(c, cl, clfid, false);
+	pthread_mutex_unlock(&c->s.lock);
 	return r;
 }
 

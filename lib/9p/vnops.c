@@ -197,50 +197,95 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 /*
  * ls -l: 9P2000.L has no readdirplus.  A lookup of a name the directory's
  * last listing had, that the name cache does not know, walks it and the
- * next names of the listing the cache does not know either (PF_CHUNK in
- * all: what the table's LRU of unreferenced nodes keeps), and gets their
- * attributes, all in flight together: a listing followed by a stat of
- * each name costs two round trips per PF_CHUNK names, not one per name.
+ * rest of the names of the listing the cache does not know either, and
+ * gets their attributes: every walk goes out at once (up to PF_WINDOW
+ * requests in flight), and each name's Tgetattr as soon as its Rwalk is
+ * in (a server may run requests out of order: a Tgetattr of a fid whose
+ * walk it has not run yet would fail), all from this one caller
+ * (rpc_start / rpc_finish, no thread per request).  So a listing followed
+ * by a stat of each name costs two round trips for the names (more only
+ * past PF_WINDOW requests), not one or two per name.
  */
-#define PF_CHUNK        128
+#define PF_WINDOW       (RS_NTAGS - RS_NTAGS / 8)  /* the rest: others' */
 #define LS_AGE_NS       (10ull * 1000000000ull)   /* a listing this old is
 						   * not followed */
 
-struct pf_job {
-	struct p9sb *s;
-	uint32_t dirfid;
-	uint64_t pino, gen;
+struct pf_ent {
 	char *name;
+	uint32_t nf;            /* its walk's new fid */
+	struct p9_qid qid;
+	struct rpc_async a;     /* the walk, then the getattr, in flight */
+	bool walked;            /* the walk is in: a is the getattr */
+	unsigned wave;          /* the caller's wait it went out after */
 };
 
-static void pf_run(void *arg)
+static int pf_walk_start(struct p9sb *s, uint32_t dirfid, struct pf_ent *e)
 {
-	struct pf_job *j = arg;
-	struct p9sb *s = j->s;
-	struct p9_rgetattr ga;
-	struct p9_qid qid;
-	uint32_t nf;
+	struct p9_msg m = { .type = P9_TWALK };
+	int r = fid_alloc(&s->c, &e->nf);
 
-	if (walk(s, j->dirfid, j->name, &nf, &qid) != 0)
-		return;
-	int r = getattr_fid(s, nf, &ga);
-	if (node_install(s, qid.path, nf, true, j->pino, j->name, j->gen))
-		return;
-	pthread_mutex_lock(&s->lock);
-	struct node *n = node_find_locked(s, qid.path);
-	if (n && r == 0)
-		atomic_store(&n->type, ga.mode & S_IFMT);
-	pthread_mutex_unlock(&s->lock);
-	if (n && r == 0)
-		attr_put(s, n, &ga);
+	if (r)
+		return r;
+	m.twalk.fid = dirfid;
+	m.twalk.newfid = e->nf;
+	m.twalk.nwname = 1;
+	m.twalk.wname[0] = p9_str(e->name);
+	r = rpc_start(&s->c, &m, P9_RWALK, &e->a);
+	if (r)
+		fid_free(&s->c, e->nf);
+	return r;
 }
 
-static void pf_fin(void *arg)
+/* The walk's answer: 0 with e->nf walked to e->name (e->qid). */
+static int pf_walk_end(struct p9sb *s, struct pf_ent *e)
 {
-	struct pf_job *j = arg;
+	struct reply rp;
+	int r = rpc_finish(&s->c, &e->a, &rp, CL_WALK, e->nf);
 
-	free(j->name);
-	free(j);
+	if (r)
+		return r;
+	if (rp.m.rwalk.nwqid != 1) {
+		reply_free(&rp);
+		fid_free(&s->c, e->nf); /* a partial walk creates no fid */
+		return -ENOENT;
+	}
+	e->qid = rp.m.rwalk.wqid[0];
+	reply_free(&rp);
+	return 0;
+}
+
+static int pf_getattr_start(struct p9sb *s, struct pf_ent *e)
+{
+	struct p9_msg m = { .type = P9_TGETATTR };
+
+	m.tgetattr.fid = e->nf;
+	m.tgetattr.request_mask = P9_GETATTR_BASIC;
+	return rpc_start(&s->c, &m, P9_RGETATTR, &e->a);
+}
+
+/* The getattr's answer: the node goes into the table with its fid and
+ * its attributes (without them the fid is given up). */
+static void pf_getattr_end(struct p9sb *s, struct pf_ent *e, uint64_t pino,
+			   uint64_t gen)
+{
+	struct reply rp;
+	struct p9_rgetattr ga;
+
+	if (rpc_finish(&s->c, &e->a, &rp, CL_NONE, 0) != 0) {
+		clunk_async(&s->c, e->nf);
+		return;
+	}
+	ga = rp.m.rgetattr;
+	reply_free(&rp);
+	if (node_install(s, e->qid.path, e->nf, true, pino, e->name, gen))
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, e->qid.path);
+	if (n)
+		atomic_store(&n->type, ga.mode & S_IFMT);
+	pthread_mutex_unlock(&s->lock);
+	if (n)
+		attr_put(s, n, &ga);
 }
 
 /* Was d listed lately (a listing that a stat of each name may follow)? */
@@ -259,15 +304,20 @@ static bool listed_lately(struct p9sb *s, struct node *d)
 
 static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 {
-	struct pf_job *jobs[PF_CHUNK];
-	struct pbatch b = { 0 };
-	unsigned n = 0, i;
+	struct pf_ent *ents;
+	unsigned *fifo;         /* entries in flight, oldest first (each
+				 * once: its walk, then its getattr) */
+	unsigned *gq;           /* walked, their getattrs not yet sent */
+	unsigned n = 0, i, head = 0, tail = 0, next = 0, inflight = 0, ng = 0;
 	struct fid *df;
 	uint64_t t, gen = sb_gen(s);
 	mode_t ty;
 
+	/* the listing's next names, if a reply to it is in already (one on
+	 * its way is waited for below, with the walks out) */
+	rd_pull_ahead(s, d, false);
 	pthread_mutex_lock(&s->lock);
-	if (!d->ls || s->actimeo_ns == 0) {
+	if (!d->ls || s->actimeo_ns == 0 || s->c.s.serial) {
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
@@ -275,34 +325,105 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 		;
 	if (i < d->pf_next)
 		i = d->nls;     /* walked ahead once already */
-	for (; i < d->nls && n < PF_CHUNK; i++) {
+	ents = sys_calloc(LS_MAX, sizeof(*ents));
+	fifo = sys_calloc(2 * LS_MAX, sizeof(*fifo));
+	gq = sys_calloc(LS_MAX, sizeof(*gq));
+	for (; ents && fifo && gq && i < d->nls; i++) {
 		char *nm = d->ls[i];
 		if (name_fresh_locked(s, d->ino, nm, &t, &ty))
 			continue;
-		struct pf_job *j = sys_calloc(1, sizeof(*j));
-		if (!j || !(j->name = sys_strdup(nm))) {
-			free(j);
+		if (!(ents[n].name = sys_strdup(nm)))
 			break;
-		}
-		jobs[n++] = j;
+		n++;
 	}
 	if (n)
 		d->pf_next = i;
 	pthread_mutex_unlock(&s->lock);
-	if (n < 2 || node_fid(s, d, &df) != 0) {
-		for (i = 0; i < n; i++)
-			pf_fin(jobs[i]);
-		return;
+	if (n < 2 || node_fid(s, d, &df) != 0)
+		goto out;
+	bool pulled = false;
+	/* The waits counted are round trips of time: waiting for a request
+	 * sent since the last such wait is one more; one sent before it is
+	 * in, or on its way with the others (not counted). */
+	unsigned wave = 0;
+	for (;;) {
+		while (inflight < PF_WINDOW && next < n) {
+			if (pf_walk_start(s, df->num, &ents[next]) == 0) {
+				ents[next].a.overlapped = true;
+				ents[next].wave = wave;
+				fifo[tail++] = next;
+				inflight++;
+			}
+			next++;
+		}
+		/* the getattrs go out together once the walks before them
+		 * are in (one train, not one send per Rwalk: the link sees
+		 * two round trips for the batch) */
+		if (ng && (head == tail || ents[fifo[head]].walked)) {
+			for (unsigned k = 0; k < ng; k++) {
+				struct pf_ent *g = &ents[gq[k]];
+				if (pf_getattr_start(s, g) == 0) {
+					g->a.overlapped = true;
+					g->wave = wave;
+					fifo[tail++] = gq[k];
+				} else {
+					clunk_async(&s->c, g->nf);
+					inflight--;
+				}
+			}
+			ng = 0;
+		}
+		if (head == tail)
+			break;
+		if (!pulled) {
+			/* the walks are out: the reply on its way to the
+			 * listing comes meanwhile; its names join */
+			pulled = true;
+			if (rd_pull_ahead(s, d, true)) {
+				unsigned was = n;
+				pthread_mutex_lock(&s->lock);
+				for (i = d->pf_next; i < d->nls && n < LS_MAX;
+				     i++) {
+					char *nm = d->ls[i];
+					if (name_fresh_locked(s, d->ino, nm, &t,
+							      &ty))
+						continue;
+					if (!(ents[n].name = sys_strdup(nm)))
+						break;
+					n++;
+				}
+				d->pf_next = i;
+				pthread_mutex_unlock(&s->lock);
+				if (n > was) {  /* a round trip for them */
+					wave++;
+					atomic_fetch_add(&s->c.n_waits, 1);
+				}
+				continue;
+			}
+		}
+		struct pf_ent *e = &ents[fifo[head++]];
+		if (e->wave == wave) {
+			wave++;
+			atomic_fetch_add(&s->c.n_waits, 1);
+		}
+		if (!e->walked) {
+			if (pf_walk_end(s, e) == 0) {
+				e->walked = true;
+				gq[ng++] = (unsigned)(e - ents);
+				continue;       /* its getattr goes next */
+			}
+		} else {
+			pf_getattr_end(s, e, d->ino, gen);
+		}
+		inflight--;
 	}
-	for (i = 0; i < n; i++) {
-		jobs[i]->s = s;
-		jobs[i]->dirfid = df->num;
-		jobs[i]->pino = d->ino;
-		jobs[i]->gen = gen;
-		pool_submit_fin(&s->pool, &b, pf_run, pf_fin, jobs[i], 0);
-	}
-	pool_wait(&s->pool, &b);
 	fid_put(s, df);
+out:
+	for (i = 0; i < n; i++)
+		free(ents[i].name);
+	free(ents);
+	free(fifo);
+	free(gq);
 }
 
 int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
@@ -356,6 +477,13 @@ again:;
 	/* the qid tells directories and symlinks from the rest */
 	id->type = qid.type & P9_QTDIR ? S_IFDIR :
 		   qid.type & P9_QTSYMLINK ? S_IFLNK : S_IFREG;
+	if (id->type != S_IFREG) {      /* exact: the node's type */
+		pthread_mutex_lock(&s->lock);
+		struct node *ln = node_find_locked(s, qid.path);
+		if (ln && !atomic_load(&ln->type))
+			atomic_store(&ln->type, id->type);
+		pthread_mutex_unlock(&s->lock);
+	}
 	attr_check_type(s, qid.path, id->type);
 	return 0;
 }
@@ -386,60 +514,77 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	return 0;
 }
 
-/* A walk run by a worker (pool.c). */
-struct walk_job {
+/* The walk that gives a new file's node its fid, after the create
+ * returned (nobody waits for it; an operation on the node before it is
+ * in walks the name itself, as for a node whose fid the cache gave up). */
+struct nodewalk_job {
 	struct p9sb *s;
-	uint32_t dirfid, nf;
-	const char *name;
-	struct p9_qid qid;
-	int r;
+	struct fid *df;         /* the directory's, a use held */
+	uint64_t pino, ino, gen;
+	char *name;
 };
 
-static void walk_job_fn(void *arg)
+static void nodewalk_run(void *arg)
 {
-	struct walk_job *j = arg;
+	struct nodewalk_job *j = arg;
+	struct p9_qid qid;
+	uint32_t nf;
 
-	j->r = walk(j->s, j->dirfid, j->name, &j->nf, &j->qid);
+	if (walk(j->s, j->df->num, j->name, &nf, &qid) != 0)
+		return;
+	if (qid.path != j->ino) {       /* replaced meanwhile: not ours */
+		clunk_async(&j->s->c, nf);
+		return;
+	}
+	pthread_mutex_lock(&j->s->lock);
+	struct node *n = node_find_locked(j->s, j->ino);
+	bool want = n && !n->fid;
+	pthread_mutex_unlock(&j->s->lock);
+	if (want)
+		node_install(j->s, j->ino, nf, true, j->pino, j->name, j->gen);
+	else
+		clunk_async(&j->s->c, nf);
 }
 
-/* A Tgetattr run as part of a batch. */
-struct ga_job {
-	struct p9sb *s;
-	uint32_t fid;
-	struct p9_rgetattr ga;
-	int r;
-};
-
-static void ga_job_fn(void *arg)
+static void nodewalk_fin(void *arg)
 {
-	struct ga_job *j = arg;
+	struct nodewalk_job *j = arg;
 
-	j->r = getattr_fid(j->s, j->fid, &j->ga);
+	fid_put(j->s, j->df);
+	free(j->name);
+	free(j);
 }
 
 /*
- * A regular file: Twalk(dir -> clone), Tlcreate(clone, O_RDWR|O_CREAT|
- * O_EXCL), then together Twalk(dir -> newfid, [name]) for the node and
- * Tgetattr of the new open fid: three round trips.  The attributes are
- * kept in the node (the core's getattr of the new vnode asks none) and
- * the open clone is kept for the open that follows (node->pre).  A clone
- * and its Tlcreate cannot go together: a server may run them out of
- * order (diod's threads).
+ * A regular file: Tlcreate(clone, O_RDWR|O_CREAT|O_EXCL) on the
+ * directory's spare clone, with the Twalk(dir -> clone) of the next
+ * create's spare in the same message train (independent fids: a server
+ * may run them in any order): one round trip.  Rlcreate's qid is the new
+ * file's number: its node goes into the table at once, without a fid;
+ * the Twalk(dir -> newfid, [name]) that gives it one goes out behind
+ * (nobody waits; an operation before its answer walks the name itself).
+ * The open clone is kept for the open that follows (node->pre).  No
+ * Tgetattr: the core asks for attributes only when it needs them (the
+ * first getattr then costs one round trip).  A clone and its Tlcreate
+ * cannot go together (a server may run the Tlcreate first, on a fid it
+ * does not have yet): the first create in a directory walks its clone
+ * first (two round trips).  Attached as root for another caller: the
+ * Tgetattr and Tsetattr of the chown, waited for.
  */
-static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
+static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 		      const char *name, mode_t mode, uint32_t gid,
 		      const struct uvfs_cred *cred, uint64_t *ino)
 {
 	struct p9_msg m = { .type = P9_TLCREATE };
-	struct walk_job wj = { .s = s, .dirfid = dirfid, .name = name };
-	struct pbatch b = { 0 };
+	struct p9_msg sm = { .type = P9_TWALK };
 	struct p9_rgetattr ga = { 0 };
+	struct rpc_async sa;
 	struct reply rp;
-	struct walk_job sj = { .s = s, .dirfid = dirfid, .r = -1 };
-	uint32_t cf, iounit;
+	uint32_t cf, iounit, sf = 0;
 	uint64_t gen = sb_gen(s);
 	struct fid *spare;
-	int r, ar;
+	bool spare_out = false;
+	int r, ar = -1;
 
 	/* the directory's spare clone, made beside the last create */
 	pthread_mutex_lock(&s->lock);
@@ -456,9 +601,18 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		cf = spare->num;
 		free(spare);    /* the number is ours now (one use) */
 	} else {
-		r = walk(s, dirfid, NULL, &cf, NULL);
+		r = walk(s, df->num, NULL, &cf, NULL);
 		if (r)
 			return r;
+	}
+	/* the next create's clone, in the same train */
+	if (fid_alloc(&s->c, &sf) == 0) {
+		sm.twalk.fid = df->num;
+		sm.twalk.newfid = sf;
+		if (rpc_start(&s->c, &sm, P9_RWALK, &sa) == 0)
+			spare_out = true;
+		else
+			fid_free(&s->c, sf);
 	}
 	m.tlcreate.fid = cf;
 	m.tlcreate.name = p9_str(name);
@@ -466,66 +620,81 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	m.tlcreate.mode = mode & 07777;
 	m.tlcreate.gid = gid;
 	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
+	if (spare_out) {
+		struct reply srp;
+		sa.overlapped = true;   /* it went with the Tlcreate */
+		if (rpc_finish(&s->c, &sa, &srp, CL_WALK, sf) == 0) {
+			reply_free(&srp);
+			struct fid *f = fid_new(sf), *old = NULL;
+			if (f) {
+				pthread_mutex_lock(&s->lock);
+				old = dir->spare;
+				dir->spare = f;
+				dir->spare_gen = gen;
+				pthread_mutex_unlock(&s->lock);
+				fid_put(s, old);
+			} else {
+				clunk_async(&s->c, sf);
+			}
+		}
+	}
 	if (r)
 		return r;
 	iounit = rp.m.rlcreate.iounit;
+	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
-	pool_submit(&s->pool, &b, walk_job_fn, &wj, 0);
-	/* and the next create's clone (a directory that gets one file
-	 * usually gets more) */
-	pool_submit(&s->pool, &b, walk_job_fn, &sj, 0);
-	struct ga_job gj = { .s = s, .fid = cf };
-	pool_run_here(ga_job_fn, &gj);
-	ga = gj.ga;
-	ar = gj.r;
-	pool_wait(&s->pool, &b);
-	if (sj.r == 0) {
-		struct fid *f = fid_new(sj.nf), *old = NULL;
-		if (f) {
-			pthread_mutex_lock(&s->lock);
-			old = dir->spare;
-			dir->spare = f;
-			dir->spare_gen = gen;
-			pthread_mutex_unlock(&s->lock);
-			fid_put(s, old);
-		} else {
-			clunk_async(&s->c, sj.nf);
-		}
-	}
-	if (wj.r) {
-		clunk_async(&s->c, cf);
-		return wj.r;
-	}
-	r = node_install(s, wj.qid.path, wj.nf, true, dir->ino, name, gen);
+	node_new_file(s, *ino);
+	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, gen);
 	if (r) {
 		clunk_async(&s->c, cf);
 		return r;
 	}
-	*ino = wj.qid.path;
-	bool chowned = false;
-	if (ar == 0 && cred && s->uid == 0 && cred->uid != 0) {
-		chowned = true;
+	/* a new file: attributes kept for its number were another's */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, *ino);
+	if (n) {
+		n->attr_ok = n->perm_ok = false;
+		atomic_store(&n->type, S_IFREG);
+	}
+	pthread_mutex_unlock(&s->lock);
+	struct nodewalk_job *j = sys_calloc(1, sizeof(*j));
+	if (j && (j->name = sys_strdup(name))) {
+		j->s = s;
+		j->df = df;
+		atomic_fetch_add(&df->refs, 1);
+		j->pino = dir->ino;
+		j->ino = *ino;
+		j->gen = gen;
+		pool_submit_fin(&s->pool, &s->nw_b, nodewalk_run,
+				nodewalk_fin, j, 0);
+	} else {
+		free(j);
+	}
+	if (cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller, keeping the
 		 * group the server chose (setgid dirs) */
-		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
-					   UVFS_SET_GID, .uid = cred->uid,
-					   .gid = ga.gid };
-		ar = setattr_fid(s, cf, &sa);
+		ar = getattr_fid(s, cf, &ga);
+		struct uvfs_setattr sa2 = { .valid = UVFS_SET_UID |
+					    UVFS_SET_GID, .uid = cred->uid,
+					    .gid = ga.gid };
+		if (ar == 0)
+			ar = setattr_fid(s, cf, &sa2);
 		ga.uid = cred->uid;
 		if (ar == 0 && (mode & 06000)) {
 			/* the chown cleared the set-id bits */
-			sa.valid = UVFS_SET_MODE;
-			sa.mode = mode & 07777;
-			ar = setattr_fid(s, cf, &sa);
+			sa2.valid = UVFS_SET_MODE;
+			sa2.mode = mode & 07777;
+			ar = setattr_fid(s, cf, &sa2);
 			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
 		}
 	}
-	/* With a chown, the attributes are not kept: their ctime is the
-	 * create's, and the chown's, a moment later, would show only once
-	 * they expire (a ctime that moves with no change made: the
-	 * differential test's times saw it).  The next getattr asks. */
+	/* No attributes are kept: without a chown none were asked; with
+	 * one, their ctime is the create's, and the chown's, a moment
+	 * later, would show only once they expire (a ctime that moves with
+	 * no change made: the differential test's times saw it).  The next
+	 * getattr asks. */
 	pthread_mutex_lock(&s->lock);
-	struct node *n = node_find_locked(s, *ino);
+	n = node_find_locked(s, *ino);
 	struct fid *old = NULL, *pre = fid_new(cf);
 	bool taken = false;
 	if (n && pre) {
@@ -535,8 +704,6 @@ static int create_reg(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		taken = true;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (n && ar == 0 && !chowned)
-		attr_put(s, n, &ga);
 	fid_put(s, old);
 	if (!taken && pre)
 		fid_put(s, pre);        /* clunks it */
@@ -566,7 +733,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	attr_drop_name(s, dir, NULL);   /* its times, size, links */
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		r = create_reg(s, dir, df->num, name, mode, gid, cred, ino);
+		r = create_reg(s, dir, df, name, mode, gid, cred, ino);
 		goto out;
 	case S_IFDIR:
 		m.type = P9_TMKDIR;
@@ -607,6 +774,14 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		goto out;
 	reply_free(&rp);
 	r = install_name(s, dir, df->num, name, ino, &newfid);
+	if (r == 0) {
+		/* the core loads the new vnode with this type, no getattr */
+		pthread_mutex_lock(&s->lock);
+		struct node *cn = node_find_locked(s, *ino);
+		if (cn)
+			atomic_store(&cn->type, mode & S_IFMT);
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
 		/* attached as root: give the file to the caller */
 		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
@@ -673,16 +848,39 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 }
 
 /* Tremove of dir/name, for servers without Tunlinkat (diod 1.0): checks
- * the type first, as unlinkat(2) would. */
-static int remove_name(struct p9sb *s, uint32_t dirfid, const char *name,
-		       int isdir)
+ * the type first, as unlinkat(2) would.  A node known by that name with a
+ * fid walked by it that nobody else uses gives that fid (one round trip:
+ * its type is known, and Tremove consumes the fid); else Twalk, Tgetattr
+ * (the type), Tremove. */
+static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
+		       const char *name, int isdir)
 {
 	struct p9_msg m = { .type = P9_TREMOVE };
 	struct p9_rgetattr ga = { 0 };
 	struct reply rp;
+	mode_t type = 0;
 	uint32_t f;
 	int r;
 
+	struct fid *nf = node_fid_take(s, dir->ino, name, &type);
+	if (nf && (S_ISDIR(type) != (isdir != 0))) {
+		/* the core's vnode said otherwise: the name changed; ask */
+		fid_put(s, nf);
+		nf = NULL;
+	}
+	if (nf) {
+		m.tremove.fid = nf->num;
+		free(nf);       /* the number is ours: Tremove consumes it */
+		r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
+		if (r == 0)
+			reply_free(&rp);
+		if (r != -ETIMEDOUT && r != -EIO)
+			fid_free(&s->c, m.tremove.fid);
+		if (r != -ENOENT)
+			return r;
+		/* (a path-named fid gone stale: by the name, below) */
+		m = (struct p9_msg){ .type = P9_TREMOVE };
+	}
 	r = walk(s, dirfid, name, &f, NULL);
 	if (r)
 		return r;
@@ -729,7 +927,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 			atomic_store(&s->no_unlinkat, true);
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS)
-		r = remove_name(s, df->num, name, isdir);
+		r = remove_name(s, dir, df->num, name, isdir);
 	attr_drop_name(s, dir, name);
 	name_forget(s, ((struct node *)dir)->ino, name);
 	if (r == 0)
@@ -739,7 +937,8 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 }
 
 static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
-		       void *ndir, const char *nname, unsigned flags)
+		       void *ndir, const char *nname, unsigned flags,
+		       struct node **moved_fid)
 {
 	struct p9sb *s = S(sb);
 	struct fid *of, *nf;
@@ -782,7 +981,26 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 			atomic_store(&s->no_renameat, true);
 	}
 	if (r == -EOPNOTSUPP || r == -ENOSYS) {
-		/* Trename: walk to the file, move it */
+		/* Trename of the file's node fid when it was walked by the
+		 * old name (the server moves the fid with the file: one
+		 * round trip); else walk to the file, move it */
+		struct node *fn = NULL;
+		struct fid *ff = node_name_fid(s, ((struct node *)odir)->ino,
+					       oname, &fn);
+		if (ff) {
+			m = (struct p9_msg){ .type = P9_TRENAME };
+			m.trename.fid = ff->num;
+			m.trename.dfid = nf->num;
+			m.trename.name = p9_str(nname);
+			r = rpc(&s->c, &m, P9_RRENAME, &rp, CL_NONE, 0);
+			if (r == 0) {
+				reply_free(&rp);
+				*moved_fid = fn;
+			}
+			fid_put(s, ff);
+			if (r != -ENOENT)
+				goto out;
+		}
 		uint32_t f;
 		r = walk(s, of->num, oname, &f, NULL);
 		if (r)
@@ -842,7 +1060,6 @@ int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
-
 	if (attr_get_perm(s, priv, &ga)) {
 		mode = ga.mode;
 		uid = ga.uid;
@@ -943,13 +1160,15 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		     void *ndir, const char *nname, unsigned flags)
 {
 	struct p9sb *s = S(sb);
-	int r = rename_once(sb, odir, oname, ndir, nname, flags);
+	struct node *moved_fid = NULL;  /* its fid went with the Trename */
+	int r = rename_once(sb, odir, oname, ndir, nname, flags, &moved_fid);
 
 	if (r) {
 		bool a = stale_retry(s, odir, r);
 		bool b = stale_retry(s, ndir, r);
 		if (a || b)
-			r = rename_once(sb, odir, oname, ndir, nname, flags);
+			r = rename_once(sb, odir, oname, ndir, nname, flags,
+					&moved_fid);
 	}
 	if (r == 0) {
 		/* fids walked below the old name may be stale now (diod):
@@ -960,6 +1179,8 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		s->gen++;
 		pthread_mutex_unlock(&s->lock);
 		node_renamed(s, od->ino, oname, nd->ino, nname);
+		if (moved_fid)
+			node_fid_fresh(s, moved_fid);
 	}
 
 	return r;

@@ -175,7 +175,7 @@ int uvfs_fsync(struct uvfs_ctx *ctx, int fd)
 
 	if (r)
 		return r;
-	r = vop_fsync(f->path.vp, file_fh(f), 0);
+	r = file_fsync(f, file_fh(f), 0);
 	file_put(f);
 	return r;
 }

@@ -274,6 +274,9 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
  * loaded.  => inside sb's gate. */
 int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		     struct vnode **out);
+/* The same for a file just created (id->type exact): no getattr. */
+int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
+		       struct vnode **out);
 /* Marks vp as having lost a name (reclaimed at its last release). */
 void vn_mark_unlinked(struct vnode *vp);
 /* Dead: revoked, or its file system force-unmounted (the whole sb dies at
@@ -365,6 +368,9 @@ int vop_flush(struct vnode *vp, void *fh);
 bool file_flushes(const struct file *f);
 /* The driver's flush for f, if file_flushes(f); else 0. */
 int file_flush(struct file *f);
+/* fsync through f: its success clears f's "written since its last
+ * flush" (nothing is behind any more). */
+int file_fsync(struct file *f, void *fh, int datasync);
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
 		uvfs_filldir_t fill, void *arg);
 int vop_statfs(struct vnode *vp, struct statvfs *st);

@@ -55,5 +55,10 @@ static inline void *file_fh(struct file *f)
  * entry, the child (not followed), in *d; dirop_end releases them. */
 int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		struct dirop *d);
+/* The same in two steps: the parent only (d->child empty), then the
+ * child; on an error of dirop_lookup_child the parent is released. */
+int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       struct dirop *d);
+int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d);
 
 #endif

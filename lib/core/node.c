@@ -456,7 +456,7 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 	vn_lock(h->f->path.vp);
 	fh = h->f->fh;
 	vn_unlock(h->f->path.vp);
-	return vop_fsync(h->f->path.vp, fh, datasync);
+	return file_fsync(h->f, fh, datasync);
 }
 
 int uvfs_file_truncate(struct uvfs_file *h, off_t len)

@@ -307,8 +307,11 @@ static long vi_create(struct uvfs_sb *sb, struct vop_create_args *a)
 		return -ENOSYS;
 	r = sb->ops->create(sb, a->dvp->priv, a->name, a->mode, a->rdev,
 			    a->target, a->cred, &id);
-	if (r == 0 && a->out)
-		r = vcache_get_ident(sb, &id, a->out);
+	if (r == 0 && a->out) {
+		/* the type is the one asked for, whatever the driver said */
+		id.type = a->mode & S_IFMT;
+		r = vcache_get_typed(sb, &id, a->out);
+	}
 	return r;
 }
 int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,

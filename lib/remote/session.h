@@ -35,7 +35,9 @@
 #include "rstate.h"
 #include "transport.h"
 
-#define RS_NTAGS        256     /* requests in flight per session */
+#define RS_NTAGS        2048    /* requests in flight per session (9P:
+				 * the walks and getattrs ahead of an
+				 * ls -l of 1 000 names at once) */
 #define RS_REST_MS      5       /* the reader thread rests while callers
 				 * read for themselves, until none did for
 				 * this long */

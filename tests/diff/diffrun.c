@@ -5,7 +5,13 @@
  *                [--seed N|random] [--count N] [--max-calls N]
  *                [--calls LIST] [--cases DIR] [--save DIR]
  *                [--keep-going] [--no-shrink] [--replay FILE]
- *                [--verbose] [--stats]
+ *                [--verbose] [--stats] [--times-every N]
+ *
+ * --times-every N: with the times compared (--calls times), compare them
+ * only in the generated sequences whose seed N divides (a call's times
+ * cost a wait for the coarse clock's tick: about 4 ms); the regression
+ * cases and --replay always compare them.  The choice goes by the seed,
+ * so a sequence shrunk is compared as it was found.
  *
  * Runs each sequence (seq.c) in DIR of --ref (a tmpfs: the kernel's
  * answer) and in DIR of --dut (the same relative path in a uvfsd mount),
@@ -214,6 +220,9 @@ struct opts {
 	unsigned features;
 	int max_calls;
 	int verbose;
+	long times_every;       /* >1: times compared only in the generated
+				   sequences whose seed it divides (cases and
+				   --replay: always) */
 };
 
 enum verdict { SAME, ACCEPTED, DIFFER, ENV_ERROR };
@@ -285,11 +294,15 @@ static void check(const struct seq *s, const struct opts *o,
 		  struct outcome *out, int keep_snaps)
 {
 	char name[64], top[4096];
+	unsigned f = o->features;
 
 	memset(out, 0, sizeof(*out));
+	/* by the seed, so a shrink of the sequence decides the same */
+	if (o->times_every > 1 && s->seed % (uint64_t)o->times_every != 0)
+		f &= ~(unsigned)FEAT_TIMES;
 	snprintf(name, sizeof(name), "s%lu", run_counter++);
-	out->run_ref = seq_run(s, o->ref, name, res_ref, 1, o->features);
-	out->run_dut = seq_run(s, o->dut, name, res_dut, 0, o->features);
+	out->run_ref = seq_run(s, o->ref, name, res_ref, 1, f);
+	out->run_dut = seq_run(s, o->dut, name, res_dut, 0, f);
 	if (out->run_ref < 0) {
 		out->v = ENV_ERROR;
 		snprintf(out->env, sizeof(out->env), "the reference run failed: %s",
@@ -671,7 +684,7 @@ static void usage(void)
 		"                    [--seed N|random] [--count N] [--max-calls N]\n"
 		"                    [--calls fallocate,seek_hole,copy_file_range,other_user,times|all|none]\n"
 		"                    [--cases DIR] [--save DIR] [--keep-going] [--no-shrink]\n"
-		"                    [--replay FILE] [--verbose] [--stats]\n");
+		"                    [--replay FILE] [--verbose] [--stats] [--times-every N]\n");
 	exit(2);
 }
 
@@ -683,6 +696,7 @@ int main(int argc, char **argv)
 	long count = 100;
 	int keep_going = 0, do_shrink = 1, failed = 0, stats = 0;
 	int cases_failed = 0;
+	long times_every = 1;
 	long accepted_n = 0, same_n = 0, calls_n = 0, passed_n = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -698,6 +712,7 @@ int main(int argc, char **argv)
 		else if (ARG("--calls")) o.features = parse_features(v);
 		else if (ARG("--count")) count = atol(v);
 		else if (ARG("--max-calls")) o.max_calls = atoi(v);
+		else if (ARG("--times-every")) times_every = atol(v);
 		else if (ARG("--seed")) {
 			if (strcmp(v, "random") == 0) {
 				struct timespec ts;
@@ -715,7 +730,8 @@ int main(int argc, char **argv)
 		else usage();
 #undef ARG
 	}
-	if (!o.ref || !o.dut || !o.backend || !accepted || count < 0)
+	if (!o.ref || !o.dut || !o.backend || !accepted || count < 0 ||
+	    times_every < 1)
 		usage();
 	if (geteuid() != 0) {
 		fprintf(stderr, "uvfs-diffrun: must run as root (calls as another user)\n");
@@ -750,6 +766,10 @@ int main(int argc, char **argv)
 	}
 	printf("%s: seed %llu, %ld sequences of 5..%d calls\n", o.backend,
 	       (unsigned long long)seed, count, o.max_calls);
+	if ((o.features & FEAT_TIMES) && times_every > 1)
+		printf("%s: times compared in the sequences whose seed %ld "
+		       "divides\n", o.backend, times_every);
+	o.times_every = times_every;    /* the generated ones only */
 	for (long k = 0; k < count; k++) {
 		struct seq s;
 		struct outcome out;
