@@ -3,7 +3,9 @@
  * entry while a close is pending, a close that waits for the operations
  * inside, a timed-out drain, kill, many threads entering while another
  * closes and opens, and a parked continuation of a killed gate that
- * entrants keep knocking on.
+ * entrants keep knocking on.  The same again with the gate's fallback
+ * for a system without sys_membarrier (GATE_OPEN_FENCED: every entry and
+ * exit fenced, in the slow path).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -286,6 +288,48 @@ static void park_with_knocking_entrants(void **state)
 	}
 }
 
+/* Without sys_membarrier (as liburcu finds on such a system: its grace
+ * periods then fence too), an open gate is GATE_OPEN_FENCED. */
+static int fenced_on(void **state)
+{
+	*state = (void *)(intptr_t)urcu_memb_has_sys_membarrier;
+	urcu_memb_has_sys_membarrier = 0;
+	return 0;
+}
+
+static int fenced_off(void **state)
+{
+	urcu_memb_has_sys_membarrier = (int)(intptr_t)*state;
+	return 0;
+}
+
+static void fenced_states(void **state)
+{
+	struct gate g;
+	struct gate_rec *r1, *r2;
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(atomic_load(&g.state), GATE_OPEN_FENCED);
+	assert_false(gate_is_closed(&g));
+	assert_int_equal(gate_enter(&g, &r1), 0);
+	assert_int_equal(gate_inside(&g), 1);
+	assert_int_equal(gate_enter(&g, &r2), 0);       /* nested */
+	assert_int_equal(gate_inside(&g), 2);
+	gate_exit(r2);
+	assert_int_equal(gate_close(&g, 30), -ETIMEDOUT);
+	assert_true(gate_is_closed(&g));
+	gate_exit(r1);
+	assert_int_equal(gate_drain(&g, 100), 0);
+	gate_open(&g);
+	assert_int_equal(atomic_load(&g.state), GATE_OPEN_FENCED);
+	assert_false(gate_is_closed(&g));
+	assert_int_equal(gate_enter(&g, &r1), 0);
+	gate_exit(r1);
+	assert_int_equal(gate_inside(&g), 0);
+	gate_destroy(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +340,16 @@ int main(void)
 		cmocka_unit_test(kill_wakes_waiters_dead),
 		cmocka_unit_test(storm_close_open),
 		cmocka_unit_test(park_with_knocking_entrants),
+		cmocka_unit_test_setup_teardown(fenced_states, fenced_on,
+						fenced_off),
+		cmocka_unit_test_setup_teardown(close_waits_for_inside,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(kill_wakes_waiters_dead,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(storm_close_open, fenced_on,
+						fenced_off),
+		cmocka_unit_test_setup_teardown(park_with_knocking_entrants,
+						fenced_on, fenced_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

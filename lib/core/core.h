@@ -41,12 +41,14 @@
 #include <string.h>
 #include "rcu.h"        /* first of liburcu: it decides on inlining */
 #include <urcu/list.h>
+#include <urcu/hlist.h>
 
 #include <uvfs/fs.h>
 #include <uvfs/uvfs.h>
 
 #include "diag.h"
 #include "gate.h"
+#include "vnpack.h"     /* the vnode's packed words */
 #include "sys.h"        /* lib/util: every system call and allocation */
 
 struct uvfs;
@@ -58,8 +60,9 @@ struct file;
 
 struct work {
 	void (*fn)(struct work *w);
-	struct cds_list_head link;      /* u->work_lock */
-	bool lazy;                      /* u->work_lock: may wait for company */
+	struct cds_list_head link;      /* u->work_lock: on u->work_queue, or
+					   u->lazy_queue (may wait for
+					   company) */
 };
 
 /* Queues w to the bounded worker pool.  Never blocks, never does I/O. */
@@ -106,11 +109,13 @@ enum sb_state {
 };
 
 struct uvfs_sb {
+	struct gate gate;                   /* see gate.h; first, so that
+					       &sb->gate is sb and the fast
+					       path has no addition */
 	struct uvfs *u;                     /* const */
 	struct fstype *type;                /* const; counted in type->nsbs */
 	const struct uvfs_fstype_ops *ops;  /* const (type->ops) */
 	void *priv;                         /* driver's */
-	struct gate gate;                   /* see gate.h */
 	_Atomic int state;                  /* enum sb_state, sb_set_state() */
 	bool rdonly;                        /* const */
 	bool flushes;                       /* const after the driver's
@@ -154,56 +159,106 @@ void sb_maybe_free_locked(struct uvfs_sb *sb);
 
 /* ---- vnodes and the vnode cache (vnode.c) ------------------------------ */
 
-enum vn_state {
-	VN_ACTIVE,      /* operations go to the driver */
-	VN_DEAD,        /* deadfs: EIO but for release; priv may still be
-			   loaded until the gate drains */
-};
-
-/* vp->flags, under u->vc_lock */
-#define VN_HASHED    0x01  /* findable in the vcache */
-#define VN_ONLRU     0x02  /* on u->lru */
-#define VN_UNLINKED  0x04  /* lost a name: reclaim at last release */
-#define VN_RECLAIM   0x08  /* queued for reclaim / being reclaimed */
-#define VN_LOADED    0x10  /* priv is the driver's object (counted in nlive) */
-
 /* In vp->usecount, beside the count: the last release must take vc_lock
  * (the vnode is not simply going back to the LRU: it is new, off the LRU,
  * unhashed, dead or unlinked).  Set and cleared under vc_lock; because it
  * lives in the same word as the count, a lock-free 1 -> 0 release and a
- * state change can never miss each other. */
-#define VN_SLOW (1UL << 63)
+ * state change can never miss each other.  32 bits: every use is held by
+ * an object in memory (a path, a walk, a mount), so the count cannot reach
+ * 2^31. */
+#define VN_SLOW (1U << 31)
 
+/*
+ * The vnode is the one object there are millions of (bench_vnode_mem:
+ * 144 bytes of heap with malloc's header, docs/design.md "Vnode memory").
+ * So: the flags and the DEAD state share one word (vnpack.h), the
+ * name-cache sequence and its purged bit another, the lock of the open
+ * files is one of VN_NSTRIPES shared mutexes (vn_lock()), and the fields
+ * that are never live at the same time share memory:
+ *
+ *   hash_next + lru_link   while the vnode is cached (VN_HASHED: the
+ *                          bucket chain; VN_ONLRU: the LRU; after
+ *                          VN_RECLAIM lru_link links a reclaimer's private
+ *                          list of victims);
+ *   work                   once its reclaim is queued (VN_RECLAIM set,
+ *                          by then neither hashed nor on the LRU, and it
+ *                          is never on a private list and queued at once);
+ *   rcu                    once vn_free() gave the shell up (after the
+ *                          reclaim's work has run: the worker does not
+ *                          touch an item after calling it).
+ */
 struct vnode {
 	struct uvfs_sb *sb;                 /* const; holds sb->nvnodes */
 	uint64_t ino;                       /* const */
 	uint64_t gen;                       /* const: the driver's generation
 					       of ino (0: none) */
-	mode_t type;                        /* const: S_IFMT bits */
 	void *priv;                         /* driver object; read inside the
-					       gate while VN_ACTIVE */
-	_Atomic unsigned long usecount;     /* atomic: uses | VN_SLOW */
-	_Atomic int state;                  /* enum vn_state, vn_set_dead() */
+					       gate while not dead */
+	_Atomic uint32_t usecount;          /* atomic: uses | VN_SLOW */
+	_Atomic uint32_t flags;             /* u->vc_lock to change (VN_*,
+					       vn_flags_set); VN_DEAD is
+					       read without it (vn_dead) */
+	mode_t type;                        /* const: S_IFMT bits */
 	_Atomic unsigned mounted;           /* ns_lock (write) to change: mounts
 					       covering this vnode */
-	unsigned flags;                     /* u->vc_lock: VN_* */
-	struct cds_list_head hash_link;     /* u->vc_lock */
-	struct cds_list_head lru_link;      /* u->vc_lock */
+	union {                             /* u->vc_lock: see above */
+		struct {
+			struct vnode *hash_next;        /* VN_HASHED */
+			struct cds_list_head lru_link;  /* VN_ONLRU */
+		};
+		struct work work;               /* VN_RECLAIM, queued */
+		struct rcu_head rcu;            /* freed after a grace period
+						   (RCU readers) */
+	};
 	struct cds_list_head sb_link;       /* u->vc_lock */
-	struct cds_list_head files;         /* vp->lock: open files */
+	struct cds_hlist_head files;        /* vn_lock(vp): open files */
 	struct uvfs_node *node;             /* mount's m->node_lock: the node
 					       of this vnode, if any */
-	pthread_mutex_t lock;               /* files */
-	struct work work;                   /* reclaim on a worker */
-	/* the name cache (ncache.c), under u->nc_lock: */
-	struct cds_list_head nc_as_dir;     /* entries in this directory */
-	struct cds_list_head nc_as_child;   /* entries naming this vnode */
-	_Atomic unsigned long nc_seq;       /* bumped when a name goes */
-	bool nc_dead;                       /* purged: no new entries */
-	struct rcu_head rcu;                /* deferred free (RCU readers) */
 	struct vlocks *locks;               /* u->lk_lock: file locks held
 					       (lock.c), NULL if none yet */
+	/* the name cache (ncache.c), under u->nc_lock: */
+	struct cds_hlist_head nc_as_dir;    /* entries in this directory */
+	struct nc_entry *nc_as_child;       /* entries naming this vnode (a
+					       chain: a file has few names) */
+	_Atomic uint32_t nc_seq;            /* nc_lock to change (vnpack.h:
+					       removals, purged bit) */
 };
+
+/* The stripe that guards vp->files and its files' fh, attached, orphan
+ * and vlink (held for a few loads and stores, never across a driver call
+ * nor with another lock taken inside it: a leaf, docs/locking.md). */
+extern pthread_mutex_t vn_stripes[VN_NSTRIPES];
+static inline void vn_lock(const struct vnode *vp)
+{
+	pthread_mutex_lock(&vn_stripes[vn_stripe_of(vp)]);
+}
+static inline void vn_unlock(const struct vnode *vp)
+{
+	pthread_mutex_unlock(&vn_stripes[vn_stripe_of(vp)]);
+}
+
+/* vp->flags, for a reader that holds vc_lock (or needs no consistency) */
+static inline uint32_t vn_flags(const struct vnode *vp)
+{
+	return atomic_load_explicit(&vp->flags, memory_order_relaxed);
+}
+void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
+		    const char *file, int line) __attribute__((noreturn));
+/* Changes vp->flags (=> vc_lock held), aborting with file and line on a
+ * transition vnf_next() refuses.  Inline: with constant masks the check
+ * folds to a few tests (a teardown makes several per vnode). */
+static inline void vn_flags_set(struct vnode *vp, uint32_t set,
+				uint32_t clear, const char *file, int line)
+{
+	uint32_t n = vnf_next(vn_flags(vp), set, clear);
+
+	if (__builtin_expect(n == VNF_BAD, 0))
+		vn_flags_panic(vp, set, clear, file, line);
+	/* every writer holds vc_lock: a plain store; release for vn_dead */
+	atomic_store_explicit(&vp->flags, n, memory_order_release);
+}
+#define VN_FLAGS_SET(vp, set, clear) \
+	vn_flags_set((vp), (set), (clear), __FILE__, __LINE__)
 
 /* Takes another reference; the caller already has one. */
 void vn_ref(struct vnode *vp);
@@ -228,9 +283,24 @@ void vn_mark_unlinked(struct vnode *vp);
  * once, in O(1); the worker marks each vnode later). */
 static inline bool vn_dead(const struct vnode *vp)
 {
-	return atomic_load_explicit(&vp->state, memory_order_acquire) ==
-	       VN_DEAD ||
+	return (atomic_load_explicit(&vp->flags, memory_order_acquire) &
+		VN_DEAD) ||
 	       atomic_load_explicit(&vp->sb->killed, memory_order_acquire);
+}
+/* The death check of an operation that got into its sb's gate
+ * (vnode_if.c): the gate answers for a killed sb (gate_enter fails once
+ * it is killed, and an operation that got in just before the kill is one
+ * the kill's drain waits for, as it waits for those that got in earlier),
+ * so only the vnode's own flag is left to look at.  The ungated build (the
+ * benchmark's baseline) has no gate and looks at both. */
+static inline bool vn_dead_inside(const struct vnode *vp)
+{
+#ifdef UVFS_UNGATED
+	return vn_dead(vp);
+#else
+	return atomic_load_explicit(&vp->flags, memory_order_acquire) &
+	       VN_DEAD;
+#endif
 }
 static inline bool vn_isdir(const struct vnode *vp)
 {
@@ -408,12 +478,12 @@ struct file {
 	int flags;                          /* const: open flags */
 	pthread_mutex_t lock;               /* pos */
 	off_t pos;                          /* lock */
-	void *fh;                           /* vp->lock: driver handle,
+	void *fh;                           /* vn_lock: driver handle,
 					       NULL once released */
-	bool attached;                      /* vp->lock: on vp->files */
-	bool orphan;                        /* vp->lock: closed on a killed
+	bool attached;                      /* vn_lock: on vp->files */
+	bool orphan;                        /* vn_lock: closed on a killed
 					       gate; vn_unload frees it */
-	struct cds_list_head vlink;         /* vp->lock */
+	struct cds_hlist_node vlink;        /* vn_lock */
 	char *name;                         /* const: path used to open it */
 	atomic_bool unflushed;              /* written since the last flush */
 };
@@ -562,7 +632,7 @@ struct uvfs {
 
 	/* the vnode cache */
 	pthread_mutex_t vc_lock;
-	struct cds_list_head *vc_hash;      /* vc_lock */
+	struct vnode **vc_hash;             /* vc_lock: chains (hash_next) */
 	unsigned long vc_mask;              /* const */
 	struct cds_list_head lru;           /* vc_lock */
 	unsigned long nlru;                 /* vc_lock */
@@ -579,11 +649,11 @@ struct uvfs {
 	pthread_mutex_t work_lock;
 	pthread_cond_t work_cv;             /* work queued / stop */
 	pthread_cond_t idle_cv;             /* queue drained */
-	struct cds_list_head work_queue;    /* work_lock */
+	struct cds_list_head work_queue;    /* work_lock: urgent work */
+	struct cds_list_head lazy_queue;    /* work_lock: vnode reclaims */
 	unsigned work_running;              /* work_lock */
 	unsigned long work_pending;         /* work_lock: queued + running */
 	bool work_stop;                     /* work_lock */
-	unsigned long work_urgent;          /* work_lock: queued, not lazy */
 	bool lazy_armed;                    /* work_lock: a batch is forming */
 	struct timespec lazy_since;         /* work_lock: since when */
 	unsigned hurry;                     /* work_lock: settlers waiting */

@@ -36,7 +36,8 @@
  * description, so threads sharing it never interleave offsets; pread and
  * pwrite do not take it.  On a directory the offset is the readdir cookie.
  * Lock order: f->lock is taken before entering a gate (the vop runs under
- * it) and before vp->lock (file_fh); nothing takes it while holding those.
+ * it) and before the vnode's stripe (vn_lock, file_fh); nothing takes it
+ * while holding those.
  *
  * Files that are not regular are metadata to the core: devices and fifos
  * open, reads return 0 (end of file), writes consume everything and return
@@ -269,7 +270,7 @@ static struct file *file_new(struct path *p, int flags, char *name)
 	atomic_init(&f->refs, 1);
 	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	pthread_mutex_init(&f->lock, NULL);
-	CDS_INIT_LIST_HEAD(&f->vlink);
+	f->vlink.next = f->vlink.prev = NULL;   /* not on vp->files yet */
 	f->name = name;
 	CNT_INC(u->nfiles);
 	return f;

@@ -45,9 +45,9 @@ static inline void *file_fh(struct file *f)
 	struct vnode *vp = f->path.vp;
 	void *fh;
 
-	pthread_mutex_lock(&vp->lock);
+	vn_lock(vp);
 	fh = f->fh;
-	pthread_mutex_unlock(&vp->lock);
+	vn_unlock(vp);
 	return fh;
 }
 

@@ -42,7 +42,8 @@ static pthread_mutex_t gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
-__thread struct gate_rec *gate_t_last;  /* the last one used */
+static struct gate_rec rec_none;          /* of no gate (gate NULL) */
+__thread struct gate_rec *gate_t_last = &rec_none;  /* the last one used */
 static __thread bool t_registered;        /* with urcu */
 
 static void thread_exit(void *arg)
@@ -61,7 +62,8 @@ static void thread_exit(void *arg)
 		free(r);
 	}
 	pthread_mutex_unlock(&gates_lock);
-	t_recs = gate_t_last = NULL;
+	t_recs = NULL;
+	gate_t_last = &rec_none;
 	if (t_registered) {
 		urcu_memb_unregister_thread();
 		t_registered = false;
@@ -99,7 +101,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
 			if (gate_t_last == r)   /* (we may return NULL) */
-				gate_t_last = NULL;
+				gate_t_last = &rec_none;
 			free(r);
 			continue;
 		}
@@ -121,9 +123,22 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	return gate_t_last = r;
 }
 
+/* The state of an open gate: GATE_OPEN where sys_membarrier makes the
+ * fast path's compiler barrier enough (liburcu finds out when it is
+ * loaded), else GATE_OPEN_FENCED (gate.h). */
+static int open_state(void)
+{
+	return urcu_memb_has_sys_membarrier ? GATE_OPEN : GATE_OPEN_FENCED;
+}
+
+static bool is_open(int s)
+{
+	return s == GATE_OPEN || s == GATE_OPEN_FENCED;
+}
+
 void gate_init(struct gate *g)
 {
-	atomic_init(&g->state, GATE_OPEN);
+	atomic_init(&g->state, open_state());
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	g->closers = 0;
@@ -178,6 +193,20 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 	void *arg = NULL;
 	int ret = 0;
 
+	if (atomic_load_explicit(&g->state, memory_order_relaxed) ==
+	    GATE_OPEN_FENCED) {
+		/* the fast path with a full fence (no sys_membarrier) */
+		long c = atomic_load_explicit(&r->count, memory_order_relaxed);
+
+		atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
+		cmm_smp_mb();
+		if (atomic_load_explicit(&g->state, memory_order_acquire) ==
+		    GATE_OPEN_FENCED) {
+			*rec = r;
+			return 0;
+		}
+		atomic_store_explicit(&r->count, c, memory_order_release);
+	}
 	pthread_mutex_lock(&g->lock);
 	count_dropped_locked(g, &fn, &arg);
 	for (;;) {
@@ -186,7 +215,7 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 			ret = GATE_DEAD;
 			break;
 		}
-		if (s == GATE_OPEN || atomic_load(&r->count) > 0) {
+		if (is_open(s) || atomic_load(&r->count) > 0) {
 			atomic_store_explicit(&r->count,
 					      atomic_load(&r->count) + 1,
 					      memory_order_relaxed);
@@ -208,6 +237,13 @@ void gate_exit_slow(struct gate *g)
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
 
+	if (atomic_load_explicit(&g->state, memory_order_relaxed) ==
+	    GATE_OPEN_FENCED) {
+		/* without sys_membarrier: a full fence, then look again */
+		cmm_smp_mb();
+		if (atomic_load(&g->state) == GATE_OPEN_FENCED)
+			return;
+	}
 	pthread_mutex_lock(&g->lock);
 	count_dropped_locked(g, &fn, &arg);
 	pthread_mutex_unlock(&g->lock);
@@ -290,7 +326,7 @@ int gate_close(struct gate *g, int timeout_ms)
 {
 	pthread_mutex_lock(&g->lock);
 	g->closers++;
-	if (atomic_load(&g->state) == GATE_OPEN)
+	if (is_open(atomic_load(&g->state)))
 		atomic_store(&g->state, GATE_CLOSED);
 	pthread_mutex_unlock(&g->lock);
 	rcu_grace();
@@ -304,7 +340,7 @@ void gate_open(struct gate *g)
 	if (g->closers > 0)
 		g->closers--;
 	if (g->closers == 0 && atomic_load(&g->state) == GATE_CLOSED) {
-		atomic_store(&g->state, GATE_OPEN);
+		atomic_store(&g->state, open_state());
 		pthread_cond_broadcast(&g->cv);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -331,5 +367,5 @@ long gate_inside(struct gate *g)
 
 bool gate_is_closed(struct gate *g)
 {
-	return atomic_load(&g->state) != GATE_OPEN;
+	return !is_open(atomic_load(&g->state));
 }

@@ -11,6 +11,11 @@
  *
  * States:  OPEN -> CLOSED (one or more closers) -> OPEN
  *          any  -> KILLED (forced unmount; final)
+ * On a system without sys_membarrier "open" is GATE_OPEN_FENCED instead
+ * of GATE_OPEN: the fast path's compiler barrier would not order the
+ * entrant against the closer there, so every entry and exit takes the
+ * slow path, which fences (gate.c).  The fast path tests one value.
+ *
  * A thread already inside the gate may enter again while it is closed
  * (nested entry), so a closer never deadlocks against an operation that
  * re-enters.  On a KILLED gate enter fails with GATE_DEAD and the caller
@@ -27,7 +32,7 @@
 #include "diag.h"
 #include "rcu.h"
 
-enum { GATE_OPEN, GATE_CLOSED, GATE_KILLED };
+enum { GATE_OPEN, GATE_CLOSED, GATE_KILLED, GATE_OPEN_FENCED };
 #define GATE_DEAD 1  /* gate_enter: not entered, use deadfs */
 #define GATE_NOMEM 2 /* gate_enter: no memory for this thread's record */
 
@@ -56,22 +61,44 @@ void gate_init(struct gate *g);
 void gate_destroy(struct gate *g);
 
 /* The slow paths (gate.c) */
+/* The thread's last record, or a record of no gate (never NULL: the fast
+ * path has one test, not two). */
 extern __thread struct gate_rec *gate_t_last;
 struct gate_rec *gate_rec_get(struct gate *g);
 int gate_enter_slow(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec);
 void gate_exit_slow(struct gate *g);
 
+/* Adds d to the thread's own count.  Only the owner writes it (closers
+ * read), so on x86-64 a plain add to memory does: one instruction, whose
+ * aligned 8-byte store other CPUs see whole, and which as every x86 store
+ * is seen after the stores before it (a release).  Elsewhere, and under
+ * ThreadSanitizer (which must see an atomic), a load and a release store.
+ * The "memory" clobber keeps the compiler from moving accesses across. */
+static inline void gate_count_add(struct gate_rec *r, long d)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("addq %1, %0"
+			 : "+m"(*(long *)&r->count) : "er"(d) : "memory");
+#else
+	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
+
+	atomic_store_explicit(&r->count, c + d, memory_order_release);
+#endif
+}
+
 /* Returns 0 with *rec set (pass it to gate_exit), GATE_DEAD, or GATE_NOMEM
  * (a thread's first entry could not allocate its record).  Waits
  * while the gate is closed, unless this thread is already inside.
  * The fast path is inline and writes only the thread's own record:
- * "count++, then is the state open?", with a reader barrier between the
+ * "count++, then is the state open?", with a compiler barrier between the
  * two that orders them against the closer's "state = CLOSED, then the
  * grace period's barrier (sys_membarrier), then sum the counts" (Dekker's
- * pattern, made asymmetric).  Either the closer sees the increment, or
- * this thread sees CLOSED, takes its increment back and goes the slow
- * way. */
+ * pattern, made asymmetric: rcu.h, rcu_reader_barrier, whose fallback
+ * without sys_membarrier is GATE_OPEN_FENCED here).  Either the closer
+ * sees the increment, or this thread sees CLOSED, takes its increment
+ * back and goes the slow way.  About 14 instructions with gate_leave
+ * (bench/README.md, "bench_gate"). */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 {
 #ifdef UVFS_UNGATED
@@ -81,44 +108,51 @@ static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 #else
 	struct gate_rec *r = gate_t_last;
 
-	if (__builtin_expect(!r || atomic_load_explicit(
+	if (__builtin_expect(atomic_load_explicit(
 			&r->gate, memory_order_relaxed) != g, 0)) {
 		r = gate_rec_get(g);
 		if (!r)
 			return GATE_NOMEM;
 	}
-	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
-	atomic_store_explicit(&r->count, c + 1, memory_order_relaxed);
-	rcu_reader_barrier();
+	gate_count_add(r, 1);
+	cmm_barrier();          /* see above: GATE_OPEN implies membarrier */
 	if (__builtin_expect(atomic_load_explicit(&g->state,
 						  memory_order_acquire) ==
 			     GATE_OPEN, 1)) {
 		*rec = r;
 		return 0;
 	}
-	atomic_store_explicit(&r->count, c, memory_order_release);
+	gate_count_add(r, -1);
 	return gate_enter_slow(g, r, rec);
 #endif
 }
 
 /* No RCU section: the decrement is ordered before the state load by the
  * closer's grace period (membarrier), and a wakeup lost to reordering is
- * caught by the drain's 1 ms polling. */
-static inline void gate_exit(struct gate_rec *r)
+ * caught by the drain's 1 ms polling.  gate_leave: for a caller that has
+ * g at hand (one load fewer than gate_exit). */
+static inline void gate_leave(struct gate *g, struct gate_rec *r)
 {
 #ifdef UVFS_UNGATED
+	(void)g;
 	(void)r;
 #else
-	struct gate *g = atomic_load_explicit(&r->gate, memory_order_relaxed);
-	long c = atomic_load_explicit(&r->count, memory_order_relaxed);
-
-	UVFS_VERIFY(c > 0);
-	atomic_store_explicit(&r->count, c - 1, memory_order_release);
+	UVFS_VERIFY(atomic_load_explicit(&r->count, memory_order_relaxed) > 0);
+	gate_count_add(r, -1);
 	atomic_signal_fence(memory_order_seq_cst);
 	if (__builtin_expect(atomic_load_explicit(&g->state,
 						  memory_order_relaxed) !=
 			     GATE_OPEN, 0))
 		gate_exit_slow(g);
+#endif
+}
+
+static inline void gate_exit(struct gate_rec *r)
+{
+#ifdef UVFS_UNGATED
+	(void)r;
+#else
+	gate_leave(atomic_load_explicit(&r->gate, memory_order_relaxed), r);
 #endif
 }
 

@@ -22,24 +22,37 @@
  *    UVFS_FS_NO_NAMECACHE and are never cached.
  *  - Buckets are singly linked through _Atomic pointers: published with
  *    release stores under nc_lock, walked with acquire loads.
+ *  - An entry is one allocation of its exact size (the name inline): 53
+ *    bytes and the name, so 80 bytes of heap for a name of up to 18
+ *    characters (docs/design.md, "Vnode memory").  It is on its
+ *    directory's list (nc_as_dir, doubly linked: a directory can have
+ *    many) and on its child's chain (nc_as_child, singly linked: a file
+ *    has one name, or a few hard links, so removal walks it); its RCU
+ *    head shares memory with the directory link, which is dead once the
+ *    entry is unlinked (readers walk only bucket chains).
  *
  * nc_lock is a leaf lock (nothing is taken inside it).
  */
 #include "core.h"
 #include "rcu.h"
 
+#include <stddef.h>
+
 struct nc_entry {
 	struct nc_entry *_Atomic next;      /* bucket chain; nc_lock */
 	struct vnode *dir, *child;          /* const */
-	uint64_t hash;                      /* const */
-	struct cds_list_head dir_link;      /* nc_lock: dir->nc_as_dir */
-	struct cds_list_head child_link;    /* nc_lock: child->nc_as_child */
-	struct rcu_head rcu;
-	size_t len;                         /* const */
-	char name[];                        /* const */
+	union {
+		struct cds_hlist_node dir_link; /* nc_lock: dir->nc_as_dir */
+		struct rcu_head rcu;            /* once unlinked */
+	};
+	struct nc_entry *child_next;        /* nc_lock: child->nc_as_child */
+	uint32_t hash;                      /* const: nc_hash() */
+	uint8_t len;                        /* const: <= NAME_MAX */
+	char name[];                        /* const, NUL-terminated */
 };
+_Static_assert(NAME_MAX <= UINT8_MAX, "nc_entry.len holds a name length");
 
-static uint64_t nc_hash(const struct vnode *dir, const char *name,
+static uint32_t nc_hash(const struct vnode *dir, const char *name,
 			size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ (uintptr_t)dir;
@@ -48,7 +61,7 @@ static uint64_t nc_hash(const struct vnode *dir, const char *name,
 		h ^= (unsigned char)name[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h ^ h >> 32;
+	return (uint32_t)(h ^ h >> 32);
 }
 
 int ncache_init(struct uvfs *u)
@@ -81,8 +94,8 @@ static bool nc_enabled(const struct vnode *dvp)
  * (the memory is valid); fails if the vnode is not clean. */
 static bool vn_tryref_rcu(struct vnode *vp)
 {
-	unsigned long c = atomic_load_explicit(&vp->usecount,
-					       memory_order_relaxed);
+	uint32_t c = atomic_load_explicit(&vp->usecount,
+					  memory_order_relaxed);
 
 	while (!(c & VN_SLOW)) {
 		if (atomic_compare_exchange_weak_explicit(
@@ -97,11 +110,11 @@ bool ncache_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 {
 	struct uvfs *u = dvp->sb->u;
 	size_t len = strlen(name);
-	uint64_t h;
+	uint32_t h;
 	struct nc_entry *e;
 	struct vnode *vp = NULL;
 
-	if (!nc_enabled(dvp))
+	if (!nc_enabled(dvp) || len > NAME_MAX)
 		return false;
 	h = nc_hash(dvp, name, len);
 	rcu_thread_online();
@@ -144,11 +157,15 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 {
 	struct nc_entry *_Atomic *pp = &u->nc_buckets[e->hash & u->nc_mask];
 
+	struct nc_entry **cp = &e->child->nc_as_child;
+
 	while (atomic_load(pp) != e)
 		pp = &atomic_load(pp)->next;
 	atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
-	cds_list_del(&e->dir_link);
-	cds_list_del(&e->child_link);
+	cds_hlist_del(&e->dir_link);
+	while (*cp != e)
+		cp = &(*cp)->child_next;
+	*cp = e->child_next;
 	u->nc_count--;
 	RCU_TSAN_RELEASE();     /* hand our history to the callback */
 	rcu_thread_online();    /* call_rcu wants a registered thread */
@@ -157,7 +174,7 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 
 static struct nc_entry *nc_find_locked(struct uvfs *u, struct vnode *dvp,
 				       const char *name, size_t len,
-				       uint64_t h)
+				       uint32_t h)
 {
 	struct nc_entry *e;
 
@@ -174,33 +191,36 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 {
 	struct uvfs *u = dvp->sb->u;
 	size_t len = strlen(name);
-	uint64_t h;
+	uint32_t h, cur;
 	struct nc_entry *e, *old;
 
-	if (!nc_enabled(dvp) || vn_dead(dvp) || vn_dead(vp))
+	if (!nc_enabled(dvp) || vn_dead(dvp) || vn_dead(vp) || len > NAME_MAX)
 		return;
 	h = nc_hash(dvp, name, len);
-	e = sys_malloc(sizeof(*e) + len + 1);
+	e = sys_malloc(offsetof(struct nc_entry, name) + len + 1);
 	if (!e)
 		return;         /* a cache: nothing is lost */
 	e->dir = dvp;
 	e->child = vp;
 	e->hash = h;
-	e->len = len;
+	e->len = (uint8_t)len;
 	memcpy(e->name, name, len + 1);
 
 	pthread_mutex_lock(&u->nc_lock);
 	old = nc_find_locked(u, dvp, name, len, h);
-	if (atomic_load(&dvp->nc_seq) != seq || dvp->nc_dead ||
-	    vp->nc_dead || (old && old->child == vp)) {
+	cur = atomic_load(&dvp->nc_seq);
+	if (cur != (uint32_t)seq || ncw_purged(cur) ||
+	    ncw_purged(atomic_load(&vp->nc_seq)) ||
+	    (old && old->child == vp)) {
 		pthread_mutex_unlock(&u->nc_lock);
 		free(e);
 		return;
 	}
 	if (old)
 		nc_unlink_locked(u, old);
-	cds_list_add(&e->dir_link, &dvp->nc_as_dir);
-	cds_list_add(&e->child_link, &vp->nc_as_child);
+	cds_hlist_add_head(&e->dir_link, &dvp->nc_as_dir);
+	e->child_next = vp->nc_as_child;
+	vp->nc_as_child = e;
 	atomic_store_explicit(&e->next,
 			      atomic_load(&u->nc_buckets[h & u->nc_mask]),
 			      memory_order_relaxed);
@@ -214,13 +234,13 @@ void ncache_remove(struct vnode *dvp, const char *name)
 {
 	struct uvfs *u = dvp->sb->u;
 	size_t len = strlen(name);
-	uint64_t h = nc_hash(dvp, name, len);
+	uint32_t h = nc_hash(dvp, name, len);
 	struct nc_entry *e;
 
 	if (!nc_enabled(dvp))
 		return;
 	pthread_mutex_lock(&u->nc_lock);
-	atomic_fetch_add(&dvp->nc_seq, 1);
+	atomic_store(&dvp->nc_seq, ncw_bump(atomic_load(&dvp->nc_seq)));
 	e = nc_find_locked(u, dvp, name, len, h);
 	if (e)
 		nc_unlink_locked(u, e);
@@ -230,14 +250,13 @@ void ncache_remove(struct vnode *dvp, const char *name)
 void ncache_purge(struct vnode *vp)
 {
 	struct uvfs *u = vp->sb->u;
-	struct nc_entry *e, *tmp;
 
 	pthread_mutex_lock(&u->nc_lock);
-	vp->nc_dead = true;
-	atomic_fetch_add(&vp->nc_seq, 1);
-	cds_list_for_each_entry_safe(e, tmp, &vp->nc_as_dir, dir_link)
-		nc_unlink_locked(u, e);
-	cds_list_for_each_entry_safe(e, tmp, &vp->nc_as_child, child_link)
-		nc_unlink_locked(u, e);
+	atomic_store(&vp->nc_seq, ncw_purge(atomic_load(&vp->nc_seq)));
+	while (vp->nc_as_dir.next)
+		nc_unlink_locked(u, cds_hlist_entry(vp->nc_as_dir.next,
+						    struct nc_entry, dir_link));
+	while (vp->nc_as_child)
+		nc_unlink_locked(u, vp->nc_as_child);
 	pthread_mutex_unlock(&u->nc_lock);
 }

@@ -453,9 +453,9 @@ int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 	void *fh;
 
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
-	pthread_mutex_lock(&h->f->path.vp->lock);
+	vn_lock(h->f->path.vp);
 	fh = h->f->fh;
-	pthread_mutex_unlock(&h->f->path.vp->lock);
+	vn_unlock(h->f->path.vp);
 	return file_fsync(h->f, fh, datasync);
 }
 
@@ -487,9 +487,9 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (!vn_isdir(h->f->path.vp))
 		return -ENOTDIR;
-	pthread_mutex_lock(&h->f->path.vp->lock);
+	vn_lock(h->f->path.vp);
 	fh = h->f->fh;
-	pthread_mutex_unlock(&h->f->path.vp->lock);
+	vn_unlock(h->f->path.vp);
 	return vop_readdir(h->f->path.vp, fh, cookie, node_fill, &nf);
 }
 

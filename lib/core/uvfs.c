@@ -58,6 +58,7 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	pthread_cond_init(&u->work_cv, NULL);
 	pthread_cond_init(&u->idle_cv, NULL);
 	CDS_INIT_LIST_HEAD(&u->work_queue);
+	CDS_INIT_LIST_HEAD(&u->lazy_queue);
 	u->nworkers = u->cfg.workers;
 
 	err = vcache_init(u);

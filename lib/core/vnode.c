@@ -33,6 +33,23 @@
 #include "core.h"
 #include "rcu.h"
 
+/* The open-file stripes (core.h, vn_lock): leaves, shared by every
+ * vnode of every instance in the process. */
+pthread_mutex_t vn_stripes[VN_NSTRIPES] = {
+	[0 ... VN_NSTRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
+void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
+		    const char *file, int line)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "vnode flags 0x%x: +0x%x -0x%x is not "
+		 "a transition", (unsigned)vn_flags(vp), (unsigned)set,
+		 (unsigned)clear);
+	uvfs_panic(file, line, what);
+}
+
 static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
 			       uint64_t ino)
 {
@@ -48,11 +65,9 @@ int vcache_init(struct uvfs *u)
 
 	while (n < u->cfg.vcache_max / 2 && n < (1UL << 20))
 		n <<= 1;
-	u->vc_hash = sys_malloc(n * sizeof(*u->vc_hash));
+	u->vc_hash = sys_calloc(n, sizeof(*u->vc_hash));
 	if (!u->vc_hash)
 		return -ENOMEM;
-	for (unsigned long i = 0; i < n; i++)
-		CDS_INIT_LIST_HEAD(&u->vc_hash[i]);
 	u->vc_mask = n - 1;
 	pthread_mutex_init(&u->vc_lock, NULL);
 	CDS_INIT_LIST_HEAD(&u->lru);
@@ -74,7 +89,7 @@ void sb_maybe_free_locked(struct uvfs_sb *sb)
 		work_queue(sb->u, &sb->free_work);
 }
 
-static unsigned long vn_uses(struct vnode *vp)
+static uint32_t vn_uses(struct vnode *vp)
 {
 	return atomic_load(&vp->usecount) & ~VN_SLOW;
 }
@@ -91,7 +106,7 @@ static void vn_set_slow_locked(struct vnode *vp, bool slow)
  * reference (ncache) can be taken after this succeeds. */
 static bool vn_claim_locked(struct vnode *vp)
 {
-	unsigned long c = atomic_load(&vp->usecount);
+	uint32_t c = atomic_load(&vp->usecount);
 
 	while ((c & ~VN_SLOW) == 0)
 		if (atomic_compare_exchange_weak(&vp->usecount, &c,
@@ -100,18 +115,31 @@ static bool vn_claim_locked(struct vnode *vp)
 	return false;
 }
 
+static struct vnode **vc_chain(struct uvfs *u, const struct uvfs_sb *sb,
+			       uint64_t ino)
+{
+	return &u->vc_hash[vc_bucket(u, sb, ino)];
+}
+
 static void vn_unhash_locked(struct vnode *vp)
 {
+	uint32_t fl = vn_flags(vp);
+
 	vn_set_slow_locked(vp, true);
-	if (vp->flags & VN_HASHED) {
-		cds_list_del(&vp->hash_link);
-		vp->flags &= ~VN_HASHED;
+	if (fl & VN_HASHED) {
+		/* chains are short: the table has a bucket per two cached
+		 * vnodes (vcache_init) */
+		struct vnode **pp = vc_chain(vp->sb->u, vp->sb, vp->ino);
+
+		while (*pp != vp)
+			pp = &(*pp)->hash_next;
+		*pp = vp->hash_next;
 	}
-	if (vp->flags & VN_ONLRU) {
+	if (fl & VN_ONLRU) {
 		cds_list_del(&vp->lru_link);
-		vp->flags &= ~VN_ONLRU;
 		vp->sb->u->nlru--;
 	}
+	VN_FLAGS_SET(vp, 0, VN_HASHED | VN_ONLRU);
 }
 
 static void vn_free_rcu(struct rcu_head *head)
@@ -128,17 +156,15 @@ static void vn_free(struct vnode *vp)
 
 	pthread_mutex_lock(&u->vc_lock);
 	UVFS_VERIFY(vn_uses(vp) == 0);
-	UVFS_VERIFY(!(vp->flags & (VN_LOADED | VN_HASHED | VN_ONLRU)));
+	UVFS_VERIFY(!(vn_flags(vp) & (VN_LOADED | VN_HASHED | VN_ONLRU)));
 	UVFS_VERIFY(sb->nvnodes > 0);
 	cds_list_del(&vp->sb_link);
 	sb->nvnodes--;
 	pthread_cond_broadcast(&sb->vc_cv);
 	sb_maybe_free_locked(sb);
 	pthread_mutex_unlock(&u->vc_lock);
-	UVFS_VERIFY(cds_list_empty(&vp->files));
-	UVFS_VERIFY(cds_list_empty(&vp->nc_as_dir) &&
-		    cds_list_empty(&vp->nc_as_child));
-	pthread_mutex_destroy(&vp->lock);
+	UVFS_VERIFY(vp->files.next == NULL);
+	UVFS_VERIFY(vp->nc_as_dir.next == NULL && vp->nc_as_child == NULL);
 	lock_vnode_free(vp);
 	CNT_DEC(u->nvnodes);
 	/* name-cache readers may still be looking at it */
@@ -153,34 +179,48 @@ static void vn_unload(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
-	struct file *f, *tmp;
 	void *priv;
 
 	pthread_mutex_lock(&u->vc_lock);
-	if (!(vp->flags & VN_LOADED)) {
+	if (!(vn_flags(vp) & VN_LOADED)) {
 		pthread_mutex_unlock(&u->vc_lock);
 		return;
 	}
-	vp->flags &= ~VN_LOADED;
+	VN_FLAGS_SET(vp, 0, VN_LOADED);
 	priv = vp->priv;
 	pthread_mutex_unlock(&u->vc_lock);
 	ncache_purge(vp);
 
-	pthread_mutex_lock(&vp->lock);
-	cds_list_for_each_entry_safe(f, tmp, &vp->files, vlink) {
-		void *fh = f->fh;
-		cds_list_del_init(&f->vlink);
+	/* One file at a time, its handle released with the stripe dropped
+	 * (a stripe is never held across a driver call).  Once detached
+	 * here, a file is no longer ours unless it was an orphan: its last
+	 * close (vn_file_detach) finds it detached, leaves the handle to us
+	 * and frees it, so only fh is used after the unlock. */
+	for (;;) {
+		struct file *f;
+		void *fh;
+		bool orphan;
+
+		vn_lock(vp);
+		if (!vp->files.next) {
+			vn_unlock(vp);
+			break;
+		}
+		f = cds_hlist_entry(vp->files.next, struct file, vlink);
+		cds_hlist_del(&f->vlink);
 		f->attached = false;
+		fh = f->fh;
 		f->fh = NULL;
+		orphan = f->orphan;
+		vn_unlock(vp);
 		if (fh && sb->ops->release)
 			sb->ops->release(sb, priv, fh);
-		if (f->orphan) {
+		if (orphan) {
 			/* closed while the gate was killed: ours to free */
 			free(f);
 			CNT_DEC(u->nfiles);
 		}
 	}
-	pthread_mutex_unlock(&vp->lock);
 	if (sb->ops->reclaim)
 		sb->ops->reclaim(sb, priv);
 
@@ -202,8 +242,8 @@ static void vn_reclaim_work(struct work *w)
 
 void vn_ref(struct vnode *vp)
 {
-	unsigned long o = atomic_fetch_add_explicit(&vp->usecount, 1,
-						    memory_order_relaxed);
+	uint32_t o = atomic_fetch_add_explicit(&vp->usecount, 1,
+					       memory_order_relaxed);
 	UVFS_VERIFY((o & ~VN_SLOW) > 0);
 }
 
@@ -213,18 +253,21 @@ static void vn_lastrele_locked(struct vnode *vp)
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
 
-	if (vn_dead(vp) || (vp->flags & VN_UNLINKED) || sb->killed ||
-	    !(vp->flags & VN_HASHED)) {
-		if (vp->flags & VN_RECLAIM)
+	uint32_t fl = vn_flags(vp);
+
+	if ((fl & (VN_DEAD | VN_UNLINKED)) || sb->killed ||
+	    !(fl & VN_HASHED)) {
+		if (fl & VN_RECLAIM)
 			return; /* NEVER: already queued */
 		vn_unhash_locked(vp);
-		vp->flags |= VN_RECLAIM;
+		VN_FLAGS_SET(vp, VN_RECLAIM, 0);
+		vp->work.fn = vn_reclaim_work;  /* work overlays the links */
 		work_queue_lazy(u, &vp->work);
 		return;
 	}
-	if (!(vp->flags & VN_ONLRU)) {
+	if (!(fl & VN_ONLRU)) {
 		cds_list_add_tail(&vp->lru_link, &u->lru);
-		vp->flags |= VN_ONLRU;
+		VN_FLAGS_SET(vp, VN_ONLRU, 0);
 		u->nlru++;
 	}
 	vn_set_slow_locked(vp, false);  /* next time: lock-free */
@@ -237,8 +280,8 @@ static void vn_lastrele_locked(struct vnode *vp)
 void vn_rele(struct vnode *vp)
 {
 	struct uvfs *u = vp->sb->u;
-	unsigned long c = atomic_load_explicit(&vp->usecount,
-					       memory_order_relaxed);
+	uint32_t c = atomic_load_explicit(&vp->usecount,
+					  memory_order_relaxed);
 
 	/* Lock-free unless this is a last release that has work to do. */
 	while ((c & ~VN_SLOW) > 1 || c == 1) {
@@ -257,11 +300,9 @@ void vn_rele(struct vnode *vp)
 
 static struct vnode *vc_find_locked(struct uvfs_sb *sb, uint64_t ino)
 {
-	struct uvfs *u = sb->u;
-	struct cds_list_head *b = &u->vc_hash[vc_bucket(u, sb, ino)];
 	struct vnode *vp;
 
-	cds_list_for_each_entry(vp, b, hash_link)
+	for (vp = *vc_chain(sb->u, sb, ino); vp; vp = vp->hash_next)
 		if (vp->sb == sb && vp->ino == ino)
 			return vp;
 	return NULL;
@@ -286,11 +327,12 @@ static bool vn_stale(const struct vnode *vp, const struct uvfs_ident *id)
  * is reclaimed on a worker, else at its last release. */
 static void vn_stale_locked(struct vnode *vp)
 {
-	atomic_store_explicit(&vp->state, VN_DEAD, memory_order_release);
+	VN_FLAGS_SET(vp, VN_DEAD, 0);
 	vn_unhash_locked(vp);
 	ncache_purge(vp);       /* nc_lock is a leaf */
-	if (!(vp->flags & VN_RECLAIM) && vn_claim_locked(vp)) {
-		vp->flags |= VN_RECLAIM;
+	if (!(vn_flags(vp) & VN_RECLAIM) && vn_claim_locked(vp)) {
+		VN_FLAGS_SET(vp, VN_RECLAIM, 0);
+		vp->work.fn = vn_reclaim_work;  /* work overlays the links */
 		work_queue_lazy(vp->sb->u, &vp->work);
 	}
 }
@@ -378,13 +420,10 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 	vp->type = st.st_mode & S_IFMT;
 	vp->priv = priv;
 	atomic_init(&vp->usecount, 1 | VN_SLOW);
-	atomic_init(&vp->state, VN_ACTIVE);
+	atomic_init(&vp->flags, 0);
 	atomic_init(&vp->mounted, 0);
-	CDS_INIT_LIST_HEAD(&vp->files);
-	CDS_INIT_LIST_HEAD(&vp->nc_as_dir);
-	CDS_INIT_LIST_HEAD(&vp->nc_as_child);
-	pthread_mutex_init(&vp->lock, NULL);
-	vp->work.fn = vn_reclaim_work;
+	atomic_init(&vp->nc_seq, 0);
+	/* calloc: files, nc_as_dir, nc_as_child and hash_next are empty */
 
 	pthread_mutex_lock(&u->vc_lock);
 	old = sb->killed ? NULL : vc_find_locked(sb, ino);
@@ -397,7 +436,6 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 			atomic_fetch_add_explicit(&old->usecount, 1,
 						  memory_order_relaxed);
 		pthread_mutex_unlock(&u->vc_lock);
-		pthread_mutex_destroy(&vp->lock);
 		free(vp);
 		if (sb->ops->reclaim)
 			sb->ops->reclaim(sb, priv);
@@ -406,9 +444,10 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		*out = old;
 		return 0;
 	}
-	cds_list_add(&vp->hash_link, &u->vc_hash[vc_bucket(u, sb, ino)]);
+	vp->hash_next = *vc_chain(u, sb, ino);
+	*vc_chain(u, sb, ino) = vp;
 	cds_list_add(&vp->sb_link, &sb->vnodes);
-	vp->flags = VN_HASHED | VN_LOADED;
+	atomic_store_explicit(&vp->flags, VN_NEWFLAGS, memory_order_relaxed);
 	sb->nvnodes++;
 	sb->nlive++;
 	pthread_mutex_unlock(&u->vc_lock);
@@ -428,7 +467,7 @@ void vcache_prune(struct uvfs *u, unsigned long n)
 		if (n == 0)
 			break;
 		cds_list_del(&vp->lru_link);
-		vp->flags &= ~VN_ONLRU;
+		VN_FLAGS_SET(vp, 0, VN_ONLRU);
 		u->nlru--;
 		if (!vn_claim_locked(vp)) {
 			/* in use again: off the LRU, and its last release
@@ -437,7 +476,7 @@ void vcache_prune(struct uvfs *u, unsigned long n)
 			continue;
 		}
 		vn_unhash_locked(vp);
-		vp->flags |= VN_RECLAIM;
+		VN_FLAGS_SET(vp, VN_RECLAIM, 0);
 		/* reuse lru_link for our private list */
 		cds_list_add_tail(&vp->lru_link, &victims);
 		n--;
@@ -515,10 +554,10 @@ int vcache_flush_sb(struct uvfs_sb *sb, int timeout_ms)
 	CDS_INIT_LIST_HEAD(&victims);
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
-		if ((vp->flags & VN_RECLAIM) || !vn_claim_locked(vp))
+		if ((vn_flags(vp) & VN_RECLAIM) || !vn_claim_locked(vp))
 			continue;
 		vn_unhash_locked(vp);
-		vp->flags |= VN_RECLAIM;
+		VN_FLAGS_SET(vp, VN_RECLAIM, 0);
 		cds_list_add_tail(&vp->lru_link, &victims);
 	}
 	pthread_mutex_unlock(&u->vc_lock);
@@ -542,8 +581,7 @@ void vcache_kill_sb(struct uvfs_sb *sb)
 	pthread_mutex_lock(&u->vc_lock);
 	sb->killed = true;
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link) {
-		atomic_store_explicit(&vp->state, VN_DEAD,
-				      memory_order_release);
+		VN_FLAGS_SET(vp, VN_DEAD, 0);
 		vn_unhash_locked(vp);
 		ncache_purge(vp);       /* nc_lock is a leaf */
 	}
@@ -559,8 +597,8 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 
 	pthread_mutex_lock(&u->vc_lock);
 	cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
-		if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
-		    !(vp->flags & VN_RECLAIM))
+		if ((vn_flags(vp) & VN_LOADED) && vn_dead(vp) &&
+		    !(vn_flags(vp) & VN_RECLAIM))
 			cap++;
 	v = cap ? sys_malloc(cap * sizeof(*v)) : NULL;
 	if (!v)
@@ -573,12 +611,12 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 		if (nclaimed + nheld == cap)
 			break;
 		/* VN_RECLAIM: its own queued work unloads it */
-		if (!(vp->flags & VN_LOADED) || !vn_dead(vp) ||
-		    (vp->flags & VN_RECLAIM))
+		if (!(vn_flags(vp) & VN_LOADED) || !vn_dead(vp) ||
+		    (vn_flags(vp) & VN_RECLAIM))
 			continue;
 		if (vn_claim_locked(vp)) {
 			vn_unhash_locked(vp);
-			vp->flags |= VN_RECLAIM;
+			VN_FLAGS_SET(vp, VN_RECLAIM, 0);
 			v[nclaimed++] = vp;
 		} else {
 			/* 0 -> 1 is allowed under vc_lock */
@@ -601,8 +639,8 @@ void vcache_reclaim_dead(struct uvfs_sb *sb)
 	for (;;) {
 		pthread_mutex_lock(&u->vc_lock);
 		cds_list_for_each_entry(vp, &sb->vnodes, sb_link)
-			if ((vp->flags & VN_LOADED) && vn_dead(vp) &&
-			    !(vp->flags & VN_RECLAIM))
+			if ((vn_flags(vp) & VN_LOADED) && vn_dead(vp) &&
+			    !(vn_flags(vp) & VN_RECLAIM))
 				break;
 		if (&vp->sb_link == &sb->vnodes) {
 			pthread_mutex_unlock(&u->vc_lock);
@@ -628,7 +666,7 @@ int vn_revoke(struct vnode *vp, int deadline_ms)
 		pthread_mutex_unlock(&u->vc_lock);
 		return 0;
 	}
-	atomic_store_explicit(&vp->state, VN_DEAD, memory_order_release);
+	VN_FLAGS_SET(vp, VN_DEAD, 0);
 	vn_unhash_locked(vp);
 	pthread_mutex_unlock(&u->vc_lock);
 	ncache_purge(vp);
@@ -654,7 +692,7 @@ void vn_mark_unlinked(struct vnode *vp)
 	struct uvfs *u = vp->sb->u;
 
 	pthread_mutex_lock(&u->vc_lock);
-	vp->flags |= VN_UNLINKED;
+	VN_FLAGS_SET(vp, VN_UNLINKED, 0);
 	vn_set_slow_locked(vp, true);
 	pthread_mutex_unlock(&u->vc_lock);
 }

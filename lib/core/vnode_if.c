@@ -101,13 +101,13 @@ vop_call(const struct vop_desc *d, void *a)
 		return e == GATE_NOMEM ? -ENOMEM : d->dead;
 	for (unsigned i = 0; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
-		if (vp && vn_dead(vp)) {
-			gate_exit(gr);
+		if (vp && vn_dead_inside(vp)) {
+			gate_leave(&sb->gate, gr);
 			return d->dead;
 		}
 	}
 	r = d->call(sb, a);
-	gate_exit(gr);
+	gate_leave(&sb->gate, gr);
 	return r;
 }
 
@@ -513,11 +513,11 @@ static long vi_open(struct uvfs_sb *sb, struct vop_open_args *a)
 		return r;
 	/* Inside the gate: a reclaim of vp (after the drain) finds f
 	 * attached and releases fh. */
-	pthread_mutex_lock(&vp->lock);
+	vn_lock(vp);
 	f->fh = fh;
-	cds_list_add(&f->vlink, &vp->files);
+	cds_hlist_add_head(&f->vlink, &vp->files);
 	f->attached = true;
-	pthread_mutex_unlock(&vp->lock);
+	vn_unlock(vp);
 	return 0;
 }
 int vop_open(struct vnode *vp, int flags, struct file *f)
@@ -544,24 +544,24 @@ bool vn_file_detach(struct vnode *vp, struct file *f)
 		 * release, releases the handle and frees f */
 		bool orphan;
 
-		pthread_mutex_lock(&vp->lock);
+		vn_lock(vp);
 		orphan = f->attached;
 		if (orphan)
 			f->orphan = true;
-		pthread_mutex_unlock(&vp->lock);
+		vn_unlock(vp);
 		return orphan;
 	}
-	pthread_mutex_lock(&vp->lock);
+	vn_lock(vp);
 	if (!f->attached) {
-		pthread_mutex_unlock(&vp->lock);
+		vn_unlock(vp);
 		gate_exit(gr);
 		return false;
 	}
-	cds_list_del_init(&f->vlink);
+	cds_hlist_del(&f->vlink);
 	f->attached = false;
 	fh = f->fh;
 	f->fh = NULL;
-	pthread_mutex_unlock(&vp->lock);
+	vn_unlock(vp);
 	if (fh && sb->ops->release)
 		sb->ops->release(sb, vp->priv, fh);
 	gate_exit(gr);

@@ -8,8 +8,15 @@
  * item holds whatever it will touch: it is queued with the object's last
  * reference, which the work function consumes.
  *
- * uvfs_settle() is the barrier: it waits until the queue is empty, no work
- * is running and every superblock that left the namespace has been freed.
+ * Two queues, both under work_lock: u->work_queue (urgent: run at once)
+ * and u->lazy_queue (vnode reclaims, which may wait LAZY_MS for company:
+ * one wakeup per batch).  Urgent work goes first.  Which queue an item is
+ * on is what makes it lazy, so a `struct work` is two words and a link
+ * (it is embedded in every vnode: docs/design.md, "Vnode memory").
+ *
+ * uvfs_settle() is the barrier: it waits until the queues are empty, no
+ * work is running and every superblock that left the namespace has been
+ * freed.
  */
 #include "core.h"
 
@@ -21,10 +28,8 @@
 void work_queue(struct uvfs *u, struct work *w)
 {
 	pthread_mutex_lock(&u->work_lock);
-	w->lazy = false;
 	cds_list_add_tail(&w->link, &u->work_queue);
 	u->work_pending++;
-	u->work_urgent++;
 	pthread_cond_signal(&u->work_cv);
 	pthread_mutex_unlock(&u->work_lock);
 }
@@ -32,8 +37,7 @@ void work_queue(struct uvfs *u, struct work *w)
 void work_queue_lazy(struct uvfs *u, struct work *w)
 {
 	pthread_mutex_lock(&u->work_lock);
-	w->lazy = true;
-	cds_list_add_tail(&w->link, &u->work_queue);
+	cds_list_add_tail(&w->link, &u->lazy_queue);
 	u->work_pending++;
 	if (!u->lazy_armed) {
 		/* the first of a batch wakes a worker, which then waits out
@@ -45,20 +49,13 @@ void work_queue_lazy(struct uvfs *u, struct work *w)
 	pthread_mutex_unlock(&u->work_lock);
 }
 
-/* => work_lock held.  Called once w leaves the queue. */
-static void work_dequeued_locked(struct uvfs *u, struct work *w)
-{
-	if (!w->lazy)
-		u->work_urgent--;
-}
-
-/* => work_lock held, the queue not empty.  Should the worker wait for the
- * batch to fill (until *until)? */
+/* => work_lock held, no urgent work, the lazy queue not empty.  Should the
+ * worker wait for the batch to fill (until *until)? */
 static bool batch_forming_locked(struct uvfs *u, struct timespec *until)
 {
 	struct timespec now;
 
-	if (!u->lazy_armed || u->work_urgent || u->hurry || u->work_stop ||
+	if (!u->lazy_armed || u->hurry || u->work_stop ||
 	    u->work_pending - u->work_running >= LAZY_BATCH)
 		return false;
 	*until = u->lazy_since;
@@ -83,9 +80,13 @@ void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
 	pthread_mutex_lock(&u->work_lock);
 	cds_list_for_each_entry_safe(w, tmp, &u->work_queue, link) {
 		if (match(w, arg)) {
-			cds_list_del(&w->link);
-			work_dequeued_locked(u, w);
-			cds_list_add_tail(&w->link, &mine);
+			cds_list_move(&w->link, &mine);
+			k++;
+		}
+	}
+	cds_list_for_each_entry_safe(w, tmp, &u->lazy_queue, link) {
+		if (match(w, arg)) {
+			cds_list_move(&w->link, &mine);
 			k++;
 		}
 	}
@@ -111,21 +112,30 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&u->work_lock);
 	for (;;) {
 		struct timespec until;
+		struct work *w;
 
-		while (cds_list_empty(&u->work_queue) && !u->work_stop)
+		while (cds_list_empty(&u->work_queue) &&
+		       cds_list_empty(&u->lazy_queue) && !u->work_stop) {
+			/* no batch is forming (work_run_matching may have
+			 * taken it): the next lazy item must wake us */
+			u->lazy_armed = false;
 			pthread_cond_wait(&u->work_cv, &u->work_lock);
-		if (cds_list_empty(&u->work_queue))
+		}
+		if (!cds_list_empty(&u->work_queue)) {
+			w = cds_list_first_entry(&u->work_queue, struct work,
+						 link);
+		} else if (cds_list_empty(&u->lazy_queue)) {
 			break;  /* stopping, and nothing left */
-		if (batch_forming_locked(u, &until)) {
+		} else if (batch_forming_locked(u, &until)) {
 			pthread_cond_timedwait(&u->work_cv, &u->work_lock,
 					       &until);
 			continue;
+		} else {
+			u->lazy_armed = false;  /* this batch is being drained */
+			w = cds_list_first_entry(&u->lazy_queue, struct work,
+						 link);
 		}
-		u->lazy_armed = false;  /* this batch is being drained */
-		struct work *w = cds_list_first_entry(&u->work_queue,
-						      struct work, link);
 		cds_list_del(&w->link);
-		work_dequeued_locked(u, w);
 		u->work_running++;
 		pthread_mutex_unlock(&u->work_lock);
 		w->fn(w);
