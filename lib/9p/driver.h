@@ -326,6 +326,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
 /* ---- lock.c ---- */
 int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
 	    struct uvfs_lock *lk);
+void p9_unlock_on_release(struct uvfs_sb *sb, void *priv, void *fh);
 
 /* ---- xattr.c ---- */
 ssize_t p9_getxattr(struct uvfs_sb *sb, void *priv, const char *name,

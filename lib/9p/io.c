@@ -106,9 +106,9 @@ void p9_release(struct uvfs_sb *sb, void *priv, void *fh)
 	struct p9sb *s = S(sb);
 	struct handle *h = fh;
 
-	(void)priv;
 	if (!h)
 		return;
+	p9_unlock_on_release(sb, priv, fh);
 	pthread_mutex_lock(&s->lock);
 	h->prev->next = h->next;
 	h->next->prev = h->prev;

@@ -104,6 +104,39 @@ struct uvfs_lockset *reg_locks_dup_locked(const struct fident *e)
 	return ls;
 }
 
+static int any_lock(void *arg, const struct uvfs_lock *lk)
+{
+	(void)arg;
+	(void)lk;
+	return 1;
+}
+
+/* A handle's last release (the closing thread's, docs/design.md "File
+ * close is synchronous"): the locks the server holds through its fid are
+ * given back now, as v9fs's close does (locks_remove_file: an unlock
+ * through ->lock), so that once close returns another owner's Tlock is
+ * granted; the Tclunk that would drop them too may go out later (the fid
+ * still in use by a read-ahead) or be run by the server after that
+ * Tlock.  Nothing is sent for a fid without locks or on a session that
+ * is not up (a loss drops the server's locks with the connection). */
+void p9_unlock_on_release(struct uvfs_sb *sb, void *priv, void *fh)
+{
+	struct p9sb *s = S(sb);
+	struct handle *h = fh;
+	struct fident *e;
+	struct uvfs_lock lk = { .type = F_UNLCK, .start = 0,
+				.end = UVFS_LOCK_EOF };
+	bool held;
+
+	pthread_mutex_lock(&s->c.s.lock);
+	e = reg_get(&s->c, h->fid->num);
+	held = s->c.s.rs.state == RS_UP && e && e->used && e->locks &&
+	       uvfs_lockset_each(e->locks, any_lock, NULL) != 0;
+	pthread_mutex_unlock(&s->c.s.lock);
+	if (held)
+		(void)p9_lock(sb, priv, fh, UVFS_LOCK_SET, &lk);
+}
+
 struct reclaim {
 	struct conn *c;
 	uint32_t fid;
