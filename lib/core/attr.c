@@ -259,8 +259,15 @@ int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 		sa.gid = gid;
 	}
 	if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		/* Linux's setattr_should_drop_sgid: set-group-ID goes with
+		 * group execute, or when the caller is not in the file's
+		 * group (the one it has now, before the change) and not
+		 * privileged */
 		mode = st.st_mode & ~(mode_t)S_ISUID;
-		if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		if ((mode & S_ISGID) &&
+		    ((mode & S_IXGRP) ||
+		     (!cred_root(ctx) &&
+		      !cred_in_group(&ctx->cred, st.st_gid))))
 			mode &= ~(mode_t)S_ISGID;
 		if (mode != st.st_mode) {
 			sa.valid |= UVFS_SET_MODE;

@@ -40,11 +40,25 @@ cont() { [ -n "${STOPPED:-}" ] && kill -CONT "$STOPPED" 2>/dev/null; STOPPED=; }
 trap 'rc=$?; cont; (exit $rc); cleanup' EXIT
 
 note "the server stopped, a stat waits on it"
-kill -STOP "$P"
-wait_stopped "$P"
-stat "$H/dir/cold" >"$WORK/stat.out" 2>&1 &
+# The stat starts in the directory, entered before the server stops: by
+# a path from the root, a loaded machine lets the kernel's entries of
+# "h" and "dir" expire first, and their revalidation is then what waits
+# (the one of "h" a lookup in the namespace root that crosses into the
+# mount, not this mount's lookup of "cold").
+# (only builtins and absolute paths there: nothing else looks in it)
+STAT=$(command -v stat)
+mkfifo "$WORK/go"
+( cd "$H/dir" || exit 1
+  : >"$WORK/ready"
+  read -r _ <"$WORK/go"
+  exec "$STAT" cold ) >"$WORK/stat.out" 2>&1 &
 SP=$!
 BG_PIDS+=($SP)
+for _ in $(seq 600); do [ -e "$WORK/ready" ] && break; sleep 0.05; done
+[ -e "$WORK/ready" ] || fail "the stat's shell did not enter $H/dir"
+kill -STOP "$P"
+wait_stopped "$P"
+echo go >"$WORK/go"
 
 # requests_of TARGET: `uvfs holders --json` of $H, checked by Python: prints
 # "pid op waiting_ms on_server server_pid blocks" of the stat's request,
