@@ -502,21 +502,34 @@ static bool alias_walkable_first_locked(struct p9sb *s, struct node *n)
  * that one (their fid given up, into puts, to be walked again by it:
  * also what a recovery will walk); it is nobody's alias any more.  A
  * file with no such name keeps its fid (on uvfs-hostfs it still reaches
- * the removed file). */
+ * the removed file: the unlinked-while-open case) but loses the name:
+ * it is out of the name index and of the fid cache (its fid could not
+ * be walked again), so that a file made at that name later is the only
+ * node by it.  Kept there, it went with a rename of the new file (both
+ * nodes moved to the target name, node_renamed) and a lookup of the
+ * target could find it (the open unlinked file's attributes, nlink 0, in
+ * place of the renamed one), or a Tremove, a Trename took its fid. */
 static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 			     struct fid **puts, unsigned *nputs,
 			     struct node **hit, unsigned *nhitp)
 {
-	struct node *hitbuf[GONE_PUTS];
-	unsigned nhit = 0;
+	struct node *hitbuf[GONE_PUTS], *lost[GONE_PUTS];
+	unsigned nhit = 0, nlost = 0;
 
 	if (!hit)
 		hit = hitbuf;
 	for (struct node *n = s->nhash[nbucket(pino, name)];
 	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0 &&
-		    alias_walkable_first_locked(s, n))
-			hit[nhit++] = n;
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (alias_walkable_first_locked(s, n))
+				hit[nhit++] = n;
+			else if (n != s->root && nlost < GONE_PUTS)
+				lost[nlost++] = n;
+		}
+	for (unsigned i = 0; i < nlost; i++) {
+		flru_del_locked(s, lost[i]);
+		node_set_name_locked(s, lost[i], 0, NULL, lost[i]->gen);
+	}
 	for (unsigned i = 0; i < nhit; i++) {
 		struct node *n = hit[i];
 		alias_promote_locked(s, n, false);
