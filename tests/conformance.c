@@ -3060,6 +3060,49 @@ static void test_link_unlink_open(void **state)
 	OK(uvfs_close(C, fd));
 }
 
+/* A name reused while the file it named is unlinked and still open, the
+ * new file (or directory) then renamed: the target is the new one, never
+ * the open one.  On 9P the client kept the unlinked file's node under the
+ * name and a rename moved it along: a lookup of the target could find the
+ * unlinked file (nlink 0; a file where a directory was made).  Which one
+ * it found went by the order of the driver's table, so it runs a few
+ * times (the differential test's unlinked-*-renamed cases). */
+static void test_unlink_open_name_reused(void **state)
+{
+	struct stat st;
+	int fd, i;
+
+	(void)state;
+	OK(uvfs_mkdir(C, "d", 0755));
+	for (i = 0; i < 8; i++) {
+		put(C, "d/a", "old");
+		fd = (int)OK(uvfs_open(C, "d/a", O_RDWR, 0));
+		OK(uvfs_unlink(C, "d/a"));
+		put(C, "d/a", "newer");
+		OK(uvfs_rename(C, "d/a", "d/b", 0));
+		st = lst_of(C, "d/b");
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_nlink, 1);
+		assert_int_equal(st.st_size, 5);
+		ASSERT_CONTENT(C, "d/b", "newer");
+		OK(uvfs_unlink(C, "d/b"));
+		OK(uvfs_close(C, fd));
+
+		put(C, "d/a", "old");
+		fd = (int)OK(uvfs_open(C, "d/a", O_RDWR, 0));
+		OK(uvfs_unlink(C, "d/a"));
+		OK(uvfs_mkdir(C, "d/a", 0750));
+		OK(uvfs_rename(C, "d/a", "d/F", 0));
+		st = lst_of(C, "d/F");
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0750);
+		assert_int_equal(st.st_nlink, 2);
+		OK(uvfs_rmdir(C, "d/F"));
+		assert_false(exists(C, "d/a"));
+		OK(uvfs_close(C, fd));
+	}
+}
+
 /* ---- deep paths: below the mount, depth is limited by nothing but the
  * file system (the kernel's PATH_MAX bounds one path argument, not the
  * depth of a tree: each step here is relative to the working directory) */
@@ -3245,6 +3288,7 @@ int main(int argc, char **argv)
 		T(test_link_first_name_gone),
 		T(test_link_rename_survivor),
 		T(test_link_unlink_open),
+		T(test_unlink_open_name_reused),
 		T(test_deep_paths),
 		T(test_o_direct),
 
