@@ -508,7 +508,10 @@ static bool alias_walkable_first_locked(struct p9sb *s, struct node *n)
  * node by it.  Kept there, it went with a rename of the new file (both
  * nodes moved to the target name, node_renamed) and a lookup of the
  * target could find it (the open unlinked file's attributes, nlink 0, in
- * place of the renamed one), or a Tremove, a Trename took its fid. */
+ * place of the renamed one), or a Tremove, a Trename took its fid.  (A
+ * create of the same name racing with the unlink, through the library:
+ * the new node may lose the name too, which costs its next lookup a
+ * walk; through FUSE the kernel orders them by the directory's lock.) */
 static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 			     struct fid **puts, unsigned *nputs,
 			     struct node **hit, unsigned *nhitp)
