@@ -40,6 +40,14 @@ struct fake {
 	 * (no replies) and counts what arrives */
 	atomic_bool stall, stalled;
 	atomic_long rx_after;   /* bytes read after the stall */
+	/* "dir": a Treaddir past its first reply is held until the next
+	 * message; a Tclunk of its fid meanwhile is counted (it overtook
+	 * a request on the fid) */
+	atomic_bool rd_held;
+	uint16_t rd_tag;
+	uint32_t rd_fid;
+	atomic_int clunk_busy;  /* Tclunk of a fid with a request held */
+	atomic_int dir_clunks;  /* Tclunk of a fid naming "dir" */
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,

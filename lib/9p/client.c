@@ -65,10 +65,7 @@ struct fid *fid_new(uint32_t num)
 
 void fid_put(struct p9sb *s, struct fid *f)
 {
-	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
-		clunk_async(&s->c, f->num);
-		free(f);
-	}
+	fid_rele(&s->c, f);
 }
 
 /*

@@ -27,12 +27,6 @@ struct alias {
 
 #define ALIAS_MAX       16      /* other names kept per file */
 
-/* A fid that operations share; clunked when the last user drops it. */
-struct fid {
-	uint32_t num;
-	atomic_uint refs;
-};
-
 /* A file the driver knows: a vnode's private object. */
 struct node {
 	uint64_t ino;           /* qid.path */
@@ -123,6 +117,9 @@ struct rdcache {
 	struct conn *ahead_c;   /* NULL: none out */
 	struct rpc_async ahead;
 	uint64_t ahead_off;
+	struct fid *ahead_fid;  /* a use of the fid it went out on, kept
+				 * until its reply (a Tclunk must not
+				 * overtake it: conn.h, struct fid) */
 	/* the reply to that one, already in (a stat that walks the names
 	 * ahead took it, for its names: vnops.c, "ls -l"); the one sent
 	 * ahead then follows it */
