@@ -42,6 +42,12 @@ struct node {
 	uint64_t gen;
 	uint64_t moved;         /* s->lock: s->gen of the last rename of it
 				 * (its fid, and those below, may be stale) */
+	bool gone;              /* s->lock: its name was removed here (an
+				 * unlink, or a rename over it) and it had
+				 * no other: it keeps its fid if it has one,
+				 * and cannot be walked to again (ENOENT, as
+				 * a removed file: never by the old name,
+				 * which may be another file's by now) */
 	/* s->lock: the file's other names (hard links) this mount made or
 	 * found (a lookup of another name gave this qid), not (pino, name);
 	 * when the fid's name is gone one of them is walked instead
@@ -189,8 +195,10 @@ void fid_put(struct p9sb *s, struct fid *f);
 /* n's walked fid, with a use taken (walked again first if a rename
  * through this mount moved n or a directory above it since: a path-named
  * fid would name whatever is at the old path): 0 and *f, or why n's fid,
- * released by the cache, could not be walked again (-ESTALE: its file is
- * gone or another one is at its path). */
+ * released by the cache, could not be walked again (-ENOENT: its file was
+ * removed here, or its name is gone on the server, as for a file removed
+ * after its lookup; -ESTALE: another file is at its path, or the chain of
+ * names to it is not known). */
 int node_fid(struct p9sb *s, struct node *n, struct fid **f);
 /* For getattr: an open handle's fid if n has one (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
