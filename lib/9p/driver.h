@@ -168,7 +168,7 @@ struct p9sb {
 				 * most recently used) */
 	unsigned nfids, maxfids;        /* lock; const */
 	unsigned long fid_releases;     /* lock: fids released by the cache */
-	uint64_t gen;           /* lock: renames so far */
+	uint64_t gen;           /* lock: renames and removed names so far */
 	unsigned naliased;      /* lock: nodes with aliases (0: a removal
 				 * has none to look for) */
 	uid_t uid;              /* the attach user (n_uname) */
