@@ -21,6 +21,8 @@
  *   big      a frame larger than msize                   -> connection dead
  *   hang     the server stops answering anything         -> forced unmount
  *   bye      the server hangs up                         -> connection dead
+ *   lostc    a Tlcreate of it creates it, and the server hangs up
+ *            without answering (the reply lost); a walk finds it after
  *   dir      a directory of three entries (".", "..", "f"); a Treaddir
  *            past them is held until the next message arrives, and a
  *            Tclunk of its fid meanwhile counted (clunk_busy)
@@ -89,13 +91,14 @@ uint64_t fid_path[4096];
 
 
 atomic_bool bye_done;
+atomic_bool lostc_made;
 
 static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
 	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
-	{ "dir", 19 },
+	{ "dir", 19 }, { "lostc", 20 },
 };
 
 #define DIR_PATH        19
@@ -170,6 +173,10 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			fs->held_path = 11;
 			return;
 		}
+		if (t->twalk.nwname == 1 &&
+		    p9_str_eq(t->twalk.wname[0], "lostc") &&
+		    !atomic_load(&lostc_made))
+			return rlerror(fs, t->tag, ENOENT);
 		r.type = P9_RWALK;
 		if (t->twalk.nwname == 1) {
 			uint64_t path = 0;
@@ -289,6 +296,13 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		if (is_dir(r.rlopen.qid.path))
 			r.rlopen.qid.type = P9_QTDIR;
 		break;
+	case P9_TLCREATE:
+		if (!p9_str_eq(t->tlcreate.name, "lostc"))
+			return rlerror(fs, t->tag, EOPNOTSUPP);
+		if (atomic_exchange(&lostc_made, true))
+			return rlerror(fs, t->tag, EEXIST);
+		shutdown(fs->fd, SHUT_RDWR);    /* made; the reply lost */
+		return;
 	case P9_TREADDIR: {
 		static uint8_t ents[256];
 		static const char *const en[] = { ".", "..", "f" };

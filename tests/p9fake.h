@@ -55,6 +55,8 @@ struct fake {
 extern uint64_t fid_path[4096];
 /* "bye" hung up already (bye_once) */
 extern atomic_bool bye_done;
+/* "lostc" was created (by a Tlcreate the server then hung up on) */
+extern atomic_bool lostc_made;
 
 /* Serves fs->fd until it ends (or a stall, see struct fake). */
 void *fake_main(void *arg);
