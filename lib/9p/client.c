@@ -221,6 +221,8 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
 				f = h->fid;
 				break;
 			}
+	if (!f && !n->fid && n->pre)
+		f = n->pre;     /* a create's, opened: no walk by name */
 	if (f)
 		atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);

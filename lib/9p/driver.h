@@ -200,7 +200,8 @@ void fid_put(struct p9sb *s, struct fid *f);
  * after its lookup; -ESTALE: another file is at its path, or the chain of
  * names to it is not known). */
 int node_fid(struct p9sb *s, struct node *n, struct fid **f);
-/* For getattr: an open handle's fid if n has one (*open true), else n's. */
+/* For getattr: an open handle's fid if n has one (*open true), else the
+ * fid its create opened if it has no walked one yet (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
 		  bool *open);
 /* Walks n again from the root by its chain of names, installs the fid. */
