@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The search of the mount table (the caller's, on its stack). */
 struct find {
 	const char *mnt, *fsname;
 	char majmin[32];

@@ -827,6 +827,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 #define PREFILL_MIN ((size_t)64 << 10)
 #define PREFILL_MAX 256
 
+/* One write's pages filled ahead: on the writer's stack, its own. */
 struct prefill {
 	uint64_t first;                 /* page index of pg[0] */
 	unsigned n;                     /* pages in the range */
