@@ -36,9 +36,10 @@ if [ -z "$BDI_SKIP" ]; then
 	start_daemon -o writeback,wb_limit=96m
 	bdi_is "$MNT" strict_limit 1
 	f=/sys/class/bdi/$(bdi_of "$MNT")/max_bytes
-	# the kernel keeps a ratio: what reads back is close, not equal
+	# the kernel keeps a ratio of the system's dirty limit, which moves
+	# with free memory: what reads back is close, either side
 	b=$(cat "$f")
-	[ "$b" -gt $((90 << 20)) ] && [ "$b" -le $((96 << 20)) ] ||
+	[ "$b" -gt $((86 << 20)) ] && [ "$b" -lt $((106 << 20)) ] ||
 		fail "$f is $b after wb_limit=96m"
 	stop_daemon
 fi
