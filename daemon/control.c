@@ -383,20 +383,30 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		 * every later unmount would be busy. */
 		char hp[PATH_MAX + 1024];
 		control_host_path(c, target, hp, sizeof(hp));
-		if (control_cwd_at(hp) == 0 &&
-		    control_requests_below(c, target) == 0)
+		bool invalidated = control_cwd_at(hp) == 0 &&
+				   control_requests_below(c, target) == 0;
+		if (invalidated)
 			uvfs_fuse_inval_path(c->uf, ctx, target);
 		err = uvfs_umount(ctx, target, 0);
+		/* 30 ms without a fall ends the wait, unless the kernel was
+		 * told to drop its entries and only its lookups are left:
+		 * their FORGETs come when a worker reads them, which on a
+		 * loaded machine can take a few hundred ms (a busy answer
+		 * then names holders that are on their way out).  At most
+		 * about 1 s in all. */
 		size_t last = (size_t)-1;
 		int stable = 0;
-		for (int i = 0; i < 100 && err == -EBUSY && stable < 10; i++) {
+		for (int i = 0; i < 300 && err == -EBUSY; i++) {
+			bool nodes_only;
 			sleep_ms(3);
-			size_t n = control_holder_count(ctx, target);
+			size_t n = control_holder_count(ctx, target,
+							&nodes_only);
+			int patience = invalidated && nodes_only ? 100 : 10;
 			if (n < last) {
 				last = n;
 				stable = 0;
-			} else {
-				stable++;
+			} else if (++stable >= patience) {
+				break;
 			}
 			err = uvfs_umount(ctx, target, 0);
 		}

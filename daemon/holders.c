@@ -366,13 +366,19 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	return (int)n;
 }
 
-size_t control_holder_count(struct uvfs_ctx *ctx, const char *target)
+size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
+			    bool *nodes_only)
 {
 	struct uvfs_holder *h;
 	size_t n;
 
+	*nodes_only = false;
 	if (uvfs_holders(ctx, target, &h, &n))
 		return 0;
+	*nodes_only = true;
+	for (size_t i = 0; i < n; i++)
+		if (h[i].kind != UVFS_HOLDER_NODE || h[i].ctx_id != 0)
+			*nodes_only = false;
 	free(h);
 	return n;
 }

@@ -40,6 +40,7 @@
 #include "core.h"
 #include "lock.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -88,6 +89,31 @@ static inline struct vnode *vop_vp(const struct vop_desc *d, void *a,
 	return *(struct vnode **)((char *)a + d->vp_off[i]);
 }
 
+/* The mount this thread is inside (uvfs_thread_where): set around each
+ * driver call, restored after (a driver call that enters another file
+ * system's operation, or a nested call, gives it back). */
+static __thread _Atomic unsigned long long t_where;
+
+const _Atomic unsigned long long *uvfs_thread_where(void)
+{
+	return &t_where;
+}
+
+/* The driver's call, with t_where set around it. */
+static inline __attribute__((always_inline)) long
+vop_driver(const struct vop_desc *d, struct uvfs_sb *sb, void *a)
+{
+	unsigned long long was = atomic_load_explicit(&t_where,
+						      memory_order_relaxed);
+	long r;
+
+	atomic_store_explicit(&t_where, (unsigned long long)sb->dev,
+			      memory_order_relaxed);
+	r = d->call(sb, a);
+	atomic_store_explicit(&t_where, was, memory_order_relaxed);
+	return r;
+}
+
 /* The one wrapper's general form (see the top of the file): enters the
  * gate by gate_enter, which may wait, then checks every declared vnode.
  * vop_call's fast path sends here whatever it does not handle itself: a
@@ -110,8 +136,17 @@ vop_call_slow(const struct vop_desc *d, void *a)
 			return d->dead;
 		}
 	}
-	r = d->call(sb, a);
+	r = vop_driver(d, sb, a);
 	gate_leave(&sb->gate, gr);
+	return r;
+}
+
+/* gate_leave's slow half for the fast path: the result goes through
+ * the call, so that it needs no register of its own across it. */
+static __attribute__((noinline, cold)) long
+vop_leave_slow(struct gate *g, long r)
+{
+	gate_exit_slow(g);
 	return r;
 }
 #endif
@@ -145,7 +180,7 @@ vop_call(const struct vop_desc *d, void *a)
 		if (vp && vn_dead_inside(vp))
 			return d->dead;
 	}
-	r = d->call(sb, a);
+	r = vop_driver(d, sb, a);
 	return r;
 #else
 	struct gate_rec *gr = gate_t_last;
@@ -169,8 +204,12 @@ vop_call(const struct vop_desc *d, void *a)
 		gate_count_add(gr, -1);
 		goto slow;
 	}
-	r = d->call(sb, a);
-	gate_leave(&sb->gate, gr);
+	r = vop_driver(d, sb, a);
+	UVFS_VERIFY(atomic_load_explicit(&gr->count,
+					 memory_order_relaxed) > 0);
+	gate_count_add(gr, -1);         /* gate_leave's, unrolled */
+	if (__builtin_expect(!gate_is_open(&sb->gate), 0))
+		r = vop_leave_slow(&sb->gate, r);
 	return r;
 slow:
 	memcpy(cp.b, a, d->size);
