@@ -239,6 +239,37 @@ static void round_trips(const char *type)
 	}
 	struct cnt stats = since(&e, c0, "then lstat of each of the 1000");
 
+	/* ls -l as bench_remote does it: a directory of 1000 names made on
+	 * the host and never looked up here, opened by its name, read 64
+	 * entries at a time with an lstat of each name relative to it */
+	assert_int_equal(uvfs_chdir(e.c, ".."), 0);
+	snprintf(hp, sizeof(hp), "%s/d/ls", e.exp);
+	assert_int_equal(mkdir(hp, 0755), 0);
+	for (int i = 0; i < 1000; i++) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s/n%d", hp, i);
+		fd = open(p, O_CREAT | O_WRONLY, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	c0 = now(&e);
+	dfd = uvfs_open(e.c, "ls", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(dfd >= 0);
+	int seen = 0;
+	while ((k = uvfs_readdir(e.c, dfd, de, 64)) > 0)
+		for (ssize_t i = 0; i < k; i++) {
+			if (de[i].name[0] == '.')
+				continue;
+			assert_int_equal(uvfs_fstatat(e.c, dfd, de[i].name, &st,
+						      AT_SYMLINK_NOFOLLOW), 0);
+			assert_true(S_ISREG(st.st_mode));
+			seen++;
+		}
+	assert_int_equal(k, 0);
+	assert_int_equal(seen, 1000);
+	assert_int_equal(uvfs_close(e.c, dfd), 0);
+	struct cnt lsl = since(&e, c0, "ls -l of 1000 (host's), by name");
+
 	if (getenv("UVFS_RT_PRINT_ONLY"))
 		goto out;
 	/* the bounds (docs/9p-client.md has the table before and after) */
@@ -276,6 +307,14 @@ static void round_trips(const char *type)
 	assert_true(stats.waits <= 2);          /* every walk together, then
 						 * every getattr */
 	assert_true(stats.req <= 2 * 1000 + 2);
+	assert_true(lsl.waits <= 5);            /* Twalk of the directory (no
+						 * getattr: a directory is
+						 * loaded with its type),
+						 * Tlopen | Twalk, Treaddir
+						 * (the next one sent with
+						 * its reply), every walk,
+						 * every getattr */
+	assert_true(lsl.req <= 2 * 1000 + 6);
 out:
 	env_down(&e);
 }
