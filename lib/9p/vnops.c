@@ -347,6 +347,12 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 	 * in, or on its way with the others (not counted). */
 	unsigned wave = 0;
 	for (;;) {
+		/* each train corked: one send, however long the caller
+		 * takes to make it (a loaded machine), so the server and
+		 * the link see the batch as one */
+		bool corked = inflight < PF_WINDOW && next < n;
+		if (corked)
+			rs_batch_begin(&s->c.s);
 		while (inflight < PF_WINDOW && next < n) {
 			if (pf_walk_start(s, df->num, &ents[next]) == 0) {
 				ents[next].a.overlapped = true;
@@ -356,10 +362,13 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 			}
 			next++;
 		}
+		if (corked)
+			rs_batch_end(&s->c.s);
 		/* the getattrs go out together once the walks before them
 		 * are in (one train, not one send per Rwalk: the link sees
 		 * two round trips for the batch) */
 		if (ng && (head == tail || ents[fifo[head]].walked)) {
+			rs_batch_begin(&s->c.s);
 			for (unsigned k = 0; k < ng; k++) {
 				struct pf_ent *g = &ents[gq[k]];
 				if (pf_getattr_start(s, g) == 0) {
@@ -371,6 +380,7 @@ static void ls_prefetch(struct p9sb *s, struct node *d, const char *name)
 					inflight--;
 				}
 			}
+			rs_batch_end(&s->c.s);
 			ng = 0;
 		}
 		if (head == tail)
