@@ -177,11 +177,32 @@ static void fid_follow_rename(struct p9sb *s, struct node *n)
 	}
 }
 
+/* => s->lock held.  A new file's node whose walk behind its create is
+ * out (node->walking): waits for that walk (by the call's deadline)
+ * instead of sending another; true if it waited.  n may be gone when it
+ * returns unless the caller holds it. */
+static bool walk_wait_locked(struct p9sb *s, struct node *n)
+{
+	struct timespec dl;
+
+	if (!n->walking)
+		return false;
+	deadline_in(&dl, s->c.s.timeout_ms);
+	rs_call_clamp(&dl);
+	atomic_fetch_add(&s->c.n_waits, 1);
+	while (n->walking &&
+	       pthread_cond_timedwait(&s->walk_cv, &s->lock, &dl) == 0)
+		;
+	return true;
+}
+
 int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
 	fid_follow_rename(s, n);
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&s->lock);
+		if (!n->fid)
+			walk_wait_locked(s, n);
 		struct fid *f = n->fid;
 		if (f) {
 			atomic_fetch_add(&f->refs, 1);
@@ -1184,8 +1205,11 @@ struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
 	struct fid *f = NULL;
 
 	pthread_mutex_lock(&s->lock);
+again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (!n->fid && walk_wait_locked(s, n))
+				goto again;     /* (as node_name_fid) */
 			mode_t t = atomic_load(&n->type);
 			if (n != s->root && n->fid && t && !n->naliases &&
 			    atomic_load(&n->fid->refs) == 1 &&
@@ -1207,8 +1231,13 @@ struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
 	struct fid *f = NULL;
 
 	pthread_mutex_lock(&s->lock);
+again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			/* its walk behind a create: waited for, then the
+			 * table looked at again (the lock was let go) */
+			if (!n->fid && walk_wait_locked(s, n))
+				goto again;
 			if (n != s->root && n->fid &&
 			    !moved_since_locked(s, n, n->gen)) {
 				f = n->fid;

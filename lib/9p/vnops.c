@@ -532,7 +532,29 @@ struct nodewalk_job {
 	struct fid *df;         /* the directory's, a use held */
 	uint64_t pino, ino, gen;
 	char *name;
+	uint32_t nf;            /* the walk's new fid, when sent */
+	bool sent;              /* sent by the creating caller: a is it */
+	struct rpc_async a;
 };
+
+/* The walk goes out from the creating caller, at once (a pool thread
+ * could start late on a loaded machine, and an operation on the node
+ * would then walk the name again); the job only takes its answer. */
+static void nodewalk_send(struct nodewalk_job *j)
+{
+	struct p9_msg m = { .type = P9_TWALK };
+
+	if (fid_alloc(&j->s->c, &j->nf) != 0)
+		return;
+	m.twalk.fid = j->df->num;
+	m.twalk.newfid = j->nf;
+	m.twalk.nwname = 1;
+	m.twalk.wname[0] = p9_str(j->name);
+	if (rpc_start(&j->s->c, &m, P9_RWALK, &j->a) == 0)
+		j->sent = true;
+	else
+		fid_free(&j->s->c, j->nf);
+}
 
 static void nodewalk_run(void *arg)
 {
@@ -540,8 +562,21 @@ static void nodewalk_run(void *arg)
 	struct p9_qid qid;
 	uint32_t nf;
 
-	if (walk(j->s, j->df->num, j->name, &nf, &qid) != 0)
+	if (j->sent) {
+		struct reply rp;
+		if (rpc_finish(&j->s->c, &j->a, &rp, CL_WALK, j->nf) != 0)
+			return;
+		nf = j->nf;
+		if (rp.m.rwalk.nwqid != 1) {
+			reply_free(&rp);
+			fid_free(&j->s->c, nf); /* a partial walk: no fid */
+			return;
+		}
+		qid = rp.m.rwalk.wqid[0];
+		reply_free(&rp);
+	} else if (walk(j->s, j->df->num, j->name, &nf, &qid) != 0) {
 		return;
+	}
 	if (qid.path != j->ino) {       /* replaced meanwhile: not ours */
 		clunk_async(&j->s->c, nf);
 		return;
@@ -560,6 +595,13 @@ static void nodewalk_fin(void *arg)
 {
 	struct nodewalk_job *j = arg;
 
+	pthread_mutex_lock(&j->s->lock);
+	struct node *n = node_find_locked(j->s, j->ino);
+	if (n && n->walking) {
+		n->walking = false;
+		pthread_cond_broadcast(&j->s->walk_cv);
+	}
+	pthread_mutex_unlock(&j->s->lock);
 	fid_put(j->s, j->df);
 	free(j->name);
 	free(j);
@@ -675,6 +717,11 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 		j->pino = dir->ino;
 		j->ino = *ino;
 		j->gen = gen;
+		nodewalk_send(j);
+		pthread_mutex_lock(&s->lock);
+		if ((n = node_find_locked(s, *ino)) && !n->fid)
+			n->walking = true;      /* until nodewalk_fin */
+		pthread_mutex_unlock(&s->lock);
 		pool_submit_fin(&s->pool, &s->nw_b, nodewalk_run,
 				nodewalk_fin, j, 0);
 	} else {
@@ -925,7 +972,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r)
 		return r;
 	r = -EOPNOTSUPP;
-
+	caps_settle(s);
 	if (!atomic_load(&s->no_unlinkat)) {
 		m.tunlinkat.dirfid = df->num;
 		m.tunlinkat.name = p9_str(name);
@@ -979,6 +1026,7 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 			goto out;
 	}
 	r = -EOPNOTSUPP;
+	caps_settle(s);
 	if (!atomic_load(&s->no_renameat)) {
 		m.trenameat.olddirfid = of->num;
 		m.trenameat.oldname = p9_str(oname);
