@@ -351,6 +351,11 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		const void *value, size_t size, int flags);
 int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name);
 
+/* lsplus.c: was d listed lately (a stat of each name may follow)?  Then
+ * the walks and getattrs ahead of name and the listing's later names. */
+bool listed_lately(struct p9sb *s, struct node *d);
+void ls_prefetch(struct p9sb *s, struct node *d, const char *name);
+
 /* mount.c: the Tunlinkat and Trenameat probes.  caps_probe sends them
  * after the attach (nothing waits); caps_settle takes their answers
  * before the first unlink or rename that needs them (waiting only if
