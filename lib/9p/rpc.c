@@ -452,6 +452,7 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 
 	a->rq = NULL;
 	a->overlapped = false;
+	a->lost = false;
 	if (c->s.serial)
 		return -EINVAL;
 	sa.nf = msg_fids(t, sa.fids);
@@ -537,6 +538,7 @@ int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 	a->rq = NULL;
 	if (rq->lost && !rq->timed_out) {
 		rs_req_free(&c->s, rq);
+		a->lost = true;
 		r = -EIO;
 		goto fail;
 	}
