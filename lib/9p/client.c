@@ -201,7 +201,7 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 	fid_follow_rename(s, n);
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&s->lock);
-		if (!n->fid)
+		if (!n->fid && tries == 0)
 			walk_wait_locked(s, n);
 		struct fid *f = n->fid;
 		if (f) {
@@ -1203,13 +1203,16 @@ struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
 			  mode_t *type)
 {
 	struct fid *f = NULL;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
 again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			if (!n->fid && walk_wait_locked(s, n))
+			if (!n->fid && !waited && walk_wait_locked(s, n)) {
+				waited = true;
 				goto again;     /* (as node_name_fid) */
+			}
 			mode_t t = atomic_load(&n->type);
 			if (n != s->root && n->fid && t && !n->naliases &&
 			    atomic_load(&n->fid->refs) == 1 &&
@@ -1229,15 +1232,19 @@ struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
 			  struct node **np)
 {
 	struct fid *f = NULL;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
 again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			/* its walk behind a create: waited for, then the
-			 * table looked at again (the lock was let go) */
-			if (!n->fid && walk_wait_locked(s, n))
+			/* its walk behind a create: waited for (once: it
+			 * may outlast the call's deadline), then the table
+			 * looked at again (the lock was let go) */
+			if (!n->fid && !waited && walk_wait_locked(s, n)) {
+				waited = true;
 				goto again;
+			}
 			if (n != s->root && n->fid &&
 			    !moved_since_locked(s, n, n->gen)) {
 				f = n->fid;
