@@ -56,6 +56,9 @@ struct freq {
 	pid_t pid;                      /* the caller (a thread id) */
 	const char *op;                 /* "lookup", "getattr", ... */
 	struct uvfs_node *nd;           /* the node it entered */
+	/* the mount the handler's thread is inside now (uvfs_thread_where:
+	 * written by that thread, read by the lister; 0: none) */
+	const _Atomic unsigned long long *where;
 	int64_t start_ns;               /* CLOCK_MONOTONIC */
 	unsigned stripe;
 	struct freq *prev, *next;

@@ -204,7 +204,10 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err) {
 		uvfs_node_release(nd, 1);
-		return reply_err(req, err);
+		/* made but not opened: not -ESTALE, on which the kernel
+		 * looks the name up again and retries the open (an O_EXCL
+		 * one would then answer EEXIST for the file it made) */
+		return reply_err(req, created && err == -ESTALE ? -EIO : err);
 	}
 	/* an existing file: O_TRUNC may have changed size and mode; a new
 	 * one made setgid is marked too (written through later by another) */

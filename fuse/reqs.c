@@ -25,6 +25,7 @@
 #include "fuse_i.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op)
 	rec.pid = fuse_req_ctx(req)->pid;
 	rec.op = op;
 	rec.nd = nd;
+	rec.where = uvfs_thread_where();
 	rec.start_ns = now_ns();
 	rec.stripe = s;
 	pthread_mutex_lock(&uf->rq_lock[s]);
@@ -95,6 +97,7 @@ int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
 {
 	struct uvfs_fuse_request *v = NULL;
 	struct uvfs_node **nds = NULL;
+	dev_t *in = NULL;
 	size_t k = 0, cap = 0;
 	int64_t now = now_ns();
 
@@ -106,14 +109,19 @@ int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
 				void *p = realloc(v, nc * sizeof(*v));
 				void *q = p ? realloc(nds, nc * sizeof(*nds))
 					    : NULL;
+				void *w = q ? realloc(in, nc * sizeof(*in))
+					    : NULL;
 				if (p)
 					v = p;
 				if (q)
 					nds = q;
-				if (!p || !q) {
+				if (w)
+					in = w;
+				if (!p || !q || !w) {
 					pthread_mutex_unlock(&uf->rq_lock[s]);
 					free(v);
 					free(nds);
+					free(in);
 					return -ENOMEM;
 				}
 				cap = nc;
@@ -123,16 +131,21 @@ int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
 			snprintf(v[k].op, sizeof(v[k].op), "%s", r->op);
 			v[k].elapsed_ms = now > r->start_ns ?
 				(uint64_t)(now - r->start_ns) / 1000000 : 0;
+			in[k] = (dev_t)atomic_load_explicit(r->where,
+						memory_order_relaxed);
 			nds[k++] = r->nd;
 		}
 		pthread_mutex_unlock(&uf->rq_lock[s]);
 	}
-	/* the device: from the registry (no I/O; the node may be gone by
+	/* the device: the mount the handler is inside now (a lookup that
+	 * crossed into a mount waits there, not in its directory's), else
+	 * the node's, from the registry (no I/O; the node may be gone by
 	 * now, its address is only a key) */
 	for (size_t i = 0; i < k; i++)
-		v[i].dev = nds[i] == uf->root ? uf->root_dev
-					      : known_dev(uf, nds[i]);
+		v[i].dev = in[i] ? in[i] : nds[i] == uf->root ? uf->root_dev
+					 : known_dev(uf, nds[i]);
 	free(nds);
+	free(in);
 	*out = v;
 	*n = k;
 	return 0;

@@ -90,6 +90,19 @@ test_9pclient*)
 	"$bin" 9p "unix:$sock" "$opts"
 	status=$? ;;
 esac
+# diod itself dying (a crash) is said first: every later test fails
+# only because of it
+if ! kill -0 "$pid" 2>/dev/null; then
+	wait "$pid"
+	ds=$?
+	if [ $ds -gt 128 ]; then
+		why="killed by signal $((ds - 128)) ($(kill -l $((ds - 128))))"
+	else
+		why="exit status $ds"
+	fi
+	echo "conformance-diod: FAIL: diod (pid $pid) died during the tests: $why"
+	status=1
+fi
 if [ $status -ne 0 ] && [ -s "$tmp/diod.log" ]; then
 	echo "--- diod log (tail)"; tail -20 "$tmp/diod.log"
 fi

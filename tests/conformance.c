@@ -254,16 +254,33 @@ static void age(const char *path)
 
 /* ---- fixtures ---------------------------------------------------------- */
 
+/* A setup that fails says why, and leaves nothing behind: cmocka runs
+ * no teardown after it (a context left would end the program at
+ * uvfs_free, hiding the first failure behind a leak). */
 static int t_setup(void **state)
 {
+	int r;
+
 	(void)state;
 	memset(extra, 0, sizeof(extra));
 	memset(extra_mounts, 0, sizeof(extra_mounts));
 	snprintf(D, sizeof(D), MNT "/t%03u", ++test_no);
-	if (uvfs_ctx_new(U, NULL, &C) != 0)
+	r = uvfs_ctx_new(U, NULL, &C);
+	if (r != 0) {
+		print_error("setup: uvfs_ctx_new: %s\n", errname(r));
+		C = NULL;
 		return -1;
-	if (uvfs_mkdir(C, D, 0755) != 0 || uvfs_chdir(C, D) != 0)
+	}
+	r = uvfs_mkdir(C, D, 0755);
+	if (r != 0)
+		print_error("setup: mkdir %s: %s\n", D, errname(r));
+	else if ((r = uvfs_chdir(C, D)) != 0)
+		print_error("setup: chdir %s: %s\n", D, errname(r));
+	if (r != 0) {
+		uvfs_ctx_free(C);
+		C = NULL;
 		return -1;
+	}
 	return 0;
 }
 

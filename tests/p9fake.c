@@ -21,6 +21,11 @@
  *   big      a frame larger than msize                   -> connection dead
  *   hang     the server stops answering anything         -> forced unmount
  *   bye      the server hangs up                         -> connection dead
+ *   lostc    a Tlcreate of it creates it, and the server hangs up
+ *            without answering (the reply lost); a walk finds it after
+ *   dir      a directory of three entries (".", "..", "f"); a Treaddir
+ *            past them is held until the next message arrives, and a
+ *            Tclunk of its fid meanwhile counted (clunk_busy)
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -86,13 +91,22 @@ uint64_t fid_path[4096];
 
 
 atomic_bool bye_done;
+atomic_bool lostc_made;
 
 static const struct { const char *name; uint64_t path; } names[] = {
 	{ "f", 2 }, { "bad", 3 }, { "wrong", 4 }, { "unsol", 5 },
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
 	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
+	{ "dir", 19 }, { "lostc", 20 },
 };
+
+#define DIR_PATH        19
+
+static bool is_dir(uint64_t path)
+{
+	return path == 1 || path == DIR_PATH;
+}
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
 {
@@ -118,8 +132,8 @@ static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
 
 	r.rgetattr.valid = P9_GETATTR_BASIC;
 	r.rgetattr.qid.path = path;
-	r.rgetattr.qid.type = path == 1 ? P9_QTDIR : P9_QTFILE;
-	r.rgetattr.mode = path == 1 ? S_IFDIR | 0755 : S_IFREG | 0644;
+	r.rgetattr.qid.type = is_dir(path) ? P9_QTDIR : P9_QTFILE;
+	r.rgetattr.mode = is_dir(path) ? S_IFDIR | 0755 : S_IFREG | 0644;
 	r.rgetattr.nlink = 1;
 	r.rgetattr.size = path * 100;
 	send_msg(fs, &r);
@@ -131,6 +145,15 @@ static void handle(struct fake *fs, struct p9_msg *t)
 
 	if (atomic_load(&fs->hung))
 		return;
+	if (atomic_load(&fs->rd_held)) {
+		/* the held Treaddir is answered (the end) before this */
+		struct p9_msg e = { .type = P9_RREADDIR, .tag = fs->rd_tag };
+
+		if (t->type == P9_TCLUNK && t->tclunk.fid == fs->rd_fid)
+			atomic_fetch_add(&fs->clunk_busy, 1);
+		atomic_store(&fs->rd_held, false);
+		send_msg(fs, &e);
+	}
 	switch (t->type) {
 	case P9_TVERSION:
 		r.type = P9_RVERSION;
@@ -150,6 +173,10 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			fs->held_path = 11;
 			return;
 		}
+		if (t->twalk.nwname == 1 &&
+		    p9_str_eq(t->twalk.wname[0], "lostc") &&
+		    !atomic_load(&lostc_made))
+			return rlerror(fs, t->tag, ENOENT);
 		r.type = P9_RWALK;
 		if (t->twalk.nwname == 1) {
 			uint64_t path = 0;
@@ -163,6 +190,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 				return rlerror(fs, t->tag, ENOENT);
 			r.rwalk.nwqid = 1;
 			r.rwalk.wqid[0] = (struct p9_qid){ .path = path };
+			if (is_dir(path))
+				r.rwalk.wqid[0].type = P9_QTDIR;
 		} else if (t->twalk.nwname > 1) {
 			return rlerror(fs, t->tag, ENOENT);
 		}
@@ -264,9 +293,46 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		 * reconnect compares them) */
 		r.rlopen.qid.path = t->tlopen.fid < 4096 ?
 				    fid_path[t->tlopen.fid] : 0;
-		if (r.rlopen.qid.path == 1)
+		if (is_dir(r.rlopen.qid.path))
 			r.rlopen.qid.type = P9_QTDIR;
 		break;
+	case P9_TLCREATE:
+		if (!p9_str_eq(t->tlcreate.name, "lostc"))
+			return rlerror(fs, t->tag, EOPNOTSUPP);
+		if (atomic_exchange(&lostc_made, true))
+			return rlerror(fs, t->tag, EEXIST);
+		shutdown(fs->fd, SHUT_RDWR);    /* made; the reply lost */
+		return;
+	case P9_TREADDIR: {
+		static uint8_t ents[256];
+		static const char *const en[] = { ".", "..", "f" };
+		struct p9_dirent_buf b;
+
+		if (t->treaddir.fid >= 4096 ||
+		    fid_path[t->treaddir.fid] != DIR_PATH)
+			return rlerror(fs, t->tag, ENOTDIR);
+		if (t->treaddir.offset != 0) {
+			fs->rd_tag = t->tag;
+			fs->rd_fid = t->treaddir.fid;
+			atomic_store(&fs->rd_held, true);
+			return;
+		}
+		p9_dirent_buf_init(&b, ents, sizeof(ents));
+		for (int i = 0; i < 3; i++) {
+			struct p9_dirent d = {
+				.qid = { .path = i < 2 ? DIR_PATH : 2,
+					 .type = i < 2 ? P9_QTDIR : 0 },
+				.offset = (uint64_t)i + 1,
+				.type = i < 2 ? DT_DIR : DT_REG,
+				.name = p9_str(en[i]),
+			};
+			assert_int_equal(p9_dirent_put(&b, &d), 0);
+		}
+		r.type = P9_RREADDIR;
+		r.rreaddir.data = ents;
+		r.rreaddir.count = b.len;
+		break;
+	}
 	case P9_TREAD: {
 		static const char data[] = "hello, 9p";
 		static char big[MSIZE];
@@ -295,6 +361,9 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	case P9_TCLUNK:
 		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
 			atomic_fetch_add(&fs->lw_clunks, 1);
+		if (t->tclunk.fid < 4096 &&
+		    fid_path[t->tclunk.fid] == DIR_PATH)
+			atomic_fetch_add(&fs->dir_clunks, 1);
 		if (fs->xw_fid == t->tclunk.fid) {
 			fs->xw_fid = P9_NOFID;
 			if (fs->xw_fail || fs->xw_got != fs->xw_size)

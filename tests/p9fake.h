@@ -40,6 +40,14 @@ struct fake {
 	 * (no replies) and counts what arrives */
 	atomic_bool stall, stalled;
 	atomic_long rx_after;   /* bytes read after the stall */
+	/* "dir": a Treaddir past its first reply is held until the next
+	 * message; a Tclunk of its fid meanwhile is counted (it overtook
+	 * a request on the fid) */
+	atomic_bool rd_held;
+	uint16_t rd_tag;
+	uint32_t rd_fid;
+	atomic_int clunk_busy;  /* Tclunk of a fid with a request held */
+	atomic_int dir_clunks;  /* Tclunk of a fid naming "dir" */
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,
@@ -47,6 +55,8 @@ struct fake {
 extern uint64_t fid_path[4096];
 /* "bye" hung up already (bye_once) */
 extern atomic_bool bye_done;
+/* "lostc" was created (by a Tlcreate the server then hung up on) */
+extern atomic_bool lostc_made;
 
 /* Serves fs->fd until it ends (or a stall, see struct fake). */
 void *fake_main(void *arg);

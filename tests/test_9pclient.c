@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <linux/sockios.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -120,6 +121,41 @@ static void test_deadline_flush(void **state)
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	for (int i = 0; i < 300; i++)   /* tags get reused */
 		assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
+/* A Treaddir sent ahead that nobody wants any more (the directory was
+ * closed after its first entry): its fid's Tclunk goes out only after
+ * the Treaddir's reply, never while it is out (a server may free what
+ * the request uses: diod 1.0.24 crashes in that Treaddir).  The fake
+ * server holds it until its next message and counts a Tclunk of its fid
+ * that comes meanwhile. */
+static void test_readdir_ahead_clunk(void **state)
+{
+	struct fx x = { 0 };
+	struct uvfs_dirent de[1];
+	struct statvfs sv;
+	int fd, i;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=5000"), 0);
+	fd = uvfs_open(x.c, "/m/dir", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_readdir(x.c, fd, de, 1), 1);
+	/* the next Treaddir went out with the first reply */
+	for (i = 0; i < 500 && !atomic_load(&x.fs.rd_held); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&x.fs.rd_held));
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	/* other requests: the first releases the held reply; the fid's
+	 * Tclunk follows it */
+	for (i = 0; i < 500 && atomic_load(&x.fs.dir_clunks) == 0; i++) {
+		assert_int_equal(uvfs_statfs(x.c, "/m", &sv), 0);
+		usleep(10 * 1000);
+	}
+	assert_int_equal(atomic_load(&x.fs.clunk_busy), 0);
+	assert_int_equal(atomic_load(&x.fs.dir_clunks), 1);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
 }
@@ -811,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_flush),
 		cmocka_unit_test(test_write_behind_error),
 		cmocka_unit_test(test_late_walk_clunked),
+		cmocka_unit_test(test_readdir_ahead_clunk),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_serial),

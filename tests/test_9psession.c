@@ -359,6 +359,29 @@ static void test_reconnect_hangup(void **state)
 	lfx_done(&l);
 }
 
+/* An O_EXCL create whose reply was lost (the server made the file, then
+ * hung up): its outcome is unknown, and the caller is told so (-EIO),
+ * not -EEXIST from the file the create itself made (the lookup that
+ * orders a refused create's errors must not run: no verifier tells this
+ * create's file from another's). */
+static void test_create_reply_lost(void **state)
+{
+	struct lfx l = { 0 };
+	struct stat st;
+
+	(void)state;
+	atomic_store(&lostc_made, false);
+	assert_int_equal(lfx_mount(&l, "timeout=5000"), 0);
+	assert_int_equal(uvfs_open(l.c, "/m/lostc", O_CREAT | O_EXCL |
+				   O_WRONLY, 0644), -EIO);
+	assert_true(atomic_load(&lostc_made));
+	/* the mount connected again: the file is there */
+	assert_int_equal(uvfs_stat(l.c, "/m/lostc", &st), 0);
+	assert_int_equal(atomic_load(&l.accepted), 2);
+	assert_int_equal(uvfs_umount(l.c, "/m", 0), 0);
+	lfx_done(&l);
+}
+
 /* The server goes silent (it answers nothing, on this connection and on
  * the new ones): the first call fails at its deadline, the session turns
  * "unreachable", later calls fail at once (soft), the counters say so;
@@ -526,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_abort_fences),
 		cmocka_unit_test(test_fence_forced_tcp),
 		cmocka_unit_test(test_reconnect_hangup),
+		cmocka_unit_test(test_create_reply_lost),
 		cmocka_unit_test(test_unreachable_failfast),
 		cmocka_unit_test(test_hard_waits),
 		cmocka_unit_test(test_reconnect_violation),

@@ -58,6 +58,13 @@ void uvfs_free(struct uvfs *u);
  * force-unmounted file system has finished shutting down, or timeout_ms
  * passes (-ETIMEDOUT).  timeout_ms < 0 waits forever. */
 int uvfs_settle(struct uvfs *u, int timeout_ms);
+/* Where the calling thread is: the device number (st_dev) of the mount
+ * whose file system it is inside now (in one of its operations, which may
+ * be waiting on a server), 0 when in none.  The word stays valid while the
+ * thread lives and may be read by another thread meanwhile (a front end
+ * saying which mount each of its requests waits in: a lookup that crosses
+ * into a mount waits in that one, not in the directory's). */
+const _Atomic unsigned long long *uvfs_thread_where(void);
 
 /* Front ends that cache (FUSE: the kernel's caches) learn here that a file
  * system changed behind their back (its server restarted): fn(arg, dev)

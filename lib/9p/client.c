@@ -65,10 +65,7 @@ struct fid *fid_new(uint32_t num)
 
 void fid_put(struct p9sb *s, struct fid *f)
 {
-	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
-		clunk_async(&s->c, f->num);
-		free(f);
-	}
+	fid_rele(&s->c, f);
 }
 
 /*
@@ -212,10 +209,20 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 			return 0;
 		}
 		pthread_mutex_unlock(&s->lock);
-		/* released by the cache: walk it again */
+		/* released by the cache: walk it again (not a file removed
+		 * here: its old name may be another's now) */
+		pthread_mutex_lock(&s->lock);
+		bool gone = n->gone;
+		pthread_mutex_unlock(&s->lock);
+		if (gone)
+			return -ENOENT;
 		int r = tries < 3 ? rewalk(s, n) : -ESTALE;
-		if (r)
-			return r == -ENOENT ? -ESTALE : r;
+		if (r) {
+			pthread_mutex_lock(&s->lock);
+			gone = n->gone;
+			pthread_mutex_unlock(&s->lock);
+			return gone ? -ENOENT : r;
+		}
 	}
 }
 
@@ -235,6 +242,8 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
 				f = h->fid;
 				break;
 			}
+	if (!f && !n->fid && n->pre)
+		f = n->pre;     /* a create's, opened: no walk by name */
 	if (f)
 		atomic_fetch_add(&f->refs, 1);
 	pthread_mutex_unlock(&s->lock);
@@ -405,6 +414,8 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 	free(n->name);
 	n->name = dup;
 	n->name_ns = 0;
+	if (dup)
+		n->gone = false;        /* a name it has now */
 	if (dup) {
 		unsigned b = nbucket(pino, dup);
 		n->nnext = s->nhash[b];
@@ -533,11 +544,25 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 
 	if (!hit)
 		hit = hitbuf;
+	struct node *gone[GONE_PUTS];
+	unsigned ngone = 0;
+
+	s->gen++;       /* a walk sent before this may bring the old name */
 	for (struct node *n = s->nhash[nbucket(pino, name)];
 	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0 &&
-		    alias_walkable_first_locked(s, n))
-			hit[nhit++] = n;
+		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (alias_walkable_first_locked(s, n))
+				hit[nhit++] = n;
+			else if (n != s->root && ngone < GONE_PUTS)
+				gone[ngone++] = n;
+		}
+	/* no other name: removed.  Its fid (if any) stays: on uvfs-hostfs
+	 * it still reaches the removed file; the name goes (another file
+	 * may take it: a walk by it would reach that one) */
+	for (unsigned i = 0; i < ngone; i++) {
+		node_set_name_locked(s, gone[i], 0, NULL, gone[i]->gen);
+		gone[i]->gone = true;
+	}
 	for (unsigned i = 0; i < nhit; i++) {
 		struct node *n = hit[i];
 		alias_promote_locked(s, n, false);
@@ -634,6 +659,13 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&s->lock);
+	/* a name changed here since the walk was sent (a rename, or a
+	 * name removed: the walk may have reached the file it had): the
+	 * walk's name is not recorded (the node keeps its fid, and a
+	 * nameless node keeps it for good: never walked again by a name
+	 * that may be another file's now) */
+	if (name && gen != s->gen)
+		name = NULL;
 	n = node_find_locked(s, ino);
 	if (n && (!replace || n == s->root)) {
 		old = f;        /* keep the node's */
@@ -755,6 +787,10 @@ int rewalk(struct p9sb *s, struct node *n)
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
 	for (p = n; p != s->root && depth < REWALK_MAX;) {
+		if (p->gone) {
+			r = -ENOENT;    /* in a directory removed here */
+			break;
+		}
 		if (!p->name || !(names[depth] = sys_strdup(p->name)))
 			break;
 		depth++;
@@ -804,6 +840,16 @@ int rewalk(struct p9sb *s, struct node *n)
 		cur = nf;
 		if (i == 0 && last != n->ino)
 			r = -ESTALE;    /* another file has that path now */
+	}
+	if (r == -ESTALE && cur != P9_NOFID) {
+		/* n lost that name (removed or replaced while its fid was
+		 * given up): not walked by it again */
+		pthread_mutex_lock(&s->lock);
+		if (n->name && strcmp(n->name, names[0]) == 0) {
+			node_set_name_locked(s, n, 0, NULL, n->gen);
+			n->gone = !n->aliases;
+		}
+		pthread_mutex_unlock(&s->lock);
 	}
 	if (r == 0) {
 		struct fid *f = fid_new(cur), *old, *released;
@@ -1160,7 +1206,11 @@ bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
 			mode_t t = atomic_load(&n->type);
-			if (!n->name_ns || !t ||
+			/* a node without a fid walks its name at its first
+			 * use anyway: the lookup walks it now and learns
+			 * which file has the name (a name noted while a
+			 * change of it was in flight may be another's) */
+			if (!n->name_ns || !t || (!n->fid && !n->pre) ||
 			    n->name_sgen != conn_sgen(&s->c) ||
 			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
 				return false;
@@ -1290,8 +1340,10 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 				alias_add_locked(s, n, npino, nname);
 			if (!n->name)
 				continue;
-			if (n->pino == npino && strcmp(n->name, nname) == 0)
+			if (n->pino == npino && strcmp(n->name, nname) == 0) {
 				node_set_name_locked(s, n, 0, NULL, n->gen);
+				n->gone = true; /* replaced */
+			}
 			else if (n->pino == opino &&
 				 strcmp(n->name, oname) == 0) {
 				node_set_name_locked(s, n, npino, nname,

@@ -43,6 +43,16 @@
 
 #define MSIZE_MIN       4096u   /* the smallest msize we accept */
 
+/* A fid that operations share; clunked when the last user drops it.  A
+ * request that nobody waits for any more (rpc_abandon) keeps a use until
+ * its reply: a fid's Tclunk never goes out while a request on it is out
+ * (a server may free the fid's state under the request: diod 1.0.24
+ * crashes in a Treaddir whose fid a concurrent Tclunk closed). */
+struct fid {
+	uint32_t num;
+	atomic_uint refs;
+};
+
 /* What an rpc() that failed does with the fid it was given. */
 enum cleanup { CL_NONE, CL_WALK /* newfid: clunk if it was created */,
 	       CL_CLUNK /* clunk it */ };
@@ -172,8 +182,10 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	      struct rpc_async *a);
 int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 	       enum cleanup cl, uint32_t clfid);
-/* Nobody will wait for it: the session frees it at its reply. */
-void rpc_abandon(struct conn *c, struct rpc_async *a);
+/* Nobody will wait for it: the session frees it at its reply.  hold (or
+ * NULL) is the caller's use of the fid the request names: given up when
+ * the request ends (its reply, or the session's loss), not before. */
+void rpc_abandon(struct conn *c, struct rpc_async *a, struct fid *hold);
 /* Its answer is in (rpc_finish will not wait). */
 bool rpc_done(struct conn *c, const struct rpc_async *a);
 /* A request on fid would go out now: the session is up and the fid did
@@ -184,6 +196,8 @@ int fid_alloc(struct conn *c, uint32_t *fid);
 void fid_free(struct conn *c, uint32_t fid);
 void fid_free_locked(struct conn *c, uint32_t fid);
 void clunk_async(struct conn *c, uint32_t fid);
+/* Drops a use of f; the last one clunks (asynchronously) and frees it. */
+void fid_rele(struct conn *c, struct fid *f);
 void clunk_drain(struct conn *c);
 void clunk_drain_by(struct conn *c, const struct timespec *dl);
 uint64_t conn_sgen(struct conn *c);

@@ -27,12 +27,6 @@ struct alias {
 
 #define ALIAS_MAX       16      /* other names kept per file */
 
-/* A fid that operations share; clunked when the last user drops it. */
-struct fid {
-	uint32_t num;
-	atomic_uint refs;
-};
-
 /* A file the driver knows: a vnode's private object. */
 struct node {
 	uint64_t ino;           /* qid.path */
@@ -48,6 +42,12 @@ struct node {
 	uint64_t gen;
 	uint64_t moved;         /* s->lock: s->gen of the last rename of it
 				 * (its fid, and those below, may be stale) */
+	bool gone;              /* s->lock: its name was removed here (an
+				 * unlink, or a rename over it) and it had
+				 * no other: it keeps its fid if it has one,
+				 * and cannot be walked to again (ENOENT, as
+				 * a removed file: never by the old name,
+				 * which may be another file's by now) */
 	/* s->lock: the file's other names (hard links) this mount made or
 	 * found (a lookup of another name gave this qid), not (pino, name);
 	 * when the fid's name is gone one of them is walked instead
@@ -127,6 +127,9 @@ struct rdcache {
 	struct conn *ahead_c;   /* NULL: none out */
 	struct rpc_async ahead;
 	uint64_t ahead_off;
+	struct fid *ahead_fid;  /* a use of the fid it went out on, kept
+				 * until its reply (a Tclunk must not
+				 * overtake it: conn.h, struct fid) */
 	/* the reply to that one, already in (a stat that walks the names
 	 * ahead took it, for its names: vnops.c, "ls -l"); the one sent
 	 * ahead then follows it */
@@ -169,7 +172,7 @@ struct p9sb {
 				 * most recently used) */
 	unsigned nfids, maxfids;        /* lock; const */
 	unsigned long fid_releases;     /* lock: fids released by the cache */
-	uint64_t gen;           /* lock: renames so far */
+	uint64_t gen;           /* lock: renames and removed names so far */
 	unsigned naliased;      /* lock: nodes with aliases (0: a removal
 				 * has none to look for) */
 	uid_t uid;              /* the attach user (n_uname) */
@@ -206,10 +209,13 @@ void fid_put(struct p9sb *s, struct fid *f);
 /* n's walked fid, with a use taken (walked again first if a rename
  * through this mount moved n or a directory above it since: a path-named
  * fid would name whatever is at the old path): 0 and *f, or why n's fid,
- * released by the cache, could not be walked again (-ESTALE: its file is
- * gone or another one is at its path). */
+ * released by the cache, could not be walked again (-ENOENT: its file was
+ * removed here, or its name is gone on the server, as for a file removed
+ * after its lookup; -ESTALE: another file is at its path, or the chain of
+ * names to it is not known). */
 int node_fid(struct p9sb *s, struct node *n, struct fid **f);
-/* For getattr: an open handle's fid if n has one (*open true), else n's. */
+/* For getattr: an open handle's fid if n has one (*open true), else the
+ * fid its create opened if it has no walked one yet (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
 		  bool *open);
 /* Walks n again from the root by its chain of names, installs the fid. */

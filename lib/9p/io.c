@@ -735,13 +735,17 @@ static int rd_ahead_take(struct rdcache *rd, uint64_t cookie,
 	if (!rd || !rd->ahead_c)
 		return -ENOENT;
 	if (!out || rd->ahead_off != cookie) {
-		/* not wanted: nobody waits for it (a release must not) */
-		rpc_abandon(rd->ahead_c, &rd->ahead);
+		/* not wanted: nobody waits for it (a release must not); its
+		 * fid is clunked only after its reply */
+		rpc_abandon(rd->ahead_c, &rd->ahead, rd->ahead_fid);
 		rd->ahead_c = NULL;
+		rd->ahead_fid = NULL;
 		return -ENOENT;
 	}
 	r = rpc_finish(rd->ahead_c, &rd->ahead, &rp, CL_NONE, 0);
+	fid_rele(rd->ahead_c, rd->ahead_fid);
 	rd->ahead_c = NULL;
+	rd->ahead_fid = NULL;
 	if (r)
 		return r;
 	if (rd->ahead_off != cookie || !out) {
@@ -788,18 +792,20 @@ static uint64_t rd_note_all(struct p9sb *s, struct node *dir,
 	return last;
 }
 
-/* Sends the Treaddir of fid from off ahead, into rd. */
-static void rd_send_ahead(struct p9sb *s, struct rdcache *rd, uint32_t fid,
+/* Sends the Treaddir of f from off ahead, into rd (with a use of f). */
+static void rd_send_ahead(struct p9sb *s, struct rdcache *rd, struct fid *f,
 			  uint64_t off)
 {
 	struct p9_msg m = { .type = P9_TREADDIR };
 
-	m.treaddir.fid = fid;
+	m.treaddir.fid = f->num;
 	m.treaddir.offset = off;
 	m.treaddir.count = s->c.s.msize - P9_IOHDRSZ;
 	if (rpc_start(&s->c, &m, P9_RREADDIR, &rd->ahead) == 0) {
+		atomic_fetch_add(&f->refs, 1);
 		rd->ahead_c = &s->c;
 		rd->ahead_off = off;
+		rd->ahead_fid = f;
 	}
 }
 
@@ -836,7 +842,7 @@ bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait)
 		rd->have_next = true;
 		uint64_t last = rd_note_all(s, dir, &rp, off, false);
 		if (last != off)
-			rd_send_ahead(s, rd, h->fid->num, last);
+			rd_send_ahead(s, rd, h->fid, last);
 	}
 	rd_put(s, h, rd);
 	handle_put(s, h);
@@ -921,7 +927,9 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 				nrd->ahead_c = rd->ahead_c;
 				nrd->ahead = rd->ahead;
 				nrd->ahead_off = rd->ahead_off;
+				nrd->ahead_fid = rd->ahead_fid;
 				rd->ahead_c = NULL;
+				rd->ahead_fid = NULL;
 				have = noted = true;
 			} else if (nrd) {
 				have = rd_ahead_take(rd, cookie, &ahead) == 0;
@@ -959,7 +967,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 				 * handle's fid: a temporary one is clunked
 				 * at the end of this call) */
 				if (!tmp && last != cookie)
-					rd_send_ahead(s, rd, fid, last);
+					rd_send_ahead(s, rd, h->fid, last);
 			}
 		} else if (rd->eof) {
 			break;          /* the end, as seen before */

@@ -206,8 +206,8 @@ void caps_abandon(struct p9sb *s)
 {
 	pthread_mutex_lock(&s->caps_lock);
 	if (atomic_load(&s->caps_out)) {
-		rpc_abandon(&s->c, &s->caps_unl);
-		rpc_abandon(&s->c, &s->caps_ren);
+		rpc_abandon(&s->c, &s->caps_unl, NULL);   /* fid 0: held for good */
+		rpc_abandon(&s->c, &s->caps_ren, NULL);
 		atomic_store(&s->caps_out, false);
 	}
 	pthread_mutex_unlock(&s->caps_lock);

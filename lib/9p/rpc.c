@@ -31,6 +31,8 @@ static struct conn *C(struct rs_session *s)
 /* A 9P request's own data (rs_req.pd). */
 struct p9req {
 	struct regop reg;       /* on a supervised connection */
+	struct fid *hold;       /* c->s.lock: an abandoned call's use of its
+				 * fid, dropped at its end (rpc_abandon) */
 	uint8_t rtype;          /* the expected reply type */
 	struct p9_msg r;        /* the reply, unpacked into rs_req.reply */
 };
@@ -168,6 +170,26 @@ void clunk_drain(struct conn *c)
 	clunk_drain_by(c, &dl);
 }
 
+void fid_rele(struct conn *c, struct fid *f)
+{
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		clunk_async(c, f->num);
+		free(f);
+	}
+}
+
+/* => c->s.lock held.  fid_rele from the reader (an abandoned call's
+ * end): the Tclunk is only queued; the next request, or the unmount,
+ * sends it (the reader never writes to the link). */
+static void fid_rele_locked(struct conn *c, struct fid *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		if (c->s.rs.state != RS_DEAD)
+			clunk_queue_locked(c, f->num);
+		free(f);
+	}
+}
+
 void clunk_async(struct conn *c, uint32_t fid)
 {
 	bool closing;
@@ -225,8 +247,15 @@ static void h_aux_done_locked(struct rs_session *s, struct rs_req *rq,
 			      bool lost)
 {
 	(void)lost;
-	if (rq->aux == P9_NOFID)
-		return;         /* an abandoned call (rpc_abandon) */
+	if (rq->aux == P9_NOFID) {
+		/* an abandoned call (rpc_abandon): its fid may go now */
+		struct p9req *pr = rq->pd;
+		if (pr && pr->hold) {
+			fid_rele_locked(C(s), pr->hold);
+			pr->hold = NULL;
+		}
+		return;
+	}
 	atomic_fetch_sub(&C(s)->clunks_out, 1);
 	fid_free_locked(C(s), rq->aux);
 }
@@ -486,19 +515,24 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 
 /* Nobody will wait for a: it becomes the session's (an RS_AUX request,
  * freed at its reply or at the session's end; h_aux_done_locked knows it
- * is no Tclunk), or is freed now if its reply is in. */
-void rpc_abandon(struct conn *c, struct rpc_async *a)
+ * is no Tclunk and drops hold then), or is freed now if its reply is in
+ * (and hold dropped now). */
+void rpc_abandon(struct conn *c, struct rpc_async *a, struct fid *hold)
 {
 	struct rs_req *rq = a->rq;
 
-	if (!rq)
+	if (!rq) {
+		fid_rele(c, hold);
 		return;
+	}
 	a->rq = NULL;
 	pthread_mutex_lock(&c->s.lock);
 	if (rq->state != RS_RQ_DONE && !rq->cancel) {
+		struct p9req *pr = rq->pd;
 		pthread_cond_destroy(&rq->cv);  /* nobody waits on it */
 		rq->kind = RS_AUX;
 		rq->aux = P9_NOFID;
+		pr->hold = hold;
 		pthread_mutex_unlock(&c->s.lock);
 		return;
 	}
@@ -506,6 +540,7 @@ void rpc_abandon(struct conn *c, struct rpc_async *a)
 	if (rq->state != RS_RQ_DONE)
 		rs_call_wait(&c->s, rq, &a->dl, 0);     /* (not reached) */
 	rs_req_free(&c->s, rq);
+	fid_rele(c, hold);
 }
 
 bool rpc_done(struct conn *c, const struct rpc_async *a)

@@ -145,8 +145,20 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 	struct fid *f;
 	int r;
 
+	bool open;
+
 	wb_settle(s, priv);
 	r = node_fid(s, priv, &f);
+	if (r == -ENOENT || r == -ESTALE) {
+		/* not reached by a name any more (removed here, and its fid
+		 * given up): an open handle's fid may still reach it
+		 * (uvfs-hostfs keeps an open file that was removed) */
+		int r2 = node_attr_fid(s, priv, &f, &open);
+		if (r2 == 0 && open)
+			r = 0;
+		else if (r2 == 0)
+			fid_put(s, f);
+	}
 	if (r)
 		return r;
 	attr_drop(s, priv);
@@ -454,7 +466,8 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
 	node_new_file(s, *ino);
-	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, gen);
+	/* the server's answer: the name is the new file's now */
+	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, sb_gen(s));
 	if (r) {
 		clunk_async(&s->c, cf);
 		return r;

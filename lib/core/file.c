@@ -497,6 +497,13 @@ static int create_excl_direct(struct uvfs_ctx *ctx, struct dirop *d,
 			       NULL, &ctx->cred, vp);
 	if (r == 0 || r == -EEXIST)
 		return r;
+	/* a create whose outcome is unknown (its reply lost with the
+	 * connection, or its deadline passed: the server may have made the
+	 * file) says so: the name found now may be the file it made, and
+	 * nothing (no verifier, as NFS's exclusive create has) tells it
+	 * from another's */
+	if (r == -EIO || r == -ETIMEDOUT || r == -EINTR)
+		return r;
 	/* which error Linux gives: the name's, if it exists */
 	int l = dirop_lookup_child(ctx, d);
 	if (l) {

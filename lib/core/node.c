@@ -245,7 +245,10 @@ static int node_make(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		return err;
 	if (st && (err = vop_getattr(vp, st)) != 0) {
 		path_put(&p);
-		return err;
+		/* the file is made: never -ESTALE, which a kernel takes for
+		 * "look the path up again and retry" (a create retried
+		 * finds the file it made: EEXIST) */
+		return err == -ESTALE ? -EIO : err;
 	}
 	return node_get(ctx, &p, dir, name, out);
 }

@@ -40,6 +40,7 @@
 #include "core.h"
 #include "lock.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -83,6 +84,16 @@ static inline struct vnode *vop_vp(const struct vop_desc *d, void *a,
 	return *(struct vnode **)((char *)a + d->vp_off[i]);
 }
 
+/* The mount this thread is inside (uvfs_thread_where): set around each
+ * driver call, restored after (a driver call that enters another file
+ * system's operation, or a nested call, gives it back). */
+static __thread _Atomic unsigned long long t_where;
+
+const _Atomic unsigned long long *uvfs_thread_where(void)
+{
+	return &t_where;
+}
+
 /* The one wrapper (see the top of the file). */
 static inline __attribute__((always_inline)) long
 vop_call(const struct vop_desc *d, void *a)
@@ -106,7 +117,12 @@ vop_call(const struct vop_desc *d, void *a)
 			return d->dead;
 		}
 	}
+	unsigned long long was = atomic_load_explicit(&t_where,
+						      memory_order_relaxed);
+	atomic_store_explicit(&t_where, (unsigned long long)sb->dev,
+			      memory_order_relaxed);
 	r = d->call(sb, a);
+	atomic_store_explicit(&t_where, was, memory_order_relaxed);
 	gate_leave(&sb->gate, gr);
 	return r;
 }

@@ -33,8 +33,11 @@
  *   Tflush of a tag not in flight: Rflush at once.  Of a QUEUED request:
  *   the owner takes it off the queue and the in-flight list, frees it,
  *   and sends Rflush.  Of a RUNNING one: the request is marked flushed and
- *   the flush's tag recorded on it; the worker suppresses the reply and
- *   sends the Rflush when the operation returns.  Since a worker holds the
+ *   the flush's tag recorded on it; when the operation returns, the
+ *   worker suppresses its reply if it failed (an interrupted operation
+ *   did nothing), sends it if it succeeded (it may have changed
+ *   something: flush(5) has the client honour a reply that comes before
+ *   the Rflush), then sends the Rflush.  Since a worker holds the
  *   write lock from the moment it takes its request off the in-flight list
  *   until its reply is written, an Rflush the owner sends because the tag
  *   was no longer in flight is always written after that reply.
@@ -463,7 +466,13 @@ static void req_run(struct conn *c, struct p9srv_req *r)
 	c->nrunning--;
 	bool flushed = p9srv_req_flushed(r);
 	pthread_mutex_unlock(&c->lock);
-	if (!flushed) {
+	/* flushed while it ran: an operation that failed (interrupted) did
+	 * nothing and its reply is dropped; one that succeeded may have
+	 * changed something (a create, a walk's fid), so its reply goes
+	 * out before the Rflush, which the client honours (flush(5)):
+	 * dropped, the client would take the create for one that never
+	 * happened */
+	if (!flushed || x.rep.type != P9_RLERROR) {
 		/* A reply that fits reply_small never allocates, so the
 		 * reply of an operation that changed something (a walk, a
 		 * create, a clunk...) is never lost to a failed allocation:
