@@ -1209,8 +1209,13 @@ bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 			/* a node without a fid walks its name at its first
 			 * use anyway: the lookup walks it now and learns
 			 * which file has the name (a name noted while a
-			 * change of it was in flight may be another's) */
-			if (!n->name_ns || !t || (!n->fid && !n->pre) ||
+			 * change of it was in flight may be another's).
+			 * Not a file made here whose walk behind its create
+			 * is still out (walking): the name is the create's,
+			 * and a change of it here would have taken it out
+			 * of this table; its first use waits for that walk */
+			if (!n->name_ns || !t ||
+			    (!n->fid && !n->pre && !n->walking) ||
 			    n->name_sgen != conn_sgen(&s->c) ||
 			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
 				return false;
