@@ -372,7 +372,9 @@ static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
 	struct uvfs_ident id = { 0 };
 	int r = sb->ops->lookup(sb, a->dvp->priv, a->name, &id);
 
-	if (r == 0)
+	if (r == 0 && (id.type == S_IFDIR || id.type == S_IFLNK))
+		r = vcache_get_typed(sb, &id, a->out);  /* exact classes */
+	else if (r == 0)
 		r = vcache_get_ident(sb, &id, a->out);
 	return r;
 }
