@@ -28,10 +28,13 @@
  * Inodes are never reused (numbers only grow); a removed inode's name is
  * freed, its slot stays (the kernel may still send getattr on it).
  *
- * usage: bench_fuse_null MOUNTPOINT [-f] [-d]
+ * usage: bench_fuse_null MOUNTPOINT [-f] [-d] [-P]
  *   -f  stay in the foreground (the default when run by bench_fuse; the
  *       daemon never daemonises itself, -f is accepted for symmetry)
  *   -d  libfuse's debug output
+ *   -P  without default_permissions (as passthrough_ll): what the
+ *       kernel's permission checks cost the transport (one GETATTR of a
+ *       directory after each change in it, docs/fuse.md)
  * It unmounts and exits on SIGTERM, SIGINT or SIGHUP.
  */
 #define FUSE_USE_VERSION 312     /* fuse_loop_cfg_*, as uvfsd */
@@ -544,7 +547,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	const char *mnt = NULL;
-	bool debug = false;
+	bool debug = false, perms = true;
 	int ret = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -552,16 +555,19 @@ int main(int argc, char **argv)
 			continue;
 		else if (strcmp(argv[i], "-d") == 0)
 			debug = true;
+		else if (strcmp(argv[i], "-P") == 0)
+			perms = false;
 		else if (argv[i][0] != '-' && !mnt)
 			mnt = argv[i];
 		else {
 			fprintf(stderr, "usage: bench_fuse_null MOUNTPOINT "
-				"[-f] [-d]\n");
+				"[-f] [-d] [-P]\n");
 			return 2;
 		}
 	}
 	if (!mnt) {
-		fprintf(stderr, "usage: bench_fuse_null MOUNTPOINT [-f] [-d]\n");
+		fprintf(stderr, "usage: bench_fuse_null MOUNTPOINT [-f] [-d] "
+			"[-P]\n");
 		return 2;
 	}
 	/* the root: inode 1 */
@@ -577,8 +583,9 @@ int main(int argc, char **argv)
 	if (fuse_opt_add_arg(&args, "bench_fuse_null") ||
 	    (debug && fuse_opt_add_arg(&args, "-d")) ||
 	    fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, "fsname=fuse_null,subtype=fuse_null,"
-			     "default_permissions")) {
+	    fuse_opt_add_arg(&args, perms ? "fsname=fuse_null,"
+			     "subtype=fuse_null,default_permissions" :
+			     "fsname=fuse_null,subtype=fuse_null")) {
 		fprintf(stderr, "bench_fuse_null: out of memory\n");
 		return 1;
 	}

@@ -11,8 +11,9 @@
  * and -o carries mount(8)'s generic options next to ours.  Parsed with
  * libfuse's option parser, as libfuse's own file systems do:
  *
- *   ours       allow_other, xattr, writeback, root=SPEC, socket=PATH, mtab=FILE,
- *              debug, foreground
+ *   ours       allow_other, xattr, writeback, wb_limit=system|fuse|SIZE,
+ *              max_threads=N, idle_threads=N, clone_fd, splice,
+ *              root=SPEC, socket=PATH, mtab=FILE, debug, foreground
  *   the kernel's mount flags, passed on to the FUSE mount: ro, rw, nosuid,
  *              suid, nodev, dev, noexec, exec, sync, async, dirsync,
  *              atime, noatime
@@ -29,6 +30,7 @@
 #define FUSE_USE_VERSION 34
 #include <fuse_opt.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@
 
 enum {
 	KEY_FG, KEY_DEBUG, KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_XATTR,
-	KEY_WRITEBACK,
+	KEY_WRITEBACK, KEY_CLONE_FD, KEY_SPLICE, KEY_WB_LIMIT, KEY_MAX_THREADS,
+	KEY_IDLE_THREADS,
 	KEY_KERNEL, KEY_IGNORE,
 };
 
@@ -64,6 +67,11 @@ static const struct fuse_opt opts[] = {
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("xattr", KEY_XATTR),
 	FUSE_OPT_KEY("writeback", KEY_WRITEBACK),
+	FUSE_OPT_KEY("clone_fd", KEY_CLONE_FD),
+	FUSE_OPT_KEY("splice", KEY_SPLICE),
+	FUSE_OPT_KEY("wb_limit=", KEY_WB_LIMIT),
+	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
+	FUSE_OPT_KEY("idle_threads=", KEY_IDLE_THREADS),
 	FUSE_OPT_KEY("ro", KEY_KERNEL), FUSE_OPT_KEY("rw", KEY_KERNEL),
 	FUSE_OPT_KEY("nosuid", KEY_KERNEL), FUSE_OPT_KEY("suid", KEY_KERNEL),
 	FUSE_OPT_KEY("nodev", KEY_KERNEL), FUSE_OPT_KEY("dev", KEY_KERNEL),
@@ -95,6 +103,52 @@ static int add_kernel(struct uvfsd_args *a, const char *o)
 	return 0;
 }
 
+/* N with an optional k, m, g (1024-based) suffix, > 0.  => 0, or -1. */
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (errno || *end || v == 0 || v > (~0ull >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* The value of "name=value" as a count from 1 to max.  => 0, or -1. */
+static int parse_count(const char *arg, unsigned max, unsigned *out)
+{
+	const char *s = strchr(arg, '=') + 1;
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int bad_value(struct state *st, const char *arg, const char *what)
+{
+	fprintf(stderr, "uvfsd: bad option '%s': %s\n", arg, what);
+	st->bad = 1;
+	return -1;
+}
+
 static int proc(void *data, const char *arg, int key,
 		struct fuse_args *out)
 {
@@ -110,6 +164,30 @@ static int proc(void *data, const char *arg, int key,
 	case KEY_ALLOW_OTHER: a->allow_other = 1; return 0;
 	case KEY_XATTR: a->xattr = 1; return 0;
 	case KEY_WRITEBACK: a->writeback = 1; return 0;
+	case KEY_CLONE_FD: a->clone_fd = 1; return 0;
+	case KEY_SPLICE: a->splice = 1; return 0;
+	case KEY_WB_LIMIT: {
+		const char *v = arg + strlen("wb_limit=");
+		if (strcmp(v, "system") == 0)
+			a->wb_limit = WB_LIMIT_SYSTEM;
+		else if (strcmp(v, "fuse") == 0)
+			a->wb_limit = WB_LIMIT_FUSE;
+		else if (parse_size(v, &a->wb_limit_bytes) == 0)
+			a->wb_limit = WB_LIMIT_BYTES;
+		else
+			return bad_value(st, arg, "system, fuse or a size "
+					 "(N, Nk, Nm, Ng) is expected");
+		a->wb_limit_set = 1;
+		return 0;
+	}
+	case KEY_MAX_THREADS:
+		if (parse_count(arg, 100000, &a->max_threads))
+			return bad_value(st, arg, "a count from 1 is expected");
+		return 0;
+	case KEY_IDLE_THREADS:
+		if (parse_count(arg, 100000, &a->idle_threads))
+			return bad_value(st, arg, "a count from 1 is expected");
+		return 0;
 	case KEY_KERNEL: return add_kernel(a, arg) ? -1 : 0;
 	case KEY_IGNORE: return 0;
 	case FUSE_OPT_KEY_NONOPT:
@@ -151,6 +229,10 @@ int uvfsd_args_parse(int argc, char **argv, struct uvfsd_args *a)
 		return 2;
 	}
 	a->mountpoint = st.pos[st.npos - 1];
+	if (a->wb_limit_set && !a->writeback) {
+		fprintf(stderr, "uvfsd: wb_limit= is for -o writeback\n");
+		return 2;
+	}
 	if (a->mtab && a->mtab[0] != '/') {
 		fprintf(stderr, "uvfsd: --mtab needs an absolute path\n");
 		return 2;

@@ -289,6 +289,7 @@ int ctl_mountinfo_each(int (*fn)(const struct mountinfo_ent *, void *),
 		if (nf < 6 || dash < 0 || dash + 3 >= nf + 1)
 			continue;
 		struct mountinfo_ent e = {
+			.majmin = fld[2],
 			.mnt = fld[4],
 			.fstype = fld[dash + 1],
 			.source = dash + 2 < nf ? fld[dash + 2] : (char *)"",

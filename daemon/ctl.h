@@ -52,6 +52,7 @@ int ctl_sockpath(const char *mountpoint, uid_t uid, char *out, size_t size);
 
 /* One line of /proc/self/mountinfo, decoded. */
 struct mountinfo_ent {
+	char *majmin;           /* the file system's device, "MAJ:MIN" */
 	char *mnt;              /* mount point */
 	char *fstype;
 	char *source;

@@ -3,7 +3,7 @@
  * commands on a control socket.
  *
  *   uvfsd MOUNTPOINT [-f] [-d] [--root TYPE[:SOURCE[:OPTIONS]]]
- *         [--socket PATH] [-o allow_other,xattr,writeback]
+ *         [--socket PATH] [-o allow_other,xattr,writeback,...]
  *
  * Startup: refuses a mount point that is already a mount (or a dead FUSE
  * mount), and a socket some daemon already answers on; without -f it forks
@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "args.h"
+#include "bdi.h"
 #include "control.h"
 #include "service.h"
 #include "ctl.h"
@@ -85,6 +86,14 @@ static void usage(FILE *f)
 "                     (off by default: a write that fails later, or\n"
 "                     dies with a forced unmount, is reported only by\n"
 "                     fsync and close; docs/fuse.md)\n"
+"  -o wb_limit=system|fuse|SIZE   with writeback, the mount's dirty pages:\n"
+"                     the system's limits like a disk (system, the\n"
+"                     default; needs root), the kernel's FUSE default\n"
+"                     of 1%% (fuse), or at most SIZE bytes\n"
+"  -o max_threads=N   worker threads at most (64)\n"
+"  -o idle_threads=N  idle workers kept (8)\n"
+"  -o clone_fd        a /dev/fuse descriptor per worker\n"
+"  -o splice          splice request and reply data (libfuse's)\n"
 "  -o root=SPEC,socket=PATH,mtab=FILE   as the options above\n"
 "  -o ro,nosuid,nodev,noexec,...        passed to the kernel's mount;\n"
 "                     mount(8)'s own (defaults, noauto, _netdev, nofail,\n"
@@ -391,6 +400,10 @@ int main(int argc, char **argv)
 	fcfg.allow_other = allow_other;
 	fcfg.xattr = xattr;
 	fcfg.writeback = writeback;
+	fcfg.max_threads = args.max_threads;
+	fcfg.idle_threads = args.idle_threads;
+	fcfg.clone_fd = args.clone_fd;
+	fcfg.splice = args.splice;
 	fcfg.mount_opts = args.kernel_opts;
 	err = uvfs_fuse_new(d.u, &fcfg, &d.uf);
 	if (err) {
@@ -401,6 +414,14 @@ int main(int argc, char **argv)
 		uvfs_free(d.u);
 		free((char *)cfg.root_type);
 		return 1;
+	}
+	if (writeback) {
+		/* the mount's dirty-page limits (bdi.c); without them it
+		 * works, at the pace of the kernel's FUSE defaults */
+		char msg[256];
+		bdi_set_limits(mnt, sock, args.wb_limit, args.wb_limit_bytes,
+			       msg, sizeof(msg));
+		fprintf(stderr, "uvfsd: writeback cache: %s\n", msg);
 	}
 	if (control_start(d.ctl, d.u, d.uf, mnt)) {
 		fprintf(stderr, "uvfsd: cannot start the control socket\n");

@@ -272,6 +272,11 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	uf->u = u;
 	uf->loop_thread = pthread_self(); /* the loop runs here too */
 	uf->max_threads = cfg->max_threads ? cfg->max_threads : 64;
+	uf->idle_threads = cfg->idle_threads ? cfg->idle_threads : 8;
+	if (uf->idle_threads > uf->max_threads)
+		uf->idle_threads = uf->max_threads;
+	uf->clone_fd = cfg->clone_fd;
+	uf->splice = cfg->splice;
 	uf->writeback = cfg->writeback;
 	uf->fh_list.next = uf->fh_list.prev = &uf->fh_list;
 	for (int i = 0; i < NSTRIPES; i++)
@@ -383,8 +388,8 @@ int uvfs_fuse_loop(struct uvfs_fuse *uf)
 	if (!lc)
 		return -ENOMEM;
 	fuse_loop_cfg_set_max_threads(lc, uf->max_threads);
-	fuse_loop_cfg_set_idle_threads(lc, 8);
-	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_idle_threads(lc, uf->idle_threads);
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned)uf->clone_fd);
 	ret = fuse_session_loop_mt(uf->se, lc);
 	atomic_store(&uf->loop_done, true);
 	fuse_loop_cfg_destroy(lc);

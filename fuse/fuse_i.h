@@ -69,7 +69,9 @@ struct uvfs_fuse {
 	struct fuse_session *se;
 	struct uvfs_node *root;          /* our own hold */
 	char *mountpoint;
-	unsigned max_threads;
+	unsigned max_threads, idle_threads;     /* const */
+	int clone_fd;                    /* const */
+	int splice;                      /* asked for (-o splice); const */
 	unsigned want;                   /* conn->want after op_init; const */
 	int writeback;                   /* asked for (-o writeback); const */
 	pthread_t loop_thread;

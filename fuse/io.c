@@ -254,7 +254,14 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return reply_err(req, (int)n);
 	}
 	count(req);
-	fuse_reply_buf(req, buf, (size_t)n);
+	if (UF(req)->want & FUSE_CAP_SPLICE_WRITE) {
+		/* libfuse splices a data reply (vmsplice, then splice) */
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t)n);
+		bv.buf[0].mem = buf;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	} else {
+		fuse_reply_buf(req, buf, (size_t)n);
+	}
 	free(buf);
 }
 

@@ -173,6 +173,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* -o splice: request data through a pipe (splice from the
+	 * device), reply data spliced to it (moved where the kernel can);
+	 * measured in bench/README.md, off by default */
+	const unsigned spl = FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+			     FUSE_CAP_SPLICE_MOVE;
+	if (uf->splice)
+		conn->want |= conn->capable & spl;
+	else
+		conn->want &= ~spl;
 	uf->want = conn->want;
 }
 

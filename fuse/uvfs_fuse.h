@@ -28,6 +28,10 @@ struct uvfs_fuse_config {
 	int writeback;            /* the kernel's writeback cache
 				     (-o writeback, docs/fuse.md) */
 	unsigned max_threads;     /* worker threads (default 64) */
+	unsigned idle_threads;    /* idle workers kept (default 8) */
+	int clone_fd;             /* a /dev/fuse descriptor per worker */
+	int splice;               /* libfuse's splice for request and reply
+				     data (FUSE_CAP_SPLICE_*) */
 };
 
 /* Creates the session and mounts it.  => 0 or -errno (message printed). */

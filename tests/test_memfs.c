@@ -633,12 +633,151 @@ static void test_size_limit(void **state)
 	fx_unmount(f);
 }
 
+#define FA_KEEP 0x01
+#define FA_PUNCH 0x03
+
+/* Large writes (64 KiB and more): their missing whole pages are filled
+ * before the node lock is taken and adopted under it (memfs.c,
+ * "Prefill").  What must hold is what holds for small writes: the bytes
+ * read back, holes and existing pages, reserved pages (no new space),
+ * size= (a short write), and a write is whole under concurrency (two
+ * threads writing one range leave one's bytes, not a mix). */
+static void fill_pat(unsigned char *b, size_t n, off_t off, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(((uint64_t)off + i) * 31 + seed);
+}
+
+struct big_writer {
+	struct fx *f;
+	void *file;
+	unsigned seed;
+	off_t off;              /* the thread's region, or the shared one */
+	size_t len;
+	int iters;
+	atomic_int *failures;
+	pthread_t tid;
+};
+
+static void *big_writer_main(void *arg)
+{
+	struct big_writer *w = arg;
+	unsigned char *b = malloc(w->len);
+
+	if (!b) {
+		atomic_fetch_add(w->failures, 1);
+		return NULL;
+	}
+	memset(b, (int)w->seed, w->len);
+	for (int i = 0; i < w->iters; i++)
+		if (pwr(w->f, w->file, b, w->len, w->off) != (ssize_t)w->len)
+			atomic_fetch_add(w->failures, 1);
+	free(b);
+	return NULL;
+}
+
+static void test_large_writes(void **state)
+{
+	enum { N = 600 << 10 };
+	static unsigned char want[N + 8192], got[N + 8192], b[N];
+	struct statvfs sv;
+	struct fx *f;
+	void *a;
+
+	(void)state;
+	f = fx_mount("size=1m");        /* 256 pages */
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	memset(want, 0, sizeof(want));
+	/* into holes, unaligned at both ends */
+	fill_pat(b, 300 << 10, 1000, 1);
+	assert_int_equal(pwr(f, a, b, 300 << 10, 1000), 300 << 10);
+	memcpy(want + 1000, b, 300 << 10);
+	/* over those pages, unaligned */
+	fill_pat(b, 200 << 10, 40967, 2);
+	assert_int_equal(pwr(f, a, b, 200 << 10, 40967), 200 << 10);
+	memcpy(want + 40967, b, 200 << 10);
+	assert_int_equal(sget(f, a).st_size, 1000 + (300 << 10));
+	assert_int_equal(ops->read(&f->sb, a, NULL, got, sizeof(got), 0),
+			 1000 + (300 << 10));
+	assert_memory_equal(got, want, 1000 + (300 << 10));
+	/* every page counted once */
+	assert_int_equal(sget(f, a).st_blocks,
+			 ((1000 + (300 << 10) + 4095) / 4096) * 8);
+
+	/* reserved pages: filled by the write, no new space taken */
+	void *r = mkh(f, f->root, "r", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, r, NULL, FA_KEEP, 0,
+					128 << 10), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	fsblkcnt_t free0 = sv.f_bfree;
+	fill_pat(b, 128 << 10, 0, 3);
+	assert_int_equal(pwr(f, r, b, 128 << 10, 0), 128 << 10);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, free0);
+	assert_int_equal(ops->read(&f->sb, r, NULL, got, 128 << 10, 0),
+			 128 << 10);
+	assert_memory_equal(got, b, 128 << 10);
+
+	/* size=: the write that runs out of space is short, and what it
+	 * wrote is right */
+	void *c = mkh(f, f->root, "c", S_IFREG | 0644);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	size_t room = (size_t)sv.f_bfree * 4096;
+	assert_true(room < N);
+	fill_pat(b, N, 0, 4);
+	assert_int_equal(pwr(f, c, b, N, 0), (ssize_t)room);
+	assert_int_equal(ops->read(&f->sb, c, NULL, got, N, 0), (ssize_t)room);
+	assert_memory_equal(got, b, room);
+	assert_int_equal(pwr(f, c, b, 64 << 10, (off_t)room), -ENOSPC);
+	fx_unmount(f);
+
+	/* threads: disjoint regions of one file, then one shared range */
+	atomic_int failures;
+	struct big_writer w[4];
+	f = fx_mount("");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	atomic_init(&failures, 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct big_writer){ .f = f, .file = a,
+			.seed = 'a' + (unsigned)i, .off = (off_t)i * (256 << 10) + 5,
+			.len = 256 << 10, .iters = 20, .failures = &failures };
+		assert_int_equal(pthread_create(&w[i].tid, NULL,
+						big_writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i].tid, NULL);
+	assert_int_equal(atomic_load(&failures), 0);
+	static unsigned char all[4 * (256 << 10) + 5];
+	assert_int_equal(ops->read(&f->sb, a, NULL, all, sizeof(all), 0),
+			 sizeof(all));
+	for (size_t i = 0; i < sizeof(all); i++)
+		assert_int_equal(all[i], i < 5 ? 0 :
+				 'a' + (i - 5) / (256 << 10));
+	void *s2 = mkh(f, f->root, "s", S_IFREG | 0644);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct big_writer){ .f = f, .file = s2,
+			.seed = 'x' + (unsigned)i, .off = 3, .len = 256 << 10,
+			.iters = 30, .failures = &failures };
+		assert_int_equal(pthread_create(&w[i].tid, NULL,
+						big_writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i].tid, NULL);
+	assert_int_equal(atomic_load(&failures), 0);
+	assert_int_equal(ops->read(&f->sb, s2, NULL, all, (256 << 10) + 3, 0),
+			 (256 << 10) + 3);
+	for (size_t i = 3; i < (256 << 10) + 3; i++)
+		assert_int_equal(all[i], all[3]);       /* one writer's, whole */
+	ops->reclaim(&f->sb, a);
+	ops->reclaim(&f->sb, s2);
+	f->nheld = 0;
+	fx_unmount(f);
+}
+
 /* memfs's holes (memfs_holes.c): fallocate reserves pages (counted,
  * zeros, a hole to SEEK_DATA, written without -ENOSPC; data once a
  * second fallocate covers them, as tmpfs), punches free them, copy_range
  * writes zeros for holes (tmpfs splices), and size= holds for all of it. */
-#define FA_KEEP 0x01
-#define FA_PUNCH 0x03
 static off_t seekd(struct fx *f, void *n, off_t off, int whence)
 {
 	return ops->seek_data(&f->sb, n, NULL, off, whence);
@@ -1679,6 +1818,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_holes_fallocate),
+		cmocka_unit_test(test_large_writes),
 		cmocka_unit_test(test_xattr_space),
 		cmocka_unit_test_setup_teardown(test_xattr_ops, setup,
 						teardown),

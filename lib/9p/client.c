@@ -174,11 +174,32 @@ static void fid_follow_rename(struct p9sb *s, struct node *n)
 	}
 }
 
+/* => s->lock held.  A new file's node whose walk behind its create is
+ * out (node->walking): waits for that walk (by the call's deadline)
+ * instead of sending another; true if it waited.  n may be gone when it
+ * returns unless the caller holds it. */
+static bool walk_wait_locked(struct p9sb *s, struct node *n)
+{
+	struct timespec dl;
+
+	if (!n->walking)
+		return false;
+	deadline_in(&dl, s->c.s.timeout_ms);
+	rs_call_clamp(&dl);
+	atomic_fetch_add(&s->c.n_waits, 1);
+	while (n->walking &&
+	       pthread_cond_timedwait(&s->walk_cv, &s->lock, &dl) == 0)
+		;
+	return true;
+}
+
 int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
 	fid_follow_rename(s, n);
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&s->lock);
+		if (!n->fid && tries == 0)
+			walk_wait_locked(s, n);
 		struct fid *f = n->fid;
 		if (f) {
 			atomic_fetch_add(&f->refs, 1);
@@ -1199,8 +1220,13 @@ bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 			/* a node without a fid walks its name at its first
 			 * use anyway: the lookup walks it now and learns
 			 * which file has the name (a name noted while a
-			 * change of it was in flight may be another's) */
-			if (!n->name_ns || !t || (!n->fid && !n->pre) ||
+			 * change of it was in flight may be another's).
+			 * Not a file made here whose walk behind its create
+			 * is still out (walking): the name is the create's,
+			 * and a change of it here would have taken it out
+			 * of this table; its first use waits for that walk */
+			if (!n->name_ns || !t ||
+			    (!n->fid && !n->pre && !n->walking) ||
 			    n->name_sgen != conn_sgen(&s->c) ||
 			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
 				return false;
@@ -1243,10 +1269,16 @@ struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
 			  mode_t *type)
 {
 	struct fid *f = NULL;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
+again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			if (!n->fid && !waited && walk_wait_locked(s, n)) {
+				waited = true;
+				goto again;     /* (as node_name_fid) */
+			}
 			mode_t t = atomic_load(&n->type);
 			if (n != s->root && n->fid && t && !n->naliases &&
 			    atomic_load(&n->fid->refs) == 1 &&
@@ -1266,10 +1298,19 @@ struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
 			  struct node **np)
 {
 	struct fid *f = NULL;
+	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
+again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
+			/* its walk behind a create: waited for (once: it
+			 * may outlast the call's deadline), then the table
+			 * looked at again (the lock was let go) */
+			if (!n->fid && !waited && walk_wait_locked(s, n)) {
+				waited = true;
+				goto again;
+			}
 			if (n != s->root && n->fid &&
 			    !moved_since_locked(s, n, n->gen)) {
 				f = n->fid;

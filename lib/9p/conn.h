@@ -174,6 +174,9 @@ struct rpc_async {
 	struct timespec dl;
 	bool overlapped;        /* its wait is another's (sent with a call
 				 * waited for): not counted */
+	bool lost;              /* rpc_finish: it failed because the session
+				 * was lost under it (-EIO; rpc_x would
+				 * have sent it again) */
 };
 int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	      struct rpc_async *a);

@@ -81,6 +81,10 @@ struct node {
 	bool attr_ok;
 	bool perm_ok;           /* attr's mode, uid and gid at least (a name
 				 * change in a directory leaves them) */
+	/* s->lock: the walk a create sent behind for this new file is out
+	 * (nodewalk): an operation that needs the node's fid waits for it
+	 * (s->walk_cv) rather than walking the name again */
+	bool walking;
 	/* s->lock: the open fid Tlcreate left (O_RDWR), for the open that
 	 * follows a create; clunked if no open takes it */
 	struct fid *pre;
@@ -172,8 +176,18 @@ struct p9sb {
 	unsigned naliased;      /* lock: nodes with aliases (0: a removal
 				 * has none to look for) */
 	uid_t uid;              /* the attach user (n_uname) */
+	pthread_cond_t walk_cv;         /* lock: a node's walk behind a
+					 * create ended (node->walking) */
 	atomic_bool no_unlinkat, no_renameat; /* server lacks them: fall
 					       * back to Tremove, Trename */
+	/* Whether it has them is asked at mount, not waited for there
+	 * (caps_probe): a Tunlinkat and a Trenameat of "." that no server
+	 * carries out, answered EOPNOTSUPP by one without them. */
+	pthread_mutex_t caps_lock;      /* the answers' taking (caps_settle) */
+	atomic_bool caps_out;           /* caps_lock (set before the
+					 * session is shared): the probes
+					 * are out, not yet taken */
+	struct rpc_async caps_unl, caps_ren;    /* caps_lock */
 	struct p9pool pool;     /* requests in flight for one caller */
 	struct pbatch ra_b;     /* pool lock: read-ahead pieces in flight */
 	struct pbatch nw_b;     /* pool lock: walks behind creates */
@@ -342,5 +356,19 @@ ssize_t p9_listxattr(struct uvfs_sb *sb, void *priv, char *list,
 int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		const void *value, size_t size, int flags);
 int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name);
+
+/* lsplus.c: was d listed lately (a stat of each name may follow)?  Then
+ * the walks and getattrs ahead of name and the listing's later names. */
+bool listed_lately(struct p9sb *s, struct node *d);
+void ls_prefetch(struct p9sb *s, struct node *d, const char *name);
+
+/* mount.c: the Tunlinkat and Trenameat probes.  caps_probe sends them
+ * after the attach (nothing waits); caps_settle takes their answers
+ * before the first unlink or rename that needs them (waiting only if
+ * they are not in yet); caps_abandon, at unmount, leaves unanswered
+ * ones to the session. */
+void caps_probe(struct p9sb *s);
+void caps_settle(struct p9sb *s);
+void caps_abandon(struct p9sb *s);
 
 #endif /* UVFS_9P_DRIVER_H */

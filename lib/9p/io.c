@@ -141,40 +141,87 @@ struct piece {
 	uint32_t want, got;
 	char *buf;              /* read: where the data goes; write: from */
 	bool write, noreplay;
+	bool sent;              /* piece_send sent it: a is it */
+	struct rpc_async a;
 	int r;
 };
+
+static void piece_msg(const struct piece *p, struct p9_msg *m)
+{
+	if (p->write) {
+		*m = (struct p9_msg){ .type = P9_TWRITE };
+		m->twrite.fid = p->fid;
+		m->twrite.offset = p->off;
+		m->twrite.count = p->want;
+		m->twrite.data = p->buf;
+	} else {
+		*m = (struct p9_msg){ .type = P9_TREAD };
+		m->tread.fid = p->fid;
+		m->tread.offset = p->off;
+		m->tread.count = p->want;
+	}
+}
+
+/* p's reply (r 0): its count, and a read's data */
+static void piece_got(struct piece *p, struct reply *rp)
+{
+	if (p->write) {
+		p->got = rp->m.rwrite.count;
+	} else {
+		p->got = rp->m.rread.count;
+		if (p->got <= p->want)
+			memcpy(p->buf, rp->m.rread.data, p->got);
+	}
+	reply_free(rp);
+	if (p->got > p->want)
+		p->r = -EIO;    /* more than asked: a broken server */
+}
 
 static void piece_run(void *arg)
 {
 	struct piece *p = arg;
+	struct p9_msg m;
 	struct reply rp;
 
-	if (p->write) {
-		struct p9_msg m = { .type = P9_TWRITE };
-		m.twrite.fid = p->fid;
-		m.twrite.offset = p->off;
-		m.twrite.count = p->want;
-		m.twrite.data = p->buf;
-		p->r = rpc_x(&p->s->c, &m, P9_RWRITE, &rp, CL_NONE, 0,
-			     p->noreplay ? RPC_NOREPLAY : 0);
-		if (p->r)
-			return;
-		p->got = rp.m.rwrite.count;
-	} else {
-		struct p9_msg m = { .type = P9_TREAD };
-		m.tread.fid = p->fid;
-		m.tread.offset = p->off;
-		m.tread.count = p->want;
-		p->r = rpc(&p->s->c, &m, P9_RREAD, &rp, CL_NONE, 0);
-		if (p->r)
-			return;
-		p->got = rp.m.rread.count;
-		if (p->got <= p->want)
-			memcpy(p->buf, rp.m.rread.data, p->got);
+	piece_msg(p, &m);
+	p->r = rpc_x(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD, &rp,
+		     CL_NONE, 0, p->noreplay ? RPC_NOREPLAY : 0);
+	if (p->r == 0)
+		piece_got(p, &rp);
+}
+
+/*
+ * The pieces sent behind (writes behind, read-ahead) go out from the
+ * caller at once (rpc_start), not when a worker gets to run their job: on
+ * a loaded machine the workers start late, and the window's requests
+ * then trickle out.  The job only takes the answer (piece_end).  A piece
+ * the session lost under it is sent again by the job, waited for (as
+ * rpc_x replays).  Not sent (a serial session, no memory): the job sends
+ * it (piece_run).
+ */
+static void piece_send(struct piece *p)
+{
+	struct p9_msg m;
+
+	piece_msg(p, &m);
+	p->sent = rpc_start(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD,
+			    &p->a) == 0;
+}
+
+static void piece_end(struct piece *p)
+{
+	struct reply rp;
+
+	if (!p->sent) {
+		piece_run(p);
+		return;
 	}
-	reply_free(&rp);
-	if (p->got > p->want)
-		p->r = -EIO;    /* more than asked: a broken server */
+	p->sent = false;
+	p->r = rpc_finish(&p->s->c, &p->a, &rp, CL_NONE, 0);
+	if (p->r == 0)
+		piece_got(p, &rp);
+	else if (p->a.lost && !p->noreplay)
+		piece_run(p);   /* the session died under it: again */
 }
 
 #define PIECES_MAX 64   /* pieces of one call in flight together */
@@ -273,7 +320,7 @@ static void ra_run(void *arg)
 	struct rapiece *rp = arg;
 	struct p9sb *s = rp->p.s;
 
-	piece_run(&rp->p);
+	piece_end(&rp->p);
 	atomic_store(&rp->done, true);
 	ra_put(s, rp);
 }
@@ -306,6 +353,9 @@ static void ra_fill(struct p9sb *s, struct handle *h, uint64_t from,
 	uint32_t max = io_max(s, h->iounit);
 	struct rapiece **pp = &h->ra;
 	uint64_t at = from;
+	/* sent from here only while the session is up (a send that waited
+	 * for it would hold h->ra_lock): else the jobs send them */
+	bool send = fid_sendable(&s->c, h->fid->num);
 
 	while (*pp) {
 		at = (*pp)->p.off + (*pp)->p.want;
@@ -331,6 +381,8 @@ static void ra_fill(struct p9sb *s, struct handle *h, uint64_t from,
 		*pp = rp;
 		pp = &rp->next;
 		at += max;
+		if (send)
+			piece_send(&rp->p);
 		pool_submit(&s->pool, &s->ra_b, ra_run, rp, 0);
 	}
 }
@@ -450,7 +502,7 @@ static void wb_run(void *arg)
 	struct p9sb *s = j->p.s;
 	struct node *n = j->h->node;
 
-	piece_run(&j->p);
+	piece_end(&j->p);
 	if (!j->p.r && j->p.got < j->p.want)
 		j->p.r = -EIO;  /* a short write behind: the rest is lost */
 	if (j->p.r) {
@@ -512,6 +564,7 @@ static int write_behind(struct p9sb *s, struct handle *h, const char *buf,
 		node_hold(s, nd);
 		pool_wait_below(&s->pool, &nd->wb,
 				s->wbwindow > want ? s->wbwindow - want : 0);
+		piece_send(&j->p);
 		pool_submit_fin(&s->pool, &nd->wb, wb_run, wb_fin, j, want);
 		at += want;
 		pthread_mutex_lock(&s->lock);

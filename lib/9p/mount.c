@@ -149,6 +149,70 @@ static int parse_opts(const char *options, struct opts *o,
 	return r;
 }
 
+void caps_probe(struct p9sb *s)
+{
+	struct p9_msg u = { .type = P9_TUNLINKAT };
+	struct p9_msg m = { .type = P9_TRENAMEAT };
+
+	/* "." as the name: refused by every server that has the call
+	 * (rmdir and rename of "." are EINVAL and EBUSY; hostfs refuses
+	 * the name), EOPNOTSUPP from one that has not (diod 1.0) */
+	u.tunlinkat.dirfid = 0;
+	u.tunlinkat.name = p9_str(".");
+	u.tunlinkat.flags = 0x200;      /* AT_REMOVEDIR */
+	m.trenameat.olddirfid = m.trenameat.newdirfid = 0;
+	m.trenameat.oldname = m.trenameat.newname = p9_str(".");
+	rs_batch_begin(&s->c.s);
+	bool a = rpc_start(&s->c, &u, P9_RUNLINKAT, &s->caps_unl) == 0;
+	bool b = rpc_start(&s->c, &m, P9_RRENAMEAT, &s->caps_ren) == 0;
+	rs_batch_end(&s->c.s);
+	if (!a)
+		s->caps_unl.rq = NULL;
+	if (!b)
+		s->caps_ren.rq = NULL;
+	atomic_store(&s->caps_out, a || b);
+}
+
+static void caps_take(struct p9sb *s, struct rpc_async *a, atomic_bool *no)
+{
+	struct reply rp;
+	int r;
+
+	if (!a->rq)
+		return;
+	r = rpc_finish(&s->c, a, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);        /* (done something to "."?) */
+	if (r == -EOPNOTSUPP || r == -ENOSYS)
+		atomic_store(no, true);
+	/* anything else, a lost session too: as if never asked (the
+	 * first real call learns it) */
+}
+
+void caps_settle(struct p9sb *s)
+{
+	if (!atomic_load(&s->caps_out))
+		return;
+	pthread_mutex_lock(&s->caps_lock);
+	if (atomic_load(&s->caps_out)) {
+		caps_take(s, &s->caps_unl, &s->no_unlinkat);
+		caps_take(s, &s->caps_ren, &s->no_renameat);
+		atomic_store(&s->caps_out, false);
+	}
+	pthread_mutex_unlock(&s->caps_lock);
+}
+
+void caps_abandon(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->caps_lock);
+	if (atomic_load(&s->caps_out)) {
+		rpc_abandon(&s->c, &s->caps_unl, NULL);   /* fid 0: held for good */
+		rpc_abandon(&s->c, &s->caps_ren, NULL);
+		atomic_store(&s->caps_out, false);
+	}
+	pthread_mutex_unlock(&s->caps_lock);
+}
+
 static void p9_free(struct p9sb *s)
 {
 	int ms = s->c.s.timeout_ms < 1000 ? s->c.s.timeout_ms : 1000;
@@ -156,6 +220,7 @@ static void p9_free(struct p9sb *s)
 	struct timespec dl;
 
 	sup_stop(&s->c);
+	caps_abandon(s);
 	/* writes behind and read-aheads end (each within its deadline;
 	 * at once on a killed connection) */
 	pool_fini(&s->pool);
@@ -188,6 +253,8 @@ static void p9_free(struct p9sb *s)
 	}
 	conn_fini(&s->c, ms);
 	sup_free(s->c.sup);
+	pthread_cond_destroy(&s->walk_cv);
+	pthread_mutex_destroy(&s->caps_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -239,6 +306,14 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->caps_lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->walk_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;
@@ -265,6 +340,8 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	r = conn_init(&s->c);
 	if (r) {
 		pool_fini(&s->pool);
+		pthread_cond_destroy(&s->walk_cv);
+		pthread_mutex_destroy(&s->caps_lock);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return r;
@@ -356,6 +433,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		if (r)
 			goto fail;
 	}
+	caps_probe(s);
 	uvfs_sb_set_private(sb, s);
 	*root_ino = ino;
 	return 0;

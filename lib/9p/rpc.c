@@ -348,6 +348,25 @@ static int admit_msg(void *arg, struct rs_session *s)
 	return 0;
 }
 
+/* The result of rq, done and not lost (rpc_x's and rpc_finish's tail):
+ * 0 with *out the reply (reply_free it), or -ETIMEDOUT (no reply before
+ * the flush), the session's error, the server's Rlerror.  Frees rq. */
+static int reply_take(struct conn *c, struct rs_req *rq, struct reply *out)
+{
+	struct p9req *pr = rq->pd;
+	int r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
+
+	if (r == 0 && pr->r.type == P9_RLERROR)
+		r = ecode_err(pr->r.rlerror.ecode);
+	if (r == 0) {
+		out->buf = rq->reply;
+		out->m = pr->r;
+		rq->reply = NULL;
+	}
+	rs_req_free(&c->s, rq);
+	return r;
+}
+
 /*
  * One request.  => t has everything but the tag.
  * 0 and *out filled (reply_free it), or a negative errno: the server's
@@ -428,17 +447,9 @@ int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 			r = again ? -ETIMEDOUT : -EIO;
 			goto fail;
 		}
-		r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
-		if (r == 0 && pr->r.type == P9_RLERROR)
-			r = ecode_err(pr->r.rlerror.ecode);
-		if (r) {
-			rs_req_free(&c->s, rq);
+		r = reply_take(c, rq, out);
+		if (r)
 			goto fail;
-		}
-		out->buf = rq->reply;
-		out->m = pr->r;
-		rq->reply = NULL;
-		rs_req_free(&c->s, rq);
 		return 0;
 	}
 fail:
@@ -470,6 +481,7 @@ int rpc_start(struct conn *c, struct p9_msg *t, uint8_t rtype,
 
 	a->rq = NULL;
 	a->overlapped = false;
+	a->lost = false;
 	if (c->s.serial)
 		return -EINVAL;
 	sa.nf = msg_fids(t, sa.fids);
@@ -545,14 +557,12 @@ int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 	       enum cleanup cl, uint32_t clfid)
 {
 	struct rs_req *rq = a->rq;
-	struct p9req *pr;
 	int r;
 
 	if (!rq) {
 		r = -EIO;
 		goto fail;
 	}
-	pr = rq->pd;
 	/* a wait only if its reply is not in yet */
 	pthread_mutex_lock(&c->s.lock);
 	bool done = rq->state == RS_RQ_DONE;
@@ -561,20 +571,15 @@ int rpc_finish(struct conn *c, struct rpc_async *a, struct reply *out,
 		atomic_fetch_add(&c->n_waits, 1);
 	rs_call_wait(&c->s, rq, &a->dl, 0);
 	a->rq = NULL;
-	if (rq->lost && !rq->timed_out)
-		r = -EIO;
-	else
-		r = rq->timed_out && !rq->replied ? -ETIMEDOUT : rq->err;
-	if (r == 0 && pr->r.type == P9_RLERROR)
-		r = ecode_err(pr->r.rlerror.ecode);
-	if (r) {
+	if (rq->lost && !rq->timed_out) {
 		rs_req_free(&c->s, rq);
+		a->lost = true;
+		r = -EIO;
 		goto fail;
 	}
-	out->buf = rq->reply;
-	out->m = pr->r;
-	rq->reply = NULL;
-	rs_req_free(&c->s, rq);
+	r = reply_take(c, rq, out);
+	if (r)
+		goto fail;
 	return 0;
 fail:
 	pthread_mutex_lock(&c->s.lock);

@@ -274,7 +274,8 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out);
  * loaded.  => inside sb's gate. */
 int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		     struct vnode **out);
-/* The same for a file just created (id->type exact): no getattr. */
+/* The same for a file whose id->type is exact (just created; a
+ * directory or symlink looked up): no getattr. */
 int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out);
 /* Marks vp as having lost a name (reclaimed at its last release). */

@@ -43,7 +43,8 @@ static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
 static struct gate_rec rec_none;          /* of no gate (gate NULL) */
-__thread struct gate_rec *gate_t_last = &rec_none;  /* the last one used */
+/* the last one used */
+__thread struct gate_rec *gate_t_last GATE_TLS_MODEL = &rec_none;
 static __thread bool t_registered;        /* with urcu */
 
 static void thread_exit(void *arg)

@@ -62,8 +62,16 @@ void gate_destroy(struct gate *g);
 
 /* The slow paths (gate.c) */
 /* The thread's last record, or a record of no gate (never NULL: the fast
- * path has one test, not two). */
-extern __thread struct gate_rec *gate_t_last;
+ * path has one test, not two).  In the core that programs link
+ * statically (UVFS_TLS_LOCAL_EXEC, lib/meson.build) it is reached with
+ * the local-exec model: one load from %fs, where the TLS descriptors a
+ * shared core needs cost three instructions even relaxed. */
+#ifdef UVFS_TLS_LOCAL_EXEC
+#define GATE_TLS_MODEL __attribute__((tls_model("local-exec")))
+#else
+#define GATE_TLS_MODEL
+#endif
+extern __thread struct gate_rec *gate_t_last GATE_TLS_MODEL;
 struct gate_rec *gate_rec_get(struct gate *g);
 int gate_enter_slow(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec);
@@ -87,6 +95,53 @@ static inline void gate_count_add(struct gate_rec *r, long d)
 #endif
 }
 
+/* The fast path's two tests, each one compare with memory and a branch on
+ * x86-64 (inline assembly: GCC folds neither an atomic nor a volatile load
+ * into a compare, and a load, a test and a branch is one instruction
+ * more, each way).  The loads are the same as the C versions': plain
+ * aligned loads, which on x86 are acquires; the "memory" clobber keeps
+ * the compiler from moving other accesses across the state test, as the
+ * compiler barrier and the acquire do in C.  Elsewhere and under
+ * ThreadSanitizer, the atomics. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define GATE_ASM_TESTS 1
+_Static_assert(GATE_OPEN == 0, "the state test compares with 0");
+#endif
+
+/* Is r this thread's record of g? */
+static inline __attribute__((always_inline)) bool
+gate_rec_of(struct gate_rec *r, struct gate *g)
+{
+#ifdef GATE_ASM_TESTS
+	__asm__ goto("cmpq %0, %1\n\tjne %l[no]"
+		     : : "r"(g), "m"(*(struct gate **)&r->gate) : "cc"
+		     : no);
+	return true;
+no:
+	return false;
+#else
+	return atomic_load_explicit(&r->gate, memory_order_relaxed) == g;
+#endif
+}
+
+/* Is g open (GATE_OPEN)?  An acquire, and a compiler barrier. */
+static inline __attribute__((always_inline)) bool
+gate_is_open(struct gate *g)
+{
+#ifdef GATE_ASM_TESTS
+	__asm__ goto("cmpl $0, %0\n\tjne %l[no]"
+		     : : "m"(*(int *)&g->state) : "cc", "memory" : no);
+	return true;
+no:
+	return false;
+#else
+	bool open = atomic_load_explicit(&g->state, memory_order_acquire) ==
+		    GATE_OPEN;
+	atomic_signal_fence(memory_order_seq_cst);
+	return open;
+#endif
+}
+
 /* Returns 0 with *rec set (pass it to gate_exit), GATE_DEAD, or GATE_NOMEM
  * (a thread's first entry could not allocate its record).  Waits
  * while the gate is closed, unless this thread is already inside.
@@ -97,8 +152,10 @@ static inline void gate_count_add(struct gate_rec *r, long d)
  * pattern, made asymmetric: rcu.h, rcu_reader_barrier, whose fallback
  * without sys_membarrier is GATE_OPEN_FENCED here).  Either the closer
  * sees the increment, or this thread sees CLOSED, takes its increment
- * back and goes the slow way.  About 14 instructions with gate_leave
- * (bench/README.md, "bench_gate"). */
+ * back and goes the slow way.  vop_call (vnode_if.c) unrolls this
+ * path with its death checks inside it: 9 instructions more than the
+ * ungated build per operation, with gate_leave (bench/README.md,
+ * "bench_gate"; docs/design.md, "The gate"). */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 {
 #ifdef UVFS_UNGATED
@@ -108,17 +165,14 @@ static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 #else
 	struct gate_rec *r = gate_t_last;
 
-	if (__builtin_expect(atomic_load_explicit(
-			&r->gate, memory_order_relaxed) != g, 0)) {
+	if (__builtin_expect(!gate_rec_of(r, g), 0)) {
 		r = gate_rec_get(g);
 		if (!r)
 			return GATE_NOMEM;
 	}
 	gate_count_add(r, 1);
 	cmm_barrier();          /* see above: GATE_OPEN implies membarrier */
-	if (__builtin_expect(atomic_load_explicit(&g->state,
-						  memory_order_acquire) ==
-			     GATE_OPEN, 1)) {
+	if (__builtin_expect(gate_is_open(g), 1)) {
 		*rec = r;
 		return 0;
 	}
@@ -139,10 +193,7 @@ static inline void gate_leave(struct gate *g, struct gate_rec *r)
 #else
 	UVFS_VERIFY(atomic_load_explicit(&r->count, memory_order_relaxed) > 0);
 	gate_count_add(r, -1);
-	atomic_signal_fence(memory_order_seq_cst);
-	if (__builtin_expect(atomic_load_explicit(&g->state,
-						  memory_order_relaxed) !=
-			     GATE_OPEN, 0))
+	if (__builtin_expect(!gate_is_open(g), 0))  /* a compiler barrier */
 		gate_exit_slow(g);
 #endif
 }

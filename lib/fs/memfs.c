@@ -337,6 +337,34 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 	return 0;
 }
 
+/* Puts pg, a page already filled, at idx of n's data if no page is there
+ * (a reserved slot takes it, counted already).  => 0: n owns pg now;
+ * 1: a page is there (the caller copies into it and frees pg); -ENOSPC,
+ * -ENOMEM.  Node lock held. */
+static int page_adopt(struct memfs *fs, struct node *n, uint64_t idx,
+		      char *pg)
+{
+	void *cur = memfs_radix_lookup(&n->u.reg.pages, idx);
+	int err;
+
+	if (cur == MEMFS_RESERVED) {
+		*memfs_radix_slot(&n->u.reg.pages, idx) = pg;
+		return 0;
+	}
+	if (cur != NULL)
+		return 1;
+	err = memfs_pages_count(fs, 1);
+	if (err != 0)
+		return err;
+	err = memfs_radix_insert(&n->u.reg.pages, idx, pg);
+	if (err != 0) {
+		memfs_pages_uncount(fs, 1);
+		return err;
+	}
+	n->u.reg.npages++;
+	return 0;
+}
+
 /* As tmpfs: a size at or below the old one also frees the pages past it
  * that fallocate(KEEP_SIZE) reserved beyond the end of file; a larger one
  * keeps them (they read as zeros).
@@ -786,6 +814,65 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 	return (ssize_t)done;
 }
 
+/* Prefill: a write that covers whole pages not yet in the file (writing
+ * a new file, the kernel's writeback in 1 MiB pieces) spends most of its
+ * time taking fresh memory: the first touch of each page is a page fault
+ * (about 3 us on the reference machine, against 0.3 us for the copy).
+ * Those pages are allocated and filled before the node lock is taken, so
+ * that writes to one file fault in parallel; under the lock they are
+ * adopted (or, if a page appeared meanwhile, copied into it as before),
+ * so the write still takes effect at once under the lock.  Up to
+ * PREFILL_MAX pages per write, for writes of PREFILL_MIN bytes or more
+ * (a small write costs a lock round trip more for nothing). */
+#define PREFILL_MIN ((size_t)64 << 10)
+#define PREFILL_MAX 256
+
+/* One write's pages filled ahead: on the writer's stack, its own. */
+struct prefill {
+	uint64_t first;                 /* page index of pg[0] */
+	unsigned n;                     /* pages in the range */
+	char *pg[PREFILL_MAX];          /* NULL: not prefilled */
+};
+
+/* Looks (node lock, briefly) for the pages of [pos, pos + n) that are
+ * wholly written and missing, and fills fresh ones from buf. */
+static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
+		    struct prefill *pf)
+{
+	uint64_t first = ((uint64_t)pos + PG_MASK) >> PG_SHIFT;
+	uint64_t end = ((uint64_t)pos + n) >> PG_SHIFT;
+	unsigned want = 0;
+
+	pf->first = first;
+	pf->n = 0;
+	if (end <= first)
+		return;
+	if (end - first > PREFILL_MAX)
+		end = first + PREFILL_MAX;
+	pf->n = (unsigned)(end - first);
+	pthread_mutex_lock(&nd->lock);
+	for (unsigned i = 0; i < pf->n; i++) {
+		void *cur = memfs_radix_lookup(&nd->u.reg.pages, first + i);
+		/* a marker for now: filled below, outside the lock */
+		pf->pg[i] = cur == NULL || cur == MEMFS_RESERVED ?
+			    (char *)MEMFS_RESERVED : NULL;
+		want += pf->pg[i] != NULL;
+	}
+	pthread_mutex_unlock(&nd->lock);
+	for (unsigned i = 0; i < pf->n; i++) {
+		if (pf->pg[i] == NULL)
+			continue;
+		/* malloc: every byte is written now */
+		pf->pg[i] = want ? sys_malloc(PG_SIZE) : NULL;
+		if (pf->pg[i] == NULL) {
+			want = 0;       /* out of memory: the usual path */
+			continue;
+		}
+		memcpy(pf->pg[i], (const char *)buf +
+		       ((first + i) << PG_SHIFT) - (uint64_t)pos, PG_SIZE);
+	}
+}
+
 /* => *off < 0 appends at the size, atomically.  A write that runs out of
  *    space is short; with nothing written it fails with -ENOSPC. */
 static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
@@ -793,6 +880,7 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 {
 	struct memfs *fs = sb_fs(sb);
 	struct node *nd = priv;
+	struct prefill pf;
 	size_t done = 0;
 	off_t pos;
 	int err = 0;
@@ -804,6 +892,12 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		return -EINVAL;
 	if (n > SSIZE_MAX)
 		n = SSIZE_MAX;
+
+	pf.first = 0;
+	pf.n = 0;
+	if (*off >= 0 && n >= PREFILL_MIN && *off < FILE_SIZE_MAX &&
+	    n <= (uint64_t)(FILE_SIZE_MAX - *off))
+		prefill(nd, buf, n, *off, &pf);
 
 	pthread_mutex_lock(&nd->lock);
 	pos = *off < 0 ? nd->size : *off;
@@ -821,6 +915,18 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 
 		if (chunk > n - done)
 			chunk = n - done;
+		uint64_t k = (p >> PG_SHIFT) - pf.first;
+		if (k < pf.n && pf.pg[k] != NULL) {
+			err = page_adopt(fs, nd, p >> PG_SHIFT, pf.pg[k]);
+			if (err < 0)
+				break;
+			if (err == 0) {
+				pf.pg[k] = NULL;        /* the file's now */
+				done += chunk;
+				continue;
+			}
+			err = 0;        /* a page appeared: copy into it */
+		}
 		err = memfs_page_for_write(fs, nd, p >> PG_SHIFT, &pg);
 		if (err != 0)
 			break;
@@ -838,6 +944,8 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		*off = pos + (off_t)done;
 unlock:
 	pthread_mutex_unlock(&nd->lock);
+	for (unsigned i = 0; i < pf.n; i++)
+		free(pf.pg[i]);         /* not taken: a page was there */
 	return err != 0 ? err : (ssize_t)done;
 }
 

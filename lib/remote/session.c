@@ -953,6 +953,22 @@ out:
 	return r;
 }
 
+void rs_batch_begin(struct rs_session *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->ncork++ == 0)
+		rt_cork(&c->link, true);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void rs_batch_end(struct rs_session *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (--c->ncork == 0)
+		rt_cork(&c->link, false);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void rs_call_wait(struct rs_session *c, struct rs_req *rq,
 		  const struct timespec *dl, unsigned flags)
 {

@@ -131,6 +131,9 @@ struct rs_session {
 	 * flags under lock, waited for on lock_cv. */
 	bool serial_busy;               /* serial mode: a request is out */
 	bool wbusy;                     /* a message is being written */
+	unsigned ncork;                 /* callers sending a batch
+					 * (rs_batch_begin): the link is
+					 * corked while above 0 */
 	pthread_cond_t lock_cv;
 	struct rs_conn rs;      /* the state (rs_set_state), its condition,
 				 * the dead flag (rstate.h) */
@@ -213,6 +216,14 @@ int rs_call_start(struct rs_session *s, struct rs_req *rq, size_t len,
 		  struct timespec *dl, unsigned flags);
 void rs_call_wait(struct rs_session *s, struct rs_req *rq,
 		  const struct timespec *dl, unsigned flags);
+
+/* Around a caller's rs_call_starts of one batch (never around a wait):
+ * the link holds their bytes and sends them together at the end of the
+ * last batch (rt_cork), so that the server, and the link, see one train,
+ * not a request at a time while replies already come back.  Another
+ * caller's request meanwhile goes out with the batch. */
+void rs_batch_begin(struct rs_session *s);
+void rs_batch_end(struct rs_session *s);
 
 /* Sends an AUX request (no waiter) by dl: 0; -EAGAIN (no tag free, not
  * UP: not sent, rq still the caller's); -ETIMEDOUT (not sent, rq still

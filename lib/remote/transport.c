@@ -266,6 +266,14 @@ ssize_t rt_write_some(const struct rt_link *l, const void *buf, size_t len)
 	return sys_write(l->fd_w, buf, len);
 }
 
+void rt_cork(const struct rt_link *l, bool on)
+{
+	int v = on;
+
+	if (l->tcp && l->fd_w >= 0)
+		sys_setsockopt(l->fd_w, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+}
+
 int rt_read_full(const struct rt_link *l, void *buf, size_t n,
 		 const struct timespec *dl, int evfd)
 {

@@ -55,6 +55,12 @@ int rt_open(const char *source, int timeout_ms, int evfd,
  * errno (EAGAIN: full). */
 ssize_t rt_write_some(const struct rt_link *l, const void *buf, size_t len);
 
+/* Holds (on) or releases (off: what was held goes out now) the small
+ * writes on a TCP link so that several become one segment (TCP_CORK);
+ * nothing on other links.  The kernel sends what is held after 200 ms
+ * anyway. */
+void rt_cork(const struct rt_link *l, bool on);
+
 /* Reads exactly n bytes by the deadline: 0, -ETIMEDOUT, -ECONNRESET (EOF),
  * -EIO once evfd is readable, or the read's error. */
 int rt_read_full(const struct rt_link *l, void *buf, size_t n,

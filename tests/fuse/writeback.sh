@@ -8,14 +8,49 @@
 # promise, stated for dirty pages: a forced unmount drops the dirty pages
 # of the files it kills, their error reaches fsync, and nothing reaches
 # the file system after the unmount returned.  The last part uses a
-# hostfs mount, whose files can be looked at on the host.
+# hostfs mount, whose files can be looked at on the host, and runs with
+# more dirty pages than the kernel's FUSE default lets stay dirty (uvfsd
+# gives the mount the system's limits: wb_limit, checked in sysfs here).
 . "$(dirname "$0")/lib.sh"
 
 need_hostfs
 need_nobody_python
 
+# bdi_of DIR: the MAJ:MIN of the mount at DIR (mountinfo).
+bdi_of() { awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo; }
+# bdi_is DIR FILE VALUE: /sys/class/bdi/<DIR's>/FILE is VALUE.
+bdi_is() {
+	local f
+	f=/sys/class/bdi/$(bdi_of "$1")/$2
+	[ "$(cat "$f")" = "$3" ] || fail "$f is $(cat "$f"), not $3"
+}
+BDI_SKIP=
+ls /sys/class/bdi/*/strict_limit >/dev/null 2>&1 || BDI_SKIP=1
+
+if [ -z "$BDI_SKIP" ]; then
+	note "the dirty limits: wb_limit=fuse keeps the kernel's, SIZE a strict cap"
+	start_daemon -o writeback,wb_limit=fuse
+	bdi_is "$MNT" strict_limit 1
+	bdi_is "$MNT" max_ratio 1
+	stop_daemon
+	start_daemon -o writeback,wb_limit=96m
+	bdi_is "$MNT" strict_limit 1
+	f=/sys/class/bdi/$(bdi_of "$MNT")/max_bytes
+	# the kernel keeps a ratio of the system's dirty limit, which moves
+	# with free memory: what reads back is close, either side
+	b=$(cat "$f")
+	[ "$b" -gt $((86 << 20)) ] && [ "$b" -lt $((106 << 20)) ] ||
+		fail "$f is $b after wb_limit=96m"
+	stop_daemon
+fi
+
 start_daemon -o writeback
 cd "$WORK"
+if [ -z "$BDI_SKIP" ]; then
+	note "by default the system's dirty limits, as a disk's"
+	bdi_is "$MNT" strict_limit 0
+	bdi_is "$MNT" max_ratio 100
+fi
 
 note "data written through the cache reads back"
 D=$MNT/wb
@@ -64,23 +99,27 @@ PY
 	fail "nobody's write and close (the kernel's mtime) failed"
 [ "$(cat "$D/shared")" = "hYllo world" ] || fail "shared: $(cat "$D/shared")"
 
-# dirty_case NAME CMD...: a writer puts 16 KiB into the page cache of
-# $H/NAME (not written back yet: the kernel waits 30 s), CMD kills the
-# file (forced unmount, revoke); then its pages must be gone with an
-# error at fsync, and nothing may reach the host file afterwards.
+# dirty_case NAME SIZE CMD...: a writer puts SIZE bytes into the page
+# cache of $H/NAME (not written back yet, or not all of it: below its
+# background threshold the kernel waits 30 s), CMD kills the file (forced
+# unmount, revoke); then its pages must be gone with an error at fsync,
+# and nothing may reach the host file afterwards.
 dirty_case() {
-	local name=$1 before at_kill after writer
-	shift
+	local name=$1 size=$2 before at_kill after writer
+	shift 2
 	: >"$H/$name"
 	rm -f "$WORK/go"
 	mkfifo "$WORK/go"
 	# The writer alone holds the descriptor: a process that shares it (a
 	# child that execs) would flush the pages at its own close.
-	python3 - "$H/$name" "$WORK/go" >"$WORK/writer.out" 2>&1 <<'PY' &
+	python3 - "$H/$name" "$WORK/go" "$size" >"$WORK/writer.out" 2>&1 <<'PY' &
 import errno, os, sys
-path, go = sys.argv[1:3]
+path, go, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fd = os.open(path, os.O_WRONLY)
-assert os.write(fd, b"d" * (16 << 10)) == 16 << 10  # into the page cache
+chunk = b"d" * (1 << 20)
+left = size
+while left > 0:                                     # into the page cache
+    left -= os.write(fd, chunk[:min(left, len(chunk))])
 print("written", flush=True)
 open(go).read()                                     # the file is dead
 for what, call in (("fsync", lambda: os.fsync(fd)),
@@ -110,7 +149,7 @@ PY
 		"the writer: $(tr '\n' ' ' <"$WORK/writer.out")"
 	[ "$after" = "$at_kill" ] ||
 		fail "$*: data reached the server after it returned"
-	if [ "$at_kill" -lt $((16 << 10)) ]; then
+	if [ "$at_kill" -lt "$size" ]; then
 		grep -q "fsync EIO" "$WORK/writer.out" ||
 			fail "$*: fsync did not report the lost pages"
 	else
@@ -125,11 +164,19 @@ mkdir "$H"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS" "$EXPORT" "$H"
 
 note "revoke with dirty pages: dropped, EIO at fsync, nothing lands"
-dirty_case revoked "$UVFS" revoke "$H/revoked"
+dirty_case revoked $((16 << 10)) "$UVFS" revoke "$H/revoked"
+# more than the kernel's FUSE default (1% of the dirty limit) lets stay
+# dirty: what the system's limits allow is dropped all the same
+note "revoke with 64 MiB of dirty pages"
+dirty_case revoked_big $((64 << 20)) "$UVFS" revoke "$H/revoked_big"
 
 note "forced unmount with dirty pages: dropped, EIO at fsync, nothing lands"
-dirty_case dirty "$UVFS" umount -f "$H"
+dirty_case dirty $((16 << 10)) "$UVFS" umount -f "$H"
 mounted "$H" && fail "$H still mounted"
 
 stop_daemon
+if [ -n "$BDI_SKIP" ]; then
+	echo "SKIP: (dirty limits) this kernel has no /sys/class/bdi/*/strict_limit"
+	exit 77
+fi
 echo "PASS"
