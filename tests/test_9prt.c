@@ -117,6 +117,22 @@ static struct cnt since(struct env *e, struct cnt c0, const char *what)
 	return c;
 }
 
+/* Makes directory d/DIR in the export with 1000 empty files PREFIXi,
+ * on the host (nothing of them known to the mount). */
+static void host_files(const char *exp, const char *dir, const char *prefix)
+{
+	char hp[256];
+	snprintf(hp, sizeof(hp), "%s/d/%s", exp, dir);
+	assert_int_equal(mkdir(hp, 0755), 0);
+	for (int i = 0; i < 1000; i++) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s/%s%d", hp, prefix, i);
+		int fd = open(p, O_CREAT | O_WRONLY, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
 static void round_trips(const char *type)
 {
 	static char buf[1 << 20];
@@ -208,16 +224,7 @@ static void round_trips(const char *type)
 
 	/* ls -l of 1000 entries made on the host (nothing of them known
 	 * here): the listing, then an lstat of each */
-	char hp[256];
-	snprintf(hp, sizeof(hp), "%s/d/many", e.exp);
-	assert_int_equal(mkdir(hp, 0755), 0);
-	for (int i = 0; i < 1000; i++) {
-		char p[300];
-		snprintf(p, sizeof(p), "%s/e%d", hp, i);
-		fd = open(p, O_CREAT | O_WRONLY, 0644);
-		assert_true(fd >= 0);
-		close(fd);
-	}
+	host_files(e.exp, "many", "e");
 	assert_int_equal(uvfs_chdir(e.c, "many"), 0);
 	c0 = now(&e);
 	int dfd = uvfs_open(e.c, ".", O_RDONLY | O_DIRECTORY, 0);
@@ -248,15 +255,7 @@ static void round_trips(const char *type)
 	 * the host and never looked up here, opened by its name, read 64
 	 * entries at a time with an lstat of each name relative to it */
 	assert_int_equal(uvfs_chdir(e.c, ".."), 0);
-	snprintf(hp, sizeof(hp), "%s/d/ls", e.exp);
-	assert_int_equal(mkdir(hp, 0755), 0);
-	for (int i = 0; i < 1000; i++) {
-		char p[300];
-		snprintf(p, sizeof(p), "%s/n%d", hp, i);
-		fd = open(p, O_CREAT | O_WRONLY, 0644);
-		assert_true(fd >= 0);
-		close(fd);
-	}
+	host_files(e.exp, "ls", "n");
 	c0 = now(&e);
 	dfd = uvfs_open(e.c, "ls", O_RDONLY | O_DIRECTORY, 0);
 	assert_true(dfd >= 0);
