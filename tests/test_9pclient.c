@@ -228,7 +228,15 @@ struct loop_arg {
 	struct uvfs *u;
 	int n, fails;
 	bool late;      /* stat "fl" (one thread): must time out */
+	char first[64]; /* what the first failure was, for the report */
 };
+
+static void loop_fail(struct loop_arg *a, int i, const char *what, long r)
+{
+	if (a->fails++ == 0)
+		snprintf(a->first, sizeof(a->first), "round %d: %s gave %ld",
+			 i, what, r);
+}
 
 static void *loop_thread(void *arg)
 {
@@ -239,19 +247,27 @@ static void *loop_thread(void *arg)
 
 	assert_int_equal(uvfs_ctx_new(a->u, NULL, &c), 0);
 	for (int i = 0; i < a->n; i++) {
+		int r;
+
 		if (a->late) {
-			if (uvfs_stat(c, "/m/fl", &st) != -ETIMEDOUT)
-				a->fails++;
+			r = uvfs_stat(c, "/m/fl", &st);
+			if (r != -ETIMEDOUT)
+				loop_fail(a, i, "stat fl", r);
 			continue;
 		}
-		if (uvfs_stat(c, "/m/f", &st) != 0 || st.st_size != 200)
-			a->fails++;
+		r = uvfs_stat(c, "/m/f", &st);
+		if (r != 0 || st.st_size != 200)
+			loop_fail(a, i, "stat f (or its size)",
+				  r ? r : (long)st.st_size);
 		int fd = uvfs_open(c, "/m/f", O_RDONLY, 0);
-		if (fd < 0 || uvfs_pread(c, fd, buf, 5, 7) != 2 ||
-		    memcmp(buf, "9p", 2) != 0)
-			a->fails++;
-		if (fd >= 0)
-			uvfs_close(c, fd);
+		if (fd < 0) {
+			loop_fail(a, i, "open", fd);
+			continue;
+		}
+		ssize_t n = uvfs_pread(c, fd, buf, 5, 7);
+		if (n != 2 || memcmp(buf, "9p", 2) != 0)
+			loop_fail(a, i, "pread", (long)n);
+		uvfs_close(c, fd);
 	}
 	uvfs_ctx_free(c);
 	return NULL;
@@ -259,31 +275,40 @@ static void *loop_thread(void *arg)
 
 /* Many callers at once, one of them timing out again and again: every
  * other request succeeds, with its own reply.  (A deadline covers a whole
- * call, walk and open together: 1 s, so that a busy host does not make
- * the others' calls miss it.) */
+ * call, walk and open together: 1 s, 5 s under ThreadSanitizer, so that a
+ * busy host does not make the others' calls miss it.) */
 static void test_parallel(void **state)
 {
 	struct fx x = { 0 };
 	struct loop_arg a[9];
 	pthread_t t[9];
+	char opts[32];
 
 	(void)state;
-	assert_int_equal(fx_mount(&x, "timeout=1000"), 0);
+	snprintf(opts, sizeof(opts), "timeout=%ld", test_bound_ms(1000));
+	assert_int_equal(fx_mount(&x, opts), 0);
 	for (int i = 0; i < 9; i++) {
-		a[i] = (struct loop_arg){ .u = x.u, .n = i == 8 ? 3 : 150,
+		a[i] = (struct loop_arg){ .u = x.u, .n = i == 8 ? 2 : 150,
 					  .late = i == 8 };
 		assert_int_equal(pthread_create(&t[i], NULL, loop_thread,
 						&a[i]), 0);
 	}
+	int fails = 0;
 	for (int i = 0; i < 9; i++) {
 		pthread_join(t[i], NULL);
-		assert_int_equal(a[i].fails, 0);
+		if (a[i].fails) {
+			printf("parallel: thread %d: %d failed, first %s\n",
+			       i, a[i].fails, a[i].first);
+			fails += a[i].fails;
+		}
 	}
-	for (int i = 0; i < 500 && atomic_load(&x.fs.flushes) < 3; i++)
+	for (int i = 0; i < 500 && atomic_load(&x.fs.flushes) < 2; i++)
 		usleep(10 * 1000);      /* the server reads them on its own */
-	assert_int_equal(atomic_load(&x.fs.flushes), 3);
+	int flushes = atomic_load(&x.fs.flushes);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
+	assert_int_equal(fails, 0);
+	assert_int_equal(flushes, 2);
 }
 
 static void test_serial(void **state)
