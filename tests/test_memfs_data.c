@@ -1,0 +1,448 @@
+/*
+ * test_memfs_data.c - memfs's data: holes and truncate, the size= limit,
+ * large writes (pages prefilled outside the node lock, whole under
+ * concurrency), and fallocate with SEEK_DATA/SEEK_HOLE.
+ * Included by test_memfs.c (it uses that file's stand-in for the core,
+ * its fixture and helpers); not a program of its own.
+ */
+
+static void test_holes_truncate(void **state)
+{
+	struct fx *f = *state;
+	void *a = mkh(f, f->root, "a", S_IFREG | 0644);
+	void *b = mkh(f, f->root, "b", S_IFREG | 0644);
+	static char buf[8192], zero[8192];
+	struct statvfs sv;
+	struct stat st;
+	off_t off;
+
+	/* a hole, then data */
+	assert_int_equal(pwr(f, a, "abc", 3, 1 << 20), 3);
+	st = sget(f, a);
+	assert_int_equal(st.st_size, (1 << 20) + 3);
+	assert_int_equal(st.st_blocks, 8);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 8192, 4096), 8192);
+	assert_memory_equal(buf, zero, 8192);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 100, 1 << 20), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 10, (1 << 20) + 3),
+			 0);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 10, 1 << 30), 0);
+
+	/* truncating into a page zeroes its tail */
+	assert_int_equal(set_size(f, a, (1 << 20) + 1), 0);
+	assert_int_equal(set_size(f, a, (1 << 20) + 3), 0);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 3, 1 << 20), 3);
+	assert_memory_equal(buf, "a\0\0", 3);
+	assert_int_equal(sget(f, a).st_blocks, 8);
+	assert_int_equal(set_size(f, a, 1 << 20), 0);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+
+	/* 1 PiB of hole allocates nothing */
+	assert_int_equal(set_size(f, b, PiB), 0);
+	st = sget(f, b);
+	assert_int_equal(st.st_size, PiB);
+	assert_int_equal(st.st_blocks, 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, sv.f_blocks);
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 100, PiB - 10), 10);
+	assert_memory_equal(buf, zero, 10);
+	assert_int_equal(pwr(f, b, "z", 1, PiB - 1), 1);
+	assert_int_equal(sget(f, b).st_blocks, 8);
+	assert_int_equal(pwr(f, b, "y", 1, 5), 1);
+	assert_int_equal(sget(f, b).st_blocks, 16);
+	assert_int_equal(set_size(f, b, 5), 0);
+	st = sget(f, b);
+	assert_int_equal(st.st_size, 5);
+	assert_int_equal(st.st_blocks, 8);
+	assert_int_equal(set_size(f, b, 0), 0);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, sv.f_blocks);
+
+	/* the largest offsets */
+	assert_int_equal(pwr(f, b, "q", 1, INT64_MAX - 1), 1);
+	assert_int_equal(sget(f, b).st_size, INT64_MAX);
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 10, INT64_MAX - 1),
+			 1);
+	assert_int_equal(buf[0], 'q');
+	assert_int_equal(pwr(f, b, "q", 1, INT64_MAX), -EFBIG);
+	assert_int_equal(set_size(f, b, 0), 0);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+
+	/* appends: *off < 0 writes at the size, *off ends after the data */
+	off = -1;
+	assert_int_equal(ops->write(&f->sb, b, NULL, "hello", 5, &off), 5);
+	assert_int_equal(off, 5);
+	off = 2;
+	assert_int_equal(ops->write(&f->sb, b, NULL, "XY", 2, &off), 2);
+	assert_int_equal(off, 4);
+	off = -1;
+	assert_int_equal(ops->write(&f->sb, b, NULL, "!", 1, &off), 1);
+	assert_int_equal(off, 6);
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 100, 0), 6);
+	assert_memory_equal(buf, "heXYo!", 6);
+
+	/* writing across pages */
+	memset(buf, 'w', sizeof(buf));
+	assert_int_equal(pwr(f, b, buf, 8192, 4000), 8192);
+	assert_int_equal(sget(f, b).st_size, 4000 + 8192);
+	assert_int_equal(sget(f, b).st_blocks, 3 * 8);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 8192, 4000), 8192);
+	for (size_t i = 0; i < 8192; i++)
+		assert_int_equal(buf[i], 'w');
+
+	/* setattr size on the wrong types */
+	assert_int_equal(set_size(f, f->root, 0), -EISDIR);
+	assert_int_equal(set_size(f, mkh(f, f->root, "l", S_IFLNK | 0777),
+				  0), -EINVAL);
+	assert_int_equal(set_size(f, a, -1), -EINVAL);
+	assert_int_equal(ops->fsync(&f->sb, a, NULL, 0), 0);
+}
+
+static void test_size_limit(void **state)
+{
+	static char buf[16384];
+	struct statvfs sv;
+	struct fx *f;
+	void *a;
+	off_t off;
+
+	(void)state;
+	f = fx_mount("size=16k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bsize, 4096);
+	assert_int_equal(sv.f_blocks, 4);
+	assert_int_equal(sv.f_bfree, 4);
+	assert_int_equal(sv.f_namemax, 255);
+
+	memset(buf, 'a', sizeof(buf));
+	assert_int_equal(pwr(f, a, buf, 16384, 0), 16384);
+	assert_int_equal(pwr(f, a, "x", 1, 16384), -ENOSPC);
+	assert_int_equal(sget(f, a).st_size, 16384);
+	off = -1;
+	assert_int_equal(ops->write(&f->sb, a, NULL, "x", 1, &off), -ENOSPC);
+	assert_int_equal(off, -1); /* untouched on failure */
+	/* rewriting allocated pages needs no space; holes are free */
+	assert_int_equal(pwr(f, a, "bbb", 3, 10), 3);
+	assert_int_equal(set_size(f, a, PiB), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+
+	/* a write that runs out of space is short */
+	assert_int_equal(set_size(f, a, 8192), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 2);
+	assert_int_equal(pwr(f, a, buf, 12288, 8192), 8192);
+	assert_int_equal(sget(f, a).st_size, 16384);
+	assert_int_equal(sget(f, a).st_blocks, 32);
+
+	/* space comes back when the file goes */
+	assert_int_equal(ops->unlink(&f->sb, f->root, "a", 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0); /* still held */
+	ops->reclaim(&f->sb, a);
+	f->nheld = 0;
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 4);
+	fx_unmount(f);
+
+	/* options */
+	{
+		static const char *const bad[] = {
+			"bogus", "size=", "size=k", "size=1x", "size=-1",
+			"size=99999999999999999999", "size=16777216t",
+			"mode=999", "mode=17777", "uid=x", "size=1k,nope",
+		};
+		struct uvfs_sb sb = { NULL };
+		uint64_t ino;
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(ops->mount(&sb, "none", bad[i],
+						    &ino), -EINVAL);
+		assert_null(sb.priv);
+	}
+	f = fx_mount("size=1m,,mode=1777,uid=5,gid=6");
+	assert_int_equal(sget(f, f->root).st_mode, S_IFDIR | 01777);
+	assert_int_equal(sget(f, f->root).st_uid, 5);
+	assert_int_equal(sget(f, f->root).st_gid, 6);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_blocks, 256);
+	fx_unmount(f);
+	f = fx_mount("size=1G");
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_blocks, 262144);
+	fx_unmount(f);
+	f = fx_mount("size=10");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	assert_int_equal(pwr(f, a, buf, 5000, 0), 4096);
+	fx_unmount(f);
+	f = fx_mount(NULL);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_true(sv.f_blocks > 1000000);
+	fx_unmount(f);
+}
+
+#define FA_KEEP 0x01
+#define FA_PUNCH 0x03
+
+/* Large writes (64 KiB and more): their missing whole pages are filled
+ * before the node lock is taken and adopted under it (memfs.c,
+ * "Prefill").  What must hold is what holds for small writes: the bytes
+ * read back, holes and existing pages, reserved pages (no new space),
+ * size= (a short write), and a write is whole under concurrency (two
+ * threads writing one range leave one's bytes, not a mix). */
+static void fill_pat(unsigned char *b, size_t n, off_t off, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(((uint64_t)off + i) * 31 + seed);
+}
+
+struct big_writer {
+	struct fx *f;
+	void *file;
+	unsigned seed;
+	off_t off;              /* the thread's region, or the shared one */
+	size_t len;
+	int iters;
+	atomic_int *failures;
+	pthread_t tid;
+};
+
+static void *big_writer_main(void *arg)
+{
+	struct big_writer *w = arg;
+	unsigned char *b = malloc(w->len);
+
+	if (!b) {
+		atomic_fetch_add(w->failures, 1);
+		return NULL;
+	}
+	memset(b, (int)w->seed, w->len);
+	for (int i = 0; i < w->iters; i++)
+		if (pwr(w->f, w->file, b, w->len, w->off) != (ssize_t)w->len)
+			atomic_fetch_add(w->failures, 1);
+	free(b);
+	return NULL;
+}
+
+static void test_large_writes(void **state)
+{
+	enum { N = 600 << 10 };
+	static unsigned char want[N + 8192], got[N + 8192], b[N];
+	struct statvfs sv;
+	struct fx *f;
+	void *a;
+
+	(void)state;
+	f = fx_mount("size=1m");        /* 256 pages */
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	memset(want, 0, sizeof(want));
+	/* into holes, unaligned at both ends */
+	fill_pat(b, 300 << 10, 1000, 1);
+	assert_int_equal(pwr(f, a, b, 300 << 10, 1000), 300 << 10);
+	memcpy(want + 1000, b, 300 << 10);
+	/* over those pages, unaligned */
+	fill_pat(b, 200 << 10, 40967, 2);
+	assert_int_equal(pwr(f, a, b, 200 << 10, 40967), 200 << 10);
+	memcpy(want + 40967, b, 200 << 10);
+	assert_int_equal(sget(f, a).st_size, 1000 + (300 << 10));
+	assert_int_equal(ops->read(&f->sb, a, NULL, got, sizeof(got), 0),
+			 1000 + (300 << 10));
+	assert_memory_equal(got, want, 1000 + (300 << 10));
+	/* every page counted once */
+	assert_int_equal(sget(f, a).st_blocks,
+			 ((1000 + (300 << 10) + 4095) / 4096) * 8);
+
+	/* reserved pages: filled by the write, no new space taken */
+	void *r = mkh(f, f->root, "r", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, r, NULL, FA_KEEP, 0,
+					128 << 10), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	fsblkcnt_t free0 = sv.f_bfree;
+	fill_pat(b, 128 << 10, 0, 3);
+	assert_int_equal(pwr(f, r, b, 128 << 10, 0), 128 << 10);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, free0);
+	assert_int_equal(ops->read(&f->sb, r, NULL, got, 128 << 10, 0),
+			 128 << 10);
+	assert_memory_equal(got, b, 128 << 10);
+
+	/* size=: the write that runs out of space is short, and what it
+	 * wrote is right */
+	void *c = mkh(f, f->root, "c", S_IFREG | 0644);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	size_t room = (size_t)sv.f_bfree * 4096;
+	assert_true(room < N);
+	fill_pat(b, N, 0, 4);
+	assert_int_equal(pwr(f, c, b, N, 0), (ssize_t)room);
+	assert_int_equal(ops->read(&f->sb, c, NULL, got, N, 0), (ssize_t)room);
+	assert_memory_equal(got, b, room);
+	assert_int_equal(pwr(f, c, b, 64 << 10, (off_t)room), -ENOSPC);
+	fx_unmount(f);
+
+	/* threads: disjoint regions of one file, then one shared range */
+	atomic_int failures;
+	struct big_writer w[4];
+	f = fx_mount("");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	atomic_init(&failures, 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct big_writer){ .f = f, .file = a,
+			.seed = 'a' + (unsigned)i, .off = (off_t)i * (256 << 10) + 5,
+			.len = 256 << 10, .iters = 20, .failures = &failures };
+		assert_int_equal(pthread_create(&w[i].tid, NULL,
+						big_writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i].tid, NULL);
+	assert_int_equal(atomic_load(&failures), 0);
+	static unsigned char all[4 * (256 << 10) + 5];
+	assert_int_equal(ops->read(&f->sb, a, NULL, all, sizeof(all), 0),
+			 sizeof(all));
+	for (size_t i = 0; i < sizeof(all); i++)
+		assert_int_equal(all[i], i < 5 ? 0 :
+				 'a' + (i - 5) / (256 << 10));
+	void *s2 = mkh(f, f->root, "s", S_IFREG | 0644);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct big_writer){ .f = f, .file = s2,
+			.seed = 'x' + (unsigned)i, .off = 3, .len = 256 << 10,
+			.iters = 30, .failures = &failures };
+		assert_int_equal(pthread_create(&w[i].tid, NULL,
+						big_writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(w[i].tid, NULL);
+	assert_int_equal(atomic_load(&failures), 0);
+	assert_int_equal(ops->read(&f->sb, s2, NULL, all, (256 << 10) + 3, 0),
+			 (256 << 10) + 3);
+	for (size_t i = 3; i < (256 << 10) + 3; i++)
+		assert_int_equal(all[i], all[3]);       /* one writer's, whole */
+	ops->reclaim(&f->sb, a);
+	ops->reclaim(&f->sb, s2);
+	f->nheld = 0;
+	fx_unmount(f);
+}
+
+/* memfs's holes (memfs_holes.c): fallocate reserves pages (counted,
+ * zeros, a hole to SEEK_DATA, written without -ENOSPC; data once a
+ * second fallocate covers them, as tmpfs), punches free them, copy_range
+ * writes zeros for holes (tmpfs splices), and size= holds for all of it. */
+static off_t seekd(struct fx *f, void *n, off_t off, int whence)
+{
+	return ops->seek_data(&f->sb, n, NULL, off, whence);
+}
+
+static void test_holes_fallocate(void **state)
+{
+	static char buf[16384];
+	struct statvfs sv;
+	struct fx *f;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount("size=16k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	/* reserving all the space: counted, reads zeros, size unchanged */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0, 16384),
+			 0);
+	assert_int_equal(sget(f, a).st_size, 0);
+	assert_int_equal(sget(f, a).st_blocks, 32);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 0);
+	/* all or nothing: one page more fails and takes nothing */
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 0, 1), -ENOSPC);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0, 8192, 12288),
+			 -ENOSPC);
+	assert_int_equal(sget(f, a).st_size, 0);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+	/* mode 0 over reserved pages grows the size, needs no space, and
+	 * makes the pages it covers data (tmpfs: a fallocated folio found
+	 * by another fallocate is cleared and marked up to date) */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0, 0, 10000), 0);
+	assert_int_equal(sget(f, a).st_size, 10000);
+	assert_int_equal(sget(f, a).st_blocks, 32);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 16384, 0), 10000);
+	for (size_t i = 0; i < 10000; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 10000);
+	memset(buf, 'w', sizeof(buf));
+	assert_int_equal(pwr(f, a, buf, 16384, 0), 16384); /* no -ENOSPC */
+	assert_int_equal(sget(f, a).st_blocks, 32);
+	assert_int_equal(seekd(f, a, 5, SEEK_DATA), 5);
+	assert_int_equal(seekd(f, a, 5, SEEK_HOLE), 16384);
+	/* a punch frees whole pages, zeros the edges */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_PUNCH, 100, 8192),
+			 0);
+	assert_int_equal(sget(f, a).st_blocks, 24);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(ops->read(&f->sb, a, NULL, buf, 16384, 0), 16384);
+	assert_int_equal(buf[99], 'w');
+	for (size_t i = 100; i < 8292; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[8292], 'w');
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 4096);
+	assert_int_equal(seekd(f, a, 4096, SEEK_DATA), 8192);
+	/* copy_range writes the hole's zeros: with one page free, a copy
+	 * of a page of data and a hole is short by the hole */
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 0, b, NULL, 0,
+					 8192), 4096);
+	assert_int_equal(sget(f, b).st_blocks, 8);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 4096);
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
+					 8192), -ENOSPC);
+	assert_int_equal(sget(f, b).st_size, 4096);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_PUNCH, 0, 4096),
+			 0);
+	assert_int_equal(ops->copy_range(&f->sb, a, NULL, 8192, b, NULL, 8192,
+					 8192), 4096);
+	assert_int_equal(sget(f, b).st_size, 12288);
+	assert_int_equal(ops->read(&f->sb, b, NULL, buf, 4096, 8192), 4096);
+	assert_int_equal(buf[0], 0);            /* a's zeroed edge */
+	assert_int_equal(buf[100], 'w');
+	/* other modes: not tmpfs's */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0x10, 0, 1),
+			 -EOPNOTSUPP);
+	assert_int_equal(ops->fallocate(&f->sb, f->root, NULL, 0, 0, 1),
+			 -EISDIR);
+	fx_unmount(f);
+
+	/* without a limit: a range past any memory is refused at once, and
+	 * one page at the largest index costs one page */
+	f = fx_mount(NULL);
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)1 << 50), -ENOSPC);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, 0,
+					INT64_MAX - 4095, 4095), 0);
+	assert_int_equal(sget(f, a).st_blocks, 8);
+	assert_int_equal(sget(f, a).st_size, INT64_MAX);
+	/* reserved pages are a hole to SEEK_DATA until written or covered
+	 * by a second fallocate (then data, page by page) */
+	assert_int_equal(seekd(f, a, INT64_MAX - 4095, SEEK_DATA), -ENXIO);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 0, 8192), 0);
+	assert_int_equal(seekd(f, b, 0, SEEK_DATA), -ENXIO);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 0);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, 0, 5000, 1), 0);
+	assert_int_equal(seekd(f, b, 0, SEEK_DATA), 4096);
+	assert_int_equal(seekd(f, b, 4096, SEEK_HOLE), 8192);
+	assert_int_equal(seekd(f, b, 0, SEEK_HOLE), 0);
+	assert_int_equal(sget(f, b).st_blocks, 16);
+	assert_int_equal(pwr(f, a, "d", 1, 1 << 20), 1);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), 1 << 20);
+	assert_int_equal(seekd(f, a, (1 << 20) + 4096, SEEK_DATA), -ENXIO);
+	assert_int_equal(seekd(f, a, (1 << 20) + 1, SEEK_HOLE),
+			 (1 << 20) + 4096);
+	assert_int_equal(set_size(f, a, 0), 0);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	fx_unmount(f);
+}
