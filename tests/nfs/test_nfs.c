@@ -97,13 +97,48 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void server(const char *verb)
+/* ---- the fixture ---------------------------------------------------------
+ *
+ * Each test mounts the export on fresh mount points (mount_new, or
+ * mount_at on one it made) and unmounts them itself (umount_at): those
+ * are part of what it checks.  The fixture remembers what the test left
+ * behind, and its teardown, run whatever the test's outcome, puts it back
+ * so that one failure does not fail the tests after it: a partition
+ * healed, a killed server restarted, the working directory "/" again,
+ * every mount still up unmounted (forced).
+ */
+
+#define FX_MOUNTS 8
+
+static struct {
+	char mounted[FX_MOUNTS][32];    /* mounted by the test; "" = free */
+	bool partitioned;               /* server("partition"), not healed */
+	bool killed;                    /* server("kill"), not restarted */
+} fx;
+
+/* Runs ganesha.sh VERB (partition, heal, kill, restart) on the server;
+ * the shell's status. */
+static int ganesha(const char *verb)
 {
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd), "'%s' %s '%s' >/dev/null", GANESHA, verb,
 		 STATE);
-	assert_int_equal(system(cmd), 0);
+	return system(cmd);
+}
+
+/* ganesha(verb), which must succeed; the fixture notes the state. */
+static void server(const char *verb)
+{
+	assert_int_equal(ganesha(verb), 0);
+	if (strcmp(verb, "partition") == 0)
+		fx.partitioned = true;
+	else if (strcmp(verb, "heal") == 0)
+		fx.partitioned = false;
+	else if (strcmp(verb, "kill") == 0)
+		fx.killed = true;
+	else if (strcmp(verb, "restart") == 0)
+		fx.killed = false;
 }
 
 /* A fresh mount point; returns its path. */
@@ -112,6 +147,69 @@ static const char *new_target(char *buf, size_t sz)
 	snprintf(buf, sz, "/m%d", ++mnt_no);
 	assert_int_equal(uvfs_mkdir(C, buf, 0755), 0);
 	return buf;
+}
+
+/* Mounts source (with opts) at the mount point t, which must succeed;
+ * the teardown unmounts it if the test does not. */
+static void mount_at(const char *t, const char *source, const char *opts)
+{
+	int i;
+
+	assert_int_equal(uvfs_mount(C, "nfs", source, t, opts), 0);
+	for (i = 0; i < FX_MOUNTS && fx.mounted[i][0]; i++)
+		;
+	assert_true(i < FX_MOUNTS);
+	snprintf(fx.mounted[i], sizeof(fx.mounted[i]), "%s", t);
+}
+
+/* A fresh mount point (new_target) with source mounted on it. */
+static const char *mount_new(char *t, size_t sz, const char *source,
+			     const char *opts)
+{
+	new_target(t, sz);
+	mount_at(t, source, opts);
+	return t;
+}
+
+/* Unmounts t (flags: 0 or UVFS_UMOUNT_FORCE), which must succeed. */
+static void umount_at(const char *t, int flags)
+{
+	assert_int_equal(uvfs_umount(C, t, flags), 0);
+	for (int i = 0; i < FX_MOUNTS; i++)
+		if (strcmp(fx.mounted[i], t) == 0)
+			fx.mounted[i][0] = '\0';
+}
+
+static int fx_setup(void **state)
+{
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+/* Puts back what the test left; says what it had to (a passing test
+ * leaves nothing). */
+static int fx_teardown(void **state)
+{
+	int r;
+
+	(void)state;
+	if (fx.partitioned)
+		fprintf(stderr, "test_nfs: teardown: left partitioned; heal: "
+			"%d\n", ganesha("heal"));
+	if (fx.killed)
+		fprintf(stderr, "test_nfs: teardown: the server left killed; "
+			"restart: %d\n", ganesha("restart"));
+	uvfs_chdir(C, "/");
+	for (int i = 0; i < FX_MOUNTS; i++) {
+		if (!fx.mounted[i][0])
+			continue;
+		r = uvfs_umount(C, fx.mounted[i], UVFS_UMOUNT_FORCE);
+		fprintf(stderr, "test_nfs: teardown: %s left mounted; forced "
+			"unmount: %d\n", fx.mounted[i], r);
+	}
+	memset(&fx, 0, sizeof(fx));
+	return 0;
 }
 
 static void test_options(void **state)
@@ -146,11 +244,11 @@ static void test_options(void **state)
 	assert_true(r == -ENOENT || r == -EACCES);
 	/* the good forms, with every option */
 	snprintf(src, sizeof(src), "%s:/export/", HOST);
-	assert_int_equal(uvfs_mount(C, "nfs", src, t,
-				    "vers=3,timeout=5000,actimeo=0,ac,noac,hard,soft"), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, ""), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	mount_at(t, src,
+		 "vers=3,timeout=5000,actimeo=0,ac,noac,hard,soft");
+	umount_at(t, 0);
+	mount_at(t, SOURCE, "");
+	umount_at(t, 0);
 }
 
 struct blocked {
@@ -178,15 +276,13 @@ static void test_forced_unmount_in_partition(void **state)
 	pthread_t th;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=20000,noac,deadline=1000"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000,noac,deadline=1000");
 	snprintf(path, sizeof(path), "%s/x", t);
 	server("partition");
 	assert_int_equal(pthread_create(&th, NULL, stat_thread, &b), 0);
 	usleep(300 * 1000);     /* let it block (it would wait 20 s) */
 	uint64_t t0 = now_ms();
-	assert_int_equal(uvfs_umount(C, t, UVFS_UMOUNT_FORCE), 0);
+	umount_at(t, UVFS_UMOUNT_FORCE);
 	uint64_t took = now_ms() - t0;
 	pthread_join(th, NULL);
 	server("heal");
@@ -205,9 +301,7 @@ static void test_fenced_write(void **state)
 	int fd;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=1000,noac"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=1000,noac");
 	snprintf(path, sizeof(path), "%s/fenced", t);
 	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -244,7 +338,7 @@ static void test_fenced_write(void **state)
 	assert_int_equal(stat(host, &st), 0);
 	assert_int_equal(st.st_size, 2);
 	assert_int_equal(uvfs_close(C, fd), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 static void test_restart_soft(void **state)
@@ -254,9 +348,7 @@ static void test_restart_soft(void **state)
 	int fd;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000,noac"),
-			 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=5000,noac");
 	snprintf(path, sizeof(path), "%s/held", t);
 	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -301,7 +393,7 @@ static void test_restart_soft(void **state)
 	assert_int_equal(st.st_size, 6);
 	assert_int_equal(uvfs_pwrite(C, fd, "after!", 6, 0), 6);
 	assert_int_equal(uvfs_close(C, fd), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 /* A partition: the first call waits its deadline and is fenced, the next
@@ -315,9 +407,7 @@ static void test_partition_heal(void **state)
 	int r;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=1500,noac"),
-			 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=1500,noac");
 	snprintf(path, sizeof(path), "%s/p", t);
 	assert_int_equal(uvfs_mkdir(C, path, 0755), 0);
 	server("partition");
@@ -354,7 +444,7 @@ static void test_partition_heal(void **state)
 	assert_int_equal(r, 0);
 	assert_true(back < 2500);       /* the target is 1 s; slack for load */
 	assert_int_equal(uvfs_rmdir(C, path), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 static void *read_thread(void *arg)
@@ -385,9 +475,7 @@ static void test_restart_hard(void **state)
 	assert_non_null(f);
 	fputs("hard mount", f);
 	fclose(f);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=20000,noac,hard"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000,noac,hard");
 	snprintf(path, sizeof(path), "%s/hardfile", t);
 	server("kill");
 	usleep(300 * 1000);     /* the loss is seen */
@@ -400,7 +488,7 @@ static void test_restart_hard(void **state)
 	printf("hard: the reader got %d after the restart\n",
 	       atomic_load(&b.result));
 	assert_int_equal(atomic_load(&b.result), 10);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 static int count_nfs_files(void)
@@ -429,8 +517,7 @@ static void test_silly_rename(void **state)
 	int fd;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=5000"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=5000");
 	snprintf(a, sizeof(a), "%s/sa", t);
 	snprintf(b, sizeof(b), "%s/sb", t);
 	fd = uvfs_open(C, a, O_CREAT | O_RDWR | O_TRUNC, 0644);
@@ -462,7 +549,7 @@ static void test_silly_rename(void **state)
 			usleep(50 * 1000);
 	}
 	assert_int_equal(n, 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 static unsigned long calls_of(const char *t)
@@ -486,9 +573,7 @@ static void test_round_trips(void **state)
 	int fd;
 
 	(void)state;
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=5000,actimeo=60"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=5000,actimeo=60");
 	snprintf(d, sizeof(d), "%s/rt", t);
 	snprintf(f, sizeof(f), "%s/f", d);
 	snprintf(g, sizeof(g), "%s/g", d);
@@ -532,8 +617,7 @@ static void test_round_trips(void **state)
 	/* ls -l of 1000 entries made by the other mount: the listing, then
 	 * an lstat of each name */
 	char t2[32], d2[64];
-	new_target(t2, sizeof(t2));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t2, "timeout=5000"), 0);
+	mount_new(t2, sizeof(t2), SOURCE, "timeout=5000");
 	snprintf(d2, sizeof(d2), "%s/rt", t2);
 	for (int i = 0; i < 1000; i++) {
 		char p[128];
@@ -542,7 +626,7 @@ static void test_round_trips(void **state)
 		assert_true(fd >= 0);
 		assert_int_equal(uvfs_close(C, fd), 0);
 	}
-	assert_int_equal(uvfs_umount(C, t2, 0), 0);
+	umount_at(t2, 0);
 	c0 = calls_of(t);
 	int dfd = uvfs_open(C, ".", O_RDONLY | O_DIRECTORY, 0);
 	assert_true(dfd >= 0);
@@ -577,9 +661,7 @@ static void test_round_trips(void **state)
 
 	/* the same with cache=loose, on a second mount of the export */
 	char tl[32], dl[64];
-	new_target(tl, sizeof(tl));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, tl,
-				    "timeout=5000,cache=loose"), 0);
+	mount_new(tl, sizeof(tl), SOURCE, "timeout=5000,cache=loose");
 	snprintf(dl, sizeof(dl), "%s/rt", tl);
 	assert_int_equal(uvfs_chdir(C, dl), 0);
 	c0 = calls_of(tl);
@@ -618,7 +700,7 @@ static void test_round_trips(void **state)
 	assert_true(lunl <= 2);
 	assert_true(lcreate <= 2);
 	assert_int_equal(uvfs_chdir(C, d), 0);
-	assert_int_equal(uvfs_umount(C, tl, 0), 0);
+	umount_at(tl, 0);
 
 	for (int i = 0; i < 1000; i++) {
 		char p[128];
@@ -627,7 +709,7 @@ static void test_round_trips(void **state)
 	}
 	assert_int_equal(uvfs_chdir(C, "/"), 0);
 	assert_int_equal(uvfs_rmdir(C, d), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 /* Large reads and writes go out as many requests at once: the data must
@@ -644,8 +726,7 @@ static void test_big_io(void **state)
 	(void)state;
 	assert_non_null(buf);
 	assert_non_null(back);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=20000"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
 	snprintf(path, sizeof(path), "%s/big", t);
 	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -677,7 +758,7 @@ static void test_big_io(void **state)
 	       (unsigned long long)tw, TOTAL / 1e3 / (tw ? tw : 1),
 	       (unsigned long long)tr, TOTAL / 1e3 / (tr ? tr : 1));
 	assert_int_equal(uvfs_close(C, fd), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 	free(buf);
 	free(back);
 }
@@ -721,8 +802,7 @@ static void resend_case(const char *opts, bool hard)
 	assert_non_null(f);
 	fputs("sent again", f);
 	fclose(f);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, opts), 0);
+	mount_new(t, sizeof(t), SOURCE, opts);
 	snprintf(path, sizeof(path), "%s/resent", t);
 	snprintf(wpath, sizeof(wpath), "%s/written", t);
 	w.fd = uvfs_open(C, wpath, O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -756,7 +836,7 @@ static void resend_case(const char *opts, bool hard)
 		fclose(f);
 		assert_memory_equal(back, "written", 7);
 	}
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 }
 
 static void test_resend_soft(void **state)
@@ -796,8 +876,7 @@ static void test_root_squash(void **state)
 		many.groups[i] = 3000 + i;      /* 3016 is the 17th */
 	assert_int_equal(uvfs_ctx_new(U, &u1, &c1), 0);
 	assert_int_equal(uvfs_ctx_new(U, &many, &c17), 0);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", src, t, "timeout=5000,noac"), 0);
+	mount_new(t, sizeof(t), src, "timeout=5000,noac");
 
 	/* an ordinary user: its own files, created, written, read */
 	snprintf(p, sizeof(p), "%s/mine", t);
@@ -874,7 +953,7 @@ static void test_root_squash(void **state)
 	assert_int_equal(r17, -EACCES);
 	assert_int_equal(uvfs_close(c17, fd), 0);
 
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 	uvfs_ctx_free(c1);
 	uvfs_ctx_free(c17);
 }
@@ -909,13 +988,11 @@ static void test_cache_modes(void **state)
 	int fd;
 
 	(void)state;
-	new_target(tw, sizeof(tw));     /* the other client */
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, tw,
-				    "timeout=5000,noac"), 0);
+	mount_new(tw, sizeof(tw), SOURCE,
+		  "timeout=5000,noac");     /* the other client */
 	other_write(tw, "cm", "one");
 	/* default: close-to-open */
-	new_target(t1, sizeof(t1));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t1, "timeout=5000"), 0);
+	mount_new(t1, sizeof(t1), SOURCE, "timeout=5000");
 	snprintf(p, sizeof(p), "%s/cm", t1);
 	fd = uvfs_open(C, p, O_RDONLY, 0);
 	assert_true(fd >= 0);
@@ -932,9 +1009,7 @@ static void test_cache_modes(void **state)
 	assert_int_equal(uvfs_close(C, fd), 0);
 
 	/* loose: what it saw, until it changes something itself */
-	new_target(t2, sizeof(t2));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t2,
-				    "timeout=5000,cache=loose"), 0);
+	mount_new(t2, sizeof(t2), SOURCE, "timeout=5000,cache=loose");
 	snprintf(p, sizeof(p), "%s/cm", t2);
 	assert_int_equal(uvfs_stat(C, p, &st), 0);
 	assert_int_equal(st.st_size, 11);
@@ -962,9 +1037,7 @@ static void test_cache_modes(void **state)
 	assert_int_equal(uvfs_unlink(C, q), 0);
 
 	/* none: every getattr asks */
-	new_target(t3, sizeof(t3));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t3,
-				    "timeout=5000,cache=none"), 0);
+	mount_new(t3, sizeof(t3), SOURCE, "timeout=5000,cache=none");
 	snprintf(p, sizeof(p), "%s/cm", t3);
 	fd = uvfs_open(C, p, O_RDONLY, 0);
 	assert_true(fd >= 0);
@@ -974,10 +1047,10 @@ static void test_cache_modes(void **state)
 	assert_int_equal(calls_of(t3) - c0, 2);
 	assert_int_equal(uvfs_close(C, fd), 0);
 
-	assert_int_equal(uvfs_umount(C, t1, 0), 0);
-	assert_int_equal(uvfs_umount(C, t2, 0), 0);
-	assert_int_equal(uvfs_umount(C, t3, 0), 0);
-	assert_int_equal(uvfs_umount(C, tw, 0), 0);
+	umount_at(t1, 0);
+	umount_at(t2, 0);
+	umount_at(t3, 0);
+	umount_at(tw, 0);
 }
 
 /* Read-ahead across calls: sequential reads of 128 KiB (FUSE's size)
@@ -996,8 +1069,7 @@ static void test_read_ahead(void **state)
 	assert_non_null(back);
 	for (unsigned i = 0; i < SZ; i++)
 		data[i] = (unsigned char)(i * 2654435761u >> 24);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=10000"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=10000");
 	snprintf(p, sizeof(p), "%s/ra", t);
 	fd = uvfs_open(C, p, O_CREAT | O_RDWR | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -1032,7 +1104,7 @@ static void test_read_ahead(void **state)
 	assert_memory_equal(back, "NEW!", 4);
 	assert_memory_equal(back + 4, data + 3 * CALL + 4, CALL - 4);
 	assert_int_equal(uvfs_close(C, fd), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 	free(data);
 	free(back);
 }
@@ -1050,18 +1122,15 @@ static void test_rename_target(void **state)
 	int fd;
 
 	(void)state;
-	new_target(tw, sizeof(tw));     /* the other client */
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, tw, "timeout=5000,noac"),
-			 0);
+	mount_new(tw, sizeof(tw), SOURCE,
+		  "timeout=5000,noac");     /* the other client */
 	other_write(tw, "rta", "from a");
 	other_write(tw, "rtb", "from b");
 	snprintf(p, sizeof(p), "%s/rtdir", tw);
 	assert_int_equal(uvfs_mkdir(C, p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/rtdir/inside", tw);
 	assert_int_equal(uvfs_mkdir(C, p, 0755), 0);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=5000,actimeo=60"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=5000,actimeo=60");
 	snprintf(p, sizeof(p), "%s/rta", t);
 	snprintf(q, sizeof(q), "%s/rtb", t);
 	assert_int_equal(uvfs_stat(C, p, &st), 0);     /* known; rtb not */
@@ -1134,8 +1203,8 @@ static void test_rename_target(void **state)
 	assert_int_equal(uvfs_rmdir(C, p), 0);
 	snprintf(p, sizeof(p), "%s/rtb", t);
 	assert_int_equal(uvfs_unlink(C, p), 0);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
-	assert_int_equal(uvfs_umount(C, tw, 0), 0);
+	umount_at(t, 0);
+	umount_at(tw, 0);
 }
 
 static void host_file(const char *name, char *buf, size_t cap,
@@ -1189,8 +1258,7 @@ static void test_write_behind(void **state)
 	assert_non_null(back);
 	for (size_t i = 0; i < (size_t)N * MIB; i++)
 		data[i] = (char)(i * 7 + i / 4099);
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t, "timeout=20000"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
 
 	/* 16 MiB in 1 MiB writes, fsync, close: WRITEs and one COMMIT; the
 	 * writes do not wait for their replies (more than one out) */
@@ -1243,13 +1311,11 @@ static void test_write_behind(void **state)
 	host_file("wb", back, (size_t)N * MIB, &len);
 	assert_int_equal(len, 4 * MIB);
 	assert_memory_equal(back, data + MIB, 4 * MIB);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 
 	/* soft: a WRITE lost with its connection is not sent again; once
 	 * that is known, writes fail at once and close reports it */
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=30000,noac"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=30000,noac");
 	snprintf(p, sizeof(p), "%s/wbsoft", t);
 	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -1278,13 +1344,11 @@ static void test_write_behind(void **state)
 	assert_int_equal(w, -EIO);
 	assert_true(took < 1000);
 	assert_int_equal(cl, -EIO);
-	assert_int_equal(uvfs_umount(C, t, 0), 0);
+	umount_at(t, 0);
 
 	/* a forced unmount with writes in flight in a partition: at once,
 	 * and nothing lands after the heal */
-	new_target(t, sizeof(t));
-	assert_int_equal(uvfs_mount(C, "nfs", SOURCE, t,
-				    "timeout=20000,noac"), 0);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000,noac");
 	snprintf(p, sizeof(p), "%s/wbforced", t);
 	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	assert_true(fd >= 0);
@@ -1294,7 +1358,7 @@ static void test_write_behind(void **state)
 	assert_int_equal(pthread_create(&th, NULL, bulk_thread, &bw), 0);
 	usleep(500 * 1000);     /* out, or blocked on a full socket */
 	t0 = now_ms();
-	assert_int_equal(uvfs_umount(C, t, UVFS_UMOUNT_FORCE), 0);
+	umount_at(t, UVFS_UMOUNT_FORCE);
 	took = now_ms() - t0;
 	pthread_join(th, NULL);
 	uint64_t wrote = now_ms() - t0;
@@ -1319,25 +1383,27 @@ static void test_write_behind(void **state)
 	free(back);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_options),
-		cmocka_unit_test(test_big_io),
-		cmocka_unit_test(test_silly_rename),
-		cmocka_unit_test(test_round_trips),
-		cmocka_unit_test(test_root_squash),
-		cmocka_unit_test(test_cache_modes),
-		cmocka_unit_test(test_read_ahead),
-		cmocka_unit_test(test_write_behind),
-		cmocka_unit_test(test_rename_target),
-		cmocka_unit_test(test_forced_unmount_in_partition),
-		cmocka_unit_test(test_fenced_write),
-		cmocka_unit_test(test_partition_heal),
-		cmocka_unit_test(test_restart_soft),
-		cmocka_unit_test(test_restart_hard),
-		cmocka_unit_test(test_resend_soft),
-		cmocka_unit_test(test_resend_hard),
+		T(test_options),
+		T(test_big_io),
+		T(test_silly_rename),
+		T(test_round_trips),
+		T(test_root_squash),
+		T(test_cache_modes),
+		T(test_read_ahead),
+		T(test_write_behind),
+		T(test_rename_target),
+		T(test_forced_unmount_in_partition),
+		T(test_fenced_write),
+		T(test_partition_heal),
+		T(test_restart_soft),
+		T(test_restart_hard),
+		T(test_resend_soft),
+		T(test_resend_hard),
 	};
 	int failed;
 
