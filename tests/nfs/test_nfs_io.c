@@ -1,0 +1,291 @@
+/*
+ * test_nfs_io.c - data through the "nfs" type: 64 MiB in many requests
+ * at once, read-ahead across calls, and writes behind (fsync, a server
+ * restarted before the COMMIT, a WRITE lost on a soft mount, a forced
+ * unmount with writes in flight).
+ * Included by test_nfs.c (it uses that file's instance, fixture and
+ * helpers); not a program of its own.
+ */
+
+/* Large reads and writes go out as many requests at once: the data must
+ * come back exactly, whatever the order of the replies.  Prints the rates
+ * (figures, not verdicts). */
+static void test_big_io(void **state)
+{
+	enum { CHUNK = 4 << 20, TOTAL = 64 << 20 };
+	char t[32], path[64], host[512];
+	unsigned char *buf = malloc(CHUNK), *back = malloc(CHUNK);
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(back);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+	snprintf(path, sizeof(path), "%s/big", t);
+	fd = uvfs_open(C, path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	uint64_t t0 = now_ms();
+	for (unsigned off = 0; off < TOTAL; off += CHUNK) {
+		for (unsigned i = 0; i < CHUNK; i++)
+			buf[i] = (unsigned char)((off + i) * 2654435761u >> 24);
+		assert_int_equal(uvfs_pwrite(C, fd, buf, CHUNK, off), CHUNK);
+	}
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	uint64_t tw = now_ms() - t0;
+	snprintf(host, sizeof(host), "%s/big", DIR_);
+	assert_int_equal(stat(host, &st), 0);
+	assert_int_equal(st.st_size, TOTAL);
+	t0 = now_ms();
+	for (unsigned off = 0; off < TOTAL; off += CHUNK) {
+		assert_int_equal(uvfs_pread(C, fd, back, CHUNK, off), CHUNK);
+		for (unsigned i = 0; i < CHUNK; i++)
+			if (back[i] !=
+			    (unsigned char)((off + i) * 2654435761u >> 24))
+				fail_msg("byte %u differs", off + i);
+	}
+	uint64_t tr = now_ms() - t0;
+	/* a read across the end is short only there */
+	assert_int_equal(uvfs_pread(C, fd, back, CHUNK, TOTAL - 100), 100);
+	assert_int_equal(uvfs_pread(C, fd, back, CHUNK, TOTAL), 0);
+	printf("64 MiB in 4 MiB calls: write+fsync %llu ms (%.0f MB/s), "
+	       "read %llu ms (%.0f MB/s, checking included)\n",
+	       (unsigned long long)tw, TOTAL / 1e3 / (tw ? tw : 1),
+	       (unsigned long long)tr, TOTAL / 1e3 / (tr ? tr : 1));
+	assert_int_equal(uvfs_close(C, fd), 0);
+	umount_at(t, 0);
+	free(buf);
+	free(back);
+}
+
+/* Read-ahead across calls: sequential reads of 128 KiB (FUSE's size)
+ * cost a request per piece of RA_BYTES, not one per call; the data is
+ * exact; a write through the mount in the middle is seen by the reads
+ * after it (what was read ahead is dropped). */
+static void test_read_ahead(void **state)
+{
+	enum { SZ = 8 << 20, CALL = 128 << 10 };
+	char t[32], p[64];
+	unsigned char *data = malloc(SZ), *back = malloc(SZ);
+	int fd, wfd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	for (unsigned i = 0; i < SZ; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 24);
+	mount_new(t, sizeof(t), SOURCE, "timeout=10000");
+	snprintf(p, sizeof(p), "%s/ra", t);
+	fd = uvfs_open(C, p, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(C, fd, data, SZ, 0), SZ);
+	assert_int_equal(uvfs_close(C, fd), 0);
+
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	unsigned long c0 = calls_of(t);
+	size_t got = 0;
+	ssize_t k;
+	while ((k = uvfs_read(C, fd, back + got, CALL)) > 0)
+		got += (size_t)k;
+	assert_int_equal(k, 0);
+	assert_int_equal(got, SZ);
+	unsigned long reqs = calls_of(t) - c0;
+	assert_memory_equal(back, data, SZ);
+	printf("8 MiB read in 128 KiB calls: %lu requests (64 calls)\n",
+	       reqs);
+	assert_true(reqs <= 20);
+
+	/* a write in the middle, through the mount, while read ahead */
+	assert_int_equal(uvfs_lseek(C, fd, 0, SEEK_SET), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);  /* reads ahead */
+	wfd = uvfs_open(C, p, O_WRONLY, 0);
+	assert_true(wfd >= 0);
+	assert_int_equal(uvfs_pwrite(C, wfd, "NEW!", 4, 3 * CALL), 4);
+	assert_int_equal(uvfs_close(C, wfd), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_memory_equal(back, "NEW!", 4);
+	assert_memory_equal(back + 4, data + 3 * CALL + 4, CALL - 4);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	umount_at(t, 0);
+	free(data);
+	free(back);
+}
+
+static void host_file(const char *name, char *buf, size_t cap,
+		      size_t *len)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", DIR_, name);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+}
+
+struct bulk {
+	int fd;
+	const char *buf;
+	size_t len;
+	int n;
+	_Atomic ssize_t done;   /* bytes written */
+	_Atomic int err;        /* the first error, or 0 */
+};
+
+static void *bulk_thread(void *arg)
+{
+	struct bulk *b = arg;
+
+	for (int i = 0; i < b->n; i++) {
+		ssize_t w = uvfs_write(C, b->fd, b->buf, b->len);
+		if (w < 0) {
+			b->err = (int)w;
+			break;
+		}
+		b->done += w;
+	}
+	return NULL;
+}
+
+static void test_write_behind(void **state)
+{
+	enum { MIB = 1 << 20, N = 16 };
+	char t[32], p[64], *data = malloc(N * MIB), *back = malloc(N * MIB);
+	struct uvfs_nfs_info ni;
+	struct stat st;
+	size_t len;
+	int fd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < (size_t)N * MIB; i++)
+		data[i] = (char)(i * 7 + i / 4099);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+
+	/* 16 MiB in 1 MiB writes, fsync, close: WRITEs and one COMMIT; the
+	 * writes do not wait for their replies (more than one out) */
+	snprintf(p, sizeof(p), "%s/wb", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	unsigned maxout = 0;
+	unsigned long c0 = calls_of(t);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(uvfs_write(C, fd, data + (size_t)i * MIB, MIB),
+				 MIB);
+		assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+		if (ni.inflight > maxout)
+			maxout = ni.inflight;
+	}
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	unsigned long reqs = calls_of(t) - c0;
+	c0 = calls_of(t);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	unsigned long closed = calls_of(t) - c0;
+	printf("16 MiB in 1 MiB writes + fsync: %lu requests, at most %u in "
+	       "flight between writes; close after fsync: %lu\n", reqs,
+	       maxout, closed);
+	/* behind, not waited for: a write that waited for its WRITE would
+	 * leave none out (sixteen times in a row, the reply back before the
+	 * next line: the figure printed is 2 to 5 on an idle machine) */
+	assert_true(maxout >= 1);
+	assert_true(reqs >= N + 1 && reqs <= N * 2 + 1);
+	assert_int_equal(closed, 0);            /* nothing left to commit */
+	host_file("wb", back, (size_t)N * MIB, &len);
+	assert_int_equal(len, (size_t)N * MIB);
+	assert_memory_equal(back, data, (size_t)N * MIB);
+
+	/* the server restarts between the WRITEs and the COMMIT: its new
+	 * verifier makes fsync send the data again */
+	fd = uvfs_open(C, p, O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, data + MIB, 4 * MIB), 4 * MIB);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);   /* WRITEs answered */
+	assert_int_equal(st.st_size, 4 * MIB);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long rw0 = ni.rewrites;
+	server("restart");
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	printf("restart between WRITE and COMMIT: %lu WRITEs sent again\n",
+	       ni.rewrites - rw0);
+	assert_true(ni.rewrites - rw0 >= 4);    /* 4 MiB: 4 WRITEs or more */
+	assert_int_equal(uvfs_close(C, fd), 0);
+	host_file("wb", back, (size_t)N * MIB, &len);
+	assert_int_equal(len, 4 * MIB);
+	assert_memory_equal(back, data + MIB, 4 * MIB);
+	umount_at(t, 0);
+
+	/* soft: a WRITE lost with its connection is not sent again; once
+	 * that is known, writes fail at once and close reports it */
+	mount_new(t, sizeof(t), SOURCE, "timeout=30000,noac");
+	snprintf(p, sizeof(p), "%s/wbsoft", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	assert_int_equal(uvfs_write(C, fd, data, MIB), MIB);
+	usleep(300 * 1000);     /* out, unanswered */
+	server("kill");
+	server("heal");         /* the retransmissions meet a reset */
+	usleep(800 * 1000);
+	server("restart");
+	/* the mount is back (soft: while the server was silent, calls
+	 * failed at once); the fstat waited for the WRITE, which failed */
+	int fs = -1;
+	for (int i = 0; i < 100 && fs != 0; i++) {
+		fs = uvfs_fstat(C, fd, &st);
+		if (fs)
+			usleep(100 * 1000);
+	}
+	assert_int_equal(fs, 0);
+	uint64_t t0 = now_ms();
+	ssize_t w = uvfs_write(C, fd, data, 10);
+	uint64_t took = now_ms() - t0;
+	int cl = uvfs_close(C, fd);
+	printf("soft, a WRITE lost: the next write %zd after %llu ms, close "
+	       "%d\n", w, (unsigned long long)took, cl);
+	assert_int_equal(w, -EIO);
+	assert_true(took < 1000);
+	assert_int_equal(cl, -EIO);
+	umount_at(t, 0);
+
+	/* a forced unmount with writes in flight in a partition: at once,
+	 * and nothing lands after the heal */
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000,noac");
+	snprintf(p, sizeof(p), "%s/wbforced", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	server("partition");
+	struct bulk bw = { .fd = fd, .buf = data, .len = MIB, .n = 4 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, bulk_thread, &bw), 0);
+	usleep(500 * 1000);     /* out, or blocked on a full socket */
+	t0 = now_ms();
+	umount_at(t, UVFS_UMOUNT_FORCE);
+	took = now_ms() - t0;
+	pthread_join(th, NULL);
+	uint64_t wrote = now_ms() - t0;
+	cl = uvfs_close(C, fd);
+	server("heal");
+	printf("forced unmount, 4 MiB behind in a partition: the unmount "
+	       "%llu ms, the writer back after %llu ms with %zd written, "
+	       "then %d; close %d\n", (unsigned long long)took,
+	       (unsigned long long)wrote, atomic_load(&bw.done),
+	       atomic_load(&bw.err), cl);
+	assert_true(took < 2000);
+	assert_true(wrote < 3000);
+	assert_true(cl == 0 || cl == -EIO);
+	char host[512];
+	snprintf(host, sizeof(host), "%s/wbforced", DIR_);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(stat(host, &st), 0);
+		assert_int_equal(st.st_size, 0);
+		usleep(100 * 1000);
+	}
+	free(data);
+	free(back);
+}
