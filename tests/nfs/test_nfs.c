@@ -111,7 +111,8 @@ static uint64_t now_ms(void)
  * behind, and its teardown, run whatever the test's outcome, puts it back
  * so that one failure does not fail the tests after it: a partition
  * healed, a killed server restarted, the working directory "/" again,
- * every mount still up unmounted (forced).
+ * every mount still up unmounted (forced).  Only the test's own thread
+ * touches it (the threads a test starts neither mount nor call server()).
  */
 
 #define FX_MOUNTS 8
