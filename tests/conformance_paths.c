@@ -7,6 +7,8 @@
  * not a program of its own.
  */
 
+/* ---- names in a path: slashes, dots, NAME_MAX ------------------------- */
+
 static void test_trailing_slash(void **state)
 {
 	struct stat st;
