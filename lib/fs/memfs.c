@@ -101,10 +101,10 @@ int memfs_page_alloc(struct memfs *fs, char **pgp)
 
 	if (err != 0)
 		return err;
-	pg = sys_calloc(1, PG_SIZE);
-	if (pg == NULL) {
+	err = memfs_pool_get(&pg, 1, true);
+	if (err != 0) {
 		atomic_fetch_sub(&fs->used_pages, 1);
-		return -ENOMEM;
+		return err;
 	}
 	*pgp = pg;
 	return 0;
@@ -317,9 +317,9 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 	int err;
 
 	if (pg == MEMFS_RESERVED) {     /* counted already */
-		pg = sys_calloc(1, PG_SIZE);
-		if (pg == NULL)
-			return -ENOMEM;
+		err = memfs_pool_get(&pg, 1, true);
+		if (err != 0)
+			return err;
 		*memfs_radix_slot(&n->u.reg.pages, idx) = pg;
 	} else if (pg == NULL) {
 		err = memfs_page_alloc(fs, &pg);
@@ -327,7 +327,7 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 			return err;
 		err = memfs_radix_insert(&n->u.reg.pages, idx, pg);
 		if (err != 0) {
-			free(pg);
+			memfs_pool_put(pg);
 			memfs_pages_uncount(fs, 1);
 			return err;
 		}
@@ -826,6 +826,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
  * (a small write costs a lock round trip more for nothing). */
 #define PREFILL_MIN ((size_t)64 << 10)
 #define PREFILL_MAX 256
+_Static_assert(PREFILL_MAX <= MEMFS_POOL_BATCH, "one pool call per write");
 
 /* One write's pages filled ahead: on the writer's stack, its own. */
 struct prefill {
@@ -841,6 +842,7 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 {
 	uint64_t first = ((uint64_t)pos + PG_MASK) >> PG_SHIFT;
 	uint64_t end = ((uint64_t)pos + n) >> PG_SHIFT;
+	char *fresh[PREFILL_MAX];
 	unsigned want = 0;
 
 	pf->first = first;
@@ -859,15 +861,19 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 		want += pf->pg[i] != NULL;
 	}
 	pthread_mutex_unlock(&nd->lock);
-	for (unsigned i = 0; i < pf->n; i++) {
+	if (want == 0)
+		return;
+	/* the pool's pages, not zeroed: every byte is written now */
+	if (memfs_pool_get(fresh, want, false) != 0)
+		want = 0;       /* out of memory: the usual path */
+	for (unsigned i = 0, j = 0; i < pf->n; i++) {
 		if (pf->pg[i] == NULL)
 			continue;
-		/* malloc: every byte is written now */
-		pf->pg[i] = want ? sys_malloc(PG_SIZE) : NULL;
-		if (pf->pg[i] == NULL) {
-			want = 0;       /* out of memory: the usual path */
+		if (want == 0) {
+			pf->pg[i] = NULL;
 			continue;
 		}
+		pf->pg[i] = fresh[j++];
 		memcpy(pf->pg[i], (const char *)buf +
 		       ((first + i) << PG_SHIFT) - (uint64_t)pos, PG_SIZE);
 	}
@@ -944,8 +950,9 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		*off = pos + (off_t)done;
 unlock:
 	pthread_mutex_unlock(&nd->lock);
-	for (unsigned i = 0; i < pf.n; i++)
-		free(pf.pg[i]);         /* not taken: a page was there */
+	for (unsigned i = 0; i < pf.n; i++)     /* not taken: a page was there */
+		if (pf.pg[i] != NULL)
+			memfs_pool_put(pf.pg[i]);
 	return err != 0 ? err : (ssize_t)done;
 }
 

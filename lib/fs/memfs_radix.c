@@ -99,7 +99,7 @@ static uint64_t radix_punch_sub(void **slotp, unsigned height, uint64_t base,
 		if (base < from || base >= to)
 			return 0;
 		if (*slotp != MEMFS_RESERVED)
-			free(*slotp);
+			memfs_pool_put(*slotp);
 		*slotp = NULL;
 		return 1;
 	}
