@@ -3,7 +3,9 @@
  * ino table, page accounting, options, the instance, attributes, file
  * data, readdir and the operations table; the page tree is in
  * memfs_radix.c, directories and the operations on names in memfs_dir.c,
- * extended attributes in memfs_xattr.c, the structures in memfs_i.h.
+ * extended attributes in memfs_xattr.c, the page memory (a pool shared by
+ * every instance of the process) in memfs_pages.c, the structures in
+ * memfs_i.h.
  *
  * What it owns
  *   One struct memfs per mounted instance (the sb's private data) holding
@@ -23,7 +25,10 @@
  *   each node the bytes of its extended attributes (names and values)
  *   rounded up to whole pages.  Both are charged to one counter, used_pages,
  *   before the memory is taken; over the limit a write or a setxattr fails
- *   with -ENOSPC.
+ *   with -ENOSPC.  The data pages themselves come from the page pool
+ *   (memfs_pages.c) and go back to it when a file loses them (truncate,
+ *   punch, the file's end, the instance's unmount): the count is the
+ *   instance's, the memory the process's (docs/memfs.md).
  *
  * Node lifetime
  *   A node lives while it has links (nlink > 0) or vnode references
@@ -43,6 +48,8 @@
  *   2. node->lock    mutex: one node's attributes and data.  At most one
  *                    node lock is held at a time.
  *   3. fs->itab_lock mutex: the ino table, the ino counter, every vrefs.
+ *   4. the page pool's lock (memfs_pages.c): a leaf, taken to get or give
+ *                    back pages, with a node lock held or not.
  *   Page accounting (used_pages) is atomic and needs no lock.
  *   Extended attributes are copied in and out under the node lock; their
  *   memory is allocated before the lock is taken and freed after it is
@@ -815,11 +822,12 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 }
 
 /* Prefill: a write that covers whole pages not yet in the file (writing
- * a new file, the kernel's writeback in 1 MiB pieces) spends most of its
- * time taking fresh memory: the first touch of each page is a page fault
- * (about 3 us on the reference machine, against 0.3 us for the copy).
- * Those pages are allocated and filled before the node lock is taken, so
- * that writes to one file fault in parallel; under the lock they are
+ * a new file, the kernel's writeback in 1 MiB pieces) takes fresh pages,
+ * and the first touch of a page the pool has just mapped is a page fault
+ * (about 3 us on the reference machine, against 0.3 us for the copy;
+ * pages the pool kept from a deleted file do not fault).  Those pages
+ * are taken from the pool in one call and filled before the node lock is
+ * taken, so that writes to one file fault in parallel; under the lock they are
  * adopted (or, if a page appeared meanwhile, copied into it as before),
  * so the write still takes effect at once under the lock.  Up to
  * PREFILL_MAX pages per write, for writes of PREFILL_MIN bytes or more

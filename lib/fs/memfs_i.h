@@ -4,7 +4,8 @@
  * instance, attributes, file data, the table), memfs_radix.c (the page
  * tree), memfs_dir.c (directories and the operations on names),
  * memfs_xattr.c (extended attributes), memfs_holes.c (fallocate, reserved
- * pages, SEEK_DATA/SEEK_HOLE, copy_range).  The lifecycle, the lock order and
+ * pages, SEEK_DATA/SEEK_HOLE, copy_range), memfs_pages.c (the page pool
+ * every data page comes from).  The lifecycle, the lock order and
  * the lock legend (c, ns, n, t, a) are in memfs.c.
  */
 #ifndef UVFS_MEMFS_I_H
@@ -280,7 +281,8 @@ void memfs_pool_stats(struct memfs_pool_stats *st);
 /* memfs_radix.c: the page tree */
 void *memfs_radix_lookup(const struct radix *t, uint64_t idx);
 int memfs_radix_insert(struct radix *t, uint64_t idx, void *page);
-/* Takes the pages at [from, to) out (freed, but for MEMFS_RESERVED);
+/* Takes the pages at [from, to) out (back to the pool, but for
+ * MEMFS_RESERVED);
  * => how many. */
 uint64_t memfs_radix_punch(struct radix *t, uint64_t from, uint64_t to);
 uint64_t memfs_radix_trunc(struct radix *t, uint64_t from);
