@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -496,6 +497,77 @@ static void test_unmount_returns(void **state)
 	assert_int_equal(stats().used, s0.used);
 }
 
+static void *map_fails(size_t len)
+{
+	(void)len;
+	errno = ENOMEM;
+	return MAP_FAILED;
+}
+
+/* No memory for a new chunk: a write that needs pages fails with -ENOMEM
+ * (large: the prefill and the page-at-a-time path both fail) and changes
+ * nothing, nothing stays counted, and the pool's pages out are as
+ * before; pages already in the file are still written in place. */
+static void test_no_memory(void **state)
+{
+	struct fx *f = fx_mount("size=1m");
+	struct memfs_pool_stats s0;
+	struct statvfs sv;
+	struct stat st;
+	char *buf = calloc(1, 256 << 10);
+	char *held[CHUNK_DATA_PAGES];
+	unsigned nheld = 0;
+	void *n;
+	off_t o;
+
+	(void)state;
+	assert_non_null(buf);
+	n = fx_create(f, "m");
+	write_pattern(f, n, 0, 2 * PG_SIZE, PG_SIZE, 8);
+	assert_int_equal(ops->fallocate(&f->sb, n, NULL, FALLOC_FL_KEEP_SIZE,
+					10 * PG_SIZE, PG_SIZE), 0);
+	memfs_pool_set_limits(0, 0);    /* nothing empty left to take */
+	s0 = stats();
+	assert_int_equal(s0.partial, 1);        /* the file's chunk */
+	memfs_pool_set_map(map_fails);
+	while (stats().partial > 0) {   /* its room, taken by the test */
+		assert_true(nheld < CHUNK_DATA_PAGES);
+		assert_int_equal(memfs_pool_get(&held[nheld++], 1, false), 0);
+	}
+	assert_int_equal(memfs_pool_get(&held[nheld], 1, false), -ENOMEM);
+
+	o = 4 * PG_SIZE;                /* prefill, then page at a time */
+	assert_int_equal(ops->write(&f->sb, n, NULL, buf, 256 << 10, &o),
+			 -ENOMEM);
+	o = 4 * PG_SIZE;
+	assert_int_equal(ops->write(&f->sb, n, NULL, "x", 1, &o), -ENOMEM);
+	o = 10 * PG_SIZE;               /* the reserved page made its own */
+	assert_int_equal(ops->write(&f->sb, n, NULL, "x", 1, &o), -ENOMEM);
+	assert_int_equal(ops->getattr(&f->sb, n, &st), 0);
+	assert_int_equal(st.st_size, 2 * PG_SIZE);
+	assert_int_equal(st.st_blocks, 3 * (PG_SIZE / 512));
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 256 - 3);
+	assert_int_equal(ops->seek_data(&f->sb, n, NULL, PG_SIZE, SEEK_HOLE),
+			 2 * PG_SIZE);
+	o = 0;                          /* its own pages need no memory */
+	assert_int_equal(ops->write(&f->sb, n, NULL, "y", 1, &o), 1);
+
+	memfs_pool_set_map(NULL);
+	for (unsigned i = 0; i < nheld; i++)
+		memfs_pool_put(held[i]);
+	o = 4 * PG_SIZE;
+	assert_int_equal(ops->write(&f->sb, n, NULL, buf, 256 << 10, &o),
+			 256 << 10);
+	o = 10 * PG_SIZE;
+	assert_int_equal(ops->write(&f->sb, n, NULL, "x", 1, &o), 1);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 256 - 2 - 64);
+	fx_delete(f, "m", n);
+	fx_unmount(f);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +577,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_reuse_after_delete, restore),
 		cmocka_unit_test_teardown(test_punch_returns, restore),
 		cmocka_unit_test_teardown(test_unmount_returns, restore),
+		cmocka_unit_test_teardown(test_no_memory, restore),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

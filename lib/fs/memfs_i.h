@@ -270,6 +270,11 @@ void memfs_pool_put(void *pg);
  * what is over them now is given back at once. */
 void memfs_pool_set_limits(uint64_t hot_max, uint64_t lazy_max);
 void memfs_pool_limits(uint64_t *hot_max, uint64_t *lazy_max);
+/* For tests: how the pool maps a new chunk's memory (len bytes, read and
+ * write, private; MAP_FAILED on failure).  NULL puts mmap back.  => the
+ * previous one. */
+typedef void *memfs_pool_map_fn(size_t len);
+memfs_pool_map_fn *memfs_pool_set_map(memfs_pool_map_fn *fn);
 struct memfs_pool_stats {
 	uint64_t chunks;        /* mapped, in every state */
 	uint64_t used;          /* pages handed out */

@@ -129,6 +129,16 @@ static struct {
 	uint64_t mmaps, munmaps, lazy_frees; /* p: counters, for the tests */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* The pool's one way to new memory: mmap is not in the system-call table
+ * (lib/util/sys.h), so a test that wants a chunk's mapping to fail sets
+ * this instead (memfs_pool_set_map).  p: read and set under pool.lock. */
+static void *map_default(size_t len)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+static memfs_pool_map_fn *pool_map = map_default;
+
 /* ---- lists and states -------------------------------------------------- */
 
 static struct list *state_list(enum chunk_state s)
@@ -232,8 +242,7 @@ static void limits_default_locked(void)
 /* A new chunk, PARTIAL, or NULL (ENOMEM).  => pool.lock held. */
 static struct chunk *chunk_map_locked(void)
 {
-	char *p = mmap(NULL, 2 * CHUNK_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = pool_map(2 * CHUNK_SIZE);
 	char *a;
 	struct chunk *c;
 
@@ -426,6 +435,17 @@ void memfs_pool_set_limits(uint64_t hot_max, uint64_t lazy_max)
 	pool.limits_set = true;
 	trim_locked();
 	pthread_mutex_unlock(&pool.lock);
+}
+
+memfs_pool_map_fn *memfs_pool_set_map(memfs_pool_map_fn *fn)
+{
+	memfs_pool_map_fn *old;
+
+	pthread_mutex_lock(&pool.lock);
+	old = pool_map;
+	pool_map = fn != NULL ? fn : map_default;
+	pthread_mutex_unlock(&pool.lock);
+	return old;
 }
 
 void memfs_pool_limits(uint64_t *hot_max, uint64_t *lazy_max)
