@@ -50,8 +50,6 @@
 #include "driver.h"
 #include "sys.h"
 
-static uint64_t now_ns(void);
-
 struct fid *fid_new(uint32_t num)
 {
 	struct fid *f = sys_malloc(sizeof(*f));
@@ -360,7 +358,7 @@ void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
 	if (name && dir->ls && dir->nls < LS_MAX &&
 	    (dup = sys_strdup(name))) {
 		dir->ls[dir->nls++] = dup;
-		dir->ls_ns = now_ns();
+		dir->ls_ns = mono_now_ns();
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -421,7 +419,7 @@ static void node_set_name_locked(struct p9sb *s, struct node *n,
 		n->nnext = s->nhash[b];
 		s->nhash[b] = n;
 		/* the server just said so (a walk, a create, a rename) */
-		n->name_ns = now_ns();
+		n->name_ns = mono_now_ns();
 		n->name_sgen = conn_sgen(&s->c);
 	}
 	node_link_locked(s, n, pino);
@@ -1143,14 +1141,6 @@ void node_hold(struct p9sb *s, struct node *n)
 
 /* ---- the attribute cache ------------------------------------------------ */
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 {
 	bool ok;
@@ -1161,7 +1151,7 @@ bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 		return false;
 	pthread_mutex_lock(&s->lock);
 	ok = n->attr_ok && n->attr_sgen == conn_sgen(&s->c) &&
-	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	     (s->loose || mono_now_ns() - n->attr_ns < s->actimeo_ns);
 	if (ok)
 		*ga = n->attr;
 	pthread_mutex_unlock(&s->lock);
@@ -1174,7 +1164,7 @@ void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
 		return;
 	pthread_mutex_lock(&s->lock);
 	n->attr = *ga;
-	n->attr_ns = now_ns();
+	n->attr_ns = mono_now_ns();
 	n->attr_sgen = conn_sgen(&s->c);
 	n->attr_ok = n->perm_ok = true;
 	pthread_mutex_unlock(&s->lock);
@@ -1188,7 +1178,7 @@ bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 		return false;
 	pthread_mutex_lock(&s->lock);
 	ok = n->perm_ok && n->attr_sgen == conn_sgen(&s->c) &&
-	     (s->loose || now_ns() - n->attr_ns < s->actimeo_ns);
+	     (s->loose || mono_now_ns() - n->attr_ns < s->actimeo_ns);
 	if (ok)
 		*ga = n->attr;
 	pthread_mutex_unlock(&s->lock);
@@ -1228,7 +1218,8 @@ bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 			if (!n->name_ns || !t ||
 			    (!n->fid && !n->pre && !n->walking) ||
 			    n->name_sgen != conn_sgen(&s->c) ||
-			    (!s->loose && now_ns() - n->name_ns >= s->actimeo_ns))
+			    (!s->loose &&
+			     mono_now_ns() - n->name_ns >= s->actimeo_ns))
 				return false;
 			*ino = n->ino;
 			*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;

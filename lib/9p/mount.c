@@ -307,13 +307,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->caps_lock, NULL);
-	{
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->walk_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_monotonic(&s->walk_cv);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;
