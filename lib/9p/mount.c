@@ -3,8 +3,9 @@
  * "hostfs", "diod"): their options, mount (connect or spawn the server,
  * Tversion, Tattach, the root node) and unmount, forced-unmount
  * cancellation, statfs, vget and reclaim, and the operations vector,
- * each operation under one call deadline.  The nodes and fids are
- * client.c's, the vnode operations vnops.c's, io.c's and xattr.c's.
+ * each operation under one call deadline.  The nodes are client.c's,
+ * their fids fids.c's, their names names.c's, what is kept of the server
+ * cache.c's, the vnode operations vnops.c's, io.c's and xattr.c's.
  *
  * Owns struct p9sb (mount to unmount): made and attached by
  * mount_common(), freed by p9_free() at unmount (every handle and node
