@@ -58,7 +58,10 @@ void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name)
 
 /* ---- the attribute cache ------------------------------------------------ */
 
-bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+/* n's attributes into *ga if those kept are fresh: all of them, or (perm)
+ * at least the mode, owner and group. */
+static bool attr_fresh(struct p9sb *s, struct node *n, bool perm,
+		       struct p9_rgetattr *ga)
 {
 	bool ok;
 
@@ -67,12 +70,18 @@ bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
 		return false;
 	pthread_mutex_lock(&s->lock);
-	ok = n->attr_ok && n->attr_sgen == conn_sgen(&s->c) &&
+	ok = (perm ? n->perm_ok : n->attr_ok) &&
+	     n->attr_sgen == conn_sgen(&s->c) &&
 	     (s->loose || mono_now_ns() - n->attr_ns < s->actimeo_ns);
 	if (ok)
 		*ga = n->attr;
 	pthread_mutex_unlock(&s->lock);
 	return ok;
+}
+
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
+{
+	return attr_fresh(s, n, false, ga);
 }
 
 void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
@@ -89,17 +98,7 @@ void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
 
 bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga)
 {
-	bool ok;
-
-	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
-		return false;
-	pthread_mutex_lock(&s->lock);
-	ok = n->perm_ok && n->attr_sgen == conn_sgen(&s->c) &&
-	     (s->loose || mono_now_ns() - n->attr_ns < s->actimeo_ns);
-	if (ok)
-		*ga = n->attr;
-	pthread_mutex_unlock(&s->lock);
-	return ok;
+	return attr_fresh(s, n, true, ga);
 }
 
 void attr_drop(struct p9sb *s, struct node *n)

@@ -384,31 +384,43 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	return alias_rewalk(s, n);
 }
 
-struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
-			  mode_t *type)
+/* => s->lock held.  The first node named dir/name in the index, NULL if
+ * none.  If it has no fid because the walk behind its create is out,
+ * that walk is waited for (once: it may outlast the call's deadline) and
+ * the index looked at again (the lock was let go). */
+static struct node *name_node_wait_locked(struct p9sb *s, uint64_t pino,
+					  const char *name)
 {
-	struct fid *f = NULL;
 	bool waited = false;
 
-	pthread_mutex_lock(&s->lock);
 again:
 	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
 		if (n->pino == pino && strcmp(n->name, name) == 0) {
 			if (!n->fid && !waited && walk_wait_locked(s, n)) {
 				waited = true;
-				goto again;     /* (as node_name_fid) */
+				goto again;
 			}
-			mode_t t = atomic_load(&n->type);
-			if (n != s->root && n->fid && t && !n->naliases &&
-			    atomic_load(&n->fid->refs) == 1 &&
-			    !moved_since_locked(s, n, n->gen)) {
-				f = n->fid;
-				n->fid = NULL;
-				flru_del_locked(s, n);
-				*type = t;
-			}
-			break;
+			return n;
 		}
+	return NULL;
+}
+
+struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,
+			  mode_t *type)
+{
+	struct fid *f = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	struct node *n = name_node_wait_locked(s, pino, name);
+	mode_t t = n ? atomic_load(&n->type) : 0;
+	if (n && n != s->root && n->fid && t && !n->naliases &&
+	    atomic_load(&n->fid->refs) == 1 &&
+	    !moved_since_locked(s, n, n->gen)) {
+		f = n->fid;
+		n->fid = NULL;
+		flru_del_locked(s, n);
+		*type = t;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return f;
 }
@@ -417,27 +429,15 @@ struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
 			  struct node **np)
 {
 	struct fid *f = NULL;
-	bool waited = false;
 
 	pthread_mutex_lock(&s->lock);
-again:
-	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			/* its walk behind a create: waited for (once: it
-			 * may outlast the call's deadline), then the table
-			 * looked at again (the lock was let go) */
-			if (!n->fid && !waited && walk_wait_locked(s, n)) {
-				waited = true;
-				goto again;
-			}
-			if (n != s->root && n->fid &&
-			    !moved_since_locked(s, n, n->gen)) {
-				f = n->fid;
-				atomic_fetch_add(&f->refs, 1);
-				*np = n;
-			}
-			break;
-		}
+	struct node *n = name_node_wait_locked(s, pino, name);
+	if (n && n != s->root && n->fid &&
+	    !moved_since_locked(s, n, n->gen)) {
+		f = n->fid;
+		atomic_fetch_add(&f->refs, 1);
+		*np = n;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return f;
 }
