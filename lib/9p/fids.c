@@ -8,8 +8,9 @@
  * (docs/9p-client.md, "fids are a cache").  The nodes are client.c's,
  * the names they are walked by names.c's.
  *
- * Owns struct fid (fid_new, or its first use, to the last fid_put, which
- * clunks; legend in conn.h).
+ * Owns struct fid: made by fid_new, shared by its uses (refs), gone at
+ * the last fid_put (fid_rele, rpc.c, clunks its number); legend in
+ * conn.h.
  *
  * Locks: sb.lock (each node's fid and its place on the fid LRU: driver.h,
  * struct node) is never held across a request; a wait for the walk behind
