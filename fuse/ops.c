@@ -345,16 +345,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				   attr->st_mtim);
 	}
 	/* the kernel's file_remove_privs() on a write or truncation by
-	 * someone else than the owner: see kill_privs */
-	if ((sa.valid & UVFS_SET_MODE) &&
-	    (err = kill_privs(UF(req), ctx, fuse_req_ctx(req)->uid,
-			      NODE(UF(req), ino), sa.mode)) != 1) {
+	 * someone else than the owner: see kill_privs (with a size, the
+	 * library clears the bits in the truncation: uvfs_node_setattr) */
+	if ((sa.valid & UVFS_SET_MODE) && !(sa.valid & UVFS_SET_SIZE)) {
+		err = kill_privs(UF(req), ctx, fuse_req_ctx(req)->uid,
+				 NODE(UF(req), ino), sa.mode);
 		if (err < 0) {
 			uvfs_fuse_ctx_put(UF(req), ctx);
 			return reply_err(req, err);
 		}
-	} else if (sa.valid & UVFS_SET_MODE) {
-		sa.valid &= ~UVFS_SET_MODE;
+		if (err == 1)
+			sa.valid &= ~UVFS_SET_MODE;
 		if (!sa.valid) {
 			err = uvfs_node_getattr(ctx, NODE(UF(req), ino), &st);
 			uvfs_fuse_ctx_put(UF(req), ctx);
@@ -367,8 +368,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 	}
 	/* ftruncate: the descriptor was checked for writing when opened,
-	 * the file's mode may say otherwise by now. */
-	if (sa.valid == UVFS_SET_SIZE && fi && fi->fh) {
+	 * the file's mode may say otherwise by now.  (A mode with it is
+	 * the kernel's clearing of set-id bits: uvfs_file_kill_priv.) */
+	if ((sa.valid & ~UVFS_SET_MODE) == UVFS_SET_SIZE && fi && fi->fh) {
 		/* what the kernel left to us: see opened_for_write */
 		err = uvfs_file_kill_priv(ctx, FH(fi)->f);
 		if (err >= 0)

@@ -114,8 +114,39 @@ static int set_size(struct vnode *vp, off_t len, bool times)
 	return vop_setattr(vp, &sa);
 }
 
-int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
+/* file_kill_priv's decision (Linux's setattr_should_drop_suidgid): the
+ * mode vp is to have after a write or truncation by ctx's caller.
+ * => 1 and *mode when bits go, 0 when none do, or -errno. */
+int priv_kill_mode(const struct uvfs_ctx *ctx, struct vnode *vp,
+		   mode_t *mode)
 {
+	struct stat st;
+	mode_t kill;
+	int r;
+
+	if (cred_root(ctx) || !S_ISREG(vp->type))
+		return 0;
+	r = vop_getattr(vp, &st);
+	if (r)
+		return r;
+	kill = st.st_mode & S_ISUID;
+	if ((st.st_mode & S_ISGID) &&
+	    ((st.st_mode & S_IXGRP) || !cred_in_group(&ctx->cred, st.st_gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	*mode = st.st_mode & ~kill;
+	return 1;
+}
+
+/* The set-id bits a truncation clears go in the same setattr as the size:
+ * as on tmpfs, a truncation to the size the file has moves no time, the
+ * bits' clearing included (shmem_setattr).  kill: the mode to set with
+ * the size, already decided (the FUSE kernel's), or NULL: decided here. */
+int path_truncate_mode(struct uvfs_ctx *ctx, const struct path *p,
+		       off_t len, const mode_t *kill)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = len };
 	int r;
 
 	if (len < 0)
@@ -127,9 +158,24 @@ int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
 	if (mnt_rdonly(p->mnt))
 		return -EROFS;
 	r = may_access(ctx, p->vp, W_OK);
-	if (!r)
-		r = file_kill_priv(ctx, p->vp);
-	return r < 0 ? r : set_size(p->vp, len, false);
+	if (r)
+		return r;
+	if (kill) {
+		sa.mode = *kill;
+		r = 1;
+	} else {
+		r = priv_kill_mode(ctx, p->vp, &sa.mode);
+	}
+	if (r < 0)
+		return r;
+	if (r)
+		sa.valid |= UVFS_SET_MODE;
+	return vop_setattr(p->vp, &sa);
+}
+
+int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
+{
+	return path_truncate_mode(ctx, p, len, NULL);
 }
 
 int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)

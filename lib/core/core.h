@@ -577,9 +577,15 @@ int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 		 const struct timespec times[2]);
 int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len);
+/* The same with the mode the truncation's clearing of set-id bits gives
+ * (kill: decided by the caller; NULL: path_truncate's own decision). */
+int path_truncate_mode(struct uvfs_ctx *ctx, const struct path *p,
+		       off_t len, const mode_t *kill);
 /* A write or truncation by ctx clears setuid/setgid (Linux
  * file_remove_privs).  => 1 cleared, 0 nothing to clear, or -errno. */
 int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp);
+int priv_kill_mode(const struct uvfs_ctx *ctx, struct vnode *vp,
+		   mode_t *mode);
 /* access(2) on a resolved path: F_OK or R_OK|W_OK|X_OK. */
 int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode);
 /* Permission and type checks of open(2) on an existing file, O_TRUNC

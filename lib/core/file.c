@@ -73,22 +73,10 @@
 int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
 {
 	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
-	struct stat st;
-	mode_t kill;
-	int r;
+	int r = priv_kill_mode(ctx, vp, &sa.mode);
 
-	if (cred_root(ctx) || !S_ISREG(vp->type))
-		return 0;
-	r = vop_getattr(vp, &st);
-	if (r)
+	if (r <= 0)
 		return r;
-	kill = st.st_mode & S_ISUID;
-	if ((st.st_mode & S_ISGID) &&
-	    ((st.st_mode & S_IXGRP) || !cred_in_group(&ctx->cred, st.st_gid)))
-		kill |= S_ISGID;
-	if (!kill)
-		return 0;
-	sa.mode = st.st_mode & ~kill;
 	r = vop_setattr(vp, &sa);
 	return r ? r : 1;
 }

@@ -132,6 +132,19 @@ int uvfs_node_exclusive(const struct uvfs_node *nd)
 
 /* Each field through the same checks as the path calls (chmod, chown,
  * truncate, utimensat), in that order. */
+/* mode differs from vp's only by set-user-ID and set-group-ID cleared */
+static bool only_clears_ids(struct vnode *vp, mode_t mode)
+{
+	const mode_t ids = S_ISUID | S_ISGID;
+	struct stat st;
+
+	if (vop_getattr(vp, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	return (mode & 07777 & ~ids) == (st.st_mode & 07777 & ~ids) &&
+	       (mode & ids & ~st.st_mode) == 0 &&
+	       (mode & 07777) != (st.st_mode & 07777);
+}
+
 int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		      const struct uvfs_setattr *sa, struct stat *st)
 {
@@ -139,6 +152,17 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 	int err = 0;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
+	/* A mode with a size that only clears set-id bits is a truncation's
+	 * clearing of them (the FUSE kernel's file_remove_privs): it goes
+	 * with the size, in one setattr (path_truncate_mode), also for a
+	 * caller who does not own the file. */
+	if ((sa->valid & (UVFS_SET_MODE | UVFS_SET_SIZE | UVFS_SET_UID |
+			  UVFS_SET_GID)) == (UVFS_SET_MODE | UVFS_SET_SIZE) &&
+	    only_clears_ids(p->vp, sa->mode)) {
+		mode_t kill = sa->mode & 07777;
+		err = path_truncate_mode(ctx, p, sa->size, &kill);
+		goto times;
+	}
 	if (sa->valid & UVFS_SET_MODE)
 		err = path_chmod(ctx, p, sa->mode);
 	if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))
@@ -149,6 +173,7 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 							    : (gid_t)-1);
 	if (!err && (sa->valid & UVFS_SET_SIZE))
 		err = path_truncate(ctx, p, sa->size);
+times:
 	if (!err && (sa->valid & (UVFS_SET_ATIME | UVFS_SET_MTIME))) {
 		struct timespec t[2] = { { 0, UTIME_OMIT },
 					 { 0, UTIME_OMIT } };

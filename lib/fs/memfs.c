@@ -693,7 +693,11 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 	}
 	if (v & UVFS_SET_MODE) { /* after the owner: an explicit mode wins */
 		n->mode = n->type | (sa->mode & 07777);
-		changed = true;
+		/* with a size, the mode is a truncation's clearing of
+		 * set-user/group-ID: as tmpfs (shmem_setattr), the ctime
+		 * moves only if the truncation moves it */
+		if (!(v & UVFS_SET_SIZE))
+			changed = true;
 	}
 	if (v & UVFS_SET_SIZE) {
 		/* as tmpfs: the times move if the size does, or if pages

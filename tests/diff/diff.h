@@ -121,6 +121,10 @@ enum cond {
 	COND_FALLOC_OTHER = 1 << 6,     /* a fallocate by the other user:
 					   this call, or one earlier in the
 					   sequence */
+	COND_KILLPRIV = 1 << 7,         /* a truncate by the other user of a
+					   file whose set-id bits it clears
+					   (set-user-ID, or set-group-ID with
+					   group execute) */
 };
 
 /* seq.c */

@@ -46,7 +46,8 @@
 
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
-		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME };
+		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME,
+		 RC_KILLPRIV };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -112,6 +113,7 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "falloc-other") == 0) r->cond = RC_FALLOC_OTHER;
 		else if (strcmp(cond, "seek-hole") == 0) r->cond = RC_SEEK_HOLE;
 		else if (strcmp(cond, "atime") == 0) r->cond = RC_ATIME;
+		else if (strcmp(cond, "killpriv") == 0) r->cond = RC_KILLPRIV;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -126,7 +128,7 @@ bad:
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
 			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole, "
-			"atime; "
+			"atime, killpriv; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -204,6 +206,7 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_RENAMED_REUSED && !(ref->cond & COND_RENAMED_REUSED)) ||
 		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)) ||
 		    (r->cond == RC_FALLOC_OTHER && !(ref->cond & COND_FALLOC_OTHER)) ||
+		    (r->cond == RC_KILLPRIV && !(ref->cond & COND_KILLPRIV)) ||
 		    (r->cond == RC_SEEK_HOLE && !(c && c->op == OP_LSEEK &&
 						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))) ||
 		    (r->cond == RC_ATIME && !(c && atime_only(ref, dut))))

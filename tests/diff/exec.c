@@ -31,8 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,13 +133,47 @@ struct slot {
 };
 
 /* On the reference side only (on the other it would add requests that
- * change what is cached): the conditions the accepted list may name. */
+ * change what is cached): the conditions the accepted list may name.
+ *
+ * They are looked up through a quiet view of the sequence's directory: a
+ * detached clone of its mount (open_tree), noatime and read-only.  A path
+ * through a symlink follows it, and following a symlink is an access
+ * that moves its atime (relatime); through the working directory itself
+ * that would move it on the reference side only, before the call whose
+ * times are compared, and the call then finds it already accessed.
+ * Where the kernel cannot make the view, the working directory itself. */
+static int quiet_fd = AT_FDCWD;
+
+static void quiet_open(void)
+{
+	struct mount_attr a = {
+		.attr_set = MOUNT_ATTR_NOATIME | MOUNT_ATTR_RDONLY,
+		.attr_clr = MOUNT_ATTR__ATIME,
+	};
+	int t = (int)syscall(SYS_open_tree, AT_FDCWD, "..",
+			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (t < 0)
+		return;
+	if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &a,
+		    sizeof(a)) == 0)
+		quiet_fd = openat(t, "w", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (quiet_fd < 0)
+		quiet_fd = AT_FDCWD;
+	close(t);
+}
+
+static int quiet_lstat(const char *path, struct stat *st)
+{
+	return fstatat(quiet_fd, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
 static int name_lost(const struct slot *sl)
 {
 	struct stat a, b;
 
 	return sl->fd >= 0 && fstat(sl->fd, &a) == 0 &&
-	       (lstat(sl->path, &b) < 0 || a.st_ino != b.st_ino ||
+	       (quiet_lstat(sl->path, &b) < 0 || a.st_ino != b.st_ino ||
 		a.st_dev != b.st_dev);
 }
 
@@ -170,8 +206,13 @@ static int conditions(const struct call *c, const struct slot *slots,
 		cond |= COND_NOOP_CHOWN;
 	if (sl->fd >= 0 && fstat(sl->fd, &a) == 0 && S_ISDIR(a.st_mode))
 		cond |= COND_FD_DIR;
+	if (c->op == OP_TRUNCATE && c->user &&
+	    fstatat(quiet_fd, c->p1, &b, 0) == 0 && S_ISREG(b.st_mode) &&
+	    ((b.st_mode & S_ISUID) ||
+	     (b.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)))
+		cond |= COND_KILLPRIV;
 	for (int i = 0; i < mv->n; i++)
-		if (lstat(mv->path[i], &b) == 0)
+		if (quiet_lstat(mv->path[i], &b) == 0)
 			cond |= COND_RENAMED_REUSED;
 	return cond;
 }
@@ -316,6 +357,8 @@ static void child(const struct seq *s, const char *wdir, struct result *res,
 	umask(0);
 	if (!buf || chdir(wdir) < 0 || setgroups(0, NULL) < 0)
 		_exit(2);
+	if (is_ref)
+		quiet_open();
 	for (int i = 0; i < SEQ_SLOTS; i++)
 		slots[i].fd = -1;
 	for (int i = 0; i < s->n; i++) {
