@@ -3,7 +3,9 @@
  * ino table, page accounting, options, the instance, attributes, file
  * data, readdir and the operations table; the page tree is in
  * memfs_radix.c, directories and the operations on names in memfs_dir.c,
- * extended attributes in memfs_xattr.c, the structures in memfs_i.h.
+ * extended attributes in memfs_xattr.c, the page memory (a pool shared by
+ * every instance of the process) in memfs_pages.c, the structures in
+ * memfs_i.h.
  *
  * What it owns
  *   One struct memfs per mounted instance (the sb's private data) holding
@@ -23,7 +25,10 @@
  *   each node the bytes of its extended attributes (names and values)
  *   rounded up to whole pages.  Both are charged to one counter, used_pages,
  *   before the memory is taken; over the limit a write or a setxattr fails
- *   with -ENOSPC.
+ *   with -ENOSPC.  The data pages themselves come from the page pool
+ *   (memfs_pages.c) and go back to it when a file loses them (truncate,
+ *   punch, the file's end, the instance's unmount): the count is the
+ *   instance's, the memory the process's (docs/memfs.md).
  *
  * Node lifetime
  *   A node lives while it has links (nlink > 0) or vnode references
@@ -43,6 +48,8 @@
  *   2. node->lock    mutex: one node's attributes and data.  At most one
  *                    node lock is held at a time.
  *   3. fs->itab_lock mutex: the ino table, the ino counter, every vrefs.
+ *   4. the page pool's lock (memfs_pages.c): a leaf, taken to get or give
+ *                    back pages, with a node lock held or not.
  *   Page accounting (used_pages) is atomic and needs no lock.
  *   Extended attributes are copied in and out under the node lock; their
  *   memory is allocated before the lock is taken and freed after it is
@@ -101,10 +108,10 @@ int memfs_page_alloc(struct memfs *fs, char **pgp)
 
 	if (err != 0)
 		return err;
-	pg = sys_calloc(1, PG_SIZE);
-	if (pg == NULL) {
+	err = memfs_pool_get(&pg, 1, true);
+	if (err != 0) {
 		atomic_fetch_sub(&fs->used_pages, 1);
-		return -ENOMEM;
+		return err;
 	}
 	*pgp = pg;
 	return 0;
@@ -317,9 +324,9 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 	int err;
 
 	if (pg == MEMFS_RESERVED) {     /* counted already */
-		pg = sys_calloc(1, PG_SIZE);
-		if (pg == NULL)
-			return -ENOMEM;
+		err = memfs_pool_get(&pg, 1, true);
+		if (err != 0)
+			return err;
 		*memfs_radix_slot(&n->u.reg.pages, idx) = pg;
 	} else if (pg == NULL) {
 		err = memfs_page_alloc(fs, &pg);
@@ -327,7 +334,7 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 			return err;
 		err = memfs_radix_insert(&n->u.reg.pages, idx, pg);
 		if (err != 0) {
-			free(pg);
+			memfs_pool_put(pg);
 			memfs_pages_uncount(fs, 1);
 			return err;
 		}
@@ -819,17 +826,19 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 }
 
 /* Prefill: a write that covers whole pages not yet in the file (writing
- * a new file, the kernel's writeback in 1 MiB pieces) spends most of its
- * time taking fresh memory: the first touch of each page is a page fault
- * (about 3 us on the reference machine, against 0.3 us for the copy).
- * Those pages are allocated and filled before the node lock is taken, so
- * that writes to one file fault in parallel; under the lock they are
+ * a new file, the kernel's writeback in 1 MiB pieces) takes fresh pages,
+ * and the first touch of a page the pool has just mapped is a page fault
+ * (about 3 us on the reference machine, against 0.3 us for the copy;
+ * pages the pool kept from a deleted file do not fault).  Those pages
+ * are taken from the pool in one call and filled before the node lock is
+ * taken, so that writes to one file fault in parallel; under the lock they are
  * adopted (or, if a page appeared meanwhile, copied into it as before),
  * so the write still takes effect at once under the lock.  Up to
  * PREFILL_MAX pages per write, for writes of PREFILL_MIN bytes or more
  * (a small write costs a lock round trip more for nothing). */
 #define PREFILL_MIN ((size_t)64 << 10)
 #define PREFILL_MAX 256
+_Static_assert(PREFILL_MAX <= MEMFS_POOL_BATCH, "one pool call per write");
 
 /* One write's pages filled ahead: on the writer's stack, its own. */
 struct prefill {
@@ -845,6 +854,7 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 {
 	uint64_t first = ((uint64_t)pos + PG_MASK) >> PG_SHIFT;
 	uint64_t end = ((uint64_t)pos + n) >> PG_SHIFT;
+	char *fresh[PREFILL_MAX];
 	unsigned want = 0;
 
 	pf->first = first;
@@ -863,15 +873,19 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 		want += pf->pg[i] != NULL;
 	}
 	pthread_mutex_unlock(&nd->lock);
-	for (unsigned i = 0; i < pf->n; i++) {
+	if (want == 0)
+		return;
+	/* the pool's pages, not zeroed: every byte is written now */
+	if (memfs_pool_get(fresh, want, false) != 0)
+		want = 0;       /* out of memory: the usual path */
+	for (unsigned i = 0, j = 0; i < pf->n; i++) {
 		if (pf->pg[i] == NULL)
 			continue;
-		/* malloc: every byte is written now */
-		pf->pg[i] = want ? sys_malloc(PG_SIZE) : NULL;
-		if (pf->pg[i] == NULL) {
-			want = 0;       /* out of memory: the usual path */
+		if (want == 0) {
+			pf->pg[i] = NULL;
 			continue;
 		}
+		pf->pg[i] = fresh[j++];
 		memcpy(pf->pg[i], (const char *)buf +
 		       ((first + i) << PG_SHIFT) - (uint64_t)pos, PG_SIZE);
 	}
@@ -948,8 +962,9 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		*off = pos + (off_t)done;
 unlock:
 	pthread_mutex_unlock(&nd->lock);
-	for (unsigned i = 0; i < pf.n; i++)
-		free(pf.pg[i]);         /* not taken: a page was there */
+	for (unsigned i = 0; i < pf.n; i++)     /* not taken: a page was there */
+		if (pf.pg[i] != NULL)
+			memfs_pool_put(pf.pg[i]);
 	return err != 0 ? err : (ssize_t)done;
 }
 

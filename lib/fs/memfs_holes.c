@@ -103,8 +103,7 @@ static int settle_reserved_locked(struct node *n, uint64_t first,
 		if (pg == NULL || found > last)
 			break;
 		if (pg == MEMFS_RESERVED) {
-			pg = sys_calloc(1, PG_SIZE);
-			if (pg == NULL)
+			if (memfs_pool_get(&pg, 1, true) != 0)
 				return -ENOMEM;
 			*memfs_radix_slot(&n->u.reg.pages, found) = pg;
 		}

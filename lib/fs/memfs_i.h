@@ -4,7 +4,8 @@
  * instance, attributes, file data, the table), memfs_radix.c (the page
  * tree), memfs_dir.c (directories and the operations on names),
  * memfs_xattr.c (extended attributes), memfs_holes.c (fallocate, reserved
- * pages, SEEK_DATA/SEEK_HOLE, copy_range).  The lifecycle, the lock order and
+ * pages, SEEK_DATA/SEEK_HOLE, copy_range), memfs_pages.c (the page pool
+ * every data page comes from).  The lifecycle, the lock order and
  * the lock legend (c, ns, n, t, a) are in memfs.c.
  */
 #ifndef UVFS_MEMFS_I_H
@@ -257,10 +258,36 @@ int memfs_page_alloc(struct memfs *fs, char **pgp);
 int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 			 char **pgp);
 
+/* memfs_pages.c: the page pool, one per process (docs/memfs.md) */
+#define MEMFS_POOL_BATCH 256    /* pages per memfs_pool_get at most */
+/* n pages (at most MEMFS_POOL_BATCH), zeros if zero is set.  => 0, or
+ * -ENOMEM with none taken.  Any thread, any memfs lock held. */
+int memfs_pool_get(char **pages, unsigned n, bool zero);
+/* Gives back one page from memfs_pool_get. */
+void memfs_pool_put(void *pg);
+/* The pool's limits, in chunks of 2 MiB: empty chunks kept as they are
+ * (hot_max), and kept given to the kernel with MADV_FREE (lazy_max);
+ * what is over them now is given back at once. */
+void memfs_pool_set_limits(uint64_t hot_max, uint64_t lazy_max);
+void memfs_pool_limits(uint64_t *hot_max, uint64_t *lazy_max);
+/* For tests: how the pool maps a new chunk's memory (len bytes, read and
+ * write, private; MAP_FAILED on failure).  NULL puts mmap back.  => the
+ * previous one. */
+typedef void *memfs_pool_map_fn(size_t len);
+memfs_pool_map_fn *memfs_pool_set_map(memfs_pool_map_fn *fn);
+struct memfs_pool_stats {
+	uint64_t chunks;        /* mapped, in every state */
+	uint64_t used;          /* pages handed out */
+	uint64_t partial, hot, lazy;    /* chunks in those states */
+	uint64_t mmaps, munmaps, lazy_frees;    /* since the start */
+};
+void memfs_pool_stats(struct memfs_pool_stats *st);
+
 /* memfs_radix.c: the page tree */
 void *memfs_radix_lookup(const struct radix *t, uint64_t idx);
 int memfs_radix_insert(struct radix *t, uint64_t idx, void *page);
-/* Takes the pages at [from, to) out (freed, but for MEMFS_RESERVED);
+/* Takes the pages at [from, to) out (back to the pool, but for
+ * MEMFS_RESERVED);
  * => how many. */
 uint64_t memfs_radix_punch(struct radix *t, uint64_t from, uint64_t to);
 uint64_t memfs_radix_trunc(struct radix *t, uint64_t from);

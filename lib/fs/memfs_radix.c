@@ -7,8 +7,9 @@
  * memfs_radix_insert as the tree grows to reach an index, freed by
  * memfs_radix_trunc when what they map is cut away.  The pages themselves
  * are the caller's (memfs.c allocates and counts them; memfs_radix_punch
- * and memfs_radix_trunc hand back how many they took out, and free all
- * but the shared reserved page, MEMFS_RESERVED).  Lock: the file node's lock, held by
+ * and memfs_radix_trunc hand back how many they took out, and give all
+ * but the shared reserved page, MEMFS_RESERVED, back to the page pool,
+ * memfs_pages.c).  Lock: the file node's lock, held by
  * every caller.
  */
 #define _GNU_SOURCE
@@ -83,10 +84,11 @@ int memfs_radix_insert(struct radix *t, uint64_t idx, void *page)
 	return 0;
 }
 
-/* Frees the pages at index in [from, to) in the subtree at *slotp, of the
- * given height (0: *slotp is a page) and first index base, and the nodes
- * left empty; returns the number of pages taken out (a reserved page,
- * MEMFS_RESERVED, is shared and not freed, but counts). */
+/* Gives the pages at index in [from, to) in the subtree at *slotp, of the
+ * given height (0: *slotp is a page) and first index base, back to the
+ * pool, and frees the nodes left empty; returns the number of pages taken
+ * out (a reserved page, MEMFS_RESERVED, is shared and not given back,
+ * but counts). */
 static uint64_t radix_punch_sub(void **slotp, unsigned height, uint64_t base,
 				uint64_t from, uint64_t to)
 {
@@ -99,7 +101,7 @@ static uint64_t radix_punch_sub(void **slotp, unsigned height, uint64_t base,
 		if (base < from || base >= to)
 			return 0;
 		if (*slotp != MEMFS_RESERVED)
-			free(*slotp);
+			memfs_pool_put(*slotp);
 		*slotp = NULL;
 		return 1;
 	}
