@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,6 +263,16 @@ int main(int argc, char **argv)
 	}
 	struct mp_check mc = { .path = mnt };
 	ctl_mountinfo_each(mp_cb, &mc);
+	struct statfs sfs;
+	if (mc.found && statfs(mnt, &sfs) != 0 && errno == ENOTCONN) {
+		/* a stat may be answered from the attributes the kernel
+		 * still holds; a statfs always asks the daemon */
+		fprintf(stderr,
+			"uvfsd: %s: a dead FUSE mount is there "
+			"(transport endpoint is not connected); "
+			"unmount it with fusermount3 -u %s\n", arg, mnt);
+		return 1;
+	}
 	if (mc.found) {
 		fprintf(stderr,
 			"uvfsd: %s is already a mount point (%s); refusing "

@@ -886,8 +886,9 @@ int main(void)
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
-		/* last: diod may die of SIGPIPE after it (it writes the reply
-		 * of the request it was stopped in to a closed socket) */
+		/* last: diod, continued after it, writes the reply of the
+		 * request it was stopped in to a closed socket (it runs with
+		 * SIGPIPE ignored: tests/conformance-diod.sh) */
 		cmocka_unit_test(test_real_server_stopped),
 	};
 

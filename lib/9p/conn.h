@@ -14,8 +14,9 @@
  *                         replayable
  *   recover.c             the supervisor: reconnect/respawn, re-walk,
  *                         reopen, identity checks; `uvfs servers` info
- *   client.c, vnops.c,    the driver: nodes, fids, vnode operations
- *   xattr.c
+ *   client.c, fids.c,     the driver: nodes, fids, names, caches, vnode
+ *   names.c, cache.c,     operations
+ *   vnops.c, xattr.c
  *
  * Lock order (docs/locking.md): p9sb.lock and conn.s.lock are never held
  * together; nothing is held across a request but the timed flags

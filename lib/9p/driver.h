@@ -1,7 +1,8 @@
 /*
- * driver.h - the 9P client driver's own objects (client.c, mount.c, vnops.c,
- * xattr.c): the nodes behind vnodes, shared fids, open handles, the
- * superblock's private object.  Internal to lib/9p.
+ * driver.h - the 9P client driver's own objects (client.c, fids.c, names.c,
+ * cache.c, mount.c, vnops.c, io.c, xattr.c): the nodes behind vnodes,
+ * shared fids, open handles, the superblock's private object, and the
+ * functions those files share.  Internal to lib/9p.
  */
 #ifndef UVFS_9P_DRIVER_H
 #define UVFS_9P_DRIVER_H
@@ -202,7 +203,44 @@ static inline struct p9sb *S(struct uvfs_sb *sb)
 	return uvfs_sb_private(sb);
 }
 
-/* ---- client.c: nodes and fids ---- */
+/* The name index's bucket of (pino, name) (names.c). */
+static inline unsigned nbucket(uint64_t pino, const char *name)
+{
+	uint64_t h = pino * 0x9e3779b97f4a7c15ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+}
+
+/* ---- client.c: the table of nodes ---- */
+/* => s->lock held */
+struct node *node_find_locked(struct p9sb *s, uint64_t ino);
+void lru_del_locked(struct p9sb *s, struct node *n);
+void hash_del_locked(struct p9sb *s, struct node *n);
+/* => s->lock held.  n's parent link follows n->pino (pino: the new one;
+ * 0: none). */
+void node_link_locked(struct p9sb *s, struct node *n, uint64_t pino);
+void node_free(struct p9sb *s, struct node *n);
+/* fidnum P9_NOFID: the node without a fid (a create's: walked on
+ * demand, or by the walk sent behind it). */
+int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+		 bool replace, uint64_t pino, const char *name, uint64_t gen);
+/* Walks fid to name (NULL: a clone) into a new fid. */
+int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
+	 struct p9_qid *qid);
+uint64_t sb_gen(struct p9sb *s);
+int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga);
+/* Clones n's fid and opens the clone. */
+int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
+	     uint32_t *iounit);
+/* The largest data count for one Tread/Twrite. */
+uint32_t io_max(struct p9sb *s, uint32_t iounit);
+/* Keeps n in the table while a job uses it (node_rele gives it back). */
+void node_hold(struct p9sb *s, struct node *n);
+void node_rele(struct p9sb *s, struct node *n);
+
+/* ---- fids.c: the nodes' fids and the fid cache ---- */
 struct fid *fid_new(uint32_t num);
 /* Drops a use; the last one clunks (asynchronously). */
 void fid_put(struct p9sb *s, struct fid *f);
@@ -220,70 +258,18 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
 		  bool *open);
 /* Walks n again from the root by its chain of names, installs the fid. */
 int rewalk(struct p9sb *s, struct node *n);
-/* => s->lock held */
-struct node *node_find_locked(struct p9sb *s, uint64_t ino);
-void lru_del_locked(struct p9sb *s, struct node *n);
-void hash_del_locked(struct p9sb *s, struct node *n);
-void node_free(struct p9sb *s, struct node *n);
-/* fidnum P9_NOFID: the node without a fid (a create's: walked on
- * demand, or by the walk sent behind it). */
-int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
-		 bool replace, uint64_t pino, const char *name, uint64_t gen);
-/* Walks fid to name (NULL: a clone) into a new fid. */
-int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
-	 struct p9_qid *qid);
-uint64_t sb_gen(struct p9sb *s);
+/* => s->lock held.  n's fid becomes f (ownership passes); the old one,
+ * and one the cache released, are returned to be put unlocked. */
+void node_set_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
+			 struct fid **old, struct fid **released);
+/* => s->lock held.  n leaves the fid cache (its fid, if any, stays). */
+void flru_del_locked(struct p9sb *s, struct node *n);
 /* => s->lock held.  Was n, or a directory above it, renamed after
  * rename generation gen (or is its chain of names not known whole)? */
 bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
 /* An operation on n's fid failed with r: true if it is worth retrying
  * because n's fid was walked before a rename and could walk again. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);
-int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga);
-/* Clones n's fid and opens the clone. */
-int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
-	     uint32_t *iounit);
-/* The largest data count for one Tread/Twrite. */
-uint32_t io_max(struct p9sb *s, uint32_t iounit);
-
-/* Keeps n in the table while a job uses it (node_rele gives it back). */
-void node_hold(struct p9sb *s, struct node *n);
-void node_rele(struct p9sb *s, struct node *n);
-/* The attribute cache: fresh attributes of n into *ga (true), or false. */
-bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
-void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
-void attr_drop(struct p9sb *s, struct node *n);
-/* n was read on the server (a listing, a symlink's target): its atime
- * may have moved there (relatime), so the attributes kept are not
- * answered again; the mode, owner and group kept for permission checks
- * stand (docs/9p-client.md, "Round trips"). */
-void attr_drop_atime(struct p9sb *s, struct node *n);
-/* Fresh mode, uid, gid of n (the rest may be stale). */
-bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
-/* A rename moved (opino, oname) to (npino, nname): the table follows
- * (the node keeps its fid until its next use, when node_fid walks it
- * again by the new name: docs/9p-client.md "fids and renames"); a node
- * at the target name loses it. */
-void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
-		  uint64_t npino, const char *nname);
-/* Hard links (docs/9p-client.md, "Hard links"): a link dir/name to n was
- * made; dir/name was removed (its file, if it has another name known,
- * is walked by that one from now on). */
-void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
-		 const char *name);
-void node_name_gone(struct p9sb *s, uint64_t pino, const char *name);
-/* The name cache: the file the server last said dir/name is, if that
- * was within the attribute timeout (cache=loose: since any change here)
- * and its type is known: 1, *ino, *type; else 0. */
-int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
-	     mode_t *type);
-/* => s->lock held.  The same. */
-bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
-		       uint64_t *ino, mode_t *type);
-/* The server has just made a new file numbered ino (an exclusive
- * create): a node that had the number belonged to a file now gone (the
- * host reused its inode): its names and attributes go. */
-void node_new_file(struct p9sb *s, uint64_t ino);
 /* For a request that consumes a fid (Tremove): the fid of the node named
  * dir/name, if it was walked by that name (no rename since) and nobody
  * else uses it; the node is left without one (walked again on demand).
@@ -296,13 +282,66 @@ struct fid *node_name_fid(struct p9sb *s, uint64_t pino, const char *name,
 			  struct node **np);
 /* n's fid names where the table says n is now (a Trename moved it). */
 void node_fid_fresh(struct p9sb *s, struct node *n);
+
+/* ---- cache.c: what is kept for actimeo= ---- */
+/* The attribute cache: fresh attributes of n into *ga (true), or false. */
+bool attr_get(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga);
+void attr_drop(struct p9sb *s, struct node *n);
+/* n was read on the server (a listing, a symlink's target): its atime
+ * may have moved there (relatime), so the attributes kept are not
+ * answered again; the mode, owner and group kept for permission checks
+ * stand (docs/9p-client.md, "Round trips"). */
+void attr_drop_atime(struct p9sb *s, struct node *n);
+/* Fresh mode, uid, gid of n (the rest may be stale). */
+bool attr_get_perm(struct p9sb *s, struct node *n, struct p9_rgetattr *ga);
+/* The name cache: the file the server last said dir/name is, if that
+ * was within the attribute timeout (cache=loose: since any change here)
+ * and its type is known: 1, *ino, *type; else 0. */
+int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
+	     mode_t *type);
+/* => s->lock held.  The same. */
+bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
+		       uint64_t *ino, mode_t *type);
 /* dir/name changed here (unlinked, replaced): not known any more. */
 void name_forget(struct p9sb *s, uint64_t pino, const char *name);
-
 /* A listing of dir from its start (cookie 0: what was kept goes) or on:
  * name is one of its entries. */
 void ls_note(struct p9sb *s, struct node *dir, bool start, const char *name);
 void ls_free_locked(struct node *dir);
+
+/* ---- names.c: the index by name, hard links, renames ---- */
+/* => s->lock held.  n leaves the (pino, name) chain. */
+void nhash_del_locked(struct p9sb *s, struct node *n);
+/* => s->lock held.  Records where n's fid was walked to (name NULL: it
+ * has no name now). */
+void node_set_name_locked(struct p9sb *s, struct node *n, uint64_t pino,
+			  const char *name, uint64_t gen);
+/* => s->lock held.  (pino, name) is no longer / is another name of n
+ * (alias_del_locked: true if it was one). */
+bool alias_del_locked(struct p9sb *s, struct node *n, uint64_t pino,
+		      const char *name);
+void alias_add_locked(struct p9sb *s, struct node *n, uint64_t pino,
+		      const char *name);
+/* n's fid failed with ENOENT: its name may be gone.  Its other names are
+ * walked in turn; true once one reached it. */
+bool alias_rewalk(struct p9sb *s, struct node *n);
+/* A rename moved (opino, oname) to (npino, nname): the table follows
+ * (the node keeps its fid until its next use, when node_fid walks it
+ * again by the new name: docs/9p-client.md "fids and renames"); a node
+ * at the target name loses it. */
+void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
+		  uint64_t npino, const char *nname);
+/* Hard links (docs/9p-client.md, "Hard links"): a link dir/name to n was
+ * made; dir/name was removed (its file, if it has another name known,
+ * is walked by that one from now on). */
+void node_linked(struct p9sb *s, struct node *n, uint64_t pino,
+		 const char *name);
+void node_name_gone(struct p9sb *s, uint64_t pino, const char *name);
+/* The server has just made a new file numbered ino (an exclusive
+ * create): a node that had the number belonged to a file now gone (the
+ * host reused its inode): its names and attributes go. */
+void node_new_file(struct p9sb *s, uint64_t ino);
 
 /* ---- io.c ---- */
 /* Waits until the writes behind on n are answered (a stat, a read, a

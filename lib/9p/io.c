@@ -298,14 +298,6 @@ struct rapiece {
 	struct rapiece *next;   /* the handle's list, by offset */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 static void ra_put(struct p9sb *s, struct rapiece *rp)
 {
 	if (atomic_fetch_sub(&rp->refs, 1) == 1) {
@@ -377,7 +369,7 @@ static void ra_fill(struct p9sb *s, struct handle *h, uint64_t from,
 		atomic_init(&rp->done, false);
 		atomic_init(&rp->refs, 2);
 		rp->dgen = atomic_load(&nd->dgen);
-		rp->asked_ns = mono_ns();
+		rp->asked_ns = mono_now_ns();
 		*pp = rp;
 		pp = &rp->next;
 		at += max;
@@ -395,7 +387,7 @@ static size_t ra_take(struct p9sb *s, struct handle *h, char *buf,
 		      size_t n, uint64_t off, bool *eof)
 {
 	uint64_t dg = atomic_load(&h->node->dgen);
-	uint64_t now = mono_ns();
+	uint64_t now = mono_now_ns();
 	size_t done = 0;
 
 	*eof = false;

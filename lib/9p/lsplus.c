@@ -121,11 +121,8 @@ static void pf_getattr_end(struct p9sb *s, struct pf_ent *e, uint64_t pino,
 /* Was d listed lately (a listing that a stat of each name may follow)? */
 bool listed_lately(struct p9sb *s, struct node *d)
 {
-	struct timespec t;
+	uint64_t now = mono_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	uint64_t now = (uint64_t)t.tv_sec * 1000000000ull +
-		       (uint64_t)t.tv_nsec;
 	pthread_mutex_lock(&s->lock);
 	bool r = d->ls && now - d->ls_ns < LS_AGE_NS;
 	pthread_mutex_unlock(&s->lock);

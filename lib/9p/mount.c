@@ -3,8 +3,9 @@
  * "hostfs", "diod"): their options, mount (connect or spawn the server,
  * Tversion, Tattach, the root node) and unmount, forced-unmount
  * cancellation, statfs, vget and reclaim, and the operations vector,
- * each operation under one call deadline.  The nodes and fids are
- * client.c's, the vnode operations vnops.c's, io.c's and xattr.c's.
+ * each operation under one call deadline.  The nodes are client.c's,
+ * their fids fids.c's, their names names.c's, what is kept of the server
+ * cache.c's, the vnode operations vnops.c's, io.c's and xattr.c's.
  *
  * Owns struct p9sb (mount to unmount): made and attached by
  * mount_common(), freed by p9_free() at unmount (every handle and node
@@ -307,13 +308,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->caps_lock, NULL);
-	{
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->walk_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_monotonic(&s->walk_cv);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->flru.fnext = s->flru.fprev = &s->flru;
 	s->maxfids = (unsigned)o.fids;

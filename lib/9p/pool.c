@@ -53,15 +53,10 @@ void pool_run_here(void (*fn)(void *), void *arg)
 
 void pool_init(struct p9pool *p, struct conn *c)
 {
-	pthread_condattr_t ca;
-
 	p->c = c;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_cond_init(&p->done_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&p->cv);
+	cond_init_monotonic(&p->done_cv);
 	p->head = p->tail = NULL;
 	p->nthreads = p->idle = p->nqueued = 0;
 	p->stop = false;

@@ -3,7 +3,7 @@
  * names: getattr, setattr, permission, lookup (the walks ahead of an
  * ls -l are lsplus.c's), create, link, unlink, rename, readlink.  Each is
  * a few requests on the session (conn.h), answered from the attributes
- * and names the node table keeps when they are fresh (client.c); the name
+ * and names the node table keeps when they are fresh (cache.c); the name
  * operations are retried once when a rename above made a path-named fid
  * stale (diod).  Open files and their I/O are io.c's.
  *

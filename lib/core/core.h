@@ -471,7 +471,7 @@ void mount_cross_down(struct path *p);
  * the root of a detached mount.  Lock-free. */
 void mount_cross_up(struct path *p, const struct path *root);
 
-/* ---- open files and contexts (file.c) ---------------------------------- */
+/* ---- open files and contexts (file.c, fileopen.c, fileio.c) ------------ */
 
 struct file {
 	struct path path;                   /* const; held */
@@ -551,7 +551,7 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 /* Permission helper on cred, using vop_access. */
 int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask);
 
-/* ---- path-level calls shared by file.c and node.c ---------------------- */
+/* ---- path-level calls shared by file*.c and node.c --------------------- */
 
 /* The first half of every call that adds or removes a name: the parent
  * (held) and, when the name exists, the child (held, not followed,

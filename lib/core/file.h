@@ -1,8 +1,8 @@
 /*
- * file.h - what file.c, attr.c and names.c share (private to lib/core):
- * the small checks every call makes and the descriptor-table entry points
- * that attr.c and names.c use.  The rules for open files and descriptor
- * tables are in file.c.
+ * file.h - what file.c, fileopen.c, fileio.c, attr.c and names.c share
+ * (private to lib/core): the small checks every call makes and the
+ * open-file and descriptor-table entry points they use.  The rules for
+ * open files and descriptor tables are in file.c.
  */
 #ifndef UVFS_CORE_FILE_H
 #define UVFS_CORE_FILE_H
@@ -50,6 +50,20 @@ static inline void *file_fh(struct file *f)
 	vn_unlock(vp);
 	return fh;
 }
+
+/* file.c: a new open file description on p (the reference is moved in,
+ * also on failure; name too).  => NULL when out of memory. */
+struct file *file_new(struct path *p, int flags, char *name);
+/* file.c: installs f in the lowest free slot of ctx's table; the slot
+ * takes over the caller's reference.  => the descriptor, or -EMFILE /
+ * -ENOMEM (f untouched). */
+int fd_install(struct uvfs_ctx *ctx, struct file *f);
+/* file.c: a held file of fd for I/O: not O_PATH and open for writing (wr)
+ * or for reading.  => 0 and *out, or -EBADF. */
+int fd_get_io(struct uvfs_ctx *ctx, int fd, bool wr, struct file **out);
+/* file.c: the lexical name of path resolved from dirfd (diagnostics).
+ * => malloc'ed, NULL when out of memory. */
+char *name_at(struct uvfs_ctx *ctx, int dirfd, const char *path);
 
 /* names.c: the parent of path and, when the last component names an
  * entry, the child (not followed), in *d; dirop_end releases them. */

@@ -34,6 +34,7 @@
 #include "core.h"
 #include "file.h"
 #include "lock.h"
+#include "deadline.h"    /* lib/util */
 
 #include <sys/file.h>
 
@@ -53,13 +54,8 @@ struct uvfs_lock_wait {
 
 int lock_init(struct uvfs *u)
 {
-	pthread_condattr_t ca;
-
 	pthread_mutex_init(&u->lk_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&u->lk_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&u->lk_cv);
 	return 0;
 }
 
@@ -280,16 +276,6 @@ int lock_try(struct uvfs_sb *sb, struct vnode *vp, void *fh, int cmd,
 }
 
 /* ---- waiting ----------------------------------------------------------- */
-
-static void ts_add_ms(struct timespec *t, long ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
 
 static bool ts_before(const struct timespec *a, const struct timespec *b)
 {

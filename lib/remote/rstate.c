@@ -30,12 +30,12 @@ static void illegal(const char *what, const char *from, const char *to)
 	abort();
 }
 
-void rs_conn_init(struct rs_conn *s, const pthread_condattr_t *ca)
+void rs_conn_init(struct rs_conn *s)
 {
 	s->state = RS_UP;
 	s->silent = false;
 	atomic_init(&s->dead, false);
-	pthread_cond_init(&s->cv, ca);
+	cond_init_monotonic(&s->cv);
 }
 
 void rs_conn_fini(struct rs_conn *s)

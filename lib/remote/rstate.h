@@ -37,7 +37,7 @@ struct rs_conn {
 	pthread_cond_t cv;      /* broadcast at every state change */
 };
 
-void rs_conn_init(struct rs_conn *s, const pthread_condattr_t *ca);
+void rs_conn_init(struct rs_conn *s);
 void rs_conn_fini(struct rs_conn *s);
 /* => owner's lock held.  The one place the state changes; an illegal
  * transition is a bug: the process aborts with both names. */

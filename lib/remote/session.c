@@ -131,12 +131,13 @@ struct rs_req *rs_req_new(struct rs_session *c, enum rs_kind kind)
 	 * per-thread cache, and a request is made and freed per call */
 	struct rs_req *rq = sys_malloc(sizeof(*rq));
 
+	(void)c;        /* (rs_req_free's pair, which uses it) */
 	if (!rq)
 		return NULL;
 	memset(rq, 0, sizeof(*rq));
 	rq->kind = kind;
 	if (kind == RS_CALL)
-		pthread_cond_init(&rq->cv, &c->cattr);
+		cond_init_monotonic(&rq->cv);
 	return rq;
 }
 
@@ -1021,14 +1022,12 @@ int rs_session_init(struct rs_session *c, const struct rs_proto *proto)
 	c->evfd = sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->evfd < 0)
 		return -errno;
-	pthread_condattr_init(&c->cattr);
-	pthread_condattr_setclock(&c->cattr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cv, &c->cattr);
-	pthread_cond_init(&c->lock_cv, &c->cattr);
-	rs_conn_init(&c->rs, &c->cattr);
-	pthread_cond_init(&c->sup_cv, &c->cattr);
-	pthread_cond_init(&c->rd_cv, &c->cattr);
+	cond_init_monotonic(&c->cv);
+	cond_init_monotonic(&c->lock_cv);
+	rs_conn_init(&c->rs);
+	cond_init_monotonic(&c->sup_cv);
+	cond_init_monotonic(&c->rd_cv);
 	atomic_init(&c->sgen, 0);
 	atomic_init(&c->rx_ns, 0);
 	c->pidfd = -1;
@@ -1068,7 +1067,6 @@ void rs_session_fini(struct rs_session *c, int drain_ms)
 	rs_conn_fini(&c->rs);
 	pthread_cond_destroy(&c->sup_cv);
 	pthread_cond_destroy(&c->rd_cv);
-	pthread_condattr_destroy(&c->cattr);
 	free(c->rb);
 }
 

@@ -124,7 +124,8 @@ struct rs_session {
 	bool serial;            /* const: one request at a time */
 	bool hard;              /* const: calls wait out UNREACHABLE */
 	bool proto_fatal;       /* const: a protocol violation kills */
-	pthread_condattr_t cattr;       /* CLOCK_MONOTONIC */
+	/* (every condition variable here waits on CLOCK_MONOTONIC:
+	 * cond_init_monotonic, lib/util/deadline.h) */
 	pthread_mutex_t lock;           /* everything below */
 	pthread_cond_t cv;              /* a tag freed, or killed */
 	/* Locks with a deadline (and that kill breaks), held across I/O:

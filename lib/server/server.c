@@ -72,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "server_i.h"
 #include "sys.h"
 
@@ -555,11 +556,7 @@ static void drain(struct conn *c)
 				interrupt_locked(c, r);
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts_add_ms(&ts, 100);
 		pthread_cond_timedwait(&c->idle, &c->lock, &ts);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -913,12 +910,7 @@ static void watch_wait_locked(struct conn *c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += WATCH_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&ts, WATCH_MS);
 	pthread_cond_timedwait(&c->wcond, &c->lock, &ts);
 }
 
@@ -1027,11 +1019,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->qcond, NULL);
 	pthread_cond_init(&c->idle, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->wcond, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&c->wcond);
 	c->workers = sys_calloc(srv->o.nworkers, sizeof(*c->workers));
 	if (!c->workers) {
 		err = -ENOMEM;
