@@ -200,6 +200,14 @@ static void detach_stdio(int ready_fd)
 	service_log_to_syslog();
 }
 
+/* A FUSE mount whose daemon is gone is at the mount point. */
+static void dead_mount(const char *arg, const char *mnt)
+{
+	fprintf(stderr, "uvfsd: %s: a dead FUSE mount is there (transport "
+		"endpoint is not connected); unmount it with fusermount3 -u "
+		"%s\n", arg, mnt);
+}
+
 int main(int argc, char **argv)
 {
 	struct uvfs_config cfg = { 0 };
@@ -235,11 +243,7 @@ int main(int argc, char **argv)
 	const char *arg = args.mountpoint;
 	if (!realpath(arg, mnt)) {
 		if (errno == ENOTCONN)
-			fprintf(stderr,
-				"uvfsd: %s: a dead FUSE mount is there "
-				"(transport endpoint is not connected); "
-				"unmount it with fusermount3 -u %s\n", arg,
-				arg);
+			dead_mount(arg, arg);
 		else
 			fprintf(stderr, "uvfsd: %s: %s\n", arg,
 				strerror(errno));
@@ -248,10 +252,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	if (stat(mnt, &st)) {
 		if (errno == ENOTCONN)
-			fprintf(stderr,
-				"uvfsd: %s: a dead FUSE mount is there "
-				"(transport endpoint is not connected); "
-				"unmount it with fusermount3 -u %s\n", arg, mnt);
+			dead_mount(arg, mnt);
 		else
 			fprintf(stderr, "uvfsd: %s: %s\n", arg,
 				strerror(errno));
@@ -267,10 +268,7 @@ int main(int argc, char **argv)
 	if (mc.found && statfs(mnt, &sfs) != 0 && errno == ENOTCONN) {
 		/* a stat may be answered from the attributes the kernel
 		 * still holds; a statfs always asks the daemon */
-		fprintf(stderr,
-			"uvfsd: %s: a dead FUSE mount is there "
-			"(transport endpoint is not connected); "
-			"unmount it with fusermount3 -u %s\n", arg, mnt);
+		dead_mount(arg, mnt);
 		return 1;
 	}
 	if (mc.found) {

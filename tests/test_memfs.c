@@ -39,21 +39,9 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-/* ---- the core's stand-in ----------------------------------------------- */
+/* ---- the core's stand-in (memfs_standin.c) ------------------------------ */
 
-struct uvfs_sb {
-	void *priv;
-};
-
-void *uvfs_sb_private(const struct uvfs_sb *sb)
-{
-	return sb->priv;
-}
-
-void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
-{
-	sb->priv = priv;
-}
+#include "memfs_standin.h"
 
 static const struct uvfs_fstype_ops *const ops = &uvfs_memfs_ops;
 

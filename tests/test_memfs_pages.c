@@ -28,31 +28,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
-#endif
-#ifndef FALLOC_FL_PUNCH_HOLE
-#define FALLOC_FL_PUNCH_HOLE 0x02
-#endif
-
 #define CHUNK_DATA_PAGES 511    /* pages a 2 MiB chunk hands out */
 #define MiB ((size_t)1 << 20)
 
-/* ---- the core's stand-in ----------------------------------------------- */
+/* ---- the core's stand-in (memfs_standin.c) ------------------------------ */
 
-struct uvfs_sb {
-	void *priv;
-};
-
-void *uvfs_sb_private(const struct uvfs_sb *sb)
-{
-	return sb->priv;
-}
-
-void uvfs_sb_set_private(struct uvfs_sb *sb, void *priv)
-{
-	sb->priv = priv;
-}
+#include "memfs_standin.h"
 
 static const struct uvfs_fstype_ops *const ops = &uvfs_memfs_ops;
 static const struct uvfs_cred root_cred = { .uid = 0, .gid = 0 };
