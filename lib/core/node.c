@@ -130,8 +130,6 @@ int uvfs_node_exclusive(const struct uvfs_node *nd)
 	return !(nd->path.vp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
 }
 
-/* Each field through the same checks as the path calls (chmod, chown,
- * truncate, utimensat), in that order. */
 /* mode differs from vp's only by set-user-ID and set-group-ID cleared */
 static bool only_clears_ids(struct vnode *vp, mode_t mode)
 {
@@ -145,6 +143,8 @@ static bool only_clears_ids(struct vnode *vp, mode_t mode)
 	       (mode & 07777) != (st.st_mode & 07777);
 }
 
+/* Each field through the same checks as the path calls (chmod, chown,
+ * truncate, utimensat), in that order. */
 int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		      const struct uvfs_setattr *sa, struct stat *st)
 {
@@ -161,19 +161,16 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 	    only_clears_ids(p->vp, sa->mode)) {
 		mode_t kill = sa->mode & 07777;
 		err = path_truncate_mode(ctx, p, sa->size, &kill);
-		goto times;
+	} else {
+		if (sa->valid & UVFS_SET_MODE)
+			err = path_chmod(ctx, p, sa->mode);
+		uid_t uid = (sa->valid & UVFS_SET_UID) ? sa->uid : (uid_t)-1;
+		gid_t gid = (sa->valid & UVFS_SET_GID) ? sa->gid : (gid_t)-1;
+		if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))
+			err = path_chown(ctx, p, uid, gid);
+		if (!err && (sa->valid & UVFS_SET_SIZE))
+			err = path_truncate(ctx, p, sa->size);
 	}
-	if (sa->valid & UVFS_SET_MODE)
-		err = path_chmod(ctx, p, sa->mode);
-	if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))
-		err = path_chown(ctx, p,
-				 (sa->valid & UVFS_SET_UID) ? sa->uid
-							    : (uid_t)-1,
-				 (sa->valid & UVFS_SET_GID) ? sa->gid
-							    : (gid_t)-1);
-	if (!err && (sa->valid & UVFS_SET_SIZE))
-		err = path_truncate(ctx, p, sa->size);
-times:
 	if (!err && (sa->valid & (UVFS_SET_ATIME | UVFS_SET_MTIME))) {
 		struct timespec t[2] = { { 0, UTIME_OMIT },
 					 { 0, UTIME_OMIT } };
