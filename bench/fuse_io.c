@@ -21,6 +21,14 @@
  *       at the end, timed (for a writeback cache: what was written must
  *       have reached the file system).  Prints ops (ops/s) and direct (1
  *       or 0).
+ *   bench_fuse_io ops create|unlink DIR N
+ *   bench_fuse_io ops read|write FILE N SEED
+ *       exactly N operations, untimed (bench_fuse_instr counts what the
+ *       daemon does for them): creates of DIR/f000000.. (open
+ *       O_CREAT|O_EXCL + close), unlinks of the same names, or 4 KiB
+ *       preads or pwrites at random aligned offsets of FILE with O_DIRECT
+ *       (buffered if the file system refuses it, as rand).  Prints
+ *       direct (1 or 0) for read and write.
  *   bench_fuse_io fsx FILE OPS SEED
  *       fsx-style: OPS random operations on one open file of at most
  *       FSX_MAX bytes: pread (verified against an in-memory model of the
@@ -213,6 +221,69 @@ static int rand_io(int writing, const char *path, double secs, int buffered)
 	return 0;
 }
 
+/* A fixed number of operations (ops). */
+static int count_names(int unlinking, const char *dir, long n)
+{
+	char name[32];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	if (dfd < 0)
+		die("open", dir);
+	for (long i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%06ld", i);
+		if (unlinking) {
+			if (unlinkat(dfd, name, 0) != 0)
+				die("unlink", name);
+			continue;
+		}
+		int fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0)
+			die("create", name);
+		close(fd);
+	}
+	close(dfd);
+	return 0;
+}
+
+static int count_io(int writing, const char *path, long n)
+{
+	struct stat st;
+	void *buf;
+	int direct = 1;
+	int fd = open(path, (writing ? O_RDWR : O_RDONLY) | O_DIRECT);
+
+	if (fd < 0 && errno == EINVAL) {
+		direct = 0;
+		fd = open(path, writing ? O_RDWR : O_RDONLY);
+	}
+	if (fd < 0)
+		die("open", path);
+	if (fstat(fd, &st) != 0)
+		die("fstat", path);
+	uint64_t nblk = (uint64_t)st.st_size / BLK;
+	if (nblk == 0) {
+		fprintf(stderr, "bench_fuse_io: %s: empty file\n", path);
+		return 1;
+	}
+	if (posix_memalign(&buf, BLK, BLK) != 0)
+		return 1;
+	memset(buf, 0x5a, BLK);
+	for (long i = 0; i < n; i++) {
+		off_t off = (off_t)(rnd_below(nblk) * BLK);
+		ssize_t r = writing ? pwrite(fd, buf, BLK, off)
+				    : pread(fd, buf, BLK, off);
+		if (r != BLK) {
+			if (r >= 0)
+				errno = EIO;
+			die(writing ? "pwrite" : "pread", path);
+		}
+	}
+	printf("direct %d\n", direct);
+	free(buf);
+	close(fd);
+	return 0;
+}
+
 /* fsx: the model is the file's bytes, model_size its size. */
 static unsigned char model[FSX_MAX], wbuf[FSX_MAXLEN], rbuf[FSX_MAXLEN];
 static off_t model_size;
@@ -312,6 +383,8 @@ static void usage(void)
 		"       bench_fuse_io tree DIR NDIRS NFILES\n"
 		"       bench_fuse_io fill FILE MIB\n"
 		"       bench_fuse_io rand read|write FILE SECONDS SEED [buffered]\n"
+		"       bench_fuse_io ops create|unlink DIR N\n"
+		"       bench_fuse_io ops read|write FILE N SEED\n"
 		"       bench_fuse_io fsx FILE OPS SEED\n");
 	exit(2);
 }
@@ -333,6 +406,19 @@ int main(int argc, char **argv)
 			return rand_io(0, argv[3], atof(argv[4]), argc == 7);
 		if (strcmp(argv[2], "write") == 0)
 			return rand_io(1, argv[3], atof(argv[4]), argc == 7);
+	}
+	if (strcmp(argv[1], "ops") == 0 && argc == 5) {
+		if (strcmp(argv[2], "create") == 0)
+			return count_names(0, argv[3], atol(argv[4]));
+		if (strcmp(argv[2], "unlink") == 0)
+			return count_names(1, argv[3], atol(argv[4]));
+	}
+	if (strcmp(argv[1], "ops") == 0 && argc == 6) {
+		rng = strtoull(argv[5], NULL, 0) | 1;
+		if (strcmp(argv[2], "read") == 0)
+			return count_io(0, argv[3], atol(argv[4]));
+		if (strcmp(argv[2], "write") == 0)
+			return count_io(1, argv[3], atol(argv[4]));
 	}
 	if (strcmp(argv[1], "fsx") == 0 && argc == 5) {
 		rng = strtoull(argv[4], NULL, 0) | 1;
