@@ -283,8 +283,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 		pthread_mutex_init(&uf->stripe[i], NULL);
 	pthread_mutex_init(&uf->fh_lock, NULL);
 	pthread_mutex_init(&uf->pool_lock, NULL);
-	for (int i = 0; i < RQ_STRIPES; i++)
-		pthread_mutex_init(&uf->rq_lock[i], NULL);
+	pthread_mutex_init(&uf->rq_lock, NULL);
 	uf->mountpoint = strdup(cfg->mountpoint);
 	if (!uf->mountpoint) {
 		err = -ENOMEM;
@@ -439,6 +438,7 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 		uvfs_node_release(uf->root, 1);
 	if (uf->se)
 		fuse_session_destroy(uf->se);
+	reqs_fini(uf);  /* the contexts of threads still alive */
 	for (size_t i = 0; i < uf->npool; i++)
 		uvfs_ctx_free(uf->pool[i]);
 	free(uf->pool);
@@ -446,8 +446,7 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 		pthread_mutex_destroy(&uf->stripe[i]);
 	pthread_mutex_destroy(&uf->fh_lock);
 	pthread_mutex_destroy(&uf->pool_lock);
-	for (int i = 0; i < RQ_STRIPES; i++)
-		pthread_mutex_destroy(&uf->rq_lock[i]);
+	pthread_mutex_destroy(&uf->rq_lock);
 	free(uf->mountpoint);
 	free(uf);
 }

@@ -21,7 +21,6 @@
 #define TIMEOUT_EXCL 3600.0     /* changed only through uvfs */
 #define NSTRIPES 64
 #define NBUCKETS 4096           /* per table; chained */
-#define RQ_STRIPES 16           /* lists of requests in progress */
 
 /* A node the kernel knows.  Lock: its stripe. */
 struct kent {
@@ -48,20 +47,33 @@ struct fh {
 	struct fh *prev, *next;
 };
 
-/* A request in progress (reqs.c): one per worker thread, linked while its
- * handler runs.  Lock: uf->rq_lock[stripe] while linked; the owner thread
- * fills it before linking. */
+/* A request in progress (reqs.c), in its thread's slot.  Written by that
+ * thread only, each change between two steps of seq (odd while it
+ * changes); read by the lister, who reads again if seq moved.  op NULL:
+ * no request in progress. */
 struct freq {
-	struct uvfs_fuse *uf;           /* linked on its list; else NULL */
-	pid_t pid;                      /* the caller (a thread id) */
-	const char *op;                 /* "lookup", "getattr", ... */
-	struct uvfs_node *nd;           /* the node it entered */
+	atomic_uint seq;
+	_Atomic(const char *) op;               /* "lookup", "getattr", ... */
+	_Atomic pid_t pid;                      /* the caller (a thread id) */
+	_Atomic(struct uvfs_node *) nd;         /* the node it entered */
 	/* the mount the handler's thread is inside now (uvfs_thread_where:
 	 * written by that thread, read by the lister; 0: none) */
-	const _Atomic unsigned long long *where;
-	int64_t start_ns;               /* CLOCK_MONOTONIC */
-	unsigned stripe;
-	struct freq *prev, *next;
+	_Atomic(const _Atomic unsigned long long *) where;
+	_Atomic int64_t start_ns;               /* CLOCK_MONOTONIC_COARSE */
+};
+
+/* The state of a thread that runs requests of a session (reqs.c).
+ * uf, prev, next: written under reqs.c's slots_lock (and uf->rq_lock for
+ * the links), by the thread itself or by reqs_fini once the session's
+ * threads have stopped; the thread reads uf without a lock.  ctx,
+ * ctx_busy: the thread's own (reqs_fini and the thread's exit take ctx
+ * under slots_lock).  rec: see struct freq. */
+struct tslot {
+	struct uvfs_fuse *uf;           /* the session; NULL: it ended */
+	struct uvfs_ctx *ctx;           /* the cached context, or NULL */
+	bool ctx_busy;                  /* ctx taken by a request (req_ctx) */
+	struct freq rec;
+	struct tslot *prev, *next;      /* on uf->slots */
 };
 
 struct uvfs_fuse {
@@ -89,8 +101,9 @@ struct uvfs_fuse {
 
 	dev_t root_dev;                  /* the root node's st_dev; const */
 
-	pthread_mutex_t rq_lock[RQ_STRIPES];
-	struct freq *rq[RQ_STRIPES];     /* rq_lock[i]: requests in progress */
+	pthread_mutex_t rq_lock;
+	struct tslot *slots;             /* rq_lock: the threads that serve
+					    requests (reqs.c) */
 
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
@@ -169,6 +182,13 @@ dev_t known_dev(struct uvfs_fuse *uf, struct uvfs_node *nd);
  * request (op: a static string) until req_end. */
 void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op);
 void req_end(struct uvfs_fuse *uf);
+/* reqs.c: this thread's cached context for a request (NULL: none free
+ * here, or out of memory: take one from the pool); slot_ctx_put gives it
+ * back (false: ctx is not this thread's cached one).  reqs_fini, at the
+ * session's end, drops the slots of threads that still have one. */
+struct uvfs_ctx *slot_ctx(struct uvfs_fuse *uf);
+bool slot_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx);
+void reqs_fini(struct uvfs_fuse *uf);
 
 /* ops.c: the operations table; the caller's context for a request that
  * enters the library on node ino for operation op (op: a static string;

@@ -31,9 +31,21 @@
 
 /* ---- handles ----------------------------------------------------------- */
 
-static void pid_label(fuse_req_t req, char *buf, size_t size)
+/* "pid N", the label of a handle (what uvfs holders shows); written by
+ * hand: snprintf costs more than the rest of an open's front end. */
+static void pid_label(fuse_req_t req, char buf[static 16])
 {
-	snprintf(buf, size, "pid %d", (int)fuse_req_ctx(req)->pid);
+	unsigned v = (unsigned)fuse_req_ctx(req)->pid;
+	char d[10];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n < 10);
+	memcpy(buf, "pid ", 4);
+	for (int i = 0; i < n; i++)
+		buf[4 + i] = d[n - 1 - i];
+	buf[4 + n] = '\0';
 }
 
 static void fh_link(struct uvfs_fuse *uf, struct fh *h)
@@ -78,12 +90,12 @@ int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		struct uvfs_node *nd, int flags, struct fh **out)
 {
 	struct fh *h = calloc(1, sizeof(*h));
-	char label[32];
+	char label[16];
 	int err;
 
 	if (!h)
 		return -ENOMEM;
-	pid_label(req, label, sizeof(label));
+	pid_label(req, label);
 	err = uvfs_node_open(ctx, nd, flags, label, &h->f);
 	if (err) {
 		free(h);
@@ -238,10 +250,18 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/* Reads up to this size go through a buffer on the worker's stack (a
+ * 4 KiB read's malloc and free cost as much as the rest of its front
+ * end); larger ones through the heap. */
+#define READ_STACK 16384
+
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
-	char *buf = malloc(size ? size : 1);
+	char small[READ_STACK];
+	char *buf = size <= sizeof(small) &&
+		    !(UF(req)->want & FUSE_CAP_SPLICE_WRITE) ? small
+							     : malloc(size);
 	ssize_t n;
 
 	if (!buf)
@@ -250,7 +270,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	n = uvfs_file_pread(FH(fi)->f, buf, size, off);
 	req_end(UF(req));
 	if (n < 0) {
-		free(buf);
+		if (buf != small)
+			free(buf);
 		return reply_err(req, (int)n);
 	}
 	count(req);
@@ -262,7 +283,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		fuse_reply_buf(req, buf, (size_t)n);
 	}
-	free(buf);
+	if (buf != small)
+		free(buf);
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

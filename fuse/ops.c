@@ -68,7 +68,7 @@ struct uvfs_ctx *uvfs_fuse_ctx_get(struct uvfs_fuse *uf,
 void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
 {
 	req_end(uf);    /* the request that took it (req_ctx), if any */
-	if (!ctx)
+	if (!ctx || slot_ctx_put(uf, ctx))
 		return;
 	pthread_mutex_lock(&uf->pool_lock);
 	if (uf->npool == uf->cappool) {
@@ -109,7 +109,11 @@ struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 	if (umask)
 		*umask = fc->umask;
 	req_begin(req, NODE(UF(req), ino), op);
-	ctx = uvfs_fuse_ctx_get(UF(req), &cred);
+	ctx = slot_ctx(UF(req));        /* no shared lock */
+	if (ctx)
+		uvfs_ctx_set_cred(ctx, &cred);
+	else
+		ctx = uvfs_fuse_ctx_get(UF(req), &cred);
 	if (!ctx)
 		req_end(UF(req));
 	return ctx;

@@ -1,22 +1,37 @@
 /*
- * reqs.c - the table of FUSE requests in progress: which process asked
- * for which operation on which node, and since when.  The daemon reads it
- * (uvfs_fuse_requests) to name the operations that hold a mount busy, for
- * a remote file system those waiting on its server.
+ * reqs.c - the per-thread state of the threads that run FUSE requests:
+ * the table of requests in progress (which process asked for which
+ * operation on which node, and since when; the daemon reads it with
+ * uvfs_fuse_requests to name the operations that hold a mount busy) and
+ * each thread's cached context (req_ctx's, so that a request takes no
+ * shared lock for its context).
  *
- * Lifecycle of a record (struct freq): one per worker thread, in
- * thread-local storage.  An operation handler that may enter the library
- * for long (req_ctx, or req_begin directly) fills it and links it on the
- * list of one stripe (picked by the thread); req_end, when the handler is
- * done (uvfs_fuse_ctx_put), unlinks it.  A record is linked only while its
- * handler runs, so a thread that exits has none linked and the storage can
- * go with it.  A handler that begins twice keeps the first begin; the
- * first end ends it.
+ * Lifecycle of a thread slot (struct tslot): made by the first request a
+ * thread runs for a session (slot_of: malloc'ed, linked on uf->slots,
+ * pointed to by the thread's key) and kept while the thread lives, so a
+ * request only writes its own slot.  It ends at whichever comes first:
+ *  - the thread's exit (the key's destructor, slot_exit): unlinked, its
+ *    context back to the session's pool, freed;
+ *  - the session's end (uvfs_fuse_free, reqs_fini): unlinked, its context
+ *    freed, marked gone (uf NULL); the thread's destructor then only
+ *    frees it.
+ * A thread that serves another session later moves its slot there (its
+ * context goes back to the first session's pool).  libfuse's workers end
+ * before fuse_session_loop_mt returns, so in uvfsd every slot goes by the
+ * first way.
  *
- * Locks: uf->rq_lock[i] guards the list uf->rq[i] and every field of the
- * records on it (a leaf: nothing is taken under it).  The cost on the fast
- * path is one uncontended lock and unlock at each end and a monotonic
- * clock read.
+ * A request in progress: req_begin fills the slot's record (op != NULL),
+ * req_end clears it.  A handler that begins twice keeps the first begin;
+ * the first end ends it.  The record is written by its thread only, under
+ * a sequence count (odd while it changes), and read by the lister without
+ * the writer's help: a lister that sees the count change reads again.
+ *
+ * Locks: slots_lock (process-wide) guards every slot's uf and the lists'
+ * membership against a thread's exit racing the session's end; under it
+ * uf->rq_lock guards uf->slots (the lister takes only uf->rq_lock).  Both
+ * are taken when a thread first serves a session, when it exits, and by
+ * the lister and reqs_fini: never on a request's path.  The cost on that
+ * path: a few stores at each end and a coarse clock read.
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 312
@@ -31,65 +46,224 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
-/* this thread's record; linked iff rec.uf != NULL */
-static __thread struct freq rec;
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t slot_key;
+static __thread struct tslot *my_slot;  /* the key's value, read fast */
 
+/* A coarse clock: enough for milliseconds in progress, and a vDSO read
+ * of a word, not of the time counter. */
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static unsigned rq_stripe(void)
+/* => slots_lock held; s linked on s->uf.  Unlinks it (its context stays). */
+static void slot_unlink_locked(struct tslot *s)
 {
-	uintptr_t t = (uintptr_t)pthread_self();
+	struct uvfs_fuse *uf = s->uf;
 
-	return (unsigned)((t >> 12) ^ (t >> 20)) % RQ_STRIPES;
+	pthread_mutex_lock(&uf->rq_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		uf->slots = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&uf->rq_lock);
+	s->uf = NULL;
+}
+
+/* The key's destructor, at the thread's exit. */
+static void slot_exit(void *arg)
+{
+	struct tslot *s = arg;
+	struct uvfs_fuse *uf;
+	struct uvfs_ctx *ctx;
+
+	pthread_mutex_lock(&slots_lock);
+	uf = s->uf;
+	ctx = s->ctx;
+	if (uf) {
+		slot_unlink_locked(s);
+		if (ctx)
+			uvfs_fuse_ctx_put(uf, ctx); /* back to the pool */
+	}
+	pthread_mutex_unlock(&slots_lock);
+	my_slot = NULL;
+	free(s);
+}
+
+static void key_init(void)
+{
+	if (pthread_key_create(&slot_key, slot_exit) != 0)
+		abort();        /* no key: nothing can be tracked */
+}
+
+/* This thread's slot on uf, made or moved at its first request there;
+ * NULL when out of memory. */
+static struct tslot *slot_of(struct uvfs_fuse *uf)
+{
+	struct tslot *s = my_slot;
+	struct uvfs_ctx *old = NULL;
+	struct uvfs_fuse *olduf = NULL;
+
+	if (s && s->uf == uf)   /* only this thread or reqs_fini moves it */
+		return s;
+	pthread_once(&key_once, key_init);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		if (pthread_setspecific(slot_key, s) != 0) {
+			free(s);
+			return NULL;
+		}
+		my_slot = s;
+	}
+	pthread_mutex_lock(&slots_lock);
+	if (s->uf) {            /* from another session: its context goes */
+		olduf = s->uf;
+		old = s->ctx;
+		slot_unlink_locked(s);
+		if (old)
+			uvfs_fuse_ctx_put(olduf, old);
+	}
+	s->ctx = NULL;
+	s->ctx_busy = false;
+	s->uf = uf;
+	pthread_mutex_lock(&uf->rq_lock);
+	s->prev = NULL;
+	s->next = uf->slots;
+	if (s->next)
+		s->next->prev = s;
+	uf->slots = s;
+	pthread_mutex_unlock(&uf->rq_lock);
+	pthread_mutex_unlock(&slots_lock);
+	return s;
+}
+
+void reqs_fini(struct uvfs_fuse *uf)
+{
+	pthread_mutex_lock(&slots_lock);
+	while (uf->slots) {
+		struct tslot *s = uf->slots;
+		struct uvfs_ctx *ctx = s->ctx;
+		slot_unlink_locked(s);
+		s->ctx = NULL;
+		if (ctx)
+			uvfs_ctx_free(ctx);
+	}
+	pthread_mutex_unlock(&slots_lock);
+}
+
+struct uvfs_ctx *slot_ctx(struct uvfs_fuse *uf)
+{
+	struct tslot *s = slot_of(uf);
+
+	if (!s || s->ctx_busy)
+		return NULL;
+	if (!s->ctx) {
+		s->ctx = uvfs_fuse_ctx_get(uf, NULL);
+		if (!s->ctx)
+			return NULL;
+	}
+	s->ctx_busy = true;
+	return s->ctx;
+}
+
+bool slot_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
+{
+	struct tslot *s = my_slot;
+
+	if (!s || s->uf != uf || s->ctx != ctx)
+		return false;
+	s->ctx_busy = false;
+	return true;
 }
 
 void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op)
 {
 	struct uvfs_fuse *uf = fuse_req_userdata(req);
-	unsigned s;
+	struct tslot *s = slot_of(uf);
+	struct freq *r;
+	unsigned q;
 
-	if (rec.uf)
+	if (!s)
+		return;         /* out of memory: not listed */
+	r = &s->rec;
+	if (atomic_load_explicit(&r->op, memory_order_relaxed))
 		return;
-	s = rq_stripe();
-	rec.pid = fuse_req_ctx(req)->pid;
-	rec.op = op;
-	rec.nd = nd;
-	rec.where = uvfs_thread_where();
-	rec.start_ns = now_ns();
-	rec.stripe = s;
-	pthread_mutex_lock(&uf->rq_lock[s]);
-	rec.uf = uf;
-	rec.prev = NULL;
-	rec.next = uf->rq[s];
-	if (rec.next)
-		rec.next->prev = &rec;
-	uf->rq[s] = &rec;
-	pthread_mutex_unlock(&uf->rq_lock[s]);
+	q = atomic_load_explicit(&r->seq, memory_order_relaxed);
+	atomic_store_explicit(&r->seq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&r->pid, fuse_req_ctx(req)->pid,
+			      memory_order_relaxed);
+	atomic_store_explicit(&r->nd, nd, memory_order_relaxed);
+	atomic_store_explicit(&r->where, uvfs_thread_where(),
+			      memory_order_relaxed);
+	atomic_store_explicit(&r->start_ns, now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&r->op, op, memory_order_relaxed);
+	atomic_store_explicit(&r->seq, q + 2, memory_order_release);
 }
 
 void req_end(struct uvfs_fuse *uf)
 {
-	unsigned s = rec.stripe;
+	struct tslot *s = my_slot;
+	struct freq *r;
+	unsigned q;
 
-	if (rec.uf != uf)
+	if (!s || s->uf != uf)
 		return;
-	pthread_mutex_lock(&uf->rq_lock[s]);
-	if (rec.prev)
-		rec.prev->next = rec.next;
-	else
-		uf->rq[s] = rec.next;
-	if (rec.next)
-		rec.next->prev = rec.prev;
-	rec.uf = NULL;
-	pthread_mutex_unlock(&uf->rq_lock[s]);
+	r = &s->rec;
+	if (!atomic_load_explicit(&r->op, memory_order_relaxed))
+		return;
+	q = atomic_load_explicit(&r->seq, memory_order_relaxed);
+	atomic_store_explicit(&r->seq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&r->op, NULL, memory_order_relaxed);
+	atomic_store_explicit(&r->seq, q + 2, memory_order_release);
+}
+
+/* A request as the lister copies it. */
+struct rcopy {
+	pid_t pid;
+	const char *op;
+	struct uvfs_node *nd;
+	const _Atomic unsigned long long *where;
+	int64_t start_ns;
+};
+
+/* A consistent copy of r's request; false if none is in progress. */
+static bool rec_read(struct freq *r, struct rcopy *out)
+{
+	for (;;) {
+		unsigned q = atomic_load_explicit(&r->seq,
+						  memory_order_acquire);
+		if (q & 1) {
+			sched_yield();  /* its owner is between two stores */
+			continue;
+		}
+		const char *op = atomic_load_explicit(&r->op,
+						      memory_order_relaxed);
+		out->pid = atomic_load_explicit(&r->pid, memory_order_relaxed);
+		out->nd = atomic_load_explicit(&r->nd, memory_order_relaxed);
+		out->where = atomic_load_explicit(&r->where,
+						  memory_order_relaxed);
+		out->start_ns = atomic_load_explicit(&r->start_ns,
+						     memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->seq, memory_order_relaxed) != q)
+			continue;
+		out->op = op;
+		return op != NULL;
+	}
 }
 
 int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
@@ -100,43 +274,44 @@ int uvfs_fuse_requests(struct uvfs_fuse *uf, struct uvfs_fuse_request **out,
 	dev_t *in = NULL;
 	size_t k = 0, cap = 0;
 	int64_t now = now_ns();
+	struct rcopy c;
 
-	for (unsigned s = 0; s < RQ_STRIPES; s++) {
-		pthread_mutex_lock(&uf->rq_lock[s]);
-		for (struct freq *r = uf->rq[s]; r; r = r->next) {
-			if (k == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				void *p = realloc(v, nc * sizeof(*v));
-				void *q = p ? realloc(nds, nc * sizeof(*nds))
-					    : NULL;
-				void *w = q ? realloc(in, nc * sizeof(*in))
-					    : NULL;
-				if (p)
-					v = p;
-				if (q)
-					nds = q;
-				if (w)
-					in = w;
-				if (!p || !q || !w) {
-					pthread_mutex_unlock(&uf->rq_lock[s]);
-					free(v);
-					free(nds);
-					free(in);
-					return -ENOMEM;
-				}
-				cap = nc;
+	pthread_mutex_lock(&uf->rq_lock);
+	for (struct tslot *s = uf->slots; s; s = s->next) {
+		if (!rec_read(&s->rec, &c))
+			continue;
+		if (k == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			void *p = realloc(v, nc * sizeof(*v));
+			void *q = p ? realloc(nds, nc * sizeof(*nds)) : NULL;
+			void *w = q ? realloc(in, nc * sizeof(*in)) : NULL;
+			if (p)
+				v = p;
+			if (q)
+				nds = q;
+			if (w)
+				in = w;
+			if (!p || !q || !w) {
+				pthread_mutex_unlock(&uf->rq_lock);
+				free(v);
+				free(nds);
+				free(in);
+				return -ENOMEM;
 			}
-			memset(&v[k], 0, sizeof(v[k]));
-			v[k].pid = r->pid;
-			snprintf(v[k].op, sizeof(v[k].op), "%s", r->op);
-			v[k].elapsed_ms = now > r->start_ns ?
-				(uint64_t)(now - r->start_ns) / 1000000 : 0;
-			in[k] = (dev_t)atomic_load_explicit(r->where,
-						memory_order_relaxed);
-			nds[k++] = r->nd;
+			cap = nc;
 		}
-		pthread_mutex_unlock(&uf->rq_lock[s]);
+		memset(&v[k], 0, sizeof(v[k]));
+		v[k].pid = c.pid;
+		snprintf(v[k].op, sizeof(v[k].op), "%s", c.op);
+		v[k].elapsed_ms = now > c.start_ns ?
+			(uint64_t)(now - c.start_ns) / 1000000 : 0;
+		/* the thread (and its where) lives while its slot is
+		 * linked, and we hold the list */
+		in[k] = (dev_t)atomic_load_explicit(c.where,
+						    memory_order_relaxed);
+		nds[k++] = c.nd;
 	}
+	pthread_mutex_unlock(&uf->rq_lock);
 	/* the device: the mount the handler is inside now (a lookup that
 	 * crossed into a mount waits there, not in its directory's), else
 	 * the node's, from the registry (no I/O; the node may be gone by
