@@ -28,13 +28,14 @@
  * Inodes are never reused (numbers only grow); a removed inode's name is
  * freed, its slot stays (the kernel may still send getattr on it).
  *
- * usage: bench_fuse_null MOUNTPOINT [-f] [-d] [-P]
+ * usage: bench_fuse_null MOUNTPOINT [-f] [-d] [-P] [-A]
  *   -f  stay in the foreground (the default when run by bench_fuse; the
  *       daemon never daemonises itself, -f is accepted for symmetry)
  *   -d  libfuse's debug output
  *   -P  without default_permissions (as passthrough_ll): what the
  *       kernel's permission checks cost the transport (one GETATTR of a
  *       directory after each change in it, docs/fuse.md)
+ *   -A  allow_other: other users may use the mount (bench_fuse_instr -u)
  * It unmounts and exits on SIGTERM, SIGINT or SIGHUP.
  */
 #define FUSE_USE_VERSION 312     /* fuse_loop_cfg_*, as uvfsd */
@@ -547,7 +548,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	const char *mnt = NULL;
-	bool debug = false, perms = true;
+	bool debug = false, perms = true, other = false;
 	int ret = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -557,17 +558,19 @@ int main(int argc, char **argv)
 			debug = true;
 		else if (strcmp(argv[i], "-P") == 0)
 			perms = false;
+		else if (strcmp(argv[i], "-A") == 0)
+			other = true;
 		else if (argv[i][0] != '-' && !mnt)
 			mnt = argv[i];
 		else {
 			fprintf(stderr, "usage: bench_fuse_null MOUNTPOINT "
-				"[-f] [-d] [-P]\n");
+				"[-f] [-d] [-P] [-A]\n");
 			return 2;
 		}
 	}
 	if (!mnt) {
 		fprintf(stderr, "usage: bench_fuse_null MOUNTPOINT [-f] [-d] "
-			"[-P]\n");
+			"[-P] [-A]\n");
 		return 2;
 	}
 	/* the root: inode 1 */
@@ -585,7 +588,9 @@ int main(int argc, char **argv)
 	    fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, perms ? "fsname=fuse_null,"
 			     "subtype=fuse_null,default_permissions" :
-			     "fsname=fuse_null,subtype=fuse_null")) {
+			     "fsname=fuse_null,subtype=fuse_null") ||
+	    (other && (fuse_opt_add_arg(&args, "-o") ||
+		       fuse_opt_add_arg(&args, "allow_other")))) {
 		fprintf(stderr, "bench_fuse_null: out of memory\n");
 		return 1;
 	}
