@@ -24,9 +24,10 @@
  * same way.
  *
  * Credentials.  Each request runs with the caller's fsuid/fsgid and
- * supplementary groups on a context taken from a pool (a context is used by
- * one thread at a time); the umask the kernel passes (FUSE_CAP_DONT_MASK)
- * is applied to create, mkdir and mknod.
+ * supplementary groups on its worker thread's own context (reqs.c; the
+ * pool serves the rest: a context is used by one thread at a time); the
+ * umask the kernel passes (FUSE_CAP_DONT_MASK) is applied to create,
+ * mkdir and mknod.
  *
  * Permissions.  The kernel checks the mode bits on the attributes it
  * caches (default_permissions: cached names, FIFO and device opens never

@@ -68,10 +68,16 @@ struct freq {
  * threads have stopped; the thread reads uf without a lock.  ctx,
  * ctx_busy: the thread's own (reqs_fini and the thread's exit take ctx
  * under slots_lock).  rec: see struct freq. */
+#define GCACHE 4        /* callers' status files a thread keeps open */
 struct tslot {
 	struct uvfs_fuse *uf;           /* the session; NULL: it ended */
 	struct uvfs_ctx *ctx;           /* the cached context, or NULL */
 	bool ctx_busy;                  /* ctx taken by a request (req_ctx) */
+	/* the thread's own: /proc/PID/task/PID/status of the last callers
+	 * (req_groups); gpid 0: a free entry */
+	pid_t gpid[GCACHE];
+	int gfd[GCACHE];
+	unsigned gnext;
 	struct freq rec;
 	struct tslot *prev, *next;      /* on uf->slots */
 };
@@ -187,6 +193,10 @@ void req_end(struct uvfs_fuse *uf);
  * back (false: ctx is not this thread's cached one).  reqs_fini, at the
  * session's end, drops the slots of threads that still have one. */
 struct uvfs_ctx *slot_ctx(struct uvfs_fuse *uf);
+/* reqs.c: the caller's supplementary groups, as fuse_req_getgroups
+ * (=> their number, which may exceed size, or -errno), reading a status
+ * file the thread keeps open for the caller. */
+int req_groups(fuse_req_t req, int size, gid_t list[]);
 bool slot_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx);
 void reqs_fini(struct uvfs_fuse *uf);
 

@@ -7,7 +7,8 @@
  * they all take.  Open files and their I/O are io.c's (which owns struct
  * fh), locks locks.c's.
  *
- * Owns the pooled struct uvfs_ctx (uvfs_fuse_ctx_get to _put).  Every
+ * Owns the pooled struct uvfs_ctx (uvfs_fuse_ctx_get to _put; req_ctx
+ * takes the worker thread's own first, reqs.c's slot_ctx).  Every
  * entry reply passes one node hold to the kernel and records it in the
  * registry (known_add, fuse.c) before the reply is sent; FORGET gives
  * holds back (known_drop).  The rules for node ids, credentials,
@@ -99,7 +100,7 @@ struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 
 	if (fc->uid != 0) {
 		gid_t g[UVFS_NGROUPS_MAX];
-		int n = fuse_req_getgroups(req, UVFS_NGROUPS_MAX, g);
+		int n = req_groups(req, UVFS_NGROUPS_MAX, g);
 		if (n > UVFS_NGROUPS_MAX)
 			n = UVFS_NGROUPS_MAX;
 		for (int i = 0; i < n; i++)

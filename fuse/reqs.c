@@ -20,6 +20,17 @@
  * before fuse_session_loop_mt returns, so in uvfsd every slot goes by the
  * first way.
  *
+ * The callers' groups (req_groups): libfuse's fuse_req_getgroups opens,
+ * reads and closes /proc/PID/task/PID/status twice for each request of
+ * a caller other than root (a 1 KiB read first, which the file does not
+ * fit).  A slot keeps the status files of its thread's last GCACHE
+ * callers open and reads one again from its start: one pread per
+ * request.  The file stays bound to the task it was opened for: once
+ * that task is gone, a read fails (ESRCH) and the entry is opened again
+ * (a new process with the same pid is a new task), so nothing is ever
+ * read from the wrong process; and every read is the task's groups now.
+ * The files are closed with the slot.
+ *
  * A request in progress: req_begin fills the slot's record (op != NULL),
  * req_end clears it.  A handler that begins twice keeps the first begin;
  * the first end ends it.  The record is written by its thread only, under
@@ -40,6 +51,7 @@
 #include "fuse_i.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -48,6 +60,7 @@
 #include <string.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -62,6 +75,16 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Closes the callers' status files s keeps (req_groups). */
+static void slot_close_groups(struct tslot *s)
+{
+	for (int i = 0; i < GCACHE; i++)
+		if (s->gpid[i]) {
+			close(s->gfd[i]);
+			s->gpid[i] = 0;
+		}
 }
 
 /* => slots_lock held; s linked on s->uf.  Unlinks it (its context stays). */
@@ -96,6 +119,7 @@ static void slot_exit(void *arg)
 			uvfs_fuse_ctx_put(uf, ctx); /* back to the pool */
 	}
 	pthread_mutex_unlock(&slots_lock);
+	slot_close_groups(s);
 	my_slot = NULL;
 	free(s);
 }
@@ -159,6 +183,7 @@ void reqs_fini(struct uvfs_fuse *uf)
 		s->ctx = NULL;
 		if (ctx)
 			uvfs_ctx_free(ctx);
+		slot_close_groups(s);   /* the thread no longer runs */
 	}
 	pthread_mutex_unlock(&slots_lock);
 }
@@ -186,6 +211,78 @@ bool slot_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
 		return false;
 	s->ctx_busy = false;
 	return true;
+}
+
+/* The caller's status file, read from its start into buf (NUL ended);
+ * => its length, or -errno. */
+static ssize_t read_status(struct tslot *s, pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int i, fd;
+
+	for (i = 0; i < GCACHE; i++)
+		if (s->gpid[i] == pid) {
+			n = pread(s->gfd[i], buf, size - 1, 0);
+			if (n > 0) {
+				buf[n] = '\0';
+				return n;
+			}
+			close(s->gfd[i]);       /* that task is gone */
+			s->gpid[i] = 0;
+			break;
+		}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+		 (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, size - 1, 0);
+	if (n <= 0) {
+		n = n < 0 ? -errno : -EIO;
+		close(fd);
+		return n;
+	}
+	buf[n] = '\0';
+	i = (int)(s->gnext++ % GCACHE);
+	if (s->gpid[i])
+		close(s->gfd[i]);
+	s->gpid[i] = pid;
+	s->gfd[i] = fd;
+	return n;
+}
+
+int req_groups(fuse_req_t req, int size, gid_t list[])
+{
+	struct tslot *s = slot_of(fuse_req_userdata(req));
+	pid_t pid = fuse_req_ctx(req)->pid;
+	char buf[4096], *p, *end;
+	ssize_t n;
+	int k = 0;
+
+	if (!s || pid <= 0)
+		return fuse_req_getgroups(req, size, list);
+	n = read_status(s, pid, buf, sizeof(buf));
+	if (n < 0)
+		return -EIO;    /* as fuse_req_getgroups */
+	if ((size_t)n == sizeof(buf) - 1)       /* more than it holds */
+		return fuse_req_getgroups(req, size, list);
+	p = strstr(buf, "\nGroups:");
+	if (!p)
+		return -EIO;
+	p += strlen("\nGroups:");
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			break;
+		unsigned long v = strtoul(p, &end, 10);
+		if (k < size)
+			list[k] = (gid_t)v;
+		k++;
+		p = end;
+	}
+	return k;
 }
 
 void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op)
