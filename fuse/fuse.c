@@ -97,11 +97,12 @@ int known_add(struct uvfs_fuse *uf, struct uvfs_node *nd, dev_t dev)
 		if (e->nd == nd)
 			break;
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		e = malloc(sizeof(*e));
 		if (!e) {
 			pthread_mutex_unlock(l);
 			return -ENOMEM;
 		}
+		e->count = 0;
 		e->nd = nd;
 		e->dev = dev;
 		e->next = uf->bucket[b];

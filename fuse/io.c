@@ -89,7 +89,7 @@ void fh_free(struct uvfs_fuse *uf, struct fh *h)
 int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		struct uvfs_node *nd, int flags, struct fh **out)
 {
-	struct fh *h = calloc(1, sizeof(*h));
+	struct fh *h = malloc(sizeof(*h));      /* every field set below */
 	char label[16];
 	int err;
 
@@ -102,6 +102,8 @@ int open_handle(fuse_req_t req, struct uvfs_ctx *ctx,
 		return err;
 	}
 	h->flags = flags & ~UVFS_O_FILL;
+	h->dev = 0;
+	atomic_init(&h->kill_sgid, false);
 	h->node = nd;
 	h->opener_root = fuse_req_ctx(req)->uid == 0;
 	fh_link(UF(req), h);
