@@ -297,16 +297,18 @@ void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op)
 	r = &s->rec;
 	if (atomic_load_explicit(&r->op, memory_order_relaxed))
 		return;
+	/* the sequence count odd, then each field with a release store,
+	 * which orders the odd count before it for a lister that reads the
+	 * field (with acquire), then even again (no fences: TSan has none) */
 	q = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, q + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&r->pid, fuse_req_ctx(req)->pid,
-			      memory_order_relaxed);
-	atomic_store_explicit(&r->nd, nd, memory_order_relaxed);
+			      memory_order_release);
+	atomic_store_explicit(&r->nd, nd, memory_order_release);
 	atomic_store_explicit(&r->where, uvfs_thread_where(),
-			      memory_order_relaxed);
-	atomic_store_explicit(&r->start_ns, now_ns(), memory_order_relaxed);
-	atomic_store_explicit(&r->op, op, memory_order_relaxed);
+			      memory_order_release);
+	atomic_store_explicit(&r->start_ns, now_ns(), memory_order_release);
+	atomic_store_explicit(&r->op, op, memory_order_release);
 	atomic_store_explicit(&r->seq, q + 2, memory_order_release);
 }
 
@@ -323,8 +325,7 @@ void req_end(struct uvfs_fuse *uf)
 		return;
 	q = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, q + 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&r->op, NULL, memory_order_relaxed);
+	atomic_store_explicit(&r->op, NULL, memory_order_release);
 	atomic_store_explicit(&r->seq, q + 2, memory_order_release);
 }
 
@@ -347,15 +348,17 @@ static bool rec_read(struct freq *r, struct rcopy *out)
 			sched_yield();  /* its owner is between two stores */
 			continue;
 		}
+		/* acquire: a field from a request begun after the first
+		 * read of the count brings that request's odd count with
+		 * it, so the second read below differs */
 		const char *op = atomic_load_explicit(&r->op,
-						      memory_order_relaxed);
-		out->pid = atomic_load_explicit(&r->pid, memory_order_relaxed);
-		out->nd = atomic_load_explicit(&r->nd, memory_order_relaxed);
+						      memory_order_acquire);
+		out->pid = atomic_load_explicit(&r->pid, memory_order_acquire);
+		out->nd = atomic_load_explicit(&r->nd, memory_order_acquire);
 		out->where = atomic_load_explicit(&r->where,
-						  memory_order_relaxed);
+						  memory_order_acquire);
 		out->start_ns = atomic_load_explicit(&r->start_ns,
-						     memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+						     memory_order_acquire);
 		if (atomic_load_explicit(&r->seq, memory_order_relaxed) != q)
 			continue;
 		out->op = op;
