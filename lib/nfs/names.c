@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
+#include "deadline.h"
 #include "names.h"
 #include "sys.h"
 
@@ -25,14 +24,6 @@ struct nname {
 	mode_t type;
 	char name[];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static unsigned hash(uint64_t dir, const char *name)
 {
@@ -76,7 +67,7 @@ bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t gen, uint64_t max_age_ns, uint64_t *ino,
 	       mode_t *type)
 {
-	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_ns();
+	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_now_ns();
 	bool hit = false;
 
 	pthread_mutex_lock(&c->lock);
@@ -110,7 +101,7 @@ void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	ne->dir = dir;
 	ne->ino = ino;
 	ne->gen = gen;
-	ne->seen_ns = mono_ns();
+	ne->seen_ns = mono_now_ns();
 	ne->type = type;
 	memcpy(ne->name, name, l + 1);
 	pthread_mutex_lock(&c->lock);

@@ -219,7 +219,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		pthread_mutex_lock(&s->lock);
 		struct node *n = nn_find_locked(s, *ino);
 		if (n)
-			n->created_ns = now_ns();
+			n->created_ns = mono_now_ns();
 		pthread_mutex_unlock(&s->lock);
 	}
 	return r;
@@ -433,7 +433,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	bool fresh;
 	pthread_mutex_lock(&s->lock);
 	fresh = n->created_ns && n->st_valid &&
-		now_ns() - n->created_ns < CREATE_FRESH_NS;
+		mono_now_ns() - n->created_ns < CREATE_FRESH_NS;
 	n->created_ns = 0;
 	st = n->st;
 	pthread_mutex_unlock(&s->lock);

@@ -186,14 +186,6 @@ struct opts {
 
 #define S(sb) ((struct nsb *)uvfs_sb_private(sb))
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The context of one vnode operation: its deadline starts now. */
 static inline struct n3 ctx_of(struct nsb *s)
 {

@@ -74,7 +74,7 @@ void nn_cache_attr_locked(struct nsb *s, struct node *n,
 {
 	n->st = *st;
 	n->st_valid = true;
-	n->st_ns = now_ns();
+	n->st_ns = mono_now_ns();
 	n->st_gen = s->gen;
 	n->type = st->st_mode & S_IFMT;
 }
@@ -248,7 +248,7 @@ int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		return -ESTALE;
 	}
 	if (!force && n->st_valid && n->st_gen == s->gen &&
-	    now_ns() - n->st_ns < s->ac_ns) {
+	    mono_now_ns() - n->st_ns < s->ac_ns) {
 		*st = n->st;
 		pthread_mutex_unlock(&s->lock);
 		return 0;

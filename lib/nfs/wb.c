@@ -50,7 +50,7 @@ struct wbuf {
 	uint32_t len;
 	struct n3wpend *pend;           /* OUT: the request */
 	uint64_t verf;                  /* answered: its write verifier */
-	uint64_t sent_ns;               /* now_ns() when sent */
+	uint64_t sent_ns;               /* mono_now_ns() when sent */
 	char data[];
 };
 
@@ -170,7 +170,7 @@ static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
 {
 	int r;
 
-	w->sent_ns = now_ns();
+	w->sent_ns = mono_now_ns();
 	r = n3_write_start(c, fh, w->data, w->len, w->off, &w->pend);
 	if (r == 0) {
 		if (again)
