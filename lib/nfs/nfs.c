@@ -151,14 +151,23 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	struct n3 c = ctx_of(s);
 	id->gen = 0;
-	/* a name the server gave within the name lifetime (cto: actimeo;
-	 * loose: until this mount changes a name) */
-	if (nn_name_get(s, d, name, &id->ino, &id->type))
+	/* a name the server gave (or said is not there) within the name
+	 * lifetime (cto: actimeo; loose: until this mount changes a name),
+	 * a negative one only while the directory shows no change */
+	switch (nn_name_get(s, d, name, &id->ino, &id->type)) {
+	case NNAME_POS:
 		return 0;
-	uint64_t gen = nn_gen(s);
+	case NNAME_NEG:
+		return -ENOENT;
+	case NNAME_MISS:
+		break;
+	}
+	uint64_t gen = nn_gen(s), dver = nn_dir_ver(s, d);
 	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
 	if (r == 0)
 		nn_name_put(s, d, name, id->ino, id->type, gen);
+	else if (r == -ENOENT)
+		nn_name_put_neg(s, d, name, gen, dver);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
@@ -198,6 +207,10 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
 	nn_name_changed(s);
+	/* whatever the answer (EEXIST: someone made it), what this mount
+	 * knew of the name is old */
+	nnames_drop(&s->names, d->ino, name);
+	nn_dir_changed(s, d);
 	if (!da.valid)
 		nn_forget_attr(s, d->ino);
 	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
@@ -236,6 +249,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_changed(s);
+	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
+	nn_dir_changed(s, dir);
 	nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
@@ -300,6 +315,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
 	nn_name_changed(s);
 	nnames_drop(&s->names, d->ino, name);
+	nn_dir_changed(s, d);
 	nn_forget_attr(s, d->ino);
 	nn_forget_attr(s, ino);
 	nn_attr(s, d, &da);
@@ -340,10 +356,11 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3attr da = { 0 };
 	uint64_t victim;
 	mode_t vtype;
-	bool known = nn_name_get(s, dir, name, &victim, &vtype);
+	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
 	nn_name_changed(s);
 	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
+	nn_dir_changed(s, dir);
 	if (known)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (!da.valid)
@@ -382,13 +399,15 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	}
 	uint64_t src, victim;
 	mode_t stype, vtype;
-	bool ksrc = nn_name_get(s, odir, oname, &src, &stype);
-	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype);
+	bool ksrc = nn_name_get(s, odir, oname, &src, &stype) == NNAME_POS;
+	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_changed(s);
 	nnames_drop(&s->names, ((struct node *)odir)->ino, oname);
 	nnames_drop(&s->names, ((struct node *)ndir)->ino, nname);
+	nn_dir_changed(s, odir);
+	nn_dir_changed(s, ndir);
 	if (kvic)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (ksrc)

@@ -112,6 +112,11 @@ struct node {
 					 * another file: every call -ESTALE */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
+	uint64_t dver;                  /* a directory's version: a new
+					 * s->dver_seq when its attributes
+					 * show a change or this mount
+					 * changes a name in it (its
+					 * negative names are old) */
 	/* writes behind (wb.c), under wb_lock (taken before s->lock): */
 	pthread_mutex_t wb_lock;
 	struct wbuf *wb_head;           /* in flight or kept, in order sent */
@@ -172,6 +177,7 @@ struct nsb {
 					 * cache=loose by every name this
 					 * mount changes: what was cached
 					 * before is old */
+	uint64_t dver_seq;              /* the last node->dver given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
 };
@@ -209,11 +215,15 @@ void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);
 void nn_name_changed(struct nsb *s);
 void nn_forget_attr(struct nsb *s, uint64_t ino);
-bool nn_name_get(struct nsb *s, struct node *d, const char *name,
-		 uint64_t *ino, mode_t *type);
+enum nname_hit nn_name_get(struct nsb *s, struct node *d, const char *name,
+			   uint64_t *ino, mode_t *type);
 uint64_t nn_gen(struct nsb *s);
+uint64_t nn_dir_ver(struct nsb *s, struct node *d);
+void nn_dir_changed(struct nsb *s, struct node *d);
 void nn_name_put(struct nsb *s, struct node *d, const char *name,
 		 uint64_t ino, mode_t type, uint64_t gen);
+void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
+		     uint64_t gen, uint64_t dver);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
 

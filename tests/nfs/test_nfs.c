@@ -247,6 +247,7 @@ int main(void)
 		T(test_round_trips),
 		T(test_root_squash),
 		T(test_cache_modes),
+		T(test_negative_names),
 		T(test_read_ahead),
 		T(test_write_behind),
 		T(test_rename_target),
