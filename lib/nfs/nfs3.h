@@ -118,6 +118,17 @@ int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out);
 ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
 		     struct n3attr *after);
+/* A READ of cnt bytes at off sent now (read-ahead, nfs.c), its reply
+ * waited for by n3_read_end by the deadline of the caller who wants it
+ * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error;
+ * or given up on by n3_read_drop without waiting (its reply dropped when
+ * it comes).  Exactly one of the two, once. */
+struct n3rpend;
+int n3_read_start(struct n3 *c, const struct fh3 *fh, uint32_t cnt,
+		  uint64_t off, struct n3rpend **out);
+ssize_t n3_read_end(struct n3 *c, struct n3rpend *w, void *buf, bool *eof,
+		    struct n3attr *attr);
+void n3_read_drop(struct n3rpend *w);
 int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* Commits, not waited for. */
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,

@@ -33,8 +33,8 @@
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field but the writes behind.  An
- * open file's ra_lock guards its read-ahead and is held across the READs
- * that fill it; a node's wb_lock guards its writes behind and is held
+ * open file's ra_lock guards its read-ahead window and is held across the
+ * waits for the READs of it that a read needs; a node's wb_lock guards its writes behind and is held
  * across their waits, COMMITs and resends (wb.c); both are taken before
  * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
@@ -70,7 +70,10 @@
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
-#define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
+#define RA_BYTES        (8u << 20)      /* read ahead of a sequential read:
+					 * held or in flight per open file */
+#define RA_PIECES       64u             /* ... in at most this many READs */
+#define RA_MOUNT_BYTES  (64u << 20)     /* ... and per mount, all files */
 #define WB_WINDOW       (8u << 20)      /* a file's writes behind in
 					 * flight: at most this many bytes */
 #define WB_KEEP         (64u << 20)     /* written, not committed, kept
@@ -142,13 +145,23 @@ struct handle {
 	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
-	char *ra;                       /* bytes read ahead, from ra_off */
-	uint64_t ra_off;
-	size_t ra_len;
-	bool ra_eof;                    /* ... up to the end of the file */
-	uint64_t ra_wgen;               /* the node's wgen when read */
+	struct rapiece *ra;             /* the window: READs in flight or
+					 * answered, contiguous, by offset */
+	unsigned ra_n;
+	size_t ra_bytes;                /* their lengths (in s->ra_bytes) */
+	uint64_t ra_wgen;               /* the node's wgen when started */
 	struct timespec ra_mtime;       /* ... and its mtime and size then */
 	off_t ra_size;
+};
+
+/* One READ of a read-ahead window (nfs.c). */
+struct rapiece {
+	uint64_t off;
+	uint32_t len;                   /* asked */
+	struct n3rpend *pend;           /* in flight; NULL once answered */
+	char *data;                     /* len bytes: got of them answered */
+	uint32_t got;
+	bool eof;                       /* ... and the file ends there */
 };
 
 struct nsb {
@@ -158,6 +171,8 @@ struct nsb {
 	atomic_ulong stale;             /* handles that named another file */
 	atomic_ulong rewrites;          /* WRITEs sent again: the verifier
 					 * changed before their COMMIT */
+	atomic_size_t ra_bytes;         /* read-ahead windows of all open
+					 * files: at most RA_MOUNT_BYTES */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nconn *nc;

@@ -90,14 +90,21 @@ static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
 		if (n->wb_err == 0)
 			n->wb_err = (int)r;
 		wb_set(w, WB_DONE);     /* nothing to keep */
+		pthread_mutex_lock(&s->lock);
+		n->wgen++;              /* it may have been applied in part */
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	wb_set(w, WB_KEPT);
 	w->verf = verf;
 	n->wb_kept += w->len;
-	if (!a.valid || a.st.st_ino != n->ino)
-		return;
 	pthread_mutex_lock(&s->lock);
+	/* a READ ahead sent while this WRITE was out may have missed it */
+	n->wgen++;
+	if (!a.valid || a.st.st_ino != n->ino) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (n->st_valid && n->st_ns > w->sent_ns) {
 		/* attributes from a reply after this WRITE went (a LINK's
 		 * link count, another WRITE's size) are newer than what
