@@ -249,6 +249,7 @@ int main(void)
 		T(test_cache_modes),
 		T(test_negative_names),
 		T(test_read_ahead),
+		T(test_read_ahead_window),
 		T(test_write_behind),
 		T(test_rename_target),
 		T(test_forced_unmount_in_partition),
