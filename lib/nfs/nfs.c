@@ -615,11 +615,13 @@ static bool ra_valid(struct nsb *s, struct node *nd, struct handle *h)
 	return valid;
 }
 
-/* Starts READs after the window's end (from off if it is empty) until it
- * reaches RA_BYTES past from, the file's cached size, a piece that found
- * the end, or a bound.  => h->ra_lock held. */
+/* Starts READs after the window's end (from off if it is empty: its
+ * first READ is of first bytes, the caller's, so that its answer comes
+ * first and alone) until it reaches RA_BYTES past from, the file's cached
+ * size, a piece that found the end, or a bound.  => h->ra_lock held. */
 static void ra_fill(struct nsb *s, struct n3 *c, struct node *nd,
-		    struct handle *h, uint64_t off, uint64_t from)
+		    struct handle *h, uint64_t off, uint64_t from,
+		    size_t first)
 {
 	struct fh3 fh = nn_fh(s, nd);
 	uint64_t at;
@@ -646,6 +648,8 @@ static void ra_fill(struct nsb *s, struct n3 *c, struct node *nd,
 	while (h->ra_n < RA_PIECES && at < from + RA_BYTES &&
 	       at < (uint64_t)h->ra_size) {
 		uint32_t len = s->rtmax;
+		if (h->ra_n == 0 && first > 0 && first < len)
+			len = (uint32_t)first;
 		size_t was = atomic_fetch_add(&s->ra_bytes, len);
 		if (was + len > RA_MOUNT_BYTES) {
 			atomic_fetch_sub(&s->ra_bytes, len);
@@ -751,12 +755,12 @@ static ssize_t ra_read(struct nsb *s, struct n3 *c, struct node *nd,
 		ra_drop(s, h);
 		if (off == 0 || off != h->next_off)
 			return -EAGAIN;         /* not (yet) sequential */
-		ra_fill(s, c, nd, h, off, off);
+		ra_fill(s, c, nd, h, off, off, n);
 		if (h->ra_n == 0)
 			return -EAGAIN;
 	} else {
 		/* the next pieces go out before this read waits */
-		ra_fill(s, c, nd, h, off, off + n);
+		ra_fill(s, c, nd, h, off, off + n, 0);
 	}
 	r = ra_take(s, c, h, buf, n, off, &eof);
 	if (r < 0)
@@ -764,7 +768,7 @@ static ssize_t ra_read(struct nsb *s, struct n3 *c, struct node *nd,
 	if (r == 0 && !eof)
 		return -EAGAIN;
 	/* the next pieces on their way before the caller has this one */
-	ra_fill(s, c, nd, h, off + (uint64_t)r, off + (uint64_t)r);
+	ra_fill(s, c, nd, h, off + (uint64_t)r, off + (uint64_t)r, 0);
 	if ((size_t)r < n && !eof) {
 		/* the window stopped short (a short answer, a bound): the
 		 * rest by a plain read */

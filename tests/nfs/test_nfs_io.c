@@ -201,10 +201,12 @@ static void test_read_ahead_window(void **state)
 	assert_int_equal(uvfs_lseek(C, fd, 0, SEEK_SET), 0);
 	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
 	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);  /* window */
-	assert_int_equal(uvfs_stat(C, p, &(struct stat){ 0 }), 0);
 	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
 	printf("read-ahead: READs in flight after the read that started "
 	       "them returned: %u\n", ni.inflight);
+	/* it waited for its own 128 KiB, not the 8 MiB after it (which no
+	 * loopback carries in the moment between the two calls) */
+	assert_true(ni.inflight >= 1);
 	assert_memory_equal(back, data + CALL, CALL);
 	assert_int_equal(uvfs_pwrite(C, fd, "OWN!", 4, 4 * CALL), 4);
 	memcpy(data + 4 * CALL, "OWN!", 4);
