@@ -12,8 +12,11 @@
  *            XIDs, credentials; the session has the deadlines, fencing,
  *            cancellation, liveness and reconnect
  *
- * Owns struct handle (nv_open to nv_release) and the silly-renamed names
- * of its nodes (made by silly_rename, removed at the last close).  Writes
+ * Owns struct handle (nv_open to nv_release), its read-ahead window
+ * (struct rapiece: started by a sequential read, used up by the reads
+ * after it, dropped without waiting at a change, a write of the handle,
+ * a failed piece or the release), and the silly-renamed names of its
+ * nodes (made by silly_rename, removed at the last close).  Writes
  * behind and their COMMIT are wb.c's.
  *
  * Consistency (docs/nfs.md): attributes and names from every reply are

@@ -23,7 +23,9 @@
  *   read would deadlock).
  *
  *   A call's states (rstate.h): NEW -> SENT -> DONE (its reply, a kill or
- *   a loss) and its waiter frees it.  At its deadline: SENT -> FLUSHING
+ *   a loss) and its waiter frees it; a call given up (rs_call_abandon)
+ *   has no waiter: the reply's dispatch or the loss frees it instead.
+ *   At its deadline: SENT -> FLUSHING
  *   (the protocol's cancel goes out) and the waiter stays for the
  *   server's word: the reply (it happened: its result stands), the
  *   cancel's answer (it did not: -ETIMEDOUT), or nothing within the
