@@ -1071,6 +1071,58 @@ int n3_commit(struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 	return r;
 }
 
+struct n3cpend {
+	struct nconn *nc;
+	struct npend *p;
+	struct call c;
+};
+
+int n3_commit_start(struct n3 *n, const struct fh3 *fh, struct n3cpend **out)
+{
+	struct n3cpend *w = sys_calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nc = n->nc;
+	w->c.proc = P_COMMIT;
+	set_fh(&w->c.a.commit.file, fh);
+	prep(&w->c);
+	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	if (r) {
+		nrpc_done(&w->c.rpc);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+int n3_commit_end(struct n3 *n, struct n3cpend *w, uint64_t *verf)
+{
+	int r;
+
+	nc_wait_by(w->nc, w->p, &n->dl);
+	r = w->c.rpc.err ? w->c.rpc.err : decode(&w->c);
+	nrpc_done(&w->c.rpc);
+	if (r == 0)
+		*verf = w->c.verf;
+	free(w);
+	return r;
+}
+
+bool n3_commit_ready(struct n3cpend *w)
+{
+	return nc_ready(w->nc, w->p);
+}
+
+void n3_commit_drop(struct n3cpend *w)
+{
+	nc_abandon(w->nc, w->p);
+	nrpc_done(&w->c.rpc);
+	free(w);
+}
+
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,
 		    const struct fh3 *fh)
 {

@@ -76,8 +76,11 @@
 #define RA_MOUNT_BYTES  (64u << 20)     /* ... and per mount, all files */
 #define WB_WINDOW       (8u << 20)      /* a file's writes behind in
 					 * flight: at most this many bytes */
-#define WB_KEEP         (64u << 20)     /* written, not committed, kept
-					 * for a resend: past it, a COMMIT */
+#define WB_COMMIT_AT    (32u << 20)     /* written, not committed, kept
+					 * for a resend: past it, a COMMIT
+					 * in the background */
+#define WB_KEEP         (64u << 20)     /* ... past this, the writer
+					 * waits for a COMMIT */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
 
@@ -128,6 +131,9 @@ struct node {
 	size_t wb_kept;                 /* answered, not committed */
 	int wb_err;                     /* the first failure, until fsync or a
 					 * close reports it */
+	struct n3cpend *wb_commit;      /* a COMMIT in the background */
+	uint64_t wb_cseq;               /* ... its number (the wbufs it
+					 * covers carry it) */
 };
 
 struct handle {
@@ -171,6 +177,9 @@ struct nsb {
 	atomic_ulong stale;             /* handles that named another file */
 	atomic_ulong rewrites;          /* WRITEs sent again: the verifier
 					 * changed before their COMMIT */
+	atomic_ulong commits_behind;    /* COMMITs sent in the background */
+	atomic_ulong commit_waits;      /* writes that waited for a COMMIT
+					 * (the second bound) */
 	atomic_size_t ra_bytes;         /* read-ahead windows of all open
 					 * files: at most RA_MOUNT_BYTES */
 	pthread_mutex_t lock;

@@ -543,6 +543,11 @@ void nc_wait_by(struct nconn *nc, struct npend *p, const struct timespec *dl)
 	nc_wait(nc, p);
 }
 
+bool nc_ready(struct nconn *nc, struct npend *p)
+{
+	return rs_call_done(&nc->s, p->rq);
+}
+
 void nc_abandon(struct nconn *nc, struct npend *p)
 {
 	/* the session frees the request when it ends; it never touches

@@ -989,6 +989,16 @@ void rs_call_wait(struct rs_session *c, struct rs_req *rq,
 	pthread_mutex_unlock(&c->lock);
 }
 
+bool rs_call_done(struct rs_session *c, struct rs_req *rq)
+{
+	bool done;
+
+	pthread_mutex_lock(&c->lock);
+	done = rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->lock);
+	return done;
+}
+
 void rs_call_abandon(struct rs_session *c, struct rs_req *rq)
 {
 	bool done;

@@ -220,6 +220,10 @@ int rs_call_start(struct rs_session *s, struct rs_req *rq, size_t len,
 void rs_call_wait(struct rs_session *s, struct rs_req *rq,
 		  const struct timespec *dl, unsigned flags);
 
+/* Is rq (started with rs_call_start, not yet waited for) DONE: would
+ * rs_call_wait return at once?  Never waits. */
+bool rs_call_done(struct rs_session *s, struct rs_req *rq);
+
 /* Gives up on rq, started with rs_call_start and not waited for (a
  * read ahead that nobody will read): freed now if it is DONE, else by the
  * session when its reply comes (dropped: reply_locked is not called) or

@@ -251,6 +251,7 @@ int main(void)
 		T(test_read_ahead),
 		T(test_read_ahead_window),
 		T(test_write_behind),
+		T(test_commit_behind),
 		T(test_rename_target),
 		T(test_forced_unmount_in_partition),
 		T(test_fenced_write),

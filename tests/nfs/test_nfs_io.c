@@ -282,6 +282,58 @@ static void test_read_ahead_window(void **state)
 	free(back);
 }
 
+/* COMMIT in the background (docs/nfs.md, "Writes behind and COMMIT"):
+ * past 32 MiB answered and not committed on a file a write sends a
+ * COMMIT and goes on; the data is exact on the server after fsync; the
+ * write-back contract (errors at fsync and close) is the other tests'. */
+static void test_commit_behind(void **state)
+{
+	enum { MIB = 1 << 20, N = 72 };
+	char t[32], p[64], hp[512];
+	char *buf = malloc(MIB), *back = malloc(MIB);
+	struct uvfs_nfs_info ni;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(back);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+	snprintf(p, sizeof(p), "%s/cb", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long c0 = ni.calls, b0 = ni.commits_behind;
+	for (int i = 0; i < N; i++) {
+		memset(buf, 'a' + i % 26, MIB);
+		memcpy(buf, &i, sizeof(i));
+		assert_int_equal(uvfs_write(C, fd, buf, MIB), MIB);
+	}
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long behind = ni.commits_behind - b0;
+	printf("72 MiB in 1 MiB writes: %lu requests before fsync, %lu "
+	       "COMMITs in the background, %lu writes waited for a COMMIT\n",
+	       ni.calls - c0, behind, ni.commit_waits);
+	assert_true(behind >= 1);       /* before: none (the writer waited) */
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	/* what the server's disk holds */
+	snprintf(hp, sizeof(hp), "%s/cb", DIR_);
+	FILE *f = fopen(hp, "r");
+	assert_non_null(f);
+	for (int i = 0; i < N; i++) {
+		memset(buf, 'a' + i % 26, MIB);
+		memcpy(buf, &i, sizeof(i));
+		assert_int_equal(fread(back, 1, MIB, f), MIB);
+		assert_memory_equal(back, buf, MIB);
+	}
+	assert_int_equal(fread(back, 1, 1, f), 0);
+	fclose(f);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	umount_at(t, 0);
+	free(buf);
+	free(back);
+}
+
 static void test_write_behind(void **state)
 {
 	enum { MIB = 1 << 20, N = 16 };
