@@ -8,6 +8,7 @@
  *   nfs.c    the vnode operations and the type's table
  *   names.c  the name cache
  *   wb.c     writes behind and COMMIT
+ *   ra.c     read-ahead windows
  *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
@@ -226,6 +227,15 @@ static inline struct n3 ctx_of(struct nsb *s)
 	return c;
 }
 
+/* Requests in flight for one read or write: enough to fill a link, at
+ * most WINDOW_BYTES. */
+static inline unsigned window_of(uint32_t piece)
+{
+	unsigned w = WINDOW_BYTES / piece;
+
+	return w < 1 ? 1 : w > WINDOW_MAX ? WINDOW_MAX : w;
+}
+
 /* node.c: the node table and the attribute cache */
 struct node *nn_find_locked(struct nsb *s, uint64_t ino);
 void nn_lru_del_locked(struct nsb *s, struct node *n);
@@ -266,6 +276,16 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report);
 /* Waits for what is still in flight and drops what is kept (the node's
  * end; the connection must still be there). */
 void nw_fini(struct node *n);
+
+/* ra.c: an open file's read-ahead window (docs/nfs.md, "Read-ahead") */
+/* A read of n (< RA_BYTES) bytes at off through h's window: the bytes
+ * read (short only at the end of the file), an error, or -EAGAIN (not
+ * from the window: the caller reads for itself).  => h->ra_lock held. */
+ssize_t nr_read(struct nsb *s, struct n3 *c, struct node *nd,
+		struct handle *h, void *buf, size_t n, uint64_t off);
+/* Drops h's window without waiting.  => h->ra_lock held (or h is being
+ * freed). */
+void nr_drop(struct nsb *s, struct handle *h);
 
 /* mount.c: the mount's side of the type's table */
 extern const struct uvfs_fsopt nv_fsopts[];
