@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,17 +54,28 @@
  * driver.h LRU_MAX); the test pushes more than that through it. */
 #define DRIVER_LRU      4096
 
+/* One exclusive create: by path (uvfs_open), or through the node API as
+ * uvfsd's FUSE CREATE makes it (dir, name: uvfs_node_create). */
 struct creator {
 	struct uvfs_ctx *c;
 	const char *path;
+	struct uvfs_node *dir;  /* set: the node API */
+	const char *name;
+	struct uvfs_node *made;
 	int r;
 };
 
 static void *creator_main(void *arg)
 {
 	struct creator *k = arg;
+	struct stat st;
 
-	k->r = uvfs_open(k->c, k->path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	if (k->dir)
+		k->r = uvfs_node_create(k->c, k->dir, k->name, S_IFREG | 0644,
+					0, NULL, &k->made, &st);
+	else
+		k->r = uvfs_open(k->c, k->path, O_CREAT | O_EXCL | O_WRONLY,
+				 0644);
 	return NULL;
 }
 
@@ -86,28 +98,41 @@ static void wait_flag(atomic_bool *flag)
  * vget; the server holds that Tgetattr while more than the driver's LRU
  * of other nodes are looked up and released (a vnode cache of 16: the
  * core's pruner reclaims them, each goes on the driver's LRU).  Before
- * the pin, the new node was evicted meanwhile, the vget said -ESTALE,
- * and the open -EEXIST, with one Tlcreate, which made the file.
+ * the pin, the new node was evicted meanwhile and the vget said -ESTALE:
+ * uvfs_open then answered -EEXIST, with one Tlcreate, which made the
+ * file; uvfs_node_create (uvfsd's FUSE CREATE) -ESTALE, on which the
+ * kernel retries the open, finds the file and says EEXIST.
  */
-static void test_create_node_evicted(void **state)
+static void create_evicted(bool node_api)
 {
 	struct uvfs_config cfg = { .vcache_max = 16 };
 	struct fx x = { .cfg = &cfg };
 	struct uvfs_cred cred = { .uid = 1000, .gid = 1000 };
 	struct uvfs_ctx *uc;
-	struct creator k;
+	struct uvfs_node *pub = NULL, *root;
+	struct creator k = { 0 };
 	struct stat st;
 	pthread_t t;
 	char p[32];
 
-	(void)state;
 	/* uname=root: attached as root whoever runs the test; fids=64:
 	 * fid numbers stay small (the fake server tracks 4096) */
 	assert_int_equal(fx_mount(&x, "timeout=60000,uname=root,fids=64"),
 			 0);
 	assert_int_equal(uvfs_ctx_new(x.u, &cred, &uc), 0);
+	k.c = uc;
+	k.path = "/m/pub/new1";
+	if (node_api) {
+		struct uvfs_node *m;
+		assert_int_equal(uvfs_node_root(uc, &root), 0);
+		assert_int_equal(uvfs_node_lookup(uc, root, "m", &m, &st), 0);
+		assert_int_equal(uvfs_node_lookup(uc, m, "pub", &pub, &st), 0);
+		uvfs_node_release(m, 1);
+		uvfs_node_release(root, 1);
+		k.dir = pub;
+		k.name = "new1";
+	}
 	atomic_store(&x.fs.hold_cattr, true);
-	k = (struct creator){ .c = uc, .path = "/m/pub/new1" };
 	assert_int_equal(pthread_create(&t, NULL, creator_main, &k), 0);
 	wait_flag(&x.fs.cattr_held);
 	/* the create is between its Tlcreate and its vget */
@@ -121,14 +146,19 @@ static void test_create_node_evicted(void **state)
 	/* any message: the held reply goes out before its answer */
 	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	if (k.r < 0)    /* was -EEXIST, with one Tlcreate (which made it) */
+	if (k.r < 0)    /* was -EEXIST (-ESTALE), after one Tlcreate */
 		fail_msg("the create said %s, after %d Tlcreate",
 			 strerror(-k.r), atomic_load(&x.fs.tlcreates));
 	assert_int_equal(atomic_load(&x.fs.tlcreates), 1);
 	assert_int_equal(atomic_load(&x.fs.create_eexist), 0);
-	assert_int_equal(uvfs_fstat(uc, k.r, &st), 0);
-	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(uvfs_close(uc, k.r), 0);
+	if (node_api) {
+		uvfs_node_release(k.made, 1);
+		uvfs_node_release(pub, 1);
+	} else {
+		assert_int_equal(uvfs_fstat(uc, k.r, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(uvfs_close(uc, k.r), 0);
+	}
 	/* the same name again: this one is EEXIST (the server's) */
 	assert_int_equal(uvfs_open(uc, "/m/pub/new1", O_CREAT | O_EXCL |
 				   O_WRONLY, 0644), -EEXIST);
@@ -136,6 +166,18 @@ static void test_create_node_evicted(void **state)
 	uvfs_ctx_free(uc);
 	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
 	fx_done(&x);
+}
+
+static void test_create_node_evicted(void **state)
+{
+	(void)state;
+	create_evicted(false);
+}
+
+static void test_node_create_node_evicted(void **state)
+{
+	(void)state;
+	create_evicted(true);
 }
 
 /* A Tlcreate past its deadline, made by the server, whose reply comes
@@ -218,6 +260,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_node_evicted),
+		cmocka_unit_test(test_node_create_node_evicted),
 		cmocka_unit_test(test_create_late_reply),
 		cmocka_unit_test(test_create_flushed),
 		cmocka_unit_test(test_create_bad_fid),
