@@ -127,7 +127,6 @@ static struct node *lru_victim_locked(struct p9sb *s)
 	return NULL;
 }
 
-
 void node_free(struct p9sb *s, struct node *n)
 {
 	for (struct alias *a = n->aliases, *an; a; a = an) {
