@@ -210,6 +210,65 @@ static void rename_race(void **state)
 	assert_true((x == r.ino && y == 0) || (y == r.ino && x == 0));
 }
 
+/* The path walk's RCU mode (namei.c, walk_rcu) answers a path whose names
+ * are all cached without references; each case below is one it must hand
+ * back to the walk with references, after the names were cached by a
+ * first lookup: the answer must be what that walk gives. */
+static void rcu_walk_hands_back(void **state)
+{
+	struct uvfs_cred user = { .uid = 1000, .gid = 1000 };
+	struct uvfs_ctx *uc;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t5", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t5/d", 0755), 0);
+	mkfile("/t5/d/f");
+	mkfile("/t5/d/.hidden");
+	assert_int_equal(uvfs_symlink(C, "d", "/t5/l"), 0);
+	assert_true(ino_of("/t5/d/f") != 0);           /* cached now */
+	assert_true(ino_of("/t5/d/.hidden") != 0);     /* dot names too */
+
+	/* a trailing slash after a file, a file where a directory must be */
+	assert_int_equal(uvfs_stat(C, "/t5/d/f/", &st), -ENOTDIR);
+	assert_int_equal(uvfs_stat(C, "/t5/d/f/x", &st), -ENOTDIR);
+	assert_int_equal(uvfs_chdir(C, "/t5/d/f"), -ENOTDIR);
+	/* ".", "..", a link followed in the middle and at the end, not at
+	 * the end of an lstat */
+	assert_int_equal(ino_of("/t5/d/./f"), ino_of("/t5/d/f"));
+	assert_int_equal(ino_of("/t5/d/../d/f"), ino_of("/t5/d/f"));
+	assert_int_equal(ino_of("/t5/l/f"), ino_of("/t5/d/f"));
+	assert_int_equal(uvfs_stat(C, "/t5/l", &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(uvfs_lstat(C, "/t5/l", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+
+	/* a user other than root: search permission is the driver's */
+	assert_int_equal(uvfs_ctx_new(U, NULL, &uc), 0);
+	assert_int_equal(uvfs_ctx_set_cred(uc, &user), 0);
+	assert_int_equal(uvfs_stat(uc, "/t5/d/f", &st), 0);
+	assert_int_equal(uvfs_chmod(C, "/t5/d", 0700), 0);
+	assert_true(ino_of("/t5/d/f") != 0);           /* cached again */
+	assert_int_equal(uvfs_stat(uc, "/t5/d/f", &st), -EACCES);
+	assert_int_equal(uvfs_chmod(C, "/t5/d", 0755), 0);
+
+	/* a file system mounted on a directory whose names are cached */
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/t5/d", NULL), 0);
+	assert_int_equal(uvfs_stat(C, "/t5/d/f", &st), -ENOENT);
+	assert_int_equal(uvfs_stat(C, "/t5/l/f", &st), -ENOENT);
+	mkfile("/t5/d/g");
+	assert_int_equal(uvfs_stat(uc, "/t5/d/g", &st), 0);
+	assert_int_equal(uvfs_umount(C, "/t5/d", 0), 0);
+	assert_true(ino_of("/t5/d/f") != 0);
+	assert_int_equal(ino_of("/t5/d/g"), 0);
+
+	/* a directory revoked under cached names: its vnode is dead */
+	assert_int_equal(uvfs_revoke(C, "/t5/d"), 0);
+	assert_true(ino_of("/t5/d/f") != 0);
+	assert_true(ino_of("/t5/l/f") != 0);
+	uvfs_ctx_free(uc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +276,7 @@ int main(void)
 		cmocka_unit_test(directories_and_links),
 		cmocka_unit_test(revoke_gives_fresh_vnode),
 		cmocka_unit_test(rename_race),
+		cmocka_unit_test(rcu_walk_hands_back),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -340,6 +340,9 @@ bool cred_in_group(const struct uvfs_cred *cr, gid_t gid);
 /* mask of R_OK|W_OK|X_OK for cred; honours UVFS_FS_SERVER_PERMS */
 int vop_access(struct vnode *vp, int mask, const struct uvfs_cred *cred);
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out);
+/* The same for a name whose length the caller knows (the path walk). */
+int vop_lookup_len(struct vnode *dvp, const char *name, size_t len,
+		   struct vnode **out);
 int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out);
@@ -412,7 +415,16 @@ struct nc_entry;
 int ncache_init(struct uvfs *u);
 void ncache_fini(struct uvfs *u);
 /* A referenced clean vnode for name in dvp, without locks, or false. */
-bool ncache_lookup(struct vnode *dvp, const char *name, struct vnode **out);
+/* name: len bytes, NUL-terminated (len == strlen(name)). */
+bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
+		   struct vnode **out);
+/* => RCU read side.  The child a cached name leads to, without a
+ * reference (valid memory until the section ends), or NULL: not cached,
+ * or the child not clean (VN_SLOW).  The path walk's RCU mode (namei.c). */
+struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
+			      size_t len);
+/* => RCU read side.  A reference on vp if it is still clean. */
+bool ncache_tryref_rcu(struct vnode *vp);
 /* Read before a driver lookup; pass to ncache_add. */
 unsigned long ncache_seq(struct vnode *dvp);
 void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,

@@ -45,7 +45,7 @@ static __thread struct gate_rec *t_recs;  /* this thread's records */
 static struct gate_rec rec_none;          /* of no gate (gate NULL) */
 /* the last one used */
 __thread struct gate_rec *gate_t_last GATE_TLS_MODEL = &rec_none;
-static __thread bool t_registered;        /* with urcu */
+__thread bool rcu_t_registered RCU_TLS_MODEL;   /* with urcu */
 
 static void thread_exit(void *arg)
 {
@@ -65,9 +65,9 @@ static void thread_exit(void *arg)
 	pthread_mutex_unlock(&gates_lock);
 	t_recs = NULL;
 	gate_t_last = &rec_none;
-	if (t_registered) {
+	if (rcu_t_registered) {
 		urcu_memb_unregister_thread();
-		t_registered = false;
+		rcu_t_registered = false;
 	}
 }
 
@@ -76,13 +76,14 @@ static void thread_key_init(void)
 	pthread_key_create(&thread_key, thread_exit);
 }
 
-void rcu_thread_online(void)
+/* rcu_thread_online's slow path (rcu.h): the thread's first call. */
+void rcu_thread_register(void)
 {
-	if (!t_registered) {
+	if (!rcu_t_registered) {
 		pthread_once(&thread_once, thread_key_init);
 		pthread_setspecific(thread_key, (void *)1);
 		urcu_memb_register_thread();
-		t_registered = true;
+		rcu_t_registered = true;
 	}
 }
 

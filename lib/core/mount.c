@@ -384,10 +384,11 @@ void mount_cross_down(struct path *p)
 {
 	struct uvfs *u = p->mnt->u;
 
-	rcu_thread_online();
 	while (atomic_load_explicit(&p->vp->mounted, memory_order_acquire)) {
 		struct mount *c, *found = NULL;
 		bool undecided = false;
+
+		rcu_thread_online();
 
 		/* Children are added and removed with RCU list operations
 		 * and freed after a grace period; the namespace reference of

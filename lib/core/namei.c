@@ -14,6 +14,7 @@
  * driver).
  */
 #include "core.h"
+#include "rcu.h"
 
 #define MAXSYMLINKS 40
 
@@ -143,8 +144,74 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 	return 0;
 }
 
+/* RCU mode, as Linux's RCU-walk: the whole of path from *cur (held) in
+ * one read-side section, through the name cache alone, holding nothing on
+ * the way; only the result is referenced.  Everything it cannot decide by
+ * itself ends it: a name not cached, ".", "..", a symbolic link to follow,
+ * a mount point, a dead or unclean vnode, a permission check the driver
+ * would have to make (any caller but root: the driver's check takes
+ * locks, and nothing may wait inside the section), any error.  The caller
+ * then walks the path again from the start, with references (walk).
+ * Walking without references changes nothing the caller can see: the mount
+ * is never left (the walk's own reference keeps it busy), and a vnode that
+ * dies or is renamed meanwhile is one the walk with references could have
+ * stepped through just before.  => 0: *cur is the result (held);
+ * -EAGAIN: *cur untouched. */
+static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur, const char *p,
+		    unsigned flags)
+{
+	struct vnode *vp = cur->vp;
+
+	if (ctx->cred.uid != 0)
+		return -EAGAIN;
+	rcu_thread_online();
+	rcu_read_enter();
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *name = p, *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		p = end;
+		bool trailing = *p == '/';
+		while (*p == '/')
+			p++;
+		bool last = !*p;
+		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
+
+		/* root's search permission: a live directory (may_access) */
+		if (!vn_isdir(vp) || vn_dead(vp) ||
+		    (name[0] == '.' &&
+		     (len == 1 || (len == 2 && name[1] == '.'))))
+			goto again;     /* "." and ".." are walk's */
+		struct vnode *next = ncache_find_rcu(vp, name, len);
+		if (!next || (S_ISLNK(next->type) && follow_it) ||
+		    atomic_load_explicit(&next->mounted, memory_order_acquire))
+			goto again;
+		vp = next;
+		if (last && trailing && !vn_isdir(vp))
+			goto again;
+	}
+	if (((flags & LK_DIRECTORY) && !vn_isdir(vp)) ||
+	    !ncache_tryref_rcu(vp))
+		goto again;
+	rcu_read_leave();
+	/* after the section: a last release may wait for a grace period */
+	if (!(flags & LK_DEAD) && vn_dead(vp)) {
+		vn_rele(vp);
+		return -EAGAIN;
+	}
+	vn_rele(cur->vp);
+	cur->vp = vp;
+	return 0;
+again:
+	rcu_read_leave();
+	return -EAGAIN;
+}
+
 /* Walks path from *cur (held); on success *cur is the result.  Either way
- * *cur is held on return (the caller puts it). */
+ * *cur is held on return (the caller puts it).  RCU mode first. */
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		unsigned flags, int *links)
 {
@@ -157,6 +224,8 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		*cur = ctx->root;
 		path_get(cur);
 	}
+	if (walk_rcu(ctx, cur, p, flags) == 0)
+		return 0;
 	for (;;) {
 		while (*p == '/')
 			p++;
@@ -182,7 +251,7 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 			err = namei_step(ctx, cur, name);
 		} else if ((err = may_search(ctx, cur->vp)) == 0) {
 			struct vnode *vp;
-			err = vop_lookup(cur->vp, name, &vp);
+			err = vop_lookup_len(cur->vp, name, len, &vp);
 			if (!err && S_ISLNK(vp->type) && follow_it) {
 				/* the link is resolved from its directory */
 				struct path lnk = { cur->mnt, vp };

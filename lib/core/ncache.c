@@ -106,10 +106,10 @@ static bool vn_tryref_rcu(struct vnode *vp)
 	return false;
 }
 
-bool ncache_lookup(struct vnode *dvp, const char *name, struct vnode **out)
+bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
+		   struct vnode **out)
 {
 	struct uvfs *u = dvp->sb->u;
-	size_t len = strlen(name);
 	uint32_t h;
 	struct nc_entry *e;
 	struct vnode *vp = NULL;
@@ -138,6 +138,37 @@ bool ncache_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 	}
 	*out = vp;
 	return true;
+}
+
+struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
+			      size_t len)
+{
+	struct uvfs *u = dvp->sb->u;
+	struct nc_entry *e;
+	uint32_t h;
+
+	if (!nc_enabled(dvp) || len > NAME_MAX)
+		return NULL;
+	h = nc_hash(dvp, name, len);
+	for (e = atomic_load_explicit(&u->nc_buckets[h & u->nc_mask],
+				      memory_order_acquire);
+	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
+		if (e->hash == h && e->dir == dvp && e->len == len &&
+		    memcmp(e->name, name, len) == 0) {
+			struct vnode *vp = e->child;
+			if (atomic_load_explicit(&vp->usecount,
+						 memory_order_acquire) &
+			    VN_SLOW)
+				return NULL;
+			return vp;
+		}
+	}
+	return NULL;
+}
+
+bool ncache_tryref_rcu(struct vnode *vp)
+{
+	return vn_tryref_rcu(vp);
 }
 
 unsigned long ncache_seq(struct vnode *dvp)

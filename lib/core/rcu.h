@@ -18,9 +18,26 @@
 #include <urcu/compiler.h>
 #include <urcu/urcu-memb.h>
 
-/* Registers the calling thread with liburcu (once, gate.c); needed before
- * a read-side section. */
-void rcu_thread_online(void);
+#include <stdbool.h>
+
+/* Whether the calling thread is registered with liburcu (gate.c).  The
+ * model of the thread-local is gate.h's: local-exec in the core programs
+ * link, TLS descriptors in shared objects (lib/meson.build says why). */
+#ifdef UVFS_TLS_LOCAL_EXEC
+#define RCU_TLS_MODEL __attribute__((tls_model("local-exec")))
+#else
+#define RCU_TLS_MODEL
+#endif
+extern __thread bool rcu_t_registered RCU_TLS_MODEL;
+void rcu_thread_register(void);
+
+/* Registers the calling thread with liburcu (once); needed before a
+ * read-side section.  Inline: the name cache calls it per component. */
+static inline void rcu_thread_online(void)
+{
+	if (__builtin_expect(!rcu_t_registered, 0))
+		rcu_thread_register();
+}
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>

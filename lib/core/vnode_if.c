@@ -380,13 +380,19 @@ static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
 }
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 {
+	return vop_lookup_len(dvp, name, strlen(name), out);
+}
+
+int vop_lookup_len(struct vnode *dvp, const char *name, size_t len,
+		   struct vnode **out)
+{
 	bool dotdot = name[0] == '.' && name[1] == '.' && name[2] == '\0';
 	unsigned long seq = 0;
 	int r;
 
 	/* ".." is never cached: a rename moves it */
 	if (!dotdot) {
-		if (ncache_lookup(dvp, name, out))
+		if (ncache_lookup(dvp, name, len, out))
 			return 0;
 		seq = ncache_seq(dvp);
 	}
