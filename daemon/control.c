@@ -64,16 +64,28 @@
 
 /* ---- setup ------------------------------------------------------------- */
 
+/* The directory of the socket path into dir ("/" for a socket at the
+ * top); -EINVAL if path has no '/'. */
+static int socket_dir(const char *path, char dir[PATH_MAX])
+{
+	char *slash;
+
+	snprintf(dir, PATH_MAX, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (!*dir)
+		snprintf(dir, PATH_MAX, "/");
+	return 0;
+}
+
 static int mkdir_parent(const char *path)
 {
 	char dir[PATH_MAX];
-	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	if (socket_dir(path, dir) || strcmp(dir, "/") == 0)
 		return 0;
-	*slash = '\0';
 	for (char *p = dir + 1; *p; p++) {
 		if (*p != '/')
 			continue;
@@ -95,16 +107,10 @@ static int mkdir_parent(const char *path)
 static int check_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	char *slash;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
+	if (socket_dir(path, dir))
 		return -EINVAL;
-	*slash = '\0';
-	if (!*dir)
-		snprintf(dir, sizeof(dir), "/");
 	if (lstat(dir, &st)) {
 		int err = -errno;
 		fprintf(stderr, "uvfsd: socket directory %s: %s\n", dir,
@@ -154,15 +160,11 @@ static int sock_connect(const char *path)
 int control_check_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	char *slash;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
+	if (socket_dir(path, dir))
 		return -EINVAL;
-	*slash = '\0';
-	if (*dir && lstat(dir, &st) && errno == ENOENT)
+	if (lstat(dir, &st) && errno == ENOENT)
 		return 0;       /* made 0700 by control_open */
 	return check_dir(path);
 }

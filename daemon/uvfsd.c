@@ -365,26 +365,27 @@ int main(int argc, char **argv)
 		free((char *)cfg.root_type);
 		return 1;
 	}
-	/* file servers: "9p" (and the types built on it) for `uvfs mount` */
-	err = uvfs_9p_register(d.u);
-	if (err) {
-		fprintf(stderr, "uvfsd: cannot register the 9p type: %s\n",
-			strerror(-err));
-		uvfs_free(d.u);
-		free((char *)cfg.root_type);
-		return 1;
-	}
+	/* file servers for `uvfs mount`: "9p" (and the types built on it),
+	 * "nfs" (NFSv3 servers, lib/nfs) */
+	static const struct {
+		const char *name;
+		int (*reg)(struct uvfs *u);
+	} servers[] = {
+		{ "9p", uvfs_9p_register },
 #ifdef UVFS_HAVE_NFS
-	/* "nfs": NFSv3 servers (lib/nfs) */
-	err = uvfs_nfs_register(d.u);
-	if (err) {
-		fprintf(stderr, "uvfsd: cannot register the nfs type: %s\n",
-			strerror(-err));
-		uvfs_free(d.u);
-		free((char *)cfg.root_type);
-		return 1;
-	}
+		{ "nfs", uvfs_nfs_register },
 #endif
+	};
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		err = servers[i].reg(d.u);
+		if (err) {
+			fprintf(stderr, "uvfsd: cannot register the %s type: "
+				"%s\n", servers[i].name, strerror(-err));
+			uvfs_free(d.u);
+			free((char *)cfg.root_type);
+			return 1;
+		}
+	}
 	/* A daemon on the socket of this (unmounted) mount point is one
 	 * winding down after an unmount from outside: give it 5 s to go.
 	 * One on a socket given with --socket may be serving elsewhere. */

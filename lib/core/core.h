@@ -134,8 +134,8 @@ struct uvfs_sb {
 	_Atomic bool killed;                /* forced: every vnode is dead
 					       and vcache_get fails; set
 					       without vc_lock */
-	pthread_cond_t vc_cv;               /* with u->vc_lock: nlive/nvnodes
-					       went down */
+	pthread_cond_t vc_cv;               /* with u->vc_lock (monotonic):
+					       nlive/nvnodes went down */
 	struct cds_list_head type_link;     /* u->types_lock */
 	struct work free_work;              /* the final free, on a worker */
 	struct work kill_work;              /* a kill's reclaim (mount.c) */
@@ -666,15 +666,16 @@ struct uvfs {
 
 	/* the worker pool */
 	pthread_mutex_t work_lock;
-	pthread_cond_t work_cv;             /* work queued / stop */
-	pthread_cond_t idle_cv;             /* queue drained */
+	pthread_cond_t work_cv;             /* work queued / stop (monotonic) */
+	pthread_cond_t idle_cv;             /* queue drained (monotonic) */
 	struct cds_list_head work_queue;    /* work_lock: urgent work */
 	struct cds_list_head lazy_queue;    /* work_lock: vnode reclaims */
 	unsigned work_running;              /* work_lock */
 	unsigned long work_pending;         /* work_lock: queued + running */
 	bool work_stop;                     /* work_lock */
 	bool lazy_armed;                    /* work_lock: a batch is forming */
-	struct timespec lazy_since;         /* work_lock: since when */
+	struct timespec lazy_since;         /* work_lock: since when
+					       (CLOCK_MONOTONIC) */
 	unsigned hurry;                     /* work_lock: settlers waiting */
 	pthread_t *workers;
 	unsigned nworkers;

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "rcu.h"
+#include "deadline.h"    /* lib/util */
 
 #if defined(__SANITIZE_THREAD__)
 char uvfs_rcu_tsan_sync;
@@ -142,7 +143,7 @@ void gate_init(struct gate *g)
 {
 	atomic_init(&g->state, open_state());
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->cv, NULL);
+	cond_init_monotonic(&g->cv);
 	g->closers = 0;
 	CDS_INIT_LIST_HEAD(&g->recs);
 	g->parked_fn = NULL;
@@ -280,43 +281,26 @@ bool gate_park(struct gate *g, void (*fn)(void *), void *arg)
 	return parked;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int gate_drain(struct gate *g, int timeout_ms)
 {
 	struct timespec until;
 	int ret = 0;
 
 	if (timeout_ms >= 0)
-		deadline_after(&until, timeout_ms);
+		deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&g->lock);
 	while (inside_locked(g) > 0) {
-		struct timespec slice, now;
+		struct timespec slice;
 
 		/* Wait in 1 ms slices: an exiter that read the state before
 		 * our store became visible to it does not wake us. */
-		deadline_after(&slice, 1);
+		deadline_in(&slice, 1);
 		if (timeout_ms >= 0) {
-			clock_gettime(CLOCK_REALTIME, &now);
-			if (now.tv_sec > until.tv_sec ||
-			    (now.tv_sec == until.tv_sec &&
-			     now.tv_nsec >= until.tv_nsec)) {
+			if (ms_left(&until) == 0) {
 				ret = -ETIMEDOUT;
 				break;
 			}
-			if (slice.tv_sec > until.tv_sec ||
-			    (slice.tv_sec == until.tv_sec &&
-			     slice.tv_nsec > until.tv_nsec))
-				slice = until;
+			slice = deadline_min(slice, until);
 		}
 		pthread_cond_timedwait(&g->cv, &g->lock, &slice);
 	}

@@ -41,7 +41,7 @@ struct gate_rec;
 struct gate {
 	_Atomic int state;              /* GATE_*; written under lock */
 	pthread_mutex_t lock;
-	pthread_cond_t cv;              /* state changes, drains */
+	pthread_cond_t cv;              /* state changes, drains (monotonic) */
 	unsigned closers;               /* lock */
 	struct cds_list_head recs;      /* gates_lock and lock */
 	void (*parked_fn)(void *);      /* lock: gate_park's continuation */

@@ -277,12 +277,6 @@ int lock_try(struct uvfs_sb *sb, struct vnode *vp, void *fh, int cmd,
 
 /* ---- waiting ----------------------------------------------------------- */
 
-static bool ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /* Takes (or tests, cmd UVFS_LOCK_GET) lk on f's file; wait: until granted
  * or timeout_ms (-1: none; -ETIMEDOUT), a cancel of w (-EINTR), or the
  * file's death (-EIO). */
@@ -292,7 +286,7 @@ static int lock_file(struct file *f, int cmd, bool wait, struct uvfs_lock *lk,
 	struct vnode *vp = f->path.vp;
 	struct uvfs *u = vp->sb->u;
 	bool remote = vp->sb->ops->lock != NULL;
-	struct timespec dl, now;
+	struct timespec dl;
 	long poll_ms = POLL_MIN_MS;
 	int acc = f->flags & O_ACCMODE;
 	int r;
@@ -303,9 +297,7 @@ static int lock_file(struct file *f, int cmd, bool wait, struct uvfs_lock *lk,
 	    ((lk->type == F_RDLCK && acc == O_WRONLY) ||
 	     (lk->type == F_WRLCK && acc == O_RDONLY)))
 		return -EBADF;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	if (timeout_ms >= 0)
-		ts_add_ms(&dl, timeout_ms);
+	deadline_in(&dl, timeout_ms >= 0 ? timeout_ms : 0);     /* (-1: unused) */
 	for (;;) {
 		uint64_t seq;
 
@@ -319,13 +311,13 @@ static int lock_file(struct file *f, int cmd, bool wait, struct uvfs_lock *lk,
 		pthread_mutex_lock(&u->lk_lock);
 		if (w)
 			atomic_store(&w->u, u);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		struct timespec until = now;
-		if (remote)
-			ts_add_ms(&until, poll_ms);
+		struct timespec until = dl;
+		if (remote) {   /* a poll of the server's lock, sooner */
+			deadline_in(&until, (int)poll_ms);
+			if (timeout_ms >= 0)
+				until = deadline_min(dl, until);
+		}
 		bool timed = remote || timeout_ms >= 0;
-		if (timeout_ms >= 0 && (!remote || ts_before(&dl, &until)))
-			until = dl;
 		while (u->lk_seq == seq && !(w && atomic_load(&w->cancelled)) &&
 		       !vn_dead(vp)) {
 			if (!timed)
@@ -339,8 +331,7 @@ static int lock_file(struct file *f, int cmd, bool wait, struct uvfs_lock *lk,
 			return -EINTR;
 		if (vn_dead(vp))
 			return -EIO;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (timeout_ms >= 0 && !ts_before(&now, &dl))
+		if (timeout_ms >= 0 && ms_left(&dl) == 0)
 			return -ETIMEDOUT;
 		if (poll_ms < POLL_MAX_MS)
 			poll_ms *= 2;

@@ -32,6 +32,7 @@
 #include "mount_i.h"
 
 #include "rcu.h"
+#include "deadline.h"    /* lib/util */
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,7 +224,7 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 	gate_init(&sb->gate);
 	atomic_init(&sb->state, SB_ACTIVE);
 	CDS_INIT_LIST_HEAD(&sb->vnodes);
-	pthread_cond_init(&sb->vc_cv, NULL);
+	cond_init_monotonic(&sb->vc_cv);
 	sb->mounted = true;
 	sb->free_work.fn = sb_free_work;
 

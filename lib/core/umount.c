@@ -14,6 +14,7 @@
 #include "mount_i.h"
 
 #include "rcu.h"
+#include "deadline.h"    /* lib/util */
 #include <time.h>
 #include <unistd.h>
 
@@ -304,7 +305,7 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 	struct fstype *t;
 	struct mount **v = NULL, *m;
 	size_t n = 0, cap = 0;
-	struct timespec t0, now;
+	struct timespec until;
 	int err = 0;
 
 	if (!name || (flags & ~UVFS_UMOUNT_DETACH))
@@ -352,7 +353,7 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 	 * (dead vnode shells of open files may outlive it; they never call
 	 * the driver).  The type then leaves the list and is freed with its
 	 * last sb. */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	deadline_in(&until, deadline_ms);
 	for (;;) {
 		struct uvfs_sb *sb;
 		bool live = false;
@@ -371,9 +372,7 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			return 0;
 		}
 		pthread_mutex_unlock(&u->types_lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 +
-		    (now.tv_nsec - t0.tv_nsec) / 1000000 >= deadline_ms)
+		if (ms_left(&until) == 0)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}

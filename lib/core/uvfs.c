@@ -3,6 +3,7 @@
  * teardown (everything force-unmounted, the workers drained and stopped).
  */
 #include "core.h"
+#include "deadline.h"    /* lib/util */
 
 #include <unistd.h>
 
@@ -55,8 +56,8 @@ int uvfs_new(const struct uvfs_config *cfg, struct uvfs **out)
 	pthread_mutex_init(&u->hook_lock, NULL);
 	lock_init(u);
 	pthread_mutex_init(&u->work_lock, NULL);
-	pthread_cond_init(&u->work_cv, NULL);
-	pthread_cond_init(&u->idle_cv, NULL);
+	cond_init_monotonic(&u->work_cv);
+	cond_init_monotonic(&u->idle_cv);
 	CDS_INIT_LIST_HEAD(&u->work_queue);
 	CDS_INIT_LIST_HEAD(&u->lazy_queue);
 	u->nworkers = u->cfg.workers;

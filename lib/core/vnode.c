@@ -32,6 +32,7 @@
  */
 #include "core.h"
 #include "rcu.h"
+#include "deadline.h"    /* lib/util */
 
 /* The open-file stripes (core.h, vn_lock): leaves, shared by every
  * vnode of every instance in the process. */
@@ -517,27 +518,19 @@ static int sb_wait_locked(struct uvfs_sb *sb, unsigned long *count,
 			  int timeout_ms)
 {
 	struct uvfs *u = sb->u;
-	struct timespec t0, now, slice;
-	long waited_ms;
+	struct timespec until, slice;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (timeout_ms >= 0)
+		deadline_in(&until, timeout_ms);
 	while (*count > 0) {
 		pthread_mutex_unlock(&u->vc_lock);
 		work_run_matching(u, is_reclaim_of, sb);
 		pthread_mutex_lock(&u->vc_lock);
 		if (*count == 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited_ms = (now.tv_sec - t0.tv_sec) * 1000 +
-			    (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (timeout_ms >= 0 && waited_ms >= timeout_ms)
+		if (timeout_ms >= 0 && ms_left(&until) == 0)
 			return -ETIMEDOUT;
-		clock_gettime(CLOCK_REALTIME, &slice);
-		slice.tv_nsec += 10 * 1000000L;
-		if (slice.tv_nsec >= 1000000000L) {
-			slice.tv_sec++;
-			slice.tv_nsec -= 1000000000L;
-		}
+		deadline_in(&slice, 10);
 		pthread_cond_timedwait(&sb->vc_cv, &u->vc_lock, &slice);
 	}
 	return 0;

@@ -19,6 +19,7 @@
  * freed.
  */
 #include "core.h"
+#include "deadline.h"    /* lib/util */
 
 #include <time.h>
 
@@ -43,7 +44,7 @@ void work_queue_lazy(struct uvfs *u, struct work *w)
 		/* the first of a batch wakes a worker, which then waits out
 		 * LAZY_MS for the rest */
 		u->lazy_armed = true;
-		clock_gettime(CLOCK_REALTIME, &u->lazy_since);
+		clock_gettime(CLOCK_MONOTONIC, &u->lazy_since);
 		pthread_cond_signal(&u->work_cv);
 	}
 	pthread_mutex_unlock(&u->work_lock);
@@ -53,20 +54,12 @@ void work_queue_lazy(struct uvfs *u, struct work *w)
  * worker wait for the batch to fill (until *until)? */
 static bool batch_forming_locked(struct uvfs *u, struct timespec *until)
 {
-	struct timespec now;
-
 	if (!u->lazy_armed || u->hurry || u->work_stop ||
 	    u->work_pending - u->work_running >= LAZY_BATCH)
 		return false;
 	*until = u->lazy_since;
-	until->tv_nsec += LAZY_MS * 1000000L;
-	if (until->tv_nsec >= 1000000000L) {
-		until->tv_sec++;
-		until->tv_nsec -= 1000000000L;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	return now.tv_sec < until->tv_sec ||
-	       (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec);
+	ts_add_ms(until, LAZY_MS);
+	return ms_left(until) > 0;
 }
 
 void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
@@ -190,15 +183,8 @@ int uvfs_settle(struct uvfs *u, int timeout_ms)
 	struct timespec until;
 	int ret = 0;
 
-	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms >= 0)
+		deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&u->work_lock);
 	u->hurry++;             /* no batching while someone waits */
 	pthread_cond_broadcast(&u->work_cv);

@@ -517,9 +517,7 @@ static int read_step(struct rs_session *c, uint64_t gen, int fd, int pidfd,
 		return rs_err_unreachable(-errno) ? -errno : -EIO;
 	if (n == 0)
 		return -EIO;            /* EOF */
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	atomic_store(&c->rx_ns, (uint64_t)ts_ns(&now));
+	atomic_store(&c->rx_ns, mono_now_ns());
 	c->rb_have += (size_t)n;
 	return read_frames(c, gen);
 }
@@ -870,9 +868,7 @@ static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 		return r;
 	}
 	if (rq->state == RS_RQ_NEW) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		rq->sent_ns = (uint64_t)ts_ns(&now);
+		rq->sent_ns = mono_now_ns();
 		rq_set_state(rq, RS_RQ_SENT);
 	}
 	return 0;

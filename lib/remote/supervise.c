@@ -150,10 +150,8 @@ static void *super_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		if (r == 0 && atomic_load(&s->sgen) == gen &&
 		    s->rs.state == RS_RECOVERING) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			sv->last_recovery_ns = (uint64_t)(ts_ns(&now) -
-							  ts_ns(&s->lost_at));
+			sv->last_recovery_ns = mono_now_ns() -
+					       (uint64_t)ts_ns(&s->lost_at);
 			rs_set_state(&s->rs, RS_UP);
 			rproc_backoff_reset(&bo);
 			pthread_mutex_unlock(&s->lock);

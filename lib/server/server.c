@@ -555,8 +555,7 @@ static void drain(struct conn *c)
 			if (r->state == RQ_RUNNING)
 				interrupt_locked(c, r);
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts_add_ms(&ts, 100);
+		deadline_in(&ts, 100);
 		pthread_cond_timedwait(&c->idle, &c->lock, &ts);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1018,7 +1017,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->qcond, NULL);
-	pthread_cond_init(&c->idle, NULL);
+	cond_init_monotonic(&c->idle);
 	cond_init_monotonic(&c->wcond);
 	c->workers = sys_calloc(srv->o.nworkers, sizeof(*c->workers));
 	if (!c->workers) {

@@ -71,7 +71,8 @@ struct conn {
 	pthread_cond_t qcond;           /* work queued, a watchdog wanted, or
 					 * the input ended */
 	pthread_cond_t wcond;           /* the watchdog's (CLOCK_MONOTONIC) */
-	pthread_cond_t idle;            /* a request completed */
+	pthread_cond_t idle;            /* a request completed
+					 * (CLOCK_MONOTONIC) */
 	struct p9srv_req *qhead, **qtail;
 	struct p9srv_req *inflight;
 	unsigned ninflight, nrunning, nfids;

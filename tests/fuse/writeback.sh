@@ -132,8 +132,12 @@ for what, call in (("fsync", lambda: os.fsync(fd)),
 PY
 	writer=$!
 	BG_PIDS+=($writer)
-	for _ in $(seq 200); do
+	# 64 MiB through the cache of a sanitized daemon on a loaded
+	# machine can take many seconds (the kernel throttles a writer at
+	# the dirty limits): a minute before calling it stuck
+	for _ in $(seq 1200); do
 		grep -q written "$WORK/writer.out" && break
+		kill -0 "$writer" 2>/dev/null || break
 		sleep 0.05
 	done
 	grep -q written "$WORK/writer.out" || fail "writer: $(cat "$WORK/writer.out")"

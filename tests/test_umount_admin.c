@@ -1,0 +1,259 @@
+/*
+ * test_umount_admin.c - suspend and resume (callers wait at the gate
+ * and carry on), unregistering a file-system type (its instances
+ * unmounted; lazily, a wait that times out while a file is open),
+ * registering a type twice, and bad input.
+ * Included by test_umount.c (it uses that file's fixture, counters and
+ * helpers); not a program of its own.
+ */
+
+/* ---- suspend / resume -------------------------------------------------- */
+
+struct bg_stat {
+	pthread_t thread;
+	struct uvfs_ctx *ctx;
+	const char *path;
+	atomic_int done;
+	int result;
+};
+
+static void *bg_stat_main(void *arg)
+{
+	struct bg_stat *b = arg;
+	struct stat st;
+
+	b->result = uvfs_stat(b->ctx, b->path, &st);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void bg_start(struct bg_stat *b, struct uvfs_ctx *c, const char *path)
+{
+	b->ctx = c;
+	b->path = path;
+	atomic_store(&b->done, 0);
+	b->result = 1;
+	assert_int_equal(pthread_create(&b->thread, NULL, bg_stat_main, b),
+			 0);
+}
+
+/* Waits up to ms for the thread; fails (without joining) if it hangs. */
+static void bg_wait(struct bg_stat *b, int ms)
+{
+	double end = now_ms() + ms;
+
+	while (!atomic_load(&b->done)) {
+		if (now_ms() > end)
+			fail_msg("the background stat of %s hangs", b->path);
+		sleep_ms(5);
+	}
+	pthread_join(b->thread, NULL);
+}
+
+static void test_suspend_resume(void **state)
+{
+	struct bg_stat b;
+	struct uvfs_ctx *c;
+	char st8[16];
+	double t0, dt;
+	uint64_t live;
+
+	(void)state;
+	live = live_vnodes();
+	mount_x("/mnt/x", NULL);
+	put(R, "/mnt/x/f", "x");
+	c = new_ctx("waiter");
+	OK(uvfs_suspend(R, "/mnt/x"));
+	assert_true(mounted("/mnt/x", st8));
+	assert_string_equal(st8, "suspended");
+	bg_start(&b, c, "/mnt/x/f");
+	sleep_ms(100);
+	assert_false(atomic_load(&b.done));
+	/* other mounts are not affected */
+	put(R, "/elsewhere", "fine");
+	ASSERT_CONTENT(R, "/elsewhere", "fine");
+	assert_false(atomic_load(&b.done));
+	OK(uvfs_resume(R, "/mnt/x"));
+	bg_wait(&b, 2000);
+	assert_int_equal(b.result, 0);
+	assert_true(mounted("/mnt/x", st8));
+	assert_string_equal(st8, "active");
+
+	/* a forced unmount of a suspended mount: bounded, no hang */
+	OK(uvfs_suspend(R, "/mnt/x"));
+	bg_start(&b, c, "/mnt/x/f");
+	sleep_ms(100);
+	assert_false(atomic_load(&b.done));
+	t0 = now_ms();
+	OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_FORCE));
+	dt = now_ms() - t0;
+	printf("    forced unmount of a suspended mount: %.1f ms\n", dt);
+	assert_true(dt < 2000);
+	bg_wait(&b, 2000);
+	printf("    the blocked stat returned %s\n", errname(b.result));
+	if (b.result != 0 && b.result != -EIO && b.result != -ENOENT)
+		fail_msg("blocked stat got %s", errname(b.result));
+	assert_false(mounted("/mnt/x", NULL));
+	free_ctx(c);
+	assert_only_root(live);
+}
+
+static void test_suspend_errors(void **state)
+{
+	(void)state;
+	ERR(uvfs_suspend(R, "/mnt"), EINVAL);
+	ERR(uvfs_suspend(R, "/nope"), ENOENT);
+	mount_x("/mnt/x", NULL);
+	OK(uvfs_suspend(R, "/mnt/x"));
+	/* a normal unmount of a suspended, idle mount still works or says
+	 * busy; either way it does not hang */
+	{
+		double t0 = now_ms();
+		int r = uvfs_umount(R, "/mnt/x", 0);
+
+		printf("    normal unmount of a suspended idle mount: %s\n",
+		       errname(r));
+		assert_true(now_ms() - t0 < 2000);
+		if (r == 0)
+			return;
+		assert_int_equal(r, -EBUSY);
+	}
+	OK(uvfs_resume(R, "/mnt/x"));
+	OK(uvfs_umount(R, "/mnt/x", 0));
+}
+
+/* ---- file-system-type unregistration ----------------------------------- */
+
+static struct uvfs_fstype_ops memfs2_ops;
+
+static void test_fstype_unregister(void **state)
+{
+	struct uvfs_ctx *c;
+	struct stat st;
+	char buf[8];
+	uint64_t live;
+	int fd;
+
+	(void)state;
+	live = live_vnodes();
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs2";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mkdir(R, "/mnt/y", 0755));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/y", ""));
+	/* another type stays */
+	OK(uvfs_mkdir(R, "/mnt/z", 0755));
+	mount_x("/mnt/z", NULL);
+	put(R, "/mnt/x/f", "two");
+	put(R, "/mnt/z/f", "zzz");
+	c = new_ctx("user of memfs2");
+	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	OK(uvfs_chdir(c, "/mnt/y"));
+	OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+	assert_false(mounted("/mnt/x", NULL));
+	assert_false(mounted("/mnt/y", NULL));
+	assert_true(mounted("/mnt/z", NULL));
+	ERR(uvfs_stat(R, "/mnt/x/f", &st), ENOENT);
+	ASSERT_CONTENT(R, "/mnt/x/under", "covered");
+	ASSERT_CONTENT(R, "/mnt/z/f", "zzz");
+	ERR(uvfs_read(c, fd, buf, sizeof(buf)), EIO);
+	OK(uvfs_close(c, fd));
+	ERR(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV);
+	ERR(uvfs_fstype_unregister(U, "memfs2", 0, 2000), ENOENT);
+	OK(uvfs_chdir(c, "/"));
+	free_ctx(c);
+	OK(uvfs_umount(R, "/mnt/z", 0));
+	/* registering the name again works */
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	OK(uvfs_umount(R, "/mnt/x", 0));
+	assert_only_root(live);
+}
+
+static void test_fstype_unregister_timeout(void **state)
+{
+	struct uvfs_ctx *c;
+	char buf[8];
+	uint64_t live;
+	int fd;
+
+	(void)state;
+	live = live_vnodes();
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs2";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	put(R, "/mnt/x/f", "lazy");
+	c = new_ctx("keeps it");
+	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	/* lazily: the open file keeps its superblock, so the wait times out;
+	 * the type stays registered but refuses new mounts */
+	ERR(uvfs_fstype_unregister(U, "memfs2", UVFS_UMOUNT_DETACH, 200),
+	    ETIMEDOUT);
+	assert_false(mounted("/mnt/x", NULL));
+	ERR2(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV, EBUSY);
+	assert_int_equal(OK(uvfs_read(c, fd, buf, sizeof(buf))), 4);
+	OK(uvfs_close(c, fd));
+	OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+	ERR(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV);
+	free_ctx(c);
+	assert_only_root(live);
+}
+
+static void test_fstype_register_twice(void **state)
+{
+	(void)state;
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs3";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	ERR2(uvfs_fstype_register(U, &memfs2_ops), EEXIST, EBUSY);
+	ERR2(uvfs_fstype_register(U, &uvfs_memfs_ops), EEXIST, EBUSY);
+	ERR(uvfs_fstype_unregister(U, "nosuchtype", 0, 100), ENOENT);
+	OK(uvfs_fstype_unregister(U, "memfs3", 0, 100));
+}
+
+/* ---- bad input --------------------------------------------------------- */
+
+static void test_bad_input(void **state)
+{
+	struct uvfs_ctx *user;
+	struct uvfs_cred cred = { .uid = 1000, .gid = 1000, .ngroups = 1,
+				  .groups = { 1000 } };
+
+	(void)state;
+	ERR2(uvfs_umount(R, "/", 0), EBUSY, EINVAL);
+	ERR(uvfs_umount(R, "/mnt", 0), EINVAL);
+	ERR(uvfs_umount(R, "/nope", 0), ENOENT);
+	ERR(uvfs_umount(R, "/mnt/x/under", 0), EINVAL);
+	ERR(uvfs_mount(R, "nosuchfs", "none", "/mnt/x", ""), ENODEV);
+	ERR(uvfs_mount(R, "memfs", "none", "/mnt/x/under", ""), ENOTDIR);
+	ERR(uvfs_mount(R, "memfs", "none", "/nope", ""), ENOENT);
+	ERR(uvfs_umount(R, "/mnt/x", 0x100), EINVAL);
+	ERR(uvfs_revoke(R, "/nope"), ENOENT);
+	ERR(uvfs_holders(R, "/mnt", &(struct uvfs_holder *){ NULL },
+			 &(size_t){ 0 }), EINVAL);
+	/* holder kind names */
+	{
+		const char *k[5];
+		int i, j;
+
+		for (i = 0; i < 5; i++) {
+			k[i] = uvfs_holder_kind_name((enum uvfs_holder_kind)i);
+			assert_non_null(k[i]);
+			for (j = 0; j < i; j++)
+				assert_string_not_equal(k[i], k[j]);
+		}
+	}
+	/* the deadline option */
+	mount_x("/mnt/x", "deadline=200");
+	OK(uvfs_umount(R, "/mnt/x", 0));
+	/* a user cannot unmount */
+	mount_x("/mnt/x", NULL);
+	OK(uvfs_ctx_new(U, &cred, &user));
+	ERR(uvfs_umount(user, "/mnt/x", 0), EPERM);
+	ERR(uvfs_umount(user, "/mnt/x", UVFS_UMOUNT_FORCE), EPERM);
+	ERR(uvfs_mount(user, "memfs", "none", "/mnt", ""), EPERM);
+	uvfs_ctx_free(user);
+	OK(uvfs_umount(R, "/mnt/x", 0));
+}

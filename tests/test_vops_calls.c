@@ -1,0 +1,138 @@
+/*
+ * test_vops_calls.c - what a driver call is given: the credentials
+ * (uvfs_cred_current) of the call it serves, never those the thread had
+ * last, the opener's for a node API handle; the flush at the close of a
+ * descriptor open for writing, and its error.
+ * Included by test_vops.c (it uses that file's fixture and helpers); not
+ * a program of its own.
+ */
+
+/* ---- whom an operation is for ------------------------------------------ */
+
+/* One thread, calls for two contexts in turn: each driver call sees the
+ * credentials of the call it serves, never those the thread had last;
+ * a node API handle's I/O is the opener's. */
+static void test_cred_current(void **state)
+{
+	struct uvfs_cred a = { .uid = 1001, .gid = 1001 };
+	struct uvfs_cred b = { .uid = 1002, .gid = 1002 };
+	struct uvfs_ctx *ca, *cb;
+	struct uvfs_node *root, *dir, *n, *x;
+	struct uvfs_file *h;
+	char buf[4];
+	struct stat st;
+
+	(void)state;
+	mount_testfs("/t");
+	assert_int_equal(uvfs_chmod(R, "/t", 0777), 0);
+	assert_int_equal(uvfs_ctx_new(U, &a, &ca), 0);
+	assert_int_equal(uvfs_ctx_new(U, &b, &cb), 0);
+	make_file("/t/f");
+	assert_int_equal(uvfs_chmod(R, "/t/f", 0666), 0);
+
+	/* the path API (names never looked up: the driver is asked) */
+	assert_int_equal(uvfs_stat(ca, "/t/x1", &st), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1001);
+	/* the node API, after a call for another context on this thread */
+	assert_int_equal(uvfs_node_root(cb, &root), 0);
+	assert_int_equal(uvfs_node_lookup(cb, root, "t", &dir, NULL), 0);
+	assert_int_equal(uvfs_node_lookup(cb, dir, "f", &n, NULL), 0);
+	assert_int_equal(uvfs_stat(ca, "/t/x2", &st), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1001);
+	assert_int_equal(uvfs_node_lookup(cb, dir, "x3", &x, NULL), -ENOENT);
+	assert_int_equal(testfs_last_uid(TFS_LOOKUP), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_node_create(cb, dir, "g", 0644, 0, NULL, &x,
+					  NULL), 0);
+	assert_int_equal(testfs_last_uid(TFS_CREATE), 1002);
+	uvfs_node_release(x, 1);
+	/* a handle opened by b reads as b after a call for a */
+	assert_int_equal(uvfs_node_open(cb, n, O_RDWR, "b", &h), 0);
+	assert_int_equal(testfs_last_uid(TFS_OPEN), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_file_pread(h, buf, sizeof(buf), 0), 0);
+	assert_int_equal(testfs_last_uid(TFS_READ), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	assert_int_equal(uvfs_file_pwrite(h, "x", 1, 0), 1);
+	assert_int_equal(testfs_last_uid(TFS_WRITE), 1002);
+	assert_int_equal(uvfs_stat(ca, "/t/f", &st), 0);
+	uvfs_file_release(h);
+	assert_int_equal(testfs_last_uid(TFS_RELEASE), 1002);
+	/* the unlink is a's, after b's calls */
+	assert_int_equal(uvfs_node_unlink(ca, dir, "g", 0), 0);
+	assert_int_equal(testfs_last_uid(TFS_UNLINK), 1001);
+
+	uvfs_node_release(n, 1);
+	uvfs_node_release(dir, 1);
+	uvfs_node_release(root, 1);
+	uvfs_ctx_free(ca);
+	uvfs_ctx_free(cb);
+	assert_int_equal(uvfs_unlink(R, "/t/f"), 0);
+	assert_int_equal(uvfs_umount(R, "/t", 0), 0);
+}
+
+/* ---- flush at close ----------------------------------------------------- */
+
+static void test_flush_at_close(void **state)
+{
+	struct uvfs_node *root, *dir, *n;
+	struct uvfs_file *h;
+	unsigned long f0;
+	int fd, fd2;
+
+	(void)state;
+	mount_testfs("/t");
+	make_file("/t/f");
+	f0 = testfs_flushes();
+	/* read-only: no flush */
+	fd = uvfs_open(R, "/t/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(testfs_flushes(), f0);
+	/* each close of a descriptor open for writing, not only the last */
+	fd = uvfs_open(R, "/t/f", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	fd2 = uvfs_dup(R, fd);
+	assert_true(fd2 >= 0);
+	assert_int_equal(uvfs_write(R, fd, "x", 1), 1);
+	assert_int_equal(uvfs_close(R, fd2), 0);
+	assert_int_equal(testfs_flushes(), f0 + 1);
+	/* its error is the close's, and the descriptor is gone anyway */
+	testfs_set_flush_error(-EIO);
+	assert_int_equal(uvfs_close(R, fd), -EIO);
+	testfs_set_flush_error(0);
+	assert_int_equal(testfs_flushes(), f0 + 2);
+	assert_int_equal(uvfs_close(R, fd), -EBADF);
+	/* the node API handle: flushes says whether FUSE should send it */
+	assert_int_equal(uvfs_node_root(R, &root), 0);
+	assert_int_equal(uvfs_node_lookup(R, root, "t", &dir, NULL), 0);
+	assert_int_equal(uvfs_node_lookup(R, dir, "f", &n, NULL), 0);
+	assert_int_equal(uvfs_node_open(R, n, O_RDONLY, "r", &h), 0);
+	assert_int_equal(uvfs_file_flushes(h), 0);
+	assert_int_equal(uvfs_file_flush(h), 0);
+	assert_int_equal(testfs_flushes(), f0 + 2);
+	uvfs_file_release(h);
+	assert_int_equal(uvfs_node_open(R, n, O_RDWR, "w", &h), 0);
+	assert_int_equal(uvfs_file_flushes(h), 1);
+	testfs_set_flush_error(-ENOSPC);
+	assert_int_equal(uvfs_file_flush(h), -ENOSPC);
+	testfs_set_flush_error(0);
+	assert_int_equal(testfs_flushes(), f0 + 3);
+	uvfs_file_release(h);
+	assert_int_equal(testfs_flushes(), f0 + 3);  /* release: no flush */
+	uvfs_node_release(n, 1);
+	uvfs_node_release(dir, 1);
+	uvfs_node_release(root, 1);
+	/* revoked: a descriptor written since its last flush closes with
+	 * EIO (what went behind may be lost), one not written with 0 */
+	fd = uvfs_open(R, "/t/f", O_WRONLY, 0);
+	fd2 = uvfs_open(R, "/t/f", O_WRONLY, 0);
+	assert_true(fd >= 0 && fd2 >= 0);
+	assert_int_equal(uvfs_write(R, fd, "y", 1), 1);
+	assert_int_equal(uvfs_revoke(R, "/t/f"), 0);
+	assert_int_equal(uvfs_close(R, fd), -EIO);
+	assert_int_equal(uvfs_close(R, fd2), 0);
+	assert_int_equal(testfs_flushes(), f0 + 3);
+	assert_int_equal(uvfs_unlink(R, "/t/f"), 0);
+	assert_int_equal(uvfs_umount(R, "/t", 0), 0);
+}
