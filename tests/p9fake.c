@@ -26,6 +26,18 @@
  *   dir      a directory of three entries (".", "..", "f"); a Treaddir
  *            past them is held until the next message arrives, and a
  *            Tclunk of its fid meanwhile counted (clunk_busy)
+ *   pub      a directory anyone may write (mode 0777)
+ *   nN       (N decimal) a file of its own, path NPATH_BASE + N: as many
+ *            distinct files as a test looks up
+ *   new*     Tlcreate makes it (a path of its own from NEW_PATH_BASE,
+ *            counted in creates; a second Tlcreate of the name is
+ *            EEXIST, counted in create_eexist), a walk finds it after;
+ *            with hold_cattr the first Tgetattr of such a file is held
+ *            (cattr_held) until cattr_release and the next message;
+ *            "newlate*": made, its Rlcreate held until the Tflush, then
+ *            sent before the Rflush (it happened); "newfl*": not made,
+ *            no reply, Rflush on Tflush (it did not happen);
+ *            "newbadf": Rlerror EBADF (the fid unknown), not made
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -98,14 +110,53 @@ static const struct { const char *name; uint64_t path; } names[] = {
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
 	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
-	{ "dir", 19 }, { "lostc", 20 },
+	{ "dir", 19 }, { "lostc", 20 }, { "pub", 21 },
 };
 
 #define DIR_PATH        19
+#define PUB_PATH        21
+#define NEW_PATH_BASE   30000   /* "new*" files, in the order made */
+#define NEW_MAX         64
+#define NPATH_BASE      100000  /* "nN" */
+
+/* The "new*" files made (the server thread's, cleared by fx_mount). */
+static char new_names[NEW_MAX][32];
+static unsigned nnew;
+
+void fake_reset(void)
+{
+	nnew = 0;
+}
 
 static bool is_dir(uint64_t path)
 {
-	return path == 1 || path == DIR_PATH;
+	return path == 1 || path == DIR_PATH || path == PUB_PATH;
+}
+
+static bool is_new(uint64_t path)
+{
+	return path >= NEW_PATH_BASE && path < NEW_PATH_BASE + NEW_MAX;
+}
+
+/* The path a name walks to, 0 if none (".." aside). */
+static uint64_t name_path(struct p9_str n)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (p9_str_eq(n, names[i].name))
+			return names[i].path;
+	for (unsigned i = 0; i < nnew; i++)
+		if (p9_str_eq(n, new_names[i]))
+			return NEW_PATH_BASE + i;
+	if (n.len >= 2 && n.len < 10 && n.s[0] == 'n') {
+		uint64_t v = 0;
+		for (size_t i = 1; i < n.len; i++) {
+			if (n.s[i] < '0' || n.s[i] > '9')
+				return 0;
+			v = v * 10 + (uint64_t)(n.s[i] - '0');
+		}
+		return NPATH_BASE + v;
+	}
+	return 0;
 }
 
 static void send_msg(struct fake *fs, struct p9_msg *m)
@@ -133,7 +184,8 @@ static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
 	r.rgetattr.valid = P9_GETATTR_BASIC;
 	r.rgetattr.qid.path = path;
 	r.rgetattr.qid.type = is_dir(path) ? P9_QTDIR : P9_QTFILE;
-	r.rgetattr.mode = is_dir(path) ? S_IFDIR | 0755 : S_IFREG | 0644;
+	r.rgetattr.mode = path == PUB_PATH ? S_IFDIR | 0777 :
+			  is_dir(path) ? S_IFDIR | 0755 : S_IFREG | 0644;
 	r.rgetattr.nlink = 1;
 	r.rgetattr.size = path * 100;
 	send_msg(fs, &r);
@@ -153,6 +205,11 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			atomic_fetch_add(&fs->clunk_busy, 1);
 		atomic_store(&fs->rd_held, false);
 		send_msg(fs, &e);
+	}
+	if (atomic_load(&fs->cattr_held) && atomic_load(&fs->cattr_release)) {
+		/* the held Tgetattr of a new file, answered now */
+		atomic_store(&fs->cattr_held, false);
+		rgetattr(fs, fs->cattr_tag, fs->cattr_path);
 	}
 	switch (t->type) {
 	case P9_TVERSION:
@@ -179,13 +236,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			return rlerror(fs, t->tag, ENOENT);
 		r.type = P9_RWALK;
 		if (t->twalk.nwname == 1) {
-			uint64_t path = 0;
-			if (p9_str_eq(t->twalk.wname[0], ".."))
-				path = 1;
-			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]);
-			     i++)
-				if (p9_str_eq(t->twalk.wname[0], names[i].name))
-					path = names[i].path;
+			uint64_t path = p9_str_eq(t->twalk.wname[0], "..") ?
+					1 : name_path(t->twalk.wname[0]);
 			if (!path)
 				return rlerror(fs, t->tag, ENOENT);
 			r.rwalk.nwqid = 1;
@@ -204,6 +256,13 @@ static void handle(struct fake *fs, struct p9_msg *t)
 				fid_path[t->tgetattr.fid] : 0;
 		uint8_t raw[64];
 
+		if (is_new(path) && atomic_exchange(&fs->hold_cattr, false)) {
+			/* held until cattr_release and the next message */
+			fs->cattr_tag = t->tag;
+			fs->cattr_path = path;
+			atomic_store(&fs->cattr_held, true);
+			return;
+		}
 		switch (path) {
 		case 3:         /* malformed: an Rgetattr of 20 bytes */
 			memset(raw, 0, sizeof(raw));
@@ -269,6 +328,17 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	}
 	case P9_TFLUSH:
 		atomic_fetch_add(&fs->flushes, 1);
+		if (fs->ct_held && fs->ct_tag == t->tflush.oldtag) {
+			/* a held Tlcreate: its reply first if it made the
+			 * file (flush(5)), then the Rflush */
+			fs->ct_held = false;
+			if (fs->ct_made) {
+				struct p9_msg c = { .type = P9_RLCREATE,
+						    .tag = fs->ct_tag };
+				c.rlcreate.qid.path = fs->ct_path;
+				send_msg(fs, &c);
+			}
+		}
 		if (fs->have_held && fs->held_tag == t->tflush.oldtag) {
 			/* answer the flushed request after all, then Rflush:
 			 * the client must honour it and reuse the tag only
@@ -297,6 +367,42 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			r.rlopen.qid.type = P9_QTDIR;
 		break;
 	case P9_TLCREATE:
+		if (t->tlcreate.name.len > 3 && t->tlcreate.name.len < 32 &&
+		    memcmp(t->tlcreate.name.s, "new", 3) == 0) {
+			atomic_fetch_add(&fs->tlcreates, 1);
+			if (name_path(t->tlcreate.name)) {
+				atomic_fetch_add(&fs->create_eexist, 1);
+				return rlerror(fs, t->tag, EEXIST);
+			}
+			if (nnew == NEW_MAX)
+				return rlerror(fs, t->tag, ENOSPC);
+			if (p9_str_eq(t->tlcreate.name, "newbadf"))
+				return rlerror(fs, t->tag, EBADF);
+			bool fl = t->tlcreate.name.len >= 5 &&
+				  memcmp(t->tlcreate.name.s, "newfl", 5) == 0;
+			bool late = t->tlcreate.name.len >= 7 &&
+				    memcmp(t->tlcreate.name.s, "newlate", 7) == 0;
+			if (fl || late) {
+				fs->ct_held = true;
+				fs->ct_made = late;
+				fs->ct_tag = t->tag;
+				fs->ct_path = NEW_PATH_BASE + nnew;
+			}
+			if (fl)
+				return;         /* not made, no reply */
+			memcpy(new_names[nnew], t->tlcreate.name.s,
+			       t->tlcreate.name.len);
+			new_names[nnew][t->tlcreate.name.len] = '\0';
+			r.type = P9_RLCREATE;
+			r.rlcreate.qid.path = NEW_PATH_BASE + nnew++;
+			if (t->tlcreate.fid < 4096)
+				fid_path[t->tlcreate.fid] =
+					r.rlcreate.qid.path;
+			atomic_fetch_add(&fs->creates, 1);
+			if (late)
+				return;         /* made; the reply held */
+			break;
+		}
 		if (!p9_str_eq(t->tlcreate.name, "lostc"))
 			return rlerror(fs, t->tag, EOPNOTSUPP);
 		if (atomic_exchange(&lostc_made, true))
@@ -400,6 +506,9 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	case P9_TFSYNC:
 		r.type = P9_RFSYNC;
 		break;
+	case P9_TSETATTR:
+		r.type = P9_RSETATTR;
+		break;
 	case P9_TSTATFS:
 		r.type = P9_RSTATFS;
 		r.rstatfs.bsize = 4096;
@@ -435,12 +544,8 @@ void *fake_main(void *arg)
 				    t.twalk.newfid < 4096) {
 					uint64_t p = t.twalk.fid < 4096 ?
 						     fid_path[t.twalk.fid] : 1;
-					if (t.twalk.nwname == 1) {
-						p = 0;
-						for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-							if (p9_str_eq(t.twalk.wname[0], names[i].name))
-								p = names[i].path;
-					}
+					if (t.twalk.nwname == 1)
+						p = name_path(t.twalk.wname[0]);
 					fid_path[t.twalk.newfid] = p ? p : 1;
 				}
 				if (t.type == P9_TATTACH && t.tattach.fid < 4096)
@@ -477,6 +582,7 @@ int fx_mount(struct fx *x, const char *opts)
 	char src[64];
 
 	memset(fid_path, 0, sizeof(fid_path));
+	fake_reset();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 				    sv), 0);
 	x->fs.fd = sv[0];
@@ -484,7 +590,7 @@ int fx_mount(struct fx *x, const char *opts)
 	x->cfd = sv[1];
 	assert_int_equal(pthread_create(&x->fs.thr, NULL, fake_main, &x->fs),
 			 0);
-	assert_int_equal(uvfs_new(NULL, &x->u), 0);
+	assert_int_equal(uvfs_new(x->cfg, &x->u), 0);
 	assert_int_equal(uvfs_9p_register(x->u), 0);
 	assert_int_equal(uvfs_ctx_new(x->u, NULL, &x->c), 0);
 	assert_int_equal(uvfs_mkdir(x->c, "/m", 0755), 0);

@@ -48,6 +48,19 @@ struct fake {
 	uint32_t rd_fid;
 	atomic_int clunk_busy;  /* Tclunk of a fid with a request held */
 	atomic_int dir_clunks;  /* Tclunk of a fid naming "dir" */
+	/* "new*" files (Tlcreate makes them; walks find them after) */
+	atomic_int tlcreates;   /* Tlcreate of a "new*" name received */
+	atomic_int creates;     /* ... that made the file */
+	bool ct_held, ct_made;  /* a Tlcreate held until its Tflush */
+	uint16_t ct_tag;
+	uint64_t ct_path;
+	atomic_int create_eexist; /* ... refused: the name was made already */
+	/* hold_cattr: the first Tgetattr of a file made by Tlcreate is not
+	 * answered (cattr_held set) until cattr_release is set and another
+	 * message comes */
+	atomic_bool hold_cattr, cattr_held, cattr_release;
+	uint16_t cattr_tag;
+	uint64_t cattr_path;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,
@@ -58,10 +71,14 @@ extern atomic_bool bye_done;
 /* "lostc" was created (by a Tlcreate the server then hung up on) */
 extern atomic_bool lostc_made;
 
+/* Forgets the files Tlcreate made (before a new mount). */
+void fake_reset(void);
+
 /* Serves fs->fd until it ends (or a stall, see struct fake). */
 void *fake_main(void *arg);
 
 struct fx {
+	const struct uvfs_config *cfg;  /* uvfs_new's (NULL: defaults) */
 	struct uvfs *u;
 	struct uvfs_ctx *c;
 	struct fake fs;

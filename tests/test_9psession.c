@@ -286,6 +286,7 @@ static int lfx_mount(struct lfx *l, const char *opts)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	memset(fid_path, 0, sizeof(fid_path));
+	fake_reset();
 	atomic_store(&bye_done, false);
 	snprintf(l->dir, sizeof(l->dir), "/tmp/uvfs-9pl.XXXXXX");
 	assert_non_null(mkdtemp(l->dir));

@@ -63,6 +63,10 @@ struct uvfs_nfs_info {
 	unsigned long rewrites;         /* WRITEs sent again: the server's
 					 * write verifier changed before
 					 * their COMMIT (it restarted) */
+	unsigned long commits_behind;   /* COMMITs sent in the background
+					 * of writes (past 32 MiB kept) */
+	unsigned long commit_waits;     /* writes that waited for a COMMIT
+					 * (past 64 MiB kept on a file) */
 };
 int uvfs_nfs_info(struct uvfs *u, const char *target,
 		  struct uvfs_nfs_info *out);

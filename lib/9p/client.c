@@ -107,15 +107,23 @@ static void node_unlink_locked(struct p9sb *s, struct node *n)
 }
 
 /* => s->lock held.  The unreferenced node to evict when the LRU is full:
- * the oldest one that no other node needs as its parent (NULL: none
- * within a short scan; the LRU then grows a little). */
+ * the oldest one that no other node needs as its parent and that no
+ * create or lookup is handing to the core (node_pin) (NULL: none within
+ * a short scan; the LRU then grows a little). */
 static struct node *lru_victim_locked(struct p9sb *s)
 {
 	struct node *v = s->lru.lprev;
+	uint64_t now = 0;
 
-	for (int i = 0; i < 64 && v != &s->lru; i++, v = v->lprev)
-		if (v->kids == 0)
-			return v;
+	for (int i = 0; i < 64 && v != &s->lru; i++, v = v->lprev) {
+		if (v->kids)
+			continue;
+		if (v->pin_ns && !now)
+			now = mono_now_ns();
+		if (v->pin_ns > now)
+			continue;
+		return v;
+	}
 	return NULL;
 }
 
@@ -136,10 +144,11 @@ void node_free(struct p9sb *s, struct node *n)
 /* Installs a freshly walked fid for ino (ownership passes): the node's
  * fid is replaced (if replace; never the root's: the attach fid is the
  * one fid whose path cannot go stale), or a new unreferenced node made
- * (on the LRU). */
-int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
-			bool replace, uint64_t pino, const char *name,
-			uint64_t gen)
+ * (on the LRU).  pin_ns: node_pin's, set in the same hold of the lock
+ * (0: none). */
+static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+			  bool replace, uint64_t pino, const char *name,
+			  uint64_t gen, uint64_t pin_ns)
 {
 	struct fid *f = fidnum == P9_NOFID ? NULL : fid_new(fidnum);
 	struct node *n, *evict = NULL;
@@ -192,18 +201,62 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		n->lnext->lprev = n;
 		s->lru.lnext = n;
 		s->nlru++;
+		n->pin_ns = pin_ns;     /* before it can be a victim */
 		if (s->nlru > LRU_MAX && (evict = lru_victim_locked(s))) {
 			lru_del_locked(s, evict);
 			hash_del_locked(s, evict);
 			node_unlink_locked(s, evict);
 		}
 	}
+	if (pin_ns && n != s->root)
+		n->pin_ns = pin_ns;
 	pthread_mutex_unlock(&s->lock);
 	fid_put(s, old);
 	fid_put(s, released);
 	if (evict)
 		node_free(s, evict);
 	return 0;
+}
+
+int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+		 bool replace, uint64_t pino, const char *name, uint64_t gen)
+{
+	return node_install_x(s, ino, fidnum, replace, pino, name, gen, 0);
+}
+
+static uint64_t pin_until(struct p9sb *s)
+{
+	return mono_now_ns() + (uint64_t)s->c.s.timeout_ms * 1000000ull;
+}
+
+int node_install_pinned(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+			bool replace, uint64_t pino, const char *name,
+			uint64_t gen)
+{
+	return node_install_x(s, ino, fidnum, replace, pino, name, gen,
+			      pin_until(s));
+}
+
+/*
+ * A create or a lookup answers the core with a number, and the core's
+ * vget takes the node by it a moment later.  Meanwhile the node is
+ * unreferenced, on the LRU: a burst of releases (the core's pruner
+ * reclaims an eighth of its vnode cache at once, more than LRU_MAX) could
+ * evict it, and the vget then answered -ESTALE for a file the server had
+ * just made: the core took that create for a refusal, found the name,
+ * and said -EEXIST (through FUSE, the kernel retried the open on ESTALE
+ * and found the file: EEXIST).  Pinned, it stays until its vget, or the
+ * mount's timeout (a vget that never comes: the core asked for no vnode).
+ */
+void node_pin(struct p9sb *s, uint64_t ino)
+{
+	uint64_t until = pin_until(s);
+
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, ino);
+	if (n && n != s->root)
+		n->pin_ns = until;
+	pthread_mutex_unlock(&s->lock);
 }
 
 int walk(struct p9sb *s, uint32_t fid, const char *name,

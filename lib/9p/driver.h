@@ -66,6 +66,11 @@ struct node {
 	struct node *nnext;
 	uint64_t name_ns, name_sgen;
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
+	/* s->lock: a create or a lookup gave the core this node's number,
+	 * and the core's vget follows in the same call: until then (at
+	 * most the mount's timeout, monotonic ns; 0: not pinned) the LRU
+	 * does not evict it (node_pin) */
+	uint64_t pin_ns;
 	/* s->lock: the fid cache (docs/9p-client.md, "fids are a cache"):
 	 * nodes holding a fid that can be walked again, most recently used
 	 * first; fid NULL once released */
@@ -101,8 +106,6 @@ struct node {
 	uint64_t wb_end;        /* s->lock: where the last write behind ended */
 	atomic_ulong dgen;      /* writes and truncations through this mount
 				 * (read-ahead from before one is dropped) */
-	unsigned holds;         /* s->lock: jobs using the node (it stays in
-				 * the table while they run) */
 	/* s->lock: a directory's last listing (names, up to LS_MAX), for
 	 * the walks and getattrs a lookup of one of them sends together
 	 * (vnops.c, "ls -l") */
@@ -226,6 +229,14 @@ void node_free(struct p9sb *s, struct node *n);
  * demand, or by the walk sent behind it). */
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 		 bool replace, uint64_t pino, const char *name, uint64_t gen);
+/* ino's node is about to be handed to the core (a create's or a lookup's
+ * answer, whose vget follows): kept off the LRU's evictions until that
+ * vget, or the mount's timeout (client.c, node_pin).  _pinned: the
+ * same as node_install, pinned in the same hold of the lock. */
+void node_pin(struct p9sb *s, uint64_t ino);
+int node_install_pinned(struct p9sb *s, uint64_t ino, uint32_t fidnum,
+			bool replace, uint64_t pino, const char *name,
+			uint64_t gen);
 /* Walks fid to name (NULL: a clone) into a new fid. */
 int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
 	 struct p9_qid *qid);

@@ -519,6 +519,7 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 	if (n) {
 		lru_del_locked(s, n);
 		n->refs++;
+		n->pin_ns = 0;  /* taken: its create's or lookup's pin ends */
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!n)

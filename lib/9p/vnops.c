@@ -206,8 +206,8 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 	pthread_mutex_unlock(&s->lock);
 }
 
-int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
-		     struct uvfs_ident *id)
+static int lookup_once(struct uvfs_sb *sb, void *dir, const char *name,
+		       struct uvfs_ident *id)
 {
 	uint64_t *ino = &id->ino;
 	struct p9sb *s = S(sb);
@@ -248,9 +248,10 @@ again:;
 	/* a fid walked through ".." names a path that a rename of the
 	 * child can invalidate (diod): keep the node's own */
 	if (strcmp(name, "..") == 0)
-		r = node_install(s, qid.path, nf, false, 0, NULL, 0);
+		r = node_install_pinned(s, qid.path, nf, false, 0, NULL, 0);
 	else
-		r = node_install(s, qid.path, nf, true, d->ino, name, gen);
+		r = node_install_pinned(s, qid.path, nf, true, d->ino, name,
+					gen);
 	if (r)
 		return r;
 	*ino = qid.path;
@@ -268,7 +269,20 @@ again:;
 	return 0;
 }
 
-/* Walks dir/name into the table after a create or a rename. */
+/* The answer's node stays in the table until the core's vget takes it
+ * (node_pin). */
+int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
+	      struct uvfs_ident *id)
+{
+	int r = lookup_once(sb, dir, name, id);
+
+	if (r == 0)
+		node_pin(S(sb), id->ino);
+	return r;
+}
+
+/* Walks dir/name into the table after a create (pinned: the core's
+ * vget follows). */
 static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 			const char *name, uint64_t *ino, uint32_t *fidout)
 {
@@ -280,7 +294,7 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	if (r)
 		return r;
 	*fidout = nf;
-	r = node_install(s, qid.path, nf, true, dir->ino, name, gen);
+	r = node_install_pinned(s, qid.path, nf, true, dir->ino, name, gen);
 	if (r)
 		return r;
 	*ino = qid.path;
@@ -466,8 +480,10 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
 	node_new_file(s, *ino);
-	/* the server's answer: the name is the new file's now */
-	r = node_install(s, *ino, P9_NOFID, true, dir->ino, name, sb_gen(s));
+	/* the server's answer: the name is the new file's now; the node
+	 * stays in the table until the core's vget (node_pin) */
+	r = node_install_pinned(s, *ino, P9_NOFID, true, dir->ino, name,
+				sb_gen(s));
 	if (r) {
 		clunk_async(&s->c, cf);
 		return r;

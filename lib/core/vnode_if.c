@@ -425,6 +425,12 @@ static long vi_create(struct uvfs_sb *sb, struct vop_create_args *a)
 		/* the type is the one asked for, whatever the driver said */
 		id.type = a->mode & S_IFMT;
 		r = vcache_get_typed(sb, &id, a->out);
+		/* made, but its vnode not loaded: never -ESTALE, which a
+		 * caller takes for a create that did not happen (the
+		 * exclusive create's lookup then finds the file and says
+		 * -EEXIST; a kernel retries the open and finds it too) */
+		if (r == -ESTALE)
+			r = -EIO;
 	}
 	return r;
 }

@@ -212,6 +212,8 @@ int uvfs_nfs_info(struct uvfs *u, const char *target,
 		out->replays = ls.replays;
 		out->stale = atomic_load(&s->stale);
 		out->rewrites = atomic_load(&s->rewrites);
+		out->commits_behind = atomic_load(&s->commits_behind);
+		out->commit_waits = atomic_load(&s->commit_waits);
 		out->inflight = ls.inflight;
 		out->last_error = ls.last_error;
 		out->last_loss = ls.last_loss;

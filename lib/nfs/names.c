@@ -7,32 +7,27 @@
  * or dropped, when the cache starts over at NAMES_MAX entries, or at
  * nnames_fini.  An entry of an older generation is dead: nnames_get
  * ignores it and nnames_put reuses its slot; an entry past the caller's
- * lifetime is ignored (and replaced by the next put of its name).  Lock:
+ * lifetime is ignored (and replaced by the next put of its name); a
+ * negative entry (neg: the name does not exist) also once its
+ * directory's version moved past the one it was made with.  Lock:
  * c->lock, a leaf.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
+#include "deadline.h"
 #include "names.h"
 #include "sys.h"
 
 struct nname {
 	struct nname *next;     /* c->lock */
 	uint64_t dir, ino, gen;
+	uint64_t dver;          /* neg: the directory's version then */
 	uint64_t seen_ns;       /* CLOCK_MONOTONIC, when the server said so */
 	mode_t type;
+	bool neg;               /* the name does not exist (ino, type 0) */
 	char name[];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static unsigned hash(uint64_t dir, const char *name)
 {
@@ -72,54 +67,54 @@ void nnames_fini(struct nnames *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
-	       uint64_t gen, uint64_t max_age_ns, uint64_t *ino,
-	       mode_t *type)
+enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
+			  uint64_t gen, uint64_t dver, uint64_t max_age_ns,
+			  uint64_t *ino, mode_t *type)
 {
-	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_ns();
-	bool hit = false;
+	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_now_ns();
+	enum nname_hit hit = NNAME_MISS;
 
 	pthread_mutex_lock(&c->lock);
 	for (struct nname *e = c->b[hash(dir, name)]; e; e = e->next)
 		if (e->dir == dir && e->gen == gen &&
 		    (max_age_ns == UINT64_MAX ||
 		     now - e->seen_ns < max_age_ns) &&
+		    (!e->neg || e->dver == dver) &&
 		    strcmp(e->name, name) == 0) {
-			*ino = e->ino;
-			*type = e->type;
-			hit = true;
+			if (e->neg) {
+				hit = NNAME_NEG;
+			} else {
+				*ino = e->ino;
+				*type = e->type;
+				hit = NNAME_POS;
+			}
 			break;
 		}
-	if (hit)
+	if (hit == NNAME_POS)
 		c->hits++;
+	else if (hit == NNAME_NEG)
+		c->neg_hits++;
 	else
 		c->misses++;
 	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
-void nnames_put(struct nnames *c, uint64_t dir, const char *name,
-	       uint64_t ino, mode_t type, uint64_t gen)
+/* Records e (filled but for its links) in place of what was known of
+ * its name. */
+static void put(struct nnames *c, struct nname *ne)
 {
-	size_t l = strlen(name);
-	struct nname *ne = sys_malloc(sizeof(*ne) + l + 1), **pp;
-	unsigned h = hash(dir, name);
+	unsigned h = hash(ne->dir, ne->name);
+	struct nname **pp;
 
-	if (!ne)
-		return;
-	ne->dir = dir;
-	ne->ino = ino;
-	ne->gen = gen;
-	ne->seen_ns = mono_ns();
-	ne->type = type;
-	memcpy(ne->name, name, l + 1);
+	ne->seen_ns = mono_now_ns();
 	pthread_mutex_lock(&c->lock);
 	/* the same name, or any entry of an older generation in the
 	 * bucket, goes */
 	for (pp = &c->b[h]; *pp;) {
 		struct nname *e = *pp;
-		if (e->gen != gen ||
-		    (e->dir == dir && strcmp(e->name, name) == 0)) {
+		if (e->gen != ne->gen ||
+		    (e->dir == ne->dir && strcmp(e->name, ne->name) == 0)) {
 			*pp = e->next;
 			free(e);
 			c->n--;
@@ -133,6 +128,46 @@ void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	c->b[h] = ne;
 	c->n++;
 	pthread_mutex_unlock(&c->lock);
+}
+
+static struct nname *entry_new(uint64_t dir, const char *name, uint64_t gen)
+{
+	size_t l = strlen(name);
+	struct nname *ne = sys_malloc(sizeof(*ne) + l + 1);
+
+	if (!ne)
+		return NULL;
+	memset(ne, 0, sizeof(*ne));
+	ne->dir = dir;
+	ne->gen = gen;
+	memcpy(ne->name, name, l + 1);
+	return ne;
+}
+
+void nnames_put(struct nnames *c, uint64_t dir, const char *name,
+	       uint64_t ino, mode_t type, uint64_t gen)
+{
+	struct nname *ne = entry_new(dir, name, gen);
+
+	if (!ne)
+		return;
+	ne->ino = ino;
+	ne->type = type;
+	put(c, ne);
+}
+
+void nnames_put_neg(struct nnames *c, uint64_t dir, const char *name,
+		    uint64_t gen, uint64_t dver)
+{
+	struct nname *ne = entry_new(dir, name, gen);
+
+	if (!ne) {
+		nnames_drop(c, dir, name);      /* at least nothing wrong */
+		return;
+	}
+	ne->neg = true;
+	ne->dver = dver;
+	put(c, ne);
 }
 
 void nnames_drop(struct nnames *c, uint64_t dir, const char *name)

@@ -9,6 +9,12 @@
  * it precisely (nnames_put, nnames_drop); changes by others are seen
  * when an entry expires.
  *
+ * Negative entries (a LOOKUP answered NFS3ERR_NOENT: nnames_put_neg) live
+ * by the same rules and one more: they carry the directory's version
+ * (the caller's counter, bumped when the directory's attributes show a
+ * change or this mount changes a name in it) and are dead once it moves,
+ * as Linux drops negative dentries when their directory changed.
+ *
  * One struct nnames per mount, nnames_init to nnames_fini.  Its lock is a
  * leaf (never held with the mount's s->lock or across a request).
  */
@@ -30,19 +36,32 @@ struct nnames {
 	struct nname *b[NAMES_BUCKETS];         /* lock */
 	unsigned n;                             /* lock */
 	unsigned long hits, misses;             /* lock */
+	unsigned long neg_hits;                 /* lock */
 };
 
 void nnames_init(struct nnames *c);
 void nnames_fini(struct nnames *c);
+enum nname_hit {
+	NNAME_MISS,     /* nothing known (or only something dead) */
+	NNAME_POS,      /* the name is (*ino, *type) */
+	NNAME_NEG,      /* the name does not exist */
+};
+
 /* The entry for name in dir made in generation gen, at most max_age_ns
- * old (UINT64_MAX: any age): true and *ino, *type; false if none. */
-bool nnames_get(struct nnames *c, uint64_t dir, const char *name,
-	       uint64_t gen, uint64_t max_age_ns, uint64_t *ino,
-	       mode_t *type);
+ * old (UINT64_MAX: any age), a negative one only while the directory's
+ * version is still dver: NNAME_POS and *ino, *type; NNAME_NEG; or
+ * NNAME_MISS. */
+enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
+			  uint64_t gen, uint64_t dver, uint64_t max_age_ns,
+			  uint64_t *ino, mode_t *type);
 /* Records name in dir as (ino, type) in generation gen (an older entry of
  * the name is replaced).  Out of memory: nothing is recorded. */
 void nnames_put(struct nnames *c, uint64_t dir, const char *name,
 	       uint64_t ino, mode_t type, uint64_t gen);
+/* Records that name in dir does not exist, as of generation gen and the
+ * directory's version dver (replacing what was known of the name). */
+void nnames_put_neg(struct nnames *c, uint64_t dir, const char *name,
+		    uint64_t gen, uint64_t dver);
 /* Forgets name in dir (it was removed or renamed away). */
 void nnames_drop(struct nnames *c, uint64_t dir, const char *name);
 

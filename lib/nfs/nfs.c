@@ -14,7 +14,7 @@
  *
  * Owns struct handle (nv_open to nv_release) and the silly-renamed names
  * of its nodes (made by silly_rename, removed at the last close).  Writes
- * behind and their COMMIT are wb.c's.
+ * behind and their COMMIT are wb.c's, a handle's read-ahead window ra.c's.
  *
  * Consistency (docs/nfs.md): attributes and names from every reply are
  * cached as the mount's cache= mode says; a change this client makes
@@ -151,14 +151,23 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	struct n3 c = ctx_of(s);
 	id->gen = 0;
-	/* a name the server gave within the name lifetime (cto: actimeo;
-	 * loose: until this mount changes a name) */
-	if (nn_name_get(s, d, name, &id->ino, &id->type))
+	/* a name the server gave (or said is not there) within the name
+	 * lifetime (cto: actimeo; loose: until this mount changes a name),
+	 * a negative one only while the directory shows no change */
+	switch (nn_name_get(s, d, name, &id->ino, &id->type)) {
+	case NNAME_POS:
 		return 0;
-	uint64_t gen = nn_gen(s);
+	case NNAME_NEG:
+		return -ENOENT;
+	case NNAME_MISS:
+		break;
+	}
+	uint64_t gen = nn_gen(s), dver = nn_dir_ver(s, d);
 	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
 	if (r == 0)
 		nn_name_put(s, d, name, id->ino, id->type, gen);
+	else if (r == -ENOENT)
+		nn_name_put_neg(s, d, name, gen, dver);
 	/* a directory removed meanwhile holds no names */
 	return r == -ESTALE ? -ENOENT : r;
 }
@@ -198,6 +207,10 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
 	nn_name_changed(s);
+	/* whatever the answer (EEXIST: someone made it), what this mount
+	 * knew of the name is old */
+	nnames_drop(&s->names, d->ino, name);
+	nn_dir_changed(s, d);
 	if (!da.valid)
 		nn_forget_attr(s, d->ino);
 	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
@@ -219,7 +232,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		pthread_mutex_lock(&s->lock);
 		struct node *n = nn_find_locked(s, *ino);
 		if (n)
-			n->created_ns = now_ns();
+			n->created_ns = mono_now_ns();
 		pthread_mutex_unlock(&s->lock);
 	}
 	return r;
@@ -236,6 +249,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_changed(s);
+	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
+	nn_dir_changed(s, dir);
 	nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
@@ -300,6 +315,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
 	nn_name_changed(s);
 	nnames_drop(&s->names, d->ino, name);
+	nn_dir_changed(s, d);
 	nn_forget_attr(s, d->ino);
 	nn_forget_attr(s, ino);
 	nn_attr(s, d, &da);
@@ -340,10 +356,11 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3attr da = { 0 };
 	uint64_t victim;
 	mode_t vtype;
-	bool known = nn_name_get(s, dir, name, &victim, &vtype);
+	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
 	nn_name_changed(s);
 	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
+	nn_dir_changed(s, dir);
 	if (known)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (!da.valid)
@@ -382,13 +399,15 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	}
 	uint64_t src, victim;
 	mode_t stype, vtype;
-	bool ksrc = nn_name_get(s, odir, oname, &src, &stype);
-	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype);
+	bool ksrc = nn_name_get(s, odir, oname, &src, &stype) == NNAME_POS;
+	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_changed(s);
 	nnames_drop(&s->names, ((struct node *)odir)->ino, oname);
 	nnames_drop(&s->names, ((struct node *)ndir)->ino, nname);
+	nn_dir_changed(s, odir);
+	nn_dir_changed(s, ndir);
 	if (kvic)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (ksrc)
@@ -433,7 +452,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	bool fresh;
 	pthread_mutex_lock(&s->lock);
 	fresh = n->created_ns && n->st_valid &&
-		now_ns() - n->created_ns < CREATE_FRESH_NS;
+		mono_now_ns() - n->created_ns < CREATE_FRESH_NS;
 	n->created_ns = 0;
 	st = n->st;
 	pthread_mutex_unlock(&s->lock);
@@ -500,90 +519,9 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 		free(silly);
 	}
 	n3_dents_free(h->rest);
-	free(h->ra);
+	nr_drop(s, h);          /* READs in flight given up, not waited for */
 	pthread_mutex_destroy(&h->ra_lock);
 	free(h);
-}
-
-/* Requests in flight for one read or write: enough to fill a link, at
- * most WINDOW_BYTES. */
-static unsigned window_of(uint32_t piece)
-{
-	unsigned w = WINDOW_BYTES / piece;
-
-	return w < 1 ? 1 : w > WINDOW_MAX ? WINDOW_MAX : w;
-}
-
-/* Read-ahead (docs/nfs.md): a read that starts where the handle's last
- * one ended reads RA_BYTES (its pieces in flight together: one round
- * trip) and keeps what the caller did not take; the next reads inside it
- * cost no request.  What was read ahead is used only while this mount
- * wrote nothing to the file (wgen) and its cached mtime and size are
- * those seen then (a refresh of the attributes that shows another
- * writer's change drops it), and never with cache=none. */
-
-/* From the handle's read-ahead: true and *got, or false (not there). */
-static bool ra_take(struct nsb *s, struct node *nd, struct handle *h,
-		    void *buf, size_t n, uint64_t off, ssize_t *got)
-{
-	bool valid;
-
-	pthread_mutex_lock(&s->lock);
-	valid = h->ra && nd->wgen == h->ra_wgen && nd->st_valid &&
-		nd->st.st_size == h->ra_size &&
-		nd->st.st_mtim.tv_sec == h->ra_mtime.tv_sec &&
-		nd->st.st_mtim.tv_nsec == h->ra_mtime.tv_nsec;
-	pthread_mutex_unlock(&s->lock);
-	if (!valid) {
-		free(h->ra);
-		h->ra = NULL;
-		return false;
-	}
-	uint64_t end = h->ra_off + h->ra_len;
-	if (off < h->ra_off || (off + n > end && !(h->ra_eof && off <= end)))
-		return false;
-	size_t k = off + n <= end ? n : (size_t)(end - off);
-	memcpy(buf, h->ra + (off - h->ra_off), k);
-	*got = (ssize_t)k;
-	return true;
-}
-
-/* Reads RA_BYTES from off into a new read-ahead, gives the caller its n:
- * the count or an error. */
-static ssize_t ra_fill(struct nsb *s, struct n3 *c, struct node *nd,
-		       struct handle *h, void *buf, size_t n, uint64_t off)
-{
-	struct fh3 fh = nn_fh(s, nd);
-	struct n3attr a = { 0 };
-	uint64_t wgen;
-	char *ra = sys_malloc(RA_BYTES);
-	ssize_t r;
-
-	if (!ra)
-		return -ENOMEM;
-	pthread_mutex_lock(&s->lock);
-	wgen = nd->wgen;
-	pthread_mutex_unlock(&s->lock);
-	r = n3_read_many(c, &fh, ra, RA_BYTES, off, s->rtmax,
-			 window_of(s->rtmax), &a);
-	if (r < 0) {
-		free(ra);
-		return r;
-	}
-	nn_attr(s, nd, &a);
-	free(h->ra);
-	h->ra = ra;
-	h->ra_off = off;
-	h->ra_len = (size_t)r;
-	h->ra_eof = (size_t)r < RA_BYTES;
-	h->ra_wgen = wgen;
-	pthread_mutex_lock(&s->lock);
-	h->ra_size = nd->st.st_size;
-	h->ra_mtime = nd->st.st_mtim;
-	pthread_mutex_unlock(&s->lock);
-	size_t k = (size_t)r < n ? (size_t)r : n;
-	memcpy(buf, ra, k);
-	return (ssize_t)k;
 }
 
 static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
@@ -603,17 +541,12 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return 0;
 	nw_settle(s, nd);       /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
-		bool done = false;
 		pthread_mutex_lock(&h->ra_lock);
-		done = ra_take(s, nd, h, buf, n, (uint64_t)off, &r);
-		if (!done && off > 0 && (uint64_t)off == h->next_off) {
-			r = ra_fill(s, &c, nd, h, buf, n, (uint64_t)off);
-			done = true;
-		}
-		if (done && r >= 0)
+		r = nr_read(s, &c, nd, h, buf, n, (uint64_t)off);
+		if (r >= 0)
 			h->next_off = (uint64_t)off + (uint64_t)r;
 		pthread_mutex_unlock(&h->ra_lock);
-		if (done)
+		if (r != -EAGAIN)
 			return r;
 	}
 	r = n3_read_many(&c, &fh, buf, n, (uint64_t)off, s->rtmax,
@@ -637,10 +570,17 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct n3 c = ctx_of(s);
+	struct handle *h = fhp;
 	uint64_t pos;
 	ssize_t r;
 
-	(void)fhp;
+	if (h) {
+		/* what this file read ahead is old now (another open file's
+		 * window: by the node's wgen, at its next read) */
+		pthread_mutex_lock(&h->ra_lock);
+		nr_drop(s, h);
+		pthread_mutex_unlock(&h->ra_lock);
+	}
 	if (*off < 0) {
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */

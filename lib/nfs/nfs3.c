@@ -867,6 +867,62 @@ ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
 	return r;
 }
 
+struct n3rpend {
+	struct nconn *nc;
+	struct npend *p;
+	struct call c;
+};
+
+int n3_read_start(struct n3 *n, const struct fh3 *fh, uint32_t cnt,
+		  uint64_t off, struct n3rpend **out)
+{
+	struct n3rpend *w = sys_calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nc = n->nc;
+	w->c.proc = P_READ;
+	w->c.bufsz = cnt;
+	set_fh(&w->c.a.read.file, fh);
+	w->c.a.read.offset = off;
+	w->c.a.read.count = cnt;
+	prep(&w->c);
+	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	if (r) {
+		nrpc_done(&w->c.rpc);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+ssize_t n3_read_end(struct n3 *n, struct n3rpend *w, void *buf, bool *eof,
+		    struct n3attr *attr)
+{
+	ssize_t r;
+
+	nc_wait_by(w->nc, w->p, &n->dl);
+	w->c.buf = buf;         /* decoded here, in the waiter's thread */
+	r = w->c.rpc.err ? w->c.rpc.err : decode(&w->c);
+	nrpc_done(&w->c.rpc);
+	if (r == 0) {
+		r = w->c.count;
+		*eof = w->c.eof;
+		*attr = w->c.attr;
+	}
+	free(w);
+	return r;
+}
+
+void n3_read_drop(struct n3rpend *w)
+{
+	nc_abandon(w->nc, w->p);
+	nrpc_done(&w->c.rpc);
+	free(w);
+}
+
 /* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */
 static int call_many(struct n3 *n, struct call *cs, int *res,
 		     unsigned k)
@@ -1013,6 +1069,58 @@ int n3_commit(struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 	if (r == 0 && verf)
 		*verf = c.verf;
 	return r;
+}
+
+struct n3cpend {
+	struct nconn *nc;
+	struct npend *p;
+	struct call c;
+};
+
+int n3_commit_start(struct n3 *n, const struct fh3 *fh, struct n3cpend **out)
+{
+	struct n3cpend *w = sys_calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->nc = n->nc;
+	w->c.proc = P_COMMIT;
+	set_fh(&w->c.a.commit.file, fh);
+	prep(&w->c);
+	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	if (r) {
+		nrpc_done(&w->c.rpc);
+		free(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
+int n3_commit_end(struct n3 *n, struct n3cpend *w, uint64_t *verf)
+{
+	int r;
+
+	nc_wait_by(w->nc, w->p, &n->dl);
+	r = w->c.rpc.err ? w->c.rpc.err : decode(&w->c);
+	nrpc_done(&w->c.rpc);
+	if (r == 0)
+		*verf = w->c.verf;
+	free(w);
+	return r;
+}
+
+bool n3_commit_ready(struct n3cpend *w)
+{
+	return nc_ready(w->nc, w->p);
+}
+
+void n3_commit_drop(struct n3cpend *w)
+{
+	nc_abandon(w->nc, w->p);
+	nrpc_done(&w->c.rpc);
+	free(w);
 }
 
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,

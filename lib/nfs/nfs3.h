@@ -118,7 +118,29 @@ int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out);
 ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
 		     struct n3attr *after);
+/* A READ of cnt bytes at off sent now (read-ahead, nfs.c), its reply
+ * waited for by n3_read_end by the deadline of the caller who wants it
+ * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error;
+ * or given up on by n3_read_drop without waiting (its reply dropped when
+ * it comes).  Exactly one of the two, once. */
+struct n3rpend;
+int n3_read_start(struct n3 *c, const struct fh3 *fh, uint32_t cnt,
+		  uint64_t off, struct n3rpend **out);
+ssize_t n3_read_end(struct n3 *c, struct n3rpend *w, void *buf, bool *eof,
+		    struct n3attr *attr);
+void n3_read_drop(struct n3rpend *w);
 int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
+/* A COMMIT sent now (in the background of writes behind, wb.c), its
+ * reply waited for by n3_commit_end by the deadline of the caller who
+ * wants it (c): 0 and *verf, or an error; or given up on by
+ * n3_commit_drop without waiting.  Exactly one of the two, once. */
+struct n3cpend;
+int n3_commit_start(struct n3 *c, const struct fh3 *fh,
+		    struct n3cpend **out);
+int n3_commit_end(struct n3 *c, struct n3cpend *w, uint64_t *verf);
+void n3_commit_drop(struct n3cpend *w);
+/* Has its answer come (n3_commit_end would not wait for the server)? */
+bool n3_commit_ready(struct n3cpend *w);
 /* Commits, not waited for. */
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,
 		    const struct fh3 *fh);

@@ -8,6 +8,7 @@
  *   nfs.c    the vnode operations and the type's table
  *   names.c  the name cache
  *   wb.c     writes behind and COMMIT
+ *   ra.c     read-ahead windows
  *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
@@ -33,8 +34,8 @@
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field but the writes behind.  An
- * open file's ra_lock guards its read-ahead and is held across the READs
- * that fill it; a node's wb_lock guards its writes behind and is held
+ * open file's ra_lock guards its read-ahead window and is held across the
+ * waits for the READs of it that a read needs; a node's wb_lock guards its writes behind and is held
  * across their waits, COMMITs and resends (wb.c); both are taken before
  * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
@@ -70,11 +71,17 @@
 #define WINDOW_BYTES    (8u << 20)      /* a read's or write's requests in
 					 * flight: at most this many bytes */
 #define WINDOW_MAX      16u             /* ... and this many requests */
-#define RA_BYTES        (4u << 20)      /* read ahead of a sequential read */
+#define RA_BYTES        (8u << 20)      /* read ahead of a sequential read:
+					 * held or in flight per open file */
+#define RA_PIECES       64u             /* ... in at most this many READs */
+#define RA_MOUNT_BYTES  (64u << 20)     /* ... and per mount, all files */
 #define WB_WINDOW       (8u << 20)      /* a file's writes behind in
 					 * flight: at most this many bytes */
-#define WB_KEEP         (64u << 20)     /* written, not committed, kept
-					 * for a resend: past it, a COMMIT */
+#define WB_COMMIT_AT    (32u << 20)     /* written, not committed, kept
+					 * for a resend: past it, a COMMIT
+					 * in the background */
+#define WB_KEEP         (64u << 20)     /* ... past this, the writer
+					 * waits for a COMMIT */
 #define CREATE_FRESH_NS 1000000000ull   /* an open this soon after our
 					 * CREATE uses its attributes */
 
@@ -112,6 +119,11 @@ struct node {
 					 * another file: every call -ESTALE */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
+	uint64_t dver;                  /* a directory's version: a new
+					 * s->dver_seq when its attributes
+					 * show a change or this mount
+					 * changes a name in it (its
+					 * negative names are old) */
 	/* writes behind (wb.c), under wb_lock (taken before s->lock): */
 	pthread_mutex_t wb_lock;
 	struct wbuf *wb_head;           /* in flight or kept, in order sent */
@@ -120,6 +132,9 @@ struct node {
 	size_t wb_kept;                 /* answered, not committed */
 	int wb_err;                     /* the first failure, until fsync or a
 					 * close reports it */
+	struct n3cpend *wb_commit;      /* a COMMIT in the background */
+	uint64_t wb_cseq;               /* ... its number (the wbufs it
+					 * covers carry it) */
 };
 
 struct handle {
@@ -137,13 +152,23 @@ struct handle {
 	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
-	char *ra;                       /* bytes read ahead, from ra_off */
-	uint64_t ra_off;
-	size_t ra_len;
-	bool ra_eof;                    /* ... up to the end of the file */
-	uint64_t ra_wgen;               /* the node's wgen when read */
+	struct rapiece *ra;             /* the window: READs in flight or
+					 * answered, contiguous, by offset */
+	unsigned ra_n;
+	size_t ra_bytes;                /* their lengths (in s->ra_bytes) */
+	uint64_t ra_wgen;               /* the node's wgen when started */
 	struct timespec ra_mtime;       /* ... and its mtime and size then */
 	off_t ra_size;
+};
+
+/* One READ of a read-ahead window (nfs.c). */
+struct rapiece {
+	uint64_t off;
+	uint32_t len;                   /* asked */
+	struct n3rpend *pend;           /* in flight; NULL once answered */
+	char *data;                     /* len bytes: got of them answered */
+	uint32_t got;
+	bool eof;                       /* ... and the file ends there */
 };
 
 struct nsb {
@@ -153,6 +178,11 @@ struct nsb {
 	atomic_ulong stale;             /* handles that named another file */
 	atomic_ulong rewrites;          /* WRITEs sent again: the verifier
 					 * changed before their COMMIT */
+	atomic_ulong commits_behind;    /* COMMITs sent in the background */
+	atomic_ulong commit_waits;      /* writes that waited for a COMMIT
+					 * (the second bound) */
+	atomic_size_t ra_bytes;         /* read-ahead windows of all open
+					 * files: at most RA_MOUNT_BYTES */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nconn *nc;
@@ -172,6 +202,7 @@ struct nsb {
 					 * cache=loose by every name this
 					 * mount changes: what was cached
 					 * before is old */
+	uint64_t dver_seq;              /* the last node->dver given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
 };
@@ -186,14 +217,6 @@ struct opts {
 
 #define S(sb) ((struct nsb *)uvfs_sb_private(sb))
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The context of one vnode operation: its deadline starts now. */
 static inline struct n3 ctx_of(struct nsb *s)
 {
@@ -202,6 +225,15 @@ static inline struct n3 ctx_of(struct nsb *s)
 
 	deadline_in(&c.dl, s->timeout_ms);
 	return c;
+}
+
+/* Requests in flight for one read or write: enough to fill a link, at
+ * most WINDOW_BYTES. */
+static inline unsigned window_of(uint32_t piece)
+{
+	unsigned w = WINDOW_BYTES / piece;
+
+	return w < 1 ? 1 : w > WINDOW_MAX ? WINDOW_MAX : w;
 }
 
 /* node.c: the node table and the attribute cache */
@@ -217,11 +249,15 @@ void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);
 void nn_name_changed(struct nsb *s);
 void nn_forget_attr(struct nsb *s, uint64_t ino);
-bool nn_name_get(struct nsb *s, struct node *d, const char *name,
-		 uint64_t *ino, mode_t *type);
+enum nname_hit nn_name_get(struct nsb *s, struct node *d, const char *name,
+			   uint64_t *ino, mode_t *type);
 uint64_t nn_gen(struct nsb *s);
+uint64_t nn_dir_ver(struct nsb *s, struct node *d);
+void nn_dir_changed(struct nsb *s, struct node *d);
 void nn_name_put(struct nsb *s, struct node *d, const char *name,
 		 uint64_t ino, mode_t type, uint64_t gen);
+void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
+		     uint64_t gen, uint64_t dver);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
 
@@ -240,6 +276,16 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report);
 /* Waits for what is still in flight and drops what is kept (the node's
  * end; the connection must still be there). */
 void nw_fini(struct node *n);
+
+/* ra.c: an open file's read-ahead window (docs/nfs.md, "Read-ahead") */
+/* A read of n (< RA_BYTES) bytes at off through h's window: the bytes
+ * read (short only at the end of the file), an error, or -EAGAIN (not
+ * from the window: the caller reads for itself).  => h->ra_lock held. */
+ssize_t nr_read(struct nsb *s, struct n3 *c, struct node *nd,
+		struct handle *h, void *buf, size_t n, uint64_t off);
+/* Drops h's window without waiting.  => h->ra_lock held (or h is being
+ * freed). */
+void nr_drop(struct nsb *s, struct handle *h);
 
 /* mount.c: the mount's side of the type's table */
 extern const struct uvfs_fsopt nv_fsopts[];

@@ -68,13 +68,25 @@ void nn_free(struct node *n)
 	free(n);
 }
 
-/* Caches attributes.  => s->lock held. */
+static bool ts_same(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Caches attributes.  A directory whose mtime or ctime moved (or whose
+ * earlier attributes were dropped) gets a new version: its negative
+ * names are old, as Linux's revalidation drops negative dentries.
+ * => s->lock held. */
 void nn_cache_attr_locked(struct nsb *s, struct node *n,
 			      const struct stat *st)
 {
+	if (S_ISDIR(st->st_mode) &&
+	    (!n->st_valid || !ts_same(&n->st.st_mtim, &st->st_mtim) ||
+	     !ts_same(&n->st.st_ctim, &st->st_ctim)))
+		n->dver = ++s->dver_seq;
 	n->st = *st;
 	n->st_valid = true;
-	n->st_ns = now_ns();
+	n->st_ns = mono_now_ns();
 	n->st_gen = s->gen;
 	n->type = st->st_mode & S_IFMT;
 }
@@ -189,26 +201,53 @@ static bool dots(const char *name)
 }
 
 /* The name cache's answer for name in d (docs/nfs.md, "Caching modes"):
- * a name the server gave within the mount's name lifetime, whose node is
- * still in the table, of the same type and not stale. */
-bool nn_name_get(struct nsb *s, struct node *d, const char *name,
-		 uint64_t *ino, mode_t *type)
+ * NNAME_POS for a name the server gave within the mount's name lifetime,
+ * whose node is still in the table, of the same type and not stale;
+ * NNAME_NEG for a name the server said is not there, within that
+ * lifetime and while d's version has not moved; else NNAME_MISS. */
+enum nname_hit nn_name_get(struct nsb *s, struct node *d, const char *name,
+			   uint64_t *ino, mode_t *type)
 {
-	uint64_t gen;
+	uint64_t gen, dver;
+	enum nname_hit hit;
 	bool ok;
 
 	if (s->names_ns == 0 || (dots(name) && s->cache != CACHE_LOOSE))
-		return false;
+		return NNAME_MISS;
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
+	dver = d->dver;
 	pthread_mutex_unlock(&s->lock);
-	if (!nnames_get(&s->names, d->ino, name, gen, s->names_ns, ino, type))
-		return false;
+	hit = nnames_get(&s->names, d->ino, name, gen, dver, s->names_ns, ino,
+			 type);
+	if (hit != NNAME_POS)
+		return hit;
 	pthread_mutex_lock(&s->lock);
 	struct node *n = nn_find_locked(s, *ino);
 	ok = n && !n->stale && n->type == *type;
 	pthread_mutex_unlock(&s->lock);
-	return ok;
+	return ok ? NNAME_POS : NNAME_MISS;
+}
+
+/* d's version now: read before the LOOKUP whose NOENT goes into the name
+ * cache (a change of d meanwhile makes the answer old). */
+uint64_t nn_dir_ver(struct nsb *s, struct node *d)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&s->lock);
+	v = d->dver;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+/* This mount changed (or tried to change) a name in d: its negative
+ * names are old, whatever the reply said (called after the request). */
+void nn_dir_changed(struct nsb *s, struct node *d)
+{
+	pthread_mutex_lock(&s->lock);
+	d->dver = ++s->dver_seq;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* The generation now: read before the request whose answer goes into
@@ -234,6 +273,16 @@ void nn_name_put(struct nsb *s, struct node *d, const char *name,
 	nnames_put(&s->names, d->ino, name, ino, type, gen);
 }
 
+/* Records that name is not in d, as of generation gen and d's version
+ * dver (both read before the LOOKUP that said so). */
+void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
+		     uint64_t gen, uint64_t dver)
+{
+	if (s->names_ns == 0 || dots(name))
+		return;
+	nnames_put_neg(&s->names, d->ino, name, gen, dver);
+}
+
 /* The node's attributes, from the cache while fresh, else from the
  * server.  force: always from the server (open: close-to-open). */
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
@@ -248,7 +297,7 @@ int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		return -ESTALE;
 	}
 	if (!force && n->st_valid && n->st_gen == s->gen &&
-	    now_ns() - n->st_ns < s->ac_ns) {
+	    mono_now_ns() - n->st_ns < s->ac_ns) {
 		*st = n->st;
 		pthread_mutex_unlock(&s->lock);
 		return 0;

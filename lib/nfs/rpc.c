@@ -536,6 +536,26 @@ void nc_wait(struct nconn *nc, struct npend *p)
 	free(p);
 }
 
+void nc_wait_by(struct nconn *nc, struct npend *p, const struct timespec *dl)
+{
+	if (ts_ns(dl) > ts_ns(&p->dl))
+		p->dl = *dl;
+	nc_wait(nc, p);
+}
+
+bool nc_ready(struct nconn *nc, struct npend *p)
+{
+	return rs_call_done(&nc->s, p->rq);
+}
+
+void nc_abandon(struct nconn *nc, struct npend *p)
+{
+	/* the session frees the request when it ends; it never touches
+	 * p->nr (its pd) again: this protocol has no req_free */
+	rs_call_abandon(&nc->s, p->rq);
+	free(p);
+}
+
 /* Not waited for: an AUX request (its reply or loss is dropped). */
 int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c)
 {

@@ -113,6 +113,17 @@ struct npend;
 int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
 	     unsigned flags, const struct timespec *dl, struct npend **out);
 void nc_wait(struct nconn *nc, struct npend *p);
+/* nc_wait by dl (a later caller's deadline) instead of the start's, when
+ * dl is later: a read ahead waited for by the read that wants it. */
+void nc_wait_by(struct nconn *nc, struct npend *p, const struct timespec *dl);
+/* Has the pending call's answer (or end) come: would nc_wait return
+ * without waiting for the server?  (After a loss nc_wait may still send
+ * it again.) */
+bool nc_ready(struct nconn *nc, struct npend *p);
+/* Gives up on a pending call without waiting (a read ahead nobody will
+ * read): its reply, when it comes, is dropped; p is freed.  c is the
+ * caller's again at once (nrpc_done it). */
+void nc_abandon(struct nconn *nc, struct npend *p);
 /* Sends one call nobody waits for (its reply is dropped): 0 or why it
  * did not go.  c is the caller's again on return (nrpc_done it). */
 int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c);

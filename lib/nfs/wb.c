@@ -17,6 +17,17 @@
  * in the node: every write after it fails at once with it, and fsync or
  * the next close reports it (once) and clears it.
  *
+ * COMMIT in the background: past WB_COMMIT_AT bytes kept on a file, a
+ * write sends a COMMIT and does not wait for it (one at a time per
+ * file); the wbufs answered before it went carry its number (cseq).  A
+ * later write whose COMMIT answer has come takes it without waiting:
+ * the covered wbufs with its verifier are committed (freed), the others
+ * sent again.  Only past WB_KEEP does a write wait: for the background
+ * COMMIT's answer, then, if still past it, for a COMMIT of its own.  A
+ * background COMMIT that fails changes nothing (the data stays kept:
+ * fsync's or close's COMMIT, which gives the background one up without
+ * waiting, tries again and reports).
+ *
  * Owns struct wbuf (one WRITE: from nw_write to its commit, its failure,
  * or the node's end, nw_fini).  Its state (enum wb_state, changed only by
  * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
@@ -50,7 +61,9 @@ struct wbuf {
 	uint32_t len;
 	struct n3wpend *pend;           /* OUT: the request */
 	uint64_t verf;                  /* answered: its write verifier */
-	uint64_t sent_ns;               /* now_ns() when sent */
+	uint64_t sent_ns;               /* mono_now_ns() when sent */
+	uint64_t cseq;                  /* KEPT: the background COMMIT sent
+					 * after its answer, or 0 */
 	char data[];
 };
 
@@ -90,14 +103,21 @@ static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
 		if (n->wb_err == 0)
 			n->wb_err = (int)r;
 		wb_set(w, WB_DONE);     /* nothing to keep */
+		pthread_mutex_lock(&s->lock);
+		n->wgen++;              /* it may have been applied in part */
+		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	wb_set(w, WB_KEPT);
 	w->verf = verf;
 	n->wb_kept += w->len;
-	if (!a.valid || a.st.st_ino != n->ino)
-		return;
 	pthread_mutex_lock(&s->lock);
+	/* a READ ahead sent while this WRITE was out may have missed it */
+	n->wgen++;
+	if (!a.valid || a.st.st_ino != n->ino) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (n->st_valid && n->st_ns > w->sent_ns) {
 		/* attributes from a reply after this WRITE went (a LINK's
 		 * link count, another WRITE's size) are newer than what
@@ -170,7 +190,7 @@ static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
 {
 	int r;
 
-	w->sent_ns = now_ns();
+	w->sent_ns = mono_now_ns();
 	r = n3_write_start(c, fh, w->data, w->len, w->off, &w->pend);
 	if (r == 0) {
 		if (again)
@@ -179,6 +199,61 @@ static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
 		n->wb_out_bytes += w->len;
 	}
 	return r;
+}
+
+/* The background COMMIT's answer (waited for by c's deadline if it has
+ * not come: the caller says so): the wbufs it covers with its verifier
+ * are committed, the others sent again.  => n->wb_lock held, a COMMIT
+ * in the background. */
+static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n)
+{
+	struct fh3 fh = nn_fh(s, n);
+	uint64_t cverf = 0, seq = n->wb_cseq;
+	unsigned long again = 0;
+	int r = n3_commit_end(c, n->wb_commit, &cverf);
+
+	n->wb_commit = NULL;
+	for (struct wbuf *w = n->wb_head; w; w = w->next) {
+		if (w->st != WB_KEPT || w->cseq != seq)
+			continue;
+		w->cseq = 0;
+		if (r)
+			continue;       /* kept: the next COMMIT tries again */
+		n->wb_kept -= w->len;
+		if (w->verf == cverf) {
+			wb_set(w, WB_DONE);     /* committed */
+			continue;
+		}
+		/* the server restarted: it may have lost it, once more */
+		int e = send_locked(c, n, &fh, w, true);
+		if (e) {
+			wb_set(w, WB_DONE);
+			if (n->wb_err == 0)
+				n->wb_err = e;
+			continue;
+		}
+		again++;
+	}
+	atomic_fetch_add(&s->rewrites, again);
+	sweep_locked(n);
+}
+
+/* Sends a COMMIT in the background for what is kept now.  => n->wb_lock
+ * held, none in the background. */
+static void commit_behind_locked(struct nsb *s, struct n3 *c, struct node *n)
+{
+	struct fh3 fh = nn_fh(s, n);
+	uint64_t seq = n->wb_cseq + 1;
+
+	if (n3_commit_start(c, &fh, &n->wb_commit) != 0) {
+		n->wb_commit = NULL;    /* the bound's COMMIT will do */
+		return;
+	}
+	n->wb_cseq = seq;
+	atomic_fetch_add(&s->commits_behind, 1);
+	for (struct wbuf *w = n->wb_head; w; w = w->next)
+		if (w->st == WB_KEPT)
+			w->cseq = seq;
 }
 
 /* Everything in flight answered, then a COMMIT; kept data whose verifier
@@ -192,6 +267,14 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 	uint64_t cverf = 0;
 	int r = 0;
 
+	if (n->wb_commit) {
+		/* the COMMIT below covers what it did: given up, not waited
+		 * for */
+		n3_commit_drop(n->wb_commit);
+		n->wb_commit = NULL;
+		for (struct wbuf *w = n->wb_head; w; w = w->next)
+			w->cseq = 0;
+	}
 	settle_locked(s, n, 0, UINT64_MAX);
 	for (int tries = 0; n->wb_head && tries < 4; tries++) {
 		r = n3_commit(c, &fh, &cverf);
@@ -247,13 +330,25 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
 		settle_locked(s, n, off, len);
+	/* a background COMMIT answered: taken, no wait */
+	if (n->wb_commit && n3_commit_ready(n->wb_commit))
+		commit_reap_locked(s, c, n);
 	if (n->wb_kept + len > WB_KEEP) {
-		r = commit_locked(s, c, n);
-		if (r) {
-			pthread_mutex_unlock(&n->wb_lock);
-			return r;
+		/* the second bound: the writer waits, for the background
+		 * COMMIT first, then (still past it) for one of its own */
+		atomic_fetch_add(&s->commit_waits, 1);
+		if (n->wb_commit)
+			commit_reap_locked(s, c, n);
+		if (n->wb_kept + len > WB_KEEP) {
+			r = commit_locked(s, c, n);
+			if (r) {
+				pthread_mutex_unlock(&n->wb_lock);
+				return r;
+			}
 		}
 	}
+	if (n->wb_kept + len > WB_COMMIT_AT && !n->wb_commit)
+		commit_behind_locked(s, c, n);
 	while (done < len) {
 		uint32_t piece = len - done > s->wtmax ? s->wtmax
 						       : (uint32_t)(len - done);
@@ -310,6 +405,10 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report)
 void nw_fini(struct node *n)
 {
 	pthread_mutex_lock(&n->wb_lock);
+	if (n->wb_commit) {
+		n3_commit_drop(n->wb_commit);   /* not waited for */
+		n->wb_commit = NULL;
+	}
 	while (n->wb_head) {
 		struct wbuf *w = n->wb_head;
 		n->wb_head = w->next;

@@ -23,7 +23,9 @@
  *   read would deadlock).
  *
  *   A call's states (rstate.h): NEW -> SENT -> DONE (its reply, a kill or
- *   a loss) and its waiter frees it.  At its deadline: SENT -> FLUSHING
+ *   a loss) and its waiter frees it; a call given up (rs_call_abandon)
+ *   has no waiter: the reply's dispatch or the loss frees it instead.
+ *   At its deadline: SENT -> FLUSHING
  *   (the protocol's cancel goes out) and the waiter stays for the
  *   server's word: the reply (it happened: its result stands), the
  *   cancel's answer (it did not: -ETIMEDOUT), or nothing within the
@@ -171,7 +173,9 @@ static void fail_all_locked(struct rs_session *c, bool lost)
 		if (!rq)
 			continue;
 		c->tags[i] = NULL;
-		if (rq->kind == RS_CALL) {
+		if (rq->kind == RS_CALL && rq->abandoned) {
+			rs_req_free(c, rq);     /* nobody waits for it */
+		} else if (rq->kind == RS_CALL) {
 			rq->lost = lost;
 			rq->err = -EIO;
 			rq->cancel = NULL;
@@ -405,6 +409,11 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 		break;
 	}
 	case RS_CALL:
+		if (rq->abandoned) {    /* nobody waits: dropped */
+			tag_release_locked(c, rq);
+			rs_req_free(c, rq);
+			break;
+		}
 		if (rq->cancel) {       /* its reply beat the cancel's */
 			rq->cancel->target = NULL;
 			rq->cancel = NULL;
@@ -530,7 +539,8 @@ static void role_offer_locked(struct rs_session *c)
 		return;
 	for (unsigned i = 0; i < RS_NTAGS; i++) {
 		struct rs_req *rq = c->tags[i];
-		if (rq && rq->kind == RS_CALL && rq->state != RS_RQ_DONE) {
+		if (rq && rq->kind == RS_CALL && rq->state != RS_RQ_DONE &&
+		    !rq->abandoned) {
 			pthread_cond_signal(&rq->cv);
 			break;
 		}
@@ -973,6 +983,32 @@ void rs_call_wait(struct rs_session *c, struct rs_req *rq,
 	wait_reply_locked(c, rq, dl, flags & RS_INTERNAL);
 	role_offer_locked(c);
 	pthread_mutex_unlock(&c->lock);
+}
+
+bool rs_call_done(struct rs_session *c, struct rs_req *rq)
+{
+	bool done;
+
+	pthread_mutex_lock(&c->lock);
+	done = rq->state == RS_RQ_DONE;
+	pthread_mutex_unlock(&c->lock);
+	return done;
+}
+
+void rs_call_abandon(struct rs_session *c, struct rs_req *rq)
+{
+	bool done;
+
+	pthread_mutex_lock(&c->lock);
+	done = rq->state == RS_RQ_DONE;
+	if (!done) {
+		rq->abandoned = true;
+		if (!c->proto->req_free)
+			rq->pd = NULL;  /* the caller's: never touched again */
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (done)
+		rs_req_free(c, rq);
 }
 
 int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,

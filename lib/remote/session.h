@@ -57,6 +57,8 @@ struct rs_req {
 	bool flushed;           /* CALL: the cancel was confirmed first */
 	bool timed_out;         /* CALL: its deadline passed */
 	bool replied;           /* CALL: a reply was accepted */
+	bool abandoned;         /* CALL: nobody will wait (rs_call_abandon):
+				 * freed when it ends, reply dropped */
 	bool borrowed;          /* CALL: reply is the reader's buffer (no
 				 * memory for a copy), only during
 				 * reply_locked */
@@ -217,6 +219,17 @@ int rs_call_start(struct rs_session *s, struct rs_req *rq, size_t len,
 		  struct timespec *dl, unsigned flags);
 void rs_call_wait(struct rs_session *s, struct rs_req *rq,
 		  const struct timespec *dl, unsigned flags);
+
+/* Is rq (started with rs_call_start, not yet waited for) DONE: would
+ * rs_call_wait return at once?  Never waits. */
+bool rs_call_done(struct rs_session *s, struct rs_req *rq);
+
+/* Gives up on rq, started with rs_call_start and not waited for (a
+ * read ahead that nobody will read): freed now if it is DONE, else by the
+ * session when its reply comes (dropped: reply_locked is not called) or
+ * the session ends.  rq is not the caller's any more, nor is rq->pd unless
+ * the protocol frees it (req_free). */
+void rs_call_abandon(struct rs_session *s, struct rs_req *rq);
 
 /* Around a caller's rs_call_starts of one batch (never around a wait):
  * the link holds their bytes and sends them together at the end of the

@@ -159,9 +159,11 @@ def run(kind, chunks, want, turns, kinds, delay="0", gap=0.05):
         got_kinds = {k: v for k, v in enumerate(kd) if v}
         print("%s: conns %d, messages %d up, %d down, bytes %d/%d, turns %d, "
               "kinds %s" % (kind, conns, up, down, upb, downb, tn, got_kinds))
-        if (conns, up, down, upb, downb, tn) != (1, want, want, total, total, turns):
+        turns_ok = turns if isinstance(turns, tuple) else (turns,)
+        if (conns, up, down, upb, downb) != (1, want, want, total, total) or \
+                tn not in turns_ok:
             sys.exit("%s: expected 1 connection, %d messages and %d bytes "
-                     "each way, %d turns" % (kind, want, total, turns))
+                     "each way, turns %s" % (kind, want, total, turns_ok))
         if got_kinds != kinds:
             sys.exit("%s: requests by kind %s, expected %s" %
                      (kind, got_kinds, kinds))
@@ -170,9 +172,14 @@ def run(kind, chunks, want, turns, kinds, delay="0", gap=0.05):
         p.kill()
 
 big = p9(100000)     # more than one read of the proxy's
-# the kind: 9P's type byte (here "m", 109; an empty frame has none)
+# the kind: 9P's type byte (here "m", 109; an empty frame has none).
+# Five sends, each after the echo of the one before: five turns; six
+# when the echo of the last send's first part comes back before the
+# proxy has read the rest of it (95 000 bytes take more than one of its
+# reads: a slow machine lets the answer in between, and the client then
+# did send after an answer)
 run("9p", [p9(7) + p9(11) + p9(0), p9(20)[:3], p9(20)[3:], big[:5000],
-           big[5000:]], 5, 5, {109: 4})
+           big[5000:]], 5, (5, 6), {109: 4})
 # an RPC call's procedure (the low byte of its sixth word: 7, WRITE),
 # in a record of two fragments
 body = struct.pack(">6I", 1, 0, 2, 100003, 3, 7) + b"args"

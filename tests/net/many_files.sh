@@ -24,8 +24,8 @@ mkdir "$H/d" || fail "mkdir"
 note "create $N files through FUSE"
 t0=$(ms_now)
 # four creators at once, each its own share of the names (one directory)
-python3 - "$H/d" "$N" "$EXPORT/d" <<'PY' || fail "the creates failed"
-import os, sys, time
+if ! python3 - "$H/d" "$N" "$EXPORT/d" <<'PY'
+import errno, os, sys, time
 d, n, hostd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 P = 4
 kids = []
@@ -43,10 +43,19 @@ for k in range(P):
                 # what the host has under that name, and when it came
                 try:
                     st = os.lstat(os.path.join(hostd, name))
-                    host = "on the host: mode %o, ctime %+.3f s from the call" % (st.st_mode, st.st_ctime - t0)
+                    host = "on the host: mode %o, ino %d, ctime %+.3f s from the call" % (st.st_mode, st.st_ino, st.st_ctime - t0)
                 except OSError as e2:
                     host = "not on the host (%s)" % e2
-                print("create %d (%s) failed after %.3f s: %s; %s" % (i, name, t1 - t0, e, host), file=sys.stderr)
+                # and what the mount says of it now (the same file:
+                # made by this call, which then failed)
+                try:
+                    ms = os.lstat(name, dir_fd=dfd)
+                    mnt = "through the mount: mode %o, ino %d" % (ms.st_mode, ms.st_ino)
+                except OSError as e3:
+                    mnt = "not through the mount (%s)" % e3
+                print("creator %d: create %d (%s) failed after %.3f s: %s (%s); %s; %s; %d made before it by this creator" %
+                      (k, i, name, t1 - t0, e, errno.errorcode.get(e.errno, "?"), host, mnt, (i - k) // P),
+                      file=sys.stderr)
                 os._exit(1)
             if i % 10007 == 0:
                 os.write(fd, name.encode())
@@ -59,6 +68,13 @@ for pid in kids:
     bad |= st != 0
 sys.exit(1 if bad else 0)
 PY
+then
+	# what the session went through (losses, replays, timeouts, stale
+	# fids, fid releases) and the daemon's counters, for the report
+	"$UVFS" -m "$MNT" servers --json >&2
+	"$UVFS" -m "$MNT" stats >&2
+	fail "the creates failed"
+fi
 t1=$(ms_now)
 note "created in $((t1 - t0)) ms"
 # the kernel still knows them: every one keeps a node (and fid) alive

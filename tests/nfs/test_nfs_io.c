@@ -151,6 +151,203 @@ static void *bulk_thread(void *arg)
 	return NULL;
 }
 
+struct ra_reader {
+	int fd;
+	void *buf;
+	size_t n;
+	_Atomic ssize_t result; /* read by the main thread while it runs */
+	uint64_t ms;
+};
+
+static void *ra_read_thread(void *arg)
+{
+	struct ra_reader *r = arg;
+	uint64_t t0 = now_ms();
+	ssize_t k = uvfs_read(C, r->fd, r->buf, r->n);
+
+	r->ms = now_ms() - t0;
+	r->result = k;
+	return NULL;
+}
+
+/* The read-ahead window (docs/nfs.md, "Read-ahead"): READs stay in
+ * flight after the read that started them returns; this open file's own
+ * write and truncation while they are out never let old data show; a
+ * close with READs in flight (the server cut off) does not wait for
+ * them; a forced unmount while a reader waits for its piece fails it at
+ * once, and the pieces end cleanly (ASan: nothing lands in freed memory,
+ * nothing leaks). */
+static void test_read_ahead_window(void **state)
+{
+	enum { SZ = 8 << 20, CALL = 128 << 10 };
+	char t[32], t2[32], p[64];
+	unsigned char *data = malloc(SZ), *back = malloc(SZ);
+	struct uvfs_nfs_info ni;
+	int fd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(back);
+	for (unsigned i = 0; i < SZ; i++)
+		data[i] = (unsigned char)(i * 2246822519u >> 24);
+	mount_new(t, sizeof(t), SOURCE, "timeout=10000");
+	snprintf(p, sizeof(p), "%s/raw", t);
+	fd = uvfs_open(C, p, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pwrite(C, fd, data, SZ, 0), SZ);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+
+	/* the read that starts the window waits for its own 128 KiB, not
+	 * for the 8 MiB after it: READs are still out when it returns.  The
+	 * server may answer the caller's READ after the others, so this is
+	 * tried on a few fresh windows (before: never any, every READ of a
+	 * read-ahead was waited for) */
+	unsigned most = 0;
+	for (int i = 0; i < 5 && most == 0; i++) {
+		int rfd = uvfs_open(C, p, O_RDONLY, 0);
+		assert_true(rfd >= 0);
+		assert_int_equal(uvfs_read(C, rfd, back, CALL), CALL);
+		assert_int_equal(uvfs_read(C, rfd, back, CALL), CALL);
+		assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+		most = ni.inflight;
+		assert_memory_equal(back, data + CALL, CALL);
+		assert_int_equal(uvfs_close(C, rfd), 0);
+	}
+	printf("read-ahead: READs in flight after the read that started "
+	       "them returned: %u\n", most);
+	assert_true(most >= 1);
+
+	/* our own write through this file, with the window out */
+	assert_int_equal(uvfs_lseek(C, fd, 0, SEEK_SET), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);  /* window */
+	assert_memory_equal(back, data + CALL, CALL);
+	assert_int_equal(uvfs_pwrite(C, fd, "OWN!", 4, 4 * CALL), 4);
+	memcpy(data + 4 * CALL, "OWN!", 4);
+	for (int i = 2; i < 6; i++) {
+		assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+		assert_memory_equal(back, data + (size_t)i * CALL, CALL);
+	}
+	/* ... and our own truncation: nothing past the new end shows */
+	assert_int_equal(uvfs_ftruncate(C, fd, 6 * CALL + 10), 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), 10);
+	assert_memory_equal(back, data + 6 * CALL, 10);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), 0);
+	/* ... and grown again by us: zeros, not the old bytes */
+	assert_int_equal(uvfs_ftruncate(C, fd, 8 * CALL), 0);
+	assert_int_equal(uvfs_pread(C, fd, back, CALL, 7 * CALL), CALL);
+	for (int i = 0; i < CALL; i++)
+		assert_int_equal(back[i], 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+
+	/* a close with the window out and the server cut off: not waited
+	 * for (the deadline is 10 s) */
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	assert_int_equal(uvfs_read(C, fd, back, CALL), CALL);
+	server("partition");
+	uint64_t t0 = now_ms();
+	assert_int_equal(uvfs_close(C, fd), 0);
+	uint64_t took = now_ms() - t0;
+	server("heal");
+	printf("read-ahead: close with READs in flight in a partition: %llu "
+	       "ms\n", (unsigned long long)took);
+	assert_true(took < 2000);
+	umount_at(t, 0);
+
+	/* a forced unmount while a reader waits for its piece of a new
+	 * window in a partition */
+	mount_new(t2, sizeof(t2), SOURCE, "timeout=20000,deadline=1000");
+	snprintf(p, sizeof(p), "%s/raw", t2);
+	struct ra_reader rd = { .buf = back, .n = CALL };
+	rd.fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(rd.fd >= 0);
+	assert_int_equal(uvfs_read(C, rd.fd, back, CALL), CALL);
+	server("partition");
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, ra_read_thread, &rd), 0);
+	usleep(300 * 1000);     /* let it start the window and wait */
+	t0 = now_ms();
+	umount_at(t2, UVFS_UMOUNT_FORCE);
+	took = now_ms() - t0;
+	pthread_join(th, NULL);
+	server("heal");
+	printf("read-ahead: forced unmount with a window out: %llu ms; the "
+	       "reader waited %llu ms and got %zd\n", (unsigned long long)took,
+	       (unsigned long long)rd.ms, atomic_load(&rd.result));
+	assert_int_equal(atomic_load(&rd.result), -EIO);
+	assert_true(took < 2000);
+	assert_true(rd.ms < 5000);      /* not its 20 s deadline */
+	assert_int_equal(uvfs_close(C, rd.fd), 0);
+
+	/* the file through a fresh mount: what we wrote, nothing else */
+	char t3[32];
+	mount_new(t3, sizeof(t3), SOURCE, "timeout=10000");
+	snprintf(p, sizeof(p), "%s/raw", t3);
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_pread(C, fd, back, 4, 4 * CALL), 4);
+	assert_memory_equal(back, "OWN!", 4);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	umount_at(t3, 0);
+	free(data);
+	free(back);
+}
+
+/* COMMIT in the background (docs/nfs.md, "Writes behind and COMMIT"):
+ * past 32 MiB answered and not committed on a file a write sends a
+ * COMMIT and goes on; the data is exact on the server after fsync; the
+ * write-back contract (errors at fsync and close) is the other tests'. */
+static void test_commit_behind(void **state)
+{
+	enum { MIB = 1 << 20, N = 72 };
+	char t[32], p[64], hp[512];
+	char *buf = malloc(MIB), *back = malloc(MIB);
+	struct uvfs_nfs_info ni;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(back);
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+	snprintf(p, sizeof(p), "%s/cb", t);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long c0 = ni.calls, b0 = ni.commits_behind;
+	for (int i = 0; i < N; i++) {
+		memset(buf, 'a' + i % 26, MIB);
+		memcpy(buf, &i, sizeof(i));
+		assert_int_equal(uvfs_write(C, fd, buf, MIB), MIB);
+	}
+	assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+	unsigned long behind = ni.commits_behind - b0;
+	printf("72 MiB in 1 MiB writes: %lu requests before fsync, %lu "
+	       "COMMITs in the background, %lu writes waited for a COMMIT\n",
+	       ni.calls - c0, behind, ni.commit_waits);
+	assert_true(behind >= 1);       /* before: none (the writer waited) */
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	/* what the server's disk holds */
+	snprintf(hp, sizeof(hp), "%s/cb", DIR_);
+	FILE *f = fopen(hp, "r");
+	assert_non_null(f);
+	for (int i = 0; i < N; i++) {
+		memset(buf, 'a' + i % 26, MIB);
+		memcpy(buf, &i, sizeof(i));
+		assert_int_equal(fread(back, 1, MIB, f), MIB);
+		assert_memory_equal(back, buf, MIB);
+	}
+	assert_int_equal(fread(back, 1, 1, f), 0);
+	fclose(f);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	umount_at(t, 0);
+	free(buf);
+	free(back);
+}
+
 static void test_write_behind(void **state)
 {
 	enum { MIB = 1 << 20, N = 16 };

@@ -411,3 +411,142 @@ static void test_rename_target(void **state)
 	umount_at(t, 0);
 	umount_at(tw, 0);
 }
+
+/* How long until a stat of p succeeds (polled every 50 ms, at most
+ * limit_ms); the milliseconds it took, or -1. */
+static long appears_within(const char *p, long limit_ms)
+{
+	uint64_t t0 = now_ms();
+	struct stat st;
+
+	for (;;) {
+		if (uvfs_stat(C, p, &st) == 0)
+			return (long)(now_ms() - t0);
+		if ((long)(now_ms() - t0) > limit_ms)
+			return -1;
+		usleep(50000);
+	}
+}
+
+/* Negative names (docs/nfs.md, "Names"): a LOOKUP answered NOENT is
+ * remembered for the name lifetime (actimeo) while the directory shows
+ * no change; this mount's own create, link, rename, mkdir or symlink of
+ * the name, or any change of the directory it makes, drops it at once; a
+ * refresh of the directory's attributes that shows another client's
+ * change drops it; cache=none and noac ask every time. */
+static void test_negative_names(void **state)
+{
+	char tw[32], t1[32], t2[32], t3[32], p[96], q[96];
+	struct stat st;
+	unsigned long c0;
+	int fd;
+
+	(void)state;
+	mount_new(tw, sizeof(tw), SOURCE,
+		  "timeout=5000,noac");     /* the other client */
+	snprintf(p, sizeof(p), "%s/negdir", tw);
+	uvfs_mkdir(C, p, 0777);         /* left by an earlier run: fine */
+	/* a lifetime no loaded machine outlasts between two calls */
+	mount_new(t1, sizeof(t1), SOURCE, "timeout=5000,actimeo=60");
+	snprintf(p, sizeof(p), "%s/negdir", t1);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);      /* the dir known */
+	snprintf(p, sizeof(p), "%s/negdir/n1", t1);
+	c0 = calls_of(t1);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	unsigned long twice = calls_of(t1) - c0;
+	printf("negative names: two stats of a missing name: %lu requests\n",
+	       twice);
+	assert_int_equal(twice, 1);     /* one LOOKUP */
+
+	/* another client makes it: not seen within the lifetime while
+	 * nothing shows the directory changed (Linux's negative dentry) */
+	other_write(tw, "negdir/n1", "x");
+	c0 = calls_of(t1);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	assert_int_equal(calls_of(t1) - c0, 0);
+	/* ... and at once after this mount changes the directory itself */
+	snprintf(q, sizeof(q), "%s/negdir/own1", t1);
+	fd = uvfs_open(C, q, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+
+	/* a refresh of the directory's attributes (close-to-open: an open
+	 * of the directory) that shows another client's change drops them */
+	snprintf(p, sizeof(p), "%s/negdir/n2", t1);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	other_write(tw, "negdir/n2", "x");
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);  /* remembered */
+	snprintf(q, sizeof(q), "%s/negdir", t1);
+	fd = uvfs_open(C, q, O_RDONLY | O_DIRECTORY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+
+	/* this mount's own create, mkdir, symlink, link and rename of a
+	 * name it remembers as missing: seen at once */
+	static const char *const made[] = { "c", "d", "s", "l", "r" };
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(p, sizeof(p), "%s/negdir/own-%s", t1, made[i]);
+		assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	}
+	snprintf(p, sizeof(p), "%s/negdir/own-c", t1);
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY, 0644);  /* looks up first */
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	snprintf(p, sizeof(p), "%s/negdir/own-d", t1);
+	assert_int_equal(uvfs_mkdir(C, p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/negdir/own-s", t1);
+	assert_int_equal(uvfs_symlink(C, "own-c", p), 0);
+	snprintf(q, sizeof(q), "%s/negdir/own-c", t1);
+	snprintf(p, sizeof(p), "%s/negdir/own-l", t1);
+	assert_int_equal(uvfs_link(C, q, p), 0);
+	snprintf(q, sizeof(q), "%s/negdir/own1", t1);
+	snprintf(p, sizeof(p), "%s/negdir/own-r", t1);
+	assert_int_equal(uvfs_rename(C, q, p, 0), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(p, sizeof(p), "%s/negdir/own-%s", t1, made[i]);
+		assert_int_equal(uvfs_lstat(C, p, &st), 0);
+	}
+
+	/* the lifetime bounds it: with actimeo=1 another client's file is
+	 * seen within about a second, whatever else happens */
+	mount_new(t2, sizeof(t2), SOURCE, "timeout=5000,actimeo=1");
+	snprintf(p, sizeof(p), "%s/negdir/n3", t2);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	other_write(tw, "negdir/n3", "x");
+	long ms = appears_within(p, 10000);
+	printf("negative names: another client's file seen after %ld ms "
+	       "(actimeo=1)\n", ms);
+	assert_true(ms >= 0 && ms <= 4000);     /* 1 s and slack for load */
+
+	/* cache=none asks every time */
+	mount_new(t3, sizeof(t3), SOURCE, "timeout=5000,cache=none");
+	snprintf(p, sizeof(p), "%s/negdir/n4", t3);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	c0 = calls_of(t3);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	assert_int_equal(uvfs_stat(C, p, &st), -ENOENT);
+	unsigned long none = calls_of(t3) - c0;
+	printf("negative names: cache=none, two stats of a missing name: %lu "
+	       "requests\n", none);
+	assert_true(none >= 2);
+
+	/* clean up through the other client */
+	static const char *const left[] = {
+		"n1", "n2", "n3", "own-c", "own-s", "own-l", "own-r",
+	};
+	for (unsigned i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		snprintf(p, sizeof(p), "%s/negdir/%s", tw, left[i]);
+		assert_int_equal(uvfs_unlink(C, p), 0);
+	}
+	snprintf(p, sizeof(p), "%s/negdir/own-d", tw);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	snprintf(p, sizeof(p), "%s/negdir", tw);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	umount_at(t1, 0);
+	umount_at(t2, 0);
+	umount_at(t3, 0);
+	umount_at(tw, 0);
+}
