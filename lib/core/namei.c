@@ -144,6 +144,30 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 	return 0;
 }
 
+/* The next name of a path at *pp: its start and length, whether a slash
+ * followed it and whether it is the last; *pp moves past it and its
+ * slashes.  NULL at the path's end. */
+static const char *next_name(const char **pp, size_t *len, bool *trailing,
+			     bool *last)
+{
+	const char *p = *pp, *name, *end;
+
+	while (*p == '/')
+		p++;
+	if (!*p)
+		return NULL;
+	name = p;
+	end = strchrnul(p, '/');
+	*len = (size_t)(end - p);
+	p = end;
+	*trailing = *p == '/';
+	while (*p == '/')
+		p++;
+	*last = !*p;
+	*pp = p;
+	return name;
+}
+
 /* RCU mode, as Linux's RCU-walk: the whole of path from *cur (held) in
  * one read-side section, through the name cache alone, holding nothing on
  * the way; only the result is referenced.  Everything it cannot decide by
@@ -161,23 +185,15 @@ static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur, const char *p,
 		    unsigned flags)
 {
 	struct vnode *vp = cur->vp;
+	const char *name;
+	size_t len;
+	bool trailing, last;
 
 	if (ctx->cred.uid != 0)
 		return -EAGAIN;
 	rcu_thread_online();
 	rcu_read_enter();
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *name = p, *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-		p = end;
-		bool trailing = *p == '/';
-		while (*p == '/')
-			p++;
-		bool last = !*p;
+	while ((name = next_name(&p, &len, &trailing, &last)) != NULL) {
 		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
 
 		/* root's search permission: a live directory (may_access) */
@@ -215,8 +231,10 @@ again:
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		unsigned flags, int *links)
 {
-	const char *p = path;
+	const char *p = path, *at;
 	char name[NAME_MAX + 1];
+	size_t len;
+	bool trailing, last;
 	int err = 0;
 
 	if (*p == '/' && !path_equal(cur, &ctx->root)) {
@@ -226,24 +244,13 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 	}
 	if (walk_rcu(ctx, cur, p, flags) == 0)
 		return 0;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
+	while ((at = next_name(&p, &len, &trailing, &last)) != NULL) {
 		if (len > NAME_MAX) {
 			err = -ENAMETOOLONG;
 			break;
 		}
-		memcpy(name, p, len);
+		memcpy(name, at, len);
 		name[len] = '\0';
-		p = end;
-		bool trailing = *p == '/';
-		while (*p == '/')
-			p++;
-		bool last = !*p;
 
 		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
 		if ((name[0] == '.' && name[1] == '\0') ||
