@@ -813,6 +813,19 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 	return c.count;
 }
 
+/* Sends c (filled in, not prepared) without waiting for its reply: 0
+ * and *p to wait on, or an error with c's request released. */
+static int start_call(struct n3 *n, struct call *c, struct npend **p)
+{
+	int r;
+
+	prep(c);
+	r = nc_start(n->nc, n->cred, &c->rpc, n->flags, &n->dl, p);
+	if (r)
+		nrpc_done(&c->rpc);
+	return r;
+}
+
 /* An UNSTABLE WRITE sent, its reply waited for later (nfs3.h). */
 struct n3wpend {
 	struct nconn *nc;
@@ -837,10 +850,8 @@ int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
 	w->c.a.write.stable = UNSTABLE;
 	w->c.a.write.data.data_len = cnt;
 	w->c.a.write.data.data_val = (char *)buf;
-	prep(&w->c);
-	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	r = start_call(n, &w->c, &w->p);
 	if (r) {
-		nrpc_done(&w->c.rpc);
 		free(w);
 		return r;
 	}
@@ -887,10 +898,8 @@ int n3_read_start(struct n3 *n, const struct fh3 *fh, uint32_t cnt,
 	set_fh(&w->c.a.read.file, fh);
 	w->c.a.read.offset = off;
 	w->c.a.read.count = cnt;
-	prep(&w->c);
-	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	r = start_call(n, &w->c, &w->p);
 	if (r) {
-		nrpc_done(&w->c.rpc);
 		free(w);
 		return r;
 	}
