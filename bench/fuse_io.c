@@ -172,43 +172,69 @@ static int fill(const char *path, long mib)
 	return 0;
 }
 
-static int rand_io(int writing, const char *path, double secs, int buffered)
+/* The file of a random-I/O run, opened O_DIRECT unless buffered (or the
+ * file system refuses it: *direct says which), its size in blocks in
+ * *nblk and a block-aligned buffer in *buf; => the descriptor, or -1
+ * (an empty file, out of memory: said). */
+static int rand_open(int writing, const char *path, int buffered,
+		     int *direct, uint64_t *nblk, void **buf)
 {
 	struct stat st;
-	void *buf;
-	int direct = !buffered;
 	int fd = open(path, (writing ? O_RDWR : O_RDONLY) |
 			    (buffered ? 0 : O_DIRECT));
 
+	*direct = !buffered;
 	if (fd < 0 && errno == EINVAL && !buffered) {
-		direct = 0;
+		*direct = 0;
 		fd = open(path, writing ? O_RDWR : O_RDONLY);
 	}
 	if (fd < 0)
 		die("open", path);
 	if (fstat(fd, &st) != 0)
 		die("fstat", path);
-	uint64_t nblk = (uint64_t)st.st_size / BLK;
-	if (nblk == 0) {
+	*nblk = (uint64_t)st.st_size / BLK;
+	if (*nblk == 0) {
 		fprintf(stderr, "bench_fuse_io: %s: empty file\n", path);
-		return 1;
+		close(fd);
+		return -1;
 	}
-	if (posix_memalign(&buf, BLK, BLK) != 0)
+	if (posix_memalign(buf, BLK, BLK) != 0) {
+		close(fd);
+		return -1;
+	}
+	memset(*buf, 0x5a, BLK);
+	return fd;
+}
+
+/* One 4 KiB pread or pwrite at a random block of the file. */
+static void rand_one(int writing, int fd, void *buf, uint64_t nblk,
+		     const char *path)
+{
+	off_t off = (off_t)(rnd_below(nblk) * BLK);
+	ssize_t r = writing ? pwrite(fd, buf, BLK, off)
+			    : pread(fd, buf, BLK, off);
+
+	if (r != BLK) {
+		if (r >= 0)
+			errno = EIO;
+		die(writing ? "pwrite" : "pread", path);
+	}
+}
+
+static int rand_io(int writing, const char *path, double secs, int buffered)
+{
+	uint64_t nblk;
+	void *buf;
+	int direct;
+	int fd = rand_open(writing, path, buffered, &direct, &nblk, &buf);
+
+	if (fd < 0)
 		return 1;
-	memset(buf, 0x5a, BLK);
 	long ops = 0;
 	double t0 = now(), t;
 	do {
-		for (int i = 0; i < 64; i++, ops++) {
-			off_t off = (off_t)(rnd_below(nblk) * BLK);
-			ssize_t r = writing ? pwrite(fd, buf, BLK, off)
-					    : pread(fd, buf, BLK, off);
-			if (r != BLK) {
-				if (r >= 0)
-					errno = EIO;
-				die(writing ? "pwrite" : "pread", path);
-			}
-		}
+		for (int i = 0; i < 64; i++, ops++)
+			rand_one(writing, fd, buf, nblk, path);
 		t = now();
 	} while (t - t0 < secs);
 	if (buffered && fsync(fd) != 0)
@@ -247,37 +273,15 @@ static int count_names(int unlinking, const char *dir, long n)
 
 static int count_io(int writing, const char *path, long n)
 {
-	struct stat st;
+	uint64_t nblk;
 	void *buf;
-	int direct = 1;
-	int fd = open(path, (writing ? O_RDWR : O_RDONLY) | O_DIRECT);
+	int direct;
+	int fd = rand_open(writing, path, 0, &direct, &nblk, &buf);
 
-	if (fd < 0 && errno == EINVAL) {
-		direct = 0;
-		fd = open(path, writing ? O_RDWR : O_RDONLY);
-	}
 	if (fd < 0)
-		die("open", path);
-	if (fstat(fd, &st) != 0)
-		die("fstat", path);
-	uint64_t nblk = (uint64_t)st.st_size / BLK;
-	if (nblk == 0) {
-		fprintf(stderr, "bench_fuse_io: %s: empty file\n", path);
 		return 1;
-	}
-	if (posix_memalign(&buf, BLK, BLK) != 0)
-		return 1;
-	memset(buf, 0x5a, BLK);
-	for (long i = 0; i < n; i++) {
-		off_t off = (off_t)(rnd_below(nblk) * BLK);
-		ssize_t r = writing ? pwrite(fd, buf, BLK, off)
-				    : pread(fd, buf, BLK, off);
-		if (r != BLK) {
-			if (r >= 0)
-				errno = EIO;
-			die(writing ? "pwrite" : "pread", path);
-		}
-	}
+	for (long i = 0; i < n; i++)
+		rand_one(writing, fd, buf, nblk, path);
 	printf("direct %d\n", direct);
 	free(buf);
 	close(fd);
