@@ -19,13 +19,16 @@
 
 #include <uvfs/uvfs.h>
 
+#include "testfs.h"
+
 static struct uvfs *U;
 static struct uvfs_ctx *C;
 
 static int setup(void **state)
 {
 	(void)state;
-	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C))
+	if (uvfs_new(NULL, &U) || uvfs_ctx_new(U, NULL, &C) ||
+	    uvfs_fstype_register(U, &testfs_ops))
 		return -1;
 	return 0;
 }
@@ -269,6 +272,57 @@ static void rcu_walk_hands_back(void **state)
 	uvfs_ctx_free(uc);
 }
 
+/* A file referenced ever since it was made (held open from its create,
+ * as the FUSE kernel holds a file it created) has never been released, so
+ * it is not on the vnode cache's LRU: its lookups must still be name-cache
+ * hits, for root (the RCU walk) and for another user (the locked walk),
+ * and the cache must still let go of it when the name goes. */
+static void held_since_create_hits(void **state)
+{
+	struct uvfs_cred user = { .uid = 1000, .gid = 1000 };
+	struct uvfs_ctx *uc;
+	struct stat st;
+	unsigned long before;
+	int fd;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t6", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "testfs", "none", "/t6", NULL), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t6/d", 0755), 0);
+	fd = uvfs_open(C, "/t6/d/f", O_CREAT | O_EXCL | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_ctx_new(U, NULL, &uc), 0);
+	assert_int_equal(uvfs_ctx_set_cred(uc, &user), 0);
+	assert_int_equal(uvfs_stat(C, "/t6/d/f", &st), 0);
+	assert_int_equal(uvfs_stat(uc, "/t6/d/f", &st), 0);
+
+	before = testfs_calls(TFS_LOOKUP);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(uvfs_stat(C, "/t6/d/f", &st), 0);
+		assert_int_equal(uvfs_stat(uc, "/t6/d/f", &st), 0);
+	}
+	assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
+
+	/* the name goes while the file is held: no hit on it any more */
+	assert_int_equal(uvfs_unlink(C, "/t6/d/f"), 0);
+	assert_int_equal(uvfs_stat(C, "/t6/d/f", &st), -ENOENT);
+	assert_int_equal(uvfs_stat(uc, "/t6/d/f", &st), -ENOENT);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	/* and a revoked held file: the cache hands out no dead vnode */
+	int fd2 = uvfs_open(C, "/t6/d/g", O_CREAT | O_EXCL | O_RDWR, 0644);
+	assert_true(fd2 >= 0);
+	ino_t g = ino_of("/t6/d/g");
+	assert_int_equal(uvfs_revoke(C, "/t6/d/g"), 0);
+	assert_int_equal(uvfs_fstat(C, fd2, &st), -EIO);
+	assert_int_equal(ino_of("/t6/d/g"), g);
+	assert_int_equal(uvfs_stat(uc, "/t6/d/g", &st), 0);
+	assert_int_equal(uvfs_close(C, fd2), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	uvfs_ctx_free(uc);
+	assert_int_equal(uvfs_umount(C, "/t6", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +331,7 @@ int main(void)
 		cmocka_unit_test(revoke_gives_fresh_vnode),
 		cmocka_unit_test(rename_race),
 		cmocka_unit_test(rcu_walk_hands_back),
+		cmocka_unit_test(held_since_create_hits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

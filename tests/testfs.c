@@ -58,6 +58,7 @@ static enum testfs_op blocked_op;   /* block_lock */
 static int nblocked;                /* block_lock */
 static _Atomic unsigned delay_us;
 static _Atomic long last_uid[TFS_COUNT];    /* whom each op was last for */
+static _Atomic unsigned long ncalls[TFS_COUNT];
 static _Atomic unsigned long nflushes;
 static _Atomic int flush_err;
 
@@ -103,6 +104,7 @@ static void enter(enum testfs_op op)
 	const struct uvfs_cred *cr = uvfs_cred_current();
 
 	atomic_store(&last_uid[op], cr ? (long)cr->uid : -1);
+	atomic_fetch_add(&ncalls[op], 1);
 
 	if (d) {
 		static _Thread_local unsigned seed;
@@ -123,6 +125,11 @@ static void enter(enum testfs_op op)
 long testfs_last_uid(enum testfs_op op)
 {
 	return atomic_load(&last_uid[op]);
+}
+
+unsigned long testfs_calls(enum testfs_op op)
+{
+	return atomic_load(&ncalls[op]);
 }
 
 void testfs_block(enum testfs_op op)

@@ -46,6 +46,9 @@ long testfs_live_nodes(void);
 long testfs_live_handles(void);
 /* The uid of uvfs_cred_current() at the last call of op (-1: none). */
 long testfs_last_uid(enum testfs_op op);
+/* Calls of op so far, over every instance (a name-cache hit makes none
+ * of TFS_LOOKUP). */
+unsigned long testfs_calls(enum testfs_op op);
 /* Flushes (closes of a descriptor open for writing) so far; each answers
  * err from now on (0: success). */
 unsigned long testfs_flushes(void);

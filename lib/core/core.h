@@ -414,16 +414,19 @@ bool vn_file_detach(struct vnode *vp, struct file *f);
 struct nc_entry;
 int ncache_init(struct uvfs *u);
 void ncache_fini(struct uvfs *u);
-/* A referenced clean vnode for name in dvp, without locks, or false. */
+/* A reference on the vnode cached for name in dvp, taken without locks
+ * (the child clean, or already referenced), or false. */
 /* name: len bytes, NUL-terminated (len == strlen(name)). */
 bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 		   struct vnode **out);
 /* => RCU read side.  The child a cached name leads to, without a
  * reference (valid memory until the section ends), or NULL: not cached,
- * or the child not clean (VN_SLOW).  The path walk's RCU mode (namei.c). */
+ * or the child unreferenced and not clean (VN_SLOW: being claimed).  The
+ * path walk's RCU mode (namei.c). */
 struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
 			      size_t len);
-/* => RCU read side.  A reference on vp if it is still clean. */
+/* => RCU read side.  A reference on vp if it is still clean or already
+ * referenced (it may be dead: check after). */
 bool ncache_tryref_rcu(struct vnode *vp);
 /* Read before a driver lookup; pass to ncache_add. */
 unsigned long ncache_seq(struct vnode *dvp);

@@ -4,9 +4,10 @@
  *
  * A hit on the cache replaces a driver lookup and a vnode-cache lookup by a
  * hash probe inside an RCU read-side section and one compare-and-swap on
- * the child's use count, which succeeds only while the child is clean (no
- * VN_SLOW: hashed, not dead, not being reclaimed).  Anything else falls
- * back to the driver (vop_lookup), which refills the cache.
+ * the child's use count, which succeeds while the child is clean (no
+ * VN_SLOW: hashed, on the LRU, not dead, not being reclaimed) or already
+ * referenced (nc_refable).  Anything else falls back to the driver
+ * (vop_lookup), which refills the cache.
  *
  * Rules
  *  - Entries hold no references.  An entry never outlives its directory or
@@ -90,14 +91,28 @@ static bool nc_enabled(const struct vnode *dvp)
 	return !(dvp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
 }
 
-/* Takes a reference on a clean vnode without any lock.  => RCU read side
- * (the memory is valid); fails if the vnode is not clean. */
+/* May a reference be taken on vp without vc_lock, its use count word
+ * being c?  Yes if it is clean (0 -> 1 needs no lock then), or if it is
+ * already referenced whatever VN_SLOW says: n -> n + 1 for n >= 1 is what
+ * vn_ref does for any holder, it can be neither a 0 -> 1 crossing nor a
+ * claim (those need 0).  Not for an unreferenced slow vnode: being
+ * claimed for reclaim, or its next use must go through the lock.  (A new
+ * vnode stays slow until its first last release puts it on the LRU; a
+ * file the kernel holds from its create never gets there.) */
+static bool nc_refable(uint32_t c)
+{
+	return !(c & VN_SLOW) || (c & ~VN_SLOW) != 0;
+}
+
+/* Takes a reference on a vnode without any lock.  => RCU read side (the
+ * memory is valid); fails where nc_refable says no.  A dead vnode may be
+ * taken (revoke races the reader): the callers check vn_dead after. */
 static bool vn_tryref_rcu(struct vnode *vp)
 {
 	uint32_t c = atomic_load_explicit(&vp->usecount,
 					  memory_order_relaxed);
 
-	while (!(c & VN_SLOW)) {
+	while (nc_refable(c)) {
 		if (atomic_compare_exchange_weak_explicit(
 			    &vp->usecount, &c, c + 1, memory_order_acquire,
 			    memory_order_relaxed))
@@ -156,9 +171,8 @@ struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
 		if (e->hash == h && e->dir == dvp && e->len == len &&
 		    memcmp(e->name, name, len) == 0) {
 			struct vnode *vp = e->child;
-			if (atomic_load_explicit(&vp->usecount,
-						 memory_order_acquire) &
-			    VN_SLOW)
+			if (!nc_refable(atomic_load_explicit(
+				    &vp->usecount, memory_order_acquire)))
 				return NULL;
 			return vp;
 		}

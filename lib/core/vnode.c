@@ -19,7 +19,8 @@
  *    the LRU and clean) the last release and a name-cache hit may cross
  *    0 <-> 1 with a compare-and-swap instead, and the pruner and the flush
  *    claim an unreferenced vnode by swapping 0 for VN_SLOW, so neither can
- *    race a lookup (docs/locking.md).
+ *    race a lookup (docs/locking.md).  A name-cache hit on a referenced
+ *    vnode adds one whatever the bit says (n -> n + 1, as vn_ref).
  *  - The driver object (priv) is given back exactly once: whoever clears
  *    VN_LOADED under vc_lock calls the driver's reclaim.
  *  - A vnode holds its sb through sb->nvnodes; the sb is freed when it is
