@@ -263,6 +263,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_setattr_permission, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_vs_reclaim, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * test_memfs_threads.c - memfs under concurrency: threads creating,
  * renaming, unlinking, looking up, reading and listing in shared
  * directories and appending records to one log, then every directory's
- * entries and link counts and the log checked.
+ * entries and link counts and the log checked; the unlink of a node's last
+ * name against the reclaim of its last vnode reference.
  * Included by test_memfs.c (it uses that file's stand-in for the core,
  * its fixture and helpers); not a program of its own.
  */
@@ -257,4 +258,122 @@ static void test_threads(void **state)
 	/* what is still held is the sub directory and the log */
 	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
 	assert_int_equal(sv.f_files - sv.f_ffree, 3);
+}
+
+/* ---- the last name against the last reference -------------------------- */
+
+/* Each round one thread takes the last name of a node (unlink, rmdir, or
+ * a rename over it) while another gives back the node's one vnode
+ * reference (reclaim), both let go at once by a barrier.  Whichever comes
+ * second frees the node; the first must not touch it once its own part
+ * is done (the unlink did, reading the node's type after dropping its
+ * lock: a use after free when the reclaim freed it in between, which
+ * ThreadSanitizer reports whenever the reclaim comes second).  Who waits
+ * a little before its part changes from round to round, so both orders
+ * come. */
+enum { RACE_ROUNDS = 3000, RACE_FILE, RACE_DIR, RACE_RENAME };
+
+struct race {
+	struct fx *f;
+	pthread_barrier_t go, done;
+	int kind;               /* this round's: RACE_FILE, ... */
+	unsigned spin_unlink, spin_reclaim;
+	void *victim;           /* its one vget, for the releaser */
+	atomic_int failures;
+};
+
+static void race_spin(unsigned n)
+{
+	for (volatile unsigned i = 0; i < n; i++)
+		;
+}
+
+static void *race_unlinker(void *arg)
+{
+	struct race *r = arg;
+	struct uvfs_sb *sb = &r->f->sb;
+
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		int err;
+
+		pthread_barrier_wait(&r->go);
+		race_spin(r->spin_unlink);
+		if (r->kind == RACE_RENAME)
+			err = ops->rename(sb, r->f->root, "src", r->f->root,
+					  "v", 0);
+		else
+			err = ops->unlink(sb, r->f->root, "v",
+					  r->kind == RACE_DIR);
+		if (err != 0) {
+			fprintf(stderr, "round %d: %d\n", i, err);
+			atomic_fetch_add(&r->failures, 1);
+		}
+		pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+static void *race_releaser(void *arg)
+{
+	struct race *r = arg;
+
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		pthread_barrier_wait(&r->go);
+		race_spin(r->spin_reclaim);
+		ops->reclaim(&r->f->sb, r->victim);
+		pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+static void test_unlink_vs_reclaim(void **state)
+{
+	struct fx *f = *state;
+	struct race r = { .f = f };
+	pthread_t unlinker, releaser;
+	struct statvfs sv;
+	fsfilcnt_t files0;
+
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	files0 = sv.f_files - sv.f_ffree;
+	atomic_init(&r.failures, 0);
+	assert_int_equal(pthread_barrier_init(&r.go, NULL, 3), 0);
+	assert_int_equal(pthread_barrier_init(&r.done, NULL, 3), 0);
+	assert_int_equal(pthread_create(&unlinker, NULL, race_unlinker, &r),
+			 0);
+	assert_int_equal(pthread_create(&releaser, NULL, race_releaser, &r),
+			 0);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		unsigned spin = (unsigned)(i / 3 % 32) * 16;
+		uint64_t src = 0, ino;
+
+		r.kind = RACE_FILE + i % 3;
+		r.spin_unlink = i / 96 % 2 ? spin : 0;
+		r.spin_reclaim = i / 96 % 2 ? 0 : spin;
+		ino = mk(f, f->root, "v", r.kind == RACE_DIR ? S_IFDIR | 0755 :
+			 S_IFREG | 0644);
+		if (r.kind == RACE_RENAME)
+			src = mk(f, f->root, "src", S_IFREG | 0644);
+		assert_int_equal(ops->vget(&f->sb, ino, &r.victim), 0);
+		if (r.kind != RACE_DIR)   /* a page, freed with the node */
+			assert_int_equal(pwr(f, r.victim, "x", 1, 100), 1);
+
+		pthread_barrier_wait(&r.go);
+		pthread_barrier_wait(&r.done);
+
+		assert_int_equal(look(f, f->root, "v"), src);
+		assert_int_equal(nlink_of(f, f->root), 2);
+		if (src != 0)
+			assert_int_equal(ops->unlink(&f->sb, f->root, "v", 0),
+					 0);
+		/* the victim is gone, once, with its page */
+		assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+		assert_int_equal(sv.f_files - sv.f_ffree, files0);
+		assert_int_equal(sv.f_bfree, sv.f_blocks);
+	}
+	pthread_join(unlinker, NULL);
+	pthread_join(releaser, NULL);
+	pthread_barrier_destroy(&r.go);
+	pthread_barrier_destroy(&r.done);
+	assert_int_equal(atomic_load(&r.failures), 0);
 }

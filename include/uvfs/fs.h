@@ -146,7 +146,10 @@ struct uvfs_fstype_ops {
 	/* Loads the object with that id; *priv is handed to the other ops. */
 	int (*vget)(struct uvfs_sb *sb, uint64_t ino, void **priv);
 	/* The vnode is gone; drop what vget took (and free the object if it
-	 * has no links left). */
+	 * has no links left).  It may run while an unlink or a rename takes
+	 * the object's last name (they find it by name: the core need hold
+	 * no vnode of it), so whichever of the two comes second frees it,
+	 * and the first touches it no more once it is done with it. */
 	void (*reclaim)(struct uvfs_sb *sb, void *priv);
 
 	int (*getattr)(struct uvfs_sb *sb, void *priv, struct stat *st);

@@ -39,6 +39,12 @@
  *   there, and frees it after dropping its locks: nothing can reach it any
  *   more (no entry names it, no vnode holds it, vget cannot find it).  So an
  *   unlinked file stays readable through its vnode until reclaim.
+ *   An unlink or a rename finds its victim by name, and the reclaim of the
+ *   victim's last vnode may run at the same time (the core may hold no
+ *   vnode of it: the name may have been given to another node since the
+ *   core's lookup).  So the one of the two that does not free the node
+ *   reads what it needs of it before it drops the node lock, and touches
+ *   it no more after: the other may free it at once.
  *
  * Lock order
  *   1. fs->ns_lock   rwlock: the namespace.  Every directory's entries, its
@@ -276,7 +282,9 @@ static bool unhash_if_dead_locked(struct memfs *fs, struct node *n)
 
 /* Takes a link from n: one from a file, all of a directory's (it is being
  * removed: it is empty and loses its ".." too).
- * => ns written.  Returns true if the caller must memfs_node_free(n). */
+ * => ns written.  Returns true if the caller must memfs_node_free(n);
+ *    false if not, and then n may be freed at once by a reclaim on
+ *    another thread: the caller touches it no more. */
 bool memfs_node_unlink(struct memfs *fs, struct node *n,
 		       const struct timespec *ts)
 {

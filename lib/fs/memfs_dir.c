@@ -418,9 +418,13 @@ int memfs_unlink(struct uvfs_sb *sb, void *dirp, const char *name,
 			err = -EISDIR;
 	}
 	if (err == 0) {
+		/* n is not to be touched once memfs_node_unlink has
+		 * dropped its lock: a reclaim may free it then */
+		int dlink = n->type == S_IFDIR ? -1 : 0;
+
 		dir_remove(&d->u.dir, de);
 		dead = memfs_node_unlink(fs, n, &ts);
-		memfs_dir_touch(d, n->type == S_IFDIR ? -1 : 0, -1, &ts);
+		memfs_dir_touch(d, dlink, -1, &ts);
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (err == 0) {
