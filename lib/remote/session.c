@@ -664,8 +664,9 @@ int rs_reader_start(struct rs_session *c)
 /*
  * => c->lock held.  Waits (by dl) until a request may be sent: 0, or
  * -EIO (dead; or unreachable on a soft mount: fails fast), -ETIMEDOUT
- * (dl passed: first, whatever the state, since nothing was written by
- * the deadline; a request of a call that starts after its deadline).
+ * (also at once, whatever the state, if dl has passed already: nothing
+ * was written by the deadline; a request of a call that starts after
+ * its deadline).
  * Internal requests (the supervisor's) go while RECOVERING and never
  * wait.  A hard mount waits out UNREACHABLE without a deadline, until the
  * session is back or the connection is killed (forced unmount).
@@ -673,9 +674,9 @@ int rs_reader_start(struct rs_session *c)
 static int wait_sendable_locked(struct rs_session *c, bool internal,
 				struct timespec *dl)
 {
+	if (!internal && ms_left(dl) == 0)
+		return -ETIMEDOUT;
 	for (;;) {
-		if (!internal && ms_left(dl) == 0)
-			return -ETIMEDOUT;
 		if (c->rs.state == RS_DEAD)
 			return -EIO;
 		if (internal)
