@@ -220,15 +220,16 @@ static void hostfs_create_undone(void **state)
 	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
 	assert_non_null(mkdtemp(tmpl));
 	s = hostfs_srv(tmpl, &hs);
-	tc_start(&c, s);
-	tc_version(&c, 65536);
-	assert_int_equal(tc_attach(&c, 1, 0, &rootq), 0);
+	/* the table is changed while no server thread runs */
 	real_openat = uvfs_sys_set("openat", (void *)rec_openat);
 	real_fstat = uvfs_sys_set("fstat", (void *)fail_fstat);
 	real_fstatat = uvfs_sys_set("fstatat", (void *)fail_fstatat);
 	assert_non_null(real_openat);
 	assert_non_null(real_fstat);
 	assert_non_null(real_fstatat);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, &rootq), 0);
 
 	/* lcreate: the new file's fstat fails */
 	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
@@ -269,8 +270,8 @@ static void hostfs_create_undone(void **state)
 	assert_false(exists(tmpl, "p"));
 	assert_int_equal(tc_err(&c, &t, &r), 0);
 
-	uvfs_sys_reset();
 	assert_int_equal(tc_stop(&c), 0);
+	uvfs_sys_reset();
 	p9srv_free(s);
 	hostfs_close(hs);
 	rm_rf(tmpl);
