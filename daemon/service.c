@@ -306,7 +306,9 @@ static int mtab_write(const char *path, const char *text)
 
 struct seen {                   /* watcher thread only */
 	uint64_t id;            /* the mount; 0: free slot */
-	unsigned long restarts, losses;
+	unsigned long restarts; /* restarts told (a restart counts from its
+				 * spawn, but is told once recovered) */
+	unsigned long losses;
 	int dead, recovering;
 	pid_t pid;
 };
@@ -381,8 +383,13 @@ static void watch_servers(void)
 				"after %lu restarts; the mount answers EIO "
 				"until unmounted\n", mi[i].type, mi[i].source,
 				host, si.restarts);
-		*s = (struct seen){ mi[i].id, si.restarts, si.losses, si.dead,
-				    si.recovering, si.pid };
+		/* a look during a recovery sees its restart counted
+		 * already: it stays untold until a look sees it done */
+		*s = (struct seen){ mi[i].id,
+				    si.recovering && !si.dead ? s->restarts :
+				    si.restarts,
+				    si.losses, si.dead, si.recovering,
+				    si.pid };
 	}
 	free(mi);
 	for (int k = 0; k < SEEN_MAX; k++)

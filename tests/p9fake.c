@@ -443,6 +443,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		static const char data[] = "hello, 9p";
 		static char big[MSIZE];
 		uint64_t off = t->tread.offset;
+		atomic_fetch_add(&fs->treads, 1);
 		if (t->tread.fid < 4096 && fid_path[t->tread.fid] == 17)
 			usleep(300 * 1000);     /* slow: each piece */
 		if (t->tread.fid < 4096 && fid_path[t->tread.fid] >= 16) {

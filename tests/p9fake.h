@@ -21,6 +21,7 @@ struct fake {
 	int fd;
 	pthread_t thr;
 	atomic_int flushes;     /* Tflush received */
+	atomic_int treads;      /* Tread received */
 	atomic_int hung;
 	atomic_int held;        /* replies held back so far */
 	bool have_held;         /* a reply held back (late, o1, lw) */

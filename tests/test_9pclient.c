@@ -51,6 +51,7 @@
 #include "p9.h"
 #include "p9fake.h"
 #include "proc_wait.h"
+#include "sys.h"
 #include "transport.h"
 
 /* ---- the tests, by topic: each file is included here, in this one
@@ -77,6 +78,7 @@ int main(void)
 		cmocka_unit_test(test_hang_normal_umount),
 		cmocka_unit_test(test_read_whole),
 		cmocka_unit_test(test_call_deadline),
+		cmocka_unit_test(test_call_deadline_late_pieces),
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),

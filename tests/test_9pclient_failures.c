@@ -1,7 +1,8 @@
 /*
  * test_9pclient_failures.c - failures and deadlines: a write behind
  * that fails is reported once and never lost, one call's deadline covers
- * all its requests, a server that hangs up, bad mount options, a forced
+ * all its requests (pieces that start after it are not sent), a server
+ * that hangs up, bad mount options, a forced
  * unmount of a hung server, and a real server (diod) SIGSTOPped with a
  * caller blocked in it.
  * Included by test_9pclient.c; not a program of its own.
@@ -101,6 +102,102 @@ static void test_call_deadline(void **state)
 	printf("call_deadline: %ld ms\n", ms);
 	assert_true(ms >= 450);
 	assert_true(ms < test_bound_ms(500 + 500 + 1000)); /* grace, slack */
+	uvfs_close(x.c, fd);
+	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	fx_done(&x);
+}
+
+/* The pool's workers, through the system-call table: started LATE_MS
+ * late (a loaded machine), or not at all. */
+#define LATE_MS 1200
+static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *,
+				  void *(*)(void *), void *);
+
+struct late_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *late_main(void *arg)
+{
+	struct late_start l = *(struct late_start *)arg;
+
+	free(arg);
+	usleep(LATE_MS * 1000);
+	return l.fn(l.arg);
+}
+
+static int late_create(pthread_t *t, const pthread_attr_t *a,
+		       void *(*fn)(void *), void *arg)
+{
+	struct late_start *l = malloc(sizeof(*l));
+	int r;
+
+	if (!l)
+		return EAGAIN;
+	*l = (struct late_start){ fn, arg };
+	r = real_pthread_create(t, a, late_main, l);
+	if (r)
+		free(l);
+	return r;
+}
+
+static int no_create(pthread_t *t, const pthread_attr_t *a,
+		     void *(*fn)(void *), void *arg)
+{
+	(void)t; (void)a; (void)fn; (void)arg;
+	return EAGAIN;
+}
+
+/* A piece of a read that would start after the call's deadline is not
+ * sent, and the read fails with -ETIMEDOUT (docs/session.md,
+ * "Deadlines"), whatever became of the session meanwhile:
+ *  - workers that start after the deadline (the first piece, the
+ *    caller's, answered in time): the other seven are not sent, the
+ *    read is -ETIMEDOUT, and the session, never cut, still serves;
+ *  - no workers (each piece in the caller, one after the other): the
+ *    second waits past the deadline for a server silent since its half
+ *    way (it serves one request at a time): the link is cut and the
+ *    connection is dead; the pieces after it, and the first one (run
+ *    last), start after the deadline: -ETIMEDOUT, not the dead
+ *    session's -EIO. */
+static void test_call_deadline_late_pieces(void **state)
+{
+	struct fx x = { 0 };
+	static char buf[8 * 8000];
+	struct timespec t0;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=500,msize=8192"), 0);
+	fd = uvfs_open(x.c, "/m/slow", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	real_pthread_create = uvfs_sys_set("pthread_create",
+					   (void *)late_create);
+	assert_non_null(real_pthread_create);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_pread(x.c, fd, buf, sizeof(buf), 0),
+			 -ETIMEDOUT);
+	assert_true(ms_since(&t0) >= LATE_MS);
+	/* (that entry only: the session's reader is in poll meanwhile) */
+	uvfs_sys_set("pthread_create", (void *)real_pthread_create);
+	assert_int_equal(atomic_load(&x.fs.treads), 1);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	uvfs_close(x.c, fd);
+	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
+	fx_done(&x);
+
+	assert_int_equal(fx_mount(&x, "timeout=500,msize=8192"), 0);
+	fd = uvfs_open(x.c, "/m/slow", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_non_null(uvfs_sys_set("pthread_create", (void *)no_create));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(uvfs_pread(x.c, fd, buf, sizeof(buf), 0),
+			 -ETIMEDOUT);
+	assert_true(ms_since(&t0) < test_bound_ms(300 + 500 + 1000));
+	uvfs_sys_set("pthread_create", (void *)real_pthread_create);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), -EIO);    /* dead */
 	uvfs_close(x.c, fd);
 	assert_int_equal(uvfs_umount(x.c, "/m", UVFS_UMOUNT_FORCE), 0);
 	fx_done(&x);

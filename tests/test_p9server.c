@@ -35,6 +35,7 @@
 
 #include "p9test_client.h"
 #include "hostfs.h"
+#include "sys.h"
 
 /* --- a tiny test file system: a root and a file "slow" whose reads
  * block until flushed (or 10 s); getattr is missing on purpose --- */
@@ -185,6 +186,7 @@ int main(void)
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(hostfs_locks),
+		cmocka_unit_test(hostfs_create_undone),
 		cmocka_unit_test(many_in_flight),
 		cmocka_unit_test(flush_interrupts_blocking_call),
 		cmocka_unit_test(more_fids_than_descriptors),

@@ -1,6 +1,7 @@
 /*
  * test_p9server_hostfs.c - hostfs behind the library: in process
- * (create, write, read, readdir, unlink, qids; Tlock and Tgetlock), and
+ * (create, write, read, readdir, unlink, qids; Tlock and Tgetlock; a
+ * create failing after the entry is made leaves no name), and
  * the uvfs-hostfs binary over an inherited socketpair (its --max-fids;
  * qids stable across a restart; a missing or unreadable directory).
  * Included by test_p9server.c (it uses that file's tiny file system,
@@ -142,6 +143,135 @@ static void hostfs_basics(void **state)
 	assert_int_equal(tc_walk(&c, 1, 8, "f000", NULL), ENOENT);
 
 	assert_int_equal(tc_stop(&c), 0);
+	p9srv_free(s);
+	hostfs_close(hs);
+	rm_rf(tmpl);
+}
+
+/* ---- a create failing after the entry is made (the system-call table,
+ * lib/util/sys.h): the next fstat of the descriptor the last openat
+ * without O_PATH returned fails once; so does the next fstatat of the
+ * name in fail_at.  Set while the server is quiet (between requests). */
+static int (*real_openat)(int, const char *, int, mode_t);
+static int (*real_fstat)(int, struct stat *);
+static int (*real_fstatat)(int, const char *, struct stat *, int);
+static atomic_int last_fd = -1, fstat_armed, faults_hit;
+static char fail_at[16];
+
+static int rec_openat(int dfd, const char *p, int fl, mode_t m)
+{
+	int fd = real_openat(dfd, p, fl, m);
+	if (fd >= 0 && !(fl & O_PATH))
+		atomic_store(&last_fd, fd);
+	return fd;
+}
+
+static int fail_fstat(int fd, struct stat *st)
+{
+	int one = 1;
+	if (fd == atomic_load(&last_fd) &&
+	    atomic_compare_exchange_strong(&fstat_armed, &one, 0)) {
+		atomic_fetch_add(&faults_hit, 1);
+		errno = EIO;
+		return -1;
+	}
+	return real_fstat(fd, st);
+}
+
+static int fail_fstatat(int dfd, const char *p, struct stat *st, int fl)
+{
+	if (fail_at[0] && strcmp(p, fail_at) == 0) {
+		fail_at[0] = '\0';
+		atomic_fetch_add(&faults_hit, 1);
+		errno = EIO;
+		return -1;
+	}
+	return real_fstatat(dfd, p, st, fl);
+}
+
+/* (a descriptor number recorded earlier may be reused by then) */
+static void arm_fstat(void)
+{
+	atomic_store(&last_fd, -1);
+	atomic_store(&fstat_armed, 1);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &st) == 0;
+}
+
+/* A create answered with an error leaves no name behind: the step after
+ * the create (the stat for the qid) fails, the entry made is undone, and
+ * an exclusive retry succeeds.  An existing file opened by a
+ * non-exclusive lcreate is not removed when that step fails. */
+static void hostfs_create_undone(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_qid rootq;
+	struct p9_msg t, r;
+
+	(void)state;
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	s = hostfs_srv(tmpl, &hs);
+	/* the table is changed while no server thread runs */
+	real_openat = uvfs_sys_set("openat", (void *)rec_openat);
+	real_fstat = uvfs_sys_set("fstat", (void *)fail_fstat);
+	real_fstatat = uvfs_sys_set("fstatat", (void *)fail_fstatat);
+	assert_non_null(real_openat);
+	assert_non_null(real_fstat);
+	assert_non_null(real_fstatat);
+	tc_start(&c, s);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, &rootq), 0);
+
+	/* lcreate: the new file's fstat fails */
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	arm_fstat();
+	assert_int_equal(tc_lcreate(&c, 2, "new", O_RDWR | O_EXCL, 0600, 0),
+			 EIO);
+	assert_int_equal(atomic_load(&faults_hit), 1);
+	assert_false(exists(tmpl, "new"));
+	assert_int_equal(tc_lcreate(&c, 2, "new", O_RDWR | O_EXCL, 0600, 0),
+			 0);
+	assert_int_equal(tc_clunk(&c, 2), 0);
+	/* an existing file is not the request's to remove */
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	arm_fstat();
+	assert_int_equal(tc_lcreate(&c, 2, "new", O_RDWR, 0600, 0), EIO);
+	assert_int_equal(atomic_load(&faults_hit), 2);
+	assert_true(exists(tmpl, "new"));
+	assert_int_equal(tc_clunk(&c, 2), 0);
+
+	/* mkdir, symlink, mknod: the new entry's fstatat fails */
+	strcpy(fail_at, "d");
+	assert_int_equal(tc_mkdir(&c, 1, "d", 0755, 0), EIO);
+	assert_int_equal(atomic_load(&faults_hit), 3);
+	assert_false(exists(tmpl, "d"));
+	assert_int_equal(tc_mkdir(&c, 1, "d", 0755, 0), 0);
+	strcpy(fail_at, "l");
+	assert_int_equal(tc_symlink(&c, 1, "l", "new"), EIO);
+	assert_int_equal(atomic_load(&faults_hit), 4);
+	assert_false(exists(tmpl, "l"));
+	assert_int_equal(tc_symlink(&c, 1, "l", "new"), 0);
+	strcpy(fail_at, "p");
+	t = (struct p9_msg){ .type = P9_TMKNOD };
+	t.tmknod.dfid = 1;
+	t.tmknod.name = P9_STR("p");
+	t.tmknod.mode = S_IFIFO | 0600;
+	assert_int_equal(tc_err(&c, &t, &r), EIO);
+	assert_int_equal(atomic_load(&faults_hit), 5);
+	assert_false(exists(tmpl, "p"));
+	assert_int_equal(tc_err(&c, &t, &r), 0);
+
+	assert_int_equal(tc_stop(&c), 0);
+	uvfs_sys_reset();
 	p9srv_free(s);
 	hostfs_close(hs);
 	rm_rf(tmpl);

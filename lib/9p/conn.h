@@ -14,9 +14,12 @@
  *                         replayable
  *   recover.c             the supervisor: reconnect/respawn, re-walk,
  *                         reopen, identity checks; `uvfs servers` info
- *   client.c, fids.c,     the driver: nodes, fids, names, caches, vnode
- *   names.c, cache.c,     operations
- *   vnops.c, xattr.c
+ *   pool.c                many requests in flight for one caller
+ *   client.c, fids.c,     the driver (driver.h): nodes, fids, names,
+ *   names.c, cache.c,     caches, vnode operations, open files and their
+ *   vnops.c, io.c,        I/O, locks, the walks ahead of an ls -l,
+ *   lock.c, lsplus.c,     extended attributes, the types and mounts
+ *   xattr.c, mount.c
  *
  * Lock order (docs/locking.md): p9sb.lock and conn.s.lock are never held
  * together; nothing is held across a request but the timed flags
@@ -64,7 +67,7 @@ struct regop {
 	uint32_t fid, fid2, newfid, flags;
 	char *s1, *s2;          /* walk: names joined by '/'; names */
 	uint16_t nw;
-	uint8_t ltype;          /* Tlock: type, range (lock.c) */
+	uint8_t ltype;          /* Tlock: type, range (kept by lock.c) */
 	uint64_t start, length;
 };
 
@@ -92,7 +95,7 @@ struct conn {
 	/* round-trip economy (docs/9p-client.md): requests written (calls,
 	 * clunks; probes and flushes are the session's own counters) and
 	 * the waits for replies: a synchronous call is one; a batch of
-	 * calls in flight together (pool.c) is one */
+	 * calls in flight together (pool.c, lsplus.c) is one */
 	atomic_ulong n_sent, n_waits;
 	/* Tclunks sent and not yet answered (lock.c: a lock refused while
 	 * one is out is asked again once they are in, since a clunk

@@ -1,8 +1,9 @@
 /*
  * driver.h - the 9P client driver's own objects (client.c, fids.c, names.c,
- * cache.c, mount.c, vnops.c, io.c, xattr.c): the nodes behind vnodes,
- * shared fids, open handles, the superblock's private object, and the
- * functions those files share.  Internal to lib/9p.
+ * cache.c, mount.c, vnops.c, io.c, lock.c, lsplus.c, xattr.c): the nodes
+ * behind vnodes, shared fids, open handles, the superblock's private
+ * object, and the functions those files share (each under the name of
+ * the file that defines it).  Internal to lib/9p.
  */
 #ifndef UVFS_9P_DRIVER_H
 #define UVFS_9P_DRIVER_H
@@ -108,7 +109,7 @@ struct node {
 				 * (read-ahead from before one is dropped) */
 	/* s->lock: a directory's last listing (names, up to LS_MAX), for
 	 * the walks and getattrs a lookup of one of them sends together
-	 * (vnops.c, "ls -l") */
+	 * (kept by cache.c, used by lsplus.c: "ls -l") */
 	char **ls;
 	unsigned nls;
 	uint64_t ls_ns;
@@ -135,7 +136,7 @@ struct rdcache {
 				 * until its reply (a Tclunk must not
 				 * overtake it: conn.h, struct fid) */
 	/* the reply to that one, already in (a stat that walks the names
-	 * ahead took it, for its names: vnops.c, "ls -l"); the one sent
+	 * ahead took it, for its names: lsplus.c, "ls -l"); the one sent
 	 * ahead then follows it */
 	bool have_next;
 	struct reply next;
@@ -366,8 +367,19 @@ void rd_free(struct rdcache *rd);
 bool rd_pull_ahead(struct p9sb *s, struct node *dir, bool wait);
 struct handle;
 void ra_fini(struct p9sb *s, struct handle *h);
+/* the vnode operations on open files */
+int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh);
+void p9_release(struct uvfs_sb *sb, void *priv, void *fh);
+ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
+		size_t n, off_t off);
+ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh, const void *buf,
+		 size_t n, off_t *off);
+int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
+int p9_flush(struct uvfs_sb *sb, void *priv, void *fh);
+int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
+	       uvfs_filldir_t fill, void *arg);
 
-/* ---- vnops.c ---- */
+/* ---- vnops.c: the vnode operations on attributes and names ---- */
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
 int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
 		  const struct uvfs_cred *cred);
@@ -382,16 +394,6 @@ int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name, int isdir);
 int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	      void *ndir, const char *nname, unsigned flags);
 ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf, size_t size);
-int p9_open(struct uvfs_sb *sb, void *priv, int flags, void **fh);
-void p9_release(struct uvfs_sb *sb, void *priv, void *fh);
-ssize_t p9_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
-		size_t n, off_t off);
-ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh, const void *buf,
-		 size_t n, off_t *off);
-int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
-int p9_flush(struct uvfs_sb *sb, void *priv, void *fh);
-int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
-	       uvfs_filldir_t fill, void *arg);
 
 /* ---- lock.c ---- */
 int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,

@@ -62,15 +62,17 @@ void pool_init(struct p9pool *p, struct conn *c)
 	p->stop = false;
 }
 
-/* Runs j under its deadline; then it is finished (b's counters). */
+/* Runs j under its submitter's deadline, exactly: a job that a worker
+ * starts after it (late, on a loaded machine) sends nothing and fails
+ * with -ETIMEDOUT, as any request of a call that would start after the
+ * call's deadline.  Then it is finished (b's counters). */
 static void run_job(struct p9pool *p, struct pjob *j)
 {
 	struct rs_call sv;
-	int ms = ms_left(&j->dl);
 	bool was = tl_worker;
 
 	tl_worker = true;
-	rs_call_begin(ms > 0 ? ms : 1, &sv);
+	rs_call_begin_at(&j->dl, &sv);
 	j->fn(j->arg);
 	rs_call_end(&sv);
 	tl_worker = was;

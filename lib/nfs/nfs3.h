@@ -112,13 +112,13 @@ ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
  * request: buf is the caller's again on return), its reply waited for by
  * n3_write_end, exactly once, by the deadline c had at the start: the
  * bytes written (*verf the write verifier, *after the attributes), or an
- * error.  A write behind (nfs.c). */
+ * error.  A write behind (wb.c). */
 struct n3wpend;
 int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out);
 ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
 		     struct n3attr *after);
-/* A READ of cnt bytes at off sent now (read-ahead, nfs.c), its reply
+/* A READ of cnt bytes at off sent now (read-ahead, ra.c), its reply
  * waited for by n3_read_end by the deadline of the caller who wants it
  * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error;
  * or given up on by n3_read_drop without waiting (its reply dropped when

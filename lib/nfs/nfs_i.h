@@ -35,8 +35,9 @@
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field but the writes behind.  An
  * open file's ra_lock guards its read-ahead window and is held across the
- * waits for the READs of it that a read needs; a node's wb_lock guards its writes behind and is held
- * across their waits, COMMITs and resends (wb.c); both are taken before
+ * waits for the READs of it that a read needs (ra.c); a node's wb_lock
+ * guards its writes behind and is held across their waits, COMMITs and
+ * resends (wb.c); both are taken before
  * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
  * (mount.c) guards the directory of live mounts that uvfs_nfs_info
@@ -149,7 +150,7 @@ struct handle {
 	uint64_t rest_cookie;
 	bool rest_eof;
 	uint64_t rest_gen;              /* s->gen when they were asked */
-	/* a file's read-ahead (nfs.c, docs/nfs.md), under ra_lock: */
+	/* a file's read-ahead (ra.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
 	struct rapiece *ra;             /* the window: READs in flight or
@@ -161,7 +162,7 @@ struct handle {
 	off_t ra_size;
 };
 
-/* One READ of a read-ahead window (nfs.c). */
+/* One READ of a read-ahead window (ra.c). */
 struct rapiece {
 	uint64_t off;
 	uint32_t len;                   /* asked */

@@ -134,6 +134,15 @@ void rs_call_begin(int timeout_ms, struct rs_call *saved)
 	}
 }
 
+void rs_call_begin_at(const struct timespec *dl, struct rs_call *saved)
+{
+	*saved = tl_call;
+	if (!tl_call.set) {
+		tl_call.set = true;
+		tl_call.dl = *dl;
+	}
+}
+
 void rs_call_end(const struct rs_call *saved)
 {
 	tl_call = *saved;

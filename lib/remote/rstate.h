@@ -71,6 +71,9 @@ struct rs_call {
 	struct timespec dl;
 };
 void rs_call_begin(int timeout_ms, struct rs_call *saved);
+/* rs_call_begin with the deadline itself (work done for a call on
+ * another thread: that call's deadline, even one already passed). */
+void rs_call_begin_at(const struct timespec *dl, struct rs_call *saved);
 void rs_call_end(const struct rs_call *saved);
 void rs_call_clamp(struct timespec *dl);
 void rs_call_restart(const struct timespec *dl);

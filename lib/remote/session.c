@@ -663,7 +663,10 @@ int rs_reader_start(struct rs_session *c)
 
 /*
  * => c->lock held.  Waits (by dl) until a request may be sent: 0, or
- * -EIO (dead; or unreachable on a soft mount: fails fast), -ETIMEDOUT.
+ * -EIO (dead; or unreachable on a soft mount: fails fast), -ETIMEDOUT
+ * (also at once, whatever the state, if dl has passed already: nothing
+ * was written by the deadline; a request of a call that starts after
+ * its deadline).
  * Internal requests (the supervisor's) go while RECOVERING and never
  * wait.  A hard mount waits out UNREACHABLE without a deadline, until the
  * session is back or the connection is killed (forced unmount).
@@ -671,6 +674,8 @@ int rs_reader_start(struct rs_session *c)
 static int wait_sendable_locked(struct rs_session *c, bool internal,
 				struct timespec *dl)
 {
+	if (!internal && ms_left(dl) == 0)
+		return -ETIMEDOUT;
 	for (;;) {
 		if (c->rs.state == RS_DEAD)
 			return -EIO;

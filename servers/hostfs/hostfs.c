@@ -701,7 +701,7 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	struct hfid *hf = f->priv;
 	char name[NAME_MAX + 1], *dpath, *npath;
 	struct stat st;
-	bool owned;
+	bool owned, made;
 	int dfd, fd, err;
 
 	if ((err = hs_name_check(t->name, name)) < 0)
@@ -723,6 +723,7 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 	fd = sys_openat(dfd, name, open_flags(t->flags) | O_CREAT | O_EXCL |
 			O_NOFOLLOW | O_CLOEXEC, t->mode & 07777);
 	err = fd < 0 ? -errno : 0;
+	made = fd >= 0;
 	hs_create_gid_done(hs, f);
 	if (err == -EEXIST && !(t->flags & O_EXCL)) {
 		int pfd = sys_openat(dfd, name,
@@ -737,11 +738,15 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 		if (pfd >= 0)
 			sys_close(pfd);
 	}
-	hs_fd_done(dfd, owned);
+	/* failing after the create: the client is told the file is not
+	 * made, so it must not be (an O_EXCL retry would get EEXIST) */
 	if (err == 0 && sys_fstat(fd, &st) < 0) {
 		err = -errno;
+		if (made)
+			hs_undo_create(dfd, name, fd, S_IFREG);
 		sys_close(fd);
 	}
+	hs_fd_done(dfd, owned);
 	if (err < 0) {
 		free(npath);
 		return err;

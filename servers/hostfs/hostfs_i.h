@@ -75,6 +75,8 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		struct p9_str nn);
 int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 		struct p9_str n, uint32_t flags);
+/* names.c: removes the entry a create made when the reply is an error */
+void hs_undo_create(int dfd, const char *name, int fd, mode_t type);
 int hs_remove(struct p9srv_req *r, struct p9srv_fid *f);
 
 #endif

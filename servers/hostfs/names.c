@@ -9,7 +9,9 @@
  * still names it gives that fid an O_PATH descriptor of its own
  * (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at clunk.
  * Nothing here outlives the request; the objects (struct hostfs, struct
- * hfid) and their locks are those of hostfs.c.
+ * hfid) and their locks are those of hostfs.c.  A create whose request
+ * fails after the entry is made removes it again (hs_undo_create, also
+ * used by lcreate in hostfs.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,16 +65,42 @@ static int entry_qid(struct hostfs *hs, int dfd, const char *name,
 	return 0;
 }
 
-/* The end of a call that made an entry: err is the system call's result
- * (-errno or 0); the caller's creating gid is dropped, the new entry's
- * qid taken and the directory released. */
+/*
+ * Undoes a create whose reply is an error after all (a later step
+ * failed): the entry "name" of dfd that the request made is removed, so
+ * that the name is free again, as the client is told.  Only if it still
+ * is what was made: with fd (the made file's descriptor: lcreate) the
+ * same inode; made by name (mkdir, mknod, symlink: no descriptor says
+ * which inode was made) an entry of the type made, a directory only if
+ * empty.  If that cannot be told (a stat fails too) the entry stays.
+ */
+void hs_undo_create(int dfd, const char *name, int fd, mode_t type)
+{
+	struct stat made, now;
+
+	if (sys_fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	if (fd >= 0) {
+		if (sys_fstat(fd, &made) < 0 ||
+		    !hs_same_file(made.st_dev, made.st_ino, type, &now))
+			return;
+	} else if ((now.st_mode & S_IFMT) != type) {
+		return;
+	}
+	sys_unlinkat(dfd, name, S_ISDIR(type) ? AT_REMOVEDIR : 0);
+}
+
+/* The end of a call that made an entry of type (S_IFDIR, ...): err is
+ * the system call's result (-errno or 0); the caller's creating gid is
+ * dropped, the new entry's qid taken (if that fails the entry is undone)
+ * and the directory released. */
 static int create_done(struct hostfs *hs, struct p9srv_fid *dir, int dfd,
-		       bool owned, const char *name, int err,
+		       bool owned, const char *name, mode_t type, int err,
 		       struct p9_qid *qid)
 {
 	hs_create_gid_done(hs, dir);
-	if (err == 0)
-		err = entry_qid(hs, dfd, name, qid);
+	if (err == 0 && (err = entry_qid(hs, dfd, name, qid)) < 0)
+		hs_undo_create(dfd, name, -1, type);
 	hs_fd_done(dfd, owned);
 	return err;
 }
@@ -89,7 +117,7 @@ int hs_mkdir(struct p9srv_req *r, struct p9srv_fid *dir,
 		return dfd;
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_mkdirat(dfd, name, t->mode & 07777) < 0 ? -errno : 0;
-	return create_done(hs, dir, dfd, owned, name, err, qid);
+	return create_done(hs, dir, dfd, owned, name, S_IFDIR, err, qid);
 }
 
 int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
@@ -110,7 +138,7 @@ int hs_symlink(struct p9srv_req *r, struct p9srv_fid *dir,
 		return dfd;
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_symlinkat(target, dfd, name) < 0 ? -errno : 0;
-	return create_done(hs, dir, dfd, owned, name, err, qid);
+	return create_done(hs, dir, dfd, owned, name, S_IFLNK, err, qid);
 }
 
 int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
@@ -126,7 +154,10 @@ int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
 	hs_create_gid(hs, dir, t->gid);
 	err = sys_mknodat(dfd, name, t->mode, makedev(t->major, t->minor)) < 0
 	      ? -errno : 0;
-	return create_done(hs, dir, dfd, owned, name, err, qid);
+	/* (no type in the mode: a regular file, as mknod(2) makes) */
+	return create_done(hs, dir, dfd, owned, name,
+			   (t->mode & S_IFMT) ? t->mode & S_IFMT : S_IFREG,
+			   err, qid);
 }
 
 /*

@@ -9,7 +9,9 @@
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
 #   - a file server's recovery is logged ("restarted as PID"), on stderr
 #     in the foreground, to syslog once forked (a /dev/log of the test's
-#     own, in its mount namespace);
+#     own, in its mount namespace), within the watcher's period of the
+#     recovery, also when a look of the watcher falls during it (a
+#     restarted server that takes 2.5 s to start);
 #   - after a crash the dead mount is named and fusermount3 -u given.
 # mount(8) runs mount.fuse3 with a fixed PATH, and it runs "uvfsd" from
 # there: the test runs in a mount namespace of its own, where this build's
@@ -37,6 +39,31 @@ daemon_of() { # MOUNTPOINT -> the pid of the uvfsd serving it
 wait_gone() { # MOUNTPOINT
 	for _ in $(seq 100); do mounted "$1" || return 0; sleep 0.1; done
 	fail "$1 still mounted"
+}
+# until_ms MS CMD...: CMD every 0.1 s until it succeeds, for MS at most
+until_ms() {
+	local end=$(($(ms_now) + $1))
+	shift
+	until "$@"; do
+		[ "$(ms_now)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+# The bounds of a file server's restart (docs/recovery.md, docs/fuse.md):
+# the supervisor sees the death at once (pidfd) and spawns the next server
+# after 10 ms; the attempt gives the new server the mount's timeout= to
+# answer (TIMEOUT_MS, set on the mounts below), then re-walks the open
+# files; the watcher, which looks every second, logs the restart once it
+# is recovered.  So: the recovery within the server's start-up plus one
+# timeout=, and the message within the watcher's period after that (plus
+# a second for a loaded machine).
+TIMEOUT_MS=5000
+LOG_MS=$(bound_ms 2000)
+recovered() { # UVFSD-MOUNTPOINT: its hostfs server restarted once, running
+	"$UVFS" -m "$1" servers --json 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["servers"][0]
+sys.exit(str(s["restarts"]) != "1" or s["state"] != "running")'
 }
 
 note "mount -t fuse.uvfsd SOURCE MOUNTPOINT -o ..."
@@ -109,17 +136,32 @@ mounted "$M3" || fail "READY=1 before the mount was there"
 
 note "a file server's recovery is logged"
 if [ -n "${UVFS_HOSTFS:-}" ] && [ -x "$UVFS_HOSTFS" ]; then
+	# the server again, its restart 2.5 s late: the watcher looks
+	# during the recovery, and must tell the restart once it is done
+	SLOW_MS=2500
+	cat >"$WORK/slow-hostfs" <<-EOF
+	#!/bin/sh
+	[ -e "$WORK/slow-hostfs.started" ] && sleep $((SLOW_MS / 1000)).$((SLOW_MS % 1000))
+	: >"$WORK/slow-hostfs.started"
+	exec "$UVFS_HOSTFS" "\$@"
+	EOF
+	chmod +x "$WORK/slow-hostfs"
 	mkdir "$M3/h"
-	expect 0 "$UVFS" mount -t hostfs "$WORK/export" "$M3/h"
+	expect 0 "$UVFS" mount -t hostfs \
+		-o "server=$WORK/slow-hostfs,timeout=$TIMEOUT_MS" \
+		"$WORK/export" "$M3/h"
 	exec 7<"$M3/h/file"
 	spid=$("$UVFS" -m "$M3" servers --json |
 	       python3 -c 'import json,sys; print(json.load(sys.stdin)["servers"][0]["pid"])')
 	[ "$spid" -gt 0 ] || fail "no server pid"
+	t0=$(ms_now)
 	kill -9 "$spid"
-	for _ in $(seq 100); do
-		grep -q "server .*restarted as" "$WORK/m3.log" && break
-		sleep 0.1
-	done
+	until_ms $((SLOW_MS + $(bound_ms $TIMEOUT_MS))) recovered "$M3" ||
+		fail "not recovered in $(($(ms_now) - t0)) ms: $("$UVFS" -m "$M3" servers)"
+	t1=$(ms_now)
+	note "recovered in $((t1 - t0)) ms"
+	until_ms "$LOG_MS" grep -q "server .*restarted as" "$WORK/m3.log" ||
+		fail "no recovery logged $(($(ms_now) - t1)) ms after it: $(cat "$WORK/m3.log"; "$UVFS" -m "$M3" servers)"
 	grep "hostfs $WORK/export on $M3/h" "$WORK/m3.log" ||
 		fail "no recovery logged: $(cat "$WORK/m3.log"; "$UVFS" -m "$M3" servers)"
 	grep -q "restarted as [0-9]*, restart 1, open files reopened in [0-9]* ms" \
@@ -162,15 +204,18 @@ PY
 	M4_PID=$(pgrep -f "^$UVFSD $M4\$" | head -1)
 	BG_PIDS+=($M4_PID)
 	mkdir "$M4/h"
-	expect 0 "$UVFS" mount -t hostfs "$WORK/export" "$M4/h"
+	expect 0 "$UVFS" mount -t hostfs -o "timeout=$TIMEOUT_MS" \
+		"$WORK/export" "$M4/h"
 	exec 7<"$M4/h/file"
 	spid=$("$UVFS" -m "$M4" servers --json |
 	       python3 -c 'import json,sys; print(json.load(sys.stdin)["servers"][0]["pid"])')
+	t0=$(ms_now)
 	kill -9 "$spid"
-	for _ in $(seq 100); do
-		grep -q "restarted as" "$WORK/syslog.out" && break
-		sleep 0.1
-	done
+	until_ms "$(bound_ms $TIMEOUT_MS)" recovered "$M4" ||
+		fail "not recovered in $(($(ms_now) - t0)) ms: $("$UVFS" -m "$M4" servers)"
+	t1=$(ms_now)
+	until_ms "$LOG_MS" grep -q "restarted as" "$WORK/syslog.out" ||
+		note "no recovery in syslog $(($(ms_now) - t1)) ms after it"
 	exec 7<&-
 	cat "$WORK/syslog.out"
 	grep -q "uvfsd\[$M4_PID\]: hostfs $WORK/export on $M4/h: server restarted as" \
