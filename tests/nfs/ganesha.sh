@@ -17,6 +17,10 @@
 #                              network stay), for restart tests
 #   ganesha.sh restart STATE   start ganesha again after kill (same export,
 #                              same address; NFSv3 file handles survive)
+#   ganesha.sh freeze STATE / thaw STATE
+#                              stop / continue ganesha (SIGSTOP, SIGCONT):
+#                              the connection stays up, the kernel takes
+#                              the requests, none is answered meanwhile
 #   ganesha.sh partition STATE / heal STATE
 #                              drop / accept again every packet on the
 #                              server's side of the link (iptables inside
@@ -271,6 +275,18 @@ do_restart() {
 	start_ganesha "$st"
 }
 
+do_freeze() {
+	local st=${1:?usage: ganesha.sh freeze STATE}
+	[ -s "$st/ganesha.pid.own" ] || die "$st: no ganesha running"
+	kill -STOP "$(cat "$st/ganesha.pid.own")"
+}
+
+do_thaw() {
+	local st=${1:?usage: ganesha.sh thaw STATE}
+	[ -s "$st/ganesha.pid.own" ] || die "$st: no ganesha running"
+	kill -CONT "$(cat "$st/ganesha.pid.own")"
+}
+
 do_partition() {
 	local st=${1:?usage: ganesha.sh partition STATE}
 	command -v iptables >/dev/null || skip "iptables is not installed"
@@ -318,6 +334,8 @@ start) do_start "$@" ;;
 stop) do_stop "$@" ;;
 kill) do_kill "$@" ;;
 restart) do_restart "$@" ;;
+freeze) do_freeze "$@" ;;
+thaw) do_thaw "$@" ;;
 partition) do_partition "$@" ;;
 heal) do_heal "$@" ;;
 run) do_run "$@" ;;

@@ -120,10 +120,12 @@ static uint64_t now_ms(void)
 static struct {
 	char mounted[FX_MOUNTS][32];    /* mounted by the test; "" = free */
 	bool partitioned;               /* server("partition"), not healed */
+	bool frozen;                    /* server("freeze"), not thawed */
 	bool killed;                    /* server("kill"), not restarted */
 } fx;
 
-/* Runs ganesha.sh VERB (partition, heal, kill, restart) on the server;
+/* Runs ganesha.sh VERB (partition, heal, freeze, thaw, kill, restart) on
+ * the server;
  * the shell's status. */
 static int ganesha(const char *verb)
 {
@@ -142,6 +144,10 @@ static void server(const char *verb)
 		fx.partitioned = true;
 	else if (strcmp(verb, "heal") == 0)
 		fx.partitioned = false;
+	else if (strcmp(verb, "freeze") == 0)
+		fx.frozen = true;
+	else if (strcmp(verb, "thaw") == 0)
+		fx.frozen = false;
 	else if (strcmp(verb, "kill") == 0)
 		fx.killed = true;
 	else if (strcmp(verb, "restart") == 0)
@@ -201,6 +207,9 @@ static int fx_teardown(void **state)
 	int r;
 
 	(void)state;
+	if (fx.frozen)
+		fprintf(stderr, "test_nfs: teardown: the server left stopped; "
+			"thaw: %d\n", ganesha("thaw"));
 	if (fx.partitioned)
 		fprintf(stderr, "test_nfs: teardown: left partitioned; heal: "
 			"%d\n", ganesha("heal"));

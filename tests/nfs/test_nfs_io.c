@@ -371,10 +371,20 @@ static void test_write_behind(void **state)
 	assert_true(fd >= 0);
 	unsigned maxout = 0;
 	unsigned long c0 = calls_of(t);
+	unsigned frozen_out = 0;
 	for (int i = 0; i < N; i++) {
+		/* one write with the server stopped: it cannot answer, so a
+		 * write that waited for its WRITE would wait out the 20 s
+		 * deadline and fail; one that did not leaves it out */
+		if (i == N / 2)
+			server("freeze");
 		assert_int_equal(uvfs_write(C, fd, data + (size_t)i * MIB, MIB),
 				 MIB);
 		assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
+		if (i == N / 2) {
+			frozen_out = ni.inflight;
+			server("thaw");
+		}
 		if (ni.inflight > maxout)
 			maxout = ni.inflight;
 	}
@@ -386,10 +396,13 @@ static void test_write_behind(void **state)
 	printf("16 MiB in 1 MiB writes + fsync: %lu requests, at most %u in "
 	       "flight between writes; close after fsync: %lu\n", reqs,
 	       maxout, closed);
-	/* behind, not waited for: a write that waited for its WRITE would
-	 * leave none out (sixteen times in a row, the reply back before the
-	 * next line: the figure printed is 2 to 5 on an idle machine) */
-	assert_true(maxout >= 1);
+	/* behind, not waited for: the write made while the server was
+	 * stopped left its WRITE out.  (Between the other writes the
+	 * figure printed is 2 to 5 on an idle machine, but under load every
+	 * reply can be back before each look: not asserted.) */
+	printf("requests out after the write made with the server stopped: "
+	       "%u\n", frozen_out);
+	assert_true(frozen_out >= 1);
 	assert_true(reqs >= N + 1 && reqs <= N * 2 + 1);
 	assert_int_equal(closed, 0);            /* nothing left to commit */
 	host_file("wb", back, (size_t)N * MIB, &len);
