@@ -35,10 +35,25 @@ CLEANUP_PATHS=()        # made outside $WORK: removed at exit too
 
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
+# running_child PID: PID is a child of this shell that has not exited.
+# Not kill -0: once the shell has reaped a child its pid is free, and
+# the system (pid_max 32768 is common) hands it to a process of anyone's
+# soon enough.
+running_child() {
+	local st
+	read -r st 2>/dev/null </proc/"$1"/stat || return 1
+	st=${st##*) }                   # state ppid ...
+	set -- $st
+	[ "$2" = "$$" ] && [ "$1" != Z ]
+}
+
 cleanup() {
 	local rc=$?
 	cd /
-	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# only what is still ours: a pid that ended long ago may be anyone's
+	for p in "${BG_PIDS[@]}"; do
+		running_child "$p" && kill -9 "$p" 2>/dev/null
+	done
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
 		for _ in $(seq 100); do
