@@ -35,10 +35,25 @@ CLEANUP_PATHS=()        # made outside $WORK: removed at exit too
 
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
+# running_child PID: PID is a child of this shell that has not exited.
+# Not kill -0: once the shell has reaped a child its pid is free, and
+# the system (pid_max 32768 is common) hands it to a process of anyone's
+# soon enough.
+running_child() {
+	local st
+	read -r st 2>/dev/null </proc/"$1"/stat || return 1
+	st=${st##*) }                   # state ppid ...
+	set -- $st
+	[ "$2" = "$$" ] && [ "$1" != Z ]
+}
+
 cleanup() {
 	local rc=$?
 	cd /
-	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# only what is still ours: a pid that ended long ago may be anyone's
+	for p in "${BG_PIDS[@]}"; do
+		running_child "$p" && kill -9 "$p" 2>/dev/null
+	done
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
 		for _ in $(seq 100); do
@@ -204,6 +219,95 @@ wait_stopped() {
 		sleep 0.01
 	done
 	fail "process $pid did not stop"
+}
+
+# stacks PID...: where each process waits, for a failure message: its
+# command line, then per thread its state and kernel stack (one line,
+# innermost call first; threads alike are counted once).
+stacks() {
+	local p t
+	for p in "$@"; do
+		if [ ! -d /proc/"$p" ]; then
+			echo "[$p: gone]"
+			continue
+		fi
+		echo "[$p: $(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)]"
+		for t in /proc/"$p"/task/*; do
+			printf '%s %s: %s\n' \
+				"$(sed 's/.*) //' "$t"/stat 2>/dev/null | cut -c1)" \
+				"$(cat "$t"/comm 2>/dev/null)" \
+				"$(sed 's/^\[<0>\] //; s/+0x.*//' "$t"/stack \
+				   2>/dev/null | paste -sd' ' -)"
+		done | sort | uniq -c
+	done
+}
+
+# fuse_waiting: the requests the kernel has sent to the daemon at $MNT and
+# waits on (its connection's count in /sys/fs/fuse/connections).
+fuse_waiting() {
+	local d
+	d=$(awk -v m="$MNT" '$5 == m { d = $3 } END { print d }' \
+		/proc/self/mountinfo)
+	cat /sys/fs/fuse/connections/"${d#*:}"/waiting 2>/dev/null ||
+		echo "unknown (no fusectl)"
+}
+
+# hang_report PID...: what a failure after a bounded wait says: the FUSE
+# requests outstanding, where PID... and the daemon wait (the kernel's
+# stacks; the daemon's own too if gdb is there).
+hang_report() {
+	echo "FUSE requests outstanding: $(fuse_waiting)"
+	stacks "$@" ${DAEMON_PID:+"$DAEMON_PID"}
+	if [ -n "$DAEMON_PID" ] && command -v gdb >/dev/null; then
+		echo "[uvfsd's threads]"
+		timeout 60 gdb -p "$DAEMON_PID" -batch \
+			-ex "thread apply all bt 10" 2>/dev/null |
+			grep -E '^(Thread|#)'
+	fi
+}
+
+# wait_child PID SECONDS: waits (SECONDS at most) for the child PID to
+# exit; then returns its status, or 255 with CHILD_STATUS "still running".
+# CHILD_STATUS says how it ended ("exit N", "killed by signal N").
+wait_child() {
+	local pid=$1 end=$((SECONDS + $2)) rc
+	while [ $SECONDS -lt $end ] && running_child "$pid"; do
+		sleep 0.05
+	done
+	if running_child "$pid"; then
+		CHILD_STATUS="still running after $2 s"
+		return 255
+	fi
+	wait "$pid"
+	rc=$?
+	if [ $rc -gt 128 ]; then
+		CHILD_STATUS="killed by signal $((rc - 128))"
+	else
+		CHILD_STATUS="exit $rc"
+	fi
+	return $rc
+}
+
+# expect_within SECONDS STATUS COMMAND...: expect, with a bound: a command
+# still running after SECONDS fails the test with where it (and the
+# daemon) waits, and is killed.
+expect_within() {
+	local secs=$1 want=$2 pid got
+	shift 2
+	"$@" >"$WORK/expect.out" 2>&1 &
+	pid=$!
+	wait_child "$pid" "$secs"
+	got=$?
+	if [ $got = 255 ] && running_child "$pid"; then
+		local r
+		r=$(hang_report "$pid")
+		kill -9 "$pid" 2>/dev/null
+		fail "'$*' did not return within $secs s; $r"
+	fi
+	OUT=$(cat "$WORK/expect.out")
+	[ "$got" = "$want" ] ||
+		fail "'$*' ended ($CHILD_STATUS), expected exit $want; output: $OUT"
+	return 0
 }
 
 # bound_ms MS: a wall-clock bound for this build: 5x under ThreadSanitizer

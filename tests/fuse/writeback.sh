@@ -106,13 +106,18 @@ PY
 # and nothing may reach the host file afterwards.
 dirty_case() {
 	local name=$1 size=$2 before at_kill after writer
+	local out=$WORK/writer.$name go=$WORK/go.$name
 	shift 2
 	: >"$H/$name"
-	rm -f "$WORK/go"
-	mkfifo "$WORK/go"
+	mkfifo "$go"
 	# The writer alone holds the descriptor: a process that shares it (a
-	# child that execs) would flush the pages at its own close.
-	python3 - "$H/$name" "$WORK/go" "$size" >"$WORK/writer.out" 2>&1 <<'PY' &
+	# child that execs) would flush the pages at its own close.  Its
+	# output file is its own case's: the redirection is made in the
+	# child, which on a loaded machine may start after the loop below
+	# has looked, and the last case's "written" must not be what it sees
+	# (the file was killed before the writer opened it, which then
+	# failed, and "echo go" waited for it forever).
+	python3 - "$H/$name" "$go" "$size" >"$out" 2>&1 <<'PY' &
 import errno, os, sys
 path, go, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fd = os.open(path, os.O_WRONLY)
@@ -132,29 +137,64 @@ for what, call in (("fsync", lambda: os.fsync(fd)),
 PY
 	writer=$!
 	BG_PIDS+=($writer)
+	# Every wait below has a bound, and a failure says what it waited
+	# for and where the writer and the daemon wait.
 	# 64 MiB through the cache of a sanitized daemon on a loaded
 	# machine can take many seconds (the kernel throttles a writer at
 	# the dirty limits): a minute before calling it stuck
-	for _ in $(seq 1200); do
-		grep -q written "$WORK/writer.out" && break
-		kill -0 "$writer" 2>/dev/null || break
+	local end=$((SECONDS + 60))
+	while ! grep -qs written "$out"; do
+		if ! running_child "$writer"; then
+			wait_child "$writer" 0
+			fail "the writer ended ($CHILD_STATUS) before writing" \
+			     "$size bytes: $(cat "$out")"
+		fi
+		[ $SECONDS -lt $end ] ||
+			fail "the writer did not write $size bytes in 60 s:" \
+			      "$(hang_report "$writer")"
 		sleep 0.05
 	done
-	grep -q written "$WORK/writer.out" || fail "writer: $(cat "$WORK/writer.out")"
 	before=$(stat -c %s "$EXPORT/$name")
-	expect 0 "$@"
+	# the file is killed: bounded (docs/fuse.md), a generous bound here
+	expect_within 60 0 "$@"
 	at_kill=$(stat -c %s "$EXPORT/$name")
-	echo go >"$WORK/go"
-	wait "$writer" || fail "writer: $(cat "$WORK/writer.out")"
+	# the writer, blocked opening the fifo, is let go; if it is gone a
+	# plain "echo go >fifo" would wait for a reader forever
+	echo go >"$go" &
+	local gopid=$!
+	end=$((SECONDS + 30))
+	while running_child "$gopid"; do
+		running_child "$writer" || break
+		[ $SECONDS -lt $end ] ||
+			fail "the writer did not open $go in 30 s:" \
+			      "$(hang_report "$writer")"
+		sleep 0.05
+	done
+	if ! wait_child "$gopid" 2; then        # the writer is gone
+		kill -9 "$gopid"
+		wait "$gopid" 2>/dev/null
+		wait_child "$writer" 0
+		fail "the writer ended ($CHILD_STATUS) before it was let go:" \
+		     "$(cat "$out")"
+	fi
+	# its fsync and close: the pages are dropped, nothing waits for them
+	wait_child "$writer" 60
+	case $? in
+	0) ;;
+	255) fail "the writer's fsync and close did not return in 60 s" \
+		  "(it said: $(tr '\n' ' ' <"$out"));" \
+		  "$(hang_report "$writer")" ;;
+	*) fail "the writer ended ($CHILD_STATUS): $(cat "$out")" ;;
+	esac
 	sleep 1
 	after=$(stat -c %s "$EXPORT/$name")
 	echo "$*: host size $before before, $at_kill when it returned," \
 		"$after after fsync, close and a second;" \
-		"the writer: $(tr '\n' ' ' <"$WORK/writer.out")"
+		"the writer: $(tr '\n' ' ' <"$out")"
 	[ "$after" = "$at_kill" ] ||
 		fail "$*: data reached the server after it returned"
 	if [ "$at_kill" -lt "$size" ]; then
-		grep -q "fsync EIO" "$WORK/writer.out" ||
+		grep -q "fsync EIO" "$out" ||
 			fail "$*: fsync did not report the lost pages"
 	else
 		note "the kernel had written the pages back before"
