@@ -170,8 +170,17 @@ static void dir_remove(struct dir *d, struct dent *de)
 			d->cord /= 2;
 		}
 	}
-	if (d->ntab > DIR_MIN_TAB && d->nent < d->ntab / 8)
-		(void)dir_rehash(d, d->ntab / 2); /* keeps the old on failure */
+	if (d->ntab > DIR_MIN_TAB && d->nent < d->ntab / 8) {
+		/* to twice the entries at once, not half the table: a
+		 * directory emptied by rm -rf shrinks by 4 at each step,
+		 * so it rehashes and zeroes a third of what halving did
+		 * (each large calloc also consolidates malloc's fast bins) */
+		size_t n = DIR_MIN_TAB;
+
+		while (n < d->nent * 2)
+			n *= 2;
+		(void)dir_rehash(d, n); /* keeps the old on failure */
+	}
 }
 
 void memfs_dir_fini(struct dir *d)
