@@ -619,9 +619,10 @@ struct uvfs_node {
 	struct path path;                   /* const; held */
 	_Atomic uint64_t holds;             /* m->node_lock for 0 transitions */
 	uint64_t ctx_id;                    /* const: the ctx that made it */
-	char *name;                         /* const: the path it was first
-					       looked up by (diagnostics) */
 	struct cds_list_head mlink;         /* m->node_lock */
+	char name[];                        /* const: the path it was first
+					       looked up by (diagnostics),
+					       in the node's own allocation */
 };
 
 /* An open file of the node API: a description without a descriptor. */

@@ -11,22 +11,28 @@
 #include "core.h"
 #include "lock.h"
 
-/* "DIR/NAME" ("/NAME" under the root), malloc'ed; NULL when out of
- * memory.  By hand: asprintf's formatting cost more than the rest of
- * a FUSE create's front end. */
-static char *child_name(const char *dir, const char *name)
+/* A new node (holds 0, on no list) named "DIR/NAME" ("/NAME" under the
+ * root; "/" for the root itself: dir NULL), name and node in one
+ * allocation; NULL when out of memory.  By hand: asprintf's formatting
+ * cost more than the rest of a FUSE create's front end. */
+static struct uvfs_node *node_alloc(const char *dir, const char *name)
 {
-	size_t d = strlen(dir), n = strlen(name);
-	int slash = !(d == 1 && dir[0] == '/');
-	char *s = sys_malloc(d + (size_t)slash + n + 1);
+	size_t d = dir ? strlen(dir) : 0, n = dir ? strlen(name) : 1;
+	int slash = dir && !(d == 1 && dir[0] == '/');
+	struct uvfs_node *nd = sys_calloc(1, sizeof(*nd) + d +
+					  (size_t)slash + n + 1);
 
-	if (!s)
+	if (!nd)
 		return NULL;
-	memcpy(s, dir, d);
+	if (!dir) {
+		memcpy(nd->name, "/", 2);
+		return nd;
+	}
+	memcpy(nd->name, dir, d);
 	if (slash)
-		s[d] = '/';
-	memcpy(s + d + (size_t)slash, name, n + 1);
-	return s;
+		nd->name[d] = '/';
+	memcpy(nd->name + d + (size_t)slash, name, n + 1);
+	return nd;
 }
 
 /* Turns a held path into a held node (the path's references are consumed). */
@@ -46,19 +52,9 @@ static int node_get(struct uvfs_ctx *ctx, struct path *p,
 		*out = nd;
 		return 0;
 	}
-	nd = sys_calloc(1, sizeof(*nd));
+	nd = node_alloc(dir ? dir->name : NULL, name);
 	if (!nd) {
 		pthread_mutex_unlock(&m->node_lock);
-		path_put(p);
-		return -ENOMEM;
-	}
-	if (!dir)
-		nd->name = sys_strdup("/");
-	else
-		nd->name = child_name(dir->name, name);
-	if (!nd->name) {
-		pthread_mutex_unlock(&m->node_lock);
-		free(nd);
 		path_put(p);
 		return -ENOMEM;
 	}
@@ -97,7 +93,6 @@ void uvfs_node_release(struct uvfs_node *nd, uint64_t n)
 	nd->path.vp->node = NULL;
 	pthread_mutex_unlock(&m->node_lock);
 	path_put(&nd->path);
-	free(nd->name);
 	free(nd);
 	CNT_DEC(u->nnodes);
 }
