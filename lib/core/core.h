@@ -500,8 +500,9 @@ struct file {
 	bool orphan;                        /* vn_lock: closed on a killed
 					       gate; vn_unload frees it */
 	struct cds_hlist_node vlink;        /* vn_lock */
-	char *name;                         /* const: path used to open it */
 	atomic_bool unflushed;              /* written since the last flush */
+	char name[];                        /* const: path used to open it,
+					       in the file's own allocation */
 };
 
 struct uvfs_ctx {
@@ -608,7 +609,8 @@ int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode);
 int open_check_path(struct uvfs_ctx *ctx, const struct path *p, int flags);
 /* Opens p (moved in, also on failure) as a new open file description named
  * name (moved in). */
-int file_open_path(struct path *p, int flags, char *name, struct file **out);
+int file_open_path(struct path *p, int flags, const char *name,
+		   struct file **out);
 /* off < 0: at (and advancing) the file position */
 ssize_t file_read(struct file *f, void *buf, size_t n, off_t off);
 ssize_t file_write(struct file *f, const void *buf, size_t n, off_t off);

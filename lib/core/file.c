@@ -227,8 +227,6 @@ void file_put(struct file *f)
 	u = f->path.mnt->u;
 	p = f->path;
 	pthread_mutex_destroy(&f->lock);
-	free(f->name);
-	f->name = NULL;
 	lock_file_gone(f);      /* the locks taken through f go with it */
 	/* no-op unless attached; an orphan (killed gate) is the reclaim's
 	 * to free from here on */
@@ -240,24 +238,24 @@ void file_put(struct file *f)
 }
 
 /* A new open file description on p (the reference is moved in, also on
- * failure).  => NULL when out of memory. */
-struct file *file_new(struct path *p, int flags, char *name)
+ * failure), named name (copied into it).  => NULL when out of memory. */
+struct file *file_new(struct path *p, int flags, const char *name)
 {
 	struct uvfs *u = p->mnt->u;
-	struct file *f = sys_calloc(1, sizeof(*f));
+	size_t n = strlen(name) + 1;
+	struct file *f = sys_calloc(1, sizeof(*f) + n);
 
 	if (!f) {
 		path_put(p);
-		free(name);
 		return NULL;
 	}
+	memcpy(f->name, name, n);
 	f->path = *p;
 	*p = (struct path){ 0 };
 	atomic_init(&f->refs, 1);
 	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	pthread_mutex_init(&f->lock, NULL);
 	f->vlink.next = f->vlink.prev = NULL;   /* not on vp->files yet */
-	f->name = name;
 	CNT_INC(u->nfiles);
 	return f;
 }

@@ -53,7 +53,7 @@ static inline void *file_fh(struct file *f)
 
 /* file.c: a new open file description on p (the reference is moved in,
  * also on failure; name too).  => NULL when out of memory. */
-struct file *file_new(struct path *p, int flags, char *name);
+struct file *file_new(struct path *p, int flags, const char *name);
 /* file.c: installs f in the lowest free slot of ctx's table; the slot
  * takes over the caller's reference.  => the descriptor, or -EMFILE /
  * -ENOMEM (f untouched). */

@@ -250,7 +250,8 @@ static int open_check(struct uvfs_ctx *ctx, const struct path *p, int flags,
 	return 0;
 }
 
-int file_open_path(struct path *p, int flags, char *name, struct file **out)
+int file_open_path(struct path *p, int flags, const char *name,
+		   struct file **out)
 {
 	struct file *f = file_new(p, flags, name);
 	int r;
@@ -321,6 +322,7 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 		return -ENOMEM;
 	}
 	r = file_open_path(&p, flags, name, &f);
+	free(name);
 	if (r)
 		return r;
 	fd = fd_install(ctx, f);

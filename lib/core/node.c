@@ -419,7 +419,6 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	struct mount *m = nd->path.mnt;
 	struct uvfs_file *h;
 	struct path p = nd->path;
-	char *name;
 	int err, fill = flags & UVFS_O_FILL;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
@@ -432,12 +431,8 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	if (err)
 		return err;
 	h = sys_calloc(1, sizeof(*h));
-	name = sys_strdup(nd->name);
-	if (!h || !name) {
-		free(h);
-		free(name);
+	if (!h)
 		return -ENOMEM;
-	}
 	if (label) {    /* truncated to fit, as snprintf would, cheaper */
 		size_t l = strnlen(label, sizeof(h->label) - 1);
 		memcpy(h->label, label, l);
@@ -448,7 +443,7 @@ int uvfs_node_open(struct uvfs_ctx *ctx, struct uvfs_node *nd, int flags,
 	if (fill && (flags & O_ACCMODE) == O_WRONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	path_get(&p);
-	err = file_open_path(&p, flags & ~O_TRUNC, name, &h->f);
+	err = file_open_path(&p, flags & ~O_TRUNC, nd->name, &h->f);
 	if (err) {
 		free(h);
 		return err;
