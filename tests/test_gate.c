@@ -13,6 +13,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +45,43 @@ static void enter_exit(void **state)
 	gate_open(&g);
 	assert_false(gate_is_closed(&g));
 	gate_destroy(&g);
+}
+
+/* A leave without its enter (the count would go below zero) stops the
+ * process with the invariant's message, in the build these tests run in
+ * (no NDEBUG): the check on the fast path is the decrement's own sign
+ * (gate_count_dec_checked).  Balanced ones never do: enter_exit above. */
+static void unbalanced_leave_panics(void **state)
+{
+	int fds[2], status;
+	char msg[256] = "";
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct gate g;
+		struct gate_rec *r;
+
+		dup2(fds[1], 2);
+		gate_init(&g);
+		if (gate_enter(&g, &r) != 0)
+			_exit(3);
+		gate_leave(&g, r);
+		gate_leave(&g, r);      /* one too many */
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_non_null(strstr(msg, "invariant broken"));
 }
 
 static void nested_while_closing(void **state)
@@ -334,6 +375,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(enter_exit),
+		cmocka_unit_test(unbalanced_leave_panics),
 		cmocka_unit_test(nested_while_closing),
 		cmocka_unit_test(close_waits_for_inside),
 		cmocka_unit_test(closed_gate_blocks_until_open),

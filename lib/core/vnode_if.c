@@ -205,9 +205,7 @@ vop_call(const struct vop_desc *d, void *a)
 		goto slow;
 	}
 	r = vop_driver(d, sb, a);
-	UVFS_VERIFY(atomic_load_explicit(&gr->count,
-					 memory_order_relaxed) > 0);
-	gate_count_add(gr, -1);         /* gate_leave's, unrolled */
+	gate_count_dec_checked(gr);     /* gate_leave's, unrolled */
 	if (__builtin_expect(!gate_is_open(&sb->gate), 0))
 		r = vop_leave_slow(&sb->gate, r);
 	return r;
