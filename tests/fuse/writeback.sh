@@ -103,9 +103,12 @@ PY
 # cache of $H/NAME (not written back yet, or not all of it: below its
 # background threshold the kernel waits 30 s), CMD kills the file (forced
 # unmount, revoke); then its pages must be gone with an error at fsync,
-# and nothing may reach the host file afterwards.
+# and nothing may reach the host file afterwards.  With KILL_MS set, CMD
+# must return within KILL_MS ms, and the file's attributes must be gone
+# when it has (the writer's fstat: EIO).
+KILL_MS=
 dirty_case() {
-	local name=$1 size=$2 before at_kill after writer
+	local name=$1 size=$2 before at_kill after writer t0 ms
 	local out=$WORK/writer.$name go=$WORK/go.$name
 	shift 2
 	: >"$H/$name"
@@ -127,7 +130,8 @@ while left > 0:                                     # into the page cache
     left -= os.write(fd, chunk[:min(left, len(chunk))])
 print("written", flush=True)
 open(go).read()                                     # the file is dead
-for what, call in (("fsync", lambda: os.fsync(fd)),
+for what, call in (("fstat", lambda: os.fstat(fd)),
+                   ("fsync", lambda: os.fsync(fd)),
                    ("close", lambda: os.close(fd))):
     try:
         call()
@@ -156,8 +160,15 @@ PY
 	done
 	before=$(stat -c %s "$EXPORT/$name")
 	# the file is killed: bounded (docs/fuse.md), a generous bound here
+	# unless KILL_MS says
+	t0=$(date +%s%N)
 	expect_within 60 0 "$@"
+	ms=$((($(date +%s%N) - t0) / 1000000))
 	at_kill=$(stat -c %s "$EXPORT/$name")
+	echo "$*: returned in $ms ms"
+	[ -z "$KILL_MS" ] || [ "$ms" -le "$KILL_MS" ] ||
+		fail "$*: returned in $ms ms with $size bytes dirty," \
+		     "not within $KILL_MS ms"
 	# the writer, blocked opening the fifo, is let go; if it is gone a
 	# plain "echo go >fifo" would wait for a reader forever
 	echo go >"$go" &
@@ -193,6 +204,11 @@ PY
 		"the writer: $(tr '\n' ' ' <"$out")"
 	[ "$after" = "$at_kill" ] ||
 		fail "$*: data reached the server after it returned"
+	if [ -n "$KILL_MS" ]; then
+		grep -q "fstat EIO" "$out" ||
+			fail "$*: the dead file's attributes were still" \
+			     "cached when it returned: $(cat "$out")"
+	fi
 	if [ "$at_kill" -lt "$size" ]; then
 		grep -q "fsync EIO" "$out" ||
 			fail "$*: fsync did not report the lost pages"
@@ -218,7 +234,57 @@ note "forced unmount with dirty pages: dropped, EIO at fsync, nothing lands"
 dirty_case dirty $((16 << 10)) "$UVFS" umount -f "$H"
 mounted "$H" && fail "$H still mounted"
 
+# Dropping a dirty page means writing it first, for the kernel (one WRITE
+# per page, refused): the reply must not wait for that (docs/fuse.md,
+# -o writeback, "What the reply waits for").  1.5 GiB is 393 216 pages,
+# 5.3 s of refusals (the sanitized daemon, idle); the bound is the
+# mount's deadline (500 ms here) with a margin.
+BIG=$((1536 << 20))
+KILL_MS=$(bound_ms 2000)
+note "forced unmount with 1.5 GiB of dirty pages: within the deadline"
+expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,deadline=500" \
+	"$EXPORT" "$H"
+dirty_case dirty_big $BIG "$UVFS" umount -f "$H"
+mounted "$H" && fail "$H still mounted"
+note "revoke with 1.5 GiB of dirty pages: within the deadline"
+expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,deadline=500" \
+	"$EXPORT" "$H"
+dirty_case revoked_huge $BIG "$UVFS" revoke "$H/revoked_huge"
+KILL_MS=
+expect_within 60 0 "$UVFS" umount -f "$H"
+
+# The dead pages may still be on their way out when the daemon is told
+# to stop: it ends all the same, in bounded time (it waits for the file
+# whose pages are being dropped, not for what is queued after it).
+note "shutdown while the pages of a dead file are being dropped"
+expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS" "$EXPORT" "$H"
+: >"$H/last"
+python3 - "$H/last" $BIG >"$WORK/writer.last" 2>&1 <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+chunk, left = b"s" * (1 << 20), int(sys.argv[2])
+while left > 0:
+    left -= os.write(fd, chunk[:min(left, len(chunk))])
+print("written", flush=True)
+time.sleep(600)                         # holds the file until killed
+PY
+writer=$!
+BG_PIDS+=($writer)
+end=$((SECONDS + 60))
+until grep -qs written "$WORK/writer.last"; do
+	running_child "$writer" || fail "the writer ended: $(cat "$WORK/writer.last")"
+	[ $SECONDS -lt $end ] || fail "the writer did not write in 60 s"
+	sleep 0.05
+done
+expect_within 60 0 "$UVFS" umount -f "$H"
+t0=$(date +%s%N)
 stop_daemon
+echo "shutdown right after: $((($(date +%s%N) - t0) / 1000000)) ms"
+kill -9 "$writer"
+wait "$writer" 2>/dev/null
+[ "$(stat -c %s "$EXPORT/last")" -lt "$BIG" ] ||
+	note "the kernel had written the pages back before"
+
 if [ -n "$BDI_SKIP" ]; then
 	echo "SKIP: (dirty limits) this kernel has no /sys/class/bdi/*/strict_limit"
 	exit 77
