@@ -12,8 +12,10 @@
  *     (offset -1: no page is touched, nothing is written), so that a stat
  *     of a dead file asks uvfsd again and gets EIO;
  *   - its pages are dropped by one thread per session, in the order the
- *     jobs were queued; the caller may wait for its job up to a bound
- *     (uvfs_fuse_dead_wait) and answer when that passes.
+ *     jobs were queued, and in a job the files open for writing last (the
+ *     others have no dirty page: their cached pages go at once); the
+ *     caller may wait for its job up to a bound (uvfs_fuse_dead_wait)
+ *     and answer when that passes.
  * The thread holds no lock of ours while the kernel writes: the WRITEs it
  * causes are answered by the session's workers, which must be running.
  * So the queue is stopped (uvfs_fuse_exit, uvfs_fuse_free) before the
@@ -34,6 +36,7 @@
 #include "fuse_i.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +134,58 @@ void iq_fini(struct uvfs_fuse *uf)
 	pthread_cond_destroy(&uf->iq_cv);
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const void *const *)a;
+	uintptr_t y = (uintptr_t)*(const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Puts the nodes with a handle open for writing last: only they can have
+ * dirty pages (a close writes them back), so the pages of the others are
+ * dropped first, at once (no WRITE), within the caller's wait.  Out of
+ * memory: the order stays. */
+static void writers_last(struct uvfs_fuse *uf, struct ijob *j)
+{
+	const void **w = NULL;
+	size_t nw = 0, cap = 0;
+
+	pthread_mutex_lock(&uf->fh_lock);
+	for (struct fh *h = uf->fh_list.next; h != &uf->fh_list;
+	     h = h->next) {
+		if ((h->flags & O_ACCMODE) == O_RDONLY)
+			continue;
+		if (nw == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			const void **v = realloc(w, nc * sizeof(*v));
+			if (!v) {
+				nw = 0;
+				break;
+			}
+			w = v;
+			cap = nc;
+		}
+		w[nw++] = h->node;
+	}
+	pthread_mutex_unlock(&uf->fh_lock);
+	if (nw) {
+		qsort(w, nw, sizeof(*w), cmp_ptr);
+		size_t lo = 0, hi = j->n;
+		while (lo < hi) {
+			const void *key = j->nd[lo];
+			if (!bsearch(&key, w, nw, sizeof(*w), cmp_ptr)) {
+				lo++;
+				continue;
+			}
+			struct uvfs_node *t = j->nd[lo];
+			j->nd[lo] = j->nd[--hi];
+			j->nd[hi] = t;
+		}
+	}
+	free(w);
+}
+
 /* Invalidates the attributes of j's nodes now and queues their pages.
  * Takes j (and its holds).  => the job's ticket, or 0 if it was done here
  * (the queue is stopped, or its thread could not start: the pages are
@@ -142,6 +197,7 @@ static uint64_t queue(struct uvfs_fuse *uf, struct ijob *j)
 
 	for (size_t i = 0; i < j->n; i++)
 		inval_attr(uf, ID(uf, j->nd[i]));
+	writers_last(uf, j);
 	pthread_mutex_lock(&uf->iq_lock);
 	if (uf->iq_state == IQ_NONE) {
 		if (pthread_create(&uf->iq_thread, NULL, iq_main, uf) == 0)

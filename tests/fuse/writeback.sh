@@ -105,8 +105,13 @@ PY
 # unmount, revoke); then its pages must be gone with an error at fsync,
 # and nothing may reach the host file afterwards.  With KILL_MS set, CMD
 # must return within KILL_MS ms, and the file's attributes must be gone
-# when it has (the writer's fstat: EIO).
+# when it has (the writer's fstat: EIO).  With CLEAN set, the writer also
+# holds CLEAN.0 .. CLEAN.7 open for reading, a page of each cached, and
+# CMD must kill them too: those pages must be gone when CMD has returned
+# (reads: EIO), though the writer's are not yet (eight of them: in
+# whatever order the nodes come, one would come after the writer's).
 KILL_MS=
+CLEAN=
 dirty_case() {
 	local name=$1 size=$2 before at_kill after writer t0 ms
 	local out=$WORK/writer.$name go=$WORK/go.$name
@@ -120,17 +125,36 @@ dirty_case() {
 	# has looked, and the last case's "written" must not be what it sees
 	# (the file was killed before the writer opened it, which then
 	# failed, and "echo go" waited for it forever).
-	python3 - "$H/$name" "$go" "$size" >"$out" 2>&1 <<'PY' &
+	python3 - "$H/$name" "$go" "$size" "$CLEAN" >"$out" 2>&1 <<'PY' &
 import errno, os, sys
 path, go, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 fd = os.open(path, os.O_WRONLY)
+# CLEAN.0 .. CLEAN.7, a page of each in the page cache
+cfds = [os.open("%s.%d" % (sys.argv[4], i), os.O_RDONLY)
+        for i in range(8)] if sys.argv[4] else []
+for c in cfds:
+    os.pread(c, 16, 0)
+def clean():                    # EIO only if every one of them says so
+    n = 0
+    for c in cfds:
+        try:
+            os.pread(c, 16, 0)
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            n += 1
+    if n < len(cfds):
+        raise SystemExit("%d of %d read from the cache" % (8 - n, 8))
+    if cfds:
+        raise OSError(errno.EIO, "all dead")
 chunk = b"d" * (1 << 20)
 left = size
 while left > 0:                                     # into the page cache
     left -= os.write(fd, chunk[:min(left, len(chunk))])
 print("written", flush=True)
 open(go).read()                                     # the file is dead
-for what, call in (("fstat", lambda: os.fstat(fd)),
+for what, call in (("clean", clean),
+                   ("fstat", lambda: os.fstat(fd)),
                    ("fsync", lambda: os.fsync(fd)),
                    ("close", lambda: os.close(fd))):
     try:
@@ -209,6 +233,12 @@ PY
 			fail "$*: the dead file's attributes were still" \
 			     "cached when it returned: $(cat "$out")"
 	fi
+	if [ -n "$CLEAN" ]; then
+		grep -q "clean EIO" "$out" ||
+			fail "$*: $CLEAN.*, dead and open only for" \
+			     "reading, still read from the page cache:" \
+			     "$(cat "$out")"
+	fi
 	if [ "$at_kill" -lt "$size" ]; then
 		grep -q "fsync EIO" "$out" ||
 			fail "$*: fsync did not report the lost pages"
@@ -247,7 +277,18 @@ KILL_MS=2000
 note "forced unmount with 1.5 GiB of dirty pages: within the deadline"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,deadline=500" \
 	"$EXPORT" "$H"
+# files with no dirty page lose their pages first, within the wait: on a
+# memfs mounted below (the kernel keeps its pages and attributes for an
+# hour; a file server's attributes expire in a second, and a read then
+# asks uvfsd first)
+mkdir "$H/m"
+expect 0 "$UVFS" mount -t memfs none "$H/m"
+for i in 0 1 2 3 4 5 6 7; do
+	head -c 8192 /dev/zero | tr '\0' c >"$H/m/clean.$i"
+done
+CLEAN=$H/m/clean
 dirty_case dirty_big $BIG "$UVFS" umount -f "$H"
+CLEAN=
 mounted "$H" && fail "$H still mounted"
 note "revoke with 1.5 GiB of dirty pages: within the deadline"
 expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,deadline=500" \
