@@ -6,8 +6,10 @@
 # not read the file; appends; a close by a writer who is not the owner,
 # which makes the kernel send its cached mtime); and the forced-unmount
 # promise, stated for dirty pages: a forced unmount drops the dirty pages
-# of the files it kills, their error reaches fsync, and nothing reaches
-# the file system after the unmount returned.  The last part uses a
+# of the files it kills, their error reaches fsync, nothing reaches
+# the file system after the unmount returned, and it returns within the
+# mount's deadline however many pages are dirty (1.5 GiB here; the same
+# for a revoke), while uvfsd can still be stopped.  The last part uses a
 # hostfs mount, whose files can be looked at on the host, and runs with
 # more dirty pages than the kernel's FUSE default lets stay dirty (uvfsd
 # gives the mount the system's limits: wb_limit, checked in sysfs here).
