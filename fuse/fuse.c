@@ -431,7 +431,7 @@ void uvfs_fuse_unmount(struct uvfs_fuse *uf)
 void uvfs_fuse_free(struct uvfs_fuse *uf)
 {
 	uvfs_set_change_hook(uf->u, NULL, NULL);
-	iq_fini(uf);    /* the loop has ended: no job runs (docs/fuse.md) */
+	iq_fini(uf);    /* stopped with the loop: no job runs (inval.c) */
 	/* handles the kernel never released */
 	while (uf->fh_list.next != &uf->fh_list)
 		fh_free(uf, uf->fh_list.next);
