@@ -20,7 +20,11 @@
  * makes the kernel drop what nothing uses below it, so that EBUSY means a
  * real holder; after a forced unmount, every node of the dead file systems
  * (their page cache must not answer reads) and the entry; after a revoke,
- * the file's node and entry.
+ * the file's node and entry.  The pages of dead files are dropped in the
+ * background (uvfs_fuse_dead_*: the kernel writes each dirty page first,
+ * a time that grows with the dirty data): the reply waits for them until
+ * the mount's deadline, counted from the request's start, and no longer,
+ * and never under c->op.
  *
  * Connections: the peer's uid is checked at accept (strangers are answered
  * at once by the acceptor and drained briefly, no thread, no slot); each
@@ -334,6 +338,59 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 	control_reply(r, err, NULL, NULL);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The forced-unmount deadline (ms) of the mount that path is in: its
+ * "deadline=MS" option, else the library's default. */
+static int deadline_of(struct control *c, const char *path)
+{
+	struct uvfs_mount_info *mi;
+	size_t n, best = 0;
+	int ms = 1000;          /* uvfs_config.force_deadline_ms's default */
+
+	if (uvfs_mount_list(c->u, &mi, &n))
+		return ms;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(mi[i].target);
+		if (!ctl_under(path, mi[i].target) || len < best)
+			continue;
+		best = len;
+		ms = 1000;
+		for (const char *o = mi[i].options; *o;) {
+			size_t tl = strcspn(o, ",");
+			if (tl > 9 && strncmp(o, "deadline=", 9) == 0)
+				ms = atoi(o + 9);
+			o += tl + (o[tl] == ',');
+		}
+	}
+	free(mi);
+	return ms > 0 ? ms : 1000;
+}
+
+/* After a forced unmount or a revoke: waits for the pages of the dead
+ * files to be dropped until the request's deadline (start + ms), not
+ * longer; the rest goes on in the background (docs/fuse.md, -o
+ * writeback, "What the reply waits for").  Called without c->op: the
+ * invalidation's WRITEs are answered by FUSE workers, and nothing of
+ * ours may wait on them while holding a lock. */
+static void dead_wait(struct control *c, uint64_t ticket, int64_t start,
+		      int ms)
+{
+	int left = (int)(start + ms - now_ms());
+
+	if (uvfs_fuse_dead_wait(c->uf, ticket, left) == -ETIMEDOUT)
+		fprintf(stderr, "uvfsd: the kernel still drops the pages of "
+			"dead files (dirty ones are written first, each "
+			"refused) after %d ms; that goes on in the "
+			"background\n", ms);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -370,8 +427,13 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		return control_reply_error(r, EINVAL, "malformed request");
 
 	char canon[PATH_MAX];
+	int64_t start = now_ms();
+	uint64_t ticket = 0;
+	int deadline = 0;
 	pthread_mutex_lock(&c->op);
 	target = canonical(ctx, target, canon, sizeof(canon));
+	if (flags & UVFS_UMOUNT_FORCE)
+		deadline = deadline_of(c, target);
 	if (flags == 0) {
 		/* What the kernel caches below the target holds nodes: make
 		 * it drop what nothing uses, then wait for its FORGETs while
@@ -420,10 +482,11 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		free(devs);
 		devs = devs_below(c, target, &ndevs, 1);
 		if (flags & UVFS_UMOUNT_FORCE)
-			uvfs_fuse_inval_devs(c->uf, devs, ndevs);
+			ticket = uvfs_fuse_dead_devs(c->uf, devs, ndevs);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
 	pthread_mutex_unlock(&c->op);
+	dead_wait(c, ticket, start, deadline);
 	free(devs);
 	struct sbuf h = { 0 };
 	char msg[64] = "";
@@ -442,10 +505,13 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	struct uvfs_node *dir, *nd = NULL;
 	const char *name;
 	char canon[PATH_MAX];
-	int err;
+	int64_t start = now_ms();
+	uint64_t ticket = 0;
+	int err, deadline;
 
 	pthread_mutex_lock(&c->op);
 	path = canonical(ctx, path, canon, sizeof(canon));
+	deadline = deadline_of(c, path);
 	/* the node the kernel knows for path, to drop its page cache after */
 	if (uvfs_fuse_walk_parent(c->uf, ctx, path, &dir, &name) == 0) {
 		char comp[NAME_MAX + 1];
@@ -465,12 +531,13 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	err = uvfs_revoke(ctx, path);
 	if (!err) {
 		if (nd)
-			uvfs_fuse_inval_node(c->uf, nd);
+			ticket = uvfs_fuse_dead_node(c->uf, nd);
 		uvfs_fuse_inval_path(c->uf, ctx, path);
 	}
 	if (nd)
 		uvfs_node_release(nd, 1);
 	pthread_mutex_unlock(&c->op);
+	dead_wait(c, ticket, start, deadline);
 	control_reply(r, err, NULL, NULL);
 }
 

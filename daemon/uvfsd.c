@@ -14,7 +14,9 @@
  * Shutdown, on SIGTERM/SIGINT/SIGHUP or when the FUSE file system is
  * unmounted from outside: the control socket stops, every mount of the
  * namespace is force-unmounted (that also frees workers blocked on a
- * suspended mount), the session loop ends, the FUSE file system is
+ * suspended mount), the pages of dead files still to be dropped are given
+ * up but for the file in progress (its WRITEs need the workers: see
+ * fuse/inval.c), the session loop ends, the FUSE file system is
  * unmounted, every hold the kernel left is released and the instance is
  * freed.
  *

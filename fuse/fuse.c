@@ -50,6 +50,9 @@
  * lookup is not remembered, and each open drops the file's cached pages;
  * a server restart invalidates every node of the mount (the change hook).
  *
+ * The invalidations of dead files (forced unmount, revoke) drop their
+ * pages in the background: inval.c.
+ *
  * Errors: the library's negative errnos; the sign flips in reply_err only.
  */
 #define _GNU_SOURCE
@@ -286,6 +289,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	pthread_mutex_init(&uf->fh_lock, NULL);
 	pthread_mutex_init(&uf->pool_lock, NULL);
 	pthread_mutex_init(&uf->rq_lock, NULL);
+	iq_init(uf);
 	uf->mountpoint = strdup(cfg->mountpoint);
 	if (!uf->mountpoint) {
 		err = -ENOMEM;
@@ -399,6 +403,9 @@ int uvfs_fuse_loop(struct uvfs_fuse *uf)
 
 void uvfs_fuse_exit(struct uvfs_fuse *uf)
 {
+	/* the pages being dropped need the workers to answer their WRITEs:
+	 * that invalidation ends first, the queued ones are given up */
+	iq_stop(uf);
 	fuse_session_exit(uf->se);
 	/* The loop's main thread waits in sem_wait(), which a signal
 	 * interrupts; it checks the exit flag after each wakeup.  Kick until
@@ -424,6 +431,7 @@ void uvfs_fuse_unmount(struct uvfs_fuse *uf)
 void uvfs_fuse_free(struct uvfs_fuse *uf)
 {
 	uvfs_set_change_hook(uf->u, NULL, NULL);
+	iq_fini(uf);    /* stopped with the loop: no job runs (inval.c) */
 	/* handles the kernel never released */
 	while (uf->fh_list.next != &uf->fh_list)
 		fh_free(uf, uf->fh_list.next);
@@ -529,14 +537,16 @@ void uvfs_fuse_inval_node(struct uvfs_fuse *uf, struct uvfs_node *nd)
 	atomic_fetch_add(&uf->ninval, 1);
 }
 
-void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n)
+size_t known_hold_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n,
+		       struct uvfs_node ***out)
 {
 	size_t cap = 64, cnt = 0;
 	struct uvfs_node **v = malloc(cap * sizeof(*v));
 
+	*out = NULL;
 	if (!v || n == 0) {
 		free(v);
-		return;
+		return 0;
 	}
 	/* Collect under the stripe locks (each with one hold, so a FORGET
 	 * cannot free the node meanwhile); notify outside them. */
@@ -563,6 +573,15 @@ void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n)
 		}
 		pthread_mutex_unlock(l);
 	}
+	*out = v;
+	return cnt;
+}
+
+void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n)
+{
+	struct uvfs_node **v;
+	size_t cnt = known_hold_devs(uf, devs, n, &v);
+
 	for (size_t i = 0; i < cnt; i++) {
 		uvfs_fuse_inval_node(uf, v[i]);
 		uvfs_node_release(v[i], 1);

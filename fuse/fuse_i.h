@@ -82,6 +82,11 @@ struct tslot {
 	struct tslot *prev, *next;      /* on uf->slots */
 };
 
+/* The invalidation queue of dead files (inval.c): no thread yet, its
+ * thread serving, stopped (the session ends; the thread joined). */
+enum iq_state { IQ_NONE, IQ_RUNNING, IQ_STOPPED };
+struct ijob;
+
 struct uvfs_fuse {
 	struct uvfs *u;
 	struct fuse_session *se;
@@ -114,6 +119,16 @@ struct uvfs_fuse {
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
 	atomic_uint lk_waiting;          /* blocking setlks waiting (locks.c) */
+
+	/* the pages of dead files, dropped in the background (inval.c) */
+	pthread_mutex_t iq_lock;
+	pthread_cond_t iq_cv;            /* iq_lock: a job queued or done, a
+					    stop */
+	enum iq_state iq_state;          /* iq_lock; iq_set only */
+	struct ijob *iq_head, **iq_tail; /* iq_lock: not started yet */
+	uint64_t iq_queued, iq_done;     /* iq_lock: jobs, ever; done in
+					    queue order */
+	pthread_t iq_thread;             /* set once, when running */
 };
 
 /* The node id the kernel knows nd by. */
@@ -183,6 +198,17 @@ int known_add(struct uvfs_fuse *uf, struct uvfs_node *nd, dev_t dev);
 uint64_t known_drop(struct uvfs_fuse *uf, struct uvfs_node *nd, uint64_t n);
 /* The device recorded for nd, 0 if the kernel does not know it. */
 dev_t known_dev(struct uvfs_fuse *uf, struct uvfs_node *nd);
+/* The known nodes of these devices, one hold each.  => how many, and a
+ * malloc'ed array in *out (NULL with 0, also when out of memory). */
+size_t known_hold_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n,
+		       struct uvfs_node ***out);
+
+/* inval.c: the queue of dead files' invalidations.  iq_init at session
+ * creation; iq_stop while the workers still run (uvfs_fuse_exit), again
+ * harmlessly in iq_fini (uvfs_fuse_free). */
+void iq_init(struct uvfs_fuse *uf);
+void iq_stop(struct uvfs_fuse *uf);
+void iq_fini(struct uvfs_fuse *uf);
 
 /* reqs.c: the requests in progress.  req_begin records this thread's
  * request (op: a static string) until req_end. */

@@ -77,6 +77,19 @@ void uvfs_fuse_inval_node(struct uvfs_fuse *uf, struct uvfs_node *nd);
 void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs,
 			  size_t n);
 
+/* The invalidations of dead files (after a forced unmount: the nodes of
+ * those devices; after a revoke: the node).  Their attributes are dropped
+ * before these return; their pages (which the kernel drops by writing the
+ * dirty ones, each write refused) in the background, in the order asked.
+ * => a ticket for uvfs_fuse_dead_wait (0: nothing left to wait for). */
+uint64_t uvfs_fuse_dead_devs(struct uvfs_fuse *uf, const dev_t *devs,
+			     size_t n);
+uint64_t uvfs_fuse_dead_node(struct uvfs_fuse *uf, struct uvfs_node *nd);
+/* Waits up to ms for the pages of that ticket (and every earlier one) to
+ * be dropped.  => 0, or -ETIMEDOUT (they still are, meanwhile).  Must not
+ * be called with a lock held that a FUSE worker may need. */
+int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket, int ms);
+
 struct uvfs_fuse_stats {
 	uint64_t requests;        /* requests answered */
 	uint64_t nodes;           /* node ids the kernel knows */
