@@ -34,6 +34,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fuse_i.h"
+#include "deadline.h"       /* lib/util */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,11 +72,7 @@ static void iq_set(struct uvfs_fuse *uf, enum iq_state to)
 void iq_init(struct uvfs_fuse *uf)
 {
 	pthread_mutex_init(&uf->iq_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&uf->iq_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&uf->iq_cv);
 	uf->iq_tail = &uf->iq_head;
 	uf->iq_state = IQ_NONE;
 }
@@ -273,15 +270,7 @@ int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket, int ms)
 
 	if (ticket == 0)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	if (ms < 0)
-		ms = 0;
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&end, ms < 0 ? 0 : ms);
 	pthread_mutex_lock(&uf->iq_lock);
 	while (uf->iq_done < ticket && err != ETIMEDOUT)
 		err = pthread_cond_timedwait(&uf->iq_cv, &uf->iq_lock, &end);
