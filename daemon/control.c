@@ -42,6 +42,7 @@
  */
 #define _GNU_SOURCE
 #include "control_i.h"
+#include "deadline.h"       /* lib/util */
 
 #include <uvfs/9p.h>
 #ifdef UVFS_HAVE_NFS
@@ -338,57 +339,41 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 	control_reply(r, err, NULL, NULL);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The forced-unmount deadline (ms) of the mount that path is in: its
- * "deadline=MS" option, else the library's default. */
+/* The forced-unmount deadline (ms) of the innermost mount path is in
+ * (the library's, uvfs_mount_info.deadline_ms); 1000 if none is found. */
 static int deadline_of(struct control *c, const char *path)
 {
 	struct uvfs_mount_info *mi;
 	size_t n, best = 0;
-	int ms = 1000;          /* uvfs_config.force_deadline_ms's default */
+	int ms = 1000;
 
 	if (uvfs_mount_list(c->u, &mi, &n))
 		return ms;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(mi[i].target);
-		if (!ctl_under(path, mi[i].target) || len < best)
-			continue;
-		best = len;
-		ms = 1000;
-		for (const char *o = mi[i].options; *o;) {
-			size_t tl = strcspn(o, ",");
-			if (tl > 9 && strncmp(o, "deadline=", 9) == 0)
-				ms = atoi(o + 9);
-			o += tl + (o[tl] == ',');
+		if (ctl_under(path, mi[i].target) && len >= best) {
+			best = len;
+			ms = (int)mi[i].deadline_ms;
 		}
 	}
 	free(mi);
-	return ms > 0 ? ms : 1000;
+	return ms;
 }
 
 /* After a forced unmount or a revoke: waits for the pages of the dead
- * files to be dropped until the request's deadline (start + ms), not
- * longer; the rest goes on in the background (docs/fuse.md, -o
- * writeback, "What the reply waits for").  Called without c->op: the
+ * files to be dropped until *dl (the request's start plus the mount's
+ * deadline), not longer; the rest goes on in the background (docs/fuse.md,
+ * -o writeback, "What the reply waits for").  Called without c->op: the
  * invalidation's WRITEs are answered by FUSE workers, and nothing of
  * ours may wait on them while holding a lock. */
-static void dead_wait(struct control *c, uint64_t ticket, int64_t start,
-		      int ms)
+static void dead_wait(struct control *c, uint64_t ticket,
+		      const struct timespec *dl)
 {
-	int left = (int)(start + ms - now_ms());
-
-	if (uvfs_fuse_dead_wait(c->uf, ticket, left) == -ETIMEDOUT)
+	if (uvfs_fuse_dead_wait(c->uf, ticket, dl) == -ETIMEDOUT)
 		fprintf(stderr, "uvfsd: the kernel still drops the pages of "
 			"dead files (dirty ones are written first, each "
-			"refused) after %d ms; that goes on in the "
-			"background\n", ms);
+			"refused) past the mount's deadline; that goes on in "
+			"the background\n");
 }
 
 static void sleep_ms(int ms)
@@ -427,13 +412,13 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		return control_reply_error(r, EINVAL, "malformed request");
 
 	char canon[PATH_MAX];
-	int64_t start = now_ms();
+	struct timespec dl;
 	uint64_t ticket = 0;
-	int deadline = 0;
+	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
 	pthread_mutex_lock(&c->op);
 	target = canonical(ctx, target, canon, sizeof(canon));
 	if (flags & UVFS_UMOUNT_FORCE)
-		deadline = deadline_of(c, target);
+		ts_add_ms(&dl, deadline_of(c, target));
 	if (flags == 0) {
 		/* What the kernel caches below the target holds nodes: make
 		 * it drop what nothing uses, then wait for its FORGETs while
@@ -486,7 +471,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
 	pthread_mutex_unlock(&c->op);
-	dead_wait(c, ticket, start, deadline);
+	dead_wait(c, ticket, &dl);
 	free(devs);
 	struct sbuf h = { 0 };
 	char msg[64] = "";
@@ -505,13 +490,14 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	struct uvfs_node *dir, *nd = NULL;
 	const char *name;
 	char canon[PATH_MAX];
-	int64_t start = now_ms();
+	struct timespec dl;
 	uint64_t ticket = 0;
-	int err, deadline;
+	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
 	pthread_mutex_lock(&c->op);
 	path = canonical(ctx, path, canon, sizeof(canon));
-	deadline = deadline_of(c, path);
+	ts_add_ms(&dl, deadline_of(c, path));
 	/* the node the kernel knows for path, to drop its page cache after */
 	if (uvfs_fuse_walk_parent(c->uf, ctx, path, &dir, &name) == 0) {
 		char comp[NAME_MAX + 1];
@@ -537,7 +523,7 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	if (nd)
 		uvfs_node_release(nd, 1);
 	pthread_mutex_unlock(&c->op);
-	dead_wait(c, ticket, start, deadline);
+	dead_wait(c, ticket, &dl);
 	control_reply(r, err, NULL, NULL);
 }
 

@@ -183,6 +183,18 @@ static void writers_last(struct uvfs_fuse *uf, struct ijob *j)
 	free(w);
 }
 
+/* Gives back the holds of n nodes, their pages dropped first if inval
+ * (in this thread, the old way) or not (given up). */
+static void nodes_drop(struct uvfs_fuse *uf, struct uvfs_node **nd,
+		       size_t n, bool inval)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (inval)
+			uvfs_fuse_inval_node(uf, nd[i]);
+		uvfs_node_release(nd[i], 1);
+	}
+}
+
 /* Invalidates the attributes of j's nodes now and queues their pages.
  * Takes j (and its holds).  => the job's ticket, or 0 if it was done here
  * (the queue is stopped, or its thread could not start: the pages are
@@ -214,11 +226,7 @@ static uint64_t queue(struct uvfs_fuse *uf, struct ijob *j)
 	pthread_mutex_unlock(&uf->iq_lock);
 	if (ticket)
 		return ticket;
-	for (size_t i = 0; i < j->n; i++) {
-		if (inline_)
-			uvfs_fuse_inval_node(uf, j->nd[i]);
-		uvfs_node_release(j->nd[i], 1);
-	}
+	nodes_drop(uf, j->nd, j->n, inline_);
 	free(j);
 	return 0;
 }
@@ -250,10 +258,7 @@ uint64_t uvfs_fuse_dead_devs(struct uvfs_fuse *uf, const dev_t *devs,
 	}
 	j = malloc(sizeof(*j) + cnt * sizeof(j->nd[0]));
 	if (!j) {               /* no memory: the old way */
-		for (size_t i = 0; i < cnt; i++) {
-			uvfs_fuse_inval_node(uf, v[i]);
-			uvfs_node_release(v[i], 1);
-		}
+		nodes_drop(uf, v, cnt, true);
 		free(v);
 		return 0;
 	}
@@ -263,17 +268,16 @@ uint64_t uvfs_fuse_dead_devs(struct uvfs_fuse *uf, const dev_t *devs,
 	return queue(uf, j);
 }
 
-int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket, int ms)
+int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket,
+			const struct timespec *dl)
 {
-	struct timespec end;
 	int err = 0;
 
 	if (ticket == 0)
 		return 0;
-	deadline_in(&end, ms < 0 ? 0 : ms);
 	pthread_mutex_lock(&uf->iq_lock);
 	while (uf->iq_done < ticket && err != ETIMEDOUT)
-		err = pthread_cond_timedwait(&uf->iq_cv, &uf->iq_lock, &end);
+		err = pthread_cond_timedwait(&uf->iq_cv, &uf->iq_lock, dl);
 	err = uf->iq_done < ticket ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&uf->iq_lock);
 	return err;

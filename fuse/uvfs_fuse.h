@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <uvfs/uvfs.h>
 
 struct uvfs_fuse;
@@ -85,10 +86,12 @@ void uvfs_fuse_inval_devs(struct uvfs_fuse *uf, const dev_t *devs,
 uint64_t uvfs_fuse_dead_devs(struct uvfs_fuse *uf, const dev_t *devs,
 			     size_t n);
 uint64_t uvfs_fuse_dead_node(struct uvfs_fuse *uf, struct uvfs_node *nd);
-/* Waits up to ms for the pages of that ticket (and every earlier one) to
- * be dropped.  => 0, or -ETIMEDOUT (they still are, meanwhile).  Must not
- * be called with a lock held that a FUSE worker may need. */
-int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket, int ms);
+/* Waits until dl (CLOCK_MONOTONIC) for the pages of that ticket (and
+ * every earlier one) to be dropped.  => 0, or -ETIMEDOUT (they still
+ * are, meanwhile).  Must not be called with a lock held that a FUSE
+ * worker may need. */
+int uvfs_fuse_dead_wait(struct uvfs_fuse *uf, uint64_t ticket,
+			const struct timespec *dl);
 
 struct uvfs_fuse_stats {
 	uint64_t requests;        /* requests answered */

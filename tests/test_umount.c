@@ -163,6 +163,22 @@ static bool mounted(const char *target, char *state)
 	return found;
 }
 
+/* The forced-unmount deadline the mount list gives for target (-1: not
+ * listed). */
+static int deadline_listed(const char *target)
+{
+	struct uvfs_mount_info *mi = NULL;
+	size_t n = 0, i;
+	int ms = -1;
+
+	OK(uvfs_mount_list(U, &mi, &n));
+	for (i = 0; i < n; i++)
+		if (strcmp(mi[i].target, target) == 0)
+			ms = (int)mi[i].deadline_ms;
+	free(mi);
+	return ms;
+}
+
 static void mount_x(const char *target, const char *options)
 {
 	OK(uvfs_mount(R, "memfs", "none", target, options ? options : ""));

@@ -245,11 +245,14 @@ static void test_bad_input(void **state)
 				assert_string_not_equal(k[i], k[j]);
 		}
 	}
-	/* the deadline option */
+	/* the deadline option, which the mount list reports (a front end
+	 * bounds its own waits after a forced unmount by it) */
 	mount_x("/mnt/x", "deadline=200");
+	assert_int_equal(deadline_listed("/mnt/x"), 200);
 	OK(uvfs_umount(R, "/mnt/x", 0));
 	/* a user cannot unmount */
 	mount_x("/mnt/x", NULL);
+	assert_int_equal(deadline_listed("/mnt/x"), 1000);     /* default */
 	OK(uvfs_ctx_new(U, &cred, &user));
 	ERR(uvfs_umount(user, "/mnt/x", 0), EPERM);
 	ERR(uvfs_umount(user, "/mnt/x", UVFS_UMOUNT_FORCE), EPERM);

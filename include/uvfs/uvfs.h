@@ -303,6 +303,8 @@ struct uvfs_mount_info {
 	char state[16];         /* "active", "suspended" */
 	uint64_t refs;          /* references beyond the namespace's */
 	uint64_t inflight;      /* operations inside its file system now */
+	unsigned deadline_ms;   /* its forced-unmount deadline: "deadline=MS",
+				   else uvfs_config.force_deadline_ms */
 };
 int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n);
 

@@ -831,6 +831,7 @@ int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)
 		x->refs = r > 0 ? (uint64_t)r : 0;
 		long in = gate_inside(&m->sb->gate);   /* a leaf lock */
 		x->inflight = in > 0 ? (uint64_t)in : 0;
+		x->deadline_ms = m->sb->deadline_ms;
 	}
 	pthread_rwlock_unlock(&u->ns_lock);
 	*out = v;
