@@ -1,8 +1,8 @@
 /*
  * hostfs.c - a host directory over 9P2000.L: confinement, identity, the
  * operations on one file and the operations table (the operations on
- * names are in names.c, path resolution in resolve.c; the structures they
- * share in hostfs_i.h).
+ * names are in names.c, extended attributes in xattr.c, path resolution
+ * in resolve.c; the structures they share in hostfs_i.h).
  *
  * Confinement
  *   The export root is one O_PATH descriptor.  A fid holds no descriptor
@@ -170,8 +170,8 @@ char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
  * false), else a fresh O_PATH one (flags added: O_DIRECTORY) checked to be
  * the same file the fid named (-ESTALE if not).
  */
-static int fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
-		  bool *owned, struct stat *st)
+int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
+	      bool *owned, struct stat *st)
 {
 	struct hfid *hf = f->priv;
 	char *path;
@@ -441,7 +441,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	/* the fid itself must still be what it was (by its path when names
 	 * are walked: an opened directory may have left the export since) */
 	if (orphan >= 0 || nwname == 0) {       /* (a clone) */
-		fd = fid_fd(hs, f, 0, &owned, &st);
+		fd = hs_fid_fd(hs, f, 0, &owned, &st);
 	} else {
 		owned = true;
 		fd = hs_resolve(hs, path, O_PATH);
@@ -538,7 +538,7 @@ static int hs_getattr(struct p9srv_req *r, struct p9srv_fid *f,
 	int fd;
 
 	(void)mask;
-	fd = fid_fd(hs, f, 0, &owned, &st);
+	fd = hs_fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
 	hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), &a->qid);
@@ -571,7 +571,7 @@ static int hs_setattr(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int fd, err = 0;
 
-	fd = fid_fd(hs, f, 0, &owned, &st);
+	fd = hs_fid_fd(hs, f, 0, &owned, &st);
 	if (fd < 0)
 		return fd;
 	/* the resolved descriptor names the file: reach it through our own
@@ -672,7 +672,7 @@ static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 	bool owned;
 	int pfd, fd;
 
-	pfd = fid_fd(hs, f, 0, &owned, &st);
+	pfd = hs_fid_fd(hs, f, 0, &owned, &st);
 	if (pfd < 0)
 		return pfd;
 	fd = reopen(pfd, &st, open_flags(flags));
@@ -690,7 +690,7 @@ static int hs_lopen(struct p9srv_req *r, struct p9srv_fid *f, uint32_t flags,
 /* A directory descriptor for a fid naming a directory. */
 int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned)
 {
-	return fid_fd(hs, dir, O_DIRECTORY, owned, NULL);
+	return hs_fid_fd(hs, dir, O_DIRECTORY, owned, NULL);
 }
 
 static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
@@ -864,7 +864,7 @@ static ssize_t hs_readlink(struct p9srv_req *r, struct p9srv_fid *f,
 	ssize_t n;
 	int fd;
 
-	fd = fid_fd(hs, f, 0, &owned, NULL);
+	fd = hs_fid_fd(hs, f, 0, &owned, NULL);
 	if (fd < 0)
 		return fd;
 	n = sys_readlinkat(fd, "", buf, cap);
@@ -884,7 +884,7 @@ static int hs_statfs(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int fd, err = 0;
 
-	fd = fid_fd(hs, f, 0, &owned, NULL);
+	fd = hs_fid_fd(hs, f, 0, &owned, NULL);
 	if (fd < 0)
 		return fd;
 	if (sys_fstatfs(fd, &s) < 0) {
@@ -992,117 +992,6 @@ static int hs_getlock(struct p9srv_req *r, struct p9srv_fid *f,
 		o->proc_id = (uint32_t)fl.l_pid;        /* -1: another fid */
 	}
 	return 0;
-}
-
-/* --- extended attributes --- */
-
-/* A namespace that passes through (name non-empty). */
-static bool xattr_ns_ok(const char *name)
-{
-	return strncmp(name, "user.", 5) == 0 ||
-	       strncmp(name, "trusted.", 8) == 0 ||
-	       strncmp(name, "security.", 9) == 0;
-}
-
-/* What the host would refuse this user had it not our CAP_SYS_ADMIN. */
-static int xattr_priv(struct hostfs *hs, struct p9srv_fid *f,
-		      const char *name, bool write)
-{
-	if (!hs->as_root || f->uid == 0)
-		return 0;
-	if (strncmp(name, "trusted.", 8) == 0)
-		return write ? -EPERM : -ENODATA;
-	if (write && strncmp(name, "security.", 9) == 0)
-		return -EPERM;
-	return 0;
-}
-
-/* The names of list[0..n) that pass, packed in place: the new length. */
-static size_t xattr_list_filter(struct hostfs *hs, struct p9srv_fid *f,
-				char *list, size_t n)
-{
-	size_t in = 0, out = 0;
-
-	while (in < n) {
-		size_t len = strnlen(list + in, n - in);
-		if (len == n - in)
-			break;          /* unterminated: the host's bug */
-		const char *name = list + in;
-		if (len && xattr_ns_ok(name) &&
-		    xattr_priv(hs, f, name, false) == 0) {
-			memmove(list + out, name, len + 1);
-			out += len + 1;
-		}
-		in += len + 1;
-	}
-	return out;
-}
-
-static ssize_t hs_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
-			    const char *name, void *buf, size_t cap)
-{
-	struct hostfs *hs = hs_of(r);
-	char proc[64], *list = NULL;
-	bool owned;
-	ssize_t n;
-	int fd;
-
-	if (*name && !xattr_ns_ok(name))
-		return -EOPNOTSUPP;
-	if (*name && (n = xattr_priv(hs, f, name, false)) < 0)
-		return n;
-	fd = fid_fd(hs, f, 0, &owned, NULL);
-	if (fd < 0)
-		return fd;
-	/* the resolved file itself, never a name in the export: see the
-	 * head comment ("Extended attributes") */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (*name) {
-		n = sys_getxattr(proc, name, buf, cap);
-		n = n < 0 ? -errno : n;
-	} else if (!(list = sys_malloc(XATTR_LIST_MAX))) {
-		n = -ENOMEM;
-	} else {
-		/* filtered, so measured after filtering */
-		n = sys_listxattr(proc, list, XATTR_LIST_MAX);
-		n = n < 0 ? -errno : (ssize_t)xattr_list_filter(hs, f, list,
-								 (size_t)n);
-		if (n > 0 && cap) {
-			if ((size_t)n > cap)
-				n = -ERANGE;
-			else
-				memcpy(buf, list, (size_t)n);
-		}
-		free(list);
-	}
-	hs_fd_done(fd, owned);
-	return n;
-}
-
-static int hs_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
-			  const char *name, const void *value, size_t size,
-			  uint32_t flags)
-{
-	struct hostfs *hs = hs_of(r);
-	char proc[64];
-	bool owned;
-	int fd, err;
-
-	if (!xattr_ns_ok(name))
-		return -EOPNOTSUPP;
-	if ((err = xattr_priv(hs, f, name, true)) < 0)
-		return err;
-	fd = fid_fd(hs, f, 0, &owned, NULL);
-	if (fd < 0)
-		return fd;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (size)
-		err = sys_setxattr(proc, name, value, size, (int)flags);
-	else            /* 9P2000.L: a zero-size create removes */
-		err = sys_removexattr(proc, name);
-	err = err < 0 ? -errno : 0;
-	hs_fd_done(fd, owned);
-	return err;
 }
 
 static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)

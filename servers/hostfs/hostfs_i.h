@@ -47,6 +47,8 @@ struct hfid {
 void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir);
 void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid);
 int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned);
+int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
+	      bool *owned, struct stat *st);
 void hs_fd_done(int fd, bool owned);
 uint16_t hs_file_gen(int dfd, const char *name);
 int hs_name_check(struct p9_str n, char *out);
@@ -75,6 +77,12 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		struct p9_str nn);
 int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 		struct p9_str n, uint32_t flags);
+/* xattr.c: the extended attributes (in hostfs_ops) */
+ssize_t hs_xattrwalk(struct p9srv_req *r, struct p9srv_fid *f,
+		     const char *name, void *buf, size_t cap);
+int hs_xattrcreate(struct p9srv_req *r, struct p9srv_fid *f,
+		   const char *name, const void *value, size_t size,
+		   uint32_t flags);
 /* names.c: removes the entry a create made when the reply is an error */
 void hs_undo_create(int dfd, const char *name, int fd, mode_t type);
 int hs_remove(struct p9srv_req *r, struct p9srv_fid *f);
