@@ -107,6 +107,34 @@ static void nth_alloc(void **state)
 	free(s);
 }
 
+/* The table's calloc (malloc and a clear for small blocks, libc's calloc
+ * for large ones): zeroed memory of every size, ENOMEM on an overflowing
+ * product, as calloc(3). */
+static void calloc_clears(void **state)
+{
+	static const size_t sizes[] = { 1, 24, 232, 1024, 1025, 4096,
+					1 << 20 };
+	size_t big = (size_t)1 << (sizeof(size_t) * 4);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned char *p = sys_malloc(sizes[i]);
+
+		/* dirty a block of the size for the cache to hand back */
+		assert_non_null(p);
+		memset(p, 0xa5, sizes[i]);
+		free(p);
+		p = sys_calloc(1, sizes[i]);
+		assert_non_null(p);
+		for (size_t j = 0; j < sizes[i]; j++)
+			assert_int_equal(p[j], 0);
+		free(p);
+	}
+	errno = 0;
+	assert_null(sys_calloc(big, big));
+	assert_int_equal(errno, ENOMEM);
+}
+
 static void close_closes(void **state)
 {
 	int fds[2];
@@ -171,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(set_entry),
 		cmocka_unit_test(nth_alloc),
+		cmocka_unit_test(calloc_clears),
 		cmocka_unit_test(close_closes),
 		cmocka_unit_test(error_numbers),
 		cmocka_unit_test(count_only_and_sites),
