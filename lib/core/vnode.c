@@ -150,13 +150,14 @@ static void vn_free_rcu(struct rcu_head *head)
 	free(caa_container_of(head, struct vnode, rcu));
 }
 
-/* Frees the shell of an unreferenced, unloaded vnode. */
-static void vn_free(struct vnode *vp)
+/* => vc_lock held.  Takes the shell of an unreferenced, unloaded vnode
+ * out of its superblock, wakes the superblock's waiters and frees the
+ * superblock if this was the last of it (sb is not to be used after);
+ * vn_free_finish frees the shell after the unlock. */
+static void vn_free_locked(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
-	struct uvfs *u = sb->u;
 
-	pthread_mutex_lock(&u->vc_lock);
 	UVFS_VERIFY(vn_uses(vp) == 0);
 	UVFS_VERIFY(!(vn_flags(vp) & (VN_LOADED | VN_HASHED | VN_ONLRU)));
 	UVFS_VERIFY(sb->nvnodes > 0);
@@ -164,7 +165,10 @@ static void vn_free(struct vnode *vp)
 	sb->nvnodes--;
 	pthread_cond_broadcast(&sb->vc_cv);
 	sb_maybe_free_locked(sb);
-	pthread_mutex_unlock(&u->vc_lock);
+}
+
+static void vn_free_finish(struct vnode *vp, struct uvfs *u)
+{
 	UVFS_VERIFY(vp->files.next == NULL);
 	UVFS_VERIFY(vp->nc_as_dir.next == NULL && vp->nc_as_child == NULL);
 	lock_vnode_free(vp);
@@ -175,23 +179,25 @@ static void vn_free(struct vnode *vp)
 	urcu_memb_call_rcu(&vp->rcu, vn_free_rcu);
 }
 
-/* Gives the driver object back, if this caller is the one to do it.
- * Open files still attached have their driver handles released first. */
-static void vn_unload(struct vnode *vp)
+/* Frees the shell of an unreferenced, unloaded vnode. */
+static void vn_free(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
-	void *priv;
 
 	pthread_mutex_lock(&u->vc_lock);
-	if (!(vn_flags(vp) & VN_LOADED)) {
-		pthread_mutex_unlock(&u->vc_lock);
-		return;
-	}
-	VN_FLAGS_SET(vp, 0, VN_LOADED);
-	priv = vp->priv;
+	vn_free_locked(vp);
 	pthread_mutex_unlock(&u->vc_lock);
-	ncache_purge(vp);
+	vn_free_finish(vp, u);
+}
+
+/* The driver's part of vn_unload: open files still attached have their
+ * driver handles released, then the driver object goes (priv: the
+ * vnode's, taken when VN_LOADED was cleared).  No lock held. */
+static void vn_unload_driver(struct vnode *vp, void *priv)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
 
 	/* One file at a time, its handle released with the stripe dropped
 	 * (a stripe is never held across a driver call).  Once detached
@@ -225,7 +231,34 @@ static void vn_unload(struct vnode *vp)
 	}
 	if (sb->ops->reclaim)
 		sb->ops->reclaim(sb, priv);
+}
 
+/* => vc_lock held.  Is the vnode's driver object ours to give back?  It
+ * is, once: VN_LOADED goes, and *priv is the object. */
+static bool vn_unload_take_locked(struct vnode *vp, void **priv)
+{
+	if (!(vn_flags(vp) & VN_LOADED))
+		return false;
+	VN_FLAGS_SET(vp, 0, VN_LOADED);
+	*priv = vp->priv;
+	return true;
+}
+
+/* Gives the driver object back, if this caller is the one to do it. */
+static void vn_unload(struct vnode *vp)
+{
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+	void *priv;
+	bool mine;
+
+	pthread_mutex_lock(&u->vc_lock);
+	mine = vn_unload_take_locked(vp, &priv);
+	pthread_mutex_unlock(&u->vc_lock);
+	if (!mine)
+		return;
+	ncache_purge(vp);
+	vn_unload_driver(vp, priv);
 	pthread_mutex_lock(&u->vc_lock);
 	UVFS_VERIFY(sb->nlive > 0);
 	sb->nlive--;
@@ -233,13 +266,27 @@ static void vn_unload(struct vnode *vp)
 	pthread_mutex_unlock(&u->vc_lock);
 }
 
-/* Worker: an unreferenced vnode left the cache. */
+/* Worker: an unreferenced vnode left the cache.  vn_unload then vn_free,
+ * with the superblock's counts changed under one hold of vc_lock. */
 static void vn_reclaim_work(struct work *w)
 {
 	struct vnode *vp = caa_container_of(w, struct vnode, work);
+	struct uvfs_sb *sb = vp->sb;
+	struct uvfs *u = sb->u;
+	void *priv;
 
-	vn_unload(vp);
-	vn_free(vp);
+	pthread_mutex_lock(&u->vc_lock);
+	if (vn_unload_take_locked(vp, &priv)) {
+		pthread_mutex_unlock(&u->vc_lock);
+		ncache_purge(vp);
+		vn_unload_driver(vp, priv);
+		pthread_mutex_lock(&u->vc_lock);
+		UVFS_VERIFY(sb->nlive > 0);
+		sb->nlive--;
+	}
+	vn_free_locked(vp);     /* wakes the waiters; sb may be gone */
+	pthread_mutex_unlock(&u->vc_lock);
+	vn_free_finish(vp, u);
 }
 
 void vn_ref(struct vnode *vp)
