@@ -71,6 +71,59 @@ static bool has(const struct names *nm, const char *name)
 	return false;
 }
 
+/* A create by the node API asks the driver first and looks the name up
+ * only after a refusal: the errors keep Linux's order all the same (an
+ * existing name is -EEXIST before -EACCES, -EPERM or -EROFS). */
+static void create_error_precedence(void **state)
+{
+	const struct uvfs_cred user = { .uid = 1000, .gid = 1000 };
+	struct uvfs_node *root, *mnt, *d, *ro, *n;
+	struct uvfs_ctx *c2;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(uvfs_ctx_new(U, &user, &c2), 0);
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "mnt", &mnt, &st), 0);
+	assert_int_equal(uvfs_node_mkdir(C, mnt, "p", 0755, &d, &st), 0);
+	assert_int_equal(uvfs_node_create(C, d, "x", S_IFREG | 0644, 0, NULL,
+					  &n, &st), 0);
+	uvfs_node_release(n, 1);
+
+	/* not writable by uid 1000 */
+	assert_int_equal(uvfs_node_create(c2, d, "x", S_IFREG | 0644, 0, NULL,
+					  &n, &st), -EEXIST);
+	assert_int_equal(uvfs_node_mkdir(c2, d, "x", 0755, &n, &st), -EEXIST);
+	assert_int_equal(uvfs_node_create(c2, d, "y", S_IFREG | 0644, 0, NULL,
+					  &n, &st), -EACCES);
+	assert_int_equal(uvfs_node_create(c2, d, ".", S_IFREG | 0644, 0, NULL,
+					  &n, &st), -EEXIST);
+	/* a device by anyone but root */
+	assert_int_equal(uvfs_node_create(C, d, "w", S_IFDIR | 0777, 0, NULL,
+					  &n, &st), 0);
+	assert_int_equal(uvfs_node_create(c2, n, "c", S_IFCHR | 0644, 0, NULL,
+					  &ro, &st), -EPERM);
+	assert_int_equal(uvfs_node_create(c2, d, "x", S_IFCHR | 0644, 0, NULL,
+					  &ro, &st), -EEXIST);
+	uvfs_node_release(n, 1);
+
+	/* read-only */
+	assert_int_equal(uvfs_mkdir(C, "/mnt/p/ro", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/mnt/p/ro", "ro"), 0);
+	assert_int_equal(uvfs_node_lookup(C, d, "ro", &ro, &st), 0);
+	assert_int_equal(uvfs_node_create(C, ro, "x", S_IFREG | 0644, 0, NULL,
+					  &n, &st), -EROFS);
+	assert_int_equal(uvfs_node_mkdir(C, ro, ".", 0755, &n, &st), -EEXIST);
+	assert_int_equal(uvfs_node_mkdir(C, d, "ro", 0755, &n, &st), -EEXIST);
+	uvfs_node_release(ro, 1);
+	assert_int_equal(uvfs_umount(C, "/mnt/p/ro", 0), 0);
+
+	uvfs_node_release(d, 1);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+	uvfs_ctx_free(c2);
+}
+
 static void names_and_files(void **state)
 {
 	struct uvfs_node *root, *mnt, *d, *f, *f2, *l, *h;
@@ -379,6 +432,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(canonical_paths),
 		cmocka_unit_test(names_and_files),
+		cmocka_unit_test(create_error_precedence),
 		cmocka_unit_test(handles_die_with_forced_unmount),
 		cmocka_unit_test(revoke_kills_handles_of_one_file),
 		cmocka_unit_test(no_mount_on_namespace_root),

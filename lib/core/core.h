@@ -578,10 +578,20 @@ struct dirop {
 };
 int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 	     struct dirop *d);
+/* The same in two steps: the parent only (d->child empty), then the
+ * child; on an error of dirop_lookup_child the parent is released. */
+int dirop_at_parent(struct uvfs_ctx *ctx, const struct path *dir,
+		    const char *name, struct dirop *d);
+int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d);
 void dirop_end(struct dirop *d);
 /* mode carries the type; *out (may be NULL) the new vnode, referenced */
 int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 		 dev_t rdev, const char *target, struct vnode **out);
+/* the same without a lookup first (names.c: 1 not tried, *gone: d
+ * released) */
+int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
+			dev_t rdev, const char *target, struct vnode **out,
+			bool *gone);
 int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir);
 int dirop_link(struct uvfs_ctx *ctx, const struct path *src,
 	       struct dirop *d);

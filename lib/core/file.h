@@ -70,9 +70,8 @@ char *name_at(struct uvfs_ctx *ctx, int dirfd, const char *path);
 int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		struct dirop *d);
 /* The same in two steps: the parent only (d->child empty), then the
- * child; on an error of dirop_lookup_child the parent is released. */
+ * child (dirop_lookup_child, core.h). */
 int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       struct dirop *d);
-int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d);
 
 #endif

@@ -64,50 +64,6 @@ static int symlink_path(const struct dirop *d, const char *path, char **out)
 	return 0;
 }
 
-/*
- * O_CREAT|O_EXCL where a lookup would ask a server (UVFS_FS_NO_NAMECACHE):
- * the create itself says whether the name exists (-EEXIST: every driver's
- * create is exclusive), so the lookup, whose only use here is that
- * answer, is not made first (one round trip less on a remote mount).  Any
- * other failure looks the name up after all, so the errors keep Linux's
- * precedence (an existing name is -EEXIST before -EACCES or -EROFS).
- * => d's parent held (dirop_begin_parent), d->np.last LAST_NORM.
- * 1: not tried (an ordinary lookup follows), 0 and *vp made, or -errno
- * (*gone set when the lookup itself failed: d released).
- */
-static int create_excl_direct(struct uvfs_ctx *ctx, struct dirop *d,
-			      mode_t mode, struct vnode **vp, bool *gone)
-{
-	struct vnode *dvp = d->np.dir.vp;
-	int r;
-
-	if (!(dvp->sb->ops->flags & UVFS_FS_NO_NAMECACHE) ||
-	    d->np.trailing_slash)
-		return 1;
-	r = mnt_rdonly(d->np.dir.mnt) ? -EROFS :
-	    may_access(ctx, dvp, W_OK | X_OK);
-	if (!r)
-		r = vop_create(dvp, d->np.name,
-			       S_IFREG | (mode & ~ctx->umask & 07777), 0,
-			       NULL, &ctx->cred, vp);
-	if (r == 0 || r == -EEXIST)
-		return r;
-	/* a create whose outcome is unknown (its reply lost with the
-	 * connection, or its deadline passed: the server may have made the
-	 * file) says so: the name found now may be the file it made, and
-	 * nothing (no verifier, as NFS's exclusive create has) tells it
-	 * from another's */
-	if (r == -EIO || r == -ETIMEDOUT || r == -EINTR)
-		return r;
-	/* which error Linux gives: the name's, if it exists */
-	int l = dirop_lookup_child(ctx, d);
-	if (l) {
-		*gone = true;
-		return l;
-	}
-	return d->child.vp ? -EEXIST : r;
-}
-
 /* O_CREAT: finds or creates the last component; a symlink there is
  * followed (unless O_NOFOLLOW or O_EXCL), and when it dangles its target
  * is created, as Linux does.  => *out held, *created set when this call
@@ -129,8 +85,11 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		if (r)
 			goto out;
 		r = 1;
-		if (d.np.last == LAST_NORM && (flags & O_EXCL))
-			r = create_excl_direct(ctx, &d, mode, &vp, &gone);
+		if (flags & O_EXCL)
+			r = dirop_create_direct(ctx, &d,
+						S_IFREG | (mode & ~ctx->umask &
+							   07777),
+						0, NULL, &vp, &gone);
 		if (gone)
 			goto out;       /* its lookup failed: d released */
 		if (r == 0) {

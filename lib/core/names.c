@@ -74,6 +74,15 @@ int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d)
 int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 	     struct dirop *d)
 {
+	int r = dirop_at_parent(ctx, dir, name, d);
+
+	return r ? r : dirop_child(ctx, d);
+}
+
+/* dirop_at without the child's lookup (dirop_lookup_child makes it). */
+int dirop_at_parent(struct uvfs_ctx *ctx, const struct path *dir,
+		    const char *name, struct dirop *d)
+{
 	size_t len;
 
 	d->child = (struct path){ 0 };
@@ -90,9 +99,10 @@ int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 		     strcmp(name, "..") == 0 ? LAST_DOTDOT : LAST_NORM;
 	if (!vn_isdir(dir->vp))
 		return -ENOTDIR;
+	(void)ctx;
 	d->np.dir = *dir;
 	path_get(&d->np.dir);
-	return dirop_child(ctx, d);
+	return 0;
 }
 
 void dirop_end(struct dirop *d)
@@ -129,6 +139,53 @@ int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 		r = vop_create(d->np.dir.vp, d->np.name, mode, rdev, target,
 			       &ctx->cred, out);
 	return r;
+}
+
+/*
+ * An exclusive create without a lookup of the name first: the create
+ * itself says whether the name exists (-EEXIST: every driver's create is
+ * exclusive), so the lookup, whose only use here is that answer, is not
+ * made (a miss in the name cache and in the driver locally, a round trip
+ * on a remote mount).  Any other failure looks the name up after all, so
+ * the errors keep Linux's precedence (an existing name is -EEXIST before
+ * -EACCES or -EROFS).  Not tried for "." or "..", a trailing slash, or a
+ * device made by anyone but root: the ordinary path decides those.
+ * => d's parent held (dirop_at_parent, dirop_begin_parent), its child not
+ * looked up.  1: not tried (dirop_lookup_child and dirop_create follow),
+ * 0 and *out made, or -errno (*gone set when the lookup itself failed: d
+ * released).
+ */
+int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
+			dev_t rdev, const char *target, struct vnode **out,
+			bool *gone)
+{
+	struct vnode *dvp = d->np.dir.vp;
+	int r;
+
+	if (d->np.last != LAST_NORM || d->np.trailing_slash ||
+	    ((S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx)))
+		return 1;
+	r = mnt_rdonly(d->np.dir.mnt) ? -EROFS :
+	    may_access(ctx, dvp, W_OK | X_OK);
+	if (!r)
+		r = vop_create(dvp, d->np.name, mode, rdev, target, &ctx->cred,
+			       out);
+	if (r == 0 || r == -EEXIST)
+		return r;
+	/* a create whose outcome is unknown (its reply lost with the
+	 * connection, or its deadline passed: the server may have made the
+	 * file) says so: the name found now may be the file it made, and
+	 * nothing (no verifier, as NFS's exclusive create has) tells it
+	 * from another's */
+	if (r == -EIO || r == -ETIMEDOUT || r == -EINTR)
+		return r;
+	/* which error Linux gives: the name's, if it exists */
+	int l = dirop_lookup_child(ctx, d);
+	if (l) {
+		*gone = true;
+		return l;
+	}
+	return d->child.vp ? -EEXIST : r;
 }
 
 /* Creates the name of path: mode carries the type (and the final

@@ -263,12 +263,21 @@ static int node_make(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	struct dirop d;
 	struct path p;
 	struct vnode *vp;
+	bool gone = false;
 	int err;
 
-	err = dirop_at(ctx, &dir->path, name, &d);
+	err = dirop_at_parent(ctx, &dir->path, name, &d);
 	if (err)
 		return err;
-	err = dirop_create(ctx, &d, mode, rdev, target, &vp);
+	err = dirop_create_direct(ctx, &d, mode, rdev, target, &vp, &gone);
+	if (gone)
+		return err;     /* its lookup failed: d released */
+	if (err > 0) {
+		err = dirop_lookup_child(ctx, &d);
+		if (err)
+			return err;     /* d released */
+		err = dirop_create(ctx, &d, mode, rdev, target, &vp);
+	}
 	if (!err) {
 		p.mnt = d.np.dir.mnt;
 		mount_ref(p.mnt);
