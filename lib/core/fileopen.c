@@ -128,6 +128,7 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		r = dirop_begin_parent(ctx, dirfd, p, &d);
 		if (r)
 			goto out;
+		dirop_lock(&d);         /* until dirop_end */
 		r = 1;
 		if (d.np.last == LAST_NORM && (flags & O_EXCL))
 			r = create_excl_direct(ctx, &d, mode, &vp, &gone);

@@ -348,14 +348,17 @@ int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
 	int err;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
-	err = dirop_at(ctx, &odir->path, oname, &o);
+	err = dirop_at_parent(&odir->path, oname, &o);
 	if (err)
 		return err;
-	err = dirop_at(ctx, &ndir->path, nname, &n);
+	err = dirop_at_parent(&ndir->path, nname, &n);
 	if (err) {
 		dirop_end(&o);
 		return err;
 	}
+	err = dirop_rename_lookup(ctx, &o, &n, flags, false);
+	if (err)
+		return err;
 	err = dirop_rename(ctx, &o, &n, flags);
 	dirop_end(&n);
 	dirop_end(&o);
