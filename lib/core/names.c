@@ -155,6 +155,7 @@ int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 {
 	int r = create_check(d, S_ISDIR(mode));
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (!r)
 		r = may_access(ctx, d->np.dir.vp, W_OK | X_OK);
 	if (!r && (S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx))
@@ -235,6 +236,7 @@ int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir)
 {
 	int r;
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (d->np.last != LAST_NORM) {
 		if (!isdir)
 			return -EISDIR;
@@ -350,6 +352,7 @@ int dirop_link(struct uvfs_ctx *ctx, const struct path *src, struct dirop *d)
 {
 	int r = create_check(d, false);
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (r)
 		return r;
 	if (src->mnt != d->np.dir.mnt)
@@ -518,6 +521,8 @@ int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
 {
 	int r;
 
+	/* both parents locked since the lookups (dirop_rename_lookup) */
+	UVFS_VERIFY(o->locked);
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
