@@ -21,7 +21,9 @@
  *
  * The lock order is written once, in docs/locking.md; each struct below
  * says which lock protects each field.  Driver code is called inside the
- * gate (lib/core/vnode_if.c) with none of the core's locks held.
+ * gate (lib/core/vnode_if.c) with none of the core's locks held but the
+ * directory locks (dirlock.c), which a name change takes before anything
+ * else and holds from its lookup to its driver call.
  */
 #ifndef UVFS_CORE_H
 #define UVFS_CORE_H
@@ -101,6 +103,9 @@ struct fstype {
 					       freed with its last sb */
 };
 
+/* The directory locks of an sb (dirlock.c; docs/locking.md). */
+#define SB_NDIRLOCKS 64u
+
 enum sb_state {
 	SB_ACTIVE,      /* mounted, operations run */
 	SB_UNMOUNTING,  /* gate closed for unmount; vnodes being flushed */
@@ -142,6 +147,10 @@ struct uvfs_sb {
 	struct mount *kill_mount;           /* held by kill_work, or NULL */
 	bool kill_hold;                     /* u->vc_lock: kill_work pending:
 					       the sb is not freed */
+	/* The directory locks (dirlock.c): a directory's is the one its
+	 * ino hashes to; each serializes the name changes in its
+	 * directories, held from the lookup to the driver's call. */
+	pthread_mutex_t dirlocks[SB_NDIRLOCKS];
 };
 
 void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
@@ -575,15 +584,37 @@ int may_access(struct uvfs_ctx *ctx, struct vnode *vp, int mask);
 struct dirop {
 	struct nameparent np;               /* np.dir held */
 	struct path child;                  /* held when child.vp != NULL */
+	pthread_mutex_t *locked;            /* the directory lock held
+					       (dirlock.c), or NULL */
 };
+/* dir's name: the parent held, its directory lock held, the child looked
+ * up under it.  On an error nothing is held. */
 int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 	     struct dirop *d);
-/* The same in two steps: the parent only (d->child empty), then the
- * child; on an error of dirop_lookup_child the parent is released. */
-int dirop_at_parent(struct uvfs_ctx *ctx, const struct path *dir,
-		    const char *name, struct dirop *d);
+/* The same in two steps: the parent only (d->child empty, no lock: the
+ * caller takes it, dirop_lock), then the child; on an error of
+ * dirop_lookup_child the lock and the parent are released.  A rename
+ * takes both parents' locks with dirop_rename_lookup instead. */
+int dirop_at_parent(const struct path *dir, const char *name,
+		    struct dirop *d);
 int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d);
+/* Releases the lock (if held), the child, the parent. */
 void dirop_end(struct dirop *d);
+/* The directory locks (dirlock.c): d's parent's, or both parents' of a
+ * rename in a fixed order (o->locked and n->locked; n's NULL when both
+ * are one lock).  Taken outside every gate, before any other lock of the
+ * core (docs/locking.md).  dirop_end (or dirop_unlock) releases. */
+void dirop_lock(struct dirop *d);
+void dirop_lock2(struct dirop *o, struct dirop *n);
+void dirop_unlock(struct dirop *d);
+void dirlocks_init(struct uvfs_sb *sb);
+void dirlocks_destroy(struct uvfs_sb *sb);
+/* The rename's first half from both parents held (no lock yet): locks
+ * both directories, looks both children up (n's not, when blind_ok and
+ * rename_blind_ok allows: path API).  => 0, or an error with o and n
+ * released. */
+int dirop_rename_lookup(struct uvfs_ctx *ctx, struct dirop *o,
+			struct dirop *n, unsigned flags, bool blind_ok);
 /* mode carries the type; *out (may be NULL) the new vnode, referenced */
 int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 		 dev_t rdev, const char *target, struct vnode **out);

@@ -66,11 +66,13 @@ int fd_get_io(struct uvfs_ctx *ctx, int fd, bool wr, struct file **out);
 char *name_at(struct uvfs_ctx *ctx, int dirfd, const char *path);
 
 /* names.c: the parent of path and, when the last component names an
- * entry, the child (not followed), in *d; dirop_end releases them. */
+ * entry, the child (not followed, looked up under the parent's directory
+ * lock, which d then holds), in *d; dirop_end releases them. */
 int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		struct dirop *d);
-/* The same in two steps: the parent only (d->child empty), then the
- * child (dirop_lookup_child, core.h). */
+/* The same in two steps: the parent only (d->child empty, no lock: the
+ * caller takes it, dirop_lock), then the child (dirop_lookup_child,
+ * core.h). */
 int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       struct dirop *d);
 

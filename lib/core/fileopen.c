@@ -84,6 +84,7 @@ static int open_create(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		r = dirop_begin_parent(ctx, dirfd, p, &d);
 		if (r)
 			goto out;
+		dirop_lock(&d);         /* until dirop_end */
 		r = 1;
 		if (flags & O_EXCL)
 			r = dirop_create_direct(ctx, &d,

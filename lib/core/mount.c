@@ -141,6 +141,7 @@ static void sb_free(struct uvfs_sb *sb)
 	if (free_type)
 		free(t);
 	gate_destroy(&sb->gate);
+	dirlocks_destroy(sb);
 	pthread_cond_destroy(&sb->vc_cv);
 	free(sb);
 	CNT_DEC(u->nsb);
@@ -222,6 +223,7 @@ static int sb_create(struct uvfs *u, const char *type, const char *source,
 		return err;
 	}
 	gate_init(&sb->gate);
+	dirlocks_init(sb);
 	atomic_init(&sb->state, SB_ACTIVE);
 	CDS_INIT_LIST_HEAD(&sb->vnodes);
 	cond_init_monotonic(&sb->vc_cv);
@@ -282,6 +284,7 @@ fail_type:
 fail_sb:
 	free(drvopts);
 	gate_destroy(&sb->gate);
+	dirlocks_destroy(sb);
 	pthread_cond_destroy(&sb->vc_cv);
 	free(sb);
 	return err;

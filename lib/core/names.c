@@ -8,6 +8,15 @@
  * names an existing entry, a held child path; dirop_end releases both.
  * Nothing here outlives the call.
  *
+ * The directory lock (dirlock.c): dirop_begin and dirop_at take the
+ * parent's after resolving it and before looking the child up, and
+ * dirop_end releases it; a rename takes both parents' (dirop_lock2) before
+ * looking up either child.  So the child the checks see (may_delete's
+ * owner and sticky bit, child_busy's mount point, the type) is the one
+ * at that name when the driver's call acts on the name, and the vnode the
+ * core marks unlinked is that one: no other name change through this
+ * instance comes between (docs/locking.md, "The directory locks").
+ *
  * Error precedence follows Linux (fs/namei.c): the parent lookup, then the
  * kind of the last component ("." "..", root), then -EEXIST for calls that
  * create, -EROFS, -ENOENT for calls that remove, then the permissions
@@ -28,8 +37,8 @@
  */
 
 /* The child named by d's last component when it is a normal name that
- * exists (else none); on an error the parent is released too. */
-static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
+ * exists (else none); on an error d stays held. */
+static int child_lookup(struct uvfs_ctx *ctx, struct dirop *d)
 {
 	int r;
 
@@ -40,8 +49,18 @@ static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
 		d->child = (struct path){ 0 };
 		r = 0;
 	}
-	if (r)
+	return r;
+}
+
+/* The same; on an error the lock and the parent are released too. */
+static int dirop_child(struct uvfs_ctx *ctx, struct dirop *d)
+{
+	int r = child_lookup(ctx, d);
+
+	if (r) {
+		dirop_unlock(d);
 		path_put(&d->np.dir);
+	}
 	return r;
 }
 
@@ -52,6 +71,7 @@ int dirop_begin(struct uvfs_ctx *ctx, int dirfd, const char *path,
 
 	if (r)
 		return r;
+	dirop_lock(d);
 	return dirop_child(ctx, d);
 }
 
@@ -59,6 +79,7 @@ int dirop_begin_parent(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		       struct dirop *d)
 {
 	d->child = (struct path){ 0 };
+	d->locked = NULL;
 	if (!path)
 		return -EFAULT;
 	return namei_parent_at(ctx, dirfd, path, &d->np);
@@ -69,23 +90,13 @@ int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d)
 	return dirop_child(ctx, d);
 }
 
-/* The same from a directory already held and one name (the node API).
- * => dir stays the caller's; d holds its own reference. */
-int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
-	     struct dirop *d)
-{
-	int r = dirop_at_parent(ctx, dir, name, d);
-
-	return r ? r : dirop_child(ctx, d);
-}
-
-/* dirop_at without the child's lookup (dirop_lookup_child makes it). */
-int dirop_at_parent(struct uvfs_ctx *ctx, const struct path *dir,
-		    const char *name, struct dirop *d)
+int dirop_at_parent(const struct path *dir, const char *name,
+		    struct dirop *d)
 {
 	size_t len;
 
 	d->child = (struct path){ 0 };
+	d->locked = NULL;
 	if (!name)
 		return -EFAULT;
 	len = strnlen(name, NAME_MAX + 1);
@@ -99,14 +110,27 @@ int dirop_at_parent(struct uvfs_ctx *ctx, const struct path *dir,
 		     strcmp(name, "..") == 0 ? LAST_DOTDOT : LAST_NORM;
 	if (!vn_isdir(dir->vp))
 		return -ENOTDIR;
-	(void)ctx;
 	d->np.dir = *dir;
 	path_get(&d->np.dir);
 	return 0;
 }
 
+/* The same from a directory already held and one name (the node API).
+ * => dir stays the caller's; d holds its own reference. */
+int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
+	     struct dirop *d)
+{
+	int r = dirop_at_parent(dir, name, d);
+
+	if (r)
+		return r;
+	dirop_lock(d);
+	return dirop_child(ctx, d);
+}
+
 void dirop_end(struct dirop *d)
 {
+	dirop_unlock(d);
 	if (d->child.vp)
 		path_put(&d->child);
 	path_put(&d->np.dir);
@@ -131,6 +155,7 @@ int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 {
 	int r = create_check(d, S_ISDIR(mode));
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (!r)
 		r = may_access(ctx, d->np.dir.vp, W_OK | X_OK);
 	if (!r && (S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx))
@@ -150,8 +175,8 @@ int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
  * the errors keep Linux's precedence (an existing name is -EEXIST before
  * -EACCES or -EROFS).  Not tried for "." or "..", a trailing slash, or a
  * device made by anyone but root: the ordinary path decides those.
- * => d's parent held (dirop_at_parent, dirop_begin_parent), its child not
- * looked up.  1: not tried (dirop_lookup_child and dirop_create follow),
+ * => d's parent held (dirop_at_parent, dirop_begin_parent) and its
+ * directory lock (dirop_lock), its child not looked up.  1: not tried (dirop_lookup_child and dirop_create follow),
  * 0 and *out made, or -errno (*gone set when the lookup itself failed: d
  * released).
  */
@@ -162,6 +187,7 @@ int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 	struct vnode *dvp = d->np.dir.vp;
 	int r;
 
+	UVFS_VERIFY(d->locked);         /* held for the lookup after a refusal */
 	if (d->np.last != LAST_NORM || d->np.trailing_slash ||
 	    ((S_ISCHR(mode) || S_ISBLK(mode)) && !cred_root(ctx)))
 		return 1;
@@ -258,6 +284,7 @@ int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir)
 {
 	int r;
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (d->np.last != LAST_NORM) {
 		if (!isdir)
 			return -EISDIR;
@@ -373,6 +400,7 @@ int dirop_link(struct uvfs_ctx *ctx, const struct path *src, struct dirop *d)
 {
 	int r = create_check(d, false);
 
+	UVFS_VERIFY(d->locked);         /* since the lookup (dirop_lock) */
 	if (r)
 		return r;
 	if (src->mnt != d->np.dir.mnt)
@@ -503,19 +531,36 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
-	r = dirop_begin(ctx, fromdirfd, from, &o);
+	r = dirop_begin_parent(ctx, fromdirfd, from, &o);
 	if (r)
 		return r;
 	r = dirop_begin_parent(ctx, todirfd, to, &n);
-	if (r == 0 && !rename_blind_ok(ctx, &o, &n, flags))
-		r = dirop_child(ctx, &n);
 	if (r) {
 		dirop_end(&o);
 		return r;
 	}
+	r = dirop_rename_lookup(ctx, &o, &n, flags, true);
+	if (r)
+		return r;
 	r = dirop_rename(ctx, &o, &n, flags);
 	dirop_end(&n);
 	dirop_end(&o);
+	return r;
+}
+
+int dirop_rename_lookup(struct uvfs_ctx *ctx, struct dirop *o,
+			struct dirop *n, unsigned flags, bool blind_ok)
+{
+	int r;
+
+	dirop_lock2(o, n);
+	r = child_lookup(ctx, o);
+	if (r == 0 && !(blind_ok && rename_blind_ok(ctx, o, n, flags)))
+		r = child_lookup(ctx, n);
+	if (r) {
+		dirop_end(n);
+		dirop_end(o);
+	}
 	return r;
 }
 
@@ -524,6 +569,8 @@ int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
 {
 	int r;
 
+	/* both parents locked since the lookups (dirop_rename_lookup) */
+	UVFS_VERIFY(o->locked);
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))

@@ -266,9 +266,10 @@ static int node_make(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	bool gone = false;
 	int err;
 
-	err = dirop_at_parent(ctx, &dir->path, name, &d);
+	err = dirop_at_parent(&dir->path, name, &d);
 	if (err)
 		return err;
+	dirop_lock(&d);         /* until dirop_end */
 	err = dirop_create_direct(ctx, &d, mode, rdev, target, &vp, &gone);
 	if (gone)
 		return err;     /* its lookup failed: d released */
@@ -357,14 +358,17 @@ int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
 	int err;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
-	err = dirop_at(ctx, &odir->path, oname, &o);
+	err = dirop_at_parent(&odir->path, oname, &o);
 	if (err)
 		return err;
-	err = dirop_at(ctx, &ndir->path, nname, &n);
+	err = dirop_at_parent(&ndir->path, nname, &n);
 	if (err) {
 		dirop_end(&o);
 		return err;
 	}
+	err = dirop_rename_lookup(ctx, &o, &n, flags, false);
+	if (err)
+		return err;
 	err = dirop_rename(ctx, &o, &n, flags);
 	dirop_end(&n);
 	dirop_end(&o);
