@@ -14,6 +14,7 @@
  * driver).
  */
 #include "core.h"
+#include "hashname.h"
 #include "rcu.h"
 
 #define MAXSYMLINKS 40
@@ -104,7 +105,7 @@ int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name)
 }
 
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
-		unsigned flags, int *links);
+		size_t plen, unsigned flags, int *links);
 
 /* cur (held) is the directory containing the symlink *lnk (held); replaces
  * *lnk by what it points to. */
@@ -133,7 +134,7 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 	buf[n] = '\0';
 	start = buf[0] == '/' ? ctx->root : *cur;
 	path_get(&start);
-	err = walk(ctx, &start, buf, LK_FOLLOW, links);
+	err = walk(ctx, &start, buf, strlen(buf), LK_FOLLOW, links);
 	free(buf);
 	if (err) {
 		path_put(&start);
@@ -179,29 +180,40 @@ static const char *next_name(const char **pp, size_t *len, bool *trailing,
  * Walking without references changes nothing the caller can see: the mount
  * is never left (the walk's own reference keeps it busy), and a vnode that
  * dies or is renamed meanwhile is one the walk with references could have
- * stepped through just before.  => 0: *cur is the result (held);
- * -EAGAIN: *cur untouched. */
-static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur, const char *p,
-		    unsigned flags)
+ * stepped through just before.  Each name's end is found and its hash
+ * computed in one pass (hashname.h): the path is base .. base + plen.
+ * => 0: *cur is the result (held); -EAGAIN: *cur untouched. */
+static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur,
+		    const char *base, size_t plen, unsigned flags)
 {
 	struct vnode *vp = cur->vp;
-	const char *name;
+	const char *p = base, *end = base + plen, *name;
 	size_t len;
-	bool trailing, last;
+	uint32_t h;
 
 	if (ctx->cred.uid != 0)
 		return -EAGAIN;
 	rcu_thread_online();
 	rcu_read_enter();
-	while ((name = next_name(&p, &len, &trailing, &last)) != NULL) {
-		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
-
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (p == end)
+			break;
 		/* root's search permission: a live directory (may_access) */
-		if (!vn_isdir(vp) || vn_dead(vp) ||
-		    (name[0] == '.' &&
-		     (len == 1 || (len == 2 && name[1] == '.'))))
+		if (!vn_isdir(vp) || vn_dead(vp))
+			goto again;
+		name = p;
+		h = hn_hash_path((uintptr_t)vp, base, p, end, &len);
+		if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
 			goto again;     /* "." and ".." are walk's */
-		struct vnode *next = ncache_find_rcu(vp, name, len);
+		p += len;               /* at a '/' or the end (its NUL) */
+		bool trailing = *p == '/';
+		while (*p == '/')
+			p++;
+		bool last = p == end;
+		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
+		struct vnode *next = ncache_find_rcu(vp, name, len, h);
 		if (!next || (S_ISLNK(next->type) && follow_it) ||
 		    atomic_load_explicit(&next->mounted, memory_order_acquire))
 			goto again;
@@ -226,10 +238,11 @@ again:
 	return -EAGAIN;
 }
 
-/* Walks path from *cur (held); on success *cur is the result.  Either way
- * *cur is held on return (the caller puts it).  RCU mode first. */
+/* Walks path (plen bytes, NUL-terminated) from *cur (held); on success
+ * *cur is the result.  Either way *cur is held on return (the caller puts
+ * it).  RCU mode first. */
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
-		unsigned flags, int *links)
+		size_t plen, unsigned flags, int *links)
 {
 	const char *p = path, *at;
 	char name[NAME_MAX + 1];
@@ -242,7 +255,7 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		*cur = ctx->root;
 		path_get(cur);
 	}
-	if (walk_rcu(ctx, cur, p, flags) == 0)
+	if (walk_rcu(ctx, cur, path, plen, flags) == 0)
 		return 0;
 	while ((at = next_name(&p, &len, &trailing, &last)) != NULL) {
 		if (len > NAME_MAX) {
@@ -313,10 +326,12 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 {
 	struct path cur;
 	int links = 0, err;
+	size_t plen;
 
 	if (!path)
 		return -EFAULT;
-	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+	plen = strnlen(path, PATH_MAX);
+	if (plen >= PATH_MAX)
 		return -ENAMETOOLONG;
 	if (!*path && !(flags & LK_EMPTY))
 		return -ENOENT;
@@ -329,7 +344,7 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		path_put(&cur);
 		return -ENOTDIR;
 	}
-	err = walk(ctx, &cur, path, flags, &links);
+	err = walk(ctx, &cur, path, plen, flags, &links);
 	if (err) {
 		path_put(&cur);
 		return err;

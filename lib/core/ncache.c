@@ -35,6 +35,7 @@
  * nc_lock is a leaf lock (nothing is taken inside it).
  */
 #include "core.h"
+#include "hashname.h"
 #include "rcu.h"
 
 #include <stddef.h>
@@ -53,16 +54,13 @@ struct nc_entry {
 };
 _Static_assert(NAME_MAX <= UINT8_MAX, "nc_entry.len holds a name length");
 
+/* The hash of a name in dir: hashname.h's, salted with the directory's
+ * address (the path walk computes the same while it finds the name's
+ * end: ncache_find_rcu). */
 static uint32_t nc_hash(const struct vnode *dir, const char *name,
 			size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ (uintptr_t)dir;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (uint32_t)(h ^ h >> 32);
+	return hn_hash((uintptr_t)dir, name, len);
 }
 
 int ncache_init(struct uvfs *u)
@@ -138,7 +136,7 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 				      memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0) {
+		    hn_equal(e->name, name, len)) {
 			if (vn_tryref_rcu(e->child))
 				vp = e->child;
 			break;
@@ -156,20 +154,20 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 }
 
 struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
-			      size_t len)
+			      size_t len, uint32_t h)
 {
-	struct uvfs *u = dvp->sb->u;
+	struct uvfs_sb *sb = dvp->sb;
+	struct uvfs *u = sb->u;
 	struct nc_entry *e;
-	uint32_t h;
 
-	if (!nc_enabled(dvp) || len > NAME_MAX)
+	if (sb->ops->flags & UVFS_FS_NO_NAMECACHE)
 		return NULL;
-	h = nc_hash(dvp, name, len);
+	/* a name longer than NAME_MAX matches no entry's length */
 	for (e = atomic_load_explicit(&u->nc_buckets[h & u->nc_mask],
 				      memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0) {
+		    hn_equal(e->name, name, len)) {
 			struct vnode *vp = e->child;
 			if (!nc_refable(atomic_load_explicit(
 				    &vp->usecount, memory_order_acquire)))
@@ -226,7 +224,7 @@ static struct nc_entry *nc_find_locked(struct uvfs *u, struct vnode *dvp,
 	for (e = atomic_load(&u->nc_buckets[h & u->nc_mask]); e;
 	     e = atomic_load(&e->next))
 		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0)
+		    hn_equal(e->name, name, len))
 			return e;
 	return NULL;
 }
