@@ -171,23 +171,25 @@ static const char *next_name(const char **pp, size_t *len, bool *trailing,
 }
 
 /* RCU mode, as Linux's RCU-walk: the whole of path from start (held by
- * the caller) in one read-side section, through the name cache alone, holding nothing on
- * the way; only the result is referenced.  Everything it cannot decide by
- * itself ends it: a name not cached, ".", "..", a symbolic link to follow,
- * a mount point, a dead or unclean vnode, a permission check the driver
- * would have to make (any caller but root: the driver's check takes
- * locks, and nothing may wait inside the section), any error.  The caller
- * then walks the path again from the start, with references (walk).
- * Walking without references changes nothing the caller can see: the mount
- * is never left (the caller's reference on start's mount keeps it busy: a
- * walk's path, or the context's root or cwd), and a vnode that
- * dies or is renamed meanwhile is one the walk with references could have
- * stepped through just before.  Each name's end is found and its hash
- * computed in one pass (hashname.h): the path is base .. base + plen.
+ * the caller) in one read-side section, through the name cache alone,
+ * holding nothing on the way; only the result is referenced.  Everything
+ * it cannot decide by itself ends it: a name not cached, ".", "..", a
+ * symbolic link to follow, a mount point, a dead or unclean vnode, a
+ * permission check the driver would have to make (any caller but root:
+ * the driver's check takes locks, and nothing may wait inside the
+ * section), any error.  The caller then walks the path again from the
+ * start, with references (walk).  Walking without references changes
+ * nothing the caller can see: the mount is never left (the caller's
+ * reference on start's mount keeps it busy: a walk's path, or the
+ * context's root or cwd), and a vnode that dies or is renamed meanwhile
+ * is one the walk with references could have stepped through just before.
+ * Each name's end is found and its hash computed in one pass (hashname.h):
+ * the path is base .. base + plen.  Inline (namei_at's fast path, and
+ * walk): one call less per lookup.
  * => 0: *out is the result, referenced; -EAGAIN: nothing taken. */
-static int walk_rcu(struct uvfs_ctx *ctx, struct vnode *start,
-		    const char *base, size_t plen, unsigned flags,
-		    struct vnode **out)
+static inline __attribute__((always_inline)) int
+walk_rcu(struct uvfs_ctx *ctx, struct vnode *start, const char *base,
+	 size_t plen, unsigned flags, struct vnode **out)
 {
 	struct vnode *vp = start;
 	const char *p = base, *end = base + plen, *name;
