@@ -121,9 +121,10 @@ static inline uint32_t hn_hash_path(uintptr_t salt, const char *base,
 				continue;
 			}
 		}
-		unsigned k = (unsigned)__builtin_ctzll(m) >> 3;   /* < 8 */
-		w &= ((uint64_t)1 << (8 * k)) - 1;
-		p += k;
+		/* the bytes below the first '/' (its high bit is m's lowest:
+		 * the bits under it, shifted down to whole bytes) */
+		w &= ((m - 1) & ~m) >> 7;
+		p += (unsigned)__builtin_ctzll(m) >> 3;
 		break;
 	}
 	*len = (size_t)(p - s);
