@@ -32,6 +32,9 @@
  *    head shares memory with the directory link, which is dead once the
  *    entry is unlinked (readers walk only bucket chains).
  *
+ * The entry's layout and the lock-free reader half the path walk inlines
+ * (its probe, nc_refable, the reference) are in ncache.h.
+ *
  * nc_lock is a leaf lock (nothing is taken inside it).
  */
 #include "core.h"
@@ -43,7 +46,7 @@
 
 /* The hash of a name in dir: hashname.h's, salted with the directory's
  * address (the path walk computes the same while it finds the name's
- * end: ncache_find_rcu). */
+ * end, and probes with it: ncache_find_rcu in ncache.h). */
 static uint32_t nc_hash(const struct vnode *dir, const char *name,
 			size_t len)
 {
