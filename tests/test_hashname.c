@@ -78,6 +78,50 @@ static void path_hash_is_name_hash(void **state)
 	}
 }
 
+/* Names of any bytes but '/' and NUL (those around '/', 0x80 and up),
+ * from a fixed pseudo-random sequence, in paths of several names: each
+ * name's end and hash are found as for the name alone. */
+static void any_bytes(void **state)
+{
+	uint32_t x = 12345;
+	char path[256];
+
+	(void)state;
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 0, starts[8], lens[8];
+		int k = 0;
+
+		while (k < 8 && n < 200) {
+			size_t len = 1 + (x = x * 1103515245 + 12345) % 20;
+
+			path[n++] = '/';
+			starts[k] = n;
+			lens[k] = len;
+			for (size_t i = 0; i < len; i++) {
+				unsigned char c;
+
+				do
+					c = (unsigned char)((x = x * 1103515245 +
+							     12345) >> 16);
+				while (c == '/' || c == 0);
+				path[n++] = (char)c;
+			}
+			k++;
+		}
+		char *p = exact(path, n);
+
+		for (int i = 0; i < k; i++) {
+			size_t got;
+			uint32_t h = hn_hash_path(7, p, p + starts[i], p + n,
+						  &got);
+
+			assert_int_equal(got, lens[i]);
+			assert_int_equal(h, hn_hash(7, p + starts[i], got));
+		}
+		free(p);
+	}
+}
+
 /* The hash depends on the salt (the directory) and on every byte. */
 static void hash_sees_every_byte(void **state)
 {
@@ -175,6 +219,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(path_hash_is_name_hash),
+		cmocka_unit_test(any_bytes),
 		cmocka_unit_test(hash_sees_every_byte),
 		cmocka_unit_test(equal_is_memcmp),
 		cmocka_unit_test(hash_spreads),
