@@ -12,7 +12,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -272,6 +274,91 @@ static void rcu_walk_hands_back(void **state)
 	uvfs_ctx_free(uc);
 }
 
+/* The walk in RCU mode finds each name's end and its hash a word at a time
+ * (lib/core/hashname.h): slashes doubled and trailing, names at every
+ * length around a word's, names that differ only in their last byte, a
+ * link to a file with a slash after it, a walk from the cwd, and a cwd in
+ * a file system force-unmounted under cached names.  Each lookup runs
+ * twice (ino_of): the second from the cache. */
+static void rcu_walk_names(void **state)
+{
+	static const char *const names[] = {
+		"abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop",
+		"abcdefghijklmnopq", "x",
+	};
+	struct uvfs_ctx *c2;
+	struct stat st;
+	char path[512];
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t7", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t7/d", 0755), 0);
+	mkfile("/t7/d/f");
+	assert_int_equal(uvfs_symlink(C, "d", "/t7/l"), 0);
+	assert_int_equal(uvfs_symlink(C, "d/f", "/t7/fl"), 0);
+	ino_t f = ino_of("/t7/d/f"), d = ino_of("/t7/d");
+
+	assert_true(f != 0 && d != 0);
+	assert_int_equal(ino_of("//t7//d///f"), f);
+	assert_int_equal(ino_of("/t7/d/"), d);
+	assert_int_equal(ino_of("/t7/d//"), d);
+	assert_int_equal(ino_of("/t7/l/"), d);
+	assert_int_equal(uvfs_lstat(C, "/t7/l/", &st), 0);  /* followed */
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(uvfs_lstat(C, "/t7/l", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(ino_of("/t7/fl"), f);
+	assert_int_equal(uvfs_lstat(C, "/t7/fl", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(uvfs_stat(C, "/t7/fl/", &st), -ENOTDIR);
+	assert_int_equal(uvfs_stat(C, "/t7/d/f//", &st), -ENOTDIR);
+	assert_int_equal(uvfs_stat(C, "/t7/d/f/.", &st), -ENOTDIR);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		snprintf(path, sizeof(path), "/t7/d/%s", names[i]);
+		mkfile(path);
+		ino_t x = ino_of(path);
+		assert_true(x != 0 && x != f);
+		path[strlen(path) - 1] ^= 1;    /* the last byte differs */
+		assert_int_equal(ino_of(path), 0);
+		path[strlen(path) - 1] ^= 1;
+		path[6 + n / 2] ^= 1;           /* a middle one */
+		assert_int_equal(ino_of(path), 0);
+		path[6 + n / 2] ^= 1;
+		assert_int_equal(ino_of(path), x);
+		strcat(path, "/");
+		assert_int_equal(uvfs_stat(C, path, &st), -ENOTDIR);
+	}
+	memset(path, 'n', sizeof(path) - 1);
+	memcpy(path, "/t7/", 4);
+	path[4 + NAME_MAX + 1] = '\0';
+	assert_int_equal(uvfs_stat(C, path, &st), -ENAMETOOLONG);
+
+	/* from the cwd */
+	assert_int_equal(uvfs_ctx_new(U, NULL, &c2), 0);
+	assert_int_equal(uvfs_chdir(c2, "/t7/d"), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(uvfs_stat(c2, "f", &st), 0);
+		assert_int_equal(st.st_ino, f);
+		assert_int_equal(uvfs_stat(c2, "", &st), -ENOENT);
+	}
+
+	/* a cwd in a file system killed by a forced unmount */
+	assert_int_equal(uvfs_mkdir(C, "/t7/m", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/t7/m", NULL), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t7/m/a", 0755), 0);
+	mkfile("/t7/m/a/g");
+	assert_int_equal(uvfs_chdir(c2, "/t7/m"), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(uvfs_stat(c2, "a/g", &st), 0);
+	assert_int_equal(uvfs_umount(C, "/t7/m", UVFS_UMOUNT_FORCE), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(uvfs_stat(c2, "a/g", &st), -EIO);
+	uvfs_ctx_free(c2);
+}
+
 /* A file referenced ever since it was made (held open from its create,
  * as the FUSE kernel holds a file it created) has never been released, so
  * it is not on the vnode cache's LRU: its lookups must still be name-cache
@@ -332,6 +419,7 @@ int main(void)
 		cmocka_unit_test(rename_race),
 		cmocka_unit_test(rcu_walk_hands_back),
 		cmocka_unit_test(held_since_create_hits),
+		cmocka_unit_test(rcu_walk_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

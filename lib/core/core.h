@@ -428,15 +428,8 @@ void ncache_fini(struct uvfs *u);
 /* name: len bytes, NUL-terminated (len == strlen(name)). */
 bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 		   struct vnode **out);
-/* => RCU read side.  The child a cached name leads to, without a
- * reference (valid memory until the section ends), or NULL: not cached,
- * or the child unreferenced and not clean (VN_SLOW: being claimed).  The
- * path walk's RCU mode (namei.c). */
-struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
-			      size_t len);
-/* => RCU read side.  A reference on vp if it is still clean or already
- * referenced (it may be dead: check after). */
-bool ncache_tryref_rcu(struct vnode *vp);
+/* The lock-free probe of the path walk's RCU mode and its reference:
+ * ncache.h (inline). */
 /* Read before a driver lookup; pass to ncache_add. */
 unsigned long ncache_seq(struct vnode *dvp);
 void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,

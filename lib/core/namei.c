@@ -14,6 +14,8 @@
  * driver).
  */
 #include "core.h"
+#include "hashname.h"
+#include "ncache.h"
 #include "rcu.h"
 
 #define MAXSYMLINKS 40
@@ -104,7 +106,7 @@ int namei_step(struct uvfs_ctx *ctx, struct path *cur, const char *name)
 }
 
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
-		unsigned flags, int *links);
+		size_t plen, unsigned flags, int *links, bool rcu);
 
 /* cur (held) is the directory containing the symlink *lnk (held); replaces
  * *lnk by what it points to. */
@@ -133,7 +135,7 @@ static int follow(struct uvfs_ctx *ctx, const struct path *cur,
 	buf[n] = '\0';
 	start = buf[0] == '/' ? ctx->root : *cur;
 	path_get(&start);
-	err = walk(ctx, &start, buf, LK_FOLLOW, links);
+	err = walk(ctx, &start, buf, strlen(buf), LK_FOLLOW, links, true);
 	free(buf);
 	if (err) {
 		path_put(&start);
@@ -168,47 +170,70 @@ static const char *next_name(const char **pp, size_t *len, bool *trailing,
 	return name;
 }
 
-/* RCU mode, as Linux's RCU-walk: the whole of path from *cur (held) in
- * one read-side section, through the name cache alone, holding nothing on
- * the way; only the result is referenced.  Everything it cannot decide by
- * itself ends it: a name not cached, ".", "..", a symbolic link to follow,
- * a mount point, a dead or unclean vnode, a permission check the driver
- * would have to make (any caller but root: the driver's check takes
- * locks, and nothing may wait inside the section), any error.  The caller
- * then walks the path again from the start, with references (walk).
- * Walking without references changes nothing the caller can see: the mount
- * is never left (the walk's own reference keeps it busy), and a vnode that
- * dies or is renamed meanwhile is one the walk with references could have
- * stepped through just before.  => 0: *cur is the result (held);
- * -EAGAIN: *cur untouched. */
-static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur, const char *p,
-		    unsigned flags)
+/* RCU mode, as Linux's RCU-walk: the whole of path from start (held by
+ * the caller) in one read-side section, through the name cache alone,
+ * holding nothing on the way; only the result is referenced.  Everything
+ * it cannot decide by itself ends it: a name not cached, ".", "..", a
+ * symbolic link to follow, a mount point, a dead or unclean vnode, a
+ * permission check the driver would have to make (any caller but root:
+ * the driver's check takes locks, and nothing may wait inside the
+ * section), any error.  The caller then walks the path again from the
+ * start, with references (walk).  Walking without references changes
+ * nothing the caller can see: the mount is never left (the caller's
+ * reference on start's mount keeps it busy: a walk's path, or the
+ * context's root or cwd), and a vnode that dies or is renamed meanwhile
+ * is one the walk with references could have stepped through just before.
+ * Each name's end is found and its hash computed in one pass (hashname.h):
+ * the path is base .. base + plen.  Inline (namei_at's fast path, and
+ * walk): one call less per lookup.
+ * => 0: *out is the result, referenced; -EAGAIN: nothing taken. */
+static inline __attribute__((always_inline)) int
+walk_rcu(struct uvfs_ctx *ctx, struct vnode *start, const char *base,
+	 size_t plen, unsigned flags, struct vnode **out)
 {
-	struct vnode *vp = cur->vp;
-	const char *name;
+	struct vnode *vp = start;
+	const char *p = base, *end = base + plen, *name;
+	struct nc_probe pr;
 	size_t len;
-	bool trailing, last;
+	uint32_t h;
 
-	if (ctx->cred.uid != 0)
+	if (ctx->cred.uid != 0 || !ncache_probe_init(start, &pr))
 		return -EAGAIN;
 	rcu_thread_online();
 	rcu_read_enter();
-	while ((name = next_name(&p, &len, &trailing, &last)) != NULL) {
-		bool follow_it = !last || trailing || (flags & LK_FOLLOW);
-
-		/* root's search permission: a live directory (may_access) */
-		if (!vn_isdir(vp) || vn_dead(vp) ||
-		    (name[0] == '.' &&
-		     (len == 1 || (len == 2 && name[1] == '.'))))
+	while (*p == '/')
+		p++;
+	if (p != end && !vn_isdir(vp))
+		goto again;
+	while (p != end) {
+		/* root's search permission: a live directory (may_access;
+		 * every name below is in start's file system, whose death is
+		 * looked at once, after the loop) */
+		if (atomic_load_explicit(&vp->flags, memory_order_acquire) &
+		    VN_DEAD)
+			goto again;
+		name = p;
+		h = hn_hash_path((uintptr_t)vp, base, p, end, &len);
+		if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
 			goto again;     /* "." and ".." are walk's */
-		struct vnode *next = ncache_find_rcu(vp, name, len);
-		if (!next || (S_ISLNK(next->type) && follow_it) ||
+		p += len;               /* at a '/' or the end */
+		bool trailing = p != end;
+		while (*p == '/')
+			p++;
+		struct vnode *next = ncache_find_rcu(&pr, vp, name, len, h);
+		if (!next ||
 		    atomic_load_explicit(&next->mounted, memory_order_acquire))
 			goto again;
-		vp = next;
-		if (last && trailing && !vn_isdir(vp))
+		/* a slash after the name: a directory (a symbolic link to
+		 * follow is walk's); the last without one: a link is
+		 * followed if the caller says so */
+		if (trailing ? !vn_isdir(next)
+			     : S_ISLNK(next->type) && (flags & LK_FOLLOW))
 			goto again;
+		vp = next;
 	}
+	if (atomic_load_explicit(&vp->sb->killed, memory_order_acquire))
+		goto again;
 	if (((flags & LK_DIRECTORY) && !vn_isdir(vp)) ||
 	    !ncache_tryref_rcu(vp))
 		goto again;
@@ -218,21 +243,22 @@ static int walk_rcu(struct uvfs_ctx *ctx, struct path *cur, const char *p,
 		vn_rele(vp);
 		return -EAGAIN;
 	}
-	vn_rele(cur->vp);
-	cur->vp = vp;
+	*out = vp;
 	return 0;
 again:
 	rcu_read_leave();
 	return -EAGAIN;
 }
 
-/* Walks path from *cur (held); on success *cur is the result.  Either way
- * *cur is held on return (the caller puts it).  RCU mode first. */
+/* Walks path (plen bytes, NUL-terminated) from *cur (held); on success
+ * *cur is the result.  Either way *cur is held on return (the caller puts
+ * it).  RCU mode first, unless the caller tried it (rcu false). */
 static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
-		unsigned flags, int *links)
+		size_t plen, unsigned flags, int *links, bool rcu)
 {
 	const char *p = path, *at;
 	char name[NAME_MAX + 1];
+	struct vnode *res;
 	size_t len;
 	bool trailing, last;
 	int err = 0;
@@ -242,8 +268,11 @@ static int walk(struct uvfs_ctx *ctx, struct path *cur, const char *path,
 		*cur = ctx->root;
 		path_get(cur);
 	}
-	if (walk_rcu(ctx, cur, p, flags) == 0)
+	if (rcu && walk_rcu(ctx, cur->vp, path, plen, flags, &res) == 0) {
+		vn_rele(cur->vp);
+		cur->vp = res;
 		return 0;
+	}
 	while ((at = next_name(&p, &len, &trailing, &last)) != NULL) {
 		if (len > NAME_MAX) {
 			err = -ENAMETOOLONG;
@@ -312,15 +341,34 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	     unsigned flags, struct path *out)
 {
 	struct path cur;
+	struct vnode *res;
 	int links = 0, err;
+	bool rcu = true;
+	size_t plen;
 
 	if (!path)
 		return -EFAULT;
-	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+	plen = strnlen(path, PATH_MAX);
+	if (plen >= PATH_MAX)
 		return -ENAMETOOLONG;
 	if (!*path && !(flags & LK_EMPTY))
 		return -ENOENT;
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
+	if (path[0] == '/' || dirfd == UVFS_AT_FDCWD) {
+		/* RCU mode from the context's root or cwd without a reference
+		 * of the walk's own: the context holds them, and it is used by
+		 * one thread at a time (uvfs.h), so they stay for the call.
+		 * Only the result is taken. */
+		const struct path *start = path[0] == '/' ? &ctx->root
+							  : &ctx->cwd;
+		if (walk_rcu(ctx, start->vp, path, plen, flags, &res) == 0) {
+			mount_ref(start->mnt);
+			out->mnt = start->mnt;
+			out->vp = res;
+			return 0;
+		}
+		rcu = false;
+	}
 	err = lookup_start(ctx, dirfd, path, &cur);
 	if (err)
 		return err;
@@ -329,7 +377,7 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		path_put(&cur);
 		return -ENOTDIR;
 	}
-	err = walk(ctx, &cur, path, flags, &links);
+	err = walk(ctx, &cur, path, plen, flags, &links, rcu);
 	if (err) {
 		path_put(&cur);
 		return err;

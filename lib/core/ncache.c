@@ -32,37 +32,25 @@
  *    head shares memory with the directory link, which is dead once the
  *    entry is unlinked (readers walk only bucket chains).
  *
+ * The entry's layout and the lock-free reader half the path walk inlines
+ * (its probe, nc_refable, the reference) are in ncache.h.
+ *
  * nc_lock is a leaf lock (nothing is taken inside it).
  */
 #include "core.h"
+#include "hashname.h"
+#include "ncache.h"
 #include "rcu.h"
 
 #include <stddef.h>
 
-struct nc_entry {
-	struct nc_entry *_Atomic next;      /* bucket chain; nc_lock */
-	struct vnode *dir, *child;          /* const */
-	union {
-		struct cds_hlist_node dir_link; /* nc_lock: dir->nc_as_dir */
-		struct rcu_head rcu;            /* once unlinked */
-	};
-	struct nc_entry *child_next;        /* nc_lock: child->nc_as_child */
-	uint32_t hash;                      /* const: nc_hash() */
-	uint8_t len;                        /* const: <= NAME_MAX */
-	char name[];                        /* const, NUL-terminated */
-};
-_Static_assert(NAME_MAX <= UINT8_MAX, "nc_entry.len holds a name length");
-
+/* The hash of a name in dir: hashname.h's, salted with the directory's
+ * address (the path walk computes the same while it finds the name's
+ * end, and probes with it: ncache_find_rcu in ncache.h). */
 static uint32_t nc_hash(const struct vnode *dir, const char *name,
 			size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ (uintptr_t)dir;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (uint32_t)(h ^ h >> 32);
+	return hn_hash((uintptr_t)dir, name, len);
 }
 
 int ncache_init(struct uvfs *u)
@@ -91,36 +79,6 @@ static bool nc_enabled(const struct vnode *dvp)
 	return !(dvp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
 }
 
-/* May a reference be taken on vp without vc_lock, its use count word
- * being c?  Yes if it is clean (0 -> 1 needs no lock then), or if it is
- * already referenced whatever VN_SLOW says: n -> n + 1 for n >= 1 is what
- * vn_ref does for any holder, it can be neither a 0 -> 1 crossing nor a
- * claim (those need 0).  Not for an unreferenced slow vnode: being
- * claimed for reclaim, or its next use must go through the lock.  (A new
- * vnode stays slow until its first last release puts it on the LRU; a
- * file the kernel holds from its create never gets there.) */
-static bool nc_refable(uint32_t c)
-{
-	return !(c & VN_SLOW) || (c & ~VN_SLOW) != 0;
-}
-
-/* Takes a reference on a vnode without any lock.  => RCU read side (the
- * memory is valid); fails where nc_refable says no.  A dead vnode may be
- * taken (revoke races the reader): the callers check vn_dead after. */
-static bool vn_tryref_rcu(struct vnode *vp)
-{
-	uint32_t c = atomic_load_explicit(&vp->usecount,
-					  memory_order_relaxed);
-
-	while (nc_refable(c)) {
-		if (atomic_compare_exchange_weak_explicit(
-			    &vp->usecount, &c, c + 1, memory_order_acquire,
-			    memory_order_relaxed))
-			return true;
-	}
-	return false;
-}
-
 bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 		   struct vnode **out)
 {
@@ -138,8 +96,8 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 				      memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0) {
-			if (vn_tryref_rcu(e->child))
+		    hn_equal(e->name, name, len)) {
+			if (ncache_tryref_rcu(e->child))
 				vp = e->child;
 			break;
 		}
@@ -153,36 +111,6 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 	}
 	*out = vp;
 	return true;
-}
-
-struct vnode *ncache_find_rcu(struct vnode *dvp, const char *name,
-			      size_t len)
-{
-	struct uvfs *u = dvp->sb->u;
-	struct nc_entry *e;
-	uint32_t h;
-
-	if (!nc_enabled(dvp) || len > NAME_MAX)
-		return NULL;
-	h = nc_hash(dvp, name, len);
-	for (e = atomic_load_explicit(&u->nc_buckets[h & u->nc_mask],
-				      memory_order_acquire);
-	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
-		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0) {
-			struct vnode *vp = e->child;
-			if (!nc_refable(atomic_load_explicit(
-				    &vp->usecount, memory_order_acquire)))
-				return NULL;
-			return vp;
-		}
-	}
-	return NULL;
-}
-
-bool ncache_tryref_rcu(struct vnode *vp)
-{
-	return vn_tryref_rcu(vp);
 }
 
 unsigned long ncache_seq(struct vnode *dvp)
@@ -226,7 +154,7 @@ static struct nc_entry *nc_find_locked(struct uvfs *u, struct vnode *dvp,
 	for (e = atomic_load(&u->nc_buckets[h & u->nc_mask]); e;
 	     e = atomic_load(&e->next))
 		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    memcmp(e->name, name, len) == 0)
+		    hn_equal(e->name, name, len))
 			return e;
 	return NULL;
 }

@@ -256,28 +256,31 @@ int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa)
 /* The credentials of the operation in progress (fs.h): set where a call
  * on a context first meets the namespace (namei_at, fd_get), read by
  * drivers.  Per thread; a worker thread never has any. */
-static _Thread_local struct uvfs_cred cur_cred;
-static _Thread_local bool cur_cred_set;
+static _Thread_local struct {
+	struct uvfs_cred cred;
+	bool set;
+} cred_now;     /* one thread-local: one address to find per call */
 
 void cred_set_current(const struct uvfs_cred *cr)
 {
 	if (!cr) {
-		cur_cred_set = false;
+		cred_now.set = false;
 		return;
 	}
 	unsigned n = cr->ngroups < UVFS_NGROUPS_MAX ? cr->ngroups
 						     : UVFS_NGROUPS_MAX;
 
-	cur_cred.uid = cr->uid;
-	cur_cred.gid = cr->gid;
-	cur_cred.ngroups = n;
-	memcpy(cur_cred.groups, cr->groups, n * sizeof(gid_t));
-	cur_cred_set = true;
+	cred_now.cred.uid = cr->uid;
+	cred_now.cred.gid = cr->gid;
+	cred_now.cred.ngroups = n;
+	if (n)
+		memcpy(cred_now.cred.groups, cr->groups, n * sizeof(gid_t));
+	cred_now.set = true;
 }
 
 const struct uvfs_cred *uvfs_cred_current(void)
 {
-	return cur_cred_set ? &cur_cred : NULL;
+	return cred_now.set ? &cred_now.cred : NULL;
 }
 
 bool cred_in_group(const struct uvfs_cred *cr, gid_t gid)

@@ -1,0 +1,111 @@
+/*
+ * ncache.h - the name cache's entry and its lock-free reader half, inline
+ * for the path walk's RCU mode (namei.c), which probes once per component
+ * (ncache.c owns the entries: their life, the locked side, the rules).
+ *
+ * A walk in RCU mode stays in one file system (it hands a mount point back
+ * to the walk with references), so what a probe needs besides the name is
+ * the same for every component: the buckets, their mask, and whether the
+ * file system is cached at all.  ncache_probe_init() reads them once.
+ */
+#ifndef UVFS_NCACHE_H
+#define UVFS_NCACHE_H
+
+#include "core.h"
+#include "hashname.h"
+
+struct nc_entry {
+	struct nc_entry *_Atomic next;      /* bucket chain; nc_lock */
+	struct vnode *dir, *child;          /* const */
+	union {
+		struct cds_hlist_node dir_link; /* nc_lock: dir->nc_as_dir */
+		struct rcu_head rcu;            /* once unlinked */
+	};
+	struct nc_entry *child_next;        /* nc_lock: child->nc_as_child */
+	uint32_t hash;                      /* const: nc_hash() */
+	uint8_t len;                        /* const: <= NAME_MAX */
+	char name[];                        /* const, NUL-terminated */
+};
+_Static_assert(NAME_MAX <= UINT8_MAX, "nc_entry.len holds a name length");
+
+/* May a reference be taken on vp without vc_lock, its use count word
+ * being c?  Yes if it is clean (0 -> 1 needs no lock then), or if it is
+ * already referenced whatever VN_SLOW says: n -> n + 1 for n >= 1 is what
+ * vn_ref does for any holder, it can be neither a 0 -> 1 crossing nor a
+ * claim (those need 0).  Not for an unreferenced slow vnode: being
+ * claimed for reclaim, or its next use must go through the lock.  (A new
+ * vnode stays slow until its first last release puts it on the LRU; a
+ * file the kernel holds from its create never gets there.) */
+static inline bool nc_refable(uint32_t c)
+{
+	return !(c & VN_SLOW) || (c & ~VN_SLOW) != 0;
+}
+
+/* => RCU read side.  A reference on vp if it is still clean or already
+ * referenced (nc_refable), taken without any lock; the memory is valid
+ * for the section.  A dead vnode may be taken (revoke races the reader):
+ * the callers check vn_dead after. */
+static inline bool ncache_tryref_rcu(struct vnode *vp)
+{
+	uint32_t c = atomic_load_explicit(&vp->usecount,
+					  memory_order_relaxed);
+
+	while (nc_refable(c)) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &vp->usecount, &c, c + 1, memory_order_acquire,
+			    memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+/* What a walk's probes share: the file system's (u's buckets). */
+struct nc_probe {
+	struct nc_entry *_Atomic *buckets;
+	unsigned long mask;
+};
+
+/* For probes in dvp's file system.  => false: it is never cached
+ * (UVFS_FS_NO_NAMECACHE). */
+static inline bool ncache_probe_init(const struct vnode *dvp,
+				     struct nc_probe *pr)
+{
+	const struct uvfs_sb *sb = dvp->sb;
+
+	if (sb->ops->flags & UVFS_FS_NO_NAMECACHE)
+		return false;
+	pr->buckets = sb->u->nc_buckets;
+	pr->mask = sb->u->nc_mask;
+	return true;
+}
+
+/* => RCU read side; pr from ncache_probe_init() for dvp's file system.
+ * The child a cached name leads to, without a reference (valid memory
+ * until the section ends), or NULL: not cached, or the child unreferenced
+ * and not clean (VN_SLOW: being claimed).  name: len bytes (not
+ * NUL-terminated; a name longer than NAME_MAX matches no entry's
+ * length); h: its hash in dvp, hn_hash_path's with dvp's address as the
+ * salt, computed while the walk found the name's end. */
+static inline struct vnode *ncache_find_rcu(const struct nc_probe *pr,
+					    const struct vnode *dvp,
+					    const char *name, size_t len,
+					    uint32_t h)
+{
+	struct nc_entry *e;
+
+	for (e = atomic_load_explicit(&pr->buckets[h & pr->mask],
+				      memory_order_acquire);
+	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
+		if (e->hash == h && e->dir == dvp && e->len == len &&
+		    hn_equal(e->name, name, len)) {
+			struct vnode *vp = e->child;
+			if (!nc_refable(atomic_load_explicit(
+				    &vp->usecount, memory_order_acquire)))
+				return NULL;
+			return vp;
+		}
+	}
+	return NULL;
+}
+
+#endif /* UVFS_NCACHE_H */
