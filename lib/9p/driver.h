@@ -268,8 +268,13 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **f);
  * fid its create opened if it has no walked one yet (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
 		  bool *open);
-/* Walks n again from the root by its chain of names, installs the fid. */
-int rewalk(struct p9sb *s, struct node *n);
+/* Walks n again from the root by its chain of names, installs the fid
+ * (rewalk_get: and gives the caller a reference to it in *got). */
+int rewalk_get(struct p9sb *s, struct node *n, struct fid **got);
+static inline int rewalk(struct p9sb *s, struct node *n)
+{
+	return rewalk_get(s, n, NULL);
+}
 /* => s->lock held.  n's fid becomes f (ownership passes); the old one,
  * and one the cache released, are returned to be put unlocked. */
 void node_set_fid_locked(struct p9sb *s, struct node *n, struct fid *f,

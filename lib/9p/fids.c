@@ -174,35 +174,37 @@ static bool walk_wait_locked(struct p9sb *s, struct node *n)
 
 int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
+	struct fid *f;
+	bool gone;
+	int r;
+
 	fid_follow_rename(s, n);
-	for (int tries = 0;; tries++) {
-		pthread_mutex_lock(&s->lock);
-		if (!n->fid && tries == 0)
-			walk_wait_locked(s, n);
-		struct fid *f = n->fid;
-		if (f) {
-			atomic_fetch_add(&f->refs, 1);
-			flru_touch_locked(s, n);
-			pthread_mutex_unlock(&s->lock);
-			*out = f;
-			return 0;
-		}
+	pthread_mutex_lock(&s->lock);
+	if (!n->fid)
+		walk_wait_locked(s, n);
+	f = n->fid;
+	if (f) {
+		atomic_fetch_add(&f->refs, 1);
+		flru_touch_locked(s, n);
 		pthread_mutex_unlock(&s->lock);
-		/* released by the cache: walk it again (not a file removed
-		 * here: its old name may be another's now) */
-		pthread_mutex_lock(&s->lock);
-		bool gone = n->gone;
-		pthread_mutex_unlock(&s->lock);
-		if (gone)
-			return -ENOENT;
-		int r = tries < 3 ? rewalk(s, n) : -ESTALE;
-		if (r) {
-			pthread_mutex_lock(&s->lock);
-			gone = n->gone;
-			pthread_mutex_unlock(&s->lock);
-			return gone ? -ENOENT : r;
-		}
+		*out = f;
+		return 0;
 	}
+	gone = n->gone;
+	pthread_mutex_unlock(&s->lock);
+	if (gone)
+		return -ENOENT;
+	/* released by the cache, or taken by an open (node_fid_take):
+	 * walked again (not a file removed here: its old name may be
+	 * another's now), keeping the fid that walk makes, which another
+	 * opener could otherwise take before a second look found it */
+	r = rewalk_get(s, n, out);
+	if (r == 0)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	gone = n->gone;
+	pthread_mutex_unlock(&s->lock);
+	return gone ? -ENOENT : r;
 }
 
 /* For getattr: an open handle's fid if there is one (an open file can be
@@ -245,9 +247,12 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
  * an ancestor that holds a fid.  Used after a rename above n, when the
  * fid cache gave n's fid up, when n's name is gone and it has another.
  * 0, or -ESTALE if the chain of names is incomplete or leads to another
- * file, or the walk's error.
+ * file, or the walk's error.  got (may be NULL): the new fid, with a
+ * reference for the caller taken as it is installed, so that no other
+ * caller can take it away first (an open takes a node's only reference
+ * for its Tlopen: node_fid_take).
  */
-int rewalk(struct p9sb *s, struct node *n)
+int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
 {
 	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
 	struct fid *basef = NULL;
@@ -336,6 +341,10 @@ int rewalk(struct p9sb *s, struct node *n)
 		pthread_mutex_lock(&s->lock);
 		node_set_fid_locked(s, n, f, &old, &released);
 		n->gen = gen;
+		if (got) {
+			atomic_fetch_add(&f->refs, 1);
+			*got = f;
+		}
 		pthread_mutex_unlock(&s->lock);
 		fid_put(s, old);
 		fid_put(s, released);
