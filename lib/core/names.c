@@ -176,9 +176,9 @@ int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
  * -EACCES or -EROFS).  Not tried for "." or "..", a trailing slash, or a
  * device made by anyone but root: the ordinary path decides those.
  * => d's parent held (dirop_at_parent, dirop_begin_parent) and its
- * directory lock (dirop_lock), its child not looked up.  1: not tried (dirop_lookup_child and dirop_create follow),
- * 0 and *out made, or -errno (*gone set when the lookup itself failed: d
- * released).
+ * directory lock (dirop_lock), its child not looked up.  1: not tried
+ * (dirop_lookup_child and dirop_create follow), 0 and *out made, or
+ * -errno (*gone set when the lookup itself failed: d released).
  */
 int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 			dev_t rdev, const char *target, struct vnode **out,
