@@ -191,13 +191,29 @@ static void vn_free(struct vnode *vp)
 	vn_free_finish(vp, u);
 }
 
-/* The driver's part of vn_unload: open files still attached have their
- * driver handles released, then the driver object goes (priv: the
- * vnode's, taken when VN_LOADED was cleared).  No lock held. */
-static void vn_unload_driver(struct vnode *vp, void *priv)
+/* The first half of an unload, if this caller is the one to do it (the
+ * vnode still VN_LOADED, cleared here under vc_lock): the name cache's
+ * entries go, open files still attached have their driver handles
+ * released, then the driver object.  No lock held on entry or return.
+ * => true if it was done here: the caller then counts it (sb->nlive--,
+ * under vc_lock). */
+static bool vn_unload_driver(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
+	void *priv = NULL;
+	bool mine;
+
+	pthread_mutex_lock(&u->vc_lock);
+	mine = (vn_flags(vp) & VN_LOADED) != 0;
+	if (mine) {
+		VN_FLAGS_SET(vp, 0, VN_LOADED);
+		priv = vp->priv;
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+	if (!mine)
+		return false;
+	ncache_purge(vp);
 
 	/* One file at a time, its handle released with the stripe dropped
 	 * (a stripe is never held across a driver call).  Once detached
@@ -231,16 +247,6 @@ static void vn_unload_driver(struct vnode *vp, void *priv)
 	}
 	if (sb->ops->reclaim)
 		sb->ops->reclaim(sb, priv);
-}
-
-/* => vc_lock held.  Is the vnode's driver object ours to give back?  It
- * is, once: VN_LOADED goes, and *priv is the object. */
-static bool vn_unload_take_locked(struct vnode *vp, void **priv)
-{
-	if (!(vn_flags(vp) & VN_LOADED))
-		return false;
-	VN_FLAGS_SET(vp, 0, VN_LOADED);
-	*priv = vp->priv;
 	return true;
 }
 
@@ -249,16 +255,9 @@ static void vn_unload(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
-	void *priv;
-	bool mine;
 
-	pthread_mutex_lock(&u->vc_lock);
-	mine = vn_unload_take_locked(vp, &priv);
-	pthread_mutex_unlock(&u->vc_lock);
-	if (!mine)
+	if (!vn_unload_driver(vp))
 		return;
-	ncache_purge(vp);
-	vn_unload_driver(vp, priv);
 	pthread_mutex_lock(&u->vc_lock);
 	UVFS_VERIFY(sb->nlive > 0);
 	sb->nlive--;
@@ -273,14 +272,10 @@ static void vn_reclaim_work(struct work *w)
 	struct vnode *vp = caa_container_of(w, struct vnode, work);
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
-	void *priv;
+	bool unloaded = vn_unload_driver(vp);
 
 	pthread_mutex_lock(&u->vc_lock);
-	if (vn_unload_take_locked(vp, &priv)) {
-		pthread_mutex_unlock(&u->vc_lock);
-		ncache_purge(vp);
-		vn_unload_driver(vp, priv);
-		pthread_mutex_lock(&u->vc_lock);
+	if (unloaded) {
 		UVFS_VERIFY(sb->nlive > 0);
 		sb->nlive--;
 	}
