@@ -51,6 +51,7 @@
 #ifdef UVFS_CONFORMANCE_TESTFS /* conformance-testfs (tests/meson.build) */
 #include "testfs.h"
 #endif
+#include "test_clock.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -238,13 +239,6 @@ static void umount_memfs(const char *rel)
 /* Longer than any attribute cache of a remote type (actimeo=1000 ms):
  * what follows asks the server again. */
 #define ATTR_CACHE_MS 1200
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int ts_cmp(struct timespec a, struct timespec b)
 {

@@ -40,6 +40,7 @@
 #include <uvfs/uvfs.h>
 
 #include "testfs.h"
+#include "test_clock.h"
 
 /* How long the second call is given to get past the first: it takes
  * microseconds when nothing holds it back. */
@@ -49,21 +50,6 @@ static struct uvfs *U;
 static struct uvfs_ctx *R;          /* root */
 static struct uvfs_ctx *A;          /* uid 1000 */
 static struct uvfs_node *root_node, *dir_node; /* the node API's test */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int setup(void **state)
 {

@@ -35,6 +35,7 @@
 
 #include <uvfs/fs.h>
 #include <uvfs/uvfs.h>
+#include "test_clock.h"
 
 static struct uvfs *U;
 static struct uvfs_ctx *R;      /* a root context */
@@ -84,21 +85,6 @@ static void check_err(long r, int e1, int e2, const char *expr,
 			       __LINE__)
 #define ERR2(expr, e1, e2) check_err((long)(expr), (e1), (e2), #expr, \
 				     __FILE__, __LINE__)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static void put(struct uvfs_ctx *c, const char *path, const char *data)
 {

@@ -54,6 +54,7 @@
 #include <uvfs/uvfs.h>
 
 #include "testfs.h"
+#include "test_clock.h"
 
 /* Generous bounds: the machine is shared, timings are not a schedule. */
 #define DEADLINE_MS 200
@@ -61,21 +62,6 @@
 
 static struct uvfs *U;
 static struct uvfs_ctx *R;
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static const struct uvfs_fstype_ops reusefs_ops;
 

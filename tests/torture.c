@@ -53,6 +53,7 @@
 #include <uvfs/uvfs.h>
 
 #include "testfs.h"
+#include "test_clock.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -202,14 +203,6 @@ static uint64_t rnd_next(uint64_t *s)
 static unsigned rnd(uint64_t *s, unsigned n)
 {
 	return (unsigned)(rnd_next(s) >> 33) % n;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static void sleep_us(long us)
