@@ -142,7 +142,7 @@ int sys_asprintf(char **out, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = uvfs_sys.vasprintf(&s, fmt, ap);
+	n = SYS_FN(vasprintf)(&s, fmt, ap);
 	va_end(ap);
 	if (n >= 0)
 		*out = s;
@@ -172,6 +172,25 @@ static void **slot(struct uvfs_sys *t, int i)
 {
 	return (void **)((char *)t + entries[i].off);
 }
+
+/* The tables' entries and the fault's settings are read by every thread
+ * that calls through them, without the writers' mutex: atomic loads and
+ * stores (plain moves on x86-64), so that arming and disarming while
+ * other threads run is no data race.  Entries are stored with release
+ * after the settings they lead to. */
+static void *slot_get(struct uvfs_sys *t, int i)
+{
+	return __atomic_load_n(slot(t, i), __ATOMIC_ACQUIRE);
+}
+
+static void slot_set(struct uvfs_sys *t, int i, void *fn)
+{
+	__atomic_store_n(slot(t, i), fn, __ATOMIC_RELEASE);
+}
+
+#define PASS_FN(f) __atomic_load_n(&pass.f, __ATOMIC_ACQUIRE)
+#define F_GET(field) __atomic_load_n(&fault.field, __ATOMIC_RELAXED)
+#define F_SET(field, v) __atomic_store_n(&fault.field, (v), __ATOMIC_RELAXED)
 
 static int entry_find(const char *name)
 {
@@ -244,31 +263,36 @@ static int hit(int entry, void *ret)
 {
 	unsigned long c = __atomic_add_fetch(&fault.calls, 1, __ATOMIC_RELAXED);
 	struct site *s = site_get((uintptr_t)ret, entry);
-	bool fail = fault.nth && (c == fault.nth ||
-				  (fault.persist && c > fault.nth));
+	unsigned long nth = F_GET(nth);
+	uintptr_t site = F_GET(site), *trace = F_GET(trace);
+	bool persist = F_GET(persist);
+	bool fail = nth && (c == nth || (persist && c > nth));
 
-	if (fault.site) {
+	if (site) {
 		/* the first call from that site; with persist, every call
 		 * of the class from then on */
 		unsigned long f = __atomic_load_n(&fault.failed,
 						  __ATOMIC_RELAXED);
-		fail = f == 0 ? (uintptr_t)ret == fault.site : fault.persist;
+		fail = f == 0 ? (uintptr_t)ret == site : persist;
 	}
 
 	if (s)
 		__atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
-	if (fault.trace && c <= fault.ntrace)
-		fault.trace[c - 1] = (uintptr_t)ret;
+	if (trace && c <= F_GET(ntrace))
+		__atomic_store_n(&trace[c - 1], (uintptr_t)ret,
+				 __ATOMIC_RELAXED);
 	if (!fail)
 		return 0;
 	if (s)
 		__atomic_add_fetch(&s->failed, 1, __ATOMIC_RELAXED);
 	if (__atomic_add_fetch(&fault.failed, 1, __ATOMIC_RELAXED) == 1) {
-		fault.fail_entry = entry;
+		F_SET(fail_entry, entry);
 		__atomic_store_n(&fault.fail_site, (uintptr_t)ret,
 				 __ATOMIC_RELEASE);
 	}
-	return fault.err ? fault.err : class_errno(entries[entry].cls);
+	int err = F_GET(err);
+
+	return err ? err : class_errno(entries[entry].cls);
 }
 
 #define RA __builtin_return_address(0)
@@ -290,40 +314,40 @@ static int hit(int entry, void *ret)
 
 /* ---- the shims ------------------------------------------------------- */
 
-static void *f_malloc(size_t n) { HIT_NULL(malloc); return pass.malloc(n); }
-static void *f_calloc(size_t n, size_t sz) { HIT_NULL(calloc); return pass.calloc(n, sz); }
-static void *f_realloc(void *p, size_t n) { HIT_NULL(realloc); return pass.realloc(p, n); }
-static char *f_strdup(const char *s) { HIT_NULL(strdup); return pass.strdup(s); }
-static char *f_strndup(const char *s, size_t n) { HIT_NULL(strndup); return pass.strndup(s, n); }
-static int f_vasprintf(char **o, const char *f, va_list ap) { HIT_M1(vasprintf); return pass.vasprintf(o, f, ap); }
+static void *f_malloc(size_t n) { HIT_NULL(malloc); return PASS_FN(malloc)(n); }
+static void *f_calloc(size_t n, size_t sz) { HIT_NULL(calloc); return PASS_FN(calloc)(n, sz); }
+static void *f_realloc(void *p, size_t n) { HIT_NULL(realloc); return PASS_FN(realloc)(p, n); }
+static char *f_strdup(const char *s) { HIT_NULL(strdup); return PASS_FN(strdup)(s); }
+static char *f_strndup(const char *s, size_t n) { HIT_NULL(strndup); return PASS_FN(strndup)(s, n); }
+static int f_vasprintf(char **o, const char *f, va_list ap) { HIT_M1(vasprintf); return PASS_FN(vasprintf)(o, f, ap); }
 
-static ssize_t f_read(int fd, void *b, size_t n) { HIT_M1(read); return pass.read(fd, b, n); }
-static ssize_t f_write(int fd, const void *b, size_t n) { HIT_M1(write); return pass.write(fd, b, n); }
-static ssize_t f_pread(int fd, void *b, size_t n, off_t o) { HIT_M1(pread); return pass.pread(fd, b, n, o); }
-static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o) { HIT_M1(pwrite); return pass.pwrite(fd, b, n, o); }
+static ssize_t f_read(int fd, void *b, size_t n) { HIT_M1(read); return PASS_FN(read)(fd, b, n); }
+static ssize_t f_write(int fd, const void *b, size_t n) { HIT_M1(write); return PASS_FN(write)(fd, b, n); }
+static ssize_t f_pread(int fd, void *b, size_t n, off_t o) { HIT_M1(pread); return PASS_FN(pread)(fd, b, n, o); }
+static ssize_t f_pwrite(int fd, const void *b, size_t n, off_t o) { HIT_M1(pwrite); return PASS_FN(pwrite)(fd, b, n, o); }
 
-static int f_socket(int d, int t, int p) { HIT_M1(socket); return pass.socket(d, t, p); }
-static int f_socketpair(int d, int t, int p, int sv[2]) { HIT_M1(socketpair); return pass.socketpair(d, t, p, sv); }
-static int f_connect(int fd, const struct sockaddr *a, socklen_t l) { HIT_M1(connect); return pass.connect(fd, a, l); }
-static int f_bind(int fd, const struct sockaddr *a, socklen_t l) { HIT_M1(bind); return pass.bind(fd, a, l); }
-static int f_listen(int fd, int b) { HIT_M1(listen); return pass.listen(fd, b); }
-static int f_accept4(int fd, struct sockaddr *a, socklen_t *l, int fl) { HIT_M1(accept4); return pass.accept4(fd, a, l, fl); }
-static ssize_t f_send(int fd, const void *b, size_t n, int fl) { HIT_M1(send); return pass.send(fd, b, n, fl); }
-static ssize_t f_sendmsg(int fd, const struct msghdr *m, int fl) { HIT_M1(sendmsg); return pass.sendmsg(fd, m, fl); }
-static ssize_t f_recv(int fd, void *b, size_t n, int fl) { HIT_M1(recv); return pass.recv(fd, b, n, fl); }
-static ssize_t f_recvmsg(int fd, struct msghdr *m, int fl) { HIT_M1(recvmsg); return pass.recvmsg(fd, m, fl); }
-static int f_shutdown(int fd, int how) { HIT_M1(shutdown); return pass.shutdown(fd, how); }
-static int f_poll(struct pollfd *p, nfds_t n, int ms) { HIT_M1(poll); return pass.poll(p, n, ms); }
-static int f_setsockopt(int fd, int lv, int o, const void *v, socklen_t l) { HIT_M1(setsockopt); return pass.setsockopt(fd, lv, o, v, l); }
-static int f_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { HIT_M1(getsockopt); return pass.getsockopt(fd, lv, o, v, l); }
+static int f_socket(int d, int t, int p) { HIT_M1(socket); return PASS_FN(socket)(d, t, p); }
+static int f_socketpair(int d, int t, int p, int sv[2]) { HIT_M1(socketpair); return PASS_FN(socketpair)(d, t, p, sv); }
+static int f_connect(int fd, const struct sockaddr *a, socklen_t l) { HIT_M1(connect); return PASS_FN(connect)(fd, a, l); }
+static int f_bind(int fd, const struct sockaddr *a, socklen_t l) { HIT_M1(bind); return PASS_FN(bind)(fd, a, l); }
+static int f_listen(int fd, int b) { HIT_M1(listen); return PASS_FN(listen)(fd, b); }
+static int f_accept4(int fd, struct sockaddr *a, socklen_t *l, int fl) { HIT_M1(accept4); return PASS_FN(accept4)(fd, a, l, fl); }
+static ssize_t f_send(int fd, const void *b, size_t n, int fl) { HIT_M1(send); return PASS_FN(send)(fd, b, n, fl); }
+static ssize_t f_sendmsg(int fd, const struct msghdr *m, int fl) { HIT_M1(sendmsg); return PASS_FN(sendmsg)(fd, m, fl); }
+static ssize_t f_recv(int fd, void *b, size_t n, int fl) { HIT_M1(recv); return PASS_FN(recv)(fd, b, n, fl); }
+static ssize_t f_recvmsg(int fd, struct msghdr *m, int fl) { HIT_M1(recvmsg); return PASS_FN(recvmsg)(fd, m, fl); }
+static int f_shutdown(int fd, int how) { HIT_M1(shutdown); return PASS_FN(shutdown)(fd, how); }
+static int f_poll(struct pollfd *p, nfds_t n, int ms) { HIT_M1(poll); return PASS_FN(poll)(p, n, ms); }
+static int f_setsockopt(int fd, int lv, int o, const void *v, socklen_t l) { HIT_M1(setsockopt); return PASS_FN(setsockopt)(fd, lv, o, v, l); }
+static int f_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { HIT_M1(getsockopt); return PASS_FN(getsockopt)(fd, lv, o, v, l); }
 
-static int f_openat(int d, const char *p, int fl, mode_t m) { HIT_M1(openat); return pass.openat(d, p, fl, m); }
-static long f_openat2(int d, const char *p, struct open_how *h, size_t sz) { HIT_M1(openat2); return pass.openat2(d, p, h, sz); }
+static int f_openat(int d, const char *p, int fl, mode_t m) { HIT_M1(openat); return PASS_FN(openat)(d, p, fl, m); }
+static long f_openat2(int d, const char *p, struct open_how *h, size_t sz) { HIT_M1(openat2); return PASS_FN(openat2)(d, p, h, sz); }
 /* the descriptor is gone whatever close says: close it, then fail */
 static int f_close(int fd)
 {
 	int e = hit(I_close, RA);
-	int r = pass.close(fd);
+	int r = PASS_FN(close)(fd);
 
 	if (e) {
 		errno = e;
@@ -331,34 +355,34 @@ static int f_close(int fd)
 	}
 	return r;
 }
-static int f_dup(int fd) { HIT_M1(dup); return pass.dup(fd); }
-static int f_fcntl(int fd, int cmd, long a) { HIT_M1(fcntl); return pass.fcntl(fd, cmd, a); }
-static int f_fcntl_lock(int fd, int cmd, struct flock *fl) { HIT_M1(fcntl_lock); return pass.fcntl_lock(fd, cmd, fl); }
-static int f_fstat(int fd, struct stat *st) { HIT_M1(fstat); return pass.fstat(fd, st); }
-static int f_fstatat(int d, const char *p, struct stat *st, int fl) { HIT_M1(fstatat); return pass.fstatat(d, p, st, fl); }
-static int f_mkdirat(int d, const char *p, mode_t m) { HIT_M1(mkdirat); return pass.mkdirat(d, p, m); }
-static int f_mknodat(int d, const char *p, mode_t m, dev_t dv) { HIT_M1(mknodat); return pass.mknodat(d, p, m, dv); }
-static int f_unlinkat(int d, const char *p, int fl) { HIT_M1(unlinkat); return pass.unlinkat(d, p, fl); }
-static int f_renameat(int od, const char *op, int nd, const char *np) { HIT_M1(renameat); return pass.renameat(od, op, nd, np); }
-static int f_renameat2(int od, const char *op, int nd, const char *np, unsigned fl) { HIT_M1(renameat2); return pass.renameat2(od, op, nd, np, fl); }
-static int f_linkat(int od, const char *op, int nd, const char *np, int fl) { HIT_M1(linkat); return pass.linkat(od, op, nd, np, fl); }
-static int f_symlinkat(const char *t, int d, const char *p) { HIT_M1(symlinkat); return pass.symlinkat(t, d, p); }
-static ssize_t f_readlinkat(int d, const char *p, char *b, size_t n) { HIT_M1(readlinkat); return pass.readlinkat(d, p, b, n); }
-static int f_fchownat(int d, const char *p, uid_t u, gid_t g, int fl) { HIT_M1(fchownat); return pass.fchownat(d, p, u, g, fl); }
-static int f_fchmod(int fd, mode_t m) { HIT_M1(fchmod); return pass.fchmod(fd, m); }
-static int f_fchmodat(int d, const char *p, mode_t m, int fl) { HIT_M1(fchmodat); return pass.fchmodat(d, p, m, fl); }
-static int f_utimensat(int d, const char *p, const struct timespec t[2], int fl) { HIT_M1(utimensat); return pass.utimensat(d, p, t, fl); }
-static int f_futimens(int fd, const struct timespec t[2]) { HIT_M1(futimens); return pass.futimens(fd, t); }
-static int f_ftruncate(int fd, off_t l) { HIT_M1(ftruncate); return pass.ftruncate(fd, l); }
-static int f_fsync(int fd) { HIT_M1(fsync); return pass.fsync(fd); }
-static int f_fdatasync(int fd) { HIT_M1(fdatasync); return pass.fdatasync(fd); }
-static int f_fstatfs(int fd, struct statfs *s) { HIT_M1(fstatfs); return pass.fstatfs(fd, s); }
-static off_t f_lseek(int fd, off_t o, int wh) { HIT_M1(lseek); return pass.lseek(fd, o, wh); }
-static ssize_t f_getdents64(int fd, void *b, size_t n) { HIT_M1(getdents64); return pass.getdents64(fd, b, n); }
-static ssize_t f_getxattr(const char *p, const char *n, void *v, size_t sz) { HIT_M1(getxattr); return pass.getxattr(p, n, v, sz); }
-static int f_setxattr(const char *p, const char *n, const void *v, size_t sz, int fl) { HIT_M1(setxattr); return pass.setxattr(p, n, v, sz, fl); }
-static ssize_t f_listxattr(const char *p, char *l, size_t sz) { HIT_M1(listxattr); return pass.listxattr(p, l, sz); }
-static int f_removexattr(const char *p, const char *n) { HIT_M1(removexattr); return pass.removexattr(p, n); }
+static int f_dup(int fd) { HIT_M1(dup); return PASS_FN(dup)(fd); }
+static int f_fcntl(int fd, int cmd, long a) { HIT_M1(fcntl); return PASS_FN(fcntl)(fd, cmd, a); }
+static int f_fcntl_lock(int fd, int cmd, struct flock *fl) { HIT_M1(fcntl_lock); return PASS_FN(fcntl_lock)(fd, cmd, fl); }
+static int f_fstat(int fd, struct stat *st) { HIT_M1(fstat); return PASS_FN(fstat)(fd, st); }
+static int f_fstatat(int d, const char *p, struct stat *st, int fl) { HIT_M1(fstatat); return PASS_FN(fstatat)(d, p, st, fl); }
+static int f_mkdirat(int d, const char *p, mode_t m) { HIT_M1(mkdirat); return PASS_FN(mkdirat)(d, p, m); }
+static int f_mknodat(int d, const char *p, mode_t m, dev_t dv) { HIT_M1(mknodat); return PASS_FN(mknodat)(d, p, m, dv); }
+static int f_unlinkat(int d, const char *p, int fl) { HIT_M1(unlinkat); return PASS_FN(unlinkat)(d, p, fl); }
+static int f_renameat(int od, const char *op, int nd, const char *np) { HIT_M1(renameat); return PASS_FN(renameat)(od, op, nd, np); }
+static int f_renameat2(int od, const char *op, int nd, const char *np, unsigned fl) { HIT_M1(renameat2); return PASS_FN(renameat2)(od, op, nd, np, fl); }
+static int f_linkat(int od, const char *op, int nd, const char *np, int fl) { HIT_M1(linkat); return PASS_FN(linkat)(od, op, nd, np, fl); }
+static int f_symlinkat(const char *t, int d, const char *p) { HIT_M1(symlinkat); return PASS_FN(symlinkat)(t, d, p); }
+static ssize_t f_readlinkat(int d, const char *p, char *b, size_t n) { HIT_M1(readlinkat); return PASS_FN(readlinkat)(d, p, b, n); }
+static int f_fchownat(int d, const char *p, uid_t u, gid_t g, int fl) { HIT_M1(fchownat); return PASS_FN(fchownat)(d, p, u, g, fl); }
+static int f_fchmod(int fd, mode_t m) { HIT_M1(fchmod); return PASS_FN(fchmod)(fd, m); }
+static int f_fchmodat(int d, const char *p, mode_t m, int fl) { HIT_M1(fchmodat); return PASS_FN(fchmodat)(d, p, m, fl); }
+static int f_utimensat(int d, const char *p, const struct timespec t[2], int fl) { HIT_M1(utimensat); return PASS_FN(utimensat)(d, p, t, fl); }
+static int f_futimens(int fd, const struct timespec t[2]) { HIT_M1(futimens); return PASS_FN(futimens)(fd, t); }
+static int f_ftruncate(int fd, off_t l) { HIT_M1(ftruncate); return PASS_FN(ftruncate)(fd, l); }
+static int f_fsync(int fd) { HIT_M1(fsync); return PASS_FN(fsync)(fd); }
+static int f_fdatasync(int fd) { HIT_M1(fdatasync); return PASS_FN(fdatasync)(fd); }
+static int f_fstatfs(int fd, struct statfs *s) { HIT_M1(fstatfs); return PASS_FN(fstatfs)(fd, s); }
+static off_t f_lseek(int fd, off_t o, int wh) { HIT_M1(lseek); return PASS_FN(lseek)(fd, o, wh); }
+static ssize_t f_getdents64(int fd, void *b, size_t n) { HIT_M1(getdents64); return PASS_FN(getdents64)(fd, b, n); }
+static ssize_t f_getxattr(const char *p, const char *n, void *v, size_t sz) { HIT_M1(getxattr); return PASS_FN(getxattr)(p, n, v, sz); }
+static int f_setxattr(const char *p, const char *n, const void *v, size_t sz, int fl) { HIT_M1(setxattr); return PASS_FN(setxattr)(p, n, v, sz, fl); }
+static ssize_t f_listxattr(const char *p, char *l, size_t sz) { HIT_M1(listxattr); return PASS_FN(listxattr)(p, l, sz); }
+static int f_removexattr(const char *p, const char *n) { HIT_M1(removexattr); return PASS_FN(removexattr)(p, n); }
 
 static int f_posix_spawn(pid_t *pid, const char *path,
 			 const posix_spawn_file_actions_t *fa,
@@ -366,18 +390,18 @@ static int f_posix_spawn(pid_t *pid, const char *path,
 			 char *const envp[])
 {
 	HIT_ERR(posix_spawn);
-	return pass.posix_spawn(pid, path, fa, at, argv, envp);
+	return PASS_FN(posix_spawn)(pid, path, fa, at, argv, envp);
 }
-static int f_pipe2(int fds[2], int fl) { HIT_M1(pipe2); return pass.pipe2(fds, fl); }
-static int f_eventfd(unsigned i, int fl) { HIT_M1(eventfd); return pass.eventfd(i, fl); }
-static pid_t f_waitpid(pid_t pid, int *st, int o) { HIT_M1(waitpid); return pass.waitpid(pid, st, o); }
-static int f_kill(pid_t pid, int sig) { HIT_M1(kill); return pass.kill(pid, sig); }
-static int f_pidfd_open(pid_t pid, unsigned fl) { HIT_M1(pidfd_open); return pass.pidfd_open(pid, fl); }
+static int f_pipe2(int fds[2], int fl) { HIT_M1(pipe2); return PASS_FN(pipe2)(fds, fl); }
+static int f_eventfd(unsigned i, int fl) { HIT_M1(eventfd); return PASS_FN(eventfd)(i, fl); }
+static pid_t f_waitpid(pid_t pid, int *st, int o) { HIT_M1(waitpid); return PASS_FN(waitpid)(pid, st, o); }
+static int f_kill(pid_t pid, int sig) { HIT_M1(kill); return PASS_FN(kill)(pid, sig); }
+static int f_pidfd_open(pid_t pid, unsigned fl) { HIT_M1(pidfd_open); return PASS_FN(pidfd_open)(pid, fl); }
 static int f_pthread_create(pthread_t *t, const pthread_attr_t *a,
 			    void *(*fn)(void *), void *arg)
 {
 	HIT_ERR(pthread_create);
-	return pass.pthread_create(t, a, fn, arg);
+	return PASS_FN(pthread_create)(t, a, fn, arg);
 }
 
 static const struct uvfs_sys shim_table = {
@@ -397,11 +421,11 @@ void *uvfs_sys_set(const char *name, void *fn)
 		return NULL;
 	pthread_mutex_lock(&wlock);
 	if (fault.classes & entries[i].cls) {
-		old = *slot(&pass, i);
-		*slot(&pass, i) = fn;
+		old = slot_get(&pass, i);
+		slot_set(&pass, i, fn);
 	} else {
-		old = *slot(&uvfs_sys, i);
-		*slot(&uvfs_sys, i) = fn;
+		old = slot_get(&uvfs_sys, i);
+		slot_set(&uvfs_sys, i, fn);
 	}
 	pthread_mutex_unlock(&wlock);
 	return old;
@@ -419,7 +443,7 @@ static void disarm_locked(void)
 {
 	for (int i = 0; i < NENTRY; i++)
 		if (fault.classes & entries[i].cls)
-			*slot(&uvfs_sys, i) = *slot(&pass, i);
+			slot_set(&uvfs_sys, i, slot_get(&pass, i));
 	fault.classes = 0;
 }
 
@@ -437,22 +461,22 @@ void uvfs_sys_fault_arm(unsigned classes, unsigned long nth, int err,
 {
 	pthread_mutex_lock(&wlock);
 	disarm_locked();
-	fault.nth = nth;
-	fault.site = 0;
-	fault.err = err;
-	fault.persist = persist;
+	F_SET(nth, nth);
+	F_SET(site, 0);
+	F_SET(err, err);
+	F_SET(persist, persist);
 	__atomic_store_n(&fault.calls, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fault.failed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fault.fail_site, 0, __ATOMIC_RELAXED);
-	fault.fail_entry = -1;
-	fault.trace = NULL;
-	fault.ntrace = 0;
+	F_SET(fail_entry, -1);
+	F_SET(trace, NULL);
+	F_SET(ntrace, 0);
 	fault.classes = classes & SYS_C_ALL;
 	for (int i = 0; i < NENTRY; i++)
 		if (fault.classes & entries[i].cls) {
-			*slot(&pass, i) = *slot(&uvfs_sys, i);
-			*slot(&uvfs_sys, i) = *(void *const *)
-				((const char *)&shim_table + entries[i].off);
+			slot_set(&pass, i, slot_get(&uvfs_sys, i));
+			slot_set(&uvfs_sys, i, *(void *const *)
+				 ((const char *)&shim_table + entries[i].off));
 		}
 	pthread_mutex_unlock(&wlock);
 }
@@ -462,7 +486,7 @@ void uvfs_sys_fault_arm_site(unsigned classes, uintptr_t site, int err,
 {
 	uvfs_sys_fault_arm(classes, 0, err, persist);
 	pthread_mutex_lock(&wlock);
-	fault.site = site;
+	F_SET(site, site);
 	pthread_mutex_unlock(&wlock);
 }
 
@@ -480,8 +504,8 @@ void uvfs_sys_fault_trace(uintptr_t *sites, unsigned long cap)
 	pthread_mutex_lock(&wlock);
 	if (cap)
 		memset(sites, 0, cap * sizeof(*sites));
-	fault.trace = sites;
-	fault.ntrace = cap;
+	F_SET(trace, sites);
+	F_SET(ntrace, cap);
 	pthread_mutex_unlock(&wlock);
 }
 
@@ -497,8 +521,9 @@ void uvfs_sys_fault_stats(struct uvfs_sys_fault_stats *st)
 	st->calls = __atomic_load_n(&fault.calls, __ATOMIC_RELAXED);
 	st->failed = __atomic_load_n(&fault.failed, __ATOMIC_RELAXED);
 	st->fail_site = __atomic_load_n(&fault.fail_site, __ATOMIC_ACQUIRE);
-	st->fail_name = st->fail_site && fault.fail_entry >= 0 ?
-			entries[fault.fail_entry].name : NULL;
+	int fe = F_GET(fail_entry);
+
+	st->fail_name = st->fail_site && fe >= 0 ? entries[fe].name : NULL;
 }
 
 /* ---- the site set ---------------------------------------------------- */

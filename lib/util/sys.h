@@ -159,72 +159,78 @@ extern struct uvfs_sys uvfs_sys;
 
 #define SYS_INLINE static inline __attribute__((always_inline))
 
+/* An entry of the table, loaded atomically: a test arms and disarms
+ * faults (sys.c) while other threads call through it.  A plain load on
+ * x86-64; acquire, so that a shim reached through a new entry sees the
+ * fault set before it. */
+#define SYS_FN(f) __atomic_load_n(&uvfs_sys.f, __ATOMIC_ACQUIRE)
+
 /* ---- the wrappers: what the code calls instead of libc ---------------- */
 
-SYS_INLINE void *sys_malloc(size_t n) { return uvfs_sys.malloc(n); }
-SYS_INLINE void *sys_calloc(size_t n, size_t sz) { return uvfs_sys.calloc(n, sz); }
-SYS_INLINE void *sys_realloc(void *p, size_t n) { return uvfs_sys.realloc(p, n); }
-SYS_INLINE char *sys_strdup(const char *s) { return uvfs_sys.strdup(s); }
-SYS_INLINE char *sys_strndup(const char *s, size_t n) { return uvfs_sys.strndup(s, n); }
+SYS_INLINE void *sys_malloc(size_t n) { return SYS_FN(malloc)(n); }
+SYS_INLINE void *sys_calloc(size_t n, size_t sz) { return SYS_FN(calloc)(n, sz); }
+SYS_INLINE void *sys_realloc(void *p, size_t n) { return SYS_FN(realloc)(p, n); }
+SYS_INLINE char *sys_strdup(const char *s) { return SYS_FN(strdup)(s); }
+SYS_INLINE char *sys_strndup(const char *s, size_t n) { return SYS_FN(strndup)(s, n); }
 /* asprintf: the count, or -1 (and *out untouched: unlike glibc's, which
  * leaves it undefined) */
 int sys_asprintf(char **out, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-SYS_INLINE ssize_t sys_read(int fd, void *b, size_t n) { return uvfs_sys.read(fd, b, n); }
-SYS_INLINE ssize_t sys_write(int fd, const void *b, size_t n) { return uvfs_sys.write(fd, b, n); }
-SYS_INLINE ssize_t sys_pread(int fd, void *b, size_t n, off_t o) { return uvfs_sys.pread(fd, b, n, o); }
-SYS_INLINE ssize_t sys_pwrite(int fd, const void *b, size_t n, off_t o) { return uvfs_sys.pwrite(fd, b, n, o); }
+SYS_INLINE ssize_t sys_read(int fd, void *b, size_t n) { return SYS_FN(read)(fd, b, n); }
+SYS_INLINE ssize_t sys_write(int fd, const void *b, size_t n) { return SYS_FN(write)(fd, b, n); }
+SYS_INLINE ssize_t sys_pread(int fd, void *b, size_t n, off_t o) { return SYS_FN(pread)(fd, b, n, o); }
+SYS_INLINE ssize_t sys_pwrite(int fd, const void *b, size_t n, off_t o) { return SYS_FN(pwrite)(fd, b, n, o); }
 
-SYS_INLINE int sys_socket(int d, int t, int p) { return uvfs_sys.socket(d, t, p); }
-SYS_INLINE int sys_socketpair(int d, int t, int p, int sv[2]) { return uvfs_sys.socketpair(d, t, p, sv); }
-SYS_INLINE int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return uvfs_sys.connect(fd, a, l); }
-SYS_INLINE int sys_bind(int fd, const struct sockaddr *a, socklen_t l) { return uvfs_sys.bind(fd, a, l); }
-SYS_INLINE int sys_listen(int fd, int backlog) { return uvfs_sys.listen(fd, backlog); }
-SYS_INLINE int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int fl) { return uvfs_sys.accept4(fd, a, l, fl); }
-SYS_INLINE ssize_t sys_send(int fd, const void *b, size_t n, int fl) { return uvfs_sys.send(fd, b, n, fl); }
-SYS_INLINE ssize_t sys_sendmsg(int fd, const struct msghdr *m, int fl) { return uvfs_sys.sendmsg(fd, m, fl); }
-SYS_INLINE ssize_t sys_recv(int fd, void *b, size_t n, int fl) { return uvfs_sys.recv(fd, b, n, fl); }
-SYS_INLINE ssize_t sys_recvmsg(int fd, struct msghdr *m, int fl) { return uvfs_sys.recvmsg(fd, m, fl); }
-SYS_INLINE int sys_shutdown(int fd, int how) { return uvfs_sys.shutdown(fd, how); }
-SYS_INLINE int sys_poll(struct pollfd *p, nfds_t n, int ms) { return uvfs_sys.poll(p, n, ms); }
-SYS_INLINE int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l) { return uvfs_sys.setsockopt(fd, lv, o, v, l); }
-SYS_INLINE int sys_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { return uvfs_sys.getsockopt(fd, lv, o, v, l); }
+SYS_INLINE int sys_socket(int d, int t, int p) { return SYS_FN(socket)(d, t, p); }
+SYS_INLINE int sys_socketpair(int d, int t, int p, int sv[2]) { return SYS_FN(socketpair)(d, t, p, sv); }
+SYS_INLINE int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return SYS_FN(connect)(fd, a, l); }
+SYS_INLINE int sys_bind(int fd, const struct sockaddr *a, socklen_t l) { return SYS_FN(bind)(fd, a, l); }
+SYS_INLINE int sys_listen(int fd, int backlog) { return SYS_FN(listen)(fd, backlog); }
+SYS_INLINE int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int fl) { return SYS_FN(accept4)(fd, a, l, fl); }
+SYS_INLINE ssize_t sys_send(int fd, const void *b, size_t n, int fl) { return SYS_FN(send)(fd, b, n, fl); }
+SYS_INLINE ssize_t sys_sendmsg(int fd, const struct msghdr *m, int fl) { return SYS_FN(sendmsg)(fd, m, fl); }
+SYS_INLINE ssize_t sys_recv(int fd, void *b, size_t n, int fl) { return SYS_FN(recv)(fd, b, n, fl); }
+SYS_INLINE ssize_t sys_recvmsg(int fd, struct msghdr *m, int fl) { return SYS_FN(recvmsg)(fd, m, fl); }
+SYS_INLINE int sys_shutdown(int fd, int how) { return SYS_FN(shutdown)(fd, how); }
+SYS_INLINE int sys_poll(struct pollfd *p, nfds_t n, int ms) { return SYS_FN(poll)(p, n, ms); }
+SYS_INLINE int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l) { return SYS_FN(setsockopt)(fd, lv, o, v, l); }
+SYS_INLINE int sys_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { return SYS_FN(getsockopt)(fd, lv, o, v, l); }
 
-SYS_INLINE int sys_openat(int dfd, const char *p, int fl, mode_t m) { return uvfs_sys.openat(dfd, p, fl, m); }
+SYS_INLINE int sys_openat(int dfd, const char *p, int fl, mode_t m) { return SYS_FN(openat)(dfd, p, fl, m); }
 /* openat2(2): the descriptor or -1 and errno */
-SYS_INLINE long sys_openat2(int dfd, const char *p, struct open_how *h, size_t sz) { return uvfs_sys.openat2(dfd, p, h, sz); }
-SYS_INLINE int sys_close(int fd) { return uvfs_sys.close(fd); }
-SYS_INLINE int sys_dup(int fd) { return uvfs_sys.dup(fd); }
+SYS_INLINE long sys_openat2(int dfd, const char *p, struct open_how *h, size_t sz) { return SYS_FN(openat2)(dfd, p, h, sz); }
+SYS_INLINE int sys_close(int fd) { return SYS_FN(close)(fd); }
+SYS_INLINE int sys_dup(int fd) { return SYS_FN(dup)(fd); }
 /* fcntl with an integer argument (or none: pass 0) */
-SYS_INLINE int sys_fcntl(int fd, int cmd, long arg) { return uvfs_sys.fcntl(fd, cmd, arg); }
+SYS_INLINE int sys_fcntl(int fd, int cmd, long arg) { return SYS_FN(fcntl)(fd, cmd, arg); }
 /* fcntl with a struct flock (F_OFD_SETLK, F_OFD_GETLK, ...) */
-SYS_INLINE int sys_fcntl_lock(int fd, int cmd, struct flock *fl) { return uvfs_sys.fcntl_lock(fd, cmd, fl); }
-SYS_INLINE int sys_fstat(int fd, struct stat *st) { return uvfs_sys.fstat(fd, st); }
-SYS_INLINE int sys_fstatat(int dfd, const char *p, struct stat *st, int fl) { return uvfs_sys.fstatat(dfd, p, st, fl); }
-SYS_INLINE int sys_mkdirat(int dfd, const char *p, mode_t m) { return uvfs_sys.mkdirat(dfd, p, m); }
-SYS_INLINE int sys_mknodat(int dfd, const char *p, mode_t m, dev_t d) { return uvfs_sys.mknodat(dfd, p, m, d); }
-SYS_INLINE int sys_unlinkat(int dfd, const char *p, int fl) { return uvfs_sys.unlinkat(dfd, p, fl); }
-SYS_INLINE int sys_renameat(int od, const char *op, int nd, const char *np) { return uvfs_sys.renameat(od, op, nd, np); }
-SYS_INLINE int sys_renameat2(int od, const char *op, int nd, const char *np, unsigned fl) { return uvfs_sys.renameat2(od, op, nd, np, fl); }
-SYS_INLINE int sys_linkat(int od, const char *op, int nd, const char *np, int fl) { return uvfs_sys.linkat(od, op, nd, np, fl); }
-SYS_INLINE int sys_symlinkat(const char *t, int dfd, const char *p) { return uvfs_sys.symlinkat(t, dfd, p); }
-SYS_INLINE ssize_t sys_readlinkat(int dfd, const char *p, char *b, size_t n) { return uvfs_sys.readlinkat(dfd, p, b, n); }
-SYS_INLINE int sys_fchownat(int dfd, const char *p, uid_t u, gid_t g, int fl) { return uvfs_sys.fchownat(dfd, p, u, g, fl); }
-SYS_INLINE int sys_fchmod(int fd, mode_t m) { return uvfs_sys.fchmod(fd, m); }
-SYS_INLINE int sys_fchmodat(int dfd, const char *p, mode_t m, int fl) { return uvfs_sys.fchmodat(dfd, p, m, fl); }
-SYS_INLINE int sys_utimensat(int dfd, const char *p, const struct timespec t[2], int fl) { return uvfs_sys.utimensat(dfd, p, t, fl); }
-SYS_INLINE int sys_futimens(int fd, const struct timespec t[2]) { return uvfs_sys.futimens(fd, t); }
-SYS_INLINE int sys_ftruncate(int fd, off_t len) { return uvfs_sys.ftruncate(fd, len); }
-SYS_INLINE int sys_fsync(int fd) { return uvfs_sys.fsync(fd); }
-SYS_INLINE int sys_fdatasync(int fd) { return uvfs_sys.fdatasync(fd); }
-SYS_INLINE int sys_fstatfs(int fd, struct statfs *s) { return uvfs_sys.fstatfs(fd, s); }
-SYS_INLINE off_t sys_lseek(int fd, off_t o, int wh) { return uvfs_sys.lseek(fd, o, wh); }
-SYS_INLINE ssize_t sys_getdents64(int fd, void *b, size_t n) { return uvfs_sys.getdents64(fd, b, n); }
-SYS_INLINE ssize_t sys_getxattr(const char *p, const char *n, void *v, size_t sz) { return uvfs_sys.getxattr(p, n, v, sz); }
-SYS_INLINE int sys_setxattr(const char *p, const char *n, const void *v, size_t sz, int fl) { return uvfs_sys.setxattr(p, n, v, sz, fl); }
-SYS_INLINE ssize_t sys_listxattr(const char *p, char *l, size_t sz) { return uvfs_sys.listxattr(p, l, sz); }
-SYS_INLINE int sys_removexattr(const char *p, const char *n) { return uvfs_sys.removexattr(p, n); }
+SYS_INLINE int sys_fcntl_lock(int fd, int cmd, struct flock *fl) { return SYS_FN(fcntl_lock)(fd, cmd, fl); }
+SYS_INLINE int sys_fstat(int fd, struct stat *st) { return SYS_FN(fstat)(fd, st); }
+SYS_INLINE int sys_fstatat(int dfd, const char *p, struct stat *st, int fl) { return SYS_FN(fstatat)(dfd, p, st, fl); }
+SYS_INLINE int sys_mkdirat(int dfd, const char *p, mode_t m) { return SYS_FN(mkdirat)(dfd, p, m); }
+SYS_INLINE int sys_mknodat(int dfd, const char *p, mode_t m, dev_t d) { return SYS_FN(mknodat)(dfd, p, m, d); }
+SYS_INLINE int sys_unlinkat(int dfd, const char *p, int fl) { return SYS_FN(unlinkat)(dfd, p, fl); }
+SYS_INLINE int sys_renameat(int od, const char *op, int nd, const char *np) { return SYS_FN(renameat)(od, op, nd, np); }
+SYS_INLINE int sys_renameat2(int od, const char *op, int nd, const char *np, unsigned fl) { return SYS_FN(renameat2)(od, op, nd, np, fl); }
+SYS_INLINE int sys_linkat(int od, const char *op, int nd, const char *np, int fl) { return SYS_FN(linkat)(od, op, nd, np, fl); }
+SYS_INLINE int sys_symlinkat(const char *t, int dfd, const char *p) { return SYS_FN(symlinkat)(t, dfd, p); }
+SYS_INLINE ssize_t sys_readlinkat(int dfd, const char *p, char *b, size_t n) { return SYS_FN(readlinkat)(dfd, p, b, n); }
+SYS_INLINE int sys_fchownat(int dfd, const char *p, uid_t u, gid_t g, int fl) { return SYS_FN(fchownat)(dfd, p, u, g, fl); }
+SYS_INLINE int sys_fchmod(int fd, mode_t m) { return SYS_FN(fchmod)(fd, m); }
+SYS_INLINE int sys_fchmodat(int dfd, const char *p, mode_t m, int fl) { return SYS_FN(fchmodat)(dfd, p, m, fl); }
+SYS_INLINE int sys_utimensat(int dfd, const char *p, const struct timespec t[2], int fl) { return SYS_FN(utimensat)(dfd, p, t, fl); }
+SYS_INLINE int sys_futimens(int fd, const struct timespec t[2]) { return SYS_FN(futimens)(fd, t); }
+SYS_INLINE int sys_ftruncate(int fd, off_t len) { return SYS_FN(ftruncate)(fd, len); }
+SYS_INLINE int sys_fsync(int fd) { return SYS_FN(fsync)(fd); }
+SYS_INLINE int sys_fdatasync(int fd) { return SYS_FN(fdatasync)(fd); }
+SYS_INLINE int sys_fstatfs(int fd, struct statfs *s) { return SYS_FN(fstatfs)(fd, s); }
+SYS_INLINE off_t sys_lseek(int fd, off_t o, int wh) { return SYS_FN(lseek)(fd, o, wh); }
+SYS_INLINE ssize_t sys_getdents64(int fd, void *b, size_t n) { return SYS_FN(getdents64)(fd, b, n); }
+SYS_INLINE ssize_t sys_getxattr(const char *p, const char *n, void *v, size_t sz) { return SYS_FN(getxattr)(p, n, v, sz); }
+SYS_INLINE int sys_setxattr(const char *p, const char *n, const void *v, size_t sz, int fl) { return SYS_FN(setxattr)(p, n, v, sz, fl); }
+SYS_INLINE ssize_t sys_listxattr(const char *p, char *l, size_t sz) { return SYS_FN(listxattr)(p, l, sz); }
+SYS_INLINE int sys_removexattr(const char *p, const char *n) { return SYS_FN(removexattr)(p, n); }
 
 /* posix_spawn and pthread_create return an error number (0 on success) */
 SYS_INLINE int sys_posix_spawn(pid_t *pid, const char *path,
@@ -232,17 +238,17 @@ SYS_INLINE int sys_posix_spawn(pid_t *pid, const char *path,
 			       const posix_spawnattr_t *at, char *const argv[],
 			       char *const envp[])
 {
-	return uvfs_sys.posix_spawn(pid, path, fa, at, argv, envp);
+	return SYS_FN(posix_spawn)(pid, path, fa, at, argv, envp);
 }
-SYS_INLINE int sys_pipe2(int fds[2], int fl) { return uvfs_sys.pipe2(fds, fl); }
-SYS_INLINE int sys_eventfd(unsigned init, int fl) { return uvfs_sys.eventfd(init, fl); }
-SYS_INLINE pid_t sys_waitpid(pid_t pid, int *st, int opt) { return uvfs_sys.waitpid(pid, st, opt); }
-SYS_INLINE int sys_kill(pid_t pid, int sig) { return uvfs_sys.kill(pid, sig); }
-SYS_INLINE int sys_pidfd_open(pid_t pid, unsigned fl) { return uvfs_sys.pidfd_open(pid, fl); }
+SYS_INLINE int sys_pipe2(int fds[2], int fl) { return SYS_FN(pipe2)(fds, fl); }
+SYS_INLINE int sys_eventfd(unsigned init, int fl) { return SYS_FN(eventfd)(init, fl); }
+SYS_INLINE pid_t sys_waitpid(pid_t pid, int *st, int opt) { return SYS_FN(waitpid)(pid, st, opt); }
+SYS_INLINE int sys_kill(pid_t pid, int sig) { return SYS_FN(kill)(pid, sig); }
+SYS_INLINE int sys_pidfd_open(pid_t pid, unsigned fl) { return SYS_FN(pidfd_open)(pid, fl); }
 SYS_INLINE int sys_pthread_create(pthread_t *t, const pthread_attr_t *a,
 				  void *(*fn)(void *), void *arg)
 {
-	return uvfs_sys.pthread_create(t, a, fn, arg);
+	return SYS_FN(pthread_create)(t, a, fn, arg);
 }
 
 /* ---- for tests: changing the table ------------------------------------- */
