@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -150,6 +151,128 @@ struct race {
 	long bad, seen;
 	ino_t ino;
 };
+
+/* Which file a stat found: its device and inode in one number. */
+static long file_id(const struct stat *st)
+{
+	return (long)st->st_ino * 1000003L + (long)st->st_dev;
+}
+
+/* What a context that has walked nothing yet sees of path (its path
+ * cache empty: the walk's own answer): file_id, or -errno. */
+static long fresh_view(const char *cwd, const char *path, bool nofollow)
+{
+	struct uvfs_ctx *c;
+	struct stat st;
+	long r;
+
+	assert_int_equal(uvfs_ctx_new(U, NULL, &c), 0);
+	if (cwd)
+		assert_int_equal(uvfs_chdir(c, cwd), 0);
+	r = nofollow ? uvfs_lstat(c, path, &st) : uvfs_stat(c, path, &st);
+	uvfs_ctx_free(c);
+	return r ? r : file_id(&st);
+}
+
+/* C's answer (from its path cache when it walked path before) is the
+ * fresh context's, twice. */
+static void same_as_fresh(const char *cwd, const char *path, bool nofollow)
+{
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		int r = nofollow ? uvfs_lstat(C, path, &st)
+				 : uvfs_stat(C, path, &st);
+		long want = fresh_view(cwd, path, nofollow);
+
+		long got = r ? r : file_id(&st);
+
+		if (got != want)
+			fail_msg("%s%s (cwd %s): %ld, a fresh walk %ld",
+				 nofollow ? "lstat " : "", path,
+				 cwd ? cwd : "/", got, want);
+	}
+}
+
+/* The context's path cache (lib/core/pcache.h) answers a path it walked
+ * before with one probe: after each change that can alter where a path
+ * leads, the answer must be a fresh walk's.  Each path is asked before
+ * the change (so that it is cached) and after. */
+static void path_cache_follows_changes(void **state)
+{
+	static const char *const paths[] = {
+		"/t9/a/b/f", "/t9/a/b", "/t9/a/b/", "/t9/x/b/f", "/t9/a/b/s",
+		"/t9/a/b/f/", "/t9/l/b/f",
+		"/t9/a/b/a-name-long-enough-that-the-path-is-walked-each-time",
+	};
+	const size_t n = sizeof(paths) / sizeof(paths[0]);
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/t9", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t9/a", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t9/a/b", 0755), 0);
+	mkfile("/t9/a/b/f");
+	mkfile("/t9/a/b/a-name-long-enough-that-the-path-is-walked-each-time");
+	assert_int_equal(uvfs_symlink(C, "f", "/t9/a/b/s"), 0);
+	assert_int_equal(uvfs_symlink(C, "a", "/t9/l"), 0);
+#define ALL()                                                          \
+	do {                                                           \
+		for (size_t i = 0; i < n; i++) {                       \
+			same_as_fresh(NULL, paths[i], false);          \
+			same_as_fresh(NULL, paths[i], true);           \
+		}                                                      \
+	} while (0)
+	assert_int_equal(uvfs_chdir(C, "/"), 0);
+	ALL();
+	/* a directory in the middle renamed, and back */
+	assert_int_equal(uvfs_rename(C, "/t9/a", "/t9/x", 0), 0);
+	ALL();
+	assert_int_equal(uvfs_rename(C, "/t9/x", "/t9/a", 0), 0);
+	ALL();
+	/* the last name: unlinked, made again (another inode), replaced by
+	 * a rename, a link's target changed */
+	assert_int_equal(uvfs_unlink(C, "/t9/a/b/f"), 0);
+	ALL();
+	mkfile("/t9/a/b/f");
+	ALL();
+	mkfile("/t9/a/b/g");
+	assert_int_equal(uvfs_rename(C, "/t9/a/b/g", "/t9/a/b/f", 0), 0);
+	ALL();
+	assert_int_equal(uvfs_unlink(C, "/t9/a/b/s"), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t9/a/b/s", 0755), 0);
+	ALL();
+	/* a file system mounted on a directory in the middle, unmounted;
+	 * then one on the last name, force-unmounted */
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/t9/a", NULL), 0);
+	ALL();
+	assert_int_equal(uvfs_umount(C, "/t9/a", 0), 0);
+	ALL();
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/t9/a/b/s", NULL), 0);
+	ALL();
+	assert_int_equal(uvfs_umount(C, "/t9/a/b/s", UVFS_UMOUNT_FORCE), 0);
+	ALL();
+	/* a relative path: from the cwd, then from another cwd */
+	assert_int_equal(uvfs_mkdir(C, "/t9/y", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/t9/y/b", 0755), 0);
+	mkfile("/t9/y/b/f");
+	assert_int_equal(uvfs_chdir(C, "/t9/a"), 0);
+	same_as_fresh("/t9/a", "b/f", false);
+	assert_int_equal(uvfs_unlink(C, "/t9/a/b/f"), 0);
+	same_as_fresh("/t9/a", "b/f", false);
+	mkfile("/t9/a/b/f");
+	same_as_fresh("/t9/a", "b/f", false);
+	assert_int_equal(uvfs_chdir(C, "/t9/y"), 0);
+	same_as_fresh("/t9/y", "b/f", false);
+	assert_int_equal(uvfs_chdir(C, "/"), 0);
+	ALL();
+	/* a directory in the middle revoked: its vnode is dead, the names
+	 * are walked again */
+	assert_int_equal(uvfs_revoke(C, "/t9/a/b"), 0);
+	ALL();
+	/* the last name renamed away */
+	assert_int_equal(uvfs_rename(C, "/t9/a/b/f", "/t9/a/b/h", 0), 0);
+	ALL();
+#undef ALL
+}
 
 static void *renamer(void *arg)
 {
@@ -420,6 +543,7 @@ int main(void)
 		cmocka_unit_test(rcu_walk_hands_back),
 		cmocka_unit_test(held_since_create_hits),
 		cmocka_unit_test(rcu_walk_names),
+		cmocka_unit_test(path_cache_follows_changes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

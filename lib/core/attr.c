@@ -36,7 +36,7 @@ int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st)
 int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		 struct stat *st, int flags)
 {
-	unsigned lk = 0;
+	unsigned lk = LK_BORROW;        /* the vnode only, for the call */
 	struct path p;
 	struct stat tmp;
 	int r;

@@ -57,6 +57,7 @@ struct uvfs;
 struct mount;
 struct vnode;
 struct file;
+struct pc_entry;
 
 /* ---- deferred work (worker.c) ------------------------------------------ */
 
@@ -520,6 +521,8 @@ struct uvfs_ctx {
 	char label[64];
 	struct file **fds;
 	int nfds;
+	struct pc_entry *pcache;            /* owner thread: PC_SIZE, or NULL
+					       until the first (pcache.h) */
 };
 
 /* ---- path lookup (namei.c) --------------------------------------------- */
@@ -529,6 +532,12 @@ struct uvfs_ctx {
 #define LK_EMPTY     0x4   /* "" means dirfd itself (AT_EMPTY_PATH) */
 #define LK_DEAD      0x8   /* a dead result is no error (the unmount of a
 			      mount whose sb was killed by a revoke) */
+#define LK_BORROW    0x10  /* the result may come without a reference on
+			      its mount (out->mnt NULL): when it is in the
+			      mount of the context's root or cwd, which the
+			      context holds while the call runs.  For a
+			      caller that needs the vnode only, and only
+			      until it returns (a stat) */
 
 /* Resolves path relative to dirfd (UVFS_AT_FDCWD: the cwd) within the
  * context's root.  => *out held on success. */
@@ -703,6 +712,10 @@ struct uvfs {
 	struct nc_entry *_Atomic *nc_buckets; /* nc_lock; RCU readers */
 	unsigned long nc_mask;              /* const */
 	unsigned long nc_count;             /* nc_lock */
+	_Atomic unsigned long nc_gen;       /* bumped by every entry's
+					       removal and every mount: the
+					       contexts' path caches
+					       (pcache.h) */
 
 	/* the worker pool */
 	pthread_mutex_t work_lock;

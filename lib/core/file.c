@@ -376,6 +376,7 @@ void uvfs_ctx_free(struct uvfs_ctx *ctx)
 	path_put(&cwd);
 	path_put(&root);
 	free(ctx->cwd_name);
+	free(ctx->pcache);
 	pthread_mutex_destroy(&ctx->fd_lock);
 	free(ctx);
 	CNT_DEC(u->nctx);

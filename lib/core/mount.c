@@ -593,6 +593,8 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	m->parent = tp.mnt;
 	m->mountpoint = tp.vp;
 	atomic_fetch_add(&tp.vp->mounted, 1);
+	/* a path cached through tp.vp now stops there (pcache.h) */
+	atomic_fetch_add(&u->nc_gen, 1);
 	m->flags |= MNT_ATTACHED;
 	atomic_store_explicit(&m->next_sibling,
 			      atomic_load(&tp.mnt->first_child),

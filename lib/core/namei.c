@@ -17,6 +17,7 @@
 #include "hashname.h"
 #include "ncache.h"
 #include "rcu.h"
+#include "pcache.h"
 
 #define MAXSYMLINKS 40
 
@@ -250,6 +251,37 @@ again:
 	return -EAGAIN;
 }
 
+/* RCU mode from the context's root or cwd (start), through the
+ * context's path cache first (pcache.h): a path walked before is one
+ * probe; a walk that succeeds is recorded.  => 0: *out is the result,
+ * referenced; -EAGAIN: nothing taken. */
+static inline __attribute__((always_inline)) int
+namei_rcu(struct uvfs_ctx *ctx, struct vnode *start, const char *path,
+	  size_t plen, unsigned flags, struct vnode **out)
+{
+	unsigned key = flags & (LK_FOLLOW | LK_DIRECTORY);
+	bool cache = ctx->cred.uid == 0 && plen <= PC_PATH_MAX;
+	unsigned long gen = 0;
+	uint32_t h = 0;
+
+	if (cache) {
+		h = pc_hash(start, path, plen, key);
+		if (pc_find(ctx, start, path, plen, key, h, out)) {
+			if (!(flags & LK_DEAD) && vn_dead(*out)) {
+				vn_rele(*out);
+				return -EAGAIN;
+			}
+			return 0;
+		}
+		gen = pc_gen(ctx->u);   /* before the walk (pcache.h) */
+	}
+	if (walk_rcu(ctx, start, path, plen, flags, out) != 0)
+		return -EAGAIN;
+	if (cache && *out != start)
+		pc_add(ctx, start, path, plen, key, h, gen, *out);
+	return 0;
+}
+
 /* Walks path (plen bytes, NUL-terminated) from *cur (held); on success
  * *cur is the result.  Either way *cur is held on return (the caller puts
  * it).  RCU mode first, unless the caller tried it (rcu false). */
@@ -358,12 +390,18 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
 		/* RCU mode from the context's root or cwd without a reference
 		 * of the walk's own: the context holds them, and it is used by
 		 * one thread at a time (uvfs.h), so they stay for the call.
-		 * Only the result is taken. */
+		 * Only the result is taken, and its mount (the start's: the
+		 * RCU walk never crosses one) unless the caller borrows it
+		 * (LK_BORROW). */
 		const struct path *start = path[0] == '/' ? &ctx->root
 							  : &ctx->cwd;
-		if (walk_rcu(ctx, start->vp, path, plen, flags, &res) == 0) {
-			mount_ref(start->mnt);
-			out->mnt = start->mnt;
+		if (namei_rcu(ctx, start->vp, path, plen, flags, &res) == 0) {
+			if (flags & LK_BORROW) {
+				out->mnt = NULL;
+			} else {
+				mount_ref(start->mnt);
+				out->mnt = start->mnt;
+			}
 			out->vp = res;
 			return 0;
 		}

@@ -19,6 +19,8 @@
  *    stale entry: every removal bumps the directory's nc_seq under
  *    nc_lock, and an insertion is made only if the sequence read before
  *    the driver lookup is still current.
+ *  - Every removal of an entry bumps u->nc_gen, which the contexts' path
+ *    caches (pcache.h) check.
  *  - Drivers whose namespace can change behind the VFS (file servers) set
  *    UVFS_FS_NO_NAMECACHE and are never cached.
  *  - Buckets are singly linked through _Atomic pointers: published with
@@ -135,6 +137,9 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 	while (atomic_load(pp) != e)
 		pp = &atomic_load(pp)->next;
 	atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
+	/* after the unlink: a walk that read the new generation cannot
+	 * find e (pcache.h) */
+	atomic_fetch_add_explicit(&u->nc_gen, 1, memory_order_release);
 	cds_hlist_del(&e->dir_link);
 	while (*cp != e)
 		cp = &(*cp)->child_next;
