@@ -87,8 +87,11 @@ static inline bool pc_find(struct uvfs_ctx *ctx, const struct vnode *start,
 	if (!ctx->pcache)
 		return false;
 	e = &ctx->pcache[h & (PC_SIZE - 1)];
-	if (e->hash != h || e->start != start || e->len != plen ||
-	    e->flags != flags || !hn_equal(e->path, path, plen))
+	/* (the generation first outside the section too: a stale entry,
+	 * the usual miss after a change, costs no section) */
+	if (e->hash != h || e->gen != pc_gen(ctx->u) || e->start != start ||
+	    e->len != plen || e->flags != flags ||
+	    !hn_equal(e->path, path, plen))
 		return false;
 	rcu_thread_online();
 	rcu_read_enter();
@@ -124,7 +127,17 @@ static inline void pc_add(struct uvfs_ctx *ctx, const struct vnode *start,
 	e->hash = h;
 	e->flags = (uint8_t)flags;
 	e->len = (uint8_t)plen;
-	memcpy(e->path, path, plen);
+	/* a word at a time, the last word the 8 bytes that end the path
+	 * (overlapping): memcpy of a length known only here is a call or a
+	 * rep movs, either slower than this for a few words */
+	if (plen >= 8) {
+		for (size_t i = 0; i + 8 < plen; i += 8)
+			memcpy(e->path + i, path + i, 8);
+		memcpy(e->path + plen - 8, path + plen - 8, 8);
+	} else {
+		for (size_t i = 0; i < plen; i++)
+			e->path[i] = path[i];
+	}
 }
 
 #endif /* UVFS_PCACHE_H */
