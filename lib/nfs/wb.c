@@ -201,6 +201,32 @@ static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
 	return r;
 }
 
+/* A kept w after a COMMIT whose verifier is cverf: committed if its
+ * WRITE's verifier is the same (freed at the next sweep), else sent again
+ * (the server restarted and may have lost it).  => 0 committed, 1 sent
+ * again, or the error of sending it again (w given up, the error kept in
+ * n->wb_err for the next fsync or close).  => n->wb_lock held. */
+static int commit_one_locked(struct n3 *c, struct node *n,
+			     const struct fh3 *fh, struct wbuf *w,
+			     uint64_t cverf)
+{
+	int e;
+
+	n->wb_kept -= w->len;
+	if (w->verf == cverf) {
+		wb_set(w, WB_DONE);     /* committed */
+		return 0;
+	}
+	e = send_locked(c, n, fh, w, true);
+	if (e) {
+		wb_set(w, WB_DONE);
+		if (n->wb_err == 0)
+			n->wb_err = e;
+		return e;
+	}
+	return 1;
+}
+
 /* The background COMMIT's answer (waited for by c's deadline if it has
  * not come: the caller says so): the wbufs it covers with its verifier
  * are committed, the others sent again.  => n->wb_lock held, a COMMIT
@@ -219,20 +245,8 @@ static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n)
 		w->cseq = 0;
 		if (r)
 			continue;       /* kept: the next COMMIT tries again */
-		n->wb_kept -= w->len;
-		if (w->verf == cverf) {
-			wb_set(w, WB_DONE);     /* committed */
-			continue;
-		}
-		/* the server restarted: it may have lost it, once more */
-		int e = send_locked(c, n, &fh, w, true);
-		if (e) {
-			wb_set(w, WB_DONE);
-			if (n->wb_err == 0)
-				n->wb_err = e;
-			continue;
-		}
-		again++;
+		if (commit_one_locked(c, n, &fh, w, cverf) > 0)
+			again++;
 	}
 	atomic_fetch_add(&s->rewrites, again);
 	sweep_locked(n);
@@ -284,20 +298,11 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 		for (struct wbuf *w = n->wb_head; w; w = w->next) {
 			if (w->st != WB_KEPT)
 				continue;
-			n->wb_kept -= w->len;
-			if (w->verf == cverf) {
-				wb_set(w, WB_DONE);     /* committed */
-				continue;
-			}
-			/* the server may have lost it: once more */
-			r = send_locked(c, n, &fh, w, true);
-			if (r) {
-				wb_set(w, WB_DONE);
-				if (n->wb_err == 0)
-					n->wb_err = r;
-				continue;
-			}
-			again++;
+			int e = commit_one_locked(c, n, &fh, w, cverf);
+			if (e > 0)
+				again++;
+			if (e)          /* the last resend's outcome */
+				r = e > 0 ? 0 : e;
 		}
 		atomic_fetch_add(&s->rewrites, again);
 		settle_locked(s, n, 0, UINT64_MAX);
