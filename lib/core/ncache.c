@@ -84,26 +84,16 @@ static bool nc_enabled(const struct vnode *dvp)
 bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 		   struct vnode **out)
 {
-	struct uvfs *u = dvp->sb->u;
-	uint32_t h;
-	struct nc_entry *e;
-	struct vnode *vp = NULL;
+	struct nc_probe pr;
+	struct vnode *vp;
 
-	if (!nc_enabled(dvp) || len > NAME_MAX)
+	if (len > NAME_MAX || !ncache_probe_init(dvp, &pr))
 		return false;
-	h = nc_hash(dvp, name, len);
 	rcu_thread_online();
 	rcu_read_enter();
-	for (e = atomic_load_explicit(&u->nc_buckets[h & u->nc_mask],
-				      memory_order_acquire);
-	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
-		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    hn_equal(e->name, name, len)) {
-			if (ncache_tryref_rcu(e->child))
-				vp = e->child;
-			break;
-		}
-	}
+	vp = ncache_find_rcu(&pr, dvp, name, len, nc_hash(dvp, name, len));
+	if (vp && !ncache_tryref_rcu(vp))
+		vp = NULL;
 	rcu_read_leave();
 	if (!vp)
 		return false;
