@@ -596,7 +596,7 @@ int dirop_at(struct uvfs_ctx *ctx, const struct path *dir, const char *name,
 /* The same in two steps: the parent only (d->child empty, no lock: the
  * caller takes it, dirop_lock), then the child; on an error of
  * dirop_lookup_child the lock and the parent are released.  A rename
- * takes both parents' locks with dirop_rename_lookup instead. */
+ * takes both parents' locks with dirop_rename_parents instead. */
 int dirop_at_parent(const struct path *dir, const char *name,
 		    struct dirop *d);
 int dirop_lookup_child(struct uvfs_ctx *ctx, struct dirop *d);
@@ -611,12 +611,12 @@ void dirop_lock2(struct dirop *o, struct dirop *n);
 void dirop_unlock(struct dirop *d);
 void dirlocks_init(struct uvfs_sb *sb);
 void dirlocks_destroy(struct uvfs_sb *sb);
-/* The rename's first half from both parents held (no lock yet): locks
- * both directories, looks both children up (n's not, when blind_ok and
- * rename_blind_ok allows: path API).  => 0, or an error with o and n
- * released. */
-int dirop_rename_lookup(struct uvfs_ctx *ctx, struct dirop *o,
-			struct dirop *n, unsigned flags, bool blind_ok);
+/* A rename from both parents held (no lock yet): locks both
+ * directories, looks both children up (n's not, when blind_ok and
+ * rename_blind_ok allows: path API), renames, and releases o and n
+ * whatever the outcome.  => 0 or -errno. */
+int dirop_rename_parents(struct uvfs_ctx *ctx, struct dirop *o,
+			 struct dirop *n, unsigned flags, bool blind_ok);
 /* mode carries the type; *out (may be NULL) the new vnode, referenced */
 int dirop_create(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 		 dev_t rdev, const char *target, struct vnode **out);
@@ -628,8 +628,6 @@ int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir);
 int dirop_link(struct uvfs_ctx *ctx, const struct path *src,
 	       struct dirop *d);
-int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
-		 unsigned flags);
 int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode);
 int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 	       gid_t gid);

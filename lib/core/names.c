@@ -539,37 +539,15 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		dirop_end(&o);
 		return r;
 	}
-	r = dirop_rename_lookup(ctx, &o, &n, flags, true);
-	if (r)
-		return r;
-	r = dirop_rename(ctx, &o, &n, flags);
-	dirop_end(&n);
-	dirop_end(&o);
-	return r;
+	return dirop_rename_parents(ctx, &o, &n, flags, true);
 }
 
-int dirop_rename_lookup(struct uvfs_ctx *ctx, struct dirop *o,
-			struct dirop *n, unsigned flags, bool blind_ok)
+/* => both parents locked since the lookups (dirop_rename_parents). */
+static int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o,
+			struct dirop *n, unsigned flags)
 {
 	int r;
 
-	dirop_lock2(o, n);
-	r = child_lookup(ctx, o);
-	if (r == 0 && !(blind_ok && rename_blind_ok(ctx, o, n, flags)))
-		r = child_lookup(ctx, n);
-	if (r) {
-		dirop_end(n);
-		dirop_end(o);
-	}
-	return r;
-}
-
-int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
-		 unsigned flags)
-{
-	int r;
-
-	/* both parents locked since the lookups (dirop_rename_lookup) */
 	UVFS_VERIFY(o->locked);
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -583,6 +561,22 @@ int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o, struct dirop *n,
 	return vop_rename(o->np.dir.vp, o->np.name, n->np.dir.vp, n->np.name,
 			  flags, (flags & RENAME_EXCHANGE) ? NULL :
 							     n->child.vp);
+}
+
+int dirop_rename_parents(struct uvfs_ctx *ctx, struct dirop *o,
+			 struct dirop *n, unsigned flags, bool blind_ok)
+{
+	int r;
+
+	dirop_lock2(o, n);
+	r = child_lookup(ctx, o);
+	if (r == 0 && !(blind_ok && rename_blind_ok(ctx, o, n, flags)))
+		r = child_lookup(ctx, n);
+	if (r == 0)
+		r = dirop_rename(ctx, o, n, flags);
+	dirop_end(n);
+	dirop_end(o);
+	return r;
 }
 
 int uvfs_rename(struct uvfs_ctx *ctx, const char *from, const char *to,

@@ -366,13 +366,7 @@ int uvfs_node_rename(struct uvfs_ctx *ctx, struct uvfs_node *odir,
 		dirop_end(&o);
 		return err;
 	}
-	err = dirop_rename_lookup(ctx, &o, &n, flags, false);
-	if (err)
-		return err;
-	err = dirop_rename(ctx, &o, &n, flags);
-	dirop_end(&n);
-	dirop_end(&o);
-	return err;
+	return dirop_rename_parents(ctx, &o, &n, flags, false);
 }
 
 int uvfs_node_link(struct uvfs_ctx *ctx, struct uvfs_node *node,
