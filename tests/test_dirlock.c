@@ -262,31 +262,46 @@ static int rename_s_y_x(void)
 	return uvfs_rename(R, "/t/s/y", "/t/s/x", 0);
 }
 
+/* A sticky directory /t/s (mode 01777). */
+static void make_sticky_dir(void)
+{
+	assert_int_equal(uvfs_mkdir(R, "/t/s", 01777), 0);
+	assert_int_equal(uvfs_chmod(R, "/t/s", 01777), 0);
+}
+
+/* After a race of two calls that must both succeed, the second waiting
+ * for the first: path is uid 2000's file.  what names the two calls. */
+static void race_left_uid_2000(const struct race *r, const char *what,
+			       const char *path)
+{
+	struct stat st;
+	int e = uvfs_stat(R, path, &st);
+
+	printf("    %s: %d, %d; stat %s %d (uid %ld)\n", what,
+	       r->first.result, r->second.result, path, e,
+	       e ? -1L : (long)st.st_uid);
+	assert_false(r->passed);
+	assert_int_equal(r->first.result, 0);
+	assert_int_equal(r->second.result, 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(st.st_uid, 2000);
+}
+
 /* In a sticky directory uid 1000 may remove its own x, not uid 2000's y.
  * Root renames y onto x while 1000's unlink of x stalls: the unlink must
  * remove 1000's file (then y's takes the name), never 2000's. */
 static void test_sticky_unlink(void **state)
 {
-	struct stat st;
 	struct race r;
-	int e;
 
 	(void)state;
-	assert_int_equal(uvfs_mkdir(R, "/t/s", 01777), 0);
-	assert_int_equal(uvfs_chmod(R, "/t/s", 01777), 0);
+	make_sticky_dir();
 	make_file("/t/s/x", 1000);
 	make_file("/t/s/y", 2000);
 	assert_int_equal(uvfs_unlink(A, "/t/s/y"), -EPERM);
 	race(&r, TFS_UNLINK, a_unlink_x, rename_s_y_x);
-	e = uvfs_stat(R, "/t/s/x", &st);
-	printf("    unlink %d, rename %d; stat x %d (uid %ld)\n",
-	       r.first.result, r.second.result, e, e ? -1L : (long)st.st_uid);
-	assert_false(r.passed);
-	assert_int_equal(r.first.result, 0);
-	assert_int_equal(r.second.result, 0);
 	/* 2000's file survives, under the name x */
-	assert_int_equal(e, 0);
-	assert_int_equal(st.st_uid, 2000);
+	race_left_uid_2000(&r, "unlink, rename", "/t/s/x");
 }
 
 static int a_rename_a_t(void)
@@ -315,22 +330,13 @@ static void test_sticky_rename(void **state)
 {
 	struct stat st;
 	struct race r;
-	int e;
 
 	(void)state;
-	assert_int_equal(uvfs_mkdir(R, "/t/s", 01777), 0);
-	assert_int_equal(uvfs_chmod(R, "/t/s", 01777), 0);
+	make_sticky_dir();
 	make_file("/t/s/a", 1000);
 	make_file("/t/s/t", 1000);
 	race(&r, TFS_RENAME, a_rename_a_t, replace_t);
-	e = uvfs_stat(R, "/t/s/t", &st);
-	printf("    rename %d, unlink + create %d; stat t %d (uid %ld)\n",
-	       r.first.result, r.second.result, e, e ? -1L : (long)st.st_uid);
-	assert_false(r.passed);
-	assert_int_equal(r.first.result, 0);
-	assert_int_equal(r.second.result, 0);
-	assert_int_equal(e, 0);
-	assert_int_equal(st.st_uid, 2000);
+	race_left_uid_2000(&r, "rename, unlink + create", "/t/s/t");
 	assert_int_equal(uvfs_stat(R, "/t/s/a", &st), -ENOENT);
 }
 
