@@ -439,6 +439,9 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 void ncache_remove(struct vnode *dvp, const char *name);
 /* Every entry in or naming vp goes; none is added after. */
 void ncache_purge(struct vnode *vp);
+/* => u->nc_lock held.  u->nc_gen moves on: every path cache entry made
+ * before is stale (pcache.h). */
+void ncache_gen_bump_locked(struct uvfs *u);
 
 /* ---- mounts (mount.c) -------------------------------------------------- */
 
@@ -710,9 +713,10 @@ struct uvfs {
 	struct nc_entry *_Atomic *nc_buckets; /* nc_lock; RCU readers */
 	unsigned long nc_mask;              /* const */
 	unsigned long nc_count;             /* nc_lock */
-	_Atomic unsigned long nc_gen;       /* bumped by every entry's
-					       removal and every mount: the
-					       contexts' path caches
+	_Atomic unsigned long nc_gen;       /* nc_lock to change: bumped by
+					       every entry's removal and
+					       every mount; read without it
+					       by the contexts' path caches
 					       (pcache.h) */
 
 	/* the worker pool */

@@ -594,7 +594,9 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	m->mountpoint = tp.vp;
 	atomic_fetch_add(&tp.vp->mounted, 1);
 	/* a path cached through tp.vp now stops there (pcache.h) */
-	atomic_fetch_add(&u->nc_gen, 1);
+	pthread_mutex_lock(&u->nc_lock);
+	ncache_gen_bump_locked(u);
+	pthread_mutex_unlock(&u->nc_lock);
 	m->flags |= MNT_ATTACHED;
 	atomic_store_explicit(&m->next_sibling,
 			      atomic_load(&tp.mnt->first_child),

@@ -110,6 +110,16 @@ unsigned long ncache_seq(struct vnode *dvp)
 	return atomic_load_explicit(&dvp->nc_seq, memory_order_acquire);
 }
 
+/* => nc_lock held (every writer of nc_gen holds it: a store, not a
+ * read-modify-write on the unlink's path). */
+void ncache_gen_bump_locked(struct uvfs *u)
+{
+	atomic_store_explicit(&u->nc_gen,
+			      atomic_load_explicit(&u->nc_gen,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
 static void nc_free_rcu(struct rcu_head *head)
 {
 	RCU_TSAN_ACQUIRE();
@@ -129,7 +139,7 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 	atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
 	/* after the unlink: a walk that read the new generation cannot
 	 * find e (pcache.h) */
-	atomic_fetch_add_explicit(&u->nc_gen, 1, memory_order_release);
+	ncache_gen_bump_locked(u);
 	cds_hlist_del(&e->dir_link);
 	while (*cp != e)
 		cp = &(*cp)->child_next;
