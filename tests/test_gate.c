@@ -47,31 +47,21 @@ static void enter_exit(void **state)
 	gate_destroy(&g);
 }
 
-/* A leave without its enter (the count would go below zero) stops the
- * process with the invariant's message, in the build these tests run in
- * (no NDEBUG): the check on the fast path is the decrement's own sign
- * (gate_count_dec_checked).  Balanced ones never do: enter_exit above. */
-static void unbalanced_leave_panics(void **state)
+/* Runs fn in a child with its stderr into a pipe; checks that it stopped
+ * with the invariant's message (SIGABRT, "invariant broken"). */
+static void expect_panic(void (*fn)(void))
 {
 	int fds[2], status;
 	char msg[256] = "";
 	ssize_t n;
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct gate g;
-		struct gate_rec *r;
-
 		dup2(fds[1], 2);
-		gate_init(&g);
-		if (gate_enter(&g, &r) != 0)
-			_exit(3);
-		gate_leave(&g, r);
-		gate_leave(&g, r);      /* one too many */
+		fn();
 		_exit(0);
 	}
 	close(fds[1]);
@@ -82,6 +72,51 @@ static void unbalanced_leave_panics(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 	assert_non_null(strstr(msg, "invariant broken"));
+}
+
+static void leave_twice(void)
+{
+	struct gate g;
+	struct gate_rec *r;
+
+	gate_init(&g);
+	if (gate_enter(&g, &r) != 0)
+		_exit(3);
+	gate_leave(&g, r);
+	gate_leave(&g, r);      /* one too many */
+}
+
+/* A leave without its enter (the count would go below zero) stops the
+ * process with the invariant's message, in the build these tests run in
+ * (no NDEBUG): the check on gate_leave is the decrement's own sign
+ * (gate_count_dec_checked).  Balanced ones never do: enter_exit above. */
+static void unbalanced_leave_panics(void **state)
+{
+	(void)state;
+	expect_panic(leave_twice);
+}
+
+static void unchecked_leave_then_close(void)
+{
+	struct gate g;
+	struct gate_rec *r;
+
+	gate_init(&g);
+	if (gate_enter(&g, &r) != 0)
+		_exit(3);
+	gate_count_add(r, -1);  /* vop_call's leave: no check */
+	gate_count_add(r, -1);  /* one too many */
+	gate_close(&g, 100);    /* must not drain on a sum of -1 */
+	_exit(4);
+}
+
+/* vop_call's own leave does not check (the increment it takes back is
+ * its own): a count taken below zero there is caught by the next reading
+ * of the counts, here a close, before the closer could believe them. */
+static void unchecked_underflow_caught_at_close(void **state)
+{
+	(void)state;
+	expect_panic(unchecked_leave_then_close);
 }
 
 static void nested_while_closing(void **state)
@@ -376,6 +411,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(enter_exit),
 		cmocka_unit_test(unbalanced_leave_panics),
+		cmocka_unit_test(unchecked_underflow_caught_at_close),
 		cmocka_unit_test(nested_while_closing),
 		cmocka_unit_test(close_waits_for_inside),
 		cmocka_unit_test(closed_gate_blocks_until_open),

@@ -255,13 +255,23 @@ void gate_exit_slow(struct gate *g)
 }
 #endif
 
+/* => g->lock held.  The sum of the counts.  A count is never below zero:
+ * its owner adds 1 before it takes 1 away.  One that is was taken down
+ * by a leave without its enter, which vop_call's unchecked leave can
+ * hide from gate_leave's check (vnode_if.c): it stops the process here,
+ * at the first close, drain or park after it, before a closer could take
+ * the sum for "nobody inside". */
 static long inside_locked(struct gate *g)
 {
 	struct gate_rec *r;
 	long n = 0;
 
-	cds_list_for_each_entry(r, &g->recs, glink)
-		n += atomic_load_explicit(&r->count, memory_order_acquire);
+	cds_list_for_each_entry(r, &g->recs, glink) {
+		long c = atomic_load_explicit(&r->count,
+					      memory_order_acquire);
+		UVFS_VERIFY(c >= 0);
+		n += c;
+	}
 	return n;
 }
 

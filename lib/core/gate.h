@@ -175,8 +175,8 @@ under:
  * without sys_membarrier is GATE_OPEN_FENCED here).  Either the closer
  * sees the increment, or this thread sees CLOSED, takes its increment
  * back and goes the slow way.  vop_call (vnode_if.c) unrolls this
- * path with its death checks inside it: 10 instructions more than the
- * ungated build per operation, with gate_leave (bench/README.md,
+ * path with its death checks inside it: 9 instructions more than the
+ * ungated build per operation, with its leave (bench/README.md,
  * "bench_gate"; docs/design.md, "The gate"). */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 {
