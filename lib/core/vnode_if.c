@@ -274,12 +274,15 @@ void cred_set_current(const struct uvfs_cred *cr)
 	unsigned n = cr->ngroups < UVFS_NGROUPS_MAX ? cr->ngroups
 						     : UVFS_NGROUPS_MAX;
 
+	/* the flag with the fields, before the groups: the thread-local's
+	 * address found once on the usual path (no groups), where after the
+	 * copy's call it would be found again (bench/README.md, "bench_stat") */
+	cred_now.set = true;
 	cred_now.cred.uid = cr->uid;
 	cred_now.cred.gid = cr->gid;
 	cred_now.cred.ngroups = n;
-	if (n)
-		memcpy(cred_now.cred.groups, cr->groups, n * sizeof(gid_t));
-	cred_now.set = true;
+	for (unsigned i = 0; i < n; i++)
+		cred_now.cred.groups[i] = cr->groups[i];
 }
 
 const struct uvfs_cred *uvfs_cred_current(void)
