@@ -225,7 +225,9 @@ struct vnode {
 	struct uvfs_node *node;             /* mount's m->node_lock: the node
 					       of this vnode, if any */
 	struct vlocks *locks;               /* u->lk_lock: file locks held
-					       (lock.c), NULL if none yet */
+					       (lock.c), NULL if none yet;
+					       set once (release), tested
+					       for NULL without the lock */
 	/* the name cache (ncache.c), under u->nc_lock: */
 	struct cds_hlist_head nc_as_dir;    /* entries in this directory */
 	struct nc_entry *nc_as_child;       /* entries naming this vnode (a

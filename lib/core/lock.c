@@ -99,6 +99,13 @@ void lock_file_gone(struct file *f)
 	struct vnode *vp = f->path.vp;
 	struct uvfs *u = vp->sb->u;
 
+	/* No set: no lock was ever taken on vp, through f or through another
+	 * file whose records could name f as theirs (they name a file that
+	 * earlier records went through), and none can be now that f is gone.
+	 * Most files are closed so, without the instance's lock (read with
+	 * acquire, against vlocks_locked's release). */
+	if (!__atomic_load_n(&vp->locks, __ATOMIC_ACQUIRE))
+		return;
 	pthread_mutex_lock(&u->lk_lock);
 	/* a request to the driver may be using f's handle (lock_try) */
 	while (vp->locks && vp->locks->busy)
@@ -112,7 +119,8 @@ void lock_file_gone(struct file *f)
 static struct vlocks *vlocks_locked(struct vnode *vp)
 {
 	if (!vp->locks)
-		vp->locks = sys_calloc(1, sizeof(*vp->locks));
+		__atomic_store_n(&vp->locks, sys_calloc(1, sizeof(*vp->locks)),
+				 __ATOMIC_RELEASE);     /* lock_file_gone */
 	return vp->locks;
 }
 
