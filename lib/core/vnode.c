@@ -388,13 +388,17 @@ int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
 	return vcache_get_ident(sb, &id, out);
 }
 
+/* vcache_load's flags */
+#define VC_TYPED 1      /* id->type is exact: no getattr */
+#define VC_FRESH 2      /* just created: no probe before the load */
+
 static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
-		       bool typed, struct vnode **out);
+		       unsigned how, struct vnode **out);
 
 int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		     struct vnode **out)
 {
-	return vcache_load(sb, id, false, out);
+	return vcache_load(sb, id, 0, out);
 }
 
 /* A file whose type is known exactly (id->type): one just created (the
@@ -405,11 +409,23 @@ int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out)
 {
-	return vcache_load(sb, id, id->type != 0, out);
+	return vcache_load(sb, id, id->type != 0 ? VC_TYPED : 0, out);
+}
+
+/* A file the driver has just made: its ino is all but never cached (only
+ * a driver that reused it, with a vnode of the old file still there), so
+ * the load does not look first; the insertion's own look still finds
+ * such a vnode, and takes it or sets it stale as a probe would have, at
+ * the cost of a vget and a reclaim.  One hold of vc_lock fewer per
+ * create. */
+int vcache_get_created(struct uvfs_sb *sb, const struct uvfs_ident *id,
+		       struct vnode **out)
+{
+	return vcache_load(sb, id, VC_TYPED | VC_FRESH, out);
 }
 
 static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
-		       bool typed, struct vnode **out)
+		       unsigned how, struct vnode **out)
 {
 	struct uvfs *u = sb->u;
 	uint64_t ino = id->ino;
@@ -418,6 +434,8 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 	void *priv = NULL;
 	int err;
 
+	if (how & VC_FRESH)
+		goto load;
 	pthread_mutex_lock(&u->vc_lock);
 	if (sb->killed) {
 		pthread_mutex_unlock(&u->vc_lock);
@@ -438,10 +456,11 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 	pthread_mutex_unlock(&u->vc_lock);
 
 	/* Load it outside the lock; a racing loader may win. */
+load:
 	err = sb->ops->vget(sb, ino, &priv);
 	if (err)
 		return err;
-	if (typed) {
+	if (how & VC_TYPED) {
 		st.st_mode = id->type;
 	} else {
 		err = sb->ops->getattr(sb, priv, &st);

@@ -432,7 +432,7 @@ static long vi_create(struct uvfs_sb *sb, struct vop_create_args *a)
 	if (r == 0 && a->out) {
 		/* the type is the one asked for, whatever the driver said */
 		id.type = a->mode & S_IFMT;
-		r = vcache_get_typed(sb, &id, a->out);
+		r = vcache_get_created(sb, &id, a->out);
 		/* made, but its vnode not loaded: never -ESTALE, which a
 		 * caller takes for a create that did not happen (the
 		 * exclusive create's lookup then finds the file and says
