@@ -507,7 +507,9 @@ struct file {
 	pthread_mutex_t lock;               /* pos */
 	off_t pos;                          /* lock */
 	void *fh;                           /* vn_lock: driver handle,
-					       NULL once released */
+					       NULL once released; stored
+					       atomically, so that file_fh
+					       reads it without the lock */
 	bool attached;                      /* vn_lock: on vp->files */
 	bool orphan;                        /* vn_lock: closed on a killed
 					       gate; vn_unload frees it */

@@ -42,13 +42,13 @@ static inline int owner_or_root(const struct uvfs_ctx *ctx,
  * vnode is then dead and the vops answer -EIO without using it). */
 static inline void *file_fh(struct file *f)
 {
-	struct vnode *vp = f->path.vp;
-	void *fh;
-
-	vn_lock(vp);
-	fh = f->fh;
-	vn_unlock(vp);
-	return fh;
+	/* Without vp's stripe lock, which every read and write took: the
+	 * lock never made the handle safe to use, the gate does.  A handle
+	 * is released only once vp is dead and its gate drained (vnode.c,
+	 * vn_unload_driver) or at f's last release (nobody else has f), so
+	 * a call that read it before a revoke finds vp dead inside the gate
+	 * and answers -EIO without using it, as it did after the unlock. */
+	return __atomic_load_n(&f->fh, __ATOMIC_ACQUIRE);
 }
 
 /* file.c: a new open file description on p (the reference is moved in,

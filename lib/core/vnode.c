@@ -234,7 +234,7 @@ static bool vn_unload_driver(struct vnode *vp)
 		cds_hlist_del(&f->vlink);
 		f->attached = false;
 		fh = f->fh;
-		f->fh = NULL;
+		__atomic_store_n(&f->fh, NULL, __ATOMIC_RELAXED); /* file_fh */
 		orphan = f->orphan;
 		vn_unlock(vp);
 		if (fh && sb->ops->release)

@@ -642,7 +642,7 @@ static long vi_open(struct uvfs_sb *sb, struct vop_open_args *a)
 	/* Inside the gate: a reclaim of vp (after the drain) finds f
 	 * attached and releases fh. */
 	vn_lock(vp);
-	f->fh = fh;
+	__atomic_store_n(&f->fh, fh, __ATOMIC_RELEASE);     /* file_fh */
 	cds_hlist_add_head(&f->vlink, &vp->files);
 	f->attached = true;
 	vn_unlock(vp);
@@ -688,7 +688,7 @@ bool vn_file_detach(struct vnode *vp, struct file *f)
 	cds_hlist_del(&f->vlink);
 	f->attached = false;
 	fh = f->fh;
-	f->fh = NULL;
+	__atomic_store_n(&f->fh, NULL, __ATOMIC_RELAXED);   /* file_fh */
 	vn_unlock(vp);
 	if (fh && sb->ops->release)
 		sb->ops->release(sb, vp->priv, fh);
