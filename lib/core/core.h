@@ -290,8 +290,8 @@ int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
  * directory or symlink looked up): no getattr. */
 int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out);
-/* The same for a file the call has just created (vnode.c says why it
- * does not look in the cache first). */
+/* The same, typed, for a file the call has just created (vnode.c says
+ * why it does not look in the cache first). */
 int vcache_get_created(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out);
 /* Marks vp as having lost a name (reclaimed at its last release). */
