@@ -404,9 +404,9 @@ int vcache_get_ident(struct uvfs_sb *sb, const struct uvfs_ident *id,
 /* A file whose type is known exactly (id->type): one just created (the
  * type the create asked for: vcache_get_created, below), or a lookup's
  * directory or symlink (a type class of one member).  Loading its vnode
- * asks the driver nothing more
- * (a remote driver would spend a round trip on a getattr whose only use
- * here is the type; the attributes are asked when someone wants them). */
+ * asks the driver nothing more (a remote driver would spend a round trip
+ * on a getattr whose only use here is the type; the attributes are asked
+ * when someone wants them). */
 int vcache_get_typed(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		       struct vnode **out)
 {
