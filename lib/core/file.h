@@ -1,6 +1,7 @@
 /*
- * file.h - what file.c, fileopen.c, fileio.c, attr.c and names.c share
- * (private to lib/core): the small checks every call makes and the
+ * file.h - what the core's calls on files share (file.c, fileopen.c,
+ * fileio.c, fileops.c, attr.c, names.c, lock.c, node.c; private to
+ * lib/core): the small checks every call makes and the
  * open-file and descriptor-table entry points they use.  The rules for
  * open files and descriptor tables are in file.c.
  */

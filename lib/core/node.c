@@ -9,6 +9,7 @@
  * their mount for the holders query and make the mount busy.
  */
 #include "core.h"
+#include "file.h"
 #include "lock.h"
 
 /* A new node (holds 0, on no list) named "DIR/NAME" ("/NAME" under the
@@ -493,13 +494,8 @@ int uvfs_file_kill_priv(struct uvfs_ctx *ctx, struct uvfs_file *h)
 
 int uvfs_file_fsync(struct uvfs_file *h, int datasync)
 {
-	void *fh;
-
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
-	vn_lock(h->f->path.vp);
-	fh = h->f->fh;
-	vn_unlock(h->f->path.vp);
-	return file_fsync(h->f, fh, datasync);
+	return file_fsync(h->f, file_fh(h->f), datasync);
 }
 
 int uvfs_file_truncate(struct uvfs_file *h, off_t len)
@@ -525,15 +521,12 @@ int uvfs_file_readdir(struct uvfs_file *h, uint64_t cookie,
 		      uvfs_node_filldir_t fill, void *arg)
 {
 	struct node_fill nf = { fill, arg };
-	void *fh;
 
 	cred_set_current(&h->cred);     /* the opener's, as for a file's I/O */
 	if (!vn_isdir(h->f->path.vp))
 		return -ENOTDIR;
-	vn_lock(h->f->path.vp);
-	fh = h->f->fh;
-	vn_unlock(h->f->path.vp);
-	return vop_readdir(h->f->path.vp, fh, cookie, node_fill, &nf);
+	return vop_readdir(h->f->path.vp, file_fh(h->f), cookie, node_fill,
+			   &nf);
 }
 
 int uvfs_file_flushes(const struct uvfs_file *h)
