@@ -519,6 +519,19 @@ struct file {
 					       in the file's own allocation */
 };
 
+/* => vn_lock(f's vnode) held and f attached.  Takes f off its vnode and
+ * returns its driver handle, for the caller to release after the unlock
+ * (f->fh NULL from here: file_fh). */
+static inline void *file_detach_locked(struct file *f)
+{
+	void *fh = f->fh;
+
+	cds_hlist_del(&f->vlink);
+	f->attached = false;
+	__atomic_store_n(&f->fh, NULL, __ATOMIC_RELAXED);
+	return fh;
+}
+
 struct uvfs_ctx {
 	struct uvfs *u;                     /* const */
 	uint64_t id;                        /* const */

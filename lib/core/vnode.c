@@ -231,10 +231,7 @@ static bool vn_unload_driver(struct vnode *vp)
 			break;
 		}
 		f = cds_hlist_entry(vp->files.next, struct file, vlink);
-		cds_hlist_del(&f->vlink);
-		f->attached = false;
-		fh = f->fh;
-		__atomic_store_n(&f->fh, NULL, __ATOMIC_RELAXED); /* file_fh */
+		fh = file_detach_locked(f);
 		orphan = f->orphan;
 		vn_unlock(vp);
 		if (fh && sb->ops->release)

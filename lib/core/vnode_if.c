@@ -685,10 +685,7 @@ bool vn_file_detach(struct vnode *vp, struct file *f)
 		gate_exit(gr);
 		return false;
 	}
-	cds_hlist_del(&f->vlink);
-	f->attached = false;
-	fh = f->fh;
-	__atomic_store_n(&f->fh, NULL, __ATOMIC_RELAXED);   /* file_fh */
+	fh = file_detach_locked(f);
 	vn_unlock(vp);
 	if (fh && sb->ops->release)
 		sb->ops->release(sb, vp->priv, fh);
