@@ -16,7 +16,9 @@
  *
  * The registry.  The front end also records, per node the kernel knows, the
  * lookup count and the device number of its file system (st_dev from the
- * reply), in a striped hash.  It is updated before each entry reply is sent
+ * reply), in a record the node's owner word points to (found in O(1),
+ * however many nodes the kernel knows; the records are on striped lists
+ * for the walks below).  It is updated before each entry reply is sent
  * (a FORGET may arrive on another thread before the reply call returns) and
  * on each FORGET.  It serves the invalidations that follow a forced
  * unmount (every node of the dead file systems) and shutdown (every hold
@@ -80,88 +82,99 @@
 
 /* ---- the registry of known nodes --------------------------------------- */
 
-static size_t kbucket(const struct uvfs_node *nd)
+/* The stripe of nd's record: its address, hashed. */
+static size_t kstripe(const struct uvfs_node *nd)
 {
 	uintptr_t p = (uintptr_t)nd;
 	p ^= p >> 17;
 	p *= 0x9E3779B97F4A7C15ull;
-	return (size_t)(p >> 40) % NBUCKETS;
+	return (size_t)(p >> 40) % NSTRIPES;
 }
 
 /* Records one more kernel lookup of nd.  => 0 or -ENOMEM. */
 int known_add(struct uvfs_fuse *uf, struct uvfs_node *nd, dev_t dev)
 {
-	size_t b = kbucket(nd);
-	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+	size_t s = kstripe(nd);
 	struct kent *e;
 
-	pthread_mutex_lock(l);
-	for (e = uf->bucket[b]; e; e = e->next)
-		if (e->nd == nd)
-			break;
+	pthread_mutex_lock(&uf->stripe[s]);
+	e = uvfs_node_owner(nd);
 	if (!e) {
 		e = malloc(sizeof(*e));
 		if (!e) {
-			pthread_mutex_unlock(l);
+			pthread_mutex_unlock(&uf->stripe[s]);
 			return -ENOMEM;
 		}
 		e->count = 0;
 		e->nd = nd;
 		e->dev = dev;
-		e->next = uf->bucket[b];
-		uf->bucket[b] = e;
-		atomic_fetch_add(&uf->nnodes, 1);
+		e->next = uf->known[s];
+		if (e->next)
+			e->next->pprev = &e->next;
+		e->pprev = &uf->known[s];
+		uf->known[s] = e;
+		uvfs_node_set_owner(nd, e);
+		atomic_fetch_add_explicit(&uf->nnodes, 1, memory_order_relaxed);
 	}
 	e->count++;
-	pthread_mutex_unlock(l);
-	atomic_fetch_add(&uf->nlookups, 1);
+	pthread_mutex_unlock(&uf->stripe[s]);
+	atomic_fetch_add_explicit(&uf->nlookups, 1, memory_order_relaxed);
 	return 0;
+}
+
+/* => the stripe of e held.  Unlinks and frees it, and clears its node's
+ * owner word. */
+static void kent_free_locked(struct uvfs_fuse *uf, struct kent *e)
+{
+	*e->pprev = e->next;
+	if (e->next)
+		e->next->pprev = e->pprev;
+	uvfs_node_set_owner(e->nd, NULL);
+	free(e);
+	atomic_fetch_sub_explicit(&uf->nnodes, 1, memory_order_relaxed);
 }
 
 /* Drops n kernel lookups of nd; returns how many were recorded (a FORGET
  * for more than that, or for an unknown id, is a kernel or front-end bug:
- * only what was recorded is released). */
+ * only what was recorded is released).  A FORGET names a node the kernel
+ * was given, so nd is held while its record has a count. */
 uint64_t known_drop(struct uvfs_fuse *uf, struct uvfs_node *nd, uint64_t n)
 {
-	size_t b = kbucket(nd);
-	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
-	struct kent **pp, *e;
+	size_t s = kstripe(nd);
+	struct kent *e;
 
-	pthread_mutex_lock(l);
-	for (pp = &uf->bucket[b]; (e = *pp) != NULL; pp = &e->next)
-		if (e->nd == nd)
-			break;
+	pthread_mutex_lock(&uf->stripe[s]);
+	e = uvfs_node_owner(nd);
 	if (!e) {
-		pthread_mutex_unlock(l);
+		pthread_mutex_unlock(&uf->stripe[s]);
 		return 0;
 	}
 	if (n > e->count)
 		n = e->count;
 	e->count -= n;
-	if (e->count == 0) {
-		*pp = e->next;
-		free(e);
-		atomic_fetch_sub(&uf->nnodes, 1);
-	}
-	pthread_mutex_unlock(l);
-	atomic_fetch_sub(&uf->nlookups, n);
+	if (e->count == 0)
+		kent_free_locked(uf, e);
+	pthread_mutex_unlock(&uf->stripe[s]);
+	atomic_fetch_sub_explicit(&uf->nlookups, n, memory_order_relaxed);
 	return n;
 }
 
+/* The device of a node a request named, from its record, or 0 if the
+ * kernel no longer knows it.  nd may be freed by now: its address is
+ * only a key, so the stripe's list is searched, never nd itself read
+ * (the lister's rare path). */
 dev_t known_dev(struct uvfs_fuse *uf, struct uvfs_node *nd)
 {
-	size_t b = kbucket(nd);
-	pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
-	struct kent *e;
+	size_t s = kstripe(nd);
 	dev_t dev = 0;
 
-	pthread_mutex_lock(l);
-	for (e = uf->bucket[b]; e; e = e->next)
+	pthread_mutex_lock(&uf->stripe[s]);
+	for (struct kent *e = uf->known[s]; e; e = e->next)
 		if (e->nd == nd) {
 			dev = e->dev;
 			break;
 		}
-	pthread_mutex_unlock(l);
+	pthread_mutex_unlock(&uf->stripe[s]);
 	return dev;
 }
 
@@ -290,6 +303,14 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	pthread_mutex_init(&uf->pool_lock, NULL);
 	pthread_mutex_init(&uf->rq_lock, NULL);
 	iq_init(uf);
+	/* the nodes' owner word keeps each node's record (known_add) */
+	err = uvfs_node_owner_claim(u, uf);
+	if (err) {
+		fprintf(stderr, "uvfsd: another FUSE session serves this "
+			"instance\n");
+		goto out_free;
+	}
+	uf->owner = true;
 	uf->mountpoint = strdup(cfg->mountpoint);
 	if (!uf->mountpoint) {
 		err = -ENOMEM;
@@ -436,16 +457,23 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 	while (uf->fh_list.next != &uf->fh_list)
 		fh_free(uf, uf->fh_list.next);
 	/* lookups it never forgot */
-	for (size_t b = 0; b < NBUCKETS; b++) {
+	for (size_t s = 0; s < NSTRIPES; s++) {
 		struct kent *e;
-		while ((e = uf->bucket[b]) != NULL) {
-			uf->bucket[b] = e->next;
-			uvfs_node_release(e->nd, e->count);
-			free(e);
+		pthread_mutex_lock(&uf->stripe[s]);
+		while ((e = uf->known[s]) != NULL) {
+			struct uvfs_node *nd = e->nd;
+			uint64_t count = e->count;
+			kent_free_locked(uf, e);
+			pthread_mutex_unlock(&uf->stripe[s]);
+			uvfs_node_release(nd, count);
+			pthread_mutex_lock(&uf->stripe[s]);
 		}
+		pthread_mutex_unlock(&uf->stripe[s]);
 	}
 	if (uf->root)
 		uvfs_node_release(uf->root, 1);
+	if (uf->owner)
+		uvfs_node_owner_unclaim(uf->u, uf);
 	if (uf->se)
 		fuse_session_destroy(uf->se);
 	reqs_fini(uf);  /* the contexts of threads still alive */
@@ -550,10 +578,10 @@ size_t known_hold_devs(struct uvfs_fuse *uf, const dev_t *devs, size_t n,
 	}
 	/* Collect under the stripe locks (each with one hold, so a FORGET
 	 * cannot free the node meanwhile); notify outside them. */
-	for (size_t b = 0; b < NBUCKETS; b++) {
-		pthread_mutex_t *l = &uf->stripe[b % NSTRIPES];
+	for (size_t s = 0; s < NSTRIPES; s++) {
+		pthread_mutex_t *l = &uf->stripe[s];
 		pthread_mutex_lock(l);
-		for (struct kent *e = uf->bucket[b]; e; e = e->next) {
+		for (struct kent *e = uf->known[s]; e; e = e->next) {
 			size_t i;
 			for (i = 0; i < n; i++)
 				if (e->dev == devs[i])

@@ -20,14 +20,15 @@
 #define TIMEOUT 1.0             /* file servers: changed behind us */
 #define TIMEOUT_EXCL 3600.0     /* changed only through uvfs */
 #define NSTRIPES 64
-#define NBUCKETS 4096           /* per table; chained */
 
-/* A node the kernel knows.  Lock: its stripe. */
+/* A node the kernel knows: the node's owner word (uvfs_node_owner) points
+ * to it.  Lock: its stripe (kstripe(nd)), for every field but the
+ * constant nd and dev, and for the node's owner word. */
 struct kent {
-	struct uvfs_node *nd;
+	struct uvfs_node *nd;   /* const */
 	uint64_t count;         /* the kernel's lookup count */
-	dev_t dev;
-	struct kent *next;
+	dev_t dev;              /* const: its file system's st_dev */
+	struct kent *next, **pprev;     /* uf->known[kstripe(nd)] */
 };
 
 /* An open file or directory handle (fi->fh).  Lock: uf->fh_lock for the
@@ -101,7 +102,9 @@ struct uvfs_fuse {
 	atomic_bool loop_done;
 
 	pthread_mutex_t stripe[NSTRIPES];
-	struct kent *bucket[NBUCKETS];   /* stripe[i % NSTRIPES] */
+	struct kent *known[NSTRIPES];    /* stripe[i]: the nodes the kernel
+					    knows, by kstripe() */
+	bool owner;                      /* holds the nodes' owner word */
 
 	pthread_mutex_t fh_lock;
 	struct fh fh_list;               /* sentinel */

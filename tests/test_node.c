@@ -427,6 +427,45 @@ static void write_clears_setuid(void **state)
 	uvfs_ctx_free(o);
 }
 
+/* The owner word: one claimant per instance; NULL on every new node, a
+ * node made again after its last hold included; kept while held. */
+static void owner_word(void **state)
+{
+	struct uvfs_node *root, *mnt, *f, *again;
+	struct stat st;
+	static int a, b, word;  /* addresses only: who claims, a word */
+
+	(void)state;
+	assert_int_equal(uvfs_node_owner_claim(U, &a), 0);
+	assert_int_equal(uvfs_node_owner_claim(U, &a), 0);
+	assert_int_equal(uvfs_node_owner_claim(U, &b), -EBUSY);
+	uvfs_node_owner_unclaim(U, &b);         /* not b's: nothing */
+	assert_int_equal(uvfs_node_owner_claim(U, &b), -EBUSY);
+
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "mnt", &mnt, &st), 0);
+	assert_int_equal(uvfs_node_create(C, mnt, "ow", S_IFREG | 0644, 0,
+					  NULL, &f, &st), 0);
+	assert_null(uvfs_node_owner(f));
+	uvfs_node_set_owner(f, &word);
+	assert_int_equal(uvfs_node_lookup(C, mnt, "ow", &again, &st), 0);
+	assert_ptr_equal(again, f);             /* the same node, the word kept */
+	assert_ptr_equal(uvfs_node_owner(again), &word);
+	uvfs_node_release(again, 1);
+	uvfs_node_set_owner(f, NULL);
+	uvfs_node_release(f, 1);                /* the last hold: freed */
+	assert_int_equal(uvfs_node_lookup(C, mnt, "ow", &again, &st), 0);
+	assert_null(uvfs_node_owner(again));
+	uvfs_node_release(again, 1);
+	assert_int_equal(uvfs_node_unlink(C, mnt, "ow", 0), 0);
+	uvfs_node_release(mnt, 1);
+	uvfs_node_release(root, 1);
+
+	uvfs_node_owner_unclaim(U, &a);
+	assert_int_equal(uvfs_node_owner_claim(U, &b), 0);
+	uvfs_node_owner_unclaim(U, &b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +476,7 @@ int main(void)
 		cmocka_unit_test(revoke_kills_handles_of_one_file),
 		cmocka_unit_test(no_mount_on_namespace_root),
 		cmocka_unit_test(write_clears_setuid),
+		cmocka_unit_test(owner_word),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -338,6 +338,18 @@ int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
  * it likes, since every change either comes through the front end itself
  * or is announced (mount, unmount, revoke, the change hook). */
 int uvfs_node_exclusive(const struct uvfs_node *node);
+/* One front end per instance may keep a word on each node: its own record
+ * of the node, found from the node in O(1) (FUSE's: the kernel's lookup
+ * count), where a table keyed by the node's address would cost a hash
+ * lookup per reply.  uvfs_node_owner_claim(u, who) => 0, or -EBUSY when
+ * another front end holds the claim; _unclaim gives it back.  The word is
+ * NULL on each new node (a node freed and made again starts afresh); the
+ * library never reads it; the claimant guards it with its own locks and
+ * clears what it keeps there before the node's last hold goes. */
+int uvfs_node_owner_claim(struct uvfs *u, const void *who);
+void uvfs_node_owner_unclaim(struct uvfs *u, const void *who);
+void *uvfs_node_owner(const struct uvfs_node *node);
+void uvfs_node_set_owner(struct uvfs_node *node, void *word);
 
 #define UVFS_SET_MODE  0x01
 #define UVFS_SET_UID   0x02

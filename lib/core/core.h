@@ -687,6 +687,9 @@ struct uvfs_node {
 	_Atomic uint64_t holds;             /* m->node_lock for 0 transitions */
 	uint64_t ctx_id;                    /* const: the ctx that made it */
 	struct cds_list_head mlink;         /* m->node_lock */
+	void *owner;                        /* the owning front end's word
+					       (uvfs_node_set_owner), under
+					       its own locks; NULL when made */
 	char name[];                        /* const: the path it was first
 					       looked up by (diagnostics),
 					       in the node's own allocation */
@@ -719,6 +722,7 @@ struct uvfs {
 	pthread_mutex_t ctx_lock;
 	struct cds_list_head ctxs;          /* ctx_lock */
 	_Atomic uint64_t next_ctx_id;
+	_Atomic(const void *) node_owner;   /* who may use nodes' owner word */
 
 	/* the vnode cache */
 	pthread_mutex_t vc_lock;

@@ -143,6 +143,33 @@ int uvfs_node_exclusive(const struct uvfs_node *nd)
 	return !(nd->path.vp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
 }
 
+int uvfs_node_owner_claim(struct uvfs *u, const void *who)
+{
+	const void *none = NULL;
+
+	if (atomic_compare_exchange_strong(&u->node_owner, &none, who) ||
+	    none == who)
+		return 0;
+	return -EBUSY;
+}
+
+void uvfs_node_owner_unclaim(struct uvfs *u, const void *who)
+{
+	const void *mine = who;
+
+	atomic_compare_exchange_strong(&u->node_owner, &mine, NULL);
+}
+
+void *uvfs_node_owner(const struct uvfs_node *nd)
+{
+	return nd->owner;
+}
+
+void uvfs_node_set_owner(struct uvfs_node *nd, void *word)
+{
+	nd->owner = word;
+}
+
 /* mode differs from vp's only by set-user-ID and set-group-ID cleared */
 static bool only_clears_ids(struct vnode *vp, mode_t mode)
 {
