@@ -144,6 +144,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ino_reuse_other_gen,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vcache_grows,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_current,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fileops_revoke, setup,

@@ -2,7 +2,8 @@
  * test_vops_reuse.c - the vnode cache against a driver that reuses inode
  * numbers (reusefs): a lookup that finds another type or generation
  * behind a cached vnode of the same ino gets a new vnode, the old one
- * dead.
+ * dead; and the cache's table growing under more referenced vnodes than
+ * it was sized for.
  * Included by test_vops.c (it uses that file's fixture and helpers); not
  * a program of its own.
  */
@@ -285,4 +286,69 @@ static void test_ino_reuse_other_gen(void **state)
 	assert_int_equal(uvfs_close(R, b), 0);
 	assert_int_equal(uvfs_unlink(R, "/r/b"), 0);
 	assert_int_equal(uvfs_umount(R, "/r", 0), 0);
+}
+
+/* ---- the table grows --------------------------------------------------- */
+
+/* More referenced vnodes than two per bucket of the vnode cache: the table
+ * doubles (twice here, from its least of 4096 buckets) with every vnode
+ * still found.  Each file is held by a node; a lookup of a hard link's
+ * name, which the name cache has not seen, goes to the driver and then to
+ * the vnode cache by ino: it must give the file's own vnode (the same
+ * node), not a second one (another vget of testfs). */
+static void test_vcache_grows(void **state)
+{
+	enum { N = 20000 };
+	struct uvfs_config cfg = { .vcache_max = 16 };
+	struct uvfs_node *root, *dir, *x, **nd;
+	struct uvfs_stats st0;
+	struct uvfs_ctx *c;
+	struct uvfs *u;
+	struct stat st;
+	char name[32];
+	long live;
+
+	(void)state;
+	nd = calloc(N, sizeof(*nd));
+	assert_non_null(nd);
+	assert_int_equal(uvfs_new(&cfg, &u), 0);
+	assert_int_equal(uvfs_fstype_register(u, &testfs_ops), 0);
+	assert_int_equal(uvfs_ctx_new(u, NULL, &c), 0);
+	assert_int_equal(uvfs_mkdir(c, "/t", 0755), 0);
+	assert_int_equal(uvfs_mount(c, "testfs", "none", "/t", ""), 0);
+	assert_int_equal(uvfs_node_root(c, &root), 0);
+	assert_int_equal(uvfs_node_lookup(c, root, "t", &dir, &st), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(uvfs_node_create(c, dir, name, S_IFREG | 0644,
+						  0, NULL, &nd[i], &st), 0);
+	}
+	uvfs_stats(u, &st0);
+	assert_true(st0.vnodes >= N);
+	live = testfs_live_nodes();
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		assert_int_equal(uvfs_node_link(c, nd[i], dir, name, &x, &st),
+				 0);
+		assert_ptr_equal(x, nd[i]);
+		uvfs_node_release(x, 1);
+		assert_int_equal(uvfs_node_lookup(c, dir, name, &x, &st), 0);
+		assert_ptr_equal(x, nd[i]);
+		uvfs_node_release(x, 1);
+	}
+	assert_int_equal(testfs_live_nodes(), live);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(uvfs_node_unlink(c, dir, name, 0), 0);
+		snprintf(name, sizeof(name), "l%d", i);
+		assert_int_equal(uvfs_node_unlink(c, dir, name, 0), 0);
+		uvfs_node_release(nd[i], 1);    /* unhashed from its chain */
+	}
+	uvfs_node_release(dir, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_umount(c, "/t", 0), 0);
+	uvfs_ctx_free(c);
+	assert_int_equal(uvfs_settle(u, 10000), 0);
+	uvfs_free(u);
+	free(nd);
 }

@@ -726,8 +726,10 @@ struct uvfs {
 
 	/* the vnode cache */
 	pthread_mutex_t vc_lock;
-	struct vnode **vc_hash;             /* vc_lock: chains (hash_next) */
-	unsigned long vc_mask;              /* const */
+	struct vnode **vc_hash;             /* vc_lock: chains (hash_next);
+					       doubles as it fills */
+	unsigned long vc_mask;              /* vc_lock */
+	unsigned long vc_count;             /* vc_lock: hashed vnodes */
 	struct cds_list_head lru;           /* vc_lock */
 	unsigned long nlru;                 /* vc_lock */
 	bool prune_queued;                  /* vc_lock */

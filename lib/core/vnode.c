@@ -52,6 +52,8 @@ void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
 	uvfs_panic(file, line, what);
 }
 
+#define VC_MAX_BUCKETS (1UL << 24)     /* 128 MiB of table */
+
 static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
 			       uint64_t ino)
 {
@@ -123,19 +125,51 @@ static struct vnode **vc_chain(struct uvfs *u, const struct uvfs_sb *sb,
 	return &u->vc_hash[vc_bucket(u, sb, ino)];
 }
 
+/* => vc_lock held.  More than two hashed vnodes per bucket: the table
+ * doubles.  vcache_max bounds only the unreferenced vnodes; the referenced
+ * ones are as many as the files in use (every node a FUSE kernel knows
+ * holds its vnode), and chains as long as their number over the buckets
+ * would cost a cache miss per vnode passed on every load.  A doubling
+ * rehashes every vnode under the lock once (each vnode is moved about
+ * twice over the table's growth); out of memory, the table stays. */
+static void vc_grow_locked(struct uvfs *u)
+{
+	unsigned long n = u->vc_mask + 1;
+	struct vnode **old = u->vc_hash, **nh;
+
+	if (n >= VC_MAX_BUCKETS)
+		return;
+	nh = sys_calloc(2 * n, sizeof(*nh));
+	if (!nh)
+		return;
+	u->vc_hash = nh;
+	u->vc_mask = 2 * n - 1;
+	for (unsigned long i = 0; i < n; i++) {
+		struct vnode *vp = old[i], *next;
+		for (; vp; vp = next) {
+			struct vnode **b = vc_chain(u, vp->sb, vp->ino);
+			next = vp->hash_next;
+			vp->hash_next = *b;
+			*b = vp;
+		}
+	}
+	free(old);
+}
+
 static void vn_unhash_locked(struct vnode *vp)
 {
 	uint32_t fl = vn_flags(vp);
 
 	vn_set_slow_locked(vp, true);
 	if (fl & VN_HASHED) {
-		/* chains are short: the table has a bucket per two cached
-		 * vnodes (vcache_init) */
+		/* chains are short: the table has a bucket per two hashed
+		 * vnodes at most (vc_grow_locked) */
 		struct vnode **pp = vc_chain(vp->sb->u, vp->sb, vp->ino);
 
 		while (*pp != vp)
 			pp = &(*pp)->hash_next;
 		*pp = vp->hash_next;
+		vp->sb->u->vc_count--;
 	}
 	if (fl & VN_ONLRU) {
 		cds_list_del(&vp->lru_link);
@@ -506,6 +540,8 @@ load:
 	}
 	vp->hash_next = *vc_chain(u, sb, ino);
 	*vc_chain(u, sb, ino) = vp;
+	if (++u->vc_count > 2 * (u->vc_mask + 1))
+		vc_grow_locked(u);
 	cds_list_add(&vp->sb_link, &sb->vnodes);
 	atomic_store_explicit(&vp->flags, VN_NEWFLAGS, memory_order_relaxed);
 	sb->nvnodes++;
