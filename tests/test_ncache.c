@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -533,6 +535,108 @@ static void held_since_create_hits(void **state)
 	assert_int_equal(uvfs_umount(C, "/t6", 0), 0);
 }
 
+/* ---- the table grows under readers ------------------------------------ */
+
+struct grow_reader {
+	struct uvfs *u;
+	atomic_int made;        /* files /g/f0 .. made - 1 exist */
+	atomic_bool stop;
+	atomic_long stats, failed;
+};
+
+/* Stats the files made so far, over and over, with a context of its own
+ * (each a walk without locks through the name cache), while the table
+ * grows under it: every one must be found. */
+static void *grow_looker(void *arg)
+{
+	struct grow_reader *g = arg;
+	struct uvfs_ctx *c;
+	unsigned r = 1;
+	char path[32];
+	struct stat st;
+
+	if (uvfs_ctx_new(g->u, NULL, &c)) {
+		atomic_fetch_add(&g->failed, 1);
+		return NULL;
+	}
+	while (!atomic_load(&g->stop)) {
+		int n = atomic_load(&g->made);
+		r = r * 1103515245u + 12345u;
+		snprintf(path, sizeof(path), "/g/f%d", (int)((r >> 8) % (unsigned)n));
+		if (uvfs_stat(c, path, &st) != 0)
+			atomic_fetch_add(&g->failed, 1);
+		atomic_fetch_add(&g->stats, 1);
+	}
+	uvfs_ctx_free(c);
+	return NULL;
+}
+
+/* More names than two per bucket of a table sized for 16 cached vnodes:
+ * the table doubles (twice from its least of 4 096 buckets) while another
+ * thread looks names up without locks; afterwards every name is still a
+ * hit (no driver lookup), so no entry was lost in the moves.  Each file
+ * is held by a node, so its entry stays. */
+static void table_grows_under_readers(void **state)
+{
+	enum { N = 20000 };
+	struct uvfs_config cfg = { .vcache_max = 16 };
+	struct grow_reader g = { 0 };
+	struct uvfs_node *root, *dir, **nd;
+	unsigned long before;
+	struct uvfs_ctx *c;
+	struct stat st;
+	char name[32];
+	pthread_t t;
+
+	(void)state;
+	nd = calloc(N, sizeof(*nd));
+	assert_non_null(nd);
+	assert_int_equal(uvfs_new(&cfg, &g.u), 0);
+	assert_int_equal(uvfs_fstype_register(g.u, &testfs_ops), 0);
+	assert_int_equal(uvfs_ctx_new(g.u, NULL, &c), 0);
+	assert_int_equal(uvfs_mkdir(c, "/g", 0755), 0);
+	assert_int_equal(uvfs_mount(c, "testfs", "none", "/g", NULL), 0);
+	assert_int_equal(uvfs_node_root(c, &root), 0);
+	assert_int_equal(uvfs_node_lookup(c, root, "g", &dir, &st), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(uvfs_node_create(c, dir, name, S_IFREG | 0644,
+						  0, NULL, &nd[i], &st), 0);
+		if (i == 999) {
+			atomic_store(&g.made, 1000);
+			assert_int_equal(pthread_create(&t, NULL, grow_looker,
+							&g), 0);
+		} else if (i > 999) {
+			atomic_store(&g.made, i + 1);
+		}
+	}
+	atomic_store(&g.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&g.failed), 0);
+	assert_true(atomic_load(&g.stats) > 0);
+
+	before = testfs_calls(TFS_LOOKUP);
+	for (int i = 0; i < N; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/g/f%d", i);
+		assert_int_equal(uvfs_stat(c, path, &st), 0);
+	}
+	assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(uvfs_node_unlink(c, dir, name, 0), 0);
+		uvfs_node_release(nd[i], 1);
+	}
+	uvfs_node_release(dir, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_umount(c, "/g", 0), 0);
+	uvfs_ctx_free(c);
+	assert_int_equal(uvfs_settle(g.u, 10000), 0);
+	uvfs_free(g.u);
+	free(nd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +648,7 @@ int main(void)
 		cmocka_unit_test(held_since_create_hits),
 		cmocka_unit_test(rcu_walk_names),
 		cmocka_unit_test(path_cache_follows_changes),
+		cmocka_unit_test(table_grows_under_readers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

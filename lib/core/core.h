@@ -428,6 +428,7 @@ bool vn_file_detach(struct vnode *vp, struct file *f);
 /* ---- the name cache (ncache.c) ---------------------------------------- */
 
 struct nc_entry;
+struct nc_table;
 int ncache_init(struct uvfs *u);
 void ncache_fini(struct uvfs *u);
 /* A reference on the vnode cached for name in dvp, taken without locks
@@ -737,8 +738,8 @@ struct uvfs {
 
 	/* the name cache */
 	pthread_mutex_t nc_lock;            /* a leaf */
-	struct nc_entry *_Atomic *nc_buckets; /* nc_lock; RCU readers */
-	unsigned long nc_mask;              /* const */
+	struct nc_table *_Atomic nc_table;  /* nc_lock to change (doubles
+					       as it fills); RCU readers */
 	unsigned long nc_count;             /* nc_lock */
 	_Atomic unsigned long nc_gen;       /* nc_lock to change: bumped by
 					       every entry's removal and

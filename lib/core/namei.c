@@ -198,10 +198,12 @@ walk_rcu(struct uvfs_ctx *ctx, struct vnode *start, const char *base,
 	size_t len;
 	uint32_t h;
 
-	if (ctx->cred.uid != 0 || !ncache_probe_init(start, &pr))
+	if (ctx->cred.uid != 0)
 		return -EAGAIN;
 	rcu_thread_online();
 	rcu_read_enter();
+	if (!ncache_probe_init(start, &pr))
+		goto again;
 	while (*p == '/')
 		p++;
 	if (p != end && !vn_isdir(vp))

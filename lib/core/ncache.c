@@ -24,7 +24,11 @@
  *  - Drivers whose namespace can change behind the VFS (file servers) set
  *    UVFS_FS_NO_NAMECACHE and are never cached.
  *  - Buckets are singly linked through _Atomic pointers: published with
- *    release stores under nc_lock, walked with acquire loads.
+ *    release stores under nc_lock, walked with acquire loads.  The table
+ *    of buckets doubles when the entries outnumber its buckets twice
+ *    (the entries of held vnodes are not bounded by vcache_max): readers
+ *    load it inside their read-side section, and the old one is freed a
+ *    grace period after the new one is published (nc_grow_locked).
  *  - An entry is one allocation of its exact size (the name inline): 53
  *    bytes and the name, so 80 bytes of heap for a name of up to 18
  *    characters (docs/design.md, "Vnode memory").  It is on its
@@ -55,16 +59,29 @@ static uint32_t nc_hash(const struct vnode *dir, const char *name,
 	return hn_hash((uintptr_t)dir, name, len);
 }
 
+#define NC_MAX_BUCKETS (1UL << 24)     /* 128 MiB of table */
+
+/* A table of n buckets, all empty; NULL when out of memory. */
+static struct nc_table *nc_table_new(unsigned long n)
+{
+	struct nc_table *t = sys_calloc(1, sizeof(*t) + n * sizeof(t->b[0]));
+
+	if (t)
+		t->mask = n - 1;
+	return t;
+}
+
+/* The table: a bucket per cached vnode to begin with (vcache_max), twice
+ * as many whenever the entries outnumber them twice (nc_grow_locked). */
 int ncache_init(struct uvfs *u)
 {
 	unsigned long n = 4096;
 
 	while (n < u->cfg.vcache_max && n < (1UL << 20))
 		n <<= 1;
-	u->nc_buckets = sys_calloc(n, sizeof(*u->nc_buckets));
-	if (!u->nc_buckets)
+	atomic_init(&u->nc_table, nc_table_new(n));
+	if (!atomic_load(&u->nc_table))
 		return -ENOMEM;
-	u->nc_mask = n - 1;
 	pthread_mutex_init(&u->nc_lock, NULL);
 	return 0;
 }
@@ -72,8 +89,62 @@ int ncache_init(struct uvfs *u)
 void ncache_fini(struct uvfs *u)
 {
 	UVFS_VERIFY(u->nc_count == 0);
-	free(u->nc_buckets);
+	free(atomic_load(&u->nc_table));
 	pthread_mutex_destroy(&u->nc_lock);
+}
+
+/* => nc_lock held: the current table. */
+static struct nc_table *nc_table_locked(struct uvfs *u)
+{
+	return atomic_load_explicit(&u->nc_table, memory_order_relaxed);
+}
+
+static void nc_table_free_rcu(struct rcu_head *head)
+{
+	RCU_TSAN_ACQUIRE();
+	free(caa_container_of(head, struct nc_table, rcu));
+}
+
+/* => nc_lock held.  The entries outnumber the buckets twice: every entry
+ * moves to a table twice the size, which is then published; the old one
+ * is freed a grace period later (readers may be on it).  Each entry is
+ * taken off the head of its old chain and pushed on the head of its new
+ * one, so an entry moved points only to entries moved before it: a
+ * reader standing on one follows a chain of the new table to its end,
+ * and may miss an entry, never loop (struct nc_table).  The cache keeps
+ * what it holds: no entry is removed, nc_gen does not move.  Out of
+ * memory, the table stays. */
+static void nc_grow_locked(struct uvfs *u)
+{
+	struct nc_table *t = nc_table_locked(u), *nt;
+	unsigned long n = t->mask + 1;
+
+	if (n >= NC_MAX_BUCKETS)
+		return;
+	nt = nc_table_new(2 * n);
+	if (!nt)
+		return;
+	for (unsigned long i = 0; i < n; i++) {
+		struct nc_entry *e;
+		while ((e = atomic_load_explicit(&t->b[i],
+						 memory_order_relaxed))) {
+			struct nc_entry *_Atomic *nb = &nt->b[e->hash & nt->mask];
+			atomic_store_explicit(&t->b[i],
+					      atomic_load_explicit(
+						      &e->next,
+						      memory_order_relaxed),
+					      memory_order_release);
+			atomic_store_explicit(&e->next,
+					      atomic_load_explicit(
+						      nb, memory_order_relaxed),
+					      memory_order_release);
+			atomic_store_explicit(nb, e, memory_order_release);
+		}
+	}
+	atomic_store_explicit(&u->nc_table, nt, memory_order_release);
+	RCU_TSAN_RELEASE();
+	rcu_thread_online();    /* call_rcu wants a registered thread */
+	urcu_memb_call_rcu(&t->rcu, nc_table_free_rcu);
 }
 
 static bool nc_enabled(const struct vnode *dvp)
@@ -87,10 +158,11 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 	struct nc_probe pr;
 	struct vnode *vp;
 
-	if (len > NAME_MAX || !ncache_probe_init(dvp, &pr))
+	if (len > NAME_MAX || !nc_enabled(dvp))
 		return false;
 	rcu_thread_online();
 	rcu_read_enter();
+	ncache_probe_init(dvp, &pr);
 	vp = ncache_find_rcu(&pr, dvp, name, len, nc_hash(dvp, name, len));
 	if (vp && !ncache_tryref_rcu(vp))
 		vp = NULL;
@@ -130,7 +202,8 @@ static void nc_free_rcu(struct rcu_head *head)
  * grace period. */
 static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 {
-	struct nc_entry *_Atomic *pp = &u->nc_buckets[e->hash & u->nc_mask];
+	struct nc_table *t = nc_table_locked(u);
+	struct nc_entry *_Atomic *pp = &t->b[e->hash & t->mask];
 
 	struct nc_entry **cp = &e->child->nc_as_child;
 
@@ -154,9 +227,10 @@ static struct nc_entry *nc_find_locked(struct uvfs *u, struct vnode *dvp,
 				       const char *name, size_t len,
 				       uint32_t h)
 {
+	struct nc_table *t = nc_table_locked(u);
 	struct nc_entry *e;
 
-	for (e = atomic_load(&u->nc_buckets[h & u->nc_mask]); e;
+	for (e = atomic_load(&t->b[h & t->mask]); e;
 	     e = atomic_load(&e->next))
 		if (e->hash == h && e->dir == dvp && e->len == len &&
 		    hn_equal(e->name, name, len))
@@ -199,12 +273,12 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 	cds_hlist_add_head(&e->dir_link, &dvp->nc_as_dir);
 	e->child_next = vp->nc_as_child;
 	vp->nc_as_child = e;
-	atomic_store_explicit(&e->next,
-			      atomic_load(&u->nc_buckets[h & u->nc_mask]),
+	struct nc_table *t = nc_table_locked(u);
+	atomic_store_explicit(&e->next, atomic_load(&t->b[h & t->mask]),
 			      memory_order_relaxed);
-	atomic_store_explicit(&u->nc_buckets[h & u->nc_mask], e,
-			      memory_order_release);
-	u->nc_count++;
+	atomic_store_explicit(&t->b[h & t->mask], e, memory_order_release);
+	if (++u->nc_count > 2 * (t->mask + 1))
+		nc_grow_locked(u);
 	pthread_mutex_unlock(&u->nc_lock);
 }
 

@@ -5,8 +5,10 @@
  *
  * A walk in RCU mode stays in one file system (it hands a mount point back
  * to the walk with references), so what a probe needs besides the name is
- * the same for every component: the buckets, their mask, and whether the
- * file system is cached at all.  ncache_probe_init() reads them once.
+ * the same for every component: the table of buckets, and whether the
+ * file system is cached at all.  ncache_probe_init() reads them once,
+ * inside the read-side section (a table that grew is freed a grace
+ * period after its successor is published).
  */
 #ifndef UVFS_NCACHE_H
 #define UVFS_NCACHE_H
@@ -59,14 +61,26 @@ static inline bool ncache_tryref_rcu(struct vnode *vp)
 	return false;
 }
 
-/* What a walk's probes share: the file system's (u's buckets). */
-struct nc_probe {
-	struct nc_entry *_Atomic *buckets;
-	unsigned long mask;
+/* The buckets: one allocation with their mask.  When the entries
+ * outnumber the buckets twice, nc_grow_locked() moves them all to a table
+ * twice the size, publishes it and frees the old one a grace period
+ * later.  A reader on the old table meanwhile may miss an entry (a miss
+ * only sends the lookup to the driver, which finds the same vnode), and
+ * never loops: an entry moved is only ever linked to entries moved
+ * before it. */
+struct nc_table {
+	unsigned long mask;                 /* const */
+	struct rcu_head rcu;                /* once replaced */
+	struct nc_entry *_Atomic b[];       /* nc_lock; RCU readers */
 };
 
-/* For probes in dvp's file system.  => false: it is never cached
- * (UVFS_FS_NO_NAMECACHE). */
+/* What a walk's probes share: the file system's (u's table). */
+struct nc_probe {
+	const struct nc_table *t;
+};
+
+/* => RCU read side.  For probes in dvp's file system.  => false: it is
+ * never cached (UVFS_FS_NO_NAMECACHE). */
 static inline bool ncache_probe_init(const struct vnode *dvp,
 				     struct nc_probe *pr)
 {
@@ -74,8 +88,7 @@ static inline bool ncache_probe_init(const struct vnode *dvp,
 
 	if (sb->ops->flags & UVFS_FS_NO_NAMECACHE)
 		return false;
-	pr->buckets = sb->u->nc_buckets;
-	pr->mask = sb->u->nc_mask;
+	pr->t = atomic_load_explicit(&sb->u->nc_table, memory_order_acquire);
 	return true;
 }
 
@@ -93,7 +106,7 @@ static inline struct vnode *ncache_find_rcu(const struct nc_probe *pr,
 {
 	struct nc_entry *e;
 
-	for (e = atomic_load_explicit(&pr->buckets[h & pr->mask],
+	for (e = atomic_load_explicit(&pr->t->b[h & pr->t->mask],
 				      memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->dir == dvp && e->len == len &&
