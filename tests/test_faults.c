@@ -26,6 +26,10 @@
  *    utimes, a busy unmount, holders, revoke, suspend/resume, the node
  *    API, a lazy unmount with a file open, a forced unmount with a file
  *    open, settle;
+ *  - "grow": the vnode and name caches' tables doubling under 8 400
+ *    files held in an instance sized for 16, then every name looked up
+ *    again (the same node); each allocation site is failed at its first
+ *    call only (too many calls for every N);
  *  - "hostfs": the server library and hostfs served in-process over a
  *    socketpair, mounted through the 9P client ("9p", fd:), and the same
  *    file steps on it;
@@ -388,6 +392,61 @@ stop:
 	cleanup(r, u, c);
 }
 
+/* ---- workload "grow": the caches' tables growing ----------------------- */
+
+/* An instance sized for 16 cached vnodes, with GROW_FILES files made and
+ * held by nodes: the vnode and name caches' tables double on the way
+ * (from 4 096 buckets, at the 8 193rd vnode and name).  A growth that
+ * cannot allocate leaves its table as it was: nothing fails, and every
+ * name is found again as the same node.  Too many calls for every N: each
+ * site is failed at its first call only (sites_only). */
+#define GROW_FILES 8400
+
+static void run_grow(struct run *r)
+{
+	static struct uvfs_node *nd[GROW_FILES];
+	struct uvfs_config cfg = { .vcache_max = 16 };
+	struct uvfs_node *root = NULL, *dir = NULL, *x;
+	struct uvfs *u = NULL;
+	struct uvfs_ctx *c = NULL;
+	struct stat st;
+	char name[32];
+	int n = 0, err = 0, other = 0;
+
+	STEP(r, uvfs_new(&cfg, &u));
+	STEP(r, uvfs_ctx_new(u, NULL, &c));
+	STEP(r, uvfs_mkdir(c, "/m", 0755));
+	STEP(r, uvfs_mount(c, "memfs", "none", "/m", ""));
+	STEP(r, uvfs_node_root(c, &root));
+	STEP(r, uvfs_node_lookup(c, root, "m", &dir, &st));
+	for (; n < GROW_FILES; n++) {
+		snprintf(name, sizeof(name), "f%d", n);
+		err = uvfs_node_create(c, dir, name, S_IFREG | 0644, 0, NULL,
+				       &nd[n], &st);
+		if (err)
+			break;
+	}
+	STEP(r, err);
+	for (int i = 0; i < n && !err; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		err = uvfs_node_lookup(c, dir, name, &x, &st);
+		if (!err) {
+			other += x != nd[i];
+			uvfs_node_release(x, 1);
+		}
+	}
+	STEP(r, err);
+	STEP(r, other);
+stop:
+	for (int i = 0; i < n; i++)
+		uvfs_node_release(nd[i], 1);
+	if (dir)
+		uvfs_node_release(dir, 1);
+	if (root)
+		uvfs_node_release(root, 1);
+	cleanup(r, u, c);
+}
+
 /* ---- workload "hostfs": lib/server + hostfs, through the 9P client ----- */
 
 static const int hostfs_allowed[] = { ENOMEM, EIO, EAGAIN, 0 };
@@ -527,6 +586,7 @@ struct workload {
 
 static const struct workload workloads[] = {
 	{ "memfs", run_memfs, memfs_allowed, SYS_C_ALLOC | SYS_C_PROC, false },
+	{ "grow", run_grow, memfs_allowed, SYS_C_ALLOC, true },
 	{ "hostfs", run_hostfs, hostfs_allowed,
 	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, false },
 	{ "spawn", run_spawn, spawn_allowed,

@@ -61,14 +61,12 @@ static uint32_t nc_hash(const struct vnode *dir, const char *name,
 
 #define NC_MAX_BUCKETS (1UL << 24)     /* 128 MiB of table */
 
-/* A table of n buckets, all empty; NULL when out of memory. */
-static struct nc_table *nc_table_new(unsigned long n)
+/* The bytes of a table of n buckets.  Each allocation of one is its own
+ * call (the first table's and a growth's): the fault-injection loop tells
+ * them apart by their call sites (tests/test_faults.c, "grow"). */
+static size_t nc_table_size(unsigned long n)
 {
-	struct nc_table *t = sys_calloc(1, sizeof(*t) + n * sizeof(t->b[0]));
-
-	if (t)
-		t->mask = n - 1;
-	return t;
+	return sizeof(struct nc_table) + n * sizeof(struct nc_entry *);
 }
 
 /* The table: a bucket per cached vnode to begin with (vcache_max), twice
@@ -79,9 +77,12 @@ int ncache_init(struct uvfs *u)
 
 	while (n < u->cfg.vcache_max && n < (1UL << 20))
 		n <<= 1;
-	atomic_init(&u->nc_table, nc_table_new(n));
-	if (!atomic_load(&u->nc_table))
+	struct nc_table *t = sys_calloc(1, nc_table_size(n));
+
+	if (!t)
 		return -ENOMEM;
+	t->mask = n - 1;
+	atomic_init(&u->nc_table, t);
 	pthread_mutex_init(&u->nc_lock, NULL);
 	return 0;
 }
@@ -121,9 +122,10 @@ static void nc_grow_locked(struct uvfs *u)
 
 	if (n >= NC_MAX_BUCKETS)
 		return;
-	nt = nc_table_new(2 * n);
+	nt = sys_calloc(1, nc_table_size(2 * n));
 	if (!nt)
 		return;
+	nt->mask = 2 * n - 1;
 	for (unsigned long i = 0; i < n; i++) {
 		struct nc_entry *e;
 		while ((e = atomic_load_explicit(&t->b[i],
