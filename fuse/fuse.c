@@ -310,7 +310,6 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 			"instance\n");
 		goto out_free;
 	}
-	uf->owner = true;
 	uf->mountpoint = strdup(cfg->mountpoint);
 	if (!uf->mountpoint) {
 		err = -ENOMEM;
@@ -472,8 +471,7 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 	}
 	if (uf->root)
 		uvfs_node_release(uf->root, 1);
-	if (uf->owner)
-		uvfs_node_owner_unclaim(uf->u, uf);
+	uvfs_node_owner_unclaim(uf->u, uf);     /* if ours */
 	if (uf->se)
 		fuse_session_destroy(uf->se);
 	reqs_fini(uf);  /* the contexts of threads still alive */

@@ -104,7 +104,6 @@ struct uvfs_fuse {
 	pthread_mutex_t stripe[NSTRIPES];
 	struct kent *known[NSTRIPES];    /* stripe[i]: the nodes the kernel
 					    knows, by kstripe() */
-	bool owner;                      /* holds the nodes' owner word */
 
 	pthread_mutex_t fh_lock;
 	struct fh fh_list;               /* sentinel */

@@ -164,8 +164,9 @@ bool ncache_lookup(struct vnode *dvp, const char *name, size_t len,
 		return false;
 	rcu_thread_online();
 	rcu_read_enter();
-	ncache_probe_init(dvp, &pr);
-	vp = ncache_find_rcu(&pr, dvp, name, len, nc_hash(dvp, name, len));
+	vp = ncache_probe_init(dvp, &pr) ?
+		ncache_find_rcu(&pr, dvp, name, len, nc_hash(dvp, name, len)) :
+		NULL;
 	if (vp && !ncache_tryref_rcu(vp))
 		vp = NULL;
 	rcu_read_leave();

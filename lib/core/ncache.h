@@ -74,9 +74,11 @@ struct nc_table {
 	struct nc_entry *_Atomic b[];       /* nc_lock; RCU readers */
 };
 
-/* What a walk's probes share: the file system's (u's table). */
+/* What a walk's probes share: the file system's (u's table's buckets
+ * and mask, read once). */
 struct nc_probe {
-	const struct nc_table *t;
+	struct nc_entry *_Atomic const *buckets;
+	unsigned long mask;
 };
 
 /* => RCU read side.  For probes in dvp's file system.  => false: it is
@@ -88,7 +90,10 @@ static inline bool ncache_probe_init(const struct vnode *dvp,
 
 	if (sb->ops->flags & UVFS_FS_NO_NAMECACHE)
 		return false;
-	pr->t = atomic_load_explicit(&sb->u->nc_table, memory_order_acquire);
+	const struct nc_table *t = atomic_load_explicit(&sb->u->nc_table,
+							memory_order_acquire);
+	pr->buckets = t->b;
+	pr->mask = t->mask;
 	return true;
 }
 
@@ -106,7 +111,7 @@ static inline struct vnode *ncache_find_rcu(const struct nc_probe *pr,
 {
 	struct nc_entry *e;
 
-	for (e = atomic_load_explicit(&pr->t->b[h & pr->t->mask],
+	for (e = atomic_load_explicit(&pr->buckets[h & pr->mask],
 				      memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->dir == dvp && e->len == len &&
