@@ -1,8 +1,8 @@
 /*
- * memfs.c - the built-in in-memory file system.  This file: nodes and the
- * ino table, page accounting, options, the instance, attributes, file
- * data, readdir and the operations table; the page tree is in
- * memfs_radix.c, directories and the operations on names in memfs_dir.c,
+ * memfs.c - the built-in in-memory file system.  This file: nodes, page
+ * accounting, options, the instance, attributes, file data, readdir and
+ * the operations table; the ino table is in memfs_itab.c, the page tree
+ * in memfs_radix.c, directories and the operations on names in memfs_dir.c,
  * extended attributes in memfs_xattr.c, the page memory (a pool shared by
  * every instance of the process) in memfs_pages.c, the structures in
  * memfs_i.h.
@@ -135,7 +135,7 @@ uint64_t memfs_xattr_pages(size_t bytes)
 	return ((uint64_t)bytes + PG_MASK) >> PG_SHIFT;
 }
 
-/* ---- nodes and the ino table ------------------------------------------- */
+/* ---- nodes ------------------------------------------------------------- */
 
 struct node *memfs_node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 			    const char *target)
@@ -196,72 +196,6 @@ void memfs_node_free(struct memfs *fs, struct node *n)
 	free(n);
 }
 
-static size_t itab_bucket(const struct memfs *fs, uint64_t ino)
-{
-	return (size_t)(ino & (fs->nitab - 1));
-}
-
-/* Makes room for one more node.  => itab_lock held. */
-int memfs_itab_reserve_locked(struct memfs *fs)
-{
-	struct node **tab;
-	size_t ntab;
-
-	if (fs->nnodes + 1 <= fs->nitab)
-		return 0;
-	ntab = fs->nitab ? fs->nitab * 2 : ITAB_MIN;
-	tab = sys_calloc(ntab, sizeof(*tab));
-	if (tab == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < fs->nitab; i++) {
-		struct node *n, *next;
-
-		for (n = fs->itab[i]; n != NULL; n = next) {
-			size_t b = (size_t)(n->ino & (ntab - 1));
-
-			next = n->inext;
-			n->inext = tab[b];
-			tab[b] = n;
-		}
-	}
-	free(fs->itab);
-	fs->itab = tab;
-	fs->nitab = ntab;
-	return 0;
-}
-
-/* Gives n its ino and makes vget find it.  => itab_lock held; reserved. */
-void memfs_itab_insert_locked(struct memfs *fs, struct node *n)
-{
-	size_t b;
-
-	n->ino = fs->next_ino++;
-	b = itab_bucket(fs, n->ino);
-	n->inext = fs->itab[b];
-	fs->itab[b] = n;
-	fs->nnodes++;
-}
-
-static struct node *itab_find_locked(struct memfs *fs, uint64_t ino)
-{
-	struct node *n;
-
-	for (n = fs->itab[itab_bucket(fs, ino)]; n != NULL; n = n->inext)
-		if (n->ino == ino)
-			break;
-	return n;
-}
-
-static void itab_remove_locked(struct memfs *fs, struct node *n)
-{
-	struct node **pp = &fs->itab[itab_bucket(fs, n->ino)];
-
-	while (*pp != n)
-		pp = &(*pp)->inext;
-	*pp = n->inext;
-	fs->nnodes--;
-}
-
 /* => n->lock held.  Returns true when n has neither links nor vnode
  *    references: it is then out of the ino table and the caller frees it
  *    once it has dropped its locks. */
@@ -273,7 +207,7 @@ static bool unhash_if_dead_locked(struct memfs *fs, struct node *n)
 		return false;
 	pthread_mutex_lock(&fs->itab_lock);
 	if (n->vrefs == 0) {
-		itab_remove_locked(fs, n);
+		memfs_itab_remove_locked(fs, n);
 		dead = true;
 	}
 	pthread_mutex_unlock(&fs->itab_lock);
@@ -535,9 +469,9 @@ static int op_mount(struct uvfs_sb *sb, const char *source,
 	if (fs->root == NULL)
 		goto free_fs;
 	fs->root->u.dir.parent = fs->root;
-	if (memfs_itab_reserve_locked(fs) != 0) /* not shared yet */
+	if (memfs_itab_init(&fs->itab) != 0)
 		goto free_root;
-	memfs_itab_insert_locked(fs, fs->root);
+	memfs_itab_insert_locked(fs, fs->root); /* not shared yet */
 	uvfs_sb_set_private(sb, fs);
 	*root_ino = fs->root->ino;
 	return 0;
@@ -545,7 +479,6 @@ static int op_mount(struct uvfs_sb *sb, const char *source,
 free_root:
 	memfs_node_free(fs, fs->root);
 free_fs:
-	free(fs->itab);
 	pthread_mutex_destroy(&fs->itab_lock);
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
@@ -557,17 +490,8 @@ static void op_unmount(struct uvfs_sb *sb)
 {
 	struct memfs *fs = sb_fs(sb);
 
-	for (size_t i = 0; i < fs->nitab; i++) {
-		struct node *n, *next;
-
-		for (n = fs->itab[i]; n != NULL; n = next) {
-			next = n->inext;
-			assert(n->vrefs == 0);
-			memfs_node_free(fs, n);
-		}
-	}
+	memfs_itab_free_all(fs);
 	assert(atomic_load(&fs->used_pages) == 0);
-	free(fs->itab);
 	pthread_mutex_destroy(&fs->itab_lock);
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
@@ -588,7 +512,7 @@ static int op_statfs(struct uvfs_sb *sb, struct statvfs *st)
 	size_t nnodes;
 
 	pthread_mutex_lock(&fs->itab_lock);
-	nnodes = fs->nnodes;
+	nnodes = fs->itab.count;
 	pthread_mutex_unlock(&fs->itab_lock);
 	if (blocks < used)
 		blocks = used;
@@ -611,7 +535,7 @@ static int op_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 	struct node *n;
 
 	pthread_mutex_lock(&fs->itab_lock);
-	n = itab_find_locked(fs, ino);
+	n = memfs_itab_find_locked(fs, ino);
 	if (n != NULL)
 		n->vrefs++;
 	pthread_mutex_unlock(&fs->itab_lock);
@@ -633,7 +557,7 @@ static void op_reclaim(struct uvfs_sb *sb, void *priv)
 	n->vrefs--;
 	dead = n->vrefs == 0 && n->nlink == 0;
 	if (dead)
-		itab_remove_locked(fs, n);
+		memfs_itab_remove_locked(fs, n);
 	pthread_mutex_unlock(&fs->itab_lock);
 	pthread_mutex_unlock(&n->lock);
 	if (dead)

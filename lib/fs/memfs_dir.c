@@ -304,11 +304,6 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 	err = dir_reserve(&d->u.dir);
 	if (err != 0)
 		goto unlock;
-	pthread_mutex_lock(&fs->itab_lock);
-	err = memfs_itab_reserve_locked(fs);
-	pthread_mutex_unlock(&fs->itab_lock);
-	if (err != 0)
-		goto unlock;
 
 	/* Nothing fails from here on. */
 	pthread_mutex_lock(&d->lock);

@@ -1,8 +1,8 @@
 /*
  * memfs_i.h - memfs's private structures and constants, and what its files
- * share: memfs.c (nodes, the ino table, page accounting, options, the
- * instance, attributes, file data, the table), memfs_radix.c (the page
- * tree), memfs_dir.c (directories and the operations on names),
+ * share: memfs.c (nodes, page accounting, options, the instance,
+ * attributes, file data, the table), memfs_itab.c (the ino table),
+ * memfs_radix.c (the page tree), memfs_dir.c (directories and the operations on names),
  * memfs_xattr.c (extended attributes), memfs_holes.c (fallocate, reserved
  * pages, SEEK_DATA/SEEK_HOLE, copy_range), memfs_pages.c (the page pool
  * every data page comes from).  The lifecycle, the lock order and
@@ -133,12 +133,22 @@ struct node {
 	} u;
 };
 
+/* The ino table (memfs_itab.c): a chained hash through node->inext whose
+ * doublings move the old buckets a few at a time.  Lock: itab_lock. */
+struct itab {
+	struct node **b;        /* nb buckets (a power of 2): inserts go here */
+	size_t nb;
+	struct node **old;      /* while a doubling moves: the previous
+				 * buckets, nold of them, or NULL */
+	size_t nold;
+	size_t moved;           /* old's buckets [0, moved) are moved (NULL) */
+	size_t count;           /* nodes in the two */
+};
+
 struct memfs {
 	pthread_rwlock_t ns_lock;
 	pthread_mutex_t itab_lock;
-	struct node **itab;     /* t: ino -> node, nitab buckets (power of 2) */
-	size_t nitab;           /* t */
-	size_t nnodes;          /* t */
+	struct itab itab;       /* t: ino -> node (memfs_itab.c) */
 	uint64_t next_ino;      /* t */
 	struct node *root;      /* c */
 	uint64_t max_pages;     /* c: 0 is unlimited */
@@ -233,12 +243,19 @@ static inline uint64_t name_hash(const char *name, size_t len)
 	return h;
 }
 
-/* memfs.c: nodes, the ino table, page accounting */
+/* memfs_itab.c: the ino table; all but init with itab_lock held.  An
+ * insert gives n the next ino; nothing fails but init (-ENOMEM).
+ * free_all: memfs_node_free of every node, then the table (unmount). */
+int memfs_itab_init(struct itab *t);
+void memfs_itab_insert_locked(struct memfs *fs, struct node *n);
+struct node *memfs_itab_find_locked(struct memfs *fs, uint64_t ino);
+void memfs_itab_remove_locked(struct memfs *fs, struct node *n);
+void memfs_itab_free_all(struct memfs *fs);
+
+/* memfs.c: nodes, page accounting */
 struct node *memfs_node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 			    const char *target);
 void memfs_node_free(struct memfs *fs, struct node *n);
-int memfs_itab_reserve_locked(struct memfs *fs);
-void memfs_itab_insert_locked(struct memfs *fs, struct node *n);
 bool memfs_node_unlink(struct memfs *fs, struct node *n,
 		       const struct timespec *ts);
 void memfs_dir_touch(struct node *d, int dlink, int dent,
