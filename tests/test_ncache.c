@@ -575,10 +575,13 @@ static void *grow_looker(void *arg)
  * the table doubles (twice from its least of 4 096 buckets) while another
  * thread looks names up without locks; afterwards every name is still a
  * hit (no driver lookup), so no entry was lost in the moves.  Each file
- * is held by a node, so its entry stays. */
+ * is held by a node, so its entry stays.  The names are looked at twice:
+ * at MID files, when the second doubling (at 16 384 entries) has moved
+ * only a fifth of the old table's buckets (NC_STEP per insertion), so
+ * most hits are in the old table, and at the end, all moved. */
 static void table_grows_under_readers(void **state)
 {
-	enum { N = 20000 };
+	enum { N = 20000, MID = 16600 };
 	struct uvfs_config cfg = { .vcache_max = 16 };
 	struct grow_reader g = { 0 };
 	struct uvfs_node *root, *dir, **nd;
@@ -608,6 +611,15 @@ static void table_grows_under_readers(void **state)
 							&g), 0);
 		} else if (i > 999) {
 			atomic_store(&g.made, i + 1);
+		}
+		if (i == MID - 1) {
+			before = testfs_calls(TFS_LOOKUP);
+			for (int j = 0; j < MID; j++) {
+				char path[32];
+				snprintf(path, sizeof(path), "/g/f%d", j);
+				assert_int_equal(uvfs_stat(c, path, &st), 0);
+			}
+			assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
 		}
 	}
 	atomic_store(&g.stop, true);

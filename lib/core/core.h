@@ -730,7 +730,14 @@ struct uvfs {
 	struct vnode **vc_hash;             /* vc_lock: chains (hash_next);
 					       doubles as it fills */
 	unsigned long vc_mask;              /* vc_lock */
-	unsigned long vc_count;             /* vc_lock: hashed vnodes */
+	struct vnode **vc_old;              /* vc_lock: while a doubling
+					       moves, the previous chains
+					       (vc_old_mask + 1), or NULL */
+	unsigned long vc_old_mask;          /* vc_lock */
+	unsigned long vc_moved;             /* vc_lock: vc_old's chains
+					       [0, vc_moved) are moved */
+	unsigned long vc_count;             /* vc_lock: hashed vnodes, in
+					       the two tables */
 	struct cds_list_head lru;           /* vc_lock */
 	unsigned long nlru;                 /* vc_lock */
 	bool prune_queued;                  /* vc_lock */
@@ -740,6 +747,11 @@ struct uvfs {
 	pthread_mutex_t nc_lock;            /* a leaf */
 	struct nc_table *_Atomic nc_table;  /* nc_lock to change (doubles
 					       as it fills); RCU readers */
+	struct nc_table *_Atomic nc_old;    /* the same: while a doubling
+					       moves, the previous table,
+					       else NULL */
+	unsigned long nc_moved;             /* nc_lock: nc_old's buckets
+					       [0, nc_moved) are moved */
 	unsigned long nc_count;             /* nc_lock */
 	_Atomic unsigned long nc_gen;       /* nc_lock to change: bumped by
 					       every entry's removal and

@@ -26,9 +26,11 @@
  *  - Buckets are singly linked through _Atomic pointers: published with
  *    release stores under nc_lock, walked with acquire loads.  The table
  *    of buckets doubles when the entries outnumber its buckets twice
- *    (the entries of held vnodes are not bounded by vcache_max): readers
- *    load it inside their read-side section, and the old one is freed a
- *    grace period after the new one is published (nc_grow_locked).
+ *    (the entries of held vnodes are not bounded by vcache_max), its
+ *    entries moved a few buckets at a time over the changes that follow
+ *    (nc_grow_locked): readers load both tables inside their read-side
+ *    section, and the old one is freed a grace period after its last
+ *    bucket is moved.
  *  - An entry is one allocation of its exact size (the name inline): 53
  *    bytes and the name, so 80 bytes of heap for a name of up to 18
  *    characters (docs/design.md, "Vnode memory").  It is on its
@@ -60,6 +62,7 @@ static uint32_t nc_hash(const struct vnode *dir, const char *name,
 }
 
 #define NC_MAX_BUCKETS (1UL << 24)     /* 128 MiB of table */
+#define NC_STEP 8       /* old buckets moved per insertion or removal */
 
 /* The bytes of a table of n buckets.  Each allocation of one is its own
  * call (the first table's and a growth's): the fault-injection loop tells
@@ -91,6 +94,7 @@ void ncache_fini(struct uvfs *u)
 {
 	UVFS_VERIFY(u->nc_count == 0);
 	free(atomic_load(&u->nc_table));
+	free(atomic_load(&u->nc_old));  /* no reader is left */
 	pthread_mutex_destroy(&u->nc_lock);
 }
 
@@ -106,32 +110,31 @@ static void nc_table_free_rcu(struct rcu_head *head)
 	free(caa_container_of(head, struct nc_table, rcu));
 }
 
-/* => nc_lock held.  The entries outnumber the buckets twice: every entry
- * moves to a table twice the size, which is then published; the old one
- * is freed a grace period later (readers may be on it).  Each entry is
- * taken off the head of its old chain and pushed on the head of its new
- * one, so an entry moved points only to entries moved before it: a
- * reader standing on one follows a chain of the new table to its end,
- * and may miss an entry, never loop (struct nc_table).  The cache keeps
- * what it holds: no entry is removed, nc_gen does not move.  Out of
- * memory, the table stays. */
-static void nc_grow_locked(struct uvfs *u)
+/* => nc_lock held: the old table while a doubling moves, or NULL. */
+static struct nc_table *nc_old_locked(struct uvfs *u)
 {
-	struct nc_table *t = nc_table_locked(u), *nt;
-	unsigned long n = t->mask + 1;
+	return atomic_load_explicit(&u->nc_old, memory_order_relaxed);
+}
 
-	if (n >= NC_MAX_BUCKETS)
-		return;
-	nt = sys_calloc(1, nc_table_size(2 * n));
-	if (!nt)
-		return;
-	nt->mask = 2 * n - 1;
-	for (unsigned long i = 0; i < n; i++) {
+/* => nc_lock held.  Moves up to k of the old table's buckets into the
+ * current one.  Each entry is taken off the head of its old chain and
+ * pushed on the head of its new one, so an entry moved points only to
+ * entries in the new table before it: a reader standing on one follows a
+ * chain of the new table to its end, and may miss an entry, never loop.
+ * After the last bucket the old table is unpublished, and freed a grace
+ * period later (readers may be on it).  The cache keeps what it holds:
+ * no entry is removed, nc_gen does not move. */
+static void nc_step_locked(struct uvfs *u, unsigned long k)
+{
+	struct nc_table *t = nc_table_locked(u), *o = nc_old_locked(u);
+
+	while (o && k-- > 0) {
+		struct nc_entry *_Atomic *ob = &o->b[u->nc_moved++];
 		struct nc_entry *e;
-		while ((e = atomic_load_explicit(&t->b[i],
-						 memory_order_relaxed))) {
-			struct nc_entry *_Atomic *nb = &nt->b[e->hash & nt->mask];
-			atomic_store_explicit(&t->b[i],
+
+		while ((e = atomic_load_explicit(ob, memory_order_relaxed))) {
+			struct nc_entry *_Atomic *nb = &t->b[e->hash & t->mask];
+			atomic_store_explicit(ob,
 					      atomic_load_explicit(
 						      &e->next,
 						      memory_order_relaxed),
@@ -142,11 +145,46 @@ static void nc_grow_locked(struct uvfs *u)
 					      memory_order_release);
 			atomic_store_explicit(nb, e, memory_order_release);
 		}
+		if (u->nc_moved > o->mask) {
+			atomic_store_explicit(&u->nc_old, NULL,
+					      memory_order_release);
+			u->nc_moved = 0;
+			RCU_TSAN_RELEASE();
+			rcu_thread_online(); /* call_rcu wants it registered */
+			urcu_memb_call_rcu(&o->rcu, nc_table_free_rcu);
+			o = NULL;
+		}
 	}
+}
+
+/* => nc_lock held.  The entries outnumber the buckets twice: a table
+ * twice the size takes the insertions from now on, the current one stays
+ * beside it as the old one, and the insertions and removals that follow
+ * move its buckets over, NC_STEP at a time (nc_step_locked): the old
+ * table is empty after a sixteenth of the insertions that would double
+ * the table again, and a doubling moves what is left of the previous one
+ * first.  The old table is published before the new one, so a reader
+ * that sees the new one sees the old too.  Moved in one go, the doubling
+ * at half a million held vnodes kept nc_lock, and with it every change of
+ * the cache, for 50 ms (bench/README.md, "Growth pauses").  Out of
+ * memory, the table stays. */
+static void nc_grow_locked(struct uvfs *u)
+{
+	struct nc_table *t, *nt;
+	unsigned long n;
+
+	nc_step_locked(u, ULONG_MAX);
+	t = nc_table_locked(u);
+	n = t->mask + 1;
+	if (n >= NC_MAX_BUCKETS)
+		return;
+	nt = sys_calloc(1, nc_table_size(2 * n));
+	if (!nt)
+		return;
+	nt->mask = 2 * n - 1;
+	u->nc_moved = 0;
+	atomic_store_explicit(&u->nc_old, t, memory_order_release);
 	atomic_store_explicit(&u->nc_table, nt, memory_order_release);
-	RCU_TSAN_RELEASE();
-	rcu_thread_online();    /* call_rcu wants a registered thread */
-	urcu_memb_call_rcu(&t->rcu, nc_table_free_rcu);
 }
 
 static bool nc_enabled(const struct vnode *dvp)
@@ -205,13 +243,19 @@ static void nc_free_rcu(struct rcu_head *head)
  * grace period. */
 static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 {
-	struct nc_table *t = nc_table_locked(u);
+	struct nc_table *t = nc_table_locked(u), *o = nc_old_locked(u);
 	struct nc_entry *_Atomic *pp = &t->b[e->hash & t->mask];
 
 	struct nc_entry **cp = &e->child->nc_as_child;
 
-	while (atomic_load(pp) != e)
+	while (atomic_load(pp) && atomic_load(pp) != e)
 		pp = &atomic_load(pp)->next;
+	if (!atomic_load(pp)) {         /* in an old bucket not moved yet */
+		UVFS_VERIFY(o && (e->hash & o->mask) >= u->nc_moved);
+		pp = &o->b[e->hash & o->mask];
+		while (atomic_load(pp) != e)
+			pp = &atomic_load(pp)->next;
+	}
 	atomic_store_explicit(pp, atomic_load(&e->next), memory_order_release);
 	/* after the unlink: a walk that read the new generation cannot
 	 * find e (pcache.h) */
@@ -224,21 +268,20 @@ static void nc_unlink_locked(struct uvfs *u, struct nc_entry *e)
 	RCU_TSAN_RELEASE();     /* hand our history to the callback */
 	rcu_thread_online();    /* call_rcu wants a registered thread */
 	urcu_memb_call_rcu(&e->rcu, nc_free_rcu);
+	nc_step_locked(u, NC_STEP);
 }
 
 static struct nc_entry *nc_find_locked(struct uvfs *u, struct vnode *dvp,
 				       const char *name, size_t len,
 				       uint32_t h)
 {
-	struct nc_table *t = nc_table_locked(u);
-	struct nc_entry *e;
+	struct nc_table *t = nc_table_locked(u), *o = nc_old_locked(u);
+	struct nc_entry *e = nc_chain_find(&t->b[h & t->mask], dvp, name,
+					   len, h);
 
-	for (e = atomic_load(&t->b[h & t->mask]); e;
-	     e = atomic_load(&e->next))
-		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    hn_equal(e->name, name, len))
-			return e;
-	return NULL;
+	if (!e && o && (h & o->mask) >= u->nc_moved)
+		e = nc_chain_find(&o->b[h & o->mask], dvp, name, len, h);
+	return e;
 }
 
 void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
@@ -282,6 +325,8 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 	atomic_store_explicit(&t->b[h & t->mask], e, memory_order_release);
 	if (++u->nc_count > 2 * (t->mask + 1))
 		nc_grow_locked(u);
+	else
+		nc_step_locked(u, NC_STEP);
 	pthread_mutex_unlock(&u->nc_lock);
 }
 

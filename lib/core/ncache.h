@@ -62,27 +62,32 @@ static inline bool ncache_tryref_rcu(struct vnode *vp)
 }
 
 /* The buckets: one allocation with their mask.  When the entries
- * outnumber the buckets twice, nc_grow_locked() moves them all to a table
- * twice the size, publishes it and frees the old one a grace period
- * later.  A reader on the old table meanwhile may miss an entry (a miss
- * only sends the lookup to the driver, which finds the same vnode), and
- * never loops: an entry moved is only ever linked to entries moved
- * before it. */
+ * outnumber the buckets twice, nc_grow_locked() publishes a table twice
+ * the size for the insertions, keeps the old one beside it (u->nc_old)
+ * and moves its entries over a few buckets at each change after; the old
+ * one is freed a grace period after the last.  A reader probes the new
+ * table and, on a miss, the old one.  It may miss an entry that moves
+ * meanwhile (a miss only sends the lookup to the driver, which finds the
+ * same vnode), and never loops: an entry moved is only ever linked to
+ * entries in the new table before it. */
 struct nc_table {
 	unsigned long mask;                 /* const */
 	struct rcu_head rcu;                /* once replaced */
 	struct nc_entry *_Atomic b[];       /* nc_lock; RCU readers */
 };
 
-/* What a walk's probes share: the file system's (u's table's buckets
- * and mask, read once). */
+/* What a walk's probes share: the file system's (u's tables' buckets
+ * and masks, read once; old NULL when no doubling is moving). */
 struct nc_probe {
 	struct nc_entry *_Atomic const *buckets;
 	unsigned long mask;
+	struct nc_entry *_Atomic const *old;
+	unsigned long old_mask;
 };
 
 /* => RCU read side.  For probes in dvp's file system.  => false: it is
- * never cached (UVFS_FS_NO_NAMECACHE). */
+ * never cached (UVFS_FS_NO_NAMECACHE).  The new table is read first: a
+ * reader that sees it sees the old one it was published beside. */
 static inline bool ncache_probe_init(const struct vnode *dvp,
 				     struct nc_probe *pr)
 {
@@ -92,9 +97,29 @@ static inline bool ncache_probe_init(const struct vnode *dvp,
 		return false;
 	const struct nc_table *t = atomic_load_explicit(&sb->u->nc_table,
 							memory_order_acquire);
+	const struct nc_table *o = atomic_load_explicit(&sb->u->nc_old,
+							memory_order_acquire);
 	pr->buckets = t->b;
 	pr->mask = t->mask;
+	pr->old = o ? o->b : NULL;
+	pr->old_mask = o ? o->mask : 0;
 	return true;
+}
+
+/* => RCU read side.  The entry for (dvp, name) on the chain from *b. */
+static inline struct nc_entry *nc_chain_find(struct nc_entry *_Atomic const *b,
+					     const struct vnode *dvp,
+					     const char *name, size_t len,
+					     uint32_t h)
+{
+	struct nc_entry *e;
+
+	for (e = atomic_load_explicit(b, memory_order_acquire); e;
+	     e = atomic_load_explicit(&e->next, memory_order_acquire))
+		if (e->hash == h && e->dir == dvp && e->len == len &&
+		    hn_equal(e->name, name, len))
+			return e;
+	return NULL;
 }
 
 /* => RCU read side; pr from ncache_probe_init() for dvp's file system.
@@ -109,21 +134,16 @@ static inline struct vnode *ncache_find_rcu(const struct nc_probe *pr,
 					    const char *name, size_t len,
 					    uint32_t h)
 {
-	struct nc_entry *e;
+	struct nc_entry *e = nc_chain_find(&pr->buckets[h & pr->mask], dvp,
+					   name, len, h);
 
-	for (e = atomic_load_explicit(&pr->buckets[h & pr->mask],
-				      memory_order_acquire);
-	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
-		if (e->hash == h && e->dir == dvp && e->len == len &&
-		    hn_equal(e->name, name, len)) {
-			struct vnode *vp = e->child;
-			if (!nc_refable(atomic_load_explicit(
-				    &vp->usecount, memory_order_acquire)))
-				return NULL;
-			return vp;
-		}
-	}
-	return NULL;
+	if (!e && pr->old)
+		e = nc_chain_find(&pr->old[h & pr->old_mask], dvp, name,
+				  len, h);
+	if (!e || !nc_refable(atomic_load_explicit(&e->child->usecount,
+						   memory_order_acquire)))
+		return NULL;
+	return e->child;
 }
 
 #endif /* UVFS_NCACHE_H */

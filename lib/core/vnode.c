@@ -53,12 +53,12 @@ void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
 }
 
 #define VC_MAX_BUCKETS (1UL << 24)     /* 128 MiB of table */
+#define VC_STEP 8       /* old chains moved per insertion or removal */
 
-static unsigned long vc_bucket(struct uvfs *u, const struct uvfs_sb *sb,
-			       uint64_t ino)
+static uint64_t vc_hashval(const struct uvfs_sb *sb, uint64_t ino)
 {
 	uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)sb >> 4;
-	return (unsigned long)(h ^ h >> 29) & u->vc_mask;
+	return h ^ h >> 29;
 }
 
 static void prune_work_fn(struct work *w);
@@ -82,6 +82,7 @@ int vcache_init(struct uvfs *u)
 void vcache_fini(struct uvfs *u)
 {
 	free(u->vc_hash);
+	free(u->vc_old);
 	pthread_mutex_destroy(&u->vc_lock);
 }
 
@@ -119,41 +120,75 @@ static bool vn_claim_locked(struct vnode *vp)
 	return false;
 }
 
-static struct vnode **vc_chain(struct uvfs *u, const struct uvfs_sb *sb,
-			       uint64_t ino)
+/* The chain vp is on (it is hashed): the new table's, or the old one's
+ * while its chain there is not moved yet (vc_grow_locked). */
+static struct vnode **vc_chain_of(struct uvfs *u, const struct vnode *vp)
 {
-	return &u->vc_hash[vc_bucket(u, sb, ino)];
+	uint64_t h = vc_hashval(vp->sb, vp->ino);
+	unsigned long o = h & u->vc_old_mask;
+
+	if (u->vc_old && o >= u->vc_moved)
+		for (struct vnode *p = u->vc_old[o]; p; p = p->hash_next)
+			if (p == vp)
+				return &u->vc_old[o];
+	return &u->vc_hash[h & u->vc_mask];
+}
+
+/* => vc_lock held.  Moves up to k of the old table's chains into the new
+ * one (an old chain i splits into the new i and i + old buckets); frees
+ * the old table after its last. */
+static void vc_step_locked(struct uvfs *u, unsigned long k)
+{
+	while (u->vc_old && k-- > 0) {
+		struct vnode *vp = u->vc_old[u->vc_moved], *next;
+
+		u->vc_old[u->vc_moved++] = NULL;
+		for (; vp; vp = next) {
+			struct vnode **b = &u->vc_hash[vc_hashval(vp->sb,
+								  vp->ino) &
+						       u->vc_mask];
+			next = vp->hash_next;
+			vp->hash_next = *b;
+			*b = vp;
+		}
+		if (u->vc_moved > u->vc_old_mask) {
+			free(u->vc_old);
+			u->vc_old = NULL;
+			u->vc_old_mask = u->vc_moved = 0;
+		}
+	}
 }
 
 /* => vc_lock held.  More than two hashed vnodes per bucket: the table
  * doubles.  vcache_max bounds only the unreferenced vnodes; the referenced
  * ones are as many as the files in use (every node a FUSE kernel knows
  * holds its vnode), and chains as long as their number over the buckets
- * would cost a cache miss per vnode passed on every load.  A doubling
- * rehashes every vnode under the lock once (each vnode is moved about
- * twice over the table's growth); out of memory, the table stays. */
+ * would cost a cache miss per vnode passed on every load.
+ * The move is spread over the calls that follow: the new table takes the
+ * insertions at once, the old one stays beside it, and every insertion
+ * and removal moves its next VC_STEP chains; a lookup looks in both.  The
+ * old table is empty after a sixteenth of the insertions that would
+ * double the table again, and a doubling moves what is left of the
+ * previous one first.  Moved in one go, the doubling at half a million
+ * held vnodes kept vc_lock, and with it every vnode load and slow
+ * release, for 50 ms (bench/README.md, "Growth pauses").  Out of memory,
+ * the table stays. */
 static void vc_grow_locked(struct uvfs *u)
 {
 	unsigned long n = u->vc_mask + 1;
-	struct vnode **old = u->vc_hash, **nh;
+	struct vnode **nh;
 
 	if (n >= VC_MAX_BUCKETS)
 		return;
+	vc_step_locked(u, ULONG_MAX);
 	nh = sys_calloc(2 * n, sizeof(*nh));
 	if (!nh)
 		return;
+	u->vc_old = u->vc_hash;
+	u->vc_old_mask = u->vc_mask;
+	u->vc_moved = 0;
 	u->vc_hash = nh;
 	u->vc_mask = 2 * n - 1;
-	for (unsigned long i = 0; i < n; i++) {
-		struct vnode *vp = old[i], *next;
-		for (; vp; vp = next) {
-			struct vnode **b = vc_chain(u, vp->sb, vp->ino);
-			next = vp->hash_next;
-			vp->hash_next = *b;
-			*b = vp;
-		}
-	}
-	free(old);
 }
 
 static void vn_unhash_locked(struct vnode *vp)
@@ -164,12 +199,14 @@ static void vn_unhash_locked(struct vnode *vp)
 	if (fl & VN_HASHED) {
 		/* chains are short: the table has a bucket per two hashed
 		 * vnodes at most (vc_grow_locked) */
-		struct vnode **pp = vc_chain(vp->sb->u, vp->sb, vp->ino);
+		struct uvfs *u = vp->sb->u;
+		struct vnode **pp = vc_chain_of(u, vp);
 
 		while (*pp != vp)
 			pp = &(*pp)->hash_next;
 		*pp = vp->hash_next;
-		vp->sb->u->vc_count--;
+		u->vc_count--;
+		vc_step_locked(u, VC_STEP);
 	}
 	if (fl & VN_ONLRU) {
 		cds_list_del(&vp->lru_link);
@@ -375,9 +412,16 @@ void vn_rele(struct vnode *vp)
 
 static struct vnode *vc_find_locked(struct uvfs_sb *sb, uint64_t ino)
 {
+	struct uvfs *u = sb->u;
+	uint64_t h = vc_hashval(sb, ino);
 	struct vnode *vp;
 
-	for (vp = *vc_chain(sb->u, sb, ino); vp; vp = vp->hash_next)
+	for (vp = u->vc_hash[h & u->vc_mask]; vp; vp = vp->hash_next)
+		if (vp->sb == sb && vp->ino == ino)
+			return vp;
+	if (!u->vc_old || (h & u->vc_old_mask) < u->vc_moved)
+		return NULL;
+	for (vp = u->vc_old[h & u->vc_old_mask]; vp; vp = vp->hash_next)
 		if (vp->sb == sb && vp->ino == ino)
 			return vp;
 	return NULL;
@@ -538,10 +582,13 @@ load:
 		*out = old;
 		return 0;
 	}
-	vp->hash_next = *vc_chain(u, sb, ino);
-	*vc_chain(u, sb, ino) = vp;
+	struct vnode **b = &u->vc_hash[vc_hashval(sb, ino) & u->vc_mask];
+	vp->hash_next = *b;
+	*b = vp;
 	if (++u->vc_count > 2 * (u->vc_mask + 1))
 		vc_grow_locked(u);
+	else
+		vc_step_locked(u, VC_STEP);
 	cds_list_add(&vp->sb_link, &sb->vnodes);
 	atomic_store_explicit(&vp->flags, VN_NEWFLAGS, memory_order_relaxed);
 	sb->nvnodes++;
