@@ -473,8 +473,11 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 {
 	int r = open_fid_once(s, n, flags, fid, iounit);
 
-	if (r && stale_retry(s, n, r))
+	if (r && stale_retry(s, n, r)) {
+		guard_begin(s);
 		r = open_fid_once(s, n, flags, fid, iounit);
+		guard_end(s);
+	}
 	return r;
 }
 

@@ -178,6 +178,13 @@ struct p9sb {
 	unsigned nfids, maxfids;        /* lock; const */
 	unsigned long fid_releases;     /* lock: fids released by the cache */
 	uint64_t gen;           /* lock: renames and removed names so far */
+	unsigned nchanging;     /* lock: renames and removals sent whose
+				 * names the table does not show yet
+				 * (change_begin to change_end): a walk by
+				 * names that raced one is tried again */
+	unsigned nguarded;      /* lock: walks tried again after such a
+				 * race; no change begins while one is
+				 * out (walk_cv) */
 	unsigned naliased;      /* lock: nodes with aliases (0: a removal
 				 * has none to look for) */
 	uid_t uid;              /* the attach user (n_uname) */
@@ -268,8 +275,23 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **f);
  * fid its create opened if it has no walked one yet (*open true), else n's. */
 int node_attr_fid(struct p9sb *s, struct node *n, struct fid **f,
 		  bool *open);
+/* A rename or removal is sent (begin), and the table shows its names
+ * (end: after the table's update; wakes walks waiting on walk_cv). */
+void change_begin(struct p9sb *s);
+void change_end(struct p9sb *s);
+/* Around the retry of an operation that failed on a stale fid
+ * (stale_retry): the changes under way end first, and none begins until
+ * guard_end, so the retry walks names that hold still.  Not around a
+ * rename or a removal (change_begin would wait for its own guard). */
+void guard_begin(struct p9sb *s);
+void guard_end(struct p9sb *s);
 /* Walks n again from the root by its chain of names, installs the fid
- * (rewalk_get: and gives the caller a reference to it in *got). */
+ * (rewalk_get: and gives the caller a reference to it in *got).  A walk
+ * that fails while a rename or removal through this mount is under way
+ * (it may have walked names that were just changed on the server) waits
+ * for the changes under way to end and is tried again with no new one
+ * begun meanwhile (nguarded), REWALK_TRIES times in all (each wait is
+ * bounded by a call's deadline). */
 int rewalk_get(struct p9sb *s, struct node *n, struct fid **got);
 static inline int rewalk(struct p9sb *s, struct node *n)
 {

@@ -237,6 +237,7 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
 }
 
 #define REWALK_MAX 256  /* names walked at most to reach a node again */
+#define REWALK_TRIES 4  /* walks of one rewalk_get that raced a change */
 
 /*
  * Walks to n again by the names the table remembers, and installs the new
@@ -252,7 +253,56 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
  * caller can take it away first (an open takes a node's only reference
  * for its Tlopen: node_fid_take).
  */
-int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
+/* => s->lock held.  Waits, by a call's deadline, while cond holds. */
+#define WAIT_WHILE_LOCKED(s, cond) do {					\
+	struct timespec dl_;						\
+	deadline_in(&dl_, (s)->c.s.timeout_ms);				\
+	rs_call_clamp(&dl_);						\
+	while ((cond) && pthread_cond_timedwait(&(s)->walk_cv,		\
+						&(s)->lock, &dl_) == 0)	\
+		;							\
+} while (0)
+
+void change_begin(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	/* a walk that raced a change walks again with none under way */
+	if (s->nguarded)
+		WAIT_WHILE_LOCKED(s, s->nguarded);
+	s->nchanging++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void change_end(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->nchanging--;
+	pthread_cond_broadcast(&s->walk_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void guard_begin(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	WAIT_WHILE_LOCKED(s, s->nchanging);
+	s->nguarded++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void guard_end(struct p9sb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->nguarded--;
+	pthread_cond_broadcast(&s->walk_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* One try of rewalk_get.  *raced: it failed (-ENOENT, -ESTALE) while a
+ * rename or removal through this mount was under way or done since it
+ * read the names, so the names it walked may have changed under it: n is
+ * then not marked gone, and the caller tries again. */
+static int rewalk_once(struct p9sb *s, struct node *n, struct fid **got,
+		       bool *raced)
 {
 	char **names = sys_calloc(REWALK_MAX, sizeof(*names));
 	struct fid *basef = NULL;
@@ -261,11 +311,14 @@ int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
 	uint32_t cur = P9_NOFID;
 	size_t depth = 0, i;
 	int r = -ESTALE;
+	bool busy;
 
+	*raced = false;
 	if (!names)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	gen = s->gen;
+	busy = s->nchanging != 0;
 	for (p = n; p != s->root && depth < REWALK_MAX;) {
 		if (p->gone) {
 			r = -ENOENT;    /* in a directory removed here */
@@ -321,7 +374,12 @@ int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
 		if (i == 0 && last != n->ino)
 			r = -ESTALE;    /* another file has that path now */
 	}
-	if (r == -ESTALE && cur != P9_NOFID) {
+	if ((r == -ENOENT || r == -ESTALE) && basef) {
+		pthread_mutex_lock(&s->lock);
+		*raced = busy || s->nchanging != 0 || s->gen != gen;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (r == -ESTALE && cur != P9_NOFID && !*raced) {
 		/* n lost that name (removed or replaced while its fid was
 		 * given up): not walked by it again */
 		pthread_mutex_lock(&s->lock);
@@ -360,6 +418,25 @@ out:
 	return r;
 }
 
+int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
+{
+	bool guarded = false;
+
+	for (int tries = 1;; tries++) {
+		bool raced;
+		int r = rewalk_once(s, n, got, &raced);
+
+		if (guarded)
+			guard_end(s);
+		if (!raced || tries == REWALK_TRIES)
+			return r;
+		/* again once the changes under way are done, with no new
+		 * one begun until this walk is (change_begin waits) */
+		guard_begin(s);
+		guarded = true;
+	}
+}
+
 bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen)
 {
 	struct node *p = n;
@@ -375,21 +452,38 @@ bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen)
 }
 
 /* An operation on n's fid failed with r: true if it is worth retrying
- * because n's fid was walked before a rename and could walk again. */
+ * because n's fid was walked before a rename and could walk again.  A
+ * path-named fid fails with ENOENT when nothing is at its path any more,
+ * with ESTALE (uvfs-hostfs) when another file is; and a rename through
+ * this mount that is under way (sent, the table not updated yet) may be
+ * what moved it: that one is waited for first. */
 bool stale_retry(struct p9sb *s, struct node *n, int r)
 {
 	bool old;
 
-	if (r != -ENOENT || n == s->root)
+	if ((r != -ENOENT && r != -ESTALE) || n == s->root)
 		return false;
 	pthread_mutex_lock(&s->lock);
+	if (s->nchanging)
+		WAIT_WHILE_LOCKED(s, s->nchanging);
 	/* only if n or a directory above it was moved since its fid was
 	 * walked */
-	old = n->gen < s->gen && moved_since_locked(s, n, n->gen);
-	n->gen = s->gen;        /* once per rename, even if it fails */
+	uint64_t gen = s->gen;
+	old = n->gen < gen && moved_since_locked(s, n, n->gen);
+	if (!old)
+		n->gen = gen;
 	pthread_mutex_unlock(&s->lock);
-	if (old && rewalk(s, n) == 0)
-		return true;
+	if (old) {
+		if (rewalk(s, n) == 0)
+			return true;
+		/* once per rename, even if it fails; marked only now, so
+		 * that another caller failing on the old fid meanwhile
+		 * walks again too instead of taking n as current */
+		pthread_mutex_lock(&s->lock);
+		if (n->gen < gen)
+			n->gen = gen;
+		pthread_mutex_unlock(&s->lock);
+	}
 	/* or its name was removed, and it has another */
 	return alias_rewalk(s, n);
 }

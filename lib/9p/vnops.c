@@ -235,14 +235,20 @@ again:;
 	uint64_t gen = sb_gen(s);
 	struct fid *f;
 	r = node_fid(s, d, &f);
-	if (r)
+	if (r) {
+		if (retried)
+			guard_end(s);
 		return r;
+	}
 	r = walk(s, f->num, name, &nf, &qid);
 	fid_put(s, f);
 	if (r && !retried && stale_retry(s, d, r)) {
 		retried = true;
+		guard_begin(s);
 		goto again;
 	}
+	if (retried)
+		guard_end(s);
 	if (r)
 		return r;
 	/* a fid walked through ".." names a path that a rename of the
@@ -758,6 +764,7 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 
 	if (r)
 		return r;
+	change_begin(s);
 	r = -EOPNOTSUPP;
 	caps_settle(s);
 	if (!atomic_load(&s->no_unlinkat)) {
@@ -776,13 +783,17 @@ static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
 	name_forget(s, ((struct node *)dir)->ino, name);
 	if (r == 0)
 		node_name_gone(s, ((struct node *)dir)->ino, name);
+	change_end(s);
 	fid_put(s, df);
 	return r;
 }
 
+/* *sent: the rename was sent (change_begin): the caller ends the change
+ * (change_end) once the table shows the new names, or at once if it
+ * failed. */
 static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 		       void *ndir, const char *nname, unsigned flags,
-		       struct node **moved_fid)
+		       struct node **moved_fid, bool *sent)
 {
 	struct p9sb *s = S(sb);
 	struct fid *of, *nf;
@@ -812,6 +823,8 @@ static int rename_once(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (r)
 			goto out;
 	}
+	change_begin(s);
+	*sent = true;
 	r = -EOPNOTSUPP;
 	caps_settle(s);
 	if (!atomic_load(&s->no_renameat)) {
@@ -938,8 +951,11 @@ int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	int r = getattr_once(sb, priv, st);
 
-	if (r && stale_retry(S(sb), priv, r))
+	if (r && stale_retry(S(sb), priv, r)) {
+		guard_begin(S(sb));
 		r = getattr_once(sb, priv, st);
+		guard_end(S(sb));
+	}
 	return r;
 }
 
@@ -948,8 +964,11 @@ int p9_setattr(struct uvfs_sb *sb, void *priv,
 {
 	int r = setattr_once(sb, priv, sa);
 
-	if (r && stale_retry(S(sb), priv, r))
+	if (r && stale_retry(S(sb), priv, r)) {
+		guard_begin(S(sb));
 		r = setattr_once(sb, priv, sa);
+		guard_end(S(sb));
+	}
 	return r;
 }
 
@@ -958,8 +977,11 @@ ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 {
 	ssize_t r = readlink_once(sb, priv, buf, size);
 
-	if (r < 0 && stale_retry(S(sb), priv, (int)r))
+	if (r < 0 && stale_retry(S(sb), priv, (int)r)) {
+		guard_begin(S(sb));
 		r = readlink_once(sb, priv, buf, size);
+		guard_end(S(sb));
+	}
 	return r;
 }
 
@@ -970,8 +992,11 @@ int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 	uint64_t *ino = &id->ino;
 	int r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
 
-	if (r && stale_retry(S(sb), dir, r))
+	if (r && stale_retry(S(sb), dir, r)) {
+		guard_begin(S(sb));
 		r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
+		guard_end(S(sb));
+	}
 	if (r == 0)
 		id->type = mode & S_IFMT;
 	return r;
@@ -985,8 +1010,11 @@ int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r) {
 		bool a = stale_retry(S(sb), dir, r);
 		bool b = stale_retry(S(sb), priv, r);
-		if (a || b)
+		if (a || b) {
+			guard_begin(S(sb));
 			r = link_once(sb, dir, name, priv);
+			guard_end(S(sb));
+		}
 	}
 	return r;
 }
@@ -1006,14 +1034,19 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 {
 	struct p9sb *s = S(sb);
 	struct node *moved_fid = NULL;  /* its fid went with the Trename */
-	int r = rename_once(sb, odir, oname, ndir, nname, flags, &moved_fid);
+	bool sent = false;
+	int r = rename_once(sb, odir, oname, ndir, nname, flags, &moved_fid,
+			    &sent);
 
 	if (r) {
+		if (sent)
+			change_end(s);
+		sent = false;
 		bool a = stale_retry(s, odir, r);
 		bool b = stale_retry(s, ndir, r);
 		if (a || b)
 			r = rename_once(sb, odir, oname, ndir, nname, flags,
-					&moved_fid);
+					&moved_fid, &sent);
 	}
 	if (r == 0) {
 		/* fids walked below the old name may be stale now (diod):
@@ -1027,6 +1060,8 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (moved_fid)
 			node_fid_fresh(s, moved_fid);
 	}
+	if (sent)
+		change_end(s);
 
 	return r;
 }

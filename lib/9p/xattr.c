@@ -92,8 +92,11 @@ static ssize_t xattr_get(struct p9sb *s, struct node *n, const char *name,
 		uint64_t g = conn_sgen(&s->c);
 		ssize_t r = xattr_get_once(s, n, name, buf, size);
 
-		if (r < 0 && stale_retry(s, n, (int)r))
+		if (r < 0 && stale_retry(s, n, (int)r)) {
+			guard_begin(s);
 			r = xattr_get_once(s, n, name, buf, size);
+			guard_end(s);
+		}
 		if (r >= 0 || conn_sgen(&s->c) == g)
 			return r;
 		/* a restart under it: read it again from the new server;
@@ -199,8 +202,11 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 	if (size == 0)
 		return -EOPNOTSUPP;
 	r = xattr_set_once(s, priv, name, value, size, flags);
-	if (r && stale_retry(s, priv, r))
+	if (r && stale_retry(s, priv, r)) {
+		guard_begin(s);
 		r = xattr_set_once(s, priv, name, value, size, flags);
+		guard_end(s);
+	}
 	attr_drop(s, priv);     /* its ctime */
 	return r;
 }
@@ -210,8 +216,11 @@ int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	struct p9sb *s = S(sb);
 	int r = xattr_set_once(s, priv, name, NULL, 0, 0);
 
-	if (r && stale_retry(s, priv, r))
+	if (r && stale_retry(s, priv, r)) {
+		guard_begin(s);
 		r = xattr_set_once(s, priv, name, NULL, 0, 0);
+		guard_end(s);
+	}
 	attr_drop(s, priv);     /* its ctime */
 	return r;
 }
