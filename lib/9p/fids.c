@@ -12,10 +12,17 @@
  * the last fid_put (fid_rele, rpc.c, clunks its number); legend in
  * conn.h.
  *
+ * Renames and removals under way (change_begin/_end: sent, the table
+ * not yet showing their names) and walks guarded from them (guard_begin/
+ * _end: a re-walk or a retry after a failure that may have been such a
+ * race) are counted here (docs/9p-client.md, "Walks that race a rename
+ * through the same mount").
+ *
  * Locks: sb.lock (each node's fid and its place on the fid LRU: driver.h,
- * struct node) is never held across a request; a wait for the walk behind
- * a create (walk_wait_locked) sleeps on sb.walk_cv under it, by the
- * call's deadline.
+ * struct node; nchanging, nguarded) is never held across a request; a
+ * wait for the walk behind a create (walk_wait_locked), for the changes
+ * under way or for the guarded walks sleeps on sb.walk_cv under it, by
+ * the call's deadline.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -239,20 +246,6 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
 #define REWALK_MAX 256  /* names walked at most to reach a node again */
 #define REWALK_TRIES 4  /* walks of one rewalk_get that raced a change */
 
-/*
- * Walks to n again by the names the table remembers, and installs the new
- * fid: from the nearest directory above n whose own fid is still good
- * (the root's always is; one walked before a rename above it may not be,
- * on a server that names fids by path), never by a whole path from the
- * root, so depth is bounded by nothing but REWALK_MAX names between n and
- * an ancestor that holds a fid.  Used after a rename above n, when the
- * fid cache gave n's fid up, when n's name is gone and it has another.
- * 0, or -ESTALE if the chain of names is incomplete or leads to another
- * file, or the walk's error.  got (may be NULL): the new fid, with a
- * reference for the caller taken as it is installed, so that no other
- * caller can take it away first (an open takes a node's only reference
- * for its Tlopen: node_fid_take).
- */
 /* => s->lock held.  Waits, by a call's deadline, while cond holds. */
 #define WAIT_WHILE_LOCKED(s, cond) do {					\
 	struct timespec dl_;						\
@@ -418,6 +411,20 @@ out:
 	return r;
 }
 
+/*
+ * Walks to n again by the names the table remembers, and installs the new
+ * fid: from the nearest directory above n whose own fid is still good
+ * (the root's always is; one walked before a rename above it may not be,
+ * on a server that names fids by path), never by a whole path from the
+ * root, so depth is bounded by nothing but REWALK_MAX names between n and
+ * an ancestor that holds a fid.  Used after a rename above n, when the
+ * fid cache gave n's fid up, when n's name is gone and it has another.
+ * 0, or -ESTALE if the chain of names is incomplete or leads to another
+ * file, or the walk's error.  got (may be NULL): the new fid, with a
+ * reference for the caller taken as it is installed, so that no other
+ * caller can take it away first (an open takes a node's only reference
+ * for its Tlopen: node_fid_take).
+ */
 int rewalk_get(struct p9sb *s, struct node *n, struct fid **got)
 {
 	bool guarded = false;
