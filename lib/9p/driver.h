@@ -33,6 +33,8 @@ struct alias {
 struct node {
 	uint64_t ino;           /* qid.path */
 	struct fid *fid;        /* s->lock; walked, never opened */
+	unsigned fidgen;        /* s->lock: fids installed so far
+				 * (node_set_fid_locked) */
 	unsigned refs;          /* s->lock: vnodes using it (+1 the root) */
 	atomic_uint type;       /* S_IFMT once known (getattr), else 0 */
 	unsigned nopen;         /* s->lock: handles open on it */
@@ -306,8 +308,10 @@ void flru_del_locked(struct p9sb *s, struct node *n);
 /* => s->lock held.  Was n, or a directory above it, renamed after
  * rename generation gen (or is its chain of names not known whole)? */
 bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
-/* An operation on n's fid failed with r: true if it is worth retrying
- * because n's fid was walked before a rename and could walk again. */
+/* An operation on n's fid failed with r (ENOENT, ESTALE): true if it is
+ * worth retrying (under guard_begin), because n's fid was walked before a
+ * rename and could walk again, or another caller installed a new one
+ * since this thread took it.  The renames under way are waited for first. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);
 /* For a request that consumes a fid (Tremove): the fid of the node named
  * dir/name, if it was walked by that name (no rename since) and nobody

@@ -118,6 +118,7 @@ void node_set_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
 {
 	*old = n->fid;
 	n->fid = f;
+	n->fidgen++;
 	flru_touch_locked(s, n);
 	*released = flru_trim_locked(s);
 }
@@ -179,6 +180,13 @@ static bool walk_wait_locked(struct p9sb *s, struct node *n)
 	return true;
 }
 
+/* The node this thread's last node_fid gave a fid of, and that fid's
+ * install (fidgen): an operation that fails on it, seeing a fid installed
+ * since (another caller walked the node again meanwhile), tries again
+ * (stale_retry).  Per thread: an operation's calls run on one. */
+static __thread const struct node *last_node;
+static __thread unsigned last_fidgen;
+
 int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 {
 	struct fid *f;
@@ -193,6 +201,8 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 	if (f) {
 		atomic_fetch_add(&f->refs, 1);
 		flru_touch_locked(s, n);
+		last_node = n;
+		last_fidgen = n->fidgen;
 		pthread_mutex_unlock(&s->lock);
 		*out = f;
 		return 0;
@@ -206,8 +216,13 @@ int node_fid(struct p9sb *s, struct node *n, struct fid **out)
 	 * another's now), keeping the fid that walk makes, which another
 	 * opener could otherwise take before a second look found it */
 	r = rewalk_get(s, n, out);
-	if (r == 0)
+	if (r == 0) {
+		pthread_mutex_lock(&s->lock);
+		last_node = n;
+		last_fidgen = n->fidgen;        /* (at most a later one) */
+		pthread_mutex_unlock(&s->lock);
 		return 0;
+	}
 	pthread_mutex_lock(&s->lock);
 	gone = n->gone;
 	pthread_mutex_unlock(&s->lock);
@@ -459,7 +474,8 @@ bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen)
 }
 
 /* An operation on n's fid failed with r: true if it is worth retrying
- * because n's fid was walked before a rename and could walk again.  A
+ * because n's fid was walked before a rename and could walk again, or
+ * another caller installed a new one since this thread took it.  A
  * path-named fid fails with ENOENT when nothing is at its path any more,
  * with ESTALE (uvfs-hostfs) when another file is; and a rename through
  * this mount that is under way (sent, the table not updated yet) may be
@@ -479,7 +495,11 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	old = n->gen < gen && moved_since_locked(s, n, n->gen);
 	if (!old)
 		n->gen = gen;
+	/* or another caller walked n again since this one took its fid */
+	bool replaced = !old && last_node == n && n->fidgen != last_fidgen;
 	pthread_mutex_unlock(&s->lock);
+	if (replaced)
+		return true;
 	if (old) {
 		if (rewalk(s, n) == 0)
 			return true;
