@@ -145,7 +145,7 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 	struct fid *f;
 	int r;
 
-	bool open;
+	bool open = false;
 
 	wb_settle(s, priv);
 	r = node_fid(s, priv, &f);
@@ -163,6 +163,18 @@ static int setattr_once(struct uvfs_sb *sb, void *priv,
 		return r;
 	attr_drop(s, priv);
 	r = setattr_fid(s, f->num, sa);
+	if ((r == -ENOENT || r == -ESTALE) && !open) {
+		/* the node's fid names a path the file left (removed or
+		 * renamed by another thread since it was taken): an open
+		 * handle's fid still reaches the file */
+		struct fid *of;
+		bool o = false;
+		if (node_attr_fid(s, priv, &of, &o) == 0) {
+			if (o)
+				r = setattr_fid(s, of->num, sa);
+			fid_put(s, of);
+		}
+	}
 	attr_drop(s, priv);
 	atomic_fetch_add(&((struct node *)priv)->dgen, 1);     /* a size */
 	fid_put(s, f);
