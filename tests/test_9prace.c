@@ -10,8 +10,9 @@
  * names, all the time).  x and its files exist throughout, so every
  * lookup should succeed.  Before the client tracked its renames under way
  * about one lookup in 150 failed with ENOENT; now about one in 300 000
- * does (docs/9p-client.md says what is left).  The bound checked is one
- * in 10 000, and no error but ENOENT.
+ * does, one in 40 000 under ThreadSanitizer (docs/9p-client.md says what
+ * is left).  The bound checked is one in 10 000 or 3, whichever is more,
+ * and no error but ENOENT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,7 +169,9 @@ static void test_lookups_race_renames(void **state)
 	assert_int_equal(atomic_load(&other), 0);
 	assert_true(atomic_load(&renames) >= 100);
 	assert_true(atomic_load(&looks) >= 1000);
-	assert_true(atomic_load(&enoent) * 10000 <= atomic_load(&looks));
+	/* at most one in 10 000, or 3 in a short run (ThreadSanitizer's) */
+	assert_true(atomic_load(&enoent) <= 3 ||
+		    atomic_load(&enoent) * 10000 <= atomic_load(&looks));
 }
 
 int main(void)

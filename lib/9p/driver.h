@@ -372,7 +372,8 @@ bool alias_rewalk(struct p9sb *s, struct node *n);
 /* A rename moved (opino, oname) to (npino, nname): the table follows
  * (the node keeps its fid until its next use, when node_fid walks it
  * again by the new name: docs/9p-client.md "fids and renames"); a node
- * at the target name loses it. */
+ * at the target name loses it.  The rename generation (s->gen) moves in
+ * the same hold of s->lock. */
 void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 		  uint64_t npino, const char *nname);
 /* Hard links (docs/9p-client.md, "Hard links"): a link dir/name to n was

@@ -322,9 +322,16 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 	struct fid *puts[GONE_PUTS];
 	unsigned nputs = 0;
 
-	if (opino == npino && strcmp(oname, nname) == 0)
-		return;
 	pthread_mutex_lock(&s->lock);
+	/* the generation moves in the same hold as the moved marks below:
+	 * in between, a node of the renamed tree was taken as unmoved at the
+	 * new generation (fid_moved_locked) and its fid, named by the old
+	 * path, was used on for good */
+	s->gen++;
+	if (opino == npino && strcmp(oname, nname) == 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	/* the file the target named, if any, lost that name */
 	name_gone_locked(s, npino, nname, puts, &nputs, NULL, NULL);
 	for (unsigned b = 0; b < NBUCKETS; b++)

@@ -1065,9 +1065,6 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		 * the next operation that fails on one walks again, by the
 		 * names the table now has */
 		struct node *od = odir, *nd = ndir;
-		pthread_mutex_lock(&s->lock);
-		s->gen++;
-		pthread_mutex_unlock(&s->lock);
 		node_renamed(s, od->ino, oname, nd->ino, nname);
 		if (moved_fid)
 			node_fid_fresh(s, moved_fid);
