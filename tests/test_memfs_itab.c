@@ -40,6 +40,16 @@ static void tab_init(struct tab *t)
 	assert_int_equal(memfs_itab_init(&t->fs.itab), 0);
 }
 
+/* Frees every node left, the table and t. */
+static void tab_fini(struct tab *t)
+{
+	pthread_mutex_lock(&t->fs.itab_lock);
+	memfs_itab_free_all(&t->fs);
+	pthread_mutex_unlock(&t->fs.itab_lock);
+	pthread_mutex_destroy(&t->fs.itab_lock);
+	free(t);
+}
+
 static void tab_add(struct tab *t)
 {
 	struct node *n = memfs_node_new(S_IFREG | 0644, 0, 0, 0, NULL);
@@ -140,11 +150,7 @@ static void test_incremental_growth(void **state)
 		tab_add(t);
 	assert_null(t->fs.itab.old);
 	tab_check(t);
-	pthread_mutex_lock(&t->fs.itab_lock);
-	memfs_itab_free_all(&t->fs);
-	pthread_mutex_unlock(&t->fs.itab_lock);
-	pthread_mutex_destroy(&t->fs.itab_lock);
-	free(t);
+	tab_fini(t);
 }
 
 /* Removals alone finish a doubling too (no insert after it), and a node
@@ -177,11 +183,7 @@ static void test_removals_move(void **state)
 			tab_remove(t, ino);
 	assert_null(t->fs.itab.old);
 	tab_check(t);
-	pthread_mutex_lock(&t->fs.itab_lock);
-	memfs_itab_free_all(&t->fs);
-	pthread_mutex_unlock(&t->fs.itab_lock);
-	pthread_mutex_destroy(&t->fs.itab_lock);
-	free(t);
+	tab_fini(t);
 }
 
 int main(void)

@@ -571,6 +571,21 @@ static void *grow_looker(void *arg)
 	return NULL;
 }
 
+/* /g/f0 .. /g/f<n - 1> are each found, all from the name cache (no
+ * driver lookup). */
+static void stat_all_hits(struct uvfs_ctx *c, int n)
+{
+	unsigned long before = testfs_calls(TFS_LOOKUP);
+	struct stat st;
+	char path[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/g/f%d", i);
+		assert_int_equal(uvfs_stat(c, path, &st), 0);
+	}
+	assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
+}
+
 /* More names than two per bucket of a table sized for 16 cached vnodes:
  * the table doubles (twice from its least of 4 096 buckets) while another
  * thread looks names up without locks; afterwards every name is still a
@@ -585,7 +600,6 @@ static void table_grows_under_readers(void **state)
 	struct uvfs_config cfg = { .vcache_max = 16 };
 	struct grow_reader g = { 0 };
 	struct uvfs_node *root, *dir, **nd;
-	unsigned long before;
 	struct uvfs_ctx *c;
 	struct stat st;
 	char name[32];
@@ -612,28 +626,15 @@ static void table_grows_under_readers(void **state)
 		} else if (i > 999) {
 			atomic_store(&g.made, i + 1);
 		}
-		if (i == MID - 1) {
-			before = testfs_calls(TFS_LOOKUP);
-			for (int j = 0; j < MID; j++) {
-				char path[32];
-				snprintf(path, sizeof(path), "/g/f%d", j);
-				assert_int_equal(uvfs_stat(c, path, &st), 0);
-			}
-			assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
-		}
+		if (i == MID - 1)
+			stat_all_hits(c, MID);
 	}
 	atomic_store(&g.stop, true);
 	pthread_join(t, NULL);
 	assert_int_equal(atomic_load(&g.failed), 0);
 	assert_true(atomic_load(&g.stats) > 0);
 
-	before = testfs_calls(TFS_LOOKUP);
-	for (int i = 0; i < N; i++) {
-		char path[32];
-		snprintf(path, sizeof(path), "/g/f%d", i);
-		assert_int_equal(uvfs_stat(c, path, &st), 0);
-	}
-	assert_int_equal(testfs_calls(TFS_LOOKUP) - before, 0);
+	stat_all_hits(c, N);
 
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "f%d", i);

@@ -271,38 +271,45 @@ int node_attr_fid(struct p9sb *s, struct node *n, struct fid **out,
 		;							\
 } while (0)
 
-void change_begin(struct p9sb *s)
+/* Renames and removals on one side, guarded walks on the other: each side
+ * enters once the other is out (by a call's deadline: after it, it enters
+ * anyway), and many of one side may be in at once. */
+static void side_enter(struct p9sb *s, const unsigned *other, unsigned *mine)
 {
 	pthread_mutex_lock(&s->lock);
-	/* a walk that raced a change walks again with none under way */
-	if (s->nguarded)
-		WAIT_WHILE_LOCKED(s, s->nguarded);
-	s->nchanging++;
+	if (*other)
+		WAIT_WHILE_LOCKED(s, *other);
+	(*mine)++;
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void side_leave(struct p9sb *s, unsigned *mine)
+{
+	pthread_mutex_lock(&s->lock);
+	(*mine)--;
+	pthread_cond_broadcast(&s->walk_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void change_begin(struct p9sb *s)
+{
+	/* a walk that raced a change walks again with none under way */
+	side_enter(s, &s->nguarded, &s->nchanging);
 }
 
 void change_end(struct p9sb *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->nchanging--;
-	pthread_cond_broadcast(&s->walk_cv);
-	pthread_mutex_unlock(&s->lock);
+	side_leave(s, &s->nchanging);
 }
 
 void guard_begin(struct p9sb *s)
 {
-	pthread_mutex_lock(&s->lock);
-	WAIT_WHILE_LOCKED(s, s->nchanging);
-	s->nguarded++;
-	pthread_mutex_unlock(&s->lock);
+	side_enter(s, &s->nchanging, &s->nguarded);
 }
 
 void guard_end(struct p9sb *s)
 {
-	pthread_mutex_lock(&s->lock);
-	s->nguarded--;
-	pthread_cond_broadcast(&s->walk_cv);
-	pthread_mutex_unlock(&s->lock);
+	side_leave(s, &s->nguarded);
 }
 
 /* One try of rewalk_get.  *raced: it failed (-ENOENT, -ESTALE) while a
