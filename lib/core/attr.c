@@ -33,8 +33,8 @@ int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st)
 	return r;
 }
 
-int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		 struct stat *st, int flags)
+static int fstatat_once(struct uvfs_ctx *ctx, int dirfd, const char *path,
+			struct stat *st, int flags)
 {
 	unsigned lk = LK_BORROW;        /* the vnode only, for the call */
 	struct path p;
@@ -62,6 +62,12 @@ int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	return r;
 }
 
+int uvfs_fstatat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		 struct stat *st, int flags)
+{
+	return RETRY_ESTALE(fstatat_once(ctx, dirfd, path, st, flags));
+}
+
 int uvfs_stat(struct uvfs_ctx *ctx, const char *path, struct stat *st)
 {
 	return uvfs_fstatat(ctx, UVFS_AT_FDCWD, path, st, 0);
@@ -72,7 +78,7 @@ int uvfs_lstat(struct uvfs_ctx *ctx, const char *path, struct stat *st)
 	return uvfs_fstatat(ctx, UVFS_AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
-int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode)
+static int access_once(struct uvfs_ctx *ctx, const char *path, int amode)
 {
 	struct path p;
 	int r;
@@ -87,6 +93,11 @@ int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode)
 	r = path_access(ctx, &p, amode);
 	path_put(&p);
 	return r;
+}
+
+int uvfs_access(struct uvfs_ctx *ctx, const char *path, int amode)
+{
+	return RETRY_ESTALE(access_once(ctx, path, amode));
 }
 
 int path_access(struct uvfs_ctx *ctx, const struct path *p, int amode)
@@ -178,7 +189,7 @@ int path_truncate(struct uvfs_ctx *ctx, const struct path *p, off_t len)
 	return path_truncate_mode(ctx, p, len, NULL);
 }
 
-int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
+static int truncate_once(struct uvfs_ctx *ctx, const char *path, off_t len)
 {
 	struct path p;
 	int r;
@@ -193,6 +204,11 @@ int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
 	r = path_truncate(ctx, &p, len);
 	path_put(&p);
 	return r;
+}
+
+int uvfs_truncate(struct uvfs_ctx *ctx, const char *path, off_t len)
+{
+	return RETRY_ESTALE(truncate_once(ctx, path, len));
 }
 
 int uvfs_ftruncate(struct uvfs_ctx *ctx, int fd, off_t len)
@@ -226,7 +242,8 @@ int uvfs_fsync(struct uvfs_ctx *ctx, int fd)
 	return r;
 }
 
-int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
+static int statfs_once(struct uvfs_ctx *ctx, const char *path,
+		       struct statvfs *st)
 {
 	struct statvfs tmp;
 	struct path p;
@@ -245,6 +262,11 @@ int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
 	}
 	path_put(&p);
 	return r;
+}
+
+int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
+{
+	return RETRY_ESTALE(statfs_once(ctx, path, st));
 }
 
 int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
@@ -371,7 +393,7 @@ int path_utimens(struct uvfs_ctx *ctx, const struct path *p,
 	return vop_setattr(p->vp, &sa);
 }
 
-int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode)
+static int chmod_once(struct uvfs_ctx *ctx, const char *path, mode_t mode)
 {
 	struct path p;
 	int r;
@@ -386,6 +408,11 @@ int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode)
 	return r;
 }
 
+int uvfs_chmod(struct uvfs_ctx *ctx, const char *path, mode_t mode)
+{
+	return RETRY_ESTALE(chmod_once(ctx, path, mode));
+}
+
 int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode)
 {
 	struct file *f;
@@ -398,8 +425,8 @@ int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode)
 	return r;
 }
 
-static int chown_at(struct uvfs_ctx *ctx, const char *path, unsigned lk,
-		    uid_t uid, gid_t gid)
+static int chown_at_once(struct uvfs_ctx *ctx, const char *path,
+			 unsigned lk, uid_t uid, gid_t gid)
 {
 	struct path p;
 	int r;
@@ -412,6 +439,12 @@ static int chown_at(struct uvfs_ctx *ctx, const char *path, unsigned lk,
 	r = path_chown(ctx, &p, uid, gid);
 	path_put(&p);
 	return r;
+}
+
+static int chown_at(struct uvfs_ctx *ctx, const char *path, unsigned lk,
+		    uid_t uid, gid_t gid)
+{
+	return RETRY_ESTALE(chown_at_once(ctx, path, lk, uid, gid));
 }
 
 int uvfs_chown(struct uvfs_ctx *ctx, const char *path, uid_t uid, gid_t gid)
@@ -452,8 +485,8 @@ int uvfs_futimens(struct uvfs_ctx *ctx, int fd,
 	return r;
 }
 
-int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		   const struct timespec times[2], int flags)
+static int utimensat_once(struct uvfs_ctx *ctx, int dirfd, const char *path,
+			  const struct timespec times[2], int flags)
 {
 	unsigned lk = 0;
 	struct path p;
@@ -481,4 +514,10 @@ int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = path_utimens(ctx, &p, times);
 	path_put(&p);
 	return r;
+}
+
+int uvfs_utimensat(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		   const struct timespec times[2], int flags)
+{
+	return RETRY_ESTALE(utimensat_once(ctx, dirfd, path, times, flags));
 }

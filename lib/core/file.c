@@ -495,7 +495,8 @@ static void set_cwd(struct uvfs_ctx *ctx, struct path *p, char *name)
 }
 
 /* A directory ctx may enter (search permission). */
-static int lookup_dir(struct uvfs_ctx *ctx, const char *path, struct path *out)
+static int lookup_dir_once(struct uvfs_ctx *ctx, const char *path,
+			   struct path *out)
 {
 	int r;
 
@@ -511,6 +512,11 @@ static int lookup_dir(struct uvfs_ctx *ctx, const char *path, struct path *out)
 	if (r)
 		path_put(out);
 	return r;
+}
+
+static int lookup_dir(struct uvfs_ctx *ctx, const char *path, struct path *out)
+{
+	return RETRY_ESTALE(lookup_dir_once(ctx, path, out));
 }
 
 int uvfs_chdir(struct uvfs_ctx *ctx, const char *path)

@@ -237,11 +237,11 @@ int open_check_path(struct uvfs_ctx *ctx, const struct path *p, int flags)
 	return open_check(ctx, p, flags, false);
 }
 
-int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
-		mode_t mode)
+/* => *created: whether this call made the file (uvfs_openat). */
+static int openat_once(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       int flags, mode_t mode, bool *created)
 {
 	struct path p = { 0 };
-	bool created = false;
 	struct file *f;
 	char *name;
 	int r, fd;
@@ -258,7 +258,7 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 		return -EINVAL; /* as Linux >= 6.4 */
 
 	if (flags & O_CREAT) {
-		r = open_create(ctx, dirfd, path, flags, mode, &p, &created);
+		r = open_create(ctx, dirfd, path, flags, mode, &p, created);
 	} else {
 		unsigned lk = 0;
 
@@ -270,7 +270,7 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 	}
 	if (r)
 		return r;
-	r = open_check(ctx, &p, flags, created);
+	r = open_check(ctx, &p, flags, *created);
 	if (r) {
 		path_put(&p);
 		return r;
@@ -289,6 +289,22 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 	if (fd < 0)
 		file_put(f);
 	return fd;
+}
+
+int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
+		mode_t mode)
+{
+	bool created = false;
+	int r = -ESTALE;
+
+	/* RETRY_ESTALE, but a file this call made is not made again: an
+	 * exclusive create would find it and say -EEXIST */
+	for (unsigned t = 0; r == -ESTALE && t < ESTALE_TRIES; t++) {
+		if (created)
+			return -EIO;
+		r = openat_once(ctx, dirfd, path, flags, mode, &created);
+	}
+	return r;
 }
 
 int uvfs_open(struct uvfs_ctx *ctx, const char *path, int flags, mode_t mode)

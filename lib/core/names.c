@@ -216,8 +216,9 @@ int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 
 /* Creates the name of path: mode carries the type (and the final
  * permission bits); rdev for devices, target for symlinks. */
-static int create_node(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		       mode_t mode, dev_t rdev, const char *target)
+static int create_node_once(struct uvfs_ctx *ctx, int dirfd,
+			    const char *path, mode_t mode, dev_t rdev,
+			    const char *target)
 {
 	struct dirop d;
 	int r;
@@ -228,6 +229,13 @@ static int create_node(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = dirop_create(ctx, &d, mode, rdev, target, NULL);
 	dirop_end(&d);
 	return r;
+}
+
+static int create_node(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       mode_t mode, dev_t rdev, const char *target)
+{
+	return RETRY_ESTALE(create_node_once(ctx, dirfd, path, mode, rdev,
+					     target));
 }
 
 /* Linux check_sticky(): in a sticky directory only the owner of the file,
@@ -308,8 +316,8 @@ int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir)
 	return vop_unlink(d->np.dir.vp, d->np.name, isdir, d->child.vp);
 }
 
-static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
-		       bool isdir)
+static int remove_name_once(struct uvfs_ctx *ctx, int dirfd,
+			    const char *path, bool isdir)
 {
 	struct dirop d;
 	int r;
@@ -320,6 +328,12 @@ static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = dirop_remove(ctx, &d, isdir);
 	dirop_end(&d);
 	return r;
+}
+
+static int remove_name(struct uvfs_ctx *ctx, int dirfd, const char *path,
+		       bool isdir)
+{
+	return RETRY_ESTALE(remove_name_once(ctx, dirfd, path, isdir));
 }
 
 /* ---- names: create, remove, rename, link ------------------------------- */
@@ -374,7 +388,7 @@ int uvfs_symlink(struct uvfs_ctx *ctx, const char *target,
 			   target);
 }
 
-int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to)
+static int link_once(struct uvfs_ctx *ctx, const char *from, const char *to)
 {
 	struct path op;
 	struct dirop d;
@@ -394,6 +408,11 @@ int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to)
 	dirop_end(&d);
 	path_put(&op);
 	return r;
+}
+
+int uvfs_link(struct uvfs_ctx *ctx, const char *from, const char *to)
+{
+	return RETRY_ESTALE(link_once(ctx, from, to));
 }
 
 int dirop_link(struct uvfs_ctx *ctx, const struct path *src, struct dirop *d)
@@ -521,8 +540,9 @@ static bool rename_blind_ok(struct uvfs_ctx *ctx, const struct dirop *o,
 	       (!(ds.st_mode & S_ISVTX) || ds.st_uid == ctx->cred.uid);
 }
 
-int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
-		   int todirfd, const char *to, unsigned flags)
+static int renameat2_once(struct uvfs_ctx *ctx, int fromdirfd,
+			  const char *from, int todirfd, const char *to,
+			  unsigned flags)
 {
 	struct dirop o, n;
 	int r;
@@ -540,6 +560,13 @@ int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
 		return r;
 	}
 	return dirop_rename_parents(ctx, &o, &n, flags, true);
+}
+
+int uvfs_renameat2(struct uvfs_ctx *ctx, int fromdirfd, const char *from,
+		   int todirfd, const char *to, unsigned flags)
+{
+	return RETRY_ESTALE(renameat2_once(ctx, fromdirfd, from, todirfd, to,
+					   flags));
 }
 
 /* => both parents locked since the lookups (dirop_rename_parents). */
@@ -586,8 +613,8 @@ int uvfs_rename(struct uvfs_ctx *ctx, const char *from, const char *to,
 			      flags);
 }
 
-ssize_t uvfs_readlink(struct uvfs_ctx *ctx, const char *path, char *buf,
-		      size_t size)
+static ssize_t readlink_once(struct uvfs_ctx *ctx, const char *path,
+			     char *buf, size_t size)
 {
 	struct path p;
 	ssize_t r;
@@ -605,4 +632,10 @@ ssize_t uvfs_readlink(struct uvfs_ctx *ctx, const char *path, char *buf,
 		r = vop_readlink(p.vp, buf, size);
 	path_put(&p);
 	return r;
+}
+
+ssize_t uvfs_readlink(struct uvfs_ctx *ctx, const char *path, char *buf,
+		      size_t size)
+{
+	return RETRY_ESTALE(readlink_once(ctx, path, buf, size));
 }

@@ -203,8 +203,8 @@ static ssize_t xattr_do(struct uvfs_ctx *ctx, const struct path *p,
 }
 
 /* lk: LK_FOLLOW for the plain forms, 0 for the l* forms. */
-static ssize_t xattr_path(struct uvfs_ctx *ctx, const char *path,
-			  unsigned lk, const struct xreq *q)
+static ssize_t xattr_path_once(struct uvfs_ctx *ctx, const char *path,
+			       unsigned lk, const struct xreq *q)
 {
 	struct path p;
 	ssize_t r;
@@ -217,6 +217,12 @@ static ssize_t xattr_path(struct uvfs_ctx *ctx, const char *path,
 	r = xattr_do(ctx, &p, q);
 	path_put(&p);
 	return r;
+}
+
+static ssize_t xattr_path(struct uvfs_ctx *ctx, const char *path,
+			  unsigned lk, const struct xreq *q)
+{
+	return RETRY_ESTALE(xattr_path_once(ctx, path, lk, q));
 }
 
 static ssize_t xattr_fd(struct uvfs_ctx *ctx, int fd, const struct xreq *q)
