@@ -478,7 +478,7 @@ int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 		r = open_fid_once(s, n, flags, fid, iounit);
 		guard_end(s);
 	}
-	return r;
+	return stale_answer(s, n, r);
 }
 
 /* The largest data count for one Tread/Twrite. */

@@ -313,6 +313,10 @@ bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
  * rename and could walk again, or another caller installed a new one
  * since this thread took it.  The renames under way are waited for first. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);
+/* What an operation on n itself (getattr, setattr, readlink, open, its
+ * xattrs; not one on a name in it) answers when it failed with r after
+ * stale_retry: -ESTALE, never -ENOENT. */
+int stale_answer(struct p9sb *s, struct node *n, int r);
 /* For a request that consumes a fid (Tremove): the fid of the node named
  * dir/name, if it was walked by that name (no rename since) and nobody
  * else uses it; the node is left without one (walked again on demand).

@@ -522,6 +522,22 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	return alias_rewalk(s, n);
 }
 
+/* An operation on a file itself whose fid (or walk again) reaches nothing
+ * answers -ESTALE, as NFS does, not -ENOENT: the handle is stale, which
+ * says nothing of the name the caller looked up.  The file may have been
+ * removed or replaced after the caller's lookup found it (here or by
+ * another client), or its fid's path moved: a node whose lookup's walk
+ * raced a change here is kept without a name (node_install_x), so once a
+ * directory above it is renamed nothing can walk it again.  The core
+ * then makes a call by name again from its lookup (RETRY_ESTALE), which
+ * finds what the name leads to now, or that it is gone (-ENOENT); a
+ * kernel does the same for FUSE.  Not for an operation on a name in a
+ * directory: its -ENOENT is the name's. */
+int stale_answer(struct p9sb *s, struct node *n, int r)
+{
+	return r == -ENOENT && n != s->root ? -ESTALE : r;
+}
+
 /* => s->lock held.  The first node named dir/name in the index, NULL if
  * none.  If it has no fid because the walk behind its create is out,
  * that walk is waited for (once: it may outlast the call's deadline) and

@@ -254,7 +254,11 @@ again:;
 	}
 	r = walk(s, f->num, name, &nf, &qid);
 	fid_put(s, f);
-	if (r && !retried && stale_retry(s, d, r)) {
+	/* retried too when a rename here overlapped the walk (stale_retry
+	 * waited for it to end): the server may have read the path of d's
+	 * fid before the rename moved it, and looked for the name after */
+	if (r && !retried &&
+	    (stale_retry(s, d, r) || (r == -ENOENT && sb_gen(s) != gen))) {
 		retried = true;
 		guard_begin(s);
 		goto again;
@@ -968,7 +972,7 @@ int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 		r = getattr_once(sb, priv, st);
 		guard_end(S(sb));
 	}
-	return r;
+	return stale_answer(S(sb), priv, r);
 }
 
 int p9_setattr(struct uvfs_sb *sb, void *priv,
@@ -981,7 +985,7 @@ int p9_setattr(struct uvfs_sb *sb, void *priv,
 		r = setattr_once(sb, priv, sa);
 		guard_end(S(sb));
 	}
-	return r;
+	return stale_answer(S(sb), priv, r);
 }
 
 ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
@@ -994,7 +998,7 @@ ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 		r = readlink_once(sb, priv, buf, size);
 		guard_end(S(sb));
 	}
-	return r;
+	return r < 0 ? stale_answer(S(sb), priv, (int)r) : r;
 }
 
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name,

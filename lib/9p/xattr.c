@@ -97,8 +97,10 @@ static ssize_t xattr_get(struct p9sb *s, struct node *n, const char *name,
 			r = xattr_get_once(s, n, name, buf, size);
 			guard_end(s);
 		}
-		if (r >= 0 || conn_sgen(&s->c) == g)
+		if (r >= 0)
 			return r;
+		if (conn_sgen(&s->c) == g)
+			return stale_answer(s, n, (int)r);
 		/* a restart under it: read it again from the new server;
 		 * after the last try, the error is the restart's (EIO),
 		 * not the new server's word on a fid it never had */
@@ -208,7 +210,7 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		guard_end(s);
 	}
 	attr_drop(s, priv);     /* its ctime */
-	return r;
+	return stale_answer(s, priv, r);
 }
 
 int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
@@ -222,5 +224,5 @@ int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 		guard_end(s);
 	}
 	attr_drop(s, priv);     /* its ctime */
-	return r;
+	return stale_answer(s, priv, r);
 }

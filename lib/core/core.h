@@ -577,15 +577,15 @@ int namei_at(struct uvfs_ctx *ctx, int dirfd, const char *path,
  * The name may lead to another file now, which the next lookup finds.
  * Linux tries twice; here a call may be tried ESTALE_TRIES times, since
  * a 9P walk brings no attributes: a stat is a walk and then a getattr,
- * and a file replaced again in between fails the second try too (1 stat
- * in 3 000 of test_9prace's with two tries).  Each try follows a change
- * of the name, so the bound is never reached but by a server that
+ * and a file replaced again in between fails the next try too
+ * (docs/design.md, "Stale handles").  Each further try follows another
+ * change of the name, so the bound is only reached by a server that
  * answers -ESTALE for every lookup's result; its last -ESTALE is the
  * answer.  A call that may have done something before its -ESTALE
  * answers another error instead (a create whose vnode was not loaded:
  * -EIO, vop_create).  Evaluates call up to ESTALE_TRIES times; => its
  * last value. */
-#define ESTALE_TRIES 4
+#define ESTALE_TRIES 8
 #define RETRY_ESTALE(call) __extension__ ({                                 \
 	__typeof__(call) estale_r_;                                         \
 	unsigned estale_t_ = 0;                                             \
