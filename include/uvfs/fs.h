@@ -12,6 +12,10 @@
  * type checks that need the driver's own locking (ENOTEMPTY, EISDIR/ENOTDIR
  * on rename, EEXIST, EINVAL for a directory moved below itself) are the
  * driver's.  All operations return 0, a count, or a negative errno.
+ * -ESTALE says that the object no longer reaches its file (replaced or
+ * removed behind the lookup that gave it) and that nothing was done: the
+ * core then makes a call by name again from its lookup.  -ENOENT from an
+ * operation on a name in a directory is that name's.
  */
 #ifndef UVFS_FS_H
 #define UVFS_FS_H

@@ -13,6 +13,10 @@
  *  - Out-parameters are written only on success.
  *  - All handles are opaque.  A context is used by one thread at a time
  *    unless stated otherwise; an instance is shared by any number of threads.
+ *  - A call by name whose file system answers -ESTALE (a file server's file
+ *    replaced or removed between the lookup and the call) is made again
+ *    from the lookup, as Linux does, a few times at most; a call on a
+ *    descriptor or a node is not, and may answer -ESTALE.
  */
 #ifndef UVFS_UVFS_H
 #define UVFS_UVFS_H
