@@ -313,6 +313,11 @@ bool moved_since_locked(struct p9sb *s, struct node *n, uint64_t gen);
  * rename and could walk again, or another caller installed a new one
  * since this thread took it.  The renames under way are waited for first. */
 bool stale_retry(struct p9sb *s, struct node *n, int r);
+/* An operation on a name in directory d failed with r: true if it is
+ * worth making again (under guard_begin where it may): stale_retry's
+ * reasons for d, or a rename through this mount overlapped it (the
+ * rename generation moved past gen, read before the operation began). */
+bool dir_retry(struct p9sb *s, struct node *d, int r, uint64_t gen);
 /* What an operation on n itself (getattr, setattr, readlink, open, its
  * xattrs; not one on a name in it) answers when it failed with r after
  * stale_retry: -ESTALE, never -ENOENT. */

@@ -522,6 +522,19 @@ bool stale_retry(struct p9sb *s, struct node *n, int r)
 	return alias_rewalk(s, n);
 }
 
+/* A rename through this mount that overlapped an operation on a name in
+ * d can fail it with ENOENT even when d's fid is current on both sides:
+ * uvfs-hostfs moves the paths of the fids below a renamed directory, but
+ * may have read d's fid's path before the rename moved it and looked for
+ * the name after.  stale_retry has waited for the renames under way, so
+ * the generation shows any that overlapped. */
+bool dir_retry(struct p9sb *s, struct node *d, int r, uint64_t gen)
+{
+	bool stale = stale_retry(s, d, r);
+
+	return stale || (r == -ENOENT && sb_gen(s) != gen);
+}
+
 /* An operation on a file itself whose fid (or walk again) reaches nothing
  * answers -ESTALE, as NFS does, not -ENOENT: the handle is stale, which
  * says nothing of the name the caller looked up.  The file may have been

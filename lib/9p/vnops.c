@@ -254,11 +254,7 @@ again:;
 	}
 	r = walk(s, f->num, name, &nf, &qid);
 	fid_put(s, f);
-	/* retried too when a rename here overlapped the walk (stale_retry
-	 * waited for it to end): the server may have read the path of d's
-	 * fid before the rename moved it, and looked for the name after */
-	if (r && !retried &&
-	    (stale_retry(s, d, r) || (r == -ENOENT && sb_gen(s) != gen))) {
+	if (r && !retried && dir_retry(s, d, r, gen)) {
 		retried = true;
 		guard_begin(s);
 		goto again;
@@ -1006,9 +1002,10 @@ int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 		     const struct uvfs_cred *cred, struct uvfs_ident *id)
 {
 	uint64_t *ino = &id->ino;
+	uint64_t gen = sb_gen(S(sb));
 	int r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
 
-	if (r && stale_retry(S(sb), dir, r)) {
+	if (r && dir_retry(S(sb), dir, r, gen)) {
 		guard_begin(S(sb));
 		r = create_once(sb, dir, name, mode, rdev, target, cred, ino);
 		guard_end(S(sb));
@@ -1021,10 +1018,11 @@ int p9_create(struct uvfs_sb *sb, void *dir, const char *name,
 int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
 		   void *priv)
 {
+	uint64_t gen = sb_gen(S(sb));
 	int r = link_once(sb, dir, name, priv);
 
 	if (r) {
-		bool a = stale_retry(S(sb), dir, r);
+		bool a = dir_retry(S(sb), dir, r, gen);
 		bool b = stale_retry(S(sb), priv, r);
 		if (a || b) {
 			guard_begin(S(sb));
@@ -1038,9 +1036,10 @@ int p9_link(struct uvfs_sb *sb, void *dir, const char *name,
 int p9_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		     int isdir)
 {
+	uint64_t gen = sb_gen(S(sb));
 	int r = unlink_once(sb, dir, name, isdir);
 
-	if (r && stale_retry(S(sb), dir, r))
+	if (r && dir_retry(S(sb), dir, r, gen))
 		r = unlink_once(sb, dir, name, isdir);
 	return r;
 }
@@ -1051,6 +1050,7 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	struct p9sb *s = S(sb);
 	struct node *moved_fid = NULL;  /* its fid went with the Trename */
 	bool sent = false;
+	uint64_t gen = sb_gen(s);
 	int r = rename_once(sb, odir, oname, ndir, nname, flags, &moved_fid,
 			    &sent);
 
@@ -1058,8 +1058,8 @@ int p9_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (sent)
 			change_end(s);
 		sent = false;
-		bool a = stale_retry(s, odir, r);
-		bool b = stale_retry(s, ndir, r);
+		bool a = dir_retry(s, odir, r, gen);
+		bool b = dir_retry(s, ndir, r, gen);
 		if (a || b)
 			r = rename_once(sb, odir, oname, ndir, nname, flags,
 					&moved_fid, &sent);
