@@ -357,74 +357,59 @@ static void counters_reset(void)
 	atomic_store(&other, 0);
 }
 
-static void test_lookups_race_renames(void **state)
+/* export_new with a, b and a/x in it, and n files in x named prefix0,
+ * prefix1, ...  => false: skipped. */
+static bool x_export(char *tmp, char *exp, const char *prefix, int n)
 {
-	char tmp[64], exp[80], p[160];
+	char p[160];
 
-	(void)state;
 	counters_reset();
 	if (!export_new(tmp, exp))
-		return;
+		return false;
 	snprintf(p, sizeof(p), "%s/a", exp);
 	assert_int_equal(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/b", exp);
 	assert_int_equal(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/a/x", exp);
 	assert_int_equal(mkdir(p, 0755), 0);
-	for (int i = 0; i < NFILES; i++) {
-		snprintf(p, sizeof(p), "%s/a/x/f%d", exp, i);
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%s/a/x/%s%d", exp, prefix, i);
 		int fd = open(p, O_CREAT | O_WRONLY, 0644);
 		assert_true(fd >= 0);
 		close(fd);
 	}
-	race(mount_export(exp), tmp, renamer, looker);
+	return true;
+}
+
+/* renamer against each; no round may fail */
+static void x_race(void *(*each)(void *), const char *prefix, int n)
+{
+	char tmp[64], exp[80];
+
+	if (!x_export(tmp, exp, prefix, n))
+		return;
+	race(mount_export(exp), tmp, renamer, each);
 	assert_int_equal(atomic_load(&enoent), 0);
 	assert_int_equal(atomic_load(&estale), 0);
+}
+
+static void test_lookups_race_renames(void **state)
+{
+	(void)state;
+	x_race(looker, "f", NFILES);
 }
 
 static void test_first_lookups_race_renames(void **state)
 {
-	char tmp[64], exp[80], p[160];
-
 	(void)state;
-	counters_reset();
 	atomic_store(&fresh, 0);
-	if (!export_new(tmp, exp))
-		return;
-	snprintf(p, sizeof(p), "%s/a", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/b", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/a/x", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	for (int i = 0; i < NFRESH; i++) {
-		snprintf(p, sizeof(p), "%s/a/x/g%d", exp, i);
-		int fd = open(p, O_CREAT | O_WRONLY, 0644);
-		assert_true(fd >= 0);
-		close(fd);
-	}
-	race(mount_export(exp), tmp, renamer, fresh_looker);
-	assert_int_equal(atomic_load(&enoent), 0);
-	assert_int_equal(atomic_load(&estale), 0);
+	x_race(fresh_looker, "g", NFRESH);
 }
 
 static void test_changes_race_renames(void **state)
 {
-	char tmp[64], exp[80], p[160];
-
 	(void)state;
-	counters_reset();
-	if (!export_new(tmp, exp))
-		return;
-	snprintf(p, sizeof(p), "%s/a", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/b", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/a/x", exp);
-	assert_int_equal(mkdir(p, 0755), 0);
-	race(mount_export(exp), tmp, renamer, changer);
-	assert_int_equal(atomic_load(&enoent), 0);
-	assert_int_equal(atomic_load(&estale), 0);
+	x_race(changer, "", 0);
 }
 
 static void test_stats_race_replace(void **state)
