@@ -471,14 +471,7 @@ static int open_fid_once(struct p9sb *s, struct node *n, int flags,
 int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,
 		    uint32_t *iounit)
 {
-	int r = open_fid_once(s, n, flags, fid, iounit);
-
-	if (r && stale_retry(s, n, r)) {
-		guard_begin(s);
-		r = open_fid_once(s, n, flags, fid, iounit);
-		guard_end(s);
-	}
-	return stale_answer(s, n, r);
+	return NODE_CALL(s, n, open_fid_once(s, n, flags, fid, iounit));
 }
 
 /* The largest data count for one Tread/Twrite. */

@@ -322,6 +322,23 @@ bool dir_retry(struct p9sb *s, struct node *d, int r, uint64_t gen);
  * xattrs; not one on a name in it) answers when it failed with r after
  * stale_retry: -ESTALE, never -ENOENT. */
 int stale_answer(struct p9sb *s, struct node *n, int r);
+/* call, an operation on n's fid (a negative errno on failure), made once
+ * more under the guard when stale_retry says so.  => its value */
+#define STALE_RETRY(s, n, call) __extension__ ({                            \
+	__typeof__(call) sr_ = (call);                                      \
+	if (sr_ < 0 && stale_retry(s, n, (int)sr_)) {                       \
+		guard_begin(s);                                             \
+		sr_ = (call);                                               \
+		guard_end(s);                                               \
+	}                                                                   \
+	sr_;                                                                \
+})
+/* STALE_RETRY of an operation on n itself, answered as stale_answer
+ * says. */
+#define NODE_CALL(s, n, call) __extension__ ({                              \
+	__typeof__(call) nc_ = STALE_RETRY(s, n, call);                     \
+	nc_ < 0 ? stale_answer(s, n, (int)nc_) : nc_;                       \
+})
 /* For a request that consumes a fid (Tremove): the fid of the node named
  * dir/name, if it was walked by that name (no rename since) and nobody
  * else uses it; the node is left without one (walked again on demand).

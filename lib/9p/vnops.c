@@ -961,40 +961,19 @@ int p9_permission(struct uvfs_sb *sb, void *priv, int mask,
 
 int p9_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
-	int r = getattr_once(sb, priv, st);
-
-	if (r && stale_retry(S(sb), priv, r)) {
-		guard_begin(S(sb));
-		r = getattr_once(sb, priv, st);
-		guard_end(S(sb));
-	}
-	return stale_answer(S(sb), priv, r);
+	return NODE_CALL(S(sb), priv, getattr_once(sb, priv, st));
 }
 
 int p9_setattr(struct uvfs_sb *sb, void *priv,
 		      const struct uvfs_setattr *sa)
 {
-	int r = setattr_once(sb, priv, sa);
-
-	if (r && stale_retry(S(sb), priv, r)) {
-		guard_begin(S(sb));
-		r = setattr_once(sb, priv, sa);
-		guard_end(S(sb));
-	}
-	return stale_answer(S(sb), priv, r);
+	return NODE_CALL(S(sb), priv, setattr_once(sb, priv, sa));
 }
 
 ssize_t p9_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 			   size_t size)
 {
-	ssize_t r = readlink_once(sb, priv, buf, size);
-
-	if (r < 0 && stale_retry(S(sb), priv, (int)r)) {
-		guard_begin(S(sb));
-		r = readlink_once(sb, priv, buf, size);
-		guard_end(S(sb));
-	}
-	return r < 0 ? stale_answer(S(sb), priv, (int)r) : r;
+	return NODE_CALL(S(sb), priv, readlink_once(sb, priv, buf, size));
 }
 
 int p9_create(struct uvfs_sb *sb, void *dir, const char *name,

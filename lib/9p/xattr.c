@@ -90,13 +90,9 @@ static ssize_t xattr_get(struct p9sb *s, struct node *n, const char *name,
 {
 	for (int tries = 1;; tries++) {
 		uint64_t g = conn_sgen(&s->c);
-		ssize_t r = xattr_get_once(s, n, name, buf, size);
+		ssize_t r = STALE_RETRY(s, n,
+					xattr_get_once(s, n, name, buf, size));
 
-		if (r < 0 && stale_retry(s, n, (int)r)) {
-			guard_begin(s);
-			r = xattr_get_once(s, n, name, buf, size);
-			guard_end(s);
-		}
 		if (r >= 0)
 			return r;
 		if (conn_sgen(&s->c) == g)
@@ -203,12 +199,8 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 	 * (diod, QEMU, ours); refused rather than turned into a removal */
 	if (size == 0)
 		return -EOPNOTSUPP;
-	r = xattr_set_once(s, priv, name, value, size, flags);
-	if (r && stale_retry(s, priv, r)) {
-		guard_begin(s);
-		r = xattr_set_once(s, priv, name, value, size, flags);
-		guard_end(s);
-	}
+	r = STALE_RETRY(s, priv,
+			xattr_set_once(s, priv, name, value, size, flags));
 	attr_drop(s, priv);     /* its ctime */
 	return stale_answer(s, priv, r);
 }
@@ -216,13 +208,8 @@ int p9_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 int p9_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 {
 	struct p9sb *s = S(sb);
-	int r = xattr_set_once(s, priv, name, NULL, 0, 0);
+	int r = STALE_RETRY(s, priv, xattr_set_once(s, priv, name, NULL, 0, 0));
 
-	if (r && stale_retry(s, priv, r)) {
-		guard_begin(s);
-		r = xattr_set_once(s, priv, name, NULL, 0, 0);
-		guard_end(s);
-	}
 	attr_drop(s, priv);     /* its ctime */
 	return stale_answer(s, priv, r);
 }
