@@ -10,7 +10,11 @@
  *            each call slowed by a random sleep: a use after reclaim or a
  *            handle released twice or too late is caught;
  *   hostfs   a temporary host directory through a uvfs-hostfs process
- *            (UVFS_HOSTFS: the binary; skipped, 77, without it).
+ *            (UVFS_HOSTFS: the binary; skipped, 77, without it);
+ *   nfs      a real NFSv3 server (tests/nfs/ganesha.sh run: UVFS_NFS_SOURCE
+ *            and UVFS_NFS_DIR, the export as this host sees it; skipped,
+ *            77, without them): each mount a fresh directory of the export,
+ *            the driver's nodes and handles freed as the core lets go.
  *
  * Every call must succeed or fail with an error the contract allows for it;
  * anything else (EBADF above all: each thread owns its descriptors) is
@@ -54,6 +58,9 @@
 
 #include "testfs.h"
 #include "test_clock.h"
+#ifdef UVFS_TORTURE_HAVE_NFS
+#include <uvfs/nfs.h>
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -68,7 +75,7 @@
 
 static struct uvfs *U;
 static const char *fs_type = "memfs";   /* UVFS_TORTURE_FS */
-static char host_dir[64];               /* hostfs: the exported tree */
+static char host_dir[PATH_MAX];         /* hostfs, nfs: the exported tree */
 static unsigned host_seq;               /* admin thread: mounts made */
 static atomic_bool stop;
 static atomic_int running;
@@ -292,6 +299,15 @@ static void test_torture(void **state)
 		assert_int_equal(uvfs_9p_register(U), 0);
 		snprintf(host_dir, sizeof(host_dir), "/tmp/uvfs-torture.XXXXXX");
 		assert_non_null(mkdtemp(host_dir));
+#ifdef UVFS_TORTURE_HAVE_NFS
+	} else if (strcmp(fs_type, "nfs") == 0) {
+		assert_int_equal(uvfs_nfs_register(U), 0);
+		/* the export is ganesha.sh's, which removes it; the mounts'
+		 * directories in it go at the end, as hostfs's tree */
+		snprintf(host_dir, sizeof(host_dir), "%s/torture",
+			 getenv("UVFS_NFS_DIR"));
+		assert_int_equal(mkdir(host_dir, 0755), 0);
+#endif
 	}
 	assert_int_equal(uvfs_ctx_new(U, NULL, &root), 0);
 	admin.ctx = root;
@@ -419,10 +435,21 @@ int main(void)
 	if (getenv("UVFS_TORTURE_FS") && *getenv("UVFS_TORTURE_FS"))
 		fs_type = getenv("UVFS_TORTURE_FS");
 	if (strcmp(fs_type, "memfs") && strcmp(fs_type, "testfs") &&
-	    strcmp(fs_type, "hostfs")) {
-		fprintf(stderr, "torture: UVFS_TORTURE_FS=%s: not memfs, testfs"
-			" or hostfs\n", fs_type);
+	    strcmp(fs_type, "hostfs") && strcmp(fs_type, "nfs")) {
+		fprintf(stderr, "torture: UVFS_TORTURE_FS=%s: not memfs, testfs,"
+			" hostfs or nfs\n", fs_type);
 		return 2;
+	}
+	if (strcmp(fs_type, "nfs") == 0) {
+#ifndef UVFS_TORTURE_HAVE_NFS
+		printf("SKIP: built without libnfs: no \"nfs\" type\n");
+		return 77;
+#endif
+		if (!getenv("UVFS_NFS_SOURCE") || !getenv("UVFS_NFS_DIR")) {
+			printf("SKIP: no NFS server (UVFS_NFS_SOURCE, "
+			       "UVFS_NFS_DIR: tests/nfs/ganesha.sh run)\n");
+			return 77;
+		}
 	}
 	if (strcmp(fs_type, "hostfs") == 0 &&
 	    (!getenv("UVFS_HOSTFS") || access(getenv("UVFS_HOSTFS"), X_OK))) {

@@ -22,15 +22,23 @@ static struct admin admin;
 /* Mounts a fresh instance of the type under test on t. */
 static int mount_one(struct uvfs_ctx *ctx, const char *t, bool deadline)
 {
-	char src[128], opts[PATH_MAX + 64];
+	char src[PATH_MAX + 16], opts[PATH_MAX + 64];
 
-	if (strcmp(fs_type, "hostfs") != 0)
+	if (strcmp(fs_type, "hostfs") != 0 && strcmp(fs_type, "nfs") != 0)
 		return uvfs_mount(ctx, fs_type, "none", t,
 				  deadline ? "deadline=200" : "");
 	/* each mount exports a directory of its own */
-	snprintf(src, sizeof(src), "%s/%u", host_dir, host_seq++);
+	snprintf(src, sizeof(src), "%s/%u", host_dir, host_seq);
 	if (mkdir(src, 0755) != 0)
 		return -errno;
+	if (strcmp(fs_type, "nfs") == 0) {
+		/* the same directory through the server */
+		snprintf(src, sizeof(src), "%s/torture/%u",
+			 getenv("UVFS_NFS_SOURCE"), host_seq++);
+		return uvfs_mount(ctx, "nfs", src, t,
+				  deadline ? "deadline=200" : "");
+	}
+	host_seq++;
 	snprintf(opts, sizeof(opts), "server=%s%s", getenv("UVFS_HOSTFS"),
 		 deadline ? ",deadline=200" : "");
 	return uvfs_mount(ctx, "hostfs", src, t, opts);

@@ -87,7 +87,9 @@ static void keep_fd(struct worker *w, int fd, bool dir, bool wr)
 	w->fds[i].append = false;
 }
 
-/* Names readdir may return: the pool, the private files, "." and "..". */
+/* Names readdir may return: the pool, the private files, "." and "..";
+ * on nfs also the ".nfsXXXX" names of files removed while open (silly
+ * rename: gone at their last close). */
 static void check_names(struct worker *w, const struct uvfs_dirent *de,
 			long n, const char *dir)
 {
@@ -101,7 +103,9 @@ static void check_names(struct worker *w, const struct uvfs_dirent *de,
 			  (s[0] == 'f' && s[1] >= '0' && s[1] <= '3' &&
 			   !s[2]) ||
 			  (s[0] == 'p' && s[1] >= '0' &&
-			   s[1] < '0' + NWORKERS && !s[2]);
+			   s[1] < '0' + NWORKERS && !s[2]) ||
+			  (strcmp(fs_type, "nfs") == 0 &&
+			   strncmp(s, ".nfs", 4) == 0);
 
 		if (!ok)
 			report("thread %d: readdir(%s) returned \"%.40s\"",

@@ -297,11 +297,15 @@ int uvfs_openat(struct uvfs_ctx *ctx, int dirfd, const char *path, int flags,
 	bool created = false;
 	int r = -ESTALE;
 
-	/* RETRY_ESTALE, but a file this call made is not made again: an
-	 * exclusive create would find it and say -EEXIST */
+	/* RETRY_ESTALE, but a file this call made exclusively is not made
+	 * again: the second try could find it and say -EEXIST.  Without
+	 * O_EXCL it may be: the file made went before it was opened (a
+	 * removal that raced the open, on a file server), and the second
+	 * try is this call made after that removal */
 	for (unsigned t = 0; r == -ESTALE && t < ESTALE_TRIES; t++) {
-		if (created)
+		if (created && (flags & O_EXCL))
 			return -EIO;
+		created = false;
 		r = openat_once(ctx, dirfd, path, flags, mode, &created);
 	}
 	return r;

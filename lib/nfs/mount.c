@@ -308,6 +308,7 @@ static void nsb_free(struct nsb *s)
 		}
 	}
 	nnames_fini(&s->names);
+	pthread_cond_destroy(&s->rm_cv);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -344,6 +345,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->rm_cv, NULL);
 	nnames_init(&s->names);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->timeout_ms = o.timeout_ms;

@@ -185,3 +185,20 @@ void nnames_drop(struct nnames *c, uint64_t dir, const char *name)
 	}
 	pthread_mutex_unlock(&c->lock);
 }
+
+void nnames_drop_ino(struct nnames *c, uint64_t ino)
+{
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < NAMES_BUCKETS; i++)
+		for (struct nname **pp = &c->b[i]; *pp;) {
+			struct nname *e = *pp;
+			if (!e->neg && e->ino == ino) {
+				*pp = e->next;
+				free(e);
+				c->n--;
+				continue;
+			}
+			pp = &e->next;
+		}
+	pthread_mutex_unlock(&c->lock);
+}

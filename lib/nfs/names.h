@@ -64,5 +64,9 @@ void nnames_put_neg(struct nnames *c, uint64_t dir, const char *name,
 		    uint64_t gen, uint64_t dver);
 /* Forgets name in dir (it was removed or renamed away). */
 void nnames_drop(struct nnames *c, uint64_t dir, const char *name);
+/* Forgets every name of ino (its handle went stale: the names that led
+ * to it are old).  A walk of the whole cache: for the rare stale handle,
+ * not for each call. */
+void nnames_drop_ino(struct nnames *c, uint64_t ino);
 
 #endif /* UVFS_NFS_NAMES_H */

@@ -13,7 +13,7 @@
  *            cancellation, liveness and reconnect
  *
  * Owns struct handle (nv_open to nv_release) and the silly-renamed names
- * of its nodes (made by silly_rename, removed at the last close).  Writes
+ * of its nodes (made by remove.c, removed at the last close).  Writes
  * behind and their COMMIT are wb.c's, a handle's read-ahead window ra.c's.
  *
  * Consistency (docs/nfs.md): attributes and names from every reply are
@@ -109,10 +109,9 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 
 /* ---- names -------------------------------------------------------------- */
 
-/* Looks name up in dir and installs what it names. */
-static int lookup_install(struct nsb *s, struct n3 *c, struct node *d,
-			  const char *name, uint64_t *ino, struct fh3 *fhp,
-			  mode_t *type)
+int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
+		      const char *name, uint64_t *ino, struct fh3 *fhp,
+		      mode_t *type)
 {
 	struct fh3 dfh = nn_fh(s, d), fh;
 	struct n3attr a = { 0 };
@@ -163,9 +162,9 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		break;
 	}
 	uint64_t gen = nn_gen(s), dver = nn_dir_ver(s, d);
-	r = lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
+	r = nn_lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
 	if (r == 0)
-		nn_name_put(s, d, name, id->ino, id->type, gen);
+		nn_name_put_since(s, d, name, id->ino, id->type, gen, dver);
 	else if (r == -ENOENT)
 		nn_name_put_neg(s, d, name, gen, dver);
 	/* a directory removed meanwhile holds no names */
@@ -206,11 +205,9 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3attr da = { 0 };
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
-	nn_name_changed(s);
 	/* whatever the answer (EEXIST: someone made it), what this mount
 	 * knew of the name is old */
-	nnames_drop(&s->names, d->ino, name);
-	nn_dir_changed(s, d);
+	nn_name_gone(s, d, name);
 	if (!da.valid)
 		nn_forget_attr(s, d->ino);
 	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
@@ -231,8 +228,10 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		 * just returned are as fresh as a GETATTR would be */
 		pthread_mutex_lock(&s->lock);
 		struct node *n = nn_find_locked(s, *ino);
-		if (n)
+		if (n) {
 			n->created_ns = mono_now_ns();
+			n->created_rm = s->rm_seq;
+		}
 		pthread_mutex_unlock(&s->lock);
 	}
 	return r;
@@ -248,9 +247,7 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	int r;
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
-	nn_name_changed(s);
-	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
-	nn_dir_changed(s, dir);
+	nn_name_gone(s, dir, name);
 	nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
@@ -265,81 +262,6 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	return r;
 }
 
-/* If name in dir is a file open through this mount, renames it to a new
- * ".nfsXXXX" name in the same directory and keeps that name in its node,
- * to be removed at the last close (not when same_as_dir_name in same_dir
- * names the same file: a rename between two names of one file).  Returns 1 if it did, 0 if the name is
- * not an open file, or a negative errno. */
-static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
-			const char *name, const char *same_as_dir_name,
-			struct node *same_dir)
-{
-	struct fh3 dfh, fh;
-	struct node *n;
-	uint64_t ino;
-	char silly[64];
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	r = s->nopen;
-	pthread_mutex_unlock(&s->lock);
-	if (r == 0)
-		return 0;       /* nothing is open: no lookup needed */
-	r = lookup_install(s, c, d, name, &ino, &fh, NULL);
-	if (r)
-		return r == -ENOENT ? 0 : r;
-	if (same_as_dir_name) {
-		/* rename onto another name of the same file does nothing:
-		 * nothing to hide */
-		uint64_t src;
-		r = lookup_install(s, c, same_dir, same_as_dir_name, &src,
-				   NULL, NULL);
-		if (r)
-			return r;
-		if (src == ino)
-			return 0;
-	}
-	pthread_mutex_lock(&s->lock);
-	n = nn_find_locked(s, ino);
-	/* only its last name: with another link left it stays reachable */
-	bool open = n && n->opens > 0 && !n->silly && !S_ISDIR(n->type) &&
-		    n->st_valid && n->st.st_nlink <= 1;
-	unsigned seq = ++s->silly_seq;
-	pthread_mutex_unlock(&s->lock);
-	if (!open)
-		return 0;
-	dfh = nn_fh(s, d);
-	snprintf(silly, sizeof(silly), ".nfs%016llx%08x",
-		 (unsigned long long)ino, seq);
-	struct n3attr da = { 0 };
-	r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
-	nn_name_changed(s);
-	nnames_drop(&s->names, d->ino, name);
-	nn_dir_changed(s, d);
-	nn_forget_attr(s, d->ino);
-	nn_forget_attr(s, ino);
-	nn_attr(s, d, &da);
-	if (r)
-		return r;
-	char *dup = sys_strdup(silly);
-	pthread_mutex_lock(&s->lock);
-	if (n->opens > 0 && !n->silly && dup) {
-		n->silly = dup;
-		n->silly_dir = dfh;
-		n->silly_has_cred = c->cred != NULL;
-		if (c->cred)
-			n->silly_cred = *c->cred;
-		dup = NULL;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (dup) {
-		/* closed meanwhile (or out of memory): remove it now */
-		free(dup);
-		n3_remove(c, &dfh, silly, false, NULL);
-	}
-	return 1;
-}
-
 static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		      int isdir)
 {
@@ -348,8 +270,10 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fh3 dfh = nn_fh(s, dir);
 	int r;
 
+	struct rmpin pin = { 0 };
 	if (!isdir) {
-		r = silly_rename(s, &c, dir, name, NULL, NULL);
+		/* an open file's last name is renamed instead (remove.c) */
+		r = nn_remove_begin(s, &c, dir, name, NULL, NULL, &pin);
 		if (r)
 			return r < 0 ? r : 0;
 	}
@@ -358,14 +282,13 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	mode_t vtype;
 	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
-	nn_name_changed(s);
-	nnames_drop(&s->names, ((struct node *)dir)->ino, name);
-	nn_dir_changed(s, dir);
+	nn_name_gone(s, dir, name);
 	if (known)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (!da.valid)
 		nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_attr(s, dir, &da);
+	nn_remove_end(s, &pin);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY; /* RFC 1813 allows either */
 	return r;
@@ -378,6 +301,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	struct n3 c = ctx_of(s);
 	struct fh3 ofh = nn_fh(s, odir), nfh = nn_fh(s, ndir), tfh;
 	struct n3attr ta = { 0 };
+	struct rmpin pin = { 0 };
 	int r;
 
 	if (flags & RENAME_EXCHANGE)
@@ -392,8 +316,9 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (r != -ENOENT)
 			return r;
 	} else {
-		/* a target open here is kept reachable (silly rename) */
-		r = silly_rename(s, &c, ndir, nname, oname, odir);
+		/* a target open here is kept reachable (silly rename:
+		 * remove.c) */
+		r = nn_remove_begin(s, &c, ndir, nname, oname, odir, &pin);
 		if (r < 0)
 			return r;
 	}
@@ -403,11 +328,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
-	nn_name_changed(s);
-	nnames_drop(&s->names, ((struct node *)odir)->ino, oname);
-	nnames_drop(&s->names, ((struct node *)ndir)->ino, nname);
-	nn_dir_changed(s, odir);
-	nn_dir_changed(s, ndir);
+	nn_name_gone(s, odir, oname);
+	nn_name_gone(s, ndir, nname);
 	if (kvic)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (ksrc)
@@ -420,6 +342,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	nn_attr(s, ndir, &na);
 	if (r == 0 && ksrc)
 		nn_name_put(s, ndir, nname, src, stype, nn_gen(s));
+	nn_remove_end(s, &pin);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY;
 	return r;
@@ -445,35 +368,43 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	struct stat st;
 	int r;
 
+	struct n3 c = ctx_of(s);
+	bool fresh, isdir, waited = false;
+	pthread_mutex_lock(&s->lock);
+	isdir = S_ISDIR(n->type);
+	pthread_mutex_unlock(&s->lock);
+	/* counted before it looks: a removal of its name from now on keeps
+	 * the file (silly rename); one already in flight is waited for, and
+	 * the file then asked for (removed: -ESTALE, the core looks the name
+	 * up again) */
+	if (!isdir)
+		waited = nn_open_begin(s, n);
 	/* close-to-open: what others wrote before their close is seen; but
 	 * a file this client created a moment ago (open(O_CREAT): the
-	 * CREATE's reply carried its attributes) needs no second look */
-	struct n3 c = ctx_of(s);
-	bool fresh;
+	 * CREATE's reply carried its attributes) needs no second look,
+	 * unless a removal through this mount began since (it may have
+	 * taken the file between the create and this open) */
 	pthread_mutex_lock(&s->lock);
-	fresh = n->created_ns && n->st_valid &&
-		mono_now_ns() - n->created_ns < CREATE_FRESH_NS;
+	fresh = !waited && n->created_ns && n->st_valid &&
+		mono_now_ns() - n->created_ns < CREATE_FRESH_NS &&
+		n->created_rm == s->rm_seq;
 	n->created_ns = 0;
 	st = n->st;
 	pthread_mutex_unlock(&s->lock);
-	r = fresh ? 0 : nn_getattr(s, &c, n, &st, s->cache != CACHE_LOOSE);
-	if (r)
-		return r;
-	h = sys_calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
+	r = fresh ? 0 : nn_getattr_live(s, &c, n, &st,
+					waited || s->cache != CACHE_LOOSE);
+	h = r ? NULL : sys_calloc(1, sizeof(*h));
+	if (!h) {
+		if (!isdir)
+			nn_open_undo(s, n);
+		return r ? r : -ENOMEM;
+	}
 	pthread_mutex_init(&h->ra_lock, NULL);
 	h->n = n;
 	h->flags = flags;
 	if (c.cred) {
 		h->has_cred = true;
 		h->cred = *c.cred;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		pthread_mutex_lock(&s->lock);
-		n->opens++;
-		s->nopen++;
-		pthread_mutex_unlock(&s->lock);
 	}
 	*fh = h;
 	return 0;
@@ -636,7 +567,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t verf;
 	int r = 0;
 
-	uint64_t gen = 0;
+	uint64_t gen = 0, dver = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
 	pthread_mutex_unlock(&s->lock);
@@ -650,6 +581,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			list = h->rest;
 			eof = h->rest_eof;
 			gen = h->rest_gen;
+			dver = h->rest_dver;
 			h->rest = NULL;
 		} else {
 			if (h) {
@@ -657,6 +589,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 				h->rest = NULL;
 			}
 			gen = nn_gen(s);
+			dver = nn_dir_ver(s, d);
 			r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax,
 					   &list, &eof);
 			if (r == -ESTALE) {
@@ -681,8 +614,9 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 				 nn_install(s, &e->fh, &e->attr.st, &ino) == 0)
 				/* the listing names them: an lstat of each
 				 * (ls -l) asks nothing */
-				nn_name_put(s, d, e->name, ino,
-					    e->attr.st.st_mode & S_IFMT, gen);
+				nn_name_put_since(s, d, e->name, ino,
+						  e->attr.st.st_mode & S_IFMT,
+						  gen, dver);
 			if (fill(arg, e->name, ino, e->dtype, e->cookie)) {
 				stop = true;
 				if (h && cookie) {
@@ -692,6 +626,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 					h->rest_cookie = cookie;
 					h->rest_eof = eof;
 					h->rest_gen = gen;
+					h->rest_dver = dver;
 					*pp = NULL;
 				}
 				break;

@@ -6,6 +6,8 @@
  *            (uvfs_nfs_info), the check after a reconnect, vget/reclaim
  *   node.c   the node table and the attribute cache
  *   nfs.c    the vnode operations and the type's table
+ *   remove.c a name's removal against the opens of its file: silly
+ *            rename, and the pins that order the two
  *   names.c  the name cache
  *   wb.c     writes behind and COMMIT
  *   ra.c     read-ahead windows
@@ -30,7 +32,9 @@
  *                opener's credentials.  A file unlinked while open is
  *                renamed to ".nfsXXXX" in its directory instead (silly
  *                rename) and removed at its last close, as Linux's client
- *                does.
+ *                does (remove.c).
+ *   struct rmpin one per removal of a name in flight (remove.c), on the
+ *                remover's stack.
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field but the writes behind.  An
@@ -115,6 +119,7 @@ struct node {
 	uint64_t created_ns;            /* made by this client's CREATE then
 					 * (its reply's attributes are the
 					 * open's: no GETATTR), or 0 */
+	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
 	bool stale;                     /* after a reconnect its handle named
 					 * another file: every call -ESTALE */
@@ -150,6 +155,7 @@ struct handle {
 	uint64_t rest_cookie;
 	bool rest_eof;
 	uint64_t rest_gen;              /* s->gen when they were asked */
+	uint64_t rest_dver;             /* ... and the directory's dver */
 	/* a file's read-ahead (ra.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
@@ -206,6 +212,18 @@ struct nsb {
 	uint64_t dver_seq;              /* the last node->dver given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
+	struct rmpin *rm_pins;          /* removals in flight (remove.c) */
+	uint64_t rm_seq;                /* removals begun (remove.c) */
+	pthread_cond_t rm_cv;           /* with s->lock: a pin went */
+};
+
+/* A removal of a name in flight (remove.c): from nn_remove_begin to
+ * nn_remove_end, on the remover's stack; s->lock guards the fields. */
+struct rmpin {
+	struct rmpin *next;
+	uint64_t ino;                   /* the file the name led to */
+	bool any;                       /* not looked up: any file */
+	bool held;                      /* on s->rm_pins */
 };
 
 struct opts {
@@ -259,8 +277,39 @@ void nn_name_put(struct nsb *s, struct node *d, const char *name,
 		 uint64_t ino, mode_t type, uint64_t gen);
 void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
 		     uint64_t gen, uint64_t dver);
+void nn_name_put_since(struct nsb *s, struct node *d, const char *name,
+		       uint64_t ino, mode_t type, uint64_t gen, uint64_t dver);
+void nn_name_gone(struct nsb *s, struct node *d, const char *name);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
+/* The same for an open: a file removed is -ESTALE (the core looks its
+ * name up again), where nn_getattr answers the cached attributes with no
+ * links (what a descriptor open on a removed file shows). */
+int nn_getattr_live(struct nsb *s, struct n3 *c, struct node *n,
+		    struct stat *st, bool force);
+
+/* nfs.c */
+/* Looks name up in d and installs what it names: its ino, and if asked
+ * its handle and type. */
+int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
+		      const char *name, uint64_t *ino, struct fh3 *fhp,
+		      mode_t *type);
+
+/* remove.c: a name's removal against the opens of its file */
+/* Before the REMOVE or RENAME that takes name in d (a rename's target:
+ * same_as_dir_name in same_dir its source): 1 if the name was the last of
+ * a file open here and is renamed to a ".nfsXXXX" name instead (the
+ * removal is done), 0 to go on (then nn_remove_end after it), or an
+ * error. */
+int nn_remove_begin(struct nsb *s, struct n3 *c, struct node *d,
+		    const char *name, const char *same_as_dir_name,
+		    struct node *same_dir, struct rmpin *pin);
+void nn_remove_end(struct nsb *s, struct rmpin *pin);
+/* Counts an open of n (not a directory) and waits for the removals in
+ * flight that may take its file: true if it waited (the file may be gone:
+ * ask the server).  nn_open_undo if the open fails after. */
+bool nn_open_begin(struct nsb *s, struct node *n);
+void nn_open_undo(struct nsb *s, struct node *n);
 
 /* wb.c: writes behind and COMMIT */
 void nw_init(struct node *n);

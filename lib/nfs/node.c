@@ -273,6 +273,30 @@ void nn_name_put(struct nsb *s, struct node *d, const char *name,
 	nnames_put(&s->names, d->ino, name, ino, type, gen);
 }
 
+/* Records what a LOOKUP or a listing said name in d is, asked in
+ * generation gen with d at version dver: not if a name in d changed
+ * meanwhile (a removal through this mount that the answer predates).
+ * Put, then checked: a change either moved dver before the check (the
+ * entry is dropped here) or drops the name itself after (nn_name_gone
+ * moves dver first). */
+void nn_name_put_since(struct nsb *s, struct node *d, const char *name,
+		       uint64_t ino, mode_t type, uint64_t gen, uint64_t dver)
+{
+	nn_name_put(s, d, name, ino, type, gen);
+	if (nn_dir_ver(s, d) != dver)
+		nnames_drop(&s->names, d->ino, name);
+}
+
+/* This mount changed (or tried to change) name in d: what it knew of
+ * the name is old, and so are d's negative names and any answer about a
+ * name in d asked before now (nn_name_put_since). */
+void nn_name_gone(struct nsb *s, struct node *d, const char *name)
+{
+	nn_name_changed(s);
+	nn_dir_changed(s, d);
+	nnames_drop(&s->names, d->ino, name);
+}
+
 /* Records that name is not in d, as of generation gen and d's version
  * dver (both read before the LOOKUP that said so). */
 void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
@@ -284,9 +308,10 @@ void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
 }
 
 /* The node's attributes, from the cache while fresh, else from the
- * server.  force: always from the server (open: close-to-open). */
-int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
-			struct stat *st, bool force)
+ * server.  force: always from the server (open: close-to-open).  live: a
+ * removed file is -ESTALE, not its cached attributes with no links. */
+static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
+		      struct stat *st, bool force, bool live)
 {
 	struct fh3 fh;
 	int r;
@@ -305,7 +330,11 @@ int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
 	r = n3_getattr(c, &fh, st);
-	if (r == -ESTALE) {
+	if (r == -ESTALE)
+		/* removed or replaced: a name that led here is old, and the
+		 * core's second try (RETRY_ESTALE) must ask the server */
+		nnames_drop_ino(&s->names, n->ino);
+	if (r == -ESTALE && !live) {
 		/* a handle goes stale when its file is removed: what is
 		 * still open (a cwd, a descriptor) has no links now */
 		pthread_mutex_lock(&s->lock);
@@ -334,4 +363,16 @@ int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 	nn_cache_attr_locked(s, n, st);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
+	       struct stat *st, bool force)
+{
+	return getattr_as(s, c, n, st, force, false);
+}
+
+int nn_getattr_live(struct nsb *s, struct n3 *c, struct node *n,
+		    struct stat *st, bool force)
+{
+	return getattr_as(s, c, n, st, force, true);
 }
