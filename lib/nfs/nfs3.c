@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 
 #include <nfsc/libnfs.h>
@@ -22,6 +23,7 @@
 #include <nfsc/libnfs-raw-mount.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
+#include "deadline.h"
 #include "nfs3.h"
 #include "rpc.h"
 #include "sys.h"
@@ -488,17 +490,46 @@ static unsigned flags_of(enum proc p)
 	}
 }
 
+/* Whether c's reply says NFS3ERR_JUKEBOX: the server could not do it now
+ * and did nothing (a file it is busy with, its own resources short).
+ * Every NFS v3 result begins with its status (RFC 1813); MOUNT's has no
+ * such answer. */
+static bool jukebox(struct call *c)
+{
+	const GETATTR3res *any = (const void *)&c->r;
+
+	return c->proc != P_MNT && c->rpc.err == 0 &&
+	       any->status == NFS3ERR_JUKEBOX;
+}
+
+/* Makes c and waits for its reply.  A JUKEBOX answer is asked again, as
+ * Linux's client does (every 5 s there, for as long as the caller
+ * waits): here after 10 ms, doubling to 1 s, within the call's deadline;
+ * past it the call is -ETIMEDOUT, the answer of a server that did not
+ * answer in time.  Safe for every procedure: the server did nothing. */
 static int call(struct n3 *n, struct call *c)
 {
 	struct nrpc *rp = &c->rpc;
-	int r;
+	int r, wait_ms = 10;
 
-	prep(c);
-	r = nc_call_many(n->nc, n->cred, &rp, 1, n->flags, &n->dl);
-	if (r == 0)
-		r = decode(c);
-	nrpc_done(&c->rpc);
-	return r;
+	for (;;) {
+		prep(c);
+		r = nc_call_many(n->nc, n->cred, &rp, 1, n->flags, &n->dl);
+		if (r == 0)
+			r = decode(c);
+		bool again = jukebox(c);
+		nrpc_done(&c->rpc);
+		if (!again)
+			return r;
+		int left = ms_left(&n->dl);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct timespec ts = { 0 };
+		ts_add_ms(&ts, wait_ms < left ? wait_ms : left);
+		nanosleep(&ts, NULL);
+		if (wait_ms < 1000)
+			wait_ms *= 2;
+	}
 }
 
 /* Sends c, not waited for (its reply is dropped). */

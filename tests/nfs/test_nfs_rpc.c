@@ -13,7 +13,11 @@
  *  - a call the server never answers fails with -ETIMEDOUT by its
  *    deadline (plus slack), and the connection it went out on is cut (the
  *    server sees it end: fencing), after which the session reconnects and
- *    the next call succeeds.
+ *    the next call succeeds;
+ *  - NFS3ERR_JUKEBOX ("not now", nothing done) is asked again after a
+ *    growing pause (nfs3.c's call): a server that says it three times
+ *    is answered on the fourth try; one that always says it makes the
+ *    call -ETIMEDOUT at its deadline, never -EAGAIN.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,9 +47,10 @@
 #include <nfsc/libnfs-raw-nfs.h>
 
 #include "deadline.h"
+#include "nfs3.h"
 #include "rpc.h"
 
-enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT };
+enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX };
 
 static int lfd = -1, port;
 static pthread_t srv;
@@ -55,6 +60,10 @@ static _Atomic bool stop;
  * read after the call returned: the reply orders them) */
 static _Atomic uint32_t seen_uid, seen_gid, seen_ngroups;
 static _Atomic int conns_ended;         /* connections that ended */
+static _Atomic int jukebox_left;        /* M_JUKEBOX: GETATTRs answered
+					 * NFS3ERR_JUKEBOX before an answer
+					 * (< 0: all of them) */
+static _Atomic int getattrs_seen;
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -119,14 +128,15 @@ static size_t reply_body(uint8_t *b, uint32_t xid, bool deny,
 	return o + len;
 }
 
-/* A GETATTR3res of fileid 4242, regular, 1234 bytes. */
-static size_t getattr_res(uint8_t *b, size_t cap)
+/* A GETATTR3res of fileid 4242, regular, 1234 bytes (or, busy, only
+ * the status NFS3ERR_JUKEBOX). */
+static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 {
 	GETATTR3res r;
 	ZDR z;
 
 	memset(&r, 0, sizeof(r));
-	r.status = NFS3_OK;
+	r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
 	fattr3 *a = &r.GETATTR3res_u.resok.obj_attributes;
 	a->type = NF3REG;
 	a->mode = 0644;
@@ -169,8 +179,15 @@ static void serve(int fd)
 		free(body);
 		if (m == M_SILENT)
 			continue;       /* nothing, not even to the probe */
+		bool busy = false;
+		if (proc == 1) {
+			atomic_fetch_add(&getattrs_seen, 1);
+			busy = m == M_JUKEBOX &&
+			       atomic_fetch_sub(&jukebox_left, 1) != 0;
+		}
 		uint8_t res[512], out[1024];
-		size_t rl = proc == 1 ? getattr_res(res, sizeof(res)) : 0;
+		size_t rl = proc == 1 ? getattr_res(res, sizeof(res), busy)
+				      : 0;
 		size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
 				       m == M_DENY && proc == 1, res, rl);
 		if (m == M_FRAG && bl > 16) {
@@ -371,12 +388,48 @@ static void silent_server_is_fenced(void **state)
 	nconn_free(nc);
 }
 
+static void jukebox_asked_again(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct fh3 fh = { .len = 8, .data = "handle!" };
+	struct stat st;
+
+	(void)state;
+	atomic_store(&mode, M_JUKEBOX);
+	/* three times "not now", then the answer: after 10 + 20 + 40 ms */
+	atomic_store(&jukebox_left, 3);
+	atomic_store(&getattrs_seen, 0);
+	struct n3 c = { .nc = nc };
+	deadline_in(&c.dl, 5000);
+	uint64_t t0 = now_ms();
+	assert_int_equal(n3_getattr(&c, &fh, &st), 0);
+	uint64_t took = now_ms() - t0;
+	printf("three JUKEBOX answers, then the attributes: %llu ms, %d "
+	       "GETATTRs\n", (unsigned long long)took,
+	       atomic_load(&getattrs_seen));
+	assert_int_equal(st.st_size, 1234);
+	assert_int_equal(atomic_load(&getattrs_seen), 4);
+	assert_true(took >= 70);
+	/* always "not now": the call ends at its deadline, -ETIMEDOUT */
+	atomic_store(&jukebox_left, -1);
+	deadline_in(&c.dl, 600);
+	t0 = now_ms();
+	assert_int_equal(n3_getattr(&c, &fh, &st), -ETIMEDOUT);
+	took = now_ms() - t0;
+	printf("JUKEBOX until the deadline (600 ms): -ETIMEDOUT after %llu "
+	       "ms\n", (unsigned long long)took);
+	assert_true(took >= 550 && took < 600 + 1000);
+	atomic_store(&mode, M_OK);
+	nconn_free(nc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fragments_and_credentials),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(silent_server_is_fenced),
+		cmocka_unit_test(jukebox_asked_again),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
