@@ -254,6 +254,13 @@ static inline uint32_t vn_flags(const struct vnode *vp)
 {
 	return atomic_load_explicit(&vp->flags, memory_order_relaxed);
 }
+/* Whether vp lost a name through this instance (unlink, rmdir, a rename
+ * over it).  A directory that did is removed: it holds no names and takes
+ * none (-ENOENT, Linux's IS_DEADDIR), and getcwd cannot reach it. */
+static inline bool vn_unlinked(const struct vnode *vp)
+{
+	return (vn_flags(vp) & VN_UNLINKED) != 0;
+}
 void vn_flags_panic(const struct vnode *vp, uint32_t set, uint32_t clear,
 		    const char *file, int line) __attribute__((noreturn));
 /* Changes vp->flags (=> vc_lock held), aborting with file and line on a

@@ -556,6 +556,10 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 			err = -ENOENT;
 			break;
 		}
+		if (vn_unlinked(cur.vp)) {      /* removed: unreachable */
+			err = -ENOENT;
+			break;
+		}
 		struct path parent = cur;
 		path_get(&parent);
 		/* no search permission needed, as getcwd(2) */

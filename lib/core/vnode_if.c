@@ -386,6 +386,11 @@ static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
 		r = vcache_get_ident(sb, &id, a->out);
 	return r;
 }
+/* A directory removed through this mount (vn_unlinked) is -ENOENT before
+ * the driver is asked: a file server's handle of it may be stale, and a
+ * stale handle is retried (docs/design.md, "Stale handles"). */
+#define dead_dir(dvp) vn_unlinked(dvp)
+
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 {
 	return vop_lookup_len(dvp, name, strlen(name), out);
@@ -402,6 +407,8 @@ int vop_lookup_len(struct vnode *dvp, const char *name, size_t len,
 	if (!dotdot) {
 		if (ncache_lookup(dvp, name, len, out))
 			return 0;
+		if (dead_dir(dvp))
+			return -ENOENT;
 		seq = ncache_seq(dvp);
 	}
 	r = (int)VCALL(lookup, .dvp = dvp, .name = name, .out = out);
@@ -446,6 +453,8 @@ int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out)
 {
+	if (dead_dir(dvp))
+		return -ENOENT;
 	unsigned long seq = ncache_seq(dvp);
 	int r = (int)VCALL(create, .dvp = dvp, .name = name, .mode = mode,
 			   .rdev = rdev, .target = target, .cred = cred,
@@ -470,6 +479,8 @@ static long vi_link(struct uvfs_sb *sb, struct vop_link_args *a)
 }
 int vop_link(struct vnode *dvp, const char *name, struct vnode *vp)
 {
+	if (dead_dir(dvp))
+		return -ENOENT;
 	return (int)VCALL(link, .dvp = dvp, .vp = vp, .name = name);
 }
 
@@ -514,6 +525,8 @@ static long vi_rename(struct uvfs_sb *sb, struct vop_rename_args *a)
 int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
 	       const char *nname, unsigned flags, struct vnode *victim)
 {
+	if (dead_dir(odvp) || dead_dir(ndvp))
+		return -ENOENT;
 	int r = (int)VCALL(rename, .odvp = odvp, .ndvp = ndvp, .oname = oname,
 			   .nname = nname, .flags = flags);
 

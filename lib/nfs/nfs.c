@@ -132,6 +132,19 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	return nn_install(s, &fh, &a.st, ino);
 }
 
+/* r from a request on the directory d's handle: a stale handle means the
+ * directory was removed or replaced (by another client: one removed
+ * through this mount the core answers -ENOENT for before asking), so
+ * the names that led to it are old, and the core's second try of the
+ * call by name (RETRY_ESTALE) looks them up again, as Linux's
+ * LOOKUP_REVAL does. */
+static int dir_stale(struct nsb *s, struct node *d, int r)
+{
+	if (r == -ESTALE)
+		nnames_drop_ino(&s->names, d->ino);
+	return r;
+}
+
 /* The identity reported to the core: the fileid and the type (NFSv3 has
  * no generation the client can see: a reused fileid of another type is
  * caught by the type, the same type by the handle going stale). */
@@ -167,8 +180,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		nn_name_put_since(s, d, name, id->ino, id->type, gen, dver);
 	else if (r == -ENOENT)
 		nn_name_put_neg(s, d, name, gen, dver);
-	/* a directory removed meanwhile holds no names */
-	return r == -ESTALE ? -ENOENT : r;
+	return dir_stale(s, d, r);
 }
 
 static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
@@ -190,7 +202,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	 * its setgid bit to subdirectories), as Linux file systems do */
 	r = nn_getattr(s, &c, d, &ds, false);
 	if (r)
-		return r == -ESTALE ? -ENOENT : r;
+		return dir_stale(s, d, r);
 	if (ds.st_mode & S_ISGID) {
 		gid = ds.st_gid;
 		if (S_ISDIR(mode))
@@ -212,7 +224,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		nn_forget_attr(s, d->ino);
 	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
 	if (r)
-		return r == -ESTALE ? -ENOENT : r;
+		return dir_stale(s, d, r);
 	if (!a.valid) {
 		r = n3_getattr(&c, &fh, &a.st);
 		if (r)
@@ -248,6 +260,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_gone(s, dir, name);
+	dir_stale(s, dir, r);   /* the directory's handle, or the file's */
+	dir_stale(s, priv, r);
 	nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
@@ -283,6 +297,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
 	nn_name_gone(s, dir, name);
+	dir_stale(s, dir, r);
 	if (known)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (!da.valid)
@@ -330,6 +345,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_gone(s, odir, oname);
 	nn_name_gone(s, ndir, nname);
+	dir_stale(s, odir, r);
+	dir_stale(s, ndir, r);
 	if (kvic)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (ksrc)

@@ -42,6 +42,9 @@
  *  - silly rename: an open file unlinked lives on under ".nfs" names until
  *    its last close, then they go; a rename between two names of one open
  *    file changes nothing;
+ *  - a file and a directory another client replaced: the next open finds
+ *    the new ones (stale handles retried), and a directory removed
+ *    through the mount holds no names (its cwd: -ENOENT);
  *  - the requests each operation waits for (create, close, stat, rename,
  *    unlink, a listing of 1000 entries and their lstats): printed and
  *    bounded;
@@ -257,6 +260,7 @@ int main(void)
 		T(test_root_squash),
 		T(test_cache_modes),
 		T(test_negative_names),
+		T(test_replaced_elsewhere),
 		T(test_read_ahead),
 		T(test_read_ahead_window),
 		T(test_write_behind),

@@ -1,7 +1,8 @@
 /*
  * test_nfs_names.c - names and what is cached about them: silly rename,
  * the requests each operation waits for (round trips), the caching modes
- * (cto, loose, none), and a rename whose target is not looked up.
+ * (cto, loose, none), a rename whose target is not looked up, and files
+ * and directories another client replaced (stale handles).
  * Included by test_nfs.c (it uses that file's instance, fixture and
  * helpers); not a program of its own.
  */
@@ -548,5 +549,102 @@ static void test_negative_names(void **state)
 	umount_at(t1, 0);
 	umount_at(t2, 0);
 	umount_at(t3, 0);
+	umount_at(tw, 0);
+}
+
+/* What path names (through C) reads back: its first bytes, or the
+ * negative errno of the open or the read. */
+static long read_name(const char *path, char *buf, size_t size)
+{
+	int fd = uvfs_open(C, path, O_RDONLY, 0);
+	long r;
+
+	if (fd < 0)
+		return fd;
+	r = uvfs_pread(C, fd, buf, size - 1, 0);
+	uvfs_close(C, fd);
+	if (r >= 0)
+		buf[r] = '\0';
+	return r;
+}
+
+/* Another client replaces what this mount knows (names and attributes
+ * cached for a minute): a file by a new one renamed over it, as editors
+ * save, and a directory by a new one made under its name.  The old
+ * handles are stale; the next open finds the new files (the core's second
+ * try, RETRY_ESTALE, after the driver dropped the names that led to the
+ * stale handles), never -ESTALE, never the old data.  A directory removed
+ * through this mount stays removed: a name in it (the cwd) is -ENOENT at
+ * once, not a stale handle retried. */
+static void test_replaced_elsewhere(void **state)
+{
+	char tw[32], t1[32], p[96], q[96], buf[32];
+	struct stat st;
+
+	(void)state;
+	mount_new(tw, sizeof(tw), SOURCE, "timeout=5000,noac"); /* the other */
+	snprintf(p, sizeof(p), "%s/repl", tw);
+	uvfs_mkdir(C, p, 0777);         /* left by an earlier run: fine */
+	snprintf(p, sizeof(p), "%s/repl/d", tw);
+	uvfs_mkdir(C, p, 0777);
+	other_write(tw, "repl/f", "old");
+	other_write(tw, "repl/d/x", "dold");
+	mount_new(t1, sizeof(t1), SOURCE, "timeout=5000,actimeo=60");
+	snprintf(p, sizeof(p), "%s/repl/f", t1);
+	assert_int_equal(read_name(p, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "old");
+	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
+	assert_int_equal(read_name(p, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "dold");
+
+	/* the other client: a new f renamed over the old one; a new d2
+	 * with its own x, the old d emptied and removed, d2 renamed to d */
+	other_write(tw, "repl/f.new", "new");
+	snprintf(p, sizeof(p), "%s/repl/f.new", tw);
+	snprintf(q, sizeof(q), "%s/repl/f", tw);
+	assert_int_equal(uvfs_rename(C, p, q, 0), 0);
+	snprintf(p, sizeof(p), "%s/repl/d2", tw);
+	assert_int_equal(uvfs_mkdir(C, p, 0777), 0);
+	other_write(tw, "repl/d2/x", "dnew");
+	snprintf(p, sizeof(p), "%s/repl/d/x", tw);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	snprintf(p, sizeof(p), "%s/repl/d", tw);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	snprintf(q, sizeof(q), "%s/repl/d2", tw);
+	assert_int_equal(uvfs_rename(C, q, p, 0), 0);
+
+	snprintf(p, sizeof(p), "%s/repl/f", t1);
+	assert_int_equal(read_name(p, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "new");
+	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
+	assert_int_equal(read_name(p, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "dnew");
+	snprintf(p, sizeof(p), "%s/repl/d/y", t1);      /* made in the new d */
+	int fd = uvfs_open(C, p, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+
+	/* removed through this mount: its cwd holds no names */
+	snprintf(p, sizeof(p), "%s/repl/g", t1);
+	assert_int_equal(uvfs_mkdir(C, p, 0755), 0);
+	assert_int_equal(uvfs_chdir(C, p), 0);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	assert_int_equal(uvfs_open(C, "z", O_CREAT | O_WRONLY, 0644),
+			 -ENOENT);
+	assert_int_equal(uvfs_stat(C, "z", &st), -ENOENT);
+	assert_int_equal(uvfs_mkdir(C, "z", 0755), -ENOENT);
+	assert_int_equal(uvfs_getcwd(C, buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(uvfs_chdir(C, "/"), 0);
+
+	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	snprintf(p, sizeof(p), "%s/repl/d", t1);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	snprintf(p, sizeof(p), "%s/repl/f", t1);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	snprintf(p, sizeof(p), "%s/repl", t1);
+	assert_int_equal(uvfs_rmdir(C, p), 0);
+	umount_at(t1, 0);
 	umount_at(tw, 0);
 }
