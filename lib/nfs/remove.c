@@ -44,8 +44,8 @@
 #include "nfs_i.h"
 #include "sys.h"
 
-/* A pin in flight that an open of ino (0: a removal's check) must wait
- * for.  => s->lock held. */
+/* Whether a removal in flight may take the file ino: a pin of ino, or of
+ * any file.  => s->lock held. */
 static bool pinned_locked(struct nsb *s, uint64_t ino)
 {
 	for (struct rmpin *p = s->rm_pins; p; p = p->next)
@@ -79,8 +79,9 @@ void nn_remove_end(struct nsb *s, struct rmpin *pin)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Renames name in d, the last name of the open file ino (handle fh), to
- * a ".nfsXXXX" name and keeps that name in its node.  0 or an error. */
+/* Renames name in d, the last name of the open file ino, to a
+ * ".nfsXXXX" name in d and keeps that name in its node, for the last
+ * close to remove.  0 or an error. */
 static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 			const char *name, uint64_t ino)
 {
