@@ -564,6 +564,8 @@ int path_name(struct uvfs_ctx *ctx, const struct path *root,
 		path_get(&parent);
 		/* no search permission needed, as getcwd(2) */
 		err = step_dotdot(ctx, &parent);
+		if (err == -ESTALE)
+			err = -ENOENT;  /* its handle is stale: removed */
 		if (err) {
 			path_put(&parent);
 			break;

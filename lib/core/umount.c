@@ -211,7 +211,7 @@ static int admin_mount_lookup(struct uvfs_ctx *ctx, const char *target,
 		return -EINVAL;
 	if (ctx->cred.uid != 0)
 		return -EPERM;
-	return mount_lookup(ctx, target, out);
+	return RETRY_ESTALE(mount_lookup(ctx, target, out));
 }
 
 int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
@@ -224,14 +224,12 @@ int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
 	return umount_mount(ctx->u, m, flags);
 }
 
-int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
+static int revoke_once(struct uvfs_ctx *ctx, const char *path)
 {
 	struct path p;
 	struct stat st;
 	int err;
 
-	if (!path)
-		return -EINVAL;
 	err = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
 	if (err)
 		return err;
@@ -246,6 +244,13 @@ int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
 	}
 	path_put(&p);
 	return err;
+}
+
+int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
+{
+	if (!path)
+		return -EINVAL;
+	return RETRY_ESTALE(revoke_once(ctx, path));
 }
 
 int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)

@@ -439,6 +439,11 @@ static bool vn_stale(const struct vnode *vp, const struct uvfs_ident *id)
 {
 	if (id->gen && vp->gen && id->gen != vp->gen)
 		return true;
+	/* a directory removed through this instance is never found again:
+	 * a lookup that gives its ino found another directory (a file
+	 * server that reused the number, with no generation to tell) */
+	if (vn_unlinked(vp) && vn_isdir(vp))
+		return true;
 	return id->type && type_class(id->type) != type_class(vp->type);
 }
 
