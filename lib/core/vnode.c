@@ -439,11 +439,6 @@ static bool vn_stale(const struct vnode *vp, const struct uvfs_ident *id)
 {
 	if (id->gen && vp->gen && id->gen != vp->gen)
 		return true;
-	/* a directory removed through this instance is never found again:
-	 * a lookup that gives its ino found another directory (a file
-	 * server that reused the number, with no generation to tell) */
-	if (vn_unlinked(vp) && vn_isdir(vp))
-		return true;
 	return id->type && type_class(id->type) != type_class(vp->type);
 }
 
@@ -459,6 +454,27 @@ static void vn_stale_locked(struct vnode *vp)
 		vp->work.fn = vn_reclaim_work;  /* work overlays the links */
 		work_queue_lazy(vp->sb->u, &vp->work);
 	}
+}
+
+/* => vc_lock held.  Whether the cached vp, found by id's ino, is not
+ * id's file: then it leaves the cache.  A stale one also dies (a file
+ * replaced behind the driver: its holders get -EIO).  A directory
+ * removed through this instance is never found again either: the same
+ * ino is another directory (a file server that reused the number, with
+ * no generation to tell), but the removed one stays alive, unhashed, for
+ * its holders (a cwd: -ENOENT for every name in it, vn_unlinked), and is
+ * reclaimed at its last release. */
+static bool vn_gone_locked(struct vnode *vp, const struct uvfs_ident *id)
+{
+	if (vn_stale(vp, id)) {
+		vn_stale_locked(vp);
+		return true;
+	}
+	if (vn_unlinked(vp) && vn_isdir(vp)) {
+		vn_unhash_locked(vp);
+		return true;
+	}
+	return false;
 }
 
 int vcache_get(struct uvfs_sb *sb, uint64_t ino, struct vnode **out)
@@ -523,10 +539,8 @@ static int vcache_load(struct uvfs_sb *sb, const struct uvfs_ident *id,
 		return -EIO;
 	}
 	vp = vc_find_locked(sb, ino);
-	if (vp && vn_stale(vp, id)) {
-		vn_stale_locked(vp);
+	if (vp && vn_gone_locked(vp, id))
 		vp = NULL;
-	}
 	if (vp) {
 		atomic_fetch_add_explicit(&vp->usecount, 1,
 					  memory_order_relaxed);
@@ -570,10 +584,8 @@ load:
 
 	pthread_mutex_lock(&u->vc_lock);
 	old = sb->killed ? NULL : vc_find_locked(sb, ino);
-	if (old && vn_stale(old, id)) {
-		vn_stale_locked(old);
+	if (old && vn_gone_locked(old, id))
 		old = NULL;
-	}
 	if (old || sb->killed) {
 		if (old)
 			atomic_fetch_add_explicit(&old->usecount, 1,

@@ -457,7 +457,11 @@ void nv_reclaim(struct uvfs_sb *sb, void *priv)
 	struct node *n = priv, *evict = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	if (--n->refs == 0) {
+	if (n->replaced) {
+		/* out of the table: another file has its fileid */
+		if (--n->refs == 0)
+			evict = n;
+	} else if (--n->refs == 0) {
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;

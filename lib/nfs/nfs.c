@@ -145,9 +145,10 @@ static int handle_stale(struct nsb *s, struct node *n, int r)
 	return r;
 }
 
-/* The identity reported to the core: the fileid and the type (NFSv3 has
- * no generation the client can see: a reused fileid of another type is
- * caught by the type, the same type by the handle going stale). */
+/* The identity reported to the core: the fileid, the type, and the node's
+ * incarnation as the generation (NFSv3 shows none: a fileid reused by
+ * another file comes with another handle, which is a new node, nn_install,
+ * and so a new vnode in the core). */
 static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		     struct uvfs_ident *id)
 {
@@ -162,12 +163,12 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		return 0;
 	}
 	struct n3 c = ctx_of(s);
-	id->gen = 0;
 	/* a name the server gave (or said is not there) within the name
 	 * lifetime (cto: actimeo; loose: until this mount changes a name),
 	 * a negative one only while the directory shows no change */
 	switch (nn_name_get(s, d, name, &id->ino, &id->type)) {
 	case NNAME_POS:
+		id->gen = nn_node_gen(s, id->ino);
 		return 0;
 	case NNAME_NEG:
 		return -ENOENT;
@@ -176,6 +177,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	uint64_t gen = nn_gen(s), dver = nn_dir_ver(s, d);
 	r = nn_lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
+	id->gen = r ? 0 : nn_node_gen(s, id->ino);
 	if (r == 0)
 		nn_name_put_since(s, d, name, id->ino, id->type, gen, dver);
 	else if (r == -ENOENT)
@@ -230,9 +232,9 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (r)
 			return r;
 	}
-	id->gen = 0;
 	id->type = a.st.st_mode & S_IFMT;
 	r = nn_install(s, &fh, &a.st, ino);
+	id->gen = r ? 0 : nn_node_gen(s, *ino);
 	if (r == 0)
 		nn_name_put(s, d, name, *ino, id->type, nn_gen(s));
 	if (r == 0 && S_ISREG(mode)) {

@@ -25,9 +25,12 @@
  *                LRU of unreferenced nodes so that a vget racing with the
  *                reclaim still finds it; the LRU's overflow is freed).  The
  *                root node is never freed before the unmount.  A node's
- *                identity is (fileid, type): a lookup that finds another
- *                handle for the same fileid replaces the handle (NFSv3
- *                handles survive a server restart, so no re-walk is needed).
+ *                identity is its handle: a lookup that finds another
+ *                handle (or type) for a fileid in the table makes a new
+ *                node (a new gen, which the core sees as a new file) and,
+ *                if vnodes still hold the old one, takes that out of the
+ *                table (replaced: freed at its last reclaim).  A fileid is
+ *                soon reused on many servers (the disk's inode numbers).
  *   struct handle  one per open file: counts the node's opens, keeps the
  *                opener's credentials.  A file unlinked while open is
  *                renamed to ".nfsXXXX" in its directory instead (silly
@@ -101,6 +104,14 @@ enum cache_mode {
 
 struct node {
 	uint64_t ino;                   /* the fileid; set once */
+	uint64_t gen;                   /* s->lock: this file's incarnation
+					 * (s->node_seq when its handle was
+					 * installed), the core's ident gen:
+					 * a fileid reused by another file is
+					 * another node */
+	bool replaced;                  /* s->lock: out of the table, another
+					 * file has its fileid (freed at its
+					 * last reclaim) */
 	/* s->lock: */
 	struct fh3 fh;
 	mode_t type;
@@ -210,6 +221,7 @@ struct nsb {
 					 * mount changes: what was cached
 					 * before is old */
 	uint64_t dver_seq;              /* the last node->dver given */
+	uint64_t node_seq;              /* the last node->gen given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
 	struct rmpin *rm_pins;          /* removals in flight (remove.c) */
@@ -263,6 +275,9 @@ void nn_free(struct node *n);
 void nn_cache_attr_locked(struct nsb *s, struct node *n, const struct stat *st);
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 		 uint64_t *ino);
+/* The incarnation of the node ino names now (0: none), for the core's
+ * ident. */
+uint64_t nn_node_gen(struct nsb *s, uint64_t ino);
 struct fh3 nn_fh(struct nsb *s, struct node *n);
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);

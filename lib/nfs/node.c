@@ -96,25 +96,44 @@ void nn_cache_attr_locked(struct nsb *s, struct node *n,
 int nn_install(struct nsb *s, const struct fh3 *fh,
 			const struct stat *st, uint64_t *ino)
 {
-	struct node *n, *evict = NULL;
+	struct node *n, *evict = NULL, *old = NULL;
+	bool renamed = false;
 
 	pthread_mutex_lock(&s->lock);
 	n = nn_find_locked(s, st->st_ino);
+	if (n && (!fh3_eq(&n->fh, fh) ||
+		  (n->type && n->type != (st->st_mode & S_IFMT)))) {
+		/* the fileid names another file now (the old one removed,
+		 * the number reused), or the same under another handle: a
+		 * new node, as Linux makes a new inode for another handle.
+		 * The old one leaves the table; it keeps its handle for what
+		 * holds it (the server calls it stale), and nothing of it
+		 * (its writes kept for a resend) reaches the new file */
+		renamed = true;
+		nn_hash_del_locked(s, n);
+		if (n->refs == 0) {
+			nn_lru_del_locked(s, n);
+			old = n;        /* freed below */
+		} else {
+			n->replaced = true;
+		}
+		n = NULL;
+	}
 	if (n) {
-		/* same fileid: the handle may have changed (a server that
-		 * encodes more than the fileid); the newest is the one to
-		 * use */
-		if (!fh3_eq(&n->fh, fh))
-			n->fh = *fh;
 		nn_cache_attr_locked(s, n, st);
 	} else {
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&s->lock);
+			if (renamed)
+				nnames_drop_ino(&s->names, st->st_ino);
+			if (old)
+				nn_free(old);
 			return -ENOMEM;
 		}
 		n->ino = st->st_ino;
 		n->fh = *fh;
+		n->gen = ++s->node_seq;
 		nw_init(n);
 		nn_cache_attr_locked(s, n, st);
 		n->hnext = s->table[n->ino % NBUCKETS];
@@ -135,9 +154,24 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 	}
 	*ino = n->ino;
 	pthread_mutex_unlock(&s->lock);
+	if (renamed)
+		/* the names this mount kept for the fileid were the old
+		 * file's */
+		nnames_drop_ino(&s->names, st->st_ino);
+	if (old)
+		nn_free(old);
 	if (evict)
 		nn_free(evict);
 	return 0;
+}
+
+uint64_t nn_node_gen(struct nsb *s, uint64_t ino)
+{
+	pthread_mutex_lock(&s->lock);
+	struct node *n = nn_find_locked(s, ino);
+	uint64_t gen = n ? n->gen : 0;
+	pthread_mutex_unlock(&s->lock);
+	return gen;
 }
 
 struct fh3 nn_fh(struct nsb *s, struct node *n)
