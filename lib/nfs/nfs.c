@@ -132,19 +132,6 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	return nn_install(s, &fh, &a.st, ino);
 }
 
-/* r from a request on n's handle (a directory's, for a name in it): a
- * stale handle means its file was removed or replaced (a directory by
- * another client: one removed through this mount the core answers
- * -ENOENT for before asking), so the names that led to it are old, and
- * the core's second try of the call by name (RETRY_ESTALE) looks them up
- * again, as Linux's LOOKUP_REVAL does.  => r */
-static int handle_stale(struct nsb *s, struct node *n, int r)
-{
-	if (r == -ESTALE)
-		nnames_drop_ino(&s->names, n->ino);
-	return r;
-}
-
 /* The identity reported to the core: the fileid, the type, and the node's
  * incarnation as the generation (NFSv3 shows none: a fileid reused by
  * another file comes with another handle, which is a new node, nn_install,
@@ -182,7 +169,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		nn_name_put_since(s, d, name, id->ino, id->type, gen, dver);
 	else if (r == -ENOENT)
 		nn_name_put_neg(s, d, name, gen, dver);
-	return handle_stale(s, d, r);
+	return nn_handle_stale(s, d, r);
 }
 
 static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
@@ -204,7 +191,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	 * its setgid bit to subdirectories), as Linux file systems do */
 	r = nn_getattr(s, &c, d, &ds, false);
 	if (r)
-		return handle_stale(s, d, r);
+		return nn_handle_stale(s, d, r);
 	if (ds.st_mode & S_ISGID) {
 		gid = ds.st_gid;
 		if (S_ISDIR(mode))
@@ -226,7 +213,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		nn_forget_attr(s, d->ino);
 	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
 	if (r)
-		return handle_stale(s, d, r);
+		return nn_handle_stale(s, d, r);
 	if (!a.valid) {
 		r = n3_getattr(&c, &fh, &a.st);
 		if (r)
@@ -262,8 +249,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_gone(s, dir, name);
-	handle_stale(s, dir, r);        /* the directory's, or the file's */
-	handle_stale(s, priv, r);
+	nn_handle_stale(s, dir, r);     /* the directory's, or the file's */
+	nn_handle_stale(s, priv, r);
 	nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_forget_attr(s, ((struct node *)priv)->ino);
 	if (r == 0) {
@@ -299,7 +286,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
 	nn_name_gone(s, dir, name);
-	handle_stale(s, dir, r);
+	nn_handle_stale(s, dir, r);
 	if (known)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (!da.valid)
@@ -347,8 +334,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_gone(s, odir, oname);
 	nn_name_gone(s, ndir, nname);
-	handle_stale(s, odir, r);
-	handle_stale(s, ndir, r);
+	nn_handle_stale(s, odir, r);
+	nn_handle_stale(s, ndir, r);
 	if (kvic)
 		nn_forget_attr(s, victim);      /* one link fewer */
 	if (ksrc)

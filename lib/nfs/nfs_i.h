@@ -297,6 +297,9 @@ void nn_name_put_since(struct nsb *s, struct node *d, const char *name,
 void nn_name_gone(struct nsb *s, struct node *d, const char *name);
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,
 		 struct stat *st, bool force);
+/* r from a request on n's handle: -ESTALE drops the names kept for n's
+ * file (the core's second try asks the server).  => r */
+int nn_handle_stale(struct nsb *s, struct node *n, int r);
 /* The same for an open: a file removed is -ESTALE (the core looks its
  * name up again), where nn_getattr answers the cached attributes with no
  * links (what a descriptor open on a removed file shows). */

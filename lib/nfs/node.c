@@ -341,6 +341,19 @@ void nn_name_put_neg(struct nsb *s, struct node *d, const char *name,
 	nnames_put_neg(&s->names, d->ino, name, gen, dver);
 }
 
+/* r from a request on n's handle (a directory's, for a name in it): a
+ * stale handle means its file was removed or replaced (a directory by
+ * another client: one removed through this mount the core answers
+ * -ENOENT for before asking), so the names that led to it are old, and
+ * the core's second try of the call by name (RETRY_ESTALE) looks them up
+ * again, as Linux's LOOKUP_REVAL does.  => r */
+int nn_handle_stale(struct nsb *s, struct node *n, int r)
+{
+	if (r == -ESTALE)
+		nnames_drop_ino(&s->names, n->ino);
+	return r;
+}
+
 /* The node's attributes, from the cache while fresh, else from the
  * server.  force: always from the server (open: close-to-open).  live: a
  * removed file is -ESTALE, not its cached attributes with no links. */
@@ -363,11 +376,7 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 	}
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
-	r = n3_getattr(c, &fh, st);
-	if (r == -ESTALE)
-		/* removed or replaced: a name that led here is old, and the
-		 * core's second try (RETRY_ESTALE) must ask the server */
-		nnames_drop_ino(&s->names, n->ino);
+	r = nn_handle_stale(s, n, n3_getattr(c, &fh, st));
 	if (r == -ESTALE && !live) {
 		/* a handle goes stale when its file is removed: what is
 		 * still open (a cwd, a descriptor) has no links now */

@@ -143,7 +143,7 @@ int nn_remove_begin(struct nsb *s, struct n3 *c, struct node *d,
 	pthread_mutex_unlock(&s->lock);
 	r = nn_lookup_install(s, c, d, name, &ino, &fh, NULL);
 	if (r)
-		return r == -ENOENT ? 0 : r;
+		return r == -ENOENT ? 0 : nn_handle_stale(s, d, r);
 	if (same_as_dir_name) {
 		/* rename onto another name of the same file does nothing:
 		 * nothing to hide */
@@ -151,7 +151,7 @@ int nn_remove_begin(struct nsb *s, struct n3 *c, struct node *d,
 		r = nn_lookup_install(s, c, same_dir, same_as_dir_name, &src,
 				      NULL, NULL);
 		if (r)
-			return r;
+			return nn_handle_stale(s, same_dir, r);
 		if (src == ino)
 			return 0;
 	}
