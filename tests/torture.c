@@ -78,6 +78,7 @@ static const char *fs_type = "memfs";   /* UVFS_TORTURE_FS */
 static char host_dir[PATH_MAX];         /* hostfs, nfs: the exported tree */
 static unsigned host_seq;               /* admin thread: mounts made */
 static atomic_bool stop;
+static atomic_ulong timed_out;          /* nfs: answers -ETIMEDOUT */
 static atomic_int running;
 static unsigned long long seed0;
 
@@ -192,6 +193,14 @@ static long check(struct counts *c, int who, enum op op, long r,
 	for (e = allowed; *e; e++)
 		if (r == -*e)
 			return r;
+	if (r == -ETIMEDOUT && strcmp(fs_type, "nfs") == 0) {
+		/* a real server may stall past a call's deadline (ganesha
+		 * did for over 10 s under this load), or keep a suspend's
+		 * drain waiting: what the contract answers then; counted and
+		 * printed, not a failure */
+		atomic_fetch_add(&timed_out, 1);
+		return r;
+	}
 	report("thread %d: %s(%s) = %s", who, op_name[op], path ? path : "",
 	       errname(r));
 	return r;
@@ -385,6 +394,9 @@ static void test_torture(void **state)
 	if (r != 0)
 		report("uvfs_settle = %s", errname(r));
 	uvfs_stats(U, &st);
+	if (strcmp(fs_type, "nfs") == 0)
+		printf("    calls past their deadline (the server's stalls): "
+		       "%lu\n", atomic_load(&timed_out));
 	printf("    at the end: sb %llu mounts %llu vnodes %llu (cached %llu)"
 	       " files %llu nodes %llu ctx %llu deferred %llu\n",
 	       (unsigned long long)st.superblocks,

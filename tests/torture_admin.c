@@ -32,11 +32,15 @@ static int mount_one(struct uvfs_ctx *ctx, const char *t, bool deadline)
 	if (mkdir(src, 0755) != 0)
 		return -errno;
 	if (strcmp(fs_type, "nfs") == 0) {
-		/* the same directory through the server */
+		/* the same directory through the server; a drain waits for
+		 * calls in flight, which ganesha answers in up to a second
+		 * (a RENAME: 1000 ms at times), so the short deadline is 1 s
+		 * here (revoke kills the superblock past it, suspend gives up
+		 * past ten) */
 		snprintf(src, sizeof(src), "%s/torture/%u",
 			 getenv("UVFS_NFS_SOURCE"), host_seq++);
 		return uvfs_mount(ctx, "nfs", src, t,
-				  deadline ? "deadline=200" : "");
+				  deadline ? "deadline=1000" : "");
 	}
 	host_seq++;
 	snprintf(opts, sizeof(opts), "server=%s%s", getenv("UVFS_HOSTFS"),
