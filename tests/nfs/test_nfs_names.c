@@ -23,6 +23,15 @@ static int count_nfs_files(void)
 	return n;
 }
 
+/* Removes t/rel (a directory: rmdir), which must succeed. */
+static void remove_at(const char *t, const char *rel, bool dir)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", t, rel);
+	assert_int_equal(dir ? uvfs_rmdir(C, p) : uvfs_unlink(C, p), 0);
+}
+
 /* Silly rename: an open file unlinked or renamed over lives on under a
  * ".nfs" name until its last close (only when it was its last name); a
  * rename between two names of one open file changes nothing. */
@@ -403,12 +412,9 @@ static void test_rename_target(void **state)
 	assert_int_equal(uvfs_rename(C, q, p, 0), -EBUSY);
 	assert_int_equal(uvfs_umount(C, p, 0), 0);
 	assert_int_equal(uvfs_rmdir(C, q), 0);
-	snprintf(p, sizeof(p), "%s/rtdir/inside", t);
-	assert_int_equal(uvfs_rmdir(C, p), 0);
-	snprintf(p, sizeof(p), "%s/rtdir", t);
-	assert_int_equal(uvfs_rmdir(C, p), 0);
-	snprintf(p, sizeof(p), "%s/rtb", t);
-	assert_int_equal(uvfs_unlink(C, p), 0);
+	remove_at(t, "rtdir/inside", true);
+	remove_at(t, "rtdir", true);
+	remove_at(t, "rtb", false);
 	umount_at(t, 0);
 	umount_at(tw, 0);
 }
@@ -552,20 +558,20 @@ static void test_negative_names(void **state)
 	umount_at(tw, 0);
 }
 
-/* What path names (through C) reads back: its first bytes, or the
- * negative errno of the open or the read. */
-static long read_name(const char *path, char *buf, size_t size)
+/* t/rel (through C) reads back as want: its open and read succeed. */
+static void assert_reads(const char *t, const char *rel, const char *want)
 {
-	int fd = uvfs_open(C, path, O_RDONLY, 0);
-	long r;
+	char p[128], buf[64];
+	int fd;
 
-	if (fd < 0)
-		return fd;
-	r = uvfs_pread(C, fd, buf, size - 1, 0);
-	uvfs_close(C, fd);
-	if (r >= 0)
-		buf[r] = '\0';
-	return r;
+	snprintf(p, sizeof(p), "%s/%s", t, rel);
+	fd = uvfs_open(C, p, O_RDONLY, 0);
+	assert_true(fd >= 0);
+	ssize_t r = uvfs_pread(C, fd, buf, sizeof(buf) - 1, 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	assert_int_equal(r, (ssize_t)strlen(want));
+	buf[r] = '\0';
+	assert_string_equal(buf, want);
 }
 
 /* Another client replaces what this mount knows (names and attributes
@@ -590,12 +596,8 @@ static void test_replaced_elsewhere(void **state)
 	other_write(tw, "repl/f", "old");
 	other_write(tw, "repl/d/x", "dold");
 	mount_new(t1, sizeof(t1), SOURCE, "timeout=5000,actimeo=60");
-	snprintf(p, sizeof(p), "%s/repl/f", t1);
-	assert_int_equal(read_name(p, buf, sizeof(buf)), 3);
-	assert_string_equal(buf, "old");
-	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
-	assert_int_equal(read_name(p, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "dold");
+	assert_reads(t1, "repl/f", "old");
+	assert_reads(t1, "repl/d/x", "dold");
 
 	/* the other client: a new f renamed over the old one; a new d2
 	 * with its own x, the old d emptied and removed, d2 renamed to d */
@@ -606,19 +608,14 @@ static void test_replaced_elsewhere(void **state)
 	snprintf(p, sizeof(p), "%s/repl/d2", tw);
 	assert_int_equal(uvfs_mkdir(C, p, 0777), 0);
 	other_write(tw, "repl/d2/x", "dnew");
-	snprintf(p, sizeof(p), "%s/repl/d/x", tw);
-	assert_int_equal(uvfs_unlink(C, p), 0);
+	remove_at(tw, "repl/d/x", false);
+	remove_at(tw, "repl/d", true);
 	snprintf(p, sizeof(p), "%s/repl/d", tw);
-	assert_int_equal(uvfs_rmdir(C, p), 0);
 	snprintf(q, sizeof(q), "%s/repl/d2", tw);
 	assert_int_equal(uvfs_rename(C, q, p, 0), 0);
 
-	snprintf(p, sizeof(p), "%s/repl/f", t1);
-	assert_int_equal(read_name(p, buf, sizeof(buf)), 3);
-	assert_string_equal(buf, "new");
-	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
-	assert_int_equal(read_name(p, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "dnew");
+	assert_reads(t1, "repl/f", "new");
+	assert_reads(t1, "repl/d/x", "dnew");
 	snprintf(p, sizeof(p), "%s/repl/d/y", t1);      /* made in the new d */
 	int fd = uvfs_open(C, p, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
@@ -637,14 +634,10 @@ static void test_replaced_elsewhere(void **state)
 	assert_int_equal(uvfs_getcwd(C, buf, sizeof(buf)), -ENOENT);
 	assert_int_equal(uvfs_chdir(C, "/"), 0);
 
-	snprintf(p, sizeof(p), "%s/repl/d/x", t1);
-	assert_int_equal(uvfs_unlink(C, p), 0);
-	snprintf(p, sizeof(p), "%s/repl/d", t1);
-	assert_int_equal(uvfs_rmdir(C, p), 0);
-	snprintf(p, sizeof(p), "%s/repl/f", t1);
-	assert_int_equal(uvfs_unlink(C, p), 0);
-	snprintf(p, sizeof(p), "%s/repl", t1);
-	assert_int_equal(uvfs_rmdir(C, p), 0);
+	remove_at(t1, "repl/d/x", false);
+	remove_at(t1, "repl/d", true);
+	remove_at(t1, "repl/f", false);
+	remove_at(t1, "repl", true);
 	umount_at(t1, 0);
 	umount_at(tw, 0);
 }
