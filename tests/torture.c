@@ -130,8 +130,8 @@ static const int ok_getcwd[] = { ENOENT, EIO, 0 };
 static const int ok_umount[] = { EBUSY, 0 };
 static const int ok_none[] = { 0 };
 /* revoke's EIO: an earlier revoke whose drain outlasted the mount's
- * deadline (an NFS call in flight, deadline=200) killed the superblock, as
- * a forced unmount does (vn_revoke); its names are dead until unmounted */
+ * deadline (a file server's call in flight) killed the superblock, as a
+ * forced unmount does (vn_revoke); its names are dead until unmounted */
 static const int ok_revoke[] = { ENOENT, ENOTDIR, EIO, 0 };
 /* fallocate: EOPNOTSUPP on hostfs (9P has none), ENOSPC on a full memfs;
  * copy_file_range: EXDEV across mounts, EINVAL for overlapping ranges of
