@@ -291,14 +291,22 @@ static int rebuild(void *arg)
 
 static void nsb_free(struct nsb *s)
 {
+	/* the root, if its fileid came with another handle meanwhile, is out
+	 * of the table (nn_install) and held by the mount alone */
+	struct node *oldroot = s->root && s->root->replaced ? s->root : NULL;
+
 	free(s->source);
 	/* writes still in flight end on the connection (at once after a
 	 * forced unmount), before it goes */
 	for (unsigned i = 0; i < NBUCKETS; i++)
 		for (struct node *n = s->table[i]; n; n = n->hnext)
 			nw_fini(n);
+	if (oldroot)
+		nw_fini(oldroot);
 	if (s->nc)
 		nconn_free(s->nc);
+	if (oldroot)
+		nn_free(oldroot);
 	for (unsigned i = 0; i < NBUCKETS; i++) {
 		struct node *n = s->table[i];
 		while (n) {
