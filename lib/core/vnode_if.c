@@ -386,11 +386,6 @@ static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
 		r = vcache_get_ident(sb, &id, a->out);
 	return r;
 }
-/* A directory removed through this mount (vn_unlinked) is -ENOENT before
- * the driver is asked: a file server's handle of it may be stale, and a
- * stale handle is retried (docs/design.md, "Stale handles"). */
-#define dead_dir(dvp) vn_unlinked(dvp)
-
 int vop_lookup(struct vnode *dvp, const char *name, struct vnode **out)
 {
 	return vop_lookup_len(dvp, name, strlen(name), out);
@@ -407,7 +402,10 @@ int vop_lookup_len(struct vnode *dvp, const char *name, size_t len,
 	if (!dotdot) {
 		if (ncache_lookup(dvp, name, len, out))
 			return 0;
-		if (dead_dir(dvp))
+		/* a directory removed through this mount: before the driver
+		 * is asked, whose handle of it may be stale (and a stale
+		 * handle is retried: docs/design.md, "Stale handles") */
+		if (vn_unlinked(dvp))
 			return -ENOENT;
 		seq = ncache_seq(dvp);
 	}
@@ -453,7 +451,7 @@ int vop_create(struct vnode *dvp, const char *name, mode_t mode, dev_t rdev,
 	       const char *target, const struct uvfs_cred *cred,
 	       struct vnode **out)
 {
-	if (dead_dir(dvp))
+	if (vn_unlinked(dvp))
 		return -ENOENT;
 	unsigned long seq = ncache_seq(dvp);
 	int r = (int)VCALL(create, .dvp = dvp, .name = name, .mode = mode,
@@ -479,7 +477,7 @@ static long vi_link(struct uvfs_sb *sb, struct vop_link_args *a)
 }
 int vop_link(struct vnode *dvp, const char *name, struct vnode *vp)
 {
-	if (dead_dir(dvp))
+	if (vn_unlinked(dvp))
 		return -ENOENT;
 	return (int)VCALL(link, .dvp = dvp, .vp = vp, .name = name);
 }
@@ -525,7 +523,7 @@ static long vi_rename(struct uvfs_sb *sb, struct vop_rename_args *a)
 int vop_rename(struct vnode *odvp, const char *oname, struct vnode *ndvp,
 	       const char *nname, unsigned flags, struct vnode *victim)
 {
-	if (dead_dir(odvp) || dead_dir(ndvp))
+	if (vn_unlinked(odvp) || vn_unlinked(ndvp))
 		return -ENOENT;
 	int r = (int)VCALL(rename, .odvp = odvp, .ndvp = ndvp, .oname = oname,
 			   .nname = nname, .flags = flags);

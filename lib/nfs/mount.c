@@ -396,7 +396,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	if (s->wtmax == 0 || s->wtmax > IO_MAX)
 		s->wtmax = s->wtmax ? IO_MAX : 32768;
 	s->dtmax = DIR_MAX;
-	r = nn_install(s, &rootfh, &st, root_ino);
+	r = nn_install(s, &rootfh, &st, root_ino, NULL);
 	if (r) {
 		nsb_free(s);
 		return r;

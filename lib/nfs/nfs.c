@@ -8,6 +8,7 @@
  *            vnodes: file handles, the attribute and name caches, open
  *            files, silly rename, options and the mount
  *   nfs3.c   NFSv3/MOUNT v3 procedures as blocking calls with a deadline
+ *            (nfs3_call.c: the call machinery under them)
  *   rpc.c    ONC RPC on the remote session layer (lib/remote): framing,
  *            XIDs, credentials; the session has the deadlines, fencing,
  *            cancellation, liveness and reconnect
@@ -110,8 +111,8 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 /* ---- names -------------------------------------------------------------- */
 
 int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
-		      const char *name, uint64_t *ino, struct fh3 *fhp,
-		      mode_t *type)
+		      const char *name, struct uvfs_ident *id,
+		      struct fh3 *fhp)
 {
 	struct fh3 dfh = nn_fh(s, d), fh;
 	struct n3attr a = { 0 };
@@ -127,9 +128,8 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	}
 	if (fhp)
 		*fhp = fh;
-	if (type)
-		*type = a.st.st_mode & S_IFMT;
-	return nn_install(s, &fh, &a.st, ino);
+	id->type = a.st.st_mode & S_IFMT;
+	return nn_install(s, &fh, &a.st, &id->ino, &id->gen);
 }
 
 /* The identity reported to the core: the fileid, the type, and the node's
@@ -153,9 +153,8 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	/* a name the server gave (or said is not there) within the name
 	 * lifetime (cto: actimeo; loose: until this mount changes a name),
 	 * a negative one only while the directory shows no change */
-	switch (nn_name_get(s, d, name, &id->ino, &id->type)) {
+	switch (nn_name_get(s, d, name, id)) {
 	case NNAME_POS:
-		id->gen = nn_node_gen(s, id->ino);
 		return 0;
 	case NNAME_NEG:
 		return -ENOENT;
@@ -163,8 +162,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		break;
 	}
 	uint64_t gen = nn_gen(s), dver = nn_dir_ver(s, d);
-	r = nn_lookup_install(s, &c, d, name, &id->ino, NULL, &id->type);
-	id->gen = r ? 0 : nn_node_gen(s, id->ino);
+	r = nn_lookup_install(s, &c, d, name, id, NULL);
 	if (r == 0)
 		nn_name_put_since(s, d, name, id->ino, id->type, gen, dver);
 	else if (r == -ENOENT)
@@ -220,8 +218,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 			return r;
 	}
 	id->type = a.st.st_mode & S_IFMT;
-	r = nn_install(s, &fh, &a.st, ino);
-	id->gen = r ? 0 : nn_node_gen(s, *ino);
+	r = nn_install(s, &fh, &a.st, ino, &id->gen);
 	if (r == 0)
 		nn_name_put(s, d, name, *ino, id->type, nn_gen(s));
 	if (r == 0 && S_ISREG(mode)) {
@@ -281,14 +278,13 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 			return r < 0 ? r : 0;
 	}
 	struct n3attr da = { 0 };
-	uint64_t victim;
-	mode_t vtype;
-	bool known = nn_name_get(s, dir, name, &victim, &vtype) == NNAME_POS;
+	struct uvfs_ident victim;
+	bool known = nn_name_get(s, dir, name, &victim) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
 	nn_name_gone(s, dir, name);
 	nn_handle_stale(s, dir, r);
 	if (known)
-		nn_forget_attr(s, victim);      /* one link fewer */
+		nn_forget_attr(s, victim.ino);  /* one link fewer */
 	if (!da.valid)
 		nn_forget_attr(s, ((struct node *)dir)->ino);
 	nn_attr(s, dir, &da);
@@ -326,10 +322,9 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		if (r < 0)
 			return r;
 	}
-	uint64_t src, victim;
-	mode_t stype, vtype;
-	bool ksrc = nn_name_get(s, odir, oname, &src, &stype) == NNAME_POS;
-	bool kvic = nn_name_get(s, ndir, nname, &victim, &vtype) == NNAME_POS;
+	struct uvfs_ident src, victim;
+	bool ksrc = nn_name_get(s, odir, oname, &src) == NNAME_POS;
+	bool kvic = nn_name_get(s, ndir, nname, &victim) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_gone(s, odir, oname);
@@ -337,9 +332,9 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	nn_handle_stale(s, odir, r);
 	nn_handle_stale(s, ndir, r);
 	if (kvic)
-		nn_forget_attr(s, victim);      /* one link fewer */
+		nn_forget_attr(s, victim.ino);  /* one link fewer */
 	if (ksrc)
-		nn_forget_attr(s, src);         /* its ctime (and "..") */
+		nn_forget_attr(s, src.ino);     /* its ctime (and "..") */
 	if (!oa.valid)
 		nn_forget_attr(s, ((struct node *)odir)->ino);
 	if (!na.valid)
@@ -347,7 +342,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	nn_attr(s, odir, &oa);
 	nn_attr(s, ndir, &na);
 	if (r == 0 && ksrc)
-		nn_name_put(s, ndir, nname, src, stype, nn_gen(s));
+		nn_name_put(s, ndir, nname, src.ino, src.type, nn_gen(s));
 	nn_remove_end(s, &pin);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY;
@@ -617,7 +612,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			else if (e->has_fh && e->attr.valid &&
 				 strcmp(e->name, ".") != 0 &&
 				 strcmp(e->name, "..") != 0 &&
-				 nn_install(s, &e->fh, &e->attr.st, &ino) == 0)
+				 nn_install(s, &e->fh, &e->attr.st, &ino, NULL) == 0)
 				/* the listing names them: an lstat of each
 				 * (ls -l) asks nothing */
 				nn_name_put_since(s, d, e->name, ino,

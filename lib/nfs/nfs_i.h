@@ -11,7 +11,8 @@
  *   names.c  the name cache
  *   wb.c     writes behind and COMMIT
  *   ra.c     read-ahead windows
- *   nfs3.c   NFSv3/MOUNT v3 procedures; rpc.c: ONC RPC on lib/remote
+ *   nfs3.c   NFSv3/MOUNT v3 procedures (nfs3_call.c: their call
+ *            machinery); rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
  *
@@ -273,18 +274,16 @@ void nn_lru_del_locked(struct nsb *s, struct node *n);
 void nn_hash_del_locked(struct nsb *s, struct node *n);
 void nn_free(struct node *n);
 void nn_cache_attr_locked(struct nsb *s, struct node *n, const struct stat *st);
+/* gen (if asked): the node's incarnation, the core's ident gen */
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
-		 uint64_t *ino);
-/* The incarnation of the node ino names now (0: none), for the core's
- * ident. */
-uint64_t nn_node_gen(struct nsb *s, uint64_t ino);
+		 uint64_t *ino, uint64_t *gen);
 struct fh3 nn_fh(struct nsb *s, struct node *n);
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
 void nn_invalidate_all(struct nsb *s);
 void nn_name_changed(struct nsb *s);
 void nn_forget_attr(struct nsb *s, uint64_t ino);
 enum nname_hit nn_name_get(struct nsb *s, struct node *d, const char *name,
-			   uint64_t *ino, mode_t *type);
+			   struct uvfs_ident *id);
 uint64_t nn_gen(struct nsb *s);
 uint64_t nn_dir_ver(struct nsb *s, struct node *d);
 void nn_dir_changed(struct nsb *s, struct node *d);
@@ -307,11 +306,11 @@ int nn_getattr_live(struct nsb *s, struct n3 *c, struct node *n,
 		    struct stat *st, bool force);
 
 /* nfs.c */
-/* Looks name up in d and installs what it names: its ino, and if asked
- * its handle and type. */
+/* Looks name up in d and installs what it names: its ident (ino, type,
+ * the node's incarnation), and if asked its handle. */
 int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
-		      const char *name, uint64_t *ino, struct fh3 *fhp,
-		      mode_t *type);
+		      const char *name, struct uvfs_ident *id,
+		      struct fh3 *fhp);
 
 /* remove.c: a name's removal against the opens of its file */
 /* Before the REMOVE or RENAME that takes name in d (a rename's target:

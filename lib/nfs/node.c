@@ -94,10 +94,10 @@ void nn_cache_attr_locked(struct nsb *s, struct node *n,
 /* Installs (fh, attributes) of a file the server named; returns its ino.
  * A new node goes unreferenced onto the LRU until vget takes it. */
 int nn_install(struct nsb *s, const struct fh3 *fh,
-			const struct stat *st, uint64_t *ino)
+			const struct stat *st, uint64_t *ino, uint64_t *gen)
 {
 	struct node *n, *evict = NULL, *old = NULL;
-	bool renamed = false;
+	bool other = false;
 
 	pthread_mutex_lock(&s->lock);
 	n = nn_find_locked(s, st->st_ino);
@@ -109,7 +109,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		 * The old one leaves the table; it keeps its handle for what
 		 * holds it (the server calls it stale), and nothing of it
 		 * (its writes kept for a resend) reaches the new file */
-		renamed = true;
+		other = true;
 		nn_hash_del_locked(s, n);
 		if (n->refs == 0) {
 			nn_lru_del_locked(s, n);
@@ -125,7 +125,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&s->lock);
-			if (renamed)
+			if (other)
 				nnames_drop_ino(&s->names, st->st_ino);
 			if (old)
 				nn_free(old);
@@ -153,8 +153,10 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		}
 	}
 	*ino = n->ino;
+	if (gen)
+		*gen = n->gen;
 	pthread_mutex_unlock(&s->lock);
-	if (renamed)
+	if (other)
 		/* the names this mount kept for the fileid were the old
 		 * file's */
 		nnames_drop_ino(&s->names, st->st_ino);
@@ -163,15 +165,6 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 	if (evict)
 		nn_free(evict);
 	return 0;
-}
-
-uint64_t nn_node_gen(struct nsb *s, uint64_t ino)
-{
-	pthread_mutex_lock(&s->lock);
-	struct node *n = nn_find_locked(s, ino);
-	uint64_t gen = n ? n->gen : 0;
-	pthread_mutex_unlock(&s->lock);
-	return gen;
 }
 
 struct fh3 nn_fh(struct nsb *s, struct node *n)
@@ -240,25 +233,26 @@ static bool dots(const char *name)
  * NNAME_NEG for a name the server said is not there, within that
  * lifetime and while d's version has not moved; else NNAME_MISS. */
 enum nname_hit nn_name_get(struct nsb *s, struct node *d, const char *name,
-			   uint64_t *ino, mode_t *type)
+			   struct uvfs_ident *id)
 {
-	uint64_t gen, dver;
+	uint64_t mgen, dver;
 	enum nname_hit hit;
 	bool ok;
 
 	if (s->names_ns == 0 || (dots(name) && s->cache != CACHE_LOOSE))
 		return NNAME_MISS;
 	pthread_mutex_lock(&s->lock);
-	gen = s->gen;
+	mgen = s->gen;
 	dver = d->dver;
 	pthread_mutex_unlock(&s->lock);
-	hit = nnames_get(&s->names, d->ino, name, gen, dver, s->names_ns, ino,
-			 type);
+	hit = nnames_get(&s->names, d->ino, name, mgen, dver, s->names_ns,
+			 &id->ino, &id->type);
 	if (hit != NNAME_POS)
 		return hit;
 	pthread_mutex_lock(&s->lock);
-	struct node *n = nn_find_locked(s, *ino);
-	ok = n && !n->stale && n->type == *type;
+	struct node *n = nn_find_locked(s, id->ino);
+	ok = n && !n->stale && n->type == id->type;
+	id->gen = ok ? n->gen : 0;
 	pthread_mutex_unlock(&s->lock);
 	return ok ? NNAME_POS : NNAME_MISS;
 }

@@ -127,8 +127,8 @@ int nn_remove_begin(struct nsb *s, struct n3 *c, struct node *d,
 		    const char *name, const char *same_as_dir_name,
 		    struct node *same_dir, struct rmpin *pin)
 {
+	struct uvfs_ident id, src;
 	struct fh3 fh;
-	uint64_t ino;
 	int r;
 
 	pin->held = false;
@@ -141,18 +141,18 @@ int nn_remove_begin(struct nsb *s, struct n3 *c, struct node *d,
 		return 0;
 	}
 	pthread_mutex_unlock(&s->lock);
-	r = nn_lookup_install(s, c, d, name, &ino, &fh, NULL);
+	r = nn_lookup_install(s, c, d, name, &id, &fh);
 	if (r)
 		return r == -ENOENT ? 0 : nn_handle_stale(s, d, r);
+	uint64_t ino = id.ino;
 	if (same_as_dir_name) {
 		/* rename onto another name of the same file does nothing:
 		 * nothing to hide */
-		uint64_t src;
 		r = nn_lookup_install(s, c, same_dir, same_as_dir_name, &src,
-				      NULL, NULL);
+				      NULL);
 		if (r)
 			return nn_handle_stale(s, same_dir, r);
-		if (src == ino)
+		if (src.ino == ino)
 			return 0;
 	}
 	pthread_mutex_lock(&s->lock);

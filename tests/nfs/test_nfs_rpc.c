@@ -15,7 +15,7 @@
  *    server sees it end: fencing), after which the session reconnects and
  *    the next call succeeds;
  *  - NFS3ERR_JUKEBOX ("not now", nothing done) is asked again after a
- *    growing pause (nfs3.c's call): a server that says it three times
+ *    growing pause (nfs3_call.c's n3c_call): a server that says it three times
  *    is answered on the fourth try; one that always says it makes the
  *    call -ETIMEDOUT at its deadline, never -EAGAIN.
  */

@@ -1,0 +1,111 @@
+/*
+ * nfs3_i.h - what nfs3.c (the procedures) and nfs3_call.c (the call
+ * machinery) share; nothing outside them sees it.
+ *
+ * A procedure is one struct call on its caller's stack: the arguments in
+ * libnfs's XDR structs (pointing into the caller's buffers: they are
+ * encoded before the call goes out), the decoded reply (libnfs's XDR
+ * structs, whose memory nrpc_done frees) and the results the driver
+ * wants.  n3c_prep() says which procedure and XDR routines; n3c_decode()
+ * copies the reply out in the caller's thread.  No object outlives its
+ * call.
+ */
+#ifndef UVFS_NFS3_I_H
+#define UVFS_NFS3_I_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-mount.h>
+#include <nfsc/libnfs-raw-nfs.h>
+
+#include "nfs3.h"
+#include "rpc.h"
+
+enum proc {
+	P_MNT, P_GETATTR, P_SETATTR, P_LOOKUP, P_CREATE, P_MKDIR, P_SYMLINK,
+	P_MKNOD, P_LINK, P_REMOVE, P_RMDIR, P_RENAME, P_READLINK, P_READ,
+	P_WRITE, P_COMMIT, P_READDIRPLUS, P_FSSTAT, P_FSINFO,
+};
+
+struct call {
+	enum proc proc;
+	union {
+		char *mnt;
+		GETATTR3args getattr;
+		SETATTR3args setattr;
+		LOOKUP3args lookup;
+		CREATE3args create;
+		MKDIR3args mkdir;
+		SYMLINK3args symlink;
+		MKNOD3args mknod;
+		LINK3args link;
+		REMOVE3args remove;
+		RMDIR3args rmdir;
+		RENAME3args rename;
+		READLINK3args readlink;
+		READ3args read;
+		WRITE3args write;
+		COMMIT3args commit;
+		READDIRPLUS3args readdirplus;
+		FSSTAT3args fsstat;
+		FSINFO3args fsinfo;
+	} a;
+	union {                         /* the decoded reply */
+		mountres3 mnt;
+		GETATTR3res getattr;
+		SETATTR3res setattr;
+		LOOKUP3res lookup;
+		CREATE3res create;
+		MKDIR3res mkdir;
+		SYMLINK3res symlink;
+		MKNOD3res mknod;
+		LINK3res link;
+		REMOVE3res remove;
+		RMDIR3res rmdir;
+		RENAME3res rename;
+		READLINK3res readlink;
+		READ3res read;
+		WRITE3res write;
+		COMMIT3res commit;
+		READDIRPLUS3res readdirplus;
+		FSSTAT3res fsstat;
+		FSINFO3res fsinfo;
+	} r;
+	struct nrpc rpc;
+	/* results */
+	struct fh3 fh;
+	bool has_fh;
+	struct n3attr attr;
+	struct n3attr dattr;            /* the directory's, after (wcc) */
+	void *buf;                      /* read: into; readlink: into */
+	size_t bufsz;
+	uint32_t count;
+	bool eof;
+	uint64_t verf;
+	struct n3dent *dents;
+	struct statvfs *vfs;
+	uint32_t rtmax, wtmax, dtpref;
+};
+
+/* The handle fh as XDR arguments (pointing into fh). */
+void n3c_set_fh(nfs_fh3 *x, const struct fh3 *fh);
+/* Fills c->rpc for c's procedure (its arguments set). */
+void n3c_prep(struct call *c);
+/* c's reply copied out into c's results: 0 or the NFS error as an errno. */
+int n3c_decode(struct call *c);
+/* Makes c and waits for its reply (NFS3ERR_JUKEBOX asked again within
+ * the deadline): 0 or an error; the results are in c. */
+int n3c_call(struct n3 *n, struct call *c);
+/* Sends c, not waited for (its reply is dropped). */
+int n3c_send_async(struct nconn *nc, const struct uvfs_cred *cred,
+		   struct call *c);
+/* Sends c (filled in, not prepared) without waiting for its reply: 0
+ * and *p to wait on, or an error with c's request released. */
+int n3c_start(struct n3 *n, struct call *c, struct npend **p);
+/* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */
+int n3c_call_many(struct n3 *n, struct call *cs, int *res, unsigned k);
+
+#endif /* UVFS_NFS3_I_H */
