@@ -8,7 +8,8 @@
  *            vnodes: file handles, the attribute and name caches, open
  *            files, silly rename, options and the mount
  *   nfs3.c   NFSv3/MOUNT v3 procedures as blocking calls with a deadline
- *            (nfs3_call.c: the call machinery under them)
+ *            (nfs3_call.c, nfs3_send.c: the call machinery under
+ *            them)
  *   rpc.c    ONC RPC on the remote session layer (lib/remote): framing,
  *            XIDs, credentials; the session has the deadlines, fencing,
  *            cancellation, liveness and reconnect
@@ -61,7 +62,7 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 	struct n3 c = ctx_of(s);
 	int r;
 
-	nw_settle(s, n);        /* the size and times after our writes */
+	nw_settle(s, &c, n);    /* the size and times after our writes */
 	r = nn_getattr(s, &c, n, st, false);
 
 	if (r == 0) {
@@ -95,7 +96,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		if (r)
 			return r;
 	} else {
-		nw_settle(s, n);
+		nw_settle(s, &c, n);
 	}
 	r = n3_setattr(&c, &fh, sa, &after);
 	if (r)
@@ -471,7 +472,7 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	nw_settle(s, nd);       /* our writes first */
+	nw_settle(s, &c, nd);   /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
 		pthread_mutex_lock(&h->ra_lock);
 		r = nr_read(s, &c, nd, h, buf, n, (uint64_t)off);
@@ -517,7 +518,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		/* O_APPEND: at the size the server has now (NFS cannot
 		 * append atomically) */
 		struct stat st;
-		nw_settle(s, nd);
+		nw_settle(s, &c, nd);
 		int e = nn_getattr(s, &c, nd, &st,
 				     s->cache != CACHE_LOOSE);
 		if (e)

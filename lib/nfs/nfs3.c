@@ -1,7 +1,8 @@
 /*
  * nfs3.c - NFSv3 and MOUNT v3 procedures on an RPC connection (nfs3.h):
  * each fills a struct call (nfs3_i.h) with its arguments, makes it with
- * nfs3_call.c's machinery and returns the results the driver wants.
+ * the machinery of nfs3_call.c (decoding) and nfs3_send.c (sending, and
+ * asking a JUKEBOX again) and returns the results the driver wants.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -314,110 +315,113 @@ ssize_t n3_write(struct n3 *n, const struct fh3 *fh, const void *buf,
 	return c.count;
 }
 
-/* An UNSTABLE WRITE sent, its reply waited for later (nfs3.h). */
+/* The calls sent now and waited for later (nfs3.h): each a pending call
+ * of nfs3_send.c's, typed by what it is. */
 struct n3wpend {
-	struct nconn *nc;
-	struct npend *p;
-	struct call c;
+	struct pend w;
+};
+
+struct n3rpend {
+	struct pend w;
+};
+
+struct n3cpend {
+	struct pend w;
 };
 
 int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out)
 {
-	struct n3wpend *w = sys_calloc(1, sizeof(*w));
+	struct n3wpend *p = sys_calloc(1, sizeof(*p));
+	struct call *c;
 	int r;
 
-	if (!w)
+	if (!p)
 		return -ENOMEM;
-	w->nc = n->nc;
-	w->c.proc = P_WRITE;
-	w->c.bufsz = cnt;
-	n3c_set_fh(&w->c.a.write.file, fh);
-	w->c.a.write.offset = off;
-	w->c.a.write.count = cnt;
-	w->c.a.write.stable = UNSTABLE;
-	w->c.a.write.data.data_len = cnt;
-	w->c.a.write.data.data_val = (char *)buf;
-	r = n3c_start(n, &w->c, &w->p);
+	c = &p->w.c;
+	c->proc = P_WRITE;
+	c->bufsz = cnt;
+	n3c_set_fh(&c->a.write.file, fh);
+	c->a.write.offset = off;
+	c->a.write.count = cnt;
+	c->a.write.stable = UNSTABLE;
+	c->a.write.data.data_len = cnt;
+	c->a.write.data.data_val = (char *)buf;
+	r = n3c_start(n, &p->w);
 	if (r) {
-		free(w);
+		free(p);
 		return r;
 	}
-	*out = w;
+	*out = p;
 	return 0;
 }
 
-ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
-		     struct n3attr *after)
+ssize_t n3_write_end(struct n3wpend *p, const struct timespec *dl,
+		     uint64_t *verf, struct n3attr *after)
 {
+	struct call *c = &p->w.c;
 	ssize_t r;
 
-	nc_wait(w->nc, w->p);
-	r = w->c.rpc.err ? w->c.rpc.err : n3c_decode(&w->c);
-	nrpc_done(&w->c.rpc);
-	if (r == 0 && w->c.count > w->c.bufsz)
+	/* its reply by its own deadline (unanswered then: fenced); a
+	 * JUKEBOX asked again by the waiter's too */
+	r = n3c_wait(&p->w, NULL, dl ? dl : &p->w.dl);
+	if (r == 0 && c->count > c->bufsz)
 		r = -EIO;
 	if (r == 0) {
-		r = w->c.count;
-		*verf = w->c.verf;
-		*after = w->c.attr;
+		r = c->count;
+		*verf = c->verf;
+		*after = c->attr;
 	}
-	free(w);
+	free(p);
 	return r;
 }
-
-struct n3rpend {
-	struct nconn *nc;
-	struct npend *p;
-	struct call c;
-};
 
 int n3_read_start(struct n3 *n, const struct fh3 *fh, uint32_t cnt,
 		  uint64_t off, struct n3rpend **out)
 {
-	struct n3rpend *w = sys_calloc(1, sizeof(*w));
+	struct n3rpend *p = sys_calloc(1, sizeof(*p));
+	struct call *c;
 	int r;
 
-	if (!w)
+	if (!p)
 		return -ENOMEM;
-	w->nc = n->nc;
-	w->c.proc = P_READ;
-	w->c.bufsz = cnt;
-	n3c_set_fh(&w->c.a.read.file, fh);
-	w->c.a.read.offset = off;
-	w->c.a.read.count = cnt;
-	r = n3c_start(n, &w->c, &w->p);
+	c = &p->w.c;
+	c->proc = P_READ;
+	c->bufsz = cnt;
+	n3c_set_fh(&c->a.read.file, fh);
+	c->a.read.offset = off;
+	c->a.read.count = cnt;
+	r = n3c_start(n, &p->w);
 	if (r) {
-		free(w);
+		free(p);
 		return r;
 	}
-	*out = w;
+	*out = p;
 	return 0;
 }
 
-ssize_t n3_read_end(struct n3 *n, struct n3rpend *w, void *buf, bool *eof,
+ssize_t n3_read_end(struct n3 *n, struct n3rpend *p, void *buf, bool *eof,
 		    struct n3attr *attr)
 {
+	struct call *c = &p->w.c;
 	ssize_t r;
 
-	nc_wait_by(w->nc, w->p, &n->dl);
-	w->c.buf = buf;         /* decoded here, in the waiter's thread */
-	r = w->c.rpc.err ? w->c.rpc.err : n3c_decode(&w->c);
-	nrpc_done(&w->c.rpc);
+	c->buf = buf;           /* decoded here, in the waiter's thread */
+	/* a JUKEBOX is not asked again: -EAGAIN, the window dropped */
+	r = n3c_wait(&p->w, &n->dl, NULL);
 	if (r == 0) {
-		r = w->c.count;
-		*eof = w->c.eof;
-		*attr = w->c.attr;
+		r = c->count;
+		*eof = c->eof;
+		*attr = c->attr;
 	}
-	free(w);
+	free(p);
 	return r;
 }
 
-void n3_read_drop(struct n3rpend *w)
+void n3_read_drop(struct n3rpend *p)
 {
-	nc_abandon(w->nc, w->p);
-	nrpc_done(&w->c.rpc);
-	free(w);
+	n3c_abandon(&p->w);
+	free(p);
 }
 
 ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,
@@ -549,56 +553,45 @@ int n3_commit(struct n3 *n, const struct fh3 *fh, uint64_t *verf)
 	return r;
 }
 
-struct n3cpend {
-	struct nconn *nc;
-	struct npend *p;
-	struct call c;
-};
-
 int n3_commit_start(struct n3 *n, const struct fh3 *fh, struct n3cpend **out)
 {
-	struct n3cpend *w = sys_calloc(1, sizeof(*w));
+	struct n3cpend *p = sys_calloc(1, sizeof(*p));
 	int r;
 
-	if (!w)
+	if (!p)
 		return -ENOMEM;
-	w->nc = n->nc;
-	w->c.proc = P_COMMIT;
-	n3c_set_fh(&w->c.a.commit.file, fh);
-	n3c_prep(&w->c);
-	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
+	p->w.c.proc = P_COMMIT;
+	n3c_set_fh(&p->w.c.a.commit.file, fh);
+	r = n3c_start(n, &p->w);
 	if (r) {
-		nrpc_done(&w->c.rpc);
-		free(w);
+		free(p);
 		return r;
 	}
-	*out = w;
+	*out = p;
 	return 0;
 }
 
-int n3_commit_end(struct n3 *n, struct n3cpend *w, uint64_t *verf)
+int n3_commit_end(struct n3 *n, struct n3cpend *p, uint64_t *verf)
 {
-	int r;
+	/* a JUKEBOX is not asked again: -EAGAIN, a COMMIT that failed (the
+	 * data stays kept for the next one, which asks again) */
+	int r = n3c_wait(&p->w, &n->dl, NULL);
 
-	nc_wait_by(w->nc, w->p, &n->dl);
-	r = w->c.rpc.err ? w->c.rpc.err : n3c_decode(&w->c);
-	nrpc_done(&w->c.rpc);
 	if (r == 0)
-		*verf = w->c.verf;
-	free(w);
+		*verf = p->w.c.verf;
+	free(p);
 	return r;
 }
 
-bool n3_commit_ready(struct n3cpend *w)
+bool n3_commit_ready(struct n3cpend *p)
 {
-	return nc_ready(w->nc, w->p);
+	return n3c_ready(&p->w);
 }
 
-void n3_commit_drop(struct n3cpend *w)
+void n3_commit_drop(struct n3cpend *p)
 {
-	nc_abandon(w->nc, w->p);
-	nrpc_done(&w->c.rpc);
-	free(w);
+	n3c_abandon(&p->w);
+	free(p);
 }
 
 int n3_commit_async(struct nconn *nc, const struct uvfs_cred *cred,

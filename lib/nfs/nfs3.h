@@ -8,7 +8,9 @@
  * handles, attributes as struct stat, data.  Nothing here keeps state
  * between calls.  Errors: a negative errno (NFS3ERR_* mapped as Linux's
  * client maps them), -EIO for a lost or cancelled request, -ETIMEDOUT for
- * a deadline.
+ * a deadline.  NFS3ERR_JUKEBOX ("not now") is asked again until the
+ * deadline (then -ETIMEDOUT) by every call waited for, except the two
+ * hints that say otherwise below (n3_read_end, n3_commit_end).
  */
 #ifndef UVFS_NFS3_H
 #define UVFS_NFS3_H
@@ -112,17 +114,20 @@ ssize_t n3_write_many(struct n3 *c, const struct fh3 *fh,
  * request: buf is the caller's again on return), its reply waited for by
  * n3_write_end, exactly once, by the deadline c had at the start: the
  * bytes written (*verf the write verifier, *after the attributes), or an
- * error.  A write behind (wb.c). */
+ * error.  Answered JUKEBOX, it is sent again (the same request) until the
+ * later of that deadline and dl (the deadline of the operation that
+ * waits for it; NULL: none), then -ETIMEDOUT.  A write behind (wb.c). */
 struct n3wpend;
 int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out);
-ssize_t n3_write_end(struct n3wpend *w, uint64_t *verf,
-		     struct n3attr *after);
+ssize_t n3_write_end(struct n3wpend *w, const struct timespec *dl,
+		     uint64_t *verf, struct n3attr *after);
 /* A READ of cnt bytes at off sent now (read-ahead, ra.c), its reply
  * waited for by n3_read_end by the deadline of the caller who wants it
- * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error;
- * or given up on by n3_read_drop without waiting (its reply dropped when
- * it comes).  Exactly one of the two, once. */
+ * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error
+ * (-EAGAIN: answered JUKEBOX, not asked again); or given up on by
+ * n3_read_drop without waiting (its reply dropped when it comes).
+ * Exactly one of the two, once. */
 struct n3rpend;
 int n3_read_start(struct n3 *c, const struct fh3 *fh, uint32_t cnt,
 		  uint64_t off, struct n3rpend **out);
@@ -132,8 +137,9 @@ void n3_read_drop(struct n3rpend *w);
 int n3_commit(struct n3 *c, const struct fh3 *fh, uint64_t *verf);
 /* A COMMIT sent now (in the background of writes behind, wb.c), its
  * reply waited for by n3_commit_end by the deadline of the caller who
- * wants it (c): 0 and *verf, or an error; or given up on by
- * n3_commit_drop without waiting.  Exactly one of the two, once. */
+ * wants it (c): 0 and *verf, or an error (-EAGAIN: answered JUKEBOX, not
+ * asked again); or given up on by n3_commit_drop without waiting.
+ * Exactly one of the two, once. */
 struct n3cpend;
 int n3_commit_start(struct n3 *c, const struct fh3 *fh,
 		    struct n3cpend **out);

@@ -1,10 +1,9 @@
 /*
  * nfs3_call.c - the call machinery under nfs3.c's procedures (nfs3_i.h):
  * the procedure table, the conversions between libnfs's XDR structs and
- * the driver's (attributes, handles, errors), the decoding of every
- * reply, and the ways a call goes out: waited for (n3c_call, which asks
- * a JUKEBOX again), many at once, started and waited for later, or sent
- * and forgotten.  No object outlives its call.
+ * the driver's (attributes, handles, errors), and the decoding of every
+ * reply.  How a call goes out (and is asked again after a JUKEBOX) is
+ * nfs3_send.c's.  No object outlives its call.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,11 +12,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
-#include "deadline.h"
 #include "nfs3_i.h"
 #include "sys.h"
 
@@ -58,7 +55,7 @@ static int nfs3_errno(int st)
 	case NFS3ERR_TOOSMALL:      return -EINVAL;
 	case NFS3ERR_SERVERFAULT:   return -EIO;
 	case NFS3ERR_BADTYPE:       return -EINVAL;
-	case NFS3ERR_JUKEBOX:       return -EAGAIN;
+	case NFS3ERR_JUKEBOX:       return -EAGAIN; /* asked again first */
 	default:                    return -EIO;
 	}
 }
@@ -414,86 +411,4 @@ static unsigned flags_of(enum proc p)
 	default:
 		return 0;       /* creates, removes, renames, writes, setattr */
 	}
-}
-
-/* Whether c's reply says NFS3ERR_JUKEBOX: the server could not do it now
- * and did nothing (a file it is busy with, its own resources short).
- * Every NFS v3 result begins with its status (RFC 1813); MOUNT's has no
- * such answer. */
-static bool jukebox(struct call *c)
-{
-	const GETATTR3res *any = (const void *)&c->r;
-
-	return c->proc != P_MNT && c->rpc.err == 0 &&
-	       any->status == NFS3ERR_JUKEBOX;
-}
-
-/* Makes c and waits for its reply.  A JUKEBOX answer is asked again, as
- * Linux's client does (every 5 s there, for as long as the caller
- * waits): here after 10 ms, doubling to 1 s, within the call's deadline;
- * past it the call is -ETIMEDOUT, the answer of a server that did not
- * answer in time.  Safe for every procedure: the server did nothing. */
-int n3c_call(struct n3 *n, struct call *c)
-{
-	struct nrpc *rp = &c->rpc;
-	int r, wait_ms = 10;
-
-	for (;;) {
-		n3c_prep(c);
-		r = nc_call_many(n->nc, n->cred, &rp, 1, n->flags, &n->dl);
-		if (r == 0)
-			r = n3c_decode(c);
-		bool again = jukebox(c);
-		nrpc_done(&c->rpc);
-		if (!again)
-			return r;
-		int left = ms_left(&n->dl);
-		if (left <= 0)
-			return -ETIMEDOUT;
-		struct timespec ts = { 0 };
-		ts_add_ms(&ts, wait_ms < left ? wait_ms : left);
-		nanosleep(&ts, NULL);
-		if (wait_ms < 1000)
-			wait_ms *= 2;
-	}
-}
-
-int n3c_send_async(struct nconn *nc, const struct uvfs_cred *cred,
-		      struct call *c)
-{
-	int r;
-
-	n3c_prep(c);
-	r = nc_send(nc, cred, &c->rpc);
-	nrpc_done(&c->rpc);
-	return r;
-}
-
-int n3c_start(struct n3 *n, struct call *c, struct npend **p)
-{
-	int r;
-
-	n3c_prep(c);
-	r = nc_start(n->nc, n->cred, &c->rpc, n->flags, &n->dl, p);
-	if (r)
-		nrpc_done(&c->rpc);
-	return r;
-}
-
-int n3c_call_many(struct n3 *n, struct call *cs, int *res,
-		     unsigned k)
-{
-	struct nrpc *rps[N3_MANY_MAX] = { 0 };
-	int r;
-
-	for (unsigned i = 0; i < k; i++) {
-		n3c_prep(&cs[i]);
-		rps[i] = &cs[i].rpc;
-	}
-	r = nc_call_many(n->nc, n->cred, rps, k, n->flags, &n->dl);
-	for (unsigned i = 0; i < k; i++) {
-		res[i] = r ? r : n3c_decode(&cs[i]);
-		nrpc_done(&cs[i].rpc);
-	}
-	return r;
 }

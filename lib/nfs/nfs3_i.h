@@ -1,14 +1,14 @@
 /*
- * nfs3_i.h - what nfs3.c (the procedures) and nfs3_call.c (the call
- * machinery) share; nothing outside them sees it.
+ * nfs3_i.h - what nfs3.c (the procedures), nfs3_call.c and nfs3_send.c
+ * (the call machinery) share; nothing outside them sees it.
  *
  * A procedure is one struct call on its caller's stack: the arguments in
  * libnfs's XDR structs (pointing into the caller's buffers: they are
  * encoded before the call goes out), the decoded reply (libnfs's XDR
  * structs, whose memory nrpc_done frees) and the results the driver
  * wants.  n3c_prep() says which procedure and XDR routines; n3c_decode()
- * copies the reply out in the caller's thread.  No object outlives its
- * call.
+ * copies the reply out in the caller's thread; nfs3_send.c sends it (as
+ * many times as a JUKEBOX answer asks).  No object outlives its call.
  */
 #ifndef UVFS_NFS3_I_H
 #define UVFS_NFS3_I_H
@@ -90,22 +90,53 @@ struct call {
 	uint32_t rtmax, wtmax, dtpref;
 };
 
+/* nfs3_call.c: the table, the conversions, the decoding */
+
 /* The handle fh as XDR arguments (pointing into fh). */
 void n3c_set_fh(nfs_fh3 *x, const struct fh3 *fh);
 /* Fills c->rpc for c's procedure (its arguments set). */
 void n3c_prep(struct call *c);
 /* c's reply copied out into c's results: 0 or the NFS error as an errno. */
 int n3c_decode(struct call *c);
-/* Makes c and waits for its reply (NFS3ERR_JUKEBOX asked again within
- * the deadline): 0 or an error; the results are in c. */
+
+/* nfs3_send.c: how a call goes out.  A call answered NFS3ERR_JUKEBOX
+ * ("not now": nothing done) is sent again as it is, after 10 ms doubling
+ * to 1 s, until the deadline of the operation that waits for it, then
+ * -ETIMEDOUT: one policy for every call waited for. */
+
+/* Makes c and waits for its reply: 0 or an error; the results in c. */
 int n3c_call(struct n3 *n, struct call *c);
-/* Sends c, not waited for (its reply is dropped). */
+/* Up to N3_MANY_MAX calls at once, by n's one deadline (those answered
+ * JUKEBOX asked again, the others kept): res[i] is each one's result;
+ * returns 0, or -ENOMEM (and so is each res[i] not answered before). */
+int n3c_call_many(struct n3 *n, struct call *cs, int *res, unsigned k);
+/* Sends c, not waited for (its reply, whatever it says, is dropped). */
 int n3c_send_async(struct nconn *nc, const struct uvfs_cred *cred,
 		   struct call *c);
-/* Sends c (filled in, not prepared) without waiting for its reply: 0
- * and *p to wait on, or an error with c's request released. */
-int n3c_start(struct n3 *n, struct call *c, struct npend **p);
-/* Up to N3_MANY_MAX calls at once; res[i] is each one's result. */
-int n3c_call_many(struct n3 *n, struct call *cs, int *res, unsigned k);
+
+/* A call sent now, its answer waited for later (nfs3.c: a write behind,
+ * a read-ahead piece, a background COMMIT): n3c_start with c filled in
+ * (not prepared), then exactly one of n3c_wait and n3c_abandon. */
+struct pend {
+	struct nconn *nc;
+	struct npend *p;                /* in flight; NULL once ended */
+	unsigned flags;
+	struct timespec dl;             /* the start's deadline */
+	struct call c;
+};
+/* Sends w->c as n's caller, by n's deadline: 0, or an error with the
+ * request released. */
+int n3c_start(struct n3 *n, struct pend *w);
+/* Waits for w's answer, by the start's deadline or wait_by if later
+ * (NULL: the start's), and copies it into w->c's results: 0 or an error.
+ * A JUKEBOX answer is asked again by the later of the start's deadline
+ * and again_by (the deadline of the operation that waits for it); with
+ * again_by NULL it is -EAGAIN (a hint, which the caller drops). */
+int n3c_wait(struct pend *w, const struct timespec *wait_by,
+	     const struct timespec *again_by);
+/* Has w's answer come (would n3c_wait's first wait return at once)? */
+bool n3c_ready(struct pend *w);
+/* Gives w up without waiting (its reply dropped when it comes). */
+void n3c_abandon(struct pend *w);
 
 #endif /* UVFS_NFS3_I_H */

@@ -11,8 +11,8 @@
  *   names.c  the name cache
  *   wb.c     writes behind and COMMIT
  *   ra.c     read-ahead windows
- *   nfs3.c   NFSv3/MOUNT v3 procedures (nfs3_call.c: their call
- *            machinery); rpc.c: ONC RPC on lib/remote
+ *   nfs3.c   NFSv3/MOUNT v3 procedures (nfs3_call.c, nfs3_send.c:
+ *            their call machinery); rpc.c: ONC RPC on lib/remote
  *
  * Objects and their lifecycles:
  *
@@ -334,8 +334,9 @@ void nw_init(struct node *n);
  * behind's latched one, at once). */
 ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		 const void *buf, size_t len, uint64_t off);
-/* Waits for every write of n in flight (their errors are latched). */
-void nw_settle(struct nsb *s, struct node *n);
+/* Waits for every write of n in flight (their errors are latched; a
+ * JUKEBOX asked again within c's deadline). */
+void nw_settle(struct nsb *s, struct n3 *c, struct node *n);
 /* Waits for them, COMMITs (sending again what a changed verifier may
  * have lost): 0 or an error; report: the latched error first (and
  * cleared: fsync, close), else only the commit's own. */

@@ -448,7 +448,7 @@ int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
 	return 0;
 }
 
-/* A call sent now and waited for later (nc_start, nc_wait: rpc.h). */
+/* A call sent now and waited for later (nc_start, nc_wait_by: rpc.h). */
 struct npend {
 	struct nrpc *c;
 	struct rs_req *rq;
@@ -502,7 +502,8 @@ int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
 	return 0;
 }
 
-void nc_wait(struct nconn *nc, struct npend *p)
+/* Waits for p by p->dl (rpc.h, nc_wait_by). */
+static void pend_wait(struct nconn *nc, struct npend *p)
 {
 	struct rs_session *s = &nc->s;
 	struct nrpc *c = p->c;
@@ -540,7 +541,7 @@ void nc_wait_by(struct nconn *nc, struct npend *p, const struct timespec *dl)
 {
 	if (ts_ns(dl) > ts_ns(&p->dl))
 		p->dl = *dl;
-	nc_wait(nc, p);
+	pend_wait(nc, p);
 }
 
 bool nc_ready(struct nconn *nc, struct npend *p)
@@ -554,6 +555,23 @@ void nc_abandon(struct nconn *nc, struct npend *p)
 	 * p->nr (its pd) again: this protocol has no req_free */
 	rs_call_abandon(&nc->s, p->rq);
 	free(p);
+}
+
+int nc_pause(struct nconn *nc, int ms)
+{
+	struct rs_session *s = &nc->s;
+	struct timespec until;
+	bool dead;
+
+	deadline_in(&until, ms);
+	pthread_mutex_lock(&s->lock);
+	/* s->cv: a tag freed (woken for nothing here), or killed */
+	while (s->rs.state != RS_DEAD &&
+	       pthread_cond_timedwait(&s->cv, &s->lock, &until) != ETIMEDOUT)
+		;
+	dead = s->rs.state == RS_DEAD;
+	pthread_mutex_unlock(&s->lock);
+	return dead ? -EIO : 0;
 }
 
 /* Not waited for: an AUX request (its reply or loss is dropped). */
@@ -578,13 +596,19 @@ int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c)
 	return r;
 }
 
-void nrpc_done(struct nrpc *c)
+void nrpc_again(struct nrpc *c)
 {
 	if (c->zlive)
 		zdr_destroy(&c->z);
 	c->zlive = false;
 	free(c->reply);
 	c->reply = NULL;
+	c->err = 0;
+}
+
+void nrpc_done(struct nrpc *c)
+{
+	nrpc_again(c);
 	free(c->frame);
 	c->frame = NULL;
 }

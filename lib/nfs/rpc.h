@@ -15,7 +15,8 @@
  * Lifecycle: nconn_new (connected, reader and supervisor running) to
  * nconn_free; nconn_cancel (forced unmount) kills it for good before.
  * A struct nrpc is one call, owned by its caller: filled, passed to
- * nc_call_many (or nrpc_oneshot), read, then nrpc_done.
+ * nc_call_many (or nrpc_oneshot), read, then nrpc_done (or nrpc_again,
+ * and passed again: the same request asked again).
  *
  * Credentials: each call carries the AUTH_SYS credential it is given
  * (uid, gid, at most 16 supplementary groups, as AUTH_SYS allows), or
@@ -100,33 +101,43 @@ int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
 		 struct timespec *dl);
 /*
  * One call sent now, waited for later (writes behind): nc_start encodes
- * and sends c as cred (NULL: root) with the deadline *dl (kept: the wait
- * runs by it, with the session's liveness and fencing rules, so a call
- * waited for after its deadline is fenced at once if unanswered), and
- * gives the pending call; 0, or why it did not go (nothing pending).
- * nc_wait waits for it, sends it again after a loss as nc_call_many
- * does, sets c->err and frees the pending call.  Every call started is
- * waited for exactly once (a forced unmount ends the wait at once); c
- * stays the caller's (nrpc_done it after the wait).
+ * and sends c as cred (NULL: root; a call already encoded goes as it
+ * was) with the deadline *dl (kept: the wait runs by it, with the
+ * session's liveness and fencing rules, so a call waited for after its
+ * deadline is fenced at once if unanswered), and gives the pending call;
+ * 0, or why it did not go (nothing pending).  nc_wait_by waits for it,
+ * by that deadline or dl if later (a read ahead waited for by the read
+ * that wants it), sends it again after a loss as nc_call_many does, sets
+ * c->err and frees the pending call.  Every call started is waited for
+ * (or abandoned) exactly once (a forced unmount ends the wait at once);
+ * c stays the caller's (nrpc_done it after the wait, or nrpc_again and
+ * start it again).
  */
 struct npend;
 int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
 	     unsigned flags, const struct timespec *dl, struct npend **out);
-void nc_wait(struct nconn *nc, struct npend *p);
-/* nc_wait by dl (a later caller's deadline) instead of the start's, when
- * dl is later: a read ahead waited for by the read that wants it. */
 void nc_wait_by(struct nconn *nc, struct npend *p, const struct timespec *dl);
-/* Has the pending call's answer (or end) come: would nc_wait return
- * without waiting for the server?  (After a loss nc_wait may still send
- * it again.) */
+/* Has the pending call's answer (or end) come: would nc_wait_by return
+ * without waiting for the server?  (After a loss it may still send it
+ * again.) */
 bool nc_ready(struct nconn *nc, struct npend *p);
 /* Gives up on a pending call without waiting (a read ahead nobody will
  * read): its reply, when it comes, is dropped; p is freed.  c is the
  * caller's again at once (nrpc_done it). */
 void nc_abandon(struct nconn *nc, struct npend *p);
+/* Waits ms before a call goes again (NFS's JUKEBOX): 0, or -EIO at once
+ * when the connection is killed (a forced unmount) before or during the
+ * wait. */
+int nc_pause(struct nconn *nc, int ms);
 /* Sends one call nobody waits for (its reply is dropped): 0 or why it
  * did not go.  c is the caller's again on return (nrpc_done it). */
 int nc_send(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c);
+/* Frees what c's reply holds (its decoded results too) and keeps the
+ * request as it was encoded, so that c can go out again as it is (to
+ * nc_call_many or nc_start: the same arguments and credential, whatever
+ * cred they are given now, and no buffer of the caller's read again):
+ * a call the server said to ask again later (NFS's JUKEBOX). */
+void nrpc_again(struct nrpc *c);
 void nrpc_done(struct nrpc *c);
 
 /* One call on a connection of its own to host:port, as root (the

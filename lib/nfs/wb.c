@@ -15,7 +15,11 @@
  * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
  * error reaches close(2)).  The first error of a write behind is latched
  * in the node: every write after it fails at once with it, and fsync or
- * the next close reports it (once) and clears it.
+ * the next close reports it (once) and clears it.  A WRITE answered
+ * JUKEBOX ("not now": nothing written) is no failure: whoever waits for
+ * it sends it again (nfs3_send.c's policy) until its own operation's
+ * deadline or the WRITE's, whichever is later; only past that is it one
+ * (-ETIMEDOUT, latched like the others).
  *
  * COMMIT in the background: past WB_COMMIT_AT bytes kept on a file, a
  * write sends a COMMIT and does not wait for it (one at a time per
@@ -87,12 +91,15 @@ void nw_init(struct node *n)
 }
 
 /* Waits for w (in flight) and accounts for its answer: kept with its
- * verifier, or dropped with its error latched.  => n->wb_lock held. */
-static void wait_one_locked(struct nsb *s, struct node *n, struct wbuf *w)
+ * verifier, or dropped with its error latched.  Answered JUKEBOX, it is
+ * sent again until the deadline of c's operation (the waiter's, or the
+ * write's own if later).  => n->wb_lock held. */
+static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
+			    struct wbuf *w)
 {
 	struct n3attr a = { 0 };
 	uint64_t verf = 0;
-	ssize_t r = n3_write_end(w->pend, &verf, &a);
+	ssize_t r = n3_write_end(w->pend, &c->dl, &verf, &a);
 
 	w->pend = NULL;
 	n->wb_out--;
@@ -154,32 +161,32 @@ static void sweep_locked(struct node *n)
 
 /* Waits for every write in flight whose range meets [off, off + len)
  * (all of them: len UINT64_MAX).  => n->wb_lock held. */
-static void settle_locked(struct nsb *s, struct node *n, uint64_t off,
-			  uint64_t len)
+static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
+			  uint64_t off, uint64_t len)
 {
 	for (struct wbuf *w = n->wb_head; w && n->wb_out > 0; w = w->next)
 		if (w->st == WB_OUT && (len == UINT64_MAX ||
 				(w->off < off + len && off < w->off + w->len)))
-			wait_one_locked(s, n, w);
+			wait_one_locked(s, c, n, w);
 	sweep_locked(n);
 }
 
 /* Waits for the oldest write in flight.  => n->wb_lock held. */
-static void wait_oldest_locked(struct nsb *s, struct node *n)
+static void wait_oldest_locked(struct nsb *s, struct n3 *c, struct node *n)
 {
 	for (struct wbuf *w = n->wb_head; w; w = w->next)
 		if (w->st == WB_OUT) {
-			wait_one_locked(s, n, w);
+			wait_one_locked(s, c, n, w);
 			break;
 		}
 	sweep_locked(n);
 }
 
-void nw_settle(struct nsb *s, struct node *n)
+void nw_settle(struct nsb *s, struct n3 *c, struct node *n)
 {
 	pthread_mutex_lock(&n->wb_lock);
 	if (n->wb_out > 0)
-		settle_locked(s, n, 0, UINT64_MAX);
+		settle_locked(s, c, n, 0, UINT64_MAX);
 	pthread_mutex_unlock(&n->wb_lock);
 }
 
@@ -289,7 +296,7 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 		for (struct wbuf *w = n->wb_head; w; w = w->next)
 			w->cseq = 0;
 	}
-	settle_locked(s, n, 0, UINT64_MAX);
+	settle_locked(s, c, n, 0, UINT64_MAX);
 	for (int tries = 0; n->wb_head && tries < 4; tries++) {
 		r = n3_commit(c, &fh, &cverf);
 		if (r)
@@ -305,7 +312,7 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 				r = e > 0 ? 0 : e;
 		}
 		atomic_fetch_add(&s->rewrites, again);
-		settle_locked(s, n, 0, UINT64_MAX);
+		settle_locked(s, c, n, 0, UINT64_MAX);
 		if (r)
 			return r;
 	}
@@ -334,7 +341,7 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 	}
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
-		settle_locked(s, n, off, len);
+		settle_locked(s, c, n, off, len);
 	/* a background COMMIT answered: taken, no wait */
 	if (n->wb_commit && n3_commit_ready(n->wb_commit))
 		commit_reap_locked(s, c, n);
@@ -358,7 +365,7 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		uint32_t piece = len - done > s->wtmax ? s->wtmax
 						       : (uint32_t)(len - done);
 		while (n->wb_out > 0 && n->wb_out_bytes + piece > WB_WINDOW)
-			wait_oldest_locked(s, n);
+			wait_oldest_locked(s, c, n);
 		struct wbuf *w = sys_malloc(sizeof(*w) + piece);
 		if (!w) {
 			r = -ENOMEM;
@@ -418,11 +425,12 @@ void nw_fini(struct node *n)
 		struct wbuf *w = n->wb_head;
 		n->wb_head = w->next;
 		if (w->st == WB_OUT) {
-			/* its deadline bounds the wait; at an unmount after
-			 * a forced one, the session ends it at once */
+			/* its deadline bounds the wait (a JUKEBOX asked
+			 * again too); at an unmount after a forced one, the
+			 * session ends it at once */
 			struct n3attr a;
 			uint64_t verf;
-			n3_write_end(w->pend, &verf, &a);
+			n3_write_end(w->pend, NULL, &verf, &a);
 		}
 		free(w);
 	}
