@@ -15,9 +15,21 @@
  *    server sees it end: fencing), after which the session reconnects and
  *    the next call succeeds;
  *  - NFS3ERR_JUKEBOX ("not now", nothing done) is asked again after a
- *    growing pause (nfs3_call.c's n3c_call): a server that says it three times
- *    is answered on the fourth try; one that always says it makes the
- *    call -ETIMEDOUT at its deadline, never -EAGAIN.
+ *    growing pause (nfs3_send.c), on every path a call is waited for:
+ *    a GETATTR the server says it to three times is answered on the
+ *    fourth try; the READs of a large read sent many at once, some
+ *    answered JUKEBOX first, give the file's bytes; writes behind
+ *    answered JUKEBOX are sent again and reach the server's disk by the
+ *    fsync.  A server that always says it makes the call (the read, the
+ *    fsync after writes behind) -ETIMEDOUT at its deadline, never
+ *    -EAGAIN, and one killed (a forced unmount) during its pause -EIO at
+ *    once; a read-ahead piece answered JUKEBOX drops the window (a hint)
+ *    and the read reads for itself.
+ *
+ * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
+ * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier);
+ * mode says how, and in M_JUKEBOX the first jukebox_left calls of
+ * procedure jukebox_proc (all, if < 0) are answered NFS3ERR_JUKEBOX.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,6 +60,7 @@
 
 #include "deadline.h"
 #include "nfs3.h"
+#include "nfs_i.h"
 #include "rpc.h"
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX };
@@ -60,10 +73,22 @@ static _Atomic bool stop;
  * read after the call returned: the reply orders them) */
 static _Atomic uint32_t seen_uid, seen_gid, seen_ngroups;
 static _Atomic int conns_ended;         /* connections that ended */
-static _Atomic int jukebox_left;        /* M_JUKEBOX: GETATTRs answered
+static _Atomic int jukebox_proc = NFS3_GETATTR; /* M_JUKEBOX: which */
+static _Atomic int jukebox_left;        /* ... calls of it answered
 					 * NFS3ERR_JUKEBOX before an answer
 					 * (< 0: all of them) */
-static _Atomic int getattrs_seen;
+static _Atomic int seen[32];            /* calls received, by procedure */
+
+#define FILE_SIZE ((1u << 20) + 1000)   /* what READ reads */
+#define DISK_SIZE (4u << 20)            /* what WRITE writes */
+static pthread_mutex_t disk_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t disk[DISK_SIZE];         /* disk_lock */
+static const char verifier[8] = "verf0001";
+
+static uint8_t file_byte(uint64_t off)
+{
+	return (uint8_t)(off * 7 + off / 4099);
+}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -150,6 +175,95 @@ static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 	return n;
 }
 
+/* Is this call of proc to be answered NFS3ERR_JUKEBOX (mode M_JUKEBOX)? */
+static bool busy_now(int m, uint32_t proc)
+{
+	int left;
+
+	if (m != M_JUKEBOX || proc != (uint32_t)atomic_load(&jukebox_proc))
+		return false;
+	left = atomic_load(&jukebox_left);
+	while (left > 0 &&
+	       !atomic_compare_exchange_weak(&jukebox_left, &left, left - 1))
+		;
+	return left != 0;
+}
+
+/* The handle, then the offset: where args's (n bytes) offset is. */
+static size_t after_fh(const uint8_t *args, size_t n)
+{
+	return n < 4 ? n : 4 + ((get32(args) + 3) & ~3u);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* The results of a READ, WRITE or COMMIT (args: its n bytes of
+ * arguments) into b (cap bytes, at least the data's + 512): their
+ * length.  busy: NFS3ERR_JUKEBOX, and nothing done. */
+static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
+		     bool busy, uint8_t *b, size_t cap)
+{
+	size_t at = after_fh(args, n);
+	uint64_t off = at + 12 <= n ? get64(args + at) : 0;
+	uint32_t cnt = at + 12 <= n ? get32(args + at + 8) : 0;
+	uint8_t *data = NULL;
+	ZDR z;
+	bool ok;
+
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	if (proc == NFS3_READ) {
+		READ3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
+		if (!busy) {
+			uint32_t k = off >= FILE_SIZE ? 0
+				     : FILE_SIZE - off < cnt
+				     ? (uint32_t)(FILE_SIZE - off) : cnt;
+			data = malloc(k + 1);
+			for (uint32_t i = 0; i < k; i++)
+				data[i] = file_byte(off + i);
+			r.READ3res_u.resok.count = k;
+			r.READ3res_u.resok.eof = off + k >= FILE_SIZE;
+			r.READ3res_u.resok.data.data_len = k;
+			r.READ3res_u.resok.data.data_val = (char *)data;
+		}
+		ok = zdr_READ3res(&z, &r);
+	} else if (proc == NFS3_WRITE) {
+		WRITE3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
+		if (!busy) {
+			/* after the stable mode: the data's length, the data */
+			const uint8_t *d = args + at + 20;
+			uint32_t k = at + 20 <= n ? get32(args + at + 16) : 0;
+			assert_true(at + 20 + k <= n && k == cnt &&
+				    off + k <= DISK_SIZE);
+			pthread_mutex_lock(&disk_lock);
+			memcpy(disk + off, d, k);
+			pthread_mutex_unlock(&disk_lock);
+			r.WRITE3res_u.resok.count = k;
+			r.WRITE3res_u.resok.committed = UNSTABLE;
+			memcpy(r.WRITE3res_u.resok.verf, verifier, 8);
+		}
+		ok = zdr_WRITE3res(&z, &r);
+	} else {
+		COMMIT3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
+		if (!busy)
+			memcpy(r.COMMIT3res_u.resok.verf, verifier, 8);
+		ok = zdr_COMMIT3res(&z, &r);
+	}
+	assert_true(ok);
+	size_t len = zdr_getpos(&z);
+	zdr_destroy(&z);
+	free(data);
+	return len;
+}
+
 /* One connection: answers each call as the mode says, until it ends. */
 static void serve(int fd)
 {
@@ -167,6 +281,9 @@ static void serve(int fd)
 		}
 		uint32_t xid = get32(body), proc = get32(body + 20);
 		int m = atomic_load(&mode);
+		/* the arguments: after the credential and the verifier */
+		size_t args = 32 + ((get32(body + 28) + 3) & ~3u);
+		args += 8 + ((get32(body + args + 4) + 3) & ~3u);
 		if (proc == 1 && get32(body + 24) == 1) {
 			/* AUTH_SYS: stamp, machine name, uid, gid, groups */
 			const uint8_t *c = body + 32;
@@ -176,21 +293,30 @@ static void serve(int fd)
 			atomic_store(&seen_gid, get32(c + 4));
 			atomic_store(&seen_ngroups, get32(c + 8));
 		}
-		free(body);
-		if (m == M_SILENT)
+		if (m == M_SILENT) {
+			free(body);
 			continue;       /* nothing, not even to the probe */
-		bool busy = false;
-		if (proc == 1) {
-			atomic_fetch_add(&getattrs_seen, 1);
-			busy = m == M_JUKEBOX &&
-			       atomic_fetch_sub(&jukebox_left, 1) != 0;
 		}
-		uint8_t res[512], out[1024];
-		size_t rl = proc == 1 ? getattr_res(res, sizeof(res), busy)
-				      : 0;
+		if (proc < 32)
+			atomic_fetch_add(&seen[proc], 1);
+		bool busy = busy_now(m, proc);
+		bool io = proc == NFS3_READ || proc == NFS3_WRITE ||
+			  proc == NFS3_COMMIT;
+		size_t cap = 1024 + (io ? len : 0) +
+			     (proc == NFS3_READ ? 1u << 20 : 0);
+		uint8_t *res = malloc(cap), *out = malloc(cap + 64);
+		assert_non_null(res);
+		assert_non_null(out);
+		size_t rl = proc == NFS3_GETATTR
+				    ? getattr_res(res, cap, busy)
+			    : io && len > args
+				    ? io_res(proc, body + args, len - args,
+					     busy, res, cap)
+				    : 0;
+		free(body);
 		size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
 				       m == M_DENY && proc == 1, res, rl);
-		if (m == M_FRAG && bl > 16) {
+		if (m == M_FRAG && bl > 16 && bl < 1000) {
 			/* three fragments: 5 bytes, 7 bytes, the rest */
 			uint8_t f[1100];
 			size_t o = 0, cut[3] = { 5, 7, bl - 12 }, at = 4;
@@ -206,6 +332,8 @@ static void serve(int fd)
 			put32(out, 0x80000000u | (uint32_t)bl);
 			write_full(fd, out, 4 + bl);
 		}
+		free(res);
+		free(out);
 	}
 	atomic_fetch_add(&conns_ended, 1);
 	close(fd);
@@ -396,9 +524,10 @@ static void jukebox_asked_again(void **state)
 
 	(void)state;
 	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_GETATTR);
 	/* three times "not now", then the answer: after 10 + 20 + 40 ms */
 	atomic_store(&jukebox_left, 3);
-	atomic_store(&getattrs_seen, 0);
+	atomic_store(&seen[NFS3_GETATTR], 0);
 	struct n3 c = { .nc = nc };
 	deadline_in(&c.dl, 5000);
 	uint64_t t0 = now_ms();
@@ -406,9 +535,9 @@ static void jukebox_asked_again(void **state)
 	uint64_t took = now_ms() - t0;
 	printf("three JUKEBOX answers, then the attributes: %llu ms, %d "
 	       "GETATTRs\n", (unsigned long long)took,
-	       atomic_load(&getattrs_seen));
+	       atomic_load(&seen[NFS3_GETATTR]));
 	assert_int_equal(st.st_size, 1234);
-	assert_int_equal(atomic_load(&getattrs_seen), 4);
+	assert_int_equal(atomic_load(&seen[NFS3_GETATTR]), 4);
 	assert_true(took >= 70);
 	/* always "not now": the call ends at its deadline, -ETIMEDOUT */
 	atomic_store(&jukebox_left, -1);
@@ -423,6 +552,270 @@ static void jukebox_asked_again(void **state)
 	nconn_free(nc);
 }
 
+struct getattr_arg {
+	struct n3 c;
+	int r;
+};
+
+static void *getattr_main(void *arg)
+{
+	struct getattr_arg *g = arg;
+	struct fh3 fh = { .len = 8, .data = "handle!" };
+	struct stat st;
+
+	g->r = n3_getattr(&g->c, &fh, &st);
+	return NULL;
+}
+
+/* A call pausing between JUKEBOX answers when the connection is killed
+ * (a forced unmount): -EIO at once, not at the end of its pause or its
+ * deadline. */
+static void jukebox_cancelled(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct getattr_arg g = { .c = { .nc = nc } };
+	pthread_t t;
+
+	(void)state;
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_GETATTR);
+	atomic_store(&jukebox_left, -1);
+	atomic_store(&seen[NFS3_GETATTR], 0);
+	deadline_in(&g.c.dl, 5000);
+	assert_int_equal(pthread_create(&t, NULL, getattr_main, &g), 0);
+	/* past the short pauses: in one of 640 ms or 1 s by now */
+	while (atomic_load(&seen[NFS3_GETATTR]) < 8)
+		usleep(10 * 1000);
+	usleep(100 * 1000);
+	uint64_t t0 = now_ms();
+	nconn_cancel(nc);
+	pthread_join(t, NULL);
+	uint64_t took = now_ms() - t0;
+	printf("killed during a JUKEBOX pause: %d after %llu ms\n", g.r,
+	       (unsigned long long)took);
+	assert_int_equal(g.r, -EIO);
+	assert_true(took < 300);
+	atomic_store(&mode, M_OK);
+	nconn_free(nc);
+}
+
+static bool file_bytes_ok(const uint8_t *b, size_t n, uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != file_byte(off + i))
+			return false;
+	return true;
+}
+
+/* A read of the whole file and past it in 64 KiB READs, 8 in flight at
+ * once (17 of them: 8, 8, 1), the first five to arrive answered JUKEBOX:
+ * the file's bytes, short only at its end; JUKEBOX for ever: -ETIMEDOUT
+ * at the deadline. */
+static void jukebox_read_many(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct fh3 fh = { .len = 8, .data = "handle!" };
+	size_t want = FILE_SIZE + 1000;         /* past the end: short */
+	uint8_t *buf = malloc(want);
+	struct n3attr a = { 0 };
+
+	(void)state;
+	assert_non_null(buf);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_READ);
+	atomic_store(&jukebox_left, 5);
+	atomic_store(&seen[NFS3_READ], 0);
+	struct n3 c = { .nc = nc };
+	deadline_in(&c.dl, 5000);
+	uint64_t t0 = now_ms();
+	ssize_t r = n3_read_many(&c, &fh, buf, want, 0, 64u << 10, 8, &a);
+	uint64_t took = now_ms() - t0;
+	printf("a read of 17 READs, 8 at once, 5 answered JUKEBOX first: "
+	       "%zd bytes in %llu ms, %d READs\n", r,
+	       (unsigned long long)took, atomic_load(&seen[NFS3_READ]));
+	assert_int_equal(r, FILE_SIZE);
+	assert_true(file_bytes_ok(buf, FILE_SIZE, 0));
+	assert_int_equal(atomic_load(&seen[NFS3_READ]), 17 + 5);
+	assert_true(took >= 10);
+	/* always "not now": the read ends at its deadline */
+	atomic_store(&jukebox_left, -1);
+	deadline_in(&c.dl, 600);
+	t0 = now_ms();
+	r = n3_read_many(&c, &fh, buf, want, 0, 64u << 10, 8, &a);
+	took = now_ms() - t0;
+	printf("READs answered JUKEBOX until the deadline (600 ms): %zd "
+	       "after %llu ms\n", r, (unsigned long long)took);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(took >= 550 && took < 600 + 1000);
+	atomic_store(&mode, M_OK);
+	free(buf);
+	nconn_free(nc);
+}
+
+/* The driver's objects a write behind or a read-ahead window needs,
+ * on the connection nc (64 KiB READs and WRITEs), for one file of
+ * FILE_SIZE bytes. */
+static struct nsb *sb_new(struct nconn *nc)
+{
+	struct nsb *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->lock, NULL);
+	s->nc = nc;
+	s->rtmax = s->wtmax = 64u << 10;
+	return s;
+}
+
+static struct node *node_new(void)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	assert_non_null(n);
+	nw_init(n);
+	n->ino = 4242;
+	n->type = S_IFREG;
+	n->fh = (struct fh3){ .len = 8, .data = "handle!" };
+	n->st_valid = true;
+	n->st.st_ino = 4242;
+	n->st.st_size = FILE_SIZE;
+	return n;
+}
+
+static void sb_node_free(struct nsb *s, struct node *n)
+{
+	nw_fini(n);
+	pthread_mutex_destroy(&n->wb_lock);
+	free(n);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static struct n3 ctx(struct nconn *nc, int ms)
+{
+	struct n3 c = { .nc = nc };
+
+	deadline_in(&c.dl, ms);
+	return c;
+}
+
+/* 1 MiB written behind in 256 KiB writes (16 WRITEs), the first three
+ * to arrive answered JUKEBOX: sent again, the fsync returns 0 and the
+ * server's disk holds the bytes.  JUKEBOX for ever: the write returns
+ * (it only sent), the fsync reports -ETIMEDOUT at its deadline, once,
+ * and nothing was written. */
+static void jukebox_write_behind(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 1u << 20, step = 256u << 10;
+	uint8_t *data = malloc(len);
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 13 + i / 257);
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, sizeof(disk));
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_WRITE);
+	atomic_store(&jukebox_left, 3);
+	atomic_store(&seen[NFS3_WRITE], 0);
+	atomic_store(&seen[NFS3_COMMIT], 0);
+	uint64_t t0 = now_ms();
+	for (size_t off = 0; off < len; off += step) {
+		struct n3 c = ctx(nc, 5000);
+		assert_int_equal(nw_write(s, &c, n, data + off, step, off),
+				 (ssize_t)step);
+	}
+	struct n3 fc = ctx(nc, 5000);
+	int r = nw_commit(s, &fc, n, true);
+	uint64_t took = now_ms() - t0;
+	printf("1 MiB written behind, 3 WRITEs answered JUKEBOX first: fsync "
+	       "%d after %llu ms, %d WRITEs, %d COMMITs\n", r,
+	       (unsigned long long)took, atomic_load(&seen[NFS3_WRITE]),
+	       atomic_load(&seen[NFS3_COMMIT]));
+	assert_int_equal(r, 0);
+	assert_int_equal(atomic_load(&seen[NFS3_WRITE]), 16 + 3);
+	assert_int_equal(atomic_load(&seen[NFS3_COMMIT]), 1);
+	pthread_mutex_lock(&disk_lock);
+	assert_memory_equal(disk, data, len);
+	pthread_mutex_unlock(&disk_lock);
+	assert_null(n->wb_head);                /* committed: nothing kept */
+	/* always "not now": the fsync ends at its deadline, -ETIMEDOUT;
+	 * the WRITEs were never applied */
+	atomic_store(&jukebox_left, -1);
+	struct n3 wc = ctx(nc, 600);
+	assert_int_equal(nw_write(s, &wc, n, data, step, 2u << 20),
+			 (ssize_t)step);
+	fc = ctx(nc, 600);
+	t0 = now_ms();
+	r = nw_commit(s, &fc, n, true);
+	took = now_ms() - t0;
+	printf("a write behind answered JUKEBOX until the deadline (600 ms): "
+	       "fsync %d after %llu ms\n", r, (unsigned long long)took);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(took >= 500 && took < 600 + 1000);
+	pthread_mutex_lock(&disk_lock);
+	for (size_t i = 0; i < step; i++)
+		assert_int_equal(disk[(2u << 20) + i], 0);
+	pthread_mutex_unlock(&disk_lock);
+	/* reported once (the close after it has nothing to say), and nothing
+	 * is left in flight or kept */
+	fc = ctx(nc, 600);
+	assert_int_equal(nw_commit(s, &fc, n, true), 0);
+	assert_null(n->wb_head);
+	assert_int_equal(n->wb_out, 0);
+	atomic_store(&mode, M_OK);
+	free(data);
+	sb_node_free(s, n);
+	nconn_free(nc);
+}
+
+/* The second read of a sequential run starts a read-ahead window; its
+ * pieces answered JUKEBOX drop it (a hint: not asked again), and the read
+ * reads for itself (n3_read_many, as the driver's read does), asked
+ * again: the file's bytes. */
+static void jukebox_read_ahead_dropped(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	struct handle h = { .n = n, .next_off = 64u << 10 };
+	size_t want = 64u << 10;
+	uint8_t *buf = malloc(want);
+	struct n3attr a = { 0 };
+
+	(void)state;
+	assert_non_null(buf);
+	pthread_mutex_init(&h.ra_lock, NULL);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_READ);
+	atomic_store(&jukebox_left, 20);        /* the window's 16 and 4 */
+	struct n3 c = ctx(nc, 5000);
+	pthread_mutex_lock(&h.ra_lock);
+	ssize_t r = nr_read(s, &c, n, &h, buf, want, want);
+	unsigned left_n = h.ra_n;
+	pthread_mutex_unlock(&h.ra_lock);
+	assert_int_equal(r, -EAGAIN);           /* the caller reads itself */
+	assert_int_equal(left_n, 0);
+	assert_int_equal(atomic_load(&s->ra_bytes), 0);
+	uint64_t t0 = now_ms();
+	r = n3_read_many(&c, &n->fh, buf, want, want, s->rtmax, 8, &a);
+	uint64_t took = now_ms() - t0;
+	printf("a read-ahead window answered JUKEBOX: dropped; the read for "
+	       "itself: %zd bytes after %llu ms\n", r,
+	       (unsigned long long)took);
+	assert_int_equal(r, (ssize_t)want);
+	assert_true(file_bytes_ok(buf, want, want));
+	atomic_store(&mode, M_OK);
+	pthread_mutex_destroy(&h.ra_lock);
+	free(buf);
+	sb_node_free(s, n);
+	nconn_free(nc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +823,10 @@ int main(void)
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(silent_server_is_fenced),
 		cmocka_unit_test(jukebox_asked_again),
+		cmocka_unit_test(jukebox_cancelled),
+		cmocka_unit_test(jukebox_read_many),
+		cmocka_unit_test(jukebox_write_behind),
+		cmocka_unit_test(jukebox_read_ahead_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
