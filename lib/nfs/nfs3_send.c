@@ -13,9 +13,10 @@
  * until the deadline of the operation that waits for it; past it the
  * call is -ETIMEDOUT, the answer of a server that did not answer in
  * time; a forced unmount ends a pause at once (-EIO).  Safe for every
- * procedure, a WRITE or a CREATE too: the server did nothing.  A pending call waited for with no deadline to ask again
- * by (a read-ahead piece, a background COMMIT: hints) gives the answer
- * up as -EAGAIN, which its caller drops (docs/nfs.md, JUKEBOX).  The
+ * procedure, a WRITE or a CREATE too: the server did nothing.  A
+ * pending call waited for with no deadline to ask again by (a
+ * read-ahead piece, a background COMMIT: hints) gives the answer up as
+ * -EAGAIN, which its caller drops (docs/nfs.md, JUKEBOX).  The
  * calls nobody waits for (n3c_send_async) never see their answer.
  *
  * A struct call's request lives from n3c_prep to nrpc_done, through any
