@@ -77,15 +77,22 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 }
 
 static int nv_setattr(struct uvfs_sb *sb, void *priv,
-		       const struct uvfs_setattr *sa)
+		       const struct uvfs_setattr *asked)
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
 	struct n3 c = ctx_of(s);
 	struct fh3 fh = nn_fh(s, n);
 	struct n3attr after = { 0 };
+	struct uvfs_setattr v = *asked, *sa = &v;
 	int r;
 
+	/* set-id bits cleared after a write or truncation by another user:
+	 * the server's to do (as knfsd does at the WRITE), as Linux's
+	 * nfs_setattr leaves them; a SETATTR as that user would be refused
+	 * (not the owner) and fail the write */
+	if (v.valid & UVFS_SET_KILLPRIV)
+		v.valid &= ~(unsigned)(UVFS_SET_MODE | UVFS_SET_KILLPRIV);
 	if (sa->valid == 0)
 		return 0;
 	if (sa->valid & UVFS_SET_SIZE) {
@@ -196,9 +203,12 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
-	if (c.cred && c.cred->uid != 0 && cred && cred->uid == c.cred->uid) {
+	if (uid == (c.cred ? c.cred->uid : 0) &&
+	    (gid == (c.cred ? c.cred->gid : 0) || (ds.st_mode & S_ISGID))) {
 		/* the request goes as the owner: the server makes the file
-		 * its, with its group (or a setgid directory's) */
+		 * its, with its group (or a setgid directory's).  An owner
+		 * sent too would be a chown after the create, which clears
+		 * the set-id bits of the mode asked for (ganesha does so) */
 		uid = (uid_t)-1;
 		gid = (gid_t)-1;
 	}
