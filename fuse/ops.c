@@ -269,7 +269,7 @@ static int kill_privs(struct uvfs_fuse *uf, struct uvfs_ctx *ctx, uid_t uid,
 		      struct uvfs_node *nd, mode_t mode)
 {
 	const mode_t privs = S_ISUID | S_ISGID;
-	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE | UVFS_SET_KILLPRIV };
 	struct uvfs_ctx *root;
 	struct stat st;
 	int err;

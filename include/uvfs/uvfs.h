@@ -361,6 +361,12 @@ void uvfs_node_set_owner(struct uvfs_node *node, void *word);
 #define UVFS_SET_SIZE  0x08
 #define UVFS_SET_ATIME 0x10
 #define UVFS_SET_MTIME 0x20
+/* With UVFS_SET_MODE: the mode only clears set-user-ID and set-group-ID
+ * after a write or truncation by someone without CAP_FSETID (Linux's
+ * ATTR_KILL_SUID/ATTR_KILL_SGID), not a chmod.  A driver whose server
+ * clears them itself and would refuse the writer the chmod (NFS) leaves
+ * the mode out. */
+#define UVFS_SET_KILLPRIV 0x40
 struct uvfs_setattr {
 	unsigned valid;         /* UVFS_SET_* */
 	mode_t mode;

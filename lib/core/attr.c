@@ -180,7 +180,7 @@ int path_truncate_mode(struct uvfs_ctx *ctx, const struct path *p,
 	if (r < 0)
 		return r;
 	if (r)
-		sa.valid |= UVFS_SET_MODE;
+		sa.valid |= UVFS_SET_MODE | UVFS_SET_KILLPRIV;
 	return vop_setattr(p->vp, &sa);
 }
 
@@ -269,9 +269,12 @@ int uvfs_statfs(struct uvfs_ctx *ctx, const char *path, struct statvfs *st)
 	return RETRY_ESTALE(statfs_once(ctx, path, st));
 }
 
-int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode)
+/* kill: UVFS_SET_KILLPRIV when the mode is a clearing of set-id bits after
+ * a write or truncation (uvfs_node_setattr's caller says so), else 0. */
+int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode,
+	       unsigned kill)
 {
-	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE | kill };
 	struct stat st;
 	int r;
 
@@ -403,7 +406,7 @@ static int chmod_once(struct uvfs_ctx *ctx, const char *path, mode_t mode)
 	r = namei_at(ctx, UVFS_AT_FDCWD, path, LK_FOLLOW, &p);
 	if (r)
 		return r;
-	r = path_chmod(ctx, &p, mode);
+	r = path_chmod(ctx, &p, mode, 0);
 	path_put(&p);
 	return r;
 }
@@ -420,7 +423,7 @@ int uvfs_fchmod(struct uvfs_ctx *ctx, int fd, mode_t mode)
 
 	if (r)
 		return r;
-	r = path_chmod(ctx, &f->path, mode);
+	r = path_chmod(ctx, &f->path, mode, 0);
 	file_put(f);
 	return r;
 }

@@ -686,7 +686,8 @@ int dirop_create_direct(struct uvfs_ctx *ctx, struct dirop *d, mode_t mode,
 int dirop_remove(struct uvfs_ctx *ctx, struct dirop *d, bool isdir);
 int dirop_link(struct uvfs_ctx *ctx, const struct path *src,
 	       struct dirop *d);
-int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode);
+int path_chmod(struct uvfs_ctx *ctx, const struct path *p, mode_t mode,
+	       unsigned kill);
 int path_chown(struct uvfs_ctx *ctx, const struct path *p, uid_t uid,
 	       gid_t gid);
 int path_utimens(struct uvfs_ctx *ctx, const struct path *p,

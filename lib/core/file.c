@@ -72,7 +72,7 @@
  * => 1 when bits were cleared, 0 when there were none, or -errno. */
 int file_kill_priv(const struct uvfs_ctx *ctx, struct vnode *vp)
 {
-	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE };
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MODE | UVFS_SET_KILLPRIV };
 	int r = priv_kill_mode(ctx, vp, &sa.mode);
 
 	if (r <= 0)

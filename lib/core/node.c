@@ -203,7 +203,8 @@ int uvfs_node_setattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,
 		err = path_truncate_mode(ctx, p, sa->size, &kill);
 	} else {
 		if (sa->valid & UVFS_SET_MODE)
-			err = path_chmod(ctx, p, sa->mode);
+			err = path_chmod(ctx, p, sa->mode,
+					 sa->valid & UVFS_SET_KILLPRIV);
 		uid_t uid = (sa->valid & UVFS_SET_UID) ? sa->uid : (uid_t)-1;
 		gid_t gid = (sa->valid & UVFS_SET_GID) ? sa->gid : (gid_t)-1;
 		if (!err && (sa->valid & (UVFS_SET_UID | UVFS_SET_GID)))

@@ -50,8 +50,9 @@
 #define UNLIMITED_BLOCKS ((uint64_t)1 << 32)
 #define UNLIMITED_FILES ((uint64_t)1 << 32)
 
+/* (KILLPRIV: memfs clears the bits as any mode it is given) */
 #define SET_ALL (UVFS_SET_MODE | UVFS_SET_UID | UVFS_SET_GID | UVFS_SET_SIZE | \
-		 UVFS_SET_ATIME | UVFS_SET_MTIME)
+		 UVFS_SET_ATIME | UVFS_SET_MTIME | UVFS_SET_KILLPRIV)
 
 /* ---- structures -------------------------------------------------------- */
 
