@@ -125,6 +125,15 @@ enum cond {
 					   file whose set-id bits it clears
 					   (set-user-ID, or set-group-ID with
 					   group execute) */
+	COND_IDS_CLEARED = 1 << 8,      /* a write or truncation by the
+					   other user of a file whose set-id
+					   bits it clears (the kernel's
+					   rule): this call, or one earlier
+					   in the sequence */
+	COND_SAME_SIZE = 1 << 9,        /* a truncate or ftruncate to the
+					   size the file has */
+	COND_LINK_TIMES = 1 << 10,      /* a utimensat of a symlink itself
+					   (AT_SYMLINK_NOFOLLOW) */
 };
 
 /* seq.c */

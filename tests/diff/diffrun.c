@@ -47,7 +47,7 @@
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
 		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME,
-		 RC_KILLPRIV };
+		 RC_KILLPRIV, RC_IDS_CLEARED, RC_SAME_SIZE, RC_LINK_TIMES };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -114,6 +114,9 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "seek-hole") == 0) r->cond = RC_SEEK_HOLE;
 		else if (strcmp(cond, "atime") == 0) r->cond = RC_ATIME;
 		else if (strcmp(cond, "killpriv") == 0) r->cond = RC_KILLPRIV;
+		else if (strcmp(cond, "ids-cleared") == 0) r->cond = RC_IDS_CLEARED;
+		else if (strcmp(cond, "same-size") == 0) r->cond = RC_SAME_SIZE;
+		else if (strcmp(cond, "link-times") == 0) r->cond = RC_LINK_TIMES;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -128,7 +131,7 @@ bad:
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
 			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole, "
-			"atime, killpriv; "
+			"atime, killpriv, ids-cleared, same-size, link-times; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -207,6 +210,9 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_NOOP_CHOWN && !(ref->cond & COND_NOOP_CHOWN)) ||
 		    (r->cond == RC_FALLOC_OTHER && !(ref->cond & COND_FALLOC_OTHER)) ||
 		    (r->cond == RC_KILLPRIV && !(ref->cond & COND_KILLPRIV)) ||
+		    (r->cond == RC_IDS_CLEARED && !(ref->cond & COND_IDS_CLEARED)) ||
+		    (r->cond == RC_SAME_SIZE && !(ref->cond & COND_SAME_SIZE)) ||
+		    (r->cond == RC_LINK_TIMES && !(ref->cond & COND_LINK_TIMES)) ||
 		    (r->cond == RC_SEEK_HOLE && !(c && c->op == OP_LSEEK &&
 						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))) ||
 		    (r->cond == RC_ATIME && !(c && atime_only(ref, dut))))

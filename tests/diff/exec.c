@@ -181,12 +181,41 @@ static int name_lost(const struct slot *sl)
 struct moved {                  /* names renamed away from (reference) */
 	int linked;             /* a link() succeeded */
 	int falloc_other;       /* a fallocate() by the other user */
+	int ids_cleared;        /* COND_IDS_CLEARED held for a call */
 	int n;
 	char path[MAX_MOVED][SEQ_PATH_MAX];
 };
 
+/* Whether a write or truncation of the file st by the other user clears
+ * its set-id bits (Linux's setattr_should_drop_suidgid: set-user-ID, and
+ * set-group-ID with group execute or outside the writer's group). */
+static int clears_ids(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) &&
+	       ((st->st_mode & S_ISUID) ||
+		((st->st_mode & S_ISGID) &&
+		 ((st->st_mode & S_IXGRP) || st->st_gid != OTHER_GID)));
+}
+
+/* The file a call writes or truncates (-1: none), for COND_IDS_CLEARED
+ * and COND_SAME_SIZE. */
+static int written_stat(const struct call *c, const struct slot *slots,
+			struct stat *st)
+{
+	switch (c->op) {
+	case OP_WRITE: case OP_PWRITE: case OP_FTRUNCATE: case OP_FALLOCATE:
+		return slots[c->fd].fd >= 0 ? fstat(slots[c->fd].fd, st) : -1;
+	case OP_COPY_RANGE:
+		return slots[c->fd2].fd >= 0 ? fstat(slots[c->fd2].fd, st) : -1;
+	case OP_TRUNCATE:
+		return fstatat(quiet_fd, c->p1, st, 0);
+	default:
+		return -1;
+	}
+}
+
 static int conditions(const struct call *c, const struct slot *slots,
-		      const struct moved *mv)
+		      struct moved *mv)
 {
 	int cond = 0;
 	const struct slot *sl = &slots[c->fd];
@@ -211,6 +240,18 @@ static int conditions(const struct call *c, const struct slot *slots,
 	    ((b.st_mode & S_ISUID) ||
 	     (b.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)))
 		cond |= COND_KILLPRIV;
+	if (written_stat(c, slots, &b) == 0) {
+		if (c->user && clears_ids(&b))
+			mv->ids_cleared = 1;
+		if ((c->op == OP_TRUNCATE || c->op == OP_FTRUNCATE) &&
+		    b.st_size == c->b)
+			cond |= COND_SAME_SIZE;
+	}
+	if (mv->ids_cleared)
+		cond |= COND_IDS_CLEARED;
+	if (c->op == OP_UTIMENS && c->c && quiet_lstat(c->p1, &b) == 0 &&
+	    S_ISLNK(b.st_mode))
+		cond |= COND_LINK_TIMES;
 	for (int i = 0; i < mv->n; i++)
 		if (quiet_lstat(mv->path[i], &b) == 0)
 			cond |= COND_RENAMED_REUSED;
