@@ -363,6 +363,7 @@ int main(int argc, char **argv)
 		T(test_chroot),
 		T(test_statfs),
 		T(test_chmod),
+		T(test_create_setid_mode),
 		T(test_chown),
 		T(test_utimens),
 		T(test_times_change),

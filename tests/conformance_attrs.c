@@ -134,6 +134,21 @@ static void test_chmod(void **state)
 	ERR(uvfs_chmod(C, "f/x", 0644), ENOTDIR);
 }
 
+/* A file made with set-id bits in its mode keeps them (an NFS create that
+ * also named its owner lost them to the server's chown after it). */
+static void test_create_setid_mode(void **state)
+{
+	int fd;
+
+	(void)state;
+	fd = (int)OK(uvfs_open(C, "u", O_CREAT | O_EXCL | O_WRONLY, 04755));
+	OK(uvfs_close(C, fd));
+	assert_int_equal(st_of(C, "u").st_mode & 07777, 04755);
+	fd = (int)OK(uvfs_open(C, "g", O_CREAT | O_WRONLY, 02755));
+	OK(uvfs_close(C, fd));
+	assert_int_equal(st_of(C, "g").st_mode & 07777, 02755);
+}
+
 static void test_chown(void **state)
 {
 	struct stat st;
