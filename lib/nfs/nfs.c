@@ -273,6 +273,21 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	return r;
 }
 
+/* How long after the REMOVE of a silly-renamed file went (at its last
+ * close, not waited for) it may still be in flight: an RMDIR of its
+ * directory answered "not empty" within it is asked again. */
+#define SILLY_FLIGHT_MS 1000
+
+static bool silly_in_flight(struct nsb *s)
+{
+	uint64_t sent;
+
+	pthread_mutex_lock(&s->lock);
+	sent = s->silly_sent_ns;
+	pthread_mutex_unlock(&s->lock);
+	return sent && mono_now_ns() - sent < SILLY_FLIGHT_MS * 1000000ull;
+}
+
 static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		      int isdir)
 {
@@ -292,6 +307,16 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct uvfs_ident victim;
 	bool known = nn_name_get(s, dir, name, &victim) == NNAME_POS;
 	r = n3_remove(&c, &dfh, name, isdir, &da);
+	for (int wait_ms = 10; isdir && (r == -ENOTEMPTY || r == -EEXIST) &&
+	     silly_in_flight(s) && ms_left(&c.dl) > wait_ms; wait_ms *= 2) {
+		/* the directory may hold a silly-renamed file whose REMOVE,
+		 * sent at its last close and not waited for, the server has
+		 * not done yet: asked again (Linux's rmdir waits for them,
+		 * rmdir_sem) */
+		if (nc_pause(s->nc, wait_ms))
+			break;
+		r = n3_remove(&c, &dfh, name, isdir, &da);
+	}
 	nn_name_gone(s, dir, name);
 	nn_handle_stale(s, dir, r);
 	if (known)
@@ -460,6 +485,9 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	if (silly) {
 		n3_remove_async(s->nc, scred ? &sc : NULL, &sdir, silly);
 		free(silly);
+		pthread_mutex_lock(&s->lock);
+		s->silly_sent_ns = mono_now_ns();
+		pthread_mutex_unlock(&s->lock);
 	}
 	n3_dents_free(h->rest);
 	nr_drop(s, h);          /* READs in flight given up, not waited for */

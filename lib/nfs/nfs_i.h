@@ -225,6 +225,9 @@ struct nsb {
 	uint64_t node_seq;              /* the last node->gen given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
+	uint64_t silly_sent_ns;         /* when the last close's REMOVE of a
+					 * silly-renamed file went (not
+					 * waited for: nv_unlink's RMDIR) */
 	struct rmpin *rm_pins;          /* removals in flight (remove.c) */
 	uint64_t rm_seq;                /* removals begun (remove.c) */
 	pthread_cond_t rm_cv;           /* with s->lock: a pin went */
