@@ -134,6 +134,10 @@ enum cond {
 					   size the file has */
 	COND_LINK_TIMES = 1 << 10,      /* a utimensat of a symlink itself
 					   (AT_SYMLINK_NOFOLLOW) */
+	COND_SILLY = 1 << 11,           /* a file was unlinked or renamed
+					   over while a descriptor had it
+					   open: this call, or one earlier
+					   in the sequence */
 };
 
 /* seq.c */

@@ -47,7 +47,8 @@
 enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
 		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME,
-		 RC_KILLPRIV, RC_IDS_CLEARED, RC_SAME_SIZE, RC_LINK_TIMES };
+		 RC_KILLPRIV, RC_IDS_CLEARED, RC_SAME_SIZE, RC_LINK_TIMES,
+		 RC_SILLY_TIMES };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -117,6 +118,7 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "ids-cleared") == 0) r->cond = RC_IDS_CLEARED;
 		else if (strcmp(cond, "same-size") == 0) r->cond = RC_SAME_SIZE;
 		else if (strcmp(cond, "link-times") == 0) r->cond = RC_LINK_TIMES;
+		else if (strcmp(cond, "silly-times") == 0) r->cond = RC_SILLY_TIMES;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -131,7 +133,7 @@ bad:
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
 			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole, "
-			"atime, killpriv, ids-cleared, same-size, link-times; "
+			"atime, killpriv, ids-cleared, same-size, link-times, silly-times; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -189,6 +191,13 @@ static int atime_only(const struct result *a, const struct result *b)
 	return strcmp(x, y) == 0;
 }
 
+/* Do a and b agree but for which times moved? */
+static int times_only(const struct result *a, const struct result *b)
+{
+	return a->ret == b->ret && a->err == b->err &&
+	       strcmp(a->info, b->info) == 0 && strcmp(a->times, b->times) != 0;
+}
+
 /* the first rule that accepts this difference; c: the call, or NULL for
  * the trees left (ref->cond then: every call's conditions) */
 static struct rule *rule_find(const char *backend, const struct call *c,
@@ -213,6 +222,8 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_IDS_CLEARED && !(ref->cond & COND_IDS_CLEARED)) ||
 		    (r->cond == RC_SAME_SIZE && !(ref->cond & COND_SAME_SIZE)) ||
 		    (r->cond == RC_LINK_TIMES && !(ref->cond & COND_LINK_TIMES)) ||
+		    (r->cond == RC_SILLY_TIMES && !(c && (ref->cond & COND_SILLY) &&
+						    times_only(ref, dut))) ||
 		    (r->cond == RC_SEEK_HOLE && !(c && c->op == OP_LSEEK &&
 						  (c->a == SEEK_DATA || c->a == SEEK_HOLE))) ||
 		    (r->cond == RC_ATIME && !(c && atime_only(ref, dut))))

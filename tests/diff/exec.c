@@ -182,6 +182,7 @@ struct moved {                  /* names renamed away from (reference) */
 	int linked;             /* a link() succeeded */
 	int falloc_other;       /* a fallocate() by the other user */
 	int ids_cleared;        /* COND_IDS_CLEARED held for a call */
+	int silly;              /* COND_SILLY held for a call */
 	int n;
 	char path[MAX_MOVED][SEQ_PATH_MAX];
 };
@@ -249,6 +250,15 @@ static int conditions(const struct call *c, const struct slot *slots,
 	}
 	if (mv->ids_cleared)
 		cond |= COND_IDS_CLEARED;
+	if ((c->op == OP_UNLINK || c->op == OP_RENAME) &&
+	    quiet_lstat(c->op == OP_UNLINK ? c->p1 : c->p2, &b) == 0 &&
+	    S_ISREG(b.st_mode))
+		for (int i = 0; i < SEQ_SLOTS; i++)
+			if (slots[i].fd >= 0 && fstat(slots[i].fd, &a) == 0 &&
+			    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+				mv->silly = 1;
+	if (mv->silly)
+		cond |= COND_SILLY;
 	if (c->op == OP_UTIMENS && c->c && quiet_lstat(c->p1, &b) == 0 &&
 	    S_ISLNK(b.st_mode))
 		cond |= COND_LINK_TIMES;
