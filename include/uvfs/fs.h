@@ -157,7 +157,11 @@ struct uvfs_fstype_ops {
 	void (*reclaim)(struct uvfs_sb *sb, void *priv);
 
 	int (*getattr)(struct uvfs_sb *sb, void *priv, struct stat *st);
-	/* => the core has checked permissions; ctime is the driver's. */
+	/* => the core has checked permissions; ctime is the driver's.  A
+	 * mode marked UVFS_SET_KILLPRIV is the clearing of set-id bits
+	 * after a write or truncation (uvfs.h): a driver whose server does
+	 * that itself may leave it out; one that refuses unknown bits must
+	 * know this one. */
 	int (*setattr)(struct uvfs_sb *sb, void *priv,
 		       const struct uvfs_setattr *sa);
 	/* Optional: fast access check (mask of R_OK|W_OK|X_OK).  When NULL
