@@ -299,6 +299,24 @@ static struct timespec set_time(int now, struct timespec t)
 	return now ? (struct timespec){ .tv_nsec = UTIME_NOW } : t;
 }
 
+/* The writeback cache's mtime that comes with a truncation (the kernel
+ * keeps the times and sends its own with the size), set as root after
+ * the size: the kernel's bookkeeping of a change the caller may make,
+ * not a utimensat(), which only the owner could make. */
+static int wb_mtime(struct uvfs_fuse *uf, struct uvfs_node *nd,
+		    struct timespec t)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_MTIME, .mtime = t };
+	struct uvfs_ctx *root = uvfs_fuse_ctx_get(uf, NULL);
+	int err;
+
+	if (!root)
+		return -ENOMEM;
+	err = uvfs_node_setattr(root, nd, &sa, NULL);
+	uvfs_fuse_ctx_put(uf, root);
+	return err;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -349,6 +367,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		sa.mtime = set_time(to_set & FUSE_SET_ATTR_MTIME_NOW,
 				   attr->st_mtim);
 	}
+	/* a truncation with the writeback cache: its mtime after it */
+	bool wb_time = (UF(req)->want & FUSE_CAP_WRITEBACK_CACHE) &&
+		       (sa.valid & UVFS_SET_SIZE) &&
+		       (sa.valid & UVFS_SET_MTIME);
+	if (wb_time)
+		sa.valid &= ~UVFS_SET_MTIME;
 	/* the kernel's file_remove_privs() on a write or truncation by
 	 * someone else than the owner: see kill_privs (with a size, the
 	 * library clears the bits in the truncation: uvfs_node_setattr) */
@@ -380,6 +404,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = uvfs_file_kill_priv(ctx, FH(fi)->f);
 		if (err >= 0)
 			err = uvfs_file_truncate(FH(fi)->f, sa.size);
+		if (!err && wb_time)
+			err = wb_mtime(UF(req), NODE(UF(req), ino), sa.mtime);
 		if (!err)
 			err = uvfs_file_fstat(FH(fi)->f, &st);
 		uvfs_fuse_ctx_put(UF(req), ctx);
@@ -391,6 +417,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	}
 	err = uvfs_node_setattr(ctx, NODE(UF(req), ino), &sa, &st);
+	if (!err && wb_time) {
+		err = wb_mtime(UF(req), NODE(UF(req), ino), sa.mtime);
+		if (!err)
+			err = uvfs_node_getattr(ctx, NODE(UF(req), ino), &st);
+	}
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);

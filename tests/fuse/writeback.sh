@@ -101,6 +101,34 @@ PY
 	fail "nobody's write and close (the kernel's mtime) failed"
 [ "$(cat "$D/shared")" = "hYllo world" ] || fail "shared: $(cat "$D/shared")"
 
+# With the cache the kernel sends its own mtime with every truncation: a
+# time the caller could not set by itself (not the owner).  It failed the
+# truncation: EPERM for truncate(2) of a file open to everyone, EACCES for
+# ftruncate(2) through a descriptor root opened (found by the
+# differential test with -o writeback).
+note "a non-owner truncates: by name, and through root's descriptor"
+printf 'hello world\n' >"$D/open"
+chmod 0666 "$D/open"
+as_nobody "$NPY" - "$D/open" <<'PY' ||
+import os, sys
+os.truncate(sys.argv[1], 5)
+PY
+	fail "nobody's truncate(2) of a 0666 file failed"
+[ "$(cat "$D/open")" = "hello" ] || fail "open: $(cat "$D/open")"
+printf 'hello world\n' >"$D/rootfd"
+"$NPY" - "$D/rootfd" "$NOBODY" "$NOGROUP" <<'PY' ||
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.setegid(int(sys.argv[3]))
+os.seteuid(int(sys.argv[2]))
+os.ftruncate(fd, 3)
+os.seteuid(0)
+os.setegid(0)
+assert os.fstat(fd).st_size == 3, os.fstat(fd).st_size
+PY
+	fail "nobody's ftruncate(2) through root's descriptor failed"
+[ "$(cat "$D/rootfd")" = "hel" ] || fail "rootfd: $(cat "$D/rootfd")"
+
 # dirty_case NAME SIZE CMD...: a writer puts SIZE bytes into the page
 # cache of $H/NAME (not written back yet, or not all of it: below its
 # background threshold the kernel waits 30 s), CMD kills the file (forced
