@@ -142,10 +142,11 @@ void node_free(struct p9sb *s, struct node *n)
 }
 
 /* Installs a freshly walked fid for ino (ownership passes): the node's
- * fid is replaced (if replace; never the root's: the attach fid is the
- * one fid whose path cannot go stale), or a new unreferenced node made
- * (on the LRU).  pin_ns: node_pin's, set in the same hold of the lock
- * (0: none). */
+ * fid is replaced (if replace, and unless the node's was walked at a
+ * later rename generation than gen: node_offer_fid_locked; never the
+ * root's: the attach fid is the one fid whose path cannot go stale), or
+ * a new unreferenced node made (on the LRU).  pin_ns: node_pin's, set in
+ * the same hold of the lock (0: none). */
 static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			  bool replace, uint64_t pino, const char *name,
 			  uint64_t gen, uint64_t pin_ns)
@@ -182,7 +183,10 @@ static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 				alias_add_locked(s, n, wpino, was);
 			free(was);
 		}
-		node_set_fid_locked(s, n, f, &old, &released);
+		/* a walk that raced a change here (no name recorded) does
+		 * not replace a fid walked after that change */
+		if (!node_offer_fid_locked(s, n, f, gen, &old, &released))
+			old = f;        /* keep the node's */
 	} else {
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {

@@ -303,6 +303,12 @@ static inline int rewalk(struct p9sb *s, struct node *n)
  * and one the cache released, are returned to be put unlocked. */
 void node_set_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
 			 struct fid **old, struct fid **released);
+/* => s->lock held.  node_set_fid_locked of f, walked to n at rename
+ * generation gen, unless n's fid was walked at a later one (false: f not
+ * taken, *old and *released NULL). */
+bool node_offer_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
+			   uint64_t gen, struct fid **old,
+			   struct fid **released);
 /* => s->lock held.  n leaves the fid cache (its fid, if any, stays). */
 void flru_del_locked(struct p9sb *s, struct node *n);
 /* => s->lock held.  Was n, or a directory above it, renamed after

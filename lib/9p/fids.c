@@ -123,6 +123,33 @@ void node_set_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
 	*released = flru_trim_locked(s);
 }
 
+/* => s->lock held.  f, walked to n when the rename generation was gen,
+ * becomes n's fid as node_set_fid_locked does, unless n holds one walked
+ * (or found current) at a later generation: a walk that began before a
+ * rename through this mount can come back after another caller walked n
+ * again by the new names, and its fid, named by the old path on a server
+ * that names fids by path, must not replace that one.  A caller that
+ * found n current a moment before takes n's fid in another hold of the
+ * lock (node_fid), and nothing would tell it that the fid it took was
+ * walked before a rename that the generation it read had already seen.
+ * f NULL: n is left without a fid, as node_set_fid_locked leaves it.
+ * Taken, n->gen is gen at most (the caller raises it to gen when the
+ * walk was by n's own names).  => false: f was not taken (still the
+ * caller's), *old and *released are NULL. */
+bool node_offer_fid_locked(struct p9sb *s, struct node *n, struct fid *f,
+			   uint64_t gen, struct fid **old,
+			   struct fid **released)
+{
+	if (f && n->fid && n->gen > gen) {
+		*old = *released = NULL;
+		return false;
+	}
+	node_set_fid_locked(s, n, f, old, released);
+	if (n->gen > gen)
+		n->gen = gen;   /* (n had none) its fid is no newer than gen */
+	return true;
+}
+
 /*
  * => s->lock held.  Was n's fid walked before a rename (made through this
  * mount) that moved n or a directory above it?  On a server that names
@@ -412,11 +439,13 @@ static int rewalk_once(struct p9sb *s, struct node *n, struct fid **got,
 		}
 		cur = P9_NOFID;
 		pthread_mutex_lock(&s->lock);
-		node_set_fid_locked(s, n, f, &old, &released);
-		n->gen = gen;
+		if (node_offer_fid_locked(s, n, f, gen, &old, &released))
+			n->gen = gen;
+		else
+			old = f;        /* n's is newer: it stays */
 		if (got) {
-			atomic_fetch_add(&f->refs, 1);
-			*got = f;
+			atomic_fetch_add(&n->fid->refs, 1);
+			*got = n->fid;
 		}
 		pthread_mutex_unlock(&s->lock);
 		fid_put(s, old);
@@ -442,8 +471,11 @@ out:
  * an ancestor that holds a fid.  Used after a rename above n, when the
  * fid cache gave n's fid up, when n's name is gone and it has another.
  * 0, or -ESTALE if the chain of names is incomplete or leads to another
- * file, or the walk's error.  got (may be NULL): the new fid, with a
- * reference for the caller taken as it is installed, so that no other
+ * file, or the walk's error.  The new fid is not installed over one that
+ * another caller walked (or found current) at a later rename generation
+ * meanwhile (node_offer_fid_locked): that one stays.  got (may be NULL):
+ * n's fid after the walk (the new one, or that later one), with a
+ * reference for the caller taken in the same hold, so that no other
  * caller can take it away first (an open takes a node's only reference
  * for its Tlopen: node_fid_take).
  */
