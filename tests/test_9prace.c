@@ -20,7 +20,14 @@
  * getattr said ENOENT, 28 and 47 in about 20 000.  It says ESTALE now
  * (stale_answer) and the library looks the name up again; the last 1 in
  * 17 000, a walk from x's fid that the server began before a rename of
- * x moved it, is walked again when a rename overlapped it.  None may fail.
+ * x moved it, is walked again when a rename overlapped it.  Then 1 in
+ * 16 272, once, on a loaded machine: a walk of x again that began before
+ * a rename came back after it, and after another caller had walked x
+ * again by the new names, and installed its fid (named by the old path)
+ * over that one; a looker that had just found x current took it, and
+ * its walk failed with no rename under way or since.  A fid walked
+ * before another now never replaces it (node_offer_fid_locked).  None
+ * may fail.
  *
  * test_changes_race_renames: the same renames while three threads
  * create files in x, rename each within x and remove it, through a
