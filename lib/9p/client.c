@@ -146,10 +146,11 @@ void node_free(struct p9sb *s, struct node *n)
  * later rename generation than gen: node_offer_fid_locked; never the
  * root's: the attach fid is the one fid whose path cannot go stale), or
  * a new unreferenced node made (on the LRU).  pin_ns: node_pin's, set in
- * the same hold of the lock (0: none). */
+ * the same hold of the lock (0: none).  lookup: the walk looked up a name
+ * that was there (not the name of a file this mount just made). */
 static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			  bool replace, uint64_t pino, const char *name,
-			  uint64_t gen, uint64_t pin_ns)
+			  uint64_t gen, bool lookup, uint64_t pin_ns)
 {
 	struct fid *f = fidnum == P9_NOFID ? NULL : fid_new(fidnum);
 	struct node *n, *evict = NULL;
@@ -161,11 +162,15 @@ static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 	}
 	pthread_mutex_lock(&s->lock);
 	/* a name changed here since the walk was sent (a rename, or a
-	 * name removed: the walk may have reached the file it had): the
-	 * walk's name is not recorded (the node keeps its fid, and a
-	 * nameless node keeps it for good: never walked again by a name
-	 * that may be another file's now) */
-	if (name && gen != s->gen)
+	 * name removed: the walk may have reached the file it had), or,
+	 * for a lookup, one is changing (the server may have carried the
+	 * change out before the walk and the table not yet: a lookup of
+	 * a rename's target recorded that name for the moved file, and
+	 * the rename then took the node at its target for a file it
+	 * replaced and made it gone): the walk's name is not recorded
+	 * (the node keeps its fid, and a nameless node keeps it for good:
+	 * never walked again by a name that may be another file's now) */
+	if (name && (gen != s->gen || (lookup && s->nchanging)))
 		name = NULL;
 	n = node_find_locked(s, ino);
 	if (n && (!replace || n == s->root)) {
@@ -223,9 +228,11 @@ static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 }
 
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
-		 bool replace, uint64_t pino, const char *name, uint64_t gen)
+		 bool replace, uint64_t pino, const char *name, uint64_t gen,
+		 bool lookup)
 {
-	return node_install_x(s, ino, fidnum, replace, pino, name, gen, 0);
+	return node_install_x(s, ino, fidnum, replace, pino, name, gen,
+			      lookup, 0);
 }
 
 static uint64_t pin_until(struct p9sb *s)
@@ -235,10 +242,10 @@ static uint64_t pin_until(struct p9sb *s)
 
 int node_install_pinned(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
-			uint64_t gen)
+			uint64_t gen, bool lookup)
 {
 	return node_install_x(s, ino, fidnum, replace, pino, name, gen,
-			      pin_until(s));
+			      lookup, pin_until(s));
 }
 
 /*

@@ -236,9 +236,13 @@ void hash_del_locked(struct p9sb *s, struct node *n);
 void node_link_locked(struct p9sb *s, struct node *n, uint64_t pino);
 void node_free(struct p9sb *s, struct node *n);
 /* fidnum P9_NOFID: the node without a fid (a create's: walked on
- * demand, or by the walk sent behind it). */
+ * demand, or by the walk sent behind it).  The walk's name (pino, name)
+ * is recorded only if no name changed here since gen and, for a lookup
+ * (a name that was there, not one this mount just made), none is
+ * changing (a rename or removal under way). */
 int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
-		 bool replace, uint64_t pino, const char *name, uint64_t gen);
+		 bool replace, uint64_t pino, const char *name, uint64_t gen,
+		 bool lookup);
 /* ino's node is about to be handed to the core (a create's or a lookup's
  * answer, whose vget follows): kept off the LRU's evictions until that
  * vget, or the mount's timeout (client.c, node_pin).  _pinned: the
@@ -246,7 +250,7 @@ int node_install(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 void node_pin(struct p9sb *s, uint64_t ino);
 int node_install_pinned(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			bool replace, uint64_t pino, const char *name,
-			uint64_t gen);
+			uint64_t gen, bool lookup);
 /* Walks fid to name (NULL: a clone) into a new fid. */
 int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
 	 struct p9_qid *qid);

@@ -107,7 +107,8 @@ static void pf_getattr_end(struct p9sb *s, struct pf_ent *e, uint64_t pino,
 	}
 	ga = rp.m.rgetattr;
 	reply_free(&rp);
-	if (node_install(s, e->qid.path, e->nf, true, pino, e->name, gen))
+	if (node_install(s, e->qid.path, e->nf, true, pino, e->name, gen,
+			 true))
 		return;
 	pthread_mutex_lock(&s->lock);
 	struct node *n = node_find_locked(s, e->qid.path);

@@ -414,7 +414,7 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	uint64_t ino = rp.m.rattach.qid.path;
 	s->c.root_qid = rp.m.rattach.qid;
 	reply_free(&rp);
-	r = node_install(s, ino, 0, false, 0, NULL, 0);
+	r = node_install(s, ino, 0, false, 0, NULL, 0, false);
 	if (r)
 		goto fail;
 	pthread_mutex_lock(&s->lock);

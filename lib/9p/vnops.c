@@ -266,10 +266,11 @@ again:;
 	/* a fid walked through ".." names a path that a rename of the
 	 * child can invalidate (diod): keep the node's own */
 	if (strcmp(name, "..") == 0)
-		r = node_install_pinned(s, qid.path, nf, false, 0, NULL, 0);
+		r = node_install_pinned(s, qid.path, nf, false, 0, NULL, 0,
+					true);
 	else
 		r = node_install_pinned(s, qid.path, nf, true, d->ino, name,
-					gen);
+					gen, true);
 	if (r)
 		return r;
 	*ino = qid.path;
@@ -312,7 +313,8 @@ static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 	if (r)
 		return r;
 	*fidout = nf;
-	r = node_install_pinned(s, qid.path, nf, true, dir->ino, name, gen);
+	r = node_install_pinned(s, qid.path, nf, true, dir->ino, name, gen,
+				false);
 	if (r)
 		return r;
 	*ino = qid.path;
@@ -388,7 +390,8 @@ static void nodewalk_run(void *arg)
 	bool want = n && !n->fid;
 	pthread_mutex_unlock(&j->s->lock);
 	if (want)
-		node_install(j->s, j->ino, nf, true, j->pino, j->name, j->gen);
+		node_install(j->s, j->ino, nf, true, j->pino, j->name, j->gen,
+			     false);
 	else
 		clunk_async(&j->s->c, nf);
 }
@@ -501,7 +504,7 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	/* the server's answer: the name is the new file's now; the node
 	 * stays in the table until the core's vget (node_pin) */
 	r = node_install_pinned(s, *ino, P9_NOFID, true, dir->ino, name,
-				sb_gen(s));
+				sb_gen(s), false);
 	if (r) {
 		clunk_async(&s->c, cf);
 		return r;
