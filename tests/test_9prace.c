@@ -21,12 +21,18 @@
  * (stale_answer) and the library looks the name up again; the last 1 in
  * 17 000, a walk from x's fid that the server began before a rename of
  * x moved it, is walked again when a rename overlapped it.  Then 1 in
- * 16 272, once, on a loaded machine: a walk of x again that began before
- * a rename came back after it, and after another caller had walked x
- * again by the new names, and installed its fid (named by the old path)
- * over that one; a looker that had just found x current took it, and
- * its walk failed with no rename under way or since.  A fid walked
- * before another now never replaces it (node_offer_fid_locked).  None
+ * 16 272, once, on a loaded machine, for one of two causes: a walk of x
+ * again that began before a rename came back after it, and after
+ * another caller had walked x again by the new names, and installed its
+ * fid (named by the old path) over that one, and a looker that had just
+ * found x current took it (a fid walked before another now never
+ * replaces it: node_offer_fid_locked); or a looker's open of x by path
+ * looked x up in its new parent while the rename moving it there was
+ * under way, recorded that name, and the rename took x for a file it
+ * replaced: x gone, every lookup in it ENOENT until the renamer named x
+ * again (a lookup records no name while a change is under way).  For
+ * the second, each looker opens x again by its path every REOPEN
+ * lookups: before that fix 58 to 218 lookups failed in each run.  None
  * may fail.
  *
  * test_changes_race_renames: the same renames while three threads
@@ -77,6 +83,7 @@
 #define NLOOKERS 3
 #define SECONDS 3
 #define NFRESH 30000
+#define REOPEN 20       /* fresh lookups between two opens of x by path */
 
 static struct uvfs *U;
 static atomic_bool stop;
@@ -135,8 +142,12 @@ static int x_open(struct uvfs_ctx *c)
 }
 
 /* Looks names up in x until stop: next(&k) gives the next (NULL: no
- * more), k starting at arg. */
-static void look(void *arg, const char *(*next)(unsigned *, char *))
+ * more), k starting at arg.  reopen (0: never): after every reopen
+ * lookups x is opened again by its path (a lookup of x in a or b that
+ * races its renames), and the lookups go on through the new
+ * descriptor. */
+static void look(void *arg, const char *(*next)(unsigned *, char *),
+		 unsigned reopen)
 {
 	unsigned k = (unsigned)(uintptr_t)arg;
 	struct uvfs_ctx *c;
@@ -155,8 +166,19 @@ static void look(void *arg, const char *(*next)(unsigned *, char *))
 		uvfs_ctx_free(c);
 		return;
 	}
-	while (!atomic_load(&stop) && (name = next(&k, buf)) != NULL)
+	for (unsigned i = 1;
+	     !atomic_load(&stop) && (name = next(&k, buf)) != NULL; i++) {
 		tally(uvfs_fstatat(c, dfd, name, &st, 0), "fstatat", name);
+		if (reopen && i % reopen == 0) {
+			int nd = x_open(c);
+			if (nd < 0) {
+				atomic_fetch_add(&other, 1);
+				break;
+			}
+			uvfs_close(c, dfd);
+			dfd = nd;
+		}
+	}
 	uvfs_close(c, dfd);
 	uvfs_ctx_free(c);
 }
@@ -170,7 +192,7 @@ static const char *next_known(unsigned *k, char *buf)
 
 static void *looker(void *arg)
 {
-	look(arg, next_known);
+	look(arg, next_known, 0);
 	return NULL;
 }
 
@@ -192,7 +214,7 @@ static const char *next_fresh(unsigned *k, char *buf)
 
 static void *fresh_looker(void *arg)
 {
-	look(arg, next_fresh);
+	look(arg, next_fresh, REOPEN);
 	return NULL;
 }
 
