@@ -416,7 +416,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_attr(req, &st, ttl(NODE(UF(req), ino)));
 		return;
 	}
-	err = uvfs_node_setattr(ctx, NODE(UF(req), ino), &sa, &st);
+	/* (the attributes after the time, with one) */
+	err = uvfs_node_setattr(ctx, NODE(UF(req), ino), &sa,
+				wb_time ? NULL : &st);
 	if (!err && wb_time) {
 		err = wb_mtime(UF(req), NODE(UF(req), ino), sa.mtime);
 		if (!err)

@@ -329,6 +329,17 @@ struct n3cpend {
 	struct pend w;
 };
 
+/* Sends the call filled in w, the pending call of the new p: 0, or why it
+ * did not go (p freed). */
+static int start_or_free(struct n3 *n, struct pend *w, void *p)
+{
+	int r = n3c_start(n, w);
+
+	if (r)
+		free(p);
+	return r;
+}
+
 int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out)
 {
@@ -347,13 +358,10 @@ int n3_write_start(struct n3 *n, const struct fh3 *fh, const void *buf,
 	c->a.write.stable = UNSTABLE;
 	c->a.write.data.data_len = cnt;
 	c->a.write.data.data_val = (char *)buf;
-	r = n3c_start(n, &p->w);
-	if (r) {
-		free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	r = start_or_free(n, &p->w, p);
+	if (r == 0)
+		*out = p;
+	return r;
 }
 
 ssize_t n3_write_end(struct n3wpend *p, const struct timespec *dl,
@@ -391,13 +399,10 @@ int n3_read_start(struct n3 *n, const struct fh3 *fh, uint32_t cnt,
 	n3c_set_fh(&c->a.read.file, fh);
 	c->a.read.offset = off;
 	c->a.read.count = cnt;
-	r = n3c_start(n, &p->w);
-	if (r) {
-		free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	r = start_or_free(n, &p->w, p);
+	if (r == 0)
+		*out = p;
+	return r;
 }
 
 ssize_t n3_read_end(struct n3 *n, struct n3rpend *p, void *buf, bool *eof,
@@ -562,13 +567,10 @@ int n3_commit_start(struct n3 *n, const struct fh3 *fh, struct n3cpend **out)
 		return -ENOMEM;
 	p->w.c.proc = P_COMMIT;
 	n3c_set_fh(&p->w.c.a.commit.file, fh);
-	r = n3c_start(n, &p->w);
-	if (r) {
-		free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	r = start_or_free(n, &p->w, p);
+	if (r == 0)
+		*out = p;
+	return r;
 }
 
 int n3_commit_end(struct n3 *n, struct n3cpend *p, uint64_t *verf)

@@ -217,6 +217,14 @@ static int decode_dents(struct call *c, READDIRPLUS3resok *ok)
 	return 0;
 }
 
+nfsstat3 n3c_status(const struct call *c)
+{
+	/* every NFSv3 result begins with its status (RFC 1813) */
+	const GETATTR3res *any = (const void *)&c->r;
+
+	return any->status;
+}
+
 int n3c_decode(struct call *c)
 {
 	void *data = &c->r;
@@ -224,6 +232,8 @@ int n3c_decode(struct call *c)
 
 	if (c->rpc.err)
 		return c->rpc.err;
+	if (c->proc != P_MNT && (r = nfs3_errno(n3c_status(c))))
+		return r;       /* a failure's results are not read */
 	switch (c->proc) {
 	case P_MNT: {
 		mountres3 *m = data;
@@ -238,23 +248,17 @@ int n3c_decode(struct call *c)
 	}
 	case P_GETATTR: {
 		GETATTR3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		c->attr.valid = true;
 		fattr_stat(&x->GETATTR3res_u.resok.obj_attributes, &c->attr.st);
 		return 0;
 	}
 	case P_SETATTR: {
 		SETATTR3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		post_attr(&x->SETATTR3res_u.resok.obj_wcc.after, &c->attr);
 		return 0;
 	}
 	case P_LOOKUP: {
 		LOOKUP3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		post_attr(&x->LOOKUP3res_u.resok.obj_attributes, &c->attr);
 		return copy_fh(x->LOOKUP3res_u.resok.object.data.data_val,
 			       x->LOOKUP3res_u.resok.object.data.data_len,
@@ -262,61 +266,45 @@ int n3c_decode(struct call *c)
 	}
 	case P_CREATE: {
 		CREATE3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		return new_obj(c, &x->CREATE3res_u.resok.obj,
 			       &x->CREATE3res_u.resok.obj_attributes,
 			       &x->CREATE3res_u.resok.dir_wcc);
 	}
 	case P_MKDIR: {
 		MKDIR3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		return new_obj(c, &x->MKDIR3res_u.resok.obj,
 			       &x->MKDIR3res_u.resok.obj_attributes,
 			       &x->MKDIR3res_u.resok.dir_wcc);
 	}
 	case P_SYMLINK: {
 		SYMLINK3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		return new_obj(c, &x->SYMLINK3res_u.resok.obj,
 			       &x->SYMLINK3res_u.resok.obj_attributes,
 			       &x->SYMLINK3res_u.resok.dir_wcc);
 	}
 	case P_MKNOD: {
 		MKNOD3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		return new_obj(c, &x->MKNOD3res_u.resok.obj,
 			       &x->MKNOD3res_u.resok.obj_attributes,
 			       &x->MKNOD3res_u.resok.dir_wcc);
 	}
 	case P_LINK: {
 		LINK3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		post_attr(&x->LINK3res_u.resok.file_attributes, &c->attr);
 		return 0;
 	}
 	case P_REMOVE: {
 		REMOVE3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		post_attr(&x->REMOVE3res_u.resok.dir_wcc.after, &c->dattr);
 		return 0;
 	}
 	case P_RMDIR: {
 		RMDIR3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		post_attr(&x->RMDIR3res_u.resok.dir_wcc.after, &c->dattr);
 		return 0;
 	}
 	case P_RENAME: {
 		RENAME3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		/* attr: the source directory's, dattr: the target's */
 		post_attr(&x->RENAME3res_u.resok.fromdir_wcc.after, &c->attr);
 		post_attr(&x->RENAME3res_u.resok.todir_wcc.after, &c->dattr);
@@ -324,8 +312,6 @@ int n3c_decode(struct call *c)
 	}
 	case P_READLINK: {
 		READLINK3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		size_t l = strlen(x->READLINK3res_u.resok.data);
 		if (l > c->bufsz)
 			l = c->bufsz;
@@ -335,8 +321,6 @@ int n3c_decode(struct call *c)
 	}
 	case P_READ: {
 		READ3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		READ3resok *ok = &x->READ3res_u.resok;
 		uint32_t n = ok->data.data_len;
 		if (n > c->bufsz || n > ok->count + 0u)
@@ -349,8 +333,6 @@ int n3c_decode(struct call *c)
 	}
 	case P_WRITE: {
 		WRITE3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		c->count = x->WRITE3res_u.resok.count;
 		memcpy(&c->verf, x->WRITE3res_u.resok.verf, sizeof(c->verf));
 		post_attr(&x->WRITE3res_u.resok.file_wcc.after, &c->attr);
@@ -358,21 +340,15 @@ int n3c_decode(struct call *c)
 	}
 	case P_COMMIT: {
 		COMMIT3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		memcpy(&c->verf, x->COMMIT3res_u.resok.verf, sizeof(c->verf));
 		return 0;
 	}
 	case P_READDIRPLUS: {
 		READDIRPLUS3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		return decode_dents(c, &x->READDIRPLUS3res_u.resok);
 	}
 	case P_FSSTAT: {
 		FSSTAT3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		FSSTAT3resok *ok = &x->FSSTAT3res_u.resok;
 		struct statvfs *v = c->vfs;
 		memset(v, 0, sizeof(*v));
@@ -388,8 +364,6 @@ int n3c_decode(struct call *c)
 	}
 	case P_FSINFO: {
 		FSINFO3res *x = data;
-		if ((r = nfs3_errno(x->status)))
-			return r;
 		c->rtmax = x->FSINFO3res_u.resok.rtmax;
 		c->wtmax = x->FSINFO3res_u.resok.wtmax;
 		c->dtpref = x->FSINFO3res_u.resok.dtpref;

@@ -98,6 +98,8 @@ void n3c_set_fh(nfs_fh3 *x, const struct fh3 *fh);
 void n3c_prep(struct call *c);
 /* c's reply copied out into c's results: 0 or the NFS error as an errno. */
 int n3c_decode(struct call *c);
+/* The status c's reply begins with (an NFSv3 procedure's, not MOUNT's). */
+nfsstat3 n3c_status(const struct call *c);
 
 /* nfs3_send.c: how a call goes out.  A call answered NFS3ERR_JUKEBOX
  * ("not now": nothing done) is sent again as it is, after 10 ms doubling

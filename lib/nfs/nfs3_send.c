@@ -38,14 +38,11 @@ enum {
 	JUKEBOX_MAX_MS = 1000,  /* the pauses double up to this */
 };
 
-/* Whether c's reply says NFS3ERR_JUKEBOX.  Every NFS v3 result begins
- * with its status (RFC 1813); MOUNT's has no such answer. */
+/* Whether c's reply says NFS3ERR_JUKEBOX (MOUNT has no such answer). */
 static bool jukebox(const struct call *c)
 {
-	const GETATTR3res *any = (const void *)&c->r;
-
 	return c->proc != P_MNT && c->rpc.err == 0 &&
-	       any->status == NFS3ERR_JUKEBOX;
+	       n3c_status(c) == NFS3ERR_JUKEBOX;
 }
 
 /* The pause before a call answered JUKEBOX goes again on nc: *wait_ms
