@@ -7,9 +7,11 @@
  * named), a forced one that returns within the deadline and leaves the
  * descriptor dead (EIO, but close works).
  *
- * With an argument, a 9P2000.L server's address (unix:PATH, e.g. the one
- * examples/hello_9p serves), it also mounts that server at /srv through
- * the 9P client driver and prints its file "hello".
+ * With an argument, a file server's address, it also mounts that server
+ * at /srv and prints its file "hello": a 9P2000.L server (unix:PATH, e.g.
+ * the one examples/hello_9p serves) through the 9P client driver, or an
+ * NFSv3 export (nfs://HOST/EXPORT) through the NFS client driver, which
+ * libuvfs has when it was built with libnfs (<uvfs/nfs.h> installed).
  *
  * Build: cc embed.c $(pkg-config --cflags --libs uvfs) -o embed
  */
@@ -19,6 +21,12 @@
 #include <string.h>
 #include <uvfs/9p.h>
 #include <uvfs/uvfs.h>
+/* the header is installed with the driver (in the source tree it is
+ * always there: the build says EMBED_NO_NFS when the driver is not) */
+#if __has_include(<uvfs/nfs.h>) && !defined(EMBED_NO_NFS)
+#include <uvfs/nfs.h>
+#define HAVE_NFS 1
+#endif
 
 #define CHECK(call)                                                     \
 	do {                                                            \
@@ -30,18 +38,34 @@
 		}                                                       \
 	} while (0)
 
-static void cat_9p(struct uvfs_ctx *ctx, const char *address)
+/* Mounts the server at address on /srv (type "9p", or "nfs" for an
+ * nfs:// address) and prints its file "hello". */
+static void cat_hello(struct uvfs *u, struct uvfs_ctx *ctx,
+		      const char *address)
 {
+	const char *type = "9p";
 	char buf[256];
 	ssize_t n;
 	int fd;
 
+	if (strncmp(address, "nfs://", 6) == 0) {
+#ifdef HAVE_NFS
+		type = "nfs";
+		CHECK(uvfs_nfs_register(u));
+#else
+		fprintf(stderr, "embed: %s: this libuvfs has no NFS driver\n",
+			address);
+		exit(1);
+#endif
+	} else {
+		CHECK(uvfs_9p_register(u));
+	}
 	CHECK(uvfs_mkdir(ctx, "/srv", 0755));
-	CHECK(uvfs_mount(ctx, "9p", address, "/srv", "timeout=5000"));
+	CHECK(uvfs_mount(ctx, type, address, "/srv", "timeout=5000"));
 	CHECK(fd = uvfs_open(ctx, "/srv/hello", O_RDONLY, 0));
 	CHECK(n = uvfs_read(ctx, fd, buf, sizeof(buf) - 1));
 	buf[n] = '\0';
-	printf("9p %s: /srv/hello: %s", address, buf);
+	printf("%s %s: /srv/hello: %s", type, address, buf);
 	CHECK(uvfs_close(ctx, fd));
 	CHECK(uvfs_umount(ctx, "/srv", 0));
 }
@@ -79,10 +103,8 @@ int main(int argc, char **argv)
 	CHECK(uvfs_close(ctx, fd));
 	printf("close: done\n");
 
-	if (argc > 1) {
-		CHECK(uvfs_9p_register(u));
-		cat_9p(ctx, argv[1]);
-	}
+	if (argc > 1)
+		cat_hello(u, ctx, argv[1]);
 	uvfs_ctx_free(ctx);
 	uvfs_free(u);
 	return 0;

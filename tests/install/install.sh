@@ -12,6 +12,11 @@
 #     `cc $(pkg-config --cflags --libs uvfs)` and -Wall -Wextra -Werror,
 #     runs embed (busy, holder, forced unmount, EIO), then hello_9p on a
 #     Unix socket and embed mounting it through the 9P client driver;
+#   - with the NFS driver (libnfs found: uvfs/nfs.h installed): checks
+#     that libuvfs exports uvfs_nfs_register and needs libnfs, and runs
+#     embed against an NFS export (tests/nfs/ganesha.sh: nfs-ganesha in a
+#     network namespace of its own; without root or ganesha that run is
+#     left out, and the output says so);
 #   - loads the library with dlopen (dlopen.py: Python's ctypes) and uses
 #     it: a namespace, a memfs mount, a file written and read back.
 # Exit 0 pass, 1 fail, 77 skip (a tool missing).
@@ -142,6 +147,32 @@ out=$("$tmp/embed" "unix:$sock" 2>&1) || fail "embed unix:: exit $?: $out"
 grep -q "^9p unix:$sock: /srv/hello: Hello, world!$" <<<"$out" ||
 	fail "embed did not read hello through hello_9p: $out"
 echo "hello_9p: served /hello to embed"
+
+# ---- the NFS driver, when built ----
+if [ -f "$dest/usr/include/uvfs/nfs.h" ]; then
+	grep -q '^uvfs_nfs_register$' "$tmp/exports" ||
+		fail "uvfs/nfs.h installed but uvfs_nfs_register not exported"
+	readelf -d "$lib" | grep -q 'NEEDED.*libnfs' ||
+		fail "libuvfs has the NFS driver but does not need libnfs"
+	# embed reads the export's "hello" through the driver
+	# shellcheck disable=SC2016
+	out=$("$src/tests/nfs/ganesha.sh" run -- bash -c \
+		'echo "Hello, NFS!" >"$UVFS_NFS_DIR/hello" && "$1" "$UVFS_NFS_SOURCE"' \
+		embed "$tmp/embed" 2>&1)
+	rc=$?
+	if [ $rc = 77 ]; then
+		echo "(NFS example not run: $(grep SKIP <<<"$out" | head -1))"
+	else
+		[ $rc = 0 ] || fail "embed against an NFS export: exit $rc: $out"
+		grep -q '^nfs nfs://.*: /srv/hello: Hello, NFS!$' <<<"$out" ||
+			fail "embed did not read hello through the NFS driver: $out"
+		echo "nfs: embed read /hello of an NFS export"
+	fi
+else
+	grep -q '^uvfs_nfs_register$' "$tmp/exports" &&
+		fail "uvfs_nfs_register exported but uvfs/nfs.h not installed"
+	echo "(libnfs not found: no NFS driver in libuvfs)"
+fi
 
 # ---- dlopen ----
 python3 "$here/dlopen.py" "$lib" || fail "dlopen.py"
