@@ -93,6 +93,7 @@ void attr_put(struct p9sb *s, struct node *n, const struct p9_rgetattr *ga)
 	n->attr_ns = mono_now_ns();
 	n->attr_sgen = conn_sgen(&s->c);
 	n->attr_ok = n->perm_ok = true;
+	multi_update_locked(s, n, false);       /* (nlink > 1) */
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -73,8 +73,7 @@ void lru_del_locked(struct p9sb *s, struct node *n)
 
 void hash_del_locked(struct p9sb *s, struct node *n)
 {
-	if (n->naliases)
-		s->naliased--;
+	multi_update_locked(s, n, true);
 	n->naliases = 0;        /* (the list goes with node_free) */
 	nhash_del_locked(s, n);
 	struct node **pp = &s->hash[bucket(n->ino)];

@@ -68,6 +68,11 @@ struct node {
 	 * said that name is this file (0: not since a change here) */
 	struct node *nnext;
 	uint64_t name_ns, name_sgen;
+	/* s->lock: on s->multi while the file may be known here by a name
+	 * other than (pino, name): it has aliases, or its cached attributes
+	 * say it has more than one link (multi_update_locked).  A name
+	 * change visits these and the name's own chain, not the table */
+	struct node *mnext, **mpprev;
 	struct node *lprev, *lnext; /* s->lock: LRU when refs == 0 */
 	/* s->lock: a create or a lookup gave the core this node's number,
 	 * and the core's vget follows in the same call: until then (at
@@ -187,8 +192,8 @@ struct p9sb {
 	unsigned nguarded;      /* lock: walks tried again after such a
 				 * race; no change begins while one is
 				 * out (walk_cv) */
-	unsigned naliased;      /* lock: nodes with aliases (0: a removal
-				 * has none to look for) */
+	struct node *multi;     /* lock: nodes that may have other names
+				 * (struct node, mnext) */
 	uid_t uid;              /* the attach user (n_uname) */
 	pthread_cond_t walk_cv;         /* lock: a node's walk behind a
 					 * create ended (node->walking) */
@@ -396,6 +401,13 @@ void nhash_del_locked(struct p9sb *s, struct node *n);
  * has no name now). */
 void node_set_name_locked(struct p9sb *s, struct node *n, uint64_t pino,
 			  const char *name, uint64_t gen);
+/* => s->lock held.  n joins or leaves s->multi as it now may or may not
+ * have other names (aliases, or cached attributes with nlink > 1), or
+ * leaves it for good (gone: it leaves the table). */
+void multi_update_locked(struct p9sb *s, struct node *n, bool gone);
+/* => s->lock held.  The first node named (pino, name), or NULL. */
+struct node *nhash_find_locked(struct p9sb *s, uint64_t pino,
+			       const char *name);
 /* => s->lock held.  (pino, name) is no longer / is another name of n
  * (alias_del_locked: true if it was one). */
 bool alias_del_locked(struct p9sb *s, struct node *n, uint64_t pino,

@@ -42,6 +42,36 @@ void nhash_del_locked(struct p9sb *s, struct node *n)
 	n->nnext = NULL;
 }
 
+struct node *nhash_find_locked(struct p9sb *s, uint64_t pino,
+			       const char *name)
+{
+	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
+		if (n->pino == pino && strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+void multi_update_locked(struct p9sb *s, struct node *n, bool gone)
+{
+	bool multi = !gone && (n->naliases > 0 ||
+			       (n->attr_ok && !S_ISDIR(n->attr.mode) &&
+				n->attr.nlink > 1));
+
+	if (multi && !n->mpprev) {
+		n->mnext = s->multi;
+		if (n->mnext)
+			n->mnext->mpprev = &n->mnext;
+		n->mpprev = &s->multi;
+		s->multi = n;
+	} else if (!multi && n->mpprev) {
+		*n->mpprev = n->mnext;
+		if (n->mnext)
+			n->mnext->mpprev = n->mpprev;
+		n->mnext = NULL;
+		n->mpprev = NULL;
+	}
+}
+
 /* => s->lock held.  Records where n's fid was walked to. */
 void node_set_name_locked(struct p9sb *s, struct node *n, uint64_t pino,
 			  const char *name, uint64_t gen)
@@ -91,7 +121,7 @@ bool alias_del_locked(struct p9sb *s, struct node *n, uint64_t pino,
 			*pp = a->next;
 			free(a);
 			if (--n->naliases == 0)
-				s->naliased--;
+				multi_update_locked(s, n, false);
 			return true;
 		}
 	return false;
@@ -118,7 +148,7 @@ void alias_add_locked(struct p9sb *s, struct node *n, uint64_t pino,
 	memcpy(a->name, name, len);
 	*pp = a;                /* at the tail: tried last */
 	if (n->naliases++ == 0)
-		s->naliased++;
+		multi_update_locked(s, n, false);
 }
 
 /* => s->lock held.  n's first alias becomes its name (the old one is
@@ -131,7 +161,7 @@ static bool alias_promote_locked(struct p9sb *s, struct node *n, bool keep)
 		return false;
 	n->aliases = a->next;
 	if (--n->naliases == 0)
-		s->naliased--;
+		multi_update_locked(s, n, false);
 	char *was = keep && n->name ? sys_strdup(n->name) : NULL;
 	uint64_t wpino = n->pino;
 	node_set_name_locked(s, n, a->pino, a->name, n->gen);
@@ -224,11 +254,11 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 	}
 	if (nhitp)
 		*nhitp = nhit;
-	if (s->naliased)
-		for (unsigned b = 0; b < NBUCKETS; b++)
-			for (struct node *n = s->hash[b]; n; n = n->hnext)
-				if (n->naliases)
-					alias_del_locked(s, n, pino, name);
+	for (struct node *n = s->multi, *next; n; n = next) {
+		next = n->mnext;        /* (n may leave the list) */
+		if (n->naliases)
+			alias_del_locked(s, n, pino, name);
+	}
 }
 
 #define REPATH_MAX 8
@@ -306,12 +336,12 @@ void node_new_file(struct p9sb *s, uint64_t ino)
 			struct alias *a = n->aliases;
 			n->aliases = a->next;
 			free(a);
-			if (--n->naliases == 0)
-				s->naliased--;
+			n->naliases--;
 		}
 		if (n->name)
 			node_set_name_locked(s, n, 0, NULL, n->gen);
 		n->attr_ok = n->perm_ok = false;
+		multi_update_locked(s, n, false);
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -334,23 +364,27 @@ void node_renamed(struct p9sb *s, uint64_t opino, const char *oname,
 	}
 	/* the file the target named, if any, lost that name */
 	name_gone_locked(s, npino, nname, puts, &nputs, NULL, NULL);
-	for (unsigned b = 0; b < NBUCKETS; b++)
-		for (struct node *n = s->hash[b]; n; n = n->hnext) {
-			if (n->naliases && alias_del_locked(s, n, opino, oname))
-				alias_add_locked(s, n, npino, nname);
-			if (!n->name)
-				continue;
-			if (n->pino == npino && strcmp(n->name, nname) == 0) {
-				node_set_name_locked(s, n, 0, NULL, n->gen);
-				n->gone = true; /* replaced */
-			}
-			else if (n->pino == opino &&
-				 strcmp(n->name, oname) == 0) {
-				node_set_name_locked(s, n, npino, nname,
-						     n->gen);
-				n->moved = s->gen;
-			}
-		}
+	/* the other names first (alias_add_locked compares with the node's
+	 * name as it was): the moved name moves among them too */
+	for (struct node *n = s->multi, *next; n; n = next) {
+		next = n->mnext;        /* (n may leave the list) */
+		if (n->naliases && alias_del_locked(s, n, opino, oname))
+			alias_add_locked(s, n, npino, nname);
+	}
+	/* then the nodes by the two names: their chains, not the table */
+	struct node *n;
+	while ((n = nhash_find_locked(s, npino, nname))) {
+		node_set_name_locked(s, n, 0, NULL, n->gen);
+		n->gone = true; /* replaced */
+	}
+	while ((n = nhash_find_locked(s, opino, oname))) {
+		node_set_name_locked(s, n, npino, nname, n->gen);
+		if (n->name && n->pino == opino && strcmp(n->name, oname) == 0)
+			/* no memory for the new name: none, rather than
+			 * the old one, which is another file's or none */
+			node_set_name_locked(s, n, 0, NULL, n->gen);
+		n->moved = s->gen;
+	}
 	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < nputs; i++)
 		fid_put(s, puts[i]);

@@ -205,16 +205,21 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 {
 	pthread_mutex_lock(&s->lock);
 	dir->attr_ok = false;   /* (its mode, owner, group stand) */
-	if (name)
-		for (unsigned b = 0; b < NBUCKETS; b++)
-			for (struct node *n = s->hash[b]; n; n = n->hnext)
-				/* (a file with other links may be known by
-				 * another of its names) */
-				if (n->attr_ok && ((n->pino == dir->ino &&
-				    n->name && strcmp(n->name, name) == 0) ||
-				    (!S_ISDIR(n->attr.mode) &&
-				     n->attr.nlink > 1)))
-					n->attr_ok = false;
+	if (name) {
+		for (struct node *n = s->nhash[nbucket(dir->ino, name)]; n;
+		     n = n->nnext)
+			if (n->pino == dir->ino && strcmp(n->name, name) == 0)
+				n->attr_ok = false;
+		/* a file with other links may be known by another of its
+		 * names: those are on s->multi */
+		for (struct node *n = s->multi, *next; n; n = next) {
+			next = n->mnext;
+			if (n->attr_ok && !S_ISDIR(n->attr.mode) &&
+			    n->attr.nlink > 1)
+				n->attr_ok = false;
+			multi_update_locked(s, n, false);
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
