@@ -246,21 +246,22 @@ static int rebuild(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	s->gen++;               /* every cached attribute is old now */
-	for (unsigned b = 0; b < NBUCKETS; b++)
-		for (struct node *nd = s->table[b]; nd; nd = nd->hnext) {
-			if (nd != s->root && nd->opens == 0)
+	struct hall a;
+	for (struct hlink *l = hall_first(&s->table, &a); l;
+	     l = hall_next(&s->table, &a)) {
+		struct node *nd = htab_entry(l, struct node, hl);
+		if (nd != s->root && nd->opens == 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct open_fh *nv = sys_realloc(v, nc * sizeof(*v));
+			if (!nv)
 				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				struct open_fh *nv = sys_realloc(v, nc *
-								 sizeof(*v));
-				if (!nv)
-					continue;
-				v = nv;
-				cap = nc;
-			}
-			v[n++] = (struct open_fh){ nd->ino, nd->type, nd->fh };
+			v = nv;
+			cap = nc;
 		}
+		v[n++] = (struct open_fh){ nd->ino, nd->type, nd->fh };
+	}
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct n3 c = ctx_of(s);
@@ -298,23 +299,20 @@ static void nsb_free(struct nsb *s)
 	free(s->source);
 	/* writes still in flight end on the connection (at once after a
 	 * forced unmount), before it goes */
-	for (unsigned i = 0; i < NBUCKETS; i++)
-		for (struct node *n = s->table[i]; n; n = n->hnext)
-			nw_fini(n);
+	struct hall a;
+	for (struct hlink *l = hall_first(&s->table, &a); l;
+	     l = hall_next(&s->table, &a))
+		nw_fini(htab_entry(l, struct node, hl));
 	if (oldroot)
 		nw_fini(oldroot);
 	if (s->nc)
 		nconn_free(s->nc);
 	if (oldroot)
 		nn_free(oldroot);
-	for (unsigned i = 0; i < NBUCKETS; i++) {
-		struct node *n = s->table[i];
-		while (n) {
-			struct node *next = n->hnext;
-			nn_free(n);
-			n = next;
-		}
-	}
+	for (struct hlink *l = hall_first(&s->table, &a); l;
+	     l = hall_next(&s->table, &a))
+		nn_free(htab_entry(l, struct node, hl));
+	htab_fini(&s->table);
 	nnames_fini(&s->names);
 	pthread_cond_destroy(&s->rm_cv);
 	pthread_mutex_destroy(&s->lock);
@@ -352,9 +350,17 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	if (htab_init(&s->table)) {
+		free(s);
+		return -ENOMEM;
+	}
+	if (nnames_init(&s->names)) {
+		htab_fini(&s->table);
+		free(s);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->rm_cv, NULL);
-	nnames_init(&s->names);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->timeout_ms = o.timeout_ms;
 	s->source = sys_strdup(source);

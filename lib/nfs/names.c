@@ -6,12 +6,15 @@
  * Owns its entries (struct nname): made by nnames_put, freed when replaced
  * or dropped, when the cache starts over at NAMES_MAX entries, or at
  * nnames_fini.  An entry of an older generation is dead: nnames_get
- * ignores it and nnames_put reuses its slot; an entry past the caller's
- * lifetime is ignored (and replaced by the next put of its name); a
- * negative entry (neg: the name does not exist) also once its
- * directory's version moved past the one it was made with.  Lock:
- * c->lock, a leaf.
+ * ignores it and nnames_put frees it when it meets it (a put of a name
+ * with its hash); an entry past the caller's lifetime is ignored (and
+ * replaced by the next put of its name); a negative entry (neg: the name
+ * does not exist) also once its directory's version moved past the one
+ * it was made with.  The entries are in a table that grows with them
+ * (lib/util/htab.h).  Lock: c->lock, a leaf.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +23,7 @@
 #include "sys.h"
 
 struct nname {
-	struct nname *next;     /* c->lock */
+	struct hlink hl;        /* c->lock: c->t */
 	uint64_t dir, ino, gen;
 	uint64_t dver;          /* neg: the directory's version then */
 	uint64_t seen_ns;       /* CLOCK_MONOTONIC, when the server said so */
@@ -29,32 +32,37 @@ struct nname {
 	char name[];
 };
 
-static unsigned hash(uint64_t dir, const char *name)
+static uint64_t hash(uint64_t dir, const char *name)
 {
 	uint64_t h = dir * 0x9e3779b97f4a7c15ull;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
-	return (unsigned)(h % NAMES_BUCKETS);
+	return h ^ (h >> 29);
 }
 
-void nnames_init(struct nnames *c)
+#define E(l) htab_entry(l, struct nname, hl)
+
+int nnames_init(struct nnames *c)
 {
 	memset(c, 0, sizeof(*c));
+	if (htab_init(&c->t))
+		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	return 0;
 }
 
-/* => c->lock held */
+/* => c->lock held.  Every entry goes; the table keeps its size. */
 static void clear_locked(struct nnames *c)
 {
-	for (unsigned i = 0; i < NAMES_BUCKETS; i++) {
-		struct nname *e = c->b[i];
-		while (e) {
-			struct nname *next = e->next;
-			free(e);
-			e = next;
-		}
-		c->b[i] = NULL;
+	struct hall a;
+
+	htab_step(&c->t, SIZE_MAX);     /* no doubling under way: a removal
+					 * moves nothing (the walk goes on) */
+	for (struct hlink *l = hall_first(&c->t, &a); l;
+	     l = hall_next(&c->t, &a)) {
+		htab_del(&c->t, l);
+		free(E(l));
 	}
 	c->n = 0;
 }
@@ -63,8 +71,35 @@ void nnames_fini(struct nnames *c)
 {
 	pthread_mutex_lock(&c->lock);
 	clear_locked(c);
+	htab_fini(&c->t);
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_destroy(&c->lock);
+}
+
+/* => c->lock held.  The first entry of (dir, name) (of any generation
+ * when gen is NULL, else of another generation or of that name), or
+ * NULL. */
+static struct nname *find_locked(struct nnames *c, uint64_t h, uint64_t dir,
+				 const char *name, const uint64_t *gen)
+{
+	struct hiter it;
+
+	for (struct hlink *l = hiter_first(&c->t, &it, h); l;
+	     l = hiter_next(&c->t, &it)) {
+		struct nname *e = E(l);
+		if ((gen && e->gen != *gen) ||
+		    (e->dir == dir && strcmp(e->name, name) == 0))
+			return e;
+	}
+	return NULL;
+}
+
+/* => c->lock held */
+static void del_locked(struct nnames *c, struct nname *e)
+{
+	htab_del(&c->t, &e->hl);
+	free(e);
+	c->n--;
 }
 
 enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
@@ -74,8 +109,12 @@ enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
 	uint64_t now = max_age_ns == UINT64_MAX ? 0 : mono_now_ns();
 	enum nname_hit hit = NNAME_MISS;
 
+	struct hiter it;
+
 	pthread_mutex_lock(&c->lock);
-	for (struct nname *e = c->b[hash(dir, name)]; e; e = e->next)
+	for (struct hlink *l = hiter_first(&c->t, &it, hash(dir, name)); l;
+	     l = hiter_next(&c->t, &it)) {
+		struct nname *e = E(l);
 		if (e->dir == dir && e->gen == gen &&
 		    (max_age_ns == UINT64_MAX ||
 		     now - e->seen_ns < max_age_ns) &&
@@ -90,6 +129,7 @@ enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
 			}
 			break;
 		}
+	}
 	if (hit == NNAME_POS)
 		c->hits++;
 	else if (hit == NNAME_NEG)
@@ -104,28 +144,19 @@ enum nname_hit nnames_get(struct nnames *c, uint64_t dir, const char *name,
  * its name. */
 static void put(struct nnames *c, struct nname *ne)
 {
-	unsigned h = hash(ne->dir, ne->name);
-	struct nname **pp;
+	uint64_t h = hash(ne->dir, ne->name);
+	struct nname *e;
 
 	ne->seen_ns = mono_now_ns();
 	pthread_mutex_lock(&c->lock);
-	/* the same name, or any entry of an older generation in the
-	 * bucket, goes */
-	for (pp = &c->b[h]; *pp;) {
-		struct nname *e = *pp;
-		if (e->gen != ne->gen ||
-		    (e->dir == ne->dir && strcmp(e->name, ne->name) == 0)) {
-			*pp = e->next;
-			free(e);
-			c->n--;
-			continue;
-		}
-		pp = &e->next;
-	}
+	/* the same name, or any entry of an older generation with its hash,
+	 * goes (the others of older generations are dead and go when the
+	 * cache starts over) */
+	while ((e = find_locked(c, h, ne->dir, ne->name, &ne->gen)))
+		del_locked(c, e);
 	if (c->n >= NAMES_MAX)
 		clear_locked(c);        /* start over: simple, and bounded */
-	ne->next = c->b[h];
-	c->b[h] = ne;
+	htab_add(&c->t, &ne->hl, h);
 	c->n++;
 	pthread_mutex_unlock(&c->lock);
 }
@@ -172,33 +203,26 @@ void nnames_put_neg(struct nnames *c, uint64_t dir, const char *name,
 
 void nnames_drop(struct nnames *c, uint64_t dir, const char *name)
 {
+	uint64_t h = hash(dir, name);
+	struct nname *e;
+
 	pthread_mutex_lock(&c->lock);
-	for (struct nname **pp = &c->b[hash(dir, name)]; *pp;) {
-		struct nname *e = *pp;
-		if (e->dir == dir && strcmp(e->name, name) == 0) {
-			*pp = e->next;
-			free(e);
-			c->n--;
-			continue;
-		}
-		pp = &e->next;
-	}
+	while ((e = find_locked(c, h, dir, name, NULL)))
+		del_locked(c, e);
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Rare (a fileid the server gave to another file): a walk of the whole
+ * cache. */
 void nnames_drop_ino(struct nnames *c, uint64_t ino)
 {
+	struct hall a;
+
 	pthread_mutex_lock(&c->lock);
-	for (unsigned i = 0; i < NAMES_BUCKETS; i++)
-		for (struct nname **pp = &c->b[i]; *pp;) {
-			struct nname *e = *pp;
-			if (!e->neg && e->ino == ino) {
-				*pp = e->next;
-				free(e);
-				c->n--;
-				continue;
-			}
-			pp = &e->next;
-		}
+	htab_step(&c->t, SIZE_MAX);     /* (as clear_locked) */
+	for (struct hlink *l = hall_first(&c->t, &a); l;
+	     l = hall_next(&c->t, &a))
+		if (!E(l)->neg && E(l)->ino == ino)
+			del_locked(c, E(l));
 	pthread_mutex_unlock(&c->lock);
 }

@@ -26,20 +26,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NAMES_BUCKETS 1024
+#include "htab.h"
+
 #define NAMES_MAX     65536     /* entries; past it the cache starts over */
 
 struct nname;
 
 struct nnames {
 	pthread_mutex_t lock;
-	struct nname *b[NAMES_BUCKETS];         /* lock */
+	struct htab t;                          /* lock: the entries */
 	unsigned n;                             /* lock */
 	unsigned long hits, misses;             /* lock */
 	unsigned long neg_hits;                 /* lock */
 };
 
-void nnames_init(struct nnames *c);
+/* 0, or -ENOMEM. */
+int nnames_init(struct nnames *c);
 void nnames_fini(struct nnames *c);
 enum nname_hit {
 	NNAME_MISS,     /* nothing known (or only something dead) */

@@ -64,11 +64,11 @@
 #include <uvfs/fs.h>
 
 #include "deadline.h"
+#include "htab.h"
 #include "names.h"
 #include "nfs3.h"
 #include "rpc.h"
 
-#define NBUCKETS        1024
 #define LRU_MAX         8192            /* unreferenced nodes kept (a
 					 * listing's entries, for ls -l) */
 #define TIMEOUT_DEFAULT 10000
@@ -117,7 +117,8 @@ struct node {
 	struct fh3 fh;
 	mode_t type;
 	int refs;                       /* vget - reclaim */
-	struct node *hnext;
+	struct hlink hl;                /* s->table, by ino */
+	bool hashed;                    /* in s->table */
 	struct node *lnext, *lprev;     /* on the LRU while refs == 0 */
 	bool st_valid;
 	struct stat st;
@@ -214,7 +215,7 @@ struct nsb {
 	bool hard;
 	uint32_t rtmax, wtmax, dtmax;
 	/* s->lock: */
-	struct node *table[NBUCKETS];
+	struct htab table;              /* the nodes by ino (grows) */
 	struct node lru;                /* list head */
 	unsigned nlru;
 	uint64_t gen;                   /* bumped by a reconnect, and with

@@ -30,13 +30,23 @@
 
 /* ---- the node table ---------------------------------------------------- */
 
+/* The table's hash of an ino: fileids come from the server, often in
+ * sequence, mixed so their low bits spread. */
+static uint64_t ino_hash(uint64_t ino)
+{
+	return ino * 0x9e3779b97f4a7c15ull;
+}
+
 struct node *nn_find_locked(struct nsb *s, uint64_t ino)
 {
-	struct node *n;
+	struct hiter it;
 
-	for (n = s->table[ino % NBUCKETS]; n; n = n->hnext)
+	for (struct hlink *l = hiter_first(&s->table, &it, ino_hash(ino)); l;
+	     l = hiter_next(&s->table, &it)) {
+		struct node *n = htab_entry(l, struct node, hl);
 		if (n->ino == ino)
 			return n;
+	}
 	return NULL;
 }
 
@@ -52,12 +62,10 @@ void nn_lru_del_locked(struct nsb *s, struct node *n)
 
 void nn_hash_del_locked(struct nsb *s, struct node *n)
 {
-	struct node **pp = &s->table[n->ino % NBUCKETS];
-
-	while (*pp && *pp != n)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = n->hnext;
+	if (n->hashed) {
+		htab_del(&s->table, &n->hl);
+		n->hashed = false;
+	}
 }
 
 void nn_free(struct node *n)
@@ -136,8 +144,8 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		n->gen = ++s->node_seq;
 		nw_init(n);
 		nn_cache_attr_locked(s, n, st);
-		n->hnext = s->table[n->ino % NBUCKETS];
-		s->table[n->ino % NBUCKETS] = n;
+		htab_add(&s->table, &n->hl, ino_hash(n->ino));
+		n->hashed = true;
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;
 		n->lnext->lprev = n;

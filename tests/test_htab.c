@@ -1,0 +1,158 @@
+/*
+ * test_htab.c - lib/util/htab.h, the drivers' growing hash table, against
+ * a model: random insertions, removals and lookups through many
+ * doublings (the old and new bucket arrays side by side), every entry
+ * found by its hash and by the whole-table walk exactly once, chains kept
+ * short; and a doubling that cannot allocate leaves a table that works.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "htab.h"
+#include "sys.h"
+
+#define N 20000
+
+struct ent {
+	struct hlink hl;        /* first: a struct hlink * is the entry */
+	uint64_t key;
+	bool in;                /* the model: in the table */
+	unsigned seen;
+};
+
+static struct ent ents[N];
+
+/* A poor hash on purpose for some keys: collisions share a chain. */
+static uint64_t hash_of(uint64_t key)
+{
+	return key % 7 == 0 ? 42 : key * 0x9e3779b97f4a7c15ull;
+}
+
+static struct ent *find(struct htab *t, uint64_t key)
+{
+	struct hiter it;
+
+	for (struct hlink *l = hiter_first(t, &it, hash_of(key)); l;
+	     l = hiter_next(t, &it))
+		if (((struct ent *)l)->key == key)
+			return (struct ent *)l;
+	return NULL;
+}
+
+static void check_all(struct htab *t)
+{
+	struct hall a;
+	size_t n = 0, want = 0;
+
+	for (unsigned i = 0; i < N; i++) {
+		ents[i].seen = 0;
+		want += ents[i].in;
+	}
+	for (struct hlink *l = hall_first(t, &a); l; l = hall_next(t, &a)) {
+		struct ent *e = (struct ent *)l;
+		assert_true(e->in);
+		assert_int_equal(e->seen++, 0);
+		n++;
+	}
+	assert_int_equal(n, want);
+	assert_int_equal(t->n, want);
+}
+
+static void test_model(void **state)
+{
+	struct htab t;
+	unsigned seed = 20261206;
+
+	(void)state;
+	assert_int_equal(htab_init(&t), 0);
+	for (unsigned i = 0; i < N; i++) {
+		ents[i].key = i * 2654435761u + 1;
+		ents[i].in = false;
+	}
+	for (unsigned round = 0; round < 200000; round++) {
+		unsigned i = rand_r(&seed) % N;
+		struct ent *e = &ents[i];
+		unsigned op = rand_r(&seed) % 4;
+
+		if (op == 0 || op == 1) {       /* in more often than out */
+			if (!e->in) {
+				htab_add(&t, &e->hl, hash_of(e->key));
+				e->in = true;
+			}
+		} else if (op == 2) {
+			if (e->in) {
+				htab_del(&t, &e->hl);
+				e->in = false;
+			}
+		}
+		struct ent *f = find(&t, e->key);
+		assert_ptr_equal(f, e->in ? e : NULL);
+		if (round % 20000 == 0)
+			check_all(&t);
+	}
+	check_all(&t);
+	/* grown: at most two entries per bucket (with the doubling that
+	 * follows the last insertion still moving) */
+	assert_true(t.n <= 2 * (t.mask + 1));
+	assert_true(t.mask + 1 > HTAB_MIN_BUCKETS);
+	for (unsigned i = 0; i < N; i++)
+		if (ents[i].in) {
+			htab_del(&t, &ents[i].hl);
+			ents[i].in = false;
+		}
+	assert_int_equal(t.n, 0);
+	check_all(&t);
+	htab_fini(&t);
+}
+
+/* Every calloc fails from the first doubling on: the table keeps its
+ * size and every entry stays reachable. */
+static void test_grow_fails(void **state)
+{
+	struct htab t;
+
+	(void)state;
+	assert_int_equal(htab_init(&t), 0);
+	for (unsigned i = 0; i < N; i++) {
+		ents[i].key = i + 1;
+		ents[i].in = false;
+	}
+	uvfs_sys_fault_arm(SYS_C_ALLOC, 1, 0, true);
+	for (unsigned i = 0; i < 1000; i++) {
+		htab_add(&t, &ents[i].hl, hash_of(ents[i].key));
+		ents[i].in = true;
+	}
+	uvfs_sys_fault_disarm();
+	assert_int_equal(t.mask + 1, HTAB_MIN_BUCKETS);
+	for (unsigned i = 0; i < 1000; i++)
+		assert_ptr_equal(find(&t, ents[i].key), &ents[i]);
+	check_all(&t);
+	/* and it grows again once it can */
+	for (unsigned i = 1000; i < 2000; i++) {
+		htab_add(&t, &ents[i].hl, hash_of(ents[i].key));
+		ents[i].in = true;
+	}
+	assert_true(t.mask + 1 > HTAB_MIN_BUCKETS);
+	check_all(&t);
+	htab_fini(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_grow_fails),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
