@@ -121,27 +121,28 @@ bool name_fresh_locked(struct p9sb *s, uint64_t pino, const char *name,
 {
 	if (s->actimeo_ns == 0 || atomic_load(&s->c.s.rs.dead))
 		return false;
-	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			mode_t t = atomic_load(&n->type);
-			/* a node without a fid walks its name at its first
-			 * use anyway: the lookup walks it now and learns
-			 * which file has the name (a name noted while a
-			 * change of it was in flight may be another's).
-			 * Not a file made here whose walk behind its create
-			 * is still out (walking): the name is the create's,
-			 * and a change of it here would have taken it out
-			 * of this table; its first use waits for that walk */
-			if (!n->name_ns || !t ||
-			    (!n->fid && !n->pre && !n->walking) ||
-			    n->name_sgen != conn_sgen(&s->c) ||
-			    (!s->loose &&
-			     mono_now_ns() - n->name_ns >= s->actimeo_ns))
-				return false;
-			*ino = n->ino;
-			*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
-			return true;
-		}
+	struct hiter it;
+	struct node *n = named_first(s, &it, pino, name);
+	if (n) {
+		mode_t t = atomic_load(&n->type);
+		/* a node without a fid walks its name at its first
+		 * use anyway: the lookup walks it now and learns
+		 * which file has the name (a name noted while a
+		 * change of it was in flight may be another's).
+		 * Not a file made here whose walk behind its create
+		 * is still out (walking): the name is the create's,
+		 * and a change of it here would have taken it out
+		 * of this table; its first use waits for that walk */
+		if (!n->name_ns || !t ||
+		    (!n->fid && !n->pre && !n->walking) ||
+		    n->name_sgen != conn_sgen(&s->c) ||
+		    (!s->loose &&
+		     mono_now_ns() - n->name_ns >= s->actimeo_ns))
+			return false;
+		*ino = n->ino;
+		*type = t == S_IFDIR || t == S_IFLNK ? t : S_IFREG;
+		return true;
+	}
 	return false;
 }
 
@@ -156,9 +157,11 @@ int name_get(struct p9sb *s, uint64_t pino, const char *name, uint64_t *ino,
 
 void name_forget(struct p9sb *s, uint64_t pino, const char *name)
 {
+	struct hiter it;
+
 	pthread_mutex_lock(&s->lock);
-	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0)
-			n->name_ns = 0;
+	for (struct node *n = named_first(s, &it, pino, name); n;
+	     n = named_next(s, &it, pino, name))
+		n->name_ns = 0;
 	pthread_mutex_unlock(&s->lock);
 }

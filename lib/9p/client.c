@@ -45,19 +45,21 @@
 #include "driver.h"
 #include "sys.h"
 
-static unsigned bucket(uint64_t ino)
+static uint64_t ino_hash(uint64_t ino)
 {
-	uint64_t h = ino * 0x9e3779b97f4a7c15ULL;
-	return (unsigned)(h >> 52) & (NBUCKETS - 1);
+	return ino * 0x9e3779b97f4a7c15ULL;
 }
 
 struct node *node_find_locked(struct p9sb *s, uint64_t ino)
 {
-	struct node *n;
+	struct hiter it;
 
-	for (n = s->hash[bucket(ino)]; n; n = n->hnext)
+	for (struct hlink *l = hiter_first(&s->hash, &it, ino_hash(ino)); l;
+	     l = hiter_next(&s->hash, &it)) {
+		struct node *n = htab_entry(l, struct node, hl);
 		if (n->ino == ino)
 			return n;
+	}
 	return NULL;
 }
 
@@ -76,11 +78,7 @@ void hash_del_locked(struct p9sb *s, struct node *n)
 	multi_update_locked(s, n, true);
 	n->naliases = 0;        /* (the list goes with node_free) */
 	nhash_del_locked(s, n);
-	struct node **pp = &s->hash[bucket(n->ino)];
-
-	while (*pp != n)
-		pp = &(*pp)->hnext;
-	*pp = n->hnext;
+	htab_del(&s->hash, &n->hl);
 }
 
 /* => s->lock held.  n's parent link follows n->pino (pino: the new one;
@@ -199,8 +197,7 @@ static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			return -ENOMEM;
 		}
 		n->ino = ino;
-		n->hnext = s->hash[bucket(ino)];
-		s->hash[bucket(ino)] = n;
+		htab_add(&s->hash, &n->hl, ino_hash(ino));
 		if (name)
 			node_set_name_locked(s, n, pino, name, gen);
 		node_set_fid_locked(s, n, f, &old, &released);

@@ -8,17 +8,18 @@
 #ifndef UVFS_9P_DRIVER_H
 #define UVFS_9P_DRIVER_H
 
+#include <string.h>
 #include <sys/stat.h>
 #include <uvfs/fs.h>
 
 #include "conn.h"
+#include "htab.h"
 #include "pool.h"
 
 #define LRU_MAX         4096    /* unreferenced nodes kept (the names of
 				 * one listing walked ahead: LS_MAX) */
 #define FIDS_DEFAULT    8192    /* node fids held (fids=): the rest are
 				 * released and walked again on demand */
-#define NBUCKETS        4096
 
 /* Another name of a file (a hard link): its directory's ino and the name. */
 struct alias {
@@ -62,11 +63,11 @@ struct node {
 	unsigned kids;          /* s->lock: nodes linked to this one as their
 				 * parent: it stays in the table (their walk
 				 * again from the root needs its name) */
-	struct node *hnext;     /* s->lock: hash chain */
+	struct hlink hl;        /* s->lock: s->hash, by ino */
 	/* s->lock: the name cache (docs/9p-client.md, "Round trips"): the
 	 * chain of the table by (pino, name), and when the server last
 	 * said that name is this file (0: not since a change here) */
-	struct node *nnext;
+	struct hlink nl;        /* s->lock: s->nhash while it has a name */
 	uint64_t name_ns, name_sgen;
 	/* s->lock: on s->multi while the file may be known here by a name
 	 * other than (pino, name): it has aliases, or its cached attributes
@@ -174,8 +175,8 @@ struct handle {
 struct p9sb {
 	struct conn c;
 	pthread_mutex_t lock;   /* nodes, LRU, handles */
-	struct node *hash[NBUCKETS];
-	struct node *nhash[NBUCKETS];   /* lock: by (pino, name) */
+	struct htab hash;       /* lock: the nodes by ino */
+	struct htab nhash;      /* lock: the named nodes by (pino, name) */
 	struct node lru;        /* head: lnext newest */
 	unsigned nlru;
 	struct handle handles;  /* list head */
@@ -221,14 +222,44 @@ static inline struct p9sb *S(struct uvfs_sb *sb)
 	return uvfs_sb_private(sb);
 }
 
-/* The name index's bucket of (pino, name) (names.c). */
-static inline unsigned nbucket(uint64_t pino, const char *name)
+/* The name index's hash of (pino, name) (names.c). */
+static inline uint64_t nhash_of(uint64_t pino, const char *name)
 {
 	uint64_t h = pino * 0x9e3779b97f4a7c15ULL;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ULL;
-	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+	return h ^ (h >> 29);
+}
+
+/* => s->lock held.  The nodes named (pino, name), one after the other:
+ *     for (n = named_first(s, &it, pino, name); n;
+ *          n = named_next(s, &it, pino, name))
+ * (the index must not change meanwhile, but by the removal of the node
+ * the loop stops at). */
+static inline struct node *named_from(struct hlink *l, struct p9sb *s,
+				      struct hiter *it, uint64_t pino,
+				      const char *name)
+{
+	for (; l; l = hiter_next(&s->nhash, it)) {
+		struct node *n = htab_entry(l, struct node, nl);
+		if (n->pino == pino && strcmp(n->name, name) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+static inline struct node *named_first(struct p9sb *s, struct hiter *it,
+				       uint64_t pino, const char *name)
+{
+	return named_from(hiter_first(&s->nhash, it, nhash_of(pino, name)),
+			  s, it, pino, name);
+}
+
+static inline struct node *named_next(struct p9sb *s, struct hiter *it,
+				      uint64_t pino, const char *name)
+{
+	return named_from(hiter_next(&s->nhash, it), s, it, pino, name);
 }
 
 /* ---- client.c: the table of nodes ---- */

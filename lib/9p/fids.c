@@ -592,16 +592,14 @@ static struct node *name_node_wait_locked(struct p9sb *s, uint64_t pino,
 {
 	bool waited = false;
 
-again:
-	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			if (!n->fid && !waited && walk_wait_locked(s, n)) {
-				waited = true;
-				goto again;
-			}
-			return n;
-		}
-	return NULL;
+again:;
+	struct hiter it;
+	struct node *n = named_first(s, &it, pino, name);
+	if (n && !n->fid && !waited && walk_wait_locked(s, n)) {
+		waited = true;
+		goto again;
+	}
+	return n;
 }
 
 struct fid *node_fid_take(struct p9sb *s, uint64_t pino, const char *name,

@@ -238,13 +238,12 @@ static void p9_free(struct p9sb *s)
 		fid_put(s, h->fid);
 		free(h);
 	}
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		struct node *n, *nn;
-		for (n = s->hash[b]; n; n = nn) {
-			nn = n->hnext;
-			node_free(s, n);
-		}
-	}
+	struct hall a;
+	for (struct hlink *l = hall_first(&s->hash, &a); l;
+	     l = hall_next(&s->hash, &a))
+		node_free(s, htab_entry(l, struct node, hl));
+	htab_fini(&s->hash);
+	htab_fini(&s->nhash);
 	deadline_in(&dl, ms);
 	clunk_drain_by(&s->c, &dl);
 	if (s->c.sup) {
@@ -306,6 +305,12 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 	s = sys_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	if (htab_init(&s->hash) || htab_init(&s->nhash)) {
+		htab_fini(&s->hash);
+		htab_fini(&s->nhash);
+		free(s);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->caps_lock, NULL);
 	cond_init_monotonic(&s->walk_cv);
@@ -338,6 +343,8 @@ static int mount_common(struct uvfs_sb *sb, const char *source,
 		pthread_cond_destroy(&s->walk_cv);
 		pthread_mutex_destroy(&s->caps_lock);
 		pthread_mutex_destroy(&s->lock);
+		htab_fini(&s->hash);
+		htab_fini(&s->nhash);
 		free(s);
 		return r;
 	}

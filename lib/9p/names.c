@@ -31,24 +31,16 @@
 /* => s->lock held.  n leaves the (pino, name) chain. */
 void nhash_del_locked(struct p9sb *s, struct node *n)
 {
-	if (!n->name)
-		return;
-	for (struct node **pp = &s->nhash[nbucket(n->pino, n->name)]; *pp;
-	     pp = &(*pp)->nnext)
-		if (*pp == n) {
-			*pp = n->nnext;
-			break;
-		}
-	n->nnext = NULL;
+	if (n->name)
+		htab_del(&s->nhash, &n->nl);
 }
 
 struct node *nhash_find_locked(struct p9sb *s, uint64_t pino,
 			       const char *name)
 {
-	for (struct node *n = s->nhash[nbucket(pino, name)]; n; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0)
-			return n;
-	return NULL;
+	struct hiter it;
+
+	return named_first(s, &it, pino, name);
 }
 
 void multi_update_locked(struct p9sb *s, struct node *n, bool gone)
@@ -87,9 +79,7 @@ void node_set_name_locked(struct p9sb *s, struct node *n, uint64_t pino,
 	if (dup)
 		n->gone = false;        /* a name it has now */
 	if (dup) {
-		unsigned b = nbucket(pino, dup);
-		n->nnext = s->nhash[b];
-		s->nhash[b] = n;
+		htab_add(&s->nhash, &n->nl, nhash_of(pino, dup));
 		/* the server just said so (a walk, a create, a rename) */
 		n->name_ns = mono_now_ns();
 		n->name_sgen = conn_sgen(&s->c);
@@ -227,14 +217,14 @@ static void name_gone_locked(struct p9sb *s, uint64_t pino, const char *name,
 	unsigned ngone = 0;
 
 	s->gen++;       /* a walk sent before this may bring the old name */
-	for (struct node *n = s->nhash[nbucket(pino, name)];
-	     n && nhit + *nputs < GONE_PUTS; n = n->nnext)
-		if (n->pino == pino && strcmp(n->name, name) == 0) {
-			if (alias_walkable_first_locked(s, n))
-				hit[nhit++] = n;
-			else if (n != s->root && ngone < GONE_PUTS)
-				gone[ngone++] = n;
-		}
+	struct hiter it;
+	for (struct node *n = named_first(s, &it, pino, name);
+	     n && nhit + *nputs < GONE_PUTS; n = named_next(s, &it, pino, name)) {
+		if (alias_walkable_first_locked(s, n))
+			hit[nhit++] = n;
+		else if (n != s->root && ngone < GONE_PUTS)
+			gone[ngone++] = n;
+	}
 	/* no other name: removed.  Its fid (if any) stays: on uvfs-hostfs
 	 * it still reaches the removed file (out of the fid cache: it could
 	 * not be walked again); the name goes (another file may take it: a

@@ -206,10 +206,10 @@ static void attr_drop_name(struct p9sb *s, struct node *dir,
 	pthread_mutex_lock(&s->lock);
 	dir->attr_ok = false;   /* (its mode, owner, group stand) */
 	if (name) {
-		for (struct node *n = s->nhash[nbucket(dir->ino, name)]; n;
-		     n = n->nnext)
-			if (n->pino == dir->ino && strcmp(n->name, name) == 0)
-				n->attr_ok = false;
+		struct hiter it;
+		for (struct node *n = named_first(s, &it, dir->ino, name); n;
+		     n = named_next(s, &it, dir->ino, name))
+			n->attr_ok = false;
 		/* a file with other links may be known by another of its
 		 * names: those are on s->multi */
 		for (struct node *n = s->multi, *next; n; n = next) {
