@@ -12,7 +12,13 @@
 #                                UVFS_NFS_SQUASH_SOURCE, UVFS_NFS_SQUASH_DIR
 #                                (a second export, of a new directory,
 #                                that squashes root: Root_Squash)
+#   ganesha.sh start-in NETNS HOST [DIR]
+#                              the same inside the existing network
+#                              namespace NETNS, answering at HOST (one of
+#                              its addresses; the caller made the link, as
+#                              tests/net/lib.sh does); prints the same
 #   ganesha.sh stop STATE      stop it and remove everything start made
+#                              (after start-in: not the namespace)
 #   ganesha.sh kill STATE      kill ganesha only (SIGKILL; rpcbind and the
 #                              network stay), for restart tests
 #   ganesha.sh restart STATE   start ganesha again after kill (same export,
@@ -167,11 +173,10 @@ wait_ready() {
 	return 1
 }
 
-do_start() {
-	local dir=${1:-} st sub ns hv nv
-	need_tools
-	command -v nsenter >/dev/null || skip "nsenter (util-linux) is not installed"
-	command -v rpcinfo >/dev/null || skip "rpcinfo (rpcbind) is not installed"
+# new_state DIR: a state directory (echoed) with the exports' directories:
+# DIR, or a new empty one, and the squashing export's.
+new_state() {
+	local dir=$1 st
 	st=$(mktemp -d /tmp/uvfs-ganesha.XXXXXX) || die "cannot make a state directory"
 	chmod 0755 "$st"
 	mkdir "$st/recovery"
@@ -186,26 +191,16 @@ do_start() {
 	[ -d "$dir" ] || { rm -rf "$st"; die "$dir: not a directory"; }
 	dir=$(cd "$dir" && pwd -P)
 	echo "$dir" >"$st/dir"
-	sub=$(pick_subnet) || { rm -rf "$st"; die "no free 10.x.y.0/30 subnet"; }
-	ns="uvfs-nfs-$$-$RANDOM"
-	hv="un${$}h$((RANDOM % 100))"
-	nv="un${$}n$((RANDOM % 100))"
-	echo "$ns" >"$st/netns"
-	echo "$hv" >"$st/veth"
-	echo "10.$sub.2" >"$st/host"
-	# From here on, a failure undoes what was made.
-	ip netns add "$ns" || { rm -rf "$st"; die "ip netns add failed"; }
-	if ! ip link add "$hv" type veth peer name "$nv" ||
-		! ip link set "$nv" netns "$ns" ||
-		! ip addr add "10.$sub.1/30" dev "$hv" ||
-		! ip link set "$hv" up ||
-		! ip -n "$ns" addr add "10.$sub.2/30" dev "$nv" ||
-		! ip -n "$ns" link set "$nv" up ||
-		! ip -n "$ns" link set lo up; then
-		do_stop "$st"
-		die "cannot set up the veth pair"
-	fi
-	write_conf "$st" "$dir"
+	echo "$st"
+}
+
+# start_servers STATE: rpcbind, then ganesha, in the namespace named in
+# STATE/netns (which exists), ganesha answering at STATE/host.  On a
+# failure, what start made is undone (do_stop) and the script exits.
+start_servers() {
+	local st=$1 ns
+	ns=$(cat "$st/netns")
+	write_conf "$st" "$(cat "$st/dir")"
 	# rpcbind in the namespace, in a private mount namespace with its own
 	# /run; it stays in the foreground (-f) so its pid is its own.
 	ip netns exec "$ns" unshare -m --propagation private -- sh -c '
@@ -230,13 +225,67 @@ do_start() {
 		do_stop "$st"
 		die "ganesha did not start"
 	fi
+}
+
+# The assignments start and start-in print.
+print_vars() {
+	local st=$1 host
+	host=$(cat "$st/host")
 	echo "UVFS_NFS_STATE=$st"
-	echo "UVFS_NFS_HOST=10.$sub.2"
+	echo "UVFS_NFS_HOST=$host"
 	echo "UVFS_NFS_EXPORT=/export"
-	echo "UVFS_NFS_SOURCE=nfs://10.$sub.2/export"
-	echo "UVFS_NFS_DIR=$dir"
-	echo "UVFS_NFS_SQUASH_SOURCE=nfs://10.$sub.2/squash"
+	echo "UVFS_NFS_SOURCE=nfs://$host/export"
+	echo "UVFS_NFS_DIR=$(cat "$st/dir")"
+	echo "UVFS_NFS_SQUASH_SOURCE=nfs://$host/squash"
 	echo "UVFS_NFS_SQUASH_DIR=$st/squash"
+}
+
+start_tools() {
+	need_tools
+	command -v nsenter >/dev/null || skip "nsenter (util-linux) is not installed"
+	command -v rpcinfo >/dev/null || skip "rpcinfo (rpcbind) is not installed"
+}
+
+do_start() {
+	local dir=${1:-} st sub ns hv nv
+	start_tools
+	st=$(new_state "$dir") || exit 1
+	sub=$(pick_subnet) || { rm -rf "$st"; die "no free 10.x.y.0/30 subnet"; }
+	ns="uvfs-nfs-$$-$RANDOM"
+	hv="un${$}h$((RANDOM % 100))"
+	nv="un${$}n$((RANDOM % 100))"
+	echo "$ns" >"$st/netns"
+	echo "$hv" >"$st/veth"
+	echo "10.$sub.2" >"$st/host"
+	# From here on, a failure undoes what was made.
+	ip netns add "$ns" || { rm -rf "$st"; die "ip netns add failed"; }
+	: >"$st/netns.own"
+	if ! ip link add "$hv" type veth peer name "$nv" ||
+		! ip link set "$nv" netns "$ns" ||
+		! ip addr add "10.$sub.1/30" dev "$hv" ||
+		! ip link set "$hv" up ||
+		! ip -n "$ns" addr add "10.$sub.2/30" dev "$nv" ||
+		! ip -n "$ns" link set "$nv" up ||
+		! ip -n "$ns" link set lo up; then
+		do_stop "$st"
+		die "cannot set up the veth pair"
+	fi
+	start_servers "$st"
+	print_vars "$st"
+}
+
+# start-in: the namespace and its link are the caller's (tests/net/lib.sh);
+# stop leaves them.
+do_start_in() {
+	local ns=${1:?usage: ganesha.sh start-in NETNS HOST [DIR]}
+	local host=${2:?usage: ganesha.sh start-in NETNS HOST [DIR]} st
+	start_tools
+	ip netns exec "$ns" true 2>/dev/null || die "no network namespace $ns"
+	st=$(new_state "${3:-}") || exit 1
+	echo "$ns" >"$st/netns"
+	echo "$host" >"$st/host"
+	start_servers "$st"
+	print_vars "$st"
 }
 
 kill_pidfile() {
@@ -257,7 +306,7 @@ do_stop() {
 	[ -d "$st" ] && [ -f "$st/netns" ] || die "$st: not a ganesha.sh state directory"
 	kill_pidfile "$st/ganesha.pid.own" TERM
 	kill_pidfile "$st/rpcbind.pid.own" TERM
-	ip netns del "$(cat "$st/netns")" 2>/dev/null
+	[ -f "$st/netns.own" ] && ip netns del "$(cat "$st/netns")" 2>/dev/null
 	[ -f "$st/veth" ] && ip link del "$(cat "$st/veth")" 2>/dev/null
 	rm -rf "$st"
 	return 0
@@ -331,6 +380,7 @@ cmd=${1:-}
 shift || true
 case $cmd in
 start) do_start "$@" ;;
+start-in) do_start_in "$@" ;;
 stop) do_stop "$@" ;;
 kill) do_kill "$@" ;;
 restart) do_restart "$@" ;;
@@ -339,5 +389,5 @@ thaw) do_thaw "$@" ;;
 partition) do_partition "$@" ;;
 heal) do_heal "$@" ;;
 run) do_run "$@" ;;
-*) die "usage: ganesha.sh start [DIR] | stop STATE | kill STATE | restart STATE | partition STATE | heal STATE | run [DIR] -- CMD..." ;;
+*) die "usage: ganesha.sh start [DIR] | start-in NETNS HOST [DIR] | stop STATE | kill STATE | restart STATE | partition STATE | heal STATE | run [DIR] -- CMD..." ;;
 esac
