@@ -10,18 +10,27 @@
 # EEXIST; one resent would too.  Every create must succeed, the host
 # must hold every name once, and the creators must have taken signals
 # (else the test proved nothing).
-. "$(dirname "$0")/../fuse/lib.sh"
+SERVER=${UVFS_NET_SERVER:-hostfs}
+case $SERVER in
+hostfs) . "$(dirname "$0")/../fuse/lib.sh" ;;
+nfs) . "$(dirname "$0")/lib.sh" ;;
+*) echo "FAIL: UVFS_NET_SERVER: hostfs or nfs, not $SERVER" >&2; exit 1 ;;
+esac
 
 HOSTFS=${UVFS_HOSTFS:-}
 [ -n "$HOSTFS" ] && [ -x "$HOSTFS" ] || skip "UVFS_HOSTFS not set to the built uvfs-hostfs"
 N=${UVFS_NET_NSIGFILES:-4000}
 
-start_daemon
 EXPORT=$WORK/export
 mkdir "$EXPORT"
 H=$MNT/h
-mkdir "$H"
-expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=10000" "$EXPORT" "$H"
+if [ "$SERVER" = nfs ]; then
+	net_nfs_mount "$EXPORT" "$H" timeout=10000
+else
+	start_daemon
+	mkdir "$H"
+	expect 0 "$UVFS" mount -t hostfs -o "server=$HOSTFS,timeout=10000" "$EXPORT" "$H"
+fi
 mkdir "$H/d" || fail "mkdir"
 
 note "create 2 x $N files through FUSE under SIGALRM every 200 us"

@@ -2,19 +2,22 @@
 # 50 partition/heal cycles under checksumming readers: no short read, no
 # wrong byte (issue: a read returned 0 bytes in the middle of a 4 MiB file
 # after a reconnect, and FUSE took it for the end of the file).
-# A 9p mount of uvfs-hostfs across a veth pair, deadline DEADLINE ms; two
-# readers (checker.py) read a 4 MiB file in 4 KiB reads, pages dropped
-# before each pass.  Each cycle cuts the link for 300 ms (within the
-# deadline: requests wait) or, every fifth, for DEADLINE + 500 ms (past
-# it: the loss is noticed, calls fail, the mount reconnects), then heals
-# it for 300 ms (800 ms after a long cut).  Errors are allowed; a short
-# read, a wrong byte or a shrunken size is a failure.
+# A 9p mount of uvfs-hostfs (or of UVFS_NET_SERVER's kind: diod, or
+# nfs-ganesha as an nfs mount; tests/net/lib.sh) across a veth pair,
+# deadline DEADLINE ms; two readers (checker.py) read a 4 MiB file in
+# 4 KiB reads, pages dropped before each pass.  Each cycle cuts the link
+# for 300 ms (within the deadline: requests wait) or, every fifth, for
+# DEADLINE + 500 ms (past it: the loss is noticed, calls fail, the mount
+# reconnects), then heals it for 300 ms (800 ms after a long cut).
+# Errors are allowed; a short read, a wrong byte or a shrunken size is a
+# failure.
 . "$(dirname "$0")/lib.sh"
 
 CYCLES=${UVFS_NET_CYCLES_CHECKSUM:-50}
 DEADLINE=${UVFS_NET_DEADLINE:-1000}
 SIZE=$((4 << 20))
 
+SERVER=${UVFS_NET_SERVER:-hostfs}
 net_setup
 start_daemon
 EXPORT=$WORK/export
@@ -25,10 +28,11 @@ with open(sys.argv[1], "wb") as f:
     n = int(sys.argv[2]) // 8
     f.write(b"".join(b"%08d" % (i % 100000000) for i in range(n)))
 PY
-net_start_hostfs "$EXPORT"
+net_start "$SERVER" "$EXPORT"
+note "server: $SERVER at $NET_SOURCE"
 C=$MNT/c
 mkdir "$C"
-expect 0 "$UVFS" mount -t 9p -o "timeout=$DEADLINE" "$NET_SOURCE" "$C"
+expect 0 "$UVFS" mount -t "$NET_TYPE" -o "timeout=$DEADLINE" "$NET_SOURCE" "$C"
 
 STOP=$WORK/stop
 checkers=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A partition with readers (liveness, fail-fast, heal).  A 9p mount of
-# uvfs-hostfs across a veth pair with a deadline of DEADLINE ms; a file
-# held open by a process; readers stat names in a loop.  Cut the link:
+# uvfs-hostfs (or of UVFS_NET_SERVER's kind: diod, or nfs-ganesha as an
+# nfs mount; tests/net/lib.sh) across a veth pair with a deadline of
+# DEADLINE ms; a file held open by a process; readers stat names in a
+# loop.  Cut the link:
 #   - `uvfs servers --json` leaves "running" (unreachable / reconnecting)
 #     within the deadline (+ SLACK_MS): a look that began after that and
 #     still says "running" fails;
@@ -20,16 +22,18 @@ DEADLINE=${UVFS_NET_DEADLINE:-3000}
 SLACK_MS=${UVFS_NET_SLACK_MS:-500}
 FAST_MS=500
 
+SERVER=${UVFS_NET_SERVER:-hostfs}
 net_setup
 start_daemon
 EXPORT=$WORK/export
 mkdir "$EXPORT"
 for k in 1 2 3; do printf 'held-%d-data' "$k" >"$EXPORT/h$k"; done
 echo hello >"$EXPORT/f"
-net_start_hostfs "$EXPORT"
+net_start "$SERVER" "$EXPORT"
+note "server: $SERVER at $NET_SOURCE"
 R=$MNT/r
 mkdir "$R"
-expect 0 "$UVFS" mount -t 9p -o "timeout=$DEADLINE" "$NET_SOURCE" "$R"
+expect 0 "$UVFS" mount -t "$NET_TYPE" -o "timeout=$DEADLINE" "$NET_SOURCE" "$R"
 [ "$(server_field state "$R")" = running ] ||
 	fail "before the cut: state $(server_field state "$R")"
 holder_start h1 "$R/h1"

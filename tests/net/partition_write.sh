@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # "Failed" means "did not happen" (fencing), and write-back's contract
-# (docs/9p-client.md, "Bulk I/O": writes go behind by default, as on
-# Linux's v9fs and NFS).  A 9p mount of a server on the other side of a
-# veth pair (uvfs-hostfs, or diod with UVFS_NET_SERVER=diod); each cycle:
+# (docs/9p-client.md, "Bulk I/O"; docs/nfs.md, "Writes behind and
+# COMMIT": writes go behind by default, as on Linux's v9fs and NFS).  A
+# mount of a server on the other side of a veth pair (UVFS_NET_SERVER:
+# uvfs-hostfs by default, diod, or nfs: nfs-ganesha, tests/net/lib.sh);
+# each cycle:
 #   mount; open an empty file through FUSE; cut the link; pwrite 25 bytes
-#   (the Twrite is queued in the client's socket: we wait until its
+#   (the request is queued in the client's socket: we wait until its
 #   Send-Q shows it); `uvfs umount -f`; the writer must be told: either
 #   the write itself failed, or it was accepted (written behind) and then
 #   its close fails (the error reaches close, never lost silently); a
 #   write after the forced unmount fails at once; no socket towards the
 #   server may be left holding queued bytes (an abortive close leaves
 #   none; a graceful one keeps retransmitting); heal the link.
-# With NET_OPTS=wbwindow=0 every write waits, and the write itself fails.
+# With NET_OPTS=wbwindow=0 (9p) every write waits, and the write itself
+# fails; UVFS_NET_OPTS adds mount options (nfs: `hard`, whose callers
+# wait for the server with no deadline: the forced unmount must release
+# them all the same).
 # After UVFS_NET_CYCLES (100) cycles, with the link up for longer than
 # TCP's retransmission backoff of the cycles, every file on the server
 # must still be empty, and the server must still run (diod used to die of
 # SIGPIPE on the reset connection).
+# NFS: a write goes as UNSTABLE WRITEs behind, and fsync and close wait
+# for them and a COMMIT.  The promise checked is the same: the WRITEs go
+# after the cut, none is answered, and none may land.  (A WRITE answered
+# before a cut is applied on the server even when the COMMIT after it
+# then fails: NFS's close and fsync errors say "not known to be on
+# stable storage", not "not written".  No cycle writes before its cut.)
 . "$(dirname "$0")/lib.sh"
 
 CYCLES=${UVFS_NET_CYCLES:-100}
@@ -27,14 +38,11 @@ start_daemon
 EXPORT=$WORK/export
 mkdir "$EXPORT"
 chmod 0777 "$EXPORT"
-case $SERVER in
-hostfs) net_start_hostfs "$EXPORT" ;;
-diod) net_start_diod "$EXPORT" ;;
-*) fail "UVFS_NET_SERVER: hostfs or diod, not $SERVER" ;;
-esac
+net_start "$SERVER" "$EXPORT"
+note "server: $SERVER at $NET_SOURCE"
 W=$MNT/w
 mkdir "$W"
-OPTS=timeout=2000${NET_OPTS:+,$NET_OPTS}
+OPTS=timeout=2000${NET_OPTS:+,$NET_OPTS}${UVFS_NET_OPTS:+,$UVFS_NET_OPTS}
 
 coproc WRITER { exec python3 -u "$(dirname "$0")/writer.py"; }
 BG_PIDS+=("$WRITER_PID")
@@ -53,18 +61,18 @@ sendq() {
 behind=0
 t_start=$(ms_now)
 for i in $(seq "$CYCLES"); do
-	expect 0 "$UVFS" mount -t 9p -o "$OPTS" "$NET_SOURCE" "$W"
+	expect 0 "$UVFS" mount -t "$NET_TYPE" -o "$OPTS" "$NET_SOURCE" "$W"
 	: >"$W/f$i" || fail "cycle $i: create"
 	wcmd "open $W/f$i"
 	[ "$WREPLY" = open ] || fail "cycle $i: open: $WREPLY"
 	net_cut
 	echo "write 25" >&"${WRITER[1]}"
-	# the Twrite is out (queued in the socket) before the unmount
+	# the write's request is out (queued in the socket) before the unmount
 	for _ in $(seq 200); do
 		[ "$(sendq)" -gt 0 ] && break
 		sleep 0.01
 	done
-	[ "$(sendq)" -gt 0 ] || note "cycle $i: no Twrite queued seen (Send-Q 0)"
+	[ "$(sendq)" -gt 0 ] || note "cycle $i: no request queued seen (Send-Q 0)"
 	t0=$(ms_now)
 	expect 0 "$UVFS" umount -f "$W"
 	t1=$(ms_now)
@@ -109,7 +117,7 @@ for i in $(seq "$CYCLES"); do
 done
 kill -0 "$SRV_PID" 2>/dev/null || fail "the server ($SERVER) died: $(tail -5 "$WORK/server.log")"
 # and it still serves
-expect 0 "$UVFS" mount -t 9p -o "$OPTS" "$NET_SOURCE" "$W"
+expect 0 "$UVFS" mount -t "$NET_TYPE" -o "$OPTS" "$NET_SOURCE" "$W"
 [ -e "$W/f1" ] || fail "the server does not serve after the cycles"
 expect 0 "$UVFS" umount "$W"
 alive
