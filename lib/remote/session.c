@@ -848,7 +848,8 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 /* The sending half of rs_call and rs_call_start: with c->lock held and
  * the session sendable, admits, packs and sends rq.  => 0 with rq sent
  * (or already done: a reply, a loss) and c->lock still held; or an error
- * with c->lock released and rq's tag given back (nothing went out). */
+ * with c->lock released and rq's tag given back (nothing went out, or a
+ * kill cut it before all of it did: rq DONE then). */
 static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 			    void *buf, size_t len, rs_pack_fn pack, void *arg,
 			    rs_admit_fn admit, struct timespec *dl)
@@ -881,6 +882,15 @@ static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
 		return r;
+	}
+	if (r && rq->state == RS_RQ_DONE && !rq->lost && !rq->replied) {
+		/* a kill (a forced unmount) ended it while its bytes went
+		 * out: the link is cut, the server never has all of it,
+		 * and nothing sends it again.  It failed, and a caller that
+		 * does not wait for it now (a write behind) must say so,
+		 * not that it went */
+		pthread_mutex_unlock(&c->lock);
+		return rq->err;
 	}
 	if (rq->state == RS_RQ_NEW) {
 		rq->sent_ns = mono_now_ns();

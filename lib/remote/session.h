@@ -199,8 +199,9 @@ typedef int (*rs_admit_fn)(void *arg, struct rs_session *s);
  * call's deadline; a hard mount may move it): 0 with rq DONE (rq->err,
  * rq->reply, rq->lost, rq->flushed, rq->timed_out say how), or an error
  * before anything went out (-EIO dead or unreachable and soft,
- * -ETIMEDOUT, admit's error; rq is not DONE then and was never sent).
- * The caller frees rq.
+ * -ETIMEDOUT, admit's error; rq is not DONE then and was never sent), or
+ * -EIO when a kill ended rq before all of it went out (rq DONE, the link
+ * cut: it never reached the server whole).  The caller frees rq.
  */
 int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
 	    rs_pack_fn pack, void *arg, rs_admit_fn admit,
@@ -209,7 +210,7 @@ int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
 /* rs_call in two halves, for a caller with several calls out at once
  * (NFS: the pieces of one read): rs_call_start packs and sends rq as
  * rs_call does and returns without waiting (0: rq SENT, or DONE already;
- * or, as rs_call, an error before anything went out: rq not DONE);
+ * or, as rs_call, an error: nothing went out, or a kill cut it);
  * rs_call_wait then waits for rq's end by dl with rs_call's liveness and
  * fencing rules (rq DONE on return).  Not on a serial session (-EINVAL).
  * Waiting for several in turn is fine: whoever reads dispatches every

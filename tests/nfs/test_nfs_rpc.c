@@ -24,7 +24,10 @@
  *    fsync after writes behind) -ETIMEDOUT at its deadline, never
  *    -EAGAIN, and one killed (a forced unmount) during its pause -EIO at
  *    once; a read-ahead piece answered JUKEBOX drops the window (a hint)
- *    and the read reads for itself.
+ *    and the read reads for itself;
+ *  - a write behind whose WRITE is still going out (the server reads
+ *    nothing: the link is full) when the connection is killed (a forced
+ *    unmount) fails with -EIO at once: it was not accepted behind.
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
  * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier);
@@ -63,7 +66,7 @@
 #include "nfs_i.h"
 #include "rpc.h"
 
-enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX };
+enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
 
 static int lfd = -1, port;
 static pthread_t srv;
@@ -73,6 +76,8 @@ static _Atomic bool stop;
  * read after the call returned: the reply orders them) */
 static _Atomic uint32_t seen_uid, seen_gid, seen_ngroups;
 static _Atomic int conns_ended;         /* connections that ended */
+static _Atomic bool deaf;               /* M_DEAF: a connection stopped
+					 * reading (at a call's record mark) */
 static _Atomic int jukebox_proc = NFS3_GETATTR; /* M_JUKEBOX: which */
 static _Atomic int jukebox_left;        /* ... calls of it answered
 					 * NFS3ERR_JUKEBOX before an answer
@@ -273,6 +278,11 @@ static void serve(int fd)
 
 		if (read_full(fd, mk, 4))
 			break;
+		/* M_DEAF: reads nothing more until the mode changes */
+		while (atomic_load(&mode) == M_DEAF) {
+			atomic_store(&deaf, true);
+			usleep(10 * 1000);
+		}
 		len = get32(mk) & 0x7fffffffu;
 		body = malloc(len);
 		if (!body || read_full(fd, body, len)) {
@@ -698,6 +708,19 @@ static struct n3 ctx(struct nconn *nc, int ms)
 	return c;
 }
 
+/* The end of a test of writes behind on n: nothing is left in flight or
+ * kept; the server back to M_OK, everything freed. */
+static void nothing_kept_free(struct nconn *nc, struct nsb *s,
+			      struct node *n, uint8_t *data)
+{
+	assert_null(n->wb_head);
+	assert_int_equal(n->wb_out, 0);
+	atomic_store(&mode, M_OK);
+	free(data);
+	sb_node_free(s, n);
+	nconn_free(nc);
+}
+
 /* 1 MiB written behind in 256 KiB writes (16 WRITEs), the first three
  * to arrive answered JUKEBOX: sent again, the fsync returns 0 and the
  * server's disk holds the bytes.  JUKEBOX for ever: the write returns
@@ -765,12 +788,7 @@ static void jukebox_write_behind(void **state)
 	 * is left in flight or kept */
 	fc = ctx(nc, 600);
 	assert_int_equal(nw_commit(s, &fc, n, true), 0);
-	assert_null(n->wb_head);
-	assert_int_equal(n->wb_out, 0);
-	atomic_store(&mode, M_OK);
-	free(data);
-	sb_node_free(s, n);
-	nconn_free(nc);
+	nothing_kept_free(nc, s, n, data);
 }
 
 /* The second read of a sequential run starts a read-ahead window; its
@@ -816,6 +834,48 @@ static void jukebox_read_ahead_dropped(void **state)
 	nconn_free(nc);
 }
 
+static void *cancel_main(void *arg)
+{
+	/* once the server has stopped reading, and the link is full */
+	while (!atomic_load(&deaf))
+		usleep(10 * 1000);
+	usleep(200 * 1000);
+	nconn_cancel(arg);
+	return NULL;
+}
+
+/* One write behind of a WRITE larger than the link takes (32 MiB; the
+ * server reads nothing of it), the connection killed while it goes out
+ * (a forced unmount): the write fails with -EIO at once, and nothing of
+ * it is kept.  Before, it was accepted behind: the session took a call
+ * the kill ended while its bytes went out for one sent. */
+static void killed_while_sending(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 32u << 20;
+	uint8_t *data = calloc(1, len);
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(data);
+	s->wtmax = (uint32_t)len;       /* one WRITE */
+	atomic_store(&deaf, false);
+	atomic_store(&mode, M_DEAF);
+	assert_int_equal(pthread_create(&t, NULL, cancel_main, nc), 0);
+	struct n3 c = ctx(nc, 5000);
+	uint64_t t0 = now_ms();
+	ssize_t r = nw_write(s, &c, n, data, len, 0);
+	uint64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	printf("a 32 MiB write behind, killed while it went out: %zd after "
+	       "%llu ms\n", r, (unsigned long long)took);
+	assert_int_equal(r, -EIO);
+	assert_true(took < 2000);
+	nothing_kept_free(nc, s, n, data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +887,7 @@ int main(void)
 		cmocka_unit_test(jukebox_read_many),
 		cmocka_unit_test(jukebox_write_behind),
 		cmocka_unit_test(jukebox_read_ahead_dropped),
+		cmocka_unit_test(killed_while_sending),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
