@@ -199,13 +199,15 @@ static void piece_run(void *arg)
  * rpc_x replays).  Not sent (a serial session, no memory): the job sends
  * it (piece_run).
  */
-static void piece_send(struct piece *p)
+static int piece_send(struct piece *p)
 {
 	struct p9_msg m;
+	int r;
 
 	piece_msg(p, &m);
-	p->sent = rpc_start(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD,
-			    &p->a) == 0;
+	r = rpc_start(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD, &p->a);
+	p->sent = r == 0;
+	return r;
 }
 
 static void piece_end(struct piece *p)
@@ -518,25 +520,31 @@ static void wb_fin(void *arg)
 }
 
 /*
- * Sends n bytes at off behind (the caller does not wait): 0, or -ENOMEM
- * (then the caller writes them itself).  A write that does not follow
- * the last one behind waits for those first (the server may run
+ * Sends n bytes at off behind (the caller does not wait): n; or -ENOMEM
+ * (then the caller writes them itself); or, when the session refuses a
+ * piece (-EIO: a forced unmount killed it, also while the piece's bytes
+ * went out on a full link; or it is unreachable and the mount soft),
+ * the bytes sent behind before that piece, else -EIO: a write the kill
+ * released fails, it is not accepted behind.  A write that does not
+ * follow the last one behind waits for those first (the server may run
  * requests out of order: overlapping writes must not be in flight
  * together); at most s->wbwindow bytes are in flight per file.
  */
-static int write_behind(struct p9sb *s, struct handle *h, const char *buf,
-			size_t n, uint64_t off)
+static ssize_t write_behind(struct p9sb *s, struct handle *h,
+			    const char *buf, size_t n, uint64_t off)
 {
 	struct node *nd = h->node;
 	uint32_t max = io_max(s, h->iounit);
 	bool follows;
+	size_t at = 0;
+	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
 	follows = nd->wb_end == off;
 	pthread_mutex_unlock(&s->lock);
 	if (!follows)
 		wb_settle(s, nd);
-	for (size_t at = 0; at < n;) {
+	while (at < n) {
 		uint32_t want = n - at > max ? max : (uint32_t)(n - at);
 		struct wbjob *j = sys_malloc(sizeof(*j));
 		char *copy = j ? sys_malloc(want) : NULL;
@@ -556,7 +564,14 @@ static int write_behind(struct p9sb *s, struct handle *h, const char *buf,
 		node_hold(s, nd);
 		pool_wait_below(&s->pool, &nd->wb,
 				s->wbwindow > want ? s->wbwindow - want : 0);
-		piece_send(&j->p);
+		if (piece_send(&j->p) == -EIO) {
+			r = -EIO;       /* it will not go: not behind */
+			free(copy);
+			free(j);
+			handle_put(s, h);
+			node_rele(s, nd);
+			break;
+		}
 		pool_submit_fin(&s->pool, &nd->wb, wb_run, wb_fin, j, want);
 		at += want;
 		pthread_mutex_lock(&s->lock);
@@ -565,7 +580,7 @@ static int write_behind(struct p9sb *s, struct handle *h, const char *buf,
 	}
 	attr_drop(s, nd);
 	atomic_fetch_add(&nd->dgen, 1);
-	return 0;
+	return at > 0 || r == 0 ? (ssize_t)at : r;
 }
 
 ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
@@ -588,11 +603,13 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 		return r;
 	if (h && !append && !h->append && !h->sync && s->wbwindow &&
 	    n <= s->wbwindow && fid_sendable(&s->c, h->fid->num)) {
-		r = write_behind(s, h, buf, n, (uint64_t)*off);
-		if (r == 0) {
-			*off += (off_t)n;
-			return (ssize_t)n;
+		ssize_t w = write_behind(s, h, buf, n, (uint64_t)*off);
+		if (w >= 0) {
+			*off += (off_t)w;
+			return w;
 		}
+		if (w != -ENOMEM)
+			return w;
 		/* no memory for the copies: the whole write again, waited
 		 * for (the part sent behind is rewritten with the same
 		 * bytes, after it) */
