@@ -6,13 +6,18 @@
 # uvfs-hostfs by default, diod, or nfs: nfs-ganesha, tests/net/lib.sh);
 # each cycle:
 #   mount; open an empty file through FUSE; cut the link; pwrite 25 bytes
-#   (the request is queued in the client's socket: we wait until its
-#   Send-Q shows it); `uvfs umount -f`; the writer must be told: either
-#   the write itself failed, or it was accepted (written behind) and then
-#   its close fails (the error reaches close, never lost silently); a
-#   write after the forced unmount fails at once; no socket towards the
-#   server may be left holding queued bytes (an abortive close leaves
-#   none; a graceful one keeps retransmitting); heal the link.
+#   (every third cycle 1 MiB: more than a cut link's socket takes, so
+#   the write blocks); every second cycle an fsync after it (it waits on
+#   the cut link); wait until the request is queued in the client's
+#   socket (its Send-Q shows it) and the caller waits in FUSE; `uvfs
+#   umount -f`; the writer must be told: either the write itself failed,
+#   or it was accepted (written behind) and then its fsync, or else its
+#   close, fails (the error is never lost silently); a write still
+#   blocked when the unmount came fails (or returns the bytes sent before
+#   it blocked, never all of them: they were not sent); a write after the
+#   forced unmount fails at once; no socket towards the server may be
+#   left holding queued bytes (an abortive close leaves none; a graceful
+#   one keeps retransmitting); heal the link.
 # With NET_OPTS=wbwindow=0 (9p) every write waits, and the write itself
 # fails; UVFS_NET_OPTS adds mount options (nfs: `hard`, whose callers
 # wait for the server with no deadline: the forced unmount must release
@@ -30,6 +35,7 @@
 . "$(dirname "$0")/lib.sh"
 
 CYCLES=${UVFS_NET_CYCLES:-100}
+BIG=$((1 << 20))
 SERVER=${UVFS_NET_SERVER:-hostfs}
 command -v ss >/dev/null || skip "no ss (apt-get install iproute2)"
 
@@ -59,6 +65,9 @@ sendq() {
 }
 
 behind=0
+blocked=0
+synced=0
+worst=0
 t_start=$(ms_now)
 for i in $(seq "$CYCLES"); do
 	expect 0 "$UVFS" mount -t "$NET_TYPE" -o "$OPTS" "$NET_SOURCE" "$W"
@@ -66,24 +75,61 @@ for i in $(seq "$CYCLES"); do
 	wcmd "open $W/f$i"
 	[ "$WREPLY" = open ] || fail "cycle $i: open: $WREPLY"
 	net_cut
-	echo "write 25" >&"${WRITER[1]}"
+	size=25
+	[ $((i % 3)) = 0 ] && size=$BIG
+	echo "write $size" >&"${WRITER[1]}"
+	# every second cycle an fsync after the write: it waits on the cut
+	# link until the forced unmount releases it
+	sync=$((i % 2 == 0))
+	[ $sync = 1 ] && echo fsync >&"${WRITER[1]}"
 	# the write's request is out (queued in the socket) before the unmount
 	for _ in $(seq 200); do
 		[ "$(sendq)" -gt 0 ] && break
 		sleep 0.01
 	done
-	[ "$(sendq)" -gt 0 ] || note "cycle $i: no request queued seen (Send-Q 0)"
+	q0=$(sendq)
+	[ "$q0" -gt 0 ] || note "cycle $i: no request queued seen (Send-Q 0)"
+	# and the fsync waits in the kernel for its FUSE request's answer
+	if [ $sync = 1 ]; then
+		for _ in $(seq 200); do
+			[ "$(cat "/proc/$WRITER_PID/wchan" 2>/dev/null)" = request_wait_answer ] && break
+			sleep 0.01
+		done
+		[ "$(cat "/proc/$WRITER_PID/wchan" 2>/dev/null)" = request_wait_answer ] ||
+			note "cycle $i: the fsync not seen waiting (wchan $(cat "/proc/$WRITER_PID/wchan" 2>/dev/null))"
+	fi
+	# a write still blocked (its data not all in the socket: a large
+	# one), waiting for its FUSE request, when the unmount comes: no
+	# answer from the writer before and after a look at where it waits
+	# (a write that returned in between has answered before its fsync)
+	inwrite=0
+	read -r -t 0 -u "${WRITER[0]}" ||
+		[ "$(cat "/proc/$WRITER_PID/wchan" 2>/dev/null)" != request_wait_answer ] ||
+		read -r -t 0 -u "${WRITER[0]}" ||
+		inwrite=1
 	t0=$(ms_now)
 	expect 0 "$UVFS" umount -f "$W"
 	t1=$(ms_now)
 	read -r -t 10 -u "${WRITER[0]}" WREPLY ||
 		fail "cycle $i: the writer still blocks 10 s after umount -f"
 	wrote=$WREPLY
-	case $wrote in
-	error*) ;;
-	"wrote 25") behind=$((behind + 1)) ;;
-	*) fail "cycle $i: the write over a cut link, then umount -f: '$wrote', expected an error or 25 bytes accepted" ;;
+	case $inwrite/$wrote in
+	*/error*) blocked=$((blocked + inwrite)) ;;
+	1/"wrote $size") fail "cycle $i: a write blocked on the cut link, then umount -f: '$wrote', expected an error (or fewer bytes: those sent before it blocked)" ;;
+	*/"wrote "[1-9]*)
+		behind=$((behind + 1))
+		blocked=$((blocked + inwrite)) ;;
+	*) fail "cycle $i: the write over a cut link, then umount -f: '$wrote', expected an error or bytes accepted" ;;
 	esac
+	if [ $sync = 1 ]; then
+		read -r -t 10 -u "${WRITER[0]}" WREPLY ||
+			fail "cycle $i: the fsync still blocks 10 s after umount -f"
+		case $wrote/$WREPLY in
+		error*/*|*/fsync-error*) ;;
+		*) fail "cycle $i: a write accepted behind, its fsync over a cut link, then umount -f: '$WREPLY', expected an error" ;;
+		esac
+		synced=$((synced + 1))
+	fi
 	left=$(sendq)
 	[ "$left" = 0 ] ||
 		fail "cycle $i: after umount -f a socket still holds $left bytes for the server (not closed abortively: they would be delivered at the heal)"
@@ -94,8 +140,8 @@ for i in $(seq "$CYCLES"); do
 	*) fail "cycle $i: a write after umount -f: '$WREPLY', expected an error" ;;
 	esac
 	wcmd close
-	case $wrote in
-	"wrote 25")
+	case $sync/$wrote in
+	0/"wrote "*)
 		# accepted behind, then lost: close must say so
 		case $WREPLY in
 		close-error*) ;;
@@ -103,11 +149,12 @@ for i in $(seq "$CYCLES"); do
 		esac ;;
 	esac
 	net_heal
+	[ $((t1 - t0)) -gt "$worst" ] && worst=$((t1 - t0))
 	[ $((t1 - t0)) -lt 2000 ] ||
 		fail "cycle $i: umount -f took $((t1 - t0)) ms"
 done
 t_end=$(ms_now)
-note "$CYCLES cycles in $((t_end - t_start)) ms; $behind writes accepted behind (their close failed)"
+note "$CYCLES cycles in $((t_end - t_start)) ms; $behind writes accepted behind (their fsync or close failed), $blocked blocked when the unmount came, $synced fsyncs failed; umount -f took $worst ms at most"
 # Anything still retransmitted would land within TCP's backoff
 sleep 3
 for i in $(seq "$CYCLES"); do

@@ -2,6 +2,7 @@
 #   "open PATH"  -> "open" | "error ERRNO-NAME"
 #   "write N"    -> pwrite of N bytes ('w') at offset 0: "wrote COUNT" |
 #                   "error ERRNO-NAME"
+#   "fsync"      -> "synced" | "fsync-error ERRNO-NAME"
 #   "close"      -> "closed" | "close-error ERRNO-NAME"
 # One line of reply per command, flushed.
 import errno
@@ -24,6 +25,12 @@ for line in sys.stdin:
         elif cmd == "write":
             n = os.pwrite(fd, b"w" * int(arg), 0)
             print("wrote", n, flush=True)
+        elif cmd == "fsync":
+            try:
+                os.fsync(fd)
+                print("synced", flush=True)
+            except OSError as e:
+                print("fsync-error", err(e), flush=True)
         elif cmd == "close":
             f, fd = fd, -1
             try:
