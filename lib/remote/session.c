@@ -67,25 +67,26 @@
 #define RS_SMALL_MSG 256
 
 static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen);
+		    const struct timespec *dl, uint64_t gen, bool nowait);
 
-/* Takes *busy (one of c's timed locks) by the deadline: 0, -ETIMEDOUT,
- * or -EIO once the connection is dead.  *gen (if not NULL): the session
- * it was taken in. */
+/* Takes *busy (one of c's timed locks) by the deadline (NULL: now or
+ * not at all): 0, -ETIMEDOUT (-EAGAIN without a deadline), or -EIO once
+ * the connection is dead.  *gen (if not NULL): the session it was taken
+ * in. */
 static int tlock_take(struct rs_session *c, bool *busy, const struct timespec *dl,
 		      uint64_t *gen)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (*busy && !atomic_load(&c->rs.dead))
+	while (dl && *busy && !atomic_load(&c->rs.dead))
 		if (pthread_cond_timedwait(&c->lock_cv, &c->lock, dl) ==
 		    ETIMEDOUT)
 			break;
 	if (atomic_load(&c->rs.dead))
 		r = -EIO;
 	else if (*busy)
-		r = -ETIMEDOUT;
+		r = dl ? -ETIMEDOUT : -EAGAIN;
 	else
 		*busy = true;
 	if (gen)
@@ -296,15 +297,17 @@ static void session_end(struct rs_session *c, uint64_t gen, int err)
 /* Writes one whole message of session gen by the deadline.  0;
  * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
  * -EIO if the connection is dead, died here (a message cut in the middle
- * loses the framing), or is in another session now. */
+ * loses the framing), or is in another session now.  nowait: -EAGAIN
+ * (nothing written) rather than wait for another writer or for room in
+ * the link before the first byte. */
 static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen)
+		    const struct timespec *dl, uint64_t gen, bool nowait)
 {
 	size_t off = 0;
 	uint64_t g;
 	int r = 0, why = -EIO;
 
-	r = tlock_take(c, &c->wbusy, dl, &g);
+	r = tlock_take(c, &c->wbusy, nowait ? NULL : dl, &g);
 	if (r)
 		return r;
 	if (g != gen) {
@@ -332,6 +335,10 @@ static int send_msg(struct rs_session *c, const void *buf, size_t len,
 				{ .fd = c->evfd, .events = POLLIN },
 			};
 			int ms = ms_left(dl);
+			if (nowait && off == 0) {
+				r = -EAGAIN;    /* no room: nothing sent */
+				break;
+			}
 			if (ms == 0) {
 				r = off ? -EIO : -ETIMEDOUT;
 				break;
@@ -356,7 +363,7 @@ static int send_msg(struct rs_session *c, const void *buf, size_t len,
 int rs_send_raw(struct rs_session *c, const void *buf, size_t len,
 		const struct timespec *dl, uint64_t gen)
 {
-	return send_msg(c, buf, len, dl, gen);
+	return send_msg(c, buf, len, dl, gen, false);
 }
 
 /* The reader of session gen: one complete frame.  Copies what it keeps. */
@@ -669,10 +676,11 @@ int rs_reader_start(struct rs_session *c)
  * its deadline).
  * Internal requests (the supervisor's) go while RECOVERING and never
  * wait.  A hard mount waits out UNREACHABLE without a deadline, until the
- * session is back or the connection is killed (forced unmount).
+ * session is back or the connection is killed (forced unmount).  nowait
+ * (RS_NOWAIT): -EAGAIN where it would wait.
  */
 static int wait_sendable_locked(struct rs_session *c, bool internal,
-				struct timespec *dl)
+				bool nowait, struct timespec *dl)
 {
 	if (!internal && ms_left(dl) == 0)
 		return -ETIMEDOUT;
@@ -684,6 +692,9 @@ static int wait_sendable_locked(struct rs_session *c, bool internal,
 		bool silent = rs_silent(&c->rs);
 		if (silent && !c->hard)
 			return -EIO;    /* fail fast */
+		if (nowait && (silent || c->rs.state != RS_UP ||
+			       c->nused == RS_NTAGS))
+			return -EAGAIN;
 		if (silent) {
 			pthread_cond_wait(&c->rs.cv, &c->lock);
 			if (c->rs.state == RS_UP) {
@@ -767,7 +778,7 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	len = kind == RS_CANCEL ?
 	      c->proto->pack_cancel(buf, sizeof(buf), tag, target->tag) :
 	      c->proto->pack_probe(buf, sizeof(buf), tag);
-	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen) : -EIO;
+	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen, false) : -EIO;
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
 	    c->tags[tag] == aux) {
@@ -852,7 +863,7 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
  * kill cut it before all of it did: rq DONE then). */
 static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 			    void *buf, size_t len, rs_pack_fn pack, void *arg,
-			    rs_admit_fn admit, struct timespec *dl)
+			    rs_admit_fn admit, struct timespec *dl, bool nowait)
 {
 	uint64_t gen;
 	uint16_t tag;
@@ -875,9 +886,9 @@ static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 		pthread_mutex_unlock(&c->lock);
 		return -EINVAL;
 	}
-	r = send_msg(c, buf, len, dl, gen);
+	r = send_msg(c, buf, len, dl, gen, nowait);
 	pthread_mutex_lock(&c->lock);
-	if (r == -ETIMEDOUT && rq->state == RS_RQ_NEW) {
+	if ((r == -ETIMEDOUT || r == -EAGAIN) && rq->state == RS_RQ_NEW) {
 		/* nothing went out: give the tag back, no cancel needed */
 		tag_release_locked(c, rq);
 		pthread_mutex_unlock(&c->lock);
@@ -913,7 +924,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	if (!buf)
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
-	r = wait_sendable_locked(c, internal, dl);
+	r = wait_sendable_locked(c, internal, false, dl);
 	if (r == 0 && c->serial && !internal) {
 		while (r == 0 && !have_serial) {
 			pthread_mutex_unlock(&c->lock);
@@ -922,16 +933,17 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 			if (r == 0)
 				have_serial = true;
 			else if (r == -EIO)     /* dead or lost: wait again */
-				r = wait_sendable_locked(c, internal, dl);
+				r = wait_sendable_locked(c, internal, false,
+							 dl);
 		}
 		if (r == 0)
-			r = wait_sendable_locked(c, internal, dl);
+			r = wait_sendable_locked(c, internal, false, dl);
 	}
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl);
+	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl, false);
 	if (r)
 		goto out;
 	wait_reply_locked(c, rq, dl, internal);
@@ -952,7 +964,7 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 		  rs_pack_fn pack, void *arg, rs_admit_fn admit,
 		  struct timespec *dl, unsigned flags)
 {
-	bool internal = flags & RS_INTERNAL;
+	bool internal = flags & RS_INTERNAL, nowait = flags & RS_NOWAIT;
 	void *buf;
 	int r;
 
@@ -962,12 +974,12 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 	if (!buf)
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
-	r = wait_sendable_locked(c, internal, dl);
+	r = wait_sendable_locked(c, internal, nowait, dl);
 	if (r) {
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl);
+	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl, nowait);
 	if (r == 0)
 		pthread_mutex_unlock(&c->lock);
 out:
@@ -1047,7 +1059,7 @@ int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,
 	gen = rq->gen;
 	pthread_mutex_unlock(&c->lock);
 	r = pack(arg, tag, buf, len) == (ssize_t)len ?
-	    send_msg(c, buf, len, dl, gen) : -ETIMEDOUT;
+	    send_msg(c, buf, len, dl, gen, false) : -ETIMEDOUT;
 	if (r == -ETIMEDOUT) {
 		pthread_mutex_lock(&c->lock);
 		if (atomic_load(&c->sgen) == gen && c->tags[tag] == rq)

@@ -193,6 +193,11 @@ typedef int (*rs_admit_fn)(void *arg, struct rs_session *s);
 
 #define RS_INTERNAL 0x1 /* the supervisor's: goes while RECOVERING, never
 			 * waits for a recovery, no probe */
+#define RS_NOWAIT   0x2 /* rs_call_start only: goes now or not at all
+			 * (-EAGAIN, nothing sent): no wait for the session
+			 * to be up, a free tag, another writer or room in
+			 * the link, but for the rest of a message the link
+			 * took a part of (by dl) */
 
 /*
  * Sends call rq (len bytes from pack) and waits for its end, by dl (the
@@ -210,7 +215,9 @@ int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
 /* rs_call in two halves, for a caller with several calls out at once
  * (NFS: the pieces of one read): rs_call_start packs and sends rq as
  * rs_call does and returns without waiting (0: rq SENT, or DONE already;
- * or, as rs_call, an error: nothing went out, or a kill cut it);
+ * or, as rs_call, an error: nothing went out, or a kill cut it; with
+ * RS_NOWAIT also -EAGAIN, for a caller that may not wait: NFS's last
+ * close);
  * rs_call_wait then waits for rq's end by dl with rs_call's liveness and
  * fencing rules (rq DONE on return).  Not on a serial session (-EINVAL).
  * Waiting for several in turn is fine: whoever reads dispatches every
