@@ -329,6 +329,10 @@ struct n3cpend {
 	struct pend w;
 };
 
+struct n3mpend {
+	struct pend w;
+};
+
 /* Sends the call filled in w, the pending call of the new p: 0, or why it
  * did not go (p freed). */
 static int start_or_free(struct n3 *n, struct pend *w, void *p)
@@ -591,6 +595,46 @@ bool n3_commit_ready(struct n3cpend *p)
 }
 
 void n3_commit_drop(struct n3cpend *p)
+{
+	n3c_abandon(&p->w);
+	free(p);
+}
+
+int n3_remove_start(struct n3 *n, const struct fh3 *dir, const char *name,
+		    struct n3mpend **out)
+{
+	struct n3mpend *p = sys_calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	/* encoded at the start: dir and name are not read after it */
+	p->w.c.proc = P_REMOVE;
+	n3c_set_fh(&p->w.c.a.remove.object.dir, dir);
+	p->w.c.a.remove.object.name = (char *)name;
+	r = start_or_free(n, &p->w, p);
+	if (r == 0)
+		*out = p;
+	return r;
+}
+
+int n3_remove_end(struct n3mpend *p)
+{
+	/* a JUKEBOX is not asked again here: -EAGAIN, and the caller asks
+	 * again after its own pause (remove.c's reaper, which waits for
+	 * other removals meanwhile) */
+	int r = n3c_wait(&p->w, NULL, NULL);
+
+	free(p);
+	return r;
+}
+
+bool n3_remove_ready(struct n3mpend *p)
+{
+	return n3c_ready(&p->w);
+}
+
+void n3_remove_drop(struct n3mpend *p)
 {
 	n3c_abandon(&p->w);
 	free(p);

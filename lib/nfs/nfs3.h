@@ -37,7 +37,9 @@ struct n3 {
 	struct nconn *nc;
 	struct timespec dl;             /* CLOCK_MONOTONIC */
 	const struct uvfs_cred *cred;   /* NULL: root */
-	unsigned flags;                 /* NC_INTERNAL: the reconnect's */
+	unsigned flags;                 /* NC_INTERNAL: the reconnect's;
+					 * NC_NOWAIT: a start that may not
+					 * wait (n3_remove_start) */
 };
 
 #define N3_MANY_MAX 64  /* requests of one _many call in flight at once */
@@ -86,6 +88,25 @@ int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 /* The same, not waited for (its result is dropped). */
 int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
 		    const struct fh3 *dir, const char *name);
+/* A REMOVE of name in dir sent now, as c's caller, by c's deadline (a
+ * silly-renamed file's, at its last close: remove.c; with NC_NOWAIT in
+ * c->flags only if it can go at once, else -EAGAIN), its answer taken
+ * by n3_remove_end, which waits for it by that deadline (unanswered
+ * then: fenced): 0 or an error, -EAGAIN if answered JUKEBOX (not asked
+ * again here: the caller does, after n3_backoff's pause); or given up
+ * on by n3_remove_drop without waiting (its reply dropped when it
+ * comes).  Exactly one of the two, once. */
+struct n3mpend;
+int n3_remove_start(struct n3 *c, const struct fh3 *dir, const char *name,
+		    struct n3mpend **out);
+int n3_remove_end(struct n3mpend *w);
+/* Has its answer come (n3_remove_end would not wait for the server)? */
+bool n3_remove_ready(struct n3mpend *w);
+void n3_remove_drop(struct n3mpend *w);
+/* The one JUKEBOX policy's pauses (nfs3_send.c), for a caller that asks
+ * again itself: the pause to take now, in ms, with *wait_ms (0 before
+ * the first) moved on to the next: 10 ms, doubling to 1 s. */
+int n3_backoff(int *wait_ms);
 /* oattr, nattr (may be NULL): the two directories' attributes after,
  * when the server sent them. */
 int n3_rename(struct n3 *c, const struct fh3 *odir, const char *oname,

@@ -45,24 +45,27 @@ static bool jukebox(const struct call *c)
 	       n3c_status(c) == NFS3ERR_JUKEBOX;
 }
 
-/* The pause before a call answered JUKEBOX goes again on nc: *wait_ms
- * (0 at first: JUKEBOX_FIRST_MS), but not past dl, and the next one
- * doubled.  0 after it; -ETIMEDOUT when dl has passed (no try is left);
- * -EIO at once if nc is killed (a forced unmount). */
+int n3_backoff(int *wait_ms)
+{
+	int now = *wait_ms ? *wait_ms : JUKEBOX_FIRST_MS;
+
+	*wait_ms = now * 2 < JUKEBOX_MAX_MS ? now * 2 : JUKEBOX_MAX_MS;
+	return now;
+}
+
+/* The pause before a call answered JUKEBOX goes again on nc: the
+ * policy's next (n3_backoff), but not past dl.  0 after it; -ETIMEDOUT
+ * when dl has passed (no try is left); -EIO at once if nc is killed (a
+ * forced unmount). */
 static int jukebox_pause(struct nconn *nc, int *wait_ms,
 			 const struct timespec *dl)
 {
-	int left = ms_left(dl), r;
+	int left = ms_left(dl), ms;
 
 	if (left <= 0)
 		return -ETIMEDOUT;
-	if (*wait_ms == 0)
-		*wait_ms = JUKEBOX_FIRST_MS;
-	r = nc_pause(nc, *wait_ms < left ? *wait_ms : left);
-	*wait_ms *= 2;
-	if (*wait_ms > JUKEBOX_MAX_MS)
-		*wait_ms = JUKEBOX_MAX_MS;
-	return r;
+	ms = n3_backoff(wait_ms);
+	return nc_pause(nc, ms < left ? ms : left);
 }
 
 /* c's answer (or how it ended) copied out: its result, with c's request
@@ -137,7 +140,7 @@ int n3c_start(struct n3 *n, struct pend *w)
 	int r;
 
 	w->nc = n->nc;
-	w->flags = n->flags;
+	w->flags = n->flags & ~(unsigned)NC_NOWAIT;     /* the start's only */
 	w->dl = n->dl;
 	n3c_prep(&w->c);
 	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);

@@ -457,8 +457,9 @@ struct npend {
 	struct timespec dl;             /* its deadline, from the start */
 };
 
-/* Sends p's call (again, after a loss): 0 or why it did not go. */
-static int pend_send(struct nconn *nc, struct npend *p)
+/* Sends p's call (again, after a loss; nowait: only if it can go at
+ * once): 0 or why it did not go. */
+static int pend_send(struct nconn *nc, struct npend *p, bool nowait)
 {
 	struct rs_session *s = &nc->s;
 	int r = -ENOMEM;
@@ -468,8 +469,9 @@ static int pend_send(struct nconn *nc, struct npend *p)
 		p->nr = (struct nreq){ .c = p->c };
 		p->rq->pd = &p->nr;
 		r = rs_call_start(s, p->rq, p->c->flen, pack_call, &p->nr, NULL,
-				  &p->dl, p->flags & NC_INTERNAL ? RS_INTERNAL
-								 : 0);
+				  &p->dl, (p->flags & NC_INTERNAL ? RS_INTERNAL
+								  : 0) |
+					  (nowait ? RS_NOWAIT : 0));
 	}
 	if (r) {
 		rs_req_free(s, p->rq);
@@ -489,11 +491,11 @@ int nc_start(struct nconn *nc, const struct uvfs_cred *cred, struct nrpc *c,
 	if (!p)
 		return -ENOMEM;
 	p->c = c;
-	p->flags = flags;
+	p->flags = flags & ~(unsigned)NC_NOWAIT;
 	p->dl = *dl;
 	r = encode(c, cred);
 	if (r == 0)
-		r = pend_send(nc, p);
+		r = pend_send(nc, p, flags & NC_NOWAIT);
 	if (r) {
 		free(p);
 		return r;
@@ -518,7 +520,7 @@ static void pend_wait(struct nconn *nc, struct npend *p)
 			bool again = replay_ok(nc, c, p->flags);
 			rs_req_free(s, rq);
 			if (again && ms_left(&p->dl) > 0) {
-				int r = pend_send(nc, p);
+				int r = pend_send(nc, p, false);
 				if (r == 0)
 					continue;
 				c->err = r;
