@@ -296,6 +296,9 @@ static void nsb_free(struct nsb *s)
 	 * of the table (nn_install) and held by the mount alone */
 	struct node *oldroot = s->root && s->root->replaced ? s->root : NULL;
 
+	/* the REMOVEs of silly-renamed files still pending get until the
+	 * mount's timeout (none after a forced unmount) */
+	nn_silly_fini(s);
 	free(s->source);
 	/* writes still in flight end on the connection (at once after a
 	 * forced unmount), before it goes */
@@ -361,6 +364,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->rm_cv, NULL);
+	nn_silly_init(s);
 	s->lru.lnext = s->lru.lprev = &s->lru;
 	s->timeout_ms = o.timeout_ms;
 	s->source = sys_strdup(source);
@@ -434,8 +438,10 @@ void nv_cancel(struct uvfs_sb *sb)
 {
 	struct nsb *s = S(sb);
 
-	if (s)
+	if (s) {
+		nn_silly_cancel(s);     /* nothing more sent, waiters woken */
 		nconn_cancel(s->nc);
+	}
 }
 
 int nv_statfs(struct uvfs_sb *sb, struct statvfs *st)

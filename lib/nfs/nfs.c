@@ -448,8 +448,9 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 }
 
 /* No waiting here: the last release does no I/O in its caller.  What is
- * left to do (commit, remove a silly-renamed file) is sent, not waited
- * for. */
+ * left to do is sent, not waited for: a COMMIT, its answer dropped; the
+ * REMOVE of a silly-renamed file, if it can go at once, its answer taken
+ * by the mount's reaper, which also sends it if it could not (remove.c). */
 static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 {
 	struct nsb *s = S(sb);
@@ -482,9 +483,8 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	 * unlinker's), not as whoever runs the last release */
 	if (commit)
 		n3_commit_async(s->nc, h->has_cred ? &h->cred : NULL, &fh);
-	if (silly) {
-		n3_remove_async(s->nc, scred ? &sc : NULL, &sdir, silly);
-		free(silly);
+	if (silly) {    /* the mount's reaper sees to it (remove.c) */
+		nn_silly_remove(s, &sdir, silly, scred ? &sc : NULL);
 		pthread_mutex_lock(&s->lock);
 		s->silly_sent_ns = mono_now_ns();
 		pthread_mutex_unlock(&s->lock);

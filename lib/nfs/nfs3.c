@@ -232,16 +232,6 @@ int n3_remove(struct n3 *n, const struct fh3 *dir, const char *name,
 	return r;
 }
 
-int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
-		    const struct fh3 *dir, const char *name)
-{
-	struct call c = { .proc = P_REMOVE };
-
-	n3c_set_fh(&c.a.remove.object.dir, dir);
-	c.a.remove.object.name = (char *)name;
-	return n3c_send_async(nc, cred, &c);
-}
-
 int n3_rename(struct n3 *n, const struct fh3 *odir, const char *oname,
 	      const struct fh3 *ndir, const char *nname, struct n3attr *oattr,
 	      struct n3attr *nattr)

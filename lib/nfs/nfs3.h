@@ -85,9 +85,6 @@ int n3_link(struct n3 *c, const struct fh3 *fh, const struct fh3 *dir,
 	    const char *name, struct n3attr *attr);
 int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 	      bool isdir, struct n3attr *dattr);
-/* The same, not waited for (its result is dropped). */
-int n3_remove_async(struct nconn *nc, const struct uvfs_cred *cred,
-		    const struct fh3 *dir, const char *name);
 /* A REMOVE of name in dir sent now, as c's caller, by c's deadline (a
  * silly-renamed file's, at its last close: remove.c; with NC_NOWAIT in
  * c->flags only if it can go at once, else -EAGAIN), its answer taken

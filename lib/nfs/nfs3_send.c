@@ -16,8 +16,11 @@
  * procedure, a WRITE or a CREATE too: the server did nothing.  A
  * pending call waited for with no deadline to ask again by (a
  * read-ahead piece, a background COMMIT: hints) gives the answer up as
- * -EAGAIN, which its caller drops (docs/nfs.md, JUKEBOX).  The
- * calls nobody waits for (n3c_send_async) never see their answer.
+ * -EAGAIN, which its caller drops (docs/nfs.md, JUKEBOX); so does a
+ * silly-renamed file's REMOVE, whose reaper (remove.c) asks again itself
+ * after the same pauses (n3_backoff), so as not to hold up the others it
+ * waits for.  The one call nobody waits for (n3c_send_async: the COMMIT
+ * at a last release) never sees its answer.
  *
  * A struct call's request lives from n3c_prep to nrpc_done, through any
  * number of tries (nrpc_again between them); no object outlives its call.

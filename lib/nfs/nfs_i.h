@@ -39,6 +39,11 @@
  *                does (remove.c).
  *   struct rmpin one per removal of a name in flight (remove.c), on the
  *                remover's stack.
+ *   struct sillyrm one per silly-renamed file's REMOVE, queued by its
+ *                last close and ended by the mount's reaper thread when
+ *                answered, given up at its deadline, or dropped by a
+ *                forced unmount (remove.c); the reaper is started by the
+ *                first and joined at the unmount.
  *
  * Locks: s->lock (a leaf, never held across a request) guards the node
  * table, the LRU and every mutable node field but the writes behind.  An
@@ -49,7 +54,9 @@
  * s->lock and the session's, never together.  The session's lock is
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
  * (mount.c) guards the directory of live mounts that uvfs_nfs_info
- * searches (taken before a session's lock, never with s->lock).
+ * searches (taken before a session's lock, never with s->lock).  s->sr_cv
+ * (with s->lock) is waited on by the reaper for work, never across a
+ * request.
  */
 #ifndef UVFS_NFS_I_H
 #define UVFS_NFS_I_H
@@ -232,6 +239,42 @@ struct nsb {
 	struct rmpin *rm_pins;          /* removals in flight (remove.c) */
 	uint64_t rm_seq;                /* removals begun (remove.c) */
 	pthread_cond_t rm_cv;           /* with s->lock: a pin went */
+	/* the REMOVEs of silly-renamed files at their last close (remove.c),
+	 * s->lock: */
+	struct sillyrm *sr_head;        /* queued or in flight, oldest first
+					 * (only the reaper takes one off) */
+	unsigned sr_n;                  /* ... how many */
+	bool sr_started;                /* sr_thread runs: joined at unmount */
+	bool sr_exited;                 /* ... and has ended */
+	bool sr_drain;                  /* unmount: the reaper ends once
+					 * sr_head is empty */
+	bool sr_stop;                   /* forced unmount (or an unmount past
+					 * its wait): every one ends now,
+					 * nothing more is sent */
+	pthread_cond_t sr_cv;           /* with s->lock, CLOCK_MONOTONIC: one
+					 * queued or ended, sr_stop, sr_exited */
+	pthread_t sr_thread;            /* set before sr_started */
+};
+
+/* A silly-renamed file's REMOVE, from its last close (nn_silly_remove)
+ * until it ends: answered (the name gone, or an error), given up at its
+ * deadline, or dropped by a forced unmount.  On s->sr_head; queued by the
+ * closer, taken off and freed by the reaper only. */
+struct sillyrm {
+	struct sillyrm *next;           /* s->lock */
+	struct fh3 dir;                 /* set once: the directory ... */
+	char *name;                     /* ... and the ".nfsXXXX" name */
+	bool has_cred;                  /* set once: as the unlinker (as */
+	struct uvfs_cred cred;          /* Linux sends it) */
+	/* the reaper's once queued (the close sets them before: its own
+	 * try), read by it under s->lock too, written without: */
+	struct n3mpend *pend;           /* in flight, or NULL */
+	bool went;                      /* sent at least once: dl is set */
+	struct timespec dl;             /* the mount's timeout after it
+					 * first went: given up past it */
+	uint64_t again_ns;              /* not in flight: sent (again) then
+					 * (0: at once) */
+	int pause_ms;                   /* the backoff's next pause */
 };
 
 /* A removal of a name in flight (remove.c): from nn_remove_begin to
@@ -331,6 +374,22 @@ void nn_remove_end(struct nsb *s, struct rmpin *pin);
  * ask the server).  nn_open_undo if the open fails after. */
 bool nn_open_begin(struct nsb *s, struct node *n);
 void nn_open_undo(struct nsb *s, struct node *n);
+/* The REMOVE of a silly-renamed file at its last close: name (malloc'd,
+ * taken) in dir, as cred (NULL: root).  Sent here if it can go at once
+ * (NC_NOWAIT), and queued for the mount's reaper, which sends it if not,
+ * takes its answer and asks again after a JUKEBOX or a loss
+ * (n3_backoff's pauses) until the mount's timeout after it first went.
+ * Never waits. */
+void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
+		     const struct uvfs_cred *cred);
+/* The mount's side: nn_silly_init at the mount; nn_silly_cancel at a
+ * forced unmount, before the connection is killed (every pending REMOVE
+ * dropped, nothing more sent, waiters woken); nn_silly_fini at the
+ * unmount: the pending ones get until the mount's timeout to end, then
+ * are dropped (the connection killed), and the reaper is joined. */
+void nn_silly_init(struct nsb *s);
+void nn_silly_cancel(struct nsb *s);
+void nn_silly_fini(struct nsb *s);
 
 /* wb.c: writes behind and COMMIT */
 void nw_init(struct node *n);

@@ -852,8 +852,8 @@ void nconn_free(struct nconn *nc)
 	int ms = nc->s.timeout_ms < 1000 ? nc->s.timeout_ms : 1000;
 
 	rs_super_stop(&nc->sv);
-	/* what was sent and not waited for (a commit, a removal at the last
-	 * close) is answered within ms, read by the reader thread */
+	/* what was sent and not waited for (a COMMIT at a last release) is
+	 * answered within ms, read by the reader thread */
 	pthread_mutex_lock(&nc->s.lock);
 	nc->s.closing = true;
 	pthread_cond_broadcast(&nc->s.rd_cv);

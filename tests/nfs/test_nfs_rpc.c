@@ -27,12 +27,24 @@
  *    and the read reads for itself;
  *  - a write behind whose WRITE is still going out (the server reads
  *    nothing: the link is full) when the connection is killed (a forced
- *    unmount) fails with -EIO at once: it was not accepted behind.
+ *    unmount) fails with -EIO at once: it was not accepted behind;
+ *  - the REMOVE of a silly-renamed file at its last close (remove.c's
+ *    reaper): answered JUKEBOX twice, it is sent again and the name goes,
+ *    while the close returned at once; a forced unmount during its pause
+ *    between JUKEBOX answers ends it at once, and nothing is sent after;
+ *    the close returns at once while the session reconnects (where a
+ *    call would wait), and the REMOVE goes once the server is back; an
+ *    unmount waits for it (by the mount's timeout).
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
- * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier);
- * mode says how, and in M_JUKEBOX the first jukebox_left calls of
- * procedure jukebox_proc (all, if < 0) are answered NFS3ERR_JUKEBOX.
+ * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier),
+ * and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
+ * (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
+ * jukebox_left calls of procedure jukebox_proc (all, if < 0) are
+ * answered NFS3ERR_JUKEBOX, a REMOVE is done and answered
+ * remove_delay_ms after it came (the server answers other calls
+ * meanwhile), and while refusing it hangs up at the next call and
+ * refuses connections.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -68,7 +80,11 @@
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
 
-static int lfd = -1, port;
+static int lfd = -1, port;             /* the server thread's, after setup */
+static _Atomic bool refusing;           /* the server closes its listener
+					 * (connections refused) and each
+					 * connection at its next call */
+static _Atomic bool listening;          /* ... and says when it did */
 static pthread_t srv;
 static _Atomic int mode = M_OK;
 static _Atomic bool stop;
@@ -83,6 +99,17 @@ static _Atomic int jukebox_left;        /* ... calls of it answered
 					 * NFS3ERR_JUKEBOX before an answer
 					 * (< 0: all of them) */
 static _Atomic int seen[32];            /* calls received, by procedure */
+
+/* The directory "d" in the root: its handle and the names in it (REMOVE
+ * takes one away, RMDIR answers NOTEMPTY while any is left). */
+#define ROOT_FH "handle!"
+#define DIR_FH  "dir-d!!"
+#define DIR_MAXN 8
+static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static char dir_names[DIR_MAXN][64];    /* dir_lock; "" : free */
+static bool dir_gone;                   /* dir_lock: RMDIR'd */
+static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
+					 * long after it came */
 
 #define FILE_SIZE ((1u << 20) + 1000)   /* what READ reads */
 #define DISK_SIZE (4u << 20)            /* what WRITE writes */
@@ -269,9 +296,216 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 	return len;
 }
 
+/* The directory "d" holds exactly the names given (NULL-terminated). */
+static void dir_reset(const char *name, ...)
+{
+	va_list ap;
+	int i = 0;
+
+	pthread_mutex_lock(&dir_lock);
+	memset(dir_names, 0, sizeof(dir_names));
+	dir_gone = false;
+	va_start(ap, name);
+	for (const char *n = name; n && i < DIR_MAXN;
+	     n = va_arg(ap, const char *))
+		snprintf(dir_names[i++], sizeof(dir_names[0]), "%s", n);
+	va_end(ap);
+	pthread_mutex_unlock(&dir_lock);
+}
+
+static bool dir_has(const char *name)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&dir_lock);
+	for (int i = 0; i < DIR_MAXN; i++)
+		has |= strcmp(dir_names[i], name) == 0;
+	pthread_mutex_unlock(&dir_lock);
+	return has;
+}
+
+/* The handle and the name of a diropargs3 (args: its n bytes): false if
+ * malformed. */
+static bool dirop_args(const uint8_t *args, size_t n, char fh[8],
+		       char name[64])
+{
+	size_t at = after_fh(args, n);
+	uint32_t fl = n >= 4 ? get32(args) : 0, nl;
+
+	if (at + 4 > n || fl != 8)
+		return false;
+	nl = get32(args + at);
+	if (nl >= 64 || at + 4 + nl > n)
+		return false;
+	memcpy(fh, args + 4, 8);
+	memcpy(name, args + at + 4, nl);
+	name[nl] = '\0';
+	return true;
+}
+
+/* The results of a LOOKUP, REMOVE or RMDIR of the directory "d" (args:
+ * its n bytes of arguments) into b (cap bytes): their length.  busy:
+ * NFS3ERR_JUKEBOX, and nothing done. */
+static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
+		      bool busy, uint8_t *b, size_t cap)
+{
+	char fh[8], name[64];
+	nfsstat3 st = NFS3ERR_NOENT;
+	bool ok;
+	ZDR z;
+
+	if (busy) {
+		st = NFS3ERR_JUKEBOX;
+	} else if (dirop_args(args, n, fh, name)) {
+		pthread_mutex_lock(&dir_lock);
+		bool in_root = memcmp(fh, ROOT_FH, 8) == 0, d = !dir_gone &&
+			       in_root && strcmp(name, "d") == 0;
+		if (proc == NFS3_LOOKUP && d) {
+			st = NFS3_OK;
+		} else if (proc == NFS3_RMDIR && d) {
+			bool empty = true;
+			for (int i = 0; i < DIR_MAXN; i++)
+				empty &= dir_names[i][0] == '\0';
+			st = empty ? NFS3_OK : NFS3ERR_NOTEMPTY;
+			dir_gone = empty;
+		} else if (proc == NFS3_REMOVE && !dir_gone &&
+			   memcmp(fh, DIR_FH, 8) == 0) {
+			for (int i = 0; i < DIR_MAXN; i++)
+				if (strcmp(dir_names[i], name) == 0) {
+					dir_names[i][0] = '\0';
+					st = NFS3_OK;
+				}
+		}
+		pthread_mutex_unlock(&dir_lock);
+	}
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	if (proc == NFS3_LOOKUP) {
+		LOOKUP3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = st;
+		r.LOOKUP3res_u.resok.object.data.data_len = 8;
+		r.LOOKUP3res_u.resok.object.data.data_val = (char *)DIR_FH;
+		ok = zdr_LOOKUP3res(&z, &r);
+	} else if (proc == NFS3_REMOVE) {
+		REMOVE3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = st;
+		ok = zdr_REMOVE3res(&z, &r);
+	} else {
+		RMDIR3res r;
+		memset(&r, 0, sizeof(r));
+		r.status = st;
+		ok = zdr_RMDIR3res(&z, &r);
+	}
+	assert_true(ok);
+	size_t len = zdr_getpos(&z);
+	zdr_destroy(&z);
+	return len;
+}
+
+/* A connection served: its writes one at a time (a REMOVE's reply held
+ * back is written by a thread of its own), and those replies counted so
+ * that the connection is closed only after them. */
+struct sconn {
+	int fd;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int held;                       /* lock: replies held back */
+};
+
+static void sconn_write(struct sconn *sc, const void *b, size_t n)
+{
+	pthread_mutex_lock(&sc->lock);
+	write_full(sc->fd, b, n);
+	pthread_mutex_unlock(&sc->lock);
+}
+
+/* A reply body (out + 4, bl bytes) with its record mark, as one fragment
+ * or (M_FRAG) three. */
+static void send_reply(struct sconn *sc, uint8_t *out, size_t bl, int m)
+{
+	if (m == M_FRAG && bl > 16 && bl < 1000) {
+		/* three fragments: 5 bytes, 7 bytes, the rest */
+		uint8_t f[1100];
+		size_t o = 0, cut[3] = { 5, 7, bl - 12 }, at = 4;
+		for (int i = 0; i < 3; i++) {
+			put32(f + o, (uint32_t)cut[i] |
+				     (i == 2 ? 0x80000000u : 0));
+			memcpy(f + o + 4, out + at, cut[i]);
+			o += 4 + cut[i];
+			at += cut[i];
+		}
+		sconn_write(sc, f, o);
+	} else {
+		put32(out, 0x80000000u | (uint32_t)bl);
+		sconn_write(sc, out, 4 + bl);
+	}
+}
+
+/* A REMOVE held back: done and answered after remove_delay_ms. */
+struct held {
+	struct sconn *sc;
+	uint32_t xid;
+	uint8_t *args;
+	size_t n;
+	int delay_ms;
+};
+
+static void *held_main(void *arg)
+{
+	struct held *h = arg;
+	uint8_t res[256], out[512];
+
+	usleep((useconds_t)h->delay_ms * 1000);
+	size_t rl = dir_res(NFS3_REMOVE, h->args, h->n, false, res,
+			    sizeof(res));
+	size_t bl = reply_body(out + 4, h->xid, false, res, rl);
+	send_reply(h->sc, out, bl, M_OK);
+	pthread_mutex_lock(&h->sc->lock);
+	h->sc->held--;
+	pthread_cond_broadcast(&h->sc->cv);
+	pthread_mutex_unlock(&h->sc->lock);
+	free(h->args);
+	free(h);
+	return NULL;
+}
+
+/* Holds call xid (a REMOVE, its arguments args, n bytes) back: true if
+ * a thread now answers it later. */
+static bool hold_back(struct sconn *sc, uint32_t xid, const uint8_t *args,
+		      size_t n, int delay_ms)
+{
+	struct held *h = calloc(1, sizeof(*h));
+	uint8_t *copy = malloc(n);
+	pthread_t t;
+
+	assert_non_null(h);
+	assert_non_null(copy);
+	memcpy(copy, args, n);
+	*h = (struct held){ .sc = sc, .xid = xid, .args = copy, .n = n,
+			    .delay_ms = delay_ms };
+	pthread_mutex_lock(&sc->lock);
+	sc->held++;
+	pthread_mutex_unlock(&sc->lock);
+	if (pthread_create(&t, NULL, held_main, h) == 0) {
+		pthread_detach(t);
+		return true;
+	}
+	pthread_mutex_lock(&sc->lock);
+	sc->held--;
+	pthread_mutex_unlock(&sc->lock);
+	free(h->args);
+	free(h);
+	return false;
+}
+
 /* One connection: answers each call as the mode says, until it ends. */
 static void serve(int fd)
 {
+	struct sconn conn = { .fd = fd }, *sc = &conn;
+
+	pthread_mutex_init(&sc->lock, NULL);
+	pthread_cond_init(&sc->cv, NULL);
 	for (;;) {
 		uint8_t mk[4], *body;
 		uint32_t len;
@@ -294,7 +528,8 @@ static void serve(int fd)
 		/* the arguments: after the credential and the verifier */
 		size_t args = 32 + ((get32(body + 28) + 3) & ~3u);
 		args += 8 + ((get32(body + args + 4) + 3) & ~3u);
-		if (proc == 1 && get32(body + 24) == 1) {
+		if ((proc == NFS3_GETATTR || proc == NFS3_REMOVE) &&
+		    get32(body + 24) == 1) {
 			/* AUTH_SYS: stamp, machine name, uid, gid, groups */
 			const uint8_t *c = body + 32;
 			uint32_t ml = (get32(c + 4) + 3) & ~3u;
@@ -307,11 +542,23 @@ static void serve(int fd)
 			free(body);
 			continue;       /* nothing, not even to the probe */
 		}
+		if (atomic_load(&refusing)) {
+			free(body);
+			break;          /* hung up on, unanswered */
+		}
 		if (proc < 32)
 			atomic_fetch_add(&seen[proc], 1);
 		bool busy = busy_now(m, proc);
 		bool io = proc == NFS3_READ || proc == NFS3_WRITE ||
 			  proc == NFS3_COMMIT;
+		bool dir = proc == NFS3_LOOKUP || proc == NFS3_REMOVE ||
+			   proc == NFS3_RMDIR;
+		int delay = atomic_load(&remove_delay_ms);
+		if (proc == NFS3_REMOVE && !busy && delay > 0 && len > args &&
+		    hold_back(sc, xid, body + args, len - args, delay)) {
+			free(body);
+			continue;
+		}
 		size_t cap = 1024 + (io ? len : 0) +
 			     (proc == NFS3_READ ? 1u << 20 : 0);
 		uint8_t *res = malloc(cap), *out = malloc(cap + 64);
@@ -322,31 +569,26 @@ static void serve(int fd)
 			    : io && len > args
 				    ? io_res(proc, body + args, len - args,
 					     busy, res, cap)
+			    : dir && len > args
+				    ? dir_res(proc, body + args, len - args,
+					      busy, res, cap)
 				    : 0;
 		free(body);
 		size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
 				       m == M_DENY && proc == 1, res, rl);
-		if (m == M_FRAG && bl > 16 && bl < 1000) {
-			/* three fragments: 5 bytes, 7 bytes, the rest */
-			uint8_t f[1100];
-			size_t o = 0, cut[3] = { 5, 7, bl - 12 }, at = 4;
-			for (int i = 0; i < 3; i++) {
-				put32(f + o, (uint32_t)cut[i] |
-					     (i == 2 ? 0x80000000u : 0));
-				memcpy(f + o + 4, out + at, cut[i]);
-				o += 4 + cut[i];
-				at += cut[i];
-			}
-			write_full(fd, f, o);
-		} else {
-			put32(out, 0x80000000u | (uint32_t)bl);
-			write_full(fd, out, 4 + bl);
-		}
+		send_reply(sc, out, bl, m);
 		free(res);
 		free(out);
 	}
 	atomic_fetch_add(&conns_ended, 1);
+	/* the replies held back go first (or fail on the ended link) */
+	pthread_mutex_lock(&sc->lock);
+	while (sc->held > 0)
+		pthread_cond_wait(&sc->cv, &sc->lock);
+	pthread_mutex_unlock(&sc->lock);
 	close(fd);
+	pthread_cond_destroy(&sc->cv);
+	pthread_mutex_destroy(&sc->lock);
 }
 
 static void *conn_main(void *arg)
@@ -355,12 +597,48 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* A listener on loopback, port (0: any): its descriptor, or -1. */
+static int listener(int at)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)at) };
+	socklen_t al = sizeof(a);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	port = ntohs(a.sin_port);
+	return fd;
+}
+
 /* Each connection in a thread of its own (a reconnect may come while an
- * older connection is still being served). */
+ * older connection is still being served).  While refusing, no listener
+ * (then the same port again). */
 static void *server_main(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&stop)) {
+		bool refuse = atomic_load(&refusing);
+		if (refuse != (lfd < 0)) {
+			if (refuse) {
+				close(lfd);
+				lfd = -1;
+			} else {
+				lfd = listener(port);
+			}
+			atomic_store(&listening, lfd >= 0);
+		}
+		if (lfd < 0) {
+			usleep(10 * 1000);
+			continue;
+		}
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		pthread_t t;
 		if (poll(&p, 1, 100) <= 0)
@@ -378,20 +656,11 @@ static void *server_main(void *arg)
 
 static int setup(void **state)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int one = 1;
-
 	(void)state;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(lfd, 4) ||
-	    getsockname(lfd, (struct sockaddr *)&a, &al))
+	lfd = listener(0);
+	if (lfd < 0)
 		return -1;
-	port = ntohs(a.sin_port);
+	atomic_store(&listening, true);
 	return pthread_create(&srv, NULL, server_main, NULL);
 }
 
@@ -400,7 +669,8 @@ static int teardown(void **state)
 	(void)state;
 	atomic_store(&stop, true);
 	pthread_join(srv, NULL);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	return 0;
 }
 
@@ -671,9 +941,20 @@ static struct nsb *sb_new(struct nconn *nc)
 
 	assert_non_null(s);
 	pthread_mutex_init(&s->lock, NULL);
+	nn_silly_init(s);
 	s->nc = nc;
+	s->timeout_ms = 5000;
 	s->rtmax = s->wtmax = 64u << 10;
 	return s;
+}
+
+/* The unmount's part (nn_silly_fini: pending REMOVEs get the mount's
+ * timeout), then the objects. */
+static void sb_free(struct nsb *s)
+{
+	nn_silly_fini(s);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
 }
 
 static struct node *node_new(void)
@@ -696,8 +977,7 @@ static void sb_node_free(struct nsb *s, struct node *n)
 	nw_fini(n);
 	pthread_mutex_destroy(&n->wb_lock);
 	free(n);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
+	sb_free(s);
 }
 
 static struct n3 ctx(struct nconn *nc, int ms)
@@ -876,6 +1156,192 @@ static void killed_while_sending(void **state)
 	nothing_kept_free(nc, s, n, data);
 }
 
+/* ---- the REMOVE of a silly-renamed file at its last close -------------- */
+
+static const struct fh3 dir_fh = { .len = 8, .data = DIR_FH };
+
+/* The silly-renamed files' REMOVEs the mount has pending. */
+static unsigned pending(struct nsb *s)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned n = s->sr_n;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* Waits (at most ms) until proc has been received n times. */
+static void await_seen(int proc, int n, int ms)
+{
+	for (int i = 0; i < ms / 5 && atomic_load(&seen[proc]) < n; i++)
+		usleep(5 * 1000);
+	assert_true(atomic_load(&seen[proc]) >= n);
+}
+
+/* The last close of a silly-renamed file (nv_release's part), as the
+ * unlinker cr: answered JUKEBOX twice, the REMOVE is sent again after 10
+ * and 20 ms and the name goes; the close returned at once. */
+static void silly_remove_jukebox(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct uvfs_cred cr = { .uid = 1000, .gid = 100 };
+
+	(void)state;
+	dir_reset(".nfs1", NULL);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_REMOVE);
+	atomic_store(&jukebox_left, 2);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	uint64_t t0 = now_ms();
+	nn_silly_remove(s, &dir_fh, strdup(".nfs1"), &cr);
+	uint64_t closed = now_ms() - t0;
+	assert_true(pending(s) <= 1);
+	for (int i = 0; i < 600 && dir_has(".nfs1"); i++)
+		usleep(5 * 1000);
+	uint64_t gone = now_ms() - t0;
+	for (int i = 0; i < 200 && pending(s) > 0; i++)
+		usleep(5 * 1000);
+	printf("a silly REMOVE answered JUKEBOX twice: the close returned "
+	       "after %llu ms, the name gone after %llu ms, %d REMOVEs\n",
+	       (unsigned long long)closed, (unsigned long long)gone,
+	       atomic_load(&seen[NFS3_REMOVE]));
+	assert_true(closed < 100);
+	assert_false(dir_has(".nfs1"));
+	assert_true(gone >= 30);                /* 10 + 20 ms of pauses */
+	assert_int_equal(atomic_load(&seen[NFS3_REMOVE]), 3);
+	assert_int_equal(atomic_load(&seen_uid), 1000); /* the unlinker */
+	assert_int_equal(pending(s), 0);
+	atomic_store(&mode, M_OK);
+	sb_free(s);
+	nconn_free(nc);
+}
+
+/* A forced unmount (nv_cancel, then the unmount: nn_silly_fini) while the
+ * REMOVE, answered JUKEBOX every time, is in a pause: it ends at once;
+ * nothing is sent after. */
+static void silly_remove_forced_unmount(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+
+	(void)state;
+	dir_reset(".nfs4", NULL);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_REMOVE);
+	atomic_store(&jukebox_left, -1);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	nn_silly_remove(s, &dir_fh, strdup(".nfs4"), NULL);
+	/* past the short pauses (10 .. 640 ms): in one of 1 s by now */
+	await_seen(NFS3_REMOVE, 8, 5000);
+	usleep(100 * 1000);
+	int sent = atomic_load(&seen[NFS3_REMOVE]);
+	uint64_t t0 = now_ms();
+	nn_silly_cancel(s);
+	nconn_cancel(nc);
+	nn_silly_fini(s);
+	uint64_t took = now_ms() - t0;
+	usleep(1500 * 1000);    /* past the pause it was in, and the next */
+	printf("a forced unmount during a silly REMOVE's pause: done after "
+	       "%llu ms, %d REMOVEs before and %d after\n",
+	       (unsigned long long)took, sent,
+	       atomic_load(&seen[NFS3_REMOVE]) - sent);
+	assert_true(took < 300);
+	assert_int_equal(atomic_load(&seen[NFS3_REMOVE]), sent);
+	assert_true(dir_has(".nfs4"));          /* left behind */
+	pthread_mutex_lock(&s->lock);
+	assert_true(s->sr_exited && s->sr_n == 0);
+	pthread_mutex_unlock(&s->lock);
+	atomic_store(&mode, M_OK);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	nconn_free(nc);
+}
+
+/* The last close while the session is reconnecting (the server hung up
+ * and refuses connections: a call would wait for it): it returns at
+ * once, the reaper sends the REMOVE once the server is back, and the
+ * name goes. */
+static void silly_remove_close_never_waits(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct nc_stats st;
+	GETATTR3res res;
+
+	(void)state;
+	dir_reset(".nfs7", NULL);
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	/* hung up on, then refused until its deadline */
+	int r = getattr(nc, NULL, &res, 300);
+	assert_true(r == -ETIMEDOUT || r == -EIO);
+	nc_stats(nc, &st);
+	assert_string_equal(st.state, "reconnecting");
+	uint64_t t0 = now_ms();
+	nn_silly_remove(s, &dir_fh, strdup(".nfs7"), NULL);
+	uint64_t closed = now_ms() - t0;
+	assert_int_equal(pending(s), 1);
+	usleep(300 * 1000);
+	assert_true(dir_has(".nfs7"));
+	atomic_store(&refusing, false);
+	t0 = now_ms();
+	for (int i = 0; i < 1000 && dir_has(".nfs7"); i++)
+		usleep(5 * 1000);
+	uint64_t gone = now_ms() - t0;
+	for (int i = 0; i < 200 && pending(s) > 0; i++)
+		usleep(5 * 1000);
+	printf("a last close while the session reconnects: returned after "
+	       "%llu ms, the name gone %llu ms after the server listened "
+	       "again\n", (unsigned long long)closed, (unsigned long long)gone);
+	assert_true(closed < 100);
+	assert_false(dir_has(".nfs7"));
+	assert_int_equal(pending(s), 0);
+	sb_free(s);
+	nconn_free(nc);
+}
+
+/* An unmount (nn_silly_fini) with a REMOVE whose answer is held back
+ * 300 ms waits for it; one answered JUKEBOX every time, on a mount of a
+ * 600 ms timeout, is given up by then and left behind. */
+static void silly_remove_unmount(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+
+	(void)state;
+	dir_reset(".nfs5", NULL);
+	atomic_store(&remove_delay_ms, 300);
+	nn_silly_remove(s, &dir_fh, strdup(".nfs5"), NULL);
+	uint64_t t0 = now_ms();
+	sb_free(s);
+	uint64_t took = now_ms() - t0;
+	printf("an unmount with a silly REMOVE answered after 300 ms: done "
+	       "after %llu ms, the name %s\n", (unsigned long long)took,
+	       dir_has(".nfs5") ? "left" : "gone");
+	assert_false(dir_has(".nfs5"));
+	assert_true(took >= 200 && took < 2000);
+	atomic_store(&remove_delay_ms, 0);
+
+	s = sb_new(nc);
+	s->timeout_ms = 600;
+	dir_reset(".nfs6", NULL);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_REMOVE);
+	atomic_store(&jukebox_left, -1);
+	nn_silly_remove(s, &dir_fh, strdup(".nfs6"), NULL);
+	t0 = now_ms();
+	sb_free(s);
+	took = now_ms() - t0;
+	printf("an unmount with a silly REMOVE answered JUKEBOX always "
+	       "(timeout 600 ms): done after %llu ms, the name %s\n",
+	       (unsigned long long)took, dir_has(".nfs6") ? "left" : "gone");
+	assert_true(dir_has(".nfs6"));
+	assert_true(took < 600 + 1000);
+	atomic_store(&mode, M_OK);
+	nconn_free(nc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,6 +1354,10 @@ int main(void)
 		cmocka_unit_test(jukebox_write_behind),
 		cmocka_unit_test(jukebox_read_ahead_dropped),
 		cmocka_unit_test(killed_while_sending),
+		cmocka_unit_test(silly_remove_jukebox),
+		cmocka_unit_test(silly_remove_forced_unmount),
+		cmocka_unit_test(silly_remove_close_never_waits),
+		cmocka_unit_test(silly_remove_unmount),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
