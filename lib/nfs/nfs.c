@@ -273,21 +273,6 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	return r;
 }
 
-/* How long after the REMOVE of a silly-renamed file went (at its last
- * close, not waited for) it may still be in flight: an RMDIR of its
- * directory answered "not empty" within it is asked again. */
-#define SILLY_FLIGHT_MS 1000
-
-static bool silly_in_flight(struct nsb *s)
-{
-	uint64_t sent;
-
-	pthread_mutex_lock(&s->lock);
-	sent = s->silly_sent_ns;
-	pthread_mutex_unlock(&s->lock);
-	return sent && mono_now_ns() - sent < SILLY_FLIGHT_MS * 1000000ull;
-}
-
 static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		      int isdir)
 {
@@ -306,17 +291,11 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3attr da = { 0 };
 	struct uvfs_ident victim;
 	bool known = nn_name_get(s, dir, name, &victim) == NNAME_POS;
-	r = n3_remove(&c, &dfh, name, isdir, &da);
-	for (int wait_ms = 10; isdir && (r == -ENOTEMPTY || r == -EEXIST) &&
-	     silly_in_flight(s) && ms_left(&c.dl) > wait_ms; wait_ms *= 2) {
-		/* the directory may hold a silly-renamed file whose REMOVE,
-		 * sent at its last close and not waited for, the server has
-		 * not done yet: asked again (Linux's rmdir waits for them,
-		 * rmdir_sem) */
-		if (nc_pause(s->nc, wait_ms))
-			break;
-		r = n3_remove(&c, &dfh, name, isdir, &da);
-	}
+	/* an RMDIR answered "not empty" while the REMOVE of a silly-renamed
+	 * file in the directory was pending waits for it and asks once more
+	 * (remove.c) */
+	r = isdir ? nn_rmdir(s, &c, dir, name, &da)
+		  : n3_remove(&c, &dfh, name, false, &da);
 	nn_name_gone(s, dir, name);
 	nn_handle_stale(s, dir, r);
 	if (known)
@@ -362,7 +341,13 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	bool ksrc = nn_name_get(s, odir, oname, &src) == NNAME_POS;
 	bool kvic = nn_name_get(s, ndir, nname, &victim) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
+	uint64_t mark = nn_silly_mark(s);
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
+	/* over a directory "not empty" only because a silly-renamed file's
+	 * REMOVE is still pending in it: as an RMDIR (nn_rmdir) */
+	if ((r == -ENOTEMPTY || r == -EEXIST) &&
+	    nn_silly_wait(s, &c, ndir, nname, mark))
+		r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	nn_name_gone(s, odir, oname);
 	nn_name_gone(s, ndir, nname);
 	nn_handle_stale(s, odir, r);
@@ -483,12 +468,8 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	 * unlinker's), not as whoever runs the last release */
 	if (commit)
 		n3_commit_async(s->nc, h->has_cred ? &h->cred : NULL, &fh);
-	if (silly) {    /* the mount's reaper sees to it (remove.c) */
+	if (silly)      /* the mount's reaper sees to it (remove.c) */
 		nn_silly_remove(s, &sdir, silly, scred ? &sc : NULL);
-		pthread_mutex_lock(&s->lock);
-		s->silly_sent_ns = mono_now_ns();
-		pthread_mutex_unlock(&s->lock);
-	}
 	n3_dents_free(h->rest);
 	nr_drop(s, h);          /* READs in flight given up, not waited for */
 	pthread_mutex_destroy(&h->ra_lock);

@@ -55,8 +55,8 @@
  * lib/remote's own; the name cache's is names.c's (a leaf).  dir_lock
  * (mount.c) guards the directory of live mounts that uvfs_nfs_info
  * searches (taken before a session's lock, never with s->lock).  s->sr_cv
- * (with s->lock) is waited on by the reaper for work, never across a
- * request.
+ * (with s->lock) is waited on by the reaper for work and by an RMDIR for
+ * the removals it waits for, never across a request.
  */
 #ifndef UVFS_NFS_I_H
 #define UVFS_NFS_I_H
@@ -233,9 +233,6 @@ struct nsb {
 	uint64_t node_seq;              /* the last node->gen given */
 	unsigned nopen;                 /* open handles of the mount */
 	unsigned silly_seq;
-	uint64_t silly_sent_ns;         /* when the last close's REMOVE of a
-					 * silly-renamed file went (not
-					 * waited for: nv_unlink's RMDIR) */
 	struct rmpin *rm_pins;          /* removals in flight (remove.c) */
 	uint64_t rm_seq;                /* removals begun (remove.c) */
 	pthread_cond_t rm_cv;           /* with s->lock: a pin went */
@@ -244,6 +241,8 @@ struct nsb {
 	struct sillyrm *sr_head;        /* queued or in flight, oldest first
 					 * (only the reaper takes one off) */
 	unsigned sr_n;                  /* ... how many */
+	uint64_t sr_ended;              /* how many ended since the mount
+					 * (answered, given up, dropped) */
 	bool sr_started;                /* sr_thread runs: joined at unmount */
 	bool sr_exited;                 /* ... and has ended */
 	bool sr_drain;                  /* unmount: the reaper ends once
@@ -382,6 +381,20 @@ void nn_open_undo(struct nsb *s, struct node *n);
  * Never waits. */
 void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
 		     const struct uvfs_cred *cred);
+/* Before an RMDIR, or a RENAME over a directory, goes: a mark for
+ * nn_silly_wait. */
+uint64_t nn_silly_mark(struct nsb *s);
+/* After it was answered "not empty": waits, by c's deadline, for the
+ * silly-renamed files' REMOVEs still pending in the directory name in d
+ * (a forced unmount ends the wait).  true if it is worth asking once
+ * more: it waited for them and all ended, or a removal ended since mark
+ * (it may have been done after the RMDIR). */
+bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
+		   const char *name, uint64_t mark);
+/* RMDIR of name in d (*da: d's attributes after), asked once more after
+ * nn_silly_wait if answered not empty. */
+int nn_rmdir(struct nsb *s, struct n3 *c, struct node *d, const char *name,
+	     struct n3attr *da);
 /* The mount's side: nn_silly_init at the mount; nn_silly_cancel at a
  * forced unmount, before the connection is killed (every pending REMOVE
  * dropped, nothing more sent, waiters woken); nn_silly_fini at the

@@ -240,9 +240,13 @@ void nn_open_undo(struct nsb *s, struct node *n)
  * next pause ends or another is queued: an answer the server holds back
  * delays the resends behind it, never past its deadline.
  *
- * While pending they are counted (s->sr_n).  A forced unmount drops them
- * at once (nn_silly_cancel, before the connection is killed: nothing is
- * sent after it).  An unmount gives them until the mount's timeout
+ * While pending they are counted (s->sr_n; in a directory: those on
+ * s->sr_head with its handle), so that an RMDIR, or a RENAME over a
+ * directory, answered "not empty" because of one waits for its end and
+ * asks once more (nn_rmdir), as Linux's rmdir waits for the silly deletes
+ * of the directory (rmdir_sem).  A forced unmount drops them at once
+ * (nn_silly_cancel, before the connection is killed: nothing is sent
+ * after it).  An unmount gives them until the mount's timeout
  * (nn_silly_fini), then drops what is left: Linux keeps the superblock
  * active until its async unlinks end (nfs_sb_active, nfs_sb_deactive),
  * so umount(2) returns and they go on for as long as the server says
@@ -261,6 +265,7 @@ static void sr_unlink_locked(struct nsb *s, struct sillyrm *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	s->sr_n--;
+	s->sr_ended++;
 	pthread_cond_broadcast(&s->sr_cv);
 }
 
@@ -374,6 +379,7 @@ static void *sr_main(void *arg)
 	/* stopped (or drained): what is left is dropped, never sent again */
 	struct sillyrm *left = s->sr_head;
 	s->sr_head = NULL;
+	s->sr_ended += s->sr_n;
 	s->sr_n = 0;
 	s->sr_exited = true;
 	pthread_cond_broadcast(&s->sr_cv);
@@ -436,6 +442,90 @@ void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
 	s->sr_n++;
 	pthread_cond_broadcast(&s->sr_cv);
 	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t nn_silly_mark(struct nsb *s)
+{
+	uint64_t m;
+
+	pthread_mutex_lock(&s->lock);
+	m = s->sr_ended;
+	pthread_mutex_unlock(&s->lock);
+	return m;
+}
+
+/* The REMOVEs pending in the directory dir.  => s->lock held. */
+static unsigned sr_pending_in_locked(struct nsb *s, const struct fh3 *dir)
+{
+	unsigned n = 0;
+
+	for (struct sillyrm *e = s->sr_head; e; e = e->next)
+		n += fh3_eq(&e->dir, dir);
+	return n;
+}
+
+/* The handle of the directory name in d: from the name cache, else
+ * asked (LOOKUP). */
+static int dir_handle(struct nsb *s, struct n3 *c, struct node *d,
+		      const char *name, struct fh3 *fh)
+{
+	struct uvfs_ident id;
+
+	if (nn_name_get(s, d, name, &id) == NNAME_POS) {
+		pthread_mutex_lock(&s->lock);
+		struct node *n = nn_find_locked(s, id.ino);
+		if (n)
+			*fh = n->fh;
+		pthread_mutex_unlock(&s->lock);
+		if (n)
+			return 0;
+	}
+	struct fh3 dfh = nn_fh(s, d);
+	return n3_lookup(c, &dfh, name, fh, NULL);
+}
+
+bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
+		   const char *name, uint64_t mark)
+{
+	struct fh3 fh;
+	bool any, waited = false, again;
+
+	pthread_mutex_lock(&s->lock);
+	any = s->sr_n > 0;
+	again = s->sr_ended != mark && !s->sr_stop;
+	pthread_mutex_unlock(&s->lock);
+	/* none pending: only if one ended since the RMDIR went (perhaps
+	 * done after it) is it worth asking once more; no request to find
+	 * out which directory */
+	if (!any || dir_handle(s, c, d, name, &fh) != 0)
+		return again;
+	pthread_mutex_lock(&s->lock);
+	while (!s->sr_stop && sr_pending_in_locked(s, &fh) > 0) {
+		waited = true;
+		if (pthread_cond_timedwait(&s->sr_cv, &s->lock, &c->dl) ==
+		    ETIMEDOUT)
+			break;
+	}
+	again = !s->sr_stop && sr_pending_in_locked(s, &fh) == 0 &&
+		(waited || s->sr_ended != mark);
+	pthread_mutex_unlock(&s->lock);
+	return again;
+}
+
+int nn_rmdir(struct nsb *s, struct n3 *c, struct node *d, const char *name,
+	     struct n3attr *da)
+{
+	struct fh3 dfh = nn_fh(s, d);
+	uint64_t mark = nn_silly_mark(s);
+	int r = n3_remove(c, &dfh, name, true, da);
+
+	/* not empty: perhaps only of a silly-renamed file whose REMOVE, sent
+	 * at its last close, the server has not done yet (RFC 1813 allows
+	 * NFS3ERR_EXIST for it too) */
+	if ((r == -ENOTEMPTY || r == -EEXIST) &&
+	    nn_silly_wait(s, c, d, name, mark))
+		r = n3_remove(c, &dfh, name, true, da);
+	return r;
 }
 
 void nn_silly_cancel(struct nsb *s)

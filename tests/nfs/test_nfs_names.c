@@ -34,10 +34,13 @@ static void remove_at(const char *t, const char *rel, bool dir)
 
 /* Silly rename: an open file unlinked or renamed over lives on under a
  * ".nfs" name until its last close (only when it was its last name); a
- * rename between two names of one open file changes nothing. */
+ * rename between two names of one open file changes nothing.  A
+ * directory whose last file was unlinked while open is removed right
+ * after that file's close (whose REMOVE the close did not wait for),
+ * and so is one renamed over. */
 static void test_silly_rename(void **state)
 {
-	char t[32], a[64], b[64], buf[8];
+	char t[32], a[64], b[64], d[64], e[64], f[96], buf[8];
 	struct stat st;
 	int fd;
 
@@ -74,6 +77,30 @@ static void test_silly_rename(void **state)
 			usleep(50 * 1000);
 	}
 	assert_int_equal(n, 0);
+
+	snprintf(d, sizeof(d), "%s/sd", t);
+	snprintf(e, sizeof(e), "%s/se", t);
+	snprintf(f, sizeof(f), "%s/f", d);
+	for (int over = 0; over < 2; over++) {
+		assert_int_equal(uvfs_mkdir(C, d, 0755), 0);
+		fd = uvfs_open(C, f, O_CREAT | O_RDWR, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(uvfs_unlink(C, f), 0);
+		if (over)
+			assert_int_equal(uvfs_mkdir(C, e, 0755), 0);
+		uint64_t t0 = now_ms();
+		assert_int_equal(uvfs_close(C, fd), 0);
+		uint64_t closed = now_ms() - t0;
+		int r = over ? uvfs_rename(C, e, d, 0) : uvfs_rmdir(C, d);
+		printf("a directory %s right after the close of its file "
+		       "unlinked while open: %d, the close %llu ms, then %llu "
+		       "ms\n", over ? "renamed over" : "removed", r,
+		       (unsigned long long)closed,
+		       (unsigned long long)(now_ms() - t0 - closed));
+		assert_int_equal(r, 0);
+		if (over)
+			assert_int_equal(uvfs_rmdir(C, d), 0);
+	}
 	umount_at(t, 0);
 }
 

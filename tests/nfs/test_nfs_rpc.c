@@ -30,11 +30,14 @@
  *    unmount) fails with -EIO at once: it was not accepted behind;
  *  - the REMOVE of a silly-renamed file at its last close (remove.c's
  *    reaper): answered JUKEBOX twice, it is sent again and the name goes,
- *    while the close returned at once; a forced unmount during its pause
- *    between JUKEBOX answers ends it at once, and nothing is sent after;
- *    the close returns at once while the session reconnects (where a
- *    call would wait), and the REMOVE goes once the server is back; an
- *    unmount waits for it (by the mount's timeout).
+ *    while the close returned at once; an RMDIR answered NOTEMPTY while
+ *    that REMOVE's answer is held back (longer than a second) waits for
+ *    it and succeeds, and one of a directory with nothing pending in it
+ *    is NOTEMPTY at once; a forced unmount during its pause between
+ *    JUKEBOX answers ends it, and a waiting RMDIR, at once, and nothing
+ *    is sent after; the close returns at once while the session
+ *    reconnects (where a call would wait), and the REMOVE goes once the
+ *    server is back; an unmount waits for it (by the mount's timeout).
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
  * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier),
@@ -1160,6 +1163,18 @@ static void killed_while_sending(void **state)
 
 static const struct fh3 dir_fh = { .len = 8, .data = DIR_FH };
 
+/* The root directory's node (the parent of "d"). */
+static struct node *root_new(void)
+{
+	struct node *n = node_new();
+
+	n->ino = 1;
+	n->type = S_IFDIR;
+	n->st.st_mode = S_IFDIR | 0755;
+	n->st.st_ino = 1;
+	return n;
+}
+
 /* The silly-renamed files' REMOVEs the mount has pending. */
 static unsigned pending(struct nsb *s)
 {
@@ -1216,13 +1231,96 @@ static void silly_remove_jukebox(void **state)
 	nconn_free(nc);
 }
 
+/* An RMDIR answered NOTEMPTY while the REMOVE of the silly-renamed file
+ * in the directory is out, its answer held back 1.5 s (the server does it
+ * then): it waits for that answer and asks once more, and succeeds.
+ * First, with a REMOVE pending in another directory only, an RMDIR of a
+ * directory that holds a file is NOTEMPTY at once. */
+static void rmdir_waits_for_silly_remove(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *root = root_new();
+	const struct fh3 other = { .len = 8, .data = "other!!" };
+	struct n3attr da = { 0 };
+
+	(void)state;
+	/* nothing pending in "d": no wait, one RMDIR */
+	dir_reset("kept", NULL);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_REMOVE);
+	atomic_store(&jukebox_left, -1);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	atomic_store(&seen[NFS3_RMDIR], 0);
+	nn_silly_remove(s, &other, strdup(".nfs2"), NULL);
+	await_seen(NFS3_REMOVE, 1, 2000);
+	struct n3 c = ctx(nc, 5000);
+	uint64_t t0 = now_ms();
+	int r = nn_rmdir(s, &c, root, "d", &da);
+	uint64_t took = now_ms() - t0;
+	printf("an RMDIR of a directory with no silly REMOVE pending: %d "
+	       "after %llu ms, %d RMDIRs\n", r, (unsigned long long)took,
+	       atomic_load(&seen[NFS3_RMDIR]));
+	assert_int_equal(r, -ENOTEMPTY);
+	assert_true(took < 500);
+	assert_int_equal(atomic_load(&seen[NFS3_RMDIR]), 1);
+	atomic_store(&mode, M_OK);
+	sb_free(s);             /* the other REMOVE: dropped at its end */
+
+	/* its REMOVE's answer held back longer than a second */
+	s = sb_new(nc);
+	dir_reset(".nfs3", NULL);
+	atomic_store(&remove_delay_ms, 1500);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	atomic_store(&seen[NFS3_RMDIR], 0);
+	t0 = now_ms();
+	nn_silly_remove(s, &dir_fh, strdup(".nfs3"), NULL);
+	await_seen(NFS3_REMOVE, 1, 2000);
+	assert_int_equal(pending(s), 1);
+	c = ctx(nc, 5000);
+	uint64_t t1 = now_ms();
+	r = nn_rmdir(s, &c, root, "d", &da);
+	took = now_ms() - t1;
+	printf("an RMDIR answered NOTEMPTY while the silly REMOVE's answer "
+	       "is held back 1500 ms: %d after %llu ms (%llu ms after the "
+	       "close), %d RMDIRs\n", r, (unsigned long long)took,
+	       (unsigned long long)(now_ms() - t0),
+	       atomic_load(&seen[NFS3_RMDIR]));
+	assert_int_equal(r, 0);
+	assert_true(now_ms() - t0 >= 1500);
+	assert_int_equal(atomic_load(&seen[NFS3_RMDIR]), 2);
+	assert_int_equal(pending(s), 0);
+	atomic_store(&remove_delay_ms, 0);
+	free(root);
+	sb_free(s);
+	nconn_free(nc);
+}
+
+struct rmdir_arg {
+	struct nsb *s;
+	struct node *root;
+	struct n3 c;
+	int r;
+};
+
+static void *rmdir_main(void *arg)
+{
+	struct rmdir_arg *a = arg;
+	struct n3attr da = { 0 };
+
+	a->r = nn_rmdir(a->s, &a->c, a->root, "d", &da);
+	return NULL;
+}
+
 /* A forced unmount (nv_cancel, then the unmount: nn_silly_fini) while the
- * REMOVE, answered JUKEBOX every time, is in a pause: it ends at once;
- * nothing is sent after. */
+ * REMOVE, answered JUKEBOX every time, is in a pause: it ends at once,
+ * and so does an RMDIR waiting for it; nothing is sent after. */
 static void silly_remove_forced_unmount(void **state)
 {
 	struct nconn *nc = connect_to(5000);
 	struct nsb *s = sb_new(nc);
+	struct rmdir_arg a = { .s = s, .root = root_new() };
+	pthread_t t;
 
 	(void)state;
 	dir_reset(".nfs4", NULL);
@@ -1230,9 +1328,14 @@ static void silly_remove_forced_unmount(void **state)
 	atomic_store(&jukebox_proc, NFS3_REMOVE);
 	atomic_store(&jukebox_left, -1);
 	atomic_store(&seen[NFS3_REMOVE], 0);
+	atomic_store(&seen[NFS3_RMDIR], 0);
 	nn_silly_remove(s, &dir_fh, strdup(".nfs4"), NULL);
-	/* past the short pauses (10 .. 640 ms): in one of 1 s by now */
+	/* past the short pauses (10 .. 640 ms): in one of 1 s by now, and
+	 * an RMDIR waiting for it */
 	await_seen(NFS3_REMOVE, 8, 5000);
+	a.c = ctx(nc, 5000);
+	assert_int_equal(pthread_create(&t, NULL, rmdir_main, &a), 0);
+	await_seen(NFS3_RMDIR, 1, 2000);
 	usleep(100 * 1000);
 	int sent = atomic_load(&seen[NFS3_REMOVE]);
 	uint64_t t0 = now_ms();
@@ -1240,18 +1343,25 @@ static void silly_remove_forced_unmount(void **state)
 	nconn_cancel(nc);
 	nn_silly_fini(s);
 	uint64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	uint64_t rmdir_took = now_ms() - t0;
 	usleep(1500 * 1000);    /* past the pause it was in, and the next */
 	printf("a forced unmount during a silly REMOVE's pause: done after "
-	       "%llu ms, %d REMOVEs before and %d after\n",
-	       (unsigned long long)took, sent,
+	       "%llu ms, the waiting RMDIR %d after %llu ms, %d REMOVEs before "
+	       "and %d after\n", (unsigned long long)took, a.r,
+	       (unsigned long long)rmdir_took, sent,
 	       atomic_load(&seen[NFS3_REMOVE]) - sent);
 	assert_true(took < 300);
+	assert_true(rmdir_took < 300);
+	assert_int_equal(a.r, -ENOTEMPTY);
 	assert_int_equal(atomic_load(&seen[NFS3_REMOVE]), sent);
+	assert_int_equal(atomic_load(&seen[NFS3_RMDIR]), 1);
 	assert_true(dir_has(".nfs4"));          /* left behind */
 	pthread_mutex_lock(&s->lock);
 	assert_true(s->sr_exited && s->sr_n == 0);
 	pthread_mutex_unlock(&s->lock);
 	atomic_store(&mode, M_OK);
+	free(a.root);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	nconn_free(nc);
@@ -1355,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(jukebox_read_ahead_dropped),
 		cmocka_unit_test(killed_while_sending),
 		cmocka_unit_test(silly_remove_jukebox),
+		cmocka_unit_test(rmdir_waits_for_silly_remove),
 		cmocka_unit_test(silly_remove_forced_unmount),
 		cmocka_unit_test(silly_remove_close_never_waits),
 		cmocka_unit_test(silly_remove_unmount),
