@@ -100,15 +100,21 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	pthread_mutex_unlock(&s->lock);
 	snprintf(silly, sizeof(silly), ".nfs%016llx%08x",
 		 (unsigned long long)ino, seq);
+	/* the node's copy first: once renamed, only it gets the file
+	 * removed at the last close */
+	char *dup = sys_strdup(silly);
+	if (!dup)
+		return -ENOMEM;
 	struct n3attr da = { 0 };
 	int r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
 	nn_name_gone(s, d, name);
 	nn_forget_attr(s, d->ino);
 	nn_forget_attr(s, ino);
 	nn_attr(s, d, &da);
-	if (r)
+	if (r) {
+		free(dup);
 		return r;
-	char *dup = sys_strdup(silly);
+	}
 	pthread_mutex_lock(&s->lock);
 	/* by its ino, not a pointer kept from before: a node with no open
 	 * left may be gone from the table meanwhile */
@@ -123,7 +129,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (dup) {
-		/* closed meanwhile (or out of memory): remove it now */
+		/* closed meanwhile: remove it now */
 		free(dup);
 		n3_remove(c, &dfh, silly, false, NULL);
 	}
