@@ -255,8 +255,13 @@ static int rebuild(void *arg)
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 16;
 			struct open_fh *nv = sys_realloc(v, nc * sizeof(*v));
-			if (!nv)
-				continue;
+			if (!nv) {
+				/* every open file is checked, or this
+				 * attempt fails (and the supervisor tries
+				 * again) */
+				r = -ENOMEM;
+				break;
+			}
 			v = nv;
 			cap = nc;
 		}
