@@ -152,10 +152,16 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 			{ .fd = s, .events = POLLOUT },
 			{ .fd = evfd, .events = POLLIN },
 		};
-		int err = 0;
+		int err = 0, pr;
 		socklen_t el = sizeof(err);
-		if (sys_poll(p, 2, timeout_ms) < 1 || p[1].revents) {
-			r = p[1].revents ? -EIO : -ETIMEDOUT;
+		struct timespec dl;
+		deadline_in(&dl, timeout_ms);
+		do
+			pr = sys_poll(p, 2, ms_left(&dl));
+		while (pr < 0 && errno == EINTR);
+		if (pr < 1 || p[1].revents) {
+			/* a poll that failed says why: it did not time out */
+			r = p[1].revents ? -EIO : pr < 0 ? -errno : -ETIMEDOUT;
 			sys_close(s);
 			if (p[1].revents)
 				break;
