@@ -95,6 +95,7 @@ struct run {
 	const char *workload;
 	unsigned cls;           /* the class armed */
 	unsigned long nth;      /* 0: the dry run */
+	bool persist;           /* ... and every call of the class after it */
 	bool record;            /* the dry run: record, compare nothing */
 	long *ref;              /* the dry run's results */
 	int nref;
@@ -116,9 +117,9 @@ static void report(struct run *r, const char *what, long got, long want)
 	/* the site as object+offset, for addr2line -e object offset */
 	if (!st.fail_site || !dladdr((void *)st.fail_site, &di))
 		di.dli_fbase = NULL;
-	fprintf(stderr, "FAIL %s class %#x N=%lu step %d \"%s\": got %ld, "
+	fprintf(stderr, "FAIL %s class %#x N=%lu%s step %d \"%s\": got %ld, "
 		"dry run %ld; fault at %s (%s+%#lx)\n", r->workload, r->cls,
-		r->nth, r->i, what, got, want,
+		r->nth, r->persist ? "+" : "", r->i, what, got, want,
 		st.fail_name ? st.fail_name : "(none)",
 		di.dli_fbase ? di.dli_fname : "?",
 		(unsigned long)(st.fail_site - (uintptr_t)di.dli_fbase));
@@ -726,6 +727,7 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 	for (unsigned long i = 0; i < nn; i++) {
 		struct run r = {
 			.workload = w->name, .cls = cls, .nth = ns[i],
+			.persist = persist,
 			.ref = ref, .nref = dry.nref, .allowed = w->allowed,
 		};
 		uvfs_sys_fault_arm(cls, ns[i], 0, persist);
@@ -744,6 +746,7 @@ static void loop(const struct workload *w, unsigned cls, unsigned long stride,
 		uintptr_t site = dtrace[n];
 		struct run r = {
 			.workload = w->name, .cls = cls, .nth = n + 1,
+			.persist = persist,
 			.ref = ref, .nref = dry.nref, .allowed = w->allowed,
 		};
 		bool tried = false;
