@@ -37,7 +37,13 @@
  *    supervised by the client, restarts=0) and the same file steps: the
  *    faults land in this process (spawn, reap, the socket, the session);
  *    only the first call of each site is failed (each run is a process).
- *    Without $UVFS_HOSTFS it is skipped, and says so.
+ *    Without $UVFS_HOSTFS it is skipped, and says so;
+ *  - "nfs" (test_faults_nfs.c, built when libnfs is installed): type
+ *    "nfs" against nfs-ganesha (tests/nfs/ganesha.sh run), the same file
+ *    steps with an fsync after each write, then silly rename, a lost
+ *    connection, large reads and writes, a forced unmount with a write in
+ *    flight.  Without $UVFS_NFS_SOURCE it is skipped, and says so; when
+ *    nothing asked for could run, the program exits 77.
  *
  * Which N: the first call of every call site the dry run reached (so
  * every site reached fails at least once) and every Kth call besides
@@ -102,6 +108,7 @@ struct run {
 	int i;                  /* steps taken */
 	const int *allowed;     /* errnos the contract allows (0-terminated) */
 	const int *also;        /* and for this step only (or NULL) */
+	bool behind;            /* writes go behind: an fsync after each */
 	bool stopped;           /* deviated with an allowed errno */
 	int failures;           /* deviations the contract does not allow */
 };
@@ -255,6 +262,8 @@ static bool file_steps(struct run *r, struct uvfs_ctx *c)
 
 	STEP(r, fd = uvfs_open(c, "/m/a", O_CREAT | O_RDWR, 0644));
 	STEP(r, uvfs_write(c, fd, "hello, world", 12));
+	if (r->behind)
+		STEP(r, uvfs_fsync(c, fd));
 	STEP(r, uvfs_pread(c, fd, buf, sizeof(buf), 0));
 	STEP(r, memcmp(buf, "hello, world", 12));
 	STEP(r, uvfs_fsync(c, fd));
@@ -319,6 +328,8 @@ static bool file_steps(struct run *r, struct uvfs_ctx *c)
 	STEP(r, fd = uvfs_open(c, "/m/b", O_CREAT | O_RDWR, 0644));
 	STEP(r, uvfs_ftruncate(c, fd, 3));
 	STEP(r, uvfs_pwrite(c, fd, "far", 3, 300000));
+	if (r->behind)
+		STEP(r, uvfs_fsync(c, fd));
 	STEP(r, uvfs_fstat(c, fd, &st));
 	STEP(r, st.st_size);
 	STEP(r, uvfs_close(c, fd));
@@ -575,6 +586,10 @@ stop:
 	cleanup(r, u, c);
 }
 
+#ifdef UVFS_FAULTS_NFS
+#include "test_faults_nfs.c"    /* workload "nfs" */
+#endif
+
 /* ---- the loop --------------------------------------------------------- */
 
 struct workload {
@@ -592,6 +607,10 @@ static const struct workload workloads[] = {
 	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, false },
 	{ "spawn", run_spawn, spawn_allowed,
 	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, true },
+#ifdef UVFS_FAULTS_NFS
+	{ "nfs", run_nfs, nfs_allowed,
+	  SYS_C_ALLOC | SYS_C_IO | SYS_C_NET | SYS_C_FS | SYS_C_PROC, false },
+#endif
 };
 
 static const char *class_name(unsigned cls)
@@ -814,6 +833,7 @@ int main(void)
 		return 1;
 	}
 	uvfs_sys_sites_clear();
+	int ran = 0, skipped = 0;
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(*workloads); i++) {
 		const struct workload *w = &workloads[i];
 		bool any = false;
@@ -825,8 +845,18 @@ int main(void)
 		if (w->run == run_spawn &&
 		    (!hostfs_bin || access(hostfs_bin, X_OK) != 0)) {
 			printf("spawn: skipped (UVFS_HOSTFS not set)\n");
+			skipped++;
 			continue;
 		}
+#ifdef UVFS_FAULTS_NFS
+		if (w->run == run_nfs && !nfs_ready()) {
+			printf("nfs: skipped (UVFS_NFS_SOURCE, _DIR, _HOST not "
+			       "set: tests/nfs/ganesha.sh run -- ...)\n");
+			skipped++;
+			continue;
+		}
+#endif
+		ran++;
 		for (unsigned cls = 1; cls <= SYS_C_ALL; cls <<= 1)
 			if ((w->classes & cls) && selected(w->name, cls)) {
 				loop(w, cls, stride, false);
@@ -847,5 +877,7 @@ int main(void)
 	if ((e = getenv("UVFS_FAULTS_VERBOSE")) && *e == '1')
 		uvfs_sys_sites_dump(SYS_C_ALL);
 	printf("%d failures\n", total_failures);
+	if (!ran && skipped)
+		return 77;      /* what was asked for cannot run here */
 	return total_failures ? 1 : 0;
 }
