@@ -53,10 +53,6 @@ static const int nfs_allowed[] = { ENOMEM, EIO, ETIMEDOUT, EAGAIN, 0 };
 /* mounting: the transport's error too (the portmapper's, MOUNT's or the
  * NFS connection's socket failed) */
 static const int nfs_mount_allowed[] = { ECONNRESET, 0 };
-/* the RMDIR of the directory where a file was silly-renamed: the last
- * close could not queue its REMOVE (no memory for the reaper's entry)
- * and the ".nfs" name stayed (docs/nfs.md, "What is left") */
-static const int nfs_rmdir_allowed[] = { ENOTEMPTY, 0 };
 
 static const char *nfs_source, *nfs_dir, *nfs_host;
 static unsigned nfs_runs;
@@ -164,9 +160,7 @@ static bool nfs_steps(struct run *r, struct uvfs_ctx *c)
 	STEP(r, uvfs_close(c, fd));
 	fd = -1;
 	STEP(r, uvfs_unlink(c, "/m/sd/t"));
-	r->also = nfs_rmdir_allowed;
 	STEP(r, uvfs_rmdir(c, "/m/sd"));
-	r->also = NULL;
 	/* a large write and read: many requests at once */
 	STEP(r, fd = uvfs_open(c, "/m/big", O_CREAT | O_RDWR, 0644));
 	STEP_WRITE(r, uvfs_pwrite(c, fd, big_w, BIG, 0));

@@ -441,10 +441,9 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	struct nsb *s = S(sb);
 	struct node *n = priv;
 	struct handle *h = fhp;
-	struct fh3 fh, sdir;
-	char *silly = NULL;
-	bool commit = false, scred = false;
-	struct uvfs_cred sc = { 0 };
+	struct fh3 fh;
+	struct sillyrm *silly = NULL;
+	bool commit = false;
 
 	if (!h)
 		return;
@@ -457,9 +456,6 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 			n->dirty = false;
 			silly = n->silly;
 			n->silly = NULL;
-			sdir = n->silly_dir;
-			scred = n->silly_has_cred;
-			sc = n->silly_cred;
 		}
 	}
 	fh = n->fh;
@@ -469,7 +465,7 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	if (commit)
 		n3_commit_async(s->nc, h->has_cred ? &h->cred : NULL, &fh);
 	if (silly)      /* the mount's reaper sees to it (remove.c) */
-		nn_silly_remove(s, &sdir, silly, scred ? &sc : NULL);
+		nn_silly_remove(s, silly);
 	n3_dents_free(h->rest);
 	nr_drop(s, h);          /* READs in flight given up, not waited for */
 	pthread_mutex_destroy(&h->ra_lock);

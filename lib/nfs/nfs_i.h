@@ -131,10 +131,10 @@ struct node {
 	struct stat st;
 	uint64_t st_ns, st_gen;         /* when cached, and s->gen then */
 	int opens;                      /* open handles (not directories) */
-	char *silly;                    /* unlinked while open: its name */
-	struct fh3 silly_dir;           /* ... in this directory */
-	bool silly_has_cred;            /* ... removed at the last close as */
-	struct uvfs_cred silly_cred;    /* the unlinker (as Linux does) */
+	/* unlinked while open: the REMOVE of its ".nfsXXXX" name, made at
+	 * the silly rename, queued at the last close (nothing is allocated
+	 * there, so nothing can fail there) */
+	struct sillyrm *silly;
 	uint64_t cverf;                 /* READDIRPLUS cookie verifier */
 	uint64_t created_ns;            /* made by this client's CREATE then
 					 * (its reply's attributes are the
@@ -255,10 +255,12 @@ struct nsb {
 	pthread_t sr_thread;            /* set before sr_started */
 };
 
-/* A silly-renamed file's REMOVE, from its last close (nn_silly_remove)
- * until it ends: answered (the name gone, or an error), given up at its
- * deadline, or dropped by a forced unmount.  On s->sr_head; queued by the
- * closer, taken off and freed by the reaper only. */
+/* A silly-renamed file's REMOVE, from its silly rename (nn_silly_new: kept
+ * in its node) and its last close (nn_silly_remove) until it ends:
+ * answered (the name gone, or an error), given up at its deadline, or
+ * dropped by a forced unmount.  On s->sr_head; queued by the closer,
+ * taken off and freed by the reaper only (or with its node, never
+ * queued: nn_silly_free). */
 struct sillyrm {
 	struct sillyrm *next;           /* s->lock */
 	struct fh3 dir;                 /* set once: the directory ... */
@@ -373,14 +375,19 @@ void nn_remove_end(struct nsb *s, struct rmpin *pin);
  * ask the server).  nn_open_undo if the open fails after. */
 bool nn_open_begin(struct nsb *s, struct node *n);
 void nn_open_undo(struct nsb *s, struct node *n);
-/* The REMOVE of a silly-renamed file at its last close: name (malloc'd,
- * taken) in dir, as cred (NULL: root).  Sent here if it can go at once
- * (NC_NOWAIT), and queued for the mount's reaper, which sends it if not,
- * takes its answer and asks again after a JUKEBOX or a loss
+/* The REMOVE of name in dir, as cred (NULL: root), for a silly rename
+ * about to be made: the entry, with the mount's reaper started; NULL if
+ * either cannot be had (the rename does not happen: -ENOMEM).
+ * nn_silly_free frees one never queued. */
+struct sillyrm *nn_silly_new(struct nsb *s, const struct fh3 *dir,
+			     const char *name, const struct uvfs_cred *cred);
+void nn_silly_free(struct sillyrm *e);
+/* The REMOVE at the file's last close (e taken).  Sent here if it can go
+ * at once (NC_NOWAIT), and queued for the mount's reaper, which sends it
+ * if not, takes its answer and asks again after a JUKEBOX or a loss
  * (n3_backoff's pauses) until the mount's timeout after it first went.
- * Never waits. */
-void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
-		     const struct uvfs_cred *cred);
+ * Never waits, allocates nothing. */
+void nn_silly_remove(struct nsb *s, struct sillyrm *e);
 /* Before an RMDIR, or a RENAME over a directory, goes: a mark for
  * nn_silly_wait. */
 uint64_t nn_silly_mark(struct nsb *s);

@@ -72,7 +72,7 @@ void nn_free(struct node *n)
 {
 	nw_fini(n);
 	pthread_mutex_destroy(&n->wb_lock);
-	free(n->silly);
+	nn_silly_free(n->silly);
 	free(n);
 }
 

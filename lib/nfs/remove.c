@@ -100,10 +100,10 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	pthread_mutex_unlock(&s->lock);
 	snprintf(silly, sizeof(silly), ".nfs%016llx%08x",
 		 (unsigned long long)ino, seq);
-	/* the node's copy first: once renamed, only it gets the file
-	 * removed at the last close */
-	char *dup = sys_strdup(silly);
-	if (!dup)
+	/* the REMOVE at the last close first: once renamed, only it gets
+	 * the file removed, and the close may not fail */
+	struct sillyrm *e = nn_silly_new(s, &dfh, silly, c->cred);
+	if (!e)
 		return -ENOMEM;
 	struct n3attr da = { 0 };
 	int r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
@@ -112,25 +112,21 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	nn_forget_attr(s, ino);
 	nn_attr(s, d, &da);
 	if (r) {
-		free(dup);
+		nn_silly_free(e);
 		return r;
 	}
 	pthread_mutex_lock(&s->lock);
 	/* by its ino, not a pointer kept from before: a node with no open
 	 * left may be gone from the table meanwhile */
 	struct node *n = nn_find_locked(s, ino);
-	if (n && n->opens > 0 && !n->silly && dup) {
-		n->silly = dup;
-		n->silly_dir = dfh;
-		n->silly_has_cred = c->cred != NULL;
-		if (c->cred)
-			n->silly_cred = *c->cred;
-		dup = NULL;
+	if (n && n->opens > 0 && !n->silly) {
+		n->silly = e;
+		e = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (dup) {
+	if (e) {
 		/* closed meanwhile: remove it now */
-		free(dup);
+		nn_silly_free(e);
 		n3_remove(c, &dfh, silly, false, NULL);
 	}
 	return 0;
@@ -283,6 +279,12 @@ static void sr_free(struct sillyrm *e)
 	free(e);
 }
 
+void nn_silly_free(struct sillyrm *e)
+{
+	if (e)
+		sr_free(e);
+}
+
 /* e's try ended with r (its answer, or why it did not go): true if e is
  * done, else it goes again after the policy's next pause. */
 static bool sr_answer(struct sillyrm *e, int r)
@@ -403,22 +405,42 @@ void nn_silly_init(struct nsb *s)
 	cond_init_monotonic(&s->sr_cv);
 }
 
-void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
-		     const struct uvfs_cred *cred)
+struct sillyrm *nn_silly_new(struct nsb *s, const struct fh3 *dir,
+			     const char *name, const struct uvfs_cred *cred)
 {
-	struct sillyrm *e = name ? sys_calloc(1, sizeof(*e)) : NULL;
-	bool stop;
+	struct sillyrm *e = sys_calloc(1, sizeof(*e));
+	char *dup = e ? sys_strdup(name) : NULL;
+	int r = 0;
 
-	if (!e) {
-		free(name);     /* out of memory: the name stays behind */
-		return;
+	if (!dup) {
+		free(e);
+		return NULL;
 	}
 	e->dir = *dir;
-	e->name = name;
+	e->name = dup;
 	if (cred) {
 		e->has_cred = true;
 		e->cred = *cred;
 	}
+	/* the reaper now too (under the lock, as lib/9p/pool.c starts its
+	 * threads), so that nothing at the last close can fail */
+	pthread_mutex_lock(&s->lock);
+	if (!s->sr_started) {
+		r = sys_pthread_create(&s->sr_thread, NULL, sr_main, s);
+		s->sr_started = r == 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r) {
+		sr_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void nn_silly_remove(struct nsb *s, struct sillyrm *e)
+{
+	bool stop;
+
 	/* now, if it can go without a wait; else the reaper sends it, its
 	 * deadline counted from then (after a forced unmount nothing goes:
 	 * the connection is killed) */
@@ -429,18 +451,14 @@ void nn_silly_remove(struct nsb *s, const struct fh3 *dir, char *name,
 		e->went = false;
 	pthread_mutex_lock(&s->lock);
 	/* after a forced unmount it is dropped (an unmount comes after
-	 * every close: sr_drain is only a guard); the first one starts the
-	 * reaper (under the lock, as lib/9p/pool.c starts its threads).
-	 * Dropped, a REMOVE that went stays on its way, its answer unread;
-	 * one that did not, its name stays behind */
-	if (s->sr_stop || s->sr_drain ||
-	    (!s->sr_started &&
-	     sys_pthread_create(&s->sr_thread, NULL, sr_main, s) != 0)) {
+	 * every close: sr_drain is only a guard).  Dropped, a REMOVE that
+	 * went stays on its way, its answer unread; one that did not, its
+	 * name stays behind */
+	if (s->sr_stop || s->sr_drain) {
 		pthread_mutex_unlock(&s->lock);
 		sr_free(e);
 		return;
 	}
-	s->sr_started = true;
 	struct sillyrm **pp = &s->sr_head;
 	while (*pp)
 		pp = &(*pp)->next;

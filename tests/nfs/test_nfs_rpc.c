@@ -1208,7 +1208,7 @@ static void silly_remove_jukebox(void **state)
 	atomic_store(&jukebox_left, 2);
 	atomic_store(&seen[NFS3_REMOVE], 0);
 	uint64_t t0 = now_ms();
-	nn_silly_remove(s, &dir_fh, strdup(".nfs1"), &cr);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs1", &cr));
 	uint64_t closed = now_ms() - t0;
 	assert_true(pending(s) <= 1);
 	for (int i = 0; i < 600 && dir_has(".nfs1"); i++)
@@ -1252,7 +1252,7 @@ static void rmdir_waits_for_silly_remove(void **state)
 	atomic_store(&jukebox_left, -1);
 	atomic_store(&seen[NFS3_REMOVE], 0);
 	atomic_store(&seen[NFS3_RMDIR], 0);
-	nn_silly_remove(s, &other, strdup(".nfs2"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &other, ".nfs2", NULL));
 	await_seen(NFS3_REMOVE, 1, 2000);
 	struct n3 c = ctx(nc, 5000);
 	uint64_t t0 = now_ms();
@@ -1274,7 +1274,7 @@ static void rmdir_waits_for_silly_remove(void **state)
 	atomic_store(&seen[NFS3_REMOVE], 0);
 	atomic_store(&seen[NFS3_RMDIR], 0);
 	t0 = now_ms();
-	nn_silly_remove(s, &dir_fh, strdup(".nfs3"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs3", NULL));
 	await_seen(NFS3_REMOVE, 1, 2000);
 	assert_int_equal(pending(s), 1);
 	c = ctx(nc, 5000);
@@ -1329,7 +1329,7 @@ static void silly_remove_forced_unmount(void **state)
 	atomic_store(&jukebox_left, -1);
 	atomic_store(&seen[NFS3_REMOVE], 0);
 	atomic_store(&seen[NFS3_RMDIR], 0);
-	nn_silly_remove(s, &dir_fh, strdup(".nfs4"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs4", NULL));
 	/* past the short pauses (10 .. 640 ms): in one of 1 s by now, and
 	 * an RMDIR waiting for it */
 	await_seen(NFS3_REMOVE, 8, 5000);
@@ -1389,7 +1389,7 @@ static void silly_remove_close_never_waits(void **state)
 	nc_stats(nc, &st);
 	assert_string_equal(st.state, "reconnecting");
 	uint64_t t0 = now_ms();
-	nn_silly_remove(s, &dir_fh, strdup(".nfs7"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs7", NULL));
 	uint64_t closed = now_ms() - t0;
 	assert_int_equal(pending(s), 1);
 	usleep(300 * 1000);
@@ -1422,7 +1422,7 @@ static void silly_remove_unmount(void **state)
 	(void)state;
 	dir_reset(".nfs5", NULL);
 	atomic_store(&remove_delay_ms, 300);
-	nn_silly_remove(s, &dir_fh, strdup(".nfs5"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs5", NULL));
 	uint64_t t0 = now_ms();
 	sb_free(s);
 	uint64_t took = now_ms() - t0;
@@ -1439,7 +1439,7 @@ static void silly_remove_unmount(void **state)
 	atomic_store(&mode, M_JUKEBOX);
 	atomic_store(&jukebox_proc, NFS3_REMOVE);
 	atomic_store(&jukebox_left, -1);
-	nn_silly_remove(s, &dir_fh, strdup(".nfs6"), NULL);
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs6", NULL));
 	t0 = now_ms();
 	sb_free(s);
 	took = now_ms() - t0;
