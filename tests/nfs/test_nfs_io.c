@@ -372,16 +372,20 @@ static void test_write_behind(void **state)
 	unsigned maxout = 0;
 	unsigned long c0 = calls_of(t);
 	unsigned frozen_out = 0;
+	uint64_t frozen_ms = 0;
 	for (int i = 0; i < N; i++) {
 		/* one write with the server stopped: it cannot answer, so a
 		 * write that waited for its WRITE would wait out the 20 s
-		 * deadline and fail; one that did not leaves it out */
+		 * deadline and fail; one that did not returns at once and
+		 * leaves it out */
 		if (i == N / 2)
 			server("freeze");
+		uint64_t w0 = now_ms();
 		assert_int_equal(uvfs_write(C, fd, data + (size_t)i * MIB, MIB),
 				 MIB);
 		assert_int_equal(uvfs_nfs_info(U, t, &ni), 0);
 		if (i == N / 2) {
+			frozen_ms = now_ms() - w0;
 			frozen_out = ni.inflight;
 			server("thaw");
 		}
@@ -400,9 +404,13 @@ static void test_write_behind(void **state)
 	 * stopped left its WRITE out.  (Between the other writes the
 	 * figure printed is 2 to 5 on an idle machine, but under load every
 	 * reply can be back before each look: not asserted.) */
-	printf("requests out after the write made with the server stopped: "
-	       "%u\n", frozen_out);
-	assert_true(frozen_out >= 1);
+	printf("the write made with the server stopped: back after %llu ms, "
+	       "%u requests out after it\n", (unsigned long long)frozen_ms,
+	       frozen_out);
+	/* by its time, not by the requests seen out after it: that count
+	 * was once 0 with other work on the machine (the stop, sent by
+	 * kill(1), takes effect asynchronously) */
+	assert_true(frozen_ms < 5000);
 	assert_true(reqs >= N + 1 && reqs <= N * 2 + 1);
 	assert_int_equal(closed, 0);            /* nothing left to commit */
 	host_file("wb", back, (size_t)N * MIB, &len);
