@@ -134,6 +134,8 @@ static int teardown(void **state)
 	char cmd[128];
 	tc_stop(&e->c);
 	p9srv_free(e->s);
+	/* every fid clunked: nothing left in the fid index */
+	assert_int_equal(hostfs_indexed_paths(e->hs), 0);
 	hostfs_close(e->hs);
 	outside_untouched();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
@@ -159,6 +161,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(planted_after_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_out_of_export, setup, teardown),
 		cmocka_unit_test_setup_teardown(renamed_through_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(renamed_deep_through_server,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(removed_through_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(hard_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(link_after_removal, setup, teardown),

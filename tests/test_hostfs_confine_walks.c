@@ -264,6 +264,67 @@ static void renamed_through_server(void **state)
 		assert_int_equal(tc_clunk(c, f), 0);
 }
 
+/* The fids below a renamed directory follow it at every depth, also
+ * where nothing is walked between (the fid index's nodes that hold no
+ * fid), and a rename that moves nothing known moves nothing. */
+static void renamed_deep_through_server(void **state)
+{
+	struct env *e = *state;
+	struct tc *c = &e->c;
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+	struct p9_rgetattr a;
+
+	host_mkdir(exp_, "d");
+	host_mkdir(exp_, "d/e");
+	host_mkdir(exp_, "d/e/f");
+	host_mkdir(exp_, "d/e/f/g");
+	host_write(exp_, "d/e/f/g/x", "deep");
+	host_write(exp_, "d/e/y", "y");
+	host_write(exp_, "d/ey", "ey");         /* a prefix, not below */
+	host_write(exp_, "lone", "lone");
+	assert_int_equal(tc_walk(c, 1, 2, "d/e/f/g/x", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 3, "d/e/y", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 4, "d/e/f", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 5, "d", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 6, "d/ey", NULL), 0);
+	t.trenameat.olddirfid = 5;
+	t.trenameat.oldname = P9_STR("e");
+	t.trenameat.newdirfid = 1;
+	t.trenameat.newname = P9_STR("top");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	assert_true(host_exists(exp_, "top/f/g/x"));
+	assert_int_equal(tc_getattr(c, 2, &a), 0);
+	assert_int_equal(a.size, 4);
+	assert_int_equal(tc_getattr(c, 3, &a), 0);
+	assert_int_equal(a.size, 1);
+	assert_int_equal(tc_getattr(c, 6, &a), 0);
+	assert_int_equal(a.size, 2);
+	assert_int_equal(tc_walk(c, 4, 7, "g/x", NULL), 0);
+	/* the middle of it back into d, by Trename of its own fid */
+	t = (struct p9_msg){ .type = P9_TRENAME };
+	t.trename.fid = 4;
+	t.trename.dfid = 5;
+	t.trename.name = P9_STR("f2");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	assert_true(host_exists(exp_, "d/f2/g/x"));
+	for (uint32_t f = 2; f <= 7; f++)
+		assert_int_equal(tc_getattr(c, f, &a), 0);
+	assert_int_equal(tc_walk(c, 4, 8, "g", NULL), 0);
+	/* a file nothing knows, renamed: nothing else moves */
+	t = (struct p9_msg){ .type = P9_TRENAMEAT };
+	t.trenameat.olddirfid = 1;
+	t.trenameat.oldname = P9_STR("lone");
+	t.trenameat.newdirfid = 8;
+	t.trenameat.newname = P9_STR("lone");
+	assert_int_equal(tc_err(c, &t, &r), 0);
+	for (uint32_t f = 2; f <= 8; f++)
+		assert_int_equal(tc_getattr(c, f, NULL), 0);
+	assert_int_equal(tc_walk(c, 8, 9, "lone", NULL), 0);
+	assert_int_equal(tc_walk(c, 1, 10, "d/f2/g/lone", NULL), 0);
+	for (uint32_t f = 2; f <= 10; f++)
+		assert_int_equal(tc_clunk(c, f), 0);
+}
+
 /* Removed through the server: fids still reach the removed file, and
  * nothing below a removed directory. */
 static void removed_through_server(void **state)

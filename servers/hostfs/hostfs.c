@@ -154,7 +154,7 @@ bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st)
 char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
 {
 	pthread_mutex_lock(&hf->plock);
-	char *path = sys_strdup(hf->path);
+	char *path = sys_strdup(hf->hp->path);
 	if (dev)
 		*dev = hf->dev;
 	if (ino)
@@ -234,18 +234,74 @@ int hs_name_check(struct p9_str n, char *out)
 	return 0;
 }
 
+/* --- the fid index ---
+ *
+ * Every fid is at the node of its path in hs->paths (lib/9p/pathidx.h),
+ * listed from the node's head, so that a rename or a removal finds the
+ * fids at a path, and those below it, without looking at the others
+ * (names.c).  A fid's path is its node's: hf->hp->path. */
+
+struct hfid *hs_index_first(const struct pidx_node *n)
+{
+	return n ? (struct hfid *)n->head : NULL;
+}
+
+static void index_unlink(struct hfid *hf)
+{
+	if (hf->prev)
+		hf->prev->next = hf->next;
+	else
+		hf->hp->head = (uintptr_t)hf->next;
+	if (hf->next)
+		hf->next->prev = hf->prev;
+}
+
+/* => hs->flock held.  hf is put at path (len bytes), out of the node it
+ * was at (if any), which goes if nothing is left at or below it.  0, or
+ * -ENOMEM: hf stays where it was. */
+int hs_index_put_locked(struct hostfs *hs, struct hfid *hf, const char *path,
+			size_t len)
+{
+	struct pidx_node *n = pidx_make(&hs->paths, path, len), *old = hf->hp;
+
+	if (!n)
+		return -ENOMEM;
+	if (n == old)
+		return 0;
+	pthread_mutex_lock(&hf->plock);
+	if (old)
+		index_unlink(hf);
+	hf->prev = NULL;
+	hf->next = hs_index_first(n);
+	if (hf->next)
+		hf->next->prev = hf;
+	n->head = (uintptr_t)hf;
+	hf->hp = n;
+	pthread_mutex_unlock(&hf->plock);
+	pidx_trim(&hs->paths, old);
+	return 0;
+}
+
+/* => hs->flock held.  hf leaves the index (its clunk). */
+void hs_index_drop_locked(struct hostfs *hs, struct hfid *hf)
+{
+	struct pidx_node *old = hf->hp;
+
+	pthread_mutex_lock(&hf->plock);
+	index_unlink(hf);
+	hf->hp = NULL;
+	pthread_mutex_unlock(&hf->plock);
+	pidx_trim(&hs->paths, old);
+}
+
 static struct hfid *hf_new(struct hostfs *hs, const char *path,
 			   const struct stat *st)
 {
 	struct hfid *hf = sys_calloc(1, sizeof(*hf));
+	int err;
 
 	if (!hf)
 		return NULL;
-	hf->path = sys_strdup(path);
-	if (!hf->path) {
-		free(hf);
-		return NULL;
-	}
 	pthread_mutex_init(&hf->plock, NULL);
 	hf->dev = st->st_dev;
 	hf->ino = st->st_ino;
@@ -253,12 +309,13 @@ static struct hfid *hf_new(struct hostfs *hs, const char *path,
 	hf->fd = -1;
 	hf->ofd = -1;
 	pthread_mutex_lock(&hs->flock);
-	hf->next = hs->fids;
-	if (hf->next)
-		hf->next->prev = &hf->next;
-	hf->prev = &hs->fids;
-	hs->fids = hf;
+	err = hs_index_put_locked(hs, hf, path, strlen(path));
 	pthread_mutex_unlock(&hs->flock);
+	if (err) {
+		pthread_mutex_destroy(&hf->plock);
+		free(hf);
+		return NULL;
+	}
 	return hf;
 }
 
@@ -360,6 +417,14 @@ void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir)
 unsigned long hostfs_id_switches(struct hostfs *hs)
 {
 	return atomic_load(&hs->id_switches);
+}
+
+size_t hostfs_indexed_paths(struct hostfs *hs)
+{
+	pthread_mutex_lock(&hs->flock);
+	size_t n = hs->paths.n;
+	pthread_mutex_unlock(&hs->flock);
+	return n;
 }
 
 /* --- operations --- */
@@ -746,19 +811,30 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 			hs_undo_create(dfd, name, fd, S_IFREG);
 		sys_close(fd);
 	}
-	hs_fd_done(dfd, owned);
-	if (err < 0) {
-		free(npath);
-		return err;
+	/* the fid names the file now: at its path in the index (out of
+	 * memory for that, the create is undone as above) */
+	if (err == 0) {
+		pthread_mutex_lock(&hs->flock);
+		err = hs_index_put_locked(hs, hf, npath, strlen(npath));
+		if (err == 0) {
+			pthread_mutex_lock(&hf->plock);
+			hf->dev = st.st_dev;
+			hf->ino = st.st_ino;
+			hf->type = st.st_mode & S_IFMT;
+			hf->fd = fd;
+			pthread_mutex_unlock(&hf->plock);
+		}
+		pthread_mutex_unlock(&hs->flock);
+		if (err < 0) {
+			if (made)
+				hs_undo_create(dfd, name, fd, S_IFREG);
+			sys_close(fd);
+		}
 	}
-	pthread_mutex_lock(&hf->plock);
-	free(hf->path);
-	hf->path = npath;
-	hf->dev = st.st_dev;
-	hf->ino = st.st_ino;
-	hf->type = st.st_mode & S_IFMT;
-	hf->fd = fd;
-	pthread_mutex_unlock(&hf->plock);
+	hs_fd_done(dfd, owned);
+	free(npath);
+	if (err < 0)
+		return err;
 	hs_stat_qid(hs, &st, hs_file_gen(fd, NULL), qid);
 	*iounit = 0;
 	return 0;
@@ -1002,16 +1078,13 @@ static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 	if (!hf)
 		return;
 	pthread_mutex_lock(&hs->flock);
-	*hf->prev = hf->next;
-	if (hf->next)
-		hf->next->prev = hf->prev;
+	hs_index_drop_locked(hs, hf);
 	pthread_mutex_unlock(&hs->flock);
 	if (hf->fd >= 0)
 		sys_close(hf->fd);
 	if (hf->ofd >= 0)
 		sys_close(hf->ofd);
 	pthread_mutex_destroy(&hf->plock);
-	free(hf->path);
 	free(hf);
 	f->priv = NULL;
 }
@@ -1089,5 +1162,6 @@ void hostfs_close(struct hostfs *hs)
 		return;
 	sys_close(hs->rootfd);
 	pthread_mutex_destroy(&hs->flock);
+	pidx_fini(&hs->paths);
 	free(hs);
 }

@@ -21,6 +21,9 @@ void hostfs_close(struct hostfs *hs);
 /* How many times a thread's fsuid/fsgid were changed so far (running as
  * root; for tests and statistics). */
 unsigned long hostfs_id_switches(struct hostfs *hs);
+/* How many paths the fid index holds: those of the fids, and their
+ * ancestors (for tests: 0 once every fid is clunked). */
+size_t hostfs_indexed_paths(struct hostfs *hs);
 
 /* The table to give p9srv_new() with the struct hostfs as its arg. */
 extern const struct p9srv_ops hostfs_ops;

@@ -12,22 +12,30 @@
 #include <sys/types.h>
 
 #include "hostfs.h"
+#include "pathidx.h"
 
 struct hostfs {
 	int rootfd;             /* O_PATH, the export */
 	dev_t rootdev;
 	bool as_root;           /* switch fsuid/fsgid per request */
-	pthread_mutex_t flock;  /* fids, every hfid's link */
+	pthread_mutex_t flock;  /* the fid index: paths, every hfid's hp
+				 * and links */
 	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
-	struct hfid *fids;      /* flock: every fid's object (renames) */
+	struct pidx paths;      /* flock: every fid by its path (renames,
+				 * removals: names.c); a node's head is
+				 * the first hfid at it */
 };
 
-/* A fid's object.  path and the identity are changed only by lcreate
- * (fid exclusively locked) and rename (under plock); readers copy the
- * path under plock. */
+/* A fid's object.  Its path is changed only by lcreate (fid exclusively
+ * locked) and rename (rename_fids), under flock and plock both, so either
+ * lock keeps it for a reader (who copies it: hf_snap); its identity only
+ * by lcreate, under plock.  Lock order: flock, then plock. */
 struct hfid {
 	pthread_mutex_t plock;
-	char *path;             /* plock: relative to the root, "." = root */
+	struct pidx_node *hp;   /* flock + plock to change, either to read:
+				 * its path, hp->path, relative to the
+				 * root ("." = root); hp lives while hf
+				 * is at it */
 	dev_t dev;              /* plock */
 	ino_t ino;              /* plock */
 	mode_t type;            /* plock: S_IFMT bits */
@@ -35,9 +43,9 @@ struct hfid {
 				 * open descriptor, else -1 */
 	int ofd;                /* plock: set once: the file was removed
 				 * through the server, here it still is */
-	struct hfid *next, **prev; /* hs->flock: hs->fids */
+	struct hfid *next, *prev; /* flock: the fids at hp (from hp->head) */
+	struct hfid *mnext;     /* flock: rename_fids' fids to move */
 };
-
 
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
 		       RESOLVE_NO_MAGICLINKS)
@@ -59,6 +67,12 @@ bool hs_same_file(dev_t dev, ino_t ino, mode_t type, const struct stat *st);
 void hs_stat_qid(struct hostfs *hs, const struct stat *st, uint16_t gen,
 		 struct p9_qid *q);
 char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type);
+/* The fid index (hostfs.c): the first fid at n; hf put at path (0, or
+ * -ENOMEM: it stays where it was); hf taken out.  => flock held. */
+struct hfid *hs_index_first(const struct pidx_node *n);
+int hs_index_put_locked(struct hostfs *hs, struct hfid *hf, const char *path,
+			size_t len);
+void hs_index_drop_locked(struct hostfs *hs, struct hfid *hf);
 struct hostfs *hs_of(struct p9srv_req *r);
 
 /* names.c: the operations on names (in hostfs_ops) */

@@ -8,10 +8,19 @@
  * name (rename_fids).  A file removed through the server while another fid
  * still names it gives that fid an O_PATH descriptor of its own
  * (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at clunk.
+ * Both find the fids concerned through the fid index (hs->paths, by
+ * path: hostfs.c), so their cost is that of the fids at the path (and,
+ * for a rename, below it), not of every fid the server holds.
  * Nothing here outlives the request; the objects (struct hostfs, struct
  * hfid) and their locks are those of hostfs.c.  A create whose request
  * fails after the entry is made removes it again (hs_undo_create, also
  * used by lcreate in hostfs.c).
+ *
+ * Locks: hs->flock (the index: which fids are at which path), then a
+ * fid's plock (its path, identity and descriptors), never the other way
+ * round; a fid's path changes with both held (rename_fids through
+ * hs_index_put_locked), so either keeps it for a reader.  The one system
+ * call made under flock is orphan_commit's dup of a descriptor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -167,7 +176,8 @@ int hs_mknod(struct p9srv_req *r, struct p9srv_fid *dir,
  * -1).  After the removal succeeded, orphan_commit() gives each such fid
  * a descriptor of its own, so it still reaches the file (getattr, open,
  * a removed working directory's stat), as a local vnode would; names
- * below it answer ENOENT.  Costs a scan of the fids per removal.
+ * below it answer ENOENT.  Each looks only at the fids at that path (the
+ * fid index: one hash lookup, then those fids).
  */
 static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
 			  const char *path)
@@ -175,9 +185,11 @@ static int orphan_prepare(struct hostfs *hs, int dfd, const char *name,
 	bool any = false;
 
 	pthread_mutex_lock(&hs->flock);
-	for (struct hfid *hf = hs->fids; hf && !any; hf = hf->next) {
+	for (struct hfid *hf = hs_index_first(pidx_find(&hs->paths, path,
+							 strlen(path)));
+	     hf && !any; hf = hf->next) {
 		pthread_mutex_lock(&hf->plock);
-		any = hf->ofd < 0 && hf->fd < 0 && strcmp(hf->path, path) == 0;
+		any = hf->ofd < 0 && hf->fd < 0;
 		pthread_mutex_unlock(&hf->plock);
 	}
 	pthread_mutex_unlock(&hs->flock);
@@ -194,10 +206,10 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
 		return;
 	if (sys_fstat(pfd, &st) == 0) {
 		pthread_mutex_lock(&hs->flock);
-		for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
+		for (struct hfid *hf = hs_index_first(pidx_find(&hs->paths,
+				path, strlen(path))); hf; hf = hf->next) {
 			pthread_mutex_lock(&hf->plock);
 			if (hf->ofd < 0 && hf->fd < 0 &&
-			    strcmp(hf->path, path) == 0 &&
 			    hs_same_file(hf->dev, hf->ino, hf->type, &st))
 				hf->ofd = sys_fcntl(pfd, F_DUPFD_CLOEXEC, 0);
 			pthread_mutex_unlock(&hf->plock);
@@ -211,29 +223,52 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
  * After a rename through the server of "from" to "to": every fid at or
  * below "from" follows it (as a local vnode would).  Fids that named the
  * file replaced at "to" now resolve to the moved file and answer ESTALE.
- * A path whose copy cannot be allocated is left as it was (stale).
+ * A fid whose new path cannot be allocated is left as it was (stale).
+ *
+ * Only the fids at or below "from" are visited: the index's node of
+ * "from" lists those at it, its subtree leads to those below (a file, or
+ * a directory nothing below which is known, has no subtree).  They are
+ * gathered first (hf->mnext), then moved one by one, since a move
+ * changes the nodes.
  */
 static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 {
-	size_t fl = strlen(from), tl = strlen(to);
+	size_t fl = strlen(from), tl = strlen(to), cap = 0;
+	struct pidx_node *top, *n;
+	struct hfid *mv = NULL, *hf;
+	char *buf = NULL;
 
+	if (strcmp(from, to) == 0)
+		return;
 	pthread_mutex_lock(&hs->flock);
-	for (struct hfid *hf = hs->fids; hf; hf = hf->next) {
-		pthread_mutex_lock(&hf->plock);
-		if (strncmp(hf->path, from, fl) == 0 &&
-		    (hf->path[fl] == '\0' || hf->path[fl] == '/')) {
-			size_t rest = strlen(hf->path + fl);
-			char *p = sys_malloc(tl + rest + 1);
-			if (p) {
-				memcpy(p, to, tl);
-				memcpy(p + tl, hf->path + fl, rest + 1);
-				free(hf->path);
-				hf->path = p;
-			}
+	top = pidx_find(&hs->paths, from, fl);
+	for (n = top; n; n = pidx_next(n, top))
+		for (hf = hs_index_first(n); hf; hf = hf->next) {
+			hf->mnext = mv;
+			mv = hf;
 		}
-		pthread_mutex_unlock(&hf->plock);
+	while ((hf = mv)) {
+		mv = hf->mnext;
+		hf->mnext = NULL;
+		if (hf->hp->len == fl) {        /* at "from": most often */
+			hs_index_put_locked(hs, hf, to, tl);
+			continue;
+		}
+		/* below: to + the rest of its path */
+		size_t rest = hf->hp->len - fl, len = tl + rest;
+		if (len + 1 > cap) {
+			char *b = sys_realloc(buf, len + 1);
+			if (!b)
+				continue;
+			buf = b;
+			cap = len + 1;
+		}
+		memcpy(buf, to, tl);
+		memcpy(buf + tl, hf->hp->path + fl, rest + 1);
+		hs_index_put_locked(hs, hf, buf, len);
 	}
 	pthread_mutex_unlock(&hs->flock);
+	free(buf);
 }
 
 /* The parent directory's descriptor and the last name of fid f.  The
