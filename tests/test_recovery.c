@@ -29,6 +29,9 @@
  *     open at the bottom and the working directory there go on;
  *   - link_restart: a file open by a name removed since (it has another)
  *     reads and writes on across a kill;
+ *   - rename_restart: files open below a directory renamed, and one
+ *     renamed itself, read and write on across a kill (the fid registry
+ *     followed the renames);
  *   - fid_cache: fids=16 with 300 files remembered: at most 16 node fids,
  *     every file still answers (re-walked), across a restart and a rename
  *     above them;
@@ -105,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_fid_cache),
 		cmocka_unit_test(test_deep_restart),
 		cmocka_unit_test(test_link_restart),
+		cmocka_unit_test(test_rename_restart),
 		cmocka_unit_test(test_xattr_inflight),
 		cmocka_unit_test(test_fault),
 	};

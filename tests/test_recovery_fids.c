@@ -2,8 +2,9 @@
  * test_recovery_fids.c - fids and names across restarts: with fids=16
  * and 300 files remembered, at most 16 node fids and every file still
  * answers (across a restart and a rename above them); a file open at the
- * bottom of a tree deeper than PATH_MAX, and one open by a name removed
- * since, go on across a kill.
+ * bottom of a tree deeper than PATH_MAX, one open by a name removed
+ * since, and files open below a directory renamed before it, go on
+ * across a kill.
  * Included by test_recovery.c; not a program of its own.
  */
 
@@ -153,5 +154,54 @@ static void test_link_restart(void **state)
 	assert_int_equal(uvfs_close(e.c, fd), 0);
 	assert_int_equal(uvfs_stat(e.c, "/m/b", &st), 0);
 	assert_int_equal(st.st_size, 5);
+	env_down(&e, 0);
+}
+
+/* Files open below a directory renamed (and one renamed itself), then a
+ * kill: the fid registry moved their paths with the renames (at every
+ * depth, through directories whose own fids the cache gave up), so the
+ * new server gets every open file walked again by its new path. */
+static void test_rename_restart(void **state)
+{
+	struct uvfs_9p_server_info si;
+	struct env e;
+	const char *names[] = { "/m/d/f", "/m/d/s/t/g", "/m/d/s/h" };
+	const char *after[] = { "/m/e/f2", "/m/e/s/t/g", "/m/e/s/h" };
+	char buf[16];
+	struct stat st;
+	pid_t pid;
+	int fd[3];
+
+	(void)state;
+	if (env_up(&e, "fids=2") != 0) {
+		skip();
+		return;
+	}
+	pid = uvfs_9p_server_pid(e.u, "/m");
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d", 0755), 0);
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d/s", 0755), 0);
+	assert_int_equal(uvfs_mkdir(e.c, "/m/d/s/t", 0755), 0);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = uvfs_open(e.c, names[i], O_CREAT | O_RDWR, 0644);
+		assert_true(fd[i] >= 0);
+		assert_int_equal(uvfs_write(e.c, fd[i], names[i], 6), 6);
+		assert_int_equal(uvfs_fsync(e.c, fd[i]), 0);
+	}
+	assert_int_equal(uvfs_rename(e.c, "/m/d", "/m/e", 0), 0);
+	assert_int_equal(uvfs_rename(e.c, "/m/e/f", "/m/e/f2", 0), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(wait_new_server(&e, pid, 5000) > 0);
+	for (int i = 0; i < 3; i++) {
+		memset(buf, 0, sizeof(buf));
+		assert_int_equal(uvfs_pread(e.c, fd[i], buf, sizeof(buf), 0),
+				 6);
+		assert_memory_equal(buf, names[i], 6);
+		assert_int_equal(uvfs_pwrite(e.c, fd[i], "+", 1, 6), 1);
+		assert_int_equal(uvfs_close(e.c, fd[i]), 0);
+		assert_int_equal(uvfs_stat(e.c, after[i], &st), 0);
+		assert_int_equal(st.st_size, 7);
+	}
+	assert_int_equal(uvfs_9p_server_info(e.u, "/m", &si), 0);
+	assert_int_equal(si.stale_fids, 0);
 	env_down(&e, 0);
 }

@@ -39,6 +39,7 @@
 
 #include "deadline.h"
 #include "p9.h"
+#include "pathidx.h"
 #include "proc.h"
 #include "rstate.h"
 #include "session.h"
@@ -83,9 +84,12 @@ struct conn {
 	uint32_t *clunkq;               /* fids waiting for a Tclunk */
 	size_t nclunk, capclunk;
 	/* The fid registry (supervised only): what every fid the server
-	 * holds names, to create it again on a new server.  By number. */
+	 * holds names, to create it again on a new server.  By number, and
+	 * by path (a rename moves the entries at and below its old name:
+	 * registry.c); a node's head is the first entry's number + 1. */
 	struct fident *fids;
 	size_t nfidents;
+	struct pidx paths;
 	bool track;             /* const: keep the registry */
 	struct sup *sup;        /* const: the supervisor, or NULL */
 	struct p9_qid root_qid;
@@ -109,7 +113,12 @@ struct fident {
 	bool stale;             /* its file changed identity or vanished in
 				 * a restart: requests naming it -ESTALE */
 	bool unknown;           /* walked from a fid with no entry */
-	char *path;             /* from the root, names joined by '/' */
+	struct pidx_node *pn;   /* its path from the root, names joined by
+				 * '/' (reg_path: pn->path), in c->paths;
+				 * NULL: none known */
+	uint32_t pnext, pprev;  /* the entries at pn, as number + 1 (0:
+				 * none) */
+	uint32_t mnext;         /* reg_rename_locked's entries to move */
 	struct p9_qid qid;
 	int32_t oflags;         /* 9P open flags once opened, else -1 */
 	struct uvfs_lockset *locks; /* granted Tlocks on it (lock.c), or
@@ -208,6 +217,10 @@ uint64_t conn_sgen(struct conn *c);
 
 /* ---- registry.c ---- */
 struct fident *reg_get(struct conn *c, uint32_t fid);
+/* => c->s.lock held.  e's path from the root, or NULL if none is known
+ * (kept while the lock is). */
+const char *reg_path(const struct fident *e);
+void reg_fini(struct conn *c);
 void reg_drop_locked(struct conn *c, uint32_t fid);
 void reg_repath_locked(struct conn *c, uint32_t fid, uint32_t dirfid,
 		       const char *name);

@@ -272,11 +272,11 @@ static int recover_fids(struct conn *c, uint64_t gen)
 		struct fident *e = &c->fids[i];
 		if (!e->used || e->stale)
 			continue;
-		if (!root_same || e->unknown || !e->path) {
+		if (!root_same || e->unknown || !reg_path(e)) {
 			mark_stale_locked(c, (uint32_t)i);
 			continue;
 		}
-		sn[n].path = sys_strdup(e->path);
+		sn[n].path = sys_strdup(reg_path(e));
 		if (!sn[n].path) {
 			mark_stale_locked(c, (uint32_t)i);
 			continue;

@@ -5,7 +5,9 @@
  *
  * Owns the entries of c->fids (struct fident, by fid number, under
  * c->s.lock) from the reply that created a fid to its clunk (or Tremove),
- * and the strings of a struct regop (freed with its request).
+ * the index of their paths (c->paths, lib/9p/pathidx.h: each entry with
+ * a path is listed at its node), and the strings of a struct regop (freed
+ * with its request).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -33,6 +35,67 @@ struct fident *reg_get(struct conn *c, uint32_t fid)
 	return &c->fids[fid];
 }
 
+/* ---- the entries by path ----
+ * An entry with a known path is at that path's node of c->paths, in a
+ * list of the entries there by number + 1 (0 ends it; the node's head is
+ * the first): the number, not a pointer, since c->fids moves when it
+ * grows.  A rename finds the entries at its old name, and below it,
+ * without looking at the others (reg_rename_locked). */
+
+const char *reg_path(const struct fident *e)
+{
+	return e->pn ? e->pn->path : NULL;
+}
+
+/* e out of its node's list (e->pn set) */
+static void reg_unlink(struct conn *c, struct fident *e)
+{
+	if (e->pprev)
+		c->fids[e->pprev - 1].pnext = e->pnext;
+	else
+		e->pn->head = e->pnext;
+	if (e->pnext)
+		c->fids[e->pnext - 1].pprev = e->pprev;
+	e->pnext = e->pprev = 0;
+}
+
+/* => c->s.lock held.  Entry e leaves its path's node, if any. */
+static void reg_unpath(struct conn *c, struct fident *e)
+{
+	struct pidx_node *n = e->pn;
+
+	if (!n)
+		return;
+	reg_unlink(c, e);
+	e->pn = NULL;
+	pidx_trim(&c->paths, n);
+}
+
+/* => c->s.lock held.  Entry fid's path becomes path (len bytes).  0, or
+ * -ENOMEM: it keeps the path it had. */
+static int reg_setpath(struct conn *c, uint32_t fid, const char *path,
+		       size_t len)
+{
+	struct fident *e = &c->fids[fid];
+	struct pidx_node *n = pidx_make(&c->paths, path, len), *old = e->pn;
+
+	if (!n)
+		return -ENOMEM;
+	if (n == old)
+		return 0;
+	if (old)
+		reg_unlink(c, e);
+	/* put at n before old is trimmed, which could free n else (an
+	 * ancestor of old that held nothing) */
+	e->pnext = (uint32_t)n->head;
+	if (e->pnext)
+		c->fids[e->pnext - 1].pprev = fid + 1;
+	n->head = fid + 1;
+	e->pn = n;
+	pidx_trim(&c->paths, old);
+	return 0;
+}
+
 /* => c->s.lock held; a cleared entry for fid (NULL on ENOMEM) */
 static struct fident *reg_slot(struct conn *c, uint32_t fid)
 {
@@ -48,7 +111,7 @@ static struct fident *reg_slot(struct conn *c, uint32_t fid)
 		c->nfidents = n;
 	}
 	struct fident *e = &c->fids[fid];
-	free(e->path);
+	reg_unpath(c, e);
 	uvfs_lockset_free(e->locks);
 	memset(e, 0, sizeof(*e));
 	e->used = true;
@@ -61,10 +124,21 @@ void reg_drop_locked(struct conn *c, uint32_t fid)
 	struct fident *e = reg_get(c, fid);
 
 	if (e) {
-		free(e->path);
+		reg_unpath(c, e);
 		uvfs_lockset_free(e->locks);
 		memset(e, 0, sizeof(*e));
 	}
+}
+
+/* The registry's memory, at the connection's end. */
+void reg_fini(struct conn *c)
+{
+	for (size_t i = 0; i < c->nfidents; i++)
+		uvfs_lockset_free(c->fids[i].locks);
+	free(c->fids);
+	c->fids = NULL;
+	c->nfidents = 0;
+	pidx_fini(&c->paths);
 }
 
 /* base + '/'-joined names, with "." and ".." resolved (".." of the root
@@ -103,26 +177,53 @@ static char *path_join(const char *base, const char *names)
 
 /* A rename of the file at path `from` to `to`: entries at or below it
  * follow (an entry left at `to`, the replaced file, turns stale at the
- * next restart: its qid will not match). */
+ * next restart: its qid will not match).  Only those entries are
+ * visited: the node of `from` lists the ones at it, and its subtree leads
+ * to those below (a file has none).  They are gathered first (mnext),
+ * then moved one by one, since a move changes the nodes.  An entry whose
+ * new path cannot be allocated keeps its old one, and is marked unknown
+ * (stale at the next restart). */
 static void reg_rename_locked(struct conn *c, const char *from, const char *to)
 {
-	size_t fl = strlen(from);
+	size_t fl = strlen(from), tl = strlen(to), cap = 0;
+	struct pidx_node *top, *n;
+	uint32_t mv = 0, i;
+	char *buf = NULL;
 
-	for (size_t i = 0; i < c->nfidents; i++) {
-		struct fident *e = &c->fids[i];
-		if (!e->used || !e->path || strncmp(e->path, from, fl) != 0 ||
-		    (e->path[fl] != '\0' && e->path[fl] != '/'))
-			continue;
-		char *np = sys_malloc(strlen(to) + strlen(e->path + fl) + 1);
-		if (!np) {
-			e->unknown = true;
+	if (strcmp(from, to) == 0)
+		return;
+	top = pidx_find(&c->paths, from, fl);
+	for (n = top; n; n = pidx_next(n, top))
+		for (i = (uint32_t)n->head; i; i = c->fids[i - 1].pnext) {
+			c->fids[i - 1].mnext = mv;
+			mv = i;
+		}
+	while ((i = mv)) {
+		struct fident *e = &c->fids[i - 1];
+		mv = e->mnext;
+		e->mnext = 0;
+		if (e->pn->len == fl) {         /* at `from`: most often */
+			if (reg_setpath(c, i - 1, to, tl) < 0)
+				e->unknown = true;
 			continue;
 		}
-		strcpy(np, to);
-		strcat(np, e->path + fl);
-		free(e->path);
-		e->path = np;
+		/* below: `to` + the rest of its path */
+		size_t rest = e->pn->len - fl, len = tl + rest;
+		if (len + 1 > cap) {
+			char *b = sys_realloc(buf, len + 1);
+			if (!b) {
+				e->unknown = true;
+				continue;
+			}
+			buf = b;
+			cap = len + 1;
+		}
+		memcpy(buf, to, tl);
+		memcpy(buf + tl, e->pn->path + fl, rest + 1);
+		if (reg_setpath(c, i - 1, buf, len) < 0)
+			e->unknown = true;
 	}
+	free(buf);
 }
 
 /* => c->s.lock held.  fid's file lost the name it was walked by and is
@@ -134,13 +235,13 @@ void reg_repath_locked(struct conn *c, uint32_t fid, uint32_t dirfid,
 	struct fident *e = reg_get(c, fid), *d = reg_get(c, dirfid);
 	char *p;
 
-	if (!e || !d || d->unknown || !d->path || strchr(name, '/'))
+	if (!e || !d || d->unknown || !d->pn || strchr(name, '/'))
 		return;
-	if (!(p = path_join(d->path, name)))
+	if (!(p = path_join(d->pn->path, name)))
 		return;
-	free(e->path);
-	e->path = p;
-	e->unknown = false;
+	if (reg_setpath(c, fid, p, strlen(p)) == 0)
+		e->unknown = false;
+	free(p);
 }
 
 /* => c->s.lock held.  rq's reply m was a success: record its fid effects. */
@@ -153,8 +254,7 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 	switch (op->type) {
 	case P9_TATTACH:
 		if ((e = reg_slot(c, op->fid))) {
-			e->path = sys_strdup("");
-			e->unknown = !e->path;
+			e->unknown = reg_setpath(c, op->fid, "", 0) < 0;
 			e->qid = m->rattach.qid;
 		}
 		break;
@@ -165,18 +265,18 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 		if (m->rwalk.nwqid != op->nw)
 			break;          /* a partial walk creates no fid */
 		src = reg_get(c, op->fid);
-		known = src && !src->unknown && src->path;
+		known = src && !src->unknown && src->pn;
 		if (known)
-			path = path_join(src->path, op->s1);
+			path = path_join(src->pn->path, op->s1);
 		if (op->nw)
 			q = m->rwalk.wqid[op->nw - 1];
 		else
 			q = src ? src->qid : (struct p9_qid){ 0 };
 		bool stale = src && src->stale;
 		if ((e = reg_slot(c, op->newfid))) {
-			e->path = path;
-			path = NULL;
-			e->unknown = !e->path;
+			e->unknown = !path ||
+				     reg_setpath(c, op->newfid, path,
+						 strlen(path)) < 0;
 			e->stale = stale;
 			e->qid = q;
 		}
@@ -190,11 +290,12 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 		break;
 	case P9_TLCREATE:
 		if ((e = reg_get(c, op->fid))) {
-			path = e->path ? path_join(e->path, op->s1) : NULL;
-			free(e->path);
-			e->path = path;
-			path = NULL;
-			e->unknown = e->unknown || !e->path;
+			path = e->pn ? path_join(e->pn->path, op->s1) : NULL;
+			if (!path ||
+			    reg_setpath(c, op->fid, path, strlen(path)) < 0) {
+				reg_unpath(c, e);
+				e->unknown = true;
+			}
 			/* reopened without O_CREAT, O_EXCL, O_TRUNC */
 			e->oflags = (int32_t)(op->flags & ~(0100u | 0200u |
 							    01000u));
@@ -204,9 +305,9 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 	case P9_TRENAMEAT:
 		src = reg_get(c, op->fid);
 		e = reg_get(c, op->fid2);
-		if (src && src->path && e && e->path) {
-			path = path_join(src->path, op->s1);
-			p2 = path_join(e->path, op->s2);
+		if (src && src->pn && e && e->pn) {
+			path = path_join(src->pn->path, op->s1);
+			p2 = path_join(e->pn->path, op->s2);
 			if (path && p2)
 				reg_rename_locked(c, path, p2);
 		}
@@ -214,9 +315,9 @@ void reg_apply_locked(struct conn *c, const struct regop *op,
 	case P9_TRENAME:
 		src = reg_get(c, op->fid);
 		e = reg_get(c, op->fid2);
-		if (src && src->path && e && e->path) {
-			path = sys_strdup(src->path);
-			p2 = path_join(e->path, op->s1);
+		if (src && src->pn && e && e->pn) {
+			path = sys_strdup(src->pn->path);
+			p2 = path_join(e->pn->path, op->s1);
 			if (path && p2)
 				reg_rename_locked(c, path, p2);
 		}

@@ -672,11 +672,7 @@ void conn_fini_wait(struct conn *c, int drain_ms)
 void conn_fini(struct conn *c, int drain_ms)
 {
 	rs_session_fini(&c->s, drain_ms);
-	for (size_t i = 0; i < c->nfidents; i++) {
-		free(c->fids[i].path);
-		uvfs_lockset_free(c->fids[i].locks);
-	}
-	free(c->fids);
+	reg_fini(c);
 	free(c->free_fids);
 	free(c->clunkq);
 }
