@@ -238,6 +238,9 @@ struct nsb {
 	pthread_cond_t rm_cv;           /* with s->lock: a pin went */
 	/* the REMOVEs of silly-renamed files at their last close (remove.c),
 	 * s->lock: */
+	struct sillyrm *so_head;        /* made, the file still open here
+					 * (nn_silly_opened to its last
+					 * close, nn_silly_remove) */
 	struct sillyrm *sr_head;        /* queued or in flight, oldest first
 					 * (only the reaper takes one off) */
 	unsigned sr_n;                  /* ... how many */
@@ -262,7 +265,8 @@ struct nsb {
  * taken off and freed by the reaper only (or with its node, never
  * queued: nn_silly_free). */
 struct sillyrm {
-	struct sillyrm *next;           /* s->lock */
+	struct sillyrm *next;           /* s->lock: on s->so_head, then on
+					 * s->sr_head */
 	struct fh3 dir;                 /* set once: the directory ... */
 	char *name;                     /* ... and the ".nfsXXXX" name */
 	bool has_cred;                  /* set once: as the unlinker (as */
@@ -381,6 +385,12 @@ void nn_open_undo(struct nsb *s, struct node *n);
  * nn_silly_free frees one never queued. */
 struct sillyrm *nn_silly_new(struct nsb *s, const struct fh3 *dir,
 			     const char *name, const struct uvfs_cred *cred);
+/* The rename was made and e is its file's (n->silly): until its last
+ * close, an RMDIR of its directory answered "not empty" waits a moment
+ * for that close (nn_silly_wait).  => s->lock held. */
+void nn_silly_opened_locked(struct nsb *s, struct sillyrm *e);
+/* Frees e, on no list (a rename that failed), or at the unmount with the
+ * node that still has it (the lists go with the mount). */
 void nn_silly_free(struct sillyrm *e);
 /* The REMOVE at the file's last close (e taken).  Sent here if it can go
  * at once (NC_NOWAIT), and queued for the mount's reaper, which sends it
@@ -392,8 +402,9 @@ void nn_silly_remove(struct nsb *s, struct sillyrm *e);
  * nn_silly_wait. */
 uint64_t nn_silly_mark(struct nsb *s);
 /* After it was answered "not empty": waits, by c's deadline, for the
- * silly-renamed files' REMOVEs still pending in the directory name in d
- * (a forced unmount ends the wait).  true if it is worth asking once
+ * silly-renamed files' REMOVEs still pending in the directory name in d,
+ * and at most SILLY_CLOSE_MS for the last closes of those still open
+ * here (a forced unmount ends the wait).  true if it is worth asking once
  * more: it waited for them and all ended, or a removal ended since mark
  * (it may have been done after the RMDIR). */
 bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,

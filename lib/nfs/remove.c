@@ -121,6 +121,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	struct node *n = nn_find_locked(s, ino);
 	if (n && n->opens > 0 && !n->silly) {
 		n->silly = e;
+		nn_silly_opened_locked(s, e);
 		e = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -257,6 +258,10 @@ void nn_open_undo(struct nsb *s, struct node *n)
  * the bound every wait has, the one each would have had with the mount
  * still there.
  */
+
+/* How long an RMDIR answered "not empty" waits for the last close of a
+ * silly-renamed file of its directory that is still open here. */
+#define SILLY_CLOSE_MS 1000
 
 /* Takes e off the queue: it ended.  => s->lock held. */
 static void sr_unlink_locked(struct nsb *s, struct sillyrm *e)
@@ -437,6 +442,12 @@ struct sillyrm *nn_silly_new(struct nsb *s, const struct fh3 *dir,
 	return e;
 }
 
+void nn_silly_opened_locked(struct nsb *s, struct sillyrm *e)
+{
+	e->next = s->so_head;
+	s->so_head = e;
+}
+
 void nn_silly_remove(struct nsb *s, struct sillyrm *e)
 {
 	bool stop;
@@ -450,6 +461,14 @@ void nn_silly_remove(struct nsb *s, struct sillyrm *e)
 	if (!stop && sr_start(s, e, NC_NOWAIT) != 0)
 		e->went = false;
 	pthread_mutex_lock(&s->lock);
+	/* closed: off the list of those still open, onto the queue in the
+	 * same hold (a waiting RMDIR sees it on one or the other) */
+	for (struct sillyrm **pp = &s->so_head; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->next = NULL;
 	/* after a forced unmount it is dropped (an unmount comes after
 	 * every close: sr_drain is only a guard).  Dropped, a REMOVE that
 	 * went stays on its way, its answer unread; one that did not, its
@@ -478,12 +497,13 @@ uint64_t nn_silly_mark(struct nsb *s)
 	return m;
 }
 
-/* The REMOVEs pending in the directory dir.  => s->lock held. */
-static unsigned sr_pending_in_locked(struct nsb *s, const struct fh3 *dir)
+/* The REMOVEs on the list head in the directory dir.  => s->lock held. */
+static unsigned sr_pending_in_locked(struct sillyrm *head,
+				     const struct fh3 *dir)
 {
 	unsigned n = 0;
 
-	for (struct sillyrm *e = s->sr_head; e; e = e->next)
+	for (struct sillyrm *e = head; e; e = e->next)
 		n += fh3_eq(&e->dir, dir);
 	return n;
 }
@@ -515,7 +535,7 @@ bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
 	bool any, waited = false, again;
 
 	pthread_mutex_lock(&s->lock);
-	any = s->sr_n > 0;
+	any = s->sr_n > 0 || s->so_head;
 	again = s->sr_ended != mark && !s->sr_stop;
 	pthread_mutex_unlock(&s->lock);
 	/* none pending: only if one ended since the RMDIR went (perhaps
@@ -523,14 +543,28 @@ bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
 	 * out which directory */
 	if (!any || dir_handle(s, c, d, name, &fh) != 0)
 		return again;
+	/* a file still open here: its last close may be on its way (through
+	 * FUSE a RELEASE comes after close(2) has returned, and may come
+	 * after the RMDIR of its directory), but it may as well stay open:
+	 * a moment, not the call's deadline */
+	struct timespec close_dl;
+	deadline_in(&close_dl, SILLY_CLOSE_MS);
+	if (ms_left(&c->dl) < SILLY_CLOSE_MS)
+		close_dl = c->dl;
 	pthread_mutex_lock(&s->lock);
-	while (!s->sr_stop && sr_pending_in_locked(s, &fh) > 0) {
+	for (;;) {
+		bool open = sr_pending_in_locked(s->so_head, &fh) > 0;
+		if (s->sr_stop ||
+		    (sr_pending_in_locked(s->sr_head, &fh) == 0 && !open))
+			break;
 		waited = true;
-		if (pthread_cond_timedwait(&s->sr_cv, &s->lock, &c->dl) ==
+		if (pthread_cond_timedwait(&s->sr_cv, &s->lock,
+					   open ? &close_dl : &c->dl) ==
 		    ETIMEDOUT)
 			break;
 	}
-	again = !s->sr_stop && sr_pending_in_locked(s, &fh) == 0 &&
+	again = !s->sr_stop && sr_pending_in_locked(s->sr_head, &fh) == 0 &&
+		sr_pending_in_locked(s->so_head, &fh) == 0 &&
 		(waited || s->sr_ended != mark);
 	pthread_mutex_unlock(&s->lock);
 	return again;

@@ -1296,6 +1296,82 @@ static void rmdir_waits_for_silly_remove(void **state)
 	nconn_free(nc);
 }
 
+struct closer {
+	struct nsb *s;
+	struct sillyrm *e;
+	int after_ms;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *cl = arg;
+
+	usleep((useconds_t)cl->after_ms * 1000);
+	nn_silly_remove(cl->s, cl->e);          /* the file's last close */
+	return NULL;
+}
+
+/* The RMDIR comes before the last close of a file silly-renamed in the
+ * directory (through FUSE a RELEASE comes after close(2) returned, and
+ * the kernel may send the RMDIR of rm -r first): the RMDIR answered
+ * NOTEMPTY waits a moment for that close and its REMOVE, and asks again.
+ * A file that stays open: NOTEMPTY after that moment, not the call's
+ * deadline.  Before, both were NOTEMPTY at once (nothing pending). */
+static void rmdir_waits_for_last_close(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *root = root_new();
+	struct n3attr da = { 0 };
+	struct closer cl = { .s = s, .after_ms = 300 };
+	pthread_t t;
+
+	(void)state;
+	dir_reset(".nfs8", NULL);
+	atomic_store(&seen[NFS3_RMDIR], 0);
+	cl.e = nn_silly_new(s, &dir_fh, ".nfs8", NULL);
+	assert_non_null(cl.e);
+	pthread_mutex_lock(&s->lock);
+	nn_silly_opened_locked(s, cl.e);
+	pthread_mutex_unlock(&s->lock);
+	assert_int_equal(pthread_create(&t, NULL, closer_main, &cl), 0);
+	struct n3 c = ctx(nc, 5000);
+	uint64_t t0 = now_ms();
+	int r = nn_rmdir(s, &c, root, "d", &da);
+	uint64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	printf("an RMDIR before the last close (300 ms later) of a file "
+	       "silly-renamed in it: %d after %llu ms, %d RMDIRs\n", r,
+	       (unsigned long long)took, atomic_load(&seen[NFS3_RMDIR]));
+	assert_int_equal(r, 0);
+	assert_true(took >= 250);
+	assert_int_equal(atomic_load(&seen[NFS3_RMDIR]), 2);
+	assert_false(dir_has(".nfs8"));
+
+	/* the file stays open */
+	dir_reset(".nfs9", NULL);
+	atomic_store(&seen[NFS3_RMDIR], 0);
+	struct sillyrm *e = nn_silly_new(s, &dir_fh, ".nfs9", NULL);
+	assert_non_null(e);
+	pthread_mutex_lock(&s->lock);
+	nn_silly_opened_locked(s, e);
+	pthread_mutex_unlock(&s->lock);
+	c = ctx(nc, 5000);
+	t0 = now_ms();
+	r = nn_rmdir(s, &c, root, "d", &da);
+	took = now_ms() - t0;
+	printf("an RMDIR while a file silly-renamed in it stays open: %d "
+	       "after %llu ms, %d RMDIRs\n", r, (unsigned long long)took,
+	       atomic_load(&seen[NFS3_RMDIR]));
+	assert_int_equal(r, -ENOTEMPTY);
+	assert_true(took >= 900 && took < 3000);
+	assert_int_equal(atomic_load(&seen[NFS3_RMDIR]), 1);
+	nn_silly_remove(s, e);                  /* its close, at last */
+	free(root);
+	sb_free(s);
+	nconn_free(nc);
+}
+
 struct rmdir_arg {
 	struct nsb *s;
 	struct node *root;
@@ -1466,6 +1542,7 @@ int main(void)
 		cmocka_unit_test(killed_while_sending),
 		cmocka_unit_test(silly_remove_jukebox),
 		cmocka_unit_test(rmdir_waits_for_silly_remove),
+		cmocka_unit_test(rmdir_waits_for_last_close),
 		cmocka_unit_test(silly_remove_forced_unmount),
 		cmocka_unit_test(silly_remove_close_never_waits),
 		cmocka_unit_test(silly_remove_unmount),
