@@ -191,6 +191,47 @@ static void hash_spreads(void **state)
 	assert_true(max2 <= 20);
 }
 
+/* The mean length of the chain a lookup walks (the sum of the squared
+ * chain lengths over the names) for n names of one pattern over nb
+ * buckets, against a random spread's 1 + (n - 1) / nb: within 15% for
+ * every pattern and size.  The first fold (one multiply) gave 8.49 for
+ * f000000 .. f099999 over 65 536 buckets, where 2.53 was due. */
+static void spread_probes(void **state)
+{
+	static const char *const pat[] = { "f%06u", "f%u", "file-%u.txt",
+					   "%u", "a-rather-long-prefix.%08u" };
+	static const unsigned sizes[][2] = { { 4096, 1000 }, { 16384, 10000 },
+					     { 65536, 100000 },
+					     { 131072, 200000 } };
+	char name[64];
+
+	(void)state;
+	for (size_t p = 0; p < sizeof(pat) / sizeof(pat[0]); p++) {
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			unsigned nb = sizes[z][0], n = sizes[z][1];
+			unsigned *b = calloc(nb, sizeof(*b));
+			double sq = 0;
+
+			assert_non_null(b);
+			for (unsigned i = 0; i < n; i++) {
+				int l = snprintf(name, sizeof(name), pat[p], i);
+
+				b[hn_hash(0x7f3a9c012340, name, (size_t)l) &
+				  (nb - 1)]++;
+			}
+			for (unsigned i = 0; i < nb; i++)
+				sq += (double)b[i] * b[i];
+			double probe = sq / n, due = 1 + (double)(n - 1) / nb;
+
+			if (probe > 1.15 * due)
+				fail_msg("%s, %u names over %u buckets: %.2f "
+					 "probes, %.2f due", pat[p], n, nb,
+					 probe, due);
+			free(b);
+		}
+	}
+}
+
 /* A path shorter than a word: its names are loaded byte by byte. */
 static void short_paths(void **state)
 {
@@ -223,6 +264,7 @@ int main(void)
 		cmocka_unit_test(hash_sees_every_byte),
 		cmocka_unit_test(equal_is_memcmp),
 		cmocka_unit_test(hash_spreads),
+		cmocka_unit_test(spread_probes),
 		cmocka_unit_test(short_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
