@@ -3,7 +3,8 @@
  * a model: random insertions, removals and lookups through many
  * doublings (the old and new bucket arrays side by side), every entry
  * found by its hash and by the whole-table walk exactly once, chains kept
- * short; and a doubling that cannot allocate leaves a table that works.
+ * short; a doubling that cannot allocate leaves a table that works; and
+ * htab_hash64 spreads keys with a stride.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -147,11 +148,48 @@ static void test_grow_fails(void **state)
 	htab_fini(&t);
 }
 
+/* Keys with a stride, hashed by htab_hash64, over a table grown to hold
+ * them: the mean chain a lookup walks (the sum of the squared chain
+ * lengths over the entries) within 15% of a random spread's.  Before the
+ * high half was folded in, a stride of 64 gave 78 where 2.2 were due. */
+static void test_hash64(void **state)
+{
+	static const uint64_t strides[] = { 1, 3, 8, 64, 4096, 1ull << 32 };
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(strides) / sizeof(strides[0]); s++) {
+		struct htab t;
+		double sq = 0;
+
+		assert_int_equal(htab_init(&t), 0);
+		for (unsigned i = 0; i < N; i++) {
+			ents[i].key = 1000 + i * strides[s];
+			htab_add(&t, &ents[i].hl, htab_hash64(ents[i].key));
+		}
+		htab_step(&t, SIZE_MAX);
+		assert_null(t.old);
+		for (size_t b = 0; b <= t.mask; b++) {
+			size_t len = 0;
+
+			for (struct hlink *l = t.b[b]; l; l = l->next)
+				len++;
+			sq += (double)len * (double)len;
+		}
+		double probe = sq / N, due = 1 + (double)(N - 1) / (t.mask + 1);
+
+		if (probe > 1.15 * due)
+			fail_msg("stride %llu: %.2f probes, %.2f due",
+				 (unsigned long long)strides[s], probe, due);
+		htab_fini(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_grow_fails),
+		cmocka_unit_test(test_hash64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

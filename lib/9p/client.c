@@ -45,16 +45,12 @@
 #include "driver.h"
 #include "sys.h"
 
-static uint64_t ino_hash(uint64_t ino)
-{
-	return ino * 0x9e3779b97f4a7c15ULL;
-}
 
 struct node *node_find_locked(struct p9sb *s, uint64_t ino)
 {
 	struct hiter it;
 
-	for (struct hlink *l = hiter_first(&s->hash, &it, ino_hash(ino)); l;
+	for (struct hlink *l = hiter_first(&s->hash, &it, htab_hash64(ino)); l;
 	     l = hiter_next(&s->hash, &it)) {
 		struct node *n = htab_entry(l, struct node, hl);
 		if (n->ino == ino)
@@ -197,7 +193,7 @@ static int node_install_x(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 			return -ENOMEM;
 		}
 		n->ino = ino;
-		htab_add(&s->hash, &n->hl, ino_hash(ino));
+		htab_add(&s->hash, &n->hl, htab_hash64(ino));
 		if (name)
 			node_set_name_locked(s, n, pino, name, gen);
 		node_set_fid_locked(s, n, f, &old, &released);

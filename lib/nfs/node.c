@@ -30,18 +30,11 @@
 
 /* ---- the node table ---------------------------------------------------- */
 
-/* The table's hash of an ino: fileids come from the server, often in
- * sequence, mixed so their low bits spread. */
-static uint64_t ino_hash(uint64_t ino)
-{
-	return ino * 0x9e3779b97f4a7c15ull;
-}
-
 struct node *nn_find_locked(struct nsb *s, uint64_t ino)
 {
 	struct hiter it;
 
-	for (struct hlink *l = hiter_first(&s->table, &it, ino_hash(ino)); l;
+	for (struct hlink *l = hiter_first(&s->table, &it, htab_hash64(ino)); l;
 	     l = hiter_next(&s->table, &it)) {
 		struct node *n = htab_entry(l, struct node, hl);
 		if (n->ino == ino)
@@ -144,7 +137,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		n->gen = ++s->node_seq;
 		nw_init(n);
 		nn_cache_attr_locked(s, n, st);
-		htab_add(&s->table, &n->hl, ino_hash(n->ino));
+		htab_add(&s->table, &n->hl, htab_hash64(n->ino));
 		n->hashed = true;
 		n->lnext = s->lru.lnext;
 		n->lprev = &s->lru;

@@ -50,6 +50,21 @@ struct hlink {
 	uint64_t hash;
 };
 
+/* A hash of a 64-bit key (an ino, a fileid) for this table, whose bucket
+ * is the hash's low bits: a multiply by an odd constant alone leaves the
+ * low bits of the product those of the key, so keys with a stride (a
+ * server whose numbers go up by 8 or by 64) shared an eighth or a 64th
+ * of the buckets.  Two rounds of multiply and fold (as SplitMix64's
+ * finaliser) spread them (test_htab, test_hash64). */
+static inline uint64_t htab_hash64(uint64_t key)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
 /* The object of type whose member l is. */
 #define htab_entry(l, type, member) \
 	((type *)(void *)((char *)(l) - offsetof(type, member)))
