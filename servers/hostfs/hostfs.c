@@ -764,24 +764,16 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *hf = f->priv;
-	char name[NAME_MAX + 1], *dpath, *npath;
+	char name[NAME_MAX + 1], *npath = NULL;
 	struct stat st;
 	bool owned, made;
 	int dfd, fd, err;
 
 	if ((err = hs_name_check(t->name, name)) < 0)
 		return err;
-	if (!(dpath = hf_snap(hf, NULL, NULL, NULL)))
-		return -ENOMEM;
-	npath = hs_path_join(dpath, name);
-	free(dpath);
-	if (!npath)
-		return -ENOMEM;
 	dfd = hs_dir_fd(hs, f, &owned);
-	if (dfd < 0) {
-		free(npath);
+	if (dfd < 0)
 		return dfd;
-	}
 	/* a new file, or else the existing one opened as lopen would (never
 	 * a device or through a symlink) */
 	hs_create_gid(hs, f, t->gid);
@@ -812,10 +804,14 @@ static int hs_lcreate(struct p9srv_req *r, struct p9srv_fid *f,
 		sys_close(fd);
 	}
 	/* the fid names the file now: at its path in the index (out of
-	 * memory for that, the create is undone as above) */
+	 * memory for that, the create is undone as above).  The path is the
+	 * directory's as it is now, under flock: a rename of the directory
+	 * through the server during the create has moved the fid with it */
 	if (err == 0) {
 		pthread_mutex_lock(&hs->flock);
-		err = hs_index_put_locked(hs, hf, npath, strlen(npath));
+		npath = hs_path_join(hf->hp->path, name);
+		err = npath ? hs_index_put_locked(hs, hf, npath, strlen(npath))
+			    : -ENOMEM;
 		if (err == 0) {
 			pthread_mutex_lock(&hf->plock);
 			hf->dev = st.st_dev;
