@@ -344,10 +344,15 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	uint64_t mark = nn_silly_mark(s);
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	/* over a directory "not empty" only because a silly-renamed file's
-	 * REMOVE is still pending in it: as an RMDIR (nn_rmdir) */
-	if ((r == -ENOTEMPTY || r == -EEXIST) &&
-	    nn_silly_wait(s, &c, ndir, nname, mark))
-		r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
+	 * REMOVE is still pending in it: as an RMDIR (nn_rmdir).  The
+	 * target is a directory, which is never silly-renamed: the pin
+	 * goes first (with nothing open it holds every open back) */
+	if (r == -ENOTEMPTY || r == -EEXIST) {
+		nn_remove_end(s, &pin);
+		if (nn_silly_wait(s, &c, ndir, nname, mark))
+			r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa,
+				      &na);
+	}
 	nn_name_gone(s, odir, oname);
 	nn_name_gone(s, ndir, nname);
 	nn_handle_stale(s, odir, r);

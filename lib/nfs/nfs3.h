@@ -87,7 +87,8 @@ int n3_remove(struct n3 *c, const struct fh3 *dir, const char *name,
 	      bool isdir, struct n3attr *dattr);
 /* A REMOVE of name in dir sent now, as c's caller, by c's deadline (a
  * silly-renamed file's, at its last close: remove.c; with NC_NOWAIT in
- * c->flags only if it can go at once, else -EAGAIN), its answer taken
+ * c->flags only if it can go at once, else -EAGAIN, or -EIO on a soft
+ * mount whose server is not answering), its answer taken
  * by n3_remove_end, which waits for it by that deadline (unanswered
  * then: fenced): 0 or an error, -EAGAIN if answered JUKEBOX (not asked
  * again here: the caller does, after n3_backoff's pause); or given up

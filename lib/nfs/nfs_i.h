@@ -132,8 +132,10 @@ struct node {
 	uint64_t st_ns, st_gen;         /* when cached, and s->gen then */
 	int opens;                      /* open handles (not directories) */
 	/* unlinked while open: the REMOVE of its ".nfsXXXX" name, made at
-	 * the silly rename, queued at the last close (nothing is allocated
-	 * there, so nothing can fail there) */
+	 * the silly rename, queued at the last close (nv_release, or the
+	 * nn_open_undo of a failed open that found the others closed):
+	 * nothing there must be allocated, so nothing there can lose it.
+	 * A node with no open has none, but at a forced unmount */
 	struct sillyrm *silly;
 	uint64_t cverf;                 /* READDIRPLUS cookie verifier */
 	uint64_t created_ns;            /* made by this client's CREATE then
@@ -239,8 +241,8 @@ struct nsb {
 	/* the REMOVEs of silly-renamed files at their last close (remove.c),
 	 * s->lock: */
 	struct sillyrm *so_head;        /* made, the file still open here
-					 * (nn_silly_opened to its last
-					 * close, nn_silly_remove) */
+					 * (nn_silly_opened_locked to its
+					 * last close, nn_silly_remove) */
 	struct sillyrm *sr_head;        /* queued or in flight, oldest first
 					 * (only the reaper takes one off) */
 	unsigned sr_n;                  /* ... how many */
@@ -262,8 +264,9 @@ struct nsb {
  * in its node) and its last close (nn_silly_remove) until it ends:
  * answered (the name gone, or an error), given up at its deadline, or
  * dropped by a forced unmount.  On s->sr_head; queued by the closer,
- * taken off and freed by the reaper only (or with its node, never
- * queued: nn_silly_free). */
+ * taken off and freed by the reaper (or by nn_silly_remove when the
+ * mount has stopped its reaper, or with its node, never queued:
+ * nn_silly_free). */
 struct sillyrm {
 	struct sillyrm *next;           /* s->lock: on s->so_head, then on
 					 * s->sr_head */
@@ -396,7 +399,10 @@ void nn_silly_free(struct sillyrm *e);
  * at once (NC_NOWAIT), and queued for the mount's reaper, which sends it
  * if not, takes its answer and asks again after a JUKEBOX or a loss
  * (n3_backoff's pauses) until the mount's timeout after it first went.
- * Never waits, allocates nothing. */
+ * Waits for no answer, reconnect or free tag; nothing it allocates must
+ * succeed (a try that cannot start is the reaper's).  Its own try can
+ * block only to finish a message the link took a part of (RS_NOWAIT),
+ * by the mount's timeout. */
 void nn_silly_remove(struct nsb *s, struct sillyrm *e);
 /* Before an RMDIR, or a RENAME over a directory, goes: a mark for
  * nn_silly_wait. */

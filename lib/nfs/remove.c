@@ -125,11 +125,8 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 		e = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (e) {
-		/* closed meanwhile: remove it now */
-		nn_silly_free(e);
-		n3_remove(c, &dfh, silly, false, NULL);
-	}
+	if (e)  /* closed meanwhile: its REMOVE now, by the reaper's rules */
+		nn_silly_remove(s, e);
 	return 0;
 }
 
@@ -204,10 +201,22 @@ bool nn_open_begin(struct nsb *s, struct node *n)
 
 void nn_open_undo(struct nsb *s, struct node *n)
 {
+	struct sillyrm *silly = NULL;
+
 	pthread_mutex_lock(&s->lock);
 	n->opens--;
 	s->nopen--;
+	if (n->opens == 0) {
+		/* the other opens closed while this one failed: it is the
+		 * last, and the silly-renamed name's REMOVE is its to start
+		 * (a COMMIT a failed flush owes stays owed: n->dirty, for
+		 * the next last release) */
+		silly = n->silly;
+		n->silly = NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
+	if (silly)
+		nn_silly_remove(s, silly);
 }
 
 /* ---- the REMOVE at the last close (the reaper) ---------------------------
@@ -542,7 +551,7 @@ bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
 	 * done after it) is it worth asking once more; no request to find
 	 * out which directory */
 	if (!any || dir_handle(s, c, d, name, &fh) != 0)
-		return again;
+		return again && ms_left(&c->dl) > 0;
 	/* a file still open here: its last close may be on its way (through
 	 * FUSE a RELEASE comes after close(2) has returned, and may come
 	 * after the RMDIR of its directory), but it may as well stay open:
@@ -567,7 +576,9 @@ bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
 		sr_pending_in_locked(s->so_head, &fh) == 0 &&
 		(waited || s->sr_ended != mark);
 	pthread_mutex_unlock(&s->lock);
-	return again;
+	/* past the deadline a second try would only say -ETIMEDOUT where
+	 * the server's answer was "not empty" */
+	return again && ms_left(&c->dl) > 0;
 }
 
 int nn_rmdir(struct nsb *s, struct n3 *c, struct node *d, const char *name,

@@ -54,6 +54,7 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -71,6 +72,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <uvfs/fs.h>
+#include <uvfs/nfs.h>
 
 #include <nfsc/libnfs.h>
 #include <nfsc/libnfs-raw.h>
@@ -1179,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(silly_remove_forced_unmount),
 		cmocka_unit_test(silly_remove_close_never_waits),
 		cmocka_unit_test(silly_remove_unmount),
+		cmocka_unit_test(silly_open_undo_removes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

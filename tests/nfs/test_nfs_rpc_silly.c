@@ -373,3 +373,89 @@ static void silly_remove_unmount(void **state)
 	atomic_store(&mode, M_OK);
 	nconn_free(nc);
 }
+
+/* ---- an open that fails after the other opens closed ------------------- */
+
+/* The driver's open and release take a superblock only for its private
+ * pointer (uvfs_sb_set_private): zeroed memory the size of any. */
+static _Alignas(64) unsigned char open_sb[1 << 16];
+
+struct opener {
+	struct uvfs_sb *sb;
+	struct node *n;
+	void *h;
+	int r;
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+
+	o->r = uvfs_nfs_ops.open(o->sb, o->n, O_RDONLY, &o->h);
+	return NULL;
+}
+
+/* A file open here is silly-renamed; a second open of it waits for its
+ * GETATTR (answered JUKEBOX until the open's deadline), and the first
+ * opener closes meanwhile.  The failed open is then the last: it starts
+ * the ".nfs" name's REMOVE, and an RMDIR of the directory after it
+ * succeeds.  Before, no REMOVE was ever sent, the name stayed, every
+ * RMDIR of the directory waited SILLY_CLOSE_MS for a close that never
+ * came (ENOTEMPTY), and the entry stayed on the mount's list of open
+ * silly files after its node was freed (a use after free under
+ * AddressSanitizer at the next RMDIR). */
+static void silly_open_undo_removes(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct uvfs_sb *sb = (struct uvfs_sb *)open_sb;
+	struct node *root = root_new(), *n = node_new();
+	struct n3attr da = { 0 };
+	void *h1 = NULL;
+
+	(void)state;
+	uvfs_sb_set_private(sb, s);
+	dir_reset(".nfsU", NULL);
+	assert_int_equal(uvfs_nfs_ops.open(sb, n, O_RDWR, &h1), 0);
+	struct sillyrm *e = nn_silly_new(s, &dir_fh, ".nfsU", NULL);
+	assert_non_null(e);
+	pthread_mutex_lock(&s->lock);
+	n->silly = e;                           /* as silly_rename does */
+	nn_silly_opened_locked(s, e);
+	pthread_mutex_unlock(&s->lock);
+
+	s->timeout_ms = 600;
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_GETATTR);
+	atomic_store(&jukebox_left, -1);
+	atomic_store(&seen[NFS3_GETATTR], 0);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	struct opener o = { .sb = sb, .n = n };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, opener_main, &o), 0);
+	await_seen(NFS3_GETATTR, 1, 2000);      /* the second open waits */
+	uvfs_nfs_ops.release(sb, n, h1);        /* the first one's close */
+	pthread_join(t, NULL);
+	atomic_store(&mode, M_OK);
+	s->timeout_ms = 5000;
+	assert_int_equal(o.r, -ETIMEDOUT);
+	assert_int_equal(n->opens, 0);
+	assert_null(n->silly);
+	for (int i = 0; i < 400 && dir_has(".nfsU"); i++)
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 5000);
+	uint64_t t0 = now_ms();
+	int r = nn_rmdir(s, &c, root, "d", &da);
+	printf("an open failed after the other's close: %d REMOVE(s), the "
+	       "name %s; an RMDIR of its directory: %d after %llu ms\n",
+	       atomic_load(&seen[NFS3_REMOVE]),
+	       dir_has(".nfsU") ? "left" : "gone", r,
+	       (unsigned long long)(now_ms() - t0));
+	assert_int_equal(atomic_load(&seen[NFS3_REMOVE]), 1);
+	assert_false(dir_has(".nfsU"));
+	assert_int_equal(r, 0);
+	nn_free(n);
+	free(root);
+	sb_free(s);
+	nconn_free(nc);
+}
