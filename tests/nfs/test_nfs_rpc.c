@@ -40,14 +40,18 @@
  *    server is back; an unmount waits for it (by the mount's timeout).
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
- * bytes, file_byte's), WRITE (into disk[]) and COMMIT (one verifier),
- * and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
+ * bytes, file_byte's), WRITE (into disk[]), COMMIT (one verifier) and
+ * SETATTR, and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
  * (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
  * jukebox_left calls of procedure jukebox_proc (all, if < 0) are
  * answered NFS3ERR_JUKEBOX, a REMOVE is done and answered
  * remove_delay_ms after it came (the server answers other calls
  * meanwhile), and while refusing it hangs up at the next call and
- * refuses connections.
+ * refuses connections.  With fa_on its file has attributes that WRITE
+ * and SETATTR change (a size, and a time for mtime and ctime), which
+ * GETATTR, READ, WRITE and SETATTR answer; and the next call of
+ * hold_proc is held back (done when it came, or when let go) until
+ * hold_go, while the server answers other calls.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -117,6 +121,20 @@ static char dir_names[DIR_MAXN][64];    /* dir_lock; "" : free */
 static bool dir_gone;                   /* dir_lock: RMDIR'd */
 static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
+
+/* The file's attributes, when fa_on (else GETATTR answers 1234 bytes and
+ * READ and WRITE none): its size and one time for its mtime and ctime, in
+ * seconds, which each WRITE and SETATTR moves on by one; GETATTR, READ,
+ * WRITE and SETATTR answer them as they are when the call is done. */
+static pthread_mutex_t fa_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool fa_on;                      /* fa_lock */
+static uint64_t fa_size;                /* fa_lock */
+static uint32_t fa_time;                /* fa_lock */
+/* The next call of hold_proc (0: none) is held back until hold_go: done
+ * and answered then (hold_late), or done when it came and only its answer
+ * held back.  held_now says that one is held. */
+static _Atomic uint32_t hold_proc;
+static _Atomic bool hold_late, hold_go, held_now;
 
 #define FILE_SIZE ((1u << 20) + 1000)   /* what READ reads */
 #define DISK_SIZE (4u << 20)            /* what WRITE writes */
@@ -192,8 +210,30 @@ static size_t reply_body(uint8_t *b, uint32_t xid, bool deny,
 	return o + len;
 }
 
-/* A GETATTR3res of fileid 4242, regular, 1234 bytes (or, busy, only
- * the status NFS3ERR_JUKEBOX). */
+/* The attributes of fileid 4242, regular: fa_*'s when fa_on, else
+ * 1234 bytes and no times.  Whether they are fa_*'s. */
+static bool file_fattr(fattr3 *a)
+{
+	bool on;
+
+	memset(a, 0, sizeof(*a));
+	a->type = NF3REG;
+	a->mode = 0644;
+	a->nlink = 1;
+	a->size = 1234;
+	a->fileid = 4242;
+	pthread_mutex_lock(&fa_lock);
+	on = fa_on;
+	if (on) {
+		a->size = fa_size;
+		a->mtime.seconds = a->ctime.seconds = fa_time;
+	}
+	pthread_mutex_unlock(&fa_lock);
+	return on;
+}
+
+/* A GETATTR3res of the file (file_fattr) (or, busy, only the status
+ * NFS3ERR_JUKEBOX). */
 static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 {
 	GETATTR3res r;
@@ -201,12 +241,7 @@ static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 
 	memset(&r, 0, sizeof(r));
 	r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
-	fattr3 *a = &r.GETATTR3res_u.resok.obj_attributes;
-	a->type = NF3REG;
-	a->mode = 0644;
-	a->nlink = 1;
-	a->size = 1234;
-	a->fileid = 4242;
+	file_fattr(&r.GETATTR3res_u.resok.obj_attributes);
 	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
 	assert_true(zdr_GETATTR3res(&z, &r));
 	size_t n = zdr_getpos(&z);
@@ -268,6 +303,9 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			r.READ3res_u.resok.eof = off + k >= FILE_SIZE;
 			r.READ3res_u.resok.data.data_len = k;
 			r.READ3res_u.resok.data.data_val = (char *)data;
+			post_op_attr *pa = &r.READ3res_u.resok.file_attributes;
+			pa->attributes_follow =
+				file_fattr(&pa->post_op_attr_u.attributes);
 		}
 		ok = zdr_READ3res(&z, &r);
 	} else if (proc == NFS3_WRITE) {
@@ -283,6 +321,15 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			pthread_mutex_lock(&disk_lock);
 			memcpy(disk + off, d, k);
 			pthread_mutex_unlock(&disk_lock);
+			pthread_mutex_lock(&fa_lock);
+			if (fa_size < off + k)
+				fa_size = off + k;
+			fa_time++;
+			pthread_mutex_unlock(&fa_lock);
+			post_op_attr *pa =
+				&r.WRITE3res_u.resok.file_wcc.after;
+			pa->attributes_follow =
+				file_fattr(&pa->post_op_attr_u.attributes);
 			r.WRITE3res_u.resok.count = k;
 			r.WRITE3res_u.resok.committed = UNSTABLE;
 			memcpy(r.WRITE3res_u.resok.verf, verifier, 8);
@@ -300,6 +347,37 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 	size_t len = zdr_getpos(&z);
 	zdr_destroy(&z);
 	free(data);
+	return len;
+}
+
+/* The results of a SETATTR (args: its n bytes of arguments) into b (cap
+ * bytes): their length.  A size given is the file's (fa_on); either way
+ * its time moves on. */
+static size_t setattr_res(const uint8_t *args, size_t n, uint8_t *b,
+			  size_t cap)
+{
+	SETATTR3args a;
+	SETATTR3res r;
+	ZDR z;
+
+	memset(&a, 0, sizeof(a));
+	/* what it decodes lives in z's memory, until zdr_destroy */
+	zdrmem_create(&z, (caddr_t)(uintptr_t)args, (uint32_t)n, ZDR_DECODE);
+	assert_true(zdr_SETATTR3args(&z, &a));
+	pthread_mutex_lock(&fa_lock);
+	if (a.new_attributes.size.set_it)
+		fa_size = a.new_attributes.size.set_size3_u.size;
+	fa_time++;
+	pthread_mutex_unlock(&fa_lock);
+	zdr_destroy(&z);
+	memset(&r, 0, sizeof(r));
+	r.status = NFS3_OK;
+	post_op_attr *pa = &r.SETATTR3res_u.resok.obj_wcc.after;
+	pa->attributes_follow = file_fattr(&pa->post_op_attr_u.attributes);
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	assert_true(zdr_SETATTR3res(&z, &r));
+	size_t len = zdr_getpos(&z);
+	zdr_destroy(&z);
 	return len;
 }
 
@@ -506,6 +584,97 @@ static bool hold_back(struct sconn *sc, uint32_t xid, const uint8_t *args,
 	return false;
 }
 
+/* The answer to call xid (proc, its arguments args, n bytes), done now
+ * (busy: NFS3ERR_JUKEBOX, nothing done) as mode m says: a record mark's
+ * room, then the reply, in *outp (malloc'd); the reply's length. */
+static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
+			  size_t n, bool busy, int m, uint8_t **outp)
+{
+	bool io = proc == NFS3_READ || proc == NFS3_WRITE ||
+		  proc == NFS3_COMMIT;
+	bool dir = proc == NFS3_LOOKUP || proc == NFS3_REMOVE ||
+		   proc == NFS3_RMDIR;
+	size_t cap = 1024 + (io ? n : 0) + (proc == NFS3_READ ? 1u << 20 : 0);
+	uint8_t *res = malloc(cap), *out = malloc(cap + 64);
+
+	assert_non_null(res);
+	assert_non_null(out);
+	size_t rl = proc == NFS3_GETATTR ? getattr_res(res, cap, busy)
+		    : proc == NFS3_SETATTR && n > 0 && !busy
+			    ? setattr_res(args, n, res, cap)
+		    : io && n > 0 ? io_res(proc, args, n, busy, res, cap)
+		    : dir && n > 0 ? dir_res(proc, args, n, busy, res, cap)
+		    : 0;
+	size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
+			       m == M_DENY && proc == 1, res, rl);
+	free(res);
+	*outp = out;
+	return bl;
+}
+
+/* A call held back until hold_go: done when it came (out: its answer)
+ * or, out NULL, done then. */
+struct gheld {
+	struct sconn *sc;
+	uint32_t xid, proc;
+	uint8_t *args;
+	size_t n;
+	uint8_t *out;
+	size_t bl;
+};
+
+static void *gheld_main(void *arg)
+{
+	struct gheld *h = arg;
+
+	while (!atomic_load(&hold_go))
+		usleep(2 * 1000);
+	if (!h->out)
+		h->bl = make_answer(h->xid, h->proc, h->args, h->n, false,
+				    M_OK, &h->out);
+	send_reply(h->sc, h->out, h->bl, M_OK);
+	pthread_mutex_lock(&h->sc->lock);
+	h->sc->held--;
+	pthread_cond_broadcast(&h->sc->cv);
+	pthread_mutex_unlock(&h->sc->lock);
+	free(h->out);
+	free(h->args);
+	free(h);
+	return NULL;
+}
+
+/* Holds call xid (proc, its arguments args, n bytes) back until hold_go
+ * (done now unless hold_late): true if a thread now answers it then. */
+static bool hold_until_go(struct sconn *sc, uint32_t xid, uint32_t proc,
+			  const uint8_t *args, size_t n)
+{
+	struct gheld *h = calloc(1, sizeof(*h));
+	pthread_t t;
+
+	assert_non_null(h);
+	*h = (struct gheld){ .sc = sc, .xid = xid, .proc = proc, .n = n,
+			     .args = malloc(n ? n : 1) };
+	assert_non_null(h->args);
+	memcpy(h->args, args, n);
+	if (!atomic_load(&hold_late))
+		h->bl = make_answer(xid, proc, args, n, false, M_OK, &h->out);
+	pthread_mutex_lock(&sc->lock);
+	sc->held++;
+	pthread_mutex_unlock(&sc->lock);
+	if (pthread_create(&t, NULL, gheld_main, h) == 0) {
+		pthread_detach(t);
+		atomic_store(&held_now, true);
+		return true;
+	}
+	pthread_mutex_lock(&sc->lock);
+	sc->held--;
+	pthread_mutex_unlock(&sc->lock);
+	free(h->out);
+	free(h->args);
+	free(h);
+	return false;
+}
+
 /* One connection: answers each call as the mode says, until it ends. */
 static void serve(int fd)
 {
@@ -556,35 +725,25 @@ static void serve(int fd)
 		if (proc < 32)
 			atomic_fetch_add(&seen[proc], 1);
 		bool busy = busy_now(m, proc);
-		bool io = proc == NFS3_READ || proc == NFS3_WRITE ||
-			  proc == NFS3_COMMIT;
-		bool dir = proc == NFS3_LOOKUP || proc == NFS3_REMOVE ||
-			   proc == NFS3_RMDIR;
 		int delay = atomic_load(&remove_delay_ms);
-		if (proc == NFS3_REMOVE && !busy && delay > 0 && len > args &&
-		    hold_back(sc, xid, body + args, len - args, delay)) {
+		size_t n = len > args ? len - args : 0;
+		if (proc == NFS3_REMOVE && !busy && delay > 0 && n > 0 &&
+		    hold_back(sc, xid, body + args, n, delay)) {
 			free(body);
 			continue;
 		}
-		size_t cap = 1024 + (io ? len : 0) +
-			     (proc == NFS3_READ ? 1u << 20 : 0);
-		uint8_t *res = malloc(cap), *out = malloc(cap + 64);
-		assert_non_null(res);
-		assert_non_null(out);
-		size_t rl = proc == NFS3_GETATTR
-				    ? getattr_res(res, cap, busy)
-			    : io && len > args
-				    ? io_res(proc, body + args, len - args,
-					     busy, res, cap)
-			    : dir && len > args
-				    ? dir_res(proc, body + args, len - args,
-					      busy, res, cap)
-				    : 0;
+		uint32_t hp = proc;
+		if (!busy && n > 0 && hp != 0 &&
+		    atomic_compare_exchange_strong(&hold_proc, &hp, 0) &&
+		    hold_until_go(sc, xid, proc, body + args, n)) {
+			free(body);
+			continue;
+		}
+		uint8_t *out;
+		size_t bl = make_answer(xid, proc, body + args, n, busy, m,
+					&out);
 		free(body);
-		size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
-				       m == M_DENY && proc == 1, res, rl);
 		send_reply(sc, out, bl, m);
-		free(res);
 		free(out);
 	}
 	atomic_fetch_add(&conns_ended, 1);
