@@ -397,6 +397,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	}
 	struct n3 c = ctx_of(s);
 	uint32_t dtpref;        /* READDIRPLUS asks DIR_MAX whatever it is */
+	uint64_t agen = nn_attr_gen(s);
 	r = n3_fsinfo(&c, &rootfh, &s->rtmax, &s->wtmax, &dtpref);
 	if (r == 0)
 		r = n3_getattr(&c, &rootfh, &st);
@@ -411,7 +412,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	if (s->wtmax == 0 || s->wtmax > IO_MAX)
 		s->wtmax = s->wtmax ? IO_MAX : 32768;
 	s->dtmax = DIR_MAX;
-	r = nn_install(s, &rootfh, &st, root_ino, NULL);
+	r = nn_install(s, &rootfh, &st, agen, root_ino, NULL);
 	if (r) {
 		nsb_free(s);
 		return r;

@@ -108,11 +108,17 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 	r = n3_setattr(&c, &fh, sa, &after);
 	if (r)
 		return r;
+	/* this client's own change wins over every reply still to come to
+	 * a call sent before it was answered: a number taken now */
+	uint64_t agen = nn_attr_gen(s);
 	pthread_mutex_lock(&s->lock);
-	n->st_valid = false;
 	n->wgen++;              /* a size or times of its own: read-ahead old */
+	if (!after.valid) {
+		n->st_valid = false;    /* the next getattr asks */
+		n->attr_gen = agen;
+	}
 	pthread_mutex_unlock(&s->lock);
-	nn_attr(s, n, &after);
+	nn_attr(s, n, &after, agen);
 	return 0;
 }
 
@@ -124,6 +130,7 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 {
 	struct fh3 dfh = nn_fh(s, d), fh;
 	struct n3attr a = { 0 };
+	uint64_t agen = nn_attr_gen(s);
 	int r;
 
 	r = n3_lookup(c, &dfh, name, &fh, &a);
@@ -137,7 +144,7 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 	if (fhp)
 		*fhp = fh;
 	id->type = a.st.st_mode & S_IFMT;
-	return nn_install(s, &fh, &a.st, &id->ino, &id->gen);
+	return nn_install(s, &fh, &a.st, agen, &id->ino, &id->gen);
 }
 
 /* The identity reported to the core: the fileid, the type, and the node's
@@ -213,6 +220,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 		gid = (gid_t)-1;
 	}
 	struct n3attr da = { 0 };
+	uint64_t agen = nn_attr_gen(s);
 	r = n3_create(&c, &dfh, name, mode, uid, gid, rdev, target, &fh, &a,
 		      &da);
 	/* whatever the answer (EEXIST: someone made it), what this mount
@@ -220,7 +228,8 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	nn_name_gone(s, d, name);
 	if (!da.valid)
 		nn_forget_attr(s, d->ino);
-	nn_attr(s, d, &da);     /* the directory changed: the reply says how */
+	nn_attr(s, d, &da, agen);       /* the directory changed: the reply
+					 * says how */
 	if (r)
 		return nn_handle_stale(s, d, r);
 	if (!a.valid) {
@@ -229,7 +238,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 			return r;
 	}
 	id->type = a.st.st_mode & S_IFMT;
-	r = nn_install(s, &fh, &a.st, ino, &id->gen);
+	r = nn_install(s, &fh, &a.st, agen, ino, &id->gen);
 	if (r == 0)
 		nn_name_put(s, d, name, *ino, id->type, nn_gen(s));
 	if (r == 0 && S_ISREG(mode)) {
@@ -253,6 +262,7 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	struct n3 c = ctx_of(s);
 	struct fh3 dfh = nn_fh(s, dir), fh = nn_fh(s, priv);
 	struct n3attr a = { 0 };
+	uint64_t agen = nn_attr_gen(s);
 	int r;
 
 	r = n3_link(&c, &fh, &dfh, name, &a);
@@ -264,7 +274,7 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r == 0) {
 		struct node *n = priv;
 		mode_t type;
-		nn_attr(s, n, &a);      /* its new link count */
+		nn_attr(s, n, &a, agen);        /* its new link count */
 		pthread_mutex_lock(&s->lock);
 		type = n->type;
 		pthread_mutex_unlock(&s->lock);
@@ -294,6 +304,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	/* an RMDIR answered "not empty" while the REMOVE of a silly-renamed
 	 * file in the directory was pending waits for it and asks once more
 	 * (remove.c) */
+	uint64_t agen = nn_attr_gen(s);
 	r = isdir ? nn_rmdir(s, &c, dir, name, &da)
 		  : n3_remove(&c, &dfh, name, false, &da);
 	nn_name_gone(s, dir, name);
@@ -302,7 +313,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		nn_forget_attr(s, victim.ino);  /* one link fewer */
 	if (!da.valid)
 		nn_forget_attr(s, ((struct node *)dir)->ino);
-	nn_attr(s, dir, &da);
+	nn_attr(s, dir, &da, agen);
 	nn_remove_end(s, &pin);
 	if (r == -EEXIST)
 		r = -ENOTEMPTY; /* RFC 1813 allows either */
@@ -341,7 +352,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 	bool ksrc = nn_name_get(s, odir, oname, &src) == NNAME_POS;
 	bool kvic = nn_name_get(s, ndir, nname, &victim) == NNAME_POS;
 	struct n3attr oa = { 0 }, na = { 0 };
-	uint64_t mark = nn_silly_mark(s);
+	uint64_t mark = nn_silly_mark(s), agen = nn_attr_gen(s);
 	r = n3_rename(&c, &ofh, oname, &nfh, nname, &oa, &na);
 	/* over a directory "not empty" only because a silly-renamed file's
 	 * REMOVE is still pending in it: as an RMDIR (nn_rmdir).  The
@@ -365,8 +376,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		nn_forget_attr(s, ((struct node *)odir)->ino);
 	if (!na.valid)
 		nn_forget_attr(s, ((struct node *)ndir)->ino);
-	nn_attr(s, odir, &oa);
-	nn_attr(s, ndir, &na);
+	nn_attr(s, odir, &oa, agen);
+	nn_attr(s, ndir, &na, agen);
 	if (r == 0 && ksrc)
 		nn_name_put(s, ndir, nname, src.ino, src.type, nn_gen(s));
 	nn_remove_end(s, &pin);
@@ -502,10 +513,11 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		if (r != -EAGAIN)
 			return r;
 	}
+	uint64_t agen = nn_attr_gen(s);
 	r = n3_read_many(&c, &fh, buf, n, (uint64_t)off, s->rtmax,
 			 window_of(s->rtmax), &a);
 	if (r >= 0)
-		nn_attr(s, nd, &a);
+		nn_attr(s, nd, &a, agen);
 	if (r >= 0 && h) {
 		pthread_mutex_lock(&h->ra_lock);
 		h->next_off = (uint64_t)off + (uint64_t)r;
@@ -589,7 +601,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t verf;
 	int r = 0;
 
-	uint64_t gen = 0, dver = 0;
+	uint64_t gen = 0, dver = 0, agen = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
 	pthread_mutex_unlock(&s->lock);
@@ -604,6 +616,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			eof = h->rest_eof;
 			gen = h->rest_gen;
 			dver = h->rest_dver;
+			agen = h->rest_agen;
 			h->rest = NULL;
 		} else {
 			if (h) {
@@ -612,6 +625,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			}
 			gen = nn_gen(s);
 			dver = nn_dir_ver(s, d);
+			agen = nn_attr_gen(s);
 			r = n3_readdirplus(&c, &dfh, cookie, &verf, s->dtmax,
 					   &list, &eof);
 			if (r == -ESTALE) {
@@ -633,7 +647,8 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			else if (e->has_fh && e->attr.valid &&
 				 strcmp(e->name, ".") != 0 &&
 				 strcmp(e->name, "..") != 0 &&
-				 nn_install(s, &e->fh, &e->attr.st, &ino, NULL) == 0)
+				 nn_install(s, &e->fh, &e->attr.st, agen, &ino,
+					    NULL) == 0)
 				/* the listing names them: an lstat of each
 				 * (ls -l) asks nothing */
 				nn_name_put_since(s, d, e->name, ino,
@@ -649,6 +664,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 					h->rest_eof = eof;
 					h->rest_gen = gen;
 					h->rest_dver = dver;
+					h->rest_agen = agen;
 					*pp = NULL;
 				}
 				break;

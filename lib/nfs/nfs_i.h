@@ -130,6 +130,15 @@ struct node {
 	bool st_valid;
 	struct stat st;
 	uint64_t st_ns, st_gen;         /* when cached, and s->gen then */
+	uint64_t attr_gen;              /* the attributes' generation: a
+					 * reply's replace them only through
+					 * nn_attr_apply_locked (below) */
+	unsigned wr_out;                /* this client's WRITEs in flight
+					 * (wb.c, as wb_out), and the end of
+					 * the furthest sent since none were:
+					 * while any is out, the size is at
+					 * least that */
+	uint64_t wr_end;
 	int opens;                      /* open handles (not directories) */
 	/* unlinked while open: the REMOVE of its ".nfsXXXX" name, made at
 	 * the silly rename, queued at the last close (nv_release, or the
@@ -165,6 +174,27 @@ struct node {
 					 * covers carry it) */
 };
 
+/*
+ * Attributes out of order.  Several calls on one file can be in flight
+ * (writes behind, read-ahead, a getattr, a truncation from another
+ * thread), and their replies are taken in any order: each call is given
+ * a number from the mount's counter (nn_attr_gen, s->attr_seq) before it
+ * is sent, and the attributes its reply carries reach the node only
+ * through nn_attr_apply_locked, which takes them if the call went after
+ * the node's attributes were last set (gen > n->attr_gen) or if their
+ * ctime is later than the node's (the server changed the file since,
+ * whatever the order of the calls); else they are older than what the
+ * node holds and are dropped.  Attributes taken that show a change (size,
+ * mtime, ctime) set n->attr_gen to a new number, later than every call in
+ * flight, as Linux's nfs_update_inode sets its barrier; a SETATTR's reply
+ * (this client's own change, which must win) is applied with a number
+ * taken after it came.  While this client's WRITEs are in flight
+ * (n->wr_out) the size is at least the end of the furthest of them
+ * (n->wr_end), whatever a reply says: as Linux keeps the size its own
+ * writes made while they are pending.  docs/nfs.md, "Attributes out of
+ * order".
+ */
+
 struct handle {
 	struct node *n;
 	int flags;
@@ -177,6 +207,8 @@ struct handle {
 	uint64_t rest_cookie;
 	bool rest_eof;
 	uint64_t rest_gen;              /* s->gen when they were asked */
+	uint64_t rest_agen;             /* ... and their attributes' number
+					 * (nn_attr_gen) */
 	uint64_t rest_dver;             /* ... and the directory's dver */
 	/* a file's read-ahead (ra.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
@@ -212,6 +244,7 @@ struct nsb {
 					 * (the second bound) */
 	atomic_size_t ra_bytes;         /* read-ahead windows of all open
 					 * files: at most RA_MOUNT_BYTES */
+	_Atomic uint64_t attr_seq;      /* the last number nn_attr_gen gave */
 	pthread_mutex_t lock;
 	/* set at mount: */
 	struct nconn *nc;
@@ -328,12 +361,25 @@ struct node *nn_find_locked(struct nsb *s, uint64_t ino);
 void nn_lru_del_locked(struct nsb *s, struct node *n);
 void nn_hash_del_locked(struct nsb *s, struct node *n);
 void nn_free(struct node *n);
-void nn_cache_attr_locked(struct nsb *s, struct node *n, const struct stat *st);
-/* gen (if asked): the node's incarnation, the core's ident gen */
+/* The number of a call about to be sent, for the attributes its reply
+ * brings (a new one each time: later calls, larger numbers). */
+uint64_t nn_attr_gen(struct nsb *s);
+/* Puts st, from the reply to the call numbered agen, in n's attribute
+ * cache if it is not older than what n holds (the rule above struct
+ * handle): true if it did.  The one way a reply's attributes reach a
+ * node.  => s->lock held. */
+bool nn_attr_apply_locked(struct nsb *s, struct node *n,
+			  const struct stat *st, uint64_t agen);
+/* Installs (fh, st) of a file the server named in the reply to the call
+ * numbered agen.  gen (if asked): the node's incarnation, the core's
+ * ident gen */
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
-		 uint64_t *ino, uint64_t *gen);
+	       uint64_t agen, uint64_t *ino, uint64_t *gen);
 struct fh3 nn_fh(struct nsb *s, struct node *n);
-void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a);
+/* a's attributes (if any, and n's file's) from the reply to the call
+ * numbered agen, through nn_attr_apply_locked */
+void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a,
+	     uint64_t agen);
 void nn_invalidate_all(struct nsb *s);
 void nn_name_changed(struct nsb *s);
 void nn_forget_attr(struct nsb *s, uint64_t ino);

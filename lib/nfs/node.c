@@ -5,7 +5,9 @@
  * a file (lookup, create, READDIRPLUS), freed when the LRU of unreferenced
  * nodes overflows or at unmount.  The attribute cache: attributes from
  * every reply are kept with their time and the mount's namespace
- * generation (s->gen); nn_getattr answers from them while the mount's
+ * generation (s->gen), unless they are older than what the node holds
+ * (nn_attr_apply_locked: replies taken out of order, the rule in
+ * nfs_i.h); nn_getattr answers from them while the mount's
  * cache mode allows (docs/nfs.md, "Caching modes"), else asks the server
  * and checks the answer against the node's identity (fileid, type).
  *
@@ -74,11 +76,17 @@ static bool ts_same(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 /* Caches attributes.  A directory whose mtime or ctime moved (or whose
  * earlier attributes were dropped) gets a new version: its negative
  * names are old, as Linux's revalidation drops negative dentries.
  * => s->lock held. */
-void nn_cache_attr_locked(struct nsb *s, struct node *n,
+static void cache_attr_locked(struct nsb *s, struct node *n,
 			      const struct stat *st)
 {
 	if (S_ISDIR(st->st_mode) &&
@@ -92,10 +100,41 @@ void nn_cache_attr_locked(struct nsb *s, struct node *n,
 	n->type = st->st_mode & S_IFMT;
 }
 
+uint64_t nn_attr_gen(struct nsb *s)
+{
+	return atomic_fetch_add(&s->attr_seq, 1) + 1;
+}
+
+/* The rule is written above struct handle (nfs_i.h).  A node with no
+ * attributes (new, or dropped by a SETATTR that answered none) takes
+ * those of any call after its number; the ctime is compared only with
+ * attributes held. */
+bool nn_attr_apply_locked(struct nsb *s, struct node *n,
+			  const struct stat *st, uint64_t agen)
+{
+	bool held = n->st_valid;
+
+	if (agen <= n->attr_gen &&
+	    !(held && ts_after(&st->st_ctim, &n->st.st_ctim)))
+		return false;   /* older than what n holds */
+	bool changed = !held || st->st_size != n->st.st_size ||
+		       !ts_same(&st->st_mtim, &n->st.st_mtim) ||
+		       !ts_same(&st->st_ctim, &n->st.st_ctim);
+	cache_attr_locked(s, n, st);
+	if (n->wr_out > 0 && (uint64_t)st->st_size < n->wr_end)
+		n->st.st_size = (off_t)n->wr_end;       /* our WRITEs still
+							 * out end there */
+	if (changed)
+		n->attr_gen = nn_attr_gen(s);   /* later than every call out */
+	else if (agen > n->attr_gen)
+		n->attr_gen = agen;
+	return true;
+}
+
 /* Installs (fh, attributes) of a file the server named; returns its ino.
  * A new node goes unreferenced onto the LRU until vget takes it. */
-int nn_install(struct nsb *s, const struct fh3 *fh,
-			const struct stat *st, uint64_t *ino, uint64_t *gen)
+int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
+	       uint64_t agen, uint64_t *ino, uint64_t *gen)
 {
 	struct node *n, *evict = NULL, *old = NULL;
 	bool other = false;
@@ -121,7 +160,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		n = NULL;
 	}
 	if (n) {
-		nn_cache_attr_locked(s, n, st);
+		nn_attr_apply_locked(s, n, st, agen);
 	} else {
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
@@ -136,7 +175,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh,
 		n->fh = *fh;
 		n->gen = ++s->node_seq;
 		nw_init(n);
-		nn_cache_attr_locked(s, n, st);
+		nn_attr_apply_locked(s, n, st, agen);
 		htab_add(&s->table, &n->hl, htab_hash64(n->ino));
 		n->hashed = true;
 		n->lnext = s->lru.lnext;
@@ -180,12 +219,13 @@ struct fh3 nn_fh(struct nsb *s, struct node *n)
 
 /* Updates the cache from a reply's post-operation attributes (checked
  * against the node's identity). */
-void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a)
+void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a,
+	     uint64_t agen)
 {
 	if (!a->valid || a->st.st_ino != n->ino)
 		return;
 	pthread_mutex_lock(&s->lock);
-	nn_cache_attr_locked(s, n, &a->st);
+	nn_attr_apply_locked(s, n, &a->st, agen);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -371,6 +411,7 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 	}
 	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
+	uint64_t agen = nn_attr_gen(s);
 	r = nn_handle_stale(s, n, n3_getattr(c, &fh, st));
 	if (r == -ESTALE && !live) {
 		/* a handle goes stale when its file is removed: what is
@@ -398,7 +439,11 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;
 	}
-	nn_cache_attr_locked(s, n, st);
+	/* what the node holds after it: the reply's, or newer ones that a
+	 * reply to a later call (or with a later ctime) brought meanwhile */
+	nn_attr_apply_locked(s, n, st, agen);
+	if (n->st_valid)
+		*st = n->st;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }

@@ -264,12 +264,13 @@ ssize_t nr_read(struct nsb *s, struct n3 *c, struct node *nd,
 		 * rest by a plain read */
 		struct fh3 fh = nn_fh(s, nd);
 		struct n3attr a = { 0 };
+		uint64_t agen = nn_attr_gen(s);
 		ssize_t r2 = n3_read_many(c, &fh, (char *)buf + r,
 					  n - (size_t)r, off + (uint64_t)r,
 					  s->rtmax, window_of(s->rtmax), &a);
 		if (r2 < 0)
 			return r2;
-		nn_attr(s, nd, &a);
+		nn_attr(s, nd, &a, agen);
 		r += r2;
 	}
 	return r;

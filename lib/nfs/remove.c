@@ -106,11 +106,12 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 	if (!e)
 		return -ENOMEM;
 	struct n3attr da = { 0 };
+	uint64_t agen = nn_attr_gen(s);
 	int r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
 	nn_name_gone(s, d, name);
 	nn_forget_attr(s, d->ino);
 	nn_forget_attr(s, ino);
-	nn_attr(s, d, &da);
+	nn_attr(s, d, &da, agen);
 	if (r) {
 		nn_silly_free(e);
 		return r;

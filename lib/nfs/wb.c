@@ -65,7 +65,8 @@ struct wbuf {
 	uint32_t len;
 	struct n3wpend *pend;           /* OUT: the request */
 	uint64_t verf;                  /* answered: its write verifier */
-	uint64_t sent_ns;               /* mono_now_ns() when sent */
+	uint64_t agen;                  /* OUT: its number (nn_attr_gen),
+					 * for the attributes of its reply */
 	uint64_t cseq;                  /* KEPT: the background COMMIT sent
 					 * after its answer, or 0 */
 	char data[];
@@ -104,45 +105,27 @@ static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	w->pend = NULL;
 	n->wb_out--;
 	n->wb_out_bytes -= w->len;
+	pthread_mutex_lock(&s->lock);
+	if (--n->wr_out == 0)
+		n->wr_end = 0;
+	/* failed: it may have been applied in part; answered: a READ ahead
+	 * sent while it was out may have missed it */
+	n->wgen++;
+	pthread_mutex_unlock(&s->lock);
 	if (r >= 0 && (uint32_t)r < w->len)
 		r = -EIO;       /* a short write behind: the rest is lost */
 	if (r < 0) {
 		if (n->wb_err == 0)
 			n->wb_err = (int)r;
 		wb_set(w, WB_DONE);     /* nothing to keep */
-		pthread_mutex_lock(&s->lock);
-		n->wgen++;              /* it may have been applied in part */
-		pthread_mutex_unlock(&s->lock);
 		return;
 	}
 	wb_set(w, WB_KEPT);
 	w->verf = verf;
 	n->wb_kept += w->len;
-	pthread_mutex_lock(&s->lock);
-	/* a READ ahead sent while this WRITE was out may have missed it */
-	n->wgen++;
-	if (!a.valid || a.st.st_ino != n->ino) {
-		pthread_mutex_unlock(&s->lock);
-		return;
-	}
-	if (n->st_valid && n->st_ns > w->sent_ns) {
-		/* attributes from a reply after this WRITE went (a LINK's
-		 * link count, another WRITE's size) are newer than what
-		 * this reply may say: only its size and times, if later */
-		if (a.st.st_size > n->st.st_size)
-			n->st.st_size = a.st.st_size;
-		if (a.st.st_mtim.tv_sec > n->st.st_mtim.tv_sec ||
-		    (a.st.st_mtim.tv_sec == n->st.st_mtim.tv_sec &&
-		     a.st.st_mtim.tv_nsec > n->st.st_mtim.tv_nsec))
-			n->st.st_mtim = a.st.st_mtim;
-		if (a.st.st_ctim.tv_sec > n->st.st_ctim.tv_sec ||
-		    (a.st.st_ctim.tv_sec == n->st.st_ctim.tv_sec &&
-		     a.st.st_ctim.tv_nsec > n->st.st_ctim.tv_nsec))
-			n->st.st_ctim = a.st.st_ctim;
-	} else {
-		nn_cache_attr_locked(s, n, &a.st);
-	}
-	pthread_mutex_unlock(&s->lock);
+	/* older than attributes a reply after it brought (another WRITE's
+	 * size, a LINK's link count, a SETATTR's): dropped */
+	nn_attr(s, n, &a, w->agen);
 }
 
 /* Frees the DONE wbufs.  => n->wb_lock held. */
@@ -192,18 +175,28 @@ void nw_settle(struct nsb *s, struct n3 *c, struct node *n)
 
 /* Sends w's data (a new wbuf, already OUT, or a KEPT one again): OUT,
  * or an error (w unchanged).  => n->wb_lock held. */
-static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
-		       struct wbuf *w, bool again)
+static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
+		       const struct fh3 *fh, struct wbuf *w, bool again)
 {
 	int r;
 
-	w->sent_ns = mono_now_ns();
+	pthread_mutex_lock(&s->lock);
+	n->wr_out++;            /* before its reply can come */
+	if (w->off + w->len > n->wr_end)
+		n->wr_end = w->off + w->len;
+	pthread_mutex_unlock(&s->lock);
+	w->agen = nn_attr_gen(s);
 	r = n3_write_start(c, fh, w->data, w->len, w->off, &w->pend);
 	if (r == 0) {
 		if (again)
 			wb_set(w, WB_OUT);
 		n->wb_out++;
 		n->wb_out_bytes += w->len;
+	} else {
+		pthread_mutex_lock(&s->lock);
+		if (--n->wr_out == 0)
+			n->wr_end = 0;
+		pthread_mutex_unlock(&s->lock);
 	}
 	return r;
 }
@@ -213,7 +206,7 @@ static int send_locked(struct n3 *c, struct node *n, const struct fh3 *fh,
  * (the server restarted and may have lost it).  => 0 committed, 1 sent
  * again, or the error of sending it again (w given up, the error kept in
  * n->wb_err for the next fsync or close).  => n->wb_lock held. */
-static int commit_one_locked(struct n3 *c, struct node *n,
+static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			     const struct fh3 *fh, struct wbuf *w,
 			     uint64_t cverf)
 {
@@ -224,7 +217,7 @@ static int commit_one_locked(struct n3 *c, struct node *n,
 		wb_set(w, WB_DONE);     /* committed */
 		return 0;
 	}
-	e = send_locked(c, n, fh, w, true);
+	e = send_locked(s, c, n, fh, w, true);
 	if (e) {
 		wb_set(w, WB_DONE);
 		if (n->wb_err == 0)
@@ -252,7 +245,7 @@ static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n)
 		w->cseq = 0;
 		if (r)
 			continue;       /* kept: the next COMMIT tries again */
-		if (commit_one_locked(c, n, &fh, w, cverf) > 0)
+		if (commit_one_locked(s, c, n, &fh, w, cverf) > 0)
 			again++;
 	}
 	atomic_fetch_add(&s->rewrites, again);
@@ -305,7 +298,7 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 		for (struct wbuf *w = n->wb_head; w; w = w->next) {
 			if (w->st != WB_KEPT)
 				continue;
-			int e = commit_one_locked(c, n, &fh, w, cverf);
+			int e = commit_one_locked(s, c, n, &fh, w, cverf);
 			if (e > 0)
 				again++;
 			if (e)          /* the last resend's outcome */
@@ -376,7 +369,7 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		w->off = off + done;
 		w->len = piece;
 		memcpy(w->data, (const char *)buf + done, piece);
-		r = send_locked(c, n, &fh, w, false);
+		r = send_locked(s, c, n, &fh, w, false);
 		if (r) {
 			free(w);
 			break;

@@ -37,7 +37,11 @@
  *    JUKEBOX answers ends it, and a waiting RMDIR, at once, and nothing
  *    is sent after; the close returns at once while the session
  *    reconnects (where a call would wait), and the REMOVE goes once the
- *    server is back; an unmount waits for it (by the mount's timeout).
+ *    server is back; an unmount waits for it (by the mount's timeout);
+ *  - attributes taken out of order (test_nfs_rpc_attr.c): a READ's
+ *    from before a truncation, a GETATTR's from before a write, taken
+ *    after the newer ones, are dropped; a GETATTR's sent first but done
+ *    after another client's change (a later ctime) is applied.
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
  * bytes, file_byte's), WRITE (into disk[]), COMMIT (one verifier) and
@@ -84,6 +88,9 @@
 #include <nfsc/libnfs-raw.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
+#include <uvfs/nfs.h>
+
+#include "core.h"         /* struct uvfs_sb, for the driver's operations */
 #include "deadline.h"
 #include "nfs3.h"
 #include "nfs_i.h"
@@ -1323,6 +1330,7 @@ static void killed_while_sending(void **state)
 }
 
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
+#include "test_nfs_rpc_attr.c"   /* attributes out of order */
 
 int main(void)
 {
@@ -1343,6 +1351,9 @@ int main(void)
 		cmocka_unit_test(silly_remove_close_never_waits),
 		cmocka_unit_test(silly_remove_unmount),
 		cmocka_unit_test(silly_open_undo_removes),
+		cmocka_unit_test(attrs_read_before_truncate),
+		cmocka_unit_test(attrs_getattr_before_write),
+		cmocka_unit_test(attrs_newer_ctime_applied),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

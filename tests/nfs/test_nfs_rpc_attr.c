@@ -1,0 +1,229 @@
+/*
+ * test_nfs_rpc_attr.c - test_nfs_rpc's cases for attributes that come
+ * back out of order: two calls on one file in flight, the reply of the
+ * one sent first (older attributes: a smaller or larger size, an older
+ * mtime) taken after the other's.  The driver's vnode operations are
+ * called as the core calls them (uvfs_nfs_ops: stat, fstat and
+ * lseek(SEEK_END) are its getattr), on the scripted server's file with
+ * attributes (fa_on), whose GETATTR, READ, WRITE and SETATTR answers the
+ * server can hold back (hold_proc).  Included by test_nfs_rpc.c; not a
+ * program of its own.
+ */
+
+/* ---- attributes out of order ------------------------------------------- */
+
+/* A superblock for the driver's operations: the core's, with only the
+ * driver's private data (nothing else of it is read by these). */
+struct attr_mount {
+	struct uvfs_sb sb;
+	struct nsb *s;
+	struct node *n;
+};
+
+/* The server's file: size bytes, its mtime and ctime at t; the mount's
+ * node holds the same, cached a minute (getattr answers from it), or, if
+ * old, to be asked again at the next getattr. */
+static void attr_mount_new(struct attr_mount *m, struct nconn *nc,
+			   uint64_t size, uint32_t t, bool old)
+{
+	pthread_mutex_lock(&fa_lock);
+	fa_on = true;
+	fa_size = size;
+	fa_time = t;
+	pthread_mutex_unlock(&fa_lock);
+	atomic_store(&hold_proc, 0);
+	atomic_store(&hold_go, false);
+	atomic_store(&held_now, false);
+	memset(m, 0, sizeof(*m));
+	m->s = sb_new(nc);
+	m->s->ac_ns = 60ull * 1000000000;
+	m->s->cache = CACHE_CTO;
+	uvfs_sb_set_private(&m->sb, m->s);
+	m->n = node_new();
+	m->n->st.st_mode = S_IFREG | 0644;
+	m->n->st.st_nlink = 1;
+	m->n->st.st_size = (off_t)size;
+	m->n->st.st_mtim.tv_sec = m->n->st.st_ctim.tv_sec = t;
+	m->n->st_ns = mono_now_ns();
+	m->n->st_gen = old ? m->s->gen - 1 : m->s->gen;
+}
+
+static void attr_mount_free(struct attr_mount *m, struct nconn *nc)
+{
+	pthread_mutex_lock(&fa_lock);
+	fa_on = false;
+	pthread_mutex_unlock(&fa_lock);
+	atomic_store(&hold_go, true);   /* nothing is left held */
+	sb_node_free(m->s, m->n);
+	nconn_free(nc);
+}
+
+/* Waits (at most 2 s) until the server holds a call back. */
+static void await_held(void)
+{
+	for (int i = 0; i < 400 && !atomic_load(&held_now); i++)
+		usleep(5 * 1000);
+	assert_true(atomic_load(&held_now));
+}
+
+/* What stat, fstat and lseek(SEEK_END) would show: the driver's
+ * getattr. */
+static struct stat attr_stat(struct attr_mount *m)
+{
+	struct stat st;
+
+	assert_int_equal(uvfs_nfs_ops.getattr(&m->sb, m->n, &st), 0);
+	return st;
+}
+
+struct attr_op {
+	struct attr_mount *m;
+	ssize_t r;
+	struct stat st;
+};
+
+static void *attr_read_main(void *arg)
+{
+	struct attr_op *o = arg;
+	char buf[4096];
+
+	o->r = uvfs_nfs_ops.read(&o->m->sb, o->m->n, NULL, buf, sizeof(buf),
+				 0);
+	return NULL;
+}
+
+static void *attr_getattr_main(void *arg)
+{
+	struct attr_op *o = arg;
+
+	o->r = uvfs_nfs_ops.getattr(&o->m->sb, o->m->n, &o->st);
+	return NULL;
+}
+
+/* A READ sent before a truncation (SETATTR size 0) and answered with the
+ * file as it was before it (FILE_SIZE bytes, time 100), its reply taken
+ * after the SETATTR's (0 bytes, time 101): the getattr after both shows
+ * the truncated file.  Before, the READ's attributes replaced the
+ * SETATTR's: FILE_SIZE bytes and the old mtime. */
+static void attrs_read_before_truncate(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct attr_op o = { .m = &m };
+	pthread_t t;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 100, false);
+	atomic_store(&hold_late, false);
+	atomic_store(&hold_proc, NFS3_READ);
+	assert_int_equal(pthread_create(&t, NULL, attr_read_main, &o), 0);
+	await_held();
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+	assert_int_equal(uvfs_nfs_ops.setattr(&m.sb, m.n, &sa), 0);
+	struct stat st = attr_stat(&m);
+	assert_int_equal(st.st_size, 0);
+	atomic_store(&hold_go, true);
+	pthread_join(t, NULL);
+	assert_int_equal(o.r, 4096);
+	st = attr_stat(&m);
+	printf("a READ's attributes (%u bytes, mtime 100) taken after a "
+	       "truncation's (0, mtime 101): size %lld, mtime %lld\n",
+	       FILE_SIZE, (long long)st.st_size, (long long)st.st_mtim.tv_sec);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(st.st_mtim.tv_sec, 101);
+	assert_int_equal(st.st_ctim.tv_sec, 101);
+	attr_mount_free(&m, nc);
+}
+
+/* A GETATTR sent before a write that extends the file (1 000 bytes, time
+ * 200), its reply taken after the WRITE's (6 000 bytes, time 201) that
+ * the fsync waited for: the getattr that sent it, and the one after,
+ * show the written file.  Before, both showed 1 000 bytes and the old
+ * mtime (an lseek(SEEK_END) after the write found the old end). */
+static void attrs_getattr_before_write(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct attr_op o = { .m = &m };
+	char data[5000];
+	pthread_t t;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, 1000, 200, true);
+	memset(data, 'w', sizeof(data));
+	atomic_store(&hold_late, false);
+	atomic_store(&hold_proc, NFS3_GETATTR);
+	assert_int_equal(pthread_create(&t, NULL, attr_getattr_main, &o), 0);
+	await_held();
+	off_t off = 1000;
+	assert_int_equal(uvfs_nfs_ops.write(&m.sb, m.n, NULL, data,
+					    sizeof(data), &off),
+			 (ssize_t)sizeof(data));
+	assert_int_equal(uvfs_nfs_ops.fsync(&m.sb, m.n, NULL, 0), 0);
+	atomic_store(&hold_go, true);
+	pthread_join(t, NULL);
+	assert_int_equal(o.r, 0);
+	struct stat st = attr_stat(&m);
+	printf("a GETATTR's attributes (1000 bytes, mtime 200) taken after "
+	       "a WRITE's (6000, mtime 201): its getattr %lld bytes, the "
+	       "next %lld bytes, mtime %lld\n", (long long)o.st.st_size,
+	       (long long)st.st_size, (long long)st.st_mtim.tv_sec);
+	assert_int_equal(o.st.st_size, 6000);
+	assert_int_equal(st.st_size, 6000);
+	assert_int_equal(st.st_mtim.tv_sec, 201);
+	attr_mount_free(&m, nc);
+}
+
+/* A GETATTR sent first and done by the server last, after another client
+ * changed the file (9 000 bytes, time 301), its reply taken after a
+ * READ's (1 000 bytes, time 300): older by when it was sent, newer by
+ * its ctime, so it is applied; and a READ sent after it is applied as
+ * ever. */
+static void attrs_newer_ctime_applied(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct attr_op o = { .m = &m };
+	char buf[100];
+	pthread_t t;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, 1000, 300, true);
+	atomic_store(&hold_late, true);         /* done when let go */
+	atomic_store(&hold_proc, NFS3_GETATTR);
+	assert_int_equal(pthread_create(&t, NULL, attr_getattr_main, &o), 0);
+	await_held();
+	assert_int_equal(uvfs_nfs_ops.read(&m.sb, m.n, NULL, buf,
+					   sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	pthread_mutex_lock(&fa_lock);
+	fa_size = 9000;                         /* another client's write */
+	fa_time = 301;
+	pthread_mutex_unlock(&fa_lock);
+	atomic_store(&hold_go, true);
+	pthread_join(t, NULL);
+	assert_int_equal(o.r, 0);
+	struct stat st = attr_stat(&m);
+	printf("a GETATTR sent before a READ, done after another client's "
+	       "write (9000 bytes, ctime 301): its getattr %lld bytes, the "
+	       "next %lld bytes, ctime %lld\n", (long long)o.st.st_size,
+	       (long long)st.st_size, (long long)st.st_ctim.tv_sec);
+	assert_int_equal(o.st.st_size, 9000);
+	assert_int_equal(st.st_size, 9000);
+	assert_int_equal(st.st_ctim.tv_sec, 301);
+	/* another change; a READ sent now brings it */
+	pthread_mutex_lock(&fa_lock);
+	fa_size = 7000;
+	fa_time = 302;
+	pthread_mutex_unlock(&fa_lock);
+	assert_int_equal(uvfs_nfs_ops.read(&m.sb, m.n, NULL, buf,
+					   sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	st = attr_stat(&m);
+	assert_int_equal(st.st_size, 7000);
+	assert_int_equal(st.st_ctim.tv_sec, 302);
+	attr_mount_free(&m, nc);
+}
