@@ -4,7 +4,9 @@
  * doublings (the old and new bucket arrays side by side), every entry
  * found by its hash and by the whole-table walk exactly once, chains kept
  * short; a doubling that cannot allocate leaves a table that works; and
- * htab_hash64 spreads keys with a stride.
+ * htab_hash64 spreads keys with a stride; and a table emptied one entry
+ * at a time by htab_any, with entries added meanwhile and a doubling
+ * under way, gives every entry once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -184,12 +186,65 @@ static void test_hash64(void **state)
 	}
 }
 
+/* Emptied by htab_any one entry at a time (as a connection's teardown
+ * does, with its lock dropped between), from a table that has just
+ * doubled, while entries are added now and then (some below the cursor)
+ * and once many (another doubling): each comes out once, and the table
+ * ends empty with every entry added taken out. */
+static void test_any(void **state)
+{
+	struct htab t;
+	size_t cur = 0, out = 0, added = 0;
+	unsigned next = 0;
+
+	(void)state;
+	assert_int_equal(htab_init(&t), 0);
+	for (unsigned i = 0; i < N; i++) {
+		ents[i].key = i + 1;
+		ents[i].in = false;
+		ents[i].seen = 0;
+	}
+	/* up to the doubling at 8 192 entries and a few past it: its old
+	 * chains are not all moved yet */
+	for (; next < 8200; next++, added++) {
+		htab_add(&t, &ents[next].hl, hash_of(ents[next].key));
+		ents[next].in = true;
+	}
+	assert_non_null(t.old);
+	size_t mask0 = t.mask;
+	assert_null(htab_any(&(struct htab){ .n = 0 }, &cur));
+	for (struct hlink *l; (l = htab_any(&t, &cur)) != NULL;) {
+		struct ent *e = (struct ent *)l;
+		assert_true(e->in);
+		assert_int_equal(e->seen++, 0);
+		htab_del(&t, l);
+		e->in = false;
+		out++;
+		/* every 3rd: one more entry; at the 1 000th 9 000 more,
+		 * which double the table again */
+		unsigned k = out == 1000 ? 9000 : out % 3 == 0;
+		for (; k > 0 && next < N; k--, next++, added++) {
+			htab_add(&t, &ents[next].hl, hash_of(ents[next].key));
+			ents[next].in = true;
+		}
+		if (out == 1000)
+			assert_true(t.mask + 1 > mask0 + 1);
+	}
+	assert_int_equal(out, added);
+	assert_int_equal(t.n, 0);
+	for (unsigned i = 0; i < next; i++)
+		assert_int_equal(ents[i].seen, 1);
+	check_all(&t);
+	htab_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_grow_fails),
 		cmocka_unit_test(test_hash64),
+		cmocka_unit_test(test_any),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

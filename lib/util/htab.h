@@ -27,7 +27,8 @@
  *
  * visits the entries with hash h (the table must not change meanwhile,
  * but for the removal of the entry the loop stops at).  hall_first /
- * hall_next visit every entry, in no order.
+ * hall_next visit every entry, in no order.  htab_any gives one entry at
+ * a time, for emptying a table whose lock is dropped between entries.
  *
  * Allocation through sys_calloc (lib/util/sys.h), so fault injection
  * reaches the growth.
@@ -254,6 +255,33 @@ static inline struct hlink *hall_first(const struct htab *t, struct hall *a)
 	a->i = t->old ? t->moved : 0;
 	a->in_new = false;
 	return hall_next(t, a);
+}
+
+/*
+ * Some entry, or NULL if the table is empty: for taking the entries out
+ * one at a time (htab_del) with the lock dropped between them, while the
+ * table may change (hall_* needs it unchanged).  *cur is the caller's,
+ * 0 at first: the buckets below it were empty at the last call, so
+ * emptying the table looks at each bucket about once instead of from the
+ * first for every entry; when nothing is found from *cur on (an entry was
+ * added below it meanwhile) the search starts over from bucket 0.  A
+ * doubling under way is finished first: a pause, for the teardowns this
+ * is meant for.
+ */
+static inline struct hlink *htab_any(struct htab *t, size_t *cur)
+{
+	if (t->n == 0)
+		return NULL;
+	htab_step(t, SIZE_MAX);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = *cur; i <= t->mask; i++)
+			if (t->b[i]) {
+				*cur = i;
+				return t->b[i];
+			}
+		*cur = 0;
+	}
+	return NULL;    /* NEVER: n counts entries that are not there */
 }
 
 #endif
