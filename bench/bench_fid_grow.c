@@ -196,6 +196,26 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 	       "%.3f ms with %d; hang-up to serve returned %.1f ms\n", rep,
 	       o->max * 1e3, at + 1, o->cpu_max * 1e3, cat + 1,
 	       o->clunk_all * 1e3);
+	/* the walks that found 2^k fids held, where a table that doubles
+	 * at twice as many fids as buckets doubles */
+	int dat = 0;
+	for (int i = 1; i <= n; i *= 2)
+		if (cpu[i - 1] > cpu[dat])
+			dat = i - 1;
+	printf("#   of those with 2^k fids held (the doublings) the slowest "
+	       "by CPU %.3f ms with %d\n", cpu[dat] * 1e3, dat + 1);
+	/* the next slowest by CPU: is the slowest alone? */
+	int top[4] = { cat, -1, -1, -1 };
+	for (int k = 1; k < 4; k++) {
+		for (int i = 0; i < n; i++)
+			if ((top[k] < 0 || cpu[i] > cpu[top[k]]) &&
+			    i != top[0] && i != top[1] && i != top[2])
+				top[k] = i;
+		if (top[k] >= 0)
+			printf("#   %s slowest by CPU %.3f ms with %d fids "
+			       "held\n", k == 1 ? "then" : "    ",
+			       cpu[top[k]] * 1e3, top[k] + 1);
+	}
 	o->median = bench_median(wall, n);
 	o->cpu_median = bench_median(cpu, n);
 	return 0;
