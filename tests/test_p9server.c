@@ -40,7 +40,7 @@
 /* --- a tiny test file system: a root and a file "slow" whose reads
  * block until flushed (or 10 s); getattr is missing on purpose --- */
 
-static atomic_int slow_started, slow_flushed_seen, flush_calls;
+static atomic_int slow_started, slow_flushed_seen, flush_calls, clunk_calls;
 
 static int t_attach(struct p9srv_req *r, struct p9srv_fid *f,
 		    const struct p9_tattach *t, struct p9_qid *qid)
@@ -114,6 +114,7 @@ static void t_clunk(struct p9srv *s, struct p9srv_fid *f)
 {
 	(void)s;
 	f->priv = NULL;
+	atomic_fetch_add(&clunk_calls, 1);
 }
 
 static const struct p9srv_ops tiny_ops = {
@@ -183,6 +184,7 @@ int main(void)
 		cmocka_unit_test(version_resets_session),
 		cmocka_unit_test(fid_limit),
 		cmocka_unit_test(fid_limit_default),
+		cmocka_unit_test(clunk_all_many),
 		cmocka_unit_test(malformed_messages),
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(hostfs_locks),

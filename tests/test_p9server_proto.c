@@ -530,6 +530,58 @@ static void fid_limit_default(void **state)
 	p9srv_free(s);
 }
 
+/* n walks of no names from fid to first, first + 1, ..., 500 in flight
+ * at a time. */
+static void walk_many(struct tc *c, uint32_t fid, uint32_t first, uint32_t n)
+{
+	struct p9_msg t, r;
+
+	for (uint32_t i = 0; i < n; i += 500) {
+		uint32_t k, m = n - i < 500 ? n - i : 500;
+		for (k = 0; k < m; k++) {
+			t = (struct p9_msg){ .type = P9_TWALK,
+					     .tag = (uint16_t)k };
+			t.twalk.fid = fid;
+			t.twalk.newfid = first + i + k;
+			tc_send(c, &t);
+		}
+		for (k = 0; k < m; k++) {
+			tc_recv(c, &r);
+			assert_int_equal(r.type, P9_RWALK);
+		}
+	}
+}
+
+/* Tversion and the hang-up take every fid out and clunk each once, with
+ * the table in the middle of a doubling (16 384 fids and 6 more: it
+ * doubled at the 16 385th and has moved a few of its old chains since),
+ * and the fids' numbers are free again after the Tversion. */
+static void clunk_all_many(void **state)
+{
+	struct p9srv *s = tiny_srv();
+	struct tc c;
+	const uint32_t n = 16384 + 5;   /* and the attach's */
+
+	(void)state;
+	atomic_store(&clunk_calls, 0);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	walk_many(&c, 1, 100, n);
+	assert_int_equal(tc_walk(&c, 1, 100 + n - 1, "", NULL), EBADF);
+	assert_int_equal(atomic_load(&clunk_calls), 0);
+	tc_version(&c, 8192);
+	assert_int_equal(atomic_load(&clunk_calls), n + 1);
+	assert_int_equal(tc_clunk(&c, 100 + n / 2), EBADF);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	walk_many(&c, 1, 100, n);       /* the same numbers */
+	assert_int_equal(tc_walk(&c, 100 + n - 1, 100 + n / 3, "", NULL),
+			 EBADF);
+	assert_int_equal(tc_stop(&c), 0);
+	assert_int_equal(atomic_load(&clunk_calls), 2 * (n + 1));
+	p9srv_free(s);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)

@@ -480,7 +480,7 @@ bool srv_is_xattr_fid(struct conn *c, uint32_t n)
 	if (atomic_load(&c->nxattr) == 0)
 		return false;
 	pthread_mutex_lock(&c->lock);
-	struct fid *f = *srv_fid_slot_locked(c, n);
+	struct fid *f = srv_fid_find_locked(c, n);
 	bool x = f && f->state == FID_ACTIVE && f->xa;
 	pthread_mutex_unlock(&c->lock);
 	return x;

@@ -47,10 +47,12 @@
  *   "in use", but not usable) -> ACTIVE (in the table) -> out of the table
  *   (clunk, remove, replaced by a walk to itself, connection end) -> freed
  *   when its last reference goes, after ops->clunk.  The table holds one
- *   reference; each request using the fid holds one.  An ACTIVE fid may
- *   also be an xattr fid (fid->xa, set once): Txattrwalk's newfid, made
- *   one before it turns ACTIVE, or a fid Txattrcreate turned into one; a
- *   Tclunk of an xattr-write fid commits it (p9srv.h).
+ *   reference; each request using the fid holds one.  The table
+ *   (conn.fids, by number) grows a few chains at a time
+ *   (lib/util/htab.h): no request waits for a whole doubling.  An ACTIVE
+ *   fid may also be an xattr fid (fid->xa, set once): Txattrwalk's
+ *   newfid, made one before it turns ACTIVE, or a fid Txattrcreate turned
+ *   into one; a Tclunk of an xattr-write fid commits it (p9srv.h).
  *
  * Locks (the order: wlock, then lock)
  *   input     not a lock but a role: only its owner reads (the serve
@@ -78,8 +80,6 @@
 
 #define DEFAULT_MSIZE   (256 * 1024 + P9_IOHDRSZ)
 #define MIN_MSIZE       (P9_IOHDRSZ + 256)
-#define FID_BUCKETS     1024    /* the fid table's first size; it doubles
-				 * when it holds twice as many fids */
 #define DEFAULT_MAX_FIDS (1u << 20)
 #define REPLY_SMALL     8192    /* replies packed on the stack (all but
 				   read and readdir data) */
@@ -229,18 +229,26 @@ static void send_rflush_locked(struct conn *c, uint16_t tag)
 
 /* --- the fid table --- */
 
-static unsigned fid_hash(uint32_t n, unsigned nbuckets)
+/* Clients take fid numbers in sequence: the product's low bits, which
+ * pick the bucket, spread consecutive numbers over every bucket (a
+ * second mix of the high bits in made each walk slower by a tenth). */
+static uint64_t fid_hash(uint32_t n)
 {
-	return (n * 2654435761u) & (nbuckets - 1);
+	return n * 0x9e3779b97f4a7c15ull;
 }
 
-struct fid **srv_fid_slot_locked(struct conn *c, uint32_t n)
+/* The fid numbered n in the table (RESERVED or ACTIVE), or NULL. */
+struct fid *srv_fid_find_locked(struct conn *c, uint32_t n)
 {
-	struct fid **pp = &c->fids[fid_hash(n, c->nbuckets)];
+	struct hiter it;
 
-	while (*pp && (*pp)->pub.fid != n)
-		pp = &(*pp)->hnext;
-	return pp;
+	for (struct hlink *l = hiter_first(&c->fids, &it, fid_hash(n)); l;
+	     l = hiter_next(&c->fids, &it)) {
+		struct fid *f = htab_entry(l, struct fid, hl);
+		if (f->pub.fid == n)
+			return f;
+	}
+	return NULL;
 }
 
 /* A reference on ACTIVE fid n, or NULL. */
@@ -249,7 +257,7 @@ struct fid *srv_fid_get(struct conn *c, uint32_t n)
 	struct fid *f;
 
 	pthread_mutex_lock(&c->lock);
-	f = *srv_fid_slot_locked(c, n);
+	f = srv_fid_find_locked(c, n);
 	if (f && f->state == FID_ACTIVE)
 		f->refs++;
 	else
@@ -282,36 +290,16 @@ void srv_fid_put(struct conn *c, struct fid *f)
 		fid_free(c, f);
 }
 
-/* Doubles the hash table (chains stay short at any number of fids).  Out
- * of memory it keeps the old table: longer chains, still correct. */
-static void fid_grow_locked(struct conn *c)
-{
-	unsigned nb = c->nbuckets * 2;
-	struct fid **t = sys_calloc(nb, sizeof(*t));
-
-	if (!t)
-		return;
-	for (unsigned i = 0; i < c->nbuckets; i++) {
-		struct fid *f = c->fids[i], *next;
-		for (; f; f = next) {
-			unsigned h = fid_hash(f->pub.fid, nb);
-			next = f->hnext;
-			f->hnext = t[h];
-			t[h] = f;
-		}
-	}
-	free(c->fids);
-	c->fids = t;
-	c->nbuckets = nb;
-}
-
 /*
  * A RESERVED fid n with two references (the table's and the caller's),
  * or -EBADF if n is in use (or is NOFID), -ENFILE past max_fids.
+ * The table grows as it fills (lib/util/htab.h): a doubling is moved a
+ * few chains at each insertion and removal after it, so no reservation
+ * waits for all of them, nor does anything else waiting on c->lock.
  */
 int srv_fid_reserve(struct conn *c, uint32_t n, struct fid **out)
 {
-	struct fid **pp, *f;
+	struct fid *f;
 
 	if (n == P9_NOFID)
 		return -EBADF;
@@ -323,39 +311,38 @@ int srv_fid_reserve(struct conn *c, uint32_t n, struct fid **out)
 	f->state = FID_RESERVED;
 	f->refs = 2;
 	pthread_mutex_lock(&c->lock);
-	if (c->nfids >= 2 * c->nbuckets)
-		fid_grow_locked(c);
-	pp = srv_fid_slot_locked(c, n);
-	if (*pp || c->nfids >= c->srv->o.max_fids) {
-		int err = *pp ? -EBADF : -ENFILE;
+	bool used = srv_fid_find_locked(c, n) != NULL;
+	if (used || c->fids.n >= c->srv->o.max_fids) {
 		pthread_mutex_unlock(&c->lock);
 		pthread_rwlock_destroy(&f->rw);
 		free(f);
-		return err;
+		return used ? -EBADF : -ENFILE;
 	}
-	*pp = f;
-	c->nfids++;
+	htab_add(&c->fids, &f->hl, fid_hash(n));
 	pthread_mutex_unlock(&c->lock);
 	*out = f;
 	return 0;
+}
+
+/* Takes f out of the table if it is still there (GONE) and drops the
+ * table's reference: true if that was the last.  => c->lock held. */
+static bool fid_unhash_locked(struct conn *c, struct fid *f)
+{
+	if (srv_fid_find_locked(c, f->pub.fid) != f)
+		return false;
+	htab_del(&c->fids, &f->hl);
+	f->state = FID_GONE;
+	return --f->refs == 0;
 }
 
 /* Takes f out of the table (if it is still there) and drops the table's
  * reference. */
 void srv_fid_unhash(struct conn *c, struct fid *f)
 {
-	struct fid **pp;
-	bool last = false;
+	bool last;
 
 	pthread_mutex_lock(&c->lock);
-	pp = srv_fid_slot_locked(c, f->pub.fid);
-	if (*pp == f) {
-		*pp = f->hnext;
-		f->hnext = NULL;
-		f->state = FID_GONE;
-		c->nfids--;
-		last = --f->refs == 0;
-	}
+	last = fid_unhash_locked(c, f);
 	pthread_mutex_unlock(&c->lock);
 	if (last)
 		fid_free(c, f);
@@ -372,16 +359,14 @@ void srv_fid_activate(struct conn *c, struct fid *f)
 /* A walk to itself: nf (RESERVED, not hashed) takes old's place. */
 void srv_fid_replace(struct conn *c, struct fid *old, struct fid *nf)
 {
-	struct fid **pp;
 	bool last = false;
 
 	pthread_mutex_lock(&c->lock);
-	pp = srv_fid_slot_locked(c, old->pub.fid);
-	nf->state = FID_ACTIVE;
-	if (*pp == old) {
-		nf->hnext = old->hnext;
-		*pp = nf;
-		old->hnext = NULL;
+	if (srv_fid_find_locked(c, old->pub.fid) == old) {
+		/* out, then in: the count stays, so does max_fids */
+		htab_del(&c->fids, &old->hl);
+		htab_add(&c->fids, &nf->hl, fid_hash(nf->pub.fid));
+		nf->state = FID_ACTIVE;
 		old->state = FID_GONE;
 		last = --old->refs == 0;
 	} else {
@@ -394,33 +379,29 @@ void srv_fid_replace(struct conn *c, struct fid *old, struct fid *nf)
 		fid_free(c, old);
 }
 
-/* Every fid out of the table (Tversion, connection end). */
+/* Every fid out of the table (Tversion, connection end): one at a time,
+ * each freed (ops->clunk) without c->lock.  htab_any's cursor makes it
+ * one pass over the buckets, whatever the table does meanwhile. */
 static void fid_clunk_all(struct conn *c)
 {
-	unsigned nb = 0;
+	size_t cur = 0;
 
-	for (unsigned i = 0;; i++) {
-		for (;;) {
-			struct fid *f;
-			pthread_mutex_lock(&c->lock);
-			if (c->nbuckets != nb) {
-				/* grown meanwhile: chains moved, start over */
-				nb = c->nbuckets;
-				i = 0;
-			}
-			if (i >= nb) {
-				pthread_mutex_unlock(&c->lock);
-				return;
-			}
-			f = c->fids[i];
-			if (f)
-				f->refs++;
+	for (;;) {
+		struct hlink *l;
+		struct fid *f;
+		bool last;
+
+		pthread_mutex_lock(&c->lock);
+		l = htab_any(&c->fids, &cur);
+		if (!l) {
 			pthread_mutex_unlock(&c->lock);
-			if (!f)
-				break;
-			srv_fid_unhash(c, f);
-			srv_fid_put(c, f);
+			return;
 		}
+		f = htab_entry(l, struct fid, hl);
+		last = fid_unhash_locked(c, f);
+		pthread_mutex_unlock(&c->lock);
+		if (last)
+			fid_free(c, f);
 	}
 }
 
@@ -1008,9 +989,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	c->outfd = outfd;
 	c->sock = sys_getsockopt(outfd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->qtail = &c->qhead;
-	c->nbuckets = FID_BUCKETS;
-	c->fids = sys_calloc(c->nbuckets, sizeof(*c->fids));
-	if (!c->fids) {
+	if (htab_init(&c->fids) < 0) {
 		free(c);
 		return -ENOMEM;
 	}
@@ -1043,7 +1022,7 @@ int p9srv_serve_fd(struct p9srv *srv, int infd, int outfd)
 	fid_clunk_all(c);
 out_free:
 	free(c->workers);
-	free(c->fids);
+	htab_fini(&c->fids);
 	pthread_cond_destroy(&c->wcond);
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->qcond);

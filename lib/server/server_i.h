@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "htab.h"
 #include "p9srv.h"
 
 struct p9srv {
@@ -35,7 +36,7 @@ struct xattr {
 
 struct fid {
 	struct p9srv_fid pub;
-	struct fid *hnext;              /* lock: hash chain */
+	struct hlink hl;                /* lock: in conn.fids while hashed */
 	enum fid_state state;           /* lock */
 	unsigned refs;                  /* lock */
 	bool live;                      /* priv valid: clunk() when freed */
@@ -75,7 +76,7 @@ struct conn {
 					 * (CLOCK_MONOTONIC) */
 	struct p9srv_req *qhead, **qtail;
 	struct p9srv_req *inflight;
-	unsigned ninflight, nrunning, nfids;
+	unsigned ninflight, nrunning;
 	size_t xbytes;                  /* held by xattr fids */
 	atomic_uint nxattr;             /* xattr fids alive: 0 spares the
 					 * other requests a fid lookup */
@@ -89,8 +90,8 @@ struct conn {
 	bool dead;
 	uint8_t in[4096];               /* the owner's: input read ahead */
 	size_t inoff, inlen;
-	struct fid **fids;              /* lock: nbuckets hash chains */
-	unsigned nbuckets;              /* lock: a power of two */
+	struct htab fids;               /* lock: RESERVED and ACTIVE fids by
+					 * number (fids.n of them) */
 	pthread_t *workers;             /* the pool but for the serve thread */
 	unsigned nworkers;              /* started; at most this many run */
 };
@@ -113,7 +114,7 @@ void srv_fid_unhash(struct conn *c, struct fid *f);
 void srv_fid_put(struct conn *c, struct fid *f);
 void srv_fid_activate(struct conn *c, struct fid *f);
 void srv_fid_replace(struct conn *c, struct fid *old, struct fid *nf);
-struct fid **srv_fid_slot_locked(struct conn *c, uint32_t n);
+struct fid *srv_fid_find_locked(struct conn *c, uint32_t n);
 
 /* dispatch.c */
 int srv_dispatch(struct run *x);
