@@ -2,10 +2,11 @@
  * htab.h - an intrusive hash table of chains that grows with what it
  * holds, without a pause.
  *
- * For the drivers' tables of nodes and names (lib/nfs, lib/9p) and the
+ * For the drivers' tables of nodes and names (lib/nfs, lib/9p), the
  * path index of 9P fids (lib/9p/pathidx.c: the client's recovery
- * registry, uvfs-hostfs), which hold as many entries as the files a
- * mount knows or the fids it holds: a fixed number of
+ * registry, uvfs-hostfs) and the file server's fid table (lib/server, up
+ * to a million fids a connection), which hold as many entries as the
+ * files a mount knows or the fids it holds: a fixed number of
  * buckets made every lookup walk a chain as long as that number over the
  * buckets (with 75 000 files known through an nfs mount, a third of the
  * daemon's time went to such walks).  The table doubles once it holds
