@@ -26,6 +26,9 @@
  *
  * Each repetition's slowest walks are printed as notes with the number of
  * fids the table held then, to be matched with its doublings.
+ *
+ * -s STRIDE numbers the fids 1, 1 + STRIDE, 1 + 2 STRIDE... (default 1):
+ * a client whose numbers share their low bits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +44,8 @@
 #include "p9srv.h"
 
 #define CHECKPOINT 100000
+
+static uint32_t stride = 1;
 
 static int g_attach(struct p9srv_req *r, struct p9srv_fid *f,
 		    const struct p9_tattach *t, struct p9_qid *qid)
@@ -164,7 +169,7 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 		m.type = P9_TWALK;
 		m.tag = 1;
 		m.twalk.fid = 0;
-		m.twalk.newfid = (uint32_t)i + 1;
+		m.twalk.newfid = (uint32_t)i * stride + 1;
 		m.twalk.nwname = 0;
 		double c0 = cpu_now(), t0 = bench_now();
 		if (call(sv[0], &m, rbuf, sizeof(rbuf), &r))
@@ -230,18 +235,21 @@ int main(int argc, char **argv)
 {
 	int n = 1000000, reps = 3, opt;
 
-	while ((opt = getopt(argc, argv, "n:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:s:")) != -1) {
 		if (opt == 'n')
 			n = atoi(optarg);
 		else if (opt == 'r')
 			reps = atoi(optarg);
+		else if (opt == 's')
+			stride = (uint32_t)strtoul(optarg, NULL, 0);
 		else {
 			fprintf(stderr, "usage: bench_fid_grow [-n FIDS] "
-				"[-r REPS]\n");
+				"[-r REPS] [-s STRIDE]\n");
 			return 2;
 		}
 	}
-	if (n < 1 || reps < 1)
+	if (n < 1 || reps < 1 || stride < 1 ||
+	    (uint64_t)(n - 1) * stride + 1 >= P9_NOFID)
 		return 2;
 	double *wall = malloc((size_t)n * sizeof(*wall));
 	double *cpu = malloc((size_t)n * sizeof(*cpu));
@@ -255,8 +263,9 @@ int main(int argc, char **argv)
 				i + 1);
 			return 1;
 		}
-	printf("# bench_fid_grow: %d fids taken by Twalk on one connection, "
-	       "%d repetitions (medians)\n", n, reps);
+	printf("# bench_fid_grow: %d fids taken by Twalk on one connection "
+	       "(numbered with a stride of %u), %d repetitions (medians)\n",
+	       n, stride, reps);
 #define MED(field) ({ for (int i = 0; i < reps; i++) v[i] = o[i].field; \
 		      bench_median(v, reps); })
 	double med = MED(median), cmed = MED(cpu_median);
