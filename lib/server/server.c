@@ -229,12 +229,12 @@ static void send_rflush_locked(struct conn *c, uint16_t tag)
 
 /* --- the fid table --- */
 
-/* Clients take fid numbers in sequence: the product's low bits, which
- * pick the bucket, spread consecutive numbers over every bucket (a
- * second mix of the high bits in made each walk slower by a tenth). */
+/* The client picks the numbers: in sequence mostly, but one that takes
+ * them with a stride must not put them all on a few chains (a plain
+ * multiply keeps the number's low bits, which pick the bucket). */
 static uint64_t fid_hash(uint32_t n)
 {
-	return n * 0x9e3779b97f4a7c15ull;
+	return htab_hash64(n);
 }
 
 /* The fid numbered n in the table (RESERVED or ACTIVE), or NULL. */
