@@ -376,9 +376,9 @@ static void silly_remove_unmount(void **state)
 
 /* ---- an open that fails after the other opens closed ------------------- */
 
-/* The driver's open and release take a superblock only for its private
- * pointer (uvfs_sb_set_private): zeroed memory the size of any. */
-static _Alignas(64) unsigned char open_sb[1 << 16];
+/* A superblock for the driver's open and release, which read only its
+ * private pointer (uvfs_sb_set_private). */
+static struct uvfs_sb open_sb;
 
 struct opener {
 	struct uvfs_sb *sb;
@@ -408,7 +408,7 @@ static void silly_open_undo_removes(void **state)
 {
 	struct nconn *nc = connect_to(5000);
 	struct nsb *s = sb_new(nc);
-	struct uvfs_sb *sb = (struct uvfs_sb *)open_sb;
+	struct uvfs_sb *sb = &open_sb;
 	struct node *root = root_new(), *n = node_new();
 	struct n3attr da = { 0 };
 	void *h1 = NULL;
