@@ -41,6 +41,7 @@
 
 #include "bench_common.h"
 #include "p9.h"
+#include "bench_9p.h"
 #include "p9srv.h"
 
 #define CHECKPOINT 100000
@@ -80,31 +81,6 @@ static void *serve_main(void *arg)
 	struct server *s = arg;
 	p9srv_serve_fd(s->srv, s->fd, s->fd);
 	return NULL;
-}
-
-/* One message, its reply; 0 or -1. */
-static int call(int fd, struct p9_msg *m, uint8_t *rbuf, size_t cap,
-		struct p9_msg *r)
-{
-	uint8_t buf[512];
-	ssize_t len = p9_pack(buf, sizeof(buf), m);
-	size_t got = 0;
-	uint32_t size = 0;
-
-	if (len < 0 || write(fd, buf, (size_t)len) != len)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, rbuf + got, cap - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		if (got >= 4 && p9_frame_size(rbuf, got, (uint32_t)cap,
-					      &size) != 0)
-			return -1;
-		if (size && got >= size)
-			break;
-	}
-	return p9_unpack(rbuf, size, r) == 0 ? 0 : -1;
 }
 
 static double cpu_now(void)
@@ -152,7 +128,7 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 	m.tag = P9_NOTAG;
 	m.tversion.msize = 8192;
 	m.tversion.version = P9_STR(P9_VERSION_L);
-	if (call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
+	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
 		return -1;
 	memset(&m, 0, sizeof(m));
 	m.type = P9_TATTACH;
@@ -161,7 +137,7 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 	m.tattach.uname = P9_STR("root");
 	m.tattach.aname = P9_STR("");
 	m.tattach.n_uname = (uint32_t)geteuid();
-	if (call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
+	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
 		return -1;
 
 	for (int i = 0; i < n; i++) {
@@ -172,7 +148,7 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 		m.twalk.newfid = (uint32_t)i * stride + 1;
 		m.twalk.nwname = 0;
 		double c0 = cpu_now(), t0 = bench_now();
-		if (call(sv[0], &m, rbuf, sizeof(rbuf), &r))
+		if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r))
 			return -1;
 		wall[i] = bench_now() - t0;
 		cpu[i] = cpu_now() - c0;

@@ -32,6 +32,7 @@
 #include "bench_common.h"
 #include "hostfs.h"
 #include "p9.h"
+#include "bench_9p.h"
 #include "p9srv.h"
 
 static struct p9srv *srv;
@@ -48,31 +49,6 @@ static size_t heap_now(void)
 {
 	struct mallinfo2 mi = mallinfo2();
 	return mi.uordblks + mi.hblkhd;
-}
-
-/* One message, its reply; 0 or -1. */
-static int call(int fd, struct p9_msg *m, uint8_t *rbuf, size_t cap,
-		struct p9_msg *r)
-{
-	uint8_t buf[512];
-	ssize_t len = p9_pack(buf, sizeof(buf), m);
-	size_t got = 0;
-	uint32_t size = 0;
-
-	if (len < 0 || write(fd, buf, (size_t)len) != len)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, rbuf + got, cap - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		if (got >= 4 && p9_frame_size(rbuf, got, (uint32_t)cap,
-					      &size) != 0)
-			return -1;
-		if (size && got >= size)
-			break;
-	}
-	return p9_unpack(rbuf, size, r) == 0 ? 0 : -1;
 }
 
 static void rm_tree(const char *dir, int n)
@@ -127,7 +103,7 @@ int main(int argc, char **argv)
 	m.tag = P9_NOTAG;
 	m.tversion.msize = 8192;
 	m.tversion.version = P9_STR(P9_VERSION_L);
-	if (call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
+	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
 		return 1;
 	memset(&m, 0, sizeof(m));
 	m.type = P9_TATTACH;
@@ -136,7 +112,7 @@ int main(int argc, char **argv)
 	m.tattach.uname = P9_STR("root");
 	m.tattach.aname = P9_STR("");
 	m.tattach.n_uname = (uint32_t)geteuid();
-	if (call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
+	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
 		return 1;
 
 	size_t h0 = heap_now();
@@ -152,7 +128,7 @@ int main(int argc, char **argv)
 		m.twalk.newfid = (uint32_t)i + 1;
 		m.twalk.nwname = 1;
 		m.twalk.wname[0] = p9_str(name);
-		if (call(sv[0], &m, rbuf, sizeof(rbuf), &r))
+		if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r))
 			return 1;
 		if (r.type != P9_RWALK) {
 			printf("# bench_fid_mem: walk %d refused: %s\n", i + 1,

@@ -36,6 +36,7 @@
 
 #include "bench_common.h"
 #include "p9.h"
+#include "bench_9p.h"
 
 static double now_us(void)
 {
@@ -90,31 +91,6 @@ static double raw_rtt_us(int iters)
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	return t;
-}
-
-/* One 9P message on fd, its reply into rbuf.  0 or -1. */
-static int p9_call(int fd, struct p9_msg *m, uint8_t *rbuf, size_t cap,
-		   struct p9_msg *r)
-{
-	uint8_t buf[256];
-	ssize_t len = p9_pack(buf, sizeof(buf), m);
-	size_t got = 0;
-	uint32_t size = 0;
-
-	if (len < 0 || write(fd, buf, (size_t)len) != len)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, rbuf + got, cap - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		if (got >= 4 && p9_frame_size(rbuf, got, (uint32_t)cap,
-					      &size) != 0)
-			return -1;
-		if (size && got >= size)
-			break;
-	}
-	return p9_unpack(rbuf, size, r) == 0 ? 0 : -1;
 }
 
 /* Tread of 1 byte straight to a uvfs-hostfs child: microseconds per
