@@ -170,30 +170,16 @@ char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
  * false), else a fresh O_PATH one (flags added: O_DIRECTORY) checked to be
  * the same file the fid named (-ESTALE if not).
  */
-int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
-	      bool *owned, struct stat *st)
+/* hs_fid_fd by the fid's path: a fresh O_PATH descriptor, or an error. */
+static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
+			  struct stat *st)
 {
-	struct hfid *hf = f->priv;
 	char *path;
-	struct stat sb;
 	dev_t dev;
 	ino_t ino;
 	mode_t type;
 	int fd;
 
-	if (!st)
-		st = &sb;
-	pthread_mutex_lock(&hf->plock);
-	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
-	pthread_mutex_unlock(&hf->plock);
-	if (fd >= 0) {
-		*owned = false;
-		if (sys_fstat(fd, st) < 0)
-			return -errno;
-		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
-			return -ENOTDIR;
-		return fd;
-	}
 	if (!(path = hf_snap(hf, &dev, &ino, &type)))
 		return -ENOMEM;
 	fd = hs_resolve(hs, path, O_PATH | flags);
@@ -209,7 +195,52 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		sys_close(fd);
 		return -ESTALE;
 	}
-	*owned = true;
+	return fd;
+}
+
+/* Resolutions by a path a rename through the server moved meanwhile,
+ * tried again after it: at most this many in all. */
+#define RN_TRIES 8
+
+int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
+	      bool *owned, struct stat *st)
+{
+	struct hfid *hf = f->priv;
+	struct stat sb;
+	int fd;
+
+	if (!st)
+		st = &sb;
+	pthread_mutex_lock(&hf->plock);
+	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
+	pthread_mutex_unlock(&hf->plock);
+	if (fd >= 0) {
+		*owned = false;
+		if (sys_fstat(fd, st) < 0)
+			return -errno;
+		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
+			return -ENOTDIR;
+		return fd;
+	}
+	for (int tries = 1;; tries++) {
+		unsigned long mark = atomic_load(&hs->rn_seq), now;
+
+		fd = fid_fd_by_path(hs, hf, flags, st);
+		if ((fd != -ENOENT && fd != -ESTALE && fd != -ENOTDIR) ||
+		    tries == RN_TRIES)
+			break;
+		/* the path was copied, or resolved, while a rename here
+		 * moved it (the host's rename made, the fids not moved
+		 * yet): again once that rename is done.  A caller that is
+		 * that rename never gets here: its own paths are taken
+		 * before it makes rn_seq odd */
+		now = atomic_load(&hs->rn_seq);
+		if (now == mark && !(now & 1))
+			break;
+		pthread_mutex_lock(&hs->rn_lock);
+		pthread_mutex_unlock(&hs->rn_lock);
+	}
+	*owned = fd >= 0;
 	return fd;
 }
 
@@ -1147,6 +1178,7 @@ int hostfs_open(const char *dir, struct hostfs **out)
 	hs->rootfd = fd;
 	hs->rootdev = st.st_dev;
 	pthread_mutex_init(&hs->flock, NULL);
+	pthread_mutex_init(&hs->rn_lock, NULL);
 	hs->as_root = geteuid() == 0;
 	*out = hs;
 	return 0;
@@ -1158,6 +1190,7 @@ void hostfs_close(struct hostfs *hs)
 		return;
 	sys_close(hs->rootfd);
 	pthread_mutex_destroy(&hs->flock);
+	pthread_mutex_destroy(&hs->rn_lock);
 	pidx_fini(&hs->paths);
 	free(hs);
 }

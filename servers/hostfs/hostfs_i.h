@@ -20,6 +20,15 @@ struct hostfs {
 	bool as_root;           /* switch fsuid/fsgid per request */
 	pthread_mutex_t flock;  /* the fid index: paths, every hfid's hp
 				 * and links */
+	/* Renames through the server, one at a time (rn_lock, taken before
+	 * flock): each takes its paths, renames on the host and moves its
+	 * fids in the index with none other between.  rn_seq is odd from
+	 * just before a rename's renameat to just after its fids moved: a
+	 * fid's path copied then may name where its file was, so a
+	 * resolution by path that fails while rn_seq moved waits for that
+	 * rename and tries again (hs_fid_fd). */
+	pthread_mutex_t rn_lock;
+	atomic_ulong rn_seq;
 	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
 	struct pidx paths;      /* flock: every fid by its path (renames,
 				 * removals: names.c); a node's head is

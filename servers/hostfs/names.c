@@ -16,9 +16,10 @@
  * fails after the entry is made removes it again (hs_undo_create, also
  * used by lcreate in hostfs.c).
  *
- * Locks: hs->flock (the index: which fids are at which path), then a
- * fid's plock (its path, identity and descriptors), never the other way
- * round; a fid's path changes with both held (rename_fids through
+ * Locks: hs->rn_lock (renames through the server, one at a time: from
+ * their paths to their fids moved), then hs->flock (the index: which fids
+ * are at which path), then a fid's plock (its path, identity and
+ * descriptors), never the other way round; a fid's path changes with both held (rename_fids through
  * hs_index_put_locked), so either keeps it for a reader.  The one system
  * call made under flock is orphan_commit's dup of a descriptor.
  */
@@ -231,6 +232,18 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
  * gathered first (hf->mnext), then moved one by one, since a move
  * changes the nodes.
  */
+/* A rename's host call and the move of its fids are under way (rn_seq
+ * odd), then done (even).  => hs->rn_lock held. */
+static void rn_moving(struct hostfs *hs)
+{
+	atomic_fetch_add(&hs->rn_seq, 1);
+}
+
+static void rn_moved(struct hostfs *hs)
+{
+	atomic_fetch_add(&hs->rn_seq, 1);
+}
+
 static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 {
 	size_t fl = strlen(from), tl = strlen(to), cap = 0;
@@ -360,8 +373,11 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int dfd, pfd, err = 0;
 
-	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
+	pthread_mutex_lock(&hs->rn_lock);      /* one rename at a time */
+	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0) {
+		pthread_mutex_unlock(&hs->rn_lock);
 		return dfd;
+	}
 	dpath = hf_snap(dir->priv, NULL, NULL, NULL);
 	opath = hf_snap(hf, NULL, NULL, NULL);
 	if (dpath)
@@ -383,6 +399,7 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 		err = -ESTALE;
 	if (err == 0) {
 		int victim = orphan_prepare(hs, dfd, name, npath);
+		rn_moving(hs);
 		err = sys_renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
 		if (err == 0) {
 			orphan_commit(hs, victim, npath);
@@ -390,9 +407,11 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 		} else if (victim >= 0) {
 			sys_close(victim);
 		}
+		rn_moved(hs);
 	}
 	sys_close(pfd);
 out:
+	pthread_mutex_unlock(&hs->rn_lock);
 	free(dpath);
 	free(npath);
 	free(opath);
@@ -409,9 +428,13 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	bool oowned, nowned;
 	int ofd, nfd, err;
 
-	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0)
+	pthread_mutex_lock(&hs->rn_lock);      /* one rename at a time */
+	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0) {
+		pthread_mutex_unlock(&hs->rn_lock);
 		return ofd;
+	}
 	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
+		pthread_mutex_unlock(&hs->rn_lock);
 		hs_fd_done(ofd, oowned);
 		return nfd;
 	}
@@ -426,6 +449,7 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	free(nd_path);
 	if (paths)
 		victim = orphan_prepare(hs, nfd, nname, to);
+	rn_moving(hs);
 	err = sys_renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
 	if (err == 0 && paths) {
 		orphan_commit(hs, victim, to);
@@ -433,6 +457,8 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	} else if (victim >= 0) {
 		sys_close(victim);
 	}
+	rn_moved(hs);
+	pthread_mutex_unlock(&hs->rn_lock);
 	free(from);
 	free(to);
 	hs_fd_done(nfd, nowned);
