@@ -19,8 +19,9 @@
  * Locks: hs->rn_lock (renames through the server, one at a time: from
  * their paths to their fids moved), then hs->flock (the index: which fids
  * are at which path), then a fid's plock (its path, identity and
- * descriptors), never the other way round; a fid's path changes with both held (rename_fids through
- * hs_index_put_locked), so either keeps it for a reader.  The one system
+ * descriptors), never the other way round; a fid's path changes with
+ * both held (rename_fids through hs_index_put_locked), so either keeps it
+ * for a reader.  The one system
  * call made under flock is orphan_commit's dup of a descriptor.
  */
 #define _GNU_SOURCE
@@ -220,18 +221,6 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
 	sys_close(pfd);
 }
 
-/*
- * After a rename through the server of "from" to "to": every fid at or
- * below "from" follows it (as a local vnode would).  Fids that named the
- * file replaced at "to" now resolve to the moved file and answer ESTALE.
- * A fid whose new path cannot be allocated is left as it was (stale).
- *
- * Only the fids at or below "from" are visited: the index's node of
- * "from" lists those at it, its subtree leads to those below (a file, or
- * a directory nothing below which is known, has no subtree).  They are
- * gathered first (hf->mnext), then moved one by one, since a move
- * changes the nodes.
- */
 /* A rename's host call and the move of its fids are under way (rn_seq
  * odd), then done (even).  => hs->rn_lock held. */
 static void rn_moving(struct hostfs *hs)
@@ -244,6 +233,18 @@ static void rn_moved(struct hostfs *hs)
 	atomic_fetch_add(&hs->rn_seq, 1);
 }
 
+/*
+ * After a rename through the server of "from" to "to": every fid at or
+ * below "from" follows it (as a local vnode would).  Fids that named the
+ * file replaced at "to" now resolve to the moved file and answer ESTALE.
+ * A fid whose new path cannot be allocated is left as it was (stale).
+ *
+ * Only the fids at or below "from" are visited: the index's node of
+ * "from" lists those at it, its subtree leads to those below (a file, or
+ * a directory nothing below which is known, has no subtree).  They are
+ * gathered first (hf->mnext), then moved one by one, since a move
+ * changes the nodes.
+ */
 static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 {
 	size_t fl = strlen(from), tl = strlen(to), cap = 0;
