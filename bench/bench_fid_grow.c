@@ -123,21 +123,7 @@ static int run(int n, int rep, struct rep *o, double *wall, double *cpu)
 	s.fd = sv[1];
 	pthread_create(&t, NULL, serve_main, &s);
 
-	memset(&m, 0, sizeof(m));
-	m.type = P9_TVERSION;
-	m.tag = P9_NOTAG;
-	m.tversion.msize = 8192;
-	m.tversion.version = P9_STR(P9_VERSION_L);
-	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
-		return -1;
-	memset(&m, 0, sizeof(m));
-	m.type = P9_TATTACH;
-	m.tattach.fid = 0;
-	m.tattach.afid = P9_NOFID;
-	m.tattach.uname = P9_STR("root");
-	m.tattach.aname = P9_STR("");
-	m.tattach.n_uname = (uint32_t)geteuid();
-	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
+	if (p9_start(sv[0], rbuf, sizeof(rbuf)))
 		return -1;
 
 	for (int i = 0; i < n; i++) {

@@ -115,21 +115,7 @@ static double raw9p_rtt_us(const char *server, const char *dir, int iters)
 		_exit(127);
 	}
 	close(sv[1]);
-	memset(&m, 0, sizeof(m));
-	m.type = P9_TVERSION;
-	m.tag = P9_NOTAG;
-	m.tversion.msize = 8192;
-	m.tversion.version = P9_STR(P9_VERSION_L);
-	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RVERSION)
-		goto out;
-	memset(&m, 0, sizeof(m));
-	m.type = P9_TATTACH;
-	m.tattach.fid = 0;
-	m.tattach.afid = P9_NOFID;
-	m.tattach.uname = P9_STR("root");
-	m.tattach.aname = P9_STR("");
-	m.tattach.n_uname = (uint32_t)geteuid();
-	if (p9_call(sv[0], &m, rbuf, sizeof(rbuf), &r) || r.type != P9_RATTACH)
+	if (p9_start(sv[0], rbuf, sizeof(rbuf)))
 		goto out;
 	memset(&m, 0, sizeof(m));
 	m.type = P9_TWALK;
