@@ -799,8 +799,9 @@ struct uvfs {
 	pthread_cond_t idle_cv;             /* queue drained (monotonic) */
 	struct cds_list_head work_queue;    /* work_lock: urgent work */
 	struct cds_list_head lazy_queue;    /* work_lock: vnode reclaims */
-	unsigned work_running;              /* work_lock */
+	unsigned long work_running;         /* work_lock */
 	unsigned long work_pending;         /* work_lock: queued + running */
+	unsigned long lazy_n;               /* work_lock: on lazy_queue */
 	bool work_stop;                     /* work_lock */
 	bool lazy_armed;                    /* work_lock: a batch is forming */
 	struct timespec lazy_since;         /* work_lock: since when
