@@ -74,6 +74,8 @@ void work_queue(struct uvfs *u, struct work *w);
  * others (vnode reclaims): one wakeup per batch, not per item.  A barrier
  * (uvfs_settle) or urgent work makes the workers go at once. */
 void work_queue_lazy(struct uvfs *u, struct work *w);
+/* Runs a batch taken from the lazy queue (vnode.c): reclaims only. */
+void vn_reclaim_batch(struct uvfs *u, struct cds_list_head *batch);
 /* Runs, in the calling thread, the queued items that match: a waiter that
  * needs them done helps instead of blocking a worker on its own queue. */
 void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),

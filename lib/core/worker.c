@@ -102,13 +102,13 @@ void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
 }
 
 /* => work_lock held, the lazy queue not empty.  Takes the whole lazy
- * queue and runs it: one hold of work_lock for the batch rather than two
- * per item, and one worker per batch (the others, woken by urgent work,
- * find nothing lazy to contend for). */
+ * queue (vnode reclaims only) and runs it as one batch: one hold of
+ * work_lock for the batch rather than two per item, and one worker per
+ * batch (the others, woken by urgent work, find nothing lazy to contend
+ * for). */
 static void run_lazy_batch_locked(struct uvfs *u)
 {
 	struct cds_list_head mine;
-	struct work *w, *tmp;
 	unsigned long k = u->lazy_n;
 
 	CDS_INIT_LIST_HEAD(&mine);
@@ -117,10 +117,7 @@ static void run_lazy_batch_locked(struct uvfs *u)
 	u->lazy_n = 0;
 	u->work_running += k;
 	pthread_mutex_unlock(&u->work_lock);
-	cds_list_for_each_entry_safe(w, tmp, &mine, link) {
-		cds_list_del(&w->link);
-		w->fn(w);
-	}
+	vn_reclaim_batch(u, &mine);
 	pthread_mutex_lock(&u->work_lock);
 	u->work_running -= k;
 	u->work_pending -= k;
