@@ -265,6 +265,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlink_vs_reclaim, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_getattr_consistent, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

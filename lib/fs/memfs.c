@@ -52,7 +52,11 @@
  *                    links (create, link, unlink, rename), read by lookup
  *                    and readdir.
  *   2. node->lock    mutex: one node's attributes and data.  At most one
- *                    node lock is held at a time.
+ *                    node lock is held at a time.  Taken through
+ *                    node_lock/node_unlock (memfs_i.h), which keep
+ *                    node->aseq odd while it is held: getattr reads the
+ *                    attributes without it and keeps what it read only
+ *                    if aseq was even and did not move (a seqlock).
  *   3. fs->itab_lock mutex: the ino table, the ino counter, every vrefs.
  *   4. the page pool's lock (memfs_pages.c): a leaf, taken to get or give
  *                    back pages, with a node lock held or not.
@@ -224,7 +228,7 @@ bool memfs_node_unlink(struct memfs *fs, struct node *n,
 {
 	bool dead;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (n->type == S_IFDIR) {
 		n->nlink = 0;
 		n->u.dir.parent = NULL;
@@ -234,7 +238,7 @@ bool memfs_node_unlink(struct memfs *fs, struct node *n,
 	}
 	n->ctime = *ts;
 	dead = unhash_if_dead_locked(fs, n);
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return dead;
 }
 
@@ -243,18 +247,18 @@ bool memfs_node_unlink(struct memfs *fs, struct node *n,
 void memfs_dir_touch(struct node *d, int dlink, int dent,
 		     const struct timespec *ts)
 {
-	pthread_mutex_lock(&d->lock);
+	node_lock(d);
 	d->nlink += dlink;
 	d->size += (off_t)dent * DIRENT_BOGO;
 	d->mtime = d->ctime = *ts;
-	pthread_mutex_unlock(&d->lock);
+	node_unlock(d);
 }
 
 void memfs_node_touch_ctime(struct node *n, const struct timespec *ts)
 {
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	n->ctime = *ts;
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 }
 
 /* ---- regular file data ------------------------------------------------- */
@@ -551,7 +555,7 @@ static void op_reclaim(struct uvfs_sb *sb, void *priv)
 	struct node *n = priv;
 	bool dead;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	pthread_mutex_lock(&fs->itab_lock);
 	assert(n->vrefs > 0);
 	n->vrefs--;
@@ -559,7 +563,7 @@ static void op_reclaim(struct uvfs_sb *sb, void *priv)
 	if (dead)
 		memfs_itab_remove_locked(fs, n);
 	pthread_mutex_unlock(&fs->itab_lock);
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	if (dead)
 		memfs_node_free(fs, n);
 }
@@ -584,28 +588,63 @@ static inline void stat_clear(struct stat *st)
 #endif
 }
 
+/* Reads one attribute while a holder of the node lock may write it: one
+ * load, never torn into two nor read twice (the sequence decides whether
+ * what was read is kept). */
+#define ATTR_READ(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Copies n's attributes into *st (zeroed); n->lock held or not. */
+static inline void attr_copy(const struct node *n, struct stat *st)
+{
+	st->st_mode = ATTR_READ(n->mode);
+	st->st_nlink = ATTR_READ(n->nlink);
+	st->st_uid = ATTR_READ(n->uid);
+	st->st_gid = ATTR_READ(n->gid);
+	st->st_size = ATTR_READ(n->size);
+	st->st_blocks = n->type == S_IFREG ?
+		(blkcnt_t)(ATTR_READ(n->u.reg.npages) * (PG_SIZE / 512)) : 0;
+	st->st_atim.tv_sec = ATTR_READ(n->atime.tv_sec);
+	st->st_atim.tv_nsec = ATTR_READ(n->atime.tv_nsec);
+	st->st_mtim.tv_sec = ATTR_READ(n->mtime.tv_sec);
+	st->st_mtim.tv_nsec = ATTR_READ(n->mtime.tv_nsec);
+	st->st_ctim.tv_sec = ATTR_READ(n->ctime.tv_sec);
+	st->st_ctim.tv_nsec = ATTR_READ(n->ctime.tv_nsec);
+}
+
+/* The copy under the lock: a holder was in the way of the one without. */
+static __attribute__((noinline)) void attr_copy_locked(struct node *n,
+							 struct stat *st)
+{
+	pthread_mutex_lock(&n->lock);   /* reads only: aseq stays */
+	attr_copy(n, st);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Without the node lock, unless a holder is in the way: the copy is kept
+ * if n->aseq was even before it and unchanged after it; else it is taken
+ * again under the lock.  The lock pair was a fifth of an in-memory stat
+ * (bench_stat; docs/memfs.md).  ThreadSanitizer cannot tell a seqlock's
+ * discarded reads from a race, so its builds always take the lock. */
 static int op_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct node *n = priv;
 
 	(void)sb;
 	stat_clear(st);
-	pthread_mutex_lock(&n->lock);
-	st->st_dev = 0;
 	st->st_ino = n->ino;
-	st->st_mode = n->mode;
-	st->st_nlink = n->nlink;
-	st->st_uid = n->uid;
-	st->st_gid = n->gid;
 	st->st_rdev = n->rdev;
-	st->st_size = n->size;
 	st->st_blksize = PG_SIZE;
-	st->st_blocks = n->type == S_IFREG ?
-		(blkcnt_t)(n->u.reg.npages * (PG_SIZE / 512)) : 0;
-	st->st_atim = n->atime;
-	st->st_mtim = n->mtime;
-	st->st_ctim = n->ctime;
-	pthread_mutex_unlock(&n->lock);
+#if !defined(__SANITIZE_THREAD__)
+	uint32_t s = atomic_load_explicit(&n->aseq, memory_order_acquire);
+
+	if (!(s & 1)) {
+		attr_copy(n, st);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&n->aseq, memory_order_relaxed) == s)
+			return 0;
+	}
+#endif
+	attr_copy_locked(n, st);
 	return 0;
 }
 
@@ -633,7 +672,7 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 		return -EINVAL;
 	now(&ts);
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (v & (UVFS_SET_UID | UVFS_SET_GID)) {
 		if (v & UVFS_SET_UID)
 			n->uid = sa->uid;
@@ -681,7 +720,7 @@ static int op_setattr(struct uvfs_sb *sb, void *priv,
 	}
 	if (changed)
 		n->ctime = ts;
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return 0;
 }
 
@@ -696,11 +735,11 @@ static int op_permission(struct uvfs_sb *sb, void *priv, int mask,
 
 	(void)sb;
 	mask &= R_OK | W_OK | X_OK;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	mode = n->mode;
 	uid = n->uid;
 	gid = n->gid;
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 
 	if (cred->uid == 0) {
 		if ((mask & X_OK) && n->type != S_IFDIR &&
@@ -750,7 +789,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 	if (n > SSIZE_MAX)
 		n = SSIZE_MAX;
 
-	pthread_mutex_lock(&nd->lock);
+	node_lock(nd);
 	if (off >= nd->size)
 		n = 0;
 	else if (n > (uint64_t)(nd->size - off))
@@ -771,7 +810,7 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
 		done += chunk;
 	}
 	touch_atime_locked(nd);
-	pthread_mutex_unlock(&nd->lock);
+	node_unlock(nd);
 	return (ssize_t)done;
 }
 
@@ -814,7 +853,7 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 	if (end - first > PREFILL_MAX)
 		end = first + PREFILL_MAX;
 	pf->n = (unsigned)(end - first);
-	pthread_mutex_lock(&nd->lock);
+	node_lock(nd);
 	for (unsigned i = 0; i < pf->n; i++) {
 		void *cur = memfs_radix_lookup(&nd->u.reg.pages, first + i);
 		/* a marker for now: filled below, outside the lock */
@@ -822,7 +861,7 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 			    (char *)MEMFS_RESERVED : NULL;
 		want += pf->pg[i] != NULL;
 	}
-	pthread_mutex_unlock(&nd->lock);
+	node_unlock(nd);
 	if (want == 0)
 		return;
 	/* the pool's pages, not zeroed: every byte is written now */
@@ -867,7 +906,7 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 	    n <= (uint64_t)(FILE_SIZE_MAX - *off))
 		prefill(nd, buf, n, *off, &pf);
 
-	pthread_mutex_lock(&nd->lock);
+	node_lock(nd);
 	pos = *off < 0 ? nd->size : *off;
 	if (n > 0 && pos >= FILE_SIZE_MAX) {
 		err = -EFBIG;
@@ -911,7 +950,7 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 	if (err == 0)
 		*off = pos + (off_t)done;
 unlock:
-	pthread_mutex_unlock(&nd->lock);
+	node_unlock(nd);
 	for (unsigned i = 0; i < pf.n; i++)     /* not taken: a page was there */
 		if (pf.pg[i] != NULL)
 			memfs_pool_put(pf.pg[i]);
@@ -1000,9 +1039,9 @@ static int op_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		if (i < n || !more)
 			break;
 	}
-	pthread_mutex_lock(&d->lock);
+	node_lock(d);
 	touch_atime_locked(d);
-	pthread_mutex_unlock(&d->lock);
+	node_unlock(d);
 	return 0;
 }
 

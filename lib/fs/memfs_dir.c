@@ -306,7 +306,7 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 		goto unlock;
 
 	/* Nothing fails from here on. */
-	pthread_mutex_lock(&d->lock);
+	node_lock(d);
 	if (d->mode & S_ISGID) {
 		n->gid = d->gid;
 		if (type == S_IFDIR)
@@ -319,7 +319,7 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 	d->nlink += type == S_IFDIR;
 	d->size += DIRENT_BOGO;
 	d->mtime = d->ctime = ts;
-	pthread_mutex_unlock(&d->lock);
+	node_unlock(d);
 	n->atime = n->mtime = n->ctime = ts;
 	if (type == S_IFDIR)
 		n->u.dir.parent = d;
@@ -376,10 +376,10 @@ int memfs_link(struct uvfs_sb *sb, void *dirp, const char *name,
 	if (err == 0) {
 		de->child = n;
 		dir_insert(&d->u.dir, de);
-		pthread_mutex_lock(&n->lock);
+		node_lock(n);
 		n->nlink++;
 		n->ctime = ts;
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 		memfs_dir_touch(d, 0, 1, &ts);
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
@@ -585,8 +585,8 @@ ssize_t memfs_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 	if (len > size)
 		len = size;
 	memcpy(buf, n->u.target, len);
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	touch_atime_locked(n);
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return (ssize_t)len;
 }

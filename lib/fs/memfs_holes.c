@@ -172,7 +172,7 @@ int memfs_fallocate(struct uvfs_sb *sb, void *priv, void *fh, int mode,
 		return -EINVAL;
 	end = (uint64_t)off + (uint64_t)len;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		memfs_punch_locked(fs, n, (uint64_t)off, end);
 	} else {
@@ -186,7 +186,7 @@ int memfs_fallocate(struct uvfs_sb *sb, void *priv, void *fh, int mode,
 		now(&n->mtime);
 		n->ctime = n->mtime;
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return err;
 }
 
@@ -205,7 +205,7 @@ off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
 	if (n->type != S_IFREG || off < 0)
 		return -ENXIO;
 	idx = (uint64_t)off >> PG_SHIFT;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (off >= n->size) {
 		pos = -ENXIO;
 	} else if (whence == SEEK_DATA) {
@@ -229,7 +229,7 @@ off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
 	} else {
 		pos = -EINVAL;
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return pos;
 }
 
@@ -241,9 +241,9 @@ static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf)
 	size_t chunk = PG_SIZE - (pin & PG_MASK);
 	const char *pg;
 
-	pthread_mutex_lock(&s->lock);
+	node_lock(s);
 	if ((off_t)pin >= s->size) {
-		pthread_mutex_unlock(&s->lock);
+		node_unlock(s);
 		return 0;
 	}
 	if (len > (uint64_t)(s->size - (off_t)pin))
@@ -255,7 +255,7 @@ static size_t copy_read(struct node *s, uint64_t pin, size_t len, char *buf)
 		memcpy(buf, pg + (pin & PG_MASK), chunk);
 	else
 		memset(buf, 0, chunk);
-	pthread_mutex_unlock(&s->lock);
+	node_unlock(s);
 	return chunk;
 }
 
@@ -266,13 +266,13 @@ static int copy_write(struct memfs *fs, struct node *d, uint64_t pout,
 	char *pg;
 	int err;
 
-	pthread_mutex_lock(&d->lock);
+	node_lock(d);
 	err = memfs_page_for_write(fs, d, pout >> PG_SHIFT, &pg);
 	if (err == 0)
 		memcpy(pg + (pout & PG_MASK), buf, chunk);
 	if (err == 0 && (off_t)(pout + chunk) > d->size)
 		d->size = (off_t)(pout + chunk);
-	pthread_mutex_unlock(&d->lock);
+	node_unlock(d);
 	return err;
 }
 
@@ -316,14 +316,14 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 		done += chunk;
 	}
 	free(buf);
-	pthread_mutex_lock(&s->lock);
+	node_lock(s);
 	touch_atime_locked(s);  /* a read of the source */
-	pthread_mutex_unlock(&s->lock);
+	node_unlock(s);
 	if (done > 0) {
-		pthread_mutex_lock(&d->lock);
+		node_lock(d);
 		now(&d->mtime);
 		d->ctime = d->mtime;
-		pthread_mutex_unlock(&d->lock);
+		node_unlock(d);
 	}
 	return done > 0 ? (ssize_t)done : err;
 }

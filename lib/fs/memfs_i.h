@@ -111,6 +111,9 @@ struct node {
 	pthread_mutex_t lock;
 	uint64_t ino;           /* c */
 	mode_t type;            /* c: the S_IFMT bits */
+	_Atomic uint32_t aseq;  /* n to change (node_lock, node_unlock):
+				 * odd while the lock is held; read
+				 * without it (op_getattr) */
 	mode_t mode;            /* n: type | permission bits */
 	uid_t uid;              /* n */
 	gid_t gid;              /* n */
@@ -165,6 +168,26 @@ struct options {
 
 
 /* ---- small helpers ----------------------------------------------------- */
+
+/* The node lock, and the sequence it keeps: n->aseq is odd while the lock
+ * is held, so op_getattr can copy the attributes without the lock and
+ * take them again if a holder came in between (a seqlock;
+ * docs/memfs.md, "Attributes without the lock").  Every holder of n->lock takes it through these, so no
+ * change of an attribute can be missed by the sequence. */
+static inline void node_lock(struct node *n)
+{
+	pthread_mutex_lock(&n->lock);
+	atomic_store_explicit(&n->aseq, atomic_load_explicit(
+		&n->aseq, memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);  /* odd before writes */
+}
+
+static inline void node_unlock(struct node *n)
+{
+	atomic_store_explicit(&n->aseq, atomic_load_explicit(
+		&n->aseq, memory_order_relaxed) + 1, memory_order_release);
+	pthread_mutex_unlock(&n->lock);
+}
 
 static inline void now(struct timespec *ts)
 {

@@ -84,7 +84,7 @@ ssize_t memfs_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
 	r = xattr_name(name, &nlen);
 	if (r != 0)
 		return r;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	x = *xattr_find_locked(n, name, nlen);
 	if (x == NULL) {
 		r = -ENODATA;
@@ -95,7 +95,7 @@ ssize_t memfs_getxattr(struct uvfs_sb *sb, void *priv, const char *name,
 			memcpy(value, x->data + x->nlen + 1, x->vlen);
 		r = (ssize_t)x->vlen;
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return r;
 }
 
@@ -109,7 +109,7 @@ ssize_t memfs_listxattr(struct uvfs_sb *sb, void *priv, char *list,
 	ssize_t r;
 
 	(void)sb;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	for (x = n->xattrs; x != NULL; x = x->next)
 		len += x->nlen + 1;
 	if (size != 0 && len > size) {
@@ -125,7 +125,7 @@ ssize_t memfs_listxattr(struct uvfs_sb *sb, void *priv, char *list,
 		}
 		r = (ssize_t)len;
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return r;
 }
 
@@ -155,7 +155,7 @@ int memfs_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 	if (size != 0)
 		memcpy(x->data + nlen + 1, value, size);
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	pp = xattr_find_locked(n, name, nlen);
 	old = *pp;
 	if (old != NULL && (flags & XATTR_CREATE))
@@ -170,7 +170,7 @@ int memfs_setxattr(struct uvfs_sb *sb, void *priv, const char *name,
 		*pp = x;
 		now(&n->ctime);
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	if (err != 0) {
 		free(x);
 		return err;
@@ -190,7 +190,7 @@ int memfs_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 	err = xattr_name(name, &nlen);
 	if (err != 0)
 		return err;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	pp = xattr_find_locked(n, name, nlen);
 	x = *pp;
 	if (x != NULL) {
@@ -199,7 +199,7 @@ int memfs_removexattr(struct uvfs_sb *sb, void *priv, const char *name)
 		assert(err == 0); /* shrinking */
 		now(&n->ctime);
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	if (x == NULL)
 		return -ENODATA;
 	free(x);
