@@ -117,6 +117,8 @@ ssize_t uvfs_pread(struct uvfs_ctx *ctx, int fd, void *buf, size_t n,
 ssize_t uvfs_pwrite(struct uvfs_ctx *ctx, int fd, const void *buf, size_t n,
 		    off_t off);
 off_t uvfs_lseek(struct uvfs_ctx *ctx, int fd, off_t off, int whence);
+/* The stat calls fill *st in place: on error its contents are
+ * unspecified (a file system may have written part of it). */
 int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st);
 int uvfs_stat(struct uvfs_ctx *ctx, const char *path, struct stat *st);
 int uvfs_lstat(struct uvfs_ctx *ctx, const char *path, struct stat *st);

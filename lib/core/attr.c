@@ -21,14 +21,11 @@
 int uvfs_fstat(struct uvfs_ctx *ctx, int fd, struct stat *st)
 {
 	struct file *f = fd_get(ctx, fd);
-	struct stat tmp;
 	int r;
 
 	if (!f)
 		return -EBADF;
-	r = vop_getattr(f->path.vp, &tmp);
-	if (!r)
-		*st = tmp;
+	r = vop_getattr(f->path.vp, st);
 	file_put(f);
 	return r;
 }
@@ -38,7 +35,6 @@ static int fstatat_once(struct uvfs_ctx *ctx, int dirfd, const char *path,
 {
 	unsigned lk = LK_BORROW;        /* the vnode only, for the call */
 	struct path p;
-	struct stat tmp;
 	int r;
 
 	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT))
@@ -55,9 +51,7 @@ static int fstatat_once(struct uvfs_ctx *ctx, int dirfd, const char *path,
 	r = namei_at(ctx, dirfd, path, lk, &p);
 	if (r)
 		return r;
-	r = vop_getattr(p.vp, &tmp);
-	if (!r)
-		*st = tmp;
+	r = vop_getattr(p.vp, st);
 	path_put(&p);
 	return r;
 }
