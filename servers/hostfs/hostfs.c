@@ -165,14 +165,63 @@ char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
 	return path;
 }
 
-/*
- * A descriptor for the fid's file: its open descriptor if opened (*owned
- * false), else a fresh O_PATH one (flags added: O_DIRECTORY) checked to be
- * the same file the fid named (-ESTALE if not).
- */
-/* hs_fid_fd by the fid's path: a fresh O_PATH descriptor, or an error. */
+/* --- resolutions by path that a rename raced ---
+ *
+ * A rename through the server (names.c) makes rn_seq odd just before its
+ * renameat and even again once it has moved its fids in the index.  A
+ * fid's path copied meanwhile may name where the file was: resolved, it
+ * leads nowhere (ENOENT, ENOTDIR) or to another file (ESTALE), although
+ * the file is there under its new name.  So every resolution by a fid's
+ * path runs as
+ *
+ *	for (int tries = 1;; tries++) {
+ *		unsigned long mark = hs_rn_mark(hs);
+ *		err = (copy the path, resolve it);
+ *		if (!hs_rn_again(hs, mark, err, tries))
+ *			break;
+ *	}
+ *
+ * A rename's own resolutions (names.c, with rn_lock held) never go round
+ * again: no other rename moves rn_seq meanwhile.  The wait takes rn_lock
+ * and drops it, holding neither flock nor any plock (lock order: rn_lock,
+ * then flock, then a plock; a request's fid locks before all three). */
+
+/* Resolutions by a path a rename through the server moved meanwhile,
+ * tried again after it: at most this many in all. */
+#define RN_TRIES 8
+
+unsigned long hs_rn_mark(struct hostfs *hs)
+{
+	return atomic_load(&hs->rn_seq);
+}
+
+/* => mark: hs_rn_mark before the path was copied; err: the resolution's
+ * result (0, a descriptor or -errno); tries: how many were made.
+ * Whether to resolve again: err says the path led nowhere or elsewhere,
+ * a rename through the server was under way at mark or began since, and
+ * fewer than RN_TRIES were made.  If so, that rename (or the one under
+ * way now) has finished when this returns. */
+bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries)
+{
+	unsigned long now;
+
+	if ((err != -ENOENT && err != -ESTALE && err != -ENOTDIR) ||
+	    tries >= RN_TRIES)
+		return false;
+	now = atomic_load(&hs->rn_seq);
+	if (now == mark && !(now & 1))
+		return false;
+	pthread_mutex_lock(&hs->rn_lock);
+	pthread_mutex_unlock(&hs->rn_lock);
+	return true;
+}
+
+/* The fid's file by its path, once: a fresh O_PATH descriptor (flags
+ * added) checked to be the file the fid named (-ESTALE if not), its stat
+ * in st, and in *pathp (if not NULL; to free) the copy of the path that
+ * was resolved.  An error (-ENOMEM: no copy). */
 static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
-			  struct stat *st)
+			  char **pathp, struct stat *st)
 {
 	char *path;
 	dev_t dev;
@@ -183,25 +232,28 @@ static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
 	if (!(path = hf_snap(hf, &dev, &ino, &type)))
 		return -ENOMEM;
 	fd = hs_resolve(hs, path, O_PATH | flags);
-	free(path);
-	if (fd < 0)
-		return fd;
-	if (sys_fstat(fd, st) < 0) {
+	if (fd >= 0 && sys_fstat(fd, st) < 0) {
 		int err = -errno;
 		sys_close(fd);
-		return err;
-	}
-	if (!hs_same_file(dev, ino, type, st)) {
+		fd = err;
+	} else if (fd >= 0 && !hs_same_file(dev, ino, type, st)) {
 		sys_close(fd);
-		return -ESTALE;
+		fd = -ESTALE;
 	}
+	if (fd >= 0 && pathp)
+		*pathp = path;
+	else
+		free(path);
 	return fd;
 }
 
-/* Resolutions by a path a rename through the server moved meanwhile,
- * tried again after it: at most this many in all. */
-#define RN_TRIES 8
-
+/*
+ * A descriptor for the fid's file: its open descriptor if opened, or the
+ * one it keeps if removed through the server (*owned false), else a fresh
+ * O_PATH one by its path (flags added: O_DIRECTORY) checked to be the
+ * same file the fid named (-ESTALE if not), resolved again after a rename
+ * that raced it (hs_rn_again).
+ */
 int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	      bool *owned, struct stat *st)
 {
@@ -223,22 +275,11 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 		return fd;
 	}
 	for (int tries = 1;; tries++) {
-		unsigned long mark = atomic_load(&hs->rn_seq), now;
+		unsigned long mark = hs_rn_mark(hs);
 
-		fd = fid_fd_by_path(hs, hf, flags, st);
-		if ((fd != -ENOENT && fd != -ESTALE && fd != -ENOTDIR) ||
-		    tries == RN_TRIES)
+		fd = fid_fd_by_path(hs, hf, flags, NULL, st);
+		if (!hs_rn_again(hs, mark, fd, tries))
 			break;
-		/* the path was copied, or resolved, while a rename here
-		 * moved it (the host's rename made, the fids not moved
-		 * yet): again once that rename is done.  A caller that is
-		 * that rename never gets here: its own paths are taken
-		 * before it makes rn_seq odd */
-		now = atomic_load(&hs->rn_seq);
-		if (now == mark && !(now & 1))
-			break;
-		pthread_mutex_lock(&hs->rn_lock);
-		pthread_mutex_unlock(&hs->rn_lock);
 	}
 	*owned = fd >= 0;
 	return fd;

@@ -67,6 +67,11 @@ int hs_dir_fd(struct hostfs *hs, struct p9srv_fid *dir, bool *owned);
 int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	      bool *owned, struct stat *st);
 void hs_fd_done(int fd, bool owned);
+/* A resolution by a fid's path that a rename through the server raced
+ * goes round again (hostfs.c, "resolutions by path that a rename
+ * raced"). */
+unsigned long hs_rn_mark(struct hostfs *hs);
+bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries);
 uint16_t hs_file_gen(int dfd, const char *name);
 int hs_name_check(struct p9_str n, char *out);
 char *hs_path_join(const char *dir, const char *name);
