@@ -4,12 +4,13 @@
  * negotiation, the fid rules, ENOSYS for missing operations, Tflush of a
  * slow request, malformed and oversized messages, many requests in
  * flight; then hostfs (in-process) for create/write/read/readdir/unlink,
- * and the uvfs-hostfs binary over an inherited socketpair.
+ * the uvfs-hostfs binary over an inherited socketpair, and hostfs's
+ * requests racing renames of a directory above their fids.
  *
  * This file is the harness (the tiny file system, hostfs in process, the
  * helpers) and main with the tests in the order they run; the tests are
- * in test_p9server_{proto,hostfs,load}.c by topic, included below into
- * this one translation unit.
+ * in test_p9server_{proto,hostfs,load,renames}.c by topic, included
+ * below into this one translation unit.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -173,6 +174,7 @@ static void rm_rf(const char *path)
 #include "test_p9server_proto.c"     /* the protocol, on the tiny fs */
 #include "test_p9server_hostfs.c"    /* hostfs in process, the binary */
 #include "test_p9server_load.c"      /* many requests, fids, clients */
+#include "test_p9server_renames.c"   /* requests racing renames */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +197,10 @@ int main(void)
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),
 		cmocka_unit_test(hostfs_max_fids),
+		cmocka_unit_test(walk_start_races_rename),
 	};
+	/* UVFS_TEST_FILTER=pattern runs only the matching tests */
+	if (getenv("UVFS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("UVFS_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

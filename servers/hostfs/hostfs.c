@@ -546,61 +546,56 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 	return 0;
 }
 
-/*
- * Each name is opened beneath the descriptor the previous one reached
- * (the fid's own re-resolved from the root, checked to be its file), so a
- * walk costs one openat2 per name and no path is looked up whole; ".."
- * is lexical (the root is its own parent) and resolved from the root.
- */
-static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
-		   struct p9srv_fid *nf, uint16_t nwname,
-		   const struct p9_str *wname, struct p9_qid *wqid,
-		   uint16_t *nwqid)
-{
-	struct hostfs *hs = hs_of(r);
-	char *path, *next;
+/* Where a walk got to: the names walked, the path (to free) and stat of
+ * the last file reached.  by_path: the error that stopped it came from a
+ * resolution by a path copied from the fid (its start, or a ".."), which
+ * a rename through the server may have raced. */
+struct walk {
+	uint16_t n;
+	char *path;
 	struct stat st;
-	bool owned;
-	struct hfid *fh = f->priv;
-	uint16_t i;
-	int fd, orphan, err = 0;
-	dev_t dev;
-	ino_t ino;
-	mode_t type;
+	bool by_path;
+};
 
-	pthread_mutex_lock(&fh->plock);
-	orphan = fh->ofd;       /* never closed before clunk */
-	pthread_mutex_unlock(&fh->plock);
-	if (orphan >= 0 && nwname > 0)
-		return -ENOENT;         /* removed: no names in it */
-	if (!(path = hf_snap(fh, &dev, &ino, &type)))
-		return -ENOMEM;
-	/* the fid itself must still be what it was (by its path when names
-	 * are walked: an opened directory may have left the export since) */
-	if (orphan >= 0 || nwname == 0) {       /* (a clone) */
-		fd = hs_fid_fd(hs, f, 0, &owned, &st);
-	} else {
-		owned = true;
-		fd = hs_resolve(hs, path, O_PATH);
-		if (fd >= 0 && sys_fstat(fd, &st) < 0)
-			err = -errno;
-		else if (fd >= 0 && !hs_same_file(dev, ino, type, &st))
-			err = -ESTALE;
-		if (err) {
-			sys_close(fd);
-			fd = err;
+/*
+ * A walk from fid f's file through nwname names, once.  Each name is
+ * opened beneath the descriptor the previous one reached (the fid's own
+ * resolved by its path from the root and checked to be its file, or the
+ * descriptor it keeps if it was removed through the server: removed, it
+ * is only cloned), so a walk costs one openat2 per name and no path is
+ * looked up whole; ".." is lexical (the root is its own parent) and
+ * resolved from the root.  0 with every name walked, else the error that
+ * stopped it.
+ */
+static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
+		     uint16_t nwname, const struct p9_str *wname,
+		     struct p9_qid *wqid, struct walk *w)
+{
+	struct hfid *fh = f->priv;
+	bool owned = true;
+	int fd, err = 0;
+
+	w->n = 0;
+	w->path = NULL;
+	w->by_path = !removed;
+	if (removed) {
+		fd = hs_fid_fd(hs, f, 0, &owned, &w->st);
+		if (fd >= 0 && !(w->path = hf_snap(fh, NULL, NULL, NULL))) {
+			hs_fd_done(fd, owned);
+			fd = -ENOMEM;
 		}
+	} else {
+		fd = fid_fd_by_path(hs, fh, 0, &w->path, &w->st);
 	}
-	if (fd < 0) {
-		free(path);
+	if (fd < 0)
 		return fd;
-	}
-	for (i = 0; i < nwname; i++) {
-		struct p9_str n = wname[i];
-		char name[NAME_MAX + 1];
+	w->by_path = false;
+	for (; w->n < nwname; w->n++) {
+		struct p9_str n = wname[w->n];
+		char name[NAME_MAX + 1], *next, *path = w->path;
 		int nfd;
 
-		if (!S_ISDIR(st.st_mode)) {
+		if (!S_ISDIR(w->st.st_mode)) {
 			err = -ENOTDIR;
 			break;
 		}
@@ -626,6 +621,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			if (slash)
 				*slash = '/';
 			nfd = next ? hs_resolve(hs, next, O_PATH) : -ENOMEM;
+			w->by_path = nfd < 0;
 		} else {
 			next = hs_path_join(path, name);
 			nfd = next ? hs_resolve_at(fd, name, O_PATH) : -ENOMEM;
@@ -637,24 +633,56 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			free(next);
 			break;
 		}
-		if (sys_fstat(nfd, &st) < 0) {
+		if (sys_fstat(nfd, &w->st) < 0) {
 			err = -errno;
 			sys_close(nfd);
 			free(next);
 			break;
 		}
-		hs_stat_qid(hs, &st, hs_file_gen(nfd, NULL), &wqid[i]);
+		hs_stat_qid(hs, &w->st, hs_file_gen(nfd, NULL), &wqid[w->n]);
 		hs_fd_done(fd, owned);
 		fd = nfd;
 		owned = true;
 		free(path);
-		path = next;
+		w->path = next;
 	}
 	hs_fd_done(fd, owned);
-	*nwqid = i;
-	if (i == nwname) {
-		struct hfid *hf = hf_new(hs, path, &st);
-		free(path);
+	return err;
+}
+
+/*
+ * Twalk.  A walk that failed on a path it copied from the fid while a
+ * rename through the server moved that path (its start, or a "..": see
+ * hs_rn_again) is walked again once the rename is done.
+ */
+static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
+		   struct p9srv_fid *nf, uint16_t nwname,
+		   const struct p9_str *wname, struct p9_qid *wqid,
+		   uint16_t *nwqid)
+{
+	struct hostfs *hs = hs_of(r);
+	struct hfid *fh = f->priv;
+	struct walk w;
+	int orphan, err;
+
+	pthread_mutex_lock(&fh->plock);
+	orphan = fh->ofd;       /* never closed before clunk */
+	pthread_mutex_unlock(&fh->plock);
+	if (orphan >= 0 && nwname > 0)
+		return -ENOENT;         /* removed: no names in it */
+	for (int tries = 1;; tries++) {
+		unsigned long mark = hs_rn_mark(hs);
+
+		err = walk_once(hs, f, orphan >= 0, nwname, wname, wqid, &w);
+		if (err == 0 || !w.by_path ||
+		    !hs_rn_again(hs, mark, err, tries))
+			break;
+		free(w.path);
+	}
+	*nwqid = w.n;
+	if (err == 0) {
+		struct hfid *hf = hf_new(hs, w.path, &w.st);
+		free(w.path);
 		if (!hf)
 			return -ENOMEM;
 		if (orphan >= 0)        /* a clone of a removed file */
@@ -662,8 +690,8 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		nf->priv = hf;
 		return 0;
 	}
-	free(path);
-	return i == 0 ? err : 0;
+	free(w.path);
+	return w.n == 0 ? err : 0;
 }
 
 static int hs_getattr(struct p9srv_req *r, struct p9srv_fid *f,

@@ -1,0 +1,283 @@
+/*
+ * test_p9server_renames.c - hostfs's requests that race a rename through
+ * the server of a directory above their fid (docs/server.md, "The fid
+ * index").  A fid names its file by path; a rename moves the paths of
+ * the fids below it in the index after the host's rename, so a path
+ * copied between the two names where the file was, and a resolution by
+ * it fails (ENOENT) although the file is there.  Such a request waits
+ * for the rename and resolves again.
+ *
+ * Two connections to one server: A renames a/d to b/d and back, B holds
+ * fids of d (10), d/f (12) and d/e (13).  The races are made to happen
+ * through the table of system calls (sys.h): a rename held after its
+ * renameat until a resolution by the old path has failed (rh_renameat),
+ * or a resolution that succeeded held until a whole rename has run
+ * (rh_openat2).
+ * Included by test_p9server.c (it uses that file's client and helpers);
+ * not a program of its own.
+ */
+
+static long (*real_openat2)(int, const char *, struct open_how *, size_t);
+static int (*real_renameat)(int, const char *, int, const char *);
+
+/* The hooks' state, under rh_mu. */
+static pthread_mutex_t rh_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rh_cv = PTHREAD_COND_INITIALIZER;
+static struct {
+	bool armed;             /* the next renameat is held */
+	bool held;              /* it is: the host's rename is made */
+	bool failed;            /* a resolution of fail_path failed since */
+	char fail_path[64];
+	char pause_path[64];    /* the next resolution of it that succeeds
+				 * waits for go */
+	bool paused, go;
+} rh;
+
+/* => rh_mu held.  Waits up to ms for *flag; whether it came. */
+static bool rh_wait_locked(const bool *flag, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!*flag)
+		if (pthread_cond_timedwait(&rh_cv, &rh_mu, &ts) != 0)
+			break;
+	return *flag;
+}
+
+static bool rh_wait(const bool *flag, int ms)
+{
+	pthread_mutex_lock(&rh_mu);
+	bool ok = rh_wait_locked(flag, ms);
+	pthread_mutex_unlock(&rh_mu);
+	return ok;
+}
+
+static void rh_set(bool *flag)
+{
+	pthread_mutex_lock(&rh_mu);
+	*flag = true;
+	pthread_cond_broadcast(&rh_cv);
+	pthread_mutex_unlock(&rh_mu);
+}
+
+/* An armed rename is held between the host's rename and the move of its
+ * fids (rn_seq odd) until a resolution of fail_path has failed, or 5 s. */
+static int rh_renameat(int od, const char *op, int nd, const char *np)
+{
+	int ret = real_renameat(od, op, nd, np), e = errno;
+
+	pthread_mutex_lock(&rh_mu);
+	if (rh.armed) {
+		rh.armed = false;
+		rh.held = true;
+		pthread_cond_broadcast(&rh_cv);
+		rh_wait_locked(&rh.failed, 5000);
+	}
+	pthread_mutex_unlock(&rh_mu);
+	errno = e;
+	return ret;
+}
+
+static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
+{
+	long fd = real_openat2(dfd, p, h, sz);
+	int e = errno;
+
+	pthread_mutex_lock(&rh_mu);
+	if (fd < 0 && rh.held && strcmp(p, rh.fail_path) == 0) {
+		rh.failed = true;
+		pthread_cond_broadcast(&rh_cv);
+	}
+	if (fd >= 0 && rh.pause_path[0] && strcmp(p, rh.pause_path) == 0) {
+		rh.pause_path[0] = '\0';
+		rh.paused = true;
+		pthread_cond_broadcast(&rh_cv);
+		rh_wait_locked(&rh.go, 5000);
+	}
+	pthread_mutex_unlock(&rh_mu);
+	errno = e;
+	return fd;
+}
+
+struct rnv {
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc a, b;         /* A renames, B races it */
+	bool there;             /* d is in b */
+};
+
+/* tmpl holds a/d/f, a/d/e/ and b/; A: fids 2 (a) and 3 (b); B: fids 10
+ * (a/d), 12 (a/d/f), 13 (a/d/e). */
+static void rnv_start(struct rnv *v, bool hooks)
+{
+	char p[128];
+
+	memset(v, 0, sizeof(*v));
+	memset(&rh, 0, sizeof(rh));
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	const char *dirs[] = { "a", "b", "a/d", "a/d/e" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", tmpl, dirs[i]);
+		assert_int_equal(mkdir(p, 0755), 0);
+	}
+	snprintf(p, sizeof(p), "%s/a/d/f", tmpl);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	v->s = hostfs_srv(tmpl, &v->hs);
+	/* the table is changed while no server thread runs; from libc (a
+	 * test failed before may have left its hooks) */
+	uvfs_sys_reset();
+	if (hooks) {
+		real_openat2 = uvfs_sys_set("openat2", (void *)rh_openat2);
+		real_renameat = uvfs_sys_set("renameat", (void *)rh_renameat);
+		assert_non_null(real_openat2);
+		assert_non_null(real_renameat);
+	}
+	tc_start(&v->a, v->s);
+	tc_start(&v->b, v->s);
+	tc_version(&v->a, 65536);
+	tc_version(&v->b, 65536);
+	assert_int_equal(tc_attach(&v->a, 1, 0, NULL), 0);
+	assert_int_equal(tc_attach(&v->b, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&v->a, 1, 2, "a", NULL), 0);
+	assert_int_equal(tc_walk(&v->a, 1, 3, "b", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 10, "a/d", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 12, "a/d/f", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 13, "a/d/e", NULL), 0);
+}
+
+static void rnv_stop(struct rnv *v)
+{
+	tc_stop(&v->a);
+	tc_stop(&v->b);
+	uvfs_sys_reset();
+	p9srv_free(v->s);
+	assert_int_equal(hostfs_indexed_paths(v->hs), 0);
+	hostfs_close(v->hs);
+	rm_rf(tmpl);
+}
+
+/* A's rename of d to the other parent: 0 or the error. */
+static uint32_t rnv_rename(struct rnv *v)
+{
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+
+	t.trenameat.olddirfid = v->there ? 3 : 2;
+	t.trenameat.oldname = P9_STR("d");
+	t.trenameat.newdirfid = v->there ? 2 : 3;
+	t.trenameat.newname = P9_STR("d");
+	uint32_t e = tc_err(&v->a, &t, &r);
+	if (e == 0)
+		v->there = !v->there;
+	return e;
+}
+
+static void *rnv_rename_main(void *arg)
+{
+	struct rnv *v = arg;
+	return (void *)(uintptr_t)rnv_rename(v);
+}
+
+/* The inode of tmpl/rel on the host. */
+static uint64_t host_ino(const char *rel)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", tmpl, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_ino;
+}
+
+/* fid (on B) names the file at rel, as getattr tells. */
+static void assert_names(struct rnv *v, uint32_t fid, const char *rel)
+{
+	struct p9_rgetattr a;
+	uint64_t ino = host_ino(rel);
+
+	assert_int_equal(tc_getattr(&v->b, fid, &a), 0);
+	assert_int_equal(qid_ino(a.qid.path, ino), ino);
+}
+
+/* A's rename is started and held after the host's rename until a
+ * resolution of fail_path fails; the caller then sends B's request and
+ * joins the rename (rnv_held_join). */
+static void rnv_held_start(struct rnv *v, pthread_t *th, const char *fail_path)
+{
+	pthread_mutex_lock(&rh_mu);
+	strcpy(rh.fail_path, fail_path);
+	rh.armed = true;
+	pthread_mutex_unlock(&rh_mu);
+	assert_int_equal(pthread_create(th, NULL, rnv_rename_main, v), 0);
+	assert_true(rh_wait(&rh.held, 5000));
+}
+
+static void rnv_held_join(pthread_t th)
+{
+	void *ret;
+
+	pthread_join(th, &ret);
+	assert_int_equal((uintptr_t)ret, 0);
+	assert_true(rh.failed);         /* the race did happen */
+}
+
+/* B's Twalk(fid, 11, name), held in its resolution of pause_path once
+ * that succeeded, while A renames d (the whole rename); the walk's error
+ * (EIO: walked in part). */
+static uint32_t walk_paused_by_rename(struct rnv *v, uint32_t fid,
+				      const char *name, const char *pause_path)
+{
+	struct p9_msg t = { .type = P9_TWALK, .tag = 7 }, r;
+
+	pthread_mutex_lock(&rh_mu);
+	strcpy(rh.pause_path, pause_path);
+	rh.paused = rh.go = false;
+	pthread_mutex_unlock(&rh_mu);
+	t.twalk.fid = fid;
+	t.twalk.newfid = 11;
+	t.twalk.nwname = 1;
+	t.twalk.wname[0] = p9_str(name);
+	tc_send(&v->b, &t);
+	assert_true(rh_wait(&rh.paused, 5000));
+	assert_int_equal(rnv_rename(v), 0);
+	rh_set(&rh.go);
+	tc_recv(&v->b, &r);
+	assert_int_equal(r.tag, 7);
+	if (r.type == P9_RLERROR)
+		return r.rlerror.ecode;
+	assert_int_equal(r.type, P9_RWALK);
+	return r.rwalk.nwqid == 1 ? 0 : EIO;
+}
+
+/* Twalk from d's fid while a rename of d is between the host's rename
+ * and the move of the fids: its start, resolved by the old path, is not
+ * there; the walk waits for the rename and walks from the new one.  A
+ * walk of ".." from d/e paused after it resolved d/e while d is renamed:
+ * ".." by the path it copied (b/d) is not there; walked again, it is
+ * a/d. */
+static void walk_start_races_rename(void **state)
+{
+	struct rnv v;
+	pthread_t th;
+
+	(void)state;
+	rnv_start(&v, true);
+	rnv_held_start(&v, &th, "a/d");
+	int64_t w = tc_walk(&v.b, 10, 11, "f", NULL);
+	rnv_held_join(th);
+	assert_int_equal(w, 0);
+	assert_names(&v, 11, "b/d/f");
+	assert_int_equal(tc_clunk(&v.b, 11), 0);
+	assert_int_equal(walk_paused_by_rename(&v, 13, "..", "b/d/e"), 0);
+	assert_names(&v, 11, "a/d");
+	rnv_stop(&v);
+}
