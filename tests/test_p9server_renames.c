@@ -198,6 +198,15 @@ static uint64_t host_ino(const char *rel)
 	return st.st_ino;
 }
 
+static bool host_has(const char *rel)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", tmpl, rel);
+	return lstat(p, &st) == 0;
+}
+
 /* fid (on B) names the file at rel, as getattr tells. */
 static void assert_names(struct rnv *v, uint32_t fid, const char *rel)
 {
@@ -279,5 +288,36 @@ static void walk_start_races_rename(void **state)
 	assert_int_equal(tc_clunk(&v.b, 11), 0);
 	assert_int_equal(walk_paused_by_rename(&v, 13, "..", "b/d/e"), 0);
 	assert_names(&v, 11, "a/d");
+	rnv_stop(&v);
+}
+
+/* Tlink of d/f (its parent resolved by the old path) and Tremove of it,
+ * each while a rename of d is held so. */
+static void link_remove_race_rename(void **state)
+{
+	struct rnv v;
+	struct p9_msg t, r;
+	pthread_t th;
+
+	(void)state;
+	rnv_start(&v, true);
+	rnv_held_start(&v, &th, "a/d");
+	t = (struct p9_msg){ .type = P9_TLINK };
+	t.tlink.dfid = 1;
+	t.tlink.fid = 12;
+	t.tlink.name = P9_STR("l");
+	uint32_t e = tc_err(&v.b, &t, &r);
+	rnv_held_join(th);
+	assert_int_equal(e, 0);
+	assert_int_equal(host_ino("l"), host_ino("b/d/f"));
+
+	rnv_held_start(&v, &th, "b/d");
+	t = (struct p9_msg){ .type = P9_TREMOVE };
+	t.tremove.fid = 12;
+	e = tc_err(&v.b, &t, &r);
+	rnv_held_join(th);
+	assert_int_equal(e, 0);
+	assert_false(host_has("a/d/f"));        /* d is back in a */
+	assert_true(host_has("l"));
 	rnv_stop(&v);
 }

@@ -4,7 +4,10 @@
  *
  * Each acts with *at() calls on its directory fid's resolved descriptor
  * (hostfs.c, "Confinement"), never following a symlink in the last
- * component.  A rename moves the path of every fid at or below the old
+ * component; link, rename and remove act on the entry that names their
+ * fid, in its parent resolved by the fid's path (fid_entry), resolved
+ * again after a rename that raced it as every resolution by a fid's path
+ * is (hostfs.c, hs_rn_again).  A rename moves the path of every fid at or below the old
  * name (rename_fids).  A file removed through the server while another fid
  * still names it gives that fid an O_PATH descriptor of its own
  * (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at clunk.
@@ -39,20 +42,6 @@
 
 #include "hostfs_i.h"
 #include "sys.h"
-
-/* Splits a path (not ".") into its parent and last name, in place. */
-static const char *path_split(char *path, const char **parent)
-{
-	char *slash = strrchr(path, '/');
-
-	if (!slash) {
-		*parent = ".";
-		return path;
-	}
-	*slash = '\0';
-	*parent = path;
-	return slash + 1;
-}
 
 /* The directory of a name-taking operation, and the name. */
 static int at_dir(struct hostfs *hs, struct p9srv_fid *dir, struct p9_str n,
@@ -285,13 +274,15 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 	free(buf);
 }
 
-/* The parent directory's descriptor and the last name of fid f.  The
- * root has neither: -EBUSY. */
-static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
+/* fid_entry, once. */
+static int entry_once(struct hostfs *hs, struct hfid *hf, char *base,
+		      struct stat *st, char **pathp)
 {
-	char *path = hf_snap(f->priv, NULL, NULL, NULL);
-	const char *parent, *b;
-	int fd;
+	dev_t dev;
+	ino_t ino;
+	mode_t type;
+	char *path = hf_snap(hf, &dev, &ino, &type), *slash;
+	int fd, err = 0;
 
 	if (!path)
 		return -ENOMEM;
@@ -299,11 +290,49 @@ static int parent_of(struct hostfs *hs, struct p9srv_fid *f, char *base)
 		free(path);
 		return -EBUSY;
 	}
-	b = path_split(path, &parent);
-	strcpy(base, b);        /* (a name the walk checked: <= NAME_MAX) */
-	fd = hs_resolve(hs, parent, O_PATH | O_DIRECTORY);
-	free(path);
+	slash = strrchr(path, '/');
+	strcpy(base, slash ? slash + 1 : path);  /* (walked: <= NAME_MAX) */
+	if (slash)
+		*slash = '\0';
+	fd = hs_resolve(hs, slash ? path : ".", O_PATH | O_DIRECTORY);
+	if (slash)
+		*slash = '/';
+	if (fd >= 0 && sys_fstatat(fd, base, st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	else if (fd >= 0 && !hs_same_file(dev, ino, type, st))
+		err = -ESTALE;
+	if (err) {
+		sys_close(fd);
+		fd = err;
+	}
+	if (fd >= 0 && pathp)
+		*pathp = path;
+	else
+		free(path);
 	return fd;
+}
+
+/*
+ * The entry that names fid f: its parent directory's descriptor
+ * (returned: the caller's to close), its last name in base and its stat
+ * in st, checked to be still the fid's file (-ENOENT: no entry, or no
+ * parent, by that name; -ESTALE: another file has it), and in *pathp (if
+ * not NULL; to free) the fid's path as resolved.  Resolved again when a
+ * rename through the server raced it (hs_rn_again).  The root has no
+ * entry: -EBUSY.
+ */
+static int fid_entry(struct hostfs *hs, struct p9srv_fid *f, char *base,
+		     struct stat *st, char **pathp)
+{
+	int fd;
+
+	for (int tries = 1;; tries++) {
+		unsigned long mark = hs_rn_mark(hs);
+
+		fd = entry_once(hs, f->priv, base, st, pathp);
+		if (!hs_rn_again(hs, mark, fd, tries))
+			return fd;
+	}
 }
 
 /*
@@ -343,23 +372,17 @@ int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
-	pfd = parent_of(hs, f, base);
-	if (pfd < 0) {
-		hs_fd_done(dfd, owned);
-		return pfd == -EBUSY ? -EPERM : pfd;
-	}
 	/* the entry must still be the fid's file */
-	err = 0;
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	/* never follows a symlink: links the name in the parent itself */
-	if (err == 0 && sys_linkat(pfd, base, dfd, name, 0) < 0)
-		err = -errno;
-	else if (err == -ENOENT || err == -ESTALE)
+	pfd = fid_entry(hs, f, base, &st, NULL);
+	if (pfd >= 0) {
+		/* never follows a symlink: links the name in the parent */
+		err = sys_linkat(pfd, base, dfd, name, 0) < 0 ? -errno : 0;
+		sys_close(pfd);
+	} else if (pfd == -ENOENT || pfd == -ESTALE) {
 		err = link_moved(hf, dfd, name);
-	sys_close(pfd);
+	} else {
+		err = pfd == -EBUSY ? -EPERM : pfd;
+	}
 	hs_fd_done(dfd, owned);
 	return err;
 }
@@ -368,9 +391,9 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	      struct p9srv_fid *dir, struct p9_str n)
 {
 	struct hostfs *hs = hs_of(r);
-	struct hfid *hf = f->priv;
 	char name[NAME_MAX + 1], base[NAME_MAX + 1], *dpath, *npath = NULL,
-	     *opath;
+	     *opath = NULL;
+	struct stat st;
 	bool owned;
 	int dfd, pfd, err = 0;
 
@@ -379,26 +402,18 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 		pthread_mutex_unlock(&hs->rn_lock);
 		return dfd;
 	}
-	dpath = hf_snap(dir->priv, NULL, NULL, NULL);
-	opath = hf_snap(hf, NULL, NULL, NULL);
-	if (dpath)
-		npath = hs_path_join(dpath, name);
-	if (!npath || !opath) {
-		err = -ENOMEM;
-		goto out;
-	}
-	pfd = parent_of(hs, f, base);
+	/* the entry must still be the fid's file */
+	pfd = fid_entry(hs, f, base, &st, &opath);
 	if (pfd < 0) {
 		err = pfd;
 		goto out;
 	}
-	/* the entry must still be the fid's file */
-	struct stat st;
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	if (err == 0) {
+	if ((dpath = hf_snap(dir->priv, NULL, NULL, NULL)))
+		npath = hs_path_join(dpath, name);
+	free(dpath);
+	if (!npath) {
+		err = -ENOMEM;
+	} else {
 		int victim = orphan_prepare(hs, dfd, name, npath);
 		rn_moving(hs);
 		err = sys_renameat(pfd, base, dfd, name) < 0 ? -errno : 0;
@@ -413,7 +428,6 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	sys_close(pfd);
 out:
 	pthread_mutex_unlock(&hs->rn_lock);
-	free(dpath);
 	free(npath);
 	free(opath);
 	hs_fd_done(dfd, owned);
@@ -500,26 +514,16 @@ int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 {
 	struct hostfs *hs = hs_of(r);
-	struct hfid *hf = f->priv;
-	char base[NAME_MAX + 1], *path;
+	char base[NAME_MAX + 1], *path = NULL;
 	struct stat st;
-	int pfd, ofd = -1, err = 0;
+	int pfd, ofd, err = 0;
 
-	if (!(path = hf_snap(hf, NULL, NULL, NULL)))
-		return -ENOMEM;
-	pfd = parent_of(hs, f, base);
-	if (pfd < 0) {
-		free(path);
+	/* the entry must still be the fid's file */
+	pfd = fid_entry(hs, f, base, &st, &path);
+	if (pfd < 0)
 		return pfd;
-	}
-	if (sys_fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = -errno;
-	else if (!hs_same_file(hf->dev, hf->ino, hf->type, &st))
-		err = -ESTALE;
-	if (err == 0)
-		ofd = orphan_prepare(hs, pfd, base, path);
-	if (err == 0 &&
-	    sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+	ofd = orphan_prepare(hs, pfd, base, path);
+	if (sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		err = -errno;
 	if (err == 0)
 		orphan_commit(hs, ofd, path);
