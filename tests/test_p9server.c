@@ -198,7 +198,9 @@ int main(void)
 		cmocka_unit_test(hostfs_binary),
 		cmocka_unit_test(hostfs_max_fids),
 		cmocka_unit_test(walk_start_races_rename),
+		cmocka_unit_test(walk_registers_after_rename),
 		cmocka_unit_test(link_remove_race_rename),
+		cmocka_unit_test(walks_race_renames),
 	};
 	/* UVFS_TEST_FILTER=pattern runs only the matching tests */
 	if (getenv("UVFS_TEST_FILTER"))

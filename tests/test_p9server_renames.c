@@ -5,14 +5,18 @@
  * the fids below it in the index after the host's rename, so a path
  * copied between the two names where the file was, and a resolution by
  * it fails (ENOENT) although the file is there.  Such a request waits
- * for the rename and resolves again.
+ * for the rename and resolves again.  A walk that resolved its names
+ * before a rename and registered its new fid after it must not leave
+ * that fid at the old path.
  *
  * Two connections to one server: A renames a/d to b/d and back, B holds
  * fids of d (10), d/f (12) and d/e (13).  The races are made to happen
  * through the table of system calls (sys.h): a rename held after its
  * renameat until a resolution by the old path has failed (rh_renameat),
  * or a resolution that succeeded held until a whole rename has run
- * (rh_openat2).
+ * (rh_openat2).  Then the same without hooks, many times
+ * (walks_race_renames; UVFS_P9SERVER_RACE_WALKS=N walks, 4000 by
+ * default).
  * Included by test_p9server.c (it uses that file's client and helpers);
  * not a program of its own.
  */
@@ -291,6 +295,20 @@ static void walk_start_races_rename(void **state)
 	rnv_stop(&v);
 }
 
+/* A walk from d to f paused after it opened f, a rename of d run whole
+ * meanwhile: the new fid is at b/d/f, not at a/d/f where f was when
+ * walked (and where it would stay: the rename moved the fids it found). */
+static void walk_registers_after_rename(void **state)
+{
+	struct rnv v;
+
+	(void)state;
+	rnv_start(&v, true);
+	assert_int_equal(walk_paused_by_rename(&v, 10, "f", "f"), 0);
+	assert_names(&v, 11, "b/d/f");
+	rnv_stop(&v);
+}
+
 /* Tlink of d/f (its parent resolved by the old path) and Tremove of it,
  * each while a rename of d is held so. */
 static void link_remove_race_rename(void **state)
@@ -319,5 +337,58 @@ static void link_remove_race_rename(void **state)
 	assert_int_equal(e, 0);
 	assert_false(host_has("a/d/f"));        /* d is back in a */
 	assert_true(host_has("l"));
+	rnv_stop(&v);
+}
+
+/* The same races as they come: A renames d back and forth without pause
+ * while B walks from d's fid to f and from d/e's to "..", and stats what
+ * each walk made.  Every walk and every stat should succeed. */
+struct rename_loop {
+	struct rnv *v;
+	atomic_bool stop;
+	unsigned long n;
+	uint32_t err;
+};
+
+static void *rename_loop_main(void *arg)
+{
+	struct rename_loop *l = arg;
+
+	while (!atomic_load(&l->stop) && (l->err = rnv_rename(l->v)) == 0)
+		l->n++;
+	return NULL;
+}
+
+static void walks_race_renames(void **state)
+{
+	struct rnv v;
+	struct rename_loop l = { .v = &v };
+	unsigned long walk_failed = 0, stat_failed = 0;
+	const char *env = getenv("UVFS_P9SERVER_RACE_WALKS");
+	unsigned long n = env ? strtoul(env, NULL, 10) : 4000;
+	pthread_t th;
+
+	(void)state;
+	rnv_start(&v, false);
+	assert_int_equal(pthread_create(&th, NULL, rename_loop_main, &l), 0);
+	for (unsigned long i = 0; i < n; i++) {
+		uint32_t from = i % 2 ? 13 : 10;
+		int64_t w = tc_walk(&v.b, from, 11, i % 2 ? ".." : "f", NULL);
+		if (w != 0) {
+			walk_failed++;
+			continue;
+		}
+		if (tc_getattr(&v.b, 11, NULL) != 0)
+			stat_failed++;
+		assert_int_equal(tc_clunk(&v.b, 11), 0);
+	}
+	atomic_store(&l.stop, true);
+	pthread_join(th, NULL);
+	printf("walks_race_renames: %lu walks, %lu renames: %lu walks "
+	       "failed, %lu stats of a walked fid failed\n", n, l.n,
+	       walk_failed, stat_failed);
+	assert_int_equal(l.err, 0);
+	assert_int_equal(walk_failed, 0);
+	assert_int_equal(stat_failed, 0);
 	rnv_stop(&v);
 }

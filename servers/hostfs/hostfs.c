@@ -195,6 +195,14 @@ unsigned long hs_rn_mark(struct hostfs *hs)
 	return atomic_load(&hs->rn_seq);
 }
 
+/* A rename through the server was under way at mark, or began since. */
+static bool rn_raced(struct hostfs *hs, unsigned long mark)
+{
+	unsigned long now = atomic_load(&hs->rn_seq);
+
+	return now != mark || (now & 1);
+}
+
 /* => mark: hs_rn_mark before the path was copied; err: the resolution's
  * result (0, a descriptor or -errno); tries: how many were made.
  * Whether to resolve again: err says the path led nowhere or elsewhere,
@@ -203,13 +211,8 @@ unsigned long hs_rn_mark(struct hostfs *hs)
  * way now) has finished when this returns. */
 bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries)
 {
-	unsigned long now;
-
 	if ((err != -ENOENT && err != -ESTALE && err != -ENOTDIR) ||
-	    tries >= RN_TRIES)
-		return false;
-	now = atomic_load(&hs->rn_seq);
-	if (now == mark && !(now & 1))
+	    tries >= RN_TRIES || !rn_raced(hs, mark))
 		return false;
 	pthread_mutex_lock(&hs->rn_lock);
 	pthread_mutex_unlock(&hs->rn_lock);
@@ -247,6 +250,21 @@ static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
 	return fd;
 }
 
+/* fid_fd_by_path, resolved again after a rename that raced it. */
+static int hf_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
+			 struct stat *st)
+{
+	int fd;
+
+	for (int tries = 1;; tries++) {
+		unsigned long mark = hs_rn_mark(hs);
+
+		fd = fid_fd_by_path(hs, hf, flags, NULL, st);
+		if (!hs_rn_again(hs, mark, fd, tries))
+			return fd;
+	}
+}
+
 /*
  * A descriptor for the fid's file: its open descriptor if opened, or the
  * one it keeps if removed through the server (*owned false), else a fresh
@@ -274,13 +292,7 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 			return -ENOTDIR;
 		return fd;
 	}
-	for (int tries = 1;; tries++) {
-		unsigned long mark = hs_rn_mark(hs);
-
-		fd = fid_fd_by_path(hs, hf, flags, NULL, st);
-		if (!hs_rn_again(hs, mark, fd, tries))
-			break;
-	}
+	fd = hf_fd_by_path(hs, hf, flags, st);
 	*owned = fd >= 0;
 	return fd;
 }
@@ -389,6 +401,20 @@ static struct hfid *hf_new(struct hostfs *hs, const char *path,
 		return NULL;
 	}
 	return hf;
+}
+
+/* hf out of the index, its descriptors closed, freed (its clunk). */
+static void hf_free(struct hostfs *hs, struct hfid *hf)
+{
+	pthread_mutex_lock(&hs->flock);
+	hs_index_drop_locked(hs, hf);
+	pthread_mutex_unlock(&hs->flock);
+	if (hf->fd >= 0)
+		sys_close(hf->fd);
+	if (hf->ofd >= 0)
+		sys_close(hf->ofd);
+	pthread_mutex_destroy(&hf->plock);
+	free(hf);
 }
 
 /* --- identity ---
@@ -653,7 +679,13 @@ static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
 /*
  * Twalk.  A walk that failed on a path it copied from the fid while a
  * rename through the server moved that path (its start, or a "..": see
- * hs_rn_again) is walked again once the rename is done.
+ * hs_rn_again) is walked again once the rename is done.  One that
+ * succeeded while a rename ran may have its new fid at a path from
+ * before that rename: the rename moved the fids it found in the index,
+ * not this one, put there after.  So when a rename was under way or ran
+ * since the walk began, the new fid's path (where it is in the index,
+ * and moved by any rename since) is resolved again; if it no longer
+ * reaches the file walked, the fid is dropped and the walk made again.
  */
 static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		   struct p9srv_fid *nf, uint16_t nwname,
@@ -661,8 +693,9 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		   uint16_t *nwqid)
 {
 	struct hostfs *hs = hs_of(r);
-	struct hfid *fh = f->priv;
+	struct hfid *fh = f->priv, *hf = NULL;
 	struct walk w;
+	struct stat st;
 	int orphan, err;
 
 	pthread_mutex_lock(&fh->plock);
@@ -674,23 +707,33 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		unsigned long mark = hs_rn_mark(hs);
 
 		err = walk_once(hs, f, orphan >= 0, nwname, wname, wqid, &w);
-		if (err == 0 || !w.by_path ||
-		    !hs_rn_again(hs, mark, err, tries))
-			break;
+		if (err == 0) {
+			hf = hf_new(hs, w.path, &w.st);
+			free(w.path);
+			if (!hf)
+				return -ENOMEM;
+			if (orphan >= 0 || !rn_raced(hs, mark))
+				break;
+			int fd = hf_fd_by_path(hs, hf, 0, &st);
+			if (fd >= 0)
+				sys_close(fd);
+			if (!hs_rn_again(hs, mark, fd < 0 ? fd : 0, tries))
+				break;
+			hf_free(hs, hf);    /* at a path from before it */
+			hf = NULL;
+			continue;
+		}
 		free(w.path);
+		if (!w.by_path || !hs_rn_again(hs, mark, err, tries))
+			break;
 	}
 	*nwqid = w.n;
 	if (err == 0) {
-		struct hfid *hf = hf_new(hs, w.path, &w.st);
-		free(w.path);
-		if (!hf)
-			return -ENOMEM;
 		if (orphan >= 0)        /* a clone of a removed file */
 			hf->ofd = sys_fcntl(orphan, F_DUPFD_CLOEXEC, 0);
 		nf->priv = hf;
 		return 0;
 	}
-	free(w.path);
 	return w.n == 0 ? err : 0;
 }
 
@@ -1173,15 +1216,7 @@ static void hs_clunk(struct p9srv *srv, struct p9srv_fid *f)
 
 	if (!hf)
 		return;
-	pthread_mutex_lock(&hs->flock);
-	hs_index_drop_locked(hs, hf);
-	pthread_mutex_unlock(&hs->flock);
-	if (hf->fd >= 0)
-		sys_close(hf->fd);
-	if (hf->ofd >= 0)
-		sys_close(hf->ofd);
-	pthread_mutex_destroy(&hf->plock);
-	free(hf);
+	hf_free(hs, hf);
 	f->priv = NULL;
 }
 
