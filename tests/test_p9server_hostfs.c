@@ -15,7 +15,7 @@ static void hostfs_basics(void **state)
 	struct tc c;
 	struct p9_msg t, r;
 	struct p9_qid rootq, q;
-	struct p9_rgetattr a;
+	struct p9_rgetattr a = { 0 };
 	char buf[64], path[128];
 
 	(void)state;

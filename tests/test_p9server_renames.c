@@ -214,7 +214,7 @@ static bool host_has(const char *rel)
 /* fid (on B) names the file at rel, as getattr tells. */
 static void assert_names(struct rnv *v, uint32_t fid, const char *rel)
 {
-	struct p9_rgetattr a;
+	struct p9_rgetattr a = { 0 };
 	uint64_t ino = host_ino(rel);
 
 	assert_int_equal(tc_getattr(&v->b, fid, &a), 0);
