@@ -156,6 +156,8 @@ struct uvfs_fstype_ops {
 	 * and the first touches it no more once it is done with it. */
 	void (*reclaim)(struct uvfs_sb *sb, void *priv);
 
+	/* Fills *st, often the caller's own buffer of uvfs_stat: what it
+	 * wrote before an error stays there (uvfs.h). */
 	int (*getattr)(struct uvfs_sb *sb, void *priv, struct stat *st);
 	/* => the core has checked permissions; ctime is the driver's.  A
 	 * mode marked UVFS_SET_KILLPRIV is the clearing of set-id bits
