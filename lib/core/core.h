@@ -74,8 +74,6 @@ void work_queue(struct uvfs *u, struct work *w);
  * others (vnode reclaims): one wakeup per batch, not per item.  A barrier
  * (uvfs_settle) or urgent work makes the workers go at once. */
 void work_queue_lazy(struct uvfs *u, struct work *w);
-/* Runs a batch taken from the lazy queue (vnode.c): reclaims only. */
-void vn_reclaim_batch(struct uvfs *u, struct cds_list_head *batch);
 /* Runs, in the calling thread, the queued items that match: a waiter that
  * needs them done helps instead of blocking a worker on its own queue. */
 void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
@@ -801,9 +799,8 @@ struct uvfs {
 	pthread_cond_t idle_cv;             /* queue drained (monotonic) */
 	struct cds_list_head work_queue;    /* work_lock: urgent work */
 	struct cds_list_head lazy_queue;    /* work_lock: vnode reclaims */
-	unsigned long work_running;         /* work_lock */
+	unsigned work_running;              /* work_lock */
 	unsigned long work_pending;         /* work_lock: queued + running */
-	unsigned long lazy_n;               /* work_lock: on lazy_queue */
 	bool work_stop;                     /* work_lock */
 	bool lazy_armed;                    /* work_lock: a batch is forming */
 	struct timespec lazy_since;         /* work_lock: since when

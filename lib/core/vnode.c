@@ -262,28 +262,28 @@ static void vn_free(struct vnode *vp)
 	vn_free_finish(vp, u);
 }
 
-/* => vc_lock held.  Whether this caller is the one to unload vp (it was
- * VN_LOADED; the flag is cleared here): it then calls vn_release_driver
- * and counts it (sb->nlive--, under vc_lock). */
-static bool vn_claim_unload_locked(struct vnode *vp)
-{
-	if (!(vn_flags(vp) & VN_LOADED))
-		return false;
-	VN_FLAGS_SET(vp, 0, VN_LOADED);
-	return true;
-}
-
-/* The first half of an unload, for the caller that claimed it: the name
- * cache's entries go, open files still attached have their driver
- * handles released, then the driver object.  No lock held on entry or
- * return.  vp->priv is set once, before the vnode is hashed, so it is
- * read here without vc_lock. */
-static void vn_release_driver(struct vnode *vp)
+/* The first half of an unload, if this caller is the one to do it (the
+ * vnode still VN_LOADED, cleared here under vc_lock): the name cache's
+ * entries go, open files still attached have their driver handles
+ * released, then the driver object.  No lock held on entry or return.
+ * => true if it was done here: the caller then counts it (sb->nlive--,
+ * under vc_lock). */
+static bool vn_unload_driver(struct vnode *vp)
 {
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
-	void *priv = vp->priv;
+	void *priv = NULL;
+	bool mine;
 
+	pthread_mutex_lock(&u->vc_lock);
+	mine = (vn_flags(vp) & VN_LOADED) != 0;
+	if (mine) {
+		VN_FLAGS_SET(vp, 0, VN_LOADED);
+		priv = vp->priv;
+	}
+	pthread_mutex_unlock(&u->vc_lock);
+	if (!mine)
+		return false;
 	ncache_purge(vp);
 
 	/* One file at a time, its handle released with the stripe dropped
@@ -315,21 +315,7 @@ static void vn_release_driver(struct vnode *vp)
 	}
 	if (sb->ops->reclaim)
 		sb->ops->reclaim(sb, priv);
-}
-
-/* The claim and the first half of an unload together.  => true if it
- * was done here: the caller then counts it. */
-static bool vn_unload_driver(struct vnode *vp)
-{
-	struct uvfs *u = vp->sb->u;
-	bool mine;
-
-	pthread_mutex_lock(&u->vc_lock);
-	mine = vn_claim_unload_locked(vp);
-	pthread_mutex_unlock(&u->vc_lock);
-	if (mine)
-		vn_release_driver(vp);
-	return mine;
+	return true;
 }
 
 /* Gives the driver object back, if this caller is the one to do it. */
@@ -364,49 +350,6 @@ static void vn_reclaim_work(struct work *w)
 	vn_free_locked(vp);     /* wakes the waiters; sb may be gone */
 	pthread_mutex_unlock(&u->vc_lock);
 	vn_free_finish(vp, u);
-}
-
-/* Worker: a batch of reclaims (the lazy queue, worker.c), each as
- * vn_reclaim_work does it, but with vc_lock taken twice for the whole
- * batch rather than twice for every vnode: under a stream of unlinks the
- * worker's holds were where the FUSE threads' unlinks and forgets met it
- * on the lock.  A vnode freed here may free its sb (vn_free_locked), but
- * only once its last shell is gone, so the sb of every vnode still to
- * come in the batch lives. */
-void vn_reclaim_batch(struct uvfs *u, struct cds_list_head *batch)
-{
-	struct cds_list_head loaded;
-	struct work *w, *tmp;
-	struct vnode *vp;
-
-	CDS_INIT_LIST_HEAD(&loaded);
-	pthread_mutex_lock(&u->vc_lock);
-	cds_list_for_each_entry_safe(w, tmp, batch, link) {
-		UVFS_VERIFY(w->fn == vn_reclaim_work);
-		if (vn_claim_unload_locked(caa_container_of(w, struct vnode,
-							    work))) {
-			cds_list_del(&w->link);
-			cds_list_add_tail(&w->link, &loaded);
-		}
-	}
-	pthread_mutex_unlock(&u->vc_lock);
-	cds_list_for_each_entry(w, &loaded, link)
-		vn_release_driver(caa_container_of(w, struct vnode, work));
-	pthread_mutex_lock(&u->vc_lock);
-	cds_list_for_each_entry(w, &loaded, link) {
-		vp = caa_container_of(w, struct vnode, work);
-		UVFS_VERIFY(vp->sb->nlive > 0);
-		vp->sb->nlive--;
-		vn_free_locked(vp);
-	}
-	cds_list_for_each_entry(w, batch, link)
-		vn_free_locked(caa_container_of(w, struct vnode, work));
-	pthread_mutex_unlock(&u->vc_lock);
-	/* call_rcu reuses the link's memory: the next entry first */
-	cds_list_for_each_entry_safe(w, tmp, &loaded, link)
-		vn_free_finish(caa_container_of(w, struct vnode, work), u);
-	cds_list_for_each_entry_safe(w, tmp, batch, link)
-		vn_free_finish(caa_container_of(w, struct vnode, work), u);
 }
 
 void vn_ref(struct vnode *vp)

@@ -10,8 +10,7 @@
  *
  * Two queues, both under work_lock: u->work_queue (urgent: run at once)
  * and u->lazy_queue (vnode reclaims, which may wait LAZY_MS for company:
- * one wakeup per batch, and one worker takes the whole batch with one
- * hold of work_lock).  Urgent work goes first.  Which queue an item is
+ * one wakeup per batch).  Urgent work goes first.  Which queue an item is
  * on is what makes it lazy, so a `struct work` is two words and a link
  * (it is embedded in every vnode: docs/design.md, "Vnode memory").
  *
@@ -41,7 +40,6 @@ void work_queue_lazy(struct uvfs *u, struct work *w)
 	pthread_mutex_lock(&u->work_lock);
 	cds_list_add_tail(&w->link, &u->lazy_queue);
 	u->work_pending++;
-	u->lazy_n++;
 	if (!u->lazy_armed) {
 		/* the first of a batch wakes a worker, which then waits out
 		 * LAZY_MS for the rest */
@@ -57,7 +55,7 @@ void work_queue_lazy(struct uvfs *u, struct work *w)
 static bool batch_forming_locked(struct uvfs *u, struct timespec *until)
 {
 	if (!u->lazy_armed || u->hurry || u->work_stop ||
-	    u->lazy_n >= LAZY_BATCH)
+	    u->work_pending - u->work_running >= LAZY_BATCH)
 		return false;
 	*until = u->lazy_since;
 	ts_add_ms(until, LAZY_MS);
@@ -82,7 +80,6 @@ void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
 	cds_list_for_each_entry_safe(w, tmp, &u->lazy_queue, link) {
 		if (match(w, arg)) {
 			cds_list_move(&w->link, &mine);
-			u->lazy_n--;
 			k++;
 		}
 	}
@@ -99,29 +96,6 @@ void work_run_matching(struct uvfs *u, bool (*match)(struct work *, void *),
 	u->work_pending -= k;
 	pthread_cond_broadcast(&u->idle_cv);
 	pthread_mutex_unlock(&u->work_lock);
-}
-
-/* => work_lock held, the lazy queue not empty.  Takes the whole lazy
- * queue (vnode reclaims only) and runs it as one batch: one hold of
- * work_lock for the batch rather than two per item, and one worker per
- * batch (the others, woken by urgent work, find nothing lazy to contend
- * for). */
-static void run_lazy_batch_locked(struct uvfs *u)
-{
-	struct cds_list_head mine;
-	unsigned long k = u->lazy_n;
-
-	CDS_INIT_LIST_HEAD(&mine);
-	cds_list_splice(&u->lazy_queue, &mine);
-	CDS_INIT_LIST_HEAD(&u->lazy_queue);
-	u->lazy_n = 0;
-	u->work_running += k;
-	pthread_mutex_unlock(&u->work_lock);
-	vn_reclaim_batch(u, &mine);
-	pthread_mutex_lock(&u->work_lock);
-	u->work_running -= k;
-	u->work_pending -= k;
-	pthread_cond_broadcast(&u->idle_cv);
 }
 
 static void *worker_main(void *arg)
@@ -151,8 +125,8 @@ static void *worker_main(void *arg)
 			continue;
 		} else {
 			u->lazy_armed = false;  /* this batch is being drained */
-			run_lazy_batch_locked(u);
-			continue;
+			w = cds_list_first_entry(&u->lazy_queue, struct work,
+						 link);
 		}
 		cds_list_del(&w->link);
 		u->work_running++;
