@@ -140,6 +140,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settle_not_starved,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_hung_release_frees_other_mount, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ino_reuse_other_type,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ino_reuse_other_gen,

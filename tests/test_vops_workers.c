@@ -1,7 +1,8 @@
 /*
  * test_vops_workers.c - bounded workers: driver operations that block
  * past the deadline hold no worker, freeze no other mount and do not
- * starve uvfs_settle; what they held is reclaimed once they return.
+ * starve uvfs_settle; what they held is reclaimed once they return; a
+ * release that hangs does not hold up another mount's unmount.
  * Included by test_vops.c (it uses that file's fixture and helpers); not
  * a program of its own.
  */
@@ -122,4 +123,82 @@ static void test_settle_not_starved(void **state)
 	assert_int_equal(s.r, 0);
 	uvfs_ctx_free(s.ctx);
 	assert_int_equal(uvfs_umount(R, "/m", 0), 0);
+}
+
+/* ---- a hung release and another mount's unmount ------------------------- */
+
+struct umounter {
+	pthread_t t;
+	const char *path;
+	atomic_int done;
+	int r;
+};
+
+static void *umount_main(void *arg)
+{
+	struct umounter *m = arg;
+
+	m->r = uvfs_umount(R, m->path, 0);
+	atomic_store(&m->done, 1);
+	return NULL;
+}
+
+/* The reclaim of a file on a killed testfs hangs in the driver's release
+ * (a hung server's) while a memfs file's reclaim is queued beside it.  A
+ * plain unmount of the memfs runs its own queued reclaim itself and
+ * returns at once: the hung one is not in its way.  A worker that took
+ * the whole lazy queue as one batch (tried, and taken back) hid the memfs
+ * reclaim behind the hung release: the unmount waited for it, 3 s and
+ * more, where it took 1 ms. */
+static void test_hung_release_frees_other_mount(void **state)
+{
+	struct statter a;
+	struct umounter m = { .path = "/m" };
+	struct uvfs_ctx *c2;
+	unsigned long rc0;
+	double t0, took;
+	int fd, fd2;
+
+	(void)state;
+	mount_testfs("/t");
+	assert_int_equal(uvfs_mkdir(R, "/m", 0755), 0);
+	assert_int_equal(uvfs_mount(R, "memfs", "none", "/m", ""), 0);
+	make_file("/t/f");
+	make_file("/t/g");
+	assert_int_equal(uvfs_ctx_new(U, NULL, &c2), 0);
+	fd = uvfs_open(c2, "/t/f", O_RDONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_unlink(c2, "/t/f"), 0);
+	/* a stat hung inside /t's gate: the forced unmount's kill parks */
+	testfs_block(TFS_GETATTR);
+	assert_int_equal(uvfs_ctx_new(U, NULL, &a.ctx), 0);
+	snprintf(a.path, sizeof(a.path), "/t/g");
+	assert_int_equal(pthread_create(&a.t, NULL, stat_main, &a), 0);
+	assert_true(testfs_wait_blocked(1, SLACK_MS));
+	assert_int_equal(uvfs_umount(R, "/t", UVFS_UMOUNT_FORCE), 0);
+	/* a memfs vnode to be reclaimed too */
+	fd2 = uvfs_open(c2, "/m/x", O_CREAT | O_RDWR, 0644);
+	assert_true(fd2 >= 0);
+	assert_int_equal(uvfs_unlink(c2, "/m/x"), 0);
+	/* from now on a release hangs */
+	testfs_block(TFS_RELEASE);
+	rc0 = testfs_calls(TFS_RELEASE);
+	assert_int_equal(uvfs_close(c2, fd), 0);   /* orphan: the reclaim's */
+	assert_int_equal(uvfs_close(c2, fd2), 0);  /* queued beside it */
+	uvfs_ctx_free(c2);
+	t0 = now_ms();
+	while (testfs_calls(TFS_RELEASE) == rc0 && now_ms() - t0 < SLACK_MS)
+		usleep(1000);
+	assert_true(testfs_calls(TFS_RELEASE) > rc0);   /* it hangs now */
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&m.t, NULL, umount_main, &m), 0);
+	while (!atomic_load(&m.done) && now_ms() - t0 < SLACK_MS)
+		usleep(1000);
+	took = now_ms() - t0;
+	testfs_unblock();
+	pthread_join(m.t, NULL);
+	pthread_join(a.t, NULL);
+	uvfs_ctx_free(a.ctx);
+	assert_int_equal(m.r, 0);
+	assert_true(took < SLACK_MS);
 }
