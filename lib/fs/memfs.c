@@ -620,30 +620,45 @@ static __attribute__((noinline)) void attr_copy_locked(struct node *n,
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* The seqlock's read side: the sequence to pass to attr_read_end if no
+ * holder of the node lock is in the way, else odd (read under the lock
+ * instead; always, under ThreadSanitizer). */
+static inline uint32_t attr_read_begin(const struct node *n)
+{
+#if MEMFS_TSAN
+	(void)n;
+	return 1;
+#else
+	return atomic_load_explicit(&n->aseq, memory_order_acquire);
+#endif
+}
+
+/* Whether what was read since attr_read_begin gave s is of one moment. */
+static inline bool attr_read_end(const struct node *n, uint32_t s)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&n->aseq, memory_order_relaxed) == s;
+}
+
 /* Without the node lock, unless a holder is in the way: the copy is kept
  * if n->aseq was even before it and unchanged after it; else it is taken
  * again under the lock.  The lock pair was a fifth of an in-memory stat
- * (bench_stat; docs/memfs.md).  ThreadSanitizer cannot tell a seqlock's
- * discarded reads from a race, so its builds always take the lock. */
+ * (bench_stat; docs/memfs.md). */
 static int op_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct node *n = priv;
+	uint32_t s = attr_read_begin(n);
 
 	(void)sb;
 	stat_clear(st);
 	st->st_ino = n->ino;
 	st->st_rdev = n->rdev;
 	st->st_blksize = PG_SIZE;
-#if !defined(__SANITIZE_THREAD__)
-	uint32_t s = atomic_load_explicit(&n->aseq, memory_order_acquire);
-
 	if (!(s & 1)) {
 		attr_copy(n, st);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&n->aseq, memory_order_relaxed) == s)
+		if (attr_read_end(n, s))
 			return 0;
 	}
-#endif
 	attr_copy_locked(n, st);
 	return 0;
 }
@@ -735,11 +750,22 @@ static int op_permission(struct uvfs_sb *sb, void *priv, int mask,
 
 	(void)sb;
 	mask &= R_OK | W_OK | X_OK;
-	node_lock(n);
-	mode = n->mode;
-	uid = n->uid;
-	gid = n->gid;
-	node_unlock(n);
+	uint32_t s = attr_read_begin(n);   /* as op_getattr */
+	bool read = false;
+
+	if (!(s & 1)) {
+		mode = ATTR_READ(n->mode);
+		uid = ATTR_READ(n->uid);
+		gid = ATTR_READ(n->gid);
+		read = attr_read_end(n, s);
+	}
+	if (!read) {
+		pthread_mutex_lock(&n->lock);   /* reads only: aseq stays */
+		mode = n->mode;
+		uid = n->uid;
+		gid = n->gid;
+		pthread_mutex_unlock(&n->lock);
+	}
 
 	if (cred->uid == 0) {
 		if ((mask & X_OK) && n->type != S_IFDIR &&
