@@ -197,10 +197,10 @@ int main(void)
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),
 		cmocka_unit_test(hostfs_max_fids),
-		cmocka_unit_test(walk_start_races_rename),
-		cmocka_unit_test(walk_registers_after_rename),
-		cmocka_unit_test(link_remove_race_rename),
-		cmocka_unit_test(walks_race_renames),
+		RNV_TEST(walk_start_races_rename),
+		RNV_TEST(walk_registers_after_rename),
+		RNV_TEST(link_remove_race_rename),
+		RNV_TEST(walks_race_renames),
 	};
 	/* UVFS_TEST_FILTER=pattern runs only the matching tests */
 	if (getenv("UVFS_TEST_FILTER"))

@@ -31,10 +31,13 @@ static struct {
 	bool armed;             /* the next renameat is held */
 	bool held;              /* it is: the host's rename is made */
 	bool failed;            /* a resolution of fail_path failed since */
+	bool fail_any;          /* any resolution of fail_path counts (one
+				 * that fails later: ESTALE) */
 	char fail_path[64];
 	char pause_path[64];    /* the next resolution of it that succeeds
 				 * waits for go */
 	bool paused, go;
+	bool go_late;           /* a paused resolution gave up waiting */
 } rh;
 
 /* => rh_mu held.  Waits up to ms for *flag; whether it came. */
@@ -63,10 +66,30 @@ static bool rh_wait(const bool *flag, int ms)
 	return ok;
 }
 
+static bool rh_get(const bool *flag)
+{
+	pthread_mutex_lock(&rh_mu);
+	bool v = *flag;
+	pthread_mutex_unlock(&rh_mu);
+	return v;
+}
+
 static void rh_set(bool *flag)
 {
 	pthread_mutex_lock(&rh_mu);
 	*flag = true;
+	pthread_cond_broadcast(&rh_cv);
+	pthread_mutex_unlock(&rh_mu);
+}
+
+/* Whatever a hook holds goes on at once, and nothing more is held (a
+ * test that failed midway). */
+static void rh_release(void)
+{
+	pthread_mutex_lock(&rh_mu);
+	rh.armed = false;
+	rh.pause_path[0] = '\0';
+	rh.failed = rh.go = true;
 	pthread_cond_broadcast(&rh_cv);
 	pthread_mutex_unlock(&rh_mu);
 }
@@ -95,7 +118,8 @@ static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
 	int e = errno;
 
 	pthread_mutex_lock(&rh_mu);
-	if (fd < 0 && rh.held && strcmp(p, rh.fail_path) == 0) {
+	if ((fd < 0 || rh.fail_any) && rh.held &&
+	    strcmp(p, rh.fail_path) == 0) {
 		rh.failed = true;
 		pthread_cond_broadcast(&rh_cv);
 	}
@@ -103,19 +127,48 @@ static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
 		rh.pause_path[0] = '\0';
 		rh.paused = true;
 		pthread_cond_broadcast(&rh_cv);
-		rh_wait_locked(&rh.go, 5000);
+		if (!rh_wait_locked(&rh.go, 5000))
+			rh.go_late = true;
 	}
 	pthread_mutex_unlock(&rh_mu);
 	errno = e;
 	return fd;
 }
 
+/* A test's state, on the heap from rnv_setup to rnv_teardown, which
+ * undoes whatever rnv_start and the test got to (a test that failed
+ * midway leaves no directory, thread, connection or hook behind). */
 struct rnv {
 	struct hostfs *hs;
 	struct p9srv *s;
 	struct tc a, b;         /* A renames, B races it */
 	bool there;             /* d is in b */
+	bool dir, a_up, b_up;   /* made: tmpl, A's and B's connections */
+	/* A's rename on a thread of its own (rnv_hold, walks_race_renames'
+	 * loop, until it sees stop) */
+	pthread_t th;
+	bool th_up;
+	atomic_bool stop;
+	unsigned long renames;  /* the loop's */
+	uint32_t loop_err;
+	/* the rename rnv_hold holds if on is set, else d to the other
+	 * parent */
+	struct {
+		uint32_t odir, ndir;
+		const char *on, *nn;
+	} held;
 };
+
+#define RNV_TEST(fn) cmocka_unit_test_setup_teardown(fn, rnv_setup, \
+							  rnv_teardown)
+
+static int rnv_setup(void **state)
+{
+	struct rnv *v = calloc(1, sizeof(*v));
+
+	*state = v;
+	return v ? 0 : -1;
+}
 
 /* tmpl holds a/d/f, a/d/e/ and b/; A: fids 2 (a) and 3 (b); B: fids 10
  * (a/d), 12 (a/d/f), 13 (a/d/e). */
@@ -123,10 +176,12 @@ static void rnv_start(struct rnv *v, bool hooks)
 {
 	char p[128];
 
-	memset(v, 0, sizeof(*v));
+	pthread_mutex_lock(&rh_mu);
 	memset(&rh, 0, sizeof(rh));
+	pthread_mutex_unlock(&rh_mu);
 	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
 	assert_non_null(mkdtemp(tmpl));
+	v->dir = true;
 	const char *dirs[] = { "a", "b", "a/d", "a/d/e" };
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", tmpl, dirs[i]);
@@ -136,7 +191,8 @@ static void rnv_start(struct rnv *v, bool hooks)
 	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	v->s = hostfs_srv(tmpl, &v->hs);
+	assert_int_equal(hostfs_open(tmpl, &v->hs), 0);
+	assert_int_equal(p9srv_new(&hostfs_ops, v->hs, NULL, &v->s), 0);
 	/* the table is changed while no server thread runs; from libc (a
 	 * test failed before may have left its hooks) */
 	uvfs_sys_reset();
@@ -147,7 +203,9 @@ static void rnv_start(struct rnv *v, bool hooks)
 		assert_non_null(real_renameat);
 	}
 	tc_start(&v->a, v->s);
+	v->a_up = true;
 	tc_start(&v->b, v->s);
+	v->b_up = true;
 	tc_version(&v->a, 65536);
 	tc_version(&v->b, 65536);
 	assert_int_equal(tc_attach(&v->a, 1, 0, NULL), 0);
@@ -159,27 +217,63 @@ static void rnv_start(struct rnv *v, bool hooks)
 	assert_int_equal(tc_walk(&v->b, 1, 13, "a/d/e", NULL), 0);
 }
 
-static void rnv_stop(struct rnv *v)
+/* The rename thread stopped, the connections closed, the hooks taken
+ * off, the server freed (no path left in its index: -1 if one is) and
+ * tmpl removed, as far as each was made. */
+static int rnv_teardown(void **state)
 {
-	tc_stop(&v->a);
-	tc_stop(&v->b);
+	struct rnv *v = *state;
+	int ret = 0;
+
+	if (!v)
+		return 0;
+	rh_release();
+	if (v->th_up) {
+		atomic_store(&v->stop, true);
+		pthread_join(v->th, NULL);
+	}
+	if (v->a_up)
+		tc_stop(&v->a);
+	if (v->b_up)
+		tc_stop(&v->b);
 	uvfs_sys_reset();
-	p9srv_free(v->s);
-	assert_int_equal(hostfs_indexed_paths(v->hs), 0);
-	hostfs_close(v->hs);
-	rm_rf(tmpl);
+	if (v->s)
+		p9srv_free(v->s);
+	if (v->hs) {
+		size_t n = hostfs_indexed_paths(v->hs);
+		if (n != 0) {
+			fprintf(stderr, "rnv_teardown: %zu paths left in "
+				"the fid index\n", n);
+			ret = -1;
+		}
+		hostfs_close(v->hs);
+	}
+	if (v->dir)
+		rm_rf(tmpl);
+	free(v);
+	*state = NULL;
+	return ret;
+}
+
+/* A's Trenameat(odir, on, ndir, nn): 0 or the error. */
+static uint32_t rnv_renameat(struct rnv *v, uint32_t odir, const char *on,
+			     uint32_t ndir, const char *nn)
+{
+	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+
+	t.trenameat.olddirfid = odir;
+	t.trenameat.oldname = p9_str(on);
+	t.trenameat.newdirfid = ndir;
+	t.trenameat.newname = p9_str(nn);
+	return tc_err(&v->a, &t, &r);
 }
 
 /* A's rename of d to the other parent: 0 or the error. */
 static uint32_t rnv_rename(struct rnv *v)
 {
-	struct p9_msg t = { .type = P9_TRENAMEAT }, r;
+	uint32_t e = rnv_renameat(v, v->there ? 3 : 2, "d",
+				  v->there ? 2 : 3, "d");
 
-	t.trenameat.olddirfid = v->there ? 3 : 2;
-	t.trenameat.oldname = P9_STR("d");
-	t.trenameat.newdirfid = v->there ? 2 : 3;
-	t.trenameat.newname = P9_STR("d");
-	uint32_t e = tc_err(&v->a, &t, &r);
 	if (e == 0)
 		v->there = !v->there;
 	return e;
@@ -188,7 +282,11 @@ static uint32_t rnv_rename(struct rnv *v)
 static void *rnv_rename_main(void *arg)
 {
 	struct rnv *v = arg;
-	return (void *)(uintptr_t)rnv_rename(v);
+	uint32_t e = v->held.on ? rnv_renameat(v, v->held.odir, v->held.on,
+					       v->held.ndir, v->held.nn)
+				: rnv_rename(v);
+
+	return (void *)(uintptr_t)e;
 }
 
 /* The inode of tmpl/rel on the host. */
@@ -221,26 +319,37 @@ static void assert_names(struct rnv *v, uint32_t fid, const char *rel)
 	assert_int_equal(qid_ino(a.qid.path, ino), ino);
 }
 
-/* A's rename is started and held after the host's rename until a
- * resolution of fail_path fails; the caller then sends B's request and
- * joins the rename (rnv_held_join). */
-static void rnv_held_start(struct rnv *v, pthread_t *th, const char *fail_path)
+/* A's rename (v->held's, else d to the other parent) is started and held
+ * after the host's rename until a resolution of fail_path fails (or, with
+ * any, is made at all); the caller then sends B's request and joins the
+ * rename (rnv_held_join). */
+static void rnv_hold(struct rnv *v, const char *fail_path, bool any)
 {
 	pthread_mutex_lock(&rh_mu);
 	strcpy(rh.fail_path, fail_path);
+	rh.fail_any = any;
+	rh.held = rh.failed = false;    /* (a hold before this one) */
 	rh.armed = true;
 	pthread_mutex_unlock(&rh_mu);
-	assert_int_equal(pthread_create(th, NULL, rnv_rename_main, v), 0);
+	assert_int_equal(pthread_create(&v->th, NULL, rnv_rename_main, v), 0);
+	v->th_up = true;
 	assert_true(rh_wait(&rh.held, 5000));
 }
 
-static void rnv_held_join(pthread_t th)
+static void rnv_held_start(struct rnv *v, const char *fail_path)
+{
+	v->held.on = NULL;
+	rnv_hold(v, fail_path, false);
+}
+
+static void rnv_held_join(struct rnv *v)
 {
 	void *ret;
 
-	pthread_join(th, &ret);
+	pthread_join(v->th, &ret);
+	v->th_up = false;
 	assert_int_equal((uintptr_t)ret, 0);
-	assert_true(rh.failed);         /* the race did happen */
+	assert_true(rh_get(&rh.failed));        /* the race did happen */
 }
 
 /* B's Twalk(fid, 11, name), held in its resolution of pause_path once
@@ -253,7 +362,7 @@ static uint32_t walk_paused_by_rename(struct rnv *v, uint32_t fid,
 
 	pthread_mutex_lock(&rh_mu);
 	strcpy(rh.pause_path, pause_path);
-	rh.paused = rh.go = false;
+	rh.paused = rh.go = rh.go_late = false;
 	pthread_mutex_unlock(&rh_mu);
 	t.twalk.fid = fid;
 	t.twalk.newfid = 11;
@@ -264,6 +373,7 @@ static uint32_t walk_paused_by_rename(struct rnv *v, uint32_t fid,
 	assert_int_equal(rnv_rename(v), 0);
 	rh_set(&rh.go);
 	tc_recv(&v->b, &r);
+	assert_false(rh_get(&rh.go_late));      /* the rename ran whole */
 	assert_int_equal(r.tag, 7);
 	if (r.type == P9_RLERROR)
 		return r.rlerror.ecode;
@@ -279,20 +389,17 @@ static uint32_t walk_paused_by_rename(struct rnv *v, uint32_t fid,
  * a/d. */
 static void walk_start_races_rename(void **state)
 {
-	struct rnv v;
-	pthread_t th;
+	struct rnv *v = *state;
 
-	(void)state;
-	rnv_start(&v, true);
-	rnv_held_start(&v, &th, "a/d");
-	int64_t w = tc_walk(&v.b, 10, 11, "f", NULL);
-	rnv_held_join(th);
+	rnv_start(v, true);
+	rnv_held_start(v, "a/d");
+	int64_t w = tc_walk(&v->b, 10, 11, "f", NULL);
+	rnv_held_join(v);
 	assert_int_equal(w, 0);
-	assert_names(&v, 11, "b/d/f");
-	assert_int_equal(tc_clunk(&v.b, 11), 0);
-	assert_int_equal(walk_paused_by_rename(&v, 13, "..", "b/d/e"), 0);
-	assert_names(&v, 11, "a/d");
-	rnv_stop(&v);
+	assert_names(v, 11, "b/d/f");
+	assert_int_equal(tc_clunk(&v->b, 11), 0);
+	assert_int_equal(walk_paused_by_rename(v, 13, "..", "b/d/e"), 0);
+	assert_names(v, 11, "a/d");
 }
 
 /* A walk from d to f paused after it opened f, a rename of d run whole
@@ -300,95 +407,84 @@ static void walk_start_races_rename(void **state)
  * walked (and where it would stay: the rename moved the fids it found). */
 static void walk_registers_after_rename(void **state)
 {
-	struct rnv v;
+	struct rnv *v = *state;
 
-	(void)state;
-	rnv_start(&v, true);
-	assert_int_equal(walk_paused_by_rename(&v, 10, "f", "f"), 0);
-	assert_names(&v, 11, "b/d/f");
-	rnv_stop(&v);
+	rnv_start(v, true);
+	assert_int_equal(walk_paused_by_rename(v, 10, "f", "f"), 0);
+	assert_names(v, 11, "b/d/f");
 }
 
 /* Tlink of d/f (its parent resolved by the old path) and Tremove of it,
  * each while a rename of d is held so. */
 static void link_remove_race_rename(void **state)
 {
-	struct rnv v;
+	struct rnv *v = *state;
 	struct p9_msg t, r;
-	pthread_t th;
 
-	(void)state;
-	rnv_start(&v, true);
-	rnv_held_start(&v, &th, "a/d");
+	rnv_start(v, true);
+	rnv_held_start(v, "a/d");
 	t = (struct p9_msg){ .type = P9_TLINK };
 	t.tlink.dfid = 1;
 	t.tlink.fid = 12;
 	t.tlink.name = P9_STR("l");
-	uint32_t e = tc_err(&v.b, &t, &r);
-	rnv_held_join(th);
+	uint32_t e = tc_err(&v->b, &t, &r);
+	rnv_held_join(v);
 	assert_int_equal(e, 0);
 	assert_int_equal(host_ino("l"), host_ino("b/d/f"));
 
-	rnv_held_start(&v, &th, "b/d");
+	rnv_held_start(v, "b/d");
 	t = (struct p9_msg){ .type = P9_TREMOVE };
 	t.tremove.fid = 12;
-	e = tc_err(&v.b, &t, &r);
-	rnv_held_join(th);
+	e = tc_err(&v->b, &t, &r);
+	rnv_held_join(v);
 	assert_int_equal(e, 0);
 	assert_false(host_has("a/d/f"));        /* d is back in a */
 	assert_true(host_has("l"));
-	rnv_stop(&v);
 }
 
 /* The same races as they come: A renames d back and forth without pause
  * while B walks from d's fid to f and from d/e's to "..", and stats what
  * each walk made.  Every walk and every stat should succeed. */
-struct rename_loop {
-	struct rnv *v;
-	atomic_bool stop;
-	unsigned long n;
-	uint32_t err;
-};
-
 static void *rename_loop_main(void *arg)
 {
-	struct rename_loop *l = arg;
+	struct rnv *v = arg;
 
-	while (!atomic_load(&l->stop) && (l->err = rnv_rename(l->v)) == 0)
-		l->n++;
+	while (!atomic_load(&v->stop) && (v->loop_err = rnv_rename(v)) == 0)
+		v->renames++;
 	return NULL;
 }
 
 static void walks_race_renames(void **state)
 {
-	struct rnv v;
-	struct rename_loop l = { .v = &v };
-	unsigned long walk_failed = 0, stat_failed = 0;
+	struct rnv *v = *state;
+	unsigned long walk_failed = 0, stat_failed = 0, clunk_failed = 0;
 	const char *env = getenv("UVFS_P9SERVER_RACE_WALKS");
 	unsigned long n = env ? strtoul(env, NULL, 10) : 4000;
-	pthread_t th;
 
-	(void)state;
-	rnv_start(&v, false);
-	assert_int_equal(pthread_create(&th, NULL, rename_loop_main, &l), 0);
+	rnv_start(v, false);
+	assert_int_equal(pthread_create(&v->th, NULL, rename_loop_main, v), 0);
+	v->th_up = true;
 	for (unsigned long i = 0; i < n; i++) {
 		uint32_t from = i % 2 ? 13 : 10;
-		int64_t w = tc_walk(&v.b, from, 11, i % 2 ? ".." : "f", NULL);
+		int64_t w = tc_walk(&v->b, from, 11, i % 2 ? ".." : "f", NULL);
 		if (w != 0) {
 			walk_failed++;
 			continue;
 		}
-		if (tc_getattr(&v.b, 11, NULL) != 0)
+		if (tc_getattr(&v->b, 11, NULL) != 0)
 			stat_failed++;
-		assert_int_equal(tc_clunk(&v.b, 11), 0);
+		if (tc_clunk(&v->b, 11) != 0)
+			clunk_failed++;
 	}
-	atomic_store(&l.stop, true);
-	pthread_join(th, NULL);
+	atomic_store(&v->stop, true);
+	pthread_join(v->th, NULL);
+	v->th_up = false;
 	printf("walks_race_renames: %lu walks, %lu renames: %lu walks "
-	       "failed, %lu stats of a walked fid failed\n", n, l.n,
-	       walk_failed, stat_failed);
-	assert_int_equal(l.err, 0);
+	       "failed, %lu stats of a walked fid failed, %lu clunks "
+	       "failed\n", n, v->renames, walk_failed, stat_failed,
+	       clunk_failed);
+	assert_int_equal(v->loop_err, 0);
 	assert_int_equal(walk_failed, 0);
 	assert_int_equal(stat_failed, 0);
-	rnv_stop(&v);
+	assert_int_equal(clunk_failed, 0);
 }
