@@ -223,8 +223,8 @@ bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries)
  * added) checked to be the file the fid named (-ESTALE if not), its stat
  * in st, and in *pathp (if not NULL; to free) the copy of the path that
  * was resolved.  An error (-ENOMEM: no copy). */
-static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
-			  char **pathp, struct stat *st)
+static int fid_fd_by_path_once(struct hostfs *hs, struct hfid *hf,
+			       int flags, char **pathp, struct stat *st)
 {
 	char *path;
 	dev_t dev;
@@ -250,16 +250,16 @@ static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
 	return fd;
 }
 
-/* fid_fd_by_path, resolved again after a rename that raced it. */
-static int hf_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
-			 struct stat *st)
+/* fid_fd_by_path_once, resolved again after a rename that raced it. */
+static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
+			  struct stat *st)
 {
 	int fd;
 
 	for (int tries = 1;; tries++) {
 		unsigned long mark = hs_rn_mark(hs);
 
-		fd = fid_fd_by_path(hs, hf, flags, NULL, st);
+		fd = fid_fd_by_path_once(hs, hf, flags, NULL, st);
 		if (!hs_rn_again(hs, mark, fd, tries))
 			return fd;
 	}
@@ -292,7 +292,7 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 			return -ENOTDIR;
 		return fd;
 	}
-	fd = hf_fd_by_path(hs, hf, flags, st);
+	fd = fid_fd_by_path(hs, hf, flags, st);
 	*owned = fd >= 0;
 	return fd;
 }
@@ -611,7 +611,7 @@ static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
 			fd = -ENOMEM;
 		}
 	} else {
-		fd = fid_fd_by_path(hs, fh, 0, &w->path, &w->st);
+		fd = fid_fd_by_path_once(hs, fh, 0, &w->path, &w->st);
 	}
 	if (fd < 0)
 		return fd;
@@ -714,7 +714,7 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 				return -ENOMEM;
 			if (orphan >= 0 || !rn_raced(hs, mark))
 				break;
-			int fd = hf_fd_by_path(hs, hf, 0, &st);
+			int fd = fid_fd_by_path(hs, hf, 0, &st);
 			if (fd >= 0)
 				sys_close(fd);
 			if (!hs_rn_again(hs, mark, fd < 0 ? fd : 0, tries))

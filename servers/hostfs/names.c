@@ -275,8 +275,8 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 }
 
 /* fid_entry, once. */
-static int entry_once(struct hostfs *hs, struct hfid *hf, char *base,
-		      struct stat *st, char **pathp)
+static int fid_entry_once(struct hostfs *hs, struct hfid *hf, char *base,
+			  struct stat *st, char **pathp)
 {
 	dev_t dev;
 	ino_t ino;
@@ -329,7 +329,7 @@ static int fid_entry(struct hostfs *hs, struct p9srv_fid *f, char *base,
 	for (int tries = 1;; tries++) {
 		unsigned long mark = hs_rn_mark(hs);
 
-		fd = entry_once(hs, f->priv, base, st, pathp);
+		fd = fid_entry_once(hs, f->priv, base, st, pathp);
 		if (!hs_rn_again(hs, mark, fd, tries))
 			return fd;
 	}
