@@ -714,7 +714,8 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 				return -ENOMEM;
 			if (orphan >= 0 || !rn_raced(hs, mark))
 				break;
-			int fd = fid_fd_by_path(hs, hf, 0, &st);
+			/* once: this loop's tries are the walk's */
+			int fd = fid_fd_by_path_once(hs, hf, 0, NULL, &st);
 			if (fd >= 0)
 				sys_close(fd);
 			if (!hs_rn_again(hs, mark, fd < 0 ? fd : 0, tries))
