@@ -200,6 +200,7 @@ int main(void)
 		RNV_TEST(walk_start_races_rename),
 		RNV_TEST(walk_registers_after_rename),
 		RNV_TEST(link_remove_race_rename),
+		RNV_TEST(requests_race_rename_over_fid),
 		RNV_TEST(walks_race_renames),
 	};
 	/* UVFS_TEST_FILTER=pattern runs only the matching tests */

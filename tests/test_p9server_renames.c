@@ -7,7 +7,9 @@
  * it fails (ENOENT) although the file is there.  Such a request waits
  * for the rename and resolves again.  A walk that resolved its names
  * before a rename and registered its new fid after it must not leave
- * that fid at the old path.
+ * that fid at the old path.  A fid whose file a rename replaced holds a
+ * descriptor of it before the rename is done; a request that waited for
+ * that rename acts on it.
  *
  * Two connections to one server: A renames a/d to b/d and back, B holds
  * fids of d (10), d/f (12) and d/e (13).  The races are made to happen
@@ -440,6 +442,81 @@ static void link_remove_race_rename(void **state)
 	assert_int_equal(e, 0);
 	assert_false(host_has("a/d/f"));        /* d is back in a */
 	assert_true(host_has("l"));
+}
+
+/* A file made at tmpl/rel (a directory if dir). */
+static void host_make(const char *rel, bool dir)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpl, rel);
+	if (dir) {
+		assert_int_equal(mkdir(p, 0755), 0);
+		return;
+	}
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/* fid (on B) names the removed file that had inode ino. */
+static void assert_names_removed(struct rnv *v, uint32_t fid, uint64_t ino)
+{
+	struct p9_rgetattr a = { 0 };
+
+	assert_int_equal(tc_getattr(&v->b, fid, &a), 0);
+	assert_int_equal(qid_ino(a.qid.path, ino), ino);
+	assert_int_equal(a.nlink, 0);
+}
+
+/* A rename through the server over the file a fid names (a/d/f over b/t,
+ * B's fid at b/t) gives that fid a descriptor of the removed file before
+ * it moves the fids.  A request on the fid that resolved b/t meanwhile
+ * reached f (ESTALE) and waits for the rename; then it acts on that
+ * descriptor, as it would have before the rename: a clone (Twalk with no
+ * names) and Tgetattr reach the removed file, a walk of a name from it
+ * answers ENOENT (nothing is in a removed directory). */
+static void requests_race_rename_over_fid(void **state)
+{
+	struct rnv *v = *state;
+
+	rnv_start(v, true);
+	host_make("b/t", false);
+	host_make("b/u", false);
+	host_make("b/w", true);
+	host_make("a/d/g", false);
+	uint64_t t_ino = host_ino("b/t"), u_ino = host_ino("b/u");
+	assert_int_equal(tc_walk(&v->a, 1, 4, "a/d", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 14, "b/t", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 15, "b/u", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 16, "b/w", NULL), 0);
+
+	v->held.odir = 4;
+	v->held.ndir = 3;
+	v->held.on = "f";
+	v->held.nn = "t";
+	rnv_hold(v, "b/t", true);
+	int64_t w = tc_walk(&v->b, 14, 17, "", NULL);
+	rnv_held_join(v);
+	assert_int_equal(w, 0);
+	assert_names_removed(v, 17, t_ino);
+
+	v->held.on = "g";
+	v->held.nn = "u";
+	rnv_hold(v, "b/u", true);
+	struct p9_rgetattr a = { 0 };
+	uint32_t e = tc_getattr(&v->b, 15, &a);
+	rnv_held_join(v);
+	assert_int_equal(e, 0);
+	assert_int_equal(qid_ino(a.qid.path, u_ino), u_ino);
+	assert_int_equal(a.nlink, 0);
+
+	v->held.on = "e";
+	v->held.nn = "w";
+	rnv_hold(v, "b/w", true);
+	w = tc_walk(&v->b, 16, 18, "x", NULL);
+	rnv_held_join(v);
+	assert_int_equal(w, ENOENT);
 }
 
 /* The same races as they come: A renames d back and forth without pause

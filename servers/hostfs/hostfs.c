@@ -250,51 +250,52 @@ static int fid_fd_by_path_once(struct hostfs *hs, struct hfid *hf,
 	return fd;
 }
 
-/* fid_fd_by_path_once, resolved again after a rename that raced it. */
-static int fid_fd_by_path(struct hostfs *hs, struct hfid *hf, int flags,
-			  struct stat *st)
+/*
+ * The fid's file, once: its open descriptor if opened, or the one it
+ * keeps if removed through the server (*owned false), else a fresh
+ * O_PATH one by its path (fid_fd_by_path_once, *owned true).  Which, is
+ * read under plock at each try: a rename through the server that replaced
+ * the fid's file gives it a descriptor before it is done (orphan_commit),
+ * and a try after it waited for that rename must use it.  flags: added to
+ * a fresh descriptor's; O_DIRECTORY: -ENOTDIR if not a directory.
+ */
+static int fid_fd_once(struct hostfs *hs, struct hfid *hf, int flags,
+		       bool *owned, struct stat *st)
 {
 	int fd;
 
-	for (int tries = 1;; tries++) {
-		unsigned long mark = hs_rn_mark(hs);
-
+	pthread_mutex_lock(&hf->plock);
+	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
+	pthread_mutex_unlock(&hf->plock);
+	if (fd < 0) {
 		fd = fid_fd_by_path_once(hs, hf, flags, NULL, st);
-		if (!hs_rn_again(hs, mark, fd, tries))
-			return fd;
+		*owned = fd >= 0;
+		return fd;
 	}
+	*owned = false;
+	if (sys_fstat(fd, st) < 0)
+		return -errno;
+	if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
+		return -ENOTDIR;
+	return fd;
 }
 
-/*
- * A descriptor for the fid's file: its open descriptor if opened, or the
- * one it keeps if removed through the server (*owned false), else a fresh
- * O_PATH one by its path (flags added: O_DIRECTORY) checked to be the
- * same file the fid named (-ESTALE if not), resolved again after a rename
- * that raced it (hs_rn_again).
- */
+/* fid_fd_once, tried again after a rename that raced it (hs_rn_again). */
 int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	      bool *owned, struct stat *st)
 {
-	struct hfid *hf = f->priv;
 	struct stat sb;
 	int fd;
 
 	if (!st)
 		st = &sb;
-	pthread_mutex_lock(&hf->plock);
-	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
-	pthread_mutex_unlock(&hf->plock);
-	if (fd >= 0) {
-		*owned = false;
-		if (sys_fstat(fd, st) < 0)
-			return -errno;
-		if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
-			return -ENOTDIR;
-		return fd;
+	for (int tries = 1;; tries++) {
+		unsigned long mark = hs_rn_mark(hs);
+
+		fd = fid_fd_once(hs, f->priv, flags, owned, st);
+		if (!hs_rn_again(hs, mark, fd, tries))
+			return fd;
 	}
-	fd = fid_fd_by_path(hs, hf, flags, st);
-	*owned = fd >= 0;
-	return fd;
 }
 
 void hs_fd_done(int fd, bool owned)
@@ -605,7 +606,7 @@ static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
 	w->path = NULL;
 	w->by_path = !removed;
 	if (removed) {
-		fd = hs_fid_fd(hs, f, 0, &owned, &w->st);
+		fd = fid_fd_once(hs, fh, 0, &owned, &w->st);
 		if (fd >= 0 && !(w->path = hf_snap(fh, NULL, NULL, NULL))) {
 			hs_fd_done(fd, owned);
 			fd = -ENOMEM;
@@ -686,6 +687,9 @@ static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
  * since the walk began, the new fid's path (where it is in the index,
  * and moved by any rename since) is resolved again; if it no longer
  * reaches the file walked, the fid is dropped and the walk made again.
+ * Whether f's file was removed through the server is read at each try:
+ * the rename waited for may have replaced it, and then f is cloned from
+ * the descriptor it was given, or a walk of names answers ENOENT.
  */
 static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 		   struct p9srv_fid *nf, uint16_t nwname,
@@ -694,18 +698,24 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 {
 	struct hostfs *hs = hs_of(r);
 	struct hfid *fh = f->priv, *hf = NULL;
-	struct walk w;
+	struct walk w = { 0 };
 	struct stat st;
+	bool owned;
 	int orphan, err;
 
-	pthread_mutex_lock(&fh->plock);
-	orphan = fh->ofd;       /* never closed before clunk */
-	pthread_mutex_unlock(&fh->plock);
-	if (orphan >= 0 && nwname > 0)
-		return -ENOENT;         /* removed: no names in it */
 	for (int tries = 1;; tries++) {
 		unsigned long mark = hs_rn_mark(hs);
 
+		/* at each try: the rename waited for may have removed f's
+		 * file and given f a descriptor of it (orphan_commit) */
+		pthread_mutex_lock(&fh->plock);
+		orphan = fh->ofd;       /* never closed before clunk */
+		pthread_mutex_unlock(&fh->plock);
+		if (orphan >= 0 && nwname > 0) {
+			w.n = 0;
+			err = -ENOENT;  /* removed: no names in it */
+			break;
+		}
 		err = walk_once(hs, f, orphan >= 0, nwname, wname, wqid, &w);
 		if (err == 0) {
 			hf = hf_new(hs, w.path, &w.st);
@@ -715,9 +725,8 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			if (orphan >= 0 || !rn_raced(hs, mark))
 				break;
 			/* once: this loop's tries are the walk's */
-			int fd = fid_fd_by_path_once(hs, hf, 0, NULL, &st);
-			if (fd >= 0)
-				sys_close(fd);
+			int fd = fid_fd_once(hs, hf, 0, &owned, &st);
+			hs_fd_done(fd, owned);
 			if (!hs_rn_again(hs, mark, fd < 0 ? fd : 0, tries))
 				break;
 			hf_free(hs, hf);    /* at a path from before it */
