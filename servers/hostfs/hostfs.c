@@ -183,8 +183,8 @@ char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
  *
  * A rename's own resolutions (names.c, with rn_lock held) never go round
  * again: no other rename moves rn_seq meanwhile.  The wait takes rn_lock
- * and drops it, holding neither flock nor any plock (lock order: rn_lock,
- * then flock, then a plock; a request's fid locks before all three). */
+ * and drops it, holding neither flock nor any plock (the lock order:
+ * docs/locking.md). */
 
 /* Resolutions by a path a rename through the server moved meanwhile,
  * tried again after it: at most this many in all. */

@@ -20,13 +20,15 @@ struct hostfs {
 	bool as_root;           /* switch fsuid/fsgid per request */
 	pthread_mutex_t flock;  /* the fid index: paths, every hfid's hp
 				 * and links */
-	/* Renames through the server, one at a time (rn_lock, taken before
-	 * flock): each takes its paths, renames on the host and moves its
-	 * fids in the index with none other between.  rn_seq is odd from
-	 * just before a rename's renameat to just after its fids moved: a
-	 * fid's path copied then may name where its file was, so a
-	 * resolution by path that fails while rn_seq moved waits for that
-	 * rename and tries again (hs_fid_fd). */
+	/* Renames through the server, one at a time (rn_lock): each takes
+	 * its paths, renames on the host and moves its fids in the index
+	 * with none other between.  rn_seq (changed under rn_lock, read
+	 * without it) is odd from just before a rename's renameat to just
+	 * after its fids moved: a fid's path copied then may name where its
+	 * file was, so every resolution by a fid's path that fails while
+	 * rn_seq moved waits for that rename and tries again (hs_rn_mark,
+	 * hs_rn_again; hostfs.c, "resolutions by path that a rename
+	 * raced").  The lock order: docs/locking.md. */
 	pthread_mutex_t rn_lock;
 	atomic_ulong rn_seq;
 	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
@@ -38,7 +40,7 @@ struct hostfs {
 /* A fid's object.  Its path is changed only by lcreate (fid exclusively
  * locked) and rename (rename_fids), under flock and plock both, so either
  * lock keeps it for a reader (who copies it: hf_snap); its identity only
- * by lcreate, under plock.  Lock order: flock, then plock. */
+ * by lcreate, under plock.  The lock order: docs/locking.md. */
 struct hfid {
 	pthread_mutex_t plock;
 	struct pidx_node *hp;   /* flock + plock to change, either to read:

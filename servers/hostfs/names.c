@@ -7,25 +7,25 @@
  * component; link, rename and remove act on the entry that names their
  * fid, in its parent resolved by the fid's path (fid_entry), resolved
  * again after a rename that raced it as every resolution by a fid's path
- * is (hostfs.c, hs_rn_again).  A rename moves the path of every fid at or below the old
- * name (rename_fids).  A file removed through the server while another fid
- * still names it gives that fid an O_PATH descriptor of its own
- * (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at clunk.
- * Both find the fids concerned through the fid index (hs->paths, by
- * path: hostfs.c), so their cost is that of the fids at the path (and,
- * for a rename, below it), not of every fid the server holds.
- * Nothing here outlives the request; the objects (struct hostfs, struct
- * hfid) and their locks are those of hostfs.c.  A create whose request
- * fails after the entry is made removes it again (hs_undo_create, also
- * used by lcreate in hostfs.c).
+ * is (hostfs.c, hs_rn_again).  A rename moves the path of every fid at or
+ * below the old name (rename_fids).  A file removed through the server
+ * while another fid still names it gives that fid an O_PATH descriptor of
+ * its own (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at
+ * clunk.  Both find the fids concerned through the fid index (hs->paths,
+ * by path: hostfs.c), so their cost is that of the fids at the path (and,
+ * for a rename, below it), not of every fid the server holds.  Nothing
+ * here outlives the request; the objects (struct hostfs, struct hfid)
+ * and their locks are those of hostfs.c.  A create whose request fails
+ * after the entry is made removes it again (hs_undo_create, also used by
+ * lcreate in hostfs.c).
  *
  * Locks: hs->rn_lock (renames through the server, one at a time: from
- * their paths to their fids moved), then hs->flock (the index: which fids
- * are at which path), then a fid's plock (its path, identity and
- * descriptors), never the other way round; a fid's path changes with
- * both held (rename_fids through hs_index_put_locked), so either keeps it
- * for a reader.  The one system
- * call made under flock is orphan_commit's dup of a descriptor.
+ * their paths to their fids moved), hs->flock (the index) and a fid's
+ * plock (its path, identity and descriptors), in the order of
+ * docs/locking.md; a fid's path changes with flock and its plock both
+ * held (rename_fids through hs_index_put_locked), so either keeps it for
+ * a reader.  The one system call made under flock is orphan_commit's dup
+ * of a descriptor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
