@@ -576,7 +576,9 @@ static int hs_attach(struct p9srv_req *r, struct p9srv_fid *f,
 /* Where a walk got to: the names walked, the path (to free) and stat of
  * the last file reached.  by_path: the error that stopped it came from a
  * resolution by a path copied from the fid (its start, or a ".."), which
- * a rename through the server may have raced. */
+ * a rename through the server may have raced.  One walk's own, on
+ * hs_walk's stack: no lock; walk_once fills it at each try (path NULL or
+ * a copy, whatever it returns) and hs_walk frees path. */
 struct walk {
 	uint16_t n;
 	char *path;
