@@ -28,6 +28,7 @@
  * of a descriptor.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -208,6 +209,19 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
 		pthread_mutex_unlock(&hs->flock);
 	}
 	sys_close(pfd);
+}
+
+/* A rename through the server begins (rn_lock taken: rn_seq is even, no
+ * other rename is under way) and ends. */
+static void rn_enter(struct hostfs *hs)
+{
+	pthread_mutex_lock(&hs->rn_lock);
+	assert((atomic_load(&hs->rn_seq) & 1) == 0);
+}
+
+static void rn_exit(struct hostfs *hs)
+{
+	pthread_mutex_unlock(&hs->rn_lock);
 }
 
 /* A rename's host call and the move of its fids are under way (rn_seq
@@ -397,9 +411,9 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int dfd, pfd, err = 0;
 
-	pthread_mutex_lock(&hs->rn_lock);      /* one rename at a time */
+	rn_enter(hs);   /* one rename at a time */
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0) {
-		pthread_mutex_unlock(&hs->rn_lock);
+		rn_exit(hs);
 		return dfd;
 	}
 	/* the entry must still be the fid's file */
@@ -427,7 +441,7 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	sys_close(pfd);
 out:
-	pthread_mutex_unlock(&hs->rn_lock);
+	rn_exit(hs);
 	free(npath);
 	free(opath);
 	hs_fd_done(dfd, owned);
@@ -443,13 +457,13 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	bool oowned, nowned;
 	int ofd, nfd, err;
 
-	pthread_mutex_lock(&hs->rn_lock);      /* one rename at a time */
+	rn_enter(hs);   /* one rename at a time */
 	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0) {
-		pthread_mutex_unlock(&hs->rn_lock);
+		rn_exit(hs);
 		return ofd;
 	}
 	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
-		pthread_mutex_unlock(&hs->rn_lock);
+		rn_exit(hs);
 		hs_fd_done(ofd, oowned);
 		return nfd;
 	}
@@ -473,7 +487,7 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		sys_close(victim);
 	}
 	rn_moved(hs);
-	pthread_mutex_unlock(&hs->rn_lock);
+	rn_exit(hs);
 	free(from);
 	free(to);
 	hs_fd_done(nfd, nowned);
