@@ -744,22 +744,21 @@ static int op_permission(struct uvfs_sb *sb, void *priv, int mask,
 			 const struct uvfs_cred *cred)
 {
 	struct node *n = priv;
-	mode_t mode, perm;
-	uid_t uid;
-	gid_t gid;
+	uint32_t s = attr_read_begin(n);   /* as op_getattr */
+	bool got = false;
+	mode_t mode = 0, perm;
+	uid_t uid = 0;
+	gid_t gid = 0;
 
 	(void)sb;
 	mask &= R_OK | W_OK | X_OK;
-	uint32_t s = attr_read_begin(n);   /* as op_getattr */
-	bool read = false;
-
 	if (!(s & 1)) {
 		mode = ATTR_READ(n->mode);
 		uid = ATTR_READ(n->uid);
 		gid = ATTR_READ(n->gid);
-		read = attr_read_end(n, s);
+		got = attr_read_end(n, s);
 	}
-	if (!read) {
+	if (!got) {
 		pthread_mutex_lock(&n->lock);   /* reads only: aseq stays */
 		mode = n->mode;
 		uid = n->uid;

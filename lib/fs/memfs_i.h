@@ -2,11 +2,13 @@
  * memfs_i.h - memfs's private structures and constants, and what its files
  * share: memfs.c (nodes, page accounting, options, the instance,
  * attributes, file data, the table), memfs_itab.c (the ino table),
- * memfs_radix.c (the page tree), memfs_dir.c (directories and the operations on names),
- * memfs_xattr.c (extended attributes), memfs_holes.c (fallocate, reserved
- * pages, SEEK_DATA/SEEK_HOLE, copy_range), memfs_pages.c (the page pool
- * every data page comes from).  The lifecycle, the lock order and
- * the lock legend (c, ns, n, t, a) are in memfs.c.
+ * memfs_radix.c (the page tree), memfs_dir.c (directories and the
+ * operations on names), memfs_xattr.c (extended attributes),
+ * memfs_holes.c (fallocate, reserved pages, SEEK_DATA/SEEK_HOLE,
+ * copy_range), memfs_pages.c (the page pool every data page comes from),
+ * and the node lock's helpers (node_lock, node_unlock) below.  The
+ * lifecycle, the lock order and the lock legend (c, ns, n, t, a) are in
+ * memfs.c.
  */
 #ifndef UVFS_MEMFS_I_H
 #define UVFS_MEMFS_I_H
@@ -185,9 +187,11 @@ struct options {
 
 /* The node lock, and the sequence it keeps: n->aseq is odd while the lock
  * is held, so op_getattr can copy the attributes without the lock and
- * take them again if a holder came in between (a seqlock;
- * docs/memfs.md, "Attributes without the lock").  Every holder of n->lock takes it through these, so no
- * change of an attribute can be missed by the sequence. */
+ * take them again if a holder came in between (a seqlock; docs/memfs.md,
+ * "Attributes without the lock").  Every holder of n->lock takes it
+ * through these, so no change of an attribute can be missed by the
+ * sequence; only the fallbacks of getattr and permission, which read and
+ * change nothing, take the mutex itself. */
 static inline void node_lock(struct node *n)
 {
 	pthread_mutex_lock(&n->lock);
