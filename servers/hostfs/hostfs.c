@@ -165,145 +165,6 @@ char *hf_snap(struct hfid *hf, dev_t *dev, ino_t *ino, mode_t *type)
 	return path;
 }
 
-/* --- resolutions by path that a rename raced ---
- *
- * A rename through the server (names.c) makes rn_seq odd just before its
- * renameat and even again once it has moved its fids in the index.  A
- * fid's path copied meanwhile may name where the file was: resolved, it
- * leads nowhere (ENOENT, ENOTDIR) or to another file (ESTALE), although
- * the file is there under its new name.  So every resolution by a fid's
- * path runs as
- *
- *	for (int tries = 1;; tries++) {
- *		unsigned long mark = hs_rn_mark(hs);
- *		err = (copy the path, resolve it);
- *		if (!hs_rn_again(hs, mark, err, tries))
- *			break;
- *	}
- *
- * A rename's own resolutions (names.c, with rn_lock held) never go round
- * again: no other rename moves rn_seq meanwhile.  The wait takes rn_lock
- * and drops it, holding neither flock nor any plock (the lock order:
- * docs/locking.md). */
-
-/* Resolutions by a path a rename through the server moved meanwhile,
- * tried again after it: at most this many in all. */
-#define RN_TRIES 8
-
-unsigned long hs_rn_mark(struct hostfs *hs)
-{
-	return atomic_load(&hs->rn_seq);
-}
-
-/* A rename through the server was under way at mark, or began since. */
-static bool rn_raced(struct hostfs *hs, unsigned long mark)
-{
-	unsigned long now = atomic_load(&hs->rn_seq);
-
-	return now != mark || (now & 1);
-}
-
-/* => mark: hs_rn_mark before the path was copied; err: the resolution's
- * result (0, a descriptor or -errno); tries: how many were made.
- * Whether to resolve again: err says the path led nowhere or elsewhere,
- * a rename through the server was under way at mark or began since, and
- * fewer than RN_TRIES were made.  If so, that rename (or the one under
- * way now) has finished when this returns. */
-bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries)
-{
-	if ((err != -ENOENT && err != -ESTALE && err != -ENOTDIR) ||
-	    tries >= RN_TRIES || !rn_raced(hs, mark))
-		return false;
-	pthread_mutex_lock(&hs->rn_lock);
-	pthread_mutex_unlock(&hs->rn_lock);
-	return true;
-}
-
-/* The fid's file by its path, once: a fresh O_PATH descriptor (flags
- * added) checked to be the file the fid named (-ESTALE if not), its stat
- * in st, and in *pathp (if not NULL; to free) the copy of the path that
- * was resolved.  An error (-ENOMEM: no copy). */
-static int fid_fd_by_path_once(struct hostfs *hs, struct hfid *hf,
-			       int flags, char **pathp, struct stat *st)
-{
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	mode_t type;
-	int fd;
-
-	if (!(path = hf_snap(hf, &dev, &ino, &type)))
-		return -ENOMEM;
-	fd = hs_resolve(hs, path, O_PATH | flags);
-	if (fd >= 0 && sys_fstat(fd, st) < 0) {
-		int err = -errno;
-		sys_close(fd);
-		fd = err;
-	} else if (fd >= 0 && !hs_same_file(dev, ino, type, st)) {
-		sys_close(fd);
-		fd = -ESTALE;
-	}
-	if (fd >= 0 && pathp)
-		*pathp = path;
-	else
-		free(path);
-	return fd;
-}
-
-/*
- * The fid's file, once: its open descriptor if opened, or the one it
- * keeps if removed through the server (*owned false), else a fresh
- * O_PATH one by its path (fid_fd_by_path_once, *owned true).  Which, is
- * read under plock at each try: a rename through the server that replaced
- * the fid's file gives it a descriptor before it is done (orphan_commit),
- * and a try after it waited for that rename must use it.  flags: added to
- * a fresh descriptor's; O_DIRECTORY: -ENOTDIR if not a directory.
- */
-static int fid_fd_once(struct hostfs *hs, struct hfid *hf, int flags,
-		       bool *owned, struct stat *st)
-{
-	int fd;
-
-	pthread_mutex_lock(&hf->plock);
-	fd = hf->fd >= 0 ? hf->fd : hf->ofd;    /* never closed before clunk */
-	pthread_mutex_unlock(&hf->plock);
-	if (fd < 0) {
-		fd = fid_fd_by_path_once(hs, hf, flags, NULL, st);
-		*owned = fd >= 0;
-		return fd;
-	}
-	*owned = false;
-	if (sys_fstat(fd, st) < 0)
-		return -errno;
-	if ((flags & O_DIRECTORY) && !S_ISDIR(st->st_mode))
-		return -ENOTDIR;
-	return fd;
-}
-
-/* fid_fd_once, tried again after a rename that raced it (hs_rn_again). */
-int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
-	      bool *owned, struct stat *st)
-{
-	struct stat sb;
-	int fd;
-
-	if (!st)
-		st = &sb;
-	for (int tries = 1;; tries++) {
-		unsigned long mark = hs_rn_mark(hs);
-
-		fd = fid_fd_once(hs, f->priv, flags, owned, st);
-		if (!hs_rn_again(hs, mark, fd, tries))
-			return fd;
-	}
-}
-
-void hs_fd_done(int fd, bool owned)
-{
-	if (owned && fd >= 0)
-		sys_close(fd);
-}
-
 /* A name for a new or existing entry of a directory. */
 int hs_name_check(struct p9_str n, char *out)
 {
@@ -608,13 +469,13 @@ static int walk_once(struct hostfs *hs, struct p9srv_fid *f, bool removed,
 	w->path = NULL;
 	w->by_path = !removed;
 	if (removed) {
-		fd = fid_fd_once(hs, fh, 0, &owned, &w->st);
+		fd = hs_fid_fd_once(hs, fh, 0, &owned, &w->st);
 		if (fd >= 0 && !(w->path = hf_snap(fh, NULL, NULL, NULL))) {
 			hs_fd_done(fd, owned);
 			fd = -ENOMEM;
 		}
 	} else {
-		fd = fid_fd_by_path_once(hs, fh, 0, &w->path, &w->st);
+		fd = hs_fid_fd_by_path_once(hs, fh, 0, &w->path, &w->st);
 	}
 	if (fd < 0)
 		return fd;
@@ -724,10 +585,10 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 			free(w.path);
 			if (!hf)
 				return -ENOMEM;
-			if (orphan >= 0 || !rn_raced(hs, mark))
+			if (orphan >= 0 || !hs_rn_raced(hs, mark))
 				break;
 			/* once: this loop's tries are the walk's */
-			int fd = fid_fd_once(hs, hf, 0, &owned, &st);
+			int fd = hs_fid_fd_once(hs, hf, 0, &owned, &st);
 			hs_fd_done(fd, owned);
 			if (!hs_rn_again(hs, mark, fd < 0 ? fd : 0, tries))
 				break;

@@ -27,7 +27,7 @@ struct hostfs {
 	 * after its fids moved: a fid's path copied then may name where its
 	 * file was, so every resolution by a fid's path that fails while
 	 * rn_seq moved waits for that rename and tries again (hs_rn_mark,
-	 * hs_rn_again; hostfs.c, "resolutions by path that a rename
+	 * hs_rn_again; resolve.c, "resolutions by path that a rename
 	 * raced").  The lock order: docs/locking.md. */
 	pthread_mutex_t rn_lock;
 	atomic_ulong rn_seq;
@@ -61,7 +61,8 @@ struct hfid {
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
 		       RESOLVE_NO_MAGICLINKS)
 
-/* resolve.c: paths (hs_resolve, hs_resolve_at, hs_path_join);
+/* resolve.c: paths (hs_resolve, hs_resolve_at, hs_path_join) and a
+ * fid's file by its path (hs_fid_fd, the retry after a rename);
  * hostfs.c: confinement, identity, helpers */
 void hs_create_gid_done(struct hostfs *hs, struct p9srv_fid *dir);
 void hs_create_gid(struct hostfs *hs, struct p9srv_fid *dir, uint32_t gid);
@@ -70,10 +71,15 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 	      bool *owned, struct stat *st);
 void hs_fd_done(int fd, bool owned);
 /* A resolution by a fid's path that a rename through the server raced
- * goes round again (hostfs.c, "resolutions by path that a rename
- * raced"). */
+ * goes round again (resolve.c, "resolutions by path that a rename
+ * raced"); the single tries that hs_fid_fd and the walk go round. */
 unsigned long hs_rn_mark(struct hostfs *hs);
+bool hs_rn_raced(struct hostfs *hs, unsigned long mark);
 bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries);
+int hs_fid_fd_by_path_once(struct hostfs *hs, struct hfid *hf, int flags,
+			   char **pathp, struct stat *st);
+int hs_fid_fd_once(struct hostfs *hs, struct hfid *hf, int flags,
+		   bool *owned, struct stat *st);
 uint16_t hs_file_gen(int dfd, const char *name);
 int hs_name_check(struct p9_str n, char *out);
 char *hs_path_join(const char *dir, const char *name);

@@ -7,7 +7,7 @@
  * component; link, rename and remove act on the entry that names their
  * fid, in its parent resolved by the fid's path (fid_entry), resolved
  * again after a rename that raced it as every resolution by a fid's path
- * is (hostfs.c, hs_rn_again).  A rename moves the path of every fid at or
+ * is (resolve.c, hs_rn_again).  A rename moves the path of every fid at or
  * below the old name (rename_fids).  A file removed through the server
  * while another fid still names it gives that fid an O_PATH descriptor of
  * its own (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at
