@@ -602,8 +602,21 @@ static int hs_walk(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	*nwqid = w.n;
 	if (err == 0) {
-		if (orphan >= 0)        /* a clone of a removed file */
-			hf->ofd = sys_fcntl(orphan, F_DUPFD_CLOEXEC, 0);
+		if (orphan >= 0) {      /* a clone of a removed file */
+			int dup = sys_fcntl(orphan, F_DUPFD_CLOEXEC, 0);
+
+			/* under plock: hf is in the index, where a removal
+			 * through the server (orphan_commit) may have given
+			 * it a descriptor of the same file meanwhile */
+			pthread_mutex_lock(&hf->plock);
+			if (hf->ofd < 0) {
+				hf->ofd = dup;
+				dup = -1;
+			}
+			pthread_mutex_unlock(&hf->plock);
+			if (dup >= 0)
+				sys_close(dup);
+		}
 		nf->priv = hf;
 		return 0;
 	}
