@@ -3,18 +3,24 @@
  * entry while a close is pending, a close that waits for the operations
  * inside, a timed-out drain, kill, many threads entering while another
  * closes and opens, and a parked continuation of a killed gate that
- * entrants keep knocking on.  The same again with the gate's fallback
+ * entrants keep knocking on.  Threads that switch gates on every entry
+ * (each entry first bumps the record of the gate before, and takes it
+ * back): while one gate closes, is killed or is destroyed and freed.
+ * The same again with the gate's fallback
  * for a system without sys_membarrier (GATE_OPEN_FENCED: every entry and
  * exit fenced, in the slow path).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <time.h>
@@ -364,6 +370,194 @@ static void park_with_knocking_entrants(void **state)
 	}
 }
 
+/* An entrant bumps its thread's last record before it looks at the key,
+ * and that record may be another gate's.  When that gate is killed and
+ * parked meanwhile, the park may have counted the bump: taking it back
+ * must count as a leave, or the continuation never runs. */
+static void undo_runs_parked_continuation(void **state)
+{
+	struct gate a;
+	struct park p = { .g = &a };
+	struct gate_rec *r;
+
+	(void)state;
+	gate_init(&a);
+	assert_int_equal(gate_enter(&a, &r), 0);
+	gate_exit(r);                   /* r: this thread's last record */
+	gate_kill(&a);
+	rcu_grace();
+	gate_count_add(r, 1);           /* an entrant of another gate */
+	assert_true(gate_park(&a, parked_fn, &p));
+	assert_int_equal(p.ran, 0);
+	gate_undo(r);
+	assert_int_equal(p.ran, 1);
+	assert_int_equal(gate_inside(&a), 0);
+	gate_destroy(&a);
+}
+
+/* Threads that switch between two gates on every entry, so that every
+ * entry misses (the record bumped first is the other gate's), while the
+ * main thread closes and opens one of them: the close's promise holds
+ * (nobody inside once drained), entries into the other gate go on while
+ * it is closed, and every count comes back to 0. */
+struct swap {
+	struct gate *a, *b;
+	int stop;
+	long inside_a;          /* protected by gate a */
+	long ops_a, ops_b;
+};
+
+static void *swap_thread(void *arg)
+{
+	struct swap *s = arg;
+	struct gate_rec *r;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		if (gate_enter(s->a, &r) == 0) {
+			__atomic_add_fetch(&s->inside_a, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&s->ops_a, 1, __ATOMIC_RELAXED);
+			__atomic_sub_fetch(&s->inside_a, 1, __ATOMIC_RELAXED);
+			gate_exit(r);
+		}
+		if (gate_enter(s->b, &r) == 0) {
+			__atomic_add_fetch(&s->ops_b, 1, __ATOMIC_RELAXED);
+			gate_exit(r);
+		}
+	}
+	return NULL;
+}
+
+static void storm_switching_gates(void **state)
+{
+	struct gate a, b;
+	struct swap s = { &a, &b, 0, 0, 0, 0 };
+	pthread_t t[4];
+	int bad = 0, b_stalled = 0;
+
+	(void)state;
+	gate_init(&a);
+	gate_init(&b);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, swap_thread, &s);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(gate_close(&a, 5000), 0);
+		long before = __atomic_load_n(&s.ops_a, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s.inside_a, __ATOMIC_RELAXED) != 0)
+			bad++;
+		usleep(300);
+		if (__atomic_load_n(&s.ops_a, __ATOMIC_RELAXED) != before)
+			bad++;
+		/* the threads come to wait at a, each having bumped its
+		 * record of b first: none of them may keep b's count up */
+		long t0 = now_ms();
+		while (gate_inside(&b) != 0 && now_ms() - t0 < 2000)
+			usleep(100);
+		if (gate_inside(&b) != 0)
+			b_stalled++;
+		gate_open(&a);
+		usleep(300);
+	}
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(bad, 0);
+	assert_true(s.ops_a > 0 && s.ops_b > 0);
+	assert_int_equal(gate_inside(&a), 0);
+	assert_int_equal(gate_inside(&b), 0);
+	assert_int_equal(b_stalled, 0);
+	gate_destroy(&a);
+	gate_destroy(&b);
+}
+
+/* The same, with the other gate killed, destroyed and freed each round
+ * once nobody may enter it any more (as an unmounted superblock's): the
+ * threads' next entries of the first gate still bump their records of
+ * the freed one first, while it is being destroyed.  A record outlives
+ * its gate, and the take-back reaches the gate only while it is not
+ * destroyed (AddressSanitizer watches). */
+struct churn {
+	struct gate *a;
+	struct gate *_Atomic b;         /* NULL between rounds */
+	_Atomic long epoch;
+	_Atomic long seen[4];           /* each thread's last epoch read */
+	_Atomic long go;                /* the threads may enter a */
+	_Atomic int stop;
+	_Atomic long ops_b;
+};
+
+struct churn_arg {
+	struct churn *c;
+	int id;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn_arg *ca = arg;
+	struct churn *c = ca->c;
+	struct gate_rec *r;
+
+	while (!atomic_load(&c->stop)) {
+		long e = atomic_load(&c->epoch);
+		struct gate *b = atomic_load(&c->b);
+
+		if (b && gate_enter(b, &r) == 0) {
+			atomic_fetch_add(&c->ops_b, 1);
+			gate_exit(r);
+		}
+		atomic_store(&c->seen[ca->id], e);
+		/* the entry of a comes when b is being destroyed */
+		while (atomic_load(&c->go) < e && !atomic_load(&c->stop))
+			sched_yield();
+		if (gate_enter(c->a, &r) == 0)
+			gate_exit(r);
+	}
+	return NULL;
+}
+
+static void churn_destroyed_gates(void **state)
+{
+	struct gate a;
+	struct churn c = { .a = &a };
+	struct churn_arg ca[4];
+	pthread_t t[4];
+
+	(void)state;
+	gate_init(&a);
+	for (int i = 0; i < 4; i++) {
+		ca[i] = (struct churn_arg){ &c, i };
+		pthread_create(&t[i], NULL, churn_thread, &ca[i]);
+	}
+	for (int round = 0; round < 200; round++) {
+		struct gate *b = malloc(sizeof(*b));
+
+		assert_non_null(b);
+		gate_init(b);
+		atomic_store(&c.b, b);
+		usleep(200);
+		/* each thread enters b once more in the new epoch, then
+		 * waits for go: b is their last record, and nobody enters
+		 * it again once it is taken away */
+		long e = atomic_fetch_add(&c.epoch, 1) + 1;
+		for (int i = 0; i < 4; i++)
+			while (atomic_load(&c.seen[i]) < e)
+				usleep(50);
+		atomic_store(&c.b, NULL);
+		if (round % 2)
+			gate_kill(b);   /* keys shut: take-backs lock */
+		atomic_store(&c.go, e);
+		rcu_grace();
+		assert_int_equal(gate_drain(b, 5000), 0);
+		gate_destroy(b);
+		free(b);
+	}
+	atomic_store(&c.stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_true(atomic_load(&c.ops_b) > 0);
+	assert_int_equal(gate_inside(&a), 0);
+	gate_destroy(&a);
+}
+
 /* Without sys_membarrier (as liburcu finds on such a system: its grace
  * periods then fence too), an open gate is GATE_OPEN_FENCED. */
 static int fenced_on(void **state)
@@ -418,6 +612,9 @@ int main(void)
 		cmocka_unit_test(kill_wakes_waiters_dead),
 		cmocka_unit_test(storm_close_open),
 		cmocka_unit_test(park_with_knocking_entrants),
+		cmocka_unit_test(undo_runs_parked_continuation),
+		cmocka_unit_test(storm_switching_gates),
+		cmocka_unit_test(churn_destroyed_gates),
 		cmocka_unit_test_setup_teardown(fenced_states, fenced_on,
 						fenced_off),
 		cmocka_unit_test_setup_teardown(close_waits_for_inside,
@@ -427,6 +624,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(storm_close_open, fenced_on,
 						fenced_off),
 		cmocka_unit_test_setup_teardown(park_with_knocking_entrants,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(storm_switching_gates,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(churn_destroyed_gates,
 						fenced_on, fenced_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

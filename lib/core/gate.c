@@ -3,26 +3,38 @@
  * closing protocol for unmount, revoke and suspend (DESIGN invariant 3).
  *
  * The protocol
- *   enter:  count++ (own record only); reader barrier (rcu.h: a compiler
- *           barrier, ordered against the grace period's sys_membarrier);
- *           if state == OPEN, inside.  Otherwise count-- and, under the
- *           gate's lock: inside if this thread already was (count > 0),
- *           GATE_DEAD if killed, else wait on the cv until it opens.
+ *   enter:  count++ of the thread's last record; reader barrier (rcu.h: a
+ *           compiler barrier, ordered against the grace period's
+ *           sys_membarrier); if the record's key is the gate (its record,
+ *           and open), inside.  Otherwise count-- (gate_undo) and, once
+ *           it has the record of this gate, under the gate's lock: inside
+ *           if this thread already was (count > 0), GATE_DEAD if killed,
+ *           else wait on the cv until it opens.
  *   exit:   count-- (release); read state; if the gate is not open, wake
  *           the closer.
- *   close:  under lock closers++, state = CLOSED; synchronize_rcu() (whose
- *           first step is the barrier); then wait until the sum of the
- *           records' counts is zero.
- * After the barrier every enterer either saw CLOSED (and takes its
+ *   close:  under lock closers++, state = CLOSED, every record's key
+ *           shut; synchronize_rcu() (whose first step is the barrier);
+ *           then wait until the sum of the records' counts is zero.
+ * After the barrier every enterer either saw its key shut (and takes its
  * increment back and waits) or its increment is visible; every exiter
  * either saw CLOSED (and wakes the closer after its decrement) or its
  * decrement is visible.  Counts are summed under the gate lock, which the
- * waking exiter also takes: no lost wakeup; an increment taken back wakes
- * no one, and the drain's 1 ms polling catches it.
+ * waking exiter also takes: no lost wakeup.  An increment taken back
+ * reads the key again after its decrement, as an exiter reads the state,
+ * and wakes the gate if it is shut (gate_undo).
+ *
+ * The record an entrant bumps first is its thread's last one, which may
+ * be another gate's: a thread that alternates between two mounts bumps,
+ * takes back, and finds the right record on each switch.  That other
+ * gate may be closing, killed or being destroyed meanwhile, and this
+ * thread is not inside it: gate_undo reaches it only under gates_lock,
+ * which gate_destroy takes to zero the keys.  A closer may see such a
+ * count for the moment it is up (a drain waits for it, a park counts it);
+ * the undo's wakeup then tells them it went.
  *
  * Records: one per (thread, gate), created on the first entry, kept on the
  * thread's private list (no lock) and on the gate's list (gates_lock and the
- * gate lock).  gate_destroy() orphans the records (rec->gate = NULL); the
+ * gate lock).  gate_destroy() orphans the records (rec->key = 0); the
  * owning thread frees orphans lazily and all of its records at exit.
  *
  * An "ungated" build (-DUVFS_UNGATED, for the benchmark baseline) makes
@@ -43,7 +55,9 @@ static pthread_mutex_t gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
-static struct gate_rec rec_none;          /* of no gate (gate NULL) */
+/* of no gate (key 0); its count means nothing: every thread's fast path
+ * bumps and takes back its count before its first record is made */
+static struct gate_rec rec_none;
 /* the last one used */
 __thread struct gate_rec *gate_t_last GATE_TLS_MODEL = &rec_none;
 __thread bool rcu_t_registered RCU_TLS_MODEL;   /* with urcu */
@@ -54,7 +68,7 @@ static void thread_exit(void *arg)
 	pthread_mutex_lock(&gates_lock);
 	for (struct gate_rec *r = t_recs, *next; r; r = next) {
 		next = r->tnext;
-		struct gate *g = atomic_load(&r->gate);
+		struct gate *g = gate_rec_gate(r);
 		if (g) {
 			UVFS_VERIFY(atomic_load(&r->count) == 0);
 			pthread_mutex_lock(&g->lock);
@@ -88,6 +102,29 @@ void rcu_thread_register(void)
 	}
 }
 
+/* => g->lock held.  The key of g's records for its state (gate.h). */
+static uintptr_t key_locked(struct gate *g)
+{
+	switch (atomic_load(&g->state)) {
+	case GATE_OPEN:
+		return (uintptr_t)g;
+	case GATE_OPEN_FENCED:
+		return (uintptr_t)g | GATE_KEY_FENCED;
+	default:
+		return (uintptr_t)g | GATE_KEY_SHUT;
+	}
+}
+
+/* => g->lock held, and g's state just set.  The keys follow it. */
+static void keys_set_locked(struct gate *g)
+{
+	uintptr_t k = key_locked(g);
+	struct gate_rec *r;
+
+	cds_list_for_each_entry(r, &g->recs, glink)
+		atomic_store_explicit(&r->key, k, memory_order_relaxed);
+}
+
 /* Finds or makes this thread's record for g (NULL: out of memory).  Slow
  * path: once per thread and gate, plus a short list walk when a thread
  * alternates gates. */
@@ -97,8 +134,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	struct gate_rec **pp = &t_recs, *r;
 
 	while ((r = *pp) != NULL) {
-		struct gate *rg = atomic_load_explicit(&r->gate,
-						       memory_order_acquire);
+		struct gate *rg = gate_rec_gate(r);
 		if (rg == g)
 			return gate_t_last = r;
 		if (rg == NULL) {       /* orphaned by gate_destroy */
@@ -114,10 +150,10 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	r = sys_calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;    /* gate_enter: GATE_NOMEM */
-	atomic_init(&r->gate, g);
 	atomic_init(&r->count, 0);
 	pthread_mutex_lock(&gates_lock);
 	pthread_mutex_lock(&g->lock);
+	atomic_store_explicit(&r->key, key_locked(g), memory_order_relaxed);
 	cds_list_add(&r->glink, &g->recs);
 	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&gates_lock);
@@ -156,10 +192,11 @@ void gate_destroy(struct gate *g)
 
 	pthread_mutex_lock(&gates_lock);
 	pthread_mutex_lock(&g->lock);
+	/* (no check that the counts are 0: an entrant of another gate may
+	 * have bumped its last record, one of this gate's, for a moment) */
 	cds_list_for_each_entry_safe(r, tmp, &g->recs, glink) {
-		UVFS_VERIFY(atomic_load(&r->count) == 0);
 		cds_list_del(&r->glink);
-		atomic_store_explicit(&r->gate, NULL, memory_order_release);
+		atomic_store_explicit(&r->key, 0, memory_order_release);
 	}
 	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&gates_lock);
@@ -187,10 +224,11 @@ static void count_dropped_locked(struct gate *g, void (**fn)(void *),
 	}
 }
 
-/* The fast path saw the gate not open and took its increment back: that
- * was a count dropped too (a closer or gate_park may have counted it). */
-int gate_enter_slow(struct gate *g, struct gate_rec *r,
-		    struct gate_rec **rec)
+/* r is this thread's record of g, whose key the fast path saw shut; it
+ * has taken its increment back: that was a count dropped too (a closer
+ * or gate_park may have counted it). */
+static int enter_slow(struct gate *g, struct gate_rec *r,
+		      struct gate_rec **rec)
 {
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
@@ -231,6 +269,64 @@ int gate_enter_slow(struct gate *g, struct gate_rec *r,
 	if (fn)
 		fn(arg);
 	return ret;
+}
+
+/* The fast path's increment of r taken back, when r's key was not the
+ * gate entered: r may be that gate's record (shut) or another gate's, or
+ * no gate's.  The key read after the decrement says whether a closer of
+ * r's gate may have counted the increment: if it was open then, the
+ * closer's grace period, which follows its shutting the keys, also
+ * makes the decrement visible to it (Dekker's again; with full fences
+ * where there is no sys_membarrier, as the slow paths do).  If it was shut,
+ * the gate is woken as by an exiter; another gate is reached only under
+ * gates_lock, which keeps it from being destroyed meanwhile. */
+void gate_undo(struct gate_rec *r)
+{
+	void (*fn)(void *) = NULL;
+	void *arg = NULL;
+	struct gate *g;
+	uintptr_t k;
+
+	gate_count_add(r, -1);
+	cmm_barrier();          /* the decrement, then the key */
+	k = atomic_load_explicit(&r->key, memory_order_acquire);
+	if (k & GATE_KEY_FENCED) {      /* no sys_membarrier: fence */
+		cmm_smp_mb();
+		k = atomic_load_explicit(&r->key, memory_order_acquire);
+	}
+	if (!(k & GATE_KEY_SHUT))
+		return;
+	pthread_mutex_lock(&gates_lock);
+	if ((g = gate_rec_gate(r)) != NULL) {
+		pthread_mutex_lock(&g->lock);
+		count_dropped_locked(g, &fn, &arg);
+		pthread_mutex_unlock(&g->lock);
+	}
+	pthread_mutex_unlock(&gates_lock);
+	if (fn)
+		fn(arg);
+}
+
+/* gate_enter's fast path bumped r, and r's key was not g: r is g's
+ * record and g is not open, or r is another gate's. */
+int gate_enter_miss(struct gate *g, struct gate_rec *r,
+		    struct gate_rec **rec)
+{
+	if (gate_rec_gate(r) == g) {
+		gate_count_add(r, -1);
+		return enter_slow(g, r, rec);
+	}
+	gate_undo(r);
+	if (!(r = gate_rec_get(g)))
+		return GATE_NOMEM;
+	gate_count_add(r, 1);
+	cmm_barrier();
+	if (gate_rec_open(r, g)) {
+		*rec = r;
+		return 0;
+	}
+	gate_count_add(r, -1);
+	return enter_slow(g, r, rec);
 }
 
 /* Every exiter of a gate that is not open comes here after its
@@ -322,8 +418,10 @@ int gate_close(struct gate *g, int timeout_ms)
 {
 	pthread_mutex_lock(&g->lock);
 	g->closers++;
-	if (is_open(atomic_load(&g->state)))
+	if (is_open(atomic_load(&g->state))) {
 		atomic_store(&g->state, GATE_CLOSED);
+		keys_set_locked(g);
+	}
 	pthread_mutex_unlock(&g->lock);
 	rcu_grace();
 	return gate_drain(g, timeout_ms);
@@ -337,6 +435,7 @@ void gate_open(struct gate *g)
 		g->closers--;
 	if (g->closers == 0 && atomic_load(&g->state) == GATE_CLOSED) {
 		atomic_store(&g->state, open_state());
+		keys_set_locked(g);
 		pthread_cond_broadcast(&g->cv);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -346,6 +445,7 @@ void gate_kill(struct gate *g)
 {
 	pthread_mutex_lock(&g->lock);
 	atomic_store(&g->state, GATE_KILLED);
+	keys_set_locked(g);
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->lock);
 	/* No grace period here (a forced unmount waits for nothing):

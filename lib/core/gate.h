@@ -2,19 +2,21 @@
  * gate.h - the superblock gate (DESIGN invariant 3, after NetBSD fstrans).
  *
  * Every vnode operation runs between gate_enter() and gate_exit().  The fast
- * path bumps the calling thread's own count, then reads the gate state: no
- * lock, no shared cache line written.  Closing the gate flips the state,
- * waits a grace period (whose sys_membarrier pairs with the entrant's
- * compiler barrier), and then waits for the per-thread counts to drain:
- * after the grace period every thread either saw the gate closed or has
- * its count visible.
+ * path bumps the count of the calling thread's last record, then reads
+ * that record's key, which is the gate's address while the gate is open:
+ * no lock, no shared cache line written.  Closing the gate flips the
+ * state and the keys of its records, waits a grace period (whose
+ * sys_membarrier pairs with the entrant's compiler barrier), and then
+ * waits for the per-thread counts to drain: after the grace period every
+ * thread either saw its key shut or has its count visible.
  *
  * States:  OPEN -> CLOSED (one or more closers) -> OPEN
  *          any  -> KILLED (forced unmount; final)
  * On a system without sys_membarrier "open" is GATE_OPEN_FENCED instead
- * of GATE_OPEN: the fast path's compiler barrier would not order the
- * entrant against the closer there, so every entry and exit takes the
- * slow path, which fences (gate.c).  The fast path tests one value.
+ * of GATE_OPEN, and so is every key (GATE_KEY_FENCED): the fast path's
+ * compiler barrier would not order the entrant against the closer there,
+ * so every entry and exit takes the slow path, which fences (gate.c).  The fast path
+ * tests one value on the way in and one on the way out.
  *
  * A thread already inside the gate may enter again while it is closed
  * (nested entry), so a closer never deadlocks against an operation that
@@ -27,6 +29,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <urcu/list.h>
 
 #include "diag.h"
@@ -48,9 +51,23 @@ struct gate {
 	void *parked_arg;               /* lock */
 };
 
+/* A record's key: its gate's address while that gate is GATE_OPEN, with
+ * GATE_KEY_FENCED added while it is GATE_OPEN_FENCED, with GATE_KEY_SHUT
+ * added while it is anything else; 0 once the gate is destroyed.  One
+ * compare of the key with a gate's address so answers both "is this the
+ * thread's record of that gate?" and "is it open?". */
+#define GATE_KEY_SHUT ((uintptr_t)1)
+#define GATE_KEY_FENCED ((uintptr_t)2)
+#define GATE_KEY_BITS (GATE_KEY_SHUT | GATE_KEY_FENCED)
+_Static_assert(_Alignof(struct gate) > GATE_KEY_BITS,
+	       "the key's bits are free in a gate's address");
+
 /* One per (thread, gate), created on the thread's first entry. */
 struct gate_rec {
-	struct gate *_Atomic gate;      /* NULL once the gate is destroyed */
+	_Atomic uintptr_t key;          /* see above: the gate's lock, and
+					   gates_lock too to set it to 0;
+					   first, for the fast path's
+					   compare */
 	_Atomic long count;             /* owner writes; closers read */
 	struct cds_list_head glink;     /* the gate's list */
 	struct gate_rec *tnext;         /* the thread's list (owner only) */
@@ -73,8 +90,9 @@ void gate_destroy(struct gate *g);
 #endif
 extern __thread struct gate_rec *gate_t_last GATE_TLS_MODEL;
 struct gate_rec *gate_rec_get(struct gate *g);
-int gate_enter_slow(struct gate *g, struct gate_rec *r,
+int gate_enter_miss(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec);
+void gate_undo(struct gate_rec *r);
 void gate_exit_slow(struct gate *g);
 
 /* Adds d to the thread's own count.  Only the owner writes it (closers
@@ -100,7 +118,7 @@ static inline void gate_count_add(struct gate_rec *r, long d)
  * into a compare, and a load, a test and a branch is one instruction
  * more, each way).  The loads are the same as the C versions': plain
  * aligned loads, which on x86 are acquires; the "memory" clobber keeps
- * the compiler from moving other accesses across the state test, as the
+ * the compiler from moving other accesses across the tests, as the
  * compiler barrier and the acquire do in C.  Elsewhere and under
  * ThreadSanitizer, the atomics. */
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
@@ -108,20 +126,33 @@ static inline void gate_count_add(struct gate_rec *r, long d)
 _Static_assert(GATE_OPEN == 0, "the state test compares with 0");
 #endif
 
-/* Is r this thread's record of g? */
+/* Is r this thread's record of g, and was g open when r's key was last
+ * set?  An acquire, and a compiler barrier. */
 static inline __attribute__((always_inline)) bool
-gate_rec_of(struct gate_rec *r, struct gate *g)
+gate_rec_open(struct gate_rec *r, struct gate *g)
 {
 #ifdef GATE_ASM_TESTS
 	__asm__ goto("cmpq %0, %1\n\tjne %l[no]"
-		     : : "r"(g), "m"(*(struct gate **)&r->gate) : "cc"
+		     : : "r"(g), "m"(*(uintptr_t *)&r->key) : "cc", "memory"
 		     : no);
 	return true;
 no:
 	return false;
 #else
-	return atomic_load_explicit(&r->gate, memory_order_relaxed) == g;
+	bool open = atomic_load_explicit(&r->key, memory_order_acquire) ==
+		    (uintptr_t)g;
+	atomic_signal_fence(memory_order_seq_cst);
+	return open;
 #endif
+}
+
+/* The gate of r (NULL once destroyed: an acquire, so that an orphaned
+ * record may be freed), whatever its state. */
+static inline struct gate *gate_rec_gate(struct gate_rec *r)
+{
+	return (struct gate *)(atomic_load_explicit(&r->key,
+						    memory_order_acquire) &
+			       ~GATE_KEY_BITS);
 }
 
 /* Is g open (GATE_OPEN)?  An acquire, and a compiler barrier. */
@@ -168,14 +199,18 @@ under:
  * (a thread's first entry could not allocate its record).  Waits
  * while the gate is closed, unless this thread is already inside.
  * The fast path is inline and writes only the thread's own record:
- * "count++, then is the state open?", with a compiler barrier between the
- * two that orders them against the closer's "state = CLOSED, then the
- * grace period's barrier (sys_membarrier), then sum the counts" (Dekker's
- * pattern, made asymmetric: rcu.h, rcu_reader_barrier, whose fallback
- * without sys_membarrier is GATE_OPEN_FENCED here).  Either the closer
- * sees the increment, or this thread sees CLOSED, takes its increment
- * back and goes the slow way.  vop_call (vnode_if.c) unrolls this
- * path with its death checks inside it: 9 instructions more than the
+ * "count++, then is the key g (its record, and open)?", with a compiler
+ * barrier between the two that orders them against the closer's "state =
+ * CLOSED and every key of g shut, then the grace period's barrier
+ * (sys_membarrier), then sum the counts" (Dekker's pattern, made
+ * asymmetric: rcu.h, rcu_reader_barrier, whose fallback without
+ * sys_membarrier is GATE_OPEN_FENCED here, where no key is g).
+ * Either the closer sees the increment, or this thread sees the key shut,
+ * takes its increment back and goes the slow way.  The count bumped is
+ * that of the thread's last record, which may be another gate's (or
+ * none's): gate_enter_miss takes it back, and wakes that gate's closer if
+ * it counted it (gate.c, gate_undo).  vop_call (vnode_if.c) unrolls this
+ * path with its death checks after it: 7 instructions more than the
  * ungated build per operation, with its leave (bench/README.md,
  * "bench_gate"; docs/design.md, "The gate"). */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
@@ -187,19 +222,13 @@ static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 #else
 	struct gate_rec *r = gate_t_last;
 
-	if (__builtin_expect(!gate_rec_of(r, g), 0)) {
-		r = gate_rec_get(g);
-		if (!r)
-			return GATE_NOMEM;
-	}
 	gate_count_add(r, 1);
 	cmm_barrier();          /* see above: GATE_OPEN implies membarrier */
-	if (__builtin_expect(gate_is_open(g), 1)) {
+	if (__builtin_expect(gate_rec_open(r, g), 1)) {
 		*rec = r;
 		return 0;
 	}
-	gate_count_add(r, -1);
-	return gate_enter_slow(g, r, rec);
+	return gate_enter_miss(g, r, rec);
 #endif
 }
 
@@ -224,7 +253,7 @@ static inline void gate_exit(struct gate_rec *r)
 #ifdef UVFS_UNGATED
 	(void)r;
 #else
-	gate_leave(atomic_load_explicit(&r->gate, memory_order_relaxed), r);
+	gate_leave(gate_rec_gate(r), r);
 #endif
 }
 

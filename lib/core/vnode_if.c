@@ -92,7 +92,7 @@ static inline struct vnode *vop_vp(const struct vop_desc *d, void *a,
 /* The mount this thread is inside (uvfs_thread_where): set around each
  * driver call, restored after (a driver call that enters another file
  * system's operation, or a nested call, gives it back). */
-static __thread _Atomic unsigned long long t_where;
+static __thread _Atomic unsigned long long t_where GATE_TLS_MODEL;
 
 const _Atomic unsigned long long *uvfs_thread_where(void)
 {
@@ -117,7 +117,8 @@ vop_driver(const struct vop_desc *d, struct uvfs_sb *sb, void *a)
 /* The one wrapper's general form (see the top of the file): enters the
  * gate by gate_enter, which may wait, then checks every declared vnode.
  * vop_call's fast path sends here whatever it does not handle itself: a
- * thread's first entry into this gate, a gate not open. */
+ * thread's first entry into this gate or a switch from another, a gate
+ * not open. */
 #ifndef UVFS_UNGATED
 static __attribute__((noinline)) long
 vop_call_slow(const struct vop_desc *d, void *a)
@@ -152,17 +153,13 @@ vop_leave_slow(struct gate *g, long r)
 #endif
 
 /* The one wrapper (see the top of the file).  Its fast path is
- * gate_enter's, with the death checks between the count's increment and
- * the state test: "count++; are the vnodes alive?; is the gate open?".
- * That is as good as checking them after the test: once the increment
- * is made, a revoke or kill that has not drained yet waits for this
- * thread (if the closer's barrier saw the increment), or the state test
- * after the checks sees the gate closed and everything is done again by
- * vop_call_slow (if it did not: the loads after the membarrier's point in
- * this thread see the closed state); a vnode found dead is dead for good.
- * So nothing is live across a call before the driver's, and the fast
- * path needs no register more than the ungated build's but the record's
- * (bench/README.md, "bench_gate"). */
+ * gate_enter's, with the death checks after it: "count++; is the key the
+ * gate (this thread's record, and open)?; are the vnodes alive?".  Once
+ * the increment is made and the key seen open, a revoke or kill that has
+ * not drained yet waits for this thread, and a vnode found dead is dead
+ * for good.  So nothing is live across a call before the driver's, and
+ * the fast path needs no register more than the ungated build's but the
+ * record's (bench/README.md, "bench_gate"). */
 static inline __attribute__((always_inline)) long
 vop_call(const struct vop_desc *d, void *a)
 {
@@ -188,10 +185,10 @@ vop_call(const struct vop_desc *d, void *a)
 	/* the slow path gets a copy of the args, so that they need not be
 	 * in memory on the fast path (where their address would escape) */
 	union { char b[VOP_ARGS_MAX]; void *align; } cp;
-	if (__builtin_expect(!gate_rec_of(gr, &sb->gate), 0))
-		goto slow;
 	gate_count_add(gr, 1);
 	cmm_barrier();          /* gate_enter's: GATE_OPEN implies membarrier */
+	if (__builtin_expect(!gate_rec_open(gr, &sb->gate), 0))
+		goto slow;
 	for (unsigned i = 0; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
 		/* (the first is never NULL: its sb was read above) */
@@ -199,10 +196,6 @@ vop_call(const struct vop_desc *d, void *a)
 			gate_leave(&sb->gate, gr);
 			return d->dead;
 		}
-	}
-	if (__builtin_expect(!gate_is_open(&sb->gate), 0)) {
-		gate_count_add(gr, -1);
-		goto slow;
 	}
 	r = vop_driver(d, sb, a);
 	/* gate_leave's, unrolled, without its check: this call takes back
@@ -214,7 +207,9 @@ vop_call(const struct vop_desc *d, void *a)
 		r = vop_leave_slow(&sb->gate, r);
 	return r;
 slow:
-	memcpy(cp.b, a, d->size);
+	memcpy(cp.b, a, d->size);       /* first: nothing live across the
+					   call but what is in memory */
+	gate_undo(gr);
 	return vop_call_slow(d, cp.b);
 #endif
 }
