@@ -373,7 +373,8 @@ static void park_with_knocking_entrants(void **state)
 /* An entrant bumps its thread's last record before it looks at the key,
  * and that record may be another gate's.  When that gate is killed and
  * parked meanwhile, the park may have counted the bump: taking it back
- * must count as a leave, or the continuation never runs. */
+ * must count as a leave, or the continuation never runs.  gate_undo
+ * (vop_call's slow path), then gate_enter's miss. */
 static void undo_runs_parked_continuation(void **state)
 {
 	struct gate a;
@@ -389,10 +390,87 @@ static void undo_runs_parked_continuation(void **state)
 	gate_count_add(r, 1);           /* an entrant of another gate */
 	assert_true(gate_park(&a, parked_fn, &p));
 	assert_int_equal(p.ran, 0);
-	gate_undo(r);
+	gate_undo(r, NULL);     /* entering another gate */
 	assert_int_equal(p.ran, 1);
 	assert_int_equal(gate_inside(&a), 0);
+
+	/* the same through gate_enter's miss: entering b, after the fast
+	 * path's bump of a's record (still the last) */
+	struct gate b;
+	struct gate_rec *rb;
+
+	gate_init(&b);
+	gate_count_add(r, 1);
+	assert_true(gate_park(&a, parked_fn, &p));
+	assert_int_equal(gate_enter_miss(&b, r, &rb), 0);
+	assert_int_equal(p.ran, 2);
+	assert_int_equal(gate_inside(&a), 0);
+	assert_int_equal(gate_inside(&b), 1);
+	gate_exit(rb);
+	gate_destroy(&b);
 	gate_destroy(&a);
+}
+
+/* The same through gate_enter: one operation stays inside a killed gate
+ * a with a continuation parked, while threads alternate between a (they
+ * find it killed, a's record their last) and another gate b, whose every
+ * entry bumps the record of a first.  When the operation inside leaves,
+ * a bump may be up at that moment: then its take-back must run the
+ * continuation.  It runs once, whoever drops the last count. */
+struct swpark {
+	struct park p;
+	struct gate *b;
+};
+
+static void *swpark_thread(void *arg)
+{
+	struct swpark *w = arg;
+	struct gate_rec *r;
+
+	while (!__atomic_load_n(&w->p.stop, __ATOMIC_RELAXED)) {
+		if (gate_enter(w->p.g, &r) == 0)
+			gate_exit(r);   /* (not once a is killed) */
+		if (gate_enter(w->b, &r) == 0)
+			gate_exit(r);
+	}
+	return NULL;
+}
+
+static void park_with_switching_entrants(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct gate a, b;
+		struct swpark w = { .p = { .g = &a }, .b = &b };
+		pthread_t k[3], h;
+
+		gate_init(&a);
+		gate_init(&b);
+		pthread_create(&h, NULL, holder_thread, &w.p);
+		while (__atomic_load_n(&w.p.inside, __ATOMIC_SEQ_CST) == 0)
+			usleep(100);
+		for (int i = 0; i < 3; i++)
+			pthread_create(&k[i], NULL, swpark_thread, &w);
+		gate_kill(&a);
+		rcu_grace();
+		assert_int_equal(gate_drain(&a, 5), -ETIMEDOUT);
+		assert_true(gate_park(&a, parked_fn, &w.p));
+		usleep(1000);
+		__atomic_store_n(&w.p.release, 1, __ATOMIC_SEQ_CST);
+		pthread_join(h, NULL);
+		for (long t0 = now_ms(); now_ms() - t0 < 5000 &&
+		     __atomic_load_n(&w.p.ran, __ATOMIC_SEQ_CST) == 0;)
+			usleep(1000);
+		int ran = __atomic_load_n(&w.p.ran, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&w.p.stop, 1, __ATOMIC_RELAXED);
+		for (int i = 0; i < 3; i++)
+			pthread_join(k[i], NULL);
+		assert_int_equal(ran, 1);
+		assert_int_equal(w.p.ran, 1);
+		assert_int_equal(w.p.inside_at_run, 0);
+		gate_destroy(&a);
+		gate_destroy(&b);
+	}
 }
 
 /* Threads that switch between two gates on every entry, so that every
@@ -613,6 +691,7 @@ int main(void)
 		cmocka_unit_test(storm_close_open),
 		cmocka_unit_test(park_with_knocking_entrants),
 		cmocka_unit_test(undo_runs_parked_continuation),
+		cmocka_unit_test(park_with_switching_entrants),
 		cmocka_unit_test(storm_switching_gates),
 		cmocka_unit_test(churn_destroyed_gates),
 		cmocka_unit_test_setup_teardown(fenced_states, fenced_on,
@@ -624,6 +703,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(storm_close_open, fenced_on,
 						fenced_off),
 		cmocka_unit_test_setup_teardown(park_with_knocking_entrants,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(undo_runs_parked_continuation,
+						fenced_on, fenced_off),
+		cmocka_unit_test_setup_teardown(park_with_switching_entrants,
 						fenced_on, fenced_off),
 		cmocka_unit_test_setup_teardown(storm_switching_gates,
 						fenced_on, fenced_off),

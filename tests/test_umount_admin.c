@@ -98,6 +98,56 @@ static void test_suspend_resume(void **state)
 	assert_only_root(live);
 }
 
+/* A revoked file's operations answer EIO at once, also while its mount
+ * is suspended: a dead vnode is dead for good, so nothing is worth the
+ * wait at the closed gate. */
+struct bg_fstat {
+	pthread_t thread;
+	struct uvfs_ctx *ctx;
+	int fd;
+	atomic_int done;
+	int result;
+};
+
+static void *bg_fstat_main(void *arg)
+{
+	struct bg_fstat *b = arg;
+	struct stat st;
+
+	b->result = uvfs_fstat(b->ctx, b->fd, &st);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void test_suspend_revoked_file(void **state)
+{
+	struct bg_fstat b = { .result = 1 };
+	uint64_t live;
+	double end;
+
+	(void)state;
+	live = live_vnodes();
+	mount_x("/mnt/x", NULL);
+	put(R, "/mnt/x/f", "x");
+	b.ctx = R;
+	b.fd = (int)OK(uvfs_open(R, "/mnt/x/f", O_RDONLY, 0));
+	OK(uvfs_revoke(R, "/mnt/x/f"));
+	OK(uvfs_suspend(R, "/mnt/x"));
+	assert_int_equal(pthread_create(&b.thread, NULL, bg_fstat_main, &b),
+			 0);
+	for (end = now_ms() + 2000; !atomic_load(&b.done) && now_ms() < end;)
+		sleep_ms(5);
+	bool answered = atomic_load(&b.done);
+	OK(uvfs_resume(R, "/mnt/x"));   /* lets a waiting fstat go, if so */
+	pthread_join(b.thread, NULL);
+	if (!answered)
+		fail_msg("the revoked file's fstat waited for the resume");
+	assert_int_equal(b.result, -EIO);
+	OK(uvfs_close(R, b.fd));
+	OK(uvfs_umount(R, "/mnt/x", 0));
+	assert_only_root(live);
+}
+
 static void test_suspend_errors(void **state)
 {
 	(void)state;

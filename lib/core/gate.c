@@ -43,6 +43,7 @@
 #include "core.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include "rcu.h"
 #include "deadline.h"    /* lib/util */
@@ -115,14 +116,16 @@ static uintptr_t key_locked(struct gate *g)
 	}
 }
 
-/* => g->lock held, and g's state just set.  The keys follow it. */
+/* => g->lock held, and g's state just set.  The keys follow it, each a
+ * release: an entrant that reads its key open (an acquire, gate.h) sees
+ * what the closer did before it opened the gate again. */
 static void keys_set_locked(struct gate *g)
 {
 	uintptr_t k = key_locked(g);
 	struct gate_rec *r;
 
 	cds_list_for_each_entry(r, &g->recs, glink)
-		atomic_store_explicit(&r->key, k, memory_order_relaxed);
+		atomic_store_explicit(&r->key, k, memory_order_release);
 }
 
 /* Finds or makes this thread's record for g (NULL: out of memory).  Slow
@@ -186,14 +189,22 @@ void gate_init(struct gate *g)
 	g->parked_arg = NULL;
 }
 
+static long inside_locked(struct gate *g);
+
 void gate_destroy(struct gate *g)
 {
 	struct gate_rec *r, *tmp;
 
 	pthread_mutex_lock(&gates_lock);
 	pthread_mutex_lock(&g->lock);
-	/* (no check that the counts are 0: an entrant of another gate may
-	 * have bumped its last record, one of this gate's, for a moment) */
+	/* Nobody may be inside.  An entrant of another gate may have
+	 * bumped its last record, one of this gate's, for the moment before
+	 * it takes the bump back (which takes neither lock first): a sum
+	 * above 0 is looked at again for up to a second before it is a
+	 * defect. */
+	for (int i = 0; i < 1000 && inside_locked(g) > 0; i++)
+		usleep(1000);
+	UVFS_VERIFY(inside_locked(g) == 0);
 	cds_list_for_each_entry_safe(r, tmp, &g->recs, glink) {
 		cds_list_del(&r->glink);
 		atomic_store_explicit(&r->key, 0, memory_order_release);
@@ -205,8 +216,6 @@ void gate_destroy(struct gate *g)
 }
 
 #ifndef UVFS_UNGATED
-
-static long inside_locked(struct gate *g);
 
 /* => g->lock held; the caller has just taken its count down.  Wakes a
  * closer draining the gate, and takes the parked continuation if nobody
@@ -224,9 +233,9 @@ static void count_dropped_locked(struct gate *g, void (**fn)(void *),
 	}
 }
 
-/* r is this thread's record of g, whose key the fast path saw shut; it
- * has taken its increment back: that was a count dropped too (a closer
- * or gate_park may have counted it). */
+/* r is this thread's record of g, whose key the fast path saw not open
+ * (shut, or GATE_KEY_FENCED); it has taken its increment back: that was
+ * a count dropped too (a closer or gate_park may have counted it). */
 static int enter_slow(struct gate *g, struct gate_rec *r,
 		      struct gate_rec **rec)
 {
@@ -272,15 +281,18 @@ static int enter_slow(struct gate *g, struct gate_rec *r,
 }
 
 /* The fast path's increment of r taken back, when r's key was not the
- * gate entered: r may be that gate's record (shut) or another gate's, or
- * no gate's.  The key read after the decrement says whether a closer of
+ * gate entered, g: r may be g's record (not open) or another gate's, or
+ * no gate's.  For g's own record only the count: the caller goes on to
+ * g's slow path, which wakes g (and g is alive: the caller holds one of
+ * its vnodes or is its owner).  The key read after the decrement says
+ * whether a closer of
  * r's gate may have counted the increment: if it was open then, the
  * closer's grace period, which follows its shutting the keys, also
  * makes the decrement visible to it (Dekker's again; with full fences
  * where there is no sys_membarrier, as the slow paths do).  If it was shut,
  * the gate is woken as by an exiter; another gate is reached only under
  * gates_lock, which keeps it from being destroyed meanwhile. */
-void gate_undo(struct gate_rec *r)
+void gate_undo(struct gate_rec *r, struct gate *entering)
 {
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
@@ -288,6 +300,8 @@ void gate_undo(struct gate_rec *r)
 	uintptr_t k;
 
 	gate_count_add(r, -1);
+	if (gate_rec_gate(r) == entering)
+		return;
 	cmm_barrier();          /* the decrement, then the key */
 	k = atomic_load_explicit(&r->key, memory_order_acquire);
 	if (k & GATE_KEY_FENCED) {      /* no sys_membarrier: fence */
@@ -316,7 +330,7 @@ int gate_enter_miss(struct gate *g, struct gate_rec *r,
 		gate_count_add(r, -1);
 		return enter_slow(g, r, rec);
 	}
-	gate_undo(r);
+	gate_undo(r, g);
 	if (!(r = gate_rec_get(g)))
 		return GATE_NOMEM;
 	gate_count_add(r, 1);

@@ -92,7 +92,7 @@ extern __thread struct gate_rec *gate_t_last GATE_TLS_MODEL;
 struct gate_rec *gate_rec_get(struct gate *g);
 int gate_enter_miss(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec);
-void gate_undo(struct gate_rec *r);
+void gate_undo(struct gate_rec *r, struct gate *entering);
 void gate_exit_slow(struct gate *g);
 
 /* Adds d to the thread's own count.  Only the owner writes it (closers
@@ -270,11 +270,14 @@ void gate_open(struct gate *g);
  * then gate_drain(). */
 void gate_kill(struct gate *g);
 /* For a killed gate that did not drain in time: instead of waiting, fn(arg)
- * is called once the last operation inside has left (by that thread, in
- * gate_exit, or in gate_enter by an entrant that found the gate killed and
- * took back its increment; with no lock held; fn must only queue work).  => the gate was
- * killed and a grace period has passed since; one continuation at a time.
- * Returns false, and does not keep fn, if nobody is inside any more. */
+ * is called once the last operation inside has left: by that thread, in
+ * gate_exit; in gate_enter by an entrant that found the gate killed and
+ * took back its increment; or by an entrant of another gate whose bump of
+ * its last record, one of this gate's, the park counted (gate_undo), which
+ * may be inside other gates then.  With no lock held; fn must only queue
+ * work.  => the gate was killed and a grace period has passed since; one
+ * continuation at a time.  Returns false, and does not keep fn, if nobody
+ * is inside any more. */
 bool gate_park(struct gate *g, void (*fn)(void *), void *arg);
 bool gate_is_closed(struct gate *g);
 /* How many operations are inside now (a snapshot, for diagnostics). */

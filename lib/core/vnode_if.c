@@ -128,6 +128,14 @@ vop_call_slow(const struct vop_desc *d, void *a)
 	long r;
 	int e;
 
+	/* a vnode dead already is dead for good: its answer comes at once,
+	 * not after a wait at a gate a suspend or another revoke holds
+	 * (outside the gate, its sb's killed flag is looked at too) */
+	for (unsigned i = 0; i < d->nvp; i++) {
+		struct vnode *vp = vop_vp(d, a, i);
+		if (vp && vn_dead(vp))
+			return d->dead;
+	}
 	if ((e = gate_enter(&sb->gate, &gr)) != 0)
 		return e == GATE_NOMEM ? -ENOMEM : d->dead;
 	for (unsigned i = 0; i < d->nvp; i++) {
@@ -209,7 +217,7 @@ vop_call(const struct vop_desc *d, void *a)
 slow:
 	memcpy(cp.b, a, d->size);       /* first: nothing live across the
 					   call but what is in memory */
-	gate_undo(gr);
+	gate_undo(gr, &sb->gate);
 	return vop_call_slow(d, cp.b);
 #endif
 }
