@@ -1168,7 +1168,15 @@ int hostfs_open(const char *dir, struct hostfs **out)
 	hs->rootfd = fd;
 	hs->rootdev = st.st_dev;
 	pthread_mutex_init(&hs->flock, NULL);
-	pthread_mutex_init(&hs->rn_lock, NULL);
+	/* writers (renames) first: a stream of removals and links, which
+	 * read it, cannot keep a rename waiting (glibc's default prefers
+	 * readers) */
+	pthread_rwlockattr_t rwa;
+	pthread_rwlockattr_init(&rwa);
+	pthread_rwlockattr_setkind_np(&rwa,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&hs->rn_lock, &rwa);
+	pthread_rwlockattr_destroy(&rwa);
 	hs->as_root = geteuid() == 0;
 	*out = hs;
 	return 0;
@@ -1180,7 +1188,7 @@ void hostfs_close(struct hostfs *hs)
 		return;
 	sys_close(hs->rootfd);
 	pthread_mutex_destroy(&hs->flock);
-	pthread_mutex_destroy(&hs->rn_lock);
+	pthread_rwlock_destroy(&hs->rn_lock);
 	pidx_fini(&hs->paths);
 	free(hs);
 }

@@ -20,16 +20,24 @@ struct hostfs {
 	bool as_root;           /* switch fsuid/fsgid per request */
 	pthread_mutex_t flock;  /* the fid index: paths, every hfid's hp
 				 * and links */
-	/* Renames through the server, one at a time (rn_lock): each takes
-	 * its paths, renames on the host and moves its fids in the index
-	 * with none other between.  rn_seq (changed under rn_lock, read
-	 * without it) is odd from just before a rename's renameat to just
-	 * after its fids moved: a fid's path copied then may name where its
-	 * file was, so every resolution by a fid's path that fails while
-	 * rn_seq moved waits for that rename and tries again (hs_rn_mark,
-	 * hs_rn_again; resolve.c, "resolutions by path that a rename
-	 * raced").  The lock order: docs/locking.md. */
-	pthread_mutex_t rn_lock;
+	/* rn_lock: a read-write lock, writers preferred (a stream of
+	 * readers cannot keep a rename waiting).  Written by the renames
+	 * through the server, one at a time: each takes its paths, renames
+	 * on the host and moves its fids in the index with none other
+	 * between (hs_rn_enter).  Read by Tremove and Tlink from their
+	 * check that the entry naming their fid is still its file to their
+	 * act on that name, so that no rename through the server puts
+	 * another file there between (hs_rn_read_enter); and read and
+	 * dropped at once to wait for a rename (hs_rn_again).  rn_seq
+	 * (changed with rn_lock written, read without it) is odd from just
+	 * before a rename's renameat to just after its fids moved: a fid's
+	 * path copied then may name where its file was, so every resolution
+	 * by a fid's path that fails while rn_seq moved waits for that
+	 * rename and tries again (hs_rn_mark, hs_rn_again; resolve.c,
+	 * "resolutions by path that a rename raced").  While rn_lock is
+	 * held either way rn_seq does not move.  The lock order:
+	 * docs/locking.md. */
+	pthread_rwlock_t rn_lock;
 	atomic_ulong rn_seq;
 	atomic_ulong id_switches; /* fsuid/fsgid changes made (tests) */
 	struct pidx paths;      /* flock: every fid by its path (renames,
@@ -72,7 +80,13 @@ int hs_fid_fd(struct hostfs *hs, struct p9srv_fid *f, int flags,
 void hs_fd_done(int fd, bool owned);
 /* A resolution by a fid's path that a rename through the server raced
  * goes round again (resolve.c, "resolutions by path that a rename
- * raced"); the single tries that hs_fid_fd and the walk go round. */
+ * raced"); the single tries that hs_fid_fd and the walk go round.
+ * rn_lock: written by a rename (hs_rn_enter, hs_rn_exit), read by a
+ * removal or a link of a fid (hs_rn_read_enter, hs_rn_read_exit). */
+void hs_rn_enter(struct hostfs *hs);
+void hs_rn_exit(struct hostfs *hs);
+void hs_rn_read_enter(struct hostfs *hs);
+void hs_rn_read_exit(struct hostfs *hs);
 unsigned long hs_rn_mark(struct hostfs *hs);
 bool hs_rn_raced(struct hostfs *hs, unsigned long mark);
 bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries);

@@ -5,10 +5,18 @@
  * Each acts with *at() calls on its directory fid's resolved descriptor
  * (hostfs.c, "Confinement"), never following a symlink in the last
  * component; link, rename and remove act on the entry that names their
- * fid, in its parent resolved by the fid's path (fid_entry), resolved
- * again after a rename that raced it as every resolution by a fid's path
- * is (resolve.c, hs_rn_again).  A rename moves the path of every fid at or
- * below the old name (rename_fids).  A file removed through the server
+ * fid, in its parent resolved by the fid's path (fid_entry), after
+ * checking that the entry is still the fid's file.  That check and the
+ * act are two calls on a name: a rename through the server between them
+ * would put another file at the name, and the remove would delete it,
+ * the link link it.  So each holds hs->rn_lock from its check to its act
+ * (a rename writes it, remove and link read it: no rename runs between,
+ * and none is under way, so the check needs no retry after one).  Only
+ * the server's renames are kept out: other clients' removal and new
+ * entry at the name (two requests), or a change on the host, can still
+ * come between.  unlinkat acts on a name, not on a fid's entry, and
+ * takes no lock (hs_unlinkat).  A rename moves the path of every fid at
+ * or below the old name (rename_fids).  A file removed through the server
  * while another fid still names it gives that fid an O_PATH descriptor of
  * its own (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at
  * clunk.  Both find the fids concerned through the fid index (hs->paths,
@@ -19,10 +27,13 @@
  * after the entry is made removes it again (hs_undo_create, also used by
  * lcreate in hostfs.c).
  *
- * Locks: hs->rn_lock (renames through the server, one at a time: from
- * their paths to their fids moved), hs->flock (the index) and a fid's
+ * Locks: hs->rn_lock (written by renames through the server, one at a
+ * time: from their paths to their fids moved; read by remove and link
+ * from their check to their act), hs->flock (the index) and a fid's
  * plock (its path, identity and descriptors), in the order of
- * docs/locking.md; a fid's path changes with flock and its plock both
+ * docs/locking.md; nothing under rn_lock waits for another request,
+ * only for the host's calls and for flock and plocks (held for a few
+ * loads and stores); a fid's path changes with flock and its plock both
  * held (rename_fids through hs_index_put_locked), so either keeps it for
  * a reader.  The one system call made under flock is orphan_commit's dup
  * of a descriptor.
@@ -211,21 +222,8 @@ static void orphan_commit(struct hostfs *hs, int pfd, const char *path)
 	sys_close(pfd);
 }
 
-/* A rename through the server begins (rn_lock taken: rn_seq is even, no
- * other rename is under way) and ends. */
-static void rn_enter(struct hostfs *hs)
-{
-	pthread_mutex_lock(&hs->rn_lock);
-	assert((atomic_load(&hs->rn_seq) & 1) == 0);
-}
-
-static void rn_exit(struct hostfs *hs)
-{
-	pthread_mutex_unlock(&hs->rn_lock);
-}
-
 /* A rename's host call and the move of its fids are under way (rn_seq
- * odd), then done (even).  => hs->rn_lock held. */
+ * odd), then done (even).  => hs->rn_lock written (hs_rn_enter). */
 static void rn_moving(struct hostfs *hs)
 {
 	atomic_fetch_add(&hs->rn_seq, 1);
@@ -288,10 +286,22 @@ static void rename_fids(struct hostfs *hs, const char *from, const char *to)
 	free(buf);
 }
 
-/* fid_entry, once. */
-static int fid_entry_once(struct hostfs *hs, struct hfid *hf, char *base,
-			  struct stat *st, char **pathp)
+/*
+ * The entry that names fid f: its parent directory's descriptor
+ * (returned: the caller's to close), its last name in base and its stat
+ * in st, checked to be still the fid's file (-ENOENT: no entry, or no
+ * parent, by that name; -ESTALE: another file has it), and in *pathp (if
+ * not NULL; to free) the fid's path as resolved.  The root has no entry:
+ * -EBUSY.  => hs->rn_lock held, read or written: no rename through the
+ * server is under way nor begins, so the fid's path is where its file
+ * is (as far as the server's renames go), and a resolution that failed
+ * is not one a rename raced: one try (hs_rn_again would not go round).
+ */
+static int fid_entry(struct hostfs *hs, struct p9srv_fid *f, char *base,
+		     struct stat *st, char **pathp)
 {
+	struct hfid *hf = f->priv;
+	unsigned long mark = hs_rn_mark(hs);
 	dev_t dev;
 	ino_t ino;
 	mode_t type;
@@ -323,30 +333,9 @@ static int fid_entry_once(struct hostfs *hs, struct hfid *hf, char *base,
 		*pathp = path;
 	else
 		free(path);
+	assert(!hs_rn_raced(hs, mark));
+	(void)mark;
 	return fd;
-}
-
-/*
- * The entry that names fid f: its parent directory's descriptor
- * (returned: the caller's to close), its last name in base and its stat
- * in st, checked to be still the fid's file (-ENOENT: no entry, or no
- * parent, by that name; -ESTALE: another file has it), and in *pathp (if
- * not NULL; to free) the fid's path as resolved.  Resolved again when a
- * rename through the server raced it (hs_rn_again).  The root has no
- * entry: -EBUSY.
- */
-static int fid_entry(struct hostfs *hs, struct p9srv_fid *f, char *base,
-		     struct stat *st, char **pathp)
-{
-	int fd;
-
-	for (int tries = 1;; tries++) {
-		unsigned long mark = hs_rn_mark(hs);
-
-		fd = fid_entry_once(hs, f->priv, base, st, pathp);
-		if (!hs_rn_again(hs, mark, fd, tries))
-			return fd;
-	}
 }
 
 /*
@@ -357,7 +346,9 @@ static int fid_entry(struct hostfs *hs, struct p9srv_fid *f, char *base,
  * itself: the magic link lands on the O_PATH descriptor's own file).
  * Otherwise (changed on the host, or a removal through the server whose
  * descriptor is not handed out yet): ENOENT, the file is not at that
- * name; the VFS looks it up again.
+ * name; the VFS looks it up again.  => hs->rn_lock read: a rename
+ * through the server that replaced the file has handed out its
+ * descriptor (orphan_commit) before it let go of the lock.
  */
 static int link_moved(struct hfid *hf, int dfd, const char *name)
 {
@@ -386,17 +377,21 @@ int hs_link(struct p9srv_req *r, struct p9srv_fid *dir,
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
-	/* the entry must still be the fid's file */
+	/* the entry must still be the fid's file, and stay so until it is
+	 * linked: no rename through the server between */
+	hs_rn_read_enter(hs);
 	pfd = fid_entry(hs, f, base, &st, NULL);
 	if (pfd >= 0) {
 		/* never follows a symlink: links the name in the parent */
 		err = sys_linkat(pfd, base, dfd, name, 0) < 0 ? -errno : 0;
-		sys_close(pfd);
 	} else if (pfd == -ENOENT || pfd == -ESTALE) {
 		err = link_moved(hf, dfd, name);
 	} else {
 		err = pfd == -EBUSY ? -EPERM : pfd;
 	}
+	hs_rn_read_exit(hs);
+	if (pfd >= 0)
+		sys_close(pfd);
 	hs_fd_done(dfd, owned);
 	return err;
 }
@@ -411,9 +406,9 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	bool owned;
 	int dfd, pfd, err = 0;
 
-	rn_enter(hs);   /* one rename at a time */
+	hs_rn_enter(hs);        /* one rename at a time */
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0) {
-		rn_exit(hs);
+		hs_rn_exit(hs);
 		return dfd;
 	}
 	/* the entry must still be the fid's file */
@@ -441,7 +436,7 @@ int hs_rename(struct p9srv_req *r, struct p9srv_fid *f,
 	}
 	sys_close(pfd);
 out:
-	rn_exit(hs);
+	hs_rn_exit(hs);
 	free(npath);
 	free(opath);
 	hs_fd_done(dfd, owned);
@@ -457,13 +452,13 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	bool oowned, nowned;
 	int ofd, nfd, err;
 
-	rn_enter(hs);   /* one rename at a time */
+	hs_rn_enter(hs);        /* one rename at a time */
 	if ((ofd = at_dir(hs, od, on, oname, &oowned)) < 0) {
-		rn_exit(hs);
+		hs_rn_exit(hs);
 		return ofd;
 	}
 	if ((nfd = at_dir(hs, nd, nn, nname, &nowned)) < 0) {
-		rn_exit(hs);
+		hs_rn_exit(hs);
 		hs_fd_done(ofd, oowned);
 		return nfd;
 	}
@@ -487,7 +482,7 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 		sys_close(victim);
 	}
 	rn_moved(hs);
-	rn_exit(hs);
+	hs_rn_exit(hs);
 	free(from);
 	free(to);
 	hs_fd_done(nfd, nowned);
@@ -495,6 +490,18 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 	return err;
 }
 
+/*
+ * Tunlinkat takes no rn_lock: it names an entry of a directory, not a
+ * file, so whichever file is at the name when its unlinkat runs is the
+ * one asked for, as when unlink(2) and rename(2) race on the host (a
+ * rename through the server comes before it or after it).  The
+ * directory is its descriptor, which a rename of it does not change.
+ * Only the handing out of the removed file's descriptor to the fids that
+ * name it may miss: a rename over the name between orphan_prepare and
+ * the unlinkat moves its file's fids to the path, and they, not given
+ * the descriptor of the file they name, answer ENOENT as after a removal
+ * on the host.
+ */
 int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 		struct p9_str n, uint32_t flags)
 {
@@ -532,10 +539,14 @@ int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 	struct stat st;
 	int pfd, ofd, err = 0;
 
-	/* the entry must still be the fid's file */
+	/* the entry must still be the fid's file, and stay so until it is
+	 * removed: no rename through the server between */
+	hs_rn_read_enter(hs);
 	pfd = fid_entry(hs, f, base, &st, &path);
-	if (pfd < 0)
+	if (pfd < 0) {
+		hs_rn_read_exit(hs);
 		return pfd;
+	}
 	ofd = orphan_prepare(hs, pfd, base, path);
 	if (sys_unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		err = -errno;
@@ -543,6 +554,7 @@ int hs_remove(struct p9srv_req *r, struct p9srv_fid *f)
 		orphan_commit(hs, ofd, path);
 	else if (ofd >= 0)
 		sys_close(ofd);
+	hs_rn_read_exit(hs);
 	sys_close(pfd);
 	free(path);
 	return err;

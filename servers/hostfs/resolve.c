@@ -3,11 +3,15 @@
  * no "..", no length limit) resolved to a descriptor beneath the root
  * (docs/server.md, "Confinement"), and paths joined; a fid's file by its
  * path, checked to be the file the fid named, and resolved again when a
- * rename through the server raced the resolution (hs_fid_fd, hs_rn_again).
- * Nothing here holds state: the descriptors returned are the caller's to
- * close (hs_fd_done).
+ * rename through the server raced the resolution (hs_fid_fd, hs_rn_again);
+ * and hs->rn_lock, which the renames through the server write and the
+ * removals and links of a fid read (hs_rn_enter, hs_rn_read_enter).
+ * Nothing here holds state but each thread's note of whether it holds
+ * that lock (rn_held): the descriptors returned are the caller's to close
+ * (hs_fd_done).
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -168,14 +172,58 @@ char *hs_path_join(const char *dir, const char *name)
  *			break;
  *	}
  *
- * A rename's own resolutions (names.c, with rn_lock held) never go round
- * again: no other rename moves rn_seq meanwhile.  The wait takes rn_lock
- * and drops it, holding neither flock nor any plock (the lock order:
- * docs/locking.md). */
+ * The wait takes rn_lock for reading and drops it, holding no other
+ * lock: neither flock nor any plock (the lock order: docs/locking.md),
+ * nor rn_lock itself.  A resolution made with rn_lock held, written (a
+ * rename's own: names.c) or read (the entry of a removal's or a link's
+ * fid: names.c, fid_entry, which so tries once), never goes round again:
+ * no rename moves rn_seq while it is held, so hs_rn_raced is false.
+ * Were it to wait, a second read of rn_lock behind a rename queued for
+ * it (writers are preferred) or a read under its own write would never
+ * return: each thread notes whether it holds rn_lock (rn_held), and the
+ * wait asserts that it does not. */
 
 /* Resolutions by a path a rename through the server moved meanwhile,
  * tried again after it: at most this many in all. */
 #define RN_TRIES 8
+
+/* This thread holds an rn_lock (of any hostfs), either way. */
+static _Thread_local bool rn_held;
+
+/* A rename through the server begins (rn_lock written: no other rename
+ * and no removal or link of a fid is under way, rn_seq is even) and
+ * ends. */
+void hs_rn_enter(struct hostfs *hs)
+{
+	assert(!rn_held);
+	pthread_rwlock_wrlock(&hs->rn_lock);
+	rn_held = true;
+	assert((atomic_load(&hs->rn_seq) & 1) == 0);
+}
+
+void hs_rn_exit(struct hostfs *hs)
+{
+	assert(rn_held);
+	rn_held = false;
+	pthread_rwlock_unlock(&hs->rn_lock);
+}
+
+/* A removal or a link of a fid begins its check of the fid's entry
+ * (rn_lock read: no rename through the server runs until its act on the
+ * entry is done, and rn_seq does not move), and ends. */
+void hs_rn_read_enter(struct hostfs *hs)
+{
+	assert(!rn_held);
+	pthread_rwlock_rdlock(&hs->rn_lock);
+	rn_held = true;
+}
+
+void hs_rn_read_exit(struct hostfs *hs)
+{
+	assert(rn_held);
+	rn_held = false;
+	pthread_rwlock_unlock(&hs->rn_lock);
+}
 
 unsigned long hs_rn_mark(struct hostfs *hs)
 {
@@ -195,14 +243,16 @@ bool hs_rn_raced(struct hostfs *hs, unsigned long mark)
  * Whether to resolve again: err says the path led nowhere or elsewhere,
  * a rename through the server was under way at mark or began since, and
  * fewer than RN_TRIES were made.  If so, that rename (or the one under
- * way now) has finished when this returns. */
+ * way now) has finished when this returns.  With rn_lock held (a
+ * rename's own resolutions) it never waits: rn_seq does not move. */
 bool hs_rn_again(struct hostfs *hs, unsigned long mark, int err, int tries)
 {
 	if ((err != -ENOENT && err != -ESTALE && err != -ENOTDIR) ||
 	    tries >= RN_TRIES || !hs_rn_raced(hs, mark))
 		return false;
-	pthread_mutex_lock(&hs->rn_lock);
-	pthread_mutex_unlock(&hs->rn_lock);
+	assert(!rn_held);
+	pthread_rwlock_rdlock(&hs->rn_lock);
+	pthread_rwlock_unlock(&hs->rn_lock);
 	return true;
 }
 
