@@ -201,6 +201,8 @@ int main(void)
 		RNV_TEST(walk_registers_after_rename),
 		RNV_TEST(link_remove_race_rename),
 		RNV_TEST(requests_race_rename_over_fid),
+		RNV_TEST(remove_race_rename_over),
+		RNV_TEST(link_race_rename_over),
 		RNV_TEST(walks_race_renames),
 	};
 	/* UVFS_TEST_FILTER=pattern runs only the matching tests */

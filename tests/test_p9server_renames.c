@@ -20,7 +20,9 @@
  * through the table of system calls (sys.h): a rename held after its
  * renameat until a resolution by the old path has failed (rh_renameat),
  * or a resolution that succeeded held until a whole rename has run
- * (rh_openat2).  Then the same without hooks, many times
+ * (rh_openat2), or a removal's unlinkat or a link's linkat held while a
+ * rename over the fid's name is sent (rh_unlinkat, rh_linkat).  Then the
+ * same without hooks, many times
  * (walks_race_renames; UVFS_P9SERVER_RACE_WALKS=N walks, 4000 by
  * default).
  * Included by test_p9server.c (it uses that file's client and helpers);
@@ -29,6 +31,8 @@
 
 static long (*real_openat2)(int, const char *, struct open_how *, size_t);
 static int (*real_renameat)(int, const char *, int, const char *);
+static int (*real_unlinkat)(int, const char *, int);
+static int (*real_linkat)(int, const char *, int, const char *, int);
 
 /* The hooks' state, under rh_mu. */
 static pthread_mutex_t rh_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +48,11 @@ static struct {
 				 * waits for go */
 	bool paused, go;
 	bool go_late;           /* a paused resolution gave up waiting */
+	bool renamed;           /* a renameat was made */
+	char act_name[64];      /* the next unlinkat of it, or linkat to
+				 * it, waits for act_go before it acts */
+	bool acting, act_go;
+	bool act_late;          /* a held unlinkat or linkat gave up */
 } rh;
 
 /* => rh_mu held.  Waits up to ms for *flag; whether it came. */
@@ -94,8 +103,8 @@ static void rh_release(void)
 {
 	pthread_mutex_lock(&rh_mu);
 	rh.armed = false;
-	rh.pause_path[0] = '\0';
-	rh.failed = rh.go = true;
+	rh.pause_path[0] = rh.act_name[0] = '\0';
+	rh.failed = rh.go = rh.act_go = true;
 	pthread_cond_broadcast(&rh_cv);
 	pthread_mutex_unlock(&rh_mu);
 }
@@ -107,6 +116,8 @@ static int rh_renameat(int od, const char *op, int nd, const char *np)
 	int ret = real_renameat(od, op, nd, np), e = errno;
 
 	pthread_mutex_lock(&rh_mu);
+	rh.renamed = true;
+	pthread_cond_broadcast(&rh_cv);
 	if (rh.armed) {
 		rh.armed = false;
 		rh.held = true;
@@ -139,6 +150,33 @@ static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
 	pthread_mutex_unlock(&rh_mu);
 	errno = e;
 	return fd;
+}
+
+/* The next unlinkat of act_name, or linkat to it, is held before it
+ * acts until act_go, or 5 s. */
+static void rh_act_hold(const char *name)
+{
+	pthread_mutex_lock(&rh_mu);
+	if (rh.act_name[0] && strcmp(name, rh.act_name) == 0) {
+		rh.act_name[0] = '\0';
+		rh.acting = true;
+		pthread_cond_broadcast(&rh_cv);
+		if (!rh_wait_locked(&rh.act_go, 5000))
+			rh.act_late = true;
+	}
+	pthread_mutex_unlock(&rh_mu);
+}
+
+static int rh_unlinkat(int dfd, const char *p, int fl)
+{
+	rh_act_hold(p);
+	return real_unlinkat(dfd, p, fl);
+}
+
+static int rh_linkat(int od, const char *op, int nd, const char *np, int fl)
+{
+	rh_act_hold(np);
+	return real_linkat(od, op, nd, np, fl);
 }
 
 /* A test's state, on the heap from rnv_setup to rnv_teardown, which
@@ -205,8 +243,12 @@ static void rnv_start(struct rnv *v, bool hooks)
 	if (hooks) {
 		real_openat2 = uvfs_sys_set("openat2", (void *)rh_openat2);
 		real_renameat = uvfs_sys_set("renameat", (void *)rh_renameat);
+		real_unlinkat = uvfs_sys_set("unlinkat", (void *)rh_unlinkat);
+		real_linkat = uvfs_sys_set("linkat", (void *)rh_linkat);
 		assert_non_null(real_openat2);
 		assert_non_null(real_renameat);
+		assert_non_null(real_unlinkat);
+		assert_non_null(real_linkat);
 	}
 	tc_start(&v->a, v->s);
 	v->a_up = true;
@@ -539,6 +581,124 @@ static void requests_race_rename_over_fid(void **state)
 	w = tc_walk(&v->b, 16, 18, "x", NULL);
 	rnv_held_join(v);
 	assert_int_equal(w, ENOENT);
+}
+
+/* tmpl/rel made holding text. */
+static void host_write(const char *rel, const char *text)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpl, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* tmpl/rel holds text. */
+static void assert_host_text(const char *rel, const char *text)
+{
+	char p[128], buf[64];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpl, rel);
+	int fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, text);
+}
+
+/* B's request t (a Tremove or Tlink of fid 14, at b/x) held after its
+ * check that b/x is still the fid's file, before it acts (act_name: the
+ * name its unlinkat removes or its linkat makes); A's Trenameat of b/y
+ * over b/x sent meanwhile, from a thread.  The rename must not run
+ * between the check and the act: it waits for the request, which acts
+ * on the fid's own file.  The rename is given 500 ms to reach the host
+ * (a rename that does has replaced b/x under the request: *renamed),
+ * then the request goes on; B's answer. */
+static uint32_t act_held_rename_over(struct rnv *v, struct p9_msg *t,
+				     const char *act_name, bool *renamed)
+{
+	struct p9_msg r;
+
+	pthread_mutex_lock(&rh_mu);
+	strcpy(rh.act_name, act_name);
+	rh.acting = rh.act_go = rh.act_late = rh.renamed = false;
+	pthread_mutex_unlock(&rh_mu);
+	t->tag = 7;
+	tc_send(&v->b, t);
+	assert_true(rh_wait(&rh.acting, 5000));
+	v->held.odir = 3;
+	v->held.ndir = 3;
+	v->held.on = "y";
+	v->held.nn = "x";
+	assert_int_equal(pthread_create(&v->th, NULL, rnv_rename_main, v), 0);
+	v->th_up = true;
+	*renamed = rh_wait(&rh.renamed, 500);
+	rh_set(&rh.act_go);
+	tc_recv(&v->b, &r);
+	assert_int_equal(r.tag, 7);
+	void *ret;
+	pthread_join(v->th, &ret);
+	v->th_up = false;
+	assert_int_equal((uintptr_t)ret, 0);
+	assert_false(rh_get(&rh.act_late));
+	/* y's file is at x, whatever came first */
+	assert_true(host_has("b/x"));
+	assert_host_text("b/x", "y");
+	assert_false(host_has("b/y"));
+	assert_names(v, 15, "b/x");
+	if (r.type == P9_RLERROR)
+		return r.rlerror.ecode;
+	assert_int_equal(r.type, t->type + 1);
+	return 0;
+}
+
+/* Tremove of b/x (fid 14) while a rename of b/y over b/x comes between
+ * its check and its unlinkat: x's file is removed and y's is at x, as if
+ * the rename came after.  (Before the removals took rn_lock, the rename
+ * ran in between and the removal unlinked y's file from x: y's data
+ * lost, x's file left whole with no name.) */
+static void remove_race_rename_over(void **state)
+{
+	struct rnv *v = *state;
+
+	rnv_start(v, true);
+	host_write("b/x", "x");
+	host_write("b/y", "y");
+	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
+	struct p9_msg t = { .type = P9_TREMOVE };
+	t.tremove.fid = 14;
+	bool renamed;
+	assert_int_equal(act_held_rename_over(v, &t, "x", &renamed), 0);
+	assert_false(renamed);          /* it waited for the removal */
+}
+
+/* Tlink of b/x (fid 14) to l while a rename of b/y over b/x comes
+ * between its check and its linkat: l is x's file (the fid's), not y's
+ * that the rename put at x. */
+static void link_race_rename_over(void **state)
+{
+	struct rnv *v = *state;
+
+	rnv_start(v, true);
+	host_write("b/x", "x");
+	host_write("b/y", "y");
+	uint64_t x_ino = host_ino("b/x");
+	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
+	struct p9_msg t = { .type = P9_TLINK };
+	t.tlink.dfid = 1;
+	t.tlink.fid = 14;
+	t.tlink.name = P9_STR("l");
+	bool renamed;
+	assert_int_equal(act_held_rename_over(v, &t, "l", &renamed), 0);
+	assert_int_equal(host_ino("l"), x_ino);
+	assert_host_text("l", "x");
+	assert_false(renamed);          /* it waited for the link */
 }
 
 /* The same races as they come: A renames d back and forth without pause
