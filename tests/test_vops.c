@@ -148,6 +148,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vcache_grows,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_other_mount,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cred_current,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fileops_revoke, setup,

@@ -7,6 +7,57 @@
  * a program of its own.
  */
 
+/* ---- operations inside operations --------------------------------------- */
+
+struct nested {
+	const char *path;
+	int ran, result;
+};
+
+static void nested_stat(void *arg)
+{
+	struct nested *n = arg;
+	struct stat st;
+
+	n->ran++;
+	n->result = uvfs_stat(R, n->path, &st);
+}
+
+/* A driver call that makes calls on other mounts (and on its own): the
+ * operation it serves entered by its thread's last record and leaves by
+ * it again without having kept it (vnode_if.c, vop_call), so the calls
+ * inside must not have made another record the last.  Were they to, the
+ * leave would take its count from the other mount's record: that mount's
+ * next close would find a count below zero (the process stops), and this
+ * one would never drain (its unmount fails). */
+static void test_nested_other_mount(void **state)
+{
+	struct nested n = { 0 };
+	struct stat st;
+
+	(void)state;
+	mount_testfs("/a");
+	mount_testfs("/b");
+	make_file("/a/f");
+	make_file("/a/f2");
+	make_file("/b/g");
+	for (int round = 0; round < 3; round++) {
+		/* this thread's last record is /a's: the stat below enters
+		 * by the fast path */
+		assert_int_equal(uvfs_stat(R, "/a/f", &st), 0);
+		n.path = round == 1 ? "/a/f2" : "/b/g";
+		n.ran = 0;
+		testfs_getattr_hook(nested_stat, &n);
+		assert_int_equal(uvfs_stat(R, "/a/f", &st), 0);
+		assert_int_equal(n.ran, 1);
+		assert_int_equal(n.result, 0);
+		/* and calls on /b alone still go */
+		assert_int_equal(uvfs_stat(R, "/b/g", &st), 0);
+	}
+	assert_int_equal(uvfs_umount(R, "/b", 0), 0);
+	assert_int_equal(uvfs_umount(R, "/a", 0), 0);
+}
+
 /* ---- whom an operation is for ------------------------------------------ */
 
 /* One thread, calls for two contexts in turn: each driver call sees the

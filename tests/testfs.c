@@ -288,9 +288,22 @@ static void t_reclaim(struct uvfs_sb *sb, void *priv)
 
 /* ---- node operations: checked, then memfs's ---------------------------- */
 
+static void (*_Atomic getattr_fn)(void *);
+static void *_Atomic getattr_arg;
+
+void testfs_getattr_hook(void (*fn)(void *), void *arg)
+{
+	atomic_store(&getattr_arg, arg);
+	atomic_store(&getattr_fn, fn);
+}
+
 static int t_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
+	void (*fn)(void *) = atomic_exchange(&getattr_fn, NULL);
+
 	enter(TFS_GETATTR);
+	if (fn)
+		fn(atomic_load(&getattr_arg));
 	return M->getattr(sb, N(priv, "getattr")->inner, st);
 }
 

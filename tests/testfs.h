@@ -13,7 +13,8 @@
  *
  * Calls can be slowed (a random sleep before each) or made to block until
  * the test lets them go (a driver operation that hangs past every
- * deadline; it ignores cancel, as a hung server would).
+ * deadline; it ignores cancel, as a hung server would), and a getattr can
+ * be made to call the test back first.
  *
  * The type is named "testfs"; tests register it with
  * uvfs_fstype_register(u, &testfs_ops).  The core does not know it.
@@ -38,6 +39,9 @@ void testfs_block(enum testfs_op op);
 void testfs_unblock(void);
 /* Waits until n calls are blocked (true), or timeout_ms passed (false). */
 bool testfs_wait_blocked(int n, int timeout_ms);
+/* The next getattr (of any instance) first calls fn(arg), once: a driver
+ * call that makes calls of its own (on another mount, say). */
+void testfs_getattr_hook(void (*fn)(void *), void *arg);
 /* Each call first sleeps a random 0..max_us microseconds (0: never). */
 void testfs_set_delay(unsigned max_us);
 /* Live node objects (vget minus reclaim) and handles (open minus

@@ -128,6 +128,24 @@ static void keys_set_locked(struct gate *g)
 		atomic_store_explicit(&r->key, k, memory_order_release);
 }
 
+/* r becomes the thread's last record, unless the thread is inside the
+ * gate of its last record now (an entry nested in an operation there):
+ * so the last record of a thread inside a gate is the one it entered by
+ * last, until it leaves, and vop_call's fast path finds it again after
+ * the driver's call rather than keeping it in a register (vnode_if.c).
+ * A count above 0 says "inside": only the owner changes it, and it has
+ * taken back any bump of its own by now.  rec_none's count means
+ * nothing. */
+static struct gate_rec *rec_last(struct gate_rec *r)
+{
+	struct gate_rec *last = gate_t_last;
+
+	if (last == &rec_none ||
+	    atomic_load_explicit(&last->count, memory_order_relaxed) == 0)
+		gate_t_last = r;
+	return r;
+}
+
 /* Finds or makes this thread's record for g (NULL: out of memory).  Slow
  * path: once per thread and gate, plus a short list walk when a thread
  * alternates gates. */
@@ -139,7 +157,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	while ((r = *pp) != NULL) {
 		struct gate *rg = gate_rec_gate(r);
 		if (rg == g)
-			return gate_t_last = r;
+			return rec_last(r);
 		if (rg == NULL) {       /* orphaned by gate_destroy */
 			*pp = r->tnext;
 			if (gate_t_last == r)   /* (we may return NULL) */
@@ -162,7 +180,7 @@ __attribute__((noinline)) struct gate_rec *gate_rec_get(struct gate *g)
 	pthread_mutex_unlock(&gates_lock);
 	r->tnext = t_recs;
 	t_recs = r;
-	return gate_t_last = r;
+	return rec_last(r);
 }
 
 /* The state of an open gate: GATE_OPEN where sys_membarrier makes the
@@ -194,17 +212,18 @@ static long inside_locked(struct gate *g);
 void gate_destroy(struct gate *g)
 {
 	struct gate_rec *r, *tmp;
+	long inside;
 
 	pthread_mutex_lock(&gates_lock);
 	pthread_mutex_lock(&g->lock);
 	/* Nobody may be inside.  An entrant of another gate may have
 	 * bumped its last record, one of this gate's, for the moment before
-	 * it takes the bump back (which takes neither lock first): a sum
-	 * above 0 is looked at again for up to a second before it is a
-	 * defect. */
-	for (int i = 0; i < 1000 && inside_locked(g) > 0; i++)
+	 * it takes the bump back (which takes neither lock first), and
+	 * others may do so again meanwhile: one sum of 0 within a second
+	 * says nobody is inside; none is a defect. */
+	for (int i = 0; (inside = inside_locked(g)) > 0 && i < 1000; i++)
 		usleep(1000);
-	UVFS_VERIFY(inside_locked(g) == 0);
+	UVFS_VERIFY(inside == 0);
 	cds_list_for_each_entry_safe(r, tmp, &g->recs, glink) {
 		cds_list_del(&r->glink);
 		atomic_store_explicit(&r->key, 0, memory_order_release);

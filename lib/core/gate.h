@@ -79,7 +79,9 @@ void gate_destroy(struct gate *g);
 
 /* The slow paths (gate.c) */
 /* The thread's last record, or a record of no gate (never NULL: the fast
- * path has one test, not two).  In the core that programs link
+ * path has one test, not two).  It changes only while the thread is
+ * inside none of its gate (gate.c, rec_last): an operation that entered
+ * by it finds it again at its leave.  In the core that programs link
  * statically (UVFS_TLS_LOCAL_EXEC, lib/meson.build) it is reached with
  * the local-exec model: one load from %fs, where the TLS descriptors a
  * shared core needs cost three instructions even relaxed. */
@@ -210,9 +212,10 @@ under:
  * that of the thread's last record, which may be another gate's (or
  * none's): gate_enter_miss takes it back, and wakes that gate's closer if
  * it counted it (gate.c, gate_undo).  vop_call (vnode_if.c) unrolls this
- * path with its death checks after it: 7 instructions more than the
- * ungated build per operation, with its leave (bench/README.md,
- * "bench_gate"; docs/design.md, "The gate"). */
+ * path with its death checks after it, and finds the record again at its
+ * leave: 4 instructions more than the ungated build per operation, with
+ * its leave (bench/README.md, "bench_gate"; docs/design.md, "The
+ * gate"). */
 static inline int gate_enter(struct gate *g, struct gate_rec **rec)
 {
 #ifdef UVFS_UNGATED

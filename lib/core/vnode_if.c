@@ -150,6 +150,24 @@ vop_call_slow(const struct vop_desc *d, void *a)
 	return r;
 }
 
+/* vop_call's miss for an operation whose arguments fit in VOP_WORDS
+ * words: they come in registers, so that the fast path needs no stack
+ * frame for a copy of them (the frame's allocation and release are two
+ * instructions on every call of a small operation, getattr's among
+ * them).  The rest takes the copy (vop_call). */
+#define VOP_WORDS 3
+static __attribute__((noinline)) long
+vop_call_miss(const struct vop_desc *d, struct gate_rec *gr, struct gate *g,
+	      unsigned long w0, unsigned long w1, unsigned long w2)
+{
+	const unsigned long w[VOP_WORDS] = { w0, w1, w2 };
+	union { char b[VOP_ARGS_MAX]; void *align; } cp;
+
+	memcpy(cp.b, w, sizeof(w));
+	gate_undo(gr, g);
+	return vop_call_slow(d, cp.b);
+}
+
 /* gate_leave's slow half for the fast path: the result goes through
  * the call, so that it needs no register of its own across it. */
 static __attribute__((noinline, cold)) long
@@ -158,6 +176,7 @@ vop_leave_slow(struct gate *g, long r)
 	gate_exit_slow(g);
 	return r;
 }
+
 #endif
 
 /* The one wrapper (see the top of the file).  Its fast path is
@@ -166,8 +185,9 @@ vop_leave_slow(struct gate *g, long r)
  * the increment is made and the key seen open, a revoke or kill that has
  * not drained yet waits for this thread, and a vnode found dead is dead
  * for good.  So nothing is live across a call before the driver's, and
- * the fast path needs no register more than the ungated build's but the
- * record's (bench/README.md, "bench_gate"). */
+ * nothing of the gate's across the driver's: the fast path needs no
+ * register, and for small arguments no stack, that the ungated build's
+ * does not (bench/README.md, "bench_gate"). */
 static inline __attribute__((always_inline)) long
 vop_call(const struct vop_desc *d, void *a)
 {
@@ -191,7 +211,8 @@ vop_call(const struct vop_desc *d, void *a)
 	struct gate_rec *gr = gate_t_last;
 
 	/* the slow path gets a copy of the args, so that they need not be
-	 * in memory on the fast path (where their address would escape) */
+	 * in memory on the fast path (where their address would escape):
+	 * in registers if they are small (vop_call_miss), else here */
 	union { char b[VOP_ARGS_MAX]; void *align; } cp;
 	gate_count_add(gr, 1);
 	cmm_barrier();          /* gate_enter's: GATE_OPEN implies membarrier */
@@ -206,15 +227,26 @@ vop_call(const struct vop_desc *d, void *a)
 		}
 	}
 	r = vop_driver(d, sb, a);
-	/* gate_leave's, unrolled, without its check: this call takes back
-	 * the increment it made itself on the same record above.  A leave
-	 * without its enter elsewhere is caught there (gate_leave) or by the
-	 * next reading of the counts (gate.c, inside_locked). */
+	/* The record again from the thread-local, rather than kept across
+	 * the call in a register of its own: a thread's last record stays
+	 * the one it entered by while it is inside (gate.c, rec_last).
+	 * Then gate_leave's, unrolled, without its check: this call takes
+	 * back the increment it made itself on the same record above.  A
+	 * leave without its enter elsewhere is caught there (gate_leave)
+	 * or by the next reading of the counts (gate.c, inside_locked). */
+	gr = gate_t_last;
+	UVFS_DIAG(gate_rec_gate(gr) == &sb->gate);
 	gate_count_add(gr, -1);
 	if (__builtin_expect(!gate_is_open(&sb->gate), 0))
 		r = vop_leave_slow(&sb->gate, r);
 	return r;
 slow:
+	if (d->size <= sizeof(long[VOP_WORDS])) {
+		unsigned long w[VOP_WORDS] = { 0 };
+
+		memcpy(w, a, d->size);
+		return vop_call_miss(d, gr, &sb->gate, w[0], w[1], w[2]);
+	}
 	memcpy(cp.b, a, d->size);       /* first: nothing live across the
 					   call but what is in memory */
 	gate_undo(gr, &sb->gate);
