@@ -219,9 +219,10 @@ void gate_destroy(struct gate *g)
 	/* Nobody may be inside.  An entrant of another gate may have
 	 * bumped its last record, one of this gate's, for the moment before
 	 * it takes the bump back (which takes neither lock first), and
-	 * others may do so again meanwhile: one sum of 0 within a second
-	 * says nobody is inside; none is a defect. */
-	for (int i = 0; (inside = inside_locked(g)) > 0 && i < 1000; i++)
+	 * others may do so again meanwhile: one sum of 0 within 10 s (a
+	 * thread descheduled between its bump and its take-back on a loaded
+	 * machine) says nobody is inside; none is a defect. */
+	for (int i = 0; (inside = inside_locked(g)) > 0 && i < 10000; i++)
 		usleep(1000);
 	UVFS_VERIFY(inside == 0);
 	cds_list_for_each_entry_safe(r, tmp, &g->recs, glink) {
@@ -303,14 +304,14 @@ static int enter_slow(struct gate *g, struct gate_rec *r,
  * gate entered, g: r may be g's record (not open) or another gate's, or
  * no gate's.  For g's own record only the count: the caller goes on to
  * g's slow path, which wakes g (and g is alive: the caller holds one of
- * its vnodes or is its owner).  The key read after the decrement says
- * whether a closer of
- * r's gate may have counted the increment: if it was open then, the
- * closer's grace period, which follows its shutting the keys, also
- * makes the decrement visible to it (Dekker's again; with full fences
- * where there is no sys_membarrier, as the slow paths do).  If it was shut,
- * the gate is woken as by an exiter; another gate is reached only under
- * gates_lock, which keeps it from being destroyed meanwhile. */
+ * its vnodes or is its owner).  Otherwise the key read after the
+ * decrement says whether a closer of r's gate may have counted the
+ * increment: if it was open then, the closer's grace period, which
+ * follows its shutting the keys, also makes the decrement visible to it
+ * (Dekker's again; with full fences where there is no sys_membarrier, as
+ * the slow paths do).  If it was shut, the gate is woken as by an
+ * exiter; another gate is reached only under gates_lock, which keeps it
+ * from being destroyed meanwhile. */
 void gate_undo(struct gate_rec *r, struct gate *entering)
 {
 	void (*fn)(void *) = NULL;

@@ -15,8 +15,8 @@
  * On a system without sys_membarrier "open" is GATE_OPEN_FENCED instead
  * of GATE_OPEN, and so is every key (GATE_KEY_FENCED): the fast path's
  * compiler barrier would not order the entrant against the closer there,
- * so every entry and exit takes the slow path, which fences (gate.c).  The fast path
- * tests one value on the way in and one on the way out.
+ * so every entry and exit takes the slow path, which fences (gate.c).
+ * The fast path tests one value on the way in and one on the way out.
  *
  * A thread already inside the gate may enter again while it is closed
  * (nested entry), so a closer never deadlocks against an operation that

@@ -74,6 +74,8 @@ struct vop_desc {
 	}                                                               \
 	_Static_assert(sizeof(struct vop_##op##_args) <= VOP_ARGS_MAX,  \
 		       "VOP_ARGS_MAX");                                 \
+	_Static_assert(_Alignof(struct vop_##op##_args) <=              \
+		       _Alignof(void *), "the slow path's copy's alignment"); \
 	static const struct vop_desc vop_##op##_desc = {                \
 		.name = #op,                                            \
 		.dead = (deadval),                                      \
