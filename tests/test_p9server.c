@@ -203,6 +203,7 @@ int main(void)
 		RNV_TEST(requests_race_rename_over_fid),
 		RNV_TEST(remove_race_rename_over),
 		RNV_TEST(link_race_rename_over),
+		RNV_TEST(unlinkat_race_rename_over),
 		RNV_TEST(walks_race_renames),
 	};
 	/* UVFS_TEST_FILTER=pattern runs only the matching tests */

@@ -610,8 +610,10 @@ static void assert_host_text(const char *rel, const char *text)
 	assert_string_equal(buf, text);
 }
 
-/* B's request t (a Tremove or Tlink of fid 14, at b/x) held after its
- * check that b/x is still the fid's file, before it acts (act_name: the
+/* B's request t (a Tremove or Tlink of fid 14, at b/x, or a Tunlinkat
+ * of x in b) held after its check that b/x is still the fid's file (for
+ * Tunlinkat: after it took x's descriptor for the fids at b/x), before
+ * it acts (act_name: the
  * name its unlinkat removes or its linkat makes); A's Trenameat of b/y
  * over b/x sent meanwhile, from a thread.  The rename must not run
  * between the check and the act: it waits for the request, which acts
@@ -699,6 +701,30 @@ static void link_race_rename_over(void **state)
 	assert_int_equal(host_ino("l"), x_ino);
 	assert_host_text("l", "x");
 	assert_false(renamed);          /* it waited for the link */
+}
+
+/* Tunlinkat of x in b while a rename of b/y over b/x comes between the
+ * descriptor it takes for x's fids and its unlinkat: x's file is
+ * removed and y's is at x, its fid (15) naming it there, as if the
+ * rename came after.  (Before Tunlinkat read rn_lock, the rename ran in
+ * between and the unlinkat removed y's file from x: fid 15, moved to
+ * b/x, named nothing.) */
+static void unlinkat_race_rename_over(void **state)
+{
+	struct rnv *v = *state;
+
+	rnv_start(v, true);
+	host_write("b/x", "x");
+	host_write("b/y", "y");
+	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 16, "b", NULL), 0);
+	struct p9_msg t = { .type = P9_TUNLINKAT };
+	t.tunlinkat.dirfid = 16;
+	t.tunlinkat.name = P9_STR("x");
+	bool renamed;
+	assert_int_equal(act_held_rename_over(v, &t, "x", &renamed), 0);
+	assert_false(renamed);          /* it waited for the removal */
 }
 
 /* The same races as they come: A renames d back and forth without pause

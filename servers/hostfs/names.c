@@ -15,7 +15,8 @@
  * the server's renames are kept out: other clients' removal and new
  * entry at the name (two requests), or a change on the host, can still
  * come between.  unlinkat acts on a name, not on a fid's entry, and
- * takes no lock (hs_unlinkat).  A rename moves the path of every fid at
+ * reads rn_lock only so that the removed file's descriptor goes to its
+ * own fids (hs_unlinkat).  A rename moves the path of every fid at
  * or below the old name (rename_fids).  A file removed through the server
  * while another fid still names it gives that fid an O_PATH descriptor of
  * its own (hfid->ofd, set once: orphan_prepare, orphan_commit), closed at
@@ -491,16 +492,17 @@ int hs_renameat(struct p9srv_req *r, struct p9srv_fid *od,
 }
 
 /*
- * Tunlinkat takes no rn_lock: it names an entry of a directory, not a
- * file, so whichever file is at the name when its unlinkat runs is the
- * one asked for, as when unlink(2) and rename(2) race on the host (a
- * rename through the server comes before it or after it).  The
- * directory is its descriptor, which a rename of it does not change.
- * Only the handing out of the removed file's descriptor to the fids that
- * name it may miss: a rename over the name between orphan_prepare and
- * the unlinkat moves its file's fids to the path, and they, not given
- * the descriptor of the file they name, answer ENOENT as after a removal
- * on the host.
+ * Tunlinkat names an entry of a directory, not a file: whichever file is
+ * at the name when its unlinkat runs is the one asked for, as when
+ * unlink(2) and rename(2) race on the host.  The directory is its
+ * descriptor, which a rename of it does not change.  It reads rn_lock
+ * from the file's descriptor taken for the fids that name it
+ * (orphan_prepare) to their being given it (orphan_commit), so that no
+ * rename through the server puts another file at the name between: the
+ * file removed is the one whose fids get its descriptor.  (Without the
+ * lock, such a rename removed the file it put there, while that file's
+ * fids, moved to the name, got nothing and answered ENOENT, and the
+ * prepared descriptor went to no one.)
  */
 int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 		struct p9_str n, uint32_t flags)
@@ -517,6 +519,7 @@ int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 
 	if ((dfd = at_dir(hs, dir, n, name, &owned)) < 0)
 		return dfd;
+	hs_rn_read_enter(hs);
 	if ((dpath = hf_snap(dir->priv, NULL, NULL, NULL)))
 		path = hs_path_join(dpath, name);
 	free(dpath);
@@ -527,6 +530,7 @@ int hs_unlinkat(struct p9srv_req *r, struct p9srv_fid *dir,
 		orphan_commit(hs, ofd, path);
 	else if (ofd >= 0)
 		sys_close(ofd);
+	hs_rn_read_exit(hs);
 	free(path);
 	hs_fd_done(dfd, owned);
 	return err;
