@@ -462,6 +462,15 @@ static void walk_registers_after_rename(void **state)
 	assert_names(v, 11, "b/d/f");
 }
 
+/* The answer r to request t: 0, or its error. */
+static uint32_t answer(const struct p9_msg *r, const struct p9_msg *t)
+{
+	if (r->type == P9_RLERROR)
+		return r->rlerror.ecode;
+	assert_int_equal(r->type, t->type + 1);
+	return 0;
+}
+
 /* B's request t sent while A's rename of d is held after the host's
  * rename (rn_lock written, rn_seq odd): a link or a removal of a fid
  * waits for the rename before its check (its path is from before the
@@ -480,10 +489,7 @@ static uint32_t sent_while_rename_held(struct rnv *v, struct p9_msg *t)
 	assert_int_equal(early, -1);
 	tc_recv(&v->b, &r);
 	assert_int_equal(r.tag, 7);
-	if (r.type == P9_RLERROR)
-		return r.rlerror.ecode;
-	assert_int_equal(r.type, t->type + 1);
-	return 0;
+	return answer(&r, t);
 }
 
 /* Tlink of d/f and Tremove of it, each sent while a rename of d is held
@@ -652,10 +658,18 @@ static uint32_t act_held_rename_over(struct rnv *v, struct p9_msg *t,
 	assert_host_text("b/x", "y");
 	assert_false(host_has("b/y"));
 	assert_names(v, 15, "b/x");
-	if (r.type == P9_RLERROR)
-		return r.rlerror.ecode;
-	assert_int_equal(r.type, t->type + 1);
-	return 0;
+	return answer(&r, t);
+}
+
+/* The start of the tests below: b/x holding "x", b/y holding "y", and
+ * B's fids 14 at b/x and 15 at b/y. */
+static void xy_start(struct rnv *v)
+{
+	rnv_start(v, true);
+	host_write("b/x", "x");
+	host_write("b/y", "y");
+	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
+	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
 }
 
 /* Tremove of b/x (fid 14) while a rename of b/y over b/x comes between
@@ -667,11 +681,7 @@ static void remove_race_rename_over(void **state)
 {
 	struct rnv *v = *state;
 
-	rnv_start(v, true);
-	host_write("b/x", "x");
-	host_write("b/y", "y");
-	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
-	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
+	xy_start(v);
 	struct p9_msg t = { .type = P9_TREMOVE };
 	t.tremove.fid = 14;
 	bool renamed;
@@ -686,12 +696,8 @@ static void link_race_rename_over(void **state)
 {
 	struct rnv *v = *state;
 
-	rnv_start(v, true);
-	host_write("b/x", "x");
-	host_write("b/y", "y");
+	xy_start(v);
 	uint64_t x_ino = host_ino("b/x");
-	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
-	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
 	struct p9_msg t = { .type = P9_TLINK };
 	t.tlink.dfid = 1;
 	t.tlink.fid = 14;
@@ -713,11 +719,7 @@ static void unlinkat_race_rename_over(void **state)
 {
 	struct rnv *v = *state;
 
-	rnv_start(v, true);
-	host_write("b/x", "x");
-	host_write("b/y", "y");
-	assert_int_equal(tc_walk(&v->b, 1, 14, "b/x", NULL), 0);
-	assert_int_equal(tc_walk(&v->b, 1, 15, "b/y", NULL), 0);
+	xy_start(v);
 	assert_int_equal(tc_walk(&v->b, 1, 16, "b", NULL), 0);
 	struct p9_msg t = { .type = P9_TUNLINKAT };
 	t.tunlinkat.dirfid = 16;
