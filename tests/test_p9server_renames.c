@@ -73,6 +73,20 @@ static bool rh_wait_locked(const bool *flag, int ms)
 	return *flag;
 }
 
+/* => rh_mu held.  If slot names name (a hold asked for): the slot is
+ * cleared, *reached set, and the call held until *go, or 5 s (*late). */
+static void rh_hold_locked(char *slot, const char *name, bool *reached,
+			   const bool *go, bool *late)
+{
+	if (!slot[0] || strcmp(name, slot) != 0)
+		return;
+	slot[0] = '\0';
+	*reached = true;
+	pthread_cond_broadcast(&rh_cv);
+	if (!rh_wait_locked(go, 5000))
+		*late = true;
+}
+
 static bool rh_wait(const bool *flag, int ms)
 {
 	pthread_mutex_lock(&rh_mu);
@@ -140,13 +154,9 @@ static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
 		rh.failed = true;
 		pthread_cond_broadcast(&rh_cv);
 	}
-	if (fd >= 0 && rh.pause_path[0] && strcmp(p, rh.pause_path) == 0) {
-		rh.pause_path[0] = '\0';
-		rh.paused = true;
-		pthread_cond_broadcast(&rh_cv);
-		if (!rh_wait_locked(&rh.go, 5000))
-			rh.go_late = true;
-	}
+	if (fd >= 0)
+		rh_hold_locked(rh.pause_path, p, &rh.paused, &rh.go,
+			       &rh.go_late);
 	pthread_mutex_unlock(&rh_mu);
 	errno = e;
 	return fd;
@@ -157,13 +167,8 @@ static long rh_openat2(int dfd, const char *p, struct open_how *h, size_t sz)
 static void rh_act_hold(const char *name)
 {
 	pthread_mutex_lock(&rh_mu);
-	if (rh.act_name[0] && strcmp(name, rh.act_name) == 0) {
-		rh.act_name[0] = '\0';
-		rh.acting = true;
-		pthread_cond_broadcast(&rh_cv);
-		if (!rh_wait_locked(&rh.act_go, 5000))
-			rh.act_late = true;
-	}
+	rh_hold_locked(rh.act_name, name, &rh.acting, &rh.act_go,
+		       &rh.act_late);
 	pthread_mutex_unlock(&rh_mu);
 }
 

@@ -9,10 +9,12 @@
 
 /* ---- suspend / resume -------------------------------------------------- */
 
+/* A stat of path, or with path NULL an fstat of fd, on a thread. */
 struct bg_stat {
 	pthread_t thread;
 	struct uvfs_ctx *ctx;
 	const char *path;
+	int fd;
 	atomic_int done;
 	int result;
 };
@@ -22,7 +24,8 @@ static void *bg_stat_main(void *arg)
 	struct bg_stat *b = arg;
 	struct stat st;
 
-	b->result = uvfs_stat(b->ctx, b->path, &st);
+	b->result = b->path ? uvfs_stat(b->ctx, b->path, &st)
+			    : uvfs_fstat(b->ctx, b->fd, &st);
 	atomic_store(&b->done, 1);
 	return NULL;
 }
@@ -101,27 +104,9 @@ static void test_suspend_resume(void **state)
 /* A revoked file's operations answer EIO at once, also while its mount
  * is suspended: a dead vnode is dead for good, so nothing is worth the
  * wait at the closed gate. */
-struct bg_fstat {
-	pthread_t thread;
-	struct uvfs_ctx *ctx;
-	int fd;
-	atomic_int done;
-	int result;
-};
-
-static void *bg_fstat_main(void *arg)
-{
-	struct bg_fstat *b = arg;
-	struct stat st;
-
-	b->result = uvfs_fstat(b->ctx, b->fd, &st);
-	atomic_store(&b->done, 1);
-	return NULL;
-}
-
 static void test_suspend_revoked_file(void **state)
 {
-	struct bg_fstat b = { .result = 1 };
+	struct bg_stat b = { .result = 1 };
 	uint64_t live;
 	double end;
 
@@ -133,7 +118,7 @@ static void test_suspend_revoked_file(void **state)
 	b.fd = (int)OK(uvfs_open(R, "/mnt/x/f", O_RDONLY, 0));
 	OK(uvfs_revoke(R, "/mnt/x/f"));
 	OK(uvfs_suspend(R, "/mnt/x"));
-	assert_int_equal(pthread_create(&b.thread, NULL, bg_fstat_main, &b),
+	assert_int_equal(pthread_create(&b.thread, NULL, bg_stat_main, &b),
 			 0);
 	for (end = now_ms() + 2000; !atomic_load(&b.done) && now_ms() < end;)
 		sleep_ms(5);

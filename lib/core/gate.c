@@ -342,24 +342,23 @@ void gate_undo(struct gate_rec *r, struct gate *entering)
 }
 
 /* gate_enter's fast path bumped r, and r's key was not g: r is g's
- * record and g is not open, or r is another gate's. */
+ * record and g is not open, or r is another gate's (then g's record is
+ * found, and tried as the fast path would). */
 int gate_enter_miss(struct gate *g, struct gate_rec *r,
 		    struct gate_rec **rec)
 {
-	if (gate_rec_gate(r) == g) {
-		gate_count_add(r, -1);
-		return enter_slow(g, r, rec);
-	}
 	gate_undo(r, g);
-	if (!(r = gate_rec_get(g)))
-		return GATE_NOMEM;
-	gate_count_add(r, 1);
-	cmm_barrier();
-	if (gate_rec_open(r, g)) {
-		*rec = r;
-		return 0;
+	if (gate_rec_gate(r) != g) {
+		if (!(r = gate_rec_get(g)))
+			return GATE_NOMEM;
+		gate_count_add(r, 1);
+		cmm_barrier();
+		if (gate_rec_open(r, g)) {
+			*rec = r;
+			return 0;
+		}
+		gate_count_add(r, -1);
 	}
-	gate_count_add(r, -1);
 	return enter_slow(g, r, rec);
 }
 
