@@ -191,6 +191,35 @@ static void test_pool_pages(void **state)
 	assert_int_equal(stats().used, s0.used);
 }
 
+/* memfs_page_fill copies a page exactly from any alignment of its source,
+ * touching nothing past the page (under AddressSanitizer it checks both
+ * ranges; the pages around it keep their bytes here). */
+static void test_page_fill(void **state)
+{
+	char *pg[3];
+	char *src = malloc(PG_SIZE + 64);
+
+	(void)state;
+	assert_non_null(src);
+	for (size_t i = 0; i < PG_SIZE + 64; i++)
+		src[i] = (char)(i * 7 + (i >> 8));
+	assert_int_equal(memfs_pool_get(pg, 3, false), 0);
+	for (size_t a = 0; a < 64; a += 1 + a / 4) {
+		memset(pg[0], 0x11, PG_SIZE);
+		memset(pg[1], 0x22, PG_SIZE);
+		memset(pg[2], 0x33, PG_SIZE);
+		memfs_page_fill(pg[1], src + a);
+		memfs_page_fill_end();
+		assert_memory_equal(pg[1], src + a, PG_SIZE);
+		for (size_t i = 0; i < PG_SIZE; i++)
+			if (pg[0][i] != 0x11 || pg[2][i] != 0x33)
+				fail_msg("byte %zu of a neighbour changed", i);
+	}
+	for (unsigned i = 0; i < 3; i++)
+		memfs_pool_put(pg[i]);
+	free(src);
+}
+
 /* The limits: of the empty chunks, hot_max are kept as they are,
  * lazy_max more given to the kernel with MADV_FREE and kept mapped, the
  * rest unmapped; a page from a LAZY chunk is zeros when asked for. */
@@ -553,6 +582,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_pool_pages, restore),
+		cmocka_unit_test_teardown(test_page_fill, restore),
 		cmocka_unit_test_teardown(test_pool_limits, restore),
 		cmocka_unit_test_teardown(test_pool_threads, restore),
 		cmocka_unit_test_teardown(test_reuse_after_delete, restore),

@@ -900,9 +900,10 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 			continue;
 		}
 		pf->pg[i] = fresh[j++];
-		memcpy(pf->pg[i], (const char *)buf +
-		       ((first + i) << PG_SHIFT) - (uint64_t)pos, PG_SIZE);
+		memfs_page_fill(pf->pg[i], (const char *)buf +
+				((first + i) << PG_SHIFT) - (uint64_t)pos);
 	}
+	memfs_page_fill_end();  /* op_write publishes them */
 }
 
 /* => *off < 0 appends at the size, atomically.  A write that runs out of
