@@ -42,7 +42,9 @@
  *   over to the protocol's supervisor.
  *
  * Owns: the tag table, the read buffer, the reader thread of each
- * session, the CANCEL and PROBE requests.
+ * session, the CANCEL and PROBE requests.  The sending half (the timed
+ * locks, writing a whole message, corking) is session_send.c's
+ * (session_i.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -60,48 +62,11 @@
 #include <unistd.h>
 
 #include "deadline.h"
-#include "session.h"
+#include "session_i.h"
 #include "sys.h"
 
 /* A request up to this size is packed on the caller's stack (rs_call). */
 #define RS_SMALL_MSG 256
-
-static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen, bool nowait);
-
-/* Takes *busy (one of c's timed locks) by the deadline (NULL: now or
- * not at all): 0, -ETIMEDOUT (-EAGAIN without a deadline), or -EIO once
- * the connection is dead.  *gen (if not NULL): the session it was taken
- * in. */
-static int tlock_take(struct rs_session *c, bool *busy, const struct timespec *dl,
-		      uint64_t *gen)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&c->lock);
-	while (dl && *busy && !atomic_load(&c->rs.dead))
-		if (pthread_cond_timedwait(&c->lock_cv, &c->lock, dl) ==
-		    ETIMEDOUT)
-			break;
-	if (atomic_load(&c->rs.dead))
-		r = -EIO;
-	else if (*busy)
-		r = dl ? -ETIMEDOUT : -EAGAIN;
-	else
-		*busy = true;
-	if (gen)
-		*gen = atomic_load(&c->sgen);
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-static void tlock_give(struct rs_session *c, bool *busy)
-{
-	pthread_mutex_lock(&c->lock);
-	*busy = false;
-	pthread_cond_broadcast(&c->lock_cv);
-	pthread_mutex_unlock(&c->lock);
-}
 
 /* => c->lock held; a free tag exists (nused < RS_NTAGS). */
 static uint16_t tag_take_locked(struct rs_session *c, struct rs_req *rq)
@@ -292,78 +257,6 @@ static void session_end(struct rs_session *c, uint64_t gen, int err)
 		rs_kill(c);
 	else
 		rs_lost(c, gen, err);
-}
-
-/* Writes one whole message of session gen by the deadline.  0;
- * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
- * -EIO if the connection is dead, died here (a message cut in the middle
- * loses the framing), or is in another session now.  nowait: -EAGAIN
- * (nothing written) rather than wait for another writer or for room in
- * the link before the first byte. */
-static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen, bool nowait)
-{
-	size_t off = 0;
-	uint64_t g;
-	int r = 0, why = -EIO;
-
-	r = tlock_take(c, &c->wbusy, nowait ? NULL : dl, &g);
-	if (r)
-		return r;
-	if (g != gen) {
-		tlock_give(c, &c->wbusy);
-		return -EIO;
-	}
-	while (off < len) {
-		ssize_t n;
-
-		if (atomic_load(&c->rs.dead)) {
-			r = -EIO;
-			break;
-		}
-		n = rt_write_some(&c->link, (const char *)buf + off,
-				  len - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p[2] = {
-				{ .fd = c->link.fd_w, .events = POLLOUT },
-				{ .fd = c->evfd, .events = POLLIN },
-			};
-			int ms = ms_left(dl);
-			if (nowait && off == 0) {
-				r = -EAGAIN;    /* no room: nothing sent */
-				break;
-			}
-			if (ms == 0) {
-				r = off ? -EIO : -ETIMEDOUT;
-				break;
-			}
-			if (sys_poll(p, 2, ms) < 0 && errno != EINTR) {
-				r = -EIO;
-				break;
-			}
-			continue;
-		}
-		/* the link's own error says why (ETIMEDOUT: TCP gave up) */
-		why = n < 0 ? -errno : -EIO;
-		r = -EIO;
-		break;
-	}
-	tlock_give(c, &c->wbusy);
-	if (r == -EIO)
-		rs_lost(c, gen, why);
-	return r;
-}
-
-int rs_send_raw(struct rs_session *c, const void *buf, size_t len,
-		const struct timespec *dl, uint64_t gen)
-{
-	return send_msg(c, buf, len, dl, gen, false);
 }
 
 /* The reader of session gen: one complete frame.  Copies what it keeps. */
@@ -778,7 +671,7 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	len = kind == RS_CANCEL ?
 	      c->proto->pack_cancel(buf, sizeof(buf), tag, target->tag) :
 	      c->proto->pack_probe(buf, sizeof(buf), tag);
-	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen, false) : -EIO;
+	r = len > 0 ? rs_send_msg(c, buf, (size_t)len, dl, gen, false) : -EIO;
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
 	    c->tags[tag] == aux) {
@@ -886,7 +779,7 @@ static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 		pthread_mutex_unlock(&c->lock);
 		return -EINVAL;
 	}
-	r = send_msg(c, buf, len, dl, gen, nowait);
+	r = rs_send_msg(c, buf, len, dl, gen, nowait);
 	pthread_mutex_lock(&c->lock);
 	if ((r == -ETIMEDOUT || r == -EAGAIN) && rq->state == RS_RQ_NEW) {
 		/* nothing went out: give the tag back, no cancel needed */
@@ -928,7 +821,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	if (r == 0 && c->serial && !internal) {
 		while (r == 0 && !have_serial) {
 			pthread_mutex_unlock(&c->lock);
-			r = tlock_take(c, &c->serial_busy, dl, NULL);
+			r = rs_tlock_take(c, &c->serial_busy, dl, NULL);
 			pthread_mutex_lock(&c->lock);
 			if (r == 0)
 				have_serial = true;
@@ -952,7 +845,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	pthread_mutex_unlock(&c->lock);
 out:
 	if (have_serial)
-		tlock_give(c, &c->serial_busy);
+		rs_tlock_give(c, &c->serial_busy);
 	if (buf != sbuf)
 		free(buf);
 	return r;
@@ -985,22 +878,6 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 out:
 	free(buf);
 	return r;
-}
-
-void rs_batch_begin(struct rs_session *c)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->ncork++ == 0)
-		rt_cork(&c->link, true);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void rs_batch_end(struct rs_session *c)
-{
-	pthread_mutex_lock(&c->lock);
-	if (--c->ncork == 0)
-		rt_cork(&c->link, false);
-	pthread_mutex_unlock(&c->lock);
 }
 
 void rs_call_wait(struct rs_session *c, struct rs_req *rq,
@@ -1059,7 +936,7 @@ int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,
 	gen = rq->gen;
 	pthread_mutex_unlock(&c->lock);
 	r = pack(arg, tag, buf, len) == (ssize_t)len ?
-	    send_msg(c, buf, len, dl, gen, false) : -ETIMEDOUT;
+	    rs_send_msg(c, buf, len, dl, gen, false) : -ETIMEDOUT;
 	if (r == -ETIMEDOUT) {
 		pthread_mutex_lock(&c->lock);
 		if (atomic_load(&c->sgen) == gen && c->tags[tag] == rq)
