@@ -445,10 +445,10 @@ void nn_silly_free(struct sillyrm *e);
  * at once (NC_NOWAIT), and queued for the mount's reaper, which sends it
  * if not, takes its answer and asks again after a JUKEBOX or a loss
  * (n3_backoff's pauses) until the mount's timeout after it first went.
- * Waits for no answer, reconnect or free tag; nothing it allocates must
- * succeed (a try that cannot start is the reaper's).  Its own try can
- * block only to finish a message the link took a part of (RS_NOWAIT),
- * by the mount's timeout. */
+ * Waits for no answer, reconnect, free tag or room in the link; nothing
+ * it allocates must succeed (a try that cannot start is the reaper's).
+ * A REMOVE the link took only a part of went (RS_NOWAIT): its end is
+ * the session's, sent by the next request or by the reaper's wait. */
 void nn_silly_remove(struct nsb *s, struct sillyrm *e);
 /* Before an RMDIR, or a RENAME over a directory, goes: a mark for
  * nn_silly_wait. */

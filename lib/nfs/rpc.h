@@ -89,7 +89,9 @@ void nconn_cancel(struct nconn *nc);
 #define NC_INTERNAL 0x1 /* the supervisor's rebuild: goes while recovering */
 #define NC_NOWAIT   0x2 /* nc_start: goes now or not at all (-EAGAIN):
 			 * no wait for a reconnect, a free tag or room in
-			 * the link (the session's RS_NOWAIT) */
+			 * the link (the session's RS_NOWAIT: a call the
+			 * link took a part of went, its end kept and sent
+			 * by the next request or the call's wait) */
 
 /*
  * Sends n calls at once as cred (NULL: root) and waits for all of them
@@ -112,7 +114,8 @@ int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
  * by that deadline or dl if later (a read ahead waited for by the read
  * that wants it), sends it again after a loss as nc_call_many does, sets
  * c->err and frees the pending call.  With NC_NOWAIT nc_start never waits
- * (-EAGAIN where it would: nothing went out); sent again after a loss,
+ * (-EAGAIN where it would: nothing went out; a call the link took a part
+ * of went, and nc_wait_by sends the rest); sent again after a loss,
  * the call waits as any.  Every call started is waited for
  * (or abandoned) exactly once (a forced unmount ends the wait at once);
  * c stays the caller's (nrpc_done it after the wait, or nrpc_again and

@@ -32,17 +32,22 @@
  *   grace: the link is cut abortively (a loss) and it is DONE as lost.
  *   So a failed call never reaches the server later (fencing).  A probe
  *   goes out at half the deadline if the server said nothing since the
- *   call was sent.
+ *   call was sent.  A call started with RS_NOWAIT whose message the link
+ *   took only a part of is SENT with its end kept by the session (the
+ *   tail, session_send.c): its waiter sends that end first, unless the
+ *   next writer did.
  *
  *   rs_kill() (cancel, unmount, a loss without supervision) completes
- *   every waiting call with -EIO at once, forgets the others, cuts the
- *   link abortively, wakes every poll through an eventfd, and makes every
- *   later call fail fast.  It never waits for the server.  rs_lost() on a
- *   supervised session does the same for one session (gen) and hands
- *   over to the protocol's supervisor.
+ *   every waiting call with -EIO at once, forgets the others, drops the
+ *   tail, cuts the link abortively, wakes every poll through an eventfd,
+ *   and makes every later call fail fast.  It never waits for the
+ *   server.  rs_lost() on a supervised session does the same for one
+ *   session (gen) and hands over to the protocol's supervisor.
  *
  * Owns: the tag table, the read buffer, the reader thread of each
- * session, the CANCEL and PROBE requests.
+ * session, the CANCEL and PROBE requests.  The sending half (the timed
+ * locks, writing a whole message, the tail, corking) is session_send.c's
+ * (session_i.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -60,48 +65,11 @@
 #include <unistd.h>
 
 #include "deadline.h"
-#include "session.h"
+#include "session_i.h"
 #include "sys.h"
 
 /* A request up to this size is packed on the caller's stack (rs_call). */
 #define RS_SMALL_MSG 256
-
-static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen, bool nowait);
-
-/* Takes *busy (one of c's timed locks) by the deadline (NULL: now or
- * not at all): 0, -ETIMEDOUT (-EAGAIN without a deadline), or -EIO once
- * the connection is dead.  *gen (if not NULL): the session it was taken
- * in. */
-static int tlock_take(struct rs_session *c, bool *busy, const struct timespec *dl,
-		      uint64_t *gen)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&c->lock);
-	while (dl && *busy && !atomic_load(&c->rs.dead))
-		if (pthread_cond_timedwait(&c->lock_cv, &c->lock, dl) ==
-		    ETIMEDOUT)
-			break;
-	if (atomic_load(&c->rs.dead))
-		r = -EIO;
-	else if (*busy)
-		r = dl ? -ETIMEDOUT : -EAGAIN;
-	else
-		*busy = true;
-	if (gen)
-		*gen = atomic_load(&c->sgen);
-	pthread_mutex_unlock(&c->lock);
-	return r;
-}
-
-static void tlock_give(struct rs_session *c, bool *busy)
-{
-	pthread_mutex_lock(&c->lock);
-	*busy = false;
-	pthread_cond_broadcast(&c->lock_cv);
-	pthread_mutex_unlock(&c->lock);
-}
 
 /* => c->lock held; a free tag exists (nused < RS_NTAGS). */
 static uint16_t tag_take_locked(struct rs_session *c, struct rs_req *rq)
@@ -204,6 +172,7 @@ static void kill_x(struct rs_session *c, bool abort)
 	if (c->rs.state != RS_DEAD) {
 		rs_set_state(&c->rs, RS_DEAD);
 		fail_all_locked(c, false);
+		rs_tail_drop_locked(c);
 		if (abort)
 			rt_link_abort(&c->link);
 		c->nused = 0;
@@ -272,6 +241,7 @@ void rs_lost(struct rs_session *c, uint64_t gen, int err)
 		rs_set_state(&c->rs, to);
 	atomic_store(&c->sgen, gen + 1);
 	fail_all_locked(c, true);
+	rs_tail_drop_locked(c);         /* never sent on the next link */
 	rt_link_abort(&c->link);
 	pthread_cond_broadcast(&c->cv);
 	pthread_cond_broadcast(&c->lock_cv);
@@ -292,78 +262,6 @@ static void session_end(struct rs_session *c, uint64_t gen, int err)
 		rs_kill(c);
 	else
 		rs_lost(c, gen, err);
-}
-
-/* Writes one whole message of session gen by the deadline.  0;
- * -ETIMEDOUT if nothing was written (the caller may give up cleanly);
- * -EIO if the connection is dead, died here (a message cut in the middle
- * loses the framing), or is in another session now.  nowait: -EAGAIN
- * (nothing written) rather than wait for another writer or for room in
- * the link before the first byte. */
-static int send_msg(struct rs_session *c, const void *buf, size_t len,
-		    const struct timespec *dl, uint64_t gen, bool nowait)
-{
-	size_t off = 0;
-	uint64_t g;
-	int r = 0, why = -EIO;
-
-	r = tlock_take(c, &c->wbusy, nowait ? NULL : dl, &g);
-	if (r)
-		return r;
-	if (g != gen) {
-		tlock_give(c, &c->wbusy);
-		return -EIO;
-	}
-	while (off < len) {
-		ssize_t n;
-
-		if (atomic_load(&c->rs.dead)) {
-			r = -EIO;
-			break;
-		}
-		n = rt_write_some(&c->link, (const char *)buf + off,
-				  len - off);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p[2] = {
-				{ .fd = c->link.fd_w, .events = POLLOUT },
-				{ .fd = c->evfd, .events = POLLIN },
-			};
-			int ms = ms_left(dl);
-			if (nowait && off == 0) {
-				r = -EAGAIN;    /* no room: nothing sent */
-				break;
-			}
-			if (ms == 0) {
-				r = off ? -EIO : -ETIMEDOUT;
-				break;
-			}
-			if (sys_poll(p, 2, ms) < 0 && errno != EINTR) {
-				r = -EIO;
-				break;
-			}
-			continue;
-		}
-		/* the link's own error says why (ETIMEDOUT: TCP gave up) */
-		why = n < 0 ? -errno : -EIO;
-		r = -EIO;
-		break;
-	}
-	tlock_give(c, &c->wbusy);
-	if (r == -EIO)
-		rs_lost(c, gen, why);
-	return r;
-}
-
-int rs_send_raw(struct rs_session *c, const void *buf, size_t len,
-		const struct timespec *dl, uint64_t gen)
-{
-	return send_msg(c, buf, len, dl, gen, false);
 }
 
 /* The reader of session gen: one complete frame.  Copies what it keeps. */
@@ -724,13 +622,24 @@ static int wait_sendable_locked(struct rs_session *c, bool internal,
 }
 
 /* => c->lock held.  Waits for rq until DONE or dl (then 0: not DONE),
- * reading for everyone while nobody else does. */
+ * reading for everyone while nobody else does.  First, whenever the end
+ * of rq's message is the session's tail (RS_NOWAIT), nobody else being
+ * bound to send it, sends it by cdl, the call's deadline (not all of it
+ * by then: the link is cut, rq DONE, timed out). */
 static void wait_until_locked(struct rs_session *c, struct rs_req *rq,
-			      const struct timespec *dl)
+			      const struct timespec *dl,
+			      const struct timespec *cdl)
 {
 	while (rq->state != RS_RQ_DONE) {
 		int w;
 
+		if (rs_tail_flush_locked(c, rq, cdl) == -ETIMEDOUT &&
+		    !rq->replied) {
+			rq->timed_out = true;
+			c->timeouts++;
+		}
+		if (rq->state == RS_RQ_DONE)
+			break;
 		/* nobody reads: read for ourselves (and for the others) */
 		if (c->rd == RD_FREE && rq->gen == atomic_load(&c->sgen) &&
 		    !atomic_load(&c->rs.dead) && ms_left(dl) > 0) {
@@ -778,7 +687,7 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	len = kind == RS_CANCEL ?
 	      c->proto->pack_cancel(buf, sizeof(buf), tag, target->tag) :
 	      c->proto->pack_probe(buf, sizeof(buf), tag);
-	r = len > 0 ? send_msg(c, buf, (size_t)len, dl, gen, false) : -EIO;
+	r = len > 0 ? rs_send_msg(c, buf, (size_t)len, dl, gen, NULL) : -EIO;
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
 	    c->tags[tag] == aux) {
@@ -825,11 +734,11 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 	if (left > 2000000) {
 		half.tv_sec = mid / 1000000000LL;
 		half.tv_nsec = mid % 1000000000LL;
-		wait_until_locked(c, rq, &half);
+		wait_until_locked(c, rq, &half, dl);
 		if (!internal && rq->state != RS_RQ_DONE && !c->probing)
 			send_aux_locked(c, RS_PROBE, NULL, gen, dl);
 	}
-	wait_until_locked(c, rq, dl);
+	wait_until_locked(c, rq, dl, dl);
 	if (rq->state == RS_RQ_DONE)
 		return;
 	rq->timed_out = true;
@@ -842,7 +751,7 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
 		deadline_in(&fdl, grace);
 		if (send_aux_locked(c, RS_CANCEL, rq, gen, &fdl) == 0) {
 			since = (uint64_t)ts_ns(&now);
-			wait_until_locked(c, rq, &fdl);
+			wait_until_locked(c, rq, &fdl, dl);
 		}
 		if (rq->state == RS_RQ_DONE)
 			return;
@@ -860,10 +769,13 @@ static void wait_reply_locked(struct rs_session *c, struct rs_req *rq,
  * the session sendable, admits, packs and sends rq.  => 0 with rq sent
  * (or already done: a reply, a loss) and c->lock still held; or an error
  * with c->lock released and rq's tag given back (nothing went out, or a
- * kill cut it before all of it did: rq DONE then). */
+ * kill cut it before all of it did: rq DONE then).  keep (RS_NOWAIT, not
+ * NULL): no wait, keep->buf is buf (sys_malloc'd), set NULL if the
+ * session kept it for the end of the message (rs_send_msg). */
 static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 			    void *buf, size_t len, rs_pack_fn pack, void *arg,
-			    rs_admit_fn admit, struct timespec *dl, bool nowait)
+			    rs_admit_fn admit, struct timespec *dl,
+			    struct rs_tail *keep)
 {
 	uint64_t gen;
 	uint16_t tag;
@@ -886,7 +798,9 @@ static int call_send_locked(struct rs_session *c, struct rs_req *rq,
 		pthread_mutex_unlock(&c->lock);
 		return -EINVAL;
 	}
-	r = send_msg(c, buf, len, dl, gen, nowait);
+	if (keep)
+		keep->tag = tag;
+	r = rs_send_msg(c, buf, len, dl, gen, keep);
 	pthread_mutex_lock(&c->lock);
 	if ((r == -ETIMEDOUT || r == -EAGAIN) && rq->state == RS_RQ_NEW) {
 		/* nothing went out: give the tag back, no cancel needed */
@@ -928,7 +842,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	if (r == 0 && c->serial && !internal) {
 		while (r == 0 && !have_serial) {
 			pthread_mutex_unlock(&c->lock);
-			r = tlock_take(c, &c->serial_busy, dl, NULL);
+			r = rs_tlock_take(c, &c->serial_busy, dl, NULL);
 			pthread_mutex_lock(&c->lock);
 			if (r == 0)
 				have_serial = true;
@@ -943,7 +857,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl, false);
+	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl, NULL);
 	if (r)
 		goto out;
 	wait_reply_locked(c, rq, dl, internal);
@@ -952,7 +866,7 @@ int rs_call(struct rs_session *c, struct rs_req *rq, size_t len,
 	pthread_mutex_unlock(&c->lock);
 out:
 	if (have_serial)
-		tlock_give(c, &c->serial_busy);
+		rs_tlock_give(c, &c->serial_busy);
 	if (buf != sbuf)
 		free(buf);
 	return r;
@@ -965,13 +879,14 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 		  struct timespec *dl, unsigned flags)
 {
 	bool internal = flags & RS_INTERNAL, nowait = flags & RS_NOWAIT;
-	void *buf;
+	struct rs_tail keep = { 0 };
 	int r;
 
 	if (c->serial)
 		return -EINVAL;
-	buf = sys_malloc(len);
-	if (!buf)
+	/* (on the heap: a nowait message's end may stay the session's) */
+	keep.buf = sys_malloc(len);
+	if (!keep.buf)
 		return -ENOMEM;
 	pthread_mutex_lock(&c->lock);
 	r = wait_sendable_locked(c, internal, nowait, dl);
@@ -979,28 +894,13 @@ int rs_call_start(struct rs_session *c, struct rs_req *rq, size_t len,
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
-	r = call_send_locked(c, rq, buf, len, pack, arg, admit, dl, nowait);
+	r = call_send_locked(c, rq, keep.buf, len, pack, arg, admit, dl,
+			     nowait ? &keep : NULL);
 	if (r == 0)
 		pthread_mutex_unlock(&c->lock);
 out:
-	free(buf);
+	free(keep.buf);
 	return r;
-}
-
-void rs_batch_begin(struct rs_session *c)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->ncork++ == 0)
-		rt_cork(&c->link, true);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void rs_batch_end(struct rs_session *c)
-{
-	pthread_mutex_lock(&c->lock);
-	if (--c->ncork == 0)
-		rt_cork(&c->link, false);
-	pthread_mutex_unlock(&c->lock);
 }
 
 void rs_call_wait(struct rs_session *c, struct rs_req *rq,
@@ -1059,7 +959,7 @@ int rs_send_aux(struct rs_session *c, struct rs_req *rq, size_t len,
 	gen = rq->gen;
 	pthread_mutex_unlock(&c->lock);
 	r = pack(arg, tag, buf, len) == (ssize_t)len ?
-	    send_msg(c, buf, len, dl, gen, false) : -ETIMEDOUT;
+	    rs_send_msg(c, buf, len, dl, gen, NULL) : -ETIMEDOUT;
 	if (r == -ETIMEDOUT) {
 		pthread_mutex_lock(&c->lock);
 		if (atomic_load(&c->sgen) == gen && c->tags[tag] == rq)
@@ -1099,6 +999,9 @@ void rs_session_fini_wait(struct rs_session *c, int drain_ms)
 
 	deadline_in(&dl, drain_ms);
 	pthread_mutex_lock(&c->lock);
+	/* a call nobody waits for can be answered only once the end of its
+	 * message, if the session keeps it (RS_NOWAIT), has gone */
+	rs_tail_flush_locked(c, NULL, &dl);
 	while (!atomic_load(&c->rs.dead) && c->nused > 0)
 		if (pthread_cond_timedwait(&c->cv, &c->lock, &dl) == ETIMEDOUT)
 			break;
@@ -1138,6 +1041,7 @@ void rs_session_teardown(struct rs_session *c)
 		c->reader_started = false;
 	}
 	pthread_mutex_lock(&c->lock);
+	rs_tail_drop_locked(c);         /* (the loss dropped it already) */
 	/* a writer, or a caller reading, still on the old link (it was
 	 * cut: they leave at once) */
 	while (c->wbusy || c->rd == RD_CALLER)

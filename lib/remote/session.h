@@ -76,6 +76,16 @@ struct rs_req {
 	uint32_t aux;           /* AUX: the protocol's value (9P: the fid) */
 };
 
+/* The unsent end of a message that the link took a part of when its
+ * sender could not wait (RS_NOWAIT): session_send.c. */
+struct rs_tail {
+	uint8_t *buf;           /* the whole message, sys_malloc'd (NULL:
+				 * none) */
+	size_t off, len;        /* written so far, of len */
+	uint64_t gen;           /* the session it was begun in */
+	uint16_t tag;           /* the call it carries */
+};
+
 struct rs_session;
 
 /* What a protocol supplies.  Optional: pack_cancel (none: a call past its
@@ -133,7 +143,16 @@ struct rs_session {
 	/* Locks with a deadline (and that kill breaks), held across I/O:
 	 * flags under lock, waited for on lock_cv. */
 	bool serial_busy;               /* serial mode: a request is out */
-	bool wbusy;                     /* a message is being written */
+	bool wbusy;                     /* a message is being written, or
+					 * a tail is parked (the tail's) */
+	struct rs_tail tail;            /* parked (buf not NULL): the end of
+					 * a nowait message the link took a
+					 * part of, of the current session;
+					 * it holds wbusy with no thread
+					 * writing.  The next writer, or its
+					 * call's waiter, takes it over and
+					 * sends it first; a loss or a kill
+					 * frees it (never sent later) */
 	unsigned ncork;                 /* callers sending a batch
 					 * (rs_batch_begin): the link is
 					 * corked while above 0 */
@@ -193,11 +212,16 @@ typedef int (*rs_admit_fn)(void *arg, struct rs_session *s);
 
 #define RS_INTERNAL 0x1 /* the supervisor's: goes while RECOVERING, never
 			 * waits for a recovery, no probe */
-#define RS_NOWAIT   0x2 /* rs_call_start only: goes now or not at all
-			 * (-EAGAIN, nothing sent): no wait for the session
-			 * to be up, a free tag, another writer or room in
-			 * the link, but for the rest of a message the link
-			 * took a part of (by dl) */
+#define RS_NOWAIT   0x2 /* rs_call_start only: never waits.  Goes now or
+			 * not at all (-EAGAIN, nothing sent): no wait for
+			 * the session to be up, a free tag, another writer
+			 * (a kept tail is one) or room in the link.  A
+			 * message the link took a part of is SENT: its end
+			 * is kept (the tail) and goes first with the next
+			 * message written, or when its call is waited for
+			 * (rs_call_wait), each by that writer's deadline;
+			 * a loss or a kill drops it (the call fails as any
+			 * call out) */
 
 /*
  * Sends call rq (len bytes from pack) and waits for its end, by dl (the
@@ -217,9 +241,12 @@ int rs_call(struct rs_session *s, struct rs_req *rq, size_t len,
  * rs_call does and returns without waiting (0: rq SENT, or DONE already;
  * or, as rs_call, an error: nothing went out, or a kill cut it; with
  * RS_NOWAIT also -EAGAIN, for a caller that may not wait: NFS's last
- * close);
+ * close; with RS_NOWAIT, SENT may mean that the end of rq's message is
+ * still kept by the session, the tail);
  * rs_call_wait then waits for rq's end by dl with rs_call's liveness and
- * fencing rules (rq DONE on return).  Not on a serial session (-EINVAL).
+ * fencing rules (rq DONE on return), first sending what is left of rq's
+ * message in the tail, by dl (not all of it by then: the link is cut,
+ * rq timed_out and lost).  Not on a serial session (-EINVAL).
  * Waiting for several in turn is fine: whoever reads dispatches every
  * reply, and a cut link ends them all. */
 int rs_call_start(struct rs_session *s, struct rs_req *rq, size_t len,

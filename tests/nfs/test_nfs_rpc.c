@@ -38,6 +38,9 @@
  *    is sent after; the close returns at once while the session
  *    reconnects (where a call would wait), and the REMOVE goes once the
  *    server is back; an unmount waits for it (by the mount's timeout);
+ *    the close returns at once when the link took only a part of the
+ *    REMOVE (the rest waits for room), and the reaper's wait sends the
+ *    rest: the server gets it whole, once;
  *  - attributes taken out of order (test_nfs_rpc_attr.c): a READ's
  *    from before a truncation, a GETATTR's from before a write, taken
  *    after the newer ones, are dropped; a GETATTR's sent first but done
@@ -83,6 +86,7 @@
 #include "nfs3.h"
 #include "nfs_i.h"
 #include "rpc.h"
+#include "sys.h"
 
 #include "test_nfs_rpc_server.c"  /* the scripted server */
 
@@ -608,6 +612,7 @@ int main(void)
 		cmocka_unit_test(rmdir_waits_for_last_close),
 		cmocka_unit_test(silly_remove_forced_unmount),
 		cmocka_unit_test(silly_remove_close_never_waits),
+		cmocka_unit_test(silly_remove_close_part_sent),
 		cmocka_unit_test(silly_remove_unmount),
 		cmocka_unit_test(silly_open_undo_removes),
 		cmocka_unit_test(attrs_read_before_truncate),

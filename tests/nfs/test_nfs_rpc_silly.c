@@ -374,6 +374,97 @@ static void silly_remove_unmount(void **state)
 	nconn_free(nc);
 }
 
+/* The link full after the first bytes of the last close's REMOVE (the
+ * system-call table's send and poll, overridden: the first REMOVE sent
+ * goes 12 bytes out, then the link takes nothing for 300 ms). */
+static ssize_t (*real_send)(int, const void *, size_t, int);
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+static atomic_bool choke_armed;
+static atomic_int choke_fd = -1;
+static _Atomic uint64_t choke_until_ns;
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static ssize_t choke_send(int fd, const void *buf, size_t n, int fl)
+{
+	const uint8_t *b = buf;
+
+	/* record mark, XID, CALL, RPC 2, NFS, v3, the procedure */
+	if (n >= 28 && rd32(b + 8) == 0 && rd32(b + 16) == NFS_PROGRAM &&
+	    rd32(b + 24) == NFS3_REMOVE && atomic_exchange(&choke_armed, false)) {
+		atomic_store(&choke_until_ns, mono_now_ns() + 300000000u);
+		atomic_store(&choke_fd, fd);
+		return real_send(fd, buf, 12, fl);
+	}
+	if (fd == atomic_load(&choke_fd) &&
+	    mono_now_ns() < atomic_load(&choke_until_ns)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return real_send(fd, buf, n, fl);
+}
+
+static int choke_poll(struct pollfd *p, nfds_t n, int ms)
+{
+	uint64_t now = mono_now_ns(), until = atomic_load(&choke_until_ns);
+	int fd = atomic_load(&choke_fd);
+
+	for (nfds_t i = 0; i < n && now < until; i++)
+		if (p[i].fd == fd && (p[i].events & POLLOUT)) {
+			/* no room until then */
+			int left = (int)((until - now + 999999) / 1000000);
+			usleep((useconds_t)(ms >= 0 && ms < left ? ms : left) *
+			       1000);
+			for (nfds_t j = 0; j < n; j++)
+				p[j].revents = 0;
+			return 0;
+		}
+	return real_poll(p, n, ms);
+}
+
+/* The last close whose REMOVE the link took only a part of: it returns
+ * at once (the rest is the session's); the reaper's wait sends the rest
+ * when the link has room again, and the server gets the REMOVE whole,
+ * once: the name goes. */
+static void silly_remove_close_part_sent(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+
+	(void)state;
+	dir_reset(".nfs8", NULL);
+	atomic_store(&seen[NFS3_REMOVE], 0);
+	atomic_store(&choke_fd, -1);
+	atomic_store(&choke_armed, true);
+	real_send = uvfs_sys_set("send", (void *)choke_send);
+	real_poll = uvfs_sys_set("poll", (void *)choke_poll);
+	uint64_t t0 = now_ms();
+	nn_silly_remove(s, nn_silly_new(s, &dir_fh, ".nfs8", NULL));
+	uint64_t closed = now_ms() - t0;
+	for (int i = 0; i < 600 && dir_has(".nfs8"); i++)
+		usleep(5 * 1000);
+	uint64_t gone = now_ms() - t0;
+	for (int i = 0; i < 200 && pending(s) > 0; i++)
+		usleep(5 * 1000);
+	uvfs_sys_set("send", (void *)real_send);
+	uvfs_sys_set("poll", (void *)real_poll);
+	printf("a last close whose REMOVE the link took 12 bytes of: "
+	       "returned after %llu ms, the name gone after %llu ms\n",
+	       (unsigned long long)closed, (unsigned long long)gone);
+	assert_int_equal(atomic_load(&choke_fd) >= 0, 1); /* it was cut */
+	assert_true(closed < 100);
+	assert_false(dir_has(".nfs8"));
+	assert_true(gone >= 250);               /* not before the room */
+	assert_int_equal(atomic_load(&seen[NFS3_REMOVE]), 1);
+	assert_int_equal(pending(s), 0);
+	sb_free(s);
+	nconn_free(nc);
+}
+
 /* ---- an open that fails after the other opens closed ------------------- */
 
 /* A superblock for the driver's open and release, which read only its
