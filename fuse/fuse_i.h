@@ -10,6 +10,7 @@
 
 #include "uvfs_fuse.h"
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -159,12 +160,36 @@ static inline struct fh *FH(struct fuse_file_info *fi)
 	return (struct fh *)(uintptr_t)fi->fh;
 }
 
+/* The errno the kernel is told for err (a negative errno from the
+ * library, or 0).  Two kinds that a file system may hand up (a 9P
+ * server's Rlerror, a driver without the operation: the core's ENOSYS)
+ * must not reach the kernel as they are:
+ *  - one outside 1..511: the kernel refuses the reply (EINVAL from the
+ *    device write; libfuse turns only 1000 and more into ERANGE) and the
+ *    request is never answered: its caller hangs until killed.  EIO.
+ *  - ENOSYS: to the kernel, "this daemon has no such operation", for the
+ *    whole connection: after an OPEN or OPENDIR answered so it opens
+ *    every file itself without asking (its READs then come with no
+ *    handle), after a CREATE, FLUSH, FSYNC, an xattr call, a RENAME2,
+ *    FALLOCATE, LSEEK or COPY_FILE_RANGE it stops sending that request,
+ *    for every file system of the namespace.  EOPNOTSUPP: this file
+ *    system does not support it.
+ * (op_lseek's deliberate ENOSYS does not come through here.) */
+static inline int kernel_errno(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == ENOSYS)
+		return EOPNOTSUPP;
+	return err < 512 ? err : EIO;
+}
+
 /* An error reply (err: a negative errno from the library, or 0); counts
  * the request. */
 static inline void reply_err(fuse_req_t req, int err)
 {
 	atomic_fetch_add(&UF(req)->nreq, 1);
-	fuse_reply_err(req, err < 0 ? -err : err);
+	fuse_reply_err(req, kernel_errno(err));
 }
 
 /* Counts a request answered otherwise. */
