@@ -329,13 +329,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return reply_err(req, -ENOMEM);
 	/* With the writeback cache the kernel keeps mtime and ctime, and
 	 * sends them as the process that closes or syncs (a writer, not
-	 * necessarily the owner).  A user's own utimensat() of an explicit
-	 * time was checked by the kernel (default_permissions: owner or
-	 * CAP_FOWNER) before it got here.  So a change of these times alone
+	 * necessarily the owner).  It also sends its own clock's mtime for
+	 * a user's "now" (utimensat(NULL), touch), which anyone who may
+	 * write the file may set: as an explicit time, which only the
+	 * owner could.  The kernel checked every utimensat() before it got
+	 * here (default_permissions: the owner or CAP_FOWNER for explicit
+	 * times, write permission for "now").  So a change of times alone
 	 * goes through as root. */
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
+			  FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
+			  FUSE_SET_ATTR_CTIME;
 	if ((UF(req)->want & FUSE_CAP_WRITEBACK_CACHE) &&
-	    (to_set & FUSE_SET_ATTR_MTIME) &&
-	    !(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+	    (to_set & times) && !(to_set & ~times)) {
 		struct uvfs_cred root;
 		memset(&root, 0, sizeof(root));
 		uvfs_ctx_set_cred(ctx, &root);
