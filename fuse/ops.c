@@ -695,9 +695,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (need > size - pos)
 			break;
 		memset(&e, 0, sizeof(e));
+		/* a mount point's entry goes without attributes: the
+		 * listing does not enter the file system mounted there
+		 * (suspended, its server hung), the kernel looks it up
+		 * when it needs it */
 		if (!is_dot(de->name) &&
-		    uvfs_node_lookup(ctx, NODE(uf, ino), de->name, &nd,
-				     &e.attr) == 0) {
+		    uvfs_node_lookup_here(ctx, NODE(uf, ino), de->name, &nd,
+					  &e.attr) == 0) {
 			if (known_add(uf, nd, e.attr.st_dev)) {
 				uvfs_node_release(nd, 1);
 				nd = NULL;
