@@ -256,10 +256,15 @@ void reqs_fini(struct uvfs_fuse *uf);
 /* ops.c: the operations table; the caller's context for a request that
  * enters the library on node ino for operation op (op: a static string;
  * recorded as in progress until uvfs_fuse_ctx_put; NULL when out of
- * memory), and its umask if asked. */
+ * memory), and its umask if asked.  req_ctx_for: also another node the
+ * request names (other, 0: none) and a group it asks for (gid,
+ * (gid_t)-1: none), by which a caller in more groups than a context
+ * holds is judged too. */
 extern const struct fuse_lowlevel_ops uvfs_fuse_ops;
 struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 			 mode_t *umask);
+struct uvfs_ctx *req_ctx_for(fuse_req_t req, fuse_ino_t ino, const char *op,
+			     mode_t *umask, fuse_ino_t other, gid_t gid);
 /* io.c: open handles and the file I/O operations.  open_handle opens nd
  * for the request (a new handle in *out, linked on uf->fh_list); fh_free
  * releases one; fh_mark_sgid marks the handles open for writing on a
