@@ -36,9 +36,9 @@
  *
  * Locks: c->lock guards the connection list and count and the device
  * table (a leaf: nothing else is taken under it); c->op
- * serialises mount, unmount and revoke (suspend and resume do not take it,
- * so that a resume is never stuck behind an operation waiting on the
- * suspended mount).
+ * serialises mount and unmount (suspend, resume and revoke do not take
+ * it, so that a resume or a forced unmount is never stuck behind an
+ * operation waiting on a suspended mount).
  */
 #define _GNU_SOURCE
 #include "control_i.h"
@@ -494,8 +494,14 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	uint64_t ticket = 0;
 	int err;
 
+	/* Not under c->op: the walks and the revoke wait inside a
+	 * suspended mount until its resume (on a hung server, until the
+	 * deadline, or for good if the mount is hard), and a forced
+	 * unmount, whose answer has a deadline and which ends such waits,
+	 * queued behind them.  Nothing here needs the serialisation: the
+	 * library orders the revoke with unmounts, the device table is not
+	 * touched, and the invalidations are idempotent. */
 	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
-	pthread_mutex_lock(&c->op);
 	path = canonical(ctx, path, canon, sizeof(canon));
 	ts_add_ms(&dl, deadline_of(c, path));
 	/* the node the kernel knows for path, to drop its page cache after */
@@ -522,7 +528,6 @@ static void do_revoke(struct control *c, struct uvfs_ctx *ctx,
 	}
 	if (nd)
 		uvfs_node_release(nd, 1);
-	pthread_mutex_unlock(&c->op);
 	dead_wait(c, ticket, &dl);
 	control_reply(r, err, NULL, NULL);
 }

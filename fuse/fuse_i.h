@@ -10,6 +10,7 @@
 
 #include "uvfs_fuse.h"
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -159,12 +160,36 @@ static inline struct fh *FH(struct fuse_file_info *fi)
 	return (struct fh *)(uintptr_t)fi->fh;
 }
 
+/* The errno the kernel is told for err (a negative errno from the
+ * library, or 0).  Two kinds that a file system may hand up (a 9P
+ * server's Rlerror, a driver without the operation: the core's ENOSYS)
+ * must not reach the kernel as they are:
+ *  - one outside 1..511: the kernel refuses the reply (EINVAL from the
+ *    device write; libfuse turns only 1000 and more into ERANGE) and the
+ *    request is never answered: its caller hangs until killed.  EIO.
+ *  - ENOSYS: to the kernel, "this daemon has no such operation", for the
+ *    whole connection: after an OPEN or OPENDIR answered so it opens
+ *    every file itself without asking (its READs then come with no
+ *    handle), after a CREATE, FLUSH, FSYNC, an xattr call, a RENAME2,
+ *    FALLOCATE, LSEEK or COPY_FILE_RANGE it stops sending that request,
+ *    for every file system of the namespace.  EOPNOTSUPP: this file
+ *    system does not support it.
+ * (op_lseek's deliberate ENOSYS does not come through here.) */
+static inline int kernel_errno(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == ENOSYS)
+		return EOPNOTSUPP;
+	return err < 512 ? err : EIO;
+}
+
 /* An error reply (err: a negative errno from the library, or 0); counts
  * the request. */
 static inline void reply_err(fuse_req_t req, int err)
 {
 	atomic_fetch_add(&UF(req)->nreq, 1);
-	fuse_reply_err(req, err < 0 ? -err : err);
+	fuse_reply_err(req, kernel_errno(err));
 }
 
 /* Counts a request answered otherwise. */
@@ -231,10 +256,15 @@ void reqs_fini(struct uvfs_fuse *uf);
 /* ops.c: the operations table; the caller's context for a request that
  * enters the library on node ino for operation op (op: a static string;
  * recorded as in progress until uvfs_fuse_ctx_put; NULL when out of
- * memory), and its umask if asked. */
+ * memory), and its umask if asked.  req_ctx_for: also another node the
+ * request names (other, 0: none) and a group it asks for (gid,
+ * (gid_t)-1: none), by which a caller in more groups than a context
+ * holds is judged too. */
 extern const struct fuse_lowlevel_ops uvfs_fuse_ops;
 struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 			 mode_t *umask);
+struct uvfs_ctx *req_ctx_for(fuse_req_t req, fuse_ino_t ino, const char *op,
+			     mode_t *umask, fuse_ino_t other, gid_t gid);
 /* io.c: open handles and the file I/O operations.  open_handle opens nd
  * for the request (a new handle in *out, linked on uf->fh_list); fh_free
  * releases one; fh_mark_sgid marks the handles open for writing on a

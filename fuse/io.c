@@ -378,9 +378,9 @@ static int kill_sgid(fuse_req_t req, fuse_ino_t ino, struct fh *h,
 
 /* The kernel checked the descriptor, the type, the ranges and cleared
  * set-user-id (file_modified) before sending these; the answers are the
- * library's (fileops.c).  Never -ENOSYS: the kernel would stop asking
- * for good (fallocate, copy_file_range: -EOPNOTSUPP instead, after which
- * it copies through READ and WRITE itself). */
+ * library's (fileops.c).  Never ENOSYS, on which the kernel would stop
+ * asking for good: reply_err turns it into EOPNOTSUPP (after which the
+ * kernel copies through READ and WRITE itself). */
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		  off_t off, off_t len, struct fuse_file_info *fi)
 {
@@ -391,7 +391,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	req_end(UF(req));
 	if (!err)       /* once it changed something, as tmpfs */
 		err = kill_sgid(req, ino, FH(fi), "fallocate");
-	reply_err(req, err == -ENOSYS ? -EOPNOTSUPP : err);
+	reply_err(req, err);
 }
 
 /* SEEK_DATA and SEEK_HOLE (the kernel answers the others itself).  With
@@ -404,8 +404,12 @@ void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
 	off_t r;
 
-	if (UF(req)->want & FUSE_CAP_WRITEBACK_CACHE)
-		return reply_err(req, -ENOSYS);
+	if (UF(req)->want & FUSE_CAP_WRITEBACK_CACHE) {
+		/* meant: not through reply_err, which never says ENOSYS */
+		count(req);
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	req_begin(req, NODE(UF(req), ino), "lseek");
 	r = uvfs_file_lseek(FH(fi)->f, off, whence);
 	req_end(UF(req));
@@ -429,7 +433,7 @@ void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 				 len, (unsigned)flags);
 	req_end(UF(req));
 	if (n < 0)
-		return reply_err(req, n == -ENOSYS ? -EOPNOTSUPP : (int)n);
+		return reply_err(req, (int)n);
 	/* the kernel drops what it knows of the destination's attributes,
 	 * not the source's, whose atime the read may have moved */
 	if (ino_in != ino_out)

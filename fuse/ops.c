@@ -87,20 +87,66 @@ void uvfs_fuse_ctx_put(struct uvfs_fuse *uf, struct uvfs_ctx *ctx)
 	pthread_mutex_unlock(&uf->pool_lock);
 }
 
-/* The context of a request: the caller's credentials and umask. */
+/* A caller in more supplementary groups than a context holds
+ * (UVFS_NGROUPS_MAX; Linux allows 65536, and users of directory services
+ * have hundreds): the kernel has checked the request against all of them
+ * (default_permissions) and libuvfs checks it again against those in
+ * cred, so cred gets the ones the request can be judged by first: the
+ * groups of the nodes it names (nd[]) and the group it asks for (gid, a
+ * chown's; (gid_t)-1: none), then the others in the kernel's order until
+ * it is full.  Keeping the first ones only refused what a later group
+ * allowed.  ctx: for the getattrs.  Out of memory: cred stays. */
+static void groups_for(fuse_req_t req, struct uvfs_ctx *ctx,
+		       struct uvfs_cred *cred, int total,
+		       struct uvfs_node *const nd[], size_t nnd, gid_t gid)
+{
+	gid_t *all = malloc((size_t)total * sizeof(*all));
+	gid_t want[3];
+	size_t nw = 0;
+	unsigned k = 0;
+	struct stat st;
+	int n;
+
+	if (!all)
+		return;
+	n = req_groups(req, total, all);
+	if (n > total)
+		n = total;      /* more since the first read: the rest go */
+	for (size_t i = 0; i < nnd && nw < 2; i++)
+		if (nd[i] && uvfs_node_getattr(ctx, nd[i], &st) == 0)
+			want[nw++] = st.st_gid;
+	if (gid != (gid_t)-1)
+		want[nw++] = gid;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n && k < UVFS_NGROUPS_MAX; i++) {
+			bool w = false;
+			for (size_t j = 0; j < nw; j++)
+				w = w || all[i] == want[j];
+			if (w == (pass == 0))
+				cred->groups[k++] = all[i];
+		}
+	if (n > 0)
+		cred->ngroups = k;
+	free(all);
+}
+
 /* The caller's context for a request that enters the library on node ino
- * for operation op; recorded as in progress (reqs.c) until
- * uvfs_fuse_ctx_put.  NULL when out of memory (nothing recorded). */
-struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
-			 mode_t *umask)
+ * for operation op, with the caller's credentials (and umask, if asked);
+ * recorded as in progress (reqs.c) until uvfs_fuse_ctx_put.  other (0:
+ * none) and gid ((gid_t)-1: none): another node the request names and a
+ * group it asks for, for a caller in many groups (groups_for).  NULL
+ * when out of memory (nothing recorded). */
+struct uvfs_ctx *req_ctx_for(fuse_req_t req, fuse_ino_t ino, const char *op,
+			     mode_t *umask, fuse_ino_t other, gid_t gid)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	struct uvfs_cred cred = { .uid = fc->uid, .gid = fc->gid };
 	struct uvfs_ctx *ctx;
+	int total = 0;
 
 	if (fc->uid != 0) {
 		gid_t g[UVFS_NGROUPS_MAX];
-		int n = req_groups(req, UVFS_NGROUPS_MAX, g);
+		int n = total = req_groups(req, UVFS_NGROUPS_MAX, g);
 		if (n > UVFS_NGROUPS_MAX)
 			n = UVFS_NGROUPS_MAX;
 		for (int i = 0; i < n; i++)
@@ -115,9 +161,24 @@ struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 		uvfs_ctx_set_cred(ctx, &cred);
 	else
 		ctx = uvfs_fuse_ctx_get(UF(req), &cred);
-	if (!ctx)
+	if (!ctx) {
 		req_end(UF(req));
+		return NULL;
+	}
+	if (total > UVFS_NGROUPS_MAX) {
+		struct uvfs_node *nd[2] = {
+			NODE(UF(req), ino), other ? NODE(UF(req), other) : NULL
+		};
+		groups_for(req, ctx, &cred, total, nd, 2, gid);
+		uvfs_ctx_set_cred(ctx, &cred);
+	}
 	return ctx;
+}
+
+struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
+			 mode_t *umask)
+{
+	return req_ctx_for(req, ino, op, umask, 0, (gid_t)-1);
 }
 
 /* Hands nd (one hold, from the library call) and its attributes to the
@@ -320,7 +381,9 @@ static int wb_mtime(struct uvfs_fuse *uf, struct uvfs_node *nd,
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, ino, "setattr", NULL);
+	struct uvfs_ctx *ctx = req_ctx_for(req, ino, "setattr", NULL, 0,
+					   (to_set & FUSE_SET_ATTR_GID) ?
+					   attr->st_gid : (gid_t)-1);
 	struct uvfs_setattr sa;
 	struct stat st;
 	int err;
@@ -329,13 +392,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return reply_err(req, -ENOMEM);
 	/* With the writeback cache the kernel keeps mtime and ctime, and
 	 * sends them as the process that closes or syncs (a writer, not
-	 * necessarily the owner).  A user's own utimensat() of an explicit
-	 * time was checked by the kernel (default_permissions: owner or
-	 * CAP_FOWNER) before it got here.  So a change of these times alone
+	 * necessarily the owner).  It also sends its own clock's mtime for
+	 * a user's "now" (utimensat(NULL), touch), which anyone who may
+	 * write the file may set: as an explicit time, which only the
+	 * owner could.  The kernel checked every utimensat() before it got
+	 * here (default_permissions: the owner or CAP_FOWNER for explicit
+	 * times, write permission for "now").  So a change of times alone
 	 * goes through as root. */
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
+			  FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
+			  FUSE_SET_ATTR_CTIME;
 	if ((UF(req)->want & FUSE_CAP_WRITEBACK_CACHE) &&
-	    (to_set & FUSE_SET_ATTR_MTIME) &&
-	    !(to_set & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME))) {
+	    (to_set & times) && !(to_set & ~times)) {
 		struct uvfs_cred root;
 		memset(&root, 0, sizeof(root));
 		uvfs_ctx_set_cred(ctx, &root);
@@ -541,7 +609,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return reply_err(req, -EINVAL);
-	ctx = req_ctx(req, parent, "rename", NULL);
+	ctx = req_ctx_for(req, parent, "rename", NULL, newparent, (gid_t)-1);
 	if (!ctx)
 		return reply_err(req, -ENOMEM);
 	err = uvfs_node_rename(ctx, NODE(UF(req), parent), name,
@@ -553,7 +621,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
-	struct uvfs_ctx *ctx = req_ctx(req, ino, "link", NULL);
+	struct uvfs_ctx *ctx = req_ctx_for(req, ino, "link", NULL, newparent,
+					   (gid_t)-1);
 	struct uvfs_node *nd;
 	struct stat st;
 	int err;
@@ -690,9 +759,13 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (need > size - pos)
 			break;
 		memset(&e, 0, sizeof(e));
+		/* a mount point's entry goes without attributes: the
+		 * listing does not enter the file system mounted there
+		 * (suspended, its server hung), the kernel looks it up
+		 * when it needs it */
 		if (!is_dot(de->name) &&
-		    uvfs_node_lookup(ctx, NODE(uf, ino), de->name, &nd,
-				     &e.attr) == 0) {
+		    uvfs_node_lookup_here(ctx, NODE(uf, ino), de->name, &nd,
+					  &e.attr) == 0) {
 			if (known_add(uf, nd, e.attr.st_dev)) {
 				uvfs_node_release(nd, 1);
 				nd = NULL;

@@ -466,6 +466,37 @@ static void owner_word(void **state)
 	uvfs_node_owner_unclaim(U, &b);
 }
 
+/* uvfs_node_lookup_here (FUSE's readdirplus): a mount point's name answers
+ * -EXDEV without entering the mounted file system, also a suspended one
+ * (whose root's getattr would wait for the resume); other names as
+ * uvfs_node_lookup. */
+static void lookup_here_stays_out_of_mounts(void **state)
+{
+	struct uvfs_node *root, *nd;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/plain", 0755), 0);
+	assert_int_equal(uvfs_mkdir(C, "/lh", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/lh", ""), 0);
+	assert_int_equal(uvfs_node_root(C, &root), 0);
+	assert_int_equal(uvfs_suspend(C, "/lh"), 0);
+	assert_int_equal(uvfs_node_lookup_here(C, root, "lh", &nd, &st),
+			 -EXDEV);
+	assert_int_equal(uvfs_node_lookup_here(C, root, "plain", &nd, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	uvfs_node_release(nd, 1);
+	assert_int_equal(uvfs_node_lookup_here(C, root, "none", &nd, &st),
+			 -ENOENT);
+	assert_int_equal(uvfs_resume(C, "/lh"), 0);
+	assert_int_equal(uvfs_node_lookup(C, root, "lh", &nd, &st), 0);
+	uvfs_node_release(nd, 1);
+	uvfs_node_release(root, 1);
+	assert_int_equal(uvfs_umount(C, "/lh", 0), 0);
+	assert_int_equal(uvfs_rmdir(C, "/lh"), 0);
+	assert_int_equal(uvfs_rmdir(C, "/plain"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +508,7 @@ int main(void)
 		cmocka_unit_test(no_mount_on_namespace_root),
 		cmocka_unit_test(write_clears_setuid),
 		cmocka_unit_test(owner_word),
+		cmocka_unit_test(lookup_here_stays_out_of_mounts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -334,6 +334,14 @@ int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out);
 int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *name, struct uvfs_node **out,
 		     struct stat *st);
+/* As uvfs_node_lookup, but a name that leads into another mount (a mount
+ * point, "..") answers -EXDEV without entering that mount's file system,
+ * which may be suspended or waiting on its server: for a listing with
+ * attributes (FUSE's readdirplus), which must not wait on a file system
+ * it does not list. */
+int uvfs_node_lookup_here(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+			  const char *name, struct uvfs_node **out,
+			  struct stat *st);
 void uvfs_node_hold(struct uvfs_node *node);
 void uvfs_node_release(struct uvfs_node *node, uint64_t n);
 int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *node,

@@ -107,9 +107,10 @@ int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out)
 	return node_get(ctx, &p, NULL, NULL, out);
 }
 
-int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
-		     const char *name, struct uvfs_node **out,
-		     struct stat *st)
+/* uvfs_node_lookup, and with enter false uvfs_node_lookup_here. */
+static int node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		       const char *name, bool enter, struct uvfs_node **out,
+		       struct stat *st)
 {
 	struct path p = dir->path;
 	struct stat tmp;
@@ -122,6 +123,10 @@ int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		return -ENAMETOOLONG;
 	path_get(&p);
 	err = namei_step(ctx, &p, name);
+	/* the step crossed into another mount (reading its flags only):
+	 * the getattr of its root would enter its file system */
+	if (!err && !enter && p.mnt != dir->path.mnt)
+		err = -EXDEV;
 	if (!err)
 		err = vop_getattr(p.vp, st ? st : &tmp);
 	if (err) {
@@ -129,6 +134,20 @@ int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		return err;
 	}
 	return node_get(ctx, &p, dir, name, out);
+}
+
+int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+		     const char *name, struct uvfs_node **out,
+		     struct stat *st)
+{
+	return node_lookup(ctx, dir, name, true, out, st);
+}
+
+int uvfs_node_lookup_here(struct uvfs_ctx *ctx, struct uvfs_node *dir,
+			  const char *name, struct uvfs_node **out,
+			  struct stat *st)
+{
+	return node_lookup(ctx, dir, name, false, out, st);
 }
 
 int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *nd,

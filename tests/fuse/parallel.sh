@@ -35,6 +35,24 @@ note "the other lookup answered in $((t1 - t0)) ms"
 # loaded machine; the unmount is not what is tested here)
 expect 0 "$UVFS" umount -f "$D/m"
 
+# A listing of the directory holding the mount point must not enter the
+# mounted file system, as on Linux (ls of /mnt with a frozen or hung file
+# system below).  The kernel lists with READDIRPLUS, whose entries come
+# with their attributes; uvfsd's lookup of the mount point's name went
+# into the suspended mount for them and waited there: ls hung, killable
+# by nothing, until the resume.
+note "ls of the directory that holds a suspended mount answers"
+expect 0 "$UVFS" mount -t memfs none "$D/m"
+: >"$D/sibling"
+expect 0 "$UVFS" suspend "$D/m"
+expect_within 5 0 ls "$D"
+[ "$OUT" = "$(printf 'm\nsibling')" ] || fail "ls $D: $OUT"
+expect_within 5 0 ls -l "$D/sibling"
+expect 0 "$UVFS" resume "$D/m"
+expect_within 5 0 ls -ld "$D/m"
+expect 0 "$UVFS" umount -f "$D/m"
+rm "$D/sibling"
+
 note "lookups, readdirs, creates and unlinks in one directory at once"
 P=$D/p
 mkdir "$P"

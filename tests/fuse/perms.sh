@@ -99,6 +99,30 @@ setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP" \
 setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP,$(getent group adm | cut -d: -f3)" \
 	touch "$MNT/g/x" || fail "a supplementary group is not honoured"
 
+# A user in more supplementary groups than a context holds
+# (UVFS_NGROUPS_MAX, 32; Linux allows 65536, and users of directory
+# services have hundreds): the kernel lets him in through any of them,
+# and so must uvfs.  It kept the first 32 (in the kernel's order, the
+# lowest gids) and refused what the 40th allowed: creating in a group's
+# directory, reading its files, renaming and linking into another
+# group's directory, chgrp to another group.
+note "a user in 40 supplementary groups"
+many=$(seq -s, 20001 20040)
+for d in "$TMPFS" "$MNT"; do
+	mkdir "$d/g40" "$d/g39" && chgrp 20040 "$d/g40" && chgrp 20039 "$d/g39" &&
+		chmod 2770 "$d/g40" "$d/g39" || fail "setup in $d"
+	echo secret >"$d/g40/r" && chgrp 20040 "$d/g40/r" && chmod 640 "$d/g40/r"
+	setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$many" \
+		sh -c "touch '$d/g40/new' && cat '$d/g40/r' &&
+		       mv '$d/g40/new' '$d/g39/moved' && chgrp 20038 '$d/g39/moved' &&
+		       ln '$d/g39/moved' '$d/g40/link' &&
+		       stat -c '%U %g %a %h' '$d/g40/link'" \
+		>"$WORK/g40.$([ "$d" = "$MNT" ] && echo uvfs || echo tmpfs)" 2>&1
+done
+diff -u "$WORK/g40.tmpfs" "$WORK/g40.uvfs" ||
+	fail "a user in 40 groups: the mount and tmpfs differ (- tmpfs, + uvfs)"
+cat "$WORK/g40.uvfs"
+
 umount "$TMPFS"
 stop_daemon
 echo PASS

@@ -114,5 +114,23 @@ for _ in $(seq 100); do [ -e "$WORK/writer.done" ] && break; sleep 0.05; done
 more" ] || fail "contents after resume: $(cat "$M/q")"
 expect 0 "$UVFS" umount "$M"
 
+# A revoke of a file in a suspended mount waits for the resume (its walk
+# enters the file system); a forced unmount meanwhile must still answer
+# within its deadline, and end that wait.  It queued behind the revoke
+# (both held the control server's lock), for as long as the suspension.
+note "a forced unmount while a revoke waits on the suspended mount"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo "held" >"$M/r"
+expect 0 "$UVFS" suspend "$M"
+"$UVFS" revoke "$M/r" >"$WORK/revoke.out" 2>&1 &
+RPID=$!
+BG_PIDS+=($RPID)
+sleep 0.5
+running_child "$RPID" || fail "the revoke did not wait on the suspended mount: $(cat "$WORK/revoke.out")"
+expect_within 5 0 "$UVFS" umount -f "$M"
+wait_child "$RPID" 5
+[ $? = 255 ] && fail "the revoke still waits after the forced unmount"
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+
 stop_daemon
 echo PASS

@@ -129,6 +129,42 @@ PY
 	fail "nobody's ftruncate(2) through root's descriptor failed"
 [ "$(cat "$D/rootfd")" = "hel" ] || fail "rootfd: $(cat "$D/rootfd")"
 
+# With the cache the kernel sends "now" (touch, utimensat(NULL)) as its
+# own clock's time, an explicit time, which only the owner may set: a
+# user who may write the file but does not own it got EPERM from touch,
+# as tmpfs and uvfsd without the cache let him (found by the
+# differential test with -o writeback).  Explicit times stay the owner's
+# (the kernel's check), and "now" needs write permission.
+note "a non-owner who may write touches the file; explicit times stay the owner's"
+printf 'x\n' >"$D/touch"
+chmod 0666 "$D/touch"
+touch -d 2001-02-03 "$D/touch"
+printf 'x\n' >"$D/notmine"
+chmod 0644 "$D/notmine"
+as_nobody "$NPY" - "$D/touch" "$D/notmine" <<'PY' ||
+import errno, os, sys, time
+p, ro = sys.argv[1], sys.argv[2]
+t0 = time.time() - 60
+os.utime(p)                                     # touch: now, both
+st = os.stat(p)
+assert st.st_mtime > t0 and st.st_atime > t0, (st.st_mtime, st.st_atime)
+fd = os.open(p, os.O_WRONLY)
+os.write(fd, b"y")
+os.utime(fd)                                    # futimens(fd, NULL)
+os.close(fd)
+for want, call in ((errno.EPERM, lambda: os.utime(p, (1, 1))),
+                   (errno.EACCES, lambda: os.utime(ro))):
+    try:
+        call()
+    except OSError as e:
+        assert e.errno == want, e
+    else:
+        raise SystemExit("nobody set a time he may not")
+PY
+	fail "nobody's touch of a 0666 file failed"
+[ "$(stat -c %Y "$D/touch")" -gt "$(date -d 2001-02-04 +%s)" ] ||
+	fail "touch: the mtime did not move: $(stat -c %y "$D/touch")"
+
 # dirty_case NAME SIZE CMD...: a writer puts SIZE bytes into the page
 # cache of $H/NAME (not written back yet, or not all of it: below its
 # background threshold the kernel waits 30 s), CMD kills the file (forced

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The errors a file system hands up reach the kernel as errors it takes,
+# and with their meaning (fuse_i.h, kernel_errno).  A 9P server
+# (tests/fuse/p9errs.py, mounted as "9p" over a Unix socket) answers
+# chosen requests with chosen Rlerror codes:
+#   - one the kernel refuses in a reply (512 and above: ENOTSUPP, 524, is
+#     a Linux-internal code a server may leak): the open fails with EIO,
+#     where the kernel refused the reply and the open never returned;
+#   - 1500: EIO too (libfuse made it ERANGE);
+#   - ENOSYS to an open: EOPNOTSUPP, and the next opens still reach uvfsd
+#     (the kernel took ENOSYS as "no OPEN in this daemon", opened the next
+#     file itself and sent its READ without a handle: uvfsd crashed);
+#   - ENOSYS to an fsync: EOPNOTSUPP, and the next fsync still reaches the
+#     file system (the kernel stopped sending FSYNC for good: every later
+#     fsync of every file of the mount answered 0 unasked).
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+cd "$WORK"
+N=$MNT/n
+mkdir "$N"
+python3 "$HERE/p9errs.py" "$WORK/p9.sock" open-524 open-1500 open-38 \
+	fsync-38 >"$WORK/p9.log" 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+	grep -q ready "$WORK/p9.log" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$WORK/p9.log" || fail "the 9P server did not start: $(cat "$WORK/p9.log")"
+expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9.sock" "$N"
+echo memfs >"$MNT/m"
+
+# try OP FILE: opens FILE (read-only; read-write for fsync), reads it or
+# fsyncs it; prints "ok DATA" or the errno's name.
+try() {
+	python3 - "$@" <<'PY'
+import errno, os, sys
+op, path = sys.argv[1], sys.argv[2]
+try:
+    fd = os.open(path, os.O_RDWR if op == "fsync" else os.O_RDONLY)
+    try:
+        if op == "fsync":
+            os.fsync(fd)
+            print("ok")
+        else:
+            print("ok", os.read(fd, 100).decode().strip())
+    finally:
+        os.close(fd)
+except OSError as e:
+    print("EOPNOTSUPP" if e.errno == errno.EOPNOTSUPP  # not ENOTSUP
+          else errno.errorcode.get(e.errno, e.errno))
+PY
+}
+
+note "an errno the kernel refuses in a reply (524): EIO, not a hang"
+expect_within 10 0 try read "$N/open-524"
+[ "$OUT" = EIO ] || fail "open answered 524 by the server: $OUT, not EIO"
+alive
+
+note "an errno out of range (1500): EIO"
+expect_within 10 0 try read "$N/open-1500"
+[ "$OUT" = EIO ] || fail "open answered 1500 by the server: $OUT, not EIO"
+
+note "ENOSYS to an open: EOPNOTSUPP, and later opens still reach uvfsd"
+expect_within 10 0 try read "$N/open-38"
+[ "$OUT" = EOPNOTSUPP ] || fail "open answered ENOSYS by the server: $OUT, not EOPNOTSUPP"
+expect_within 10 0 try read "$N/ok"
+[ "$OUT" = "ok hello" ] || fail "read of ok after the ENOSYS: $OUT"
+grep -q "^Tlopen ok" "$WORK/p9.log" || fail "the open of ok did not reach the server"
+expect_within 10 0 try read "$MNT/m"
+[ "$OUT" = "ok memfs" ] || fail "read of a memfs file after the ENOSYS: $OUT"
+alive
+
+note "ENOSYS to an fsync: EOPNOTSUPP, and later fsyncs still reach uvfsd"
+expect_within 10 0 try fsync "$N/fsync-38"
+[ "$OUT" = EOPNOTSUPP ] || fail "fsync answered ENOSYS by the server: $OUT, not EOPNOTSUPP"
+grep -q "^Tfsync fsync-38" "$WORK/p9.log" || fail "the fsync did not reach the server"
+expect_within 10 0 try fsync "$N/ok"
+[ "$OUT" = ok ] || fail "fsync of ok: $OUT"
+grep -q "^Tfsync ok" "$WORK/p9.log" ||
+	fail "the fsync of ok did not reach the server (the kernel stopped sending FSYNC)"
+alive
+
+expect_umount "$N"
+stop_daemon
+echo PASS
