@@ -156,6 +156,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_flush_at_close,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_flush_at_dup2_and_ctx_free, setup, teardown),
 	};
 
 	/* UVFS_TEST_FILTER=NAME runs the tests whose names match */

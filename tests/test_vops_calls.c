@@ -203,3 +203,46 @@ static void test_flush_at_close(void **state)
 	assert_int_equal(uvfs_unlink(R, "/t/f"), 0);
 	assert_int_equal(uvfs_umount(R, "/t", 0), 0);
 }
+
+/* The other closes of a descriptor flush it too, as Linux's filp_close at
+ * dup2 and at exit: a dup2 onto a descriptor open for writing, and the
+ * free of a context with one open (the error is not reported: neither
+ * has a close to report it to). */
+static void test_flush_at_dup2_and_ctx_free(void **state)
+{
+	struct uvfs_ctx *c;
+	unsigned long f0;
+	int fd, fd2;
+
+	(void)state;
+	mount_testfs("/t");
+	make_file("/t/f");
+	f0 = testfs_flushes();
+	/* dup2 onto a written descriptor closes it: flushed */
+	fd = uvfs_open(R, "/t/f", O_WRONLY, 0);
+	fd2 = uvfs_open(R, "/t/f", O_RDONLY, 0);
+	assert_true(fd >= 0 && fd2 >= 0);
+	assert_int_equal(uvfs_write(R, fd, "x", 1), 1);
+	assert_int_equal(uvfs_dup2(R, fd2, fd), fd);
+	assert_int_equal(testfs_flushes(), f0 + 1);
+	assert_int_equal(uvfs_close(R, fd), 0);        /* read-only now */
+	/* its flush error is not dup2's */
+	fd = uvfs_open(R, "/t/f", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	testfs_set_flush_error(-EIO);
+	assert_int_equal(uvfs_dup2(R, fd2, fd), fd);
+	testfs_set_flush_error(0);
+	assert_int_equal(testfs_flushes(), f0 + 2);
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(uvfs_close(R, fd2), 0);
+	assert_int_equal(testfs_flushes(), f0 + 2);
+	/* a context freed with a descriptor open for writing */
+	assert_int_equal(uvfs_ctx_new(U, NULL, &c), 0);
+	fd = uvfs_open(c, "/t/f", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(c, fd, "y", 1), 1);
+	uvfs_ctx_free(c);
+	assert_int_equal(testfs_flushes(), f0 + 3);
+	assert_int_equal(uvfs_unlink(R, "/t/f"), 0);
+	assert_int_equal(uvfs_umount(R, "/t", 0), 0);
+}

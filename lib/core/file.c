@@ -369,9 +369,14 @@ void uvfs_ctx_free(struct uvfs_ctx *ctx)
 	ctx->root = ctx->cwd = (struct path){ 0 };
 	pthread_mutex_unlock(&ctx->fd_lock);
 
+	/* each descriptor closed as uvfs_close does, flush included (as
+	 * Linux's exit closes every file with filp_close) */
+	cred_set_current(&ctx->cred);
 	for (int fd = 0; fd < nfds; fd++)
-		if (fds[fd])
+		if (fds[fd]) {
+			(void)file_flush(fds[fd]);
 			file_put(fds[fd]);
+		}
 	free(fds);
 	path_put(&cwd);
 	path_put(&root);
@@ -470,8 +475,13 @@ int uvfs_dup2(struct uvfs_ctx *ctx, int fd, int newfd)
 		r = newfd;
 	}
 	pthread_mutex_unlock(&ctx->fd_lock);
-	if (old)
+	if (old) {
+		/* newfd closed: flushed as uvfs_close does (its error has
+		 * nobody to go to, as Linux's dup2 drops filp_close's) */
+		cred_set_current(&ctx->cred);
+		(void)file_flush(old);
 		file_put(old);
+	}
 	return r;
 }
 
