@@ -160,6 +160,47 @@ static void test_detach_fd(void **state)
 	assert_only_root(live);
 }
 
+/* A child taken away by a lazy or forced unmount holds its old parent no
+ * longer: the parent is not busy because of it (the holders report could
+ * name nothing), at once, whether the child is still in use (lazy, an
+ * open file) or its shutdown is still on a worker (forced). */
+static void test_detached_child_frees_parent(void **state)
+{
+	struct uvfs_holder *h;
+	struct stat st;
+	char buf[16];
+	uint64_t live;
+	int fd;
+
+	(void)state;
+	live = live_vnodes();
+	for (int force = 0; force < 2; force++) {
+		mount_x("/mnt/x", NULL);
+		OK(uvfs_mkdir(R, "/mnt/x/sub", 0755));
+		mount_x("/mnt/x/sub", NULL);
+		put(R, "/mnt/x/sub/f", "data");
+		fd = (int)OK(uvfs_open(R, "/mnt/x/sub/f", O_RDWR, 0));
+		OK(uvfs_umount(R, "/mnt/x/sub", force ? UVFS_UMOUNT_FORCE :
+			       UVFS_UMOUNT_DETACH));
+		assert_int_equal(holders("/mnt/x", &h), 0);
+		free(h);
+		OK(uvfs_umount(R, "/mnt/x", 0));
+		assert_false(mounted("/mnt/x", NULL));
+		ASSERT_CONTENT(R, "/mnt/x/under", "covered");
+		if (force) {
+			ERR(uvfs_read(R, fd, buf, sizeof(buf)), EIO);
+		} else {
+			/* the detached child works on, its ".." is itself */
+			assert_int_equal(OK(uvfs_pread(R, fd, buf,
+						       sizeof(buf), 0)), 4);
+			assert_memory_equal(buf, "data", 4);
+			OK(uvfs_fstatat(R, fd, "", &st, AT_EMPTY_PATH));
+		}
+		OK(uvfs_close(R, fd));
+	}
+	assert_only_root(live);
+}
+
 /* ---- revoke ------------------------------------------------------------ */
 
 static void test_revoke(void **state)

@@ -472,9 +472,14 @@ struct mount {
 	uint64_t id;                        /* const */
 	struct uvfs_sb *sb;                 /* const; holds the sb */
 	struct vnode *root;                 /* const; referenced */
-	struct mount *parent;               /* const once attached;
-					       referenced; NULL for the root */
-	struct vnode *mountpoint;           /* const once attached; held */
+	struct mount *parent;               /* ns_lock: set at attach,
+					       referenced; NULL for the root
+					       and once disconnected */
+	struct vnode *mountpoint;           /* const once attached; held
+					       while parent is set; after
+					       the disconnect an address
+					       only compared (lock-free
+					       crossings), never followed */
 	_Atomic long refs;                  /* atomic; see mount_ref() */
 	_Atomic unsigned flags;             /* ns_lock (write) to change:
 					       MNT_*; read under RCU */
@@ -503,7 +508,9 @@ void mount_rele(struct mount *m);
 void mount_cross_down(struct path *p);
 /* For ".." at the root of p->mnt: replaces *p by the mount point in the
  * parent mount (repeatedly).  Stops at root (the context's root) and at
- * the root of a detached mount.  Lock-free. */
+ * the root of a detached mount.  Takes ns_lock (read) at each mount root
+ * it leaves: a lazy or forced unmount disconnects a mount from its parent
+ * under the write lock (mount_disconnect). */
 void mount_cross_up(struct path *p, const struct path *root);
 
 /* ---- open files and contexts (file.c, fileopen.c, fileio.c) ------------ */

@@ -15,8 +15,14 @@
  *                     waits for the gate to drain, reclaims and shuts the
  *                     driver down.
  *     DETACH:         detached; the last reference queues the shutdown.
+ *     FORCE and DETACH disconnect each mount they take away from its
+ *     parent at once (mount_disconnect), as Linux's umount_tree drops the
+ *     parent's count: a child still in use or still being shut down on a
+ *     worker keeps neither its old parent mount busy nor its mount point
+ *     referenced.  A normal unmount's teardown releases them itself.
  *   last reference ──> teardown on a worker: shutdown if still needed,
- *                     release root, mount point and parent, free.
+ *                     release root, mount point and parent (unless
+ *                     disconnected), free.
  *
  * Lifecycle of a superblock:  ACTIVE -> UNMOUNTING -> DEAD -> freed, the
  * last step on a worker once it is no longer mounted and has no vnode
@@ -353,13 +359,13 @@ void mount_teardown(struct mount *m, bool sync)
 	if (free_now)
 		sb_free(sb);
 
-	/* const since the mount was attached; out of every list by now */
+	/* out of every list by now; NULL if disconnected (or the root) */
 	parent = m->parent;
 	mp = m->mountpoint;
-	if (mp)
+	if (parent) {
 		vn_rele(mp);
-	if (parent)
 		mount_rele(parent);
+	}
 	/* lock-free crossings may still be looking at it */
 	rcu_grace();
 	pthread_mutex_destroy(&m->node_lock);
@@ -435,16 +441,22 @@ void mount_cross_up(struct path *p, const struct path *root)
 	while (p->vp == p->mnt->root &&
 	       !(p->mnt == root->mnt && p->vp == root->vp)) {
 		struct mount *m = p->mnt;
-		struct path up;
+		struct uvfs *u = m->u;
+		struct path up = { 0 };
 
-		/* m is held, so its parent and mount point (which it holds)
-		 * stay put until its teardown */
-		if (!(atomic_load(&m->flags) & MNT_ATTACHED) || !m->parent)
+		/* while m is attached, its parent and mount point (which it
+		 * holds) stay put: a detach and its disconnect take the
+		 * write lock */
+		pthread_rwlock_rdlock(&u->ns_lock);
+		if ((atomic_load(&m->flags) & MNT_ATTACHED) && m->parent) {
+			up.mnt = m->parent;
+			up.vp = m->mountpoint;
+			mount_ref(up.mnt);
+			vn_ref(up.vp);
+		}
+		pthread_rwlock_unlock(&u->ns_lock);
+		if (!up.mnt)
 			return;     /* the namespace root, or detached */
-		up.mnt = m->parent;
-		up.vp = m->mountpoint;
-		mount_ref(up.mnt);
-		vn_ref(up.vp);
 		path_put(p);
 		*p = up;
 	}
@@ -558,7 +570,10 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 	 * symlink to "/") cannot be covered: no unmount could remove what
 	 * covers it, since every path to the covering mount is its own
 	 * root.  Linux answers EBUSY too (do_lock_mount on a rootfs). */
-	if (!tp.mnt->parent && tp.vp == tp.mnt->root) {
+	pthread_rwlock_rdlock(&u->ns_lock);
+	bool ns_root = tp.mnt == u->root_mount && tp.vp == tp.mnt->root;
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (ns_root) {
 		path_put(&tp);
 		return -EBUSY;
 	}
@@ -636,6 +651,31 @@ void ns_detach_locked(struct mount *m, unsigned flag)
 		atomic_fetch_sub(&m->mountpoint->mounted, 1);
 	}
 	CNT_INC(m->u->nzombie_sb);
+}
+
+/* A mount a lazy or forced unmount took out of the namespace lets go of
+ * its parent mount and its mount point now, not at its own last release:
+ * else a child still in use (lazy) or still being shut down (forced, on a
+ * worker) keeps its old parent busy, which no holders report can name,
+ * and its mount point referenced, which the parent's shutdown would wait
+ * for.  From here ".." at its root stays there (mount_cross_up).
+ * => m detached and referenced by the caller; ns_lock not held. */
+void mount_disconnect(struct mount *m)
+{
+	struct uvfs *u = m->u;
+	struct mount *parent;
+	struct vnode *mp;
+
+	pthread_rwlock_wrlock(&u->ns_lock);
+	UVFS_VERIFY(!(atomic_load(&m->flags) & MNT_ATTACHED));
+	parent = m->parent;
+	mp = m->mountpoint;
+	m->parent = NULL;       /* mountpoint keeps its address: see core.h */
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (parent) {
+		vn_rele(mp);
+		mount_rele(parent);
+	}
 }
 
 /* => ns_lock held for writing.  The mounts in the tree of m. */

@@ -11,6 +11,7 @@
 /* mount.c */
 void mount_teardown(struct mount *m, bool sync);
 void ns_detach_locked(struct mount *m, unsigned flag);
+void mount_disconnect(struct mount *m);
 int ns_detach_tree_locked(struct mount *m, unsigned flag,
 			  struct mount ***v, size_t *n);
 bool sb_try_state(struct uvfs_sb *sb, enum sb_state from,

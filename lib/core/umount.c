@@ -169,6 +169,7 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	 * that the caller waits for nothing. */
 	bool waited = false;
 	for (size_t i = 0; i < n; i++) {
+		mount_disconnect(v[i]);         /* the parent is free now */
 		if ((flags & UVFS_UMOUNT_FORCE) && force_kill(v[i]))
 			continue;
 		if (!waited) {
