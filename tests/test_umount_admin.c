@@ -236,6 +236,36 @@ static void test_fstype_unregister_timeout(void **state)
 	assert_only_root(live);
 }
 
+/* A forced unregister reaches the instances a lazy unmount already took
+ * out of the namespace too: one still in use is killed like the attached
+ * ones (its files answer EIO), not waited for until the deadline while it
+ * can still call the driver. */
+static void test_fstype_unregister_detached(void **state)
+{
+	struct uvfs_ctx *c;
+	char buf[8];
+	uint64_t live;
+	int fd;
+
+	(void)state;
+	live = live_vnodes();
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs2";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	put(R, "/mnt/x/f", "lazy");
+	c = new_ctx("keeps it");
+	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH));
+	assert_int_equal(OK(uvfs_read(c, fd, buf, sizeof(buf))), 4);
+	OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+	ERR(uvfs_pread(c, fd, buf, sizeof(buf), 0), EIO);
+	OK(uvfs_close(c, fd));
+	ERR(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV);
+	free_ctx(c);
+	assert_only_root(live);
+}
+
 static void test_fstype_register_twice(void **state)
 {
 	(void)state;

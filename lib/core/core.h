@@ -143,6 +143,10 @@ struct uvfs_sb {
 	pthread_cond_t vc_cv;               /* with u->vc_lock (monotonic):
 					       nlive/nvnodes went down */
 	struct cds_list_head type_link;     /* u->types_lock */
+	bool detached;                      /* u->types_lock: its mount was
+					       taken out of the namespace
+					       lazily (umount_mount): a
+					       forced unregister kills it */
 	struct work free_work;              /* the final free, on a worker */
 	struct work kill_work;              /* a kill's reclaim (mount.c) */
 	struct mount *kill_mount;           /* held by kill_work, or NULL */

@@ -167,6 +167,12 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	 * mounts attached have taken theirs: after a grace period.  A
 	 * forced unmount hands them to its worker, which waits for it, so
 	 * that the caller waits for nothing. */
+	if (!(flags & UVFS_UMOUNT_FORCE)) {
+		pthread_mutex_lock(&u->types_lock);
+		for (size_t i = 0; i < n; i++)
+			v[i]->sb->detached = true;      /* kill_detached */
+		pthread_mutex_unlock(&u->types_lock);
+	}
 	bool waited = false;
 	for (size_t i = 0; i < n; i++) {
 		mount_disconnect(v[i]);         /* the parent is free now */
@@ -305,6 +311,45 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
 	return err;
 }
 
+/* A forced unregister's instances that are out of the namespace already
+ * (sb->detached: lazily unmounted, still in use): killed as the attached
+ * ones were, so
+ * that the wait below does not last until the deadline while they can
+ * still call the driver.  Each is claimed (ACTIVE -> UNMOUNTING) and held
+ * (kill_hold) in one step under vc_lock, and under types_lock, which
+ * keeps every sb of the list from being freed, then killed outside it. */
+static void kill_detached(struct uvfs *u, struct fstype *t)
+{
+	struct uvfs_sb *sb, **v = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&u->types_lock);
+	cds_list_for_each_entry(sb, &t->sbs, type_link) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct uvfs_sb **nv = sys_realloc(v, nc * sizeof(*v));
+			if (!nv)
+				break;  /* the rest: the wait times out */
+			v = nv;
+			cap = nc;
+		}
+		if (!sb->detached)
+			continue;       /* attached (killed above), or still
+					   being made: its driver's mount
+					   may be running */
+		pthread_mutex_lock(&u->vc_lock);
+		if (sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING)) {
+			sb->kill_hold = true;
+			v[n++] = sb;
+		}
+		pthread_mutex_unlock(&u->vc_lock);
+	}
+	pthread_mutex_unlock(&u->types_lock);
+	for (size_t i = 0; i < n; i++)
+		sb_kill_unmounting(v[i], NULL);
+	free(v);
+}
+
 int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			   int deadline_ms)
 {
@@ -354,6 +399,8 @@ int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 	free(v);
 	if (err)
 		return err;
+	if (!(flags & UVFS_UMOUNT_DETACH))
+		kill_detached(u, t);
 
 	/* Wait until no instance can call the driver again: every sb dead
 	 * (dead vnode shells of open files may outlive it; they never call
