@@ -294,6 +294,7 @@ int main(void)
 		T(test_force_idle_and_busy_kinds),
 		T(test_detach_fd),
 		T(test_detached_child_frees_parent),
+		T(test_detach_child_racing_dotdot),
 		T(test_revoke),
 		T(test_suspend_resume),
 		T(test_suspend_errors),

@@ -201,6 +201,72 @@ static void test_detached_child_frees_parent(void **state)
 	assert_only_root(live);
 }
 
+/* Walkers going up out of a child mount ("..", from a cwd inside it)
+ * while the child is mounted, lazily unmounted (disconnected from its
+ * parent) and its parent unmounted and mounted again: each ".." lands in
+ * the parent or stays in the detached child, nothing is used after it is
+ * released (ASan, TSan), and all is released at the end. */
+struct updown {
+	struct uvfs_ctx *ctx;
+	atomic_bool stop;
+	unsigned long ups;
+};
+
+static void *updown_main(void *arg)
+{
+	struct updown *w = arg;
+	struct stat st;
+
+	while (!atomic_load(&w->stop)) {
+		if (uvfs_chdir(w->ctx, "/mnt/x/sub") != 0)
+			continue;
+		int r = uvfs_stat(w->ctx, "..", &st);
+		assert_true(r == 0 || r == -ENOENT || r == -EIO);
+		r = uvfs_stat(w->ctx, "../..", &st);
+		assert_true(r == 0 || r == -ENOENT || r == -EIO);
+		assert_int_equal(uvfs_chdir(w->ctx, "/"), 0);
+		w->ups++;
+	}
+	return NULL;
+}
+
+static void test_detach_child_racing_dotdot(void **state)
+{
+	struct updown w[2];
+	pthread_t t[2];
+	uint64_t live;
+	double end;
+	int rounds = 0;
+
+	(void)state;
+	live = live_vnodes();
+	for (int i = 0; i < 2; i++) {
+		w[i].ctx = new_ctx("up and down");
+		atomic_init(&w[i].stop, false);
+		w[i].ups = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, updown_main,
+						&w[i]), 0);
+	}
+	for (end = now_ms() + 1000; now_ms() < end; rounds++) {
+		mount_x("/mnt/x", NULL);
+		OK(uvfs_mkdir(R, "/mnt/x/sub", 0755));
+		mount_x("/mnt/x/sub", NULL);
+		OK(uvfs_umount(R, "/mnt/x/sub", rounds % 2 ?
+			       UVFS_UMOUNT_FORCE : UVFS_UMOUNT_DETACH));
+		/* a walker may hold the parent (its ".." landed there) */
+		while (uvfs_umount(R, "/mnt/x", 0) == -EBUSY)
+			;
+	}
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&w[i].stop, true);
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		printf("    walker %d: %lu round trips, %d rounds\n", i,
+		       w[i].ups, rounds);
+		free_ctx(w[i].ctx);
+	}
+	assert_only_root(live);
+}
+
 /* ---- revoke ------------------------------------------------------------ */
 
 static void test_revoke(void **state)
