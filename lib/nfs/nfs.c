@@ -528,7 +528,9 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 
 /* Writes go behind (wb.c): sent, not waited for; their errors reach the
  * writes after, fsync and close.  O_APPEND waits for the ones before it
- * (the size it writes at is the server's). */
+ * and writes at the size the server has then, both under the node's
+ * wb_lock, so that the appends of this mount never meet at one end (NFS
+ * cannot append atomically against another client). */
 static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 			const void *buf, size_t n, off_t *off)
 {
@@ -547,24 +549,12 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		pthread_mutex_unlock(&h->ra_lock);
 	}
 	if (*off < 0) {
-		/* O_APPEND: at the size the server has now (NFS cannot
-		 * append atomically) */
-		struct stat st;
-		nw_settle(s, &c, nd);
-		int e = nn_getattr(s, &c, nd, &st,
-				     s->cache != CACHE_LOOSE);
-		if (e)
-			return e;
-		pos = (uint64_t)st.st_size;
+		r = nw_append(s, &c, nd, buf, n, &pos);
 	} else {
 		pos = (uint64_t)*off;
+		r = n ? nw_write(s, &c, nd, buf, n, pos) : 0;
 	}
-	if (n == 0) {
-		*off = (off_t)pos;
-		return 0;
-	}
-	r = nw_write(s, &c, nd, buf, n, pos);
-	if (r <= 0)
+	if (r < 0)
 		return r;
 	*off = (off_t)(pos + (uint64_t)r);
 	return r;

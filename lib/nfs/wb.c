@@ -39,9 +39,16 @@
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
  * verifier was another: sent again).
  *
+ * An O_APPEND write (nw_append) waits for every WRITE in flight, asks
+ * the server for the size and sends its data at it in one hold of
+ * wb_lock: the appends of one mount are ordered, never two at one end
+ * (before, two appenders each asked the size and wrote over each other's
+ * records).
+ *
  * Locks: n->wb_lock guards the node's wbufs and wb_* fields and is held
- * across the waits and the requests it makes (as ra_lock): taken before
- * s->lock and the session's lock, never inside them.
+ * across the waits and the requests it makes (as ra_lock), an append's
+ * GETATTR too: taken before s->lock and the session's lock, never inside
+ * them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -317,20 +324,19 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 	return 0;
 }
 
-ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
-		 const void *buf, size_t len, uint64_t off)
+/* nw_write's (nfs_i.h), and an append's once it knows where.
+ * => n->wb_lock held. */
+static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
+			    const void *buf, size_t len, uint64_t off)
 {
 	struct fh3 fh = nn_fh(s, n);
 	size_t done = 0;
 	int r;
 
-	pthread_mutex_lock(&n->wb_lock);
 	if (n->wb_err) {
 		/* a write behind failed: every write fails until fsync or a
 		 * close reports it */
-		r = n->wb_err;
-		pthread_mutex_unlock(&n->wb_lock);
-		return r;
+		return n->wb_err;
 	}
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
@@ -346,10 +352,8 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 			commit_reap_locked(s, c, n);
 		if (n->wb_kept + len > WB_KEEP) {
 			r = commit_locked(s, c, n);
-			if (r) {
-				pthread_mutex_unlock(&n->wb_lock);
+			if (r)
 				return r;
-			}
 		}
 	}
 	if (n->wb_kept + len > WB_COMMIT_AT && !n->wb_commit)
@@ -381,7 +385,6 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		*pp = w;
 		done += piece;
 	}
-	pthread_mutex_unlock(&n->wb_lock);
 	if (done == 0)
 		return r;
 	pthread_mutex_lock(&s->lock);
@@ -391,6 +394,40 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		n->st.st_size = (off_t)(off + done);    /* until the replies */
 	pthread_mutex_unlock(&s->lock);
 	return (ssize_t)done;
+}
+
+ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
+		 const void *buf, size_t len, uint64_t off)
+{
+	ssize_t r;
+
+	pthread_mutex_lock(&n->wb_lock);
+	r = write_locked(s, c, n, buf, len, off);
+	pthread_mutex_unlock(&n->wb_lock);
+	return r;
+}
+
+ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
+		  const void *buf, size_t len, uint64_t *at)
+{
+	struct stat st;
+	ssize_t r;
+
+	/* the end asked and written at in one hold of wb_lock: another
+	 * append of this mount (which takes it too) goes wholly before or
+	 * after, never at the same end */
+	pthread_mutex_lock(&n->wb_lock);
+	r = n->wb_err;
+	if (r == 0 && n->wb_out > 0)
+		settle_locked(s, c, n, 0, UINT64_MAX);
+	if (r == 0)
+		r = nn_getattr(s, c, n, &st, s->cache != CACHE_LOOSE);
+	if (r == 0) {
+		*at = (uint64_t)st.st_size;
+		r = len ? write_locked(s, c, n, buf, len, *at) : 0;
+	}
+	pthread_mutex_unlock(&n->wb_lock);
+	return r;
 }
 
 int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report)
