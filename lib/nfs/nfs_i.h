@@ -483,7 +483,8 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 /* O_APPEND: waits for the writes of n in flight, asks the server for the
  * size (the cache's with cache=loose) and sends len bytes behind at it
  * (*at), all under n->wb_lock, so that two appends of this mount never
- * write at one end: the count sent, or an error. */
+ * write at one end: the count sent, or an error (-EFBIG if the end
+ * would pass the largest offset: nothing sent). */
 ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 		  const void *buf, size_t len, uint64_t *at);
 /* Waits for every write of n in flight (their errors are latched; a

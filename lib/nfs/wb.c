@@ -422,6 +422,9 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 		settle_locked(s, c, n, 0, UINT64_MAX);
 	if (r == 0)
 		r = nn_getattr(s, c, n, &st, s->cache != CACHE_LOOSE);
+	if (r == 0 && (uint64_t)st.st_size > (uint64_t)INT64_MAX - len)
+		r = -EFBIG;     /* its end would pass the largest offset (the
+				 * core's check for a write at a position) */
 	if (r == 0) {
 		*at = (uint64_t)st.st_size;
 		r = len ? write_locked(s, c, n, buf, len, *at) : 0;

@@ -41,7 +41,9 @@
  *  - attributes taken out of order (test_nfs_rpc_attr.c): a READ's
  *    from before a truncation, a GETATTR's from before a write, taken
  *    after the newer ones, are dropped; a GETATTR's sent first but done
- *    after another client's change (a later ctime) is applied.
+ *    after another client's change (a later ctime) is applied; a size
+ *    past what an off_t holds is the largest offset, and an append
+ *    that would end past it -EFBIG, nothing sent.
  *
  * The scripted server is in test_nfs_rpc_server.c.
  */
@@ -613,6 +615,7 @@ int main(void)
 		cmocka_unit_test(attrs_read_before_truncate),
 		cmocka_unit_test(attrs_getattr_before_write),
 		cmocka_unit_test(attrs_newer_ctime_applied),
+		cmocka_unit_test(attrs_size_past_off_max),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
