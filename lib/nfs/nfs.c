@@ -27,9 +27,9 @@
  * fetches the attributes again (close-to-open; not with cache=loose);
  * writes go behind (wb.c) and are committed at fsync and at each close
  * of a descriptor open for writing (the core's flush: their errors
- * reported); what a failed flush left is committed at the last release,
- * sent, not waited for (the last release does no I/O in the caller), as
- * the opener.
+ * reported, to each open file once); what a failed flush left is
+ * committed at the last release, sent, not waited for (the last release
+ * does no I/O in the caller), as the opener.
  *
  * Locks: nfs_i.h.
  */
@@ -99,7 +99,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		/* what went behind is committed first: a resend after the
 		 * truncation would bring it back (its error stays for fsync
 		 * and close) */
-		r = nw_commit(s, &c, n, false);
+		r = nw_commit(s, &c, n, NULL);
 		if (r)
 			return r;
 	} else {
@@ -440,6 +440,9 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	pthread_mutex_init(&h->ra_lock, NULL);
 	h->n = n;
 	h->flags = flags;
+	/* the write-behind errors this open file reports are those from
+	 * now on */
+	h->wb_seen = nw_errseq(n);
 	if (c.cred) {
 		h->has_cred = true;
 		h->cred = *c.cred;
@@ -548,11 +551,12 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		nr_drop(s, h);
 		pthread_mutex_unlock(&h->ra_lock);
 	}
+	const uint64_t *seen = h ? &h->wb_seen : NULL;
 	if (*off < 0) {
-		r = nw_append(s, &c, nd, buf, n, &pos);
+		r = nw_append(s, &c, nd, seen, buf, n, &pos);
 	} else {
 		pos = (uint64_t)*off;
-		r = n ? nw_write(s, &c, nd, buf, n, pos) : 0;
+		r = n ? nw_write(s, &c, nd, seen, buf, n, pos) : 0;
 	}
 	if (r < 0)
 		return r;
@@ -561,15 +565,17 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 }
 
 /* The writes behind answered and committed (sent again if the server
- * restarted meanwhile): their first error, or the COMMIT's. */
+ * restarted meanwhile): an error of theirs this open file has not
+ * reported yet (each open file reports each once: wb.c), or the
+ * COMMIT's. */
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
 	struct n3 c = ctx_of(s);
+	struct handle *h = fhp;
 
-	(void)fhp;
 	(void)datasync;
-	return nw_commit(s, &c, priv, true);
+	return nw_commit(s, &c, priv, h ? &h->wb_seen : NULL);
 }
 
 /* At each close of a descriptor open for writing (the core's flush): the

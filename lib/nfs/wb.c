@@ -13,13 +13,19 @@
  * write of an overlapping range (the server may run two requests in
  * parallel), a read, a getattr, a setattr, fsync and the close of a
  * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
- * error reaches close(2)).  The first error of a write behind is latched
- * in the node: every write after it fails at once with it, and fsync or
- * the next close reports it (once) and clears it.  A WRITE answered
- * JUKEBOX ("not now": nothing written) is no failure: whoever waits for
- * it sends it again (nfs3_send.c's policy) until its own operation's
- * deadline or the WRITE's, whichever is later; only past that is it one
- * (-ETIMEDOUT, latched like the others).
+ * error reaches close(2)).  The error of a write behind is latched in the
+ * node (wb_err, the last one, and wb_eseq, how many so far) and reaches
+ * every open file that was open when it came, once each, as Linux's
+ * errseq_t has it: each handle keeps the count it has reported up to
+ * (wb_seen, from its open); its writes fail at once while it has one to
+ * report, and its fsync or close reports it.  Before, the first fsync or
+ * close of any open file of the node reported it and cleared it: another
+ * descriptor's close (or an fsync of a read-only one) took the writer's
+ * error, and the writer's close said 0 for data that never landed.  A
+ * WRITE answered JUKEBOX ("not now": nothing written) is no failure:
+ * whoever waits for it sends it again (nfs3_send.c's policy) until its
+ * own operation's deadline or the WRITE's, whichever is later; only past
+ * that is it one (-ETIMEDOUT, latched like the others).
  *
  * COMMIT in the background: past WB_COMMIT_AT bytes kept on a file, a
  * write sends a COMMIT and does not wait for it (one at a time per
@@ -98,6 +104,31 @@ void nw_init(struct node *n)
 	pthread_mutex_init(&n->wb_lock, NULL);
 }
 
+/* A write behind failed with e (it never reached the file, or not all of
+ * it): every open file open now has it to report.  => n->wb_lock held. */
+static void latch_locked(struct node *n, int e)
+{
+	n->wb_err = e;
+	n->wb_eseq++;
+}
+
+/* Whether seen (an open file's count, or NULL: none kept) has an error
+ * of n's still to report.  => n->wb_lock held. */
+static bool unseen_locked(const struct node *n, const uint64_t *seen)
+{
+	return seen && *seen != n->wb_eseq;
+}
+
+uint64_t nw_errseq(struct node *n)
+{
+	uint64_t q;
+
+	pthread_mutex_lock(&n->wb_lock);
+	q = n->wb_eseq;
+	pthread_mutex_unlock(&n->wb_lock);
+	return q;
+}
+
 /* Waits for w (in flight) and accounts for its answer: kept with its
  * verifier, or dropped with its error latched.  Answered JUKEBOX, it is
  * sent again until the deadline of c's operation (the waiter's, or the
@@ -122,8 +153,7 @@ static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	if (r >= 0 && (uint32_t)r < w->len)
 		r = -EIO;       /* a short write behind: the rest is lost */
 	if (r < 0) {
-		if (n->wb_err == 0)
-			n->wb_err = (int)r;
+		latch_locked(n, (int)r);
 		wb_set(w, WB_DONE);     /* nothing to keep */
 		return;
 	}
@@ -212,7 +242,7 @@ static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
  * WRITE's verifier is the same (freed at the next sweep), else sent again
  * (the server restarted and may have lost it).  => 0 committed, 1 sent
  * again, or the error of sending it again (w given up, the error kept in
- * n->wb_err for the next fsync or close).  => n->wb_lock held. */
+ * n->wb_err for the fsyncs and closes).  => n->wb_lock held. */
 static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			     const struct fh3 *fh, struct wbuf *w,
 			     uint64_t cverf)
@@ -227,8 +257,7 @@ static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	e = send_locked(s, c, n, fh, w, true);
 	if (e) {
 		wb_set(w, WB_DONE);
-		if (n->wb_err == 0)
-			n->wb_err = e;
+		latch_locked(n, e);
 		return e;
 	}
 	return 1;
@@ -327,15 +356,16 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 /* nw_write's (nfs_i.h), and an append's once it knows where.
  * => n->wb_lock held. */
 static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
-			    const void *buf, size_t len, uint64_t off)
+			    const uint64_t *seen, const void *buf, size_t len,
+			    uint64_t off)
 {
 	struct fh3 fh = nn_fh(s, n);
 	size_t done = 0;
 	int r;
 
-	if (n->wb_err) {
-		/* a write behind failed: every write fails until fsync or a
-		 * close reports it */
+	if (unseen_locked(n, seen)) {
+		/* a write behind failed: every write of this open file fails
+		 * until its fsync or close reports it */
 		return n->wb_err;
 	}
 	/* a range still in flight is written after its WRITE is answered */
@@ -397,18 +427,20 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 }
 
 ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
-		 const void *buf, size_t len, uint64_t off)
+		 const uint64_t *seen, const void *buf, size_t len,
+		 uint64_t off)
 {
 	ssize_t r;
 
 	pthread_mutex_lock(&n->wb_lock);
-	r = write_locked(s, c, n, buf, len, off);
+	r = write_locked(s, c, n, seen, buf, len, off);
 	pthread_mutex_unlock(&n->wb_lock);
 	return r;
 }
 
 ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
-		  const void *buf, size_t len, uint64_t *at)
+		  const uint64_t *seen, const void *buf, size_t len,
+		  uint64_t *at)
 {
 	struct stat st;
 	ssize_t r;
@@ -417,7 +449,7 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 	 * append of this mount (which takes it too) goes wholly before or
 	 * after, never at the same end */
 	pthread_mutex_lock(&n->wb_lock);
-	r = n->wb_err;
+	r = unseen_locked(n, seen) ? n->wb_err : 0;
 	if (r == 0 && n->wb_out > 0)
 		settle_locked(s, c, n, 0, UINT64_MAX);
 	if (r == 0)
@@ -427,21 +459,22 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 				 * core's check for a write at a position) */
 	if (r == 0) {
 		*at = (uint64_t)st.st_size;
-		r = len ? write_locked(s, c, n, buf, len, *at) : 0;
+		r = len ? write_locked(s, c, n, seen, buf, len, *at) : 0;
 	}
 	pthread_mutex_unlock(&n->wb_lock);
 	return r;
 }
 
-int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report)
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen)
 {
-	int r, e;
+	int r, e = 0;
 
 	pthread_mutex_lock(&n->wb_lock);
 	r = commit_locked(s, c, n);
-	e = report ? n->wb_err : 0;
-	if (report)
-		n->wb_err = 0;
+	if (unseen_locked(n, seen)) {
+		e = n->wb_err;
+		*seen = n->wb_eseq;     /* reported to this open file */
+	}
 	pthread_mutex_unlock(&n->wb_lock);
 	return e ? e : r;
 }

@@ -25,6 +25,9 @@
  *    -EAGAIN, and one killed (a forced unmount) during its pause -EIO at
  *    once; a read-ahead piece answered JUKEBOX drops the window (a hint)
  *    and the read reads for itself;
+ *  - a write behind's error reaches each open file that was open when it
+ *    came, once, at its fsync or close (not only the first to ask), and
+ *    fails the writes through it until then;
  *  - a write behind whose WRITE is still going out (the server reads
  *    nothing: the link is full) when the connection is killed (a forced
  *    unmount) fails with -EIO at once: it was not accepted behind;
@@ -447,6 +450,7 @@ static void jukebox_write_behind(void **state)
 	struct node *n = node_new();
 	size_t len = 1u << 20, step = 256u << 10;
 	uint8_t *data = malloc(len);
+	uint64_t eseen = 0;     /* one open file's count of errors */
 
 	(void)state;
 	assert_non_null(data);
@@ -463,11 +467,12 @@ static void jukebox_write_behind(void **state)
 	uint64_t t0 = now_ms();
 	for (size_t off = 0; off < len; off += step) {
 		struct n3 c = ctx(nc, 5000);
-		assert_int_equal(nw_write(s, &c, n, data + off, step, off),
+		assert_int_equal(nw_write(s, &c, n, &eseen, data + off, step,
+					  off),
 				 (ssize_t)step);
 	}
 	struct n3 fc = ctx(nc, 5000);
-	int r = nw_commit(s, &fc, n, true);
+	int r = nw_commit(s, &fc, n, &eseen);
 	uint64_t took = now_ms() - t0;
 	printf("1 MiB written behind, 3 WRITEs answered JUKEBOX first: fsync "
 	       "%d after %llu ms, %d WRITEs, %d COMMITs\n", r,
@@ -484,11 +489,11 @@ static void jukebox_write_behind(void **state)
 	 * the WRITEs were never applied */
 	atomic_store(&jukebox_left, -1);
 	struct n3 wc = ctx(nc, 600);
-	assert_int_equal(nw_write(s, &wc, n, data, step, 2u << 20),
+	assert_int_equal(nw_write(s, &wc, n, &eseen, data, step, 2u << 20),
 			 (ssize_t)step);
 	fc = ctx(nc, 600);
 	t0 = now_ms();
-	r = nw_commit(s, &fc, n, true);
+	r = nw_commit(s, &fc, n, &eseen);
 	took = now_ms() - t0;
 	printf("a write behind answered JUKEBOX until the deadline (600 ms): "
 	       "fsync %d after %llu ms\n", r, (unsigned long long)took);
@@ -501,7 +506,7 @@ static void jukebox_write_behind(void **state)
 	/* reported once (the close after it has nothing to say), and nothing
 	 * is left in flight or kept */
 	fc = ctx(nc, 600);
-	assert_int_equal(nw_commit(s, &fc, n, true), 0);
+	assert_int_equal(nw_commit(s, &fc, n, &eseen), 0);
 	nothing_kept_free(nc, s, n, data);
 }
 
@@ -580,7 +585,7 @@ static void killed_while_sending(void **state)
 	assert_int_equal(pthread_create(&t, NULL, cancel_main, nc), 0);
 	struct n3 c = ctx(nc, 5000);
 	uint64_t t0 = now_ms();
-	ssize_t r = nw_write(s, &c, n, data, len, 0);
+	ssize_t r = nw_write(s, &c, n, NULL, data, len, 0);
 	uint64_t took = now_ms() - t0;
 	pthread_join(t, NULL);
 	printf("a 32 MiB write behind, killed while it went out: %zd after "
@@ -592,6 +597,73 @@ static void killed_while_sending(void **state)
 
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
+
+/* A write behind's error reaches each open file that was open when it
+ * came, at its next fsync or close, once (as Linux's errseq_t has it),
+ * and the writes through one that has not reported it fail at once: one
+ * file open for writing writes (behind), the server answers its WRITE
+ * "not now" until its deadline; another open for writing that wrote
+ * nothing closes first, a read-only one is fsynced: each says
+ * -ETIMEDOUT, and so does the writer's close (once; its write before it
+ * failed at once), while a file opened after says nothing.  Before, the
+ * first to report took the error: the other writer's close said
+ * -ETIMEDOUT, the writer's next write went out, and its close said 0
+ * for the 1 000 bytes the server never took. */
+static void write_error_each_open_file(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	void *hw, *hv, *hr, *hl;
+	char data[1000];
+	off_t off = 0;
+
+	(void)state;
+	memset(data, 'e', sizeof(data));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, 0, 500, true);
+	m.s->timeout_ms = 400;
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hw), 0);
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hv), 0);
+	assert_int_equal(o->open(&m.sb, m.n, O_RDONLY, &hr), 0);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_WRITE);
+	atomic_store(&jukebox_left, -1);
+	assert_int_equal(o->write(&m.sb, m.n, hw, data, sizeof(data), &off),
+			 (ssize_t)sizeof(data));
+	int rv = o->flush(&m.sb, m.n, hv);
+	atomic_store(&mode, M_OK);
+	off = 0;
+	ssize_t w = o->write(&m.sb, m.n, hw, data, sizeof(data), &off);
+	int rr = o->fsync(&m.sb, m.n, hr, 0);
+	int rw = o->flush(&m.sb, m.n, hw);
+	int rw2 = o->flush(&m.sb, m.n, hw);
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hl), 0);
+	int rl = o->flush(&m.sb, m.n, hl);
+	printf("a write behind that failed: the other writer's close %d, "
+	       "the writer's next write %zd, a read-only fsync %d, the "
+	       "writer's close %d (then %d), a file opened after %d\n", rv,
+	       w, rr, rw, rw2, rl);
+	assert_int_equal(rv, -ETIMEDOUT);
+	assert_int_equal(w, -ETIMEDOUT);
+	assert_int_equal(rr, -ETIMEDOUT);
+	assert_int_equal(rw, -ETIMEDOUT);
+	assert_int_equal(rw2, 0);
+	assert_int_equal(rl, 0);
+	/* reported: the writer writes again, and it lands */
+	off = 0;
+	assert_int_equal(o->write(&m.sb, m.n, hw, data, sizeof(data), &off),
+			 (ssize_t)sizeof(data));
+	assert_int_equal(o->flush(&m.sb, m.n, hw), 0);
+	pthread_mutex_lock(&disk_lock);
+	assert_memory_equal(disk, data, sizeof(data));
+	pthread_mutex_unlock(&disk_lock);
+	o->release(&m.sb, m.n, hl);
+	o->release(&m.sb, m.n, hr);
+	o->release(&m.sb, m.n, hv);
+	o->release(&m.sb, m.n, hw);
+	attr_mount_free(&m, nc);
+}
 
 int main(void)
 {
@@ -616,6 +688,7 @@ int main(void)
 		cmocka_unit_test(attrs_getattr_before_write),
 		cmocka_unit_test(attrs_newer_ctime_applied),
 		cmocka_unit_test(attrs_size_past_off_max),
+		cmocka_unit_test(write_error_each_open_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
