@@ -25,6 +25,8 @@
  *    -EAGAIN, and one killed (a forced unmount) during its pause -EIO at
  *    once; a read-ahead piece answered JUKEBOX drops the window (a hint)
  *    and the read reads for itself;
+ *  - READs answered short (not at the end of the file): a read asks the
+ *    rest from where each stopped, and returns short only at the end;
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -598,6 +600,55 @@ static void killed_while_sending(void **state)
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
 
+/* A server that answers each READ with 1 000 bytes at most (RFC 1813
+ * allows a short READ anywhere: its eof says where the file ends): a
+ * read of 200 KiB, plain (many READs at once) and through a read-ahead
+ * window (the second read of a sequential run), gives its 200 KiB, and
+ * one across the end the bytes up to it, asking for the rest from where
+ * each answer stopped.  Before, the first short answer was taken for the
+ * end of the file: 1 000 bytes of 200 KiB, and the window's read 2 000
+ * (DESIGN invariant 12: a read returns short only at end of file). */
+static void read_short_answers(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	size_t want = 200u << 10;
+	uint8_t *buf = malloc(want);
+	void *h;
+
+	(void)state;
+	assert_non_null(buf);
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 600, false);
+	atomic_store(&read_max, 1000);
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	uint64_t t0 = now_ms();
+	ssize_t plain = o->read(&m.sb, m.n, NULL, buf, want, 4096);
+	uint64_t took = now_ms() - t0;
+	bool plain_ok = plain == (ssize_t)want &&
+			file_bytes_ok(buf, want, 4096);
+	ssize_t end = o->read(&m.sb, m.n, NULL, buf, want, FILE_SIZE - 5000);
+	bool end_ok = end == 5000 && file_bytes_ok(buf, 5000,
+						   FILE_SIZE - 5000);
+	/* the second read of a run starts a window: its first piece short */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDONLY, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, 1000, 0), 1000);
+	ssize_t ra = o->read(&m.sb, m.n, h, buf, want, 1000);
+	bool ra_ok = ra == (ssize_t)want && file_bytes_ok(buf, want, 1000);
+	o->release(&m.sb, m.n, h);
+	atomic_store(&read_max, 0);
+	printf("READs answered 1000 bytes at most: a read of %zu bytes %zd "
+	       "(%s, %llu ms), across the end %zd of 5000 (%s), through a "
+	       "window %zd (%s)\n", want, plain, plain_ok ? "exact" : "wrong",
+	       (unsigned long long)took, end, end_ok ? "exact" : "wrong", ra,
+	       ra_ok ? "exact" : "wrong");
+	assert_true(plain_ok);
+	assert_true(end_ok);
+	assert_true(ra_ok);
+	free(buf);
+	attr_mount_free(&m, nc);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -689,6 +740,7 @@ int main(void)
 		cmocka_unit_test(attrs_newer_ctime_applied),
 		cmocka_unit_test(attrs_size_past_off_max),
 		cmocka_unit_test(write_error_each_open_file),
+		cmocka_unit_test(read_short_answers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,7 +15,8 @@
  * and SETATTR change (a size, and a time for mtime and ctime), which
  * GETATTR, READ, WRITE and SETATTR answer; and the next call of
  * hold_proc is held back (done when it came, or when let go) until
- * hold_go, while the server answers other calls.
+ * hold_go, while the server answers other calls.  With read_max a READ
+ * answers at most that many bytes, with no eof before the file's end.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -50,6 +51,10 @@ static char dir_names[DIR_MAXN][64];    /* dir_lock; "" : free */
 static bool dir_gone;                   /* dir_lock: RMDIR'd */
 static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
+static _Atomic uint32_t read_max;       /* a READ answers at most so many
+					 * bytes (0: what it asks), its eof
+					 * only at the file's end (RFC 1813
+					 * allows a short READ anywhere) */
 
 /* The file's attributes, when fa_on (else GETATTR answers 1234 bytes and
  * READ and WRITE none): its size and one time for its mtime and ctime, in
@@ -225,6 +230,9 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			uint32_t k = off >= FILE_SIZE ? 0
 				     : FILE_SIZE - off < cnt
 				     ? (uint32_t)(FILE_SIZE - off) : cnt;
+			uint32_t most = atomic_load(&read_max);
+			if (most && k > most)
+				k = most;
 			data = malloc(k + 1);
 			for (uint32_t i = 0; i < k; i++)
 				data[i] = file_byte(off + i);
