@@ -43,7 +43,8 @@
  * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
  * its verifier known) -> DONE (committed: freed at the next sweep); OUT
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
- * verifier was another: sent again).
+ * verifier was another: sent again).  One answered short keeps the bytes
+ * written (KEPT) and its rest becomes a new wbuf after it (OUT).
  *
  * An O_APPEND write (nw_append) waits for every WRITE in flight, asks
  * the server for the size and sends its data at it in one hold of
@@ -129,10 +130,45 @@ uint64_t nw_errseq(struct node *n)
 	return q;
 }
 
+static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
+		       const struct fh3 *fh, struct wbuf *w, bool again);
+
+/* w was answered short: the server wrote its first got bytes (RFC 1813
+ * allows it anywhere).  The rest goes as a WRITE of its own, after w in
+ * the list (so whoever waits for w's range waits for it too); w keeps
+ * the bytes written.  0, or the error of sending the rest.
+ * => n->wb_lock held. */
+static int rest_locked(struct nsb *s, struct n3 *c, struct node *n,
+		       struct wbuf *w, uint32_t got)
+{
+	struct fh3 fh = nn_fh(s, n);
+	uint32_t rest = w->len - got;
+	struct wbuf *t = sys_malloc(sizeof(*t) + rest);
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->st = WB_OUT;
+	t->off = w->off + got;
+	t->len = rest;
+	memcpy(t->data, w->data + got, rest);
+	r = send_locked(s, c, n, &fh, t, false);
+	if (r) {
+		free(t);
+		return r;
+	}
+	t->next = w->next;
+	w->next = t;
+	w->len = got;
+	return 0;
+}
+
 /* Waits for w (in flight) and accounts for its answer: kept with its
- * verifier, or dropped with its error latched.  Answered JUKEBOX, it is
- * sent again until the deadline of c's operation (the waiter's, or the
- * write's own if later).  => n->wb_lock held. */
+ * verifier, or dropped with its error latched; answered short, the rest
+ * sent again (rest_locked).  Answered JUKEBOX, it is sent again until the
+ * deadline of c's operation (the waiter's, or the write's own if later).
+ * => n->wb_lock held. */
 static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			    struct wbuf *w)
 {
@@ -150,8 +186,14 @@ static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	 * sent while it was out may have missed it */
 	n->wgen++;
 	pthread_mutex_unlock(&s->lock);
-	if (r >= 0 && (uint32_t)r < w->len)
-		r = -EIO;       /* a short write behind: the rest is lost */
+	if (r >= 0 && (uint32_t)r < w->len) {
+		/* short: the rest goes again, as Linux's
+		 * nfs_writeback_result sends it; a server that wrote
+		 * nothing and said no error makes no progress: -EIO */
+		int e = r > 0 ? rest_locked(s, c, n, w, (uint32_t)r) : -EIO;
+		if (e)
+			r = e;
+	}
 	if (r < 0) {
 		latch_locked(n, (int)r);
 		wb_set(w, WB_DONE);     /* nothing to keep */

@@ -27,6 +27,8 @@
  *    and the read reads for itself;
  *  - READs answered short (not at the end of the file): a read asks the
  *    rest from where each stopped, and returns short only at the end;
+ *    WRITEs answered short: the rest of each goes again, and fsync
+ *    finds every byte written;
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -649,6 +651,51 @@ static void read_short_answers(void **state)
 	attr_mount_free(&m, nc);
 }
 
+/* A server that writes (and says it wrote) 10 000 bytes of each WRITE at
+ * most (RFC 1813 allows a short WRITE): 256 KiB written behind in 64 KiB
+ * writes, then fsync, is 0 with every byte on the server's disk, the
+ * rest of each WRITE sent again from where it stopped.  Before, each
+ * short answer failed the write behind (-EIO at the fsync, the rest
+ * never sent). */
+static void write_short_answers(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 256u << 10, step = 64u << 10;
+	uint8_t *data = malloc(len);
+	uint64_t eseen = 0;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 11 + i / 263);
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, sizeof(disk));
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&mode, M_OK);
+	atomic_store(&write_max, 10000);
+	atomic_store(&seen[NFS3_WRITE], 0);
+	for (size_t off = 0; off < len; off += step) {
+		struct n3 c = ctx(nc, 5000);
+		assert_int_equal(nw_write(s, &c, n, &eseen, data + off, step,
+					  off),
+				 (ssize_t)step);
+	}
+	struct n3 fc = ctx(nc, 5000);
+	int r = nw_commit(s, &fc, n, &eseen);
+	atomic_store(&write_max, 0);
+	pthread_mutex_lock(&disk_lock);
+	bool same = memcmp(disk, data, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+	printf("WRITEs answered 10000 bytes at most: 256 KiB behind, fsync "
+	       "%d, %d WRITEs, the disk %s\n", r,
+	       atomic_load(&seen[NFS3_WRITE]), same ? "exact" : "wrong");
+	assert_int_equal(r, 0);
+	assert_true(same);
+	nothing_kept_free(nc, s, n, data);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -741,6 +788,7 @@ int main(void)
 		cmocka_unit_test(attrs_size_past_off_max),
 		cmocka_unit_test(write_error_each_open_file),
 		cmocka_unit_test(read_short_answers),
+		cmocka_unit_test(write_short_answers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,7 +16,8 @@
  * GETATTR, READ, WRITE and SETATTR answer; and the next call of
  * hold_proc is held back (done when it came, or when let go) until
  * hold_go, while the server answers other calls.  With read_max a READ
- * answers at most that many bytes, with no eof before the file's end.
+ * answers at most that many bytes, with no eof before the file's end;
+ * with write_max a WRITE writes (and says it wrote) at most so many.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -51,6 +52,8 @@ static char dir_names[DIR_MAXN][64];    /* dir_lock; "" : free */
 static bool dir_gone;                   /* dir_lock: RMDIR'd */
 static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
+static _Atomic uint32_t write_max;      /* a WRITE writes and answers at
+					 * most so many bytes (0: all) */
 static _Atomic uint32_t read_max;       /* a READ answers at most so many
 					 * bytes (0: what it asks), its eof
 					 * only at the file's end (RFC 1813
@@ -255,6 +258,9 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			uint32_t k = at + 20 <= n ? get32(args + at + 16) : 0;
 			assert_true(at + 20 + k <= n && k == cnt &&
 				    off + k <= DISK_SIZE);
+			uint32_t most = atomic_load(&write_max);
+			if (most && k > most)
+				k = most;
 			pthread_mutex_lock(&disk_lock);
 			memcpy(disk + off, d, k);
 			pthread_mutex_unlock(&disk_lock);
