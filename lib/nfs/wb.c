@@ -44,7 +44,10 @@
  * its verifier known) -> DONE (committed: freed at the next sweep); OUT
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
  * verifier was another: sent again).  One answered short keeps the bytes
- * written (KEPT) and its rest becomes a new wbuf after it (OUT).
+ * written (KEPT) and its rest becomes a new wbuf after it (OUT).  The
+ * wbufs not DONE never overlap: a write cuts what older ones kept of its
+ * range out of them before it goes (trim_locked), so what goes again
+ * after a restart is the newest data of each byte.
  *
  * An O_APPEND write (nw_append) waits for every WRITE in flight, asks
  * the server for the size and sends its data at it in one hold of
@@ -233,6 +236,56 @@ static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
 	sweep_locked(n);
 }
 
+/* A write of [off, off + len) is about to go: the bytes older writes
+ * kept in that range are superseded, and are cut out of their wbufs (a
+ * wbuf wholly in it is done with, one across it split in two).  Kept,
+ * a COMMIT with another verifier (the server restarted) would send them
+ * again after the newer ones had landed, the older bytes last (or both
+ * at once, in any order): the newer data lost under an fsync that said
+ * 0.  So the wbufs not DONE never overlap, and a resend is always of the
+ * newest bytes of its range, as Linux resends its pages as they are.
+ * 0, or -ENOMEM (a split; nothing cut).  => n->wb_lock held, none in
+ * flight over the range (the writer waited for them). */
+static int trim_locked(struct node *n, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+
+	for (struct wbuf *w = n->wb_head; w; w = w->next) {
+		uint64_t wend = w->off + w->len;
+		if (w->st != WB_KEPT || wend <= off || end <= w->off)
+			continue;
+		if (off <= w->off && wend <= end) {
+			n->wb_kept -= w->len;           /* all of it */
+			wb_set(w, WB_DONE);
+		} else if (w->off < off && end < wend) {
+			/* the range inside it: what follows the range goes
+			 * into a wbuf of its own, after it */
+			uint32_t tail = (uint32_t)(wend - end);
+			struct wbuf *t = sys_malloc(sizeof(*t) + tail);
+			if (!t)
+				return -ENOMEM;
+			memcpy(t, w, sizeof(*t));       /* KEPT, its verf */
+			t->off = end;
+			t->len = tail;
+			memcpy(t->data, w->data + (end - w->off), tail);
+			w->next = t;
+			w->len = (uint32_t)(off - w->off);
+			n->wb_kept -= len;
+			w = t;
+		} else if (w->off < off) {
+			n->wb_kept -= wend - off;       /* its end */
+			w->len = (uint32_t)(off - w->off);
+		} else {
+			uint32_t cut = (uint32_t)(end - w->off);
+			memmove(w->data, w->data + cut, w->len - cut);
+			n->wb_kept -= cut;              /* its start */
+			w->off = end;
+			w->len -= cut;
+		}
+	}
+	return 0;
+}
+
 /* Waits for the oldest write in flight.  => n->wb_lock held. */
 static void wait_oldest_locked(struct nsb *s, struct n3 *c, struct node *n)
 {
@@ -413,6 +466,11 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
 		settle_locked(s, c, n, off, len);
+	/* ... and what older writes kept of it is theirs no more (before a
+	 * resend below could send it again) */
+	r = trim_locked(n, off, len);
+	if (r)
+		return r;
 	/* a background COMMIT answered: taken, no wait */
 	if (n->wb_commit && n3_commit_ready(n->wb_commit))
 		commit_reap_locked(s, c, n);

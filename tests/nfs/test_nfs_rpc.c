@@ -29,6 +29,9 @@
  *    rest from where each stopped, and returns short only at the end;
  *    WRITEs answered short: the rest of each goes again, and fsync
  *    finds every byte written;
+ *  - writes behind over ranges older ones wrote, the server restarted
+ *    (a new write verifier) before the COMMIT: what fsync sends again is
+ *    the newest data of each byte, never an older write's after it;
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -696,6 +699,136 @@ static void write_short_answers(void **state)
 	nothing_kept_free(nc, s, n, data);
 }
 
+struct commit_op {
+	struct nsb *s;
+	struct node *n;
+	int r;
+};
+
+static void *commit_main(void *arg)
+{
+	struct commit_op *o = arg;
+	struct n3 c = ctx(o->s->nc, 5000);
+	uint64_t eseen = 0;
+
+	o->r = nw_commit(o->s, &c, o->n, &eseen);
+	return NULL;
+}
+
+/* Writes behind over ranges older ones wrote, all answered and kept, and
+ * then the server restarts (a new verifier) before the COMMIT: fsync
+ * sends the data again, and the file must hold the newest bytes of each
+ * range.  A write cuts what older ones kept of its range out of them
+ * (nfs_i.h: the wbufs not DONE never overlap), so only the newest bytes
+ * go again.  Before, every kept WRITE went again: the older bytes after
+ * the newer ones, or both at once in any order.
+ *
+ *  - a page written twice (A, then B), the restart between the two
+ *    writes: the fsync sent A again over B, the disk held A;
+ *  - the same, the restart after both, the first WRITE sent again held
+ *    back by the server and done after the second (as a server that runs
+ *    requests in parallel may): the disk held A;
+ *  - pieces of a range rewritten inside it, across its end and across
+ *    its start: each byte the last write's. */
+static void kept_bytes_newest(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 64u << 10, q = len / 4;
+	uint8_t *a = malloc(2 * len), *b = malloc(2 * len);
+	uint8_t *want = malloc(2 * len);
+	uint64_t eseen = 0;
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(want);
+	memset(a, 'A', 2 * len);
+	memset(b, 'B', 2 * len);
+	atomic_store(&mode, M_OK);
+	atomic_store(&verf_last, '1');
+	atomic_store(&hold_proc, 0);
+	atomic_store(&hold_go, false);
+	atomic_store(&held_now, false);
+	struct n3 c = ctx(nc, 5000);
+
+	/* the restart between the two writes */
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&verf_last, '2');
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	int r1 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	char first1 = (char)disk[0];
+	bool ok1 = memcmp(disk, b, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	/* the restart after both; the first WRITE sent again held back */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&verf_last, '3');
+	atomic_store(&seen[NFS3_WRITE], 0);
+	atomic_store(&hold_late, true); /* done when let go */
+	atomic_store(&hold_proc, NFS3_WRITE);
+	struct commit_op o = { .s = s, .n = n };
+	assert_int_equal(pthread_create(&t, NULL, commit_main, &o), 0);
+	await_held();
+	usleep(300 * 1000);             /* a second WRITE sent meanwhile is
+					 * done by now */
+	int during = atomic_load(&seen[NFS3_WRITE]);
+	atomic_store(&hold_go, true);
+	pthread_join(t, NULL);
+	pthread_mutex_lock(&disk_lock);
+	char first2 = (char)disk[0];
+	bool ok2 = memcmp(disk, b, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	/* A over [0, 2 len), then B inside it, across the end of the
+	 * first quarter's rewrite and across the start of the last */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, 2 * len, 0),
+			 (ssize_t)(2 * len));
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, q, q), (ssize_t)q);
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, q, len - q / 2),
+			 (ssize_t)q);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, 2 * q, q / 2),
+			 (ssize_t)(2 * q));
+	nw_settle(s, &c, n);
+	memcpy(want, a, 2 * len);
+	memcpy(want + q, b, q);
+	memcpy(want + len - q / 2, b, q);
+	memcpy(want + q / 2, a, 2 * q);
+	atomic_store(&verf_last, '4');
+	int r3 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	bool ok3 = memcmp(disk, want, 2 * len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	printf("a page written twice (A, B), the server restarted between "
+	       "the writes: fsync %d, the disk holds '%c'; after both, the "
+	       "first WRITE sent again held back: %d sent before it was let go, "
+	       "fsync %d, the disk holds '%c'; pieces rewritten: fsync %d, "
+	       "the disk %s\n", r1, first1, during, o.r, first2, r3,
+	       ok3 ? "exact" : "wrong");
+	assert_int_equal(r1, 0);
+	assert_true(ok1);
+	assert_int_equal(o.r, 0);
+	assert_true(ok2);
+	assert_int_equal(during, 1);    /* B alone went again */
+	assert_int_equal(r3, 0);
+	assert_true(ok3);
+	atomic_store(&verf_last, '1');
+	free(a);
+	free(b);
+	free(want);
+	nothing_kept_free(nc, s, n, NULL);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -789,6 +922,7 @@ int main(void)
 		cmocka_unit_test(write_error_each_open_file),
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),
+		cmocka_unit_test(kept_bytes_newest),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

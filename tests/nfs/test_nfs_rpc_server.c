@@ -4,7 +4,8 @@
  * listener.  Included by test_nfs_rpc.c; not a program of its own.
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
- * bytes, file_byte's), WRITE (into disk[]), COMMIT (one verifier) and
+ * bytes, file_byte's), WRITE (into disk[]), COMMIT (the verifier
+ * "verf000" and verf_last: a test moves it on as a restart would) and
  * SETATTR, and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
  * (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
  * jukebox_left calls of procedure jukebox_proc (all, if < 0) are
@@ -77,7 +78,14 @@ static _Atomic bool hold_late, hold_go, held_now;
 #define DISK_SIZE (4u << 20)            /* what WRITE writes */
 static pthread_mutex_t disk_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t disk[DISK_SIZE];         /* disk_lock */
-static const char verifier[8] = "verf0001";
+static _Atomic char verf_last = '1';    /* the write verifier's last byte */
+
+/* The write verifier now (WRITE and COMMIT answer it). */
+static void verifier_now(char v[8])
+{
+	memcpy(v, "verf000", 7);
+	v[7] = atomic_load(&verf_last);
+}
 
 static uint8_t file_byte(uint64_t off)
 {
@@ -275,7 +283,7 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 				file_fattr(&pa->post_op_attr_u.attributes);
 			r.WRITE3res_u.resok.count = k;
 			r.WRITE3res_u.resok.committed = UNSTABLE;
-			memcpy(r.WRITE3res_u.resok.verf, verifier, 8);
+			verifier_now(r.WRITE3res_u.resok.verf);
 		}
 		ok = zdr_WRITE3res(&z, &r);
 	} else {
@@ -283,7 +291,7 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 		memset(&r, 0, sizeof(r));
 		r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
 		if (!busy)
-			memcpy(r.COMMIT3res_u.resok.verf, verifier, 8);
+			verifier_now(r.COMMIT3res_u.resok.verf);
 		ok = zdr_COMMIT3res(&z, &r);
 	}
 	assert_true(ok);
