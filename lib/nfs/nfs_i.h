@@ -153,7 +153,8 @@ struct node {
 	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
 	bool stale;                     /* after a reconnect its handle named
-					 * another file: every call -ESTALE */
+					 * another file: every call -ESTALE
+					 * (nn_live) */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
 	uint64_t dver;                  /* a directory's version: a new
@@ -382,6 +383,10 @@ bool nn_attr_apply_locked(struct nsb *s, struct node *n,
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	       uint64_t agen, uint64_t *ino, uint64_t *gen);
 struct fh3 nn_fh(struct nsb *s, struct node *n);
+/* 0, or -ESTALE if a reconnect found that n's handle names another file
+ * now (nv_rebuild): every vnode operation asks before it sends a request
+ * on the handle, which would act on that other file. */
+int nn_live(struct nsb *s, struct node *n);
 /* a's attributes (if any, and n's file's) from the reply to the call
  * numbered agen, through nn_attr_apply_locked */
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a,
@@ -529,6 +534,10 @@ void nv_unmount(struct uvfs_sb *sb);
 void nv_cancel(struct uvfs_sb *sb);
 int nv_statfs(struct uvfs_sb *sb, struct statvfs *st);
 int nv_vget(struct uvfs_sb *sb, uint64_t ino, void **priv);
+/* The supervisor's hook after a reconnect (rpc.h's nc_rebuild_fn; arg:
+ * the struct nsb): the root and every open file checked, a handle that
+ * names another file now makes its node stale. */
+int nv_rebuild(void *arg);
 void nv_reclaim(struct uvfs_sb *sb, void *priv);
 
 #endif /* UVFS_NFS_I_H */

@@ -207,6 +207,16 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	return 0;
 }
 
+int nn_live(struct nsb *s, struct node *n)
+{
+	bool stale;
+
+	pthread_mutex_lock(&s->lock);
+	stale = n->stale;
+	pthread_mutex_unlock(&s->lock);
+	return stale ? -ESTALE : 0;
+}
+
 struct fh3 nn_fh(struct nsb *s, struct node *n)
 {
 	struct fh3 fh;

@@ -32,6 +32,8 @@
  *  - writes behind over ranges older ones wrote, the server restarted
  *    (a new write verifier) before the COMMIT: what fsync sends again is
  *    the newest data of each byte, never an older write's after it;
+ *  - a file open across a reconnect whose handle names another file
+ *    after it: read, write, fsync and truncation through it -ESTALE;
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -829,6 +831,75 @@ static void kept_bytes_newest(void **state)
 	nothing_kept_free(nc, s, n, NULL);
 }
 
+/* A file open across a reconnect whose handle names another file after
+ * it (a server that reuses handles: the export of a FUSE file system
+ * whose daemon restarted, one without generation numbers): the check
+ * after the reconnect (nv_rebuild) makes its node stale, and every call
+ * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
+ * from the other file, nothing written into it.  Before, only a getattr
+ * said so: a read gave the other file's bytes, a write went into it, and
+ * fsync committed it, 0. */
+static void stale_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	memset(buf, 'w', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	/* the server goes and comes back; the handle names another file */
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+	bool stale = false;
+	for (int i = 0; i < 500 && !stale; i++) {
+		usleep(10 * 1000);
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+	}
+	off_t off = 0;
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
+	int f = o->fsync(&m.sb, m.n, h, 0);
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+	int t = o->setattr(&m.sb, m.n, &sa);
+	printf("a handle that names another file after a reconnect: stale "
+	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
+	       w, f, t);
+	atomic_store(&fa_fileid, 4242);
+	assert_true(stale);
+	assert_int_equal(r, -ESTALE);
+	assert_int_equal(w, -ESTALE);
+	assert_int_equal(f, -ESTALE);
+	assert_int_equal(t, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	attr_mount_free(&m, nc);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -923,6 +994,7 @@ int main(void)
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),
 		cmocka_unit_test(kept_bytes_newest),
+		cmocka_unit_test(stale_after_reconnect),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

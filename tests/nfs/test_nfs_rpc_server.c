@@ -155,8 +155,12 @@ static size_t reply_body(uint8_t *b, uint32_t xid, bool deny,
 	return o + len;
 }
 
-/* The attributes of fileid 4242, regular: fa_*'s when fa_on, else
- * 1234 bytes and no times.  Whether they are fa_*'s. */
+/* The fileid the file's handle names (4242; another, as a server that
+ * reuses handles may say after a restart). */
+static _Atomic uint64_t fa_fileid = 4242;
+
+/* The attributes of the file (fileid fa_fileid), regular: fa_*'s when
+ * fa_on, else 1234 bytes and no times.  Whether they are fa_*'s. */
 static bool file_fattr(fattr3 *a)
 {
 	bool on;
@@ -166,7 +170,7 @@ static bool file_fattr(fattr3 *a)
 	a->mode = 0644;
 	a->nlink = 1;
 	a->size = 1234;
-	a->fileid = 4242;
+	a->fileid = atomic_load(&fa_fileid);
 	pthread_mutex_lock(&fa_lock);
 	on = fa_on;
 	if (on) {
