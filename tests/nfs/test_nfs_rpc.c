@@ -33,7 +33,8 @@
  *    (a new write verifier) before the COMMIT: what fsync sends again is
  *    the newest data of each byte, never an older write's after it;
  *  - a file open across a reconnect whose handle names another file
- *    after it: read, write, fsync and truncation through it -ESTALE;
+ *    after it (or whose GETATTR says so): read, write, fsync and
+ *    truncation through it -ESTALE;
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -900,6 +901,36 @@ static void stale_after_reconnect(void **state)
 	attr_mount_free(&m, nc);
 }
 
+/* The same found by a getattr, with no reconnect: the GETATTR of an open
+ * file's handle answers another fileid.  That getattr is -ESTALE, and so
+ * is every call through the file after it.  Before, only that getattr
+ * was: the read after it gave the other file's bytes. */
+static void stale_seen_by_getattr(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;                     /* asks again */
+	int g = o->getattr(&m.sb, m.n, &st);
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	atomic_store(&fa_fileid, 4242);
+	printf("a GETATTR that names another file: getattr %d, the read "
+	       "after it %zd\n", g, r);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(r, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	attr_mount_free(&m, nc);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -995,6 +1026,7 @@ int main(void)
 		cmocka_unit_test(write_short_answers),
 		cmocka_unit_test(kept_bytes_newest),
 		cmocka_unit_test(stale_after_reconnect),
+		cmocka_unit_test(stale_seen_by_getattr),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
