@@ -45,9 +45,9 @@
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
  * verifier was another: sent again).  One answered short keeps the bytes
  * written (KEPT) and its rest becomes a new wbuf after it (OUT).  The
- * wbufs not DONE never overlap: a write cuts what older ones kept of its
- * range out of them before it goes (trim_locked), so what goes again
- * after a restart is the newest data of each byte.
+ * wbufs not DONE never overlap: a WRITE that went cuts what older ones
+ * kept of its range out of them (trim_locked), so what goes again after
+ * a restart is the newest data of each byte.
  *
  * An O_APPEND write (nw_append) waits for every WRITE in flight, asks
  * the server for the size and sends its data at it in one hold of
@@ -225,28 +225,51 @@ static void sweep_locked(struct node *n)
 }
 
 /* Waits for every write in flight whose range meets [off, off + len)
- * (all of them: len UINT64_MAX).  => n->wb_lock held. */
-static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
-			  uint64_t off, uint64_t len)
+ * (all of them: len UINT64_MAX), freeing nothing.  => n->wb_lock held. */
+static void wait_range_locked(struct nsb *s, struct n3 *c, struct node *n,
+			      uint64_t off, uint64_t len)
 {
 	for (struct wbuf *w = n->wb_head; w && n->wb_out > 0; w = w->next)
 		if (w->st == WB_OUT && (len == UINT64_MAX ||
 				(w->off < off + len && off < w->off + w->len)))
 			wait_one_locked(s, c, n, w);
+}
+
+/* The same, then the DONE wbufs freed.  => n->wb_lock held. */
+static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
+			  uint64_t off, uint64_t len)
+{
+	wait_range_locked(s, c, n, off, len);
 	sweep_locked(n);
 }
 
-/* A write of [off, off + len) is about to go: the bytes older writes
- * kept in that range are superseded, and are cut out of their wbufs (a
- * wbuf wholly in it is done with, one across it split in two).  Kept,
- * a COMMIT with another verifier (the server restarted) would send them
- * again after the newer ones had landed, the older bytes last (or both
- * at once, in any order): the newer data lost under an fsync that said
- * 0.  So the wbufs not DONE never overlap, and a resend is always of the
- * newest bytes of its range, as Linux resends its pages as they are.
- * 0, or -ENOMEM (a split; nothing cut).  => n->wb_lock held, none in
- * flight over the range (the writer waited for them). */
-static int trim_locked(struct node *n, uint64_t off, uint64_t len)
+/* The bytes past [off, off + len) of the kept wbuf that holds that range
+ * strictly inside it (a trim of the range splits it: trim_locked needs a
+ * wbuf of that size for its end), or 0.  => n->wb_lock held. */
+static uint32_t trim_split_locked(const struct node *n, uint64_t off,
+				  uint64_t len)
+{
+	for (const struct wbuf *w = n->wb_head; w; w = w->next)
+		if (w->st == WB_KEPT && w->off < off &&
+		    off + len < w->off + w->len)
+			return (uint32_t)(w->off + w->len - off - len);
+	return 0;
+}
+
+/* A write of [off, off + len) went: the bytes older writes kept in that
+ * range are superseded, and are cut out of their wbufs (a wbuf wholly in
+ * it is done with, one across it split in two: its end into *split,
+ * of the size trim_split_locked said; taken, *split is NULL).
+ * Kept, a COMMIT with another verifier (the server restarted) would send
+ * them again after the newer ones had landed, the older bytes last (or
+ * both at once, in any order): the newer data lost under an fsync that
+ * said 0.  So the wbufs not DONE never overlap, and a resend is always of
+ * the newest bytes of its range, as Linux resends its pages as they are.
+ * Only once the new WRITE went: one that did not go leaves the older
+ * bytes the newest, to be sent again.  => n->wb_lock held, none but the
+ * new one in flight over the range. */
+static void trim_locked(struct node *n, uint64_t off, uint64_t len,
+			struct wbuf **split)
 {
 	uint64_t end = off + len;
 
@@ -260,10 +283,9 @@ static int trim_locked(struct node *n, uint64_t off, uint64_t len)
 		} else if (w->off < off && end < wend) {
 			/* the range inside it: what follows the range goes
 			 * into a wbuf of its own, after it */
+			struct wbuf *t = *split;
 			uint32_t tail = (uint32_t)(wend - end);
-			struct wbuf *t = sys_malloc(sizeof(*t) + tail);
-			if (!t)
-				return -ENOMEM;
+			*split = NULL;
 			memcpy(t, w, sizeof(*t));       /* KEPT, its verf */
 			t->off = end;
 			t->len = tail;
@@ -283,7 +305,6 @@ static int trim_locked(struct node *n, uint64_t off, uint64_t len)
 			w->len -= cut;
 		}
 	}
-	return 0;
 }
 
 /* Waits for the oldest write in flight.  => n->wb_lock held. */
@@ -466,11 +487,6 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
 		settle_locked(s, c, n, off, len);
-	/* ... and what older writes kept of it is theirs no more (before a
-	 * resend below could send it again) */
-	r = trim_locked(n, off, len);
-	if (r)
-		return r;
 	/* a background COMMIT answered: taken, no wait */
 	if (n->wb_commit && n3_commit_ready(n->wb_commit))
 		commit_reap_locked(s, c, n);
@@ -491,20 +507,33 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 	while (done < len) {
 		uint32_t piece = len - done > s->wtmax ? s->wtmax
 						       : (uint32_t)(len - done);
+		uint64_t at = off + done;
 		while (n->wb_out > 0 && n->wb_out_bytes + piece > WB_WINDOW)
 			wait_oldest_locked(s, c, n);
+		/* what a COMMIT above sent again over the range is older: it
+		 * lands first */
+		if (n->wb_out > 0)
+			wait_range_locked(s, c, n, at, piece);
+		struct wbuf *split = NULL;
+		uint32_t tail = trim_split_locked(n, at, piece);
+		if (tail && !(split = sys_malloc(sizeof(*split) + tail))) {
+			r = -ENOMEM;
+			break;
+		}
 		struct wbuf *w = sys_malloc(sizeof(*w) + piece);
 		if (!w) {
+			free(split);
 			r = -ENOMEM;
 			break;
 		}
 		memset(w, 0, sizeof(*w));
 		w->st = WB_OUT;
-		w->off = off + done;
+		w->off = at;
 		w->len = piece;
 		memcpy(w->data, (const char *)buf + done, piece);
 		r = send_locked(s, c, n, &fh, w, false);
 		if (r) {
+			free(split);
 			free(w);
 			break;
 		}
@@ -513,6 +542,9 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 		while (*pp)
 			pp = &(*pp)->next;
 		*pp = w;
+		/* ... and what older writes kept of it is theirs no more */
+		trim_locked(n, at, piece, &split);
+		free(split);
 		done += piece;
 	}
 	if (done == 0)

@@ -732,7 +732,10 @@ static void *commit_main(void *arg)
  *    back by the server and done after the second (as a server that runs
  *    requests in parallel may): the disk held A;
  *  - pieces of a range rewritten inside it, across its end and across
- *    its start: each byte the last write's. */
+ *    its start: each byte the last write's;
+ *  - a newer write over the range that did not go (the server away: no
+ *    reconnect by its deadline): the older bytes stay the newest, and go
+ *    again after a restart that lost them. */
 static void kept_bytes_newest(void **state)
 {
 	struct nconn *nc = connect_to(5000);
@@ -812,12 +815,46 @@ static void kept_bytes_newest(void **state)
 	bool ok3 = memcmp(disk, want, 2 * len) == 0;
 	pthread_mutex_unlock(&disk_lock);
 
+	/* A kept; the server goes away (it hangs up and refuses), a write
+	 * of B over A waits for it past its deadline; back, it restarted
+	 * and lost what was not committed */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct stat sst;
+	c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &n->fh, &sst) < 0);   /* hung up on */
+	c = ctx(nc, 300);
+	ssize_t w4 = nw_write(s, &c, n, &eseen, b, len, 0);
+	atomic_store(&refusing, false);
+	int g = -1;
+	for (int i = 0; i < 200 && g != 0; i++) {
+		c = ctx(nc, 1000);
+		g = n3_getattr(&c, &n->fh, &sst);       /* reconnected */
+		if (g)
+			usleep(10 * 1000);
+	}
+	assert_int_equal(g, 0);
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, len);                   /* lost with the restart */
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&verf_last, '5');
+	c = ctx(nc, 5000);
+	int r4 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	bool ok4 = memcmp(disk, a, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
 	printf("a page written twice (A, B), the server restarted between "
 	       "the writes: fsync %d, the disk holds '%c'; after both, the "
 	       "first WRITE sent again held back: %d sent before it was let go, "
 	       "fsync %d, the disk holds '%c'; pieces rewritten: fsync %d, "
-	       "the disk %s\n", r1, first1, during, o.r, first2, r3,
-	       ok3 ? "exact" : "wrong");
+	       "the disk %s; a newer write that did not go (%zd): fsync %d, "
+	       "the older bytes %s\n", r1, first1, during, o.r, first2, r3,
+	       ok3 ? "exact" : "wrong", w4, r4, ok4 ? "there" : "lost");
 	assert_int_equal(r1, 0);
 	assert_true(ok1);
 	assert_int_equal(o.r, 0);
@@ -825,6 +862,9 @@ static void kept_bytes_newest(void **state)
 	assert_int_equal(during, 1);    /* B alone went again */
 	assert_int_equal(r3, 0);
 	assert_true(ok3);
+	assert_true(w4 < 0);
+	assert_int_equal(r4, 0);
+	assert_true(ok4);
 	atomic_store(&verf_last, '1');
 	free(a);
 	free(b);
