@@ -237,7 +237,7 @@ struct open_fh {
 	struct fh3 fh;
 };
 
-static int rebuild(void *arg)
+int nv_rebuild(void *arg)
 {
 	struct nsb *s = arg;
 	struct open_fh *v = NULL;
@@ -388,7 +388,7 @@ int nv_mount(struct uvfs_sb *sb, const char *source,
 	struct nc_opts no = {
 		.timeout_ms = o.timeout_ms, .hard = o.hard,
 		.restarts = o.restarts, .window_ms = o.window_ms,
-		.source = source, .rebuild = rebuild, .rebuild_arg = s,
+		.source = source, .rebuild = nv_rebuild, .rebuild_arg = s,
 	};
 	r = nconn_new(host, port, &no, &s->nc);
 	if (r) {

@@ -27,9 +27,9 @@
  * fetches the attributes again (close-to-open; not with cache=loose);
  * writes go behind (wb.c) and are committed at fsync and at each close
  * of a descriptor open for writing (the core's flush: their errors
- * reported); what a failed flush left is committed at the last release,
- * sent, not waited for (the last release does no I/O in the caller), as
- * the opener.
+ * reported, to each open file once); what a failed flush left is
+ * committed at the last release, sent, not waited for (the last release
+ * does no I/O in the caller), as the opener.
  *
  * Locks: nfs_i.h.
  */
@@ -95,11 +95,13 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		v.valid &= ~(unsigned)(UVFS_SET_MODE | UVFS_SET_KILLPRIV);
 	if (sa->valid == 0)
 		return 0;
+	if ((r = nn_live(s, n)))
+		return r;
 	if (sa->valid & UVFS_SET_SIZE) {
 		/* what went behind is committed first: a resend after the
 		 * truncation would bring it back (its error stays for fsync
 		 * and close) */
-		r = nw_commit(s, &c, n, false);
+		r = nw_commit(s, &c, n, NULL);
 		if (r)
 			return r;
 	} else {
@@ -164,6 +166,8 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 		id->type = S_IFDIR;
 		return 0;
 	}
+	if ((r = nn_live(s, d)))
+		return r;
 	struct n3 c = ctx_of(s);
 	/* a name the server gave (or said is not there) within the name
 	 * lifetime (cto: actimeo; loose: until this mount changes a name),
@@ -200,6 +204,8 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	gid_t gid = cred ? cred->gid : 0;
 	int r;
 
+	if ((r = nn_live(s, d)))
+		return r;
 	/* the owner is the caller; a setgid directory gives its group (and
 	 * its setgid bit to subdirectories), as Linux file systems do */
 	r = nn_getattr(s, &c, d, &ds, false);
@@ -265,6 +271,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	uint64_t agen = nn_attr_gen(s);
 	int r;
 
+	if ((r = nn_live(s, dir)) || (r = nn_live(s, priv)))
+		return r;
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_gone(s, dir, name);
 	nn_handle_stale(s, dir, r);     /* the directory's, or the file's */
@@ -291,6 +299,8 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fh3 dfh = nn_fh(s, dir);
 	int r;
 
+	if ((r = nn_live(s, dir)))
+		return r;
 	struct rmpin pin = { 0 };
 	if (!isdir) {
 		/* an open file's last name is renamed instead (remove.c) */
@@ -334,6 +344,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		return -EINVAL; /* NFSv3 has no exchange */
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
+	if ((r = nn_live(s, odir)) || (r = nn_live(s, ndir)))
+		return r;
 	if (flags & RENAME_NOREPLACE) {
 		/* not atomic: NFSv3 has no such flag (docs/nfs.md) */
 		r = n3_lookup(&c, &nfh, nname, &tfh, &ta);
@@ -392,8 +404,9 @@ static ssize_t nv_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 	struct nsb *s = S(sb);
 	struct n3 c = ctx_of(s);
 	struct fh3 fh = nn_fh(s, priv);
+	int r = nn_live(s, priv);
 
-	return n3_readlink(&c, &fh, buf, size);
+	return r ? r : n3_readlink(&c, &fh, buf, size);
 }
 
 /* ---- open files --------------------------------------------------------- */
@@ -440,6 +453,9 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	pthread_mutex_init(&h->ra_lock, NULL);
 	h->n = n;
 	h->flags = flags;
+	/* the write-behind errors this open file reports are those from
+	 * now on */
+	h->wb_seen = nw_errseq(n);
 	if (c.cred) {
 		h->has_cred = true;
 		h->cred = *c.cred;
@@ -503,6 +519,8 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	if ((r = nn_live(s, nd)))
+		return r;
 	nw_settle(s, &c, nd);   /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
 		pthread_mutex_lock(&h->ra_lock);
@@ -528,7 +546,9 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 
 /* Writes go behind (wb.c): sent, not waited for; their errors reach the
  * writes after, fsync and close.  O_APPEND waits for the ones before it
- * (the size it writes at is the server's). */
+ * and writes at the size the server has then, both under the node's
+ * wb_lock, so that the appends of this mount never meet at one end (NFS
+ * cannot append atomically against another client). */
 static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 			const void *buf, size_t n, off_t *off)
 {
@@ -539,6 +559,8 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t pos;
 	ssize_t r;
 
+	if ((r = nn_live(s, nd)))
+		return r;
 	if (h) {
 		/* what this file read ahead is old now (another open file's
 		 * window: by the node's wgen, at its next read) */
@@ -546,40 +568,32 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		nr_drop(s, h);
 		pthread_mutex_unlock(&h->ra_lock);
 	}
+	const uint64_t *seen = h ? &h->wb_seen : NULL;
 	if (*off < 0) {
-		/* O_APPEND: at the size the server has now (NFS cannot
-		 * append atomically) */
-		struct stat st;
-		nw_settle(s, &c, nd);
-		int e = nn_getattr(s, &c, nd, &st,
-				     s->cache != CACHE_LOOSE);
-		if (e)
-			return e;
-		pos = (uint64_t)st.st_size;
+		r = nw_append(s, &c, nd, seen, buf, n, &pos);
 	} else {
 		pos = (uint64_t)*off;
+		r = n ? nw_write(s, &c, nd, seen, buf, n, pos) : 0;
 	}
-	if (n == 0) {
-		*off = (off_t)pos;
-		return 0;
-	}
-	r = nw_write(s, &c, nd, buf, n, pos);
-	if (r <= 0)
+	if (r < 0)
 		return r;
 	*off = (off_t)(pos + (uint64_t)r);
 	return r;
 }
 
 /* The writes behind answered and committed (sent again if the server
- * restarted meanwhile): their first error, or the COMMIT's. */
+ * restarted meanwhile): an error of theirs this open file has not
+ * reported yet (each open file reports each once: wb.c), or the
+ * COMMIT's. */
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
 	struct n3 c = ctx_of(s);
+	struct handle *h = fhp;
+	int r = nn_live(s, priv);
 
-	(void)fhp;
 	(void)datasync;
-	return nw_commit(s, &c, priv, true);
+	return r ? r : nw_commit(s, &c, priv, h ? &h->wb_seen : NULL);
 }
 
 /* At each close of a descriptor open for writing (the core's flush): the
@@ -601,6 +615,8 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	uint64_t verf;
 	int r = 0;
 
+	if ((r = nn_live(s, d)))
+		return r;
 	uint64_t gen = 0, dver = 0, agen = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;

@@ -464,10 +464,33 @@ ssize_t n3_read_many(struct n3 *n, const struct fh3 *fh, void *buf,
 				return res[i];
 			}
 		for (unsigned i = 0; i < k; i++) {
-			done += cs[i].count;
+			uint32_t got = cs[i].count;
+			bool eof = cs[i].eof;
 			if (attr && cs[i].attr.valid)
 				*attr = cs[i].attr;
-			if (cs[i].eof || cs[i].count < cs[i].bufsz) {
+			/* short and not the end: a server may answer less
+			 * than asked anywhere (RFC 1813); the rest of the
+			 * piece is asked from where it stopped, by the same
+			 * deadline, as Linux's nfs_readpage_retry does (the
+			 * pieces after it are in place already) */
+			while (!eof && got > 0 && got < cs[i].bufsz) {
+				struct n3attr a = { 0 };
+				ssize_t r2 = n3_read(n, fh, (char *)cs[i].buf +
+						     got, cs[i].bufsz - got,
+						     cs[i].a.read.offset + got,
+						     &eof, &a);
+				if (r2 < 0) {
+					free(cs);
+					return r2;
+				}
+				if (r2 == 0)
+					eof = true;
+				got += (uint32_t)r2;
+				if (attr && a.valid)
+					*attr = a;
+			}
+			done += got;
+			if (eof || got < cs[i].bufsz) {
 				free(cs);
 				return (ssize_t)done;   /* end of file */
 			}

@@ -119,7 +119,9 @@ ssize_t n3_write(struct n3 *c, const struct fh3 *fh, const void *buf,
 		 uint32_t n, uint64_t off, bool stable, uint64_t *verf,
 		 struct n3attr *after);
 /* cnt bytes in pieces of at most piece bytes, window of them in flight
- * at once.  Reads are whole or fail (short only at end of file); writes
+ * at once.  Reads are whole or fail (short only at end of file: a READ's
+ * eof, or one answered no byte; the rest of one answered short before
+ * it is asked from where it stopped); writes
  * (UNSTABLE) return what was written without a gap, verf the write
  * verifier, verf_mixed true if the pieces' verifiers differed. */
 ssize_t n3_read_many(struct n3 *c, const struct fh3 *fh, void *buf,

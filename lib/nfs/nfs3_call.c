@@ -83,7 +83,10 @@ static void fattr_stat(const fattr3 *f, struct stat *st)
 	st->st_uid = f->uid;
 	st->st_gid = f->gid;
 	st->st_rdev = makedev(f->rdev.specdata1, f->rdev.specdata2);
-	st->st_size = (off_t)f->size;
+	/* size3 is unsigned 64 bits, an off_t holds 63: a larger size is
+	 * the largest offset (Linux's nfs_size_to_loff_t), not negative */
+	st->st_size = f->size > (uint64_t)INT64_MAX ? INT64_MAX
+						     : (off_t)f->size;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((f->used + 511) / 512);
 	st->st_atim.tv_sec = f->atime.seconds;

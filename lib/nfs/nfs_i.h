@@ -153,7 +153,8 @@ struct node {
 	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
 	bool stale;                     /* after a reconnect its handle named
-					 * another file: every call -ESTALE */
+					 * another file: every call -ESTALE
+					 * (nn_live) */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
 	uint64_t dver;                  /* a directory's version: a new
@@ -167,8 +168,10 @@ struct node {
 	unsigned wb_out;                /* in flight */
 	size_t wb_out_bytes;            /* ... and their bytes */
 	size_t wb_kept;                 /* answered, not committed */
-	int wb_err;                     /* the first failure, until fsync or a
-					 * close reports it */
+	int wb_err;                     /* the last failure, and how many */
+	uint64_t wb_eseq;               /* so far: each open file reports
+					 * it once (struct handle's
+					 * wb_seen) */
 	struct n3cpend *wb_commit;      /* a COMMIT in the background */
 	uint64_t wb_cseq;               /* ... its number (the wbufs it
 					 * covers carry it) */
@@ -210,6 +213,10 @@ struct handle {
 	uint64_t rest_agen;             /* ... and their attributes' number
 					 * (nn_attr_gen) */
 	uint64_t rest_dver;             /* ... and the directory's dver */
+	/* a file's: the node's wb_eseq up to which this open file has
+	 * reported the errors of writes behind (its open's, then its fsyncs'
+	 * and closes'), under the node's wb_lock */
+	uint64_t wb_seen;
 	/* a file's read-ahead (ra.c, docs/nfs.md), under ra_lock: */
 	pthread_mutex_t ra_lock;
 	uint64_t next_off;              /* where a sequential read goes on */
@@ -376,6 +383,10 @@ bool nn_attr_apply_locked(struct nsb *s, struct node *n,
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	       uint64_t agen, uint64_t *ino, uint64_t *gen);
 struct fh3 nn_fh(struct nsb *s, struct node *n);
+/* 0, or -ESTALE if a reconnect found that n's handle names another file
+ * now (nv_rebuild): every vnode operation asks before it sends a request
+ * on the handle, which would act on that other file. */
+int nn_live(struct nsb *s, struct node *n);
 /* a's attributes (if any, and n's file's) from the reply to the call
  * numbered agen, through nn_attr_apply_locked */
 void nn_attr(struct nsb *s, struct node *n, const struct n3attr *a,
@@ -476,17 +487,31 @@ void nn_silly_fini(struct nsb *s);
 
 /* wb.c: writes behind and COMMIT */
 void nw_init(struct node *n);
-/* Sends len bytes at off behind: the count sent, or an error (a write
- * behind's latched one, at once). */
+/* Sends len bytes at off behind, for the open file whose wb_seen is seen
+ * (NULL: none): the count sent, or an error (at once, a write behind's
+ * latched one that seen has not reported yet). */
 ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
-		 const void *buf, size_t len, uint64_t off);
+		 const uint64_t *seen, const void *buf, size_t len,
+		 uint64_t off);
+/* O_APPEND: waits for the writes of n in flight, asks the server for the
+ * size (the cache's with cache=loose) and sends len bytes behind at it
+ * (*at), all under n->wb_lock, so that two appends of this mount never
+ * write at one end: the count sent, or an error (-EFBIG if the end
+ * would pass the largest offset: nothing sent). */
+ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
+		  const uint64_t *seen, const void *buf, size_t len,
+		  uint64_t *at);
 /* Waits for every write of n in flight (their errors are latched; a
  * JUKEBOX asked again within c's deadline). */
 void nw_settle(struct nsb *s, struct n3 *c, struct node *n);
 /* Waits for them, COMMITs (sending again what a changed verifier may
- * have lost): 0 or an error; report: the latched error first (and
- * cleared: fsync, close), else only the commit's own. */
-int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report);
+ * have lost): 0 or an error.  seen (an open file's wb_seen: fsync, close)
+ * gets the latched error first if it has not reported it yet (then it
+ * has); NULL (a truncation): only the commit's own. */
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen);
+/* n's count of write-behind errors now (an open file reports those after
+ * it). */
+uint64_t nw_errseq(struct node *n);
 /* Waits for what is still in flight and drops what is kept (the node's
  * end; the connection must still be there). */
 void nw_fini(struct node *n);
@@ -509,6 +534,10 @@ void nv_unmount(struct uvfs_sb *sb);
 void nv_cancel(struct uvfs_sb *sb);
 int nv_statfs(struct uvfs_sb *sb, struct statvfs *st);
 int nv_vget(struct uvfs_sb *sb, uint64_t ino, void **priv);
+/* The supervisor's hook after a reconnect (rpc.h's nc_rebuild_fn; arg:
+ * the struct nsb): the root and every open file checked, a handle that
+ * names another file now makes its node stale. */
+int nv_rebuild(void *arg);
 void nv_reclaim(struct uvfs_sb *sb, void *priv);
 
 #endif /* UVFS_NFS_I_H */

@@ -207,6 +207,16 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	return 0;
 }
 
+int nn_live(struct nsb *s, struct node *n)
+{
+	bool stale;
+
+	pthread_mutex_lock(&s->lock);
+	stale = n->stale;
+	pthread_mutex_unlock(&s->lock);
+	return stale ? -ESTALE : 0;
+}
+
 struct fh3 nn_fh(struct nsb *s, struct node *n)
 {
 	struct fh3 fh;
@@ -427,14 +437,15 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 	}
 	if (r)
 		return r;
-	if (st->st_ino != n->ino) {
-		atomic_fetch_add(&s->stale, 1);
-		return -ESTALE; /* the handle names another file now */
-	}
 	pthread_mutex_lock(&s->lock);
-	if (n->type && (st->st_mode & S_IFMT) != n->type) {
-		/* same fileid, another type: another file (identity is
-		 * fileid and type) */
+	if (st->st_ino != n->ino ||
+	    (n->type && (st->st_mode & S_IFMT) != n->type)) {
+		/* the handle names another file now (identity is fileid and
+		 * type): stale for every call after this one too (nn_live),
+		 * as after a reconnect's check, or they would act on that
+		 * other file */
+		if (fh3_eq(&n->fh, &fh))
+			n->stale = true;
 		pthread_mutex_unlock(&s->lock);
 		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;

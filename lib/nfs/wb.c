@@ -13,13 +13,19 @@
  * write of an overlapping range (the server may run two requests in
  * parallel), a read, a getattr, a setattr, fsync and the close of a
  * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
- * error reaches close(2)).  The first error of a write behind is latched
- * in the node: every write after it fails at once with it, and fsync or
- * the next close reports it (once) and clears it.  A WRITE answered
- * JUKEBOX ("not now": nothing written) is no failure: whoever waits for
- * it sends it again (nfs3_send.c's policy) until its own operation's
- * deadline or the WRITE's, whichever is later; only past that is it one
- * (-ETIMEDOUT, latched like the others).
+ * error reaches close(2)).  The error of a write behind is latched in the
+ * node (wb_err, the last one, and wb_eseq, how many so far) and reaches
+ * every open file that was open when it came, once each, as Linux's
+ * errseq_t has it: each handle keeps the count it has reported up to
+ * (wb_seen, from its open); its writes fail at once while it has one to
+ * report, and its fsync or close reports it.  Before, the first fsync or
+ * close of any open file of the node reported it and cleared it: another
+ * descriptor's close (or an fsync of a read-only one) took the writer's
+ * error, and the writer's close said 0 for data that never landed.  A
+ * WRITE answered JUKEBOX ("not now": nothing written) is no failure:
+ * whoever waits for it sends it again (nfs3_send.c's policy) until its
+ * own operation's deadline or the WRITE's, whichever is later; only past
+ * that is it one (-ETIMEDOUT, latched like the others).
  *
  * COMMIT in the background: past WB_COMMIT_AT bytes kept on a file, a
  * write sends a COMMIT and does not wait for it (one at a time per
@@ -37,11 +43,22 @@
  * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
  * its verifier known) -> DONE (committed: freed at the next sweep); OUT
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
- * verifier was another: sent again).
+ * verifier was another: sent again).  One answered short keeps the bytes
+ * written (KEPT) and its rest becomes a new wbuf after it (OUT).  The
+ * wbufs not DONE never overlap: a WRITE that went cuts what older ones
+ * kept of its range out of them (trim_locked), so what goes again after
+ * a restart is the newest data of each byte.
+ *
+ * An O_APPEND write (nw_append) waits for every WRITE in flight, asks
+ * the server for the size and sends its data at it in one hold of
+ * wb_lock: the appends of one mount are ordered, never two at one end
+ * (before, two appenders each asked the size and wrote over each other's
+ * records).
  *
  * Locks: n->wb_lock guards the node's wbufs and wb_* fields and is held
- * across the waits and the requests it makes (as ra_lock): taken before
- * s->lock and the session's lock, never inside them.
+ * across the waits and the requests it makes (as ra_lock), an append's
+ * GETATTR too: taken before s->lock and the session's lock, never inside
+ * them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -91,10 +108,70 @@ void nw_init(struct node *n)
 	pthread_mutex_init(&n->wb_lock, NULL);
 }
 
+/* A write behind failed with e (it never reached the file, or not all of
+ * it): every open file open now has it to report.  => n->wb_lock held. */
+static void latch_locked(struct node *n, int e)
+{
+	n->wb_err = e;
+	n->wb_eseq++;
+}
+
+/* Whether seen (an open file's count, or NULL: none kept) has an error
+ * of n's still to report.  => n->wb_lock held. */
+static bool unseen_locked(const struct node *n, const uint64_t *seen)
+{
+	return seen && *seen != n->wb_eseq;
+}
+
+uint64_t nw_errseq(struct node *n)
+{
+	uint64_t q;
+
+	pthread_mutex_lock(&n->wb_lock);
+	q = n->wb_eseq;
+	pthread_mutex_unlock(&n->wb_lock);
+	return q;
+}
+
+static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
+		       const struct fh3 *fh, struct wbuf *w, bool again);
+
+/* w was answered short: the server wrote its first got bytes (RFC 1813
+ * allows it anywhere).  The rest goes as a WRITE of its own, after w in
+ * the list (so whoever waits for w's range waits for it too); w keeps
+ * the bytes written.  0, or the error of sending the rest.
+ * => n->wb_lock held. */
+static int rest_locked(struct nsb *s, struct n3 *c, struct node *n,
+		       struct wbuf *w, uint32_t got)
+{
+	struct fh3 fh = nn_fh(s, n);
+	uint32_t rest = w->len - got;
+	struct wbuf *t = sys_malloc(sizeof(*t) + rest);
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->st = WB_OUT;
+	t->off = w->off + got;
+	t->len = rest;
+	memcpy(t->data, w->data + got, rest);
+	r = send_locked(s, c, n, &fh, t, false);
+	if (r) {
+		free(t);
+		return r;
+	}
+	t->next = w->next;
+	w->next = t;
+	w->len = got;
+	return 0;
+}
+
 /* Waits for w (in flight) and accounts for its answer: kept with its
- * verifier, or dropped with its error latched.  Answered JUKEBOX, it is
- * sent again until the deadline of c's operation (the waiter's, or the
- * write's own if later).  => n->wb_lock held. */
+ * verifier, or dropped with its error latched; answered short, the rest
+ * sent again (rest_locked).  Answered JUKEBOX, it is sent again until the
+ * deadline of c's operation (the waiter's, or the write's own if later).
+ * => n->wb_lock held. */
 static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			    struct wbuf *w)
 {
@@ -112,11 +189,16 @@ static void wait_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	 * sent while it was out may have missed it */
 	n->wgen++;
 	pthread_mutex_unlock(&s->lock);
-	if (r >= 0 && (uint32_t)r < w->len)
-		r = -EIO;       /* a short write behind: the rest is lost */
+	if (r >= 0 && (uint32_t)r < w->len) {
+		/* short: the rest goes again, as Linux's
+		 * nfs_writeback_result sends it; a server that wrote
+		 * nothing and said no error makes no progress: -EIO */
+		int e = r > 0 ? rest_locked(s, c, n, w, (uint32_t)r) : -EIO;
+		if (e)
+			r = e;
+	}
 	if (r < 0) {
-		if (n->wb_err == 0)
-			n->wb_err = (int)r;
+		latch_locked(n, (int)r);
 		wb_set(w, WB_DONE);     /* nothing to keep */
 		return;
 	}
@@ -143,15 +225,86 @@ static void sweep_locked(struct node *n)
 }
 
 /* Waits for every write in flight whose range meets [off, off + len)
- * (all of them: len UINT64_MAX).  => n->wb_lock held. */
-static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
-			  uint64_t off, uint64_t len)
+ * (all of them: len UINT64_MAX), freeing nothing.  => n->wb_lock held. */
+static void wait_range_locked(struct nsb *s, struct n3 *c, struct node *n,
+			      uint64_t off, uint64_t len)
 {
 	for (struct wbuf *w = n->wb_head; w && n->wb_out > 0; w = w->next)
 		if (w->st == WB_OUT && (len == UINT64_MAX ||
 				(w->off < off + len && off < w->off + w->len)))
 			wait_one_locked(s, c, n, w);
+}
+
+/* The same, then the DONE wbufs freed.  => n->wb_lock held. */
+static void settle_locked(struct nsb *s, struct n3 *c, struct node *n,
+			  uint64_t off, uint64_t len)
+{
+	wait_range_locked(s, c, n, off, len);
 	sweep_locked(n);
+}
+
+/* The bytes past [off, off + len) of the kept wbuf that holds that range
+ * strictly inside it (a trim of the range splits it: trim_locked needs a
+ * wbuf of that size for its end), or 0.  => n->wb_lock held. */
+static uint32_t trim_split_locked(const struct node *n, uint64_t off,
+				  uint64_t len)
+{
+	for (const struct wbuf *w = n->wb_head; w; w = w->next)
+		if (w->st == WB_KEPT && w->off < off &&
+		    off + len < w->off + w->len)
+			return (uint32_t)(w->off + w->len - off - len);
+	return 0;
+}
+
+/* A write of [off, off + len) went: the bytes older writes kept in that
+ * range are superseded, and are cut out of their wbufs (a wbuf wholly in
+ * it is done with, one across it split in two: its end into *split,
+ * of the size trim_split_locked said; taken, *split is NULL).
+ * Kept, a COMMIT with another verifier (the server restarted) would send
+ * them again after the newer ones had landed, the older bytes last (or
+ * both at once, in any order): the newer data lost under an fsync that
+ * said 0.  So the wbufs not DONE never overlap, and a resend is always of
+ * the newest bytes of its range, as Linux resends its pages as they are.
+ * Only once the new WRITE went: one that did not go leaves the older
+ * bytes the newest, to be sent again.  => n->wb_lock held, none but the
+ * new one in flight over the range. */
+static void trim_locked(struct node *n, uint64_t off, uint64_t len,
+			struct wbuf **split)
+{
+	uint64_t end = off + len;
+
+	for (struct wbuf *w = n->wb_head; w; w = w->next) {
+		uint64_t wend = w->off + w->len;
+		if (w->st != WB_KEPT || wend <= off || end <= w->off)
+			continue;
+		if (off <= w->off && wend <= end) {
+			n->wb_kept -= w->len;           /* all of it */
+			wb_set(w, WB_DONE);
+		} else if (w->off < off && end < wend) {
+			/* the range inside it: what follows the range goes
+			 * into a wbuf of its own, after it */
+			struct wbuf *t = *split;
+			uint32_t tail = (uint32_t)(wend - end);
+			*split = NULL;
+			memcpy(t, w, sizeof(*t));       /* KEPT, its verf */
+			t->off = end;
+			t->len = tail;
+			memcpy(t->data, w->data + (end - w->off), tail);
+			w->next = t;
+			w->len = (uint32_t)(off - w->off);
+			n->wb_kept -= len;
+			w = t;
+		} else if (w->off < off) {
+			n->wb_kept -= wend - off;       /* its end */
+			w->len = (uint32_t)(off - w->off);
+		} else {
+			uint32_t cut = (uint32_t)(end - w->off);
+			memmove(w->data, w->data + cut, w->len - cut);
+			n->wb_kept -= cut;              /* its start */
+			w->off = end;
+			w->len -= cut;
+		}
+	}
 }
 
 /* Waits for the oldest write in flight.  => n->wb_lock held. */
@@ -205,7 +358,7 @@ static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
  * WRITE's verifier is the same (freed at the next sweep), else sent again
  * (the server restarted and may have lost it).  => 0 committed, 1 sent
  * again, or the error of sending it again (w given up, the error kept in
- * n->wb_err for the next fsync or close).  => n->wb_lock held. */
+ * n->wb_err for the fsyncs and closes).  => n->wb_lock held. */
 static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			     const struct fh3 *fh, struct wbuf *w,
 			     uint64_t cverf)
@@ -220,8 +373,7 @@ static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 	e = send_locked(s, c, n, fh, w, true);
 	if (e) {
 		wb_set(w, WB_DONE);
-		if (n->wb_err == 0)
-			n->wb_err = e;
+		latch_locked(n, e);
 		return e;
 	}
 	return 1;
@@ -317,20 +469,20 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 	return 0;
 }
 
-ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
-		 const void *buf, size_t len, uint64_t off)
+/* nw_write's (nfs_i.h), and an append's once it knows where.
+ * => n->wb_lock held. */
+static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
+			    const uint64_t *seen, const void *buf, size_t len,
+			    uint64_t off)
 {
 	struct fh3 fh = nn_fh(s, n);
 	size_t done = 0;
 	int r;
 
-	pthread_mutex_lock(&n->wb_lock);
-	if (n->wb_err) {
-		/* a write behind failed: every write fails until fsync or a
-		 * close reports it */
-		r = n->wb_err;
-		pthread_mutex_unlock(&n->wb_lock);
-		return r;
+	if (unseen_locked(n, seen)) {
+		/* a write behind failed: every write of this open file fails
+		 * until its fsync or close reports it */
+		return n->wb_err;
 	}
 	/* a range still in flight is written after its WRITE is answered */
 	if (n->wb_out > 0)
@@ -346,10 +498,8 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 			commit_reap_locked(s, c, n);
 		if (n->wb_kept + len > WB_KEEP) {
 			r = commit_locked(s, c, n);
-			if (r) {
-				pthread_mutex_unlock(&n->wb_lock);
+			if (r)
 				return r;
-			}
 		}
 	}
 	if (n->wb_kept + len > WB_COMMIT_AT && !n->wb_commit)
@@ -357,20 +507,33 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 	while (done < len) {
 		uint32_t piece = len - done > s->wtmax ? s->wtmax
 						       : (uint32_t)(len - done);
+		uint64_t at = off + done;
 		while (n->wb_out > 0 && n->wb_out_bytes + piece > WB_WINDOW)
 			wait_oldest_locked(s, c, n);
+		/* what a COMMIT above sent again over the range is older: it
+		 * lands first */
+		if (n->wb_out > 0)
+			wait_range_locked(s, c, n, at, piece);
+		struct wbuf *split = NULL;
+		uint32_t tail = trim_split_locked(n, at, piece);
+		if (tail && !(split = sys_malloc(sizeof(*split) + tail))) {
+			r = -ENOMEM;
+			break;
+		}
 		struct wbuf *w = sys_malloc(sizeof(*w) + piece);
 		if (!w) {
+			free(split);
 			r = -ENOMEM;
 			break;
 		}
 		memset(w, 0, sizeof(*w));
 		w->st = WB_OUT;
-		w->off = off + done;
+		w->off = at;
 		w->len = piece;
 		memcpy(w->data, (const char *)buf + done, piece);
 		r = send_locked(s, c, n, &fh, w, false);
 		if (r) {
+			free(split);
 			free(w);
 			break;
 		}
@@ -379,9 +542,11 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		while (*pp)
 			pp = &(*pp)->next;
 		*pp = w;
+		/* ... and what older writes kept of it is theirs no more */
+		trim_locked(n, at, piece, &split);
+		free(split);
 		done += piece;
 	}
-	pthread_mutex_unlock(&n->wb_lock);
 	if (done == 0)
 		return r;
 	pthread_mutex_lock(&s->lock);
@@ -393,15 +558,55 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 	return (ssize_t)done;
 }
 
-int nw_commit(struct nsb *s, struct n3 *c, struct node *n, bool report)
+ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
+		 const uint64_t *seen, const void *buf, size_t len,
+		 uint64_t off)
 {
-	int r, e;
+	ssize_t r;
+
+	pthread_mutex_lock(&n->wb_lock);
+	r = write_locked(s, c, n, seen, buf, len, off);
+	pthread_mutex_unlock(&n->wb_lock);
+	return r;
+}
+
+ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
+		  const uint64_t *seen, const void *buf, size_t len,
+		  uint64_t *at)
+{
+	struct stat st;
+	ssize_t r;
+
+	/* the end asked and written at in one hold of wb_lock: another
+	 * append of this mount (which takes it too) goes wholly before or
+	 * after, never at the same end */
+	pthread_mutex_lock(&n->wb_lock);
+	r = unseen_locked(n, seen) ? n->wb_err : 0;
+	if (r == 0 && n->wb_out > 0)
+		settle_locked(s, c, n, 0, UINT64_MAX);
+	if (r == 0)
+		r = nn_getattr(s, c, n, &st, s->cache != CACHE_LOOSE);
+	if (r == 0 && (uint64_t)st.st_size > (uint64_t)INT64_MAX - len)
+		r = -EFBIG;     /* its end would pass the largest offset (the
+				 * core's check for a write at a position) */
+	if (r == 0) {
+		*at = (uint64_t)st.st_size;
+		r = len ? write_locked(s, c, n, seen, buf, len, *at) : 0;
+	}
+	pthread_mutex_unlock(&n->wb_lock);
+	return r;
+}
+
+int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen)
+{
+	int r, e = 0;
 
 	pthread_mutex_lock(&n->wb_lock);
 	r = commit_locked(s, c, n);
-	e = report ? n->wb_err : 0;
-	if (report)
-		n->wb_err = 0;
+	if (unseen_locked(n, seen)) {
+		e = n->wb_err;
+		*seen = n->wb_eseq;     /* reported to this open file */
+	}
 	pthread_mutex_unlock(&n->wb_lock);
 	return e ? e : r;
 }

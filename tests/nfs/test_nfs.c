@@ -58,6 +58,8 @@
  *    at once and close reports it; a forced unmount with writes in
  *    flight in a partition returns at once and nothing lands after the
  *    heal;
+ *  - two open files appending at once (O_APPEND): every record lands
+ *    whole, none over another;
  *  - a rename's target not in the name cache is not looked up: one
  *    RENAME, the server's replace or refusal; the core's checks still
  *    apply where a victim matters (a sticky directory, a mount point),
@@ -265,6 +267,7 @@ int main(void)
 		T(test_read_ahead_window),
 		T(test_write_behind),
 		T(test_commit_behind),
+		T(test_append_together),
 		T(test_rename_target),
 		T(test_forced_unmount_in_partition),
 		T(test_fenced_write),

@@ -2,7 +2,7 @@
  * test_nfs_io.c - data through the "nfs" type: 64 MiB in many requests
  * at once, read-ahead across calls, and writes behind (fsync, a server
  * restarted before the COMMIT, a WRITE lost on a soft mount, a forced
- * unmount with writes in flight).
+ * unmount with writes in flight), and appends from two open files.
  * Included by test_nfs.c (it uses that file's instance, fixture and
  * helpers); not a program of its own.
  */
@@ -506,4 +506,95 @@ static void test_write_behind(void **state)
 	}
 	free(data);
 	free(back);
+}
+
+struct appender {
+	const char *path;
+	char tag;
+	int n;
+	_Atomic int err;        /* the first failure, or 0 */
+};
+
+static void *append_thread(void *arg)
+{
+	struct appender *a = arg;
+	char rec[64];
+	int fd = uvfs_open(C, a->path, O_WRONLY | O_APPEND, 0);
+
+	if (fd < 0) {
+		a->err = fd;
+		return NULL;
+	}
+	for (int i = 0; i < a->n; i++) {
+		memset(rec, a->tag, sizeof(rec));
+		snprintf(rec, sizeof(rec), "%c%05d", a->tag, i);
+		rec[sizeof(rec) - 1] = '\n';
+		ssize_t w = uvfs_write(C, fd, rec, sizeof(rec));
+		if (w != (ssize_t)sizeof(rec)) {
+			a->err = w < 0 ? (int)w : -EIO;
+			break;
+		}
+	}
+	int r = uvfs_close(C, fd);
+	if (r && !a->err)
+		a->err = r;
+	return NULL;
+}
+
+/* O_APPEND from two open files of one mount at once (two programs
+ * appending to one log): every record lands, none over another.  NFS
+ * cannot append atomically against another client, but the appends of
+ * one mount are its own to order, as Linux's client orders them under
+ * the inode's lock. */
+static void test_append_together(void **state)
+{
+	enum { N = 200 };
+	char t[32], p[64];
+	struct appender a[2] = {
+		{ .path = p, .tag = 'a', .n = N },
+		{ .path = p, .tag = 'b', .n = N },
+	};
+	pthread_t th[2];
+	struct stat st;
+
+	(void)state;
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+	snprintf(p, sizeof(p), "%s/log", t);
+	int fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, append_thread,
+						&a[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(a[0].err, 0);
+	assert_int_equal(a[1].err, 0);
+	assert_int_equal(uvfs_stat(C, p, &st), 0);
+	char host[512];
+	struct stat hst;
+	snprintf(host, sizeof(host), "%s/log", DIR_);
+	assert_int_equal(stat(host, &hst), 0);
+	printf("two appenders of %d records of 64 bytes: %lld bytes on the "
+	       "server (%d expected)\n", N, (long long)hst.st_size,
+	       2 * N * 64);
+	assert_int_equal(hst.st_size, 2 * N * 64);
+	assert_int_equal(st.st_size, 2 * N * 64);
+	/* each record whole, and each appender's in its order */
+	static char back[2 * N * 64];
+	size_t len;
+	int next[2] = { 0, 0 };
+	host_file("log", back, sizeof(back), &len);
+	assert_int_equal(len, sizeof(back));
+	for (size_t off = 0; off < len; off += 64) {
+		char *rec = back + off;
+		int who = rec[0] == 'a' ? 0 : 1, i = atoi(rec + 1);
+		assert_true(rec[0] == 'a' || rec[0] == 'b');
+		assert_int_equal(rec[62], rec[0]);
+		assert_int_equal(rec[63], '\n');
+		assert_int_equal(i, next[who]);
+		next[who]++;
+	}
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	umount_at(t, 0);
 }

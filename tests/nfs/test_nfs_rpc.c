@@ -25,6 +25,19 @@
  *    -EAGAIN, and one killed (a forced unmount) during its pause -EIO at
  *    once; a read-ahead piece answered JUKEBOX drops the window (a hint)
  *    and the read reads for itself;
+ *  - READs answered short (not at the end of the file): a read asks the
+ *    rest from where each stopped, and returns short only at the end;
+ *    WRITEs answered short: the rest of each goes again, and fsync
+ *    finds every byte written;
+ *  - writes behind over ranges older ones wrote, the server restarted
+ *    (a new write verifier) before the COMMIT: what fsync sends again is
+ *    the newest data of each byte, never an older write's after it;
+ *  - a file open across a reconnect whose handle names another file
+ *    after it (or whose GETATTR says so): read, write, fsync and
+ *    truncation through it -ESTALE;
+ *  - a write behind's error reaches each open file that was open when it
+ *    came, once, at its fsync or close (not only the first to ask), and
+ *    fails the writes through it until then;
  *  - a write behind whose WRITE is still going out (the server reads
  *    nothing: the link is full) when the connection is killed (a forced
  *    unmount) fails with -EIO at once: it was not accepted behind;
@@ -44,7 +57,9 @@
  *  - attributes taken out of order (test_nfs_rpc_attr.c): a READ's
  *    from before a truncation, a GETATTR's from before a write, taken
  *    after the newer ones, are dropped; a GETATTR's sent first but done
- *    after another client's change (a later ctime) is applied.
+ *    after another client's change (a later ctime) is applied; a size
+ *    past what an off_t holds is the largest offset, and an append
+ *    that would end past it -EFBIG, nothing sent.
  *
  * The scripted server is in test_nfs_rpc_server.c.
  */
@@ -449,6 +464,7 @@ static void jukebox_write_behind(void **state)
 	struct node *n = node_new();
 	size_t len = 1u << 20, step = 256u << 10;
 	uint8_t *data = malloc(len);
+	uint64_t eseen = 0;     /* one open file's count of errors */
 
 	(void)state;
 	assert_non_null(data);
@@ -465,11 +481,12 @@ static void jukebox_write_behind(void **state)
 	uint64_t t0 = now_ms();
 	for (size_t off = 0; off < len; off += step) {
 		struct n3 c = ctx(nc, 5000);
-		assert_int_equal(nw_write(s, &c, n, data + off, step, off),
+		assert_int_equal(nw_write(s, &c, n, &eseen, data + off, step,
+					  off),
 				 (ssize_t)step);
 	}
 	struct n3 fc = ctx(nc, 5000);
-	int r = nw_commit(s, &fc, n, true);
+	int r = nw_commit(s, &fc, n, &eseen);
 	uint64_t took = now_ms() - t0;
 	printf("1 MiB written behind, 3 WRITEs answered JUKEBOX first: fsync "
 	       "%d after %llu ms, %d WRITEs, %d COMMITs\n", r,
@@ -486,11 +503,11 @@ static void jukebox_write_behind(void **state)
 	 * the WRITEs were never applied */
 	atomic_store(&jukebox_left, -1);
 	struct n3 wc = ctx(nc, 600);
-	assert_int_equal(nw_write(s, &wc, n, data, step, 2u << 20),
+	assert_int_equal(nw_write(s, &wc, n, &eseen, data, step, 2u << 20),
 			 (ssize_t)step);
 	fc = ctx(nc, 600);
 	t0 = now_ms();
-	r = nw_commit(s, &fc, n, true);
+	r = nw_commit(s, &fc, n, &eseen);
 	took = now_ms() - t0;
 	printf("a write behind answered JUKEBOX until the deadline (600 ms): "
 	       "fsync %d after %llu ms\n", r, (unsigned long long)took);
@@ -503,7 +520,7 @@ static void jukebox_write_behind(void **state)
 	/* reported once (the close after it has nothing to say), and nothing
 	 * is left in flight or kept */
 	fc = ctx(nc, 600);
-	assert_int_equal(nw_commit(s, &fc, n, true), 0);
+	assert_int_equal(nw_commit(s, &fc, n, &eseen), 0);
 	nothing_kept_free(nc, s, n, data);
 }
 
@@ -582,7 +599,7 @@ static void killed_while_sending(void **state)
 	assert_int_equal(pthread_create(&t, NULL, cancel_main, nc), 0);
 	struct n3 c = ctx(nc, 5000);
 	uint64_t t0 = now_ms();
-	ssize_t r = nw_write(s, &c, n, data, len, 0);
+	ssize_t r = nw_write(s, &c, n, NULL, data, len, 0);
 	uint64_t took = now_ms() - t0;
 	pthread_join(t, NULL);
 	printf("a 32 MiB write behind, killed while it went out: %zd after "
@@ -594,6 +611,436 @@ static void killed_while_sending(void **state)
 
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
+
+/* A server that answers each READ with 1 000 bytes at most (RFC 1813
+ * allows a short READ anywhere: its eof says where the file ends): a
+ * read of 200 KiB, plain (many READs at once) and through a read-ahead
+ * window (the second read of a sequential run), gives its 200 KiB, and
+ * one across the end the bytes up to it, asking for the rest from where
+ * each answer stopped.  Before, the first short answer was taken for the
+ * end of the file: 1 000 bytes of 200 KiB, and the window's read 2 000
+ * (DESIGN invariant 12: a read returns short only at end of file). */
+static void read_short_answers(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	size_t want = 200u << 10;
+	uint8_t *buf = malloc(want);
+	void *h;
+
+	(void)state;
+	assert_non_null(buf);
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 600, false);
+	atomic_store(&read_max, 1000);
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	uint64_t t0 = now_ms();
+	ssize_t plain = o->read(&m.sb, m.n, NULL, buf, want, 4096);
+	uint64_t took = now_ms() - t0;
+	bool plain_ok = plain == (ssize_t)want &&
+			file_bytes_ok(buf, want, 4096);
+	ssize_t end = o->read(&m.sb, m.n, NULL, buf, want, FILE_SIZE - 5000);
+	bool end_ok = end == 5000 && file_bytes_ok(buf, 5000,
+						   FILE_SIZE - 5000);
+	/* the second read of a run starts a window: its first piece short */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDONLY, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, 1000, 0), 1000);
+	ssize_t ra = o->read(&m.sb, m.n, h, buf, want, 1000);
+	bool ra_ok = ra == (ssize_t)want && file_bytes_ok(buf, want, 1000);
+	o->release(&m.sb, m.n, h);
+	atomic_store(&read_max, 0);
+	printf("READs answered 1000 bytes at most: a read of %zu bytes %zd "
+	       "(%s, %llu ms), across the end %zd of 5000 (%s), through a "
+	       "window %zd (%s)\n", want, plain, plain_ok ? "exact" : "wrong",
+	       (unsigned long long)took, end, end_ok ? "exact" : "wrong", ra,
+	       ra_ok ? "exact" : "wrong");
+	assert_true(plain_ok);
+	assert_true(end_ok);
+	assert_true(ra_ok);
+	free(buf);
+	attr_mount_free(&m, nc);
+}
+
+/* A server that writes (and says it wrote) 10 000 bytes of each WRITE at
+ * most (RFC 1813 allows a short WRITE): 256 KiB written behind in 64 KiB
+ * writes, then fsync, is 0 with every byte on the server's disk, the
+ * rest of each WRITE sent again from where it stopped.  Before, each
+ * short answer failed the write behind (-EIO at the fsync, the rest
+ * never sent). */
+static void write_short_answers(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 256u << 10, step = 64u << 10;
+	uint8_t *data = malloc(len);
+	uint64_t eseen = 0;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 11 + i / 263);
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, sizeof(disk));
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&mode, M_OK);
+	atomic_store(&write_max, 10000);
+	atomic_store(&seen[NFS3_WRITE], 0);
+	for (size_t off = 0; off < len; off += step) {
+		struct n3 c = ctx(nc, 5000);
+		assert_int_equal(nw_write(s, &c, n, &eseen, data + off, step,
+					  off),
+				 (ssize_t)step);
+	}
+	struct n3 fc = ctx(nc, 5000);
+	int r = nw_commit(s, &fc, n, &eseen);
+	atomic_store(&write_max, 0);
+	pthread_mutex_lock(&disk_lock);
+	bool same = memcmp(disk, data, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+	printf("WRITEs answered 10000 bytes at most: 256 KiB behind, fsync "
+	       "%d, %d WRITEs, the disk %s\n", r,
+	       atomic_load(&seen[NFS3_WRITE]), same ? "exact" : "wrong");
+	assert_int_equal(r, 0);
+	assert_true(same);
+	nothing_kept_free(nc, s, n, data);
+}
+
+struct commit_op {
+	struct nsb *s;
+	struct node *n;
+	int r;
+};
+
+static void *commit_main(void *arg)
+{
+	struct commit_op *o = arg;
+	struct n3 c = ctx(o->s->nc, 5000);
+	uint64_t eseen = 0;
+
+	o->r = nw_commit(o->s, &c, o->n, &eseen);
+	return NULL;
+}
+
+/* Writes behind over ranges older ones wrote, all answered and kept, and
+ * then the server restarts (a new verifier) before the COMMIT: fsync
+ * sends the data again, and the file must hold the newest bytes of each
+ * range.  A write cuts what older ones kept of its range out of them
+ * (nfs_i.h: the wbufs not DONE never overlap), so only the newest bytes
+ * go again.  Before, every kept WRITE went again: the older bytes after
+ * the newer ones, or both at once in any order.
+ *
+ *  - a page written twice (A, then B), the restart between the two
+ *    writes: the fsync sent A again over B, the disk held A;
+ *  - the same, the restart after both, the first WRITE sent again held
+ *    back by the server and done after the second (as a server that runs
+ *    requests in parallel may): the disk held A;
+ *  - pieces of a range rewritten inside it, across its end and across
+ *    its start: each byte the last write's;
+ *  - a newer write over the range that did not go (the server away: no
+ *    reconnect by its deadline): the older bytes stay the newest, and go
+ *    again after a restart that lost them. */
+static void kept_bytes_newest(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	size_t len = 64u << 10, q = len / 4;
+	uint8_t *a = malloc(2 * len), *b = malloc(2 * len);
+	uint8_t *want = malloc(2 * len);
+	uint64_t eseen = 0;
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(want);
+	memset(a, 'A', 2 * len);
+	memset(b, 'B', 2 * len);
+	atomic_store(&mode, M_OK);
+	atomic_store(&verf_last, '1');
+	atomic_store(&hold_proc, 0);
+	atomic_store(&hold_go, false);
+	atomic_store(&held_now, false);
+	struct n3 c = ctx(nc, 5000);
+
+	/* the restart between the two writes */
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&verf_last, '2');
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	int r1 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	char first1 = (char)disk[0];
+	bool ok1 = memcmp(disk, b, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	/* the restart after both; the first WRITE sent again held back */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&verf_last, '3');
+	atomic_store(&seen[NFS3_WRITE], 0);
+	atomic_store(&hold_late, true); /* done when let go */
+	atomic_store(&hold_proc, NFS3_WRITE);
+	struct commit_op o = { .s = s, .n = n };
+	assert_int_equal(pthread_create(&t, NULL, commit_main, &o), 0);
+	await_held();
+	usleep(300 * 1000);             /* a second WRITE sent meanwhile is
+					 * done by now */
+	int during = atomic_load(&seen[NFS3_WRITE]);
+	atomic_store(&hold_go, true);
+	pthread_join(t, NULL);
+	pthread_mutex_lock(&disk_lock);
+	char first2 = (char)disk[0];
+	bool ok2 = memcmp(disk, b, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	/* A over [0, 2 len), then B inside it, across the end of the
+	 * first quarter's rewrite and across the start of the last */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, 2 * len, 0),
+			 (ssize_t)(2 * len));
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, q, q), (ssize_t)q);
+	assert_int_equal(nw_write(s, &c, n, &eseen, b, q, len - q / 2),
+			 (ssize_t)q);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, 2 * q, q / 2),
+			 (ssize_t)(2 * q));
+	nw_settle(s, &c, n);
+	memcpy(want, a, 2 * len);
+	memcpy(want + q, b, q);
+	memcpy(want + len - q / 2, b, q);
+	memcpy(want + q / 2, a, 2 * q);
+	atomic_store(&verf_last, '4');
+	int r3 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	bool ok3 = memcmp(disk, want, 2 * len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	/* A kept; the server goes away (it hangs up and refuses), a write
+	 * of B over A waits for it past its deadline; back, it restarted
+	 * and lost what was not committed */
+	c = ctx(nc, 5000);
+	assert_int_equal(nw_write(s, &c, n, &eseen, a, len, 0), (ssize_t)len);
+	nw_settle(s, &c, n);
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct stat sst;
+	c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &n->fh, &sst) < 0);   /* hung up on */
+	c = ctx(nc, 300);
+	ssize_t w4 = nw_write(s, &c, n, &eseen, b, len, 0);
+	atomic_store(&refusing, false);
+	int g = -1;
+	for (int i = 0; i < 200 && g != 0; i++) {
+		c = ctx(nc, 1000);
+		g = n3_getattr(&c, &n->fh, &sst);       /* reconnected */
+		if (g)
+			usleep(10 * 1000);
+	}
+	assert_int_equal(g, 0);
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, len);                   /* lost with the restart */
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&verf_last, '5');
+	c = ctx(nc, 5000);
+	int r4 = nw_commit(s, &c, n, &eseen);
+	pthread_mutex_lock(&disk_lock);
+	bool ok4 = memcmp(disk, a, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+
+	printf("a page written twice (A, B), the server restarted between "
+	       "the writes: fsync %d, the disk holds '%c'; after both, the "
+	       "first WRITE sent again held back: %d sent before it was let go, "
+	       "fsync %d, the disk holds '%c'; pieces rewritten: fsync %d, "
+	       "the disk %s; a newer write that did not go (%zd): fsync %d, "
+	       "the older bytes %s\n", r1, first1, during, o.r, first2, r3,
+	       ok3 ? "exact" : "wrong", w4, r4, ok4 ? "there" : "lost");
+	assert_int_equal(r1, 0);
+	assert_true(ok1);
+	assert_int_equal(o.r, 0);
+	assert_true(ok2);
+	assert_int_equal(during, 1);    /* B alone went again */
+	assert_int_equal(r3, 0);
+	assert_true(ok3);
+	assert_true(w4 < 0);
+	assert_int_equal(r4, 0);
+	assert_true(ok4);
+	atomic_store(&verf_last, '1');
+	free(a);
+	free(b);
+	free(want);
+	nothing_kept_free(nc, s, n, NULL);
+}
+
+/* A file open across a reconnect whose handle names another file after
+ * it (a server that reuses handles: the export of a FUSE file system
+ * whose daemon restarted, one without generation numbers): the check
+ * after the reconnect (nv_rebuild) makes its node stale, and every call
+ * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
+ * from the other file, nothing written into it.  Before, only a getattr
+ * said so: a read gave the other file's bytes, a write went into it, and
+ * fsync committed it, 0. */
+static void stale_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	memset(buf, 'w', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	/* the server goes and comes back; the handle names another file */
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+	bool stale = false;
+	for (int i = 0; i < 500 && !stale; i++) {
+		usleep(10 * 1000);
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+	}
+	off_t off = 0;
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
+	int f = o->fsync(&m.sb, m.n, h, 0);
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+	int t = o->setattr(&m.sb, m.n, &sa);
+	printf("a handle that names another file after a reconnect: stale "
+	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
+	       w, f, t);
+	atomic_store(&fa_fileid, 4242);
+	assert_true(stale);
+	assert_int_equal(r, -ESTALE);
+	assert_int_equal(w, -ESTALE);
+	assert_int_equal(f, -ESTALE);
+	assert_int_equal(t, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	attr_mount_free(&m, nc);
+}
+
+/* The same found by a getattr, with no reconnect: the GETATTR of an open
+ * file's handle answers another fileid.  That getattr is -ESTALE, and so
+ * is every call through the file after it.  Before, only that getattr
+ * was: the read after it gave the other file's bytes. */
+static void stale_seen_by_getattr(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;                     /* asks again */
+	int g = o->getattr(&m.sb, m.n, &st);
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	atomic_store(&fa_fileid, 4242);
+	printf("a GETATTR that names another file: getattr %d, the read "
+	       "after it %zd\n", g, r);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(r, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	attr_mount_free(&m, nc);
+}
+
+/* A write behind's error reaches each open file that was open when it
+ * came, at its next fsync or close, once (as Linux's errseq_t has it),
+ * and the writes through one that has not reported it fail at once: one
+ * file open for writing writes (behind), the server answers its WRITE
+ * "not now" until its deadline; another open for writing that wrote
+ * nothing closes first, a read-only one is fsynced: each says
+ * -ETIMEDOUT, and so does the writer's close (once; its write before it
+ * failed at once), while a file opened after says nothing.  Before, the
+ * first to report took the error: the other writer's close said
+ * -ETIMEDOUT, the writer's next write went out, and its close said 0
+ * for the 1 000 bytes the server never took. */
+static void write_error_each_open_file(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	void *hw, *hv, *hr, *hl;
+	char data[1000];
+	off_t off = 0;
+
+	(void)state;
+	memset(data, 'e', sizeof(data));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, 0, 500, true);
+	m.s->timeout_ms = 400;
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hw), 0);
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hv), 0);
+	assert_int_equal(o->open(&m.sb, m.n, O_RDONLY, &hr), 0);
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_WRITE);
+	atomic_store(&jukebox_left, -1);
+	assert_int_equal(o->write(&m.sb, m.n, hw, data, sizeof(data), &off),
+			 (ssize_t)sizeof(data));
+	int rv = o->flush(&m.sb, m.n, hv);
+	atomic_store(&mode, M_OK);
+	off = 0;
+	ssize_t w = o->write(&m.sb, m.n, hw, data, sizeof(data), &off);
+	int rr = o->fsync(&m.sb, m.n, hr, 0);
+	int rw = o->flush(&m.sb, m.n, hw);
+	int rw2 = o->flush(&m.sb, m.n, hw);
+	assert_int_equal(o->open(&m.sb, m.n, O_WRONLY, &hl), 0);
+	int rl = o->flush(&m.sb, m.n, hl);
+	printf("a write behind that failed: the other writer's close %d, "
+	       "the writer's next write %zd, a read-only fsync %d, the "
+	       "writer's close %d (then %d), a file opened after %d\n", rv,
+	       w, rr, rw, rw2, rl);
+	assert_int_equal(rv, -ETIMEDOUT);
+	assert_int_equal(w, -ETIMEDOUT);
+	assert_int_equal(rr, -ETIMEDOUT);
+	assert_int_equal(rw, -ETIMEDOUT);
+	assert_int_equal(rw2, 0);
+	assert_int_equal(rl, 0);
+	/* reported: the writer writes again, and it lands */
+	off = 0;
+	assert_int_equal(o->write(&m.sb, m.n, hw, data, sizeof(data), &off),
+			 (ssize_t)sizeof(data));
+	assert_int_equal(o->flush(&m.sb, m.n, hw), 0);
+	pthread_mutex_lock(&disk_lock);
+	assert_memory_equal(disk, data, sizeof(data));
+	pthread_mutex_unlock(&disk_lock);
+	o->release(&m.sb, m.n, hl);
+	o->release(&m.sb, m.n, hr);
+	o->release(&m.sb, m.n, hv);
+	o->release(&m.sb, m.n, hw);
+	attr_mount_free(&m, nc);
+}
 
 int main(void)
 {
@@ -618,6 +1065,13 @@ int main(void)
 		cmocka_unit_test(attrs_read_before_truncate),
 		cmocka_unit_test(attrs_getattr_before_write),
 		cmocka_unit_test(attrs_newer_ctime_applied),
+		cmocka_unit_test(attrs_size_past_off_max),
+		cmocka_unit_test(write_error_each_open_file),
+		cmocka_unit_test(read_short_answers),
+		cmocka_unit_test(write_short_answers),
+		cmocka_unit_test(kept_bytes_newest),
+		cmocka_unit_test(stale_after_reconnect),
+		cmocka_unit_test(stale_seen_by_getattr),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

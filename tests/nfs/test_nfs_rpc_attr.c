@@ -227,3 +227,53 @@ static void attrs_newer_ctime_applied(void **state)
 	assert_int_equal(st.st_ctim.tv_sec, 302);
 	attr_mount_free(&m, nc);
 }
+
+/* Sizes at the end of what an off_t holds.  The server says its file has
+ * 2^64 - 1 bytes (size3 is unsigned): stat shows the largest offset,
+ * never a negative size; an O_APPEND write there, or where the file ends
+ * 10 bytes short of it, is -EFBIG with nothing sent (as the core answers
+ * a write at such a position), its position untouched.  Before, the size
+ * was -1, and the append sent its WRITE at 2^64 - 1 and said it had
+ * written 64 bytes, the position after it wrapped to 63 (and, 10 bytes
+ * short, below zero, which the core's diagnostic build stops at). */
+static void attrs_size_past_off_max(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	char data[64];
+
+	(void)state;
+	memset(data, 'x', sizeof(data));
+	/* a WRITE that goes anyway finds the server busy: it writes
+	 * nothing (and the end of the test waits for it 300 ms at most) */
+	atomic_store(&mode, M_JUKEBOX);
+	atomic_store(&jukebox_proc, NFS3_WRITE);
+	atomic_store(&jukebox_left, -1);
+	attr_mount_new(&m, nc, UINT64_MAX, 400, true);
+	m.s->timeout_ms = 300;
+	atomic_store(&seen[NFS3_WRITE], 0);
+	struct stat st = attr_stat(&m);
+	off_t off = -1;
+	ssize_t r = uvfs_nfs_ops.write(&m.sb, m.n, NULL, data, sizeof(data),
+				       &off);
+	printf("a size of 2^64 - 1 on the server: stat %lld bytes; an "
+	       "append there %zd, position %lld, %d WRITEs\n",
+	       (long long)st.st_size, r, (long long)off,
+	       atomic_load(&seen[NFS3_WRITE]));
+	assert_int_equal(st.st_size, INT64_MAX);
+	assert_int_equal(r, -EFBIG);
+	assert_int_equal(off, -1);
+	pthread_mutex_lock(&fa_lock);
+	fa_size = INT64_MAX - 10;
+	fa_time = 401;
+	pthread_mutex_unlock(&fa_lock);
+	r = uvfs_nfs_ops.write(&m.sb, m.n, NULL, data, sizeof(data), &off);
+	printf("a size 10 bytes short of the largest offset: an append of "
+	       "%zu bytes %zd, position %lld\n", sizeof(data), r,
+	       (long long)off);
+	assert_int_equal(r, -EFBIG);
+	assert_int_equal(off, -1);
+	assert_int_equal(atomic_load(&seen[NFS3_WRITE]), 0);
+	atomic_store(&mode, M_OK);
+	attr_mount_free(&m, nc);
+}

@@ -4,7 +4,8 @@
  * listener.  Included by test_nfs_rpc.c; not a program of its own.
  *
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
- * bytes, file_byte's), WRITE (into disk[]), COMMIT (one verifier) and
+ * bytes, file_byte's), WRITE (into disk[]), COMMIT (the verifier
+ * "verf000" and verf_last: a test moves it on as a restart would) and
  * SETATTR, and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
  * (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
  * jukebox_left calls of procedure jukebox_proc (all, if < 0) are
@@ -15,7 +16,9 @@
  * and SETATTR change (a size, and a time for mtime and ctime), which
  * GETATTR, READ, WRITE and SETATTR answer; and the next call of
  * hold_proc is held back (done when it came, or when let go) until
- * hold_go, while the server answers other calls.
+ * hold_go, while the server answers other calls.  With read_max a READ
+ * answers at most that many bytes, with no eof before the file's end;
+ * with write_max a WRITE writes (and says it wrote) at most so many.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -50,6 +53,12 @@ static char dir_names[DIR_MAXN][64];    /* dir_lock; "" : free */
 static bool dir_gone;                   /* dir_lock: RMDIR'd */
 static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
+static _Atomic uint32_t write_max;      /* a WRITE writes and answers at
+					 * most so many bytes (0: all) */
+static _Atomic uint32_t read_max;       /* a READ answers at most so many
+					 * bytes (0: what it asks), its eof
+					 * only at the file's end (RFC 1813
+					 * allows a short READ anywhere) */
 
 /* The file's attributes, when fa_on (else GETATTR answers 1234 bytes and
  * READ and WRITE none): its size and one time for its mtime and ctime, in
@@ -69,7 +78,14 @@ static _Atomic bool hold_late, hold_go, held_now;
 #define DISK_SIZE (4u << 20)            /* what WRITE writes */
 static pthread_mutex_t disk_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t disk[DISK_SIZE];         /* disk_lock */
-static const char verifier[8] = "verf0001";
+static _Atomic char verf_last = '1';    /* the write verifier's last byte */
+
+/* The write verifier now (WRITE and COMMIT answer it). */
+static void verifier_now(char v[8])
+{
+	memcpy(v, "verf000", 7);
+	v[7] = atomic_load(&verf_last);
+}
 
 static uint8_t file_byte(uint64_t off)
 {
@@ -139,8 +155,12 @@ static size_t reply_body(uint8_t *b, uint32_t xid, bool deny,
 	return o + len;
 }
 
-/* The attributes of fileid 4242, regular: fa_*'s when fa_on, else
- * 1234 bytes and no times.  Whether they are fa_*'s. */
+/* The fileid the file's handle names (4242; another, as a server that
+ * reuses handles may say after a restart). */
+static _Atomic uint64_t fa_fileid = 4242;
+
+/* The attributes of the file (fileid fa_fileid), regular: fa_*'s when
+ * fa_on, else 1234 bytes and no times.  Whether they are fa_*'s. */
 static bool file_fattr(fattr3 *a)
 {
 	bool on;
@@ -150,7 +170,7 @@ static bool file_fattr(fattr3 *a)
 	a->mode = 0644;
 	a->nlink = 1;
 	a->size = 1234;
-	a->fileid = 4242;
+	a->fileid = atomic_load(&fa_fileid);
 	pthread_mutex_lock(&fa_lock);
 	on = fa_on;
 	if (on) {
@@ -225,6 +245,9 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			uint32_t k = off >= FILE_SIZE ? 0
 				     : FILE_SIZE - off < cnt
 				     ? (uint32_t)(FILE_SIZE - off) : cnt;
+			uint32_t most = atomic_load(&read_max);
+			if (most && k > most)
+				k = most;
 			data = malloc(k + 1);
 			for (uint32_t i = 0; i < k; i++)
 				data[i] = file_byte(off + i);
@@ -247,6 +270,9 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 			uint32_t k = at + 20 <= n ? get32(args + at + 16) : 0;
 			assert_true(at + 20 + k <= n && k == cnt &&
 				    off + k <= DISK_SIZE);
+			uint32_t most = atomic_load(&write_max);
+			if (most && k > most)
+				k = most;
 			pthread_mutex_lock(&disk_lock);
 			memcpy(disk + off, d, k);
 			pthread_mutex_unlock(&disk_lock);
@@ -261,7 +287,7 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 				file_fattr(&pa->post_op_attr_u.attributes);
 			r.WRITE3res_u.resok.count = k;
 			r.WRITE3res_u.resok.committed = UNSTABLE;
-			memcpy(r.WRITE3res_u.resok.verf, verifier, 8);
+			verifier_now(r.WRITE3res_u.resok.verf);
 		}
 		ok = zdr_WRITE3res(&z, &r);
 	} else {
@@ -269,7 +295,7 @@ static size_t io_res(uint32_t proc, const uint8_t *args, size_t n,
 		memset(&r, 0, sizeof(r));
 		r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
 		if (!busy)
-			memcpy(r.COMMIT3res_u.resok.verf, verifier, 8);
+			verifier_now(r.COMMIT3res_u.resok.verf);
 		ok = zdr_COMMIT3res(&z, &r);
 	}
 	assert_true(ok);
