@@ -37,7 +37,9 @@
  *            "newlate*": made, its Rlcreate held until the Tflush, then
  *            sent before the Rflush (it happened); "newfl*": not made,
  *            no reply, Rflush on Tflush (it did not happen);
- *            "newbadf": Rlerror EBADF (the fid unknown), not made
+ *            "newbadf": Rlerror EBADF (the fid unknown), not made;
+ *            Tremove of one removes it (new_removes), a Tsetattr of its
+ *            owner answers EPERM while chown_fail is set
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -393,6 +395,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			memcpy(new_names[nnew], t->tlcreate.name.s,
 			       t->tlcreate.name.len);
 			new_names[nnew][t->tlcreate.name.len] = '\0';
+			atomic_store(&fs->ct_mode, t->tlcreate.mode);
 			r.type = P9_RLCREATE;
 			r.rlcreate.qid.path = NEW_PATH_BASE + nnew++;
 			if (t->tlcreate.fid < 4096)
@@ -507,9 +510,27 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	case P9_TFSYNC:
 		r.type = P9_RFSYNC;
 		break;
-	case P9_TSETATTR:
+	case P9_TSETATTR: {
+		uint64_t path = t->tsetattr.fid < 4096 ?
+				fid_path[t->tsetattr.fid] : 0;
+		if (is_new(path) && (t->tsetattr.valid & P9_SETATTR_UID) &&
+		    atomic_load(&fs->chown_fail))
+			return rlerror(fs, t->tag, EPERM);
+		if (is_new(path) && (t->tsetattr.valid & P9_SETATTR_MODE))
+			atomic_store(&fs->sa_mode, t->tsetattr.mode);
 		r.type = P9_RSETATTR;
 		break;
+	}
+	case P9_TREMOVE: {
+		uint64_t path = t->tremove.fid < 4096 ?
+				fid_path[t->tremove.fid] : 0;
+		if (!is_new(path) || !new_names[path - NEW_PATH_BASE][0])
+			return rlerror(fs, t->tag, EOPNOTSUPP);
+		new_names[path - NEW_PATH_BASE][0] = '\0';    /* gone */
+		atomic_fetch_add(&fs->new_removes, 1);
+		r.type = P9_RREMOVE;
+		break;
+	}
 	case P9_TSTATFS:
 		r.type = P9_RSTATFS;
 		r.rstatfs.bsize = 4096;

@@ -62,6 +62,12 @@ struct fake {
 	atomic_bool hold_cattr, cattr_held, cattr_release;
 	uint16_t cattr_tag;
 	uint64_t cattr_path;
+	/* the owner of "new*" files: the mode the last Tlcreate of one
+	 * asked, and of the last Tsetattr of its mode; with chown_fail a
+	 * Tsetattr of its owner answers EPERM; Tremove of one removes it */
+	atomic_uint ct_mode, sa_mode;
+	atomic_bool chown_fail;
+	atomic_int new_removes;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,

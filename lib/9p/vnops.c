@@ -418,6 +418,56 @@ static void nodewalk_fin(void *arg)
 }
 
 /*
+ * A file made as root for another caller (a mount attached as root):
+ * given to the caller by a Tsetattr of its owner through fid (the group
+ * the server chose stays: a set-group-ID directory's), then its set-id
+ * bits, which the server was not asked for (a set-user-ID file of
+ * root's, however briefly, is one whose content the caller writes
+ * through the handle the create opened) and which the chown would clear
+ * anyway.  0, or the first request's error: then the file is not the
+ * caller's, and the create must fail.
+ */
+static int give_file(struct p9sb *s, uint32_t fid, mode_t mode,
+		     const struct uvfs_cred *cred)
+{
+	struct p9_rgetattr ga = { 0 };
+	int r = getattr_fid(s, fid, &ga);
+
+	if (r == 0) {
+		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
+					   UVFS_SET_GID, .uid = cred->uid,
+					   .gid = ga.gid };
+		r = setattr_fid(s, fid, &sa);
+	}
+	if (r == 0 && (mode & 06000)) {
+		struct uvfs_setattr sa = { .valid = UVFS_SET_MODE,
+					   .mode = mode & 07777 };
+		r = setattr_fid(s, fid, &sa);
+	}
+	return r;
+}
+
+/* Tremove of fid (the file a create just made, which is not what the
+ * caller was told): the file goes, and so does the fid, whatever the
+ * answer; one whose outcome is unknown is clunked as well (a Tclunk of
+ * a fid the server no longer has answers EBADF, and frees the number). */
+static void undo_create(struct p9sb *s, uint32_t fid)
+{
+	struct p9_msg m = { .type = P9_TREMOVE };
+	struct reply rp;
+	int r;
+
+	m.tremove.fid = fid;
+	r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	if (r == -ETIMEDOUT || r == -EIO)
+		clunk_async(&s->c, fid);
+	else
+		fid_free(&s->c, fid);
+}
+
+/*
  * A regular file: Tlcreate(clone, O_RDWR|O_CREAT|O_EXCL) on the
  * directory's spare clone, with the Twalk(dir -> clone) of the next
  * create's spare in the same message train (independent fids: a server
@@ -431,7 +481,10 @@ static void nodewalk_fin(void *arg)
  * cannot go together (a server may run the Tlcreate first, on a fid it
  * does not have yet): the first create in a directory walks its clone
  * first (two round trips).  Attached as root for another caller: the
- * Tgetattr and Tsetattr of the chown, waited for.
+ * file is made without its set-id bits, and given to the caller before
+ * anything else is done with it (give_file: the Tgetattr and Tsetattr
+ * of the chown, waited for); if that fails, the file is removed again
+ * and the create fails with that error.
  */
 static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 		      const char *name, mode_t mode, uint32_t gid,
@@ -439,14 +492,14 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 {
 	struct p9_msg m = { .type = P9_TLCREATE };
 	struct p9_msg sm = { .type = P9_TWALK };
-	struct p9_rgetattr ga = { 0 };
 	struct rpc_async sa;
 	struct reply rp;
 	uint32_t cf, iounit, sf = 0;
 	uint64_t gen = sb_gen(s);
 	struct fid *spare;
 	bool spare_out = false;
-	int r, ar = -1;
+	bool chown = cred && s->uid == 0 && cred->uid != 0;
+	int r;
 
 	/* the directory's spare clone, made beside the last create */
 	pthread_mutex_lock(&s->lock);
@@ -479,7 +532,8 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	m.tlcreate.fid = cf;
 	m.tlcreate.name = p9_str(name);
 	m.tlcreate.flags = 02 | 0100 | 0200;    /* O_RDWR|O_CREAT|O_EXCL */
-	m.tlcreate.mode = mode & 07777;
+	/* made as root for another: no set-id bits while root owns it */
+	m.tlcreate.mode = mode & (chown ? 01777 : 07777);
 	m.tlcreate.gid = gid;
 	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
 	if (spare_out) {
@@ -505,6 +559,10 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	iounit = rp.m.rlcreate.iounit;
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
+	if (chown && (r = give_file(s, cf, mode, cred)) != 0) {
+		undo_create(s, cf);
+		return r;
+	}
 	node_new_file(s, *ino);
 	/* the server's answer: the name is the new file's now; the node
 	 * stays in the table until the core's vget (node_pin) */
@@ -539,24 +597,6 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 				nodewalk_fin, j, 0);
 	} else {
 		free(j);
-	}
-	if (cred && s->uid == 0 && cred->uid != 0) {
-		/* attached as root: give the file to the caller, keeping the
-		 * group the server chose (setgid dirs) */
-		ar = getattr_fid(s, cf, &ga);
-		struct uvfs_setattr sa2 = { .valid = UVFS_SET_UID |
-					    UVFS_SET_GID, .uid = cred->uid,
-					    .gid = ga.gid };
-		if (ar == 0)
-			ar = setattr_fid(s, cf, &sa2);
-		ga.uid = cred->uid;
-		if (ar == 0 && (mode & 06000)) {
-			/* the chown cleared the set-id bits */
-			sa2.valid = UVFS_SET_MODE;
-			sa2.mode = mode & 07777;
-			ar = setattr_fid(s, cf, &sa2);
-			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
-		}
 	}
 	/* No attributes are kept: without a chown none were asked; with
 	 * one, their ctime is the create's, and the chown's, a moment
