@@ -44,7 +44,9 @@
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
  * gives 9), user.huge (announces 1 MiB); a commit (Tclunk of the fid a
- * Txattrcreate named) of user.fail answers Rlerror EDQUOT.
+ * Txattrcreate named) of user.fail answers Rlerror EDQUOT, one of
+ * user.flushed is held until its Tflush and then only flushed (the fid
+ * stays, uncommitted: a later Tclunk of it commits).
  *
  * With a real server (UVFS_HOSTFS: type "hostfs", spawned; UVFS_9P_SOURCE:
  * diod, from tests/conformance-diod.sh) the xattr tests check values end
@@ -330,6 +332,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	}
 	case P9_TFLUSH:
 		atomic_fetch_add(&fs->flushes, 1);
+		if (fs->cl_held && fs->cl_tag == t->tflush.oldtag)
+			fs->cl_held = false;    /* not run: the fid stays */
 		if (fs->ct_held && fs->ct_tag == t->tflush.oldtag) {
 			/* a held Tlcreate: its reply first if it made the
 			 * file (flush(5)), then the Rflush */
@@ -474,6 +478,12 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		if (t->tclunk.fid < 4096 &&
 		    fid_path[t->tclunk.fid] == DIR_PATH)
 			atomic_fetch_add(&fs->dir_clunks, 1);
+		if (fs->xw_fid == t->tclunk.fid && fs->xw_hold) {
+			fs->xw_hold = false;    /* held: see P9_TFLUSH */
+			fs->cl_held = true;
+			fs->cl_tag = t->tag;
+			return;
+		}
 		if (fs->xw_fid == t->tclunk.fid) {
 			fs->xw_fid = P9_NOFID;
 			if (fs->xw_fail || fs->xw_got != fs->xw_size)
@@ -494,6 +504,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		atomic_fetch_add(&fs->xattr_msgs, 1);
 		fs->xw_fid = t->txattrcreate.fid;
 		fs->xw_fail = p9_str_eq(t->txattrcreate.name, "user.fail");
+		fs->xw_hold = p9_str_eq(t->txattrcreate.name, "user.flushed");
 		fs->xw_size = t->txattrcreate.attr_size;
 		fs->xw_got = 0;
 		r.type = P9_RXATTRCREATE;

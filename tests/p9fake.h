@@ -34,6 +34,10 @@ struct fake {
 	bool xw_fail;           /* ... its commit fails */
 	uint64_t xw_size, xw_got;
 	atomic_int commits;     /* commits answered Rclunk */
+	bool xw_hold;           /* ... its commit is held until its Tflush,
+				 * then only Rflush: still not committed */
+	bool cl_held;
+	uint16_t cl_tag;
 	atomic_int xattr_msgs;  /* Txattrwalk + Txattrcreate + their I/O */
 	bool bye_once;          /* "bye" hangs up only the first time */
 	/* fencing over tcp: at the first Twrite while stall is set the
