@@ -41,6 +41,9 @@
  *            Tremove of one removes it (new_removes), a Tsetattr of its
  *            owner answers EPERM while chown_fail is set
  *
+ * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
+ * is left unanswered while hold_clunks is set.
+ *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
  * gives 9), user.huge (announces 1 MiB); a commit (Tclunk of the fid a
@@ -472,7 +475,17 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		}
 		break;
 	}
+	case P9_TLOCK:
+		atomic_fetch_add(&fs->tlocks, 1);
+		r.type = P9_RLOCK;
+		r.rlock.status = atomic_load(&fs->lock_busy) ?
+				 P9_LOCK_BLOCKED : P9_LOCK_SUCCESS;
+		break;
 	case P9_TCLUNK:
+		if (atomic_load(&fs->hold_clunks)) {
+			atomic_fetch_add(&fs->held_clunks, 1);
+			return;         /* never answered */
+		}
 		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
 			atomic_fetch_add(&fs->lw_clunks, 1);
 		if (t->tclunk.fid < 4096 &&

@@ -72,6 +72,10 @@ struct fake {
 	atomic_uint ct_mode, sa_mode;
 	atomic_bool chown_fail;
 	atomic_int new_removes;
+	/* locks: a Tlock answers BLOCKED while lock_busy is set (SUCCESS
+	 * else); a Tclunk is not answered while hold_clunks is set */
+	atomic_bool lock_busy, hold_clunks;
+	atomic_int tlocks, held_clunks;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,
