@@ -38,8 +38,9 @@
  *            sent before the Rflush (it happened); "newfl*": not made,
  *            no reply, Rflush on Tflush (it did not happen);
  *            "newbadf": Rlerror EBADF (the fid unknown), not made;
- *            Tremove of one removes it (new_removes), a Tsetattr of its
- *            owner answers EPERM while chown_fail is set
+ *            Tremove of one removes it (new_removes; with hold_remove
+ *            it is held until its Tflush and only flushed), a Tsetattr
+ *            of its owner answers EPERM while chown_fail is set
  *
  * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
  * is left unanswered while hold_clunks is set.
@@ -337,6 +338,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		atomic_fetch_add(&fs->flushes, 1);
 		if (fs->cl_held && fs->cl_tag == t->tflush.oldtag)
 			fs->cl_held = false;    /* not run: the fid stays */
+		if (fs->rm_held && fs->rm_tag == t->tflush.oldtag)
+			fs->rm_held = false;    /* likewise */
 		if (fs->ct_held && fs->ct_tag == t->tflush.oldtag) {
 			/* a held Tlcreate: its reply first if it made the
 			 * file (flush(5)), then the Rflush */
@@ -486,6 +489,10 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			atomic_fetch_add(&fs->held_clunks, 1);
 			return;         /* never answered */
 		}
+		if (fs->rm_fid && t->tclunk.fid == fs->rm_fid) {
+			fs->rm_fid = 0;
+			atomic_fetch_add(&fs->rm_clunks, 1);
+		}
 		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
 			atomic_fetch_add(&fs->lw_clunks, 1);
 		if (t->tclunk.fid < 4096 &&
@@ -550,6 +557,12 @@ static void handle(struct fake *fs, struct p9_msg *t)
 				fid_path[t->tremove.fid] : 0;
 		if (!is_new(path) || !new_names[path - NEW_PATH_BASE][0])
 			return rlerror(fs, t->tag, EOPNOTSUPP);
+		if (atomic_exchange(&fs->hold_remove, false)) {
+			fs->rm_held = true;     /* see P9_TFLUSH */
+			fs->rm_tag = t->tag;
+			fs->rm_fid = t->tremove.fid;
+			return;
+		}
 		new_names[path - NEW_PATH_BASE][0] = '\0';    /* gone */
 		atomic_fetch_add(&fs->new_removes, 1);
 		r.type = P9_RREMOVE;

@@ -76,6 +76,14 @@ struct fake {
 	 * else); a Tclunk is not answered while hold_clunks is set */
 	atomic_bool lock_busy, hold_clunks;
 	atomic_int tlocks, held_clunks;
+	/* with hold_remove, the next Tremove of a "new*" file is held until
+	 * its Tflush, then only flushed (the fid stays); rm_clunks counts
+	 * the Tclunks of that fid after */
+	atomic_bool hold_remove;
+	bool rm_held;
+	uint16_t rm_tag;
+	uint32_t rm_fid;
+	atomic_int rm_clunks;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,

@@ -83,6 +83,7 @@ int main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
 		cmocka_unit_test(test_lock_blocked_clunk_held),
+		cmocka_unit_test(test_remove_flushed_clunked),
 		cmocka_unit_test(test_xattr_wire),
 		cmocka_unit_test(test_xattr_commit_flushed),
 		cmocka_unit_test(test_xattr_hostfs),

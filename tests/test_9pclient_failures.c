@@ -283,6 +283,36 @@ static void test_lock_blocked_clunk_held(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A Tremove past its deadline that the server flushed before it ran
+ * (this server has no Tunlinkat: an unlink is a Tremove of the file's
+ * fid): -ETIMEDOUT, the file still there, and the fid still the
+ * server's, so it is clunked.  Before, a Tremove that timed out left its
+ * fid to nobody: never clunked, its number never used again, held on
+ * the server until the connection ended.
+ */
+static void test_remove_flushed_clunked(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	fd = uvfs_open(x.c, "/m/newrm", O_CREAT | O_EXCL | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	atomic_store(&x.fs.hold_remove, true);
+	assert_int_equal(uvfs_unlink(x.c, "/m/newrm"), -ETIMEDOUT);
+	assert_int_equal(atomic_load(&x.fs.new_removes), 0);
+	/* the clunks queued go out with the next requests, and at the
+	 * unmount */
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	assert_int_equal(atomic_load(&x.fs.rm_clunks), 1);     /* was 0 */
+	fx_done(&x);
+}
+
 static void test_hang_force(void **state)
 {
 	struct fx x = { 0 };

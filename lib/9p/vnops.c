@@ -447,11 +447,16 @@ static int give_file(struct p9sb *s, uint32_t fid, mode_t mode,
 	return r;
 }
 
-/* Tremove of fid (the file a create just made, which is not what the
- * caller was told): the file goes, and so does the fid, whatever the
- * answer; one whose outcome is unknown is clunked as well (a Tclunk of
- * a fid the server no longer has answers EBADF, and frees the number). */
-static void undo_create(struct p9sb *s, uint32_t fid)
+/*
+ * Tremove of fid: its file goes, and so does the fid, whatever the
+ * server answers (the fid's number is free again).  One that timed out
+ * may have been flushed before it ran, the fid still the server's, or
+ * lost with the session: it is clunked then (a Tclunk of a fid the
+ * server no longer has answers EBADF, which frees the number too).
+ * Before, such a fid was left to nobody, held on the server until the
+ * connection ended.  0 or the Tremove's error.
+ */
+static int tremove(struct p9sb *s, uint32_t fid)
 {
 	struct p9_msg m = { .type = P9_TREMOVE };
 	struct reply rp;
@@ -465,6 +470,14 @@ static void undo_create(struct p9sb *s, uint32_t fid)
 		clunk_async(&s->c, fid);
 	else
 		fid_free(&s->c, fid);
+	return r;
+}
+
+/* The file a create just made is not what the caller was told: removed
+ * through the fid the create opened. */
+static void undo_create(struct p9sb *s, uint32_t fid)
+{
+	(void)tremove(s, fid);
 }
 
 /*
@@ -765,9 +778,7 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		       const char *name, int isdir)
 {
-	struct p9_msg m = { .type = P9_TREMOVE };
 	struct p9_rgetattr ga = { 0 };
-	struct reply rp;
 	mode_t type = 0;
 	uint32_t f;
 	int r;
@@ -779,17 +790,12 @@ static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		nf = NULL;
 	}
 	if (nf) {
-		m.tremove.fid = nf->num;
+		f = nf->num;
 		free(nf);       /* the number is ours: Tremove consumes it */
-		r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
-		if (r == 0)
-			reply_free(&rp);
-		if (r != -ETIMEDOUT && r != -EIO)
-			fid_free(&s->c, m.tremove.fid);
+		r = tremove(s, f);
 		if (r != -ENOENT)
 			return r;
 		/* (a path-named fid gone stale: by the name, below) */
-		m = (struct p9_msg){ .type = P9_TREMOVE };
 	}
 	r = walk(s, dirfid, name, &f, NULL);
 	if (r)
@@ -803,14 +809,7 @@ static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		clunk_async(&s->c, f);
 		return r;
 	}
-	/* Tremove clunks the fid whatever the outcome */
-	m.tremove.fid = f;
-	r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
-	if (r == 0)
-		reply_free(&rp);
-	if (r != -ETIMEDOUT && r != -EIO)
-		fid_free(&s->c, f);
-	return r;
+	return tremove(s, f);
 }
 
 static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,
