@@ -37,12 +37,20 @@
  *            "newlate*": made, its Rlcreate held until the Tflush, then
  *            sent before the Rflush (it happened); "newfl*": not made,
  *            no reply, Rflush on Tflush (it did not happen);
- *            "newbadf": Rlerror EBADF (the fid unknown), not made
+ *            "newbadf": Rlerror EBADF (the fid unknown), not made;
+ *            Tremove of one removes it (new_removes; with hold_remove
+ *            it is held until its Tflush and only flushed), a Tsetattr
+ *            of its owner answers EPERM while chown_fail is set
+ *
+ * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
+ * is left unanswered while hold_clunks is set.
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
  * gives 9), user.huge (announces 1 MiB); a commit (Tclunk of the fid a
- * Txattrcreate named) of user.fail answers Rlerror EDQUOT.
+ * Txattrcreate named) of user.fail answers Rlerror EDQUOT, one of
+ * user.flushed is held until its Tflush and then only flushed (the fid
+ * stays, uncommitted: a later Tclunk of it commits).
  *
  * With a real server (UVFS_HOSTFS: type "hostfs", spawned; UVFS_9P_SOURCE:
  * diod, from tests/conformance-diod.sh) the xattr tests check values end
@@ -328,6 +336,10 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	}
 	case P9_TFLUSH:
 		atomic_fetch_add(&fs->flushes, 1);
+		if (fs->cl_held && fs->cl_tag == t->tflush.oldtag)
+			fs->cl_held = false;    /* not run: the fid stays */
+		if (fs->rm_held && fs->rm_tag == t->tflush.oldtag)
+			fs->rm_held = false;    /* likewise */
 		if (fs->ct_held && fs->ct_tag == t->tflush.oldtag) {
 			/* a held Tlcreate: its reply first if it made the
 			 * file (flush(5)), then the Rflush */
@@ -393,6 +405,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			memcpy(new_names[nnew], t->tlcreate.name.s,
 			       t->tlcreate.name.len);
 			new_names[nnew][t->tlcreate.name.len] = '\0';
+			atomic_store(&fs->ct_mode, t->tlcreate.mode);
 			r.type = P9_RLCREATE;
 			r.rlcreate.qid.path = NEW_PATH_BASE + nnew++;
 			if (t->tlcreate.fid < 4096)
@@ -465,12 +478,32 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		}
 		break;
 	}
+	case P9_TLOCK:
+		atomic_fetch_add(&fs->tlocks, 1);
+		r.type = P9_RLOCK;
+		r.rlock.status = atomic_load(&fs->lock_busy) ?
+				 P9_LOCK_BLOCKED : P9_LOCK_SUCCESS;
+		break;
 	case P9_TCLUNK:
+		if (atomic_load(&fs->hold_clunks)) {
+			atomic_fetch_add(&fs->held_clunks, 1);
+			return;         /* never answered */
+		}
+		if (fs->rm_fid && t->tclunk.fid == fs->rm_fid) {
+			fs->rm_fid = 0;
+			atomic_fetch_add(&fs->rm_clunks, 1);
+		}
 		if (t->tclunk.fid < 4096 && fid_path[t->tclunk.fid] == 11)
 			atomic_fetch_add(&fs->lw_clunks, 1);
 		if (t->tclunk.fid < 4096 &&
 		    fid_path[t->tclunk.fid] == DIR_PATH)
 			atomic_fetch_add(&fs->dir_clunks, 1);
+		if (fs->xw_fid == t->tclunk.fid && fs->xw_hold) {
+			fs->xw_hold = false;    /* held: see P9_TFLUSH */
+			fs->cl_held = true;
+			fs->cl_tag = t->tag;
+			return;
+		}
 		if (fs->xw_fid == t->tclunk.fid) {
 			fs->xw_fid = P9_NOFID;
 			if (fs->xw_fail || fs->xw_got != fs->xw_size)
@@ -491,6 +524,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		atomic_fetch_add(&fs->xattr_msgs, 1);
 		fs->xw_fid = t->txattrcreate.fid;
 		fs->xw_fail = p9_str_eq(t->txattrcreate.name, "user.fail");
+		fs->xw_hold = p9_str_eq(t->txattrcreate.name, "user.flushed");
 		fs->xw_size = t->txattrcreate.attr_size;
 		fs->xw_got = 0;
 		r.type = P9_RXATTRCREATE;
@@ -507,9 +541,33 @@ static void handle(struct fake *fs, struct p9_msg *t)
 	case P9_TFSYNC:
 		r.type = P9_RFSYNC;
 		break;
-	case P9_TSETATTR:
+	case P9_TSETATTR: {
+		uint64_t path = t->tsetattr.fid < 4096 ?
+				fid_path[t->tsetattr.fid] : 0;
+		if (is_new(path) && (t->tsetattr.valid & P9_SETATTR_UID) &&
+		    atomic_load(&fs->chown_fail))
+			return rlerror(fs, t->tag, EPERM);
+		if (is_new(path) && (t->tsetattr.valid & P9_SETATTR_MODE))
+			atomic_store(&fs->sa_mode, t->tsetattr.mode);
 		r.type = P9_RSETATTR;
 		break;
+	}
+	case P9_TREMOVE: {
+		uint64_t path = t->tremove.fid < 4096 ?
+				fid_path[t->tremove.fid] : 0;
+		if (!is_new(path) || !new_names[path - NEW_PATH_BASE][0])
+			return rlerror(fs, t->tag, EOPNOTSUPP);
+		if (atomic_exchange(&fs->hold_remove, false)) {
+			fs->rm_held = true;     /* see P9_TFLUSH */
+			fs->rm_tag = t->tag;
+			fs->rm_fid = t->tremove.fid;
+			return;
+		}
+		new_names[path - NEW_PATH_BASE][0] = '\0';    /* gone */
+		atomic_fetch_add(&fs->new_removes, 1);
+		r.type = P9_RREMOVE;
+		break;
+	}
 	case P9_TSTATFS:
 		r.type = P9_RSTATFS;
 		r.rstatfs.bsize = 4096;

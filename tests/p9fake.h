@@ -34,6 +34,10 @@ struct fake {
 	bool xw_fail;           /* ... its commit fails */
 	uint64_t xw_size, xw_got;
 	atomic_int commits;     /* commits answered Rclunk */
+	bool xw_hold;           /* ... its commit is held until its Tflush,
+				 * then only Rflush: still not committed */
+	bool cl_held;
+	uint16_t cl_tag;
 	atomic_int xattr_msgs;  /* Txattrwalk + Txattrcreate + their I/O */
 	bool bye_once;          /* "bye" hangs up only the first time */
 	/* fencing over tcp: at the first Twrite while stall is set the
@@ -62,6 +66,24 @@ struct fake {
 	atomic_bool hold_cattr, cattr_held, cattr_release;
 	uint16_t cattr_tag;
 	uint64_t cattr_path;
+	/* the owner of "new*" files: the mode the last Tlcreate of one
+	 * asked, and of the last Tsetattr of its mode; with chown_fail a
+	 * Tsetattr of its owner answers EPERM; Tremove of one removes it */
+	atomic_uint ct_mode, sa_mode;
+	atomic_bool chown_fail;
+	atomic_int new_removes;
+	/* locks: a Tlock answers BLOCKED while lock_busy is set (SUCCESS
+	 * else); a Tclunk is not answered while hold_clunks is set */
+	atomic_bool lock_busy, hold_clunks;
+	atomic_int tlocks, held_clunks;
+	/* with hold_remove, the next Tremove of a "new*" file is held until
+	 * its Tflush, then only flushed (the fid stays); rm_clunks counts
+	 * the Tclunks of that fid after */
+	atomic_bool hold_remove;
+	bool rm_held;
+	uint16_t rm_tag;
+	uint32_t rm_fid;
+	atomic_int rm_clunks;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,

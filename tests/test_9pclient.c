@@ -82,7 +82,10 @@ int main(void)
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hang_force),
+		cmocka_unit_test(test_lock_blocked_clunk_held),
+		cmocka_unit_test(test_remove_flushed_clunked),
 		cmocka_unit_test(test_xattr_wire),
+		cmocka_unit_test(test_xattr_commit_flushed),
 		cmocka_unit_test(test_xattr_hostfs),
 		cmocka_unit_test(test_xattr_diod),
 		/* last: diod, continued after it, writes the reply of the

@@ -239,6 +239,80 @@ static void test_bad_options(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A lock the server answers BLOCKED while a Tclunk of ours is out is
+ * asked once more when the clunks are answered (the fid clunked may have
+ * held it).  A Tclunk the server leaves unanswered must not make that
+ * wait use up the call's deadline: the Tlock asked again then timed out
+ * before it was even sent, was taken for one whose outcome is unknown,
+ * and the session was cut to fence it (a lock request told failed must
+ * not stay granted): on this mount (fd:) the end of it, every call -EIO
+ * after; on a supervised one a loss (non-idempotent requests in flight
+ * -EIO, a spawned server killed).  The answer is BLOCKED: -EAGAIN, by
+ * the deadline, the mount fine.
+ */
+static void test_lock_blocked_clunk_held(void **state)
+{
+	struct fx x = { 0 };
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct timespec t0;
+	struct stat st;
+	int fd1, fd2, r;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=1500"), 0);
+	fd1 = uvfs_open(x.c, "/m/n1", O_RDWR, 0);
+	assert_true(fd1 >= 0);
+	fd2 = uvfs_open(x.c, "/m/n2", O_RDWR, 0);
+	assert_true(fd2 >= 0);
+	atomic_store(&x.fs.hold_clunks, true);
+	assert_int_equal(uvfs_close(x.c, fd1), 0);     /* its Tclunk: held */
+	for (int i = 0; i < 500 && !atomic_load(&x.fs.held_clunks); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&x.fs.held_clunks) > 0);
+	atomic_store(&x.fs.lock_busy, true);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = uvfs_fcntl_lock(x.c, fd2, F_OFD_SETLK, &fl, -1);
+	if (r != -EAGAIN)       /* was -ETIMEDOUT, and the mount dead */
+		fail_msg("the lock said %s after %ld ms, %d Tlock",
+			 strerror(-r), ms_since(&t0),
+			 atomic_load(&x.fs.tlocks));
+	assert_true(ms_since(&t0) < 1500 + 1000);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_close(x.c, fd2), 0);
+	fx_done(&x);
+}
+
+/*
+ * A Tremove past its deadline that the server flushed before it ran
+ * (this server has no Tunlinkat: an unlink is a Tremove of the file's
+ * fid): -ETIMEDOUT, the file still there, and the fid still the
+ * server's, so it is clunked.  Before, a Tremove that timed out left its
+ * fid to nobody: never clunked, its number never used again, held on
+ * the server until the connection ended.
+ */
+static void test_remove_flushed_clunked(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	fd = uvfs_open(x.c, "/m/newrm", O_CREAT | O_EXCL | O_RDWR, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	atomic_store(&x.fs.hold_remove, true);
+	assert_int_equal(uvfs_unlink(x.c, "/m/newrm"), -ETIMEDOUT);
+	assert_int_equal(atomic_load(&x.fs.new_removes), 0);
+	/* the clunks queued go out with the next requests, and at the
+	 * unmount */
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	assert_int_equal(atomic_load(&x.fs.rm_clunks), 1);     /* was 0 */
+	fx_done(&x);
+}
+
 static void test_hang_force(void **state)
 {
 	struct fx x = { 0 };

@@ -49,6 +49,34 @@ static void test_xattr_wire(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A setxattr whose commit (the Tclunk) the server flushed: the caller is
+ * told -ETIMEDOUT, so the value must never be set.  The flushed Tclunk
+ * did not happen: the xattr fid is still the server's, with the value,
+ * and any Tclunk of it commits.  Before, the driver clunked the fid
+ * again (as any fid a request failed on), and the value was set after
+ * the caller was told it was not.
+ */
+static void test_xattr_commit_flushed(void **state)
+{
+	struct fx x = { 0 };
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_setxattr(x.c, "/m/f", "user.flushed", "v", 1,
+				       0), -ETIMEDOUT);
+	assert_int_equal(atomic_load(&x.fs.flushes), 1);
+	/* the clunks queued go out with the next requests, and at the
+	 * unmount */
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(uvfs_setxattr(x.c, "/m/f", "user.ok", "v", 1, 0), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	/* user.ok's commit only (was 2: user.flushed's too) */
+	assert_int_equal(atomic_load(&x.fs.commits), 1);
+	fx_done(&x);
+}
+
 /* Whether name is in list[0..n). */
 static bool in_list(const char *list, ssize_t n, const char *name)
 {

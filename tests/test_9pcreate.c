@@ -18,7 +18,10 @@
  *     it did not happen; -ETIMEDOUT, no second Tlcreate, and the name is
  *     free for the next create;
  *   - a Tlcreate refused on its (spare clone) fid: the error, no second
- *     Tlcreate on a fresh fid.
+ *     Tlcreate on a fresh fid;
+ *   - a create for another user on a mount attached as root: no set-id
+ *     bits while root owns the file, and a chown that fails fails the
+ *     create (the file removed again).
  *
  * The reply lost with the connection (a reconnecting mount) is
  * test_9psession's test_create_reply_lost (-EIO, not -EEXIST).
@@ -259,6 +262,54 @@ static void test_create_bad_fid(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A create for another user on a mount attached as root: the server
+ * makes the file as root, and the driver gives it to the caller (a
+ * Tsetattr of its owner), then sets the set-user-ID and set-group-ID
+ * bits the chown cleared.  The set-id bits must not be on the file while
+ * root owns it, and a chown that fails must fail the create, the file
+ * removed again.  Before, the Tlcreate asked the caller's mode whole
+ * (04755: a set-user-ID file of root's) and the chown's failure was not
+ * looked at: the create succeeded and the caller wrote, through the
+ * handle the create opened, a set-user-ID-root program of its own.
+ */
+static void test_create_chown(void **state)
+{
+	struct fx x = { 0 };
+	struct uvfs_cred cred = { .uid = 1000, .gid = 1000 };
+	struct uvfs_ctx *uc;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=3000,uname=root"), 0);
+	assert_int_equal(uvfs_ctx_new(x.u, &cred, &uc), 0);
+
+	/* the chown works: the mode is set after it, set-id bits and all */
+	fd = uvfs_open(uc, "/m/pub/newsuid", O_CREAT | O_EXCL | O_RDWR,
+		       04755);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(uc, fd), 0);
+	assert_int_equal(atomic_load(&x.fs.ct_mode) & 06000, 0);
+	assert_int_equal(atomic_load(&x.fs.sa_mode) & 07777, 04755);
+
+	/* the chown fails: so does the create, and the file is gone */
+	atomic_store(&x.fs.chown_fail, true);
+	fd = uvfs_open(uc, "/m/pub/newroot", O_CREAT | O_EXCL | O_RDWR,
+		       04755);
+	if (fd >= 0)    /* was: 0, the file root's (and set-uid) */
+		fail_msg("the create succeeded; the Tlcreate asked mode %o",
+			 atomic_load(&x.fs.ct_mode));
+	assert_int_equal(fd, -EPERM);
+	assert_int_equal(atomic_load(&x.fs.ct_mode) & 06000, 0);
+	assert_int_equal(atomic_load(&x.fs.new_removes), 1);
+	assert_int_equal(uvfs_stat(uc, "/m/pub/newroot", &st), -ENOENT);
+	atomic_store(&x.fs.chown_fail, false);
+	uvfs_ctx_free(uc);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_create_late_reply),
 		cmocka_unit_test(test_create_flushed),
 		cmocka_unit_test(test_create_bad_fid),
+		cmocka_unit_test(test_create_chown),
 	};
 
 	/* the fake server writes to links the client cut */

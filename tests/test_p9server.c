@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ int main(void)
 		cmocka_unit_test(more_fids_than_descriptors),
 		cmocka_unit_test(concurrent_clients),
 		cmocka_unit_test(hostfs_binary),
+		cmocka_unit_test(hostfs_gone_client),
 		cmocka_unit_test(hostfs_max_fids),
 		RNV_TEST(walk_start_races_rename),
 		RNV_TEST(walk_registers_after_rename),

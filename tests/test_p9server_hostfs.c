@@ -3,7 +3,8 @@
  * (create, write, read, readdir, unlink, qids; Tlock and Tgetlock; a
  * create failing after the entry is made leaves no name), and
  * the uvfs-hostfs binary over an inherited socketpair (its --max-fids;
- * qids stable across a restart; a missing or unreadable directory).
+ * qids stable across a restart; a missing or unreadable directory; a
+ * request of a client gone while the server was stopped is not run).
  * Included by test_p9server.c (it uses that file's tiny file system,
  * client and helpers); not a program of its own.
  */
@@ -443,6 +444,124 @@ static void hostfs_max_fids(void **state)
 	}
 	close(devnull);
 	rmdir(tmpl);
+}
+
+/*
+ * A request in the input of a server that was stopped, whose client gave
+ * it up meanwhile (its deadline: a Tflush unanswered, the link cut) and
+ * told its caller it failed: when the server resumes, the request must
+ * not run ("failed" means "did not happen", docs/session.md).  Before,
+ * only a Tlock was refused so; a write landed after its caller was told
+ * it failed (and after whatever that caller wrote next through a new
+ * connection), a removal removed, a mkdir made, a truncation truncated,
+ * an xattr commit set its value.  One round per kind: the uvfs-hostfs
+ * binary stopped (SIGSTOP) with a connection set up, the request sent,
+ * the link cut (shutdown, close), the server resumed (SIGCONT) and
+ * waited for; then the host is looked at.
+ */
+enum gone_kind { GONE_WRITE, GONE_TRUNC, GONE_UNLINK, GONE_MKDIR,
+		 GONE_XATTR, GONE_N };
+
+static void gone_round(const char *bin, enum gone_kind k)
+{
+	struct tc c;
+	struct p9_msg t = { .tag = 9 };
+	char f[128], victim[128], made[128], buf[16];
+	int status, fd;
+	pid_t pid;
+
+	snprintf(f, sizeof(f), "%s/f", tmpl);
+	snprintf(victim, sizeof(victim), "%s/victim", tmpl);
+	snprintf(made, sizeof(made), "%s/made", tmpl);
+	fd = open(f, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "fresh", 5), 5);
+	close(fd);
+	fd = open(victim, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	rmdir(made);
+
+	memset(&c, 0, sizeof(c));
+	c.rbuf = malloc(TC_BUFSZ);
+	pid = spawn(bin, tmpl, &c.fd, -1);
+	tc_version(&c, 65536);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "f", NULL), 0);
+	assert_int_equal(tc_lopen(&c, 2, O_RDWR), 0);
+	if (k == GONE_XATTR) {
+		assert_int_equal(tc_walk(&c, 1, 3, "f", NULL), 0);
+		assert_int_equal(tc_xattrcreate(&c, 3, "user.stale", 5, 0), 0);
+		assert_int_equal(tc_pwrite(&c, 3, 0, "stale", 5), 5);
+	}
+
+	/* the server stops; the request goes into its input, and its
+	 * client gives it up and cuts the link */
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	switch (k) {
+	case GONE_WRITE:
+		t.type = P9_TWRITE;
+		t.twrite.fid = 2;
+		t.twrite.count = 5;
+		t.twrite.data = "STALE";
+		break;
+	case GONE_TRUNC:
+		t.type = P9_TSETATTR;
+		t.tsetattr.fid = 2;
+		t.tsetattr.valid = P9_SETATTR_SIZE;
+		break;
+	case GONE_UNLINK:
+		t.type = P9_TUNLINKAT;
+		t.tunlinkat.dirfid = 1;
+		t.tunlinkat.name = P9_STR("victim");
+		break;
+	case GONE_MKDIR:
+		t.type = P9_TMKDIR;
+		t.tmkdir.dfid = 1;
+		t.tmkdir.name = P9_STR("made");
+		t.tmkdir.mode = 0755;
+		break;
+	case GONE_XATTR:
+		t.type = P9_TCLUNK;     /* the commit */
+		t.tclunk.fid = 3;
+		break;
+	case GONE_N:
+		break;
+	}
+	tc_send(&c, &t);
+	assert_int_equal(shutdown(c.fd, SHUT_RDWR), 0);
+	close(c.fd);
+	free(c.rbuf);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+
+	/* nothing of it happened */
+	fd = open(f, O_RDONLY);
+	assert_true(fd >= 0);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(read(fd, buf, sizeof(buf)), 5);
+	close(fd);
+	assert_string_equal(buf, "fresh");
+	assert_int_equal(access(victim, F_OK), 0);
+	assert_int_equal(access(made, F_OK), -1);
+	assert_int_equal(getxattr(f, "user.stale", buf, sizeof(buf)), -1);
+}
+
+static void hostfs_gone_client(void **state)
+{
+	const char *bin = hostfs_bin();
+
+	(void)state;
+	if (!bin)
+		skip();
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	for (int k = 0; k < GONE_N; k++)
+		gone_round(bin, (enum gone_kind)k);
+	rm_rf(tmpl);
 }
 
 static void hostfs_binary(void **state)

@@ -173,17 +173,27 @@ int p9_lock_reclaim(struct conn *c, uint32_t fid,
 	return uvfs_lockset_each(ls, reclaim_one, &rc);
 }
 
-/* Waits (1 ms steps, at most the mount's timeout) until no Tclunk sent
- * here is unanswered; true if one was. */
+/* A Tlock answered BLOCKED while Tclunks sent here were out: the fid of
+ * one may have held the lock, and the server may have run the Tlock
+ * before that Tclunk.  Waits (1 ms steps) until none is unanswered, for
+ * at most half the time the call has left: true if one was out and all
+ * are answered now, and the Tlock is worth asking again (it has the
+ * other half).  A clunk the server leaves unanswered must not use the
+ * call's deadline up: the Tlock asked again would then time out unsent,
+ * be taken for one whose outcome is unknown, and cut the session (the
+ * fencing below) for a lock the server refused. */
 static bool clunks_settle(struct conn *c)
 {
-	struct timespec ts = { 0, 1000000 };
-	bool was = atomic_load(&c->clunks_out) > 0;
+	struct timespec ts = { 0, 1000000 }, dl;
 
-	for (long ms = 0; atomic_load(&c->clunks_out) > 0 &&
-			  ms < (long)c->s.timeout_ms; ms++)
+	if (atomic_load(&c->clunks_out) == 0)
+		return false;
+	deadline_in(&dl, c->s.timeout_ms);
+	rs_call_clamp(&dl);
+	deadline_in(&dl, ms_left(&dl) / 2);
+	while (atomic_load(&c->clunks_out) > 0 && ms_left(&dl) > 0)
 		nanosleep(&ts, NULL);
-	return was;
+	return atomic_load(&c->clunks_out) == 0;
 }
 
 int p9_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,

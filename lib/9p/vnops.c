@@ -418,6 +418,69 @@ static void nodewalk_fin(void *arg)
 }
 
 /*
+ * A file made as root for another caller (a mount attached as root):
+ * given to the caller by a Tsetattr of its owner through fid (the group
+ * the server chose stays: a set-group-ID directory's), then its set-id
+ * bits, which the server was not asked for (a set-user-ID file of
+ * root's, however briefly, is one whose content the caller writes
+ * through the handle the create opened) and which the chown would clear
+ * anyway.  0, or the first request's error: then the file is not the
+ * caller's, and the create must fail.
+ */
+static int give_file(struct p9sb *s, uint32_t fid, mode_t mode,
+		     const struct uvfs_cred *cred)
+{
+	struct p9_rgetattr ga = { 0 };
+	int r = getattr_fid(s, fid, &ga);
+
+	if (r == 0) {
+		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
+					   UVFS_SET_GID, .uid = cred->uid,
+					   .gid = ga.gid };
+		r = setattr_fid(s, fid, &sa);
+	}
+	if (r == 0 && (mode & 06000)) {
+		struct uvfs_setattr sa = { .valid = UVFS_SET_MODE,
+					   .mode = mode & 07777 };
+		r = setattr_fid(s, fid, &sa);
+	}
+	return r;
+}
+
+/*
+ * Tremove of fid: its file goes, and so does the fid, whatever the
+ * server answers (the fid's number is free again).  One that timed out
+ * may have been flushed before it ran, the fid still the server's, or
+ * lost with the session: it is clunked then (a Tclunk of a fid the
+ * server no longer has answers EBADF, which frees the number too).
+ * Before, such a fid was left to nobody, held on the server until the
+ * connection ended.  0 or the Tremove's error.
+ */
+static int tremove(struct p9sb *s, uint32_t fid)
+{
+	struct p9_msg m = { .type = P9_TREMOVE };
+	struct reply rp;
+	int r;
+
+	m.tremove.fid = fid;
+	r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
+	if (r == 0)
+		reply_free(&rp);
+	if (r == -ETIMEDOUT || r == -EIO)
+		clunk_async(&s->c, fid);
+	else
+		fid_free(&s->c, fid);
+	return r;
+}
+
+/* The file a create just made is not what the caller was told: removed
+ * through the fid the create opened. */
+static void undo_create(struct p9sb *s, uint32_t fid)
+{
+	(void)tremove(s, fid);
+}
+
+/*
  * A regular file: Tlcreate(clone, O_RDWR|O_CREAT|O_EXCL) on the
  * directory's spare clone, with the Twalk(dir -> clone) of the next
  * create's spare in the same message train (independent fids: a server
@@ -431,7 +494,10 @@ static void nodewalk_fin(void *arg)
  * cannot go together (a server may run the Tlcreate first, on a fid it
  * does not have yet): the first create in a directory walks its clone
  * first (two round trips).  Attached as root for another caller: the
- * Tgetattr and Tsetattr of the chown, waited for.
+ * file is made without its set-id bits, and given to the caller before
+ * anything else is done with it (give_file: the Tgetattr and Tsetattr
+ * of the chown, waited for); if that fails, the file is removed again
+ * and the create fails with that error.
  */
 static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 		      const char *name, mode_t mode, uint32_t gid,
@@ -439,14 +505,14 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 {
 	struct p9_msg m = { .type = P9_TLCREATE };
 	struct p9_msg sm = { .type = P9_TWALK };
-	struct p9_rgetattr ga = { 0 };
 	struct rpc_async sa;
 	struct reply rp;
 	uint32_t cf, iounit, sf = 0;
 	uint64_t gen = sb_gen(s);
 	struct fid *spare;
 	bool spare_out = false;
-	int r, ar = -1;
+	bool chown = cred && s->uid == 0 && cred->uid != 0;
+	int r;
 
 	/* the directory's spare clone, made beside the last create */
 	pthread_mutex_lock(&s->lock);
@@ -479,7 +545,8 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	m.tlcreate.fid = cf;
 	m.tlcreate.name = p9_str(name);
 	m.tlcreate.flags = 02 | 0100 | 0200;    /* O_RDWR|O_CREAT|O_EXCL */
-	m.tlcreate.mode = mode & 07777;
+	/* made as root for another: no set-id bits while root owns it */
+	m.tlcreate.mode = mode & (chown ? 01777 : 07777);
 	m.tlcreate.gid = gid;
 	r = rpc(&s->c, &m, P9_RLCREATE, &rp, CL_CLUNK, cf);
 	if (spare_out) {
@@ -505,6 +572,10 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	iounit = rp.m.rlcreate.iounit;
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
+	if (chown && (r = give_file(s, cf, mode, cred)) != 0) {
+		undo_create(s, cf);
+		return r;
+	}
 	node_new_file(s, *ino);
 	/* the server's answer: the name is the new file's now; the node
 	 * stays in the table until the core's vget (node_pin) */
@@ -539,24 +610,6 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 				nodewalk_fin, j, 0);
 	} else {
 		free(j);
-	}
-	if (cred && s->uid == 0 && cred->uid != 0) {
-		/* attached as root: give the file to the caller, keeping the
-		 * group the server chose (setgid dirs) */
-		ar = getattr_fid(s, cf, &ga);
-		struct uvfs_setattr sa2 = { .valid = UVFS_SET_UID |
-					    UVFS_SET_GID, .uid = cred->uid,
-					    .gid = ga.gid };
-		if (ar == 0)
-			ar = setattr_fid(s, cf, &sa2);
-		ga.uid = cred->uid;
-		if (ar == 0 && (mode & 06000)) {
-			/* the chown cleared the set-id bits */
-			sa2.valid = UVFS_SET_MODE;
-			sa2.mode = mode & 07777;
-			ar = setattr_fid(s, cf, &sa2);
-			ga.mode = (ga.mode & S_IFMT) | (mode & 07777);
-		}
 	}
 	/* No attributes are kept: without a chown none were asked; with
 	 * one, their ctime is the create's, and the chown's, a moment
@@ -725,9 +778,7 @@ static int link_once(struct uvfs_sb *sb, void *dir, const char *name,
 static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		       const char *name, int isdir)
 {
-	struct p9_msg m = { .type = P9_TREMOVE };
 	struct p9_rgetattr ga = { 0 };
-	struct reply rp;
 	mode_t type = 0;
 	uint32_t f;
 	int r;
@@ -739,17 +790,12 @@ static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		nf = NULL;
 	}
 	if (nf) {
-		m.tremove.fid = nf->num;
+		f = nf->num;
 		free(nf);       /* the number is ours: Tremove consumes it */
-		r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
-		if (r == 0)
-			reply_free(&rp);
-		if (r != -ETIMEDOUT && r != -EIO)
-			fid_free(&s->c, m.tremove.fid);
+		r = tremove(s, f);
 		if (r != -ENOENT)
 			return r;
 		/* (a path-named fid gone stale: by the name, below) */
-		m = (struct p9_msg){ .type = P9_TREMOVE };
 	}
 	r = walk(s, dirfid, name, &f, NULL);
 	if (r)
@@ -763,14 +809,7 @@ static int remove_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
 		clunk_async(&s->c, f);
 		return r;
 	}
-	/* Tremove clunks the fid whatever the outcome */
-	m.tremove.fid = f;
-	r = rpc(&s->c, &m, P9_RREMOVE, &rp, CL_NONE, 0);
-	if (r == 0)
-		reply_free(&rp);
-	if (r != -ETIMEDOUT && r != -EIO)
-		fid_free(&s->c, f);
-	return r;
+	return tremove(s, f);
 }
 
 static int unlink_once(struct uvfs_sb *sb, void *dir, const char *name,

@@ -24,8 +24,10 @@
  * fid: its Tread answers EBADF), the whole sequence runs again, up to
  * XATTR_TRIES times; a caller restarted under every time gets EIO.
  * set/remove: Twalk (clone), Txattrcreate(clone, name, size, flags),
- * Twrite the value, Tclunk, which commits: its Rlerror is the answer.
- * Not replayed: after a restart under them they fail with EIO. */
+ * Twrite the value, Tclunk, which commits: its Rlerror is the answer; a
+ * commit that timed out is never sent again (its fid is left to the
+ * session's end).  Not replayed: after a restart under them they fail
+ * with EIO. */
 
 #define XATTR_TRIES 3   /* get/list: runs of the sequence */
 
@@ -162,11 +164,20 @@ static int xattr_set_once(struct p9sb *s, struct node *n, const char *name,
 	}
 	struct p9_msg c = { .type = P9_TCLUNK };
 	c.tclunk.fid = xf;
-	r = rpc_x(&s->c, &c, P9_RCLUNK, &rp, CL_CLUNK, xf, RPC_NOREPLAY);
-	if (r == 0) {
+	r = rpc_x(&s->c, &c, P9_RCLUNK, &rp, CL_NONE, 0, RPC_NOREPLAY);
+	if (r == 0)
 		reply_free(&rp);
+	/* The commit.  Answered (Rclunk or Rlerror), the fid is gone: a
+	 * Tclunk always takes it; lost with the session, it is gone too
+	 * (the next server never had it).  Timed out, it may have been
+	 * flushed before it ran, or not sent at all (the deadline, no
+	 * memory): the fid is then still the server's, holding the value,
+	 * and any Tclunk of it would set what the caller is told was not.
+	 * So its number is kept out of use, never clunked: the server drops
+	 * the fid, uncommitted, with the session (hostfs; diod commits
+	 * even then: docs/9p-client.md). */
+	if (r != -ETIMEDOUT && r != -ENOMEM)
 		fid_free(&s->c, xf);
-	}
 out:
 	/* a restart in between: the new server never had the xattr fid, so
 	 * whatever failed, the old one may or may not have committed */

@@ -300,12 +300,24 @@ static int do_clunk(struct run *x, bool remove)
 	return 0;
 }
 
-/* Whether the client is gone: it closed (or reset) the connection this
- * request came on.  A client gives a request up at its deadline and then
- * cuts the connection so that the request never happens (fencing); a
- * request it gave up may still be in our input when we resume (a stopped
- * server), and a lock taken for it would be held until we see the end of
- * the input.  So a lock request looks first. */
+/* --- a client that is gone ---
+ *
+ * A client gives a request up at its deadline and, when the server does
+ * not confirm the flush, cuts the connection and tells its caller that
+ * the request failed (fencing, docs/session.md).  The request may still
+ * be in our input when we get to it (a server that was stopped, or
+ * behind on its input), and then it must not happen: a write would land
+ * after its caller was told it failed (and after what that caller wrote
+ * next through a new connection), a removal would remove what the
+ * caller may have made again meanwhile, a lock would be held for nobody.
+ * So a request that changes the export looks at the connection first,
+ * and is not run if its client hung up or reset it (its end of input:
+ * the replies could not be read anyway).  A request that only reads, or
+ * makes fids (they go with the connection), is run as before.  One
+ * poll(2) per such request. */
+
+/* Whether the client is gone: it closed, shut down or reset the
+ * connection this request came on. */
 static bool peer_gone(struct conn *c)
 {
 	struct pollfd p = { .fd = c->outfd,
@@ -314,6 +326,26 @@ static bool peer_gone(struct conn *c)
 	if (poll(&p, 1, 0) != 1)
 		return false;
 	return (p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0;
+}
+
+#define P9_DOTL_TRUNC 01000     /* 9P2000.L's O_TRUNC (Linux's value) */
+
+/* Whether t may change the export: a file's data, attributes or names,
+ * a lock, an extended attribute (the Tclunk that commits it). */
+static bool changes_export(struct conn *c, const struct p9_msg *t)
+{
+	switch (t->type) {
+	case P9_TWRITE: case P9_TSETATTR: case P9_TLCREATE: case P9_TMKDIR:
+	case P9_TSYMLINK: case P9_TMKNOD: case P9_TLINK: case P9_TRENAME:
+	case P9_TRENAMEAT: case P9_TUNLINKAT: case P9_TREMOVE: case P9_TLOCK:
+		return true;
+	case P9_TLOPEN:
+		return (t->tlopen.flags & P9_DOTL_TRUNC) != 0;
+	case P9_TCLUNK:
+		return srv_is_xattr_fid(c, t->tclunk.fid);
+	default:
+		return false;
+	}
 }
 
 /* The operations of one fid (or two) that hold it shared and answer a
@@ -357,10 +389,6 @@ static int do_simple(struct run *x)
 	}
 	if (t->type == P9_TFSYNC && !x->f->pub.opened) {
 		err = -EBADF;
-		goto unlock;
-	}
-	if (t->type == P9_TLOCK && peer_gone(x->c)) {
-		err = -ECONNRESET;      /* nobody to tell: not granted */
 		goto unlock;
 	}
 	struct p9srv_req *r = x->r;
@@ -757,6 +785,8 @@ int srv_dispatch(struct run *x)
 
 	if (names_xattr_fid(x->c, t))
 		return -EBADF;
+	if (changes_export(x->c, t) && peer_gone(x->c))
+		return -ECONNRESET;     /* nobody to tell: not run */
 	switch (t->type) {
 	case P9_TATTACH:  return do_attach(x);
 	case P9_TWALK:    return do_walk(x);
