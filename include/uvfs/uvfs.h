@@ -255,10 +255,11 @@ ssize_t uvfs_readdir(struct uvfs_ctx *ctx, int fd, struct uvfs_dirent *ents,
 int uvfs_fstype_register(struct uvfs *u, const struct uvfs_fstype_ops *ops);
 /* Unmounts every instance of the type (FORCE, or DETACH when flags say so;
  * FORCE also kills the instances a lazy unmount took out of the namespace
- * before, still in use) and waits up to deadline_ms (<0: default deadline) until none of them can
- * call the driver again (each superblock shut down; dead handles that are
- * still open keep only a shell): -ETIMEDOUT if that does not happen in time
- * (the type then stays registered but refuses new mounts).  With DETACH,
+ * before, still in use) and waits up to deadline_ms (<0: default
+ * deadline) until none of them can call the driver again (each superblock
+ * shut down; dead handles that are still open keep only a shell):
+ * -ETIMEDOUT if that does not happen in time (the type then stays
+ * registered but refuses new mounts).  With DETACH,
  * instances still in use are only shut down at their last release. */
 int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			   int deadline_ms);

@@ -313,9 +313,8 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
 
 /* A forced unregister's instances that are out of the namespace already
  * (sb->detached: lazily unmounted, still in use): killed as the attached
- * ones were, so
- * that the wait below does not last until the deadline while they can
- * still call the driver.  Each is claimed (ACTIVE -> UNMOUNTING) and held
+ * ones were, so that the wait below does not last until the deadline
+ * while they can still call the driver.  Each is claimed (ACTIVE -> UNMOUNTING) and held
  * (kill_hold) in one step under vc_lock, and under types_lock, which
  * keeps every sb of the list from being freed, then killed outside it. */
 static void kill_detached(struct uvfs *u, struct fstype *t)
