@@ -206,6 +206,19 @@ static void test_fstype_unregister(void **state)
 	assert_only_root(live);
 }
 
+/* Type memfs2 registered and mounted at /mnt/x, its file f ("lazy") open
+ * for reading in a new context (*c): => the descriptor. */
+static int memfs2_file_open(struct uvfs_ctx **c)
+{
+	memfs2_ops = uvfs_memfs_ops;
+	memfs2_ops.name = "memfs2";
+	OK(uvfs_fstype_register(U, &memfs2_ops));
+	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
+	put(R, "/mnt/x/f", "lazy");
+	*c = new_ctx("keeps it");
+	return (int)OK(uvfs_open(*c, "/mnt/x/f", O_RDONLY, 0));
+}
+
 static void test_fstype_unregister_timeout(void **state)
 {
 	struct uvfs_ctx *c;
@@ -215,13 +228,7 @@ static void test_fstype_unregister_timeout(void **state)
 
 	(void)state;
 	live = live_vnodes();
-	memfs2_ops = uvfs_memfs_ops;
-	memfs2_ops.name = "memfs2";
-	OK(uvfs_fstype_register(U, &memfs2_ops));
-	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
-	put(R, "/mnt/x/f", "lazy");
-	c = new_ctx("keeps it");
-	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	fd = memfs2_file_open(&c);
 	/* lazily: the open file keeps its superblock, so the wait times out;
 	 * the type stays registered but refuses new mounts */
 	ERR(uvfs_fstype_unregister(U, "memfs2", UVFS_UMOUNT_DETACH, 200),
@@ -249,13 +256,7 @@ static void test_fstype_unregister_detached(void **state)
 
 	(void)state;
 	live = live_vnodes();
-	memfs2_ops = uvfs_memfs_ops;
-	memfs2_ops.name = "memfs2";
-	OK(uvfs_fstype_register(U, &memfs2_ops));
-	OK(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""));
-	put(R, "/mnt/x/f", "lazy");
-	c = new_ctx("keeps it");
-	fd = (int)OK(uvfs_open(c, "/mnt/x/f", O_RDONLY, 0));
+	fd = memfs2_file_open(&c);
 	OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH));
 	assert_int_equal(OK(uvfs_read(c, fd, buf, sizeof(buf))), 4);
 	OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));

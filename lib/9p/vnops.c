@@ -473,13 +473,6 @@ static int tremove(struct p9sb *s, uint32_t fid)
 	return r;
 }
 
-/* The file a create just made is not what the caller was told: removed
- * through the fid the create opened. */
-static void undo_create(struct p9sb *s, uint32_t fid)
-{
-	(void)tremove(s, fid);
-}
-
 /*
  * A regular file: Tlcreate(clone, O_RDWR|O_CREAT|O_EXCL) on the
  * directory's spare clone, with the Twalk(dir -> clone) of the next
@@ -573,7 +566,7 @@ static int create_reg(struct p9sb *s, struct node *dir, struct fid *df,
 	*ino = rp.m.rlcreate.qid.path;
 	reply_free(&rp);
 	if (chown && (r = give_file(s, cf, mode, cred)) != 0) {
-		undo_create(s, cf);
+		(void)tremove(s, cf);   /* not the caller's: it goes */
 		return r;
 	}
 	node_new_file(s, *ino);

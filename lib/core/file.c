@@ -344,6 +344,20 @@ int uvfs_ctx_new(struct uvfs *u, const struct uvfs_cred *cred,
 	return 0;
 }
 
+/* A descriptor's file, taken out of ctx's table: closed as Linux's
+ * filp_close closes it (uvfs_close, a dup2 over it, the context's free):
+ * flushed for ctx's credentials, then the descriptor's hold dropped.
+ * => the flush's error. */
+static int fd_close(struct uvfs_ctx *ctx, struct file *f)
+{
+	int err;
+
+	cred_set_current(&ctx->cred);   /* whom the flush is for */
+	err = file_flush(f);
+	file_put(f);
+	return err;
+}
+
 void uvfs_ctx_free(struct uvfs_ctx *ctx)
 {
 	struct uvfs *u;
@@ -370,13 +384,10 @@ void uvfs_ctx_free(struct uvfs_ctx *ctx)
 	pthread_mutex_unlock(&ctx->fd_lock);
 
 	/* each descriptor closed as uvfs_close does, flush included (as
-	 * Linux's exit closes every file with filp_close) */
-	cred_set_current(&ctx->cred);
+	 * Linux's exit closes every file) */
 	for (int fd = 0; fd < nfds; fd++)
-		if (fds[fd]) {
-			(void)file_flush(fds[fd]);
-			file_put(fds[fd]);
-		}
+		if (fds[fd])
+			(void)fd_close(ctx, fds[fd]);
 	free(fds);
 	path_put(&cwd);
 	path_put(&root);
@@ -423,9 +434,7 @@ mode_t uvfs_umask(struct uvfs_ctx *ctx, mode_t mask)
 int uvfs_close(struct uvfs_ctx *ctx, int fd)
 {
 	struct file *f;
-	int err;
 
-	cred_set_current(&ctx->cred);   /* whom the operations are for */
 	pthread_mutex_lock(&ctx->fd_lock);
 	f = fdt_lookup_locked(ctx, fd);
 	if (f)
@@ -433,9 +442,7 @@ int uvfs_close(struct uvfs_ctx *ctx, int fd)
 	pthread_mutex_unlock(&ctx->fd_lock);
 	if (!f)
 		return -EBADF;
-	err = file_flush(f);
-	file_put(f);
-	return err;
+	return fd_close(ctx, f);
 }
 
 int uvfs_dup(struct uvfs_ctx *ctx, int fd)
@@ -475,13 +482,10 @@ int uvfs_dup2(struct uvfs_ctx *ctx, int fd, int newfd)
 		r = newfd;
 	}
 	pthread_mutex_unlock(&ctx->fd_lock);
-	if (old) {
-		/* newfd closed: flushed as uvfs_close does (its error has
-		 * nobody to go to, as Linux's dup2 drops filp_close's) */
-		cred_set_current(&ctx->cred);
-		(void)file_flush(old);
-		file_put(old);
-	}
+	/* newfd closed as uvfs_close does (its error has nobody to go to,
+	 * as Linux's dup2 drops filp_close's) */
+	if (old)
+		(void)fd_close(ctx, old);
 	return r;
 }
 
