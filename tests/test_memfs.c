@@ -248,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_holes_fallocate),
 		cmocka_unit_test(test_large_writes),
+		cmocka_unit_test(test_stream_overwrite),
 		cmocka_unit_test(test_xattr_space),
 		cmocka_unit_test_setup_teardown(test_xattr_ops, setup,
 						teardown),

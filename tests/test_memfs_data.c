@@ -1,7 +1,8 @@
 /*
  * test_memfs_data.c - memfs's data: holes and truncate, the size= limit,
  * large writes (pages prefilled outside the node lock, whole under
- * concurrency), and fallocate with SEEK_DATA/SEEK_HOLE.
+ * concurrency), whole pages of a large file overwritten around the
+ * cache, and fallocate with SEEK_DATA/SEEK_HOLE.
  * Included by test_memfs.c (it uses that file's stand-in for the core,
  * its fixture and helpers); not a program of its own.
  */
@@ -323,6 +324,106 @@ static void test_large_writes(void **state)
 		assert_int_equal(all[i], all[3]);       /* one writer's, whole */
 	ops->reclaim(&f->sb, a);
 	ops->reclaim(&f->sb, s2);
+	f->nheld = 0;
+	fx_unmount(f);
+}
+
+/* A file of 16 MiB or more: a write's whole pages go around the cache
+ * (memfs_page_fill, op_write's STREAM_FILE_MIN), its partial pages through
+ * the plain copy.  Every page of the file is checked against a model after
+ * 4 KiB writes from sources of every alignment, at aligned and unaligned
+ * offsets, into written pages, holes and past the end; and a reader
+ * racing the whole-page writes sees each page whole, old or new. */
+struct page_reader {
+	struct fx *f;
+	void *file;
+	off_t off;
+	atomic_bool stop;
+	atomic_int torn;
+	pthread_t tid;
+};
+
+static void *page_reader_main(void *arg)
+{
+	struct page_reader *r = arg;
+	unsigned char pg[4096];
+
+	while (!atomic_load(&r->stop)) {
+		if (ops->read(&r->f->sb, r->file, NULL, pg, sizeof(pg),
+			      r->off) != (ssize_t)sizeof(pg)) {
+			atomic_fetch_add(&r->torn, 1);
+			continue;
+		}
+		for (size_t i = 1; i < sizeof(pg); i++)
+			if (pg[i] != pg[0]) {
+				atomic_fetch_add(&r->torn, 1);
+				break;
+			}
+	}
+	return NULL;
+}
+
+static void test_stream_overwrite(void **state)
+{
+	enum { BIG = 17 << 20, PG = 4096 };
+	static unsigned char want[BIG + 5 * PG], got[BIG + 5 * PG];
+	static unsigned char src[3 * PG + 64];
+	off_t size = BIG + PG;
+	struct fx *f;
+	void *a;
+
+	(void)state;
+	f = fx_mount("");
+	a = mkh(f, f->root, "big", S_IFREG | 0644);
+	memset(want, 0, sizeof(want));
+	fill_pat(want, BIG, 0, 5);
+	for (off_t o = 0; o < BIG; o += 1 << 20)        /* 1 MiB writes */
+		assert_int_equal(pwr(f, a, want + o, 1 << 20, o), 1 << 20);
+	assert_int_equal(set_size(f, a, size), 0);      /* a hole's page */
+	unsigned seed = 6;
+	for (size_t align = 0; align < 64; align += 7) {
+		off_t offs[] = {
+			0, PG, (off_t)(align + 1) * 37 * PG,    /* whole pages */
+			BIG - PG,                               /* the last one */
+			BIG,                                    /* the hole */
+			BIG + PG,                               /* past the end */
+			(off_t)(align + 3) * 41 * PG + 100,     /* halves */
+		};
+		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+			/* one, two or three pages: whole ones go around
+			 * the cache, each from its own place in src */
+			size_t len = PG * (1 + (i + align) % 3);
+			fill_pat(src + align, len, offs[i], seed++);
+			assert_int_equal(pwr(f, a, src + align, len, offs[i]),
+					 (ssize_t)len);
+			memcpy(want + offs[i], src + align, len);
+			if (offs[i] + (off_t)len > size)
+				size = offs[i] + (off_t)len;
+		}
+	}
+	assert_int_equal(sget(f, a).st_size, size);
+	assert_int_equal(ops->read(&f->sb, a, NULL, got, sizeof(got), 0),
+			 size);
+	for (off_t o = 0; o < size; o += PG)
+		assert_memory_equal(got + o, want + o,
+				    size - o < PG ? size - o : PG);
+
+	/* whole-page writes of one byte value each against a reader */
+	struct page_reader r = { .f = f, .file = a, .off = 5 * PG };
+	atomic_init(&r.stop, false);
+	atomic_init(&r.torn, 0);
+	memset(src, 0, PG);
+	assert_int_equal(pwr(f, a, src, PG, r.off), PG);
+	assert_int_equal(pthread_create(&r.tid, NULL, page_reader_main, &r),
+			 0);
+	for (int i = 0; i < 20000; i++) {
+		memset(src + 1, i & 0xff, PG);
+		assert_int_equal(pwr(f, a, src + 1, PG, r.off), PG);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(r.tid, NULL);
+	assert_int_equal(atomic_load(&r.torn), 0);
+	ops->reclaim(&f->sb, a);
 	f->nheld = 0;
 	fx_unmount(f);
 }

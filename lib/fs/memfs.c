@@ -852,6 +852,13 @@ static ssize_t op_read(struct uvfs_sb *sb, void *priv, void *fh, void *buf,
  * (a small write costs a lock round trip more for nothing). */
 #define PREFILL_MIN ((size_t)64 << 10)
 #define PREFILL_MAX 256
+/* A whole page overwritten in a file of STREAM_FILE_MIN bytes or more goes
+ * around the cache too (memfs_page_fill): a file that large is past the
+ * caches (a random 4 KiB write's page is not in them, and a plain copy
+ * reads each of its lines first), and a page of a file that small may be
+ * one just read or written (docs/memfs.md, "Filling a page around the
+ * cache"). */
+#define STREAM_FILE_MIN ((off_t)16 << 20)
 _Static_assert(PREFILL_MAX <= MEMFS_POOL_BATCH, "one pool call per write");
 
 /* One write's pages filled ahead: on the writer's stack, its own. */
@@ -915,6 +922,7 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 	struct node *nd = priv;
 	struct prefill pf;
 	size_t done = 0;
+	bool streamed = false;
 	off_t pos;
 	int err = 0;
 
@@ -963,9 +971,18 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		err = memfs_page_for_write(fs, nd, p >> PG_SHIFT, &pg);
 		if (err != 0)
 			break;
-		memcpy(pg + po, (const char *)buf + done, chunk);
+		if (chunk == PG_SIZE && nd->size >= STREAM_FILE_MIN) {
+			/* readers copy under the node lock: the fence
+			 * below comes before its release */
+			memfs_page_fill(pg, (const char *)buf + done);
+			streamed = true;
+		} else {
+			memcpy(pg + po, (const char *)buf + done, chunk);
+		}
 		done += chunk;
 	}
+	if (streamed)
+		memfs_page_fill_end();
 	if (done > 0) {
 		err = 0;
 		if (pos + (off_t)done > nd->size)

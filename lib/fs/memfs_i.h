@@ -326,14 +326,16 @@ int memfs_page_for_write(struct memfs *fs, struct node *n, uint64_t idx,
 int memfs_pool_get(char **pages, unsigned n, bool zero);
 /* Gives back one page from memfs_pool_get. */
 void memfs_pool_put(void *pg);
-/* Fills dst, a page from memfs_pool_get that no other thread can see yet,
- * with the PG_SIZE bytes at src (any alignment), with stores that go
- * around the caches where the machine has them: such a store need not
- * first read the line it replaces, which for a page not touched lately
- * (a pool page) is what a plain copy pays most for (docs/memfs.md, "Page
- * memory").  For pages a large write fills, which nobody reads soon.
- * memfs_page_fill_end must follow the last fill before the page is
- * published (put in a file's page tree). */
+/* Fills dst, a page from memfs_pool_get that no other thread can see yet
+ * or a page of a file whose node lock the caller holds, with the PG_SIZE
+ * bytes at src (any alignment), with stores that go around the caches
+ * where the machine has them: such a store need not first read the line
+ * it replaces, which for a page not touched lately (a pool page, a page of
+ * a file larger than the caches) is what a plain copy pays most for
+ * (docs/memfs.md, "Filling a page around the cache").  For pages nobody
+ * reads soon.  memfs_page_fill_end must follow the last fill before the
+ * page is published (put in a file's page tree) or the node lock is
+ * dropped. */
 void memfs_page_fill(char *dst, const char *src);
 void memfs_page_fill_end(void);
 /* The pool's limits, in chunks of 2 MiB: empty chunks kept as they are
