@@ -5,7 +5,10 @@
  *
  * A directory (struct dir) is a name hash for lookup plus an array of its
  * entries in insertion order, with tombstones, that gives readdir stable
- * cookies; a struct dent is one name, made by dent_new and inserted under
+ * cookies (found by a binary search of the array); each entry knows its
+ * index in the array (dent.slot, moved by a compaction), so a removal
+ * finds its slot without a search, which in a directory of 10 000 names
+ * was 14 probes of a cold array per unlink; a struct dent is one name, made by dent_new and inserted under
  * ns_lock written, freed when removed (dir_remove) or with its directory
  * (memfs_dir_fini).  Every change of links takes ns_lock written and then the
  * node locks, one at a time (the lock order in memfs.c).
@@ -32,8 +35,9 @@ static struct dent *dent_new(const char *name, size_t len)
 	de->hnext = NULL;
 	de->child = NULL;
 	de->seq = 0;
+	de->slot = 0;
 	de->hash = name_hash(name, len);
-	de->len = len;
+	de->len = (uint16_t)len;
 	memcpy(de->name, name, len + 1);
 	return de;
 }
@@ -79,8 +83,10 @@ static void dir_compact(struct dir *d)
 	size_t j = 0;
 
 	for (size_t i = 0; i < d->nord; i++)
-		if (d->ord[i].de != NULL)
+		if (d->ord[i].de != NULL) {
+			d->ord[i].de->slot = j;
 			d->ord[j++] = d->ord[i];
+		}
 	d->nord = j;
 	d->ntomb = 0;
 }
@@ -138,6 +144,7 @@ static void dir_insert(struct dir *d, struct dent *de)
 	d->tab[b] = de;
 	d->ord[d->nord].seq = de->seq;
 	d->ord[d->nord].de = de;
+	de->slot = d->nord;
 	d->nord++;
 	d->nent++;
 }
@@ -151,7 +158,7 @@ static void dir_remove(struct dir *d, struct dent *de)
 	while (*pp != de)
 		pp = &(*pp)->hnext;
 	*pp = de->hnext;
-	i = memfs_dir_slot(d, de->seq);
+	i = de->slot;
 	assert(i < d->nord && d->ord[i].de == de);
 	d->ord[i].de = NULL;
 	d->ntomb++;

@@ -87,9 +87,13 @@ struct dent {
 	struct node *child;     /* ns */
 	uint64_t seq;           /* ns: position in the listing, set at insert */
 	uint64_t hash;          /* c */
-	size_t len;             /* c */
+	size_t slot;            /* ns: its index in the directory's ord (set
+				   at insert, moved by a compaction): a
+				   removal finds it without a search */
+	uint16_t len;           /* c: <= NAME_MAX */
 	char name[];            /* c */
 };
+_Static_assert(NAME_MAX <= UINT16_MAX, "dent.len holds a name length");
 
 /* A place in a directory's listing; de NULL once the entry is gone. */
 struct slot {
