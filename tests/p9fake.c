@@ -40,7 +40,9 @@
  *            "newbadf": Rlerror EBADF (the fid unknown), not made;
  *            Tremove of one removes it (new_removes; with hold_remove
  *            it is held until its Tflush and only flushed), a Tsetattr
- *            of its owner answers EPERM while chown_fail is set
+ *            of its owner answers EPERM while chown_fail is set;
+ *            Tmkdir, Tsymlink and Tmknod make "new*" names too (their
+ *            type kept for Tgetattr; mkdirs, symlinks, mknods count them)
  *
  * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
  * is left unanswered while hold_clunks is set.
@@ -129,6 +131,7 @@ static const struct { const char *name; uint64_t path; } names[] = {
 
 /* The "new*" files made (the server thread's, cleared by fx_mount). */
 static char new_names[NEW_MAX][32];
+static mode_t new_types[NEW_MAX];       /* S_IFREG, S_IFDIR, ... */
 static unsigned nnew;
 
 void fake_reset(void)
@@ -136,14 +139,15 @@ void fake_reset(void)
 	nnew = 0;
 }
 
-static bool is_dir(uint64_t path)
-{
-	return path == 1 || path == DIR_PATH || path == PUB_PATH;
-}
-
 static bool is_new(uint64_t path)
 {
 	return path >= NEW_PATH_BASE && path < NEW_PATH_BASE + NEW_MAX;
+}
+
+static bool is_dir(uint64_t path)
+{
+	return path == 1 || path == DIR_PATH || path == PUB_PATH ||
+	       (is_new(path) && new_types[path - NEW_PATH_BASE] == S_IFDIR);
 }
 
 /* The path a name walks to, 0 if none (".." aside). */
@@ -194,9 +198,39 @@ static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
 	r.rgetattr.qid.type = is_dir(path) ? P9_QTDIR : P9_QTFILE;
 	r.rgetattr.mode = path == PUB_PATH ? S_IFDIR | 0777 :
 			  is_dir(path) ? S_IFDIR | 0755 : S_IFREG | 0644;
+	if (is_new(path) && new_types[path - NEW_PATH_BASE] != S_IFDIR)
+		r.rgetattr.mode = new_types[path - NEW_PATH_BASE] | 0644;
 	r.rgetattr.nlink = 1;
 	r.rgetattr.size = path * 100;
 	send_msg(fs, &r);
+}
+
+/* Tmkdir, Tsymlink, Tmknod of a "new*" name (in any directory): made,
+ * of type, with *qid its qid; else an Rlerror was sent (false). */
+static bool make_new(struct fake *fs, uint16_t tag, struct p9_str name,
+		     mode_t type, struct p9_qid *qid)
+{
+	if (name.len <= 3 || name.len >= 32 || memcmp(name.s, "new", 3)) {
+		rlerror(fs, tag, EOPNOTSUPP);
+		return false;
+	}
+	if (name_path(name)) {
+		rlerror(fs, tag, EEXIST);
+		return false;
+	}
+	if (nnew == NEW_MAX) {
+		rlerror(fs, tag, ENOSPC);
+		return false;
+	}
+	memcpy(new_names[nnew], name.s, name.len);
+	new_names[nnew][name.len] = '\0';
+	new_types[nnew] = type;
+	*qid = (struct p9_qid){ .path = NEW_PATH_BASE + nnew++,
+				.type = type == S_IFDIR ? P9_QTDIR :
+					type == S_IFLNK ? P9_QTSYMLINK : 0 };
+	atomic_fetch_add(type == S_IFDIR ? &fs->mkdirs : type == S_IFLNK ?
+			 &fs->symlinks : &fs->mknods, 1);
+	return true;
 }
 
 static void handle(struct fake *fs, struct p9_msg *t)
@@ -405,6 +439,7 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			memcpy(new_names[nnew], t->tlcreate.name.s,
 			       t->tlcreate.name.len);
 			new_names[nnew][t->tlcreate.name.len] = '\0';
+			new_types[nnew] = S_IFREG;
 			atomic_store(&fs->ct_mode, t->tlcreate.mode);
 			r.type = P9_RLCREATE;
 			r.rlcreate.qid.path = NEW_PATH_BASE + nnew++;
@@ -422,6 +457,24 @@ static void handle(struct fake *fs, struct p9_msg *t)
 			return rlerror(fs, t->tag, EEXIST);
 		shutdown(fs->fd, SHUT_RDWR);    /* made; the reply lost */
 		return;
+	case P9_TMKDIR:
+		if (!make_new(fs, t->tag, t->tmkdir.name, S_IFDIR,
+			      &r.rmkdir.qid))
+			return;
+		r.type = P9_RMKDIR;
+		break;
+	case P9_TSYMLINK:
+		if (!make_new(fs, t->tag, t->tsymlink.name, S_IFLNK,
+			      &r.rsymlink.qid))
+			return;
+		r.type = P9_RSYMLINK;
+		break;
+	case P9_TMKNOD:
+		if (!make_new(fs, t->tag, t->tmknod.name,
+			      t->tmknod.mode & S_IFMT, &r.rmknod.qid))
+			return;
+		r.type = P9_RMKNOD;
+		break;
 	case P9_TREADDIR: {
 		static uint8_t ents[256];
 		static const char *const en[] = { ".", "..", "f" };

@@ -72,6 +72,8 @@ struct fake {
 	atomic_uint ct_mode, sa_mode;
 	atomic_bool chown_fail;
 	atomic_int new_removes;
+	/* Tmkdir, Tsymlink, Tmknod that made a "new*" name */
+	atomic_int mkdirs, symlinks, mknods;
 	/* locks: a Tlock answers BLOCKED while lock_busy is set (SUCCESS
 	 * else); a Tclunk is not answered while hold_clunks is set */
 	atomic_bool lock_busy, hold_clunks;

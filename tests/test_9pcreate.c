@@ -21,7 +21,8 @@
  *     Tlcreate on a fresh fid;
  *   - a create for another user on a mount attached as root: no set-id
  *     bits while root owns the file, and a chown that fails fails the
- *     create (the file removed again).
+ *     create (the file removed again); the same for a mkdir, a symlink
+ *     and a mknod, which kept root's object and succeeded.
  *
  * The reply lost with the connection (a reconnecting mount) is
  * test_9psession's test_create_reply_lost (-EIO, not -EEXIST).
@@ -310,6 +311,69 @@ static void test_create_chown(void **state)
 	fx_done(&x);
 }
 
+/* One mkdir, symlink or mknod (a FIFO) of path by uc. */
+static int make_kind(struct uvfs_ctx *uc, int kind, const char *path)
+{
+	switch (kind) {
+	case 0:
+		return uvfs_mkdir(uc, path, 0755);
+	case 1:
+		return uvfs_symlink(uc, "f", path);
+	default:
+		return uvfs_mknod(uc, path, S_IFIFO | 0644, 0);
+	}
+}
+
+/*
+ * A mkdir, symlink or mknod for another user on a mount attached as root
+ * is given to the caller by a Tsetattr after it; if that fails, the
+ * object is removed again (Tremove of the fid walked to it) and the call
+ * fails with the chown's error, as a regular file's create does.
+ * Before, the chown's answer was not looked at: the call succeeded and
+ * left an object of root's the caller could not chmod, rename into its
+ * own sticky directory, or remove from a directory of root's.
+ */
+static void test_mkdir_chown(void **state)
+{
+	static const char *const what[] = { "mkdir", "symlink", "mknod" };
+	struct fx x = { 0 };
+	struct uvfs_cred cred = { .uid = 1000, .gid = 1000 };
+	struct uvfs_ctx *uc;
+	struct stat st;
+	char p[32];
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=3000,uname=root"), 0);
+	assert_int_equal(uvfs_ctx_new(x.u, &cred, &uc), 0);
+	for (int k = 0; k < 3; k++) {
+		/* the chown works: made, and kept */
+		snprintf(p, sizeof(p), "/m/pub/new%sok", what[k]);
+		assert_int_equal(make_kind(uc, k, p), 0);
+		assert_int_equal(uvfs_lstat(uc, p, &st), 0);
+		assert_int_equal(atomic_load(&x.fs.new_removes), k);
+
+		/* the chown fails: so does the call, and nothing is left */
+		atomic_store(&x.fs.chown_fail, true);
+		snprintf(p, sizeof(p), "/m/pub/new%sroot", what[k]);
+		int r = make_kind(uc, k, p);
+		if (r == 0)     /* was: 0, the object root's */
+			fail_msg("%s: succeeded, the chown failed", what[k]);
+		assert_int_equal(r, -EPERM);
+		assert_int_equal(atomic_load(&x.fs.new_removes), k + 1);
+		assert_int_equal(uvfs_lstat(uc, p, &st), -ENOENT);
+		atomic_store(&x.fs.chown_fail, false);
+		/* the name is free: made again, once */
+		assert_int_equal(make_kind(uc, k, p), 0);
+		assert_int_equal(uvfs_lstat(uc, p, &st), 0);
+	}
+	assert_int_equal(atomic_load(&x.fs.mkdirs), 3);
+	assert_int_equal(atomic_load(&x.fs.symlinks), 3);
+	assert_int_equal(atomic_load(&x.fs.mknods), 3);
+	uvfs_ctx_free(uc);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_create_flushed),
 		cmocka_unit_test(test_create_bad_fid),
 		cmocka_unit_test(test_create_chown),
+		cmocka_unit_test(test_mkdir_chown),
 	};
 
 	/* the fake server writes to links the client cut */

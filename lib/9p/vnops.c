@@ -305,34 +305,6 @@ int p9_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	return r;
 }
 
-/* Walks dir/name into the table after a create (pinned: the core's
- * vget follows). */
-static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
-			const char *name, uint64_t *ino, uint32_t *fidout)
-{
-	struct p9_qid qid;
-	uint32_t nf;
-	uint64_t gen = sb_gen(s);
-	int r = walk(s, dirfid, name, &nf, &qid);
-
-	if (r)
-		return r;
-	*fidout = nf;
-	r = node_install_pinned(s, qid.path, nf, true, dir->ino, name, gen,
-				false);
-	if (r)
-		return r;
-	*ino = qid.path;
-	/* a new file (any attributes kept for its number were another's),
-	 * or a moved one (its ctime) */
-	pthread_mutex_lock(&s->lock);
-	struct node *n = node_find_locked(s, qid.path);
-	if (n)
-		n->attr_ok = n->perm_ok = false;
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
 /* The walk that gives a new file's node its fid, after the create
  * returned (nobody waits for it; an operation on the node before it is
  * in walks the name itself, as for a node whose fid the cache gave up). */
@@ -425,7 +397,8 @@ static void nodewalk_fin(void *arg)
  * root's, however briefly, is one whose content the caller writes
  * through the handle the create opened) and which the chown would clear
  * anyway.  0, or the first request's error: then the file is not the
- * caller's, and the create must fail.
+ * caller's, and the create must fail.  Also for a directory, symlink or
+ * node (install_name), with no set-id bits in mode.
  */
 static int give_file(struct p9sb *s, uint32_t fid, mode_t mode,
 		     const struct uvfs_cred *cred)
@@ -471,6 +444,51 @@ static int tremove(struct p9sb *s, uint32_t fid)
 	else
 		fid_free(&s->c, fid);
 	return r;
+}
+
+/*
+ * Walks dir/name into the table after a Tmkdir, Tsymlink or Tmknod
+ * (pinned: the core's vget follows).  Attached as root for another
+ * caller, the object is given to the caller first (give_file, through the
+ * fid walked to it, before its node goes in the table); if that fails it
+ * is removed again (Tremove of that fid: the object the walk found, not
+ * whatever the name leads to by then) and the create fails with that
+ * error, as a regular file's.  Before, the chown's answer was not looked
+ * at: the call succeeded and left the caller an object of root's it
+ * could not chmod, nor remove from a sticky directory
+ * (test_9pcreate test_mkdir_chown).
+ */
+static int install_name(struct p9sb *s, struct node *dir, uint32_t dirfid,
+			const char *name, const struct uvfs_cred *cred,
+			uint64_t *ino)
+{
+	struct p9_qid qid;
+	uint32_t nf;
+	uint64_t gen = sb_gen(s);
+	int r = walk(s, dirfid, name, &nf, &qid);
+
+	if (r)
+		return r;
+	/* no set-id bits asked again: the chown leaves a directory's, and
+	 * nothing else made here runs */
+	if (cred && s->uid == 0 && cred->uid != 0 &&
+	    (r = give_file(s, nf, 0, cred)) != 0) {
+		(void)tremove(s, nf);   /* not the caller's: it goes */
+		return r;
+	}
+	r = node_install_pinned(s, qid.path, nf, true, dir->ino, name, gen,
+				false);
+	if (r)
+		return r;
+	*ino = qid.path;
+	/* a new file (any attributes kept for its number were another's),
+	 * or a moved one (its ctime) */
+	pthread_mutex_lock(&s->lock);
+	struct node *n = node_find_locked(s, qid.path);
+	if (n)
+		n->attr_ok = n->perm_ok = false;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 /*
@@ -636,7 +654,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fid *df;
 	struct p9_msg m = { 0 };
 	struct reply rp;
-	uint32_t gid = cred ? cred->gid : 0, newfid;
+	uint32_t gid = cred ? cred->gid : 0;
 	uint8_t rtype;
 	int r = node_fid(s, dir, &df);
 
@@ -689,7 +707,7 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 	if (r)
 		goto out;
 	reply_free(&rp);
-	r = install_name(s, dir, df->num, name, ino, &newfid);
+	r = install_name(s, dir, df->num, name, cred, ino);
 	if (r == 0) {
 		/* the core loads the new vnode with this type, no getattr */
 		pthread_mutex_lock(&s->lock);
@@ -697,34 +715,6 @@ static int create_once(struct uvfs_sb *sb, void *dir, const char *name,
 		if (cn)
 			atomic_store(&cn->type, mode & S_IFMT);
 		pthread_mutex_unlock(&s->lock);
-	}
-	if (r == 0 && cred && s->uid == 0 && cred->uid != 0) {
-		/* attached as root: give the file to the caller */
-		struct uvfs_setattr sa = { .valid = UVFS_SET_UID |
-					   UVFS_SET_GID, .uid = cred->uid,
-					   .gid = cred->gid };
-		struct p9_rgetattr ga = { 0 };
-		struct fid *nf;
-		struct node *n;
-
-		pthread_mutex_lock(&s->lock);
-		n = node_find_locked(s, *ino);
-		nf = n ? n->fid : NULL;
-		if (nf)
-			atomic_fetch_add(&nf->refs, 1);
-		pthread_mutex_unlock(&s->lock);
-		if (nf) {
-			/* keep the group the server chose (setgid dirs) */
-			if (getattr_fid(s, nf->num, &ga) == 0)
-				sa.gid = ga.gid;
-			setattr_fid(s, nf->num, &sa);
-			if (S_ISREG(mode) && (mode & 06000)) {
-				sa.valid = UVFS_SET_MODE;
-				sa.mode = mode & 07777;
-				setattr_fid(s, nf->num, &sa);
-			}
-			fid_put(s, nf);
-		}
 	}
 out:
 	fid_put(s, df);
