@@ -454,9 +454,10 @@ int nv_statfs(struct uvfs_sb *sb, struct statvfs *st)
 {
 	struct nsb *s = S(sb);
 	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, s->root);
+	struct fh3 fh;
+	int r = nn_fh(s, s->root, &fh);
 
-	return n3_fsstat(&c, &fh, st);
+	return r ? r : n3_fsstat(&c, &fh, st);
 }
 
 int nv_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)

@@ -34,7 +34,8 @@
  *    the newest data of each byte, never an older write's after it;
  *  - a file open across a reconnect whose handle names another file
  *    after it (or whose GETATTR says so): read, write, fsync and
- *    truncation through it -ESTALE;
+ *    truncation through it -ESTALE, and its last release sends no
+ *    COMMIT (test_nfs_rpc_stale.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -611,6 +612,7 @@ static void killed_while_sending(void **state)
 
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
+#include "test_nfs_rpc_stale.c"  /* handles that name another file */
 
 /* A server that answers each READ with 1 000 bytes at most (RFC 1813
  * allows a short READ anywhere: its eof says where the file ends): a
@@ -876,105 +878,6 @@ static void kept_bytes_newest(void **state)
 	nothing_kept_free(nc, s, n, NULL);
 }
 
-/* A file open across a reconnect whose handle names another file after
- * it (a server that reuses handles: the export of a FUSE file system
- * whose daemon restarted, one without generation numbers): the check
- * after the reconnect (nv_rebuild) makes its node stale, and every call
- * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
- * from the other file, nothing written into it.  Before, only a getattr
- * said so: a read gave the other file's bytes, a write went into it, and
- * fsync committed it, 0. */
-static void stale_after_reconnect(void **state)
-{
-	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
-			      .window_ms = 60000, .source = "test",
-			      .rebuild = nv_rebuild };
-	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
-	struct attr_mount m;
-	struct nconn *nc;
-	struct stat st;
-	char buf[100];
-	void *h;
-
-	(void)state;
-	memset(buf, 'w', sizeof(buf));
-	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
-	no.rebuild_arg = m.s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m.s->nc = nc;
-	assert_int_equal(htab_init(&m.s->table), 0);
-	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-	m.n->hashed = true;
-	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
-	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
-			 (ssize_t)sizeof(buf));
-	/* the server goes and comes back; the handle names another file */
-	atomic_store(&refusing, true);
-	while (atomic_load(&listening))
-		usleep(5 * 1000);
-	struct n3 c = ctx(nc, 300);
-	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
-	atomic_store(&fa_fileid, 4343);
-	atomic_store(&refusing, false);
-	bool stale = false;
-	for (int i = 0; i < 500 && !stale; i++) {
-		usleep(10 * 1000);
-		pthread_mutex_lock(&m.s->lock);
-		stale = m.n->stale;
-		pthread_mutex_unlock(&m.s->lock);
-	}
-	off_t off = 0;
-	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
-	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
-	int f = o->fsync(&m.sb, m.n, h, 0);
-	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
-	int t = o->setattr(&m.sb, m.n, &sa);
-	printf("a handle that names another file after a reconnect: stale "
-	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
-	       w, f, t);
-	atomic_store(&fa_fileid, 4242);
-	assert_true(stale);
-	assert_int_equal(r, -ESTALE);
-	assert_int_equal(w, -ESTALE);
-	assert_int_equal(f, -ESTALE);
-	assert_int_equal(t, -ESTALE);
-	o->release(&m.sb, m.n, h);
-	htab_del(&m.s->table, &m.n->hl);
-	htab_fini(&m.s->table);
-	attr_mount_free(&m, nc);
-}
-
-/* The same found by a getattr, with no reconnect: the GETATTR of an open
- * file's handle answers another fileid.  That getattr is -ESTALE, and so
- * is every call through the file after it.  Before, only that getattr
- * was: the read after it gave the other file's bytes. */
-static void stale_seen_by_getattr(void **state)
-{
-	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
-	struct nconn *nc = connect_to(2000);
-	struct attr_mount m;
-	struct stat st;
-	char buf[100];
-	void *h;
-
-	(void)state;
-	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
-	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
-	atomic_store(&fa_fileid, 4343);
-	m.n->st_gen = m.s->gen - 1;                     /* asks again */
-	int g = o->getattr(&m.sb, m.n, &st);
-	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
-	atomic_store(&fa_fileid, 4242);
-	printf("a GETATTR that names another file: getattr %d, the read "
-	       "after it %zd\n", g, r);
-	assert_int_equal(g, -ESTALE);
-	assert_int_equal(r, -ESTALE);
-	o->release(&m.sb, m.n, h);
-	attr_mount_free(&m, nc);
-}
-
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -1072,6 +975,7 @@ int main(void)
 		cmocka_unit_test(kept_bytes_newest),
 		cmocka_unit_test(stale_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
+		cmocka_unit_test(stale_release_sends_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,152 @@
+/*
+ * test_nfs_rpc_stale.c - test_nfs_rpc's cases for a node found stale:
+ * its handle names another file now (a server that reuses handles), seen
+ * by the check after a reconnect (nv_rebuild) or by a GETATTR.  Nothing
+ * may go on that handle after (nn_fh, the one accessor of a node's
+ * handle, refuses it): every call through the node is -ESTALE, and what
+ * the driver would send on its own (the COMMIT at a last release) is
+ * not sent.  The driver's vnode operations are called as the core calls
+ * them, on the scripted server's file with attributes (fa_on, fa_fileid
+ * moved to another file's).  Included by test_nfs_rpc.c (after
+ * test_nfs_rpc_attr.c: attr_mount); not a program of its own.
+ */
+
+/* A file open across a reconnect whose handle names another file after
+ * it (a server that reuses handles: the export of a FUSE file system
+ * whose daemon restarted, one without generation numbers): the check
+ * after the reconnect (nv_rebuild) makes its node stale, and every call
+ * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
+ * from the other file, nothing written into it.  Before, only a getattr
+ * said so: a read gave the other file's bytes, a write went into it, and
+ * fsync committed it, 0. */
+static void stale_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	memset(buf, 'w', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	/* the server goes and comes back; the handle names another file */
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+	bool stale = false;
+	for (int i = 0; i < 500 && !stale; i++) {
+		usleep(10 * 1000);
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+	}
+	off_t off = 0;
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
+	int f = o->fsync(&m.sb, m.n, h, 0);
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+	int t = o->setattr(&m.sb, m.n, &sa);
+	printf("a handle that names another file after a reconnect: stale "
+	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
+	       w, f, t);
+	atomic_store(&fa_fileid, 4242);
+	assert_true(stale);
+	assert_int_equal(r, -ESTALE);
+	assert_int_equal(w, -ESTALE);
+	assert_int_equal(f, -ESTALE);
+	assert_int_equal(t, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	attr_mount_free(&m, nc);
+}
+
+/* The same found by a getattr, with no reconnect: the GETATTR of an open
+ * file's handle answers another fileid.  That getattr is -ESTALE, and so
+ * is every call through the file after it.  Before, only that getattr
+ * was: the read after it gave the other file's bytes. */
+static void stale_seen_by_getattr(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;                     /* asks again */
+	int g = o->getattr(&m.sb, m.n, &st);
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	atomic_store(&fa_fileid, 4242);
+	printf("a GETATTR that names another file: getattr %d, the read "
+	       "after it %zd\n", g, r);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(r, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	attr_mount_free(&m, nc);
+}
+
+/* A file written behind through a descriptor whose flush never came (or
+ * failed): its last release sends the COMMIT, not waited for, as the
+ * opener.  Found stale before that release, the node sends none: the
+ * COMMIT would go on a handle that names another file.  Before, the
+ * release read the node's handle itself (not through nn_fh) and
+ * committed it. */
+static void stale_release_sends_nothing(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	off_t off = 0;
+	void *h;
+
+	(void)state;
+	memset(buf, 'r', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 900, false);
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->write(&m.sb, m.n, h, buf, sizeof(buf), &off),
+			 (ssize_t)sizeof(buf));
+	struct n3 c = ctx(nc, 2000);
+	nw_settle(m.s, &c, m.n);        /* answered, not committed */
+	/* the next GETATTR finds another file behind the handle */
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;
+	int g = o->getattr(&m.sb, m.n, &st);
+	atomic_store(&seen[NFS3_COMMIT], 0);
+	o->release(&m.sb, m.n, h);
+	usleep(200 * 1000);     /* a COMMIT sent would have come by now */
+	int commits = atomic_load(&seen[NFS3_COMMIT]);
+	atomic_store(&fa_fileid, 4242);
+	printf("a node found stale with writes not committed: getattr %d, "
+	       "COMMITs at its last release %d\n", g, commits);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(commits, 0);
+	attr_mount_free(&m, nc);
+}
