@@ -59,7 +59,7 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, n);
 	int r;
 
 	nw_settle(s, &c, n);    /* the size and times after our writes */
@@ -81,7 +81,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, n);
 	struct fh3 fh;
 	struct n3attr after = { 0 };
 	struct uvfs_setattr v = *asked, *sa = &v;
@@ -170,7 +170,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	if ((r = nn_live(s, d)))
 		return r;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, d);
 	/* a name the server gave (or said is not there) within the name
 	 * lifetime (cto: actimeo; loose: until this mount changes a name),
 	 * a negative one only while the directory shows no change */
@@ -198,7 +198,7 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	uint64_t *ino = &id->ino;
 	struct nsb *s = S(sb);
 	struct node *d = dir;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, d);
 	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
 	struct stat ds;
@@ -297,7 +297,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		      int isdir)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, dir);
 	struct fh3 dfh;
 	int r;
 
@@ -404,7 +404,7 @@ static ssize_t nv_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 			    size_t size)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, priv);
 	struct fh3 fh;
 	int r = nn_fh(s, priv, &fh);
 
@@ -421,7 +421,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	struct stat st;
 	int r;
 
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, n);
 	bool fresh, isdir, waited = false;
 	pthread_mutex_lock(&s->lock);
 	isdir = S_ISDIR(n->type);
@@ -513,7 +513,7 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct handle *h = fhp;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, nd);
 	struct fh3 fh;
 	struct n3attr a = { 0 };
 	ssize_t r;
@@ -557,7 +557,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, nd);
 	struct handle *h = fhp;
 	uint64_t pos;
 	ssize_t r;
@@ -591,7 +591,7 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, priv);
 	struct handle *h = fhp;
 
 	(void)datasync;
@@ -613,7 +613,7 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	struct nsb *s = S(sb);
 	struct node *d = priv;
 	struct handle *h = fhp;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, d);
 	struct fh3 dfh;
 	uint64_t verf;
 	int r;

@@ -95,6 +95,7 @@ int n3c_call_many(struct n3 *n, struct call *cs, int *res, unsigned k)
 
 	for (unsigned i = 0; i < k; i++) {
 		n3c_prep(&cs[i]);
+		cs[i].rpc.gone = n->gone;
 		res[i] = AGAIN;
 	}
 	while (todo > 0) {
@@ -146,6 +147,7 @@ int n3c_start(struct n3 *n, struct pend *w)
 	w->flags = n->flags & ~(unsigned)NC_NOWAIT;     /* the start's only */
 	w->dl = n->dl;
 	n3c_prep(&w->c);
+	w->c.rpc.gone = n->gone;
 	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
 	if (r)
 		nrpc_done(&w->c.rpc);

@@ -152,9 +152,12 @@ struct node {
 					 * open's: no GETATTR), or 0 */
 	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
-	bool stale;                     /* after a reconnect its handle named
+	atomic_bool stale;              /* after a reconnect its handle named
 					 * another file: every call -ESTALE
-					 * (nn_fh) */
+					 * (nn_fh), and no request of its
+					 * goes, not even again (ctx_on);
+					 * set under s->lock, read without by
+					 * the session's admit */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
 	uint64_t dver;                  /* a directory's version: a new
@@ -354,6 +357,19 @@ static inline struct n3 ctx_of(struct nsb *s)
 	return c;
 }
 
+/* The same for an operation on node n: none of its requests goes once n
+ * is found stale (-ESTALE), whenever that is: not a hard mount's replay
+ * after a loss, which waits for the reconnect whose check may find it,
+ * nor a resend after a JUKEBOX (rpc.h, nrpc.gone).  nn_fh refuses the
+ * handle before; this is for the requests already made with it. */
+static inline struct n3 ctx_on(struct nsb *s, struct node *n)
+{
+	struct n3 c = ctx_of(s);
+
+	c.gone = &n->stale;
+	return c;
+}
+
 /* Requests in flight for one read or write: enough to fill a link, at
  * most WINDOW_BYTES. */
 static inline unsigned window_of(uint32_t piece)
@@ -391,7 +407,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
  * nn_fh_locked: => s->lock held. */
 static inline int nn_fh_locked(const struct node *n, struct fh3 *fh)
 {
-	if (n->stale)
+	if (atomic_load_explicit(&n->stale, memory_order_relaxed))
 		return -ESTALE;
 	*fh = n->fh;
 	return 0;

@@ -444,7 +444,7 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		 * as after a reconnect's check, or they would act on that
 		 * other file */
 		if (fh3_eq(&n->fh, &fh))
-			n->stale = true;
+			atomic_store(&n->stale, true);
 		pthread_mutex_unlock(&s->lock);
 		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;

@@ -34,8 +34,9 @@
  *    the newest data of each byte, never an older write's after it;
  *  - a file open across a reconnect whose handle names another file
  *    after it (or whose GETATTR says so): read, write, fsync and
- *    truncation through it -ESTALE, and its last release sends no
- *    COMMIT (test_nfs_rpc_stale.c);
+ *    truncation through it -ESTALE, its last release sends no COMMIT,
+ *    and a hard mount's WRITE out when the connection was lost is not
+ *    sent again after the reconnect found it so (test_nfs_rpc_stale.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -976,6 +977,7 @@ int main(void)
 		cmocka_unit_test(stale_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
+		cmocka_unit_test(stale_hard_replay_not_sent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,9 +3,10 @@
  * its handle names another file now (a server that reuses handles), seen
  * by the check after a reconnect (nv_rebuild) or by a GETATTR.  Nothing
  * may go on that handle after (nn_fh, the one accessor of a node's
- * handle, refuses it): every call through the node is -ESTALE, and what
+ * handle, refuses it): every call through the node is -ESTALE, what
  * the driver would send on its own (the COMMIT at a last release) is
- * not sent.  The driver's vnode operations are called as the core calls
+ * not sent, and neither is a request made before and sent again after
+ * (a hard mount's replay, refused at the send: ctx_on).  The driver's vnode operations are called as the core calls
  * them, on the scripted server's file with attributes (fa_on, fa_fileid
  * moved to another file's).  Included by test_nfs_rpc.c (after
  * test_nfs_rpc_attr.c: attr_mount); not a program of its own.
@@ -148,5 +149,92 @@ static void stale_release_sends_nothing(void **state)
 	       "COMMITs at its last release %d\n", g, commits);
 	assert_int_equal(g, -ESTALE);
 	assert_int_equal(commits, 0);
+	attr_mount_free(&m, nc);
+}
+
+struct fsync_op {
+	struct attr_mount *m;
+	void *h;
+	int r;
+};
+
+static void *fsync_main(void *arg)
+{
+	struct fsync_op *f = arg;
+
+	f->r = uvfs_nfs_ops.fsync(&f->m->sb, f->m->n, f->h, 0);
+	return NULL;
+}
+
+/* A hard mount's WRITE out when the connection is lost is sent again
+ * once the server is back (the fsync waiting for it sends it), after the
+ * check of the reconnect (nv_rebuild), which finds the file's handle
+ * naming another file now: the node is stale, and the WRITE must not go
+ * on that handle.  It fails -ESTALE, and so does the fsync; the server
+ * gets no WRITE after the reconnect.  Before, the session sent it again
+ * (rpc.c knows no nodes): it wrote into the other file, and the fsync
+ * committed it there, 0. */
+static void stale_hard_replay_not_sent(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .hard = true,
+			      .restarts = -1, .window_ms = 60000,
+			      .source = "test", .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc;
+	struct stat st;
+	char buf[100];
+	off_t off = 0;
+	void *h;
+
+	(void)state;
+	memset(buf, 'h', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, NULL, FILE_SIZE, 1000, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	/* the WRITE goes behind, and the server takes it and says nothing */
+	atomic_store(&mode, M_SILENT);
+	assert_int_equal(o->write(&m.sb, m.n, h, buf, sizeof(buf), &off),
+			 (ssize_t)sizeof(buf));
+	struct fsync_op f = { .m = &m, .h = h };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fsync_main, &f), 0);
+	usleep(100 * 1000);     /* the fsync waits for the WRITE */
+	/* the server goes (it hangs up at the next call and refuses) */
+	atomic_store(&refusing, true);
+	atomic_store(&mode, M_OK);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
+	/* ... and comes back with another file behind the handle */
+	atomic_store(&seen[NFS3_WRITE], 0);
+	atomic_store(&seen[NFS3_COMMIT], 0);
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+	pthread_join(t, NULL);
+	int writes = atomic_load(&seen[NFS3_WRITE]);
+	int commits = atomic_load(&seen[NFS3_COMMIT]);
+	bool stale;
+	pthread_mutex_lock(&m.s->lock);
+	stale = m.n->stale;
+	pthread_mutex_unlock(&m.s->lock);
+	atomic_store(&fa_fileid, 4242);
+	printf("a hard mount's WRITE lost with its connection, the handle "
+	       "stale after the reconnect: stale %d, fsync %d, WRITEs after "
+	       "the reconnect %d, COMMITs %d\n", stale, f.r, writes, commits);
+	assert_true(stale);
+	assert_int_equal(f.r, -ESTALE);
+	assert_int_equal(writes, 0);
+	assert_int_equal(commits, 0);
+	o->release(&m.sb, m.n, h);
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
 	attr_mount_free(&m, nc);
 }
