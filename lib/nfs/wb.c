@@ -9,7 +9,7 @@
  * copy of the data until a COMMIT whose verifier matches the one the WRITE
  * was answered with: a server that restarted (its verifier changed) may
  * have lost unstable data, so everything not yet committed is sent again
- * and committed again, as Linux does.  What waits for the WRITEs: the next
+ * (through the same WB_WINDOW) and committed again, as Linux does.  What waits for the WRITEs: the next
  * write of an overlapping range (the server may run two requests in
  * parallel), a read, a getattr, a setattr, fsync and the close of a
  * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
@@ -359,9 +359,13 @@ static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
 
 /* A kept w after a COMMIT whose verifier is cverf: committed if its
  * WRITE's verifier is the same (freed at the next sweep), else sent again
- * (the server restarted and may have lost it).  => 0 committed, 1 sent
- * again, or the error of sending it again (w given up, the error kept in
- * n->wb_err for the fsyncs and closes).  => n->wb_lock held. */
+ * (the server restarted and may have lost it), through the window a
+ * write keeps: while WB_WINDOW bytes are in flight, the oldest is waited
+ * for first (its answer taken; the DONE wbufs swept, never w, which is
+ * KEPT until sent).  => 0 committed, 1 sent again, or the error of
+ * sending it again (w given up, the error kept in n->wb_err for the
+ * fsyncs and closes).  => n->wb_lock held; the caller walks the list
+ * from w on (what the waits take, sent again before it, is behind). */
 static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			     const struct fh3 *fh, struct wbuf *w,
 			     uint64_t cverf)
@@ -373,6 +377,8 @@ static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 		wb_set(w, WB_DONE);     /* committed */
 		return 0;
 	}
+	while (n->wb_out > 0 && n->wb_out_bytes + w->len > WB_WINDOW)
+		wait_oldest_locked(s, c, n);
 	e = send_locked(s, c, n, fh, w, true);
 	if (e) {
 		wb_set(w, WB_DONE);

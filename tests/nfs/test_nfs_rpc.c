@@ -31,7 +31,8 @@
  *    finds every byte written;
  *  - writes behind over ranges older ones wrote, the server restarted
  *    (a new write verifier) before the COMMIT: what fsync sends again is
- *    the newest data of each byte, never an older write's after it;
+ *    the newest data of each byte, never an older write's after it,
+ *    and at most WB_WINDOW bytes of it in flight at once;
  *  - a file open across a reconnect whose handle names another file
  *    after it (or whose GETATTR says so): read, write, fsync and
  *    truncation through it -ESTALE, its last release sends no COMMIT,
@@ -879,6 +880,63 @@ static void kept_bytes_newest(void **state)
 	nothing_kept_free(nc, s, n, NULL);
 }
 
+/* The WRITEs a COMMIT with another verifier (the server restarted) sends
+ * again go through the window an ordinary write behind keeps (WB_WINDOW
+ * bytes in flight), under the same rule: 16 MiB written behind and
+ * answered, the verifier moved on, the fsync's resends answered only
+ * once the client stops sending (write_lag): at most 8 MiB of them (128
+ * WRITEs of 64 KiB) were out at once, all 256 went, the fsync returns
+ * 0 and the disk holds the bytes.  Before, the 256 went at once (a
+ * link slower than the data by the deadline failed the last of them). */
+static void rewrites_paced(void **state)
+{
+	const size_t len = 16u << 20, mib = 1u << 20;
+	struct nconn *nc = connect_to(10000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	uint8_t *data = malloc(len);
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 13 + i / 65521);
+	atomic_store(&mode, M_OK);
+	struct n3 c = ctx(nc, 10000);
+	for (size_t off = 0; off < len; off += mib)
+		assert_int_equal(nw_write(s, &c, n, NULL, data + off, mib,
+					  off), (ssize_t)mib);
+	nw_settle(s, &c, n);
+	assert_int_equal(n->wb_kept, len);      /* below WB_COMMIT_AT */
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, len);                   /* lost with the restart */
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&verf_last, '2');
+	atomic_store(&lag_max, 0);
+	atomic_store(&write_lag, true);
+	unsigned long rw0 = atomic_load(&s->rewrites);
+	c = ctx(nc, 10000);
+	uint64_t t0 = now_ms();
+	int r = nw_commit(s, &c, n, NULL);
+	uint64_t took = now_ms() - t0;
+	atomic_store(&write_lag, false);
+	int most = atomic_load(&lag_max);
+	unsigned long rw = atomic_load(&s->rewrites) - rw0;
+	pthread_mutex_lock(&disk_lock);
+	bool ok = memcmp(disk, data, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+	printf("16 MiB kept, the verifier moved on: fsync %d after %llu ms, "
+	       "%lu WRITEs sent again, at most %d in flight at once (the "
+	       "window: %u), the disk %s\n", r, (unsigned long long)took,
+	       rw, most, WB_WINDOW / s->wtmax, ok ? "exact" : "wrong");
+	assert_int_equal(r, 0);
+	assert_int_equal(rw, len / s->wtmax);
+	assert_true(most >= 1);
+	assert_true(most <= (int)(WB_WINDOW / s->wtmax));
+	assert_true(ok);
+	atomic_store(&verf_last, '1');
+	nothing_kept_free(nc, s, n, data);
+}
+
 /* A write behind's error reaches each open file that was open when it
  * came, at its next fsync or close, once (as Linux's errseq_t has it),
  * and the writes through one that has not reported it fail at once: one
@@ -974,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),
 		cmocka_unit_test(kept_bytes_newest),
+		cmocka_unit_test(rewrites_paced),
 		cmocka_unit_test(stale_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
