@@ -267,7 +267,7 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 		    void *priv)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on2(s, dir, priv);
 	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
 	uint64_t agen = nn_attr_gen(s);
@@ -336,7 +336,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		      void *ndir, const char *nname, unsigned flags)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on2(s, odir, ndir);
 	struct fh3 ofh, nfh, tfh;
 	struct n3attr ta = { 0 };
 	struct rmpin pin = { 0 };

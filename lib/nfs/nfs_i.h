@@ -366,7 +366,19 @@ static inline struct n3 ctx_on(struct nsb *s, struct node *n)
 {
 	struct n3 c = ctx_of(s);
 
-	c.gone = &n->stale;
+	c.gone[0] = &n->stale;
+	return c;
+}
+
+/* The same for an operation on two nodes (a LINK's file and directory, a
+ * RENAME's two directories): none of its requests goes once either is
+ * found stale. */
+static inline struct n3 ctx_on2(struct nsb *s, struct node *a,
+				struct node *b)
+{
+	struct n3 c = ctx_on(s, a);
+
+	c.gone[1] = &b->stale;
 	return c;
 }
 

@@ -331,7 +331,10 @@ static int admit_call(void *arg, struct rs_session *s)
 	const struct nreq *nr = arg;
 
 	(void)s;
-	return nr->c->gone && atomic_load(nr->c->gone) ? -ESTALE : 0;
+	for (int i = 0; i < 2; i++)
+		if (nr->c->gone[i] && atomic_load(nr->c->gone[i]))
+			return -ESTALE;
+	return 0;
 }
 
 static ssize_t pack_call(void *arg, uint16_t tag, uint8_t *buf, size_t cap)

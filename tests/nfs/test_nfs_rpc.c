@@ -36,8 +36,9 @@
  *  - a file open across a reconnect whose handle names another file
  *    after it (or whose GETATTR says so): read, write, fsync and
  *    truncation through it -ESTALE, its last release sends no COMMIT,
- *    and a hard mount's WRITE out when the connection was lost is not
- *    sent again after the reconnect found it so (test_nfs_rpc_stale.c);
+ *    and a hard mount's WRITE or LINK out when the connection was lost
+ *    is not sent again after the reconnect found it so
+ *    (test_nfs_rpc_stale.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -1037,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),
+		cmocka_unit_test(stale_hard_replay_link_not_sent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -152,6 +152,65 @@ static void stale_release_sends_nothing(void **state)
 	attr_mount_free(&m, nc);
 }
 
+/* A hard mount (rebuild: nv_rebuild) of the scripted server's file,
+ * m->n in the node table, as the reconnect's check finds it. */
+static struct nconn *hard_mount_new(struct attr_mount *m)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .hard = true,
+			      .restarts = -1, .window_ms = 60000,
+			      .source = "test", .rebuild = nv_rebuild };
+	struct nconn *nc;
+
+	atomic_store(&mode, M_OK);
+	attr_mount_new(m, NULL, FILE_SIZE, 1000, false);
+	no.rebuild_arg = m->s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m->s->nc = nc;
+	assert_int_equal(htab_init(&m->s->table), 0);
+	htab_add(&m->s->table, &m->n->hl, htab_hash64(m->n->ino));
+	m->n->hashed = true;
+	assert_int_equal(nnames_init(&m->s->names), 0);
+	return nc;
+}
+
+static void hard_mount_free(struct attr_mount *m, struct nconn *nc)
+{
+	atomic_store(&fa_fileid, 4242);
+	htab_del(&m->s->table, &m->n->hl);
+	htab_fini(&m->s->table);
+	nnames_fini(&m->s->names);
+	attr_mount_free(m, nc);
+}
+
+/* The server, silent with a call of ours out, goes (it hangs up at the
+ * next call and refuses connections) and comes back with another file
+ * (fileid 4343) behind m->n's handle; seen[] counts from its return. */
+static void server_back_other(struct attr_mount *m, struct nconn *nc)
+{
+	struct stat st;
+
+	atomic_store(&refusing, true);
+	atomic_store(&mode, M_OK);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m->n->fh, &st) < 0);   /* hung up on */
+	for (int i = 0; i < 32; i++)
+		atomic_store(&seen[i], 0);
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+}
+
+static bool node_stale(struct attr_mount *m)
+{
+	bool stale;
+
+	pthread_mutex_lock(&m->s->lock);
+	stale = m->n->stale;
+	pthread_mutex_unlock(&m->s->lock);
+	return stale;
+}
+
 struct fsync_op {
 	struct attr_mount *m;
 	void *h;
@@ -176,27 +235,15 @@ static void *fsync_main(void *arg)
  * committed it there, 0. */
 static void stale_hard_replay_not_sent(void **state)
 {
-	struct nc_opts no = { .timeout_ms = 2000, .hard = true,
-			      .restarts = -1, .window_ms = 60000,
-			      .source = "test", .rebuild = nv_rebuild };
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	struct attr_mount m;
-	struct nconn *nc;
-	struct stat st;
+	struct nconn *nc = hard_mount_new(&m);
 	char buf[100];
 	off_t off = 0;
 	void *h;
 
 	(void)state;
 	memset(buf, 'h', sizeof(buf));
-	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, NULL, FILE_SIZE, 1000, false);
-	no.rebuild_arg = m.s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m.s->nc = nc;
-	assert_int_equal(htab_init(&m.s->table), 0);
-	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-	m.n->hashed = true;
 	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
 	/* the WRITE goes behind, and the server takes it and says nothing */
 	atomic_store(&mode, M_SILENT);
@@ -206,26 +253,11 @@ static void stale_hard_replay_not_sent(void **state)
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, fsync_main, &f), 0);
 	usleep(100 * 1000);     /* the fsync waits for the WRITE */
-	/* the server goes (it hangs up at the next call and refuses) */
-	atomic_store(&refusing, true);
-	atomic_store(&mode, M_OK);
-	while (atomic_load(&listening))
-		usleep(5 * 1000);
-	struct n3 c = ctx(nc, 300);
-	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
-	/* ... and comes back with another file behind the handle */
-	atomic_store(&seen[NFS3_WRITE], 0);
-	atomic_store(&seen[NFS3_COMMIT], 0);
-	atomic_store(&fa_fileid, 4343);
-	atomic_store(&refusing, false);
+	server_back_other(&m, nc);
 	pthread_join(t, NULL);
 	int writes = atomic_load(&seen[NFS3_WRITE]);
 	int commits = atomic_load(&seen[NFS3_COMMIT]);
-	bool stale;
-	pthread_mutex_lock(&m.s->lock);
-	stale = m.n->stale;
-	pthread_mutex_unlock(&m.s->lock);
-	atomic_store(&fa_fileid, 4242);
+	bool stale = node_stale(&m);
 	printf("a hard mount's WRITE lost with its connection, the handle "
 	       "stale after the reconnect: stale %d, fsync %d, WRITEs after "
 	       "the reconnect %d, COMMITs %d\n", stale, f.r, writes, commits);
@@ -234,7 +266,59 @@ static void stale_hard_replay_not_sent(void **state)
 	assert_int_equal(writes, 0);
 	assert_int_equal(commits, 0);
 	o->release(&m.sb, m.n, h);
-	htab_del(&m.s->table, &m.n->hl);
-	htab_fini(&m.s->table);
-	attr_mount_free(&m, nc);
+	hard_mount_free(&m, nc);
+}
+
+struct link_op {
+	struct attr_mount *m;
+	struct node *d;
+	int r;
+};
+
+static void *link_main(void *arg)
+{
+	struct link_op *l = arg;
+
+	l->r = uvfs_nfs_ops.link(&l->m->sb, l->d, "x", l->m->n);
+	return NULL;
+}
+
+/* The same for a LINK (two handles: the file's and the directory's), the
+ * file found stale by the reconnect's check: its replay is not sent,
+ * and the link fails -ESTALE.  Before, the request carried neither
+ * node's flag: the LINK went again, naming the other file. */
+static void stale_hard_replay_link_not_sent(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc = hard_mount_new(&m);
+	struct node *d = node_new();
+	void *h;
+
+	(void)state;
+	d->ino = 7;
+	d->type = S_IFDIR;
+	d->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	d->st.st_mode = S_IFDIR | 0755;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&mode, M_SILENT);
+	struct link_op l = { .m = &m, .d = d };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, link_main, &l), 0);
+	usleep(100 * 1000);     /* the LINK is out, unanswered */
+	server_back_other(&m, nc);
+	pthread_join(t, NULL);
+	int links = atomic_load(&seen[NFS3_LINK]);
+	bool stale = node_stale(&m);
+	printf("a hard mount's LINK lost with its connection, the file "
+	       "stale after the reconnect: stale %d, link %d, LINKs after "
+	       "the reconnect %d\n", stale, l.r, links);
+	assert_true(stale);
+	assert_int_equal(l.r, -ESTALE);
+	assert_int_equal(links, 0);
+	o->release(&m.sb, m.n, h);
+	nw_fini(d);
+	pthread_mutex_destroy(&d->wb_lock);
+	free(d);
+	hard_mount_free(&m, nc);
 }
