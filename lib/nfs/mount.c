@@ -286,7 +286,7 @@ int nv_rebuild(void *arg)
 		pthread_mutex_lock(&s->lock);
 		struct node *nd = nn_find_locked(s, v[i].ino);
 		if (nd && fh3_eq(&nd->fh, &v[i].fh))
-			nd->stale = true;
+			atomic_store(&nd->stale, true);
 		pthread_mutex_unlock(&s->lock);
 	}
 	free(v);
@@ -453,10 +453,11 @@ void nv_cancel(struct uvfs_sb *sb)
 int nv_statfs(struct uvfs_sb *sb, struct statvfs *st)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, s->root);
+	struct n3 c = ctx_on(s, s->root);
+	struct fh3 fh;
+	int r = nn_fh(s, s->root, &fh);
 
-	return n3_fsstat(&c, &fh, st);
+	return r ? r : n3_fsstat(&c, &fh, st);
 }
 
 int nv_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)

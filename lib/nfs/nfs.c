@@ -59,7 +59,7 @@ static int nv_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, n);
 	int r;
 
 	nw_settle(s, &c, n);    /* the size and times after our writes */
@@ -81,8 +81,8 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 {
 	struct nsb *s = S(sb);
 	struct node *n = priv;
-	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, n);
+	struct n3 c = ctx_on(s, n);
+	struct fh3 fh;
 	struct n3attr after = { 0 };
 	struct uvfs_setattr v = *asked, *sa = &v;
 	int r;
@@ -95,7 +95,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		v.valid &= ~(unsigned)(UVFS_SET_MODE | UVFS_SET_KILLPRIV);
 	if (sa->valid == 0)
 		return 0;
-	if ((r = nn_live(s, n)))
+	if ((r = nn_fh(s, n, &fh)))
 		return r;
 	if (sa->valid & UVFS_SET_SIZE) {
 		/* what went behind is committed first: a resend after the
@@ -130,11 +130,13 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 		      const char *name, struct uvfs_ident *id,
 		      struct fh3 *fhp)
 {
-	struct fh3 dfh = nn_fh(s, d), fh;
+	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
-	uint64_t agen = nn_attr_gen(s);
-	int r;
+	int r = nn_fh(s, d, &dfh);
 
+	if (r)
+		return r;
+	uint64_t agen = nn_attr_gen(s);
 	r = n3_lookup(c, &dfh, name, &fh, &a);
 	if (r)
 		return r;
@@ -168,7 +170,7 @@ static int nv_lookup(struct uvfs_sb *sb, void *dir, const char *name,
 	}
 	if ((r = nn_live(s, d)))
 		return r;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, d);
 	/* a name the server gave (or said is not there) within the name
 	 * lifetime (cto: actimeo; loose: until this mount changes a name),
 	 * a negative one only while the directory shows no change */
@@ -196,15 +198,15 @@ static int nv_create(struct uvfs_sb *sb, void *dir, const char *name,
 	uint64_t *ino = &id->ino;
 	struct nsb *s = S(sb);
 	struct node *d = dir;
-	struct n3 c = ctx_of(s);
-	struct fh3 dfh = nn_fh(s, d), fh;
+	struct n3 c = ctx_on(s, d);
+	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
 	struct stat ds;
 	uid_t uid = cred ? cred->uid : 0;
 	gid_t gid = cred ? cred->gid : 0;
 	int r;
 
-	if ((r = nn_live(s, d)))
+	if ((r = nn_fh(s, d, &dfh)))
 		return r;
 	/* the owner is the caller; a setgid directory gives its group (and
 	 * its setgid bit to subdirectories), as Linux file systems do */
@@ -265,13 +267,13 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 		    void *priv)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
-	struct fh3 dfh = nn_fh(s, dir), fh = nn_fh(s, priv);
+	struct n3 c = ctx_on2(s, dir, priv);
+	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
 	uint64_t agen = nn_attr_gen(s);
 	int r;
 
-	if ((r = nn_live(s, dir)) || (r = nn_live(s, priv)))
+	if ((r = nn_fh(s, dir, &dfh)) || (r = nn_fh(s, priv, &fh)))
 		return r;
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_gone(s, dir, name);
@@ -295,11 +297,11 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 		      int isdir)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
-	struct fh3 dfh = nn_fh(s, dir);
+	struct n3 c = ctx_on(s, dir);
+	struct fh3 dfh;
 	int r;
 
-	if ((r = nn_live(s, dir)))
+	if ((r = nn_fh(s, dir, &dfh)))
 		return r;
 	struct rmpin pin = { 0 };
 	if (!isdir) {
@@ -334,8 +336,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		      void *ndir, const char *nname, unsigned flags)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
-	struct fh3 ofh = nn_fh(s, odir), nfh = nn_fh(s, ndir), tfh;
+	struct n3 c = ctx_on2(s, odir, ndir);
+	struct fh3 ofh, nfh, tfh;
 	struct n3attr ta = { 0 };
 	struct rmpin pin = { 0 };
 	int r;
@@ -344,7 +346,7 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		return -EINVAL; /* NFSv3 has no exchange */
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
-	if ((r = nn_live(s, odir)) || (r = nn_live(s, ndir)))
+	if ((r = nn_fh(s, odir, &ofh)) || (r = nn_fh(s, ndir, &nfh)))
 		return r;
 	if (flags & RENAME_NOREPLACE) {
 		/* not atomic: NFSv3 has no such flag (docs/nfs.md) */
@@ -402,9 +404,9 @@ static ssize_t nv_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 			    size_t size)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, priv);
-	int r = nn_live(s, priv);
+	struct n3 c = ctx_on(s, priv);
+	struct fh3 fh;
+	int r = nn_fh(s, priv, &fh);
 
 	return r ? r : n3_readlink(&c, &fh, buf, size);
 }
@@ -419,7 +421,7 @@ static int nv_open(struct uvfs_sb *sb, void *priv, int flags, void **fh)
 	struct stat st;
 	int r;
 
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, n);
 	bool fresh, isdir, waited = false;
 	pthread_mutex_lock(&s->lock);
 	isdir = S_ISDIR(n->type);
@@ -490,7 +492,8 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 			n->silly = NULL;
 		}
 	}
-	fh = n->fh;
+	if (commit && nn_fh_locked(n, &fh))
+		commit = false; /* stale: the handle names another file */
 	pthread_mutex_unlock(&s->lock);
 	/* work for someone done after them: as they were (the opener's, the
 	 * unlinker's), not as whoever runs the last release */
@@ -510,8 +513,8 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
 	struct handle *h = fhp;
-	struct n3 c = ctx_of(s);
-	struct fh3 fh = nn_fh(s, nd);
+	struct n3 c = ctx_on(s, nd);
+	struct fh3 fh;
 	struct n3attr a = { 0 };
 	ssize_t r;
 
@@ -519,7 +522,7 @@ static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	if ((r = nn_live(s, nd)))
+	if ((r = nn_fh(s, nd, &fh)))
 		return r;
 	nw_settle(s, &c, nd);   /* our writes first */
 	if (h && s->cache != CACHE_NONE && n < RA_BYTES) {
@@ -554,13 +557,11 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 {
 	struct nsb *s = S(sb);
 	struct node *nd = priv;
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, nd);
 	struct handle *h = fhp;
 	uint64_t pos;
 	ssize_t r;
 
-	if ((r = nn_live(s, nd)))
-		return r;
 	if (h) {
 		/* what this file read ahead is old now (another open file's
 		 * window: by the node's wgen, at its next read) */
@@ -568,6 +569,8 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 		nr_drop(s, h);
 		pthread_mutex_unlock(&h->ra_lock);
 	}
+	/* a stale node: -ESTALE from both, which take the handle (nn_fh)
+	 * before anything else */
 	const uint64_t *seen = h ? &h->wb_seen : NULL;
 	if (*off < 0) {
 		r = nw_append(s, &c, nd, seen, buf, n, &pos);
@@ -588,12 +591,12 @@ static ssize_t nv_write(struct uvfs_sb *sb, void *priv, void *fhp,
 static int nv_fsync(struct uvfs_sb *sb, void *priv, void *fhp, int datasync)
 {
 	struct nsb *s = S(sb);
-	struct n3 c = ctx_of(s);
+	struct n3 c = ctx_on(s, priv);
 	struct handle *h = fhp;
-	int r = nn_live(s, priv);
 
 	(void)datasync;
-	return r ? r : nw_commit(s, &c, priv, h ? &h->wb_seen : NULL);
+	/* a stale node: -ESTALE (nw_commit takes the handle first) */
+	return nw_commit(s, &c, priv, h ? &h->wb_seen : NULL);
 }
 
 /* At each close of a descriptor open for writing (the core's flush): the
@@ -610,12 +613,12 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	struct nsb *s = S(sb);
 	struct node *d = priv;
 	struct handle *h = fhp;
-	struct n3 c = ctx_of(s);
-	struct fh3 dfh = nn_fh(s, d);
+	struct n3 c = ctx_on(s, d);
+	struct fh3 dfh;
 	uint64_t verf;
-	int r = 0;
+	int r;
 
-	if ((r = nn_live(s, d)))
+	if ((r = nn_fh(s, d, &dfh)))
 		return r;
 	uint64_t gen = 0, dver = 0, agen = 0;
 	pthread_mutex_lock(&s->lock);

@@ -40,6 +40,9 @@ struct n3 {
 	unsigned flags;                 /* NC_INTERNAL: the reconnect's;
 					 * NC_NOWAIT: a start that may not
 					 * wait (n3_remove_start) */
+	const atomic_bool *gone[2];     /* NULL, or each call's nrpc.gone
+					 * (rpc.h): once one is set, no call
+					 * goes, not even again, -ESTALE */
 };
 
 #define N3_MANY_MAX 64  /* requests of one _many call in flight at once */

@@ -95,6 +95,8 @@ int n3c_call_many(struct n3 *n, struct call *cs, int *res, unsigned k)
 
 	for (unsigned i = 0; i < k; i++) {
 		n3c_prep(&cs[i]);
+		cs[i].rpc.gone[0] = n->gone[0];
+		cs[i].rpc.gone[1] = n->gone[1];
 		res[i] = AGAIN;
 	}
 	while (todo > 0) {
@@ -146,6 +148,8 @@ int n3c_start(struct n3 *n, struct pend *w)
 	w->flags = n->flags & ~(unsigned)NC_NOWAIT;     /* the start's only */
 	w->dl = n->dl;
 	n3c_prep(&w->c);
+	w->c.rpc.gone[0] = n->gone[0];
+	w->c.rpc.gone[1] = n->gone[1];
 	r = nc_start(n->nc, n->cred, &w->c.rpc, n->flags, &n->dl, &w->p);
 	if (r)
 		nrpc_done(&w->c.rpc);

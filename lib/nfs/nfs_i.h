@@ -152,9 +152,12 @@ struct node {
 					 * open's: no GETATTR), or 0 */
 	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
-	bool stale;                     /* after a reconnect its handle named
+	atomic_bool stale;              /* after a reconnect its handle named
 					 * another file: every call -ESTALE
-					 * (nn_live) */
+					 * (nn_fh), and no request of its
+					 * goes, not even again (ctx_on);
+					 * set under s->lock, read without by
+					 * the session's admit */
 	uint64_t wgen;                  /* bumped by this mount's writes and
 					 * size changes (read-ahead is old) */
 	uint64_t dver;                  /* a directory's version: a new
@@ -354,6 +357,31 @@ static inline struct n3 ctx_of(struct nsb *s)
 	return c;
 }
 
+/* The same for an operation on node n: none of its requests goes once n
+ * is found stale (-ESTALE), whenever that is: not a hard mount's replay
+ * after a loss, which waits for the reconnect whose check may find it,
+ * nor a resend after a JUKEBOX (rpc.h, nrpc.gone).  nn_fh refuses the
+ * handle before; this is for the requests already made with it. */
+static inline struct n3 ctx_on(struct nsb *s, struct node *n)
+{
+	struct n3 c = ctx_of(s);
+
+	c.gone[0] = &n->stale;
+	return c;
+}
+
+/* The same for an operation on two nodes (a LINK's file and directory, a
+ * RENAME's two directories): none of its requests goes once either is
+ * found stale. */
+static inline struct n3 ctx_on2(struct nsb *s, struct node *a,
+				struct node *b)
+{
+	struct n3 c = ctx_on(s, a);
+
+	c.gone[1] = &b->stale;
+	return c;
+}
+
 /* Requests in flight for one read or write: enough to fill a link, at
  * most WINDOW_BYTES. */
 static inline unsigned window_of(uint32_t piece)
@@ -382,10 +410,23 @@ bool nn_attr_apply_locked(struct nsb *s, struct node *n,
  * ident gen */
 int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	       uint64_t agen, uint64_t *ino, uint64_t *gen);
-struct fh3 nn_fh(struct nsb *s, struct node *n);
-/* 0, or -ESTALE if a reconnect found that n's handle names another file
- * now (nv_rebuild): every vnode operation asks before it sends a request
- * on the handle, which would act on that other file. */
+/* n's handle, into *fh: 0, or -ESTALE (fh untouched) once n is found
+ * stale, its handle naming another file now (a reconnect's check,
+ * nv_rebuild, or a GETATTR's): a request on it would act on that other
+ * file.  Every request on a node's handle takes the handle here, so no
+ * operation, present or future, sends one on a stale node; the check is
+ * one load and a branch in the critical section that copies the handle.
+ * nn_fh_locked: => s->lock held. */
+static inline int nn_fh_locked(const struct node *n, struct fh3 *fh)
+{
+	if (atomic_load_explicit(&n->stale, memory_order_relaxed))
+		return -ESTALE;
+	*fh = n->fh;
+	return 0;
+}
+int nn_fh(struct nsb *s, struct node *n, struct fh3 *fh);
+/* 0, or -ESTALE as nn_fh, for an operation that may answer without a
+ * request on the handle (a lookup from the name cache). */
 int nn_live(struct nsb *s, struct node *n);
 /* a's attributes (if any, and n's file's) from the reply to the call
  * numbered agen, through nn_attr_apply_locked */
@@ -488,8 +529,9 @@ void nn_silly_fini(struct nsb *s);
 /* wb.c: writes behind and COMMIT */
 void nw_init(struct node *n);
 /* Sends len bytes at off behind, for the open file whose wb_seen is seen
- * (NULL: none): the count sent, or an error (at once, a write behind's
- * latched one that seen has not reported yet). */
+ * (NULL: none): the count sent, or an error (at once, -ESTALE for a stale
+ * node, then a write behind's latched one that seen has not reported
+ * yet). */
 ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		 const uint64_t *seen, const void *buf, size_t len,
 		 uint64_t off);
@@ -505,9 +547,10 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
  * JUKEBOX asked again within c's deadline). */
 void nw_settle(struct nsb *s, struct n3 *c, struct node *n);
 /* Waits for them, COMMITs (sending again what a changed verifier may
- * have lost): 0 or an error.  seen (an open file's wb_seen: fsync, close)
- * gets the latched error first if it has not reported it yet (then it
- * has); NULL (a truncation): only the commit's own. */
+ * have lost): 0 or an error (-ESTALE at once for a stale node).  seen
+ * (an open file's wb_seen: fsync, close) gets the latched error first if
+ * it has not reported it yet (then it has); NULL (a truncation): only the
+ * commit's own. */
 int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen);
 /* n's count of write-behind errors now (an open file reports those after
  * it). */

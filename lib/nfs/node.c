@@ -217,14 +217,14 @@ int nn_live(struct nsb *s, struct node *n)
 	return stale ? -ESTALE : 0;
 }
 
-struct fh3 nn_fh(struct nsb *s, struct node *n)
+int nn_fh(struct nsb *s, struct node *n, struct fh3 *fh)
 {
-	struct fh3 fh;
+	int r;
 
 	pthread_mutex_lock(&s->lock);
-	fh = n->fh;
+	r = nn_fh_locked(n, fh);
 	pthread_mutex_unlock(&s->lock);
-	return fh;
+	return r;
 }
 
 /* Updates the cache from a reply's post-operation attributes (checked
@@ -409,9 +409,9 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	if (n->stale) {
+	if ((r = nn_fh_locked(n, &fh))) {
 		pthread_mutex_unlock(&s->lock);
-		return -ESTALE;
+		return r;
 	}
 	if (!force && n->st_valid && n->st_gen == s->gen &&
 	    mono_now_ns() - n->st_ns < s->ac_ns) {
@@ -419,7 +419,6 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
-	fh = n->fh;
 	pthread_mutex_unlock(&s->lock);
 	uint64_t agen = nn_attr_gen(s);
 	r = nn_handle_stale(s, n, n3_getattr(c, &fh, st));
@@ -441,11 +440,11 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 	if (st->st_ino != n->ino ||
 	    (n->type && (st->st_mode & S_IFMT) != n->type)) {
 		/* the handle names another file now (identity is fileid and
-		 * type): stale for every call after this one too (nn_live),
+		 * type): stale for every call after this one too (nn_fh),
 		 * as after a reconnect's check, or they would act on that
 		 * other file */
 		if (fh3_eq(&n->fh, &fh))
-			n->stale = true;
+			atomic_store(&n->stale, true);
 		pthread_mutex_unlock(&s->lock);
 		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;

@@ -115,9 +115,11 @@ static void ra_fill(struct nsb *s, struct n3 *c, struct node *nd,
 		    struct handle *h, uint64_t off, uint64_t from,
 		    size_t first)
 {
-	struct fh3 fh = nn_fh(s, nd);
+	struct fh3 fh;
 	uint64_t at;
 
+	if (nn_fh(s, nd, &fh))
+		return;         /* stale: nothing read ahead */
 	if (h->ra_n == 0) {
 		/* a new window: what it will be checked against */
 		pthread_mutex_lock(&s->lock);
@@ -262,10 +264,12 @@ ssize_t nr_read(struct nsb *s, struct n3 *c, struct node *nd,
 	if ((size_t)r < n && !eof) {
 		/* the window stopped short (a short answer, a bound): the
 		 * rest by a plain read */
-		struct fh3 fh = nn_fh(s, nd);
+		struct fh3 fh;
 		struct n3attr a = { 0 };
 		uint64_t agen = nn_attr_gen(s);
-		ssize_t r2 = n3_read_many(c, &fh, (char *)buf + r,
+		ssize_t r2 = nn_fh(s, nd, &fh);
+		if (r2 == 0)
+			r2 = n3_read_many(c, &fh, (char *)buf + r,
 					  n - (size_t)r, off + (uint64_t)r,
 					  s->rtmax, window_of(s->rtmax), &a);
 		if (r2 < 0)

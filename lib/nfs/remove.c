@@ -92,9 +92,12 @@ void nn_remove_end(struct nsb *s, struct rmpin *pin)
 static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 			const char *name, uint64_t ino)
 {
-	struct fh3 dfh = nn_fh(s, d);
+	struct fh3 dfh;
 	char silly[64];
+	int r = nn_fh(s, d, &dfh);
 
+	if (r)
+		return r;
 	pthread_mutex_lock(&s->lock);
 	unsigned seq = ++s->silly_seq;
 	pthread_mutex_unlock(&s->lock);
@@ -107,7 +110,7 @@ static int silly_rename(struct nsb *s, struct n3 *c, struct node *d,
 		return -ENOMEM;
 	struct n3attr da = { 0 };
 	uint64_t agen = nn_attr_gen(s);
-	int r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
+	r = n3_rename(c, &dfh, name, &dfh, silly, &da, NULL);
 	nn_name_gone(s, d, name);
 	nn_forget_attr(s, d->ino);
 	nn_forget_attr(s, ino);
@@ -534,8 +537,9 @@ static int dir_handle(struct nsb *s, struct n3 *c, struct node *d,
 		if (n)
 			return 0;
 	}
-	struct fh3 dfh = nn_fh(s, d);
-	return n3_lookup(c, &dfh, name, fh, NULL);
+	struct fh3 dfh;
+	int r = nn_fh(s, d, &dfh);
+	return r ? r : n3_lookup(c, &dfh, name, fh, NULL);
 }
 
 bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
@@ -585,9 +589,13 @@ bool nn_silly_wait(struct nsb *s, struct n3 *c, struct node *d,
 int nn_rmdir(struct nsb *s, struct n3 *c, struct node *d, const char *name,
 	     struct n3attr *da)
 {
-	struct fh3 dfh = nn_fh(s, d);
+	struct fh3 dfh;
 	uint64_t mark = nn_silly_mark(s);
-	int r = n3_remove(c, &dfh, name, true, da);
+	int r = nn_fh(s, d, &dfh);
+
+	if (r)
+		return r;
+	r = n3_remove(c, &dfh, name, true, da);
 
 	/* not empty: perhaps only of a silly-renamed file whose REMOVE, sent
 	 * at its last close, the server has not done yet (RFC 1813 allows

@@ -14,7 +14,7 @@
  *     the frame and writes the XID         (RPC has no cancel), loss,
  *     (a counter << 16 | the tag)          kill, the supervisor's
  *   rs_call_wait each                      reconnect
- *   lost and replayable: again
+ *   lost and replayable: again (admit_call: not if its target is gone)
  *   decode: zdr_*3res out of the reply's own copy, in the caller's thread
  *
  * reply_locked (under the session's lock) only checks the reply header:
@@ -322,6 +322,21 @@ static const struct rs_proto rpc_proto = {
 
 /* ---- calls ----------------------------------------------------------------- */
 
+/* The session's admit hook of a call (under its lock, after any wait for
+ * a reconnect, before a tag is taken): a call whose target is gone
+ * (nrpc.gone) does not go.  A replay after a loss passes here once the
+ * supervisor's rebuild has run, which is what finds a handle stale. */
+static int admit_call(void *arg, struct rs_session *s)
+{
+	const struct nreq *nr = arg;
+
+	(void)s;
+	for (int i = 0; i < 2; i++)
+		if (nr->c->gone[i] && atomic_load(nr->c->gone[i]))
+			return -ESTALE;
+	return 0;
+}
+
 static ssize_t pack_call(void *arg, uint16_t tag, uint8_t *buf, size_t cap)
 {
 	struct nreq *nr = arg;
@@ -402,8 +417,8 @@ int nc_call_many(struct nconn *nc, const struct uvfs_cred *cred,
 				sl[i].nr = (struct nreq){ .c = c };
 				sl[i].rq->pd = &sl[i].nr;
 				r = rs_call_start(s, sl[i].rq, c->flen,
-						  pack_call, &sl[i].nr, NULL,
-						  dl, rsf);
+						  pack_call, &sl[i].nr,
+						  admit_call, dl, rsf);
 			}
 			if (r) {
 				rs_req_free(s, sl[i].rq);
@@ -468,9 +483,9 @@ static int pend_send(struct nconn *nc, struct npend *p, bool nowait)
 	if (p->rq) {
 		p->nr = (struct nreq){ .c = p->c };
 		p->rq->pd = &p->nr;
-		r = rs_call_start(s, p->rq, p->c->flen, pack_call, &p->nr, NULL,
-				  &p->dl, (p->flags & NC_INTERNAL ? RS_INTERNAL
-								  : 0) |
+		r = rs_call_start(s, p->rq, p->c->flen, pack_call, &p->nr,
+				  admit_call, &p->dl,
+				  (p->flags & NC_INTERNAL ? RS_INTERNAL : 0) |
 					  (nowait ? RS_NOWAIT : 0));
 	}
 	if (r) {

@@ -25,6 +25,7 @@
 #ifndef UVFS_NFS_RPC_H
 #define UVFS_NFS_RPC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,17 @@ struct nrpc {
 	zdrproc_t res_fn;               /* NULL: no results */
 	void *res;
 	bool idem;                      /* may be sent again after a loss */
+	const atomic_bool *gone[2];     /* NULL, or set once what the call
+					 * names is gone (an NFS node found
+					 * stale; two: a LINK's or RENAME's
+					 * two handles): once either is set
+					 * it does not go, -ESTALE.  Read
+					 * each time it is about to go:
+					 * first, again after a loss (a
+					 * replay, which waits for the
+					 * reconnect and its rebuild), or
+					 * after a JUKEBOX.  The caller keeps
+					 * them valid until the call ends */
 	/* set by the call: */
 	int err;                /* 0: res decoded; else a negative errno:
 				 * -ETIMEDOUT (deadline, fenced), -EIO (lost,

@@ -9,7 +9,7 @@
  * copy of the data until a COMMIT whose verifier matches the one the WRITE
  * was answered with: a server that restarted (its verifier changed) may
  * have lost unstable data, so everything not yet committed is sent again
- * and committed again, as Linux does.  What waits for the WRITEs: the next
+ * (through the same WB_WINDOW) and committed again, as Linux does.  What waits for the WRITEs: the next
  * write of an overlapping range (the server may run two requests in
  * parallel), a read, a getattr, a setattr, fsync and the close of a
  * descriptor (the core's flush: COMMIT too, so close-to-open holds and an
@@ -144,11 +144,14 @@ static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
 static int rest_locked(struct nsb *s, struct n3 *c, struct node *n,
 		       struct wbuf *w, uint32_t got)
 {
-	struct fh3 fh = nn_fh(s, n);
+	struct fh3 fh;
 	uint32_t rest = w->len - got;
-	struct wbuf *t = sys_malloc(sizeof(*t) + rest);
-	int r;
+	struct wbuf *t;
+	int r = nn_fh(s, n, &fh);
 
+	if (r)
+		return r;
+	t = sys_malloc(sizeof(*t) + rest);
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
@@ -356,9 +359,13 @@ static int send_locked(struct nsb *s, struct n3 *c, struct node *n,
 
 /* A kept w after a COMMIT whose verifier is cverf: committed if its
  * WRITE's verifier is the same (freed at the next sweep), else sent again
- * (the server restarted and may have lost it).  => 0 committed, 1 sent
- * again, or the error of sending it again (w given up, the error kept in
- * n->wb_err for the fsyncs and closes).  => n->wb_lock held. */
+ * (the server restarted and may have lost it), through the window a
+ * write keeps: while WB_WINDOW bytes are in flight, the oldest is waited
+ * for first (its answer taken; the DONE wbufs swept, never w, which is
+ * KEPT until sent).  => 0 committed, 1 sent again, or the error of
+ * sending it again (w given up, the error kept in n->wb_err for the
+ * fsyncs and closes).  => n->wb_lock held; the caller walks the list
+ * from w on (what the waits take, sent again before it, is behind). */
 static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 			     const struct fh3 *fh, struct wbuf *w,
 			     uint64_t cverf)
@@ -370,6 +377,8 @@ static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 		wb_set(w, WB_DONE);     /* committed */
 		return 0;
 	}
+	while (n->wb_out > 0 && n->wb_out_bytes + w->len > WB_WINDOW)
+		wait_oldest_locked(s, c, n);
 	e = send_locked(s, c, n, fh, w, true);
 	if (e) {
 		wb_set(w, WB_DONE);
@@ -381,11 +390,11 @@ static int commit_one_locked(struct nsb *s, struct n3 *c, struct node *n,
 
 /* The background COMMIT's answer (waited for by c's deadline if it has
  * not come: the caller says so): the wbufs it covers with its verifier
- * are committed, the others sent again.  => n->wb_lock held, a COMMIT
- * in the background. */
-static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n)
+ * are committed, the others sent again on fh (n's, from nn_fh).
+ * => n->wb_lock held, a COMMIT in the background. */
+static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n,
+			       const struct fh3 *fh)
 {
-	struct fh3 fh = nn_fh(s, n);
 	uint64_t cverf = 0, seq = n->wb_cseq;
 	unsigned long again = 0;
 	int r = n3_commit_end(c, n->wb_commit, &cverf);
@@ -397,21 +406,21 @@ static void commit_reap_locked(struct nsb *s, struct n3 *c, struct node *n)
 		w->cseq = 0;
 		if (r)
 			continue;       /* kept: the next COMMIT tries again */
-		if (commit_one_locked(s, c, n, &fh, w, cverf) > 0)
+		if (commit_one_locked(s, c, n, fh, w, cverf) > 0)
 			again++;
 	}
 	atomic_fetch_add(&s->rewrites, again);
 	sweep_locked(n);
 }
 
-/* Sends a COMMIT in the background for what is kept now.  => n->wb_lock
- * held, none in the background. */
-static void commit_behind_locked(struct nsb *s, struct n3 *c, struct node *n)
+/* Sends a COMMIT in the background on fh (n's) for what is kept now.
+ * => n->wb_lock held, none in the background. */
+static void commit_behind_locked(struct nsb *s, struct n3 *c, struct node *n,
+				 const struct fh3 *fh)
 {
-	struct fh3 fh = nn_fh(s, n);
 	uint64_t seq = n->wb_cseq + 1;
 
-	if (n3_commit_start(c, &fh, &n->wb_commit) != 0) {
+	if (n3_commit_start(c, fh, &n->wb_commit) != 0) {
 		n->wb_commit = NULL;    /* the bound's COMMIT will do */
 		return;
 	}
@@ -422,14 +431,14 @@ static void commit_behind_locked(struct nsb *s, struct n3 *c, struct node *n)
 			w->cseq = seq;
 }
 
-/* Everything in flight answered, then a COMMIT; kept data whose verifier
- * is not the COMMIT's is sent again and committed again (a server that
- * restarted).  0: everything written so far is on stable storage; else
- * the error (the data stays kept for the next try).  => n->wb_lock
- * held. */
-static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
+/* Everything in flight answered, then a COMMIT on fh (n's); kept data
+ * whose verifier is not the COMMIT's is sent again and committed again (a
+ * server that restarted).  0: everything written so far is on stable
+ * storage; else the error (the data stays kept for the next try).
+ * => n->wb_lock held. */
+static int commit_locked(struct nsb *s, struct n3 *c, struct node *n,
+			 const struct fh3 *fh)
 {
-	struct fh3 fh = nn_fh(s, n);
 	uint64_t cverf = 0;
 	int r = 0;
 
@@ -443,14 +452,14 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 	}
 	settle_locked(s, c, n, 0, UINT64_MAX);
 	for (int tries = 0; n->wb_head && tries < 4; tries++) {
-		r = n3_commit(c, &fh, &cverf);
+		r = n3_commit(c, fh, &cverf);
 		if (r)
 			return r;
 		unsigned long again = 0;
 		for (struct wbuf *w = n->wb_head; w; w = w->next) {
 			if (w->st != WB_KEPT)
 				continue;
-			int e = commit_one_locked(s, c, n, &fh, w, cverf);
+			int e = commit_one_locked(s, c, n, fh, w, cverf);
 			if (e > 0)
 				again++;
 			if (e)          /* the last resend's outcome */
@@ -469,13 +478,12 @@ static int commit_locked(struct nsb *s, struct n3 *c, struct node *n)
 	return 0;
 }
 
-/* nw_write's (nfs_i.h), and an append's once it knows where.
- * => n->wb_lock held. */
+/* nw_write's (nfs_i.h), and an append's once it knows where, on fh
+ * (n's, from nn_fh).  => n->wb_lock held. */
 static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
-			    const uint64_t *seen, const void *buf, size_t len,
-			    uint64_t off)
+			    const struct fh3 *fh, const uint64_t *seen,
+			    const void *buf, size_t len, uint64_t off)
 {
-	struct fh3 fh = nn_fh(s, n);
 	size_t done = 0;
 	int r;
 
@@ -489,21 +497,21 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 		settle_locked(s, c, n, off, len);
 	/* a background COMMIT answered: taken, no wait */
 	if (n->wb_commit && n3_commit_ready(n->wb_commit))
-		commit_reap_locked(s, c, n);
+		commit_reap_locked(s, c, n, fh);
 	if (n->wb_kept + len > WB_KEEP) {
 		/* the second bound: the writer waits, for the background
 		 * COMMIT first, then (still past it) for one of its own */
 		atomic_fetch_add(&s->commit_waits, 1);
 		if (n->wb_commit)
-			commit_reap_locked(s, c, n);
+			commit_reap_locked(s, c, n, fh);
 		if (n->wb_kept + len > WB_KEEP) {
-			r = commit_locked(s, c, n);
+			r = commit_locked(s, c, n, fh);
 			if (r)
 				return r;
 		}
 	}
 	if (n->wb_kept + len > WB_COMMIT_AT && !n->wb_commit)
-		commit_behind_locked(s, c, n);
+		commit_behind_locked(s, c, n, fh);
 	while (done < len) {
 		uint32_t piece = len - done > s->wtmax ? s->wtmax
 						       : (uint32_t)(len - done);
@@ -531,7 +539,7 @@ static ssize_t write_locked(struct nsb *s, struct n3 *c, struct node *n,
 		w->off = at;
 		w->len = piece;
 		memcpy(w->data, (const char *)buf + done, piece);
-		r = send_locked(s, c, n, &fh, w, false);
+		r = send_locked(s, c, n, fh, w, false);
 		if (r) {
 			free(split);
 			free(w);
@@ -562,10 +570,13 @@ ssize_t nw_write(struct nsb *s, struct n3 *c, struct node *n,
 		 const uint64_t *seen, const void *buf, size_t len,
 		 uint64_t off)
 {
-	ssize_t r;
+	struct fh3 fh;
+	ssize_t r = nn_fh(s, n, &fh);
 
+	if (r)
+		return r;
 	pthread_mutex_lock(&n->wb_lock);
-	r = write_locked(s, c, n, seen, buf, len, off);
+	r = write_locked(s, c, n, &fh, seen, buf, len, off);
 	pthread_mutex_unlock(&n->wb_lock);
 	return r;
 }
@@ -575,8 +586,11 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 		  uint64_t *at)
 {
 	struct stat st;
-	ssize_t r;
+	struct fh3 fh;
+	ssize_t r = nn_fh(s, n, &fh);
 
+	if (r)
+		return r;
 	/* the end asked and written at in one hold of wb_lock: another
 	 * append of this mount (which takes it too) goes wholly before or
 	 * after, never at the same end */
@@ -591,7 +605,8 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 				 * core's check for a write at a position) */
 	if (r == 0) {
 		*at = (uint64_t)st.st_size;
-		r = len ? write_locked(s, c, n, seen, buf, len, *at) : 0;
+		r = len ? write_locked(s, c, n, &fh, seen, buf, len, *at)
+			: 0;
 	}
 	pthread_mutex_unlock(&n->wb_lock);
 	return r;
@@ -599,10 +614,13 @@ ssize_t nw_append(struct nsb *s, struct n3 *c, struct node *n,
 
 int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen)
 {
-	int r, e = 0;
+	struct fh3 fh;
+	int e = 0, r = nn_fh(s, n, &fh);
 
+	if (r)
+		return r;       /* stale: nothing goes, nothing reported */
 	pthread_mutex_lock(&n->wb_lock);
-	r = commit_locked(s, c, n);
+	r = commit_locked(s, c, n, &fh);
 	if (unseen_locked(n, seen)) {
 		e = n->wb_err;
 		*seen = n->wb_eseq;     /* reported to this open file */

@@ -31,10 +31,14 @@
  *    finds every byte written;
  *  - writes behind over ranges older ones wrote, the server restarted
  *    (a new write verifier) before the COMMIT: what fsync sends again is
- *    the newest data of each byte, never an older write's after it;
+ *    the newest data of each byte, never an older write's after it,
+ *    and at most WB_WINDOW bytes of it in flight at once;
  *  - a file open across a reconnect whose handle names another file
  *    after it (or whose GETATTR says so): read, write, fsync and
- *    truncation through it -ESTALE;
+ *    truncation through it -ESTALE, its last release sends no COMMIT,
+ *    and a hard mount's WRITE or LINK out when the connection was lost
+ *    is not sent again after the reconnect found it so
+ *    (test_nfs_rpc_stale.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -611,6 +615,7 @@ static void killed_while_sending(void **state)
 
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
+#include "test_nfs_rpc_stale.c"  /* handles that name another file */
 
 /* A server that answers each READ with 1 000 bytes at most (RFC 1813
  * allows a short READ anywhere: its eof says where the file ends): a
@@ -876,103 +881,61 @@ static void kept_bytes_newest(void **state)
 	nothing_kept_free(nc, s, n, NULL);
 }
 
-/* A file open across a reconnect whose handle names another file after
- * it (a server that reuses handles: the export of a FUSE file system
- * whose daemon restarted, one without generation numbers): the check
- * after the reconnect (nv_rebuild) makes its node stale, and every call
- * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
- * from the other file, nothing written into it.  Before, only a getattr
- * said so: a read gave the other file's bytes, a write went into it, and
- * fsync committed it, 0. */
-static void stale_after_reconnect(void **state)
+/* The WRITEs a COMMIT with another verifier (the server restarted) sends
+ * again go through the window an ordinary write behind keeps (WB_WINDOW
+ * bytes in flight), under the same rule: 16 MiB written behind and
+ * answered, the verifier moved on, the fsync's resends answered only
+ * once the client stops sending (write_lag): at most 8 MiB of them (128
+ * WRITEs of 64 KiB) were out at once, all 256 went, the fsync returns
+ * 0 and the disk holds the bytes.  Before, the 256 went at once (a
+ * link slower than the data by the deadline failed the last of them). */
+static void rewrites_paced(void **state)
 {
-	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
-			      .window_ms = 60000, .source = "test",
-			      .rebuild = nv_rebuild };
-	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
-	struct attr_mount m;
-	struct nconn *nc;
-	struct stat st;
-	char buf[100];
-	void *h;
+	const size_t len = 16u << 20, mib = 1u << 20;
+	struct nconn *nc = connect_to(10000);
+	struct nsb *s = sb_new(nc);
+	struct node *n = node_new();
+	uint8_t *data = malloc(len);
 
 	(void)state;
-	memset(buf, 'w', sizeof(buf));
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 13 + i / 65521);
 	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
-	no.rebuild_arg = m.s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m.s->nc = nc;
-	assert_int_equal(htab_init(&m.s->table), 0);
-	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-	m.n->hashed = true;
-	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
-	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
-			 (ssize_t)sizeof(buf));
-	/* the server goes and comes back; the handle names another file */
-	atomic_store(&refusing, true);
-	while (atomic_load(&listening))
-		usleep(5 * 1000);
-	struct n3 c = ctx(nc, 300);
-	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
-	atomic_store(&fa_fileid, 4343);
-	atomic_store(&refusing, false);
-	bool stale = false;
-	for (int i = 0; i < 500 && !stale; i++) {
-		usleep(10 * 1000);
-		pthread_mutex_lock(&m.s->lock);
-		stale = m.n->stale;
-		pthread_mutex_unlock(&m.s->lock);
-	}
-	off_t off = 0;
-	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
-	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
-	int f = o->fsync(&m.sb, m.n, h, 0);
-	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
-	int t = o->setattr(&m.sb, m.n, &sa);
-	printf("a handle that names another file after a reconnect: stale "
-	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
-	       w, f, t);
-	atomic_store(&fa_fileid, 4242);
-	assert_true(stale);
-	assert_int_equal(r, -ESTALE);
-	assert_int_equal(w, -ESTALE);
-	assert_int_equal(f, -ESTALE);
-	assert_int_equal(t, -ESTALE);
-	o->release(&m.sb, m.n, h);
-	htab_del(&m.s->table, &m.n->hl);
-	htab_fini(&m.s->table);
-	attr_mount_free(&m, nc);
-}
-
-/* The same found by a getattr, with no reconnect: the GETATTR of an open
- * file's handle answers another fileid.  That getattr is -ESTALE, and so
- * is every call through the file after it.  Before, only that getattr
- * was: the read after it gave the other file's bytes. */
-static void stale_seen_by_getattr(void **state)
-{
-	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
-	struct nconn *nc = connect_to(2000);
-	struct attr_mount m;
-	struct stat st;
-	char buf[100];
-	void *h;
-
-	(void)state;
-	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
-	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
-	atomic_store(&fa_fileid, 4343);
-	m.n->st_gen = m.s->gen - 1;                     /* asks again */
-	int g = o->getattr(&m.sb, m.n, &st);
-	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
-	atomic_store(&fa_fileid, 4242);
-	printf("a GETATTR that names another file: getattr %d, the read "
-	       "after it %zd\n", g, r);
-	assert_int_equal(g, -ESTALE);
-	assert_int_equal(r, -ESTALE);
-	o->release(&m.sb, m.n, h);
-	attr_mount_free(&m, nc);
+	struct n3 c = ctx(nc, 10000);
+	for (size_t off = 0; off < len; off += mib)
+		assert_int_equal(nw_write(s, &c, n, NULL, data + off, mib,
+					  off), (ssize_t)mib);
+	nw_settle(s, &c, n);
+	assert_int_equal(n->wb_kept, len);      /* below WB_COMMIT_AT */
+	pthread_mutex_lock(&disk_lock);
+	memset(disk, 0, len);                   /* lost with the restart */
+	pthread_mutex_unlock(&disk_lock);
+	atomic_store(&verf_last, '2');
+	atomic_store(&lag_max, 0);
+	atomic_store(&write_lag, true);
+	unsigned long rw0 = atomic_load(&s->rewrites);
+	c = ctx(nc, 10000);
+	uint64_t t0 = now_ms();
+	int r = nw_commit(s, &c, n, NULL);
+	uint64_t took = now_ms() - t0;
+	atomic_store(&write_lag, false);
+	int most = atomic_load(&lag_max);
+	unsigned long rw = atomic_load(&s->rewrites) - rw0;
+	pthread_mutex_lock(&disk_lock);
+	bool ok = memcmp(disk, data, len) == 0;
+	pthread_mutex_unlock(&disk_lock);
+	printf("16 MiB kept, the verifier moved on: fsync %d after %llu ms, "
+	       "%lu WRITEs sent again, at most %d in flight at once (the "
+	       "window: %u), the disk %s\n", r, (unsigned long long)took,
+	       rw, most, WB_WINDOW / s->wtmax, ok ? "exact" : "wrong");
+	assert_int_equal(r, 0);
+	assert_int_equal(rw, len / s->wtmax);
+	assert_true(most >= 1);
+	assert_true(most <= (int)(WB_WINDOW / s->wtmax));
+	assert_true(ok);
+	atomic_store(&verf_last, '1');
+	nothing_kept_free(nc, s, n, data);
 }
 
 /* A write behind's error reaches each open file that was open when it
@@ -1070,8 +1033,12 @@ int main(void)
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),
 		cmocka_unit_test(kept_bytes_newest),
+		cmocka_unit_test(rewrites_paced),
 		cmocka_unit_test(stale_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
+		cmocka_unit_test(stale_release_sends_nothing),
+		cmocka_unit_test(stale_hard_replay_not_sent),
+		cmocka_unit_test(stale_hard_replay_link_not_sent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -19,6 +19,9 @@
  * hold_go, while the server answers other calls.  With read_max a READ
  * answers at most that many bytes, with no eof before the file's end;
  * with write_max a WRITE writes (and says it wrote) at most so many.
+ * With write_lag the answers to WRITEs wait until the client stops
+ * sending, and lag_max counts the most that waited at once: the WRITEs
+ * the client had in flight.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -75,10 +78,17 @@ static _Atomic uint32_t hold_proc;
 static _Atomic bool hold_late, hold_go, held_now;
 
 #define FILE_SIZE ((1u << 20) + 1000)   /* what READ reads */
-#define DISK_SIZE (4u << 20)            /* what WRITE writes */
+#define DISK_SIZE (16u << 20)           /* what WRITE writes */
 static pthread_mutex_t disk_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t disk[DISK_SIZE];         /* disk_lock */
 static _Atomic char verf_last = '1';    /* the write verifier's last byte */
+/* With write_lag a WRITE is done when it comes and its answer held back
+ * until the client has sent nothing for LAG_IDLE_MS (then all of them at
+ * once): the server reads on meanwhile, so what it holds is what the
+ * client has in flight, and lag_max the most it held at once. */
+#define LAG_IDLE_MS 30
+static _Atomic bool write_lag;
+static _Atomic int lag_max;
 
 /* The write verifier now (WRITE and COMMIT answer it). */
 static void verifier_now(char v[8])
@@ -630,17 +640,42 @@ static bool hold_until_go(struct sconn *sc, uint32_t xid, uint32_t proc,
 	return false;
 }
 
+/* The answers of WRITEs held back (write_lag), oldest first. */
+struct lagged {
+	uint8_t *out[1024];
+	size_t bl[1024];
+	int n;
+};
+
+static void lag_flush(struct sconn *sc, struct lagged *lg)
+{
+	for (int i = 0; i < lg->n; i++) {
+		send_reply(sc, lg->out[i], lg->bl[i], M_OK);
+		free(lg->out[i]);
+	}
+	lg->n = 0;
+}
+
 /* One connection: answers each call as the mode says, until it ends. */
 static void serve(int fd)
 {
 	struct sconn conn = { .fd = fd }, *sc = &conn;
+	struct lagged *lg = calloc(1, sizeof(*lg));
 
+	assert_non_null(lg);
 	pthread_mutex_init(&sc->lock, NULL);
 	pthread_cond_init(&sc->cv, NULL);
 	for (;;) {
 		uint8_t mk[4], *body;
 		uint32_t len;
 
+		if (lg->n > 0) {
+			/* the client stopped sending: the held answers go */
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			if (poll(&p, 1, LAG_IDLE_MS) == 0 ||
+			    !atomic_load(&write_lag))
+				lag_flush(sc, lg);
+		}
 		if (read_full(fd, mk, 4))
 			break;
 		/* M_DEAF: reads nothing more until the mode changes */
@@ -698,9 +733,19 @@ static void serve(int fd)
 		size_t bl = make_answer(xid, proc, body + args, n, busy, m,
 					&out);
 		free(body);
+		if (proc == NFS3_WRITE && atomic_load(&write_lag) &&
+		    lg->n < 1024) {
+			lg->out[lg->n] = out;
+			lg->bl[lg->n++] = bl;
+			if (lg->n > atomic_load(&lag_max))
+				atomic_store(&lag_max, lg->n);
+			continue;
+		}
 		send_reply(sc, out, bl, m);
 		free(out);
 	}
+	lag_flush(sc, lg);      /* on the ended link: nobody reads them */
+	free(lg);
 	atomic_fetch_add(&conns_ended, 1);
 	/* the replies held back go first (or fail on the ended link) */
 	pthread_mutex_lock(&sc->lock);

@@ -1,0 +1,324 @@
+/*
+ * test_nfs_rpc_stale.c - test_nfs_rpc's cases for a node found stale:
+ * its handle names another file now (a server that reuses handles), seen
+ * by the check after a reconnect (nv_rebuild) or by a GETATTR.  Nothing
+ * may go on that handle after (nn_fh, the one accessor of a node's
+ * handle, refuses it): every call through the node is -ESTALE, what
+ * the driver would send on its own (the COMMIT at a last release) is
+ * not sent, and neither is a request made before and sent again after
+ * (a hard mount's replay, refused at the send: ctx_on).  The driver's vnode operations are called as the core calls
+ * them, on the scripted server's file with attributes (fa_on, fa_fileid
+ * moved to another file's).  Included by test_nfs_rpc.c (after
+ * test_nfs_rpc_attr.c: attr_mount); not a program of its own.
+ */
+
+/* A file open across a reconnect whose handle names another file after
+ * it (a server that reuses handles: the export of a FUSE file system
+ * whose daemon restarted, one without generation numbers): the check
+ * after the reconnect (nv_rebuild) makes its node stale, and every call
+ * through it is -ESTALE (nfs_i.h: "every call -ESTALE"), nothing read
+ * from the other file, nothing written into it.  Before, only a getattr
+ * said so: a read gave the other file's bytes, a write went into it, and
+ * fsync committed it, 0. */
+static void stale_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	memset(buf, 'w', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
+			 (ssize_t)sizeof(buf));
+	/* the server goes and comes back; the handle names another file */
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);   /* hung up on */
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+	bool stale = false;
+	for (int i = 0; i < 500 && !stale; i++) {
+		usleep(10 * 1000);
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+	}
+	off_t off = 0;
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	ssize_t w = o->write(&m.sb, m.n, h, buf, sizeof(buf), &off);
+	int f = o->fsync(&m.sb, m.n, h, 0);
+	struct uvfs_setattr sa = { .valid = UVFS_SET_SIZE, .size = 0 };
+	int t = o->setattr(&m.sb, m.n, &sa);
+	printf("a handle that names another file after a reconnect: stale "
+	       "%d; read %zd, write %zd, fsync %d, truncate %d\n", stale, r,
+	       w, f, t);
+	atomic_store(&fa_fileid, 4242);
+	assert_true(stale);
+	assert_int_equal(r, -ESTALE);
+	assert_int_equal(w, -ESTALE);
+	assert_int_equal(f, -ESTALE);
+	assert_int_equal(t, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	attr_mount_free(&m, nc);
+}
+
+/* The same found by a getattr, with no reconnect: the GETATTR of an open
+ * file's handle answers another fileid.  That getattr is -ESTALE, and so
+ * is every call through the file after it.  Before, only that getattr
+ * was: the read after it gave the other file's bytes. */
+static void stale_seen_by_getattr(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	void *h;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 800, true);   /* asks the server */
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;                     /* asks again */
+	int g = o->getattr(&m.sb, m.n, &st);
+	ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+	atomic_store(&fa_fileid, 4242);
+	printf("a GETATTR that names another file: getattr %d, the read "
+	       "after it %zd\n", g, r);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(r, -ESTALE);
+	o->release(&m.sb, m.n, h);
+	attr_mount_free(&m, nc);
+}
+
+/* A file written behind through a descriptor whose flush never came (or
+ * failed): its last release sends the COMMIT, not waited for, as the
+ * opener.  Found stale before that release, the node sends none: the
+ * COMMIT would go on a handle that names another file.  Before, the
+ * release read the node's handle itself (not through nn_fh) and
+ * committed it. */
+static void stale_release_sends_nothing(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct nconn *nc = connect_to(2000);
+	struct attr_mount m;
+	struct stat st;
+	char buf[100];
+	off_t off = 0;
+	void *h;
+
+	(void)state;
+	memset(buf, 'r', sizeof(buf));
+	atomic_store(&mode, M_OK);
+	attr_mount_new(&m, nc, FILE_SIZE, 900, false);
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	assert_int_equal(o->write(&m.sb, m.n, h, buf, sizeof(buf), &off),
+			 (ssize_t)sizeof(buf));
+	struct n3 c = ctx(nc, 2000);
+	nw_settle(m.s, &c, m.n);        /* answered, not committed */
+	/* the next GETATTR finds another file behind the handle */
+	atomic_store(&fa_fileid, 4343);
+	m.n->st_gen = m.s->gen - 1;
+	int g = o->getattr(&m.sb, m.n, &st);
+	atomic_store(&seen[NFS3_COMMIT], 0);
+	o->release(&m.sb, m.n, h);
+	usleep(200 * 1000);     /* a COMMIT sent would have come by now */
+	int commits = atomic_load(&seen[NFS3_COMMIT]);
+	atomic_store(&fa_fileid, 4242);
+	printf("a node found stale with writes not committed: getattr %d, "
+	       "COMMITs at its last release %d\n", g, commits);
+	assert_int_equal(g, -ESTALE);
+	assert_int_equal(commits, 0);
+	attr_mount_free(&m, nc);
+}
+
+/* A hard mount (rebuild: nv_rebuild) of the scripted server's file,
+ * m->n in the node table, as the reconnect's check finds it. */
+static struct nconn *hard_mount_new(struct attr_mount *m)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .hard = true,
+			      .restarts = -1, .window_ms = 60000,
+			      .source = "test", .rebuild = nv_rebuild };
+	struct nconn *nc;
+
+	atomic_store(&mode, M_OK);
+	attr_mount_new(m, NULL, FILE_SIZE, 1000, false);
+	no.rebuild_arg = m->s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m->s->nc = nc;
+	assert_int_equal(htab_init(&m->s->table), 0);
+	htab_add(&m->s->table, &m->n->hl, htab_hash64(m->n->ino));
+	m->n->hashed = true;
+	assert_int_equal(nnames_init(&m->s->names), 0);
+	return nc;
+}
+
+static void hard_mount_free(struct attr_mount *m, struct nconn *nc)
+{
+	atomic_store(&fa_fileid, 4242);
+	htab_del(&m->s->table, &m->n->hl);
+	htab_fini(&m->s->table);
+	nnames_fini(&m->s->names);
+	attr_mount_free(m, nc);
+}
+
+/* The server, silent with a call of ours out, goes (it hangs up at the
+ * next call and refuses connections) and comes back with another file
+ * (fileid 4343) behind m->n's handle; seen[] counts from its return. */
+static void server_back_other(struct attr_mount *m, struct nconn *nc)
+{
+	struct stat st;
+
+	atomic_store(&refusing, true);
+	atomic_store(&mode, M_OK);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &m->n->fh, &st) < 0);   /* hung up on */
+	for (int i = 0; i < 32; i++)
+		atomic_store(&seen[i], 0);
+	atomic_store(&fa_fileid, 4343);
+	atomic_store(&refusing, false);
+}
+
+static bool node_stale(struct attr_mount *m)
+{
+	bool stale;
+
+	pthread_mutex_lock(&m->s->lock);
+	stale = m->n->stale;
+	pthread_mutex_unlock(&m->s->lock);
+	return stale;
+}
+
+struct fsync_op {
+	struct attr_mount *m;
+	void *h;
+	int r;
+};
+
+static void *fsync_main(void *arg)
+{
+	struct fsync_op *f = arg;
+
+	f->r = uvfs_nfs_ops.fsync(&f->m->sb, f->m->n, f->h, 0);
+	return NULL;
+}
+
+/* A hard mount's WRITE out when the connection is lost is sent again
+ * once the server is back (the fsync waiting for it sends it), after the
+ * check of the reconnect (nv_rebuild), which finds the file's handle
+ * naming another file now: the node is stale, and the WRITE must not go
+ * on that handle.  It fails -ESTALE, and so does the fsync; the server
+ * gets no WRITE after the reconnect.  Before, the session sent it again
+ * (rpc.c knows no nodes): it wrote into the other file, and the fsync
+ * committed it there, 0. */
+static void stale_hard_replay_not_sent(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc = hard_mount_new(&m);
+	char buf[100];
+	off_t off = 0;
+	void *h;
+
+	(void)state;
+	memset(buf, 'h', sizeof(buf));
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	/* the WRITE goes behind, and the server takes it and says nothing */
+	atomic_store(&mode, M_SILENT);
+	assert_int_equal(o->write(&m.sb, m.n, h, buf, sizeof(buf), &off),
+			 (ssize_t)sizeof(buf));
+	struct fsync_op f = { .m = &m, .h = h };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fsync_main, &f), 0);
+	usleep(100 * 1000);     /* the fsync waits for the WRITE */
+	server_back_other(&m, nc);
+	pthread_join(t, NULL);
+	int writes = atomic_load(&seen[NFS3_WRITE]);
+	int commits = atomic_load(&seen[NFS3_COMMIT]);
+	bool stale = node_stale(&m);
+	printf("a hard mount's WRITE lost with its connection, the handle "
+	       "stale after the reconnect: stale %d, fsync %d, WRITEs after "
+	       "the reconnect %d, COMMITs %d\n", stale, f.r, writes, commits);
+	assert_true(stale);
+	assert_int_equal(f.r, -ESTALE);
+	assert_int_equal(writes, 0);
+	assert_int_equal(commits, 0);
+	o->release(&m.sb, m.n, h);
+	hard_mount_free(&m, nc);
+}
+
+struct link_op {
+	struct attr_mount *m;
+	struct node *d;
+	int r;
+};
+
+static void *link_main(void *arg)
+{
+	struct link_op *l = arg;
+
+	l->r = uvfs_nfs_ops.link(&l->m->sb, l->d, "x", l->m->n);
+	return NULL;
+}
+
+/* The same for a LINK (two handles: the file's and the directory's), the
+ * file found stale by the reconnect's check: its replay is not sent,
+ * and the link fails -ESTALE.  Before, the request carried neither
+ * node's flag: the LINK went again, naming the other file. */
+static void stale_hard_replay_link_not_sent(void **state)
+{
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct attr_mount m;
+	struct nconn *nc = hard_mount_new(&m);
+	struct node *d = node_new();
+	void *h;
+
+	(void)state;
+	d->ino = 7;
+	d->type = S_IFDIR;
+	d->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	d->st.st_mode = S_IFDIR | 0755;
+	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+	atomic_store(&mode, M_SILENT);
+	struct link_op l = { .m = &m, .d = d };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, link_main, &l), 0);
+	usleep(100 * 1000);     /* the LINK is out, unanswered */
+	server_back_other(&m, nc);
+	pthread_join(t, NULL);
+	int links = atomic_load(&seen[NFS3_LINK]);
+	bool stale = node_stale(&m);
+	printf("a hard mount's LINK lost with its connection, the file "
+	       "stale after the reconnect: stale %d, link %d, LINKs after "
+	       "the reconnect %d\n", stale, l.r, links);
+	assert_true(stale);
+	assert_int_equal(l.r, -ESTALE);
+	assert_int_equal(links, 0);
+	o->release(&m.sb, m.n, h);
+	nw_fini(d);
+	pthread_mutex_destroy(&d->wb_lock);
+	free(d);
+	hard_mount_free(&m, nc);
+}
