@@ -35,10 +35,15 @@
  * (check_dir).
  *
  * Locks: c->lock guards the connection list and count and the device
- * table (a leaf: nothing else is taken under it); c->op
- * serialises mount and unmount (suspend, resume and revoke do not take
- * it, so that a resume or a forced unmount is never stuck behind an
- * operation waiting on a suspended mount).
+ * table (a leaf: nothing else is taken under it); c->op orders the device
+ * table with the namespace changes: a mount's entry is added under it only
+ * if the mount is still there, an unmount takes the entries of what went
+ * under it, with their invalidation.  It is never held across a walk
+ * (nor anything else that may wait on a file system): a walk into a
+ * suspended mount waits until the resume, and a forced unmount or a
+ * resume, which end that wait, must never queue behind it.  The library
+ * orders the namespace changes themselves (suspend, resume and revoke
+ * never took c->op).
  */
 #define _GNU_SOURCE
 #include "control_i.h"
@@ -312,30 +317,75 @@ static const char *canonical(struct uvfs_ctx *ctx, const char *path,
 	return uvfs_realpath(ctx, path, buf, size) >= 0 ? buf : path;
 }
 
+/* The highest mount id now (0 if the list cannot be had): a mount made
+ * after this has a higher one. */
+static uint64_t last_mount_id(struct control *c)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+	uint64_t id = 0;
+
+	if (uvfs_mount_list(c->u, &mi, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (mi[i].id > id)
+			id = mi[i].id;
+	free(mi);
+	return id;
+}
+
+/* Is a mount with an id above since still attached at target?  No walk:
+ * the library's list.  Where the list cannot be had, yes. */
+static bool mounted_since(struct control *c, const char *target,
+			  uint64_t since)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+	bool found = false;
+
+	if (uvfs_mount_list(c->u, &mi, &n))
+		return true;
+	for (size_t i = 0; i < n && !found; i++)
+		found = mi[i].id > since && strcmp(mi[i].target, target) == 0;
+	free(mi);
+	return found;
+}
+
+/* The walks (the mount's own to its target, the canonical name, the new
+ * root's stat, the invalidation's walk to the parent) run without c->op:
+ * a target inside a suspended mount makes them wait until the resume, and
+ * a forced unmount of that mount, which ends the wait (the walk fails),
+ * must not queue behind them.  Under c->op only the device table's entry,
+ * and only if the new mount is still there: an unmount that took it away
+ * before could not know its device, so its dead nodes are dropped here. */
 static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 		     struct sbuf *r)
 {
 	char canon[PATH_MAX];
 	struct stat st;
+	uint64_t since = last_mount_id(c);
 	int err;
 
-	pthread_mutex_lock(&c->op);
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
 	if (err == -EBUSY &&
-	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0) {
-		pthread_mutex_unlock(&c->op);
+	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0)
 		return control_reply_error(r, err, "the target is the namespace root "
 				   "(the FUSE mount point itself), which "
 				   "cannot be mounted on");
-	}
 	if (!err) {
 		const char *target = canonical(ctx, argv[3], canon,
 					       sizeof(canon));
-		if (uvfs_stat(ctx, target, &st) == 0)
+		bool have_dev = uvfs_stat(ctx, target, &st) == 0;
+		pthread_mutex_lock(&c->op);
+		if (!mounted_since(c, target, since)) {
+			if (have_dev)
+				uvfs_fuse_dead_devs(c->uf, &st.st_dev, 1);
+		} else if (have_dev) {
 			devs_add(c, target, st.st_dev);
+		}
+		pthread_mutex_unlock(&c->op);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
-	pthread_mutex_unlock(&c->op);
 	control_reply(r, err, NULL, NULL);
 }
 
@@ -415,7 +465,9 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	struct timespec dl;
 	uint64_t ticket = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
-	pthread_mutex_lock(&c->op);
+	/* Not under c->op: the walks to a target inside a suspended mount
+	 * wait until the resume, and a forced unmount of that mount (which
+	 * ends the wait) must not queue behind them (do_mount). */
 	target = canonical(ctx, target, canon, sizeof(canon));
 	if (flags & UVFS_UMOUNT_FORCE)
 		ts_add_ms(&dl, deadline_of(c, target));
@@ -460,17 +512,19 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 			err = uvfs_umount(ctx, target, 0);
 		}
 	} else {
-		devs = devs_below(c, target, &ndevs, 0);
 		err = uvfs_umount(ctx, target, flags);
 	}
 	if (!err) {
-		free(devs);
+		/* the devices of what went, taken from the table together
+		 * with their invalidation: a mount below that registers
+		 * later finds itself gone (do_mount) */
+		pthread_mutex_lock(&c->op);
 		devs = devs_below(c, target, &ndevs, 1);
 		if (flags & UVFS_UMOUNT_FORCE)
 			ticket = uvfs_fuse_dead_devs(c->uf, devs, ndevs);
+		pthread_mutex_unlock(&c->op);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
-	pthread_mutex_unlock(&c->op);
 	dead_wait(c, ticket, &dl);
 	free(devs);
 	struct sbuf h = { 0 };
