@@ -11,7 +11,8 @@
  * oldest connection still sending its request is evicted for the new one
  * (admit_locked).  Strangers are answered by the acceptor itself and
  * drained briefly (struct refused: the acceptor's, no thread, no slot).
- * control_stop ends the acceptor and waits for c->nconns to reach zero.
+ * control_quiesce ends the acceptor, closes the listener and drops who is
+ * still sending; control_stop also waits for c->nconns to reach zero.
  * The locks: control.c.
  */
 #define _GNU_SOURCE
@@ -388,7 +389,7 @@ int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 	return 0;
 }
 
-/* The socket goes as soon as nothing is served any more: connections
+/* The socket goes as soon as no new request is taken: connections
  * would otherwise queue on a listener nobody accepts from, and a uvfsd
  * started on the same mount point while this one winds down its inner
  * mounts (the FUSE mount was unmounted from outside) would find "a daemon
@@ -402,7 +403,7 @@ static void close_listener(struct control *c)
 	unlink(c->path);
 }
 
-void control_stop(struct control *c)
+void control_quiesce(struct control *c)
 {
 	if (!c->started)
 		return;
@@ -417,10 +418,17 @@ void control_stop(struct control *c)
 			x->evicted = true;
 			shutdown(x->fd, SHUT_RD);
 		}
+	pthread_mutex_unlock(&c->lock);
+	close_listener(c);
+}
+
+void control_stop(struct control *c)
+{
+	control_quiesce(c);
+	pthread_mutex_lock(&c->lock);
 	while (c->nconns > 0)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
-	close_listener(c);
 }
 
 void control_close(struct control *c)

@@ -4,6 +4,7 @@
 # one waits, a forced unmount of the suspended mount, a resume, stats and
 # a mount elsewhere answer at once; the waiting request then fails with a
 # clear error (forced unmount) or completes (resume), and leaves nothing.
+# A shutdown meanwhile does not wait for it either.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -92,5 +93,19 @@ case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
 [ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
 alive
 
-stop_daemon
+note "a shutdown while a mount inside the suspended mount waits"
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/sub"
+expect 0 "$UVFS" suspend "$M"
+bg_start mount "$UVFS" mount -t memfs none "$M/sub"
+MPID=$BG
+# the shutdown force-unmounts everything, which ends the wait; it must
+# not first wait for the requests in progress to end
+expect_within 10 0 "$UVFS" shutdown "$MNT"
+wait_daemon
+wait_child "$MPID" 5
+rc=$?
+OUT=$(cat "$WORK/mount.out")
+echo "$OUT"
+[ $rc = 1 ] || fail "the waiting mount ended with $rc: $OUT"
 echo PASS
