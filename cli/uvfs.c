@@ -429,7 +429,7 @@ static int simple(const char *verb, const char *what, const char *path,
 	if (ret)
 		return EXIT_UNREACHABLE;
 	ret = EXIT_OK;
-	if (r.err == EBUSY && strcmp(verb, "umount") == 0) {
+	if (r.err == EBUSY && strcmp(verb, "umount") == 0 && r.n > 0) {
 		pid_t self = daemon_pid(t.sock);
 		int n = show_holders(NULL, &r, self, opt_verbose);
 		fprintf(stderr, "uvfs: cannot %s %s: target is busy "

@@ -469,6 +469,11 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	 * wait until the resume, and a forced unmount of that mount (which
 	 * ends the wait) must not queue behind them (do_mount). */
 	target = canonical(ctx, target, canon, sizeof(canon));
+	if (strcmp(target, "/") == 0)   /* the library: EBUSY, as Linux */
+		return control_reply_error(r, EBUSY, "the target is the "
+				   "namespace root (the FUSE mount point "
+				   "itself), which cannot be unmounted: uvfs "
+				   "shutdown stops uvfsd");
 	if (flags & UVFS_UMOUNT_FORCE)
 		ts_add_ms(&dl, deadline_of(c, target));
 	if (flags == 0) {

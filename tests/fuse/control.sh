@@ -4,7 +4,8 @@
 # clients do not lock out the owner; a stranger is refused at once; the
 # socket's directory must be the daemon's own (0700) or uvfsd refuses to
 # start, leaving nothing behind; a mount onto the namespace root, by any
-# path that leads there, is refused with a clear error.
+# path that leads there, is refused with a clear error, and so is its
+# unmount.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -120,6 +121,16 @@ python3 -c 'import json,sys; m=json.loads(sys.argv[1])["mounts"]; sys.exit(0 if 
 # an ordinary directory still works
 expect 0 "$UVFS" mount -t memfs none "$MNT/x"
 expect 0 "$UVFS" umount "$MNT/x"
+alive
+
+note "unmounting the namespace root: a clear error, not uvfsd's own holders"
+for f in "" -f -l; do
+	expect_msg 1 "namespace root" "$UVFS" umount $f "$MNT"
+	case $OUT in *"(uvfsd)"*|*busy*) fail "umount $f of the root: $OUT" ;; esac
+done
+OUT=$(python3 "$WORK/client.py" "$SOCK" ask "umount -f /x/..")
+case $OUT in "error 16 "*namespace%20root*) ;; *) fail "umount -f /x/..: $OUT" ;; esac
+
 alive
 stop_daemon
 
