@@ -335,7 +335,8 @@ static uint64_t last_mount_id(struct control *c)
 }
 
 /* Is a mount with an id above since still attached at target?  No walk:
- * the library's list.  Where the list cannot be had, yes. */
+ * the library's list.  Where the list cannot be had or tell (a target
+ * longer than its field), yes. */
 static bool mounted_since(struct control *c, const char *target,
 			  uint64_t since)
 {
@@ -343,8 +344,9 @@ static bool mounted_since(struct control *c, const char *target,
 	size_t n;
 	bool found = false;
 
-	if (uvfs_mount_list(c->u, &mi, &n))
-		return true;
+	if (strlen(target) >= sizeof(mi->target) ||
+	    uvfs_mount_list(c->u, &mi, &n))
+		return true;    /* the list would not show it whole */
 	for (size_t i = 0; i < n && !found; i++)
 		found = mi[i].id > since && strcmp(mi[i].target, target) == 0;
 	free(mi);
@@ -366,6 +368,16 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 	uint64_t since = last_mount_id(c);
 	int err;
 
+	/* The mount list (uvfs mounts, the --mtab file) keeps a target of
+	 * so many bytes: a longer one would be listed cut short, and
+	 * replayed at the next start on the shortened path. */
+	_Static_assert(sizeof(((struct uvfs_mount_info *)0)->target) == 1024,
+		       "the message says 1023 bytes");
+	if (strlen(canonical(ctx, argv[3], canon, sizeof(canon))) >=
+	    sizeof(((struct uvfs_mount_info *)0)->target))
+		return control_reply_error(r, ENAMETOOLONG, "the target's path "
+				   "is longer than the mount table keeps "
+				   "(1023 bytes)");
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
 	if (err == -EBUSY &&
 	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0)

@@ -4,8 +4,8 @@
 # clients do not lock out the owner; a stranger is refused at once; the
 # socket's directory must be the daemon's own (0700) or uvfsd refuses to
 # start, leaving nothing behind; a mount onto the namespace root, by any
-# path that leads there, is refused with a clear error, and so is its
-# unmount.
+# path that leads there, is refused with a clear error, and so are its
+# unmount and a mount on a path longer than the mount table keeps.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -131,6 +131,24 @@ done
 OUT=$(python3 "$WORK/client.py" "$SOCK" ask "umount -f /x/..")
 case $OUT in "error 16 "*namespace%20root*) ;; *) fail "umount -f /x/..: $OUT" ;; esac
 
+note "a mount on a path longer than the mount table keeps is refused"
+# uvfs_mount_info.target (the listing, the --mtab file) keeps 1023 bytes:
+# a longer one was listed cut short and replayed at the next start on the
+# shortened path
+long=/$(printf 'a%.0s' $(seq 250))
+long=$long$long$long$long/$(printf 'b%.0s' $(seq 30))
+mkdir -p "$MNT$long"
+expect_msg 1 "longer than" "$UVFS" mount -t memfs none "$MNT$long"
+expect 0 "$UVFS" -m "$MNT" mounts --json
+python3 -c 'import json,sys; m=json.loads(sys.argv[1])["mounts"]; sys.exit(0 if len(m) == 1 else 1)' "$OUT" ||
+	fail "a mount was made: $OUT"
+# one that fits still mounts, and is listed whole
+fits=${long:0:1000}
+mkdir -p "$MNT$fits"
+expect 0 "$UVFS" mount -t memfs none "$MNT$fits"
+expect 0 "$UVFS" -m "$MNT" mounts --raw -o TARGET -n
+case $OUT in *"$MNT$fits"*) ;; *) fail "$fits not listed whole: $OUT" ;; esac
+expect 0 "$UVFS" umount "$MNT$fits"
 alive
 stop_daemon
 
