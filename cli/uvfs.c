@@ -805,6 +805,8 @@ static int cmd_servers(int argc, char **argv)
 		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
 		if (c <= 0 || strcmp(a[0], "server") != 0)
 			continue;
+		for (int k = 0; k < c; k++)
+			cli_visible(a[k]);
 		printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
 		       ctl_get(a, c, "pid"), ctl_get(a, c, "mount"),
 		       ctl_get(a, c, "state"), ctl_get(a, c, "restarts"),
