@@ -9,7 +9,10 @@
  * one deadline for the whole request and one for the reply, unlinked and
  * freed by that thread.  At MAX_CONNS (MAX_CONNS_PER_UID per uid) the
  * oldest connection still sending its request is evicted for the new one
- * (admit_locked).  Strangers are answered by the acceptor itself and
+ * (admit_locked); when none is, the new one may still be one of
+ * MAX_SPARE spare connections, which carry out only a request that ends
+ * waits (control_spare_request: a resume, a forced unmount) or answers at
+ * once.  Strangers are answered by the acceptor itself and
  * drained briefly (struct refused: the acceptor's, no thread, no slot).
  * control_quiesce ends the acceptor, closes the listener and drops who is
  * still sending; control_stop also waits for c->nconns to reach zero.
@@ -145,6 +148,10 @@ static void serve(struct control *c, struct conn *cn)
 		control_reply_error(&r, EINVAL, "malformed request");
 		goto out;
 	}
+	if (cn->spare && !control_spare_request(line)) {
+		control_reply_error(&r, EAGAIN, "too many connections");
+		goto out;
+	}
 	control_dispatch(c, line, cn->pid, &r);
 out:
 	if (r.oom) {
@@ -162,6 +169,8 @@ static void conn_unlink_locked(struct control *c, struct conn *cn)
 {
 	cn->prev->next = cn->next;
 	cn->next->prev = cn->prev;
+	if (cn->spare)
+		c->nspare--;
 	if (--c->nconns == 0)
 		pthread_cond_broadcast(&c->idle);
 }
@@ -343,6 +352,17 @@ static void *accept_main(void *arg)
 
 		pthread_mutex_lock(&c->lock);
 		bool ok = admit_locked(c, cr.uid);
+		if (!ok && c->nspare < MAX_SPARE) {
+			/* Every slot is busy carrying out a request: they may
+			 * all wait on a suspended mount, and then only a
+			 * resume or a forced unmount of it ends that.  A few
+			 * spare connections take just such requests
+			 * (control_spare_request); others are refused once
+			 * their line is read. */
+			cn->spare = true;
+			c->nspare++;
+			ok = true;
+		}
 		if (ok) {
 			cn->prev = c->conns.prev;
 			cn->next = &c->conns;

@@ -31,8 +31,10 @@
  * admitted connection has a thread, one deadline for its whole request and
  * one for its reply; at most MAX_CONNS, MAX_CONNS_PER_UID per uid, and at
  * a cap the oldest connection still sending its request is dropped for the
- * new one (admit_locked).  The socket's directory must be the daemon's own
- * (check_dir).
+ * new one (admit_locked), or else it is a spare, served only a resume, a
+ * forced unmount or a request that answers at once (control_spare_request:
+ * every slot may be waiting on a suspended mount).  The socket's directory
+ * must be the daemon's own (check_dir).
  *
  * Locks: c->lock guards the connection list and count and the device
  * table (a leaf: nothing else is taken under it); c->op orders the device
@@ -754,6 +756,23 @@ static void do_stats(struct control *c, struct sbuf *r)
 		sbuf_adds(r, "\n");
 	}
 	free(mi);
+}
+
+bool control_spare_request(const char *line)
+{
+	static const char *const ok[] = { "resume", "ping", "info", "mounts",
+		"stats", "servers", "shutdown", NULL };
+	char *argv[CTL_ARGS_MAX], *copy = strdup(line);
+	int argc = copy ? ctl_split(copy, argv, CTL_ARGS_MAX) : -1;
+	bool yes = false;
+
+	for (int i = 0; argc > 0 && ok[i] && !yes; i++)
+		yes = strcmp(argv[0], ok[i]) == 0;
+	if (argc > 0 && strcmp(argv[0], "umount") == 0)
+		for (int i = 1; i < argc && !yes; i++)
+			yes = argv[i][0] == '-' && strchr(argv[i], 'f');
+	free(copy);
+	return yes;
 }
 
 void control_dispatch(struct control *c, char *line, pid_t peer,

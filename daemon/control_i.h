@@ -18,6 +18,7 @@
 
 #define MAX_CONNS 32              /* connections served at once */
 #define MAX_CONNS_PER_UID 16      /* of them, per peer uid */
+#define MAX_SPARE 8               /* past the caps, for what ends waits */
 #define REQUEST_TIMEOUT_MS 5000   /* to send a whole request line */
 #define REPLY_TIMEOUT_MS 5000     /* to take the whole reply */
 #define DRAIN_MS 200              /* reading what follows the request */
@@ -41,6 +42,8 @@ struct conn {
 	int64_t deadline;       /* ms (CLOCK_MONOTONIC): the whole request */
 	bool reading;           /* c->lock: still reading its request */
 	bool evicted;           /* c->lock: dropped for a newer client */
+	bool spare;             /* admitted past the caps (constant):
+				   served only a control_spare_request */
 	struct conn *prev, *next;
 };
 
@@ -57,6 +60,7 @@ struct control {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int nconns;              /* lock: threads serving, evicted included */
+	int nspare;              /* lock: of them, spare ones */
 	struct conn conns;       /* lock: sentinel; oldest first */
 	struct mdev *devs;       /* lock */
 	size_t ndevs, capdevs;   /* lock */
@@ -80,6 +84,11 @@ size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    bool *nodes_only);
 size_t control_requests_below(struct control *c, const char *target);
 
+/* control.c: may a spare connection (every slot busy) carry out this
+ * request line?  Only what ends waits on a suspended or hung mount (a
+ * resume, a forced unmount) or answers without entering a file system
+ * (ping, info, mounts, stats, servers, shutdown). */
+bool control_spare_request(const char *line);
 /* control.c: one request line, answered into r */
 void control_dispatch(struct control *c, char *line, pid_t peer,
 		      struct sbuf *r);

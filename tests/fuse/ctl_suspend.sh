@@ -4,7 +4,8 @@
 # one waits, a forced unmount of the suspended mount, a resume, stats and
 # a mount elsewhere answer at once; the waiting request then fails with a
 # clear error (forced unmount) or completes (resume), and leaves nothing.
-# A shutdown meanwhile does not wait for it either.
+# A shutdown meanwhile does not wait for it either, and when every
+# connection slot is taken by such waits, a resume is still served.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -91,6 +92,32 @@ esac
 expect 0 "$UVFS" -m "$MNT" mounts --raw
 case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
 [ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+alive
+
+note "every slot waits on the suspended mount: a resume still gets through"
+# 16 connections per uid are served at once; here all of root's wait on
+# the suspended mount, and the resume that would end those waits was
+# refused ("too many connections") until one of them ended.
+expect 0 "$UVFS" mount -t memfs none "$M"
+for i in $(seq 20); do mkdir "$M/s$i"; done
+expect 0 "$UVFS" suspend "$M"
+PIDS=()
+for i in $(seq 20); do
+	"$UVFS" mount -t memfs none "$M/s$i" >"$WORK/many$i.out" 2>&1 &
+	PIDS+=($!)
+	BG_PIDS+=($!)
+done
+sleep 1
+expect_within 5 0 "$UVFS" -m "$MNT" stats
+case $OUT in *"inflight"*) ;; *) fail "stats: $OUT" ;; esac
+expect_msg 1 "too many connections" "$UVFS" holders "$M"
+expect_within 5 0 "$UVFS" resume "$M"
+for p in "${PIDS[@]}"; do
+	wait_child "$p" 5
+	[ $? = 255 ] && fail "a mount still waits after the resume"
+done
+grep -l "too many connections" "$WORK"/many*.out | wc -l
+expect 0 "$UVFS" umount -f "$M"
 alive
 
 note "a shutdown while a mount inside the suspended mount waits"
