@@ -253,7 +253,9 @@ int control_open(const char *path, int wait_ms, struct control **out)
 
 /* ---- the device table -------------------------------------------------- */
 
-static void devs_add(struct control *c, const char *target, dev_t dev)
+/* id: the mount's in the library's list (0: not known). */
+static void devs_add(struct control *c, const char *target, dev_t dev,
+		     uint64_t id)
 {
 	char *t = strdup(target);
 
@@ -271,35 +273,58 @@ static void devs_add(struct control *c, const char *target, dev_t dev)
 		c->devs = v;
 		c->capdevs = cap;
 	}
-	c->devs[c->ndevs++] = (struct mdev){ t, dev };
+	c->devs[c->ndevs++] = (struct mdev){ t, dev, id };
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The devices of the mounts at or below target; with take, they leave the
- * table.  => malloc'ed array (may be NULL with *n == 0). */
-static dev_t *devs_below(struct control *c, const char *target, size_t *n,
-			 int take)
+static int cmp_u64(const void *a, const void *b)
 {
-	dev_t *v;
-	size_t k = 0;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/* After an unmount of target: the devices of the mounts at or below it
+ * that are gone from the namespace, taken from the table.  One still
+ * there keeps its entry: a mount the unmounted one covered on the same
+ * target (or one made below since), whose own forced unmount needs it.
+ * An entry whose mount is not known (id 0) goes.  c->op held.  =>
+ * malloc'ed array (may be NULL with *n == 0). */
+static dev_t *devs_take_gone(struct control *c, const char *target,
+			     size_t *n)
+{
+	struct uvfs_mount_info *mi = NULL;
+	size_t nm = 0, k = 0;
+	uint64_t *live = NULL;
+	dev_t *v;
+
+	/* before c->lock, which is a leaf */
+	if (uvfs_mount_list(c->u, &mi, &nm) == 0 &&
+	    (live = malloc((nm + 1) * sizeof(*live))) != NULL) {
+		for (size_t i = 0; i < nm; i++)
+			live[i] = mi[i].id;
+		qsort(live, nm, sizeof(*live), cmp_u64);
+	} else {
+		nm = 0;
+	}
+	free(mi);
 	pthread_mutex_lock(&c->lock);
 	v = malloc((c->ndevs + 1) * sizeof(*v));
 	for (size_t i = 0; i < c->ndevs;) {
-		if (!ctl_under(c->devs[i].target, target)) {
+		uint64_t id = c->devs[i].id;
+		if (!ctl_under(c->devs[i].target, target) ||
+		    (id && live && bsearch(&id, live, nm, sizeof(*live),
+					   cmp_u64))) {
 			i++;
 			continue;
 		}
 		if (v)
 			v[k++] = c->devs[i].dev;
-		if (take) {
-			free(c->devs[i].target);
-			c->devs[i] = c->devs[--c->ndevs];
-		} else {
-			i++;
-		}
+		free(c->devs[i].target);
+		c->devs[i] = c->devs[--c->ndevs];
 	}
 	pthread_mutex_unlock(&c->lock);
+	free(live);
 	*n = k;
 	return v;
 }
@@ -337,22 +362,25 @@ static uint64_t last_mount_id(struct control *c)
 }
 
 /* Is a mount with an id above since still attached at target?  No walk:
- * the library's list.  Where the list cannot be had or tell (a target
- * longer than its field), yes. */
-static bool mounted_since(struct control *c, const char *target,
-			  uint64_t since)
+ * the library's list.  => 1 with *id the highest such (the top one, whose
+ * root a stat just saw), 0 if none; 1 with *id 0 where the list cannot be
+ * had or tell (a target longer than its field). */
+static int mounted_since(struct control *c, const char *target,
+			 uint64_t since, uint64_t *id)
 {
 	struct uvfs_mount_info *mi;
 	size_t n;
-	bool found = false;
 
+	*id = 0;
 	if (strlen(target) >= sizeof(mi->target) ||
 	    uvfs_mount_list(c->u, &mi, &n))
-		return true;    /* the list would not show it whole */
-	for (size_t i = 0; i < n && !found; i++)
-		found = mi[i].id > since && strcmp(mi[i].target, target) == 0;
+		return 1;       /* the list would not show it whole */
+	for (size_t i = 0; i < n; i++)
+		if (mi[i].id > since && mi[i].id > *id &&
+		    strcmp(mi[i].target, target) == 0)
+			*id = mi[i].id;
 	free(mi);
-	return found;
+	return *id != 0;
 }
 
 /* The walks (the mount's own to its target, the canonical name, the new
@@ -390,12 +418,13 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 		const char *target = canonical(ctx, argv[3], canon,
 					       sizeof(canon));
 		bool have_dev = uvfs_stat(ctx, target, &st) == 0;
+		uint64_t id;
 		pthread_mutex_lock(&c->op);
-		if (!mounted_since(c, target, since)) {
+		if (!mounted_since(c, target, since, &id)) {
 			if (have_dev)
 				uvfs_fuse_dead_devs(c->uf, &st.st_dev, 1);
 		} else if (have_dev) {
-			devs_add(c, target, st.st_dev);
+			devs_add(c, target, st.st_dev, id);
 		}
 		pthread_mutex_unlock(&c->op);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
@@ -538,7 +567,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		 * with their invalidation: a mount below that registers
 		 * later finds itself gone (do_mount) */
 		pthread_mutex_lock(&c->op);
-		devs = devs_below(c, target, &ndevs, 1);
+		devs = devs_take_gone(c, target, &ndevs);
 		if (flags & UVFS_UMOUNT_FORCE)
 			ticket = uvfs_fuse_dead_devs(c->uf, devs, ndevs);
 		pthread_mutex_unlock(&c->op);

@@ -26,10 +26,12 @@
 #define MAX_PROCS 256     /* process records per holders reply */
 
 /* A file system mounted through the socket: its device number, for the
- * invalidation after a forced unmount. */
+ * invalidation after a forced unmount, and its mount's id in the
+ * library's list (0: not known), which tells whether it is still there. */
 struct mdev {
 	char *target;
 	dev_t dev;
+	uint64_t id;
 };
 
 /* One connection, from accept to close.  Lock: c->lock for the links and
