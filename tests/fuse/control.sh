@@ -29,6 +29,14 @@ if mode == "ask":                       # one request, print the reply
     s = conn()
     s.sendall(sys.argv[3].encode() + b"\n")
     print(reply(s), end="")
+elif mode == "long":                    # a line of N bytes, newline included
+    s = conn()
+    n = int(sys.argv[3])
+    try:
+        s.sendall(b"mounts " + b"x" * (n - 8) + b"\n")
+    except OSError:
+        pass
+    print(reply(s).splitlines()[0])
 elif mode == "dribble":                 # "mounts\n", a byte a second
     import select
     s = conn()
@@ -75,6 +83,15 @@ secs=${OUT%% *}
 # which a per-read limit would have answered); slack for a loaded machine
 python3 -c "import sys; t=float(sys.argv[1]); sys.exit(0 if 4.5 <= t < 9 else 1)" "$secs" ||
 	fail "the dribbler was cut off after $secs s, not at the 5 s deadline"
+
+note "request lines: 16 KiB with the newline is read, a byte more refused"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 16384)
+[ "$OUT" = "error 22 malformed%20request" ] || fail "16384 bytes: $OUT"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 16385)
+[ "$OUT" = "error 7 request%20too%20long" ] || fail "16385 bytes: $OUT"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 40000)
+[ "$OUT" = "error 7 request%20too%20long" ] || fail "40000 bytes: $OUT"
+alive
 
 note "40 slow clients do not lock out the owner"
 python3 "$WORK/client.py" "$SOCK" hold 40 6 >"$WORK/hold.out" 2>&1 &
