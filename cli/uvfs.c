@@ -296,7 +296,6 @@ static const char *explain(const char *verb, int err)
 		{ "revoke", EBUSY, "cannot revoke a mount root (use umount -f)" },
 		{ "mount", ENODEV, "unknown file system type" },
 		{ "mount", ENOTDIR, "mount point is not a directory" },
-		{ NULL, EPERM, "permission denied (only root changes mounts)" },
 		{ NULL, ENOENT, "no such file or directory" },
 		{ NULL, ETIMEDOUT, "timed out" },
 	};

@@ -335,7 +335,7 @@ static void *accept_main(void *arg)
 		socklen_t crlen = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
 		    (cr.uid != 0 && cr.uid != geteuid())) {
-			refuse(&l, fd, EPERM, "permission denied");
+			refuse(&l, fd, EPERM, c->stranger_msg);
 			continue;
 		}
 		struct conn *cn = calloc(1, sizeof(*cn));
@@ -400,6 +400,15 @@ int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 {
 	c->u = u;
 	c->uf = uf;
+	/* what a stranger is told: who may talk here */
+	if (geteuid() == 0)
+		snprintf(c->stranger_msg, sizeof(c->stranger_msg),
+			 "permission denied (only root may use this uvfsd's "
+			 "socket)");
+	else
+		snprintf(c->stranger_msg, sizeof(c->stranger_msg),
+			 "permission denied (only uid %u and root may use "
+			 "this uvfsd's socket)", (unsigned)geteuid());
 	c->fuse_mnt = strdup(fuse_mnt);
 	if (!c->fuse_mnt)
 		return -ENOMEM;

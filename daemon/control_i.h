@@ -58,6 +58,7 @@ struct control {
 	struct uvfs *u;
 	struct uvfs_fuse *uf;
 	char *fuse_mnt;
+	char stranger_msg[96];   /* the refusal of another uid (constant) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
