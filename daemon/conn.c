@@ -278,16 +278,19 @@ static bool admit_locked(struct control *c, uid_t uid)
 	struct conn *v = NULL;
 	int mine = 0;
 
+	/* the spares are apart: neither counted nor evicted here (a
+	 * connection admitted for an evicted spare would not be one, and
+	 * would take a slot past the cap) */
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
-		if (x->uid == uid && !x->evicted)
+		if (x->uid == uid && !x->evicted && !x->spare)
 			mine++;
 	int live = 0;
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
-		live += !x->evicted;
+		live += !x->evicted && !x->spare;
 	if (mine < MAX_CONNS_PER_UID && live < MAX_CONNS)
 		return c->nconns < 2 * MAX_CONNS;
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next) {
-		if (!x->reading || x->evicted)
+		if (!x->reading || x->evicted || x->spare)
 			continue;
 		if (mine >= MAX_CONNS_PER_UID && x->uid != uid)
 			continue;

@@ -107,7 +107,17 @@ for i in $(seq 20); do
 	PIDS+=($!)
 	BG_PIDS+=($!)
 done
-sleep 1
+# 16 wait; the other 4 were refused (or dropped) and ended
+for _ in $(seq 400); do
+	n=0
+	for p in "${PIDS[@]}"; do running_child "$p" && n=$((n + 1)); done
+	[ $n -le 16 ] && break
+	sleep 0.05
+done
+if [ $n != 16 ]; then
+	for i in $(seq 20); do echo "$i: $(cat "$WORK/many$i.out")"; done
+	fail "$n mounts wait on the suspended mount, not 16"
+fi
 expect_within 5 0 "$UVFS" -m "$MNT" stats
 case $OUT in *"inflight"*) ;; *) fail "stats: $OUT" ;; esac
 expect_msg 1 "too many connections" "$UVFS" holders "$M"
