@@ -22,6 +22,12 @@ struct reply {
 
 /* ---- show.c ---- */
 
+/* Turns the control bytes of s (below 0x20, and 0x7f) into '?' in place,
+ * as ls -q and ps do: a file name or a process's comm, which any user
+ * may choose, must not move the terminal's cursor or forge lines in the
+ * text printed for people.  (--raw and --json escape them instead.) */
+void cli_visible(char *s);
+
 /* Holders of a mount (the records of a "holders" or busy "umount"
  * answer).  Left out: the daemon itself (daemon_pid, 0 if unknown) and,
  * unless verbose, the kernel's node references, which do not block an

@@ -202,6 +202,9 @@ int show_mounts(const struct reply *r, const struct mounts_opts *o)
 			x->buf = NULL;
 			continue;
 		}
+		if (!o->raw && !o->json)        /* --raw escapes them */
+			for (int k = 0; k < x->argc; k++)
+				cli_visible(x->argv[k]);
 		x->id = atol(val(x, "id"));
 		x->parent = atol(val(x, "parent"));
 		n++;

@@ -41,6 +41,24 @@ static int rec_get(const struct reply *r, size_t i, const char *kind,
 	return 0;
 }
 
+void cli_visible(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* rec_get, for text: every token made visible (cli_visible). */
+static int rec_get_text(const struct reply *r, size_t i, const char *kind,
+			struct rec *out)
+{
+	if (rec_get(r, i, kind, out))
+		return -1;
+	for (int k = 0; k < out->argc; k++)
+		cli_visible(out->argv[k]);
+	return 0;
+}
+
 static const char *rec_val(const struct rec *rc, const char *key)
 {
 	return ctl_get((char **)rc->argv, rc->argc, key);
@@ -183,7 +201,7 @@ static void show_process(FILE *out, const struct reply *r, long pid,
 	bool first = true;
 
 	for (size_t i = 0; i < r->n; i++) {
-		if (rec_get(r, i, "process", &rc))
+		if (rec_get_text(r, i, "process", &rc))
 			continue;
 		if (rec_long(&rc, "pid", 0) == pid) {
 			const char *w = rec_val(&rc, "what");
@@ -196,7 +214,7 @@ static void show_process(FILE *out, const struct reply *r, long pid,
 	}
 	if (verbose) {          /* one line per thing held */
 		for (size_t i = 0; i < r->n; i++) {
-			if (rec_get(r, i, "process", &rc))
+			if (rec_get_text(r, i, "process", &rc))
 				continue;
 			if (rec_long(&rc, "pid", 0) == pid)
 				fprintf(out, "  pid %ld (%s): %s %s\n", pid,
@@ -219,7 +237,7 @@ static void show_process(FILE *out, const struct reply *r, long pid,
 		}
 		const char *open = " (";
 		for (size_t i = 0; i < r->n; i++) {
-			if (rec_get(r, i, "process", &rc))
+			if (rec_get_text(r, i, "process", &rc))
 				continue;
 			const char *w = rec_val(&rc, "what");
 			const char *p = rec_val(&rc, "path");
@@ -292,7 +310,7 @@ static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 		if (out)
 			show_process(out, r, procs[k], verbose);
 	for (size_t i = 0; i < r->n; i++, lines++) {
-		if (rec_get(r, i, "request", &rc)) {
+		if (rec_get_text(r, i, "request", &rc)) {
 			lines--;
 			continue;
 		}
@@ -304,7 +322,7 @@ static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 	/* what no process explains: library contexts, child mounts; the
 	 * kernel's references only when asked (they do not block) */
 	for (size_t i = 0; i < r->n; i++) {
-		if (rec_get(r, i, "holder", &rc))
+		if (rec_get_text(r, i, "holder", &rc))
 			continue;
 		const char *kind = rec_val(&rc, "kind");
 		const char *label = rec_val(&rc, "label");
@@ -490,7 +508,7 @@ void show_stats(const struct reply *r, bool json)
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
-		if (rec_get(r, i, NULL, &rc))
+		if (rec_get_text(r, i, NULL, &rc))
 			continue;
 		if (strcmp(rc.argv[0], "inflight") == 0) {
 			printf("%-20s %s %s\n", "inflight in",

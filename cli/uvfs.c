@@ -296,7 +296,6 @@ static const char *explain(const char *verb, int err)
 		{ "revoke", EBUSY, "cannot revoke a mount root (use umount -f)" },
 		{ "mount", ENODEV, "unknown file system type" },
 		{ "mount", ENOTDIR, "mount point is not a directory" },
-		{ NULL, EPERM, "permission denied (only root changes mounts)" },
 		{ NULL, ENOENT, "no such file or directory" },
 		{ NULL, ETIMEDOUT, "timed out" },
 	};
@@ -429,7 +428,7 @@ static int simple(const char *verb, const char *what, const char *path,
 	if (ret)
 		return EXIT_UNREACHABLE;
 	ret = EXIT_OK;
-	if (r.err == EBUSY && strcmp(verb, "umount") == 0) {
+	if (r.err == EBUSY && strcmp(verb, "umount") == 0 && r.n > 0) {
 		pid_t self = daemon_pid(t.sock);
 		int n = show_holders(NULL, &r, self, opt_verbose);
 		fprintf(stderr, "uvfs: cannot %s %s: target is busy "
@@ -805,6 +804,8 @@ static int cmd_servers(int argc, char **argv)
 		int c = ctl_split(r.lines[i], a, CTL_ARGS_MAX);
 		if (c <= 0 || strcmp(a[0], "server") != 0)
 			continue;
+		for (int k = 0; k < c; k++)
+			cli_visible(a[k]);
 		printf("%-8s %-5s %-12s %8s %6s %8s %-24s %s\n",
 		       ctl_get(a, c, "pid"), ctl_get(a, c, "mount"),
 		       ctl_get(a, c, "state"), ctl_get(a, c, "restarts"),

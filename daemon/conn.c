@@ -9,9 +9,13 @@
  * one deadline for the whole request and one for the reply, unlinked and
  * freed by that thread.  At MAX_CONNS (MAX_CONNS_PER_UID per uid) the
  * oldest connection still sending its request is evicted for the new one
- * (admit_locked).  Strangers are answered by the acceptor itself and
+ * (admit_locked); when none is, the new one may still be one of
+ * MAX_SPARE spare connections, which carry out only a request that ends
+ * waits (control_spare_request: a resume, a forced unmount) or answers at
+ * once.  Strangers are answered by the acceptor itself and
  * drained briefly (struct refused: the acceptor's, no thread, no slot).
- * control_stop ends the acceptor and waits for c->nconns to reach zero.
+ * control_quiesce ends the acceptor, closes the listener and drops who is
+ * still sending; control_stop also waits for c->nconns to reach zero.
  * The locks: control.c.
  */
 #define _GNU_SOURCE
@@ -144,6 +148,10 @@ static void serve(struct control *c, struct conn *cn)
 		control_reply_error(&r, EINVAL, "malformed request");
 		goto out;
 	}
+	if (cn->spare && !control_spare_request(line)) {
+		control_reply_error(&r, EAGAIN, "too many connections");
+		goto out;
+	}
 	control_dispatch(c, line, cn->pid, &r);
 out:
 	if (r.oom) {
@@ -161,6 +169,8 @@ static void conn_unlink_locked(struct control *c, struct conn *cn)
 {
 	cn->prev->next = cn->next;
 	cn->next->prev = cn->prev;
+	if (cn->spare)
+		c->nspare--;
 	if (--c->nconns == 0)
 		pthread_cond_broadcast(&c->idle);
 }
@@ -268,16 +278,19 @@ static bool admit_locked(struct control *c, uid_t uid)
 	struct conn *v = NULL;
 	int mine = 0;
 
+	/* the spares are apart: neither counted nor evicted here (a
+	 * connection admitted for an evicted spare would not be one, and
+	 * would take a slot past the cap) */
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
-		if (x->uid == uid && !x->evicted)
+		if (x->uid == uid && !x->evicted && !x->spare)
 			mine++;
 	int live = 0;
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next)
-		live += !x->evicted;
+		live += !x->evicted && !x->spare;
 	if (mine < MAX_CONNS_PER_UID && live < MAX_CONNS)
 		return c->nconns < 2 * MAX_CONNS;
 	for (struct conn *x = c->conns.next; x != &c->conns; x = x->next) {
-		if (!x->reading || x->evicted)
+		if (!x->reading || x->evicted || x->spare)
 			continue;
 		if (mine >= MAX_CONNS_PER_UID && x->uid != uid)
 			continue;
@@ -325,7 +338,7 @@ static void *accept_main(void *arg)
 		socklen_t crlen = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) ||
 		    (cr.uid != 0 && cr.uid != geteuid())) {
-			refuse(&l, fd, EPERM, "permission denied");
+			refuse(&l, fd, EPERM, c->stranger_msg);
 			continue;
 		}
 		struct conn *cn = calloc(1, sizeof(*cn));
@@ -342,6 +355,17 @@ static void *accept_main(void *arg)
 
 		pthread_mutex_lock(&c->lock);
 		bool ok = admit_locked(c, cr.uid);
+		if (!ok && c->nspare < MAX_SPARE) {
+			/* Every slot is busy carrying out a request: they may
+			 * all wait on a suspended mount, and then only a
+			 * resume or a forced unmount of it ends that.  A few
+			 * spare connections take just such requests
+			 * (control_spare_request); others are refused once
+			 * their line is read. */
+			cn->spare = true;
+			c->nspare++;
+			ok = true;
+		}
 		if (ok) {
 			cn->prev = c->conns.prev;
 			cn->next = &c->conns;
@@ -379,6 +403,15 @@ int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 {
 	c->u = u;
 	c->uf = uf;
+	/* what a stranger is told: who may talk here */
+	if (geteuid() == 0)
+		snprintf(c->stranger_msg, sizeof(c->stranger_msg),
+			 "permission denied (only root may use this uvfsd's "
+			 "socket)");
+	else
+		snprintf(c->stranger_msg, sizeof(c->stranger_msg),
+			 "permission denied (only uid %u and root may use "
+			 "this uvfsd's socket)", (unsigned)geteuid());
 	c->fuse_mnt = strdup(fuse_mnt);
 	if (!c->fuse_mnt)
 		return -ENOMEM;
@@ -388,7 +421,7 @@ int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 	return 0;
 }
 
-/* The socket goes as soon as nothing is served any more: connections
+/* The socket goes as soon as no new request is taken: connections
  * would otherwise queue on a listener nobody accepts from, and a uvfsd
  * started on the same mount point while this one winds down its inner
  * mounts (the FUSE mount was unmounted from outside) would find "a daemon
@@ -402,7 +435,7 @@ static void close_listener(struct control *c)
 	unlink(c->path);
 }
 
-void control_stop(struct control *c)
+void control_quiesce(struct control *c)
 {
 	if (!c->started)
 		return;
@@ -417,10 +450,17 @@ void control_stop(struct control *c)
 			x->evicted = true;
 			shutdown(x->fd, SHUT_RD);
 		}
+	pthread_mutex_unlock(&c->lock);
+	close_listener(c);
+}
+
+void control_stop(struct control *c)
+{
+	control_quiesce(c);
+	pthread_mutex_lock(&c->lock);
 	while (c->nconns > 0)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
-	close_listener(c);
 }
 
 void control_close(struct control *c)

@@ -31,14 +31,21 @@
  * admitted connection has a thread, one deadline for its whole request and
  * one for its reply; at most MAX_CONNS, MAX_CONNS_PER_UID per uid, and at
  * a cap the oldest connection still sending its request is dropped for the
- * new one (admit_locked).  The socket's directory must be the daemon's own
- * (check_dir).
+ * new one (admit_locked), or else it is a spare, served only a resume, a
+ * forced unmount or a request that answers at once (control_spare_request:
+ * every slot may be waiting on a suspended mount).  The socket's directory
+ * must be the daemon's own (check_dir).
  *
  * Locks: c->lock guards the connection list and count and the device
- * table (a leaf: nothing else is taken under it); c->op
- * serialises mount and unmount (suspend, resume and revoke do not take
- * it, so that a resume or a forced unmount is never stuck behind an
- * operation waiting on a suspended mount).
+ * table (a leaf: nothing else is taken under it); c->op orders the device
+ * table with the namespace changes: a mount's entry is added under it only
+ * if the mount is still there, an unmount takes the entries of what went
+ * under it, with their invalidation.  It is never held across a walk
+ * (nor anything else that may wait on a file system): a walk into a
+ * suspended mount waits until the resume, and a forced unmount or a
+ * resume, which end that wait, must never queue behind it.  The library
+ * orders the namespace changes themselves (suspend, resume and revoke
+ * never took c->op).
  */
 #define _GNU_SOURCE
 #include "control_i.h"
@@ -246,7 +253,9 @@ int control_open(const char *path, int wait_ms, struct control **out)
 
 /* ---- the device table -------------------------------------------------- */
 
-static void devs_add(struct control *c, const char *target, dev_t dev)
+/* id: the mount's in the library's list (0: not known). */
+static void devs_add(struct control *c, const char *target, dev_t dev,
+		     uint64_t id)
 {
 	char *t = strdup(target);
 
@@ -264,35 +273,58 @@ static void devs_add(struct control *c, const char *target, dev_t dev)
 		c->devs = v;
 		c->capdevs = cap;
 	}
-	c->devs[c->ndevs++] = (struct mdev){ t, dev };
+	c->devs[c->ndevs++] = (struct mdev){ t, dev, id };
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The devices of the mounts at or below target; with take, they leave the
- * table.  => malloc'ed array (may be NULL with *n == 0). */
-static dev_t *devs_below(struct control *c, const char *target, size_t *n,
-			 int take)
+static int cmp_u64(const void *a, const void *b)
 {
-	dev_t *v;
-	size_t k = 0;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/* After an unmount of target: the devices of the mounts at or below it
+ * that are gone from the namespace, taken from the table.  One still
+ * there keeps its entry: a mount the unmounted one covered on the same
+ * target (or one made below since), whose own forced unmount needs it.
+ * An entry whose mount is not known (id 0) goes.  c->op held.  =>
+ * malloc'ed array (may be NULL with *n == 0). */
+static dev_t *devs_take_gone(struct control *c, const char *target,
+			     size_t *n)
+{
+	struct uvfs_mount_info *mi = NULL;
+	size_t nm = 0, k = 0;
+	uint64_t *live = NULL;
+	dev_t *v;
+
+	/* before c->lock, which is a leaf */
+	if (uvfs_mount_list(c->u, &mi, &nm) == 0 &&
+	    (live = malloc((nm + 1) * sizeof(*live))) != NULL) {
+		for (size_t i = 0; i < nm; i++)
+			live[i] = mi[i].id;
+		qsort(live, nm, sizeof(*live), cmp_u64);
+	} else {
+		nm = 0;
+	}
+	free(mi);
 	pthread_mutex_lock(&c->lock);
 	v = malloc((c->ndevs + 1) * sizeof(*v));
 	for (size_t i = 0; i < c->ndevs;) {
-		if (!ctl_under(c->devs[i].target, target)) {
+		uint64_t id = c->devs[i].id;
+		if (!ctl_under(c->devs[i].target, target) ||
+		    (id && live && bsearch(&id, live, nm, sizeof(*live),
+					   cmp_u64))) {
 			i++;
 			continue;
 		}
 		if (v)
 			v[k++] = c->devs[i].dev;
-		if (take) {
-			free(c->devs[i].target);
-			c->devs[i] = c->devs[--c->ndevs];
-		} else {
-			i++;
-		}
+		free(c->devs[i].target);
+		c->devs[i] = c->devs[--c->ndevs];
 	}
 	pthread_mutex_unlock(&c->lock);
+	free(live);
 	*n = k;
 	return v;
 }
@@ -312,30 +344,91 @@ static const char *canonical(struct uvfs_ctx *ctx, const char *path,
 	return uvfs_realpath(ctx, path, buf, size) >= 0 ? buf : path;
 }
 
+/* The highest mount id now (0 if the list cannot be had): a mount made
+ * after this has a higher one. */
+static uint64_t last_mount_id(struct control *c)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+	uint64_t id = 0;
+
+	if (uvfs_mount_list(c->u, &mi, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (mi[i].id > id)
+			id = mi[i].id;
+	free(mi);
+	return id;
+}
+
+/* Is a mount with an id above since still attached at target?  No walk:
+ * the library's list.  => 1 with *id the highest such (the top one, whose
+ * root a stat just saw), 0 if none; 1 with *id 0 where the list cannot be
+ * had or tell (a target longer than its field). */
+static int mounted_since(struct control *c, const char *target,
+			 uint64_t since, uint64_t *id)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+
+	*id = 0;
+	if (strlen(target) >= sizeof(mi->target) ||
+	    uvfs_mount_list(c->u, &mi, &n))
+		return 1;       /* the list would not show it whole */
+	for (size_t i = 0; i < n; i++)
+		if (mi[i].id > since && mi[i].id > *id &&
+		    strcmp(mi[i].target, target) == 0)
+			*id = mi[i].id;
+	free(mi);
+	return *id != 0;
+}
+
+/* The walks (the mount's own to its target, the canonical name, the new
+ * root's stat, the invalidation's walk to the parent) run without c->op:
+ * a target inside a suspended mount makes them wait until the resume, and
+ * a forced unmount of that mount, which ends the wait (the walk fails),
+ * must not queue behind them.  Under c->op only the device table's entry,
+ * and only if the new mount is still there: an unmount that took it away
+ * before could not know its device, so its dead nodes are dropped here. */
 static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 		     struct sbuf *r)
 {
 	char canon[PATH_MAX];
 	struct stat st;
+	uint64_t since = last_mount_id(c);
 	int err;
 
-	pthread_mutex_lock(&c->op);
+	/* The mount list (uvfs mounts, the --mtab file) keeps a target of
+	 * so many bytes: a longer one would be listed cut short, and
+	 * replayed at the next start on the shortened path. */
+	_Static_assert(sizeof(((struct uvfs_mount_info *)0)->target) == 1024,
+		       "the message says 1023 bytes");
+	if (strlen(canonical(ctx, argv[3], canon, sizeof(canon))) >=
+	    sizeof(((struct uvfs_mount_info *)0)->target))
+		return control_reply_error(r, ENAMETOOLONG, "the target's path "
+				   "is longer than the mount table keeps "
+				   "(1023 bytes)");
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
 	if (err == -EBUSY &&
-	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0) {
-		pthread_mutex_unlock(&c->op);
+	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0)
 		return control_reply_error(r, err, "the target is the namespace root "
 				   "(the FUSE mount point itself), which "
 				   "cannot be mounted on");
-	}
 	if (!err) {
 		const char *target = canonical(ctx, argv[3], canon,
 					       sizeof(canon));
-		if (uvfs_stat(ctx, target, &st) == 0)
-			devs_add(c, target, st.st_dev);
+		bool have_dev = uvfs_stat(ctx, target, &st) == 0;
+		uint64_t id;
+		pthread_mutex_lock(&c->op);
+		if (!mounted_since(c, target, since, &id)) {
+			if (have_dev)
+				uvfs_fuse_dead_devs(c->uf, &st.st_dev, 1);
+		} else if (have_dev) {
+			devs_add(c, target, st.st_dev, id);
+		}
+		pthread_mutex_unlock(&c->op);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
-	pthread_mutex_unlock(&c->op);
 	control_reply(r, err, NULL, NULL);
 }
 
@@ -415,8 +508,15 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	struct timespec dl;
 	uint64_t ticket = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
-	pthread_mutex_lock(&c->op);
+	/* Not under c->op: the walks to a target inside a suspended mount
+	 * wait until the resume, and a forced unmount of that mount (which
+	 * ends the wait) must not queue behind them (do_mount). */
 	target = canonical(ctx, target, canon, sizeof(canon));
+	if (strcmp(target, "/") == 0)   /* the library: EBUSY, as Linux */
+		return control_reply_error(r, EBUSY, "the target is the "
+				   "namespace root (the FUSE mount point "
+				   "itself), which cannot be unmounted: uvfs "
+				   "shutdown stops uvfsd");
 	if (flags & UVFS_UMOUNT_FORCE)
 		ts_add_ms(&dl, deadline_of(c, target));
 	if (flags == 0) {
@@ -460,17 +560,19 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 			err = uvfs_umount(ctx, target, 0);
 		}
 	} else {
-		devs = devs_below(c, target, &ndevs, 0);
 		err = uvfs_umount(ctx, target, flags);
 	}
 	if (!err) {
-		free(devs);
-		devs = devs_below(c, target, &ndevs, 1);
+		/* the devices of what went, taken from the table together
+		 * with their invalidation: a mount below that registers
+		 * later finds itself gone (do_mount) */
+		pthread_mutex_lock(&c->op);
+		devs = devs_take_gone(c, target, &ndevs);
 		if (flags & UVFS_UMOUNT_FORCE)
 			ticket = uvfs_fuse_dead_devs(c->uf, devs, ndevs);
+		pthread_mutex_unlock(&c->op);
 		uvfs_fuse_inval_path(c->uf, ctx, target);
 	}
-	pthread_mutex_unlock(&c->op);
 	dead_wait(c, ticket, &dl);
 	free(devs);
 	struct sbuf h = { 0 };
@@ -683,6 +785,23 @@ static void do_stats(struct control *c, struct sbuf *r)
 		sbuf_adds(r, "\n");
 	}
 	free(mi);
+}
+
+bool control_spare_request(const char *line)
+{
+	static const char *const ok[] = { "resume", "ping", "info", "mounts",
+		"stats", "servers", "shutdown", NULL };
+	char *argv[CTL_ARGS_MAX], *copy = strdup(line);
+	int argc = copy ? ctl_split(copy, argv, CTL_ARGS_MAX) : -1;
+	bool yes = false;
+
+	for (int i = 0; argc > 0 && ok[i] && !yes; i++)
+		yes = strcmp(argv[0], ok[i]) == 0;
+	if (argc > 0 && strcmp(argv[0], "umount") == 0)
+		for (int i = 1; i < argc && !yes; i++)
+			yes = argv[i][0] == '-' && strchr(argv[i], 'f');
+	free(copy);
+	return yes;
 }
 
 void control_dispatch(struct control *c, char *line, pid_t peer,

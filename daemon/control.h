@@ -23,7 +23,12 @@ int control_open(const char *path, int wait_ms, struct control **out);
 /* Starts serving: one thread accepts, one thread per connection. */
 int control_start(struct control *c, struct uvfs *u, struct uvfs_fuse *uf,
 		  const char *fuse_mnt);
-/* Stops accepting and waits for the requests being served. */
+/* Stops accepting: the acceptor ends, the socket is closed and removed,
+ * and who is still sending a request is dropped.  The requests being
+ * carried out go on: one may wait on a suspended mount, until
+ * control_unmount_all ends that wait. */
+void control_quiesce(struct control *c);
+/* control_quiesce, then waits for the requests being carried out. */
 void control_stop(struct control *c);
 /* Removes the socket and frees c. */
 void control_close(struct control *c);

@@ -18,6 +18,7 @@
 
 #define MAX_CONNS 32              /* connections served at once */
 #define MAX_CONNS_PER_UID 16      /* of them, per peer uid */
+#define MAX_SPARE 8               /* past the caps, for what ends waits */
 #define REQUEST_TIMEOUT_MS 5000   /* to send a whole request line */
 #define REPLY_TIMEOUT_MS 5000     /* to take the whole reply */
 #define DRAIN_MS 200              /* reading what follows the request */
@@ -25,10 +26,12 @@
 #define MAX_PROCS 256     /* process records per holders reply */
 
 /* A file system mounted through the socket: its device number, for the
- * invalidation after a forced unmount. */
+ * invalidation after a forced unmount, and its mount's id in the
+ * library's list (0: not known), which tells whether it is still there. */
 struct mdev {
 	char *target;
 	dev_t dev;
+	uint64_t id;
 };
 
 /* One connection, from accept to close.  Lock: c->lock for the links and
@@ -41,6 +44,8 @@ struct conn {
 	int64_t deadline;       /* ms (CLOCK_MONOTONIC): the whole request */
 	bool reading;           /* c->lock: still reading its request */
 	bool evicted;           /* c->lock: dropped for a newer client */
+	bool spare;             /* admitted past the caps (constant):
+				   served only a control_spare_request */
 	struct conn *prev, *next;
 };
 
@@ -53,10 +58,12 @@ struct control {
 	struct uvfs *u;
 	struct uvfs_fuse *uf;
 	char *fuse_mnt;
+	char stranger_msg[96];   /* the refusal of another uid (constant) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int nconns;              /* lock: threads serving, evicted included */
+	int nspare;              /* lock: of them, spare ones */
 	struct conn conns;       /* lock: sentinel; oldest first */
 	struct mdev *devs;       /* lock */
 	size_t ndevs, capdevs;   /* lock */
@@ -80,6 +87,11 @@ size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    bool *nodes_only);
 size_t control_requests_below(struct control *c, const char *target);
 
+/* control.c: may a spare connection (every slot busy) carry out this
+ * request line?  Only what ends waits on a suspended or hung mount (a
+ * resume, a forced unmount) or answers without entering a file system
+ * (ping, info, mounts, stats, servers, shutdown). */
+bool control_spare_request(const char *line);
 /* control.c: one request line, answered into r */
 void control_dispatch(struct control *c, char *line, pid_t peer,
 		      struct sbuf *r);

@@ -137,6 +137,11 @@ static void shutdown_now(void)
 		return;
 	service_notify("STOPPING=1");
 	service_watch_stop();   /* the mount table keeps what was mounted */
+	/* No new request; those in progress end once everything is
+	 * unmounted (one may wait on a suspended mount for as long as it
+	 * stays suspended); then again what they mounted meanwhile. */
+	control_quiesce(d.ctl);
+	control_unmount_all(d.u, d.uf);
 	control_stop(d.ctl);
 	control_unmount_all(d.u, d.uf);
 }

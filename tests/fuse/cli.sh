@@ -7,7 +7,8 @@
 #   - `uvfs mount --help` lists every type with its options (the drivers'
 #     own descriptions), `--version` for uvfs and uvfsd;
 #   - holders: one line per process with a count of its open files, uvfsd
-#     itself left out, the kernel's references only with -v;
+#     itself left out, the kernel's references only with -v; control
+#     bytes in names and process names (another user's) shown as '?';
 #   - `uvfs mounts`: a tree, -o columns, --raw, -n, -t and -S filters;
 #     `uvfs mountpoint` answers as mountpoint(1) (0, or 32 for no);
 #   - every --json output is one document that python3's json parses, with
@@ -176,6 +177,62 @@ if ! "$UVFS" umount "$MNT/m" >"$WORK/umount.out" 2>&1; then
 	expect 0 "$UVFS" umount -f "$MNT/m"
 fi
 "$UVFS" -m "$MNT" mounts -n -o path | grep -qx /m && fail "$MNT/m still mounted"
+alive
+
+note "control bytes in names and process names: '?' for people"
+# Another user chooses both: a file name that forges a holder line and
+# clears the screen, held by a process whose comm does the same.
+NPY=
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	NOBODY=$(id -u nobody)
+	NOGROUP=$(id -g nobody)
+	for p in python3 /usr/bin/python3 /usr/local/bin/python3; do
+		if as_nobody "$p" -c 'import os' 2>/dev/null; then
+			NPY=$p
+			break
+		fi
+	done
+fi
+if [ -n "$NPY" ]; then
+	mkdir "$MNT/v"
+	expect 0 "$UVFS" mount -t memfs none "$MNT/v"
+	chmod 777 "$MNT/v"
+	evil=$(printf 'f\n  pid 1 (init): cwd \033[2J')
+	setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP" "$NPY" -c '
+import ctypes, os, sys, time
+ctypes.CDLL(None).prctl(15, b"ev\x1b[2Jil", 0, 0, 0)
+f = open(os.path.join(sys.argv[1], sys.argv[2]), "w")
+print("open", flush=True)
+time.sleep(300)' "$MNT/v" "$evil" >"$WORK/evil.out" 2>&1 &
+	EVIL=$!
+	BG_PIDS+=($EVIL)
+	for _ in $(seq 100); do
+		grep -q open "$WORK/evil.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q open "$WORK/evil.out" || fail "the holder did not start: $(cat "$WORK/evil.out")"
+	mnl=$(printf 'm\nfake\033[2J')
+	mkdir "$MNT/$mnl"
+	expect 0 "$UVFS" mount -t memfs none "$MNT/$mnl"
+	for cmd in "holders $MNT/v" "umount $MNT/v" "-m $MNT mounts"; do
+		"$UVFS" $cmd >"$WORK/vis.out" 2>&1
+		cat -A "$WORK/vis.out"
+		grep -q "$(printf '\033')" "$WORK/vis.out" &&
+			fail "uvfs $cmd printed an escape byte"
+	done
+	expect 0 "$UVFS" holders "$MNT/v"
+	[ "$OUT" = "  pid $EVIL (ev?[2Jil): 1 open file ($MNT/v/f?  pid 1 (init): cwd ?[2J)" ] ||
+		fail "holders: $OUT"
+	expect 0 "$UVFS" -m "$MNT" mounts -n -o TARGET
+	[ "$(wc -l <<<"$OUT")" -eq 3 ] || fail "mounts: not one line each: $OUT"
+	grep -qxF "  $MNT/m?fake?[2J" <<<"${OUT//[│└├─]/ }" || fail "mounts: $OUT"
+	kill "$EVIL"
+	wait "$EVIL" 2>/dev/null
+	expect 0 "$UVFS" umount -f "$MNT/v"
+	expect 0 "$UVFS" umount "$MNT/$mnl"
+else
+	skip_part "control bytes: no setpriv, no user nobody or no python3 it may run"
+fi
 alive
 stop_daemon
 echo PASS

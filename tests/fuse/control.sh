@@ -4,7 +4,8 @@
 # clients do not lock out the owner; a stranger is refused at once; the
 # socket's directory must be the daemon's own (0700) or uvfsd refuses to
 # start, leaving nothing behind; a mount onto the namespace root, by any
-# path that leads there, is refused with a clear error.
+# path that leads there, is refused with a clear error, and so are its
+# unmount and a mount on a path longer than the mount table keeps.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -28,6 +29,14 @@ if mode == "ask":                       # one request, print the reply
     s = conn()
     s.sendall(sys.argv[3].encode() + b"\n")
     print(reply(s), end="")
+elif mode == "long":                    # a line of N bytes, newline included
+    s = conn()
+    n = int(sys.argv[3])
+    try:
+        s.sendall(b"mounts " + b"x" * (n - 8) + b"\n")
+    except OSError:
+        pass
+    print(reply(s).splitlines()[0])
 elif mode == "dribble":                 # "mounts\n", a byte a second
     import select
     s = conn()
@@ -75,6 +84,15 @@ secs=${OUT%% *}
 python3 -c "import sys; t=float(sys.argv[1]); sys.exit(0 if 4.5 <= t < 9 else 1)" "$secs" ||
 	fail "the dribbler was cut off after $secs s, not at the 5 s deadline"
 
+note "request lines: 16 KiB with the newline is read, a byte more refused"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 16384)
+[ "$OUT" = "error 22 malformed%20request" ] || fail "16384 bytes: $OUT"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 16385)
+[ "$OUT" = "error 7 request%20too%20long" ] || fail "16385 bytes: $OUT"
+OUT=$(python3 "$WORK/client.py" "$SOCK" long 40000)
+[ "$OUT" = "error 7 request%20too%20long" ] || fail "40000 bytes: $OUT"
+alive
+
 note "40 slow clients do not lock out the owner"
 python3 "$WORK/client.py" "$SOCK" hold 40 6 >"$WORK/hold.out" 2>&1 &
 HOLD=$!
@@ -96,7 +114,10 @@ if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
 	chmod 711 "$CTL"
 	chmod 666 "$SOCK"
 	t0=$(ms_now)
-	expect_msg 1 "permission denied" setpriv --reuid=nobody --regid=nogroup \
+	# the refusal says who may: the daemon's uid and root (it said "only
+	# root changes mounts", wrong for a user's daemon and a listing)
+	expect_msg 1 "permission denied (only root may use this uvfsd's socket)" \
+		setpriv --reuid=nobody --regid=nogroup \
 		--clear-groups "$UVFS" -m "$MNT" mounts
 	t1=$(ms_now)
 	chmod 600 "$SOCK"
@@ -120,6 +141,34 @@ python3 -c 'import json,sys; m=json.loads(sys.argv[1])["mounts"]; sys.exit(0 if 
 # an ordinary directory still works
 expect 0 "$UVFS" mount -t memfs none "$MNT/x"
 expect 0 "$UVFS" umount "$MNT/x"
+alive
+
+note "unmounting the namespace root: a clear error, not uvfsd's own holders"
+for f in "" -f -l; do
+	expect_msg 1 "namespace root" "$UVFS" umount $f "$MNT"
+	case $OUT in *"(uvfsd)"*|*busy*) fail "umount $f of the root: $OUT" ;; esac
+done
+OUT=$(python3 "$WORK/client.py" "$SOCK" ask "umount -f /x/..")
+case $OUT in "error 16 "*namespace%20root*) ;; *) fail "umount -f /x/..: $OUT" ;; esac
+
+note "a mount on a path longer than the mount table keeps is refused"
+# uvfs_mount_info.target (the listing, the --mtab file) keeps 1023 bytes:
+# a longer one was listed cut short and replayed at the next start on the
+# shortened path
+long=/$(printf 'a%.0s' $(seq 250))
+long=$long$long$long$long/$(printf 'b%.0s' $(seq 30))
+mkdir -p "$MNT$long"
+expect_msg 1 "longer than" "$UVFS" mount -t memfs none "$MNT$long"
+expect 0 "$UVFS" -m "$MNT" mounts --json
+python3 -c 'import json,sys; m=json.loads(sys.argv[1])["mounts"]; sys.exit(0 if len(m) == 1 else 1)' "$OUT" ||
+	fail "a mount was made: $OUT"
+# one that fits still mounts, and is listed whole
+fits=${long:0:1000}
+mkdir -p "$MNT$fits"
+expect 0 "$UVFS" mount -t memfs none "$MNT$fits"
+expect 0 "$UVFS" -m "$MNT" mounts --raw -o TARGET -n
+case $OUT in *"$MNT$fits"*) ;; *) fail "$fits not listed whole: $OUT" ;; esac
+expect 0 "$UVFS" umount "$MNT$fits"
 alive
 stop_daemon
 

@@ -114,6 +114,24 @@ for _ in $(seq 100); do [ -e "$WORK/writer.done" ] && break; sleep 0.05; done
 more" ] || fail "contents after resume: $(cat "$M/q")"
 expect 0 "$UVFS" umount "$M"
 
+# Two mounts on one target: the upper one unmounted took the lower one's
+# device from the control server's table too, so a forced unmount of the
+# lower one left the kernel's page cache answering its open file.
+note "a forced unmount of a mount another one covered and left: EIO"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo "lower" >"$M/low"
+holder_start s "$M/low"
+holder_cmd s read
+[ "$REPLY_LINE" = "data lower" ] || fail "read low: $REPLY_LINE"
+expect 0 "$UVFS" mount -t memfs none "$M"
+[ ! -e "$M/low" ] || fail "the upper mount does not cover the lower one"
+expect_umount "$M"
+[ "$(cat "$M/low")" = lower ] || fail "the lower mount is not back"
+expect 0 "$UVFS" umount -f "$M"
+holder_cmd s read
+[ "$REPLY_LINE" = "error EIO" ] || fail "read after umount -f of the lower mount: $REPLY_LINE"
+holder_cmd s close
+
 # A revoke of a file in a suspended mount waits for the resume (its walk
 # enters the file system); a forced unmount meanwhile must still answer
 # within its deadline, and end that wait.  It queued behind the revoke

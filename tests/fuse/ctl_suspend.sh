@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Control requests whose walk waits on a suspended mount (a mount or an
+# unmount of a path inside it) hold nothing the other requests need: while
+# one waits, a forced unmount of the suspended mount, a resume, stats and
+# a mount elsewhere answer at once; the waiting request then fails with a
+# clear error (forced unmount) or completes (resume), and leaves nothing.
+# A shutdown meanwhile does not wait for it either, and when every
+# connection slot is taken by such waits, a resume is still served.
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+cd "$WORK"
+M=$MNT/m
+mkdir "$M"
+echo covered >"$M/marker"
+
+# bg_start NAME COMMAND...: runs it in the background, output in
+# $WORK/NAME.out, pid in BG; it must still wait half a second later.
+bg_start() {
+	local name=$1
+	shift
+	"$@" >"$WORK/$name.out" 2>&1 &
+	BG=$!
+	BG_PIDS+=($BG)
+	sleep 0.5
+	running_child "$BG" ||
+		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
+}
+
+note "a forced unmount while a mount inside the suspended mount waits"
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/sub"
+expect 0 "$UVFS" suspend "$M"
+bg_start mount "$UVFS" mount -t memfs none "$M/sub"
+MPID=$BG
+# the rest of the server answers meanwhile
+expect_within 5 0 "$UVFS" -m "$MNT" stats
+mkdir "$MNT/else"
+expect_within 5 0 "$UVFS" mount -t memfs none "$MNT/else"
+expect_within 5 0 "$UVFS" umount "$MNT/else"
+expect_within 5 0 "$UVFS" umount -f "$M"
+wait_child "$MPID" 5
+rc=$?
+[ $rc = 255 ] && fail "the mount still waits after the forced unmount: $(stacks "$DAEMON_PID")"
+OUT=$(cat "$WORK/mount.out")
+echo "$OUT"
+[ $rc = 1 ] || fail "the waiting mount ended with $rc: $OUT"
+case $OUT in
+"uvfs: cannot mount none (memfs) on $M/sub: "?*) ;;
+*) fail "the waiting mount's error: $OUT" ;;
+esac
+expect 0 "$UVFS" -m "$MNT" mounts --raw
+case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+alive
+
+note "a resume lets the waiting mount complete"
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/sub"
+expect 0 "$UVFS" suspend "$M"
+bg_start mount "$UVFS" mount -t memfs none "$M/sub"
+MPID=$BG
+expect_within 5 0 "$UVFS" resume "$M"
+wait_child "$MPID" 5
+rc=$?
+[ $rc = 0 ] || fail "the waiting mount ended with $rc: $(cat "$WORK/mount.out")"
+echo inner >"$M/sub/f"
+expect 0 "$UVFS" -m "$MNT" mounts --raw
+case $OUT in *"$M/sub"*) ;; *) fail "$M/sub is not listed: $OUT" ;; esac
+expect_umount "$M/sub"
+[ ! -e "$M/sub/f" ] || fail "$M/sub still shows the inner mount"
+expect_umount "$M"
+
+note "a forced unmount while an unmount inside the suspended mount waits"
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/in"
+expect 0 "$UVFS" mount -t memfs none "$M/in"
+expect 0 "$UVFS" suspend "$M"
+bg_start umount "$UVFS" umount "$M/in"
+UPID=$BG
+expect_within 5 0 "$UVFS" umount -f "$M"
+wait_child "$UPID" 5
+rc=$?
+[ $rc = 255 ] && fail "the unmount still waits after the forced unmount: $(stacks "$DAEMON_PID")"
+OUT=$(cat "$WORK/umount.out")
+echo "$OUT"
+[ $rc = 1 ] || fail "the waiting unmount ended with $rc: $OUT"
+case $OUT in
+"uvfs: cannot unmount $M/in: "?*) ;;
+*) fail "the waiting unmount's error: $OUT" ;;
+esac
+expect 0 "$UVFS" -m "$MNT" mounts --raw
+case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+alive
+
+note "every slot waits on the suspended mount: a resume still gets through"
+# 16 connections per uid are served at once; here all of root's wait on
+# the suspended mount, and the resume that would end those waits was
+# refused ("too many connections") until one of them ended.
+expect 0 "$UVFS" mount -t memfs none "$M"
+for i in $(seq 20); do mkdir "$M/s$i"; done
+expect 0 "$UVFS" suspend "$M"
+PIDS=()
+for i in $(seq 20); do
+	"$UVFS" mount -t memfs none "$M/s$i" >"$WORK/many$i.out" 2>&1 &
+	PIDS+=($!)
+	BG_PIDS+=($!)
+done
+# 16 wait; the other 4 were refused (or dropped) and ended
+for _ in $(seq 400); do
+	n=0
+	for p in "${PIDS[@]}"; do running_child "$p" && n=$((n + 1)); done
+	[ $n -le 16 ] && break
+	sleep 0.05
+done
+if [ $n != 16 ]; then
+	for i in $(seq 20); do echo "$i: $(cat "$WORK/many$i.out")"; done
+	fail "$n mounts wait on the suspended mount, not 16"
+fi
+expect_within 5 0 "$UVFS" -m "$MNT" stats
+case $OUT in *"inflight"*) ;; *) fail "stats: $OUT" ;; esac
+expect_msg 1 "too many connections" "$UVFS" holders "$M"
+expect_within 5 0 "$UVFS" resume "$M"
+for p in "${PIDS[@]}"; do
+	wait_child "$p" 5
+	[ $? = 255 ] && fail "a mount still waits after the resume"
+done
+grep -l "too many connections" "$WORK"/many*.out | wc -l
+expect 0 "$UVFS" umount -f "$M"
+alive
+
+note "a shutdown while a mount inside the suspended mount waits"
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/sub"
+expect 0 "$UVFS" suspend "$M"
+bg_start mount "$UVFS" mount -t memfs none "$M/sub"
+MPID=$BG
+# the shutdown force-unmounts everything, which ends the wait; it must
+# not first wait for the requests in progress to end
+expect_within 10 0 "$UVFS" shutdown "$MNT"
+wait_daemon
+wait_child "$MPID" 5
+rc=$?
+OUT=$(cat "$WORK/mount.out")
+echo "$OUT"
+[ $rc = 1 ] || fail "the waiting mount ended with $rc: $OUT"
+echo PASS
