@@ -13,6 +13,8 @@
 #     /var/lib/uvfs/INSTANCE.mtab;
 #   - a crash (SIGKILL; Restart=on-failure): the next start's ExecStartPre
 #     clears the dead mount, and it starts again with the inner mount back.
+# NoNewPrivileges=yes is applied (setpriv --no-new-privs); the seccomp
+# filters of the unit are not (systemd-analyze verify checks them).
 # Exit 0 pass, 1 fail, 77 skip (not root, no /dev/fuse, no unshare).
 set -u
 unit=$(realpath "${1:?usage: run.sh UNIT UVFS}")
@@ -107,7 +109,9 @@ start() {
 	for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 	# shellcheck disable=SC2034
 	UVFSD_OPTS=$opts
-	eval "NOTIFY_SOCKET=$tmp/notify.sock exec $(expand "$(key ExecStart)")" \
+	local nnp=
+	[ "$(key NoNewPrivileges)" = yes ] && nnp="setpriv --no-new-privs"
+	eval "NOTIFY_SOCKET=$tmp/notify.sock exec $nnp $(expand "$(key ExecStart)")" \
 		>>"$tmp/uvfsd.log" 2>&1 &
 	main=$!
 	wait "$listener" || fail "no READY=1: $(cat "$tmp/notify.out" "$tmp/uvfsd.log")"
