@@ -63,7 +63,9 @@ for h in uvfs.h fs.h 9p.h p9srv.h p9.h; do
 	[ -f "$dest/usr/include/uvfs/$h" ] || fail "header uvfs/$h not installed"
 done
 # the programs, their man pages, completion and unit (with libfuse3)
-if [ -x "$dest/usr/sbin/uvfsd" ]; then
+have_uvfsd=
+[ -x "$dest/usr/sbin/uvfsd" ] && have_uvfsd=1
+if [ -n "$have_uvfsd" ]; then
 	for f in bin/uvfs bin/uvfs-hostfs share/man/man1/uvfs.1 \
 		 share/man/man8/uvfsd.8 share/bash-completion/completions/uvfs \
 		 share/bash-completion/completions/uvfsd \
@@ -204,4 +206,22 @@ DESTDIR=$dest ninja -C "$tmp/build" uninstall >"$tmp/uninstall.log" 2>&1 ||
 left=$(find "$dest" ! -type d 2>/dev/null)
 [ -z "$left" ] || fail "left after uninstall: $left"
 echo "uninstall: nothing left"
+
+# ---- the unit's directory, as a package chooses it ----
+if [ -n "$have_uvfsd" ]; then
+	for d in /lib/systemd/system no; do
+		meson configure "$tmp/build" -Dsystemdsystemunitdir=$d \
+			>"$tmp/conf.log" 2>&1 || { cat "$tmp/conf.log"; fail "meson configure"; }
+		rm -rf "$tmp/dest2"
+		DESTDIR=$tmp/dest2 meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
+			{ cat "$tmp/install.log"; fail "meson install (unit dir $d)"; }
+		units=$(cd "$tmp/dest2" && find . -name 'uvfsd@.service')
+		case $d in
+		no) [ -z "$units" ] || fail "-Dsystemdsystemunitdir=no installed $units" ;;
+		*) [ "$units" = ".$d/uvfsd@.service" ] ||
+			fail "-Dsystemdsystemunitdir=$d installed '$units'" ;;
+		esac
+	done
+	echo "unit directory: as -Dsystemdsystemunitdir says (/lib/systemd/system, no)"
+fi
 echo "PASS"
