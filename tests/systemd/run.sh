@@ -9,8 +9,9 @@
 #     there with its default in-memory root, uvfs reaches it, options of
 #     UVFSD_OPTS (EnvironmentFile=) reach uvfsd;
 #   - stop (SIGTERM, KillMode=mixed): exit 0 within TimeoutStopSec=, the
-#     FUSE mount gone, no process of it left, the inner mount kept in
-#     /var/lib/uvfs/INSTANCE.mtab;
+#     FUSE mount gone, no process of it left (uvfsd, the uvfs-hostfs it
+#     spawned), the inner mounts (memfs, hostfs) kept in
+#     /var/lib/uvfs/INSTANCE.mtab and back at the next start;
 #   - a crash (SIGKILL; Restart=on-failure): the next start's ExecStartPre
 #     clears the dead mount, and it starts again with the inner mount back.
 # NoNewPrivileges=yes is applied (setpriv --no-new-privs); the seccomp
@@ -133,12 +134,21 @@ grep -q "^[^ ]* [^ ]* [^ ]* [^ ]* $mnt .*allow_other" /proc/self/mountinfo ||
 mkdir "$mnt/inner" && "$uvfs" mount -t memfs -o size=1m kept "$mnt/inner" ||
 	fail "uvfs mount"
 echo data >"$mnt/inner/file" || fail "write to the inner mount"
-for _ in $(seq 50); do    # uvfsd writes its table after the mount
-	grep -q '^kept /inner memfs size=1m$' "/var/lib/uvfs/$inst.mtab" && break
-	sleep 0.1
-done
-grep -q '^kept /inner memfs size=1m$' "/var/lib/uvfs/$inst.mtab" ||
-	fail "not in the mount table: $(cat "/var/lib/uvfs/$inst.mtab" 2>&1)"
+# a file server it spawns (hostfs), which the stop must end too
+mkdir "$tmp/export" "$mnt/h" && echo host >"$tmp/export/file" &&
+	"$uvfs" mount -t hostfs -o timeout=5000 "$tmp/export" "$mnt/h" ||
+	fail "uvfs mount -t hostfs"
+[ "$(cat "$mnt/h/file")" = host ] || fail "the hostfs mount does not serve"
+pgrep -f "uvfs-hostfs $tmp/export\$" >/dev/null ||
+	fail "no uvfs-hostfs for $tmp/export running"
+# uvfsd writes its table up to a second after a mount (its watcher's
+# period; a stop within it loses the mount from the table)
+in_table() {
+	grep -q '^kept /inner memfs size=1m$' "/var/lib/uvfs/$inst.mtab" &&
+		grep -q " /h hostfs " "/var/lib/uvfs/$inst.mtab"
+}
+for _ in $(seq 50); do in_table && break; sleep 0.1; done
+in_table || fail "not in the mount table: $(cat "/var/lib/uvfs/$inst.mtab" 2>&1)"
 
 echo "== stop (SIGTERM)"
 kill -TERM "$main"
@@ -151,13 +161,16 @@ main=
 [ $rc = 0 ] || fail "uvfsd exited $rc after SIGTERM: $(cat "$tmp/uvfsd.log")"
 mounted && fail "$mnt still mounted after the stop"
 pgrep -f "uvfsd -f $mnt( |$)" >/dev/null && fail "a uvfsd of $mnt is left"
-grep -q '^kept /inner memfs size=1m$' "/var/lib/uvfs/$inst.mtab" ||
-	fail "mount table: $(cat "/var/lib/uvfs/$inst.mtab" 2>&1)"
+# (systemd's KillMode=mixed would SIGKILL what is left: nothing should be)
+pgrep -f "uvfs-hostfs $tmp/export\$" >/dev/null &&
+	fail "uvfs-hostfs left running after the stop"
+in_table || fail "mount table after the stop: $(cat "/var/lib/uvfs/$inst.mtab" 2>&1)"
 
-echo "== start again: the inner mount is back"
+echo "== start again: the inner mounts are back"
 opts=
 start
 "$uvfs" mountpoint "$mnt/inner" >/dev/null || fail "$mnt/inner not mounted again"
+[ "$(cat "$mnt/h/file")" = host ] || fail "the hostfs mount is not back"
 
 echo "== a crash (SIGKILL), and the restart"
 kill -KILL "$main"
