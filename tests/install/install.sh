@@ -209,11 +209,16 @@ echo "uninstall: nothing left"
 
 # ---- the unit's directory, as a package chooses it ----
 if [ -n "$have_uvfsd" ]; then
+	# (with the system's pkg-config again: the build looks up systemd's
+	# and bash-completion's directories when it is configured again)
 	for d in /lib/systemd/system no; do
-		meson configure "$tmp/build" -Dsystemdsystemunitdir=$d \
+		env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR \
+			meson configure "$tmp/build" -Dsystemdsystemunitdir=$d \
 			>"$tmp/conf.log" 2>&1 || { cat "$tmp/conf.log"; fail "meson configure"; }
 		rm -rf "$tmp/dest2"
-		DESTDIR=$tmp/dest2 meson install -C "$tmp/build" >"$tmp/install.log" 2>&1 ||
+		env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR \
+			DESTDIR="$tmp/dest2" meson install -C "$tmp/build" \
+			>"$tmp/install.log" 2>&1 ||
 			{ cat "$tmp/install.log"; fail "meson install (unit dir $d)"; }
 		units=$(cd "$tmp/dest2" && find . -name 'uvfsd@.service')
 		case $d in
