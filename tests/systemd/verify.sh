@@ -23,6 +23,10 @@ echo "$out"
 [ $rc -eq 0 ] || fail "systemd-analyze verify exited $rc"
 grep -q 'uvfsd@' <<<"$out" && fail "warnings about the unit"
 grep -q '^Type=notify$' "$test_unit" || fail "not Type=notify"
+# the mounts of the table on a server are made at start: with the network
+grep -q '^After=.*network-online.target' "$test_unit" &&
+	grep -q '^Wants=.*network-online.target' "$test_unit" ||
+	fail "not ordered after network-online.target"
 grep -q '^ExecStart=.*/uvfsd -f %f --mtab /var/lib/uvfs/%i.mtab' "$test_unit" ||
 	fail "ExecStart: $(grep ExecStart= "$test_unit")"
 # no more exposed than it must be (the unit's comment says what stays):
