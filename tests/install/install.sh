@@ -63,7 +63,9 @@ for h in uvfs.h fs.h 9p.h p9srv.h p9.h; do
 	[ -f "$dest/usr/include/uvfs/$h" ] || fail "header uvfs/$h not installed"
 done
 # the programs, their man pages, completion and unit (with libfuse3)
-if [ -x "$dest/usr/sbin/uvfsd" ]; then
+have_uvfsd=
+[ -x "$dest/usr/sbin/uvfsd" ] && have_uvfsd=1
+if [ -n "$have_uvfsd" ]; then
 	for f in bin/uvfs bin/uvfs-hostfs share/man/man1/uvfs.1 \
 		 share/man/man8/uvfsd.8 share/bash-completion/completions/uvfs \
 		 share/bash-completion/completions/uvfsd \
@@ -94,6 +96,22 @@ soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 	fail "SONAME is '$soname', not libuvfs.so.$major"
 echo "installed: uvfs $version, $soname, $(basename "$pc")"
 
+# nothing else: no test, benchmark or example program, no static archive
+# of the core, no internal header
+rel=${libdir#"$dest"/}
+(cd "$dest" && find . ! -type d | sed 's|^\./||' | sort) >"$tmp/files"
+unexpected=$(grep -v -x \
+	-e 'usr/bin/uvfs' -e 'usr/bin/uvfs-hostfs' -e 'usr/sbin/uvfsd' \
+	-e 'usr/include/uvfs/\(uvfs\|fs\|9p\|p9srv\|p9\|nfs\)\.h' \
+	-e "$rel/libuvfs\\.so\\(\\.$major\\(\\.[0-9.]*\\)\\?\\)\\?" \
+	-e "$rel/libuvfs-sys\\.so\\(\\.[0-9.]*\\)\\?" \
+	-e "$rel/pkgconfig/uvfs\\.pc" \
+	-e 'usr/share/man/man1/uvfs\.1' -e 'usr/share/man/man8/uvfsd\.8' \
+	-e 'usr/share/bash-completion/completions/uvfsd\?' \
+	-e '\(usr/\)\?lib/systemd/system/uvfsd@\.service' "$tmp/files")
+[ -z "$unexpected" ] || fail "installed but not the product's: $unexpected"
+echo "installed: $(wc -l <"$tmp/files") files, none from tests or bench"
+
 # ---- what it exports ----
 nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
 	sed 's/@.*//' | sort -u >"$tmp/exports"
@@ -107,7 +125,12 @@ bad=$(grep -v -e '^uvfs_' -e '^p9srv_' -e '^p9_' -e '^UVFS_' "$tmp/exports")
 grep -q -x 'uvfs_panic' "$tmp/exports" && fail "uvfs_panic exported"
 readelf -d "$lib" | grep -q STATIC_TLS &&
 	fail "libuvfs uses initial-exec TLS (STATIC_TLS): dlopen may fail"
-echo "exports: $n symbols, all public; no static TLS"
+# every one in the version node of lib/libuvfs.map (docs/install.md)
+unversioned=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
+	grep -v '@@UVFS_0$')
+[ -z "$unversioned" ] ||
+	fail "exports outside the version node UVFS_0: $(echo $unversioned | head -c 300)"
+echo "exports: $n symbols, all public, all UVFS_0; no static TLS"
 
 # ---- the examples, built with pkg-config only ----
 cflags=$(pkg-config --cflags uvfs) || fail "pkg-config --cflags"
@@ -176,4 +199,34 @@ fi
 
 # ---- dlopen ----
 python3 "$here/dlopen.py" "$lib" || fail "dlopen.py"
+
+# ---- uninstall: nothing left ----
+DESTDIR=$dest ninja -C "$tmp/build" uninstall >"$tmp/uninstall.log" 2>&1 ||
+	{ cat "$tmp/uninstall.log"; fail "uninstall"; }
+left=$(find "$dest" ! -type d 2>/dev/null)
+[ -z "$left" ] || fail "left after uninstall: $left"
+echo "uninstall: nothing left"
+
+# ---- the unit's directory, as a package chooses it ----
+if [ -n "$have_uvfsd" ]; then
+	# (with the system's pkg-config again: the build looks up systemd's
+	# and bash-completion's directories when it is configured again)
+	for d in /lib/systemd/system no; do
+		env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR \
+			meson configure "$tmp/build" -Dsystemdsystemunitdir=$d \
+			>"$tmp/conf.log" 2>&1 || { cat "$tmp/conf.log"; fail "meson configure"; }
+		rm -rf "$tmp/dest2"
+		env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR \
+			DESTDIR="$tmp/dest2" meson install -C "$tmp/build" \
+			>"$tmp/install.log" 2>&1 ||
+			{ cat "$tmp/install.log"; fail "meson install (unit dir $d)"; }
+		units=$(cd "$tmp/dest2" && find . -name 'uvfsd@.service')
+		case $d in
+		no) [ -z "$units" ] || fail "-Dsystemdsystemunitdir=no installed $units" ;;
+		*) [ "$units" = ".$d/uvfsd@.service" ] ||
+			fail "-Dsystemdsystemunitdir=$d installed '$units'" ;;
+		esac
+	done
+	echo "unit directory: as -Dsystemdsystemunitdir says (/lib/systemd/system, no)"
+fi
 echo "PASS"
