@@ -7,7 +7,9 @@
  *     ends when every writer is gone (the process exits);
  *   - the watcher thread (service_watch_start/stop) and what it remembers
  *     of each file server (struct seen) and of the mount table it last
- *     wrote; only that thread touches them;
+ *     wrote, and the table's lines that were not mounted at start (struct
+ *     kept, filled by the replay before the thread starts); only that
+ *     thread touches them once it runs, and the stop after joining it;
  *   - nothing for readiness: service_notify opens, sends and closes.
  */
 #define _GNU_SOURCE
@@ -192,6 +194,51 @@ static int mkdirs(struct uvfs_ctx *ctx, const char *path)
 	return err;
 }
 
+/* The lines of the table that were not mounted at start, kept in every
+ * table written since: a server down at boot, a type not loaded, is tried
+ * again at the next start instead of being forgotten at the first
+ * rewrite.  A failed mount's entry goes once a mount at its target is
+ * seen (mtab_text); a line that is not SOURCE TARGET TYPE [OPTIONS] is
+ * kept as it was.  Filled by the replay before the watcher starts, used
+ * by the watcher (and by the start and the stop, under w.lock) after. */
+struct kept {
+	char *fld[4];           /* source, target, type, options (unescaped);
+				   fld[1] NULL: raw is a line kept as it was */
+	char *raw;
+};
+static struct {
+	struct kept *v;
+	size_t n;
+} kept;
+
+static void kept_add(char *const fld[4], const char *raw)
+{
+	struct kept *v = realloc(kept.v, (kept.n + 1) * sizeof(*v));
+	struct kept k = { { NULL, NULL, NULL, NULL }, NULL };
+	bool ok = true;
+
+	if (!v)
+		goto oom;
+	kept.v = v;
+	if (raw) {
+		k.raw = strdup(raw);
+		ok = k.raw != NULL;
+	} else {
+		for (int i = 0; i < 4; i++)
+			ok = ok && (k.fld[i] = strdup(fld[i])) != NULL;
+	}
+	if (ok) {
+		kept.v[kept.n++] = k;
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		free(k.fld[i]);
+	free(k.raw);
+oom:
+	fprintf(stderr, "uvfsd: out of memory: the next rewrite of the mount "
+		"table drops a line it could not mount\n");
+}
+
 int service_mtab_replay(struct uvfs *u, const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -209,18 +256,28 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 	uvfs_ctx_set_label(ctx, "mount table");
 	while (getline(&line, &cap, f) > 0) {
 		char *fld[4] = { NULL, NULL, NULL, NULL }, *save = NULL;
+		char *raw = strdup(line);
 		int k = 0;
 		lineno++;
+		if (raw)
+			raw[strcspn(raw, "\n")] = '\0';
 		for (char *t = strtok_r(line, " \t\n", &save); t && k < 4;
 		     t = strtok_r(NULL, " \t\n", &save))
 			fld[k++] = t;
-		if (k == 0 || fld[0][0] == '#')
-			continue;
-		if (k < 3 || fld[1][0] != '/') {
-			fprintf(stderr, "uvfsd: %s:%d: not SOURCE TARGET "
-				"TYPE [OPTIONS]; skipped\n", path, lineno);
+		if (k == 0 || fld[0][0] == '#') {
+			free(raw);
 			continue;
 		}
+		if (k < 3 || fld[1][0] != '/') {
+			fprintf(stderr, "uvfsd: %s:%d: not SOURCE TARGET "
+				"TYPE [OPTIONS]; skipped (kept in the "
+				"table)\n", path, lineno);
+			if (raw)
+				kept_add(fld, raw);
+			free(raw);
+			continue;
+		}
+		free(raw);
 		for (int i = 0; i < k; i++)
 			unescape(fld[i]);
 		const char *opts = k > 3 && strcmp(fld[3], "-") ? fld[3] : "";
@@ -228,12 +285,16 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 		int err = mkdirs(ctx, fld[1]);
 		if (!err)
 			err = uvfs_mount(ctx, fld[2], src, fld[1], opts);
-		if (err)
+		if (err) {
 			fprintf(stderr, "uvfsd: %s:%d: cannot mount %s (%s) "
-				"on %s: %s\n", path, lineno, src, fld[2],
-				fld[1], strerror(-err));
-		else
+				"on %s: %s (kept in the table)\n", path,
+				lineno, src, fld[2], fld[1], strerror(-err));
+			char *kf[4] = { (char *)src, fld[1], fld[2],
+					(char *)opts };
+			kept_add(kf, NULL);
+		} else {
 			n++;
+		}
 	}
 	free(line);
 	fclose(f);
@@ -269,6 +330,28 @@ static char *mtab_text(struct uvfs *u)
 		fputc(' ', f);
 		put_field(f, mi[i].options);
 		fputc('\n', f);
+	}
+	for (size_t j = 0; j < kept.n; ) {
+		struct kept *k = &kept.v[j];
+		bool seen = false;
+
+		for (size_t i = 0; k->fld[1] && i < n && !seen; i++)
+			seen = strcmp(mi[i].target, k->fld[1]) == 0;
+		if (seen) {     /* mounted there since: the line goes */
+			for (int i = 0; i < 4; i++)
+				free(k->fld[i]);
+			kept.v[j] = kept.v[--kept.n];
+			continue;
+		}
+		if (k->raw) {
+			fprintf(f, "%s\n", k->raw);
+		} else {
+			for (int i = 0; i < 4; i++) {
+				put_field(f, k->fld[i]);
+				fputc(i < 3 ? ' ' : '\n', f);
+			}
+		}
+		j++;
 	}
 	free(mi);
 	if (fclose(f)) {
@@ -464,6 +547,11 @@ void service_watch_stop(void)
 		atomic_store(&w.stop, true);
 		pthread_join(w.thread, NULL);
 		w.running = false;
+		/* a last look, before the shutdown unmounts: a mount made
+		 * since the watcher's last look (it looks once a second) is
+		 * in the table the next start reads */
+		if (w.mtab)
+			watch_mtab();
 		free(w.written);
 		w.written = NULL;
 	}

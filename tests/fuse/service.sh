@@ -112,6 +112,19 @@ grep -qx '/inner\\x202 a\\x20source memfs ' <<<"$OUT" || fail "not back: $OUT"
 expect 0 "$UVFS" shutdown "$M2"
 wait_gone "$M2"
 
+note "the table keeps the lines it could not mount, and a mount made just before the stop"
+printf 'none /gone nosuchtype -\nnot a line\n' >>"$WORK/m2.mtab"
+mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 (a third time) failed"
+mkdir "$M2/late"
+expect 0 "$UVFS" mount -t memfs late "$M2/late"
+expect 0 "$UVFS" shutdown "$M2"
+wait_gone "$M2"
+for want in 'none /gone nosuchtype -' 'not a line' 'late /late memfs -' \
+	    'src1 /inner memfs size=1m'; do
+	grep -qxF "$want" "$WORK/m2.mtab" ||
+		fail "'$want' is not in the table after the stop: $(cat "$WORK/m2.mtab")"
+done
+
 note "readiness on NOTIFY_SOCKET"
 M3=$WORK/m3
 mkdir "$M3"
