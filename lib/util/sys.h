@@ -173,7 +173,9 @@ SYS_INLINE void *sys_realloc(void *p, size_t n) { return SYS_FN(realloc)(p, n); 
 SYS_INLINE char *sys_strdup(const char *s) { return SYS_FN(strdup)(s); }
 SYS_INLINE char *sys_strndup(const char *s, size_t n) { return SYS_FN(strndup)(s, n); }
 /* asprintf: the count, or -1 (and *out untouched: unlike glibc's, which
- * leaves it undefined) */
+ * leaves it undefined).  Exported as uvfs_sys_asprintf: every name the
+ * library exports carries its prefix (libuvfs-sys.map). */
+#define sys_asprintf uvfs_sys_asprintf
 int sys_asprintf(char **out, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -131,6 +131,20 @@ unversioned=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
 [ -z "$unversioned" ] ||
 	fail "exports outside the version node UVFS_0: $(echo $unversioned | head -c 300)"
 echo "exports: $n symbols, all public, all UVFS_0; no static TLS"
+# the system-call table's library, which libuvfs.so needs: versioned the
+# same way, every export prefixed and in UVFS_SYS_0 (lib/util/meson.build)
+slib=$libdir/libuvfs-sys.so.$major
+[ -f "$slib" ] || fail "$slib not installed"
+readelf -d "$lib" | grep -q "NEEDED.*\[libuvfs-sys\.so\.$major\]" ||
+	fail "libuvfs.so.$major does not need libuvfs-sys.so.$major: $(readelf -d "$lib" | grep NEEDED)"
+soname=$(readelf -d "$slib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = "libuvfs-sys.so.$major" ] ||
+	fail "libuvfs-sys's SONAME is '$soname', not libuvfs-sys.so.$major"
+bad=$(nm -D --defined-only "$slib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
+	grep -v -e '^uvfs_sys@@UVFS_SYS_0$' -e '^uvfs_sys_[a-z_]*@@UVFS_SYS_0$')
+[ -z "$bad" ] ||
+	fail "libuvfs-sys exports outside uvfs_sys*@@UVFS_SYS_0: $(echo $bad | head -c 300)"
+echo "libuvfs-sys: $soname, every export uvfs_sys* in UVFS_SYS_0"
 
 # ---- the examples, built with pkg-config only ----
 cflags=$(pkg-config --cflags uvfs) || fail "pkg-config --cflags"
