@@ -1002,6 +1002,16 @@ int main(int argc, char **argv)
 		} else if ((!strcmp(argv[i], "-S") ||
 			    !strcmp(argv[i], "--socket")) && i + 1 < argc) {
 			opt_socket = argv[++i];
+		} else if (!strcmp(argv[i], "-m") ||
+			   !strcmp(argv[i], "--mount") ||
+			   !strcmp(argv[i], "-S") ||
+			   !strcmp(argv[i], "--socket")) {
+			fprintf(stderr, "uvfs: option '%s' needs an argument "
+				"(%s)\n", argv[i], argv[i][1] == 'm' ||
+				argv[i][2] == 'm' ? "the uvfsd mount point" :
+				"the control socket");
+			usage(stderr);
+			return EXIT_USAGE;
 		} else {
 			fprintf(stderr, "uvfs: unknown option '%s'\n",
 				argv[i]);
@@ -1032,6 +1042,11 @@ int main(int argc, char **argv)
 				mount_help(stdout);
 			return EXIT_OK;
 		}
+		/* getopt's messages name the program by argv[0]: "uvfs
+		 * umount: invalid option", not "umount: ..." */
+		static char prog[64];
+		snprintf(prog, sizeof(prog), "uvfs %s", cmds[k].name);
+		argv[i] = prog;
 		return cmds[k].fn(argc - i, argv + i);
 	}
 	fprintf(stderr, "uvfs: unknown command '%s'\n", argv[i]);

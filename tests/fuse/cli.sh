@@ -70,6 +70,15 @@ expect_msg 1 "uvfs: cannot revoke $MNT/m: cannot revoke a mount root" \
 	"$UVFS" revoke "$MNT/m"
 expect_msg 2 "uvfs mounts: unknown column 'bogus'" \
 	"$UVFS" -m "$MNT" mounts -o bogus
+# a subcommand's option errors name it, a missing argument is said so
+expect_msg 2 "uvfs umount: invalid option -- 'x'" \
+	"$UVFS" umount -x "$MNT/m"
+expect_msg 2 "uvfs mounts: unrecognized option '--bogus'" \
+	"$UVFS" -m "$MNT" mounts --bogus
+expect_msg 2 "uvfs: option '-m' needs an argument (the uvfsd mount point)" \
+	"$UVFS" -m
+expect_msg 2 "uvfs: option '--socket' needs an argument (the control socket)" \
+	"$UVFS" --socket
 alive
 
 note "mounts: a tree, columns, raw, filters"
