@@ -229,7 +229,13 @@ int main(int argc, char **argv)
 	/* also as mount.fuse3 runs it: uvfsd SOURCE MOUNTPOINT -o ... */
 	err = uvfsd_args_parse(argc, argv, &args);
 	if (err || args.help) {
-		usage(err ? stderr : stdout);
+		/* after a usage error (said above), a pointer to the help,
+		 * not 45 lines of it */
+		if (err)
+			fprintf(stderr, "Try 'uvfsd --help' for more "
+				"information.\n");
+		else
+			usage(stdout);
 		uvfsd_args_free(&args);
 		return err;
 	}

@@ -80,6 +80,11 @@ case ,$opts, in *,nosuid,*) ;; *) fail "nosuid did not reach the kernel: $opts" 
 case ,$opts, in *,nodev,*) ;; *) fail "nodev did not reach the kernel: $opts" ;; esac
 expect_msg 2 "unknown mount option 'bogus'" \
 	mount -t fuse.uvfsd none "$WORK/export" -o bogus
+# a usage error says what is wrong and where the help is, not the help
+expect_msg 2 "Try 'uvfsd --help' for more information." \
+	"$UVFSD" --bogus "$WORK/export"
+[ "$(wc -l <<<"$OUT")" -le 3 ] ||
+	fail "uvfsd --bogus printed $(wc -l <<<"$OUT") lines: $OUT"
 expect 0 "$UVFS" shutdown "$M1"
 mounted "$M1" && fail "uvfs shutdown returned before the mount was gone"
 
