@@ -66,16 +66,27 @@ int service_notify(const char *state)
 
 void service_find_servers(void)
 {
-	char self[PATH_MAX];
+	char self[PATH_MAX], path[PATH_MAX + 64], real[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
 
 	if (getenv("UVFS_HOSTFS") || n <= 0)
 		return;
 	self[n] = '\0';
-	const char *h = strcmp(self, UVFSD_BUILD_PATH) == 0 ?
-			UVFS_HOSTFS_BUILD_PATH : UVFS_HOSTFS_INSTALL_PATH;
-	if (access(h, X_OK) == 0)
-		setenv("UVFS_HOSTFS", h, 0);
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';         /* the directory uvfsd is in */
+	/* the build tree's, BUILD/servers/hostfs beside BUILD/daemon (a
+	 * build directory has meson-private): found from where this uvfsd
+	 * is, so that no path of the build machine is in the binary */
+	snprintf(path, sizeof(path), "%s/../meson-private", self);
+	if (access(path, F_OK) == 0)
+		snprintf(path, sizeof(path),
+			 "%s/../servers/hostfs/uvfs-hostfs", self);
+	if (access(path, F_OK) != 0 || access(path, X_OK) != 0)
+		snprintf(path, sizeof(path), "%s", UVFS_HOSTFS_INSTALL_PATH);
+	if (access(path, X_OK) == 0)
+		setenv("UVFS_HOSTFS", realpath(path, real) ? real : path, 0);
 }
 
 /* ---- syslog ------------------------------------------------------------ */

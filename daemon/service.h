@@ -14,10 +14,11 @@
 int service_notify(const char *state);
 
 /* Sets $UVFS_HOSTFS (unless set) to the uvfs-hostfs that goes with this
- * uvfsd: the build tree's when this is the build tree's uvfsd, else the
- * installed one, so that `uvfs mount -t hostfs` finds its server either
- * way (the 9P driver reads it; uvfs-hostfs is in bin, uvfsd in sbin).
- * Call before starting threads. */
+ * uvfsd: the build tree's when this is the build tree's uvfsd (found from
+ * where it is: no build path is compiled in), else the installed one, so
+ * that `uvfs mount -t hostfs` finds its server either way (the 9P driver
+ * reads it; uvfs-hostfs is in bin, uvfsd in sbin).  Call before starting
+ * threads. */
 void service_find_servers(void);
 
 /* After the fork: stdin from /dev/null, stdout and stderr into a pipe

@@ -24,7 +24,7 @@ set -u
 src=$(cd "${1:?usage: install.sh SRCDIR}" && pwd) || exit 1
 here=$(cd "$(dirname "$0")" && pwd)
 
-for tool in meson ninja pkg-config cc readelf nm python3; do
+for tool in meson ninja pkg-config cc readelf nm objcopy python3; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "SKIP: $tool is not installed"
 		exit 77
@@ -110,6 +110,16 @@ unexpected=$(grep -v -x \
 	-e 'usr/share/bash-completion/completions/uvfsd\?' \
 	-e '\(usr/\)\?lib/systemd/system/uvfsd@\.service' "$tmp/files")
 [ -z "$unexpected" ] || fail "installed but not the product's: $unexpected"
+# no path of the build directory in the programs (a reproducible build;
+# the build tree's uvfsd finds its uvfs-hostfs from where it is).  Their
+# debug information names it (a package moves that to -dbgsym; source
+# paths in assertions are a packager's -ffile-prefix-map), so it goes first.
+for f in usr/sbin/uvfsd usr/bin/uvfs usr/bin/uvfs-hostfs; do
+	objcopy --strip-debug "$dest/$f" "$tmp/stripped" ||
+		fail "objcopy --strip-debug $f"
+	grep -q -a -F "$tmp/build" "$tmp/stripped" &&
+		fail "$f holds the build directory: $(strings "$tmp/stripped" | grep -F "$tmp/build" | head -3)"
+done
 echo "installed: $(wc -l <"$tmp/files") files, none from tests or bench"
 
 # ---- what it exports ----
