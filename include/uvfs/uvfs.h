@@ -68,7 +68,13 @@ int uvfs_settle(struct uvfs *u, int timeout_ms);
  * thread lives and may be read by another thread meanwhile (a front end
  * saying which mount each of its requests waits in: a lookup that crosses
  * into a mount waits in that one, not in the directory's). */
+#ifdef __cplusplus
+/* (C++ has no _Atomic: the same word, to be read atomically, e.g.
+ * __atomic_load_n(p, __ATOMIC_RELAXED) or std::atomic_ref) */
+const unsigned long long *uvfs_thread_where(void);
+#else
 const _Atomic unsigned long long *uvfs_thread_where(void);
+#endif
 
 /* Front ends that cache (FUSE: the kernel's caches) learn here that a file
  * system changed behind their back (its server restarted): fn(arg, dev)

@@ -54,6 +54,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Message types (Linux include/net/9p/9p.h numbering). */
 enum p9_type {
 	P9_RLERROR = 7,
@@ -459,5 +463,9 @@ void p9_dirent_buf_init(struct p9_dirent_buf *b, void *data, uint32_t cap);
  * unchanged: send what is there); -EINVAL if its name is longer than
  * 65535 bytes or holds a NUL. */
 int p9_dirent_put(struct p9_dirent_buf *b, const struct p9_dirent *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* UVFS_P9_H */

@@ -82,6 +82,10 @@
 /* installed side by side as <uvfs/p9srv.h> and <uvfs/p9.h> */
 #include "p9.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct p9srv;
 struct p9srv_req;
 
@@ -270,5 +274,9 @@ bool p9srv_req_flushed(const struct p9srv_req *r);
 uint16_t p9srv_req_tag(const struct p9srv_req *r);
 uint8_t p9srv_req_type(const struct p9srv_req *r);
 uint32_t p9srv_req_msize(const struct p9srv_req *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* UVFS_P9SRV_H */

@@ -165,6 +165,20 @@ for ex in embed hello_9p; do
 		"$src/examples/$ex.c" $cflags $libs ||
 		fail "examples/$ex.c does not build with pkg-config"
 done
+# every installed header in a C++ program, which links (extern "C")
+if command -v c++ >/dev/null; then
+	hdrs=$(cd "$dest/usr/include" && ls uvfs/*.h)
+	{
+		for h in $hdrs; do echo "#include <$h>"; done
+		echo 'int main() { struct uvfs *u = nullptr;'
+		echo '  if (uvfs_new(nullptr, &u) == 0) uvfs_free(u);'
+		echo '  return uvfs_thread_where() == nullptr ||'
+		echo '         p9srv_req_tag(nullptr) == 1; }'
+	} >"$tmp/cxx.cc"
+	# shellcheck disable=SC2086
+	c++ -Wall -Wextra -Werror -o "$tmp/cxx" "$tmp/cxx.cc" $cflags $libs ||
+		fail "the installed headers ($(echo $hdrs)) do not build into a C++ program"
+fi
 export LD_LIBRARY_PATH=$libdir
 if [ -x "$dest/usr/bin/uvfs" ]; then
 	v=$("$dest/usr/bin/uvfs" --version) || fail "installed uvfs --version"
