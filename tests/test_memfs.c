@@ -247,6 +247,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_holes_fallocate),
+		cmocka_unit_test_setup_teardown(test_seek_hole_max, setup,
+						teardown),
 		cmocka_unit_test(test_large_writes),
 		cmocka_unit_test(test_stream_overwrite),
 		cmocka_unit_test(test_xattr_space),

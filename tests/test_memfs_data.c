@@ -547,3 +547,20 @@ static void test_holes_fallocate(void **state)
 	assert_int_equal(sget(f, a).st_blocks, 0);
 	fx_unmount(f);
 }
+
+/* SEEK_HOLE in the last page a file can have (its size FILE_SIZE_MAX):
+ * the hole is at the end of file, not at the offset asked; the page
+ * index past that page, shifted back to bytes, is 2^63 and no off_t. */
+static void test_seek_hole_max(void **state)
+{
+	struct fx *f = *state;
+	void *a = mkh(f, f->root, "a", S_IFREG | 0644);
+
+	assert_int_equal(pwr(f, a, "q", 1, INT64_MAX - 1), 1);
+	assert_int_equal(sget(f, a).st_size, INT64_MAX);
+	assert_int_equal(seekd(f, a, INT64_MAX - 2, SEEK_DATA), INT64_MAX - 2);
+	assert_int_equal(seekd(f, a, INT64_MAX - 2, SEEK_HOLE), INT64_MAX);
+	assert_int_equal(seekd(f, a, INT64_MAX - 4095, SEEK_HOLE), INT64_MAX);
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), INT64_MAX - 4095);
+}

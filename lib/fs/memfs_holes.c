@@ -218,14 +218,17 @@ off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
 		if (pos >= n->size)
 			pos = -ENXIO;
 	} else if (whence == SEEK_HOLE) {
-		while (is_data(memfs_radix_lookup(&n->u.reg.pages, idx)) &&
-		       (off_t)(idx << PG_SHIFT) < n->size)
+		/* in bytes as unsigned: past the last page a file of
+		 * FILE_SIZE_MAX can have, idx << PG_SHIFT is 2^63 */
+		uint64_t end = (uint64_t)n->size;
+
+		while ((idx << PG_SHIFT) < end &&
+		       is_data(memfs_radix_lookup(&n->u.reg.pages, idx)))
 			idx++;
-		pos = (off_t)(idx << PG_SHIFT);
+		pos = (idx << PG_SHIFT) >= end ? n->size :
+		      (off_t)(idx << PG_SHIFT);
 		if (pos < off)
 			pos = off;
-		if (pos > n->size)
-			pos = n->size;
 	} else {
 		pos = -EINVAL;
 	}
