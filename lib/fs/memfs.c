@@ -164,6 +164,7 @@ struct node *memfs_node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	n->rdev = rdev;
 	if (n->type == S_IFDIR) {
 		n->nlink = 2;
+		n->size = 2 * DIRENT_BOGO;      /* "." and "..", as tmpfs */
 		n->u.dir.next_seq = 2;
 	} else {
 		n->nlink = 1;

@@ -44,7 +44,8 @@
 #define FILE_SIZE_MAX ((off_t)INT64_MAX)
 #define XATTR_NAME_LEN_MAX 255  /* Linux XATTR_NAME_MAX */
 #define SYMLINK_MAX 4095
-#define DIRENT_BOGO 20     /* st_size of a directory per entry, as tmpfs */
+#define DIRENT_BOGO 20     /* st_size of a directory per entry, "." and
+				    ".." included, as tmpfs */
 #define DIR_MIN_TAB 8
 #define DIR_MIN_ORD 16
 #define ITAB_MIN 64
