@@ -246,6 +246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_holes_truncate, setup,
 						teardown),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_enospc_times),
 		cmocka_unit_test(test_holes_fallocate),
 		cmocka_unit_test_setup_teardown(test_seek_hole_max, setup,
 						teardown),

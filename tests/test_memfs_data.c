@@ -564,3 +564,56 @@ static void test_seek_hole_max(void **state)
 	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 0);
 	assert_int_equal(seekd(f, a, 0, SEEK_DATA), INT64_MAX - 4095);
 }
+
+/* The times of a write or copy that fails for want of space: tmpfs moves
+ * the mtime and ctime before it copies (shmem_file_write_iter:
+ * file_update_time; copy_file_range splices into it), so they move also
+ * when nothing is written; not for a write of nothing, nor one refused
+ * at the largest offset (generic_write_checks comes first). */
+static void set_old_times(struct fx *f, void *priv)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_ATIME | UVFS_SET_MTIME,
+				   .atime = { 1000, 0 }, .mtime = { 1000, 0 } };
+
+	assert_int_equal(ops->setattr(&f->sb, priv, &sa), 0);
+}
+
+static void test_enospc_times(void **state)
+{
+	static char buf[8192];
+	struct fx *f;
+	struct stat st;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount("size=8k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	memset(buf, 'a', sizeof(buf));
+	assert_int_equal(pwr(f, b, buf, 4096, 0), 4096);
+	assert_int_equal(pwr(f, a, buf, 4096, 0), 4096);
+
+	set_old_times(f, a);
+	assert_int_equal(pwr(f, a, "x", 1, 4096), -ENOSPC);
+	st = sget(f, a);
+	assert_int_equal(st.st_size, 4096);
+	assert_true(st.st_mtim.tv_sec > 1000);
+	assert_int_equal(st.st_ctim.tv_sec, st.st_mtim.tv_sec);
+	assert_int_equal(st.st_ctim.tv_nsec, st.st_mtim.tv_nsec);
+
+	set_old_times(f, a);
+	assert_int_equal(ops->copy_range(&f->sb, b, NULL, 0, a, NULL, 8192,
+					 4096), -ENOSPC);
+	st = sget(f, a);
+	assert_int_equal(st.st_size, 4096);
+	assert_true(st.st_mtim.tv_sec > 1000);
+
+	set_old_times(f, a);
+	assert_int_equal(pwr(f, a, buf, 0, 4096), 0);
+	assert_int_equal(pwr(f, a, "x", 1, INT64_MAX), -EFBIG);
+	assert_int_equal(ops->copy_range(&f->sb, b, NULL, 4096, a, NULL, 8192,
+					 4096), 0);        /* at b's end */
+	st = sget(f, a);
+	assert_int_equal(st.st_mtim.tv_sec, 1000);
+	fx_unmount(f);
+}

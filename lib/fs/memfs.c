@@ -915,7 +915,8 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 }
 
 /* => *off < 0 appends at the size, atomically.  A write that runs out of
- *    space is short; with nothing written it fails with -ENOSPC. */
+ *    space is short; with nothing written it fails with -ENOSPC (the
+ *    mtime and ctime moved all the same, as tmpfs's). */
 static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 			const void *buf, size_t n, off_t *off)
 {
@@ -988,6 +989,11 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		err = 0;
 		if (pos + (off_t)done > nd->size)
 			nd->size = pos + (off_t)done;
+	}
+	if (n > 0) {
+		/* as tmpfs, which moves them before it copies
+		 * (file_update_time): a write that finds no space or
+		 * memory moves them too */
 		now(&nd->mtime);
 		nd->ctime = nd->mtime;
 	}

@@ -281,7 +281,9 @@ static int copy_write(struct memfs *fs, struct node *d, uint64_t pout,
 
 /* The core has checked the ranges (no overlap within one file, no
  * overflow).  Stops at the source's end of file; -ENOSPC midway makes
- * the copy short. */
+ * the copy short.  The destination's times move once a write into it
+ * was tried (tmpfs: the kernel splices into its write, which moves them
+ * first). */
 ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 			 off_t off_in, void *dst, void *dst_fh, off_t off_out,
 			 size_t len)
@@ -289,6 +291,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 	struct memfs *fs = sb_fs(sb);
 	struct node *s = src, *d = dst;
 	size_t done = 0;
+	bool tried = false;     /* a write into d was attempted */
 	char *buf;
 	int err = 0;
 
@@ -313,6 +316,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 				  buf);
 		if (chunk == 0)
 			break;
+		tried = true;
 		err = copy_write(fs, d, pout, buf, chunk);
 		if (err != 0)
 			break;
@@ -322,7 +326,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 	node_lock(s);
 	touch_atime_locked(s);  /* a read of the source */
 	node_unlock(s);
-	if (done > 0) {
+	if (tried) {    /* as op_write: also when the write failed */
 		node_lock(d);
 		now(&d->mtime);
 		d->ctime = d->mtime;
