@@ -247,6 +247,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_enospc_times),
+		cmocka_unit_test(test_symlink_space),
 		cmocka_unit_test(test_holes_fallocate),
 		cmocka_unit_test_setup_teardown(test_seek_hole_max, setup,
 						teardown),

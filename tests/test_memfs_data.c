@@ -617,3 +617,50 @@ static void test_enospc_times(void **state)
 	assert_int_equal(st.st_mtim.tv_sec, 1000);
 	fx_unmount(f);
 }
+
+/* A symlink whose target is 128 bytes or more takes a page, as on tmpfs
+ * (shmem_symlink: a shorter one is kept in the inode): counted against
+ * size= (-ENOSPC on a full instance, after -EEXIST), in st_blocks and in
+ * statfs, and given back when the link goes. */
+static void test_symlink_space(void **state)
+{
+	static char buf[4096], t127[128], t128[129], t200[201];
+	struct statvfs sv;
+	struct fx *f;
+	uint64_t ino;
+	void *p;
+
+	(void)state;
+	memset(t127, 'a', 127);
+	memset(t128, 'b', 128);
+	memset(t200, 'c', 200);
+	f = fx_mount("size=8k");
+	assert_int_equal(create_ino(&f->sb, f->root, "s", S_IFLNK | 0777, 0,
+				    t127, &root_cred, &ino), 0);
+	assert_int_equal(sget(f, hold(f, ino)).st_blocks, 0);
+	assert_int_equal(create_ino(&f->sb, f->root, "l", S_IFLNK | 0777, 0,
+				    t128, &root_cred, &ino), 0);
+	assert_int_equal(ops->vget(&f->sb, ino, &p), 0);
+	assert_int_equal(sget(f, p).st_size, 128);
+	assert_int_equal(sget(f, p).st_blocks, 8);
+	ops->reclaim(&f->sb, p);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	/* full: a long target fails, a short one does not */
+	assert_int_equal(pwr(f, mkh(f, f->root, "f", S_IFREG | 0644), buf,
+			     4096, 0), 4096);
+	assert_int_equal(create_ino(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), -ENOSPC);
+	assert_int_equal(create_ino(&f->sb, f->root, "l", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), -EEXIST);
+	assert_int_equal(look(f, f->root, "l2"), 0);
+	assert_int_equal(create_ino(&f->sb, f->root, "s2", S_IFLNK | 0777, 0,
+				    t127, &root_cred, &ino), 0);
+	/* the page comes back with the link */
+	assert_int_equal(ops->unlink(&f->sb, f->root, "l", 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(create_ino(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), 0);
+	fx_unmount(f);  /* asserts every page given back */
+}

@@ -21,11 +21,12 @@
  *   ino table (hash) finds a node in O(1) for vget.
  *
  * Space
- *   The size= limit counts pages: the data pages of regular files, and for
- *   each node the bytes of its extended attributes (names and values)
- *   rounded up to whole pages.  Both are charged to one counter, used_pages,
- *   before the memory is taken; over the limit a write or a setxattr fails
- *   with -ENOSPC.  The data pages themselves come from the page pool
+ *   The size= limit counts pages: the data pages of regular files, a page
+ *   for a symlink's target of SYMLINK_PAGED_MIN bytes or more (tmpfs's
+ *   page for it), and for each node the bytes of its extended attributes
+ *   (names and values) rounded up to whole pages.  All are charged to one
+ *   counter, used_pages, before the memory is taken; over the limit a
+ *   write, a symlink or a setxattr fails with -ENOSPC.  The data pages themselves come from the page pool
  *   (memfs_pages.c) and go back to it when a file loses them (truncate,
  *   punch, the file's end, the instance's unmount): the count is the
  *   instance's, the memory the process's (docs/memfs.md).
@@ -192,6 +193,7 @@ void memfs_node_free(struct memfs *fs, struct node *n)
 		memfs_dir_fini(&n->u.dir);
 		break;
 	case S_IFLNK:
+		memfs_pages_uncount(fs, symlink_pages(n));
 		free(n->u.target);
 		break;
 	default:
@@ -603,7 +605,9 @@ static inline void attr_copy(const struct node *n, struct stat *st)
 	st->st_gid = ATTR_READ(n->gid);
 	st->st_size = ATTR_READ(n->size);
 	st->st_blocks = n->type == S_IFREG ?
-		(blkcnt_t)(ATTR_READ(n->u.reg.npages) * (PG_SIZE / 512)) : 0;
+		(blkcnt_t)(ATTR_READ(n->u.reg.npages) * (PG_SIZE / 512)) :
+		n->type == S_IFLNK ?
+		(blkcnt_t)(symlink_pages(n) * (PG_SIZE / 512)) : 0;
 	st->st_atim.tv_sec = ATTR_READ(n->atime.tv_sec);
 	st->st_atim.tv_nsec = ATTR_READ(n->atime.tv_nsec);
 	st->st_mtim.tv_sec = ATTR_READ(n->mtime.tv_sec);

@@ -250,6 +250,16 @@ int memfs_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 	return de != NULL ? 0 : -ENOENT;
 }
 
+/* A node memfs_create made and did not put in: nothing of it is counted
+ * (its symlink page is counted last, when nothing can fail any more). */
+static void node_discard(struct node *n)
+{
+	if (n->type == S_IFLNK)
+		free(n->u.target);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
 /* => mode carries the type; the core has applied the umask.  Owner from
  *    cred, group and S_ISGID from a setgid parent. */
 int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
@@ -309,6 +319,10 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 		goto unlock;
 	}
 	err = dir_reserve(&d->u.dir);
+	/* tmpfs: after -EEXIST (and none counted for a short target:
+	 * counting 0 on a full instance fails) */
+	if (err == 0 && type == S_IFLNK && symlink_pages(n) != 0)
+		err = memfs_pages_count(fs, symlink_pages(n));
 	if (err != 0)
 		goto unlock;
 
@@ -345,7 +359,7 @@ unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	free(de);
 free_node:
-	memfs_node_free(fs, n);
+	node_discard(n);
 	return err;
 }
 

@@ -44,6 +44,8 @@
 #define FILE_SIZE_MAX ((off_t)INT64_MAX)
 #define XATTR_NAME_LEN_MAX 255  /* Linux XATTR_NAME_MAX */
 #define SYMLINK_MAX 4095
+#define SYMLINK_PAGED_MIN 128   /* a target this long takes a page, as
+				   tmpfs's (SHORT_SYMLINK_LEN) */
 #define DIRENT_BOGO 20     /* st_size of a directory per entry, "." and
 				    ".." included, as tmpfs */
 #define DIR_MIN_TAB 8
@@ -237,6 +239,15 @@ static inline void touch_atime_locked(struct node *n)
 	if (ts_le(&n->atime, &n->mtime) || ts_le(&n->atime, &n->ctime) ||
 	    ts.tv_sec - n->atime.tv_sec >= 24 * 60 * 60)
 		n->atime = ts;
+}
+
+/* The pages a symlink's target is charged (size=, st_blocks, statfs):
+ * one for a target of SYMLINK_PAGED_MIN bytes or more, which tmpfs keeps
+ * in a page of its own, none for a shorter one, which it keeps in the
+ * inode.  n is a symlink: its size, the target's length, is constant. */
+static inline uint64_t symlink_pages(const struct node *n)
+{
+	return n->size >= SYMLINK_PAGED_MIN;
 }
 
 static inline struct memfs *sb_fs(struct uvfs_sb *sb)
