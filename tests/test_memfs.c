@@ -18,6 +18,9 @@
 
 #include <uvfs/fs.h>
 
+#include "memfs_i.h"    /* test_name_hash_spread looks at a directory's
+			   buckets */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -265,6 +268,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unlinked_readable, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_hash_spread, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_setattr_permission, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),

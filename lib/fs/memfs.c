@@ -443,6 +443,18 @@ static int parse_options(const char *options, struct options *o)
 
 /* ---- instance operations ----------------------------------------------- */
 
+/* A key for name_hash no user can know: the clock's nanoseconds at the
+ * mount and where the instance sits in memory (ASLR), mixed.  Not a
+ * secret against the process itself, which needs none. */
+static uint64_t hash_key_new(const struct memfs *fs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		     mix64((uint64_t)(uintptr_t)fs));
+}
+
 static int op_mount(struct uvfs_sb *sb, const char *source,
 		    const char *options, uint64_t *root_ino)
 {
@@ -470,6 +482,7 @@ static int op_mount(struct uvfs_sb *sb, const char *source,
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&fs->itab_lock, NULL);
 	fs->max_pages = o.max_pages;
+	fs->hash_key = hash_key_new(fs);
 	fs->next_ino = 1;
 	atomic_init(&fs->used_pages, 0);
 	fs->root = memfs_node_new(S_IFDIR | o.mode, o.uid, o.gid, 0, NULL);

@@ -165,6 +165,7 @@ struct memfs {
 	uint64_t next_ino;      /* t */
 	struct node *root;      /* c */
 	uint64_t max_pages;     /* c: 0 is unlimited */
+	uint64_t hash_key;      /* c: name_hash's key, made at mount */
 	_Atomic uint64_t used_pages; /* a: data pages, xattr pages */
 };
 
@@ -291,16 +292,32 @@ static inline int name_check(const char *name, size_t *lenp)
 	return 0;
 }
 
-/* FNV-1a */
-static inline uint64_t name_hash(const char *name, size_t len)
+/* murmur3's finalizer: every bit of x moves every bit of the result. */
+static inline uint64_t mix64(uint64_t x)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* FNV-1a from the instance's key (fs->hash_key), then mix64.  A bucket is
+ * the hash's low bits, and FNV-1a's low bits depend on the low bits of its
+ * state and input alone: unkeyed and unmixed, names that share a bucket
+ * could be computed ahead by anyone, and a user who made them in a shared
+ * directory had every call on them walk one long chain with ns_lock held
+ * (test_memfs test_name_hash_spread). */
+static inline uint64_t name_hash(uint64_t key, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ key;
 
 	for (size_t i = 0; i < len; i++) {
 		h ^= (unsigned char)name[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h;
+	return mix64(h);
 }
 
 /* memfs_itab.c: the ino table; all but init with itab_lock held.  An
