@@ -252,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_enospc_times),
 		cmocka_unit_test(test_symlink_space),
 		cmocka_unit_test(test_holes_fallocate),
+		cmocka_unit_test(test_fallocate_unlimited),
 		cmocka_unit_test_setup_teardown(test_seek_hole_max, setup,
 						teardown),
 		cmocka_unit_test(test_large_writes),

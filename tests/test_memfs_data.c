@@ -664,3 +664,38 @@ static void test_symlink_space(void **state)
 				    t200, &root_cred, &ino), 0);
 	fx_unmount(f);  /* asserts every page given back */
 }
+
+/* fallocate on an instance without size=: a reserved page costs no memory
+ * of its own, only its place in the page tree (about 1/500 of a page),
+ * so what one call could reserve was bounded by the 16 TiB statfs shows,
+ * 2^32 pages: some 35 GB of tree made under the node lock by one call
+ * of any user.  tmpfs without a size allocates each page and fails when
+ * memory runs out; memfs refuses at once what takes the instance's pages
+ * past the machine's memory (reserved and written together). */
+static void test_fallocate_unlimited(void **state)
+{
+	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) *
+		       (uint64_t)sysconf(_SC_PAGESIZE) / 4096;
+	struct statvfs sv;
+	struct fx *f;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount(NULL);
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)(ram + 1) * 4096), -ENOSPC);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	/* a part, then more than the rest in another file */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)(ram / 64) * 4096), 0);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, FA_KEEP, 0,
+					(off_t)(ram - ram / 64 + 1) * 4096),
+			 -ENOSPC);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_blocks - sv.f_bfree, ram / 64);
+	assert_int_equal(set_size(f, a, 0), 0);
+	fx_unmount(f);
+}

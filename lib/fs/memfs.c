@@ -95,19 +95,24 @@
 /* ---- page accounting --------------------------------------------------- */
 
 /* Counts n more pages in used_pages.  => 0, or -ENOSPC (nothing counted)
- *    when they would take it past the size limit. */
-int memfs_pages_count(struct memfs *fs, uint64_t n)
+ *    when they would take it past max (0: no limit). */
+int memfs_pages_count_max(struct memfs *fs, uint64_t n, uint64_t max)
 {
 	uint64_t used = atomic_load_explicit(&fs->used_pages,
 					     memory_order_relaxed);
 
 	do {
-		if (fs->max_pages != 0 &&
-		    (used >= fs->max_pages || n > fs->max_pages - used))
+		if (max != 0 && (used >= max || n > max - used))
 			return -ENOSPC;
 	} while (!atomic_compare_exchange_weak(&fs->used_pages, &used,
 					       used + n));
 	return 0;
+}
+
+/* The same, against the size limit. */
+int memfs_pages_count(struct memfs *fs, uint64_t n)
+{
+	return memfs_pages_count_max(fs, n, fs->max_pages);
 }
 
 /* => -ENOSPC when the size limit is reached, -ENOMEM; else *pgp is a

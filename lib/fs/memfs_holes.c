@@ -112,16 +112,38 @@ static int settle_reserved_locked(struct node *n, uint64_t first,
 	return 0;
 }
 
+/* The machine's memory in pages of PG_SIZE (UNLIMITED_BLOCKS if the
+ * system cannot say). */
+static uint64_t ram_pages(void)
+{
+	static _Atomic uint64_t pages;  /* 0: not asked yet */
+	uint64_t p = atomic_load_explicit(&pages, memory_order_relaxed);
+
+	if (p == 0) {
+		long np = sysconf(_SC_PHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
+
+		p = np > 0 && ps > 0 ? (uint64_t)np * (uint64_t)ps / PG_SIZE :
+				       UNLIMITED_BLOCKS;
+		atomic_store_explicit(&pages, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 /* Reserves every page of [first, last] that has none, and turns those an
  * earlier fallocate reserved into data.  All or nothing for -ENOSPC
  * (counted before anything changes); an -ENOMEM midway leaves the pages
  * reserved or settled so far (they read as zeros, the size is
- * unchanged).  => n->lock held. */
+ * unchanged).  Without size=, -ENOSPC too past the machine's memory,
+ * reserved and written pages of the instance together: a reserved page
+ * costs only its place in the page tree, about 1/500 of a page, so one
+ * call could otherwise make tens of GB of tree under the node lock
+ * (tmpfs without a size allocates each page, and fails when memory runs
+ * out).  => n->lock held. */
 static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 			  uint64_t last)
 {
 	uint64_t want = last - first + 1, need, made = 0;
-	uint64_t limit = fs->max_pages ? fs->max_pages : UNLIMITED_BLOCKS;
+	uint64_t limit = fs->max_pages ? fs->max_pages : ram_pages();
 	int err;
 
 	if (want > limit)       /* no need to count what cannot fit */
@@ -129,7 +151,7 @@ static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 	need = want - memfs_radix_count(&n->u.reg.pages, first, last + 1);
 	if (need == 0)          /* (counting 0 on a full instance fails) */
 		return settle_reserved_locked(n, first, last);
-	err = memfs_pages_count(fs, need);
+	err = memfs_pages_count_max(fs, need, limit);
 	if (err != 0)
 		return err;
 	err = settle_reserved_locked(n, first, last);   /* before any new */

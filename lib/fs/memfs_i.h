@@ -339,6 +339,7 @@ void memfs_dir_touch(struct node *d, int dlink, int dent,
 		     const struct timespec *ts);
 void memfs_node_touch_ctime(struct node *n, const struct timespec *ts);
 int memfs_pages_count(struct memfs *fs, uint64_t n);
+int memfs_pages_count_max(struct memfs *fs, uint64_t n, uint64_t max);
 void memfs_pages_uncount(struct memfs *fs, uint64_t n);
 uint64_t memfs_xattr_pages(size_t bytes);
 
