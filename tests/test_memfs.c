@@ -18,6 +18,9 @@
 
 #include <uvfs/fs.h>
 
+#include "memfs_i.h"    /* test_name_hash_spread looks at a directory's
+			   buckets */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -246,7 +249,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_holes_truncate, setup,
 						teardown),
 		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_enospc_times),
+		cmocka_unit_test(test_symlink_space),
 		cmocka_unit_test(test_holes_fallocate),
+		cmocka_unit_test(test_fallocate_unlimited),
+		cmocka_unit_test_setup_teardown(test_seek_hole_max, setup,
+						teardown),
 		cmocka_unit_test(test_large_writes),
 		cmocka_unit_test(test_stream_overwrite),
 		cmocka_unit_test(test_xattr_space),
@@ -261,6 +269,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unlinked_readable, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_hash_spread, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_setattr_permission, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),

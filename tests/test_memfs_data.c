@@ -547,3 +547,155 @@ static void test_holes_fallocate(void **state)
 	assert_int_equal(sget(f, a).st_blocks, 0);
 	fx_unmount(f);
 }
+
+/* SEEK_HOLE in the last page a file can have (its size FILE_SIZE_MAX):
+ * the hole is at the end of file, not at the offset asked; the page
+ * index past that page, shifted back to bytes, is 2^63 and no off_t. */
+static void test_seek_hole_max(void **state)
+{
+	struct fx *f = *state;
+	void *a = mkh(f, f->root, "a", S_IFREG | 0644);
+
+	assert_int_equal(pwr(f, a, "q", 1, INT64_MAX - 1), 1);
+	assert_int_equal(sget(f, a).st_size, INT64_MAX);
+	assert_int_equal(seekd(f, a, INT64_MAX - 2, SEEK_DATA), INT64_MAX - 2);
+	assert_int_equal(seekd(f, a, INT64_MAX - 2, SEEK_HOLE), INT64_MAX);
+	assert_int_equal(seekd(f, a, INT64_MAX - 4095, SEEK_HOLE), INT64_MAX);
+	assert_int_equal(seekd(f, a, 0, SEEK_HOLE), 0);
+	assert_int_equal(seekd(f, a, 0, SEEK_DATA), INT64_MAX - 4095);
+}
+
+/* The times of a write or copy that fails for want of space: tmpfs moves
+ * the mtime and ctime before it copies (shmem_file_write_iter:
+ * file_update_time; copy_file_range splices into it), so they move also
+ * when nothing is written; not for a write of nothing, nor one refused
+ * at the largest offset (generic_write_checks comes first). */
+static void set_old_times(struct fx *f, void *priv)
+{
+	struct uvfs_setattr sa = { .valid = UVFS_SET_ATIME | UVFS_SET_MTIME,
+				   .atime = { 1000, 0 }, .mtime = { 1000, 0 } };
+
+	assert_int_equal(ops->setattr(&f->sb, priv, &sa), 0);
+}
+
+static void test_enospc_times(void **state)
+{
+	static char buf[8192];
+	struct fx *f;
+	struct stat st;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount("size=8k");
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	memset(buf, 'a', sizeof(buf));
+	assert_int_equal(pwr(f, b, buf, 4096, 0), 4096);
+	assert_int_equal(pwr(f, a, buf, 4096, 0), 4096);
+
+	set_old_times(f, a);
+	assert_int_equal(pwr(f, a, "x", 1, 4096), -ENOSPC);
+	st = sget(f, a);
+	assert_int_equal(st.st_size, 4096);
+	assert_true(st.st_mtim.tv_sec > 1000);
+	assert_int_equal(st.st_ctim.tv_sec, st.st_mtim.tv_sec);
+	assert_int_equal(st.st_ctim.tv_nsec, st.st_mtim.tv_nsec);
+
+	set_old_times(f, a);
+	assert_int_equal(ops->copy_range(&f->sb, b, NULL, 0, a, NULL, 8192,
+					 4096), -ENOSPC);
+	st = sget(f, a);
+	assert_int_equal(st.st_size, 4096);
+	assert_true(st.st_mtim.tv_sec > 1000);
+
+	set_old_times(f, a);
+	assert_int_equal(pwr(f, a, buf, 0, 4096), 0);
+	assert_int_equal(pwr(f, a, "x", 1, INT64_MAX), -EFBIG);
+	assert_int_equal(ops->copy_range(&f->sb, b, NULL, 4096, a, NULL, 8192,
+					 4096), 0);        /* at b's end */
+	st = sget(f, a);
+	assert_int_equal(st.st_mtim.tv_sec, 1000);
+	fx_unmount(f);
+}
+
+/* A symlink whose target is 128 bytes or more takes a page, as on tmpfs
+ * (shmem_symlink: a shorter one is kept in the inode): counted against
+ * size= (-ENOSPC on a full instance, after -EEXIST), in st_blocks and in
+ * statfs, and given back when the link goes. */
+static void test_symlink_space(void **state)
+{
+	static char buf[4096], t127[128], t128[129], t200[201];
+	struct statvfs sv;
+	struct fx *f;
+	uint64_t ino;
+	void *p;
+
+	(void)state;
+	memset(t127, 'a', 127);
+	memset(t128, 'b', 128);
+	memset(t200, 'c', 200);
+	f = fx_mount("size=8k");
+	assert_int_equal(create_ino(&f->sb, f->root, "s", S_IFLNK | 0777, 0,
+				    t127, &root_cred, &ino), 0);
+	assert_int_equal(sget(f, hold(f, ino)).st_blocks, 0);
+	assert_int_equal(create_ino(&f->sb, f->root, "l", S_IFLNK | 0777, 0,
+				    t128, &root_cred, &ino), 0);
+	assert_int_equal(ops->vget(&f->sb, ino, &p), 0);
+	assert_int_equal(sget(f, p).st_size, 128);
+	assert_int_equal(sget(f, p).st_blocks, 8);
+	ops->reclaim(&f->sb, p);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	/* full: a long target fails, a short one does not */
+	assert_int_equal(pwr(f, mkh(f, f->root, "f", S_IFREG | 0644), buf,
+			     4096, 0), 4096);
+	assert_int_equal(create_ino(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), -ENOSPC);
+	assert_int_equal(create_ino(&f->sb, f->root, "l", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), -EEXIST);
+	assert_int_equal(look(f, f->root, "l2"), 0);
+	assert_int_equal(create_ino(&f->sb, f->root, "s2", S_IFLNK | 0777, 0,
+				    t127, &root_cred, &ino), 0);
+	/* the page comes back with the link */
+	assert_int_equal(ops->unlink(&f->sb, f->root, "l", 0), 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_bfree, 1);
+	assert_int_equal(create_ino(&f->sb, f->root, "l2", S_IFLNK | 0777, 0,
+				    t200, &root_cred, &ino), 0);
+	fx_unmount(f);  /* asserts every page given back */
+}
+
+/* fallocate on an instance without size=: a reserved page costs no memory
+ * of its own, only its place in the page tree (about 1/500 of a page),
+ * so what one call could reserve was bounded by the 16 TiB statfs shows,
+ * 2^32 pages: some 35 GB of tree made under the node lock by one call
+ * of any user.  tmpfs without a size allocates each page and fails when
+ * memory runs out; memfs refuses at once what takes the instance's pages
+ * past the machine's memory (reserved and written together). */
+static void test_fallocate_unlimited(void **state)
+{
+	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) *
+		       (uint64_t)sysconf(_SC_PAGESIZE) / 4096;
+	struct statvfs sv;
+	struct fx *f;
+	void *a, *b;
+
+	(void)state;
+	f = fx_mount(NULL);
+	a = mkh(f, f->root, "a", S_IFREG | 0644);
+	b = mkh(f, f->root, "b", S_IFREG | 0644);
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)(ram + 1) * 4096), -ENOSPC);
+	assert_int_equal(sget(f, a).st_blocks, 0);
+	/* a part, then more than the rest in another file */
+	assert_int_equal(ops->fallocate(&f->sb, a, NULL, FA_KEEP, 0,
+					(off_t)(ram / 64) * 4096), 0);
+	assert_int_equal(ops->fallocate(&f->sb, b, NULL, FA_KEEP, 0,
+					(off_t)(ram - ram / 64 + 1) * 4096),
+			 -ENOSPC);
+	assert_int_equal(sget(f, b).st_blocks, 0);
+	assert_int_equal(ops->statfs(&f->sb, &sv), 0);
+	assert_int_equal(sv.f_blocks - sv.f_bfree, ram / 64);
+	assert_int_equal(set_size(f, a, 0), 0);
+	fx_unmount(f);
+}

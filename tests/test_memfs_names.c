@@ -41,6 +41,9 @@ static void test_create_lookup(void **state)
 	assert_int_equal(st.st_ino, f->root_ino);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_nlink, 3);
+	/* as tmpfs: 20 bytes a name, "." and ".." counted (an empty
+	 * directory is 40 bytes: shmem_get_inode) */
+	assert_int_equal(st.st_size, (2 + 7) * 20);
 
 	file = hold(f, reg);
 	st = sget(f, file);
@@ -53,6 +56,7 @@ static void test_create_lookup(void **state)
 	st = sget(f, p);
 	assert_int_equal(st.st_mode, S_IFDIR | 0755);
 	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(st.st_size, 2 * 20);
 	p = hold(f, lnk);
 	st = sget(f, p);
 	assert_int_equal(st.st_mode, S_IFLNK | 0777);
@@ -389,7 +393,7 @@ static void test_link_unlink(void **state)
 	s = mkh(f, d, "s", S_IFDIR | 0755);
 	mk(f, d, "file", S_IFREG | 0644);
 	assert_int_equal(nlink_of(f, d), 3);
-	assert_int_equal(sget(f, d).st_size, 40);
+	assert_int_equal(sget(f, d).st_size, 80);   /* "s", "file" and 40 */
 	assert_int_equal(ops->unlink(&f->sb, f->root, "d", 1), -ENOTEMPTY);
 	assert_int_equal(ops->unlink(&f->sb, f->root, "d", 0), -EISDIR);
 	assert_int_equal(ops->unlink(&f->sb, d, "file", 1), -ENOTDIR);
@@ -523,4 +527,53 @@ static void test_names(void **state)
 			 -ENAMETOOLONG);
 	assert_int_equal(create_ino(&f->sb, f->root, "s3", S_IFLNK | 0777, 0,
 				     NULL, &root_cred, &ino), -EINVAL);
+}
+
+/* A directory's names are spread over its buckets by a hash no caller can
+ * compute ahead: with the plain FNV-1a of the name, whose low bits (the
+ * bucket) depend only on the low bits of its state and input, names that
+ * all fall in one bucket were found by trying a few million, and a user
+ * who made them in a shared directory made every lookup, create and
+ * removal of one of them walk the whole chain with ns_lock held, the
+ * instance's every namespace change waiting (hash flooding).  256 names
+ * the plain hash puts in one bucket of any table up to 4096 buckets must
+ * spread. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void test_name_hash_spread(void **state)
+{
+	enum { NAMES = 256 };
+	struct fx *f = *state;
+	struct node *d = mkh(f, f->root, "flood", S_IFDIR | 0755);
+	const struct dir *dir = &d->u.dir;
+	char name[32];
+	size_t made = 0, longest = 0;
+
+	for (uint32_t i = 0; made < NAMES; i++) {
+		snprintf(name, sizeof(name), "x%08x", i);
+		if ((fnv1a(name) & 0xfff) != 0x5a5)
+			continue;
+		mk(f, d, name, S_IFREG | 0644);
+		made++;
+	}
+	assert_true(dir->ntab >= NAMES && dir->ntab <= 4096);
+	for (size_t b = 0; b < dir->ntab; b++) {
+		size_t len = 0;
+
+		for (const struct dent *de = dir->tab[b]; de != NULL;
+		     de = de->hnext)
+			len++;
+		if (len > longest)
+			longest = len;
+	}
+	assert_true(longest < 16);      /* ~5 for 256 spread over 256 */
 }

@@ -21,11 +21,12 @@
  *   ino table (hash) finds a node in O(1) for vget.
  *
  * Space
- *   The size= limit counts pages: the data pages of regular files, and for
- *   each node the bytes of its extended attributes (names and values)
- *   rounded up to whole pages.  Both are charged to one counter, used_pages,
- *   before the memory is taken; over the limit a write or a setxattr fails
- *   with -ENOSPC.  The data pages themselves come from the page pool
+ *   The size= limit counts pages: the data pages of regular files, a page
+ *   for a symlink's target of SYMLINK_PAGED_MIN bytes or more (tmpfs's
+ *   page for it), and for each node the bytes of its extended attributes
+ *   (names and values) rounded up to whole pages.  All are charged to one
+ *   counter, used_pages, before the memory is taken; over the limit a
+ *   write, a symlink or a setxattr fails with -ENOSPC.  The data pages themselves come from the page pool
  *   (memfs_pages.c) and go back to it when a file loses them (truncate,
  *   punch, the file's end, the instance's unmount): the count is the
  *   instance's, the memory the process's (docs/memfs.md).
@@ -94,19 +95,24 @@
 /* ---- page accounting --------------------------------------------------- */
 
 /* Counts n more pages in used_pages.  => 0, or -ENOSPC (nothing counted)
- *    when they would take it past the size limit. */
-int memfs_pages_count(struct memfs *fs, uint64_t n)
+ *    when they would take it past max (0: no limit). */
+int memfs_pages_count_max(struct memfs *fs, uint64_t n, uint64_t max)
 {
 	uint64_t used = atomic_load_explicit(&fs->used_pages,
 					     memory_order_relaxed);
 
 	do {
-		if (fs->max_pages != 0 &&
-		    (used >= fs->max_pages || n > fs->max_pages - used))
+		if (max != 0 && (used >= max || n > max - used))
 			return -ENOSPC;
 	} while (!atomic_compare_exchange_weak(&fs->used_pages, &used,
 					       used + n));
 	return 0;
+}
+
+/* The same, against the size limit. */
+int memfs_pages_count(struct memfs *fs, uint64_t n)
+{
+	return memfs_pages_count_max(fs, n, fs->max_pages);
 }
 
 /* => -ENOSPC when the size limit is reached, -ENOMEM; else *pgp is a
@@ -164,6 +170,7 @@ struct node *memfs_node_new(mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
 	n->rdev = rdev;
 	if (n->type == S_IFDIR) {
 		n->nlink = 2;
+		n->size = 2 * DIRENT_BOGO;      /* "." and "..", as tmpfs */
 		n->u.dir.next_seq = 2;
 	} else {
 		n->nlink = 1;
@@ -191,6 +198,7 @@ void memfs_node_free(struct memfs *fs, struct node *n)
 		memfs_dir_fini(&n->u.dir);
 		break;
 	case S_IFLNK:
+		memfs_pages_uncount(fs, symlink_pages(n));
 		free(n->u.target);
 		break;
 	default:
@@ -440,6 +448,18 @@ static int parse_options(const char *options, struct options *o)
 
 /* ---- instance operations ----------------------------------------------- */
 
+/* A key for name_hash no user can know: the clock's nanoseconds at the
+ * mount and where the instance sits in memory (ASLR), mixed.  Not a
+ * secret against the process itself, which needs none. */
+static uint64_t hash_key_new(const struct memfs *fs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		     mix64((uint64_t)(uintptr_t)fs));
+}
+
 static int op_mount(struct uvfs_sb *sb, const char *source,
 		    const char *options, uint64_t *root_ino)
 {
@@ -467,6 +487,7 @@ static int op_mount(struct uvfs_sb *sb, const char *source,
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&fs->itab_lock, NULL);
 	fs->max_pages = o.max_pages;
+	fs->hash_key = hash_key_new(fs);
 	fs->next_ino = 1;
 	atomic_init(&fs->used_pages, 0);
 	fs->root = memfs_node_new(S_IFDIR | o.mode, o.uid, o.gid, 0, NULL);
@@ -602,7 +623,9 @@ static inline void attr_copy(const struct node *n, struct stat *st)
 	st->st_gid = ATTR_READ(n->gid);
 	st->st_size = ATTR_READ(n->size);
 	st->st_blocks = n->type == S_IFREG ?
-		(blkcnt_t)(ATTR_READ(n->u.reg.npages) * (PG_SIZE / 512)) : 0;
+		(blkcnt_t)(ATTR_READ(n->u.reg.npages) * (PG_SIZE / 512)) :
+		n->type == S_IFLNK ?
+		(blkcnt_t)(symlink_pages(n) * (PG_SIZE / 512)) : 0;
 	st->st_atim.tv_sec = ATTR_READ(n->atime.tv_sec);
 	st->st_atim.tv_nsec = ATTR_READ(n->atime.tv_nsec);
 	st->st_mtim.tv_sec = ATTR_READ(n->mtime.tv_sec);
@@ -914,7 +937,8 @@ static void prefill(struct node *nd, const void *buf, size_t n, off_t pos,
 }
 
 /* => *off < 0 appends at the size, atomically.  A write that runs out of
- *    space is short; with nothing written it fails with -ENOSPC. */
+ *    space is short; with nothing written it fails with -ENOSPC (the
+ *    mtime and ctime moved all the same, as tmpfs's). */
 static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 			const void *buf, size_t n, off_t *off)
 {
@@ -987,6 +1011,11 @@ static ssize_t op_write(struct uvfs_sb *sb, void *priv, void *fh,
 		err = 0;
 		if (pos + (off_t)done > nd->size)
 			nd->size = pos + (off_t)done;
+	}
+	if (n > 0) {
+		/* as tmpfs, which moves them before it copies
+		 * (file_update_time): a write that finds no space or
+		 * memory moves them too */
 		now(&nd->mtime);
 		nd->ctime = nd->mtime;
 	}

@@ -3,15 +3,17 @@
  * create (files, directories, symlinks, devices), link, unlink, rename,
  * readlink.
  *
- * A directory (struct dir) is a name hash for lookup plus an array of its
- * entries in insertion order, with tombstones, that gives readdir stable
- * cookies (found by a binary search of the array); each entry knows its
- * index in the array (dent.slot, moved by a compaction), so a removal
- * finds its slot without a search, which in a directory of 10 000 names
- * was 14 probes of a cold array per unlink; a struct dent is one name, made by dent_new and inserted under
- * ns_lock written, freed when removed (dir_remove) or with its directory
- * (memfs_dir_fini).  Every change of links takes ns_lock written and then the
- * node locks, one at a time (the lock order in memfs.c).
+ * A directory (struct dir) is a name hash for lookup (keyed per instance:
+ * name_hash, memfs_i.h) plus an array of its entries in insertion order,
+ * with tombstones, that gives readdir stable cookies (found by a binary
+ * search of the array); each entry knows its index in the array
+ * (dent.slot, moved by a compaction), so a removal finds its slot without
+ * a search, which in a directory of 10 000 names was 14 probes of a cold
+ * array per unlink; a struct dent is one name, made by dent_new and
+ * inserted under ns_lock written, freed when removed (dir_remove) or with
+ * its directory (memfs_dir_fini).  Every change of links takes ns_lock
+ * written and then the node locks, one at a time (the lock order in
+ * memfs.c).
  */
 #define _GNU_SOURCE
 #include "memfs_i.h"
@@ -26,7 +28,8 @@
 
 /* ---- directories ------------------------------------------------------- */
 
-static struct dent *dent_new(const char *name, size_t len)
+static struct dent *dent_new(const struct memfs *fs, const char *name,
+			     size_t len)
 {
 	struct dent *de = sys_malloc(sizeof(*de) + len + 1);
 
@@ -36,7 +39,7 @@ static struct dent *dent_new(const char *name, size_t len)
 	de->child = NULL;
 	de->seq = 0;
 	de->slot = 0;
-	de->hash = name_hash(name, len);
+	de->hash = name_hash(fs->hash_key, name, len);
 	de->len = (uint16_t)len;
 	memcpy(de->name, name, len + 1);
 	return de;
@@ -239,7 +242,7 @@ int memfs_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 	err = name_check(name, &len);
 	if (err != 0)
 		return err;
-	hash = name_hash(name, len);
+	hash = name_hash(fs->hash_key, name, len);
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	de = dir_find(&d->u.dir, name, len, hash);
 	if (de != NULL) {
@@ -248,6 +251,16 @@ int memfs_lookup(struct uvfs_sb *sb, void *dirp, const char *name,
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return de != NULL ? 0 : -ENOENT;
+}
+
+/* A node memfs_create made and did not put in: nothing of it is counted
+ * (its symlink page is counted last, when nothing can fail any more). */
+static void node_discard(struct node *n)
+{
+	if (n->type == S_IFLNK)
+		free(n->u.target);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
 }
 
 /* => mode carries the type; the core has applied the umask.  Owner from
@@ -292,7 +305,7 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 	n = memfs_node_new(mode, cred->uid, cred->gid, rdev, target);
 	if (n == NULL)
 		return -ENOMEM;
-	de = dent_new(name, len);
+	de = dent_new(fs, name, len);
 	if (de == NULL) {
 		err = -ENOMEM;
 		goto free_node;
@@ -309,6 +322,10 @@ int memfs_create(struct uvfs_sb *sb, void *dirp, const char *name,
 		goto unlock;
 	}
 	err = dir_reserve(&d->u.dir);
+	/* tmpfs: after -EEXIST (and none counted for a short target:
+	 * counting 0 on a full instance fails) */
+	if (err == 0 && type == S_IFLNK && symlink_pages(n) != 0)
+		err = memfs_pages_count(fs, symlink_pages(n));
 	if (err != 0)
 		goto unlock;
 
@@ -345,7 +362,7 @@ unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	free(de);
 free_node:
-	memfs_node_free(fs, n);
+	node_discard(n);
 	return err;
 }
 
@@ -364,7 +381,7 @@ int memfs_link(struct uvfs_sb *sb, void *dirp, const char *name,
 	err = name_check(name, &len);
 	if (err != 0)
 		return err;
-	de = dent_new(name, len);
+	de = dent_new(fs, name, len);
 	if (de == NULL)
 		return -ENOMEM;
 	now(&ts);
@@ -414,7 +431,8 @@ int memfs_unlink(struct uvfs_sb *sb, void *dirp, const char *name,
 	now(&ts);
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	de = dir_find(&d->u.dir, name, len, name_hash(name, len));
+	de = dir_find(&d->u.dir, name, len,
+		      name_hash(fs->hash_key, name, len));
 	if (de == NULL) {
 		err = -ENOENT;
 	} else if (isdir) {
@@ -469,14 +487,15 @@ int memfs_rename(struct uvfs_sb *sb, void *odirp, const char *oname,
 	if (err != 0)
 		return err;
 	if (!exchange) {
-		fresh = dent_new(nname, nlen);
+		fresh = dent_new(fs, nname, nlen);
 		if (fresh == NULL)
 			return -ENOMEM;
 	}
 	now(&ts);
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	ode = dir_find(&od->u.dir, oname, olen, name_hash(oname, olen));
+	ode = dir_find(&od->u.dir, oname, olen,
+		       name_hash(fs->hash_key, oname, olen));
 	if (ode == NULL) {
 		err = -ENOENT;
 		goto unlock;
@@ -486,7 +505,8 @@ int memfs_rename(struct uvfs_sb *sb, void *odirp, const char *oname,
 		goto unlock;
 	}
 	src = ode->child;
-	nde = dir_find(&nd->u.dir, nname, nlen, name_hash(nname, nlen));
+	nde = dir_find(&nd->u.dir, nname, nlen,
+		       name_hash(fs->hash_key, nname, nlen));
 	dst = nde ? nde->child : NULL;
 	if (exchange && dst == NULL) {
 		err = -ENOENT;

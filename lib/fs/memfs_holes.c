@@ -112,16 +112,38 @@ static int settle_reserved_locked(struct node *n, uint64_t first,
 	return 0;
 }
 
+/* The machine's memory in pages of PG_SIZE (UNLIMITED_BLOCKS if the
+ * system cannot say). */
+static uint64_t ram_pages(void)
+{
+	static _Atomic uint64_t pages;  /* 0: not asked yet */
+	uint64_t p = atomic_load_explicit(&pages, memory_order_relaxed);
+
+	if (p == 0) {
+		long np = sysconf(_SC_PHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
+
+		p = np > 0 && ps > 0 ? (uint64_t)np * (uint64_t)ps / PG_SIZE :
+				       UNLIMITED_BLOCKS;
+		atomic_store_explicit(&pages, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 /* Reserves every page of [first, last] that has none, and turns those an
  * earlier fallocate reserved into data.  All or nothing for -ENOSPC
  * (counted before anything changes); an -ENOMEM midway leaves the pages
  * reserved or settled so far (they read as zeros, the size is
- * unchanged).  => n->lock held. */
+ * unchanged).  Without size=, -ENOSPC too past the machine's memory,
+ * reserved and written pages of the instance together: a reserved page
+ * costs only its place in the page tree, about 1/500 of a page, so one
+ * call could otherwise make tens of GB of tree under the node lock
+ * (tmpfs without a size allocates each page, and fails when memory runs
+ * out).  => n->lock held. */
 static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 			  uint64_t last)
 {
 	uint64_t want = last - first + 1, need, made = 0;
-	uint64_t limit = fs->max_pages ? fs->max_pages : UNLIMITED_BLOCKS;
+	uint64_t limit = fs->max_pages ? fs->max_pages : ram_pages();
 	int err;
 
 	if (want > limit)       /* no need to count what cannot fit */
@@ -129,7 +151,7 @@ static int reserve_locked(struct memfs *fs, struct node *n, uint64_t first,
 	need = want - memfs_radix_count(&n->u.reg.pages, first, last + 1);
 	if (need == 0)          /* (counting 0 on a full instance fails) */
 		return settle_reserved_locked(n, first, last);
-	err = memfs_pages_count(fs, need);
+	err = memfs_pages_count_max(fs, need, limit);
 	if (err != 0)
 		return err;
 	err = settle_reserved_locked(n, first, last);   /* before any new */
@@ -218,14 +240,17 @@ off_t memfs_seek_data(struct uvfs_sb *sb, void *priv, void *fh, off_t off,
 		if (pos >= n->size)
 			pos = -ENXIO;
 	} else if (whence == SEEK_HOLE) {
-		while (is_data(memfs_radix_lookup(&n->u.reg.pages, idx)) &&
-		       (off_t)(idx << PG_SHIFT) < n->size)
+		/* in bytes as unsigned: past the last page a file of
+		 * FILE_SIZE_MAX can have, idx << PG_SHIFT is 2^63 */
+		uint64_t end = (uint64_t)n->size;
+
+		while ((idx << PG_SHIFT) < end &&
+		       is_data(memfs_radix_lookup(&n->u.reg.pages, idx)))
 			idx++;
-		pos = (off_t)(idx << PG_SHIFT);
+		pos = (idx << PG_SHIFT) >= end ? n->size :
+		      (off_t)(idx << PG_SHIFT);
 		if (pos < off)
 			pos = off;
-		if (pos > n->size)
-			pos = n->size;
 	} else {
 		pos = -EINVAL;
 	}
@@ -278,7 +303,9 @@ static int copy_write(struct memfs *fs, struct node *d, uint64_t pout,
 
 /* The core has checked the ranges (no overlap within one file, no
  * overflow).  Stops at the source's end of file; -ENOSPC midway makes
- * the copy short. */
+ * the copy short.  The destination's times move once a write into it
+ * was tried (tmpfs: the kernel splices into its write, which moves them
+ * first). */
 ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 			 off_t off_in, void *dst, void *dst_fh, off_t off_out,
 			 size_t len)
@@ -286,6 +313,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 	struct memfs *fs = sb_fs(sb);
 	struct node *s = src, *d = dst;
 	size_t done = 0;
+	bool tried = false;     /* a write into d was attempted */
 	char *buf;
 	int err = 0;
 
@@ -310,6 +338,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 				  buf);
 		if (chunk == 0)
 			break;
+		tried = true;
 		err = copy_write(fs, d, pout, buf, chunk);
 		if (err != 0)
 			break;
@@ -319,7 +348,7 @@ ssize_t memfs_copy_range(struct uvfs_sb *sb, void *src, void *src_fh,
 	node_lock(s);
 	touch_atime_locked(s);  /* a read of the source */
 	node_unlock(s);
-	if (done > 0) {
+	if (tried) {    /* as op_write: also when the write failed */
 		node_lock(d);
 		now(&d->mtime);
 		d->ctime = d->mtime;

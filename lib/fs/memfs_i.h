@@ -44,7 +44,10 @@
 #define FILE_SIZE_MAX ((off_t)INT64_MAX)
 #define XATTR_NAME_LEN_MAX 255  /* Linux XATTR_NAME_MAX */
 #define SYMLINK_MAX 4095
-#define DIRENT_BOGO 20     /* st_size of a directory per entry, as tmpfs */
+#define SYMLINK_PAGED_MIN 128   /* a target this long takes a page, as
+				   tmpfs's (SHORT_SYMLINK_LEN) */
+#define DIRENT_BOGO 20     /* st_size of a directory per entry, "." and
+				    ".." included, as tmpfs */
 #define DIR_MIN_TAB 8
 #define DIR_MIN_ORD 16
 #define ITAB_MIN 64
@@ -162,6 +165,7 @@ struct memfs {
 	uint64_t next_ino;      /* t */
 	struct node *root;      /* c */
 	uint64_t max_pages;     /* c: 0 is unlimited */
+	uint64_t hash_key;      /* c: name_hash's key, made at mount */
 	_Atomic uint64_t used_pages; /* a: data pages, xattr pages */
 };
 
@@ -238,6 +242,15 @@ static inline void touch_atime_locked(struct node *n)
 		n->atime = ts;
 }
 
+/* The pages a symlink's target is charged (size=, st_blocks, statfs):
+ * one for a target of SYMLINK_PAGED_MIN bytes or more, which tmpfs keeps
+ * in a page of its own, none for a shorter one, which it keeps in the
+ * inode.  n is a symlink: its size, the target's length, is constant. */
+static inline uint64_t symlink_pages(const struct node *n)
+{
+	return n->size >= SYMLINK_PAGED_MIN;
+}
+
 static inline struct memfs *sb_fs(struct uvfs_sb *sb)
 {
 	return uvfs_sb_private(sb);
@@ -279,16 +292,32 @@ static inline int name_check(const char *name, size_t *lenp)
 	return 0;
 }
 
-/* FNV-1a */
-static inline uint64_t name_hash(const char *name, size_t len)
+/* murmur3's finalizer: every bit of x moves every bit of the result. */
+static inline uint64_t mix64(uint64_t x)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* FNV-1a from the instance's key (fs->hash_key), then mix64.  A bucket is
+ * the hash's low bits, and FNV-1a's low bits depend on the low bits of its
+ * state and input alone: unkeyed and unmixed, names that share a bucket
+ * could be computed ahead by anyone, and a user who made them in a shared
+ * directory had every call on them walk one long chain with ns_lock held
+ * (test_memfs test_name_hash_spread). */
+static inline uint64_t name_hash(uint64_t key, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ key;
 
 	for (size_t i = 0; i < len; i++) {
 		h ^= (unsigned char)name[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h;
+	return mix64(h);
 }
 
 /* memfs_itab.c: the ino table; all but init with itab_lock held.  An
@@ -310,6 +339,7 @@ void memfs_dir_touch(struct node *d, int dlink, int dent,
 		     const struct timespec *ts);
 void memfs_node_touch_ctime(struct node *n, const struct timespec *ts);
 int memfs_pages_count(struct memfs *fs, uint64_t n);
+int memfs_pages_count_max(struct memfs *fs, uint64_t n, uint64_t max);
 void memfs_pages_uncount(struct memfs *fs, uint64_t n);
 uint64_t memfs_xattr_pages(size_t bytes);
 
