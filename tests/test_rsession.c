@@ -591,6 +591,163 @@ static void loss_drops_tail(void **state)
 	session_down();
 }
 
+/* ---- a cancel and its answer (a protocol with pack_cancel, pack_probe) -- */
+
+#define ID_CANCEL 0xc0000000u   /* | the cancelled call's tag */
+#define ID_PROBE  0xb0000000u
+
+static ssize_t t_pack_cancel(uint8_t *buf, size_t cap, uint16_t tag,
+			     uint16_t oldtag)
+{
+	struct msg m = { ID_CANCEL | oldtag, HDR + 4 };
+
+	return pack(&m, tag, buf, cap);
+}
+
+static ssize_t t_pack_probe(uint8_t *buf, size_t cap, uint16_t tag)
+{
+	struct msg m = { ID_PROBE, HDR + 4 };
+
+	return pack(&m, tag, buf, cap);
+}
+
+static const struct rs_proto proto_cancel = {
+	.frame_size = t_frame_size,
+	.reply_tag = t_reply_tag,
+	.reply_locked = t_reply_locked,
+	.pack_cancel = t_pack_cancel,
+	.pack_probe = t_pack_probe,
+};
+
+/* The server's end, scripted by the test: the next frame's tag and id
+ * (within 3 s). */
+static void frame_read(int fd, uint16_t *tag, uint32_t *id)
+{
+	uint8_t f[HDR + 4];
+	size_t got = 0;
+
+	while (got < sizeof(f)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 3000), 1);
+		ssize_t n = read(fd, f + got, sizeof(f) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(be32(f), HDR + 4);
+	*tag = (uint16_t)(f[4] << 8 | f[5]);
+	*id = be32(f + HDR);
+}
+
+static void frame_answer(int fd, uint16_t tag)
+{
+	uint8_t reply[HDR];
+
+	put_be32(reply, HDR);
+	reply[4] = (uint8_t)(tag >> 8);
+	reply[5] = (uint8_t)tag;
+	assert_int_equal(write(fd, reply, sizeof(reply)), sizeof(reply));
+}
+
+struct waiter {
+	struct rs_req *rq;
+	struct timespec dl;
+};
+
+static void *wait_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	rs_call_wait(&T.s, w->rq, &w->dl, 0);
+	return NULL;
+}
+
+/* A call past its deadline is cancelled, and the server answers the call
+ * before the cancel: the call's result stands, but its tag is not free
+ * until the cancel is answered (9P's flush(5): the client may not reuse
+ * oldtag before the Rflush; a request under it meanwhile would be the
+ * one the server flushes, and its caller waits out its deadline for a
+ * reply that never comes).  The next call, pointed at that tag, takes
+ * another; the tag is free again once the cancel's answer came. */
+static void flushed_tag_kept_until_cancel_answered(void **state)
+{
+	struct waiter w;
+	struct rs_req *b;
+	struct msg m1 = { 1, HDR + 4 }, m2 = { 2, HDR + 4 };
+	struct timespec dl;
+	uint16_t tag, t1, tc, t2;
+	uint32_t id;
+	int sv[2];
+	pthread_t th;
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	pthread_mutex_init(&T.mu, NULL);
+	assert_int_equal(rs_session_init(&T.s, &proto_cancel), 0);
+	T.s.msize = 65536;
+	T.s.timeout_ms = 400;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(rt_set_nonblock(sv[0]), 0);
+	T.s.link = (struct rt_link){ .fd_r = sv[0], .fd_w = sv[0],
+				     .sock = true };
+	assert_int_equal(rs_reader_start(&T.s), 0);
+
+	w.rq = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(w.rq);
+	deadline_in(&w.dl, 400);
+	assert_int_equal(rs_call_start(&T.s, w.rq, HDR + 4, pack, &m1, NULL,
+				       &w.dl, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_main, &w), 0);
+	frame_read(sv[1], &t1, &id);
+	assert_int_equal(id, 1);
+	frame_read(sv[1], &tag, &id);   /* half way: the probe */
+	assert_int_equal(id, ID_PROBE);
+	frame_answer(sv[1], tag);
+	frame_read(sv[1], &tc, &id);    /* the deadline: the cancel */
+	assert_int_equal(id, ID_CANCEL | t1);
+	frame_answer(sv[1], t1);        /* the call's reply beats it */
+	pthread_join(th, NULL);
+	assert_true(w.rq->replied);
+	assert_false(w.rq->flushed);
+	rs_req_free(&T.s, w.rq);
+
+	/* the next call, pointed at the call's tag, must take another */
+	pthread_mutex_lock(&T.s.lock);
+	T.s.hint = t1;
+	pthread_mutex_unlock(&T.s.lock);
+	b = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(b);
+	deadline_in(&dl, 2000);
+	assert_int_equal(rs_call_start(&T.s, b, HDR + 4, pack, &m2, NULL,
+				       &dl, 0), 0);
+	frame_read(sv[1], &t2, &id);
+	assert_int_equal(id, 2);
+	printf("the cancelled call's tag %u, the next call's %u (the "
+	       "cancel's answer not come yet)\n", t1, t2);
+	assert_int_not_equal(t2, t1);
+	frame_answer(sv[1], tc);        /* the cancel's answer */
+	frame_answer(sv[1], t2);
+	rs_call_wait(&T.s, b, &dl, 0);
+	assert_true(b->replied);
+	rs_req_free(&T.s, b);
+	/* every tag free again: the cancel's answer freed the call's */
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&T.s.lock);
+		unsigned used = T.s.nused;
+		pthread_mutex_unlock(&T.s.lock);
+		if (used == 0)
+			break;
+		usleep(10000);
+	}
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.nused, 0);
+	assert_null(T.s.tags[t1]);
+	pthread_mutex_unlock(&T.s.lock);
+	rs_session_fini(&T.s, 0);
+	close(sv[1]);
+	pthread_mutex_destroy(&T.mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +756,7 @@ int main(void)
 		cmocka_unit_test(tail_breaks_at_next_senders_deadline),
 		cmocka_unit_test(kill_frees_tail),
 		cmocka_unit_test(loss_drops_tail),
+		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
