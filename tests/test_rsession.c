@@ -33,13 +33,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -748,6 +751,80 @@ static void flushed_tag_kept_until_cancel_answered(void **state)
 	pthread_mutex_destroy(&T.mu);
 }
 
+/* ---- transport: a unix: connect to a server that does not accept ------- */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct pester {
+	pthread_t target;
+	atomic_bool stop;
+};
+
+static void *pester_main(void *arg)
+{
+	struct pester *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		pthread_kill(p->target, SIGUSR1);
+		usleep(3000);
+	}
+	return NULL;
+}
+
+/* A unix: connect to a listener whose backlog is full waits its whole
+ * timeout (-ETIMEDOUT then), signals or not: a signal handled meanwhile
+ * (a daemon's SIGCHLD, SIGHUP) interrupts the wait (EINTR), which must
+ * not end the attempt.  Before, the first EINTR answered -ETIMEDOUT at
+ * once: an attempt to reconnect gave up within milliseconds. */
+static void unix_connect_waits_through_signals(void **state)
+{
+	char dir[] = "/tmp/uvfs-rsession-XXXXXX", path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sigaction act = { .sa_handler = on_usr1 }, old;
+	struct pester pe = { .target = pthread_self() };
+	struct rt_link l;
+	pthread_t th;
+	int ls, c1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "unix:%s/s", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 0), 0);
+	/* the backlog is full: the next connect answers EAGAIN */
+	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	sigemptyset(&act.sa_mask);      /* no SA_RESTART */
+	assert_int_equal(sigaction(SIGUSR1, &act, &old), 0);
+	assert_int_equal(pthread_create(&th, NULL, pester_main, &pe), 0);
+	int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(evfd >= 0);
+	uint64_t t0 = now_ms();
+	int r = rt_connect(path, 500, evfd, NULL, &l);
+	uint64_t took = now_ms() - t0;
+	atomic_store(&pe.stop, true);
+	pthread_join(th, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	printf("a connect (timeout 500 ms) under signals: %d after %llu ms\n",
+	       r, (unsigned long long)took);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(took >= 450);
+	assert_true(took < 2000);
+
+	close(evfd);
+	close(c1);
+	close(ls);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +834,7 @@ int main(void)
 		cmocka_unit_test(kill_frees_tail),
 		cmocka_unit_test(loss_drops_tail),
 		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
+		cmocka_unit_test(unix_connect_waits_through_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
