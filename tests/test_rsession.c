@@ -55,6 +55,7 @@
 #include "deadline.h"
 #include "session.h"
 #include "supervise.h"
+#include "sys.h"
 
 #define HDR     6               /* size, tag */
 #define BIG     (256u << 10)    /* far more than the link takes at once */
@@ -825,6 +826,58 @@ static void unix_connect_waits_through_signals(void **state)
 	rmdir(dir);
 }
 
+/* ---- server processes: reaping one that is no longer ours --------------- */
+
+static int (*real_kill)(pid_t, int);
+static atomic_int kills_sent;
+
+static int spy_kill(pid_t pid, int sig)
+{
+	atomic_fetch_add(&kills_sent, 1);
+	return real_kill(pid, sig);
+}
+
+/* An embedding program that ignores SIGCHLD (a common daemon habit) has
+ * its children reaped by the kernel as they exit: the server's pid is
+ * then free, and may be another process's by the time we reap.  Reaping
+ * a server that is gone (waitpid: ECHILD) returns at once and signals
+ * nothing, with a grace period or without.  Before, rproc_reap waited
+ * out its grace and then sent SIGKILL to the pid, whoever had it now. */
+static void reap_gone_server_signals_nothing(void **state)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	pid_t pid;
+	int fd, pidfd;
+
+	(void)state;
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	assert_int_equal(rproc_spawn(argv, &pid, &fd, &pidfd), 0);
+	/* gone, and reaped by the kernel */
+	for (int i = 0; i < 500 && (kill(pid, 0) == 0 || errno != ESRCH);
+	     i++)
+		usleep(2000);
+	assert_int_equal(kill(pid, 0), -1);
+
+	real_kill = uvfs_sys_set("kill", (void *)spy_kill);
+	assert_non_null(real_kill);
+	uint64_t t0 = now_ms();
+	rproc_reap(pid, 300);
+	uint64_t took = now_ms() - t0;
+	rproc_reap(pid, 0);
+	uvfs_sys_set("kill", (void *)real_kill);
+	sigaction(SIGCHLD, &old, NULL);
+	printf("reaping a server reaped already: %llu ms (grace 300), %d "
+	       "signals sent\n", (unsigned long long)took,
+	       atomic_load(&kills_sent));
+	assert_int_equal(atomic_load(&kills_sent), 0);
+	assert_true(took < 150);
+	if (pidfd >= 0)
+		close(pidfd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -835,6 +888,7 @@ int main(void)
 		cmocka_unit_test(loss_drops_tail),
 		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
 		cmocka_unit_test(unix_connect_waits_through_signals),
+		cmocka_unit_test(reap_gone_server_signals_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
