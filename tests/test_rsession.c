@@ -291,11 +291,18 @@ static struct conn *conn_add(struct rt_link *l)
 	return k;
 }
 
+/* What the supervisor's next attempt to start a session meets: 0 (a
+ * new connection), or that error (nothing to lose). */
+static atomic_int start_err;
+
 static int sv_start(struct rs_super *sv, int timeout_ms)
 {
 	struct rt_link l;
+	int err = atomic_load(&start_err);
 
 	(void)timeout_ms;
+	if (err)
+		return err;
 	atomic_store(&conn_add(&l)->reading, true);
 	rs_super_set_link(sv, l, 0, -1);
 	return 0;
@@ -329,6 +336,7 @@ static const struct rs_super_ops sv_ops = {
 static void session_up(int timeout_ms, bool supervised)
 {
 	memset(&T, 0, sizeof(T));
+	atomic_store(&start_err, 0);
 	pthread_mutex_init(&T.mu, NULL);
 	assert_int_equal(rs_session_init(&T.s, &proto), 0);
 	T.s.msize = 65536;
@@ -878,6 +886,57 @@ static void reap_gone_server_signals_nothing(void **state)
 	close(fd);
 }
 
+/* ---- a hard mount through an outage ------------------------------------ */
+
+static void *outage_main(void *arg)
+{
+	(void)arg;
+	usleep(500 * 1000);     /* silent, then the host refuses: LOST */
+	atomic_store(&start_err, -ECONNREFUSED);
+	usleep(150 * 1000);     /* then the server is back */
+	atomic_store(&start_err, 0);
+	return NULL;
+}
+
+/* A hard mount's call waits out UNREACHABLE without a deadline, and its
+ * deadline starts again when the server is heard of again: here the host
+ * answers first with a refusal (the state turns LOST: the server is being
+ * restarted), then the server comes back 150 ms later, within the call's
+ * 300 ms.  The call goes out then and is answered.  Before, the deadline
+ * started again only at UP: at LOST the call's old deadline, long
+ * passed, answered -ETIMEDOUT at once. */
+static void hard_call_waits_through_refusal(void **state)
+{
+	struct msg m = { 1, SMALL };
+	struct timespec dl;
+	struct rs_req *b;
+	pthread_t th;
+
+	(void)state;
+	session_up(300, true);
+	T.s.hard = true;
+	atomic_store(&start_err, -ETIMEDOUT);
+	rs_lost(&T.s, rs_sgen(&T.s), -ETIMEDOUT);
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.rs.state, RS_UNREACHABLE);
+	pthread_mutex_unlock(&T.s.lock);
+	assert_int_equal(pthread_create(&th, NULL, outage_main, NULL), 0);
+
+	b = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(b);
+	deadline_in(&dl, 300);
+	uint64_t t0 = now_ms();
+	int r = rs_call(&T.s, b, SMALL, pack, &m, NULL, &dl, 0);
+	uint64_t took = now_ms() - t0;
+	pthread_join(th, NULL);
+	printf("a hard call through 500 ms silent and 150 ms refused: %d "
+	       "after %llu ms\n", r, (unsigned long long)took);
+	assert_int_equal(r, 0);
+	assert_true(b->replied);
+	rs_req_free(&T.s, b);
+	session_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +948,7 @@ int main(void)
 		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
 		cmocka_unit_test(unix_connect_waits_through_signals),
 		cmocka_unit_test(reap_gone_server_signals_nothing),
+		cmocka_unit_test(hard_call_waits_through_refusal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

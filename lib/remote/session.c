@@ -623,9 +623,11 @@ static int wait_sendable_locked(struct rs_session *c, bool internal,
 			return -EAGAIN;
 		if (silent) {
 			pthread_cond_wait(&c->rs.cv, &c->lock);
-			if (c->rs.state == RS_UP) {
+			if (!rs_silent(&c->rs) && c->rs.state != RS_DEAD) {
 				/* hard: the deadline starts again once the
-				 * server is back (the call's too) */
+				 * server is heard of again (the call's too):
+				 * UP, or LOST (the host refused: a server
+				 * being restarted is waited for by it) */
 				deadline_in(dl, c->timeout_ms);
 				rs_call_restart(dl);
 			}
