@@ -294,13 +294,14 @@ static struct conn *conn_add(struct rt_link *l)
 /* What the supervisor's next attempt to start a session meets: 0 (a
  * new connection), or that error (nothing to lose). */
 static atomic_int start_err;
+static atomic_int start_timeout;        /* the last attempt's bound */
 
 static int sv_start(struct rs_super *sv, int timeout_ms)
 {
 	struct rt_link l;
 	int err = atomic_load(&start_err);
 
-	(void)timeout_ms;
+	atomic_store(&start_timeout, timeout_ms);
 	if (err)
 		return err;
 	atomic_store(&conn_add(&l)->reading, true);
@@ -337,6 +338,7 @@ static void session_up(int timeout_ms, bool supervised)
 {
 	memset(&T, 0, sizeof(T));
 	atomic_store(&start_err, 0);
+	atomic_store(&start_timeout, 0);
 	pthread_mutex_init(&T.mu, NULL);
 	assert_int_equal(rs_session_init(&T.s, &proto), 0);
 	T.s.msize = 65536;
@@ -937,6 +939,46 @@ static void hard_call_waits_through_refusal(void **state)
 	session_down();
 }
 
+/* The end of a session seen by two threads (TCP gave up: one reads an
+ * EOF, the other the link's ETIMEDOUT) is a loss, then UNREACHABLE
+ * (rs_lost).  When the second comes while the supervisor is already
+ * tearing down or backing off, its next connect is still an attempt
+ * while unreachable, bounded by RS_UNREACH_CONNECT_MS (docs/session.md:
+ * the mount is back within about one attempt after the network heals).
+ * Before, the supervisor went by the state it saw at the loss: the
+ * attempt was bounded by the mount's whole timeout (5 s here). */
+static void unreachable_seen_late_bounds_connect(void **state)
+{
+	uint64_t g;
+	bool gone = false;
+
+	(void)state;
+	session_up(5000, true);
+	atomic_store(&start_err, -ETIMEDOUT);   /* the host stays silent */
+	g = rs_sgen(&T.s);
+	rs_lost(&T.s, g, -EIO);                 /* one thread: EOF */
+	/* the supervisor has seen LOST: the old link is closed */
+	for (int i = 0; i < 20000 && !gone; i++) {
+		pthread_mutex_lock(&T.s.lock);
+		gone = T.s.link.fd_r < 0;
+		pthread_mutex_unlock(&T.s.lock);
+		if (!gone)
+			usleep(50);
+	}
+	assert_true(gone);
+	rs_lost(&T.s, g, -ETIMEDOUT);           /* the other: the error */
+	for (int i = 0; i < 200 && !atomic_load(&start_timeout); i++)
+		usleep(5000);
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.rs.state, RS_UNREACHABLE);
+	pthread_mutex_unlock(&T.s.lock);
+	printf("the first connect after a loss found unreachable late: "
+	       "bounded by %d ms\n", atomic_load(&start_timeout));
+	assert_true(atomic_load(&start_timeout) > 0);
+	assert_true(atomic_load(&start_timeout) <= RS_UNREACH_CONNECT_MS);
+	session_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -949,6 +991,7 @@ int main(void)
 		cmocka_unit_test(unix_connect_waits_through_signals),
 		cmocka_unit_test(reap_gone_server_signals_nothing),
 		cmocka_unit_test(hard_call_waits_through_refusal),
+		cmocka_unit_test(unreachable_seen_late_bounds_connect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
