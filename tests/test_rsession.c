@@ -33,13 +33,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,7 @@
 #include "deadline.h"
 #include "session.h"
 #include "supervise.h"
+#include "sys.h"
 
 #define HDR     6               /* size, tag */
 #define BIG     (256u << 10)    /* far more than the link takes at once */
@@ -287,11 +291,19 @@ static struct conn *conn_add(struct rt_link *l)
 	return k;
 }
 
+/* What the supervisor's next attempt to start a session meets: 0 (a
+ * new connection), or that error (nothing to lose). */
+static atomic_int start_err;
+static atomic_int start_timeout;        /* the last attempt's bound */
+
 static int sv_start(struct rs_super *sv, int timeout_ms)
 {
 	struct rt_link l;
+	int err = atomic_load(&start_err);
 
-	(void)timeout_ms;
+	atomic_store(&start_timeout, timeout_ms);
+	if (err)
+		return err;
 	atomic_store(&conn_add(&l)->reading, true);
 	rs_super_set_link(sv, l, 0, -1);
 	return 0;
@@ -325,6 +337,8 @@ static const struct rs_super_ops sv_ops = {
 static void session_up(int timeout_ms, bool supervised)
 {
 	memset(&T, 0, sizeof(T));
+	atomic_store(&start_err, 0);
+	atomic_store(&start_timeout, 0);
 	pthread_mutex_init(&T.mu, NULL);
 	assert_int_equal(rs_session_init(&T.s, &proto), 0);
 	T.s.msize = 65536;
@@ -591,6 +605,380 @@ static void loss_drops_tail(void **state)
 	session_down();
 }
 
+/* ---- a cancel and its answer (a protocol with pack_cancel, pack_probe) -- */
+
+#define ID_CANCEL 0xc0000000u   /* | the cancelled call's tag */
+#define ID_PROBE  0xb0000000u
+
+static ssize_t t_pack_cancel(uint8_t *buf, size_t cap, uint16_t tag,
+			     uint16_t oldtag)
+{
+	struct msg m = { ID_CANCEL | oldtag, HDR + 4 };
+
+	return pack(&m, tag, buf, cap);
+}
+
+static ssize_t t_pack_probe(uint8_t *buf, size_t cap, uint16_t tag)
+{
+	struct msg m = { ID_PROBE, HDR + 4 };
+
+	return pack(&m, tag, buf, cap);
+}
+
+static const struct rs_proto proto_cancel = {
+	.frame_size = t_frame_size,
+	.reply_tag = t_reply_tag,
+	.reply_locked = t_reply_locked,
+	.pack_cancel = t_pack_cancel,
+	.pack_probe = t_pack_probe,
+};
+
+/* The server's end, scripted by the test: the next frame's tag and id
+ * (within 3 s). */
+static void frame_read(int fd, uint16_t *tag, uint32_t *id)
+{
+	uint8_t f[HDR + 4];
+	size_t got = 0;
+
+	while (got < sizeof(f)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 3000), 1);
+		ssize_t n = read(fd, f + got, sizeof(f) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(be32(f), HDR + 4);
+	*tag = (uint16_t)(f[4] << 8 | f[5]);
+	*id = be32(f + HDR);
+}
+
+static void frame_answer(int fd, uint16_t tag)
+{
+	uint8_t reply[HDR];
+
+	put_be32(reply, HDR);
+	reply[4] = (uint8_t)(tag >> 8);
+	reply[5] = (uint8_t)tag;
+	assert_int_equal(write(fd, reply, sizeof(reply)), sizeof(reply));
+}
+
+struct waiter {
+	struct rs_req *rq;
+	struct timespec dl;
+};
+
+static void *wait_main(void *arg)
+{
+	struct waiter *w = arg;
+
+	rs_call_wait(&T.s, w->rq, &w->dl, 0);
+	return NULL;
+}
+
+/* A call past its deadline is cancelled, and the server answers the call
+ * before the cancel: the call's result stands, but its tag is not free
+ * until the cancel is answered (9P's flush(5): the client may not reuse
+ * oldtag before the Rflush; a request under it meanwhile would be the
+ * one the server flushes, and its caller waits out its deadline for a
+ * reply that never comes).  The next call, pointed at that tag, takes
+ * another; the tag is free again once the cancel's answer came. */
+static void flushed_tag_kept_until_cancel_answered(void **state)
+{
+	struct waiter w;
+	struct rs_req *b;
+	struct msg m1 = { 1, HDR + 4 }, m2 = { 2, HDR + 4 };
+	struct timespec dl;
+	uint16_t tag, t1, tc, t2;
+	uint32_t id;
+	int sv[2];
+	pthread_t th;
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	pthread_mutex_init(&T.mu, NULL);
+	assert_int_equal(rs_session_init(&T.s, &proto_cancel), 0);
+	T.s.msize = 65536;
+	T.s.timeout_ms = 400;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	assert_int_equal(rt_set_nonblock(sv[0]), 0);
+	T.s.link = (struct rt_link){ .fd_r = sv[0], .fd_w = sv[0],
+				     .sock = true };
+	assert_int_equal(rs_reader_start(&T.s), 0);
+
+	w.rq = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(w.rq);
+	deadline_in(&w.dl, 400);
+	assert_int_equal(rs_call_start(&T.s, w.rq, HDR + 4, pack, &m1, NULL,
+				       &w.dl, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_main, &w), 0);
+	frame_read(sv[1], &t1, &id);
+	assert_int_equal(id, 1);
+	frame_read(sv[1], &tag, &id);   /* half way: the probe */
+	assert_int_equal(id, ID_PROBE);
+	frame_answer(sv[1], tag);
+	frame_read(sv[1], &tc, &id);    /* the deadline: the cancel */
+	assert_int_equal(id, ID_CANCEL | t1);
+	frame_answer(sv[1], t1);        /* the call's reply beats it */
+	pthread_join(th, NULL);
+	assert_true(w.rq->replied);
+	assert_false(w.rq->flushed);
+	rs_req_free(&T.s, w.rq);
+
+	/* the next call, pointed at the call's tag, must take another */
+	pthread_mutex_lock(&T.s.lock);
+	T.s.hint = t1;
+	pthread_mutex_unlock(&T.s.lock);
+	b = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(b);
+	deadline_in(&dl, 2000);
+	assert_int_equal(rs_call_start(&T.s, b, HDR + 4, pack, &m2, NULL,
+				       &dl, 0), 0);
+	frame_read(sv[1], &t2, &id);
+	assert_int_equal(id, 2);
+	printf("the cancelled call's tag %u, the next call's %u (the "
+	       "cancel's answer not come yet)\n", t1, t2);
+	assert_int_not_equal(t2, t1);
+	frame_answer(sv[1], tc);        /* the cancel's answer */
+	frame_answer(sv[1], t2);
+	rs_call_wait(&T.s, b, &dl, 0);
+	assert_true(b->replied);
+	rs_req_free(&T.s, b);
+	/* every tag free again: the cancel's answer freed the call's */
+	for (int i = 0; i < 200; i++) {
+		pthread_mutex_lock(&T.s.lock);
+		unsigned used = T.s.nused;
+		pthread_mutex_unlock(&T.s.lock);
+		if (used == 0)
+			break;
+		usleep(10000);
+	}
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.nused, 0);
+	assert_null(T.s.tags[t1]);
+	pthread_mutex_unlock(&T.s.lock);
+	rs_session_fini(&T.s, 0);
+	close(sv[1]);
+	pthread_mutex_destroy(&T.mu);
+}
+
+/* ---- transport: a unix: connect to a server that does not accept ------- */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct pester {
+	pthread_t target;
+	atomic_bool stop;
+};
+
+static void *pester_main(void *arg)
+{
+	struct pester *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		pthread_kill(p->target, SIGUSR1);
+		usleep(3000);
+	}
+	return NULL;
+}
+
+/* A unix: connect to a listener whose backlog is full waits its whole
+ * timeout (-ETIMEDOUT then), signals or not: a signal handled meanwhile
+ * (a daemon's SIGCHLD, SIGHUP) interrupts the wait (EINTR), which must
+ * not end the attempt.  Before, the first EINTR answered -ETIMEDOUT at
+ * once: an attempt to reconnect gave up within milliseconds. */
+static void unix_connect_waits_through_signals(void **state)
+{
+	char dir[] = "/tmp/uvfs-rsession-XXXXXX", path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sigaction act = { .sa_handler = on_usr1 }, old;
+	struct pester pe = { .target = pthread_self() };
+	struct rt_link l;
+	pthread_t th;
+	int ls, c1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "unix:%s/s", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 0), 0);
+	/* the backlog is full: the next connect answers EAGAIN */
+	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	sigemptyset(&act.sa_mask);      /* no SA_RESTART */
+	assert_int_equal(sigaction(SIGUSR1, &act, &old), 0);
+	assert_int_equal(pthread_create(&th, NULL, pester_main, &pe), 0);
+	int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(evfd >= 0);
+	uint64_t t0 = now_ms();
+	int r = rt_connect(path, 500, evfd, NULL, &l);
+	uint64_t took = now_ms() - t0;
+	atomic_store(&pe.stop, true);
+	pthread_join(th, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	printf("a connect (timeout 500 ms) under signals: %d after %llu ms\n",
+	       r, (unsigned long long)took);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(took >= 450);
+	assert_true(took < 2000);
+
+	close(evfd);
+	close(c1);
+	close(ls);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
+/* ---- server processes: reaping one that is no longer ours --------------- */
+
+static int (*real_kill)(pid_t, int);
+static atomic_int kills_sent;
+
+static int spy_kill(pid_t pid, int sig)
+{
+	atomic_fetch_add(&kills_sent, 1);
+	return real_kill(pid, sig);
+}
+
+/* An embedding program that ignores SIGCHLD (a common daemon habit) has
+ * its children reaped by the kernel as they exit: the server's pid is
+ * then free, and may be another process's by the time we reap.  Reaping
+ * a server that is gone (waitpid: ECHILD) returns at once and signals
+ * nothing, with a grace period or without.  Before, rproc_reap waited
+ * out its grace and then sent SIGKILL to the pid, whoever had it now. */
+static void reap_gone_server_signals_nothing(void **state)
+{
+	char *argv[] = { "/bin/true", NULL };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	pid_t pid;
+	int fd, pidfd;
+
+	(void)state;
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	assert_int_equal(rproc_spawn(argv, &pid, &fd, &pidfd), 0);
+	/* gone, and reaped by the kernel */
+	for (int i = 0; i < 500 && (kill(pid, 0) == 0 || errno != ESRCH);
+	     i++)
+		usleep(2000);
+	assert_int_equal(kill(pid, 0), -1);
+
+	real_kill = uvfs_sys_set("kill", (void *)spy_kill);
+	assert_non_null(real_kill);
+	uint64_t t0 = now_ms();
+	rproc_reap(pid, 300);
+	uint64_t took = now_ms() - t0;
+	rproc_reap(pid, 0);
+	uvfs_sys_set("kill", (void *)real_kill);
+	sigaction(SIGCHLD, &old, NULL);
+	printf("reaping a server reaped already: %llu ms (grace 300), %d "
+	       "signals sent\n", (unsigned long long)took,
+	       atomic_load(&kills_sent));
+	assert_int_equal(atomic_load(&kills_sent), 0);
+	assert_true(took < 150);
+	if (pidfd >= 0)
+		close(pidfd);
+	close(fd);
+}
+
+/* ---- a hard mount through an outage ------------------------------------ */
+
+static void *outage_main(void *arg)
+{
+	(void)arg;
+	usleep(500 * 1000);     /* silent, then the host refuses: LOST */
+	atomic_store(&start_err, -ECONNREFUSED);
+	usleep(150 * 1000);     /* then the server is back */
+	atomic_store(&start_err, 0);
+	return NULL;
+}
+
+/* A hard mount's call waits out UNREACHABLE without a deadline, and its
+ * deadline starts again when the server is heard of again: here the host
+ * answers first with a refusal (the state turns LOST: the server is being
+ * restarted), then the server comes back 150 ms later, within the call's
+ * 300 ms.  The call goes out then and is answered.  Before, the deadline
+ * started again only at UP: at LOST the call's old deadline, long
+ * passed, answered -ETIMEDOUT at once. */
+static void hard_call_waits_through_refusal(void **state)
+{
+	struct msg m = { 1, SMALL };
+	struct timespec dl;
+	struct rs_req *b;
+	pthread_t th;
+
+	(void)state;
+	session_up(300, true);
+	T.s.hard = true;
+	atomic_store(&start_err, -ETIMEDOUT);
+	rs_lost(&T.s, rs_sgen(&T.s), -ETIMEDOUT);
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.rs.state, RS_UNREACHABLE);
+	pthread_mutex_unlock(&T.s.lock);
+	assert_int_equal(pthread_create(&th, NULL, outage_main, NULL), 0);
+
+	b = rs_req_new(&T.s, RS_CALL);
+	assert_non_null(b);
+	deadline_in(&dl, 300);
+	uint64_t t0 = now_ms();
+	int r = rs_call(&T.s, b, SMALL, pack, &m, NULL, &dl, 0);
+	uint64_t took = now_ms() - t0;
+	pthread_join(th, NULL);
+	printf("a hard call through 500 ms silent and 150 ms refused: %d "
+	       "after %llu ms\n", r, (unsigned long long)took);
+	assert_int_equal(r, 0);
+	assert_true(b->replied);
+	rs_req_free(&T.s, b);
+	session_down();
+}
+
+/* The end of a session seen by two threads (TCP gave up: one reads an
+ * EOF, the other the link's ETIMEDOUT) is a loss, then UNREACHABLE
+ * (rs_lost).  When the second comes while the supervisor is already
+ * tearing down or backing off, its next connect is still an attempt
+ * while unreachable, bounded by RS_UNREACH_CONNECT_MS (docs/session.md:
+ * the mount is back within about one attempt after the network heals).
+ * Before, the supervisor went by the state it saw at the loss: the
+ * attempt was bounded by the mount's whole timeout (5 s here). */
+static void unreachable_seen_late_bounds_connect(void **state)
+{
+	uint64_t g;
+	bool gone = false;
+
+	(void)state;
+	session_up(5000, true);
+	atomic_store(&start_err, -ETIMEDOUT);   /* the host stays silent */
+	g = rs_sgen(&T.s);
+	rs_lost(&T.s, g, -EIO);                 /* one thread: EOF */
+	/* the supervisor has seen LOST: the old link is closed */
+	for (int i = 0; i < 20000 && !gone; i++) {
+		pthread_mutex_lock(&T.s.lock);
+		gone = T.s.link.fd_r < 0;
+		pthread_mutex_unlock(&T.s.lock);
+		if (!gone)
+			usleep(50);
+	}
+	assert_true(gone);
+	rs_lost(&T.s, g, -ETIMEDOUT);           /* the other: the error */
+	for (int i = 0; i < 200 && !atomic_load(&start_timeout); i++)
+		usleep(5000);
+	pthread_mutex_lock(&T.s.lock);
+	assert_int_equal(T.s.rs.state, RS_UNREACHABLE);
+	pthread_mutex_unlock(&T.s.lock);
+	printf("the first connect after a loss found unreachable late: "
+	       "bounded by %d ms\n", atomic_load(&start_timeout));
+	assert_true(atomic_load(&start_timeout) > 0);
+	assert_true(atomic_load(&start_timeout) <= RS_UNREACH_CONNECT_MS);
+	session_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +987,11 @@ int main(void)
 		cmocka_unit_test(tail_breaks_at_next_senders_deadline),
 		cmocka_unit_test(kill_frees_tail),
 		cmocka_unit_test(loss_drops_tail),
+		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
+		cmocka_unit_test(unix_connect_waits_through_signals),
+		cmocka_unit_test(reap_gone_server_signals_nothing),
+		cmocka_unit_test(hard_call_waits_through_refusal),
+		cmocka_unit_test(unreachable_seen_late_bounds_connect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

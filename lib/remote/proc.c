@@ -82,17 +82,31 @@ int rproc_spawn(char *const argv[], pid_t *pidp, int *fd, int *pidfd)
 	return rt_set_nonblock(sv[0]);
 }
 
-void rproc_reap(pid_t pid, int grace_ms)
+/* Is pid still our child, not reaped?  1; 0 reaped now (it exited); -1
+ * not ours any more: reaped already (SIGCHLD ignored: the kernel reaps
+ * at the exit), its number free for any process. */
+static int still_ours(pid_t pid)
 {
 	int st;
+	pid_t r;
+
+	while ((r = sys_waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR)
+		;
+	return r == pid ? 0 : r == 0 ? 1 : -1;
+}
+
+void rproc_reap(pid_t pid, int grace_ms)
+{
+	int st, r;
 
 	if (pid <= 0)
 		return;
-	for (int i = 0; i < grace_ms; i++) {
-		if (sys_waitpid(pid, &st, WNOHANG) == pid)
-			return;
+	for (int i = 0; (r = still_ours(pid)) == 1 && i < grace_ms; i++)
 		usleep(1000);
-	}
+	if (r != 1)
+		return;         /* gone: never signal a number not ours */
+	/* our child, unreaped: the number cannot be another's yet (with
+	 * SIGCHLD ignored, only within this instant) */
 	sys_kill(pid, SIGKILL);
 	while (sys_waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;

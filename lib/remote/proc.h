@@ -21,7 +21,9 @@
 int rproc_spawn(char *const argv[], pid_t *pid, int *fd, int *pidfd);
 
 /* Reaps pid: waits up to grace_ms for it to exit by itself (it does at
- * EOF), then SIGKILLs and reaps it. */
+ * EOF), then SIGKILLs and reaps it.  A pid that is not our child any more
+ * (reaped already: the embedding program ignores SIGCHLD) is left alone:
+ * no wait, no signal (its number may be another process's now). */
 void rproc_reap(pid_t pid, int grace_ms);
 
 /* The restart limit: at most max starts within window_ms (max < 0: no

@@ -71,6 +71,25 @@
 /* A request up to this size is packed on the caller's stack (rs_call). */
 #define RS_SMALL_MSG 256
 
+/* What the slot of a call's tag holds once its reply beat its cancel:
+ * the tag is not free until the cancel is answered (or known not sent,
+ * or the session ends).  9P's flush(5): oldtag is not reused before the
+ * Rflush; a request under it meanwhile may be the one the server
+ * flushes (no reply ever: its caller waits out its deadline).  Never
+ * dispatched, freed or offered the read role. */
+static struct rs_req tag_fenced = { .kind = RS_CANCEL };
+
+/* => c->lock held.  The slot of a tag the cancel rq fences, free. */
+static void tag_unfence_locked(struct rs_session *c, struct rs_req *rq)
+{
+	if (rq->fences && c->tags[rq->oldtag] == &tag_fenced) {
+		c->tags[rq->oldtag] = NULL;
+		c->nused--;
+		pthread_cond_broadcast(&c->cv);
+	}
+	rq->fences = false;
+}
+
 /* => c->lock held; a free tag exists (nused < RS_NTAGS). */
 static uint16_t tag_take_locked(struct rs_session *c, struct rs_req *rq)
 {
@@ -142,6 +161,8 @@ static void fail_all_locked(struct rs_session *c, bool lost)
 		if (!rq)
 			continue;
 		c->tags[i] = NULL;
+		if (rq == &tag_fenced)
+			continue;       /* (its cancel is forgotten too) */
 		if (rq->kind == RS_CALL && rq->abandoned) {
 			rs_req_free(c, rq);     /* nobody waits for it */
 		} else if (rq->kind == RS_CALL) {
@@ -281,7 +302,7 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 	if (gen != atomic_load(&c->sgen))
 		goto out;       /* an older session's bytes */
 	struct rs_req *rq = tag < RS_NTAGS ? c->tags[tag] : NULL;
-	if (!rq) {
+	if (!rq || rq == &tag_fenced) {
 		c->unsolicited++;
 		goto out;
 	}
@@ -309,6 +330,7 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 			old->cancel = NULL;
 			rq_set_state(old, RS_RQ_DONE);
 		}
+		tag_unfence_locked(c, rq);      /* the call's tag is free */
 		tag_release_locked(c, rq);
 		rs_req_free(c, rq);
 		break;
@@ -319,11 +341,16 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 			rs_req_free(c, rq);
 			break;
 		}
-		if (rq->cancel) {       /* its reply beat the cancel's */
+		if (rq->cancel) {
+			/* its reply beat the cancel's: its tag stays taken
+			 * until the cancel's answer (tag_fenced) */
 			rq->cancel->target = NULL;
+			rq->cancel->fences = true;
 			rq->cancel = NULL;
+			c->tags[rq->tag] = &tag_fenced;
+		} else {
+			tag_release_locked(c, rq);
 		}
-		tag_release_locked(c, rq);
 		/* no memory for a copy: the protocol takes what it can from
 		 * the frame itself (a reply with no data), else ENOMEM */
 		rq->borrowed = !copy;
@@ -444,7 +471,8 @@ static void role_offer_locked(struct rs_session *c)
 		return;
 	for (unsigned i = 0; i < RS_NTAGS; i++) {
 		struct rs_req *rq = c->tags[i];
-		if (rq && rq->kind == RS_CALL && rq->state != RS_RQ_DONE &&
+		if (rq && rq != &tag_fenced && rq->kind == RS_CALL &&
+		    rq->state != RS_RQ_DONE &&
 		    !rq->abandoned) {
 			pthread_cond_signal(&rq->cv);
 			break;
@@ -595,9 +623,11 @@ static int wait_sendable_locked(struct rs_session *c, bool internal,
 			return -EAGAIN;
 		if (silent) {
 			pthread_cond_wait(&c->rs.cv, &c->lock);
-			if (c->rs.state == RS_UP) {
+			if (!rs_silent(&c->rs) && c->rs.state != RS_DEAD) {
 				/* hard: the deadline starts again once the
-				 * server is back (the call's too) */
+				 * server is heard of again (the call's too):
+				 * UP, or LOST (the host refused: a server
+				 * being restarted is waited for by it) */
 				deadline_in(dl, c->timeout_ms);
 				rs_call_restart(dl);
 			}
@@ -677,6 +707,7 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 		return -EAGAIN;         /* none: a cancel is the cut */
 	if (kind == RS_CANCEL) {
 		aux->target = target;
+		aux->oldtag = target->tag;
 		target->cancel = aux;
 	} else {
 		c->probing = true;
@@ -691,9 +722,11 @@ static int send_aux_locked(struct rs_session *c, enum rs_kind kind,
 	pthread_mutex_lock(&c->lock);
 	if (r == -ETIMEDOUT && atomic_load(&c->sgen) == gen &&
 	    c->tags[tag] == aux) {
-		/* not sent */
+		/* not sent (the call's tag is free: nothing flushes it) */
 		tag_release_locked(c, aux);
-		if (kind == RS_CANCEL)
+		if (kind == RS_CANCEL && aux->fences)
+			tag_unfence_locked(c, aux);
+		else if (kind == RS_CANCEL)
 			target->cancel = NULL;
 		else
 			c->probing = false;

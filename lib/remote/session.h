@@ -71,6 +71,10 @@ struct rs_req {
 				 * protocol may keep it: set NULL) */
 	uint32_t reply_len;
 	struct rs_req *target;  /* CANCEL: the call (NULL once it is DONE) */
+	uint16_t oldtag;        /* CANCEL: the call's tag */
+	bool fences;            /* CANCEL: the call ended first (its reply):
+				 * its tag is held (rs_tag_fenced) until
+				 * this cancel is answered, or not sent */
 	struct rs_req *cancel;  /* CALL: its cancel, while out */
 	void *pd;               /* the protocol's (freed by req_free) */
 	uint32_t aux;           /* AUX: the protocol's value (9P: the fid) */

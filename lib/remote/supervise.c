@@ -100,6 +100,10 @@ static void *super_main(void *arg)
 				break;
 		if (s->rs.state == RS_DEAD || sv->stop)
 			break;
+		/* a loss seen by two threads may have turned UNREACHABLE
+		 * since (rs_lost: the link's error after an EOF): this
+		 * attempt is one while unreachable */
+		unreach = s->rs.state == RS_UNREACHABLE;
 		pthread_mutex_unlock(&s->lock);
 
 		/* no session (the address refuses or does not answer, the

@@ -75,11 +75,13 @@ static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 	/* a full backlog (a server that does not accept) answers EAGAIN at
 	 * once, where a blocking connect would wait for ever: try again */
 	while (sys_connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno, ms = ms_left(&dl);
+		int e = errno, ms = ms_left(&dl), pr = 0;
 		struct pollfd p = { .fd = evfd, .events = POLLIN };
 
+		/* a signal handled meanwhile (EINTR) is no end either */
 		if (e == EAGAIN && ms > 0 &&
-		    sys_poll(&p, 1, ms < 10 ? ms : 10) == 0)
+		    ((pr = sys_poll(&p, 1, ms < 10 ? ms : 10)) == 0 ||
+		     (pr < 0 && errno == EINTR)))
 			continue;
 		sys_close(s);
 		return e != EAGAIN ? -e : p.revents ? -EIO : -ETIMEDOUT;
