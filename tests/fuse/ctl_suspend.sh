@@ -27,6 +27,28 @@ bg_start() {
 		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
 }
 
+# forced_ends NAME PID MESSAGE: a forced unmount of $M answers at once and
+# ends the wait of the request bg_start started as NAME (pid PID), which
+# fails with an error starting MESSAGE; nothing of $M stays mounted.
+forced_ends() {
+	local name=$1 pid=$2 want=$3 rc
+	expect_within 5 0 "$UVFS" umount -f "$M"
+	wait_child "$pid" 5
+	rc=$?
+	[ $rc = 255 ] && fail "the $name still waits after the forced unmount: $(stacks "$DAEMON_PID")"
+	OUT=$(cat "$WORK/$name.out")
+	echo "$OUT"
+	[ $rc = 1 ] || fail "the waiting $name ended with $rc: $OUT"
+	case $OUT in
+	"$want"?*) ;;
+	*) fail "the waiting $name's error: $OUT" ;;
+	esac
+	expect 0 "$UVFS" -m "$MNT" mounts --raw
+	case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
+	[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+	alive
+}
+
 note "a forced unmount while a mount inside the suspended mount waits"
 expect 0 "$UVFS" mount -t memfs none "$M"
 mkdir "$M/sub"
@@ -38,21 +60,7 @@ expect_within 5 0 "$UVFS" -m "$MNT" stats
 mkdir "$MNT/else"
 expect_within 5 0 "$UVFS" mount -t memfs none "$MNT/else"
 expect_within 5 0 "$UVFS" umount "$MNT/else"
-expect_within 5 0 "$UVFS" umount -f "$M"
-wait_child "$MPID" 5
-rc=$?
-[ $rc = 255 ] && fail "the mount still waits after the forced unmount: $(stacks "$DAEMON_PID")"
-OUT=$(cat "$WORK/mount.out")
-echo "$OUT"
-[ $rc = 1 ] || fail "the waiting mount ended with $rc: $OUT"
-case $OUT in
-"uvfs: cannot mount none (memfs) on $M/sub: "?*) ;;
-*) fail "the waiting mount's error: $OUT" ;;
-esac
-expect 0 "$UVFS" -m "$MNT" mounts --raw
-case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
-[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
-alive
+forced_ends mount "$MPID" "uvfs: cannot mount none (memfs) on $M/sub: "
 
 note "a resume lets the waiting mount complete"
 expect 0 "$UVFS" mount -t memfs none "$M"
@@ -77,22 +85,7 @@ mkdir "$M/in"
 expect 0 "$UVFS" mount -t memfs none "$M/in"
 expect 0 "$UVFS" suspend "$M"
 bg_start umount "$UVFS" umount "$M/in"
-UPID=$BG
-expect_within 5 0 "$UVFS" umount -f "$M"
-wait_child "$UPID" 5
-rc=$?
-[ $rc = 255 ] && fail "the unmount still waits after the forced unmount: $(stacks "$DAEMON_PID")"
-OUT=$(cat "$WORK/umount.out")
-echo "$OUT"
-[ $rc = 1 ] || fail "the waiting unmount ended with $rc: $OUT"
-case $OUT in
-"uvfs: cannot unmount $M/in: "?*) ;;
-*) fail "the waiting unmount's error: $OUT" ;;
-esac
-expect 0 "$UVFS" -m "$MNT" mounts --raw
-case $OUT in *"$M"*) fail "a mount was left: $OUT" ;; esac
-[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
-alive
+forced_ends umount "$BG" "uvfs: cannot unmount $M/in: "
 
 note "every slot waits on the suspended mount: a resume still gets through"
 # 16 connections per uid are served at once; here all of root's wait on
