@@ -122,7 +122,8 @@ note "a second uvfsd on the same mount point"
 expect_msg 1 "already a mount point" "$UVFSD" "$MNT" -f
 expect_msg 1 "already a mount point" "$UVFSD" "$MNT"
 expect_msg 1 "a daemon already answers" "$UVFSD" "$WORK" -f --socket "$SOCK"
-expect_msg 2 "usage" "$UVFSD"
+expect_msg 2 "a MOUNTPOINT is needed" "$UVFSD"
+expect_msg 2 "Try 'uvfsd --help' for more information." "$UVFSD"
 expect_msg 2 "unknown mount option" "$UVFSD" "$WORK" -o nosuchoption
 expect_msg 1 "not a directory" "$UVFSD" "$MNT/d/keep" -f
 alive
