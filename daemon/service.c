@@ -206,48 +206,37 @@ static int mkdirs(struct uvfs_ctx *ctx, const char *path)
 }
 
 /* The lines of the table that were not mounted at start, kept in every
- * table written since: a server down at boot, a type not loaded, is tried
- * again at the next start instead of being forgotten at the first
- * rewrite.  A failed mount's entry goes once a mount at its target is
- * seen (mtab_text); a line that is not SOURCE TARGET TYPE [OPTIONS] is
- * kept as it was.  Filled by the replay before the watcher starts, used
- * by the watcher (and by the start and the stop, under w.lock) after. */
+ * table written since, as they were written: a server down at boot, a
+ * type not loaded, is tried again at the next start instead of being
+ * forgotten at the first rewrite.  A failed mount's line goes once a
+ * mount at its target is seen (mtab_text); a line that is not SOURCE
+ * TARGET TYPE [OPTIONS] (target NULL) stays.  Filled by the replay before
+ * the watcher starts, used by the watcher (and by the start and the stop,
+ * under w.lock) after. */
 struct kept {
-	char *fld[4];           /* source, target, type, options (unescaped);
-				   fld[1] NULL: raw is a line kept as it was */
-	char *raw;
+	char *raw;              /* the line, without its newline */
+	char *target;           /* unescaped; NULL: an unreadable line */
 };
 static struct {
 	struct kept *v;
 	size_t n;
 } kept;
 
-static void kept_add(char *const fld[4], const char *raw)
+static void kept_add(const char *raw, const char *target)
 {
 	struct kept *v = realloc(kept.v, (kept.n + 1) * sizeof(*v));
-	struct kept k = { { NULL, NULL, NULL, NULL }, NULL };
-	bool ok = true;
+	struct kept k = { strdup(raw), target ? strdup(target) : NULL };
 
-	if (!v)
-		goto oom;
-	kept.v = v;
-	if (raw) {
-		k.raw = strdup(raw);
-		ok = k.raw != NULL;
-	} else {
-		for (int i = 0; i < 4; i++)
-			ok = ok && (k.fld[i] = strdup(fld[i])) != NULL;
-	}
-	if (ok) {
-		kept.v[kept.n++] = k;
+	if (v)
+		kept.v = v;
+	if (!v || !k.raw || (target && !k.target)) {
+		free(k.raw);
+		free(k.target);
+		fprintf(stderr, "uvfsd: out of memory: the next rewrite of "
+			"the mount table drops a line it could not mount\n");
 		return;
 	}
-	for (int i = 0; i < 4; i++)
-		free(k.fld[i]);
-	free(k.raw);
-oom:
-	fprintf(stderr, "uvfsd: out of memory: the next rewrite of the mount "
-		"table drops a line it could not mount\n");
+	kept.v[kept.n++] = k;
 }
 
 int service_mtab_replay(struct uvfs *u, const char *path)
@@ -284,11 +273,10 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 				"TYPE [OPTIONS]; skipped (kept in the "
 				"table)\n", path, lineno);
 			if (raw)
-				kept_add(fld, raw);
+				kept_add(raw, NULL);
 			free(raw);
 			continue;
 		}
-		free(raw);
 		for (int i = 0; i < k; i++)
 			unescape(fld[i]);
 		const char *opts = k > 3 && strcmp(fld[3], "-") ? fld[3] : "";
@@ -300,12 +288,12 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 			fprintf(stderr, "uvfsd: %s:%d: cannot mount %s (%s) "
 				"on %s: %s (kept in the table)\n", path,
 				lineno, src, fld[2], fld[1], strerror(-err));
-			char *kf[4] = { (char *)src, fld[1], fld[2],
-					(char *)opts };
-			kept_add(kf, NULL);
+			if (raw)
+				kept_add(raw, fld[1]);
 		} else {
 			n++;
 		}
+		free(raw);
 	}
 	free(line);
 	fclose(f);
@@ -346,22 +334,15 @@ static char *mtab_text(struct uvfs *u)
 		struct kept *k = &kept.v[j];
 		bool seen = false;
 
-		for (size_t i = 0; k->fld[1] && i < n && !seen; i++)
-			seen = strcmp(mi[i].target, k->fld[1]) == 0;
+		for (size_t i = 0; k->target && i < n && !seen; i++)
+			seen = strcmp(mi[i].target, k->target) == 0;
 		if (seen) {     /* mounted there since: the line goes */
-			for (int i = 0; i < 4; i++)
-				free(k->fld[i]);
+			free(k->raw);
+			free(k->target);
 			kept.v[j] = kept.v[--kept.n];
 			continue;
 		}
-		if (k->raw) {
-			fprintf(f, "%s\n", k->raw);
-		} else {
-			for (int i = 0; i < 4; i++) {
-				put_field(f, k->fld[i]);
-				fputc(i < 3 ? ' ' : '\n', f);
-			}
-		}
+		fprintf(f, "%s\n", k->raw);
 		j++;
 	}
 	free(mi);

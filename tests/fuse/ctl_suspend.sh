@@ -27,6 +27,16 @@ bg_start() {
 		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
 }
 
+# mount_waits_inside: $M mounted and suspended, and a mount of $M/sub
+# waiting inside it (bg_start's "mount", pid MPID).
+mount_waits_inside() {
+	expect 0 "$UVFS" mount -t memfs none "$M"
+	mkdir "$M/sub"
+	expect 0 "$UVFS" suspend "$M"
+	bg_start mount "$UVFS" mount -t memfs none "$M/sub"
+	MPID=$BG
+}
+
 # forced_ends NAME PID MESSAGE: a forced unmount of $M answers at once and
 # ends the wait of the request bg_start started as NAME (pid PID), which
 # fails with an error starting MESSAGE; nothing of $M stays mounted.
@@ -50,11 +60,7 @@ forced_ends() {
 }
 
 note "a forced unmount while a mount inside the suspended mount waits"
-expect 0 "$UVFS" mount -t memfs none "$M"
-mkdir "$M/sub"
-expect 0 "$UVFS" suspend "$M"
-bg_start mount "$UVFS" mount -t memfs none "$M/sub"
-MPID=$BG
+mount_waits_inside
 # the rest of the server answers meanwhile
 expect_within 5 0 "$UVFS" -m "$MNT" stats
 mkdir "$MNT/else"
@@ -63,11 +69,7 @@ expect_within 5 0 "$UVFS" umount "$MNT/else"
 forced_ends mount "$MPID" "uvfs: cannot mount none (memfs) on $M/sub: "
 
 note "a resume lets the waiting mount complete"
-expect 0 "$UVFS" mount -t memfs none "$M"
-mkdir "$M/sub"
-expect 0 "$UVFS" suspend "$M"
-bg_start mount "$UVFS" mount -t memfs none "$M/sub"
-MPID=$BG
+mount_waits_inside
 expect_within 5 0 "$UVFS" resume "$M"
 wait_child "$MPID" 5
 rc=$?
@@ -124,11 +126,7 @@ expect 0 "$UVFS" umount -f "$M"
 alive
 
 note "a shutdown while a mount inside the suspended mount waits"
-expect 0 "$UVFS" mount -t memfs none "$M"
-mkdir "$M/sub"
-expect 0 "$UVFS" suspend "$M"
-bg_start mount "$UVFS" mount -t memfs none "$M/sub"
-MPID=$BG
+mount_waits_inside
 # the shutdown force-unmounts everything, which ends the wait; it must
 # not first wait for the requests in progress to end
 expect_within 10 0 "$UVFS" shutdown "$MNT"
