@@ -403,20 +403,19 @@ static void do_mount(struct control *c, struct uvfs_ctx *ctx, char **argv,
 	 * replayed at the next start on the shortened path. */
 	_Static_assert(sizeof(((struct uvfs_mount_info *)0)->target) == 1024,
 		       "the message says 1023 bytes");
-	if (strlen(canonical(ctx, argv[3], canon, sizeof(canon))) >=
-	    sizeof(((struct uvfs_mount_info *)0)->target))
+	/* one walk to the target's canonical name, which the mount does
+	 * not change */
+	const char *target = canonical(ctx, argv[3], canon, sizeof(canon));
+	if (strlen(target) >= sizeof(((struct uvfs_mount_info *)0)->target))
 		return control_reply_error(r, ENAMETOOLONG, "the target's path "
 				   "is longer than the mount table keeps "
 				   "(1023 bytes)");
 	err = uvfs_mount(ctx, argv[1], argv[2], argv[3], argv[4]);
-	if (err == -EBUSY &&
-	    strcmp(canonical(ctx, argv[3], canon, sizeof(canon)), "/") == 0)
+	if (err == -EBUSY && strcmp(target, "/") == 0)
 		return control_reply_error(r, err, "the target is the namespace root "
 				   "(the FUSE mount point itself), which "
 				   "cannot be mounted on");
 	if (!err) {
-		const char *target = canonical(ctx, argv[3], canon,
-					       sizeof(canon));
 		bool have_dev = uvfs_stat(ctx, target, &st) == 0;
 		uint64_t id;
 		pthread_mutex_lock(&c->op);
