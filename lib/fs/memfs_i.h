@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,25 +117,34 @@ struct dir {
 	struct node *parent;    /* "..": self for the root, NULL once removed */
 };
 
+/* The fields are in the order of the cache lines (a node is 248 bytes,
+ * a 256-byte block with mimalloc, so its lines start at 0, 64, 128):
+ * the first line is what the ino table's chain probes (ino, inext) and
+ * what every change takes (lock, aseq, type); the second what an unlink
+ * changes (nlink, ctime, vrefs) and what a permission check reads (mode,
+ * uid, gid), so that each touches two lines; the third the times a
+ * write or a read changes and the data (docs/memfs.md, "The node's
+ * cache lines"). */
 struct node {
 	pthread_mutex_t lock;
 	uint64_t ino;           /* c */
+	struct node *inext;     /* t: ino table chain */
 	mode_t type;            /* c: the S_IFMT bits */
 	_Atomic uint32_t aseq;  /* n to change (node_lock, node_unlock):
 				 * odd while the lock is held; read
 				 * without it (op_getattr) */
+	nlink_t nlink;          /* ns (written) and n to change; either to read */
+	struct timespec ctime;  /* n */
+	off_t size;             /* n; directories: also ns (written) to change */
+	uint64_t vrefs;         /* t: vget minus reclaim */
 	mode_t mode;            /* n: type | permission bits */
 	uid_t uid;              /* n */
 	gid_t gid;              /* n */
-	nlink_t nlink;          /* ns (written) and n to change; either to read */
 	dev_t rdev;             /* c */
-	off_t size;             /* n; directories: also ns (written) to change */
-	struct timespec atime, mtime, ctime; /* n */
+	struct timespec atime, mtime; /* n */
 	struct xattr *xattrs;   /* n: extended attributes, oldest first */
 	size_t xbytes;          /* n: their names (with NULs) and values;
 				 * charged in whole pages to used_pages */
-	uint64_t vrefs;         /* t: vget minus reclaim */
-	struct node *inext;     /* t: ino table chain */
 	union {
 		struct {
 			struct radix pages;     /* n */
@@ -145,6 +155,10 @@ struct node {
 		char *target;                   /* c: symlinks */
 	} u;
 };
+_Static_assert(offsetof(struct node, nlink) == 64 &&
+	       offsetof(struct node, gid) + sizeof(gid_t) <= 128,
+	       "an unlink's and a permission check's fields share the "
+	       "node's second cache line");
 
 /* The ino table (memfs_itab.c): a chained hash through node->inext whose
  * doublings move the old buckets a few at a time.  Lock: itab_lock. */
