@@ -78,11 +78,15 @@ static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 		int e = errno, ms = ms_left(&dl), pr = 0;
 		struct pollfd p = { .fd = evfd, .events = POLLIN };
 
-		/* a signal handled meanwhile (EINTR) is no end either */
-		if (e == EAGAIN && ms > 0 &&
-		    ((pr = sys_poll(&p, 1, ms < 10 ? ms : 10)) == 0 ||
-		     (pr < 0 && errno == EINTR)))
-			continue;
+		/* a signal handled meanwhile (EINTR) is no end either; a
+		 * poll that failed says why: it did not time out */
+		if (e == EAGAIN && ms > 0) {
+			pr = sys_poll(&p, 1, ms < 10 ? ms : 10);
+			if (pr == 0 || (pr < 0 && errno == EINTR))
+				continue;
+			if (pr < 0)
+				e = errno;
+		}
 		sys_close(s);
 		return e != EAGAIN ? -e : p.revents ? -EIO : -ETIMEDOUT;
 	}
