@@ -836,6 +836,53 @@ static void unix_connect_waits_through_signals(void **state)
 	rmdir(dir);
 }
 
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+
+static int enomem_poll(struct pollfd *p, nfds_t n, int ms)
+{
+	(void)p, (void)n, (void)ms;
+	errno = ENOMEM;
+	return -1;
+}
+
+/* A unix: connect whose wait for room in the backlog fails (the poll:
+ * ENOMEM here) says so at once: -ENOMEM, not -ETIMEDOUT, which the
+ * supervisor takes for a server that does not answer (unreachable: the
+ * attempt not counted, soft calls failed at once).  Before, any failed
+ * poll answered -ETIMEDOUT, with the time not even out. */
+static void unix_connect_poll_failure_is_no_timeout(void **state)
+{
+	char dir[] = "/tmp/uvfs-rsession-XXXXXX", path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rt_link l;
+	int ls, c1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "unix:%s/s", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 0), 0);
+	/* the backlog is full: the next connect answers EAGAIN */
+	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	real_poll = uvfs_sys_set("poll", (void *)enomem_poll);
+	assert_non_null(real_poll);
+	int r = rt_connect(path, 500, -1, NULL, &l);
+	uvfs_sys_set("poll", (void *)real_poll);
+	printf("a unix: connect whose poll fails (ENOMEM): %d\n", r);
+	if (r == 0)
+		rt_link_close(&l);
+	close(c1);
+	close(ls);
+	unlink(sa.sun_path);
+	rmdir(dir);
+	assert_int_equal(r, -ENOMEM);
+}
+
 /* ---- server processes: reaping one that is no longer ours --------------- */
 
 static int (*real_kill)(pid_t, int);
@@ -989,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(loss_drops_tail),
 		cmocka_unit_test(flushed_tag_kept_until_cancel_answered),
 		cmocka_unit_test(unix_connect_waits_through_signals),
+		cmocka_unit_test(unix_connect_poll_failure_is_no_timeout),
 		cmocka_unit_test(reap_gone_server_signals_nothing),
 		cmocka_unit_test(hard_call_waits_through_refusal),
 		cmocka_unit_test(unreachable_seen_late_bounds_connect),

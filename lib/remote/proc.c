@@ -1,9 +1,14 @@
 /*
  * proc.c - server processes (proc.h).
  *
- * Owns no state of its own: the pid, the pidfd and the restart limit
- * belong to the caller (one per supervised mount).  A process spawned
- * here lives until rproc_reap; its socket end until the caller closes it.
+ * The pid, the pidfd and the restart limit belong to the caller (one per
+ * supervised mount).  A process spawned here lives until rproc_reap; its
+ * socket end until the caller closes it.  The one state of its own is the
+ * list of the stuck (`stuck`): servers SIGKILLed by rproc_reap that had
+ * not exited within RPROC_KILL_WAIT_MS (a process in uninterruptible
+ * sleep exits only when the kernel lets it), and the thread that reaps
+ * them in the background: started when the list gets its first pid, gone
+ * when it is empty again.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -11,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -95,21 +102,105 @@ static int still_ours(pid_t pid)
 	return r == pid ? 0 : r == 0 ? 1 : -1;
 }
 
+/* Waits until dl for pid to exit: still_ours's last answer. */
+static int wait_exit(pid_t pid, const struct timespec *dl)
+{
+	int r;
+
+	while ((r = still_ours(pid)) == 1 && ms_left(dl) > 0)
+		usleep(1000);
+	return r;
+}
+
+/* The stuck: SIGKILLed, not exited by RPROC_KILL_WAIT_MS.  Each pid is
+ * only ever waited for (WNOHANG), never signalled again: it has its
+ * SIGKILL, and once it is reaped its number is free for anyone. */
+#define STUCK_MAX 1024
+static struct {
+	pthread_mutex_t lock;
+	pid_t pids[STUCK_MAX];          /* lock */
+	int n;                          /* lock */
+	bool running;                   /* lock: the reaper thread runs */
+} stuck = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Reaps those of the stuck that exited; drops those not ours any more.
+ * => stuck.lock held */
+static void stuck_sweep_locked(void)
+{
+	for (int i = 0; i < stuck.n;)
+		if (still_ours(stuck.pids[i]) != 1)
+			stuck.pids[i] = stuck.pids[--stuck.n];
+		else
+			i++;
+}
+
+static void *stuck_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&stuck.lock);
+	for (;;) {
+		stuck_sweep_locked();
+		if (stuck.n == 0)
+			break;
+		pthread_mutex_unlock(&stuck.lock);
+		usleep(RPROC_STUCK_POLL_MS * 1000);
+		pthread_mutex_lock(&stuck.lock);
+	}
+	stuck.running = false;
+	pthread_mutex_unlock(&stuck.lock);
+	return NULL;
+}
+
+/* Sweeps the stuck, adds pid (0: none) and makes sure the reaper thread
+ * runs while any are left.  If the thread cannot be made, the pids stay
+ * listed: the next rproc_reap sweeps them and tries again. */
+static void stuck_add(pid_t pid)
+{
+	pthread_attr_t at;
+	pthread_t th;
+
+	pthread_mutex_lock(&stuck.lock);
+	stuck_sweep_locked();
+	if (pid > 0) {
+		if (stuck.n < STUCK_MAX)
+			stuck.pids[stuck.n++] = pid;
+		else
+			fprintf(stderr, "uvfs: server %d did not exit at "
+				"SIGKILL, and %d others are waited for "
+				"already: left unreaped\n", (int)pid,
+				STUCK_MAX);
+	}
+	if (stuck.n > 0 && !stuck.running &&
+	    pthread_attr_init(&at) == 0) {
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		stuck.running = sys_pthread_create(&th, &at, stuck_main,
+						   NULL) == 0;
+		pthread_attr_destroy(&at);
+	}
+	pthread_mutex_unlock(&stuck.lock);
+}
+
 void rproc_reap(pid_t pid, int grace_ms)
 {
-	int st, r;
+	struct timespec dl;
+	int r;
 
-	if (pid <= 0)
+	if (pid <= 0) {
+		stuck_add(0);
 		return;
-	for (int i = 0; (r = still_ours(pid)) == 1 && i < grace_ms; i++)
-		usleep(1000);
-	if (r != 1)
-		return;         /* gone: never signal a number not ours */
-	/* our child, unreaped: the number cannot be another's yet (with
-	 * SIGCHLD ignored, only within this instant) */
-	sys_kill(pid, SIGKILL);
-	while (sys_waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	}
+	deadline_in(&dl, grace_ms);
+	r = wait_exit(pid, &dl);
+	if (r == 1) {
+		/* our child, unreaped: the number cannot be another's yet
+		 * (with SIGCHLD ignored, only within this instant) */
+		sys_kill(pid, SIGKILL);
+		deadline_in(&dl, RPROC_KILL_WAIT_MS);
+		r = wait_exit(pid, &dl);
+	}
+	/* gone (never signal a number not ours), reaped, or stuck in the
+	 * kernel: then reaped whenever it exits, and never waited for here */
+	stuck_add(r == 1 ? pid : 0);
 }
 
 int rproc_limit_init(struct rproc_limit *l, long max, long window_ms)

@@ -78,11 +78,15 @@ static int connect_unix(const char *path, int timeout_ms, int evfd, int *fd)
 		int e = errno, ms = ms_left(&dl), pr = 0;
 		struct pollfd p = { .fd = evfd, .events = POLLIN };
 
-		/* a signal handled meanwhile (EINTR) is no end either */
-		if (e == EAGAIN && ms > 0 &&
-		    ((pr = sys_poll(&p, 1, ms < 10 ? ms : 10)) == 0 ||
-		     (pr < 0 && errno == EINTR)))
-			continue;
+		/* a signal handled meanwhile (EINTR) is no end either; a
+		 * poll that failed says why: it did not time out */
+		if (e == EAGAIN && ms > 0) {
+			pr = sys_poll(&p, 1, ms < 10 ? ms : 10);
+			if (pr == 0 || (pr < 0 && errno == EINTR))
+				continue;
+			if (pr < 0)
+				e = errno;
+		}
 		sys_close(s);
 		return e != EAGAIN ? -e : p.revents ? -EIO : -ETIMEDOUT;
 	}
@@ -115,13 +119,24 @@ void rt_tcp_tune(int s, const struct rt_tcp_opts *o)
 	}
 }
 
+/*
+ * One deadline for the whole connect, computed once: a name that resolves
+ * to several addresses waits timeout_ms in all, not timeout_ms for each.
+ * The time is shared fairly: each address gets what is left divided by
+ * the addresses left to try (itself included), so a black-holed first
+ * address cannot starve the next ones, and what an address that fails at
+ * once (refused, no route) leaves goes to the others; the last gets all
+ * that is left.  The deadline starts after the resolution, which is not
+ * bounded (docs/session.md, "Connecting").
+ */
 static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 		       const struct rt_tcp_opts *o, int *fd)
 {
 	char host[256];
 	const char *colon = strrchr(hostport, ':');
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int r = -ECONNREFUSED;
+	struct timespec dl;
+	int r = -ECONNREFUSED, n = 0;
 	size_t hl;
 
 	if (!colon || colon == hostport || !colon[1])
@@ -137,7 +152,15 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 	}
 	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
 		return -EHOSTUNREACH;
-	for (ai = res; ai; ai = ai->ai_next) {
+	deadline_in(&dl, timeout_ms);
+	for (ai = res; ai; ai = ai->ai_next)
+		n++;
+	for (ai = res; ai; ai = ai->ai_next, n--) {
+		int ms = ms_left(&dl);
+		if (ms == 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
 		int s = sys_socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
 			       SOCK_NONBLOCK, ai->ai_protocol);
 		if (s < 0) {
@@ -156,10 +179,12 @@ static int connect_tcp(const char *hostport, int timeout_ms, int evfd,
 		};
 		int err = 0, pr;
 		socklen_t el = sizeof(err);
-		struct timespec dl;
-		deadline_in(&dl, timeout_ms);
+		struct timespec adl;
+		/* this address's share: at least 1 ms */
+		deadline_in(&adl, ms / n > 0 ? ms / n : 1);
+		adl = deadline_min(adl, dl);
 		do
-			pr = sys_poll(p, 2, ms_left(&dl));
+			pr = sys_poll(p, 2, ms_left(&adl));
 		while (pr < 0 && errno == EINTR);
 		if (pr < 1 || p[1].revents) {
 			/* a poll that failed says why: it did not time out */

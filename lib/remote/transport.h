@@ -40,8 +40,10 @@ void rt_tcp_tune(int fd, const struct rt_tcp_opts *o);
 /* A source one can connect to again (unix:PATH, tcp:HOST:PORT)? */
 bool rt_source_is_address(const char *source);
 
-/* Connects to unix:PATH or tcp:HOST:PORT within timeout_ms, and not at
- * all once evfd is readable (-EIO).  The link is non-blocking,
+/* Connects to unix:PATH or tcp:HOST:PORT within timeout_ms in all (a
+ * name's addresses share it: docs/session.md, "Connecting"; the name's
+ * resolution comes before, unbounded), and not at all once evfd is
+ * readable (-EIO).  The link is non-blocking,
  * close-on-exec; a TCP one has TCP_NODELAY and the options of tcp (may be
  * NULL).  -EINVAL for any other source. */
 int rt_connect(const char *source, int timeout_ms, int evfd,
