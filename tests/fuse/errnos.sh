@@ -13,6 +13,8 @@
 #   - ENOSYS to an fsync: EOPNOTSUPP, and the next fsync still reaches the
 #     file system (the kernel stopped sending FSYNC for good: every later
 #     fsync of every file of the mount answered 0 unasked).
+# And a listing whose names include ones the kernel refuses (empty, with
+# a '/'): the other names are listed, and the mount unmounts after it.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -80,6 +82,54 @@ expect_within 10 0 try fsync "$N/ok"
 grep -q "^Tfsync ok" "$WORK/p9.log" ||
 	fail "the fsync of ok did not reach the server (the kernel stopped sending FSYNC)"
 alive
+
+note "a listing with names the kernel refuses: the others are listed"
+# A server's Rreaddir may hold a name with a '/' or an empty one; the
+# kernel refused the whole READDIR(PLUS) reply for one of them, so the
+# directory could not be listed at all (EIO).  Read with a large buffer
+# (one READDIRPLUS) and with one of 48 bytes (READDIRPLUS at the start,
+# plain READDIRs from the second entry on).
+python3 "$HERE/p9errs.py" "$WORK/p9b.sock" "a/b" "" "good" \
+	>"$WORK/p9b.log" 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+	grep -q ready "$WORK/p9b.log" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$WORK/p9b.log" || fail "the 9P server did not start: $(cat "$WORK/p9b.log")"
+B=$MNT/bad
+mkdir "$B"
+expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9b.sock" "$B"
+getdents() {
+	python3 - "$@" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+size = int(sys.argv[2])
+buf = ctypes.create_string_buffer(size)
+names = []
+while True:
+    n = libc.syscall(217, fd, buf, size)         # getdents64
+    if n < 0:
+        sys.exit("getdents64: " + os.strerror(ctypes.get_errno()))
+    if n == 0:
+        break
+    o = 0
+    while o < n:
+        reclen = struct.unpack_from("<H", buf.raw, o + 16)[0]
+        names.append(buf.raw[o + 19:o + reclen].split(b"\0")[0].decode())
+        o += reclen
+print(" ".join(sorted(names)))
+PY
+}
+for size in 32768 48; do
+	expect_within 10 0 getdents "$B" "$size"
+	[ "$OUT" = ". .. good ok" ] ||
+		fail "listing with a ${size}-byte buffer: '$OUT', not '. .. good ok'"
+done
+expect 0 ls -l "$B/good"
+alive
+expect_umount "$B"
 
 expect_umount "$N"
 stop_daemon
