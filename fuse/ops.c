@@ -190,6 +190,10 @@ static void reply_entry(fuse_req_t req, struct uvfs_node *nd,
 	struct fuse_entry_param e;
 	int err;
 
+	if (!entry_attr_ok(st)) {
+		uvfs_node_release(nd, 1);
+		return reply_err(req, -EIO);
+	}
 	memset(&e, 0, sizeof(e));
 	e.ino = ID(uf, nd);
 	e.attr = *st;
