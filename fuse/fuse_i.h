@@ -209,8 +209,8 @@ static inline void fix_stat(struct stat *st)
  * send either) with EIO, and then never counts the lookup the entry came
  * with and sends no FORGET for it: the hold passed with it would never
  * come back (the mount busy until uvfsd exits).  So such an entry is
- * answered EIO here, its hold dropped (reply_entry; a readdirplus entry
- * the kernel refuses so it forgets at once). */
+ * answered EIO here, its hold dropped (reply_entry, op_create; a
+ * readdirplus entry it refuses is forgotten by the kernel at once). */
 static inline bool entry_attr_ok(const struct stat *st)
 {
 	switch (st->st_mode & S_IFMT) {

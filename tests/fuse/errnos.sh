@@ -35,12 +35,17 @@ expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9.sock" "$N"
 echo memfs >"$MNT/m"
 
 # try OP FILE: opens FILE (read-only; read-write for fsync), reads it or
-# fsyncs it; prints "ok DATA" or the errno's name.
+# fsyncs it, or (create) makes it (O_CREAT) and closes it; prints "ok
+# DATA" or the errno's name.
 try() {
 	python3 - "$@" <<'PY'
 import errno, os, sys
 op, path = sys.argv[1], sys.argv[2]
 try:
+    if op == "create":
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        print("ok")
+        sys.exit(0)
     fd = os.open(path, os.O_RDWR if op == "fsync" else os.O_RDONLY)
     try:
         if op == "fsync":
@@ -133,7 +138,7 @@ expect 0 ls -l "$B/good"
 alive
 expect_umount "$B"
 
-note "entries with attributes the kernel refuses: EIO, and no hold left"
+note "entries with attributes the kernel refuses: EIO, and no hold or handle left"
 # A server's file with no file type, an unknown one (S_IFMT) or a size
 # above 2^63 - 1 (tests/fuse/p9attrs.py): the kernel refuses the lookup's
 # reply (EIO) and neither counts the lookup nor forgets it, so the hold
@@ -155,6 +160,12 @@ for f in notype badtype hugesize; do
 	[ "$OUT" = EIO ] || fail "open of $f: $OUT, not EIO"
 	expect 1 stat "$A/$f"
 done
+# a create the server answers with a FIFO: the kernel refused the entry
+# and never released the handle either (a holder "file .../fifo1")
+expect_within 10 0 try create "$A/fifo1"
+[ "$OUT" = EIO ] || fail "create of fifo1: $OUT, not EIO"
+expect_within 10 0 try create "$A/reg1"
+[ "$OUT" = ok ] || fail "create of reg1: $OUT"
 alive
 expect_umount "$A"
 

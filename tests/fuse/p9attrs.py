@@ -7,7 +7,8 @@ kernel refuses in a FUSE reply, for tests/fuse/errnos.sh.
 Serves one directory (the root) on the Unix socket SOCKET, one connection
 at a time, with the files of ATTRS: "ok" (reads "hello\\n"), "notype" and
 "badtype" (a mode with no file type, or with S_IFMT, which is none),
-"hugesize" (a size above 2^63 - 1).  Every Tlopen and Tfsync is logged on
+"hugesize" (a size above 2^63 - 1).  A Tlcreate makes a regular file,
+but one of a name that begins with "fifo" is then a FIFO (Tgetattr).  Every Tlopen and Tfsync is logged on
 stdout as "Tlopen NAME" or "Tfsync NAME".  Anything it does not serve
 answers EOPNOTSUPP.
 """
@@ -122,6 +123,15 @@ def serve(conn, files):
             p = fids[r.take("I")]
             print("Tfsync", names.get(p, "/"), flush=True)
             reply(51)
+        elif t == 14:                                   # Tlcreate
+            fid, name, (flags, mode, gid) = r.take("I"), r.str(), r.take("III")
+            p = 2 + len(files)
+            files[name], names[p], fids[fid] = p, name, p
+            # a name from "fifo" on: the server says it made a FIFO
+            ATTRS[name] = (stat.S_IFIFO | 0o644 if name.startswith("fifo")
+                           else stat.S_IFREG | (mode & 0o7777), 0)
+            print("Tlcreate", name, flush=True)
+            reply(15, qid(p) + struct.pack("<I", 0))
         elif t == 116:                                  # Tread
             fid, off, count = r.take("IQI")
             data = b"hello\n"[off:off + count]
