@@ -182,15 +182,18 @@ struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 }
 
 /* Hands nd (one hold, from the library call) and its attributes to the
- * kernel as an entry; fi: a create reply. */
+ * kernel as an entry; fi: a create reply.  type: the file type the
+ * request made (mknod, mkdir, symlink; 0: any), which the kernel also
+ * requires of the entry, refusing it as entry_attr_ok says otherwise. */
 static void reply_entry(fuse_req_t req, struct uvfs_node *nd,
-			const struct stat *st, struct fuse_file_info *fi)
+			const struct stat *st, struct fuse_file_info *fi,
+			mode_t type)
 {
 	struct uvfs_fuse *uf = UF(req);
 	struct fuse_entry_param e;
 	int err;
 
-	if (!entry_attr_ok(st)) {
+	if (!entry_attr_ok(st) || (type && (st->st_mode & S_IFMT) != type)) {
 		uvfs_node_release(nd, 1);
 		return reply_err(req, -EIO);
 	}
@@ -275,7 +278,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, 0);
 }
 
 static void forget_one(struct uvfs_fuse *uf, fuse_ino_t ino, uint64_t n)
@@ -544,7 +547,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, mode & S_IFMT);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -578,7 +581,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, S_IFDIR);
 }
 
 static void remove_entry(fuse_req_t req, fuse_ino_t parent,
@@ -638,7 +641,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, 0);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,

@@ -166,6 +166,11 @@ expect_within 10 0 try create "$A/fifo1"
 [ "$OUT" = EIO ] || fail "create of fifo1: $OUT, not EIO"
 expect_within 10 0 try create "$A/reg1"
 [ "$OUT" = ok ] || fail "create of reg1: $OUT"
+# a mkdir the server answers with a file: the kernel refused the entry
+# (not the type it asked for) and kept no lookup ("kernel reference")
+expect 1 mkdir "$A/notdir1"
+case $OUT in *"Input/output error"*) ;; *) fail "mkdir notdir1: $OUT" ;; esac
+expect 0 mkdir "$A/dir1"
 alive
 expect_umount "$A"
 

@@ -8,7 +8,8 @@ Serves one directory (the root) on the Unix socket SOCKET, one connection
 at a time, with the files of ATTRS: "ok" (reads "hello\\n"), "notype" and
 "badtype" (a mode with no file type, or with S_IFMT, which is none),
 "hugesize" (a size above 2^63 - 1).  A Tlcreate makes a regular file,
-but one of a name that begins with "fifo" is then a FIFO (Tgetattr).  Every Tlopen and Tfsync is logged on
+but one of a name that begins with "fifo" is then a FIFO (Tgetattr); a
+Tmkdir a directory, but one whose name begins with "notdir" a file.  Every Tlopen and Tfsync is logged on
 stdout as "Tlopen NAME" or "Tfsync NAME".  Anything it does not serve
 answers EOPNOTSUPP.
 """
@@ -132,6 +133,15 @@ def serve(conn, files):
                            else stat.S_IFREG | (mode & 0o7777), 0)
             print("Tlcreate", name, flush=True)
             reply(15, qid(p) + struct.pack("<I", 0))
+        elif t == 72:                                   # Tmkdir
+            dfid, name, (mode, gid) = r.take("I"), r.str(), r.take("II")
+            p = 2 + len(files)
+            files[name], names[p] = p, name
+            # a name from "notdir" on: the server says it made a file
+            ATTRS[name] = (stat.S_IFREG | 0o644 if name.startswith("notdir")
+                           else stat.S_IFDIR | (mode & 0o7777), 0)
+            print("Tmkdir", name, flush=True)
+            reply(73, qid(p))
         elif t == 116:                                  # Tread
             fid, off, count = r.take("IQI")
             data = b"hello\n"[off:off + count]
