@@ -202,6 +202,14 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			err = -EISDIR;
 		}
 	}
+	/* the kernel refuses a create's entry that is not a regular file
+	 * (a file server may say so) or that entry_attr_ok refuses, and
+	 * then neither counts the lookup nor releases the handle: EIO, as
+	 * it would answer, here */
+	if (!err && (!S_ISREG(st.st_mode) || !entry_attr_ok(&st))) {
+		uvfs_node_release(nd, 1);
+		err = -EIO;
+	}
 	if (err) {
 		uvfs_fuse_ctx_put(UF(req), ctx);
 		return reply_err(req, err);

@@ -182,14 +182,21 @@ struct uvfs_ctx *req_ctx(fuse_req_t req, fuse_ino_t ino, const char *op,
 }
 
 /* Hands nd (one hold, from the library call) and its attributes to the
- * kernel as an entry; fi: a create reply. */
+ * kernel as an entry; fi: a create reply.  type: the file type the
+ * request made (mknod, mkdir, symlink; 0: any), which the kernel also
+ * requires of the entry, refusing it as entry_attr_ok says otherwise. */
 static void reply_entry(fuse_req_t req, struct uvfs_node *nd,
-			const struct stat *st, struct fuse_file_info *fi)
+			const struct stat *st, struct fuse_file_info *fi,
+			mode_t type)
 {
 	struct uvfs_fuse *uf = UF(req);
 	struct fuse_entry_param e;
 	int err;
 
+	if (!entry_attr_ok(st) || (type && (st->st_mode & S_IFMT) != type)) {
+		uvfs_node_release(nd, 1);
+		return reply_err(req, -EIO);
+	}
 	memset(&e, 0, sizeof(e));
 	e.ino = ID(uf, nd);
 	e.attr = *st;
@@ -271,7 +278,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, 0);
 }
 
 static void forget_one(struct uvfs_fuse *uf, fuse_ino_t ino, uint64_t n)
@@ -540,7 +547,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, mode & S_IFMT);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -574,7 +581,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, S_IFDIR);
 }
 
 static void remove_entry(fuse_req_t req, fuse_ino_t parent,
@@ -634,7 +641,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	uvfs_fuse_ctx_put(UF(req), ctx);
 	if (err)
 		return reply_err(req, err);
-	reply_entry(req, nd, &st, NULL);
+	reply_entry(req, nd, &st, NULL, 0);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -660,6 +667,16 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fh_free(UF(req), h);
 }
 
+/* A name the kernel takes in a listing.  It refuses a whole READDIR or
+ * READDIRPLUS reply (EIO: the directory cannot be listed at all) for
+ * one entry with an empty name or a '/' in it (fuse_parse_dirfile), which
+ * a file server can hand up (a 9P server's Rreaddir): such an entry is
+ * left out (it cannot be named, so nothing else can reach it either). */
+static bool listable(const char *name)
+{
+	return name[0] != '\0' && !strchr(name, '/');
+}
+
 /* readdir: entries go straight into the reply buffer. */
 struct rd {
 	fuse_req_t req;
@@ -674,6 +691,8 @@ static int rd_fill(void *arg, const struct uvfs_dirent *de)
 	struct stat st;
 	size_t need;
 
+	if (!listable(de->name))
+		return 0;
 	memset(&st, 0, sizeof(st));
 	st.st_ino = uvfs_fuse_ino(r->dev, de->ino);
 	st.st_mode = (mode_t)DTTOIF(de->type);
@@ -696,6 +715,8 @@ static int rdp_fill(void *arg, const struct uvfs_dirent *de)
 {
 	struct rdp *r = arg;
 
+	if (!listable(de->name))
+		return 0;
 	if (r->n == r->max)
 		return 1;
 	r->ents[r->n++] = *de;

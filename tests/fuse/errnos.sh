@@ -13,6 +13,10 @@
 #   - ENOSYS to an fsync: EOPNOTSUPP, and the next fsync still reaches the
 #     file system (the kernel stopped sending FSYNC for good: every later
 #     fsync of every file of the mount answered 0 unasked).
+# And a listing whose names include ones the kernel refuses (empty, with
+# a '/'): the other names are listed, and the mount unmounts after it;
+# and files with attributes the kernel refuses in an entry (no file type,
+# a size above 2^63 - 1): EIO, and the mount unmounts after them.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -31,12 +35,17 @@ expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9.sock" "$N"
 echo memfs >"$MNT/m"
 
 # try OP FILE: opens FILE (read-only; read-write for fsync), reads it or
-# fsyncs it; prints "ok DATA" or the errno's name.
+# fsyncs it, or (create) makes it (O_CREAT) and closes it; prints "ok
+# DATA" or the errno's name.
 try() {
 	python3 - "$@" <<'PY'
 import errno, os, sys
 op, path = sys.argv[1], sys.argv[2]
 try:
+    if op == "create":
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        print("ok")
+        sys.exit(0)
     fd = os.open(path, os.O_RDWR if op == "fsync" else os.O_RDONLY)
     try:
         if op == "fsync":
@@ -80,6 +89,90 @@ expect_within 10 0 try fsync "$N/ok"
 grep -q "^Tfsync ok" "$WORK/p9.log" ||
 	fail "the fsync of ok did not reach the server (the kernel stopped sending FSYNC)"
 alive
+
+note "a listing with names the kernel refuses: the others are listed"
+# A server's Rreaddir may hold a name with a '/' or an empty one; the
+# kernel refused the whole READDIR(PLUS) reply for one of them, so the
+# directory could not be listed at all (EIO).  Read with a large buffer
+# (one READDIRPLUS) and with one of 48 bytes (READDIRPLUS at the start,
+# plain READDIRs from the second entry on).
+python3 "$HERE/p9errs.py" "$WORK/p9b.sock" "a/b" "" "good" \
+	>"$WORK/p9b.log" 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+	grep -q ready "$WORK/p9b.log" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$WORK/p9b.log" || fail "the 9P server did not start: $(cat "$WORK/p9b.log")"
+B=$MNT/bad
+mkdir "$B"
+expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9b.sock" "$B"
+getdents() {
+	python3 - "$@" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+size = int(sys.argv[2])
+buf = ctypes.create_string_buffer(size)
+names = []
+while True:
+    n = libc.syscall(217, fd, buf, size)         # getdents64
+    if n < 0:
+        sys.exit("getdents64: " + os.strerror(ctypes.get_errno()))
+    if n == 0:
+        break
+    o = 0
+    while o < n:
+        reclen = struct.unpack_from("<H", buf.raw, o + 16)[0]
+        names.append(buf.raw[o + 19:o + reclen].split(b"\0")[0].decode())
+        o += reclen
+print(" ".join(sorted(names)))
+PY
+}
+for size in 32768 48; do
+	expect_within 10 0 getdents "$B" "$size"
+	[ "$OUT" = ". .. good ok" ] ||
+		fail "listing with a ${size}-byte buffer: '$OUT', not '. .. good ok'"
+done
+expect 0 ls -l "$B/good"
+alive
+expect_umount "$B"
+
+note "entries with attributes the kernel refuses: EIO, and no hold or handle left"
+# A server's file with no file type, an unknown one (S_IFMT) or a size
+# above 2^63 - 1 (tests/fuse/p9attrs.py): the kernel refuses the lookup's
+# reply (EIO) and neither counts the lookup nor forgets it, so the hold
+# passed with the entry stayed (the mount busy, "kernel reference").
+python3 "$HERE/p9attrs.py" "$WORK/p9a.sock" >"$WORK/p9a.log" 2>&1 &
+BG_PIDS+=($!)
+for _ in $(seq 100); do
+	grep -q ready "$WORK/p9a.log" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$WORK/p9a.log" || fail "the 9P server did not start: $(cat "$WORK/p9a.log")"
+A=$MNT/attrs
+mkdir "$A"
+expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9a.sock" "$A"
+expect_within 10 0 try read "$A/ok"
+[ "$OUT" = "ok hello" ] || fail "read of ok: $OUT"
+for f in notype badtype hugesize; do
+	expect_within 10 0 try read "$A/$f"
+	[ "$OUT" = EIO ] || fail "open of $f: $OUT, not EIO"
+	expect 1 stat "$A/$f"
+done
+# a create the server answers with a FIFO: the kernel refused the entry
+# and never released the handle either (a holder "file .../fifo1")
+expect_within 10 0 try create "$A/fifo1"
+[ "$OUT" = EIO ] || fail "create of fifo1: $OUT, not EIO"
+expect_within 10 0 try create "$A/reg1"
+[ "$OUT" = ok ] || fail "create of reg1: $OUT"
+# a mkdir the server answers with a file: the kernel refused the entry
+# (not the type it asked for) and kept no lookup ("kernel reference")
+expect 1 mkdir "$A/notdir1"
+case $OUT in *"Input/output error"*) ;; *) fail "mkdir notdir1: $OUT" ;; esac
+expect 0 mkdir "$A/dir1"
+alive
+expect_umount "$A"
 
 expect_umount "$N"
 stop_daemon
