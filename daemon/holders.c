@@ -366,6 +366,10 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	return (int)n;
 }
 
+/* Every node is the kernel's: the FUSE front end is the only user of the
+ * node API in uvfsd, and a node carries the id of the context that looked
+ * it up (one of the front end's), never 0.  Counting only nodes of no
+ * context as the kernel's, nodes_only was never true. */
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    bool *nodes_only)
 {
@@ -377,7 +381,7 @@ size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 		return 0;
 	*nodes_only = true;
 	for (size_t i = 0; i < n; i++)
-		if (h[i].kind != UVFS_HOLDER_NODE || h[i].ctx_id != 0)
+		if (h[i].kind != UVFS_HOLDER_NODE)
 			*nodes_only = false;
 	free(h);
 	return n;
