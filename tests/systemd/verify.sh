@@ -3,8 +3,9 @@
 # (systemd/uvfsd@.service.in) passes `systemd-analyze verify` as an
 # instance (uvfsd@mnt-uvfs.service), naming this build's uvfsd, with the
 # man pages it cites found, and `systemd-analyze security` finds it no
-# more exposed than 8.0; the installed unit is the same but for the path
-# of uvfsd.  Exit 0 pass, 1 fail, 77 skip (no systemd-analyze).
+# more exposed than 8.0, its restart policy is what its comments say
+# (StartLimit*= against the longest failing start); the installed unit
+# is the same but for the path of uvfsd.  Exit 0 pass, 1 fail, 77 skip (no systemd-analyze).
 set -u
 test_unit=${1:?usage: verify.sh UNIT_TEST UNIT_INSTALLED SRCDIR}
 inst_unit=${2:?}
@@ -35,6 +36,44 @@ out=$(cd "$tmp" && systemd-analyze security --offline=true --threshold=80 \
       "$tmp/uvfsd@mnt-uvfs.service" 2>&1) ||
 	fail "exposure above 8.0: $(tail -1 <<<"$out")"
 echo "$(tail -1 <<<"$out")"
+
+# ---- restarts (the unit's comments say why): a crash comes back, a
+# usage error (exit 2) does not, and one that fails at every start stops
+# within StartLimitBurst= starts however long each takes to fail: they
+# fit in StartLimitIntervalSec=.  The keys of the unit file, by section
+# (StartLimit*= belong to [Unit]), times in seconds.
+key() { # SECTION KEY
+	python3 - "$test_unit" "$1" "$2" <<-'PY'
+	import re, sys
+	sec, val = None, None
+	for line in open(sys.argv[1]):
+	    line = line.strip()
+	    if line.startswith("["):
+	        sec = line
+	    elif sec == "[%s]" % sys.argv[2] and line.startswith(sys.argv[3] + "="):
+	        val = line.split("=", 1)[1]
+	if val is None:
+	    sys.exit(1)
+	m = re.fullmatch(r"(\d+)\s*(s|sec|min|)", val)
+	print(int(m[1]) * (60 if m[2] == "min" else 1) if m else val)
+	PY
+}
+restart=$(key Service Restart) && [ "$restart" = on-failure ] ||
+	fail "Restart=$restart, not on-failure"
+rsec=$(key Service RestartSec) && [ "$rsec" -ge 1 ] && [ "$rsec" -le 10 ] ||
+	fail "RestartSec=$rsec: a crash should come back within seconds"
+tstart=$(key Service TimeoutStartSec) && [ "$tstart" -ge 1 ] ||
+	fail "TimeoutStartSec= not set in [Service]: $tstart"
+interval=$(key Unit StartLimitIntervalSec) ||
+	fail "StartLimitIntervalSec= not set in [Unit]"
+burst=$(key Unit StartLimitBurst) || fail "StartLimitBurst= not set in [Unit]"
+[ "$burst" -ge 3 ] || fail "StartLimitBurst=$burst: a crash now and then must come back"
+[ $((burst * (tstart + rsec))) -lt "$interval" ] ||
+	fail "$burst starts of up to ${tstart} s, ${rsec} s apart, do not fit in StartLimitIntervalSec=$interval s: one failing slowly restarts forever"
+prevent=$(key Service RestartPreventExitStatus) &&
+	grep -qw 2 <<<"$prevent" ||
+	fail "RestartPreventExitStatus=$prevent: a usage error (exit 2) restarts"
+
 # the installed one differs only in where uvfsd is
 diff <(sed 's|^ExecStart=[^ ]*/uvfsd |ExecStart=UVFSD |' "$test_unit") \
      <(sed 's|^ExecStart=[^ ]*/uvfsd |ExecStart=UVFSD |' "$inst_unit") ||
