@@ -4,8 +4,11 @@
 # instance (uvfsd@mnt-uvfs.service), naming this build's uvfsd, with the
 # man pages it cites found, and `systemd-analyze security` finds it no
 # more exposed than 8.0, its restart policy is what its comments say
-# (StartLimit*= against the longest failing start); the installed unit
-# is the same but for the path of uvfsd.  Exit 0 pass, 1 fail, 77 skip (no systemd-analyze).
+# (StartLimit*= against the longest failing start), the instance maps
+# to the right mount point and table for names systemd escapes (\x2d,
+# \x20: as systemd-analyze's debug dump of the loaded unit shows the
+# command lines); the installed unit is the same but for the path of
+# uvfsd.  Exit 0 pass, 1 fail, 77 skip (no systemd-analyze).
 set -u
 test_unit=${1:?usage: verify.sh UNIT_TEST UNIT_INSTALLED SRCDIR}
 inst_unit=${2:?}
@@ -73,6 +76,79 @@ burst=$(key Unit StartLimitBurst) || fail "StartLimitBurst= not set in [Unit]"
 prevent=$(key Service RestartPreventExitStatus) &&
 	grep -qw 2 <<<"$prevent" ||
 	fail "RestartPreventExitStatus=$prevent: a usage error (exit 2) restarts"
+
+# ---- the instance: the unit as systemd loads it (its debug dump, with
+# %i and %f put in) for mount points whose names escape to \x2d ('-'
+# stands for '/') and \x20: the mount point is the path itself, the
+# table and the options file are named after the escaped instance (one
+# file in /var/lib/uvfs; %I, unescaped, would be srv/a-b), and /srv/a-b
+# and /srv/a/b (srv-a\x2db, srv-a-b) have tables of their own
+loaded() { # MOUNTPOINT -> words of each command, "== KIND" before each
+	local inst
+	inst=$(systemd-escape --path "$1") || return 1
+	cp "$test_unit" "$tmp/uvfsd@$inst.service"
+	(cd "$tmp" && MANPATH=$src/man SYSTEMD_LOG_LEVEL=debug \
+		systemd-analyze verify "$tmp/uvfsd@$inst.service" 2>&1) |
+	python3 -c '
+import sys
+def words(s):   # as systemd quotes them: "..." with \\ \" \$ \` inside
+    out, w, q, i = [], None, False, 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            i += 1
+            c = s[i]
+        elif c == "\"":
+            q = not q
+            w = w or ""
+            i += 1
+            continue
+        elif c.isspace() and not q:
+            if w is not None:
+                out.append(w)
+            w = None
+            i += 1
+            continue
+        w = (w or "") + c
+        i += 1
+    if w is not None:
+        out.append(w)
+    return out
+kind = None
+for line in sys.stdin:
+    t = line.strip()
+    if t.startswith("-> Exec"):
+        kind = t[3:].rstrip(":")
+    elif t.startswith("Command Line: ") and kind:
+        print("==", kind)
+        for w in words(t[len("Command Line: "):]):
+            print(w)
+    elif t.startswith("EnvironmentFile: "):
+        print("== EnvironmentFile")
+        print(t[len("EnvironmentFile: "):])
+'
+	rm -f "$tmp/uvfsd@$inst.service"
+}
+command -v systemd-escape >/dev/null || fail "systemd-escape is not installed"
+mtabs=
+for mp in "/srv/a-b c" /srv/a-b /srv/a/b; do
+	inst=$(systemd-escape --path "$mp")
+	out=$(loaded "$mp")
+	grep -q "^== ExecStart$" <<<"$out" ||
+		fail "no command lines in systemd-analyze's dump of uvfsd@$inst.service"
+	start=$(sed -n '/^== ExecStart$/,/^==/p' <<<"$out" | grep -v '^==')
+	want=$(printf '%s\n' -f "$mp" --mtab "/var/lib/uvfs/$inst.mtab" '$UVFSD_OPTS')
+	[ "$(tail -n +2 <<<"$start")" = "$want" ] ||
+		fail "$mp (uvfsd@$inst): ExecStart runs $(tr '\n' ' ' <<<"$start")"
+	grep -qxF -- "$mp" <<<"$(sed -n '/^== ExecStartPre$/,/^==/p' <<<"$out")" ||
+		fail "$mp (uvfsd@$inst): ExecStartPre= not on $mp: $out"
+	grep -qxF -- "-/etc/default/uvfsd-$inst" <<<"$out" ||
+		fail "$mp (uvfsd@$inst): EnvironmentFile= not uvfsd-$inst: $out"
+	echo "uvfsd@$inst: -f '$mp' --mtab '/var/lib/uvfs/$inst.mtab'"
+	mtabs+="/var/lib/uvfs/$inst.mtab"$'\n'
+done
+[ "$(sort -u <<<"$mtabs" | grep -c .)" = 3 ] ||
+	fail "mount points share a mount table: $mtabs"
 
 # the installed one differs only in where uvfsd is
 diff <(sed 's|^ExecStart=[^ ]*/uvfsd |ExecStart=UVFSD |' "$test_unit") \
