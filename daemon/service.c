@@ -149,16 +149,23 @@ void service_log_to_syslog(void)
 
 /* ---- the mount table file ---------------------------------------------- */
 
-/* fstab's escapes: space, tab, newline, backslash as \ooo. */
+/* fstab's escapes: space, tab, newline, backslash as \ooo; an empty
+ * field as "-".  Also '#' (a line that starts with one is a comment: a
+ * source "#x" was skipped at the next start, its mount lost) and a field
+ * that is "-" itself (\055: read back, "-" is the empty field). */
 static void put_field(FILE *f, const char *s)
 {
 	if (!*s) {
 		fputs("-", f);
 		return;
 	}
+	if (strcmp(s, "-") == 0) {
+		fputs("\\055", f);
+		return;
+	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c <= ' ' || c == '\\' || c == 0x7f)
+		if (c <= ' ' || c == '\\' || c == '#' || c == 0x7f)
 			fprintf(f, "\\%03o", c);
 		else
 			fputc(c, f);
@@ -277,10 +284,11 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 			free(raw);
 			continue;
 		}
-		for (int i = 0; i < k; i++)
-			unescape(fld[i]);
+		/* "-" is the empty field, "\055" a "-" (put_field) */
 		const char *opts = k > 3 && strcmp(fld[3], "-") ? fld[3] : "";
 		const char *src = strcmp(fld[0], "-") ? fld[0] : "";
+		for (int i = 0; i < k; i++)
+			unescape(fld[i]);
 		int err = mkdirs(ctx, fld[1]);
 		if (!err)
 			err = uvfs_mount(ctx, fld[2], src, fld[1], opts);

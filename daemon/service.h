@@ -29,7 +29,8 @@ void service_find_servers(void);
 void service_log_to_syslog(void);
 
 /* Makes the mounts of the mount table file (one per line, fstab's
- * fields: SOURCE TARGET TYPE OPTIONS, octal escapes \040; '#' comments)
+ * fields: SOURCE TARGET TYPE OPTIONS, octal escapes \040; '#' comments;
+ * "-" an empty field, \055 a "-")
  * in the namespace, creating the mount points; a line that fails is
  * reported on stderr and skipped.  A missing file is an empty table.
  * => the number of mounts made, or -errno (the file cannot be read). */

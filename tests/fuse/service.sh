@@ -5,7 +5,8 @@
 #     the root comes from SOURCE), and an /etc/fstab line mounted with
 #     `mount MOUNTPOINT` against a temporary fstab (mount -T);
 #   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
-#   - --mtab: the inner mounts come back after a restart;
+#   - --mtab: the inner mounts come back after a restart (a source that
+#     starts with '#', or is '-', as it was);
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
 #   - a file server's recovery is logged ("restarted as PID"), on stderr
 #     in the foreground, to syslog once forked (a /dev/log of the test's
@@ -95,9 +96,15 @@ printf '# a test fstab\nmemfs %s fuse.uvfsd allow_other,nosuid,mtab=%s 0 0\n' \
 	"$M2" "$WORK/m2.mtab" >"$WORK/fstab"
 mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 failed"
 mounted "$M2" || fail "$M2 not mounted from the fstab line"
-mkdir "$M2/inner" "$M2/inner 2"
+mkdir "$M2/inner" "$M2/inner 2" "$M2/hash" "$M2/dash"
 expect 0 "$UVFS" mount -t memfs -o size=1m src1 "$M2/inner"
 expect 0 "$UVFS" mount -t memfs "a source" "$M2/inner 2"
+# a source that starts with '#' (a line of it read as a comment) and one
+# that is "-" (the table's word for none)
+expect 0 "$UVFS" mount -t memfs "#hash" "$M2/hash"
+expect 0 "$UVFS" mount -t memfs - "$M2/dash"
+expect 0 "$UVFS" -m "$M2" mounts -n -o path,source --raw
+grep -qx '/dash -' <<<"$OUT" || fail "a source '-' is not '-': $OUT"
 echo "gone after restart" >"$M2/inner/file"
 for _ in $(seq 50); do
 	grep -q 'a\\040source /inner\\0402 memfs' "$WORK/m2.mtab" 2>/dev/null && break
@@ -113,6 +120,8 @@ mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 (again) failed"
 expect 0 "$UVFS" -m "$M2" mounts -n -o path,source,fstype,options --raw
 grep -qx '/inner src1 memfs size=1m' <<<"$OUT" || fail "not back: $OUT"
 grep -qx '/inner\\x202 a\\x20source memfs ' <<<"$OUT" || fail "not back: $OUT"
+grep -qx '/hash #hash memfs ' <<<"$OUT" || fail "a source '#hash' not back: $OUT"
+grep -qx '/dash - memfs ' <<<"$OUT" || fail "a source '-' not back as '-': $OUT"
 [ -e "$M2/inner/file" ] && fail "a memfs kept its files across a restart?"
 expect 0 "$UVFS" shutdown "$M2"
 wait_gone "$M2"
