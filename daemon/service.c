@@ -227,6 +227,8 @@ struct kept {
 static struct {
 	struct kept *v;
 	size_t n;
+	bool unread;            /* the table could not be read (all of it):
+				 * not to be rewritten (service_watch_start) */
 } kept;
 
 static void kept_add(const char *raw, const char *target)
@@ -254,10 +256,15 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 	size_t cap = 0;
 	int n = 0, lineno = 0;
 
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		kept.unread = true;
+		return -errno;
+	}
 	if (uvfs_ctx_new(u, NULL, &ctx)) {
 		fclose(f);
+		kept.unread = true;
 		return -ENOMEM;
 	}
 	uvfs_ctx_set_label(ctx, "mount table");
@@ -303,9 +310,14 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 		}
 		free(raw);
 	}
+	int err = ferror(f) ? -EIO : 0;
 	free(line);
 	fclose(f);
 	uvfs_ctx_free(ctx);
+	if (err) {              /* what was made stays; the rest is unread */
+		kept.unread = true;
+		return err;
+	}
 	return n;
 }
 
@@ -525,6 +537,15 @@ int service_watch_start(struct uvfs *u, const char *fuse_mnt,
 	pthread_mutex_lock(&w.lock);
 	if (w.ended || w.running)
 		goto out;
+	/* a table the replay could not read (a permission, an I/O error)
+	 * is left as it is: a rewrite would replace its lines with the
+	 * mounts made, and they would be lost */
+	if (mtab && kept.unread) {
+		fprintf(stderr, "uvfsd: the mount table %s could not be read; "
+			"it is left as it is, and mounts are not kept in it "
+			"until uvfsd is started again\n", mtab);
+		mtab = NULL;
+	}
 	w.u = u;
 	w.fuse_mnt = fuse_mnt;
 	w.mtab = mtab;

@@ -6,7 +6,8 @@
 #     `mount MOUNTPOINT` against a temporary fstab (mount -T);
 #   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
 #   - --mtab: the inner mounts come back after a restart (a source that
-#     starts with '#', or is '-', as it was);
+#     starts with '#', or is '-', as it was); a table uvfsd cannot read is
+#     left as it is;
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
 #   - a file server's recovery is logged ("restarted as PID"), on stderr
 #     in the foreground, to syslog once forked (a /dev/log of the test's
@@ -138,6 +139,42 @@ for want in 'none /gone nosuchtype -' 'not a line' 'late /late memfs -' \
 	grep -qxF "$want" "$WORK/m2.mtab" ||
 		fail "'$want' is not in the table after the stop: $(cat "$WORK/m2.mtab")"
 done
+
+# A table uvfsd cannot read (here: mode 000, and uvfsd without the
+# capabilities that let root read anything) is left as it is: the
+# watcher rewrote it at once with the mounts made, none, and its lines
+# were gone for good.
+note "a table it cannot read is left as it is"
+if command -v setpriv >/dev/null; then
+	M5=$WORK/m5
+	mkdir "$M5"
+	printf 'keep1 /k1 memfs size=1m\nkeep2 /k2 memfs -\n' >"$WORK/m5.mtab"
+	chmod 000 "$WORK/m5.mtab"
+	cp -p "$WORK/m5.mtab" "$WORK/m5.mtab.orig"
+	setpriv --bounding-set=-dac_override,-dac_read_search \
+		"$UVFSD" -f "$M5" --socket "$CTL/m5.sock" \
+		--mtab "$WORK/m5.mtab" >"$WORK/m5.log" 2>&1 &
+	M5_PID=$!
+	BG_PIDS+=($M5_PID)
+	for _ in $(seq 100); do
+		"$UVFS" -m "$M5" stats >/dev/null 2>&1 && break
+		running_child "$M5_PID" || fail "uvfsd without DAC capabilities: $(cat "$WORK/m5.log")"
+		sleep 0.1
+	done
+	grep -q "cannot read the mount table $WORK/m5.mtab" "$WORK/m5.log" ||
+		fail "no word of the unreadable table: $(cat "$WORK/m5.log")"
+	mkdir "$M5/late" && expect 0 "$UVFS" mount -t memfs late "$M5/late"
+	sleep 1.5                       # the watcher's period, and more
+	cmp -s "$WORK/m5.mtab" "$WORK/m5.mtab.orig" ||
+		fail "the unreadable table was rewritten: $(cat "$WORK/m5.mtab")"
+	[ ! -e "$WORK/m5.mtab.new" ] || fail "a m5.mtab.new left"
+	expect 0 "$UVFS" shutdown "$M5"
+	wait_gone "$M5"
+	cmp -s "$WORK/m5.mtab" "$WORK/m5.mtab.orig" ||
+		fail "the unreadable table was rewritten at the stop: $(cat "$WORK/m5.mtab")"
+else
+	skip_part "setpriv (util-linux) is not installed"
+fi
 
 note "readiness on NOTIFY_SOCKET"
 M3=$WORK/m3
