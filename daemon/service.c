@@ -354,8 +354,11 @@ static char *mtab_text(struct uvfs *u)
 		struct kept *k = &kept.v[j];
 		bool seen = false;
 
+		/* (not the namespace root's own mount: nothing is ever
+		 * mounted on "/", a line there stays as the replay said) */
 		for (size_t i = 0; k->target && i < n && !seen; i++)
-			seen = strcmp(mi[i].target, k->target) == 0;
+			seen = mi[i].parent_id != 0 &&
+			       strcmp(mi[i].target, k->target) == 0;
 		if (seen) {     /* mounted there since: the line goes */
 			free(k->raw);
 			free(k->target);
