@@ -29,15 +29,17 @@ struct reply {
 void cli_visible(char *s);
 
 /* Holders of a mount (the records of a "holders" or busy "umount"
- * answer).  Left out: the daemon itself (daemon_pid, 0 if unknown) and,
- * unless verbose, the kernel's node references, which do not block an
- * unmount.  A process is one line: what it holds, with a count of its
+ * answer).  Left out unless verbose: the daemon's own (its process,
+ * daemon_pid, 0 if unknown, is always; its contexts, records with own=1,
+ * and its handles) and the kernel's node references, which do not block
+ * an unmount.  A process is one line: what it holds, with a count of its
  * open files; verbose lists every file.  => the number of holders shown
- * (lines, when out is NULL nothing is printed). */
+ * (lines, when out is NULL nothing is printed).  The JSON form leaves the
+ * daemon's own holders out the same way, and marks each holder "own". */
 int show_holders(FILE *out, const struct reply *r, pid_t daemon_pid,
 		 bool verbose);
 void show_holders_json(const struct reply *r, const char *target,
-		       pid_t daemon_pid);
+		       pid_t daemon_pid, bool verbose);
 
 /* `uvfs mounts`, findmnt's way: a tree by default, columns chosen with
  * -o, --raw, -n, filters -t TYPES and -S SOURCE. */

@@ -156,6 +156,15 @@ static bool daemon_label(const char *label, pid_t daemon_pid)
 	       p == daemon_pid;
 }
 
+/* Is the holder record uvfsd's own (own=1: its contexts, which hold the
+ * namespace root; or a handle labelled with its pid, from a uvfsd that
+ * does not say own=)? */
+static bool own_holder(const struct rec *rc, pid_t daemon_pid)
+{
+	return rec_long(rc, "own", 0) != 0 ||
+	       daemon_label(rec_val(rc, "label"), daemon_pid);
+}
+
 /* pids of the process records, in order, each once. */
 static size_t procs_of(const struct reply *r, pid_t daemon_pid, long **out)
 {
@@ -286,20 +295,23 @@ static void show_request(FILE *out, const struct rec *rc)
 }
 
 static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
-			bool verbose);
+			bool verbose, bool own_too);
 
 int show_holders(FILE *out, const struct reply *r, pid_t daemon_pid,
 		 bool verbose)
 {
+	bool all = verbose;
+
 	/* the kernel's references alone keep it busy: say so, they are
-	 * then what blocks (a close or a FORGET still on its way) */
-	if (!verbose && holders_pass(NULL, r, daemon_pid, false) == 0)
-		verbose = true;
-	return holders_pass(out, r, daemon_pid, verbose);
+	 * then what blocks (a close or a FORGET still on its way); uvfsd's
+	 * own contexts only when asked, they are nothing a user can end */
+	if (!verbose && holders_pass(NULL, r, daemon_pid, false, false) == 0)
+		all = true;
+	return holders_pass(out, r, daemon_pid, all, verbose);
 }
 
 static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
-			bool verbose)
+			bool verbose, bool own_too)
 {
 	long *procs;
 	size_t np = procs_of(r, daemon_pid, &procs);
@@ -329,14 +341,24 @@ static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 		const char *host = rec_val(&rc, "host");
 		long p = 0;
 		bool node = kind && strcasecmp(kind, "node") == 0;
-		bool skip = daemon_label(label, daemon_pid) ||
-			    (label && sscanf(label, "pid %ld", &p) == 1 &&
+		bool own = own_holder(&rc, daemon_pid);
+		bool skip = (own && !own_too) ||
+			    (!own && label && sscanf(label, "pid %ld", &p) == 1 &&
 			     has_pid(procs, np, p)) ||
 			    (node && !verbose);
 		if (!skip) {
 			lines++;
 			if (!out)
 				;
+			else if (own && node)   /* the FUSE root inode */
+				fprintf(out, "  kernel reference %s (uvfsd's "
+					"own: the FUSE mount's root)\n",
+					host ? host : "?");
+			else if (own)
+				fprintf(out, "  %s %s (uvfsd's own context "
+					"%ld)\n", kind ? kind : "?",
+					host ? host : "?",
+					rec_long(&rc, "ctx", 0));
 			else if (kind && strcasecmp(kind, "child") == 0)
 				fprintf(out, "  mount %s\n", host ? host : "?");
 			else if (node)
@@ -356,7 +378,7 @@ static int holders_pass(FILE *out, const struct reply *r, pid_t daemon_pid,
 }
 
 void show_holders_json(const struct reply *r, const char *target,
-		       pid_t daemon_pid)
+		       pid_t daemon_pid, bool verbose)
 {
 	struct json j;
 	struct rec rc;
@@ -444,7 +466,8 @@ void show_holders_json(const struct reply *r, const char *target,
 		if (rec_get(r, i, "holder", &rc))
 			continue;
 		const char *label = rec_val(&rc, "label");
-		if (!daemon_label(label, daemon_pid)) {
+		bool own = own_holder(&rc, daemon_pid);
+		if (!own || verbose) {
 			long fd = rec_long(&rc, "fd", -1);
 			json_object_begin(&j);
 			json_kstr(&j, "kind", rec_val(&rc, "kind"));
@@ -460,6 +483,7 @@ void show_holders_json(const struct reply *r, const char *target,
 			const char *kind = rec_val(&rc, "kind");
 			json_kbool(&j, "blocks",
 				   !kind || strcasecmp(kind, "node") != 0);
+			json_kbool(&j, "own", own);
 			json_object_end(&j);
 		}
 		free(rc.buf);

@@ -694,7 +694,7 @@ static int cmd_holders(int argc, char **argv)
 	}
 	pid_t self = daemon_pid(t.sock);
 	if (json)
-		show_holders_json(&r, t.ns, self);
+		show_holders_json(&r, t.ns, self, opt_verbose);
 	else if (show_holders(stdout, &r, self, opt_verbose) == 0)
 		printf("nothing holds %s\n", path);
 	reply_free(&r);
@@ -937,8 +937,10 @@ static const struct cmd cmds[] = {
 	  "line per process (its working directory or root inside, how many\n"
 	  "files it has open there), the child mounts, and contexts of\n"
 	  "programs embedding the library.  uvfsd itself is left out.\n"
-	  "  -v, --verbose  every open file, and the kernel's references\n"
-	  "                 (cached lookups: they do not block the unmount)\n"
+	  "  -v, --verbose  every open file, the kernel's references\n"
+	  "                 (cached lookups: they do not block the unmount),\n"
+	  "                 and uvfsd's own contexts (at the namespace root),\n"
+	  "                 said to be its own\n"
 	  "  --json         one JSON document (docs/json.md)",
 	  cmd_holders },
 	{ "stats", "stats [--json]",

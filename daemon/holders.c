@@ -335,14 +335,46 @@ static void add_requests(struct control *c, const char *target, pid_t peer,
 	free(v);
 }
 
-/* holder records, then process records, then request records.  => the library's holder count,
- * or -errno. */
+/* Is h uvfsd's own: something no user can end, which fuser(1) would not
+ * name either?  Every context of the namespace is uvfsd's (the FUSE front
+ * end's pool, the control server's, the mount table's replay): a process
+ * reaches the namespace only through the FUSE mount, where what it opens
+ * is a handle with no context, labelled "pid N" after it, and what the
+ * kernel looks up is a node.  So: a context's working directory, root or
+ * descriptor (each of the pool's contexts has its cwd and root at the
+ * namespace root), a handle uvfsd opened through its own mount, and the
+ * node of the namespace root, which the kernel holds for as long as the
+ * FUSE mount is there (its root inode).  Other nodes are the kernel's
+ * references, which an unmount invalidates; children are mounts. */
+static bool own_holder(const struct uvfs_holder *h, pid_t self)
+{
+	long pid;
+
+	switch (h->kind) {
+	case UVFS_HOLDER_CWD:
+	case UVFS_HOLDER_ROOT:
+		return true;
+	case UVFS_HOLDER_FILE:
+		return h->ctx_id != 0 ||
+		       (sscanf(h->ctx_label, "pid %ld", &pid) == 1 &&
+			pid == (long)self);
+	case UVFS_HOLDER_NODE:
+		return strcmp(h->path, "/") == 0;
+	case UVFS_HOLDER_CHILD:
+		break;
+	}
+	return false;
+}
+
+/* holder records (own=1: uvfsd's own, own_holder), then process records,
+ * then request records.  => the library's holder count, or -errno. */
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, pid_t peer, struct sbuf *r)
 {
 	struct uvfs_holder *h;
 	size_t n;
 	char hp[PATH_MAX + 1024];
+	pid_t self = getpid();
 	int err;
 
 	err = uvfs_holders(ctx, target, &h, &n);
@@ -357,6 +389,7 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 		sbuf_add_kv(r, "path", h[i].path);
 		control_host_path(c, h[i].path, hp, sizeof(hp));
 		sbuf_add_kv(r, "host", hp);
+		sbuf_add_kvu(r, "own", own_holder(&h[i], self));
 		sbuf_adds(r, "\n");
 	}
 	free(h);
@@ -366,6 +399,10 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	return (int)n;
 }
 
+/* Every node is the kernel's: the FUSE front end is the only user of the
+ * node API in uvfsd, and a node carries the id of the context that looked
+ * it up (one of the front end's), never 0.  Counting only nodes of no
+ * context as the kernel's, nodes_only was never true. */
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    bool *nodes_only)
 {
@@ -377,7 +414,7 @@ size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 		return 0;
 	*nodes_only = true;
 	for (size_t i = 0; i < n; i++)
-		if (h[i].kind != UVFS_HOLDER_NODE || h[i].ctx_id != 0)
+		if (h[i].kind != UVFS_HOLDER_NODE)
 			*nodes_only = false;
 	free(h);
 	return n;

@@ -149,16 +149,23 @@ void service_log_to_syslog(void)
 
 /* ---- the mount table file ---------------------------------------------- */
 
-/* fstab's escapes: space, tab, newline, backslash as \ooo. */
+/* fstab's escapes: space, tab, newline, backslash as \ooo; an empty
+ * field as "-".  Also '#' (a line that starts with one is a comment: a
+ * source "#x" was skipped at the next start, its mount lost) and a field
+ * that is "-" itself (\055: read back, "-" is the empty field). */
 static void put_field(FILE *f, const char *s)
 {
 	if (!*s) {
 		fputs("-", f);
 		return;
 	}
+	if (strcmp(s, "-") == 0) {
+		fputs("\\055", f);
+		return;
+	}
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c <= ' ' || c == '\\' || c == 0x7f)
+		if (c <= ' ' || c == '\\' || c == '#' || c == 0x7f)
 			fprintf(f, "\\%03o", c);
 		else
 			fputc(c, f);
@@ -220,6 +227,8 @@ struct kept {
 static struct {
 	struct kept *v;
 	size_t n;
+	bool unread;            /* the table could not be read (all of it):
+				 * not to be rewritten (service_watch_start) */
 } kept;
 
 static void kept_add(const char *raw, const char *target)
@@ -247,10 +256,15 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 	size_t cap = 0;
 	int n = 0, lineno = 0;
 
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		kept.unread = true;
+		return -errno;
+	}
 	if (uvfs_ctx_new(u, NULL, &ctx)) {
 		fclose(f);
+		kept.unread = true;
 		return -ENOMEM;
 	}
 	uvfs_ctx_set_label(ctx, "mount table");
@@ -277,10 +291,11 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 			free(raw);
 			continue;
 		}
-		for (int i = 0; i < k; i++)
-			unescape(fld[i]);
+		/* "-" is the empty field, "\055" a "-" (put_field) */
 		const char *opts = k > 3 && strcmp(fld[3], "-") ? fld[3] : "";
 		const char *src = strcmp(fld[0], "-") ? fld[0] : "";
+		for (int i = 0; i < k; i++)
+			unescape(fld[i]);
 		int err = mkdirs(ctx, fld[1]);
 		if (!err)
 			err = uvfs_mount(ctx, fld[2], src, fld[1], opts);
@@ -295,9 +310,14 @@ int service_mtab_replay(struct uvfs *u, const char *path)
 		}
 		free(raw);
 	}
+	int err = ferror(f) ? -EIO : 0;
 	free(line);
 	fclose(f);
 	uvfs_ctx_free(ctx);
+	if (err) {              /* what was made stays; the rest is unread */
+		kept.unread = true;
+		return err;
+	}
 	return n;
 }
 
@@ -334,8 +354,11 @@ static char *mtab_text(struct uvfs *u)
 		struct kept *k = &kept.v[j];
 		bool seen = false;
 
+		/* (not the namespace root's own mount: nothing is ever
+		 * mounted on "/", a line there stays as the replay said) */
 		for (size_t i = 0; k->target && i < n && !seen; i++)
-			seen = strcmp(mi[i].target, k->target) == 0;
+			seen = mi[i].parent_id != 0 &&
+			       strcmp(mi[i].target, k->target) == 0;
 		if (seen) {     /* mounted there since: the line goes */
 			free(k->raw);
 			free(k->target);
@@ -517,6 +540,15 @@ int service_watch_start(struct uvfs *u, const char *fuse_mnt,
 	pthread_mutex_lock(&w.lock);
 	if (w.ended || w.running)
 		goto out;
+	/* a table the replay could not read (a permission, an I/O error)
+	 * is left as it is: a rewrite would replace its lines with the
+	 * mounts made, and they would be lost */
+	if (mtab && kept.unread) {
+		fprintf(stderr, "uvfsd: the mount table %s could not be read; "
+			"it is left as it is, and mounts are not kept in it "
+			"until uvfsd is started again\n", mtab);
+		mtab = NULL;
+	}
 	w.u = u;
 	w.fuse_mnt = fuse_mnt;
 	w.mtab = mtab;

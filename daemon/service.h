@@ -29,15 +29,18 @@ void service_find_servers(void);
 void service_log_to_syslog(void);
 
 /* Makes the mounts of the mount table file (one per line, fstab's
- * fields: SOURCE TARGET TYPE OPTIONS, octal escapes \040; '#' comments)
+ * fields: SOURCE TARGET TYPE OPTIONS, octal escapes \040; '#' comments;
+ * "-" an empty field, \055 a "-")
  * in the namespace, creating the mount points; a line that fails is
  * reported on stderr and skipped.  A missing file is an empty table.
- * => the number of mounts made, or -errno (the file cannot be read). */
+ * => the number of mounts made, or -errno (the file cannot be read, or
+ * not to its end: the watcher then leaves it as it is). */
 int service_mtab_replay(struct uvfs *u, const char *path);
 
 /* Starts the watcher thread: every second it logs what changed in the
  * file servers (lost, restarted and recovered, dead) on stderr, and, with
- * mtab non-NULL, rewrites that file (atomically) when the mounts changed.
+ * mtab non-NULL, rewrites that file (atomically) when the mounts changed,
+ * unless the replay could not read it.
  * fuse_mnt names mounts in messages.  => 0 or -errno. */
 int service_watch_start(struct uvfs *u, const char *fuse_mnt,
 			const char *mtab);

@@ -7,7 +7,8 @@
 #   - `uvfs mount --help` lists every type with its options (the drivers'
 #     own descriptions), `--version` for uvfs and uvfsd;
 #   - holders: one line per process with a count of its open files, uvfsd
-#     itself left out, the kernel's references only with -v; control
+#     itself left out (of the FUSE root's too: its own contexts, marked
+#     as its own, only with -v), the kernel's references only with -v; control
 #     bytes in names and process names (another user's) shown as '?';
 #   - `uvfs mounts`: a tree, -o columns, --raw, -n, -t and -S filters;
 #     `uvfs mountpoint` answers as mountpoint(1) (0, or 32 for no);
@@ -187,6 +188,50 @@ if ! "$UVFS" umount "$MNT/m" >"$WORK/umount.out" 2>&1; then
 fi
 "$UVFS" -m "$MNT" mounts -n -o path | grep -qx /m && fail "$MNT/m still mounted"
 alive
+
+note "holders of the FUSE root: uvfsd's own contexts only with -v, marked"
+# Every context of uvfsd (its FUSE request pool, the control server's) has
+# its working directory and root at the namespace root, and the kernel
+# holds the root's node as long as it is mounted: none of it is anything a
+# user can end, and fuser(1) would not name it.  Left out, a process
+# working there is listed alone; -v shows them, said to be uvfsd's own.
+(cd "$MNT" && exec sleep 300) &
+SLEEPER=$!
+BG_PIDS+=($SLEEPER)
+for _ in $(seq 50); do
+	[ "$(readlink /proc/$SLEEPER/cwd)" = "$MNT" ] && break
+	sleep 0.1
+done
+expect 0 "$UVFS" holders "$MNT"
+echo "$OUT"
+grep -qx "  pid $SLEEPER (sleep): cwd $MNT" <<<"$OUT" ||
+	fail "holders of the root lacks the process there: $OUT"
+grep -Eq "^  (cwd|root|file|node|kernel reference) " <<<"$OUT" &&
+	fail "holders of the root lists uvfsd's own: $OUT"
+grep -q "uvfsd" <<<"$OUT" && fail "holders of the root names uvfsd: $OUT"
+expect 0 "$UVFS" holders -v "$MNT"
+grep -qx "  cwd $MNT (uvfsd's own context [0-9]*)" <<<"$OUT" &&
+	grep -qx "  root $MNT (uvfsd's own context [0-9]*)" <<<"$OUT" &&
+	grep -qx "  kernel reference $MNT (uvfsd's own: the FUSE mount's root)" <<<"$OUT" ||
+	fail "holders -v of the root: uvfsd's own not shown as such: $OUT"
+grep -qx "  pid $SLEEPER (sleep): cwd $MNT" <<<"$OUT" ||
+	fail "holders -v of the root lacks the process: $OUT"
+expect 0 "$UVFS" holders --json "$MNT"
+json_check '[p["pid"] for p in d["processes"]] == ['"$SLEEPER"']'
+json_check 'all(h["own"] is False for h in d["holders"])'
+json_check 'not [h for h in d["holders"] if h["kind"] in ("cwd", "root") or h["path"] == "/"]'
+expect 0 "$UVFS" holders -v --json "$MNT"
+json_check 'all(isinstance(h["own"], bool) for h in d["holders"])'
+json_check 'any(h["own"] and h["kind"] == "cwd" and h["label"] == "uvfsd" for h in d["holders"])'
+json_check 'all(h["own"] == (h["kind"] in ("cwd", "root") or h["path"] == "/") for h in d["holders"])'
+kill "$SLEEPER"
+wait "$SLEEPER" 2>/dev/null
+cd "$WORK"
+# the process gone: what is left is the kernel's references below the
+# root, its child mounts, or nothing; no line for uvfsd still
+expect 0 "$UVFS" holders "$MNT"
+grep -Eqvx "  mount $MNT/.*|  kernel reference $MNT/.*|nothing holds $MNT" <<<"$OUT" &&
+	fail "holders of the root, with no process there: $OUT"
 
 note "control bytes in names and process names: '?' for people"
 # Another user chooses both: a file name that forges a holder line and

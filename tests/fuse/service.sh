@@ -5,7 +5,9 @@
 #     the root comes from SOURCE), and an /etc/fstab line mounted with
 #     `mount MOUNTPOINT` against a temporary fstab (mount -T);
 #   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
-#   - --mtab: the inner mounts come back after a restart;
+#   - --mtab: the inner mounts come back after a restart (a source that
+#     starts with '#', or is '-', as it was); a table uvfsd cannot read is
+#     left as it is;
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
 #   - a file server's recovery is logged ("restarted as PID"), on stderr
 #     in the foreground, to syslog once forked (a /dev/log of the test's
@@ -95,9 +97,15 @@ printf '# a test fstab\nmemfs %s fuse.uvfsd allow_other,nosuid,mtab=%s 0 0\n' \
 	"$M2" "$WORK/m2.mtab" >"$WORK/fstab"
 mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 failed"
 mounted "$M2" || fail "$M2 not mounted from the fstab line"
-mkdir "$M2/inner" "$M2/inner 2"
+mkdir "$M2/inner" "$M2/inner 2" "$M2/hash" "$M2/dash"
 expect 0 "$UVFS" mount -t memfs -o size=1m src1 "$M2/inner"
 expect 0 "$UVFS" mount -t memfs "a source" "$M2/inner 2"
+# a source that starts with '#' (a line of it read as a comment) and one
+# that is "-" (the table's word for none)
+expect 0 "$UVFS" mount -t memfs "#hash" "$M2/hash"
+expect 0 "$UVFS" mount -t memfs - "$M2/dash"
+expect 0 "$UVFS" -m "$M2" mounts -n -o path,source --raw
+grep -qx '/dash -' <<<"$OUT" || fail "a source '-' is not '-': $OUT"
 echo "gone after restart" >"$M2/inner/file"
 for _ in $(seq 50); do
 	grep -q 'a\\040source /inner\\0402 memfs' "$WORK/m2.mtab" 2>/dev/null && break
@@ -113,22 +121,63 @@ mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 (again) failed"
 expect 0 "$UVFS" -m "$M2" mounts -n -o path,source,fstype,options --raw
 grep -qx '/inner src1 memfs size=1m' <<<"$OUT" || fail "not back: $OUT"
 grep -qx '/inner\\x202 a\\x20source memfs ' <<<"$OUT" || fail "not back: $OUT"
+grep -qx '/hash #hash memfs ' <<<"$OUT" || fail "a source '#hash' not back: $OUT"
+grep -qx '/dash - memfs ' <<<"$OUT" || fail "a source '-' not back as '-': $OUT"
 [ -e "$M2/inner/file" ] && fail "a memfs kept its files across a restart?"
 expect 0 "$UVFS" shutdown "$M2"
 wait_gone "$M2"
 
 note "the table keeps the lines it could not mount, and a mount made just before the stop"
-printf 'none /gone nosuchtype -\nnot a line\n' >>"$WORK/m2.mtab"
+# (a line on the namespace root too: it cannot be mounted there, and is
+# kept as uvfsd says; the root's own mount was taken for a mount at its
+# target, and the line dropped at the first rewrite)
+printf 'none /gone nosuchtype -\nnot a line\nonroot / memfs -\n' >>"$WORK/m2.mtab"
 mount -T "$WORK/fstab" "$M2" || fail "mount -T fstab $M2 (a third time) failed"
 mkdir "$M2/late"
 expect 0 "$UVFS" mount -t memfs late "$M2/late"
 expect 0 "$UVFS" shutdown "$M2"
 wait_gone "$M2"
 for want in 'none /gone nosuchtype -' 'not a line' 'late /late memfs -' \
-	    'src1 /inner memfs size=1m'; do
+	    'src1 /inner memfs size=1m' 'onroot / memfs -'; do
 	grep -qxF "$want" "$WORK/m2.mtab" ||
 		fail "'$want' is not in the table after the stop: $(cat "$WORK/m2.mtab")"
 done
+
+# A table uvfsd cannot read (here: mode 000, and uvfsd without the
+# capabilities that let root read anything) is left as it is: the
+# watcher rewrote it at once with the mounts made, none, and its lines
+# were gone for good.
+note "a table it cannot read is left as it is"
+if command -v setpriv >/dev/null; then
+	M5=$WORK/m5
+	mkdir "$M5"
+	printf 'keep1 /k1 memfs size=1m\nkeep2 /k2 memfs -\n' >"$WORK/m5.mtab"
+	chmod 000 "$WORK/m5.mtab"
+	cp -p "$WORK/m5.mtab" "$WORK/m5.mtab.orig"
+	setpriv --bounding-set=-dac_override,-dac_read_search \
+		"$UVFSD" -f "$M5" --socket "$CTL/m5.sock" \
+		--mtab "$WORK/m5.mtab" >"$WORK/m5.log" 2>&1 &
+	M5_PID=$!
+	BG_PIDS+=($M5_PID)
+	for _ in $(seq 100); do
+		"$UVFS" -m "$M5" stats >/dev/null 2>&1 && break
+		running_child "$M5_PID" || fail "uvfsd without DAC capabilities: $(cat "$WORK/m5.log")"
+		sleep 0.1
+	done
+	grep -q "cannot read the mount table $WORK/m5.mtab" "$WORK/m5.log" ||
+		fail "no word of the unreadable table: $(cat "$WORK/m5.log")"
+	mkdir "$M5/late" && expect 0 "$UVFS" mount -t memfs late "$M5/late"
+	sleep 1.5                       # the watcher's period, and more
+	cmp -s "$WORK/m5.mtab" "$WORK/m5.mtab.orig" ||
+		fail "the unreadable table was rewritten: $(cat "$WORK/m5.mtab")"
+	[ ! -e "$WORK/m5.mtab.new" ] || fail "a m5.mtab.new left"
+	expect 0 "$UVFS" shutdown "$M5"
+	wait_gone "$M5"
+	cmp -s "$WORK/m5.mtab" "$WORK/m5.mtab.orig" ||
+		fail "the unreadable table was rewritten at the stop: $(cat "$WORK/m5.mtab")"
+else
+	skip_part "setpriv (util-linux) is not installed"
+fi
 
 note "readiness on NOTIFY_SOCKET"
 M3=$WORK/m3

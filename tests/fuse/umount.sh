@@ -4,7 +4,7 @@
 # clean close, the covered directory shows again), lazy (gone at once, the
 # open file keeps reading), revoke (one file's descriptors only), and a
 # normal unmount that succeeds once nothing holds the mount (the kernel's
-# cached entries do not count).
+# cached entries do not count, nor their FORGETs late in coming).
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -150,5 +150,64 @@ wait_child "$RPID" 5
 [ $? = 255 ] && fail "the revoke still waits after the forced unmount"
 [ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
 
+stop_daemon
+
+# A normal unmount waits up to about a second for the kernel's FORGETs
+# after it told the kernel to drop its entries, when only the kernel's
+# references (nodes) hold the mount; 30 ms otherwise.  The FORGETs come
+# when a FUSE worker reads them: here the only worker (max_threads=1)
+# waits in another, suspended mount, and is let go 0.2 s into the
+# unmount.  The nodes carry the id of the context that looked them up
+# (the front end's), and the longer wait was taken only for nodes of no
+# context: it never was, and such an unmount answered busy, naming the
+# kernel's references.
+note "a normal unmount waits for FORGETs a busy worker reads late"
+start_daemon -o max_threads=1
+cd "$WORK"
+mkdir -p "$MNT/a" "$MNT/b"
+expect 0 "$UVFS" mount -t memfs none "$MNT/a"
+expect 0 "$UVFS" mount -t memfs none "$MNT/b"
+mkdir "$MNT/b/d"
+for i in 1 2 3 4 5 6 7 8; do echo "$i" >"$MNT/b/d/f$i"; done
+ls -lR "$MNT/b" >/dev/null              # the kernel's entries, its nodes
+echo data >"$MNT/a/f"
+exec 7<"$MNT/a/f"
+expect 0 "$UVFS" suspend "$MNT/a"
+# the one worker waits in /a: a read holds no directory of the kernel's
+# (a lookup would hold /a's, and the kernel's invalidation of /b would
+# wait for it)
+cat <&7 >/dev/null &
+SPID=$!
+BG_PIDS+=($SPID)
+exec 7<&-
+sleep 0.3
+running_child "$SPID" || fail "the read did not wait in the suspended mount"
+OUT=$(python3 - "$CTL/uvfsd.sock" <<'PY'
+import socket, sys, time
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    return s
+def answer(s):                           # the daemon closes after it
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return buf.decode(errors="replace") or "eof"
+        buf += d
+u, r = conn(), conn()
+u.sendall(b"umount /b\n")
+time.sleep(0.2)
+r.sendall(b"resume /a\n")
+print(answer(u).splitlines()[0])
+print(answer(r).splitlines()[0])
+PY
+)
+[ "$OUT" = "ok
+ok" ] || fail "the unmount did not wait for the late FORGETs: $OUT"
+wait_child "$SPID" 5
+[ $? = 255 ] && fail "the read still waits after the resume"
+"$UVFS" -m "$MNT" mounts -n -o path | grep -qx /b && fail "/b still mounted"
+expect 0 "$UVFS" umount "$MNT/a"
 stop_daemon
 echo PASS

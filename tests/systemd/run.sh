@@ -13,7 +13,10 @@
 #     spawned), the inner mounts (memfs, hostfs) kept in
 #     /var/lib/uvfs/INSTANCE.mtab and back at the next start;
 #   - a crash (SIGKILL; Restart=on-failure): the next start's ExecStartPre
-#     clears the dead mount, and it starts again with the inner mount back.
+#     clears the dead mount, and it starts again with the inner mount back;
+#   - restarts: a crash would be restarted, a clean stop (exit 0) and a
+#     usage error (a bad UVFSD_OPTS: exit 2, RestartPreventExitStatus=)
+#     would not (the start limits are verify.sh's).
 # NoNewPrivileges=yes is applied (setpriv --no-new-privs); the seccomp
 # filters of the unit are not (systemd-analyze verify checks them).
 # Exit 0 pass, 1 fail, 77 skip (not root, no /dev/fuse, no unshare).
@@ -60,6 +63,16 @@ inst=$(systemd-escape --path "$mnt")
 
 key() { sed -n "s/^$1=//p" "$unit"; }
 [ "$(key Restart)" = on-failure ] || fail "Restart=$(key Restart)"
+# would_restart STATUS: would systemd start it again after its main
+# process ended so (a number: an exit status; SIGKILL, ...: a signal)?
+# Restart=on-failure: after a signal or a non-zero exit, unless the
+# status is one of RestartPreventExitStatus=.
+would_restart() {
+	local prevent
+	prevent=" $(key RestartPreventExitStatus) "
+	case $prevent in *" $1 "*) return 1 ;; esac
+	[ "$1" != 0 ]
+}
 [ "$(key KillMode)" = mixed ] || fail "KillMode=$(key KillMode)"
 stop_s=$(key TimeoutStopSec)
 [ -n "$stop_s" ] || fail "no TimeoutStopSec="
@@ -121,6 +134,15 @@ start() {
 	mounted || fail "READY=1 but $mnt is not mounted"
 }
 
+echo "== a usage error (a bad UVFSD_OPTS): exit 2, not restarted"
+run_pre
+UVFSD_OPTS="--no-such-option"
+eval "$(expand "$(key ExecStart)")" >"$tmp/usage.log" 2>&1
+rc=$?
+[ $rc = 2 ] || fail "uvfsd exited $rc for a bad option, not 2: $(cat "$tmp/usage.log")"
+would_restart $rc && fail "a usage error would be restarted, at every start the same"
+mounted && fail "mounted after a usage error"
+
 echo "== start"
 opts="-o allow_other"          # as /etc/default/uvfsd-INSTANCE would give
 start
@@ -159,6 +181,7 @@ wait "$main"
 rc=$?
 main=
 [ $rc = 0 ] || fail "uvfsd exited $rc after SIGTERM: $(cat "$tmp/uvfsd.log")"
+would_restart $rc && fail "a clean stop would be restarted"
 mounted && fail "$mnt still mounted after the stop"
 pgrep -f "uvfsd -f $mnt( |$)" >/dev/null && fail "a uvfsd of $mnt is left"
 # (systemd's KillMode=mixed would SIGKILL what is left: nothing should be)
@@ -173,6 +196,7 @@ start
 [ "$(cat "$mnt/h/file")" = host ] || fail "the hostfs mount is not back"
 
 echo "== a crash (SIGKILL), and the restart"
+would_restart SIGKILL || fail "a crash would not be restarted"
 kill -KILL "$main"
 wait "$main" 2>/dev/null
 main=
