@@ -81,6 +81,11 @@ struct tslot {
 	int gfd[GCACHE];
 	unsigned gnext;
 	struct freq rec;
+	struct uvfs_intr *intr;         /* the thread's own: set to the
+					   request in progress (req_begin),
+					   so that FUSE INTERRUPT ends its
+					   wait at a suspended mount; NULL
+					   when it could not be made */
 	struct tslot *prev, *next;      /* on uf->slots */
 };
 

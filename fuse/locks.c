@@ -53,6 +53,9 @@ static int lock_call(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		fuse_req_interrupt_func(req, interrupted, w);
 	}
 	req_begin(req, NODE(uf, ino), what);
+	if (w)          /* the INTERRUPT is the lock wait's (uvfs_intr's arm
+			   would take it over): not the gate's then */
+		uvfs_intr_set(NULL, NULL);
 	err = uvfs_file_lock(FH(fi)->f, fi->lock_owner, flock, cmd, fl, pid,
 			     w);
 	req_end(uf);

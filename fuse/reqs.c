@@ -33,7 +33,13 @@
  *
  * A request in progress: req_begin fills the slot's record (op != NULL),
  * req_end clears it.  A handler that begins twice keeps the first begin;
- * the first end ends it.  The record is written by its thread only, under
+ * the first end ends it.  Between the two the request is also the
+ * thread's interruption (uvfs_intr_set): should the library wait at a
+ * suspended mount for it, the kernel's INTERRUPT (the caller got a
+ * signal: killed, ^C) ends the wait and the request answers EINTR, where
+ * the caller would otherwise stay in D state until the resume.  Every
+ * handler replies only after req_end, so the request the library arms
+ * is never one already answered.  The record is written by its thread only, under
  * a sequence count (odd while it changes), and read by the lister without
  * the writer's help: a lister that sees the count change reads again.
  *
@@ -120,8 +126,28 @@ static void slot_exit(void *arg)
 	}
 	pthread_mutex_unlock(&slots_lock);
 	slot_close_groups(s);
+	uvfs_intr_free(s->intr);
 	my_slot = NULL;
 	free(s);
+}
+
+/* FUSE INTERRUPT of a request whose thread waits at a closed gate. */
+static void intr_fired(fuse_req_t req, void *data)
+{
+	(void)req;
+	uvfs_intr_cancel(data);
+}
+
+/* The library is about to wait for req (waiting 1), or is done (0):
+ * libfuse calls intr_fired at once if the INTERRUPT came already, and
+ * its unregistering waits for a call in progress, as uvfs_intr's arm
+ * must. */
+static void intr_arm(void *req, struct uvfs_intr *w, int waiting)
+{
+	if (waiting)
+		fuse_req_interrupt_func(req, intr_fired, w);
+	else
+		fuse_req_interrupt_func(req, NULL, NULL);
 }
 
 static void key_init(void)
@@ -149,6 +175,7 @@ static struct tslot *slot_of(struct uvfs_fuse *uf)
 			free(s);
 			return NULL;
 		}
+		s->intr = uvfs_intr_new(intr_arm); /* NULL: uninterruptible */
 		my_slot = s;
 	}
 	pthread_mutex_lock(&slots_lock);
@@ -310,6 +337,8 @@ void req_begin(fuse_req_t req, struct uvfs_node *nd, const char *op)
 	atomic_store_explicit(&r->start_ns, now_ns(), memory_order_release);
 	atomic_store_explicit(&r->op, op, memory_order_release);
 	atomic_store_explicit(&r->seq, q + 2, memory_order_release);
+	if (s->intr)
+		uvfs_intr_set(s->intr, req);
 }
 
 void req_end(struct uvfs_fuse *uf)
@@ -323,6 +352,7 @@ void req_end(struct uvfs_fuse *uf)
 	r = &s->rec;
 	if (!atomic_load_explicit(&r->op, memory_order_relaxed))
 		return;
+	uvfs_intr_set(NULL, NULL);
 	q = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, q + 1, memory_order_relaxed);
 	atomic_store_explicit(&r->op, NULL, memory_order_release);

@@ -299,6 +299,7 @@ int main(void)
 		T(test_suspend_resume),
 		T(test_suspend_errors),
 		T(test_suspend_revoked_file),
+		T(test_suspend_interrupt),
 		T(test_fstype_unregister),
 		T(test_fstype_unregister_timeout),
 		T(test_fstype_unregister_detached),

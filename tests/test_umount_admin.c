@@ -1,6 +1,6 @@
 /*
  * test_umount_admin.c - suspend and resume (callers wait at the gate
- * and carry on), unregistering a file-system type (its instances
+ * and carry on, or give up when their front end cancels the wait), unregistering a file-system type (its instances
  * unmounted; lazily, a wait that times out while a file is open),
  * registering a type twice, and bad input.
  * Included by test_umount.c (it uses that file's fixture, counters and
@@ -130,6 +130,159 @@ static void test_suspend_revoked_file(void **state)
 	assert_int_equal(b.result, -EIO);
 	OK(uvfs_close(R, b.fd));
 	OK(uvfs_umount(R, "/mnt/x", 0));
+	assert_only_root(live);
+}
+
+/* An interruption (uvfs_intr) as a front end keeps one: what the library
+ * told it, and whether its arm cancels at once (an INTERRUPT that came
+ * before the wait). */
+struct intr_rec {
+	atomic_int armed, disarmed;
+	int cancel_in_arm;
+};
+
+static void intr_rec_arm(void *data, struct uvfs_intr *w, int waiting)
+{
+	struct intr_rec *ir = data;
+
+	if (!waiting) {
+		atomic_fetch_add(&ir->disarmed, 1);
+		return;
+	}
+	atomic_fetch_add(&ir->armed, 1);
+	if (ir->cancel_in_arm)
+		uvfs_intr_cancel(w);
+}
+
+struct intr_stat {
+	pthread_t thread;
+	struct uvfs_ctx *ctx;
+	struct uvfs_intr *w;
+	struct intr_rec *ir;
+	int cancel_first;       /* cancelled after the set, before the call */
+	atomic_int done;
+	int result;
+	double ms;              /* how long the stat took */
+};
+
+static void *intr_stat_main(void *arg)
+{
+	struct intr_stat *b = arg;
+	struct stat st;
+	double t0 = now_ms();
+
+	uvfs_intr_set(b->w, b->ir);
+	if (b->cancel_first)
+		uvfs_intr_cancel(b->w);
+	b->result = uvfs_stat(b->ctx, "/mnt/x/f", &st);
+	uvfs_intr_set(NULL, NULL);
+	b->ms = now_ms() - t0;
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void intr_stat_start(struct intr_stat *b, struct uvfs_ctx *c,
+			    struct uvfs_intr *w, struct intr_rec *ir)
+{
+	b->ctx = c;
+	b->w = w;
+	b->ir = ir;
+	atomic_store(&b->done, 0);
+	b->result = 1;
+	assert_int_equal(pthread_create(&b->thread, NULL, intr_stat_main, b),
+			 0);
+}
+
+/* Waits up to ms for the thread; fails (without joining) if it hangs. */
+static void intr_stat_wait(struct intr_stat *b, int ms)
+{
+	double end = now_ms() + ms;
+
+	while (!atomic_load(&b->done)) {
+		if (now_ms() > end)
+			fail_msg("the interruptible stat hangs");
+		sleep_ms(5);
+	}
+	pthread_join(b->thread, NULL);
+}
+
+/* A caller that gives up while waiting at a suspended mount (FUSE
+ * INTERRUPT: the process was killed) gets -EINTR at once and never
+ * entered the file system, and the gate is whole after it: the resume,
+ * another suspend and a plain unmount go through. */
+static void test_suspend_interrupt(void **state)
+{
+	struct intr_rec ir = { 0 };
+	struct intr_stat b = { 0 };
+	struct uvfs_intr *w = uvfs_intr_new(intr_rec_arm);
+	struct uvfs_ctx *c;
+	uint64_t live;
+	double end;
+
+	(void)state;
+	assert_non_null(w);
+	assert_null(uvfs_intr_new(NULL));
+	live = live_vnodes();
+	mount_x("/mnt/x", NULL);
+	put(R, "/mnt/x/f", "x");
+	c = new_ctx("interrupted");
+	OK(uvfs_suspend(R, "/mnt/x"));
+
+	/* cancelled while it waits */
+	intr_stat_start(&b, c, w, &ir);
+	for (end = now_ms() + 2000; atomic_load(&ir.armed) == 0;) {
+		if (now_ms() > end)
+			fail_msg("the wait at the suspended gate was not armed");
+		sleep_ms(5);
+	}
+	sleep_ms(50);
+	assert_false(atomic_load(&b.done));
+	uvfs_intr_cancel(w);
+	intr_stat_wait(&b, 1000);
+	printf("    a cancelled wait at a suspended mount: %s\n",
+	       errname(b.result));
+	assert_int_equal(b.result, -EINTR);
+	assert_int_equal(atomic_load(&ir.armed), 1);
+	assert_int_equal(atomic_load(&ir.disarmed), 1);
+
+	/* cancelled by the arm itself: the INTERRUPT came first */
+	ir.cancel_in_arm = 1;
+	intr_stat_start(&b, c, w, &ir);
+	intr_stat_wait(&b, 1000);
+	assert_int_equal(b.result, -EINTR);
+	assert_true(b.ms < 500);
+	assert_int_equal(atomic_load(&ir.armed), 2);
+	assert_int_equal(atomic_load(&ir.disarmed), 2);
+	ir.cancel_in_arm = 0;
+
+	/* cancelled before the call: the wait ends as it would begin */
+	b.cancel_first = 1;
+	intr_stat_start(&b, c, w, &ir);
+	intr_stat_wait(&b, 1000);
+	assert_int_equal(b.result, -EINTR);
+	b.cancel_first = 0;
+
+	/* the gate is whole: a waiter without a cancel waits for the
+	 * resume and gets in; a new suspend drains; a plain unmount goes */
+	intr_stat_start(&b, c, w, &ir);
+	sleep_ms(100);
+	assert_false(atomic_load(&b.done));
+	OK(uvfs_resume(R, "/mnt/x"));
+	intr_stat_wait(&b, 2000);
+	assert_int_equal(b.result, 0);
+	OK(uvfs_suspend(R, "/mnt/x"));
+	OK(uvfs_resume(R, "/mnt/x"));
+	/* an open gate: nothing to arm, a cancel changes nothing */
+	b.cancel_first = 1;
+	intr_stat_start(&b, c, w, &ir);
+	intr_stat_wait(&b, 1000);
+	assert_int_equal(b.result, 0);
+	assert_int_equal(atomic_load(&ir.armed), 4);
+	free_ctx(c);
+	OK(uvfs_umount(R, "/mnt/x", 0));
+	uvfs_intr_free(w);
+	uvfs_intr_cancel(NULL);
+	uvfs_intr_free(NULL);
 	assert_only_root(live);
 }
 

@@ -288,6 +288,30 @@ int uvfs_revoke(struct uvfs_ctx *ctx, const char *path);
 int uvfs_suspend(struct uvfs_ctx *ctx, const char *target);
 int uvfs_resume(struct uvfs_ctx *ctx, const char *target);
 
+/*
+ * Interrupting a wait at a suspended mount (FUSE INTERRUPT).  A front end
+ * that hears when a caller gives up makes one uvfs_intr per thread and,
+ * around each request the thread runs for a caller, sets it with the
+ * request's data (uvfs_intr_set(w, data) ... uvfs_intr_set(NULL, NULL)).
+ * When an operation of that thread is about to wait at a mount that is
+ * suspended (or closed for a revoke or an unmount), the library calls
+ * arm(data, w, 1) on that thread with none of its locks held, and after
+ * the wait arm(data, w, 0), which must not return while a
+ * uvfs_intr_cancel(w) that the front end started runs.  uvfs_intr_cancel
+ * (any thread, any time; also from inside arm) ends the wait: the
+ * operation answers -EINTR and never entered the file system.  A cancel
+ * before the wait makes the wait end at once; uvfs_intr_set clears it.
+ * A file's last release and its flush are never cut short, nor are waits
+ * other than at a mount's gate (a directory's lock another waiter holds,
+ * a file server's reply: those have their own deadlines).
+ */
+struct uvfs_intr;
+struct uvfs_intr *uvfs_intr_new(void (*arm)(void *data, struct uvfs_intr *w,
+					     int waiting));
+void uvfs_intr_free(struct uvfs_intr *w);
+void uvfs_intr_set(struct uvfs_intr *w, void *data);
+void uvfs_intr_cancel(struct uvfs_intr *w);
+
 enum uvfs_holder_kind {
 	UVFS_HOLDER_FILE,       /* an open file: fd and path */
 	UVFS_HOLDER_CWD,        /* a context's working directory */

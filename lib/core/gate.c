@@ -56,6 +56,10 @@ static pthread_mutex_t gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 static __thread struct gate_rec *t_recs;  /* this thread's records */
+/* The thread's interruption (uvfs_intr_set), and whether the entry now
+ * being made may use it (gate_enter_intr, around one gate_enter). */
+static __thread struct uvfs_intr *t_intr;
+static __thread bool t_intr_ok;
 /* of no gate (key 0); its count means nothing: every thread's fast path
  * bumps and takes back its count before its first record is made */
 static struct gate_rec rec_none;
@@ -253,14 +257,103 @@ static void count_dropped_locked(struct gate *g, void (**fn)(void *),
 	}
 }
 
+/* ---- interruptions (uvfs_intr) ------------------------------------------
+ * A waiter arms its interruption before it waits at g and disarms it
+ * after: w->gate, under w->lock, says which gate a cancel must wake, and
+ * is cleared before the waiter leaves, so a cancel never touches a gate
+ * its waiter has left.  The cancel sets the flag first and then wakes g
+ * under g->lock, and the waiter reads the flag under g->lock before each
+ * wait: no wakeup is lost.  The front end hears of both (w->arm) with
+ * none of these locks held: its cancel may run inside its arm. */
+static void intr_arm(struct uvfs_intr *w, struct gate *g)
+{
+	pthread_mutex_lock(&w->lock);
+	w->gate = g;
+	pthread_mutex_unlock(&w->lock);
+	w->arm(w->data, w, 1);
+}
+
+static void intr_disarm(struct uvfs_intr *w)
+{
+	w->arm(w->data, w, 0);
+	pthread_mutex_lock(&w->lock);
+	w->gate = NULL;
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct uvfs_intr *uvfs_intr_new(void (*arm)(void *data, struct uvfs_intr *w,
+					     int waiting))
+{
+	struct uvfs_intr *w;
+
+	if (!arm)
+		return NULL;
+	w = sys_calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	if (pthread_mutex_init(&w->lock, NULL) != 0) {
+		free(w);
+		return NULL;
+	}
+	w->arm = arm;
+	return w;
+}
+
+void uvfs_intr_free(struct uvfs_intr *w)
+{
+	if (!w)
+		return;
+	UVFS_VERIFY(w->gate == NULL);   /* not freed by its waiter, waiting */
+	if (t_intr == w)
+		t_intr = NULL;
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void uvfs_intr_set(struct uvfs_intr *w, void *data)
+{
+	if (w) {
+		w->data = data;
+		atomic_store_explicit(&w->cancelled, false,
+				      memory_order_relaxed);
+	}
+	t_intr = w;
+}
+
+void uvfs_intr_cancel(struct uvfs_intr *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	atomic_store_explicit(&w->cancelled, true, memory_order_release);
+	if (w->gate) {
+		pthread_mutex_lock(&w->gate->lock);
+		pthread_cond_broadcast(&w->gate->cv);
+		pthread_mutex_unlock(&w->gate->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+int gate_enter_intr(struct gate *g, struct gate_rec **rec)
+{
+	int r;
+
+	t_intr_ok = true;
+	r = gate_enter(g, rec);
+	t_intr_ok = false;
+	return r;
+}
+
 /* r is this thread's record of g, whose key the fast path saw not open
  * (shut, or GATE_KEY_FENCED); it has taken its increment back: that was
  * a count dropped too (a closer or gate_park may have counted it). */
 static int enter_slow(struct gate *g, struct gate_rec *r,
 		      struct gate_rec **rec)
 {
+	struct uvfs_intr *w = t_intr_ok ? t_intr : NULL;
 	void (*fn)(void *) = NULL;
 	void *arg = NULL;
+	bool armed = false;
 	int ret = 0;
 
 	if (atomic_load_explicit(&g->state, memory_order_relaxed) ==
@@ -292,9 +385,28 @@ static int enter_slow(struct gate *g, struct gate_rec *r,
 			*rec = r;
 			break;
 		}
+		if (w && !armed) {
+			/* about to wait: the front end hears of it with no
+			 * lock of ours held (its cancel takes g->lock) */
+			pthread_mutex_unlock(&g->lock);
+			if (fn)
+				fn(arg);
+			fn = NULL;
+			intr_arm(w, g);
+			armed = true;
+			pthread_mutex_lock(&g->lock);
+			continue;
+		}
+		if (armed && atomic_load_explicit(&w->cancelled,
+						  memory_order_acquire)) {
+			ret = GATE_INTR;
+			break;
+		}
 		pthread_cond_wait(&g->cv, &g->lock);
 	}
 	pthread_mutex_unlock(&g->lock);
+	if (armed)
+		intr_disarm(w);
 	if (fn)
 		fn(arg);
 	return ret;

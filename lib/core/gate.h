@@ -38,6 +38,7 @@
 enum { GATE_OPEN, GATE_CLOSED, GATE_KILLED, GATE_OPEN_FENCED };
 #define GATE_DEAD 1  /* gate_enter: not entered, use deadfs */
 #define GATE_NOMEM 2 /* gate_enter: no memory for this thread's record */
+#define GATE_INTR 3  /* gate_enter_intr: the wait was cancelled (uvfs_intr) */
 
 struct gate_rec;
 
@@ -76,6 +77,29 @@ struct gate_rec {
 void gate_init(struct gate *g);
 /* => nobody can enter any more (the sb has no vnode left). */
 void gate_destroy(struct gate *g);
+
+/* A thread's interruption (uvfs_intr_set, include/uvfs/uvfs.h): what
+ * ends its wait at a closed gate when the caller it works for gives up.
+ * Made and freed by the front end; arm is called by the waiting thread
+ * only, with none of the library's locks held; uvfs_intr_cancel from any
+ * thread at any time.  Lock order: lock > gate->lock. */
+struct uvfs_intr {
+	void (*arm)(void *data, struct uvfs_intr *w, int waiting); /* const */
+	void *data;                     /* the owner thread's: the request */
+	atomic_bool cancelled;          /* set by uvfs_intr_cancel; cleared
+					   by uvfs_intr_set */
+	pthread_mutex_t lock;
+	struct gate *gate;              /* lock: the gate waited at (its
+					   waiter holds one of its vnodes,
+					   so it lives while set), else
+					   NULL */
+};
+
+/* gate_enter for an operation that may fail: a wait at the closed gate
+ * also ends, with GATE_INTR, when the thread's interruption is
+ * cancelled.  Not for what must reach the driver once begun (a file's
+ * release, a flush's answer): those use gate_enter. */
+int gate_enter_intr(struct gate *g, struct gate_rec **rec);
 
 /* The slow paths (gate.c) */
 /* The thread's last record, or a record of no gate (never NULL: the fast

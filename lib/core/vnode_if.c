@@ -138,8 +138,13 @@ vop_call_slow(const struct vop_desc *d, void *a)
 		if (vp && vn_dead(vp))
 			return d->dead;
 	}
-	if ((e = gate_enter(&sb->gate, &gr)) != 0)
-		return e == GATE_NOMEM ? -ENOMEM : d->dead;
+	/* an operation that may fail may also give up its wait at a closed
+	 * gate when its caller does (uvfs_intr_set): it never entered */
+	e = d->dead < 0 ? gate_enter_intr(&sb->gate, &gr)
+			: gate_enter(&sb->gate, &gr);
+	if (e != 0)
+		return e == GATE_NOMEM ? -ENOMEM
+		       : e == GATE_INTR ? -EINTR : d->dead;
 	for (unsigned i = 0; i < d->nvp; i++) {
 		struct vnode *vp = vop_vp(d, a, i);
 		if (vp && vn_dead_inside(vp)) {
