@@ -120,11 +120,17 @@ static const struct { const char *name; uint64_t path; } names[] = {
 	{ "late", 6 }, { "o1", 7 }, { "o2", 8 }, { "big", 9 }, { "hang", 10 },
 	{ "lw", 11 }, { "ezero", 12 }, { "ehuge", 13 }, { "bye", 14 },
 	{ "fl", 15 }, { "rw", 16 }, { "slow", 17 }, { "wf", 18 },
-	{ "dir", 19 }, { "lostc", 20 }, { "pub", 21 },
+	{ "dir", 19 }, { "lostc", 20 }, { "pub", 21 }, { "odd", 22 },
+	{ "notype", 23 }, { "badtype", 24 }, { "hugesize", 25 },
 };
 
 #define DIR_PATH        19
 #define PUB_PATH        21
+#define ODD_PATH        22      /* a directory listing names no file can
+				   have: "", "a/b" (and "f") */
+#define NOTYPE_PATH     23      /* Rgetattr: mode without a file type */
+#define BADTYPE_PATH    24      /* ... with a type Linux does not have */
+#define HUGESIZE_PATH   25      /* ... size 2^64 - 1 */
 #define NEW_PATH_BASE   30000   /* "new*" files, in the order made */
 #define NEW_MAX         64
 #define NPATH_BASE      100000  /* "nN" */
@@ -147,6 +153,7 @@ static bool is_new(uint64_t path)
 static bool is_dir(uint64_t path)
 {
 	return path == 1 || path == DIR_PATH || path == PUB_PATH ||
+	       path == ODD_PATH ||
 	       (is_new(path) && new_types[path - NEW_PATH_BASE] == S_IFDIR);
 }
 
@@ -202,6 +209,12 @@ static void rgetattr(struct fake *fs, uint16_t tag, uint64_t path)
 		r.rgetattr.mode = new_types[path - NEW_PATH_BASE] | 0644;
 	r.rgetattr.nlink = 1;
 	r.rgetattr.size = path * 100;
+	if (path == NOTYPE_PATH)
+		r.rgetattr.mode = 0644;
+	else if (path == BADTYPE_PATH)
+		r.rgetattr.mode = S_IFMT | 0644;
+	else if (path == HUGESIZE_PATH)
+		r.rgetattr.size = UINT64_MAX;
 	send_msg(fs, &r);
 }
 
@@ -480,6 +493,26 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		static const char *const en[] = { ".", "..", "f" };
 		struct p9_dirent_buf b;
 
+		if (t->treaddir.fid < 4096 &&
+		    fid_path[t->treaddir.fid] == ODD_PATH) {
+			static const struct p9_str odd[] = {
+				{ "", 0 }, { "a/b", 3 }, { "f", 1 },
+			};
+			p9_dirent_buf_init(&b, ents, sizeof(ents));
+			for (uint64_t i = t->treaddir.offset; i < 3; i++) {
+				struct p9_dirent d = {
+					.qid = { .path = 2 },
+					.offset = i + 1,
+					.type = DT_REG,
+					.name = odd[i],
+				};
+				assert_int_equal(p9_dirent_put(&b, &d), 0);
+			}
+			r.type = P9_RREADDIR;
+			r.rreaddir.data = ents;
+			r.rreaddir.count = b.len;
+			break;
+		}
 		if (t->treaddir.fid >= 4096 ||
 		    fid_path[t->treaddir.fid] != DIR_PATH)
 			return rlerror(fs, t->tag, ENOTDIR);

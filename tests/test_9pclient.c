@@ -67,6 +67,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_impossible_answers),
 		cmocka_unit_test(test_deadline_flush),
 		cmocka_unit_test(test_write_behind_error),
 		cmocka_unit_test(test_late_walk_clunked),

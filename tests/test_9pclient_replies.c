@@ -52,6 +52,46 @@ static void test_bad_replies(void **state)
 	fx_done(&x);
 }
 
+/* Answers no file can have: attributes without a file type, with one
+ * Linux does not know, or with a size past off_t, are -EIO (the kernel's
+ * FUSE client took such a file for a bad inode, and a negative st_size
+ * went up); names that are empty or hold a '/' are left out of a
+ * listing (a FUSE listing with one failed whole). */
+static void test_impossible_answers(void **state)
+{
+	struct uvfs_dirent de[16];
+	struct fx x = { 0 };
+	struct stat st;
+	ssize_t n;
+	bool f = false;
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	assert_int_equal(uvfs_stat(x.c, "/m/notype", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/badtype", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/hugesize", &st), -EIO);
+	assert_int_equal(uvfs_stat(x.c, "/m/f", &st), 0);
+	assert_int_equal(st.st_size, 200);
+
+	fd = uvfs_open(x.c, "/m/odd", O_RDONLY | O_DIRECTORY, 0);
+	assert_true(fd >= 0);
+	while ((n = uvfs_readdir(x.c, fd, de, 16)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			printf("    listed: '%s'\n", de[i].name);
+			assert_true(de[i].name[0] != '\0');
+			assert_null(strchr(de[i].name, '/'));
+			if (strcmp(de[i].name, "f") == 0)
+				f = true;
+		}
+	}
+	assert_int_equal(n, 0);
+	assert_true(f);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 static void test_deadline_flush(void **state)
 {
 	struct fx x = { 0 };

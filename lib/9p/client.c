@@ -306,6 +306,18 @@ uint64_t sb_gen(struct p9sb *s)
 	return g;
 }
 
+int attr_check(const struct p9_rgetattr *ga)
+{
+	switch (ga->mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		break;
+	default:
+		return -EIO;
+	}
+	return ga->size > (uint64_t)INT64_MAX ? -EIO : 0;
+}
+
 int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
 {
 	struct p9_msg m = { .type = P9_TGETATTR };
@@ -319,7 +331,7 @@ int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga)
 		return r;
 	*ga = rp.m.rgetattr;
 	reply_free(&rp);
-	return 0;
+	return attr_check(ga);
 }
 
 /* Linux O_* -> 9P2000.L open flags (the values of x86 Linux).  O_DIRECT

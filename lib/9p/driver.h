@@ -291,6 +291,11 @@ int node_install_pinned(struct p9sb *s, uint64_t ino, uint32_t fidnum,
 int walk(struct p9sb *s, uint32_t fid, const char *name, uint32_t *newfid,
 	 struct p9_qid *qid);
 uint64_t sb_gen(struct p9sb *s);
+/* An Rgetattr no file can have: no file type or one Linux does not
+ * know, or a size past off_t (a server's bug, which the kernel's FUSE
+ * client would take for a bad inode): -EIO, as any malformed answer. */
+int attr_check(const struct p9_rgetattr *ga);
+/* Tgetattr of fid; an answer attr_check refuses is -EIO. */
 int getattr_fid(struct p9sb *s, uint32_t fid, struct p9_rgetattr *ga);
 /* Clones n's fid and opens the clone. */
 int open_fid(struct p9sb *s, struct node *n, int flags, uint32_t *fid,

@@ -776,6 +776,17 @@ void rd_free(struct rdcache *rd)
 	}
 }
 
+/* Can a file have this name?  A server may list one that no file can
+ * have (empty, longer than NAME_MAX, with a '/': a bug, or a name the
+ * host allows and Linux does not; a NUL the codec refuses already); such
+ * an entry is skipped, as an over-long one always was: it could not be
+ * looked up, and a front end would pass it on (the kernel fails a whole
+ * FUSE listing that has one). */
+static bool nameable(struct p9_str n)
+{
+	return n.len > 0 && n.len <= NAME_MAX && !memchr(n.s, '/', n.len);
+}
+
 /* The names of a Treaddir reply asked from cookie into dir's listing
  * (start: the listing begins with it); its last entry's offset, or
  * cookie if it has none. */
@@ -791,7 +802,7 @@ static uint64_t rd_note_all(struct p9sb *s, struct node *dir,
 	p9_dirent_iter_init(&all, rp->m.rreaddir.data, rp->m.rreaddir.count);
 	while (p9_dirent_next(&all, &d) == 1) {
 		last = d.offset;
-		if (d.name.len > NAME_MAX)
+		if (!nameable(d.name))
 			continue;
 		memcpy(name, d.name.s, d.name.len);
 		name[d.name.len] = '\0';
@@ -984,7 +995,7 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		uint64_t from = cookie;
 		while ((k = p9_dirent_next(&it, &d)) == 1) {
 			any = 1;
-			if (d.name.len > NAME_MAX) {
+			if (!nameable(d.name)) {
 				cookie = d.offset;      /* cannot be named */
 				continue;
 			}

@@ -107,6 +107,10 @@ static void pf_getattr_end(struct p9sb *s, struct pf_ent *e, uint64_t pino,
 	}
 	ga = rp.m.rgetattr;
 	reply_free(&rp);
+	if (attr_check(&ga) != 0) {
+		clunk_async(&s->c, e->nf);
+		return;
+	}
 	if (node_install(s, e->qid.path, e->nf, true, pino, e->name, gen,
 			 true))
 		return;
