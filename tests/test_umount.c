@@ -9,7 +9,7 @@
  *
  * This file is the harness (the fixture, the checks and helpers) and main
  * with the tests in the order they run; the tests are in
- * test_umount_{busy,force,admin,stuck}.c by topic, included below into
+ * test_umount_{busy,force,admin,stuck,parent}.c by topic, included below into
  * this one translation unit.
  */
 #ifndef _GNU_SOURCE
@@ -276,6 +276,7 @@ static int t_teardown(void **state)
 #include "test_umount_force.c" /* forced, lazy, revoke */
 #include "test_umount_admin.c" /* suspend, types, bad input */
 #include "test_umount_stuck.c" /* forced, a driver stuck */
+#include "test_umount_parent.c" /* below a suspended or hung mount */
 
 /* ---- main -------------------------------------------------------------- */
 
@@ -307,6 +308,11 @@ int main(void)
 		T(test_bad_input),
 		T(test_force_deadline_cancel),
 		T(test_force_deadline_stuck),
+		T(test_force_child_of_suspended),
+		T(test_admin_child_of_suspended),
+		T(test_force_child_of_hung),
+		T(test_force_child_after_rename),
+		T(test_revoke_waits_suspended),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

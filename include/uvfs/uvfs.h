@@ -362,7 +362,10 @@ void uvfs_stats(struct uvfs *u, struct uvfs_stats *st);
  * until released.
  */
 int uvfs_node_root(struct uvfs_ctx *ctx, struct uvfs_node **out);
-/* Looks name up in dir (a directory node), crossing mount points both ways. */
+/* Looks name up in dir (a directory node), crossing mount points both ways.
+ * st NULL: no attributes are fetched, so no file system is entered for
+ * them (the root of a mount crossed into may be suspended, its server
+ * hung): a front end's walk to a path it only invalidates. */
 int uvfs_node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		     const char *name, struct uvfs_node **out,
 		     struct stat *st);

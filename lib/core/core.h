@@ -457,6 +457,12 @@ void ncache_add(struct vnode *dvp, const char *name, struct vnode *vp,
 void ncache_remove(struct vnode *dvp, const char *name);
 /* Every entry in or naming vp goes; none is added after. */
 void ncache_purge(struct vnode *vp);
+/* dir's name from top, an ancestor directory in its file system ("/a/b";
+ * "" when dir is top), from the cached names alone: no driver call.
+ * => its length, or -1: a name on the way is not cached, or does not
+ * fit. */
+int ncache_path(const struct vnode *top, const struct vnode *dir, char *buf,
+		size_t size);
 /* => u->nc_lock held.  u->nc_gen moves on: every path cache entry made
  * before is stale (pcache.h). */
 void ncache_gen_bump_locked(struct uvfs *u);
@@ -470,6 +476,11 @@ void ncache_gen_bump_locked(struct uvfs *u);
 #define MNT_FORCED     0x08  /* force-unmounted: everything below is dead */
 #define MNT_SUSPENDED  0x10  /* uvfs_suspend holds its gate closed */
 #define MNT_RDONLY     0x20  /* const after mount */
+#define MNT_NAMED      0x40  /* target is the mount point's name from the
+				namespace root, kept by every rename through
+				the core (mount_rename_end); a mount-management
+				call may name the mount by it without a walk
+				(umount.c, "Naming a mount") */
 
 struct mount {
 	struct uvfs *u;                     /* const */
@@ -497,7 +508,11 @@ struct mount {
 	struct cds_list_head nodes;         /* node_lock: held nodes */
 	struct cds_list_head handles;       /* node_lock: uvfs_file handles */
 	char *type_name, *source, *options; /* const */
-	char *target;                       /* ns_lock: path at mount time */
+	char *target;                       /* ns_lock: path at mount time;
+					       with MNT_NAMED, replaced (under
+					       ns_lock for writing) as renames
+					       of directories above it move
+					       it */
 	struct work work;                   /* final release, on a worker */
 };
 
@@ -516,6 +531,28 @@ void mount_cross_down(struct path *p);
  * it leaves: a lazy or forced unmount disconnects a mount from its parent
  * under the write lock (mount_disconnect). */
 void mount_cross_up(struct path *p, const struct path *root);
+
+/* A rename of a directory (names.c) brackets the driver's call with
+ * these, so that the mounts' names (MNT_NAMED targets) below the
+ * directory move with it (mount.c, "The names of mount points"). */
+struct mount_rename {
+	bool track;         /* its mount has mounts in it */
+	unsigned long gen;  /* u->names_gen at the start */
+	char *from, *to;    /* the directory's names before and after, if
+			       known */
+};
+void mount_rename_begin(struct uvfs_ctx *ctx, struct mount_rename *r,
+			const struct path *odir, const char *oname,
+			const struct path *ndir, const char *nname,
+			bool exchange);
+/* err: the rename's result */
+void mount_rename_end(struct uvfs_ctx *ctx, struct mount_rename *r,
+		      const struct path *dir, int err);
+/* uvfs_realpath's: when path names a mount below a suspended one, its
+ * name from the mount table, without a walk that would wait (umount.c,
+ * "Naming a mount").  => its length, -ERANGE, or -EAGAIN: walk. */
+int mount_realpath_named(struct uvfs_ctx *ctx, const char *path, char *buf,
+			 size_t size);
 
 /* ---- open files and contexts (file.c, fileopen.c, fileio.c) ------------ */
 
@@ -761,6 +798,12 @@ struct uvfs {
 
 	pthread_rwlock_t ns_lock;
 	struct cds_list_head mounts;        /* ns_lock: attached mounts */
+	/* The renames of directories (mount.c, "The names of mount
+	 * points"): in flight now, and ended; both changed under ns_lock
+	 * (write), the first also incremented without it.  A mount's
+	 * name made while either moved is not trusted. */
+	_Atomic unsigned long renames_inflight;
+	_Atomic unsigned long names_gen;
 	struct mount *root_mount;           /* ns_lock */
 	_Atomic uint64_t next_mount_id;
 	_Atomic unsigned next_dev;          /* anonymous device numbers */

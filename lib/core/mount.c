@@ -534,7 +534,7 @@ int mount_root(struct uvfs *u)
 		mount_teardown(m, true);
 		return -ENOMEM;
 	}
-	m->flags |= MNT_ATTACHED;
+	m->flags |= MNT_ATTACHED | MNT_NAMED;
 	pthread_rwlock_wrlock(&u->ns_lock);
 	u->root_mount = m;
 	cds_list_add_tail(&m->ns_link, &u->mounts);
@@ -577,9 +577,20 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		path_put(&tp);
 		return -EBUSY;
 	}
+	/* the target's name, from the namespace root if that is the
+	 * context's: then it names the mount if no rename moved it
+	 * meanwhile (names_gen, checked at the attach; "The names of mount
+	 * points") */
+	pthread_rwlock_rdlock(&u->ns_lock);
+	bool named = ctx->root.mnt == u->root_mount &&
+		     ctx->root.vp == u->root_mount->root;
+	pthread_rwlock_unlock(&u->ns_lock);
+	unsigned long gen = atomic_load(&u->names_gen);
 	err = path_name(ctx, &ctx->root, &tp, name, sizeof(name));
-	if (err < 0)
+	if (err < 0) {
 		snprintf(name, sizeof(name), "%s", target);
+		named = false;
+	}
 	err = sb_create(u, type, source, options, &sb, &root);
 	if (err) {
 		path_put(&tp);
@@ -617,6 +628,14 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 			      atomic_load(&tp.mnt->first_child),
 			      memory_order_relaxed);
 	atomic_store_explicit(&tp.mnt->first_child, m, memory_order_release);
+	/* named if no rename of a directory ended since the name was made
+	 * and none is in flight: after the publication of the child, which
+	 * a rename starting now sees (mount_rename_begin: the increment,
+	 * then the child; the fences pair them, as in Dekker's) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (named && atomic_load(&u->names_gen) == gen &&
+	    atomic_load(&u->renames_inflight) == 0)
+		m->flags |= MNT_NAMED;
 	cds_list_add_tail(&m->ns_link, &u->mounts);
 	pthread_rwlock_unlock(&u->ns_lock);
 	return 0;
@@ -718,6 +737,157 @@ int ns_detach_tree_locked(struct mount *m, unsigned flag,
 	return 0;
 }
 
+/* ---- the names of mount points ------------------------------------------
+ *
+ * A mount's target is the name its mount point had when it was mounted.
+ * With MNT_NAMED it is more: the mount point's name from the namespace
+ * root now, so that a mount-management call may find the mount by it in
+ * the table, without walking through the mounts above it (umount.c,
+ * "Naming a mount").  A mount is named when its mounting context's root
+ * is the namespace root and its target's name was made without a rename
+ * of a directory between the name and the attach (u->names_gen).
+ *
+ * Mount points cannot be renamed or removed (names.c: -EBUSY), and a
+ * directory with one inside is never empty, so only a rename of a
+ * directory above one moves it.  Every rename of a directory brackets
+ * the driver's call with mount_rename_begin/end, which hold no lock
+ * across it (a rename inside a suspended mount waits there, and nothing
+ * else may wait behind it): the begin counts the rename in flight
+ * (u->renames_inflight) and, if anything is mounted in its mount, makes
+ * the directory's name before and after: its mount's own name, then the
+ * parents' names from the mount's root as the name cache has them
+ * (ncache_path: no driver call, which a suspended mount would hold up
+ * and a readdir's atime would show).  The end, under ns_lock, moves
+ * every named target below the old name under the new one if no other
+ * rename of a directory ended meanwhile or is in flight (u->names_gen:
+ * the two names were then made from the tree the rename changed), and
+ * counts the rename ended.  Where a name cannot be made so (the mount is
+ * not named itself, a parent's name is not cached, as in a file system
+ * without a name cache below its root, an exchange, a concurrent
+ * rename), every mount below the rename's mount stops being named: a
+ * call names those by walking, as every call did before.  A mount whose
+ * name was made while a rename was in flight or ended is not named
+ * either.  A rename the file server makes
+ * behind the core's back (a remote file system) is not seen: the target
+ * keeps the old name, as `uvfs mounts` shows it.
+ */
+
+/* dir/name from the namespace root, in a
+ * new string, from its mount's name and the cached names from its
+ * mount's root (ncache_path): no driver call, which could wait (a
+ * suspended mount above) or show (a readdir's atime).  NULL if it
+ * cannot be made so. */
+static char *mount_name_of(const struct path *dir, const char *name)
+{
+	struct uvfs *u = dir->mnt->u;
+	char *buf = sys_malloc(PATH_MAX);
+	size_t l;
+	int n;
+
+	if (!buf)
+		return NULL;
+	pthread_rwlock_rdlock(&u->ns_lock);
+	bool named = (atomic_load(&dir->mnt->flags) &
+		      (MNT_NAMED | MNT_ATTACHED)) == (MNT_NAMED | MNT_ATTACHED);
+	if (named)
+		snprintf(buf, PATH_MAX, "%s", dir->mnt->target);
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!named) {
+		free(buf);
+		return NULL;
+	}
+	l = strlen(buf);
+	if (l == 1)
+		l = 0;                  /* the namespace root: no "//x" */
+	n = ncache_path(dir->mnt->root, dir->vp, buf + l, PATH_MAX - l);
+	if (n < 0 || l + (size_t)n + 1 + strlen(name) + 1 > PATH_MAX) {
+		free(buf);
+		return NULL;
+	}
+	l += (size_t)n;
+	snprintf(buf + l, PATH_MAX - l, "/%s", name);
+	return buf;
+}
+
+/* => ns_lock held for writing.  No mount below m is named any more. */
+static void ns_unname_below_locked(struct mount *m)
+{
+	for (struct mount *c = atomic_load(&m->first_child); c;
+	     c = atomic_load(&c->next_sibling)) {
+		atomic_fetch_and(&c->flags, ~MNT_NAMED);
+		ns_unname_below_locked(c);
+	}
+}
+
+/* => ns_lock held for writing.  Every named target below m that starts
+ * with from + "/" starts with to + "/" instead.  false: out of memory. */
+static bool ns_rename_below_locked(struct mount *m, const char *from,
+				   const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+
+	for (struct mount *c = atomic_load(&m->first_child); c;
+	     c = atomic_load(&c->next_sibling)) {
+		if ((atomic_load(&c->flags) & MNT_NAMED) &&
+		    strncmp(c->target, from, fl) == 0 &&
+		    c->target[fl] == '/') {
+			size_t rl = strlen(c->target + fl);
+			char *t = sys_malloc(tl + rl + 1);
+			if (!t)
+				return false;
+			memcpy(t, to, tl);
+			memcpy(t + tl, c->target + fl, rl + 1);
+			free(c->target);
+			c->target = t;
+		}
+		if (!ns_rename_below_locked(c, from, to))
+			return false;
+	}
+	return true;
+}
+
+void mount_rename_begin(struct uvfs_ctx *ctx, struct mount_rename *r,
+			const struct path *odir, const char *oname,
+			const struct path *ndir, const char *nname,
+			bool exchange)
+{
+	struct uvfs *u = ctx->u;
+
+	r->from = r->to = NULL;
+	r->gen = atomic_load(&u->names_gen);
+	atomic_fetch_add(&u->renames_inflight, 1);
+	/* after the increment: a mount attached before it is seen here,
+	 * one attached after sees the increment (uvfs_mount) */
+	atomic_thread_fence(memory_order_seq_cst);
+	r->track = atomic_load(&odir->mnt->first_child) != NULL;
+	/* both before the rename, which drops the old name's entry (the
+	 * parents' own names do not change: a directory cannot move below
+	 * itself) */
+	if (r->track && !exchange) {
+		r->from = mount_name_of(odir, oname);
+		r->to = r->from ? mount_name_of(ndir, nname) : NULL;
+	}
+}
+
+void mount_rename_end(struct uvfs_ctx *ctx, struct mount_rename *r,
+		      const struct path *dir, int err)
+{
+	struct uvfs *u = ctx->u;
+
+	pthread_rwlock_wrlock(&u->ns_lock);
+	if (r->track && !err &&
+	    (!r->to || atomic_load(&u->names_gen) != r->gen ||
+	     atomic_load(&u->renames_inflight) != 1 ||
+	     !ns_rename_below_locked(dir->mnt, r->from, r->to)))
+		ns_unname_below_locked(dir->mnt);
+	atomic_fetch_add(&u->names_gen, 1);
+	atomic_fetch_sub(&u->renames_inflight, 1);
+	pthread_rwlock_unlock(&u->ns_lock);
+	free(r->from);
+	free(r->to);
+	r->from = r->to = NULL;
+}
+
 /* ---- queries ----------------------------------------------------------- */
 
 const char *uvfs_holder_kind_name(enum uvfs_holder_kind kind)
@@ -775,18 +945,21 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	struct uvfs_node *nd;
 	struct uvfs_file *fh;
 	struct { size_t idx; struct path p; } roots[64];
+	char mtarget[sizeof(((struct uvfs_holder *)0)->path)];
 	size_t nroots = 0;
 	int err;
 
 	if (!target || !out || !nout)
 		return -EINVAL;
-	err = mount_lookup(ctx, target, &m);
+	err = mount_lookup(ctx, target, 0, &m);
 	if (err)
 		return err;
 	pthread_rwlock_rdlock(&u->ns_lock);
 	for (c = atomic_load(&m->first_child); c;
 	     c = atomic_load(&c->next_sibling))
 		holder_add(&h, UVFS_HOLDER_CHILD, NULL, -1, c->target);
+	snprintf(mtarget, sizeof(mtarget), "%s", m->target); /* a rename
+							     replaces it */
 	pthread_rwlock_unlock(&u->ns_lock);
 
 	pthread_mutex_lock(&u->ctx_lock);
@@ -799,7 +972,7 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 		if (x->cwd.mnt == m)
 			holder_add(&h, UVFS_HOLDER_CWD, x, -1, x->cwd_name);
 		if (x->root.mnt == m && x->root.vp &&
-		    holder_add(&h, UVFS_HOLDER_ROOT, x, -1, m->target) &&
+		    holder_add(&h, UVFS_HOLDER_ROOT, x, -1, mtarget) &&
 		    nroots < sizeof(roots) / sizeof(roots[0])) {
 			roots[nroots].idx = h.n - 1;
 			roots[nroots].p = x->root;

@@ -19,7 +19,7 @@ bool sb_try_state(struct uvfs_sb *sb, enum sb_state from,
 struct fstype *type_find_locked(struct uvfs *u, const char *name);
 
 /* umount.c */
-int mount_lookup(struct uvfs_ctx *ctx, const char *target,
+int mount_lookup(struct uvfs_ctx *ctx, const char *target, unsigned flags,
 		 struct mount **out);
 int umount_mount(struct uvfs *u, struct mount *m, unsigned flags);
 void sb_kill_unmounting(struct uvfs_sb *sb, struct mount *m);

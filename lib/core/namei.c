@@ -643,6 +643,11 @@ int uvfs_realpath(struct uvfs_ctx *ctx, const char *path, char *buf,
 		return -EFAULT;
 	if (!*path)
 		return -ENOENT;
+	/* a mount below a suspended one: from the mount table (the walk
+	 * would wait for the resume) */
+	err = mount_realpath_named(ctx, path, buf, size);
+	if (err != -EAGAIN)
+		return err;
 	cur = sys_strdup(path);
 	tgt = sys_malloc(PATH_MAX);
 	if (!cur || !tgt) {

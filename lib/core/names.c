@@ -585,9 +585,21 @@ static int dirop_rename(struct uvfs_ctx *ctx, struct dirop *o,
 		return 0;       /* the same file under both names */
 	if (r)
 		return r;
-	return vop_rename(o->np.dir.vp, o->np.name, n->np.dir.vp, n->np.name,
-			  flags, (flags & RENAME_EXCHANGE) ? NULL :
-							     n->child.vp);
+	bool exch = (flags & RENAME_EXCHANGE) != 0;
+	if (!vn_isdir(o->child.vp) &&
+	    !(exch && n->child.vp && vn_isdir(n->child.vp)))
+		return vop_rename(o->np.dir.vp, o->np.name, n->np.dir.vp,
+				  n->np.name, flags,
+				  exch ? NULL : n->child.vp);
+	/* a directory: the names of mount points below it move with it
+	 * (mount.c, "The names of mount points") */
+	struct mount_rename mr;
+	mount_rename_begin(ctx, &mr, &o->np.dir, o->np.name, &n->np.dir,
+			   n->np.name, exch);
+	r = vop_rename(o->np.dir.vp, o->np.name, n->np.dir.vp, n->np.name,
+		       flags, exch ? NULL : n->child.vp);
+	mount_rename_end(ctx, &mr, &o->np.dir, r);
+	return r;
 }
 
 int dirop_rename_parents(struct uvfs_ctx *ctx, struct dirop *o,

@@ -360,3 +360,33 @@ void ncache_purge(struct vnode *vp)
 		nc_unlink_locked(u, vp->nc_as_child);
 	pthread_mutex_unlock(&u->nc_lock);
 }
+
+int ncache_path(const struct vnode *top, const struct vnode *dir, char *buf,
+		size_t size)
+{
+	struct uvfs *u = dir->sb->u;
+	size_t pos = size;
+	int hops = 0;
+
+	if (size == 0)
+		return -1;
+	buf[--pos] = '\0';
+	pthread_mutex_lock(&u->nc_lock);
+	while (dir != top) {
+		const struct nc_entry *e = dir->nc_as_child;
+		/* one name (a directory has no other), and a bound on the
+		 * climb */
+		if (!e || e->child_next || ++hops > PATH_MAX / 2 ||
+		    (size_t)e->len + 1 > pos) {
+			pthread_mutex_unlock(&u->nc_lock);
+			return -1;
+		}
+		pos -= e->len;
+		memcpy(buf + pos, e->name, e->len);
+		buf[--pos] = '/';
+		dir = e->dir;
+	}
+	pthread_mutex_unlock(&u->nc_lock);
+	memmove(buf, buf + pos, size - pos);
+	return (int)(size - pos - 1);
+}

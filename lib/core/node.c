@@ -113,7 +113,6 @@ static int node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 		       struct stat *st)
 {
 	struct path p = dir->path;
-	struct stat tmp;
 	int err;
 
 	cred_set_current(&ctx->cred);   /* whom the operations are for */
@@ -127,8 +126,15 @@ static int node_lookup(struct uvfs_ctx *ctx, struct uvfs_node *dir,
 	 * the getattr of its root would enter its file system */
 	if (!err && !enter && p.mnt != dir->path.mnt)
 		err = -EXDEV;
-	if (!err)
-		err = vop_getattr(p.vp, st ? st : &tmp);
+	/* no attributes asked for (a front end's walk to a path to
+	 * invalidate): none fetched, so that the walk enters no file
+	 * system for them, which a suspended one or a hung server would
+	 * hold up (the forced unmount of a mount below one); a dead
+	 * result is -EIO, as a getattr would answer */
+	if (!err && !st && vn_dead(p.vp))
+		err = -EIO;
+	if (!err && st)
+		err = vop_getattr(p.vp, st);
 	if (err) {
 		path_put(&p);
 		return err;

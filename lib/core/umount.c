@@ -189,14 +189,169 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	return 0;
 }
 
-/* Resolves target to the root of a mount.  => *out referenced. */
-int mount_lookup(struct uvfs_ctx *ctx, const char *target,
+/* ---- naming a mount ------------------------------------------------------
+ *
+ * A mount-management call names its mount by a path, which is walked as
+ * any path is: symbolic links followed, ".." and a relative path from the
+ * context's cwd, never out of its root.  But the walk goes through every
+ * mount above the one it names, and one of those may be unable to answer:
+ * suspended (its gate waits for the resume) or its file server hung (its
+ * driver waits, for the deadline at best).  A forced unmount must not
+ * wait for them (bounded time), nor should a call on a mount below a
+ * suspended one that cannot change anything there.  So such a call is
+ * first answered from the mount table (mount_find_named): the path, put
+ * after the name of the context's root or of its cwd (the namespace root,
+ * or the root of a named mount), names a mount when, with repeated and
+ * trailing slashes removed, it is that mount's target exactly and the
+ * target is its mount point's name now (MNT_NAMED: mount.c, "The names of
+ * mount points", which keeps it through renames) and a walk of it would
+ * reach that mount (each mount on the way is the topmost on its mount
+ * point, and below the starting one).  A path with "." or "..", through a
+ * symbolic link, or from a context the table cannot name is walked; it
+ * cannot name a mount's target without being one of those.
+ *
+ * When: always for a forced unmount (whatever is hung above, it names
+ * what `uvfs mounts` lists), and for the other calls when a mount above
+ * the one named is suspended (a walk would wait for the resume, and
+ * the file system it waits on cannot change meanwhile through the core).
+ * Otherwise the walk decides, as before: a plain unmount, suspend, resume
+ * or holders under a hung (not suspended) server waits for its deadline.
+ * A revoke names a file, not a mount, and walks.
+ */
+
+/* The mount named by target from the table, or NULL (walk).  force: a
+ * forced unmount.  named: also its name, into a new *named, if the
+ * context's root is the namespace root (else NULL).  => referenced. */
+static struct mount *mount_find_named(struct uvfs_ctx *ctx, const char *target,
+				      bool force, char **named)
+{
+	struct uvfs *u = ctx->u;
+	const struct path *base = target[0] == '/' ? &ctx->root : &ctx->cwd;
+	struct mount *m, *found = NULL;
+	const char *p = target;
+	char *name;
+	size_t l;
+
+	if (ctx->cred.uid != 0 || !*target)
+		return NULL;    /* a walk checks search permissions */
+	name = sys_malloc(PATH_MAX);
+	if (!name)
+		return NULL;
+	pthread_rwlock_rdlock(&u->ns_lock);
+	unsigned bf = atomic_load(&base->mnt->flags);
+	if (base->vp != base->mnt->root ||
+	    (bf & (MNT_ATTACHED | MNT_NAMED | MNT_UNMOUNTING)) !=
+	    (MNT_ATTACHED | MNT_NAMED))
+		goto out;
+	l = strlen(base->mnt->target);
+	if (l >= PATH_MAX)
+		goto out;
+	memcpy(name, base->mnt->target, l + 1);
+	if (l == 1)
+		l = 0;                          /* the namespace root */
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    l + 1 + n + 1 > PATH_MAX)
+			goto out;               /* walked */
+		name[l++] = '/';
+		memcpy(name + l, p, n);
+		l += n;
+		name[l] = '\0';
+		p = e;
+	}
+	if (l == 0)
+		goto out;                       /* the base itself */
+	cds_list_for_each_entry(m, &u->mounts, ns_link) {
+		unsigned f = atomic_load(&m->flags);
+		if ((f & (MNT_NAMED | MNT_UNMOUNTING)) != MNT_NAMED ||
+		    strcmp(m->target, name) != 0 ||
+		    atomic_load(&m->root->mounted))
+			continue;               /* covered: not the topmost */
+		/* a walk from base reaches it: each mount on the way up is
+		 * the first on its mount point (mount_cross_down takes the
+		 * newest), each one above it has no other mount on its root
+		 * (the walk would go on into that one), none is on base's
+		 * root (a walk starts there and crosses nothing); and a
+		 * suspended one on the way makes the table worth asking */
+		bool reached = false, suspended = false;
+		for (struct mount *c = m, *a; (a = c->parent) != NULL;
+		     c = a) {
+			struct mount *s = atomic_load(&a->first_child);
+			while (s && s->mountpoint != c->mountpoint)
+				s = atomic_load(&s->next_sibling);
+			if (s != c)
+				break;
+			suspended |= (atomic_load(&a->flags) &
+				      MNT_SUSPENDED) != 0;
+			if (a == base->mnt) {
+				reached = c->mountpoint != base->vp;
+				break;
+			}
+			if (atomic_load(&a->root->mounted) &&
+			    c->mountpoint != a->root)
+				break;
+		}
+		if (!reached)
+			continue;
+		if (named && (ctx->root.mnt != u->root_mount ||
+			      ctx->root.vp != u->root_mount->root))
+			break;
+		if (force || suspended) {
+			found = m;
+			mount_ref(found);       /* attached, not unmounting */
+		}
+		break;
+	}
+out:
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (named && found) {
+		*named = name;
+		return found;
+	}
+	free(name);
+	return found;
+}
+
+int mount_realpath_named(struct uvfs_ctx *ctx, const char *path, char *buf,
+			 size_t size)
+{
+	char *name = NULL;
+	struct mount *m = mount_find_named(ctx, path, false, &name);
+	int n;
+
+	if (!m)
+		return -EAGAIN;
+	mount_rele(m);
+	n = (int)strlen(name);
+	if ((size_t)n + 1 > size)
+		n = -ERANGE;
+	else
+		memcpy(buf, name, (size_t)n + 1);
+	free(name);
+	return n;
+}
+
+/* Resolves target to the root of a mount, from the table when flags say
+ * so (above), else by a walk.  flags: UVFS_UMOUNT_FORCE for a forced
+ * unmount, else 0.  => *out referenced. */
+int mount_lookup(struct uvfs_ctx *ctx, const char *target, unsigned flags,
 		 struct mount **out)
 {
 	struct path tp;
-	int err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW | LK_DEAD,
-			   &tp);
+	int err;
 
+	*out = mount_find_named(ctx, target,
+				(flags & UVFS_UMOUNT_FORCE) != 0, NULL);
+	if (*out)
+		return 0;
+	err = namei_at(ctx, UVFS_AT_FDCWD, target, LK_FOLLOW | LK_DEAD, &tp);
 	if (err)
 		return err;
 	if (tp.vp != tp.mnt->root) {
@@ -212,23 +367,42 @@ int mount_lookup(struct uvfs_ctx *ctx, const char *target,
 /* The mount whose root target names, for an administrative call (root
  * only).  => *out referenced. */
 static int admin_mount_lookup(struct uvfs_ctx *ctx, const char *target,
-			      struct mount **out)
+			      unsigned flags, struct mount **out)
 {
 	if (!target)
 		return -EINVAL;
 	if (ctx->cred.uid != 0)
 		return -EPERM;
-	return RETRY_ESTALE(mount_lookup(ctx, target, out));
+	return RETRY_ESTALE(mount_lookup(ctx, target, flags, out));
 }
 
 int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
 {
 	struct mount *m;
-	int err = admin_mount_lookup(ctx, target, &m);
+	int err = admin_mount_lookup(ctx, target, flags, &m);
 
 	if (err)
 		return err;
 	return umount_mount(ctx->u, m, flags);
+}
+
+/* A revoke in a suspended mount waits for the resume, as every call
+ * that would call its driver does (the unload does), also when the walk
+ * to it needed none (a root context's, through the name cache): through
+ * the gate and out again at once, no driver call, so a hung driver call
+ * inside does not hold it up (the revoke's own deadline does that).  A
+ * forced unmount meanwhile ends the wait.  => 0 or -EIO (killed). */
+static int gate_pass(struct uvfs_sb *sb)
+{
+	struct gate_rec *r;
+	int g = gate_enter(&sb->gate, &r);
+
+	if (g == GATE_DEAD)
+		return -EIO;
+	if (g != 0)
+		return -ENOMEM;
+	gate_exit(r);
+	return 0;
 }
 
 static int revoke_once(struct uvfs_ctx *ctx, const char *path)
@@ -246,6 +420,8 @@ static int revoke_once(struct uvfs_ctx *ctx, const char *path)
 		   ((err = vop_getattr(p.vp, &st)) != 0 ||
 		    st.st_uid != ctx->cred.uid)) {
 		err = err ? err : -EPERM;
+	} else if ((err = gate_pass(p.mnt->sb)) != 0) {
+		/* killed meanwhile */
 	} else {
 		err = vn_revoke(p.vp, (int)p.mnt->sb->deadline_ms);
 	}
@@ -264,7 +440,7 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
 {
 	struct uvfs *u = ctx->u;
 	struct mount *m;
-	int err = admin_mount_lookup(ctx, target, &m);
+	int err = admin_mount_lookup(ctx, target, 0, &m);
 
 	if (err)
 		return err;
@@ -295,7 +471,7 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
 {
 	struct uvfs *u = ctx->u;
 	struct mount *m;
-	int err = admin_mount_lookup(ctx, target, &m);
+	int err = admin_mount_lookup(ctx, target, 0, &m);
 
 	if (err)
 		return err;
