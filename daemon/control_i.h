@@ -81,8 +81,8 @@ void control_host_path(struct control *c, const char *ns, char *out,
 size_t control_cwd_at(const char *path);
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, pid_t peer, struct sbuf *r);
-/* => how many hold target; *nodes_only: all of them are nodes held by no
- * context (the kernel's lookups, which its FORGETs give back) */
+/* => how many hold target; *nodes_only: all of them are nodes (in uvfsd
+ * every node is the kernel's lookups, which its FORGETs give back) */
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    bool *nodes_only);
 size_t control_requests_below(struct control *c, const char *target);

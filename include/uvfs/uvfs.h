@@ -321,7 +321,9 @@ enum uvfs_holder_kind {
 };
 struct uvfs_holder {
 	enum uvfs_holder_kind kind;
-	uint64_t ctx_id;        /* 0 for CHILD, and for nodes held by no ctx */
+	uint64_t ctx_id;        /* FILE/CWD/ROOT: the holding ctx (0 for a
+				   node-API handle: see ctx_label); NODE:
+				   the ctx that looked it up; CHILD: 0 */
 	char ctx_label[64];
 	int fd;                 /* FILE: the descriptor; else -1 */
 	char path[1024];        /* FILE/CWD/ROOT/NODE: path in the namespace;
