@@ -281,69 +281,6 @@ static void intr_disarm(struct uvfs_intr *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-struct uvfs_intr *uvfs_intr_new(void (*arm)(void *data, struct uvfs_intr *w,
-					     int waiting))
-{
-	struct uvfs_intr *w;
-
-	if (!arm)
-		return NULL;
-	w = sys_calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
-	if (pthread_mutex_init(&w->lock, NULL) != 0) {
-		free(w);
-		return NULL;
-	}
-	w->arm = arm;
-	return w;
-}
-
-void uvfs_intr_free(struct uvfs_intr *w)
-{
-	if (!w)
-		return;
-	UVFS_VERIFY(w->gate == NULL);   /* not freed by its waiter, waiting */
-	if (t_intr == w)
-		t_intr = NULL;
-	pthread_mutex_destroy(&w->lock);
-	free(w);
-}
-
-void uvfs_intr_set(struct uvfs_intr *w, void *data)
-{
-	if (w) {
-		w->data = data;
-		atomic_store_explicit(&w->cancelled, false,
-				      memory_order_relaxed);
-	}
-	t_intr = w;
-}
-
-void uvfs_intr_cancel(struct uvfs_intr *w)
-{
-	if (!w)
-		return;
-	pthread_mutex_lock(&w->lock);
-	atomic_store_explicit(&w->cancelled, true, memory_order_release);
-	if (w->gate) {
-		pthread_mutex_lock(&w->gate->lock);
-		pthread_cond_broadcast(&w->gate->cv);
-		pthread_mutex_unlock(&w->gate->lock);
-	}
-	pthread_mutex_unlock(&w->lock);
-}
-
-int gate_enter_intr(struct gate *g, struct gate_rec **rec)
-{
-	int r;
-
-	t_intr_ok = true;
-	r = gate_enter(g, rec);
-	t_intr_ok = false;
-	return r;
-}
-
 /* r is this thread's record of g, whose key the fast path saw not open
  * (shut, or GATE_KEY_FENCED); it has taken its increment back: that was
  * a count dropped too (a closer or gate_park may have counted it). */
@@ -495,6 +432,71 @@ void gate_exit_slow(struct gate *g)
 		fn(arg);
 }
 #endif
+
+/* ---- interruptions: the calls (both builds) ------------------------------ */
+
+struct uvfs_intr *uvfs_intr_new(void (*arm)(void *data, struct uvfs_intr *w,
+					     int waiting))
+{
+	struct uvfs_intr *w;
+
+	if (!arm)
+		return NULL;
+	w = sys_calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	if (pthread_mutex_init(&w->lock, NULL) != 0) {
+		free(w);
+		return NULL;
+	}
+	w->arm = arm;
+	return w;
+}
+
+void uvfs_intr_free(struct uvfs_intr *w)
+{
+	if (!w)
+		return;
+	UVFS_VERIFY(w->gate == NULL);   /* not freed by its waiter, waiting */
+	if (t_intr == w)
+		t_intr = NULL;
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void uvfs_intr_set(struct uvfs_intr *w, void *data)
+{
+	if (w) {
+		w->data = data;
+		atomic_store_explicit(&w->cancelled, false,
+				      memory_order_relaxed);
+	}
+	t_intr = w;
+}
+
+void uvfs_intr_cancel(struct uvfs_intr *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	atomic_store_explicit(&w->cancelled, true, memory_order_release);
+	if (w->gate) {
+		pthread_mutex_lock(&w->gate->lock);
+		pthread_cond_broadcast(&w->gate->cv);
+		pthread_mutex_unlock(&w->gate->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+int gate_enter_intr(struct gate *g, struct gate_rec **rec)
+{
+	int r;
+
+	t_intr_ok = true;
+	r = gate_enter(g, rec);
+	t_intr_ok = false;
+	return r;
+}
 
 /* => g->lock held.  The sum of the counts.  A count is never below zero:
  * its owner adds 1 before it takes 1 away.  One that is was taken down
