@@ -9,23 +9,38 @@
 
 /* ---- suspend / resume -------------------------------------------------- */
 
-/* A stat of path, or with path NULL an fstat of fd, on a thread. */
+/* A stat of path, or with path NULL an fstat of fd, on a thread; with
+ * w, under that interruption (uvfs_intr_set(w, wdata)), cancelled before
+ * the call if cancel_first. */
 struct bg_stat {
 	pthread_t thread;
 	struct uvfs_ctx *ctx;
 	const char *path;
 	int fd;
+	struct uvfs_intr *w;
+	void *wdata;
+	int cancel_first;
 	atomic_int done;
 	int result;
+	double ms;              /* how long the call took */
 };
 
 static void *bg_stat_main(void *arg)
 {
 	struct bg_stat *b = arg;
 	struct stat st;
+	double t0 = now_ms();
 
+	if (b->w) {
+		uvfs_intr_set(b->w, b->wdata);
+		if (b->cancel_first)
+			uvfs_intr_cancel(b->w);
+	}
 	b->result = b->path ? uvfs_stat(b->ctx, b->path, &st)
 			    : uvfs_fstat(b->ctx, b->fd, &st);
+	if (b->w)
+		uvfs_intr_set(NULL, NULL);
+	b->ms = now_ms() - t0;
 	atomic_store(&b->done, 1);
 	return NULL;
 }
@@ -55,7 +70,7 @@ static void bg_wait(struct bg_stat *b, int ms)
 
 static void test_suspend_resume(void **state)
 {
-	struct bg_stat b;
+	struct bg_stat b = { 0 };
 	struct uvfs_ctx *c;
 	char st8[16];
 	double t0, dt;
@@ -154,58 +169,6 @@ static void intr_rec_arm(void *data, struct uvfs_intr *w, int waiting)
 		uvfs_intr_cancel(w);
 }
 
-struct intr_stat {
-	pthread_t thread;
-	struct uvfs_ctx *ctx;
-	struct uvfs_intr *w;
-	struct intr_rec *ir;
-	int cancel_first;       /* cancelled after the set, before the call */
-	atomic_int done;
-	int result;
-	double ms;              /* how long the stat took */
-};
-
-static void *intr_stat_main(void *arg)
-{
-	struct intr_stat *b = arg;
-	struct stat st;
-	double t0 = now_ms();
-
-	uvfs_intr_set(b->w, b->ir);
-	if (b->cancel_first)
-		uvfs_intr_cancel(b->w);
-	b->result = uvfs_stat(b->ctx, "/mnt/x/f", &st);
-	uvfs_intr_set(NULL, NULL);
-	b->ms = now_ms() - t0;
-	atomic_store(&b->done, 1);
-	return NULL;
-}
-
-static void intr_stat_start(struct intr_stat *b, struct uvfs_ctx *c,
-			    struct uvfs_intr *w, struct intr_rec *ir)
-{
-	b->ctx = c;
-	b->w = w;
-	b->ir = ir;
-	atomic_store(&b->done, 0);
-	b->result = 1;
-	assert_int_equal(pthread_create(&b->thread, NULL, intr_stat_main, b),
-			 0);
-}
-
-/* Waits up to ms for the thread; fails (without joining) if it hangs. */
-static void intr_stat_wait(struct intr_stat *b, int ms)
-{
-	double end = now_ms() + ms;
-
-	while (!atomic_load(&b->done)) {
-		if (now_ms() > end)
-			fail_msg("the interruptible stat hangs");
-		sleep_ms(5);
-	}
-	pthread_join(b->thread, NULL);
-}
-
 /* A caller that gives up while waiting at a suspended mount (FUSE
  * INTERRUPT: the process was killed) gets -EINTR at once and never
  * entered the file system, and the gate is whole after it: the resume,
@@ -213,8 +176,8 @@ static void intr_stat_wait(struct intr_stat *b, int ms)
 static void test_suspend_interrupt(void **state)
 {
 	struct intr_rec ir = { 0 };
-	struct intr_stat b = { 0 };
 	struct uvfs_intr *w = uvfs_intr_new(intr_rec_arm);
+	struct bg_stat b = { .w = w, .wdata = &ir };
 	struct uvfs_ctx *c;
 	uint64_t live;
 	double end;
@@ -229,7 +192,7 @@ static void test_suspend_interrupt(void **state)
 	OK(uvfs_suspend(R, "/mnt/x"));
 
 	/* cancelled while it waits */
-	intr_stat_start(&b, c, w, &ir);
+	bg_start(&b, c, "/mnt/x/f");
 	for (end = now_ms() + 2000; atomic_load(&ir.armed) == 0;) {
 		if (now_ms() > end)
 			fail_msg("the wait at the suspended gate was not armed");
@@ -238,7 +201,7 @@ static void test_suspend_interrupt(void **state)
 	sleep_ms(50);
 	assert_false(atomic_load(&b.done));
 	uvfs_intr_cancel(w);
-	intr_stat_wait(&b, 1000);
+	bg_wait(&b, 1000);
 	printf("    a cancelled wait at a suspended mount: %s\n",
 	       errname(b.result));
 	assert_int_equal(b.result, -EINTR);
@@ -247,8 +210,8 @@ static void test_suspend_interrupt(void **state)
 
 	/* cancelled by the arm itself: the INTERRUPT came first */
 	ir.cancel_in_arm = 1;
-	intr_stat_start(&b, c, w, &ir);
-	intr_stat_wait(&b, 1000);
+	bg_start(&b, c, "/mnt/x/f");
+	bg_wait(&b, 1000);
 	assert_int_equal(b.result, -EINTR);
 	assert_true(b.ms < 500);
 	assert_int_equal(atomic_load(&ir.armed), 2);
@@ -257,25 +220,25 @@ static void test_suspend_interrupt(void **state)
 
 	/* cancelled before the call: the wait ends as it would begin */
 	b.cancel_first = 1;
-	intr_stat_start(&b, c, w, &ir);
-	intr_stat_wait(&b, 1000);
+	bg_start(&b, c, "/mnt/x/f");
+	bg_wait(&b, 1000);
 	assert_int_equal(b.result, -EINTR);
 	b.cancel_first = 0;
 
 	/* the gate is whole: a waiter without a cancel waits for the
 	 * resume and gets in; a new suspend drains; a plain unmount goes */
-	intr_stat_start(&b, c, w, &ir);
+	bg_start(&b, c, "/mnt/x/f");
 	sleep_ms(100);
 	assert_false(atomic_load(&b.done));
 	OK(uvfs_resume(R, "/mnt/x"));
-	intr_stat_wait(&b, 2000);
+	bg_wait(&b, 2000);
 	assert_int_equal(b.result, 0);
 	OK(uvfs_suspend(R, "/mnt/x"));
 	OK(uvfs_resume(R, "/mnt/x"));
 	/* an open gate: nothing to arm, a cancel changes nothing */
 	b.cancel_first = 1;
-	intr_stat_start(&b, c, w, &ir);
-	intr_stat_wait(&b, 1000);
+	bg_start(&b, c, "/mnt/x/f");
+	bg_wait(&b, 1000);
 	assert_int_equal(b.result, 0);
 	assert_int_equal(atomic_load(&ir.armed), 4);
 	free_ctx(c);

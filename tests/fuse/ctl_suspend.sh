@@ -14,19 +14,6 @@ M=$MNT/m
 mkdir "$M"
 echo covered >"$M/marker"
 
-# bg_start NAME COMMAND...: runs it in the background, output in
-# $WORK/NAME.out, pid in BG; it must still wait half a second later.
-bg_start() {
-	local name=$1
-	shift
-	"$@" >"$WORK/$name.out" 2>&1 &
-	BG=$!
-	BG_PIDS+=($BG)
-	sleep 0.5
-	running_child "$BG" ||
-		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
-}
-
 # mount_waits_inside: $M mounted and suspended, and a mount of $M/sub
 # waiting inside it (bg_start's "mount", pid MPID).
 mount_waits_inside() {

@@ -140,10 +140,11 @@ expect_umount "$B"
 
 note "entries with attributes the kernel refuses: EIO, and no hold or handle left"
 # A server's file with no file type, an unknown one (S_IFMT) or a size
-# above 2^63 - 1 (tests/fuse/p9attrs.py): the kernel refuses the lookup's
+# above 2^63 - 1 (tests/fuse/p9errs.py): the kernel refuses the lookup's
 # reply (EIO) and neither counts the lookup nor forgets it, so the hold
 # passed with the entry stayed (the mount busy, "kernel reference").
-python3 "$HERE/p9attrs.py" "$WORK/p9a.sock" >"$WORK/p9a.log" 2>&1 &
+python3 "$HERE/p9errs.py" "$WORK/p9a.sock" notype badtype hugesize \
+	>"$WORK/p9a.log" 2>&1 &
 BG_PIDS+=($!)
 for _ in $(seq 100); do
 	grep -q ready "$WORK/p9a.log" 2>/dev/null && break

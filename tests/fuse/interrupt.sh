@@ -16,19 +16,6 @@ echo data >"$M/f"
 mkdir "$M/d"
 expect 0 "$UVFS" suspend "$M"
 
-# waiter NAME COMMAND...: runs it in the background (pid in BG, output in
-# $WORK/NAME.out); it must still wait on the suspended mount 0.5 s later.
-waiter() {
-	local name=$1
-	shift
-	"$@" >"$WORK/$name.out" 2>&1 &
-	BG=$!
-	BG_PIDS+=($BG)
-	sleep 0.5
-	running_child "$BG" ||
-		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
-}
-
 # killed_ends SIGNAL PID: SIGNAL ends the waiting child PID within 2 s
 # (a D-state wait would outlast any bound).
 killed_ends() {
@@ -45,19 +32,19 @@ killed_ends() {
 }
 
 note "a read's open, killed while it waits"
-waiter cat cat "$M/f"
+bg_start cat cat "$M/f"
 killed_ends KILL "$BG"
 
 note "a create, terminated while it waits"
-waiter touch touch "$M/new"
+bg_start touch touch "$M/new"
 killed_ends TERM "$BG"
 
 note "a listing, killed while it waits"
-waiter ls ls -l "$M/d"
+bg_start ls ls -l "$M/d"
 killed_ends KILL "$BG"
 
 note "a waiter left alone completes at the resume"
-waiter stat stat -c %s "$M/f"
+bg_start stat stat -c %s "$M/f"
 STAT_PID=$BG
 # uvfsd keeps serving meanwhile
 expect_within 5 0 "$UVFS" -m "$MNT" stats

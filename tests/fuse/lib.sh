@@ -266,6 +266,20 @@ hang_report() {
 	fi
 }
 
+# bg_start NAME COMMAND...: runs it in the background, output in
+# $WORK/NAME.out, pid in BG; it must still wait (on a suspended mount)
+# half a second later.
+bg_start() {
+	local name=$1
+	shift
+	"$@" >"$WORK/$name.out" 2>&1 &
+	BG=$!
+	BG_PIDS+=($BG)
+	sleep 0.5
+	running_child "$BG" ||
+		fail "'$*' did not wait on the suspended mount: $(cat "$WORK/$name.out")"
+}
+
 # wait_child PID SECONDS: waits (SECONDS at most) for the child PID to
 # exit; then returns its status, or 255 with CHILD_STATUS "still running".
 # CHILD_STATUS says how it ended ("exit N", "killed by signal N").

@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """p9errs.py - a small 9P2000.L server whose files answer with the errors
-their names ask for, for tests/fuse/errnos.sh.
+and attributes their names ask for, for tests/fuse/errnos.sh.
 
   p9errs.py SOCKET NAME...
 
 Serves one directory (the root) on the Unix socket SOCKET, one connection
 at a time.  It holds the file "ok" (reads "hello\\n") and one file per
 NAME: "open-N" answers Tlopen with Rlerror N, "fsync-N" answers Tfsync
-with Rlerror N (its Tlopen succeeds).  Every Tlopen and Tfsync is logged
-on stdout as "Tlopen NAME" or "Tfsync NAME", so a test sees which requests
-reached the server.  Anything it does not serve answers EOPNOTSUPP.
+with Rlerror N (its Tlopen succeeds); "notype" and "badtype" have a mode
+with no file type, or with S_IFMT (which is none), "hugesize" a size
+above 2^63 - 1; any other NAME is a plain file (a listing shows each
+NAME as given, even one no file can have).  A Tlcreate makes a regular
+file, but one whose name begins with "fifo" is then a FIFO (Tgetattr); a
+Tmkdir a directory, but one whose name begins with "notdir" a file.
+Every Tlopen, Tfsync, Tlcreate and Tmkdir is logged on stdout ("Tlopen
+NAME", ...), so a test sees which requests reached the server.  Anything
+it does not serve answers EOPNOTSUPP.
 """
 import socket
 import stat
@@ -47,18 +53,27 @@ class Msg:
         return v.decode()
 
 
-def getattr_body(p):
+PLAIN = (stat.S_IFREG | 0o644, 6)
+# the names whose Tgetattr answers what no file can have: (mode, size)
+SPECIAL = {
+    "notype": (0o644, 6),                               # no file type
+    "badtype": (0o170000 | 0o644, 6),                   # S_IFMT: none
+    "hugesize": (stat.S_IFREG | 0o644, 2**64 - 1),      # > LLONG_MAX
+}
+
+
+def getattr_body(p, attrs):
     now = int(time.time())
     if p == ROOT:
         mode, nlink, size = stat.S_IFDIR | 0o755, 2, 0
     else:
-        mode, nlink, size = stat.S_IFREG | 0o644, 1, 6
+        (mode, size), nlink = attrs.get(p, PLAIN), 1
     return (struct.pack("<Q", 0x7ff) + qid(p) +
             struct.pack("<IIIQQQQQ", mode, 0, 0, nlink, 0, size, 4096, 1) +
             struct.pack("<10Q", now, 0, now, 0, now, 0, 0, 0, 0, 0))
 
 
-def serve(conn, files):
+def serve(conn, files, attrs):
     names = {v: n for n, v in files.items()}
     fids = {}
     buf = b""
@@ -108,7 +123,7 @@ def serve(conn, files):
                 fids[newfid] = p
             reply(111, struct.pack("<H", n) + qids)
         elif t == 24:                                   # Tgetattr
-            reply(25, getattr_body(fids[r.take("I")]))
+            reply(25, getattr_body(fids[r.take("I")], attrs))
         elif t == 12:                                   # Tlopen
             p = fids[r.take("I")]
             print("Tlopen", names.get(p, "/"), flush=True)
@@ -125,6 +140,24 @@ def serve(conn, files):
                 lerror(e)
             else:
                 reply(51)
+        elif t == 14:                                   # Tlcreate
+            fid, name, (flags, mode, gid) = r.take("I"), r.str(), r.take("III")
+            p = 2 + len(files)
+            files[name], names[p], fids[fid] = p, name, p
+            # a name from "fifo" on: the server says it made a FIFO
+            attrs[p] = (stat.S_IFIFO | 0o644 if name.startswith("fifo")
+                        else stat.S_IFREG | (mode & 0o7777), 0)
+            print("Tlcreate", name, flush=True)
+            reply(15, qid(p) + struct.pack("<I", 0))
+        elif t == 72:                                   # Tmkdir
+            dfid, name, (mode, gid) = r.take("I"), r.str(), r.take("II")
+            p = 2 + len(files)
+            files[name], names[p] = p, name
+            # a name from "notdir" on: the server says it made a file
+            attrs[p] = (stat.S_IFREG | 0o644 if name.startswith("notdir")
+                        else stat.S_IFDIR | (mode & 0o7777), 0)
+            print("Tmkdir", name, flush=True)
+            reply(73, qid(p))
         elif t == 116:                                  # Tread
             fid, off, count = r.take("IQI")
             data = b"hello\n"[off:off + count]
@@ -155,9 +188,11 @@ def serve(conn, files):
 
 
 def main():
-    files = {"ok": 2}
+    files, attrs = {"ok": 2}, {}
     for i, n in enumerate(sys.argv[2:]):
         files[n] = 3 + i
+        if n in SPECIAL:
+            attrs[3 + i] = SPECIAL[n]
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     ls.bind(sys.argv[1])
     ls.listen(8)
@@ -165,7 +200,7 @@ def main():
     while True:
         conn, _ = ls.accept()
         try:
-            serve(conn, files)
+            serve(conn, files, attrs)
         except OSError:
             pass
         conn.close()
