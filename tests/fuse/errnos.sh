@@ -21,17 +21,26 @@
 
 start_daemon
 cd "$WORK"
+# p9_mount TAG DIR NAME...: tests/fuse/p9errs.py serving NAME... on
+# $WORK/TAG.sock (its log $WORK/TAG.log), mounted as "9p" on DIR.
+p9_mount() {
+	local tag=$1 dir=$2
+	shift 2
+	python3 "$HERE/p9errs.py" "$WORK/$tag.sock" "$@" \
+		>"$WORK/$tag.log" 2>&1 &
+	BG_PIDS+=($!)
+	for _ in $(seq 100); do
+		grep -q ready "$WORK/$tag.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q ready "$WORK/$tag.log" ||
+		fail "the 9P server did not start: $(cat "$WORK/$tag.log")"
+	mkdir "$dir"
+	expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/$tag.sock" "$dir"
+}
+
 N=$MNT/n
-mkdir "$N"
-python3 "$HERE/p9errs.py" "$WORK/p9.sock" open-524 open-1500 open-38 \
-	fsync-38 >"$WORK/p9.log" 2>&1 &
-BG_PIDS+=($!)
-for _ in $(seq 100); do
-	grep -q ready "$WORK/p9.log" 2>/dev/null && break
-	sleep 0.05
-done
-grep -q ready "$WORK/p9.log" || fail "the 9P server did not start: $(cat "$WORK/p9.log")"
-expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9.sock" "$N"
+p9_mount p9 "$N" open-524 open-1500 open-38 fsync-38
 echo memfs >"$MNT/m"
 
 # try OP FILE: opens FILE (read-only; read-write for fsync), reads it or
@@ -96,17 +105,8 @@ note "a listing with names the kernel refuses: the others are listed"
 # directory could not be listed at all (EIO).  Read with a large buffer
 # (one READDIRPLUS) and with one of 48 bytes (READDIRPLUS at the start,
 # plain READDIRs from the second entry on).
-python3 "$HERE/p9errs.py" "$WORK/p9b.sock" "a/b" "" "good" \
-	>"$WORK/p9b.log" 2>&1 &
-BG_PIDS+=($!)
-for _ in $(seq 100); do
-	grep -q ready "$WORK/p9b.log" 2>/dev/null && break
-	sleep 0.05
-done
-grep -q ready "$WORK/p9b.log" || fail "the 9P server did not start: $(cat "$WORK/p9b.log")"
 B=$MNT/bad
-mkdir "$B"
-expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9b.sock" "$B"
+p9_mount p9b "$B" "a/b" "" "good"
 getdents() {
 	python3 - "$@" <<'PY'
 import ctypes, os, struct, sys
@@ -143,17 +143,8 @@ note "entries with attributes the kernel refuses: EIO, and no hold or handle lef
 # above 2^63 - 1 (tests/fuse/p9errs.py): the kernel refuses the lookup's
 # reply (EIO) and neither counts the lookup nor forgets it, so the hold
 # passed with the entry stayed (the mount busy, "kernel reference").
-python3 "$HERE/p9errs.py" "$WORK/p9a.sock" notype badtype hugesize \
-	>"$WORK/p9a.log" 2>&1 &
-BG_PIDS+=($!)
-for _ in $(seq 100); do
-	grep -q ready "$WORK/p9a.log" 2>/dev/null && break
-	sleep 0.05
-done
-grep -q ready "$WORK/p9a.log" || fail "the 9P server did not start: $(cat "$WORK/p9a.log")"
 A=$MNT/attrs
-mkdir "$A"
-expect 0 "$UVFS" mount -t 9p -o timeout=5000 "unix:$WORK/p9a.sock" "$A"
+p9_mount p9a "$A" notype badtype hugesize
 expect_within 10 0 try read "$A/ok"
 [ "$OUT" = "ok hello" ] || fail "read of ok: $OUT"
 for f in notype badtype hugesize; do
