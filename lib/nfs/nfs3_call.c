@@ -74,7 +74,10 @@ static mode_t ftype_mode(int t)
 	return 0;
 }
 
-static void fattr_stat(const fattr3 *f, struct stat *st)
+/* => false if f's file type is none NFSv3 has (a server's bug): no
+ * file can have such attributes, and the kernel's FUSE client would take
+ * the file for a bad inode.  st is filled either way. */
+static bool fattr_stat(const fattr3 *f, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = f->fileid;
@@ -95,13 +98,15 @@ static void fattr_stat(const fattr3 *f, struct stat *st)
 	st->st_mtim.tv_nsec = f->mtime.nseconds;
 	st->st_ctim.tv_sec = f->ctime.seconds;
 	st->st_ctim.tv_nsec = f->ctime.nseconds;
+	return (st->st_mode & S_IFMT) != 0;
 }
 
+/* Attributes that come with a reply: none if they do not, or if no file
+ * can have them (fattr_stat). */
 static void post_attr(const post_op_attr *p, struct n3attr *a)
 {
-	a->valid = p->attributes_follow != 0;
-	if (a->valid)
-		fattr_stat(&p->post_op_attr_u.attributes, &a->st);
+	a->valid = p->attributes_follow != 0 &&
+		   fattr_stat(&p->post_op_attr_u.attributes, &a->st);
 }
 
 static int copy_fh(const char *data, u_int len, struct fh3 *out)
@@ -251,9 +256,9 @@ int n3c_decode(struct call *c)
 	}
 	case P_GETATTR: {
 		GETATTR3res *x = data;
-		c->attr.valid = true;
-		fattr_stat(&x->GETATTR3res_u.resok.obj_attributes, &c->attr.st);
-		return 0;
+		c->attr.valid = fattr_stat(&x->GETATTR3res_u.resok.obj_attributes,
+					   &c->attr.st);
+		return c->attr.valid ? 0 : -EIO;
 	}
 	case P_SETATTR: {
 		SETATTR3res *x = data;

@@ -277,3 +277,25 @@ static void attrs_size_past_off_max(void **state)
 	atomic_store(&mode, M_OK);
 	attr_mount_free(&m, nc);
 }
+
+/* A GETATTR whose file type is none NFSv3 has (0, 8: a server's bug) is
+ * -EIO: no file can have it, and through uvfsd the kernel took such a
+ * file for a bad inode.  The next GETATTR with a type is taken. */
+static void attrs_unknown_type(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct stat st;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, true);
+	atomic_store(&fa_type, 0);
+	assert_int_equal(uvfs_nfs_ops.getattr(&m.sb, m.n, &st), -EIO);
+	atomic_store(&fa_type, 8);
+	assert_int_equal(uvfs_nfs_ops.getattr(&m.sb, m.n, &st), -EIO);
+	atomic_store(&fa_type, NF3REG);
+	st = attr_stat(&m);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 100);
+	attr_mount_free(&m, nc);
+}

@@ -168,6 +168,8 @@ static size_t reply_body(uint8_t *b, uint32_t xid, bool deny,
 /* The fileid the file's handle names (4242; another, as a server that
  * reuses handles may say after a restart). */
 static _Atomic uint64_t fa_fileid = 4242;
+static _Atomic int fa_type = NF3REG;    /* its type: 0 or 8, none NFSv3
+					 * has, for a server's bug */
 
 /* The attributes of the file (fileid fa_fileid), regular: fa_*'s when
  * fa_on, else 1234 bytes and no times.  Whether they are fa_*'s. */
@@ -176,7 +178,7 @@ static bool file_fattr(fattr3 *a)
 	bool on;
 
 	memset(a, 0, sizeof(*a));
-	a->type = NF3REG;
+	a->type = (ftype3)atomic_load(&fa_type);
 	a->mode = 0644;
 	a->nlink = 1;
 	a->size = 1234;
