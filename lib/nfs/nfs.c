@@ -607,6 +607,18 @@ static int nv_flush(struct uvfs_sb *sb, void *priv, void *fhp)
 	return nv_fsync(sb, priv, fhp, 0);
 }
 
+/* Can a file have this name?  A server may list one no file can have
+ * (empty, longer than NAME_MAX, with a '/': a bug, or a name its file
+ * system allows and Linux does not): such an entry is left out, as the
+ * 9P driver does; it could not be looked up, and through uvfsd the
+ * kernel failed a whole listing that had one. */
+static bool nameable(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 0 && l <= NAME_MAX && !strchr(name, '/');
+}
+
 static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 		       uint64_t cookie, uvfs_filldir_t fill, void *arg)
 {
@@ -661,6 +673,10 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 		for (pp = &list; *pp; pp = &(*pp)->next) {
 			struct n3dent *e = *pp;
 			uint64_t ino = e->fileid;
+			if (!nameable(e->name)) {
+				cookie = e->cookie;     /* cannot be named */
+				continue;
+			}
 			if (strcmp(e->name, "..") == 0 && d == s->root)
 				ino = d->ino;   /* the root's parent is itself */
 			else if (e->has_fh && e->attr.valid &&

@@ -64,7 +64,8 @@
  *    after another client's change (a later ctime) is applied; a size
  *    past what an off_t holds is the largest offset, and an append
  *    that would end past it -EFBIG, nothing sent; a file type NFSv3
- *    does not have is -EIO.
+ *    does not have is -EIO, and a listing leaves out names no file can
+ *    have.
  *
  * The scripted server is in test_nfs_rpc_server.c.
  */
@@ -1031,6 +1032,7 @@ int main(void)
 		cmocka_unit_test(attrs_newer_ctime_applied),
 		cmocka_unit_test(attrs_size_past_off_max),
 		cmocka_unit_test(attrs_unknown_type),
+		cmocka_unit_test(list_impossible_names),
 		cmocka_unit_test(write_error_each_open_file),
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),

@@ -1,6 +1,7 @@
 /*
- * test_nfs_rpc_attr.c - test_nfs_rpc's cases for attributes that come
- * back out of order: two calls on one file in flight, the reply of the
+ * test_nfs_rpc_attr.c - test_nfs_rpc's cases for answers no file can
+ * have (a file type NFSv3 does not have, names a listing cannot hold),
+ * and for attributes that come back out of order: two calls on one file in flight, the reply of the
  * one sent first (older attributes: a smaller or larger size, an older
  * mtime) taken after the other's.  The driver's vnode operations are
  * called as the core calls them (uvfs_nfs_ops: stat, fstat and
@@ -297,5 +298,46 @@ static void attrs_unknown_type(void **state)
 	st = attr_stat(&m);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_size, 100);
+	attr_mount_free(&m, nc);
+}
+
+/* The names a listing gives (list_names' fill): joined, each with a '|'
+ * after it. */
+static int list_fill(void *arg, const char *name, uint64_t ino,
+		     unsigned char type, uint64_t next)
+{
+	char *out = arg;
+
+	(void)ino;
+	(void)type;
+	(void)next;
+	strncat(out, name, 255 - strlen(out));
+	strncat(out, "|", 255 - strlen(out));
+	return 0;
+}
+
+/* A listing that has names no file can have ("", "a/b": a server's bug)
+ * leaves them out: through uvfsd the kernel failed the whole listing
+ * (EIO) for one of them. */
+static void list_impossible_names(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	char out[256] = "";
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, false);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	dir_reset("x", "y", NULL);
+	atomic_store(&dir_odd, true);
+	assert_int_equal(uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill,
+					      out), 0);
+	atomic_store(&dir_odd, false);
+	printf("listed: %s\n", out);
+	assert_string_equal(out, "x|y|");
+	dir_reset(NULL);
 	attr_mount_free(&m, nc);
 }

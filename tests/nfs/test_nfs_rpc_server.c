@@ -6,8 +6,8 @@
  * The server (serve) answers GETATTR, READ (of a file of FILE_SIZE
  * bytes, file_byte's), WRITE (into disk[]), COMMIT (the verifier
  * "verf000" and verf_last: a test moves it on as a restart would) and
- * SETATTR, and LOOKUP, REMOVE and RMDIR of one directory "d" in the root
- * (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
+ * SETATTR, and LOOKUP, REMOVE, RMDIR and READDIRPLUS of one directory
+ * "d" in the root (dir_names[]: the names in it); mode says how, in M_JUKEBOX the first
  * jukebox_left calls of procedure jukebox_proc (all, if < 0) are
  * answered NFS3ERR_JUKEBOX, a REMOVE is done and answered
  * remove_delay_ms after it came (the server answers other calls
@@ -455,6 +455,47 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 	return len;
 }
 
+/* A READDIRPLUS of the directory "d" (from any cookie: the tests list it
+ * once): its names, then, with dir_odd, "" and "a/b", which no file can
+ * have (a server's bug), all in one reply with the end, with neither
+ * attributes nor handles. */
+static _Atomic bool dir_odd;
+static size_t readdirplus_res(uint8_t *b, size_t cap)
+{
+	static char *const odd[] = { "", "a/b" };
+	entryplus3 e[DIR_MAXN + 2];
+	char names[DIR_MAXN][64];
+	entryplus3 **tail;
+	READDIRPLUS3res r;
+	size_t k = 0;
+	ZDR z;
+
+	memset(&r, 0, sizeof(r));
+	memset(e, 0, sizeof(e));
+	r.status = NFS3_OK;
+	tail = &r.READDIRPLUS3res_u.resok.reply.entries;
+	pthread_mutex_lock(&dir_lock);
+	memcpy(names, dir_names, sizeof(names));
+	pthread_mutex_unlock(&dir_lock);
+	for (size_t i = 0; i < DIR_MAXN + 2; i++) {
+		char *name = i < DIR_MAXN ? names[i] : odd[i - DIR_MAXN];
+		if (i < DIR_MAXN ? !name[0] : !atomic_load(&dir_odd))
+			continue;
+		e[k].fileid = 100 + i;
+		e[k].name = name;
+		e[k].cookie = k + 1;
+		*tail = &e[k];
+		tail = &e[k].nextentry;
+		k++;
+	}
+	r.READDIRPLUS3res_u.resok.reply.eof = 1;
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	assert_true(zdr_READDIRPLUS3res(&z, &r));
+	size_t n = zdr_getpos(&z);
+	zdr_destroy(&z);
+	return n;
+}
+
 /* A connection served: its writes one at a time (a REMOVE's reply held
  * back is written by a thread of its own), and those replies counted so
  * that the connection is closed only after them. */
@@ -567,6 +608,7 @@ static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
 	assert_non_null(res);
 	assert_non_null(out);
 	size_t rl = proc == NFS3_GETATTR ? getattr_res(res, cap, busy)
+		    : proc == NFS3_READDIRPLUS ? readdirplus_res(res, cap)
 		    : proc == NFS3_SETATTR && n > 0 && !busy
 			    ? setattr_res(args, n, res, cap)
 		    : io && n > 0 ? io_res(proc, args, n, busy, res, cap)
