@@ -302,8 +302,9 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target);
  * operation answers -EINTR and never entered the file system.  A cancel
  * before the wait makes the wait end at once; uvfs_intr_set clears it.
  * A file's last release and its flush are never cut short, nor are waits
- * other than at a mount's gate (a directory's lock another waiter holds,
- * a file server's reply: those have their own deadlines).
+ * other than at a mount's gate: for a directory's lock (its holder is an
+ * operation that waits itself, and lets go when its wait ends) or for a
+ * file server's reply (which has its deadline).
  */
 struct uvfs_intr;
 struct uvfs_intr *uvfs_intr_new(void (*arm)(void *data, struct uvfs_intr *w,
