@@ -785,6 +785,32 @@ static void *pester_main(void *arg)
 	return NULL;
 }
 
+/* A unix socket in a new directory (dir: its template, made) whose
+ * listener (*ls) has a full backlog (*c1 took its one place): a connect
+ * to it (path, "unix:...") answers EAGAIN.  full_backlog_end undoes it. */
+static void full_backlog(char *dir, char *path, size_t size,
+			 struct sockaddr_un *sa, int *ls, int *c1)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, size, "unix:%s/s", dir);
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/s", dir);
+	*ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*ls >= 0);
+	assert_int_equal(bind(*ls, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	assert_int_equal(listen(*ls, 0), 0);
+	*c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(*c1, (struct sockaddr *)sa, sizeof(*sa)), 0);
+}
+
+static void full_backlog_end(const char *dir, const struct sockaddr_un *sa,
+			     int ls, int c1)
+{
+	close(c1);
+	close(ls);
+	unlink(sa->sun_path);
+	rmdir(dir);
+}
+
 /* A unix: connect to a listener whose backlog is full waits its whole
  * timeout (-ETIMEDOUT then), signals or not: a signal handled meanwhile
  * (a daemon's SIGCHLD, SIGHUP) interrupts the wait (EINTR), which must
@@ -801,16 +827,7 @@ static void unix_connect_waits_through_signals(void **state)
 	int ls, c1;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "unix:%s/s", dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
-	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(ls >= 0);
-	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(ls, 0), 0);
-	/* the backlog is full: the next connect answers EAGAIN */
-	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	full_backlog(dir, path, sizeof(path), &sa, &ls, &c1);
 
 	sigemptyset(&act.sa_mask);      /* no SA_RESTART */
 	assert_int_equal(sigaction(SIGUSR1, &act, &old), 0);
@@ -830,10 +847,7 @@ static void unix_connect_waits_through_signals(void **state)
 	assert_true(took < 2000);
 
 	close(evfd);
-	close(c1);
-	close(ls);
-	unlink(sa.sun_path);
-	rmdir(dir);
+	full_backlog_end(dir, &sa, ls, c1);
 }
 
 static int (*real_poll)(struct pollfd *, nfds_t, int);
@@ -858,16 +872,7 @@ static void unix_connect_poll_failure_is_no_timeout(void **state)
 	int ls, c1;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "unix:%s/s", dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
-	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(ls >= 0);
-	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(ls, 0), 0);
-	/* the backlog is full: the next connect answers EAGAIN */
-	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	full_backlog(dir, path, sizeof(path), &sa, &ls, &c1);
 
 	real_poll = uvfs_sys_set("poll", (void *)enomem_poll);
 	assert_non_null(real_poll);
@@ -876,10 +881,7 @@ static void unix_connect_poll_failure_is_no_timeout(void **state)
 	printf("a unix: connect whose poll fails (ENOMEM): %d\n", r);
 	if (r == 0)
 		rt_link_close(&l);
-	close(c1);
-	close(ls);
-	unlink(sa.sun_path);
-	rmdir(dir);
+	full_backlog_end(dir, &sa, ls, c1);
 	assert_int_equal(r, -ENOMEM);
 }
 
