@@ -10,7 +10,8 @@
  *
  * Paths are ordinary paths inside a uvfsd mount.  The daemon is found from
  * the path: the uvfsd mount (fstype fuse.uvfsd in /proc/self/mountinfo)
- * that contains it names the control socket as its source; the path inside
+ * that contains it names the control socket as its source, and the daemon
+ * there must run as the mount's owner (its user_id=); the path inside
  * the namespace is what follows the mount point.  Paths are resolved
  * lexically first, so a suspended or dead mount is never touched.
  *
@@ -52,6 +53,9 @@ struct target {
 	char mnt[PATH_MAX];      /* the FUSE mount point */
 	char sock[PATH_MAX];
 	char ns[PATH_MAX];       /* the path in the namespace */
+	bool check_owner;        /* sock came from the mount: its peer must
+				  * be the mount's owner */
+	uid_t owner;             /* the mount's user_id= (the kernel's) */
 };
 
 struct find {
@@ -61,20 +65,29 @@ struct find {
 	struct target *t;
 };
 
-static void sock_of(const struct mountinfo_ent *e, char *out, size_t size)
+/* The socket of the uvfsd mount e, and whom it must answer as.  The
+ * source is whatever the mounting user chose (fusermount lets any user
+ * name his mount's source and subtype), so a user's own mount could name
+ * another daemon's socket (root's) and have a request about a path inside
+ * it carried out there, on root's mount of the same name; the mount's
+ * owner (user_id=) is the kernel's, and the daemon that answers must run
+ * as that uid (request). */
+static void sock_of(const struct mountinfo_ent *e, struct target *t)
 {
 	const char *u;
 
-	if (e->source[0] == '/') {
-		snprintf(out, size, "%s", e->source);
-		return;
-	}
-	/* not ours to name: the rule uvfsd uses, for the mounting uid */
 	uid_t uid = 0;
 	if ((u = strstr(e->superopts, "user_id=")) != NULL)
 		uid = (uid_t)strtoul(u + 8, NULL, 10);
-	if (ctl_sockpath(e->mnt, uid, out, size))
-		out[0] = '\0';
+	t->check_owner = true;
+	t->owner = uid;
+	if (e->source[0] == '/') {
+		snprintf(t->sock, sizeof(t->sock), "%s", e->source);
+		return;
+	}
+	/* not ours to name: the rule uvfsd uses, for the mounting uid */
+	if (ctl_sockpath(e->mnt, uid, t->sock, sizeof(t->sock)))
+		t->sock[0] = '\0';
 }
 
 static int find_cb(const struct mountinfo_ent *e, void *arg)
@@ -86,7 +99,7 @@ static int find_cb(const struct mountinfo_ent *e, void *arg)
 	if (!f->path) {
 		f->n++;
 		snprintf(f->t->mnt, sizeof(f->t->mnt), "%s", e->mnt);
-		sock_of(e, f->t->sock, sizeof(f->t->sock));
+		sock_of(e, f->t);
 		return 0;
 	}
 	size_t len = strlen(e->mnt);
@@ -95,7 +108,7 @@ static int find_cb(const struct mountinfo_ent *e, void *arg)
 	f->n = 1;
 	f->best = len;
 	snprintf(f->t->mnt, sizeof(f->t->mnt), "%s", e->mnt);
-	sock_of(e, f->t->sock, sizeof(f->t->sock));
+	sock_of(e, f->t);
 	return 0;
 }
 
@@ -145,8 +158,10 @@ static int resolve(const char *path, struct target *t)
 			ret = match(real, t);
 	}
 	free(lex);
-	if (ret == 0 && opt_socket)
+	if (ret == 0 && opt_socket) {
 		snprintf(t->sock, sizeof(t->sock), "%s", opt_socket);
+		t->check_owner = false;         /* named by the caller */
+	}
 	return ret;
 }
 
@@ -164,6 +179,7 @@ static int pick_daemon(struct target *t)
 	}
 	if (opt_socket) {
 		snprintf(t->sock, sizeof(t->sock), "%s", opt_socket);
+		t->check_owner = false;
 		t->mnt[0] = '\0';
 		return 0;
 	}
@@ -190,9 +206,33 @@ static void reply_free(struct reply *r)
 	free(r->buf);
 }
 
-/* => 0, or -1 (cannot reach: message printed). */
-static int request(const char *sock, struct sbuf *req, struct reply *r)
+/* Is the peer of fd the daemon t's mount says?  => 0, or -1 with a
+ * message. */
+static int check_peer(int fd, const struct target *t)
 {
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (!t->check_owner)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		fprintf(stderr, "uvfs: cannot reach uvfsd at %s: %s\n", t->sock,
+			strerror(errno));
+		return -1;
+	}
+	if (cr.uid == t->owner)
+		return 0;
+	fprintf(stderr, "uvfs: refusing the socket %s named by the mount %s: "
+		"it is served by uid %u, and the mount belongs to uid %u "
+		"(name the socket with -S if it is the right one)\n", t->sock,
+		t->mnt, (unsigned)cr.uid, (unsigned)t->owner);
+	return -1;
+}
+
+/* => 0, or -1 (cannot reach: message printed). */
+static int request(const struct target *t, struct sbuf *req, struct reply *r)
+{
+	const char *sock = t->sock;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sbuf in = { 0 };
 	char chunk[4096];
@@ -211,6 +251,10 @@ static int request(const char *sock, struct sbuf *req, struct reply *r)
 			strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	if (check_peer(fd, t)) {
+		close(fd);
 		return -1;
 	}
 	sbuf_adds(req, "\n");
@@ -319,7 +363,7 @@ static int print_error(const char *verb, const char *what, const char *arg,
 
 /* The daemon's pid ("info"), to leave it out of holder lists; 0 if it
  * does not say. */
-static pid_t daemon_pid(const char *sock)
+static pid_t daemon_pid(const struct target *t)
 {
 	struct sbuf req = { 0 };
 	struct reply r;
@@ -327,7 +371,7 @@ static pid_t daemon_pid(const char *sock)
 	pid_t pid = 0;
 
 	sbuf_adds(&req, "info");
-	int err = request(sock, &req, &r);
+	int err = request(t, &req, &r);
 	sbuf_free(&req);
 	if (err)
 		return 0;
@@ -381,7 +425,7 @@ static int target_of(const char *what, const char *path, struct target *t)
 
 /* Is ns (a namespace path) a mount of the daemon at sock?  1, 0, or -1
  * (cannot tell). */
-static int is_mount(const char *sock, const char *ns)
+static int is_mount(const struct target *t, const char *ns)
 {
 	struct sbuf req = { 0 };
 	struct reply r;
@@ -389,7 +433,7 @@ static int is_mount(const char *sock, const char *ns)
 	int found = 0;
 
 	sbuf_adds(&req, "mounts");
-	int err = request(sock, &req, &r);
+	int err = request(t, &req, &r);
 	sbuf_free(&req);
 	if (err)
 		return -1;
@@ -423,20 +467,20 @@ static int simple(const char *verb, const char *what, const char *path,
 	}
 	sbuf_adds(&req, " ");
 	sbuf_add_tok(&req, t.ns);
-	ret = request(t.sock, &req, &r);
+	ret = request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
 	ret = EXIT_OK;
 	if (r.err == EBUSY && strcmp(verb, "umount") == 0 && r.n > 0) {
-		pid_t self = daemon_pid(t.sock);
+		pid_t self = daemon_pid(&t);
 		int n = show_holders(NULL, &r, self, opt_verbose);
 		fprintf(stderr, "uvfs: cannot %s %s: target is busy "
 			"(%d holder%s)\n", what, path, n, n == 1 ? "" : "s");
 		show_holders(stderr, &r, self, opt_verbose);
 		ret = EXIT_FAIL;
 	} else if (r.err == EINVAL && strcmp(verb, "resume") == 0 &&
-		   is_mount(t.sock, t.ns) == 0) {
+		   is_mount(&t, t.ns) == 0) {
 		fprintf(stderr, "uvfs: cannot %s %s: not mounted\n", what,
 			path);
 		ret = EXIT_FAIL;
@@ -579,7 +623,7 @@ static int cmd_mount(int argc, char **argv)
 	sbuf_add_tok(&req, t.ns);
 	sbuf_adds(&req, " ");
 	sbuf_add_tok(&req, opts);
-	ret = request(t.sock, &req, &r);
+	ret = request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -683,7 +727,7 @@ static int cmd_holders(int argc, char **argv)
 		return ret;
 	sbuf_adds(&req, "holders ");
 	sbuf_add_tok(&req, t.ns);
-	ret = request(t.sock, &req, &r);
+	ret = request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -692,7 +736,7 @@ static int cmd_holders(int argc, char **argv)
 		reply_free(&r);
 		return ret;
 	}
-	pid_t self = daemon_pid(t.sock);
+	pid_t self = daemon_pid(&t);
 	if (json)
 		show_holders_json(&r, t.ns, self, opt_verbose);
 	else if (show_holders(stdout, &r, self, opt_verbose) == 0)
@@ -712,7 +756,7 @@ static int ask(const char *verb, const char *what, struct target *t,
 	if ((ret = pick_daemon(t)) != 0)
 		return ret;
 	sbuf_adds(&req, verb);
-	ret = request(t->sock, &req, r);
+	ret = request(t, &req, r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -879,7 +923,7 @@ static int cmd_mountpoint(int argc, char **argv)
 			printf("%s is not inside a uvfsd mount\n", path);
 		return EXIT_NOT_MOUNTPOINT;
 	}
-	int m = is_mount(t.sock, t.ns);
+	int m = is_mount(&t, t.ns);
 	if (m < 0) {
 		fprintf(stderr, "uvfs: cannot reach uvfsd at %s\n", t.sock);
 		return EXIT_FAIL;

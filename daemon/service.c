@@ -248,6 +248,56 @@ static void kept_add(const char *raw, const char *target)
 	kept.v[kept.n++] = k;
 }
 
+/* Is st (of what, path) the daemon's or root's, and no one else's to
+ * write?  => 0, or -EPERM with the reason printed. */
+static int mtab_owned(const char *path, const char *what,
+		      const struct stat *st, bool dir)
+{
+	const char *bad = NULL;
+
+	if (S_ISLNK(st->st_mode))
+		bad = "a symlink";
+	else if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		bad = dir ? "not a directory" : "not a regular file";
+	else if (st->st_uid != geteuid() && st->st_uid != 0)
+		bad = "owned by another user";
+	else if (st->st_mode & 022)
+		bad = "writable by others";
+	if (!bad)
+		return 0;
+	fprintf(stderr, "uvfsd: refusing the mount table %s: %s is %s "
+		"(uid %u, mode %04o); whoever can write the table has its "
+		"mounts made with this daemon's rights, so it and its "
+		"directory must be owned by uid %u or root and writable by "
+		"no one else\n", path, what, bad, (unsigned)st->st_uid,
+		(unsigned)(st->st_mode & 07777), (unsigned)geteuid());
+	return -EPERM;
+}
+
+int service_mtab_check(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	const char *slash = strrchr(path, '/');
+	int err;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return 0;       /* absolute (args.c); too long: open fails */
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (lstat(dir, &st) == 0)
+		err = mtab_owned(path, "its directory", &st, true);
+	else
+		err = errno == ENOENT ? 0 : -errno;
+	if (err)
+		return err;
+	if (lstat(path, &st) == 0)
+		return mtab_owned(path, "the file", &st, false);
+	return errno == ENOENT ? 0 : -errno;
+}
+
 int service_mtab_replay(struct uvfs *u, const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -383,7 +433,11 @@ static int mtab_write(const char *path, const char *text)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* a new file of our own: never through a name planted there */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(text);

@@ -28,6 +28,15 @@ void service_find_servers(void);
  * going somewhere.  Falls back to /dev/null. */
 void service_log_to_syslog(void);
 
+/* Refuses a mount table someone else could write: its directory (when
+ * there is one) and the file (when there is one) must be owned by the
+ * daemon's uid or root and writable by nobody else, and the file must
+ * not be a symlink.  Its lines are carried out with the daemon's
+ * rights (a hostfs line's server= is a program to run), and the table is
+ * rewritten through a name in that directory.  => 0, or -EPERM (or the
+ * lstat's -errno) with a message printed. */
+int service_mtab_check(const char *path);
+
 /* Makes the mounts of the mount table file (one per line, fstab's
  * fields: SOURCE TARGET TYPE OPTIONS, octal escapes \040; '#' comments;
  * "-" an empty field, \055 a "-")

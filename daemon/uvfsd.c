@@ -331,8 +331,10 @@ int main(int argc, char **argv)
 	}
 
 	service_find_servers();
-	/* before anything is made: the socket's directory, then FUSE */
-	if (control_check_dir(sock)) {
+	/* before anything is made: the socket's directory and the mount
+	 * table, then FUSE */
+	if (control_check_dir(sock) ||
+	    (args.mtab && service_mtab_check(args.mtab))) {
 		free((char *)cfg.root_type);
 		return 1;
 	}

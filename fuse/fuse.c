@@ -302,6 +302,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	pthread_mutex_init(&uf->fh_lock, NULL);
 	pthread_mutex_init(&uf->pool_lock, NULL);
 	pthread_mutex_init(&uf->rq_lock, NULL);
+	pthread_mutex_init(&uf->lk_lock, NULL);
 	iq_init(uf);
 	/* the nodes' owner word keeps each node's record (known_add) */
 	err = uvfs_node_owner_claim(u, uf);
@@ -483,6 +484,8 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 	pthread_mutex_destroy(&uf->fh_lock);
 	pthread_mutex_destroy(&uf->pool_lock);
 	pthread_mutex_destroy(&uf->rq_lock);
+	pthread_mutex_destroy(&uf->lk_lock);
+	free(uf->lk_uids);
 	free(uf->mountpoint);
 	free(uf);
 }

@@ -126,7 +126,15 @@ struct uvfs_fuse {
 
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
-	atomic_uint lk_waiting;          /* blocking setlks waiting (locks.c) */
+	/* blocking setlks waiting (locks.c), in all and per caller's uid */
+	pthread_mutex_t lk_lock;
+	unsigned lk_waiting;             /* lk_lock */
+	struct lk_uid {
+		uid_t uid;
+		unsigned n;              /* > 0 while listed */
+	} *lk_uids;                      /* lk_lock: max_threads / 2 of them,
+					    made at the first wait */
+	unsigned lk_nuids;               /* lk_lock: listed */
 
 	/* the pages of dead files, dropped in the background (inval.c) */
 	pthread_mutex_t iq_lock;

@@ -12,7 +12,9 @@
  * thread while it waits.  They are bounded: at most half of the session's
  * threads wait at once (more answer ENOLCK), so the session always has
  * threads left to read the unlock, the INTERRUPT or the FORGET that ends
- * a wait.  A wait ends when the lock is granted, when the kernel sends
+ * a wait; and the callers of one uid at most a quarter of them
+ * (wait_begin), so that one user cannot take every wait and have every
+ * other user's blocking lock on the mount refused.  A wait ends when the lock is granted, when the kernel sends
  * INTERRUPT (a signal to the waiting process: EINTR, and the system call
  * restarts or fails as the kernel decides), or when the file dies (revoke,
  * forced unmount: EIO).
@@ -25,12 +27,61 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <sys/file.h>
 
 static void interrupted(fuse_req_t req, void *data)
 {
 	(void)req;
 	uvfs_lock_wait_cancel(data);
+}
+
+/* Counts a blocking wait of a caller of uid.  => false (ENOLCK) when the
+ * session's waits, or that uid's, are at their cap. */
+static bool wait_begin(struct uvfs_fuse *uf, uid_t uid)
+{
+	unsigned cap = uf->max_threads / 2, per_uid = uf->max_threads / 4;
+	struct lk_uid *e = NULL;
+	bool ok = false;
+
+	if (per_uid < 1)
+		per_uid = 1;
+	pthread_mutex_lock(&uf->lk_lock);
+	if (!uf->lk_uids && cap > 0)
+		uf->lk_uids = calloc(cap, sizeof(*uf->lk_uids));
+	if (!uf->lk_uids || uf->lk_waiting >= cap)
+		goto out;
+	for (unsigned i = 0; i < uf->lk_nuids && !e; i++)
+		if (uf->lk_uids[i].uid == uid)
+			e = &uf->lk_uids[i];
+	if (e && e->n >= per_uid)
+		goto out;
+	if (!e) {               /* lk_nuids <= lk_waiting < cap */
+		e = &uf->lk_uids[uf->lk_nuids++];
+		*e = (struct lk_uid){ .uid = uid, .n = 0 };
+	}
+	e->n++;
+	uf->lk_waiting++;
+	ok = true;
+out:
+	pthread_mutex_unlock(&uf->lk_lock);
+	return ok;
+}
+
+static void wait_end(struct uvfs_fuse *uf, uid_t uid)
+{
+	pthread_mutex_lock(&uf->lk_lock);
+	for (unsigned i = 0; i < uf->lk_nuids; i++) {
+		if (uf->lk_uids[i].uid != uid)
+			continue;
+		if (--uf->lk_uids[i].n == 0)
+			uf->lk_uids[i] = uf->lk_uids[--uf->lk_nuids];
+		break;
+	}
+	uf->lk_waiting--;
+	pthread_mutex_unlock(&uf->lk_lock);
 }
 
 /* One lock call; a blocking one counted, bounded and interruptible. */
@@ -40,14 +91,14 @@ static int lock_call(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	struct uvfs_fuse *uf = UF(req);
 	struct uvfs_lock_wait *w = NULL;
 	pid_t pid = fuse_req_ctx(req)->pid;
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int err;
 
 	if (cmd == F_SETLKW) {
-		unsigned n = atomic_fetch_add(&uf->lk_waiting, 1);
-
-		if (n + 1 > uf->max_threads / 2 ||
-		    !(w = uvfs_lock_wait_new())) {
-			atomic_fetch_sub(&uf->lk_waiting, 1);
+		if (!wait_begin(uf, uid))
+			return -ENOLCK;
+		if (!(w = uvfs_lock_wait_new())) {
+			wait_end(uf, uid);
 			return -ENOLCK;
 		}
 		fuse_req_interrupt_func(req, interrupted, w);
@@ -62,7 +113,7 @@ static int lock_call(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	if (w) {
 		fuse_req_interrupt_func(req, NULL, NULL); /* waits for it */
 		uvfs_lock_wait_free(w);
-		atomic_fetch_sub(&uf->lk_waiting, 1);
+		wait_end(uf, uid);
 	}
 	return err;
 }

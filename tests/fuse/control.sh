@@ -5,7 +5,9 @@
 # socket's directory must be the daemon's own (0700) or uvfsd refuses to
 # start, leaving nothing behind; a mount onto the namespace root, by any
 # path that leads there, is refused with a clear error, and so are its
-# unmount and a mount on a path longer than the mount table keeps.
+# unmount and a mount on a path longer than the mount table keeps; the
+# command line talks to a mount's socket only if its daemon runs as the
+# mount's owner.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || skip "python3 is not installed"
@@ -169,6 +171,39 @@ expect 0 "$UVFS" mount -t memfs none "$MNT$fits"
 expect 0 "$UVFS" -m "$MNT" mounts --raw -o TARGET -n
 case $OUT in *"$MNT$fits"*) ;; *) fail "$fits not listed whole: $OUT" ;; esac
 expect 0 "$UVFS" umount "$MNT$fits"
+alive
+
+note "another user's mount that names this daemon's socket is not obeyed"
+# fusermount lets any user choose his mount's source and subtype, so
+# nobody can make a fuse.uvfsd mount whose source is this daemon's
+# socket: made here as fusermount3 makes it for him (owner user_id= his
+# uid), with no one answering it (uvfs resolves paths lexically).  Root's
+# `uvfs umount -f` of a path inside it went to this daemon, and there
+# unmounted root's own mount of the same namespace path.
+mkdir "$MNT/victim"
+expect 0 "$UVFS" mount -t memfs none "$MNT/victim"
+EVIL=$WORK/evil
+mkdir "$EVIL"
+python3 - "$EVIL" "$SOCK" <<'PY' || fail "cannot make the other user's mount"
+import os, subprocess, sys
+fd = os.open("/dev/fuse", os.O_RDWR)
+subprocess.check_call(["mount", "-i", "-t", "fuse.uvfsd", "-o",
+    "nosuid,nodev,fd=%d,rootmode=40000,user_id=65534,group_id=65534" % fd,
+    sys.argv[2], sys.argv[1]], pass_fds=(fd,))
+PY
+mounted "$EVIL" || fail "the other user's mount is not there"
+for args in "umount -f $EVIL/victim" "suspend $EVIL/victim" "holders $EVIL/victim" \
+	    "-m $EVIL mounts" "revoke $EVIL/victim/x"; do
+	expect_msg 3 "refusing the socket $SOCK named by the mount $EVIL: it is served by uid 0, and the mount belongs to uid 65534" \
+		"$UVFS" $args
+done
+expect 0 "$UVFS" -m "$MNT" mounts --raw -o TARGET -n
+case $OUT in *"$MNT/victim"*) ;; *) fail "the victim was unmounted: $OUT" ;; esac
+expect 0 "$UVFS" -m "$MNT" mountpoint "$MNT/victim"
+# naming the socket is the caller's own choice
+expect 0 "$UVFS" -S "$SOCK" mounts
+umount -l "$EVIL"
+expect 0 "$UVFS" umount "$MNT/victim"
 alive
 stop_daemon
 

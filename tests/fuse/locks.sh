@@ -4,7 +4,8 @@
 #  - local locks on memfs: flock and POSIX record locks between two
 #    processes, a blocking lock woken by the unlock, by a signal (FUSE
 #    INTERRUPT) and by a forced unmount (EIO); a close releases; another
-#    user (setpriv) locks what it may read, as on tmpfs;
+#    user (setpriv) locks what it may read, as on tmpfs; one user's
+#    waiting locks do not take every wait uvfsd allows;
 #  - across two uvfsd instances on one uvfs-hostfs export (the server on
 #    a Unix socket, both mounting it with the 9p type): flock(1) and fcntl
 #    locks exclude each other, and a host process's fcntl lock sees them;
@@ -94,6 +95,16 @@ flock_free() {
 	fail "flock -n $1: still held"
 }
 
+# within_ms MS CMD...: CMD every 0.1 s until it succeeds, for MS at most
+within_ms() {
+	local end=$(($(ms_now) + $1))
+	shift
+	until "$@"; do
+		[ "$(ms_now)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # (the system's python and a copy of the script: what another user can
 # run, whatever the caller's PATH and the source tree's modes)
 PY=/usr/bin/python3
@@ -168,6 +179,53 @@ locker_wait_reply b 10
 [ "$REPLY_LINE" = "error EIO" ] || fail "the waiter got '$REPLY_LINE', want EIO"
 locker_end b
 locker_end a
+alive
+
+note "memfs: one user's waiting locks do not refuse another user's"
+# A blocking lock holds a uvfsd thread while it waits, so the waits are
+# bounded (half of max_threads: 32 here); nobody filled them all, waiting
+# on a lock of his own, and then every other user's blocking lock on the
+# mount, of any file, was refused at once (flock: ENOLCK).  A user now
+# has a quarter of them at most.
+M=$MNT/w
+mkdir "$M"
+expect 0 "$UVFS" mount -t memfs none "$M"
+echo n >"$M/nob" && chmod 666 "$M/nob"
+echo r >"$M/mine" && chmod 600 "$M/mine"
+locker_start h "$M/nob" r setpriv --reuid="$NOBODY" --regid="$NOGROUP" --clear-groups
+locker h "flock ex" ok
+WAITERS=()
+for _ in $(seq 40); do
+	# (not the function as_nobody: $! must be flock itself)
+	setpriv --reuid="$NOBODY" --regid="$NOGROUP" --groups="$NOGROUP" \
+		flock -x "$M/nob" true 2>>"$WORK/waiters.err" &
+	WAITERS+=($!)
+	BG_PIDS+=($!)
+done
+# each of them waits in uvfsd or has been refused
+settled() {
+	local p w
+	for p in "${WAITERS[@]}"; do
+		running_child "$p" || continue
+		w=$(cat /proc/"$p"/wchan 2>/dev/null)
+		[ "$w" = request_wait_answer ] || return 1
+	done
+}
+within_ms 20000 settled || fail "nobody's waiters did not settle"
+timeout 10 flock -x "$M/mine" true ||
+	fail "root's blocking flock was refused while nobody waited (rc $?)"
+grep -q "No locks available" "$WORK/waiters.err" ||
+	fail "none of nobody's 40 waits was refused: $(cat "$WORK/waiters.err")"
+locker_start r "$M/mine" rw
+locker r "flock ex" ok
+timeout -s TERM 1 flock -x "$M/mine" true          # waits, then is killed
+[ $? = 124 ] || fail "root's blocking flock on a held lock did not wait"
+locker r "flock un" ok
+locker_end r
+locker h "flock un" ok
+for p in "${WAITERS[@]}"; do wait "$p" 2>/dev/null; done
+locker_end h
+expect 0 "$UVFS" umount "$M"
 alive
 
 # ---- across two uvfsd instances on one hostfs export ------------------

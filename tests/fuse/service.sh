@@ -7,7 +7,8 @@
 #   - `uvfs shutdown` stops that daemon only, and returns once it is gone;
 #   - --mtab: the inner mounts come back after a restart (a source that
 #     starts with '#', or is '-', as it was); a table uvfsd cannot read is
-#     left as it is;
+#     left as it is; a table another user could write is refused, and the
+#     rewrite makes a file of its own;
 #   - readiness: READY=1 on $NOTIFY_SOCKET once it serves;
 #   - a file server's recovery is logged ("restarted as PID"), on stderr
 #     in the foreground, to syslog once forked (a /dev/log of the test's
@@ -178,6 +179,58 @@ if command -v setpriv >/dev/null; then
 else
 	skip_part "setpriv (util-linux) is not installed"
 fi
+
+# The table's lines are mounted with uvfsd's rights, and a hostfs line's
+# server= is a program it runs: a table another user could write (one
+# in a directory like /tmp) made root's uvfsd run his program as root at
+# start.  And the rewrite opened TABLE.new wherever a symlink there led.
+note "a table someone else could write is refused"
+M6=$WORK/m6
+mkdir "$M6"
+P=$WORK/pub
+mkdir -m 1777 "$P"
+printf '#!/bin/sh\ntouch "%s/ran"\n' "$P" >"$P/evil"
+chmod 755 "$P/evil"
+line="/ /x hostfs server=$P/evil"
+refused_table() { # TABLE REASON
+	expect_msg 1 "refusing the mount table $1: $2" \
+		timeout 20 "$UVFSD" "$M6" -f --socket "$CTL/m6.sock" --mtab "$1"
+	mounted "$M6" && fail "$M6 mounted with the table $1"
+	[ ! -e "$P/ran" ] || fail "the server= of the table $1 was run"
+}
+echo "$line" >"$P/m.mtab"
+refused_table "$P/m.mtab" "its directory is writable by others"
+mkdir -m 755 "$WORK/t6"
+echo "$line" >"$WORK/t6/a.mtab"
+chmod 666 "$WORK/t6/a.mtab"
+refused_table "$WORK/t6/a.mtab" "the file is writable by others"
+echo "$line" >"$WORK/t6/b.mtab"
+chown 65534 "$WORK/t6/b.mtab"
+refused_table "$WORK/t6/b.mtab" "the file is owned by another user"
+ln -s "$WORK/t6/a.mtab" "$WORK/t6/l.mtab"
+refused_table "$WORK/t6/l.mtab" "the file is a symlink"
+mkdir -m 755 "$WORK/t7"
+chown 65534 "$WORK/t7"
+refused_table "$WORK/t7/m.mtab" "its directory is owned by another user"
+
+note "the table is rewritten through a file of its own"
+echo victim >"$WORK/victim"
+ln -s "$WORK/victim" "$WORK/t6/ok.mtab.new"
+"$UVFSD" -f "$M6" --socket "$CTL/m6.sock" --mtab "$WORK/t6/ok.mtab" \
+	>"$WORK/m6.log" 2>&1 &
+M6_PID=$!
+BG_PIDS+=($M6_PID)
+until_ms 10000 "$UVFS" -m "$M6" stats >/dev/null 2>&1 ||
+	fail "uvfsd with a table of its own: $(cat "$WORK/m6.log")"
+mkdir "$M6/in" && expect 0 "$UVFS" mount -t memfs six "$M6/in"
+until_ms 5000 grep -q '^six /in memfs' "$WORK/t6/ok.mtab" ||
+	fail "the table was not written: $(cat "$WORK/m6.log")"
+[ "$(cat "$WORK/victim")" = victim ] ||
+	fail "the table was written through the symlink TABLE.new: $(cat "$WORK/victim")"
+[ -f "$WORK/t6/ok.mtab" ] && [ ! -L "$WORK/t6/ok.mtab" ] ||
+	fail "the table is not a file of its own"
+expect 0 "$UVFS" shutdown "$M6"
+wait_gone "$M6"
 
 note "readiness on NOTIFY_SOCKET"
 M3=$WORK/m3
