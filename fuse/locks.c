@@ -14,10 +14,10 @@
  * threads left to read the unlock, the INTERRUPT or the FORGET that ends
  * a wait; and the callers of one uid at most a quarter of them
  * (wait_begin), so that one user cannot take every wait and have every
- * other user's blocking lock on the mount refused.  A wait ends when the lock is granted, when the kernel sends
- * INTERRUPT (a signal to the waiting process: EINTR, and the system call
- * restarts or fails as the kernel decides), or when the file dies (revoke,
- * forced unmount: EIO).
+ * other user's blocking lock on the mount refused.  A wait ends when the
+ * lock is granted, when the kernel sends INTERRUPT (a signal to the
+ * waiting process: EINTR, and the system call restarts or fails as the
+ * kernel decides), or when the file dies (revoke, forced unmount: EIO).
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 312
