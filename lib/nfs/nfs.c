@@ -619,6 +619,25 @@ static bool nameable(const char *name)
 	return l > 0 && l <= NAME_MAX && !strchr(name, '/');
 }
 
+/* Is cookie, which the listing lp is about to ask the server from, one
+ * it asked from before?  Brent's cycle finding: each cookie is compared
+ * with the one kept, which moves on after stretches of 1, 2, 4... asks,
+ * so a listing whose cookies come round again (a server's bug) is found
+ * within twice the loop's length and its start, and one whose cookies
+ * never repeat is never taken for one. */
+static bool dloop_again(struct dloop *lp, uint64_t cookie)
+{
+	if (lp->power && cookie == lp->saved)
+		return true;
+	if (lp->lam == lp->power) {
+		lp->saved = cookie;
+		lp->power = lp->power ? lp->power * 2 : 1;
+		lp->lam = 0;
+	}
+	lp->lam++;
+	return false;
+}
+
 static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 		       uint64_t cookie, uvfs_filldir_t fill, void *arg)
 {
@@ -626,19 +645,23 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	struct node *d = priv;
 	struct handle *h = fhp;
 	struct n3 c = ctx_on(s, d);
+	struct dloop own = { 0 }, *lp = h ? &h->loop : &own;
 	struct fh3 dfh;
 	uint64_t verf;
+	bool stop = false;
 	int r;
 
 	if ((r = nn_fh(s, d, &dfh)))
 		return r;
+	if (!lp->on || lp->next != cookie)
+		*lp = (struct dloop){ 0 };      /* a listing starts here */
 	uint64_t gen = 0, dver = 0, agen = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		struct n3dent *list = NULL, **pp;
-		bool eof = false, stop = false;
+		bool eof = false;
 
 		if (h && h->rest && h->rest_cookie == cookie && cookie) {
 			/* what the last reply had beyond where the caller
@@ -653,6 +676,12 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			if (h) {
 				n3_dents_free(h->rest);
 				h->rest = NULL;
+			}
+			if (dloop_again(lp, cookie)) {
+				/* its cookies came round again: it would
+				 * never end (a broken server) */
+				r = -EIO;
+				break;
 			}
 			gen = nn_gen(s);
 			dver = nn_dir_ver(s, d);
@@ -714,6 +743,9 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			break;
 		}
 	}
+	/* the next call of a listing stopped short resumes at cookie */
+	lp->on = r == 0 && stop;
+	lp->next = cookie;
 	return r;
 }
 

@@ -201,6 +201,18 @@ struct node {
  * order".
  */
 
+/* The cookies one listing of an open directory asked the server from,
+ * to find a server whose cookies come round again (a loop: the listing
+ * would never end): Brent's cycle finding, in constant room, over the
+ * cookies of the READDIRPLUS requests (nv_readdir). */
+struct dloop {
+	bool on;                        /* a listing under way ... */
+	uint64_t next;                  /* ... which its caller resumes at
+					 * this cookie (where it stopped) */
+	uint64_t saved;                 /* the cookie compared with */
+	uint64_t power, lam;            /* Brent's: the stretch, its length */
+};
+
 struct handle {
 	struct node *n;
 	int flags;
@@ -216,6 +228,8 @@ struct handle {
 	uint64_t rest_agen;             /* ... and their attributes' number
 					 * (nn_attr_gen) */
 	uint64_t rest_dver;             /* ... and the directory's dver */
+	struct dloop loop;              /* its listing's cookies (the same
+					 * lock) */
 	/* a file's: the node's wb_eseq up to which this open file has
 	 * reported the errors of writes behind (its open's, then its fsyncs'
 	 * and closes'), under the node's wb_lock */

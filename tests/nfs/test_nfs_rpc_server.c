@@ -458,9 +458,36 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 /* A READDIRPLUS of the directory "d" (from any cookie: the tests list it
  * once): its names, then, with dir_odd, "" and "a/b", which no file can
  * have (a server's bug), all in one reply with the end, with neither
- * attributes nor handles. */
-static _Atomic bool dir_odd;
-static size_t readdirplus_res(uint8_t *b, size_t cap)
+ * attributes nor handles.  With dir_loop (a server's bug too), whatever
+ * the directory holds: one entry and no end, its cookie the one asked
+ * for modulo 3, plus 1 (0, 1, 2, 3, 1, 2, 3...: the listing never ends). */
+static _Atomic bool dir_odd, dir_loop;
+static size_t loop_res(const uint8_t *args, size_t n, uint8_t *b, size_t cap)
+{
+	size_t at = after_fh(args, n);
+	uint64_t asked = at + 8 <= n ? get64(args + at) : 0;
+	static char name[] = "l";
+	entryplus3 e;
+	READDIRPLUS3res r;
+	ZDR z;
+
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	r.status = NFS3_OK;
+	e.fileid = 300 + asked % 3;
+	e.name = name;
+	e.cookie = asked % 3 + 1;
+	r.READDIRPLUS3res_u.resok.reply.entries = &e;
+	r.READDIRPLUS3res_u.resok.reply.eof = 0;
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	assert_true(zdr_READDIRPLUS3res(&z, &r));
+	size_t len = zdr_getpos(&z);
+	zdr_destroy(&z);
+	return len;
+}
+
+static size_t readdirplus_res(const uint8_t *args, size_t n, uint8_t *b,
+			      size_t cap)
 {
 	static char *const odd[] = { "", "a/b" };
 	entryplus3 e[DIR_MAXN + 2];
@@ -470,6 +497,8 @@ static size_t readdirplus_res(uint8_t *b, size_t cap)
 	size_t k = 0;
 	ZDR z;
 
+	if (atomic_load(&dir_loop))
+		return loop_res(args, n, b, cap);
 	memset(&r, 0, sizeof(r));
 	memset(e, 0, sizeof(e));
 	r.status = NFS3_OK;
@@ -491,9 +520,9 @@ static size_t readdirplus_res(uint8_t *b, size_t cap)
 	r.READDIRPLUS3res_u.resok.reply.eof = 1;
 	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
 	assert_true(zdr_READDIRPLUS3res(&z, &r));
-	size_t n = zdr_getpos(&z);
+	size_t len = zdr_getpos(&z);
 	zdr_destroy(&z);
-	return n;
+	return len;
 }
 
 /* A connection served: its writes one at a time (a REMOVE's reply held
@@ -608,7 +637,7 @@ static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
 	assert_non_null(res);
 	assert_non_null(out);
 	size_t rl = proc == NFS3_GETATTR ? getattr_res(res, cap, busy)
-		    : proc == NFS3_READDIRPLUS ? readdirplus_res(res, cap)
+		    : proc == NFS3_READDIRPLUS ? readdirplus_res(args, n, res, cap)
 		    : proc == NFS3_SETATTR && n > 0 && !busy
 			    ? setattr_res(args, n, res, cap)
 		    : io && n > 0 ? io_res(proc, args, n, busy, res, cap)
