@@ -21,7 +21,8 @@
  * with write_max a WRITE writes (and says it wrote) at most so many.
  * With write_lag the answers to WRITEs wait until the client stops
  * sending, and lag_max counts the most that waited at once: the WRITEs
- * the client had in flight.
+ * the client had in flight.  With xid_log it logs the XIDs of the
+ * GETATTRs that come.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -45,6 +46,11 @@ static _Atomic int jukebox_left;        /* ... calls of it answered
 					 * NFS3ERR_JUKEBOX before an answer
 					 * (< 0: all of them) */
 static _Atomic int seen[32];            /* calls received, by procedure */
+/* With xid_log, the XIDs of the GETATTRs that came, in the order they
+ * came (the first xid_cap of them; xid_n counts them all). */
+static uint32_t *_Atomic xid_log;
+static size_t xid_cap;
+static _Atomic size_t xid_n;
 
 /* The directory "d" in the root: its handle and the names in it (REMOVE
  * takes one away, RMDIR answers NOTEMPTY while any is left). */
@@ -787,6 +793,12 @@ static void serve(int fd)
 		}
 		if (proc < 32)
 			atomic_fetch_add(&seen[proc], 1);
+		uint32_t *xl = atomic_load(&xid_log);
+		if (proc == NFS3_GETATTR && xl) {
+			size_t i = atomic_fetch_add(&xid_n, 1);
+			if (i < xid_cap)
+				xl[i] = xid;
+		}
 		bool busy = busy_now(m, proc);
 		int delay = atomic_load(&remove_delay_ms);
 		size_t n = len > args ? len - args : 0;
