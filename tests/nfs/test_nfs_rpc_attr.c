@@ -409,3 +409,41 @@ static void list_cookie_loop(void **state)
 	free(h);
 	attr_mount_free(&m, nc);
 }
+
+/* A handle of an absurd length (2^31 and more: a server's bug, or an
+ * attack) in a LOOKUP's answer and in a listing's entry is -EIO, as every
+ * malformed reply.  libnfs's decoder (4.0) does not check such a length
+ * against the bytes there (its sum overflows an int): before, each crashed
+ * the process (SIGSEGV inside the decoding). */
+static void reply_handle_length_absurd(void **state)
+{
+	static const uint32_t lens[] = { 0x80000000u, 0xc0000000u,
+					 0x7ffffffcu, 0xfffffffcu, 65 };
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, false);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	dir_reset("x", NULL);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct fh3 root = { .len = 8, .data = ROOT_FH }, out;
+		struct n3 c = { .nc = nc };
+		char names[256] = "";
+		atomic_store(&bad_fh_len, lens[i]);
+		deadline_in(&c.dl, 5000);
+		int rl = n3_lookup(&c, &root, "d", &out, NULL);
+		int rd = uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill,
+					      names);
+		atomic_store(&bad_fh_len, 0);
+		printf("a handle of %#x bytes: LOOKUP %d, READDIRPLUS %d\n",
+		       lens[i], rl, rd);
+		assert_int_equal(rl, -EIO);
+		assert_int_equal(rd, -EIO);
+	}
+	dir_reset(NULL);
+	attr_mount_free(&m, nc);
+}

@@ -64,6 +64,11 @@ static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
 static _Atomic uint32_t write_max;      /* a WRITE writes and answers at
 					 * most so many bytes (0: all) */
+static _Atomic uint32_t bad_fh_len;     /* not 0: a LOOKUP answered OK,
+					 * and each entry of a READDIRPLUS,
+					 * gives its handle this length (no
+					 * handle is longer than 64 bytes: a
+					 * server's bug), and no more bytes */
 static _Atomic uint32_t read_max;       /* a READ answers at most so many
 					 * bytes (0: what it asks), its eof
 					 * only at the file's end (RFC 1813
@@ -444,6 +449,12 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 		r.LOOKUP3res_u.resok.object.data.data_len = 8;
 		r.LOOKUP3res_u.resok.object.data.data_val = (char *)DIR_FH;
 		ok = zdr_LOOKUP3res(&z, &r);
+		uint32_t bad = atomic_load(&bad_fh_len);
+		if (ok && st == NFS3_OK && bad) {
+			put32(b + 4, bad);      /* the handle's length */
+			zdr_destroy(&z);
+			return 8 + 8;
+		}
 	} else if (proc == NFS3_REMOVE) {
 		REMOVE3res r;
 		memset(&r, 0, sizeof(r));
@@ -519,6 +530,12 @@ static size_t readdirplus_res(const uint8_t *args, size_t n, uint8_t *b,
 		e[k].fileid = 100 + i;
 		e[k].name = name;
 		e[k].cookie = k + 1;
+		if (atomic_load(&bad_fh_len)) {
+			post_op_fh3 *h = &e[k].name_handle;
+			h->handle_follows = 1;
+			h->post_op_fh3_u.handle.data.data_len = 8;
+			h->post_op_fh3_u.handle.data.data_val = (char *)DIR_FH;
+		}
 		*tail = &e[k];
 		tail = &e[k].nextentry;
 		k++;
@@ -528,6 +545,17 @@ static size_t readdirplus_res(const uint8_t *args, size_t n, uint8_t *b,
 	assert_true(zdr_READDIRPLUS3res(&z, &r));
 	size_t len = zdr_getpos(&z);
 	zdr_destroy(&z);
+	uint32_t bad = atomic_load(&bad_fh_len);
+	if (bad && k > 0) {
+		/* the first entry's handle: after the status, the
+		 * directory's (no) attributes, the verifier, the entry's
+		 * follows, fileid, name (its length and bytes), cookie, (no)
+		 * attributes and handle_follows */
+		size_t at = 4 + 4 + 8 + 4 + 8 + 4 +
+			    ((strlen(e[0].name) + 3) & ~(size_t)3) + 8 + 4 + 4;
+		put32(b + at, bad);
+		return at + 4 + 8;
+	}
 	return len;
 }
 
