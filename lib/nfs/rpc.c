@@ -330,11 +330,24 @@ static ssize_t h_pack_probe(uint8_t *buf, size_t cap, uint16_t tag)
 	return (ssize_t)(4 + h);
 }
 
+/* A frame that broke the framing (larger than FRAME_MAX: no call asks
+ * for that much) is rq's reply if it carries rq's XID: rq then fails
+ * (-EIO) and is not sent again. */
+static bool h_bad_frame_locked(struct rs_session *s, struct rs_req *rq,
+			       const uint8_t *buf, size_t have)
+{
+	const struct nreq *nr = rq->pd;
+
+	(void)s;
+	return nr && have >= 8 && get32(buf + 4) == nr->xid;
+}
+
 static const struct rs_proto rpc_proto = {
 	.frame_size = h_frame_size,
 	.reply_tag = h_reply_tag,
 	.reply_locked = h_reply_locked,
 	.pack_probe = h_pack_probe,
+	.bad_frame_locked = h_bad_frame_locked,
 	/* no cancel: RPC has none; a call past its deadline is ended by
 	 * the abortive cut (the session's rule when no cancel can go) */
 };

@@ -447,3 +447,44 @@ static void reply_handle_length_absurd(void **state)
 	dir_reset(NULL);
 	attr_mount_free(&m, nc);
 }
+
+/* A reply larger than any the client asks for (2 MiB to a READDIRPLUS of
+ * at most 512 KiB: a server's bug) fails that call with -EIO at once, and
+ * the connection it came on (which is cut: its framing cannot be trusted)
+ * is lost once: the call is not sent again.  Before, it was sent again
+ * after each reconnect, answered so again, until its deadline
+ * (-ETIMEDOUT after 5 s and a loss each time, each failing every
+ * non-idempotent call out with it on a soft mount). */
+static void reply_too_large(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct nc_stats before, after;
+	char names[256] = "";
+	struct stat st;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, true);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	nc_stats(nc, &before);
+	atomic_store(&dir_huge, true);
+	uint64_t t0 = mono_now_ns();
+	int r = uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill, names);
+	uint64_t ms = (mono_now_ns() - t0) / 1000000;
+	atomic_store(&dir_huge, false);
+	nc_stats(nc, &after);
+	printf("a reply of 2 MiB: %d after %llu ms, %lu losses\n", r,
+	       (unsigned long long)ms, after.losses - before.losses);
+	assert_int_equal(r, -EIO);
+	assert_true(ms < 1000);
+	assert_true(after.losses - before.losses <= 1);
+	/* the mount goes on */
+	struct attr_mount f;
+	attr_mount_new(&f, nc, 100, 400, true);
+	assert_int_equal(uvfs_nfs_ops.getattr(&f.sb, f.n, &st), 0);
+	sb_node_free(f.s, f.n);
+	attr_mount_free(&m, nc);
+}

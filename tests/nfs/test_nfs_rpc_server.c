@@ -69,6 +69,10 @@ static _Atomic uint32_t bad_fh_len;     /* not 0: a LOOKUP answered OK,
 					 * gives its handle this length (no
 					 * handle is longer than 64 bytes: a
 					 * server's bug), and no more bytes */
+static _Atomic bool dir_huge;           /* a READDIRPLUS is answered with
+					 * a reply of 2 MiB, larger than any
+					 * the client asks for (a server's
+					 * bug): its status OK, then zeros */
 static _Atomic uint32_t read_max;       /* a READ answers at most so many
 					 * bytes (0: what it asks), its eof
 					 * only at the file's end (RFC 1813
@@ -839,6 +843,16 @@ static void serve(int fd)
 		if (!busy && n > 0 && hp != 0 &&
 		    atomic_compare_exchange_strong(&hold_proc, &hp, 0) &&
 		    hold_until_go(sc, xid, proc, body + args, n)) {
+			free(body);
+			continue;
+		}
+		if (proc == NFS3_READDIRPLUS && atomic_load(&dir_huge)) {
+			size_t big = 2u << 20;
+			uint8_t *o = calloc(1, 4 + 64 + big), st[4] = { 0 };
+			assert_non_null(o);
+			size_t bl = reply_body(o + 4, xid, false, st, 4) + big;
+			send_reply(sc, o, bl, M_OK);
+			free(o);
 			free(body);
 			continue;
 		}
