@@ -9,7 +9,13 @@
  *    at most 16 groups (a caller with 20 sends 16); none given: root;
  *  - a denied call (AUTH_ERROR) is -EACCES;
  *  - a reply whose XID is not the call's (its low bits, the session's
- *    tag, the same) is refused (-EIO);
+ *    tag, the same) is refused (-EIO); the XIDs of 70 000 calls on one
+ *    connection are all different;
+ *  - replies no server can rightly give are -EIO, never a crash, a hang
+ *    or a storm of reconnects (test_nfs_rpc_attr.c): a handle whose
+ *    length runs past the reply (near 2^31 and more), a reply larger
+ *    than any asked for (the call it answers fails, and is not sent
+ *    again), a listing whose cookies come round again;
  *  - a call the server never answers fails with -ETIMEDOUT by its
  *    deadline (plus slack), and the connection it went out on is cut (the
  *    server sees it end: fencing), after which the session reconnects and

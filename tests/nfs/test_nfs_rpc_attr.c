@@ -1,6 +1,9 @@
 /*
  * test_nfs_rpc_attr.c - test_nfs_rpc's cases for answers no file can
  * have (a file type NFSv3 does not have, names a listing cannot hold),
+ * for replies no server can rightly give (a listing whose cookies come
+ * round again, a handle whose length runs past the reply, a reply larger
+ * than any asked for),
  * and for attributes that come back out of order: two calls on one file in flight, the reply of the
  * one sent first (older attributes: a smaller or larger size, an older
  * mtime) taken after the other's.  The driver's vnode operations are
