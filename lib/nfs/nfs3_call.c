@@ -429,6 +429,7 @@ int n3c_decode(struct call *c)
 
 	if (c->rpc.err)
 		return c->rpc.err;
+	c->answered = true;
 	if (c->proc != P_MNT && (r = nfs3_errno(n3c_status(c))))
 		return r;       /* a failure's results are not read */
 	switch (c->proc) {

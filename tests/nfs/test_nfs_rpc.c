@@ -1120,6 +1120,7 @@ int main(void)
 		cmocka_unit_test(kept_bytes_newest),
 		cmocka_unit_test(rewrites_paced),
 		cmocka_unit_test(stale_after_reconnect),
+		cmocka_unit_test(stale_when_check_answered_error),
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),

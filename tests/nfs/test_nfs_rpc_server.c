@@ -208,15 +208,18 @@ static bool file_fattr(fattr3 *a)
 	return on;
 }
 
+/* Not NFS3_OK: what every GETATTR answers (only its status). */
+static _Atomic int getattr_status = NFS3_OK;
+
 /* A GETATTR3res of the file (file_fattr) (or, busy, only the status
- * NFS3ERR_JUKEBOX). */
+ * NFS3ERR_JUKEBOX; or getattr_status). */
 static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 {
 	GETATTR3res r;
 	ZDR z;
 
 	memset(&r, 0, sizeof(r));
-	r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
+	r.status = busy ? NFS3ERR_JUKEBOX : (nfsstat3)atomic_load(&getattr_status);
 	file_fattr(&r.GETATTR3res_u.resok.obj_attributes);
 	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
 	assert_true(zdr_GETATTR3res(&z, &r));

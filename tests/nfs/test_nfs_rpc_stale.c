@@ -81,6 +81,76 @@ static void stale_after_reconnect(void **state)
 	attr_mount_free(&m, nc);
 }
 
+/* A file open across a reconnect whose GETATTR the server answers with an
+ * error (NFS3ERR_IO, or a type no file has: it answered, but not who the
+ * file is): its node is stale, as one found naming another file, and the
+ * reconnect completes.  Before, the check's attempt failed on it, and
+ * the supervisor's next attempts too, for as long as the server answered
+ * so: the mount never came back (every call -ETIMEDOUT, a READ of
+ * another handle too). */
+static void stale_when_check_answered_error(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	static const int how[] = { NFS3ERR_IO, -1 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(how) / sizeof(how[0]); k++) {
+		struct attr_mount m;
+		struct nconn *nc;
+		char buf[100];
+		void *h;
+		atomic_store(&mode, M_OK);
+		attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+		no.rebuild_arg = m.s;
+		assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+		m.s->nc = nc;
+		assert_int_equal(htab_init(&m.s->table), 0);
+		htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+		m.n->hashed = true;
+		assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+		/* the server goes and comes back, answering the file's
+		 * GETATTR with an error */
+		atomic_store(&refusing, true);
+		while (atomic_load(&listening))
+			usleep(5 * 1000);
+		struct stat st;
+		struct n3 c = ctx(nc, 300);
+		assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);
+		if (how[k] < 0)
+			atomic_store(&fa_type, 0);
+		else
+			atomic_store(&getattr_status, how[k]);
+		atomic_store(&refusing, false);
+		/* a READ of the server's file by its handle, not the node */
+		char rb[10];
+		c = ctx(nc, 2000);
+		bool eof;
+		ssize_t rd = n3_read(&c, &m.n->fh, rb, sizeof(rb), 0, &eof,
+				     NULL);
+		bool stale;
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+		ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+		atomic_store(&getattr_status, NFS3_OK);
+		atomic_store(&fa_type, NF3REG);
+		printf("the check's GETATTR answered %s: a READ after the "
+		       "reconnect %zd, the node stale %d, a read through it "
+		       "%zd\n", how[k] < 0 ? "a type no file has" :
+		       "NFS3ERR_IO", rd, stale, r);
+		assert_int_equal(rd, (ssize_t)sizeof(rb));
+		assert_true(stale);
+		assert_int_equal(r, -ESTALE);
+		o->release(&m.sb, m.n, h);
+		htab_del(&m.s->table, &m.n->hl);
+		htab_fini(&m.s->table);
+		attr_mount_free(&m, nc);
+	}
+}
+
 /* The same found by a getattr, with no reconnect: the GETATTR of an open
  * file's handle answers another fileid.  That getattr is -ESTALE, and so
  * is every call through the file after it.  Before, only that getattr
