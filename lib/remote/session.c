@@ -398,8 +398,11 @@ static void blame_frame(struct rs_session *c, const uint8_t *buf,
 	pthread_mutex_lock(&c->lock);
 	struct rs_req *rq = gen == atomic_load(&c->sgen) && tag < RS_NTAGS ?
 			    c->tags[tag] : NULL;
+	/* NEW: its sender has not marked it sent yet, but the server
+	 * answered it (its XID) */
 	if (rq && rq != &tag_fenced && rq->kind == RS_CALL &&
-	    rq->state == RS_RQ_SENT && !rq->abandoned && !rq->cancel &&
+	    (rq->state == RS_RQ_NEW || rq->state == RS_RQ_SENT) &&
+	    !rq->abandoned && !rq->cancel &&
 	    c->proto->bad_frame_locked(c, rq, buf, have)) {
 		tag_release_locked(c, rq);
 		c->bad_replies++;
