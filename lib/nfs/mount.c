@@ -247,6 +247,7 @@ int nv_rebuild(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	s->gen++;               /* every cached attribute is old now */
+	uint64_t cgen = ++s->cgen;      /* and every handle unchecked */
 	struct hall a;
 	for (struct hlink *l = hall_first(&s->table, &a); l;
 	     l = hall_next(&s->table, &a)) {
@@ -285,8 +286,14 @@ int nv_rebuild(void *arg)
 					 * error: the mount has no use without
 					 * it; asked again at the next) */
 		if (r == 0 && st.st_ino == v[i].ino &&
-		    (!v[i].type || (st.st_mode & S_IFMT) == v[i].type))
+		    (!v[i].type || (st.st_mode & S_IFMT) == v[i].type)) {
+			pthread_mutex_lock(&s->lock);
+			struct node *nd = nn_find_locked(s, v[i].ino);
+			if (nd && fh3_eq(&nd->fh, &v[i].fh) && nd->vgen < cgen)
+				nd->vgen = cgen;        /* checked */
+			pthread_mutex_unlock(&s->lock);
 			continue;
+		}
 		/* another file, or the server answered with an error (an
 		 * NFS3ERR_IO, a type no file has): who the file is now is
 		 * not known, and it may be another.  Stale, as Linux marks

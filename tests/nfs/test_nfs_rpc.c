@@ -40,8 +40,10 @@
  *    the newest data of each byte, never an older write's after it,
  *    and at most WB_WINDOW bytes of it in flight at once;
  *  - a file open across a reconnect whose handle names another file
- *    after it (or whose GETATTR says so): read, write, fsync and
- *    truncation through it -ESTALE, its last release sends no COMMIT,
+ *    after it (or whose GETATTR says so, or is answered with an error:
+ *    the reconnect completes all the same), and a directory not open
+ *    whose handle does (a lookup and a listing in it, after one GETATTR):
+ *    read, write, fsync and truncation through it -ESTALE, its last release sends no COMMIT,
  *    and a hard mount's WRITE or LINK out when the connection was lost
  *    is not sent again after the reconnect found it so
  *    (test_nfs_rpc_stale.c);
@@ -1121,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(rewrites_paced),
 		cmocka_unit_test(stale_after_reconnect),
 		cmocka_unit_test(stale_when_check_answered_error),
+		cmocka_unit_test(stale_dir_checked_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),

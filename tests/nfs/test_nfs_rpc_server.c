@@ -453,8 +453,11 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 		LOOKUP3res r;
 		memset(&r, 0, sizeof(r));
 		r.status = st;
-		r.LOOKUP3res_u.resok.object.data.data_len = 8;
-		r.LOOKUP3res_u.resok.object.data.data_val = (char *)DIR_FH;
+		if (st == NFS3_OK) {    /* (the failure's arm overlaps it) */
+			r.LOOKUP3res_u.resok.object.data.data_len = 8;
+			r.LOOKUP3res_u.resok.object.data.data_val =
+				(char *)DIR_FH;
+		}
 		ok = zdr_LOOKUP3res(&z, &r);
 		uint32_t bad = atomic_load(&bad_fh_len);
 		if (ok && st == NFS3_OK && bad) {

@@ -1,7 +1,10 @@
 /*
  * test_nfs_rpc_stale.c - test_nfs_rpc's cases for a node found stale:
  * its handle names another file now (a server that reuses handles), seen
- * by the check after a reconnect (nv_rebuild) or by a GETATTR.  Nothing
+ * by the check after a reconnect (nv_rebuild), by a GETATTR, or by the
+ * GETATTR that asks first for a node the reconnect did not check (a
+ * directory not open), or its file's identity not known after it (the
+ * server answered the check's GETATTR with an error).  Nothing
  * may go on that handle after (nn_fh, the one accessor of a node's
  * handle, refuses it): every call through the node is -ESTALE, what
  * the driver would send on its own (the COMMIT at a last release) is
@@ -149,6 +152,103 @@ static void stale_when_check_answered_error(void **state)
 		htab_fini(&m.s->table);
 		attr_mount_free(&m, nc);
 	}
+}
+
+/* Waits until the session is back (a GETATTR of the root answered). */
+static void await_back(struct nconn *nc)
+{
+	struct fh3 root = { .len = 8, .data = ROOT_FH };
+	struct stat st;
+	int r = -1;
+
+	for (int i = 0; i < 100 && r != 0; i++) {
+		struct n3 c = ctx(nc, 2000);
+		r = n3_getattr(&c, &root, &st);
+	}
+	assert_int_equal(r, 0);
+}
+
+/* The server goes (the session lost) and comes back, with the file of
+ * fileid id behind its handles. */
+static void server_restart(struct nconn *nc, uint64_t id)
+{
+	struct fh3 root = { .len = 8, .data = ROOT_FH };
+	struct stat st;
+
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &root, &st) < 0);    /* hung up on */
+	atomic_store(&fa_fileid, id);
+	atomic_store(&refusing, false);
+	await_back(nc);
+}
+
+/* A directory not open (the reconnect checks only the root and the open
+ * files) whose handle names another directory after the server came
+ * back: a lookup of a name in it and a listing of it are -ESTALE (a
+ * GETATTR asks first, once per reconnect, and finds the other fileid),
+ * not the other directory's answers; with its handle still its own,
+ * that GETATTR is the only cost, once, and none before any reconnect.
+ * Before, the LOOKUP and the READDIRPLUS went on the handle: the other
+ * directory's names were listed (and a CREATE or REMOVE there would
+ * have acted in it). */
+static void stale_dir_checked_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct uvfs_ident id;
+	struct attr_mount m;
+	struct nconn *nc;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	atomic_store(&fa_type, NF3DIR);
+	attr_mount_new(&m, NULL, 4096, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	assert_int_equal(nnames_init(&m.s->names), 0);
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	dir_reset("x", "y", NULL);
+	int g0 = atomic_load(&seen[NFS3_GETATTR]);
+	int l0 = o->lookup(&m.sb, m.n, "x", &id);
+	int g1 = atomic_load(&seen[NFS3_GETATTR]);
+	/* back with the same directory behind the handle: asked once */
+	server_restart(nc, 4242);
+	int g2 = atomic_load(&seen[NFS3_GETATTR]);
+	int l1 = o->lookup(&m.sb, m.n, "x", &id);
+	int l2 = o->lookup(&m.sb, m.n, "x", &id);
+	int g3 = atomic_load(&seen[NFS3_GETATTR]);
+	/* back with another directory behind it */
+	server_restart(nc, 4343);
+	char names[256] = "";
+	int l3 = o->lookup(&m.sb, m.n, "x", &id);
+	int rd = o->readdir(&m.sb, m.n, NULL, 0, list_fill, names);
+	atomic_store(&fa_fileid, 4242);
+	atomic_store(&fa_type, NF3REG);
+	dir_reset(NULL);
+	printf("a directory not open: lookups %d (%d GETATTR), after a "
+	       "reconnect %d, %d (%d GETATTR); its handle another "
+	       "directory's after the next: lookup %d, listing %d \"%s\"\n",
+	       l0, g1 - g0, l1, l2, g3 - g2, l3, rd, names);
+	assert_int_equal(g1 - g0, 0);
+	assert_int_equal(g3 - g2, 1);
+	assert_int_equal(l3, -ESTALE);
+	assert_int_equal(rd, -ESTALE);
+	assert_string_equal(names, "");
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	nnames_fini(&m.s->names);
+	attr_mount_free(&m, nc);
 }
 
 /* The same found by a getattr, with no reconnect: the GETATTR of an open
