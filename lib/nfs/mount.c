@@ -235,6 +235,7 @@ struct open_fh {
 	uint64_t ino;
 	mode_t type;
 	struct fh3 fh;
+	bool root;
 };
 
 int nv_rebuild(void *arg)
@@ -246,6 +247,7 @@ int nv_rebuild(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	s->gen++;               /* every cached attribute is old now */
+	uint64_t cgen = ++s->cgen;      /* and every handle unchecked */
 	struct hall a;
 	for (struct hlink *l = hall_first(&s->table, &a); l;
 	     l = hall_next(&s->table, &a)) {
@@ -265,23 +267,40 @@ int nv_rebuild(void *arg)
 			v = nv;
 			cap = nc;
 		}
-		v[n++] = (struct open_fh){ nd->ino, nd->type, nd->fh };
+		v[n++] = (struct open_fh){ nd->ino, nd->type, nd->fh,
+					   nd == s->root };
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct n3 c = ctx_of(s);
 		struct stat st;
 		c.flags = NC_INTERNAL;
-		r = n3_getattr(&c, &v[i].fh, &st);
+		bool answered = false;
+		r = n3_getattr_answered(&c, &v[i].fh, &st, &answered);
 		if (r == -ESTALE) {
 			r = 0;          /* removed meanwhile: stale as ever */
 			continue;
 		}
-		if (r)
-			break;          /* this attempt failed */
-		if (st.st_ino == v[i].ino &&
-		    (!v[i].type || (st.st_mode & S_IFMT) == v[i].type))
+		if (r && (!answered || v[i].root))
+			break;          /* this attempt failed (the root's
+					 * error: the mount has no use without
+					 * it; asked again at the next) */
+		if (r == 0 && st.st_ino == v[i].ino &&
+		    (!v[i].type || (st.st_mode & S_IFMT) == v[i].type)) {
+			pthread_mutex_lock(&s->lock);
+			struct node *nd = nn_find_locked(s, v[i].ino);
+			if (nd && fh3_eq(&nd->fh, &v[i].fh) && nd->vgen < cgen)
+				nd->vgen = cgen;        /* checked */
+			pthread_mutex_unlock(&s->lock);
 			continue;
+		}
+		/* another file, or the server answered with an error (an
+		 * NFS3ERR_IO, a type no file has): who the file is now is
+		 * not known, and it may be another.  Stale, as Linux marks
+		 * an inode whose attributes say another fileid; the next
+		 * attempts would be answered so again, and the mount never
+		 * came back */
+		r = 0;
 		atomic_fetch_add(&s->stale, 1);
 		pthread_mutex_lock(&s->lock);
 		struct node *nd = nn_find_locked(s, v[i].ino);

@@ -95,7 +95,7 @@ static int nv_setattr(struct uvfs_sb *sb, void *priv,
 		v.valid &= ~(unsigned)(UVFS_SET_MODE | UVFS_SET_KILLPRIV);
 	if (sa->valid == 0)
 		return 0;
-	if ((r = nn_fh(s, n, &fh)))
+	if ((r = nn_fh_verified(s, &c, n, &fh)))
 		return r;
 	if (sa->valid & UVFS_SET_SIZE) {
 		/* what went behind is committed first: a resend after the
@@ -132,7 +132,7 @@ int nn_lookup_install(struct nsb *s, struct n3 *c, struct node *d,
 {
 	struct fh3 dfh, fh;
 	struct n3attr a = { 0 };
-	int r = nn_fh(s, d, &dfh);
+	int r = nn_fh_verified(s, c, d, &dfh);
 
 	if (r)
 		return r;
@@ -273,7 +273,8 @@ static int nv_link(struct uvfs_sb *sb, void *dir, const char *name,
 	uint64_t agen = nn_attr_gen(s);
 	int r;
 
-	if ((r = nn_fh(s, dir, &dfh)) || (r = nn_fh(s, priv, &fh)))
+	if ((r = nn_fh_verified(s, &c, dir, &dfh)) ||
+	    (r = nn_fh_verified(s, &c, priv, &fh)))
 		return r;
 	r = n3_link(&c, &fh, &dfh, name, &a);
 	nn_name_gone(s, dir, name);
@@ -301,7 +302,7 @@ static int nv_unlink(struct uvfs_sb *sb, void *dir, const char *name,
 	struct fh3 dfh;
 	int r;
 
-	if ((r = nn_fh(s, dir, &dfh)))
+	if ((r = nn_fh_verified(s, &c, dir, &dfh)))
 		return r;
 	struct rmpin pin = { 0 };
 	if (!isdir) {
@@ -346,7 +347,8 @@ static int nv_rename(struct uvfs_sb *sb, void *odir, const char *oname,
 		return -EINVAL; /* NFSv3 has no exchange */
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
-	if ((r = nn_fh(s, odir, &ofh)) || (r = nn_fh(s, ndir, &nfh)))
+	if ((r = nn_fh_verified(s, &c, odir, &ofh)) ||
+	    (r = nn_fh_verified(s, &c, ndir, &nfh)))
 		return r;
 	if (flags & RENAME_NOREPLACE) {
 		/* not atomic: NFSv3 has no such flag (docs/nfs.md) */
@@ -406,7 +408,7 @@ static ssize_t nv_readlink(struct uvfs_sb *sb, void *priv, char *buf,
 	struct nsb *s = S(sb);
 	struct n3 c = ctx_on(s, priv);
 	struct fh3 fh;
-	int r = nn_fh(s, priv, &fh);
+	int r = nn_fh_verified(s, &c, priv, &fh);
 
 	return r ? r : n3_readlink(&c, &fh, buf, size);
 }
@@ -619,6 +621,25 @@ static bool nameable(const char *name)
 	return l > 0 && l <= NAME_MAX && !strchr(name, '/');
 }
 
+/* Is cookie, which the listing lp is about to ask the server from, one
+ * it asked from before?  Brent's cycle finding: each cookie is compared
+ * with the one kept, which moves on after stretches of 1, 2, 4... asks,
+ * so a listing whose cookies come round again (a server's bug) is found
+ * within twice the loop's length and its start, and one whose cookies
+ * never repeat is never taken for one. */
+static bool dloop_again(struct dloop *lp, uint64_t cookie)
+{
+	if (lp->power && cookie == lp->saved)
+		return true;
+	if (lp->lam == lp->power) {
+		lp->saved = cookie;
+		lp->power = lp->power ? lp->power * 2 : 1;
+		lp->lam = 0;
+	}
+	lp->lam++;
+	return false;
+}
+
 static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 		       uint64_t cookie, uvfs_filldir_t fill, void *arg)
 {
@@ -626,19 +647,25 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 	struct node *d = priv;
 	struct handle *h = fhp;
 	struct n3 c = ctx_on(s, d);
+	struct dloop own = { 0 }, *lp = h ? &h->loop : &own;
 	struct fh3 dfh;
 	uint64_t verf;
+	bool stop = false;
 	int r;
 
-	if ((r = nn_fh(s, d, &dfh)))
-		return r;
+	if ((r = nn_fh_verified(s, &c, d, &dfh)))
+		/* removed (the server calls its handle stale, and the node
+		 * names no other file): it lists nothing, as below */
+		return r == -ESTALE && nn_live(s, d) == 0 ? 0 : r;
+	if (!lp->on || lp->next != cookie)
+		*lp = (struct dloop){ 0 };      /* a listing starts here */
 	uint64_t gen = 0, dver = 0, agen = 0;
 	pthread_mutex_lock(&s->lock);
 	verf = cookie ? d->cverf : 0;
 	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		struct n3dent *list = NULL, **pp;
-		bool eof = false, stop = false;
+		bool eof = false;
 
 		if (h && h->rest && h->rest_cookie == cookie && cookie) {
 			/* what the last reply had beyond where the caller
@@ -653,6 +680,12 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			if (h) {
 				n3_dents_free(h->rest);
 				h->rest = NULL;
+			}
+			if (dloop_again(lp, cookie)) {
+				/* its cookies came round again: it would
+				 * never end (a broken server) */
+				r = -EIO;
+				break;
 			}
 			gen = nn_gen(s);
 			dver = nn_dir_ver(s, d);
@@ -714,6 +747,9 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 			break;
 		}
 	}
+	/* the next call of a listing stopped short resumes at cookie */
+	lp->on = r == 0 && stop;
+	lp->next = cookie;
 	return r;
 }
 

@@ -36,6 +36,12 @@ int n3_mnt(const char *host, const char *export, int timeout_ms,
 
 int n3_getattr(struct n3 *n, const struct fh3 *fh, struct stat *st)
 {
+	return n3_getattr_answered(n, fh, st, NULL);
+}
+
+int n3_getattr_answered(struct n3 *n, const struct fh3 *fh, struct stat *st,
+			bool *answered)
+{
 	struct call c = { .proc = P_GETATTR };
 	int r;
 
@@ -43,6 +49,8 @@ int n3_getattr(struct n3 *n, const struct fh3 *fh, struct stat *st)
 	r = n3c_call(n, &c);
 	if (r == 0)
 		*st = c.attr.st;
+	if (answered)
+		*answered = c.answered;
 	return r;
 }
 

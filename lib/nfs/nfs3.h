@@ -71,6 +71,10 @@ bool fh3_eq(const struct fh3 *a, const struct fh3 *b);
 int n3_mnt(const char *host, const char *export, int timeout_ms,
 	   struct fh3 *root);
 int n3_getattr(struct n3 *c, const struct fh3 *fh, struct stat *st);
+/* The same; *answered: the server answered (an error too: its word on
+ * the handle), not a loss, a deadline or a reply that could not be read. */
+int n3_getattr_answered(struct n3 *c, const struct fh3 *fh, struct stat *st,
+			bool *answered);
 int n3_setattr(struct n3 *c, const struct fh3 *fh,
 	       const struct uvfs_setattr *sa, struct n3attr *after);
 int n3_lookup(struct n3 *c, const struct fh3 *dir, const char *name,

@@ -76,6 +76,9 @@ struct call {
 	} r;
 	struct nrpc rpc;
 	/* results */
+	bool answered;                  /* the server's answer was decoded
+					 * (its status, an error too), not
+					 * "not now" (JUKEBOX) */
 	struct fh3 fh;
 	bool has_fh;
 	struct n3attr attr;

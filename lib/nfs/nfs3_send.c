@@ -81,6 +81,7 @@ static int answer(struct call *c)
 	if (jukebox(c)) {
 		nrpc_again(&c->rpc);
 		memset(&c->r, 0, sizeof(c->r));
+		c->answered = false;
 		return AGAIN;
 	}
 	nrpc_done(&c->rpc);

@@ -152,6 +152,10 @@ struct node {
 					 * open's: no GETATTR), or 0 */
 	uint64_t created_rm;            /* ... and s->rm_seq then */
 	bool dirty;                     /* unstable writes not committed */
+	uint64_t vgen;                  /* s->cgen when its handle was last
+					 * seen naming its file (a GETATTR,
+					 * the reconnect's check, a reply
+					 * that named both): nn_fh_verified */
 	atomic_bool stale;              /* after a reconnect its handle named
 					 * another file: every call -ESTALE
 					 * (nn_fh), and no request of its
@@ -201,6 +205,18 @@ struct node {
  * order".
  */
 
+/* The cookies one listing of an open directory asked the server from,
+ * to find a server whose cookies come round again (a loop: the listing
+ * would never end): Brent's cycle finding, in constant room, over the
+ * cookies of the READDIRPLUS requests (nv_readdir). */
+struct dloop {
+	bool on;                        /* a listing under way ... */
+	uint64_t next;                  /* ... which its caller resumes at
+					 * this cookie (where it stopped) */
+	uint64_t saved;                 /* the cookie compared with */
+	uint64_t power, lam;            /* Brent's: the stretch, its length */
+};
+
 struct handle {
 	struct node *n;
 	int flags;
@@ -216,6 +232,8 @@ struct handle {
 	uint64_t rest_agen;             /* ... and their attributes' number
 					 * (nn_attr_gen) */
 	uint64_t rest_dver;             /* ... and the directory's dver */
+	struct dloop loop;              /* its listing's cookies (the same
+					 * lock) */
 	/* a file's: the node's wb_eseq up to which this open file has
 	 * reported the errors of writes behind (its open's, then its fsyncs'
 	 * and closes'), under the node's wb_lock */
@@ -274,6 +292,10 @@ struct nsb {
 					 * cache=loose by every name this
 					 * mount changes: what was cached
 					 * before is old */
+	uint64_t cgen;                  /* bumped by each reconnect's check
+					 * (nv_rebuild): a handle not seen
+					 * naming its file since is checked
+					 * before it is used (node.vgen) */
 	uint64_t dver_seq;              /* the last node->dver given */
 	uint64_t node_seq;              /* the last node->gen given */
 	unsigned nopen;                 /* open handles of the mount */
@@ -425,6 +447,14 @@ static inline int nn_fh_locked(const struct node *n, struct fh3 *fh)
 	return 0;
 }
 int nn_fh(struct nsb *s, struct node *n, struct fh3 *fh);
+/* The same, for a request that acts on n's file by its handle alone (a
+ * name in a directory, a listing, a setattr, a readlink: none of which
+ * needs n open): if no answer since the last reconnect said the handle
+ * still names n's file, a GETATTR asks first (c's deadline); another
+ * file: -ESTALE, and n is stale for good.  Only the root and open files
+ * are checked by the reconnect itself. */
+int nn_fh_verified(struct nsb *s, struct n3 *c, struct node *n,
+		   struct fh3 *fh);
 /* 0, or -ESTALE as nn_fh, for an operation that may answer without a
  * request on the handle (a lookup from the name cache). */
 int nn_live(struct nsb *s, struct node *n);

@@ -161,6 +161,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 	}
 	if (n) {
 		nn_attr_apply_locked(s, n, st, agen);
+		n->vgen = s->cgen;      /* the handle names it: seen now */
 	} else {
 		n = sys_calloc(1, sizeof(*n));
 		if (!n) {
@@ -173,6 +174,7 @@ int nn_install(struct nsb *s, const struct fh3 *fh, const struct stat *st,
 		}
 		n->ino = st->st_ino;
 		n->fh = *fh;
+		n->vgen = s->cgen;
 		n->gen = ++s->node_seq;
 		nw_init(n);
 		nn_attr_apply_locked(s, n, st, agen);
@@ -406,9 +408,11 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		      struct stat *st, bool force, bool live)
 {
 	struct fh3 fh;
+	uint64_t cgen;
 	int r;
 
 	pthread_mutex_lock(&s->lock);
+	cgen = s->cgen;         /* the connection the GETATTR will go on */
 	if ((r = nn_fh_locked(n, &fh))) {
 		pthread_mutex_unlock(&s->lock);
 		return r;
@@ -449,6 +453,8 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		atomic_fetch_add(&s->stale, 1);
 		return -ESTALE;
 	}
+	if (n->vgen < cgen)
+		n->vgen = cgen;         /* its handle names it */
 	/* what the node holds after it: the reply's, or newer ones that a
 	 * reply to a later call (or with a later ctime) brought meanwhile */
 	nn_attr_apply_locked(s, n, st, agen);
@@ -456,6 +462,29 @@ static int getattr_as(struct nsb *s, struct n3 *c, struct node *n,
 		*st = n->st;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int nn_fh_verified(struct nsb *s, struct n3 *c, struct node *n,
+		   struct fh3 *fh)
+{
+	struct stat st;
+	bool seen;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = nn_fh_locked(n, fh);
+	seen = n->vgen == s->cgen;
+	pthread_mutex_unlock(&s->lock);
+	if (r || seen)
+		return r;
+	/* a handle from before the last reconnect, not seen since: the
+	 * server may have given it to another file (one that reuses
+	 * handles).  A LOOKUP, CREATE, REMOVE or listing in the directory
+	 * it names now would act there.  Asked once; the reconnect checks
+	 * only the root and the open files (it would ask every node the
+	 * mount knows) */
+	r = getattr_as(s, c, n, &st, true, true);
+	return r ? r : nn_fh(s, n, fh);
 }
 
 int nn_getattr(struct nsb *s, struct n3 *c, struct node *n,

@@ -12,7 +12,7 @@
  *     with libnfs's zdr_*3args             (the NULL procedure here),
  *   rs_call_start each: pack copies      fencing by the abortive cut
  *     the frame and writes the XID         (RPC has no cancel), loss,
- *     (a counter << 16 | the tag)          kill, the supervisor's
+ *     (the tag's count << 11 | the tag) kill, the supervisor's
  *   rs_call_wait each                      reconnect
  *   lost and replayable: again (admit_call: not if its target is gone)
  *   decode: zdr_*3res out of the reply's own copy, in the caller's thread
@@ -80,19 +80,38 @@ struct nreq {
 	int rpc_err;            /* ... 0 or the RPC-level refusal */
 };
 
-static _Atomic uint32_t xid_hi; /* the XID's upper bits: one per request */
+/*
+ * The XID of a request: its tag in the low TAG_BITS bits (the session
+ * finds the call by them, h_reply_tag) and, above them, how many times
+ * that tag has gone out (on any connection of the process), from a start
+ * drawn from the clock, so that a run does not start where a previous one
+ * did while a server's duplicate request cache may still hold its XIDs.
+ * The session hands the tags out in turn, so one tag goes once every
+ * RS_NTAGS requests, and an XID comes again only after 2^32 requests, as
+ * with Linux's client.  A server's cache knows a call by its XID (and its
+ * procedure, length and a checksum of its arguments: Linux's nfsd, for
+ * two minutes): one that came again sooner could be answered from the
+ * cache and not done.  Before, the count was one for all tags, of which
+ * only 16 bits were kept above the tag: the XIDs came again every 65 536
+ * requests (test_nfs_rpc xids_not_reused).
+ */
+#define TAG_BITS 11
+_Static_assert(RS_NTAGS == 1u << TAG_BITS, "a tag is the XID's low bits");
+static _Atomic uint32_t xid_start;      /* 0: not drawn yet */
+static _Atomic uint32_t xid_uses[RS_NTAGS];
 
 static uint32_t next_xid(uint16_t tag)
 {
-	uint32_t hi = atomic_fetch_add(&xid_hi, 1);
+	uint32_t start = atomic_load(&xid_start);
 
-	if (hi == 0) {  /* first use: start where a previous run did not */
-		uint32_t seed = (uint32_t)time(NULL) * 2654435761u;
-		uint32_t zero = 1;
-		atomic_compare_exchange_strong(&xid_hi, &zero, seed | 1);
-		hi = atomic_fetch_add(&xid_hi, 1);
+	if (start == 0) {
+		uint32_t zero = 0;
+		atomic_compare_exchange_strong(&xid_start, &zero,
+			((uint32_t)time(NULL) * 2654435761u) | 1);
+		start = atomic_load(&xid_start);
 	}
-	return (hi << 16) | tag;
+	return ((start + atomic_fetch_add(&xid_uses[tag], 1)) << TAG_BITS) |
+	       tag;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -250,7 +269,7 @@ static int h_reply_tag(const uint8_t *frame, uint32_t size, uint16_t *tag)
 {
 	if (size < 8 || (get32(frame) & ~LAST_FRAG) < 4)
 		return -EPROTO;
-	*tag = (uint16_t)(get32(frame + 4) & 0xffff);
+	*tag = (uint16_t)(get32(frame + 4) & (RS_NTAGS - 1));
 	return 0;
 }
 
@@ -311,11 +330,24 @@ static ssize_t h_pack_probe(uint8_t *buf, size_t cap, uint16_t tag)
 	return (ssize_t)(4 + h);
 }
 
+/* A frame that broke the framing (larger than FRAME_MAX: no call asks
+ * for that much) is rq's reply if it carries rq's XID: rq then fails
+ * (-EIO) and is not sent again. */
+static bool h_bad_frame_locked(struct rs_session *s, struct rs_req *rq,
+			       const uint8_t *buf, size_t have)
+{
+	const struct nreq *nr = rq->pd;
+
+	(void)s;
+	return nr && have >= 8 && get32(buf + 4) == nr->xid;
+}
+
 static const struct rs_proto rpc_proto = {
 	.frame_size = h_frame_size,
 	.reply_tag = h_reply_tag,
 	.reply_locked = h_reply_locked,
 	.pack_probe = h_pack_probe,
+	.bad_frame_locked = h_bad_frame_locked,
 	/* no cancel: RPC has none; a call past its deadline is ended by
 	 * the abortive cut (the session's rule when no cancel can go) */
 };
@@ -357,6 +389,10 @@ static int decode(struct nrpc *c, struct rs_req *rq, struct nreq *nr)
 		return nr->rpc_err;
 	if (!c->res_fn)
 		return 0;
+	if (c->res_whole &&
+	    !c->res_whole((const uint8_t *)rq->reply + nr->res_off,
+			  rq->reply_len - nr->res_off))
+		return -EIO;    /* malformed: never given to the decoder */
 	c->reply = rq->reply;
 	rq->reply = NULL;
 	zdrmem_create(&c->z, (caddr_t)((uint8_t *)c->reply + nr->res_off),
@@ -723,6 +759,9 @@ int nrpc_oneshot(const char *host, int port, struct nrpc *c, int timeout_ms)
 	r = parse_reply(rep + 4, rlen - 4, &xid, &off);
 	if (r == -EBADMSG || (r == 0 && xid != want))
 		r = -EIO;
+	if (r == 0 && c->res_fn && c->res_whole &&
+	    !c->res_whole(rep + 4 + off, rlen - 4 - off))
+		r = -EIO;       /* malformed: never given to the decoder */
 	if (r == 0 && c->res_fn) {
 		c->reply = rep;
 		rep = NULL;

@@ -379,12 +379,46 @@ out:
 	free(copy);
 }
 
+/* The frame at buf (have bytes) broke the framing of session gen: the
+ * call it answers, if the protocol can tell (bad_frame_locked), fails
+ * now with -EIO, a bad reply, instead of being lost with the others in
+ * the loss that follows, which would send it again after the reconnect
+ * to a server that answers it so again (an RPC reply larger than any
+ * asked for: before, a reconnect after each, until the call's
+ * deadline). */
+static void blame_frame(struct rs_session *c, const uint8_t *buf,
+			size_t have, uint64_t gen)
+{
+	uint16_t tag;
+
+	if (!c->proto->bad_frame_locked ||
+	    c->proto->reply_tag(buf, have > UINT32_MAX ? UINT32_MAX :
+				(uint32_t)have, &tag) != 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	struct rs_req *rq = gen == atomic_load(&c->sgen) && tag < RS_NTAGS ?
+			    c->tags[tag] : NULL;
+	/* NEW: its sender has not marked it sent yet, but the server
+	 * answered it (its XID) */
+	if (rq && rq != &tag_fenced && rq->kind == RS_CALL &&
+	    (rq->state == RS_RQ_NEW || rq->state == RS_RQ_SENT) &&
+	    !rq->abandoned && !rq->cancel &&
+	    c->proto->bad_frame_locked(c, rq, buf, have)) {
+		tag_release_locked(c, rq);
+		c->bad_replies++;
+		rq->err = -EIO;
+		rq_set_state(rq, RS_RQ_DONE);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 /*
  * The read role.  => the calling thread holds it (c->rd) for session gen.
  *
  * Dispatches every complete frame read so far; -EPROTO if the framing is
  * lost (a frame larger than msize or smaller than a header: the caller
- * then ends the session, session_end).
+ * then ends the session, session_end; the call the frame answers, if it
+ * can be told, fails first, blame_frame).
  */
 static int read_frames(struct rs_session *c, uint64_t gen)
 {
@@ -395,8 +429,10 @@ static int read_frames(struct rs_session *c, uint64_t gen)
 	while (c->rb_have >= 4) {
 		uint32_t size;
 		if (c->proto->frame_size(c->rb + c->rb_start, c->rb_have,
-					 c->msize, &size) != 0)
+					 c->msize, &size) != 0) {
+			blame_frame(c, c->rb + c->rb_start, c->rb_have, gen);
 			return -EPROTO;
+		}
 		if (c->rb_have < size)
 			break;
 		dispatch(c, c->rb + c->rb_start, size, gen);

@@ -126,6 +126,13 @@ struct rs_proto {
 	/* The server broke the protocol on a session we cannot restart
 	 * (rs_session.proto_fatal): the protocol says so and kills. */
 	void (*violation)(struct rs_session *s, uint64_t gen);
+	/* Optional.  A frame broke the framing (frame_size said -EPROTO):
+	 * is it, by the start of it there is (buf, have bytes, whose tag
+	 * reply_tag found rq's), rq's reply?  Then rq fails with -EIO, a
+	 * bad reply, rather than being lost with the others (and sent again
+	 * after the reconnect, to be answered so again).  None: all lost. */
+	bool (*bad_frame_locked)(struct rs_session *s, struct rs_req *rq,
+				 const uint8_t *buf, size_t have);
 };
 
 struct rs_session {

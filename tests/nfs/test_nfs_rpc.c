@@ -9,7 +9,13 @@
  *    at most 16 groups (a caller with 20 sends 16); none given: root;
  *  - a denied call (AUTH_ERROR) is -EACCES;
  *  - a reply whose XID is not the call's (its low bits, the session's
- *    tag, the same) is refused (-EIO);
+ *    tag, the same) is refused (-EIO); the XIDs of 70 000 calls on one
+ *    connection are all different;
+ *  - replies no server can rightly give are -EIO, never a crash, a hang
+ *    or a storm of reconnects (test_nfs_rpc_attr.c): a handle whose
+ *    length runs past the reply (near 2^31 and more), a reply larger
+ *    than any asked for (the call it answers fails, and is not sent
+ *    again), a listing whose cookies come round again;
  *  - a call the server never answers fails with -ETIMEDOUT by its
  *    deadline (plus slack), and the connection it went out on is cut (the
  *    server sees it end: fencing), after which the session reconnects and
@@ -34,8 +40,10 @@
  *    the newest data of each byte, never an older write's after it,
  *    and at most WB_WINDOW bytes of it in flight at once;
  *  - a file open across a reconnect whose handle names another file
- *    after it (or whose GETATTR says so): read, write, fsync and
- *    truncation through it -ESTALE, its last release sends no COMMIT,
+ *    after it (or whose GETATTR says so, or is answered with an error:
+ *    the reconnect completes all the same), and a directory not open
+ *    whose handle does (a lookup and a listing in it, after one GETATTR):
+ *    read, write, fsync and truncation through it -ESTALE, its last release sends no COMMIT,
  *    and a hard mount's WRITE or LINK out when the connection was lost
  *    is not sent again after the reconnect found it so
  *    (test_nfs_rpc_stale.c);
@@ -205,6 +213,77 @@ static void refusals(void **state)
 	assert_int_equal(getattr(nc, NULL, &res, 5000), -EIO);
 	atomic_store(&mode, M_OK);
 	assert_int_equal(getattr(nc, NULL, &res, 5000), 0);
+	nconn_free(nc);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The XIDs of one connection's calls are not used again within 70 000
+ * calls (Linux's client goes 2^32 calls before it uses one again): a
+ * server's duplicate request cache, which knows a call by its XID, its
+ * procedure, its length and a checksum of its arguments (Linux's nfsd,
+ * for two minutes), would answer a repeated one from the cache, not do
+ * it (a CREATE of a name made and removed before, a WRITE of a block
+ * whose first bytes are the same).  Before, the XID was a counter of 16
+ * bits over the tag, and the tags go round: the 65 537th call had the
+ * first one's XID. */
+static void xids_not_reused(void **state)
+{
+	enum { BATCH = 1024, CALLS = 70 * 1024 };
+	struct nconn *nc = connect_to(5000);
+	char fh[8] = "handle!";
+	GETATTR3args a = { .object = { .data = { 8, fh } } };
+	GETATTR3res *res = calloc(BATCH, sizeof(*res));
+	struct nrpc *cs = calloc(BATCH, sizeof(*cs));
+	struct nrpc **cp = calloc(BATCH, sizeof(*cp));
+	uint32_t *log = calloc(CALLS, sizeof(*log));
+	size_t dups = 0;
+
+	(void)state;
+	assert_non_null(res);
+	assert_non_null(cs);
+	assert_non_null(cp);
+	assert_non_null(log);
+	atomic_store(&mode, M_OK);
+	xid_cap = CALLS;
+	atomic_store(&xid_n, 0);
+	atomic_store(&xid_log, log);
+	for (unsigned done = 0; done < CALLS; done += BATCH) {
+		struct timespec dl;
+		for (unsigned i = 0; i < BATCH; i++) {
+			cs[i] = (struct nrpc){
+				.prog = 100003, .vers = 3, .proc = 1,
+				.args_fn = (zdrproc_t)zdr_GETATTR3args,
+				.args = &a, .args_max = 256,
+				.res_fn = (zdrproc_t)zdr_GETATTR3res,
+				.res = &res[i], .idem = true,
+			};
+			cp[i] = &cs[i];
+		}
+		deadline_in(&dl, 20000);
+		assert_int_equal(nc_call_many(nc, NULL, cp, BATCH, 0, &dl), 0);
+		for (unsigned i = 0; i < BATCH; i++) {
+			assert_int_equal(cs[i].err, 0);
+			nrpc_done(&cs[i]);
+		}
+	}
+	atomic_store(&xid_log, NULL);
+	assert_int_equal(atomic_load(&xid_n), CALLS);
+	qsort(log, CALLS, sizeof(*log), u32_cmp);
+	for (size_t i = 1; i < CALLS; i++)
+		dups += log[i] == log[i - 1];
+	printf("%d calls on one connection: %zu XIDs used again\n", CALLS,
+	       dups);
+	assert_int_equal(dups, 0);
+	free(log);
+	free(cp);
+	free(cs);
+	free(res);
 	nconn_free(nc);
 }
 
@@ -1012,6 +1091,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fragments_and_credentials),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(xids_not_reused),
 		cmocka_unit_test(silent_server_is_fenced),
 		cmocka_unit_test(jukebox_asked_again),
 		cmocka_unit_test(jukebox_cancelled),
@@ -1033,12 +1113,17 @@ int main(void)
 		cmocka_unit_test(attrs_size_past_off_max),
 		cmocka_unit_test(attrs_unknown_type),
 		cmocka_unit_test(list_impossible_names),
+		cmocka_unit_test(list_cookie_loop),
+		cmocka_unit_test(reply_handle_length_absurd),
+		cmocka_unit_test(reply_too_large),
 		cmocka_unit_test(write_error_each_open_file),
 		cmocka_unit_test(read_short_answers),
 		cmocka_unit_test(write_short_answers),
 		cmocka_unit_test(kept_bytes_newest),
 		cmocka_unit_test(rewrites_paced),
 		cmocka_unit_test(stale_after_reconnect),
+		cmocka_unit_test(stale_when_check_answered_error),
+		cmocka_unit_test(stale_dir_checked_after_reconnect),
 		cmocka_unit_test(stale_seen_by_getattr),
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),

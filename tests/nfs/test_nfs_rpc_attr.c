@@ -1,6 +1,9 @@
 /*
  * test_nfs_rpc_attr.c - test_nfs_rpc's cases for answers no file can
  * have (a file type NFSv3 does not have, names a listing cannot hold),
+ * for replies no server can rightly give (a listing whose cookies come
+ * round again, a handle whose length runs past the reply, a reply larger
+ * than any asked for),
  * and for attributes that come back out of order: two calls on one file in flight, the reply of the
  * one sent first (older attributes: a smaller or larger size, an older
  * mtime) taken after the other's.  The driver's vnode operations are
@@ -339,5 +342,152 @@ static void list_impossible_names(void **state)
 	printf("listed: %s\n", out);
 	assert_string_equal(out, "x|y|");
 	dir_reset(NULL);
+	attr_mount_free(&m, nc);
+}
+
+/* A caller with room for one entry (list_cookie_loop's fill): takes the
+ * first, keeps its cookie, refuses the next. */
+struct one_fill {
+	bool took;
+	uint64_t next;
+};
+
+static int one_fill(void *arg, const char *name, uint64_t ino,
+		    unsigned char type, uint64_t next)
+{
+	struct one_fill *f = arg;
+
+	(void)name;
+	(void)ino;
+	(void)type;
+	if (f->took)
+		return 1;
+	f->took = true;
+	f->next = next;
+	return 0;
+}
+
+/* A listing whose cookies come round again (a server's bug: 1, 2, 3, 1,
+ * 2, 3... and never the end) is -EIO once a cookie it asked from comes
+ * back: a caller that resumes at each entry's cookie through an open
+ * directory (as uvfs_readdir with room for one entry) and one call that
+ * takes everything.  Before, the first listed for ever and the second
+ * until its deadline (-ETIMEDOUT after 5 s). */
+static void list_cookie_loop(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct handle *h = calloc(1, sizeof(*h));
+	char out[256] = "";
+	uint64_t cookie = 0, t0;
+	int calls, r = 0;
+
+	(void)state;
+	assert_non_null(h);
+	attr_mount_new(&m, nc, 100, 400, false);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	h->n = m.n;
+	atomic_store(&dir_loop, true);
+	for (calls = 0; calls < 1000; calls++) {
+		struct one_fill f = { 0 };
+		r = uvfs_nfs_ops.readdir(&m.sb, m.n, h, cookie, one_fill, &f);
+		if (r || !f.took)
+			break;
+		cookie = f.next;
+	}
+	printf("one entry a call: %d after %d calls\n", r, calls);
+	assert_int_equal(r, -EIO);
+	assert_true(calls < 20);
+	t0 = mono_now_ns();
+	r = uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill, out);
+	uint64_t ms = (mono_now_ns() - t0) / 1000000;
+	printf("one call: %d after %llu ms\n", r, (unsigned long long)ms);
+	assert_int_equal(r, -EIO);
+	assert_true(ms < 1000);
+	atomic_store(&dir_loop, false);
+	n3_dents_free(h->rest);
+	free(h);
+	attr_mount_free(&m, nc);
+}
+
+/* A handle of an absurd length (2^31 and more: a server's bug, or an
+ * attack) in a LOOKUP's answer and in a listing's entry is -EIO, as every
+ * malformed reply.  libnfs's decoder (4.0) does not check such a length
+ * against the bytes there (its sum overflows an int): before, each crashed
+ * the process (SIGSEGV inside the decoding). */
+static void reply_handle_length_absurd(void **state)
+{
+	static const uint32_t lens[] = { 0x80000000u, 0xc0000000u,
+					 0x7ffffffcu, 0xfffffffcu, 65 };
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, false);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	dir_reset("x", NULL);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct fh3 root = { .len = 8, .data = ROOT_FH }, out;
+		struct n3 c = { .nc = nc };
+		char names[256] = "";
+		atomic_store(&bad_fh_len, lens[i]);
+		deadline_in(&c.dl, 5000);
+		int rl = n3_lookup(&c, &root, "d", &out, NULL);
+		int rd = uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill,
+					      names);
+		atomic_store(&bad_fh_len, 0);
+		printf("a handle of %#x bytes: LOOKUP %d, READDIRPLUS %d\n",
+		       lens[i], rl, rd);
+		assert_int_equal(rl, -EIO);
+		assert_int_equal(rd, -EIO);
+	}
+	dir_reset(NULL);
+	attr_mount_free(&m, nc);
+}
+
+/* A reply larger than any the client asks for (2 MiB to a READDIRPLUS of
+ * at most 512 KiB: a server's bug) fails that call with -EIO at once, and
+ * the connection it came on (which is cut: its framing cannot be trusted)
+ * is lost once: the call is not sent again.  Before, it was sent again
+ * after each reconnect, answered so again, until its deadline
+ * (-ETIMEDOUT after 5 s and a loss each time, each failing every
+ * non-idempotent call out with it on a soft mount). */
+static void reply_too_large(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct nc_stats before, after;
+	char names[256] = "";
+	struct stat st;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, true);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	nc_stats(nc, &before);
+	atomic_store(&dir_huge, true);
+	uint64_t t0 = mono_now_ns();
+	int r = uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill, names);
+	uint64_t ms = (mono_now_ns() - t0) / 1000000;
+	atomic_store(&dir_huge, false);
+	nc_stats(nc, &after);
+	printf("a reply of 2 MiB: %d after %llu ms, %lu losses\n", r,
+	       (unsigned long long)ms, after.losses - before.losses);
+	assert_int_equal(r, -EIO);
+	assert_true(ms < 1000);
+	assert_true(after.losses - before.losses <= 1);
+	/* the mount goes on */
+	struct attr_mount f;
+	attr_mount_new(&f, nc, 100, 400, true);
+	assert_int_equal(uvfs_nfs_ops.getattr(&f.sb, f.n, &st), 0);
+	sb_node_free(f.s, f.n);
 	attr_mount_free(&m, nc);
 }

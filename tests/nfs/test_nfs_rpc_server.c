@@ -21,7 +21,8 @@
  * with write_max a WRITE writes (and says it wrote) at most so many.
  * With write_lag the answers to WRITEs wait until the client stops
  * sending, and lag_max counts the most that waited at once: the WRITEs
- * the client had in flight.
+ * the client had in flight.  With xid_log it logs the XIDs of the
+ * GETATTRs that come.
  */
 
 enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
@@ -45,6 +46,11 @@ static _Atomic int jukebox_left;        /* ... calls of it answered
 					 * NFS3ERR_JUKEBOX before an answer
 					 * (< 0: all of them) */
 static _Atomic int seen[32];            /* calls received, by procedure */
+/* With xid_log, the XIDs of the GETATTRs that came, in the order they
+ * came (the first xid_cap of them; xid_n counts them all). */
+static uint32_t *_Atomic xid_log;
+static size_t xid_cap;
+static _Atomic size_t xid_n;
 
 /* The directory "d" in the root: its handle and the names in it (REMOVE
  * takes one away, RMDIR answers NOTEMPTY while any is left). */
@@ -58,6 +64,15 @@ static _Atomic int remove_delay_ms;     /* a REMOVE done and answered so
 					 * long after it came */
 static _Atomic uint32_t write_max;      /* a WRITE writes and answers at
 					 * most so many bytes (0: all) */
+static _Atomic uint32_t bad_fh_len;     /* not 0: a LOOKUP answered OK,
+					 * and each entry of a READDIRPLUS,
+					 * gives its handle this length (no
+					 * handle is longer than 64 bytes: a
+					 * server's bug), and no more bytes */
+static _Atomic bool dir_huge;           /* a READDIRPLUS is answered with
+					 * a reply of 2 MiB, larger than any
+					 * the client asks for (a server's
+					 * bug): its status OK, then zeros */
 static _Atomic uint32_t read_max;       /* a READ answers at most so many
 					 * bytes (0: what it asks), its eof
 					 * only at the file's end (RFC 1813
@@ -193,15 +208,18 @@ static bool file_fattr(fattr3 *a)
 	return on;
 }
 
+/* Not NFS3_OK: what every GETATTR answers (only its status). */
+static _Atomic int getattr_status = NFS3_OK;
+
 /* A GETATTR3res of the file (file_fattr) (or, busy, only the status
- * NFS3ERR_JUKEBOX). */
+ * NFS3ERR_JUKEBOX; or getattr_status). */
 static size_t getattr_res(uint8_t *b, size_t cap, bool busy)
 {
 	GETATTR3res r;
 	ZDR z;
 
 	memset(&r, 0, sizeof(r));
-	r.status = busy ? NFS3ERR_JUKEBOX : NFS3_OK;
+	r.status = busy ? NFS3ERR_JUKEBOX : (nfsstat3)atomic_load(&getattr_status);
 	file_fattr(&r.GETATTR3res_u.resok.obj_attributes);
 	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
 	assert_true(zdr_GETATTR3res(&z, &r));
@@ -435,9 +453,18 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 		LOOKUP3res r;
 		memset(&r, 0, sizeof(r));
 		r.status = st;
-		r.LOOKUP3res_u.resok.object.data.data_len = 8;
-		r.LOOKUP3res_u.resok.object.data.data_val = (char *)DIR_FH;
+		if (st == NFS3_OK) {    /* (the failure's arm overlaps it) */
+			r.LOOKUP3res_u.resok.object.data.data_len = 8;
+			r.LOOKUP3res_u.resok.object.data.data_val =
+				(char *)DIR_FH;
+		}
 		ok = zdr_LOOKUP3res(&z, &r);
+		uint32_t bad = atomic_load(&bad_fh_len);
+		if (ok && st == NFS3_OK && bad) {
+			put32(b + 4, bad);      /* the handle's length */
+			zdr_destroy(&z);
+			return 8 + 8;
+		}
 	} else if (proc == NFS3_REMOVE) {
 		REMOVE3res r;
 		memset(&r, 0, sizeof(r));
@@ -458,9 +485,36 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
 /* A READDIRPLUS of the directory "d" (from any cookie: the tests list it
  * once): its names, then, with dir_odd, "" and "a/b", which no file can
  * have (a server's bug), all in one reply with the end, with neither
- * attributes nor handles. */
-static _Atomic bool dir_odd;
-static size_t readdirplus_res(uint8_t *b, size_t cap)
+ * attributes nor handles.  With dir_loop (a server's bug too), whatever
+ * the directory holds: one entry and no end, its cookie the one asked
+ * for modulo 3, plus 1 (0, 1, 2, 3, 1, 2, 3...: the listing never ends). */
+static _Atomic bool dir_odd, dir_loop;
+static size_t loop_res(const uint8_t *args, size_t n, uint8_t *b, size_t cap)
+{
+	size_t at = after_fh(args, n);
+	uint64_t asked = at + 8 <= n ? get64(args + at) : 0;
+	static char name[] = "l";
+	entryplus3 e;
+	READDIRPLUS3res r;
+	ZDR z;
+
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	r.status = NFS3_OK;
+	e.fileid = 300 + asked % 3;
+	e.name = name;
+	e.cookie = asked % 3 + 1;
+	r.READDIRPLUS3res_u.resok.reply.entries = &e;
+	r.READDIRPLUS3res_u.resok.reply.eof = 0;
+	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
+	assert_true(zdr_READDIRPLUS3res(&z, &r));
+	size_t len = zdr_getpos(&z);
+	zdr_destroy(&z);
+	return len;
+}
+
+static size_t readdirplus_res(const uint8_t *args, size_t n, uint8_t *b,
+			      size_t cap)
 {
 	static char *const odd[] = { "", "a/b" };
 	entryplus3 e[DIR_MAXN + 2];
@@ -470,6 +524,8 @@ static size_t readdirplus_res(uint8_t *b, size_t cap)
 	size_t k = 0;
 	ZDR z;
 
+	if (atomic_load(&dir_loop))
+		return loop_res(args, n, b, cap);
 	memset(&r, 0, sizeof(r));
 	memset(e, 0, sizeof(e));
 	r.status = NFS3_OK;
@@ -484,6 +540,12 @@ static size_t readdirplus_res(uint8_t *b, size_t cap)
 		e[k].fileid = 100 + i;
 		e[k].name = name;
 		e[k].cookie = k + 1;
+		if (atomic_load(&bad_fh_len)) {
+			post_op_fh3 *h = &e[k].name_handle;
+			h->handle_follows = 1;
+			h->post_op_fh3_u.handle.data.data_len = 8;
+			h->post_op_fh3_u.handle.data.data_val = (char *)DIR_FH;
+		}
 		*tail = &e[k];
 		tail = &e[k].nextentry;
 		k++;
@@ -491,9 +553,20 @@ static size_t readdirplus_res(uint8_t *b, size_t cap)
 	r.READDIRPLUS3res_u.resok.reply.eof = 1;
 	zdrmem_create(&z, (caddr_t)b, (uint32_t)cap, ZDR_ENCODE);
 	assert_true(zdr_READDIRPLUS3res(&z, &r));
-	size_t n = zdr_getpos(&z);
+	size_t len = zdr_getpos(&z);
 	zdr_destroy(&z);
-	return n;
+	uint32_t bad = atomic_load(&bad_fh_len);
+	if (bad && k > 0) {
+		/* the first entry's handle: after the status, the
+		 * directory's (no) attributes, the verifier, the entry's
+		 * follows, fileid, name (its length and bytes), cookie, (no)
+		 * attributes and handle_follows */
+		size_t at = 4 + 4 + 8 + 4 + 8 + 4 +
+			    ((strlen(e[0].name) + 3) & ~(size_t)3) + 8 + 4 + 4;
+		put32(b + at, bad);
+		return at + 4 + 8;
+	}
+	return len;
 }
 
 /* A connection served: its writes one at a time (a REMOVE's reply held
@@ -608,7 +681,7 @@ static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
 	assert_non_null(res);
 	assert_non_null(out);
 	size_t rl = proc == NFS3_GETATTR ? getattr_res(res, cap, busy)
-		    : proc == NFS3_READDIRPLUS ? readdirplus_res(res, cap)
+		    : proc == NFS3_READDIRPLUS ? readdirplus_res(args, n, res, cap)
 		    : proc == NFS3_SETATTR && n > 0 && !busy
 			    ? setattr_res(args, n, res, cap)
 		    : io && n > 0 ? io_res(proc, args, n, busy, res, cap)
@@ -758,6 +831,12 @@ static void serve(int fd)
 		}
 		if (proc < 32)
 			atomic_fetch_add(&seen[proc], 1);
+		uint32_t *xl = atomic_load(&xid_log);
+		if (proc == NFS3_GETATTR && xl) {
+			size_t i = atomic_fetch_add(&xid_n, 1);
+			if (i < xid_cap)
+				xl[i] = xid;
+		}
 		bool busy = busy_now(m, proc);
 		int delay = atomic_load(&remove_delay_ms);
 		size_t n = len > args ? len - args : 0;
@@ -770,6 +849,16 @@ static void serve(int fd)
 		if (!busy && n > 0 && hp != 0 &&
 		    atomic_compare_exchange_strong(&hold_proc, &hp, 0) &&
 		    hold_until_go(sc, xid, proc, body + args, n)) {
+			free(body);
+			continue;
+		}
+		if (proc == NFS3_READDIRPLUS && atomic_load(&dir_huge)) {
+			size_t big = 2u << 20;
+			uint8_t *o = calloc(1, 4 + 64 + big), st[4] = { 0 };
+			assert_non_null(o);
+			size_t bl = reply_body(o + 4, xid, false, st, 4) + big;
+			send_reply(sc, o, bl, M_OK);
+			free(o);
 			free(body);
 			continue;
 		}

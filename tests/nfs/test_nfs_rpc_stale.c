@@ -1,7 +1,10 @@
 /*
  * test_nfs_rpc_stale.c - test_nfs_rpc's cases for a node found stale:
  * its handle names another file now (a server that reuses handles), seen
- * by the check after a reconnect (nv_rebuild) or by a GETATTR.  Nothing
+ * by the check after a reconnect (nv_rebuild), by a GETATTR, or by the
+ * GETATTR that asks first for a node the reconnect did not check (a
+ * directory not open), or its file's identity not known after it (the
+ * server answered the check's GETATTR with an error).  Nothing
  * may go on that handle after (nn_fh, the one accessor of a node's
  * handle, refuses it): every call through the node is -ESTALE, what
  * the driver would send on its own (the COMMIT at a last release) is
@@ -78,6 +81,173 @@ static void stale_after_reconnect(void **state)
 	o->release(&m.sb, m.n, h);
 	htab_del(&m.s->table, &m.n->hl);
 	htab_fini(&m.s->table);
+	attr_mount_free(&m, nc);
+}
+
+/* A file open across a reconnect whose GETATTR the server answers with an
+ * error (NFS3ERR_IO, or a type no file has: it answered, but not who the
+ * file is): its node is stale, as one found naming another file, and the
+ * reconnect completes.  Before, the check's attempt failed on it, and
+ * the supervisor's next attempts too, for as long as the server answered
+ * so: the mount never came back (every call -ETIMEDOUT, a READ of
+ * another handle too). */
+static void stale_when_check_answered_error(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	static const int how[] = { NFS3ERR_IO, -1 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(how) / sizeof(how[0]); k++) {
+		struct attr_mount m;
+		struct nconn *nc;
+		char buf[100];
+		void *h;
+		atomic_store(&mode, M_OK);
+		attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
+		no.rebuild_arg = m.s;
+		assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+		m.s->nc = nc;
+		assert_int_equal(htab_init(&m.s->table), 0);
+		htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+		m.n->hashed = true;
+		assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
+		/* the server goes and comes back, answering the file's
+		 * GETATTR with an error */
+		atomic_store(&refusing, true);
+		while (atomic_load(&listening))
+			usleep(5 * 1000);
+		struct stat st;
+		struct n3 c = ctx(nc, 300);
+		assert_true(n3_getattr(&c, &m.n->fh, &st) < 0);
+		if (how[k] < 0)
+			atomic_store(&fa_type, 0);
+		else
+			atomic_store(&getattr_status, how[k]);
+		atomic_store(&refusing, false);
+		/* a READ of the server's file by its handle, not the node */
+		char rb[10];
+		c = ctx(nc, 2000);
+		bool eof;
+		ssize_t rd = n3_read(&c, &m.n->fh, rb, sizeof(rb), 0, &eof,
+				     NULL);
+		bool stale;
+		pthread_mutex_lock(&m.s->lock);
+		stale = m.n->stale;
+		pthread_mutex_unlock(&m.s->lock);
+		ssize_t r = o->read(&m.sb, m.n, h, buf, sizeof(buf), 0);
+		atomic_store(&getattr_status, NFS3_OK);
+		atomic_store(&fa_type, NF3REG);
+		printf("the check's GETATTR answered %s: a READ after the "
+		       "reconnect %zd, the node stale %d, a read through it "
+		       "%zd\n", how[k] < 0 ? "a type no file has" :
+		       "NFS3ERR_IO", rd, stale, r);
+		assert_int_equal(rd, (ssize_t)sizeof(rb));
+		assert_true(stale);
+		assert_int_equal(r, -ESTALE);
+		o->release(&m.sb, m.n, h);
+		htab_del(&m.s->table, &m.n->hl);
+		htab_fini(&m.s->table);
+		attr_mount_free(&m, nc);
+	}
+}
+
+/* Waits until the session is back (a GETATTR of the root answered). */
+static void await_back(struct nconn *nc)
+{
+	struct fh3 root = { .len = 8, .data = ROOT_FH };
+	struct stat st;
+	int r = -1;
+
+	for (int i = 0; i < 100 && r != 0; i++) {
+		struct n3 c = ctx(nc, 2000);
+		r = n3_getattr(&c, &root, &st);
+	}
+	assert_int_equal(r, 0);
+}
+
+/* The server goes (the session lost) and comes back, with the file of
+ * fileid id behind its handles. */
+static void server_restart(struct nconn *nc, uint64_t id)
+{
+	struct fh3 root = { .len = 8, .data = ROOT_FH };
+	struct stat st;
+
+	atomic_store(&refusing, true);
+	while (atomic_load(&listening))
+		usleep(5 * 1000);
+	struct n3 c = ctx(nc, 300);
+	assert_true(n3_getattr(&c, &root, &st) < 0);    /* hung up on */
+	atomic_store(&fa_fileid, id);
+	atomic_store(&refusing, false);
+	await_back(nc);
+}
+
+/* A directory not open (the reconnect checks only the root and the open
+ * files) whose handle names another directory after the server came
+ * back: a lookup of a name in it and a listing of it are -ESTALE (a
+ * GETATTR asks first, once per reconnect, and finds the other fileid),
+ * not the other directory's answers; with its handle still its own,
+ * that GETATTR is the only cost, once, and none before any reconnect.
+ * Before, the LOOKUP and the READDIRPLUS went on the handle: the other
+ * directory's names were listed (and a CREATE or REMOVE there would
+ * have acted in it). */
+static void stale_dir_checked_after_reconnect(void **state)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
+			      .window_ms = 60000, .source = "test",
+			      .rebuild = nv_rebuild };
+	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
+	struct uvfs_ident id;
+	struct attr_mount m;
+	struct nconn *nc;
+
+	(void)state;
+	atomic_store(&mode, M_OK);
+	atomic_store(&fa_type, NF3DIR);
+	attr_mount_new(&m, NULL, 4096, 700, false);
+	no.rebuild_arg = m.s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m.s->nc = nc;
+	assert_int_equal(htab_init(&m.s->table), 0);
+	assert_int_equal(nnames_init(&m.s->names), 0);
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
+	m.n->hashed = true;
+	dir_reset("x", "y", NULL);
+	int g0 = atomic_load(&seen[NFS3_GETATTR]);
+	int l0 = o->lookup(&m.sb, m.n, "x", &id);
+	int g1 = atomic_load(&seen[NFS3_GETATTR]);
+	/* back with the same directory behind the handle: asked once */
+	server_restart(nc, 4242);
+	int g2 = atomic_load(&seen[NFS3_GETATTR]);
+	int l1 = o->lookup(&m.sb, m.n, "x", &id);
+	int l2 = o->lookup(&m.sb, m.n, "x", &id);
+	int g3 = atomic_load(&seen[NFS3_GETATTR]);
+	/* back with another directory behind it */
+	server_restart(nc, 4343);
+	char names[256] = "";
+	int l3 = o->lookup(&m.sb, m.n, "x", &id);
+	int rd = o->readdir(&m.sb, m.n, NULL, 0, list_fill, names);
+	atomic_store(&fa_fileid, 4242);
+	atomic_store(&fa_type, NF3REG);
+	dir_reset(NULL);
+	printf("a directory not open: lookups %d (%d GETATTR), after a "
+	       "reconnect %d, %d (%d GETATTR); its handle another "
+	       "directory's after the next: lookup %d, listing %d \"%s\"\n",
+	       l0, g1 - g0, l1, l2, g3 - g2, l3, rd, names);
+	assert_int_equal(g1 - g0, 0);
+	assert_int_equal(g3 - g2, 1);
+	assert_int_equal(l3, -ESTALE);
+	assert_int_equal(rd, -ESTALE);
+	assert_string_equal(names, "");
+	htab_del(&m.s->table, &m.n->hl);
+	htab_fini(&m.s->table);
+	nnames_fini(&m.s->names);
 	attr_mount_free(&m, nc);
 }
 
