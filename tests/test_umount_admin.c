@@ -383,6 +383,96 @@ static void test_fstype_unregister_detached(void **state)
 	assert_only_root(live);
 }
 
+/* An instance whose driver's mount is still running when the type is
+ * unregistered: the unregister sets the type dying and then looks for its
+ * attached instances; the mount, once its driver returns, must not attach
+ * behind that look (it would live on, attached, of a type that refuses
+ * mounts, and the unregister would wait for it until its deadline and
+ * answer ETIMEDOUT with nothing busy).  memfs4's first mount waits
+ * until the test lets it go; the others fail (EAGAIN) at once. */
+static struct uvfs_fstype_ops memfs4_ops;
+static atomic_int mount4_state; /* 1: in the driver's mount, 2: let go */
+
+static int memfs4_mount(struct uvfs_sb *sb, const char *source,
+			const char *opts, uint64_t *root)
+{
+	int expect = 0;
+
+	if (!atomic_compare_exchange_strong(&mount4_state, &expect, 1))
+		return -EAGAIN;
+	while (atomic_load(&mount4_state) != 2)
+		usleep(1000);
+	return uvfs_memfs_ops.mount(sb, source, opts, root);
+}
+
+struct bg_mount {
+	pthread_t thread;
+	int result;
+};
+
+static void *bg_mount_main(void *arg)
+{
+	struct bg_mount *b = arg;
+
+	b->result = uvfs_mount(R, "memfs4", "none", "/mnt/x", "");
+	return NULL;
+}
+
+struct bg_unregister {
+	pthread_t thread;
+	atomic_int done;
+	int result;
+};
+
+static void *bg_unregister_main(void *arg)
+{
+	struct bg_unregister *b = arg;
+
+	b->result = uvfs_fstype_unregister(U, "memfs4", 0, 1000);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void test_fstype_unregister_racing_mount(void **state)
+{
+	struct bg_mount bm = { .result = 1 };
+	struct bg_unregister bu = { .result = 1 };
+	uint64_t live;
+	double t0;
+
+	(void)state;
+	live = live_vnodes();
+	memfs4_ops = uvfs_memfs_ops;
+	memfs4_ops.name = "memfs4";
+	memfs4_ops.mount = memfs4_mount;
+	atomic_store(&mount4_state, 0);
+	OK(uvfs_fstype_register(U, &memfs4_ops));
+	assert_int_equal(pthread_create(&bm.thread, NULL, bg_mount_main, &bm),
+			 0);
+	while (atomic_load(&mount4_state) != 1)
+		usleep(1000);
+	/* the unregister marks the type dying (a new mount says ENODEV),
+	 * finds no attached instance and waits for the one being made */
+	assert_int_equal(pthread_create(&bu.thread, NULL, bg_unregister_main,
+					&bu), 0);
+	t0 = now_ms();
+	while (uvfs_mount(R, "memfs4", "none", "/mnt", "") != -ENODEV) {
+		assert_true(now_ms() - t0 < 5000);
+		usleep(1000);
+	}
+	usleep(50000);          /* past its look at the mounts */
+	atomic_store(&mount4_state, 2);
+	assert_int_equal(pthread_join(bm.thread, NULL), 0);
+	assert_int_equal(pthread_join(bu.thread, NULL), 0);
+	printf("    mount racing the unregister: %s, ", errname(bm.result));
+	printf("unregister: %s\n", errname(bu.result));
+	assert_int_equal(bu.result, 0);
+	ERR(bm.result, ENODEV);
+	assert_false(mounted("/mnt/x", NULL));
+	ERR(uvfs_mount(R, "memfs4", "none", "/mnt/x", ""), ENODEV);
+	assert_only_root(live);
+}
+
 static void test_fstype_register_twice(void **state)
 {
 	(void)state;

@@ -99,7 +99,10 @@ struct fstype {
 	struct cds_list_head link;          /* u->types_lock */
 	struct cds_list_head sbs;           /* u->types_lock: its sbs */
 	unsigned nsbs;                      /* u->types_lock */
-	bool dying;                         /* u->types_lock: no new mounts */
+	atomic_bool dying;                  /* written under u->types_lock: no
+					       new mounts; also read under
+					       u->ns_lock by a mount's attach
+					       (mount.c, uvfs_mount) */
 	bool gone;                          /* u->types_lock: unregistered;
 					       freed with its last sb */
 };

@@ -615,6 +615,15 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		err = -ENOENT;
 		goto fail_mount;
 	}
+	/* An unregister of the type that began while the driver's mount
+	 * ran has looked for the type's attached instances, or will, under
+	 * this lock: attached now, this one would outlive it (it kills only
+	 * what it found) */
+	if (atomic_load(&sb->type->dying)) {
+		pthread_rwlock_unlock(&u->ns_lock);
+		err = -ENODEV;
+		goto fail_mount;
+	}
 	/* tp's references move to the new mount */
 	m->parent = tp.mnt;
 	m->mountpoint = tp.vp;

@@ -511,7 +511,9 @@ static void kill_detached(struct uvfs *u, struct fstype *t)
 		if (!sb->detached)
 			continue;       /* attached (killed above), or still
 					   being made: its driver's mount
-					   may be running */
+					   may be running, and its attach
+					   will find the type dying
+					   (uvfs_mount) */
 		pthread_mutex_lock(&u->vc_lock);
 		if (sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING)) {
 			sb->kill_hold = true;
