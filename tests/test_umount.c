@@ -300,6 +300,7 @@ int main(void)
 		T(test_suspend_resume),
 		T(test_suspend_errors),
 		T(test_suspend_revoked_file),
+		T(test_suspend_then_detach),
 		T(test_suspend_interrupt),
 		T(test_fstype_unregister),
 		T(test_fstype_unregister_timeout),

@@ -116,6 +116,58 @@ static void test_suspend_resume(void **state)
 	assert_only_root(live);
 }
 
+/* A suspended mount that leaves the namespace lazily (itself, or with a
+ * mount above it) can no longer be named, so no resume could reach it:
+ * its suspension ends there, and its open files work on until closed, as
+ * on any lazily unmounted mount, rather than waiting for good.  The
+ * suspender's resume then finds no mount. */
+static void test_suspend_then_detach(void **state)
+{
+	struct bg_stat b = { .result = 1 };
+	struct uvfs_ctx *c;
+	uint64_t live;
+	char buf[8];
+	double end;
+
+	(void)state;
+	live = live_vnodes();
+	for (int above = 0; above < 2; above++) {
+		const char *t = above ? "/mnt/x/y" : "/mnt/x";
+
+		mount_x("/mnt/x", NULL);
+		if (above) {
+			OK(uvfs_mkdir(R, "/mnt/x/y", 0755));
+			mount_x("/mnt/x/y", NULL);
+		}
+		snprintf(buf, sizeof(buf), "%d", above);
+		c = new_ctx("reader");
+		b.ctx = c;
+		b.path = NULL;
+		b.fd = (int)OK(uvfs_open(c, above ? "/mnt/x/y/f" : "/mnt/x/f",
+					 O_CREAT | O_RDWR, 0644));
+		OK(uvfs_suspend(R, t));
+		OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH));
+		atomic_store(&b.done, 0);
+		assert_int_equal(pthread_create(&b.thread, NULL, bg_stat_main,
+						&b), 0);
+		for (end = now_ms() + 2000;
+		     !atomic_load(&b.done) && now_ms() < end;)
+			sleep_ms(5);
+		if (!atomic_load(&b.done))
+			fail_msg("an fstat on a suspended mount lazily "
+				 "unmounted%s waits for a resume that cannot "
+				 "come", above ? " (the mount above)" : "");
+		pthread_join(b.thread, NULL);
+		OK(b.result);
+		assert_int_equal(OK(uvfs_pwrite(c, b.fd, buf, 1, 0)), 1);
+		ERR2(uvfs_resume(R, t), ENOENT, EINVAL);
+		OK(uvfs_close(c, b.fd));
+		free_ctx(c);
+		OK(uvfs_settle(U, 5000));
+	}
+	assert_only_root(live);
+}
+
 /* A revoked file's operations answer EIO at once, also while its mount
  * is suspended: a dead vnode is dead for good, so nothing is worth the
  * wait at the closed gate. */

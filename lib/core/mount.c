@@ -666,6 +666,13 @@ fail_sb:
  * namespace's reference is now the caller's. */
 void ns_detach_locked(struct mount *m, unsigned flag)
 {
+	/* Suspended: no resume can name it from here on, so the
+	 * suspension ends (else its open files, a lazy unmount's, would
+	 * wait for good); a forced unmount's kill wakes the waiters to
+	 * EIO instead, with nothing let in first */
+	if ((atomic_fetch_and(&m->flags, ~MNT_SUSPENDED) & MNT_SUSPENDED) &&
+	    flag != MNT_FORCED)
+		gate_open(&m->sb->gate);
 	atomic_fetch_and(&m->flags, ~MNT_ATTACHED);
 	atomic_fetch_or(&m->flags, MNT_UNMOUNTING | flag);
 	cds_list_del(&m->ns_link);

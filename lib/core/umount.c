@@ -444,23 +444,34 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
 
 	if (err)
 		return err;
+	/* The flag and the gate's closing go together under the lock:
+	 * whoever clears the flag opens the gate once (a resume, this
+	 * call's own failure, or the mount's leaving the namespace:
+	 * ns_detach_locked) */
 	pthread_rwlock_wrlock(&u->ns_lock);
-	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING))
+	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING)) {
 		err = -EINVAL;
-	else if (m->flags & MNT_SUSPENDED)
+	} else if (m->flags & MNT_SUSPENDED) {
 		err = -EALREADY;
-	else
+	} else {
 		m->flags |= MNT_SUSPENDED;
+		gate_shut(&m->sb->gate);
+	}
 	pthread_rwlock_unlock(&u->ns_lock);
 	if (!err) {
 		/* 10x the forced deadline: a slow drain is not an error
 		 * worth undoing quickly, a hung one is */
-		err = gate_close(&m->sb->gate, (int)m->sb->deadline_ms * 10);
+		rcu_grace();
+		err = gate_drain(&m->sb->gate, (int)m->sb->deadline_ms * 10);
 		if (err) {
+			bool mine;
+
 			pthread_rwlock_wrlock(&u->ns_lock);
+			mine = (m->flags & MNT_SUSPENDED) != 0;
 			m->flags &= ~MNT_SUSPENDED;
 			pthread_rwlock_unlock(&u->ns_lock);
-			gate_open(&m->sb->gate);
+			if (mine)
+				gate_open(&m->sb->gate);
 		}
 	}
 	mount_rele(m);
