@@ -6,7 +6,9 @@
  * back by the workers: a rename of a directory above mount points), with
  * two mounts of type "tfs_top" on its m0 and m1, and in each a mount of
  * type "tfs_in" on its d0.  Racing:
- *   workers   open, create, read, fstat and close; mkdir, rmdir, unlink,
+ *   workers   open, create, read, fstat and close; nodes looked up and
+ *             held, and handles opened on them, by the node API (as a
+ *             FUSE front end does); mkdir, rmdir, unlink,
  *             link and rename (across directories, across the mounts);
  *             the rename of /a; lookups through ".." out of the mounts
  *             and up from a cwd inside them; readdir; and a revoke of a
@@ -19,7 +21,8 @@
  *
  * Invariants checked, besides each call's allowed errors:
  *   - a descriptor that answered EIO (its file revoked, its mount
- *     killed) answers EIO to every call but close until it is closed;
+ *     killed) answers EIO to every call but close until it is closed,
+ *     and so do a node and a node's handle until released;
  *   - a file revoked while the revoker's descriptor was open on it (its
  *     device and inode, before and after the revoke, those of the path)
  *     is unreachable through that descriptor: EIO;
@@ -192,13 +195,24 @@ struct ofd {
 	bool dead;      /* answered EIO: must go on doing so */
 };
 
+/* A node held through the node API (as a FUSE front end holds one), and
+ * a handle opened on one: each dead for good once it answered EIO. */
+#define NNODES 4
+struct onode {
+	struct uvfs_node *nd;   /* NULL: free */
+	struct uvfs_file *h;    /* NULL: none open */
+	bool dead, hdead;
+};
+
 struct worker {
 	pthread_t thread;
 	char name[16];
 	struct uvfs_ctx *ctx;
 	uint64_t rng;
 	struct ofd fds[NFDS];
-	unsigned long calls, revokes_checked;
+	struct onode nodes[NNODES];
+	unsigned long calls, revokes_checked, nodes_kept, handles_opened,
+		      nodes_dead;
 	_Atomic(const char *) doing;
 };
 
@@ -281,6 +295,108 @@ static void self_revoke(struct worker *w)
 	check(w->name, "close", uvfs_close(w->ctx, fd), ok_fd, p);
 }
 
+static void node_drop(struct worker *w, struct onode *o)
+{
+	(void)w;
+	if (o->h)
+		uvfs_file_release(o->h);
+	if (o->nd)
+		uvfs_node_release(o->nd, 1);
+	memset(o, 0, sizeof(*o));
+}
+
+/* A walk by the node API from the namespace root, name by name, as a
+ * front end's lookups go: into the tree, across the mounts both ways
+ * (".." too); the node found is kept, sometimes with a handle open. */
+static void node_walk(struct worker *w)
+{
+	static const char *const names[] = { "d0", "d1", "..", "f0", "f1",
+					     "f2", "d2" };
+	struct uvfs_node *n, *c;
+	struct uvfs_ctx *x = w->ctx;
+	struct onode *o = &w->nodes[rnd(&w->rng, NNODES)];
+	char path[96];
+	int len, depth = (int)rnd(&w->rng, 3), r = 0;
+
+	atomic_store(&w->doing, "node walk");
+	if (uvfs_node_root(x, &n) != 0)
+		return;
+	len = snprintf(path, sizeof(path), "%s/m%u", top_dir(&w->rng),
+		       rnd(&w->rng, NTOP));
+	for (const char *p = path + 1, *e; r == 0 && *p; p = *e ? e + 1 : e) {
+		char one[8];
+
+		e = strchrnul(p, '/');
+		snprintf(one, sizeof(one), "%.*s", (int)(e - p), p);
+		r = uvfs_node_lookup(x, n, one, &c, NULL);
+		uvfs_node_release(n, 1);
+		n = r == 0 ? c : NULL;
+	}
+	for (int i = 0; r == 0 && i < depth; i++) {
+		const char *one = names[rnd(&w->rng, 7)];
+
+		len += snprintf(path + len, sizeof(path) - (size_t)len, "/%s",
+				one);
+		r = uvfs_node_lookup(x, n, one, &c, NULL);
+		uvfs_node_release(n, 1);
+		n = r == 0 ? c : NULL;
+	}
+	if (r != 0) {
+		check(w->name, "node lookup", r, ok_path, path);
+		return;
+	}
+	node_drop(w, o);
+	o->nd = n;
+	w->nodes_kept++;
+	if (rnd(&w->rng, 2)) {
+		if (check(w->name, "node open",
+			  uvfs_node_open(x, n, O_RDONLY, w->name, &o->h),
+			  ok_open, path) != 0)
+			o->h = NULL;
+		else
+			w->handles_opened++;
+	}
+}
+
+/* A call on a held node or its handle: EIO once means EIO until its
+ * release (the node) or its release (the handle). */
+static void node_use(struct worker *w)
+{
+	struct onode *o = &w->nodes[rnd(&w->rng, NNODES)];
+	struct stat st;
+	char b[64];
+	long r;
+
+	if (!o->nd)
+		return;
+	atomic_store(&w->doing, "node use");
+	switch (rnd(&w->rng, 4)) {
+	case 0:
+		node_drop(w, o);
+		break;
+	case 1:
+	case 2:
+		r = uvfs_node_getattr(w->ctx, o->nd, &st);
+		if (o->dead && r != -EIO)
+			report("%s: getattr of a dead node = %s", w->name,
+			       errname(r));
+		check(w->name, "node getattr", r, ok_fd, "node");
+		w->nodes_dead += r == -EIO;
+		o->dead |= r == -EIO;
+		break;
+	case 3:
+		if (!o->h)
+			break;
+		r = uvfs_file_pread(o->h, b, sizeof(b), 0);
+		if (o->hdead && r != -EIO && r != -EISDIR)
+			report("%s: pread of a dead handle = %s", w->name,
+			       errname(r));
+		check(w->name, "handle pread", r, ok_read, "handle");
+		o->hdead |= r == -EIO;
+		break;
+	}
+}
+
 static void worker_step(struct worker *w)
 {
 	char p[96], q[96], buf[256];
@@ -292,7 +408,13 @@ static void worker_step(struct worker *w)
 	int fd;
 
 	w->calls++;
-	switch (rnd(&w->rng, 20)) {
+	switch (rnd(&w->rng, 22)) {
+	case 20:
+		node_walk(w);
+		break;
+	case 21:
+		node_use(w);
+		break;
 	case 0: case 1:
 		rnd_path(&w->rng, p, sizeof(p), 'f');
 		atomic_store(&w->doing, "create");
@@ -431,6 +553,8 @@ static void worker_step(struct worker *w)
 			for (int i = 0; i < NFDS; i++)
 				if (w->fds[i].fd >= 0)
 					fd_close(w, &w->fds[i]);
+			for (int i = 0; i < NNODES; i++)
+				node_drop(w, &w->nodes[i]);
 		}
 		break;
 	}
@@ -446,6 +570,8 @@ static void *worker_main(void *arg)
 	for (int i = 0; i < NFDS; i++)
 		if (w->fds[i].fd >= 0)
 			fd_close(w, &w->fds[i]);
+	for (int i = 0; i < NNODES; i++)
+		node_drop(w, &w->nodes[i]);
 	check(w->name, "chdir", uvfs_chdir(w->ctx, "/"), ok_path, "/");
 	atomic_store(&w->doing, "done");
 	return NULL;
@@ -864,13 +990,18 @@ static void test_torture_ns(void **state)
 		pthread_join(admins[i].thread, NULL);
 	pthread_join(holders_thread, NULL);
 
-	unsigned long calls = 0, checked = 0;
+	unsigned long calls = 0, checked = 0, kept = 0, opened = 0, dead = 0;
 	for (i = 0; i < NWORKERS; i++) {
 		calls += workers[i].calls;
 		checked += workers[i].revokes_checked;
+		kept += workers[i].nodes_kept;
+		opened += workers[i].handles_opened;
+		dead += workers[i].nodes_dead;
 	}
 	printf("    workers: %lu calls, %lu revokes of an open file checked;"
-	       " holders listed %lu\n", calls, checked, holders_listed);
+	       " %lu nodes held (%lu with a handle, %lu answers of dead "
+	       "ones); holders listed %lu\n", calls, checked, kept, opened,
+	       dead, holders_listed);
 	for (i = 0; i < 2; i++) {
 		struct admin *a = &admins[i];
 
