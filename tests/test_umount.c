@@ -306,6 +306,7 @@ int main(void)
 		T(test_fstype_unregister_timeout),
 		T(test_fstype_unregister_detached),
 		T(test_fstype_unregister_racing_mount),
+		T(test_fstype_unregister_racing_detach),
 		T(test_fstype_register_twice),
 		T(test_bad_input),
 		T(test_force_deadline_cancel),

@@ -525,6 +525,108 @@ static void test_fstype_unregister_racing_mount(void **state)
 	assert_only_root(live);
 }
 
+/* A lazy unmount racing a forced unregister of its type: the unmount
+ * takes the mount out of the namespace and marks its superblock detached
+ * (for the unregister's kill of detached instances) in one step, else an
+ * unregister between the two finds the instance neither attached nor
+ * detached, leaves it alive with its file open, and waits for it to its
+ * deadline (ETIMEDOUT).  The step is widened: a walk of the types
+ * (uvfs_fstype_each, which holds the types' lock across its callback)
+ * holds the lazy unmount up while the unregister starts; which of the
+ * two gets the lock next is the scheduler's, so several rounds. */
+static atomic_int each_state;   /* 1: in the callback, 2: let go */
+
+static int each_hold(void *arg, const struct uvfs_fstype_ops *ops)
+{
+	(void)arg;
+	(void)ops;
+	if (atomic_load(&each_state) == 0) {
+		atomic_store(&each_state, 1);
+		while (atomic_load(&each_state) != 2)
+			usleep(1000);
+	}
+	return 0;
+}
+
+static void *bg_each_main(void *arg)
+{
+	(void)arg;
+	uvfs_fstype_each(U, each_hold, NULL);
+	return NULL;
+}
+
+static void *bg_detach_main(void *arg)
+{
+	*(int *)arg = uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH);
+	return NULL;
+}
+
+static void *bg_unregister2_main(void *arg)
+{
+	*(int *)arg = uvfs_fstype_unregister(U, "memfs2", 0, 300);
+	return NULL;
+}
+
+static void test_fstype_unregister_racing_detach(void **state)
+{
+	int bad = 0, rounds = 8;
+	uint64_t live;
+
+	(void)state;
+	live = live_vnodes();
+	for (int i = 0; i < rounds; i++) {
+		pthread_t th, td, tu;
+		int rd = 1, ru = 1, fd;
+		struct uvfs_ctx *c;
+		char buf[8];
+
+		fd = memfs2_file_open(&c);
+		atomic_store(&each_state, 0);
+		assert_int_equal(pthread_create(&th, NULL, bg_each_main, NULL),
+				 0);
+		while (atomic_load(&each_state) != 1)
+			usleep(1000);
+		/* both wait for the types' lock, in either order: the
+		 * unmount (after its detach, before the fix) and the
+		 * unregister (to mark the type dying) */
+		if (i % 2) {
+			assert_int_equal(pthread_create(&td, NULL,
+							bg_detach_main, &rd),
+					 0);
+			usleep(20000);
+		}
+		assert_int_equal(pthread_create(&tu, NULL, bg_unregister2_main,
+						&ru), 0);
+		usleep(20000);
+		if (i % 2 == 0) {
+			assert_int_equal(pthread_create(&td, NULL,
+							bg_detach_main, &rd),
+					 0);
+			usleep(20000);
+		}
+		atomic_store(&each_state, 2);
+		pthread_join(th, NULL);
+		pthread_join(td, NULL);
+		pthread_join(tu, NULL);
+		/* EINVAL: the unregister's forced unmount came first */
+		if (rd != 0)
+			ERR(rd, EINVAL);
+		if (ru != 0) {
+			printf("    round %d: unregister = %s\n", i,
+			       errname(ru));
+			bad++;
+			/* the instance is still alive: its file reads */
+			assert_int_equal(uvfs_pread(c, fd, buf, 4, 0), 4);
+			OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+		}
+		ERR(uvfs_pread(c, fd, buf, 4, 0), EIO);
+		OK(uvfs_close(c, fd));
+		free_ctx(c);
+	}
+	assert_int_equal(bad, 0);
+	assert_only_root(live);
+}
+
 static void test_fstype_register_twice(void **state)
 {
 	(void)state;

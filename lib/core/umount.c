@@ -122,6 +122,13 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		mount_rele(m);
 		return -EINVAL;
 	}
+	/* A lazy unmount marks its superblocks detached under the types'
+	 * lock in the same step as it takes them out of the namespace: a
+	 * forced unregister of their type finds each either attached (and
+	 * unmounts it) or detached (and kills it), never neither */
+	bool lazy = flags == UVFS_UMOUNT_DETACH;
+	if (lazy)
+		pthread_mutex_lock(&u->types_lock);
 	pthread_rwlock_wrlock(&u->ns_lock);
 	unsigned mf = atomic_load(&m->flags);
 	if (m == u->root_mount) {
@@ -147,8 +154,13 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
 					    MNT_FORCED : MNT_DETACHED,
 					    &v, &n);
+		if (!err && lazy)
+			for (size_t i = 0; i < n; i++)
+				v[i]->sb->detached = true; /* kill_detached */
 	}
 	pthread_rwlock_unlock(&u->ns_lock);
+	if (lazy)
+		pthread_mutex_unlock(&u->types_lock);
 	if (err) {
 		free(v);
 		mount_rele(m);
@@ -167,12 +179,6 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	 * mounts attached have taken theirs: after a grace period.  A
 	 * forced unmount hands them to its worker, which waits for it, so
 	 * that the caller waits for nothing. */
-	if (!(flags & UVFS_UMOUNT_FORCE)) {
-		pthread_mutex_lock(&u->types_lock);
-		for (size_t i = 0; i < n; i++)
-			v[i]->sb->detached = true;      /* kill_detached */
-		pthread_mutex_unlock(&u->types_lock);
-	}
 	bool waited = false;
 	for (size_t i = 0; i < n; i++) {
 		mount_disconnect(v[i]);         /* the parent is free now */
