@@ -116,6 +116,58 @@ static void test_suspend_resume(void **state)
 	assert_only_root(live);
 }
 
+/* A suspended mount that leaves the namespace lazily (itself, or with a
+ * mount above it) can no longer be named, so no resume could reach it:
+ * its suspension ends there, and its open files work on until closed, as
+ * on any lazily unmounted mount, rather than waiting for good.  The
+ * suspender's resume then finds no mount. */
+static void test_suspend_then_detach(void **state)
+{
+	struct bg_stat b = { .result = 1 };
+	struct uvfs_ctx *c;
+	uint64_t live;
+	char buf[8];
+	double end;
+
+	(void)state;
+	live = live_vnodes();
+	for (int above = 0; above < 2; above++) {
+		const char *t = above ? "/mnt/x/y" : "/mnt/x";
+
+		mount_x("/mnt/x", NULL);
+		if (above) {
+			OK(uvfs_mkdir(R, "/mnt/x/y", 0755));
+			mount_x("/mnt/x/y", NULL);
+		}
+		snprintf(buf, sizeof(buf), "%d", above);
+		c = new_ctx("reader");
+		b.ctx = c;
+		b.path = NULL;
+		b.fd = (int)OK(uvfs_open(c, above ? "/mnt/x/y/f" : "/mnt/x/f",
+					 O_CREAT | O_RDWR, 0644));
+		OK(uvfs_suspend(R, t));
+		OK(uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH));
+		atomic_store(&b.done, 0);
+		assert_int_equal(pthread_create(&b.thread, NULL, bg_stat_main,
+						&b), 0);
+		for (end = now_ms() + 2000;
+		     !atomic_load(&b.done) && now_ms() < end;)
+			sleep_ms(5);
+		if (!atomic_load(&b.done))
+			fail_msg("an fstat on a suspended mount lazily "
+				 "unmounted%s waits for a resume that cannot "
+				 "come", above ? " (the mount above)" : "");
+		pthread_join(b.thread, NULL);
+		OK(b.result);
+		assert_int_equal(OK(uvfs_pwrite(c, b.fd, buf, 1, 0)), 1);
+		ERR2(uvfs_resume(R, t), ENOENT, EINVAL);
+		OK(uvfs_close(c, b.fd));
+		free_ctx(c);
+		OK(uvfs_settle(U, 5000));
+	}
+	assert_only_root(live);
+}
+
 /* A revoked file's operations answer EIO at once, also while its mount
  * is suspended: a dead vnode is dead for good, so nothing is worth the
  * wait at the closed gate. */
@@ -380,6 +432,198 @@ static void test_fstype_unregister_detached(void **state)
 	OK(uvfs_close(c, fd));
 	ERR(uvfs_mount(R, "memfs2", "none", "/mnt/x", ""), ENODEV);
 	free_ctx(c);
+	assert_only_root(live);
+}
+
+/* An instance whose driver's mount is still running when the type is
+ * unregistered: the unregister sets the type dying and then looks for its
+ * attached instances; the mount, once its driver returns, must not attach
+ * behind that look (it would live on, attached, of a type that refuses
+ * mounts, and the unregister would wait for it until its deadline and
+ * answer ETIMEDOUT with nothing busy).  memfs4's first mount waits
+ * until the test lets it go; the others fail (EAGAIN) at once. */
+static struct uvfs_fstype_ops memfs4_ops;
+static atomic_int mount4_state; /* 1: in the driver's mount, 2: let go */
+
+static int memfs4_mount(struct uvfs_sb *sb, const char *source,
+			const char *opts, uint64_t *root)
+{
+	int expect = 0;
+
+	if (!atomic_compare_exchange_strong(&mount4_state, &expect, 1))
+		return -EAGAIN;
+	while (atomic_load(&mount4_state) != 2)
+		usleep(1000);
+	return uvfs_memfs_ops.mount(sb, source, opts, root);
+}
+
+struct bg_mount {
+	pthread_t thread;
+	int result;
+};
+
+static void *bg_mount_main(void *arg)
+{
+	struct bg_mount *b = arg;
+
+	b->result = uvfs_mount(R, "memfs4", "none", "/mnt/x", "");
+	return NULL;
+}
+
+struct bg_unregister {
+	pthread_t thread;
+	atomic_int done;
+	int result;
+};
+
+static void *bg_unregister_main(void *arg)
+{
+	struct bg_unregister *b = arg;
+
+	b->result = uvfs_fstype_unregister(U, "memfs4", 0, 1000);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+static void test_fstype_unregister_racing_mount(void **state)
+{
+	struct bg_mount bm = { .result = 1 };
+	struct bg_unregister bu = { .result = 1 };
+	uint64_t live;
+	double t0;
+
+	(void)state;
+	live = live_vnodes();
+	memfs4_ops = uvfs_memfs_ops;
+	memfs4_ops.name = "memfs4";
+	memfs4_ops.mount = memfs4_mount;
+	atomic_store(&mount4_state, 0);
+	OK(uvfs_fstype_register(U, &memfs4_ops));
+	assert_int_equal(pthread_create(&bm.thread, NULL, bg_mount_main, &bm),
+			 0);
+	while (atomic_load(&mount4_state) != 1)
+		usleep(1000);
+	/* the unregister marks the type dying (a new mount says ENODEV),
+	 * finds no attached instance and waits for the one being made */
+	assert_int_equal(pthread_create(&bu.thread, NULL, bg_unregister_main,
+					&bu), 0);
+	t0 = now_ms();
+	while (uvfs_mount(R, "memfs4", "none", "/mnt", "") != -ENODEV) {
+		assert_true(now_ms() - t0 < 5000);
+		usleep(1000);
+	}
+	usleep(50000);          /* past its look at the mounts */
+	atomic_store(&mount4_state, 2);
+	assert_int_equal(pthread_join(bm.thread, NULL), 0);
+	assert_int_equal(pthread_join(bu.thread, NULL), 0);
+	printf("    mount racing the unregister: %s, ", errname(bm.result));
+	printf("unregister: %s\n", errname(bu.result));
+	assert_int_equal(bu.result, 0);
+	ERR(bm.result, ENODEV);
+	assert_false(mounted("/mnt/x", NULL));
+	ERR(uvfs_mount(R, "memfs4", "none", "/mnt/x", ""), ENODEV);
+	assert_only_root(live);
+}
+
+/* A lazy unmount racing a forced unregister of its type: the unmount
+ * takes the mount out of the namespace and marks its superblock detached
+ * (for the unregister's kill of detached instances) in one step, else an
+ * unregister between the two finds the instance neither attached nor
+ * detached, leaves it alive with its file open, and waits for it to its
+ * deadline (ETIMEDOUT).  The step is widened: a walk of the types
+ * (uvfs_fstype_each, which holds the types' lock across its callback)
+ * holds the lazy unmount up while the unregister starts; which of the
+ * two gets the lock next is the scheduler's, so several rounds. */
+static atomic_int each_state;   /* 1: in the callback, 2: let go */
+
+static int each_hold(void *arg, const struct uvfs_fstype_ops *ops)
+{
+	(void)arg;
+	(void)ops;
+	if (atomic_load(&each_state) == 0) {
+		atomic_store(&each_state, 1);
+		while (atomic_load(&each_state) != 2)
+			usleep(1000);
+	}
+	return 0;
+}
+
+static void *bg_each_main(void *arg)
+{
+	(void)arg;
+	uvfs_fstype_each(U, each_hold, NULL);
+	return NULL;
+}
+
+static void *bg_detach_main(void *arg)
+{
+	*(int *)arg = uvfs_umount(R, "/mnt/x", UVFS_UMOUNT_DETACH);
+	return NULL;
+}
+
+static void *bg_unregister2_main(void *arg)
+{
+	*(int *)arg = uvfs_fstype_unregister(U, "memfs2", 0, 300);
+	return NULL;
+}
+
+static void test_fstype_unregister_racing_detach(void **state)
+{
+	int bad = 0, rounds = 8;
+	uint64_t live;
+
+	(void)state;
+	live = live_vnodes();
+	for (int i = 0; i < rounds; i++) {
+		pthread_t th, td, tu;
+		int rd = 1, ru = 1, fd;
+		struct uvfs_ctx *c;
+		char buf[8];
+
+		fd = memfs2_file_open(&c);
+		atomic_store(&each_state, 0);
+		assert_int_equal(pthread_create(&th, NULL, bg_each_main, NULL),
+				 0);
+		while (atomic_load(&each_state) != 1)
+			usleep(1000);
+		/* both wait for the types' lock, in either order: the
+		 * unmount (after its detach, before the fix) and the
+		 * unregister (to mark the type dying) */
+		if (i % 2) {
+			assert_int_equal(pthread_create(&td, NULL,
+							bg_detach_main, &rd),
+					 0);
+			usleep(20000);
+		}
+		assert_int_equal(pthread_create(&tu, NULL, bg_unregister2_main,
+						&ru), 0);
+		usleep(20000);
+		if (i % 2 == 0) {
+			assert_int_equal(pthread_create(&td, NULL,
+							bg_detach_main, &rd),
+					 0);
+			usleep(20000);
+		}
+		atomic_store(&each_state, 2);
+		pthread_join(th, NULL);
+		pthread_join(td, NULL);
+		pthread_join(tu, NULL);
+		/* EINVAL: the unregister's forced unmount came first */
+		if (rd != 0)
+			ERR(rd, EINVAL);
+		if (ru != 0) {
+			printf("    round %d: unregister = %s\n", i,
+			       errname(ru));
+			bad++;
+			/* the instance is still alive: its file reads */
+			assert_int_equal(uvfs_pread(c, fd, buf, 4, 0), 4);
+			OK(uvfs_fstype_unregister(U, "memfs2", 0, 2000));
+		}
+		ERR(uvfs_pread(c, fd, buf, 4, 0), EIO);
+		OK(uvfs_close(c, fd));
+		free_ctx(c);
+	}
+	assert_int_equal(bad, 0);
 	assert_only_root(live);
 }
 

@@ -266,7 +266,9 @@ int uvfs_fstype_register(struct uvfs *u, const struct uvfs_fstype_ops *ops);
  * shut down; dead handles that are still open keep only a shell):
  * -ETIMEDOUT if that does not happen in time (the type then stays
  * registered but refuses new mounts).  With DETACH,
- * instances still in use are only shut down at their last release. */
+ * instances still in use are only shut down at their last release.  A
+ * mount of the type whose driver was still mounting when the unregister
+ * began is refused (-ENODEV), not attached. */
 int uvfs_fstype_unregister(struct uvfs *u, const char *name, unsigned flags,
 			   int deadline_ms);
 

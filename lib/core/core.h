@@ -99,7 +99,10 @@ struct fstype {
 	struct cds_list_head link;          /* u->types_lock */
 	struct cds_list_head sbs;           /* u->types_lock: its sbs */
 	unsigned nsbs;                      /* u->types_lock */
-	bool dying;                         /* u->types_lock: no new mounts */
+	atomic_bool dying;                  /* written under u->types_lock: no
+					       new mounts; also read under
+					       u->ns_lock by a mount's attach
+					       (mount.c, uvfs_mount) */
 	bool gone;                          /* u->types_lock: unregistered;
 					       freed with its last sb */
 };
@@ -474,7 +477,11 @@ void ncache_gen_bump_locked(struct uvfs *u);
 #define MNT_UNMOUNTING 0x02  /* no new crossings into it */
 #define MNT_DETACHED   0x04  /* lazily unmounted */
 #define MNT_FORCED     0x08  /* force-unmounted: everything below is dead */
-#define MNT_SUSPENDED  0x10  /* uvfs_suspend holds its gate closed */
+#define MNT_SUSPENDED  0x10  /* uvfs_suspend holds its gate closed; set
+				with the gate's closing under ns_lock, and
+				whoever clears it (resume, the suspend's
+				failure, ns_detach_locked) opens the gate
+				once, but a forced unmount (killed) */
 #define MNT_RDONLY     0x20  /* const after mount */
 #define MNT_NAMED      0x40  /* target is the mount point's name from the
 				namespace root, kept by every rename through

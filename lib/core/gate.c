@@ -561,7 +561,7 @@ int gate_drain(struct gate *g, int timeout_ms)
 	return ret;
 }
 
-int gate_close(struct gate *g, int timeout_ms)
+void gate_shut(struct gate *g)
 {
 	pthread_mutex_lock(&g->lock);
 	g->closers++;
@@ -570,6 +570,11 @@ int gate_close(struct gate *g, int timeout_ms)
 		keys_set_locked(g);
 	}
 	pthread_mutex_unlock(&g->lock);
+}
+
+int gate_close(struct gate *g, int timeout_ms)
+{
+	gate_shut(g);
 	rcu_grace();
 	return gate_drain(g, timeout_ms);
 }

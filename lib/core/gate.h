@@ -288,6 +288,11 @@ static inline void gate_exit(struct gate_rec *r)
  * operations inside to leave.  -ETIMEDOUT leaves it closed all the same:
  * the caller still owes a gate_open().  => not called inside the gate. */
 int gate_close(struct gate *g, int timeout_ms);
+/* gate_close's first half: closed (counted), no wait; a leaf lock, so
+ * it may be called under other locks (uvfs_suspend: the namespace's).
+ * The caller then waits a grace period (rcu_grace) before gate_drain,
+ * and owes a gate_open. */
+void gate_shut(struct gate *g);
 /* Waits (again) for the gate to drain; for callers that closed it. */
 int gate_drain(struct gate *g, int timeout_ms);
 void gate_open(struct gate *g);

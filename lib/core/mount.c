@@ -615,6 +615,15 @@ int uvfs_mount(struct uvfs_ctx *ctx, const char *type, const char *source,
 		err = -ENOENT;
 		goto fail_mount;
 	}
+	/* An unregister of the type that began while the driver's mount
+	 * ran has looked for the type's attached instances, or will, under
+	 * this lock: attached now, this one would outlive it (it kills only
+	 * what it found) */
+	if (atomic_load(&sb->type->dying)) {
+		pthread_rwlock_unlock(&u->ns_lock);
+		err = -ENODEV;
+		goto fail_mount;
+	}
 	/* tp's references move to the new mount */
 	m->parent = tp.mnt;
 	m->mountpoint = tp.vp;
@@ -657,6 +666,13 @@ fail_sb:
  * namespace's reference is now the caller's. */
 void ns_detach_locked(struct mount *m, unsigned flag)
 {
+	/* Suspended: no resume can name it from here on, so the
+	 * suspension ends (else its open files, a lazy unmount's, would
+	 * wait for good); a forced unmount's kill wakes the waiters to
+	 * EIO instead, with nothing let in first */
+	if ((atomic_fetch_and(&m->flags, ~MNT_SUSPENDED) & MNT_SUSPENDED) &&
+	    flag != MNT_FORCED)
+		gate_open(&m->sb->gate);
 	atomic_fetch_and(&m->flags, ~MNT_ATTACHED);
 	atomic_fetch_or(&m->flags, MNT_UNMOUNTING | flag);
 	cds_list_del(&m->ns_link);

@@ -122,6 +122,13 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		mount_rele(m);
 		return -EINVAL;
 	}
+	/* A lazy unmount marks its superblocks detached under the types'
+	 * lock in the same step as it takes them out of the namespace: a
+	 * forced unregister of their type finds each either attached (and
+	 * unmounts it) or detached (and kills it), never neither */
+	bool lazy = flags == UVFS_UMOUNT_DETACH;
+	if (lazy)
+		pthread_mutex_lock(&u->types_lock);
 	pthread_rwlock_wrlock(&u->ns_lock);
 	unsigned mf = atomic_load(&m->flags);
 	if (m == u->root_mount) {
@@ -147,8 +154,13 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 		err = ns_detach_tree_locked(m, (flags & UVFS_UMOUNT_FORCE) ?
 					    MNT_FORCED : MNT_DETACHED,
 					    &v, &n);
+		if (!err && lazy)
+			for (size_t i = 0; i < n; i++)
+				v[i]->sb->detached = true; /* kill_detached */
 	}
 	pthread_rwlock_unlock(&u->ns_lock);
+	if (lazy)
+		pthread_mutex_unlock(&u->types_lock);
 	if (err) {
 		free(v);
 		mount_rele(m);
@@ -167,12 +179,6 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
 	 * mounts attached have taken theirs: after a grace period.  A
 	 * forced unmount hands them to its worker, which waits for it, so
 	 * that the caller waits for nothing. */
-	if (!(flags & UVFS_UMOUNT_FORCE)) {
-		pthread_mutex_lock(&u->types_lock);
-		for (size_t i = 0; i < n; i++)
-			v[i]->sb->detached = true;      /* kill_detached */
-		pthread_mutex_unlock(&u->types_lock);
-	}
 	bool waited = false;
 	for (size_t i = 0; i < n; i++) {
 		mount_disconnect(v[i]);         /* the parent is free now */
@@ -444,23 +450,34 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
 
 	if (err)
 		return err;
+	/* The flag and the gate's closing go together under the lock:
+	 * whoever clears the flag opens the gate once (a resume, this
+	 * call's own failure, or the mount's leaving the namespace:
+	 * ns_detach_locked) */
 	pthread_rwlock_wrlock(&u->ns_lock);
-	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING))
+	if (!(m->flags & MNT_ATTACHED) || (m->flags & MNT_UNMOUNTING)) {
 		err = -EINVAL;
-	else if (m->flags & MNT_SUSPENDED)
+	} else if (m->flags & MNT_SUSPENDED) {
 		err = -EALREADY;
-	else
+	} else {
 		m->flags |= MNT_SUSPENDED;
+		gate_shut(&m->sb->gate);
+	}
 	pthread_rwlock_unlock(&u->ns_lock);
 	if (!err) {
 		/* 10x the forced deadline: a slow drain is not an error
 		 * worth undoing quickly, a hung one is */
-		err = gate_close(&m->sb->gate, (int)m->sb->deadline_ms * 10);
+		rcu_grace();
+		err = gate_drain(&m->sb->gate, (int)m->sb->deadline_ms * 10);
 		if (err) {
+			bool mine;
+
 			pthread_rwlock_wrlock(&u->ns_lock);
+			mine = (m->flags & MNT_SUSPENDED) != 0;
 			m->flags &= ~MNT_SUSPENDED;
 			pthread_rwlock_unlock(&u->ns_lock);
-			gate_open(&m->sb->gate);
+			if (mine)
+				gate_open(&m->sb->gate);
 		}
 	}
 	mount_rele(m);
@@ -511,7 +528,9 @@ static void kill_detached(struct uvfs *u, struct fstype *t)
 		if (!sb->detached)
 			continue;       /* attached (killed above), or still
 					   being made: its driver's mount
-					   may be running */
+					   may be running, and its attach
+					   will find the type dying
+					   (uvfs_mount) */
 		pthread_mutex_lock(&u->vc_lock);
 		if (sb_try_state(sb, SB_ACTIVE, SB_UNMOUNTING)) {
 			sb->kill_hold = true;
