@@ -2,8 +2,9 @@
  * test_p9corpus.c - replays a fuzzer's corpus (seeds, crash reproducers,
  * minimized corpus) through the fuzz target's own checks, in the normal
  * sanitizer build and without libFuzzer.  The target is compiled into
- * this program: fuzz/fuzz_p9_unpack.c (test_p9corpus) or
- * fuzz/fuzz_p9_server.c (test_p9srvcorpus); a failed check there aborts,
+ * this program: fuzz/fuzz_p9_unpack.c (test_p9corpus),
+ * fuzz/fuzz_p9_server.c (test_p9srvcorpus) or fuzz/fuzz_nfs3_reply.c
+ * (test_nfs3corpus); a failed check there aborts,
  * after the name of the file being replayed was printed.
  *
  * Usage: test_p9corpus MIN-FILES DIR...

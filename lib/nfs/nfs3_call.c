@@ -124,30 +124,32 @@ void n3c_set_fh(nfs_fh3 *x, const struct fh3 *fh)
 	x->data.data_val = (char *)fh->data;
 }
 
-/* Each procedure: its number and XDR routines (arguments, results). */
+/* Each procedure: its number and XDR routines (arguments, results: those
+ * with a handle, a name, data, a verifier or an array are nfs3_xdr.c's,
+ * the rest libnfs's). */
 static const struct {
 	uint32_t proc;
 	zdrproc_t args, res;
 } procs[] = {
 #define P(e, num, a, r) [e] = { num, (zdrproc_t)a, (zdrproc_t)r }
-	P(P_MNT, MOUNT3_MNT, zdr_dirpath, zdr_mountres3),
+	P(P_MNT, MOUNT3_MNT, zdr_dirpath, n3x_mountres3),
 	P(P_GETATTR, NFS3_GETATTR, zdr_GETATTR3args, zdr_GETATTR3res),
 	P(P_SETATTR, NFS3_SETATTR, zdr_SETATTR3args, zdr_SETATTR3res),
-	P(P_LOOKUP, NFS3_LOOKUP, zdr_LOOKUP3args, zdr_LOOKUP3res),
-	P(P_CREATE, NFS3_CREATE, zdr_CREATE3args, zdr_CREATE3res),
-	P(P_MKDIR, NFS3_MKDIR, zdr_MKDIR3args, zdr_MKDIR3res),
-	P(P_SYMLINK, NFS3_SYMLINK, zdr_SYMLINK3args, zdr_SYMLINK3res),
-	P(P_MKNOD, NFS3_MKNOD, zdr_MKNOD3args, zdr_MKNOD3res),
+	P(P_LOOKUP, NFS3_LOOKUP, zdr_LOOKUP3args, n3x_LOOKUP3res),
+	P(P_CREATE, NFS3_CREATE, zdr_CREATE3args, n3x_CREATE3res),
+	P(P_MKDIR, NFS3_MKDIR, zdr_MKDIR3args, n3x_MKDIR3res),
+	P(P_SYMLINK, NFS3_SYMLINK, zdr_SYMLINK3args, n3x_SYMLINK3res),
+	P(P_MKNOD, NFS3_MKNOD, zdr_MKNOD3args, n3x_MKNOD3res),
 	P(P_LINK, NFS3_LINK, zdr_LINK3args, zdr_LINK3res),
 	P(P_REMOVE, NFS3_REMOVE, zdr_REMOVE3args, zdr_REMOVE3res),
 	P(P_RMDIR, NFS3_RMDIR, zdr_RMDIR3args, zdr_RMDIR3res),
 	P(P_RENAME, NFS3_RENAME, zdr_RENAME3args, zdr_RENAME3res),
-	P(P_READLINK, NFS3_READLINK, zdr_READLINK3args, zdr_READLINK3res),
-	P(P_READ, NFS3_READ, zdr_READ3args, zdr_READ3res),
-	P(P_WRITE, NFS3_WRITE, zdr_WRITE3args, zdr_WRITE3res),
-	P(P_COMMIT, NFS3_COMMIT, zdr_COMMIT3args, zdr_COMMIT3res),
+	P(P_READLINK, NFS3_READLINK, zdr_READLINK3args, n3x_READLINK3res),
+	P(P_READ, NFS3_READ, zdr_READ3args, n3x_READ3res),
+	P(P_WRITE, NFS3_WRITE, zdr_WRITE3args, n3x_WRITE3res),
+	P(P_COMMIT, NFS3_COMMIT, zdr_COMMIT3args, n3x_COMMIT3res),
 	P(P_READDIRPLUS, NFS3_READDIRPLUS, zdr_READDIRPLUS3args,
-	  zdr_READDIRPLUS3res),
+	  n3x_READDIRPLUS3res),
 	P(P_FSSTAT, NFS3_FSSTAT, zdr_FSSTAT3args, zdr_FSSTAT3res),
 	P(P_FSINFO, NFS3_FSINFO, zdr_FSINFO3args, zdr_FSINFO3res),
 #undef P
