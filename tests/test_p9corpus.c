@@ -3,13 +3,13 @@
  * minimized corpus) through the fuzz target's own checks, in the normal
  * sanitizer build and without libFuzzer.  The target is compiled into
  * this program: fuzz/fuzz_p9_unpack.c (test_p9corpus),
- * fuzz/fuzz_p9_server.c (test_p9srvcorpus) or fuzz/fuzz_nfs3_reply.c
- * (test_nfs3corpus); a failed check there aborts,
- * after the name of the file being replayed was printed.
+ * fuzz/fuzz_p9_server.c (test_p9srvcorpus), fuzz/fuzz_nfs3_reply.c
+ * (test_nfs3corpus) or fuzz/fuzz_ctl.c (test_ctlcorpus); a failed check
+ * there aborts, after the name of the file being replayed was printed.
  *
  * Usage: test_p9corpus MIN-FILES DIR...
- *   (meson passes 57, the codec's seeds, and fuzz/corpus/p9_unpack;
- *   for the server the number of its seeds and fuzz/corpus/p9_server)
+ *   (meson passes 57, the codec's seeds, and fuzz/corpus/p9_unpack; for
+ *   the others the number of their seeds and fuzz/corpus/TARGET)
  */
 #include <dirent.h>
 #include <errno.h>
