@@ -4,11 +4,15 @@
  * export, driven by a hostile client's bytes.
  *
  * Each input is one connection.  A fresh export is made for it (a file, a
- * directory with a file, a symlink pointing out of the export, one
- * pointing at "/"), next to a directory outside the export holding one
- * file; hostfs serves the export on one end of a socketpair while the
- * input is written to the other end and the replies read back, then the
- * input end is shut down and the connection served to its end.
+ * directory with a file, symlinks to the file outside, to "../.." and to
+ * "/"), next to a directory outside the export holding one file; hostfs
+ * serves the export (msize 8192, at most 64 fids and 32 requests in
+ * flight) on one end of a socketpair while the input is written to the
+ * other end and the replies read back.  The client's end is shut down
+ * once every request was answered, or no reply came for QUIET_MS (a
+ * server refuses a request that changes the export once its client hung
+ * up: shut down at once, those would go untried); then the connection is
+ * served to its end.
  *
  * The input's first byte picks how the rest is sent:
  *   bit 0 set: raw, the bytes as they are (framing, sizes, Tversion are
@@ -353,8 +357,7 @@ static size_t frames(const uint8_t *b, size_t len)
  * Writes o's bytes to fd while reading the replies.  The write side is
  * shut down only when every request was answered, or no reply came for
  * QUIET_MS (a flushed request, a Tversion that dropped some, one that
- * blocks): a request that changes the export is refused once its client
- * has hung up, so shutting down at once would leave those untried.
+ * blocks).
  */
 #define QUIET_MS 30
 static void converse(int fd, const struct out *o, uint8_t **rbuf, size_t *rlen)
@@ -460,8 +463,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
 	struct p9srv_opts opts = {
-		.msize = MSIZE, .nworkers = size && (data[0] & 4) ? 3 : 1, .max_inflight = 32,
-		.max_fids = 64, .interrupt_signal = SIGUSR2,
+		.msize = MSIZE, .max_inflight = 32, .max_fids = 64,
+		.nworkers = size && (data[0] & 4) ? 3 : 1,
+		.interrupt_signal = SIGUSR2,        /* as uvfs-hostfs */
 	};
 	struct hostfs *hs;
 	struct p9srv *srv;
