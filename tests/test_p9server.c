@@ -192,6 +192,7 @@ int main(void)
 		cmocka_unit_test(hostfs_basics),
 		cmocka_unit_test(hostfs_locks),
 		cmocka_unit_test(hostfs_create_undone),
+		cmocka_unit_test(hostfs_nofid_second),
 		cmocka_unit_test(many_in_flight),
 		cmocka_unit_test(flush_interrupts_blocking_call),
 		cmocka_unit_test(more_fids_than_descriptors),

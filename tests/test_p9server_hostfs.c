@@ -1,7 +1,8 @@
 /*
  * test_p9server_hostfs.c - hostfs behind the library: in process
  * (create, write, read, readdir, unlink, qids; Tlock and Tgetlock; a
- * create failing after the entry is made leaves no name), and
+ * create failing after the entry is made leaves no name; NOFID as the
+ * second fid of Tlink, Trename, Trenameat), and
  * the uvfs-hostfs binary over an inherited socketpair (its --max-fids;
  * qids stable across a restart; a missing or unreadable directory; a
  * request of a client gone while the server was stopped is not run).
@@ -209,6 +210,58 @@ static bool exists(const char *dir, const char *name)
  * the create (the stat for the qid) fails, the entry made is undone, and
  * an exclusive retry succeeds.  An existing file opened by a
  * non-exclusive lcreate is not removed when that step fails. */
+/*
+ * Tlink, Trename and Trenameat name two fids; NOFID as the second is no
+ * fid (EBADF), not "none": the library took it for "no second fid" and
+ * ran the operation with a NULL fid, which hostfs dereferenced (the
+ * server crashed; found by fuzz/fuzz_p9_server.c).
+ */
+static void hostfs_nofid_second(void **state)
+{
+	struct hostfs *hs;
+	struct p9srv *s;
+	struct tc c;
+	struct p9_msg t, r;
+
+	(void)state;
+	strcpy(tmpl, "/tmp/uvfs-p9srv-XXXXXX");
+	assert_non_null(mkdtemp(tmpl));
+	s = hostfs_srv(tmpl, &hs);
+	tc_start(&c, s);
+	tc_version(&c, 8192);
+	assert_int_equal(tc_attach(&c, 1, 0, NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "", NULL), 0);
+	assert_int_equal(tc_lcreate(&c, 2, "f", O_RDWR, 0644, 0), 0);
+	assert_int_equal(tc_clunk(&c, 2), 0);
+	assert_int_equal(tc_walk(&c, 1, 2, "f", NULL), 0);
+
+	t = (struct p9_msg){ .type = P9_TLINK };
+	t.tlink.dfid = 1;
+	t.tlink.fid = P9_NOFID;
+	t.tlink.name = P9_STR("l");
+	assert_int_equal(tc_err(&c, &t, &r), EBADF);
+	t = (struct p9_msg){ .type = P9_TRENAME };
+	t.trename.fid = 2;
+	t.trename.dfid = P9_NOFID;
+	t.trename.name = P9_STR("g");
+	assert_int_equal(tc_err(&c, &t, &r), EBADF);
+	t = (struct p9_msg){ .type = P9_TRENAMEAT };
+	t.trenameat.olddirfid = 1;
+	t.trenameat.oldname = P9_STR("f");
+	t.trenameat.newdirfid = P9_NOFID;
+	t.trenameat.newname = P9_STR("g");
+	assert_int_equal(tc_err(&c, &t, &r), EBADF);
+	/* nothing moved, and the server still answers */
+	assert_int_equal(tc_walk(&c, 1, 3, "f", NULL), 0);
+	assert_int_equal(tc_walk(&c, 1, 4, "g", NULL), ENOENT);
+	assert_int_equal(tc_walk(&c, 1, 4, "l", NULL), ENOENT);
+	assert_int_equal(tc_stop(&c), 0);
+	assert_int_equal(hostfs_indexed_paths(hs), 0);
+	p9srv_free(s);
+	hostfs_close(hs);
+	rm_rf(tmpl);
+}
+
 static void hostfs_create_undone(void **state)
 {
 	struct hostfs *hs;

@@ -125,217 +125,32 @@ void n3c_set_fh(nfs_fh3 *x, const struct fh3 *fh)
 	x->data.data_val = (char *)fh->data;
 }
 
-/* ---- whether a reply's results are whole (before libnfs decodes them) ---
- *
- * libnfs's decoder (4.0) trusts the lengths it reads: an opaque's (a file
- * handle's) or an array's length near 2^31 or more overflows the int sum
- * it checks against the buffer, and it reads (and copies) far outside it:
- * a reply with such a handle crashed the process.  So the results are
- * walked first, as RFC 1813 lays them out, every length checked against
- * the bytes that are left; a reply that is not whole is -EIO, never
- * decoded.  Only the layout is checked here: what the values mean (a
- * handle longer than 64 bytes, a type no file has) is the decoding's. */
-
-struct xw {
-	const uint8_t *p;
-	size_t len, o;
-	bool bad;               /* ran past the end, or a length that does */
-};
-
-static uint32_t xw_u32(struct xw *w)
-{
-	uint32_t v;
-
-	if (w->bad || w->len - w->o < 4) {
-		w->bad = true;
-		return 0;
-	}
-	memcpy(&v, w->p + w->o, 4);
-	w->o += 4;
-	return ntohl(v);
-}
-
-static void xw_skip(struct xw *w, size_t n)
-{
-	if (w->bad || w->len - w->o < n)
-		w->bad = true;
-	else
-		w->o += n;
-}
-
-/* An opaque<> or a string: its length, its bytes and their padding. */
-static void xw_opaque(struct xw *w)
-{
-	uint32_t n = xw_u32(w);
-
-	xw_skip(w, ((size_t)n + 3) & ~(size_t)3);
-}
-
-/* An optional's "follows" (a union of TRUE and FALSE): 0 or 1, else the
- * reply is bad (as libnfs has it). */
-static bool xw_bool(struct xw *w)
-{
-	uint32_t b = xw_u32(w);
-
-	if (b > 1)
-		w->bad = true;
-	return b == 1;
-}
-
-#define FATTR3_BYTES    84      /* type .. gid, size, used, rdev, fsid,
-				 * fileid, atime, mtime, ctime */
-#define WCC_ATTR_BYTES  24      /* size, mtime, ctime */
-
-static void xw_post_attr(struct xw *w)
-{
-	if (xw_bool(w))
-		xw_skip(w, FATTR3_BYTES);
-}
-
-static void xw_wcc(struct xw *w)
-{
-	if (xw_bool(w))
-		xw_skip(w, WCC_ATTR_BYTES);
-	xw_post_attr(w);
-}
-
-static void xw_post_fh(struct xw *w)
-{
-	if (xw_bool(w))
-		xw_opaque(w);
-}
-
-/* The results of procedure p (b, len bytes): whole? */
-static bool results_whole(enum proc p, const uint8_t *b, size_t len)
-{
-	struct xw w = { .p = b, .len = len };
-	bool ok = xw_u32(&w) == 0;      /* the status; MOUNT's too */
-
-	switch (p) {
-	case P_MNT:
-		if (ok) {
-			xw_opaque(&w);                  /* fhandle3 */
-			uint32_t n = xw_u32(&w);        /* auth flavors */
-			xw_skip(&w, (size_t)n * 4);
-		}
-		break;
-	case P_GETATTR:
-		if (ok)
-			xw_skip(&w, FATTR3_BYTES);
-		break;
-	case P_SETATTR: case P_REMOVE: case P_RMDIR:
-		xw_wcc(&w);
-		break;
-	case P_LOOKUP:
-		if (ok) {
-			xw_opaque(&w);
-			xw_post_attr(&w);
-		}
-		xw_post_attr(&w);
-		break;
-	case P_CREATE: case P_MKDIR: case P_SYMLINK: case P_MKNOD:
-		if (ok) {
-			xw_post_fh(&w);
-			xw_post_attr(&w);
-		}
-		xw_wcc(&w);
-		break;
-	case P_LINK:
-		xw_post_attr(&w);
-		xw_wcc(&w);
-		break;
-	case P_RENAME:
-		xw_wcc(&w);
-		xw_wcc(&w);
-		break;
-	case P_READLINK:
-		xw_post_attr(&w);
-		if (ok)
-			xw_opaque(&w);
-		break;
-	case P_READ:
-		xw_post_attr(&w);
-		if (ok) {
-			xw_skip(&w, 4 + 4);             /* count, eof */
-			xw_opaque(&w);
-		}
-		break;
-	case P_WRITE:
-		xw_wcc(&w);
-		if (ok)
-			xw_skip(&w, 4 + 4 + 8);         /* count, how, verf */
-		break;
-	case P_COMMIT:
-		xw_wcc(&w);
-		if (ok)
-			xw_skip(&w, 8);
-		break;
-	case P_READDIRPLUS:
-		xw_post_attr(&w);
-		if (!ok)
-			break;
-		xw_skip(&w, 8);                         /* cookieverf */
-		while (xw_u32(&w) != 0 && !w.bad) {     /* each entry */
-			xw_skip(&w, 8);                 /* fileid */
-			xw_opaque(&w);                  /* name */
-			xw_skip(&w, 8);                 /* cookie */
-			xw_post_attr(&w);
-			xw_post_fh(&w);
-		}
-		xw_skip(&w, 4);                         /* eof */
-		break;
-	case P_FSSTAT:
-		xw_post_attr(&w);
-		if (ok)
-			xw_skip(&w, 6 * 8 + 4);
-		break;
-	case P_FSINFO:
-		xw_post_attr(&w);
-		if (ok)
-			xw_skip(&w, 7 * 4 + 8 + 8 + 4);
-		break;
-	}
-	return !w.bad;
-}
-
-#define WHOLE(e) \
-	static bool whole_##e(const uint8_t *b, size_t len) \
-	{ \
-		return results_whole(e, b, len); \
-	}
-WHOLE(P_MNT) WHOLE(P_GETATTR) WHOLE(P_SETATTR) WHOLE(P_LOOKUP)
-WHOLE(P_CREATE) WHOLE(P_MKDIR) WHOLE(P_SYMLINK) WHOLE(P_MKNOD)
-WHOLE(P_LINK) WHOLE(P_REMOVE) WHOLE(P_RMDIR) WHOLE(P_RENAME)
-WHOLE(P_READLINK) WHOLE(P_READ) WHOLE(P_WRITE) WHOLE(P_COMMIT)
-WHOLE(P_READDIRPLUS) WHOLE(P_FSSTAT) WHOLE(P_FSINFO)
-#undef WHOLE
-
-/* Each procedure: its number, XDR routines (arguments, results) and the
- * check of its results' layout. */
+/* Each procedure: its number and XDR routines (arguments, results: those
+ * with a handle, a name, data, a verifier or an array are nfs3_xdr.c's,
+ * the rest libnfs's). */
 static const struct {
 	uint32_t proc;
 	zdrproc_t args, res;
-	nrpc_check_fn whole;
 } procs[] = {
-#define P(e, num, a, r) [e] = { num, (zdrproc_t)a, (zdrproc_t)r, whole_##e }
-	P(P_MNT, MOUNT3_MNT, zdr_dirpath, zdr_mountres3),
+#define P(e, num, a, r) [e] = { num, (zdrproc_t)a, (zdrproc_t)r }
+	P(P_MNT, MOUNT3_MNT, zdr_dirpath, n3x_mountres3),
 	P(P_GETATTR, NFS3_GETATTR, zdr_GETATTR3args, zdr_GETATTR3res),
 	P(P_SETATTR, NFS3_SETATTR, zdr_SETATTR3args, zdr_SETATTR3res),
-	P(P_LOOKUP, NFS3_LOOKUP, zdr_LOOKUP3args, zdr_LOOKUP3res),
-	P(P_CREATE, NFS3_CREATE, zdr_CREATE3args, zdr_CREATE3res),
-	P(P_MKDIR, NFS3_MKDIR, zdr_MKDIR3args, zdr_MKDIR3res),
-	P(P_SYMLINK, NFS3_SYMLINK, zdr_SYMLINK3args, zdr_SYMLINK3res),
-	P(P_MKNOD, NFS3_MKNOD, zdr_MKNOD3args, zdr_MKNOD3res),
+	P(P_LOOKUP, NFS3_LOOKUP, zdr_LOOKUP3args, n3x_LOOKUP3res),
+	P(P_CREATE, NFS3_CREATE, zdr_CREATE3args, n3x_CREATE3res),
+	P(P_MKDIR, NFS3_MKDIR, zdr_MKDIR3args, n3x_MKDIR3res),
+	P(P_SYMLINK, NFS3_SYMLINK, zdr_SYMLINK3args, n3x_SYMLINK3res),
+	P(P_MKNOD, NFS3_MKNOD, zdr_MKNOD3args, n3x_MKNOD3res),
 	P(P_LINK, NFS3_LINK, zdr_LINK3args, zdr_LINK3res),
 	P(P_REMOVE, NFS3_REMOVE, zdr_REMOVE3args, zdr_REMOVE3res),
 	P(P_RMDIR, NFS3_RMDIR, zdr_RMDIR3args, zdr_RMDIR3res),
 	P(P_RENAME, NFS3_RENAME, zdr_RENAME3args, zdr_RENAME3res),
-	P(P_READLINK, NFS3_READLINK, zdr_READLINK3args, zdr_READLINK3res),
-	P(P_READ, NFS3_READ, zdr_READ3args, zdr_READ3res),
-	P(P_WRITE, NFS3_WRITE, zdr_WRITE3args, zdr_WRITE3res),
-	P(P_COMMIT, NFS3_COMMIT, zdr_COMMIT3args, zdr_COMMIT3res),
+	P(P_READLINK, NFS3_READLINK, zdr_READLINK3args, n3x_READLINK3res),
+	P(P_READ, NFS3_READ, zdr_READ3args, n3x_READ3res),
+	P(P_WRITE, NFS3_WRITE, zdr_WRITE3args, n3x_WRITE3res),
+	P(P_COMMIT, NFS3_COMMIT, zdr_COMMIT3args, n3x_COMMIT3res),
 	P(P_READDIRPLUS, NFS3_READDIRPLUS, zdr_READDIRPLUS3args,
-	  zdr_READDIRPLUS3res),
+	  n3x_READDIRPLUS3res),
 	P(P_FSSTAT, NFS3_FSSTAT, zdr_FSSTAT3args, zdr_FSSTAT3res),
 	P(P_FSINFO, NFS3_FSINFO, zdr_FSINFO3args, zdr_FSINFO3res),
 #undef P
@@ -362,7 +177,6 @@ void n3c_prep(struct call *c)
 		.args = c->proc == P_MNT ? (void *)&c->a.mnt : (void *)&c->a,
 		.args_max = max,
 		.res_fn = procs[c->proc].res,
-		.res_whole = procs[c->proc].whole,
 		.res = &c->r,
 		.idem = flags_of(c->proc) != 0,
 	};

@@ -1,6 +1,6 @@
 /*
- * nfs3_i.h - what nfs3.c (the procedures), nfs3_call.c and nfs3_send.c
- * (the call machinery) share; nothing outside them sees it.
+ * nfs3_i.h - what nfs3.c (the procedures), nfs3_call.c, nfs3_xdr.c and
+ * nfs3_send.c (the call machinery) share; nothing outside them sees it.
  *
  * A procedure is one struct call on its caller's stack: the arguments in
  * libnfs's XDR structs (pointing into the caller's buffers: they are
@@ -103,6 +103,21 @@ void n3c_prep(struct call *c);
 int n3c_decode(struct call *c);
 /* The status c's reply begins with (an NFSv3 procedure's, not MOUNT's). */
 nfsstat3 n3c_status(const struct call *c);
+
+/* nfs3_xdr.c: the results whose libnfs decoders a hostile reply can
+ * make read outside it, decoded with the checks they lack (same
+ * structures, same allocations). */
+uint32_t n3x_LOOKUP3res(ZDR *z, LOOKUP3res *x);
+uint32_t n3x_CREATE3res(ZDR *z, CREATE3res *x);
+uint32_t n3x_MKDIR3res(ZDR *z, MKDIR3res *x);
+uint32_t n3x_SYMLINK3res(ZDR *z, SYMLINK3res *x);
+uint32_t n3x_MKNOD3res(ZDR *z, MKNOD3res *x);
+uint32_t n3x_READLINK3res(ZDR *z, READLINK3res *x);
+uint32_t n3x_READ3res(ZDR *z, READ3res *x);
+uint32_t n3x_WRITE3res(ZDR *z, WRITE3res *x);
+uint32_t n3x_COMMIT3res(ZDR *z, COMMIT3res *x);
+uint32_t n3x_READDIRPLUS3res(ZDR *z, READDIRPLUS3res *x);
+uint32_t n3x_mountres3(ZDR *z, mountres3 *x);
 
 /* nfs3_send.c: how a call goes out.  A call answered NFS3ERR_JUKEBOX
  * ("not now": nothing done) is sent again as it is, after 10 ms doubling

@@ -389,10 +389,6 @@ static int decode(struct nrpc *c, struct rs_req *rq, struct nreq *nr)
 		return nr->rpc_err;
 	if (!c->res_fn)
 		return 0;
-	if (c->res_whole &&
-	    !c->res_whole((const uint8_t *)rq->reply + nr->res_off,
-			  rq->reply_len - nr->res_off))
-		return -EIO;    /* malformed: never given to the decoder */
 	c->reply = rq->reply;
 	rq->reply = NULL;
 	zdrmem_create(&c->z, (caddr_t)((uint8_t *)c->reply + nr->res_off),
@@ -759,9 +755,6 @@ int nrpc_oneshot(const char *host, int port, struct nrpc *c, int timeout_ms)
 	r = parse_reply(rep + 4, rlen - 4, &xid, &off);
 	if (r == -EBADMSG || (r == 0 && xid != want))
 		r = -EIO;
-	if (r == 0 && c->res_fn && c->res_whole &&
-	    !c->res_whole(rep + 4 + off, rlen - 4 - off))
-		r = -EIO;       /* malformed: never given to the decoder */
 	if (r == 0 && c->res_fn) {
 		c->reply = rep;
 		rep = NULL;

@@ -38,10 +38,6 @@ struct nconn;
 
 #define NC_AUTH_GROUPS  16      /* AUTH_SYS carries at most 16 groups */
 
-/* Whether the results' bytes (b, len) are whole: every length in them
- * fits in what is left (libnfs's decoder does not check that itself). */
-typedef bool (*nrpc_check_fn)(const uint8_t *b, size_t len);
-
 /* One call.  The caller sets prog..idem and res (zeroed: the decoder
  * allocates what it points to, freed by nrpc_done). */
 struct nrpc {
@@ -50,8 +46,6 @@ struct nrpc {
 	void *args;
 	size_t args_max;                /* bytes its encoding may take */
 	zdrproc_t res_fn;               /* NULL: no results */
-	nrpc_check_fn res_whole;        /* NULL, or checked before res_fn:
-					 * not whole, -EIO, not decoded */
 	void *res;
 	bool idem;                      /* may be sent again after a loss */
 	const atomic_bool *gone[2];     /* NULL, or set once what the call

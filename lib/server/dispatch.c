@@ -375,6 +375,11 @@ static int do_simple(struct run *x)
 	case P9_TGETLOCK: NEED(getlock); fid = t->tgetlock.fid; break;
 	default:          return -ENOSYS;
 	}
+	/* a second fid named NOFID is no fid, not "no second fid": run_fids
+	 * would skip it and the operation get NULL */
+	if ((t->type == P9_TLINK || t->type == P9_TRENAME ||
+	     t->type == P9_TRENAMEAT) && fid2 == P9_NOFID)
+		return -EBADF;
 	if ((err = run_fids(x, fid, fid2)) < 0)
 		return err;
 	/* two fids: in address order, so no two requests wait on each other
