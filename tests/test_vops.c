@@ -154,6 +154,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fileops_revoke, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dead_io_without_driver,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_at_close,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -3,7 +3,8 @@
  * link and rename whose second vnode was revoked, racing revokes, a revoke
  * while open is inside the driver and while the last close releases the
  * handle, fallocate, SEEK_DATA and copy_file_range against revoke, a
- * close on a killed gate.
+ * close on a killed gate, reads and writes that never reach the driver on
+ * dead descriptors.
  * Included by test_vops.c (it uses that file's fixture and helpers); not
  * a program of its own.
  */
@@ -319,4 +320,56 @@ static void test_close_on_killed_gate(void **state)
 	assert_int_equal(testfs_live_handles(), 0);
 	/* the driver's open succeeded: two handles, each released once */
 	assert_int_equal(testfs_releases(), rel0 + 2);
+}
+
+/* ---- I/O the driver never sees, on dead descriptors -------------------- */
+
+/* A read of a directory, a read or write of 0 bytes, and I/O on a FIFO
+ * are answered by the core without the driver: on a dead descriptor
+ * (revoked, or its mount force-unmounted) they answer EIO as everything
+ * but close does, not EISDIR or 0 as on a live one. */
+static void test_dead_io_without_driver(void **state)
+{
+	char b[16];
+	int dir, reg, fifo;
+
+	(void)state;
+	for (int forced = 0; forced < 2; forced++) {
+		mount_testfs("/m");
+		assert_int_equal(uvfs_mkdir(R, "/m/d", 0755), 0);
+		make_file("/m/f");
+		assert_int_equal(uvfs_mknod(R, "/m/p", S_IFIFO | 0644, 0), 0);
+		dir = uvfs_open(R, "/m/d", O_RDONLY | O_DIRECTORY, 0);
+		reg = uvfs_open(R, "/m/f", O_RDWR, 0);
+		fifo = uvfs_open(R, "/m/p", O_RDWR, 0);
+		assert_true(dir >= 0 && reg >= 0 && fifo >= 0);
+		/* live: the core's own answers */
+		assert_int_equal(uvfs_read(R, dir, b, sizeof(b)), -EISDIR);
+		assert_int_equal(uvfs_read(R, reg, b, 0), 0);
+		assert_int_equal(uvfs_pwrite(R, reg, b, 0, 0), 0);
+		if (forced) {
+			assert_int_equal(uvfs_umount(R, "/m",
+						     UVFS_UMOUNT_FORCE), 0);
+		} else {
+			assert_int_equal(uvfs_revoke(R, "/m/d"), 0);
+			assert_int_equal(uvfs_revoke(R, "/m/f"), 0);
+			assert_int_equal(uvfs_revoke(R, "/m/p"), 0);
+		}
+		assert_int_equal(uvfs_read(R, dir, b, sizeof(b)), -EIO);
+		assert_int_equal(uvfs_pread(R, dir, b, sizeof(b), 0), -EIO);
+		assert_int_equal(uvfs_write(R, dir, b, 1), -EBADF);
+		assert_int_equal(uvfs_read(R, reg, b, 0), -EIO);
+		assert_int_equal(uvfs_pread(R, reg, b, 0, 0), -EIO);
+		assert_int_equal(uvfs_write(R, reg, b, 0), -EIO);
+		assert_int_equal(uvfs_pwrite(R, reg, b, 0, 0), -EIO);
+		assert_int_equal(uvfs_read(R, fifo, b, sizeof(b)), -EIO);
+		assert_int_equal(uvfs_write(R, fifo, b, 1), -EIO);
+		assert_int_equal(uvfs_close(R, dir), 0);
+		assert_int_equal(uvfs_close(R, reg), 0);
+		assert_int_equal(uvfs_close(R, fifo), 0);
+		if (!forced)
+			assert_int_equal(uvfs_umount(R, "/m", 0), 0);
+		assert_int_equal(uvfs_settle(U, 10000), 0);
+		assert_int_equal(uvfs_rmdir(R, "/m"), 0);
+	}
 }

@@ -222,9 +222,7 @@ static struct worker workers[NWORKERS];
 static void fd_result(struct worker *w, struct ofd *o, const char *op,
 		      long r, const int *ok)
 {
-	/* (a read of a directory says EISDIR, dead or not: its type is
-	 * the description's, not the driver's) */
-	if (o->dead && r != -EIO && r != -EISDIR)
+	if (o->dead && r != -EIO)
 		report("%s: %s on a dead descriptor = %s", w->name, op,
 		       errname(r));
 	check(w->name, op, r, ok, "fd");
@@ -388,7 +386,7 @@ static void node_use(struct worker *w)
 		if (!o->h)
 			break;
 		r = uvfs_file_pread(o->h, b, sizeof(b), 0);
-		if (o->hdead && r != -EIO && r != -EISDIR)
+		if (o->hdead && r != -EIO)
 			report("%s: pread of a dead handle = %s", w->name,
 			       errname(r));
 		check(w->name, "handle pread", r, ok_read, "handle");

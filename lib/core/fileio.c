@@ -67,12 +67,16 @@ ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
 	bool atpos = off < 0;
 	ssize_t r;
 
-	if (vn_isdir(vp))
-		return -EISDIR;
-	if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
-		return -ESPIPE;
-	if (n == 0 || !S_ISREG(vp->type))
+	if (n == 0 || !S_ISREG(vp->type)) {
+		/* answered here, not by the driver: dead, as it would say */
+		if (vn_dead(vp))
+			return -EIO;
+		if (vn_isdir(vp))
+			return -EISDIR;
+		if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
+			return -ESPIPE;
 		return 0;
+	}
 	if (n > RW_MAX)
 		n = RW_MAX;
 	if (atpos) {
@@ -98,14 +102,18 @@ ssize_t file_write(struct file *f, const void *buf, size_t n,
 	off_t woff;
 	ssize_t r;
 
-	if (vn_isdir(vp))
-		return -EISDIR;
-	if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
-		return -ESPIPE;
 	if (n > RW_MAX)
 		n = RW_MAX;
-	if (n == 0 || !S_ISREG(vp->type))
+	if (n == 0 || !S_ISREG(vp->type)) {
+		/* answered here, not by the driver: dead, as it would say */
+		if (vn_dead(vp))
+			return -EIO;
+		if (vn_isdir(vp))
+			return -EISDIR;
+		if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
+			return -ESPIPE;
 		return (ssize_t)n;      /* metadata only: swallowed */
+	}
 	if (atpos) {
 		pthread_mutex_lock(&f->lock);
 		off = f->pos;
