@@ -26,6 +26,7 @@
  * with checked primitives: they stay libnfs's (nfs3_call.c, the table).
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/time.h>
@@ -168,10 +169,10 @@ uint32_t n3x_COMMIT3res(ZDR *z, COMMIT3res *x)
 	       has(z, NFS3_WRITEVERFSIZE) && zdr_writeverf3(z, ok->verf);
 }
 
-/* One entry and, through zdr_pointer (which allocates as libnfs's own
- * list decoder does), the ones after it.  libnfs 4.0 hands out the entry
- * unaligned (nfs3_call.c's decode_dents copies each out): it is decoded
- * into an aligned one and copied there. */
+/* One entry, its link to the next left NULL (entries() links them):
+ * allocated by zdr_pointer as libnfs's own list decoder allocates it.
+ * libnfs 4.0 hands out the entry unaligned (nfs3_call.c's decode_dents
+ * copies each out): it is decoded into an aligned one and copied there. */
 static uint32_t entry(ZDR *z, void *where)
 {
 	entryplus3 e;
@@ -182,11 +183,31 @@ static uint32_t entry(ZDR *z, void *where)
 	     len_ok(z, 1) && zdr_filename3(z, &e.name) &&
 	     zdr_cookie3(z, &e.cookie) &&
 	     zdr_post_op_attr(z, &e.name_attributes) &&
-	     post_fh3(z, &e.name_handle) &&
-	     zdr_pointer(z, (char **)&e.nextentry, sizeof(entryplus3),
-			 (zdrproc_t)entry);
+	     post_fh3(z, &e.name_handle);
 	memcpy(where, &e, sizeof(e));
 	return ok;
+}
+
+/* The list of entries (each "follows", then the entry), in a loop:
+ * libnfs's decoder recurses once per entry (the next one is a field of
+ * the entry), so one reply of some ten thousand small entries (a
+ * server's, within the 512 KiB a listing asks) overflowed a small stack
+ * (test_nfs_rpc list_many_small_stack).  first: aligned; each link after
+ * is in an entry, unaligned: written with memcpy. */
+static uint32_t entries(ZDR *z, entryplus3 **first)
+{
+	void *link = first;
+
+	for (;;) {
+		char *e = NULL;
+
+		if (!zdr_pointer(z, &e, sizeof(entryplus3), (zdrproc_t)entry))
+			return FALSE;
+		memcpy(link, &e, sizeof(e));
+		if (!e)
+			return TRUE;
+		link = e + offsetof(entryplus3, nextentry);
+	}
 }
 
 uint32_t n3x_READDIRPLUS3res(ZDR *z, READDIRPLUS3res *x)
@@ -201,8 +222,7 @@ uint32_t n3x_READDIRPLUS3res(ZDR *z, READDIRPLUS3res *x)
 	return zdr_post_op_attr(z, &ok->dir_attributes) &&
 	       has(z, NFS3_COOKIEVERFSIZE) &&
 	       zdr_cookieverf3(z, ok->cookieverf) &&
-	       zdr_pointer(z, (char **)&ok->reply.entries, sizeof(entryplus3),
-			   (zdrproc_t)entry) &&
+	       entries(z, &ok->reply.entries) &&
 	       zdr_bool(z, &ok->reply.eof);
 }
 

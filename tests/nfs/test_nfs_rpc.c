@@ -1115,6 +1115,7 @@ int main(void)
 		cmocka_unit_test(list_impossible_names),
 		cmocka_unit_test(list_cookie_loop),
 		cmocka_unit_test(reply_handle_length_absurd),
+		cmocka_unit_test(list_many_small_stack),
 		cmocka_unit_test(reply_too_large),
 		cmocka_unit_test(write_error_each_open_file),
 		cmocka_unit_test(read_short_answers),

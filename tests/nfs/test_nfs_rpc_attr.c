@@ -491,3 +491,60 @@ static void reply_too_large(void **state)
 	sb_node_free(f.s, f.n);
 	attr_mount_free(&m, nc);
 }
+
+/* A listing of many names in one reply (14 000, as the 512 KiB it asks
+ * for holds) is decoded on a small stack: the entries are a list, and
+ * libnfs's decoder, which this driver's follows, took a stack frame per
+ * entry, so a server could overflow the caller's stack with one reply
+ * (a FUSE worker's).  Decoded on a thread of 256 KiB of stack. */
+struct many_list {
+	struct attr_mount *m;
+	int r;
+	unsigned n;
+};
+
+static int many_fill(void *arg, const char *name, uint64_t ino,
+		     unsigned char type, uint64_t next)
+{
+	(void)name;
+	(void)ino;
+	(void)type;
+	(void)next;
+	((struct many_list *)arg)->n++;
+	return 0;
+}
+
+static void *many_main(void *arg)
+{
+	struct many_list *l = arg;
+
+	l->r = uvfs_nfs_ops.readdir(&l->m->sb, l->m->n, NULL, 0, many_fill, l);
+	return NULL;
+}
+
+static void list_many_small_stack(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	struct attr_mount m;
+	struct many_list l = { .m = &m };
+	pthread_attr_t a;
+	pthread_t t;
+
+	(void)state;
+	attr_mount_new(&m, nc, 100, 400, false);
+	m.n->ino = 7;
+	m.n->type = S_IFDIR;
+	m.n->st.st_mode = S_IFDIR | 0755;
+	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	atomic_store(&dir_many, 14000);
+	assert_int_equal(pthread_attr_init(&a), 0);
+	assert_int_equal(pthread_attr_setstacksize(&a, 256 << 10), 0);
+	assert_int_equal(pthread_create(&t, &a, many_main, &l), 0);
+	pthread_join(t, NULL);
+	pthread_attr_destroy(&a);
+	atomic_store(&dir_many, 0);
+	printf("14 000 names in one reply: %d, %u listed\n", l.r, l.n);
+	assert_int_equal(l.r, 0);
+	assert_int_equal(l.n, 14000);
+	attr_mount_free(&m, nc);
+}

@@ -131,6 +131,12 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
 static int read_full(int fd, void *b, size_t n)
 {
 	size_t got = 0;
@@ -487,8 +493,45 @@ static size_t dir_res(uint32_t proc, const uint8_t *args, size_t n,
  * have (a server's bug), all in one reply with the end, with neither
  * attributes nor handles.  With dir_loop (a server's bug too), whatever
  * the directory holds: one entry and no end, its cookie the one asked
- * for modulo 3, plus 1 (0, 1, 2, 3, 1, 2, 3...: the listing never ends). */
+ * for modulo 3, plus 1 (0, 1, 2, 3, 1, 2, 3...: the listing never ends).
+ * With dir_many not 0: that many entries (names "0", "1", ... in base 36,
+ * at most 3 characters, neither attributes nor handles: 36 bytes each, so
+ * 14 000 fit in the 512 KiB a listing asks) and the end, in one reply,
+ * written word by word (libnfs's encoder recurses once per entry). */
 static _Atomic bool dir_odd, dir_loop;
+static _Atomic uint32_t dir_many;
+
+static size_t many_res(uint32_t k, uint8_t *b, size_t cap)
+{
+	size_t at = 0;
+
+	assert_true(cap >= 16 + (size_t)k * 36 + 8);
+	put32(b, NFS3_OK);
+	put32(b + 4, 0);                        /* no directory attributes */
+	memset(b + 8, 0, 8);                    /* cookie verifier */
+	at = 16;
+	for (uint32_t i = 0; i < k; i++) {
+		char name[4] = "";
+		uint32_t v = i, l = 0;
+
+		do {
+			name[l++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+			v /= 36;
+		} while (v && l < 3);
+		put32(b + at, 1);               /* an entry follows */
+		put64(b + at + 4, 1000 + i);    /* fileid */
+		put32(b + at + 12, l);
+		memset(b + at + 16, 0, 4);
+		memcpy(b + at + 16, name, l);
+		put64(b + at + 20, i + 1);      /* cookie */
+		put32(b + at + 28, 0);          /* no attributes */
+		put32(b + at + 32, 0);          /* no handle */
+		at += 36;
+	}
+	put32(b + at, 0);                       /* no more entries */
+	put32(b + at + 4, 1);                   /* eof */
+	return at + 8;
+}
 static size_t loop_res(const uint8_t *args, size_t n, uint8_t *b, size_t cap)
 {
 	size_t at = after_fh(args, n);
@@ -526,6 +569,8 @@ static size_t readdirplus_res(const uint8_t *args, size_t n, uint8_t *b,
 
 	if (atomic_load(&dir_loop))
 		return loop_res(args, n, b, cap);
+	if (atomic_load(&dir_many))
+		return many_res(atomic_load(&dir_many), b, cap);
 	memset(&r, 0, sizeof(r));
 	memset(e, 0, sizeof(e));
 	r.status = NFS3_OK;
@@ -675,7 +720,9 @@ static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
 		  proc == NFS3_COMMIT;
 	bool dir = proc == NFS3_LOOKUP || proc == NFS3_REMOVE ||
 		   proc == NFS3_RMDIR;
-	size_t cap = 1024 + (io ? n : 0) + (proc == NFS3_READ ? 1u << 20 : 0);
+	size_t cap = 1024 + (io ? n : 0) +
+		     (proc == NFS3_READ || proc == NFS3_READDIRPLUS ? 1u << 20
+								      : 0);
 	uint8_t *res = malloc(cap), *out = malloc(cap + 64);
 
 	assert_non_null(res);
