@@ -58,6 +58,7 @@
 
 #include "testfs.h"
 #include "test_clock.h"
+#include "torture_report.h"
 #ifdef UVFS_TORTURE_HAVE_NFS
 #include <uvfs/nfs.h>
 #endif
@@ -146,38 +147,6 @@ static const int ok_copy[] = { EIO, EXDEV, EINVAL, EISDIR, ENOSPC, 0 };
 struct counts {
 	unsigned long long calls[OP_COUNT], ok[OP_COUNT];
 };
-
-#define MAX_REPORTS 32
-static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-static char reports[MAX_REPORTS][256];
-static unsigned nreports, nunexpected;
-
-static void report(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&report_lock);
-	nunexpected++;
-	if (nreports < MAX_REPORTS) {
-		va_start(ap, fmt);
-		vsnprintf(reports[nreports++], sizeof(reports[0]), fmt, ap);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&report_lock);
-}
-
-static const char *errname(long r)
-{
-	static _Thread_local char buf[64];
-
-	if (r >= 0)
-		snprintf(buf, sizeof(buf), "%ld", r);
-	else
-		snprintf(buf, sizeof(buf), "-%s",
-			 strerrorname_np((int)-r) ? strerrorname_np((int)-r) :
-			 "?");
-	return buf;
-}
 
 /* Counts the call and checks its result; returns r. */
 static long check(struct counts *c, int who, enum op op, long r,
@@ -429,14 +398,7 @@ static void test_torture(void **state)
 	if (host_dir[0])
 		nftw(host_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 
-	if (nunexpected) {
-		unsigned k;
-
-		for (k = 0; k < nreports; k++)
-			print_error("    unexpected: %s\n", reports[k]);
-		fail_msg("%u unexpected results (seed %llu)", nunexpected,
-			 seed0);
-	}
+	report_end(seed0);
 }
 
 int main(void)

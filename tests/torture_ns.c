@@ -67,6 +67,7 @@
 
 #include "testfs.h"
 #include "test_clock.h"
+#include "torture_report.h"
 
 #define NWORKERS 6
 #define NTOP 2
@@ -76,40 +77,6 @@ static struct uvfs *U;
 static atomic_bool stop;
 static unsigned long long seed0;
 static struct uvfs_fstype_ops top_ops, in_ops;
-
-/* ---- reports ------------------------------------------------------------ */
-
-#define MAX_REPORTS 32
-static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-static char reports[MAX_REPORTS][320];
-static unsigned nreports, nunexpected;
-
-static void report(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&report_lock);
-	nunexpected++;
-	if (nreports < MAX_REPORTS) {
-		va_start(ap, fmt);
-		vsnprintf(reports[nreports++], sizeof(reports[0]), fmt, ap);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&report_lock);
-}
-
-static const char *errname(long r)
-{
-	static _Thread_local char buf[64];
-
-	if (r >= 0)
-		snprintf(buf, sizeof(buf), "%ld", r);
-	else
-		snprintf(buf, sizeof(buf), "-%s",
-			 strerrorname_np((int)-r) ? strerrorname_np((int)-r) :
-			 "?");
-	return buf;
-}
 
 /* Errors a call may answer here: a path through a renamed /a, a revoked
  * or killed file (EIO), a mount point or a mount's root (EBUSY), another
@@ -1050,12 +1017,7 @@ static void test_torture_ns(void **state)
 	if (testfs_live_handles() || testfs_live_nodes())
 		report("testfs objects left: %ld handles, %ld nodes",
 		       testfs_live_handles(), testfs_live_nodes());
-	if (nunexpected) {
-		for (unsigned k = 0; k < nreports; k++)
-			print_error("    unexpected: %s\n", reports[k]);
-		fail_msg("%u unexpected results (seed %llu)", nunexpected,
-			 seed0);
-	}
+	report_end(seed0);
 }
 
 int main(void)

@@ -60,6 +60,20 @@ int file_fsync(struct file *f, void *fh, int datasync)
 
 /* ---- I/O ----------------------------------------------------------------- */
 
+/* A read or write the core answers without the driver (0 bytes, or not
+ * a regular file): ok, or what is wrong.  Dead (revoked, force-unmounted)
+ * first: EIO, as the driver's call would have said. */
+static ssize_t io_here(const struct vnode *vp, bool atpos, ssize_t ok)
+{
+	if (vn_dead(vp))
+		return -EIO;
+	if (vn_isdir(vp))
+		return -EISDIR;
+	if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
+		return -ESPIPE;
+	return ok;
+}
+
 /* off < 0: at the file position, which advances. */
 ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
 {
@@ -67,16 +81,8 @@ ssize_t file_read(struct file *f, void *buf, size_t n, off_t off)
 	bool atpos = off < 0;
 	ssize_t r;
 
-	if (n == 0 || !S_ISREG(vp->type)) {
-		/* answered here, not by the driver: dead, as it would say */
-		if (vn_dead(vp))
-			return -EIO;
-		if (vn_isdir(vp))
-			return -EISDIR;
-		if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
-			return -ESPIPE;
-		return 0;
-	}
+	if (n == 0 || !S_ISREG(vp->type))
+		return io_here(vp, atpos, 0);
 	if (n > RW_MAX)
 		n = RW_MAX;
 	if (atpos) {
@@ -104,16 +110,8 @@ ssize_t file_write(struct file *f, const void *buf, size_t n,
 
 	if (n > RW_MAX)
 		n = RW_MAX;
-	if (n == 0 || !S_ISREG(vp->type)) {
-		/* answered here, not by the driver: dead, as it would say */
-		if (vn_dead(vp))
-			return -EIO;
-		if (vn_isdir(vp))
-			return -EISDIR;
-		if (!atpos && (S_ISFIFO(vp->type) || S_ISSOCK(vp->type)))
-			return -ESPIPE;
-		return (ssize_t)n;      /* metadata only: swallowed */
-	}
+	if (n == 0 || !S_ISREG(vp->type))
+		return io_here(vp, atpos, (ssize_t)n); /* swallowed */
 	if (atpos) {
 		pthread_mutex_lock(&f->lock);
 		off = f->pos;
