@@ -58,7 +58,7 @@
 
 #include "testfs.h"
 #include "test_clock.h"
-#include "torture_report.h"
+#include "torture_common.h"
 #ifdef UVFS_TORTURE_HAVE_NFS
 #include <uvfs/nfs.h>
 #endif
@@ -173,24 +173,6 @@ static long check(struct counts *c, int who, enum op op, long r,
 	report("thread %d: %s(%s) = %s", who, op_name[op], path ? path : "",
 	       errname(r));
 	return r;
-}
-
-/* ---- randomness -------------------------------------------------------- */
-
-static uint64_t rnd_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned rnd(uint64_t *s, unsigned n)
-{
-	return (unsigned)(rnd_next(s) >> 33) % n;
 }
 
 static void sleep_us(long us)

@@ -67,7 +67,7 @@
 
 #include "testfs.h"
 #include "test_clock.h"
-#include "torture_report.h"
+#include "torture_common.h"
 
 #define NWORKERS 6
 #define NTOP 2
@@ -102,24 +102,6 @@ static long check(const char *who, const char *op, long r, const int *ok,
 			return r;
 	report("%s: %s(%s) = %s", who, op, path ? path : "", errname(r));
 	return r;
-}
-
-/* ---- randomness ----------------------------------------------------------- */
-
-static uint64_t rnd_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned rnd(uint64_t *s, unsigned n)
-{
-	return (unsigned)(rnd_next(s) >> 33) % n;
 }
 
 /* "/a" or "/b": where the tree is now, or was. */

@@ -1,16 +1,18 @@
 /*
- * torture_report.h - what the torture tests (torture.c, torture_ns.c)
- * share to say what went wrong: report() counts an unexpected result
+ * torture_common.h - what the torture tests (torture.c, torture_ns.c)
+ * share: to say what went wrong, report() counts an unexpected result
  * and keeps the first MAX_REPORTS of them (from any thread),
  * report_end() prints them and fails the test with its seed, errname()
- * names a result.  Included once per test program (static state).
- * Needs cmocka.h before it.
+ * names a result; and their randomness, a xorshift generator per thread
+ * (rnd_next, rnd), replayable from the seed.  Included once per test
+ * program (static state).  Needs cmocka.h before it.
  */
-#ifndef UVFS_TORTURE_REPORT_H
-#define UVFS_TORTURE_REPORT_H
+#ifndef UVFS_TORTURE_COMMON_H
+#define UVFS_TORTURE_COMMON_H
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +60,24 @@ static const char *errname(long r)
 			 strerrorname_np((int)-r) ? strerrorname_np((int)-r) :
 			 "?");
 	return buf;
+}
+
+/* xorshift64*: the next number of the sequence in *s (not 0). */
+static uint64_t rnd_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* A number below n. */
+static unsigned rnd(uint64_t *s, unsigned n)
+{
+	return (unsigned)(rnd_next(s) >> 33) % n;
 }
 
 #endif
