@@ -1,8 +1,10 @@
 /*
  * test_umount_admin.c - suspend and resume (callers wait at the gate
- * and carry on, or give up when their front end cancels the wait), unregistering a file-system type (its instances
- * unmounted; lazily, a wait that times out while a file is open),
- * registering a type twice, and bad input.
+ * and carry on, or give up when their front end cancels the wait; a
+ * suspended mount detached lazily), unregistering a file-system type
+ * (its instances unmounted; lazily, a wait that times out while a file
+ * is open; a mount or a lazy unmount racing it), registering a type
+ * twice, and bad input.
  * Included by test_umount.c (it uses that file's fixture, counters and
  * helpers); not a program of its own.
  */
