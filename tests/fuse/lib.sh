@@ -203,6 +203,15 @@ holder_cmd() { # NAME CMD -> $REPLY_LINE
 holder_pid() { eval "echo \$H_PID_$1"; }
 
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
+# until_ms MS CMD...: CMD every 0.1 s until it succeeds, for MS at most
+until_ms() {
+	local end=$(($(ms_now) + $1))
+	shift
+	until "$@"; do
+		[ "$(ms_now)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
 
 # wait_stopped PID: kill -STOP returns before a thread running on another
 # CPU has taken the signal; wait (5 s) until every thread is in state T.

@@ -95,16 +95,6 @@ flock_free() {
 	fail "flock -n $1: still held"
 }
 
-# within_ms MS CMD...: CMD every 0.1 s until it succeeds, for MS at most
-within_ms() {
-	local end=$(($(ms_now) + $1))
-	shift
-	until "$@"; do
-		[ "$(ms_now)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
-
 # (the system's python and a copy of the script: what another user can
 # run, whatever the caller's PATH and the source tree's modes)
 PY=/usr/bin/python3
@@ -211,7 +201,7 @@ settled() {
 		[ "$w" = request_wait_answer ] || return 1
 	done
 }
-within_ms 20000 settled || fail "nobody's waiters did not settle"
+until_ms 20000 settled || fail "nobody's waiters did not settle"
 timeout 10 flock -x "$M/mine" true ||
 	fail "root's blocking flock was refused while nobody waited (rc $?)"
 grep -q "No locks available" "$WORK/waiters.err" ||

@@ -43,15 +43,6 @@ wait_gone() { # MOUNTPOINT
 	for _ in $(seq 100); do mounted "$1" || return 0; sleep 0.1; done
 	fail "$1 still mounted"
 }
-# until_ms MS CMD...: CMD every 0.1 s until it succeeds, for MS at most
-until_ms() {
-	local end=$(($(ms_now) + $1))
-	shift
-	until "$@"; do
-		[ "$(ms_now)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
 # The bounds of a file server's restart (docs/recovery.md, docs/fuse.md):
 # the supervisor sees the death at once (pidfd) and spawns the next server
 # after 10 ms; the attempt gives the new server the mount's timeout= to

@@ -62,6 +62,15 @@ static void attr_mount_free(struct attr_mount *m, struct nconn *nc)
 	nconn_free(nc);
 }
 
+/* m's node as the scripted server's directory "d" (DIR_FH). */
+static void attr_node_dir(struct attr_mount *m)
+{
+	m->n->ino = 7;
+	m->n->type = S_IFDIR;
+	m->n->st.st_mode = S_IFDIR | 0755;
+	m->n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+}
+
 /* Waits (at most 2 s) until the server holds a call back. */
 static void await_held(void)
 {
@@ -330,10 +339,7 @@ static void list_impossible_names(void **state)
 
 	(void)state;
 	attr_mount_new(&m, nc, 100, 400, false);
-	m.n->ino = 7;
-	m.n->type = S_IFDIR;
-	m.n->st.st_mode = S_IFDIR | 0755;
-	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	attr_node_dir(&m);
 	dir_reset("x", "y", NULL);
 	atomic_store(&dir_odd, true);
 	assert_int_equal(uvfs_nfs_ops.readdir(&m.sb, m.n, NULL, 0, list_fill,
@@ -385,10 +391,7 @@ static void list_cookie_loop(void **state)
 	(void)state;
 	assert_non_null(h);
 	attr_mount_new(&m, nc, 100, 400, false);
-	m.n->ino = 7;
-	m.n->type = S_IFDIR;
-	m.n->st.st_mode = S_IFDIR | 0755;
-	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	attr_node_dir(&m);
 	h->n = m.n;
 	atomic_store(&dir_loop, true);
 	for (calls = 0; calls < 1000; calls++) {
@@ -427,10 +430,7 @@ static void reply_handle_length_absurd(void **state)
 
 	(void)state;
 	attr_mount_new(&m, nc, 100, 400, false);
-	m.n->ino = 7;
-	m.n->type = S_IFDIR;
-	m.n->st.st_mode = S_IFDIR | 0755;
-	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	attr_node_dir(&m);
 	dir_reset("x", NULL);
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		struct fh3 root = { .len = 8, .data = ROOT_FH }, out;
@@ -468,10 +468,7 @@ static void reply_too_large(void **state)
 
 	(void)state;
 	attr_mount_new(&m, nc, 100, 400, true);
-	m.n->ino = 7;
-	m.n->type = S_IFDIR;
-	m.n->st.st_mode = S_IFDIR | 0755;
-	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	attr_node_dir(&m);
 	nc_stats(nc, &before);
 	atomic_store(&dir_huge, true);
 	uint64_t t0 = mono_now_ns();
@@ -532,10 +529,7 @@ static void list_many_small_stack(void **state)
 
 	(void)state;
 	attr_mount_new(&m, nc, 100, 400, false);
-	m.n->ino = 7;
-	m.n->type = S_IFDIR;
-	m.n->st.st_mode = S_IFDIR | 0755;
-	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
+	attr_node_dir(&m);
 	atomic_store(&dir_many, 14000);
 	assert_int_equal(pthread_attr_init(&a), 0);
 	assert_int_equal(pthread_attr_setstacksize(&a, 256 << 10), 0);

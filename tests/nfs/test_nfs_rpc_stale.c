@@ -15,6 +15,38 @@
  * test_nfs_rpc_attr.c: attr_mount); not a program of its own.
  */
 
+/* A mount (soft, or hard) of the scripted server's file (size bytes,
+ * its times t) whose reconnect runs the driver's check (rebuild:
+ * nv_rebuild), m->n in the node table, as the check finds it. */
+static struct nconn *checked_mount_new(struct attr_mount *m, bool hard,
+				       uint64_t size, uint32_t t)
+{
+	struct nc_opts no = { .timeout_ms = 2000, .hard = hard,
+			      .restarts = -1, .window_ms = 60000,
+			      .source = "test", .rebuild = nv_rebuild };
+	struct nconn *nc;
+
+	atomic_store(&mode, M_OK);
+	attr_mount_new(m, NULL, size, t, false);
+	no.rebuild_arg = m->s;
+	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
+	m->s->nc = nc;
+	assert_int_equal(htab_init(&m->s->table), 0);
+	htab_add(&m->s->table, &m->n->hl, htab_hash64(m->n->ino));
+	m->n->hashed = true;
+	assert_int_equal(nnames_init(&m->s->names), 0);
+	return nc;
+}
+
+static void checked_mount_free(struct attr_mount *m, struct nconn *nc)
+{
+	atomic_store(&fa_fileid, 4242);
+	htab_del(&m->s->table, &m->n->hl);
+	htab_fini(&m->s->table);
+	nnames_fini(&m->s->names);
+	attr_mount_free(m, nc);
+}
+
 /* A file open across a reconnect whose handle names another file after
  * it (a server that reuses handles: the export of a FUSE file system
  * whose daemon restarted, one without generation numbers): the check
@@ -25,9 +57,6 @@
  * fsync committed it, 0. */
 static void stale_after_reconnect(void **state)
 {
-	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
-			      .window_ms = 60000, .source = "test",
-			      .rebuild = nv_rebuild };
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	struct attr_mount m;
 	struct nconn *nc;
@@ -37,14 +66,7 @@ static void stale_after_reconnect(void **state)
 
 	(void)state;
 	memset(buf, 'w', sizeof(buf));
-	atomic_store(&mode, M_OK);
-	attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
-	no.rebuild_arg = m.s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m.s->nc = nc;
-	assert_int_equal(htab_init(&m.s->table), 0);
-	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-	m.n->hashed = true;
+	nc = checked_mount_new(&m, false, FILE_SIZE, 700);
 	assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
 	assert_int_equal(o->read(&m.sb, m.n, h, buf, sizeof(buf), 0),
 			 (ssize_t)sizeof(buf));
@@ -79,9 +101,7 @@ static void stale_after_reconnect(void **state)
 	assert_int_equal(f, -ESTALE);
 	assert_int_equal(t, -ESTALE);
 	o->release(&m.sb, m.n, h);
-	htab_del(&m.s->table, &m.n->hl);
-	htab_fini(&m.s->table);
-	attr_mount_free(&m, nc);
+	checked_mount_free(&m, nc);
 }
 
 /* A file open across a reconnect whose GETATTR the server answers with an
@@ -93,9 +113,6 @@ static void stale_after_reconnect(void **state)
  * another handle too). */
 static void stale_when_check_answered_error(void **state)
 {
-	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
-			      .window_ms = 60000, .source = "test",
-			      .rebuild = nv_rebuild };
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	static const int how[] = { NFS3ERR_IO, -1 };
 
@@ -105,14 +122,7 @@ static void stale_when_check_answered_error(void **state)
 		struct nconn *nc;
 		char buf[100];
 		void *h;
-		atomic_store(&mode, M_OK);
-		attr_mount_new(&m, NULL, FILE_SIZE, 700, false);
-		no.rebuild_arg = m.s;
-		assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-		m.s->nc = nc;
-		assert_int_equal(htab_init(&m.s->table), 0);
-		htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-		m.n->hashed = true;
+		nc = checked_mount_new(&m, false, FILE_SIZE, 700);
 		assert_int_equal(o->open(&m.sb, m.n, O_RDWR, &h), 0);
 		/* the server goes and comes back, answering the file's
 		 * GETATTR with an error */
@@ -148,9 +158,7 @@ static void stale_when_check_answered_error(void **state)
 		assert_true(stale);
 		assert_int_equal(r, -ESTALE);
 		o->release(&m.sb, m.n, h);
-		htab_del(&m.s->table, &m.n->hl);
-		htab_fini(&m.s->table);
-		attr_mount_free(&m, nc);
+		checked_mount_free(&m, nc);
 	}
 }
 
@@ -196,28 +204,17 @@ static void server_restart(struct nconn *nc, uint64_t id)
  * have acted in it). */
 static void stale_dir_checked_after_reconnect(void **state)
 {
-	struct nc_opts no = { .timeout_ms = 2000, .restarts = -1,
-			      .window_ms = 60000, .source = "test",
-			      .rebuild = nv_rebuild };
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	struct uvfs_ident id;
 	struct attr_mount m;
 	struct nconn *nc;
 
 	(void)state;
-	atomic_store(&mode, M_OK);
 	atomic_store(&fa_type, NF3DIR);
-	attr_mount_new(&m, NULL, 4096, 700, false);
-	no.rebuild_arg = m.s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m.s->nc = nc;
-	assert_int_equal(htab_init(&m.s->table), 0);
-	assert_int_equal(nnames_init(&m.s->names), 0);
+	nc = checked_mount_new(&m, false, 4096, 700);
 	m.n->type = S_IFDIR;
 	m.n->st.st_mode = S_IFDIR | 0755;
 	m.n->fh = (struct fh3){ .len = 8, .data = DIR_FH };
-	htab_add(&m.s->table, &m.n->hl, htab_hash64(m.n->ino));
-	m.n->hashed = true;
 	dir_reset("x", "y", NULL);
 	int g0 = atomic_load(&seen[NFS3_GETATTR]);
 	int l0 = o->lookup(&m.sb, m.n, "x", &id);
@@ -245,10 +242,7 @@ static void stale_dir_checked_after_reconnect(void **state)
 	assert_int_equal(l3, -ESTALE);
 	assert_int_equal(rd, -ESTALE);
 	assert_string_equal(names, "");
-	htab_del(&m.s->table, &m.n->hl);
-	htab_fini(&m.s->table);
-	nnames_fini(&m.s->names);
-	attr_mount_free(&m, nc);
+	checked_mount_free(&m, nc);
 }
 
 /* The same found by a getattr, with no reconnect: the GETATTR of an open
@@ -322,36 +316,6 @@ static void stale_release_sends_nothing(void **state)
 	attr_mount_free(&m, nc);
 }
 
-/* A hard mount (rebuild: nv_rebuild) of the scripted server's file,
- * m->n in the node table, as the reconnect's check finds it. */
-static struct nconn *hard_mount_new(struct attr_mount *m)
-{
-	struct nc_opts no = { .timeout_ms = 2000, .hard = true,
-			      .restarts = -1, .window_ms = 60000,
-			      .source = "test", .rebuild = nv_rebuild };
-	struct nconn *nc;
-
-	atomic_store(&mode, M_OK);
-	attr_mount_new(m, NULL, FILE_SIZE, 1000, false);
-	no.rebuild_arg = m->s;
-	assert_int_equal(nconn_new("127.0.0.1", port, &no, &nc), 0);
-	m->s->nc = nc;
-	assert_int_equal(htab_init(&m->s->table), 0);
-	htab_add(&m->s->table, &m->n->hl, htab_hash64(m->n->ino));
-	m->n->hashed = true;
-	assert_int_equal(nnames_init(&m->s->names), 0);
-	return nc;
-}
-
-static void hard_mount_free(struct attr_mount *m, struct nconn *nc)
-{
-	atomic_store(&fa_fileid, 4242);
-	htab_del(&m->s->table, &m->n->hl);
-	htab_fini(&m->s->table);
-	nnames_fini(&m->s->names);
-	attr_mount_free(m, nc);
-}
-
 /* The server, silent with a call of ours out, goes (it hangs up at the
  * next call and refuses connections) and comes back with another file
  * (fileid 4343) behind m->n's handle; seen[] counts from its return. */
@@ -407,7 +371,7 @@ static void stale_hard_replay_not_sent(void **state)
 {
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	struct attr_mount m;
-	struct nconn *nc = hard_mount_new(&m);
+	struct nconn *nc = checked_mount_new(&m, true, FILE_SIZE, 1000);
 	char buf[100];
 	off_t off = 0;
 	void *h;
@@ -436,7 +400,7 @@ static void stale_hard_replay_not_sent(void **state)
 	assert_int_equal(writes, 0);
 	assert_int_equal(commits, 0);
 	o->release(&m.sb, m.n, h);
-	hard_mount_free(&m, nc);
+	checked_mount_free(&m, nc);
 }
 
 struct link_op {
@@ -461,7 +425,7 @@ static void stale_hard_replay_link_not_sent(void **state)
 {
 	const struct uvfs_fstype_ops *o = &uvfs_nfs_ops;
 	struct attr_mount m;
-	struct nconn *nc = hard_mount_new(&m);
+	struct nconn *nc = checked_mount_new(&m, true, FILE_SIZE, 1000);
 	struct node *d = node_new();
 	void *h;
 
@@ -490,5 +454,5 @@ static void stale_hard_replay_link_not_sent(void **state)
 	nw_fini(d);
 	pthread_mutex_destroy(&d->wb_lock);
 	free(d);
-	hard_mount_free(&m, nc);
+	checked_mount_free(&m, nc);
 }
