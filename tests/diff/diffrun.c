@@ -153,10 +153,16 @@ static int res_match(int want, const struct result *r)
 	return r->ret < 0 && r->err == want;
 }
 
+/* Does a rule for rb apply to backend?  "*" is every backend, "9p" hostfs
+ * and diod; a backend through the writeback cache ("wb-X") has X's rules
+ * (what X does differently, it does behind the cache too) and those of
+ * "wb-*" (what the cache itself changes, whatever is behind it). */
 static int backend_match(const char *rb, const char *backend)
 {
 	if (strcmp(rb, "*") == 0 || strcmp(rb, backend) == 0)
 		return 1;
+	if (strncmp(backend, "wb-", 3) == 0)
+		return strcmp(rb, "wb-*") == 0 || backend_match(rb, backend + 3);
 	return strcmp(rb, "9p") == 0 &&
 	       (strcmp(backend, "hostfs") == 0 || strcmp(backend, "diod") == 0);
 }
