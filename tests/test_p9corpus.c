@@ -3,7 +3,8 @@
  * minimized corpus) through the fuzz target's own checks, in the normal
  * sanitizer build and without libFuzzer.  The target is compiled into
  * this program: fuzz/fuzz_p9_unpack.c (test_p9corpus),
- * fuzz/fuzz_p9_server.c (test_p9srvcorpus), fuzz/fuzz_nfs3_reply.c
+ * fuzz/fuzz_p9_server.c (test_p9srvcorpus), fuzz/fuzz_p9_client.c
+ * (test_p9clicorpus), fuzz/fuzz_nfs3_reply.c
  * (test_nfs3corpus) or fuzz/fuzz_ctl.c (test_ctlcorpus); a failed check
  * there aborts, after the name of the file being replayed was printed.
  *
