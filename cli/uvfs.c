@@ -7,6 +7,10 @@
  *   uvfs suspend TARGET | uvfs resume TARGET
  *   uvfs mounts [--json] | uvfs holders TARGET [--json] | uvfs stats [--json]
  *   uvfs servers [--json]
+ * umount, suspend, resume and holders also take --id N instead of TARGET:
+ * the mount whose id `uvfs mounts` lists as N (of the daemon found as for
+ * mounts), which names it also when no path reaches it (another mount
+ * covers it) and never walks (docs/lifecycle.md, "Naming a mount").
  *
  * Paths are ordinary paths inside a uvfsd mount.  The daemon is found from
  * the path: the uvfsd mount (fstype fuse.uvfsd in /proc/self/mountinfo)
@@ -46,6 +50,13 @@
 
 static const char *opt_socket;  /* -S */
 static const char *opt_mount;   /* -m */
+static const char *opt_id;      /* --id N of umount, suspend, resume,
+				   holders: digits, not 0 */
+
+/* The largest answer taken from the daemon: the longest it gives (a
+ * mount list, a busy reply with its holders) is far below; past it the
+ * peer is not a daemon that means well. */
+#define REPLY_MAX (8u << 20)
 
 /* ---- finding the daemon ------------------------------------------------ */
 
@@ -276,6 +287,14 @@ static int request(const struct target *t, struct sbuf *req, struct reply *r)
 			continue;
 		if (n <= 0)
 			break;
+		if (in.len + (size_t)n > REPLY_MAX) {
+			fprintf(stderr, "uvfs: the answer of uvfsd at %s is "
+				"larger than %u MiB: refused\n", sock,
+				REPLY_MAX >> 20);
+			close(fd);
+			sbuf_free(&in);
+			return -1;
+		}
 		sbuf_add(&in, chunk, (size_t)n);
 	}
 	close(fd);
@@ -340,6 +359,8 @@ static const char *explain(const char *verb, int err)
 		{ "revoke", EBUSY, "cannot revoke a mount root (use umount -f)" },
 		{ "mount", ENODEV, "unknown file system type" },
 		{ "mount", ENOTDIR, "mount point is not a directory" },
+		{ "id", ENOENT, "no mount has this id (uvfs mounts lists "
+		  "them)" },
 		{ NULL, ENOENT, "no such file or directory" },
 		{ NULL, ETIMEDOUT, "timed out" },
 	};
@@ -354,7 +375,8 @@ static const char *explain(const char *verb, int err)
 static int print_error(const char *verb, const char *what, const char *arg,
 		       struct reply *r)
 {
-	const char *why = explain(verb, r->err);
+	const char *why = opt_id && r->err == ENOENT ? explain("id", ENOENT)
+						   : explain(verb, r->err);
 
 	fprintf(stderr, "uvfs: cannot %s %s: %s\n", what, arg,
 		why ? why : r->msg && *r->msg ? r->msg : strerror(r->err));
@@ -449,14 +471,35 @@ static int is_mount(const struct target *t, const char *ns)
 
 static bool opt_verbose;        /* umount -v, holders -v: every holder */
 
-/* Sends a one-path request; prints the error.  => exit status. */
+/* The mount a command names: path, or with --id N (path NULL) the mount
+ * N of the daemon pick_daemon finds, as "id:N" in t->ns; *shown is what
+ * messages call it.  => 0, or an exit status (message printed). */
+static int mount_named(const char *what, const char *path, struct target *t,
+		       const char **shown)
+{
+	static char name[64];
+	int ret;
+
+	if (!opt_id) {
+		*shown = path;
+		return target_of(what, path, t);
+	}
+	if ((ret = pick_daemon(t)) != 0)
+		return ret;
+	snprintf(t->ns, sizeof(t->ns), "id:%s", opt_id);
+	snprintf(name, sizeof(name), "mount id %s", opt_id);
+	*shown = name;
+	return 0;
+}
+
+/* Sends a one-target request; prints the error.  => exit status. */
 static int simple(const char *verb, const char *what, const char *path,
 		  const char *flag)
 {
 	struct target t;
 	struct sbuf req = { 0 };
 	struct reply r;
-	int ret = target_of(what, path, &t);
+	int ret = mount_named(what, path, &t, &path);
 
 	if (ret)
 		return ret;
@@ -480,7 +523,7 @@ static int simple(const char *verb, const char *what, const char *path,
 		show_holders(stderr, &r, self, opt_verbose);
 		ret = EXIT_FAIL;
 	} else if (r.err == EINVAL && strcmp(verb, "resume") == 0 &&
-		   is_mount(&t, t.ns) == 0) {
+		   !opt_id && is_mount(&t, t.ns) == 0) {
 		fprintf(stderr, "uvfs: cannot %s %s: not mounted\n", what,
 			path);
 		ret = EXIT_FAIL;
@@ -643,25 +686,45 @@ static int cmd_mount(int argc, char **argv)
 	return ret;
 }
 
+/* --id's argument: a mount id as `uvfs mounts` lists them.  => 0, or a
+ * usage error. */
+static int id_arg(const char *v)
+{
+	if (opt_id || !v[0] || strlen(v) > 20 ||
+	    strspn(v, "0123456789") != strlen(v) || strspn(v, "0") == strlen(v))
+		return usage_error(opt_id ? "one --id only" :
+				   "--id takes a mount id (uvfs mounts "
+				   "lists them)");
+	opt_id = v;
+	return 0;
+}
+
+static const struct option id_opts[] = {
+	{ "id", required_argument, NULL, 'i' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int cmd_umount(int argc, char **argv)
 {
 	char flags[4] = "-";
 	int o;
 
 	optind = 1;
-	while ((o = getopt(argc, argv, "+flv")) != -1) {
+	while ((o = getopt_long(argc, argv, "+flv", id_opts, NULL)) != -1) {
 		if (o == 'f' && !strchr(flags, 'f'))
 			strcat(flags, "f");
 		else if (o == 'l' && !strchr(flags, 'l'))
 			strcat(flags, "l");
 		else if (o == 'v')
 			opt_verbose = true;
-		else if (o != 'f' && o != 'l')
+		else if (o == 'i' && id_arg(optarg))
+			return EXIT_USAGE;
+		else if (o != 'f' && o != 'l' && o != 'i')
 			return usage_error(NULL);
 	}
-	if (argc - optind != 1)
-		return usage_error("one TARGET is needed");
-	return simple("umount", "unmount", argv[optind],
+	if (argc - optind != (opt_id ? 0 : 1))
+		return usage_error("one TARGET, or --id N, is needed");
+	return simple("umount", "unmount", opt_id ? NULL : argv[optind],
 		      flags[1] ? flags : NULL);
 }
 
@@ -673,6 +736,23 @@ static int one_path(int argc, char **argv, const char *verb,
 	return simple(verb, what, argv[1], NULL);
 }
 
+/* TARGET, or --id N (--id=N). */
+static int one_mount(int argc, char **argv, const char *verb,
+		     const char *what)
+{
+	if (argc == 3 && strcmp(argv[1], "--id") == 0) {
+		if (id_arg(argv[2]))
+			return EXIT_USAGE;
+		return simple(verb, what, NULL, NULL);
+	}
+	if (argc == 2 && strncmp(argv[1], "--id=", 5) == 0) {
+		if (id_arg(argv[1] + 5))
+			return EXIT_USAGE;
+		return simple(verb, what, NULL, NULL);
+	}
+	return one_path(argc, argv, verb, what);
+}
+
 static int cmd_revoke(int argc, char **argv)
 {
 	return one_path(argc, argv, "revoke", "revoke");
@@ -680,16 +760,17 @@ static int cmd_revoke(int argc, char **argv)
 
 static int cmd_suspend(int argc, char **argv)
 {
-	return one_path(argc, argv, "suspend", "suspend");
+	return one_mount(argc, argv, "suspend", "suspend");
 }
 
 static int cmd_resume(int argc, char **argv)
 {
-	return one_path(argc, argv, "resume", "resume");
+	return one_mount(argc, argv, "resume", "resume");
 }
 
-/* --json (and -v, --verbose when verbose is not NULL) and npos
- * positional arguments.  => 1 json, 0 not, -1 usage error. */
+/* --json (and -v, --verbose and --id N when verbose is not NULL: then
+ * no positional argument) and npos positional arguments.  => 1 json, 0
+ * not, -1 usage error, -2 usage error already said. */
 static int json_flag(int argc, char **argv, int npos, const char **pos,
 		     bool *verbose)
 {
@@ -698,6 +779,14 @@ static int json_flag(int argc, char **argv, int npos, const char **pos,
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-J") == 0)
 			json = 1;
+		else if (verbose && (!strcmp(argv[i], "--id") ||
+				     !strncmp(argv[i], "--id=", 5))) {
+			const char *v = argv[i][4] ? argv[i] + 5 :
+					i + 1 < argc ? argv[++i] : "";
+			if (id_arg(v))
+				return -2;      /* said why */
+			npos = 0;               /* holders */
+		}
 		else if (verbose && (!strcmp(argv[i], "-v") ||
 				     !strcmp(argv[i], "--verbose")))
 			*verbose = true;
@@ -721,8 +810,8 @@ static int cmd_holders(int argc, char **argv)
 	int ret;
 
 	if (json < 0)
-		return usage_error(NULL);
-	ret = target_of("list the holders of", path, &t);
+		return json == -2 ? EXIT_USAGE : usage_error(NULL);
+	ret = mount_named("list the holders of", path, &t, &path);
 	if (ret)
 		return ret;
 	sbuf_adds(&req, "holders ");
@@ -939,7 +1028,7 @@ static const struct cmd cmds[] = {
 	  "inside a uvfsd mount.  OPTIONS: comma-separated, from the lists\n"
 	  "below (each file-system type describes its own).",
 	  cmd_mount },
-	{ "umount", "umount [-f] [-l] [-v] TARGET",
+	{ "umount", "umount [-f] [-l] [-v] TARGET | --id N",
 	  "Unmounts the file system mounted on TARGET.  Without flags it fails\n"
 	  "if anything uses it, and lists who: processes with a working\n"
 	  "directory, root or open file inside, child mounts.\n"
@@ -948,17 +1037,23 @@ static const struct cmd cmds[] = {
 	  "      the mount covered\n"
 	  "  -l  lazy: detached now, shut down when its last user is gone\n"
 	  "  -v  when busy, list every holder: each open file, and the\n"
-	  "      kernel's references (they do not block the unmount)",
+	  "      kernel's references (they do not block the unmount)\n"
+	  "  --id N  the mount whose id uvfs mounts lists as N, instead of\n"
+	  "      TARGET: also one another mount covers, without walking\n"
+	  "      through the mounts above it (so umount, suspend, resume and\n"
+	  "      holders)",
 	  cmd_umount },
 	{ "revoke", "revoke PATH",
 	  "Makes every open descriptor of the file at PATH dead (EIO but for\n"
 	  "close); new opens get the file afresh.",
 	  cmd_revoke },
-	{ "suspend", "suspend TARGET",
+	{ "suspend", "suspend TARGET | --id N",
 	  "Quiesces the mount at TARGET: new operations on it wait until\n"
-	  "resume; returns once the operations in flight have finished.",
+	  "resume; returns once the operations in flight have finished.\n"
+	  "  --id N  the mount with that id (as for umount)",
 	  cmd_suspend },
-	{ "resume", "resume TARGET", "Lets a suspended mount run again.",
+	{ "resume", "resume TARGET | --id N",
+	  "Lets a suspended mount run again (--id: as for umount).",
 	  cmd_resume },
 	{ "mounts", "mounts [-o COLUMNS] [-t TYPES] [-S SOURCE] [--raw] [-n] "
 	  "[--ascii] [--json]",
@@ -976,7 +1071,7 @@ static const struct cmd cmds[] = {
 	  "  -a, --ascii           draw the tree with ASCII\n"
 	  "  -J, --json            one JSON document (docs/json.md)",
 	  cmd_mounts },
-	{ "holders", "holders [-v] TARGET [--json]",
+	{ "holders", "holders [-v] TARGET | --id N [--json]",
 	  "Lists what holds the mount at TARGET, what makes umount fail: one\n"
 	  "line per process (its working directory or root inside, how many\n"
 	  "files it has open there), the child mounts, and contexts of\n"
@@ -985,6 +1080,7 @@ static const struct cmd cmds[] = {
 	  "                 (cached lookups: they do not block the unmount),\n"
 	  "                 and uvfsd's own contexts (at the namespace root),\n"
 	  "                 said to be its own\n"
+	  "  --id N         the mount with that id (as for umount)\n"
 	  "  --json         one JSON document (docs/json.md)",
 	  cmd_holders },
 	{ "stats", "stats [--json]",

@@ -10,6 +10,11 @@
  *   revoke PATH
  *   suspend TARGET | resume TARGET
  *   mounts | holders TARGET | stats | info
+ * A TARGET is an absolute path, or "id:N": the mount whose id (of the
+ * "mounts" records) is N, named without a walk (uvfs_umount_id and the
+ * others), so also when no path reaches it (covered by a later mount)
+ * or the way there is suspended or hung.  A path is always absolute, so
+ * the two cannot be confused.
  * The reply is "ok" or "error ERRNO MESSAGE", then records.  A malformed
  * request gets an error and changes nothing.  Only the daemon's own uid and
  * root may talk to it (SO_PEERCRED), and the socket is mode 0600.
@@ -336,6 +341,53 @@ static int abs_path(const char *p)
 	return p[0] == '/' && strlen(p) < 4096;
 }
 
+/* A request's TARGET: an absolute path (0, *id = 0) or "id:N" (0, *id =
+ * N, which is never 0); -1 neither. */
+static int target_parse(const char *tok, uint64_t *id)
+{
+	char *end;
+
+	*id = 0;
+	if (abs_path(tok))
+		return 0;
+	if (strncmp(tok, "id:", 3) != 0 || tok[3] < '0' || tok[3] > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(tok + 3, &end, 10);
+	if (*end || errno || v == 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/* The mount list's name of the mount id, into buf (the host paths of a
+ * reply, the device table, the invalidations need one).  => 0, or -ENOENT
+ * when it is not listed (gone, or never was). */
+static int id_target(struct control *c, uint64_t id, char *buf,
+		     size_t size)
+{
+	struct uvfs_mount_info *mi;
+	size_t n;
+	int err = -ENOENT;
+
+	if (uvfs_mount_list(c->u, &mi, &n))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (mi[i].id == id) {
+			snprintf(buf, size, "%s", mi[i].target);
+			err = 0;
+		}
+	free(mi);
+	return err;
+}
+
+static int umount_named(struct uvfs_ctx *ctx, const char *target,
+			uint64_t id, unsigned flags)
+{
+	return id ? uvfs_umount_id(ctx, id, flags)
+		  : uvfs_umount(ctx, target, flags);
+}
+
 /* The name the kernel knows path by (symlinks resolved): what the
  * invalidations must name.  Falls back to path itself. */
 static const char *canonical(struct uvfs_ctx *ctx, const char *path,
@@ -479,6 +531,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 {
 	unsigned flags = 0;
 	const char *target = NULL;
+	uint64_t id = 0;
 	dev_t *devs = NULL;
 	size_t ndevs = 0;
 	int err;
@@ -494,7 +547,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 					return control_reply_error(r, EINVAL,
 							   "unknown flag");
 			}
-		} else if (!target && abs_path(argv[i])) {
+		} else if (!target && target_parse(argv[i], &id) == 0) {
 			target = argv[i];
 		} else {
 			return control_reply_error(r, EINVAL, "malformed request");
@@ -510,7 +563,13 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	/* Not under c->op: the walks to a target inside a suspended mount
 	 * wait until the resume, and a forced unmount of that mount (which
 	 * ends the wait) must not queue behind them (do_mount). */
-	target = canonical(ctx, target, canon, sizeof(canon));
+	if (!id)
+		target = canonical(ctx, target, canon, sizeof(canon));
+	else if ((err = id_target(c, id, canon, sizeof(canon))) != 0)
+		return control_reply_error(r, err, "no mount has this id "
+				   "(uvfs mounts lists them)");
+	else
+		target = canon;
 	if (strcmp(target, "/") == 0)   /* the library: EBUSY, as Linux */
 		return control_reply_error(r, EBUSY, "the target is the "
 				   "namespace root (the FUSE mount point "
@@ -535,7 +594,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 				   control_requests_below(c, target) == 0;
 		if (invalidated)
 			uvfs_fuse_inval_path(c->uf, ctx, target);
-		err = uvfs_umount(ctx, target, 0);
+		err = umount_named(ctx, target, id, 0);
 		/* 30 ms without a fall ends the wait, unless the kernel was
 		 * told to drop its entries and only its lookups are left:
 		 * their FORGETs come when a worker reads them, which on a
@@ -547,7 +606,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		for (int i = 0; i < 300 && err == -EBUSY; i++) {
 			bool nodes_only;
 			sleep_ms(3);
-			size_t n = control_holder_count(ctx, target,
+			size_t n = control_holder_count(ctx, target, id,
 							&nodes_only);
 			int patience = invalidated && nodes_only ? 100 : 10;
 			if (n < last) {
@@ -556,10 +615,10 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 			} else if (++stable >= patience) {
 				break;
 			}
-			err = uvfs_umount(ctx, target, 0);
+			err = umount_named(ctx, target, id, 0);
 		}
 	} else {
-		err = uvfs_umount(ctx, target, flags);
+		err = umount_named(ctx, target, id, flags);
 	}
 	if (!err) {
 		/* the devices of what went, taken from the table together
@@ -577,7 +636,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	struct sbuf h = { 0 };
 	char msg[64] = "";
 	if (err == -EBUSY) {
-		int n = control_add_holders(c, ctx, target, peer, &h);
+		int n = control_add_holders(c, ctx, target, id, peer, &h);
 		snprintf(msg, sizeof(msg), "target is busy (%d holders)",
 			 n < 0 ? 0 : n);
 	}
@@ -809,6 +868,7 @@ void control_dispatch(struct control *c, char *line, pid_t peer,
 	char *argv[CTL_ARGS_MAX];
 	int argc = ctl_split(line, argv, CTL_ARGS_MAX);
 	struct uvfs_ctx *ctx;
+	uint64_t id = 0;
 
 	if (argc <= 0)
 		return control_reply_error(r, EINVAL, "malformed request");
@@ -818,9 +878,11 @@ void control_dispatch(struct control *c, char *line, pid_t peer,
 		ok = argc == 5 && argv[1][0] && abs_path(argv[3]);
 	else if (!strcmp(v, "umount"))
 		ok = argc >= 2 && argc <= 4;
-	else if (!strcmp(v, "revoke") || !strcmp(v, "suspend") ||
-		 !strcmp(v, "resume") || !strcmp(v, "holders"))
+	else if (!strcmp(v, "revoke"))
 		ok = argc == 2 && abs_path(argv[1]);
+	else if (!strcmp(v, "suspend") || !strcmp(v, "resume") ||
+		 !strcmp(v, "holders"))
+		ok = argc == 2 && target_parse(argv[1], &id) == 0;
 	else if (!strcmp(v, "mounts") || !strcmp(v, "stats") ||
 		 !strcmp(v, "servers") || !strcmp(v, "info") ||
 		 !strcmp(v, "ping") || !strcmp(v, "shutdown"))
@@ -863,12 +925,23 @@ void control_dispatch(struct control *c, char *line, pid_t peer,
 	} else if (!strcmp(v, "revoke")) {
 		do_revoke(c, ctx, argv[1], r);
 	} else if (!strcmp(v, "suspend") || !strcmp(v, "resume")) {
-		int err = v[0] == 's' ? uvfs_suspend(ctx, argv[1])
-				      : uvfs_resume(ctx, argv[1]);
+		int err;
+		if (v[0] == 's')
+			err = id ? uvfs_suspend_id(ctx, id)
+				 : uvfs_suspend(ctx, argv[1]);
+		else
+			err = id ? uvfs_resume_id(ctx, id)
+				 : uvfs_resume(ctx, argv[1]);
 		control_reply(r, err, NULL, NULL);
 	} else { /* holders */
 		struct sbuf h = { 0 };
-		int n = control_add_holders(c, ctx, argv[1], peer, &h);
+		char name[PATH_MAX];
+		const char *target = argv[1];
+		int n = 0;
+		if (id && (n = id_target(c, id, name, sizeof(name))) == 0)
+			target = name;
+		if (n == 0)
+			n = control_add_holders(c, ctx, target, id, peer, &h);
 		control_reply(r, n < 0 ? n : 0, NULL, n < 0 ? NULL : &h);
 		sbuf_free(&h);
 	}
@@ -902,11 +975,13 @@ void control_unmount_all(struct uvfs *u, struct uvfs_fuse *uf)
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(mi[i].target, "/") == 0) {
 				if (strcmp(mi[i].state, "suspended") == 0)
-					uvfs_resume(ctx, "/");
+					uvfs_resume_id(ctx, mi[i].id);
 				continue;
 			}
-			int err = uvfs_umount(ctx, mi[i].target,
-					      UVFS_UMOUNT_FORCE);
+			/* by id: a mount that another covers has the same
+			 * target, and the walk to a target may wait */
+			int err = uvfs_umount_id(ctx, mi[i].id,
+						 UVFS_UMOUNT_FORCE);
 			if (err && err != -EINVAL && err != -ENOENT)
 				fprintf(stderr,
 					"uvfsd: cannot unmount %s: %s\n",

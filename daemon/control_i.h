@@ -79,12 +79,16 @@ void control_reply(struct sbuf *r, int err, const char *msg,
 void control_host_path(struct control *c, const char *ns, char *out,
 		       size_t size);
 size_t control_cwd_at(const char *path);
+/* The mount is named by id when it is not 0 (target is then its name
+ * in the mount list, for the host records), else by target. */
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
-			const char *target, pid_t peer, struct sbuf *r);
-/* => how many hold target; *nodes_only: all of them are nodes (in uvfsd
- * every node is the kernel's lookups, which its FORGETs give back) */
+			const char *target, uint64_t id, pid_t peer,
+			struct sbuf *r);
+/* => how many hold target (or the mount id, if not 0); *nodes_only: all
+ * of them are nodes (in uvfsd every node is the kernel's lookups, which
+ * its FORGETs give back) */
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
-			    bool *nodes_only);
+			    uint64_t id, bool *nodes_only);
 size_t control_requests_below(struct control *c, const char *target);
 
 /* control.c: may a spare connection (every slot busy) carry out this

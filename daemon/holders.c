@@ -369,7 +369,8 @@ static bool own_holder(const struct uvfs_holder *h, pid_t self)
 /* holder records (own=1: uvfsd's own, own_holder), then process records,
  * then request records.  => the library's holder count, or -errno. */
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
-			const char *target, pid_t peer, struct sbuf *r)
+			const char *target, uint64_t id, pid_t peer,
+			struct sbuf *r)
 {
 	struct uvfs_holder *h;
 	size_t n;
@@ -377,7 +378,8 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	pid_t self = getpid();
 	int err;
 
-	err = uvfs_holders(ctx, target, &h, &n);
+	err = id ? uvfs_holders_id(ctx, id, &h, &n)
+		 : uvfs_holders(ctx, target, &h, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {
@@ -404,13 +406,14 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
  * it up (one of the front end's), never 0.  Counting only nodes of no
  * context as the kernel's, nodes_only was never true. */
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
-			    bool *nodes_only)
+			    uint64_t id, bool *nodes_only)
 {
 	struct uvfs_holder *h;
 	size_t n;
 
 	*nodes_only = false;
-	if (uvfs_holders(ctx, target, &h, &n))
+	if (id ? uvfs_holders_id(ctx, id, &h, &n)
+	       : uvfs_holders(ctx, target, &h, &n))
 		return 0;
 	*nodes_only = true;
 	for (size_t i = 0; i < n; i++)

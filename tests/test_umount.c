@@ -4,12 +4,12 @@
  * Normal unmount (EBUSY for each kind of holder, and who holds it), forced
  * unmount (dead descriptors, bounded time even with an operation blocked in
  * the driver), lazy unmount, revoke, suspend/resume, file-system-type
- * unregistration and bad input.  Each test has its own instance, so the
+ * unregistration, bad input, and naming a mount by its id.  Each test has its own instance, so the
  * live-object counters of uvfs_stats can be checked exactly.
  *
  * This file is the harness (the fixture, the checks and helpers) and main
  * with the tests in the order they run; the tests are in
- * test_umount_{busy,force,admin,stuck,parent}.c by topic, included below into
+ * test_umount_{busy,force,admin,stuck,parent,id}.c by topic, included below into
  * this one translation unit.
  */
 #ifndef _GNU_SOURCE
@@ -277,6 +277,7 @@ static int t_teardown(void **state)
 #include "test_umount_admin.c" /* suspend, types, bad input */
 #include "test_umount_stuck.c" /* forced, a driver stuck */
 #include "test_umount_parent.c" /* below a suspended or hung mount */
+#include "test_umount_id.c"     /* named by its id */
 
 /* ---- main -------------------------------------------------------------- */
 
@@ -316,6 +317,9 @@ int main(void)
 		T(test_force_child_of_hung),
 		T(test_force_child_after_rename),
 		T(test_revoke_waits_suspended),
+		T(test_id_covered_suspended),
+		T(test_id_errors),
+		T(test_id_child_of_suspended_or_hung),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

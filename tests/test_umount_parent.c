@@ -51,6 +51,7 @@ struct bg_admin {
 	struct uvfs_ctx *ctx;
 	enum admin_call call;
 	const char *target;
+	uint64_t id;            /* named by this id instead, if not 0 */
 	atomic_int done;
 	int result;
 	char name[256];         /* A_REALPATH's answer */
@@ -64,19 +65,25 @@ static void *bg_admin_main(void *arg)
 
 	switch (b->call) {
 	case A_FORCE:
-		b->result = uvfs_umount(b->ctx, b->target, UVFS_UMOUNT_FORCE);
+		b->result = b->id ? uvfs_umount_id(b->ctx, b->id,
+						   UVFS_UMOUNT_FORCE) :
+			    uvfs_umount(b->ctx, b->target, UVFS_UMOUNT_FORCE);
 		break;
 	case A_UMOUNT:
-		b->result = uvfs_umount(b->ctx, b->target, 0);
+		b->result = b->id ? uvfs_umount_id(b->ctx, b->id, 0) :
+			    uvfs_umount(b->ctx, b->target, 0);
 		break;
 	case A_SUSPEND:
-		b->result = uvfs_suspend(b->ctx, b->target);
+		b->result = b->id ? uvfs_suspend_id(b->ctx, b->id) :
+			    uvfs_suspend(b->ctx, b->target);
 		break;
 	case A_RESUME:
-		b->result = uvfs_resume(b->ctx, b->target);
+		b->result = b->id ? uvfs_resume_id(b->ctx, b->id) :
+			    uvfs_resume(b->ctx, b->target);
 		break;
 	case A_HOLDERS:
-		b->result = uvfs_holders(b->ctx, b->target, &h, &n);
+		b->result = b->id ? uvfs_holders_id(b->ctx, b->id, &h, &n) :
+			    uvfs_holders(b->ctx, b->target, &h, &n);
 		if (b->result == 0)
 			b->result = (int)n;
 		free(h);
@@ -98,14 +105,16 @@ static void *bg_admin_main(void *arg)
 /* Runs the call, waits up to ms for it.  If it has not returned by then,
  * unblock() lets it go (the parent resumed, the driver let go), and the
  * test fails once it has. */
-static int admin_bounded(struct uvfs_ctx *c, enum admin_call call,
-			 const char *target, int ms, void (*unblock)(void))
+static int admin_bounded_as(struct uvfs_ctx *c, enum admin_call call,
+			    const char *target, uint64_t id, int ms,
+			    void (*unblock)(void))
 {
 	static const char *const names[] = {
 		"forced unmount", "unmount", "suspend", "resume", "holders",
 		"realpath", "revoke",
 	};
-	struct bg_admin b = { .ctx = c, .call = call, .target = target };
+	struct bg_admin b = { .ctx = c, .call = call, .target = target,
+			      .id = id };
 	double t0 = now_ms(), end = t0 + ms;
 
 	assert_int_equal(pthread_create(&b.thread, NULL, bg_admin_main, &b),
@@ -123,6 +132,22 @@ static int admin_bounded(struct uvfs_ctx *c, enum admin_call call,
 		fail_msg("the %s of %s waited for the parent", names[call],
 			 target);
 	return b.result;
+}
+
+static int admin_bounded(struct uvfs_ctx *c, enum admin_call call,
+			 const char *target, int ms, void (*unblock)(void))
+{
+	return admin_bounded_as(c, call, target, 0, ms, unblock);
+}
+
+/* The same, naming the mount by its id (test_umount_id.c). */
+static int admin_bounded_id(struct uvfs_ctx *c, enum admin_call call,
+			    uint64_t id, int ms, void (*unblock)(void))
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "id %llu", (unsigned long long)id);
+	return admin_bounded_as(c, call, name, id, ms, unblock);
 }
 
 static void resume_parent(void)

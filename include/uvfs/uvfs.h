@@ -291,6 +291,39 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target);
 int uvfs_resume(struct uvfs_ctx *ctx, const char *target);
 
 /*
+ * Naming a mount by its id.  The calls above, and uvfs_holders, name
+ * their mount by a path, which is walked (docs/lifecycle.md, "Naming a
+ * mount"): it reaches only the topmost mount on a mount point, and it
+ * goes through every mount above, each behind its gate.  So a mount
+ * covered by a later one (on the same path, or on its root) cannot be
+ * named at all, a suspended one's open files then wait for good, and a
+ * call on a mount below a hung server waits for the server's deadline.
+ * These name the mount by its id instead (uvfs_mount_info.id, the
+ * "id=N" of `uvfs mounts`): the attached mount with that id, found in
+ * the mount table under the namespace lock, without a walk, so they never
+ * enter a file system and wait for nothing a path would (a suspend still
+ * waits for its own mount's operations to drain).
+ *
+ * Ids are given in increasing order and never reused by an instance (its
+ * namespace), so the id of a mount that is gone names nothing, never a
+ * later mount: -ENOENT.  -EINVAL: the mount is being unmounted.
+ * Permissions are those of a path: root contexts only, as for the calls
+ * above (uvfs_holders_id too: without a walk no search permission is
+ * checked), -EPERM otherwise; and only a mount a path from the context's
+ * root could name: from the namespace root, every mount; from a root
+ * chrooted to a mount's root, that mount and the mounts below it (others
+ * -ENOENT); from a root chrooted to any other directory, none (-EPERM:
+ * which mounts are below it cannot be told without a walk).
+ *
+ * Calls of their own, not a form of the target string: every string is a
+ * path (a relative "id:7" names a file in the working directory), so a
+ * form inside the path argument would make some paths ambiguous.
+ */
+int uvfs_umount_id(struct uvfs_ctx *ctx, uint64_t id, unsigned flags);
+int uvfs_suspend_id(struct uvfs_ctx *ctx, uint64_t id);
+int uvfs_resume_id(struct uvfs_ctx *ctx, uint64_t id);
+
+/*
  * Interrupting a wait at a suspended mount (FUSE INTERRUPT).  A front end
  * that hears when a caller gives up makes one uvfs_intr per thread and,
  * around each request the thread runs for a caller, sets it with the
@@ -335,10 +368,15 @@ struct uvfs_holder {
 /* => *out is malloc'ed (free it); a snapshot: holders may come and go. */
 int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 		 struct uvfs_holder **out, size_t *n);
+/* The same for the mount whose id is id (above, "Naming a mount by its
+ * id"). */
+int uvfs_holders_id(struct uvfs_ctx *ctx, uint64_t id,
+		    struct uvfs_holder **out, size_t *n);
 const char *uvfs_holder_kind_name(enum uvfs_holder_kind kind);
 
 struct uvfs_mount_info {
-	uint64_t id, parent_id;
+	uint64_t id, parent_id;  /* id: unique in the instance, never reused
+				   (uvfs_umount_id and the others) */
 	char target[1024];
 	char type[32];
 	char source[256];

@@ -951,25 +951,20 @@ static struct uvfs_holder *holder_add(struct holders *h,
 	return x;
 }
 
-int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
-		 struct uvfs_holder **out, size_t *nout)
+/* The holders of m (the caller's reference, which this consumes). */
+static int holders_of(struct uvfs_ctx *ctx, struct mount *m,
+		      struct uvfs_holder **out, size_t *nout)
 {
 	struct uvfs *u = ctx->u;
 	struct holders h = { NULL, 0, 0, 0 };
-	struct mount *m, *c;
+	struct mount *c;
 	struct uvfs_ctx *x;
 	struct uvfs_node *nd;
 	struct uvfs_file *fh;
 	struct { size_t idx; struct path p; } roots[64];
 	char mtarget[sizeof(((struct uvfs_holder *)0)->path)];
 	size_t nroots = 0;
-	int err;
 
-	if (!target || !out || !nout)
-		return -EINVAL;
-	err = mount_lookup(ctx, target, 0, &m);
-	if (err)
-		return err;
 	pthread_rwlock_rdlock(&u->ns_lock);
 	for (c = atomic_load(&m->first_child); c;
 	     c = atomic_load(&c->next_sibling))
@@ -1037,6 +1032,30 @@ int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
 	*out = h.v;
 	*nout = h.n;
 	return 0;
+}
+
+int uvfs_holders(struct uvfs_ctx *ctx, const char *target,
+		 struct uvfs_holder **out, size_t *nout)
+{
+	struct mount *m;
+	int err;
+
+	if (!target || !out || !nout)
+		return -EINVAL;
+	err = mount_lookup(ctx, target, 0, &m);
+	return err ? err : holders_of(ctx, m, out, nout);
+}
+
+int uvfs_holders_id(struct uvfs_ctx *ctx, uint64_t id,
+		    struct uvfs_holder **out, size_t *nout)
+{
+	struct mount *m;
+	int err;
+
+	if (!out || !nout)
+		return -EINVAL;
+	err = mount_lookup_id(ctx, id, &m);
+	return err ? err : holders_of(ctx, m, out, nout);
 }
 
 int uvfs_mount_list(struct uvfs *u, struct uvfs_mount_info **out, size_t *n)

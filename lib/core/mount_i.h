@@ -21,6 +21,9 @@ struct fstype *type_find_locked(struct uvfs *u, const char *name);
 /* umount.c */
 int mount_lookup(struct uvfs_ctx *ctx, const char *target, unsigned flags,
 		 struct mount **out);
+/* The attached mount named by id (umount.c, "naming a mount by its id").
+ * => 0 with *out referenced, -ENOENT, -EINVAL (unmounting), -EPERM. */
+int mount_lookup_id(struct uvfs_ctx *ctx, uint64_t id, struct mount **out);
 int umount_mount(struct uvfs *u, struct mount *m, unsigned flags);
 void sb_kill_unmounting(struct uvfs_sb *sb, struct mount *m);
 

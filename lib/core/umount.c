@@ -382,10 +382,82 @@ static int admin_mount_lookup(struct uvfs_ctx *ctx, const char *target,
 	return RETRY_ESTALE(mount_lookup(ctx, target, flags, out));
 }
 
+/* ---- naming a mount by its id -------------------------------------------
+ *
+ * The other way to name a mount (uvfs.h, "Naming a mount by its id"):
+ * the attached mount whose id (uvfs_mount_info.id) is id, found in the
+ * mount table under ns_lock.  No walk: no file system is entered, so a
+ * suspended or hung mount anywhere does not hold the call up, and a mount
+ * no walk reaches (covered by a later mount on the same mount point, or
+ * on its root) is named all the same.  Ids come from u->next_mount_id,
+ * which only grows, so an id whose mount is gone names nothing, never a
+ * later mount.
+ *
+ * Permissions are a path's: a root context, whose root is the namespace
+ * root (it could name any mount by its target) or the root of a mount
+ * (it could name that mount and those below it; others: -ENOENT, they
+ * are not in its view).  A context chrooted to another directory: the
+ * table cannot tell which mounts are below it without names, -EPERM.
+ */
+
+/* => ns_lock held.  Could ctx name m by a path from its root? */
+static bool in_view_locked(const struct uvfs_ctx *ctx, struct mount *m)
+{
+	for (struct mount *c = m; c; c = c->parent)
+		if (c == ctx->root.mnt)
+			return true;
+	return false;
+}
+
+int mount_lookup_id(struct uvfs_ctx *ctx, uint64_t id, struct mount **out)
+{
+	struct uvfs *u = ctx->u;
+	struct mount *m, *found = NULL;
+	int err = -ENOENT;
+
+	if (ctx->cred.uid != 0)
+		return -EPERM;  /* a walk would check search permissions */
+	pthread_rwlock_rdlock(&u->ns_lock);
+	if (ctx->root.vp != ctx->root.mnt->root) {
+		err = -EPERM;
+		goto out;
+	}
+	cds_list_for_each_entry(m, &u->mounts, ns_link) {
+		if (m->id != id)
+			continue;
+		unsigned f = atomic_load(&m->flags);
+		if (!in_view_locked(ctx, m))
+			break;                  /* -ENOENT */
+		if (!(f & MNT_ATTACHED) || (f & MNT_UNMOUNTING)) {
+			err = -EINVAL;          /* on its way out */
+			break;
+		}
+		found = m;
+		mount_ref(found);
+		err = 0;
+		break;
+	}
+out:
+	pthread_rwlock_unlock(&u->ns_lock);
+	if (!err)
+		*out = found;
+	return err;
+}
+
 int uvfs_umount(struct uvfs_ctx *ctx, const char *target, unsigned flags)
 {
 	struct mount *m;
 	int err = admin_mount_lookup(ctx, target, flags, &m);
+
+	if (err)
+		return err;
+	return umount_mount(ctx->u, m, flags);
+}
+
+int uvfs_umount_id(struct uvfs_ctx *ctx, uint64_t id, unsigned flags)
+{
+	struct mount *m;
+	int err = mount_lookup_id(ctx, id, &m);
 
 	if (err)
 		return err;
@@ -442,14 +514,11 @@ int uvfs_revoke(struct uvfs_ctx *ctx, const char *path)
 	return RETRY_ESTALE(revoke_once(ctx, path));
 }
 
-int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
+/* Suspends m (the caller's reference, which this consumes). */
+static int suspend_mount(struct uvfs *u, struct mount *m)
 {
-	struct uvfs *u = ctx->u;
-	struct mount *m;
-	int err = admin_mount_lookup(ctx, target, 0, &m);
+	int err = 0;
 
-	if (err)
-		return err;
 	/* The flag and the gate's closing go together under the lock:
 	 * whoever clears the flag opens the gate once (a resume, this
 	 * call's own failure, or the mount's leaving the namespace:
@@ -484,14 +553,11 @@ int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
 	return err;
 }
 
-int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
+/* Resumes m (the caller's reference, which this consumes). */
+static int resume_mount(struct uvfs *u, struct mount *m)
 {
-	struct uvfs *u = ctx->u;
-	struct mount *m;
-	int err = admin_mount_lookup(ctx, target, 0, &m);
+	int err = 0;
 
-	if (err)
-		return err;
 	pthread_rwlock_wrlock(&u->ns_lock);
 	if (!(m->flags & MNT_SUSPENDED) || (m->flags & MNT_UNMOUNTING))
 		err = -EINVAL;
@@ -502,6 +568,38 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
 		gate_open(&m->sb->gate);
 	mount_rele(m);
 	return err;
+}
+
+int uvfs_suspend(struct uvfs_ctx *ctx, const char *target)
+{
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, 0, &m);
+
+	return err ? err : suspend_mount(ctx->u, m);
+}
+
+int uvfs_suspend_id(struct uvfs_ctx *ctx, uint64_t id)
+{
+	struct mount *m;
+	int err = mount_lookup_id(ctx, id, &m);
+
+	return err ? err : suspend_mount(ctx->u, m);
+}
+
+int uvfs_resume(struct uvfs_ctx *ctx, const char *target)
+{
+	struct mount *m;
+	int err = admin_mount_lookup(ctx, target, 0, &m);
+
+	return err ? err : resume_mount(ctx->u, m);
+}
+
+int uvfs_resume_id(struct uvfs_ctx *ctx, uint64_t id)
+{
+	struct mount *m;
+	int err = mount_lookup_id(ctx, id, &m);
+
+	return err ? err : resume_mount(ctx->u, m);
 }
 
 /* A forced unregister's instances that are out of the namespace already

@@ -15,7 +15,9 @@
 #   - every --json output is one document that python3's json parses, with
 #     "uvfs_json": 1, typed fields (a numeric-looking source stays a
 #     string, counters are numbers) and valid UTF-8 (a non-UTF-8 byte in a
-#     path comes out as the text \xff).
+#     path comes out as the text \xff);
+#   - an answer of more than 8 MiB (no daemon gives one) is refused with
+#     a message, exit 3, rather than read into memory without end.
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -287,6 +289,29 @@ time.sleep(300)' "$MNT/v" "$evil" >"$WORK/evil.out" 2>&1 &
 else
 	skip_part "control bytes: no setpriv, no user nobody or no python3 it may run"
 fi
+
+note "an answer larger than the bound is refused, not read on and on"
+# a stand-in for uvfsd on a socket of its own: "ok" and 16 MiB of
+# records, more than uvfs takes (8 MiB)
+BIG=$WORK/big.sock
+python3 - "$BIG" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+c.recv(4096)
+try:
+    c.sendall(b"ok\n" + b"mount id=1 target=/x state=active\n" * 480000)
+except OSError:
+    pass
+PY
+BIG_PID=$!
+BG_PIDS+=($BIG_PID)
+until_ms 5000 test -e "$BIG.ready" || fail "the stand-in does not listen"
+expect_msg 3 "larger than 8 MiB: refused" "$UVFS" -S "$BIG" mounts --raw
+wait "$BIG_PID"
 alive
 stop_daemon
 echo PASS

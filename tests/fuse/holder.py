@@ -1,6 +1,7 @@
 # A process that holds a file open for the FUSE tests.  Prints "open", then
 # obeys one command a line on stdin: "read" prints "data TEXT" or
-# "error ERRNO-NAME"; "close" prints "closed" or "close-error ERRNO-NAME".
+# "error ERRNO-NAME"; "fsync" (always asks the daemon: no cache answers
+# it) prints "synced" or "error ERRNO-NAME"; "close" prints "closed" or "close-error ERRNO-NAME".
 import errno
 import os
 import sys
@@ -13,6 +14,12 @@ for line in sys.stdin:
         try:
             data = os.pread(fd, 4096, 0)
             print("data", data.decode(errors="replace").strip(), flush=True)
+        except OSError as e:
+            print("error", errno.errorcode.get(e.errno, e.errno), flush=True)
+    elif cmd == "fsync":
+        try:
+            os.fsync(fd)
+            print("synced", flush=True)
         except OSError as e:
             print("error", errno.errorcode.get(e.errno, e.errno), flush=True)
     elif cmd == "close":
