@@ -1,14 +1,23 @@
 /*
- * cli.h - what the files of the uvfs command line share: a daemon's
- * answer (struct reply, uvfs.c) and the printers of show.c, which turn
- * answers into text for people or one JSON document (json.h) for scripts.
+ * cli.h - what the files of the uvfs command line share: a daemon and
+ * its answer (struct target, struct reply: daemon.c), and the printers
+ * of show.c, which turn answers into text for people or one JSON
+ * document (json.h) for scripts.
  */
 #ifndef UVFS_CLI_H
 #define UVFS_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "ctl.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
 
 /* One answer of uvfsd: "ok" or "error ERRNO MESSAGE", then records.  All
  * pointers point into buf, which the reply owns (reply_free). */
@@ -19,6 +28,35 @@ struct reply {
 	size_t n;
 	char *buf;
 };
+
+/* ---- daemon.c ---- */
+
+/* -S SOCKET and -m MOUNTPOINT of the command line (uvfs.c), or NULL. */
+extern const char *opt_socket, *opt_mount;
+
+/* A daemon and a path in its namespace. */
+struct target {
+	char mnt[PATH_MAX];      /* the FUSE mount point */
+	char sock[PATH_MAX];
+	char ns[PATH_MAX];       /* the path in the namespace */
+	bool check_owner;        /* sock came from the mount: its peer must
+				  * be the mount's owner */
+	uid_t owner;             /* the mount's user_id= (the kernel's) */
+};
+
+/* The daemon and namespace path of path (inside a uvfsd mount; -S, if
+ * given, names the socket instead).  => 0, or -1 (no uvfsd mount holds
+ * it). */
+int daemon_resolve(const char *path, struct target *t);
+/* The daemon for commands without a path (-m, -S, the working
+ * directory's, the only one).  => 0, or an exit status (message
+ * printed). */
+int daemon_pick(struct target *t);
+/* One request (req, without its newline) and its answer.  => 0, or -1
+ * (cannot reach it, or its answer is refused: message printed). */
+int daemon_request(const struct target *t, struct sbuf *req,
+		   struct reply *r);
+void reply_free(struct reply *r);
 
 /* ---- show.c ---- */
 

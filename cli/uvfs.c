@@ -33,8 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <uvfs/9p.h>
@@ -43,303 +41,10 @@
 #include <uvfs/nfs.h>
 #endif
 
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
-
-static const char *opt_socket;  /* -S */
-static const char *opt_mount;   /* -m */
+const char *opt_socket;         /* -S */
+const char *opt_mount;          /* -m */
 static const char *opt_id;      /* --id N of umount, suspend, resume,
 				   holders: digits, not 0 */
-
-/* The largest answer taken from the daemon: the longest it gives (a
- * mount list, a busy reply with its holders) is far below; past it the
- * peer is not a daemon that means well. */
-#define REPLY_MAX (8u << 20)
-
-/* ---- finding the daemon ------------------------------------------------ */
-
-struct target {
-	char mnt[PATH_MAX];      /* the FUSE mount point */
-	char sock[PATH_MAX];
-	char ns[PATH_MAX];       /* the path in the namespace */
-	bool check_owner;        /* sock came from the mount: its peer must
-				  * be the mount's owner */
-	uid_t owner;             /* the mount's user_id= (the kernel's) */
-};
-
-struct find {
-	const char *path;        /* NULL: collect every uvfsd mount */
-	size_t best;
-	int n;
-	struct target *t;
-};
-
-/* The socket of the uvfsd mount e, and whom it must answer as.  The
- * source is whatever the mounting user chose (fusermount lets any user
- * name his mount's source and subtype), so a user's own mount could name
- * another daemon's socket (root's) and have a request about a path inside
- * it carried out there, on root's mount of the same name; the mount's
- * owner (user_id=) is the kernel's, and the daemon that answers must run
- * as that uid (request). */
-static void sock_of(const struct mountinfo_ent *e, struct target *t)
-{
-	const char *u;
-
-	uid_t uid = 0;
-	if ((u = strstr(e->superopts, "user_id=")) != NULL)
-		uid = (uid_t)strtoul(u + 8, NULL, 10);
-	t->check_owner = true;
-	t->owner = uid;
-	if (e->source[0] == '/') {
-		snprintf(t->sock, sizeof(t->sock), "%s", e->source);
-		return;
-	}
-	/* not ours to name: the rule uvfsd uses, for the mounting uid */
-	if (ctl_sockpath(e->mnt, uid, t->sock, sizeof(t->sock)))
-		t->sock[0] = '\0';
-}
-
-static int find_cb(const struct mountinfo_ent *e, void *arg)
-{
-	struct find *f = arg;
-
-	if (strcmp(e->fstype, UVFSD_FSTYPE) != 0)
-		return 0;
-	if (!f->path) {
-		f->n++;
-		snprintf(f->t->mnt, sizeof(f->t->mnt), "%s", e->mnt);
-		sock_of(e, f->t);
-		return 0;
-	}
-	size_t len = strlen(e->mnt);
-	if (!ctl_under(f->path, e->mnt) || (f->n && len < f->best))
-		return 0;
-	f->n = 1;
-	f->best = len;
-	snprintf(f->t->mnt, sizeof(f->t->mnt), "%s", e->mnt);
-	sock_of(e, f->t);
-	return 0;
-}
-
-static int match(const char *abs, struct target *t)
-{
-	struct find f = { abs, 0, 0, t };
-
-	ctl_mountinfo_each(find_cb, &f);
-	if (!f.n)
-		return -1;
-	const char *rest = abs + (strcmp(t->mnt, "/") ? strlen(t->mnt) : 0);
-	if (!*rest)
-		rest = "/";
-	size_t len = strlen(rest);
-	if (len >= sizeof(t->ns))
-		return -1;      /* longer than any path in the namespace */
-	memcpy(t->ns, rest, len + 1);
-	return 0;
-}
-
-/* => 0, or -1 with a message (what: "cannot unmount"). */
-static int resolve(const char *path, struct target *t)
-{
-	char *lex = ctl_lexical_path(path);
-	char real[PATH_MAX], buf[PATH_MAX * 2];
-	int ret = -1;
-
-	if (!lex)
-		return -1;
-	if (match(lex, t) == 0) {
-		ret = 0;
-	} else {
-		/* through symlinks outside the mount: resolve the parent
-		 * only, then the whole path */
-		char *slash = strrchr(lex, '/');
-		if (slash && slash != lex) {
-			*slash = '\0';
-			if (realpath(lex, real)) {
-				snprintf(buf, sizeof(buf), "%s/%s",
-					 strcmp(real, "/") ? real : "",
-					 slash + 1);
-				ret = match(buf, t);
-			}
-			*slash = '/';
-		}
-		if (ret && realpath(lex, real))
-			ret = match(real, t);
-	}
-	free(lex);
-	if (ret == 0 && opt_socket) {
-		snprintf(t->sock, sizeof(t->sock), "%s", opt_socket);
-		t->check_owner = false;         /* named by the caller */
-	}
-	return ret;
-}
-
-/* The daemon for commands without a path.  => 0 or an exit status. */
-static int pick_daemon(struct target *t)
-{
-	char cwd[PATH_MAX];
-
-	if (opt_mount) {
-		if (resolve(opt_mount, t) == 0)
-			return 0;
-		fprintf(stderr, "uvfs: %s: not inside a uvfsd mount\n",
-			opt_mount);
-		return EXIT_UNREACHABLE;
-	}
-	if (opt_socket) {
-		snprintf(t->sock, sizeof(t->sock), "%s", opt_socket);
-		t->check_owner = false;
-		t->mnt[0] = '\0';
-		return 0;
-	}
-	if (getcwd(cwd, sizeof(cwd)) && resolve(cwd, t) == 0)
-		return 0;
-	struct find f = { NULL, 0, 0, t };
-	ctl_mountinfo_each(find_cb, &f);
-	if (f.n == 1)
-		return 0;
-	if (f.n == 0) {
-		fprintf(stderr, "uvfs: no uvfsd mount found\n");
-		return EXIT_UNREACHABLE;
-	}
-	fprintf(stderr, "uvfs: %d uvfsd mounts; say which with "
-		"-m MOUNTPOINT\n", f.n);
-	return EXIT_USAGE;
-}
-
-/* ---- talking to it ----------------------------------------------------- */
-
-static void reply_free(struct reply *r)
-{
-	free(r->lines);
-	free(r->buf);
-}
-
-/* Is the peer of fd the daemon t's mount says?  => 0, or -1 with a
- * message. */
-static int check_peer(int fd, const struct target *t)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (!t->check_owner)
-		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
-		fprintf(stderr, "uvfs: cannot reach uvfsd at %s: %s\n", t->sock,
-			strerror(errno));
-		return -1;
-	}
-	if (cr.uid == t->owner)
-		return 0;
-	fprintf(stderr, "uvfs: refusing the socket %s named by the mount %s: "
-		"it is served by uid %u, and the mount belongs to uid %u "
-		"(name the socket with -S if it is the right one)\n", t->sock,
-		t->mnt, (unsigned)cr.uid, (unsigned)t->owner);
-	return -1;
-}
-
-/* => 0, or -1 (cannot reach: message printed). */
-static int request(const struct target *t, struct sbuf *req, struct reply *r)
-{
-	const char *sock = t->sock;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sbuf in = { 0 };
-	char chunk[4096];
-	int fd;
-
-	memset(r, 0, sizeof(*r));
-	if (strlen(sock) >= sizeof(sa.sun_path) || !sock[0]) {
-		fprintf(stderr, "uvfs: cannot reach uvfsd: bad socket path "
-			"'%s'\n", sock);
-		return -1;
-	}
-	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "uvfs: cannot reach uvfsd at %s: %s\n", sock,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (check_peer(fd, t)) {
-		close(fd);
-		return -1;
-	}
-	sbuf_adds(req, "\n");
-	for (size_t off = 0; off < req->len;) {
-		ssize_t w = send(fd, req->p + off, req->len - off,
-				 MSG_NOSIGNAL);
-		if (w <= 0) {
-			fprintf(stderr, "uvfs: cannot reach uvfsd at %s: %s\n",
-				sock, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (in.len + (size_t)n > REPLY_MAX) {
-			fprintf(stderr, "uvfs: the answer of uvfsd at %s is "
-				"larger than %u MiB: refused\n", sock,
-				REPLY_MAX >> 20);
-			close(fd);
-			sbuf_free(&in);
-			return -1;
-		}
-		sbuf_add(&in, chunk, (size_t)n);
-	}
-	close(fd);
-	if (!in.p || in.oom) {
-		fprintf(stderr, "uvfs: no answer from uvfsd at %s\n", sock);
-		sbuf_free(&in);
-		return -1;
-	}
-	r->buf = in.p;
-	size_t cap = 0;
-	char *save = NULL;
-	int first = 1;
-	for (char *l = strtok_r(r->buf, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save)) {
-		if (first) {
-			first = 0;
-			if (strcmp(l, "ok") == 0)
-				continue;
-			char *sp;
-			if (strncmp(l, "error ", 6) == 0) {
-				r->err = atoi(l + 6);
-				sp = strchr(l + 6, ' ');
-				r->msg = sp ? sp + 1 : (char *)"";
-				char *v[1];
-				if (ctl_split(r->msg, v, 1) == 1)
-					r->msg = v[0];
-			} else {
-				r->err = EPROTO;
-				r->msg = (char *)"garbled answer";
-			}
-			if (!r->err)
-				r->err = EPROTO;
-			continue;
-		}
-		if (r->n == cap) {
-			cap = cap ? 2 * cap : 16;
-			char **nl = realloc(r->lines, cap * sizeof(*nl));
-			if (!nl)
-				break;
-			r->lines = nl;
-		}
-		r->lines[r->n++] = l;
-	}
-	return 0;
-}
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -393,7 +98,7 @@ static pid_t daemon_pid(const struct target *t)
 	pid_t pid = 0;
 
 	sbuf_adds(&req, "info");
-	int err = request(t, &req, &r);
+	int err = daemon_request(t, &req, &r);
 	sbuf_free(&req);
 	if (err)
 		return 0;
@@ -438,7 +143,7 @@ static int wants_help(int argc, char **argv)
 /* Resolves a path argument; => 0, or an exit status (message printed). */
 static int target_of(const char *what, const char *path, struct target *t)
 {
-	if (resolve(path, t) == 0)
+	if (daemon_resolve(path, t) == 0)
 		return 0;
 	fprintf(stderr, "uvfs: cannot %s %s: not inside a uvfsd mount\n",
 		what, path);
@@ -455,7 +160,7 @@ static int is_mount(const struct target *t, const char *ns)
 	int found = 0;
 
 	sbuf_adds(&req, "mounts");
-	int err = request(t, &req, &r);
+	int err = daemon_request(t, &req, &r);
 	sbuf_free(&req);
 	if (err)
 		return -1;
@@ -484,7 +189,7 @@ static int mount_named(const char *what, const char *path, struct target *t,
 		*shown = path;
 		return target_of(what, path, t);
 	}
-	if ((ret = pick_daemon(t)) != 0)
+	if ((ret = daemon_pick(t)) != 0)
 		return ret;
 	snprintf(t->ns, sizeof(t->ns), "id:%s", opt_id);
 	snprintf(name, sizeof(name), "mount id %s", opt_id);
@@ -510,7 +215,7 @@ static int simple(const char *verb, const char *what, const char *path,
 	}
 	sbuf_adds(&req, " ");
 	sbuf_add_tok(&req, t.ns);
-	ret = request(&t, &req, &r);
+	ret = daemon_request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -666,7 +371,7 @@ static int cmd_mount(int argc, char **argv)
 	sbuf_add_tok(&req, t.ns);
 	sbuf_adds(&req, " ");
 	sbuf_add_tok(&req, opts);
-	ret = request(&t, &req, &r);
+	ret = daemon_request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -816,7 +521,7 @@ static int cmd_holders(int argc, char **argv)
 		return ret;
 	sbuf_adds(&req, "holders ");
 	sbuf_add_tok(&req, t.ns);
-	ret = request(&t, &req, &r);
+	ret = daemon_request(&t, &req, &r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -842,10 +547,10 @@ static int ask(const char *verb, const char *what, struct target *t,
 	struct sbuf req = { 0 };
 	int ret;
 
-	if ((ret = pick_daemon(t)) != 0)
+	if ((ret = daemon_pick(t)) != 0)
 		return ret;
 	sbuf_adds(&req, verb);
-	ret = request(t, &req, r);
+	ret = daemon_request(t, &req, r);
 	sbuf_free(&req);
 	if (ret)
 		return EXIT_UNREACHABLE;
@@ -1007,7 +712,7 @@ static int cmd_mountpoint(int argc, char **argv)
 		fprintf(stderr, "uvfs: %s: %s\n", path, strerror(errno));
 		return EXIT_FAIL;
 	}
-	if (resolve(path, &t) != 0) {
+	if (daemon_resolve(path, &t) != 0) {
 		if (!quiet)
 			printf("%s is not inside a uvfsd mount\n", path);
 		return EXIT_NOT_MOUNTPOINT;
