@@ -221,18 +221,14 @@ static inline void fix_stat(struct stat *st)
  * file type it does not know or a size above 2^63 - 1 (a file server can
  * send either) with EIO, and then never counts the lookup the entry came
  * with and sends no FORGET for it: the hold passed with it would never
- * come back (the mount busy until uvfsd exits).  So such an entry is
- * answered EIO here, its hold dropped (reply_entry, op_create; a
- * readdirplus entry it refuses is forgotten by the kernel at once). */
+ * come back (the mount busy until uvfsd exits).  The core answers EIO
+ * for a type none of the seven, whatever the driver (docs/design.md,
+ * "Answers no file can have"); a negative size is answered EIO here, its
+ * hold dropped (reply_entry, op_create; a readdirplus entry it refuses is
+ * forgotten by the kernel at once). */
 static inline bool entry_attr_ok(const struct stat *st)
 {
-	switch (st->st_mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-		return st->st_size >= 0;
-	default:
-		return false;
-	}
+	return st->st_size >= 0;
 }
 
 /* How long the kernel may trust what it learns of nd. */

@@ -667,17 +667,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fh_free(UF(req), h);
 }
 
-/* A name the kernel takes in a listing.  It refuses a whole READDIR or
- * READDIRPLUS reply (EIO: the directory cannot be listed at all) for
- * one entry with an empty name or a '/' in it (fuse_parse_dirfile), which
- * a file server can hand up (a 9P server's Rreaddir): such an entry is
- * left out (it cannot be named, so nothing else can reach it either). */
-static bool listable(const char *name)
-{
-	return name[0] != '\0' && !strchr(name, '/');
-}
-
-/* readdir: entries go straight into the reply buffer. */
+/* readdir: entries go straight into the reply buffer.  The kernel
+ * refuses a whole READDIR or READDIRPLUS reply (EIO) for one entry with
+ * an empty name or a '/' in it (fuse_parse_dirfile), which a file server
+ * can hand up: the core has left such entries out, and says DT_UNKNOWN
+ * for a type none of the seven (docs/design.md, "Answers no file can
+ * have"). */
 struct rd {
 	fuse_req_t req;
 	char *buf;
@@ -691,8 +686,6 @@ static int rd_fill(void *arg, const struct uvfs_dirent *de)
 	struct stat st;
 	size_t need;
 
-	if (!listable(de->name))
-		return 0;
 	memset(&st, 0, sizeof(st));
 	st.st_ino = uvfs_fuse_ino(r->dev, de->ino);
 	st.st_mode = (mode_t)DTTOIF(de->type);
@@ -715,8 +708,6 @@ static int rdp_fill(void *arg, const struct uvfs_dirent *de)
 {
 	struct rdp *r = arg;
 
-	if (!listable(de->name))
-		return 0;
 	if (r->n == r->max)
 		return 1;
 	r->ents[r->n++] = *de;

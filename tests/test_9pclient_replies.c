@@ -56,7 +56,7 @@ static void test_bad_replies(void **state)
  * Linux does not know, or with a size past off_t, are -EIO (the kernel's
  * FUSE client took such a file for a bad inode, and a negative st_size
  * went up); names that are empty or hold a '/' are left out of a
- * listing (a FUSE listing with one failed whole). */
+ * listing, by the core now (a FUSE listing with one failed whole). */
 static void test_impossible_answers(void **state)
 {
 	struct uvfs_dirent de[16];

@@ -18,15 +18,17 @@
  *    answers its error (the descriptor is gone all the same); a read-only
  *    one does not; on a revoked file, EIO only if it was written;
  *  - inode reuse: a lookup that finds another type or generation behind a
- *    cached vnode of the same ino gets a new vnode; the old one is dead.
+ *    cached vnode of the same ino gets a new vnode; the old one is dead;
+ *  - answers no file can have (a name in a listing, a file type) stop at
+ *    the core, whatever the driver.
  *
  * Each test has its own instance; every one ends with the live-object
  * counters (the core's and testfs's) back to the root alone.
  *
  * This file is the harness (the fixture, the helpers) and main with the
  * tests in the order they run; the tests are in
- * test_vops_{revoke,workers,reuse,calls}.c by topic, included below into
- * this one translation unit.
+ * test_vops_{revoke,workers,reuse,calls,answers}.c by topic, included
+ * below into this one translation unit.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -64,6 +66,7 @@ static struct uvfs *U;
 static struct uvfs_ctx *R;
 
 static const struct uvfs_fstype_ops reusefs_ops;
+static const struct uvfs_fstype_ops oddfs_ops;
 
 static int setup(void **state)
 {
@@ -73,6 +76,7 @@ static int setup(void **state)
 	assert_int_equal(uvfs_new(NULL, &U), 0);
 	assert_int_equal(uvfs_fstype_register(U, &testfs_ops), 0);
 	assert_int_equal(uvfs_fstype_register(U, &reusefs_ops), 0);
+	assert_int_equal(uvfs_fstype_register(U, &oddfs_ops), 0);
 	assert_int_equal(uvfs_ctx_new(U, NULL, &R), 0);
 	return 0;
 }
@@ -122,6 +126,7 @@ static void make_file(const char *path)
 #include "test_vops_workers.c" /* bounded workers */
 #include "test_vops_reuse.c"   /* a driver reusing inode numbers */
 #include "test_vops_calls.c"   /* credentials, flush at close */
+#include "test_vops_answers.c" /* answers no file can have */
 
 int main(void)
 {
@@ -160,6 +165,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_flush_at_dup2_and_ctx_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_impossible_names,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_impossible_file_types,
+						setup, teardown),
 	};
 
 	/* UVFS_TEST_FILTER=NAME runs the tests whose names match */

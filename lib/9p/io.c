@@ -778,10 +778,11 @@ void rd_free(struct rdcache *rd)
 
 /* Can a file have this name?  A server may list one that no file can
  * have (empty, longer than NAME_MAX, with a '/': a bug, or a name the
- * host allows and Linux does not; a NUL the codec refuses already); such
- * an entry is skipped, as an over-long one always was: it could not be
- * looked up, and a front end would pass it on (the kernel fails a whole
- * FUSE listing that has one). */
+ * host allows and Linux does not; a NUL the codec refuses already).  The
+ * core leaves such an entry out of every listing, whatever the driver
+ * (docs/design.md, "Answers no file can have"); this check is for the
+ * driver's own state: such a name never joins a directory's listing of
+ * names, which the walks ahead ("ls -l") send to the server. */
 static bool nameable(struct p9_str n)
 {
 	return n.len > 0 && n.len <= NAME_MAX && !memchr(n.s, '/', n.len);
@@ -995,8 +996,10 @@ int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh,
 		uint64_t from = cookie;
 		while ((k = p9_dirent_next(&it, &d)) == 1) {
 			any = 1;
-			if (!nameable(d.name)) {
-				cookie = d.offset;      /* cannot be named */
+			if (d.name.len > NAME_MAX) {
+				/* too long for the copy (and for any file:
+				 * the core would leave it out) */
+				cookie = d.offset;
 				continue;
 			}
 			memcpy(name, d.name.s, d.name.len);

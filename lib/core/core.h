@@ -357,8 +357,15 @@ void vcache_prune(struct uvfs *u, unsigned long n);
 
 /* vnode operations (vnode_if.c, from one table): each enters the gate,
  * answers the dead operation (-EIO) when any vnode it touches is dead,
- * calls the driver, leaves. */
+ * calls the driver, leaves.  What a driver answers that no file can have
+ * stops there, for every driver and front end (docs/design.md, "Answers
+ * no file can have"): a file type that is none of the seven is -EIO
+ * (getattr, lookup, a vnode's load), and a listing leaves out a name no
+ * file can have and says DT_UNKNOWN for a type none of the seven. */
 int vop_getattr(struct vnode *vp, struct stat *st);
+/* The driver's getattr of priv, its answer checked as vop_getattr's (for
+ * the core's own calls inside the gate and a vnode's load). */
+int vop_driver_getattr(struct uvfs_sb *sb, void *priv, struct stat *st);
 int vop_setattr(struct vnode *vp, const struct uvfs_setattr *sa);
 /* cr is the calling thread's context's: what uvfs_cred_current (fs.h)
  * answers from now on, on this thread (namei_at, namei_parent_at and

@@ -558,7 +558,7 @@ load:
 	if (how & VC_TYPED) {
 		st.st_mode = id->type;
 	} else {
-		err = sb->ops->getattr(sb, priv, &st);
+		err = vop_driver_getattr(sb, priv, &st);
 		if (err) {
 			if (sb->ops->reclaim)
 				sb->ops->reclaim(sb, priv);

@@ -40,9 +40,11 @@
 #include "core.h"
 #include "lock.h"
 
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define VOP_MAXVP 2
 #define VOP_ARGS_MAX 64         /* the largest args struct (VOP_DESC checks) */
@@ -264,6 +266,60 @@ slow:
 #define VCALL(op, ...) \
 	vop_call(&vop_##op##_desc, &(struct vop_##op##_args){ __VA_ARGS__ })
 
+/* ---- answers no file can have ------------------------------------------
+ *
+ * A driver passes on what its server says, and a server can say what no
+ * file can have (a bug, or a name its host allows and Linux does not).
+ * Every front end would hand it on (the kernel fails a whole FUSE listing
+ * for one such name, and takes a file of an unknown type for a bad
+ * inode), so it stops here, once, for every driver: a file type none of
+ * the seven is -EIO, as a malformed reply is; a listing leaves out the
+ * entry whose name no file can have (it could not be looked up, so
+ * nothing else can reach that file either) and says DT_UNKNOWN for a
+ * d_type that is none of the seven (the name is good: a stat of it tells).
+ * A NUL inside a name is the driver's to refuse: the core sees a name
+ * only up to it.  docs/design.md, "Answers no file can have".
+ */
+
+/* One of the seven file types of Linux (mode's S_IFMT bits)? */
+static bool type_ok(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Can a file have this name in a listing?  Not empty, at most NAME_MAX
+ * bytes, no '/'; "." and ".." are a listing's own. */
+static bool listable(const char *name)
+{
+	size_t len = strnlen(name, NAME_MAX + 1);
+
+	return len > 0 && len <= NAME_MAX && !memchr(name, '/', len);
+}
+
+static bool dtype_ok(unsigned char t)
+{
+	switch (t) {
+	case DT_UNKNOWN: case DT_REG: case DT_DIR: case DT_LNK: case DT_CHR:
+	case DT_BLK: case DT_FIFO: case DT_SOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int vop_driver_getattr(struct uvfs_sb *sb, void *priv, struct stat *st)
+{
+	int r = sb->ops->getattr(sb, priv, st);
+
+	return r == 0 && !type_ok(st->st_mode) ? -EIO : r;
+}
+
 /* ---- attributes and permissions ---------------------------------------- */
 
 struct vop_getattr_args {
@@ -273,7 +329,7 @@ struct vop_getattr_args {
 VOP_DESC(getattr, -EIO, vp);
 static long vi_getattr(struct uvfs_sb *sb, struct vop_getattr_args *a)
 {
-	int r = sb->ops->getattr(sb, a->vp->priv, a->st);
+	int r = vop_driver_getattr(sb, a->vp->priv, a->st);
 
 	if (r == 0)
 		a->st->st_dev = sb->dev;
@@ -361,7 +417,7 @@ static long vi_access(struct uvfs_sb *sb, struct vop_access_args *a)
 	if ((sb->ops->flags & UVFS_FS_SERVER_PERMS) &&
 	    !(cr->uid == 0 && (mask & X_OK)))
 		return 0;               /* the server decides, at the op */
-	r = sb->ops->getattr(sb, a->vp->priv, &st);
+	r = vop_driver_getattr(sb, a->vp->priv, &st);
 	if (r)
 		return r;
 	if (cr->uid == 0)
@@ -422,7 +478,9 @@ static long vi_lookup(struct uvfs_sb *sb, struct vop_lookup_args *a)
 	struct uvfs_ident id = { 0 };
 	int r = sb->ops->lookup(sb, a->dvp->priv, a->name, &id);
 
-	if (r == 0 && (id.type == S_IFDIR || id.type == S_IFLNK))
+	if (r == 0 && id.type && !type_ok(id.type))
+		r = -EIO;       /* no file has that type (0: not known) */
+	else if (r == 0 && (id.type == S_IFDIR || id.type == S_IFLNK))
 		r = vcache_get_typed(sb, &id, a->out);  /* exact classes */
 	else if (r == 0)
 		r = vcache_get_ident(sb, &id, a->out);
@@ -848,10 +906,25 @@ struct vop_readdir_args {
 	void *arg;
 };
 VOP_DESC(readdir, -EIO, vp);
+/* Between the driver and the caller's fill: what no file can have does
+ * not get through (above, "Answers no file can have").  A left-out entry
+ * is consumed: a caller that stops at a later one resumes at its previous
+ * entry's next, and the driver hands it (and leaves it out) again. */
+static int readdir_check(void *arg, const char *name, uint64_t ino,
+			 unsigned char type, uint64_t next)
+{
+	const struct vop_readdir_args *a = arg;
+
+	if (!listable(name))
+		return 0;
+	return a->fill(a->arg, name, ino, dtype_ok(type) ? type : DT_UNKNOWN,
+		       next);
+}
 static long vi_readdir(struct uvfs_sb *sb, struct vop_readdir_args *a)
 {
 	return sb->ops->readdir ? sb->ops->readdir(sb, a->vp->priv, a->fh,
-						   a->cookie, a->fill, a->arg)
+						   a->cookie, readdir_check,
+						   a)
 				: -ENOTDIR;
 }
 int vop_readdir(struct vnode *vp, void *fh, uint64_t cookie,
@@ -898,7 +971,7 @@ static long vi_seek_data(struct uvfs_sb *sb, struct vop_seek_data_args *a)
 		return sb->ops->seek_data(sb, a->vp->priv, a->fh, a->off,
 					  a->whence);
 	/* no holes: one data extent up to the size (Linux generic) */
-	r = sb->ops->getattr(sb, a->vp->priv, &st);
+	r = vop_driver_getattr(sb, a->vp->priv, &st);
 	if (r)
 		return r;
 	if (a->off >= st.st_size)

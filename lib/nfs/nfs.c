@@ -611,9 +611,10 @@ static int nv_flush(struct uvfs_sb *sb, void *priv, void *fhp)
 
 /* Can a file have this name?  A server may list one no file can have
  * (empty, longer than NAME_MAX, with a '/': a bug, or a name its file
- * system allows and Linux does not): such an entry is left out, as the
- * 9P driver does; it could not be looked up, and through uvfsd the
- * kernel failed a whole listing that had one. */
+ * system allows and Linux does not).  The core leaves such an entry out
+ * of every listing, whatever the driver (docs/design.md, "Answers no
+ * file can have"); this check is for the driver's own state: such a
+ * name never goes into its name cache. */
 static bool nameable(const char *name)
 {
 	size_t l = strlen(name);
@@ -706,13 +707,10 @@ static int nv_readdir(struct uvfs_sb *sb, void *priv, void *fhp,
 		for (pp = &list; *pp; pp = &(*pp)->next) {
 			struct n3dent *e = *pp;
 			uint64_t ino = e->fileid;
-			if (!nameable(e->name)) {
-				cookie = e->cookie;     /* cannot be named */
-				continue;
-			}
 			if (strcmp(e->name, "..") == 0 && d == s->root)
 				ino = d->ino;   /* the root's parent is itself */
-			else if (e->has_fh && e->attr.valid &&
+			else if (nameable(e->name) && e->has_fh &&
+				 e->attr.valid &&
 				 strcmp(e->name, ".") != 0 &&
 				 strcmp(e->name, "..") != 0 &&
 				 nn_install(s, &e->fh, &e->attr.st, agen, &ino,

@@ -72,8 +72,8 @@
  *    after another client's change (a later ctime) is applied; a size
  *    past what an off_t holds is the largest offset, and an append
  *    that would end past it -EFBIG, nothing sent; a file type NFSv3
- *    does not have is -EIO, and a listing leaves out names no file can
- *    have.
+ *    does not have is -EIO, and a listing hands on names no file can
+ *    have with the rest (the core leaves them out: test_vops).
  *
  * The scripted server is in test_nfs_rpc_server.c.
  */
