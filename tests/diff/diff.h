@@ -126,10 +126,12 @@ enum cond {
 					   (set-user-ID, or set-group-ID with
 					   group execute) */
 	COND_IDS_CLEARED = 1 << 8,      /* a write or truncation by the
-					   other user of a file whose set-id
-					   bits it clears (the kernel's
-					   rule): this call, or one earlier
-					   in the sequence */
+					   other user, or through a
+					   descriptor the other user opened,
+					   of a file whose set-id bits it
+					   clears (the kernel's rule): this
+					   call, or one earlier in the
+					   sequence */
 	COND_SAME_SIZE = 1 << 9,        /* a truncate or ftruncate to the
 					   size the file has */
 	COND_LINK_TIMES = 1 << 10,      /* a utimensat of a symlink itself
@@ -138,6 +140,9 @@ enum cond {
 					   over while a descriptor had it
 					   open: this call, or one earlier
 					   in the sequence */
+	COND_SILLY_DIR = 1 << 12,       /* COND_SILLY, then a chmod or
+					   chown of a directory: this call,
+					   or one earlier */
 };
 
 /* seq.c */

@@ -49,7 +49,7 @@ enum rule_cond { RC_ANY, RC_EXCHANGE, RC_FD_NAME_LOST, RC_LINKED,
 		 RC_OPEN_NAME_LOST, RC_FD_DIR, RC_RENAMED_REUSED,
 		 RC_NOOP_CHOWN, RC_FALLOC_OTHER, RC_SEEK_HOLE, RC_ATIME,
 		 RC_KILLPRIV, RC_IDS_CLEARED, RC_SAME_SIZE, RC_LINK_TIMES,
-		 RC_SILLY_TIMES };
+		 RC_SILLY_TIMES, RC_SILLY_DIR };
 #define OP_TREE OP_COUNT      /* a rule about the trees left */
 #define RES_ANY (-1000)
 #define RES_OK (-1001)
@@ -120,6 +120,7 @@ static int rules_load(const char *path)
 		else if (strcmp(cond, "same-size") == 0) r->cond = RC_SAME_SIZE;
 		else if (strcmp(cond, "link-times") == 0) r->cond = RC_LINK_TIMES;
 		else if (strcmp(cond, "silly-times") == 0) r->cond = RC_SILLY_TIMES;
+		else if (strcmp(cond, "silly-dir") == 0) r->cond = RC_SILLY_DIR;
 		else goto bad;
 		r->ref = parse_res(ref);
 		r->dut = parse_res(dut);
@@ -134,7 +135,8 @@ bad:
 			"(BACKEND CALL CONDITION REF UVFS REASON; conditions: any, "
 			"flags=RENAME_EXCHANGE, fd-name-lost, open-name-lost, linked, "
 			"fd-dir, renamed-reused, noop-chown, falloc-other, seek-hole, "
-			"atime, killpriv, ids-cleared, same-size, link-times, silly-times; "
+			"atime, killpriv, ids-cleared, same-size, link-times, "
+			"silly-times, silly-dir; "
 			"CALL tree: the trees left, REF and UVFS *): %s\n",
 			path, lineno, line);
 		fclose(f);
@@ -228,6 +230,7 @@ static struct rule *rule_find(const char *backend, const struct call *c,
 		    (r->cond == RC_KILLPRIV && !(ref->cond & COND_KILLPRIV)) ||
 		    (r->cond == RC_IDS_CLEARED && !(ref->cond & COND_IDS_CLEARED)) ||
 		    (r->cond == RC_SAME_SIZE && !(ref->cond & COND_SAME_SIZE)) ||
+		    (r->cond == RC_SILLY_DIR && !(ref->cond & COND_SILLY_DIR)) ||
 		    (r->cond == RC_LINK_TIMES && !(ref->cond & COND_LINK_TIMES)) ||
 		    (r->cond == RC_SILLY_TIMES && !(c && (ref->cond & COND_SILLY) &&
 						    times_only(ref, dut))) ||

@@ -130,6 +130,7 @@ struct slot {
 	int fd;
 	char path[SEQ_PATH_MAX];
 	ino_t ino;
+	int by_other;           /* opened by the other user */
 };
 
 /* On the reference side only (on the other it would add requests that
@@ -183,6 +184,7 @@ struct moved {                  /* names renamed away from (reference) */
 	int falloc_other;       /* a fallocate() by the other user */
 	int ids_cleared;        /* COND_IDS_CLEARED held for a call */
 	int silly;              /* COND_SILLY held for a call */
+	int silly_dir;          /* COND_SILLY_DIR held for a call */
 	int n;
 	char path[MAX_MOVED][SEQ_PATH_MAX];
 };
@@ -215,6 +217,21 @@ static int written_stat(const struct call *c, const struct slot *slots,
 	}
 }
 
+/* Is the descriptor a write or truncation goes through one the other
+ * user opened?  (An NFS client sends a write with the credentials the
+ * file was opened with, and the server clears set-id bits by those.) */
+static int written_via_other(const struct call *c, const struct slot *slots)
+{
+	switch (c->op) {
+	case OP_WRITE: case OP_PWRITE: case OP_FTRUNCATE: case OP_FALLOCATE:
+		return slots[c->fd].fd >= 0 && slots[c->fd].by_other;
+	case OP_COPY_RANGE:
+		return slots[c->fd2].fd >= 0 && slots[c->fd2].by_other;
+	default:
+		return 0;
+	}
+}
+
 static int conditions(const struct call *c, const struct slot *slots,
 		      struct moved *mv)
 {
@@ -242,7 +259,8 @@ static int conditions(const struct call *c, const struct slot *slots,
 	     (b.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)))
 		cond |= COND_KILLPRIV;
 	if (written_stat(c, slots, &b) == 0) {
-		if (c->user && clears_ids(&b))
+		if ((c->user || written_via_other(c, slots)) &&
+		    clears_ids(&b))
 			mv->ids_cleared = 1;
 		if ((c->op == OP_TRUNCATE || c->op == OP_FTRUNCATE) &&
 		    b.st_size == c->b)
@@ -259,6 +277,14 @@ static int conditions(const struct call *c, const struct slot *slots,
 				mv->silly = 1;
 	if (mv->silly)
 		cond |= COND_SILLY;
+	if (mv->silly &&
+	    (((c->op == OP_CHMOD || c->op == OP_CHOWN) &&
+	      fstatat(quiet_fd, c->p1, &b, 0) == 0 && S_ISDIR(b.st_mode)) ||
+	     ((c->op == OP_FCHMOD || c->op == OP_FCHOWN) &&
+	      (cond & COND_FD_DIR))))
+		mv->silly_dir = 1;
+	if (mv->silly_dir)
+		cond |= COND_SILLY_DIR;
 	if (c->op == OP_UTIMENS && c->c && quiet_lstat(c->p1, &b) == 0 &&
 	    S_ISLNK(b.st_mode))
 		cond |= COND_LINK_TIMES;
@@ -288,6 +314,7 @@ static void run_call(const struct call *c, struct slot *slots,
 			sl->fd = (int)ret;
 			snprintf(sl->path, sizeof(sl->path), "%s", c->p1);
 			sl->ino = fstat(sl->fd, &st) == 0 ? st.st_ino : 0;
+			sl->by_other = c->user != 0;
 			ret = 0;
 		}
 		break;
