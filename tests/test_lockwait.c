@@ -4,8 +4,9 @@
  * callback run exactly once, with no library lock held, in the order the
  * waits were queued, for a grant (an unlock, an owner's unlock, a
  * handle's release), a cancel (-EINTR), a revoke and a forced unmount
- * (-EIO); and the same under threads that queue, cancel and unlock at
- * once (run under ThreadSanitizer too).
+ * (-EIO); a suspended mount's waits hold up no other mount's, and end
+ * (-EIO) when it is torn down; and the same under threads that queue,
+ * cancel and unlock at once (run under ThreadSanitizer too).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -314,6 +315,52 @@ static void forced_unmount_ends_waits(void **state)
 	dead_file(1);
 }
 
+/* Waits at a suspended mount do not hold up another mount's (the
+ * thread does not wait at its gate); its forced unmount ends them. */
+static void suspended_mount(void **state)
+{
+	struct uvfs_node *m2, *g;
+	struct uvfs_file *h, *h2;
+	struct rec r[4], x;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(uvfs_mkdir(C, "/m2", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "memfs", "none", "/m2", ""), 0);
+	assert_int_equal(uvfs_node_lookup(C, Root, "m2", &m2, &st), 0);
+	assert_int_equal(uvfs_node_create(C, m2, "g", S_IFREG | 0644, 0, NULL,
+					  &g, &st), 0);
+	assert_int_equal(uvfs_node_open(C, F, O_RDWR, "t", &h), 0);
+	assert_int_equal(uvfs_node_open(C, g, O_RDWR, "t", &h2), 0);
+	assert_int_equal(flk(h, 1, F_WRLCK), 0);
+	assert_int_equal(flk(h2, 1, F_WRLCK), 0);
+	for (int i = 0; i < 4; i++) {   /* first in the queue */
+		assert_int_equal(queue(&r[i], h, 10 + i, F_WRLCK),
+				 -EINPROGRESS);
+		r[i].h = NULL;          /* (its call would wait at the gate) */
+	}
+	assert_int_equal(queue(&x, h2, 2, F_WRLCK), -EINPROGRESS);
+	assert_int_equal(uvfs_suspend(C, "/mnt"), 0);
+	assert_int_equal(flk(h2, 1, F_UNLCK), 0);
+	ends_reach(1);
+	assert_int_equal(atomic_load(&x.err), 0);
+	assert_int_equal(uvfs_umount(C, "/mnt", UVFS_UMOUNT_FORCE), 0);
+	ends_reach(5);
+	ends_stay(5);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(atomic_load(&r[i].calls), 1);
+		assert_int_equal(atomic_load(&r[i].err), -EIO);
+		uvfs_lock_wait_free(r[i].w);
+	}
+	assert_int_equal(atomic_load(&x.calls), 1);
+	uvfs_lock_wait_free(x.w);
+	uvfs_file_release(h);
+	uvfs_file_release(h2);
+	uvfs_node_release(g, 1);
+	uvfs_node_release(m2, 1);
+	assert_int_equal(uvfs_umount(C, "/m2", 0), 0);
+}
+
 /* Threads queue and cancel while the holder takes and drops the lock:
  * every callback runs once. */
 #define THREADS 4
@@ -406,6 +453,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(forced_unmount_ends_waits,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(suspended_mount, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(threads_queue_cancel_unlock,
 						setup, teardown),
 	};
