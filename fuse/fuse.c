@@ -303,6 +303,7 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	pthread_mutex_init(&uf->pool_lock, NULL);
 	pthread_mutex_init(&uf->rq_lock, NULL);
 	pthread_mutex_init(&uf->lk_lock, NULL);
+	pthread_cond_init(&uf->lk_cv, NULL);
 	iq_init(uf);
 	/* the nodes' owner word keeps each node's record (known_add) */
 	err = uvfs_node_owner_claim(u, uf);
@@ -453,6 +454,7 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 {
 	uvfs_set_change_hook(uf->u, NULL, NULL);
 	iq_fini(uf);    /* stopped with the loop: no job runs (inval.c) */
+	lk_drain(uf);   /* the waits hold the handles' files */
 	/* handles the kernel never released */
 	while (uf->fh_list.next != &uf->fh_list)
 		fh_free(uf, uf->fh_list.next);
@@ -485,6 +487,7 @@ void uvfs_fuse_free(struct uvfs_fuse *uf)
 	pthread_mutex_destroy(&uf->pool_lock);
 	pthread_mutex_destroy(&uf->rq_lock);
 	pthread_mutex_destroy(&uf->lk_lock);
+	pthread_cond_destroy(&uf->lk_cv);
 	free(uf->lk_uids);
 	free(uf->mountpoint);
 	free(uf);

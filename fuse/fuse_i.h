@@ -126,15 +126,19 @@ struct uvfs_fuse {
 
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
-	/* blocking setlks waiting (locks.c), in all and per caller's uid */
-	pthread_mutex_t lk_lock;
+	/* blocking setlks waiting in the core (locks.c), in all and per
+	 * caller's uid: no thread each, a record each */
+	pthread_mutex_t lk_lock;         /* after the core's locks: never
+					    held into the library, except
+					    to cancel (a leaf there) */
+	pthread_cond_t lk_cv;            /* with lk_lock: a wait ended */
 	unsigned lk_waiting;             /* lk_lock */
 	struct lk_uid {
 		uid_t uid;
 		unsigned n;              /* > 0 while listed */
-	} *lk_uids;                      /* lk_lock: max_threads / 2 of them,
-					    made at the first wait */
-	unsigned lk_nuids;               /* lk_lock: listed */
+	} *lk_uids;                      /* lk_lock: grown as needed */
+	unsigned lk_nuids, lk_capuids;   /* lk_lock: listed, room */
+	struct lk_wait *lk_list;         /* lk_lock: the waits (lk_drain) */
 
 	/* the pages of dead files, dropped in the background (inval.c) */
 	pthread_mutex_t iq_lock;
@@ -329,5 +333,8 @@ void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	      int op);
 int locks_at_close(struct fuse_file_info *fi);
+/* The session ends: every lock wait is cancelled and answered (EINTR);
+ * returns once none is left. */
+void lk_drain(struct uvfs_fuse *uf);
 
 #endif

@@ -613,6 +613,31 @@ int uvfs_file_lock(struct uvfs_file *f, uint64_t owner, int flock, int cmd,
 		   struct flock *fl, pid_t pid, struct uvfs_lock_wait *w);
 int uvfs_file_unlock_owner(struct uvfs_file *f, uint64_t owner, int flock);
 
+/*
+ * uvfs_file_lock_async: a blocking lock (F_SETLKW; flock: LOCK_SH or
+ * LOCK_EX without LOCK_NB) whose wait holds no thread of the caller's.
+ * Answers at once what needs no wait: 0 (granted), a negative errno (as
+ * uvfs_file_lock; an unlock is done at once); done is then never called.
+ * Else -EINPROGRESS: the request waits in the core, and done(arg, err)
+ * runs exactly once when the wait ends: 0 granted, -EINTR cancelled
+ * (uvfs_lock_wait_cancel(w), from any thread, at any time, even before
+ * this call returns), -EIO the file died (revoke, forced unmount, a
+ * suspended mount torn down, the instance's end), or an error of the
+ * file system.  done runs on the core's lock-wait thread with none of
+ * the library's locks held (it may call the library, take its own locks
+ * and reply to the request; it should not block: the other waits are
+ * tried after it).  Waits are tried again in the order they were queued.
+ * w (uvfs_lock_wait_new) serves one wait: it must stay allocated until
+ * done has run and no uvfs_lock_wait_cancel(w) is in progress; the core
+ * does not touch it after done returns.  The handle must stay open until
+ * then (the wait holds its file, not the handle).  No deadlock detection.
+ */
+typedef void (*uvfs_lock_done_fn)(void *arg, int err);
+int uvfs_file_lock_async(struct uvfs_file *f, uint64_t owner, int flock,
+			 const struct flock *fl, pid_t pid,
+			 struct uvfs_lock_wait *w, uvfs_lock_done_fn done,
+			 void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -437,6 +437,9 @@ void lock_file_gone(struct file *f);
 void lock_kick(struct uvfs *u);
 void lock_vnode_free(struct vnode *vp);
 int lock_init(struct uvfs *u);
+/* Ends every asynchronous wait (-EIO) and joins their thread: the first
+ * step of the instance's end. */
+void lock_stop(struct uvfs *u);
 void lock_fini(struct uvfs *u);
 
 /* The last close of an attached file: detaches it and releases its driver
@@ -888,6 +891,14 @@ struct uvfs {
 					       lk_seq moved */
 	uint64_t lk_seq;                    /* lk_lock: locks released,
 					       vnodes killed, waits cancelled */
+	struct cds_list_head lk_waits;      /* lk_lock: the asynchronous
+					       waits, oldest first */
+	unsigned long lk_nwaits;            /* lk_lock: on lk_waits */
+	pthread_t lk_thread;                /* lk_lock: their thread, */
+	bool lk_thread_on;                  /* lk_lock: made (the first
+					       asynchronous wait) */
+	bool lk_stop;                       /* lk_lock: the instance goes:
+					       every wait ends (-EIO) */
 
 	/* live-object counters (uvfs_stats) */
 	_Atomic long nsb, nmounts, nvnodes, nfiles, nnodes, nctx;

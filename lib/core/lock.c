@@ -30,6 +30,30 @@
  * every operation on it answers -EIO, and a new lookup makes a new vnode.
  * Deadlock detection: none (a waiter that would deadlock waits until its
  * deadline or a cancel).
+ *
+ * Asynchronous waits (uvfs_file_lock_async, FUSE's blocking setlk and
+ * flock): the same wait without a thread of the caller's.  The request
+ * is tried at once in the caller's thread; a conflict queues its waiter
+ * record and answers -EINPROGRESS.  The record is the caller's struct
+ * uvfs_lock_wait; its lifecycle:
+ *   - idle (made by uvfs_lock_wait_new, or a wait ended);
+ *   - queued (file_lock_async): on u->lk_waits under lk_lock, holding a
+ *     reference on its file, with what it asks, the caller's credentials
+ *     and the callback;
+ *   - tried: the lock-wait thread (one per instance, made at the first
+ *     queued wait, joined by lock_stop) leaves it on the queue while it
+ *     tries the request without lk_lock (vop_lock); only that thread ever
+ *     takes a record off the queue, so its place and its neighbours stay;
+ *   - ended: off the queue (under lk_lock), then, with no lock of the
+ *     library held, its callback runs once on that thread and the file's
+ *     reference is dropped; the core never touches the record after.
+ * The thread tries the records oldest first whenever one is due: lk_seq
+ * moved since its last try (kick_locked: a release, a death, a cancel),
+ * its poll time came (a driver with a lock op, as above; a mount whose
+ * gate is closed, suspended, is not entered but polled so, as the thread
+ * must not wait there for the others), it was cancelled (-EINTR), its
+ * vnode died (-EIO) or the instance ends (lock_stop: -EIO).  The caller
+ * bounds how many it queues (memory: one record each).
  */
 #include "core.h"
 #include "file.h"
@@ -47,6 +71,19 @@ struct vlocks {
 struct uvfs_lock_wait {
 	atomic_bool cancelled;
 	struct uvfs *_Atomic u;         /* set while waiting, for the wake */
+	/* an asynchronous wait (file_lock_async), while queued: */
+	struct cds_list_head link;      /* u->lk_lock: on u->lk_waits */
+	struct file *f;                 /* const; one reference */
+	struct uvfs_lock lk;            /* const: what is asked */
+	struct uvfs_cred cred;          /* const: whom it is for */
+	uvfs_lock_done_fn done;         /* const */
+	void *arg;                      /* const */
+	uint64_t seq;                   /* lk_lock: lk_seq before the last
+					   try */
+	bool polled;                    /* lk_lock: tried again at poll_at
+					   without a kick */
+	struct timespec poll_at;        /* lk_lock (monotonic) */
+	long poll_ms;                   /* lk_lock: the next interval */
 };
 
 #define POLL_MIN_MS     10
@@ -56,11 +93,13 @@ int lock_init(struct uvfs *u)
 {
 	pthread_mutex_init(&u->lk_lock, NULL);
 	cond_init_monotonic(&u->lk_cv);
+	CDS_INIT_LIST_HEAD(&u->lk_waits);
 	return 0;
 }
 
 void lock_fini(struct uvfs *u)
 {
+	UVFS_VERIFY(u->lk_nwaits == 0 && !u->lk_thread_on);
 	pthread_cond_destroy(&u->lk_cv);
 	pthread_mutex_destroy(&u->lk_lock);
 }
@@ -546,4 +585,198 @@ int file_unlock_owner(struct file *f, uint64_t owner, int flock)
 	if (!any || (f->flags & O_PATH))
 		return 0;
 	return vop_lock(vp, file_fh(f), UVFS_LOCK_SET, &lk, f);
+}
+
+/* ---- asynchronous waits ------------------------------------------------ */
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Should the thread look at w now?  => lk_lock held. */
+static bool wait_due_locked(struct uvfs *u, struct uvfs_lock_wait *w,
+			    const struct timespec *now)
+{
+	return u->lk_stop || atomic_load(&w->cancelled) ||
+	       vn_dead(w->f->path.vp) || w->seq != u->lk_seq ||
+	       (w->polled && !ts_before(now, &w->poll_at));
+}
+
+/* One look at w, without lk_lock: its end, or -EAGAIN (still waits;
+ * *polled: try again at its poll time even without a kick). */
+static int wait_try(struct uvfs_lock_wait *w, bool stop, bool *polled)
+{
+	struct vnode *vp = w->f->path.vp;
+	struct uvfs_lock lk = w->lk;
+	int r;
+
+	*polled = false;
+	if (atomic_load(&w->cancelled))
+		return -EINTR;
+	if (stop || vn_dead(vp))
+		return -EIO;
+	if (gate_is_closed(&vp->sb->gate)) {    /* suspended: not entered */
+		*polled = true;
+		return -EAGAIN;
+	}
+	cred_set_current(&w->cred);
+	r = vop_lock(vp, file_fh(w->f), UVFS_LOCK_SET, &lk, w->f);
+	cred_set_current(NULL);
+	*polled = r == -EAGAIN && vp->sb->ops->lock != NULL;
+	return r;
+}
+
+/* The lock-wait thread: see the head of the file. */
+static void *wait_thread(void *arg)
+{
+	struct uvfs *u = arg;
+
+	pthread_mutex_lock(&u->lk_lock);
+	for (;;) {
+		struct uvfs_lock_wait *w, *first_poll = NULL;
+		struct cds_list_head *pos;
+		struct timespec now;
+		bool due = false;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (pos = u->lk_waits.next; pos != &u->lk_waits;) {
+			bool stop = u->lk_stop, polled;
+			struct file *f;
+			int r;
+
+			w = cds_list_entry(pos, struct uvfs_lock_wait, link);
+			if (!wait_due_locked(u, w, &now)) {
+				pos = pos->next;
+				continue;
+			}
+			w->seq = u->lk_seq;
+			pthread_mutex_unlock(&u->lk_lock);
+			r = wait_try(w, stop, &polled);
+			pthread_mutex_lock(&u->lk_lock);
+			if (r == -EAGAIN) {
+				w->polled = polled;
+				if (polled) {
+					deadline_in(&w->poll_at,
+						    (int)w->poll_ms);
+					if (w->poll_ms < POLL_MAX_MS)
+						w->poll_ms *= 2;
+				}
+				pos = pos->next;  /* only we unlink */
+				continue;
+			}
+			cds_list_del(&w->link);
+			u->lk_nwaits--;
+			pthread_mutex_unlock(&u->lk_lock);
+			f = w->f;
+			w->done(w->arg, r);     /* w may be gone from here */
+			file_put(f);
+			pthread_mutex_lock(&u->lk_lock);
+			/* from the oldest again (a grant moved lk_seq) */
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			pos = u->lk_waits.next;
+		}
+		if (u->lk_stop && cds_list_empty(&u->lk_waits))
+			break;
+		/* what moved while we tried, else sleep until a kick or the
+		 * first poll time (lk_seq and the records: lk_lock) */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cds_list_for_each_entry(w, &u->lk_waits, link) {
+			due |= wait_due_locked(u, w, &now);
+			if (w->polled && (!first_poll ||
+			    ts_before(&w->poll_at, &first_poll->poll_at)))
+				first_poll = w;
+		}
+		if (due)
+			continue;
+		if (first_poll) {
+			struct timespec until = first_poll->poll_at;
+
+			pthread_cond_timedwait(&u->lk_cv, &u->lk_lock, &until);
+		} else {
+			pthread_cond_wait(&u->lk_cv, &u->lk_lock);
+		}
+	}
+	pthread_mutex_unlock(&u->lk_lock);
+	return NULL;
+}
+
+void lock_stop(struct uvfs *u)
+{
+	bool on;
+
+	pthread_mutex_lock(&u->lk_lock);
+	u->lk_stop = true;
+	pthread_cond_broadcast(&u->lk_cv);
+	on = u->lk_thread_on;
+	pthread_mutex_unlock(&u->lk_lock);
+	if (on)
+		pthread_join(u->lk_thread, NULL);
+	pthread_mutex_lock(&u->lk_lock);
+	u->lk_thread_on = false;
+	pthread_mutex_unlock(&u->lk_lock);
+}
+
+int file_lock_async(struct file *f, const struct uvfs_cred *cred,
+		    uint64_t owner, int flock, const struct flock *fl,
+		    pid_t pid, struct uvfs_lock_wait *w,
+		    uvfs_lock_done_fn done, void *arg)
+{
+	struct vnode *vp = f->path.vp;
+	struct uvfs *u = vp->sb->u;
+	struct uvfs_lock lk = { .owner = owner, .pid = pid };
+	uint64_t seq;
+	int r;
+
+	if (fl->l_type == F_RDLCK || fl->l_type == F_WRLCK)
+		lk.type = fl->l_type;
+	else if (fl->l_type == F_UNLCK)
+		return file_lock_handle(f, owner, flock, F_SETLK,
+					(struct flock *)fl, pid, NULL);
+	else
+		return -EINVAL;
+	if (flock) {
+		lk.flags = UVFS_LOCK_FLOCK;
+		lk.start = 0;
+		lk.end = UVFS_LOCK_EOF;
+	} else if ((r = range_from(f, fl, &lk)) != 0) {
+		return r;
+	}
+	pthread_mutex_lock(&u->lk_lock);
+	seq = u->lk_seq;
+	pthread_mutex_unlock(&u->lk_lock);
+	r = lock_file(f, UVFS_LOCK_SET, false, &lk, -1, NULL);
+	if (r != -EAGAIN)
+		return r;
+
+	pthread_mutex_lock(&u->lk_lock);
+	if (u->lk_stop) {
+		pthread_mutex_unlock(&u->lk_lock);
+		return -EIO;
+	}
+	if (!u->lk_thread_on) {
+		if (pthread_create(&u->lk_thread, NULL, wait_thread, u) != 0) {
+			pthread_mutex_unlock(&u->lk_lock);
+			return -ENOLCK;
+		}
+		u->lk_thread_on = true;
+	}
+	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	w->f = f;
+	w->lk = lk;
+	w->cred = *cred;
+	w->done = done;
+	w->arg = arg;
+	w->seq = seq;
+	/* a driver's lock: its other clients release without telling us */
+	w->polled = vp->sb->ops->lock != NULL;
+	deadline_in(&w->poll_at, POLL_MIN_MS);
+	w->poll_ms = 2 * POLL_MIN_MS;
+	atomic_store(&w->u, u);
+	cds_list_add_tail(&w->link, &u->lk_waits);
+	u->lk_nwaits++;
+	pthread_cond_broadcast(&u->lk_cv);
+	pthread_mutex_unlock(&u->lk_lock);
+	return -EINPROGRESS;
 }

@@ -40,5 +40,10 @@ int lock_try(struct uvfs_sb *sb, struct vnode *vp, void *fh, int cmd,
 int file_lock_handle(struct file *f, uint64_t owner, int flock, int cmd,
 		     struct flock *fl, pid_t pid, struct uvfs_lock_wait *w);
 int file_unlock_owner(struct file *f, uint64_t owner, int flock);
+/* The asynchronous F_SETLKW of uvfs_file_lock_async, for cred. */
+int file_lock_async(struct file *f, const struct uvfs_cred *cred,
+		    uint64_t owner, int flock, const struct flock *fl,
+		    pid_t pid, struct uvfs_lock_wait *w,
+		    uvfs_lock_done_fn done, void *arg);
 
 #endif

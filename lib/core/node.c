@@ -621,6 +621,19 @@ int uvfs_file_lock(struct uvfs_file *h, uint64_t owner, int flock, int cmd,
 	return file_lock_handle(h->f, owner, flock, cmd, fl, pid, w);
 }
 
+int uvfs_file_lock_async(struct uvfs_file *h, uint64_t owner, int flock,
+			 const struct flock *fl, pid_t pid,
+			 struct uvfs_lock_wait *w, uvfs_lock_done_fn done,
+			 void *arg)
+{
+	int r;
+
+	cred_set_current(&h->cred);
+	r = file_lock_async(h->f, &h->cred, owner, flock, fl, pid, w, done,
+			    arg);
+	return r;
+}
+
 int uvfs_file_unlock_owner(struct uvfs_file *h, uint64_t owner, int flock)
 {
 	cred_set_current(&h->cred);

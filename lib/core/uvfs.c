@@ -111,6 +111,7 @@ void uvfs_free(struct uvfs *u)
 	if (!u)
 		return;
 	UVFS_VERIFY(cds_list_empty(&u->ctxs));
+	lock_stop(u);           /* the waits' file references go */
 	mount_shutdown_all(u);
 	workers_stop(u);
 	UVFS_VERIFY(atomic_load(&u->nvnodes) == 0);

@@ -5,7 +5,7 @@
 #    processes, a blocking lock woken by the unlock, by a signal (FUSE
 #    INTERRUPT) and by a forced unmount (EIO); a close releases; another
 #    user (setpriv) locks what it may read, as on tmpfs; one user's
-#    waiting locks do not take every wait uvfsd allows;
+#    40 waiting locks all wait and do not refuse another user's;
 #  - across two uvfsd instances on one uvfs-hostfs export (the server on
 #    a Unix socket, both mounting it with the 9p type): flock(1) and fcntl
 #    locks exclude each other, and a host process's fcntl lock sees them;
@@ -172,11 +172,12 @@ locker_end a
 alive
 
 note "memfs: one user's waiting locks do not refuse another user's"
-# A blocking lock holds a uvfsd thread while it waits, so the waits are
+# A blocking lock held a uvfsd thread while it waited, so the waits were
 # bounded (half of max_threads: 32 here); nobody filled them all, waiting
 # on a lock of his own, and then every other user's blocking lock on the
-# mount, of any file, was refused at once (flock: ENOLCK).  A user now
-# has a quarter of them at most.
+# mount, of any file, was refused at once (flock: ENOLCK).  A wait now
+# holds no thread, only a record (1024 per uid): all 40 wait, and root's
+# lock still goes through (tests/fuse/lockwait.sh: two users).
 M=$MNT/w
 mkdir "$M"
 expect 0 "$UVFS" mount -t memfs none "$M"
@@ -204,8 +205,8 @@ settled() {
 until_ms 20000 settled || fail "nobody's waiters did not settle"
 timeout 10 flock -x "$M/mine" true ||
 	fail "root's blocking flock was refused while nobody waited (rc $?)"
-grep -q "No locks available" "$WORK/waiters.err" ||
-	fail "none of nobody's 40 waits was refused: $(cat "$WORK/waiters.err")"
+[ -s "$WORK/waiters.err" ] &&
+	fail "a wait of nobody's was refused: $(cat "$WORK/waiters.err")"
 locker_start r "$M/mine" rw
 locker r "flock ex" ok
 timeout -s TERM 1 flock -x "$M/mine" true          # waits, then is killed
