@@ -5,8 +5,9 @@
  * waits were queued, for a grant (an unlock, an owner's unlock, a
  * handle's release), a cancel (-EINTR), a revoke and a forced unmount
  * (-EIO); a suspended mount's waits hold up no other mount's, and end
- * (-EIO) when it is torn down; and the same under threads that queue,
- * cancel and unlock at once (run under ThreadSanitizer too).
+ * (-EIO) when it is torn down, nor do those of a mount whose file server
+ * hangs; and the same under threads that queue, cancel and unlock at once
+ * (run under ThreadSanitizer too).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include <uvfs/fs.h>
 #include <uvfs/uvfs.h>
 
 static struct uvfs *U;
@@ -361,6 +363,110 @@ static void suspended_mount(void **state)
 	assert_int_equal(uvfs_umount(C, "/m2", 0), 0);
 }
 
+/* A file system whose locks a server keeps (a lock op), and the server
+ * stops answering: memfs with a lock op that says another client holds
+ * every lock (SLOW_HELD), or hangs until told (SLOW_HANG), or grants
+ * (SLOW_FREE). */
+enum { SLOW_FREE, SLOW_HELD, SLOW_HANG };
+static pthread_mutex_t slow_lock_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slow_cv = PTHREAD_COND_INITIALIZER;
+static int slow_state;                  /* slow_lock_m */
+static int slow_hanging;                /* slow_lock_m: calls hung */
+
+static int slow_lock(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
+		     struct uvfs_lock *lk)
+{
+	int r = 0;
+
+	(void)sb, (void)priv, (void)fh;
+	if (cmd != UVFS_LOCK_SET || lk->type == F_UNLCK)
+		return 0;
+	pthread_mutex_lock(&slow_lock_m);
+	while (slow_state == SLOW_HANG) {
+		slow_hanging++;
+		pthread_cond_broadcast(&slow_cv);
+		pthread_cond_wait(&slow_cv, &slow_lock_m);
+		slow_hanging--;
+	}
+	if (slow_state == SLOW_HELD)
+		r = -EAGAIN;
+	pthread_mutex_unlock(&slow_lock_m);
+	return r;
+}
+
+static void slow_set(int state)
+{
+	pthread_mutex_lock(&slow_lock_m);
+	slow_state = state;
+	pthread_cond_broadcast(&slow_cv);
+	pthread_mutex_unlock(&slow_lock_m);
+}
+
+/* A wait on a mount whose server hangs holds up no other mount's: a
+ * driver's locks have a queue and thread of their own (one thread for
+ * every queue held the memfs grant up for as long as the server hung),
+ * which goes with the sb. */
+static void driver_lock_hang(void **state)
+{
+	static struct uvfs_fstype_ops slow_ops;
+	struct uvfs_node *s, *g;
+	struct uvfs_file *h, *h2;
+	struct rec r, x;
+	struct stat st;
+
+	(void)state;
+	slow_ops = uvfs_memfs_ops;
+	slow_ops.name = "slowlk";
+	slow_ops.lock = slow_lock;
+	assert_int_equal(uvfs_fstype_register(U, &slow_ops), 0);
+	assert_int_equal(uvfs_mkdir(C, "/s", 0755), 0);
+	assert_int_equal(uvfs_mount(C, "slowlk", "none", "/s", ""), 0);
+	assert_int_equal(uvfs_node_lookup(C, Root, "s", &s, &st), 0);
+	assert_int_equal(uvfs_node_create(C, s, "g", S_IFREG | 0644, 0, NULL,
+					  &g, &st), 0);
+	assert_int_equal(uvfs_node_open(C, F, O_RDWR, "t", &h), 0);
+	assert_int_equal(uvfs_node_open(C, g, O_RDWR, "t", &h2), 0);
+	int before = nthreads();
+
+	/* held by another client of the server: x waits, polled */
+	slow_set(SLOW_HELD);
+	assert_int_equal(queue(&x, h2, 2, F_WRLCK), -EINPROGRESS);
+	x.h = NULL;             /* (its call would ask the hung server) */
+	/* then the server hangs in the middle of a poll */
+	slow_set(SLOW_HANG);
+	pthread_mutex_lock(&slow_lock_m);
+	while (slow_hanging == 0)
+		pthread_cond_wait(&slow_cv, &slow_lock_m);
+	pthread_mutex_unlock(&slow_lock_m);
+	/* a memfs wait is granted all the same */
+	assert_int_equal(flk(h, 1, F_WRLCK), 0);
+	assert_int_equal(queue(&r, h, 2, F_WRLCK), -EINPROGRESS);
+	assert_int_equal(flk(h, 1, F_UNLCK), 0);
+	ends_reach(1);
+	assert_int_equal(atomic_load(&r.err), 0);
+	assert_int_equal(atomic_load(&x.calls), 0);
+	/* the server answers again, and grants */
+	slow_set(SLOW_FREE);
+	ends_reach(2);
+	assert_int_equal(atomic_load(&x.err), 0);
+	assert_int_equal(atomic_load(&x.calls), 1);
+	uvfs_lock_wait_free(r.w);
+	uvfs_lock_wait_free(x.w);
+	uvfs_file_release(h);
+	uvfs_file_release(h2);
+	uvfs_node_release(g, 1);
+	uvfs_node_release(s, 1);
+	/* the thread drops a wait's file reference just after its callback:
+	 * busy for a moment */
+	int um, tries = 0;
+	while ((um = uvfs_umount(C, "/s", 0)) == -EBUSY && tries++ < 200)
+		usleep(10 * 1000);
+	assert_int_equal(um, 0);
+	assert_int_equal(uvfs_settle(U, 5000), 0);
+	/* the instance's queue thread came, the sb's went with it */
+	assert_int_equal(nthreads(), before + 1);
+}
+
 /* Threads queue and cancel while the holder takes and drops the lock:
  * every callback runs once. */
 #define THREADS 4
@@ -457,6 +563,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(threads_queue_cancel_unlock,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(driver_lock_hang, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -623,10 +623,11 @@ int uvfs_file_unlock_owner(struct uvfs_file *f, uint64_t owner, int flock);
  * (uvfs_lock_wait_cancel(w), from any thread, at any time, even before
  * this call returns), -EIO the file died (revoke, forced unmount, a
  * suspended mount torn down, the instance's end), or an error of the
- * file system.  done runs on the core's lock-wait thread with none of
- * the library's locks held (it may call the library, take its own locks
- * and reply to the request; it should not block: the other waits are
- * tried after it).  Waits are tried again in the order they were queued.
+ * file system.  done runs on a lock-wait thread of the core (one for the
+ * locks it keeps, one per mount whose file server keeps them) with none
+ * of the library's locks held (it may call the library, take its own
+ * locks and reply to the request; it should not block: the other waits
+ * of its thread are tried after it).  Waits are tried again in the order they were queued.
  * w (uvfs_lock_wait_new) serves one wait: it must stay allocated until
  * done has run and no uvfs_lock_wait_cancel(w) is in progress; the core
  * does not touch it after done returns.  The handle must stay open until

@@ -159,6 +159,10 @@ struct uvfs_sb {
 	 * ino hashes to; each serializes the name changes in its
 	 * directories, held from the lookup to the driver's call. */
 	pthread_mutex_t dirlocks[SB_NDIRLOCKS];
+	struct lk_queue *lk_q;              /* u->lk_lock: the asynchronous
+					       waits for the driver's locks
+					       (lock.c), made at the first;
+					       freed with the sb */
 };
 
 void sb_set_state(struct uvfs_sb *sb, enum sb_state from, enum sb_state to,
@@ -437,9 +441,12 @@ void lock_file_gone(struct file *f);
 void lock_kick(struct uvfs *u);
 void lock_vnode_free(struct vnode *vp);
 int lock_init(struct uvfs *u);
-/* Ends every asynchronous wait (-EIO) and joins their thread: the first
- * step of the instance's end. */
+/* Ends every asynchronous wait (-EIO) and joins the thread of the core's
+ * queue: the first step of the instance's end. */
 void lock_stop(struct uvfs *u);
+/* Joins and frees sb's queue of waits, if it has one (nothing waits
+ * there: its waits hold references on its files): sb is being freed. */
+void lock_sb_stop(struct uvfs_sb *sb);
 void lock_fini(struct uvfs *u);
 
 /* The last close of an attached file: detaches it and releases its driver
@@ -891,12 +898,11 @@ struct uvfs {
 					       lk_seq moved */
 	uint64_t lk_seq;                    /* lk_lock: locks released,
 					       vnodes killed, waits cancelled */
-	struct cds_list_head lk_waits;      /* lk_lock: the asynchronous
-					       waits, oldest first */
-	unsigned long lk_nwaits;            /* lk_lock: on lk_waits */
-	pthread_t lk_thread;                /* lk_lock: their thread, */
-	bool lk_thread_on;                  /* lk_lock: made (the first
-					       asynchronous wait) */
+	struct lk_queue *lk_q;              /* const (lock_init): the
+					       asynchronous waits for locks
+					       the core keeps (lock.c) */
+	unsigned long lk_nwaits;            /* lk_lock: waits queued, in
+					       every queue */
 	bool lk_stop;                       /* lk_lock: the instance goes:
 					       every wait ends (-EIO) */
 

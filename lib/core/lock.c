@@ -37,13 +37,15 @@
  * record and answers -EINPROGRESS.  The record is the caller's struct
  * uvfs_lock_wait; its lifecycle:
  *   - idle (made by uvfs_lock_wait_new, or a wait ended);
- *   - queued (file_lock_async): on u->lk_waits under lk_lock, holding a
- *     reference on its file, with what it asks, the caller's credentials
- *     and the callback;
- *   - tried: the lock-wait thread (one per instance, made at the first
- *     queued wait, joined by lock_stop) leaves it on the queue while it
- *     tries the request without lk_lock (vop_lock); only that thread ever
- *     takes a record off the queue, so its place and its neighbours stay;
+ *   - queued (file_lock_async): on a queue's list under lk_lock (struct
+ *     lk_queue: the instance's for the locks the core keeps, the
+ *     superblock's for a driver's own), holding a reference on its file,
+ *     with what it asks, the caller's credentials and the callback;
+ *   - tried: the queue's lock-wait thread (made at its first queued wait,
+ *     joined by lock_stop or, for a superblock's, when the sb is freed)
+ *     leaves it on the queue while it tries the request without lk_lock
+ *     (vop_lock); only that thread ever takes a record off the queue, so
+ *     its place and its neighbours stay;
  *   - ended: off the queue (under lk_lock), then, with no lock of the
  *     library held, its callback runs once on that thread and the file's
  *     reference is dropped; the core never touches the record after.
@@ -52,8 +54,12 @@
  * its poll time came (a driver with a lock op, as above; a mount whose
  * gate is closed, suspended, is not entered but polled so, as the thread
  * must not wait there for the others), it was cancelled (-EINTR), its
- * vnode died (-EIO) or the instance ends (lock_stop: -EIO).  The caller
- * bounds how many it queues (memory: one record each).
+ * vnode died (-EIO) or the instance ends (lock_stop: -EIO).  A try of a
+ * driver's lock asks the file server, which may take its deadline (or
+ * longer: a hard mount); that is why each such superblock has a queue
+ * and thread of its own: a server that does not answer holds up only its
+ * own mount's waits.  The caller bounds how many it queues (memory: one
+ * record each).
  */
 #include "core.h"
 #include "file.h"
@@ -72,7 +78,7 @@ struct uvfs_lock_wait {
 	atomic_bool cancelled;
 	struct uvfs *_Atomic u;         /* set while waiting, for the wake */
 	/* an asynchronous wait (file_lock_async), while queued: */
-	struct cds_list_head link;      /* u->lk_lock: on u->lk_waits */
+	struct cds_list_head link;      /* u->lk_lock: on its queue */
 	struct file *f;                 /* const; one reference */
 	struct uvfs_lock lk;            /* const: what is asked */
 	struct uvfs_cred cred;          /* const: whom it is for */
@@ -89,17 +95,19 @@ struct uvfs_lock_wait {
 #define POLL_MIN_MS     10
 #define POLL_MAX_MS     200
 
+static struct lk_queue *queue_new(struct uvfs *u);
+
 int lock_init(struct uvfs *u)
 {
 	pthread_mutex_init(&u->lk_lock, NULL);
 	cond_init_monotonic(&u->lk_cv);
-	CDS_INIT_LIST_HEAD(&u->lk_waits);
-	return 0;
+	u->lk_q = queue_new(u);
+	return u->lk_q ? 0 : -ENOMEM;
 }
 
 void lock_fini(struct uvfs *u)
 {
-	UVFS_VERIFY(u->lk_nwaits == 0 && !u->lk_thread_on);
+	UVFS_VERIFY(u->lk_nwaits == 0 && !u->lk_q);
 	pthread_cond_destroy(&u->lk_cv);
 	pthread_mutex_destroy(&u->lk_lock);
 }
@@ -589,6 +597,34 @@ int file_unlock_owner(struct file *f, uint64_t owner, int flock)
 
 /* ---- asynchronous waits ------------------------------------------------ */
 
+/* A queue of asynchronous waits and the thread that tries them: the
+ * core's (u->lk_q: locks the core keeps, whose tries never leave the
+ * process), and one per superblock whose driver keeps its locks
+ * (sb->lk_q: each try asks the file server, and takes up to its
+ * deadline, or longer on a hard mount: a server that does not answer
+ * holds up its own mount's waits, no other's).  All of them sleep on
+ * u->lk_cv and are kicked together (lk_seq). */
+struct lk_queue {
+	struct uvfs *u;                 /* const */
+	struct cds_list_head waits;     /* u->lk_lock: oldest first */
+	pthread_t thread;               /* u->lk_lock, with on: */
+	bool on;                        /* u->lk_lock: made (its first
+					   wait) */
+	bool stop;                      /* u->lk_lock: join me (lock_stop,
+					   lock_sb_stop) */
+};
+
+static struct lk_queue *queue_new(struct uvfs *u)
+{
+	struct lk_queue *q = calloc(1, sizeof(*q));
+
+	if (q) {
+		q->u = u;
+		CDS_INIT_LIST_HEAD(&q->waits);
+	}
+	return q;
+}
+
 static bool ts_before(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec ||
@@ -605,7 +641,9 @@ static bool wait_due_locked(struct uvfs *u, struct uvfs_lock_wait *w,
 }
 
 /* One look at w, without lk_lock: its end, or -EAGAIN (still waits;
- * *polled: try again at its poll time even without a kick). */
+ * *polled: try again at its poll time even without a kick).  A mount
+ * whose gate is closed (suspended) is not waited at: the thread's
+ * interruption (no_wait) ends such a wait at once, and w is polled. */
 static int wait_try(struct uvfs_lock_wait *w, bool stop, bool *polled)
 {
 	struct vnode *vp = w->f->path.vp;
@@ -617,22 +655,35 @@ static int wait_try(struct uvfs_lock_wait *w, bool stop, bool *polled)
 		return -EINTR;
 	if (stop || vn_dead(vp))
 		return -EIO;
-	if (gate_is_closed(&vp->sb->gate)) {    /* suspended: not entered */
-		*polled = true;
-		return -EAGAIN;
-	}
 	cred_set_current(&w->cred);
 	r = vop_lock(vp, file_fh(w->f), UVFS_LOCK_SET, &lk, w->f);
 	cred_set_current(NULL);
+	if (r == -EINTR && !atomic_load(&w->cancelled)) {
+		*polled = true;         /* the gate is closed: later */
+		return -EAGAIN;
+	}
 	*polled = r == -EAGAIN && vp->sb->ops->lock != NULL;
 	return r;
 }
 
-/* The lock-wait thread: see the head of the file. */
+/* The interruption of a lock-wait thread: every wait at a closed gate
+ * ends as soon as it would begin (wait_try). */
+static void no_wait(void *data, struct uvfs_intr *w, int waiting)
+{
+	(void)data;
+	if (waiting)
+		uvfs_intr_cancel(w);
+}
+
+/* The lock-wait thread of q: see the head of the file. */
 static void *wait_thread(void *arg)
 {
-	struct uvfs *u = arg;
+	struct lk_queue *q = arg;
+	struct uvfs *u = q->u;
+	struct uvfs_intr *nw = uvfs_intr_new(no_wait);
 
+	uvfs_intr_set(nw, NULL);        /* NULL (no memory): gate_is_closed
+					   below keeps most waits out */
 	pthread_mutex_lock(&u->lk_lock);
 	for (;;) {
 		struct uvfs_lock_wait *w, *first_poll = NULL;
@@ -641,7 +692,7 @@ static void *wait_thread(void *arg)
 		bool due = false;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		for (pos = u->lk_waits.next; pos != &u->lk_waits;) {
+		for (pos = q->waits.next; pos != &q->waits;) {
 			bool stop = u->lk_stop, polled;
 			struct file *f;
 			int r;
@@ -653,7 +704,13 @@ static void *wait_thread(void *arg)
 			}
 			w->seq = u->lk_seq;
 			pthread_mutex_unlock(&u->lk_lock);
-			r = wait_try(w, stop, &polled);
+			if (!nw && !stop &&
+			    gate_is_closed(&w->f->path.vp->sb->gate)) {
+				polled = true;
+				r = -EAGAIN;
+			} else {
+				r = wait_try(w, stop, &polled);
+			}
 			pthread_mutex_lock(&u->lk_lock);
 			if (r == -EAGAIN) {
 				w->polled = polled;
@@ -668,6 +725,7 @@ static void *wait_thread(void *arg)
 			}
 			cds_list_del(&w->link);
 			u->lk_nwaits--;
+			pthread_cond_broadcast(&u->lk_cv);  /* lock_stop */
 			pthread_mutex_unlock(&u->lk_lock);
 			f = w->f;
 			w->done(w->arg, r);     /* w may be gone from here */
@@ -675,14 +733,14 @@ static void *wait_thread(void *arg)
 			pthread_mutex_lock(&u->lk_lock);
 			/* from the oldest again (a grant moved lk_seq) */
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			pos = u->lk_waits.next;
+			pos = q->waits.next;
 		}
-		if (u->lk_stop && cds_list_empty(&u->lk_waits))
+		if (q->stop && cds_list_empty(&q->waits))
 			break;
 		/* what moved while we tried, else sleep until a kick or the
 		 * first poll time (lk_seq and the records: lk_lock) */
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		cds_list_for_each_entry(w, &u->lk_waits, link) {
+		cds_list_for_each_entry(w, &q->waits, link) {
 			due |= wait_due_locked(u, w, &now);
 			if (w->polled && (!first_poll ||
 			    ts_before(&w->poll_at, &first_poll->poll_at)))
@@ -699,23 +757,51 @@ static void *wait_thread(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&u->lk_lock);
+	uvfs_intr_set(NULL, NULL);
+	uvfs_intr_free(nw);
 	return NULL;
+}
+
+/* Stops q's thread and frees q.  Not on that thread: a file's last
+ * reference, which it drops, never frees a superblock in the caller
+ * (the teardown goes to a worker). */
+static void queue_stop(struct uvfs *u, struct lk_queue *q)
+{
+	bool on;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&u->lk_lock);
+	q->stop = true;
+	pthread_cond_broadcast(&u->lk_cv);
+	on = q->on;
+	pthread_mutex_unlock(&u->lk_lock);
+	if (on) {
+		UVFS_VERIFY(!pthread_equal(q->thread, pthread_self()));
+		pthread_join(q->thread, NULL);
+	}
+	free(q);
 }
 
 void lock_stop(struct uvfs *u)
 {
-	bool on;
-
 	pthread_mutex_lock(&u->lk_lock);
 	u->lk_stop = true;
 	pthread_cond_broadcast(&u->lk_cv);
-	on = u->lk_thread_on;
+	/* the superblocks' queues end theirs too (u->lk_stop), and keep
+	 * their threads until their sbs go */
+	while (u->lk_nwaits > 0)
+		pthread_cond_wait(&u->lk_cv, &u->lk_lock);
 	pthread_mutex_unlock(&u->lk_lock);
-	if (on)
-		pthread_join(u->lk_thread, NULL);
-	pthread_mutex_lock(&u->lk_lock);
-	u->lk_thread_on = false;
-	pthread_mutex_unlock(&u->lk_lock);
+	queue_stop(u, u->lk_q);
+	u->lk_q = NULL;
+}
+
+void lock_sb_stop(struct uvfs_sb *sb)
+{
+	if (sb->lk_q)
+		queue_stop(sb->u, sb->lk_q);
+	sb->lk_q = NULL;
 }
 
 int file_lock_async(struct file *f, const struct uvfs_cred *cred,
@@ -755,12 +841,24 @@ int file_lock_async(struct file *f, const struct uvfs_cred *cred,
 		pthread_mutex_unlock(&u->lk_lock);
 		return -EIO;
 	}
-	if (!u->lk_thread_on) {
-		if (pthread_create(&u->lk_thread, NULL, wait_thread, u) != 0) {
+	/* the driver's locks: the sb's own queue; the core's: the
+	 * instance's */
+	struct lk_queue *q = u->lk_q;
+	if (vp->sb->ops->lock) {
+		if (!vp->sb->lk_q)
+			vp->sb->lk_q = queue_new(u);
+		q = vp->sb->lk_q;
+	}
+	if (!q) {
+		pthread_mutex_unlock(&u->lk_lock);
+		return -ENOLCK;
+	}
+	if (!q->on) {
+		if (pthread_create(&q->thread, NULL, wait_thread, q) != 0) {
 			pthread_mutex_unlock(&u->lk_lock);
 			return -ENOLCK;
 		}
-		u->lk_thread_on = true;
+		q->on = true;
 	}
 	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 	w->f = f;
@@ -774,7 +872,7 @@ int file_lock_async(struct file *f, const struct uvfs_cred *cred,
 	deadline_in(&w->poll_at, POLL_MIN_MS);
 	w->poll_ms = 2 * POLL_MIN_MS;
 	atomic_store(&w->u, u);
-	cds_list_add_tail(&w->link, &u->lk_waits);
+	cds_list_add_tail(&w->link, &q->waits);
 	u->lk_nwaits++;
 	pthread_cond_broadcast(&u->lk_cv);
 	pthread_mutex_unlock(&u->lk_lock);

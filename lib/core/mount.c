@@ -146,6 +146,7 @@ static void sb_free(struct uvfs_sb *sb)
 	pthread_mutex_unlock(&u->types_lock);
 	if (free_type)
 		free(t);
+	lock_sb_stop(sb);
 	gate_destroy(&sb->gate);
 	dirlocks_destroy(sb);
 	pthread_cond_destroy(&sb->vc_cv);
