@@ -50,6 +50,10 @@
  *    and a hard mount's WRITE or LINK out when the connection was lost
  *    is not sent again after the reconnect found it so
  *    (test_nfs_rpc_stale.c);
+ *  - the writes a revoked file sent behind and the server did not
+ *    commit are dropped at the revoke: none is sent or committed later,
+ *    not by the release, nor by a later open's fsync after a new write
+ *    verifier (test_nfs_rpc_revoke.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -737,6 +741,7 @@ static void killed_while_sending(void **state)
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
 #include "test_nfs_rpc_stale.c"  /* handles that name another file */
+#include "test_nfs_rpc_revoke.c" /* a revoked file's writes behind */
 
 /* A server that answers each READ with 1 000 bytes at most (RFC 1813
  * allows a short READ anywhere: its eof says where the file ends): a
@@ -1170,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),
 		cmocka_unit_test(stale_hard_replay_link_not_sent),
+		cmocka_unit_test(revoke_drops_writes_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
