@@ -661,8 +661,7 @@ void nw_drop(struct nsb *s, struct node *n)
 	if (n->wr_out == 0)
 		n->wr_end = 0;
 	n->dirty = false;       /* its last release commits nothing */
-	n->st_valid = false;    /* its size may be the dropped writes' */
-	n->wgen++;
+	n->wgen++;              /* what was read ahead is old */
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_unlock(&n->wb_lock);
 }
