@@ -139,6 +139,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_during_close,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_tells_driver,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_on_killed_gate,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blocked_ops_free_workers,

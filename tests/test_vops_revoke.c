@@ -219,6 +219,53 @@ static void test_revoke_during_close(void **state)
 	assert_int_equal(uvfs_umount(R, "/m", 0), 0);
 }
 
+/* The driver is told of a revoke (its revoke op) before the release of
+ * each file still open on the revoked vnode, so that it can tell that
+ * release from a last close's and drop what it would send later (NFS:
+ * writes behind not committed).  A forced unmount tells it too; a close
+ * and a plain unmount do not.  Before, no driver could tell. */
+static void test_revoke_tells_driver(void **state)
+{
+	unsigned long rv0, rr0;
+	int fd, fd2;
+
+	(void)state;
+	mount_testfs("/m");
+	make_file("/m/f");
+	make_file("/m/g");
+	rv0 = testfs_revokes();
+	rr0 = testfs_revoked_releases();
+	fd = uvfs_open(R, "/m/g", O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(testfs_revokes(), rv0);
+	fd = uvfs_open(R, "/m/f", O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_revoke(R, "/m/f"), 0);
+	assert_int_equal(testfs_revokes(), rv0 + 1);
+	assert_int_equal(testfs_revoked_releases(), rr0 + 1);
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(testfs_revoked_releases(), rr0 + 1);
+	/* forced off with a file open: told of each vnode loaded */
+	fd2 = uvfs_open(R, "/m/g", O_RDWR, 0);
+	assert_true(fd2 >= 0);
+	assert_int_equal(uvfs_umount(R, "/m", UVFS_UMOUNT_FORCE), 0);
+	assert_int_equal(uvfs_close(R, fd2), 0);
+	assert_int_equal(uvfs_settle(U, 10000), 0);
+	assert_true(testfs_revokes() >= rv0 + 2);
+	assert_int_equal(testfs_revoked_releases(), rr0 + 2);
+	/* a plain unmount: none */
+	rv0 = testfs_revokes();
+	assert_int_equal(uvfs_mount(R, "testfs", "none", "/m",
+				    "deadline=200"), 0);
+	make_file("/m/h");
+	fd = uvfs_open(R, "/m/h", O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_close(R, fd), 0);
+	assert_int_equal(uvfs_umount(R, "/m", 0), 0);
+	assert_int_equal(testfs_revokes(), rv0);
+}
+
 /* ---- fallocate, SEEK_DATA, copy_file_range against revoke --------------- */
 
 struct copier {

@@ -35,6 +35,7 @@ struct tnode {
 	struct uvfs_sb *sb;
 	void *inner;                /* memfs's node */
 	struct tnode *prev, *next;  /* lock: live nodes */
+	bool revoked;               /* lock: its revoke op came */
 };
 
 struct tfh {
@@ -51,6 +52,7 @@ static struct tnode *nodes;         /* lock */
 static struct tfh *handles;         /* lock */
 static long nnodes, nhandles;       /* lock */
 static unsigned long nreleases, nreclaims; /* lock */
+static unsigned long nrevokes, nrevoked_releases;       /* lock */
 
 static pthread_mutex_t block_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
@@ -197,6 +199,22 @@ unsigned long testfs_releases(void)
 	return n;
 }
 
+unsigned long testfs_revokes(void)
+{
+	pthread_mutex_lock(&lock);
+	unsigned long n = nrevokes;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+unsigned long testfs_revoked_releases(void)
+{
+	pthread_mutex_lock(&lock);
+	unsigned long n = nrevoked_releases;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 unsigned long testfs_reclaims(void)
 {
 	pthread_mutex_lock(&lock);
@@ -284,6 +302,22 @@ static void t_reclaim(struct uvfs_sb *sb, void *priv)
 	M->reclaim(sb, n->inner);
 	memset(n, POISON, sizeof(*n));
 	free(n);
+}
+
+/* Once per dead node, before the releases of its open handles and its
+ * reclaim (fs.h). */
+static void t_revoke(struct uvfs_sb *sb, void *priv)
+{
+	struct tnode *n = N(priv, "revoke");
+
+	if (n->sb != sb)
+		die("revoke through another sb", n);
+	pthread_mutex_lock(&lock);
+	if (n->revoked)
+		die("revoke of a node twice", n);
+	n->revoked = true;
+	nrevokes++;
+	pthread_mutex_unlock(&lock);
 }
 
 /* ---- node operations: checked, then memfs's ---------------------------- */
@@ -410,6 +444,8 @@ static void t_release(struct uvfs_sb *sb, void *priv, void *fh)
 		h->next->prev = h->prev;
 	nhandles--;
 	nreleases++;
+	if (n->revoked)
+		nrevoked_releases++;
 	pthread_mutex_unlock(&lock);
 	if (M->release)
 		M->release(sb, n->inner, h->inner);
@@ -566,4 +602,5 @@ const struct uvfs_fstype_ops testfs_ops = {
 	.fallocate = t_fallocate,
 	.seek_data = t_seek_data,
 	.copy_range = t_copy_range,
+	.revoke = t_revoke,
 };

@@ -60,5 +60,9 @@ void testfs_set_flush_error(int err);
 /* How many releases and reclaims were checked (a test can see it ran). */
 unsigned long testfs_releases(void);
 unsigned long testfs_reclaims(void);
+/* Revoke ops so far (a node's vnode died: revoked, killed), and releases
+ * of handles whose node had its revoke op first. */
+unsigned long testfs_revokes(void);
+unsigned long testfs_revoked_releases(void);
 
 #endif /* UVFS_TESTFS_H */

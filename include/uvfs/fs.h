@@ -303,6 +303,19 @@ struct uvfs_fstype_ops {
 	 * Last in the table: added after the first release of the ABI. */
 	int (*lock)(struct uvfs_sb *sb, void *priv, void *fh, int cmd,
 		    struct uvfs_lock *lk);
+
+	/* The vnode of priv died (uvfs_revoke, its mount forced off, or
+	 * the driver's id found to name another file: docs/lifecycle.md),
+	 * and priv is being unloaded: called once, with no operation on it
+	 * in progress, before the releases of the files still open on it
+	 * (which are then no last closes) and its reclaim.  What the driver
+	 * keeps of it to send later (writes behind not yet committed) is
+	 * dropped here, never sent: the core tells their writers the data
+	 * may be lost (the dead file's close says EIO), and a failed
+	 * request never happens later (DESIGN invariant 11).  No I/O, no
+	 * wait for the server.  NULL: nothing kept.
+	 * Last in the table: added after lock. */
+	void (*revoke)(struct uvfs_sb *sb, void *priv);
 };
 
 /* Checks options for a mount of type: the core's own, then the type's

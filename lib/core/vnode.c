@@ -264,8 +264,9 @@ static void vn_free(struct vnode *vp)
 
 /* The first half of an unload, if this caller is the one to do it (the
  * vnode still VN_LOADED, cleared here under vc_lock): the name cache's
- * entries go, open files still attached have their driver handles
- * released, then the driver object.  No lock held on entry or return.
+ * entries go, a dead vnode's driver is told (revoke), open files still
+ * attached have their driver handles released, then the driver object.
+ * No lock held on entry or return.
  * => true if it was done here: the caller then counts it (sb->nlive--,
  * under vc_lock). */
 static bool vn_unload_driver(struct vnode *vp)
@@ -273,18 +274,24 @@ static bool vn_unload_driver(struct vnode *vp)
 	struct uvfs_sb *sb = vp->sb;
 	struct uvfs *u = sb->u;
 	void *priv = NULL;
-	bool mine;
+	bool mine, dead = false;
 
 	pthread_mutex_lock(&u->vc_lock);
 	mine = (vn_flags(vp) & VN_LOADED) != 0;
 	if (mine) {
 		VN_FLAGS_SET(vp, 0, VN_LOADED);
 		priv = vp->priv;
+		dead = vn_dead(vp);
 	}
 	pthread_mutex_unlock(&u->vc_lock);
 	if (!mine)
 		return false;
 	ncache_purge(vp);
+	/* Dead (revoked, killed, stale): the driver drops what it keeps to
+	 * send later before the releases below, which are no last closes
+	 * (fs.h, revoke). */
+	if (dead && sb->ops->revoke)
+		sb->ops->revoke(sb, priv);
 
 	/* One file at a time, its handle released with the stripe dropped
 	 * (a stripe is never held across a driver call).  Once detached

@@ -509,6 +509,19 @@ static void nv_release(struct uvfs_sb *sb, void *priv, void *fhp)
 	free(h);
 }
 
+/* The file's vnode died (revoked, the mount forced off, or its fileid
+ * now another file's), before the releases of the files still open on
+ * it: what it sent behind and the server has not committed is dropped,
+ * and those releases commit nothing, so none of it is sent or committed
+ * later (the core told its writers it may be lost: the dead file closes
+ * with EIO).  Before, it stayed with the node: a later open of the file
+ * found it, and its fsync committed it, or sent it again after a new
+ * write verifier (test_nfs_rpc revoke_drops_writes_behind). */
+static void nv_revoke(struct uvfs_sb *sb, void *priv)
+{
+	nw_drop(S(sb), priv);
+}
+
 static ssize_t nv_read(struct uvfs_sb *sb, void *priv, void *fhp, void *buf,
 		       size_t n, off_t off)
 {
@@ -778,6 +791,7 @@ const struct uvfs_fstype_ops uvfs_nfs_ops = {
 	.fsync = nv_fsync,
 	.flush = nv_flush,
 	.readdir = nv_readdir,
+	.revoke = nv_revoke,
 };
 
 int uvfs_nfs_register(struct uvfs *u)

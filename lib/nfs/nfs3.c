@@ -386,6 +386,12 @@ ssize_t n3_write_end(struct n3wpend *p, const struct timespec *dl,
 	return r;
 }
 
+void n3_write_drop(struct n3wpend *p)
+{
+	n3c_abandon(&p->w);
+	free(p);
+}
+
 int n3_read_start(struct n3 *n, const struct fh3 *fh, uint32_t cnt,
 		  uint64_t off, struct n3rpend **out)
 {

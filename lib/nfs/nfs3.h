@@ -150,6 +150,10 @@ int n3_write_start(struct n3 *c, const struct fh3 *fh, const void *buf,
 		   uint32_t cnt, uint64_t off, struct n3wpend **out);
 ssize_t n3_write_end(struct n3wpend *w, const struct timespec *dl,
 		     uint64_t *verf, struct n3attr *after);
+/* Or given up on without waiting (its file revoked): its reply dropped
+ * when it comes, never sent again (not after a loss, not after a
+ * JUKEBOX). */
+void n3_write_drop(struct n3wpend *w);
 /* A READ of cnt bytes at off sent now (read-ahead, ra.c), its reply
  * waited for by n3_read_end by the deadline of the caller who wants it
  * (c), into buf (cnt bytes): the bytes read, *eof, *attr, or an error

@@ -585,6 +585,11 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen);
 /* n's count of write-behind errors now (an open file reports those after
  * it). */
 uint64_t nw_errseq(struct node *n);
+/* Drops what n sent behind and the server has not committed, without
+ * waiting: the WRITEs in flight given up (never sent again), the kept
+ * ones freed, the background COMMIT given up, n no longer dirty (its
+ * last release commits nothing).  Its file was revoked (nv_revoke). */
+void nw_drop(struct nsb *s, struct node *n);
 /* Waits for what is still in flight and drops what is kept (the node's
  * end; the connection must still be there). */
 void nw_fini(struct node *n);

@@ -17,8 +17,10 @@
  *   lost and replayable: again (admit_call: not if its target is gone)
  *   decode: zdr_*3res out of the reply's own copy, in the caller's thread
  *
- * reply_locked (under the session's lock) only checks the reply header:
- * its XID is the call's, accepted or denied, where the results start.
+ * A frame with a call's tag but another XID is not its reply
+ * (h_reply_ours_locked): dropped, the call waits on.  reply_locked
+ * (under the session's lock) only checks the reply header: its XID is
+ * the call's, accepted or denied, where the results start.
  * The results are decoded by the caller after the wait, outside any lock.
  *
  * Locks: the session's (rs_session.lock) for everything the session
@@ -75,7 +77,9 @@ struct nconn {
 /* A call's own data while out (rs_req.pd; the caller's memory). */
 struct nreq {
 	struct nrpc *c;
-	uint32_t xid;           /* written by pack, before the send */
+	_Atomic uint32_t xid;   /* written by pack, before the send, and
+				 * read by the reply's dispatch (a stray
+				 * reply on the tag may come meanwhile) */
 	uint32_t res_off;       /* reply_locked: where the results start */
 	int rpc_err;            /* ... 0 or the RPC-level refusal */
 };
@@ -306,7 +310,7 @@ static int h_reply_locked(struct rs_session *s, struct rs_req *rq)
 		blen = defragment(f, rq->reply_len);
 	}
 	r = parse_reply(f + 4, blen, &xid, &off);
-	if (r == -EBADMSG || xid != nr->xid)
+	if (r == -EBADMSG || xid != atomic_load(&nr->xid))
 		return -EIO;
 	if (r == 0 && rq->borrowed && nr->c->res_fn)
 		return -ENOMEM;         /* the results need the bytes */
@@ -339,7 +343,23 @@ static bool h_bad_frame_locked(struct rs_session *s, struct rs_req *rq,
 	const struct nreq *nr = rq->pd;
 
 	(void)s;
-	return nr && have >= 8 && get32(buf + 4) == nr->xid;
+	return nr && have >= 8 && get32(buf + 4) == atomic_load(&nr->xid);
+}
+
+/* A frame with rq's tag is rq's reply only with rq's XID (the first
+ * fragment holds it: h_reply_tag).  Another XID is a reply to no call
+ * out (a server's duplicate, a stray answer to an earlier call on the
+ * tag): RFC 5531 drops it, and the call waits on for its own answer.
+ * Before, such a frame failed the call (-EIO) and freed its tag, and the
+ * call's own answer was then dropped, or failed the next call on the
+ * tag (test_nfs_rpc stray_xid). */
+static bool h_reply_ours_locked(struct rs_session *s, const struct rs_req *rq,
+				const uint8_t *frame, uint32_t size)
+{
+	const struct nreq *nr = rq->pd;
+
+	(void)s;
+	return !nr || (size >= 8 && get32(frame + 4) == atomic_load(&nr->xid));
 }
 
 static const struct rs_proto rpc_proto = {
@@ -348,6 +368,7 @@ static const struct rs_proto rpc_proto = {
 	.reply_locked = h_reply_locked,
 	.pack_probe = h_pack_probe,
 	.bad_frame_locked = h_bad_frame_locked,
+	.reply_ours_locked = h_reply_ours_locked,
 	/* no cancel: RPC has none; a call past its deadline is ended by
 	 * the abortive cut (the session's rule when no cancel can go) */
 };
@@ -377,8 +398,10 @@ static ssize_t pack_call(void *arg, uint16_t tag, uint8_t *buf, size_t cap)
 	if (cap != c->flen)
 		return -1;
 	memcpy(buf, c->frame, c->flen);
-	nr->xid = next_xid(tag);
-	put32(buf + 4, nr->xid);
+	uint32_t xid = next_xid(tag);
+
+	atomic_store(&nr->xid, xid);
+	put32(buf + 4, xid);
 	return (ssize_t)c->flen;
 }
 
@@ -931,6 +954,8 @@ void nc_stats(struct nconn *nc, struct nc_stats *out)
 	out->replays = s->replays;
 	out->unreachable = s->unreachable;
 	out->probes = s->probes;
+	out->strays = s->strays;
+	out->unsolicited = s->unsolicited;
 	out->inflight = s->nused;
 	out->last_error = -s->last_err;
 	out->last_loss = s->lost_wall;

@@ -171,6 +171,9 @@ struct nc_stats {
 	const char *state;      /* rs_state_display's */
 	unsigned long calls, timeouts, losses, reconnects, replays;
 	unsigned long unreachable, probes;
+	unsigned long strays;   /* replies with a call's tag and another
+				 * XID, dropped */
+	unsigned long unsolicited;      /* replies to no call out */
 	unsigned inflight;
 	int last_error;         /* errno, or 0 */
 	time_t last_loss;

@@ -38,9 +38,14 @@
  * fsync's or close's COMMIT, which gives the background one up without
  * waiting, tries again and reports).
  *
+ * A revoke (nv_revoke: the core's revoke op, before the releases of the
+ * files still open) drops what is not committed (nw_drop): the kept
+ * wbufs freed, those in flight and the background COMMIT given up, the
+ * node not dirty, so that none of it is sent or committed later.
+ *
  * Owns struct wbuf (one WRITE: from nw_write to its commit, its failure,
- * or the node's end, nw_fini).  Its state (enum wb_state, changed only by
- * wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
+ * a revoke, nw_drop, or the node's end, nw_fini).  Its state (enum
+ * wb_state, changed only by wb_set): OUT (sent, its reply not yet waited for) -> KEPT (answered,
  * its verifier known) -> DONE (committed: freed at the next sweep); OUT
  * -> DONE (it failed: its error latched); KEPT -> OUT (the COMMIT's
  * verifier was another: sent again).  One answered short keeps the bytes
@@ -629,6 +634,37 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen)
 	return e ? e : r;
 }
 
+void nw_drop(struct nsb *s, struct node *n)
+{
+	unsigned out = 0;
+
+	pthread_mutex_lock(&n->wb_lock);
+	if (n->wb_commit) {
+		n3_commit_drop(n->wb_commit);   /* not waited for */
+		n->wb_commit = NULL;
+	}
+	while (n->wb_head) {
+		struct wbuf *w = n->wb_head;
+		n->wb_head = w->next;
+		if (w->st == WB_OUT) {
+			/* its answer dropped when it comes; not sent again
+			 * after a loss or a JUKEBOX */
+			n3_write_drop(w->pend);
+			out++;
+		}
+		free(w);
+	}
+	n->wb_out = 0;
+	n->wb_out_bytes = n->wb_kept = 0;
+	pthread_mutex_lock(&s->lock);
+	n->wr_out -= out;
+	if (n->wr_out == 0)
+		n->wr_end = 0;
+	n->dirty = false;       /* its last release commits nothing */
+	n->wgen++;              /* what was read ahead is old */
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&n->wb_lock);
+}
 
 void nw_fini(struct node *n)
 {

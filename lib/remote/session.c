@@ -341,6 +341,13 @@ static void dispatch(struct rs_session *c, const uint8_t *frame,
 			rs_req_free(c, rq);
 			break;
 		}
+		if (c->proto->reply_ours_locked &&
+		    !c->proto->reply_ours_locked(c, rq, frame, size)) {
+			/* another request's reply on its tag (RFC 5531: a
+			 * reply to no call out is dropped): rq waits on */
+			c->strays++;
+			break;
+		}
 		if (rq->cancel) {
 			/* its reply beat the cancel's: its tag stays taken
 			 * until the cancel's answer (tag_fenced) */

@@ -133,6 +133,16 @@ struct rs_proto {
 	 * after the reconnect, to be answered so again).  None: all lost. */
 	bool (*bad_frame_locked)(struct rs_session *s, struct rs_req *rq,
 				 const uint8_t *buf, size_t have);
+	/* Optional.  Is frame (size bytes, whose tag reply_tag found call
+	 * rq's) rq's own reply, or one to another request that had the
+	 * tag (a server's duplicate, a stray reply to an earlier call)?
+	 * Not rq's: dropped (counted in strays), rq waits on for its own
+	 * by its deadline.  None: every frame with the tag is rq's.  Not
+	 * asked for a call given up (rs_call_abandon: rq->pd may be gone):
+	 * any frame on its tag ends it. */
+	bool (*reply_ours_locked)(struct rs_session *s,
+				  const struct rs_req *rq,
+				  const uint8_t *frame, uint32_t size);
 };
 
 struct rs_session {
@@ -192,7 +202,7 @@ struct rs_session {
 	_Atomic uint64_t sgen;  /* written under lock: session generation */
 	pthread_cond_t sup_cv;  /* wakes the supervisor */
 	int pidfd;              /* the server's, or -1: the reader polls it */
-	unsigned long unsolicited, bad_replies, timeouts, probes;
+	unsigned long unsolicited, strays, bad_replies, timeouts, probes;
 	unsigned long losses, replays, unreachable;
 	int last_err;           /* why the last loss (-errno) */
 	struct timespec lost_at;        /* a recovery began (monotonic) */

@@ -36,6 +36,8 @@
  *    next open; cache=loose asks nothing for an open, fstat and stat of a
  *    name it knows until this mount changes something; cache=none asks
  *    at every getattr;
+ *  - a revoked file's write behind not committed: nothing sent at the
+ *    revoke, nor by a later open's fsync;
  *  - read-ahead: 8 MiB read in 128 KiB calls costs a few requests, not
  *    64, comes back exact, and a write through the mount in the middle
  *    is seen by the reads after it;
@@ -267,6 +269,7 @@ int main(void)
 		T(test_read_ahead_window),
 		T(test_write_behind),
 		T(test_commit_behind),
+		T(test_revoke_write_behind),
 		T(test_append_together),
 		T(test_rename_target),
 		T(test_forced_unmount_in_partition),

@@ -2,10 +2,77 @@
  * test_nfs_io.c - data through the "nfs" type: 64 MiB in many requests
  * at once, read-ahead across calls, and writes behind (fsync, a server
  * restarted before the COMMIT, a WRITE lost on a soft mount, a forced
- * unmount with writes in flight), and appends from two open files.
+ * unmount with writes in flight, a revoked file's writes not committed),
+ * and appends from two open files.
  * Included by test_nfs.c (it uses that file's instance, fixture and
  * helpers); not a program of its own.
  */
+
+/* Revokes path (written through fd, the WRITEs answered), closes fd
+ * (its answer), then opens, fsyncs and closes path again: the requests
+ * the revoke and the close sent, and those of the later open's. */
+static void revoke_reopen(const char *t, const char *path, int fd,
+			  int close_says, unsigned long *at_revoke,
+			  unsigned long *reopen)
+{
+	unsigned long c0 = calls_of(t), c1;
+
+	assert_int_equal(uvfs_revoke(C, path), 0);
+	assert_int_equal(uvfs_close(C, fd), close_says);
+	usleep(300 * 1000);     /* a COMMIT sent, not waited for, is out */
+	c1 = calls_of(t);
+	*at_revoke = c1 - c0;
+	fd = uvfs_open(C, path, O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_close(C, fd), 0);
+	usleep(300 * 1000);
+	*reopen = calls_of(t) - c1;
+}
+
+/* A revoked file's writes behind that the server answered and did not
+ * commit are never committed or sent later (DESIGN invariant 11: its
+ * writer's close says EIO).  The revoke and the close send nothing (the
+ * revoke's release of the open file is no last close), and a later
+ * open, fsync and close of the file cost what they cost on a file
+ * revoked with nothing kept: no COMMIT, no WRITE.  Before, the revoke's
+ * release sent a COMMIT, and the later fsync another. */
+static void test_revoke_write_behind(void **state)
+{
+	char t[32], p[64], q[64], buf[4096];
+	unsigned long clean_rv, clean_re, rv, re;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	memset(buf, 'v', sizeof(buf));
+	mount_new(t, sizeof(t), SOURCE, "timeout=20000");
+	snprintf(p, sizeof(p), "%s/rv", t);
+	snprintf(q, sizeof(q), "%s/rq", t);
+	/* a file revoked with nothing kept: committed first */
+	fd = uvfs_open(C, q, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(uvfs_fsync(C, fd), 0);
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	revoke_reopen(t, q, fd, 0, &clean_rv, &clean_re);
+	/* one with a write behind answered (fstat waits for it), kept */
+	fd = uvfs_open(C, p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_write(C, fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(uvfs_fstat(C, fd, &st), 0);
+	assert_int_equal(st.st_size, sizeof(buf));
+	revoke_reopen(t, p, fd, -EIO, &rv, &re);
+	printf("a revoked file's write behind not committed: %lu requests "
+	       "at the revoke and close, %lu for a later open, fsync and "
+	       "close (nothing kept: %lu, %lu)\n", rv, re, clean_rv,
+	       clean_re);
+	assert_int_equal(rv, clean_rv);
+	assert_int_equal(re, clean_re);
+	assert_int_equal(uvfs_unlink(C, p), 0);
+	assert_int_equal(uvfs_unlink(C, q), 0);
+	umount_at(t, 0);
+}
 
 /* Large reads and writes go out as many requests at once: the data must
  * come back exactly, whatever the order of the replies.  Prints the rates

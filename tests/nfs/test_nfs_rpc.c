@@ -9,8 +9,11 @@
  *    at most 16 groups (a caller with 20 sends 16); none given: root;
  *  - a denied call (AUTH_ERROR) is -EACCES;
  *  - a reply whose XID is not the call's (its low bits, the session's
- *    tag, the same) is refused (-EIO); the XIDs of 70 000 calls on one
- *    connection are all different;
+ *    tag, the same: a server's duplicate, a stray) is dropped and the
+ *    call waits on: its own answer, after, is its result, and the next
+ *    calls are unaffected; with no answer of its own it is -ETIMEDOUT
+ *    at its deadline; the XIDs of 70 000 calls on one connection are
+ *    all different;
  *  - replies no server can rightly give are -EIO, never a crash, a hang
  *    or a storm of reconnects (test_nfs_rpc_attr.c): a handle whose
  *    length runs past the reply (near 2^31 and more), a reply larger
@@ -47,6 +50,10 @@
  *    and a hard mount's WRITE or LINK out when the connection was lost
  *    is not sent again after the reconnect found it so
  *    (test_nfs_rpc_stale.c);
+ *  - the writes a revoked file sent behind and the server did not
+ *    commit are dropped at the revoke: none is sent or committed later,
+ *    not by the release, nor by a later open's fsync after a new write
+ *    verifier (test_nfs_rpc_revoke.c);
  *  - a write behind's error reaches each open file that was open when it
  *    came, once, at its fsync or close (not only the first to ask), and
  *    fails the writes through it until then;
@@ -209,8 +216,45 @@ static void refusals(void **state)
 	(void)state;
 	atomic_store(&mode, M_DENY);
 	assert_int_equal(getattr(nc, NULL, &res, 5000), -EACCES);
+	atomic_store(&mode, M_OK);
+	assert_int_equal(getattr(nc, NULL, &res, 5000), 0);
+	nconn_free(nc);
+}
+
+/* A reply with a call's tag but another XID (a server's duplicate, a
+ * stray answer to an earlier call on the tag) is not the call's: RFC
+ * 5531 drops it, and the call waits on for its own answer.  Before, it
+ * failed the call with -EIO and freed its tag (this test's first call
+ * was -EIO; refusals expected that), and the call's own answer, after,
+ * was dropped or failed the next call on the tag. */
+static void stray_xid(void **state)
+{
+	struct nconn *nc = connect_to(5000);
+	GETATTR3res res;
+	struct timespec t0, t1;
+	struct nc_stats st;
+
+	(void)state;
 	atomic_store(&mode, M_BADXID);
-	assert_int_equal(getattr(nc, NULL, &res, 5000), -EIO);
+	/* getattr checks the answer is the file's (the stray says
+	 * NFS3ERR_IO) */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(getattr(nc, NULL, &res, 5000), 0);
+	nc_stats(nc, &st);
+	assert_int_equal(st.strays, 3);
+	atomic_store(&mode, M_OK);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(getattr(nc, NULL, &res, 5000), 0);
+	nc_stats(nc, &st);
+	assert_int_equal(st.strays, 3);
+	assert_int_equal(st.unsolicited, 0);
+	/* no answer of its own: its deadline, not the stray, ends it */
+	atomic_store(&mode, M_STRAY);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(getattr(nc, NULL, &res, 400), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 350);
 	atomic_store(&mode, M_OK);
 	assert_int_equal(getattr(nc, NULL, &res, 5000), 0);
 	nconn_free(nc);
@@ -697,6 +741,7 @@ static void killed_while_sending(void **state)
 #include "test_nfs_rpc_silly.c"  /* the REMOVE at the last close */
 #include "test_nfs_rpc_attr.c"   /* attributes out of order */
 #include "test_nfs_rpc_stale.c"  /* handles that name another file */
+#include "test_nfs_rpc_revoke.c" /* a revoked file's writes behind */
 
 /* A server that answers each READ with 1 000 bytes at most (RFC 1813
  * allows a short READ anywhere: its eof says where the file ends): a
@@ -1091,6 +1136,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fragments_and_credentials),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(stray_xid),
 		cmocka_unit_test(xids_not_reused),
 		cmocka_unit_test(silent_server_is_fenced),
 		cmocka_unit_test(jukebox_asked_again),
@@ -1129,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(stale_release_sends_nothing),
 		cmocka_unit_test(stale_hard_replay_not_sent),
 		cmocka_unit_test(stale_hard_replay_link_not_sent),
+		cmocka_unit_test(revoke_drops_writes_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,7 +25,12 @@
  * GETATTRs that come.
  */
 
-enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF };
+/* M_BADXID: each call is answered first by a reply with its tag (the
+ * XID's low bits) and another XID, as a server's duplicate or a stray
+ * answer to an earlier call would be, saying NFS3ERR_IO, then by its
+ * own answer; M_STRAY: by that stray reply alone. */
+enum mode { M_OK, M_FRAG, M_DENY, M_BADXID, M_SILENT, M_JUKEBOX, M_DEAF,
+	    M_STRAY };
 
 static int lfd = -1, port;             /* the server thread's, after setup */
 static _Atomic bool refusing;           /* the server closes its listener
@@ -734,7 +739,7 @@ static size_t make_answer(uint32_t xid, uint32_t proc, const uint8_t *args,
 		    : io && n > 0 ? io_res(proc, args, n, busy, res, cap)
 		    : dir && n > 0 ? dir_res(proc, args, n, busy, res, cap)
 		    : 0;
-	size_t bl = reply_body(out + 4, m == M_BADXID ? xid ^ 0x10000u : xid,
+	size_t bl = reply_body(out + 4, xid,
 			       m == M_DENY && proc == 1, res, rl);
 	free(res);
 	*outp = out;
@@ -921,7 +926,15 @@ static void serve(int fd)
 				atomic_store(&lag_max, lg->n);
 			continue;
 		}
-		send_reply(sc, out, bl, m);
+		if (m == M_BADXID || m == M_STRAY) {
+			/* another XID, the same tag: NFS3ERR_IO */
+			uint8_t so[4 + 64], st[4] = { 0, 0, 0, NFS3ERR_IO };
+			size_t sl = reply_body(so + 4, xid ^ 0x10000u, false,
+					       st, 4);
+			send_reply(sc, so, sl, M_OK);
+		}
+		if (m != M_STRAY)
+			send_reply(sc, out, bl, m);
 		free(out);
 	}
 	lag_flush(sc, lg);      /* on the ended link: nobody reads them */
