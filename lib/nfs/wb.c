@@ -634,28 +634,44 @@ int nw_commit(struct nsb *s, struct n3 *c, struct node *n, uint64_t *seen)
 	return e ? e : r;
 }
 
-void nw_drop(struct nsb *s, struct node *n)
+/* => n->wb_lock held.  Empties n's writes behind and its COMMIT (not
+ * waited for).  A WRITE in flight is given up (drop: its answer dropped
+ * when it comes, never sent again after a loss or a JUKEBOX) or waited
+ * for (its deadline bounds the wait, a JUKEBOX asked again too; at an
+ * unmount after a forced one the session ends it at once).  => how many
+ * were in flight. */
+static unsigned wb_empty_locked(struct node *n, bool drop)
 {
 	unsigned out = 0;
 
-	pthread_mutex_lock(&n->wb_lock);
 	if (n->wb_commit) {
-		n3_commit_drop(n->wb_commit);   /* not waited for */
+		n3_commit_drop(n->wb_commit);
 		n->wb_commit = NULL;
 	}
 	while (n->wb_head) {
 		struct wbuf *w = n->wb_head;
 		n->wb_head = w->next;
 		if (w->st == WB_OUT) {
-			/* its answer dropped when it comes; not sent again
-			 * after a loss or a JUKEBOX */
-			n3_write_drop(w->pend);
+			if (drop) {
+				n3_write_drop(w->pend);
+			} else {
+				struct n3attr a;
+				uint64_t verf;
+				n3_write_end(w->pend, NULL, &verf, &a);
+			}
 			out++;
 		}
 		free(w);
 	}
 	n->wb_out = 0;
 	n->wb_out_bytes = n->wb_kept = 0;
+	return out;
+}
+
+void nw_drop(struct nsb *s, struct node *n)
+{
+	pthread_mutex_lock(&n->wb_lock);
+	unsigned out = wb_empty_locked(n, true);
 	pthread_mutex_lock(&s->lock);
 	n->wr_out -= out;
 	if (n->wr_out == 0)
@@ -669,24 +685,6 @@ void nw_drop(struct nsb *s, struct node *n)
 void nw_fini(struct node *n)
 {
 	pthread_mutex_lock(&n->wb_lock);
-	if (n->wb_commit) {
-		n3_commit_drop(n->wb_commit);   /* not waited for */
-		n->wb_commit = NULL;
-	}
-	while (n->wb_head) {
-		struct wbuf *w = n->wb_head;
-		n->wb_head = w->next;
-		if (w->st == WB_OUT) {
-			/* its deadline bounds the wait (a JUKEBOX asked
-			 * again too); at an unmount after a forced one, the
-			 * session ends it at once */
-			struct n3attr a;
-			uint64_t verf;
-			n3_write_end(w->pend, NULL, &verf, &a);
-		}
-		free(w);
-	}
-	n->wb_out = 0;
-	n->wb_out_bytes = n->wb_kept = 0;
+	wb_empty_locked(n, false);
 	pthread_mutex_unlock(&n->wb_lock);
 }
