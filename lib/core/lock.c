@@ -95,6 +95,23 @@ struct uvfs_lock_wait {
 #define POLL_MIN_MS     10
 #define POLL_MAX_MS     200
 
+/* A queue of asynchronous waits and the thread that tries them: the
+ * core's (u->lk_q: locks the core keeps, whose tries never leave the
+ * process), and one per superblock whose driver keeps its locks
+ * (sb->lk_q: each try asks the file server, and takes up to its
+ * deadline, or longer on a hard mount: a server that does not answer
+ * holds up its own mount's waits, no other's).  All of them sleep on
+ * u->lk_cv and are kicked together (lk_seq). */
+struct lk_queue {
+	struct uvfs *u;                 /* const */
+	struct cds_list_head waits;     /* u->lk_lock: oldest first */
+	pthread_t thread;               /* u->lk_lock, with on: */
+	bool on;                        /* u->lk_lock: made (its first
+					   wait) */
+	bool stop;                      /* u->lk_lock: join me (lock_stop,
+					   lock_sb_stop) */
+};
+
 static struct lk_queue *queue_new(struct uvfs *u);
 
 int lock_init(struct uvfs *u)
@@ -107,7 +124,12 @@ int lock_init(struct uvfs *u)
 
 void lock_fini(struct uvfs *u)
 {
-	UVFS_VERIFY(u->lk_nwaits == 0 && !u->lk_q);
+	UVFS_VERIFY(u->lk_nwaits == 0);
+	if (u->lk_q) {          /* no lock_stop: uvfs_new failed */
+		UVFS_VERIFY(!u->lk_q->on);
+		free(u->lk_q);
+		u->lk_q = NULL;
+	}
 	pthread_cond_destroy(&u->lk_cv);
 	pthread_mutex_destroy(&u->lk_lock);
 }
@@ -596,23 +618,6 @@ int file_unlock_owner(struct file *f, uint64_t owner, int flock)
 }
 
 /* ---- asynchronous waits ------------------------------------------------ */
-
-/* A queue of asynchronous waits and the thread that tries them: the
- * core's (u->lk_q: locks the core keeps, whose tries never leave the
- * process), and one per superblock whose driver keeps its locks
- * (sb->lk_q: each try asks the file server, and takes up to its
- * deadline, or longer on a hard mount: a server that does not answer
- * holds up its own mount's waits, no other's).  All of them sleep on
- * u->lk_cv and are kicked together (lk_seq). */
-struct lk_queue {
-	struct uvfs *u;                 /* const */
-	struct cds_list_head waits;     /* u->lk_lock: oldest first */
-	pthread_t thread;               /* u->lk_lock, with on: */
-	bool on;                        /* u->lk_lock: made (its first
-					   wait) */
-	bool stop;                      /* u->lk_lock: join me (lock_stop,
-					   lock_sb_stop) */
-};
 
 static struct lk_queue *queue_new(struct uvfs *u)
 {

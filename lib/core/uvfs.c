@@ -100,6 +100,7 @@ fail_ncache:
 fail_vcache:
 	vcache_fini(u);
 fail:
+	lock_fini(u);
 	free(u);
 	return err;
 }
