@@ -12,7 +12,8 @@
  * libfuse's option parser, as libfuse's own file systems do:
  *
  *   ours       allow_other, xattr, writeback, wb_limit=system|fuse|SIZE,
- *              max_threads=N, idle_threads=N, clone_fd, splice,
+ *              max_threads=N, idle_threads=N, mount_threads=N, clone_fd,
+ *              splice,
  *              root=SPEC, socket=PATH, mtab=FILE, debug, foreground
  *   the kernel's mount flags, passed on to the FUSE mount: ro, rw, nosuid,
  *              suid, nodev, dev, noexec, exec, sync, async, dirsync,
@@ -40,6 +41,7 @@ enum {
 	KEY_FG, KEY_DEBUG, KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_XATTR,
 	KEY_WRITEBACK, KEY_CLONE_FD, KEY_SPLICE, KEY_WB_LIMIT, KEY_MAX_THREADS,
 	KEY_IDLE_THREADS,
+	KEY_MOUNT_THREADS,
 	KEY_KERNEL, KEY_IGNORE,
 };
 
@@ -72,6 +74,7 @@ static const struct fuse_opt opts[] = {
 	FUSE_OPT_KEY("wb_limit=", KEY_WB_LIMIT),
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	FUSE_OPT_KEY("idle_threads=", KEY_IDLE_THREADS),
+	FUSE_OPT_KEY("mount_threads=", KEY_MOUNT_THREADS),
 	FUSE_OPT_KEY("ro", KEY_KERNEL), FUSE_OPT_KEY("rw", KEY_KERNEL),
 	FUSE_OPT_KEY("nosuid", KEY_KERNEL), FUSE_OPT_KEY("suid", KEY_KERNEL),
 	FUSE_OPT_KEY("nodev", KEY_KERNEL), FUSE_OPT_KEY("dev", KEY_KERNEL),
@@ -186,6 +189,10 @@ static int proc(void *data, const char *arg, int key,
 		return 0;
 	case KEY_IDLE_THREADS:
 		if (parse_count(arg, 100000, &a->idle_threads))
+			return bad_value(st, arg, "a count from 1 is expected");
+		return 0;
+	case KEY_MOUNT_THREADS:
+		if (parse_count(arg, 100000, &a->mount_threads))
 			return bad_value(st, arg, "a count from 1 is expected");
 		return 0;
 	case KEY_KERNEL: return add_kernel(a, arg) ? -1 : 0;

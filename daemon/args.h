@@ -16,6 +16,7 @@ struct uvfsd_args {
 	int foreground, debug, allow_other, xattr, writeback;
 	int clone_fd, splice;   /* the session's knobs (docs/fuse.md) */
 	unsigned max_threads, idle_threads;     /* 0: the defaults */
+	unsigned mount_threads;                 /* 0: the default */
 	/* the writeback cache's dirty limits: WB_LIMIT_SYSTEM (default),
 	 * WB_LIMIT_FUSE, or WB_LIMIT_BYTES with wb_limit_bytes */
 	int wb_limit, wb_limit_set;

@@ -95,6 +95,8 @@ static void usage(FILE *f)
 "                     of 1%% (fuse), or at most SIZE bytes\n"
 "  -o max_threads=N   worker threads at most (64)\n"
 "  -o idle_threads=N  idle workers kept (8)\n"
+"  -o mount_threads=N workers inside one mount's requests at most\n"
+"                     (a quarter of max_threads)\n"
 "  -o clone_fd        a /dev/fuse descriptor per worker\n"
 "  -o splice          splice request and reply data (libfuse's)\n"
 "  -o root=SPEC,socket=PATH,mtab=FILE   as the options above\n"
@@ -427,6 +429,7 @@ int main(int argc, char **argv)
 	fcfg.writeback = writeback;
 	fcfg.max_threads = args.max_threads;
 	fcfg.idle_threads = args.idle_threads;
+	fcfg.mount_threads = args.mount_threads;
 	fcfg.clone_fd = args.clone_fd;
 	fcfg.splice = args.splice;
 	fcfg.mount_opts = args.kernel_opts;

@@ -293,6 +293,10 @@ int uvfs_fuse_new(struct uvfs *u, const struct uvfs_fuse_config *cfg,
 	uf->idle_threads = cfg->idle_threads ? cfg->idle_threads : 8;
 	if (uf->idle_threads > uf->max_threads)
 		uf->idle_threads = uf->max_threads;
+	uf->mount_threads = cfg->mount_threads ? cfg->mount_threads
+					       : uf->max_threads / 4;
+	if (uf->mount_threads < 1)
+		uf->mount_threads = 1;
 	uf->clone_fd = cfg->clone_fd;
 	uf->splice = cfg->splice;
 	uf->writeback = cfg->writeback;
@@ -409,9 +413,17 @@ out_free:
 
 int uvfs_fuse_loop(struct uvfs_fuse *uf)
 {
-	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	struct fuse_loop_config *lc;
 	int ret;
 
+	if (!uf->clone_fd) {    /* ours: a mount's share of the workers */
+		ret = loop_run(uf);
+		atomic_store(&uf->loop_done, true);
+		return ret;
+	}
+	/* libfuse's (its channels per worker are not in its public API):
+	 * no share per mount */
+	lc = fuse_loop_cfg_create();
 	if (!lc)
 		return -ENOMEM;
 	fuse_loop_cfg_set_max_threads(lc, uf->max_threads);

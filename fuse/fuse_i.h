@@ -100,6 +100,7 @@ struct uvfs_fuse {
 	struct uvfs_node *root;          /* our own hold */
 	char *mountpoint;
 	unsigned max_threads, idle_threads;     /* const */
+	unsigned mount_threads;          /* const: loop.c */
 	int clone_fd;                    /* const */
 	int splice;                      /* asked for (-o splice); const */
 	unsigned want;                   /* conn->want after op_init; const */
@@ -336,5 +337,9 @@ int locks_at_close(struct fuse_file_info *fi);
 /* The session ends: every lock wait is cancelled and answered (EINTR);
  * returns once none is left. */
 void lk_drain(struct uvfs_fuse *uf);
+
+/* loop.c: the session's workers, at most uf->mount_threads of them inside
+ * one mount's requests; until the session ends.  => 0 or -errno. */
+int loop_run(struct uvfs_fuse *uf);
 
 #endif

@@ -30,6 +30,9 @@ struct uvfs_fuse_config {
 				     (-o writeback, docs/fuse.md) */
 	unsigned max_threads;     /* worker threads (default 64) */
 	unsigned idle_threads;    /* idle workers kept (default 8) */
+	unsigned mount_threads;   /* workers inside one mount's requests at
+				     most (default a quarter of
+				     max_threads, at least 1): loop.c */
 	int clone_fd;             /* a /dev/fuse descriptor per worker */
 	int splice;               /* libfuse's splice for request and reply
 				     data (FUSE_CAP_SPLICE_*) */

@@ -430,6 +430,10 @@ int uvfs_node_getattr(struct uvfs_ctx *ctx, struct uvfs_node *node,
  * it likes, since every change either comes through the front end itself
  * or is announced (mount, unmount, revoke, the change hook). */
 int uvfs_node_exclusive(const struct uvfs_node *node);
+/* The id of the mount the node is in (uvfs_mount_info.id; never reused):
+ * a front end may count its requests per mount with it (uvfsd keeps one
+ * file server that hangs from holding every thread it has). */
+uint64_t uvfs_node_mount_id(const struct uvfs_node *node);
 /* One front end per instance may keep a word on each node: its own record
  * of the node, found from the node in O(1) (FUSE's: the kernel's lookup
  * count), where a table keyed by the node's address would cost a hash

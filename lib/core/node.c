@@ -168,6 +168,11 @@ int uvfs_node_exclusive(const struct uvfs_node *nd)
 	return !(nd->path.vp->sb->ops->flags & UVFS_FS_NO_NAMECACHE);
 }
 
+uint64_t uvfs_node_mount_id(const struct uvfs_node *nd)
+{
+	return nd->path.mnt->id;
+}
+
 int uvfs_node_owner_claim(struct uvfs *u, const void *who)
 {
 	const void *none = NULL;
