@@ -46,7 +46,7 @@
  *
  * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
  * is left unanswered while hold_clunks is set.  Twrites are counted
- * (twrites); with bye_write set the next one hangs up unanswered.
+ * (twrites); while hold_writes is set they are left unanswered.
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -618,10 +618,8 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		break;
 	case P9_TWRITE:
 		atomic_fetch_add(&fs->twrites, 1);
-		if (atomic_exchange(&fs->bye_write, false)) {
-			shutdown(fs->fd, SHUT_RDWR);    /* not written */
-			return;
-		}
+		if (atomic_load(&fs->hold_writes))
+			return;         /* never answered, not written */
 		if (t->twrite.fid < 4096 && fid_path[t->twrite.fid] == 18 &&
 		    t->twrite.offset >= 8192)
 			return rlerror(fs, t->tag, ENOSPC);     /* wf */
