@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A plain (not forced) unmount of a mount below a hung file server: a
 # hostfs mount whose server is SIGSTOPped (actimeo=0: every name inside
-# asks it), memfs mounts on directories in it; `uvfs umount` of one, by
-# its path and by its id, answers at once (0, or EBUSY while something
-# holds it), not after the server's deadline (timeout=, 8 s here): the
-# library names a mount from its table, and uvfsd's control path
-# (the canonical name, the invalidations of the kernel's entries) enters
-# no file system on the way (docs/fuse.md, "Invalidation").
+# asks it), memfs mounts on directories at its root; `uvfs umount` of
+# one, by its path and by its id, plain or forced, answers at once (0,
+# or EBUSY while something holds it), not after the server's deadline
+# (timeout=, 8 s here): uvfsd names the mount from the library's table
+# (uvfs_mount_id_of), and its invalidation's walk to the mount point's
+# parent crosses into the hung mount without asking it (docs/fuse.md,
+# "Invalidation", which says why a mount deeper down still waits).
 . "$(dirname "$0")/lib.sh"
 
 need_hostfs
