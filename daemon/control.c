@@ -560,9 +560,16 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	struct timespec dl;
 	uint64_t ticket = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);    /* the request's start */
-	/* Not under c->op: the walks to a target inside a suspended mount
-	 * wait until the resume, and a forced unmount of that mount (which
-	 * ends the wait) must not queue behind them (do_mount). */
+	/* A path the mount table names (a mount point's name, no symlink)
+	 * is that mount's id, found without a walk: a walk to it through a
+	 * hung file server's mount waits for the server's deadline (the
+	 * canonical name, the library's own walk), and the unmount, plain
+	 * or forced, should answer at once (docs/fuse.md, "Invalidation").
+	 * Else, not under c->op: the walks to a target inside a suspended
+	 * mount wait until the resume, and a forced unmount of that mount
+	 * (which ends the wait) must not queue behind them (do_mount). */
+	if (!id && uvfs_mount_id_of(ctx, target, &id) != 0)
+		id = 0;
 	if (!id)
 		target = canonical(ctx, target, canon, sizeof(canon));
 	else if ((err = id_target(c, id, canon, sizeof(canon))) != 0)

@@ -45,7 +45,8 @@
  *            type kept for Tgetattr; mkdirs, symlinks, mknods count them)
  *
  * A Tlock answers BLOCKED while lock_busy is set, SUCCESS else; a Tclunk
- * is left unanswered while hold_clunks is set.
+ * is left unanswered while hold_clunks is set.  Twrites are counted
+ * (twrites); while hold_writes is set they are left unanswered.
  *
  * Extended attributes (Txattrwalk, Txattrcreate) are answered by name:
  * any value reads as "hello, 9p" except user.short (announces 20 bytes,
@@ -616,6 +617,9 @@ static void handle(struct fake *fs, struct p9_msg *t)
 		r.type = P9_RXATTRCREATE;
 		break;
 	case P9_TWRITE:
+		atomic_fetch_add(&fs->twrites, 1);
+		if (atomic_load(&fs->hold_writes))
+			return;         /* never answered, not written */
 		if (t->twrite.fid < 4096 && fid_path[t->twrite.fid] == 18 &&
 		    t->twrite.offset >= 8192)
 			return rlerror(fs, t->tag, ENOSPC);     /* wf */

@@ -86,6 +86,10 @@ struct fake {
 	uint16_t rm_tag;
 	uint32_t rm_fid;
 	atomic_int rm_clunks;
+	/* Twrites received; while hold_writes is set they are not answered
+	 * (nor written) */
+	atomic_int twrites;
+	atomic_bool hold_writes;
 };
 
 /* the path each fid names (walks copy it): the server thread writes it,

@@ -70,6 +70,7 @@ int main(void)
 		cmocka_unit_test(test_impossible_answers),
 		cmocka_unit_test(test_deadline_flush),
 		cmocka_unit_test(test_write_behind_error),
+		cmocka_unit_test(test_revoke_drops_write_error),
 		cmocka_unit_test(test_late_walk_clunked),
 		cmocka_unit_test(test_readdir_ahead_clunk),
 		cmocka_unit_test(test_out_of_order),

@@ -79,6 +79,39 @@ static void test_write_behind_error(void **state)
 	fx_done(&x);
 }
 
+/*
+ * A write behind that failed on a revoked file is the dead file's (its
+ * close says EIO), not the next opener's: the revoke drops its error with
+ * it.  Before, the error stayed with the driver's node, which the next
+ * lookup of the name found again, and the new file's fsync said ENOSPC
+ * for a write it never made.
+ */
+static void test_revoke_drops_write_error(void **state)
+{
+	struct fx x = { 0 };
+	static char buf[4096];
+	int fd;
+
+	(void)state;
+	assert_int_equal(fx_mount(&x, "timeout=2000"), 0);
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	/* behind: accepted, fails on the server (ENOSPC) */
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 4096, 8192), 4096);
+	for (int i = 0; i < 500 && atomic_load(&x.fs.twrites) < 1; i++)
+		usleep(10 * 1000);
+	usleep(100 * 1000);     /* its answer in, most likely */
+	assert_int_equal(uvfs_revoke(x.c, "/m/wf"), 0);
+	assert_int_equal(uvfs_close(x.c, fd), -EIO);
+	fd = uvfs_open(x.c, "/m/wf", O_WRONLY, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(uvfs_fsync(x.c, fd), 0);
+	assert_int_equal(uvfs_pwrite(x.c, fd, buf, 10, 0), 10);
+	assert_int_equal(uvfs_close(x.c, fd), 0);
+	assert_int_equal(uvfs_umount(x.c, "/m", 0), 0);
+	fx_done(&x);
+}
+
 /* One call's deadline covers all its requests: a read of eight pieces
  * (all sent at once) from a server that answers one at a time, 300 ms
  * each, with timeout=500, fails with -ETIMEDOUT by the deadline plus the

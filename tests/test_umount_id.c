@@ -1,6 +1,7 @@
 /*
  * test_umount_id.c - naming a mount by its id (uvfs_umount_id,
- * uvfs_suspend_id, uvfs_resume_id, uvfs_holders_id).  A suspended mount
+ * uvfs_suspend_id, uvfs_resume_id, uvfs_holders_id; uvfs_mount_id_of,
+ * the id a path names in the table).  A suspended mount
  * covered by a later mount on the same path, which no path names any
  * more: resumed by its id (a caller waiting at its gate carries on),
  * suspended again and force-unmounted by its id (the waiter gets EIO).
@@ -162,6 +163,19 @@ static void test_id_errors(void **state)
 	y = newest_id("/mnt/x/y");
 	ERR(uvfs_umount_id(R, x, 7), EINVAL);
 
+	/* a path the table names: the topmost mount there, without a walk;
+	 * what only a walk could name: -ENOENT */
+	uint64_t got = 0;
+	OK(uvfs_mount_id_of(R, "/mnt/x/y", &got));
+	assert_true(got == y);
+	OK(uvfs_mount_id_of(R, "//mnt/x//y/", &got));
+	assert_true(got == y);
+	OK(uvfs_mount_id_of(R, "/mnt/x", &got));
+	assert_true(got == x);
+	ERR(uvfs_mount_id_of(R, "/mnt/x/../x/y", &got), ENOENT);
+	ERR(uvfs_mount_id_of(R, "/mnt/x/d0", &got), ENOENT);
+	ERR(uvfs_mount_id_of(R, "/mnt/x/y", NULL), EINVAL);
+
 	/* not root: as uvfs_umount (holders too: no walk checks search
 	 * permissions) */
 	OK(uvfs_ctx_new(U, &user, &c));
@@ -169,6 +183,7 @@ static void test_id_errors(void **state)
 	ERR(uvfs_suspend_id(c, y), EPERM);
 	ERR(uvfs_resume_id(c, y), EPERM);
 	ERR(uvfs_holders_id(c, y, &h, &n), EPERM);
+	ERR(uvfs_mount_id_of(c, "/mnt/x/y", &got), ENOENT);
 	uvfs_ctx_free(c);
 
 	/* chrooted to a mount's root: that mount and those below it */

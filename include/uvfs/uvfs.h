@@ -322,6 +322,15 @@ int uvfs_resume(struct uvfs_ctx *ctx, const char *target);
 int uvfs_umount_id(struct uvfs_ctx *ctx, uint64_t id, unsigned flags);
 int uvfs_suspend_id(struct uvfs_ctx *ctx, uint64_t id);
 int uvfs_resume_id(struct uvfs_ctx *ctx, uint64_t id);
+/* The id of the mount path names, from the mount table without a walk,
+ * as a forced unmount names it (docs/lifecycle.md, "Naming a mount"): a
+ * path of a root context without ".", ".." or a symbolic link, equal to a
+ * mount point's name from the context's root, whose mount a walk would
+ * reach there (the topmost on its mount point).  For a front end that
+ * must not wait on a hung server above the mount it names (a walk there
+ * waits for the server's deadline): then the *_id calls.  => 0 with *id;
+ * -ENOENT: the table cannot tell (walk: the path calls); -EINVAL. */
+int uvfs_mount_id_of(struct uvfs_ctx *ctx, const char *path, uint64_t *id);
 
 /*
  * Interrupting a wait at a suspended mount (FUSE INTERRUPT).  A front end

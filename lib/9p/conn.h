@@ -157,6 +157,14 @@ struct reply {
 };
 
 #define RPC_NOREPLAY 0x1        /* never replay (an append write) */
+/* A request that may go only while *gen is still want: checked when it
+ * is admitted (under c->s.lock), at its first sending and at each replay;
+ * rpc_guard_bump, under that lock, stops every later one (-ECANCELED,
+ * not sent). */
+struct rpc_guard {
+	const atomic_uint *gen;
+	unsigned want;
+};
 #define RPC_INTERNAL 0x2        /* the supervisor's: runs while recovering,
 				 * never waits for a recovery */
 
@@ -177,6 +185,13 @@ void conn_lost(struct conn *c, uint64_t gen);
 void conn_lost_err(struct conn *c, uint64_t gen, int err);
 int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	  struct reply *out, enum cleanup cl, uint32_t clfid, unsigned flags);
+/* rpc_x for a request under guard g (NULL: none) */
+int rpc_xg(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	   struct reply *out, enum cleanup cl, uint32_t clfid, unsigned flags,
+	   const struct rpc_guard *g);
+/* Stops the requests guarded by gen: none is admitted once this returns
+ * (one admitted before is on its way out). */
+void rpc_guard_bump(struct conn *c, atomic_uint *gen);
 int rpc(struct conn *c, struct p9_msg *t, uint8_t rtype, struct reply *out,
 	enum cleanup cl, uint32_t clfid);
 void reply_free(struct reply *rp);

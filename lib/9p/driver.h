@@ -111,8 +111,13 @@ struct node {
 	/* write-behind (pool lock): Twrites sent and not yet answered, and
 	 * the first error of one (reported at the next write or fsync) */
 	struct pbatch wb;
-	atomic_int wb_err;
+	atomic_int wb_err;      /* set and cleared under s->lock (wb_run,
+				 * p9_revoke); taken without */
 	uint64_t wb_end;        /* s->lock: where the last write behind ended */
+	/* bumped by a revoke (under c.s.lock, then wb_err cleared under
+	 * s->lock): a write behind of an earlier generation is dropped, never
+	 * sent again (rpc_guard) and its error not kept */
+	atomic_uint wb_gen;
 	atomic_ulong dgen;      /* writes and truncations through this mount
 				 * (read-ahead from before one is dropped) */
 	/* s->lock: a directory's last listing (names, up to LS_MAX), for
@@ -492,6 +497,8 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh, const void *buf,
 		 size_t n, off_t *off);
 int p9_fsync(struct uvfs_sb *sb, void *priv, void *fh, int datasync);
 int p9_flush(struct uvfs_sb *sb, void *priv, void *fh);
+/* fs.h's revoke: the node's writes behind are dropped, never sent again */
+void p9_revoke(struct uvfs_sb *sb, void *priv);
 int p9_readdir(struct uvfs_sb *sb, void *priv, void *fh, uint64_t cookie,
 	       uvfs_filldir_t fill, void *arg);
 

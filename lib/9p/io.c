@@ -142,6 +142,9 @@ struct piece {
 	char *buf;              /* read: where the data goes; write: from */
 	bool write, noreplay;
 	bool sent;              /* piece_send sent it: a is it */
+	struct rpc_guard g;     /* a write behind's (g.gen NULL: none): sent
+				 * again, or by its job, only while its
+				 * node was not revoked */
 	struct rpc_async a;
 	int r;
 };
@@ -184,8 +187,9 @@ static void piece_run(void *arg)
 	struct reply rp;
 
 	piece_msg(p, &m);
-	p->r = rpc_x(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD, &rp,
-		     CL_NONE, 0, p->noreplay ? RPC_NOREPLAY : 0);
+	p->r = rpc_xg(&p->s->c, &m, p->write ? P9_RWRITE : P9_RREAD, &rp,
+		      CL_NONE, 0, p->noreplay ? RPC_NOREPLAY : 0,
+		      p->g.gen ? &p->g : NULL);
 	if (p->r == 0)
 		piece_got(p, &rp);
 }
@@ -500,8 +504,15 @@ static void wb_run(void *arg)
 	if (!j->p.r && j->p.got < j->p.want)
 		j->p.r = -EIO;  /* a short write behind: the rest is lost */
 	if (j->p.r) {
+		/* kept for the file's next fsync, write or close, unless the
+		 * file was revoked meanwhile: its writers were told (EIO),
+		 * and the node's next vnode made no such write */
 		int zero = 0;
-		atomic_compare_exchange_strong(&n->wb_err, &zero, j->p.r);
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load(&n->wb_gen) == j->p.g.want)
+			atomic_compare_exchange_strong(&n->wb_err, &zero,
+						       j->p.r);
+		pthread_mutex_unlock(&s->lock);
 	}
 	attr_drop(s, n);        /* size and times changed */
 }
@@ -535,6 +546,7 @@ static ssize_t write_behind(struct p9sb *s, struct handle *h,
 {
 	struct node *nd = h->node;
 	uint32_t max = io_max(s, h->iounit);
+	unsigned gen = atomic_load(&nd->wb_gen);
 	bool follows;
 	size_t at = 0;
 	int r = 0;
@@ -558,7 +570,8 @@ static ssize_t write_behind(struct p9sb *s, struct handle *h,
 		memcpy(copy, buf + at, want);
 		j->p = (struct piece){ .s = s, .fid = h->fid->num,
 			.off = off + at, .want = want, .buf = copy,
-			.write = true };
+			.write = true,
+			.g = { .gen = &nd->wb_gen, .want = gen } };
 		j->h = h;
 		atomic_fetch_add(&h->refs, 1);
 		node_hold(s, nd);
@@ -670,6 +683,30 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
 	 * shows at the next write.  A piece whose outcome is unknown is not
 	 * counted (docs/session.md). */
 	return done > 0 ? (ssize_t)done : r;
+}
+
+/*
+ * The vnode of n died (fs.h's revoke: uvfs_revoke, a forced unmount, a
+ * stale id): its writes behind not yet sent are dropped, and those the
+ * session lost under them are not sent again (a reconnect, a restarted
+ * server: the replay of piece_end, or a job of a serial session not yet
+ * run).  What was on the wire before may still be written; nothing is
+ * sent after this returns.  Their errors go with them: the dead file's
+ * close says EIO (the core), and the node, which the next lookup of the
+ * name finds again, keeps none for its next opener.  A later write waits
+ * for what is left of them (never in flight together with them).  No
+ * I/O, no wait.
+ */
+void p9_revoke(struct uvfs_sb *sb, void *priv)
+{
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+
+	rpc_guard_bump(&s->c, &n->wb_gen);
+	pthread_mutex_lock(&s->lock);
+	atomic_store(&n->wb_err, 0);
+	n->wb_end = UINT64_MAX;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* A close of a descriptor open for writing (fs.h's flush): the writes

@@ -692,6 +692,7 @@ static const struct uvfs_fsopt hostfs_fsopts[] = {
 		.removexattr = c_removexattr,                           \
 		.flush = c_flush,                                       \
 		.lock = c_lock,                                         \
+		.revoke = p9_revoke,                                    \
 	}
 
 /* "9p": a server reached by a Unix socket, TCP or an fd pair. */

@@ -321,6 +321,7 @@ struct sendarg {
 	struct p9_msg *t;
 	uint32_t fids[2];
 	int nf;
+	const struct rpc_guard *g;      /* or NULL */
 };
 
 static ssize_t pack_msg(void *arg, uint16_t tag, uint8_t *buf, size_t cap)
@@ -333,10 +334,14 @@ static ssize_t pack_msg(void *arg, uint16_t tag, uint8_t *buf, size_t cap)
 
 /* => c->s.lock held, just before the request takes its tag: a fid whose
  * file changed identity in a restart is -ESTALE; a Tremove's fid leaves
- * the registry whatever happens. */
+ * the registry whatever happens; a guarded request stopped by
+ * rpc_guard_bump is -ECANCELED. */
 static int admit_msg(void *arg, struct rs_session *s)
 {
 	struct sendarg *a = arg;
+
+	if (a->g && atomic_load(a->g->gen) != a->g->want)
+		return -ECANCELED;
 
 	for (int i = 0; i < a->nf; i++) {
 		struct fident *e = reg_get(a->c, a->fids[i]);
@@ -385,11 +390,25 @@ static int reply_take(struct conn *c, struct rs_req *rq, struct reply *out)
 int rpc_x(struct conn *c, struct p9_msg *t, uint8_t rtype,
 	  struct reply *out, enum cleanup cl, uint32_t clfid, unsigned flags)
 {
+	return rpc_xg(c, t, rtype, out, cl, clfid, flags, NULL);
+}
+
+void rpc_guard_bump(struct conn *c, atomic_uint *gen)
+{
+	pthread_mutex_lock(&c->s.lock);
+	atomic_fetch_add(gen, 1);
+	pthread_mutex_unlock(&c->s.lock);
+}
+
+int rpc_xg(struct conn *c, struct p9_msg *t, uint8_t rtype,
+	   struct reply *out, enum cleanup cl, uint32_t clfid, unsigned flags,
+	   const struct rpc_guard *g)
+{
 	struct timespec dl;
 	bool internal = flags & RPC_INTERNAL;
 	bool replay = !internal && !(flags & RPC_NOREPLAY) &&
 		      replayable(t->type);
-	struct sendarg a = { .c = c, .t = t };
+	struct sendarg a = { .c = c, .t = t, .g = g };
 	ssize_t len;
 	int r;
 

@@ -222,7 +222,9 @@ int umount_mount(struct uvfs *u, struct mount *m, unsigned flags)
  * the file system it waits on cannot change meanwhile through the core).
  * Otherwise the walk decides, as before: a plain unmount, suspend, resume
  * or holders under a hung (not suspended) server waits for its deadline.
- * A revoke names a file, not a mount, and walks.
+ * A front end that must not wait so asks the table as a forced unmount
+ * does (uvfs_mount_id_of) and names the mount by its id (uvfsd's
+ * unmount).  A revoke names a file, not a mount, and walks.
  */
 
 /* The mount named by target from the table, or NULL (walk).  force: a
@@ -342,6 +344,20 @@ int mount_realpath_named(struct uvfs_ctx *ctx, const char *path, char *buf,
 		memcpy(buf, name, (size_t)n + 1);
 	free(name);
 	return n;
+}
+
+int uvfs_mount_id_of(struct uvfs_ctx *ctx, const char *path, uint64_t *id)
+{
+	struct mount *m;
+
+	if (!ctx || !path || !id)
+		return -EINVAL;
+	m = mount_find_named(ctx, path, true, NULL);
+	if (!m)
+		return -ENOENT;
+	*id = m->id;
+	mount_rele(m);
+	return 0;
 }
 
 /* Resolves target to the root of a mount, from the table when flags say
