@@ -587,18 +587,27 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 	if (flags == 0) {
 		/* What the kernel caches below the target holds nodes: make
 		 * it drop what nothing uses, then wait for its FORGETs while
-		 * the holder count keeps falling.  Not if a process works
-		 * right at the mount point: the invalidation unhashes its
-		 * working directory (getcwd would fail there), and the mount
-		 * is busy anyway.  Nor while a lookup (a create, ...) is in
-		 * progress inside (busy too): one that completes under the
-		 * unhashed entry leaves its dentries orphaned in the kernel's
-		 * cache, holding their nodes until memory pressure, so that
-		 * every later unmount would be busy. */
+		 * the holder count keeps falling.  Only when nothing else
+		 * holds the mount (busy anyway otherwise): the invalidation
+		 * unhashes the mount point's entry even when entries below
+		 * are in use, and those (a working directory, a descriptor's
+		 * file, a lookup in progress that completes under it) then
+		 * stay orphaned in the kernel's cache once let go, holding
+		 * their nodes until memory pressure, so that every later
+		 * unmount would be busy (tests/fuse/umount.sh); and getcwd
+		 * fails in a working directory so unhashed.  Open files are
+		 * the library's holders of this very mount; working
+		 * directories are looked for by their host path, which also
+		 * names what a mount covers (then no invalidation: at worst
+		 * a busy answer naming the kernel's references). */
 		char hp[PATH_MAX + 1024];
+		bool only_nodes;
 		control_host_path(c, target, hp, sizeof(hp));
-		bool invalidated = control_cwd_at(hp) == 0 &&
-				   control_requests_below(c, target) == 0;
+		bool invalidated =
+			control_requests_below(c, target) == 0 &&
+			(control_holder_count(ctx, target, id, &only_nodes)
+			 == 0 || only_nodes) &&
+			control_cwds_below(hp) == 0;
 		if (invalidated)
 			uvfs_fuse_inval_path(c->uf, ctx, target);
 		err = umount_named(ctx, target, id, 0);

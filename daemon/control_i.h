@@ -78,7 +78,10 @@ void control_reply(struct sbuf *r, int err, const char *msg,
 		   const struct sbuf *records);
 void control_host_path(struct control *c, const char *ns, char *out,
 		       size_t size);
-size_t control_cwd_at(const char *path);
+/* How many processes (uvfsd not counted) have their working directory or
+ * root at or below the host path (which reach the library only as the
+ * kernel's node holds; their open files it holds itself). */
+size_t control_cwds_below(const char *path);
 /* The mount is named by id when it is not 0 (target is then its name
  * in the mount list, for the host records), else by target. */
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,

@@ -80,6 +80,8 @@ static void read_comm(long pid, char *comm, size_t size)
 static void add_process(struct sbuf *r, long pid, const char *comm,
 			const char *what, const char *path)
 {
+	if (!r)
+		return;         /* counted only */
 	sbuf_addf(r, "process pid=%ld", pid);
 	sbuf_add_kv(r, "comm", comm);
 	sbuf_add_kv(r, "what", what);
@@ -105,39 +107,13 @@ static ssize_t proc_link(const char *p, char *link)
 	return len;
 }
 
-/* The number of processes whose working directory or root is exactly
- * path. */
-size_t control_cwd_at(const char *path)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		char *end, p[64], link[PATH_MAX + 1];
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		snprintf(p, sizeof(p), "/proc/%ld/cwd", pid);
-		if (proc_link(p, link) > 0 && strcmp(link, path) == 0) {
-			n++;
-			continue;
-		}
-		snprintf(p, sizeof(p), "/proc/%ld/root", pid);
-		if (proc_link(p, link) > 0 && strcmp(link, path) == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* Adds a "process" record for each process whose cwd, root or an open
  * descriptor is at or below the host path prefix (what fuser(1) does): the
  * kernel's own references (a shell's working directory) reach the library
- * only as node holds. */
-static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
+ * only as node holds.  r NULL: only counts them (the first MAX_PROCS),
+ * the peer too; fds false: not by their descriptors. */
+static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer,
+			    bool fds)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -149,7 +125,7 @@ static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 	while ((de = readdir(d)) != NULL && n < MAX_PROCS) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == self || pid == peer)
+		if (*end || pid <= 0 || pid == self || (r && pid == peer))
 			continue;
 		char comm[64], p[64], link[PATH_MAX + 1];
 		ssize_t len;
@@ -170,7 +146,7 @@ static size_t add_processes(struct sbuf *r, const char *prefix, pid_t peer)
 			found = 1;
 		}
 		snprintf(p, sizeof(p), "/proc/%ld/fd", pid);
-		DIR *fdd = opendir(p);
+		DIR *fdd = fds ? opendir(p) : NULL;
 		if (fdd) {
 			struct dirent *fe;
 			while ((fe = readdir(fdd)) != NULL) {
@@ -368,6 +344,11 @@ static bool own_holder(const struct uvfs_holder *h, pid_t self)
 
 /* holder records (own=1: uvfsd's own, own_holder), then process records,
  * then request records.  => the library's holder count, or -errno. */
+size_t control_cwds_below(const char *path)
+{
+	return add_processes(NULL, path, 0, false);
+}
+
 int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 			const char *target, uint64_t id, pid_t peer,
 			struct sbuf *r)
@@ -396,7 +377,7 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 	}
 	free(h);
 	control_host_path(c, target, hp, sizeof(hp));
-	add_processes(r, hp, peer);
+	add_processes(r, hp, peer, true);
 	add_requests(c, target, peer, r);
 	return (int)n;
 }

@@ -4,7 +4,8 @@
 # clean close, the covered directory shows again), lazy (gone at once, the
 # open file keeps reading), revoke (one file's descriptors only), and a
 # normal unmount that succeeds once nothing holds the mount (the kernel's
-# cached entries do not count, nor their FORGETs late in coming).
+# cached entries do not count, nor their FORGETs late in coming, nor
+# what busy attempts saw below while files were open there).
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
@@ -92,6 +93,29 @@ mkdir -p "$M/x/y/z"
 touch "$M/x/y/z/f"
 ls -lR "$M" >/dev/null
 find "$M" >/dev/null
+expect 0 "$UVFS" umount "$M"
+[ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
+
+note "busy below (a working directory, an open file), then free: unmounted"
+# The busy attempts must not leave the kernel's entries behind: an
+# invalidation while a descriptor or a working directory held entries
+# below unhashed the mount point's over them, and once they were let go
+# they stayed cached under it, holding their nodes: every later unmount
+# was busy ("kernel reference"), until memory pressure.
+expect 0 "$UVFS" mount -t memfs none "$M"
+mkdir "$M/d"
+echo g >"$M/d/g"
+(cd "$M/d" && exec sleep 300) &
+SHELL_PID=$!
+BG_PIDS+=($SHELL_PID)
+holder_start g "$M/d/g"
+sleep 0.2
+expect_msg 1 "target is busy" "$UVFS" umount "$M"
+expect_msg 1 "target is busy" "$UVFS" umount "$M"
+kill "$SHELL_PID"
+wait "$SHELL_PID" 2>/dev/null
+holder_cmd g close
+[ "$REPLY_LINE" = "closed" ] || fail "close g: $REPLY_LINE"
 expect 0 "$UVFS" umount "$M"
 [ "$(cat "$M/marker")" = covered ] || fail "$M does not show what it covered"
 
