@@ -19,7 +19,7 @@
  * so its mount, is the kernel's to keep while the request is in flight),
  * but FORGET and BATCH_FORGET (they never wait), INTERRUPT, INIT,
  * DESTROY and NOTIFY_REPLY.  A request read with splice (-o splice: the
- * bytes are in a pipe) is never queued, only counted.
+ * bytes are in a pipe) is neither counted nor queued.
  *
  * An INTERRUPT of a queued request (its caller got a signal) answers it
  * EINTR at once, from here: it never entered the file system, as a wait
@@ -33,11 +33,12 @@
  *
  * Objects: struct worker, one per thread (made by start_worker, freed by
  * its thread when it leaves idle, or by loop_run at the end); struct mq,
- * a mount's count and queue (made at its first counted request, freed
- * when nothing is inside or queued); struct qreq, one queued request
- * (its bytes), freed when run or answered.  Everything here is under
- * l->lock, which is a leaf (no call into libfuse or the library while it
- * is held).
+ * a mount's count and queue (made at its first counted request, kept
+ * while idle for the next, up to MQ_KEEP of them, then swept; the rest
+ * freed by loop_run); struct qreq, one queued request (its bytes), freed
+ * when run or answered, or by loop_run (the session's end: the kernel
+ * ends those requests itself).  Everything here is under l->lock, which
+ * is a leaf (no call into libfuse or the library while it is held).
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 312
@@ -339,6 +340,10 @@ again:
 		while (m) {     /* the mount's queue, while it has one; the
 				   loop ends with l->lock held */
 			pthread_mutex_lock(&l->lock);
+			if (l->exit) {  /* the rest goes with the session */
+				m->inside--;
+				break;
+			}
 			q = mq_next(m);
 			if (!q)
 				break;
