@@ -36,7 +36,9 @@ struct node {
 	struct fid *fid;        /* s->lock; walked, never opened */
 	unsigned fidgen;        /* s->lock: fids installed so far
 				 * (node_set_fid_locked) */
-	unsigned refs;          /* s->lock: vnodes using it (+1 the root) */
+	unsigned refs;          /* s->lock: vnodes using it (+1 the root),
+				 * and write-behind jobs */
+	unsigned vnodes;        /* s->lock: the vnodes alone (p9_revoke) */
 	atomic_uint type;       /* S_IFMT once known (getattr), else 0 */
 	unsigned nopen;         /* s->lock: handles open on it */
 	/* s->lock: where the fid was walked to (the parent's ino and the

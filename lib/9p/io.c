@@ -695,13 +695,21 @@ ssize_t p9_write(struct uvfs_sb *sb, void *priv, void *fh,
  * close says EIO (the core), and the node, which the next lookup of the
  * name finds again, keeps none for its next opener.  A later write waits
  * for what is left of them (never in flight together with them).  No
- * I/O, no wait.
+ * I/O, no wait.  Not when another vnode uses n too: a stale vnode whose
+ * qid the server gave again to a new file of another type shares n with
+ * the new file's live vnode, whose writes are not the dead one's to drop
+ * (they would go unsent and their errors unkept).
  */
 void p9_revoke(struct uvfs_sb *sb, void *priv)
 {
 	struct p9sb *s = S(sb);
 	struct node *n = priv;
 
+	pthread_mutex_lock(&s->lock);
+	bool shared = n->vnodes > 1;
+	pthread_mutex_unlock(&s->lock);
+	if (shared)
+		return;
 	rpc_guard_bump(&s->c, &n->wb_gen);
 	pthread_mutex_lock(&s->lock);
 	atomic_store(&n->wb_err, 0);

@@ -526,6 +526,7 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 	if (n) {
 		lru_del_locked(s, n);
 		n->refs++;
+		n->vnodes++;
 		n->pin_ns = 0;  /* taken: its create's or lookup's pin ends */
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -537,7 +538,13 @@ static int p9_vget(struct uvfs_sb *sb, uint64_t ino, void **priv)
 
 static void p9_reclaim(struct uvfs_sb *sb, void *priv)
 {
-	node_rele(S(sb), priv);
+	struct p9sb *s = S(sb);
+	struct node *n = priv;
+
+	pthread_mutex_lock(&s->lock);
+	n->vnodes--;
+	pthread_mutex_unlock(&s->lock);
+	node_rele(s, n);
 }
 
 
