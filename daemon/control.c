@@ -595,7 +595,11 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		 * stay orphaned in the kernel's cache once let go, holding
 		 * their nodes until memory pressure, so that every later
 		 * unmount would be busy (tests/fuse/umount.sh); and getcwd
-		 * fails in a working directory so unhashed.  Open files are
+		 * fails in a working directory so unhashed.  Requests that
+		 * wait for a mount's share of the workers (fuse/loop.c) have
+		 * not begun: any of them keeps the invalidation out, as one
+		 * in progress does (they are rare: a mount whose share is
+		 * all busy).  Open files are
 		 * the library's holders of this very mount; working
 		 * directories are looked for by their host path, which also
 		 * names what a mount covers (then no invalidation: at worst
@@ -605,6 +609,7 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		control_host_path(c, target, hp, sizeof(hp));
 		bool invalidated =
 			control_requests_below(c, target) == 0 &&
+			control_queued(c) == 0 &&
 			(control_holder_count(ctx, target, id, &only_nodes)
 			 == 0 || only_nodes) &&
 			control_cwds_below(hp) == 0;
@@ -848,6 +853,7 @@ static void do_stats(struct control *c, struct sbuf *r)
 	sbuf_add_kvu(r, "fuse_handles", f.files);
 	sbuf_add_kvu(r, "fuse_forgets", f.forgets);
 	sbuf_add_kvu(r, "fuse_invalidations", f.invalidations);
+	sbuf_add_kvu(r, "fuse_queued", f.queued);
 	sbuf_add_kvu(r, "inflight", inflight);
 	sbuf_adds(r, "\n");
 	for (size_t i = 0; i < n; i++) {

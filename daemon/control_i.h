@@ -93,6 +93,9 @@ int control_add_holders(struct control *c, struct uvfs_ctx *ctx,
 size_t control_holder_count(struct uvfs_ctx *ctx, const char *target,
 			    uint64_t id, bool *nodes_only);
 size_t control_requests_below(struct control *c, const char *target);
+/* How many FUSE requests wait for their mount's share of the workers
+ * (fuse/loop.c): not begun, so in no list of requests. */
+uint64_t control_queued(struct control *c);
 
 /* control.c: may a spare connection (every slot busy) carry out this
  * request line?  Only what ends waits on a suspended or hung mount (a

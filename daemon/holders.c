@@ -247,6 +247,16 @@ size_t control_requests_below(struct control *c, const char *target)
 	return k;
 }
 
+uint64_t control_queued(struct control *c)
+{
+	struct uvfs_fuse_stats f;
+
+	if (!c->uf)
+		return 0;
+	uvfs_fuse_stats(c->uf, &f);
+	return f.queued;
+}
+
 /* Adds a "request" record for each FUSE request in progress inside a
  * mount at or below target: the calling process, the operation, how long
  * it has waited, the mount, and for a mount served by a file server

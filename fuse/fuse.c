@@ -641,4 +641,5 @@ void uvfs_fuse_stats(struct uvfs_fuse *uf, struct uvfs_fuse_stats *st)
 	st->files = atomic_load(&uf->nfiles);
 	st->forgets = atomic_load(&uf->nforgets);
 	st->invalidations = atomic_load(&uf->ninval);
+	st->queued = atomic_load(&uf->nqueued);
 }

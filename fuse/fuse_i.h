@@ -127,6 +127,8 @@ struct uvfs_fuse {
 
 	atomic_uint_least64_t nreq, nnodes, nlookups, nfiles, nforgets,
 			      ninval;
+	atomic_uint_least64_t nqueued;   /* loop.c: requests in the mounts'
+					    queues */
 	/* blocking setlks waiting in the core (locks.c), in all and per
 	 * caller's uid: no thread each, a record each */
 	pthread_mutex_t lk_lock;         /* after the core's locks: never

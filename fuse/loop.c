@@ -153,6 +153,7 @@ static bool take_interrupted(struct loop *l, const struct fuse_buf *fb,
 				*p = q->next;
 				if (m->tail == &q->next)
 					m->tail = p;
+				atomic_fetch_sub(&l->uf->nqueued, 1);
 				pthread_mutex_unlock(&l->lock);
 				*out = q;
 				return true;
@@ -227,11 +228,12 @@ static void mq_append(struct mq *m, struct qreq *q)
 
 /* => l->lock held.  The next request queued behind m, or NULL (m's count
  * is then one less: the caller's request was its last). */
-static struct qreq *mq_next(struct mq *m)
+static struct qreq *mq_next(struct loop *l, struct mq *m)
 {
 	struct qreq *q = m->head;
 
 	if (q) {
+		atomic_fetch_sub(&l->uf->nqueued, 1);
 		m->head = q->next;
 		if (!m->head)
 			m->tail = &m->head;
@@ -321,6 +323,7 @@ again:
 				pthread_mutex_lock(&l->lock);
 			} else {
 				mq_append(m, copy);
+				atomic_fetch_add(&l->uf->nqueued, 1);
 				pthread_mutex_unlock(&l->lock);
 				continue;
 			}
@@ -344,7 +347,7 @@ again:
 				m->inside--;
 				break;
 			}
-			q = mq_next(m);
+			q = mq_next(l, m);
 			if (!q)
 				break;
 			pthread_mutex_unlock(&l->lock);
@@ -441,6 +444,7 @@ int loop_run(struct uvfs_fuse *uf)
 			while (m->head) {
 				struct qreq *q = m->head;
 				m->head = q->next;
+				atomic_fetch_sub(&uf->nqueued, 1);
 				free(q);
 			}
 			free(m);

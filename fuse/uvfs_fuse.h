@@ -103,6 +103,8 @@ struct uvfs_fuse_stats {
 	uint64_t files;           /* open file and directory handles */
 	uint64_t forgets;         /* FORGET counts received */
 	uint64_t invalidations;   /* notifications sent */
+	uint64_t queued;          /* requests waiting for their mount's
+				     share of the workers now (loop.c) */
 };
 void uvfs_fuse_stats(struct uvfs_fuse *uf, struct uvfs_fuse_stats *st);
 

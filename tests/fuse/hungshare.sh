@@ -10,7 +10,8 @@
 #  - a stat queued behind the mount's share ends at its signal (SIGTERM:
 #    the kernel's INTERRUPT is answered EINTR, the request never ran);
 #    one being served waits for the server, as before;
-#  - uvfs holders names the two served requests.
+#  - uvfs holders names the two served requests, uvfs stats counts the
+#    ten queued (fuse_queued).
 # After SIGCONT every stat ends; then the same with the server stopped
 # again and uvfsd stopped while requests are queued: it exits cleanly.
 . "$(dirname "$0")/lib.sh"
@@ -59,6 +60,10 @@ note "two requests served, the others queued"
 	fail "holders: $(cat "$WORK/h.json")"
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["requests"]))' "$WORK/h.json")
 [ "$n" = 2 ] || fail "holders lists $n requests, expected the mount's share (2): $(cat "$WORK/h.json")"
+
+"$UVFS" -m "$MNT" stats --json >"$WORK/s.json" || fail "stats: $(cat "$WORK/s.json")"
+q=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["fuse_queued"])' "$WORK/s.json")
+[ "$q" = 10 ] || fail "stats says $q requests queued, expected 10: $(cat "$WORK/s.json")"
 
 note "a queued stat ends at its signal"
 as_nobody "$STAT" "$H/queued" >"$WORK/q.out" 2>&1 &
