@@ -588,22 +588,22 @@ static void do_umount(struct control *c, struct uvfs_ctx *ctx, int argc,
 		/* What the kernel caches below the target holds nodes: make
 		 * it drop what nothing uses, then wait for its FORGETs while
 		 * the holder count keeps falling.  Only when nothing else
-		 * holds the mount (busy anyway otherwise): the invalidation
-		 * unhashes the mount point's entry even when entries below
-		 * are in use, and those (a working directory, a descriptor's
-		 * file, a lookup in progress that completes under it) then
-		 * stay orphaned in the kernel's cache once let go, holding
-		 * their nodes until memory pressure, so that every later
-		 * unmount would be busy (tests/fuse/umount.sh); and getcwd
-		 * fails in a working directory so unhashed.  Requests that
-		 * wait for a mount's share of the workers (fuse/loop.c) have
-		 * not begun: any of them keeps the invalidation out, as one
-		 * in progress does (they are rare: a mount whose share is
-		 * all busy).  Open files are
-		 * the library's holders of this very mount; working
-		 * directories are looked for by their host path, which also
-		 * names what a mount covers (then no invalidation: at worst
-		 * a busy answer naming the kernel's references). */
+		 * holds the mount (it is busy anyway otherwise): the
+		 * invalidation unhashes the mount point's entry even when
+		 * entries below are in use, and those (a working directory,
+		 * an open file, a lookup in progress that completes under
+		 * it) then stay orphaned in the kernel's cache once let go,
+		 * holding their nodes until memory pressure, so that every
+		 * later unmount would be busy (tests/fuse/umount.sh); and
+		 * getcwd fails in a working directory so unhashed.  What is
+		 * looked at: the library's holders of this mount (open files
+		 * among them), the requests in progress inside and those
+		 * still waiting for a mount's share of the workers
+		 * (fuse/loop.c: not begun, so listed nowhere; rare), and the
+		 * processes' working directories and roots, by host path
+		 * (which also names what a mount covers: then no
+		 * invalidation, at worst a busy answer that names the
+		 * kernel's references). */
 		char hp[PATH_MAX + 1024];
 		bool only_nodes;
 		control_host_path(c, target, hp, sizeof(hp));
