@@ -106,19 +106,18 @@ static struct mq **mq_slot(struct loop *l, uint64_t id)
 	return p;
 }
 
-/* Is the request counted against its mount?  Then its mount's id. */
-static bool admitted(struct loop *l, const struct fuse_in_header *h,
-		     uint64_t *id)
+/* The id of the mount the request counts against, or 0: not counted
+ * (mount ids start at 1). */
+static uint64_t counted_mount(struct loop *l, const struct fuse_in_header *h)
 {
 	switch (h->opcode) {
 	case FUSE_FORGET: case FUSE_BATCH_FORGET: case FUSE_INTERRUPT:
 	case FUSE_INIT: case FUSE_DESTROY: case FUSE_NOTIFY_REPLY:
-		return false;
+		return 0;
 	}
 	if (h->nodeid == 0)
-		return false;
-	*id = uvfs_node_mount_id(NODE(l->uf, h->nodeid));
-	return true;
+		return 0;
+	return uvfs_node_mount_id(NODE(l->uf, h->nodeid));
 }
 
 /* May an INTERRUPT end this request unrun? */
@@ -133,15 +132,15 @@ static bool interruptible(uint32_t opcode)
 }
 
 /* An INTERRUPT: if it names a queued request that may end unrun, that one
- * is taken off its queue (into *out) and the interrupt is consumed. */
-static bool take_interrupted(struct loop *l, const struct fuse_buf *fb,
-			     struct qreq **out)
+ * is taken off its queue and returned (the interrupt is consumed), else
+ * NULL. */
+static struct qreq *take_interrupted(struct loop *l, const struct fuse_buf *fb)
 {
 	const struct fuse_in_header *h = fb->mem;
 	const struct fuse_interrupt_in *in = (const void *)(h + 1);
 
 	if (fb->size < sizeof(*h) + sizeof(*in))
-		return false;
+		return NULL;
 	pthread_mutex_lock(&l->lock);
 	for (unsigned b = 0; b < MQ_BUCKETS; b++)
 		for (struct mq *m = l->mq[b]; m; m = m->next)
@@ -155,11 +154,10 @@ static bool take_interrupted(struct loop *l, const struct fuse_buf *fb,
 					m->tail = p;
 				atomic_fetch_sub(&l->uf->nqueued, 1);
 				pthread_mutex_unlock(&l->lock);
-				*out = q;
-				return true;
+				return q;
 			}
 	pthread_mutex_unlock(&l->lock);
-	return false;
+	return NULL;
 }
 
 /* The EINTR answer of a request nobody ran (libfuse never saw it). */
@@ -262,6 +260,12 @@ static struct qreq *qreq_of(const struct fuse_buf *fb)
 
 static int start_worker(struct loop *l);
 
+/* A worker.  At the session's end loop_run cancels it in its read
+ * (libfuse's way; cancellation is off while it serves a request), and
+ * the cancellation unwinds this frame: nothing here has its address
+ * taken, so that AddressSanitizer has no stack redzones in it to leave
+ * poisoned behind the unwinding (its own thread teardown then wrote
+ * into them: a "stack-buffer-underflow" in sigaltstack at every exit). */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -272,7 +276,7 @@ static void *worker_main(void *arg)
 		const struct fuse_in_header *h;
 		struct qreq *q = NULL, *copy = NULL;
 		struct mq *m = NULL;
-		bool forget = false, counted = false;
+		bool forget = false;
 		uint64_t id = 0;
 		int res;
 
@@ -297,12 +301,12 @@ static void *worker_main(void *arg)
 			forget = h->opcode == FUSE_FORGET ||
 				 h->opcode == FUSE_BATCH_FORGET;
 			if (h->opcode == FUSE_INTERRUPT &&
-			    take_interrupted(l, &w->fb, &q)) {
+			    (q = take_interrupted(l, &w->fb)) != NULL) {
 				answer_eintr(l, q);
 				free(q);
 				continue;
 			}
-			counted = admitted(l, h, &id);
+			id = counted_mount(l, h);
 		}
 again:
 		pthread_mutex_lock(&l->lock);
@@ -311,7 +315,7 @@ again:
 			free(copy);
 			return NULL;
 		}
-		if (counted && (m = mq_get(l, id)) &&
+		if (id && (m = mq_get(l, id)) &&
 		    m->inside >= l->per_mount) {
 			/* the mount's share is busy: queued, as bytes */
 			if (!copy) {
