@@ -18,7 +18,7 @@
  * Counted (admitted): every request on a node (its nodeid: the node, and
  * so its mount, is the kernel's to keep while the request is in flight),
  * but FORGET and BATCH_FORGET (they never wait), INTERRUPT, INIT,
- * DESTROY and NOTIFY_REPLY.  A request read with splice (-o splice: the
+ * DESTROY, NOTIFY_REPLY and the page cache's WRITEs (counted_mount).  A request read with splice (-o splice: the
  * bytes are in a pipe) is neither counted nor queued.
  *
  * An INTERRUPT of a queued request (its caller got a signal) answers it
@@ -107,13 +107,26 @@ static struct mq **mq_slot(struct loop *l, uint64_t id)
 }
 
 /* The id of the mount the request counts against, or 0: not counted
- * (mount ids start at 1). */
-static uint64_t counted_mount(struct loop *l, const struct fuse_in_header *h)
+ * (mount ids start at 1).  Not the kernel's writeback of its page cache
+ * (a WRITE with FUSE_WRITE_CACHE: the flusher's, and the laundering of
+ * dirty pages that an invalidation of an inode waits for): an
+ * invalidation by a thread that holds up the mount's requests (a
+ * server's recovery) must not wait for a WRITE queued behind them, and
+ * the kernel sends at most max_background of those at once. */
+static uint64_t counted_mount(struct loop *l, const struct fuse_buf *fb)
 {
+	const struct fuse_in_header *h = fb->mem;
+	const struct fuse_write_in *wr = (const void *)(h + 1);
+
 	switch (h->opcode) {
 	case FUSE_FORGET: case FUSE_BATCH_FORGET: case FUSE_INTERRUPT:
 	case FUSE_INIT: case FUSE_DESTROY: case FUSE_NOTIFY_REPLY:
 		return 0;
+	case FUSE_WRITE:
+		if (fb->size >= sizeof(*h) + sizeof(*wr) &&
+		    (wr->write_flags & FUSE_WRITE_CACHE))
+			return 0;
+		break;
 	}
 	if (h->nodeid == 0)
 		return 0;
@@ -306,7 +319,7 @@ static void *worker_main(void *arg)
 				free(q);
 				continue;
 			}
-			id = counted_mount(l, h);
+			id = counted_mount(l, &w->fb);
 		}
 again:
 		pthread_mutex_lock(&l->lock);
